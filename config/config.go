@@ -10,6 +10,9 @@ package config
 
 import (
 	"net/netip"
+	"time"
+
+	"github.com/peregrine-net/peregrine/bgp/vpn"
 )
 
 // Config is the whole router configuration. The zero value is not valid; use
@@ -18,6 +21,8 @@ type Config struct {
 	Router Router `config:"router"`
 	Log    Log    `config:"log"`
 	MPLS   MPLS   `config:"mpls"`
+	BGP    BGP    `config:"bgp"`
+	VRFs   []VRF  `config:"vrfs"`
 }
 
 // Router identifies this PE.
@@ -46,10 +51,75 @@ type MPLS struct {
 	TTLMode string `config:"ttl-mode"`
 }
 
+// BGP configures the embedded BGP speaker.
+type BGP struct {
+	// ListenAddress and ListenPort are where the speaker accepts sessions.
+	// Port 0 with no neighbors... is never needed: leave the port at 179
+	// unless a lab runs several speakers in one namespace.
+	ListenAddress netip.Addr `config:"listen-address"`
+	ListenPort    uint16     `config:"listen-port"`
+	// API is the address of GoBGP's gRPC API, so the stock gobgp CLI can
+	// inspect the daemon. Loopback by default; "off" is not an address, so
+	// an empty value disables it.
+	API       netip.AddrPort `config:"api"`
+	Neighbors []Neighbor     `config:"neighbors"`
+}
+
+// Neighbor is one BGP session.
+type Neighbor struct {
+	Address     netip.Addr `config:"address"`
+	ASN         uint32     `config:"asn"`
+	Description string     `config:"description"`
+	// Families lists the address families to negotiate: ipv4, ipv6, vpnv4,
+	// vpnv6. Without them a session would carry IPv4 unicast only, which is
+	// never what a PE wants, so the default is [vpnv4, vpnv6].
+	Families             []string      `config:"families"`
+	LocalAddress         netip.Addr    `config:"local-address"`
+	RouteReflectorClient bool          `config:"route-reflector-client"`
+	Passive              bool          `config:"passive"`
+	HoldTime             time.Duration `config:"hold-time"`
+	Keepalive            time.Duration `config:"keepalive"`
+	ConnectRetry         time.Duration `config:"connect-retry"`
+	// PasswordFile names a file holding the TCP MD5 (RFC 2385) password;
+	// PasswordEnv names an environment variable holding it. The password
+	// itself never appears in the configuration file, logs or show output.
+	PasswordFile string `config:"password-file"`
+	PasswordEnv  string `config:"password-env"`
+	// Password is read from PasswordFile or PasswordEnv at load time.
+	Password Secret `config:"-"`
+}
+
+// VRF is one customer's routing table on this PE (RFC 4364).
+type VRF struct {
+	Name          string   `config:"name"`
+	RD            vpn.RD   `config:"rd"`
+	ImportTargets []vpn.RT `config:"import-targets"`
+	ExportTargets []vpn.RT `config:"export-targets"`
+	// Interfaces are the CE-facing interfaces bound to this VRF; their
+	// connected prefixes are exported.
+	Interfaces   []string      `config:"interfaces"`
+	StaticRoutes []StaticRoute `config:"static-routes"`
+	// LabelMode is "per-vrf" (one label for the whole VRF, the default:
+	// fewest labels, one lookup at the egress PE) or "per-prefix".
+	LabelMode string `config:"label-mode"`
+}
+
+// StaticRoute is a customer prefix reached through a CE. With no next hop
+// the prefix is still exported (it is "somewhere behind this PE").
+type StaticRoute struct {
+	Prefix  netip.Prefix `config:"prefix"`
+	NextHop netip.Addr   `config:"next-hop"`
+}
+
 // Defaults returns the values a key takes when the file leaves it out.
 func Defaults() Config {
 	return Config{
 		Log:  Log{Level: "info", Format: "text"},
 		MPLS: MPLS{LabelMin: 1000, LabelMax: 99999, TTLMode: "uniform"},
+		BGP: BGP{
+			ListenAddress: netip.IPv4Unspecified(),
+			ListenPort:    179,
+			API:           netip.MustParseAddrPort("127.0.0.1:50051"),
+		},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -22,7 +23,7 @@ func TestParseMinimalTakesDefaults(t *testing.T) {
 	}
 	want := Defaults()
 	want.Router = Router{ID: netip.MustParseAddr("192.0.2.1"), ASN: 65000}
-	if *cfg != want {
+	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("got %+v\nwant %+v", *cfg, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 
 	"github.com/spf13/viper"
@@ -17,11 +18,17 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(data)
+	return parse(data, filepath.Dir(path))
 }
 
 // Parse decodes and validates a YAML document, as Load does for a file.
+// Relative password-file paths are taken from the current directory.
 func Parse(data []byte) (*Config, error) {
+	return parse(data, ".")
+}
+
+// parse is Parse with relative file names resolved against baseDir.
+func parse(data []byte, baseDir string) (*Config, error) {
 	v := viper.New()
 	v.SetConfigType("yaml")
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
@@ -40,7 +47,12 @@ func Parse(data []byte) (*Config, error) {
 	if len(d.errs) > 0 {
 		return nil, d.errs
 	}
+	cfg.applyNeighborDefaults()
+	cfg.applyVRFDefaults()
 	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, errs
+	}
+	if errs := cfg.readSecrets(baseDir); len(errs) > 0 {
 		return nil, errs
 	}
 	return &cfg, nil

@@ -12,11 +12,14 @@ const (
 	firstUnreservedLabel = 16
 )
 
+// badFunc records one FieldError.
+type badFunc func(path, value string, format string, args ...any)
+
 // Validate checks the values that decoding alone cannot: required fields,
 // ranges, and how fields relate to each other.
 func (c *Config) Validate() Errors {
 	var errs Errors
-	bad := func(path, value, format string, args ...any) {
+	bad := func(path, value string, format string, args ...any) {
 		errs = append(errs, &FieldError{Path: path, Value: value, Reason: fmt.Sprintf(format, args...)})
 	}
 
@@ -57,5 +60,7 @@ func (c *Config) Validate() Errors {
 	default:
 		bad("mpls.ttl-mode", strconv.Quote(m.TTLMode), "want uniform or pipe (RFC 3443)")
 	}
+	c.validateBGP(bad)
+	c.validateVRFs(bad)
 	return errs
 }

@@ -1,0 +1,103 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Families a neighbor may negotiate, by their config names.
+var knownFamilies = []string{"ipv4", "ipv6", "vpnv4", "vpnv6"}
+
+// Session timer defaults, applied to neighbors that leave them out. The
+// connect-retry is shorter than RFC 4271's suggested 120 s: a PE that has
+// lost its route reflector should not wait two minutes to try again.
+const (
+	DefaultHoldTime     = 90 * time.Second
+	DefaultKeepalive    = 30 * time.Second
+	DefaultConnectRetry = 5 * time.Second
+)
+
+func (c *Config) applyNeighborDefaults() {
+	for i := range c.BGP.Neighbors {
+		n := &c.BGP.Neighbors[i]
+		if len(n.Families) == 0 {
+			n.Families = []string{"vpnv4", "vpnv6"}
+		}
+		if n.HoldTime == 0 {
+			n.HoldTime = DefaultHoldTime
+		}
+		if n.Keepalive == 0 {
+			n.Keepalive = min(DefaultKeepalive, n.HoldTime/3)
+		}
+		if n.ConnectRetry == 0 {
+			n.ConnectRetry = DefaultConnectRetry
+		}
+	}
+}
+
+func (c *Config) validateBGP(bad badFunc) {
+	b := c.BGP
+	if b.ListenAddress.IsValid() && b.ListenAddress.Zone() != "" {
+		bad("bgp.listen-address", b.ListenAddress.String(), "must not carry a zone")
+	}
+	if b.API.IsValid() && b.API.Port() == 0 {
+		bad("bgp.api", b.API.String(), "needs a port, such as 127.0.0.1:50051")
+	}
+	seen := map[string]int{}
+	for i, n := range b.Neighbors {
+		p := fmt.Sprintf("bgp.neighbors[%d]", i)
+		switch {
+		case !n.Address.IsValid():
+			bad(p+".address", "", "required: the neighbor's IP address")
+		case n.Address.IsUnspecified() || n.Address.IsMulticast():
+			bad(p+".address", n.Address.String(), "must be a unicast address")
+		default:
+			if j, dup := seen[n.Address.String()]; dup {
+				bad(p+".address", n.Address.String(), "already used by bgp.neighbors[%d]", j)
+			}
+			seen[n.Address.String()] = i
+		}
+		if n.ASN == 0 {
+			bad(p+".asn", "", "required: the neighbor's AS number, 1..4294967295")
+		}
+		fams := map[string]bool{}
+		for j, f := range n.Families {
+			fp := fmt.Sprintf("%s.families[%d]", p, j)
+			if !slices.Contains(knownFamilies, f) {
+				bad(fp, strconv.Quote(f), "want one of ipv4, ipv6, vpnv4, vpnv6")
+			} else if fams[f] {
+				bad(fp, strconv.Quote(f), "listed twice")
+			}
+			fams[f] = true
+		}
+		if n.LocalAddress.IsValid() && n.Address.IsValid() && n.LocalAddress.Is4() != n.Address.Is4() {
+			bad(p+".local-address", n.LocalAddress.String(), "is not of the same address family as %s", n.Address)
+		}
+		if n.RouteReflectorClient && n.ASN != 0 && n.ASN != c.Router.ASN {
+			bad(p+".route-reflector-client", "true", "only an iBGP neighbor (asn %d) can be a route-reflector client", c.Router.ASN)
+		}
+		validateTimers(bad, p, n)
+		if n.PasswordFile != "" && n.PasswordEnv != "" {
+			bad(p+".password-env", strconv.Quote(n.PasswordEnv), "set password-file or password-env, not both")
+		}
+	}
+}
+
+func validateTimers(bad badFunc, p string, n Neighbor) {
+	whole := func(key string, d time.Duration) bool {
+		if d%time.Second != 0 || d > 65535*time.Second {
+			bad(p+"."+key, d.String(), "must be whole seconds, at most 65535s")
+			return false
+		}
+		return true
+	}
+	if whole("hold-time", n.HoldTime) && n.HoldTime > 0 && n.HoldTime < 3*time.Second {
+		bad(p+".hold-time", n.HoldTime.String(), "must be 0 (no keepalives) or at least 3s (RFC 4271 section 4.2)")
+	}
+	if whole("keepalive", n.Keepalive) && n.HoldTime > 0 && n.Keepalive >= n.HoldTime {
+		bad(p+".keepalive", n.Keepalive.String(), "must be shorter than hold-time (%s)", n.HoldTime)
+	}
+	whole("connect-retry", n.ConnectRetry)
+}
