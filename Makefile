@@ -45,12 +45,16 @@ lint: $(TOOLS)/staticcheck
 	$(GO) vet $(PKGS)
 	$(TOOLS)/staticcheck $(PKGS)
 
-tools: $(TOOLS)/staticcheck
+tools: $(TOOLS)/staticcheck $(TOOLS)/gobgpd
 
 # Built from tools/go.mod: `go install ...@version` is refused by the module
 # proxy here for some modules, and a pinned go.sum is better anyway.
 $(TOOLS)/staticcheck: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o ../$(TOOLS)/ honnef.co/go/tools/cmd/staticcheck
+
+# gobgpd and gobgp are test peers for the BGP interop tests.
+$(TOOLS)/gobgpd: tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o ../$(TOOLS)/ github.com/osrg/gobgp/v3/cmd/gobgpd github.com/osrg/gobgp/v3/cmd/gobgp
 
 demo: build
 	$(BIN)/peregrine walk
