@@ -1,5 +1,23 @@
-// Package bgp will hold Peregrine's BGP/MPLS IP VPN control plane (RFC 4364):
-// GoBGP v3 embedded as a library, VRFs with route distinguishers and route
-// targets, VPNv4/VPNv6 origination and import. Nothing is implemented yet;
-// see the project's issue "BGP/MPLS IP VPN control plane".
+// Package bgp is Peregrine's BGP/MPLS IP VPN control plane (RFC 4364).
+//
+// GoBGP v3 runs embedded as a library and does the protocol: sessions,
+// the RIB, best-path selection, route reflection. This package adds what
+// makes a router a PE:
+//
+//   - neighbors from the configuration, each with explicit address families
+//     (without them GoBGP negotiates IPv4 unicast only);
+//   - per VRF, origination of its static and connected prefixes as VPNv4 or
+//     VPNv6 paths carrying the VRF's RD, export route targets, a label from
+//     the mpls allocator and this PE as next hop;
+//   - import: every best VPN path whose route targets meet a VRF's import
+//     targets becomes a route in that VRF (prefix -> remote PE + label);
+//     withdrawals and route-target changes are followed;
+//   - reload: neighbors, VRFs and route targets added or removed without
+//     resetting unrelated sessions.
+//
+// Changes leave as Events on a channel that the forwarding plane owns.
+//
+// One goroutine (Speaker.run) owns the import and origination state; GoBGP's
+// watch callback and API callers hand it work over channels, so none of that
+// state is locked.
 package bgp

@@ -67,9 +67,12 @@ type BGP struct {
 
 // Neighbor is one BGP session.
 type Neighbor struct {
-	Address     netip.Addr `config:"address"`
-	ASN         uint32     `config:"asn"`
-	Description string     `config:"description"`
+	Address netip.Addr `config:"address"`
+	// Port is the neighbor's TCP port: 179 unless a lab runs several
+	// speakers on one host.
+	Port        uint16 `config:"port"`
+	ASN         uint32 `config:"asn"`
+	Description string `config:"description"`
 	// Families lists the address families to negotiate: ipv4, ipv6, vpnv4,
 	// vpnv6. Without them a session would carry IPv4 unicast only, which is
 	// never what a PE wants, so the default is [vpnv4, vpnv6].

@@ -22,6 +22,9 @@ const (
 func (c *Config) applyNeighborDefaults() {
 	for i := range c.BGP.Neighbors {
 		n := &c.BGP.Neighbors[i]
+		if n.Port == 0 {
+			n.Port = 179
+		}
 		if len(n.Families) == 0 {
 			n.Families = []string{"vpnv4", "vpnv6"}
 		}

@@ -1,0 +1,161 @@
+package bgp
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/peregrine-net/peregrine/bgp/vpn"
+	"github.com/peregrine-net/peregrine/mpls"
+)
+
+// candidate is one VPN path imported into a VRF for a prefix. Two PEs may
+// advertise the same customer prefix under different RDs (a multihomed
+// site); both are candidates and the VRF installs one.
+type candidate struct {
+	rd      vpn.RD
+	nextHop netip.Addr
+	label   mpls.Label
+}
+
+// better orders candidates deterministically (lowest next hop, then RD) so
+// the installed route does not depend on arrival order.
+func (c candidate) better(o candidate) bool {
+	if cmp := c.nextHop.Compare(o.nextHop); cmp != 0 {
+		return cmp < 0
+	}
+	a, b := c.rd.Bytes(), o.rd.Bytes()
+	return string(a[:]) < string(b[:])
+}
+
+// importer turns best VPN paths into VRF routes by route target (RFC 4364
+// section 4.3.1). It keeps every remote best path so that a change of a
+// VRF's import targets can be re-evaluated without asking BGP again.
+type importer struct {
+	targets map[string][]vpn.RT                     // VRF -> import RTs
+	paths   map[pathKey]vpnPath                     // remote best paths
+	tables  map[string]map[netip.Prefix][]candidate // VRF -> prefix -> candidates
+	emit    func(Event)
+}
+
+func newImporter(emit func(Event)) *importer {
+	return &importer{
+		targets: map[string][]vpn.RT{},
+		paths:   map[pathKey]vpnPath{},
+		tables:  map[string]map[netip.Prefix][]candidate{},
+		emit:    emit,
+	}
+}
+
+// matches reports whether a path carrying rts is imported by a VRF with targets.
+func matches(targets, rts []vpn.RT) bool {
+	for _, rt := range rts {
+		if slices.Contains(targets, rt) {
+			return true
+		}
+	}
+	return false
+}
+
+// update applies one best-path change.
+func (im *importer) update(p vpnPath) {
+	if p.local {
+		return
+	}
+	if p.withdraw {
+		delete(im.paths, p.key)
+	} else {
+		im.paths[p.key] = p
+	}
+	for vrf, targets := range im.targets {
+		im.place(vrf, p.key, !p.withdraw && matches(targets, p.rts), p)
+	}
+}
+
+// place adds (in) or removes (!in) path key's candidate in vrf and emits
+// what changed in the installed route.
+func (im *importer) place(vrf string, key pathKey, in bool, p vpnPath) {
+	table := im.tables[vrf]
+	cands := table[key.prefix]
+	before, had := best(cands)
+	cands = slices.DeleteFunc(cands, func(c candidate) bool { return c.rd == key.rd })
+	if in {
+		cands = append(cands, candidate{rd: key.rd, nextHop: p.nextHop, label: p.label})
+	}
+	if len(cands) == 0 {
+		delete(table, key.prefix)
+	} else {
+		table[key.prefix] = cands
+	}
+	after, has := best(cands)
+	switch {
+	case has && (!had || after != before):
+		im.emit(Event{Kind: RouteAdd, VRF: vrf, Prefix: key.prefix, NextHop: after.nextHop, Label: after.label, RD: after.rd})
+	case had && !has:
+		im.emit(Event{Kind: RouteDel, VRF: vrf, Prefix: key.prefix})
+	}
+}
+
+func best(cands []candidate) (candidate, bool) {
+	if len(cands) == 0 {
+		return candidate{}, false
+	}
+	b := cands[0]
+	for _, c := range cands[1:] {
+		if c.better(b) {
+			b = c
+		}
+	}
+	return b, true
+}
+
+// setVRF adds a VRF or changes its import targets, re-evaluating every
+// known path against the new targets.
+func (im *importer) setVRF(vrf string, targets []vpn.RT) {
+	if old, ok := im.targets[vrf]; ok && slices.Equal(old, targets) {
+		return
+	}
+	im.targets[vrf] = slices.Clone(targets)
+	if im.tables[vrf] == nil {
+		im.tables[vrf] = map[netip.Prefix][]candidate{}
+	}
+	for key, p := range im.paths {
+		im.place(vrf, key, matches(targets, p.rts), p)
+	}
+}
+
+// removeVRF withdraws everything a VRF imported.
+func (im *importer) removeVRF(vrf string) {
+	for prefix := range im.tables[vrf] {
+		im.emit(Event{Kind: RouteDel, VRF: vrf, Prefix: prefix})
+	}
+	delete(im.tables, vrf)
+	delete(im.targets, vrf)
+}
+
+// Route is one installed VRF route, for show commands and tests.
+type Route struct {
+	Prefix  netip.Prefix `json:"prefix"`
+	NextHop netip.Addr   `json:"next-hop"`
+	Label   mpls.Label   `json:"label"`
+	RD      vpn.RD       `json:"rd"`
+}
+
+// routes lists a VRF's installed routes sorted by prefix.
+func (im *importer) routes(vrf string) ([]Route, bool) {
+	table, ok := im.tables[vrf]
+	if !ok {
+		return nil, false
+	}
+	out := make([]Route, 0, len(table))
+	for prefix, cands := range table {
+		b, _ := best(cands)
+		out = append(out, Route{Prefix: prefix, NextHop: b.nextHop, Label: b.label, RD: b.rd})
+	}
+	slices.SortFunc(out, func(a, b Route) int {
+		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+			return c
+		}
+		return a.Prefix.Bits() - b.Prefix.Bits()
+	})
+	return out, true
+}

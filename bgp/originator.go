@@ -1,0 +1,141 @@
+package bgp
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
+
+	"github.com/peregrine-net/peregrine/bgp/vpn"
+	"github.com/peregrine-net/peregrine/config"
+	"github.com/peregrine-net/peregrine/mpls"
+)
+
+// advert is one VPN path this PE originates.
+type advert struct {
+	rd    vpn.RD
+	label mpls.Label
+	rts   []vpn.RT
+}
+
+func (a advert) equal(b advert) bool {
+	return a.rd == b.rd && a.label == b.label && slices.Equal(a.rts, b.rts)
+}
+
+// originator keeps GoBGP's locally originated VPN paths equal to what the
+// VRFs' configuration and connected prefixes call for, and binds their
+// labels.
+type originator struct {
+	srv     *server.BgpServer
+	alloc   *mpls.Allocator
+	emit    func(Event)
+	adverts map[string]map[netip.Prefix]advert     // VRF -> prefix -> advertised path
+	labels  map[string]map[mpls.Label]netip.Prefix // VRF -> bound labels (zero prefix: per-VRF)
+}
+
+func newOriginator(srv *server.BgpServer, alloc *mpls.Allocator, emit func(Event)) *originator {
+	return &originator{
+		srv: srv, alloc: alloc, emit: emit,
+		adverts: map[string]map[netip.Prefix]advert{},
+		labels:  map[string]map[mpls.Label]netip.Prefix{},
+	}
+}
+
+// sync makes one VRF's advertisements match cfg and its connected
+// prefixes. A nil cfg removes the VRF.
+func (o *originator) sync(ctx context.Context, name string, cfg *config.VRF, connected []netip.Prefix) error {
+	want := map[netip.Prefix]advert{}
+	wantLabels := map[mpls.Label]netip.Prefix{}
+	if cfg != nil {
+		prefixes := slices.Clone(connected)
+		for _, r := range cfg.StaticRoutes {
+			prefixes = append(prefixes, r.Prefix)
+		}
+		for _, p := range prefixes {
+			if _, dup := want[p]; dup {
+				continue
+			}
+			l, bound, err := o.label(name, cfg.LabelMode, p)
+			if err != nil {
+				return fmt.Errorf("vrf %s prefix %s: %w", name, p, err)
+			}
+			wantLabels[l] = bound
+			want[p] = advert{rd: cfg.RD, label: l, rts: cfg.ExportTargets}
+		}
+	}
+	have := o.adverts[name]
+	for p, a := range have {
+		if w, ok := want[p]; !ok || w.rd != a.rd {
+			if err := o.withdraw(ctx, p, a); err != nil {
+				return err
+			}
+		}
+	}
+	for p, w := range want {
+		if a, ok := have[p]; ok && a.equal(w) {
+			continue
+		}
+		path, err := encodePath(w.rd, p, w.label, w.rts, false)
+		if err != nil {
+			return err
+		}
+		if _, err := o.srv.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: path}); err != nil {
+			return fmt.Errorf("vrf %s: advertise %s: %w", name, p, err)
+		}
+	}
+	o.rebind(name, wantLabels)
+	if cfg == nil {
+		delete(o.adverts, name)
+	} else {
+		o.adverts[name] = want
+	}
+	return nil
+}
+
+func (o *originator) withdraw(ctx context.Context, p netip.Prefix, a advert) error {
+	path, err := encodePath(a.rd, p, a.label, a.rts, true)
+	if err != nil {
+		return err
+	}
+	if err := o.srv.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Path: path}); err != nil {
+		return fmt.Errorf("withdraw %s %s: %w", a.rd, p, err)
+	}
+	return nil
+}
+
+// label returns the label for prefix p of a VRF and the prefix it binds
+// (the zero prefix for a per-VRF label).
+func (o *originator) label(vrf, mode string, p netip.Prefix) (mpls.Label, netip.Prefix, error) {
+	if mode == "per-prefix" {
+		l, err := o.alloc.ForPrefix(vrf, p)
+		return l, p, err
+	}
+	l, err := o.alloc.ForVRF(vrf)
+	return l, netip.Prefix{}, err
+}
+
+// rebind releases labels the VRF no longer uses and announces new ones.
+func (o *originator) rebind(vrf string, want map[mpls.Label]netip.Prefix) {
+	have := o.labels[vrf]
+	for l, p := range have {
+		if wp, ok := want[l]; ok && wp == p {
+			continue
+		}
+		_ = o.alloc.Release(l)
+		o.emit(Event{Kind: LabelDel, VRF: vrf, Prefix: p, Label: l})
+	}
+	for l, p := range want {
+		if hp, ok := have[l]; ok && hp == p {
+			continue
+		}
+		o.emit(Event{Kind: LabelAdd, VRF: vrf, Prefix: p, Label: l})
+	}
+	if len(want) == 0 {
+		delete(o.labels, vrf)
+	} else {
+		o.labels[vrf] = want
+	}
+}

@@ -1,0 +1,142 @@
+package bgp
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/apiutil"
+	gobgp "github.com/osrg/gobgp/v3/pkg/packet/bgp"
+
+	"github.com/peregrine-net/peregrine/bgp/vpn"
+	"github.com/peregrine-net/peregrine/mpls"
+)
+
+// pathKey names one VPN destination: RD plus prefix. It is what BGP selects
+// a best path for, and what makes red's 10.0.0.0/24 differ from blue's.
+type pathKey struct {
+	rd     vpn.RD
+	prefix netip.Prefix
+}
+
+// vpnPath is a best VPN path reduced to what import needs.
+type vpnPath struct {
+	key      pathKey
+	nextHop  netip.Addr
+	label    mpls.Label
+	rts      []vpn.RT
+	withdraw bool
+	local    bool // originated by this PE
+}
+
+var errNotVPN = errors.New("not a VPN path")
+
+// decodePath converts a GoBGP API path. Paths of other families return
+// errNotVPN; the caller skips them.
+func decodePath(p *api.Path) (vpnPath, error) {
+	nlri, err := apiutil.GetNativeNlri(p)
+	if err != nil {
+		return vpnPath{}, err
+	}
+	var vp vpnPath
+	var rd gobgp.RouteDistinguisherInterface
+	var labels []uint32
+	switch n := nlri.(type) {
+	case *gobgp.LabeledVPNIPAddrPrefix:
+		a, ok := netip.AddrFromSlice(n.Prefix.To4())
+		if !ok {
+			return vpnPath{}, fmt.Errorf("VPNv4 prefix %v", n.Prefix)
+		}
+		vp.key.prefix = netip.PrefixFrom(a, int(n.IPPrefixLen()))
+		rd, labels = n.RD, n.Labels.Labels
+	case *gobgp.LabeledVPNIPv6AddrPrefix:
+		a, ok := netip.AddrFromSlice(n.Prefix.To16())
+		if !ok {
+			return vpnPath{}, fmt.Errorf("VPNv6 prefix %v", n.Prefix)
+		}
+		vp.key.prefix = netip.PrefixFrom(a, int(n.IPPrefixLen()))
+		rd, labels = n.RD, n.Labels.Labels
+	default:
+		return vpnPath{}, errNotVPN
+	}
+	if vp.key.prefix, err = vp.key.prefix.Addr().Prefix(vp.key.prefix.Bits()); err != nil {
+		return vpnPath{}, err
+	}
+	rdb, err := rd.Serialize()
+	if err != nil || len(rdb) != 8 {
+		return vpnPath{}, fmt.Errorf("route distinguisher: %v", err)
+	}
+	if vp.key.rd, err = vpn.RDFromBytes([8]byte(rdb)); err != nil {
+		return vpnPath{}, err
+	}
+	if len(labels) > 0 {
+		vp.label = mpls.Label(labels[0] & uint32(mpls.MaxLabel))
+	}
+	vp.withdraw = p.IsWithdraw
+	if _, err := netip.ParseAddr(p.NeighborIp); err != nil {
+		vp.local = true // GoBGP gives locally originated paths no neighbor address
+	}
+	if vp.withdraw {
+		return vp, nil
+	}
+	attrs, err := apiutil.GetNativePathAttributes(p)
+	if err != nil {
+		return vpnPath{}, err
+	}
+	for _, a := range attrs {
+		switch a := a.(type) {
+		case *gobgp.PathAttributeMpReachNLRI:
+			if nh, ok := netip.AddrFromSlice(a.Nexthop); ok {
+				vp.nextHop = nh.Unmap()
+			}
+		case *gobgp.PathAttributeExtendedCommunities:
+			for _, c := range a.Value {
+				b, err := c.Serialize()
+				if err != nil || len(b) != 8 {
+					continue
+				}
+				if rt, err := vpn.RTFromBytes([8]byte(b)); err == nil {
+					vp.rts = append(vp.rts, rt)
+				}
+			}
+		}
+	}
+	return vp, nil
+}
+
+// encodePath builds the GoBGP path that originates prefix from a VRF.
+// The next hop is left unspecified: GoBGP sets a locally originated path's
+// next hop to the session's local address when it advertises it, which is
+// next-hop-self, the address remote PEs tunnel to.
+func encodePath(rd vpn.RD, prefix netip.Prefix, label mpls.Label, rts []vpn.RT, withdraw bool) (*api.Path, error) {
+	rdb := rd.Bytes()
+	grd := gobgp.GetRouteDistinguisher(rdb[:])
+	stack := gobgp.NewMPLSLabelStack(uint32(label))
+	var nlri gobgp.AddrPrefixInterface
+	nextHop := "0.0.0.0"
+	if prefix.Addr().Is4() {
+		nlri = gobgp.NewLabeledVPNIPAddrPrefix(uint8(prefix.Bits()), prefix.Addr().String(), *stack, grd)
+	} else {
+		nlri = gobgp.NewLabeledVPNIPv6AddrPrefix(uint8(prefix.Bits()), prefix.Addr().String(), *stack, grd)
+		nextHop = "::"
+	}
+	ecs := make([]gobgp.ExtendedCommunityInterface, 0, len(rts))
+	for _, rt := range rts {
+		b := rt.Bytes()
+		ec, err := gobgp.ParseExtended(b[:])
+		if err != nil {
+			return nil, fmt.Errorf("route target %s: %w", rt, err)
+		}
+		ecs = append(ecs, ec)
+	}
+	attrs := []gobgp.PathAttributeInterface{
+		gobgp.NewPathAttributeOrigin(gobgp.BGP_ORIGIN_ATTR_TYPE_IGP),
+		gobgp.NewPathAttributeMpReachNLRI(nextHop, []gobgp.AddrPrefixInterface{nlri}),
+	}
+	if len(ecs) > 0 {
+		attrs = append(attrs, gobgp.NewPathAttributeExtendedCommunities(ecs))
+	}
+	return apiutil.NewPath(nlri, withdraw, attrs, time.Now())
+}

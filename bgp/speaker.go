@@ -1,0 +1,212 @@
+package bgp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
+
+	"github.com/peregrine-net/peregrine/config"
+	"github.com/peregrine-net/peregrine/mpls"
+)
+
+// Speaker is the PE's BGP: embedded GoBGP plus VRF origination and import.
+type Speaker struct {
+	log    *slog.Logger
+	glog   *slogAdapter
+	srv    *server.BgpServer
+	events chan<- Event
+
+	work chan func()      // closures run on the owner goroutine
+	best chan []*api.Path // best-path batches from GoBGP's watcher
+	stop chan struct{}    // closed by Stop
+	done chan struct{}    // closed when run returns
+
+	stopOnce sync.Once
+
+	// Owned by the run goroutine.
+	cfg       *config.Config
+	imp       *importer
+	org       *originator
+	connected map[string][]netip.Prefix
+}
+
+// Start builds and starts the speaker from cfg. Events go to events, which
+// the caller must drain. Stop ends it.
+func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, events chan<- Event) (*Speaker, error) {
+	alloc, err := mpls.NewAllocator(mpls.Range{First: mpls.Label(cfg.MPLS.LabelMin), Last: mpls.Label(cfg.MPLS.LabelMax)})
+	if err != nil {
+		return nil, err
+	}
+	s := &Speaker{
+		log:       log.With("component", "bgp"),
+		glog:      newSlogAdapter(log),
+		events:    events,
+		work:      make(chan func()),
+		best:      make(chan []*api.Path, 64),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		connected: map[string][]netip.Prefix{},
+	}
+	s.glog.setSecrets(passwords(cfg))
+	opts := []server.ServerOption{server.LoggerOption(s.glog)}
+	if cfg.BGP.API.IsValid() {
+		opts = append(opts, server.GrpcListenAddress(cfg.BGP.API.String()))
+	}
+	s.srv = server.NewBgpServer(opts...)
+	go s.srv.Serve()
+
+	port := int32(cfg.BGP.ListenPort)
+	if port == 0 {
+		port = -1 // GoBGP: do not listen
+	}
+	global := &api.Global{Asn: cfg.Router.ASN, RouterId: cfg.Router.ID.String(), ListenPort: port}
+	if cfg.BGP.ListenAddress.IsValid() {
+		global.ListenAddresses = []string{cfg.BGP.ListenAddress.String()}
+	}
+	if err := s.srv.StartBgp(ctx, &api.StartBgpRequest{Global: global}); err != nil {
+		s.srv.Stop()
+		return nil, fmt.Errorf("bgp: start: %w", err)
+	}
+	s.imp = newImporter(s.emit)
+	s.org = newOriginator(s.srv, alloc, s.emit)
+
+	watchCtx, cancelWatch := context.WithCancel(context.Background())
+	err = s.srv.WatchEvent(watchCtx, &api.WatchEventRequest{Table: &api.WatchEventRequest_Table{
+		Filters: []*api.WatchEventRequest_Table_Filter{{Type: api.WatchEventRequest_Table_Filter_BEST, Init: true}},
+	}}, func(r *api.WatchEventResponse) {
+		if t := r.GetTable(); t != nil && len(t.Paths) > 0 {
+			select {
+			case s.best <- t.Paths:
+			case <-watchCtx.Done():
+			}
+		}
+	})
+	if err != nil {
+		cancelWatch()
+		s.srv.Stop()
+		return nil, fmt.Errorf("bgp: watch: %w", err)
+	}
+	go s.run(cancelWatch)
+
+	if err := s.do(func() error { return s.apply(ctx, cfg) }); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// run is the owner goroutine.
+func (s *Speaker) run(cancelWatch context.CancelFunc) {
+	defer close(s.done)
+	defer cancelWatch()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case f := <-s.work:
+			f()
+		case paths := <-s.best:
+			for _, p := range paths {
+				vp, err := decodePath(p)
+				if errors.Is(err, errNotVPN) {
+					continue
+				}
+				if err != nil {
+					s.log.Warn("undecodable best path skipped", "error", err)
+					continue
+				}
+				s.imp.update(vp)
+			}
+		}
+	}
+}
+
+// do runs f on the owner goroutine and returns its error.
+func (s *Speaker) do(f func() error) error {
+	errc := make(chan error, 1)
+	select {
+	case s.work <- func() { errc <- f() }:
+	case <-s.done:
+		return errors.New("bgp: speaker stopped")
+	}
+	return <-errc
+}
+
+// emit hands an event to the forwarding plane. It blocks while the consumer
+// is busy, which holds back GoBGP's watcher rather than dropping a change.
+func (s *Speaker) emit(e Event) {
+	s.log.Debug("event", "event", e.String())
+	select {
+	case s.events <- e:
+	case <-s.stop:
+	}
+}
+
+// Stop closes every session with a Cease NOTIFICATION and stops GoBGP.
+func (s *Speaker) Stop() {
+	if err := s.srv.StopBgp(context.Background(), &api.StopBgpRequest{}); err != nil {
+		s.log.Warn("stop", "error", err)
+	}
+	s.srv.Stop()
+	s.stopOnce.Do(func() { close(s.stop) })
+	<-s.done
+}
+
+// Reload applies a new configuration: neighbors, VRFs and route targets are
+// added, changed or removed; sessions whose neighbor did not change are not
+// touched. Changing router.id, router.asn, the label range or the listen
+// address needs a restart, and such a reload is refused whole.
+func (s *Speaker) Reload(ctx context.Context, cfg *config.Config) error {
+	return s.do(func() error {
+		if err := restartOnly(s.cfg, cfg); err != nil {
+			return err
+		}
+		s.glog.setSecrets(append(passwords(s.cfg), passwords(cfg)...))
+		return s.apply(ctx, cfg)
+	})
+}
+
+// SetConnected replaces the connected prefixes of a VRF's interfaces, which
+// it exports alongside its static routes.
+func (s *Speaker) SetConnected(ctx context.Context, vrf string, prefixes []netip.Prefix) error {
+	return s.do(func() error {
+		s.connected[vrf] = prefixes
+		for i := range s.cfg.VRFs {
+			if v := &s.cfg.VRFs[i]; v.Name == vrf {
+				return s.org.sync(ctx, vrf, v, prefixes)
+			}
+		}
+		return nil
+	})
+}
+
+// VRFRoutes returns the routes a VRF imported, sorted by prefix; ok is false
+// for an unknown VRF.
+func (s *Speaker) VRFRoutes(vrf string) (routes []Route, ok bool, err error) {
+	err = s.do(func() error {
+		routes, ok = s.imp.routes(vrf)
+		return nil
+	})
+	return routes, ok, err
+}
+
+// Server exposes the embedded GoBGP server for read-only queries (ListPeer,
+// ListPath) by the daemon's API.
+func (s *Speaker) Server() *server.BgpServer { return s.srv }
+
+func passwords(cfg *config.Config) []string {
+	if cfg == nil {
+		return nil
+	}
+	var out []string
+	for _, n := range cfg.BGP.Neighbors {
+		out = append(out, n.Password.Reveal())
+	}
+	return out
+}
