@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/osrg/gobgp/v3 v3.37.0
 	github.com/spf13/viper v1.21.0
+	github.com/vishvananda/netlink v1.3.1
 	golang.org/x/crypto v0.58.0
 )
 
@@ -25,8 +26,7 @@ require (
 	github.com/spf13/cast v1.10.0 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect
 	github.com/subosito/gotenv v1.6.0 // indirect
-	github.com/vishvananda/netlink v1.2.1 // indirect
-	github.com/vishvananda/netns v0.0.4 // indirect
+	github.com/vishvananda/netns v0.0.5 // indirect
 	go.yaml.in/yaml/v3 v3.0.4 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect

@@ -138,6 +138,7 @@ type Route struct {
 	NextHop netip.Addr   `json:"next-hop"`
 	Label   mpls.Label   `json:"label"`
 	RD      vpn.RD       `json:"rd"`
+	Local   bool         `json:"local,omitempty"` // originated by this PE
 }
 
 // routes lists a VRF's installed routes sorted by prefix.
@@ -151,11 +152,13 @@ func (im *importer) routes(vrf string) ([]Route, bool) {
 		b, _ := best(cands)
 		out = append(out, Route{Prefix: prefix, NextHop: b.nextHop, Label: b.label, RD: b.rd})
 	}
-	slices.SortFunc(out, func(a, b Route) int {
-		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
-			return c
-		}
-		return a.Prefix.Bits() - b.Prefix.Bits()
-	})
+	slices.SortFunc(out, comparePrefix)
 	return out, true
+}
+
+func comparePrefix(a, b Route) int {
+	if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+		return c
+	}
+	return a.Prefix.Bits() - b.Prefix.Bits()
 }

@@ -139,3 +139,13 @@ func (o *originator) rebind(vrf string, want map[mpls.Label]netip.Prefix) {
 		o.labels[vrf] = want
 	}
 }
+
+// routes lists what a VRF originates, sorted by prefix.
+func (o *originator) routes(vrf string) []Route {
+	out := make([]Route, 0, len(o.adverts[vrf]))
+	for p, a := range o.adverts[vrf] {
+		out = append(out, Route{Prefix: p, Label: a.label, RD: a.rd, Local: true})
+	}
+	slices.SortFunc(out, comparePrefix)
+	return out
+}

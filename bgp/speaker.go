@@ -196,6 +196,21 @@ func (s *Speaker) VRFRoutes(vrf string) (routes []Route, ok bool, err error) {
 	return routes, ok, err
 }
 
+// LocalRoutes returns the prefixes a VRF originates, with their labels.
+func (s *Speaker) LocalRoutes(vrf string) (routes []Route, err error) {
+	err = s.do(func() error {
+		routes = s.org.routes(vrf)
+		return nil
+	})
+	return routes, err
+}
+
+// Config returns the running configuration. Callers must not modify it.
+func (s *Speaker) Config() (cfg *config.Config) {
+	_ = s.do(func() error { cfg = s.cfg; return nil })
+	return cfg
+}
+
 // Server exposes the embedded GoBGP server for read-only queries (ListPeer,
 // ListPath) by the daemon's API.
 func (s *Speaker) Server() *server.BgpServer { return s.srv }

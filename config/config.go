@@ -18,11 +18,20 @@ import (
 // Config is the whole router configuration. The zero value is not valid; use
 // Load or Parse, which apply Defaults first.
 type Config struct {
-	Router Router `config:"router"`
-	Log    Log    `config:"log"`
-	MPLS   MPLS   `config:"mpls"`
-	BGP    BGP    `config:"bgp"`
-	VRFs   []VRF  `config:"vrfs"`
+	Router  Router  `config:"router"`
+	Log     Log     `config:"log"`
+	MPLS    MPLS    `config:"mpls"`
+	BGP     BGP     `config:"bgp"`
+	VRFs    []VRF   `config:"vrfs"`
+	Control Control `config:"control"`
+}
+
+// Control is the daemon's local API, which the peregrine CLI uses.
+type Control struct {
+	// Socket is the unix socket path; HTTP/JSON is served on it. Only
+	// local users with access to the file can reach it, which is the
+	// access control.
+	Socket string `config:"socket"`
 }
 
 // Router identifies this PE.
@@ -117,8 +126,9 @@ type StaticRoute struct {
 // Defaults returns the values a key takes when the file leaves it out.
 func Defaults() Config {
 	return Config{
-		Log:  Log{Level: "info", Format: "text"},
-		MPLS: MPLS{LabelMin: 1000, LabelMax: 99999, TTLMode: "uniform"},
+		Log:     Log{Level: "info", Format: "text"},
+		MPLS:    MPLS{LabelMin: 1000, LabelMax: 99999, TTLMode: "uniform"},
+		Control: Control{Socket: "/run/peregrine/peregrined.sock"},
 		BGP: BGP{
 			ListenAddress: netip.IPv4Unspecified(),
 			ListenPort:    179,

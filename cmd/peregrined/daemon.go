@@ -4,9 +4,12 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 
+	"github.com/peregrine-net/peregrine/bgp"
 	"github.com/peregrine-net/peregrine/config"
+	"github.com/peregrine-net/peregrine/fib"
 )
 
 // daemon holds the running configuration. One goroutine (run) owns it: signal
@@ -16,35 +19,109 @@ type daemon struct {
 	cfg   *config.Config
 	level *slog.LevelVar
 	log   *slog.Logger
+
+	speaker *bgp.Speaker
+	api     *apiServer
+	events  chan bgp.Event
+	// stopConnected ends the interface-address watch of the running
+	// configuration; a reload restarts it with the new VRF interfaces.
+	stopConnected context.CancelFunc
 }
 
 func newDaemon(path string, cfg *config.Config, logOut io.Writer) *daemon {
-	d := &daemon{path: path, cfg: cfg, level: new(slog.LevelVar)}
+	d := &daemon{path: path, cfg: cfg, level: new(slog.LevelVar), events: make(chan bgp.Event, 4096)}
 	d.level.Set(parseLevel(cfg.Log.Level))
 	d.log = newLogger(logOut, cfg.Log.Format, d.level)
 	return d
 }
 
-// run serves until ctx is cancelled (SIGINT/SIGTERM) and returns the exit
-// status. Each value on hup reloads the configuration file.
+// run starts the control plane, serves until ctx is cancelled (SIGINT or
+// SIGTERM) and returns the exit status. Each value on hup reloads the
+// configuration file.
 func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
-	d.log.Info("peregrined started", "config", d.path, "router-id", d.cfg.Router.ID, "asn", d.cfg.Router.ASN, "pid", os.Getpid())
+	d.log.Info("peregrined starting", "config", d.path, "router-id", d.cfg.Router.ID, "asn", d.cfg.Router.ASN, "pid", os.Getpid())
+	go d.consumeEvents()
+	sp, err := bgp.Start(ctx, d.cfg, d.log, d.events)
+	if err != nil {
+		d.log.Error("bgp did not start", "error", err)
+		return 1
+	}
+	d.speaker = sp
+	defer sp.Stop()
+	if d.cfg.Control.Socket != "" {
+		a, err := startAPI(d.cfg.Control.Socket, sp, d.log)
+		if err != nil {
+			d.log.Error("local API did not start", "error", err)
+			return 1
+		}
+		d.api = a
+		defer a.close()
+	}
+	d.watchConnected(ctx)
+	d.log.Info("peregrined started", "bgp-api", d.cfg.BGP.API, "control", d.cfg.Control.Socket)
 	for {
 		select {
 		case <-ctx.Done():
 			d.log.Info("peregrined stopping", "reason", "signal")
+			if d.stopConnected != nil {
+				d.stopConnected()
+			}
 			return 0
 		case <-hup:
-			d.reload()
+			d.reload(ctx)
 		}
 	}
 }
 
+// consumeEvents stands in for the forwarding plane until it lands: it logs
+// each route and label change the control plane produces.
+func (d *daemon) consumeEvents() {
+	for e := range d.events {
+		d.log.Debug("fib event", "event", e.String())
+	}
+}
+
+// watchConnected (re)starts feeding the VRFs' connected prefixes to BGP.
+func (d *daemon) watchConnected(ctx context.Context) {
+	if d.stopConnected != nil {
+		d.stopConnected()
+	}
+	ifaces := map[string]string{}
+	for _, v := range d.cfg.VRFs {
+		for _, ifn := range v.Interfaces {
+			ifaces[ifn] = v.Name
+		}
+	}
+	if len(ifaces) == 0 {
+		return
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	d.stopConnected = cancel
+	sp := d.speaker
+	err := fib.WatchConnected(wctx, d.log, ifaces, func(vrf string, prefixes []netip.Prefix) {
+		d.log.Info("connected prefixes", "vrf", vrf, "prefixes", prefixes)
+		if err := sp.SetConnected(wctx, vrf, prefixes); err != nil {
+			d.log.Warn("export connected prefixes", "vrf", vrf, "error", err)
+		}
+	})
+	if err != nil {
+		d.log.Warn("cannot watch interface addresses; connected prefixes are not exported", "error", err)
+	}
+}
+
 // reload replaces the running configuration with the file's, or keeps the
-// running one and logs every error if the file is bad.
-func (d *daemon) reload() {
+// running one and logs every error if the file is bad or cannot be applied.
+func (d *daemon) reload(ctx context.Context) {
 	cfg, err := config.Load(d.path)
 	if err != nil {
+		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", err)
+		return
+	}
+	if cfg.Control != d.cfg.Control {
+		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "control.socket: changing it needs a restart")
+		return
+	}
+	if err := d.speaker.Reload(ctx, cfg); err != nil {
 		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", err)
 		return
 	}
@@ -53,6 +130,7 @@ func (d *daemon) reload() {
 	}
 	d.level.Set(parseLevel(cfg.Log.Level))
 	d.cfg = cfg
+	d.watchConnected(ctx)
 	d.log.Info("configuration reloaded", "config", d.path)
 }
 

@@ -12,7 +12,9 @@ import (
 	"time"
 )
 
-const goodConfig = "router: {id: 192.0.2.1, asn: 65000}\n"
+// goodConfig listens nowhere on the host: no BGP port, no gRPC API, and
+// the control socket in the test's own directory.
+const goodConfig = "router: {id: 192.0.2.1, asn: 65000}\nbgp: {listen-port: 0, api: ''}\n"
 
 func writeFile(t *testing.T, dir, name, body string) string {
 	t.Helper()
@@ -69,7 +71,8 @@ func TestSignals(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	cfg := writeFile(t, dir, "pe.yml", goodConfig)
+	sock := "control: {socket: " + filepath.Join(dir, "pe.sock") + "}\n"
+	cfg := writeFile(t, dir, "pe.yml", goodConfig+sock)
 	cmd := exec.Command(bin, "-c", cfg)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -102,11 +105,11 @@ func TestSignals(t *testing.T) {
 	}
 	waitFor("peregrined started")
 
-	writeFile(t, dir, "pe.yml", goodConfig+"log: {level: loud}\n")
+	writeFile(t, dir, "pe.yml", goodConfig+sock+"log: {level: loud}\n")
 	_ = cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(`reload refused, running configuration kept`)
 
-	writeFile(t, dir, "pe.yml", goodConfig+"log: {level: debug}\n")
+	writeFile(t, dir, "pe.yml", goodConfig+sock+"log: {level: debug}\n")
 	_ = cmd.Process.Signal(syscall.SIGHUP)
 	waitFor("configuration reloaded")
 

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+
+	"github.com/peregrine-net/peregrine/bgp"
+	"github.com/peregrine-net/peregrine/cmd/internal/localapi"
+)
+
+// apiServer serves the local HTTP/JSON API (see package localapi) on a unix
+// socket.
+type apiServer struct {
+	speaker *bgp.Speaker
+	log     *slog.Logger
+	srv     *http.Server
+}
+
+func startAPI(path string, sp *bgp.Speaker, log *slog.Logger) (*apiServer, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("control.socket: %w", err)
+	}
+	// A socket left by a killed daemon would make Listen fail; a live
+	// daemon on it answers a dial, so only remove one nobody answers.
+	if c, err := net.Dial("unix", path); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("control.socket %s: another peregrined is listening", path)
+	}
+	_ = os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control.socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		l.Close()
+		return nil, err
+	}
+	a := &apiServer{speaker: sp, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/bgp/neighbors", a.neighbors)
+	mux.HandleFunc("GET /v1/vrfs", a.vrfs)
+	mux.HandleFunc("GET /v1/vrfs/{name}/routes", a.vrfRoutes)
+	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := a.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("local API stopped", "error", err)
+		}
+	}()
+	return a, nil
+}
+
+func (a *apiServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = a.srv.Shutdown(ctx)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, format string, args ...any) {
+	writeJSON(w, code, localapi.Error{Error: fmt.Sprintf(format, args...)})
+}
+
+var familyNames = map[string]string{"AFI_IP/SAFI_UNICAST": "ipv4", "AFI_IP6/SAFI_UNICAST": "ipv6", "AFI_IP/SAFI_MPLS_VPN": "vpnv4", "AFI_IP6/SAFI_MPLS_VPN": "vpnv6"}
+
+func (a *apiServer) neighbors(w http.ResponseWriter, r *http.Request) {
+	out := []localapi.Neighbor{}
+	err := a.speaker.Server().ListPeer(r.Context(), &api.ListPeerRequest{EnableAdvertised: true}, func(p *api.Peer) {
+		n := localapi.Neighbor{Description: p.GetConf().GetDescription(), ASN: p.GetConf().GetPeerAsn(), Families: []localapi.Family{}}
+		n.Address, _ = netip.ParseAddr(p.GetConf().GetNeighborAddress())
+		st := p.GetState().GetSessionState()
+		n.State = map[api.PeerState_SessionState]string{
+			api.PeerState_IDLE: "idle", api.PeerState_CONNECT: "connect", api.PeerState_ACTIVE: "active",
+			api.PeerState_OPENSENT: "opensent", api.PeerState_OPENCONFIRM: "openconfirm", api.PeerState_ESTABLISHED: "established",
+		}[st]
+		if n.State == "" {
+			n.State = "unknown"
+		}
+		if up := p.GetTimers().GetState().GetUptime(); st == api.PeerState_ESTABLISHED && up != nil {
+			n.Uptime = time.Since(up.AsTime()).Truncate(time.Second)
+		}
+		for _, af := range p.GetAfiSafis() {
+			f := af.GetConfig().GetFamily()
+			name := familyNames[f.GetAfi().String()+"/"+f.GetSafi().String()]
+			if name == "" {
+				continue
+			}
+			s := af.GetState()
+			n.Families = append(n.Families, localapi.Family{Name: name, Received: s.GetReceived(), Accepted: s.GetAccepted(), Sent: s.GetAdvertised()})
+		}
+		out = append(out, n)
+	})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "list neighbors: %v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *apiServer) vrfs(w http.ResponseWriter, r *http.Request) {
+	cfg := a.speaker.Config()
+	out := []localapi.VRF{}
+	for _, v := range cfg.VRFs {
+		routes, _, _ := a.speaker.VRFRoutes(v.Name)
+		lv := localapi.VRF{Name: v.Name, RD: v.RD.String(), LabelMode: v.LabelMode, Imported: len(routes),
+			Interfaces: append([]string{}, v.Interfaces...), ImportTargets: []string{}, ExportTargets: []string{}}
+		for _, rt := range v.ImportTargets {
+			lv.ImportTargets = append(lv.ImportTargets, rt.String())
+		}
+		for _, rt := range v.ExportTargets {
+			lv.ExportTargets = append(lv.ExportTargets, rt.String())
+		}
+		out = append(out, lv)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *apiServer) vrfRoutes(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	imported, ok, err := a.speaker.VRFRoutes(name)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "%v", err)
+		return
+	}
+	if !ok {
+		writeError(w, http.StatusNotFound, "no vrf %q", name)
+		return
+	}
+	local, err := a.speaker.LocalRoutes(name)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "%v", err)
+		return
+	}
+	out := localapi.VRFRoutes{VRF: name, Routes: []localapi.Route{}}
+	for _, rt := range append(local, imported...) {
+		out.Routes = append(out.Routes, localapi.Route{Prefix: rt.Prefix, NextHop: rt.NextHop, Label: uint32(rt.Label), RD: rt.RD.String(), Local: rt.Local})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
