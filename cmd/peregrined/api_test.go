@@ -65,8 +65,11 @@ vrfs:
 	for {
 		resp, err := c.Get("http://peregrined/v1/vrfs")
 		if err == nil {
-			err = json.NewDecoder(resp.Body).Decode(&vrfs)
+			derr := json.NewDecoder(resp.Body).Decode(&vrfs)
 			resp.Body.Close()
+			if derr != nil {
+				t.Fatalf("GET /v1/vrfs: %v", derr)
+			}
 			break
 		}
 		if time.Now().After(deadline) {
@@ -83,7 +86,9 @@ vrfs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = json.NewDecoder(resp.Body).Decode(&routes)
+	if err := json.NewDecoder(resp.Body).Decode(&routes); err != nil {
+		t.Fatalf("GET /v1/vrfs/red/routes: %v", err)
+	}
 	resp.Body.Close()
 	if len(routes.Routes) != 1 || routes.Routes[0].Prefix.String() != "10.1.0.0/24" || !routes.Routes[0].Local || routes.Routes[0].Label != 1000 {
 		t.Errorf("red routes: %+v", routes)
