@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
