@@ -86,31 +86,7 @@ vrfs:
 `))
 	waitRoutes(t, pe1, "red", "10.2.0.0/24 via 127.0.0.2 label 1000 rd 65000:11; ")
 
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.3")}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
-	if _, err := c.Write(rawOpen(65000, [4]byte{3, 3, 3, 3})); err != nil {
-		t.Fatal(err)
-	}
-	if typ, _, err := readMessage(c); err != nil || typ != 1 {
-		t.Fatalf("want OPEN, got type %d: %v", typ, err)
-	}
-	if _, err := c.Write(bgpMessage(4, nil)); err != nil { // KEEPALIVE
-		t.Fatal(err)
-	}
-	for {
-		typ, _, err := readMessage(c)
-		if err != nil {
-			t.Fatalf("waiting for KEEPALIVE: %v", err)
-		}
-		if typ == 4 {
-			break
-		}
-	}
+	c := rawSession(t, "127.0.0.3", fmt.Sprintf("127.0.0.1:%d", p1))
 
 	// UPDATE whose withdrawn-routes length (0x00ff) runs past the message:
 	// RFC 4271 section 6.3 "Malformed Attribute List".

@@ -1,0 +1,20 @@
+// Package ipsec gathers Peregrine's IPsec: the ESP protection of traffic
+// that crosses untrusted links between provider edges. The work lives in
+// subpackages:
+//
+//   - esp: security associations that seal and open ESP packets (RFC
+//     4303) with AES-GCM (RFC 4106) and ChaCha20-Poly1305 (RFC 7634), with
+//     extended sequence numbers and anti-replay.
+//   - replay: the RFC 6479 anti-replay window esp uses.
+//   - wire: the outer IPv4/IPv6 header and the ESP-in-UDP encapsulation
+//     (RFC 3948) around an ESP packet, built and parsed in place.
+//   - ike (to come): IKEv2 (RFC 7296), which negotiates the SAs.
+//   - internal/pcap: a small pcap reader and writer for test captures.
+//
+// This package itself holds no code yet, only the tests that cross the
+// subpackages: golden captures in testdata/ (ESP packets for every cipher,
+// outer family and encapsulation, with their keys in .sa files), read back
+// and resealed byte for byte by our code, and decrypted by tshark as an
+// independent decoder. Run "go test ./ipsec -update" to rewrite them after
+// a deliberate wire-format change.
+package ipsec
