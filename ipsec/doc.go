@@ -9,7 +9,7 @@
 //   - wire: the outer IPv4/IPv6 header and the ESP-in-UDP encapsulation
 //     (RFC 3948) around an ESP packet, built and parsed in place.
 //   - ike (to come): IKEv2 (RFC 7296), which negotiates the SAs.
-//   - internal/pcap: a small pcap reader and writer for test captures.
+//   - pcap: a small pcap reader and writer for golden captures and the demo.
 //
 // This package itself holds no code yet, only the tests that cross the
 // subpackages: golden captures in testdata/ (ESP packets for every cipher,

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/peregrine-net/peregrine/ipsec/esp"
-	"github.com/peregrine-net/peregrine/ipsec/internal/pcap"
+	"github.com/peregrine-net/peregrine/ipsec/pcap"
 	"github.com/peregrine-net/peregrine/ipsec/wire"
 )
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peregrine-net/peregrine/ipsec/internal/pcap"
+	"github.com/peregrine-net/peregrine/ipsec/pcap"
 )
 
 // tshark (Wireshark's command-line decoder) is the independent oracle for

@@ -1,0 +1,100 @@
+// Command peregrine is the operator's CLI for peregrined.
+//
+//	peregrine show bgp summary          BGP sessions and prefix counts
+//	peregrine show vrf                  VRFs with RD, route targets, route counts
+//	peregrine show route vrf NAME       a VRF's routes: local and imported
+//	peregrine walk                      follow one packet through the engines (demo)
+//
+// Every show command takes --json. peregrine talks to peregrined over
+// HTTP/JSON on a unix socket (-s, default /run/peregrine/peregrined.sock);
+// see package localapi for the documents.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/peregrine-net/peregrine/cmd/internal/localapi"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: peregrine [-s SOCKET] [--json] COMMAND
+commands:
+  show bgp summary
+  show vrf
+  show route vrf NAME
+  walk [-pcap FILE]
+`
+
+// errUsage means the command line was wrong; run prints the usage.
+var errUsage = errors.New("usage")
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("peregrine", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	sock := fs.String("s", localapi.DefaultSocket, "peregrined's control `socket`")
+	asJSON := fs.Bool("json", false, "print JSON instead of tables")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	words := fs.Args()
+	// Accept --json after the command too, as operators type it.
+	for i := 0; i < len(words); i++ {
+		if words[i] == "--json" || words[i] == "-json" {
+			*asJSON = true
+			words = append(words[:i], words[i+1:]...)
+			i--
+		}
+	}
+	var err error
+	switch {
+	case len(words) >= 1 && words[0] == "walk":
+		err = walk(words[1:], stdout)
+	case len(words) >= 1 && words[0] == "show":
+		err = show(newClient(*sock), words[1:], *asJSON, stdout)
+	default:
+		err = errUsage
+	}
+	switch {
+	case errors.Is(err, errUsage):
+		fmt.Fprint(stderr, usage)
+		return 2
+	case err != nil:
+		fmt.Fprintf(stderr, "peregrine: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func show(c *client, words []string, asJSON bool, w io.Writer) error {
+	switch strings.Join(words, " ") {
+	case "bgp summary":
+		var ns []localapi.Neighbor
+		if err := c.get("/v1/bgp/neighbors", &ns); err != nil {
+			return err
+		}
+		return output(w, asJSON, ns, func() { printBGPSummary(w, ns) })
+	case "vrf":
+		var vrfs []localapi.VRF
+		if err := c.get("/v1/vrfs", &vrfs); err != nil {
+			return err
+		}
+		return output(w, asJSON, vrfs, func() { printVRFs(w, vrfs) })
+	}
+	if len(words) == 3 && words[0] == "route" && words[1] == "vrf" {
+		var rt localapi.VRFRoutes
+		if err := c.get("/v1/vrfs/"+words[2]+"/routes", &rt); err != nil {
+			return err
+		}
+		return output(w, asJSON, rt, func() { printRoutes(w, rt) })
+	}
+	return errUsage
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/peregrine-net/peregrine/cmd/internal/localapi"
+)
+
+// output prints v as indented JSON, or calls table.
+func output(w io.Writer, asJSON bool, v any, table func()) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	table()
+	return nil
+}
+
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+}
+
+// printBGPSummary prints one line per neighbor, in the manner of `show bgp
+// summary`: the prefix column shows received/accepted per family.
+func printBGPSummary(w io.Writer, ns []localapi.Neighbor) {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "Neighbor\tAS\tState\tUp/Down\tPrefixes (rcvd/accepted/sent)\tDescription")
+	for _, n := range ns {
+		var fams []string
+		for _, f := range n.Families {
+			fams = append(fams, fmt.Sprintf("%s %d/%d/%d", f.Name, f.Received, f.Accepted, f.Sent))
+		}
+		up := "never"
+		if n.Uptime > 0 {
+			up = formatUptime(n.Uptime)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", n.Address, n.ASN, n.State, up, strings.Join(fams, ", "), n.Description)
+	}
+	tw.Flush()
+}
+
+func formatUptime(d time.Duration) string {
+	d = d.Truncate(time.Second)
+	h := int(d.Hours())
+	m := int(d.Minutes()) % 60
+	s := int(d.Seconds()) % 60
+	if h >= 24 {
+		return fmt.Sprintf("%dd%02dh%02dm", h/24, h%24, m)
+	}
+	return fmt.Sprintf("%02d:%02d:%02d", h, m, s)
+}
+
+func printVRFs(w io.Writer, vrfs []localapi.VRF) {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "VRF\tRD\tImport RTs\tExport RTs\tInterfaces\tLabels\tImported")
+	for _, v := range vrfs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", v.Name, v.RD, list(v.ImportTargets), list(v.ExportTargets), list(v.Interfaces), v.LabelMode, v.Imported)
+	}
+	tw.Flush()
+}
+
+func list(s []string) string {
+	if len(s) == 0 {
+		return "-"
+	}
+	return strings.Join(s, ",")
+}
+
+func printRoutes(w io.Writer, rt localapi.VRFRoutes) {
+	fmt.Fprintf(w, "VRF %s: %d routes\n", rt.VRF, len(rt.Routes))
+	tw := newTable(w)
+	fmt.Fprintln(tw, "Prefix\tVia\tLabel\tRD\tOrigin")
+	for _, r := range rt.Routes {
+		via, origin := r.NextHop.String(), "bgp"
+		if r.Local {
+			via, origin = "local", "local"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.Prefix, via, r.Label, r.RD, origin)
+	}
+	tw.Flush()
+}

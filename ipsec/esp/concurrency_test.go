@@ -1,0 +1,131 @@
+package esp
+
+import (
+	"cmp"
+	"encoding/binary"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// TestConcurrentSealOpen seals from many goroutines on one SA, then opens
+// every packet twice from many goroutines on one receiver. Every sequence
+// number must be used exactly once, every packet accepted exactly once and
+// its duplicate rejected as a replay. Run with -race.
+func TestConcurrentSealOpen(t *testing.T) {
+	// The receiver's window holds every packet, so however the openers
+	// are scheduled none can fall below it.
+	cfg := Config{SPI: 0x1000, Cipher: AES128GCM16, Key: testKey(AES128GCM16, 1), ESN: true, ReplayWindow: 4096}
+	tx, rx := mustSA(t, cfg), mustSA(t, cfg)
+	const workers, each = 8, 300
+	pkts := make([][]byte, workers*each)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, Headroom+200+MaxTrailer) // one buffer per goroutine
+			for i := range each {
+				n := 20 + i%150
+				copy(buf[Headroom:], payloadFor(NextHeaderIPv4, n))
+				pkt, err := tx.Seal(buf, Headroom, n, NextHeaderIPv4)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				pkts[w*each+i] = append([]byte(nil), pkt...)
+			}
+		}()
+	}
+	wg.Wait()
+	seen := make(map[uint32]bool, len(pkts))
+	for _, p := range pkts {
+		seq := binary.BigEndian.Uint32(p[4:8])
+		if seen[seq] {
+			t.Fatalf("sequence number %d used twice", seq)
+		}
+		seen[seq] = true
+	}
+	if len(seen) != workers*each || tx.LastSeq() != workers*each {
+		t.Fatalf("%d distinct numbers, last %d; want %d", len(seen), tx.LastSeq(), workers*each)
+	}
+
+	// Open in sequence order (the sealers interleaved arbitrarily, which
+	// could exceed the window), each packet handed to two goroutines.
+	slices.SortFunc(pkts, func(a, b []byte) int {
+		return cmp.Compare(binary.BigEndian.Uint32(a[4:8]), binary.BigEndian.Uint32(b[4:8]))
+	})
+	var accepted, rejected atomic.Int64
+	next := atomic.Int64{}
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, ScratchLen+256)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= 2*len(pkts) {
+					return
+				}
+				p := pkts[i/2]
+				copy(buf[ScratchLen:], p)
+				_, nh, err := rx.Open(buf, ScratchLen, len(p))
+				switch {
+				case err == nil && nh == NextHeaderIPv4:
+					accepted.Add(1)
+				case err == ErrReplayed:
+					rejected.Add(1)
+				default:
+					t.Errorf("packet %d: %v", i/2, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if accepted.Load() != int64(len(pkts)) || rejected.Load() != int64(len(pkts)) {
+		t.Fatalf("accepted %d, rejected %d; want %d each", accepted.Load(), rejected.Load(), len(pkts))
+	}
+	if c := rx.Counters(); c.OpenedPackets != uint64(len(pkts)) || c.Replayed != uint64(len(pkts)) {
+		t.Fatalf("counters %+v", c)
+	}
+}
+
+// TestTableConcurrentUpdates opens through the table while SAs come and go.
+func TestTableConcurrentUpdates(t *testing.T) {
+	tx, rx := pair(t, ChaCha20Poly1305, false)
+	var tab InboundTable
+	if err := tab.Add(rx); err != nil {
+		t.Fatal(err)
+	}
+	pkts := make([][]byte, 2000)
+	for i := range pkts {
+		pkts[i] = seal(t, tx, payloadFor(NextHeaderMPLS, 64), NextHeaderMPLS)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := uint32(0); ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			other := mustSA(t, Config{SPI: 0x10000 + i%16, Cipher: AES128GCM16, Key: testKey(AES128GCM16, 1)})
+			tab.Remove(other.SPI())
+			if err := tab.Add(other); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for _, p := range pkts {
+		if _, _, sa, err := tableOpen(&tab, p); err != nil || sa != rx {
+			t.Fatalf("Open during updates: %v (sa %v)", err, sa)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}

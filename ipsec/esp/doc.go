@@ -1,0 +1,79 @@
+// Package esp seals and opens IPsec ESP packets (RFC 4303) for one security
+// association at a time, with the AEAD transforms AES-GCM (RFC 4106, 16-byte
+// ICV) and ChaCha20-Poly1305 (RFC 7634), 64-bit extended sequence numbers and
+// an RFC 6479 anti-replay window.
+//
+// It works on the ESP packet from the SPI on. Outer IPv4/IPv6 headers and
+// UDP encapsulation (RFC 3948) belong to package ipsec/wire.
+//
+// # Packet layout
+//
+// RFC 4303 section 2, with the 8-byte explicit IV of RFC 4106 and RFC 7634
+// at the start of the payload data:
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+  ---
+//	|               Security Parameters Index (SPI)                 |   ^ AAD
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+   |
+//	|                Sequence Number (low 32 bits)                  |   v
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+  ---
+//	|                  Initialization Vector (8 bytes)              |
+//	|                                                               |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+  ---
+//	|       Payload Data (inner IPv4/IPv6 packet, MPLS label        |   ^
+//	~       stack, or transport-mode upper-layer data)              ~   |
+//	|                                                               |   | en-
+//	+               +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+   | cryp-
+//	|               |     Padding 1, 2, 3, ... (0-3 bytes here)     |   | ted
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+   |
+//	|                               |  Pad Length   | Next Header   |   v
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+  ---
+//	|         Integrity Check Value (16 bytes: GCM tag or Poly1305) |
+//	~                                                               ~
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//
+// The AEAD nonce is salt || IV (4 + 8 bytes), the salt being the last 4
+// bytes of the key material. The additional authenticated data is SPI ||
+// sequence number (8 bytes), or with ESN SPI || high 32 bits || low 32 bits
+// (12 bytes; RFC 4106 section 5, RFC 7634 section 3). Only the low 32 bits
+// travel; the receiver infers the high bits (RFC 4303 appendix A).
+//
+// The IV is the 64-bit sequence number of the packet. RFC 4106 section 3.1
+// and RFC 7634 section 2 only require that an IV never repeat under one key,
+// and suggest a counter; the sequence number is one that Seal already makes
+// unique per SA (it refuses to wrap, see ErrSequenceExhausted).
+//
+// Padding is the minimum that ends the payload, padding and the two trailer
+// bytes on a 4-byte boundary (the AEADs are stream ciphers, block size 1);
+// pad bytes are 1, 2, 3, ... and Open verifies them. No TFC padding is sent.
+//
+// # Buffers and allocation
+//
+// Seal and Open work in place in the caller's buffer and allocate nothing.
+// Passing a nonce or AAD array from the stack to a cipher.AEAD method makes
+// the compiler move it to the heap (the interface hides the callee), so
+// instead both functions borrow the ScratchLen bytes just in front of the
+// ESP header, in the caller's buffer, and lay the nonce and the AAD out there
+// and over the header for the duration of the AEAD call:
+//
+//	buf:  [ ... | scratch (8) | SPI | seq | IV | payload ... ]
+//	call:       [ salt | IV (nonce, 12) | SPI | [seq hi] | seq lo (AAD) ]
+//
+// Seal then writes the real header over that region. The scratch bytes are
+// where the outer UDP/IP header goes on output and where it came from on
+// input, so the only rule for the caller is: read what you need from the
+// 8 bytes in front of the ESP packet before calling Open. Because all scratch
+// lives in the packet's own buffer, any number of goroutines may Seal and
+// Open concurrently on one SA (one buffer per goroutine), with no lock, pool
+// or per-worker state.
+//
+// # Concurrency
+//
+// An SA is safe for concurrent use: Seal takes its sequence number with an
+// atomic compare-and-swap, and Open uses the self-locking replay.Window
+// (check before decryption, update after authentication; a race between two
+// copies of one packet is caught by the update). Counters are atomic. An
+// InboundTable publishes its SPI map through an atomic pointer, so lookups
+// take no lock.
+package esp

@@ -1,0 +1,127 @@
+package esp
+
+import (
+	"crypto/cipher"
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/peregrine-net/peregrine/ipsec/replay"
+)
+
+// Config describes one security association.
+type Config struct {
+	// SPI identifies the SA. 0 to 255 are reserved (RFC 4303 section 2.1).
+	SPI uint32
+	// Cipher is the AEAD transform.
+	Cipher Cipher
+	// Key is the key material: the cipher key followed by the 4-byte
+	// salt, Cipher.KeyLen() bytes (20, 36 or 36). NewSA copies what it
+	// needs; the caller may wipe Key afterwards.
+	Key []byte
+	// ESN turns on 64-bit extended sequence numbers (RFC 4303 2.2.1).
+	ESN bool
+	// ReplayWindow is the anti-replay window in packets: 0 for the
+	// default (replay.DefaultSize, 1024), else replay.MinSize (64) to
+	// replay.MaxSize (4096).
+	ReplayWindow int
+	// RekeyAfter is the soft limit: NeedsRekey reports true once Seal has
+	// used this many sequence numbers. 0 picks 7/8 of the hard limit
+	// (2^32-1 without ESN, 2^64-1 with it).
+	RekeyAfter uint64
+	// InitialSeq is for tests: the sequence number taken as already sent,
+	// so that the next Seal uses InitialSeq+1. Production code leaves it 0
+	// (RFC 4303 section 3.3.3: the first packet carries 1).
+	InitialSeq uint64
+}
+
+// SA is one ESP security association: the key, the outbound sequence
+// counter and the inbound anti-replay window. One SA normally carries one
+// direction, but Seal and Open do not interfere with each other. An SA is
+// safe for concurrent use by many goroutines; see the package documentation.
+type SA struct {
+	spi     uint32
+	cipher  Cipher
+	esn     bool
+	aead    cipher.AEAD
+	salt    uint32 // the 4 salt bytes, big-endian
+	limit   uint64 // highest sequence number Seal may use
+	rekeyAt uint64
+
+	// testIV, when set by a test, is sent as the IV instead of the
+	// sequence number, to reproduce published vectors.
+	testIV *uint64
+
+	_      cacheLinePad
+	seq    atomic.Uint64 // last sequence number Seal handed out
+	sealed sealCounters
+
+	_      cacheLinePad
+	window replay.Window
+	opened openCounters
+}
+
+// NewSA checks cfg and builds the SA. Its errors name the Config field.
+func NewSA(cfg Config) (*SA, error) {
+	if !cfg.Cipher.IsValid() {
+		return nil, fmt.Errorf("esp: Config.Cipher: invalid cipher %d", uint8(cfg.Cipher))
+	}
+	if cfg.SPI < 256 {
+		return nil, fmt.Errorf("esp: Config.SPI: %d is reserved (RFC 4303 section 2.1)", cfg.SPI)
+	}
+	if want := cfg.Cipher.KeyLen(); len(cfg.Key) != want {
+		// Never print the key itself.
+		return nil, fmt.Errorf("esp: Config.Key: %s takes %d bytes (key and 4-byte salt), got %d",
+			cfg.Cipher, want, len(cfg.Key))
+	}
+	sa := &SA{spi: cfg.SPI, cipher: cfg.Cipher, esn: cfg.ESN, limit: 1<<32 - 1}
+	if cfg.ESN {
+		sa.limit = 1<<64 - 1
+	}
+	if err := sa.window.Init(cfg.ReplayWindow); err != nil {
+		return nil, fmt.Errorf("esp: Config.ReplayWindow: %w", err)
+	}
+	sa.rekeyAt = cfg.RekeyAfter
+	if sa.rekeyAt == 0 {
+		sa.rekeyAt = sa.limit - sa.limit/8
+	}
+	if sa.rekeyAt > sa.limit {
+		return nil, fmt.Errorf("esp: Config.RekeyAfter: %d exceeds the sequence space (%d)", cfg.RekeyAfter, sa.limit)
+	}
+	if cfg.InitialSeq > sa.limit {
+		return nil, fmt.Errorf("esp: Config.InitialSeq: %d exceeds the sequence space (%d)", cfg.InitialSeq, sa.limit)
+	}
+	sa.seq.Store(cfg.InitialSeq)
+	keyLen := len(cfg.Key) - SaltLen
+	aead, err := cfg.Cipher.newAEAD(cfg.Key[:keyLen])
+	if err != nil {
+		return nil, fmt.Errorf("esp: Config.Key: %w", err)
+	}
+	if aead.NonceSize() != SaltLen+IVLen || aead.Overhead() != ICVLen {
+		return nil, fmt.Errorf("esp: %s: unexpected AEAD nonce %d / tag %d", cfg.Cipher, aead.NonceSize(), aead.Overhead())
+	}
+	sa.aead = aead
+	sa.salt = binary.BigEndian.Uint32(cfg.Key[keyLen:])
+	return sa, nil
+}
+
+// SPI returns the SA's SPI.
+func (sa *SA) SPI() uint32 { return sa.spi }
+
+// Cipher returns the SA's transform.
+func (sa *SA) Cipher() Cipher { return sa.cipher }
+
+// ESN reports whether the SA uses extended sequence numbers.
+func (sa *SA) ESN() bool { return sa.esn }
+
+// ReplayWindow returns the anti-replay window size in packets.
+func (sa *SA) ReplayWindow() int { return sa.window.Size() }
+
+// String names the SA for logs, without key material.
+func (sa *SA) String() string {
+	esn := ""
+	if sa.esn {
+		esn = " esn"
+	}
+	return fmt.Sprintf("spi 0x%08x %s%s", sa.spi, sa.cipher, esn)
+}

@@ -1,0 +1,142 @@
+package esp
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func TestInboundTable(t *testing.T) {
+	var tab InboundTable
+	if tab.Lookup(0x1000) != nil || tab.Len() != 0 {
+		t.Fatal("zero table is not empty")
+	}
+	red := mustSA(t, Config{SPI: 0x1000, Cipher: AES128GCM16, Key: testKey(AES128GCM16, 1)})
+	blue := mustSA(t, Config{SPI: 0x2000, Cipher: AES256GCM16, Key: testKey(AES256GCM16, 2), ESN: true})
+	for _, sa := range []*SA{red, blue} {
+		if err := tab.Add(sa); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dup := mustSA(t, Config{SPI: 0x1000, Cipher: ChaCha20Poly1305, Key: testKey(ChaCha20Poly1305, 3)})
+	if err := tab.Add(dup); !errors.Is(err, ErrDuplicateSPI) {
+		t.Fatalf("Add duplicate: %v", err)
+	}
+	if tab.Lookup(0x1000) != red || tab.Lookup(0x2000) != blue || tab.Len() != 2 {
+		t.Fatal("Lookup after Add")
+	}
+
+	// Dispatch: each packet reaches the SA of its SPI.
+	redTx := mustSA(t, Config{SPI: 0x1000, Cipher: AES128GCM16, Key: testKey(AES128GCM16, 1)})
+	blueTx := mustSA(t, Config{SPI: 0x2000, Cipher: AES256GCM16, Key: testKey(AES256GCM16, 2), ESN: true})
+	for i := range 3 {
+		for _, tc := range []struct {
+			tx, rx *SA
+			nh     uint8
+		}{{redTx, red, NextHeaderIPv4}, {blueTx, blue, NextHeaderIPv6}} {
+			payload := payloadFor(tc.nh, 100+i)
+			got, nh, sa, err := tableOpen(&tab, seal(t, tc.tx, payload, tc.nh))
+			if err != nil || sa != tc.rx || nh != tc.nh || !bytes.Equal(got, payload) {
+				t.Fatalf("dispatch to %v: sa %v nh %d err %v", tc.rx, sa, nh, err)
+			}
+		}
+	}
+
+	if got := tab.Remove(0x1000); got != red {
+		t.Fatalf("Remove returned %v", got)
+	}
+	if tab.Remove(0x1000) != nil {
+		t.Fatal("second Remove found something")
+	}
+	if _, _, sa, err := tableOpen(&tab, seal(t, redTx, nil, NoNextHeader)); !errors.Is(err, ErrUnknownSPI) || sa != nil {
+		t.Fatalf("after Remove: %v, sa %v", err, sa)
+	}
+	if got := tab.Counters(); got != (TableCounters{UnknownSPI: 1}) {
+		t.Fatalf("table counters %+v", got)
+	}
+	if err := tab.Add(dup); err != nil {
+		t.Fatalf("re-Add after Remove: %v", err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	key := testKey(AES128GCM16, 0xab)
+	base := Config{SPI: 0x1000, Cipher: AES128GCM16, Key: key}
+	cases := []struct {
+		name  string
+		edit  func(*Config)
+		field string
+	}{
+		{"zero cipher", func(c *Config) { c.Cipher = 0 }, "Config.Cipher"},
+		{"unknown cipher", func(c *Config) { c.Cipher = 99 }, "Config.Cipher"},
+		{"SPI 0", func(c *Config) { c.SPI = 0 }, "Config.SPI"},
+		{"SPI 255", func(c *Config) { c.SPI = 255 }, "Config.SPI"},
+		{"key without salt", func(c *Config) { c.Key = key[:16] }, "Config.Key"},
+		{"key for another cipher", func(c *Config) { c.Cipher = AES256GCM16 }, "Config.Key"},
+		{"window too small", func(c *Config) { c.ReplayWindow = 32 }, "Config.ReplayWindow"},
+		{"window too big", func(c *Config) { c.ReplayWindow = 8192 }, "Config.ReplayWindow"},
+		{"initial seq past 32 bits", func(c *Config) { c.InitialSeq = 1 << 32 }, "Config.InitialSeq"},
+		{"rekey past 32 bits", func(c *Config) { c.RekeyAfter = 1 << 32 }, "Config.RekeyAfter"},
+	}
+	for _, tc := range cases {
+		cfg := base
+		tc.edit(&cfg)
+		_, err := NewSA(cfg)
+		if err == nil {
+			t.Errorf("%s: NewSA succeeded", tc.name)
+			continue
+		}
+		if !bytes.Contains([]byte(err.Error()), []byte(tc.field)) {
+			t.Errorf("%s: error %q does not name %s", tc.name, err, tc.field)
+		}
+		if bytes.Contains([]byte(err.Error()), []byte("abb2b9")) {
+			t.Errorf("%s: error %q shows key bytes", tc.name, err)
+		}
+	}
+	ok := base
+	ok.ESN, ok.InitialSeq, ok.ReplayWindow = true, 1<<40, 4096
+	sa, err := NewSA(ok)
+	if err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+	if sa.ReplayWindow() != 4096 || !sa.ESN() || sa.LastSeq() != 1<<40 || sa.Cipher() != AES128GCM16 {
+		t.Fatalf("accessors: %v window %d last %d", sa, sa.ReplayWindow(), sa.LastSeq())
+	}
+	if def := mustSA(t, base); def.ReplayWindow() < 1024 {
+		t.Fatalf("default window %d < 1024", def.ReplayWindow())
+	}
+}
+
+func TestParseCipher(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		c      Cipher
+		keyLen int
+	}{
+		{"aes128gcm16", AES128GCM16, 20},
+		{"aes256gcm16", AES256GCM16, 36},
+		{"chacha20poly1305", ChaCha20Poly1305, 36},
+	} {
+		c, err := ParseCipher(tc.name)
+		if err != nil || c != tc.c || c.String() != tc.name || c.KeyLen() != tc.keyLen {
+			t.Errorf("ParseCipher(%q) = %v, %v (key %d)", tc.name, c, err, c.KeyLen())
+		}
+		text, err := c.MarshalText()
+		var back Cipher
+		if err != nil || back.UnmarshalText(text) != nil || back != c {
+			t.Errorf("text round trip of %v: %q %v", c, text, err)
+		}
+	}
+	for _, bad := range []string{"", "AES128GCM16", "aes128gcm", "aes192gcm16", "chacha20"} {
+		if c, err := ParseCipher(bad); err == nil {
+			t.Errorf("ParseCipher(%q) = %v, want an error", bad, c)
+		}
+	}
+	var zero Cipher
+	if zero.IsValid() || zero.KeyLen() != 0 || zero.String() != "Cipher(0)" {
+		t.Errorf("zero Cipher: valid %v, key %d, %q", zero.IsValid(), zero.KeyLen(), zero)
+	}
+	if _, err := zero.MarshalText(); err == nil {
+		t.Error("MarshalText of the zero Cipher succeeded")
+	}
+}

@@ -1,0 +1,63 @@
+package esp
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// TestTamperEveryBit flips each bit of a sealed packet in turn and opens it
+// through an InboundTable: every flip must fail, with ErrUnknownSPI for the
+// SPI, ErrAuthFailed for the rest, except that a flipped sequence number may
+// land on one already seen or below the window (ErrReplayed, ErrTooOld). The untouched packet opens afterwards, so the failures were the
+// flips' doing and none of them moved the window.
+func TestTamperEveryBit(t *testing.T) {
+	for _, c := range allCiphers {
+		for _, esn := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/esn=%v", c, esn), func(t *testing.T) {
+				tx, rx := pair(t, c, esn)
+				var tab InboundTable
+				if err := tab.Add(rx); err != nil {
+					t.Fatal(err)
+				}
+				// Move both sides past a few packets so the
+				// sequence number has bits on either side of it.
+				for range 5 {
+					if _, _, _, err := tableOpen(&tab, seal(t, tx, nil, NoNextHeader)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				pkt := seal(t, tx, payloadFor(NextHeaderIPv4, 41), NextHeaderIPv4)
+				for bit := range len(pkt) * 8 {
+					bad := append([]byte(nil), pkt...)
+					bad[bit/8] ^= 1 << (bit % 8)
+					_, _, _, err := tableOpen(&tab, bad)
+					var ok bool
+					switch field := bit / 8; {
+					case field < 4:
+						ok = errors.Is(err, ErrUnknownSPI)
+					case field < 8:
+						ok = errors.Is(err, ErrAuthFailed) || errors.Is(err, ErrReplayed) || errors.Is(err, ErrTooOld)
+					default: // IV, ciphertext, ICV
+						ok = errors.Is(err, ErrAuthFailed)
+					}
+					if !ok {
+						t.Fatalf("bit %d (byte %d) flipped: Open = %v", bit, bit/8, err)
+					}
+				}
+				if _, _, _, err := tableOpen(&tab, pkt); err != nil {
+					t.Fatalf("untampered packet after the flips: %v", err)
+				}
+				if got := tab.Counters().UnknownSPI; got != 32 {
+					t.Errorf("table UnknownSPI = %d, want 32", got)
+				}
+			})
+		}
+	}
+}
+
+func tableOpen(tab *InboundTable, pkt []byte) ([]byte, uint8, *SA, error) {
+	buf := make([]byte, ScratchLen+len(pkt))
+	copy(buf[ScratchLen:], pkt)
+	return tab.Open(buf, ScratchLen, len(pkt))
+}
