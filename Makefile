@@ -5,7 +5,7 @@ TOOLS     ?= $(BIN)/tools
 FUZZTIME  ?= 60s
 PKGS      := ./...
 
-.PHONY: all build test test-short bench fuzz lint tools demo clean help
+.PHONY: all build test test-short bench fuzz lint tools demo clean help interop-bgp
 
 all: build
 
@@ -16,6 +16,7 @@ help:
 	@echo "make bench     run the benchmarks (ESP against raw AEAD, MPLS ops)"
 	@echo "make fuzz      run every fuzz target for FUZZTIME (default 60s) each"
 	@echo "make lint      gofmt, go vet, staticcheck"
+	@echo "make interop-bgp  Peregrine against FRR, BIRD and gobgpd in namespaces (root)"
 	@echo "make tools     build staticcheck from tools/go.mod into bin/tools"
 
 build:
@@ -26,6 +27,10 @@ test: lint
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
+
+# Peregrine's BGP against real FRR, BIRD and gobgpd in network namespaces.
+interop-bgp: $(TOOLS)/gobgpd
+	$(GO) test -race -count=1 -v ./labs/interop/ ./labs/peers/
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)

@@ -140,6 +140,20 @@ func TestTwoSpeakersExchangeVPNRoutes(t *testing.T) {
 	}
 	waitRoutes(t, pe2, "blue", "10.1.0.0/24 via 127.0.0.1 label 1001 rd 65000:2; ")
 
+	// pe1's blue also exports 65000:1 now: pe2's red imports blue's paths
+	// too. 10.1.0.0/24 then has two candidates in red (RDs 65000:1 and
+	// 65000:2); the VRF installs one, so the new prefix shows the change.
+	cfg1c := speakerConfig(t, "1.1.1.1", "127.0.0.1", p1, "127.0.0.2", p2, `
+  - {name: red, rd: '65000:1', import-targets: ['65000:1'], export-targets: ['65000:1'],
+     static-routes: [{prefix: 10.1.0.0/24}]}
+  - {name: blue, rd: '65000:2', import-targets: ['65000:2'], export-targets: ['65000:99', '65000:1'],
+     static-routes: [{prefix: 10.1.0.0/24}, {prefix: 10.3.0.0/24}], label-mode: per-prefix}
+`)
+	if err := pe1.Reload(context.Background(), cfg1c); err != nil {
+		t.Fatal(err)
+	}
+	waitRoutes(t, pe2, "red", "10.1.0.0/24 via 127.0.0.1 label 1000 rd 65000:1; 10.3.0.0/24 via 127.0.0.1 label 1002 rd 65000:2; ")
+
 	// A reload that changes the router ID is refused.
 	bad := *cfg2
 	bad.Router.ASN = 65001
