@@ -23,6 +23,7 @@ type Config struct {
 	MPLS    MPLS    `config:"mpls"`
 	BGP     BGP     `config:"bgp"`
 	VRFs    []VRF   `config:"vrfs"`
+	IPsec   IPsec   `config:"ipsec"`
 	Control Control `config:"control"`
 }
 
@@ -129,6 +130,7 @@ func Defaults() Config {
 		Log:     Log{Level: "info", Format: "text"},
 		MPLS:    MPLS{LabelMin: 1000, LabelMax: 99999, TTLMode: "uniform"},
 		Control: Control{Socket: "/run/peregrine/peregrined.sock"},
+		IPsec:   IPsec{Encapsulation: "udp", ReplayWindow: 1024},
 		BGP: BGP{
 			ListenAddress: netip.IPv4Unspecified(),
 			ListenPort:    179,

@@ -52,7 +52,7 @@ func parse(data []byte, baseDir string) (*Config, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, errs
 	}
-	if errs := cfg.readSecrets(baseDir); len(errs) > 0 {
+	if errs := append(cfg.readSecrets(baseDir), cfg.readKeys(baseDir)...); len(errs) > 0 {
 		return nil, errs
 	}
 	return &cfg, nil

@@ -62,5 +62,6 @@ func (c *Config) Validate() Errors {
 	}
 	c.validateBGP(bad)
 	c.validateVRFs(bad)
+	c.validateIPsec(bad)
 	return errs
 }

@@ -1,5 +1,15 @@
-// Package fib will hold the desired forwarding state, the one reconciler that
-// owns it, and the backends (kernel netlink, userspace fast path, and a fake
-// that records ip-style lines). Nothing is implemented yet; see the project's
-// issue "The forwarding plane".
+// Package fib is Peregrine's forwarding information base: the desired
+// forwarding state (State), the one reconciler goroutine that owns it, and
+// the Backend interface that makes it real.
+//
+//	config ─┐
+//	bgp ────┼─> Reconciler (owns State) ──Apply(State)──> Backend
+//	ipsec ──┘                                             ├ userspace (TUN + Go fast path)
+//	                                                      ├ kernel (netlink MPLS, VRF devices)
+//	                                                      └ fake (records ip-style lines)
+//
+// Backends are declarative and idempotent, in the manner of Tailscale's
+// wgengine/router: Apply takes the whole desired state and converges to
+// it, whatever state the OS was in, so any sequence of Applies ending in
+// the same State leaves the same OS state.
 package fib

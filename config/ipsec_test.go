@@ -1,0 +1,91 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeKey writes hex key material of n bytes with the given mode.
+func writeKey(t *testing.T, dir, name string, n int, mode os.FileMode) {
+	t.Helper()
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(0xa0 + i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), fmt.Appendf(nil, "%x\n", b), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func loadIn(t *testing.T, dir, body string) (*Config, error) {
+	t.Helper()
+	p := filepath.Join(dir, "pe.yml")
+	if err := os.WriteFile(p, []byte("router: {id: 192.0.2.1, asn: 65000}\n"+body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return Load(p)
+}
+
+const tunnels = `
+ipsec:
+  local-address: 10.0.0.1
+  tunnels:
+    - remote: 10.0.0.2
+      out: {spi: 0x1001, cipher: aes128gcm16, key-file: out.key}
+      in: {spi: 0x2001, cipher: aes128gcm16, key-file: in.key}
+`
+
+func TestIPsecTunnels(t *testing.T) {
+	dir := t.TempDir()
+	writeKey(t, dir, "out.key", 20, 0o600)
+	writeKey(t, dir, "in.key", 20, 0o400)
+	cfg, err := loadIn(t, dir, tunnels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := cfg.IPsec.Tunnels[0]
+	if tn.Out.SPI != 0x1001 || tn.In.SPI != 0x2001 || len(tn.Out.Key.Bytes()) != 20 || tn.Out.Key.Bytes()[0] != 0xa0 {
+		t.Errorf("tunnel: %+v", tn)
+	}
+	if cfg.IPsec.Encapsulation != "udp" || cfg.IPsec.ReplayWindow != 1024 {
+		t.Errorf("defaults: %+v", cfg.IPsec)
+	}
+	printed := fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg)
+	if strings.Contains(printed, "a0a1a2") || strings.Contains(printed, "160 161 162") || strings.Contains(printed, "0xa0, 0xa1") {
+		t.Errorf("key material printed: %s", printed)
+	}
+}
+
+func TestIPsecErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+		keyLen           int
+		mode             os.FileMode
+	}{
+		{"world-readable key", tunnels, `ipsec.tunnels[0].out.key-file: "out.key": mode 0644 lets others read it`, 20, 0o644},
+		{"short key", tunnels, `ipsec.tunnels[0].out.key-file: "out.key": holds 16 bytes; aes128gcm16 needs 20`, 16, 0o600},
+		{"bad cipher", strings.Replace(tunnels, "cipher: aes128gcm16, key-file: out.key", "cipher: aes128cbc, key-file: out.key", 1), `ipsec.tunnels[0].out.cipher: "aes128cbc"`, 20, 0o600},
+		{"reserved spi", strings.Replace(tunnels, "spi: 0x1001", "spi: 255", 1), "ipsec.tunnels[0].out.spi: 255: must be 256..4294967295", 20, 0o600},
+		{"no local address", strings.Replace(tunnels, "local-address: 10.0.0.1", "", 1), "ipsec.local-address: required with tunnels", 20, 0o600},
+		{"encapsulation", tunnels + "  encapsulation: gre\n", `ipsec.encapsulation: "gre": want udp`, 20, 0o600},
+		{"window", tunnels + "  replay-window: 8192\n", "ipsec.replay-window: 8192: must be 64..4096", 20, 0o600},
+		{"duplicate inbound spi", tunnels + `    - remote: 10.0.0.3
+      out: {spi: 0x1002, cipher: aes128gcm16, key-file: out.key}
+      in: {spi: 0x2001, cipher: aes128gcm16, key-file: in.key}
+`, "ipsec.tunnels[1].in.spi: 0x2001: already used by ipsec.tunnels[0].in.spi", 20, 0o600},
+		{"own address", strings.Replace(tunnels, "remote: 10.0.0.2", "remote: 10.0.0.1", 1), "ipsec.tunnels[0].remote: 10.0.0.1: is this PE's own", 20, 0o600},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeKey(t, dir, "out.key", tc.keyLen, tc.mode)
+			writeKey(t, dir, "in.key", 20, 0o600)
+			_, err := loadIn(t, dir, tc.body)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v\nwant an error containing %q", err, tc.want)
+			}
+		})
+	}
+}

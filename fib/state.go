@@ -1,0 +1,114 @@
+package fib
+
+import (
+	"net/netip"
+
+	"github.com/peregrine-net/peregrine/bgp/vpn"
+	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/mpls"
+)
+
+// State is the whole desired forwarding state of a PE. A State handed to a
+// Backend is never modified afterwards (the reconciler builds a new one
+// for each change), so backends may keep pointers into it.
+type State struct {
+	// VRFs by name.
+	VRFs map[string]*VRF
+	// Labels is the LFIB: what to do with a packet arriving with a local
+	// label on top.
+	Labels map[mpls.Label]LabelAction
+	// Tunnels by remote PE address: how to reach another PE securely.
+	Tunnels map[netip.Addr]*Tunnel
+	// LocalAddress is this PE's tunnel endpoint (the source of outer
+	// headers and the address remote PEs send to).
+	LocalAddress netip.Addr
+}
+
+// VRF is one customer routing table.
+type VRF struct {
+	Name string
+	// Table is the kernel routing table number the backend uses for this
+	// VRF (policy routing or a VRF device's table). Stable across
+	// reloads for an unchanged VRF.
+	Table uint32
+	// Interfaces are the CE-facing interfaces bound to the VRF.
+	Interfaces []string
+	// Routes by prefix.
+	Routes map[netip.Prefix]Route
+}
+
+// Route is one VRF route: either to a CE through a local interface, or to
+// a remote PE with a VPN label stack.
+type Route struct {
+	Prefix netip.Prefix
+	// Local routes: Interface is set; NextHop is the CE's address, or
+	// invalid for a directly connected prefix.
+	Interface string
+	NextHop   netip.Addr
+	// Remote routes: Remote is the egress PE (the BGP next hop) and Labels
+	// the stack to push, outermost first (for an L3VPN route, just the
+	// VPN label). RD is where the route came from, for show output.
+	Remote netip.Addr
+	Labels []mpls.Label
+	RD     vpn.RD
+}
+
+// IsRemote reports whether the route leads to another PE.
+func (r Route) IsRemote() bool { return r.Remote.IsValid() }
+
+// LabelActionKind says what the LFIB does with a label.
+type LabelActionKind uint8
+
+const (
+	// PopLookup pops the label and looks the inner packet up in VRF
+	// (per-VRF label allocation).
+	PopLookup LabelActionKind = iota + 1
+	// PopForward pops the label and forwards the inner packet to
+	// NextHop/Interface without a lookup (per-prefix allocation).
+	PopForward
+)
+
+// LabelAction is one LFIB entry.
+type LabelAction struct {
+	Kind      LabelActionKind
+	VRF       string
+	Interface string     // PopForward
+	NextHop   netip.Addr // PopForward; invalid for connected
+}
+
+// Tunnel is the protected path to one remote PE: ESP security associations
+// for each direction and how the packets travel.
+type Tunnel struct {
+	Remote netip.Addr
+	// UDP selects ESP-in-UDP on port 4500 (RFC 3948); otherwise raw ESP
+	// (IP protocol 50).
+	UDP bool
+	// Out seals traffic to Remote; In opens traffic from it. Either may
+	// be nil while keys are missing: traffic that has no SA is dropped
+	// and counted, never sent in clear.
+	Out, In *SAParams
+}
+
+// SAParams are an SA's keys and parameters. The key is secret: String and
+// the backends never print it.
+type SAParams struct {
+	SPI          uint32
+	Cipher       esp.Cipher
+	Key          []byte // cipher key followed by the 4-byte salt
+	ESN          bool
+	ReplayWindow int
+}
+
+func (p *SAParams) String() string {
+	return esp.Cipher(p.Cipher).String() + " spi 0x" + hex32(p.SPI)
+}
+
+func hex32(v uint32) string {
+	const digits = "0123456789abcdef"
+	var b [8]byte
+	for i := 7; i >= 0; i-- {
+		b[i] = digits[v&0xf]
+		v >>= 4
+	}
+	return string(b[:])
+}
