@@ -35,7 +35,9 @@ var (
 
 	// ErrTooOld: the sequence number is below the anti-replay window (or
 	// is 0). Drop the packet (TooOld); a steady stream means reordering
-	// deeper than the window: consider a larger window.
+	// deeper than the window: consider a larger window. With ESN such a
+	// packet reads as 2^32 ahead and fails as ErrAuthFailed instead
+	// (RFC 4303 appendix A).
 	ErrTooOld = replay.ErrTooOld
 
 	// ErrSequenceExhausted: Seal ran out of sequence numbers (2^32-1

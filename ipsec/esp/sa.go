@@ -4,6 +4,7 @@ import (
 	"crypto/cipher"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 
 	"github.com/peregrine-net/peregrine/ipsec/replay"
@@ -33,6 +34,16 @@ type Config struct {
 	// so that the next Seal uses InitialSeq+1. Production code leaves it 0
 	// (RFC 4303 section 3.3.3: the first packet carries 1).
 	InitialSeq uint64
+}
+
+// String describes the configuration for logs. It leaves Key out.
+func (c Config) String() string {
+	return fmt.Sprintf("spi 0x%08x %s esn=%v window=%d", c.SPI, c.Cipher, c.ESN, c.ReplayWindow)
+}
+
+// LogValue keeps Key out of structured logs too.
+func (c Config) LogValue() slog.Value {
+	return slog.StringValue(c.String())
 }
 
 // SA is one ESP security association: the key, the outbound sequence
@@ -124,4 +135,9 @@ func (sa *SA) String() string {
 		esn = " esn"
 	}
 	return fmt.Sprintf("spi 0x%08x %s%s", sa.spi, sa.cipher, esn)
+}
+
+// LogValue names the SA in structured logs, without key material.
+func (sa *SA) LogValue() slog.Value {
+	return slog.StringValue(sa.String())
 }

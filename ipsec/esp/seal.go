@@ -6,7 +6,8 @@ import "encoding/binary"
 // buf[off-HeaderLen-IVLen : off+n+TrailerLen(n)].
 //
 // The caller provides Headroom bytes in front of off (the ESP header and IV
-// are written there, and the ScratchLen bytes before them are overwritten)
+// are written there, and the ScratchLen bytes before them are overwritten:
+// that is where the outer header goes next)
 // and TrailerLen(n) (at most MaxTrailer) bytes of buf after the payload.
 // nextHeader goes in the trailer: NextHeaderIPv4, NextHeaderIPv6 or
 // NextHeaderMPLS in tunnel mode, the upper protocol in transport mode,

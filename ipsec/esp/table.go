@@ -35,6 +35,9 @@ type TableCounters struct {
 
 // Add installs sa under its SPI.
 func (t *InboundTable) Add(sa *SA) error {
+	if sa == nil {
+		return errors.New("esp: InboundTable.Add: nil SA")
+	}
 	t.writer.Lock()
 	defer t.writer.Unlock()
 	old := t.load()
@@ -89,7 +92,8 @@ func (t *InboundTable) load() map[uint32]*SA {
 // Open finds the SA for the packet buf[off:off+n] by its SPI and opens it
 // with SA.Open (same buffer rules). It returns the SA too, so that the
 // caller can check the payload against the SA's policy. Besides the SA's
-// errors it returns ErrUnknownSPI, counted on the table.
+// errors it returns ErrUnknownSPI and, for fewer than 4 bytes or offsets
+// outside buf, ErrTruncated; both are counted on the table, not on an SA.
 func (t *InboundTable) Open(buf []byte, off, n int) (payload []byte, nextHeader uint8, sa *SA, err error) {
 	if off < 0 || n < 4 || off > len(buf) || n > len(buf)-off {
 		t.truncated.Add(1)

@@ -3,6 +3,9 @@ package esp
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 )
 
@@ -138,5 +141,23 @@ func TestParseCipher(t *testing.T) {
 	}
 	if _, err := zero.MarshalText(); err == nil {
 		t.Error("MarshalText of the zero Cipher succeeded")
+	}
+}
+
+// TestNoKeyInLogs: the key must not show in any formatting of a Config or
+// an SA.
+func TestNoKeyInLogs(t *testing.T) {
+	cfg := Config{SPI: 0x1000, Cipher: ChaCha20Poly1305, Key: bytes.Repeat([]byte{0xd7}, 36)}
+	sa := mustSA(t, cfg)
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("sa", "cfg", cfg, "sa", sa)
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("sa", "cfg", cfg, "sa", sa)
+	for _, s := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprint(sa), logged.String()} {
+		if strings.Contains(strings.ToLower(s), "d7d7") || strings.Contains(s, "19fX") {
+			t.Errorf("key material in %q", s)
+		}
+		if !strings.Contains(s, "0x00001000") {
+			t.Errorf("SPI missing from %q", s)
+		}
 	}
 }

@@ -20,7 +20,8 @@
 // path and may run alongside Update); Update and Init serialize on a mutex.
 // Because Check does not reserve the number, two goroutines opening the same
 // packet can both pass Check; the loser's Update reports ErrReplayed, which
-// is why Update re-checks. The intended use (RFC 4303 section 3.4.3): Check
+// is why Update re-checks. Check is advisory in the same way when it races
+// with an Update that moves the window far ahead; Update's answer is final. The intended use (RFC 4303 section 3.4.3): Check
 // before decryption to drop replays cheaply, then Update only after the
 // packet authenticated, so that forged packets never move the window.
 package replay
@@ -79,8 +80,8 @@ type Window struct {
 
 // Init empties the window and sets its size, which must be 0 (DefaultSize)
 // or between MinSize and MaxSize. The size is used exactly, not rounded.
-// Init must not race with the packet path if the caller needs the new size
-// to apply to a given packet; it is safe to call concurrently nonetheless.
+// Init is safe to call concurrently with Check and Update; a packet in
+// flight meanwhile is judged by the old state or the new one.
 func (w *Window) Init(size int) error {
 	if size == 0 {
 		size = DefaultSize
