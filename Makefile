@@ -5,7 +5,7 @@ TOOLS     ?= $(BIN)/tools
 FUZZTIME  ?= 60s
 PKGS      := ./...
 
-.PHONY: all build test test-short bench fuzz lint tools demo clean help interop-bgp
+.PHONY: all build test test-short bench fuzz lint tools demo clean help interop-bgp bench-lab
 
 all: build
 
@@ -17,6 +17,7 @@ help:
 	@echo "make fuzz      run every fuzz target for FUZZTIME (default 60s) each"
 	@echo "make lint      gofmt, go vet, staticcheck"
 	@echo "make interop-bgp  Peregrine against FRR, BIRD and gobgpd in namespaces (root)"
+	@echo "make bench-lab CE-to-CE iperf3 through Peregrine vs kernel forwarding vs wireguard-go (root)"
 	@echo "make tools     build staticcheck from tools/go.mod into bin/tools"
 
 build:
@@ -31,6 +32,17 @@ test-short:
 # Peregrine's BGP against real FRR, BIRD and gobgpd in network namespaces.
 interop-bgp: $(TOOLS)/gobgpd
 	$(GO) test -race -count=1 -v ./labs/interop/ ./labs/peers/
+
+# wireguard-go (the module's root package) is bench-lab's reference. Keep the
+# explicit file name: -o DIR/ would name it "wireguard".
+$(TOOLS)/wireguard-go: tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o ../$(TOOLS)/wireguard-go golang.zx2c4.com/wireguard
+
+# CE-to-CE TCP throughput in network namespaces (root; apt: iperf3 wireguard-tools).
+# Not run by CI. e.g. make bench-lab BENCHLAB_FLAGS="-t 5 -rounds 5"
+bench-lab: $(TOOLS)/wireguard-go
+	$(GO) build -o $(BIN)/benchlab ./labs/benchlab
+	$(BIN)/benchlab -wireguard-go $(TOOLS)/wireguard-go $(BENCHLAB_FLAGS)
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
@@ -50,7 +62,7 @@ lint: $(TOOLS)/staticcheck
 	$(GO) vet $(PKGS)
 	$(TOOLS)/staticcheck $(PKGS)
 
-tools: $(TOOLS)/staticcheck $(TOOLS)/gobgpd
+tools: $(TOOLS)/staticcheck $(TOOLS)/gobgpd $(TOOLS)/wireguard-go
 
 # Built from tools/go.mod: `go install ...@version` is refused by the module
 # proxy here for some modules, and a pinned go.sum is better anyway.
