@@ -1,0 +1,205 @@
+package fib
+
+import (
+	"maps"
+	"net/netip"
+	"slices"
+
+	"github.com/peregrine-net/peregrine/mpls"
+)
+
+// desired is everything the reconciler has been told, and the
+// bookkeeping that lets it build the next State without starting from
+// scratch. Only the reconciler's goroutine touches it.
+//
+// BGP inputs are kept whether or not their VRF is configured: bgp and
+// config reach the reconciler on different paths, so at start and on
+// reload a VRF's routes and labels may arrive before or after the config
+// that creates it, and BGP sends each route once. The State shows only
+// configured VRFs; the rest waits here until its VRF is configured or bgp
+// withdraws it (bgp withdraws every route of a VRF it stops importing
+// into, so nothing waits forever in a consistent daemon).
+type desired struct {
+	cfg       Config
+	vrfs      map[string]VRFConfig
+	connected map[string][]Connected
+	remote    map[string]map[netip.Prefix]Route // by VRF, configured or not
+	labels    map[mpls.Label]LabelUpdate
+	local     map[string]map[netip.Prefix]Route // by configured VRF
+	tables    tableAlloc
+
+	dirtyVRFs    map[string]bool
+	dirtyLabels  bool
+	dirtyTunnels bool
+}
+
+func newDesired(firstTable uint32) *desired {
+	return &desired{
+		vrfs:      map[string]VRFConfig{},
+		connected: map[string][]Connected{},
+		remote:    map[string]map[netip.Prefix]Route{},
+		labels:    map[mpls.Label]LabelUpdate{},
+		local:     map[string]map[netip.Prefix]Route{},
+		tables:    tableAlloc{next: firstTable, byName: map[string]uint32{}},
+		dirtyVRFs: map[string]bool{},
+	}
+}
+
+// tableAlloc hands out routing table numbers, one per VRF name for the
+// life of the process: a VRF removed and added back by reloads gets its
+// old number, so nothing that outlived it (an operator's `ip rule`, a
+// capture filter) silently changes meaning. Numbers are never reused.
+type tableAlloc struct {
+	next   uint32
+	byName map[string]uint32
+}
+
+func (t *tableAlloc) get(name string) uint32 {
+	if n, ok := t.byName[name]; ok {
+		return n
+	}
+	n := t.next
+	t.next++
+	t.byName[name] = n
+	return n
+}
+
+func (d *desired) changed() bool {
+	return len(d.dirtyVRFs) > 0 || d.dirtyLabels || d.dirtyTunnels
+}
+
+// setConfig replaces the configuration. Only VRFs whose interfaces or
+// static routes changed are rebuilt, so a reload (or new tunnel keys) does
+// not copy every table.
+func (d *desired) setConfig(c Config) {
+	seen := map[string]bool{}
+	for _, vc := range c.VRFs {
+		seen[vc.Name] = true
+		d.tables.get(vc.Name) // in config order, so numbering follows the file
+		if old, ok := d.vrfs[vc.Name]; ok && sameVRFConfig(old, vc) {
+			continue
+		}
+		d.vrfs[vc.Name] = vc
+		d.local[vc.Name] = localRoutes(vc, d.connected[vc.Name])
+		d.dirtyVRFs[vc.Name] = true
+	}
+	for name := range d.vrfs {
+		if !seen[name] {
+			delete(d.vrfs, name)
+			delete(d.local, name)
+			d.dirtyVRFs[name] = true
+		}
+	}
+	d.cfg = c
+	d.dirtyTunnels = true
+	d.dirtyLabels = true
+}
+
+func sameVRFConfig(a, b VRFConfig) bool {
+	return a.Name == b.Name && slices.Equal(a.Interfaces, b.Interfaces) &&
+		slices.Equal(a.StaticRoutes, b.StaticRoutes)
+}
+
+func (d *desired) setConnected(vrf string, conns []Connected) {
+	if len(conns) == 0 {
+		delete(d.connected, vrf)
+	} else {
+		d.connected[vrf] = conns
+	}
+	if vc, ok := d.vrfs[vrf]; ok {
+		d.local[vrf] = localRoutes(vc, conns)
+		d.dirtyVRFs[vrf] = true
+	}
+}
+
+// updateRoute records a BGP route and reports whether its VRF is
+// configured (if not, the route is held aside).
+func (d *desired) updateRoute(u RouteUpdate) bool {
+	tbl := d.remote[u.VRF]
+	if u.Withdraw {
+		delete(tbl, u.Prefix)
+		if len(tbl) == 0 {
+			delete(d.remote, u.VRF)
+		}
+	} else {
+		if tbl == nil {
+			tbl = map[netip.Prefix]Route{}
+			d.remote[u.VRF] = tbl
+		}
+		tbl[u.Prefix] = Route{Prefix: u.Prefix, Remote: u.Remote, Labels: u.Labels, RD: u.RD}
+	}
+	_, ok := d.vrfs[u.VRF]
+	if ok {
+		d.dirtyVRFs[u.VRF] = true
+	}
+	return ok
+}
+
+func (d *desired) updateLabel(u LabelUpdate) bool {
+	if u.Release {
+		delete(d.labels, u.Label)
+	} else {
+		d.labels[u.Label] = u
+	}
+	d.dirtyLabels = true
+	_, ok := d.vrfs[u.VRF]
+	return ok || u.Release
+}
+
+// build returns the next State. It shares everything unchanged with prev
+// (VRFs, the LFIB, the tunnel map), which is safe because no State is
+// ever modified once built; a changed VRF gets a fresh copy of its
+// routes, so a burst of route updates costs one copy per Apply, not one
+// per update.
+func (d *desired) build(prev *State) *State {
+	s := &State{
+		VRFs:         make(map[string]*VRF, len(d.vrfs)),
+		Labels:       prev.Labels,
+		Tunnels:      prev.Tunnels,
+		LocalAddress: d.cfg.LocalAddress,
+	}
+	for name, vc := range d.vrfs {
+		if v := prev.VRFs[name]; v != nil && !d.dirtyVRFs[name] {
+			s.VRFs[name] = v
+			continue
+		}
+		routes := make(map[netip.Prefix]Route, len(d.remote[name])+len(d.local[name]))
+		maps.Copy(routes, d.remote[name])
+		maps.Copy(routes, d.local[name]) // local beats BGP
+		s.VRFs[name] = &VRF{
+			Name:       name,
+			Table:      d.tables.get(name),
+			Interfaces: slices.Clone(vc.Interfaces),
+			Routes:     routes,
+		}
+	}
+	if d.dirtyLabels || len(d.dirtyVRFs) > 0 {
+		s.Labels = d.buildLabels()
+	}
+	if d.dirtyTunnels {
+		s.Tunnels = map[netip.Addr]*Tunnel{}
+		for _, t := range d.cfg.Tunnels {
+			s.Tunnels[t.Remote] = &t
+		}
+	}
+	clear(d.dirtyVRFs)
+	d.dirtyLabels, d.dirtyTunnels = false, false
+	return s
+}
+
+// buildLabels resolves every label whose VRF is configured; see
+// LabelUpdate for the rules.
+func (d *desired) buildLabels() map[mpls.Label]LabelAction {
+	out := make(map[mpls.Label]LabelAction, len(d.labels))
+	for l, u := range d.labels {
+		if _, ok := d.vrfs[u.VRF]; !ok {
+			continue
+		}
+		a := LabelAction{Kind: PopLookup, VRF: u.VRF}
+		if r, ok := d.local[u.VRF][u.Prefix]; ok && u.Prefix.IsValid() {
+			a = LabelAction{Kind: PopForward, VRF: u.VRF, Interface: r.Interface, NextHop: r.NextHop}
+		}
+		out[l] = a
+	}
+	return out
+}

@@ -1,0 +1,106 @@
+package fib
+
+import (
+	"net/netip"
+
+	"github.com/peregrine-net/peregrine/bgp/vpn"
+	"github.com/peregrine-net/peregrine/mpls"
+)
+
+// The reconciler's inputs. They are plain values so that package fib
+// does not import bgp (which pulls GoBGP into the fast path's build): the
+// daemon translates config.Config, bgp.Event and the interface watcher's
+// reports into these.
+
+// Config is the part of the router configuration the FIB needs. The
+// daemon builds it from config.Config (and, for tunnels, from what IKE or
+// static SA files provide) and hands the whole of it to SetConfig on
+// start and on every reload.
+type Config struct {
+	// LocalAddress is this PE's tunnel endpoint.
+	LocalAddress netip.Addr
+	VRFs         []VRFConfig
+	Tunnels      []Tunnel
+}
+
+// VRFConfig is one VRF's configured part: its CE-facing interfaces and
+// static routes. Its BGP settings (RD, route targets, label mode) are
+// bgp's business; their results arrive as RouteUpdate and LabelUpdate.
+type VRFConfig struct {
+	Name         string
+	Interfaces   []string
+	StaticRoutes []StaticRoute
+}
+
+// StaticRoute is a configured customer prefix, as in the YAML: a prefix
+// and an optional next hop, never an interface. The reconciler installs
+// it as follows:
+//
+//   - With a next hop inside one of the VRF's connected prefixes: via the
+//     next hop, out of that prefix's interface (the longest match wins).
+//     It follows the connected prefixes: when the address goes away, so
+//     does the interface in the route.
+//   - With a next hop outside every connected prefix (not known yet, or
+//     a CE reached some other way): via the next hop alone, for the
+//     backend's own resolution in the VRF's table. Next hops are never
+//     resolved through BGP routes (no recursion).
+//   - With no next hop: not installed. The config documents such a
+//     prefix as "somewhere behind this PE", exported for BGP only (an
+//     aggregate of more specific routes, say); inventing an interface for
+//     it would send traffic somewhere the operator never said. Lookups
+//     for it find the more specific routes or the VRF's unreachable
+//     default.
+//
+// A connected prefix beats a static route for the same prefix, and both
+// beat a BGP route (administrative distance 0, 1, 200): the BGP route is
+// kept and comes back if the local one goes.
+type StaticRoute struct {
+	Prefix  netip.Prefix
+	NextHop netip.Addr
+}
+
+// Connected is one connected prefix of a VRF's interface, as the
+// interface watcher sees it (`ip addr`: 10.1.255.1/24 on ce1 gives
+// 10.1.255.0/24 on ce1).
+//
+// Interface may be empty when the watcher does not say which interface
+// the prefix is on; in a VRF with exactly one interface the prefix is
+// then taken to be on it, and otherwise it resolves static next hops to
+// no interface and is not installed as a route.
+type Connected struct {
+	Interface string
+	Prefix    netip.Prefix
+}
+
+// RouteUpdate is a BGP-imported route to a remote PE (bgp.RouteAdd and
+// bgp.RouteDel): install or replace VRF's route to Prefix, or withdraw it.
+type RouteUpdate struct {
+	VRF    string
+	Prefix netip.Prefix
+	// Remote is the egress PE (the BGP next hop).
+	Remote netip.Addr
+	// Labels is the stack to push, outermost first: for an L3VPN route,
+	// just the VPN label.
+	Labels []mpls.Label
+	RD     vpn.RD
+	// Withdraw removes the route; Remote, Labels and RD are ignored.
+	Withdraw bool
+}
+
+// LabelUpdate binds or releases a local label (bgp.LabelAdd and
+// bgp.LabelDel).
+//
+// With no Prefix the label is per-VRF: pop it and look the packet up in
+// VRF's table (PopLookup). With a Prefix it is per-prefix: pop it and
+// forward to the prefix's local route, the interface and next hop its
+// connected or static route resolves to (PopForward), with no lookup. A
+// per-prefix label whose prefix has no installed local route (a static
+// with no next hop, say) falls back to PopLookup in the VRF, so the packet
+// meets the VRF table's verdict rather than a guess.
+type LabelUpdate struct {
+	Label  mpls.Label
+	VRF    string
+	Prefix netip.Prefix
+	// Release unbinds Label; VRF and Prefix are ignored.
+	Release bool
+}

@@ -1,0 +1,257 @@
+package fib
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Reconciler owns the desired forwarding state. One goroutine (Run) holds
+// it; config, bgp and the interface watcher hand it changes through the
+// input methods (SetConfig, UpdateRoute, UpdateLabel, SetConnected),
+// which queue closures for that goroutine, as GoBGP's server does. Each
+// change leads to a new State (copy-on-write; a State given to the
+// backend is never touched again) and a Backend.Apply.
+//
+// Coalescing: a full BGP table arrives as a burst of 100k updates, and
+// applying after each would copy a table 100k times. So Run applies only
+// when it has drained its queue (or taken a batch of queueLen inputs
+// from a queue that refills as fast as it drains), and never sooner than
+// Interval, or the time the last build and Apply took if that was longer,
+// after the previous Apply ended. A lone change is applied at once; a
+// burst is applied every few ms while it lasts, then once more at its
+// end; and at most about half of Run's time goes to building and
+// applying, however large the tables grow.
+//
+// An Apply error is logged and retried with the next change, or, if none
+// comes, after a backoff that doubles from MinBackoff to MaxBackoff.
+// Because backends are declarative, a retry is just another Apply.
+type Reconciler struct {
+	backend Backend
+	log     *slog.Logger
+	opts    Options
+
+	in      chan func()
+	quit    chan struct{}
+	exited  chan struct{}
+	closing sync.Once
+	running atomic.Bool
+	state   atomic.Pointer[State]
+
+	// Owned by Run's goroutine.
+	d       *desired
+	waiters []chan error
+	held    map[string]bool // unconfigured VRFs already logged as held aside
+}
+
+// Options tune a Reconciler; the zero value is the defaults.
+type Options struct {
+	// Logger receives Apply errors and held-aside notices. Default: discard.
+	Logger *slog.Logger
+	// FirstTable is the first routing table number given to a VRF; VRFs
+	// get FirstTable, FirstTable+1, ... in the order they first appear in
+	// the config, and keep their number for the life of the process.
+	// Default 1000, clear of the kernel's 253-255 and of small numbers
+	// operators pick by hand.
+	FirstTable uint32
+	// Interval is the shortest time between two Applies. Default 5ms.
+	Interval time.Duration
+	// MinBackoff and MaxBackoff bound the retry delay after an Apply
+	// error when no new change comes. Defaults 100ms and 30s.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// queueLen is the input queue's capacity and the largest batch of inputs
+// taken between two chances to Apply. Input methods block while it is
+// full: that is backpressure on bgp, not a leak.
+const queueLen = 1024
+
+// NewReconciler returns a Reconciler feeding b. Nothing is applied until
+// Run is running and the first input arrives.
+func NewReconciler(b Backend, opts Options) *Reconciler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.FirstTable == 0 {
+		opts.FirstTable = 1000
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 5 * time.Millisecond
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = 100 * time.Millisecond
+	}
+	if opts.MaxBackoff < opts.MinBackoff {
+		opts.MaxBackoff = max(30*time.Second, opts.MinBackoff)
+	}
+	r := &Reconciler{
+		backend: b,
+		log:     opts.Logger,
+		opts:    opts,
+		in:      make(chan func(), queueLen),
+		quit:    make(chan struct{}),
+		exited:  make(chan struct{}),
+		d:       newDesired(opts.FirstTable),
+		held:    map[string]bool{},
+	}
+	r.state.Store(&State{VRFs: map[string]*VRF{}})
+	return r
+}
+
+// State returns the latest desired State built (whether or not the
+// backend has managed to apply it), for show commands and tests. It never
+// blocks. The caller must not modify it.
+func (r *Reconciler) State() *State { return r.state.Load() }
+
+// Run owns the desired state until ctx ends (it returns ctx.Err()) or
+// Close is called (nil). It may be called once; after Close it returns
+// ErrClosed at once.
+func (r *Reconciler) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("fib: Reconciler.Run called twice")
+	}
+	defer close(r.exited)
+	select {
+	case <-r.quit:
+		return ErrClosed
+	default:
+	}
+	// Close must not wait behind an Apply that waits for something:
+	// the backend's context ends with Close too.
+	applyCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-r.quit:
+			cancel()
+		case <-applyCtx.Done():
+		}
+	}()
+	var (
+		timer   = time.NewTimer(time.Hour)
+		lastEnd time.Time     // when the last Apply ended
+		gap     time.Duration // least time from lastEnd to the next Apply
+		backoff time.Duration
+		lastErr error
+	)
+	defer timer.Stop()
+	for {
+		var wake <-chan time.Time
+		if due, ok := r.due(lastEnd, gap, backoff, lastErr); ok {
+			wait := time.Until(due)
+			if wait <= 0 {
+				start := time.Now()
+				lastErr = r.apply(applyCtx, lastErr)
+				lastEnd = time.Now()
+				gap = max(r.opts.Interval, lastEnd.Sub(start))
+				backoff = nextBackoff(backoff, lastErr, r.opts)
+				continue
+			}
+			timer.Reset(wait)
+			wake = timer.C
+		}
+		select {
+		case <-r.quit:
+			r.release(ErrClosed)
+			return nil
+		case <-ctx.Done():
+			r.release(ctx.Err())
+			return ctx.Err()
+		case f := <-r.in:
+			f()
+			r.drain()
+		case <-wake:
+		}
+	}
+}
+
+// due says when the next Apply should happen, if one is wanted: at once
+// for a Flush, a gap after the last Apply for a change, a backoff after
+// it to retry a failure.
+func (r *Reconciler) due(lastEnd time.Time, gap, backoff time.Duration, lastErr error) (time.Time, bool) {
+	switch {
+	case len(r.waiters) > 0:
+		return time.Time{}, true
+	case r.d.changed():
+		return lastEnd.Add(gap), true
+	case lastErr != nil:
+		return lastEnd.Add(backoff), true
+	}
+	return time.Time{}, false
+}
+
+func nextBackoff(b time.Duration, err error, o Options) time.Duration {
+	if err == nil {
+		return 0
+	}
+	return min(max(2*b, o.MinBackoff), o.MaxBackoff)
+}
+
+// drain runs the inputs already queued, up to one batch, so that a burst
+// turns into one Apply.
+func (r *Reconciler) drain() {
+	for range queueLen {
+		select {
+		case f := <-r.in:
+			f()
+		default:
+			return
+		}
+	}
+}
+
+// apply builds the next State if anything changed and hands it to the
+// backend, then answers Flush callers with the outcome.
+func (r *Reconciler) apply(ctx context.Context, lastErr error) error {
+	s := r.state.Load()
+	changed := r.d.changed()
+	if changed {
+		s = r.d.build(s)
+		r.state.Store(s)
+	}
+	err := lastErr
+	if changed || lastErr != nil {
+		start := time.Now()
+		err = r.backend.Apply(ctx, s)
+		switch {
+		case err != nil:
+			r.log.Warn("fib: apply failed; will retry", "error", err)
+		case lastErr != nil:
+			r.log.Info("fib: apply recovered")
+		}
+		if err == nil && r.log.Enabled(ctx, slog.LevelDebug) {
+			r.log.Debug("fib: applied", "vrfs", len(s.VRFs), "routes", countRoutes(s),
+				"labels", len(s.Labels), "tunnels", len(s.Tunnels), "took", time.Since(start))
+		}
+	}
+	r.release(err)
+	return err
+}
+
+func (r *Reconciler) release(err error) {
+	for _, w := range r.waiters {
+		w <- err
+	}
+	r.waiters = r.waiters[:0]
+}
+
+func countRoutes(s *State) int {
+	n := 0
+	for _, v := range s.VRFs {
+		n += len(v.Routes)
+	}
+	return n
+}
+
+// Close stops Run and waits for it to return. Inputs given afterwards are
+// dropped. It does not close the backend: whoever made it does.
+func (r *Reconciler) Close() error {
+	r.closing.Do(func() { close(r.quit) })
+	if r.running.Load() {
+		<-r.exited
+	}
+	return nil
+}
