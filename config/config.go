@@ -18,13 +18,26 @@ import (
 // Config is the whole router configuration. The zero value is not valid; use
 // Load or Parse, which apply Defaults first.
 type Config struct {
-	Router  Router  `config:"router"`
-	Log     Log     `config:"log"`
-	MPLS    MPLS    `config:"mpls"`
-	BGP     BGP     `config:"bgp"`
-	VRFs    []VRF   `config:"vrfs"`
-	IPsec   IPsec   `config:"ipsec"`
-	Control Control `config:"control"`
+	Router    Router    `config:"router"`
+	Log       Log       `config:"log"`
+	MPLS      MPLS      `config:"mpls"`
+	BGP       BGP       `config:"bgp"`
+	VRFs      []VRF     `config:"vrfs"`
+	IPsec     IPsec     `config:"ipsec"`
+	Dataplane Dataplane `config:"dataplane"`
+	Control   Control   `config:"control"`
+}
+
+// Dataplane picks how routes become forwarding.
+type Dataplane struct {
+	// Backend is "auto" (the kernel's MPLS and VRFs where the kernel has
+	// them, else userspace; the log says which), "userspace" (TUN devices
+	// and policy routing, any Linux kernel), or "none" (control plane
+	// only: a route reflector, or a test).
+	Backend string `config:"backend"`
+	// MTU of the VRF TUN devices in the userspace backend; 0 picks a
+	// default that leaves room for labels and ESP within a 1500-byte core.
+	MTU int `config:"mtu"`
 }
 
 // Control is the daemon's local API, which the peregrine CLI uses.
@@ -127,10 +140,11 @@ type StaticRoute struct {
 // Defaults returns the values a key takes when the file leaves it out.
 func Defaults() Config {
 	return Config{
-		Log:     Log{Level: "info", Format: "text"},
-		MPLS:    MPLS{LabelMin: 1000, LabelMax: 99999, TTLMode: "uniform"},
-		Control: Control{Socket: "/run/peregrine/peregrined.sock"},
-		IPsec:   IPsec{Encapsulation: "udp", ReplayWindow: 1024},
+		Log:       Log{Level: "info", Format: "text"},
+		MPLS:      MPLS{LabelMin: 1000, LabelMax: 99999, TTLMode: "uniform"},
+		Control:   Control{Socket: "/run/peregrine/peregrined.sock"},
+		IPsec:     IPsec{Encapsulation: "udp", ReplayWindow: 1024},
+		Dataplane: Dataplane{Backend: "auto"},
 		BGP: BGP{
 			ListenAddress: netip.IPv4Unspecified(),
 			ListenPort:    179,

@@ -63,5 +63,13 @@ func (c *Config) Validate() Errors {
 	c.validateBGP(bad)
 	c.validateVRFs(bad)
 	c.validateIPsec(bad)
+	switch c.Dataplane.Backend {
+	case "auto", "userspace", "none":
+	default:
+		bad("dataplane.backend", strconv.Quote(c.Dataplane.Backend), "want auto, userspace or none")
+	}
+	if m := c.Dataplane.MTU; m != 0 && (m < 576 || m > 9000) {
+		bad("dataplane.mtu", strconv.Itoa(m), "must be 576..9000, or 0 for the default")
+	}
 	return errs
 }

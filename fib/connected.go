@@ -5,12 +5,14 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 )
 
-// ConnectedFunc receives a VRF's connected prefixes each time they change.
-type ConnectedFunc func(vrf string, prefixes []netip.Prefix)
+// ConnectedFunc receives a VRF's connected prefixes, with the interface
+// each is on, each time they change.
+type ConnectedFunc func(vrf string, conns []Connected)
 
 // WatchConnected reports the connected prefixes of each VRF's CE-facing
 // interfaces (ifaces maps interface name to VRF) now and whenever an
@@ -27,7 +29,7 @@ func WatchConnected(ctx context.Context, log *slog.Logger, ifaces map[string]str
 	if err != nil {
 		return err
 	}
-	last := map[string][]netip.Prefix{}
+	last := map[string][]Connected{}
 	scan := func() {
 		now := connectedByVRF(ifaces)
 		for _, vrf := range vrfNames(ifaces) {
@@ -66,8 +68,8 @@ func vrfNames(ifaces map[string]string) []string {
 }
 
 // connectedByVRF lists each VRF's connected prefixes, sorted.
-func connectedByVRF(ifaces map[string]string) map[string][]netip.Prefix {
-	out := map[string][]netip.Prefix{}
+func connectedByVRF(ifaces map[string]string) map[string][]Connected {
+	out := map[string][]Connected{}
 	for name, vrf := range ifaces {
 		link, err := netlink.LinkByName(name)
 		if err != nil {
@@ -87,18 +89,21 @@ func connectedByVRF(ifaces map[string]string) map[string][]netip.Prefix {
 				continue
 			}
 			ones, _ := a.Mask.Size()
-			p := netip.PrefixFrom(ip, ones).Masked()
-			if !slices.Contains(out[vrf], p) {
-				out[vrf] = append(out[vrf], p)
+			c := Connected{Interface: name, Prefix: netip.PrefixFrom(ip, ones).Masked()}
+			if !slices.Contains(out[vrf], c) {
+				out[vrf] = append(out[vrf], c)
 			}
 		}
 	}
 	for vrf := range out {
-		slices.SortFunc(out[vrf], func(a, b netip.Prefix) int {
-			if c := a.Addr().Compare(b.Addr()); c != 0 {
+		slices.SortFunc(out[vrf], func(a, b Connected) int {
+			if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
 				return c
 			}
-			return a.Bits() - b.Bits()
+			if c := a.Prefix.Bits() - b.Prefix.Bits(); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Interface, b.Interface)
 		})
 	}
 	return out

@@ -40,6 +40,7 @@ func TestLocalAPIAndSecrets(t *testing.T) {
 	const secret = "Md5-Very-Secret-42"
 	cfg := writeFile(t, dir, "pe.yml", `
 router: {id: 192.0.2.1, asn: 65000}
+dataplane: {backend: none}
 log: {level: debug}
 control: {socket: `+sock+`}
 bgp:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 
 	"github.com/peregrine-net/peregrine/bgp"
@@ -23,6 +22,8 @@ type daemon struct {
 	speaker *bgp.Speaker
 	api     *apiServer
 	events  chan bgp.Event
+	fib     *fib.Reconciler // nil with dataplane backend "none"
+	backend fib.Backend
 	// stopConnected ends the interface-address watch of the running
 	// configuration; a reload restarts it with the new VRF interfaces.
 	stopConnected context.CancelFunc
@@ -40,7 +41,21 @@ func newDaemon(path string, cfg *config.Config, logOut io.Writer) *daemon {
 // configuration file.
 func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 	d.log.Info("peregrined starting", "config", d.path, "router-id", d.cfg.Router.ID, "asn", d.cfg.Router.ASN, "pid", os.Getpid())
-	go d.consumeEvents()
+	r, b, err := startFIB(ctx, d.cfg, d.log)
+	if err != nil {
+		d.log.Error("dataplane did not start", "error", err)
+		return 1
+	}
+	d.fib, d.backend = r, b
+	if b != nil {
+		defer func() {
+			_ = r.Close()
+			if err := b.Close(); err != nil {
+				d.log.Warn("dataplane close", "error", err)
+			}
+		}()
+	}
+	go forwardEvents(d.events, d.fib, d.log)
 	sp, err := bgp.Start(ctx, d.cfg, d.log, d.events)
 	if err != nil {
 		d.log.Error("bgp did not start", "error", err)
@@ -73,14 +88,6 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 	}
 }
 
-// consumeEvents stands in for the forwarding plane until it lands: it logs
-// each route and label change the control plane produces.
-func (d *daemon) consumeEvents() {
-	for e := range d.events {
-		d.log.Debug("fib event", "event", e.String())
-	}
-}
-
 // watchConnected (re)starts feeding the VRFs' connected prefixes to BGP.
 func (d *daemon) watchConnected(ctx context.Context) {
 	if d.stopConnected != nil {
@@ -97,9 +104,13 @@ func (d *daemon) watchConnected(ctx context.Context) {
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	d.stopConnected = cancel
-	sp := d.speaker
-	err := fib.WatchConnected(wctx, d.log, ifaces, func(vrf string, prefixes []netip.Prefix) {
+	sp, r := d.speaker, d.fib
+	err := fib.WatchConnected(wctx, d.log, ifaces, func(vrf string, conns []fib.Connected) {
+		prefixes := connectedPrefixes(conns)
 		d.log.Info("connected prefixes", "vrf", vrf, "prefixes", prefixes)
+		if r != nil {
+			r.SetConnected(vrf, conns)
+		}
 		if err := sp.SetConnected(wctx, vrf, prefixes); err != nil {
 			d.log.Warn("export connected prefixes", "vrf", vrf, "error", err)
 		}
@@ -121,9 +132,16 @@ func (d *daemon) reload(ctx context.Context) {
 		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "control.socket: changing it needs a restart")
 		return
 	}
+	if cfg.Dataplane != d.cfg.Dataplane {
+		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "dataplane: changing the backend or MTU needs a restart")
+		return
+	}
 	if err := d.speaker.Reload(ctx, cfg); err != nil {
 		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", err)
 		return
+	}
+	if d.fib != nil {
+		d.fib.SetConfig(fibConfig(cfg))
 	}
 	if cfg.Log.Format != d.cfg.Log.Format {
 		d.log.Warn("log.format changes take effect on restart", "running", d.cfg.Log.Format, "file", cfg.Log.Format)

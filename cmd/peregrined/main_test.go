@@ -14,7 +14,7 @@ import (
 
 // goodConfig listens nowhere on the host: no BGP port, no gRPC API, and
 // the control socket in the test's own directory.
-const goodConfig = "router: {id: 192.0.2.1, asn: 65000}\nbgp: {listen-port: 0, api: ''}\n"
+const goodConfig = "router: {id: 192.0.2.1, asn: 65000}\nbgp: {listen-port: 0, api: ''}\ndataplane: {backend: none}\n"
 
 func writeFile(t *testing.T, dir, name, body string) string {
 	t.Helper()

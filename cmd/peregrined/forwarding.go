@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+
+	"github.com/peregrine-net/peregrine/bgp"
+	"github.com/peregrine-net/peregrine/config"
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/fib/userspace"
+	"github.com/peregrine-net/peregrine/mpls"
+)
+
+// newBackend builds the configured dataplane backend, or nil for "none".
+// "auto" would pick the kernel backend where /proc/sys/net/mpls exists and
+// a VRF device can be made; that backend is not built yet, so auto uses
+// userspace and says why.
+func newBackend(cfg *config.Config, log *slog.Logger) (fib.Backend, error) {
+	switch cfg.Dataplane.Backend {
+	case "none":
+		log.Info("dataplane: none (control plane only)")
+		return nil, nil
+	case "auto":
+		reason := "the kernel backend is not built yet"
+		if _, err := os.Stat("/proc/sys/net/mpls"); err != nil {
+			reason = "this kernel has no MPLS forwarding (/proc/sys/net/mpls missing)"
+		}
+		log.Info("dataplane: userspace", "picked-by", "auto", "reason", reason)
+	default:
+		log.Info("dataplane: userspace")
+	}
+	mode, err := mpls.ParseTTLMode(cfg.MPLS.TTLMode)
+	if err != nil {
+		return nil, err
+	}
+	b, err := userspace.New(log.With("component", "userspace"), userspace.Options{TTLMode: mode, MTU: cfg.Dataplane.MTU})
+	if err != nil {
+		return nil, fmt.Errorf("dataplane: %w", err)
+	}
+	return b, nil
+}
+
+// fibConfig is the part of the configuration the FIB needs.
+func fibConfig(cfg *config.Config) fib.Config {
+	fc := fib.Config{LocalAddress: cfg.IPsec.LocalAddress}
+	for _, v := range cfg.VRFs {
+		vc := fib.VRFConfig{Name: v.Name, Interfaces: v.Interfaces}
+		for _, r := range v.StaticRoutes {
+			vc.StaticRoutes = append(vc.StaticRoutes, fib.StaticRoute{Prefix: r.Prefix, NextHop: r.NextHop})
+		}
+		fc.VRFs = append(fc.VRFs, vc)
+	}
+	for _, t := range cfg.IPsec.Tunnels {
+		ft := fib.Tunnel{Remote: t.Remote, UDP: cfg.IPsec.Encapsulation == "udp"}
+		ft.Out = saParams(t.Out, cfg.IPsec.ReplayWindow)
+		ft.In = saParams(t.In, cfg.IPsec.ReplayWindow)
+		fc.Tunnels = append(fc.Tunnels, ft)
+	}
+	return fc
+}
+
+func saParams(sa config.SA, window int) *fib.SAParams {
+	return &fib.SAParams{SPI: sa.SPI, Cipher: sa.Cipher, Key: sa.Key.Bytes(), ReplayWindow: window}
+}
+
+// forwardEvents hands the control plane's changes to the FIB until events
+// is closed.
+func forwardEvents(events <-chan bgp.Event, r *fib.Reconciler, log *slog.Logger) {
+	for e := range events {
+		log.Debug("fib event", "event", e.String())
+		if r == nil {
+			continue
+		}
+		switch e.Kind {
+		case bgp.RouteAdd:
+			r.UpdateRoute(fib.RouteUpdate{VRF: e.VRF, Prefix: e.Prefix, Remote: e.NextHop, Labels: []mpls.Label{e.Label}, RD: e.RD})
+		case bgp.RouteDel:
+			r.UpdateRoute(fib.RouteUpdate{VRF: e.VRF, Prefix: e.Prefix, Withdraw: true})
+		case bgp.LabelAdd:
+			r.UpdateLabel(fib.LabelUpdate{Label: e.Label, VRF: e.VRF, Prefix: e.Prefix})
+		case bgp.LabelDel:
+			r.UpdateLabel(fib.LabelUpdate{Label: e.Label, Release: true})
+		}
+	}
+}
+
+// connectedPrefixes drops the interface names, for BGP export.
+func connectedPrefixes(conns []fib.Connected) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(conns))
+	for _, c := range conns {
+		out = append(out, c.Prefix)
+	}
+	return out
+}
+
+// startFIB starts the reconciler over the configured backend; both are nil
+// with backend "none".
+func startFIB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fib.Reconciler, fib.Backend, error) {
+	b, err := newBackend(cfg, log)
+	if err != nil || b == nil {
+		return nil, nil, err
+	}
+	r := fib.NewReconciler(b, fib.Options{Logger: log.With("component", "fib")})
+	go func() { _ = r.Run(ctx) }()
+	r.SetConfig(fibConfig(cfg))
+	return r, b, nil
+}

@@ -1,0 +1,220 @@
+package userspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/wire"
+	"github.com/peregrine-net/peregrine/mpls"
+	"github.com/vishvananda/netlink"
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+// Options configure a Backend. The zero value is ready to use.
+type Options struct {
+	// MTU of the VRF TUN devices, the largest inner packet the fast path
+	// carries; the kernel fragments or sends ICMP "too big" for larger
+	// ones. 0 means DefaultMTU.
+	MTU int
+	// TTLMode is how TTLs cross between IP and labels (RFC 3443); the
+	// zero value is mpls.Uniform.
+	TTLMode mpls.TTLMode
+	// RulePriority is the priority of the policy rules; 0 means
+	// DefaultRulePriority.
+	RulePriority int
+	// IKE, if set, receives each IKE message that arrives on UDP port
+	// 4500 behind a non-ESP marker (RFC 3948), on the receiving
+	// goroutine: copy msg to keep it. Send replies with SendIKE, since
+	// the backend owns the port.
+	IKE func(from netip.AddrPort, msg []byte)
+}
+
+// DefaultMTU leaves room, in a 1500-byte core MTU, for an outer IPv6 header,
+// UDP, ESP with its trailer and a two-label stack.
+const DefaultMTU = 1400
+
+// Backend is the userspace fib.Backend. Apply and Close are for one
+// goroutine (the reconciler's); Stats, Counters and SendIKE are safe from
+// any.
+type Backend struct {
+	log  *slog.Logger
+	mtu  int
+	dp   *dataplane
+	sys  *system
+	net  atomic.Pointer[sockets] // read by the TUN readers
+	wg   sync.WaitGroup          // reader goroutines
+	mu   sync.Mutex              // held by Apply, Close and Stats
+	tuns map[string]*tunDev      // by VRF name; guarded by mu
+	done bool                    // Close was called; guarded by mu
+}
+
+var (
+	_ fib.Backend   = (*Backend)(nil)
+	_ fib.Counterer = (*Backend)(nil)
+	_ fib.Namer     = (*Backend)(nil)
+)
+
+// New returns a Backend that works in the calling goroutine's network
+// namespace. It changes nothing in the system until the first Apply.
+func New(log *slog.Logger, opts Options) (*Backend, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if !opts.TTLMode.IsValid() {
+		return nil, fmt.Errorf("userspace: Options.TTLMode: %v", opts.TTLMode)
+	}
+	if opts.MTU == 0 {
+		opts.MTU = DefaultMTU
+	}
+	if opts.MTU < 576 || opts.MTU > maxDatagram-outHeadroom {
+		return nil, fmt.Errorf("userspace: Options.MTU: %d out of range", opts.MTU)
+	}
+	if opts.RulePriority == 0 {
+		opts.RulePriority = DefaultRulePriority
+	}
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return nil, fmt.Errorf("userspace: netlink: %w", err)
+	}
+	return &Backend{
+		log:  log,
+		mtu:  opts.MTU,
+		dp:   newDataplane(opts.TTLMode, opts.IKE),
+		sys:  &system{log: log, h: h, prio: opts.RulePriority},
+		tuns: map[string]*tunDev{},
+	}, nil
+}
+
+// Name implements fib.Namer.
+func (b *Backend) Name() string { return "userspace" }
+
+// Apply converges the TUN devices, policy rules, routes and the fast path
+// to s. See the package documentation for what it installs.
+func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return errors.New("userspace: Apply after Close")
+	}
+	var errs []error
+	fresh := map[string]tun.Device{}
+	for name := range s.VRFs {
+		if b.tuns[name] != nil {
+			continue
+		}
+		t, err := createTUN(b.sys.h, fib.TUNName(name), b.mtu)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b.tuns[name], fresh[name] = t, t.dev
+	}
+	if err := ctx.Err(); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	_, removed, err := b.dp.update(s, fresh)
+	errs = append(errs, err)
+	for name, dev := range fresh {
+		b.wg.Add(1)
+		go b.readTUN(b.dp.vrfs[name], dev)
+	}
+	errs = append(errs, b.setLocal(s.LocalAddress))
+	if err := ctx.Err(); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	errs = append(errs, enableForwarding())
+	tunIndex := map[string]int{}
+	for name, t := range b.tuns {
+		tunIndex[name] = t.index
+	}
+	errs = append(errs, b.sys.syncRules(s.VRFs), b.sys.syncRoutes(s.VRFs, tunIndex))
+	for _, v := range removed {
+		if t := b.tuns[v.name]; t != nil {
+			errs = append(errs, t.close())
+			delete(b.tuns, v.name)
+		}
+	}
+	for name, t := range b.tuns { // a TUN made for a VRF update could not keep
+		if _, ok := s.VRFs[name]; !ok {
+			errs = append(errs, t.close())
+			delete(b.tuns, name)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("userspace: %w", err)
+	}
+	return nil
+}
+
+// setLocal opens the sockets for a new local address and starts their
+// readers; an invalid address closes them (no tunnel can send).
+func (b *Backend) setLocal(local netip.Addr) error {
+	local = local.Unmap()
+	old := b.net.Load()
+	if old != nil && old.local == local {
+		return nil
+	}
+	var next *sockets
+	var err error
+	if local.IsValid() {
+		if next, err = openSockets(local); err != nil {
+			b.log.Warn("cannot open ESP sockets; tunnels will drop", "local", local, "err", err)
+			next = nil
+		}
+	}
+	b.net.Store(next)
+	if next != nil {
+		b.wg.Add(2)
+		go b.readSocket(next.udp)
+		go b.readSocket(next.esp)
+		b.log.Info("ESP sockets open", "local", local, "udp", wire.PortNATT)
+	}
+	return errors.Join(err, old.close())
+}
+
+// Close stops the fast path, removes the TUN devices and every rule and
+// route the backend installed, and waits for its goroutines.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return nil
+	}
+	b.done = true
+	errs := []error{b.net.Swap(nil).close()}
+	for name, t := range b.tuns {
+		errs = append(errs, t.close())
+		delete(b.tuns, name)
+	}
+	errs = append(errs, b.sys.cleanup())
+	b.wg.Wait()
+	b.sys.h.Close()
+	return errors.Join(errs...)
+}
+
+// Stats returns a snapshot of the counters.
+func (b *Backend) Stats() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.dp.stats()
+}
+
+// Counters implements fib.Counterer with Stats' numbers under stable
+// names ("vrf red out drop no-sa", "sa 0x00001001 out sealed packets").
+func (b *Backend) Counters() map[string]uint64 { return b.Stats().flatten() }
+
+// SendIKE sends an IKE message to a peer from UDP port 4500, behind the
+// non-ESP marker (RFC 3948 section 2.2).
+func (b *Backend) SendIKE(to netip.AddrPort, msg []byte) error {
+	s := b.net.Load()
+	if s == nil {
+		return errors.New("userspace: no local address: ESP sockets are closed")
+	}
+	return s.sendIKE(to, msg)
+}

@@ -1,0 +1,193 @@
+package userspace
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/gaissmai/bart"
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/mpls"
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+// dataplane is the fast path's state. The packet path reads it through
+// atomic pointers to immutable values and takes no lock; update, called by
+// Apply's goroutine only, builds new values and publishes them (copy on
+// write). Objects that carry state a packet changes (SAs: sequence numbers,
+// replay windows; VRFs and peers: counters) live as long as the State keeps
+// them, across updates.
+type dataplane struct {
+	mode mpls.TTLMode
+	// ike receives IKE messages from UDP port 4500; nil drops them.
+	ike func(from netip.AddrPort, msg []byte)
+
+	// Read by the packet path.
+	lfib atomic.Pointer[map[mpls.Label]*vrf]
+	spis esp.InboundTable // inbound SAs by SPI
+	cnt  globalCounters
+
+	// Owned by update's caller.
+	vrfs    map[string]*vrf
+	peers   map[netip.Addr]*peer
+	inSAs   map[uint32]*heldSA // SPI -> SA in the inbound table
+	outSAs  map[uint32]*heldSA
+	hops    map[hopKey]*nextHop // interned next hops
+	tunnels map[netip.Addr]*fib.Tunnel
+}
+
+// vrf is one VRF in the fast path.
+type vrf struct {
+	name   string
+	routes atomic.Pointer[routeTable]
+	// dev is the VRF's TUN; nil in unit tests, or while it cannot be
+	// made (inbound packets for the VRF are then dropped).
+	dev     atomic.Pointer[device]
+	applied *fib.VRF // the State's VRF that routes was built from
+	cnt     vrfCounters
+}
+
+// device is a TUN, boxed for atomic.Pointer.
+type device struct{ tun.Device }
+
+// routeTable is a VRF's longest-prefix-match table.
+type routeTable = bart.Table[*nextHop]
+
+// maxLabels is the deepest label stack a route may push.
+const maxLabels = 4
+
+// nextHop is what a route resolves to. Routes with the same remote PE and
+// labels share one (they are interned), which keeps a million-route table
+// small. A local route has a nil peer: its packets are the kernel's to
+// deliver, and one that reaches the TUN is dropped rather than looped.
+type nextHop struct {
+	peer   *peer
+	labels []mpls.Label // outermost first, as in fib.Route
+}
+
+type hopKey struct {
+	remote netip.Addr
+	labels [maxLabels]mpls.Label
+	n      int
+}
+
+var localHop = &nextHop{}
+
+// peer is a remote PE. Routes point at it; its tunnel changes without
+// touching them.
+type peer struct {
+	remote netip.Addr
+	out    atomic.Pointer[tunnelOut] // nil: no tunnel
+}
+
+// tunnelOut is how packets leave toward a peer. Immutable once published.
+type tunnelOut struct {
+	remote netip.Addr
+	sa     *esp.SA // nil: the tunnel has no outbound SA yet
+	udp    bool    // ESP-in-UDP to port 4500, else raw ESP
+	dst    sockaddr
+}
+
+// heldSA is an SA with the parameters it was made from, so that an update
+// with the same parameters keeps it (and its sequence number or replay
+// window) instead of making a new one.
+type heldSA struct {
+	sa     *esp.SA
+	params fib.SAParams
+	remote netip.Addr
+}
+
+func newDataplane(mode mpls.TTLMode, ike func(netip.AddrPort, []byte)) *dataplane {
+	d := &dataplane{
+		mode: mode, ike: ike,
+		vrfs: map[string]*vrf{}, peers: map[netip.Addr]*peer{},
+		inSAs: map[uint32]*heldSA{}, outSAs: map[uint32]*heldSA{},
+		hops: map[hopKey]*nextHop{},
+	}
+	empty := map[mpls.Label]*vrf{}
+	d.lfib.Store(&empty)
+	return d
+}
+
+// update makes the fast path forward by s. VRFs that s adds come back in
+// added (without a device: the caller attaches one and starts its reader)
+// and those it drops in removed (the caller closes their devices). It
+// returns every problem it met, having done all it could: an SA that cannot
+// be made leaves its tunnel without it, so its traffic is dropped.
+func (d *dataplane) update(s *fib.State, devs map[string]tun.Device) (added, removed []*vrf, err error) {
+	var errs []error
+	for name, fv := range s.VRFs {
+		v := d.vrfs[name]
+		if v == nil {
+			v = &vrf{name: name}
+			v.routes.Store(new(routeTable))
+			d.vrfs[name] = v
+			added = append(added, v)
+		}
+		if dev := devs[name]; dev != nil && v.dev.Load() == nil {
+			v.dev.Store(&device{dev})
+		}
+		if v.applied != fv {
+			t, e := d.buildTable(v.routes.Load(), v.applied, fv)
+			errs = append(errs, e...)
+			v.routes.Store(t)
+			v.applied = fv
+		}
+	}
+	for name, v := range d.vrfs {
+		if _, ok := s.VRFs[name]; !ok {
+			removed = append(removed, v)
+			delete(d.vrfs, name)
+		}
+	}
+	errs = append(errs, d.updateTunnels(s)...)
+
+	lf := make(map[mpls.Label]*vrf, len(s.Labels))
+	for l, a := range s.Labels {
+		v := d.vrfs[a.VRF]
+		if v == nil {
+			errs = append(errs, fmt.Errorf("label %d: VRF %q is not in the state", l, a.VRF))
+			continue
+		}
+		// PopForward needs no lookup of its own here: the kernel routes
+		// what the TUN delivers by the VRF's table either way.
+		lf[l] = v
+	}
+	d.lfib.Store(&lf)
+	return added, removed, errors.Join(errs...)
+}
+
+// peer returns the peer for a remote PE, creating it without a tunnel.
+func (d *dataplane) peer(remote netip.Addr) *peer {
+	p := d.peers[remote]
+	if p == nil {
+		p = &peer{remote: remote}
+		d.peers[remote] = p
+	}
+	return p
+}
+
+// hop returns the interned next hop of a route.
+func (d *dataplane) hop(r fib.Route) (*nextHop, error) {
+	if !r.IsRemote() {
+		return localHop, nil
+	}
+	if len(r.Labels) == 0 || len(r.Labels) > maxLabels {
+		return nil, fmt.Errorf("route %s: %d labels (want 1 to %d)", r.Prefix, len(r.Labels), maxLabels)
+	}
+	k := hopKey{remote: r.Remote.Unmap(), n: len(r.Labels)}
+	for i, l := range r.Labels {
+		if !l.IsValid() || l == mpls.ImplicitNull {
+			return nil, fmt.Errorf("route %s: label %d cannot be pushed", r.Prefix, l)
+		}
+		k.labels[i] = l
+	}
+	if h := d.hops[k]; h != nil {
+		return h, nil
+	}
+	h := &nextHop{peer: d.peer(k.remote), labels: append([]mpls.Label(nil), r.Labels...)}
+	d.hops[k] = h
+	return h, nil
+}

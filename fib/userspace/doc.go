@@ -1,0 +1,64 @@
+// Package userspace is the fib backend that works on any Linux kernel, with
+// no MPLS forwarding, VRF devices or kernel ESP: the kernel keeps routing
+// IP by policy, and a Go fast path pushes and pops VPN labels and seals and
+// opens ESP between PEs.
+//
+// # What it builds in the kernel
+//
+// For each VRF of the State (names as fib.TUNName gives them):
+//
+//	ip tuntap: a TUN device pg-VRF, up, MTU Options.MTU (made by this process, gone with it)
+//	ip rule add iif CE-IF lookup TABLE pref 1000 protocol 204      (each CE interface, IPv4 and IPv6)
+//	ip rule add iif pg-VRF lookup TABLE pref 1000 protocol 204     (what the fast path writes into the TUN)
+//	ip route replace REMOTE-PREFIX dev pg-VRF table TABLE proto 204
+//	ip route replace LOCAL-PREFIX via CE dev CE-IF onlink table TABLE proto 204
+//	ip route replace CONNECTED-PREFIX dev CE-IF table TABLE proto 204
+//	ip route replace unreachable default table TABLE metric 4278198272 proto 204   (IPv4 and IPv6)
+//
+// The unreachable defaults keep a CE's packet with no VRF route from falling
+// through to the main table: VRFs stay isolated from each other and from the
+// core. Everything the backend installs carries protocol 204 (RTProto), so
+// Apply recognises its own rules and routes, including a crashed run's
+// leftovers, and removes what the State no longer asks for; it touches
+// nothing else. Apply also turns on IPv4 and IPv6 forwarding.
+//
+// # The fast path
+//
+// send.go and receive.go draw it. Outbound, a goroutine per VRF reads
+// batches from the VRF's TUN, looks each destination up in the VRF's route
+// table (a bart trie, an immutable snapshot behind an atomic.Pointer, copied
+// on write by Apply), pushes the label stack, seals ESP with next header 137
+// (RFC 4023) and sends batches to the remote PEs with sendmmsg. A packet
+// whose remote PE has no tunnel or no outbound SA is dropped and counted:
+// never sent in clear. Inbound, a goroutine per socket receives batches with
+// recvmmsg, opens ESP through an esp.InboundTable, pops the label, finds the
+// VRF in the LFIB snapshot and writes the inner packet into that VRF's TUN,
+// where the policy rule routes it to the CE. Both per-packet functions are
+// methods on dataplane that work on byte buffers alone, so tests call them
+// without sockets and assert that they allocate nothing.
+//
+// Outer headers: the kernel writes them. ESP-in-UDP leaves through a UDP
+// socket bound to State.LocalAddress port 4500 and raw ESP through a raw IP
+// socket of protocol 50, so routing, neighbours, checksums and path MTU stay
+// the kernel's. The buffers still keep wire.MaxOuterHeaderLen of headroom,
+// and the unit tests build full packets with wire.Encapsulate and take them
+// apart with wire.Decapsulate, which the raw IPv4 receive path uses too.
+//
+// # TTL
+//
+// The kernel's IP forwarding on each side of the TUN is the PE's IP hop: it
+// decrements the TTL (and answers with ICMP time exceeded) going into the
+// TUN at the ingress PE and coming out of it at the egress PE. So in
+// Uniform mode the fast path copies the IP TTL into the label as it is and,
+// on the way in, lowers the IP TTL to the label's if that is smaller,
+// without decrementing again (mpls.IngressTTL and mpls.EgressTTL would count
+// each PE twice). A CE then sees the same TTL as through the kernel backend.
+//
+// # Namespaces
+//
+// The backend works in the network namespace of the goroutine that calls
+// New: its netlink handle, TUN devices and sockets are made there. A daemon
+// running in one namespace just calls New and Apply. A test that needs PEs
+// in several namespaces runs one backend per namespace in a helper process
+// (see netns_test.go), since a Go process cannot cleanly be in several.
+package userspace

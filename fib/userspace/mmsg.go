@@ -1,0 +1,126 @@
+package userspace
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// mmsgs is the argument block of one sendmmsg or recvmmsg call, allocated
+// once per goroutine: message headers, one iovec and one socket address
+// each. The RawConn callbacks are method values made once too, so that a
+// call allocates nothing.
+type mmsgs struct {
+	hdrs  []unix.Mmsghdr
+	iovs  []unix.Iovec
+	names []sockaddr
+	n     int // messages queued (send) or received (recv)
+
+	done    int        // sendmmsg: messages sent so far
+	errno   unix.Errno // the call's error, 0 if none
+	readFn  func(uintptr) bool
+	writeFn func(uintptr) bool
+}
+
+func (m *mmsgs) init(n int) {
+	m.hdrs = make([]unix.Mmsghdr, n)
+	m.iovs = make([]unix.Iovec, n)
+	m.names = make([]sockaddr, n)
+	for i := range m.hdrs {
+		h := &m.hdrs[i].Hdr
+		h.Iov = &m.iovs[i]
+		h.SetIovlen(1)
+		h.Name = &m.names[i].raw[0]
+		h.Namelen = uint32(len(m.names[i].raw))
+	}
+	m.readFn = m.recv
+	m.writeFn = m.send
+}
+
+// setBufs points message i's iovec at bufs[i][off:], for receiving.
+func (m *mmsgs) setBufs(bufs [][]byte, off int) {
+	for i, b := range bufs {
+		m.iovs[i].Base = &b[off]
+		m.iovs[i].SetLen(len(b) - off)
+	}
+}
+
+// send runs sendmmsg from message m.done on; RawConn.Write calls it when
+// the socket may be writable.
+func (m *mmsgs) send(fd uintptr) bool {
+	for {
+		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd,
+			uintptr(unsafe.Pointer(&m.hdrs[m.done])), uintptr(m.n-m.done), 0, 0, 0)
+		switch e {
+		case 0:
+			m.done += int(r)
+			return true
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		m.errno = e
+		return true
+	}
+}
+
+// recv runs recvmmsg into every message; RawConn.Read calls it when the
+// socket may be readable.
+func (m *mmsgs) recv(fd uintptr) bool {
+	for {
+		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd,
+			uintptr(unsafe.Pointer(&m.hdrs[0])), uintptr(len(m.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case 0:
+			m.n = int(r)
+			return true
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		m.errno = e
+		return true
+	}
+}
+
+// sendmmsg sends the m.n messages queued in m and returns how many were
+// lost. sendmmsg reports an error only for the first message it could not
+// send; that one is counted lost and the rest retried.
+func (s *socket) sendmmsg(m *mmsgs) (lost int) {
+	m.done = 0
+	for m.done < m.n {
+		m.errno = 0
+		if err := s.rc.Write(m.writeFn); err != nil {
+			return lost + m.n - m.done // closed
+		}
+		if m.errno != 0 {
+			m.done++
+			lost++
+		}
+	}
+	return lost
+}
+
+// recvmmsg receives up to len(m.hdrs) datagrams into the buffers setBufs
+// gave m. It returns how many arrived; their lengths and sources are in
+// m.hdrs[i].Len and m.names[i]. A non-nil error other than unix.Errno
+// means the socket was closed.
+func (s *socket) recvmmsg(m *mmsgs) (int, error) {
+	for i := range m.hdrs {
+		m.hdrs[i].Hdr.Namelen = uint32(len(m.names[i].raw))
+		m.hdrs[i].Hdr.Flags = 0
+	}
+	m.n, m.errno = 0, 0
+	if err := s.rc.Read(m.readFn); err != nil {
+		return 0, err
+	}
+	if m.errno != 0 {
+		return 0, m.errno
+	}
+	return m.n, nil
+}
+
+// truncated reports whether message i did not fit its buffer.
+func (m *mmsgs) truncated(i int) bool { return m.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0 }

@@ -1,0 +1,50 @@
+package userspace
+
+import (
+	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/ipsec/wire"
+	"github.com/peregrine-net/peregrine/mpls"
+)
+
+// Buffer layout. Every packet lives in a buffer that its goroutine owns for
+// the goroutine's lifetime (a batch of them, allocated once): nothing is
+// allocated or copied per packet, headers are written into the headroom
+// in front of a packet and ESP seals and opens in place.
+//
+// Outbound (read from a TUN at outHeadroom):
+//
+//	[ outer IP+UDP (48) | scratch | SPI seq IV (24) | labels (16) | inner IP packet ... | trailer (21) ]
+//	                                                              ^ outHeadroom
+//
+// Inbound (received from a socket at inHeadroom):
+//
+//	[ 16 | outer IPv4 (raw sockets only) | SPI seq IV | label | inner IP packet ... | trailer, ICV ]
+//	     ^ inHeadroom: esp.ScratchLen for Open, and room for the TUN's virtio header
+const (
+	batchSize   = 128 // packets per read or write, as wireguard-go's conn.IdealBatchSize
+	labelRoom   = maxLabels * mpls.EntrySize
+	outHeadroom = wire.MaxOuterHeaderLen + esp.Headroom + labelRoom
+	outTailroom = esp.MaxTrailer
+	inHeadroom  = 16
+	// tunOffset is the offset handed to tun.Device.Write: it needs
+	// virtioNetHdrLen (10) bytes in front of each packet.
+	tunOffset = 16
+	// maxDatagram is the largest datagram a socket reader accepts. It is
+	// also what lets tun.Device.Write coalesce TCP segments (GRO) into
+	// the first segment's buffer.
+	maxDatagram = 65535
+	inBufSize   = inHeadroom + maxDatagram
+)
+
+// outBufSize is the size of an outbound buffer for TUN MTU mtu.
+func outBufSize(mtu int) int { return outHeadroom + mtu + outTailroom }
+
+// newBufs allocates n buffers of size bytes each, in one block.
+func newBufs(n, size int) [][]byte {
+	block := make([]byte, n*size)
+	bufs := make([][]byte, n)
+	for i := range bufs {
+		bufs[i] = block[i*size : (i+1)*size : (i+1)*size]
+	}
+	return bufs
+}

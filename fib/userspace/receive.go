@@ -1,0 +1,222 @@
+package userspace
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+
+	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/ipsec/wire"
+	"github.com/peregrine-net/peregrine/mpls"
+	"golang.org/x/sys/unix"
+)
+
+// The inbound path, core to CE. One goroutine per socket:
+//
+//	remote PE --> UDP 4500 socket (ESP-in-UDP)  or  raw protocol-50 socket (raw ESP)
+//	   --> readSocket: recvmmsg, a batch of up to 128 datagrams
+//	   --> per datagram, in place in its buffer:
+//	        wire.Classify (UDP: ESP, IKE -> Options.IKE, keepalive)
+//	        or wire.Decapsulate (raw IPv4: the outer header is in the data)
+//	        inbound: esp.InboundTable.Open (SPI -> SA, anti-replay, ICV)
+//	                 next header 137, mpls.Pop (one label, S=1)
+//	                 LFIB (atomic snapshot): label -> VRF    unknown: drop
+//	                 label TTL into the IP header per mode
+//	   --> writeTUNs: tun.Device.Write of each VRF's packets, in order
+//	        (TCP segments coalesced by GRO)
+//	   --> kernel (ip rule iif pg-VRF lookup TABLE) --> CE
+
+// inbound forwards one ESP packet, buf[off:off+n], with at least
+// esp.ScratchLen bytes in front of it. It returns the VRF and the inner IP
+// packet's offset and length in buf, or why it dropped the packet, having
+// counted the drop. It allocates nothing.
+func (d *dataplane) inbound(buf []byte, off, n int) (v *vrf, innerOff, innerLen int, why drop) {
+	payload, nh, _, err := d.spis.Open(buf, off, n)
+	if err != nil {
+		return nil, 0, 0, d.dropIn(dropOpen)
+	}
+	if nh != esp.NextHeaderMPLS {
+		return nil, 0, 0, d.dropIn(dropNotMPLS)
+	}
+	e, io, il, err := mpls.Pop(buf, off+esp.HeaderLen+esp.IVLen, len(payload))
+	if err != nil {
+		return nil, 0, 0, d.dropIn(dropMalformed)
+	}
+	if !e.Bottom {
+		return nil, 0, 0, d.dropIn(dropUnknownLabel)
+	}
+	v = (*d.lfib.Load())[e.Label]
+	if v == nil {
+		return nil, 0, 0, d.dropIn(dropUnknownLabel)
+	}
+	inner := buf[io : io+il]
+	ttlAt := 0
+	switch {
+	case il >= ipv4HeaderLen && inner[0]>>4 == 4 && int(inner[0]&0x0f)*4 >= ipv4HeaderLen:
+		ttlAt = 8
+	case il >= ipv6HeaderLen && inner[0]>>4 == 6:
+		ttlAt = 7
+	default:
+		return nil, 0, 0, v.dropIn(dropMalformed)
+	}
+	if e.TTL == 0 {
+		return nil, 0, 0, v.dropIn(dropTTLExpired)
+	}
+	// Uniform: the hops the packet took in the core come back into the
+	// IP TTL. The kernel decrements it forwarding out of the TUN: that
+	// is this PE's hop (see the package documentation).
+	if d.mode == mpls.Uniform && e.TTL < inner[ttlAt] {
+		setTTL(inner, ttlAt, e.TTL)
+	}
+	v.cnt.inPackets.Add(1)
+	v.cnt.inBytes.Add(uint64(il))
+	return v, io, il, dropNone
+}
+
+// inboundUDP forwards the payload of a datagram received on UDP port 4500,
+// buf[off:off+n]: ESP goes to inbound, IKE to the IKE callback.
+func (d *dataplane) inboundUDP(buf []byte, off, n int, from netip.AddrPort) (v *vrf, innerOff, innerLen int, why drop) {
+	kind, body := wire.Classify(buf[off : off+n])
+	if kind == wire.KindESP {
+		return d.inbound(buf, off, n)
+	}
+	return nil, 0, 0, d.control(kind, from, body)
+}
+
+// inboundIP forwards a whole IP packet carrying ESP, raw or in UDP,
+// buf[off:off+n], as a raw IPv4 socket receives it.
+func (d *dataplane) inboundIP(buf []byte, off, n int) (v *vrf, innerOff, innerLen int, why drop) {
+	o, body, kind, err := wire.Decapsulate(buf[off : off+n])
+	if err != nil {
+		return nil, 0, 0, d.dropIn(dropMalformed)
+	}
+	if kind == wire.KindESP {
+		return d.inbound(buf, off+o.HeaderLen, len(body))
+	}
+	return nil, 0, 0, d.control(kind, netip.AddrPortFrom(o.Src, o.SrcPort), body)
+}
+
+// control takes what UDP port 4500 carries besides ESP: IKE messages go to
+// the callback, NAT-keepalives are counted and ignored.
+func (d *dataplane) control(kind wire.Kind, from netip.AddrPort, body []byte) drop {
+	switch kind {
+	case wire.KindIKE:
+		d.cnt.ike.Add(1)
+		if d.ike != nil {
+			d.ike(from, body)
+		}
+		return dropNone
+	case wire.KindKeepalive:
+		d.cnt.keepalives.Add(1)
+		return dropNone
+	}
+	return d.dropIn(dropMalformed)
+}
+
+func (d *dataplane) dropIn(why drop) drop {
+	d.cnt.drops[why].Add(1)
+	return why
+}
+
+func (v *vrf) dropIn(why drop) drop {
+	v.cnt.inDrops[why].Add(1)
+	return why
+}
+
+// setTTL writes ttl at inner[at] (IPv4 TTL or IPv6 hop limit) and, for
+// IPv4, fixes the header checksum incrementally (RFC 1624 equation 3).
+func setTTL(inner []byte, at int, ttl uint8) {
+	if at == 7 {
+		inner[7] = ttl
+		return
+	}
+	old := uint32(inner[8])<<8 | uint32(inner[9])
+	upd := uint32(ttl)<<8 | uint32(inner[9])
+	sum := uint32(^(uint16(inner[10])<<8 | uint16(inner[11])))
+	sum += uint32(^uint16(old)) + upd
+	sum = sum&0xffff + sum>>16
+	sum = sum&0xffff + sum>>16
+	c := ^uint16(sum)
+	inner[8], inner[10], inner[11] = ttl, byte(c>>8), byte(c)
+}
+
+// delivery is where one received packet goes: a VRF's TUN, and the
+// packet's bytes with tunOffset bytes of headroom in front.
+type delivery struct {
+	v   *vrf
+	pkt []byte
+}
+
+// readSocket is a socket's inbound goroutine: it receives batches until
+// the socket is closed and writes each VRF's packets to its TUN.
+func (b *Backend) readSocket(s *socket) {
+	defer b.wg.Done()
+	bufs := newBufs(batchSize, inBufSize)
+	var m mmsgs
+	m.init(batchSize)
+	m.setBufs(bufs, inHeadroom)
+	out := make([]delivery, 0, batchSize)
+	scratch := make([][]byte, 0, batchSize)
+	for {
+		n, err := s.recvmmsg(&m)
+		if err != nil {
+			var errno unix.Errno
+			if errors.As(err, &errno) {
+				continue // an ICMP error queued on the socket, say
+			}
+			if !errors.Is(err, net.ErrClosed) {
+				b.log.Warn("receiving ESP", "err", err)
+			}
+			return
+		}
+		out = out[:0]
+		for i := range n {
+			size := int(m.hdrs[i].Len)
+			if m.truncated(i) {
+				b.dp.dropIn(dropMalformed)
+				continue
+			}
+			var (
+				v      *vrf
+				io, il int
+			)
+			switch {
+			case s.udp:
+				v, io, il, _ = b.dp.inboundUDP(bufs[i], inHeadroom, size, m.names[i].addrPort())
+			case s.hdrIncluded:
+				v, io, il, _ = b.dp.inboundIP(bufs[i], inHeadroom, size)
+			default:
+				v, io, il, _ = b.dp.inbound(bufs[i], inHeadroom, size)
+			}
+			if v != nil {
+				out = append(out, delivery{v, bufs[i][io-tunOffset : io+il]})
+			}
+		}
+		writeTUNs(out, scratch)
+	}
+}
+
+// writeTUNs writes each VRF's packets of out to its TUN, in their order.
+func writeTUNs(out []delivery, scratch [][]byte) {
+	for i := range out {
+		v := out[i].v
+		if v == nil {
+			continue // already written with an earlier VRF
+		}
+		scratch = scratch[:0]
+		for j := i; j < len(out); j++ {
+			if out[j].v == v {
+				scratch = append(scratch, out[j].pkt)
+				out[j].v = nil
+			}
+		}
+		dev := v.dev.Load()
+		if dev == nil {
+			v.cnt.inDrops[dropTx].Add(uint64(len(scratch)))
+			continue
+		}
+		if _, err := dev.Write(scratch, tunOffset); err != nil {
+			v.cnt.inDrops[dropTx].Add(1) // Write does not say how many failed
+		}
+	}
+}

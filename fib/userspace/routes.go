@@ -1,0 +1,169 @@
+package userspace
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+type routeKey struct {
+	table  int
+	dst    netip.Prefix
+	metric int
+}
+
+// routeVal is what a route does: unicast out of oif (via gw), or
+// unreachable.
+type routeVal struct {
+	typ int
+	oif int
+	gw  netip.Addr
+}
+
+// syncRoutes makes the routes of protocol 204, in every table, exactly
+// those vrfs need (see the package documentation for the list), with
+// `ip route replace` for missing or different ones and `ip route del` for
+// the rest. tunIndex gives each VRF's TUN ifindex. Routes it cannot
+// install (a CE interface that does not exist yet) are reported and the
+// rest installed; the next Apply tries again.
+func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) error {
+	var errs []error
+	ifIndex := map[string]int{}
+	index := func(name string) (int, error) {
+		if i, ok := ifIndex[name]; ok {
+			return i, nil
+		}
+		l, err := s.h.LinkByName(name)
+		if err != nil {
+			return 0, err
+		}
+		ifIndex[name] = l.Attrs().Index
+		return l.Attrs().Index, nil
+	}
+	want := map[routeKey]routeVal{}
+	for name, v := range vrfs {
+		t := int(v.Table)
+		for _, d := range []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")} {
+			want[routeKey{t, d, unreachableMetric}] = routeVal{typ: unix.RTN_UNREACHABLE}
+		}
+		for p, r := range v.Routes {
+			val := routeVal{typ: unix.RTN_UNICAST, gw: r.NextHop}
+			var err error
+			switch {
+			case r.IsRemote():
+				val.gw = netip.Addr{}
+				if val.oif = tunIndex[name]; val.oif == 0 {
+					err = errors.New("no TUN device")
+				}
+			case r.Interface != "":
+				val.oif, err = index(r.Interface)
+			case !r.NextHop.IsValid():
+				err = errors.New("neither interface nor next hop")
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("vrf %s route %s: %w", name, p, err))
+				continue
+			}
+			want[routeKey{t, p.Masked(), 0}] = val
+		}
+	}
+
+	routes, err := retryDump(func() ([]netlink.Route, error) {
+		return s.h.RouteListFiltered(netlink.FAMILY_ALL,
+			&netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: RTProto},
+			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
+	})
+	if err != nil {
+		return errors.Join(append(errs, fmt.Errorf("listing routes: %w", err))...)
+	}
+	have := map[routeKey]bool{}
+	for _, r := range routes {
+		k, v := keyOf(r)
+		if w, ok := want[k]; ok && w == v && !have[k] {
+			have[k] = true
+			continue
+		}
+		if err := s.h.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", k.dst, k.table, err))
+		}
+	}
+	for k, v := range want {
+		if have[k] {
+			continue
+		}
+		if err := s.h.RouteReplace(netlinkRoute(k, v)); err != nil {
+			errs = append(errs, fmt.Errorf("ip route replace %s table %d: %w", k.dst, k.table, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// keyOf reads a dumped route back into the form syncRoutes compares.
+func keyOf(r netlink.Route) (routeKey, routeVal) {
+	var dst netip.Prefix
+	if r.Dst != nil {
+		a, _ := netip.AddrFromSlice(r.Dst.IP)
+		if r.Family == netlink.FAMILY_V4 {
+			a = a.Unmap()
+		}
+		ones, _ := r.Dst.Mask.Size()
+		dst = netip.PrefixFrom(a, ones)
+	} else if r.Family == netlink.FAMILY_V6 {
+		dst = netip.MustParsePrefix("::/0")
+	} else {
+		dst = netip.MustParsePrefix("0.0.0.0/0")
+	}
+	gw, _ := netip.AddrFromSlice(r.Gw)
+	if gw.Is4In6() {
+		gw = gw.Unmap()
+	}
+	v := routeVal{typ: r.Type, oif: r.LinkIndex, gw: gw}
+	if r.Type == unix.RTN_UNREACHABLE {
+		v.oif = 0
+	}
+	metric := r.Priority
+	if r.Family == netlink.FAMILY_V6 && metric == 1024 {
+		metric = 0 // the kernel's default IPv6 metric for a route added without one
+	}
+	return routeKey{r.Table, dst, metric}, v
+}
+
+// netlinkRoute is the route for k and v:
+//
+//	ip route replace unreachable DST table T metric M proto 204
+//	ip route replace DST dev IF table T proto 204                (scope link)
+//	ip route replace DST via GW dev IF onlink table T proto 204
+func netlinkRoute(k routeKey, v routeVal) *netlink.Route {
+	r := &netlink.Route{
+		Table: k.table, Priority: k.metric, Protocol: RTProto, Type: v.typ,
+		Dst: &net.IPNet{IP: k.dst.Addr().AsSlice(), Mask: net.CIDRMask(k.dst.Bits(), k.dst.Addr().BitLen())},
+	}
+	r.Family = netlink.FAMILY_V6
+	if k.dst.Addr().Is4() {
+		r.Family = netlink.FAMILY_V4
+	}
+	if v.typ == unix.RTN_UNREACHABLE {
+		return r
+	}
+	r.LinkIndex = v.oif
+	if v.gw.IsValid() {
+		r.Gw = v.gw.AsSlice()
+		if v.oif != 0 {
+			r.Flags = int(netlink.FLAG_ONLINK)
+		}
+	} else {
+		r.Scope = netlink.SCOPE_LINK
+	}
+	return r
+}
+
+// cleanup removes every rule and route of protocol 204: what Close leaves
+// behind is nothing.
+func (s *system) cleanup() error {
+	return errors.Join(s.syncRules(nil), s.syncRoutes(nil, nil))
+}

@@ -1,0 +1,155 @@
+package userspace
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"os"
+
+	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/mpls"
+	"golang.zx2c4.com/wireguard/tun"
+)
+
+// The outbound path, CE to core. One goroutine per VRF:
+//
+//	CE --> kernel (ip rule iif CE-IF lookup TABLE: route "dev pg-VRF")
+//	   --> TUN pg-VRF
+//	   --> readTUN: tun.Device.Read, a batch of up to 128 packets
+//	        (TSO super-packets arrive split into segments)
+//	   --> outbound, per packet, in place in its buffer:
+//	        LPM in the VRF's table (atomic snapshot)     no route / local: drop
+//	        peer -> tunnel (atomic snapshot)             no tunnel, no SA: drop, never clear
+//	        mpls.Push labels, bottom first, TTL per mode
+//	        esp.SA.Seal, next header 137 (MPLS)
+//	   --> sendBatch: sendmmsg on the UDP 4500 socket (ESP-in-UDP)
+//	        or the raw protocol-50 socket (raw ESP); the kernel adds
+//	        the outer IP (and UDP) header
+//	   --> remote PE
+//
+// Order: a VRF's packets are sealed and sent in the order the TUN gave them,
+// so each flow stays in order. Crypto runs on as many cores as there are
+// busy VRFs (and receive sockets, see receive.go).
+
+// IP header fields the fast path reads.
+const (
+	ipv4HeaderLen = 20
+	ipv6HeaderLen = 40
+)
+
+// outbound forwards one inner packet read from v's TUN, buf[off:off+n],
+// with outHeadroom bytes in front of it and outTailroom after. It returns
+// the ESP packet (in buf) and the tunnel to send it on, or why it dropped
+// the packet, having counted the drop. It allocates nothing.
+func (d *dataplane) outbound(v *vrf, buf []byte, off, n int) (pkt []byte, to *tunnelOut, why drop) {
+	if off < labelRoom+esp.Headroom || n < 1 || off+n+outTailroom > len(buf) {
+		return nil, nil, v.dropOut(dropMalformed)
+	}
+	p := buf[off : off+n]
+	var dst netip.Addr
+	var ttl uint8
+	switch p[0] >> 4 {
+	case 4:
+		if n < ipv4HeaderLen {
+			return nil, nil, v.dropOut(dropMalformed)
+		}
+		dst, ttl = netip.AddrFrom4([4]byte(p[16:20])), p[8]
+	case 6:
+		if n < ipv6HeaderLen {
+			return nil, nil, v.dropOut(dropMalformed)
+		}
+		dst, ttl = netip.AddrFrom16([16]byte(p[24:40])), p[7]
+	default:
+		return nil, nil, v.dropOut(dropMalformed)
+	}
+	hop, ok := v.routes.Load().Lookup(dst)
+	if !ok || hop.peer == nil {
+		return nil, nil, v.dropOut(dropNoRoute)
+	}
+	t := hop.peer.out.Load()
+	if t == nil {
+		return nil, nil, v.dropOut(dropNoTunnel)
+	}
+	if t.sa == nil {
+		return nil, nil, v.dropOut(dropNoSA)
+	}
+	// The kernel decremented the IP TTL forwarding into the TUN: that
+	// was this PE's hop (see the package documentation).
+	if d.mode == mpls.Pipe {
+		ttl = mpls.PipeTTL
+	} else if ttl == 0 {
+		return nil, nil, v.dropOut(dropTTLExpired)
+	}
+	start := off
+	for i := len(hop.labels) - 1; i >= 0; i-- {
+		var err error
+		if start, err = mpls.Push(buf, start, hop.labels[i], 0, ttl, i == len(hop.labels)-1); err != nil {
+			return nil, nil, v.dropOut(dropMalformed) // cannot happen: hop checked the labels
+		}
+	}
+	pkt, err := t.sa.Seal(buf, start, off+n-start, esp.NextHeaderMPLS)
+	if err != nil {
+		return nil, nil, v.dropOut(dropSealError)
+	}
+	v.cnt.outPackets.Add(1)
+	v.cnt.outBytes.Add(uint64(n))
+	return pkt, t, dropNone
+}
+
+func (v *vrf) dropOut(why drop) drop {
+	v.cnt.outDrops[why].Add(1)
+	return why
+}
+
+// readTUN is v's outbound goroutine: it reads batches from dev until dev
+// is closed, forwards each packet and sends the batch.
+func (b *Backend) readTUN(v *vrf, dev tun.Device) {
+	defer b.wg.Done()
+	bufs := newBufs(batchSize, outBufSize(b.mtu))
+	sizes := make([]int, batchSize)
+	send := newSendBatch(batchSize)
+	readBufs := bufs[:min(batchSize, max(dev.BatchSize(), 1))]
+	for {
+		n, err := dev.Read(readBufs, sizes, outHeadroom)
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return
+			}
+			if errors.Is(err, tun.ErrTooManySegments) {
+				v.cnt.outDrops[dropMalformed].Add(1)
+				continue
+			}
+			b.log.Warn("reading TUN", "vrf", v.name, "err", err)
+			continue
+		}
+		send.reset()
+		for i := range n {
+			pkt, t, why := b.dp.outbound(v, readBufs[i], outHeadroom, sizes[i])
+			if why == dropNone {
+				send.add(pkt, t)
+			}
+		}
+		if lost := b.net.Load().send(send); lost > 0 {
+			v.cnt.outDrops[dropTx].Add(uint64(lost))
+		}
+	}
+}
+
+// putSockaddr writes a's socket address (port 4500 for UDP, 0 for raw
+// sockets) in the kernel's layout into sa.
+func putSockaddr(sa *sockaddr, a netip.Addr, port uint16) {
+	*sa = sockaddr{}
+	if a.Is4() {
+		binary.NativeEndian.PutUint16(sa.raw[0:2], afInet)
+		binary.BigEndian.PutUint16(sa.raw[2:4], port)
+		a4 := a.As4()
+		copy(sa.raw[4:8], a4[:])
+		sa.len = sizeofSockaddrInet4
+		return
+	}
+	binary.NativeEndian.PutUint16(sa.raw[0:2], afInet6)
+	binary.BigEndian.PutUint16(sa.raw[2:4], port)
+	a16 := a.As16()
+	copy(sa.raw[8:24], a16[:])
+	sa.len = sizeofSockaddrInet6
+}
