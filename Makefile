@@ -5,7 +5,7 @@ TOOLS     ?= $(BIN)/tools
 FUZZTIME  ?= 60s
 PKGS      := ./...
 
-.PHONY: all build test test-short bench fuzz lint tools demo clean help interop-bgp bench-lab
+.PHONY: all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp
 
 all: build
 
@@ -17,6 +17,9 @@ help:
 	@echo "make fuzz      run every fuzz target for FUZZTIME (default 60s) each"
 	@echo "make lint      gofmt, go vet, staticcheck"
 	@echo "make interop-bgp  Peregrine against FRR, BIRD and gobgpd in namespaces (root)"
+	@echo "make e2e       two PEs and four CEs in namespaces: ping, TCP, isolation, nothing in clear (root)"
+	@echo "make interop-ike  Peregrine's IKEv2 against strongSwan in namespaces (root)"
+	@echo "make bench-bgp BGP import time and memory per route against gobgpd"
 	@echo "make bench-lab CE-to-CE iperf3 through Peregrine vs kernel forwarding vs wireguard-go (root)"
 	@echo "make tools     build staticcheck from tools/go.mod into bin/tools"
 
@@ -42,7 +45,23 @@ $(TOOLS)/wireguard-go: tools/go.mod tools/go.sum
 # Not run by CI. e.g. make bench-lab BENCHLAB_FLAGS="-t 5 -rounds 5"
 bench-lab: $(TOOLS)/wireguard-go
 	$(GO) build -o $(BIN)/benchlab ./labs/benchlab
-	$(BIN)/benchlab -wireguard-go $(TOOLS)/wireguard-go $(BENCHLAB_FLAGS)
+	$(BIN)/benchlab -wireguard-go $(abspath $(TOOLS))/wireguard-go $(BENCHLAB_FLAGS)
+
+# Peregrine's BGP import time for BENCH_N VPNv4 routes from a gobgpd peer,
+# next to a second gobgpd receiving the same routes in the same run.
+# e.g. make bench-bgp BENCH_N=1000000
+BENCH_N     ?= 100000
+BENCH_FLAGS ?=
+bench-bgp: build $(TOOLS)/gobgpd
+	$(GO) run ./labs/bgpbench -n $(BENCH_N) -peregrined $(abspath $(BIN))/peregrined -gobgpd $(abspath $(TOOLS))/gobgpd $(BENCH_FLAGS)
+
+# Two PEs, four CEs in VRFs red and blue, ESP on the core (root).
+e2e:
+	$(GO) test -race -count=1 -v -run E2E ./labs/interop/
+
+# Peregrine's IKEv2 against strongSwan in namespaces (root; apt: charon-systemd).
+interop-ike:
+	$(GO) test -race -count=1 -v ./ipsec/ike/interop/
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)

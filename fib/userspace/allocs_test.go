@@ -28,7 +28,7 @@ func TestOutboundAllocs(t *testing.T) {
 	s.Tunnels[addr("192.0.2.4")] = &fib.Tunnel{Remote: addr("192.0.2.4")} // no SA
 	d := newTestDataplane(t, s)
 	v := d.vrfs["red"]
-	send := newSendBatch(1)
+	send := newSendBatch(2)
 	for _, tc := range []struct {
 		name string
 		pkt  []byte
@@ -52,8 +52,9 @@ func TestOutboundAllocs(t *testing.T) {
 					t.Fatalf("drop %d, want %d", why, tc.want)
 				}
 				if why == dropNone {
-					send.reset()
+					send.reset(true)
 					send.add(pkt, to)
+					send.add(pkt, to) // coalesced
 				}
 			})
 		})

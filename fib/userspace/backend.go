@@ -133,7 +133,9 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	for name, t := range b.tuns {
 		tunIndex[name] = t.index
 	}
+	before := b.sys.changes
 	errs = append(errs, b.sys.syncRules(s.VRFs), b.sys.syncRoutes(s.VRFs, tunIndex))
+	b.log.Debug("kernel rules and routes synced", "changes", b.sys.changes-before, "vrfs", len(s.VRFs))
 	for _, v := range removed {
 		if t := b.tuns[v.name]; t != nil {
 			errs = append(errs, t.close())
@@ -163,7 +165,7 @@ func (b *Backend) setLocal(local netip.Addr) error {
 	var next *sockets
 	var err error
 	if local.IsValid() {
-		if next, err = openSockets(local); err != nil {
+		if next, err = openSockets(local, b.log); err != nil {
 			b.log.Warn("cannot open ESP sockets; tunnels will drop", "local", local, "err", err)
 			next = nil
 		}

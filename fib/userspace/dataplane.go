@@ -30,12 +30,11 @@ type dataplane struct {
 	cnt  globalCounters
 
 	// Owned by update's caller.
-	vrfs    map[string]*vrf
-	peers   map[netip.Addr]*peer
-	inSAs   map[uint32]*heldSA // SPI -> SA in the inbound table
-	outSAs  map[uint32]*heldSA
-	hops    map[hopKey]*nextHop // interned next hops
-	tunnels map[netip.Addr]*fib.Tunnel
+	vrfs   map[string]*vrf
+	peers  map[netip.Addr]*peer
+	inSAs  map[uint32]*heldSA // SPI -> SA in the inbound table
+	outSAs map[uint32]*heldSA
+	hops   map[hopKey]*nextHop // interned next hops
 }
 
 // vrf is one VRF in the fast path.

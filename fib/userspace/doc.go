@@ -25,24 +25,32 @@
 // # The fast path
 //
 // send.go and receive.go draw it. Outbound, a goroutine per VRF reads
-// batches from the VRF's TUN, looks each destination up in the VRF's route
-// table (a bart trie, an immutable snapshot behind an atomic.Pointer, copied
-// on write by Apply), pushes the label stack, seals ESP with next header 137
-// (RFC 4023) and sends batches to the remote PEs with sendmmsg. A packet
-// whose remote PE has no tunnel or no outbound SA is dropped and counted:
-// never sent in clear. Inbound, a goroutine per socket receives batches with
-// recvmmsg, opens ESP through an esp.InboundTable, pops the label, finds the
-// VRF in the LFIB snapshot and writes the inner packet into that VRF's TUN,
-// where the policy rule routes it to the CE. Both per-packet functions are
-// methods on dataplane that work on byte buffers alone, so tests call them
-// without sockets and assert that they allocate nothing.
+// batches from the VRF's TUN (wireguard-go's tun package, with the kernel's
+// TSO handing over TCP super-packets cut into segments), looks each
+// destination up in the VRF's route table (a bart trie, an immutable
+// snapshot behind an atomic.Pointer, copied on write by Apply), pushes the
+// label stack, seals ESP with next header 137 (RFC 4023) and sends the
+// batch with one sendmmsg, runs of equal-sized packets to one PE coalesced
+// with UDP GSO (gso.go). A packet whose remote PE has no tunnel or no
+// outbound SA is dropped and counted: never sent in clear. Inbound, a
+// goroutine per socket receives batches with recvmmsg (UDP GRO runs cut up
+// again, gro.go), opens ESP through an esp.InboundTable, pops the label,
+// finds the VRF in the LFIB snapshot and writes the inner packets into the
+// VRF's TUN (whose GRO coalesces TCP segments again), where the policy rule
+// routes them to the CE. Both per-packet functions are methods on
+// dataplane that work on byte buffers alone, so tests call them without
+// sockets and assert that they allocate nothing; so are the batching
+// wrappers around sendmmsg and recvmmsg.
 //
-// Outer headers: the kernel writes them. ESP-in-UDP leaves through a UDP
-// socket bound to State.LocalAddress port 4500 and raw ESP through a raw IP
-// socket of protocol 50, so routing, neighbours, checksums and path MTU stay
-// the kernel's. The buffers still keep wire.MaxOuterHeaderLen of headroom,
-// and the unit tests build full packets with wire.Encapsulate and take them
-// apart with wire.Decapsulate, which the raw IPv4 receive path uses too.
+// Concurrency and order: one goroutine per VRF outbound and per socket
+// inbound, so each flow's packets stay in order and crypto spreads over as
+// many cores as there are busy VRFs plus one. One busy VRF to one PE uses
+// two cores (one each way); a pipeline that spreads one TUN's or one
+// socket's batches over workers and puts them back in order, as
+// wireguard-go does, is the next step where that is not enough.
+//
+// Counters: Stats returns them as a struct (per VRF, per SA, and inbound
+// drops before a VRF is known); Counters flattens them for fib.Counterer.
 //
 // # TTL
 //

@@ -16,6 +16,16 @@ type mmsgs struct {
 	names []sockaddr
 	n     int // messages queued (send) or received (recv)
 
+	// Sending: message i carries segs[i] packets (iovecs from iov[i]),
+	// all of size[i] bytes but the last, bytes[i] in all, to tunnel
+	// to[i]; ctrl holds each message's UDP_SEGMENT control message.
+	niov  int
+	segs  []int
+	size  []int
+	bytes []int
+	to    []*tunnelOut
+	ctrl  []byte
+
 	done    int        // sendmmsg: messages sent so far
 	errno   unix.Errno // the call's error, 0 if none
 	readFn  func(uintptr) bool
@@ -26,6 +36,9 @@ func (m *mmsgs) init(n int) {
 	m.hdrs = make([]unix.Mmsghdr, n)
 	m.iovs = make([]unix.Iovec, n)
 	m.names = make([]sockaddr, n)
+	m.segs, m.size, m.bytes = make([]int, n), make([]int, n), make([]int, n)
+	m.to = make([]*tunnelOut, n)
+	m.ctrl = make([]byte, n*ctrlSpace)
 	for i := range m.hdrs {
 		h := &m.hdrs[i].Hdr
 		h.Iov = &m.iovs[i]
@@ -93,11 +106,19 @@ func (s *socket) sendmmsg(m *mmsgs) (lost int) {
 	for m.done < m.n {
 		m.errno = 0
 		if err := s.rc.Write(m.writeFn); err != nil {
-			return lost + m.n - m.done // closed
+			for ; m.done < m.n; m.done++ { // closed
+				lost += m.segs[m.done]
+			}
+			return lost
 		}
 		if m.errno != 0 {
+			if m.segs[m.done] > 1 && s.gso.Swap(false) {
+				// EIO: no checksum offload on the way out; EINVAL:
+				// segments above the path MTU. Send one by one.
+				s.log.Warn("UDP GSO send failed; sending one datagram per packet from now on", "err", m.errno)
+			}
+			lost += m.segs[m.done]
 			m.done++
-			lost++
 		}
 	}
 	return lost
@@ -109,8 +130,12 @@ func (s *socket) sendmmsg(m *mmsgs) (lost int) {
 // means the socket was closed.
 func (s *socket) recvmmsg(m *mmsgs) (int, error) {
 	for i := range m.hdrs {
-		m.hdrs[i].Hdr.Namelen = uint32(len(m.names[i].raw))
-		m.hdrs[i].Hdr.Flags = 0
+		h := &m.hdrs[i].Hdr
+		h.Namelen = uint32(len(m.names[i].raw))
+		h.Flags = 0
+		if h.Control != nil {
+			h.SetControllen(ctrlSpace)
+		}
 	}
 	m.n, m.errno = 0, 0
 	if err := s.rc.Read(m.readFn); err != nil {

@@ -22,8 +22,9 @@ import (
 //	                 next header 137, mpls.Pop (one label, S=1)
 //	                 LFIB (atomic snapshot): label -> VRF    unknown: drop
 //	                 label TTL into the IP header per mode
+//	        (a UDP GRO run of datagrams is cut up and each opened, gro.go)
 //	   --> writeTUNs: tun.Device.Write of each VRF's packets, in order
-//	        (TCP segments coalesced by GRO)
+//	        (TCP segments coalesced by the TUN's GRO)
 //	   --> kernel (ip rule iif pg-VRF lookup TABLE) --> CE
 
 // inbound forwards one ESP packet, buf[off:off+n], with at least
@@ -155,8 +156,12 @@ func (b *Backend) readSocket(s *socket) {
 	var m mmsgs
 	m.init(batchSize)
 	m.setBufs(bufs, inHeadroom)
-	out := make([]delivery, 0, batchSize)
-	scratch := make([][]byte, 0, batchSize)
+	copies := 0
+	if s.gro {
+		m.setControl()
+		copies = batchSize
+	}
+	w := newTUNWriter(copies)
 	for {
 		n, err := s.recvmmsg(&m)
 		if err != nil {
@@ -169,7 +174,6 @@ func (b *Backend) readSocket(s *socket) {
 			}
 			return
 		}
-		out = out[:0]
 		for i := range n {
 			size := int(m.hdrs[i].Len)
 			if m.truncated(i) {
@@ -182,17 +186,22 @@ func (b *Backend) readSocket(s *socket) {
 			)
 			switch {
 			case s.udp:
-				v, io, il, _ = b.dp.inboundUDP(bufs[i], inHeadroom, size, m.names[i].addrPort())
+				from := m.names[i].addrPort()
+				if seg := m.groSize(i); seg > 0 && seg < size {
+					b.segments(w, bufs[i], inHeadroom, size, seg, from)
+					continue
+				}
+				v, io, il, _ = b.dp.inboundUDP(bufs[i], inHeadroom, size, from)
 			case s.hdrIncluded:
 				v, io, il, _ = b.dp.inboundIP(bufs[i], inHeadroom, size)
 			default:
 				v, io, il, _ = b.dp.inbound(bufs[i], inHeadroom, size)
 			}
 			if v != nil {
-				out = append(out, delivery{v, bufs[i][io-tunOffset : io+il]})
+				w.inPlace(v, bufs[i][io-tunOffset:io+il])
 			}
 		}
-		writeTUNs(out, scratch)
+		w.flush()
 	}
 }
 

@@ -88,6 +88,7 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) e
 			have[k] = true
 			continue
 		}
+		s.changes++
 		if err := s.h.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
 			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", k.dst, k.table, err))
 		}
@@ -96,6 +97,7 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) e
 		if have[k] {
 			continue
 		}
+		s.changes++
 		if err := s.h.RouteReplace(netlinkRoute(k, v)); err != nil {
 			errs = append(errs, fmt.Errorf("ip route replace %s table %d: %w", k.dst, k.table, err))
 		}

@@ -32,6 +32,9 @@ type system struct {
 	log  *slog.Logger
 	h    *netlink.Handle
 	prio int
+	// changes counts the rules and routes added, replaced or deleted,
+	// for logs and for the test that a repeated Apply changes nothing.
+	changes int
 }
 
 type ruleKey struct {
@@ -71,6 +74,7 @@ func (s *system) syncRules(vrfs map[string]*fib.VRF) error {
 				have[k] = true
 				continue
 			}
+			s.changes++
 			if err := s.h.RuleDel(&r); err != nil {
 				errs = append(errs, fmt.Errorf("ip rule del iif %s lookup %d pref %d: %w", r.IifName, r.Table, r.Priority, err))
 			}
@@ -83,6 +87,7 @@ func (s *system) syncRules(vrfs map[string]*fib.VRF) error {
 		r := netlink.NewRule()
 		r.Family, r.IifName, r.Table = k.family, k.iif, k.table
 		r.Priority, r.Protocol = s.prio, RTProto
+		s.changes++
 		if err := s.h.RuleAdd(r); err != nil {
 			errs = append(errs, fmt.Errorf("ip rule add iif %s lookup %d pref %d: %w", k.iif, k.table, s.prio, err))
 		}

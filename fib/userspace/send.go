@@ -22,9 +22,10 @@ import (
 //	        peer -> tunnel (atomic snapshot)             no tunnel, no SA: drop, never clear
 //	        mpls.Push labels, bottom first, TTL per mode
 //	        esp.SA.Seal, next header 137 (MPLS)
-//	   --> sendBatch: sendmmsg on the UDP 4500 socket (ESP-in-UDP)
-//	        or the raw protocol-50 socket (raw ESP); the kernel adds
-//	        the outer IP (and UDP) header
+//	   --> sendBatch: sendmmsg on the UDP 4500 socket (ESP-in-UDP), runs
+//	        of equal-sized packets to one PE coalesced with UDP GSO
+//	        (gso.go), or on the raw protocol-50 socket (raw ESP); the
+//	        kernel adds the outer IP (and UDP) header
 //	   --> remote PE
 //
 // Order: a VRF's packets are sealed and sent in the order the TUN gave them,
@@ -122,14 +123,15 @@ func (b *Backend) readTUN(v *vrf, dev tun.Device) {
 			b.log.Warn("reading TUN", "vrf", v.name, "err", err)
 			continue
 		}
-		send.reset()
+		socks := b.net.Load()
+		send.reset(socks != nil && socks.udp.gso.Load())
 		for i := range n {
 			pkt, t, why := b.dp.outbound(v, readBufs[i], outHeadroom, sizes[i])
 			if why == dropNone {
 				send.add(pkt, t)
 			}
 		}
-		if lost := b.net.Load().send(send); lost > 0 {
+		if lost := socks.send(send); lost > 0 {
 			v.cnt.outDrops[dropTx].Add(uint64(lost))
 		}
 	}

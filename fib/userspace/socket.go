@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/peregrine-net/peregrine/ipsec/wire"
@@ -58,6 +60,12 @@ type socket struct {
 	conn interface{ Close() error }
 	rc   syscall.RawConn
 	udp  bool
+	// gso: the kernel takes UDP_SEGMENT (see sendBatch); cleared if a
+	// coalesced send fails.
+	gso atomic.Bool
+	// gro: UDP_GRO is on; received messages may be runs (gro.go).
+	gro bool
+	log *slog.Logger
 	// hdrIncluded: received datagrams start with the IP header (raw
 	// IPv4 sockets; raw IPv6 sockets and UDP sockets give the payload).
 	hdrIncluded bool
@@ -73,7 +81,7 @@ type sockets struct {
 }
 
 // openSockets binds the UDP 4500 and raw ESP sockets to local.
-func openSockets(local netip.Addr) (*sockets, error) {
+func openSockets(local netip.Addr, log *slog.Logger) (*sockets, error) {
 	ip := net.IP(local.AsSlice())
 	udpNet, ipNet := "udp4", "ip4:50"
 	if local.Is6() {
@@ -84,7 +92,7 @@ func openSockets(local netip.Addr) (*sockets, error) {
 		return nil, fmt.Errorf("ESP-in-UDP socket: %w", err)
 	}
 	s := &sockets{local: local, uc: uc}
-	if s.udp, err = newSocket(uc, true, false); err != nil {
+	if s.udp, err = newSocket(uc, true, false, log); err != nil {
 		uc.Close()
 		return nil, err
 	}
@@ -93,7 +101,7 @@ func openSockets(local netip.Addr) (*sockets, error) {
 		uc.Close()
 		return nil, fmt.Errorf("raw ESP socket: %w", err)
 	}
-	if s.esp, err = newSocket(ic, false, local.Is4()); err != nil {
+	if s.esp, err = newSocket(ic, false, local.Is4(), log); err != nil {
 		uc.Close()
 		ic.Close()
 		return nil, err
@@ -104,20 +112,25 @@ func openSockets(local netip.Addr) (*sockets, error) {
 func newSocket(c interface {
 	Close() error
 	SyscallConn() (syscall.RawConn, error)
-}, udp, hdrIncluded bool) (*socket, error) {
+}, udp, hdrIncluded bool, log *slog.Logger) (*socket, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
+	gso, gro := false, false
 	err = rc.Control(func(fd uintptr) {
 		// Best effort: without CAP_NET_ADMIN the defaults stay.
 		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, socketBuffer)
 		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, socketBuffer)
+		gso = udp && unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_SEGMENT, 0) == nil
+		gro = udp && unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO, 1) == nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &socket{conn: c, rc: rc, udp: udp, hdrIncluded: hdrIncluded}, nil
+	s := &socket{conn: c, rc: rc, udp: udp, hdrIncluded: hdrIncluded, gro: gro, log: log}
+	s.gso.Store(gso)
+	return s, nil
 }
 
 func (s *sockets) close() error {
@@ -149,33 +162,4 @@ func (s *sockets) send(b *sendBatch) (lost int) {
 		lost += s.esp.sendmmsg(&b.raw)
 	}
 	return lost
-}
-
-// sendBatch is a batch of ESP packets sorted by socket, each with its
-// destination.
-type sendBatch struct {
-	udp, raw mmsgs
-}
-
-func newSendBatch(n int) *sendBatch {
-	b := &sendBatch{}
-	b.udp.init(n)
-	b.raw.init(n)
-	return b
-}
-
-func (b *sendBatch) reset() { b.udp.n, b.raw.n = 0, 0 }
-
-// add queues pkt for t. It allocates nothing.
-func (b *sendBatch) add(pkt []byte, t *tunnelOut) {
-	m := &b.raw
-	if t.udp {
-		m = &b.udp
-	}
-	i := m.n
-	m.iovs[i].Base = &pkt[0]
-	m.iovs[i].SetLen(len(pkt))
-	m.names[i] = t.dst
-	m.hdrs[i].Hdr.Namelen = t.dst.len
-	m.n++
 }

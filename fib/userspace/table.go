@@ -43,15 +43,22 @@ func (d *dataplane) buildTable(old *routeTable, oldV, newV *fib.VRF) (*routeTabl
 		return d.freshTable(newV, hopOf), errs
 	}
 	var changes []change
+	kept := 0 // prefixes of newV that oldV has too
 	for p, r := range newV.Routes {
-		if o, ok := oldV.Routes[p]; ok && sameRoute(o, r) {
-			continue
+		o, ok := oldV.Routes[p]
+		if ok {
+			kept++
+			if sameRoute(o, r) {
+				continue
+			}
 		}
 		changes = append(changes, change{p, hopOf(r)})
 	}
-	for p := range oldV.Routes {
-		if _, ok := newV.Routes[p]; !ok {
-			changes = append(changes, change{prefix: p})
+	if kept < len(oldV.Routes) { // else nothing was withdrawn: skip the walk
+		for p := range oldV.Routes {
+			if _, ok := newV.Routes[p]; !ok {
+				changes = append(changes, change{prefix: p})
+			}
 		}
 	}
 	switch {

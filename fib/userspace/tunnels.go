@@ -64,7 +64,6 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 			delete(d.inSAs, spi)
 		}
 	}
-	d.tunnels = s.Tunnels
 	return errs
 }
 

@@ -1,0 +1,154 @@
+package ike
+
+import (
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// ErrAuthFailed is reported (in an AuthFailed event) when a peer's AUTH
+// payload does not verify or the peer refuses ours. The usual cause is a
+// PSK that differs between the two ends, or an identity mismatch.
+var ErrAuthFailed = errors.New("ike: authentication failed")
+
+// sendAuth sends IKE_AUTH with the first child SA:
+//
+//	HDR, SK {IDi, [IDr,] AUTH, SAi2, TSi, TSr, [N(USE_TRANSPORT_MODE)]}
+func (sa *ikeSA) sendAuth() {
+	sa.state = stateAuthSent
+	idi := sa.peer.LocalID.id()
+	auth := pskAuth(sa.suite.PRF, sa.peer.PSK.Bytes(), sa.initReq, sa.nr, sa.keys.pi, idi)
+	c := &childSA{inSPI: sa.newChildSPI(), localTS: sa.peer.LocalTS, remoteTS: sa.peer.RemoteTS}
+	sa.authChild = c
+	ps := []Payload{idi.Payload(true), sa.peer.RemoteID.id().Payload(false),
+		Auth{Method: AuthPSK, Data: auth}.Payload(), Notify{Type: NotifyInitialContact}.Payload()}
+	ps = append(ps, sa.offerChild(c.inSPI, false, c.localTS, c.remoteTS)...)
+	sa.request(&request{x: IKEAuth, payloads: func() []Payload { return ps }, onResponse: sa.handleAuthResponse})
+}
+
+// handleAuthResponse checks the responder's identity and AUTH and installs
+// the first child SA:
+//
+//	HDR, SK {IDr, AUTH, SAr2, TSi, TSr}
+func (sa *ikeSA) handleAuthResponse(m *Message) {
+	c := sa.authChild
+	sa.authChild = nil
+	if _, ok := m.notify(NotifyAuthenticationFailed); ok {
+		sa.authFailed("peer refused our authentication (AUTHENTICATION_FAILED): check that both ends have the same pre-shared key and matching identities")
+		delete(sa.e.inSPIs, c.inSPI)
+		return
+	}
+	idp, ok1 := m.first(PayloadIDr)
+	ap, ok2 := m.first(PayloadAUTH)
+	if !ok1 || !ok2 {
+		for _, n := range m.notifies() {
+			if n.Type.IsError() {
+				sa.fail(fmt.Errorf("ike: IKE_AUTH refused: %s", n.Type))
+				return
+			}
+		}
+		sa.fail(errors.New("ike: IKE_AUTH response lacks IDr or AUTH"))
+		return
+	}
+	idr, err1 := ParseID(idp.Body)
+	auth, err2 := ParseAuth(ap.Body)
+	if err := errors.Join(err1, err2); err != nil {
+		sa.fail(err)
+		return
+	}
+	if !sa.peer.RemoteID.matches(idr) {
+		sa.authFailed(fmt.Sprintf("responder identified as %s, expected %s", idString(idr), sa.peer.RemoteID))
+		return
+	}
+	want := pskAuth(sa.suite.PRF, sa.peer.PSK.Bytes(), sa.initResp, sa.ni, sa.keys.pr, idr)
+	if auth.Method != AuthPSK || !hmac.Equal(auth.Data, want) {
+		sa.authFailed("responder's AUTH payload does not verify: the pre-shared keys differ")
+		return
+	}
+	sa.establish()
+	if nerr := sa.acceptChild(m, c, false); nerr != nil {
+		delete(sa.e.inSPIs, c.inSPI)
+		sa.e.log.Warn("first child SA not created", sa.logArgs("err", nerr)...)
+		return
+	}
+	sa.keyChild(c, nil, sa.ni, sa.nr, true)
+	sa.install(c)
+}
+
+// handleAuthRequest authenticates the initiator and answers with our
+// identity, AUTH and the first child SA. A child SA failure does not fail
+// the IKE SA (RFC 7296 section 1.2): the error notify goes in its place.
+func (sa *ikeSA) handleAuthRequest(m *Message) []Payload {
+	if sa.state != stateInitDone {
+		return []Payload{Notify{Type: NotifyInvalidSyntax}.Payload()}
+	}
+	idp, ok1 := m.first(PayloadIDi)
+	ap, ok2 := m.first(PayloadAUTH)
+	if !ok1 || !ok2 {
+		sa.e.log.Info("IKE_AUTH without IDi or AUTH (EAP is not supported)", sa.logArgs()...)
+		sa.state = stateDead
+		return []Payload{Notify{Type: NotifyAuthenticationFailed}.Payload()}
+	}
+	idi, err1 := ParseID(idp.Body)
+	auth, err2 := ParseAuth(ap.Body)
+	if errors.Join(err1, err2) != nil {
+		sa.state = stateDead
+		return []Payload{Notify{Type: NotifyInvalidSyntax}.Payload()}
+	}
+	if !sa.peer.RemoteID.matches(idi) {
+		if p := sa.e.peerByID(idi); p != nil {
+			sa.peer = p
+		} else {
+			sa.authFailed(fmt.Sprintf("initiator identified as %s, no peer is configured with that identity", idString(idi)))
+			return []Payload{Notify{Type: NotifyAuthenticationFailed}.Payload()}
+		}
+	}
+	want := pskAuth(sa.suite.PRF, sa.peer.PSK.Bytes(), sa.initReq, sa.nr, sa.keys.pi, idi)
+	if auth.Method != AuthPSK || !hmac.Equal(auth.Data, want) {
+		sa.authFailed("initiator's AUTH payload does not verify: the pre-shared keys differ")
+		return []Payload{Notify{Type: NotifyAuthenticationFailed}.Payload()}
+	}
+	idr := sa.peer.LocalID.id()
+	ours := pskAuth(sa.suite.PRF, sa.peer.PSK.Bytes(), sa.initResp, sa.ni, sa.keys.pr, idr)
+	ps := []Payload{idr.Payload(false), Auth{Method: AuthPSK, Data: ours}.Payload()}
+	sa.establish()
+	_, cps, nerr := sa.answerChild(m, sa.ni, sa.nr, false, 0)
+	if nerr != nil {
+		sa.e.log.Warn("first child SA refused", sa.logArgs("err", nerr)...)
+		return append(ps, Notify{Type: nerr.Type, Data: nerr.Data}.Payload())
+	}
+	return append(ps, cps...)
+}
+
+// authFailed logs and reports an authentication failure and drops the SA.
+// The message names the peer and the cause, never the key.
+func (sa *ikeSA) authFailed(reason string) {
+	sa.e.log.Error("IKE authentication failed", sa.logArgs("remote", sa.remote, "reason", reason)...)
+	sa.e.emit(Event{Kind: AuthFailed, Peer: sa.peer.Name, SPIi: sa.spiI, SPIr: sa.spiR, Err: fmt.Errorf("%w: %s", ErrAuthFailed, reason)})
+	sa.state = stateDead
+	sa.e.remove(sa)
+	sa.e.maybeRestart(sa)
+}
+
+// peerByID finds a peer configured with identity id.
+func (e *Engine) peerByID(id ID) *PeerConfig {
+	for _, p := range e.peers {
+		if p.RemoteID.matches(id) {
+			return p
+		}
+	}
+	return nil
+}
+
+func idString(id ID) string {
+	switch id.Type {
+	case IDFQDN:
+		return fmt.Sprintf("%q", id.Data)
+	case IDIPv4, IDIPv6:
+		if a, ok := netip.AddrFromSlice(id.Data); ok {
+			return a.String()
+		}
+	}
+	return fmt.Sprintf("ID type %d (%d bytes)", id.Type, len(id.Data))
+}

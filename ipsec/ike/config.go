@@ -1,0 +1,252 @@
+package ike
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+)
+
+// IKEProposal is one proposal for the IKE SA; each list is in preference
+// order. Only AEAD ciphers are offered, so there is no integrity list.
+type IKEProposal struct {
+	Encr []Encr
+	PRF  []PRF
+	DH   []DHGroup
+}
+
+// ESNMode says which sequence number sizes a child SA may use.
+type ESNMode uint8
+
+// ESN modes. The zero value offers and accepts both, preferring ESN.
+const (
+	ESNEither ESNMode = iota
+	ESNOn
+	ESNOff
+)
+
+// ESPProposal is one proposal for child SAs. DH is for PFS in
+// CREATE_CHILD_SA (RFC 7296 section 1.3.1): empty for none. The first child
+// never has PFS: it is keyed from the IKE SA's exchange.
+type ESPProposal struct {
+	Encr []Encr
+	ESN  ESNMode
+	DH   []DHGroup
+}
+
+// Lifetime bounds an SA. At Soft the engine rekeys; at Hard it deletes.
+// Byte limits are counted by the dataplane, which calls Engine.Rekey when
+// SoftBytes is reached; the engine only passes them on in ChildSA.
+type Lifetime struct {
+	Soft, Hard           time.Duration
+	SoftBytes, HardBytes uint64
+}
+
+// Mode is the child SA's encapsulation mode.
+type Mode uint8
+
+// Modes. Transport is Peregrine's PE-to-PE default: the outer header is
+// the PE's own (PE address to PE address) and ESP's next header is 137,
+// an MPLS label stack (RFC 4023 section 5); no second IP header is needed.
+// Tunnel mode is for peers such as strongSwan that tunnel IP subnets.
+const (
+	Transport Mode = iota
+	Tunnel
+)
+
+func (m Mode) String() string {
+	if m == Tunnel {
+		return "tunnel"
+	}
+	return "transport"
+}
+
+// PeerConfig is one remote PE (or other IKEv2 peer).
+type PeerConfig struct {
+	// Name identifies the peer in events and logs.
+	Name string
+	// LocalAddr and RemoteAddr are the IKE and ESP endpoints. RemotePort
+	// (default 500) and RemoteNATTPort (default 4500) are where the peer
+	// listens.
+	LocalAddr, RemoteAddr      netip.Addr
+	RemotePort, RemoteNATTPort uint16
+	// LocalID and RemoteID default to the addresses' identities.
+	LocalID, RemoteID Identity
+	PSK               PSK
+	// IKE and ESP proposals; defaults are DefaultIKEProposals and
+	// DefaultESPProposals.
+	IKE []IKEProposal
+	ESP []ESPProposal
+	// IKELifetime.Soft is when the IKE SA is rekeyed, Hard when it is
+	// dropped without a rekey; ChildLifetime the same for child SAs.
+	IKELifetime, ChildLifetime Lifetime
+	// DPDInterval: after this long without a message from the peer, send
+	// an empty INFORMATIONAL request (RFC 7296 section 2.4). 0 disables.
+	DPDInterval time.Duration
+	// Mode and traffic selectors of the child SA. The default selectors
+	// are the two PE addresses with any protocol (see the package doc).
+	Mode              Mode
+	LocalTS, RemoteTS []TrafficSelector
+	// ForceUDPEncap puts ESP in UDP (RFC 3948) even without a NAT, by
+	// making the peer detect one; it matches config's "encapsulation: udp".
+	ForceUDPEncap bool
+	// Initiate makes the engine start the IKE SA itself (Engine.Start);
+	// otherwise it waits for the peer.
+	Initiate bool
+}
+
+// Defaults: AES-256-GCM and ChaCha20-Poly1305, SHA-256 PRF, X25519 then
+// ECP-256 then MODP-2048.
+var (
+	DefaultIKEProposals = []IKEProposal{{
+		Encr: []Encr{AES256GCM16, ChaCha20Poly1305, AES128GCM16},
+		PRF:  []PRF{PRFHMACSHA256, PRFHMACSHA384, PRFHMACSHA512},
+		DH:   []DHGroup{DHCurve25519, DHECP256, DHModp2048},
+	}}
+	DefaultESPProposals = []ESPProposal{{
+		Encr: []Encr{AES256GCM16, ChaCha20Poly1305, AES128GCM16},
+	}}
+)
+
+// withDefaults returns a copy of c with defaults filled in.
+func (c PeerConfig) withDefaults() PeerConfig {
+	if c.RemotePort == 0 {
+		c.RemotePort = 500
+	}
+	if c.RemoteNATTPort == 0 {
+		c.RemoteNATTPort = 4500
+	}
+	if c.LocalID.Type == 0 {
+		c.LocalID = AddrIdentity(c.LocalAddr)
+	}
+	if c.RemoteID.Type == 0 && c.RemoteAddr.IsValid() {
+		c.RemoteID = AddrIdentity(c.RemoteAddr)
+	}
+	if len(c.IKE) == 0 {
+		c.IKE = DefaultIKEProposals
+	}
+	if len(c.ESP) == 0 {
+		c.ESP = DefaultESPProposals
+	}
+	if len(c.LocalTS) == 0 {
+		c.LocalTS = []TrafficSelector{TSHost(c.LocalAddr)}
+	}
+	if len(c.RemoteTS) == 0 && c.RemoteAddr.IsValid() {
+		c.RemoteTS = []TrafficSelector{TSHost(c.RemoteAddr)}
+	}
+	if c.IKELifetime.Hard == 0 {
+		c.IKELifetime.Hard = 4 * time.Hour
+	}
+	if c.IKELifetime.Soft == 0 {
+		c.IKELifetime.Soft = c.IKELifetime.Hard * 9 / 10
+	}
+	if c.ChildLifetime.Hard == 0 {
+		c.ChildLifetime.Hard = time.Hour
+	}
+	if c.ChildLifetime.Soft == 0 {
+		c.ChildLifetime.Soft = c.ChildLifetime.Hard * 9 / 10
+	}
+	return c
+}
+
+// ConfigError names the offending field by its path, e.g.
+// "peers[pe2].ike[0].encr[1]".
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return "ike: config " + e.Field + ": " + e.Reason }
+
+// validate checks a defaulted config.
+func (c PeerConfig) validate() error {
+	p := "peers[" + c.Name + "]"
+	bad := func(f, format string, a ...any) error {
+		return &ConfigError{Field: p + f, Reason: fmt.Sprintf(format, a...)}
+	}
+	switch {
+	case c.Name == "":
+		return bad(".name", "empty")
+	case !c.LocalAddr.IsValid():
+		return bad(".local-address", "required")
+	case c.RemoteAddr.IsValid() && c.RemoteAddr.Is4() != c.LocalAddr.Is4():
+		return bad(".remote-address", "%s is not of the local address's family", c.RemoteAddr)
+	case len(c.PSK.b) < 16:
+		return bad(".psk", "shorter than 16 bytes")
+	case c.Initiate && !c.RemoteAddr.IsValid():
+		return bad(".remote-address", "required to initiate")
+	case c.RemoteID.Type == 0:
+		return bad(".remote-id", "required when remote-address is not set")
+	case c.IKELifetime.Soft > c.IKELifetime.Hard:
+		return bad(".ike-lifetime", "soft %v after hard %v", c.IKELifetime.Soft, c.IKELifetime.Hard)
+	case c.ChildLifetime.Soft > c.ChildLifetime.Hard:
+		return bad(".child-lifetime", "soft %v after hard %v", c.ChildLifetime.Soft, c.ChildLifetime.Hard)
+	}
+	for i, pr := range c.IKE {
+		if len(pr.Encr) == 0 || len(pr.PRF) == 0 || len(pr.DH) == 0 {
+			return bad(fmt.Sprintf(".ike[%d]", i), "needs encr, prf and dh")
+		}
+		for j, e := range pr.Encr {
+			if !e.valid() {
+				return bad(fmt.Sprintf(".ike[%d].encr[%d]", i, j), "unsupported %s", e)
+			}
+		}
+		for j, f := range pr.PRF {
+			if f.hash() == nil {
+				return bad(fmt.Sprintf(".ike[%d].prf[%d]", i, j), "unsupported %s", f)
+			}
+		}
+		for j, g := range pr.DH {
+			if g != DHCurve25519 && g != DHECP256 && g != DHModp2048 {
+				return bad(fmt.Sprintf(".ike[%d].dh[%d]", i, j), "unsupported %s", g)
+			}
+		}
+	}
+	for i, pr := range c.ESP {
+		if len(pr.Encr) == 0 {
+			return bad(fmt.Sprintf(".esp[%d]", i), "needs encr")
+		}
+		for j, e := range pr.Encr {
+			if !e.valid() {
+				return bad(fmt.Sprintf(".esp[%d].encr[%d]", i, j), "unsupported %s", e)
+			}
+		}
+	}
+	for i, ts := range append(append([]TrafficSelector{}, c.LocalTS...), c.RemoteTS...) {
+		if !ts.valid() {
+			return bad(fmt.Sprintf(".traffic-selectors[%d]", i), "invalid range %s", ts)
+		}
+	}
+	return nil
+}
+
+// Config configures an Engine.
+type Config struct {
+	Peers []PeerConfig
+	// Logger receives the engine's log; nil discards it. Secrets never
+	// reach it.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now); tests inject a fake one.
+	Now func() time.Time
+	// Retransmit is the first retransmission timeout (default 1 s); it
+	// doubles on every try (RFC 7296 section 2.1) up to Tries sends in all
+	// (default 6, about a minute), after which the IKE SA is dead.
+	Retransmit time.Duration
+	Tries      int
+	// CookieThreshold is the number of half-open IKE SAs past which the
+	// responder demands a cookie (RFC 7296 section 2.6). Default 64;
+	// negative always demands one.
+	CookieThreshold int
+	// HalfOpenTimeout drops a responder SA that never completes IKE_AUTH
+	// (default 30 s).
+	HalfOpenTimeout time.Duration
+	// RestartAfter is how long after an IKE SA to a peer configured with
+	// Initiate fails (unreachable, refused, dead, deleted by the peer) the
+	// engine initiates again (default 10 s). Engine.Delete stops that.
+	RestartAfter time.Duration
+	// Ports are the local IKE and NAT-T ports (default 500 and 4500).
+	Port, NATTPort uint16
+}
+
+var errNoPeers = errors.New("ike: config: no peers")

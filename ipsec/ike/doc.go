@@ -1,0 +1,80 @@
+// Package ike is Peregrine's IKEv2 (RFC 7296): it authenticates remote PEs
+// with a pre-shared key and keys the ESP security associations that carry
+// MPLS-in-ESP between them.
+//
+// # Layers
+//
+//	runner.go         UDP 500 and 4500 sockets, one goroutine owning the Engine
+//	engine.go         Engine: Handle(datagram), Tick(), Output(), Events()
+//	ikesa.go ...      one IKE SA: message IDs, window of 1, retransmission,
+//	                  exchanges (init*.go, auth.go, child.go, rekey.go, info.go)
+//	keys.go dh.go     prf, prf+, SKEYSEED, KEYMAT, PSK AUTH; DH groups 14, 19, 31
+//	sk.go             the Encrypted payload with AES-GCM-16 and ChaCha20-Poly1305
+//	message.go ...    header and payload views and encoders (header.go,
+//	                  payload.go, sa_payload.go, payloads.go, ts.go)
+//
+// The Engine owns no socket, goroutine or clock: a test wires two engines
+// back to back and moves a fake clock, and the Runner does the same over
+// UDP. Events (ChildUp, ChildDown, IKEUp, IKEDown, AuthFailed) are what the
+// dataplane consumes; ChildSA.InConfig and OutConfig give esp.Config values.
+//
+// # What is negotiated
+//
+// Only AEAD transforms, for IKE (RFC 5282, RFC 7634) and ESP (RFC 4106,
+// RFC 7634): AES-GCM with 16-byte ICV (128 or 256-bit keys) and
+// ChaCha20-Poly1305. PRFs HMAC-SHA2-256/384/512. DH groups 31 (X25519), 19
+// (ECP-256) and 14 (MODP-2048). ESN is negotiated per ESPProposal.ESN. PFS
+// for CREATE_CHILD_SA when ESPProposal.DH is set. Authentication is PSK only
+// (RFC 7296 section 2.15) with ID_IPV4_ADDR, ID_IPV6_ADDR or ID_FQDN.
+//
+// # Traffic selectors for PE-to-PE MPLS-in-ESP
+//
+// Between two Peregrine PEs the default child SA is transport mode with
+// TSi/TSr the two PE addresses, any protocol. The packet is
+//
+//	IP(PE1 -> PE2) | [UDP 4500] | ESP | label stack | inner packet | trailer (NH 137)
+//
+// which is MPLS-in-IP (RFC 4023) protected by transport-mode ESP: the outer
+// header already names both PEs, so tunnel mode would only add a second
+// identical IP header. "Any protocol" rather than 137 keeps the policy
+// simple to mirror on a peer that cannot express protocol 137 and lets the
+// same SA carry the PEs' own control traffic if wanted; the dataplane
+// decides what it seals. For a peer such as strongSwan that tunnels IP
+// subnets, set Mode to Tunnel and LocalTS/RemoteTS to those subnets (the
+// interop tests do: 10.1.0.0/24 === 10.2.0.0/24). A responder narrows the
+// initiator's selectors to the intersection with its own (section 2.9).
+//
+// # Behaviour worth knowing
+//
+//   - Configure one initiator per PE pair (for example the PE with the
+//     lower address): a peer with Initiate set initiates again
+//     Config.RestartAfter after its IKE SA fails, dies or is deleted by the
+//     peer, so the SA is always on; if both ends initiate, two IKE SAs (and
+//     two child SAs) live side by side, which works but wastes one.
+//   - ForceUDPEncap puts ESP in UDP even without a NAT (config's
+//     "encapsulation: udp").
+//   - NAT detection (section 2.23) moves IKE to port 4500 with the non-ESP
+//     marker before IKE_AUTH and marks child SAs UDPEncap. strongSwan with
+//     kernel-libipsec always fakes a NAT, so against it ESP is always in UDP.
+//   - Retransmission: Config.Retransmit (1 s), doubling, Config.Tries (6)
+//     sends; then the IKE SA is dead and its children reported down.
+//     Responses are cached and resent for retransmitted requests.
+//   - DPD: an empty INFORMATIONAL request after DPDInterval of silence.
+//   - Rekeying is make-before-break: ChildUp for the new SA (Replaces set)
+//     comes before ChildDown for the old one, and the side that started the
+//     rekey deletes the old SA. Simultaneous rekeys are resolved by the
+//     lowest nonce (section 2.8.1). The responder of an SA schedules its
+//     soft rekey halfway between soft and hard, so two ends with equal
+//     lifetimes rarely collide.
+//   - Cookies (section 2.6) once Config.CookieThreshold half-open SAs exist.
+//   - A wrong PSK: the responder answers AUTHENTICATION_FAILED, both ends
+//     report an AuthFailed event and log one line naming the peer and the
+//     cause; PSK values never reach a log (PSK redacts itself).
+//
+// Not implemented: certificates and EAP (CERTREQ and V are ignored),
+// configuration payloads, MOBIKE, IKE fragmentation, window sizes above 1,
+// INVALID_IKE_SPI replies, INITIAL_CONTACT handling (a rebooted peer's stale
+// SAs go when DPD finds them dead), cookie secret rotation, retrying a
+// CREATE_CHILD_SA with the group an INVALID_KE_PAYLOAD names (a refused
+// rekey is retried after 10 s with the same proposal).
+package ike

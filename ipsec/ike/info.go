@@ -1,0 +1,81 @@
+package ike
+
+// INFORMATIONAL exchanges: Delete (RFC 7296 section 1.4), liveness checks
+// (section 2.4) and error reports.
+
+// handleInformational answers an INFORMATIONAL request.
+func (sa *ikeSA) handleInformational(m *Message) []Payload {
+	var resp []Payload
+	var ours []uint32
+	for _, p := range m.Payloads {
+		switch p.Type {
+		case PayloadDelete:
+			d, err := ParseDelete(p.Body)
+			if err != nil {
+				continue
+			}
+			if d.Protocol == ProtoIKE {
+				sa.e.log.Info("peer deleted the IKE SA", sa.logArgs()...)
+				sa.drop(nil)
+				return nil
+			}
+			if d.Protocol != ProtoESP {
+				continue
+			}
+			for _, spi := range d.SPIs {
+				c := sa.childByOut(spi)
+				if c == nil {
+					continue
+				}
+				// A Delete crossing ours: remove without answering for it
+				// (section 1.4.1).
+				if c.state != childDeleting {
+					ours = append(ours, c.inSPI)
+				}
+				sa.removeChild(c)
+			}
+		case PayloadNotify:
+			n, err := ParseNotify(p.Body)
+			if err == nil && n.Type == NotifyAuthenticationFailed {
+				sa.authFailed("peer reported AUTHENTICATION_FAILED after IKE_AUTH")
+				return nil
+			}
+		}
+	}
+	if len(ours) > 0 {
+		resp = append(resp, Delete{Protocol: ProtoESP, SPIs: ours}.Payload())
+	}
+	return resp
+}
+
+// dpd sends an empty INFORMATIONAL request; a response proves the peer
+// alive, and its retransmissions running out kills the SA.
+func (sa *ikeSA) dpd() {
+	sa.e.log.Debug("liveness check", sa.logArgs()...)
+	sa.request(&request{x: Informational, payloads: func() []Payload { return nil }, onResponse: func(*Message) {}})
+}
+
+// deleteIKE tells the peer the IKE SA (and so its children) is gone.
+func (sa *ikeSA) deleteIKE() {
+	if sa.state != stateEstablished {
+		return
+	}
+	sa.state = stateDeleting
+	done := func(*Message) { sa.drop(nil) }
+	sa.request(&request{x: Informational,
+		payloads:   func() []Payload { return []Payload{Delete{Protocol: ProtoIKE}.Payload()} },
+		onResponse: done, onTimeout: func() { sa.drop(nil) }})
+}
+
+// deleteChild tells the peer to delete a child SA and removes it when
+// the peer answers (the peer answers with its own SPI).
+func (sa *ikeSA) deleteChild(c *childSA) {
+	if c.state == childDeleting || sa.state != stateEstablished {
+		return
+	}
+	c.state = childDeleting
+	done := func(*Message) { sa.removeChild(c) }
+	sa.request(&request{x: Informational,
+		payloads:   func() []Payload { return []Payload{Delete{Protocol: ProtoESP, SPIs: []uint32{c.inSPI}}.Payload()} },
+		onResponse: done})
+}

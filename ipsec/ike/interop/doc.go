@@ -1,0 +1,6 @@
+// Package interop tests package ike against strongSwan 5.9.8 in network
+// namespaces: Peregrine as initiator and as responder, ESP keys checked by
+// passing a ping through strongSwan's kernel-libipsec tunnel, and a wrong
+// PSK. It has no non-test code; the tests need root and strongSwan
+// (charon-systemd, swanctl, kernel-libipsec) and skip without them.
+package interop

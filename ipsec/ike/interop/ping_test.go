@@ -1,0 +1,123 @@
+package interop
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/ipsec/ike"
+)
+
+// echoer stands in for Peregrine's tunnel dataplane: it opens ESP from
+// the NAT-T socket with the negotiated inbound SA and answers ICMP echo
+// requests to addresses behind Peregrine through the outbound SA.
+type echoer struct {
+	mu      sync.Mutex
+	in      map[uint32]*esp.SA // by SPI: old and new overlap during a rekey
+	out     *esp.SA            // the newest outbound SA
+	send    func(pkt []byte, to netip.AddrPort) error
+	opened  atomic.Int64 // packets that authenticated and decrypted
+	replied atomic.Int64
+	failed  atomic.Int64
+}
+
+func (e *echoer) install(c ike.ChildSA) error {
+	in, err := esp.NewSA(c.InConfig(0))
+	if err != nil {
+		return err
+	}
+	out, err := esp.NewSA(c.OutConfig())
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if e.in == nil {
+		e.in = map[uint32]*esp.SA{}
+	}
+	e.in[c.InSPI], e.out = in, out
+	e.mu.Unlock()
+	return nil
+}
+
+func (e *echoer) remove(c ike.ChildSA) {
+	e.mu.Lock()
+	delete(e.in, c.InSPI)
+	if e.out != nil && e.out.SPI() == c.OutSPI {
+		e.out = nil
+	}
+	e.mu.Unlock()
+}
+
+func (e *echoer) handle(pkt []byte, from netip.AddrPort) {
+	if len(pkt) < 4 {
+		return
+	}
+	e.mu.Lock()
+	in, out := e.in[binary.BigEndian.Uint32(pkt)], e.out
+	e.mu.Unlock()
+	if in == nil || out == nil {
+		e.failed.Add(1)
+		return
+	}
+	buf := make([]byte, esp.ScratchLen+len(pkt))
+	copy(buf[esp.ScratchLen:], pkt)
+	payload, nh, err := in.Open(buf, esp.ScratchLen, len(pkt))
+	if err != nil {
+		e.failed.Add(1)
+		return
+	}
+	e.opened.Add(1)
+	if nh != esp.NextHeaderIPv4 {
+		return
+	}
+	reply, ok := echoReply(payload)
+	if !ok {
+		return
+	}
+	rb := make([]byte, esp.Headroom+len(reply)+esp.MaxTrailer)
+	copy(rb[esp.Headroom:], reply)
+	sealed, err := out.Seal(rb, esp.Headroom, len(reply), esp.NextHeaderIPv4)
+	if err != nil {
+		return
+	}
+	if e.send(sealed, from) == nil {
+		e.replied.Add(1)
+	}
+}
+
+// echoReply turns an IPv4 ICMP echo request into its reply.
+func echoReply(p []byte) ([]byte, bool) {
+	if len(p) < 20 || p[0]>>4 != 4 || p[9] != 1 {
+		return nil, false
+	}
+	ihl := int(p[0]&0xf) * 4
+	if len(p) < ihl+8 || p[ihl] != 8 {
+		return nil, false
+	}
+	r := append([]byte(nil), p...)
+	copy(r[12:16], p[16:20])
+	copy(r[16:20], p[12:16])
+	r[8] = 64
+	r[ihl] = 0 // echo reply
+	binary.BigEndian.PutUint16(r[ihl+2:], 0)
+	binary.BigEndian.PutUint16(r[ihl+2:], checksum(r[ihl:]))
+	binary.BigEndian.PutUint16(r[10:], 0)
+	binary.BigEndian.PutUint16(r[10:], checksum(r[:ihl]))
+	return r, true
+}
+
+func checksum(b []byte) uint16 {
+	var s uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		s += uint32(b[len(b)-1]) << 8
+	}
+	for s>>16 != 0 {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
+}

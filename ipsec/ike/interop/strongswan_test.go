@@ -1,0 +1,206 @@
+package interop
+
+// Topology (each box a network namespace the test creates):
+//
+//	+---------------------------------+          +----------------------------------+
+//	| sw: strongSwan 5.9.8            |          | pe: Peregrine's ike.Runner       |
+//	|     charon-systemd,             |          |     (sockets opened in pe from   |
+//	|     kernel-libipsec (ipsec0)    |          |      this test process)          |
+//	| 10.1.0.1/32 on lo  (behind sw)  |          | 10.2.0.0/24 behind pe: answered  |
+//	| sw0 192.0.2.1/24 ---------------+----------+ pe0 192.0.2.2/24 by the echoer   |
+//	+---------------------------------+          +----------------------------------+
+//
+// Child SA: tunnel mode, 10.1.0.0/24 === 10.2.0.0/24, no ESN (kernel-libipsec
+// refuses ESN: "IPsec SA: ESN not supported"). kernel-libipsec
+// requires UDP encapsulation, so strongSwan fakes its NAT detection hash
+// and both ends move to port 4500: the IKE_AUTH and all ESP travel there.
+// "ping -I 10.1.0.1 10.2.0.1" in sw goes through ipsec0, strongSwan seals
+// it with the child SA, the echoer in pe opens it with the keys Peregrine
+// negotiated and seals the reply with Peregrine's outbound SA; strongSwan
+// opening that reply is what makes ping succeed.
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peregrine-net/peregrine/ipsec/ike"
+	"github.com/peregrine-net/peregrine/labs/netns"
+)
+
+var (
+	swAddr = netip.MustParseAddr("192.0.2.1")
+	peAddr = netip.MustParseAddr("192.0.2.2")
+)
+
+const goodPSK = "interop-test-psk-0123456789abcdef"
+
+// peregrine starts a Runner in pe with the given PSK; events arrive on the
+// returned channel.
+func peregrine(t *testing.T, pe *netns.Node, psk string, initiate bool) (*ike.Runner, *echoer, chan ike.Event) {
+	return peregrineDPD(t, pe, psk, initiate, 0)
+}
+
+func peregrineDPD(t *testing.T, pe *netns.Node, psk string, initiate bool, dpd time.Duration) (*ike.Runner, *echoer, chan ike.Event) {
+	return peregrineWith(t, pe, psk, initiate, dpd,
+		ike.IKEProposal{Encr: []ike.Encr{ike.AES256GCM16}, PRF: []ike.PRF{ike.PRFHMACSHA256}, DH: []ike.DHGroup{ike.DHCurve25519}},
+		ike.ESPProposal{Encr: []ike.Encr{ike.AES256GCM16}, DH: []ike.DHGroup{ike.DHCurve25519}})
+}
+
+func peregrineWith(t *testing.T, pe *netns.Node, psk string, initiate bool, dpd time.Duration, ikeP ike.IKEProposal, espP ike.ESPProposal) (*ike.Runner, *echoer, chan ike.Event) {
+	t.Helper()
+	cfg := ike.Config{
+		Logger: slogT(t),
+		Peers: []ike.PeerConfig{{
+			Name: "sw", LocalAddr: peAddr, RemoteAddr: swAddr, PSK: ike.NewPSK([]byte(psk)),
+			IKE:         []ike.IKEProposal{ikeP},
+			ESP:         []ike.ESPProposal{espP},
+			Mode:        ike.Tunnel,
+			LocalTS:     []ike.TrafficSelector{ike.TSFromPrefix(netip.MustParsePrefix("10.2.0.0/24"))},
+			RemoteTS:    []ike.TrafficSelector{ike.TSFromPrefix(netip.MustParsePrefix("10.1.0.0/24"))},
+			Initiate:    initiate,
+			DPDInterval: dpd,
+		}},
+	}
+	var r *ike.Runner
+	err := inNetns(pe.Namespace(), func() error {
+		var err error
+		r, err = ike.NewRunner(cfg, peAddr)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ech := &echoer{send: r.SendESP}
+	events := make(chan ike.Event, 32)
+	r.OnChildSA(func(c ike.ChildSA) {
+		if err := ech.install(c); err != nil {
+			t.Errorf("installing %v: %v", c, err)
+		}
+	})
+	r.OnChildSADeleted(ech.remove)
+	r.OnESP(ech.handle)
+	r.OnEvent(func(ev ike.Event) { events <- ev })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = r.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return r, ech, events
+}
+
+func wait(t *testing.T, events chan ike.Event, kind ike.EventKind) ike.Event {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ev.Kind == kind {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("no %s event", kind)
+		}
+	}
+}
+
+// checkSAs asserts swanctl --list-sas shows the IKE and child SA with the
+// agreed proposals and returns its output.
+func checkSAs(t *testing.T, s *swan, c ike.ChildSA) string {
+	t.Helper()
+	return checkSAsWith(t, s, c, "AES_GCM_16-256/PRF_HMAC_SHA2_256/CURVE_25519", "ESP:AES_GCM_16-256")
+}
+
+func checkSAsWith(t *testing.T, s *swan, c ike.ChildSA, ikeSuite, espSuite string) string {
+	t.Helper()
+	var out string
+	eventually(t, 5*time.Second, func() error {
+		var err error
+		out, err = s.swanctl("--list-sas")
+		if err != nil {
+			return err
+		}
+		for _, want := range []string{"ESTABLISHED", ikeSuite, "INSTALLED, TUNNEL-in-UDP", espSuite,
+			"local  10.1.0.0/24", "remote 10.2.0.0/24",
+			fmt.Sprintf("in  %08x", c.OutSPI), fmt.Sprintf("out %08x", c.InSPI)} {
+			if !strings.Contains(out, want) {
+				return fmt.Errorf("swanctl --list-sas lacks %q:\n%s", want, out)
+			}
+		}
+		return nil
+	})
+	t.Logf("swanctl --list-sas:\n%s", out)
+	return out
+}
+
+// pingThrough pings an address behind Peregrine from strongSwan's side.
+func pingThrough(t *testing.T, s *swan, ech *echoer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := s.node.Exec(ctx, "ping", "-c", "3", "-W", "2", "-I", "10.1.0.1", "10.2.0.1")
+	t.Logf("ping:\n%s", out)
+	if err != nil {
+		t.Fatalf("ping through the tunnel failed: %v (opened %d, replied %d, failed %d)", err, ech.opened.Load(), ech.replied.Load(), ech.failed.Load())
+	}
+	if ech.opened.Load() < 3 || ech.replied.Load() < 3 {
+		t.Fatalf("echoer opened %d, replied %d", ech.opened.Load(), ech.replied.Load())
+	}
+	ech.opened.Store(0)
+	ech.replied.Store(0)
+}
+
+func TestPeregrineInitiatesToStrongSwan(t *testing.T) {
+	_, s, pe := setup(t)
+	s.load(t, goodPSK)
+	_, ech, events := peregrine(t, pe, goodPSK, true)
+	ev := wait(t, events, ike.ChildUp)
+	t.Logf("child SA: %v", ev.Child)
+	if !ev.Child.UDPEncap || ev.Child.Remote.Port() != 4500 {
+		t.Fatalf("expected ESP in UDP 4500 with kernel-libipsec: %v", ev.Child)
+	}
+	checkSAs(t, s, ev.Child)
+	pingThrough(t, s, ech)
+}
+
+func TestStrongSwanInitiatesToPeregrine(t *testing.T) {
+	_, s, pe := setup(t)
+	s.load(t, goodPSK)
+	_, ech, events := peregrine(t, pe, goodPSK, false)
+	if out, err := s.swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
+		t.Fatalf("swanctl --initiate: %v\n%s\n%s", err, out, s.log())
+	}
+	ev := wait(t, events, ike.ChildUp)
+	checkSAs(t, s, ev.Child)
+	pingThrough(t, s, ech)
+}
+
+func TestWrongPSKWithStrongSwan(t *testing.T) {
+	_, s, pe := setup(t)
+	s.load(t, "not-the-same-psk-0123456789abcdef")
+	t.Run("peregrine initiates", func(t *testing.T) {
+		_, _, events := peregrine(t, pe, goodPSK, true)
+		ev := wait(t, events, ike.AuthFailed)
+		t.Logf("event: %v", ev.Err)
+		if strings.Contains(ev.Err.Error(), goodPSK) {
+			t.Fatal("the error shows the PSK")
+		}
+		out, _ := s.swanctl("--list-sas")
+		if strings.Contains(out, "ESTABLISHED") {
+			t.Fatalf("strongSwan has an SA:\n%s", out)
+		}
+	})
+	t.Run("strongswan initiates", func(t *testing.T) {
+		_, _, events := peregrine(t, pe, goodPSK, false)
+		out, err := s.swanctl("--initiate", "--child", "net", "--timeout", "10")
+		if err == nil {
+			t.Fatalf("swanctl --initiate succeeded with the wrong PSK:\n%s", out)
+		}
+		wait(t, events, ike.AuthFailed)
+		if !strings.Contains(out, "received AUTHENTICATION_FAILED notify error") {
+			t.Fatalf("strongSwan did not see AUTHENTICATION_FAILED:\n%s", out)
+		}
+	})
+}

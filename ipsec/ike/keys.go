@@ -1,0 +1,106 @@
+package ike
+
+import (
+	"crypto/hmac"
+	"encoding/binary"
+	"hash"
+)
+
+// prfHMAC is prf(key, data...) for an HMAC PRF. For HMAC the key may have
+// any length (RFC 7296 section 2.13), so SKEYSEED takes Ni | Nr whole.
+func prfHMAC(h func() hash.Hash, key []byte, data ...[]byte) []byte {
+	m := hmac.New(h, key)
+	for _, d := range data {
+		m.Write(d)
+	}
+	return m.Sum(nil)
+}
+
+func (p PRF) prf(key []byte, data ...[]byte) []byte { return prfHMAC(p.hash(), key, data...) }
+
+// prfPlus is prf+ (RFC 7296 section 2.13):
+//
+//	prf+ (K,S) = T1 | T2 | T3 | T4 | ...
+//	T1 = prf (K, S | 0x01)
+//	T2 = prf (K, T1 | S | 0x02)
+//
+// truncated to n bytes. The counter is one byte, so at most 255 blocks.
+func prfPlus(h func() hash.Hash, key, seed []byte, n int) []byte {
+	out := make([]byte, 0, n+64)
+	var t []byte
+	for i := 1; len(out) < n; i++ {
+		if i > 255 {
+			panic("ike: prf+ asked for more than 255 blocks")
+		}
+		t = prfHMAC(h, key, t, seed, []byte{byte(i)})
+		out = append(out, t...)
+	}
+	return out[:n]
+}
+
+// ikeKeys are the keys of one IKE SA (RFC 7296 section 2.14). With an
+// AEAD, SK_ai and SK_ar are empty (RFC 5282 section 7.1).
+type ikeKeys struct {
+	d, ai, ar, ei, er, pi, pr []byte
+}
+
+// skeyseed is SKEYSEED = prf(Ni | Nr, g^ir) for a new IKE SA.
+func skeyseed(p PRF, ni, nr, gir []byte) []byte {
+	return p.prf(append(append([]byte{}, ni...), nr...), gir)
+}
+
+// skeyseedRekey is SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), for
+// an IKE SA made by CREATE_CHILD_SA (RFC 7296 section 2.18). oldPRF is
+// the old IKE SA's PRF.
+func skeyseedRekey(oldPRF PRF, oldSKd, gir, ni, nr []byte) []byte {
+	return oldPRF.prf(oldSKd, gir, ni, nr)
+}
+
+// deriveIKEKeys splits
+//
+//	{SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr}
+//	    = prf+ (SKEYSEED, Ni | Nr | SPIi | SPIr)
+func deriveIKEKeys(p PRF, e Encr, seed, ni, nr []byte, spiI, spiR uint64) ikeKeys {
+	s := append(append([]byte{}, ni...), nr...)
+	s = binary.BigEndian.AppendUint64(s, spiI)
+	s = binary.BigEndian.AppendUint64(s, spiR)
+	pl, el := p.keyLen(), e.KeyMatLen()
+	km := prfPlus(p.hash(), seed, s, 3*pl+2*el)
+	var k ikeKeys
+	k.d, km = km[:pl], km[pl:]
+	k.ai, k.ar = km[:0], km[:0]
+	k.ei, km = km[:el], km[el:]
+	k.er, km = km[:el], km[el:]
+	k.pi, k.pr = km[:pl], km[pl:2*pl]
+	return k
+}
+
+// childKeys derives a child SA's key material (RFC 7296 section 2.17):
+//
+//	KEYMAT = prf+(SK_d, Ni | Nr)             without PFS (gir nil)
+//	KEYMAT = prf+(SK_d, g^ir (new) | Ni | Nr) with PFS
+//
+// taken initiator-to-responder first. With an AEAD each direction is key ||
+// salt (RFC 4106 section 8.1), exactly the esp.Config.Key layout. Ni and Nr
+// are the nonces of the exchange that made the child.
+func childKeys(p PRF, skd []byte, e Encr, gir, ni, nr []byte) (iToR, rToI []byte) {
+	seed := append(append(append([]byte{}, gir...), ni...), nr...)
+	n := e.KeyMatLen()
+	km := prfPlus(p.hash(), skd, seed, 2*n)
+	return km[:n], km[n:]
+}
+
+// keyPad is the constant of RFC 7296 section 2.15.
+const keyPad = "Key Pad for IKEv2"
+
+// pskAuth computes a Shared Key MIC AUTH value (RFC 7296 section 2.15):
+//
+//	AUTH = prf( prf(Shared Secret, "Key Pad for IKEv2"), <SignedOctets>)
+//
+// with SignedOctets = RealMessage | NonceOfPeer | prf(SK_p, IDPayloadBody).
+// realMsg is the sender's own IKE_SA_INIT message as sent; skp is SK_pi
+// for the initiator's AUTH and SK_pr for the responder's.
+func pskAuth(p PRF, psk, realMsg, peerNonce, skp []byte, id ID) []byte {
+	maced := p.prf(skp, id.body())
+	return p.prf(p.prf(psk, []byte(keyPad)), realMsg, peerNonce, maced)
+}

@@ -1,0 +1,208 @@
+package ike
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/peregrine-net/peregrine/ipsec/wire"
+)
+
+// Runner drives an Engine over UDP: port 500 for IKE and port 4500 for
+// IKE behind the non-ESP marker and ESP-in-UDP. One goroutine (Run) owns
+// the engine; socket readers hand it datagrams, and ESP arriving on 4500
+// goes straight from the reader to OnESP, never through the engine:
+//
+//	conn500  --IKE-->  \
+//	                    Run (owns Engine) --> Output --> conn500/conn4500
+//	conn4500 --IKE-->  /                  --> events --> OnChildSA, OnChildSADeleted
+//	conn4500 --ESP--> OnESP (dataplane)
+type Runner struct {
+	e        *Engine
+	conn500  *net.UDPConn
+	conn4500 *net.UDPConn
+	local    netip.Addr
+	in       chan inbound
+	cmds     chan func(*Engine)
+	done     chan struct{} // closed when Run returns
+
+	onChild, onChildDeleted func(ChildSA)
+	onEvent                 func(Event)
+	onESP                   func(pkt []byte, from netip.AddrPort)
+}
+
+type inbound struct {
+	local, remote netip.AddrPort
+	data          []byte
+}
+
+// NewRunner binds UDP sockets on addr at the engine's ports (Config.Port
+// and Config.NATTPort). Bind to the PE's address, not a wildcard: the
+// engine needs to know which local address a datagram reached.
+func NewRunner(cfg Config, addr netip.Addr) (*Runner, error) {
+	e, err := NewEngine(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c500, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, e.cfg.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("ike: binding IKE port: %w", err)
+	}
+	c4500, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, e.cfg.NATTPort)))
+	if err != nil {
+		c500.Close()
+		return nil, fmt.Errorf("ike: binding NAT-T port: %w", err)
+	}
+	return NewRunnerConns(e, c500, c4500)
+}
+
+// NewRunnerConns runs e over sockets the caller bound (for example a 4500
+// socket shared with the ESP dataplane). The runner closes them when Run
+// returns.
+func NewRunnerConns(e *Engine, conn500, conn4500 *net.UDPConn) (*Runner, error) {
+	la, ok := conn500.LocalAddr().(*net.UDPAddr)
+	if !ok {
+		return nil, errors.New("ike: conn500 is not bound")
+	}
+	return &Runner{
+		e: e, conn500: conn500, conn4500: conn4500, local: la.AddrPort().Addr().Unmap(),
+		in: make(chan inbound, 64), cmds: make(chan func(*Engine)), done: make(chan struct{}),
+	}, nil
+}
+
+// OnChildSA sets the callback that installs a child SA in the dataplane.
+// Call before Run; it runs on Run's goroutine.
+func (r *Runner) OnChildSA(f func(ChildSA)) { r.onChild = f }
+
+// OnChildSADeleted sets the callback that removes a child SA.
+func (r *Runner) OnChildSADeleted(f func(ChildSA)) { r.onChildDeleted = f }
+
+// OnEvent sets a callback for every event (after the two above).
+func (r *Runner) OnEvent(f func(Event)) { r.onEvent = f }
+
+// OnESP sets the receiver of ESP packets arriving on the NAT-T port. It
+// runs on the socket reader's goroutine; pkt is only valid during the call.
+func (r *Runner) OnESP(f func(pkt []byte, from netip.AddrPort)) { r.onESP = f }
+
+// SendESP sends an ESP packet in UDP from the NAT-T port (RFC 3948).
+func (r *Runner) SendESP(pkt []byte, to netip.AddrPort) error {
+	_, err := r.conn4500.WriteToUDPAddrPort(pkt, to)
+	return err
+}
+
+// Do runs f on the engine's goroutine and waits for it: the way to call
+// Engine methods (Initiate, Rekey, SAs...) while Run is running.
+func (r *Runner) Do(ctx context.Context, f func(*Engine)) error {
+	done := make(chan struct{})
+	select {
+	case r.cmds <- func(e *Engine) { f(e); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.done:
+		return net.ErrClosed
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run starts the configured initiations and serves until ctx is done.
+func (r *Runner) Run(ctx context.Context) error {
+	defer close(r.done)
+	defer r.conn500.Close()
+	defer r.conn4500.Close()
+	go r.read(r.conn500, false)
+	go r.read(r.conn4500, true)
+	r.e.Start()
+	r.flush()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		wait := time.Hour
+		if d := r.e.NextDeadline(); !d.IsZero() {
+			wait = max(time.Until(d), 0)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case p := <-r.in:
+			r.e.Handle(p.local, p.remote, p.data)
+		case f := <-r.cmds:
+			f(r.e)
+		case <-timer.C:
+			r.e.Tick()
+		}
+		r.flush()
+	}
+}
+
+func (r *Runner) read(c *net.UDPConn, natt bool) {
+	port := r.e.cfg.Port
+	if natt {
+		port = r.e.cfg.NATTPort
+	}
+	local := netip.AddrPortFrom(r.local, port)
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		if natt {
+			switch kind, _ := wire.Classify(buf[:n]); kind {
+			case wire.KindESP:
+				if r.onESP != nil {
+					r.onESP(buf[:n], from)
+				}
+				continue
+			case wire.KindIKE:
+			default:
+				continue
+			}
+		}
+		select {
+		case r.in <- inbound{local: local, remote: from, data: append([]byte(nil), buf[:n]...)}:
+		case <-r.done:
+			return
+		}
+	}
+}
+
+// flush sends the engine's output and delivers its events.
+func (r *Runner) flush() {
+	for _, d := range r.e.Output() {
+		c := r.conn500
+		if d.Local.Port() == r.e.cfg.NATTPort {
+			c = r.conn4500
+		}
+		if _, err := c.WriteToUDPAddrPort(d.Data, d.Remote); err != nil {
+			r.e.log.Warn("sending IKE message failed", "to", d.Remote, "err", err)
+		}
+	}
+	for _, ev := range r.e.Events() {
+		switch ev.Kind {
+		case ChildUp:
+			if r.onChild != nil {
+				r.onChild(ev.Child)
+			}
+		case ChildDown:
+			if r.onChildDeleted != nil {
+				r.onChildDeleted(ev.Child)
+			}
+		}
+		if r.onEvent != nil {
+			r.onEvent(ev)
+		}
+	}
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// result is one benchmark run.
+type result struct {
+	n, batch, port int
+	inProcess      bool
+	stream         bool // -stream: timed from A's first path, not from its dump
+
+	load    time.Duration // A's AddPathStream, first batch to the server's reply
+	loadCPU time.Duration // A's CPU for the preload (not -stream)
+	p, b    waited        // import into P's VRF and B's RIB (use: at that moment)
+	pw, bw  waited        // withdrawal, if withdrawn
+	// withdrawn is set when the withdrawal phase ran.
+	withdrawn bool
+
+	pBefore, pSettled usage
+	bBefore, bSettled usage
+	// A before the load, once both imported, once both withdrew.
+	aBefore, aAfter, aWithdrawn usage
+
+	heapBefore, heapAfter uint64 // -profile: live Go heap after a GC
+
+	// others and othersWithdraw are the processors' worth of CPU the rest
+	// of the host used during each phase (see otherCores).
+	others, othersWithdraw float64
+}
+
+func (r *result) ratio() float64 { return r.p.elapsed.Seconds() / r.b.elapsed.Seconds() }
+
+// perRoute is the RSS growth per route from before the load to m.
+func (r *result) perRoute(before, m usage) float64 {
+	return float64(m.RSS-before.RSS) / float64(r.n)
+}
+
+// pPerRoute is the figure held against the target: P's settled RSS growth
+// per route, or its live heap growth when P ran in this process.
+func (r *result) pPerRoute() float64 {
+	if r.inProcess {
+		return (float64(r.heapAfter) - float64(r.heapBefore)) / float64(r.n)
+	}
+	return r.perRoute(r.pBefore, r.pSettled)
+}
+
+func rate(n int, d time.Duration) string {
+	return fmt.Sprintf("%.0f/s", float64(n)/d.Seconds())
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.1fMB", float64(b)/(1<<20)) }
+
+func dur(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
+
+// bracket is the interval between the last poll short of the target and
+// the first that showed it.
+func bracket(w waited) string {
+	return fmt.Sprintf("%.2f-%.2fs", w.below.Seconds(), w.seen.Seconds())
+}
+
+// phaseRows prints one phase: A's line, B's, P's and the ratios of wall
+// time and of CPU time. CPU is each process's own user+system time over the
+// phase, which other load on the host disturbs less than wall time.
+func (r *result) phaseRows(tw io.Writer, title string, aLoad time.Duration, aCPU time.Duration, b, p waited, bCPU, pCPU time.Duration) {
+	pName := "peregrine P, VRF"
+	if r.inProcess {
+		pName = "peregrine P (in-process), VRF"
+	}
+	fmt.Fprintf(tw, "%s\twall\tpolls bracket\troutes/s\tCPU\tpolls\tslowest poll\t\n", title)
+	if aLoad > 0 {
+		fmt.Fprintf(tw, "A loads (gRPC)\t%s\t\t%s\t%s\t\t\t\n", dur(aLoad), rate(r.n, aLoad), dur(aCPU))
+	} else {
+		fmt.Fprintf(tw, "A sends\t\t\t\t%s\t\t\t\n", dur(aCPU))
+	}
+	fmt.Fprintf(tw, "gobgpd B\t%s\t%s\t%s\t%s\t%d\t%s\t\n", dur(b.elapsed), bracket(b), rate(r.n, b.elapsed), dur(bCPU), b.polls, b.pollMax.Round(time.Millisecond))
+	fmt.Fprintf(tw, "peregrine P, GoBGP RIB\t%s\t\t%s\t\t\t\t\n", dur(p.rib), rate(r.n, p.rib))
+	pc, cratio := dur(pCPU), fmt.Sprintf("%.2f", pCPU.Seconds()/bCPU.Seconds())
+	if r.inProcess {
+		pc, cratio = "-", "-"
+	}
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t\n", pName, dur(p.elapsed), bracket(p), rate(r.n, p.elapsed), pc, p.polls, p.pollMax.Round(time.Millisecond))
+	fmt.Fprintf(tw, "ratio P/B\t%.2f\t\t\t%s\t\t\t\n", p.elapsed.Seconds()/b.elapsed.Seconds(), cratio)
+}
+
+func (r *result) print(w io.Writer, o options) {
+	fmt.Fprintf(w, "\nN=%d VPNv4 routes, %d per AddPathStream message, BGP on 127.0.0.11-13 port %d\n", r.n, r.batch, r.port)
+	aLoad := r.load
+	if r.stream {
+		fmt.Fprintln(w, "import timed from A's first path; A advertises each batch as it loads it")
+	} else {
+		fmt.Fprintf(w, "A preloaded (not timed): %s, %s, CPU %s; import timed from the release of A's full table\n",
+			dur(r.load), rate(r.n, r.load), dur(r.loadCPU))
+		aLoad = 0
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	r.phaseRows(tw, "import", aLoad, r.aAfter.CPU-r.aBefore.CPU, r.b, r.p,
+		r.b.use.CPU-r.bBefore.CPU, r.p.use.CPU-r.pBefore.CPU)
+	if r.withdrawn {
+		fmt.Fprintln(tw, "\t\t\t\t\t\t\t")
+		r.phaseRows(tw, "withdraw all", 0, r.aWithdrawn.CPU-r.aAfter.CPU, r.bw, r.pw,
+			r.bw.use.CPU-r.bSettled.CPU, r.pw.use.CPU-r.pSettled.CPU)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "other processes on this %d-CPU host used %.2f CPUs during the import", runtime.NumCPU(), r.others)
+	if r.withdrawn {
+		fmt.Fprintf(w, ", %.2f during the withdrawal", r.othersWithdraw)
+	}
+	fmt.Fprintln(w)
+	if max(r.others, r.othersWithdraw) > 0.25 {
+		fmt.Fprintln(w, "WARNING: the host was busy with other work: wall times are slowed and noisy; the CPU columns are the steadier comparison")
+	}
+
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "RSS\tbefore\tat import\tsettled\tpeak\tB/route at import\tB/route settled\t")
+	if !r.inProcess {
+		r.memRow(tw, "peregrine P", r.pBefore, r.p.use, r.pSettled)
+	}
+	r.memRow(tw, "gobgpd B", r.bBefore, r.b.use, r.bSettled)
+	_ = tw.Flush()
+	if r.inProcess {
+		fmt.Fprintf(w, "in-process P: live Go heap %s -> %s after GC (this program's %d prebuilt paths are in both)\n",
+			mb(int64(r.heapBefore)), mb(int64(r.heapAfter)), r.n)
+	}
+	fmt.Fprintf(w, "(settled: %v after import; peak: VmHWM, the RSS high-water mark, read when settled)\n\n", o.settle)
+
+	memWhat := "rss/route"
+	if r.inProcess {
+		memWhat = "heap/route"
+	}
+	fmt.Fprintf(w, "bench-bgp: N=%d peregrine=%s gobgpd=%s ratio=%.2f (target <=%g) %s=%.0fB (target <=%gB)\n",
+		r.n, dur(r.p.elapsed), dur(r.b.elapsed), r.ratio(), o.targetRatio, memWhat, r.pPerRoute(), o.targetPerRoute)
+	if r.inProcess {
+		fmt.Fprintln(w, "profile run: P shares this process, so targets are not judged")
+		return
+	}
+	var missed []string
+	if r.ratio() > o.targetRatio {
+		missed = append(missed, fmt.Sprintf("ratio %.2f > %g", r.ratio(), o.targetRatio))
+	}
+	if r.pPerRoute() > o.targetPerRoute {
+		missed = append(missed, fmt.Sprintf("%s %.0fB > %gB", memWhat, r.pPerRoute(), o.targetPerRoute))
+	}
+	if len(missed) > 0 {
+		fmt.Fprintf(w, "MISSED TARGET: %s\n", strings.Join(missed, "; "))
+	} else {
+		fmt.Fprintln(w, "targets met")
+	}
+}
+
+func (r *result) memRow(w io.Writer, name string, before, at, settled usage) {
+	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%.0f\t%.0f\t\n", name, mb(before.RSS), mb(at.RSS), mb(settled.RSS), mb(settled.Peak),
+		r.perRoute(before, at), r.perRoute(before, settled))
+}
