@@ -143,7 +143,7 @@ func Defaults() Config {
 		Log:       Log{Level: "info", Format: "text"},
 		MPLS:      MPLS{LabelMin: 1000, LabelMax: 99999, TTLMode: "uniform"},
 		Control:   Control{Socket: "/run/peregrine/peregrined.sock"},
-		IPsec:     IPsec{Encapsulation: "udp", ReplayWindow: 1024},
+		IPsec:     IPsec{Encapsulation: "udp"},
 		Dataplane: Dataplane{Backend: "auto"},
 		BGP: BGP{
 			ListenAddress: netip.IPv4Unspecified(),

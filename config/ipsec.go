@@ -24,7 +24,14 @@ type IPsec struct {
 	// NAT and matches strongSwan's userspace ESP) or "esp" (IP protocol
 	// 50).
 	Encapsulation string `config:"encapsulation"`
-	// ReplayWindow is the anti-replay window in packets, 64..4096.
+	// ReplayWindow is the anti-replay window of the manually keyed
+	// tunnels' inbound SAs in packets, 64..4096, or 0 (the default) for
+	// no anti-replay check: a manual SA's sender starts counting at 1
+	// again whenever it restarts, and the receiver, with no key exchange
+	// to start a new SA, would drop its packets as replays until the
+	// count passed the old one (as Linux's `ip xfrm state`, whose
+	// replay-window defaults to 0). Set it where both PEs always restart
+	// together, or use IKE.
 	ReplayWindow int      `config:"replay-window"`
 	Tunnels      []Tunnel `config:"tunnels"`
 }
@@ -79,8 +86,8 @@ func (c *Config) validateIPsec(bad badFunc) {
 	default:
 		bad("ipsec.encapsulation", strconv.Quote(s.Encapsulation), "want udp (ESP in UDP 4500) or esp (IP protocol 50)")
 	}
-	if s.ReplayWindow < 64 || s.ReplayWindow > 4096 {
-		bad("ipsec.replay-window", strconv.Itoa(s.ReplayWindow), "must be 64..4096 packets")
+	if s.ReplayWindow != 0 && (s.ReplayWindow < 64 || s.ReplayWindow > 4096) {
+		bad("ipsec.replay-window", strconv.Itoa(s.ReplayWindow), "must be 64..4096 packets, or 0 for no anti-replay check")
 	}
 	if len(s.Tunnels) > 0 && !s.LocalAddress.IsValid() {
 		bad("ipsec.local-address", "", "required with tunnels: this PE's tunnel endpoint address")

@@ -50,7 +50,7 @@ func TestIPsecTunnels(t *testing.T) {
 	if tn.Out.SPI != 0x1001 || tn.In.SPI != 0x2001 || len(tn.Out.Key.Bytes()) != 20 || tn.Out.Key.Bytes()[0] != 0xa0 {
 		t.Errorf("tunnel: %+v", tn)
 	}
-	if cfg.IPsec.Encapsulation != "udp" || cfg.IPsec.ReplayWindow != 1024 {
+	if cfg.IPsec.Encapsulation != "udp" || cfg.IPsec.ReplayWindow != 0 {
 		t.Errorf("defaults: %+v", cfg.IPsec)
 	}
 	printed := fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg)

@@ -27,6 +27,7 @@ func (p SAParams) LogValue() slog.Value {
 		slog.String("spi", "0x"+hex32(p.SPI)),
 		slog.Bool("esn", p.ESN),
 		slog.Int("replay-window", p.ReplayWindow),
+		slog.Bool("anti-replay", !p.NoAntiReplay),
 	)
 }
 
@@ -39,7 +40,8 @@ func (p SAParams) MarshalJSON() ([]byte, error) {
 		Cipher       string `json:"cipher"`
 		ESN          bool   `json:"esn"`
 		ReplayWindow int    `json:"replay-window"`
-	}{"0x" + hex32(p.SPI), p.Cipher.String(), p.ESN, p.ReplayWindow})
+		AntiReplay   bool   `json:"anti-replay"`
+	}{"0x" + hex32(p.SPI), p.Cipher.String(), p.ESN, p.ReplayWindow, !p.NoAntiReplay})
 }
 
 func (p SAParams) redacted() string { return (&p).String() }

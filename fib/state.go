@@ -96,7 +96,10 @@ type SAParams struct {
 	Cipher       esp.Cipher
 	Key          []byte // cipher key followed by the 4-byte salt
 	ESN          bool
-	ReplayWindow int
+	ReplayWindow int // 0: the ESP engine's default
+	// NoAntiReplay turns anti-replay off (manual keys: see
+	// esp.Config.NoAntiReplay).
+	NoAntiReplay bool
 }
 
 func (p *SAParams) String() string {

@@ -63,7 +63,7 @@ func fibConfig(cfg *config.Config) fib.Config {
 }
 
 func saParams(sa config.SA, window int) *fib.SAParams {
-	return &fib.SAParams{SPI: sa.SPI, Cipher: sa.Cipher, Key: sa.Key.Bytes(), ReplayWindow: window}
+	return &fib.SAParams{SPI: sa.SPI, Cipher: sa.Cipher, Key: sa.Key.Bytes(), ReplayWindow: window, NoAntiReplay: window == 0}
 }
 
 // forwardEvents hands the control plane's changes to the FIB until events

@@ -188,7 +188,9 @@ func saText(p *fib.SAParams, in bool) string {
 	if p.ESN {
 		s += " esn"
 	}
-	if in && p.ReplayWindow > 0 {
+	if in && p.NoAntiReplay {
+		s += " replay off"
+	} else if in && p.ReplayWindow > 0 {
 		s += fmt.Sprintf(" replay %d", p.ReplayWindow)
 	}
 	return s

@@ -18,9 +18,9 @@ import (
 
 // Options configure a Backend. The zero value is ready to use.
 type Options struct {
-	// MTU of the VRF TUN devices, the largest inner packet the fast path
-	// carries; the kernel fragments or sends ICMP "too big" for larger
-	// ones. 0 means DefaultMTU.
+	// MTU is the largest inner packet the fast path carries whole; it
+	// answers larger ones that must not be fragmented with ICMP "too
+	// big" into the VRF (toobig.go). 0 means DefaultMTU.
 	MTU int
 	// TTLMode is how TTLs cross between IP and labels (RFC 3443); the
 	// zero value is mpls.Uniform.
@@ -85,7 +85,7 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	return &Backend{
 		log:  log,
 		mtu:  opts.MTU,
-		dp:   newDataplane(opts.TTLMode, opts.IKE),
+		dp:   newDataplane(opts.TTLMode, opts.IKE, opts.MTU),
 		sys:  &system{log: log, h: h, prio: opts.RulePriority},
 		tuns: map[string]*tunDev{},
 	}, nil
@@ -108,7 +108,7 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		if b.tuns[name] != nil {
 			continue
 		}
-		t, err := createTUN(b.sys.h, fib.TUNName(name), b.mtu)
+		t, err := createTUN(b.sys.h, fib.TUNName(name), b.tunMTU())
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -123,6 +123,11 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	for name, dev := range fresh {
 		b.wg.Add(1)
 		go b.readTUN(b.dp.vrfs[name], dev)
+	}
+	for name, fv := range s.VRFs {
+		if v := b.dp.vrfs[name]; v != nil {
+			v.addrs.Store(b.sys.localAddrs(fv.Interfaces))
+		}
 	}
 	errs = append(errs, b.setLocal(s.LocalAddress))
 	if err := ctx.Err(); err != nil {

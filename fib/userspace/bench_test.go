@@ -65,7 +65,7 @@ var bigVRF = sync.OnceValue(func() *fib.VRF {
 
 func bigTable(b *testing.B) (*dataplane, *routeTable) {
 	b.Helper()
-	d := newDataplane(mpls.Uniform, nil)
+	d := newDataplane(mpls.Uniform, nil, 0)
 	t, errs := d.buildTable(nil, nil, bigVRF())
 	if len(errs) > 0 {
 		b.Fatal(errs[0])
@@ -129,7 +129,7 @@ func BenchmarkTable(b *testing.B) {
 			var m0, m1 runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&m0)
-			d := newDataplane(mpls.Uniform, nil)
+			d := newDataplane(mpls.Uniform, nil, 0)
 			t, _ := d.buildTable(nil, nil, v)
 			runtime.GC()
 			runtime.ReadMemStats(&m1)

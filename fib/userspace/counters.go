@@ -22,6 +22,7 @@ const (
 	dropOpen              // ESP Open failed: unknown SPI, authentication, replay (details per SA)
 	dropNotMPLS           // ESP next header is not 137
 	dropTx                // the socket or TUN write failed
+	dropTooBig            // larger than Options.MTU and not to be fragmented (ICMP sent, toobig.go)
 	numDrops
 )
 
@@ -34,6 +35,7 @@ type pad [64]byte
 type vrfCounters struct {
 	outPackets, outBytes atomic.Uint64
 	outDrops             [numDrops]atomic.Uint64
+	tooBigSent           atomic.Uint64 // ICMP errors sent for dropTooBig
 	_                    pad
 	inPackets, inBytes   atomic.Uint64
 	inDrops              [numDrops]atomic.Uint64
@@ -59,6 +61,7 @@ type Drops struct {
 	OpenFailed   uint64 // ESP open failed: unknown SPI, bad ICV, replay (see SA counters)
 	NotMPLS      uint64 // ESP next header other than 137
 	TxError      uint64 // writing to the socket or the TUN failed
+	TooBig       uint64 // larger than the MTU, DF or IPv6: answered with ICMP
 }
 
 func dropsFrom(c *[numDrops]atomic.Uint64) Drops {
@@ -73,6 +76,7 @@ func dropsFrom(c *[numDrops]atomic.Uint64) Drops {
 		OpenFailed:   c[dropOpen].Load(),
 		NotMPLS:      c[dropNotMPLS].Load(),
 		TxError:      c[dropTx].Load(),
+		TooBig:       c[dropTooBig].Load(),
 	}
 }
 
@@ -83,6 +87,9 @@ type VRFCounters struct {
 	OutPackets, OutBytes uint64
 	InPackets, InBytes   uint64
 	OutDrops, InDrops    Drops
+	// ICMPTooBig counts the ICMP errors sent for TooBig drops (at most
+	// one per millisecond per VRF).
+	ICMPTooBig uint64
 }
 
 // SACounters are one SA's counters, with the tunnel it belongs to.
@@ -113,6 +120,7 @@ func (v *vrf) stats() VRFCounters {
 		OutPackets: c.outPackets.Load(), OutBytes: c.outBytes.Load(),
 		InPackets: c.inPackets.Load(), InBytes: c.inBytes.Load(),
 		OutDrops: dropsFrom(&c.outDrops), InDrops: dropsFrom(&c.inDrops),
+		ICMPTooBig: c.tooBigSent.Load(),
 	}
 }
 
@@ -125,7 +133,7 @@ func (s Stats) flatten() map[string]uint64 {
 			"no-route": d.NoRoute, "no-tunnel": d.NoTunnel, "no-sa": d.NoSA,
 			"seal-error": d.SealError, "unknown-label": d.UnknownLabel,
 			"ttl-expired": d.TTLExpired, "malformed": d.Malformed,
-			"open-failed": d.OpenFailed, "not-mpls": d.NotMPLS, "tx-error": d.TxError,
+			"open-failed": d.OpenFailed, "not-mpls": d.NotMPLS, "tx-error": d.TxError, "too-big": d.TooBig,
 		} {
 			m[prefix+" drop "+name] = v
 		}
@@ -134,6 +142,7 @@ func (s Stats) flatten() map[string]uint64 {
 		p := "vrf " + name
 		m[p+" out packets"], m[p+" out bytes"] = c.OutPackets, c.OutBytes
 		m[p+" in packets"], m[p+" in bytes"] = c.InPackets, c.InBytes
+		m[p+" out icmp too-big"] = c.ICMPTooBig
 		addDrops(p+" out", c.OutDrops)
 		addDrops(p+" in", c.InDrops)
 	}

@@ -21,6 +21,8 @@ import (
 // them, across updates.
 type dataplane struct {
 	mode mpls.TTLMode
+	// mtu is the largest inner packet sent whole (toobig.go); 0: no limit.
+	mtu int
 	// ike receives IKE messages from UDP port 4500; nil drops them.
 	ike func(from netip.AddrPort, msg []byte)
 
@@ -45,7 +47,11 @@ type vrf struct {
 	// made (inbound packets for the VRF are then dropped).
 	dev     atomic.Pointer[device]
 	applied *fib.VRF // the State's VRF that routes was built from
-	cnt     vrfCounters
+	// addrs are the source addresses of the VRF's ICMP errors; nil
+	// until Apply finds an address on a CE interface.
+	addrs      atomic.Pointer[localAddrs]
+	lastTooBig atomic.Int64 // unix nanoseconds of the last ICMP error
+	cnt        vrfCounters
 }
 
 // device is a TUN, boxed for atomic.Pointer.
@@ -98,9 +104,9 @@ type heldSA struct {
 	remote netip.Addr
 }
 
-func newDataplane(mode mpls.TTLMode, ike func(netip.AddrPort, []byte)) *dataplane {
+func newDataplane(mode mpls.TTLMode, ike func(netip.AddrPort, []byte), mtu int) *dataplane {
 	d := &dataplane{
-		mode: mode, ike: ike,
+		mode: mode, ike: ike, mtu: mtu,
 		vrfs: map[string]*vrf{}, peers: map[netip.Addr]*peer{},
 		inSAs: map[uint32]*heldSA{}, outSAs: map[uint32]*heldSA{},
 		hops: map[hopKey]*nextHop{},

@@ -7,7 +7,7 @@
 //
 // For each VRF of the State (names as fib.TUNName gives them):
 //
-//	ip tuntap: a TUN device pg-VRF, up, MTU Options.MTU (made by this process, gone with it)
+//	ip tuntap: a TUN device pg-VRF, up, MTU 9000 (made by this process, gone with it; toobig.go says why)
 //	ip rule add iif CE-IF lookup TABLE pref 1000 protocol 204      (each CE interface, IPv4 and IPv6)
 //	ip rule add iif pg-VRF lookup TABLE pref 1000 protocol 204     (what the fast path writes into the TUN)
 //	ip route replace REMOTE-PREFIX dev pg-VRF table TABLE proto 204

@@ -99,7 +99,7 @@ func pe2State() *fib.State {
 
 func newTestDataplane(t testing.TB, s *fib.State) *dataplane {
 	t.Helper()
-	d := newDataplane(mpls.Uniform, nil)
+	d := newDataplane(mpls.Uniform, nil, 0)
 	if _, _, err := d.update(s, nil); err != nil {
 		t.Fatalf("update: %v", err)
 	}

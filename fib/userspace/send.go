@@ -63,6 +63,9 @@ func (d *dataplane) outbound(v *vrf, buf []byte, off, n int) (pkt []byte, to *tu
 	default:
 		return nil, nil, v.dropOut(dropMalformed)
 	}
+	if tooBig(p, n, d.mtu) {
+		return nil, nil, v.dropOut(dropTooBig)
+	}
 	hop, ok := v.routes.Load().Lookup(dst)
 	if !ok || hop.peer == nil {
 		return nil, nil, v.dropOut(dropNoRoute)
@@ -106,7 +109,8 @@ func (v *vrf) dropOut(why drop) drop {
 // is closed, forwards each packet and sends the batch.
 func (b *Backend) readTUN(v *vrf, dev tun.Device) {
 	defer b.wg.Done()
-	bufs := newBufs(batchSize, outBufSize(b.mtu))
+	bufs := newBufs(batchSize, outBufSize(b.tunMTU()))
+	icmpOut := make([][]byte, 1)
 	sizes := make([]int, batchSize)
 	send := newSendBatch(batchSize)
 	readBufs := bufs[:min(batchSize, max(dev.BatchSize(), 1))]
@@ -127,8 +131,11 @@ func (b *Backend) readTUN(v *vrf, dev tun.Device) {
 		send.reset(socks != nil && socks.udp.gso.Load())
 		for i := range n {
 			pkt, t, why := b.dp.outbound(v, readBufs[i], outHeadroom, sizes[i])
-			if why == dropNone {
+			switch why {
+			case dropNone:
 				send.add(pkt, t)
+			case dropTooBig:
+				b.sendTooBig(v, dev, readBufs[i], outHeadroom, sizes[i], icmpOut)
 			}
 		}
 		if lost := socks.send(send); lost > 0 {

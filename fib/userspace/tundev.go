@@ -24,10 +24,13 @@ type tunDev struct {
 //
 //	ip tuntap add dev NAME mode tun vnet_hdr
 //	sysctl -w net.ipv6.conf.NAME.addr_gen_mode=1
+//	sysctl -w net.ipv4.conf.NAME.accept_local=1
 //	ip link set dev NAME mtu MTU up
 //
 // No IPv6 link-local address: nothing of the host's own should leave
 // through a VRF's TUN (router solicitations, MLD), only forwarded packets.
+// accept_local: the fast path's ICMP errors (toobig.go) come from the PE's
+// own address in the VRF, which IPv4 otherwise drops as a martian source.
 func createTUN(h *netlink.Handle, name string, mtu int) (*tunDev, error) {
 	dev, err := tun.CreateTUN(name, mtu)
 	if err != nil {
@@ -39,6 +42,7 @@ func createTUN(h *netlink.Handle, name string, mtu int) (*tunDev, error) {
 	}()
 	t := &tunDev{name: name, dev: dev}
 	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/addr_gen_mode", []byte("1\n"), 0o644)
+	_ = os.WriteFile("/proc/sys/net/ipv4/conf/"+name+"/accept_local", []byte("1\n"), 0o644)
 	link, err := h.LinkByName(name)
 	if err == nil {
 		t.index = link.Attrs().Index

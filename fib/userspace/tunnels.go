@@ -78,6 +78,7 @@ func (d *dataplane) keepSA(held map[uint32]*heldSA, p *fib.SAParams, remote neti
 	delete(held, p.SPI)
 	sa, err := esp.NewSA(esp.Config{
 		SPI: p.SPI, Cipher: p.Cipher, Key: p.Key, ESN: p.ESN, ReplayWindow: p.ReplayWindow,
+		NoAntiReplay: p.NoAntiReplay,
 	})
 	if err != nil {
 		return nil, err
@@ -90,7 +91,7 @@ func (d *dataplane) keepSA(held map[uint32]*heldSA, p *fib.SAParams, remote neti
 
 func sameParams(a, b *fib.SAParams) bool {
 	return a.SPI == b.SPI && a.Cipher == b.Cipher && a.ESN == b.ESN &&
-		a.ReplayWindow == b.ReplayWindow && bytes.Equal(a.Key, b.Key)
+		a.ReplayWindow == b.ReplayWindow && a.NoAntiReplay == b.NoAntiReplay && bytes.Equal(a.Key, b.Key)
 }
 
 // saStats returns the counters of every SA the tunnels use. Only Apply's

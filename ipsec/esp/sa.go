@@ -3,6 +3,7 @@ package esp
 import (
 	"crypto/cipher"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -26,6 +27,15 @@ type Config struct {
 	// default (replay.DefaultSize, 1024), else replay.MinSize (64) to
 	// replay.MaxSize (4096).
 	ReplayWindow int
+	// NoAntiReplay turns the anti-replay check off, for manually keyed
+	// SAs: their sender's counter starts again at 1 whenever it restarts
+	// (a reload, a reboot), and with no key exchange to make a new SA the
+	// receiver would drop everything as replays until the counter passed
+	// its old high-water mark (RFC 4303 section 3.4.3 leaves the check to
+	// the receiver; Linux's `ip xfrm state` defaults to replay-window 0
+	// for the same reason). Not with ESN, whose high bits the window
+	// infers.
+	NoAntiReplay bool
 	// RekeyAfter is the soft limit: NeedsRekey reports true once Seal has
 	// used this many sequence numbers. 0 picks 7/8 of the hard limit
 	// (2^32-1 without ESN, 2^64-1 with it).
@@ -69,7 +79,9 @@ type SA struct {
 
 	_      cacheLinePad
 	window replay.Window
-	opened openCounters
+	// noReplay skips the window (Config.NoAntiReplay).
+	noReplay bool
+	opened   openCounters
 }
 
 // NewSA checks cfg and builds the SA. Its errors name the Config field.
@@ -89,6 +101,10 @@ func NewSA(cfg Config) (*SA, error) {
 	if cfg.ESN {
 		sa.limit = 1<<64 - 1
 	}
+	if cfg.NoAntiReplay && cfg.ESN {
+		return nil, errors.New("esp: Config.NoAntiReplay: not with ESN, whose high bits the anti-replay window infers")
+	}
+	sa.noReplay = cfg.NoAntiReplay
 	if err := sa.window.Init(cfg.ReplayWindow); err != nil {
 		return nil, fmt.Errorf("esp: Config.ReplayWindow: %w", err)
 	}

@@ -66,3 +66,10 @@ func pseudoHeaderSum(src, dst netip.Addr, proto uint8, n int) uint64 {
 	// zero/next-header word add up the same way.
 	return acc + uint64(proto) + uint64(n>>16) + uint64(n&0xffff)
 }
+
+// UpperChecksum returns the checksum of an upper-layer message msg of
+// protocol proto (ICMPv6, UDP, TCP) from src to dst, pseudo-header
+// included, for msg's zeroed checksum field.
+func UpperChecksum(src, dst netip.Addr, proto uint8, msg []byte) uint16 {
+	return ^fold(sum(pseudoHeaderSum(src, dst, proto, len(msg)), msg))
+}
