@@ -22,8 +22,8 @@ func checkInner(t *testing.T, buf []byte, v *vrf, off, n int, why drop) {
 func FuzzInbound(f *testing.F) {
 	d := newTestDataplane(f, pe2State())
 	from := netip.AddrPortFrom(pe1Addr, 4500)
-	f.Add([]byte{0xff})                                   // NAT keepalive
-	f.Add([]byte{0, 0, 0, 0, 0x12, 0x34})                 // non-ESP marker, IKE
+	f.Add([]byte{0xff})                                  // NAT keepalive
+	f.Add([]byte{0, 0, 0, 0, 0x12, 0x34})                // non-ESP marker, IKE
 	f.Add([]byte{0, 0, 0x10, 0x01, 0, 0, 0, 1, 1, 2, 3}) // SPI 0x1001, truncated
 	f.Add(make([]byte, 60))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -52,8 +52,8 @@ func FuzzInboundSealed(f *testing.F) {
 	tx := pe1.outSAs[0x1001].sa
 	from := netip.AddrPortFrom(pe1Addr, 4500)
 	f.Add([]byte{0x00, 0x7d, 0x11, 0x40, 0x45, 0, 0, 20, 0, 0, 0, 0, 64, 1, 0, 0, 10, 1, 0, 2, 10, 2, 0, 2}) // label 2001 S=1, IPv4
-	f.Add([]byte{0x00, 0x7d, 0x10, 0x40, 0x00, 0x7d, 0x11, 0x40})                                           // two labels
-	f.Add([]byte{0x00, 0x7d, 0x11, 0x00, 0x60})                                                             // TTL 0, short IPv6
+	f.Add([]byte{0x00, 0x7d, 0x10, 0x40, 0x00, 0x7d, 0x11, 0x40})                                            // two labels
+	f.Add([]byte{0x00, 0x7d, 0x11, 0x00, 0x60})                                                              // TTL 0, short IPv6
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, plain []byte) {
 		buf := make([]byte, inHeadroom+esp.Headroom+len(plain)+esp.MaxTrailer)
