@@ -62,6 +62,19 @@
 // without decrementing again (mpls.IngressTTL and mpls.EgressTTL would count
 // each PE twice). A CE then sees the same TTL as through the kernel backend.
 //
+// # The host's own packets toward CEs
+//
+// Policy routing tells VRFs apart by the interface a packet came in on, so
+// it cannot place the host's own packets: ICMP errors the kernel generates
+// for CE traffic (TTL exceeded, net unreachable from a VRF's unreachable
+// default) and answers to a CE pinging its PE-side address are routed by
+// the main table. Where two VRFs share a CE subnet, the main table knows
+// one of the two interfaces, and such packets for the other VRF's CE go to
+// the wrong CE or nowhere. Path MTU, which matters most, is therefore done
+// by the fast path itself (toobig.go). The rest needs a VRF device (the
+// kernel backend) or marks on ingress (tc skbedit or netfilter), neither of
+// which every kernel has.
+//
 // # Namespaces
 //
 // The backend works in the network namespace of the goroutine that calls
