@@ -14,10 +14,13 @@ import (
 // daemon holds the running configuration. One goroutine (run) owns it: signal
 // handling and reloads happen there, so no lock is needed.
 type daemon struct {
-	path  string
-	cfg   *config.Config
-	level *slog.LevelVar
-	log   *slog.Logger
+	path string
+	// socket overrides control.socket, in the first config and on reload
+	// (peregrined -s).
+	socket string
+	cfg    *config.Config
+	level  *slog.LevelVar
+	log    *slog.Logger
 
 	speaker *bgp.Speaker
 	api     *apiServer
@@ -127,6 +130,9 @@ func (d *daemon) reload(ctx context.Context) {
 	if err != nil {
 		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", err)
 		return
+	}
+	if d.socket != "" {
+		cfg.Control.Socket = d.socket
 	}
 	if cfg.Control != d.cfg.Control {
 		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "control.socket: changing it needs a restart")

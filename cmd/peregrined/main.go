@@ -36,6 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("c", defaultConfigPath, "configuration `file` (YAML)")
 	check := fs.Bool("check", false, "validate the configuration file and exit")
+	socket := fs.String("s", "", "control `socket`, overriding control.socket (a lab runs several daemons on one filesystem)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -49,6 +50,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		reportConfigError(stderr, *path, err)
 		return 1
 	}
+	if *socket != "" {
+		cfg.Control.Socket = *socket
+	}
 	if *check {
 		fmt.Fprintf(stdout, "%s: configuration is valid\n", *path)
 		return 0
@@ -61,6 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(hup)
 
 	d := newDaemon(*path, cfg, stderr)
+	d.socket = *socket
 	return d.run(ctx, hup)
 }
 

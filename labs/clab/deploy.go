@@ -1,0 +1,343 @@
+package clab
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// StateDir holds one directory per deployed lab: state.json, the nodes'
+// logs and the Peregrine nodes' control sockets. /run is a tmpfs, emptied
+// at boot together with the namespaces.
+var StateDir = "/run/peregrine-lab"
+
+// DefaultBgpd is FRR's bgpd as Debian installs it.
+const DefaultBgpd = "/usr/lib/frr/bgpd"
+
+// Where a node's daemon finds its configuration, as in the container.
+const (
+	PeregrineConfig = "/etc/peregrine/peregrined.yml"
+	FRRConfig       = "/etc/frr/frr.conf"
+)
+
+// Options configure Deploy.
+type Options struct {
+	Peregrined string    // the peregrined binary; default: next to this executable, else $PATH
+	Bgpd       string    // default DefaultBgpd
+	Progress   io.Writer // a line per step; nil: none
+}
+
+// State is a deployed lab, as state.json records it.
+type State struct {
+	Name     string      `json:"name"`
+	Topology string      `json:"topology"`
+	Dir      string      `json:"dir"`
+	Nodes    []NodeState `json:"nodes"`
+}
+
+// NodeState is one node of a deployed lab.
+type NodeState struct {
+	Name      string `json:"name"`
+	Role      Role   `json:"role"`
+	Namespace string `json:"namespace"`
+	PID       int    `json:"pid,omitempty"`    // the node's daemon; 0 for a host
+	Log       string `json:"log,omitempty"`    // the daemon's output
+	Socket    string `json:"socket,omitempty"` // peregrined's control socket
+	Running   bool   `json:"running"`          // filled in by Inspect
+}
+
+// RequireRoot returns an error saying why the runner cannot work as this
+// user.
+func RequireRoot() error {
+	if os.Geteuid() != 0 {
+		return errors.New("the lab runner makes network namespaces and veth pairs: it needs root (try sudo)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return errors.New("the lab runner needs iproute2's ip command (apt-get install iproute2)")
+	}
+	return nil
+}
+
+// Deploy creates the lab t describes, after destroying whatever an
+// earlier run of the same lab left. On error it destroys what it made.
+func Deploy(ctx context.Context, t *Topology, o Options) (st *State, err error) {
+	if err := RequireRoot(); err != nil {
+		return nil, err
+	}
+	say := func(format string, args ...any) {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, format+"\n", args...)
+		}
+	}
+	if err := Destroy(t.Name); err != nil {
+		return nil, fmt.Errorf("removing the earlier %s: %w", t.Name, err)
+	}
+	st = &State{Name: t.Name, Topology: t.Path, Dir: filepath.Join(StateDir, t.Name)}
+	if err := os.MkdirAll(st.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = Destroy(t.Name)
+			st = nil
+		}
+	}()
+	names := slices.Sorted(maps.Keys(t.Topology.Nodes))
+	for _, name := range names {
+		ns := Namespace(t.Name, name)
+		if err := run(ctx, "ip", "netns", "add", ns); err != nil {
+			return nil, err
+		}
+		if err := run(ctx, "ip", "-n", ns, "link", "set", "lo", "up"); err != nil {
+			return nil, err
+		}
+		st.Nodes = append(st.Nodes, NodeState{Name: name, Role: t.Topology.Nodes[name].Role(), Namespace: ns})
+	}
+	say("%s: %d nodes", t.Name, len(names))
+	for _, l := range t.Topology.Links {
+		if err := link(ctx, t.Name, l.Endpoints[0], l.Endpoints[1]); err != nil {
+			return nil, err
+		}
+	}
+	say("%s: %d links", t.Name, len(t.Topology.Links))
+	for _, name := range names {
+		for i, c := range t.Topology.Nodes[name].Exec {
+			if err := execIn(ctx, st, Namespace(t.Name, name), name, c); err != nil {
+				return nil, fmt.Errorf("topology.nodes.%s.exec[%d]: %w", name, i, err)
+			}
+		}
+	}
+	for i := range st.Nodes {
+		if err := startDaemon(t, st, &st.Nodes[i], o); err != nil {
+			return nil, err
+		}
+		if st.Nodes[i].PID != 0 {
+			say("%s: %s started (%s, pid %d)", t.Name, st.Nodes[i].Name, st.Nodes[i].Role, st.Nodes[i].PID)
+		}
+	}
+	return st, st.save()
+}
+
+// link makes the veth pair between two endpoints "node:if".
+func link(ctx context.Context, lab, a, b string) error {
+	var tmp [4]byte
+	_, _ = rand.Read(tmp[:])
+	ta, tb := "pgv"+hex.EncodeToString(tmp[:])+"a", "pgv"+hex.EncodeToString(tmp[:])+"b"
+	if err := run(ctx, "ip", "link", "add", ta, "type", "veth", "peer", "name", tb); err != nil {
+		return fmt.Errorf("link %s - %s: %w", a, b, err)
+	}
+	for _, e := range []struct{ tmp, ep string }{{ta, a}, {tb, b}} {
+		node, iface, _ := strings.Cut(e.ep, ":")
+		ns := Namespace(lab, node)
+		if err := run(ctx, "ip", "link", "set", e.tmp, "netns", ns, "name", iface); err != nil {
+			_ = run(ctx, "ip", "link", "del", ta)
+			return fmt.Errorf("link %s - %s: %w", a, b, err)
+		}
+		if err := run(ctx, "ip", "-n", ns, "link", "set", iface, "up"); err != nil {
+			return fmt.Errorf("link %s - %s: %w", a, b, err)
+		}
+	}
+	return nil
+}
+
+// startDaemon starts the node's daemon, detached from this process: the
+// lab outlives the command that deployed it.
+func startDaemon(t *Topology, st *State, n *NodeState, o Options) error {
+	var path string
+	var args []string
+	switch n.Role {
+	case RoleHost:
+		return nil
+	case RolePeregrine:
+		conf, ok := t.HostPath(n.Name, PeregrineConfig)
+		if !ok {
+			return fmt.Errorf("topology.nodes.%s.binds: none covers %s, the Peregrine config", n.Name, PeregrineConfig)
+		}
+		path = cmp.Or(o.Peregrined, peregrinedBinary())
+		n.Socket = filepath.Join(st.Dir, n.Name+".sock")
+		args = []string{"-c", conf, "-s", n.Socket}
+	case RoleFRR:
+		conf, ok := t.HostPath(n.Name, FRRConfig)
+		if !ok {
+			return fmt.Errorf("topology.nodes.%s.binds: none covers %s, the FRR config", n.Name, FRRConfig)
+		}
+		dir := filepath.Join(st.Dir, n.Name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		path = cmp.Or(o.Bgpd, DefaultBgpd)
+		// -Z: no zebra; -S: stay root; -P 0: no TCP vty (see labs/peers).
+		args = []string{"-Z", "-S", "-P", "0", "--log", "stdout", "-f", conf, "-i", filepath.Join(dir, "bgpd.pid"), "--vty_socket", dir}
+	}
+	n.Log = filepath.Join(st.Dir, n.Name+".log")
+	logf, err := os.OpenFile(n.Log, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Namespace, path}, args...)...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = st.Dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("node %s: starting %s: %w", n.Name, path, err)
+	}
+	n.PID = cmd.Process.Pid
+	// Reap it if it dies while we run; after we exit, init does.
+	go func() { _ = cmd.Wait() }()
+	return nil
+}
+
+// peregrinedBinary is the peregrined next to the running executable (as
+// make build puts bin/peregrine and bin/peregrined), else from $PATH.
+func peregrinedBinary() string {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), "peregrined")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "peregrined"
+}
+
+func (st *State) save() error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(st.Dir, "state.json"), append(b, '\n'), 0o644)
+}
+
+// Inspect returns the state of a deployed lab, with each daemon's
+// liveness.
+func Inspect(name string) (*State, error) {
+	b, err := os.ReadFile(filepath.Join(StateDir, name, "state.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("lab %s is not deployed (no %s)", name, filepath.Join(StateDir, name))
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("lab %s: state.json: %w", name, err)
+	}
+	for i := range st.Nodes {
+		n := &st.Nodes[i]
+		n.Running = n.PID == 0 && namespaceExists(n.Namespace) || n.PID != 0 && alive(n.PID)
+	}
+	return &st, nil
+}
+
+// Destroy removes every namespace of the lab, with whatever runs in it, and
+// its state directory. It needs nothing but the name: a lab whose runner
+// or daemons were killed is found by its namespaces.
+func Destroy(name string) error {
+	if err := RequireRoot(); err != nil {
+		return err
+	}
+	var errs []error
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		ns := e.Name()
+		if !strings.HasPrefix(ns, "clab-"+name+"-") {
+			continue
+		}
+		killNamespace(ns)
+		if err := run(context.Background(), "ip", "netns", "del", ns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, os.RemoveAll(filepath.Join(StateDir, name)))
+	return errors.Join(errs...)
+}
+
+// killNamespace stops every process in ns: SIGTERM, then SIGKILL after
+// five seconds.
+func killNamespace(ns string) {
+	pids := func() []int {
+		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
+		var ps []int
+		for _, f := range strings.Fields(string(out)) {
+			var p int
+			if _, err := fmt.Sscan(f, &p); err == nil && p > 1 {
+				ps = append(ps, p)
+			}
+		}
+		return ps
+	}
+	for _, p := range pids() {
+		_ = syscall.Kill(p, syscall.SIGTERM)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if len(pids()) == 0 {
+			return
+		}
+	}
+	for _, p := range pids() {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+}
+
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	// A zombie is not running: /proc/PID/stat's state field says Z.
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
+}
+
+func namespaceExists(ns string) bool {
+	_, err := os.Stat(filepath.Join("/run/netns", ns))
+	return err == nil
+}
+
+// run runs a command and returns its output in the error if it fails.
+func run(ctx context.Context, name string, args ...string) error {
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// execIn runs one of a node's exec commands with sh inside its namespace.
+// Output goes to the node's exec log, not a pipe: a command may leave a
+// background process holding its output open.
+func execIn(ctx context.Context, st *State, ns, node, command string) error {
+	path := filepath.Join(st.Dir, node+"-exec.log")
+	logf, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	fmt.Fprintf(logf, "$ %s\n", command)
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "sh", "-c", command)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%q: %v (output in %s)", command, err, path)
+	}
+	return nil
+}
