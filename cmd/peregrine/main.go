@@ -3,7 +3,10 @@
 //	peregrine show bgp summary          BGP sessions and prefix counts
 //	peregrine show vrf                  VRFs with RD, route targets, route counts
 //	peregrine show route vrf NAME       a VRF's routes: local and imported
-//	peregrine walk                      follow one packet through the engines (demo)
+//	peregrine walk                      follow one packet through the engines
+//	peregrine lab deploy|inspect|destroy -t FILE
+//	                                    a containerlab topology in namespaces, no Docker
+//	peregrine lab demo -t FILE          deploy, wait for BGP, ping CE to CE, show, verdict
 //
 // Every show command takes --json. peregrine talks to peregrined over
 // HTTP/JSON on a unix socket (-s, default /run/peregrine/peregrined.sock);
@@ -31,6 +34,8 @@ commands:
   show vrf
   show route vrf NAME
   walk [-pcap FILE]
+  lab deploy|inspect|destroy -t TOPOLOGY.clab.yml
+  lab demo -t TOPOLOGY.clab.yml [-destroy]
 `
 
 // errUsage means the command line was wrong; run prints the usage.
@@ -58,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case len(words) >= 1 && words[0] == "walk":
 		err = walk(words[1:], stdout)
+	case len(words) >= 1 && words[0] == "lab":
+		err = lab(words[1:], stdout, stderr)
 	case len(words) >= 1 && words[0] == "show":
 		err = show(newClient(*sock), words[1:], *asJSON, stdout)
 	default:

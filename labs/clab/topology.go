@@ -50,11 +50,20 @@ type Topology struct {
 
 // Node is one node of the topology.
 type Node struct {
-	Kind  string   `yaml:"kind"`
-	Image string   `yaml:"image"`
-	Binds []string `yaml:"binds"`
-	Exec  []string `yaml:"exec"`
+	Kind   string            `yaml:"kind"`
+	Image  string            `yaml:"image"`
+	Binds  []string          `yaml:"binds"`
+	Exec   []string          `yaml:"exec"`
+	Labels map[string]string `yaml:"labels"`
 }
+
+// Labels the demo reads from CE nodes (containerlab passes labels through
+// to the container untouched): the addresses the node should reach, and
+// the VRF it sits in, for the report.
+const (
+	LabelPing = "peregrine.demo/ping" // comma-separated addresses
+	LabelVRF  = "peregrine.demo/vrf"
+)
 
 // Link joins two endpoints, "node:interface".
 type Link struct {

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/peregrine-net/peregrine/labs/clab"
+)
+
+// lab runs `peregrine lab deploy|inspect|destroy|demo -t FILE`: a
+// containerlab topology in network namespaces, without Docker (package
+// labs/clab).
+func lab(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	verb := args[0]
+	fs := flag.NewFlagSet("peregrine lab "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("t", "", "containerlab topology `file` (*.clab.yml)")
+	destroy := fs.Bool("destroy", false, "demo: destroy the lab at the end instead of leaving it up")
+	peregrined := fs.String("peregrined", "", "peregrined `binary` (default: next to peregrine, else $PATH)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return errUsage
+	}
+	if *file == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "peregrine lab: -t FILE is required")
+		return errUsage
+	}
+	topo, err := clab.Load(*file)
+	if err != nil {
+		return err
+	}
+	if err := clab.RequireRoot(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	opts := clab.Options{Peregrined: *peregrined, Progress: stdout}
+	switch verb {
+	case "deploy":
+		if _, err := clab.Deploy(ctx, topo, opts); err != nil {
+			return err
+		}
+		return inspectLab(topo.Name, stdout)
+	case "inspect":
+		return inspectLab(topo.Name, stdout)
+	case "destroy":
+		if err := clab.Destroy(topo.Name); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: destroyed\n", topo.Name)
+		return nil
+	case "demo":
+		return demo(ctx, topo, opts, *destroy, stdout)
+	}
+	return errUsage
+}
+
+func inspectLab(name string, w io.Writer) error {
+	st, err := clab.Inspect(name)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tROLE\tNAMESPACE\tPID\tSTATE\tLOG")
+	for _, n := range st.Nodes {
+		state := "running"
+		if !n.Running {
+			state = "DOWN"
+		}
+		pid := "-"
+		if n.PID != 0 {
+			pid = fmt.Sprint(n.PID)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Role, n.Namespace, pid, state, orDash(n.Log))
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// errNotConverged is the demo's failure: the lab came up but did not
+// carry traffic.
+var errNotConverged = errors.New("demo failed")
