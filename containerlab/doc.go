@@ -1,0 +1,29 @@
+// Package containerlab holds containerlab (https://containerlab.dev) labs
+// that run Peregrine in containers, and the tests that keep them honest.
+// It has no Go code of its own; the package exists for its tests.
+//
+// Each lab is a directory with a topology file, NAME.clab.yml, and one
+// directory per node holding the files bound into that node's container:
+//
+//	l3vpn-ipsec/  two PEs, an FRR route reflector (VPNv4) and four CEs in
+//	              VRFs red and blue with the same addresses in both; ESP
+//	              between the PEs
+//	three-site/   three PEs, full-mesh iBGP (VPNv4 and VPNv6) and a full
+//	              mesh of ESP tunnels, IPv4 and IPv6 CEs
+//	examples/     a minimal peregrined.yml
+//
+// A Peregrine node binds its directory to /etc/peregrine: peregrined.yml and
+// the ESP key files it names (relative to that directory). Git does not keep
+// the 0600 mode peregrined demands of key files: run chmod 600 */*.key in a
+// lab's directory before deploying it. The image is built by Dockerfile.
+//
+// The tests validate each topology file against containerlab's own JSON
+// schema (fetched with `go mod download`, not a dependency of this module),
+// load every node's peregrined.yml with config.Load as `peregrined -check`
+// would, and check what neither catches: link endpoints name defined nodes
+// and use each interface once, VRF interfaces are links, the PEs' tunnels
+// pair up (SPIs, ciphers and keys of both directions), BGP sessions are
+// configured at both ends, the addresses the configurations name are
+// assigned on a node, and FRR accepts its configuration (vtysh --dryrun,
+// where FRR is installed). They do not run the labs: that needs Docker.
+package containerlab
