@@ -5,12 +5,14 @@ TOOLS     ?= $(BIN)/tools
 FUZZTIME  ?= 60s
 PKGS      := ./...
 
-.PHONY: all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp
+.PHONY: demo-down walk all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp
 
 all: build
 
 help:
-	@echo "make demo      walk one packet through Peregrine's engines (needs root for nothing)"
+	@echo "make demo      two PEs, an FRR route reflector, four CEs in namespaces: BGP, ESP, pings, verdict (root)"
+	@echo "make demo-down remove the demo lab"
+	@echo "make walk      follow one packet through the MPLS and ESP engines"
 	@echo "make test      lint, then every test with the race detector (what CI runs)"
 	@echo "make build     build bin/peregrined and bin/peregrine"
 	@echo "make bench     run the benchmarks (ESP against raw AEAD, MPLS ops)"
@@ -92,7 +94,21 @@ $(TOOLS)/staticcheck: tools/go.mod tools/go.sum
 $(TOOLS)/gobgpd: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o ../$(TOOLS)/ github.com/osrg/gobgp/v3/cmd/gobgpd github.com/osrg/gobgp/v3/cmd/gobgp
 
+# The main job: the l3vpn-ipsec containerlab topology in network namespaces
+# (no Docker), BGP through an FRR route reflector, pings CE to CE in both
+# VRFs across the ESP core, show output and a verdict. The lab stays up
+# until `make demo-down`; DEMO_FLAGS=-destroy removes it at the end.
+DEMO_TOPO  ?= containerlab/l3vpn-ipsec/l3vpn-ipsec.clab.yml
+DEMO_FLAGS ?=
 demo: build
+	@chmod 600 $(dir $(DEMO_TOPO))*/*.key  # git keeps no file modes; peregrined insists on 0600
+	$(BIN)/peregrine lab demo -t $(DEMO_TOPO) $(DEMO_FLAGS)
+
+demo-down: build
+	$(BIN)/peregrine lab destroy -t $(DEMO_TOPO)
+
+# Follow one packet through the MPLS and ESP engines, checked by tshark.
+walk: build
 	$(BIN)/peregrine walk
 
 clean:

@@ -97,6 +97,7 @@ func pes0Socket(pes []clab.NodeState) string {
 // that it rewrites.
 func waitConverged(ctx context.Context, pes []clab.NodeState, w io.Writer) bool {
 	start := time.Now()
+	last := ""
 	for {
 		done := true
 		var parts []string
@@ -130,13 +131,16 @@ func waitConverged(ctx context.Context, pes []clab.NodeState, w io.Writer) bool 
 			}
 			parts = append(parts, fmt.Sprintf("%s bgp %d/%d routes %d", pe.Name, up, len(ns), imported))
 		}
-		fmt.Fprintf(w, "\r  %s (%.0fs)   ", strings.Join(parts, ", "), time.Since(start).Seconds())
+		// A line whenever something moved: readable on a terminal and in
+		// a CI log alike.
+		if line := strings.Join(parts, ", "); line != last {
+			fmt.Fprintf(w, "  %5.1fs  %s\n", time.Since(start).Seconds(), line)
+			last = line
+		}
 		if done {
-			fmt.Fprintln(w)
 			return true
 		}
 		if time.Since(start) > convergeTimeout || ctx.Err() != nil {
-			fmt.Fprintln(w)
 			return false
 		}
 		time.Sleep(500 * time.Millisecond)
