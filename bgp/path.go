@@ -1,6 +1,7 @@
 package bgp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -139,4 +140,43 @@ func encodePath(rd vpn.RD, prefix netip.Prefix, label mpls.Label, rts []vpn.RT, 
 		attrs = append(attrs, gobgp.NewPathAttributeExtendedCommunities(ecs))
 	}
 	return apiutil.NewPath(nlri, withdraw, attrs, time.Now())
+}
+
+// VPNPath is one path of the VPN RIB, as `show bgp vpnv4` lists it.
+type VPNPath struct {
+	RD       vpn.RD
+	Prefix   netip.Prefix
+	NextHop  netip.Addr
+	Label    mpls.Label
+	RTs      []vpn.RT
+	Best     bool
+	Local    bool       // originated by this PE
+	Neighbor netip.Addr // who sent it; invalid for a local path
+}
+
+// VPNPaths lists every path of the VPNv4 (v6 false) or VPNv6 RIB, best and
+// not, in GoBGP's order.
+func (s *Speaker) VPNPaths(ctx context.Context, v6 bool) ([]VPNPath, error) {
+	fam := &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_MPLS_VPN}
+	if v6 {
+		fam.Afi = api.Family_AFI_IP6
+	}
+	var out []VPNPath
+	var decodeErr error
+	err := s.srv.ListPath(ctx, &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: fam}, func(d *api.Destination) {
+		for _, p := range d.Paths {
+			vp, err := decodePath(p)
+			if err != nil {
+				decodeErr = err
+				continue
+			}
+			nb, _ := netip.ParseAddr(p.NeighborIp)
+			out = append(out, VPNPath{RD: vp.key.rd, Prefix: vp.key.prefix, NextHop: vp.nextHop, Label: vp.label,
+				RTs: vp.rts, Best: p.Best, Local: vp.local, Neighbor: nb.Unmap()})
+		}
+	})
+	if err == nil && decodeErr != nil && len(out) == 0 {
+		err = decodeErr
+	}
+	return out, err
 }

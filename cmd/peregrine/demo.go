@@ -53,6 +53,14 @@ func demo(ctx context.Context, topo *clab.Topology, opts clab.Options, destroy b
 		if err := show(c, []string{"bgp", "summary"}, false, w); err != nil {
 			fmt.Fprintf(w, "  %v\n", err)
 		}
+		fmt.Fprintf(w, "== %s: peregrine show ipsec sa\n", pes[0].Name)
+		if err := show(c, []string{"ipsec", "sa"}, false, w); err != nil {
+			fmt.Fprintf(w, "  %v\n", err)
+		}
+		fmt.Fprintf(w, "== %s: peregrine show interfaces\n", pes[0].Name)
+		if err := show(c, []string{"interfaces"}, false, w); err != nil {
+			fmt.Fprintf(w, "  %v\n", err)
+		}
 		fmt.Fprintf(w, "== %s: peregrine show vrf\n", pes[0].Name)
 		var list []localapi.VRF
 		if err := show(c, []string{"vrf"}, false, w); err != nil {

@@ -50,9 +50,41 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo: %v", err)
 	}
-	for _, want := range []string{"verdict: PASS", "ce-red-1   (vrf red) -> 10.2.0.2   3/3 replies", "ce-blue-2  (vrf blue) -> 10.1.0.2   3/3 replies", "10.2.0.0/24  10.255.0.2"} {
+	for _, want := range []string{"verdict: PASS", "ce-red-1   (vrf red) -> 10.2.0.2   3/3 replies", "ce-blue-2  (vrf blue) -> 10.1.0.2   3/3 replies", "10.2.0.0/24  10.255.0.2",
+		"eth1       red   ce    up     1500  10.1.0.1/24", "pg-red     red   tun   up     9000"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	// The ESP counters moved, and no key file's bytes appear in any
+	// output: the demo's tables here, and show ipsec sa --json.
+	if !strings.Contains(out.String(), "aes128gcm16") {
+		t.Error("demo output lacks the SA table")
+	}
+	inSA := false
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(l, "== ") {
+			inSA = strings.Contains(l, "show ipsec sa")
+			continue
+		}
+		if f := strings.Fields(l); inSA && len(f) >= 9 && strings.HasPrefix(f[2], "0x") {
+			if f[6] == "0" {
+				t.Errorf("SA with no packets after the pings: %s", l)
+			}
+		}
+	}
+	keys, _ := filepath.Glob(filepath.Join(topo.Dir, "*", "*.key"))
+	if len(keys) == 0 {
+		t.Fatal("no key files found in the topology")
+	}
+	for _, k := range keys {
+		b, err := os.ReadFile(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hexKey := strings.TrimSpace(string(b))
+		if strings.Contains(strings.ToLower(out.String()), strings.ToLower(hexKey[:16])) {
+			t.Errorf("key material of %s appears in the demo output", k)
 		}
 	}
 	entries, _ := os.ReadDir("/run/netns")

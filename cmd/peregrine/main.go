@@ -3,6 +3,10 @@
 //	peregrine show bgp summary          BGP sessions and prefix counts
 //	peregrine show vrf                  VRFs with RD, route targets, route counts
 //	peregrine show route vrf NAME       a VRF's routes: local and imported
+//	peregrine show bgp vpnv4|vpnv6 [vrf NAME]  the VPN RIB (a VRF's exports and imports)
+//	peregrine show mpls table           local labels and what they do
+//	peregrine show ipsec sa             SAs with counters (never keys)
+//	peregrine show interfaces           CE interfaces and VRF TUNs with fast-path counters
 //	peregrine walk                      follow one packet through the engines
 //	peregrine lab deploy|inspect|destroy -t FILE
 //	                                    a containerlab topology in namespaces, no Docker
@@ -31,8 +35,12 @@ func main() {
 const usage = `usage: peregrine [-s SOCKET] [--json] COMMAND
 commands:
   show bgp summary
+  show bgp vpnv4|vpnv6 [vrf NAME]
   show vrf
   show route vrf NAME
+  show mpls table
+  show ipsec sa
+  show interfaces
   walk [-pcap FILE]
   lab deploy|inspect|destroy -t TOPOLOGY.clab.yml
   lab demo -t TOPOLOGY.clab.yml [-destroy]
@@ -82,6 +90,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func show(c *client, words []string, asJSON bool, w io.Writer) error {
+	if ok, err := showMore(c, words, asJSON, w); ok {
+		return err
+	}
 	switch strings.Join(words, " ") {
 	case "bgp summary":
 		var ns []localapi.Neighbor

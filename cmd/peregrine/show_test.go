@@ -6,6 +6,7 @@ import (
 	"flag"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -32,6 +33,17 @@ func fakeDaemon(t *testing.T) string {
 	reply("/v1/bgp/neighbors", fixtureNeighbors)
 	reply("/v1/vrfs", fixtureVRFs)
 	reply("/v1/vrfs/red/routes", fixtureRoutes)
+	reply("/v1/bgp/vpnv4", fixtureVPNPaths)
+	mux.HandleFunc("GET /v1/bgp/vpnv6", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("vrf") != "red" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(fixtureVPNPaths[2:])
+	})
+	reply("/v1/mpls", fixtureLabels)
+	reply("/v1/ipsec/sa", fixtureSAs)
+	reply("/v1/interfaces", fixtureInterfaces)
 	mux.HandleFunc("GET /v1/vrfs/nope/routes", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		_ = json.NewEncoder(w).Encode(localapi.Error{Error: `no vrf "nope"`})
@@ -68,6 +80,11 @@ func TestShowGolden(t *testing.T) {
 		{"bgp-summary.txt", []string{"show", "bgp", "summary"}},
 		{"vrf.txt", []string{"show", "vrf"}},
 		{"route-vrf-red.txt", []string{"show", "route", "vrf", "red"}},
+		{"bgp-vpnv4.txt", []string{"show", "bgp", "vpnv4"}},
+		{"bgp-vpnv6-vrf-red.txt", []string{"show", "bgp", "vpnv6", "vrf", "red"}},
+		{"mpls-table.txt", []string{"show", "mpls", "table"}},
+		{"ipsec-sa.txt", []string{"show", "ipsec", "sa"}},
+		{"interfaces.txt", []string{"show", "interfaces"}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			var out, errb bytes.Buffer
@@ -109,6 +126,10 @@ func TestShowJSONRoundTrips(t *testing.T) {
 	check([]string{"--json", "show", "bgp", "summary"}, &[]localapi.Neighbor{}, fixtureNeighbors)
 	check([]string{"show", "vrf", "--json"}, &[]localapi.VRF{}, fixtureVRFs)
 	check([]string{"show", "route", "vrf", "red", "--json"}, &localapi.VRFRoutes{}, fixtureRoutes)
+	check([]string{"show", "bgp", "vpnv4", "--json"}, &[]localapi.VPNPath{}, fixtureVPNPaths)
+	check([]string{"show", "mpls", "table", "--json"}, &[]localapi.LabelEntry{}, fixtureLabels)
+	check([]string{"show", "ipsec", "sa", "--json"}, &[]localapi.SA{}, fixtureSAs)
+	check([]string{"show", "interfaces", "--json"}, &[]localapi.Interface{}, fixtureInterfaces)
 }
 
 func TestShowErrors(t *testing.T) {
@@ -125,3 +146,22 @@ func TestShowErrors(t *testing.T) {
 		t.Errorf("bad command: exit %d", code)
 	}
 }
+
+var (
+	fixtureVPNPaths = []localapi.VPNPath{
+		{RD: "65000:1", Prefix: mustPrefix("10.1.0.0/24"), Label: 1000, RTs: []string{"65000:1"}, Best: true, Local: true},
+		{RD: "65000:11", Prefix: mustPrefix("10.2.0.0/24"), NextHop: mustAddr("10.0.0.2"), Label: 2000, RTs: []string{"65000:1", "65000:9"}, Best: true, Neighbor: mustAddr("10.0.0.100")},
+		{RD: "65000:11", Prefix: mustPrefix("fd00:2::/64"), NextHop: mustAddr("10.0.0.2"), Label: 2000, RTs: []string{"65000:1"}, Best: true, Neighbor: mustAddr("10.0.0.100")},
+		{RD: "65000:11", Prefix: mustPrefix("fd00:2::/64"), NextHop: mustAddr("10.0.0.2"), Label: 2000, RTs: []string{"65000:1"}, Neighbor: mustAddr("10.0.0.101")},
+	}
+	fixtureLabels = []localapi.LabelEntry{{Label: 1000, Action: "pop-lookup", VRF: "red"}, {Label: 1001, Action: "pop-lookup", VRF: "blue"}}
+	fixtureSAs    = []localapi.SA{
+		{Remote: mustAddr("10.0.0.2"), Direction: "out", SPI: 0x1001, Cipher: "aes128gcm16", Packets: 1200, Bytes: 1680000, Drops: map[string]uint64{}},
+		{Remote: mustAddr("10.0.0.2"), Direction: "in", SPI: 0x2001, Cipher: "aes128gcm16", AntiReplay: true, ReplayWindow: 1024, Packets: 1100, Bytes: 1540000, Drops: map[string]uint64{"auth-failed": 2, "replayed": 1}},
+	}
+	fixtureInterfaces = []localapi.Interface{
+		{Name: "ce1", VRF: "red", Kind: "ce", State: "up", MTU: 1500, Addresses: []netip.Prefix{mustPrefix("10.1.0.1/24"), mustPrefix("fd00:1::1/64")}},
+		{Name: "pg-red", VRF: "red", Kind: "tun", State: "up", MTU: 9000, Addresses: []netip.Prefix{}, Counters: &localapi.VRFCounters{
+			OutPackets: 1200, OutBytes: 1600000, InPackets: 1100, InBytes: 1500000, OutDrops: map[string]uint64{"no-sa": 3}, InDrops: map[string]uint64{}}},
+	}
+)

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
@@ -25,6 +26,7 @@ type apiServer struct {
 	speaker *bgp.Speaker
 	log     *slog.Logger
 	srv     *http.Server
+	dp      atomic.Pointer[dataplane] // see setDataplane
 }
 
 func startAPI(path string, sp *bgp.Speaker, log *slog.Logger) (*apiServer, error) {
@@ -51,6 +53,7 @@ func startAPI(path string, sp *bgp.Speaker, log *slog.Logger) (*apiServer, error
 	mux.HandleFunc("GET /v1/bgp/neighbors", a.neighbors)
 	mux.HandleFunc("GET /v1/vrfs", a.vrfs)
 	mux.HandleFunc("GET /v1/vrfs/{name}/routes", a.vrfRoutes)
+	a.routeShow(mux)
 	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := a.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -112,6 +112,29 @@ vrfs:
 	if strings.Contains(body.String(), secret) {
 		t.Error("neighbor API shows the password")
 	}
+	// The VPN RIB holds red's static route as a local best path; the
+	// dataplane documents answer 503 without a dataplane.
+	var paths []localapi.VPNPath
+	resp, err = c.Get("http://peregrined/v1/bgp/vpnv4?vrf=red")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&paths); err != nil {
+		t.Fatalf("GET /v1/bgp/vpnv4: %v", err)
+	}
+	resp.Body.Close()
+	if len(paths) != 1 || paths[0].Prefix.String() != "10.1.0.0/24" || !paths[0].Best || !paths[0].Local || paths[0].RD != "65000:1" || len(paths[0].RTs) != 1 || paths[0].RTs[0] != "65000:1" {
+		t.Errorf("vpnv4 vrf red: %+v", paths)
+	}
+	for _, p := range []string{"/v1/mpls", "/v1/ipsec/sa", "/v1/interfaces"} {
+		if resp, err := c.Get("http://peregrined" + p); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("%s without a dataplane: %v %v", p, resp, err)
+		}
+	}
+	if resp, err := c.Get("http://peregrined/v1/bgp/ipv9"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown family: %v %v", resp, err)
+	}
+
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
 	if !strings.Contains(logs.String(), "127.0.0.9") {

@@ -73,6 +73,7 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 			return 1
 		}
 		d.api = a
+		a.setDataplane(d.fib, d.backend)
 		defer a.close()
 	}
 	d.watchConnected(ctx)

@@ -3,9 +3,14 @@
 // operator can `curl --unix-socket` it, and the CLI needs no generated code.
 //
 //	GET /v1/bgp/neighbors          []Neighbor
+//	GET /v1/bgp/{vpnv4|vpnv6}      []VPNPath   (?vrf=NAME: the paths that VRF exports or imports)
 //	GET /v1/vrfs                   []VRF
 //	GET /v1/vrfs/{name}/routes     VRFRoutes
+//	GET /v1/mpls                   []LabelEntry
+//	GET /v1/ipsec/sa               []SA
+//	GET /v1/interfaces             []Interface
 //
+// With no dataplane (dataplane.backend none) the last three answer 503.
 // No document ever carries a password or key.
 package localapi
 
@@ -65,4 +70,60 @@ type VRFRoutes struct {
 // Error is the body of every non-200 answer.
 type Error struct {
 	Error string `json:"error"`
+}
+
+// VPNPath is one path of the VPN RIB.
+type VPNPath struct {
+	RD       string       `json:"rd"`
+	Prefix   netip.Prefix `json:"prefix"`
+	NextHop  netip.Addr   `json:"next-hop,omitzero"`
+	Label    uint32       `json:"label"`
+	RTs      []string     `json:"route-targets"`
+	Best     bool         `json:"best"`
+	Local    bool         `json:"local,omitempty"`
+	Neighbor netip.Addr   `json:"neighbor,omitzero"`
+}
+
+// LabelEntry is one local label of the LFIB.
+type LabelEntry struct {
+	Label  uint32 `json:"label"`
+	Action string `json:"action"` // "pop-lookup"
+	VRF    string `json:"vrf"`
+}
+
+// SA is one IPsec security association of a tunnel. Keys are never part
+// of it.
+type SA struct {
+	Remote       netip.Addr        `json:"remote"`
+	Direction    string            `json:"direction"` // "in" or "out"
+	SPI          uint32            `json:"spi"`
+	Cipher       string            `json:"cipher"`
+	ESN          bool              `json:"esn"`
+	AntiReplay   bool              `json:"anti-replay"`
+	ReplayWindow int               `json:"replay-window,omitempty"`
+	Packets      uint64            `json:"packets"`
+	Bytes        uint64            `json:"bytes"`
+	Drops        map[string]uint64 `json:"drops"` // by reason, only those that happened
+}
+
+// Interface is a CE-facing interface or a VRF's TUN device.
+type Interface struct {
+	Name      string         `json:"name"`
+	VRF       string         `json:"vrf"`
+	Kind      string         `json:"kind"` // "ce" or "tun"
+	State     string         `json:"state"`
+	MTU       int            `json:"mtu"`
+	Addresses []netip.Prefix `json:"addresses"`
+	// Counters of the VRF's fast path, on its TUN: out is CE to core.
+	Counters *VRFCounters `json:"counters,omitempty"`
+}
+
+// VRFCounters are a VRF's fast-path counters.
+type VRFCounters struct {
+	OutPackets uint64            `json:"out-packets"`
+	OutBytes   uint64            `json:"out-bytes"`
+	InPackets  uint64            `json:"in-packets"`
+	InBytes    uint64            `json:"in-bytes"`
+	OutDrops   map[string]uint64 `json:"out-drops"`
+	InDrops    map[string]uint64 `json:"in-drops"`
 }

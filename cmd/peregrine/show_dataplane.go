@@ -1,0 +1,148 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/peregrine-net/peregrine/cmd/internal/localapi"
+)
+
+// showMore handles the show commands beyond bgp summary, vrf and route:
+// the VPN RIB, the LFIB, the SAs and the interfaces. ok is false for a
+// command it does not know.
+func showMore(c *client, words []string, asJSON bool, w io.Writer) (ok bool, err error) {
+	switch {
+	case len(words) >= 2 && words[0] == "bgp" && (words[1] == "vpnv4" || words[1] == "vpnv6"):
+		path := "/v1/bgp/" + words[1]
+		switch {
+		case len(words) == 4 && words[2] == "vrf":
+			path += "?vrf=" + url.QueryEscape(words[3])
+		case len(words) != 2:
+			return false, nil
+		}
+		var ps []localapi.VPNPath
+		if err := c.get(path, &ps); err != nil {
+			return true, err
+		}
+		return true, output(w, asJSON, ps, func() { printVPNPaths(w, ps) })
+	}
+	switch strings.Join(words, " ") {
+	case "mpls table":
+		var ls []localapi.LabelEntry
+		if err := c.get("/v1/mpls", &ls); err != nil {
+			return true, err
+		}
+		return true, output(w, asJSON, ls, func() { printLabels(w, ls) })
+	case "ipsec sa":
+		var sas []localapi.SA
+		if err := c.get("/v1/ipsec/sa", &sas); err != nil {
+			return true, err
+		}
+		return true, output(w, asJSON, sas, func() { printSAs(w, sas) })
+	case "interfaces":
+		var ifs []localapi.Interface
+		if err := c.get("/v1/interfaces", &ifs); err != nil {
+			return true, err
+		}
+		return true, output(w, asJSON, ifs, func() { printInterfaces(w, ifs) })
+	}
+	return false, nil
+}
+
+// printVPNPaths prints the VPN RIB grouped by RD, best paths marked with
+// '>' and local ones with 'l', in the manner of `show bgp ipv4 vpn`.
+func printVPNPaths(w io.Writer, ps []localapi.VPNPath) {
+	fmt.Fprintln(w, "Status codes: > best, l local")
+	tw := newTable(w)
+	fmt.Fprintln(tw, "\tRD\tNetwork\tNext Hop\tLabel\tRoute targets\tFrom")
+	for _, p := range ps {
+		code := ""
+		if p.Best {
+			code += ">"
+		}
+		if p.Local {
+			code += "l"
+		}
+		nh, from := "self", "local"
+		if p.NextHop.IsValid() && !p.Local {
+			nh = p.NextHop.String()
+		}
+		if p.Neighbor.IsValid() {
+			from = p.Neighbor.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", code, p.RD, p.Prefix, nh, p.Label, list(p.RTs), from)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d paths\n", len(ps))
+}
+
+func printLabels(w io.Writer, ls []localapi.LabelEntry) {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "Local label\tAction\tVRF")
+	for _, l := range ls {
+		fmt.Fprintf(tw, "%d\t%s\t%s\n", l.Label, l.Action, l.VRF)
+	}
+	tw.Flush()
+}
+
+// printSAs prints one line per SA; keys are never in the document.
+func printSAs(w io.Writer, sas []localapi.SA) {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "Peer\tDir\tSPI\tCipher\tESN\tReplay\tPackets\tBytes\tDrops")
+	for _, s := range sas {
+		replay := "off"
+		switch {
+		case s.Direction == "out":
+			replay = "-" // a receiver's check
+		case s.AntiReplay:
+			replay = fmt.Sprint(s.ReplayWindow)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t0x%08x\t%s\t%s\t%s\t%d\t%d\t%s\n", s.Remote, s.Direction, s.SPI, s.Cipher, yesNo(s.ESN), replay, s.Packets, s.Bytes, drops(s.Drops))
+	}
+	tw.Flush()
+}
+
+func printInterfaces(w io.Writer, ifs []localapi.Interface) {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "Interface\tVRF\tKind\tState\tMTU\tAddresses\tOut pkts\tIn pkts\tDrops")
+	for _, i := range ifs {
+		var addrs []string
+		for _, a := range i.Addresses {
+			addrs = append(addrs, a.String())
+		}
+		outp, inp, dr := "-", "-", "-"
+		if c := i.Counters; c != nil {
+			outp, inp = fmt.Sprint(c.OutPackets), fmt.Sprint(c.InPackets)
+			all := map[string]uint64{}
+			for k, v := range c.OutDrops {
+				all["out "+k] += v
+			}
+			for k, v := range c.InDrops {
+				all["in "+k] += v
+			}
+			dr = drops(all)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", i.Name, i.VRF, i.Kind, i.State, i.MTU, list(addrs), outp, inp, dr)
+	}
+	tw.Flush()
+}
+
+// drops prints reason=count pairs in a stable order, or "-".
+func drops(m map[string]uint64) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	return list(parts)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"cmp"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/peregrine-net/peregrine/bgp/vpn"
+	"github.com/peregrine-net/peregrine/cmd/internal/localapi"
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/fib/userspace"
+)
+
+// dataplane is what the API reads of the forwarding side: the reconciler's
+// State and, where the backend has them, its counters.
+type dataplane struct {
+	fib     *fib.Reconciler
+	backend fib.Backend
+}
+
+// statser is a backend with structured counters (the userspace one).
+type statser interface{ Stats() userspace.Stats }
+
+// setDataplane gives the API the FIB; until then (and with dataplane
+// backend none) the dataplane endpoints answer 503.
+func (a *apiServer) setDataplane(r *fib.Reconciler, b fib.Backend) {
+	a.dp.Store(&dataplane{fib: r, backend: b})
+}
+
+func (a *apiServer) routeShow(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/bgp/{family}", a.vpnPaths)
+	mux.HandleFunc("GET /v1/mpls", a.mpls)
+	mux.HandleFunc("GET /v1/ipsec/sa", a.ipsecSAs)
+	mux.HandleFunc("GET /v1/interfaces", a.interfaces)
+}
+
+func (a *apiServer) vpnPaths(w http.ResponseWriter, r *http.Request) {
+	fam := r.PathValue("family")
+	if fam != "vpnv4" && fam != "vpnv6" {
+		writeError(w, http.StatusNotFound, "no family %q: want vpnv4 or vpnv6", fam)
+		return
+	}
+	var rd vpn.RD
+	var imports []vpn.RT
+	vrfName := r.URL.Query().Get("vrf")
+	if vrfName != "" {
+		found := false
+		for _, v := range a.speaker.Config().VRFs {
+			if v.Name == vrfName {
+				rd, imports, found = v.RD, v.ImportTargets, true
+			}
+		}
+		if !found {
+			writeError(w, http.StatusNotFound, "no vrf %q", vrfName)
+			return
+		}
+	}
+	paths, err := a.speaker.VPNPaths(r.Context(), fam == "vpnv6")
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "%v", err)
+		return
+	}
+	out := []localapi.VPNPath{}
+	for _, p := range paths {
+		if vrfName != "" && !(p.Local && p.RD == rd) && !slices.ContainsFunc(p.RTs, func(rt vpn.RT) bool { return slices.Contains(imports, rt) }) {
+			continue
+		}
+		lp := localapi.VPNPath{RD: p.RD.String(), Prefix: p.Prefix, NextHop: p.NextHop, Label: uint32(p.Label),
+			RTs: []string{}, Best: p.Best, Local: p.Local, Neighbor: p.Neighbor}
+		for _, rt := range p.RTs {
+			lp.RTs = append(lp.RTs, rt.String())
+		}
+		out = append(out, lp)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// withDataplane answers 503 when there is no FIB.
+func (a *apiServer) withDataplane(w http.ResponseWriter) *dataplane {
+	dp := a.dp.Load()
+	if dp == nil || dp.fib == nil {
+		writeError(w, http.StatusServiceUnavailable, "no dataplane (dataplane.backend: none)")
+		return nil
+	}
+	return dp
+}
+
+func (a *apiServer) mpls(w http.ResponseWriter, _ *http.Request) {
+	dp := a.withDataplane(w)
+	if dp == nil {
+		return
+	}
+	out := []localapi.LabelEntry{}
+	if s := dp.fib.State(); s != nil {
+		for l, act := range s.Labels {
+			e := localapi.LabelEntry{Label: uint32(l), VRF: act.VRF, Action: "pop-lookup"}
+			if act.Kind == fib.PopForward {
+				e.Action = "pop-forward"
+			}
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(x, y localapi.LabelEntry) int { return cmp.Compare(x.Label, y.Label) })
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *apiServer) ipsecSAs(w http.ResponseWriter, _ *http.Request) {
+	dp := a.withDataplane(w)
+	if dp == nil {
+		return
+	}
+	counters := map[uint32]userspace.SACounters{}
+	if st, ok := dp.backend.(statser); ok {
+		for _, c := range st.Stats().SAs {
+			counters[c.SPI] = c
+		}
+	}
+	out := []localapi.SA{}
+	s := dp.fib.State()
+	if s == nil {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	for _, t := range s.Tunnels {
+		for _, dir := range []struct {
+			name string
+			p    *fib.SAParams
+		}{{"out", t.Out}, {"in", t.In}} {
+			if dir.p == nil {
+				continue
+			}
+			sa := localapi.SA{Remote: t.Remote, Direction: dir.name, SPI: dir.p.SPI, Cipher: dir.p.Cipher.String(),
+				ESN: dir.p.ESN, AntiReplay: !dir.p.NoAntiReplay, Drops: map[string]uint64{}}
+			if dir.name == "in" && sa.AntiReplay {
+				sa.ReplayWindow = cmp.Or(dir.p.ReplayWindow, 1024)
+			}
+			c := counters[dir.p.SPI]
+			if dir.name == "out" {
+				sa.Packets, sa.Bytes = c.SealedPackets, c.SealedBytes
+				addDrop(sa.Drops, "seq-exhausted", c.SeqExhausted)
+				addDrop(sa.Drops, "seal-error", c.SealErrors)
+			} else {
+				sa.Packets, sa.Bytes = c.OpenedPackets, c.OpenedBytes
+				addDrop(sa.Drops, "auth-failed", c.AuthFailed)
+				addDrop(sa.Drops, "replayed", c.Replayed)
+				addDrop(sa.Drops, "too-old", c.TooOld)
+				addDrop(sa.Drops, "bad-padding", c.BadPadding)
+				addDrop(sa.Drops, "malformed", c.Malformed)
+			}
+			out = append(out, sa)
+		}
+	}
+	slices.SortFunc(out, func(x, y localapi.SA) int {
+		return cmp.Or(x.Remote.Compare(y.Remote), cmp.Compare(y.Direction, x.Direction), cmp.Compare(x.SPI, y.SPI))
+	})
+	writeJSON(w, http.StatusOK, out)
+}
+
+func addDrop(m map[string]uint64, reason string, n uint64) {
+	if n > 0 {
+		m[reason] = n
+	}
+}
+
+func dropMap(d userspace.Drops) map[string]uint64 {
+	m := map[string]uint64{}
+	addDrop(m, "no-route", d.NoRoute)
+	addDrop(m, "no-tunnel", d.NoTunnel)
+	addDrop(m, "no-sa", d.NoSA)
+	addDrop(m, "seal-error", d.SealError)
+	addDrop(m, "unknown-label", d.UnknownLabel)
+	addDrop(m, "ttl-expired", d.TTLExpired)
+	addDrop(m, "malformed", d.Malformed)
+	addDrop(m, "open-failed", d.OpenFailed)
+	addDrop(m, "not-mpls", d.NotMPLS)
+	addDrop(m, "tx-error", d.TxError)
+	addDrop(m, "too-big", d.TooBig)
+	return m
+}
+
+func (a *apiServer) interfaces(w http.ResponseWriter, _ *http.Request) {
+	dp := a.withDataplane(w)
+	if dp == nil {
+		return
+	}
+	var stats userspace.Stats
+	st, hasStats := dp.backend.(statser)
+	if hasStats {
+		stats = st.Stats()
+	}
+	out := []localapi.Interface{}
+	for _, v := range a.speaker.Config().VRFs {
+		for _, name := range v.Interfaces {
+			out = append(out, linkInfo(name, v.Name, "ce"))
+		}
+		if hasStats {
+			ifc := linkInfo(fib.TUNName(v.Name), v.Name, "tun")
+			if c, ok := stats.VRFs[v.Name]; ok {
+				ifc.Counters = &localapi.VRFCounters{OutPackets: c.OutPackets, OutBytes: c.OutBytes,
+					InPackets: c.InPackets, InBytes: c.InBytes, OutDrops: dropMap(c.OutDrops), InDrops: dropMap(c.InDrops)}
+			}
+			out = append(out, ifc)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// linkInfo reads an interface's state, MTU and addresses from the kernel;
+// one that does not exist shows as "missing".
+func linkInfo(name, vrf, kind string) localapi.Interface {
+	ifc := localapi.Interface{Name: name, VRF: vrf, Kind: kind, State: "missing", Addresses: []netip.Prefix{}}
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return ifc
+	}
+	attrs := link.Attrs()
+	ifc.MTU = attrs.MTU
+	ifc.State = "down"
+	if attrs.Flags&net.FlagUp != 0 {
+		ifc.State = "up"
+		if attrs.OperState == netlink.OperDown || attrs.OperState == netlink.OperLowerLayerDown {
+			ifc.State = "up, no carrier"
+		}
+	}
+	addrs, _ := netlink.AddrList(link, netlink.FAMILY_ALL)
+	for _, ad := range addrs {
+		ip, ok := netip.AddrFromSlice(ad.IP)
+		if !ok || ad.IPNet == nil {
+			continue
+		}
+		ones, _ := ad.Mask.Size()
+		ifc.Addresses = append(ifc.Addresses, netip.PrefixFrom(ip.Unmap(), ones))
+	}
+	return ifc
+}
