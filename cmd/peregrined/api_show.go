@@ -109,10 +109,13 @@ func (a *apiServer) mpls(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (a *apiServer) ipsecSAs(w http.ResponseWriter, _ *http.Request) {
-	dp := a.withDataplane(w)
-	if dp == nil {
-		return
+	if dp := a.withDataplane(w); dp != nil {
+		writeJSON(w, http.StatusOK, dp.saDocs())
 	}
+}
+
+// saDocs describes every SA of the FIB's tunnels with its counters.
+func (dp *dataplane) saDocs() []localapi.SA {
 	counters := map[uint32]userspace.SACounters{}
 	if st, ok := dp.backend.(statser); ok {
 		for _, c := range st.Stats().SAs {
@@ -122,8 +125,7 @@ func (a *apiServer) ipsecSAs(w http.ResponseWriter, _ *http.Request) {
 	out := []localapi.SA{}
 	s := dp.fib.State()
 	if s == nil {
-		writeJSON(w, http.StatusOK, out)
-		return
+		return out
 	}
 	for _, t := range s.Tunnels {
 		for _, dir := range []struct {
@@ -157,7 +159,22 @@ func (a *apiServer) ipsecSAs(w http.ResponseWriter, _ *http.Request) {
 	slices.SortFunc(out, func(x, y localapi.SA) int {
 		return cmp.Or(x.Remote.Compare(y.Remote), cmp.Compare(y.Direction, x.Direction), cmp.Compare(x.SPI, y.SPI))
 	})
-	writeJSON(w, http.StatusOK, out)
+	return out
+}
+
+// vrfCounters returns each VRF's fast-path counters, or nil if the
+// backend keeps none.
+func (dp *dataplane) vrfCounters() map[string]*localapi.VRFCounters {
+	st, ok := dp.backend.(statser)
+	if !ok {
+		return nil
+	}
+	out := map[string]*localapi.VRFCounters{}
+	for name, c := range st.Stats().VRFs {
+		out[name] = &localapi.VRFCounters{OutPackets: c.OutPackets, OutBytes: c.OutBytes,
+			InPackets: c.InPackets, InBytes: c.InBytes, OutDrops: dropMap(c.OutDrops), InDrops: dropMap(c.InDrops)}
+	}
+	return out
 }
 
 func addDrop(m map[string]uint64, reason string, n uint64) {
@@ -187,22 +204,15 @@ func (a *apiServer) interfaces(w http.ResponseWriter, _ *http.Request) {
 	if dp == nil {
 		return
 	}
-	var stats userspace.Stats
-	st, hasStats := dp.backend.(statser)
-	if hasStats {
-		stats = st.Stats()
-	}
+	counters := dp.vrfCounters()
 	out := []localapi.Interface{}
 	for _, v := range a.speaker.Config().VRFs {
 		for _, name := range v.Interfaces {
 			out = append(out, linkInfo(name, v.Name, "ce"))
 		}
-		if hasStats {
+		if counters != nil {
 			ifc := linkInfo(fib.TUNName(v.Name), v.Name, "tun")
-			if c, ok := stats.VRFs[v.Name]; ok {
-				ifc.Counters = &localapi.VRFCounters{OutPackets: c.OutPackets, OutBytes: c.OutBytes,
-					InPackets: c.InPackets, InBytes: c.InBytes, OutDrops: dropMap(c.OutDrops), InDrops: dropMap(c.InDrops)}
-			}
+			ifc.Counters = counters[v.Name]
 			out = append(out, ifc)
 		}
 	}
