@@ -25,5 +25,9 @@
 // pair up (SPIs, ciphers and keys of both directions), BGP sessions are
 // configured at both ends, the addresses the configurations name are
 // assigned on a node, and FRR accepts its configuration (vtysh --dryrun,
-// where FRR is installed). They do not run the labs: that needs Docker.
+// where FRR is installed). Running the labs without Docker is the job of
+// labs/clab (`peregrine lab deploy -t FILE`); cmd/peregrine's TestDemo
+// runs both topologies that way and pings between the CEs of each VRF. The
+// images, binds and entrypoints themselves are only exercised by
+// containerlab.
 package containerlab
