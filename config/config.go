@@ -26,6 +26,15 @@ type Config struct {
 	IPsec     IPsec     `config:"ipsec"`
 	Dataplane Dataplane `config:"dataplane"`
 	Control   Control   `config:"control"`
+	Metrics   Metrics   `config:"metrics"`
+}
+
+// Metrics is the Prometheus endpoint.
+type Metrics struct {
+	// Listen is the host:port that serves /metrics; empty (the default)
+	// serves none. Metrics carry no secrets, but they do describe the
+	// network: prefer a loopback or management address.
+	Listen string `config:"listen"`
 }
 
 // Dataplane picks how routes become forwarding.

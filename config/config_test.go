@@ -65,6 +65,9 @@ func TestBadConfigs(t *testing.T) {
 		{"label over 20 bits", minimal + "mpls: {label-max: 1048576}", []string{"mpls.label-max: 1048576: must be 16..1048575"}},
 		{"label range inverted", minimal + "mpls: {label-min: 5000, label-max: 4000}", []string{"mpls.label-max: 4000: must not be below mpls.label-min (5000)"}},
 		{"ttl mode", minimal + "mpls: {ttl-mode: short}", []string{`mpls.ttl-mode: "short": want uniform or pipe`}},
+		{"metrics no port", minimal + "metrics: {listen: 127.0.0.1}", []string{`metrics.listen: "127.0.0.1": want HOST:PORT`}},
+		{"metrics port zero", minimal + "metrics: {listen: '127.0.0.1:0'}", []string{`metrics.listen: "127.0.0.1:0": want HOST:PORT`}},
+		{"metrics host name", minimal + "metrics: {listen: 'localhost:9963'}", []string{`metrics.listen: "localhost:9963": the host must be an IP address`}},
 		{"not yaml", "router: [", []string{"not valid YAML"}},
 		{"several errors at once", "router: {id: x, asn: -1}\nfoo: 1", []string{"router.id", "router.asn", "foo: unknown key"}},
 	} {

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"strconv"
 )
 
@@ -67,6 +69,14 @@ func (c *Config) Validate() Errors {
 	case "auto", "userspace", "none":
 	default:
 		bad("dataplane.backend", strconv.Quote(c.Dataplane.Backend), "want auto, userspace or none")
+	}
+	if l := c.Metrics.Listen; l != "" {
+		host, port, err := net.SplitHostPort(l)
+		if p, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || p == 0 {
+			bad("metrics.listen", strconv.Quote(l), "want HOST:PORT, such as 127.0.0.1:9963 or [::1]:9963")
+		} else if _, aerr := netip.ParseAddr(host); host != "" && aerr != nil {
+			bad("metrics.listen", strconv.Quote(l), "the host must be an IP address (or empty for every address)")
+		}
 	}
 	if m := c.Dataplane.MTU; m != 0 && (m < 576 || m > 9000) {
 		bad("dataplane.mtu", strconv.Itoa(m), "must be 576..9000, or 0 for the default")

@@ -37,12 +37,14 @@ func TestLocalAPIAndSecrets(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	sock := filepath.Join(dir, "pe.sock")
+	metricsAddr := freeLoopbackPort(t)
 	const secret = "Md5-Very-Secret-42"
 	cfg := writeFile(t, dir, "pe.yml", `
 router: {id: 192.0.2.1, asn: 65000}
 dataplane: {backend: none}
 log: {level: debug}
 control: {socket: `+sock+`}
+metrics: {listen: `+metricsAddr+`}
 bgp:
   listen-port: 0
   api: ''
@@ -135,6 +137,29 @@ vrfs:
 		t.Errorf("unknown family: %v %v", resp, err)
 	}
 
+	// Prometheus: the session is down, red has its static route, and
+	// the password is nowhere.
+	mresp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var metrics bytes.Buffer
+	_, _ = metrics.ReadFrom(mresp.Body)
+	mresp.Body.Close()
+	for _, want := range []string{
+		`peregrine_bgp_session_up{description="",neighbor="127.0.0.9"} 0`,
+		`peregrine_vrf_routes{origin="local",vrf="red"} 1`,
+		`peregrine_vrf_routes{origin="imported",vrf="red"} 0`,
+		"# TYPE peregrine_bgp_session_up gauge",
+	} {
+		if !strings.Contains(metrics.String(), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, metrics.String())
+		}
+	}
+	if strings.Contains(metrics.String(), secret) {
+		t.Error("/metrics shows the password")
+	}
+
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
 	if !strings.Contains(logs.String(), "127.0.0.9") {
@@ -143,4 +168,16 @@ vrfs:
 	if strings.Contains(logs.String(), secret) {
 		t.Errorf("log shows the password:\n%s", logs.String())
 	}
+}
+
+// freeLoopbackPort returns 127.0.0.1:PORT for a port nothing listens on
+// (as of now).
+func freeLoopbackPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

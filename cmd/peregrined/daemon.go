@@ -76,6 +76,14 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 		a.setDataplane(d.fib, d.backend)
 		defer a.close()
 	}
+	if d.cfg.Metrics.Listen != "" {
+		m, err := startMetrics(d.cfg.Metrics.Listen, &collector{speaker: sp, dp: &dataplane{fib: d.fib, backend: d.backend}}, d.log)
+		if err != nil {
+			d.log.Error("metrics did not start", "error", err)
+			return 1
+		}
+		defer m.Close()
+	}
 	d.watchConnected(ctx)
 	d.log.Info("peregrined started", "bgp-api", d.cfg.BGP.API, "control", d.cfg.Control.Socket)
 	for {
@@ -137,6 +145,10 @@ func (d *daemon) reload(ctx context.Context) {
 	}
 	if cfg.Control != d.cfg.Control {
 		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "control.socket: changing it needs a restart")
+		return
+	}
+	if cfg.Metrics != d.cfg.Metrics {
+		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "metrics.listen: changing it needs a restart")
 		return
 	}
 	if cfg.Dataplane != d.cfg.Dataplane {

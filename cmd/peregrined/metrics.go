@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/peregrine-net/peregrine/bgp"
+)
+
+// Prometheus metrics. A collector reads the current state on each scrape
+// (BGP sessions from GoBGP, routes from the speaker, FIB sizes from the
+// reconciler's State, packet counters from the backend), so the packet path
+// does no work for metrics beyond the atomic counters it keeps anyway.
+// client_golang gives the exposition format, its escaping and content
+// negotiation, and a registry that checks every metric's labels; hand-
+// written text would get those wrong sooner or later.
+
+var (
+	descSessionUp = prometheus.NewDesc("peregrine_bgp_session_up",
+		"1 if the BGP session to the neighbor is established.", []string{"neighbor", "description"}, nil)
+	descPrefixes = prometheus.NewDesc("peregrine_bgp_prefixes",
+		"Prefixes per neighbor and family: received, accepted (after policy) or sent.", []string{"neighbor", "family", "kind"}, nil)
+	descVRFRoutes = prometheus.NewDesc("peregrine_vrf_routes",
+		"Routes per VRF: imported from remote PEs or originated here (local).", []string{"vrf", "origin"}, nil)
+	descFIBRoutes = prometheus.NewDesc("peregrine_fib_routes",
+		"Routes per VRF in the forwarding state.", []string{"vrf"}, nil)
+	descFIBLabels = prometheus.NewDesc("peregrine_fib_labels",
+		"Local labels in the forwarding state (LFIB entries).", nil, nil)
+	descFIBTunnels = prometheus.NewDesc("peregrine_fib_tunnels",
+		"Tunnels to remote PEs in the forwarding state.", nil, nil)
+	descSAPackets = prometheus.NewDesc("peregrine_ipsec_sa_packets_total",
+		"Packets sealed (out) or opened (in) by an SA.", []string{"remote", "direction", "spi"}, nil)
+	descSABytes = prometheus.NewDesc("peregrine_ipsec_sa_bytes_total",
+		"Bytes sealed (out) or opened (in) by an SA.", []string{"remote", "direction", "spi"}, nil)
+	descSADrops = prometheus.NewDesc("peregrine_ipsec_sa_drops_total",
+		"Packets an SA refused, by reason.", []string{"remote", "direction", "spi", "reason"}, nil)
+	descVRFPackets = prometheus.NewDesc("peregrine_vrf_packets_total",
+		"Packets the fast path forwarded for a VRF: out is CE to core, in is core to CE.", []string{"vrf", "direction"}, nil)
+	descVRFBytes = prometheus.NewDesc("peregrine_vrf_bytes_total",
+		"Inner IP bytes the fast path forwarded for a VRF.", []string{"vrf", "direction"}, nil)
+	descVRFDrops = prometheus.NewDesc("peregrine_vrf_drops_total",
+		"Packets the fast path dropped for a VRF, by reason.", []string{"vrf", "direction", "reason"}, nil)
+)
+
+// collector is the daemon's prometheus.Collector.
+type collector struct {
+	speaker *bgp.Speaker
+	dp      *dataplane // fib nil without a dataplane
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descSessionUp, descPrefixes, descVRFRoutes, descFIBRoutes, descFIBLabels,
+		descFIBTunnels, descSAPackets, descSABytes, descSADrops, descVRFPackets, descVRFBytes, descVRFDrops} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	if c.speaker != nil {
+		c.collectBGP(gauge)
+	}
+	c.collectDataplane(gauge, counter)
+}
+
+func (c *collector) collectBGP(gauge func(*prometheus.Desc, float64, ...string)) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = c.speaker.Server().ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
+		addr := p.GetConf().GetNeighborAddress()
+		up := 0.0
+		if p.GetState().GetSessionState() == api.PeerState_ESTABLISHED {
+			up = 1
+		}
+		gauge(descSessionUp, up, addr, p.GetConf().GetDescription())
+		for _, af := range p.GetAfiSafis() {
+			f := af.GetConfig().GetFamily()
+			name := familyNames[f.GetAfi().String()+"/"+f.GetSafi().String()]
+			if name == "" {
+				continue
+			}
+			s := af.GetState()
+			gauge(descPrefixes, float64(s.GetReceived()), addr, name, "received")
+			gauge(descPrefixes, float64(s.GetAccepted()), addr, name, "accepted")
+			gauge(descPrefixes, float64(s.GetAdvertised()), addr, name, "sent")
+		}
+	})
+	for _, v := range c.speaker.Config().VRFs {
+		if imported, ok, err := c.speaker.VRFRoutes(v.Name); err == nil && ok {
+			gauge(descVRFRoutes, float64(len(imported)), v.Name, "imported")
+		}
+		if local, err := c.speaker.LocalRoutes(v.Name); err == nil {
+			gauge(descVRFRoutes, float64(len(local)), v.Name, "local")
+		}
+	}
+}
+
+func (c *collector) collectDataplane(gauge func(*prometheus.Desc, float64, ...string), counter func(*prometheus.Desc, uint64, ...string)) {
+	dp := c.dp
+	if dp == nil || dp.fib == nil {
+		return
+	}
+	if s := dp.fib.State(); s != nil {
+		for name, v := range s.VRFs {
+			gauge(descFIBRoutes, float64(len(v.Routes)), name)
+		}
+		gauge(descFIBLabels, float64(len(s.Labels)))
+		gauge(descFIBTunnels, float64(len(s.Tunnels)))
+	}
+	for _, sa := range dp.saDocs() {
+		spi := fmt.Sprintf("0x%08x", sa.SPI)
+		remote := sa.Remote.String()
+		counter(descSAPackets, sa.Packets, remote, sa.Direction, spi)
+		counter(descSABytes, sa.Bytes, remote, sa.Direction, spi)
+		for reason, n := range sa.Drops {
+			counter(descSADrops, n, remote, sa.Direction, spi, reason)
+		}
+	}
+	for name, v := range dp.vrfCounters() {
+		counter(descVRFPackets, v.OutPackets, name, "out")
+		counter(descVRFPackets, v.InPackets, name, "in")
+		counter(descVRFBytes, v.OutBytes, name, "out")
+		counter(descVRFBytes, v.InBytes, name, "in")
+		for reason, n := range v.OutDrops {
+			counter(descVRFDrops, n, name, "out", reason)
+		}
+		for reason, n := range v.InDrops {
+			counter(descVRFDrops, n, name, "in", reason)
+		}
+	}
+}
+
+// startMetrics serves /metrics on addr until close.
+func startMetrics(addr string, c *collector, log *slog.Logger) (*http.Server, error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(c); err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics endpoint stopped", "error", err)
+		}
+	}()
+	log.Info("metrics served", "address", l.Addr().String())
+	return srv, nil
+}

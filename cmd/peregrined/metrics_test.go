@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/fib/fake"
+	"github.com/peregrine-net/peregrine/fib/userspace"
+	"github.com/peregrine-net/peregrine/ipsec/esp"
+)
+
+// statsBackend is the fake backend with the userspace backend's counters.
+type statsBackend struct {
+	*fake.Backend
+	stats userspace.Stats
+}
+
+func (b statsBackend) Stats() userspace.Stats { return b.stats }
+
+// TestDataplaneMetrics feeds the collector's dataplane half a FIB with one
+// tunnel and known counters and compares the exposition text.
+func TestDataplaneMetrics(t *testing.T) {
+	remote := netip.MustParseAddr("192.0.2.2")
+	b := statsBackend{Backend: fake.New(), stats: userspace.Stats{
+		VRFs: map[string]userspace.VRFCounters{"red": {OutPackets: 10, OutBytes: 1000, InPackets: 9, InBytes: 900,
+			OutDrops: userspace.Drops{NoSA: 2}}},
+		SAs: []userspace.SACounters{
+			{Remote: remote, Outbound: true, SPI: 0x1001, Counters: esp.Counters{SealedPackets: 10, SealedBytes: 1300}},
+			{Remote: remote, SPI: 0x2001, Counters: esp.Counters{OpenedPackets: 9, OpenedBytes: 1200, AuthFailed: 1}},
+		},
+	}}
+	r := fib.NewReconciler(b, fib.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = r.Run(ctx) }()
+	key := make([]byte, 20)
+	for i := range key {
+		key[i] = 0xa0 + byte(i)
+	}
+	r.SetConfig(fib.Config{LocalAddress: netip.MustParseAddr("192.0.2.1"),
+		VRFs: []fib.VRFConfig{{Name: "red", Interfaces: []string{"ce1"}}},
+		Tunnels: []fib.Tunnel{{Remote: remote, UDP: true,
+			Out: &fib.SAParams{SPI: 0x1001, Cipher: esp.AES128GCM16, Key: key, NoAntiReplay: true},
+			In:  &fib.SAParams{SPI: 0x2001, Cipher: esp.AES128GCM16, Key: key, NoAntiReplay: true}}}})
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := &collector{dp: &dataplane{fib: r, backend: b}}
+	want := `
+# HELP peregrine_ipsec_sa_packets_total Packets sealed (out) or opened (in) by an SA.
+# TYPE peregrine_ipsec_sa_packets_total counter
+peregrine_ipsec_sa_packets_total{direction="in",remote="192.0.2.2",spi="0x00002001"} 9
+peregrine_ipsec_sa_packets_total{direction="out",remote="192.0.2.2",spi="0x00001001"} 10
+# HELP peregrine_ipsec_sa_drops_total Packets an SA refused, by reason.
+# TYPE peregrine_ipsec_sa_drops_total counter
+peregrine_ipsec_sa_drops_total{direction="in",reason="auth-failed",remote="192.0.2.2",spi="0x00002001"} 1
+# HELP peregrine_vrf_drops_total Packets the fast path dropped for a VRF, by reason.
+# TYPE peregrine_vrf_drops_total counter
+peregrine_vrf_drops_total{direction="out",reason="no-sa",vrf="red"} 2
+# HELP peregrine_vrf_packets_total Packets the fast path forwarded for a VRF: out is CE to core, in is core to CE.
+# TYPE peregrine_vrf_packets_total counter
+peregrine_vrf_packets_total{direction="in",vrf="red"} 9
+peregrine_vrf_packets_total{direction="out",vrf="red"} 10
+# HELP peregrine_fib_tunnels Tunnels to remote PEs in the forwarding state.
+# TYPE peregrine_fib_tunnels gauge
+peregrine_fib_tunnels 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want),
+		"peregrine_ipsec_sa_packets_total", "peregrine_ipsec_sa_drops_total", "peregrine_vrf_drops_total",
+		"peregrine_vrf_packets_total", "peregrine_fib_tunnels"); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+		t.Errorf("metric lint: %v %v", problems, err)
+	}
+	// The key is in the FIB's state; it must not be in any metric.
+	text, err := testutil.CollectAndFormat(c, expfmt.TypeTextPlain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.ToLower(string(text)), "a0a1a2a3") {
+		t.Errorf("key material in the metrics:\n%s", text)
+	}
+}
