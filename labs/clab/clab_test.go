@@ -129,8 +129,14 @@ func TestDeployInspectDestroy(t *testing.T) {
 		t.Errorf("h2 after redeploy runs %q (%v), want the one new sleep", out, err)
 	}
 
+	pidsOut, _ := exec.Command("ip", "netns", "pids", Namespace(lab, "h2")).Output()
 	if err := Destroy(lab); err != nil {
 		t.Fatal(err)
+	}
+	for _, p := range strings.Fields(string(pidsOut)) {
+		if _, err := os.Stat("/proc/" + p); err == nil {
+			t.Errorf("process %s of h2 still runs after destroy", p)
+		}
 	}
 	if l := leftovers(t, lab); len(l) > 0 {
 		t.Errorf("left after destroy: %v", l)
