@@ -141,7 +141,9 @@ func (s *Speaker) do(f func() error) error {
 // emit hands an event to the forwarding plane. It blocks while the consumer
 // is busy, which holds back GoBGP's watcher rather than dropping a change.
 func (s *Speaker) emit(e Event) {
-	s.log.Debug("event", "event", e.String())
+	if s.log.Enabled(context.Background(), slog.LevelDebug) { // String allocates; a million routes make a million events
+		s.log.Debug("event", "event", e.String())
+	}
 	select {
 	case s.events <- e:
 	case <-s.stop:

@@ -70,7 +70,9 @@ func saParams(sa config.SA, window int) *fib.SAParams {
 // is closed.
 func forwardEvents(events <-chan bgp.Event, r *fib.Reconciler, log *slog.Logger) {
 	for e := range events {
-		log.Debug("fib event", "event", e.String())
+		if log.Enabled(context.Background(), slog.LevelDebug) {
+			log.Debug("fib event", "event", e.String())
+		}
 		if r == nil {
 			continue
 		}

@@ -75,7 +75,7 @@ func TestBuildPaths(t *testing.T) {
 // TestPeregrinedConf checks that the generated configuration is one
 // peregrined accepts, importing the routes' RT.
 func TestPeregrinedConf(t *testing.T) {
-	cfg, err := config.Parse([]byte(peregrinedConf(1790, 50061, "/tmp/x.sock")))
+	cfg, err := config.Parse([]byte(peregrinedConf(1790, 50061, "/tmp/x.sock", "none")))
 	if err != nil {
 		t.Fatal(err)
 	}

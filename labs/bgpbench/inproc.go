@@ -46,7 +46,7 @@ func (t *topology) startInProcess(ctx context.Context, dir string) (*profiler, e
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	cfg, err := config.Parse([]byte(peregrinedConf(t.port, t.apiPort, filepath.Join(t.dir, "unused.sock"))))
+	cfg, err := config.Parse([]byte(peregrinedConf(t.port, t.apiPort, filepath.Join(t.dir, "unused.sock"), "none")))
 	if err != nil {
 		return nil, fmt.Errorf("in-process config: %w", err)
 	}

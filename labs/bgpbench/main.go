@@ -86,6 +86,7 @@ type options struct {
 	port, apiPort  int
 	pprofPort      int
 	gogc           string
+	dataplane      string
 	peregrined     string
 	gobgpd         string
 	withdraw       bool
@@ -112,6 +113,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.port, "port", 1790, "BGP port of all three speakers")
 	fs.IntVar(&o.apiPort, "api-port", 50061, "GoBGP gRPC port of all three speakers")
 	fs.IntVar(&o.pprofPort, "gobgpd-pprof", 0, "if not 0, both gobgpd serve pprof on this `port` of their address")
+	fs.StringVar(&o.dataplane, "dataplane", "none", "peregrined's dataplane.backend: none (the control plane alone) or userspace (a whole PE: FIB, TUN, kernel routes; root)")
 	fs.StringVar(&o.gogc, "gogc", "", "GOGC `value` for peregrined only (default: inherited)")
 	fs.StringVar(&o.peregrined, "peregrined", "", "peregrined `binary` (default: build ./cmd/peregrined)")
 	fs.StringVar(&o.gobgpd, "gobgpd", "", "gobgpd `binary` (default: bin/tools/gobgpd of the module)")
@@ -187,7 +189,7 @@ func bench(ctx context.Context, o options, logw io.Writer) (*result, error) {
 	batches := buildPaths(routeSpec{rdAdmin: asn, rdAssigned: rdNumber, rtASN: asn, rtValue: rtValue, nextHop: addrA}, o.n, o.batch)
 	logf("built %d paths in %d batches in %v", o.n, len(batches), time.Since(t0).Round(time.Millisecond))
 
-	t := &topology{dir: dir, port: o.port, apiPort: o.apiPort, pprofPort: o.pprofPort}
+	t := &topology{dir: dir, port: o.port, apiPort: o.apiPort, pprofPort: o.pprofPort, dataplane: o.dataplane}
 	if o.gogc != "" {
 		t.peEnv = []string{"GOGC=" + o.gogc}
 	}

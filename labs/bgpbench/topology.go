@@ -35,6 +35,7 @@ type topology struct {
 	dir           string
 	port, apiPort int
 	pprofPort     int      // if not 0, both gobgpd serve pprof on it
+	dataplane     string   // P's dataplane.backend
 	peEnv         []string // added to peregrined's environment
 	procs         procs
 
@@ -113,10 +114,14 @@ func gobgpdConf(self netip.Addr, port int, passive, hold bool, neighbors ...neti
 
 // peregrinedConf is P's configuration: one passive iBGP VPNv4 session to A
 // and one VRF importing the benchmark's route target. GoBGP's gRPC API is
-// on, on P's own address, so that P's RIB can be counted as B's is.
-func peregrinedConf(port, apiPort int, sock string) string {
+// on, on P's own address, so that P's RIB can be counted as B's is. The
+// dataplane backend is "none" for the control-plane measurement the
+// benchmark is about (-dataplane userspace adds the FIB and the kernel
+// routes of a whole PE).
+func peregrinedConf(port, apiPort int, sock, backend string) string {
 	return fmt.Sprintf(`router: {id: %s, asn: %d}
 log: {level: warn}
+dataplane: {backend: `+backend+`}
 control: {socket: %s}
 bgp:
   listen-address: %s
@@ -181,7 +186,7 @@ func (t *topology) dial(addr string) (api.GobgpApiClient, error) {
 // startPeregrined starts peregrined and waits until its local API answers.
 func (t *topology) startPeregrined(ctx context.Context, bin string) error {
 	sock := filepath.Join(t.dir, "peregrined.sock")
-	path, err := t.writeFile("peregrined.yml", peregrinedConf(t.port, t.apiPort, sock))
+	path, err := t.writeFile("peregrined.yml", peregrinedConf(t.port, t.apiPort, sock, t.dataplane))
 	if err != nil {
 		return err
 	}
