@@ -73,6 +73,12 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) e
 		}
 	}
 
+	s.syncs++
+	if s.installed != nil && s.syncs%fullSyncEvery != 0 {
+		return errors.Join(append(errs, s.syncRoutesFrom(s.installed, want))...)
+	}
+	// A full sync: against what the kernel has, found by dumping it.
+	s.installed = nil
 	routes, err := retryDump(func() ([]netlink.Route, error) {
 		return s.h.RouteListFiltered(netlink.FAMILY_ALL,
 			&netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: RTProto},
@@ -101,6 +107,49 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) e
 		if err := s.h.RouteReplace(netlinkRoute(k, v)); err != nil {
 			errs = append(errs, fmt.Errorf("ip route replace %s table %d: %w", k.dst, k.table, err))
 		}
+	}
+	if len(errs) == 0 {
+		s.installed = want
+	}
+	return errors.Join(errs...)
+}
+
+// fullSyncEvery: one sync in this many dumps the kernel's routes even when
+// the last one went well, to repair what someone else changed in the
+// backend's tables.
+const fullSyncEvery = 256
+
+// syncRoutesFrom changes the kernel's routes from have, what the last sync
+// left there, to want: only the routes that differ, so an Apply that adds
+// one route to a million-route VRF makes one netlink call and no dump.
+// Any error forgets have, and the next sync is a full one.
+func (s *system) syncRoutesFrom(have, want map[routeKey]routeVal) error {
+	var errs []error
+	for k, v := range have {
+		if w, ok := want[k]; ok && w == v {
+			continue
+		}
+		if _, replaced := want[k]; replaced {
+			continue // the replace below overwrites it
+		}
+		s.changes++
+		if err := s.h.RouteDel(netlinkRoute(k, v)); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", k.dst, k.table, err))
+		}
+	}
+	for k, v := range want {
+		if h, ok := have[k]; ok && h == v {
+			continue
+		}
+		s.changes++
+		if err := s.h.RouteReplace(netlinkRoute(k, v)); err != nil {
+			errs = append(errs, fmt.Errorf("ip route replace %s table %d: %w", k.dst, k.table, err))
+		}
+	}
+	if len(errs) == 0 {
+		s.installed = want
+	} else {
+		s.installed = nil
 	}
 	return errors.Join(errs...)
 }
@@ -167,5 +216,6 @@ func netlinkRoute(k routeKey, v routeVal) *netlink.Route {
 // cleanup removes every rule and route of protocol 204: what Close leaves
 // behind is nothing.
 func (s *system) cleanup() error {
+	s.installed = nil // a full sync: remove whatever is there
 	return errors.Join(s.syncRules(nil), s.syncRoutes(nil, nil))
 }

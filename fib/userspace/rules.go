@@ -35,6 +35,11 @@ type system struct {
 	// changes counts the rules and routes added, replaced or deleted,
 	// for logs and for the test that a repeated Apply changes nothing.
 	changes int
+	// installed is what the last route sync left in the kernel, so that
+	// the next changes only the difference; nil makes it dump the kernel
+	// first (at start, after an error, and every fullSyncEvery syncs).
+	installed map[routeKey]routeVal
+	syncs     int
 }
 
 type ruleKey struct {
