@@ -83,6 +83,21 @@ func writeError(w http.ResponseWriter, code int, format string, args ...any) {
 
 var familyNames = map[string]string{"AFI_IP/SAFI_UNICAST": "ipv4", "AFI_IP6/SAFI_UNICAST": "ipv6", "AFI_IP/SAFI_MPLS_VPN": "vpnv4", "AFI_IP6/SAFI_MPLS_VPN": "vpnv6"}
 
+// peerFamilies returns the prefix counts of a peer's families we name.
+func peerFamilies(p *api.Peer) []localapi.Family {
+	var out []localapi.Family
+	for _, af := range p.GetAfiSafis() {
+		f := af.GetConfig().GetFamily()
+		name := familyNames[f.GetAfi().String()+"/"+f.GetSafi().String()]
+		if name == "" {
+			continue
+		}
+		s := af.GetState()
+		out = append(out, localapi.Family{Name: name, Received: s.GetReceived(), Accepted: s.GetAccepted(), Sent: s.GetAdvertised()})
+	}
+	return out
+}
+
 func (a *apiServer) neighbors(w http.ResponseWriter, r *http.Request) {
 	out := []localapi.Neighbor{}
 	err := a.speaker.Server().ListPeer(r.Context(), &api.ListPeerRequest{EnableAdvertised: true}, func(p *api.Peer) {
@@ -99,15 +114,7 @@ func (a *apiServer) neighbors(w http.ResponseWriter, r *http.Request) {
 		if up := p.GetTimers().GetState().GetUptime(); st == api.PeerState_ESTABLISHED && up != nil {
 			n.Uptime = time.Since(up.AsTime()).Truncate(time.Second)
 		}
-		for _, af := range p.GetAfiSafis() {
-			f := af.GetConfig().GetFamily()
-			name := familyNames[f.GetAfi().String()+"/"+f.GetSafi().String()]
-			if name == "" {
-				continue
-			}
-			s := af.GetState()
-			n.Families = append(n.Families, localapi.Family{Name: name, Received: s.GetReceived(), Accepted: s.GetAccepted(), Sent: s.GetAdvertised()})
-		}
+		n.Families = append(n.Families, peerFamilies(p)...)
 		out = append(out, n)
 	})
 	if err != nil {

@@ -87,16 +87,10 @@ func (c *collector) collectBGP(gauge func(*prometheus.Desc, float64, ...string))
 			up = 1
 		}
 		gauge(descSessionUp, up, addr, p.GetConf().GetDescription())
-		for _, af := range p.GetAfiSafis() {
-			f := af.GetConfig().GetFamily()
-			name := familyNames[f.GetAfi().String()+"/"+f.GetSafi().String()]
-			if name == "" {
-				continue
-			}
-			s := af.GetState()
-			gauge(descPrefixes, float64(s.GetReceived()), addr, name, "received")
-			gauge(descPrefixes, float64(s.GetAccepted()), addr, name, "accepted")
-			gauge(descPrefixes, float64(s.GetAdvertised()), addr, name, "sent")
+		for _, f := range peerFamilies(p) {
+			gauge(descPrefixes, float64(f.Received), addr, f.Name, "received")
+			gauge(descPrefixes, float64(f.Accepted), addr, f.Name, "accepted")
+			gauge(descPrefixes, float64(f.Sent), addr, f.Name, "sent")
 		}
 	})
 	for _, v := range c.speaker.Config().VRFs {

@@ -99,8 +99,19 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) e
 			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", k.dst, k.table, err))
 		}
 	}
+	errs = append(errs, s.replaceRoutes(want, func(k routeKey, _ routeVal) bool { return have[k] })...)
+	if len(errs) == 0 {
+		s.installed = want
+	}
+	return errors.Join(errs...)
+}
+
+// replaceRoutes installs each route of want that present does not say is
+// there already.
+func (s *system) replaceRoutes(want map[routeKey]routeVal, present func(routeKey, routeVal) bool) []error {
+	var errs []error
 	for k, v := range want {
-		if have[k] {
+		if present(k, v) {
 			continue
 		}
 		s.changes++
@@ -108,10 +119,7 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) e
 			errs = append(errs, fmt.Errorf("ip route replace %s table %d: %w", k.dst, k.table, err))
 		}
 	}
-	if len(errs) == 0 {
-		s.installed = want
-	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // fullSyncEvery: one sync in this many dumps the kernel's routes even when
@@ -137,15 +145,7 @@ func (s *system) syncRoutesFrom(have, want map[routeKey]routeVal) error {
 			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", k.dst, k.table, err))
 		}
 	}
-	for k, v := range want {
-		if h, ok := have[k]; ok && h == v {
-			continue
-		}
-		s.changes++
-		if err := s.h.RouteReplace(netlinkRoute(k, v)); err != nil {
-			errs = append(errs, fmt.Errorf("ip route replace %s table %d: %w", k.dst, k.table, err))
-		}
-	}
+	errs = append(errs, s.replaceRoutes(want, func(k routeKey, v routeVal) bool { h, ok := have[k]; return ok && h == v })...)
 	if len(errs) == 0 {
 		s.installed = want
 	} else {
