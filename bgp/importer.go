@@ -28,21 +28,24 @@ func (c candidate) better(o candidate) bool {
 }
 
 // importer turns best VPN paths into VRF routes by route target (RFC 4364
-// section 4.3.1). It keeps every remote best path so that a change of a
-// VRF's import targets can be re-evaluated without asking BGP again.
+// section 4.3.1). It keeps no copy of the paths themselves: GoBGP's RIB
+// has them, and the rare change of a VRF's import targets asks it again
+// (remote), which saves a third of the memory a route costs here.
 type importer struct {
 	targets map[string][]vpn.RT                     // VRF -> import RTs
-	paths   map[pathKey]vpnPath                     // remote best paths
 	tables  map[string]map[netip.Prefix][]candidate // VRF -> prefix -> candidates
 	emit    func(Event)
+	// remote lists the current remote best paths, for re-evaluating a
+	// VRF whose import targets change.
+	remote func() []vpnPath
 }
 
-func newImporter(emit func(Event)) *importer {
+func newImporter(emit func(Event), remote func() []vpnPath) *importer {
 	return &importer{
 		targets: map[string][]vpn.RT{},
-		paths:   map[pathKey]vpnPath{},
 		tables:  map[string]map[netip.Prefix][]candidate{},
 		emit:    emit,
+		remote:  remote,
 	}
 }
 
@@ -60,11 +63,6 @@ func matches(targets, rts []vpn.RT) bool {
 func (im *importer) update(p vpnPath) {
 	if p.local {
 		return
-	}
-	if p.withdraw {
-		delete(im.paths, p.key)
-	} else {
-		im.paths[p.key] = p
 	}
 	for vrf, targets := range im.targets {
 		im.place(vrf, p.key, !p.withdraw && matches(targets, p.rts), p)
@@ -118,8 +116,11 @@ func (im *importer) setVRF(vrf string, targets []vpn.RT) {
 	if im.tables[vrf] == nil {
 		im.tables[vrf] = map[netip.Prefix][]candidate{}
 	}
-	for key, p := range im.paths {
-		im.place(vrf, key, matches(targets, p.rts), p)
+	// Paths the VRF imported and no longer matches drop out; those it
+	// now matches come in. A path withdrawn meanwhile is in neither list
+	// nor table, or its withdrawal is queued behind this.
+	for _, p := range im.remote() {
+		im.place(vrf, p.key, matches(targets, p.rts), p)
 	}
 }
 

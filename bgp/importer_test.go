@@ -22,6 +22,29 @@ func (r *recorder) take(t *testing.T, want ...string) {
 	r.got = nil
 }
 
+// newTestImporter returns an importer and the function that feeds it a
+// best-path change, keeping the remote best paths as GoBGP's RIB would for
+// the importer's re-evaluation.
+func newTestImporter(rec *recorder) (*importer, func(vpnPath)) {
+	rib := map[pathKey]vpnPath{}
+	im := newImporter(rec.emit, func() []vpnPath {
+		var out []vpnPath
+		for _, p := range rib {
+			out = append(out, p)
+		}
+		return out
+	})
+	return im, func(p vpnPath) {
+		switch {
+		case p.withdraw:
+			delete(rib, p.key)
+		case !p.local:
+			rib[p.key] = p
+		}
+		im.update(p)
+	}
+}
+
 func path(rd, prefix, nh string, label uint32, rts ...string) vpnPath {
 	p := vpnPath{
 		key:     pathKey{rd: vpn.MustParseRD(rd), prefix: netip.MustParsePrefix(prefix)},
@@ -44,25 +67,25 @@ func rts(s ...string) []vpn.RT {
 
 func TestImportByRouteTarget(t *testing.T) {
 	r := &recorder{}
-	im := newImporter(r.emit)
+	im, feed := newTestImporter(r)
 	im.setVRF("red", rts("65000:1"))
 	im.setVRF("blue", rts("65000:2"))
 	r.take(t)
 
-	im.update(path("65000:1", "10.2.0.0/24", "10.0.0.2", 100, "65000:1"))
+	feed(path("65000:1", "10.2.0.0/24", "10.0.0.2", 100, "65000:1"))
 	r.take(t, "route-add vrf red 10.2.0.0/24 via 10.0.0.2 label 100 (rd 65000:1)")
 
 	// Same customer prefix in blue, its own RD: lands in blue only.
-	im.update(path("65000:2", "10.2.0.0/24", "10.0.0.2", 200, "65000:2"))
+	feed(path("65000:2", "10.2.0.0/24", "10.0.0.2", 200, "65000:2"))
 	r.take(t, "route-add vrf blue 10.2.0.0/24 via 10.0.0.2 label 200 (rd 65000:2)")
 
 	// A path with an RT no VRF imports: nothing.
-	im.update(path("65000:9", "10.9.0.0/24", "10.0.0.9", 900, "65000:9"))
+	feed(path("65000:9", "10.9.0.0/24", "10.0.0.9", 900, "65000:9"))
 	r.take(t)
 
 	// RT change on the path: red loses it; blue gains it as a second
 	// candidate, which wins the tie on next hop by its lower RD.
-	im.update(path("65000:1", "10.2.0.0/24", "10.0.0.2", 100, "65000:2"))
+	feed(path("65000:1", "10.2.0.0/24", "10.0.0.2", 100, "65000:2"))
 	r.take(t, "route-del vrf red 10.2.0.0/24",
 		"route-add vrf blue 10.2.0.0/24 via 10.0.0.2 label 100 (rd 65000:1)")
 	if routes, _ := im.routes("blue"); len(routes) != 1 || routes[0].Label != 100 {
@@ -70,13 +93,13 @@ func TestImportByRouteTarget(t *testing.T) {
 	}
 
 	// A lower next hop on the other candidate takes over.
-	im.update(path("65000:2", "10.2.0.0/24", "10.0.0.1", 201, "65000:2"))
+	feed(path("65000:2", "10.2.0.0/24", "10.0.0.1", 201, "65000:2"))
 	r.take(t, "route-add vrf blue 10.2.0.0/24 via 10.0.0.1 label 201 (rd 65000:2)")
 
 	// Withdraw of the installed candidate falls back to the other.
 	w := path("65000:2", "10.2.0.0/24", "10.0.0.1", 201)
 	w.withdraw = true
-	im.update(w)
+	feed(w)
 	r.take(t, "route-add vrf blue 10.2.0.0/24 via 10.0.0.2 label 100 (rd 65000:1)")
 
 	// A VRF that starts importing 65000:9 picks up the path it skipped.
@@ -92,11 +115,11 @@ func TestImportByRouteTarget(t *testing.T) {
 
 func TestLocalPathsAreNotImported(t *testing.T) {
 	r := &recorder{}
-	im := newImporter(r.emit)
+	im, feed := newTestImporter(r)
 	im.setVRF("red", rts("65000:1"))
 	p := path("65000:1", "10.1.0.0/24", "0.0.0.0", 100, "65000:1")
 	p.local = true
-	im.update(p)
+	feed(p)
 	r.take(t)
 }
 
@@ -106,10 +129,10 @@ func TestCandidateChoiceIgnoresArrivalOrder(t *testing.T) {
 	var final []string
 	for _, order := range [][]vpnPath{{a, b}, {b, a}} {
 		r := &recorder{}
-		im := newImporter(r.emit)
+		im, feed := newTestImporter(r)
 		im.setVRF("red", rts("65000:1"))
 		for _, p := range order {
-			im.update(p)
+			feed(p)
 		}
 		routes, _ := im.routes("red")
 		final = append(final, fmt.Sprint(routes))

@@ -73,7 +73,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, events cha
 		s.srv.Stop()
 		return nil, fmt.Errorf("bgp: start: %w", err)
 	}
-	s.imp = newImporter(s.emit)
+	s.imp = newImporter(s.emit, s.remoteBest)
 	s.org = newOriginator(s.srv, alloc, s.emit)
 
 	watchCtx, cancelWatch := context.WithCancel(context.Background())
@@ -224,6 +224,32 @@ func passwords(cfg *config.Config) []string {
 	var out []string
 	for _, n := range cfg.BGP.Neighbors {
 		out = append(out, n.Password.Reveal())
+	}
+	return out
+}
+
+// remoteBest lists the remote best VPN paths in GoBGP's RIB, VPNv4 and
+// VPNv6, for the importer's re-evaluation of a VRF whose import targets
+// changed. It runs on the owner goroutine; GoBGP answers from its own.
+func (s *Speaker) remoteBest() []vpnPath {
+	var out []vpnPath
+	for _, afi := range []api.Family_Afi{api.Family_AFI_IP, api.Family_AFI_IP6} {
+		err := s.srv.ListPath(context.Background(), &api.ListPathRequest{TableType: api.TableType_GLOBAL,
+			Family: &api.Family{Afi: afi, Safi: api.Family_SAFI_MPLS_VPN}, EnableFiltered: false}, func(d *api.Destination) {
+			for _, p := range d.Paths {
+				if !p.Best {
+					continue
+				}
+				vp, err := decodePath(p)
+				if err != nil || vp.local {
+					continue
+				}
+				out = append(out, vp)
+			}
+		})
+		if err != nil {
+			s.log.Warn("listing best paths to re-import", "error", err)
+		}
 	}
 	return out
 }
