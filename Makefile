@@ -5,7 +5,7 @@ TOOLS     ?= $(BIN)/tools
 FUZZTIME  ?= 60s
 PKGS      := ./...
 
-.PHONY: demo-down walk all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp
+.PHONY: vm-test demo-down walk all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make fuzz      run every fuzz target for FUZZTIME (default 60s) each"
 	@echo "make lint      gofmt, go vet, staticcheck"
 	@echo "make interop-bgp  Peregrine against FRR, BIRD and gobgpd in namespaces (root)"
+	@echo "make vm-test   the kernel backend's tests in a qemu VM with Debian's kernel"
 	@echo "make e2e       two PEs and four CEs in namespaces: ping, TCP, isolation, nothing in clear (root)"
 	@echo "make interop-ike  Peregrine's IKEv2 against strongSwan in namespaces (root)"
 	@echo "make bench-bgp BGP import time and memory per route against gobgpd"
@@ -30,6 +31,14 @@ build:
 
 test: lint
 	$(GO) test -race -count=1 $(PKGS)
+	$(MAKE) vm-test
+
+# The kernel backend's tests in a qemu VM booting Debian's linux-image-amd64
+# (MPLS, VRF and XFRM, which this host's kernel lacks). Needs
+# qemu-system-x86 (apt); downloads the kernel into build/vm once.
+VM_PKGS ?= ./labs/vm
+vm-test:
+	$(GO) run ./labs/vm $(addprefix -pkg ,$(VM_PKGS))
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

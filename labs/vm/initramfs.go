@@ -1,0 +1,196 @@
+package main
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// testBinary is one package's compiled tests and its testdata directory.
+type testBinary struct {
+	name     string // short name, the directory in the VM
+	path     string
+	testdata string // "" if the package has none
+}
+
+// buildTests compiles each package's tests as a static binary.
+func buildTests(ctx context.Context, dir string, pkgs []string) ([]testBinary, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var out []testBinary
+	for _, pkg := range pkgs {
+		src, err := exec.CommandContext(ctx, "go", "list", "-f", "{{.Dir}}", pkg).Output()
+		if err != nil {
+			return nil, fmt.Errorf("go list %s: %w", pkg, err)
+		}
+		pdir := strings.TrimSpace(string(src))
+		name := strings.ReplaceAll(strings.Trim(strings.TrimPrefix(pkg, "./"), "/"), "/", "-")
+		bin := filepath.Join(dir, name+".test")
+		cmd := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go test -c %s: %v\n%s", pkg, err, b)
+		}
+		if _, err := os.Stat(bin); err != nil {
+			return nil, fmt.Errorf("%s has no tests", pkg)
+		}
+		tb := testBinary{name: name, path: bin}
+		if fi, err := os.Stat(filepath.Join(pdir, "testdata")); err == nil && fi.IsDir() {
+			tb.testdata = filepath.Join(pdir, "testdata")
+		}
+		out = append(out, tb)
+	}
+	return out, nil
+}
+
+// initScript is /init: it loads the modules, runs every test binary in its
+// package directory and prints the result line the host waits for.
+const initScript = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mkdir -p /run && mount -t tmpfs run /run
+for m in $(cat /modules.order); do insmod /lib/modules/$m.ko || echo "vm: insmod $m failed"; done
+ip link set lo up
+export PEREGRINE_VM=1 PATH=/bin HOME=/tmp
+rc=0
+for d in /pkg/*; do
+	echo "=== VM PACKAGE $(basename $d)"
+	cd $d && ./test.bin -test.v -test.count=1 %s || rc=1
+done
+echo "PEREGRINE-VM-RESULT rc=$rc"
+poweroff -f
+`
+
+// writeInitramfs writes a gzipped newc cpio archive with busybox, the
+// modules, the test binaries and /init.
+func writeInitramfs(path, busybox string, mods []module, bins []testBinary, run string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	gz := gzip.NewWriter(f)
+	w := &cpioWriter{w: gz}
+	for _, d := range []string{"bin", "dev", "proc", "sys", "tmp", "lib", "lib/modules", "pkg", "etc"} {
+		w.dir(d)
+	}
+	w.fileFrom("bin/busybox", busybox, 0o755)
+	var order []string
+	for _, m := range mods {
+		w.fileFrom("lib/modules/"+m.name+".ko", m.path, 0o644)
+		order = append(order, m.name)
+	}
+	w.file("modules.order", []byte(strings.Join(order, "\n")+"\n"), 0o644)
+	runFlag := ""
+	if run != "" {
+		runFlag = "-test.run '" + strings.ReplaceAll(run, "'", "") + "'"
+	}
+	w.file("init", []byte(fmt.Sprintf(initScript, runFlag)), 0o755)
+	for _, b := range bins {
+		w.dir("pkg/" + b.name)
+		w.fileFrom("pkg/"+b.name+"/test.bin", b.path, 0o755)
+		if b.testdata != "" {
+			if err := w.tree("pkg/"+b.name+"/testdata", b.testdata); err != nil {
+				return err
+			}
+		}
+	}
+	w.trailer()
+	if w.err != nil {
+		return w.err
+	}
+	if err := gz.Close(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// cpioWriter writes the "newc" format the kernel unpacks an initramfs
+// from: a 110-byte ASCII header, the name, the data, each padded to 4.
+type cpioWriter struct {
+	w   io.Writer
+	ino int
+	err error
+}
+
+func (c *cpioWriter) entry(name string, mode uint32, data []byte) {
+	if c.err != nil {
+		return
+	}
+	c.ino++
+	hdr := fmt.Sprintf("070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
+		c.ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name)+1, 0)
+	buf := append([]byte(hdr), name...)
+	buf = append(buf, 0)
+	buf = pad4(buf)
+	buf = append(buf, data...)
+	buf = pad4(buf)
+	_, c.err = c.w.Write(buf)
+}
+
+func pad4(b []byte) []byte {
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func (c *cpioWriter) dir(name string) { c.entry(name, 0o040755, nil) }
+
+func (c *cpioWriter) file(name string, data []byte, perm uint32) {
+	c.entry(name, 0o100000|perm, data)
+}
+
+func (c *cpioWriter) fileFrom(name, src string, perm uint32) {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		c.err = err
+		return
+	}
+	c.file(name, data, perm)
+}
+
+// tree copies a directory tree, in a stable order.
+func (c *cpioWriter) tree(name, src string) error {
+	var paths []string
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err == nil {
+			paths = append(paths, p)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		rel, _ := filepath.Rel(src, p)
+		target := name
+		if rel != "." {
+			target = name + "/" + filepath.ToSlash(rel)
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if fi.IsDir() {
+			c.dir(target)
+		} else {
+			c.fileFrom(target, p, 0o644)
+		}
+	}
+	return c.err
+}
+
+func (c *cpioWriter) trailer() { c.entry("TRAILER!!!", 0, nil) }
