@@ -36,7 +36,7 @@ test: lint
 # The kernel backend's tests in a qemu VM booting Debian's linux-image-amd64
 # (MPLS, VRF and XFRM, which this host's kernel lacks). Needs
 # qemu-system-x86 (apt); downloads the kernel into build/vm once.
-VM_PKGS ?= ./labs/vm
+VM_PKGS ?= ./labs/vm ./fib/kernel
 vm-test:
 	$(GO) run ./labs/vm $(addprefix -pkg ,$(VM_PKGS))
 

@@ -66,9 +66,9 @@ func (c *Config) Validate() Errors {
 	c.validateVRFs(bad)
 	c.validateIPsec(bad)
 	switch c.Dataplane.Backend {
-	case "auto", "userspace", "none":
+	case "auto", "userspace", "kernel", "none":
 	default:
-		bad("dataplane.backend", strconv.Quote(c.Dataplane.Backend), "want auto, userspace or none")
+		bad("dataplane.backend", strconv.Quote(c.Dataplane.Backend), "want auto, userspace, kernel or none")
 	}
 	if l := c.Metrics.Listen; l != "" {
 		host, port, err := net.SplitHostPort(l)

@@ -5,28 +5,35 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 
 	"github.com/peregrine-net/peregrine/bgp"
 	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/fib/kernel"
 	"github.com/peregrine-net/peregrine/fib/userspace"
 	"github.com/peregrine-net/peregrine/mpls"
 )
 
 // newBackend builds the configured dataplane backend, or nil for "none".
-// "auto" would pick the kernel backend where /proc/sys/net/mpls exists and
-// a VRF device can be made; that backend is not built yet, so auto uses
-// userspace and says why.
+// "auto" picks the kernel backend where the kernel has MPLS forwarding and
+// VRF devices and the configuration protects no traffic with IPsec (the
+// kernel backend carries no ESP), else userspace, and says why.
 func newBackend(cfg *config.Config, log *slog.Logger) (fib.Backend, error) {
 	switch cfg.Dataplane.Backend {
 	case "none":
 		log.Info("dataplane: none (control plane only)")
 		return nil, nil
+	case "kernel":
+		log.Info("dataplane: kernel")
+		return kernel.New(log.With("component", "kernel"), kernel.Options{})
 	case "auto":
-		reason := "the kernel backend is not built yet"
-		if _, err := os.Stat("/proc/sys/net/mpls"); err != nil {
-			reason = "this kernel has no MPLS forwarding (/proc/sys/net/mpls missing)"
+		ok, reason := kernel.Supported()
+		if ok && !usesIPsec(cfg) {
+			log.Info("dataplane: kernel", "picked-by", "auto", "reason", reason)
+			return kernel.New(log.With("component", "kernel"), kernel.Options{})
+		}
+		if ok {
+			reason = "IPsec is configured and the kernel backend carries no ESP"
 		}
 		log.Info("dataplane: userspace", "picked-by", "auto", "reason", reason)
 	default:
@@ -42,6 +49,10 @@ func newBackend(cfg *config.Config, log *slog.Logger) (fib.Backend, error) {
 	}
 	return b, nil
 }
+
+// usesIPsec reports whether the configuration protects traffic to any
+// remote PE.
+func usesIPsec(cfg *config.Config) bool { return len(cfg.IPsec.Tunnels) > 0 }
 
 // fibConfig is the part of the configuration the FIB needs.
 func fibConfig(cfg *config.Config) fib.Config {

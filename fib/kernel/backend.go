@@ -1,0 +1,278 @@
+// Package kernel is the fib backend for kernels with MPLS forwarding and
+// VRF devices (mpls_router, mpls_iptunnel, vrf): the kernel forwards every
+// packet, and Peregrine only programs it over netlink.
+//
+// For each VRF of the State:
+//
+//	ip link add vrf-VRF type vrf table TABLE; ip link set vrf-VRF up
+//	ip link set CE-IF master vrf-VRF
+//	ip route replace REMOTE-PREFIX encap mpls LABEL via GW dev CORE-IF table TABLE proto 204
+//	ip route replace LOCAL-PREFIX [via CE] dev CE-IF table TABLE proto 204
+//	ip route replace unreachable default table TABLE metric 4278198272 proto 204   (IPv4 and IPv6)
+//
+// and for each local label:
+//
+//	ip -f mpls route replace LABEL dev vrf-VRF proto 204      (pop, look up in the VRF)
+//
+// GW and CORE-IF come from the main table's route to the remote PE (the
+// BGP next hop), so a PE reaches its peers over whatever the core runs;
+// with no transport label (no LDP or RSVP here) a P router between the PEs
+// must switch the VPN labels itself. MPLS input is enabled on the core
+// interfaces only (not on CE interfaces: a CE must not inject labels), and
+// net.mpls.platform_labels sized for the label range.
+//
+// This backend carries no ESP: a State with tunnels is refused, so traffic
+// the configuration wants protected is never sent in clear; `auto` picks
+// this backend only for configurations without IPsec.
+//
+// Everything carries protocol 204, like the userspace backend's routes:
+// Apply replaces what differs and removes what the State no longer asks
+// for, its own leftovers from an earlier run included. Close leaves the
+// kernel as it is, so a restarted daemon adopts the forwarding state it
+// finds and forwarding never stops.
+package kernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/mpls"
+)
+
+// RTProto marks every route this backend installs (as the userspace one).
+const RTProto = 204
+
+// Options configure a Backend.
+type Options struct {
+	// NetNS is the network namespace to program; the zero value means
+	// the caller's. Tests run several PEs in one process this way.
+	NetNS netns.NsHandle
+}
+
+// Backend is the kernel fib.Backend.
+type Backend struct {
+	log *slog.Logger
+	h   *netlink.Handle
+	ns  netns.NsHandle
+}
+
+var (
+	_ fib.Backend = (*Backend)(nil)
+	_ fib.Namer   = (*Backend)(nil)
+)
+
+// Supported reports whether this kernel can run the backend: MPLS
+// forwarding and VRF devices. The reason says what is missing.
+func Supported() (bool, string) {
+	if _, err := os.Stat("/proc/sys/net/mpls/platform_labels"); err != nil {
+		return false, "no MPLS forwarding (/proc/sys/net/mpls missing: modprobe mpls_router)"
+	}
+	name := "pgvrfprobe"
+	if err := netlink.LinkAdd(&netlink.Vrf{LinkAttrs: netlink.LinkAttrs{Name: name}, Table: 4294967}); err != nil {
+		return false, fmt.Sprintf("cannot make a VRF device: %v", err)
+	}
+	if l, err := netlink.LinkByName(name); err == nil {
+		_ = netlink.LinkDel(l)
+	}
+	return true, "the kernel has MPLS forwarding and VRF devices"
+}
+
+// New returns a Backend for the namespace in opts.
+func New(log *slog.Logger, opts Options) (*Backend, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var h *netlink.Handle
+	var err error
+	// Only rtnetlink: a handle for every family would need nfnetlink,
+	// which a kernel without netfilter lacks.
+	if opts.NetNS.IsOpen() {
+		h, err = netlink.NewHandleAt(opts.NetNS, unix.NETLINK_ROUTE)
+	} else {
+		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kernel: netlink: %w", err)
+	}
+	return &Backend{log: log, h: h, ns: opts.NetNS}, nil
+}
+
+// Name implements fib.Namer.
+func (b *Backend) Name() string { return "kernel" }
+
+// Close releases the netlink handle and leaves the forwarding state.
+func (b *Backend) Close() error {
+	b.h.Close()
+	return nil
+}
+
+// Apply converges the kernel to s.
+func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
+	if len(s.Tunnels) > 0 {
+		return errors.New("kernel: this backend carries no ESP, and the configuration protects traffic to remote PEs: use dataplane backend userspace")
+	}
+	var errs []error
+	devs := map[string]int{} // VRF -> VRF device index
+	enslaved := map[string]bool{}
+	for name, v := range s.VRFs {
+		idx, err := b.vrfDevice(name, v.Table)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		devs[name] = idx
+		for _, ifn := range v.Interfaces {
+			enslaved[ifn] = true
+			if err := b.enslave(ifn, idx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	errs = append(errs, b.removeVRFDevices(s))
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	errs = append(errs, b.sysctls(s, enslaved))
+	want, werrs := b.wantRoutes(s, devs)
+	errs = append(errs, werrs...)
+	errs = append(errs, b.syncRoutes(want))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("kernel: %w", err)
+	}
+	return nil
+}
+
+// vrfDevice makes (or finds) VRF name's device with table and brings it up.
+func (b *Backend) vrfDevice(name string, table uint32) (int, error) {
+	dev := fib.VRFDevice(name)
+	if l, err := b.h.LinkByName(dev); err == nil {
+		if v, ok := l.(*netlink.Vrf); !ok || v.Table != table {
+			if err := b.h.LinkDel(l); err != nil {
+				return 0, fmt.Errorf("vrf %s: replacing %s: %w", name, dev, err)
+			}
+		} else {
+			return l.Attrs().Index, b.h.LinkSetUp(l)
+		}
+	}
+	l := &netlink.Vrf{LinkAttrs: netlink.LinkAttrs{Name: dev}, Table: table}
+	if err := b.h.LinkAdd(l); err != nil {
+		return 0, fmt.Errorf("vrf %s: ip link add %s type vrf table %d: %w", name, dev, table, err)
+	}
+	nl, err := b.h.LinkByName(dev)
+	if err != nil {
+		return 0, err
+	}
+	return nl.Attrs().Index, b.h.LinkSetUp(nl)
+}
+
+func (b *Backend) enslave(ifn string, master int) error {
+	l, err := b.h.LinkByName(ifn)
+	if err != nil {
+		return fmt.Errorf("interface %s: %w", ifn, err)
+	}
+	if l.Attrs().MasterIndex == master {
+		return nil
+	}
+	if err := b.h.LinkSetMasterByIndex(l, master); err != nil {
+		return fmt.Errorf("ip link set %s master %d: %w", ifn, master, err)
+	}
+	return nil
+}
+
+// removeVRFDevices deletes VRF devices named like ours that s does not have.
+func (b *Backend) removeVRFDevices(s *fib.State) error {
+	keep := map[string]bool{}
+	for name := range s.VRFs {
+		keep[fib.VRFDevice(name)] = true
+	}
+	links, err := b.h.LinkList()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, l := range links {
+		if _, ok := l.(*netlink.Vrf); ok && strings.HasPrefix(l.Attrs().Name, "vrf-") && !keep[l.Attrs().Name] {
+			errs = append(errs, b.h.LinkDel(l))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// sysctls enables forwarding, sizes the label space and turns on MPLS
+// input on every interface that is not a CE interface or a VRF device.
+func (b *Backend) sysctls(s *fib.State, ce map[string]bool) error {
+	links, err := b.h.LinkList()
+	if err != nil {
+		return err
+	}
+	writes := map[string]string{
+		"net/ipv4/ip_forward":             "1",
+		"net/ipv6/conf/all/forwarding":    "1",
+		"net/mpls/platform_labels":        fmt.Sprint(int(maxLabel(s)) + 1),
+		"net/ipv4/conf/all/rp_filter":     "0",
+		"net/ipv4/conf/default/rp_filter": "0",
+	}
+	for _, l := range links {
+		name := l.Attrs().Name
+		if _, isVRF := l.(*netlink.Vrf); isVRF || ce[name] || name == "lo" {
+			continue
+		}
+		writes["net/mpls/conf/"+name+"/input"] = "1"
+	}
+	return b.inNS(func() error {
+		var errs []error
+		for k, v := range writes {
+			if err := os.WriteFile("/proc/sys/"+k, []byte(v+"\n"), 0o644); err != nil {
+				errs = append(errs, fmt.Errorf("sysctl %s=%s: %w", strings.ReplaceAll(k, "/", "."), v, err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// maxLabel is the largest local label of s, at least the first
+// unreserved one.
+func maxLabel(s *fib.State) mpls.Label {
+	m := mpls.Label(16)
+	for l := range s.Labels {
+		m = max(m, l)
+	}
+	return m
+}
+
+// inNS runs f with the calling thread in the backend's namespace, for the
+// /proc/sys files, which belong to the namespace of whoever opens them.
+func (b *Backend) inNS(f func() error) error {
+	if !b.ns.IsOpen() {
+		return f()
+	}
+	return onThreadIn(b.ns, f)
+}
+
+// routeTo resolves a remote PE through the main table: the gateway and
+// interface its packets leave by.
+func (b *Backend) routeTo(pe netip.Addr) (gw net.IP, oif int, err error) {
+	rs, err := b.h.RouteGet(pe.AsSlice())
+	if err != nil || len(rs) == 0 {
+		return nil, 0, fmt.Errorf("no route to remote PE %s in the main table: %v", pe, err)
+	}
+	gw = rs[0].Gw
+	if gw == nil {
+		gw = pe.AsSlice() // directly connected
+	}
+	if v4 := gw.To4(); v4 != nil {
+		gw = v4
+	}
+	return gw, rs[0].LinkIndex, nil
+}

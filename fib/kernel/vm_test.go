@@ -1,0 +1,296 @@
+package kernel
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/mpls"
+)
+
+// requireVM skips unless the test runs in labs/vm's VM, whose kernel has
+// MPLS forwarding and VRF devices.
+func requireVM(t *testing.T) {
+	t.Helper()
+	if os.Getenv("PEREGRINE_VM") == "" {
+		t.Skip("needs a kernel with MPLS forwarding and VRF devices: run make vm-test")
+	}
+}
+
+// newNS makes an unnamed network namespace and returns its handle; the
+// calling goroutine's thread stays where it was.
+func newNS(t *testing.T) netns.NsHandle {
+	t.Helper()
+	var ns netns.NsHandle
+	err := func() error {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			return err
+		}
+		defer func() { _ = netns.Set(orig); orig.Close() }()
+		ns, err = netns.New()
+		return err
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	return ns
+}
+
+// handle is a netlink handle in ns, closed with the test.
+func handle(t *testing.T, ns netns.NsHandle) *netlink.Handle {
+	t.Helper()
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+// wire joins aIf in a and bIf in b with a veth pair and addresses them.
+func wire(t *testing.T, a netns.NsHandle, aIf, aAddr string, b netns.NsHandle, bIf, bAddr string) {
+	t.Helper()
+	tmpA, tmpB := "t"+aIf+"x", "t"+bIf+"y"
+	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: tmpA}, PeerName: tmpB}); err != nil {
+		t.Fatalf("veth %s-%s: %v", aIf, bIf, err)
+	}
+	for _, e := range []struct {
+		tmp, name, addr string
+		ns              netns.NsHandle
+	}{{tmpA, aIf, aAddr, a}, {tmpB, bIf, bAddr, b}} {
+		l, err := netlink.LinkByName(e.tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := netlink.LinkSetNsFd(l, int(e.ns)); err != nil {
+			t.Fatal(err)
+		}
+		h := handle(t, e.ns)
+		l, err = h.LinkByName(e.tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.LinkSetName(l, e.name); err != nil {
+			t.Fatal(err)
+		}
+		if e.addr != "" {
+			ad, err := netlink.ParseAddr(e.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.AddrAdd(l, ad); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := h.LinkSetUp(l); err != nil {
+			t.Fatal(err)
+		}
+		lo, _ := h.LinkByName("lo")
+		_ = h.LinkSetUp(lo)
+	}
+}
+
+func defaultVia(t *testing.T, ns netns.NsHandle, gw string) {
+	t.Helper()
+	h := handle(t, ns)
+	if err := h.RouteAdd(&netlink.Route{Gw: net.ParseIP(gw).To4()}); err != nil {
+		t.Fatalf("default via %s: %v", gw, err)
+	}
+}
+
+// ping sends one ICMP echo from ns to dst and waits up to a second for the
+// reply.
+func ping(ns netns.NsHandle, dst string, id uint16) error {
+	return onThreadIn(ns, func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_ICMP)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		tv := unix.Timeval{Sec: 1}
+		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		msg := make([]byte, 16)
+		msg[0] = 8 // echo request
+		binary.BigEndian.PutUint16(msg[4:], id)
+		binary.BigEndian.PutUint16(msg[6:], 1)
+		var sum uint32
+		for i := 0; i < len(msg); i += 2 {
+			sum += uint32(binary.BigEndian.Uint16(msg[i:]))
+		}
+		for sum > 0xffff {
+			sum = sum>>16 + sum&0xffff
+		}
+		binary.BigEndian.PutUint16(msg[2:], ^uint16(sum))
+		to := &unix.SockaddrInet4{Addr: netip.MustParseAddr(dst).As4()}
+		if err := unix.Sendto(fd, msg, 0, to); err != nil {
+			return err
+		}
+		buf := make([]byte, 1500)
+		deadline := time.Now().Add(time.Second)
+		for time.Now().Before(deadline) {
+			n, _, err := unix.Recvfrom(fd, buf, 0)
+			if err != nil {
+				return fmt.Errorf("no echo reply from %s: %v", dst, err)
+			}
+			ihl := int(buf[0]&0x0f) * 4
+			if n >= ihl+8 && buf[ihl] == 0 && binary.BigEndian.Uint16(buf[ihl+4:]) == id {
+				return nil
+			}
+		}
+		return fmt.Errorf("no echo reply from %s", dst)
+	})
+}
+
+// captureMPLS returns the top label of the first MPLS frame arriving on
+// ifName in ns within the time f takes to run, or -1.
+func captureMPLS(t *testing.T, ns netns.NsHandle, ifName string, f func()) int {
+	t.Helper()
+	var fd int
+	err := onThreadIn(ns, func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM, int(htons(unix.ETH_P_MPLS_UC)))
+		if err != nil {
+			return err
+		}
+		l, err := netlink.LinkByName(ifName)
+		if err != nil {
+			return err
+		}
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_MPLS_UC), Ifindex: l.Attrs().Index})
+	})
+	if err != nil {
+		t.Fatalf("packet socket: %v", err)
+	}
+	defer unix.Close(fd)
+	f()
+	tv := unix.Timeval{Usec: 200000}
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	buf := make([]byte, 2000)
+	n, _, err := unix.Recvfrom(fd, buf, 0)
+	if err != nil || n < 4 {
+		return -1
+	}
+	return int(binary.BigEndian.Uint32(buf) >> 12)
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+func addr(s string) netip.Addr  { return netip.MustParseAddr(s) }
+
+// peState is one PE's forwarding state: red and blue with the same CE
+// subnet, the other PE's subnet behind its labels.
+func peState(local, remote string, peer netip.Addr, ifRed, ifBlue string, myRed, myBlue, theirRed, theirBlue mpls.Label) *fib.State {
+	vrf := func(name string, table uint32, ifn string, their mpls.Label) *fib.VRF {
+		return &fib.VRF{Name: name, Table: table, Interfaces: []string{ifn}, Routes: map[netip.Prefix]fib.Route{
+			pfx(local):  {Prefix: pfx(local), Interface: ifn},
+			pfx(remote): {Prefix: pfx(remote), Remote: peer, Labels: []mpls.Label{their}},
+		}}
+	}
+	return &fib.State{
+		VRFs: map[string]*fib.VRF{"red": vrf("red", 1000, ifRed, theirRed), "blue": vrf("blue", 1001, ifBlue, theirBlue)},
+		Labels: map[mpls.Label]fib.LabelAction{
+			myRed: {Kind: fib.PopLookup, VRF: "red"}, myBlue: {Kind: fib.PopLookup, VRF: "blue"},
+		},
+	}
+}
+
+// TestTwoPEsForwardByKernelMPLS: CE - PE1 - PE2 - CE in two VRFs with the
+// same addresses, PE1 and PE2 programmed by this backend, the kernel's
+// MPLS forwarding in between. Pings cross in both VRFs, the core carries
+// the VPN label, blue cannot reach red's CE, and a second Apply (a
+// restarted daemon's) keeps everything working.
+func TestTwoPEsForwardByKernelMPLS(t *testing.T) {
+	requireVM(t)
+	pe1, pe2 := newNS(t), newNS(t)
+	red1, blue1, red2, blue2 := newNS(t), newNS(t), newNS(t), newNS(t)
+	wire(t, pe1, "core", "192.168.0.1/30", pe2, "core", "192.168.0.2/30")
+	wire(t, pe1, "ce1", "10.1.0.1/24", red1, "eth0", "10.1.0.2/24")
+	wire(t, pe1, "ce2", "10.1.0.1/24", blue1, "eth0", "10.1.0.2/24")
+	wire(t, pe2, "ce3", "10.2.0.1/24", red2, "eth0", "10.2.0.2/24")
+	wire(t, pe2, "ce4", "10.2.0.1/24", blue2, "eth0", "10.2.0.2/24")
+	defaultVia(t, red1, "10.1.0.1")
+	defaultVia(t, blue1, "10.1.0.1")
+	defaultVia(t, red2, "10.2.0.1")
+	defaultVia(t, blue2, "10.2.0.1")
+
+	s1 := peState("10.1.0.0/24", "10.2.0.0/24", addr("192.168.0.2"), "ce1", "ce2", 1001, 1002, 2001, 2002)
+	s2 := peState("10.2.0.0/24", "10.1.0.0/24", addr("192.168.0.1"), "ce3", "ce4", 2001, 2002, 1001, 1002)
+	ctx := context.Background()
+	apply := func(ns netns.NsHandle, s *fib.State) {
+		t.Helper()
+		b, err := New(nil, Options{NetNS: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		if err := b.Apply(ctx, s); err != nil {
+			t.Fatalf("Apply: %v", err)
+		}
+	}
+	apply(pe1, s1)
+	apply(pe2, s2)
+
+	for _, c := range []struct {
+		name string
+		ns   netns.NsHandle
+		dst  string
+	}{{"red 1->2", red1, "10.2.0.2"}, {"blue 1->2", blue1, "10.2.0.2"}, {"red 2->1", red2, "10.1.0.2"}, {"blue 2->1", blue2, "10.1.0.2"}} {
+		var err error
+		for range 3 { // the first packets wait for ARP
+			if err = ping(c.ns, c.dst, 7); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	if label := captureMPLS(t, pe2, "core", func() { _ = ping(red1, "10.2.0.2", 8) }); label != 2001 {
+		t.Errorf("core frame toward pe2 carries label %d, want red's 2001", label)
+	}
+	if label := captureMPLS(t, pe2, "core", func() { _ = ping(blue1, "10.2.0.2", 9) }); label != 2002 {
+		t.Errorf("core frame toward pe2 carries label %d, want blue's 2002", label)
+	}
+
+	// Isolation: with blue-2 unplugged, blue-1 reaches nothing, though
+	// red-2 has the same address.
+	h := handle(t, blue2)
+	l, _ := h.LinkByName("eth0")
+	_ = h.LinkSetDown(l)
+	if err := ping(blue1, "10.2.0.2", 10); err == nil {
+		t.Error("blue-1 got an answer from 10.2.0.2 with blue-2 down: it reached red")
+	}
+	_ = h.LinkSetUp(l)
+
+	// A restarted daemon applies the same state again: nothing breaks.
+	apply(pe1, s1)
+	if err := ping(red1, "10.2.0.2", 11); err != nil {
+		t.Errorf("after a second Apply: %v", err)
+	}
+}
+
+// TestRefusesTunnels: the backend has no ESP, so a State that wants
+// traffic protected is refused rather than sent in clear.
+func TestRefusesTunnels(t *testing.T) {
+	b := &Backend{}
+	s := &fib.State{Tunnels: map[netip.Addr]*fib.Tunnel{addr("192.0.2.2"): {Remote: addr("192.0.2.2")}}}
+	if err := b.Apply(context.Background(), s); err == nil {
+		t.Fatal("a State with ESP tunnels was accepted")
+	}
+}
