@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/fib/fake"
 	"github.com/peregrine-net/peregrine/mpls"
 )
 
@@ -245,6 +247,7 @@ func TestTwoPEsForwardByKernelMPLS(t *testing.T) {
 	}
 	apply(pe1, s1)
 	apply(pe2, s2)
+	checkLines(t, pe1, s1, "testdata/pe1.golden")
 
 	for _, c := range []struct {
 		name string
@@ -292,5 +295,42 @@ func TestRefusesTunnels(t *testing.T) {
 	s := &fib.State{Tunnels: map[netip.Addr]*fib.Tunnel{addr("192.0.2.2"): {Remote: addr("192.0.2.2")}}}
 	if err := b.Apply(context.Background(), s); err == nil {
 		t.Fatal("a State with ESP tunnels was accepted")
+	}
+}
+
+// checkLines compares the kernel state the backend reads back with a
+// golden file written by hand from the design, and its label routes with
+// the fake backend's lines for the same State: two backends, one LFIB.
+func checkLines(t *testing.T, ns netns.NsHandle, s *fib.State, golden string) {
+	t.Helper()
+	b, err := New(nil, Options{NetNS: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	got, err := b.Lines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := strings.Join(got, "\n") + "\n"; g != string(want) {
+		t.Errorf("kernel state differs from %s:\n got:\n%s\nwant:\n%s", golden, g, want)
+	}
+	var fakeLabels, gotLabels []string
+	for _, l := range fake.Lines(s) {
+		if strings.HasPrefix(l, "ip -f mpls") {
+			fakeLabels = append(fakeLabels, l)
+		}
+	}
+	for _, l := range got {
+		if strings.HasPrefix(l, "ip -f mpls") {
+			gotLabels = append(gotLabels, l)
+		}
+	}
+	if strings.Join(fakeLabels, "\n") != strings.Join(gotLabels, "\n") {
+		t.Errorf("LFIB: kernel\n%s\nfake backend\n%s", strings.Join(gotLabels, "\n"), strings.Join(fakeLabels, "\n"))
 	}
 }
