@@ -64,8 +64,8 @@ func handle(t *testing.T, ns netns.NsHandle) *netlink.Handle {
 	return h
 }
 
-// wire joins aIf in a and bIf in b with a veth pair and addresses them.
-func wire(t *testing.T, a netns.NsHandle, aIf, aAddr string, b netns.NsHandle, bIf, bAddr string) {
+// link joins aIf in a and bIf in b with a veth pair and addresses them.
+func link(t *testing.T, a netns.NsHandle, aIf, aAddr string, b netns.NsHandle, bIf, bAddr string) {
 	t.Helper()
 	tmpA, tmpB := "t"+aIf+"x", "t"+bIf+"y"
 	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: tmpA}, PeerName: tmpB}); err != nil {
@@ -221,11 +221,11 @@ func TestTwoPEsForwardByKernelMPLS(t *testing.T) {
 	requireVM(t)
 	pe1, pe2 := newNS(t), newNS(t)
 	red1, blue1, red2, blue2 := newNS(t), newNS(t), newNS(t), newNS(t)
-	wire(t, pe1, "core", "192.168.0.1/30", pe2, "core", "192.168.0.2/30")
-	wire(t, pe1, "ce1", "10.1.0.1/24", red1, "eth0", "10.1.0.2/24")
-	wire(t, pe1, "ce2", "10.1.0.1/24", blue1, "eth0", "10.1.0.2/24")
-	wire(t, pe2, "ce3", "10.2.0.1/24", red2, "eth0", "10.2.0.2/24")
-	wire(t, pe2, "ce4", "10.2.0.1/24", blue2, "eth0", "10.2.0.2/24")
+	link(t, pe1, "core", "192.168.0.1/30", pe2, "core", "192.168.0.2/30")
+	link(t, pe1, "ce1", "10.1.0.1/24", red1, "eth0", "10.1.0.2/24")
+	link(t, pe1, "ce2", "10.1.0.1/24", blue1, "eth0", "10.1.0.2/24")
+	link(t, pe2, "ce3", "10.2.0.1/24", red2, "eth0", "10.2.0.2/24")
+	link(t, pe2, "ce4", "10.2.0.1/24", blue2, "eth0", "10.2.0.2/24")
 	defaultVia(t, red1, "10.1.0.1")
 	defaultVia(t, blue1, "10.1.0.1")
 	defaultVia(t, red2, "10.2.0.1")
