@@ -27,6 +27,8 @@ type IPsec struct {
 	// ReplayWindow is the anti-replay window in packets, 64..4096.
 	ReplayWindow int      `config:"replay-window"`
 	Tunnels      []Tunnel `config:"tunnels"`
+	// IKEPeers are remote PEs keyed by IKEv2 rather than by hand.
+	IKEPeers []IKEPeer `config:"ike-peers"`
 }
 
 // Tunnel is the pair of SAs to one remote PE.
