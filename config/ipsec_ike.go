@@ -16,8 +16,9 @@ import (
 type IKEPeer struct {
 	// Name names the peer in logs, events and show output.
 	Name string `config:"name"`
-	// LocalAddress defaults to ipsec.local-address; RemoteAddress is the
-	// remote PE's address and tunnel endpoint.
+	// LocalAddress defaults to, and must equal, ipsec.local-address (the
+	// one address IKE and the dataplane's ESP sockets bind); RemoteAddress
+	// is the remote PE's address and tunnel endpoint.
 	LocalAddress  netip.Addr `config:"local-address"`
 	RemoteAddress netip.Addr `config:"remote-address"`
 	// LocalID and RemoteID are IKE identities: an IP address or a DNS
@@ -138,8 +139,10 @@ func (c *Config) validateIKE(bad badFunc) {
 			names[p.Name] = i
 		}
 		switch {
-		case !p.LocalAddress.IsValid():
-			bad(path+".local-address", "", "required (or set ipsec.local-address)")
+		case !s.LocalAddress.IsValid():
+			if i == 0 {
+				bad("ipsec.local-address", "", "required with ike-peers: this PE's IKE and tunnel endpoint")
+			}
 		case !p.RemoteAddress.IsValid():
 			bad(path+".remote-address", "", "required: the remote PE's address")
 		case p.RemoteAddress == p.LocalAddress:

@@ -18,7 +18,8 @@ import (
 // "auto" would pick the kernel backend where /proc/sys/net/mpls exists and
 // a VRF device can be made; that backend is not built yet, so auto uses
 // userspace and says why.
-func newBackend(cfg *config.Config, log *slog.Logger) (fib.Backend, error) {
+// IKE messages arriving on the dataplane's UDP 4500 go to hook.
+func newBackend(cfg *config.Config, log *slog.Logger, hook *nattHook) (fib.Backend, error) {
 	switch cfg.Dataplane.Backend {
 	case "none":
 		log.Info("dataplane: none (control plane only)")
@@ -36,7 +37,7 @@ func newBackend(cfg *config.Config, log *slog.Logger) (fib.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := userspace.New(log.With("component", "userspace"), userspace.Options{TTLMode: mode, MTU: cfg.Dataplane.MTU})
+	b, err := userspace.New(log.With("component", "userspace"), userspace.Options{TTLMode: mode, MTU: cfg.Dataplane.MTU, IKE: hook.deliver})
 	if err != nil {
 		return nil, fmt.Errorf("dataplane: %w", err)
 	}
@@ -98,8 +99,8 @@ func connectedPrefixes(conns []fib.Connected) []netip.Prefix {
 
 // startFIB starts the reconciler over the configured backend; both are nil
 // with backend "none".
-func startFIB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fib.Reconciler, fib.Backend, error) {
-	b, err := newBackend(cfg, log)
+func startFIB(ctx context.Context, cfg *config.Config, log *slog.Logger, hook *nattHook) (*fib.Reconciler, fib.Backend, error) {
+	b, err := newBackend(cfg, log, hook)
 	if err != nil || b == nil {
 		return nil, nil, err
 	}
