@@ -50,7 +50,9 @@ func peregrineDPD(t *testing.T, pe *netns.Node, psk string, initiate bool, dpd t
 		ike.ESPProposal{Encr: []ike.Encr{ike.AES256GCM16}, DH: []ike.DHGroup{ike.DHCurve25519}})
 }
 
-func peregrineWith(t *testing.T, pe *netns.Node, psk string, initiate bool, dpd time.Duration, ikeP ike.IKEProposal, espP ike.ESPProposal) (*ike.Runner, *echoer, chan ike.Event) {
+// peregrineWith is peregrine with chosen proposals; mods adjust the peer
+// configuration further (lifetimes, for example).
+func peregrineWith(t *testing.T, pe *netns.Node, psk string, initiate bool, dpd time.Duration, ikeP ike.IKEProposal, espP ike.ESPProposal, mods ...func(*ike.PeerConfig)) (*ike.Runner, *echoer, chan ike.Event) {
 	t.Helper()
 	cfg := ike.Config{
 		Logger: slogT(t),
@@ -64,6 +66,9 @@ func peregrineWith(t *testing.T, pe *netns.Node, psk string, initiate bool, dpd 
 			Initiate:    initiate,
 			DPDInterval: dpd,
 		}},
+	}
+	for _, m := range mods {
+		m(&cfg.Peers[0])
 	}
 	var r *ike.Runner
 	err := inNetns(pe.Namespace(), func() error {
