@@ -197,4 +197,3 @@ func classifyInitResponse(b []byte) string {
 	}
 	return "plain"
 }
-
