@@ -8,13 +8,8 @@ import (
 	"testing"
 )
 
-// slogT logs through t.Logf until the test ends.
-func slogT(t *testing.T) *slog.Logger {
-	return slogTo(t, nil)
-}
-
-// slogTo is slogT that also appends every line to rec, when not nil, so a
-// test can search what was logged.
+// slogTo logs through t.Logf until the test ends and also appends every
+// line to rec, when not nil, so a test can search what was logged.
 func slogTo(t *testing.T, rec *logRecorder) *slog.Logger {
 	w := &tw{t: t, rec: rec}
 	t.Cleanup(func() { w.done.Store(true) })
