@@ -206,15 +206,18 @@ func (s *ikeService) setStatic(fc fib.Config) {
 // pushLocked hands the FIB the static config plus one tunnel per IKE peer
 // with a child SA: the newest child seals and opens, older ones only open.
 func (s *ikeService) pushLocked() {
-	if s.fib == nil {
-		return
+	if s.fib != nil {
+		s.fib.SetConfig(s.fibConfigLocked())
 	}
+}
+
+func (s *ikeService) fibConfigLocked() fib.Config {
 	fc := s.static
 	fc.Tunnels = append([]fib.Tunnel(nil), s.static.Tunnels...)
 	for remote, cs := range s.childs {
 		fc.Tunnels = append(fc.Tunnels, s.tunnel(remote, cs))
 	}
-	s.fib.SetConfig(fc)
+	return fc
 }
 
 func (s *ikeService) tunnel(remote netip.Addr, cs map[uint32]*child) fib.Tunnel {
