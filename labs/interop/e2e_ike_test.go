@@ -4,7 +4,9 @@ package interop_test
 // peregrined (no static keys): pe1 initiates, pe2 answers. Child SAs live
 // a few seconds, so they are rekeyed many times while a CE pings the
 // other side every 50 ms: the make-before-break path of the daemon and the
-// userspace dataplane, checked by the ping losing nothing.
+// userspace dataplane, checked by the ping losing nothing. A TCP transfer
+// then crosses the 1 MB soft-bytes limit, which the daemon enforces from
+// the dataplane's per-SA byte counters.
 
 import (
 	"context"
@@ -37,7 +39,7 @@ ipsec:
       remote-address: %[2]s
       psk-file: peer.psk
       initiate: %[7]v
-      child-lifetime: {soft: 3s, hard: 20s}
+      child-lifetime: {soft: 3s, hard: 20s, soft-bytes: 1000000, hard-bytes: 10000000000}
       ike-lifetime: {soft: 12s, hard: 60s}
       dpd-interval: 2s
 `
@@ -93,6 +95,22 @@ func TestE2EIKE(t *testing.T) {
 		if child < 5 || ikeUp < 1 {
 			t.Errorf("only %d child rekeys and %d IKE SAs during 25 s with 3 s soft child and 12 s soft IKE lifetimes", child, ikeUp)
 		}
+	})
+
+	t.Run("TCP rekeys the child at soft-bytes", func(t *testing.T) {
+		if n := tcp(t, red1, red2, "10.2.0.2"); n < 2e6 {
+			t.Fatalf("red1 -> red2: only %v bytes, below two soft-bytes limits", n)
+		}
+		time.Sleep(1500 * time.Millisecond) // the byte check runs every second
+		n := 0
+		for _, p := range []*pe{e.pe1, e.pe2} {
+			n += strings.Count(p.proc.LogTail(100000), "child sa reached soft-bytes, rekeying")
+		}
+		t.Logf("byte-lifetime rekeys logged by the two PEs: %d", n)
+		if n == 0 {
+			t.Error("no PE rekeyed at soft-bytes")
+		}
+		must(t, ping(red1, "10.2.0.2", 3))
 	})
 
 	t.Run("nothing in clear on the core", func(t *testing.T) {
