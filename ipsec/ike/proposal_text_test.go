@@ -53,3 +53,27 @@ func TestProposalText(t *testing.T) {
 		}
 	}
 }
+
+// FuzzProposalText: any string either fails to parse or parses to a
+// proposal whose String parses back to the same proposal.
+func FuzzProposalText(f *testing.F) {
+	for _, s := range []string{"aes128gcm16-prf-sha256-curve25519", "aes256gcm16-chacha20poly1305-esn-noesn-x25519", "prf-", "-", "aes128gcm16-prf"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var p IKEProposal
+		if p.UnmarshalText([]byte(s)) == nil {
+			var q IKEProposal
+			if err := q.UnmarshalText([]byte(p.String())); err != nil || q.String() != p.String() {
+				t.Fatalf("IKE %q -> %q -> %q, %v", s, p.String(), q.String(), err)
+			}
+		}
+		var e ESPProposal
+		if e.UnmarshalText([]byte(s)) == nil {
+			var q ESPProposal
+			if err := q.UnmarshalText([]byte(e.String())); err != nil || q.String() != e.String() {
+				t.Fatalf("ESP %q -> %q -> %q, %v", s, e.String(), q.String(), err)
+			}
+		}
+	})
+}
