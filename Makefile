@@ -71,8 +71,11 @@ e2e:
 	$(GO) test -race -count=1 -v -run E2E ./labs/interop/
 
 # Peregrine's IKEv2 against strongSwan in namespaces (root; apt: charon-systemd).
+# IKEv2 against strongSwan (rekeys under traffic, wrong PSK, cookie flood),
+# then two peregrined keyed by IKE carrying VPN traffic (root; apt: see .ci/run).
 interop-ike:
 	$(GO) test -race -count=1 -v ./ipsec/ike/interop/
+	$(GO) test -race -count=1 -v -run E2EIKE ./labs/interop/
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)

@@ -34,6 +34,8 @@ type IPsec struct {
 	// together, or use IKE.
 	ReplayWindow int      `config:"replay-window"`
 	Tunnels      []Tunnel `config:"tunnels"`
+	// IKEPeers are remote PEs keyed by IKEv2 rather than by hand.
+	IKEPeers []IKEPeer `config:"ike-peers"`
 }
 
 // Tunnel is the pair of SAs to one remote PE.

@@ -49,10 +49,11 @@ func parse(data []byte, baseDir string) (*Config, error) {
 	}
 	cfg.applyNeighborDefaults()
 	cfg.applyVRFDefaults()
+	cfg.applyIKEDefaults()
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, errs
 	}
-	if errs := append(cfg.readSecrets(baseDir), cfg.readKeys(baseDir)...); len(errs) > 0 {
+	if errs := append(cfg.readSecrets(baseDir), append(cfg.readKeys(baseDir), cfg.readPSKs(baseDir)...)...); len(errs) > 0 {
 		return nil, errs
 	}
 	return &cfg, nil

@@ -65,6 +65,7 @@ func (c *Config) Validate() Errors {
 	c.validateBGP(bad)
 	c.validateVRFs(bad)
 	c.validateIPsec(bad)
+	c.validateIKE(bad)
 	switch c.Dataplane.Backend {
 	case "auto", "userspace", "kernel", "none":
 	default:

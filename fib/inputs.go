@@ -45,6 +45,11 @@ func (r *Reconciler) cloneConfig(c Config) Config {
 		}
 		t.Remote = t.Remote.Unmap()
 		t.Out, t.In = cloneSA(t.Out), cloneSA(t.In)
+		retiring := make([]*SAParams, 0, len(t.RetiringIn))
+		for _, p := range t.RetiringIn {
+			retiring = append(retiring, cloneSA(p))
+		}
+		t.RetiringIn = retiring
 		out.Tunnels = append(out.Tunnels, t)
 	}
 	return out

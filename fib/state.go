@@ -87,6 +87,10 @@ type Tunnel struct {
 	// be nil while keys are missing: traffic that has no SA is dropped
 	// and counted, never sent in clear.
 	Out, In *SAParams
+	// RetiringIn are older inbound SAs still accepted: after an IKE
+	// rekey the peer may send on the old SA until it deletes it
+	// (make-before-break), so they stay until their delete arrives.
+	RetiringIn []*SAParams
 }
 
 // SAParams are an SA's keys and parameters. The key is secret: String and

@@ -27,6 +27,7 @@ type daemon struct {
 	events  chan bgp.Event
 	fib     *fib.Reconciler // nil with dataplane backend "none"
 	backend fib.Backend
+	ike     *ikeService // nil without ipsec.ike-peers
 	// stopConnected ends the interface-address watch of the running
 	// configuration; a reload restarts it with the new VRF interfaces.
 	stopConnected context.CancelFunc
@@ -44,7 +45,8 @@ func newDaemon(path string, cfg *config.Config, logOut io.Writer) *daemon {
 // configuration file.
 func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 	d.log.Info("peregrined starting", "config", d.path, "router-id", d.cfg.Router.ID, "asn", d.cfg.Router.ASN, "pid", os.Getpid())
-	r, b, err := startFIB(ctx, d.cfg, d.log)
+	hook := &nattHook{}
+	r, b, err := startFIB(ctx, d.cfg, d.log, hook)
 	if err != nil {
 		d.log.Error("dataplane did not start", "error", err)
 		return 1
@@ -57,6 +59,10 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 				d.log.Warn("dataplane close", "error", err)
 			}
 		}()
+	}
+	if d.ike, err = startIKE(ctx, d.cfg, d.log, r, b, hook); err != nil {
+		d.log.Error("ike did not start", "error", err)
+		return 1
 	}
 	go forwardEvents(d.events, d.fib, d.log)
 	sp, err := bgp.Start(ctx, d.cfg, d.log, d.events)
@@ -155,11 +161,17 @@ func (d *daemon) reload(ctx context.Context) {
 		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "dataplane: changing the backend or MTU needs a restart")
 		return
 	}
+	if !sameIKEPeers(cfg, d.cfg) {
+		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "ipsec.ike-peers: changing IKE peers needs a restart")
+		return
+	}
 	if err := d.speaker.Reload(ctx, cfg); err != nil {
 		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", err)
 		return
 	}
-	if d.fib != nil {
+	if d.ike != nil {
+		d.ike.setStatic(fibConfig(cfg))
+	} else if d.fib != nil {
 		d.fib.SetConfig(fibConfig(cfg))
 	}
 	if cfg.Log.Format != d.cfg.Log.Format {

@@ -17,8 +17,9 @@ import (
 // newBackend builds the configured dataplane backend, or nil for "none".
 // "auto" picks the kernel backend where the kernel has MPLS forwarding and
 // VRF devices and the configuration protects no traffic with IPsec (the
-// kernel backend carries no ESP), else userspace, and says why.
-func newBackend(cfg *config.Config, log *slog.Logger) (fib.Backend, error) {
+// kernel backend carries no ESP), else userspace, and says why. IKE
+// messages arriving on the userspace dataplane's UDP 4500 go to hook.
+func newBackend(cfg *config.Config, log *slog.Logger, hook *nattHook) (fib.Backend, error) {
 	switch cfg.Dataplane.Backend {
 	case "none":
 		log.Info("dataplane: none (control plane only)")
@@ -43,7 +44,7 @@ func newBackend(cfg *config.Config, log *slog.Logger) (fib.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := userspace.New(log.With("component", "userspace"), userspace.Options{TTLMode: mode, MTU: cfg.Dataplane.MTU})
+	b, err := userspace.New(log.With("component", "userspace"), userspace.Options{TTLMode: mode, MTU: cfg.Dataplane.MTU, IKE: hook.deliver})
 	if err != nil {
 		return nil, fmt.Errorf("dataplane: %w", err)
 	}
@@ -52,7 +53,9 @@ func newBackend(cfg *config.Config, log *slog.Logger) (fib.Backend, error) {
 
 // usesIPsec reports whether the configuration protects traffic to any
 // remote PE.
-func usesIPsec(cfg *config.Config) bool { return len(cfg.IPsec.Tunnels) > 0 }
+func usesIPsec(cfg *config.Config) bool {
+	return len(cfg.IPsec.Tunnels) > 0 || len(cfg.IPsec.IKEPeers) > 0
+}
 
 // fibConfig is the part of the configuration the FIB needs.
 func fibConfig(cfg *config.Config) fib.Config {
@@ -111,8 +114,8 @@ func connectedPrefixes(conns []fib.Connected) []netip.Prefix {
 
 // startFIB starts the reconciler over the configured backend; both are nil
 // with backend "none".
-func startFIB(ctx context.Context, cfg *config.Config, log *slog.Logger) (*fib.Reconciler, fib.Backend, error) {
-	b, err := newBackend(cfg, log)
+func startFIB(ctx context.Context, cfg *config.Config, log *slog.Logger, hook *nattHook) (*fib.Reconciler, fib.Backend, error) {
+	b, err := newBackend(cfg, log, hook)
 	if err != nil || b == nil {
 		return nil, nil, err
 	}

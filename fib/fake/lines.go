@@ -176,6 +176,9 @@ func tunnelLine(local, remote netip.Addr, t *fib.Tunnel) string {
 	}
 	b.WriteString(" out" + saText(t.Out, false))
 	b.WriteString(" in" + saText(t.In, true))
+	for _, p := range t.RetiringIn {
+		b.WriteString(" retiring" + saText(p, true))
+	}
 	return b.String()
 }
 

@@ -31,20 +31,13 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 			}
 		}
 		p.out.Store(out)
-		if t.In != nil {
-			wantIn[t.In.SPI] = true
-			old := d.inSAs[t.In.SPI]
-			h, err := d.keepSA(d.inSAs, t.In, remote)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("tunnel %s: inbound SA: %w", remote, err))
-				d.spis.Remove(t.In.SPI)
+		for _, in := range append([]*fib.SAParams{t.In}, t.RetiringIn...) {
+			if in == nil {
 				continue
 			}
-			if h != old {
-				d.spis.Remove(t.In.SPI)
-				if err := d.spis.Add(h.sa); err != nil {
-					errs = append(errs, fmt.Errorf("tunnel %s: inbound SA: %w", remote, err))
-				}
+			wantIn[in.SPI] = true
+			if err := d.keepInbound(in, remote); err != nil {
+				errs = append(errs, fmt.Errorf("tunnel %s: inbound SA: %w", remote, err))
 			}
 		}
 	}
@@ -65,6 +58,23 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 		}
 	}
 	return errs
+}
+
+// keepInbound holds the inbound SA p and keeps the SPI table pointing at it.
+func (d *dataplane) keepInbound(p *fib.SAParams, remote netip.Addr) error {
+	old := d.inSAs[p.SPI]
+	h, err := d.keepSA(d.inSAs, p, remote)
+	if err != nil {
+		d.spis.Remove(p.SPI)
+		return err
+	}
+	if h != old {
+		d.spis.Remove(p.SPI)
+		if err := d.spis.Add(h.sa); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // keepSA returns the SA held under p.SPI if it was made from the same

@@ -44,6 +44,37 @@
 // interop tests do: 10.1.0.0/24 === 10.2.0.0/24). A responder narrows the
 // initiator's selectors to the intersection with its own (section 2.9).
 //
+// # In peregrined
+//
+// Each entry of the config's ipsec.ike-peers is a PeerConfig (see
+// cmd/peregrined/ike.go): local and remote address, identities (address by
+// default, or a DNS name), the PSK from a mode-0600 file, strongSwan-style
+// proposal strings (default "aes128gcm16-prf-sha256-curve25519" then a
+// wider list; ESP "aes128gcm16" then "aes256gcm16-chacha20poly1305"),
+// lifetimes (IKE 4h, child 1h, soft at 90% by default) and DPD (30 s).
+// The child SA is always transport mode between the two PE addresses, the
+// default traffic selectors above; "encapsulation: udp" sets ForceUDPEncap.
+//
+//   - UDP 500 is the runner's own socket; UDP 4500 belongs to the userspace
+//     dataplane, which hands IKE messages behind the non-ESP marker to
+//     Runner.HandleNATT and sends the engine's with Backend.SendIKE
+//     (NewRunnerSharedNATT). With dataplane backend "none" the runner binds
+//     4500 itself.
+//   - Child SAs become the peer's fib.Tunnel: the newest child's SAs seal
+//     and open; a rekeyed child's old inbound SA stays in
+//     Tunnel.RetiringIn, still opening, until its ChildDown (the delete);
+//     a deleted or expired child leaves the FIB at once, so traffic to
+//     that PE is dropped, never sent in clear.
+//   - Byte lifetimes: the userspace dataplane counts bytes per SA; every
+//     second peregrined compares the larger of the outbound SA's sealed
+//     and the inbound SA's opened bytes with soft-bytes (Engine.Rekey, once)
+//     and hard-bytes (Engine.DeleteChild). A child can overshoot by one
+//     second of traffic. Time lifetimes are the engine's own timers.
+//   - Changing ipsec.ike-peers needs a restart: a reload that changes them
+//     is refused and the running configuration kept.
+//   - The daemon logs ike sa up/down, child sa up/down (SPIs, never keys)
+//     and one error line per authentication failure.
+//
 // # Behaviour worth knowing
 //
 //   - Configure one initiator per PE pair (for example the PE with the

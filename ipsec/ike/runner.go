@@ -32,6 +32,10 @@ type Runner struct {
 	onChild, onChildDeleted func(ChildSA)
 	onEvent                 func(Event)
 	onESP                   func(pkt []byte, from netip.AddrPort)
+
+	// sendNATT, when set, replaces conn4500 (nil then): the NAT-T port
+	// belongs to the ESP dataplane (see NewRunnerSharedNATT).
+	sendNATT func(to netip.AddrPort, msg []byte) error
 }
 
 type inbound struct {
@@ -89,6 +93,9 @@ func (r *Runner) OnESP(f func(pkt []byte, from netip.AddrPort)) { r.onESP = f }
 
 // SendESP sends an ESP packet in UDP from the NAT-T port (RFC 3948).
 func (r *Runner) SendESP(pkt []byte, to netip.AddrPort) error {
+	if r.conn4500 == nil {
+		return errors.New("ike: the NAT-T port belongs to the dataplane")
+	}
 	_, err := r.conn4500.WriteToUDPAddrPort(pkt, to)
 	return err
 }
@@ -116,9 +123,11 @@ func (r *Runner) Do(ctx context.Context, f func(*Engine)) error {
 func (r *Runner) Run(ctx context.Context) error {
 	defer close(r.done)
 	defer r.conn500.Close()
-	defer r.conn4500.Close()
 	go r.read(r.conn500, false)
-	go r.read(r.conn4500, true)
+	if r.conn4500 != nil {
+		defer r.conn4500.Close()
+		go r.read(r.conn4500, true)
+	}
 	r.e.Start()
 	r.flush()
 	timer := time.NewTimer(time.Hour)
@@ -182,11 +191,16 @@ func (r *Runner) read(c *net.UDPConn, natt bool) {
 // flush sends the engine's output and delivers its events.
 func (r *Runner) flush() {
 	for _, d := range r.e.Output() {
-		c := r.conn500
-		if d.Local.Port() == r.e.cfg.NATTPort {
-			c = r.conn4500
+		var err error
+		switch {
+		case d.Local.Port() != r.e.cfg.NATTPort:
+			_, err = r.conn500.WriteToUDPAddrPort(d.Data, d.Remote)
+		case r.sendNATT != nil:
+			err = r.sendNATT(d.Remote, d.Data[wire.NonESPMarkerLen:])
+		default:
+			_, err = r.conn4500.WriteToUDPAddrPort(d.Data, d.Remote)
 		}
-		if _, err := c.WriteToUDPAddrPort(d.Data, d.Remote); err != nil {
+		if err != nil {
 			r.e.log.Warn("sending IKE message failed", "to", d.Remote, "err", err)
 		}
 	}

@@ -23,6 +23,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,10 +52,12 @@ func peregrineDPD(t *testing.T, pe *netns.Node, psk string, initiate bool, dpd t
 		ike.ESPProposal{Encr: []ike.Encr{ike.AES256GCM16}, DH: []ike.DHGroup{ike.DHCurve25519}})
 }
 
-func peregrineWith(t *testing.T, pe *netns.Node, psk string, initiate bool, dpd time.Duration, ikeP ike.IKEProposal, espP ike.ESPProposal) (*ike.Runner, *echoer, chan ike.Event) {
+// peregrineWith is peregrine with chosen proposals; mods adjust the peer
+// configuration further (lifetimes, for example).
+func peregrineWith(t *testing.T, pe *netns.Node, psk string, initiate bool, dpd time.Duration, ikeP ike.IKEProposal, espP ike.ESPProposal, mods ...func(*ike.PeerConfig)) (*ike.Runner, *echoer, chan ike.Event) {
 	t.Helper()
 	cfg := ike.Config{
-		Logger: slogT(t),
+		Logger: slogTo(t, peregrineLog),
 		Peers: []ike.PeerConfig{{
 			Name: "sw", LocalAddr: peAddr, RemoteAddr: swAddr, PSK: ike.NewPSK([]byte(psk)),
 			IKE:         []ike.IKEProposal{ikeP},
@@ -64,6 +68,9 @@ func peregrineWith(t *testing.T, pe *netns.Node, psk string, initiate bool, dpd 
 			Initiate:    initiate,
 			DPDInterval: dpd,
 		}},
+	}
+	for _, m := range mods {
+		m(&cfg.Peers[0])
 	}
 	var r *ike.Runner
 	err := inNetns(pe.Namespace(), func() error {
@@ -90,6 +97,9 @@ func peregrineWith(t *testing.T, pe *netns.Node, psk string, initiate bool, dpd 
 	t.Cleanup(func() { cancel(); <-done })
 	return r, ech, events
 }
+
+// peregrineLog, when set by a test, receives a copy of the runners' logs.
+var peregrineLog *logRecorder
 
 func wait(t *testing.T, events chan ike.Event, kind ike.EventKind) ike.Event {
 	t.Helper()
@@ -179,7 +189,31 @@ func TestStrongSwanInitiatesToPeregrine(t *testing.T) {
 
 func TestWrongPSKWithStrongSwan(t *testing.T) {
 	_, s, pe := setup(t)
-	s.load(t, "not-the-same-psk-0123456789abcdef")
+	const swanPSK = "not-the-same-psk-0123456789abcdef"
+	s.load(t, swanPSK)
+	rec := &logRecorder{}
+	peregrineLog = rec
+	t.Cleanup(func() {
+		peregrineLog = nil
+		// Neither PSK may appear in any log: Peregrine's, charon's, or
+		// charon's stdout/stderr.
+		logs := map[string]string{"peregrine": rec.String(), "charon.log": s.log()}
+		if b, err := os.ReadFile(filepath.Join(s.node.Lab().Dir(), "sw-charon.log")); err == nil {
+			logs["charon stdout"] = string(b)
+		}
+		for name, l := range logs {
+			for _, psk := range []string{goodPSK, swanPSK} {
+				if strings.Contains(l, psk) {
+					t.Errorf("%s log contains a PSK", name)
+				}
+			}
+		}
+		n := strings.Count(logs["peregrine"], `msg="IKE authentication failed"`)
+		t.Logf("Peregrine logged %d \"IKE authentication failed\" lines; no PSK in %d logs (%d bytes)", n, len(logs), len(logs["peregrine"])+len(logs["charon.log"]))
+		if n < 2 {
+			t.Errorf("Peregrine logged %d authentication failures, want one per direction", n)
+		}
+	})
 	t.Run("peregrine initiates", func(t *testing.T) {
 		_, _, events := peregrine(t, pe, goodPSK, true)
 		ev := wait(t, events, ike.AuthFailed)
@@ -191,6 +225,9 @@ func TestWrongPSKWithStrongSwan(t *testing.T) {
 		if strings.Contains(out, "ESTABLISHED") {
 			t.Fatalf("strongSwan has an SA:\n%s", out)
 		}
+		if !strings.Contains(s.log(), "N(AUTH_FAILED)") {
+			t.Errorf("strongSwan did not send or log AUTHENTICATION_FAILED")
+		}
 	})
 	t.Run("strongswan initiates", func(t *testing.T) {
 		_, _, events := peregrine(t, pe, goodPSK, false)
@@ -201,6 +238,9 @@ func TestWrongPSKWithStrongSwan(t *testing.T) {
 		wait(t, events, ike.AuthFailed)
 		if !strings.Contains(out, "received AUTHENTICATION_FAILED notify error") {
 			t.Fatalf("strongSwan did not see AUTHENTICATION_FAILED:\n%s", out)
+		}
+		if out, _ := s.swanctl("--list-sas"); strings.Contains(out, "ESTABLISHED") {
+			t.Fatalf("strongSwan has an SA:\n%s", out)
 		}
 	})
 }

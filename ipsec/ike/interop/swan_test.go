@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,12 +132,21 @@ func (s *swan) load(t *testing.T, psk string) {
 // loadWith is load with other IKE and ESP proposals (swanctl syntax).
 func (s *swan) loadWith(t *testing.T, psk, ikeProp, espProp string) {
 	t.Helper()
+	s.loadExtra(t, psk, ikeProp, espProp, "", "")
+}
+
+// loadExtra is loadWith with extra lines for the connection and for its
+// child (swanctl.conf syntax, one setting per line ending in a newline,
+// e.g. "rekey_time = 0\n").
+func (s *swan) loadExtra(t *testing.T, psk, ikeProp, espProp, connExtra, childExtra string) {
+	t.Helper()
 	conf := fmt.Sprintf(`connections {
   pe {
     version = 2
     local_addrs = %s
     remote_addrs = %s
     proposals = %s
+@CONN@
     local {
       auth = psk
       id = %s
@@ -151,6 +161,7 @@ func (s *swan) loadWith(t *testing.T, psk, ikeProp, espProp string) {
         remote_ts = 10.2.0.0/24
         esp_proposals = %s
         start_action = none
+@CHILD@
       }
     }
   }
@@ -163,6 +174,7 @@ secrets {
   }
 }
 `, swAddr, peAddr, ikeProp, swAddr, peAddr, espProp, swAddr, peAddr, psk)
+	conf = strings.NewReplacer("@CONN@\n", connExtra, "@CHILD@\n", childExtra).Replace(conf)
 	p := filepath.Join(s.dir, "swanctl.conf")
 	writeFile(t, p, conf)
 	if out, err := s.swanctl("--load-all", "--clear", "--noprompt", "--file", p); err != nil {

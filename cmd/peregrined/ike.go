@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"reflect"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/peregrine-net/peregrine/config"
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/fib/userspace"
+	"github.com/peregrine-net/peregrine/ipsec/ike"
+)
+
+// nattHook connects the userspace dataplane, which owns UDP 4500, to the
+// IKE runner made after it: IKE messages the dataplane finds behind the
+// non-ESP marker go to whichever runner is set.
+type nattHook struct{ r atomic.Pointer[ike.Runner] }
+
+func (h *nattHook) deliver(from netip.AddrPort, msg []byte) {
+	if r := h.r.Load(); r != nil {
+		r.HandleNATT(from, msg)
+	}
+}
+
+// ikeService runs IKEv2 for ipsec.ike-peers and turns child SAs into FIB
+// tunnels. The FIB's configuration is the static part (config's VRFs and
+// manually keyed tunnels) merged with one tunnel per IKE peer; every child
+// SA event and every reload pushes the merge.
+//
+// Make-before-break: a rekeyed child's new SAs become the tunnel's Out and
+// In at once; the old inbound SA stays in RetiringIn, still accepted,
+// until the engine reports it deleted (the rekey's initiator deletes it
+// once the new SA is in place, RFC 7296 section 2.8).
+type ikeService struct {
+	log    *slog.Logger
+	runner *ike.Runner
+	fib    *fib.Reconciler // nil with backend "none"
+	stats  func() userspace.Stats
+	window int
+
+	mu      sync.Mutex
+	static  fib.Config
+	remotes map[string]netip.Addr            // peer name -> remote PE address
+	childs  map[netip.Addr]map[uint32]*child // remote -> inbound SPI -> child
+}
+
+type child struct {
+	sa ike.ChildSA
+	// softSent is set once a byte-lifetime rekey was asked for.
+	softSent bool
+}
+
+// ikeConfig translates the configuration's IKE peers for the engine.
+func ikeConfig(cfg *config.Config, log *slog.Logger) ike.Config {
+	ec := ike.Config{Logger: log}
+	encap := cfg.IPsec.Encapsulation == "udp"
+	for _, p := range cfg.IPsec.IKEPeers {
+		lid, _ := config.ParseIKEIdentity(p.LocalID) // validated at load
+		rid, _ := config.ParseIKEIdentity(p.RemoteID)
+		ec.Peers = append(ec.Peers, ike.PeerConfig{
+			Name: p.Name, LocalAddr: p.LocalAddress, RemoteAddr: p.RemoteAddress,
+			LocalID: lid, RemoteID: rid, PSK: ike.NewPSK([]byte(p.PSK.Reveal())),
+			IKE: p.IKEProposals, ESP: p.ESPProposals,
+			IKELifetime:   ike.Lifetime{Soft: p.IKELifetime.Soft, Hard: p.IKELifetime.Hard},
+			ChildLifetime: ike.Lifetime{Soft: p.ChildLifetime.Soft, Hard: p.ChildLifetime.Hard, SoftBytes: p.ChildLifetime.SoftBytes, HardBytes: p.ChildLifetime.HardBytes},
+			DPDInterval:   p.DPDInterval,
+			Mode:          ike.Transport, // between the PE addresses: see ipsec/ike's doc
+			ForceUDPEncap: encap,
+			Initiate:      p.InitiateOrDefault(),
+		})
+	}
+	return ec
+}
+
+// startIKE starts the IKE runner when the configuration has IKE peers; it
+// returns nil otherwise. With the userspace backend the runner shares UDP
+// 4500 with ESP through hook; with none it binds 4500 itself.
+func startIKE(ctx context.Context, cfg *config.Config, log *slog.Logger, r *fib.Reconciler, b fib.Backend, hook *nattHook) (*ikeService, error) {
+	if len(cfg.IPsec.IKEPeers) == 0 {
+		return nil, nil
+	}
+	ilog := log.With("component", "ike")
+	e, err := ike.NewEngine(ikeConfig(cfg, ilog))
+	if err != nil {
+		return nil, err
+	}
+	local := cfg.IPsec.LocalAddress
+	var runner *ike.Runner
+	ub, shared := b.(*userspace.Backend)
+	if shared {
+		c500, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 500)))
+		if err != nil {
+			return nil, fmt.Errorf("ike: binding UDP 500 on %s: %w", local, err)
+		}
+		runner, err = ike.NewRunnerSharedNATT(e, c500, ub.SendIKE)
+		if err != nil {
+			c500.Close()
+			return nil, err
+		}
+	} else if runner, err = bindRunner(e, local); err != nil {
+		return nil, err
+	}
+	s := &ikeService{
+		log: ilog, runner: runner, fib: r, window: cfg.IPsec.ReplayWindow, static: fibConfig(cfg),
+		remotes: map[string]netip.Addr{}, childs: map[netip.Addr]map[uint32]*child{},
+	}
+	if shared {
+		s.stats = ub.Stats
+	}
+	for _, p := range cfg.IPsec.IKEPeers {
+		s.remotes[p.Name] = p.RemoteAddress
+	}
+	runner.OnChildSA(s.childUp)
+	runner.OnChildSADeleted(s.childDown)
+	runner.OnEvent(s.event)
+	hook.r.Store(runner)
+	go func() { _ = runner.Run(ctx) }()
+	if s.stats != nil {
+		go s.enforceBytes(ctx, time.Second)
+	}
+	ilog.Info("ike started", "local", local, "peers", len(cfg.IPsec.IKEPeers), "nat-t", map[bool]string{true: "shared with the dataplane", false: "own socket"}[shared])
+	return s, nil
+}
+
+// bindRunner binds UDP 500 and 4500 on local for a runner without a
+// dataplane (backend "none").
+func bindRunner(e *ike.Engine, local netip.Addr) (*ike.Runner, error) {
+	c500, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 500)))
+	if err != nil {
+		return nil, fmt.Errorf("ike: binding UDP 500 on %s: %w", local, err)
+	}
+	c4500, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 4500)))
+	if err != nil {
+		c500.Close()
+		return nil, fmt.Errorf("ike: binding UDP 4500 on %s: %w", local, err)
+	}
+	return ike.NewRunnerConns(e, c500, c4500)
+}
+
+// event logs what the engine reports. ChildSA and errors print no keys and
+// PSKs never reach an event.
+func (s *ikeService) event(ev ike.Event) {
+	switch ev.Kind {
+	case ike.AuthFailed:
+		s.log.Error("ike authentication failed", "peer", ev.Peer, "error", ev.Err)
+	case ike.IKEDown:
+		if ev.Err != nil {
+			s.log.Warn("ike sa down", "peer", ev.Peer, "spi_i", fmt.Sprintf("%016x", ev.SPIi), "error", ev.Err)
+			return
+		}
+		s.log.Info("ike sa down", "peer", ev.Peer, "spi_i", fmt.Sprintf("%016x", ev.SPIi))
+	case ike.IKEUp:
+		s.log.Info("ike sa up", "peer", ev.Peer, "spi_i", fmt.Sprintf("%016x", ev.SPIi), "spi_r", fmt.Sprintf("%016x", ev.SPIr))
+	case ike.ChildUp:
+		s.log.Info("child sa up", "peer", ev.Peer, "in", fmt.Sprintf("0x%08x", ev.Child.InSPI), "out", fmt.Sprintf("0x%08x", ev.Child.OutSPI),
+			"replaces", fmt.Sprintf("0x%08x", ev.Child.Replaces), "cipher", ev.Child.Cipher.String(), "udp", ev.Child.UDPEncap)
+	case ike.ChildDown:
+		s.log.Info("child sa down", "peer", ev.Peer, "in", fmt.Sprintf("0x%08x", ev.Child.InSPI), "out", fmt.Sprintf("0x%08x", ev.Child.OutSPI))
+	}
+}
+
+func (s *ikeService) remoteOf(c ike.ChildSA) netip.Addr {
+	if a, ok := s.remotes[c.Peer]; ok {
+		return a
+	}
+	return c.Remote.Addr()
+}
+
+func (s *ikeService) childUp(c ike.ChildSA) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	remote := s.remoteOf(c)
+	if s.childs[remote] == nil {
+		s.childs[remote] = map[uint32]*child{}
+	}
+	s.childs[remote][c.InSPI] = &child{sa: c}
+	s.pushLocked()
+}
+
+func (s *ikeService) childDown(c ike.ChildSA) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	remote := s.remoteOf(c)
+	delete(s.childs[remote], c.InSPI)
+	if len(s.childs[remote]) == 0 {
+		delete(s.childs, remote)
+	}
+	s.pushLocked()
+}
+
+// setStatic replaces the configuration's part of the FIB config (reload).
+func (s *ikeService) setStatic(fc fib.Config) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.static = fc
+	s.pushLocked()
+}
+
+// pushLocked hands the FIB the static config plus one tunnel per IKE peer
+// with a child SA: the newest child seals and opens, older ones only open.
+func (s *ikeService) pushLocked() {
+	if s.fib != nil {
+		s.fib.SetConfig(s.fibConfigLocked())
+	}
+}
+
+func (s *ikeService) fibConfigLocked() fib.Config {
+	fc := s.static
+	fc.Tunnels = append([]fib.Tunnel(nil), s.static.Tunnels...)
+	for remote, cs := range s.childs {
+		fc.Tunnels = append(fc.Tunnels, s.tunnel(remote, cs))
+	}
+	return fc
+}
+
+func (s *ikeService) tunnel(remote netip.Addr, cs map[uint32]*child) fib.Tunnel {
+	sorted := make([]*child, 0, len(cs))
+	for _, c := range cs {
+		sorted = append(sorted, c)
+	}
+	sort.Slice(sorted, func(i, j int) bool { // newest first
+		if !sorted[i].sa.Created.Equal(sorted[j].sa.Created) {
+			return sorted[i].sa.Created.After(sorted[j].sa.Created)
+		}
+		return sorted[i].sa.InSPI > sorted[j].sa.InSPI
+	})
+	cur := sorted[0].sa
+	t := fib.Tunnel{
+		Remote: remote, UDP: cur.UDPEncap,
+		Out: &fib.SAParams{SPI: cur.OutSPI, Cipher: cur.Cipher, Key: cur.OutKey, ESN: cur.ESN, ReplayWindow: s.window},
+		In:  &fib.SAParams{SPI: cur.InSPI, Cipher: cur.Cipher, Key: cur.InKey, ESN: cur.ESN, ReplayWindow: s.window},
+	}
+	for _, old := range sorted[1:] {
+		t.RetiringIn = append(t.RetiringIn, &fib.SAParams{SPI: old.sa.InSPI, Cipher: old.sa.Cipher, Key: old.sa.InKey, ESN: old.sa.ESN, ReplayWindow: s.window})
+	}
+	return t
+}
+
+// enforceBytes applies child byte lifetimes from the dataplane's per-SA
+// counters: at soft-bytes (sealed or opened, whichever is larger) the
+// child is rekeyed once, at hard-bytes deleted. Checked every interval,
+// so a child may overshoot by what one interval carries.
+func (s *ikeService) enforceBytes(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		bytes := map[uint32][2]uint64{} // SPI -> sealed, opened
+		for _, c := range s.stats().SAs {
+			v := bytes[c.SPI]
+			v[0], v[1] = max(v[0], c.SealedBytes), max(v[1], c.OpenedBytes)
+			bytes[c.SPI] = v
+		}
+		var rekey, del []uint32
+		s.mu.Lock()
+		for _, cs := range s.childs {
+			for _, c := range cs {
+				lt := c.sa.Lifetime
+				if lt.HardBytes == 0 {
+					continue
+				}
+				n := max(bytes[c.sa.OutSPI][0], bytes[c.sa.InSPI][1])
+				switch {
+				case n >= lt.HardBytes:
+					del = append(del, c.sa.InSPI)
+				case n >= lt.SoftBytes && !c.softSent:
+					c.softSent = true
+					rekey = append(rekey, c.sa.InSPI)
+				}
+			}
+		}
+		s.mu.Unlock()
+		if len(rekey)+len(del) == 0 {
+			continue
+		}
+		_ = s.runner.Do(ctx, func(e *ike.Engine) {
+			for _, spi := range rekey {
+				if err := e.Rekey(spi); err != nil {
+					s.log.Warn("byte-lifetime rekey", "in", fmt.Sprintf("0x%08x", spi), "error", err)
+				} else {
+					s.log.Info("child sa reached soft-bytes, rekeying", "in", fmt.Sprintf("0x%08x", spi))
+				}
+			}
+			for _, spi := range del {
+				s.log.Warn("child sa reached hard-bytes, deleting", "in", fmt.Sprintf("0x%08x", spi))
+				_ = e.DeleteChild(spi)
+			}
+		})
+	}
+}
+
+// sameIKEPeers reports whether a reload leaves the IKE peers alone; the
+// runner is built once, so changing them needs a restart.
+func sameIKEPeers(a, b *config.Config) bool {
+	return reflect.DeepEqual(a.IPsec.IKEPeers, b.IPsec.IKEPeers) &&
+		(len(a.IPsec.IKEPeers) == 0 || a.IPsec.LocalAddress == b.IPsec.LocalAddress && a.IPsec.Encapsulation == b.IPsec.Encapsulation)
+}

@@ -1,0 +1,229 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/peregrine-net/peregrine/ipsec/ike"
+)
+
+// IKEPeer keys the tunnel to one remote PE with IKEv2 (RFC 7296) instead of
+// static keys. The child SA is transport mode between the two PE addresses
+// (see ipsec/ike's package doc); its SAs become the peer's tunnel in the
+// FIB, replaced on every rekey.
+type IKEPeer struct {
+	// Name names the peer in logs, events and show output.
+	Name string `config:"name"`
+	// LocalAddress defaults to, and must equal, ipsec.local-address (the
+	// one address IKE and the dataplane's ESP sockets bind); RemoteAddress
+	// is the remote PE's address and tunnel endpoint.
+	LocalAddress  netip.Addr `config:"local-address"`
+	RemoteAddress netip.Addr `config:"remote-address"`
+	// LocalID and RemoteID are IKE identities: an IP address or a DNS
+	// name (ID_FQDN). They default to the addresses.
+	LocalID  string `config:"local-id"`
+	RemoteID string `config:"remote-id"`
+	// PSKFile holds the pre-shared key (at least 16 bytes). Like a key
+	// file it must not be readable by group or others.
+	PSKFile string `config:"psk-file"`
+	// PSK is read from PSKFile at load time.
+	PSK Secret `config:"-"`
+	// Initiate makes this PE start the IKE SA; configure it on one end of
+	// each pair (the other answers). Default true.
+	Initiate *bool `config:"initiate"`
+	// IKEProposals and ESPProposals are strongSwan-style proposal strings
+	// in preference order; defaults DefaultIKEProposals and
+	// DefaultESPProposals.
+	IKEProposals []ike.IKEProposal `config:"ike-proposals"`
+	ESPProposals []ike.ESPProposal `config:"esp-proposals"`
+	// IKELifetime and ChildLifetime: rekey at soft, delete at hard.
+	IKELifetime   Lifetime `config:"ike-lifetime"`
+	ChildLifetime Lifetime `config:"child-lifetime"`
+	// DPDInterval is the silence after which the peer is probed
+	// (default 30s).
+	DPDInterval time.Duration `config:"dpd-interval"`
+}
+
+// Lifetime bounds an SA by time and, for child SAs, by bytes. Soft must come
+// before hard. Zero hard values take the defaults (IKE 4h, child 1h, no
+// byte limit); a zero soft value is 90% of hard.
+type Lifetime struct {
+	Soft      time.Duration `config:"soft"`
+	Hard      time.Duration `config:"hard"`
+	SoftBytes uint64        `config:"soft-bytes"`
+	HardBytes uint64        `config:"hard-bytes"`
+}
+
+// Default proposals: AES-128-GCM first (fast with AES-NI, and what
+// strongSwan proposes first), X25519 first.
+var (
+	DefaultIKEProposals = []string{
+		"aes128gcm16-prf-sha256-curve25519",
+		"aes256gcm16-chacha20poly1305-prf-sha256-prf-sha384-curve25519-ecp256-modp2048",
+	}
+	DefaultESPProposals = []string{"aes128gcm16", "aes256gcm16-chacha20poly1305"}
+)
+
+// Default lifetimes and DPD interval for IKE peers.
+const (
+	DefaultIKEHard   = 4 * time.Hour
+	DefaultChildHard = time.Hour
+	DefaultDPD       = 30 * time.Second
+)
+
+// InitiateOrDefault reports whether this PE initiates (default true).
+func (p IKEPeer) InitiateOrDefault() bool { return p.Initiate == nil || *p.Initiate }
+
+// applyIKEDefaults fills in what the file left out.
+func (c *Config) applyIKEDefaults() {
+	for i := range c.IPsec.IKEPeers {
+		p := &c.IPsec.IKEPeers[i]
+		if !p.LocalAddress.IsValid() {
+			p.LocalAddress = c.IPsec.LocalAddress
+		}
+		if len(p.IKEProposals) == 0 {
+			p.IKEProposals = mustProposals[ike.IKEProposal](DefaultIKEProposals)
+		}
+		if len(p.ESPProposals) == 0 {
+			p.ESPProposals = mustProposals[ike.ESPProposal](DefaultESPProposals)
+		}
+		p.IKELifetime.defaults(DefaultIKEHard)
+		p.ChildLifetime.defaults(DefaultChildHard)
+		if p.DPDInterval == 0 {
+			p.DPDInterval = DefaultDPD
+		}
+	}
+}
+
+func (l *Lifetime) defaults(hard time.Duration) {
+	if l.Hard == 0 {
+		l.Hard = hard
+	}
+	if l.Soft == 0 {
+		l.Soft = l.Hard * 9 / 10
+	}
+	if l.SoftBytes == 0 && l.HardBytes != 0 {
+		l.SoftBytes = l.HardBytes / 10 * 9
+	}
+}
+
+func mustProposals[T any, P interface {
+	*T
+	UnmarshalText([]byte) error
+}](ss []string) []T {
+	out := make([]T, len(ss))
+	for i, s := range ss {
+		if err := P(&out[i]).UnmarshalText([]byte(s)); err != nil {
+			panic(err)
+		}
+	}
+	return out
+}
+
+func (c *Config) validateIKE(bad badFunc) {
+	s := c.IPsec
+	names := map[string]int{}
+	remotes := map[netip.Addr]string{}
+	for _, t := range s.Tunnels {
+		remotes[t.Remote] = "a static tunnel"
+	}
+	for i, p := range s.IKEPeers {
+		path := fmt.Sprintf("ipsec.ike-peers[%d]", i)
+		if p.Name == "" {
+			bad(path+".name", "", "required: names the peer in logs and show output")
+		} else if j, dup := names[p.Name]; dup {
+			bad(path+".name", strconv.Quote(p.Name), "already used by ipsec.ike-peers[%d]", j)
+		} else {
+			names[p.Name] = i
+		}
+		switch {
+		case !s.LocalAddress.IsValid():
+			if i == 0 {
+				bad("ipsec.local-address", "", "required with ike-peers: this PE's IKE and tunnel endpoint")
+			}
+		case !p.RemoteAddress.IsValid():
+			bad(path+".remote-address", "", "required: the remote PE's address")
+		case p.RemoteAddress == p.LocalAddress:
+			bad(path+".remote-address", p.RemoteAddress.String(), "is this PE's own address")
+		case p.RemoteAddress.Is4() != p.LocalAddress.Is4():
+			bad(path+".remote-address", p.RemoteAddress.String(), "is not of the family of local address %s", p.LocalAddress)
+		case s.LocalAddress.IsValid() && p.LocalAddress != s.LocalAddress:
+			bad(path+".local-address", p.LocalAddress.String(), "differs from ipsec.local-address %s, the dataplane's only tunnel endpoint", s.LocalAddress)
+		default:
+			if other, dup := remotes[p.RemoteAddress]; dup {
+				bad(path+".remote-address", p.RemoteAddress.String(), "already has %s", other)
+			}
+			remotes[p.RemoteAddress] = path
+		}
+		for _, id := range []struct{ key, v string }{{"local-id", p.LocalID}, {"remote-id", p.RemoteID}} {
+			if _, err := ParseIKEIdentity(id.v); err != nil {
+				bad(path+"."+id.key, strconv.Quote(id.v), "%v", err)
+			}
+		}
+		if p.PSKFile == "" {
+			bad(path+".psk-file", "", "required: a file (mode 0600) holding the pre-shared key")
+		}
+		validateLifetime(bad, path+".ike-lifetime", p.IKELifetime)
+		validateLifetime(bad, path+".child-lifetime", p.ChildLifetime)
+		if p.IKELifetime.SoftBytes != 0 || p.IKELifetime.HardBytes != 0 {
+			bad(path+".ike-lifetime.hard-bytes", strconv.FormatUint(p.IKELifetime.HardBytes, 10), "byte limits apply to child SAs only")
+		}
+	}
+}
+
+func validateLifetime(bad badFunc, path string, l Lifetime) {
+	switch {
+	case l.Hard < time.Second:
+		bad(path+".hard", l.Hard.String(), "must be at least 1s")
+	case l.Soft <= 0:
+		bad(path+".soft", l.Soft.String(), "must be positive")
+	case l.Soft >= l.Hard:
+		bad(path+".soft", l.Soft.String(), "must be before hard %s: the SA is rekeyed at soft and deleted at hard", l.Hard)
+	}
+	if l.HardBytes != 0 && l.SoftBytes >= l.HardBytes {
+		bad(path+".soft-bytes", strconv.FormatUint(l.SoftBytes, 10), "must be below hard-bytes %d", l.HardBytes)
+	}
+	if l.HardBytes == 0 && l.SoftBytes != 0 {
+		bad(path+".hard-bytes", "0", "required with soft-bytes %d", l.SoftBytes)
+	}
+}
+
+// ParseIKEIdentity reads an IKE identity: an IP address (ID_IPV4_ADDR or
+// ID_IPV6_ADDR) or a DNS name (ID_FQDN). Empty means "the address" and
+// returns the zero Identity.
+func ParseIKEIdentity(s string) (ike.Identity, error) {
+	if s == "" {
+		return ike.Identity{}, nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return ike.AddrIdentity(a), nil
+	}
+	for _, r := range s {
+		if !(r == '.' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return ike.Identity{}, fmt.Errorf("want an IP address or a DNS name")
+		}
+	}
+	return ike.FQDNIdentity(s), nil
+}
+
+// readPSKs fills each IKE peer's PSK from its psk-file.
+func (c *Config) readPSKs(baseDir string) Errors {
+	var errs Errors
+	for i := range c.IPsec.IKEPeers {
+		p := &c.IPsec.IKEPeers[i]
+		path := fmt.Sprintf("ipsec.ike-peers[%d].psk-file", i)
+		s, err := readSecretFile(baseDir, p.PSKFile)
+		if err != nil {
+			errs = append(errs, &FieldError{Path: path, Value: strconv.Quote(p.PSKFile), Reason: err.Error()})
+			continue
+		}
+		if len(s) < 16 {
+			errs = append(errs, &FieldError{Path: path, Value: strconv.Quote(p.PSKFile), Reason: fmt.Sprintf("holds %d bytes; a PSK needs at least 16", len(s))})
+			continue
+		}
+		p.PSK = NewSecret(s)
+	}
+	return errs
+}
