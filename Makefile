@@ -5,7 +5,7 @@ TOOLS     ?= $(BIN)/tools
 FUZZTIME  ?= 60s
 PKGS      := ./...
 
-.PHONY: vm-test demo-down walk all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp
+.PHONY: bench-vm vm-test demo-down walk all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp
 
 all: build
 
@@ -39,6 +39,11 @@ test: lint
 VM_PKGS ?= ./labs/vm ./fib/kernel
 vm-test:
 	$(GO) run ./labs/vm $(addprefix -pkg ,$(VM_PKGS))
+
+# The kernel backend programming 100,000 VRF routes next to ip -batch, in
+# the VM. Not run by CI.
+bench-vm:
+	$(GO) run ./labs/vm -m 2048 -bench . -pkg ./fib/kernel
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

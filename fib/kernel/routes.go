@@ -29,6 +29,20 @@ func (b *Backend) wantRoutes(s *fib.State, devs map[string]int) (map[string]*net
 		}
 		return l.Attrs().Index, nil
 	}
+	type hop struct {
+		gw  net.IP
+		oif int
+		err error
+	}
+	hops := map[netip.Addr]hop{} // one route lookup per remote PE, not per route
+	resolve := func(pe netip.Addr) (net.IP, int, error) {
+		h, ok := hops[pe]
+		if !ok {
+			h.gw, h.oif, h.err = b.routeTo(pe)
+			hops[pe] = h
+		}
+		return h.gw, h.oif, h.err
+	}
 	for name, v := range s.VRFs {
 		if _, ok := devs[name]; !ok {
 			continue
@@ -42,7 +56,7 @@ func (b *Backend) wantRoutes(s *fib.State, devs map[string]int) (map[string]*net
 			rt := &netlink.Route{Table: table, Protocol: RTProto, Dst: ipNet(p), Family: family(p)}
 			switch {
 			case r.IsRemote():
-				gw, oif, err := b.routeTo(r.Remote)
+				gw, oif, err := resolve(r.Remote)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("vrf %s route %s: %w", name, p, err))
 					continue

@@ -32,7 +32,7 @@ func requireVM(t *testing.T) {
 
 // newNS makes an unnamed network namespace and returns its handle; the
 // calling goroutine's thread stays where it was.
-func newNS(t *testing.T) netns.NsHandle {
+func newNS(t testing.TB) netns.NsHandle {
 	t.Helper()
 	var ns netns.NsHandle
 	err := func() error {
@@ -54,7 +54,7 @@ func newNS(t *testing.T) netns.NsHandle {
 }
 
 // handle is a netlink handle in ns, closed with the test.
-func handle(t *testing.T, ns netns.NsHandle) *netlink.Handle {
+func handle(t testing.TB, ns netns.NsHandle) *netlink.Handle {
 	t.Helper()
 	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
@@ -65,7 +65,7 @@ func handle(t *testing.T, ns netns.NsHandle) *netlink.Handle {
 }
 
 // link joins aIf in a and bIf in b with a veth pair and addresses them.
-func link(t *testing.T, a netns.NsHandle, aIf, aAddr string, b netns.NsHandle, bIf, bAddr string) {
+func link(t testing.TB, a netns.NsHandle, aIf, aAddr string, b netns.NsHandle, bIf, bAddr string) {
 	t.Helper()
 	tmpA, tmpB := "t"+aIf+"x", "t"+bIf+"y"
 	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: tmpA}, PeerName: tmpB}); err != nil {
@@ -107,7 +107,7 @@ func link(t *testing.T, a netns.NsHandle, aIf, aAddr string, b netns.NsHandle, b
 	}
 }
 
-func defaultVia(t *testing.T, ns netns.NsHandle, gw string) {
+func defaultVia(t testing.TB, ns netns.NsHandle, gw string) {
 	t.Helper()
 	h := handle(t, ns)
 	if err := h.RouteAdd(&netlink.Route{Gw: net.ParseIP(gw).To4()}); err != nil {

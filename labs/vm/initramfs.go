@@ -74,7 +74,7 @@ poweroff -f
 
 // writeInitramfs writes a gzipped newc cpio archive with busybox, the
 // modules, the test binaries and /init.
-func writeInitramfs(path, busybox string, mods []module, bins []testBinary, run string) error {
+func writeInitramfs(path, busybox string, mods []module, bins []testBinary, run, bench string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -82,7 +82,7 @@ func writeInitramfs(path, busybox string, mods []module, bins []testBinary, run 
 	defer f.Close()
 	gz := gzip.NewWriter(f)
 	w := &cpioWriter{w: gz}
-	for _, d := range []string{"bin", "dev", "proc", "sys", "tmp", "lib", "lib/modules", "pkg", "etc"} {
+	for _, d := range []string{"bin", "sbin", "dev", "proc", "sys", "tmp", "lib", "lib/modules", "pkg", "etc"} {
 		w.dir(d)
 	}
 	w.fileFrom("bin/busybox", busybox, 0o755)
@@ -95,6 +95,12 @@ func writeInitramfs(path, busybox string, mods []module, bins []testBinary, run 
 	runFlag := ""
 	if run != "" {
 		runFlag = "-test.run '" + strings.ReplaceAll(run, "'", "") + "'"
+	}
+	if bench != "" {
+		runFlag = "-test.run '^$' -test.benchtime 1x -test.bench '" + strings.ReplaceAll(bench, "'", "") + "'"
+	}
+	if err := w.hostBinary("sbin/ip-iproute2", "ip"); err != nil {
+		return err
 	}
 	w.file("init", []byte(fmt.Sprintf(initScript, runFlag)), 0o755)
 	for _, b := range bins {
@@ -194,3 +200,47 @@ func (c *cpioWriter) tree(name, src string) error {
 }
 
 func (c *cpioWriter) trailer() { c.entry("TRAILER!!!", 0, nil) }
+
+// hostBinary copies a program of this host into the archive at name, with
+// the shared libraries ldd lists, at their own paths: iproute2's ip, for
+// tests that compare with it (busybox's ip lacks -batch and encap).
+func (c *cpioWriter) hostBinary(name, program string) error {
+	path, err := exec.LookPath(program)
+	if err != nil {
+		return fmt.Errorf("%s not found on this host (apt-get install iproute2)", program)
+	}
+	out, err := exec.Command("ldd", path).Output()
+	if err != nil {
+		return fmt.Errorf("ldd %s: %w", path, err)
+	}
+	dirs := map[string]bool{}
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		lib := ""
+		switch {
+		case len(f) >= 3 && f[1] == "=>" && strings.HasPrefix(f[2], "/"):
+			lib = f[2]
+		case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+			lib = f[0]
+		}
+		if lib == "" {
+			continue
+		}
+		real, err := filepath.EvalSymlinks(lib)
+		if err != nil {
+			return err
+		}
+		dir := strings.TrimPrefix(filepath.Dir(lib), "/")
+		parts := strings.Split(dir, "/")
+		for i := range parts {
+			d := strings.Join(parts[:i+1], "/")
+			if !dirs[d] {
+				dirs[d] = true
+				c.dir(d)
+			}
+		}
+		c.fileFrom(strings.TrimPrefix(lib, "/"), real, 0o755)
+	}
+	c.fileFrom(name, path, 0o755)
+	return c.err
+}

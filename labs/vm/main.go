@@ -23,6 +23,7 @@ func main() {
 	timeout := flag.Duration("timeout", 8*time.Minute, "give up on the VM after this long")
 	mem := flag.Int("m", 1024, "VM memory in MiB")
 	run := flag.String("run", "", "passed to each test binary as -test.run")
+	bench := flag.String("bench", "", "run the benchmarks matching this `pattern` (once each) instead of the tests")
 	flag.Var(&pkgs, "pkg", "Go `package` whose tests run in the VM (repeatable)")
 	flag.Parse()
 	if len(pkgs) == 0 {
@@ -31,7 +32,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	code, err := vmTest(ctx, options{cache: *cache, pkgs: pkgs, timeout: *timeout, memMiB: *mem, run: *run})
+	code, err := vmTest(ctx, options{cache: *cache, pkgs: pkgs, timeout: *timeout, memMiB: *mem, run: *run, bench: *bench})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vm: %v\n", err)
 		os.Exit(2)
@@ -45,6 +46,7 @@ type options struct {
 	timeout time.Duration
 	memMiB  int
 	run     string
+	bench   string
 }
 
 // vmTest prepares everything, boots, and returns the tests' exit status.
@@ -71,7 +73,7 @@ func vmTest(ctx context.Context, o options) (int, error) {
 		return 0, err
 	}
 	initrd := filepath.Join(cache, "initrd.cpio.gz")
-	if err := writeInitramfs(initrd, bb, mods, bins, o.run); err != nil {
+	if err := writeInitramfs(initrd, bb, mods, bins, o.run, o.bench); err != nil {
 		return 0, err
 	}
 	fmt.Printf("vm: kernel %s, %d modules, %d test binaries, prepared in %v\n", k.version, len(mods), len(bins), time.Since(start).Round(time.Millisecond))
