@@ -146,14 +146,13 @@ func (b *Backend) syncRoutes(want map[string]*netlink.Route) error {
 			}
 		}
 	}
+	var replace []*netlink.Route
 	for _, k := range slices.Sorted(maps.Keys(want)) {
-		if have[k] {
-			continue
-		}
-		if err := b.h.RouteReplace(want[k]); err != nil {
-			errs = append(errs, fmt.Errorf("ip route replace %s: %w", k, err))
+		if !have[k] {
+			replace = append(replace, want[k])
 		}
 	}
+	errs = append(errs, b.replaceRoutes(replace))
 	return errors.Join(errs...)
 }
 
