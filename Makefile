@@ -37,8 +37,9 @@ test: lint
 # (MPLS, VRF and XFRM, which this host's kernel lacks). Needs
 # qemu-system-x86 (apt); downloads the kernel into build/vm once.
 VM_PKGS ?= ./labs/vm ./fib/kernel
+VM_CMDS ?= ./cmd/peregrined
 vm-test:
-	$(GO) run ./labs/vm $(addprefix -pkg ,$(VM_PKGS))
+	$(GO) run ./labs/vm $(addprefix -pkg ,$(VM_PKGS)) $(addprefix -cmd ,$(VM_CMDS))
 
 # The kernel backend programming 100,000 VRF routes next to ip -batch, in
 # the VM. Not run by CI.

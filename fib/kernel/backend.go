@@ -97,15 +97,19 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	var err error
 	// Only rtnetlink: a handle for every family would need nfnetlink,
 	// which a kernel without netfilter lacks.
-	if opts.NetNS.IsOpen() {
-		h, err = netlink.NewHandleAt(opts.NetNS, unix.NETLINK_ROUTE)
+	ns := netns.None() // the zero NsHandle is file descriptor 0, not "none"
+	if opts.NetNS > 0 {
+		ns = opts.NetNS
+	}
+	if ns.IsOpen() {
+		h, err = netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	} else {
 		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("kernel: netlink: %w", err)
 	}
-	return &Backend{log: log, h: h, ns: opts.NetNS}, nil
+	return &Backend{log: log, h: h, ns: ns}, nil
 }
 
 // Name implements fib.Namer.

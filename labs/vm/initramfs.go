@@ -74,7 +74,7 @@ poweroff -f
 
 // writeInitramfs writes a gzipped newc cpio archive with busybox, the
 // modules, the test binaries and /init.
-func writeInitramfs(path, busybox string, mods []module, bins []testBinary, run, bench string) error {
+func writeInitramfs(path, busybox string, mods []module, bins []testBinary, cmds []string, run, bench string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -86,6 +86,9 @@ func writeInitramfs(path, busybox string, mods []module, bins []testBinary, run,
 		w.dir(d)
 	}
 	w.fileFrom("bin/busybox", busybox, 0o755)
+	for _, c := range cmds {
+		w.fileFrom("bin/"+filepath.Base(c), c, 0o755)
+	}
 	var order []string
 	for _, m := range mods {
 		w.fileFrom("lib/modules/"+m.name+".ko", m.path, 0o644)
@@ -243,4 +246,19 @@ func (c *cpioWriter) hostBinary(name, program string) error {
 	}
 	c.fileFrom(name, path, 0o755)
 	return c.err
+}
+
+// buildCommands builds each command package as a static binary in dir.
+func buildCommands(ctx context.Context, dir string, pkgs []string) ([]string, error) {
+	var out []string
+	for _, pkg := range pkgs {
+		bin := filepath.Join(dir, filepath.Base(pkg))
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+		}
+		out = append(out, bin)
+	}
+	return out, nil
 }

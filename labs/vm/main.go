@@ -25,6 +25,8 @@ func main() {
 	run := flag.String("run", "", "passed to each test binary as -test.run")
 	bench := flag.String("bench", "", "run the benchmarks matching this `pattern` (once each) instead of the tests")
 	flag.Var(&pkgs, "pkg", "Go `package` whose tests run in the VM (repeatable)")
+	var cmds pkgList
+	flag.Var(&cmds, "cmd", "Go `command` package built into the VM's /bin (repeatable), e.g. ./cmd/peregrined")
 	flag.Parse()
 	if len(pkgs) == 0 {
 		fmt.Fprintln(os.Stderr, "vm: at least one -pkg is required")
@@ -32,7 +34,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	code, err := vmTest(ctx, options{cache: *cache, pkgs: pkgs, timeout: *timeout, memMiB: *mem, run: *run, bench: *bench})
+	code, err := vmTest(ctx, options{cache: *cache, pkgs: pkgs, timeout: *timeout, memMiB: *mem, run: *run, bench: *bench, cmds: cmds})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vm: %v\n", err)
 		os.Exit(2)
@@ -47,6 +49,7 @@ type options struct {
 	memMiB  int
 	run     string
 	bench   string
+	cmds    []string
 }
 
 // vmTest prepares everything, boots, and returns the tests' exit status.
@@ -72,8 +75,12 @@ func vmTest(ctx context.Context, o options) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	cmds, err := buildCommands(ctx, filepath.Join(cache, "bin"), o.cmds)
+	if err != nil {
+		return 0, err
+	}
 	initrd := filepath.Join(cache, "initrd.cpio.gz")
-	if err := writeInitramfs(initrd, bb, mods, bins, o.run, o.bench); err != nil {
+	if err := writeInitramfs(initrd, bb, mods, bins, cmds, o.run, o.bench); err != nil {
 		return 0, err
 	}
 	fmt.Printf("vm: kernel %s, %d modules, %d test binaries, prepared in %v\n", k.version, len(mods), len(bins), time.Since(start).Round(time.Millisecond))

@@ -1,0 +1,99 @@
+package kernel
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+)
+
+// peregrinedConfig is a PE with the kernel backend, iBGP VPNv4 to the
+// other PE over the core, and red and blue on two CE interfaces.
+const peregrinedConfig = `router: {id: %[1]s, asn: 65000}
+dataplane: {backend: kernel}
+control: {socket: %[2]s}
+bgp:
+  api: ''
+  neighbors: [{address: %[3]s, asn: 65000, local-address: %[1]s, families: [vpnv4], connect-retry: 1s}]
+vrfs:
+  - {name: red, rd: '65000:%[4]d1', import-targets: ['65000:1'], export-targets: ['65000:1'], interfaces: [%[5]s]}
+  - {name: blue, rd: '65000:%[4]d2', import-targets: ['65000:2'], export-targets: ['65000:2'], interfaces: [%[6]s]}
+`
+
+// startPeregrined runs /bin/peregrined (labs/vm -cmd ./cmd/peregrined) in ns.
+func startPeregrined(t *testing.T, ns netns.NsHandle, name, config string) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, name+".yml")
+	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/peregrined", "-c", path)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// The child inherits the locked thread's namespace.
+	if err := onThreadIn(ns, cmd.Start); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("--- %s log ---\n%s", name, b)
+		}
+	})
+}
+
+// TestPeregrinedWithKernelBackend: the same CE - PE1 - PE2 - CE topology,
+// but the PEs run peregrined with the kernel backend and learn each other's
+// VRF routes and labels over BGP VPNv4: pings cross in both VRFs and the
+// core carries labels peregrined allocated.
+func TestPeregrinedWithKernelBackend(t *testing.T) {
+	requireVM(t)
+	if _, err := os.Stat("/bin/peregrined"); err != nil {
+		t.Skip("peregrined is not in the VM (labs/vm -cmd ./cmd/peregrined)")
+	}
+	pe1, pe2 := newNS(t), newNS(t)
+	red1, blue1, red2, blue2 := newNS(t), newNS(t), newNS(t), newNS(t)
+	link(t, pe1, "core", "192.168.0.1/30", pe2, "core", "192.168.0.2/30")
+	link(t, pe1, "ce1", "10.1.0.1/24", red1, "eth0", "10.1.0.2/24")
+	link(t, pe1, "ce2", "10.1.0.1/24", blue1, "eth0", "10.1.0.2/24")
+	link(t, pe2, "ce3", "10.2.0.1/24", red2, "eth0", "10.2.0.2/24")
+	link(t, pe2, "ce4", "10.2.0.1/24", blue2, "eth0", "10.2.0.2/24")
+	defaultVia(t, red1, "10.1.0.1")
+	defaultVia(t, blue1, "10.1.0.1")
+	defaultVia(t, red2, "10.2.0.1")
+	defaultVia(t, blue2, "10.2.0.1")
+	dir := t.TempDir()
+	startPeregrined(t, pe1, "pe1", fmt.Sprintf(peregrinedConfig, "192.168.0.1", filepath.Join(dir, "pe1.sock"), "192.168.0.2", 1, "ce1", "ce2"))
+	startPeregrined(t, pe2, "pe2", fmt.Sprintf(peregrinedConfig, "192.168.0.2", filepath.Join(dir, "pe2.sock"), "192.168.0.1", 2, "ce3", "ce4"))
+
+	for _, c := range []struct {
+		name string
+		ns   netns.NsHandle
+		dst  string
+	}{{"red 1->2", red1, "10.2.0.2"}, {"blue 1->2", blue1, "10.2.0.2"}, {"red 2->1", red2, "10.1.0.2"}, {"blue 2->1", blue2, "10.1.0.2"}} {
+		var err error
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+			if err = ping(c.ns, c.dst, 21); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("%s: no answer within 60 s of starting the PEs: %v", c.name, err)
+		}
+	}
+	red := captureMPLS(t, pe2, "core", func() { _ = ping(red1, "10.2.0.2", 22) })
+	blue := captureMPLS(t, pe2, "core", func() { _ = ping(blue1, "10.2.0.2", 23) })
+	if red < 16 || blue < 16 || red == blue {
+		t.Errorf("core labels toward pe2: red %d, blue %d; want two distinct allocated labels", red, blue)
+	}
+}
