@@ -163,4 +163,3 @@ func encodeRoute(r *netlink.Route, seq uint32) ([]byte, error) {
 	}
 	return req.Serialize(), nil
 }
-
