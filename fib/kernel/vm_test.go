@@ -219,9 +219,16 @@ func peState(local, remote string, peer netip.Addr, ifRed, ifBlue string, myRed,
 // restarted daemon's) keeps everything working.
 func TestTwoPEsForwardByKernelMPLS(t *testing.T) {
 	requireVM(t)
-	pe1, pe2 := newNS(t), newNS(t)
+	pe1, p, pe2 := newNS(t), newNS(t), newNS(t)
 	red1, blue1, red2, blue2 := newNS(t), newNS(t), newNS(t), newNS(t)
-	link(t, pe1, "core", "192.168.0.1/30", pe2, "core", "192.168.0.2/30")
+	// CE - PE1 - P - PE2 - CE. P is a plain kernel label switch: it has
+	// no route to any customer prefix, so a packet crosses it only by
+	// its label.
+	link(t, pe1, "core", "192.168.1.1/30", p, "p1", "192.168.1.2/30")
+	link(t, p, "p2", "192.168.2.1/30", pe2, "core", "192.168.2.2/30")
+	routeVia(t, pe1, "192.168.2.0/30", "192.168.1.2")
+	routeVia(t, pe2, "192.168.1.0/30", "192.168.2.1")
+	labelSwitch(t, p, map[int]string{2001: "192.168.2.2 p2", 2002: "192.168.2.2 p2", 1001: "192.168.1.1 p1", 1002: "192.168.1.1 p1"})
 	link(t, pe1, "ce1", "10.1.0.1/24", red1, "eth0", "10.1.0.2/24")
 	link(t, pe1, "ce2", "10.1.0.1/24", blue1, "eth0", "10.1.0.2/24")
 	link(t, pe2, "ce3", "10.2.0.1/24", red2, "eth0", "10.2.0.2/24")
@@ -231,8 +238,8 @@ func TestTwoPEsForwardByKernelMPLS(t *testing.T) {
 	defaultVia(t, red2, "10.2.0.1")
 	defaultVia(t, blue2, "10.2.0.1")
 
-	s1 := peState("10.1.0.0/24", "10.2.0.0/24", addr("192.168.0.2"), "ce1", "ce2", 1001, 1002, 2001, 2002)
-	s2 := peState("10.2.0.0/24", "10.1.0.0/24", addr("192.168.0.1"), "ce3", "ce4", 2001, 2002, 1001, 1002)
+	s1 := peState("10.1.0.0/24", "10.2.0.0/24", addr("192.168.2.2"), "ce1", "ce2", 1001, 1002, 2001, 2002)
+	s2 := peState("10.2.0.0/24", "10.1.0.0/24", addr("192.168.1.1"), "ce3", "ce4", 2001, 2002, 1001, 1002)
 	ctx := context.Background()
 	apply := func(ns netns.NsHandle, s *fib.State) {
 		t.Helper()
@@ -263,6 +270,9 @@ func TestTwoPEsForwardByKernelMPLS(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s: %v", c.name, err)
 		}
+	}
+	if label := captureMPLS(t, p, "p1", func() { _ = ping(red1, "10.2.0.2", 8) }); label != 2001 {
+		t.Errorf("frame from pe1 into P carries label %d, want red's 2001", label)
 	}
 	if label := captureMPLS(t, pe2, "core", func() { _ = ping(red1, "10.2.0.2", 8) }); label != 2001 {
 		t.Errorf("core frame toward pe2 carries label %d, want red's 2001", label)
@@ -332,5 +342,45 @@ func checkLines(t *testing.T, ns netns.NsHandle, s *fib.State, golden string) {
 	}
 	if strings.Join(fakeLabels, "\n") != strings.Join(gotLabels, "\n") {
 		t.Errorf("LFIB: kernel\n%s\nfake backend\n%s", strings.Join(gotLabels, "\n"), strings.Join(fakeLabels, "\n"))
+	}
+}
+
+func routeVia(t *testing.T, ns netns.NsHandle, dst, gw string) {
+	t.Helper()
+	_, d, _ := net.ParseCIDR(dst)
+	if err := handle(t, ns).RouteAdd(&netlink.Route{Dst: d, Gw: net.ParseIP(gw).To4()}); err != nil {
+		t.Fatalf("route %s via %s: %v", dst, gw, err)
+	}
+}
+
+// labelSwitch makes ns a P router: MPLS input on every interface and, for
+// each label, `ip -f mpls route add L as L via inet GW dev IF`.
+func labelSwitch(t *testing.T, ns netns.NsHandle, routes map[int]string) {
+	t.Helper()
+	h := handle(t, ns)
+	err := onThreadIn(ns, func() error {
+		for _, k := range []string{"net/mpls/platform_labels=4096", "net/mpls/conf/p1/input=1", "net/mpls/conf/p2/input=1", "net/ipv4/ip_forward=1"} {
+			kv := strings.SplitN(k, "=", 2)
+			if err := os.WriteFile("/proc/sys/"+kv[0], []byte(kv[1]+"\n"), 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for label, to := range routes {
+		gw, ifn, _ := strings.Cut(to, " ")
+		l, err := h.LinkByName(ifn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := label
+		r := &netlink.Route{Family: netlink.FAMILY_MPLS, MPLSDst: &in, LinkIndex: l.Attrs().Index,
+			NewDst: &netlink.MPLSDestination{Labels: []int{label}}, Via: via(net.ParseIP(gw))}
+		if err := h.RouteAdd(r); err != nil {
+			t.Fatalf("P: label %d to %s: %v", label, to, err)
+		}
 	}
 }
