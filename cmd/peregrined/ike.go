@@ -34,10 +34,11 @@ func (h *nattHook) deliver(from netip.AddrPort, msg []byte) {
 // manually keyed tunnels) merged with one tunnel per IKE peer; every child
 // SA event and every reload pushes the merge.
 //
-// Make-before-break: a rekeyed child's new SAs become the tunnel's Out and
-// In at once; the old inbound SA stays in RetiringIn, still accepted,
-// until the engine reports it deleted (the rekey's initiator deletes it
-// once the new SA is in place, RFC 7296 section 2.8).
+// Make-before-break: a rekeyed child's new inbound SA becomes the tunnel's
+// In at once and its outbound SA the Out after outSwitchDelay; the old
+// inbound SA stays in RetiringIn, still accepted, until the engine reports
+// it deleted (the rekey's initiator deletes it once the new SA is in
+// place, RFC 7296 section 2.8).
 type ikeService struct {
 	log    *slog.Logger
 	runner *ike.Runner
@@ -55,6 +56,10 @@ type child struct {
 	sa ike.ChildSA
 	// softSent is set once a byte-lifetime rekey was asked for.
 	softSent bool
+	// retired is set when the engine deleted the child: its inbound SA
+	// still opens for retireGrace, for packets already on their way, and
+	// it seals nothing more.
+	retired bool
 }
 
 // ikeConfig translates the configuration's IKE peers for the engine.
@@ -182,18 +187,65 @@ func (s *ikeService) childUp(c ike.ChildSA) {
 	}
 	s.childs[remote][c.InSPI] = &child{sa: c}
 	s.pushLocked()
+	if len(s.childs[remote]) > 1 { // a rekey: switch the outbound SA later
+		time.AfterFunc(outSwitchDelay, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.pushLocked()
+		})
+	}
 }
+
+// outSwitchDelay is how long a rekeyed child's new outbound SA waits
+// before it seals: the peer answers a CREATE_CHILD_SA before its own
+// dataplane has the new inbound SA, and packets sealed with the new SA
+// in that gap would be dropped as of an unknown SPI (RFC 7296 section
+// 2.8 leaves the switch to each side). The old SA stays until deleted.
+const outSwitchDelay = 500 * time.Millisecond
 
 func (s *ikeService) childDown(c ike.ChildSA) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	remote := s.remoteOf(c)
-	delete(s.childs[remote], c.InSPI)
+	ch := s.childs[remote][c.InSPI]
+	if ch == nil {
+		return
+	}
+	live := 0
+	for _, x := range s.childs[remote] {
+		if !x.retired && x != ch {
+			live++
+		}
+	}
+	if live == 0 { // the tunnel is going away, not being rekeyed
+		s.forgetLocked(remote, c.InSPI)
+		return
+	}
+	ch.retired = true
+	s.pushLocked()
+	time.AfterFunc(retireGrace, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if x := s.childs[remote][c.InSPI]; x == ch {
+			s.forgetLocked(remote, c.InSPI)
+		}
+	})
+}
+
+// forgetLocked removes a child and pushes the FIB config.
+func (s *ikeService) forgetLocked(remote netip.Addr, inSPI uint32) {
+	delete(s.childs[remote], inSPI)
 	if len(s.childs[remote]) == 0 {
 		delete(s.childs, remote)
 	}
 	s.pushLocked()
 }
+
+// retireGrace is how long a rekeyed-away child's inbound SA keeps opening
+// after its DELETE: the peer may have sealed packets with it that are
+// still on their way (RFC 7296 section 2.8: the old SA is deleted after
+// the new one is in use, but the two sides do not switch at one instant).
+var retireGrace = 2 * time.Second // a variable for tests
 
 // setStatic replaces the configuration's part of the FIB config (reload).
 func (s *ikeService) setStatic(fc fib.Config) {
@@ -231,13 +283,35 @@ func (s *ikeService) tunnel(remote netip.Addr, cs map[uint32]*child) fib.Tunnel 
 		}
 		return sorted[i].sa.InSPI > sorted[j].sa.InSPI
 	})
-	cur := sorted[0].sa
+	live := sorted[:0:0]
+	for _, c := range sorted {
+		if !c.retired {
+			live = append(live, c)
+		}
+	}
+	if len(live) == 0 {
+		live = sorted // cannot happen: childDown forgets a tunnel's last child
+	}
+	cur := live[0].sa
+	// Seal with the newest child only once the peer has had time to
+	// install it (outSwitchDelay); until then the previous one, which
+	// the peer still opens. The newest child's inbound SA is open at once.
+	seal := cur
+	for _, c := range live {
+		if time.Since(c.sa.Created) >= outSwitchDelay {
+			seal = c.sa
+			break
+		}
+	}
 	t := fib.Tunnel{
 		Remote: remote, UDP: cur.UDPEncap,
-		Out: &fib.SAParams{SPI: cur.OutSPI, Cipher: cur.Cipher, Key: cur.OutKey, ESN: cur.ESN, ReplayWindow: s.window},
+		Out: &fib.SAParams{SPI: seal.OutSPI, Cipher: seal.Cipher, Key: seal.OutKey, ESN: seal.ESN, ReplayWindow: s.window},
 		In:  &fib.SAParams{SPI: cur.InSPI, Cipher: cur.Cipher, Key: cur.InKey, ESN: cur.ESN, ReplayWindow: s.window},
 	}
-	for _, old := range sorted[1:] {
+	for _, old := range sorted {
+		if old.sa.InSPI == cur.InSPI {
+			continue
+		}
 		t.RetiringIn = append(t.RetiringIn, &fib.SAParams{SPI: old.sa.InSPI, Cipher: old.sa.Cipher, Key: old.sa.InKey, ESN: old.sa.ESN, ReplayWindow: s.window})
 	}
 	return t
@@ -267,7 +341,7 @@ func (s *ikeService) enforceBytes(ctx context.Context, interval time.Duration) {
 		for _, cs := range s.childs {
 			for _, c := range cs {
 				lt := c.sa.Lifetime
-				if lt.HardBytes == 0 {
+				if lt.HardBytes == 0 || c.retired {
 					continue
 				}
 				n := max(bytes[c.sa.OutSPI][0], bytes[c.sa.InSPI][1])

@@ -31,7 +31,9 @@ func TestIKETunnelsMakeBeforeBreak(t *testing.T) {
 	}
 	ikeTunnel := func() *fib.Tunnel {
 		t.Helper()
+		s.mu.Lock()
 		fc := s.fibConfigLocked()
+		s.mu.Unlock()
 		var found *fib.Tunnel
 		for i, tn := range fc.Tunnels {
 			switch tn.Remote {
@@ -69,9 +71,16 @@ func TestIKETunnelsMakeBeforeBreak(t *testing.T) {
 	if tn := ikeTunnel(); tn.Out.SPI != 0xb2 || tn.In.SPI != 0xa2 || len(tn.RetiringIn) != 1 || tn.RetiringIn[0].SPI != 0xa1 {
 		t.Fatalf("after the rekey: out %v in %v retiring %x", tn.Out, tn.In, retiring(tn))
 	}
+	retireGrace = 50 * time.Millisecond
+	defer func() { retireGrace = 2 * time.Second }()
 	s.childDown(c1)
-	if tn := ikeTunnel(); tn.Out.SPI != 0xb2 || tn.In.SPI != 0xa2 || len(tn.RetiringIn) != 0 {
-		t.Fatalf("after the old child's delete: out %v in %v retiring %x", tn.Out, tn.In, retiring(tn))
+	if tn := ikeTunnel(); tn.Out.SPI != 0xb2 || tn.In.SPI != 0xa2 || len(tn.RetiringIn) != 1 || tn.RetiringIn[0].SPI != 0xa1 {
+		t.Fatalf("right after the old child's delete (its packets may still be on the way): out %v in %v retiring %x", tn.Out, tn.In, retiring(tn))
+	}
+	time.Sleep(200 * time.Millisecond)
+	tn := ikeTunnel()
+	if tn.Out.SPI != 0xb2 || tn.In.SPI != 0xa2 || len(tn.RetiringIn) != 0 {
+		t.Fatalf("after the grace: out %v in %v retiring %x", tn.Out, tn.In, retiring(tn))
 	}
 	s.childDown(c2)
 	if tn := ikeTunnel(); tn != nil {
