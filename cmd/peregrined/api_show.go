@@ -12,6 +12,7 @@ import (
 	"github.com/peregrine-net/peregrine/bgp/vpn"
 	"github.com/peregrine-net/peregrine/cmd/internal/localapi"
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/fib/kernel"
 	"github.com/peregrine-net/peregrine/fib/userspace"
 )
 
@@ -24,6 +25,20 @@ type dataplane struct {
 
 // statser is a backend with structured counters (the userspace one).
 type statser interface{ Stats() userspace.Stats }
+
+// statserOf returns where a backend's counters come from: the userspace
+// backend itself, or the kernel backend's ESP gateway; nil if it keeps none.
+func statserOf(b fib.Backend) statser {
+	switch x := b.(type) {
+	case *kernel.Backend:
+		if g := x.Gateway(); g != nil {
+			return g
+		}
+	case statser:
+		return x
+	}
+	return nil
+}
 
 // setDataplane gives the API the FIB; until then (and with dataplane
 // backend none) the dataplane endpoints answer 503.
@@ -117,7 +132,7 @@ func (a *apiServer) ipsecSAs(w http.ResponseWriter, _ *http.Request) {
 // saDocs describes every SA of the FIB's tunnels with its counters.
 func (dp *dataplane) saDocs() []localapi.SA {
 	counters := map[uint32]userspace.SACounters{}
-	if st, ok := dp.backend.(statser); ok {
+	if st := statserOf(dp.backend); st != nil {
 		for _, c := range st.Stats().SAs {
 			counters[c.SPI] = c
 		}
@@ -165,8 +180,8 @@ func (dp *dataplane) saDocs() []localapi.SA {
 // vrfCounters returns each VRF's fast-path counters, or nil if the
 // backend keeps none.
 func (dp *dataplane) vrfCounters() map[string]*localapi.VRFCounters {
-	st, ok := dp.backend.(statser)
-	if !ok {
+	st := statserOf(dp.backend)
+	if st == nil {
 		return nil
 	}
 	out := map[string]*localapi.VRFCounters{}

@@ -16,39 +16,63 @@ import (
 
 // newBackend builds the configured dataplane backend, or nil for "none".
 // "auto" picks the kernel backend where the kernel has MPLS forwarding and
-// VRF devices and the configuration protects no traffic with IPsec (the
-// kernel backend carries no ESP), else userspace, and says why. IKE
-// messages arriving on the userspace dataplane's UDP 4500 go to hook.
+// VRF devices, else userspace, and says why. The kernel backend carries
+// IPsec-protected traffic through a userspace ESP gateway. IKE messages
+// arriving on the dataplane's UDP 4500 go to hook.
 func newBackend(cfg *config.Config, log *slog.Logger, hook *nattHook) (fib.Backend, error) {
+	mode, err := mpls.ParseTTLMode(cfg.MPLS.TTLMode)
+	if err != nil {
+		return nil, err
+	}
+	opts := userspace.Options{TTLMode: mode, MTU: cfg.Dataplane.MTU, IKE: hook.deliver}
 	switch cfg.Dataplane.Backend {
 	case "none":
 		log.Info("dataplane: none (control plane only)")
 		return nil, nil
 	case "kernel":
-		log.Info("dataplane: kernel")
-		return kernel.New(log.With("component", "kernel"), kernel.Options{})
+		log.Info("dataplane: kernel", "esp", espPath(cfg))
+		return newKernelBackend(cfg, log, opts)
 	case "auto":
 		ok, reason := kernel.Supported()
-		if ok && !usesIPsec(cfg) {
-			log.Info("dataplane: kernel", "picked-by", "auto", "reason", reason)
-			return kernel.New(log.With("component", "kernel"), kernel.Options{})
-		}
 		if ok {
-			reason = "IPsec is configured and the kernel backend carries no ESP"
+			log.Info("dataplane: kernel", "picked-by", "auto", "reason", reason, "esp", espPath(cfg))
+			return newKernelBackend(cfg, log, opts)
 		}
 		log.Info("dataplane: userspace", "picked-by", "auto", "reason", reason)
 	default:
 		log.Info("dataplane: userspace")
 	}
-	mode, err := mpls.ParseTTLMode(cfg.MPLS.TTLMode)
-	if err != nil {
-		return nil, err
-	}
-	b, err := userspace.New(log.With("component", "userspace"), userspace.Options{TTLMode: mode, MTU: cfg.Dataplane.MTU, IKE: hook.deliver})
+	b, err := userspace.New(log.With("component", "userspace"), opts)
 	if err != nil {
 		return nil, fmt.Errorf("dataplane: %w", err)
 	}
 	return b, nil
+}
+
+// newKernelBackend is the kernel backend, with an ESP gateway if the
+// configuration protects traffic between PEs.
+func newKernelBackend(cfg *config.Config, log *slog.Logger, opts userspace.Options) (fib.Backend, error) {
+	var ko kernel.Options
+	if usesIPsec(cfg) {
+		g, err := userspace.NewGateway(log.With("component", "esp-gateway"), opts)
+		if err != nil {
+			return nil, fmt.Errorf("dataplane: %w", err)
+		}
+		ko.ESP = g
+	}
+	b, err := kernel.New(log.With("component", "kernel"), ko)
+	if err != nil && ko.ESP != nil {
+		ko.ESP.Close()
+	}
+	return b, err
+}
+
+// espPath says where the kernel backend's protected traffic goes.
+func espPath(cfg *config.Config) string {
+	if usesIPsec(cfg) {
+		return "userspace gateway (pgesp-* TUNs)"
+	}
+	return "none: no IPsec configured"
 }
 
 // usesIPsec reports whether the configuration protects traffic to any

@@ -87,6 +87,13 @@ func ikeConfig(cfg *config.Config, log *slog.Logger) ike.Config {
 // startIKE starts the IKE runner when the configuration has IKE peers; it
 // returns nil otherwise. With the userspace backend the runner shares UDP
 // 4500 with ESP through hook; with none it binds 4500 itself.
+// nattOwner is a dataplane that owns UDP port 4500 (the userspace backend
+// or the kernel backend's ESP gateway), so IKE sends from it.
+type nattOwner interface {
+	statser
+	SendIKE(to netip.AddrPort, msg []byte) error
+}
+
 func startIKE(ctx context.Context, cfg *config.Config, log *slog.Logger, r *fib.Reconciler, b fib.Backend, hook *nattHook) (*ikeService, error) {
 	if len(cfg.IPsec.IKEPeers) == 0 {
 		return nil, nil
@@ -98,7 +105,7 @@ func startIKE(ctx context.Context, cfg *config.Config, log *slog.Logger, r *fib.
 	}
 	local := cfg.IPsec.LocalAddress
 	var runner *ike.Runner
-	ub, shared := b.(*userspace.Backend)
+	ub, shared := statserOf(b).(nattOwner)
 	if shared {
 		c500, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 500)))
 		if err != nil {

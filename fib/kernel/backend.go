@@ -21,9 +21,22 @@
 // interfaces only (not on CE interfaces: a CE must not inject labels), and
 // net.mpls.platform_labels sized for the label range.
 //
-// This backend carries no ESP: a State with tunnels is refused, so traffic
-// the configuration wants protected is never sent in clear; `auto` picks
-// this backend only for configurations without IPsec.
+// # ESP-protected peers
+//
+// The kernel's own ESP (XFRM) cannot take an MPLS packet, so where the
+// configuration protects the traffic between PEs (Options.ESP, a
+// userspace.Gateway), every route to a remote PE goes into that PE's TUN
+// of the Gateway instead of the core:
+//
+//	ip route replace REMOTE-PREFIX encap mpls LABEL dev pgesp-N table TABLE proto 204
+//
+// The Gateway seals what the kernel labelled and sends it; opened packets
+// come back through the TUN pgesp-in, the only interface with MPLS input
+// on (a labelled packet arriving in clear on the core must not reach a
+// VRF), and the kernel pops them into their VRF as above. A remote PE
+// without a tunnel or SA still gets its TUN, where the Gateway drops and
+// counts: protected traffic is never sent in clear. Without Options.ESP a
+// State with tunnels is refused, for the same reason.
 //
 // Everything carries protocol 204, like the userspace backend's routes:
 // Apply replaces what differs and removes what the State no longer asks
@@ -36,6 +49,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -47,6 +61,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/fib/userspace"
 	"github.com/peregrine-net/peregrine/mpls"
 )
 
@@ -58,6 +73,10 @@ type Options struct {
 	// NetNS is the network namespace to program; the zero value means
 	// the caller's. Tests run several PEs in one process this way.
 	NetNS netns.NsHandle
+	// ESP, if set, carries the traffic to remote PEs (see the package
+	// documentation); it works in the caller's namespace, so NetNS must
+	// be zero. Close closes it.
+	ESP *userspace.Gateway
 }
 
 // Backend is the kernel fib.Backend.
@@ -65,6 +84,7 @@ type Backend struct {
 	log *slog.Logger
 	h   *netlink.Handle
 	ns  netns.NsHandle
+	esp *userspace.Gateway
 }
 
 var (
@@ -93,6 +113,9 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.ESP != nil && opts.NetNS > 0 {
+		return nil, errors.New("kernel: Options.ESP works in the caller's namespace: leave NetNS zero")
+	}
 	var h *netlink.Handle
 	var err error
 	// Only rtnetlink: a handle for every family would need nfnetlink,
@@ -109,24 +132,38 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel: netlink: %w", err)
 	}
-	return &Backend{log: log, h: h, ns: ns}, nil
+	return &Backend{log: log, h: h, ns: ns, esp: opts.ESP}, nil
 }
 
 // Name implements fib.Namer.
 func (b *Backend) Name() string { return "kernel" }
 
-// Close releases the netlink handle and leaves the forwarding state.
+// Close releases the netlink handle and leaves the forwarding state, but
+// for the routes into the ESP Gateway's TUNs, which go with it: protected
+// traffic stops (dropped, never sent in clear) until a new daemon is up.
 func (b *Backend) Close() error {
 	b.h.Close()
+	if b.esp != nil {
+		return b.esp.Close()
+	}
 	return nil
 }
 
+// Gateway returns Options.ESP (nil if none), for IKE and counters.
+func (b *Backend) Gateway() *userspace.Gateway { return b.esp }
+
 // Apply converges the kernel to s.
 func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
-	if len(s.Tunnels) > 0 {
-		return errors.New("kernel: this backend carries no ESP, and the configuration protects traffic to remote PEs: use dataplane backend userspace")
-	}
 	var errs []error
+	var espDevs map[netip.Addr]string
+	switch {
+	case b.esp != nil:
+		var err error
+		espDevs, err = b.esp.Apply(ctx, s.LocalAddress, s.Tunnels, remotePEs(s))
+		errs = append(errs, err)
+	case len(s.Tunnels) > 0:
+		return errors.New("kernel: the configuration protects traffic to remote PEs and this backend has no ESP gateway")
+	}
 	devs := map[string]int{} // VRF -> VRF device index
 	enslaved := map[string]bool{}
 	for name, v := range s.VRFs {
@@ -147,8 +184,12 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	errs = append(errs, b.sysctls(s, enslaved))
-	want, werrs := b.wantRoutes(s, devs)
+	mplsIn := "" // every core interface
+	if b.esp != nil {
+		mplsIn = userspace.GatewayInbound
+	}
+	errs = append(errs, b.sysctls(s, enslaved, mplsIn))
+	want, werrs := b.wantRoutes(s, devs, espDevs)
 	errs = append(errs, werrs...)
 	errs = append(errs, b.syncRoutes(want))
 	if err := errors.Join(errs...); err != nil {
@@ -214,8 +255,9 @@ func (b *Backend) removeVRFDevices(s *fib.State) error {
 }
 
 // sysctls enables forwarding, sizes the label space and turns on MPLS
-// input on every interface that is not a CE interface or a VRF device.
-func (b *Backend) sysctls(s *fib.State, ce map[string]bool) error {
+// input on every interface that is not a CE interface or a VRF device,
+// or, if only is set, on that interface alone (off on every other).
+func (b *Backend) sysctls(s *fib.State, ce map[string]bool, only string) error {
 	links, err := b.h.LinkList()
 	if err != nil {
 		return err
@@ -229,6 +271,10 @@ func (b *Backend) sysctls(s *fib.State, ce map[string]bool) error {
 	}
 	for _, l := range links {
 		name := l.Attrs().Name
+		if only != "" {
+			writes["net/mpls/conf/"+name+"/input"] = map[bool]string{true: "1", false: "0"}[name == only]
+			continue
+		}
 		if _, isVRF := l.(*netlink.Vrf); isVRF || ce[name] || name == "lo" {
 			continue
 		}
@@ -237,12 +283,31 @@ func (b *Backend) sysctls(s *fib.State, ce map[string]bool) error {
 	return b.inNS(func() error {
 		var errs []error
 		for k, v := range writes {
-			if err := os.WriteFile("/proc/sys/"+k, []byte(v+"\n"), 0o644); err != nil {
+			err := os.WriteFile("/proc/sys/"+k, []byte(v+"\n"), 0o644)
+			if v == "0" && errors.Is(err, fs.ErrNotExist) {
+				continue // a device MPLS does not know has no input to turn off
+			}
+			if err != nil {
 				errs = append(errs, fmt.Errorf("sysctl %s=%s: %w", strings.ReplaceAll(k, "/", "."), v, err))
 			}
 		}
 		return errors.Join(errs...)
 	})
+}
+
+// remotePEs lists the remote PEs the VRF routes of s lead to.
+func remotePEs(s *fib.State) []netip.Addr {
+	seen := map[netip.Addr]bool{}
+	var out []netip.Addr
+	for _, v := range s.VRFs {
+		for _, r := range v.Routes {
+			if r.IsRemote() && !seen[r.Remote.Unmap()] {
+				seen[r.Remote.Unmap()] = true
+				out = append(out, r.Remote.Unmap())
+			}
+		}
+	}
+	return out
 }
 
 // maxLabel is the largest local label of s, at least the first

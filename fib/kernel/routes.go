@@ -18,7 +18,9 @@ import (
 
 // wantRoutes lists every route of protocol 204 s asks for, keyed by what
 // identifies a route to the kernel.
-func (b *Backend) wantRoutes(s *fib.State, devs map[string]int) (map[string]*netlink.Route, []error) {
+// A remote route goes into its PE's ESP Gateway TUN (espDevs) where the
+// backend has a Gateway, else over the core.
+func (b *Backend) wantRoutes(s *fib.State, devs map[string]int, espDevs map[netip.Addr]string) (map[string]*netlink.Route, []error) {
 	var errs []error
 	want := map[string]*netlink.Route{}
 	add := func(r *netlink.Route) { want[routeKey(r)] = r }
@@ -55,17 +57,26 @@ func (b *Backend) wantRoutes(s *fib.State, devs map[string]int) (map[string]*net
 		for p, r := range v.Routes {
 			rt := &netlink.Route{Table: table, Protocol: RTProto, Dst: ipNet(p), Family: family(p)}
 			switch {
+			case r.IsRemote() && b.esp != nil:
+				dev, ok := espDevs[r.Remote.Unmap()]
+				if !ok {
+					errs = append(errs, fmt.Errorf("vrf %s route %s: no ESP gateway device for remote PE %s", name, p, r.Remote))
+					continue
+				}
+				oif, err := ifIndex(dev)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("vrf %s route %s: %w", name, p, err))
+					continue
+				}
+				rt.Encap = &netlink.MPLSEncap{Labels: mplsLabels(r)}
+				rt.LinkIndex, rt.Scope = oif, netlink.SCOPE_LINK
 			case r.IsRemote():
 				gw, oif, err := resolve(r.Remote)
 				if err != nil {
 					errs = append(errs, fmt.Errorf("vrf %s route %s: %w", name, p, err))
 					continue
 				}
-				labels := make([]int, len(r.Labels))
-				for i, l := range r.Labels {
-					labels[i] = int(l)
-				}
-				rt.Encap = &netlink.MPLSEncap{Labels: labels}
+				rt.Encap = &netlink.MPLSEncap{Labels: mplsLabels(r)}
 				rt.LinkIndex = oif
 				if p.Addr().Is4() == (gw.To4() != nil) {
 					rt.Gw = gw
@@ -114,6 +125,14 @@ func (b *Backend) wantRoutes(s *fib.State, devs map[string]int) (map[string]*net
 		add(rt)
 	}
 	return want, errs
+}
+
+func mplsLabels(r fib.Route) []int {
+	labels := make([]int, len(r.Labels))
+	for i, l := range r.Labels {
+		labels[i] = int(l)
+	}
+	return labels
 }
 
 // syncRoutes replaces the routes of want and deletes every other route of

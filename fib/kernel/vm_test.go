@@ -298,7 +298,7 @@ func TestTwoPEsForwardByKernelMPLS(t *testing.T) {
 	}
 }
 
-// TestRefusesTunnels: the backend has no ESP, so a State that wants
+// TestRefusesTunnels: without an ESP gateway, a State that wants
 // traffic protected is refused rather than sent in clear.
 func TestRefusesTunnels(t *testing.T) {
 	b := &Backend{}

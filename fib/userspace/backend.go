@@ -13,6 +13,7 @@ import (
 	"github.com/peregrine-net/peregrine/ipsec/wire"
 	"github.com/peregrine-net/peregrine/mpls"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/tun"
 )
 
@@ -78,7 +79,9 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	if opts.RulePriority == 0 {
 		opts.RulePriority = DefaultRulePriority
 	}
-	h, err := netlink.NewHandle()
+	// Only rtnetlink: a handle for every family would need nfnetlink,
+	// which a kernel without netfilter (the VM's) lacks.
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("userspace: netlink: %w", err)
 	}

@@ -104,7 +104,11 @@ type SACounters struct {
 // atomically; the snapshot as a whole is not one instant.
 type Stats struct {
 	VRFs map[string]VRFCounters
-	SAs  []SACounters
+	// Devices are a Gateway's TUN devices (gateway.go), counted as VRFs
+	// are: one per remote PE (out: MPLS packets sealed toward it) and the
+	// inbound one (in: MPLS packets opened and handed to the kernel).
+	Devices map[string]VRFCounters
+	SAs     []SACounters
 	// Inbound drops before the label named a VRF.
 	Inbound Drops
 	// UnknownSPI and Truncated are the esp.InboundTable's own drops.
@@ -138,13 +142,18 @@ func (s Stats) flatten() map[string]uint64 {
 			m[prefix+" drop "+name] = v
 		}
 	}
-	for name, c := range s.VRFs {
-		p := "vrf " + name
+	addVRF := func(p string, c VRFCounters) {
 		m[p+" out packets"], m[p+" out bytes"] = c.OutPackets, c.OutBytes
 		m[p+" in packets"], m[p+" in bytes"] = c.InPackets, c.InBytes
 		m[p+" out icmp too-big"] = c.ICMPTooBig
 		addDrops(p+" out", c.OutDrops)
 		addDrops(p+" in", c.InDrops)
+	}
+	for name, c := range s.VRFs {
+		addVRF("vrf "+name, c)
+	}
+	for name, c := range s.Devices {
+		addVRF("dev "+name, c)
 	}
 	addDrops("inbound", s.Inbound)
 	m["inbound drop unknown-spi"] = s.UnknownSPI

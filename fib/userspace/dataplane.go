@@ -25,6 +25,10 @@ type dataplane struct {
 	mtu int
 	// ike receives IKE messages from UDP port 4500; nil drops them.
 	ike func(from netip.AddrPort, msg []byte)
+	// labeled, set for a Gateway only, receives every opened MPLS
+	// packet whole (the kernel pops its labels); nil: inbound pops the
+	// label and finds the VRF in lfib.
+	labeled *vrf
 
 	// Read by the packet path.
 	lfib atomic.Pointer[map[mpls.Label]*vrf]

@@ -39,6 +39,13 @@ func (d *dataplane) inbound(buf []byte, off, n int) (v *vrf, innerOff, innerLen 
 	if nh != esp.NextHeaderMPLS {
 		return nil, 0, 0, d.dropIn(dropNotMPLS)
 	}
+	if lv := d.labeled; lv != nil {
+		// A Gateway's: the kernel's LFIB pops the label, so the
+		// MPLS packet goes to the kernel whole.
+		lv.cnt.inPackets.Add(1)
+		lv.cnt.inBytes.Add(uint64(len(payload)))
+		return lv, off + esp.HeaderLen + esp.IVLen, len(payload), dropNone
+	}
 	e, io, il, err := mpls.Pop(buf, off+esp.HeaderLen+esp.IVLen, len(payload))
 	if err != nil {
 		return nil, 0, 0, d.dropIn(dropMalformed)

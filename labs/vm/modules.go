@@ -10,7 +10,7 @@ import (
 )
 
 // vmModules are what the VM tests need, in a working load order (see
-// PEERS.md): VRF and MPLS forwarding, veth, XFRM with AES-GCM ESP, and the
+// PEERS.md): VRF and MPLS forwarding, veth, TUN (the ESP gateway), XFRM with AES-GCM ESP, and the
 // crypto modules no symbol dependency reveals (gcm needs ctr and
 // ghash-generic; ESP's IV generator needs drbg, drbg jitterentropy and
 // sha512, jitterentropy sha3). aesni-intel fails on the emulated CPU, so
@@ -18,7 +18,7 @@ import (
 var vmModules = []string{
 	"veth", "vrf", "ip_tunnel", "mpls_router", "mpls_iptunnel", "xfrm_algo", "xfrm_user",
 	"esp4", "esp6", "gf128mul", "ghash-generic", "ctr", "gcm", "seqiv", "echainiv",
-	"sha3_generic", "sha512_generic", "jitterentropy_rng", "drbg", "dummy",
+	"sha3_generic", "sha512_generic", "jitterentropy_rng", "drbg", "dummy", "tun",
 }
 
 // module is one .ko file to load.

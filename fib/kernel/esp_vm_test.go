@@ -1,0 +1,175 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/peregrine-net/peregrine/ipsec/esp"
+)
+
+// espConfig adds manually keyed ESP-in-UDP between the PEs to
+// peregrinedConfig: %[7]s and %[8]s are the key files (out, in), %[9]d and
+// %[10]d the SPIs (out, in), %[3]s the remote PE.
+const espConfig = `ipsec:
+  local-address: %[1]s
+  encapsulation: udp
+  tunnels:
+    - remote: %[3]s
+      out: {spi: %[9]d, cipher: aes128gcm16, key-file: %[7]s}
+      in: {spi: %[10]d, cipher: aes128gcm16, key-file: %[8]s}
+`
+
+// Two keys, 16 bytes of AES-128 and a 4-byte salt each.
+const (
+	keyPE1toPE2 = "257806ce393154e95a0a7a66cd457d085945ae20"
+	keyPE2toPE1 = "7e2d0b39cf1aa45e66c2d2c4fe37e9d3a81c5b0f"
+)
+
+// TestPeregrinedWithKernelBackendAndESP: the CE - PE1 - PE2 - CE topology
+// of TestPeregrinedWithKernelBackend with IPsec configured: the kernel
+// keeps the VRFs and labels, the ESP gateway seals and opens. Pings cross
+// in both VRFs and directions; the core carries ESP and not one MPLS frame
+// in clear; the ESP packets, opened with the key from the config, hold the
+// label stacks (a distinct label for red and blue).
+func TestPeregrinedWithKernelBackendAndESP(t *testing.T) {
+	requireVM(t)
+	if _, err := os.Stat("/bin/peregrined"); err != nil {
+		t.Skip("peregrined is not in the VM (labs/vm -cmd ./cmd/peregrined)")
+	}
+	pe1, pe2 := newNS(t), newNS(t)
+	red1, blue1, red2, blue2 := newNS(t), newNS(t), newNS(t), newNS(t)
+	link(t, pe1, "core", "192.168.0.1/30", pe2, "core", "192.168.0.2/30")
+	link(t, pe1, "ce1", "10.1.0.1/24", red1, "eth0", "10.1.0.2/24")
+	link(t, pe1, "ce2", "10.1.0.1/24", blue1, "eth0", "10.1.0.2/24")
+	link(t, pe2, "ce3", "10.2.0.1/24", red2, "eth0", "10.2.0.2/24")
+	link(t, pe2, "ce4", "10.2.0.1/24", blue2, "eth0", "10.2.0.2/24")
+	defaultVia(t, red1, "10.1.0.1")
+	defaultVia(t, blue1, "10.1.0.1")
+	defaultVia(t, red2, "10.2.0.1")
+	defaultVia(t, blue2, "10.2.0.1")
+	dir := t.TempDir()
+	k12, k21 := filepath.Join(dir, "pe1-pe2.key"), filepath.Join(dir, "pe2-pe1.key")
+	for path, key := range map[string]string{k12: keyPE1toPE2, k21: keyPE2toPE1} {
+		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := func(id string, sock string, peer string, n int, ifRed, ifBlue, out, in string, outSPI, inSPI int) string {
+		return fmt.Sprintf(peregrinedConfig+espConfig, id, filepath.Join(dir, sock), peer, n, ifRed, ifBlue, out, in, outSPI, inSPI)
+	}
+	startPeregrined(t, pe1, "pe1", conf("192.168.0.1", "pe1.sock", "192.168.0.2", 1, "ce1", "ce2", k12, k21, 1002, 2001))
+	startPeregrined(t, pe2, "pe2", conf("192.168.0.2", "pe2.sock", "192.168.0.1", 2, "ce3", "ce4", k21, k12, 2001, 1002))
+
+	for _, c := range []struct {
+		name string
+		ns   netns.NsHandle
+		dst  string
+	}{{"red 1->2", red1, "10.2.0.2"}, {"blue 1->2", blue1, "10.2.0.2"}, {"red 2->1", red2, "10.1.0.2"}, {"blue 2->1", blue2, "10.1.0.2"}} {
+		var err error
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+			if err = ping(c.ns, c.dst, 31); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("%s: no answer within 60 s of starting the PEs: %v", c.name, err)
+		}
+	}
+
+	key, _ := hex.DecodeString(keyPE1toPE2)
+	labels := map[string]int{}
+	for i, c := range []struct {
+		vrf string
+		ns  netns.NsHandle
+	}{{"red", red1}, {"blue", blue1}} {
+		frames := captureCore(t, pe2, "core", func() {
+			if err := ping(c.ns, "10.2.0.2", uint16(40+i)); err != nil {
+				t.Errorf("%s: %v", c.vrf, err)
+			}
+		})
+		esps := 0
+		for _, f := range frames {
+			switch {
+			case f.proto == unix.ETH_P_MPLS_UC:
+				t.Errorf("%s: an MPLS frame in clear on the core: % x", c.vrf, f.data[:min(len(f.data), 24)])
+			case f.proto == unix.ETH_P_IP && len(f.data) > 28+8 && f.data[9] == unix.IPPROTO_UDP &&
+				binary.BigEndian.Uint16(f.data[22:24]) == 4500 && binary.BigEndian.Uint32(f.data[28:32]) == 1002:
+				esps++
+				sa, err := esp.NewSA(esp.Config{SPI: 1002, Cipher: esp.AES128GCM16, Key: key, NoAntiReplay: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				payload, nh, err := sa.Open(f.data, 28, len(f.data)-28)
+				if err != nil {
+					t.Errorf("%s: opening an ESP packet from pe1 with pe1's key: %v", c.vrf, err)
+					continue
+				}
+				if nh != esp.NextHeaderMPLS || len(payload) < 4+20 || payload[2]&1 == 0 || payload[4]>>4 != 4 {
+					t.Errorf("%s: ESP payload is not one label over IPv4: next header %d, % x", c.vrf, nh, payload[:min(len(payload), 8)])
+					continue
+				}
+				labels[c.vrf] = int(binary.BigEndian.Uint32(payload) >> 12)
+			}
+		}
+		if esps == 0 {
+			t.Errorf("%s: no ESP packet from pe1 (SPI 1002) on the core during a ping", c.vrf)
+		}
+	}
+	if labels["red"] < 16 || labels["blue"] < 16 || labels["red"] == labels["blue"] {
+		t.Errorf("labels inside ESP: red %d, blue %d; want two distinct allocated labels", labels["red"], labels["blue"])
+	}
+}
+
+// frame is one captured frame: its EtherType and its L3 bytes.
+type frame struct {
+	proto uint16
+	data  []byte
+}
+
+// captureCore returns every frame arriving on ifName in ns while f runs
+// and for 200 ms after.
+func captureCore(t *testing.T, ns netns.NsHandle, ifName string, f func()) []frame {
+	t.Helper()
+	var fd int
+	err := onThreadIn(ns, func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM, int(htons(unix.ETH_P_ALL)))
+		if err != nil {
+			return err
+		}
+		l, err := netlink.LinkByName(ifName)
+		if err != nil {
+			return err
+		}
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: l.Attrs().Index})
+	})
+	if err != nil {
+		t.Fatalf("packet socket: %v", err)
+	}
+	defer unix.Close(fd)
+	f()
+	tv := unix.Timeval{Usec: 200000}
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	var out []frame
+	for {
+		buf := make([]byte, 2000)
+		n, from, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return out
+		}
+		ll, ok := from.(*unix.SockaddrLinklayer)
+		if !ok || ll.Pkttype == unix.PACKET_OUTGOING {
+			continue
+		}
+		out = append(out, frame{proto: htons(ll.Protocol), data: buf[:n]})
+	}
+}

@@ -1,0 +1,234 @@
+package userspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strconv"
+
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/mpls"
+)
+
+// Gateway is the userspace ESP path for a kernel that switches labels
+// itself: the kernel backend (fib/kernel) on a PE whose configuration
+// protects the traffic between PEs. The kernel keeps the VRFs, pushes the
+// VPN labels and pops them; the Gateway only seals and opens:
+//
+//	CE --> vrf-VRF --> route "encap mpls LABEL dev pgesp-N" (the remote PE's TUN)
+//	   --> Gateway: read the MPLS packet, seal ESP (next header 137), send
+//	   --> remote PE
+//
+//	remote PE --> UDP 4500 or raw ESP socket --> Gateway: open ESP
+//	   --> TUN pgesp-in (MPLS input on): the kernel's LFIB pops the label
+//	       into vrf-VRF --> CE
+//
+// The TUNs carry MPLS (mplsTUN); one per remote PE tells the Gateway
+// which tunnel a packet takes. A remote PE with no tunnel or no outbound
+// SA still has its TUN, and what it reads there is dropped and counted:
+// protected traffic is never sent in clear. The sockets, SAs, IKE hook and
+// counters are the userspace Backend's; the Gateway touches no rules or
+// routes, which are the kernel backend's.
+type Gateway struct {
+	b     *Backend
+	in    *mplsTUN
+	peers map[netip.Addr]*gwPeer // guarded by b.mu
+	seq   int                    // names pgesp-0, pgesp-1, ...; guarded by b.mu
+}
+
+type gwPeer struct {
+	dev *mplsTUN
+	v   *vrf // counters
+	p   *peer
+}
+
+// GatewayInbound is the TUN the Gateway writes opened MPLS packets into.
+const GatewayInbound = "pgesp-in"
+
+// gatewayDevicePrefix starts the name of each remote PE's TUN.
+const gatewayDevicePrefix = "pgesp-"
+
+// NewGateway returns a Gateway working in the calling goroutine's network
+// namespace. opts.MTU is the largest IP packet it carries (the TUNs' MTU
+// leaves room for two labels on top); the kernel answers larger ones with
+// ICMP in their VRF. opts.IKE and Backend.SendIKE work as for a Backend.
+func NewGateway(log *slog.Logger, opts Options) (*Gateway, error) {
+	b, err := New(log, opts)
+	if err != nil {
+		return nil, err
+	}
+	v := &vrf{name: GatewayInbound}
+	v.routes.Store(new(routeTable))
+	b.dp.labeled = v
+	return &Gateway{b: b, peers: map[netip.Addr]*gwPeer{}}, nil
+}
+
+// Apply brings the Gateway to tunnels, with a TUN for each PE of remotes
+// (those VRF routes lead to) and the sockets on local. It returns the TUN
+// name of each remote PE that has one, so the caller routes into them.
+func (g *Gateway) Apply(ctx context.Context, local netip.Addr, tunnels map[netip.Addr]*fib.Tunnel, remotes []netip.Addr) (map[netip.Addr]string, error) {
+	b := g.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return nil, errors.New("gateway: Apply after Close")
+	}
+	var errs []error
+	if g.in == nil {
+		t, err := openMPLSTUN(b.sys.h, GatewayInbound, g.devMTU())
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			g.in = t
+			b.dp.labeled.dev.Store(&device{t})
+		}
+	}
+	if _, _, err := b.dp.update(&fib.State{Tunnels: tunnels, LocalAddress: local}, nil); err != nil {
+		errs = append(errs, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, errors.Join(append(errs, err)...)
+	}
+	want := map[netip.Addr]bool{}
+	names := map[netip.Addr]string{}
+	for _, r := range remotes {
+		r = r.Unmap()
+		want[r] = true
+		gp := g.peers[r]
+		if gp == nil {
+			name := gatewayDevicePrefix + strconv.Itoa(g.seq)
+			g.seq++
+			dev, err := openMPLSTUN(b.sys.h, name, g.devMTU())
+			if err != nil {
+				errs = append(errs, fmt.Errorf("remote PE %s: %w", r, err))
+				continue
+			}
+			gp = &gwPeer{dev: dev, v: &vrf{name: name}, p: b.dp.peer(r)}
+			g.peers[r] = gp
+			b.wg.Add(1)
+			go g.readPeer(gp)
+			b.log.Info("ESP gateway device", "remote", r, "dev", name)
+		}
+		names[r] = gp.dev.name
+	}
+	for r, gp := range g.peers {
+		if !want[r] {
+			errs = append(errs, gp.dev.Close())
+			delete(g.peers, r)
+		}
+	}
+	errs = append(errs, b.setLocal(local))
+	if err := errors.Join(errs...); err != nil {
+		return names, fmt.Errorf("gateway: %w", err)
+	}
+	return names, nil
+}
+
+// devMTU is the TUNs' MTU: an IP packet of Options.MTU under two labels.
+func (g *Gateway) devMTU() int { return g.b.mtu + 2*mpls.EntrySize }
+
+// readPeer is a remote PE's outbound goroutine: it reads MPLS packets
+// from the PE's TUN until it is closed, seals and sends each.
+func (g *Gateway) readPeer(gp *gwPeer) {
+	b := g.b
+	defer b.wg.Done()
+	bufs := newBufs(1, outBufSize(maxDatagram-outHeadroom-outTailroom))
+	sizes := make([]int, 1)
+	send := newSendBatch(1)
+	for {
+		if _, err := gp.dev.Read(bufs, sizes, outHeadroom); err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return
+			}
+			b.log.Warn("reading TUN", "dev", gp.dev.name, "err", err)
+			continue
+		}
+		pkt, t, why := b.dp.outboundLabeled(gp.v, gp.p, bufs[0], outHeadroom, sizes[0])
+		if why != dropNone {
+			continue
+		}
+		send.reset(false)
+		send.add(pkt, t)
+		if lost := b.net.Load().send(send); lost > 0 {
+			gp.v.cnt.outDrops[dropTx].Add(uint64(lost))
+		}
+	}
+}
+
+// outboundLabeled seals one MPLS packet, buf[off:off+n] as mplsTUN.Read
+// left it, for peer p, counting on v. It returns the ESP packet (in buf)
+// and its tunnel, or why it dropped the packet. It allocates nothing.
+func (d *dataplane) outboundLabeled(v *vrf, p *peer, buf []byte, off, n int) (pkt []byte, to *tunnelOut, why drop) {
+	if !isMPLS(buf, off) || n < mpls.EntrySize || off < esp.Headroom || off+n+outTailroom > len(buf) {
+		return nil, nil, v.dropOut(dropMalformed)
+	}
+	t := p.out.Load()
+	if t == nil {
+		return nil, nil, v.dropOut(dropNoTunnel)
+	}
+	if t.sa == nil {
+		return nil, nil, v.dropOut(dropNoSA)
+	}
+	pkt, err := t.sa.Seal(buf, off, n, esp.NextHeaderMPLS)
+	if err != nil {
+		return nil, nil, v.dropOut(dropSealError)
+	}
+	v.cnt.outPackets.Add(1)
+	v.cnt.outBytes.Add(uint64(n))
+	return pkt, t, dropNone
+}
+
+// Stats returns a snapshot of the counters, the TUNs' under Devices.
+func (g *Gateway) Stats() Stats {
+	b := g.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.dp.stats()
+	s.Devices = map[string]VRFCounters{GatewayInbound: b.dp.labeled.stats()}
+	for _, gp := range g.peers {
+		s.Devices[gp.dev.name] = gp.v.stats()
+	}
+	return s
+}
+
+// Devices returns each remote PE's TUN name.
+func (g *Gateway) Devices() map[netip.Addr]string {
+	g.b.mu.Lock()
+	defer g.b.mu.Unlock()
+	out := make(map[netip.Addr]string, len(g.peers))
+	for r, gp := range g.peers {
+		out[r] = gp.dev.name
+	}
+	return out
+}
+
+// SendIKE sends an IKE message from UDP port 4500 (Backend.SendIKE).
+func (g *Gateway) SendIKE(to netip.AddrPort, msg []byte) error { return g.b.SendIKE(to, msg) }
+
+// Close stops the Gateway and removes its TUNs (and with them the
+// kernel's routes through them). It leaves rules and routes alone.
+func (g *Gateway) Close() error {
+	b := g.b
+	b.mu.Lock()
+	if b.done {
+		b.mu.Unlock()
+		return nil
+	}
+	b.done = true
+	errs := []error{b.net.Swap(nil).close()}
+	for r, gp := range g.peers {
+		errs = append(errs, gp.dev.Close())
+		delete(g.peers, r)
+	}
+	if g.in != nil {
+		errs = append(errs, g.in.Close())
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+	b.sys.h.Close()
+	return errors.Join(errs...)
+}
