@@ -45,17 +45,7 @@ func TestPeregrinedWithKernelBackendAndESP(t *testing.T) {
 	if _, err := os.Stat("/bin/peregrined"); err != nil {
 		t.Skip("peregrined is not in the VM (labs/vm -cmd ./cmd/peregrined)")
 	}
-	pe1, pe2 := newNS(t), newNS(t)
-	red1, blue1, red2, blue2 := newNS(t), newNS(t), newNS(t), newNS(t)
-	link(t, pe1, "core", "192.168.0.1/30", pe2, "core", "192.168.0.2/30")
-	link(t, pe1, "ce1", "10.1.0.1/24", red1, "eth0", "10.1.0.2/24")
-	link(t, pe1, "ce2", "10.1.0.1/24", blue1, "eth0", "10.1.0.2/24")
-	link(t, pe2, "ce3", "10.2.0.1/24", red2, "eth0", "10.2.0.2/24")
-	link(t, pe2, "ce4", "10.2.0.1/24", blue2, "eth0", "10.2.0.2/24")
-	defaultVia(t, red1, "10.1.0.1")
-	defaultVia(t, blue1, "10.1.0.1")
-	defaultVia(t, red2, "10.2.0.1")
-	defaultVia(t, blue2, "10.2.0.1")
+	n := newTwoPEs(t)
 	dir := t.TempDir()
 	k12, k21 := filepath.Join(dir, "pe1-pe2.key"), filepath.Join(dir, "pe2-pe1.key")
 	for path, key := range map[string]string{k12: keyPE1toPE2, k21: keyPE2toPE1} {
@@ -66,24 +56,10 @@ func TestPeregrinedWithKernelBackendAndESP(t *testing.T) {
 	conf := func(id string, sock string, peer string, n int, ifRed, ifBlue, out, in string, outSPI, inSPI int) string {
 		return fmt.Sprintf(peregrinedConfig+espConfig, id, filepath.Join(dir, sock), peer, n, ifRed, ifBlue, out, in, outSPI, inSPI)
 	}
-	startPeregrined(t, pe1, "pe1", conf("192.168.0.1", "pe1.sock", "192.168.0.2", 1, "ce1", "ce2", k12, k21, 1002, 2001))
-	startPeregrined(t, pe2, "pe2", conf("192.168.0.2", "pe2.sock", "192.168.0.1", 2, "ce3", "ce4", k21, k12, 2001, 1002))
-
-	for _, c := range []struct {
-		name string
-		ns   netns.NsHandle
-		dst  string
-	}{{"red 1->2", red1, "10.2.0.2"}, {"blue 1->2", blue1, "10.2.0.2"}, {"red 2->1", red2, "10.1.0.2"}, {"blue 2->1", blue2, "10.1.0.2"}} {
-		var err error
-		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
-			if err = ping(c.ns, c.dst, 31); err == nil {
-				break
-			}
-		}
-		if err != nil {
-			t.Fatalf("%s: no answer within 60 s of starting the PEs: %v", c.name, err)
-		}
-	}
+	startPeregrined(t, n.pe1, "pe1", conf("192.168.0.1", "pe1.sock", "192.168.0.2", 1, "ce1", "ce2", k12, k21, 1002, 2001))
+	startPeregrined(t, n.pe2, "pe2", conf("192.168.0.2", "pe2.sock", "192.168.0.1", 2, "ce3", "ce4", k21, k12, 2001, 1002))
+	n.pingAll(t, 31, 60*time.Second)
+	red1, blue1, pe2 := n.red1, n.blue1, n.pe2
 
 	key, _ := hex.DecodeString(keyPE1toPE2)
 	labels := map[string]int{}
@@ -129,6 +105,48 @@ func TestPeregrinedWithKernelBackendAndESP(t *testing.T) {
 	}
 }
 
+// twoPEs is CE - PE1 - PE2 - CE in namespaces: the PEs share the core
+// 192.168.0.0/30; red and blue CEs have the same addresses, 10.1.0.2
+// behind PE1 (ce1, ce2) and 10.2.0.2 behind PE2 (ce3, ce4).
+type twoPEs struct {
+	pe1, pe2, red1, blue1, red2, blue2 netns.NsHandle
+}
+
+func newTwoPEs(t *testing.T) *twoPEs {
+	n := &twoPEs{pe1: newNS(t), pe2: newNS(t), red1: newNS(t), blue1: newNS(t), red2: newNS(t), blue2: newNS(t)}
+	link(t, n.pe1, "core", "192.168.0.1/30", n.pe2, "core", "192.168.0.2/30")
+	link(t, n.pe1, "ce1", "10.1.0.1/24", n.red1, "eth0", "10.1.0.2/24")
+	link(t, n.pe1, "ce2", "10.1.0.1/24", n.blue1, "eth0", "10.1.0.2/24")
+	link(t, n.pe2, "ce3", "10.2.0.1/24", n.red2, "eth0", "10.2.0.2/24")
+	link(t, n.pe2, "ce4", "10.2.0.1/24", n.blue2, "eth0", "10.2.0.2/24")
+	defaultVia(t, n.red1, "10.1.0.1")
+	defaultVia(t, n.blue1, "10.1.0.1")
+	defaultVia(t, n.red2, "10.2.0.1")
+	defaultVia(t, n.blue2, "10.2.0.1")
+	return n
+}
+
+// pingAll waits up to within for a ping to cross in each VRF and
+// direction.
+func (n *twoPEs) pingAll(t *testing.T, id uint16, within time.Duration) {
+	t.Helper()
+	for _, c := range []struct {
+		name string
+		ns   netns.NsHandle
+		dst  string
+	}{{"red 1->2", n.red1, "10.2.0.2"}, {"blue 1->2", n.blue1, "10.2.0.2"}, {"red 2->1", n.red2, "10.1.0.2"}, {"blue 2->1", n.blue2, "10.1.0.2"}} {
+		var err error
+		for deadline := time.Now().Add(within); time.Now().Before(deadline); {
+			if err = ping(c.ns, c.dst, id); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("%s: no answer within %v: %v", c.name, within, err)
+		}
+	}
+}
+
 // frame is one captured frame: its EtherType and its L3 bytes.
 type frame struct {
 	proto uint16
@@ -171,5 +189,71 @@ func captureCore(t *testing.T, ns netns.NsHandle, ifName string, f func()) []fra
 			continue
 		}
 		out = append(out, frame{proto: htons(ll.Protocol), data: buf[:n]})
+	}
+}
+
+// ikeConfig keys the tunnel between the PEs with IKEv2 instead:
+// %[7]s is the remote's name, %[8]s the PSK file, %[9]v whether to initiate.
+const ikeConfig = `ipsec:
+  local-address: %[1]s
+  ike-peers:
+    - name: %[7]s
+      remote-address: %[3]s
+      psk-file: %[8]s
+      initiate: %[9]v
+      child-lifetime: {soft: 4s, hard: 30s}
+      dpd-interval: 2s
+`
+
+// TestPeregrinedWithKernelBackendAndIKE: the same PEs keyed by IKEv2 with
+// short child lifetimes: traffic crosses in both VRFs, and still does after
+// the child SAs were rekeyed (the SPI on the core changed); nothing in
+// clear.
+func TestPeregrinedWithKernelBackendAndIKE(t *testing.T) {
+	requireVM(t)
+	if _, err := os.Stat("/bin/peregrined"); err != nil {
+		t.Skip("peregrined is not in the VM (labs/vm -cmd ./cmd/peregrined)")
+	}
+	n := newTwoPEs(t)
+	dir := t.TempDir()
+	psk := filepath.Join(dir, "peer.psk")
+	if err := os.WriteFile(psk, []byte("kernel-backend-ike-test-psk\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := func(id, sock, peer string, n int, ifRed, ifBlue, name string, initiate bool) string {
+		return fmt.Sprintf(peregrinedConfig+ikeConfig, id, filepath.Join(dir, sock), peer, n, ifRed, ifBlue, name, psk, initiate)
+	}
+	startPeregrined(t, n.pe1, "pe1", conf("192.168.0.1", "pe1.sock", "192.168.0.2", 1, "ce1", "ce2", "pe2", true))
+	startPeregrined(t, n.pe2, "pe2", conf("192.168.0.2", "pe2.sock", "192.168.0.1", 2, "ce3", "ce4", "pe1", false))
+	n.pingAll(t, 51, 60*time.Second)
+
+	spiOnCore := func(id uint16) uint32 {
+		t.Helper()
+		var spi uint32
+		frames := captureCore(t, n.pe2, "core", func() {
+			if err := ping(n.red1, "10.2.0.2", id); err != nil {
+				t.Errorf("red 1->2: %v", err)
+			}
+		})
+		for _, f := range frames {
+			switch {
+			case f.proto == unix.ETH_P_MPLS_UC:
+				t.Errorf("an MPLS frame in clear on the core: % x", f.data[:min(len(f.data), 24)])
+			case f.proto == unix.ETH_P_IP && len(f.data) > 36 && f.data[9] == unix.IPPROTO_UDP &&
+				binary.BigEndian.Uint16(f.data[22:24]) == 4500 && binary.BigEndian.Uint32(f.data[28:32]) != 0:
+				spi = binary.BigEndian.Uint32(f.data[28:32]) // ESP, not IKE (non-ESP marker 0)
+			}
+		}
+		return spi
+	}
+	before := spiOnCore(52)
+	if before == 0 {
+		t.Fatal("no ESP packet from pe1 on the core during a ping")
+	}
+	time.Sleep(10 * time.Second) // soft lifetime 4 s: two rekeys at least
+	n.pingAll(t, 53, 10*time.Second)
+	after := spiOnCore(54)
+	if after == 0 || after == before {
+		t.Errorf("ESP SPI from pe1 before %#x, 10 s later %#x: want a new child SA", before, after)
 	}
 }
