@@ -39,10 +39,12 @@ type Metrics struct {
 
 // Dataplane picks how routes become forwarding.
 type Dataplane struct {
-	// Backend is "auto" (the kernel's MPLS and VRFs where the kernel has
-	// them, else userspace; the log says which), "userspace" (TUN devices
-	// and policy routing, any Linux kernel), or "none" (control plane
-	// only: a route reflector, or a test).
+	// Backend is "auto" (kernel where the kernel has MPLS forwarding and
+	// VRF devices, else userspace; the log says which), "kernel" (VRF
+	// devices and kernel MPLS; with IPsec configured, ESP between PEs runs
+	// in a userspace gateway), "userspace" (TUN devices and policy
+	// routing, any Linux kernel), or "none" (control plane only: a route
+	// reflector, or a test).
 	Backend string `config:"backend"`
 	// MTU of the VRF TUN devices in the userspace backend; 0 picks a
 	// default that leaves room for labels and ESP within a 1500-byte core.
