@@ -24,6 +24,16 @@ vrfs:
   - {name: blue, rd: '65000:%[4]d2', import-targets: ['65000:2'], export-targets: ['65000:2'], interfaces: [%[6]s]}
 `
 
+// requirePeregrined skips the test outside the VM or without
+// /bin/peregrined in it.
+func requirePeregrined(t *testing.T) {
+	t.Helper()
+	requireVM(t)
+	if _, err := os.Stat("/bin/peregrined"); err != nil {
+		t.Skip("peregrined is not in the VM (labs/vm -cmd ./cmd/peregrined)")
+	}
+}
+
 // startPeregrined runs /bin/peregrined (labs/vm -cmd ./cmd/peregrined) in ns.
 func startPeregrined(t *testing.T, ns netns.NsHandle, name, config string) {
 	t.Helper()
@@ -57,40 +67,13 @@ func startPeregrined(t *testing.T, ns netns.NsHandle, name, config string) {
 // VRF routes and labels over BGP VPNv4: pings cross in both VRFs and the
 // core carries labels peregrined allocated.
 func TestPeregrinedWithKernelBackend(t *testing.T) {
-	requireVM(t)
-	if _, err := os.Stat("/bin/peregrined"); err != nil {
-		t.Skip("peregrined is not in the VM (labs/vm -cmd ./cmd/peregrined)")
-	}
-	pe1, pe2 := newNS(t), newNS(t)
-	red1, blue1, red2, blue2 := newNS(t), newNS(t), newNS(t), newNS(t)
-	link(t, pe1, "core", "192.168.0.1/30", pe2, "core", "192.168.0.2/30")
-	link(t, pe1, "ce1", "10.1.0.1/24", red1, "eth0", "10.1.0.2/24")
-	link(t, pe1, "ce2", "10.1.0.1/24", blue1, "eth0", "10.1.0.2/24")
-	link(t, pe2, "ce3", "10.2.0.1/24", red2, "eth0", "10.2.0.2/24")
-	link(t, pe2, "ce4", "10.2.0.1/24", blue2, "eth0", "10.2.0.2/24")
-	defaultVia(t, red1, "10.1.0.1")
-	defaultVia(t, blue1, "10.1.0.1")
-	defaultVia(t, red2, "10.2.0.1")
-	defaultVia(t, blue2, "10.2.0.1")
+	requirePeregrined(t)
+	n := newTwoPEs(t)
 	dir := t.TempDir()
-	startPeregrined(t, pe1, "pe1", fmt.Sprintf(peregrinedConfig, "192.168.0.1", filepath.Join(dir, "pe1.sock"), "192.168.0.2", 1, "ce1", "ce2"))
-	startPeregrined(t, pe2, "pe2", fmt.Sprintf(peregrinedConfig, "192.168.0.2", filepath.Join(dir, "pe2.sock"), "192.168.0.1", 2, "ce3", "ce4"))
-
-	for _, c := range []struct {
-		name string
-		ns   netns.NsHandle
-		dst  string
-	}{{"red 1->2", red1, "10.2.0.2"}, {"blue 1->2", blue1, "10.2.0.2"}, {"red 2->1", red2, "10.1.0.2"}, {"blue 2->1", blue2, "10.1.0.2"}} {
-		var err error
-		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
-			if err = ping(c.ns, c.dst, 21); err == nil {
-				break
-			}
-		}
-		if err != nil {
-			t.Fatalf("%s: no answer within 60 s of starting the PEs: %v", c.name, err)
-		}
-	}
+	startPeregrined(t, n.pe1, "pe1", fmt.Sprintf(peregrinedConfig, "192.168.0.1", filepath.Join(dir, "pe1.sock"), "192.168.0.2", 1, "ce1", "ce2"))
+	startPeregrined(t, n.pe2, "pe2", fmt.Sprintf(peregrinedConfig, "192.168.0.2", filepath.Join(dir, "pe2.sock"), "192.168.0.1", 2, "ce3", "ce4"))
+	n.pingAll(t, 21, 60*time.Second)
+	pe2, red1, blue1 := n.pe2, n.red1, n.blue1
 	red := captureMPLS(t, pe2, "core", func() { _ = ping(red1, "10.2.0.2", 22) })
 	blue := captureMPLS(t, pe2, "core", func() { _ = ping(blue1, "10.2.0.2", 23) })
 	if red < 16 || blue < 16 || red == blue {

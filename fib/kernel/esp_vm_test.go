@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
@@ -41,10 +40,7 @@ const (
 // in clear; the ESP packets, opened with the key from the config, hold the
 // label stacks (a distinct label for red and blue).
 func TestPeregrinedWithKernelBackendAndESP(t *testing.T) {
-	requireVM(t)
-	if _, err := os.Stat("/bin/peregrined"); err != nil {
-		t.Skip("peregrined is not in the VM (labs/vm -cmd ./cmd/peregrined)")
-	}
+	requirePeregrined(t)
 	n := newTwoPEs(t)
 	dir := t.TempDir()
 	k12, k21 := filepath.Join(dir, "pe1-pe2.key"), filepath.Join(dir, "pe2-pe1.key")
@@ -157,22 +153,7 @@ type frame struct {
 // and for 200 ms after.
 func captureCore(t *testing.T, ns netns.NsHandle, ifName string, f func()) []frame {
 	t.Helper()
-	var fd int
-	err := onThreadIn(ns, func() error {
-		var err error
-		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM, int(htons(unix.ETH_P_ALL)))
-		if err != nil {
-			return err
-		}
-		l, err := netlink.LinkByName(ifName)
-		if err != nil {
-			return err
-		}
-		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: l.Attrs().Index})
-	})
-	if err != nil {
-		t.Fatalf("packet socket: %v", err)
-	}
+	fd := packetSocket(t, ns, ifName, unix.ETH_P_ALL)
 	defer unix.Close(fd)
 	f()
 	tv := unix.Timeval{Usec: 200000}
@@ -210,10 +191,7 @@ const ikeConfig = `ipsec:
 // the child SAs were rekeyed (the SPI on the core changed); nothing in
 // clear.
 func TestPeregrinedWithKernelBackendAndIKE(t *testing.T) {
-	requireVM(t)
-	if _, err := os.Stat("/bin/peregrined"); err != nil {
-		t.Skip("peregrined is not in the VM (labs/vm -cmd ./cmd/peregrined)")
-	}
+	requirePeregrined(t)
 	n := newTwoPEs(t)
 	dir := t.TempDir()
 	psk := filepath.Join(dir, "peer.psk")

@@ -162,22 +162,7 @@ func ping(ns netns.NsHandle, dst string, id uint16) error {
 // ifName in ns within the time f takes to run, or -1.
 func captureMPLS(t *testing.T, ns netns.NsHandle, ifName string, f func()) int {
 	t.Helper()
-	var fd int
-	err := onThreadIn(ns, func() error {
-		var err error
-		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM, int(htons(unix.ETH_P_MPLS_UC)))
-		if err != nil {
-			return err
-		}
-		l, err := netlink.LinkByName(ifName)
-		if err != nil {
-			return err
-		}
-		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_MPLS_UC), Ifindex: l.Attrs().Index})
-	})
-	if err != nil {
-		t.Fatalf("packet socket: %v", err)
-	}
+	fd := packetSocket(t, ns, ifName, unix.ETH_P_MPLS_UC)
 	defer unix.Close(fd)
 	f()
 	tv := unix.Timeval{Usec: 200000}
@@ -188,6 +173,34 @@ func captureMPLS(t *testing.T, ns netns.NsHandle, ifName string, f func()) int {
 		return -1
 	}
 	return int(binary.BigEndian.Uint32(buf) >> 12)
+}
+
+// packetSocket opens a packet socket in ns bound to ifName for the
+// EtherType proto (unix.ETH_P_ALL: every frame), L3 bytes only.
+func packetSocket(t *testing.T, ns netns.NsHandle, ifName string, proto uint16) int {
+	t.Helper()
+	var fd int
+	err := onThreadIn(ns, func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM, int(htons(proto)))
+		if err != nil {
+			return err
+		}
+		l, err := netlink.LinkByName(ifName)
+		if err != nil {
+			unix.Close(fd)
+			return err
+		}
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(proto), Ifindex: l.Attrs().Index}); err != nil {
+			unix.Close(fd)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("packet socket on %s: %v", ifName, err)
+	}
+	return fd
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
