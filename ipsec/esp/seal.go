@@ -17,54 +17,20 @@ import "encoding/binary"
 // nothing and is safe to call from many goroutines at once, each with its
 // own buffer. Errors: ErrNoHeadroom, ErrNoTailroom, ErrSequenceExhausted.
 func (sa *SA) Seal(buf []byte, off, n int, nextHeader uint8) ([]byte, error) {
-	if err := sa.checkRoom(buf, off, n); err != nil {
-		return nil, err
+	if off < Headroom {
+		sa.sealed.errors.Add(1)
+		return nil, ErrNoHeadroom
 	}
-	seq, err := sa.ReserveSeq()
-	if err != nil {
-		return nil, err
+	pad := padLen(n)
+	if n < 0 || off > len(buf) || n > len(buf)-off || pad+2+ICVLen > len(buf)-off-n {
+		sa.sealed.errors.Add(1)
+		return nil, ErrNoTailroom
 	}
-	return sa.sealAt(buf, off, n, nextHeader, seq), nil
-}
-
-// ReserveSeq takes the next sequence number for SealSeq. A caller that
-// seals a batch on several goroutines takes the numbers in the batch's
-// order first, so that the packets leave with increasing numbers however
-// the sealing is scheduled (a receiver's anti-replay window may be as
-// small as 32). Error: ErrSequenceExhausted.
-func (sa *SA) ReserveSeq() (uint64, error) {
 	seq, ok := sa.nextSeq()
 	if !ok {
 		sa.sealed.exhausted.Add(1)
-		return 0, ErrSequenceExhausted
+		return nil, ErrSequenceExhausted
 	}
-	return seq, nil
-}
-
-// SealSeq is Seal with a sequence number from ReserveSeq, which it must
-// be given exactly once: a number sealed twice repeats the GCM nonce.
-func (sa *SA) SealSeq(buf []byte, off, n int, nextHeader uint8, seq uint64) ([]byte, error) {
-	if err := sa.checkRoom(buf, off, n); err != nil {
-		return nil, err
-	}
-	return sa.sealAt(buf, off, n, nextHeader, seq), nil
-}
-
-func (sa *SA) checkRoom(buf []byte, off, n int) error {
-	if off < Headroom {
-		sa.sealed.errors.Add(1)
-		return ErrNoHeadroom
-	}
-	if n < 0 || off > len(buf) || n > len(buf)-off || padLen(n)+2+ICVLen > len(buf)-off-n {
-		sa.sealed.errors.Add(1)
-		return ErrNoTailroom
-	}
-	return nil
-}
-
-// sealAt seals with seq, checkRoom having passed.
-func (sa *SA) sealAt(buf []byte, off, n int, nextHeader uint8, seq uint64) []byte {
-	pad := padLen(n)
 	iv := seq
 	if sa.testIV != nil {
 		iv = *sa.testIV
@@ -103,5 +69,5 @@ func (sa *SA) sealAt(buf []byte, off, n int, nextHeader uint8, seq uint64) []byt
 
 	sa.sealed.packets.Add(1)
 	sa.sealed.bytes.Add(uint64(n))
-	return buf[off-HeaderLen-IVLen : end+pad+2+ICVLen]
+	return buf[off-HeaderLen-IVLen : end+pad+2+ICVLen], nil
 }
