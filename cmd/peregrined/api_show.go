@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/peregrine-net/peregrine/bgp/vpn"
 	"github.com/peregrine-net/peregrine/cmd/internal/localapi"
+	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/fib/kernel"
 	"github.com/peregrine-net/peregrine/fib/userspace"
@@ -178,16 +180,40 @@ func (dp *dataplane) saDocs() []localapi.SA {
 }
 
 // vrfCounters returns each VRF's fast-path counters, or nil if the
-// backend keeps none.
+// backend keeps none (only the userspace one has VRF TUNs).
 func (dp *dataplane) vrfCounters() map[string]*localapi.VRFCounters {
 	st := statserOf(dp.backend)
-	if st == nil {
+	if _, isKernel := dp.backend.(*kernel.Backend); st == nil || isKernel {
 		return nil
 	}
+	return countersOf(st.Stats().VRFs)
+}
+
+func countersOf(m map[string]userspace.VRFCounters) map[string]*localapi.VRFCounters {
 	out := map[string]*localapi.VRFCounters{}
-	for name, c := range st.Stats().VRFs {
+	for name, c := range m {
 		out[name] = &localapi.VRFCounters{OutPackets: c.OutPackets, OutBytes: c.OutBytes,
 			InPackets: c.InPackets, InBytes: c.InBytes, OutDrops: dropMap(c.OutDrops), InDrops: dropMap(c.InDrops)}
+	}
+	return out
+}
+
+// kernelInterfaces are the kernel backend's own devices: each VRF's VRF
+// device and the ESP gateway's TUNs, with the gateway's counters.
+func kernelInterfaces(kb *kernel.Backend, vrfs []config.VRF) []localapi.Interface {
+	var out []localapi.Interface
+	for _, v := range vrfs {
+		out = append(out, linkInfo(fib.VRFDevice(v.Name), v.Name, "vrf"))
+	}
+	g := kb.Gateway()
+	if g == nil {
+		return out
+	}
+	counters := countersOf(g.Stats().Devices)
+	for _, name := range slices.Sorted(maps.Keys(counters)) {
+		ifc := linkInfo(name, "", "esp")
+		ifc.Counters = counters[name]
+		out = append(out, ifc)
 	}
 	return out
 }
@@ -230,6 +256,9 @@ func (a *apiServer) interfaces(w http.ResponseWriter, _ *http.Request) {
 			ifc.Counters = counters[v.Name]
 			out = append(out, ifc)
 		}
+	}
+	if kb, ok := dp.backend.(*kernel.Backend); ok {
+		out = append(out, kernelInterfaces(kb, a.speaker.Config().VRFs)...)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -1,11 +1,17 @@
 package kernel
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +105,72 @@ func TestPeregrinedWithKernelBackendAndESP(t *testing.T) {
 	if labels["red"] < 16 || labels["blue"] < 16 || labels["red"] == labels["blue"] {
 		t.Errorf("labels inside ESP: red %d, blue %d; want two distinct allocated labels", labels["red"], labels["blue"])
 	}
+
+	// What an operator sees: the gateway's TUNs with their counters, the
+	// VRF devices, the SAs' counters, and no key.
+	body := apiGet(t, filepath.Join(dir, "pe1.sock"), "/v1/interfaces")
+	var ifs []struct {
+		Name, Kind, State string
+		Counters          *struct {
+			OutPackets uint64 `json:"out-packets"`
+			InPackets  uint64 `json:"in-packets"`
+		}
+	}
+	if err := json.Unmarshal(body, &ifs); err != nil {
+		t.Fatalf("/v1/interfaces: %v: %s", err, body)
+	}
+	seen := map[string]bool{}
+	for _, i := range ifs {
+		seen[i.Kind+" "+i.Name] = true
+		switch {
+		case i.Kind == "esp" && i.Name == "pgesp-in" && (i.Counters == nil || i.Counters.InPackets == 0),
+			i.Kind == "esp" && i.Name == "pgesp-0" && (i.Counters == nil || i.Counters.OutPackets == 0),
+			i.Kind == "vrf" && i.State != "up":
+			t.Errorf("show interfaces: %s %s %s counters %+v", i.Kind, i.Name, i.State, i.Counters)
+		}
+	}
+	for _, want := range []string{"esp pgesp-in", "esp pgesp-0", "vrf vrf-red", "vrf vrf-blue"} {
+		if !seen[want] {
+			t.Errorf("show interfaces lacks %s: %s", want, body)
+		}
+	}
+	sas := apiGet(t, filepath.Join(dir, "pe1.sock"), "/v1/ipsec/sa")
+	var saList []struct {
+		SPI       uint32
+		Direction string
+		Packets   uint64
+	}
+	if err := json.Unmarshal(sas, &saList); err != nil || len(saList) != 2 {
+		t.Fatalf("/v1/ipsec/sa: %v: %s", err, sas)
+	}
+	for _, sa := range saList {
+		if want := map[string]uint32{"out": 1002, "in": 2001}[sa.Direction]; sa.SPI != want || sa.Packets == 0 {
+			t.Errorf("show ipsec sa: %s SPI %d with %d packets, want SPI %d with packets counted", sa.Direction, sa.SPI, sa.Packets, want)
+		}
+	}
+	if strings.Contains(string(sas)+string(body), keyPE1toPE2[:16]) || strings.Contains(string(sas)+string(body), keyPE2toPE1[:16]) {
+		t.Error("a key appears in show output")
+	}
+}
+
+// apiGet fetches path from a peregrined's local API on socket.
+func apiGet(t *testing.T, socket, path string) []byte {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+		},
+	}}
+	resp, err := c.Get("http://peregrined" + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %v: %s", path, resp.Status, err, b)
+	}
+	return b
 }
 
 // twoPEs is CE - PE1 - PE2 - CE in namespaces: the PEs share the core

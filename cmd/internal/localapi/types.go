@@ -110,11 +110,12 @@ type SA struct {
 type Interface struct {
 	Name      string         `json:"name"`
 	VRF       string         `json:"vrf"`
-	Kind      string         `json:"kind"` // "ce" or "tun"
+	Kind      string         `json:"kind"` // "ce", "tun" (userspace), "vrf" or "esp" (kernel backend)
 	State     string         `json:"state"`
 	MTU       int            `json:"mtu"`
 	Addresses []netip.Prefix `json:"addresses"`
-	// Counters of the VRF's fast path, on its TUN: out is CE to core.
+	// Counters of the VRF's fast path on its TUN, or of an ESP gateway TUN:
+	// out is CE to core.
 	Counters *VRFCounters `json:"counters,omitempty"`
 }
 
