@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,6 +105,16 @@ func TestPeregrinedWithKernelBackendAndESP(t *testing.T) {
 	}
 	if labels["red"] < 16 || labels["blue"] < 16 || labels["red"] == labels["blue"] {
 		t.Errorf("labels inside ESP: red %d, blue %d; want two distinct allocated labels", labels["red"], labels["blue"])
+	}
+
+	// Path MTU: the gateway's TUNs leave room for ESP (dataplane.mtu
+	// 1400 under two labels), and the kernel answers a larger packet
+	// that must not be fragmented from inside the VRF.
+	if typ, _, _, err := probe(red1, "10.2.0.2", 61, 1400); err != nil || typ != 0 {
+		t.Errorf("a 1400-byte DF echo: ICMP type %d, %v; want an echo reply", typ, err)
+	}
+	if typ, code, mtu, err := probe(blue1, "10.2.0.2", 62, 1450); err != nil || typ != 3 || code != 4 || mtu != 1404 {
+		t.Errorf("a 1450-byte DF echo: ICMP type %d code %d mtu %d, %v; want fragmentation needed, mtu 1404 (1408 less one label)", typ, code, mtu, err)
 	}
 
 	// What an operator sees: the gateway's TUNs with their counters, the
@@ -306,4 +317,58 @@ func TestPeregrinedWithKernelBackendAndIKE(t *testing.T) {
 	if after == 0 || after == before {
 		t.Errorf("ESP SPI from pe1 before %#x, 10 s later %#x: want a new child SA", before, after)
 	}
+}
+
+// probe sends one ICMP echo of size bytes (IP header included) with DF
+// from ns to dst and returns the ICMP type and code of the answer and,
+// for "fragmentation needed", the next-hop MTU it names.
+func probe(ns netns.NsHandle, dst string, id uint16, size int) (typ, code uint8, mtu int, err error) {
+	err = onThreadIn(ns, func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_ICMP)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE); err != nil {
+			return err
+		}
+		tv := unix.Timeval{Sec: 1}
+		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		msg := make([]byte, size-20)
+		msg[0] = 8
+		binary.BigEndian.PutUint16(msg[4:], id)
+		var sum uint32
+		for i := 0; i+1 < len(msg); i += 2 {
+			sum += uint32(binary.BigEndian.Uint16(msg[i:]))
+		}
+		for sum > 0xffff {
+			sum = sum>>16 + sum&0xffff
+		}
+		binary.BigEndian.PutUint16(msg[2:], ^uint16(sum))
+		if err := unix.Sendto(fd, msg, 0, &unix.SockaddrInet4{Addr: netip.MustParseAddr(dst).As4()}); err != nil {
+			return err
+		}
+		buf := make([]byte, 2000)
+		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+			n, _, err := unix.Recvfrom(fd, buf, 0)
+			if err != nil {
+				return err
+			}
+			ihl := int(buf[0]&0x0f) * 4
+			if n < ihl+8 {
+				continue
+			}
+			t, c := buf[ihl], buf[ihl+1]
+			switch {
+			case t == 0 && binary.BigEndian.Uint16(buf[ihl+4:]) == id:
+				typ, code = t, c
+				return nil
+			case t == 3 && n >= ihl+8+28 && binary.BigEndian.Uint16(buf[ihl+8+20+4:]) == id:
+				typ, code, mtu = t, c, int(binary.BigEndian.Uint16(buf[ihl+6:]))
+				return nil
+			}
+		}
+		return fmt.Errorf("no answer from %s", dst)
+	})
+	return typ, code, mtu, err
 }
