@@ -34,8 +34,9 @@ func requirePeregrined(t *testing.T) {
 	}
 }
 
-// startPeregrined runs /bin/peregrined (labs/vm -cmd ./cmd/peregrined) in ns.
-func startPeregrined(t *testing.T, ns netns.NsHandle, name, config string) {
+// startPeregrined runs /bin/peregrined (labs/vm -cmd ./cmd/peregrined) in
+// ns and returns the path of its log.
+func startPeregrined(t *testing.T, ns netns.NsHandle, name, config string) (logPath string) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, name+".yml")
@@ -60,6 +61,7 @@ func startPeregrined(t *testing.T, ns netns.NsHandle, name, config string) {
 			t.Logf("--- %s log ---\n%s", name, b)
 		}
 	})
+	return logf.Name()
 }
 
 // TestPeregrinedWithKernelBackend: the same CE - PE1 - PE2 - CE topology,

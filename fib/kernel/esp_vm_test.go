@@ -281,12 +281,18 @@ func TestPeregrinedWithKernelBackendAndIKE(t *testing.T) {
 	if err := os.WriteFile(psk, []byte("kernel-backend-ike-test-psk\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// backend auto: with IPsec configured it must still pick the kernel
+	// backend here, with the ESP gateway.
+	auto := strings.Replace(peregrinedConfig+ikeConfig, "backend: kernel", "backend: auto", 1)
 	conf := func(id, sock, peer string, n int, ifRed, ifBlue, name string, initiate bool) string {
-		return fmt.Sprintf(peregrinedConfig+ikeConfig, id, filepath.Join(dir, sock), peer, n, ifRed, ifBlue, name, psk, initiate)
+		return fmt.Sprintf(auto, id, filepath.Join(dir, sock), peer, n, ifRed, ifBlue, name, psk, initiate)
 	}
-	startPeregrined(t, n.pe1, "pe1", conf("192.168.0.1", "pe1.sock", "192.168.0.2", 1, "ce1", "ce2", "pe2", true))
+	log1 := startPeregrined(t, n.pe1, "pe1", conf("192.168.0.1", "pe1.sock", "192.168.0.2", 1, "ce1", "ce2", "pe2", true))
 	startPeregrined(t, n.pe2, "pe2", conf("192.168.0.2", "pe2.sock", "192.168.0.1", 2, "ce3", "ce4", "pe1", false))
 	n.pingAll(t, 51, 60*time.Second)
+	if b, _ := os.ReadFile(log1); !strings.Contains(string(b), `msg="dataplane: kernel" picked-by=auto`) || !strings.Contains(string(b), "userspace gateway") {
+		t.Errorf("backend auto with IPsec did not pick the kernel backend with the ESP gateway; log:\n%s", b)
+	}
 
 	spiOnCore := func(id uint16) uint32 {
 		t.Helper()
