@@ -15,9 +15,14 @@
 //	ip -f mpls route replace LABEL dev vrf-VRF proto 204      (pop, look up in the VRF)
 //
 // GW and CORE-IF come from the main table's route to the remote PE (the
-// BGP next hop), so a PE reaches its peers over whatever the core runs;
-// with no transport label (no LDP or RSVP here) a P router between the PEs
-// must switch the VPN labels itself. MPLS input is enabled on the core
+// BGP next hop), so a PE reaches its peers over whatever the core runs.
+// An IPv6 VPN route over an IPv4 core (6VPE, RFC 4659) cannot be
+// programmed this way: an IPv6 route takes no IPv4 next hop (Linux
+// refuses RTA_VIA for IPv6), so such routes are left out and logged, and
+// the VRF's unreachable default drops their traffic; through the ESP
+// gateway below they need no next hop and work. With no transport label
+// (no LDP or RSVP here) a P router between the PEs must switch the VPN
+// labels itself. MPLS input is enabled on the core
 // interfaces only (not on CE interfaces: a CE must not inject labels), and
 // net.mpls.platform_labels sized for the label range.
 //
@@ -85,6 +90,9 @@ type Backend struct {
 	h   *netlink.Handle
 	ns  netns.NsHandle
 	esp *userspace.Gateway
+	// unroutable6 is how many IPv6 VPN routes the last Apply could not
+	// program (logged when it changes).
+	unroutable6 int
 }
 
 var (
@@ -229,6 +237,12 @@ func (b *Backend) enslave(ifn string, master int) error {
 	if l.Attrs().MasterIndex == master {
 		return nil
 	}
+	// Enslaving cycles the interface down and up, which drops its IPv6
+	// addresses unless the interface keeps them (an operator addresses
+	// CE interfaces before the daemon starts).
+	_ = b.inNS(func() error {
+		return os.WriteFile("/proc/sys/net/ipv6/conf/"+ifn+"/keep_addr_on_down", []byte("1\n"), 0o644)
+	})
 	if err := b.h.LinkSetMasterByIndex(l, master); err != nil {
 		return fmt.Errorf("ip link set %s master %d: %w", ifn, master, err)
 	}

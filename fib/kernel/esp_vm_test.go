@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
@@ -61,7 +62,7 @@ func TestPeregrinedWithKernelBackendAndESP(t *testing.T) {
 	}
 	startPeregrined(t, n.pe1, "pe1", conf("192.168.0.1", "pe1.sock", "192.168.0.2", 1, "ce1", "ce2", k12, k21, 1002, 2001))
 	startPeregrined(t, n.pe2, "pe2", conf("192.168.0.2", "pe2.sock", "192.168.0.1", 2, "ce3", "ce4", k21, k12, 2001, 1002))
-	n.pingAll(t, 31, 60*time.Second)
+	n.pingAll(t, 31, 60*time.Second, true)
 	red1, blue1, pe2 := n.red1, n.blue1, n.pe2
 
 	key, _ := hex.DecodeString(keyPE1toPE2)
@@ -185,8 +186,9 @@ func apiGet(t *testing.T, socket, path string) []byte {
 }
 
 // twoPEs is CE - PE1 - PE2 - CE in namespaces: the PEs share the core
-// 192.168.0.0/30; red and blue CEs have the same addresses, 10.1.0.2
-// behind PE1 (ce1, ce2) and 10.2.0.2 behind PE2 (ce3, ce4).
+// 192.168.0.0/30; red and blue CEs have the same addresses, 10.1.0.2 and
+// fd00:1::2 behind PE1 (ce1, ce2), 10.2.0.2 and fd00:2::2 behind PE2 (ce3,
+// ce4).
 type twoPEs struct {
 	pe1, pe2, red1, blue1, red2, blue2 netns.NsHandle
 }
@@ -202,21 +204,51 @@ func newTwoPEs(t *testing.T) *twoPEs {
 	defaultVia(t, n.blue1, "10.1.0.1")
 	defaultVia(t, n.red2, "10.2.0.1")
 	defaultVia(t, n.blue2, "10.2.0.1")
+	for _, a := range []struct {
+		ns         netns.NsHandle
+		ifn, addr  string
+		defaultVia string
+	}{
+		{n.pe1, "ce1", "fd00:1::1/64", ""}, {n.pe1, "ce2", "fd00:1::1/64", ""},
+		{n.pe2, "ce3", "fd00:2::1/64", ""}, {n.pe2, "ce4", "fd00:2::1/64", ""},
+		{n.red1, "eth0", "fd00:1::2/64", "fd00:1::1"}, {n.blue1, "eth0", "fd00:1::2/64", "fd00:1::1"},
+		{n.red2, "eth0", "fd00:2::2/64", "fd00:2::1"}, {n.blue2, "eth0", "fd00:2::2/64", "fd00:2::1"},
+	} {
+		h := handle(t, a.ns)
+		l, err := h.LinkByName(a.ifn)
+		if err == nil {
+			ad, _ := netlink.ParseAddr(a.addr)
+			ad.Flags = unix.IFA_F_NODAD
+			err = h.AddrAdd(l, ad)
+		}
+		if err == nil && a.defaultVia != "" {
+			err = h.RouteAdd(&netlink.Route{Dst: &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}, Gw: net.ParseIP(a.defaultVia)})
+		}
+		if err != nil {
+			t.Fatalf("%s %s: %v", a.ifn, a.addr, err)
+		}
+	}
 	return n
 }
 
 // pingAll waits up to within for a ping to cross in each VRF and
-// direction.
-func (n *twoPEs) pingAll(t *testing.T, id uint16, within time.Duration) {
+// direction, IPv4 and, if v6, IPv6.
+func (n *twoPEs) pingAll(t *testing.T, id uint16, within time.Duration, v6 bool) {
 	t.Helper()
-	for _, c := range []struct {
+	type dir struct {
 		name string
 		ns   netns.NsHandle
 		dst  string
-	}{{"red 1->2", n.red1, "10.2.0.2"}, {"blue 1->2", n.blue1, "10.2.0.2"}, {"red 2->1", n.red2, "10.1.0.2"}, {"blue 2->1", n.blue2, "10.1.0.2"}} {
+	}
+	dirs := []dir{{"red 1->2", n.red1, "10.2.0.2"}, {"blue 1->2", n.blue1, "10.2.0.2"}, {"red 2->1", n.red2, "10.1.0.2"}, {"blue 2->1", n.blue2, "10.1.0.2"}}
+	if v6 {
+		dirs = append(dirs, dir{"red 1->2 IPv6", n.red1, "fd00:2::2"}, dir{"blue 1->2 IPv6", n.blue1, "fd00:2::2"},
+			dir{"red 2->1 IPv6", n.red2, "fd00:1::2"}, dir{"blue 2->1 IPv6", n.blue2, "fd00:1::2"})
+	}
+	for _, c := range dirs {
 		var err error
 		for deadline := time.Now().Add(within); time.Now().Before(deadline); {
-			if err = ping(c.ns, c.dst, id); err == nil {
+			if err = pingAny(c.ns, c.dst, id); err == nil {
 				break
 			}
 		}
@@ -224,6 +256,46 @@ func (n *twoPEs) pingAll(t *testing.T, id uint16, within time.Duration) {
 			t.Fatalf("%s: no answer within %v: %v", c.name, within, err)
 		}
 	}
+}
+
+// pingAny pings an IPv4 or IPv6 address.
+func pingAny(ns netns.NsHandle, dst string, id uint16) error {
+	if netip.MustParseAddr(dst).Is4() {
+		return ping(ns, dst, id)
+	}
+	return ping6(ns, dst, id)
+}
+
+// ping6 sends one ICMPv6 echo from ns to dst and waits up to a second for
+// the reply (the kernel fills in the checksum).
+func ping6(ns netns.NsHandle, dst string, id uint16) error {
+	return onThreadIn(ns, func() error {
+		fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_RAW, unix.IPPROTO_ICMPV6)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		tv := unix.Timeval{Sec: 1}
+		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		msg := make([]byte, 16)
+		msg[0] = 128 // echo request
+		binary.BigEndian.PutUint16(msg[4:], id)
+		binary.BigEndian.PutUint16(msg[6:], 1)
+		if err := unix.Sendto(fd, msg, 0, &unix.SockaddrInet6{Addr: netip.MustParseAddr(dst).As16()}); err != nil {
+			return err
+		}
+		buf := make([]byte, 1500)
+		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+			n, _, err := unix.Recvfrom(fd, buf, 0)
+			if err != nil {
+				return fmt.Errorf("no echo reply from %s: %v", dst, err)
+			}
+			if n >= 8 && buf[0] == 129 && binary.BigEndian.Uint16(buf[4:]) == id {
+				return nil
+			}
+		}
+		return fmt.Errorf("no echo reply from %s", dst)
+	})
 }
 
 // frame is one captured frame: its EtherType and its L3 bytes.
@@ -289,7 +361,7 @@ func TestPeregrinedWithKernelBackendAndIKE(t *testing.T) {
 	}
 	log1 := startPeregrined(t, n.pe1, "pe1", conf("192.168.0.1", "pe1.sock", "192.168.0.2", 1, "ce1", "ce2", "pe2", true))
 	startPeregrined(t, n.pe2, "pe2", conf("192.168.0.2", "pe2.sock", "192.168.0.1", 2, "ce3", "ce4", "pe1", false))
-	n.pingAll(t, 51, 60*time.Second)
+	n.pingAll(t, 51, 60*time.Second, true)
 	if b, _ := os.ReadFile(log1); !strings.Contains(string(b), `msg="dataplane: kernel" picked-by=auto`) || !strings.Contains(string(b), "userspace gateway") {
 		t.Errorf("backend auto with IPsec did not pick the kernel backend with the ESP gateway; log:\n%s", b)
 	}
@@ -318,7 +390,7 @@ func TestPeregrinedWithKernelBackendAndIKE(t *testing.T) {
 		t.Fatal("no ESP packet from pe1 on the core during a ping")
 	}
 	time.Sleep(10 * time.Second) // soft lifetime 4 s: two rekeys at least
-	n.pingAll(t, 53, 10*time.Second)
+	n.pingAll(t, 53, 10*time.Second, true)
 	after := spiOnCore(54)
 	if after == 0 || after == before {
 		t.Errorf("ESP SPI from pe1 before %#x, 10 s later %#x: want a new child SA", before, after)

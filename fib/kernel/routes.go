@@ -22,6 +22,7 @@ import (
 // backend has a Gateway, else over the core.
 func (b *Backend) wantRoutes(s *fib.State, devs map[string]int, espDevs map[netip.Addr]string) (map[string]*netlink.Route, []error) {
 	var errs []error
+	unroutable6 := 0
 	want := map[string]*netlink.Route{}
 	add := func(r *netlink.Route) { want[routeKey(r)] = r }
 	ifIndex := func(name string) (int, error) {
@@ -76,6 +77,10 @@ func (b *Backend) wantRoutes(s *fib.State, devs map[string]int, espDevs map[neti
 					errs = append(errs, fmt.Errorf("vrf %s route %s: %w", name, p, err))
 					continue
 				}
+				if p.Addr().Is6() && gw.To4() != nil {
+					unroutable6++ // see the package documentation
+					continue
+				}
 				rt.Encap = &netlink.MPLSEncap{Labels: mplsLabels(r)}
 				rt.LinkIndex = oif
 				if p.Addr().Is4() == (gw.To4() != nil) {
@@ -99,6 +104,13 @@ func (b *Backend) wantRoutes(s *fib.State, devs map[string]int, espDevs map[neti
 				continue
 			}
 			add(rt)
+		}
+	}
+	if unroutable6 != b.unroutable6 {
+		b.unroutable6 = unroutable6
+		if unroutable6 > 0 {
+			b.log.Warn("IPv6 VPN routes not programmed: Linux takes no IPv4 next hop for an IPv6 route, and the remote PEs are reached over IPv4; their traffic is dropped (configure IPsec, whose ESP gateway carries them, or use the userspace backend)",
+				"routes", unroutable6)
 		}
 	}
 	for l, act := range s.Labels {
