@@ -16,11 +16,16 @@
 //
 // GW and CORE-IF come from the main table's route to the remote PE (the
 // BGP next hop), so a PE reaches its peers over whatever the core runs.
-// An IPv6 VPN route over an IPv4 core (6VPE, RFC 4659) cannot be
-// programmed this way: an IPv6 route takes no IPv4 next hop (Linux
-// refuses RTA_VIA for IPv6), so such routes are left out and logged, and
-// the VRF's unreachable default drops their traffic; through the ESP
-// gateway below they need no next hop and work. With no transport label
+// An IPv6 VPN route over an IPv4 core (6VPE, RFC 4659) cannot name an
+// IPv4 next hop (Linux refuses RTA_VIA for IPv6 routes), so it takes GW
+// as an IPv4-mapped address, which Linux accepts as an on-link IPv6 next
+// hop, with a permanent neighbor entry carrying GW's MAC from the ARP
+// table (as FRR does for 6PE):
+//
+//	ip -6 neigh replace ::ffff:GW lladdr MAC dev CORE-IF nud permanent
+//	ip -6 route replace REMOTE-PREFIX encap mpls LABEL via ::ffff:GW dev CORE-IF onlink table TABLE proto 204
+//
+// With no transport label
 // (no LDP or RSVP here) a P router between the PEs must switch the VPN
 // labels itself. MPLS input is enabled on the core
 // interfaces only (not on CE interfaces: a CE must not inject labels), and
@@ -90,9 +95,6 @@ type Backend struct {
 	h   *netlink.Handle
 	ns  netns.NsHandle
 	esp *userspace.Gateway
-	// unroutable6 is how many IPv6 VPN routes the last Apply could not
-	// program (logged when it changes).
-	unroutable6 int
 }
 
 var (

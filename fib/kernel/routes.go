@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
@@ -22,7 +23,7 @@ import (
 // backend has a Gateway, else over the core.
 func (b *Backend) wantRoutes(s *fib.State, devs map[string]int, espDevs map[netip.Addr]string) (map[string]*netlink.Route, []error) {
 	var errs []error
-	unroutable6 := 0
+	neighbors := map[string]bool{} // IPv4-mapped neighbors set in this Apply
 	want := map[string]*netlink.Route{}
 	add := func(r *netlink.Route) { want[routeKey(r)] = r }
 	ifIndex := func(name string) (int, error) {
@@ -77,15 +78,19 @@ func (b *Backend) wantRoutes(s *fib.State, devs map[string]int, espDevs map[neti
 					errs = append(errs, fmt.Errorf("vrf %s route %s: %w", name, p, err))
 					continue
 				}
-				if p.Addr().Is6() && gw.To4() != nil {
-					unroutable6++ // see the package documentation
-					continue
-				}
 				rt.Encap = &netlink.MPLSEncap{Labels: mplsLabels(r)}
 				rt.LinkIndex = oif
-				if p.Addr().Is4() == (gw.To4() != nil) {
+				switch {
+				case p.Addr().Is6() && gw.To4() != nil: // 6VPE: see the package documentation
+					mapped, err := b.mappedNeighbor(gw, oif, neighbors)
+					if err != nil {
+						errs = append(errs, fmt.Errorf("vrf %s route %s: %w", name, p, err))
+						continue
+					}
+					rt.Gw, rt.Flags = mapped, int(netlink.FLAG_ONLINK)
+				case p.Addr().Is4() == (gw.To4() != nil):
 					rt.Gw = gw
-				} else {
+				default:
 					rt.Via = via(gw)
 				}
 			case r.Interface != "":
@@ -104,13 +109,6 @@ func (b *Backend) wantRoutes(s *fib.State, devs map[string]int, espDevs map[neti
 				continue
 			}
 			add(rt)
-		}
-	}
-	if unroutable6 != b.unroutable6 {
-		b.unroutable6 = unroutable6
-		if unroutable6 > 0 {
-			b.log.Warn("IPv6 VPN routes not programmed: Linux takes no IPv4 next hop for an IPv6 route, and the remote PEs are reached over IPv4; their traffic is dropped (configure IPsec, whose ESP gateway carries them, or use the userspace backend)",
-				"routes", unroutable6)
 		}
 	}
 	for l, act := range s.Labels {
@@ -137,6 +135,42 @@ func (b *Backend) wantRoutes(s *fib.State, devs map[string]int, espDevs map[neti
 		add(rt)
 	}
 	return want, errs
+}
+
+// mappedNeighbor returns gw, an IPv4 next hop on interface oif, as an
+// IPv4-mapped IPv6 address with a permanent neighbor entry carrying gw's
+// MAC from the ARP table, set once per Apply (done): the next hop an IPv6
+// route over an IPv4 core can take. Until gw's MAC is known the route
+// cannot be installed, and the error makes the reconciler retry.
+func (b *Backend) mappedNeighbor(gw net.IP, oif int, done map[string]bool) (net.IP, error) {
+	mapped := gw.To16()
+	key := fmt.Sprint(oif, mapped)
+	if done[key] {
+		return mapped, nil
+	}
+	ns, err := b.h.NeighList(oif, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("reading the ARP table: %w", err)
+	}
+	var mac net.HardwareAddr
+	for _, n := range ns {
+		if n.IP.Equal(gw) && len(n.HardwareAddr) > 0 && n.State&(netlink.NUD_INCOMPLETE|netlink.NUD_FAILED) == 0 {
+			mac = n.HardwareAddr
+		}
+	}
+	if mac == nil {
+		return nil, fmt.Errorf("next hop %s has no ARP entry yet", gw)
+	}
+	// By hand: vishvananda/netlink sends an IPv4-mapped address as 4 bytes.
+	req := nl.NewNetlinkRequest(unix.RTM_NEWNEIGH, unix.NLM_F_CREATE|unix.NLM_F_REPLACE|unix.NLM_F_ACK)
+	req.AddData(&netlink.Ndmsg{Family: unix.AF_INET6, Index: uint32(oif), State: netlink.NUD_PERMANENT})
+	req.AddData(nl.NewRtAttr(unix.NDA_DST, []byte(mapped)))
+	req.AddData(nl.NewRtAttr(unix.NDA_LLADDR, []byte(mac)))
+	if err := b.inNS(func() error { _, err := req.Execute(unix.NETLINK_ROUTE, 0); return err }); err != nil {
+		return nil, fmt.Errorf("ip -6 neigh replace ::ffff:%s lladdr %s: %w", gw, mac, err)
+	}
+	done[key] = true
+	return mapped, nil
 }
 
 func mplsLabels(r fib.Route) []int {
