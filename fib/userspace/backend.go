@@ -1,6 +1,7 @@
 package userspace
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +35,9 @@ type Options struct {
 	// goroutine: copy msg to keep it. Send replies with SendIKE, since
 	// the backend owns the port.
 	IKE func(from netip.AddrPort, msg []byte)
+	// TUNQueues is how many queues each VRF's TUN has, each with a
+	// reader (tundev.go); 0 means one per CPU.
+	TUNQueues int
 }
 
 // DefaultMTU leaves room, in a 1500-byte core MTU, for an outer IPv6 header,
@@ -44,15 +48,17 @@ const DefaultMTU = 1400
 // goroutine (the reconciler's); Stats, Counters and SendIKE are safe from
 // any.
 type Backend struct {
-	log  *slog.Logger
-	mtu  int
-	dp   *dataplane
-	sys  *system
-	net  atomic.Pointer[sockets] // read by the TUN readers
-	wg   sync.WaitGroup          // reader goroutines
-	mu   sync.Mutex              // held by Apply, Close and Stats
-	tuns map[string]*tunDev      // by VRF name; guarded by mu
-	done bool                    // Close was called; guarded by mu
+	log *slog.Logger
+	mtu int
+	dp  *dataplane
+	// queues is how many queues (and reader goroutines) a VRF's TUN has.
+	queues int
+	sys    *system
+	net    atomic.Pointer[sockets] // read by the TUN readers
+	wg     sync.WaitGroup          // reader goroutines
+	mu     sync.Mutex              // held by Apply, Close and Stats
+	tuns   map[string]*tunDev      // by VRF name; guarded by mu
+	done   bool                    // Close was called; guarded by mu
 }
 
 var (
@@ -86,11 +92,12 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("userspace: netlink: %w", err)
 	}
 	return &Backend{
-		log:  log,
-		mtu:  opts.MTU,
-		dp:   newDataplane(opts.TTLMode, opts.IKE, opts.MTU),
-		sys:  &system{log: log, h: h, prio: opts.RulePriority},
-		tuns: map[string]*tunDev{},
+		log:    log,
+		mtu:    opts.MTU,
+		dp:     newDataplane(opts.TTLMode, opts.IKE, opts.MTU),
+		queues: cmp.Or(opts.TUNQueues, tunQueues()),
+		sys:    &system{log: log, h: h, prio: opts.RulePriority},
+		tuns:   map[string]*tunDev{},
 	}, nil
 }
 
@@ -111,7 +118,7 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		if b.tuns[name] != nil {
 			continue
 		}
-		t, err := createTUN(b.sys.h, fib.TUNName(name), b.tunMTU())
+		t, err := createTUN(b.sys.h, fib.TUNName(name), b.tunMTU(), b.queues)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -123,9 +130,11 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	}
 	_, removed, err := b.dp.update(s, fresh)
 	errs = append(errs, err)
-	for name, dev := range fresh {
-		b.wg.Add(1)
-		go b.readTUN(b.dp.vrfs[name], dev)
+	for name := range fresh {
+		for _, q := range b.tuns[name].queues {
+			b.wg.Add(1)
+			go b.readTUN(b.dp.vrfs[name], q)
+		}
 	}
 	for name, fv := range s.VRFs {
 		if v := b.dp.vrfs[name]; v != nil {

@@ -4,25 +4,38 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/tun"
 )
 
 // tunDev is a VRF's TUN device, made by this process: the kernel deletes
 // it, and every route through it, when the process closes it or dies.
+//
+// It has one queue per CPU (IFF_MULTI_QUEUE), each read by a goroutine of
+// its own: the kernel hands each flow's packets to one queue, chosen by
+// the flow's hash, so a VRF's outbound crypto spreads over the cores while
+// every flow stays in order, and no packet changes goroutine on the way
+// (a hand-over per batch costs more than it saves on small machines: see
+// the issue 4 note). Inbound packets are written to the first queue.
 type tunDev struct {
-	name  string
-	index int
-	dev   tun.Device
+	name   string
+	index  int
+	queues []tun.Device // queues[0] is the one written to
+	dev    tun.Device   // queues[0]
 }
 
-// createTUN makes and brings up a TUN device with wireguard-go's tun
-// package, which turns on the kernel's offloads (TSO and checksum, so that
-// reads return TCP super-packets split into segments, and writes coalesce
-// them again) and batches reads and writes:
+// tunQueues is how many queues a VRF's TUN gets.
+func tunQueues() int { return max(1, runtime.GOMAXPROCS(0)) }
+
+// createTUN makes and brings up a TUN device, each queue a wireguard-go
+// tun.Device, which turns on the kernel's offloads (TSO and checksum, so
+// that reads return TCP super-packets split into segments, and writes
+// coalesce them again) and batches reads and writes:
 //
-//	ip tuntap add dev NAME mode tun vnet_hdr
+//	ip tuntap add dev NAME mode tun vnet_hdr multi_queue   (queues queues)
 //	sysctl -w net.ipv6.conf.NAME.addr_gen_mode=1
 //	sysctl -w net.ipv4.conf.NAME.accept_local=1
 //	ip link set dev NAME mtu MTU up
@@ -31,16 +44,21 @@ type tunDev struct {
 // through a VRF's TUN (router solicitations, MLD), only forwarded packets.
 // accept_local: the fast path's ICMP errors (toobig.go) come from the PE's
 // own address in the VRF, which IPv4 otherwise drops as a martian source.
-func createTUN(h *netlink.Handle, name string, mtu int) (*tunDev, error) {
-	dev, err := tun.CreateTUN(name, mtu)
-	if err != nil {
-		return nil, fmt.Errorf("creating TUN %s: %w", name, err)
-	}
-	go func() {
-		for range dev.Events() { // the device blocks if nobody reads them
+func createTUN(h *netlink.Handle, name string, mtu, queues int) (*tunDev, error) {
+	t := &tunDev{name: name}
+	for range queues {
+		dev, err := openQueue(name, mtu)
+		if err != nil {
+			t.close()
+			return nil, fmt.Errorf("creating TUN %s: %w", name, err)
 		}
-	}()
-	t := &tunDev{name: name, dev: dev}
+		go func() {
+			for range dev.Events() { // the device blocks if nobody reads them
+			}
+		}()
+		t.queues = append(t.queues, dev)
+	}
+	t.dev = t.queues[0]
 	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/addr_gen_mode", []byte("1\n"), 0o644)
 	_ = os.WriteFile("/proc/sys/net/ipv4/conf/"+name+"/accept_local", []byte("1\n"), 0o644)
 	link, err := h.LinkByName(name)
@@ -49,15 +67,40 @@ func createTUN(h *netlink.Handle, name string, mtu int) (*tunDev, error) {
 		err = h.LinkSetUp(link)
 	}
 	if err != nil {
-		dev.Close()
+		t.close()
 		return nil, fmt.Errorf("bringing TUN %s up: %w", name, err)
 	}
 	return t, nil
 }
 
-func (t *tunDev) close() error {
-	if err := t.dev.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
-		return fmt.Errorf("closing TUN %s: %w", t.name, err)
+// openQueue opens one queue of TUN name (creating the device with the
+// first) as tun.CreateTUN does, with IFF_MULTI_QUEUE added.
+func openQueue(name string, mtu int) (tun.Device, error) {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	ifr, err := unix.NewIfreq(name)
+	if err == nil {
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_VNET_HDR | unix.IFF_MULTI_QUEUE)
+		err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
+	}
+	if err == nil {
+		err = unix.SetNonblock(fd, true)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return tun.CreateTUNFromFile(os.NewFile(uintptr(fd), "/dev/net/tun"), mtu)
+}
+
+func (t *tunDev) close() error {
+	var errs []error
+	for _, q := range t.queues {
+		if err := q.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+			errs = append(errs, fmt.Errorf("closing TUN %s: %w", t.name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
