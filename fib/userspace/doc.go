@@ -42,12 +42,15 @@
 // sockets and assert that they allocate nothing; so are the batching
 // wrappers around sendmmsg and recvmmsg.
 //
-// Concurrency and order: one goroutine per VRF outbound and per socket
-// inbound, so each flow's packets stay in order and crypto spreads over as
-// many cores as there are busy VRFs plus one. One busy VRF to one PE uses
-// two cores (one each way); a pipeline that spreads one TUN's or one
-// socket's batches over workers and puts them back in order, as
-// wireguard-go does, is the next step where that is not enough.
+// Concurrency and order: each VRF's TUN has one queue per CPU, each read
+// by a goroutine of its own, and the kernel puts each flow on one queue by
+// its hash (tundev.go); inbound, one goroutine per socket. So each flow's
+// packets stay in order, outbound crypto spreads over the cores as flows
+// do, and no packet changes goroutine on the way. Inbound, all ESP from
+// one PE arrives on one socket (ESP-in-UDP's ports do not vary), so one
+// PE's inbound traffic is opened on one core; spreading a batch over
+// helper goroutines was measured and did not pay on small machines (see
+// the issue 4 note).
 //
 // Counters: Stats returns them as a struct (per VRF, per SA, and inbound
 // drops before a VRF is known); Counters flattens them for fib.Counterer.
