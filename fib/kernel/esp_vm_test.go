@@ -248,7 +248,7 @@ func (n *twoPEs) pingAll(t *testing.T, id uint16, within time.Duration, v6 bool)
 	for _, c := range dirs {
 		var err error
 		for deadline := time.Now().Add(within); time.Now().Before(deadline); {
-			if err = pingAny(c.ns, c.dst, id); err == nil {
+			if err = ping(c.ns, c.dst, id); err == nil {
 				break
 			}
 		}
@@ -256,46 +256,6 @@ func (n *twoPEs) pingAll(t *testing.T, id uint16, within time.Duration, v6 bool)
 			t.Fatalf("%s: no answer within %v: %v", c.name, within, err)
 		}
 	}
-}
-
-// pingAny pings an IPv4 or IPv6 address.
-func pingAny(ns netns.NsHandle, dst string, id uint16) error {
-	if netip.MustParseAddr(dst).Is4() {
-		return ping(ns, dst, id)
-	}
-	return ping6(ns, dst, id)
-}
-
-// ping6 sends one ICMPv6 echo from ns to dst and waits up to a second for
-// the reply (the kernel fills in the checksum).
-func ping6(ns netns.NsHandle, dst string, id uint16) error {
-	return onThreadIn(ns, func() error {
-		fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_RAW, unix.IPPROTO_ICMPV6)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		tv := unix.Timeval{Sec: 1}
-		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-		msg := make([]byte, 16)
-		msg[0] = 128 // echo request
-		binary.BigEndian.PutUint16(msg[4:], id)
-		binary.BigEndian.PutUint16(msg[6:], 1)
-		if err := unix.Sendto(fd, msg, 0, &unix.SockaddrInet6{Addr: netip.MustParseAddr(dst).As16()}); err != nil {
-			return err
-		}
-		buf := make([]byte, 1500)
-		for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
-			n, _, err := unix.Recvfrom(fd, buf, 0)
-			if err != nil {
-				return fmt.Errorf("no echo reply from %s: %v", dst, err)
-			}
-			if n >= 8 && buf[0] == 129 && binary.BigEndian.Uint16(buf[4:]) == id {
-				return nil
-			}
-		}
-		return fmt.Errorf("no echo reply from %s", dst)
-	})
 }
 
 // frame is one captured frame: its EtherType and its L3 bytes.

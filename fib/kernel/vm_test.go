@@ -115,11 +115,20 @@ func defaultVia(t testing.TB, ns netns.NsHandle, gw string) {
 	}
 }
 
-// ping sends one ICMP echo from ns to dst and waits up to a second for the
-// reply.
+// ping sends one ICMP or ICMPv6 echo from ns to dst and waits up to a
+// second for the reply.
 func ping(ns netns.NsHandle, dst string, id uint16) error {
+	a := netip.MustParseAddr(dst)
 	return onThreadIn(ns, func() error {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_ICMP)
+		family, proto, request, reply := unix.AF_INET, unix.IPPROTO_ICMP, byte(8), byte(0)
+		var to unix.Sockaddr
+		if a.Is4() {
+			to = &unix.SockaddrInet4{Addr: a.As4()}
+		} else {
+			family, proto, request, reply = unix.AF_INET6, unix.IPPROTO_ICMPV6, 128, 129
+			to = &unix.SockaddrInet6{Addr: a.As16()}
+		}
+		fd, err := unix.Socket(family, unix.SOCK_RAW, proto)
 		if err != nil {
 			return err
 		}
@@ -127,18 +136,19 @@ func ping(ns netns.NsHandle, dst string, id uint16) error {
 		tv := unix.Timeval{Sec: 1}
 		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 		msg := make([]byte, 16)
-		msg[0] = 8 // echo request
+		msg[0] = request
 		binary.BigEndian.PutUint16(msg[4:], id)
 		binary.BigEndian.PutUint16(msg[6:], 1)
-		var sum uint32
-		for i := 0; i < len(msg); i += 2 {
-			sum += uint32(binary.BigEndian.Uint16(msg[i:]))
+		if a.Is4() { // the kernel fills in ICMPv6's checksum, not ICMP's
+			var sum uint32
+			for i := 0; i < len(msg); i += 2 {
+				sum += uint32(binary.BigEndian.Uint16(msg[i:]))
+			}
+			for sum > 0xffff {
+				sum = sum>>16 + sum&0xffff
+			}
+			binary.BigEndian.PutUint16(msg[2:], ^uint16(sum))
 		}
-		for sum > 0xffff {
-			sum = sum>>16 + sum&0xffff
-		}
-		binary.BigEndian.PutUint16(msg[2:], ^uint16(sum))
-		to := &unix.SockaddrInet4{Addr: netip.MustParseAddr(dst).As4()}
 		if err := unix.Sendto(fd, msg, 0, to); err != nil {
 			return err
 		}
@@ -149,8 +159,11 @@ func ping(ns netns.NsHandle, dst string, id uint16) error {
 			if err != nil {
 				return fmt.Errorf("no echo reply from %s: %v", dst, err)
 			}
-			ihl := int(buf[0]&0x0f) * 4
-			if n >= ihl+8 && buf[ihl] == 0 && binary.BigEndian.Uint16(buf[ihl+4:]) == id {
+			icmp := buf[:n]
+			if a.Is4() { // a raw IPv4 socket gives the IP header too
+				icmp = icmp[min(n, int(buf[0]&0x0f)*4):]
+			}
+			if len(icmp) >= 8 && icmp[0] == reply && binary.BigEndian.Uint16(icmp[4:]) == id {
 				return nil
 			}
 		}
