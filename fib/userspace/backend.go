@@ -1,7 +1,6 @@
 package userspace
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,9 +34,6 @@ type Options struct {
 	// goroutine: copy msg to keep it. Send replies with SendIKE, since
 	// the backend owns the port.
 	IKE func(from netip.AddrPort, msg []byte)
-	// TUNQueues is how many queues each VRF's TUN has, each with a
-	// reader (tundev.go); 0 means one per CPU.
-	TUNQueues int
 }
 
 // DefaultMTU leaves room, in a 1500-byte core MTU, for an outer IPv6 header,
@@ -95,7 +91,7 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 		log:    log,
 		mtu:    opts.MTU,
 		dp:     newDataplane(opts.TTLMode, opts.IKE, opts.MTU),
-		queues: cmp.Or(opts.TUNQueues, tunQueues()),
+		queues: tunQueues(),
 		sys:    &system{log: log, h: h, prio: opts.RulePriority},
 		tuns:   map[string]*tunDev{},
 	}, nil
@@ -123,7 +119,7 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 			errs = append(errs, err)
 			continue
 		}
-		b.tuns[name], fresh[name] = t, t.dev
+		b.tuns[name], fresh[name] = t, t.queues[0]
 	}
 	if err := ctx.Err(); err != nil {
 		return errors.Join(append(errs, err)...)

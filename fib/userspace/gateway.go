@@ -195,17 +195,6 @@ func (g *Gateway) Stats() Stats {
 	return s
 }
 
-// Devices returns each remote PE's TUN name.
-func (g *Gateway) Devices() map[netip.Addr]string {
-	g.b.mu.Lock()
-	defer g.b.mu.Unlock()
-	out := make(map[netip.Addr]string, len(g.peers))
-	for r, gp := range g.peers {
-		out[r] = gp.dev.name
-	}
-	return out
-}
-
 // SendIKE sends an IKE message from UDP port 4500 (Backend.SendIKE).
 func (g *Gateway) SendIKE(to netip.AddrPort, msg []byte) error { return g.b.SendIKE(to, msg) }
 

@@ -26,10 +26,9 @@ import (
 // opened packets to it as to a VRF's TUN; it reads and writes one packet
 // per system call.
 type mplsTUN struct {
-	name  string
-	index int
-	f     *os.File // non-blocking: a reader parks in Go's netpoller, Close wakes it
-	mtu   int
+	name string
+	f    *os.File // from openTUNFile
+	mtu  int
 }
 
 var _ tun.Device = (*mplsTUN)(nil)
@@ -41,24 +40,14 @@ const piLen = 4
 const etherTypeMPLS = 0x8847
 
 func openMPLSTUN(h *netlink.Handle, name string, mtu int) (*mplsTUN, error) {
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	f, err := openTUNFile(name, unix.IFF_TUN)
 	if err != nil {
 		return nil, fmt.Errorf("creating TUN %s: %w", name, err)
 	}
-	ifr, err := unix.NewIfreq(name)
-	if err == nil {
-		ifr.SetUint16(unix.IFF_TUN)
-		err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
-	}
-	if err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("creating TUN %s: %w", name, err)
-	}
-	t := &mplsTUN{name: name, f: os.NewFile(uintptr(fd), "/dev/net/tun"), mtu: mtu}
+	t := &mplsTUN{name: name, f: f, mtu: mtu}
 	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/addr_gen_mode", []byte("1\n"), 0o644)
 	link, err := h.LinkByName(name)
 	if err == nil {
-		t.index = link.Attrs().Index
 		err = h.LinkSetMTU(link, mtu)
 	}
 	if err == nil {

@@ -24,7 +24,6 @@ type tunDev struct {
 	name   string
 	index  int
 	queues []tun.Device // queues[0] is the one written to
-	dev    tun.Device   // queues[0]
 }
 
 // tunQueues is how many queues a VRF's TUN gets.
@@ -58,7 +57,6 @@ func createTUN(h *netlink.Handle, name string, mtu, queues int) (*tunDev, error)
 		}()
 		t.queues = append(t.queues, dev)
 	}
-	t.dev = t.queues[0]
 	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/addr_gen_mode", []byte("1\n"), 0o644)
 	_ = os.WriteFile("/proc/sys/net/ipv4/conf/"+name+"/accept_local", []byte("1\n"), 0o644)
 	link, err := h.LinkByName(name)
@@ -76,23 +74,36 @@ func createTUN(h *netlink.Handle, name string, mtu, queues int) (*tunDev, error)
 // openQueue opens one queue of TUN name (creating the device with the
 // first) as tun.CreateTUN does, with IFF_MULTI_QUEUE added.
 func openQueue(name string, mtu int) (tun.Device, error) {
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	f, err := openTUNFile(name, unix.IFF_TUN|unix.IFF_NO_PI|unix.IFF_VNET_HDR|unix.IFF_MULTI_QUEUE)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := tun.CreateTUNFromFile(f, mtu)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return dev, nil
+}
+
+// openTUNFile attaches a non-blocking file to TUN device name with flags
+// (TUNSETIFF), creating the device if it does not exist. Non-blocking, a
+// reader parks in Go's netpoller and Close wakes it.
+func openTUNFile(name string, flags uint16) (*os.File, error) {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	ifr, err := unix.NewIfreq(name)
 	if err == nil {
-		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_VNET_HDR | unix.IFF_MULTI_QUEUE)
+		ifr.SetUint16(flags)
 		err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
-	}
-	if err == nil {
-		err = unix.SetNonblock(fd, true)
 	}
 	if err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
-	return tun.CreateTUNFromFile(os.NewFile(uintptr(fd), "/dev/net/tun"), mtu)
+	return os.NewFile(uintptr(fd), "/dev/net/tun"), nil
 }
 
 func (t *tunDev) close() error {
