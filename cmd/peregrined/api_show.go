@@ -182,8 +182,8 @@ func (dp *dataplane) saDocs() []localapi.SA {
 // vrfCounters returns each VRF's fast-path counters, or nil if the
 // backend keeps none (only the userspace one has VRF TUNs).
 func (dp *dataplane) vrfCounters() map[string]*localapi.VRFCounters {
-	st := statserOf(dp.backend)
-	if _, isKernel := dp.backend.(*kernel.Backend); st == nil || isKernel {
+	st, ok := dp.backend.(statser) // not statserOf: a gateway has no VRF TUNs
+	if !ok {
 		return nil
 	}
 	return countersOf(st.Stats().VRFs)

@@ -84,9 +84,6 @@ func ikeConfig(cfg *config.Config, log *slog.Logger) ike.Config {
 	return ec
 }
 
-// startIKE starts the IKE runner when the configuration has IKE peers; it
-// returns nil otherwise. With the userspace backend the runner shares UDP
-// 4500 with ESP through hook; with none it binds 4500 itself.
 // nattOwner is a dataplane that owns UDP port 4500 (the userspace backend
 // or the kernel backend's ESP gateway), so IKE sends from it.
 type nattOwner interface {
@@ -94,6 +91,10 @@ type nattOwner interface {
 	SendIKE(to netip.AddrPort, msg []byte) error
 }
 
+// startIKE starts the IKE runner when the configuration has IKE peers; it
+// returns nil otherwise. Where a nattOwner owns UDP 4500 (the userspace
+// backend, the kernel backend's ESP gateway) the runner shares it with
+// ESP through hook; otherwise it binds 4500 itself.
 func startIKE(ctx context.Context, cfg *config.Config, log *slog.Logger, r *fib.Reconciler, b fib.Backend, hook *nattHook) (*ikeService, error) {
 	if len(cfg.IPsec.IKEPeers) == 0 {
 		return nil, nil

@@ -25,9 +25,8 @@
 //	ip -6 neigh replace ::ffff:GW lladdr MAC dev CORE-IF nud permanent
 //	ip -6 route replace REMOTE-PREFIX encap mpls LABEL via ::ffff:GW dev CORE-IF onlink table TABLE proto 204
 //
-// With no transport label
-// (no LDP or RSVP here) a P router between the PEs must switch the VPN
-// labels itself. MPLS input is enabled on the core
+// With no transport label (no LDP or RSVP here) a P router between the
+// PEs must switch the VPN labels itself. MPLS input is enabled on the core
 // interfaces only (not on CE interfaces: a CE must not inject labels), and
 // net.mpls.platform_labels sized for the label range.
 //
