@@ -77,28 +77,25 @@ func TestPeregrinedWithKernelBackendAndESP(t *testing.T) {
 			}
 		})
 		esps := 0
-		for _, f := range frames {
-			switch {
-			case f.proto == unix.ETH_P_MPLS_UC:
-				t.Errorf("%s: an MPLS frame in clear on the core: % x", c.vrf, f.data[:min(len(f.data), 24)])
-			case f.proto == unix.ETH_P_IP && len(f.data) > 28+8 && f.data[9] == unix.IPPROTO_UDP &&
-				binary.BigEndian.Uint16(f.data[22:24]) == 4500 && binary.BigEndian.Uint32(f.data[28:32]) == 1002:
-				esps++
-				sa, err := esp.NewSA(esp.Config{SPI: 1002, Cipher: esp.AES128GCM16, Key: key, NoAntiReplay: true})
-				if err != nil {
-					t.Fatal(err)
-				}
-				payload, nh, err := sa.Open(f.data, 28, len(f.data)-28)
-				if err != nil {
-					t.Errorf("%s: opening an ESP packet from pe1 with pe1's key: %v", c.vrf, err)
-					continue
-				}
-				if nh != esp.NextHeaderMPLS || len(payload) < 4+20 || payload[2]&1 == 0 || payload[4]>>4 != 4 {
-					t.Errorf("%s: ESP payload is not one label over IPv4: next header %d, % x", c.vrf, nh, payload[:min(len(payload), 8)])
-					continue
-				}
-				labels[c.vrf] = int(binary.BigEndian.Uint32(payload) >> 12)
+		for _, pkt := range espOnCore(t, c.vrf, frames) {
+			if binary.BigEndian.Uint32(pkt[espAt:]) != 1002 {
+				continue
 			}
+			esps++
+			sa, err := esp.NewSA(esp.Config{SPI: 1002, Cipher: esp.AES128GCM16, Key: key, NoAntiReplay: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload, nh, err := sa.Open(pkt, espAt, len(pkt)-espAt)
+			if err != nil {
+				t.Errorf("%s: opening an ESP packet from pe1 with pe1's key: %v", c.vrf, err)
+				continue
+			}
+			if nh != esp.NextHeaderMPLS || len(payload) < 4+20 || payload[2]&1 == 0 || payload[4]>>4 != 4 {
+				t.Errorf("%s: ESP payload is not one label over IPv4: next header %d, % x", c.vrf, nh, payload[:min(len(payload), 8)])
+				continue
+			}
+			labels[c.vrf] = int(binary.BigEndian.Uint32(payload) >> 12)
 		}
 		if esps == 0 {
 			t.Errorf("%s: no ESP packet from pe1 (SPI 1002) on the core during a ping", c.vrf)
@@ -258,6 +255,28 @@ func (n *twoPEs) pingAll(t *testing.T, id uint16, within time.Duration, v6 bool)
 	}
 }
 
+// espAt is where the ESP header starts in an ESP-in-UDP frame's L3 bytes
+// (outer IPv4 and UDP headers in front).
+const espAt = 28
+
+// espOnCore returns the ESP-in-UDP packets among frames (their L3 bytes,
+// ESP at espAt; IKE's non-ESP marker, SPI 0, left out) and fails the test
+// for every MPLS frame: labels must never cross the core in clear.
+func espOnCore(t *testing.T, what string, frames []frame) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, f := range frames {
+		switch {
+		case f.proto == unix.ETH_P_MPLS_UC:
+			t.Errorf("%s: an MPLS frame in clear on the core: % x", what, f.data[:min(len(f.data), 24)])
+		case f.proto == unix.ETH_P_IP && len(f.data) > espAt+8 && f.data[9] == unix.IPPROTO_UDP &&
+			binary.BigEndian.Uint16(f.data[22:24]) == 4500 && binary.BigEndian.Uint32(f.data[espAt:]) != 0:
+			out = append(out, f.data)
+		}
+	}
+	return out
+}
+
 // frame is one captured frame: its EtherType and its L3 bytes.
 type frame struct {
 	proto uint16
@@ -334,14 +353,8 @@ func TestPeregrinedWithKernelBackendAndIKE(t *testing.T) {
 				t.Errorf("red 1->2: %v", err)
 			}
 		})
-		for _, f := range frames {
-			switch {
-			case f.proto == unix.ETH_P_MPLS_UC:
-				t.Errorf("an MPLS frame in clear on the core: % x", f.data[:min(len(f.data), 24)])
-			case f.proto == unix.ETH_P_IP && len(f.data) > 36 && f.data[9] == unix.IPPROTO_UDP &&
-				binary.BigEndian.Uint16(f.data[22:24]) == 4500 && binary.BigEndian.Uint32(f.data[28:32]) != 0:
-				spi = binary.BigEndian.Uint32(f.data[28:32]) // ESP, not IKE (non-ESP marker 0)
-			}
+		for _, pkt := range espOnCore(t, "red", frames) {
+			spi = binary.BigEndian.Uint32(pkt[espAt:])
 		}
 		return spi
 	}
