@@ -34,79 +34,6 @@ type vpnPath struct {
 
 var errNotVPN = errors.New("not a VPN path")
 
-// decodePath converts a GoBGP API path. Paths of other families return
-// errNotVPN; the caller skips them.
-func decodePath(p *api.Path) (vpnPath, error) {
-	nlri, err := apiutil.GetNativeNlri(p)
-	if err != nil {
-		return vpnPath{}, err
-	}
-	var vp vpnPath
-	var rd gobgp.RouteDistinguisherInterface
-	var labels []uint32
-	switch n := nlri.(type) {
-	case *gobgp.LabeledVPNIPAddrPrefix:
-		a, ok := netip.AddrFromSlice(n.Prefix.To4())
-		if !ok {
-			return vpnPath{}, fmt.Errorf("VPNv4 prefix %v", n.Prefix)
-		}
-		vp.key.prefix = netip.PrefixFrom(a, int(n.IPPrefixLen()))
-		rd, labels = n.RD, n.Labels.Labels
-	case *gobgp.LabeledVPNIPv6AddrPrefix:
-		a, ok := netip.AddrFromSlice(n.Prefix.To16())
-		if !ok {
-			return vpnPath{}, fmt.Errorf("VPNv6 prefix %v", n.Prefix)
-		}
-		vp.key.prefix = netip.PrefixFrom(a, int(n.IPPrefixLen()))
-		rd, labels = n.RD, n.Labels.Labels
-	default:
-		return vpnPath{}, errNotVPN
-	}
-	if vp.key.prefix, err = vp.key.prefix.Addr().Prefix(vp.key.prefix.Bits()); err != nil {
-		return vpnPath{}, err
-	}
-	rdb, err := rd.Serialize()
-	if err != nil || len(rdb) != 8 {
-		return vpnPath{}, fmt.Errorf("route distinguisher: %v", err)
-	}
-	if vp.key.rd, err = vpn.RDFromBytes([8]byte(rdb)); err != nil {
-		return vpnPath{}, err
-	}
-	if len(labels) > 0 {
-		vp.label = mpls.Label(labels[0] & uint32(mpls.MaxLabel))
-	}
-	vp.withdraw = p.IsWithdraw
-	if _, err := netip.ParseAddr(p.NeighborIp); err != nil {
-		vp.local = true // GoBGP gives locally originated paths no neighbor address
-	}
-	if vp.withdraw {
-		return vp, nil
-	}
-	attrs, err := apiutil.GetNativePathAttributes(p)
-	if err != nil {
-		return vpnPath{}, err
-	}
-	for _, a := range attrs {
-		switch a := a.(type) {
-		case *gobgp.PathAttributeMpReachNLRI:
-			if nh, ok := netip.AddrFromSlice(a.Nexthop); ok {
-				vp.nextHop = nh.Unmap()
-			}
-		case *gobgp.PathAttributeExtendedCommunities:
-			for _, c := range a.Value {
-				b, err := c.Serialize()
-				if err != nil || len(b) != 8 {
-					continue
-				}
-				if rt, err := vpn.RTFromBytes([8]byte(b)); err == nil {
-					vp.rts = append(vp.rts, rt)
-				}
-			}
-		}
-	}
-	return vp, nil
-}
-
 // encodePath builds the GoBGP path that originates prefix from a VRF.
 // The next hop is left unspecified: GoBGP sets a locally originated path's
 // next hop to the session's local address when it advertises it, which is
@@ -165,7 +92,7 @@ func (s *Speaker) VPNPaths(ctx context.Context, v6 bool) ([]VPNPath, error) {
 	var decodeErr error
 	err := s.srv.ListPath(ctx, &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: fam}, func(d *api.Destination) {
 		for _, p := range d.Paths {
-			vp, err := decodePath(p)
+			vp, err := decodePath(p, nil)
 			if err != nil {
 				decodeErr = err
 				continue

@@ -11,6 +11,7 @@ import (
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
 
+	"github.com/peregrine-net/peregrine/bgp/vpn"
 	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/mpls"
 )
@@ -114,6 +115,7 @@ const bestBacklog = 2
 func (s *Speaker) run(cancelWatch context.CancelFunc) {
 	defer close(s.done)
 	defer cancelWatch()
+	var rts []vpn.RT // decodePath's scratch: the importer keeps no path
 	for {
 		select {
 		case <-s.stop:
@@ -122,7 +124,10 @@ func (s *Speaker) run(cancelWatch context.CancelFunc) {
 			f()
 		case paths := <-s.best:
 			for _, p := range paths {
-				vp, err := decodePath(p)
+				vp, err := decodePath(p, rts)
+				if vp.rts != nil {
+					rts = vp.rts[:0]
+				}
 				if errors.Is(err, errNotVPN) {
 					continue
 				}
@@ -249,7 +254,7 @@ func (s *Speaker) remoteBest() []vpnPath {
 				if !p.Best {
 					continue
 				}
-				vp, err := decodePath(p)
+				vp, err := decodePath(p, nil) // kept in out
 				if err != nil || vp.local {
 					continue
 				}
