@@ -91,6 +91,7 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 		defer m.Close()
 	}
 	d.watchConnected(ctx)
+	go newMemTrimmer(d.log).run(ctx)
 	d.log.Info("peregrined started", "bgp-api", d.cfg.BGP.API, "control", d.cfg.Control.Socket)
 	for {
 		select {
