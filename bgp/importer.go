@@ -8,33 +8,16 @@ import (
 	"github.com/peregrine-net/peregrine/mpls"
 )
 
-// candidate is one VPN path imported into a VRF for a prefix. Two PEs may
-// advertise the same customer prefix under different RDs (a multihomed
-// site); both are candidates and the VRF installs one.
-type candidate struct {
-	rd      vpn.RD
-	nextHop netip.Addr
-	label   mpls.Label
-}
-
-// better orders candidates deterministically (lowest next hop, then RD) so
-// the installed route does not depend on arrival order.
-func (c candidate) better(o candidate) bool {
-	if cmp := c.nextHop.Compare(o.nextHop); cmp != 0 {
-		return cmp < 0
-	}
-	a, b := c.rd.Bytes(), o.rd.Bytes()
-	return string(a[:]) < string(b[:])
-}
-
 // importer turns best VPN paths into VRF routes by route target (RFC 4364
 // section 4.3.1). It keeps no copy of the paths themselves: GoBGP's RIB
 // has them, and the rare change of a VRF's import targets asks it again
 // (remote), which saves a third of the memory a route costs here.
 type importer struct {
 	targets map[string][]vpn.RT                     // VRF -> import RTs
-	tables  map[string]map[netip.Prefix][]candidate // VRF -> prefix -> candidates
+	tables  map[string]*vrfTable // VRF -> prefix -> candidates
 	emit    func(Event)
+	// scratch holds one prefix's candidates while place works on them.
+	scratch []candidate
 	// remote lists the current remote best paths, for re-evaluating a
 	// VRF whose import targets change.
 	remote func() []vpnPath
@@ -43,7 +26,7 @@ type importer struct {
 func newImporter(emit func(Event), remote func() []vpnPath) *importer {
 	return &importer{
 		targets: map[string][]vpn.RT{},
-		tables:  map[string]map[netip.Prefix][]candidate{},
+		tables:  map[string]*vrfTable{},
 		emit:    emit,
 		remote:  remote,
 	}
@@ -73,37 +56,22 @@ func (im *importer) update(p vpnPath) {
 // what changed in the installed route.
 func (im *importer) place(vrf string, key pathKey, in bool, p vpnPath) {
 	table := im.tables[vrf]
-	cands := table[key.prefix]
+	k := packPrefix(key.prefix)
+	cands := table.candidates(k, im.scratch[:0])
 	before, had := best(cands)
 	cands = slices.DeleteFunc(cands, func(c candidate) bool { return c.rd == key.rd })
 	if in {
-		cands = append(cands, candidate{rd: key.rd, nextHop: p.nextHop, label: p.label})
+		cands = append(cands, candidate{rd: key.rd, nextHop: packAddr(p.nextHop), label: p.label})
 	}
-	if len(cands) == 0 {
-		delete(table, key.prefix)
-	} else {
-		table[key.prefix] = cands
-	}
+	table.store(k, cands)
+	im.scratch = cands[:0]
 	after, has := best(cands)
 	switch {
 	case has && (!had || after != before):
-		im.emit(Event{Kind: RouteAdd, VRF: vrf, Prefix: key.prefix, NextHop: after.nextHop, Label: after.label, RD: after.rd})
+		im.emit(Event{Kind: RouteAdd, VRF: vrf, Prefix: key.prefix, NextHop: after.nextHop.addr(), Label: after.label, RD: after.rd})
 	case had && !has:
 		im.emit(Event{Kind: RouteDel, VRF: vrf, Prefix: key.prefix})
 	}
-}
-
-func best(cands []candidate) (candidate, bool) {
-	if len(cands) == 0 {
-		return candidate{}, false
-	}
-	b := cands[0]
-	for _, c := range cands[1:] {
-		if c.better(b) {
-			b = c
-		}
-	}
-	return b, true
 }
 
 // setVRF adds a VRF or changes its import targets, re-evaluating every
@@ -114,7 +82,7 @@ func (im *importer) setVRF(vrf string, targets []vpn.RT) {
 	}
 	im.targets[vrf] = slices.Clone(targets)
 	if im.tables[vrf] == nil {
-		im.tables[vrf] = map[netip.Prefix][]candidate{}
+		im.tables[vrf] = newVRFTable()
 	}
 	// Paths the VRF imported and no longer matches drop out; those it
 	// now matches come in. A path withdrawn meanwhile is in neither list
@@ -126,8 +94,10 @@ func (im *importer) setVRF(vrf string, targets []vpn.RT) {
 
 // removeVRF withdraws everything a VRF imported.
 func (im *importer) removeVRF(vrf string) {
-	for prefix := range im.tables[vrf] {
-		im.emit(Event{Kind: RouteDel, VRF: vrf, Prefix: prefix})
+	if t := im.tables[vrf]; t != nil {
+		for k := range t.first {
+			im.emit(Event{Kind: RouteDel, VRF: vrf, Prefix: k.prefix()})
+		}
 	}
 	delete(im.tables, vrf)
 	delete(im.targets, vrf)
@@ -148,11 +118,10 @@ func (im *importer) routes(vrf string) ([]Route, bool) {
 	if !ok {
 		return nil, false
 	}
-	out := make([]Route, 0, len(table))
-	for prefix, cands := range table {
-		b, _ := best(cands)
-		out = append(out, Route{Prefix: prefix, NextHop: b.nextHop, Label: b.label, RD: b.rd})
-	}
+	out := make([]Route, 0, table.len())
+	table.installed(func(prefix netip.Prefix, b candidate) {
+		out = append(out, Route{Prefix: prefix, NextHop: b.nextHop.addr(), Label: b.label, RD: b.rd})
+	})
 	slices.SortFunc(out, comparePrefix)
 	return out, true
 }

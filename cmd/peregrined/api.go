@@ -128,8 +128,8 @@ func (a *apiServer) vrfs(w http.ResponseWriter, r *http.Request) {
 	cfg := a.speaker.Config()
 	out := []localapi.VRF{}
 	for _, v := range cfg.VRFs {
-		routes, _, _ := a.speaker.VRFRoutes(v.Name)
-		lv := localapi.VRF{Name: v.Name, RD: v.RD.String(), LabelMode: v.LabelMode, Imported: len(routes),
+		imported, _, _ := a.speaker.VRFRouteCount(v.Name)
+		lv := localapi.VRF{Name: v.Name, RD: v.RD.String(), LabelMode: v.LabelMode, Imported: imported,
 			Interfaces: append([]string{}, v.Interfaces...), ImportTargets: []string{}, ExportTargets: []string{}}
 		for _, rt := range v.ImportTargets {
 			lv.ImportTargets = append(lv.ImportTargets, rt.String())

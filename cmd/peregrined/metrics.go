@@ -94,8 +94,8 @@ func (c *collector) collectBGP(gauge func(*prometheus.Desc, float64, ...string))
 		}
 	})
 	for _, v := range c.speaker.Config().VRFs {
-		if imported, ok, err := c.speaker.VRFRoutes(v.Name); err == nil && ok {
-			gauge(descVRFRoutes, float64(len(imported)), v.Name, "imported")
+		if imported, ok, err := c.speaker.VRFRouteCount(v.Name); err == nil && ok {
+			gauge(descVRFRoutes, float64(imported), v.Name, "imported")
 		}
 		if local, err := c.speaker.LocalRoutes(v.Name); err == nil {
 			gauge(descVRFRoutes, float64(len(local)), v.Name, "local")

@@ -22,11 +22,13 @@ type eventCounter struct{ n atomic.Int64 }
 
 func (c *eventCounter) count(context.Context) (int, error) { return int(c.n.Load()), nil }
 
-// consume stands in for peregrined's consumeEvents (cmd/peregrined/daemon.go),
-// including its debug log call, whose argument is built whatever the level.
+// consume stands in for peregrined's forwardEvents
+// (cmd/peregrined/forwarding.go) with no FIB, including its debug log.
 func (c *eventCounter) consume(events <-chan bgp.Event, log *slog.Logger) {
 	for e := range events {
-		log.Debug("fib event", "event", e.String())
+		if log.Enabled(context.Background(), slog.LevelDebug) {
+			log.Debug("fib event", "event", e.String())
+		}
 		if e.VRF != vrfName {
 			continue
 		}
