@@ -13,7 +13,7 @@ import (
 // has them, and the rare change of a VRF's import targets asks it again
 // (remote), which saves a third of the memory a route costs here.
 type importer struct {
-	targets map[string][]vpn.RT                     // VRF -> import RTs
+	targets map[string][]vpn.RT  // VRF -> import RTs
 	tables  map[string]*vrfTable // VRF -> prefix -> candidates
 	emit    func(Event)
 	// scratch holds one prefix's candidates while place works on them.
