@@ -11,6 +11,7 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/peregrine-net/peregrine/bgp"
@@ -140,8 +141,8 @@ func (c *collector) collectDataplane(gauge func(*prometheus.Desc, float64, ...st
 
 // startMetrics serves /metrics on addr until close.
 func startMetrics(addr string, c *collector, log *slog.Logger) (*http.Server, error) {
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(c); err != nil {
+	h, err := metricsHandler(c, log)
+	if err != nil {
 		return nil, err
 	}
 	l, err := net.Listen("tcp", addr)
@@ -149,7 +150,7 @@ func startMetrics(addr string, c *collector, log *slog.Logger) (*http.Server, er
 		return nil, fmt.Errorf("metrics.listen: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+	mux.Handle("GET /metrics", h)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -158,4 +159,18 @@ func startMetrics(addr string, c *collector, log *slog.Logger) (*http.Server, er
 	}()
 	log.Info("metrics served", "address", l.Addr().String())
 	return srv, nil
+}
+
+// metricsHandler is the exposition of c and of the Go runtime and the
+// process: a PE's memory grows with its tables, and RSS beside the Go
+// heap's live and free bytes tells a table's cost from garbage not yet
+// returned to the kernel.
+func metricsHandler(c *collector, log *slog.Logger) (http.Handler, error) {
+	reg := prometheus.NewRegistry()
+	for _, col := range []prometheus.Collector{c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(col); err != nil {
+			return nil, err
+		}
+	}
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}), nil
 }

@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/fib/fake"
@@ -86,5 +91,34 @@ peregrine_fib_tunnels 1
 	}
 	if strings.Contains(strings.ToLower(string(text)), "a0a1a2a3") {
 		t.Errorf("key material in the metrics:\n%s", text)
+	}
+}
+
+// TestMetricsHandlerServesProcessAndRuntime checks that the endpoint
+// carries the process's RSS and the Go heap beside the router's metrics.
+func TestMetricsHandlerServesProcessAndRuntime(t *testing.T) {
+	h, err := metricsHandler(&collector{dp: &dataplane{}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", rec.Code, rec.Body)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"process_resident_memory_bytes", "go_memstats_heap_inuse_bytes", "go_memstats_heap_alloc_bytes", "go_gc_gogc_percent"} {
+		f, ok := families[name]
+		if !ok || len(f.GetMetric()) == 0 {
+			t.Errorf("no %s", name)
+			continue
+		}
+		if v := f.GetMetric()[0].GetGauge().GetValue(); v <= 0 {
+			t.Errorf("%s = %v", name, v)
+		}
 	}
 }
