@@ -25,6 +25,7 @@ import (
 const defaultConfigPath = "/etc/peregrine/peregrined.yml"
 
 func main() {
+	applyGCPercent(os.LookupEnv)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"testing"
 	"time"
 )
@@ -57,5 +58,18 @@ func TestMemTrimmerTrimsAfterBurst(t *testing.T) {
 	case <-trims:
 		t.Fatal("a second trim without a new burst")
 	case <-time.After(10 * m.every):
+	}
+}
+
+func TestApplyGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	applyGCPercent(func(string) (string, bool) { return "", false })
+	if got := gcPercent(); got != defaultGCPercent {
+		t.Errorf("no GOGC in the environment: percent %d, want %d", got, defaultGCPercent)
+	}
+	debug.SetGCPercent(77) // as the runtime would have from GOGC=77
+	applyGCPercent(func(k string) (string, bool) { return "77", k == "GOGC" })
+	if got := gcPercent(); got != 77 {
+		t.Errorf("GOGC=77 in the environment: percent %d, want 77", got)
 	}
 }

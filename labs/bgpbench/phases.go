@@ -31,6 +31,11 @@ func measure(ctx context.Context, t *topology, o options, batches [][]*api.Path,
 	if r.aBefore, err = readUsage(aPID); err != nil {
 		return nil, err
 	}
+	if prof == nil {
+		if r.pHeapBefore, err = readGoHeap(ctx, hostPort(addrP, metricsPort(t.apiPort))); err != nil {
+			return nil, err
+		}
+	}
 	if prof != nil {
 		r.heapBefore = prof.begin()
 	}
@@ -78,6 +83,11 @@ func measure(ctx context.Context, t *topology, o options, batches [][]*api.Path,
 	}
 	if r.bSettled, err = readUsage(t.b.proc.cmd.Process.Pid); err != nil {
 		return nil, err
+	}
+	if prof == nil {
+		if r.pHeap, err = readGoHeap(ctx, hostPort(addrP, metricsPort(t.apiPort))); err != nil {
+			return nil, err
+		}
 	}
 	if o.withdraw {
 		logf("timing the withdrawal")

@@ -23,6 +23,8 @@ type result struct {
 	withdrawn bool
 
 	pBefore, pSettled usage
+	pHeapBefore       goHeap // P's Go heap before the import, from its /metrics
+	pHeap             goHeap // and when settled
 	bBefore, bSettled usage
 	// A before the load, once both imported, once both withdrew.
 	aBefore, aAfter, aWithdrawn usage
@@ -125,6 +127,10 @@ func (r *result) print(w io.Writer, o options) {
 	}
 	r.memRow(tw, "gobgpd B", r.bBefore, r.b.use, r.bSettled)
 	_ = tw.Flush()
+	if !r.inProcess {
+		fmt.Fprintf(w, "peregrine P settled: Go heap live %s (+%.0f B/route), in spans %s (free slots among live objects %s), GOGC %.0f\n",
+			mb(int64(r.pHeap.live)), (r.pHeap.live-r.pHeapBefore.live)/float64(r.n), mb(int64(r.pHeap.inUse)), mb(int64(r.pHeap.inUse-r.pHeap.live)), r.pHeap.gogc)
+	}
 	if r.inProcess {
 		fmt.Fprintf(w, "in-process P: live Go heap %s -> %s after GC (this program's %d prebuilt paths are in both)\n",
 			mb(int64(r.heapBefore)), mb(int64(r.heapAfter)), r.n)

@@ -123,6 +123,7 @@ func peregrinedConf(port, apiPort int, sock, backend string) string {
 log: {level: warn}
 dataplane: {backend: `+backend+`}
 control: {socket: %s}
+metrics: {listen: '%s'}
 bgp:
   listen-address: %s
   listen-port: %d
@@ -132,8 +133,11 @@ bgp:
        passive: true, hold-time: 90s}
 vrfs:
   - {name: %s, rd: '%d:1', import-targets: ['%d:%d'], export-targets: ['%d:1']}
-`, addrP, asn, sock, addrP, port, hostPort(addrP, apiPort), addrA, port, asn, addrP, vrfName, asn, asn, rtValue, asn)
+`, addrP, asn, sock, hostPort(addrP, metricsPort(apiPort)), addrP, port, hostPort(addrP, apiPort), addrA, port, asn, addrP, vrfName, asn, asn, rtValue, asn)
 }
+
+// metricsPort is P's Prometheus port, beside its GoBGP API.
+func metricsPort(apiPort int) int { return apiPort + 1 }
 
 func (t *topology) writeFile(name, content string) (string, error) {
 	path := filepath.Join(t.dir, name)
