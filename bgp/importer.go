@@ -95,9 +95,9 @@ func (im *importer) setVRF(vrf string, targets []vpn.RT) {
 // removeVRF withdraws everything a VRF imported.
 func (im *importer) removeVRF(vrf string) {
 	if t := im.tables[vrf]; t != nil {
-		for k := range t.first {
-			im.emit(Event{Kind: RouteDel, VRF: vrf, Prefix: k.prefix()})
-		}
+		t.installed(func(prefix netip.Prefix, _ candidate) {
+			im.emit(Event{Kind: RouteDel, VRF: vrf, Prefix: prefix})
+		})
 	}
 	delete(im.tables, vrf)
 	delete(im.targets, vrf)

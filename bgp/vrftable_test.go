@@ -3,6 +3,7 @@ package bgp
 import (
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/peregrine-net/peregrine/bgp/vpn"
@@ -50,7 +51,7 @@ func hasPointers(t reflect.Type) bool {
 // TestVRFTableSlotsHoldNoPointers guards the reason the table is packed:
 // a map whose keys and values hold no pointers is never scanned by the GC.
 func TestVRFTableSlotsHoldNoPointers(t *testing.T) {
-	for _, v := range []any{prefixKey{}, candidate{}} {
+	for _, v := range []any{prefixKey{}, candidate{}, v4Key(0), v4Candidate{}} {
 		if hasPointers(reflect.TypeOf(v)) {
 			t.Errorf("%T holds a pointer", v)
 		}
@@ -71,25 +72,38 @@ func TestVRFTableStore(t *testing.T) {
 	c := func(r, nh string, label uint32) candidate {
 		return candidate{rd: rd(r), nextHop: packAddr(netip.MustParseAddr(nh)), label: mpls.Label(label)}
 	}
-	k := packPrefix(netip.MustParsePrefix("10.1.0.0/24"))
-	tab := newVRFTable()
-	for _, want := range [][]candidate{
-		{c("65000:1", "192.0.2.1", 100)},
-		{c("65000:1", "192.0.2.1", 100), c("65000:2", "192.0.2.2", 200)},
-		{c("65000:1", "192.0.2.1", 100), c("65000:2", "192.0.2.2", 200), c("65000:3", "2001:db8::3", 300)},
-		{c("65000:3", "2001:db8::3", 300)},
-		{},
-	} {
-		tab.store(k, want)
-		got := tab.candidates(k, nil)
-		if len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
-			t.Errorf("stored %v, read back %v", want, got)
-		}
-		if n := tab.len(); n != min(len(want), 1) {
-			t.Errorf("stored %d candidates: len = %d", len(want), n)
-		}
-		if len(want) < 2 && len(tab.others) != 0 {
-			t.Errorf("stored %d candidates: others still holds %d", len(want), len(tab.others))
+	v4a, v4b, v6 := c("65000:1", "192.0.2.1", 100), c("65000:2", "192.0.2.2", 200), c("65000:3", "2001:db8::3", 300)
+	// Each sequence moves a prefix's first candidate between the v4 map
+	// (IPv4 prefix, IPv4 next hop) and the general one, and back.
+	sequence := [][]candidate{{v4a}, {v4a, v4b}, {v4a, v4b, v6}, {v6}, {v6, v4a}, {v4b}, {}}
+	for _, ps := range []string{"10.1.0.0/24", "0.0.0.0/0", "255.255.255.255/32", "2001:db8:1::/48", "::ffff:10.1.0.0/120"} {
+		k := packPrefix(netip.MustParsePrefix(ps))
+		_, is4 := v4KeyOf(k)
+		tab := newVRFTable()
+		// A neighbour in each map, which no store of k may disturb.
+		tab.store(packPrefix(netip.MustParsePrefix("10.9.0.0/16")), []candidate{v4a})
+		tab.store(packPrefix(netip.MustParsePrefix("2001:db8:9::/48")), []candidate{v6})
+		for _, want := range sequence {
+			tab.store(k, want)
+			got := tab.candidates(k, nil)
+			if len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
+				t.Errorf("%s: stored %v, read back %v", ps, want, got)
+			}
+			if n := tab.len(); n != 2+min(len(want), 1) {
+				t.Errorf("%s: stored %d candidates: len = %d", ps, len(want), n)
+			}
+			if len(want) < 2 && len(tab.others) != 0 {
+				t.Errorf("%s: stored %d candidates: others still holds %d", ps, len(want), len(tab.others))
+			}
+			inV4 := len(want) > 0 && is4 && want[0].nextHop.is4
+			if got := len(tab.v4) == 2; got != inV4 {
+				t.Errorf("%s, first candidate %v: in the v4 map %v, want %v", ps, want, got, inV4)
+			}
+			var listed []string
+			tab.installed(func(p netip.Prefix, _ candidate) { listed = append(listed, p.String()) })
+			if len(listed) != tab.len() || (len(want) > 0 && !slices.Contains(listed, ps)) {
+				t.Errorf("%s: installed lists %v", ps, listed)
+			}
 		}
 	}
 }
