@@ -221,6 +221,44 @@ func parseIPv4(b []byte) (netip.Addr, bool) {
 	return netip.AddrFrom4(ip), true
 }
 
+// rdKinds and rtKinds are the administrator forms of GoBGP's RD and
+// extended community messages.
+var (
+	rdKinds = map[string]vpn.Kind{
+		"apipb.RouteDistinguisherTwoOctetASN":  vpn.KindAS2,
+		"apipb.RouteDistinguisherIPAddress":    vpn.KindIPv4,
+		"apipb.RouteDistinguisherFourOctetASN": vpn.KindAS4,
+	}
+	rtKinds = map[string]vpn.Kind{
+		"apipb.TwoOctetAsSpecificExtended":  vpn.KindAS2,
+		"apipb.IPv4AddressSpecificExtended": vpn.KindIPv4,
+		"apipb.FourOctetAsSpecificExtended": vpn.KindAS4,
+	}
+)
+
+// putAdminAssigned writes the six value bytes RDs (RFC 4364 4.2) and
+// route targets (RFC 4360 3) share: a 2-byte AS and a 4-byte number, an
+// IPv4 address and a 2-byte number, or a 4-byte AS and a 2-byte number.
+// It is false for the IPv4 form without an IPv4 address.
+func putAdminAssigned(v []byte, kind vpn.Kind, admin uint64, ip netip.Addr, assigned uint64) bool {
+	switch kind {
+	case vpn.KindAS2:
+		binary.BigEndian.PutUint16(v, uint16(admin))
+		binary.BigEndian.PutUint32(v[2:], uint32(assigned))
+	case vpn.KindIPv4:
+		if !ip.Is4() {
+			return false
+		}
+		a := ip.As4()
+		copy(v, a[:])
+		binary.BigEndian.PutUint16(v[4:], uint16(assigned))
+	case vpn.KindAS4:
+		binary.BigEndian.PutUint32(v, uint32(admin))
+		binary.BigEndian.PutUint16(v[4:], uint16(assigned))
+	}
+	return true
+}
+
 // readRD reads the Any holding a RouteDistinguisherTwoOctetASN,
 // RouteDistinguisherIPAddress or RouteDistinguisherFourOctetASN, each
 // admin (1) and assigned (2), into the 8-byte wire form (RFC 4364 4.2).
@@ -234,24 +272,13 @@ func readRD(anyBytes []byte) (vpn.RD, error) {
 	if err != nil {
 		return vpn.RD{}, fmt.Errorf("route distinguisher: %w", err)
 	}
-	switch name {
-	case "apipb.RouteDistinguisherTwoOctetASN":
-		binary.BigEndian.PutUint16(w[2:], uint16(admin))
-		binary.BigEndian.PutUint32(w[4:], uint32(assigned))
-	case "apipb.RouteDistinguisherIPAddress":
-		if !ip.Is4() {
-			return vpn.RD{}, errors.New("route distinguisher: administrator is not an IPv4 address")
-		}
-		w[1] = byte(vpn.KindIPv4)
-		a := ip.As4()
-		copy(w[2:], a[:])
-		binary.BigEndian.PutUint16(w[6:], uint16(assigned))
-	case "apipb.RouteDistinguisherFourOctetASN":
-		w[1] = byte(vpn.KindAS4)
-		binary.BigEndian.PutUint32(w[2:], uint32(admin))
-		binary.BigEndian.PutUint16(w[6:], uint16(assigned))
-	default:
+	kind, ok := rdKinds[name]
+	if !ok {
 		return vpn.RD{}, errors.New("route distinguisher of an unknown type")
+	}
+	w[1] = byte(kind)
+	if !putAdminAssigned(w[2:], kind, admin, ip, assigned) {
+		return vpn.RD{}, errors.New("route distinguisher: administrator is not an IPv4 address")
 	}
 	return vpn.RDFromBytes(w)
 }
@@ -401,24 +428,13 @@ func readRouteTarget(anyBytes []byte) (vpn.RT, bool, error) {
 		return vpn.RT{}, false, err
 	}
 	w := [8]byte{1: vpn.SubtypeRouteTarget}
-	switch name {
-	case "apipb.TwoOctetAsSpecificExtended":
-		binary.BigEndian.PutUint16(w[2:], uint16(admin))
-		binary.BigEndian.PutUint32(w[4:], uint32(local))
-	case "apipb.IPv4AddressSpecificExtended":
-		if !ip.Is4() {
-			return vpn.RT{}, false, nil // GoBGP drops such a community
-		}
-		w[0] = byte(vpn.KindIPv4)
-		a := ip.As4()
-		copy(w[2:], a[:])
-		binary.BigEndian.PutUint16(w[6:], uint16(local))
-	case "apipb.FourOctetAsSpecificExtended":
-		w[0] = byte(vpn.KindAS4)
-		binary.BigEndian.PutUint32(w[2:], uint32(admin))
-		binary.BigEndian.PutUint16(w[6:], uint16(local))
-	default:
+	kind, ok := rtKinds[name]
+	if !ok {
 		return vpn.RT{}, false, nil
+	}
+	w[0] = byte(kind)
+	if !putAdminAssigned(w[2:], kind, admin, ip, local) {
+		return vpn.RT{}, false, nil // GoBGP drops such a community
 	}
 	rt, err := vpn.RTFromBytes(w)
 	return rt, err == nil, nil
