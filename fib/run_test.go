@@ -105,10 +105,13 @@ func TestReconcilerCopyOnWrite(t *testing.T) {
 // TestReconcilerRetries: an Apply that fails halfway is logged and
 // retried after the backoff with no new input, and the retry converges.
 func TestReconcilerRetries(t *testing.T) {
-	// An Interval far longer than the test: the config waits for Flush,
-	// so Flush is answered by the Apply that fails, not by a retry that
-	// a slow (race-instrumented, loaded) machine let run first.
+	// An Interval far longer than the test, started by a first Flush (the
+	// first change after start is applied at once): the config then waits
+	// for the second Flush, which is answered by the Apply that fails, not
+	// by a retry that a slow (race-instrumented, loaded) machine let run
+	// first.
 	r, fb := startReconciler(t, fib.Options{Interval: time.Hour, MinBackoff: 5 * time.Millisecond, Logger: quietLogger()})
+	flush(t, r)
 	errBoom := errors.New("boom")
 	fb.FailAfter(3, errBoom)
 	r.SetConfig(pe1Config())
