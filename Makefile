@@ -65,8 +65,9 @@ bench-lab: $(TOOLS)/wireguard-go
 	$(BIN)/benchlab -wireguard-go $(abspath $(TOOLS))/wireguard-go $(BENCHLAB_FLAGS)
 
 # Peregrine's BGP import time for BENCH_N VPNv4 routes from a gobgpd peer,
-# next to a second gobgpd receiving the same routes in the same run.
-# e.g. make bench-bgp BENCH_N=1000000
+# next to a second gobgpd receiving the same routes in the same run; three
+# runs, judged by their medians (-runs). e.g. make bench-bgp BENCH_N=1000000
+# BENCH_FLAGS=-runs=1 (a run of a million routes takes minutes here).
 BENCH_N     ?= 100000
 BENCH_FLAGS ?=
 bench-bgp: build $(TOOLS)/gobgpd

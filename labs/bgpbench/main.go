@@ -83,6 +83,7 @@ import (
 // options are the command-line settings.
 type options struct {
 	n, batch       int
+	runs           int
 	port, apiPort  int
 	pprofPort      int
 	gogc           string
@@ -109,6 +110,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bgpbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.n, "n", 100000, "number of VPNv4 routes")
+	fs.IntVar(&o.runs, "runs", 3, "runs, each on a fresh topology; the targets are held against the medians (-profile: 1)")
 	fs.IntVar(&o.batch, "batch", 2000, "paths per AddPathStream message")
 	fs.IntVar(&o.port, "port", 1790, "BGP port of all three speakers")
 	fs.IntVar(&o.apiPort, "api-port", 50061, "GoBGP gRPC port of all three speakers")
@@ -131,18 +133,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if o.n < 1 || o.n > maxRoutes || o.batch < 1 {
-		fmt.Fprintf(stderr, "bgpbench: -n must be 1..%d and -batch positive\n", maxRoutes)
+	if o.n < 1 || o.n > maxRoutes || o.batch < 1 || o.runs < 1 {
+		fmt.Fprintf(stderr, "bgpbench: -n must be 1..%d, -batch and -runs positive\n", maxRoutes)
 		return 2
+	}
+	if o.profile != "" {
+		o.runs = 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	res, err := bench(ctx, o, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "bgpbench: %v\n", err)
-		return 1
+	var results []*result
+	for i := range o.runs {
+		if o.runs > 1 {
+			fmt.Fprintf(stderr, "bgpbench: run %d of %d\n", i+1, o.runs)
+		}
+		res, err := bench(ctx, o, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "bgpbench: %v\n", err)
+			return 1
+		}
+		results = append(results, res)
 	}
-	res.print(stdout, o)
+	printRuns(stdout, o, results)
 	return 0
 }
 

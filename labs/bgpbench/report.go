@@ -90,7 +90,15 @@ func (r *result) phaseRows(tw io.Writer, title string, aLoad time.Duration, aCPU
 	fmt.Fprintf(tw, "ratio P/B\t%.2f\t\t\t%s\t\t\t\n", p.elapsed.Seconds()/b.elapsed.Seconds(), cratio)
 }
 
+// print writes the run's report and its verdict on the targets.
 func (r *result) print(w io.Writer, o options) {
+	r.printReport(w, o)
+	head := fmt.Sprintf("N=%d peregrine=%s gobgpd=%s", r.n, dur(r.p.elapsed), dur(r.b.elapsed))
+	verdict(w, o, head, r.ratio(), r.pPerRoute(), r.inProcess)
+}
+
+// printReport writes the tables of one run.
+func (r *result) printReport(w io.Writer, o options) {
 	fmt.Fprintf(w, "\nN=%d VPNv4 routes, %d per AddPathStream message, BGP on 127.0.0.11-13 port %d\n", r.n, r.batch, r.port)
 	aLoad := r.load
 	if r.stream {
@@ -137,22 +145,27 @@ func (r *result) print(w io.Writer, o options) {
 	}
 	fmt.Fprintf(w, "(settled: %v after import; peak: VmHWM, the RSS high-water mark, read when settled)\n\n", o.settle)
 
+}
+
+// verdict writes the figures held against the targets, ratio and memory
+// per route, after head, and whether they are met.
+func verdict(w io.Writer, o options, head string, ratio, perRoute float64, inProcess bool) {
 	memWhat := "rss/route"
-	if r.inProcess {
+	if inProcess {
 		memWhat = "heap/route"
 	}
-	fmt.Fprintf(w, "bench-bgp: N=%d peregrine=%s gobgpd=%s ratio=%.2f (target <=%g) %s=%.0fB (target <=%gB)\n",
-		r.n, dur(r.p.elapsed), dur(r.b.elapsed), r.ratio(), o.targetRatio, memWhat, r.pPerRoute(), o.targetPerRoute)
-	if r.inProcess {
+	fmt.Fprintf(w, "bench-bgp: %s ratio=%.2f (target <=%g) %s=%.0fB (target <=%gB)\n",
+		head, ratio, o.targetRatio, memWhat, perRoute, o.targetPerRoute)
+	if inProcess {
 		fmt.Fprintln(w, "profile run: P shares this process, so targets are not judged")
 		return
 	}
 	var missed []string
-	if r.ratio() > o.targetRatio {
-		missed = append(missed, fmt.Sprintf("ratio %.2f > %g", r.ratio(), o.targetRatio))
+	if ratio > o.targetRatio {
+		missed = append(missed, fmt.Sprintf("ratio %.2f > %g", ratio, o.targetRatio))
 	}
-	if r.pPerRoute() > o.targetPerRoute {
-		missed = append(missed, fmt.Sprintf("%s %.0fB > %gB", memWhat, r.pPerRoute(), o.targetPerRoute))
+	if perRoute > o.targetPerRoute {
+		missed = append(missed, fmt.Sprintf("%s %.0fB > %gB", memWhat, perRoute, o.targetPerRoute))
 	}
 	if len(missed) > 0 {
 		fmt.Fprintf(w, "MISSED TARGET: %s\n", strings.Join(missed, "; "))
