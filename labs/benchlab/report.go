@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/peregrine-net/peregrine/labs/internal/stats"
 )
 
 // report collects every variant's runs and prints the table and the
@@ -52,17 +54,7 @@ func (v *variantResult) median() (float64, bool) {
 	for i, m := range v.runs {
 		bps[i] = m.bps
 	}
-	return median(bps), true
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
+	return stats.Median(bps), true
 }
 
 func gbit(bps float64) string { return fmt.Sprintf("%.2f", bps/1e9) }

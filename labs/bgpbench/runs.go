@@ -6,6 +6,8 @@ import (
 	"io"
 	"slices"
 	"text/tabwriter"
+
+	"github.com/peregrine-net/peregrine/labs/internal/stats"
 )
 
 // Repeated runs. These machines are shared and their speed drifts from
@@ -13,17 +15,6 @@ import (
 // drift, but a burst of it can still land on one more than the other.
 // Each run builds its topology afresh (so each memory figure is a first
 // import), and the targets are held against the medians.
-
-// median is the middle of xs, or the mean of the two middles.
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
 
 // printRuns reports one run as it is, and several as the report of the
 // run with the median ratio, a line per run and the medians' verdict.
@@ -52,6 +43,6 @@ func printRuns(w io.Writer, o options, rs []*result) {
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)
-	head := fmt.Sprintf("N=%d runs=%d medians: peregrine=%.2fs gobgpd=%.2fs", rs[0].n, len(rs), median(pTimes), median(bTimes))
-	verdict(w, o, head, median(ratios), median(perRoute), false)
+	head := fmt.Sprintf("N=%d runs=%d medians: peregrine=%.2fs gobgpd=%.2fs", rs[0].n, len(rs), stats.Median(pTimes), stats.Median(bTimes))
+	verdict(w, o, head, stats.Median(ratios), stats.Median(perRoute), false)
 }
