@@ -184,7 +184,8 @@ func bench(ctx context.Context, o options, logw io.Writer) (*result, error) {
 		defer os.RemoveAll(dir)
 	}
 	if err := checkFree(hostPort(addrA, o.port), hostPort(addrP, o.port), hostPort(addrB, o.port),
-		hostPort(addrA, o.apiPort), hostPort(addrP, o.apiPort), hostPort(addrB, o.apiPort)); err != nil {
+		hostPort(addrA, o.apiPort), hostPort(addrP, o.apiPort), hostPort(addrB, o.apiPort),
+		hostPort(addrP, metricsPort(o.apiPort))); err != nil {
 		return nil, err
 	}
 	if o.peregrined == "" && o.profile == "" {

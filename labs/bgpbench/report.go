@@ -38,6 +38,11 @@ type result struct {
 
 func (r *result) ratio() float64 { return r.p.elapsed.Seconds() / r.b.elapsed.Seconds() }
 
+// importCPU is P's and B's own CPU time over the import.
+func (r *result) importCPU() (p, b time.Duration) {
+	return r.p.use.CPU - r.pBefore.CPU, r.b.use.CPU - r.bBefore.CPU
+}
+
 // perRoute is the RSS growth per route from before the load to m.
 func (r *result) perRoute(before, m usage) float64 {
 	return float64(m.RSS-before.RSS) / float64(r.n)
@@ -110,8 +115,8 @@ func (r *result) printReport(w io.Writer, o options) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	r.phaseRows(tw, "import", aLoad, r.aAfter.CPU-r.aBefore.CPU, r.b, r.p,
-		r.b.use.CPU-r.bBefore.CPU, r.p.use.CPU-r.pBefore.CPU)
+	pCPU, bCPU := r.importCPU()
+	r.phaseRows(tw, "import", aLoad, r.aAfter.CPU-r.aBefore.CPU, r.b, r.p, bCPU, pCPU)
 	if r.withdrawn {
 		fmt.Fprintln(tw, "\t\t\t\t\t\t\t")
 		r.phaseRows(tw, "withdraw all", 0, r.aWithdrawn.CPU-r.aAfter.CPU, r.bw, r.pw,
@@ -135,16 +140,14 @@ func (r *result) printReport(w io.Writer, o options) {
 	}
 	r.memRow(tw, "gobgpd B", r.bBefore, r.b.use, r.bSettled)
 	_ = tw.Flush()
-	if !r.inProcess {
-		fmt.Fprintf(w, "peregrine P settled: Go heap live %s (+%.0f B/route), in spans %s (free slots among live objects %s), GOGC %.0f\n",
-			mb(int64(r.pHeap.live)), (r.pHeap.live-r.pHeapBefore.live)/float64(r.n), mb(int64(r.pHeap.inUse)), mb(int64(r.pHeap.inUse-r.pHeap.live)), r.pHeap.gogc)
-	}
 	if r.inProcess {
 		fmt.Fprintf(w, "in-process P: live Go heap %s -> %s after GC (this program's %d prebuilt paths are in both)\n",
 			mb(int64(r.heapBefore)), mb(int64(r.heapAfter)), r.n)
+	} else {
+		fmt.Fprintf(w, "peregrine P settled: Go heap live %s (+%.0f B/route), in spans %s (free slots among live objects %s), GOGC %.0f\n",
+			mb(int64(r.pHeap.live)), (r.pHeap.live-r.pHeapBefore.live)/float64(r.n), mb(int64(r.pHeap.inUse)), mb(int64(r.pHeap.inUse-r.pHeap.live)), r.pHeap.gogc)
 	}
 	fmt.Fprintf(w, "(settled: %v after import; peak: VmHWM, the RSS high-water mark, read when settled)\n\n", o.settle)
-
 }
 
 // verdict writes the figures held against the targets, ratio and memory

@@ -36,7 +36,8 @@ func printRuns(w io.Writer, o options, rs []*result) {
 	fmt.Fprintln(tw, "run\tperegrine P\tgobgpd B\tratio\tCPU ratio\trss/route\t")
 	var ratios, perRoute, pTimes, bTimes []float64
 	for i, r := range rs {
-		cpu := (r.p.use.CPU - r.pBefore.CPU).Seconds() / (r.b.use.CPU - r.bBefore.CPU).Seconds()
+		pCPU, bCPU := r.importCPU()
+		cpu := pCPU.Seconds() / bCPU.Seconds()
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f\t%.2f\t%.0fB\t\n", i+1, dur(r.p.elapsed), dur(r.b.elapsed), r.ratio(), cpu, r.pPerRoute())
 		ratios, perRoute = append(ratios, r.ratio()), append(perRoute, r.pPerRoute())
 		pTimes, bTimes = append(pTimes, r.p.elapsed.Seconds()), append(bTimes, r.b.elapsed.Seconds())
