@@ -13,9 +13,12 @@ import (
 // has them, and the rare change of a VRF's import targets asks it again
 // (remote), which saves a third of the memory a route costs here.
 type importer struct {
-	targets map[string][]vpn.RT  // VRF -> import RTs
-	tables  map[string]*vrfTable // VRF -> prefix -> candidates
-	emit    func(Event)
+	vrfs map[string]*importVRF
+	// order is vrfs in the order they were configured: the events one
+	// path causes leave in that order, not in map order, so the FIB and
+	// the tests see them the same way each time.
+	order []*importVRF
+	emit  func(Event)
 	// scratch holds one prefix's candidates while place works on them.
 	scratch []candidate
 	// remote lists the current remote best paths, for re-evaluating a
@@ -23,13 +26,23 @@ type importer struct {
 	remote func() []vpnPath
 }
 
+// importVRF is one VRF's import targets and imported routes.
+type importVRF struct {
+	name    string
+	targets []vpn.RT
+	table   *vrfTable
+}
+
 func newImporter(emit func(Event), remote func() []vpnPath) *importer {
-	return &importer{
-		targets: map[string][]vpn.RT{},
-		tables:  map[string]*vrfTable{},
-		emit:    emit,
-		remote:  remote,
+	return &importer{vrfs: map[string]*importVRF{}, emit: emit, remote: remote}
+}
+
+// table is vrf's table, nil if the importer has no such VRF.
+func (im *importer) table(vrf string) *vrfTable {
+	if v := im.vrfs[vrf]; v != nil {
+		return v.table
 	}
+	return nil
 }
 
 // matches reports whether a path carrying rts is imported by a VRF with targets.
@@ -47,15 +60,15 @@ func (im *importer) update(p vpnPath) {
 	if p.local {
 		return
 	}
-	for vrf, targets := range im.targets {
-		im.place(vrf, p.key, !p.withdraw && matches(targets, p.rts), p)
+	for _, v := range im.order {
+		im.place(v, p.key, !p.withdraw && matches(v.targets, p.rts), p)
 	}
 }
 
 // place adds (in) or removes (!in) path key's candidate in vrf and emits
 // what changed in the installed route.
-func (im *importer) place(vrf string, key pathKey, in bool, p vpnPath) {
-	table := im.tables[vrf]
+func (im *importer) place(v *importVRF, key pathKey, in bool, p vpnPath) {
+	table, vrf := v.table, v.name
 	k := packPrefix(key.prefix)
 	cands := table.candidates(k, im.scratch[:0])
 	before, had := best(cands)
@@ -77,30 +90,35 @@ func (im *importer) place(vrf string, key pathKey, in bool, p vpnPath) {
 // setVRF adds a VRF or changes its import targets, re-evaluating every
 // known path against the new targets.
 func (im *importer) setVRF(vrf string, targets []vpn.RT) {
-	if old, ok := im.targets[vrf]; ok && slices.Equal(old, targets) {
+	v := im.vrfs[vrf]
+	if v != nil && slices.Equal(v.targets, targets) {
 		return
 	}
-	im.targets[vrf] = slices.Clone(targets)
-	if im.tables[vrf] == nil {
-		im.tables[vrf] = newVRFTable()
+	if v == nil {
+		v = &importVRF{name: vrf, table: newVRFTable()}
+		im.vrfs[vrf] = v
+		im.order = append(im.order, v)
 	}
+	v.targets = slices.Clone(targets)
 	// Paths the VRF imported and no longer matches drop out; those it
 	// now matches come in. A path withdrawn meanwhile is in neither list
 	// nor table, or its withdrawal is queued behind this.
 	for _, p := range im.remote() {
-		im.place(vrf, p.key, matches(targets, p.rts), p)
+		im.place(v, p.key, matches(targets, p.rts), p)
 	}
 }
 
 // removeVRF withdraws everything a VRF imported.
 func (im *importer) removeVRF(vrf string) {
-	if t := im.tables[vrf]; t != nil {
-		t.installed(func(prefix netip.Prefix, _ candidate) {
-			im.emit(Event{Kind: RouteDel, VRF: vrf, Prefix: prefix})
-		})
+	v := im.vrfs[vrf]
+	if v == nil {
+		return
 	}
-	delete(im.tables, vrf)
-	delete(im.targets, vrf)
+	v.table.installed(func(prefix netip.Prefix, _ candidate) {
+		im.emit(Event{Kind: RouteDel, VRF: vrf, Prefix: prefix})
+	})
+	delete(im.vrfs, vrf)
+	im.order = slices.DeleteFunc(im.order, func(o *importVRF) bool { return o == v })
 }
 
 // Route is one installed VRF route, for show commands and tests.
@@ -114,8 +132,8 @@ type Route struct {
 
 // routes lists a VRF's installed routes sorted by prefix.
 func (im *importer) routes(vrf string) ([]Route, bool) {
-	table, ok := im.tables[vrf]
-	if !ok {
+	table := im.table(vrf)
+	if table == nil {
 		return nil, false
 	}
 	out := make([]Route, 0, table.len())

@@ -166,7 +166,7 @@ func BenchmarkImportTable(b *testing.B) {
 	b.StopTimer()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	if n := im.tables["red"].len(); n != b.N {
+	if n := im.table("red").len(); n != b.N {
 		b.Fatalf("table holds %d prefixes, want %d", n, b.N)
 	}
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(b.N), "heapB/prefix")

@@ -217,9 +217,8 @@ func (s *Speaker) VRFRoutes(vrf string) (routes []Route, ok bool, err error) {
 // summaries and metrics scrapes cost the run loop nothing per route.
 func (s *Speaker) VRFRouteCount(vrf string) (n int, ok bool, err error) {
 	err = s.do(func() error {
-		var table *vrfTable
-		if table, ok = s.imp.tables[vrf]; ok {
-			n = table.len()
+		if table := s.imp.table(vrf); table != nil {
+			n, ok = table.len(), true
 		}
 		return nil
 	})
