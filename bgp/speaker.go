@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
@@ -164,8 +165,17 @@ func (s *Speaker) emit(e Event) {
 	}
 }
 
+// closeSessionsTimeout bounds how long Stop waits for GoBGP to tear the
+// sessions down; past it, StopBgp goes ahead regardless.
+const closeSessionsTimeout = 5 * time.Second
+
 // Stop closes every session with a Cease NOTIFICATION and stops GoBGP.
 func (s *Speaker) Stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), closeSessionsTimeout)
+	if err := s.closeSessions(ctx); err != nil {
+		s.log.Warn("stop: closing sessions", "error", err)
+	}
+	cancel()
 	if err := s.srv.StopBgp(context.Background(), &api.StopBgpRequest{}); err != nil {
 		s.log.Warn("stop", "error", err)
 	}
