@@ -15,9 +15,12 @@ import (
 )
 
 // rawSession opens a BGP session from a hand-driven peer at local to the
-// speaker at remote, up to Established.
-func rawSession(t *testing.T, local, remote string) net.Conn {
+// speaker s at remote, up to Established. It dials once s's session to local
+// is Active: GoBGP closes a connection that arrives while a new neighbor is
+// still Idle, which a real peer would answer by retrying.
+func rawSession(t *testing.T, s *Speaker, local, remote string) net.Conn {
 	t.Helper()
+	waitSessionState(t, s, local, api.PeerState_ACTIVE)
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
 	c, err := d.Dial("tcp", remote)
 	if err != nil {
@@ -69,7 +72,7 @@ bgp:
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := rawSession(t, "127.0.0.3", fmt.Sprintf("127.0.0.1:%d", port))
+	c := rawSession(t, s, "127.0.0.3", fmt.Sprintf("127.0.0.1:%d", port))
 	waitEstablished(t, s, "127.0.0.3")
 	s.Stop()
 	for {
@@ -89,16 +92,22 @@ bgp:
 // waitEstablished polls until the speaker sees the session to addr up.
 func waitEstablished(t *testing.T, s *Speaker, addr string) {
 	t.Helper()
+	waitSessionState(t, s, addr, api.PeerState_ESTABLISHED)
+}
+
+// waitSessionState polls until the speaker's session to addr is in want.
+func waitSessionState(t *testing.T, s *Speaker, addr string, want api.PeerState_SessionState) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	var state api.PeerState_SessionState
 	for time.Now().Before(deadline) {
-		var state api.PeerState_SessionState
 		_ = s.Server().ListPeer(context.Background(), &api.ListPeerRequest{Address: addr}, func(p *api.Peer) {
 			state = p.GetState().GetSessionState()
 		})
-		if state == api.PeerState_ESTABLISHED {
+		if state == want {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("session to %s not established", addr)
+	t.Fatalf("session to %s is %v, want %v", addr, state, want)
 }

@@ -86,7 +86,7 @@ vrfs:
 `))
 	waitRoutes(t, pe1, "red", "10.2.0.0/24 via 127.0.0.2 label 1000 rd 65000:11; ")
 
-	c := rawSession(t, "127.0.0.3", fmt.Sprintf("127.0.0.1:%d", p1))
+	c := rawSession(t, pe1, "127.0.0.3", fmt.Sprintf("127.0.0.1:%d", p1))
 
 	// UPDATE whose withdrawn-routes length (0x00ff) runs past the message:
 	// RFC 4271 section 6.3 "Malformed Attribute List".

@@ -37,7 +37,7 @@ bgp:
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := rawSession(t, "127.0.0.3", fmt.Sprintf("127.0.0.1:%d", port))
+		c := rawSession(t, s, "127.0.0.3", fmt.Sprintf("127.0.0.1:%d", port))
 		waitEstablished(t, s, "127.0.0.3")
 		endOfRIB := bgpMessage(2, []byte{0, 0, 0, 0}) // an empty UPDATE
 		flood := make(chan struct{})
