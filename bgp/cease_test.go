@@ -48,12 +48,11 @@ func rawSession(t *testing.T, s *Speaker, local, remote string) net.Conn {
 	}
 }
 
-// TestStopSendsCease: a graceful shutdown tells every peer why with a
-// NOTIFICATION Cease (RFC 4271 section 6.7) instead of dropping TCP.
-func TestStopSendsCease(t *testing.T) {
-	if testing.Short() {
-		t.Skip("opens BGP sessions over loopback")
-	}
+// startWithPassivePeer starts a speaker on 127.0.0.1 and a free port with
+// one passive neighbor, 127.0.0.3, for a hand-driven peer (rawSession). The
+// caller stops it.
+func startWithPassivePeer(t *testing.T, log *slog.Logger) (*Speaker, int) {
+	t.Helper()
 	port := freePort(t, "127.0.0.1")
 	cfg, err := config.Parse(fmt.Appendf(nil, `
 router: {id: 1.1.1.1, asn: 65000}
@@ -66,12 +65,20 @@ bgp:
 	if err != nil {
 		t.Fatal(err)
 	}
-	events := make(chan Event, 16)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := Start(context.Background(), cfg, log, events)
+	s, err := Start(context.Background(), cfg, log, make(chan Event, 16))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, port
+}
+
+// TestStopSendsCease: a graceful shutdown tells every peer why with a
+// NOTIFICATION Cease (RFC 4271 section 6.7) instead of dropping TCP.
+func TestStopSendsCease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens BGP sessions over loopback")
+	}
+	s, port := startWithPassivePeer(t, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	c := rawSession(t, s, "127.0.0.3", fmt.Sprintf("127.0.0.1:%d", port))
 	waitEstablished(t, s, "127.0.0.3")
 	s.Stop()
