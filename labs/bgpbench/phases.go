@@ -31,13 +31,10 @@ func measure(ctx context.Context, t *topology, o options, batches [][]*api.Path,
 	if r.aBefore, err = readUsage(aPID); err != nil {
 		return nil, err
 	}
-	if prof == nil {
-		if r.pHeapBefore, err = readGoHeap(ctx, hostPort(addrP, metricsPort(t.apiPort))); err != nil {
-			return nil, err
-		}
-	}
 	if prof != nil {
 		r.heapBefore = prof.begin()
+	} else if r.pHeapBefore, err = readGoHeap(ctx, hostPort(addrP, metricsPort(t.apiPort))); err != nil {
+		return nil, err
 	}
 	h0, err := t.hostSnap()
 	if err != nil {
