@@ -8,7 +8,9 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// Cipher is an ESP AEAD transform. Its zero value is invalid.
+// Cipher is an ESP transform suite: an AEAD, or AES-CBC (RFC 3602) with an
+// HMAC-SHA2 integrity check (RFC 4868), encrypt-then-MAC. Its zero value is
+// invalid.
 type Cipher uint8
 
 // The supported transforms, named as in configuration and .sa files.
@@ -19,6 +21,20 @@ const (
 	AES256GCM16
 	// ChaCha20Poly1305 is ChaCha20-Poly1305 (RFC 7634).
 	ChaCha20Poly1305
+
+	// AES128CBCSHA256 is AES-CBC with a 128-bit key (RFC 3602) and
+	// HMAC-SHA-256-128 (RFC 4868).
+	AES128CBCSHA256
+	// AES128CBCSHA384 is AES-128-CBC with HMAC-SHA-384-192.
+	AES128CBCSHA384
+	// AES128CBCSHA512 is AES-128-CBC with HMAC-SHA-512-256.
+	AES128CBCSHA512
+	// AES256CBCSHA256 is AES-CBC with a 256-bit key and HMAC-SHA-256-128.
+	AES256CBCSHA256
+	// AES256CBCSHA384 is AES-256-CBC with HMAC-SHA-384-192.
+	AES256CBCSHA384
+	// AES256CBCSHA512 is AES-256-CBC with HMAC-SHA-512-256.
+	AES256CBCSHA512
 )
 
 // SaltLen is the salt at the end of every transform's key material.
@@ -28,6 +44,12 @@ var cipherNames = [...]string{
 	AES128GCM16:      "aes128gcm16",
 	AES256GCM16:      "aes256gcm16",
 	ChaCha20Poly1305: "chacha20poly1305",
+	AES128CBCSHA256:  "aes128-sha256",
+	AES128CBCSHA384:  "aes128-sha384",
+	AES128CBCSHA512:  "aes128-sha512",
+	AES256CBCSHA256:  "aes256-sha256",
+	AES256CBCSHA384:  "aes256-sha384",
+	AES256CBCSHA512:  "aes256-sha512",
 }
 
 // ParseCipher returns the transform with the given name: "aes128gcm16",
@@ -38,12 +60,12 @@ func ParseCipher(name string) (Cipher, error) {
 			return Cipher(c), nil
 		}
 	}
-	return 0, fmt.Errorf("esp: unknown cipher %q (want aes128gcm16, aes256gcm16 or chacha20poly1305)", name)
+	return 0, fmt.Errorf("esp: unknown cipher %q (want aes128gcm16, aes256gcm16, chacha20poly1305, or aes128|aes256 with -sha256|-sha384|-sha512)", name)
 }
 
 // IsValid reports whether c is one of the supported transforms.
 func (c Cipher) IsValid() bool {
-	return c >= AES128GCM16 && c <= ChaCha20Poly1305
+	return c >= AES128GCM16 && c <= AES256CBCSHA512
 }
 
 // String returns the transform's name, as ParseCipher accepts it.
@@ -72,16 +94,53 @@ func (c *Cipher) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// KeyLen returns the length of the key material the transform takes,
-// including the 4-byte salt: 20, 36 or 36 bytes (0 for an invalid Cipher).
+// IsAEAD reports whether c is an AEAD (GCM, ChaCha20-Poly1305) rather than
+// AES-CBC with a separate HMAC.
+func (c Cipher) IsAEAD() bool {
+	return c >= AES128GCM16 && c <= ChaCha20Poly1305
+}
+
+// KeyLen returns the length of the key material the transform takes: for
+// the AEADs the key and the 4-byte salt (20, 36 or 36 bytes); for AES-CBC
+// the encryption key followed by the integrity key (RFC 4301 section 4.4.2
+// order, which RFC 7296 section 2.17 follows): 16 or 32 bytes and then 32,
+// 48 or 64. 0 for an invalid Cipher.
 func (c Cipher) KeyLen() int {
 	switch c {
+	case AES128CBCSHA256, AES128CBCSHA384, AES128CBCSHA512,
+		AES256CBCSHA256, AES256CBCSHA384, AES256CBCSHA512:
+		return c.cbcKeyLen() + c.integKeyLen()
 	case AES128GCM16:
 		return 16 + SaltLen
 	case AES256GCM16:
 		return 32 + SaltLen
 	case ChaCha20Poly1305:
 		return chacha20poly1305.KeySize + SaltLen
+	}
+	return 0
+}
+
+// cbcKeyLen is the AES key length of a CBC suite (0 for an AEAD).
+func (c Cipher) cbcKeyLen() int {
+	switch c {
+	case AES128CBCSHA256, AES128CBCSHA384, AES128CBCSHA512:
+		return 16
+	case AES256CBCSHA256, AES256CBCSHA384, AES256CBCSHA512:
+		return 32
+	}
+	return 0
+}
+
+// integKeyLen is the HMAC key length of a CBC suite, the hash's output
+// size (RFC 4868 section 2.1.1); 0 for an AEAD.
+func (c Cipher) integKeyLen() int {
+	switch c {
+	case AES128CBCSHA256, AES256CBCSHA256:
+		return 32
+	case AES128CBCSHA384, AES256CBCSHA384:
+		return 48
+	case AES128CBCSHA512, AES256CBCSHA512:
+		return 64
 	}
 	return 0
 }
