@@ -133,10 +133,21 @@ func (a *apiServer) ipsecSAs(w http.ResponseWriter, _ *http.Request) {
 
 // saDocs describes every SA of the FIB's tunnels with its counters.
 func (dp *dataplane) saDocs() []localapi.SA {
-	counters := map[uint32]userspace.SACounters{}
+	// Outbound SPIs may repeat across tunnels (each remote PE picks its
+	// own), so an outbound SA is found by its remote PE too.
+	type saID struct {
+		remote netip.Addr
+		out    bool
+		spi    uint32
+	}
+	counters := map[saID]userspace.SACounters{}
 	if st := statserOf(dp.backend); st != nil {
 		for _, c := range st.Stats().SAs {
-			counters[c.SPI] = c
+			id := saID{spi: c.SPI, out: c.Outbound}
+			if c.Outbound {
+				id.remote = c.Remote.Unmap()
+			}
+			counters[id] = c
 		}
 	}
 	out := []localapi.SA{}
@@ -157,7 +168,11 @@ func (dp *dataplane) saDocs() []localapi.SA {
 			if dir.name == "in" && sa.AntiReplay {
 				sa.ReplayWindow = cmp.Or(dir.p.ReplayWindow, 1024)
 			}
-			c := counters[dir.p.SPI]
+			id := saID{spi: dir.p.SPI}
+			if dir.name == "out" {
+				id = saID{remote: t.Remote.Unmap(), out: true, spi: dir.p.SPI}
+			}
+			c := counters[id]
 			if dir.name == "out" {
 				sa.Packets, sa.Bytes = c.SealedPackets, c.SealedBytes
 				addDrop(sa.Drops, "seq-exhausted", c.SeqExhausted)

@@ -221,7 +221,8 @@ func (b *Backend) Stats() Stats {
 }
 
 // Counters implements fib.Counterer with Stats' numbers under stable
-// names ("vrf red out drop no-sa", "sa 0x00001001 out sealed packets").
+// names ("vrf red out drop no-sa", "sa 0x00001001 out 192.0.2.2 sealed
+// packets").
 func (b *Backend) Counters() map[string]uint64 { return b.Stats().flatten() }
 
 // SendIKE sends an IKE message to a peer from UDP port 4500, behind the

@@ -92,12 +92,19 @@ type VRFCounters struct {
 	ICMPTooBig uint64
 }
 
-// SACounters are one SA's counters, with the tunnel it belongs to.
+// SACounters are one SA's counters, with the tunnel it belongs to. An
+// outbound SA is named by Remote and SPI together: two tunnels may send
+// under one SPI, since each remote PE picks the SPI it receives on.
 type SACounters struct {
 	Remote   netip.Addr
 	Outbound bool
 	SPI      uint32
 	esp.Counters
+	// Outbound SAs only: LastSeq is the last sequence number sealed, and
+	// NeedsRekey is esp.SA.NeedsRekey (the soft limit is passed: an IKE
+	// SA should be rekeyed before sealing stops at the hard one).
+	LastSeq    uint64
+	NeedsRekey bool
 }
 
 // Stats is a snapshot of the backend's counters. Each number is read
@@ -129,7 +136,9 @@ func (v *vrf) stats() VRFCounters {
 }
 
 // flatten names every counter for fib.Counterer, as "vrf red out packets",
-// "vrf red in drop no-sa", "sa 0x00001001 out sealed packets".
+// "vrf red in drop no-sa", "sa 0x00001001 out 192.0.2.2 sealed packets"
+// (an outbound SA's name carries its remote PE: SPIs may repeat across
+// tunnels), "sa 0x00002001 in opened packets".
 func (s Stats) flatten() map[string]uint64 {
 	m := map[string]uint64{}
 	addDrops := func(prefix string, d Drops) {
@@ -162,7 +171,7 @@ func (s Stats) flatten() map[string]uint64 {
 	for _, sa := range s.SAs {
 		p := "sa 0x" + hex32(sa.SPI) + " in"
 		if sa.Outbound {
-			p = "sa 0x" + hex32(sa.SPI) + " out"
+			p = "sa 0x" + hex32(sa.SPI) + " out " + sa.Remote.String()
 			m[p+" sealed packets"], m[p+" sealed bytes"] = sa.SealedPackets, sa.SealedBytes
 			m[p+" seq exhausted"], m[p+" seal errors"] = sa.SeqExhausted, sa.SealErrors
 			continue

@@ -1,6 +1,7 @@
 package userspace
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -38,8 +39,8 @@ type dataplane struct {
 	// Owned by update's caller.
 	vrfs   map[string]*vrf
 	peers  map[netip.Addr]*peer
-	inSAs  map[uint32]*heldSA // SPI -> SA in the inbound table
-	outSAs map[uint32]*heldSA
+	inSAs  map[uint32]*heldSA  // SPI -> SA in the inbound table
+	outSAs map[outKey]*heldSA  // tunnel -> SA (tunnels.go)
 	hops   map[hopKey]*nextHop // interned next hops
 }
 
@@ -99,20 +100,22 @@ type tunnelOut struct {
 	dst    sockaddr
 }
 
-// heldSA is an SA with the parameters it was made from, so that an update
-// with the same parameters keeps it (and its sequence number or replay
-// window) instead of making a new one.
+// heldSA is an SA with what it was made from, so that an update with the
+// same key keeps it (and its sequence number or replay window) instead of
+// making a new one (tunnels.go).
 type heldSA struct {
 	sa     *esp.SA
-	params fib.SAParams
 	remote netip.Addr
+	cipher esp.Cipher
+	esn    bool
+	keySum [sha256.Size]byte // of the key: no copy of the key is held
 }
 
 func newDataplane(mode mpls.TTLMode, ike func(netip.AddrPort, []byte), mtu int) *dataplane {
 	d := &dataplane{
 		mode: mode, ike: ike, mtu: mtu,
 		vrfs: map[string]*vrf{}, peers: map[netip.Addr]*peer{},
-		inSAs: map[uint32]*heldSA{}, outSAs: map[uint32]*heldSA{},
+		inSAs: map[uint32]*heldSA{}, outSAs: map[outKey]*heldSA{},
 		hops: map[hopKey]*nextHop{},
 	}
 	empty := map[mpls.Label]*vrf{}

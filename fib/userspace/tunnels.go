@@ -1,7 +1,8 @@
 package userspace
 
 import (
-	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
 	"fmt"
 	"net/netip"
 
@@ -9,21 +10,45 @@ import (
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 )
 
+// SA lifetimes. An SA's sequence number is its IV (see package esp), so an
+// outbound SA made again under the same key would send IVs it already
+// sent. Hence:
+//
+//   - Outbound SAs are held per tunnel (remote PE and SPI), never by SPI
+//     alone: the remote PE picks the SPI it receives on, so two tunnels may
+//     share one, and holding them by SPI would make each tunnel's SA again
+//     on every update.
+//   - An SA is made again only when its key changes. Settings that do not
+//     touch the sealing (the replay window, anti-replay on or off) keep
+//     the SA: an outbound SA never reads them, and an inbound SA made
+//     again would forget which numbers it has seen and accept replays of
+//     them. A new window applies with the SA's next key.
+//   - If the same key comes back with another cipher or ESN setting, the
+//     new SA continues the old one's sequence.
+//   - No copy of a key is held here: an SA is compared by a digest of its
+//     key, so a dropped SA leaves no key material behind in this package
+//     (the esp.SA's cipher holds its own schedule until it is collected).
+
+// outKey names an outbound SA: the tunnel (remote PE) and the SPI.
+type outKey struct {
+	remote netip.Addr
+	spi    uint32
+}
+
 // updateTunnels publishes each peer's outbound tunnel and brings the
-// inbound SA table in line with s.Tunnels. SAs whose parameters did not
-// change are kept, so sequence numbers and replay windows survive an
-// update; a changed SA (new keys under the same SPI) is replaced.
+// inbound SA table in line with s.Tunnels.
 func (d *dataplane) updateTunnels(s *fib.State) []error {
 	var errs []error
 	wantIn := map[uint32]bool{}
-	wantOut := map[uint32]bool{}
+	wantOut := map[outKey]bool{}
 	for remote, t := range s.Tunnels {
 		remote = remote.Unmap()
 		p := d.peer(remote)
 		out := &tunnelOut{remote: remote, udp: t.UDP, dst: sockaddrOf(remote, t.UDP)}
 		if t.Out != nil {
-			wantOut[t.Out.SPI] = true
-			h, err := d.keepSA(d.outSAs, t.Out, remote)
+			k := outKey{remote, t.Out.SPI}
+			wantOut[k] = true
+			h, err := d.keepOutbound(k, t.Out)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("tunnel %s: outbound SA: %w", remote, err))
 			} else {
@@ -46,9 +71,10 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 			p.out.Store(nil)
 		}
 	}
-	for spi := range d.outSAs {
-		if !wantOut[spi] {
-			delete(d.outSAs, spi)
+	for k, h := range d.outSAs {
+		if !wantOut[k] {
+			h.release()
+			delete(d.outSAs, k)
 		}
 	}
 	for spi := range d.inSAs {
@@ -60,57 +86,74 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 	return errs
 }
 
+// keepOutbound returns the outbound SA held for k if p has its key, else
+// makes (and holds) a new one. On error k holds nothing, and the tunnel
+// drops what it would have sealed.
+func (d *dataplane) keepOutbound(k outKey, p *fib.SAParams) (*heldSA, error) {
+	old := d.outSAs[k]
+	sum := keySum(p.Key)
+	if old != nil && old.sameSealing(p, &sum) {
+		return old, nil
+	}
+	delete(d.outSAs, k)
+	var last uint64
+	if old != nil {
+		old.release()
+		if subtle.ConstantTimeCompare(old.keySum[:], sum[:]) == 1 {
+			last = old.sa.LastSeq() // same key, new cipher or ESN: go on
+		}
+	}
+	sa, err := esp.NewSA(esp.Config{SPI: p.SPI, Cipher: p.Cipher, Key: p.Key, ESN: p.ESN, InitialSeq: last})
+	if err != nil {
+		return nil, err
+	}
+	h := &heldSA{sa: sa, remote: k.remote, cipher: p.Cipher, esn: p.ESN, keySum: sum}
+	d.outSAs[k] = h
+	return h, nil
+}
+
 // keepInbound holds the inbound SA p and keeps the SPI table pointing at it.
 func (d *dataplane) keepInbound(p *fib.SAParams, remote netip.Addr) error {
 	old := d.inSAs[p.SPI]
-	h, err := d.keepSA(d.inSAs, p, remote)
-	if err != nil {
-		d.spis.Remove(p.SPI)
-		return err
+	sum := keySum(p.Key)
+	if old != nil && old.sameSealing(p, &sum) {
+		old.remote = remote
+		return nil
 	}
-	if h != old {
-		d.spis.Remove(p.SPI)
-		if err := d.spis.Add(h.sa); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// keepSA returns the SA held under p.SPI if it was made from the same
-// parameters, else makes (and holds) a new one. On error the SPI is no
-// longer held.
-func (d *dataplane) keepSA(held map[uint32]*heldSA, p *fib.SAParams, remote netip.Addr) (*heldSA, error) {
-	if h := held[p.SPI]; h != nil && sameParams(&h.params, p) {
-		h.remote = remote
-		return h, nil
-	}
-	delete(held, p.SPI)
+	delete(d.inSAs, p.SPI)
+	d.spis.Remove(p.SPI)
 	sa, err := esp.NewSA(esp.Config{
 		SPI: p.SPI, Cipher: p.Cipher, Key: p.Key, ESN: p.ESN, ReplayWindow: p.ReplayWindow,
 		NoAntiReplay: p.NoAntiReplay,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	h := &heldSA{sa: sa, params: *p, remote: remote}
-	h.params.Key = bytes.Clone(p.Key)
-	held[p.SPI] = h
-	return h, nil
+	d.inSAs[p.SPI] = &heldSA{sa: sa, remote: remote, cipher: p.Cipher, esn: p.ESN, keySum: sum}
+	return d.spis.Add(sa)
 }
 
-func sameParams(a, b *fib.SAParams) bool {
-	return a.SPI == b.SPI && a.Cipher == b.Cipher && a.ESN == b.ESN &&
-		a.ReplayWindow == b.ReplayWindow && a.NoAntiReplay == b.NoAntiReplay && bytes.Equal(a.Key, b.Key)
+// keySum is what an SA's key is compared by.
+func keySum(key []byte) [sha256.Size]byte { return sha256.Sum256(key) }
+
+// sameSealing reports whether p, whose key digests to sum, seals and opens
+// exactly as h does (see the lifetimes above for what is left out).
+func (h *heldSA) sameSealing(p *fib.SAParams, sum *[sha256.Size]byte) bool {
+	return h.sa.SPI() == p.SPI && h.cipher == p.Cipher && h.esn == p.ESN &&
+		subtle.ConstantTimeCompare(h.keySum[:], sum[:]) == 1
 }
+
+// release is called when h is no longer held.
+func (h *heldSA) release() {}
 
 // saStats returns the counters of every SA the tunnels use. Only Apply's
 // goroutine may call it; Backend.Stats takes the lock that serializes
 // them.
 func (d *dataplane) saStats() []SACounters {
 	var out []SACounters
-	for spi, h := range d.outSAs {
-		out = append(out, SACounters{Remote: h.remote, Outbound: true, SPI: spi, Counters: h.sa.Counters()})
+	for k, h := range d.outSAs {
+		out = append(out, SACounters{Remote: h.remote, Outbound: true, SPI: k.spi, Counters: h.sa.Counters(),
+			LastSeq: h.sa.LastSeq(), NeedsRekey: h.sa.NeedsRekey()})
 	}
 	for spi, h := range d.inSAs {
 		out = append(out, SACounters{Remote: h.remote, SPI: spi, Counters: h.sa.Counters()})

@@ -1,0 +1,72 @@
+package userspace
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	"github.com/peregrine-net/peregrine/fib"
+)
+
+// twoPEState has tunnels to two remote PEs whose outbound SPIs are equal:
+// each remote PE picks the SPI it receives on, so nothing keeps them apart.
+func twoPEState(window int) *fib.State {
+	peA, peB := addr("192.0.2.10"), addr("192.0.2.11")
+	out := func(seed byte) *fib.SAParams {
+		p := sa(0x4242, seed)
+		p.ReplayWindow = window
+		return p
+	}
+	return &fib.State{
+		LocalAddress: pe1Addr,
+		VRFs: map[string]*fib.VRF{"red": vrfOf("red", 101,
+			remote("10.10.0.0/16", peA, 100),
+			remote("10.11.0.0/16", peB, 200))},
+		Tunnels: map[netip.Addr]*fib.Tunnel{
+			peA: {Remote: peA, Out: out(1)},
+			peB: {Remote: peB, Out: out(2)},
+		},
+	}
+}
+
+// sealSeq seals one packet toward dst and returns the sequence number it
+// carried.
+func sealSeq(t *testing.T, d *dataplane, dst string) uint32 {
+	t.Helper()
+	buf := outBuf(ipv4("10.1.0.2", dst, 63, 100))
+	pkt, _, why := d.outbound(d.vrfs["red"], buf, outHeadroom, 100)
+	if why != dropNone {
+		t.Fatalf("%s: drop %d", dst, why)
+	}
+	return binary.BigEndian.Uint32(pkt[4:8])
+}
+
+// TestSharedOutboundSPINeverRestarts: two tunnels whose outbound SPIs are
+// equal each keep their own SA across any number of updates, and neither
+// sequence ever starts again (it is the IV: a restart under the same key
+// reuses nonces). Changing only the replay window (an inbound setting)
+// does not restart it either.
+func TestSharedOutboundSPINeverRestarts(t *testing.T) {
+	d := newTestDataplane(t, twoPEState(0))
+	var last [2]uint32
+	dsts := [2]string{"10.10.0.1", "10.11.0.1"}
+	for round := range 20 {
+		window := 0
+		if round%2 == 1 {
+			window = 64 * (1 + round)
+		}
+		if _, _, err := d.update(twoPEState(window), nil); err != nil {
+			t.Fatal(err)
+		}
+		for i, dst := range dsts {
+			seq := sealSeq(t, d, dst)
+			if seq != last[i]+1 {
+				t.Fatalf("round %d, tunnel to %s: sequence %d after %d: the SA was made again", round, dst, seq, last[i])
+			}
+			last[i] = seq
+		}
+	}
+	if n := len(d.outSAs); n != 2 {
+		t.Errorf("%d outbound SAs held, want 2", n)
+	}
+}
