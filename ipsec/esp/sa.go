@@ -68,6 +68,8 @@ type SA struct {
 	salt    uint32 // the 4 salt bytes, big-endian
 	limit   uint64 // highest sequence number Seal may use
 	rekeyAt uint64
+	// reserved, if set, bounds Seal further (Reserve, sequence.go).
+	reserved *reservation
 
 	// testIV, when set by a test, is sent as the IV instead of the
 	// sequence number, to reproduce published vectors.
