@@ -1,0 +1,401 @@
+package seqstore
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/peregrine-net/peregrine/ipsec/esp"
+)
+
+// DefaultDir is where the daemon keeps its state unless configured
+// otherwise.
+const DefaultDir = "/var/lib/peregrine"
+
+// FileName is the state file's name in the directory.
+const FileName = "esp-sequences"
+
+// DefaultBlock is how many sequence numbers one write reserves (doc.go
+// says why).
+const DefaultBlock = 1 << 20
+
+// retryEvery is how often a failed write is tried again.
+const retryEvery = time.Second
+
+// Store keeps the sequence marks of manually keyed outbound SAs in one
+// directory. Its methods are safe for concurrent use. It touches the disk
+// only from the first Attach on, so a daemon with no manual SA never
+// needs the directory.
+type Store struct {
+	log   *slog.Logger
+	dir   string
+	path  string
+	block uint64
+	kick  chan struct{} // a reservation wants more (buffered, 1)
+	stop  chan struct{}
+	wg    sync.WaitGroup
+
+	mu struct {
+		sync.Mutex
+		loaded bool
+		st     *fileState
+		// unreadable is why the file on disk could not be read; it is
+		// moved aside at the next write.
+		unreadable error
+		live       map[fingerprint]*Reservation
+		writing    bool // the writer goroutine runs
+		closed     bool
+		failing    bool // the last write failed (log once per episode)
+	}
+}
+
+// Options adjust a Store; the zero value is the default.
+type Options struct {
+	// Block is how many sequence numbers one write reserves; 0 means
+	// DefaultBlock. Tests use small blocks.
+	Block uint64
+}
+
+// Open returns a Store for dir ("" means DefaultDir). It reads nothing
+// yet: the first Attach does.
+func Open(dir string, log *slog.Logger, opts Options) *Store {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if dir == "" {
+		dir = DefaultDir
+	}
+	s := &Store{
+		log: log, dir: dir, path: filepath.Join(dir, FileName),
+		block: opts.Block, kick: make(chan struct{}, 1), stop: make(chan struct{}),
+	}
+	if s.block == 0 {
+		s.block = DefaultBlock
+	}
+	s.mu.live = map[fingerprint]*Reservation{}
+	return s
+}
+
+// Path is the state file.
+func (s *Store) Path() string { return s.path }
+
+// Tunnel names the SA being attached, for the file and the errors.
+type Tunnel struct {
+	Remote netip.Addr
+	SPI    uint32
+	// Key is the SA's key material; only its fingerprint is kept.
+	Key []byte
+	// Reset starts the SA at 1 when its mark is unknown because the state
+	// file was unreadable (the configuration's reset-sequence; doc.go).
+	Reset bool
+}
+
+func (t Tunnel) String() string { return fmt.Sprintf("%s spi 0x%08x", t.Remote, t.SPI) }
+
+// Reservation is an SA's claim on its key's mark. Release it when the SA
+// is no longer used.
+type Reservation struct {
+	s       *Store
+	fp      fingerprint
+	t       Tunnel // Key cleared
+	sa      *esp.SA
+	limit   uint64
+	pending atomic.Bool // Seal asked for more; the writer has not yet answered
+}
+
+// LostError is Attach's error when the state file could not be read, so
+// that nothing is known about the SA's key: the tunnel stays closed.
+type LostError struct {
+	Tunnel Tunnel
+	Path   string
+	Err    error // why the file could not be read
+}
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("seqstore: tunnel %s: sequence state %s is unreadable (%v), so this manual key may have sealed "+
+		"numbers that starting at 1 would reuse (nonce reuse): the tunnel stays closed until its key is rotated "+
+		"and reset-sequence is set, or reset-sequence is set to accept the risk", e.Tunnel, e.Path, e.Err)
+}
+
+func (e *LostError) Unwrap() error { return e.Err }
+
+// ErrKeyInUse: another live SA has the same key. Two SAs counting from the
+// same mark under one key would seal with the same nonces.
+var ErrKeyInUse = errors.New("seqstore: the same key is in use on another tunnel")
+
+// ErrKeyUsedUp: the key's mark is at the end of the SA's sequence space:
+// it cannot seal another packet. Rotate the key.
+var ErrKeyUsedUp = errors.New("seqstore: the key's sequence numbers are used up: rotate the key")
+
+// Attach reserves sequence numbers for sa, a new outbound SA of tunnel t,
+// above its key's mark, writes the new mark to disk and only then lets
+// sa use them (esp.SA.Reserve). sa must not have sealed anything or be
+// shared yet. On error sa must not be used.
+func (s *Store) Attach(sa *esp.SA, t Tunnel) (*Reservation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closed {
+		return nil, errors.New("seqstore: Attach after Close")
+	}
+	s.load()
+	st := s.mu.st
+	fp := fingerprintOf(&st.salt, t.Key)
+	t.Key = nil
+	if other := s.mu.live[fp]; other != nil {
+		return nil, fmt.Errorf("%w: tunnel %s has it too", ErrKeyInUse, other.t)
+	}
+	limit := uint64(1<<32 - 1)
+	if sa.ESN() {
+		limit = 1<<64 - 1
+	}
+	prev := st.entries[fp]
+	var start uint64
+	switch {
+	case prev != nil:
+		start = prev.mark
+	case st.lost && !t.Reset:
+		cause := s.mu.unreadable
+		if cause == nil {
+			cause = errors.New("an earlier copy was unreadable and this key is not in the new one")
+		}
+		return nil, &LostError{Tunnel: t, Path: s.path, Err: cause}
+	case st.lost:
+		s.log.Warn("reset-sequence: starting a manual SA at 1 although its sequence state is lost; "+
+			"if this key sealed before, nonces repeat", "tunnel", t.String(), "file", s.path)
+	}
+	if start >= limit {
+		return nil, fmt.Errorf("tunnel %s: %w", t, ErrKeyUsedUp)
+	}
+	mark := s.next(start, limit)
+	e := &entry{fp: fp, mark: mark, remote: t.Remote, spi: t.SPI}
+	st.entries[fp] = e
+	if err := s.write(); err != nil {
+		if prev != nil {
+			st.entries[fp] = prev
+		} else {
+			delete(st.entries, fp)
+		}
+		return nil, fmt.Errorf("seqstore: tunnel %s: reserving sequence numbers: %w", t, err)
+	}
+	r := &Reservation{s: s, fp: fp, t: t, sa: sa, limit: limit}
+	if err := sa.Reserve(start, mark, s.refillAt(start, mark), r.refill); err != nil {
+		return nil, fmt.Errorf("seqstore: tunnel %s: %w", t, err)
+	}
+	s.mu.live[fp] = r
+	if !s.mu.writing {
+		s.mu.writing = true
+		s.wg.Add(1)
+		go s.writer()
+	}
+	s.log.Info("manual SA continues above its persisted sequence", "tunnel", t.String(), "from", start+1, "reserved-to", mark)
+	return r, nil
+}
+
+// next is the mark one block above from, within limit.
+func (s *Store) next(from, limit uint64) uint64 {
+	if limit-from < s.block {
+		return limit
+	}
+	return from + s.block
+}
+
+// refillAt is the number from which an SA reserved up to mark (above
+// from) asks for more: half way through its block.
+func (s *Store) refillAt(from, mark uint64) uint64 { return from + (mark-from)/2 + 1 }
+
+// refill is called by Seal, on the packet path: it only signals.
+func (r *Reservation) refill() {
+	if r.pending.CompareAndSwap(false, true) {
+		select {
+		case r.s.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Release ends r: its SA is no longer used. The key's mark stays in the
+// file, so the key continues above it if it comes back.
+func (r *Reservation) Release() {
+	if r == nil {
+		return
+	}
+	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.live[r.fp] == r {
+		delete(s.mu.live, r.fp)
+	}
+}
+
+// writer answers refills until Close.
+func (s *Store) writer() {
+	defer s.wg.Done()
+	retry := time.NewTimer(retryEvery)
+	retry.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.kick:
+		case <-retry.C:
+		}
+		if !s.extend() {
+			retry.Reset(retryEvery)
+		}
+	}
+}
+
+// extend writes a block more for every reservation that asked, and then
+// raises their ceilings. It reports false if the write failed.
+func (s *Store) extend() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	type grow struct {
+		r          *Reservation
+		from, mark uint64
+		old        uint64
+	}
+	var gs []grow
+	for fp, r := range s.mu.live {
+		e := s.mu.st.entries[fp]
+		if !r.pending.Load() || e == nil || e.mark >= r.limit {
+			continue
+		}
+		gs = append(gs, grow{r: r, from: e.mark, mark: s.next(e.mark, r.limit), old: e.mark})
+		e.mark = gs[len(gs)-1].mark
+	}
+	if len(gs) == 0 {
+		return true
+	}
+	if err := s.write(); err != nil {
+		for _, g := range gs {
+			s.mu.st.entries[g.r.fp].mark = g.old
+		}
+		return false
+	}
+	for _, g := range gs {
+		// Clear before raising: a Seal that asks after this point is
+		// heard (see refill).
+		g.r.pending.Store(false)
+		g.r.sa.Extend(g.mark, s.refillAt(g.from, g.mark))
+	}
+	return true
+}
+
+// load reads the file once. A missing file is a first start; one that
+// cannot be read leaves a lost, empty state (doc.go).
+func (s *Store) load() {
+	if s.mu.loaded {
+		return
+	}
+	s.mu.loaded = true
+	data, err := os.ReadFile(s.path)
+	var st *fileState
+	if err == nil {
+		st, err = parse(data)
+	}
+	switch {
+	case err == nil:
+		s.mu.st = st
+		return
+	case errors.Is(err, fs.ErrNotExist):
+		s.log.Info("no ESP sequence state: a first start, every manual key starts at 1", "file", s.path)
+		s.mu.st = &fileState{entries: map[fingerprint]*entry{}}
+	default:
+		s.log.Error("ESP sequence state is unreadable: manual tunnels stay closed until their keys are rotated "+
+			"with reset-sequence set", "file", s.path, "err", err)
+		s.mu.unreadable = err
+		s.mu.st = &fileState{lost: true, entries: map[fingerprint]*entry{}}
+	}
+	if _, err := rand.Read(s.mu.st.salt[:]); err != nil {
+		panic("seqstore: no randomness: " + err.Error()) // crypto/rand does not fail on Linux
+	}
+}
+
+// write puts the state on disk durably: a temporary file, synced, renamed
+// over the old one, and the directory synced, so that a crash leaves the
+// old file or the new one.
+func (s *Store) write() error {
+	err := s.writeFile(s.mu.st.encode())
+	switch {
+	case err != nil && !s.mu.failing:
+		s.mu.failing = true
+		s.log.Error("cannot write ESP sequence state: manual SAs stop sealing at their reserved numbers "+
+			"until it can be written (retried every second)", "file", s.path, "err", err)
+	case err == nil && s.mu.failing:
+		s.mu.failing = false
+		s.log.Info("ESP sequence state written again", "file", s.path)
+	}
+	return err
+}
+
+func (s *Store) writeFile(data []byte) error {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return err
+	}
+	if s.mu.unreadable != nil {
+		aside := s.path + ".unreadable"
+		if err := os.Rename(s.path, aside); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("moving the unreadable file aside: %w", err)
+		}
+		s.log.Warn("moved the unreadable ESP sequence state aside", "to", aside)
+		s.mu.unreadable = nil
+	}
+	tmp := s.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	err = errors.Join(err, f.Sync(), f.Close())
+	if err == nil {
+		err = os.Rename(tmp, s.path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	d, err := os.Open(s.dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
+
+// Close stops the writer. Live SAs keep their reserved numbers and stop
+// at them; the file keeps every mark.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.closed = true
+	s.mu.Unlock()
+	close(s.stop)
+	s.wg.Wait()
+	return nil
+}
+
+// fingerprintLabel separates this use of HMAC from any other.
+const fingerprintLabel = "peregrine esp-sequences key fingerprint\x00"
+
+// fingerprintOf is HMAC-SHA256(salt, label || key), truncated (doc.go).
+func fingerprintOf(salt *[16]byte, key []byte) fingerprint {
+	m := hmac.New(sha256.New, salt[:])
+	m.Write([]byte(fingerprintLabel))
+	m.Write(key)
+	var fp fingerprint
+	copy(fp[:], m.Sum(nil))
+	return fp
+}
