@@ -96,14 +96,27 @@ type Tunnel struct {
 // SAParams are an SA's keys and parameters. The key is secret: String and
 // the backends never print it.
 type SAParams struct {
-	SPI          uint32
-	Cipher       esp.Cipher
-	Key          []byte // cipher key followed by the 4-byte salt
-	ESN          bool
-	ReplayWindow int // 0: the ESP engine's default
-	// NoAntiReplay turns anti-replay off (manual keys: see
-	// esp.Config.NoAntiReplay).
+	SPI    uint32
+	Cipher esp.Cipher
+	Key    []byte // cipher key followed by the 4-byte salt
+	ESN    bool
+	// ReplayWindow and NoAntiReplay are for inbound SAs: the window in
+	// packets (0: the ESP engine's default, 1024) and an explicit opt-out
+	// of the anti-replay check. A backend applies a change of either with
+	// the SA's next key: an inbound SA made again would forget which
+	// packets it has seen.
+	ReplayWindow int
 	NoAntiReplay bool
+	// PersistSequence marks a manually keyed outbound SA: the backend
+	// reserves its sequence numbers in persistent state before sealing
+	// with them, so that after a restart it continues above every number
+	// it may have used instead of reusing nonces (package
+	// ipsec/seqstore). A backend that cannot keeps the tunnel closed.
+	PersistSequence bool
+	// ResetSequence, with PersistSequence, starts the SA at 1 when its
+	// persisted sequence is lost, instead of keeping the tunnel closed
+	// (the configuration's reset-sequence).
+	ResetSequence bool
 }
 
 func (p *SAParams) String() string {

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/seqstore"
 	"github.com/peregrine-net/peregrine/ipsec/wire"
 	"github.com/peregrine-net/peregrine/mpls"
 	"github.com/vishvananda/netlink"
@@ -34,6 +35,11 @@ type Options struct {
 	// goroutine: copy msg to keep it. Send replies with SendIKE, since
 	// the backend owns the port.
 	IKE func(from netip.AddrPort, msg []byte)
+	// Sequences persists the sequence numbers of manually keyed outbound
+	// SAs (fib.SAParams.PersistSequence), so a restart never reuses a
+	// nonce; without it such SAs are refused and their tunnels closed.
+	// The caller closes it after the backend.
+	Sequences *seqstore.Store
 }
 
 // DefaultMTU leaves room, in a 1500-byte core MTU, for an outer IPv6 header,
@@ -87,10 +93,12 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("userspace: netlink: %w", err)
 	}
+	dp := newDataplane(opts.TTLMode, opts.IKE, opts.MTU)
+	dp.seqs = opts.Sequences
 	return &Backend{
 		log:    log,
 		mtu:    opts.MTU,
-		dp:     newDataplane(opts.TTLMode, opts.IKE, opts.MTU),
+		dp:     dp,
 		queues: tunQueues(),
 		sys:    &system{log: log, h: h, prio: opts.RulePriority},
 		tuns:   map[string]*tunDev{},

@@ -10,6 +10,7 @@ import (
 	"github.com/gaissmai/bart"
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/ipsec/seqstore"
 	"github.com/peregrine-net/peregrine/mpls"
 	"golang.zx2c4.com/wireguard/tun"
 )
@@ -30,6 +31,9 @@ type dataplane struct {
 	// packet whole (the kernel pops its labels); nil: inbound pops the
 	// label and finds the VRF in lfib.
 	labeled *vrf
+	// seqs persists manually keyed outbound SAs' sequence numbers; nil:
+	// such SAs cannot be made (their tunnels stay closed).
+	seqs *seqstore.Store
 
 	// Read by the packet path.
 	lfib atomic.Pointer[map[mpls.Label]*vrf]
@@ -109,6 +113,8 @@ type heldSA struct {
 	cipher esp.Cipher
 	esn    bool
 	keySum [sha256.Size]byte // of the key: no copy of the key is held
+	// res is a manually keyed outbound SA's sequence reservation.
+	res *seqstore.Reservation
 }
 
 func newDataplane(mode mpls.TTLMode, ike func(netip.AddrPort, []byte), mtu int) *dataplane {

@@ -3,11 +3,13 @@ package userspace
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/netip"
 
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/ipsec/seqstore"
 )
 
 // SA lifetimes. An SA's sequence number is its IV (see package esp), so an
@@ -39,16 +41,22 @@ type outKey struct {
 // inbound SA table in line with s.Tunnels.
 func (d *dataplane) updateTunnels(s *fib.State) []error {
 	var errs []error
+	// Let go of outbound SAs the State dropped first, so that a key that
+	// moved to another tunnel or SPI is free for its new SA (a sequence
+	// store refuses one key on two live SAs).
+	for k, h := range d.outSAs {
+		if t := s.Tunnels[k.remote]; t == nil || t.Out == nil || t.Out.SPI != k.spi {
+			h.release()
+			delete(d.outSAs, k)
+		}
+	}
 	wantIn := map[uint32]bool{}
-	wantOut := map[outKey]bool{}
 	for remote, t := range s.Tunnels {
 		remote = remote.Unmap()
 		p := d.peer(remote)
 		out := &tunnelOut{remote: remote, udp: t.UDP, dst: sockaddrOf(remote, t.UDP)}
 		if t.Out != nil {
-			k := outKey{remote, t.Out.SPI}
-			wantOut[k] = true
-			h, err := d.keepOutbound(k, t.Out)
+			h, err := d.keepOutbound(outKey{remote, t.Out.SPI}, t.Out)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("tunnel %s: outbound SA: %w", remote, err))
 			} else {
@@ -71,12 +79,6 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 			p.out.Store(nil)
 		}
 	}
-	for k, h := range d.outSAs {
-		if !wantOut[k] {
-			h.release()
-			delete(d.outSAs, k)
-		}
-	}
 	for spi := range d.inSAs {
 		if !wantIn[spi] {
 			d.spis.Remove(spi)
@@ -87,12 +89,13 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 }
 
 // keepOutbound returns the outbound SA held for k if p has its key, else
-// makes (and holds) a new one. On error k holds nothing, and the tunnel
-// drops what it would have sealed.
+// makes (and holds) a new one: for a manually keyed SA, above its
+// persisted sequence (PersistSequence). On error k holds nothing, and the
+// tunnel drops what it would have sealed.
 func (d *dataplane) keepOutbound(k outKey, p *fib.SAParams) (*heldSA, error) {
 	old := d.outSAs[k]
 	sum := keySum(p.Key)
-	if old != nil && old.sameSealing(p, &sum) {
+	if old != nil && old.sameSealing(p, &sum) && old.persisted() == p.PersistSequence {
 		return old, nil
 	}
 	delete(d.outSAs, k)
@@ -108,6 +111,15 @@ func (d *dataplane) keepOutbound(k outKey, p *fib.SAParams) (*heldSA, error) {
 		return nil, err
 	}
 	h := &heldSA{sa: sa, remote: k.remote, cipher: p.Cipher, esn: p.ESN, keySum: sum}
+	if p.PersistSequence {
+		if d.seqs == nil {
+			return nil, errors.New("manually keyed SA and no sequence store to continue its sequence after a restart")
+		}
+		h.res, err = d.seqs.Attach(sa, seqstore.Tunnel{Remote: k.remote, SPI: p.SPI, Key: p.Key, Reset: p.ResetSequence})
+		if err != nil {
+			return nil, err
+		}
+	}
 	d.outSAs[k] = h
 	return h, nil
 }
@@ -143,8 +155,12 @@ func (h *heldSA) sameSealing(p *fib.SAParams, sum *[sha256.Size]byte) bool {
 		subtle.ConstantTimeCompare(h.keySum[:], sum[:]) == 1
 }
 
-// release is called when h is no longer held.
-func (h *heldSA) release() {}
+// release is called when h is no longer held: its sequence reservation,
+// if any, ends (the mark stays on disk).
+func (h *heldSA) release() { h.res.Release() }
+
+// persisted reports whether h's sequence is reserved in the store.
+func (h *heldSA) persisted() bool { return h.res != nil }
 
 // saStats returns the counters of every SA the tunnels use. Only Apply's
 // goroutine may call it; Backend.Stats takes the lock that serializes

@@ -3,9 +3,12 @@ package userspace
 import (
 	"encoding/binary"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/seqstore"
+	"github.com/peregrine-net/peregrine/mpls"
 )
 
 // twoPEState has tunnels to two remote PEs whose outbound SPIs are equal:
@@ -68,5 +71,41 @@ func TestSharedOutboundSPINeverRestarts(t *testing.T) {
 	}
 	if n := len(d.outSAs); n != 2 {
 		t.Errorf("%d outbound SAs held, want 2", n)
+	}
+}
+
+// TestManualSANeedsStore: a manually keyed outbound SA without a sequence
+// store is refused, and its tunnel drops (never seals from 1 again).
+func TestManualSANeedsStore(t *testing.T) {
+	d := newDataplane(mpls.Uniform, nil, 0)
+	if _, _, err := d.update(manualState(), nil); err == nil || !strings.Contains(err.Error(), "sequence store") {
+		t.Fatalf("update: %v", err)
+	}
+	buf := outBuf(ipv4("10.1.0.2", "10.2.0.2", 63, 100))
+	if _, _, why := d.outbound(d.vrfs["red"], buf, outHeadroom, 100); why != dropNoSA {
+		t.Errorf("drop %d, want no-SA", why)
+	}
+}
+
+// TestManualKeyMovesSPI: a manual key moved to another SPI in one update
+// is free for its new SA (the old one is let go first) and continues
+// above its mark.
+func TestManualKeyMovesSPI(t *testing.T) {
+	d := newDataplane(mpls.Uniform, nil, 0)
+	d.seqs = seqstore.Open(t.TempDir(), nil, seqstore.Options{Block: 100})
+	defer d.seqs.Close()
+	if _, _, err := d.update(manualState(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if seq := sealSeq(t, d, "10.2.0.2"); seq != 1 {
+		t.Fatalf("first sequence %d", seq)
+	}
+	s := manualState()
+	s.Tunnels[pe2Addr].Out.SPI = 0x1002
+	if _, _, err := d.update(s, nil); err != nil {
+		t.Fatal(err)
+	}
+	if seq := sealSeq(t, d, "10.2.0.2"); seq != 101 {
+		t.Errorf("after the move: sequence %d, want 101", seq)
 	}
 }
