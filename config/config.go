@@ -27,6 +27,19 @@ type Config struct {
 	Dataplane Dataplane `config:"dataplane"`
 	Control   Control   `config:"control"`
 	Metrics   Metrics   `config:"metrics"`
+	State     State     `config:"state"`
+}
+
+// State is where the daemon keeps what must survive a restart.
+type State struct {
+	// Directory holds the persisted sequence numbers of the manually keyed
+	// outbound SAs (ipsec/seqstore), so that a restarted PE never seals
+	// with a nonce it used before. It must persist across restarts and
+	// belong to one daemon: a container needs a volume here, and a lab
+	// running several daemons gives each its own (peregrined -state-dir).
+	// Losing it is like saying every manual key is new: rotate them.
+	// Changing it needs a restart.
+	Directory string `config:"directory"`
 }
 
 // Metrics is the Prometheus endpoint.
@@ -154,7 +167,8 @@ func Defaults() Config {
 		Log:       Log{Level: "info", Format: "text"},
 		MPLS:      MPLS{LabelMin: 1000, LabelMax: 99999, TTLMode: "uniform"},
 		Control:   Control{Socket: "/run/peregrine/peregrined.sock"},
-		IPsec:     IPsec{Encapsulation: "udp"},
+		IPsec:     IPsec{Encapsulation: "udp", ReplayWindow: DefaultReplayWindow},
+		State:     State{Directory: "/var/lib/peregrine"},
 		Dataplane: Dataplane{Backend: "auto"},
 		BGP: BGP{
 			ListenAddress: netip.IPv4Unspecified(),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -24,25 +25,40 @@ type IPsec struct {
 	// NAT and matches strongSwan's userspace ESP) or "esp" (IP protocol
 	// 50).
 	Encapsulation string `config:"encapsulation"`
-	// ReplayWindow is the anti-replay window of the manually keyed
-	// tunnels' inbound SAs in packets, 64..4096, or 0 (the default) for
-	// no anti-replay check: a manual SA's sender starts counting at 1
-	// again whenever it restarts, and the receiver, with no key exchange
-	// to start a new SA, would drop its packets as replays until the
-	// count passed the old one (as Linux's `ip xfrm state`, whose
-	// replay-window defaults to 0). Set it where both PEs always restart
-	// together, or use IKE.
+	// ReplayWindow is the anti-replay window of the inbound SAs in
+	// packets, 64..4096; DefaultReplayWindow (1024) when left out. A
+	// manually keyed sender continues above every sequence number it
+	// used after a restart (its marks persist in state.directory), so
+	// its peer can keep the check on. 0 turns the check off for the
+	// manual tunnels' inbound SAs, an explicit opt-out for a peer whose
+	// sender starts at 1 again when it restarts (as Linux's `ip xfrm
+	// state` with replay-window 0); it never does for IKE SAs, where 0
+	// means the default. A change applies to an inbound SA with its
+	// next key: an SA made again would forget what it has seen.
 	ReplayWindow int      `config:"replay-window"`
 	Tunnels      []Tunnel `config:"tunnels"`
 	// IKEPeers are remote PEs keyed by IKEv2 rather than by hand.
 	IKEPeers []IKEPeer `config:"ike-peers"`
 }
 
+// DefaultReplayWindow is ipsec.replay-window when the file leaves it out.
+const DefaultReplayWindow = 1024
+
 // Tunnel is the pair of SAs to one remote PE.
 type Tunnel struct {
 	Remote netip.Addr `config:"remote"`
 	Out    SA         `config:"out"`
 	In     SA         `config:"in"`
+	// ResetSequence lets the outbound SA start at sequence number 1 when
+	// its persisted sequence is lost (state.directory's file unreadable);
+	// without it such a tunnel stays closed, because the key may already
+	// have sealed those numbers, and sealing them again reuses AEAD
+	// nonces, which gives away the authentication key and the XOR of the
+	// two plaintexts. Safe with a key that never sealed (rotate the key
+	// and set it); with an old key it is the operator accepting that
+	// risk. A readable persisted sequence is always continued, so leaving
+	// it set does not restart a running key.
+	ResetSequence bool `config:"reset-sequence"`
 }
 
 // SA is one direction's security association.
@@ -89,7 +105,10 @@ func (c *Config) validateIPsec(bad badFunc) {
 		bad("ipsec.encapsulation", strconv.Quote(s.Encapsulation), "want udp (ESP in UDP 4500) or esp (IP protocol 50)")
 	}
 	if s.ReplayWindow != 0 && (s.ReplayWindow < 64 || s.ReplayWindow > 4096) {
-		bad("ipsec.replay-window", strconv.Itoa(s.ReplayWindow), "must be 64..4096 packets, or 0 for no anti-replay check")
+		bad("ipsec.replay-window", strconv.Itoa(s.ReplayWindow), "must be 64..4096 packets, or 0 to turn the anti-replay check off")
+	}
+	if d := c.State.Directory; !filepath.IsAbs(d) {
+		bad("state.directory", strconv.Quote(d), "must be an absolute path: where manual SAs' sequence numbers persist across restarts")
 	}
 	if len(s.Tunnels) > 0 && !s.LocalAddress.IsValid() {
 		bad("ipsec.local-address", "", "required with tunnels: this PE's tunnel endpoint address")

@@ -50,12 +50,32 @@ func TestIPsecTunnels(t *testing.T) {
 	if tn.Out.SPI != 0x1001 || tn.In.SPI != 0x2001 || len(tn.Out.Key.Bytes()) != 20 || tn.Out.Key.Bytes()[0] != 0xa0 {
 		t.Errorf("tunnel: %+v", tn)
 	}
-	if cfg.IPsec.Encapsulation != "udp" || cfg.IPsec.ReplayWindow != 0 {
+	if cfg.IPsec.Encapsulation != "udp" || cfg.IPsec.ReplayWindow != 1024 || tn.ResetSequence {
 		t.Errorf("defaults: %+v", cfg.IPsec)
+	}
+	if cfg.State.Directory != "/var/lib/peregrine" {
+		t.Errorf("state.directory default %q", cfg.State.Directory)
 	}
 	printed := fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg)
 	if strings.Contains(printed, "a0a1a2") || strings.Contains(printed, "160 161 162") || strings.Contains(printed, "0xa0, 0xa1") {
 		t.Errorf("key material printed: %s", printed)
+	}
+}
+
+// TestIPsecSequenceSettings: replay-window 0 stays an explicit opt-out of
+// anti-replay; reset-sequence and state.directory are read.
+func TestIPsecSequenceSettings(t *testing.T) {
+	dir := t.TempDir()
+	writeKey(t, dir, "out.key", 20, 0o600)
+	writeKey(t, dir, "in.key", 20, 0o400)
+	body := strings.Replace(tunnels, "      in: {", "      reset-sequence: true\n      in: {", 1) +
+		"  replay-window: 0\nstate: {directory: /srv/pe1-state}\n"
+	cfg, err := loadIn(t, dir, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.IPsec.ReplayWindow != 0 || !cfg.IPsec.Tunnels[0].ResetSequence || cfg.State.Directory != "/srv/pe1-state" {
+		t.Errorf("read %+v, %+v", cfg.IPsec, cfg.State)
 	}
 }
 
@@ -72,6 +92,7 @@ func TestIPsecErrors(t *testing.T) {
 		{"no local address", strings.Replace(tunnels, "local-address: 10.0.0.1", "", 1), "ipsec.local-address: required with tunnels", 20, 0o600},
 		{"encapsulation", tunnels + "  encapsulation: gre\n", `ipsec.encapsulation: "gre": want udp`, 20, 0o600},
 		{"window", tunnels + "  replay-window: 8192\n", "ipsec.replay-window: 8192: must be 64..4096", 20, 0o600},
+		{"relative state directory", tunnels + "state: {directory: var/lib}\n", `state.directory: "var/lib": must be an absolute path`, 20, 0o600},
 		{"duplicate inbound spi", tunnels + `    - remote: 10.0.0.3
       out: {spi: 0x1002, cipher: aes128gcm16, key-file: out.key}
       in: {spi: 0x2001, cipher: aes128gcm16, key-file: in.key}

@@ -9,6 +9,7 @@ import (
 	"github.com/peregrine-net/peregrine/bgp"
 	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/seqstore"
 )
 
 // daemon holds the running configuration. One goroutine (run) owns it: signal
@@ -16,11 +17,13 @@ import (
 type daemon struct {
 	path string
 	// socket overrides control.socket, in the first config and on reload
-	// (peregrined -s).
-	socket string
-	cfg    *config.Config
-	level  *slog.LevelVar
-	log    *slog.Logger
+	// (peregrined -s); stateDir overrides state.directory the same way
+	// (peregrined -state-dir).
+	socket   string
+	stateDir string
+	cfg      *config.Config
+	level    *slog.LevelVar
+	log      *slog.Logger
 
 	speaker *bgp.Speaker
 	api     *apiServer
@@ -46,7 +49,10 @@ func newDaemon(path string, cfg *config.Config, logOut io.Writer) *daemon {
 func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 	d.log.Info("peregrined starting", "config", d.path, "router-id", d.cfg.Router.ID, "asn", d.cfg.Router.ASN, "pid", os.Getpid())
 	hook := &nattHook{}
-	r, b, err := startFIB(ctx, d.cfg, d.log, hook)
+	// Closed after the backend (defers run last first): no SA seals then.
+	seqs := seqstore.Open(d.cfg.State.Directory, d.log.With("component", "seqstore"), seqstore.Options{})
+	defer seqs.Close()
+	r, b, err := startFIB(ctx, d.cfg, d.log, hook, seqs)
 	if err != nil {
 		d.log.Error("dataplane did not start", "error", err)
 		return 1
@@ -149,6 +155,13 @@ func (d *daemon) reload(ctx context.Context) {
 	}
 	if d.socket != "" {
 		cfg.Control.Socket = d.socket
+	}
+	if d.stateDir != "" {
+		cfg.State.Directory = d.stateDir
+	}
+	if cfg.State != d.cfg.State {
+		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "state.directory: changing it needs a restart")
+		return
 	}
 	if cfg.Control != d.cfg.Control {
 		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "control.socket: changing it needs a restart")

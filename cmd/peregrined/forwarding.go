@@ -11,6 +11,7 @@ import (
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/fib/kernel"
 	"github.com/peregrine-net/peregrine/fib/userspace"
+	"github.com/peregrine-net/peregrine/ipsec/seqstore"
 	"github.com/peregrine-net/peregrine/mpls"
 )
 
@@ -19,12 +20,13 @@ import (
 // VRF devices, else userspace, and says why. The kernel backend carries
 // IPsec-protected traffic through a userspace ESP gateway. IKE messages
 // arriving on the dataplane's UDP 4500 go to hook.
-func newBackend(cfg *config.Config, log *slog.Logger, hook *nattHook) (fib.Backend, error) {
+// Manually keyed outbound SAs reserve their sequence numbers in seqs.
+func newBackend(cfg *config.Config, log *slog.Logger, hook *nattHook, seqs *seqstore.Store) (fib.Backend, error) {
 	mode, err := mpls.ParseTTLMode(cfg.MPLS.TTLMode)
 	if err != nil {
 		return nil, err
 	}
-	opts := userspace.Options{TTLMode: mode, MTU: cfg.Dataplane.MTU, IKE: hook.deliver}
+	opts := userspace.Options{TTLMode: mode, MTU: cfg.Dataplane.MTU, IKE: hook.deliver, Sequences: seqs}
 	switch cfg.Dataplane.Backend {
 	case "none":
 		log.Info("dataplane: none (control plane only)")
@@ -94,6 +96,7 @@ func fibConfig(cfg *config.Config) fib.Config {
 	for _, t := range cfg.IPsec.Tunnels {
 		ft := fib.Tunnel{Remote: t.Remote, UDP: cfg.IPsec.Encapsulation == "udp"}
 		ft.Out = saParams(t.Out, cfg.IPsec.ReplayWindow)
+		ft.Out.PersistSequence, ft.Out.ResetSequence = true, t.ResetSequence
 		ft.In = saParams(t.In, cfg.IPsec.ReplayWindow)
 		fc.Tunnels = append(fc.Tunnels, ft)
 	}
@@ -138,8 +141,8 @@ func connectedPrefixes(conns []fib.Connected) []netip.Prefix {
 
 // startFIB starts the reconciler over the configured backend; both are nil
 // with backend "none".
-func startFIB(ctx context.Context, cfg *config.Config, log *slog.Logger, hook *nattHook) (*fib.Reconciler, fib.Backend, error) {
-	b, err := newBackend(cfg, log, hook)
+func startFIB(ctx context.Context, cfg *config.Config, log *slog.Logger, hook *nattHook, seqs *seqstore.Store) (*fib.Reconciler, fib.Backend, error) {
+	b, err := newBackend(cfg, log, hook, seqs)
 	if err != nil || b == nil {
 		return nil, nil, err
 	}

@@ -2,6 +2,7 @@
 //
 //	peregrined -c /etc/peregrine/peregrined.yml    run
 //	peregrined -check -c FILE                      validate FILE and exit
+//	peregrined -c FILE -state-dir DIR              run, with state.directory DIR
 //
 // Signals: SIGINT and SIGTERM shut down cleanly (exit 0); SIGHUP reloads the
 // configuration file, and a file that fails to load is reported and ignored:
@@ -17,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/peregrine-net/peregrine/config"
@@ -38,7 +40,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	path := fs.String("c", defaultConfigPath, "configuration `file` (YAML)")
 	check := fs.Bool("check", false, "validate the configuration file and exit")
 	socket := fs.String("s", "", "control `socket`, overriding control.socket (a lab runs several daemons on one filesystem)")
+	stateDir := fs.String("state-dir", "", "state `directory`, overriding state.directory (each daemon of a lab needs its own)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *stateDir != "" && !filepath.IsAbs(*stateDir) {
+		fmt.Fprintf(stderr, "peregrined: -state-dir %q: want an absolute path\n", *stateDir)
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -54,6 +61,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *socket != "" {
 		cfg.Control.Socket = *socket
 	}
+	if *stateDir != "" {
+		cfg.State.Directory = *stateDir
+	}
 	if *check {
 		fmt.Fprintf(stdout, "%s: configuration is valid\n", *path)
 		return 0
@@ -66,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(hup)
 
 	d := newDaemon(*path, cfg, stderr)
-	d.socket = *socket
+	d.socket, d.stateDir = *socket, *stateDir
 	return d.run(ctx, hup)
 }
 

@@ -20,8 +20,12 @@ import (
 )
 
 // StateDir holds one directory per deployed lab: state.json, the nodes'
-// logs and the Peregrine nodes' control sockets. /run is a tmpfs, emptied
-// at boot together with the namespaces.
+// logs, the Peregrine nodes' control sockets and each one's own state
+// directory (peregrined -state-dir: the persisted ESP sequence numbers of
+// its manual keys, which two daemons must never share). /run is a tmpfs,
+// emptied at boot together with the namespaces; Destroy removes it too, so
+// a lab deployed again starts its manual SAs at 1 under the same keys:
+// harmless for a lab's published keys, never for real ones.
 var StateDir = "/run/peregrine-lab"
 
 // DefaultBgpd is FRR's bgpd as Debian installs it.
@@ -53,10 +57,11 @@ type NodeState struct {
 	Name      string `json:"name"`
 	Role      Role   `json:"role"`
 	Namespace string `json:"namespace"`
-	PID       int    `json:"pid,omitempty"`    // the node's daemon; 0 for a host
-	Log       string `json:"log,omitempty"`    // the daemon's output
-	Socket    string `json:"socket,omitempty"` // peregrined's control socket
-	Running   bool   `json:"running"`          // filled in by Inspect
+	PID       int    `json:"pid,omitempty"`       // the node's daemon; 0 for a host
+	Log       string `json:"log,omitempty"`       // the daemon's output
+	Socket    string `json:"socket,omitempty"`    // peregrined's control socket
+	StateDir  string `json:"state-dir,omitempty"` // peregrined's state.directory
+	Running   bool   `json:"running"`             // filled in by Inspect
 }
 
 // RequireRoot returns an error saying why the runner cannot work as this
@@ -168,7 +173,8 @@ func startDaemon(t *Topology, st *State, n *NodeState, o Options) error {
 		}
 		path = cmp.Or(o.Peregrined, peregrinedBinary())
 		n.Socket = filepath.Join(st.Dir, n.Name+".sock")
-		args = []string{"-c", conf, "-s", n.Socket}
+		n.StateDir = filepath.Join(st.Dir, n.Name+"-state")
+		args = []string{"-c", conf, "-s", n.Socket, "-state-dir", n.StateDir}
 	case RoleFRR:
 		conf, ok := t.HostPath(n.Name, FRRConfig)
 		if !ok {
