@@ -27,14 +27,14 @@ type Config struct {
 	// default (replay.DefaultSize, 1024), else replay.MinSize (64) to
 	// replay.MaxSize (4096).
 	ReplayWindow int
-	// NoAntiReplay turns the anti-replay check off, for manually keyed
-	// SAs: their sender's counter starts again at 1 whenever it restarts
-	// (a reload, a reboot), and with no key exchange to make a new SA the
-	// receiver would drop everything as replays until the counter passed
-	// its old high-water mark (RFC 4303 section 3.4.3 leaves the check to
-	// the receiver; Linux's `ip xfrm state` defaults to replay-window 0
-	// for the same reason). Not with ESN, whose high bits the window
-	// infers.
+	// NoAntiReplay turns the anti-replay check off: an explicit opt-out
+	// for a manually keyed peer whose sender starts counting at 1 again
+	// when it restarts, which a receiver with the check on would drop as
+	// replays until the count passed its old high-water mark (RFC 4303
+	// section 3.4.3 leaves the check to the receiver; Linux's `ip xfrm
+	// state` with replay-window 0). Peregrine's own manual senders
+	// persist their sequence (Reserve, package ipsec/seqstore), so they
+	// need no opt-out. Not with ESN, whose high bits the window infers.
 	NoAntiReplay bool
 	// RekeyAfter is the soft limit: NeedsRekey reports true once Seal has
 	// used this many sequence numbers. 0 picks 7/8 of the hard limit
