@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/ipsec/seqstore"
 	"github.com/peregrine-net/peregrine/mpls"
 )
@@ -107,5 +108,54 @@ func TestManualKeyMovesSPI(t *testing.T) {
 	}
 	if seq := sealSeq(t, d, "10.2.0.2"); seq != 101 {
 		t.Errorf("after the move: sequence %d, want 101", seq)
+	}
+}
+
+// TestOutboundSAExhausted: an outbound SA without ESN at the end of its
+// sequence space (2^32-1) stops sealing: each further packet is dropped
+// and counted (VRF seal-error, SA seq-exhausted), the counter never wraps,
+// an update with the same key does not make the SA again (which would
+// restart at 1), and Stats says the SA needs a rekey (issue 14 item 3,
+// dataplane side).
+func TestOutboundSAExhausted(t *testing.T) {
+	d := newTestDataplane(t, pe1State())
+	k := outKey{pe2Addr, 0x1001}
+	sa, err := esp.NewSA(esp.Config{SPI: 0x1001, Cipher: esp.AES128GCM16, Key: testKey(1), InitialSeq: 1<<32 - 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.outSAs[k].sa = sa
+	tun := *d.peers[pe2Addr].out.Load()
+	tun.sa = sa
+	d.peers[pe2Addr].out.Store(&tun)
+
+	for _, want := range []uint32{1<<32 - 2, 1<<32 - 1} {
+		if got := sealSeq(t, d, "10.2.0.2"); got != want {
+			t.Fatalf("sequence %d, want %d", got, want)
+		}
+	}
+	if _, _, err := d.update(pe1State(), nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		buf := outBuf(ipv4("10.1.0.2", "10.2.0.2", 63, 100))
+		if pkt, _, why := d.outbound(d.vrfs["red"], buf, outHeadroom, 100); why != dropSealError || pkt != nil {
+			t.Fatalf("at 2^32-1: drop %d, packet %v", why, pkt != nil)
+		}
+	}
+	if c := d.vrfs["red"].stats(); c.OutDrops.SealError != 3 || c.OutPackets != 2 {
+		t.Errorf("VRF counters %+v", c)
+	}
+	var found bool
+	for _, c := range d.stats().SAs {
+		if c.Outbound && c.SPI == 0x1001 {
+			found = true
+			if c.SeqExhausted != 3 || c.LastSeq != 1<<32-1 || !c.NeedsRekey {
+				t.Errorf("SA counters %+v", c)
+			}
+		}
+	}
+	if !found {
+		t.Error("no outbound SA in Stats")
 	}
 }
