@@ -156,9 +156,10 @@ func BenchmarkTable(b *testing.B) {
 		})
 		b.Run("persist", func(b *testing.B) {
 			b.ReportAllocs()
-			hop, err := d.hop(next.Routes[p])
-			if err != nil {
-				b.Fatal(err)
+			var errs []error
+			hop := d.ref(next.Routes[p], &errs)
+			if hop == nil {
+				b.Fatal(errs)
 			}
 			for b.Loop() {
 				t.InsertPersist(p, hop)

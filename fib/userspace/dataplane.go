@@ -46,6 +46,9 @@ type dataplane struct {
 	inSAs  map[uint32]*heldSA  // SPI -> SA in the inbound table
 	outSAs map[outKey]*heldSA  // tunnel -> SA (tunnels.go)
 	hops   map[hopKey]*nextHop // interned next hops
+	// pinned are remote PEs a Gateway keeps a peer for (its TUN per
+	// PE) whether or not routes or tunnels name them.
+	pinned map[netip.Addr]bool
 }
 
 // vrf is one VRF in the fast path.
@@ -79,6 +82,9 @@ const maxLabels = 4
 type nextHop struct {
 	peer   *peer
 	labels []mpls.Label // outermost first, as in fib.Route
+	// refs counts the routes that hold the hop (hops.go); only update's
+	// goroutine touches it.
+	refs int
 }
 
 type hopKey struct {
@@ -94,6 +100,9 @@ var localHop = &nextHop{}
 type peer struct {
 	remote netip.Addr
 	out    atomic.Pointer[tunnelOut] // nil: no tunnel
+	// hops counts the next hops that lead to the peer (hops.go); only
+	// update's goroutine touches it.
+	hops int
 }
 
 // tunnelOut is how packets leave toward a peer. Immutable once published.
@@ -156,11 +165,17 @@ func (d *dataplane) update(s *fib.State, devs map[string]tun.Device) (added, rem
 	}
 	for name, v := range d.vrfs {
 		if _, ok := s.VRFs[name]; !ok {
+			if v.applied != nil {
+				for _, r := range v.applied.Routes {
+					d.unref(r)
+				}
+			}
 			removed = append(removed, v)
 			delete(d.vrfs, name)
 		}
 	}
 	errs = append(errs, d.updateTunnels(s)...)
+	d.forgetPeers(s)
 
 	lf := make(map[mpls.Label]*vrf, len(s.Labels))
 	for l, a := range s.Labels {
@@ -175,37 +190,4 @@ func (d *dataplane) update(s *fib.State, devs map[string]tun.Device) (added, rem
 	}
 	d.lfib.Store(&lf)
 	return added, removed, errors.Join(errs...)
-}
-
-// peer returns the peer for a remote PE, creating it without a tunnel.
-func (d *dataplane) peer(remote netip.Addr) *peer {
-	p := d.peers[remote]
-	if p == nil {
-		p = &peer{remote: remote}
-		d.peers[remote] = p
-	}
-	return p
-}
-
-// hop returns the interned next hop of a route.
-func (d *dataplane) hop(r fib.Route) (*nextHop, error) {
-	if !r.IsRemote() {
-		return localHop, nil
-	}
-	if len(r.Labels) == 0 || len(r.Labels) > maxLabels {
-		return nil, fmt.Errorf("route %s: %d labels (want 1 to %d)", r.Prefix, len(r.Labels), maxLabels)
-	}
-	k := hopKey{remote: r.Remote.Unmap(), n: len(r.Labels)}
-	for i, l := range r.Labels {
-		if !l.IsValid() || l == mpls.ImplicitNull {
-			return nil, fmt.Errorf("route %s: label %d cannot be pushed", r.Prefix, l)
-		}
-		k.labels[i] = l
-	}
-	if h := d.hops[k]; h != nil {
-		return h, nil
-	}
-	h := &nextHop{peer: d.peer(k.remote), labels: append([]mpls.Label(nil), r.Labels...)}
-	d.hops[k] = h
-	return h, nil
 }

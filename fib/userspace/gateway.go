@@ -87,17 +87,22 @@ func (g *Gateway) Apply(ctx context.Context, local netip.Addr, tunnels map[netip
 			b.dp.labeled.dev.Store(&device{t})
 		}
 	}
+	// The remote PEs with a TUN keep their peers (gwPeer.p), tunnel or
+	// not; the dataplane forgets the others.
+	want := map[netip.Addr]bool{}
+	for _, r := range remotes {
+		want[r.Unmap()] = true
+	}
+	b.dp.pinned = want
 	if _, _, err := b.dp.update(&fib.State{Tunnels: tunnels, LocalAddress: local}, nil); err != nil {
 		errs = append(errs, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, errors.Join(append(errs, err)...)
 	}
-	want := map[netip.Addr]bool{}
 	names := map[netip.Addr]string{}
 	for _, r := range remotes {
 		r = r.Unmap()
-		want[r] = true
 		gp := g.peers[r]
 		if gp == nil {
 			name := gatewayDevicePrefix + strconv.Itoa(g.seq)

@@ -28,21 +28,24 @@ type change struct {
 	hop    *nextHop
 }
 
+// routeChange is one prefix whose route differs between the old VRF and
+// the new: what it was (if it was there) and what it is (if it is).
+type routeChange struct {
+	prefix      netip.Prefix
+	was, is     fib.Route
+	hadWas, has bool
+}
+
 // buildTable returns the table for newV, given old built from oldV (nil for
-// a new VRF), and the routes it had to leave out.
+// a new VRF), and the routes it had to leave out. It keeps the next hops'
+// reference counts (hops.go): every route of the new table holds its hop,
+// and the old routes it replaces let theirs go.
 func (d *dataplane) buildTable(old *routeTable, oldV, newV *fib.VRF) (*routeTable, []error) {
 	var errs []error
-	hopOf := func(r fib.Route) *nextHop {
-		h, err := d.hop(r)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return h
-	}
 	if oldV == nil || old == nil {
-		return d.freshTable(newV, hopOf), errs
+		return d.freshTable(newV, &errs), errs
 	}
-	var changes []change
+	var diff []routeChange
 	kept := 0 // prefixes of newV that oldV has too
 	for p, r := range newV.Routes {
 		o, ok := oldV.Routes[p]
@@ -52,19 +55,36 @@ func (d *dataplane) buildTable(old *routeTable, oldV, newV *fib.VRF) (*routeTabl
 				continue
 			}
 		}
-		changes = append(changes, change{p, hopOf(r)})
+		diff = append(diff, routeChange{prefix: p, was: o, hadWas: ok, is: r, has: true})
 	}
 	if kept < len(oldV.Routes) { // else nothing was withdrawn: skip the walk
-		for p := range oldV.Routes {
+		for p, o := range oldV.Routes {
 			if _, ok := newV.Routes[p]; !ok {
-				changes = append(changes, change{prefix: p})
+				diff = append(diff, routeChange{prefix: p, was: o, hadWas: true})
 			}
 		}
 	}
-	switch {
-	case len(changes) == 0:
-		return old, errs
-	case len(changes) <= persistThreshold:
+	if len(diff) == 0 {
+		return old, nil
+	}
+	if len(diff) > persistThreshold && len(diff) >= len(newV.Routes)/4 {
+		t := d.freshTable(newV, &errs) // hold the new hops before letting the old go
+		for _, r := range oldV.Routes {
+			d.unref(r)
+		}
+		return t, errs
+	}
+	changes := make([]change, len(diff))
+	for i, c := range diff {
+		changes[i].prefix = c.prefix
+		if c.has {
+			changes[i].hop = d.ref(c.is, &errs)
+		}
+		if c.hadWas {
+			d.unref(c.was)
+		}
+	}
+	if len(changes) <= persistThreshold {
 		t := old
 		for _, c := range changes {
 			if c.hop == nil {
@@ -74,25 +94,23 @@ func (d *dataplane) buildTable(old *routeTable, oldV, newV *fib.VRF) (*routeTabl
 			}
 		}
 		return t, errs
-	case len(changes) < len(newV.Routes)/4:
-		t := old.Clone()
-		for _, c := range changes {
-			if c.hop == nil {
-				t.Delete(c.prefix)
-			} else {
-				t.Insert(c.prefix, c.hop)
-			}
-		}
-		return t, errs
 	}
-	errs = nil // freshTable reports them again
-	return d.freshTable(newV, hopOf), errs
+	t := old.Clone()
+	for _, c := range changes {
+		if c.hop == nil {
+			t.Delete(c.prefix)
+		} else {
+			t.Insert(c.prefix, c.hop)
+		}
+	}
+	return t, errs
 }
 
-func (d *dataplane) freshTable(v *fib.VRF, hopOf func(fib.Route) *nextHop) *routeTable {
+// freshTable builds v's table from scratch, holding each route's hop.
+func (d *dataplane) freshTable(v *fib.VRF, errs *[]error) *routeTable {
 	t := new(routeTable)
 	for p, r := range v.Routes {
-		if h := hopOf(r); h != nil {
+		if h := d.ref(r, errs); h != nil {
 			t.Insert(p, h)
 		}
 	}
