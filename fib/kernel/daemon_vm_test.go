@@ -47,7 +47,8 @@ func startPeregrined(t *testing.T, ns netns.NsHandle, name, config string) (logP
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("/bin/peregrined", "-c", path)
+	// Each daemon its own state directory: two must never share one.
+	cmd := exec.Command("/bin/peregrined", "-c", path, "-state-dir", filepath.Join(dir, "state"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The child inherits the locked thread's namespace.
 	if err := onThreadIn(ns, cmd.Start); err != nil {

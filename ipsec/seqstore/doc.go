@@ -65,6 +65,12 @@
 //     the new one as "history lost", so keys it does not list still need
 //     Reset until the file is removed.
 //
+// The directory belongs to one daemon: the store holds an exclusive flock
+// on DIR/lock while it is open (the kernel drops it when the process ends,
+// even by SIGKILL). A second daemon pointed at the same directory would
+// rewrite the file without the first one's marks; instead its manual
+// tunnels stay closed (ErrDirInUse).
+//
 // Reset only matters when a key's mark is unknown: a readable mark is
 // always honoured, so leaving reset-sequence set does not restart an SA.
 package seqstore

@@ -53,6 +53,10 @@ type Store struct {
 		// moved aside at the next write.
 		unreadable error
 		live       map[fingerprint]*Reservation
+		// lock is the directory's lock file, held while the store is
+		// open; lockErr is why it could not be taken (lock.go).
+		lock    *os.File
+		lockErr error
 		writing    bool // the writer goroutine runs
 		closed     bool
 		failing    bool // the last write failed (log once per episode)
@@ -146,6 +150,9 @@ func (s *Store) Attach(sa *esp.SA, t Tunnel) (*Reservation, error) {
 	defer s.mu.Unlock()
 	if s.mu.closed {
 		return nil, errors.New("seqstore: Attach after Close")
+	}
+	if err := s.lockDir(); err != nil {
+		return nil, fmt.Errorf("seqstore: tunnel %s: %w", t, err)
 	}
 	s.load()
 	st := s.mu.st
@@ -384,6 +391,11 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.lock != nil {
+		return s.mu.lock.Close() // releases the flock
+	}
 	return nil
 }
 

@@ -282,3 +282,25 @@ func TestKeyUsedUp(t *testing.T) {
 		t.Errorf("used-up key: %v", err)
 	}
 }
+
+// TestDirInUse: a second store (another daemon) on a directory in use
+// keeps its manual tunnels closed; once the first closes, a new store
+// takes the directory.
+func TestDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	s1 := Open(dir, nil, Options{Block: 100})
+	mustAttach(t, s1, newSA(t, keyA), tunnel(keyA))
+	s2 := Open(dir, nil, Options{Block: 100})
+	defer s2.Close()
+	if _, err := s2.Attach(newSA(t, keyB), tunnel(keyB)); !errors.Is(err, ErrDirInUse) || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("second store on the same directory: %v", err)
+	}
+	s1.Close()
+	s3 := Open(dir, nil, Options{Block: 100})
+	defer s3.Close()
+	sa := newSA(t, keyA)
+	mustAttach(t, s3, sa, tunnel(keyA))
+	if got, _ := sealSeq(sa); got != 101 {
+		t.Errorf("after the first store closed: sequence %d, want 101", got)
+	}
+}
