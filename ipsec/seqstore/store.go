@@ -57,9 +57,9 @@ type Store struct {
 		// open; lockErr is why it could not be taken (lock.go).
 		lock    *os.File
 		lockErr error
-		writing    bool // the writer goroutine runs
-		closed     bool
-		failing    bool // the last write failed (log once per episode)
+		writing bool // the writer goroutine runs
+		closed  bool
+		failing bool // the last write failed (log once per episode)
 	}
 }
 
