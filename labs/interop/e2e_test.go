@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -270,6 +271,47 @@ func TestE2E(t *testing.T) {
 		}
 		e.pe1.reload(t, e.cfg1)
 		waitPing(t, ctx, red1, "10.2.0.2")
+	})
+
+	t.Run("kill -9 and restart pe1: pe2, anti-replay on, accepts it at once", func(t *testing.T) {
+		// pe1 sealed well over 10^5 packets above (TCP); a restarted pe1
+		// that counted from 1 again would reuse nonces, and pe2's window
+		// would drop it as replays for as long.
+		waitPing(t, ctx, red1, "10.2.0.2")
+		inSA := func() (packets, replays uint64) {
+			var sas []struct {
+				Direction  string            `json:"direction"`
+				SPI        uint32            `json:"spi"`
+				AntiReplay bool              `json:"anti-replay"`
+				Packets    uint64            `json:"packets"`
+				Drops      map[string]uint64 `json:"drops"`
+			}
+			must(t, e.pe2.get(ctx, "/v1/ipsec/sa", &sas))
+			for _, sa := range sas {
+				if sa.Direction == "in" && sa.SPI == 0x1001 {
+					if !sa.AntiReplay {
+						t.Fatal("pe2's inbound SA has anti-replay off: the default is on")
+					}
+					return sa.Packets, sa.Drops["replayed"] + sa.Drops["too-old"]
+				}
+			}
+			t.Fatal("pe2 has no inbound SA 0x1001")
+			return 0, 0
+		}
+		sealed, replays := inSA()
+		must(t, syscall.Kill(e.pe1.proc.Pid(), syscall.SIGKILL))
+		<-e.pe1.proc.Done()
+		e.pe1 = startPE(t, e.pe1.node, e.cfg1) // the same node: its state directory
+		e.pe1.waitImported(t, ctx, "red", "10.2.0.0/24 via 192.168.0.2 label * rd 65000:21", "fd00:2::/64 via 192.168.0.2 label * rd 65000:21")
+		waitPing(t, ctx, red1, "10.2.0.2")
+		must(t, ping(red1, "10.2.0.2", 5))
+		after, replaysAfter := inSA()
+		if replaysAfter != replays {
+			t.Errorf("pe2 dropped %d of the restarted pe1's packets as replays", replaysAfter-replays)
+		}
+		if after <= sealed {
+			t.Errorf("pe2's inbound SA opened nothing after the restart (%d, then %d)", sealed, after)
+		}
 	})
 
 	t.Run("nothing in clear on the core", func(t *testing.T) {
