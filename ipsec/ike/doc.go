@@ -98,6 +98,8 @@
 //     soft rekey halfway between soft and hard, so two ends with equal
 //     lifetimes rarely collide.
 //   - Cookies (section 2.6) once Config.CookieThreshold half-open SAs exist.
+//     Both cookie secrets (current and previous) come from crypto/rand at
+//     NewEngine and the current one is replaced every 5 minutes.
 //   - A wrong PSK: the responder answers AUTHENTICATION_FAILED, both ends
 //     report an AuthFailed event and log one line naming the peer and the
 //     cause; PSK values never reach a log (PSK redacts itself).
@@ -105,7 +107,7 @@
 // Not implemented: certificates and EAP (CERTREQ and V are ignored),
 // configuration payloads, MOBIKE, IKE fragmentation, window sizes above 1,
 // INVALID_IKE_SPI replies, INITIAL_CONTACT handling (a rebooted peer's stale
-// SAs go when DPD finds them dead), cookie secret rotation, retrying a
+// SAs go when DPD finds them dead), retrying a
 // CREATE_CHILD_SA with the group an INVALID_KE_PAYLOAD names (a refused
 // rekey is retried after 10 s with the same proposal).
 package ike

@@ -85,6 +85,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if e.cfg.NATTPort == 0 {
 		e.cfg.NATTPort = 4500
 	}
+	if err := e.initCookieSecrets(); err != nil {
+		return nil, err
+	}
 	names := map[string]bool{}
 	for _, p := range cfg.Peers {
 		p = p.withDefaults()
