@@ -100,6 +100,10 @@
 //   - Cookies (section 2.6) once Config.CookieThreshold half-open SAs exist.
 //     Both cookie secrets (current and previous) come from crypto/rand at
 //     NewEngine and the current one is replaced every 5 minutes.
+//   - The responder picks the peer by the initiator's address at
+//     IKE_SA_INIT; the identity in IKE_AUTH must be that peer's, else
+//     AUTHENTICATION_FAILED. Only a peer configured without a remote
+//     address is found by identity, among the peers without one.
 //   - A wrong PSK: the responder answers AUTHENTICATION_FAILED, both ends
 //     report an AuthFailed event and log one line naming the peer and the
 //     cause; PSK values never reach a log (PSK redacts itself).
