@@ -238,6 +238,12 @@ type Config struct {
 	// responder demands a cookie (RFC 7296 section 2.6). Default 64;
 	// negative always demands one.
 	CookieThreshold int
+	// MaxChildSAs bounds the child SAs of one IKE SA, those being rekeyed
+	// included (default 8; a PE pair needs 1, 2 during a rekey, 3 in a
+	// rekey collision). A peer's CREATE_CHILD_SA past it, new child or
+	// rekey, is answered NO_ADDITIONAL_SAS (RFC 7296 section 3.10.1), so
+	// a peer cannot grow our state or the dataplane's SA tables.
+	MaxChildSAs int
 	// HalfOpenTimeout drops a responder SA that never completes IKE_AUTH
 	// (default 30 s).
 	HalfOpenTimeout time.Duration

@@ -73,6 +73,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if e.cfg.CookieThreshold == 0 {
 		e.cfg.CookieThreshold = 64
 	}
+	if e.cfg.MaxChildSAs <= 0 {
+		e.cfg.MaxChildSAs = 8
+	}
 	if e.cfg.HalfOpenTimeout == 0 {
 		e.cfg.HalfOpenTimeout = 30 * time.Second
 	}

@@ -140,6 +140,10 @@ func (sa *ikeSA) handleCreateChild(m *Message) []Payload {
 			return []Payload{Notify{Protocol: ProtoESP, SPI: n.SPI, Type: NotifyChildSANotFound}.Payload()}
 		}
 	}
+	if len(sa.children) >= sa.e.cfg.MaxChildSAs {
+		sa.e.log.Warn("CREATE_CHILD_SA refused: too many child SAs", sa.logArgs("children", len(sa.children), "max", sa.e.cfg.MaxChildSAs)...)
+		return []Payload{Notify{Type: NotifyNoAdditionalSAs}.Payload()}
+	}
 	nr := sa.e.nonce()
 	replaces := uint32(0)
 	if old != nil {
