@@ -13,6 +13,12 @@ import (
 
 // handleInitRequest answers IKE_SA_INIT as the responder.
 func (e *Engine) handleInitRequest(local, remote netip.AddrPort, raw []byte, m *Message) {
+	if m.SPIi == 0 {
+		// The initiator's SPI is never zero (RFC 7296 section 3.1);
+		// unauthenticated, so no answer.
+		e.log.Debug("dropped IKE_SA_INIT with initiator SPI 0", "from", remote)
+		return
+	}
 	if old := e.inits[initKey{remote, m.SPIi}]; old != nil {
 		if old.initResp != nil && old.state == stateInitDone {
 			e.send(local, remote, old.frame(old.initResp)) // retransmitted request
