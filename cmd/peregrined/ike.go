@@ -313,14 +313,14 @@ func (s *ikeService) tunnel(remote netip.Addr, cs map[uint32]*child) fib.Tunnel 
 	}
 	t := fib.Tunnel{
 		Remote: remote, UDP: cur.UDPEncap,
-		Out: &fib.SAParams{SPI: seal.OutSPI, Cipher: seal.Cipher, Key: seal.OutKey, ESN: seal.ESN, ReplayWindow: s.window},
-		In:  &fib.SAParams{SPI: cur.InSPI, Cipher: cur.Cipher, Key: cur.InKey, ESN: cur.ESN, ReplayWindow: s.window},
+		Out: &fib.SAParams{SPI: seal.OutSPI, Cipher: seal.Cipher, Key: seal.OutKey.Bytes(), ESN: seal.ESN, ReplayWindow: s.window},
+		In:  &fib.SAParams{SPI: cur.InSPI, Cipher: cur.Cipher, Key: cur.InKey.Bytes(), ESN: cur.ESN, ReplayWindow: s.window},
 	}
 	for _, old := range sorted {
 		if old.sa.InSPI == cur.InSPI {
 			continue
 		}
-		t.RetiringIn = append(t.RetiringIn, &fib.SAParams{SPI: old.sa.InSPI, Cipher: old.sa.Cipher, Key: old.sa.InKey, ESN: old.sa.ESN, ReplayWindow: s.window})
+		t.RetiringIn = append(t.RetiringIn, &fib.SAParams{SPI: old.sa.InSPI, Cipher: old.sa.Cipher, Key: old.sa.InKey.Bytes(), ESN: old.sa.ESN, ReplayWindow: s.window})
 	}
 	return t
 }

@@ -172,7 +172,7 @@ func (c PeerConfig) validate() error {
 		return bad(".local-address", "required")
 	case c.RemoteAddr.IsValid() && c.RemoteAddr.Is4() != c.LocalAddr.Is4():
 		return bad(".remote-address", "%s is not of the local address's family", c.RemoteAddr)
-	case len(c.PSK.b) < 16:
+	case len(c.PSK.Bytes()) < 16:
 		return bad(".psk", "shorter than 16 bytes")
 	case c.Initiate && !c.RemoteAddr.IsValid():
 		return bad(".remote-address", "required to initiate")

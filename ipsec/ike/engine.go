@@ -277,6 +277,9 @@ func (e *Engine) halfOpen() int {
 	return n
 }
 
+// remove forgets sa and wipes its keys (SK_d, SK_e*, SK_p*): nothing
+// derives from them any more. Its SK ciphers stay, for the one response
+// that may still be sealed with them (a Delete's answer).
 func (e *Engine) remove(sa *ikeSA) {
 	delete(e.sas, sa.ourSPI())
 	for k, v := range e.inits {
@@ -284,4 +287,6 @@ func (e *Engine) remove(sa *ikeSA) {
 			delete(e.inits, k)
 		}
 	}
+	k := &sa.keys
+	wipe(k.d, k.ai, k.ar, k.ei, k.er, k.pi, k.pr)
 }
