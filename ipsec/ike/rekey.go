@@ -110,7 +110,9 @@ func (sa *ikeSA) childRekeyed(m *Message, old, nc *childSA, ni []byte, dh keySha
 		return
 	}
 	old.state = childRekeyed
-	sa.deleteChild(old)
+	if sa.e.inSPIs[old.inSPI] == old { // not expired meanwhile (expireChild deleted it)
+		sa.deleteChild(old)
+	}
 }
 
 // handleCreateChild answers CREATE_CHILD_SA: an IKE SA rekey (SA of

@@ -51,7 +51,7 @@ func (sa *ikeSA) tick(now time.Time) {
 		switch {
 		case !now.Before(c.expireAt):
 			sa.e.log.Info("child SA reached its hard lifetime", sa.logArgs("in_spi", hex32(c.inSPI))...)
-			sa.deleteChild(c)
+			sa.expireChild(c)
 		case !now.Before(c.rekeyAt) && c.state == childActive:
 			sa.rekeyChild(c)
 		}
