@@ -118,7 +118,7 @@ func (sa *ikeSA) childRekeyed(m *Message, old, nc *childSA, ni []byte, dh keySha
 // handleCreateChild answers CREATE_CHILD_SA: an IKE SA rekey (SA of
 // protocol IKE), a child rekey (N(REKEY_SA)) or a new child SA.
 func (sa *ikeSA) handleCreateChild(m *Message) []Payload {
-	if sa.state != stateEstablished {
+	if sa.state != stateEstablished || sa.replaced {
 		return []Payload{Notify{Type: NotifyTemporaryFailure}.Payload()}
 	}
 	np, ok := m.first(PayloadNonce)

@@ -147,6 +147,7 @@ func (sa *ikeSA) answerIKERekey(m *Message, sap SA, ni []byte) []Payload {
 	sa.e.sas[ns.spiR] = ns
 	ns.establish()
 	ns.adopt(sa)
+	sa.replaced = true
 	if sa.rekey != nil {
 		sa.peerRekey = ns // collision: resolved when our response arrives
 	}

@@ -132,3 +132,34 @@ func TestInitRequestSPIZeroIgnored(t *testing.T) {
 		t.Fatalf("answered an IKE_SA_INIT with SPIi 0: %d datagrams, %d SAs", len(o), len(p.b.sas))
 	}
 }
+
+// A peer that rekeys the IKE SA and then goes on rekeying the old one
+// (instead of deleting it) would make an IKE SA per request: the old SA,
+// once replaced, refuses further CREATE_CHILD_SA requests.
+func TestReplacedIKESARefusesMoreRekeys(t *testing.T) {
+	p := newPair(t, peerCfg("b", addrA, addrB, true), peerCfg("a", addrB, addrA, false), nil)
+	p.up()
+	sa := p.a.sas[p.a.SAs()[0].SPIi]
+	var resps []*Message
+	for i := range 3 {
+		dh, err := newKeyShare(sa.suite.DH, sa.e.rand)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spi := []byte{0, 0, 0, 0, 0, 0, 0, byte(i + 1)}
+		ps := []Payload{ikeSAPayload(sa.peer.IKE, spi), NoncePayload(sa.e.nonce()), KE{Group: sa.suite.DH, Data: dh.public()}.Payload()}
+		sa.request(&request{x: CreateChildSA, payloads: func() []Payload { return ps }, onResponse: func(m *Message) { resps = append(resps, m) }})
+		p.run()
+	}
+	if len(resps) != 3 || len(errorNotifies(resps[0])) != 0 {
+		t.Fatalf("first rekey refused: %v", resps)
+	}
+	for _, m := range resps[1:] {
+		if e := errorNotifies(m); len(e) != 1 || e[0] != NotifyTemporaryFailure {
+			t.Errorf("rekey of a replaced IKE SA answered %v", m)
+		}
+	}
+	if n := len(p.b.sas); n != 2 {
+		t.Fatalf("responder holds %d IKE SAs, want the old one and its one successor", n)
+	}
+}
