@@ -66,3 +66,35 @@ func TestDeleteChildTakesChildDownAtOnce(t *testing.T) {
 		t.Fatalf("after the exchange: SPI held %v, peer events %v", held, kinds(p.evB))
 	}
 }
+
+// At the IKE SA's hard lifetime its child SAs go down at once too: the
+// Delete of the IKE SA takes them with it, and the dataplane must not
+// seal with them while the peer is slow to answer (or silent, for the
+// minute of retransmissions).
+func TestIKEHardLifetimeTakesChildrenDownAtOnce(t *testing.T) {
+	ca := peerCfg("b", addrA, addrB, true)
+	ca.IKELifetime = Lifetime{Soft: time.Hour, Hard: time.Hour} // no rekey first
+	ca.ChildLifetime = Lifetime{Soft: 3 * time.Hour, Hard: 3 * time.Hour}
+	ca.DPDInterval = 0
+	cb := peerCfg("a", addrB, addrA, false)
+	cb.DPDInterval = 0
+	cb.IKELifetime = Lifetime{Soft: 2 * time.Hour, Hard: 2 * time.Hour}
+	cb.ChildLifetime = ca.ChildLifetime
+	p := newPair(t, ca, cb, nil)
+	a, _ := p.up()
+	p.evA = nil
+	p.drop = func(Datagram) bool { return true }
+	p.advance(time.Hour)
+	if down := lastChild(t, p.evA, ChildDown); down.InSPI != a.InSPI {
+		t.Fatalf("ChildDown for %x", down.InSPI)
+	}
+	p.drop = nil
+	p.evA = nil
+	p.advance(time.Second)
+	if k := kinds(p.evA); k[ChildDown] != 0 || k[IKEDown] != 1 || len(p.a.SAs()) != 0 || len(p.a.inSPIs) != 0 {
+		t.Fatalf("after the Delete's answer: %v, SAs %v, SPIs %d", k, p.a.SAs(), len(p.a.inSPIs))
+	}
+	if k := kinds(p.evB); k[ChildDown] != 1 || k[IKEDown] != 1 {
+		t.Fatalf("peer: %v", k)
+	}
+}

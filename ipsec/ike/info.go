@@ -58,11 +58,21 @@ func (sa *ikeSA) dpd() {
 }
 
 // deleteIKE tells the peer the IKE SA (and so its children) is gone.
+// The children go down at once, before the peer answers: nothing may seal
+// with them once their IKE SA is being deleted (its hard lifetime, or
+// Engine.Delete). Their inbound SPIs stay reserved until the SA is
+// dropped.
 func (sa *ikeSA) deleteIKE() {
 	if sa.state != stateEstablished {
 		return
 	}
 	sa.state = stateDeleting
+	for _, c := range slices.Clone(sa.children) {
+		spi := c.inSPI
+		sa.removeChild(c)
+		sa.e.inSPIs[spi] = nil
+		sa.reserved = append(sa.reserved, spi)
+	}
 	done := func(*Message) { sa.drop(nil) }
 	sa.request(&request{x: Informational,
 		payloads:   func() []Payload { return []Payload{Delete{Protocol: ProtoIKE}.Payload()} },
