@@ -43,6 +43,7 @@ func TestAuthIdentityMustBelongToPeerOfAddress(t *testing.T) {
 	}{
 		{"addressed peer", AddrIdentity(addrC), []PeerConfig{a, c}},
 		{"wildcard peer", FQDNIdentity("roam.example"), []PeerConfig{a, roam}},
+		{"addressed peer from elsewhere", AddrIdentity(addrC), []PeerConfig{roam, c}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := authAs(t, tc.id, pskC, tc.peers...)
