@@ -81,6 +81,7 @@ func TestBadBGPAndVRFConfigs(t *testing.T) {
 		{"vrf rt syntax", "vrfs: [{name: red, rd: '1:1', import-targets: ['1:1', '70000:70000']}]", `vrfs[0].import-targets[1]: "70000:70000"`},
 		{"vrf duplicate rd", "vrfs: [{name: red, rd: '1:1'}, {name: blue, rd: '1:1'}]", "vrfs[1].rd: 1:1: already used by vrfs[0]"},
 		{"vrf duplicate name", "vrfs: [{name: red, rd: '1:1'}, {name: red, rd: '1:2'}]", `vrfs[1].name: "red": already used by vrfs[0]`},
+		{"vrf device names clash", "vrfs: [{name: customer0000869, rd: '1:1'}, {name: red, rd: '1:3'}, {name: customer0001026, rd: '1:2'}]", `vrfs[2].name: "customer0001026": its devices would be those of vrfs[0] "customer0000869" (pg-customerf742, vrf-customef742)`},
 		{"vrf long name", "vrfs: [{name: a-very-long-vrf-name, rd: '1:1'}]", `vrfs[0].name: "a-very-long-vrf-name": must be 1-15 characters`},
 		{"interface in two vrfs", "vrfs: [{name: red, rd: '1:1', interfaces: [ce1]}, {name: blue, rd: '1:2', interfaces: [ce2, ce1]}]", `vrfs[1].interfaces[1]: "ce1": already bound to vrfs[0].interfaces[0] (vrf red)`},
 		{"static host bits", "vrfs: [{name: red, rd: '1:1', static-routes: [{prefix: 10.1.0.1/24}]}]", "vrfs[0].static-routes[0].prefix: 10.1.0.1/24: has host bits set; did you mean 10.1.0.0/24?"},

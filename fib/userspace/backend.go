@@ -108,6 +108,11 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	if b.done {
 		return errors.New("userspace: Apply after Close")
 	}
+	// Two VRFs whose TUN names meet would share one multi-queue device,
+	// and so their traffic: refuse the State, keep the applied one.
+	if err := fib.CheckDeviceNames(s.VRFNames(), fib.TUNName); err != nil {
+		return fmt.Errorf("userspace: %w", err)
+	}
 	var errs []error
 	fresh := map[string]tun.Device{}
 	for name := range s.VRFs {

@@ -92,12 +92,19 @@ type VRFCounters struct {
 	ICMPTooBig uint64
 }
 
-// SACounters are one SA's counters, with the tunnel it belongs to.
+// SACounters are one SA's counters, with the tunnel it belongs to. An
+// outbound SA is named by Remote and SPI together: two tunnels may send
+// under one SPI, since each remote PE picks the SPI it receives on.
 type SACounters struct {
 	Remote   netip.Addr
 	Outbound bool
 	SPI      uint32
 	esp.Counters
+	// Outbound SAs only: LastSeq is the last sequence number sealed, and
+	// NeedsRekey is esp.SA.NeedsRekey (the soft limit is passed: an IKE
+	// SA should be rekeyed before sealing stops at the hard one).
+	LastSeq    uint64
+	NeedsRekey bool
 }
 
 // Stats is a snapshot of the backend's counters. Each number is read
