@@ -95,7 +95,7 @@ func (sa *SA) openAEAD(r []byte, seq uint64) ([]byte, bool) {
 	// Nonce and AAD over the scratch bytes and the header, as in Seal.
 	binary.BigEndian.PutUint32(r[0:4], sa.salt)
 	binary.BigEndian.PutUint64(r[4:12], iv)
-	aad := r[12:ScratchLen+HeaderLen+IVLen]
+	aad := r[12 : ScratchLen+HeaderLen+IVLen]
 	binary.BigEndian.PutUint32(aad[0:4], sa.spi)
 	if sa.esn {
 		binary.BigEndian.PutUint64(aad[4:12], seq)

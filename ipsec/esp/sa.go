@@ -63,17 +63,17 @@ func (c Config) LogValue() slog.Value {
 // direction, but Seal and Open do not interfere with each other. An SA is
 // safe for concurrent use by many goroutines; see the package documentation.
 type SA struct {
-	spi     uint32
-	cipher  Cipher
-	esn     bool
-	aead    cipher.AEAD // the AEAD suites
-	salt    uint32      // the 4 salt bytes, big-endian
-	cbc     *cbcSuite   // the AES-CBC + HMAC suites
+	spi    uint32
+	cipher Cipher
+	esn    bool
+	aead   cipher.AEAD // the AEAD suites
+	salt   uint32      // the 4 salt bytes, big-endian
+	cbc    *cbcSuite   // the AES-CBC + HMAC suites
 	// The suite's sizes (Cipher.IVLen, ICVLen, blockLen-1), kept at
 	// hand for the packet path.
 	ivLen, icvLen, blockMask int
-	limit   uint64 // highest sequence number Seal may use
-	rekeyAt uint64
+	limit                    uint64 // highest sequence number Seal may use
+	rekeyAt                  uint64
 
 	// testIV, when set by a test, is sent as the IV instead of the
 	// sequence number, to reproduce published vectors.
