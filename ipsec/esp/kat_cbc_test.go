@@ -213,3 +213,25 @@ func TestHMACVectors(t *testing.T) {
 		})
 	}
 }
+
+// TestCBCNoDecryptBeforeICV: Open checks the ICV before it decrypts, so a
+// packet with a bad ICV leaves the ciphertext in the buffer as it came
+// (nothing was run through the block cipher), and the window unmoved.
+func TestCBCNoDecryptBeforeICV(t *testing.T) {
+	for _, c := range cbcCiphers {
+		tx, rx := pair(t, c, false)
+		pkt := seal(t, tx, payloadFor(NextHeaderIPv4, 100), NextHeaderIPv4)
+		pkt[len(pkt)-1] ^= 1
+		buf := make([]byte, ScratchLen+len(pkt))
+		copy(buf[ScratchLen:], pkt)
+		if _, _, err := rx.Open(buf, ScratchLen, len(pkt)); err != ErrAuthFailed {
+			t.Fatalf("%s: Open = %v, want ErrAuthFailed", c, err)
+		}
+		if !bytes.Equal(buf[ScratchLen+HeaderLen:], pkt[HeaderLen:]) {
+			t.Errorf("%s: a packet that failed authentication was decrypted in place", c)
+		}
+		if rx.window.Top() != 0 {
+			t.Errorf("%s: a packet that failed authentication moved the window", c)
+		}
+	}
+}
