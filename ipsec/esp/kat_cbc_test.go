@@ -235,3 +235,25 @@ func TestCBCNoDecryptBeforeICV(t *testing.T) {
 		}
 	}
 }
+
+// TestCBCIVs: the IVs of one SA never repeat, are not the sequence number,
+// and two SAs with the same key and sequence numbers (a restarted peer,
+// say) draw different IVs: each has its own random IV key.
+func TestCBCIVs(t *testing.T) {
+	const c, n = AES128CBCSHA256, 5000
+	tx1, tx2 := pair(t, c, false)
+	seen := make(map[[CBCIVLen]byte]bool, 2*n)
+	for i := range n {
+		for _, tx := range []*SA{tx1, tx2} {
+			pkt := seal(t, tx, nil, NoNextHeader)
+			iv := [CBCIVLen]byte(pkt[HeaderLen : HeaderLen+CBCIVLen])
+			if seen[iv] {
+				t.Fatalf("packet %d: IV %x used before", i, iv)
+			}
+			seen[iv] = true
+			if bytes.Equal(iv[:8], pkt[0:8]) || bytes.Equal(iv[4:8], pkt[4:8]) {
+				t.Fatalf("packet %d: IV %x shows the header", i, iv)
+			}
+		}
+	}
+}
