@@ -3,7 +3,6 @@ package config
 import (
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -58,28 +57,6 @@ type SA struct {
 	// Key is read from KeyFile at load time.
 	Key Key `config:"-"`
 }
-
-// Key is secret key material. Printing it in any form shows "<redacted>".
-type Key struct{ b []byte }
-
-// Bytes returns the key material, for handing to the ESP engine.
-func (k Key) Bytes() []byte { return k.b }
-
-func (k Key) String() string {
-	if len(k.b) == 0 {
-		return ""
-	}
-	return "<redacted>"
-}
-
-// GoString keeps %#v from printing the key.
-func (k Key) GoString() string { return `config.Key{"` + k.String() + `"}` }
-
-// LogValue implements slog.LogValuer.
-func (k Key) LogValue() slog.Value { return slog.StringValue(k.String()) }
-
-// MarshalText implements encoding.TextMarshaler for JSON and YAML output.
-func (k Key) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 func (c *Config) validateIPsec(bad badFunc) {
 	s := c.IPsec
@@ -160,7 +137,7 @@ func (c *Config) readKeys(baseDir string) Errors {
 					Reason: fmt.Sprintf("holds %d bytes; %s needs %d (key and 4-byte salt)", len(key), d.sa.Cipher, want)})
 				continue
 			}
-			d.sa.Key = Key{key}
+			d.sa.Key = NewKey(key)
 		}
 	}
 	return errs
