@@ -55,8 +55,14 @@ type Dataplane struct {
 type Control struct {
 	// Socket is the unix socket path; HTTP/JSON is served on it. Only
 	// local users with access to the file can reach it, which is the
-	// access control.
+	// access control: it is created with mode 0660, owned by the daemon's
+	// user and SocketGroup.
 	Socket string `config:"socket"`
+	// SocketGroup is the group (a name or a numeric gid) whose members may
+	// use the socket; empty leaves the daemon's own group. It must exist.
+	SocketGroup string `config:"socket-group"`
+	// SocketGID is SocketGroup resolved at load time; -1 without one.
+	SocketGID int `config:"-"`
 }
 
 // Router identifies this PE.
@@ -164,7 +170,7 @@ func Defaults() Config {
 	return Config{
 		Log:       Log{Level: "info", Format: "text"},
 		MPLS:      MPLS{LabelMin: 1000, LabelMax: 99999, TTLMode: "uniform"},
-		Control:   Control{Socket: "/run/peregrine/peregrined.sock"},
+		Control:   Control{Socket: "/run/peregrine/peregrined.sock", SocketGID: -1},
 		IPsec:     IPsec{Encapsulation: "udp"},
 		Dataplane: Dataplane{Backend: "auto"},
 		BGP: BGP{

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 
 	"github.com/peregrine-net/peregrine/bgp"
 	"github.com/peregrine-net/peregrine/cmd/internal/localapi"
+	"github.com/peregrine-net/peregrine/config"
 )
 
 // apiServer serves the local HTTP/JSON API (see package localapi) on a unix
@@ -26,29 +25,16 @@ type apiServer struct {
 	speaker *bgp.Speaker
 	log     *slog.Logger
 	srv     *http.Server
+	socket  string                    // removed by close
 	dp      atomic.Pointer[dataplane] // see setDataplane
 }
 
-func startAPI(path string, sp *bgp.Speaker, log *slog.Logger) (*apiServer, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("control.socket: %w", err)
-	}
-	// A socket left by a killed daemon would make Listen fail; a live
-	// daemon on it answers a dial, so only remove one nobody answers.
-	if c, err := net.Dial("unix", path); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("control.socket %s: another peregrined is listening", path)
-	}
-	_ = os.Remove(path)
-	l, err := net.Listen("unix", path)
+func startAPI(ctl config.Control, sp *bgp.Speaker, log *slog.Logger) (*apiServer, error) {
+	l, err := listenControl(ctl)
 	if err != nil {
-		return nil, fmt.Errorf("control.socket: %w", err)
-	}
-	if err := os.Chmod(path, 0o660); err != nil {
-		l.Close()
 		return nil, err
 	}
-	a := &apiServer{speaker: sp, log: log}
+	a := &apiServer{speaker: sp, log: log, socket: ctl.Socket}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/bgp/neighbors", a.neighbors)
 	mux.HandleFunc("GET /v1/vrfs", a.vrfs)
@@ -67,6 +53,7 @@ func (a *apiServer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = a.srv.Shutdown(ctx)
+	_ = os.Remove(a.socket)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

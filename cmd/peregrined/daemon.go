@@ -73,7 +73,7 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 	d.speaker = sp
 	defer sp.Stop()
 	if d.cfg.Control.Socket != "" {
-		a, err := startAPI(d.cfg.Control.Socket, sp, d.log)
+		a, err := startAPI(d.cfg.Control, sp, d.log)
 		if err != nil {
 			d.log.Error("local API did not start", "error", err)
 			return 1
