@@ -114,7 +114,12 @@ func TestAPIReadOnlyByDefaultAndNoPasswords(t *testing.T) {
 	if testing.Short() {
 		t.Skip("serves gRPC on loopback")
 	}
-	_, c := apiSpeaker(t, "")
+	s, c := apiSpeaker(t, "")
+	writable := *s.Config()
+	writable.BGP.APIWrite = true
+	if err := s.Reload(context.Background(), &writable); err == nil || !strings.Contains(err.Error(), "api-write") || !strings.Contains(err.Error(), "needs a restart") {
+		t.Errorf("reload turning on api-write: %v, want refused as needing a restart", err)
+	}
 	peers := listPeers(t, c)
 	if len(peers) != 1 || peers[0].GetConf().GetNeighborAddress() != "127.0.0.9" {
 		t.Fatalf("ListPeer = %v, want neighbor 127.0.0.9", peers)

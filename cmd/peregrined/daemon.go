@@ -150,20 +150,8 @@ func (d *daemon) reload(ctx context.Context) {
 	if d.socket != "" {
 		cfg.Control.Socket = d.socket
 	}
-	if cfg.Control != d.cfg.Control {
-		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "control.socket: changing it needs a restart")
-		return
-	}
-	if cfg.Metrics != d.cfg.Metrics {
-		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "metrics.listen: changing it needs a restart")
-		return
-	}
-	if cfg.Dataplane != d.cfg.Dataplane {
-		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "dataplane: changing the backend or MTU needs a restart")
-		return
-	}
-	if !sameIKEPeers(cfg, d.cfg) {
-		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "ipsec.ike-peers: changing IKE peers needs a restart")
+	if err := restartNeeded(d.cfg, cfg, dataplaneOf(d.backend)); err != nil {
+		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", err)
 		return
 	}
 	if err := d.speaker.Reload(ctx, cfg); err != nil {
