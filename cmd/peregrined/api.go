@@ -35,18 +35,27 @@ func startAPI(ctl config.Control, sp *bgp.Speaker, log *slog.Logger) (*apiServer
 		return nil, err
 	}
 	a := &apiServer{speaker: sp, log: log, socket: ctl.Socket}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/bgp/neighbors", a.neighbors)
-	mux.HandleFunc("GET /v1/vrfs", a.vrfs)
-	mux.HandleFunc("GET /v1/vrfs/{name}/routes", a.vrfRoutes)
-	a.routeShow(mux)
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	a.srv = &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: maxRequestHeader}
 	go func() {
 		if err := a.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("local API stopped", "error", err)
 		}
 	}()
 	return a, nil
+}
+
+// maxRequestHeader bounds a request's header: the API takes no body and
+// its longest request is a VRF name in a path.
+const maxRequestHeader = 16 << 10
+
+// handler routes the API's requests; every one is a GET without a body.
+func (a *apiServer) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/bgp/neighbors", a.neighbors)
+	mux.HandleFunc("GET /v1/vrfs", a.vrfs)
+	mux.HandleFunc("GET /v1/vrfs/{name}/routes", a.vrfRoutes)
+	a.routeShow(mux)
+	return mux
 }
 
 func (a *apiServer) close() {
