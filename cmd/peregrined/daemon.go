@@ -92,7 +92,7 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 	}
 	d.watchConnected(ctx)
 	go newMemTrimmer(d.log).run(ctx)
-	d.log.Info("peregrined started", "bgp-api", d.cfg.BGP.API, "control", d.cfg.Control.Socket, "gogc", gcPercent())
+	d.log.Info("peregrined started", "bgp-api", d.cfg.BGP.API, "bgp-api-write", d.cfg.BGP.APIWrite, "control", d.cfg.Control.Socket, "gogc", gcPercent())
 	for {
 		select {
 		case <-ctx.Done():
