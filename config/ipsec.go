@@ -1,11 +1,9 @@
 package config
 
 import (
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"strconv"
-	"strings"
 
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 )
@@ -122,19 +120,21 @@ func (c *Config) readKeys(baseDir string) Errors {
 			sa   *SA
 		}{{"out", &t.Out}, {"in", &t.In}} {
 			p := fmt.Sprintf("ipsec.tunnels[%d].%s.key-file", i, d.name)
-			text, err := readSecretFile(baseDir, d.sa.KeyFile)
+			text, err := readSecretBytes(baseDir, d.sa.KeyFile)
 			if err != nil {
 				errs = append(errs, &FieldError{Path: p, Value: strconv.Quote(d.sa.KeyFile), Reason: err.Error()})
 				continue
 			}
-			key, err := hex.DecodeString(strings.TrimPrefix(strings.Join(strings.Fields(text), ""), "0x"))
+			key, err := parseHexKey(text)
+			clear(text)
 			if err != nil {
-				errs = append(errs, &FieldError{Path: p, Value: strconv.Quote(d.sa.KeyFile), Reason: "does not hold a hex key"})
+				errs = append(errs, &FieldError{Path: p, Value: strconv.Quote(d.sa.KeyFile), Reason: err.Error()})
 				continue
 			}
 			if want := d.sa.Cipher.KeyLen(); len(key) != want {
 				errs = append(errs, &FieldError{Path: p, Value: strconv.Quote(d.sa.KeyFile),
 					Reason: fmt.Sprintf("holds %d bytes; %s needs %d (key and 4-byte salt)", len(key), d.sa.Cipher, want)})
+				clear(key)
 				continue
 			}
 			d.sa.Key = NewKey(key)

@@ -1,13 +1,13 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,41 +58,102 @@ const maxSecretFile = 64 << 10
 //   - it must be a regular file (opened non-blocking, so a FIFO cannot hang
 //     the load).
 //
-// The read buffer is zeroed before returning.
+// The text has trailing newlines removed.
 func readSecretFile(baseDir, name string) (string, error) {
+	b, err := readSecretBytes(baseDir, name)
+	defer clear(b)
+	return string(b), err
+}
+
+// readSecretBytes is readSecretFile for key material, which the caller
+// zeroes (clear) once it has decoded it.
+func readSecretBytes(baseDir, name string) ([]byte, error) {
 	if !filepath.IsAbs(name) {
 		name = filepath.Join(baseDir, name)
 	}
 	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if errors.Is(err, unix.ELOOP) {
-		return "", fmt.Errorf("is a symbolic link; name the file itself")
+		return nil, fmt.Errorf("is a symbolic link; name the file itself")
 	}
 	if err != nil {
-		return "", fmt.Errorf("cannot read: %v", &os.PathError{Op: "open", Path: name, Err: err})
+		return nil, fmt.Errorf("cannot read: %v", &os.PathError{Op: "open", Path: name, Err: err})
 	}
 	f := os.NewFile(uintptr(fd), name)
 	defer f.Close()
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return "", fmt.Errorf("cannot read: %v", err)
+		return nil, fmt.Errorf("cannot read: %v", err)
 	}
 	if err := checkSecretFileStat(&st, uint32(os.Geteuid())); err != nil {
-		return "", err
+		return nil, err
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
-	defer clear(b)
-	if err != nil {
-		return "", fmt.Errorf("cannot read: %v", err)
+	// One allocation of the bound, so that no grown-and-dropped copy of
+	// the secret is left for the garbage collector.
+	b := make([]byte, maxSecretFile+1)
+	n, err := io.ReadFull(f, b)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		clear(b)
+		return nil, fmt.Errorf("cannot read: %v", err)
 	}
-	if len(b) > maxSecretFile {
-		return "", fmt.Errorf("is larger than %d bytes", maxSecretFile)
+	if n > maxSecretFile {
+		clear(b)
+		return nil, fmt.Errorf("is larger than %d bytes", maxSecretFile)
 	}
-	s := strings.TrimRight(string(b), "\r\n")
-	if s == "" {
-		return "", fmt.Errorf("is empty")
+	b = b[:n]
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b[len(b)-1] = 0
+		b = b[:len(b)-1]
 	}
-	return s, nil
+	if len(b) == 0 {
+		return nil, fmt.Errorf("is empty")
+	}
+	return b, nil
 }
+
+// parseHexKey decodes key material written in hex, with an optional 0x
+// prefix and any white space (a key file may wrap or group the digits). It
+// decodes into a new slice without building intermediate strings, so that
+// clearing the input and, later, the output leaves no copy.
+func parseHexKey(text []byte) ([]byte, error) {
+	text = bytes.TrimLeft(text, " \t\r\n")
+	if len(text) >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X') {
+		text = text[2:]
+	}
+	out := make([]byte, 0, len(text)/2)
+	var hi byte
+	half := false
+	for _, c := range text {
+		var v byte
+		switch {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			continue
+		case '0' <= c && c <= '9':
+			v = c - '0'
+		case 'a' <= c && c <= 'f':
+			v = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			v = c - 'A' + 10
+		default:
+			clear(out)
+			return nil, errNotHex
+		}
+		if half {
+			out = append(out, hi<<4|v)
+		} else {
+			hi = v
+		}
+		half = !half
+	}
+	if half || len(out) == 0 {
+		clear(out)
+		return nil, errNotHex
+	}
+	return out, nil
+}
+
+// errNotHex is parseHexKey's one error: which byte was wrong would say
+// something about the key.
+var errNotHex = errors.New("does not hold a hex key")
 
 // checkSecretFileStat applies readSecretFile's owner, mode and type rules
 // to an open file's stat.

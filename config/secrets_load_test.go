@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,4 +98,55 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestParseHexKey(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string // want "" for an error
+	}{
+		{"a1b2c3", "a1b2c3"},
+		{"0xA1B2C3", "a1b2c3"},
+		{"  0x a1 b2\n c3\r\n", "a1b2c3"},
+		{"a1b2c", ""},
+		{"a1b2cg", ""},
+		{"0x", ""},
+		{"", ""},
+		{"a1 0x b2", ""},
+	} {
+		got, err := parseHexKey([]byte(tc.in))
+		if tc.want == "" {
+			if err == nil {
+				t.Errorf("%q: %x, want an error", tc.in, got)
+			}
+			continue
+		}
+		if err != nil || hex.EncodeToString(got) != tc.want {
+			t.Errorf("%q: %x, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// FuzzParseHexKey: never a panic; what decodes is what hex.DecodeString
+// makes of the digits, and what fails names no byte of the input.
+func FuzzParseHexKey(f *testing.F) {
+	for _, s := range []string{"a1b2c3d4", "0xA1B2", " a1 b2\n", "0x", "zz", "a1b", "0X0x00"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, err := parseHexKey(append([]byte(nil), in...))
+		if err != nil {
+			if err.Error() != "does not hold a hex key" {
+				t.Fatalf("%q: error %q", in, err)
+			}
+			return
+		}
+		digits := strings.Join(strings.Fields(string(in)), "")
+		if len(digits) >= 2 && (digits[:2] == "0x" || digits[:2] == "0X") {
+			digits = digits[2:]
+		}
+		want, werr := hex.DecodeString(digits)
+		if werr != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%q: %x, but hex.DecodeString(%q) = %x, %v", in, got, digits, want, werr)
+		}
+	})
 }
