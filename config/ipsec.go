@@ -1,12 +1,9 @@
 package config
 
 import (
-	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"strconv"
-	"strings"
 
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 )
@@ -61,28 +58,6 @@ type SA struct {
 	// Key is read from KeyFile at load time.
 	Key Key `config:"-"`
 }
-
-// Key is secret key material. Printing it in any form shows "<redacted>".
-type Key struct{ b []byte }
-
-// Bytes returns the key material, for handing to the ESP engine.
-func (k Key) Bytes() []byte { return k.b }
-
-func (k Key) String() string {
-	if len(k.b) == 0 {
-		return ""
-	}
-	return "<redacted>"
-}
-
-// GoString keeps %#v from printing the key.
-func (k Key) GoString() string { return `config.Key{"` + k.String() + `"}` }
-
-// LogValue implements slog.LogValuer.
-func (k Key) LogValue() slog.Value { return slog.StringValue(k.String()) }
-
-// MarshalText implements encoding.TextMarshaler for JSON and YAML output.
-func (k Key) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 func (c *Config) validateIPsec(bad badFunc) {
 	s := c.IPsec
@@ -148,22 +123,24 @@ func (c *Config) readKeys(baseDir string) Errors {
 			sa   *SA
 		}{{"out", &t.Out}, {"in", &t.In}} {
 			p := fmt.Sprintf("ipsec.tunnels[%d].%s.key-file", i, d.name)
-			text, err := readSecretFile(baseDir, d.sa.KeyFile)
+			text, err := readSecretBytes(baseDir, d.sa.KeyFile)
 			if err != nil {
 				errs = append(errs, &FieldError{Path: p, Value: strconv.Quote(d.sa.KeyFile), Reason: err.Error()})
 				continue
 			}
-			key, err := hex.DecodeString(strings.TrimPrefix(strings.Join(strings.Fields(text), ""), "0x"))
+			key, err := parseHexKey(text)
+			clear(text)
 			if err != nil {
-				errs = append(errs, &FieldError{Path: p, Value: strconv.Quote(d.sa.KeyFile), Reason: "does not hold a hex key"})
+				errs = append(errs, &FieldError{Path: p, Value: strconv.Quote(d.sa.KeyFile), Reason: err.Error()})
 				continue
 			}
 			if want := d.sa.Cipher.KeyLen(); len(key) != want {
 				errs = append(errs, &FieldError{Path: p, Value: strconv.Quote(d.sa.KeyFile),
 					Reason: fmt.Sprintf("holds %d bytes; %s needs %d (%s)", len(key), d.sa.Cipher, want, d.sa.Cipher.KeyLayout())})
+				clear(key)
 				continue
 			}
-			d.sa.Key = Key{key}
+			d.sa.Key = NewKey(key)
 		}
 	}
 	return errs
