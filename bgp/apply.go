@@ -18,8 +18,10 @@ func restartOnly(old, cfg *config.Config) error {
 		return fmt.Errorf("router: changing router.id or router.asn needs a restart")
 	case old.MPLS.LabelMin != cfg.MPLS.LabelMin || old.MPLS.LabelMax != cfg.MPLS.LabelMax:
 		return fmt.Errorf("mpls: changing the label range needs a restart")
-	case old.BGP.ListenAddress != cfg.BGP.ListenAddress || old.BGP.ListenPort != cfg.BGP.ListenPort || old.BGP.API != cfg.BGP.API:
-		return fmt.Errorf("bgp: changing listen-address, listen-port or api needs a restart")
+	case old.BGP.ListenAddress != cfg.BGP.ListenAddress || old.BGP.ListenPort != cfg.BGP.ListenPort:
+		return fmt.Errorf("bgp: changing listen-address or listen-port needs a restart")
+	case old.BGP.API != cfg.BGP.API || old.BGP.APIWrite != cfg.BGP.APIWrite || old.BGP.APIInsecureRemote != cfg.BGP.APIInsecureRemote:
+		return fmt.Errorf("bgp: changing api, api-write or api-insecure-remote needs a restart")
 	}
 	return nil
 }

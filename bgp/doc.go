@@ -13,7 +13,10 @@
 //     targets becomes a route in that VRF (prefix -> remote PE + label);
 //     withdrawals and route-target changes are followed;
 //   - reload: neighbors, VRFs and route targets added or removed without
-//     resetting unrelated sessions.
+//     resetting unrelated sessions;
+//   - GoBGP's gRPC API, only where bgp.api asks for it, behind a guard
+//     (apiguard.go): read-only unless bgp.api-write, and no response ever
+//     carries a neighbor's password. Its clients are not authenticated.
 //
 // Changes leave as Events on a channel that the forwarding plane owns.
 //

@@ -57,11 +57,21 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, events cha
 	}
 	s.glog.setSecrets(passwords(cfg))
 	opts := []server.ServerOption{server.LoggerOption(s.glog)}
+	var guard *apiGuard
 	if cfg.BGP.API.IsValid() {
-		opts = append(opts, server.GrpcListenAddress(cfg.BGP.API.String()))
+		if guard, err = prepareAPI(cfg.BGP); err != nil {
+			return nil, err
+		}
+		opts = append(opts, server.GrpcListenAddress(cfg.BGP.API.String()), server.GrpcOption(guard.serverOptions()))
 	}
 	s.srv = server.NewBgpServer(opts...)
 	go s.srv.Serve()
+	if guard != nil {
+		if err := probeAPI(ctx, cfg.BGP.API, guard); err != nil {
+			s.srv.Stop()
+			return nil, err
+		}
+	}
 
 	port := int32(cfg.BGP.ListenPort)
 	if port == 0 {

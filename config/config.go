@@ -68,8 +68,14 @@ type Dataplane struct {
 type Control struct {
 	// Socket is the unix socket path; HTTP/JSON is served on it. Only
 	// local users with access to the file can reach it, which is the
-	// access control.
+	// access control: it is created with mode 0660, owned by the daemon's
+	// user and SocketGroup.
 	Socket string `config:"socket"`
+	// SocketGroup is the group (a name or a numeric gid) whose members may
+	// use the socket; empty leaves the daemon's own group. It must exist.
+	SocketGroup string `config:"socket-group"`
+	// SocketGID is SocketGroup resolved at load time; -1 without one.
+	SocketGID int `config:"-"`
 }
 
 // Router identifies this PE.
@@ -106,10 +112,21 @@ type BGP struct {
 	ListenAddress netip.Addr `config:"listen-address"`
 	ListenPort    uint16     `config:"listen-port"`
 	// API is the address of GoBGP's gRPC API, so the stock gobgp CLI can
-	// inspect the daemon. Loopback by default; "off" is not an address, so
-	// an empty value disables it.
-	API       netip.AddrPort `config:"api"`
-	Neighbors []Neighbor     `config:"neighbors"`
+	// inspect the daemon. Empty (the default) serves none: the API has no
+	// authentication, so anyone who reaches it is trusted with what it
+	// allows. It is read-only unless APIWrite is set, never shows a
+	// neighbor's password, and must be a loopback address unless
+	// APIInsecureRemote is set. A port already in use fails the start.
+	API netip.AddrPort `config:"api"`
+	// APIWrite lets API clients change the speaker (AddPath, DeletePeer,
+	// EnableMrt...): any local user who can reach the port could then
+	// inject paths into any VRF or make the daemon write any file. Off by
+	// default; for labs and benchmarks that drive the speaker.
+	APIWrite bool `config:"api-write"`
+	// APIInsecureRemote allows a non-loopback API address, which exposes
+	// the unauthenticated API to the network.
+	APIInsecureRemote bool       `config:"api-insecure-remote"`
+	Neighbors         []Neighbor `config:"neighbors"`
 }
 
 // Neighbor is one BGP session.
@@ -166,14 +183,13 @@ func Defaults() Config {
 	return Config{
 		Log:       Log{Level: "info", Format: "text"},
 		MPLS:      MPLS{LabelMin: 1000, LabelMax: 99999, TTLMode: "uniform"},
-		Control:   Control{Socket: "/run/peregrine/peregrined.sock"},
+		Control:   Control{Socket: "/run/peregrine/peregrined.sock", SocketGID: -1},
 		IPsec:     IPsec{Encapsulation: "udp", ReplayWindow: DefaultReplayWindow},
 		State:     State{Directory: "/var/lib/peregrine"},
 		Dataplane: Dataplane{Backend: "auto"},
 		BGP: BGP{
 			ListenAddress: netip.IPv4Unspecified(),
 			ListenPort:    179,
-			API:           netip.MustParseAddrPort("127.0.0.1:50051"),
 		},
 	}
 }

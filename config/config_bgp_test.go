@@ -56,7 +56,7 @@ func TestParseBGPAndVRFs(t *testing.T) {
 	if blue.RD.Kind() != vpn.KindAS4 || blue.LabelMode != "per-prefix" {
 		t.Errorf("blue: %+v", blue)
 	}
-	if cfg.BGP.API.String() != "127.0.0.1:50051" || cfg.BGP.ListenPort != 179 {
+	if cfg.BGP.API.IsValid() || cfg.BGP.APIWrite || cfg.BGP.ListenPort != 179 {
 		t.Errorf("bgp defaults: %+v", cfg.BGP)
 	}
 }
@@ -76,11 +76,17 @@ func TestBadBGPAndVRFConfigs(t *testing.T) {
 		{"hold time no unit", "bgp: {neighbors: [{address: 10.0.0.2, asn: 1, hold-time: 90}]}", "bgp.neighbors[0].hold-time: 90: want a duration"},
 		{"keepalive vs hold", "bgp: {neighbors: [{address: 10.0.0.2, asn: 1, hold-time: 9s, keepalive: 9s}]}", "bgp.neighbors[0].keepalive: 9s: must be shorter than hold-time"},
 		{"api no port", "bgp: {api: 127.0.0.1}", `bgp.api: "127.0.0.1"`},
+		{"api port zero", "bgp: {api: '127.0.0.1:0'}", `bgp.api: 127.0.0.1:0: needs a port`},
+		{"api remote", "bgp: {api: '192.0.2.1:50051'}", `bgp.api: 192.0.2.1:50051: is not a loopback address`},
+		{"api any", "bgp: {api: '[::]:50051'}", `bgp.api: [::]:50051: is not a loopback address`},
+		{"api write without api", "bgp: {api-write: true}", `bgp.api-write: true: has no effect without bgp.api`},
+		{"api insecure without api", "bgp: {api-insecure-remote: true}", `bgp.api-insecure-remote: true: has no effect without bgp.api`},
 		{"vrf rd syntax", "vrfs: [{name: red, rd: '65000-1'}]", `vrfs[0].rd: "65000-1": route distinguisher "65000-1": bad syntax`},
 		{"vrf rd missing", "vrfs: [{name: red}]", "vrfs[0].rd: required"},
 		{"vrf rt syntax", "vrfs: [{name: red, rd: '1:1', import-targets: ['1:1', '70000:70000']}]", `vrfs[0].import-targets[1]: "70000:70000"`},
 		{"vrf duplicate rd", "vrfs: [{name: red, rd: '1:1'}, {name: blue, rd: '1:1'}]", "vrfs[1].rd: 1:1: already used by vrfs[0]"},
 		{"vrf duplicate name", "vrfs: [{name: red, rd: '1:1'}, {name: red, rd: '1:2'}]", `vrfs[1].name: "red": already used by vrfs[0]`},
+		{"vrf device names clash", "vrfs: [{name: customer0000869, rd: '1:1'}, {name: red, rd: '1:3'}, {name: customer0001026, rd: '1:2'}]", `vrfs[2].name: "customer0001026": its devices would be those of vrfs[0] "customer0000869" (pg-customerf742, vrf-customef742)`},
 		{"vrf long name", "vrfs: [{name: a-very-long-vrf-name, rd: '1:1'}]", `vrfs[0].name: "a-very-long-vrf-name": must be 1-15 characters`},
 		{"interface in two vrfs", "vrfs: [{name: red, rd: '1:1', interfaces: [ce1]}, {name: blue, rd: '1:2', interfaces: [ce2, ce1]}]", `vrfs[1].interfaces[1]: "ce1": already bound to vrfs[0].interfaces[0] (vrf red)`},
 		{"static host bits", "vrfs: [{name: red, rd: '1:1', static-routes: [{prefix: 10.1.0.1/24}]}]", "vrfs[0].static-routes[0].prefix: 10.1.0.1/24: has host bits set; did you mean 10.1.0.0/24?"},
@@ -98,6 +104,20 @@ func TestBadBGPAndVRFConfigs(t *testing.T) {
 				t.Errorf("got %v\nwant an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestBGPAPIAccepted: the loopback API, and a remote one with the explicit
+// insecure flag.
+func TestBGPAPIAccepted(t *testing.T) {
+	for _, y := range []string{
+		"bgp: {api: '127.0.0.1:50051'}",
+		"bgp: {api: '[::1]:50051', api-write: true}",
+		"bgp: {api: '192.0.2.1:50051', api-insecure-remote: true}",
+	} {
+		if _, err := Parse([]byte("router: {id: 192.0.2.1, asn: 65000}\n" + y)); err != nil {
+			t.Errorf("%s: %v", y, err)
+		}
 	}
 }
 

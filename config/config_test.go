@@ -137,3 +137,23 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestControlSocketGroup(t *testing.T) {
+	base := "router: {id: 192.0.2.1, asn: 65000}\n"
+	cfg, err := Parse([]byte(base))
+	if err != nil || cfg.Control.SocketGID != -1 {
+		t.Fatalf("no socket-group: gid %v, %v", cfg.Control.SocketGID, err)
+	}
+	for _, g := range []string{"root", "0"} {
+		cfg, err := Parse([]byte(base + "control: {socket-group: '" + g + "'}\n"))
+		if err != nil || cfg.Control.SocketGID != 0 {
+			t.Errorf("socket-group %s: gid %v, %v", g, cfg, err)
+		}
+	}
+	for _, g := range []string{"no-such-group-peregrine", "4242424"} {
+		_, err := Parse([]byte(base + "control: {socket-group: '" + g + "'}\n"))
+		if want := `control.socket-group: "` + g + `": no such group`; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("socket-group %s: %v, want %q", g, err, want)
+		}
+	}
+}

@@ -1,13 +1,10 @@
 package config
 
 import (
-	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 )
@@ -67,35 +64,16 @@ type SA struct {
 	// reserved, RFC 4303 section 2.1). Inbound SPIs must be unique.
 	SPI    uint32     `config:"spi"`
 	Cipher esp.Cipher `config:"cipher"`
-	// KeyFile holds the key material in hex: the cipher key followed by
-	// the 4-byte salt (20 bytes for aes128gcm16, 36 for aes256gcm16 and
-	// chacha20poly1305). It must not be readable by group or others.
+	// KeyFile holds the key material in hex: for the AEADs the cipher key
+	// followed by the 4-byte salt (20 bytes for aes128gcm16, 36 for
+	// aes256gcm16 and chacha20poly1305); for AES-CBC the AES key (16 or
+	// 32 bytes) followed by the HMAC key (32, 48 or 64 bytes for -sha256,
+	// -sha384, -sha512: 48 bytes for aes128-sha256, 96 for aes256-sha512).
+	// It must not be readable by group or others.
 	KeyFile string `config:"key-file"`
 	// Key is read from KeyFile at load time.
 	Key Key `config:"-"`
 }
-
-// Key is secret key material. Printing it in any form shows "<redacted>".
-type Key struct{ b []byte }
-
-// Bytes returns the key material, for handing to the ESP engine.
-func (k Key) Bytes() []byte { return k.b }
-
-func (k Key) String() string {
-	if len(k.b) == 0 {
-		return ""
-	}
-	return "<redacted>"
-}
-
-// GoString keeps %#v from printing the key.
-func (k Key) GoString() string { return `config.Key{"` + k.String() + `"}` }
-
-// LogValue implements slog.LogValuer.
-func (k Key) LogValue() slog.Value { return slog.StringValue(k.String()) }
-
-// MarshalText implements encoding.TextMarshaler for JSON and YAML output.
-func (k Key) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 func (c *Config) validateIPsec(bad badFunc) {
 	s := c.IPsec
@@ -146,10 +124,10 @@ func validateSA(bad badFunc, p string, sa SA) {
 		bad(p+".spi", fmt.Sprintf("%d", sa.SPI), "must be 256..4294967295 (0-255 are reserved, RFC 4303)")
 	}
 	if !sa.Cipher.IsValid() {
-		bad(p+".cipher", "", "required: aes128gcm16, aes256gcm16 or chacha20poly1305")
+		bad(p+".cipher", "", "required: aes128gcm16, aes256gcm16, chacha20poly1305, or AES-CBC with HMAC-SHA2: aes128|aes256 with -sha256|-sha384|-sha512")
 	}
 	if sa.KeyFile == "" {
-		bad(p+".key-file", "", "required: a file holding the key and salt in hex")
+		bad(p+".key-file", "", "required: a file holding the key material in hex (see the cipher)")
 	}
 }
 
@@ -164,22 +142,24 @@ func (c *Config) readKeys(baseDir string) Errors {
 			sa   *SA
 		}{{"out", &t.Out}, {"in", &t.In}} {
 			p := fmt.Sprintf("ipsec.tunnels[%d].%s.key-file", i, d.name)
-			text, err := readSecretFile(baseDir, d.sa.KeyFile)
+			text, err := readSecretBytes(baseDir, d.sa.KeyFile)
 			if err != nil {
 				errs = append(errs, &FieldError{Path: p, Value: strconv.Quote(d.sa.KeyFile), Reason: err.Error()})
 				continue
 			}
-			key, err := hex.DecodeString(strings.TrimPrefix(strings.Join(strings.Fields(text), ""), "0x"))
+			key, err := parseHexKey(text)
+			clear(text)
 			if err != nil {
-				errs = append(errs, &FieldError{Path: p, Value: strconv.Quote(d.sa.KeyFile), Reason: "does not hold a hex key"})
+				errs = append(errs, &FieldError{Path: p, Value: strconv.Quote(d.sa.KeyFile), Reason: err.Error()})
 				continue
 			}
 			if want := d.sa.Cipher.KeyLen(); len(key) != want {
 				errs = append(errs, &FieldError{Path: p, Value: strconv.Quote(d.sa.KeyFile),
-					Reason: fmt.Sprintf("holds %d bytes; %s needs %d (key and 4-byte salt)", len(key), d.sa.Cipher, want)})
+					Reason: fmt.Sprintf("holds %d bytes; %s needs %d (%s)", len(key), d.sa.Cipher, want, d.sa.Cipher.KeyLayout())})
+				clear(key)
 				continue
 			}
-			d.sa.Key = Key{key}
+			d.sa.Key = NewKey(key)
 		}
 	}
 	return errs

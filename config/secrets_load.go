@@ -1,11 +1,15 @@
 package config
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // readSecrets fills each neighbor's Password from its password-file or
@@ -37,24 +41,131 @@ func (c *Config) readSecrets(baseDir string) Errors {
 	return errs
 }
 
+// maxSecretFile bounds what readSecretFile reads: a hex key, a PSK or a
+// password is a few hundred bytes at most.
+const maxSecretFile = 64 << 10
+
+// readSecretFile reads a password, PSK or key file, refusing one that
+// another user could have written or can read:
+//
+//   - the last component must not be a symbolic link (O_NOFOLLOW): a link
+//     in a shared directory could point the root daemon at any file;
+//   - the owner and mode are checked with fstat on the open descriptor, not
+//     on the name, so a file swapped in between the check and the read is
+//     the file checked;
+//   - the owner must be root or the daemon's effective user, and the mode
+//     must give group and others nothing (as ssh insists for private keys);
+//   - it must be a regular file (opened non-blocking, so a FIFO cannot hang
+//     the load).
+//
+// The text has trailing newlines removed.
 func readSecretFile(baseDir, name string) (string, error) {
+	b, err := readSecretBytes(baseDir, name)
+	defer clear(b)
+	return string(b), err
+}
+
+// readSecretBytes is readSecretFile for key material, which the caller
+// zeroes (clear) once it has decoded it.
+func readSecretBytes(baseDir, name string) ([]byte, error) {
 	if !filepath.IsAbs(name) {
 		name = filepath.Join(baseDir, name)
 	}
-	st, err := os.Stat(name)
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("is a symbolic link; name the file itself")
+	}
 	if err != nil {
-		return "", fmt.Errorf("cannot read: %v", err)
+		return nil, fmt.Errorf("cannot read: %v", &os.PathError{Op: "open", Path: name, Err: err})
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("mode %04o lets others read it; chmod 600", st.Mode().Perm())
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("cannot read: %v", err)
 	}
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return "", fmt.Errorf("cannot read: %v", err)
+	if err := checkSecretFileStat(&st, uint32(os.Geteuid())); err != nil {
+		return nil, err
 	}
-	s := strings.TrimRight(string(b), "\r\n")
-	if s == "" {
-		return "", fmt.Errorf("is empty")
+	// One allocation of the bound, so that no grown-and-dropped copy of
+	// the secret is left for the garbage collector.
+	b := make([]byte, maxSecretFile+1)
+	n, err := io.ReadFull(f, b)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		clear(b)
+		return nil, fmt.Errorf("cannot read: %v", err)
 	}
-	return s, nil
+	if n > maxSecretFile {
+		clear(b)
+		return nil, fmt.Errorf("is larger than %d bytes", maxSecretFile)
+	}
+	b = b[:n]
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b[len(b)-1] = 0
+		b = b[:len(b)-1]
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("is empty")
+	}
+	return b, nil
+}
+
+// parseHexKey decodes key material written in hex, with an optional 0x
+// prefix and any white space (a key file may wrap or group the digits). It
+// decodes into a new slice without building intermediate strings, so that
+// clearing the input and, later, the output leaves no copy.
+func parseHexKey(text []byte) ([]byte, error) {
+	text = bytes.TrimLeft(text, " \t\r\n")
+	if len(text) >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X') {
+		text = text[2:]
+	}
+	out := make([]byte, 0, len(text)/2)
+	var hi byte
+	half := false
+	for _, c := range text {
+		var v byte
+		switch {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			continue
+		case '0' <= c && c <= '9':
+			v = c - '0'
+		case 'a' <= c && c <= 'f':
+			v = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			v = c - 'A' + 10
+		default:
+			clear(out)
+			return nil, errNotHex
+		}
+		if half {
+			out = append(out, hi<<4|v)
+		} else {
+			hi = v
+		}
+		half = !half
+	}
+	if half || len(out) == 0 {
+		clear(out)
+		return nil, errNotHex
+	}
+	return out, nil
+}
+
+// errNotHex is parseHexKey's one error: which byte was wrong would say
+// something about the key.
+var errNotHex = errors.New("does not hold a hex key")
+
+// checkSecretFileStat applies readSecretFile's owner, mode and type rules
+// to an open file's stat.
+func checkSecretFileStat(st *unix.Stat_t, euid uint32) error {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("is not a regular file")
+	}
+	if st.Uid != 0 && st.Uid != euid {
+		return fmt.Errorf("is owned by uid %d; it must be owned by root or by the daemon's user (uid %d)", st.Uid, euid)
+	}
+	if perm := os.FileMode(st.Mode).Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("mode %04o lets others read it; chmod 600", perm)
+	}
+	return nil
 }

@@ -45,9 +45,7 @@ func (c *Config) validateBGP(bad badFunc) {
 	if b.ListenAddress.IsValid() && b.ListenAddress.Zone() != "" {
 		bad("bgp.listen-address", b.ListenAddress.String(), "must not carry a zone")
 	}
-	if b.API.IsValid() && b.API.Port() == 0 {
-		bad("bgp.api", b.API.String(), "needs a port, such as 127.0.0.1:50051")
-	}
+	c.validateBGPAPI(bad)
 	seen := map[string]int{}
 	for i, n := range b.Neighbors {
 		p := fmt.Sprintf("bgp.neighbors[%d]", i)
@@ -103,4 +101,24 @@ func validateTimers(bad badFunc, p string, n Neighbor) {
 		bad(p+".keepalive", n.Keepalive.String(), "must be shorter than hold-time (%s)", n.HoldTime)
 	}
 	whole("connect-retry", n.ConnectRetry)
+}
+
+// validateBGPAPI keeps GoBGP's unauthenticated gRPC API local unless the
+// operator says otherwise in so many words.
+func (c *Config) validateBGPAPI(bad badFunc) {
+	b := c.BGP
+	switch {
+	case !b.API.IsValid():
+		if b.APIWrite {
+			bad("bgp.api-write", "true", "has no effect without bgp.api")
+		}
+		if b.APIInsecureRemote {
+			bad("bgp.api-insecure-remote", "true", "has no effect without bgp.api")
+		}
+	case b.API.Port() == 0:
+		bad("bgp.api", b.API.String(), "needs a port, such as 127.0.0.1:50051")
+	case !b.API.Addr().IsLoopback() && !b.APIInsecureRemote:
+		bad("bgp.api", b.API.String(), "is not a loopback address: the API has no authentication; "+
+			"use 127.0.0.1 or ::1, or set bgp.api-insecure-remote: true to expose it")
+	}
 }

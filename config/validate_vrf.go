@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/peregrine-net/peregrine/fib"
 )
 
 // maxIfName is IFNAMSIZ-1: Linux names interfaces and VRF devices with at
@@ -27,6 +29,9 @@ func (c *Config) applyVRFDefaults() {
 
 func (c *Config) validateVRFs(bad badFunc) {
 	names := map[string]int{}
+	// devices are the TUN (userspace) and VRF (kernel) device names: two
+	// VRFs on one device would share their traffic (fib.TUNName).
+	devices := map[string]int{}
 	rds := map[string]int{}
 	ifaces := map[string]string{}
 	labels := 0
@@ -41,7 +46,16 @@ func (c *Config) validateVRFs(bad badFunc) {
 			if j, dup := names[v.Name]; dup {
 				bad(p+".name", strconv.Quote(v.Name), "already used by vrfs[%d]", j)
 			}
+			tun, vrf := fib.TUNName(v.Name), fib.VRFDevice(v.Name)
+			j, clash := devices[tun]
+			if !clash {
+				j, clash = devices[vrf]
+			}
+			if _, dup := names[v.Name]; clash && !dup {
+				bad(p+".name", strconv.Quote(v.Name), "its devices would be those of vrfs[%d] %q (%s, %s): names longer than %d bytes are shortened with a hash; rename one", j, c.VRFs[j].Name, tun, vrf, maxIfName-len("vrf-"))
+			}
 			names[v.Name] = i
+			devices[tun], devices[vrf] = i, i
 		}
 		if !v.RD.IsValid() {
 			bad(p+".rd", "", "required: a route distinguisher such as %d:%d", c.Router.ASN, i+1)

@@ -3,6 +3,7 @@ package fib
 import (
 	"fmt"
 	"hash/fnv"
+	"slices"
 )
 
 // RulePriority is the priority of the policy routing rules that send a
@@ -31,8 +32,11 @@ const maxIfName = 15
 //
 // VRF names may be 15 bytes long and the prefix does not leave room for
 // all of them: a name that does not fit keeps its first bytes and ends in
-// four hex digits of a hash of the whole name, so that it stays stable
-// and (almost certainly) distinct from its neighbours.
+// four hex digits of a hash of the whole name, so that it stays stable.
+// Two long names can still meet (customer0000869 and customer0001026 are
+// both pg-customerf742): config validation refuses such a pair and the
+// backends refuse a State that has one (CheckDeviceNames), since two VRFs
+// on one device would share their traffic.
 func TUNName(vrf string) string { return devName("pg-", vrf) }
 
 // VRFDevice is the name of VRF vrf's VRF device in the kernel design:
@@ -48,4 +52,41 @@ func devName(prefix, vrf string) string {
 	h.Write([]byte(vrf))
 	keep := maxIfName - len(prefix) - 4
 	return fmt.Sprintf("%s%s%04x", prefix, vrf[:keep], h.Sum32()&0xffff)
+}
+
+// DeviceClash is two VRFs whose devices would have one name.
+type DeviceClash struct {
+	Device string
+	VRFs   [2]string
+}
+
+func (e *DeviceClash) Error() string {
+	return fmt.Sprintf("vrfs %q and %q would share the device %s: rename one (long names are shortened to %d bytes)", e.VRFs[0], e.VRFs[1], e.Device, maxIfName)
+}
+
+// CheckDeviceNames returns a *DeviceClash for the first two VRFs (in name
+// order) that dev, TUNName or VRFDevice, names alike, and nil when every
+// VRF has a device of its own. A backend calls it before it creates or
+// attaches to any device, so that it never puts a second VRF on the first
+// one's device.
+func CheckDeviceNames(vrfs []string, dev func(vrf string) string) error {
+	vrfs = slices.Sorted(slices.Values(vrfs))
+	seen := make(map[string]string, len(vrfs))
+	for _, v := range vrfs {
+		d := dev(v)
+		if other, dup := seen[d]; dup && other != v {
+			return &DeviceClash{Device: d, VRFs: [2]string{other, v}}
+		}
+		seen[d] = v
+	}
+	return nil
+}
+
+// VRFNames lists the VRFs of s, for CheckDeviceNames.
+func (s *State) VRFNames() []string {
+	names := make([]string, 0, len(s.VRFs))
+	for n := range s.VRFs {
+		names = append(names, n)
+	}
+	return names
 }

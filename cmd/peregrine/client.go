@@ -30,7 +30,10 @@ func newClient(sock string) *client {
 func (c *client) get(path string, v any) error {
 	resp, err := c.http.Get("http://peregrined" + path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
+		if errors.Is(err, os.ErrPermission) {
+			return fmt.Errorf("cannot reach peregrined at %s: %w (the socket is for its user and control.socket-group)", c.sock, err)
+		}
+		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("cannot reach peregrined at %s: %w (is it running? -s sets the socket)", c.sock, err)
 		}
 		return fmt.Errorf("cannot reach peregrined at %s: %w", c.sock, err)

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 
 	"github.com/peregrine-net/peregrine/bgp"
 	"github.com/peregrine-net/peregrine/cmd/internal/localapi"
+	"github.com/peregrine-net/peregrine/config"
 )
 
 // apiServer serves the local HTTP/JSON API (see package localapi) on a unix
@@ -26,35 +25,17 @@ type apiServer struct {
 	speaker *bgp.Speaker
 	log     *slog.Logger
 	srv     *http.Server
+	socket  string                    // removed by close
 	dp      atomic.Pointer[dataplane] // see setDataplane
 }
 
-func startAPI(path string, sp *bgp.Speaker, log *slog.Logger) (*apiServer, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("control.socket: %w", err)
-	}
-	// A socket left by a killed daemon would make Listen fail; a live
-	// daemon on it answers a dial, so only remove one nobody answers.
-	if c, err := net.Dial("unix", path); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("control.socket %s: another peregrined is listening", path)
-	}
-	_ = os.Remove(path)
-	l, err := net.Listen("unix", path)
+func startAPI(ctl config.Control, sp *bgp.Speaker, log *slog.Logger) (*apiServer, error) {
+	l, err := listenControl(ctl)
 	if err != nil {
-		return nil, fmt.Errorf("control.socket: %w", err)
-	}
-	if err := os.Chmod(path, 0o660); err != nil {
-		l.Close()
 		return nil, err
 	}
-	a := &apiServer{speaker: sp, log: log}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/bgp/neighbors", a.neighbors)
-	mux.HandleFunc("GET /v1/vrfs", a.vrfs)
-	mux.HandleFunc("GET /v1/vrfs/{name}/routes", a.vrfRoutes)
-	a.routeShow(mux)
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	a := &apiServer{speaker: sp, log: log, socket: ctl.Socket}
+	a.srv = &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: maxRequestHeader}
 	go func() {
 		if err := a.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("local API stopped", "error", err)
@@ -63,10 +44,25 @@ func startAPI(path string, sp *bgp.Speaker, log *slog.Logger) (*apiServer, error
 	return a, nil
 }
 
+// maxRequestHeader bounds a request's header: the API takes no body and
+// its longest request is a VRF name in a path.
+const maxRequestHeader = 16 << 10
+
+// handler routes the API's requests; every one is a GET without a body.
+func (a *apiServer) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/bgp/neighbors", a.neighbors)
+	mux.HandleFunc("GET /v1/vrfs", a.vrfs)
+	mux.HandleFunc("GET /v1/vrfs/{name}/routes", a.vrfRoutes)
+	a.routeShow(mux)
+	return mux
+}
+
 func (a *apiServer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = a.srv.Shutdown(ctx)
+	_ = os.Remove(a.socket)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -79,7 +79,7 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 	d.speaker = sp
 	defer sp.Stop()
 	if d.cfg.Control.Socket != "" {
-		a, err := startAPI(d.cfg.Control.Socket, sp, d.log)
+		a, err := startAPI(d.cfg.Control, sp, d.log)
 		if err != nil {
 			d.log.Error("local API did not start", "error", err)
 			return 1
@@ -98,7 +98,7 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 	}
 	d.watchConnected(ctx)
 	go newMemTrimmer(d.log).run(ctx)
-	d.log.Info("peregrined started", "bgp-api", d.cfg.BGP.API, "control", d.cfg.Control.Socket, "gogc", gcPercent())
+	d.log.Info("peregrined started", "bgp-api", d.cfg.BGP.API, "bgp-api-write", d.cfg.BGP.APIWrite, "control", d.cfg.Control.Socket, "gogc", gcPercent())
 	for {
 		select {
 		case <-ctx.Done():
@@ -159,24 +159,8 @@ func (d *daemon) reload(ctx context.Context) {
 	if d.stateDir != "" {
 		cfg.State.Directory = d.stateDir
 	}
-	if cfg.State != d.cfg.State {
-		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "state.directory: changing it needs a restart")
-		return
-	}
-	if cfg.Control != d.cfg.Control {
-		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "control.socket: changing it needs a restart")
-		return
-	}
-	if cfg.Metrics != d.cfg.Metrics {
-		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "metrics.listen: changing it needs a restart")
-		return
-	}
-	if cfg.Dataplane != d.cfg.Dataplane {
-		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "dataplane: changing the backend or MTU needs a restart")
-		return
-	}
-	if !sameIKEPeers(cfg, d.cfg) {
-		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", "ipsec.ike-peers: changing IKE peers needs a restart")
+	if err := restartNeeded(d.cfg, cfg, dataplaneOf(d.backend)); err != nil {
+		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", err)
 		return
 	}
 	if err := d.speaker.Reload(ctx, cfg); err != nil {

@@ -45,6 +45,9 @@ type ikeService struct {
 	fib    *fib.Reconciler // nil with backend "none"
 	stats  func() userspace.Stats
 	window int
+	// control runs f on the engine's goroutine (runner.Do); tests record
+	// instead.
+	control func(ctx context.Context, f func(childControl)) error
 
 	mu      sync.Mutex
 	static  fib.Config
@@ -54,12 +57,20 @@ type ikeService struct {
 
 type child struct {
 	sa ike.ChildSA
-	// softSent is set once a byte-lifetime rekey was asked for.
+	// softSent is set once a rekey was asked for at a soft byte or
+	// packet limit.
 	softSent bool
-	// retired is set when the engine deleted the child: its inbound SA
-	// still opens for retireGrace, for packets already on their way, and
-	// it seals nothing more.
+	// retired is set when the engine deleted the child, or when it
+	// reached a hard limit and is being deleted: it seals nothing more,
+	// and its inbound SA still opens for retireGrace after the delete,
+	// for packets already on their way.
 	retired bool
+}
+
+// childControl is what the lifecycle asks of the engine (*ike.Engine).
+type childControl interface {
+	Rekey(inSPI uint32) error
+	DeleteChild(inSPI uint32) error
 }
 
 // ikeConfig translates the configuration's IKE peers for the engine.
@@ -135,8 +146,11 @@ func startIKE(ctx context.Context, cfg *config.Config, log *slog.Logger, r *fib.
 	runner.OnEvent(s.event)
 	hook.r.Store(runner)
 	go func() { _ = runner.Run(ctx) }()
+	s.control = func(ctx context.Context, f func(childControl)) error {
+		return runner.Do(ctx, func(e *ike.Engine) { f(e) })
+	}
 	if s.stats != nil {
-		go s.enforceBytes(ctx, time.Second)
+		go s.enforceLimits(ctx, time.Second)
 	}
 	ilog.Info("ike started", "local", local, "peers", len(cfg.IPsec.IKEPeers), "nat-t", map[bool]string{true: "shared with the dataplane", false: "own socket"}[shared])
 	return s, nil
@@ -297,39 +311,39 @@ func (s *ikeService) tunnel(remote netip.Addr, cs map[uint32]*child) fib.Tunnel 
 			live = append(live, c)
 		}
 	}
-	if len(live) == 0 {
-		live = sorted // cannot happen: childDown forgets a tunnel's last child
-	}
-	cur := live[0].sa
-	// Seal with the newest child only once the peer has had time to
-	// install it (outSwitchDelay); until then the previous one, which
-	// the peer still opens. The newest child's inbound SA is open at once.
-	seal := cur
-	for _, c := range live {
-		if time.Since(c.sa.Created) >= outSwitchDelay {
-			seal = c.sa
-			break
+	t := fib.Tunnel{Remote: remote, UDP: sorted[0].sa.UDPEncap}
+	if len(live) > 0 {
+		cur := live[0].sa
+		// Seal with the newest child only once the peer has had time to
+		// install it (outSwitchDelay); until then the previous one, which
+		// the peer still opens. The newest child's inbound SA is open at
+		// once.
+		seal := cur
+		for _, c := range live {
+			if time.Since(c.sa.Created) >= outSwitchDelay {
+				seal = c.sa
+				break
+			}
 		}
+		t.UDP = cur.UDPEncap
+		t.Out = &fib.SAParams{SPI: seal.OutSPI, Cipher: seal.Cipher, Key: seal.OutKey.Bytes(), ESN: seal.ESN, ReplayWindow: s.window}
+		t.In = &fib.SAParams{SPI: cur.InSPI, Cipher: cur.Cipher, Key: cur.InKey.Bytes(), ESN: cur.ESN, ReplayWindow: s.window}
 	}
-	t := fib.Tunnel{
-		Remote: remote, UDP: cur.UDPEncap,
-		Out: &fib.SAParams{SPI: seal.OutSPI, Cipher: seal.Cipher, Key: seal.OutKey, ESN: seal.ESN, ReplayWindow: s.window},
-		In:  &fib.SAParams{SPI: cur.InSPI, Cipher: cur.Cipher, Key: cur.InKey, ESN: cur.ESN, ReplayWindow: s.window},
-	}
+	// With no live child (every one retired: at a hard limit, its delete
+	// under way) nothing seals: traffic to the PE is dropped, never sent
+	// in clear, until a new child comes up.
 	for _, old := range sorted {
-		if old.sa.InSPI == cur.InSPI {
+		if t.In != nil && old.sa.InSPI == t.In.SPI {
 			continue
 		}
-		t.RetiringIn = append(t.RetiringIn, &fib.SAParams{SPI: old.sa.InSPI, Cipher: old.sa.Cipher, Key: old.sa.InKey, ESN: old.sa.ESN, ReplayWindow: s.window})
+		t.RetiringIn = append(t.RetiringIn, &fib.SAParams{SPI: old.sa.InSPI, Cipher: old.sa.Cipher, Key: old.sa.InKey.Bytes(), ESN: old.sa.ESN, ReplayWindow: s.window})
 	}
 	return t
 }
 
-// enforceBytes applies child byte lifetimes from the dataplane's per-SA
-// counters: at soft-bytes (sealed or opened, whichever is larger) the
-// child is rekeyed once, at hard-bytes deleted. Checked every interval,
-// so a child may overshoot by what one interval carries.
-func (s *ikeService) enforceBytes(ctx context.Context, interval time.Duration) {
+// enforceLimits applies the limits the dataplane counts, every interval
+// (see checkLimits).
+func (s *ikeService) enforceLimits(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -338,48 +352,85 @@ func (s *ikeService) enforceBytes(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
-		bytes := map[uint32][2]uint64{} // SPI -> sealed, opened
-		for _, c := range s.stats().SAs {
-			v := bytes[c.SPI]
-			v[0], v[1] = max(v[0], c.SealedBytes), max(v[1], c.OpenedBytes)
-			bytes[c.SPI] = v
-		}
-		var rekey, del []uint32
-		s.mu.Lock()
-		for _, cs := range s.childs {
-			for _, c := range cs {
-				lt := c.sa.Lifetime
-				if lt.HardBytes == 0 || c.retired {
-					continue
-				}
-				n := max(bytes[c.sa.OutSPI][0], bytes[c.sa.InSPI][1])
-				switch {
-				case n >= lt.HardBytes:
-					del = append(del, c.sa.InSPI)
-				case n >= lt.SoftBytes && !c.softSent:
-					c.softSent = true
-					rekey = append(rekey, c.sa.InSPI)
-				}
-			}
-		}
-		s.mu.Unlock()
-		if len(rekey)+len(del) == 0 {
-			continue
-		}
-		_ = s.runner.Do(ctx, func(e *ike.Engine) {
-			for _, spi := range rekey {
-				if err := e.Rekey(spi); err != nil {
-					s.log.Warn("byte-lifetime rekey", "in", fmt.Sprintf("0x%08x", spi), "error", err)
-				} else {
-					s.log.Info("child sa reached soft-bytes, rekeying", "in", fmt.Sprintf("0x%08x", spi))
-				}
-			}
-			for _, spi := range del {
-				s.log.Warn("child sa reached hard-bytes, deleting", "in", fmt.Sprintf("0x%08x", spi))
-				_ = e.DeleteChild(spi)
-			}
-		})
+		s.checkLimits(ctx, s.stats().SAs, time.Now())
 	}
+}
+
+// saKey names an SA in the dataplane's counters: an outbound SA by its
+// remote PE and SPI (two PEs may pick the same SPI), an inbound one by
+// SPI alone (we pick those, all distinct).
+type saKey struct {
+	remote   netip.Addr
+	spi      uint32
+	outbound bool
+}
+
+// checkLimits compares each live child with its SAs' counters:
+//
+//   - soft: soft-bytes (the larger of the outbound SA's sealed and the
+//     inbound SA's opened bytes), or the outbound SA's sequence numbers
+//     past esp's soft limit (NeedsRekey: 7/8 of 2^32-1 without ESN):
+//     rekeyed once (Engine.Rekey).
+//   - hard: hard-bytes, the hard time lifetime (the engine's own timer
+//     does the same; this is the backstop), or sequence numbers
+//     exhausted: the child stops sealing in the FIB at once, then is
+//     deleted (Engine.DeleteChild, whose ChildDown follows at once).
+//
+// A child may overshoot a byte limit by what one interval carries; it
+// never seals past the sequence limit (esp refuses).
+func (s *ikeService) checkLimits(ctx context.Context, sas []userspace.SACounters, now time.Time) {
+	counters := make(map[saKey]userspace.SACounters, len(sas))
+	for _, c := range sas {
+		k := saKey{spi: c.SPI, outbound: c.Outbound}
+		if c.Outbound {
+			k.remote = c.Remote
+		}
+		counters[k] = c
+	}
+	var rekey, del []uint32
+	s.mu.Lock()
+	for remote, cs := range s.childs {
+		for _, c := range cs {
+			if c.retired {
+				continue
+			}
+			lt := c.sa.Lifetime
+			out := counters[saKey{remote: remote, spi: c.sa.OutSPI, outbound: true}]
+			in := counters[saKey{spi: c.sa.InSPI}]
+			n := max(out.SealedBytes, in.OpenedBytes)
+			switch {
+			case lt.HardBytes != 0 && n >= lt.HardBytes,
+				out.SeqExhausted != 0,
+				lt.Hard != 0 && now.Sub(c.sa.Created) >= lt.Hard:
+				c.retired = true // stop sealing now, not when the delete ends
+				del = append(del, c.sa.InSPI)
+			case c.softSent:
+			case lt.SoftBytes != 0 && n >= lt.SoftBytes, out.NeedsRekey:
+				c.softSent = true
+				rekey = append(rekey, c.sa.InSPI)
+			}
+		}
+	}
+	if len(del) > 0 {
+		s.pushLocked()
+	}
+	s.mu.Unlock()
+	if len(rekey)+len(del) == 0 {
+		return
+	}
+	_ = s.control(ctx, func(e childControl) {
+		for _, spi := range rekey {
+			if err := e.Rekey(spi); err != nil {
+				s.log.Warn("child sa soft limit: rekey", "in", fmt.Sprintf("0x%08x", spi), "error", err)
+			} else {
+				s.log.Info("child sa reached a soft limit (bytes or sequence numbers), rekeying", "in", fmt.Sprintf("0x%08x", spi))
+			}
+		}
+		for _, spi := range del {
+			s.log.Warn("child sa reached a hard limit (bytes, sequence numbers or lifetime), deleting", "in", fmt.Sprintf("0x%08x", spi))
+			_ = e.DeleteChild(spi)
+		}
+	})
 }
 
 // sameIKEPeers reports whether a reload leaves the IKE peers alone; the

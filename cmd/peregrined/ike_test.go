@@ -26,7 +26,7 @@ func TestIKETunnelsMakeBeforeBreak(t *testing.T) {
 	t0 := time.Unix(1e9, 0)
 	mk := func(in, out uint32, created time.Time) ike.ChildSA {
 		return ike.ChildSA{Peer: "pe2", InSPI: in, OutSPI: out, Cipher: esp.AES128GCM16,
-			InKey: make([]byte, 20), OutKey: make([]byte, 20), UDPEncap: true,
+			InKey: ike.NewKeyMaterial(make([]byte, 20)), OutKey: ike.NewKeyMaterial(make([]byte, 20)), UDPEncap: true,
 			Remote: netip.AddrPortFrom(pe2, 4500), Created: created}
 	}
 	ikeTunnel := func() *fib.Tunnel {

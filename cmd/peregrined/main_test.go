@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,5 +118,32 @@ func TestSignals(t *testing.T) {
 	waitFor("peregrined stopping")
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("exit after SIGTERM: %v, want status 0", err)
+	}
+}
+
+// TestStartFailsWhenBGPAPIPortTaken: peregrined does not start without the
+// API it was told to serve, and says which field and address.
+func TestStartFailsWhenBGPAPIPortTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Skipf("cannot listen on loopback: %v", err)
+	}
+	defer l.Close()
+	dir := t.TempDir()
+	p := writeFile(t, dir, "pe.yml", strings.Replace(goodConfig, "api: ''", "api: '"+l.Addr().String()+"'", 1)+
+		"control: {socket: "+filepath.Join(dir, "pe.sock")+"}\n")
+	var errb bytes.Buffer
+	exit := make(chan int, 1)
+	go func() { exit <- run([]string{"-c", p}, &bytes.Buffer{}, &errb) }()
+	select {
+	case code := <-exit:
+		if code != 1 {
+			t.Fatalf("exit %d, want 1; stderr:\n%s", code, errb.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("peregrined started with its bgp.api port taken") // errb is still being written
+	}
+	if want := "bgp.api " + l.Addr().String() + ": "; !strings.Contains(errb.String(), want) || !strings.Contains(errb.String(), "address already in use") {
+		t.Errorf("stderr does not name %q and say the address is in use:\n%s", want, errb.String())
 	}
 }

@@ -163,6 +163,12 @@ func (b *Backend) Gateway() *userspace.Gateway { return b.esp }
 
 // Apply converges the kernel to s.
 func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
+	// Two VRFs whose VRF device names meet would share one device (the
+	// second replacing the first's table and enslaving its interfaces
+	// to it): refuse the State, keep the applied one.
+	if err := fib.CheckDeviceNames(s.VRFNames(), fib.VRFDevice); err != nil {
+		return fmt.Errorf("kernel: %w", err)
+	}
 	var errs []error
 	var espDevs map[netip.Addr]string
 	switch {

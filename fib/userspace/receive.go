@@ -32,21 +32,24 @@ import (
 // packet's offset and length in buf, or why it dropped the packet, having
 // counted the drop. It allocates nothing.
 func (d *dataplane) inbound(buf []byte, off, n int) (v *vrf, innerOff, innerLen int, why drop) {
-	payload, nh, _, err := d.spis.Open(buf, off, n)
+	payload, nh, sa, err := d.spis.Open(buf, off, n)
 	if err != nil {
 		return nil, 0, 0, d.dropIn(dropOpen)
 	}
 	if nh != esp.NextHeaderMPLS {
 		return nil, 0, 0, d.dropIn(dropNotMPLS)
 	}
+	// The payload follows the ESP header and the suite's IV (8 bytes
+	// for the AEADs, 16 for AES-CBC).
+	po := off + esp.HeaderLen + sa.Cipher().IVLen()
 	if lv := d.labeled; lv != nil {
 		// A Gateway's: the kernel's LFIB pops the label, so the
 		// MPLS packet goes to the kernel whole.
 		lv.cnt.inPackets.Add(1)
 		lv.cnt.inBytes.Add(uint64(len(payload)))
-		return lv, off + esp.HeaderLen + esp.IVLen, len(payload), dropNone
+		return lv, po, len(payload), dropNone
 	}
-	e, io, il, err := mpls.Pop(buf, off+esp.HeaderLen+esp.IVLen, len(payload))
+	e, io, il, err := mpls.Pop(buf, po, len(payload))
 	if err != nil {
 		return nil, 0, 0, d.dropIn(dropMalformed)
 	}

@@ -97,12 +97,15 @@ func (sa *ikeSA) handleAuthRequest(m *Message) []Payload {
 		return []Payload{Notify{Type: NotifyInvalidSyntax}.Payload()}
 	}
 	if !sa.peer.RemoteID.matches(idi) {
-		if p := sa.e.peerByID(idi); p != nil {
-			sa.peer = p
-		} else {
-			sa.authFailed(fmt.Sprintf("initiator identified as %s, no peer is configured with that identity", idString(idi)))
+		// The peer was chosen by address at IKE_SA_INIT; its identity
+		// must be that peer's. Only a peer without a remote address
+		// (found by identity) may give way to another such peer.
+		p := sa.e.wildcardPeerByID(sa.local.Addr(), idi)
+		if sa.peer.RemoteAddr.IsValid() || p == nil {
+			sa.authFailed(fmt.Sprintf("initiator identified as %s, which is not the identity of the peer configured for %s", idString(idi), sa.remote.Addr()))
 			return []Payload{Notify{Type: NotifyAuthenticationFailed}.Payload()}
 		}
+		sa.peer = p
 	}
 	want := pskAuth(sa.suite.PRF, sa.peer.PSK.Bytes(), sa.initReq, sa.nr, sa.keys.pi, idi)
 	if auth.Method != AuthPSK || !hmac.Equal(auth.Data, want) {
@@ -131,9 +134,14 @@ func (sa *ikeSA) authFailed(reason string) {
 	sa.e.maybeRestart(sa)
 }
 
-// peerByID finds a peer configured with identity id.
-func (e *Engine) peerByID(id ID) *PeerConfig {
+// wildcardPeerByID finds a peer without a remote address (so any
+// address may speak for it) configured with identity id and usable on
+// local, as peerFor would have chosen it.
+func (e *Engine) wildcardPeerByID(local netip.Addr, id ID) *PeerConfig {
 	for _, p := range e.peers {
+		if p.RemoteAddr.IsValid() || (p.LocalAddr.IsValid() && p.LocalAddr != local && !p.LocalAddr.IsUnspecified()) {
+			continue
+		}
 		if p.RemoteID.matches(id) {
 			return p
 		}

@@ -33,11 +33,11 @@ type childSA struct {
 	peerNi, peerNr []byte
 }
 
-// childInfo is the public view of c.
+// childInfo is the public view of c, with copies of its keys.
 func (sa *ikeSA) childInfo(c *childSA) ChildSA {
 	return ChildSA{
 		Peer: sa.peer.Name, InSPI: c.inSPI, OutSPI: c.outSPI, Cipher: c.suite.Encr.ESPCipher(),
-		InKey: c.inKey, OutKey: c.outKey, ESN: c.suite.ESN, Mode: c.mode,
+		InKey: NewKeyMaterial(c.inKey), OutKey: NewKeyMaterial(c.outKey), ESN: c.suite.ESN, Mode: c.mode,
 		Local: sa.local, Remote: sa.remote, UDPEncap: sa.natt,
 		LocalTS: c.localTS, RemoteTS: c.remoteTS, Lifetime: sa.peer.ChildLifetime,
 		Replaces: c.replaces, Created: c.created,
@@ -86,6 +86,7 @@ func (sa *ikeSA) removeChild(c *childSA) {
 	}
 	sa.e.log.Info("child SA down", sa.logArgs("in_spi", hex32(c.inSPI), "out_spi", hex32(c.outSPI))...)
 	sa.e.emit(Event{Kind: ChildDown, Peer: sa.peer.Name, SPIi: sa.spiI, SPIr: sa.spiR, Child: sa.childInfo(c)})
+	wipe(c.inKey, c.outKey)
 }
 
 func (sa *ikeSA) childByOut(spi uint32) *childSA {

@@ -236,7 +236,7 @@ func TestPSKRedacted(t *testing.T) {
 			t.Fatalf("PSK leaked: %s", s)
 		}
 	}
-	c := ChildSA{InKey: []byte("super key in"), OutKey: []byte("super key out")}
+	c := ChildSA{InKey: NewKeyMaterial([]byte("super key in")), OutKey: NewKeyMaterial([]byte("super key out"))}
 	for _, s := range []string{sprintf("%v %+v %#v %s", c, c, c, c), sprintf("%v %+v", Event{Child: c}, Event{Child: c})} {
 		if bytes.Contains([]byte(s), []byte("super")) {
 			t.Fatalf("child keys leaked: %s", s)

@@ -172,7 +172,7 @@ func (c PeerConfig) validate() error {
 		return bad(".local-address", "required")
 	case c.RemoteAddr.IsValid() && c.RemoteAddr.Is4() != c.LocalAddr.Is4():
 		return bad(".remote-address", "%s is not of the local address's family", c.RemoteAddr)
-	case len(c.PSK.b) < 16:
+	case len(c.PSK.Bytes()) < 16:
 		return bad(".psk", "shorter than 16 bytes")
 	case c.Initiate && !c.RemoteAddr.IsValid():
 		return bad(".remote-address", "required to initiate")
@@ -238,6 +238,12 @@ type Config struct {
 	// responder demands a cookie (RFC 7296 section 2.6). Default 64;
 	// negative always demands one.
 	CookieThreshold int
+	// MaxChildSAs bounds the child SAs of one IKE SA, those being rekeyed
+	// included (default 8; a PE pair needs 1, 2 during a rekey, 3 in a
+	// rekey collision). A peer's CREATE_CHILD_SA past it, new child or
+	// rekey, is answered NO_ADDITIONAL_SAS (RFC 7296 section 3.10.1), so
+	// a peer cannot grow our state or the dataplane's SA tables.
+	MaxChildSAs int
 	// HalfOpenTimeout drops a responder SA that never completes IKE_AUTH
 	// (default 30 s).
 	HalfOpenTimeout time.Duration

@@ -39,12 +39,14 @@ func (e *Engine) Delete(name string) error {
 }
 
 // DeleteChild deletes one child SA, by inbound SPI, telling the peer.
+// Its ChildDown comes at once, before the peer answers: the dataplane
+// calls it at a hard limit, where the SA must stop sealing now.
 func (e *Engine) DeleteChild(inSPI uint32) error {
 	c := e.inSPIs[inSPI]
 	if c == nil {
 		return fmt.Errorf("ike: no child SA with inbound SPI 0x%08x", inSPI)
 	}
-	c.sa.deleteChild(c)
+	c.sa.expireChild(c)
 	return nil
 }
 

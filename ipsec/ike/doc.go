@@ -65,11 +65,23 @@
 //     Tunnel.RetiringIn, still opening, until its ChildDown (the delete);
 //     a deleted or expired child leaves the FIB at once, so traffic to
 //     that PE is dropped, never sent in clear.
-//   - Byte lifetimes: the userspace dataplane counts bytes per SA; every
-//     second peregrined compares the larger of the outbound SA's sealed
-//     and the inbound SA's opened bytes with soft-bytes (Engine.Rekey, once)
-//     and hard-bytes (Engine.DeleteChild). A child can overshoot by one
-//     second of traffic. Time lifetimes are the engine's own timers.
+//   - Byte and sequence limits: the userspace dataplane counts bytes and
+//     sequence numbers per SA; every second peregrined compares the larger
+//     of the outbound SA's sealed and the inbound SA's opened bytes with
+//     soft-bytes, and asks for a rekey (Engine.Rekey, once) at soft-bytes
+//     or when the outbound SA has used 7/8 of its sequence space
+//     (esp.SA.NeedsRekey). At hard-bytes, sequence numbers exhausted or
+//     the hard lifetime, the child stops sealing in the FIB at once and
+//     is deleted (Engine.DeleteChild). A child can overshoot a byte limit
+//     by one second of traffic, never the sequence space.
+//   - Hard lifetimes: at a child's hard lifetime (the engine's timer) or
+//     on Engine.DeleteChild, ChildDown is reported at once and the Delete
+//     sent after it; the dataplane does not wait for the peer's answer.
+//     Config.MaxChildSAs (8) bounds the child SAs a peer may create on
+//     one IKE SA (NO_ADDITIONAL_SAS past it).
+//   - Keys: ChildSA's keys are KeyMaterial copies that redact themselves;
+//     the engine zeroes its own child keys when a child goes and SK_d,
+//     SK_e and SK_p when an IKE SA goes.
 //   - Changing ipsec.ike-peers needs a restart: a reload that changes them
 //     is refused and the running configuration kept.
 //   - The daemon logs ike sa up/down, child sa up/down (SPIs, never keys)
@@ -98,6 +110,12 @@
 //     soft rekey halfway between soft and hard, so two ends with equal
 //     lifetimes rarely collide.
 //   - Cookies (section 2.6) once Config.CookieThreshold half-open SAs exist.
+//     Both cookie secrets (current and previous) come from crypto/rand at
+//     NewEngine and the current one is replaced every 5 minutes.
+//   - The responder picks the peer by the initiator's address at
+//     IKE_SA_INIT; the identity in IKE_AUTH must be that peer's, else
+//     AUTHENTICATION_FAILED. Only a peer configured without a remote
+//     address is found by identity, among the peers without one.
 //   - A wrong PSK: the responder answers AUTHENTICATION_FAILED, both ends
 //     report an AuthFailed event and log one line naming the peer and the
 //     cause; PSK values never reach a log (PSK redacts itself).
@@ -105,7 +123,7 @@
 // Not implemented: certificates and EAP (CERTREQ and V are ignored),
 // configuration payloads, MOBIKE, IKE fragmentation, window sizes above 1,
 // INVALID_IKE_SPI replies, INITIAL_CONTACT handling (a rebooted peer's stale
-// SAs go when DPD finds them dead), cookie secret rotation, retrying a
+// SAs go when DPD finds them dead), retrying a
 // CREATE_CHILD_SA with the group an INVALID_KE_PAYLOAD names (a refused
 // rekey is retried after 10 s with the same proposal).
 package ike

@@ -73,6 +73,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if e.cfg.CookieThreshold == 0 {
 		e.cfg.CookieThreshold = 64
 	}
+	if e.cfg.MaxChildSAs <= 0 {
+		e.cfg.MaxChildSAs = 8
+	}
 	if e.cfg.HalfOpenTimeout == 0 {
 		e.cfg.HalfOpenTimeout = 30 * time.Second
 	}
@@ -84,6 +87,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	if e.cfg.NATTPort == 0 {
 		e.cfg.NATTPort = 4500
+	}
+	if err := e.initCookieSecrets(); err != nil {
+		return nil, err
 	}
 	names := map[string]bool{}
 	for _, p := range cfg.Peers {
@@ -271,6 +277,9 @@ func (e *Engine) halfOpen() int {
 	return n
 }
 
+// remove forgets sa and wipes its keys (SK_d, SK_e*, SK_p*): nothing
+// derives from them any more. Its SK ciphers stay, for the one response
+// that may still be sealed with them (a Delete's answer).
 func (e *Engine) remove(sa *ikeSA) {
 	delete(e.sas, sa.ourSPI())
 	for k, v := range e.inits {
@@ -278,4 +287,6 @@ func (e *Engine) remove(sa *ikeSA) {
 			delete(e.inits, k)
 		}
 	}
+	k := &sa.keys
+	wipe(k.d, k.ai, k.ar, k.ei, k.er, k.pi, k.pr)
 }

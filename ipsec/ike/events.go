@@ -10,15 +10,16 @@ import (
 )
 
 // ChildSA is a negotiated pair of ESP SAs, as the dataplane installs it.
-// Keys are key || 4-byte salt, ready for esp.Config.Key. String and
-// LogValue leave them out.
+// Keys are key || 4-byte salt, ready for esp.Config.Key; they are the
+// event's own copies (the engine wipes its own when the SA goes), and
+// they redact themselves in every format, JSON and slog.
 type ChildSA struct {
 	Peer string
 	// InSPI is the SPI we chose and the peer puts on packets to us;
 	// OutSPI the one we put on packets to the peer.
 	InSPI, OutSPI uint32
 	Cipher        esp.Cipher
-	InKey, OutKey []byte
+	InKey, OutKey KeyMaterial
 	ESN           bool
 	Mode          Mode
 	// Local and Remote are the outer addresses. With UDPEncap, ESP
@@ -37,12 +38,12 @@ type ChildSA struct {
 
 // InConfig is the esp.Config of the inbound SA.
 func (c ChildSA) InConfig(replayWindow int) esp.Config {
-	return esp.Config{SPI: c.InSPI, Cipher: c.Cipher, Key: c.InKey, ESN: c.ESN, ReplayWindow: replayWindow}
+	return esp.Config{SPI: c.InSPI, Cipher: c.Cipher, Key: c.InKey.Bytes(), ESN: c.ESN, ReplayWindow: replayWindow}
 }
 
 // OutConfig is the esp.Config of the outbound SA.
 func (c ChildSA) OutConfig() esp.Config {
-	return esp.Config{SPI: c.OutSPI, Cipher: c.Cipher, Key: c.OutKey, ESN: c.ESN}
+	return esp.Config{SPI: c.OutSPI, Cipher: c.Cipher, Key: c.OutKey.Bytes(), ESN: c.ESN}
 }
 
 func (c ChildSA) String() string {

@@ -1,35 +1,6 @@
 package ike
 
-import (
-	"log/slog"
-	"net/netip"
-)
-
-// PSK is a pre-shared key. It prints as "<redacted>" in every format and
-// in structured logs, so a PeerConfig can be logged whole.
-type PSK struct{ b []byte }
-
-// NewPSK copies b into a PSK.
-func NewPSK(b []byte) PSK { return PSK{b: append([]byte(nil), b...)} }
-
-// Bytes returns the secret, for computing AUTH.
-func (k PSK) Bytes() []byte { return k.b }
-
-func (k PSK) String() string {
-	if len(k.b) == 0 {
-		return ""
-	}
-	return "<redacted>"
-}
-
-// GoString keeps %#v from printing the secret.
-func (k PSK) GoString() string { return `ike.PSK{"` + k.String() + `"}` }
-
-// LogValue implements slog.LogValuer.
-func (k PSK) LogValue() slog.Value { return slog.StringValue(k.String()) }
-
-// MarshalText implements encoding.TextMarshaler (JSON, YAML dumps).
-func (k PSK) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+import "net/netip"
 
 // Identity is what a peer calls itself in IDi/IDr: an address or an FQDN.
 type Identity struct {

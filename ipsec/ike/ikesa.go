@@ -63,6 +63,10 @@ type ikeSA struct {
 	rekey              *ikeRekey // our CREATE_CHILD_SA rekeying this IKE SA
 	noRestart          bool      // deleted by Engine.Delete: do not initiate again
 	peerRekey          *ikeSA    // the SA a peer's rekey of this one created
+	// replaced is set once we answered a peer's rekey of this SA: its
+	// children moved to the successor, and further CREATE_CHILD_SA
+	// requests on it are refused (the peer should only delete it).
+	replaced bool
 }
 
 // request is one of our requests, queued or in flight (window size 1,

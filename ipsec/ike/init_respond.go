@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"time"
@@ -12,6 +13,12 @@ import (
 
 // handleInitRequest answers IKE_SA_INIT as the responder.
 func (e *Engine) handleInitRequest(local, remote netip.AddrPort, raw []byte, m *Message) {
+	if m.SPIi == 0 {
+		// The initiator's SPI is never zero (RFC 7296 section 3.1);
+		// unauthenticated, so no answer.
+		e.log.Debug("dropped IKE_SA_INIT with initiator SPI 0", "from", remote)
+		return
+	}
 	if old := e.inits[initKey{remote, m.SPIi}]; old != nil {
 		if old.initResp != nil && old.state == stateInitDone {
 			e.send(local, remote, old.frame(old.initResp)) // retransmitted request
@@ -142,6 +149,21 @@ func (e *Engine) cookieValid(c, ni []byte, ip netip.Addr, spiI uint64) bool {
 		return hmac.Equal(c, cookieWith(e.secret.prev[:], v, ni, ip, spiI))
 	}
 	return false
+}
+
+// initCookieSecrets draws both cookie secrets from the random source, so
+// that no slot ever holds a key an attacker can guess: with the previous
+// slot left at zero, a cookie computed under an all-zero key would pass
+// until the second rotation. The first rotation is one lifetime away.
+func (e *Engine) initCookieSecrets() error {
+	for _, k := range [][]byte{e.secret.cur[:], e.secret.prev[:]} {
+		if _, err := io.ReadFull(e.rand, k); err != nil {
+			return fmt.Errorf("ike: drawing the cookie secret: %w", err)
+		}
+	}
+	e.secret.version = 1
+	e.secret.until = e.now().Add(cookieLifetime)
+	return nil
 }
 
 func (e *Engine) rotateSecret() {

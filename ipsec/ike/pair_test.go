@@ -149,10 +149,10 @@ func checkMirror(t *testing.T, x, y ChildSA) {
 	if x.InSPI != y.OutSPI || x.OutSPI != y.InSPI {
 		t.Fatalf("SPIs do not mirror: %v / %v", x, y)
 	}
-	if string(x.InKey) != string(y.OutKey) || string(x.OutKey) != string(y.InKey) {
+	if !x.InKey.Equal(y.OutKey) || !x.OutKey.Equal(y.InKey) {
 		t.Fatalf("keys do not mirror")
 	}
-	if string(x.InKey) == string(x.OutKey) {
+	if x.InKey.Equal(x.OutKey) {
 		t.Fatalf("both directions have the same key")
 	}
 	if x.Cipher != y.Cipher || x.ESN != y.ESN || x.Mode != y.Mode || x.UDPEncap != y.UDPEncap {

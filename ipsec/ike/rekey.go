@@ -110,13 +110,15 @@ func (sa *ikeSA) childRekeyed(m *Message, old, nc *childSA, ni []byte, dh keySha
 		return
 	}
 	old.state = childRekeyed
-	sa.deleteChild(old)
+	if sa.e.inSPIs[old.inSPI] == old { // not expired meanwhile (expireChild deleted it)
+		sa.deleteChild(old)
+	}
 }
 
 // handleCreateChild answers CREATE_CHILD_SA: an IKE SA rekey (SA of
 // protocol IKE), a child rekey (N(REKEY_SA)) or a new child SA.
 func (sa *ikeSA) handleCreateChild(m *Message) []Payload {
-	if sa.state != stateEstablished {
+	if sa.state != stateEstablished || sa.replaced {
 		return []Payload{Notify{Type: NotifyTemporaryFailure}.Payload()}
 	}
 	np, ok := m.first(PayloadNonce)
@@ -139,6 +141,10 @@ func (sa *ikeSA) handleCreateChild(m *Message) []Payload {
 		if old == nil || old.state == childDeleting || old.state == childRekeyed {
 			return []Payload{Notify{Protocol: ProtoESP, SPI: n.SPI, Type: NotifyChildSANotFound}.Payload()}
 		}
+	}
+	if len(sa.children) >= sa.e.cfg.MaxChildSAs {
+		sa.e.log.Warn("CREATE_CHILD_SA refused: too many child SAs", sa.logArgs("children", len(sa.children), "max", sa.e.cfg.MaxChildSAs)...)
+		return []Payload{Notify{Type: NotifyNoAdditionalSAs}.Payload()}
 	}
 	nr := sa.e.nonce()
 	replaces := uint32(0)

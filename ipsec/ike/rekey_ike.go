@@ -68,6 +68,10 @@ func (sa *ikeSA) ikeRekeyed(m *Message, r *ikeRekey, dh keyShare) {
 		fail("responder chose a proposal we did not offer")
 		return
 	}
+	if binary.BigEndian.Uint64(spi) == 0 {
+		fail("responder's SPI for the new IKE SA is zero")
+		return
+	}
 	gir, err := dh.shared(ke.Data)
 	if err != nil {
 		fail(err)
@@ -113,6 +117,11 @@ func (sa *ikeSA) answerIKERekey(m *Message, sap SA, ni []byte) []Payload {
 	if !ok {
 		return []Payload{Notify{Type: NotifyNoProposalChosen}.Payload()}
 	}
+	if binary.BigEndian.Uint64(spi) == 0 {
+		// An IKE SA's SPI is never zero (RFC 7296 section 3.1).
+		sa.e.log.Info("IKE SA rekey refused: initiator's SPI is zero", sa.logArgs()...)
+		return []Payload{Notify{Type: NotifyInvalidSyntax}.Payload()}
+	}
 	kp, ok := m.first(PayloadKE)
 	ke, err := ParseKE(kp.Body)
 	if !ok || err != nil {
@@ -138,6 +147,7 @@ func (sa *ikeSA) answerIKERekey(m *Message, sap SA, ni []byte) []Payload {
 	sa.e.sas[ns.spiR] = ns
 	ns.establish()
 	ns.adopt(sa)
+	sa.replaced = true
 	if sa.rekey != nil {
 		sa.peerRekey = ns // collision: resolved when our response arrives
 	}

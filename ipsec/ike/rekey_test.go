@@ -54,7 +54,7 @@ func TestChildRekeyMakeBeforeBreak(t *testing.T) {
 		if lastChild(t, p.evA, ChildDown).InSPI != a.InSPI || lastChild(t, p.evB, ChildDown).InSPI != b.InSPI {
 			t.Fatal("the old SA was not the one deleted")
 		}
-		if string(na.InKey) == string(a.InKey) {
+		if na.InKey.Equal(a.InKey) {
 			t.Fatal("rekey kept the keys")
 		}
 		if n := len(p.a.SAs()[0].Children); n != 1 {

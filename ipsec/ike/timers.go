@@ -41,7 +41,7 @@ func (sa *ikeSA) tick(now time.Time) {
 		sa.deleteIKE()
 		return
 	}
-	if !now.Before(sa.rekeyAt) && sa.rekey == nil {
+	if !now.Before(sa.rekeyAt) && sa.rekey == nil && !sa.replaced {
 		sa.rekeyIKE()
 	}
 	if d := sa.peer.DPDInterval; d > 0 && sa.pending == nil && len(sa.queue) == 0 && now.Sub(sa.lastHeard) >= d {
@@ -51,7 +51,7 @@ func (sa *ikeSA) tick(now time.Time) {
 		switch {
 		case !now.Before(c.expireAt):
 			sa.e.log.Info("child SA reached its hard lifetime", sa.logArgs("in_spi", hex32(c.inSPI))...)
-			sa.deleteChild(c)
+			sa.expireChild(c)
 		case !now.Before(c.rekeyAt) && c.state == childActive:
 			sa.rekeyChild(c)
 		}
@@ -74,7 +74,7 @@ func (sa *ikeSA) deadline() time.Time {
 		at(sa.created.Add(sa.e.cfg.HalfOpenTimeout))
 	case stateEstablished:
 		at(sa.expireAt)
-		if sa.rekey == nil {
+		if sa.rekey == nil && !sa.replaced {
 			at(sa.rekeyAt)
 		}
 		if sa.peer.DPDInterval > 0 && sa.pending == nil {

@@ -107,17 +107,27 @@ func Load(path string) (*Topology, error) {
 	if err != nil {
 		return nil, err
 	}
-	var t Topology
-	if err := yaml.Unmarshal(data, &t); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
+	t, err := parse(data, abs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
+// parse decodes and checks the file's contents; abs is the file's
+// absolute path, against whose directory binds resolve.
+func parse(data []byte, abs string) (*Topology, error) {
+	var t Topology
+	if err := yaml.Unmarshal(data, &t); err != nil {
+		return nil, err
+	}
 	t.Path, t.Dir = abs, filepath.Dir(abs)
 	if err := t.check(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	return &t, nil
 }

@@ -230,7 +230,7 @@ func TestBGPInterop(t *testing.T) {
 		pe1.waitImported(t, ctx, "red", "10.2.0.0/24 via 10.0.2.2 label 2000 rd 65000:11")
 	})
 
-	t.Run("the stock gobgp CLI reads peregrined's gRPC API", func(t *testing.T) {
+	t.Run("the stock gobgp CLI reads peregrined's gRPC API and cannot write", func(t *testing.T) {
 		gobgp, err := peers.Tool("gobgp")
 		if err != nil {
 			t.Skip(err)
@@ -242,6 +242,14 @@ func TestBGPInterop(t *testing.T) {
 		for _, want := range []string{"65000:1:10.1.0.0/24", "65000:2:10.1.0.0/24", "65000:11:10.2.0.0/24"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("gobgp global rib lacks %s:\n%s", want, out)
+			}
+		}
+		// The API is read-only without bgp.api-write: the CLI cannot
+		// inject a path or reset a session.
+		for _, args := range [][]string{{"global", "rib", "add", "10.99.0.0/24", "-a", "ipv4"}, {"neighbor", "10.0.1.1", "reset"}} {
+			out, err := lb.nodes["pe1"].Exec(ctx, append([]string{gobgp, "-u", "127.0.0.1", "-p", "50051"}, args...)...)
+			if err == nil || !strings.Contains(string(out), "PermissionDenied") {
+				t.Errorf("gobgp %s on the read-only API: %v\n%s", strings.Join(args, " "), err, out)
 			}
 		}
 	})

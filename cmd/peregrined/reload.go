@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/peregrine-net/peregrine/config"
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/fib/kernel"
+)
+
+// RestartError refuses a reload whose change the running daemon cannot
+// make: accepting it would leave the file saying one thing and the router
+// doing another (or, for IPsec tunnels on a kernel backend built without
+// an ESP gateway, stop every later FIB change from being programmed). The
+// running configuration is kept.
+type RestartError struct {
+	Field string // the configuration path that changed
+	Why   string // what the running daemon cannot do
+}
+
+func (e *RestartError) Error() string {
+	return fmt.Sprintf("%s: %s; changing it needs a restart", e.Field, e.Why)
+}
+
+// runningDataplane is what the reload checks need to know about the
+// backend the daemon started with.
+type runningDataplane struct {
+	// kernelWithoutESP: the kernel backend, started with no IPsec, has
+	// no ESP gateway, and cannot grow one.
+	kernelWithoutESP bool
+}
+
+func dataplaneOf(b fib.Backend) runningDataplane {
+	kb, ok := b.(*kernel.Backend)
+	return runningDataplane{kernelWithoutESP: ok && kb.Gateway() == nil}
+}
+
+// restartNeeded returns a *RestartError for the first change from running
+// to next that only takes effect at start. The bgp package checks its own
+// (router, label range, listen address, API) in Speaker.Reload.
+func restartNeeded(running, next *config.Config, dp runningDataplane) error {
+	switch {
+	case next.Control.Socket != running.Control.Socket:
+		return &RestartError{"control.socket", "the socket is bound at start"}
+	case next.Control.SocketGroup != running.Control.SocketGroup || next.Control.SocketGID != running.Control.SocketGID:
+		return &RestartError{"control.socket-group", "the socket's group is set when it is created"}
+	case next.Control != running.Control:
+		return &RestartError{"control", "the socket is made at start"}
+	case next.State != running.State:
+		return &RestartError{"state.directory", "the ESP sequence store is opened at start"}
+	case next.Metrics != running.Metrics:
+		return &RestartError{"metrics.listen", "the endpoint is bound at start"}
+	case next.Dataplane.Backend != running.Dataplane.Backend:
+		return &RestartError{"dataplane.backend", "the backend is built at start"}
+	case next.Dataplane.MTU != running.Dataplane.MTU:
+		return &RestartError{"dataplane.mtu", "the TUN devices are made at start"}
+	case next.MPLS.TTLMode != running.MPLS.TTLMode:
+		return &RestartError{"mpls.ttl-mode", "the backend takes it at start"}
+	case !sameIKEPeers(next, running):
+		return &RestartError{"ipsec.ike-peers", "IKE peers are started with the daemon"}
+	case dp.kernelWithoutESP && len(next.IPsec.Tunnels) > 0:
+		return &RestartError{"ipsec.tunnels", "the kernel backend was started without IPsec and has no ESP gateway to carry them"}
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/peregrine-net/peregrine/config"
+)
+
+// TestReloadNeedsRestart: every change that only takes effect at start is
+// refused with a *RestartError naming its field; changes a running daemon
+// makes (VRFs, tunnels on a backend that carries them, log level) pass.
+func TestReloadNeedsRestart(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "k.hex", strings.Repeat("ab", 20))
+	writeFile(t, dir, "pe2.psk", "a-psk-of-twenty-bytes")
+	const tunnels = `ipsec:
+  local-address: 192.0.2.1
+  tunnels:
+    - remote: 192.0.2.2
+      out: {spi: 0x1001, cipher: aes128gcm16, key-file: k.hex}
+      in: {spi: 0x2001, cipher: aes128gcm16, key-file: k.hex}
+`
+	load := func(t *testing.T, extra string) *config.Config {
+		t.Helper()
+		base := goodConfig
+		if strings.Contains(extra, "dataplane:") {
+			base = strings.Replace(base, "dataplane: {backend: none}\n", "", 1)
+		}
+		cfg, err := config.Load(writeFile(t, dir, "pe.yml", base+extra))
+		if err != nil {
+			t.Fatalf("%v\n%s", err, extra)
+		}
+		return cfg
+	}
+	for _, tc := range []struct {
+		name         string
+		running, new string
+		dp           runningDataplane
+		field        string // "" when the reload must pass
+	}{
+		{"nothing changed", "", "", runningDataplane{}, ""},
+		{"log level", "", "log: {level: debug}\n", runningDataplane{}, ""},
+		{"vrf added", "", "vrfs: [{name: red, rd: '65000:1'}]\n", runningDataplane{}, ""},
+		{"tunnels added on userspace", "", tunnels, runningDataplane{}, ""},
+		{"tunnels added on kernel with a gateway", tunnels, tunnels + "    - {remote: 192.0.2.3, out: {spi: 0x1002, cipher: aes128gcm16, key-file: k.hex}, in: {spi: 0x2002, cipher: aes128gcm16, key-file: k.hex}}\n", runningDataplane{}, ""},
+		{"tunnels added on kernel without IPsec", "", tunnels, runningDataplane{kernelWithoutESP: true}, "ipsec.tunnels"},
+		{"tunnels removed on kernel without IPsec", "", "", runningDataplane{kernelWithoutESP: true}, ""},
+		{"control socket", "", "control: {socket: /tmp/other.sock}\n", runningDataplane{}, "control.socket"},
+		{"control socket group", "", "control: {socket-group: root}\n", runningDataplane{}, "control.socket-group"},
+		{"metrics", "", "metrics: {listen: '127.0.0.1:9963'}\n", runningDataplane{}, "metrics.listen"},
+		{"backend", "", "dataplane: {backend: userspace}\n", runningDataplane{}, "dataplane.backend"},
+		{"mtu", "", "dataplane: {backend: none, mtu: 1400}\n", runningDataplane{}, "dataplane.mtu"},
+		{"ttl mode", "", "mpls: {ttl-mode: pipe}\n", runningDataplane{}, "mpls.ttl-mode"},
+		{"state directory", "", "state: {directory: /srv/peregrine}\n", runningDataplane{}, "state.directory"},
+		{"replay window only", tunnels, tunnels + "  replay-window: 64\n", runningDataplane{}, ""},
+		{"ike peer added", "", "ipsec: {local-address: 192.0.2.1, ike-peers: [{name: pe2, remote-address: 192.0.2.2, psk-file: pe2.psk}]}\n", runningDataplane{}, "ipsec.ike-peers"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := restartNeeded(load(t, tc.running), load(t, tc.new), tc.dp)
+			var re *RestartError
+			switch {
+			case tc.field == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.field != "" && !errors.As(err, &re):
+				t.Errorf("accepted (%v); want a restart error for %s", err, tc.field)
+			case tc.field != "" && (re.Field != tc.field || !strings.HasPrefix(err.Error(), tc.field+": ") || !strings.Contains(err.Error(), "needs a restart")):
+				t.Errorf("error %q: want one naming %s and saying a restart is needed", err, tc.field)
+			}
+		})
+	}
+}
+
+// TestReloadRefusedKeepsRunningConfig drives daemon.reload: a file that
+// changes mpls.ttl-mode (which the backend took at start) is refused with a
+// log line naming the field, and the running configuration stays.
+func TestReloadRefusedKeepsRunningConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "pe.yml", goodConfig)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	d := newDaemon(path, cfg, &logs)
+	writeFile(t, dir, "pe.yml", goodConfig+"mpls: {ttl-mode: pipe}\n")
+	d.reload(t.Context())
+	if d.cfg != cfg || d.cfg.MPLS.TTLMode != "uniform" {
+		t.Errorf("running configuration replaced: ttl-mode %s", d.cfg.MPLS.TTLMode)
+	}
+	if !strings.Contains(logs.String(), "reload refused") || !strings.Contains(logs.String(), "mpls.ttl-mode") {
+		t.Errorf("log does not say why:\n%s", logs.String())
+	}
+}
