@@ -52,6 +52,12 @@
 // helper goroutines was measured and did not pay on small machines (see
 // the issue 4 note).
 //
+// SAs and remote PEs (tunnels.go, hops.go): an SA is made again only for
+// a new key, outbound SAs are held per tunnel (remote PE and SPI), a
+// manually keyed outbound SA seals only sequence numbers reserved in
+// Options.Sequences (package ipsec/seqstore), and next hops and peers are
+// counted so that PEs which leave the State leave memory.
+//
 // Counters: Stats returns them as a struct (per VRF, per SA, and inbound
 // drops before a VRF is known); Counters flattens them for fib.Counterer.
 //
