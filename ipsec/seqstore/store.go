@@ -180,6 +180,9 @@ func (s *Store) Attach(sa *esp.SA, t Tunnel) (*Reservation, error) {
 		s.log.Warn("reset-sequence: starting a manual SA at 1 although its sequence state is lost; "+
 			"if this key sealed before, nonces repeat", "tunnel", t.String(), "file", s.path)
 	}
+	// An SA that already sealed under this key (the same key carried over
+	// from an SA that was not persisted) continues above what it used.
+	start = max(start, sa.LastSeq())
 	if start >= limit {
 		return nil, fmt.Errorf("tunnel %s: %w", t, ErrKeyUsedUp)
 	}

@@ -304,3 +304,19 @@ func TestDirInUse(t *testing.T) {
 		t.Errorf("after the first store closed: sequence %d, want 101", got)
 	}
 }
+
+// TestAttachAboveUsed: an SA that already sealed (its sequence carried
+// over from an SA under the same key that was not persisted) continues
+// above what it used, whatever the file says.
+func TestAttachAboveUsed(t *testing.T) {
+	s := Open(t.TempDir(), nil, Options{Block: 100})
+	defer s.Close()
+	sa, err := esp.NewSA(esp.Config{SPI: 0x1001, Cipher: esp.AES128GCM16, Key: keyA, InitialSeq: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAttach(t, s, sa, tunnel(keyA))
+	if got, err := sealSeq(sa); err != nil || got != 501 {
+		t.Errorf("sequence %d, %v; want 501", got, err)
+	}
+}
