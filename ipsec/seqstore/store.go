@@ -115,6 +115,7 @@ type Reservation struct {
 	sa      *esp.SA
 	limit   uint64
 	pending atomic.Bool // Seal asked for more; the writer has not yet answered
+	warned  bool        // the rotate-the-key warning was logged; guarded by s.mu
 }
 
 // LostError is Attach's error when the state file could not be read, so

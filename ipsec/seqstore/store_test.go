@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -318,5 +319,36 @@ func TestAttachAboveUsed(t *testing.T) {
 	mustAttach(t, s, sa, tunnel(keyA))
 	if got, err := sealSeq(sa); err != nil || got != 501 {
 		t.Errorf("sequence %d, %v; want 501", got, err)
+	}
+}
+
+// TestWarnsToRotate: a manual SA past esp's soft limit (7/8 of its
+// sequence space) gets one log line telling the operator to rotate its
+// key, since no key exchange will.
+func TestWarnsToRotate(t *testing.T) {
+	var logs safeBuffer
+	s := Open(t.TempDir(), slog.New(slog.NewTextHandler(&logs, nil)), Options{Block: 10})
+	defer s.Close()
+	s.mu.Lock()
+	s.load()
+	fp := fingerprintOf(&s.mu.st.salt, keyA)
+	s.mu.st.entries[fp] = &entry{fp: fp, mark: 1<<32 - 1<<29, remote: netipAddr("192.0.2.2"), spi: 0x1001}
+	s.mu.Unlock()
+	sa := newSA(t, keyA)
+	mustAttach(t, s, sa, tunnel(keyA))
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(logs.String(), "rotate its key") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no rotation warning; log:\n%s", logs.String())
+		}
+		_, _ = sealSeq(sa)
+		time.Sleep(time.Millisecond)
+	}
+	for range 50 {
+		_, _ = sealSeq(sa)
+		time.Sleep(time.Millisecond)
+	}
+	if n := strings.Count(logs.String(), "rotate its key"); n != 1 {
+		t.Errorf("%d rotation warnings, want 1", n)
 	}
 }

@@ -59,6 +59,13 @@ func (s *Store) extend() bool {
 		// heard (see refill).
 		g.r.pending.Store(false)
 		g.r.sa.Extend(g.mark, s.refillAt(g.from, g.mark))
+		if g.r.sa.NeedsRekey() && !g.r.warned {
+			// No key exchange will replace a manual SA: say it while
+			// there is time (esp's soft limit is 7/8 of the space).
+			g.r.warned = true
+			s.log.Warn("manual SA is past its soft sequence limit: rotate its key before it stops sealing",
+				"tunnel", g.r.t.String(), "last", g.r.sa.LastSeq(), "end", g.r.limit)
+		}
 	}
 	return true
 }
