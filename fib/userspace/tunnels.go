@@ -41,18 +41,21 @@ type outKey struct {
 // inbound SA table in line with s.Tunnels.
 func (d *dataplane) updateTunnels(s *fib.State) []error {
 	var errs []error
+	tunnels := make(map[netip.Addr]*fib.Tunnel, len(s.Tunnels)) // by unmapped address, as peers are
+	for remote, t := range s.Tunnels {
+		tunnels[remote.Unmap()] = t
+	}
 	// Let go of outbound SAs the State dropped first, so that a key that
 	// moved to another tunnel or SPI is free for its new SA (a sequence
 	// store refuses one key on two live SAs).
 	for k, h := range d.outSAs {
-		if t := s.Tunnels[k.remote]; t == nil || t.Out == nil || t.Out.SPI != k.spi {
+		if t := tunnels[k.remote]; t == nil || t.Out == nil || t.Out.SPI != k.spi {
 			h.release()
 			delete(d.outSAs, k)
 		}
 	}
 	wantIn := map[uint32]bool{}
-	for remote, t := range s.Tunnels {
-		remote = remote.Unmap()
+	for remote, t := range tunnels {
 		p := d.peer(remote)
 		out := &tunnelOut{remote: remote, udp: t.UDP, dst: sockaddrOf(remote, t.UDP)}
 		if t.Out != nil {
@@ -76,7 +79,7 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 		}
 	}
 	for remote, p := range d.peers {
-		if _, ok := s.Tunnels[remote]; !ok && p.out.Load() != nil {
+		if _, ok := tunnels[remote]; !ok && p.out.Load() != nil {
 			p.out.Store(nil)
 		}
 	}

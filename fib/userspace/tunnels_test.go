@@ -173,3 +173,25 @@ func TestSharedOutboundSPICounters(t *testing.T) {
 		t.Errorf("sealed packets per tunnel: %d and %d, want 1 and 2", a, b)
 	}
 }
+
+// TestMappedRemoteKeepsSA: a tunnel keyed by an IPv4-mapped IPv6 address
+// is the same tunnel as its IPv4 form: updates keep its SA (and sequence).
+func TestMappedRemoteKeepsSA(t *testing.T) {
+	mapped := netip.AddrFrom16(pe2Addr.As16())
+	state := func() *fib.State {
+		s := pe1State()
+		tun := s.Tunnels[pe2Addr]
+		delete(s.Tunnels, pe2Addr)
+		s.Tunnels[mapped] = tun
+		return s
+	}
+	d := newTestDataplane(t, state())
+	for want := uint32(1); want <= 3; want++ {
+		if got := sealSeq(t, d, "10.2.0.2"); got != want {
+			t.Fatalf("sequence %d, want %d", got, want)
+		}
+		if _, _, err := d.update(state(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
