@@ -160,7 +160,7 @@ func (s *Store) Attach(sa *esp.SA, t Tunnel) (*Reservation, error) {
 	fp := fingerprintOf(&st.salt, t.Key)
 	t.Key = nil
 	if other := s.mu.live[fp]; other != nil {
-		return nil, fmt.Errorf("%w: tunnel %s has it too", ErrKeyInUse, other.t)
+		return nil, fmt.Errorf("tunnel %s: %w: tunnel %s has it too", t, ErrKeyInUse, other.t)
 	}
 	limit := uint64(1<<32 - 1)
 	if sa.ESN() {
