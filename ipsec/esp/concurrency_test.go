@@ -14,9 +14,15 @@ import (
 // number must be used exactly once, every packet accepted exactly once and
 // its duplicate rejected as a replay. Run with -race.
 func TestConcurrentSealOpen(t *testing.T) {
+	for _, c := range []Cipher{AES128GCM16, AES256CBCSHA256} {
+		t.Run(c.String(), func(t *testing.T) { testConcurrentSealOpen(t, c) })
+	}
+}
+
+func testConcurrentSealOpen(t *testing.T, c Cipher) {
 	// The receiver's window holds every packet, so however the openers
 	// are scheduled none can fall below it.
-	cfg := Config{SPI: 0x1000, Cipher: AES128GCM16, Key: testKey(AES128GCM16, 1), ESN: true, ReplayWindow: 4096}
+	cfg := Config{SPI: 0x1000, Cipher: c, Key: testKey(c, 1), ESN: true, ReplayWindow: 4096}
 	tx, rx := mustSA(t, cfg), mustSA(t, cfg)
 	const workers, each = 8, 300
 	pkts := make([][]byte, workers*each)

@@ -3,15 +3,29 @@ package esp
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
 	"strings"
 	"testing"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-var allCiphers = []Cipher{AES128GCM16, AES256GCM16, ChaCha20Poly1305}
+// allCiphers is every suite; aeadCiphers and cbcCiphers the two kinds.
+var (
+	aeadCiphers = []Cipher{AES128GCM16, AES256GCM16, ChaCha20Poly1305}
+	cbcCiphers  = []Cipher{
+		AES128CBCSHA256, AES128CBCSHA384, AES128CBCSHA512,
+		AES256CBCSHA256, AES256CBCSHA384, AES256CBCSHA512,
+	}
+	allCiphers = append(append([]Cipher(nil), aeadCiphers...), cbcCiphers...)
+)
 
 // unhex decodes hex with any spaces or newlines in it.
 func unhex(t testing.TB, s string) []byte {
@@ -60,6 +74,9 @@ func seal(t testing.TB, sa *SA, payload []byte, nh uint8) []byte {
 	}
 	return append([]byte(nil), pkt...)
 }
+
+// espOff is where Seal puts the ESP packet for a payload at off.
+func espOff(c Cipher, off int) int { return off - HeaderLen - c.IVLen() }
 
 // open opens a copy of pkt, so the caller's copy survives.
 func open(sa *SA, pkt []byte) ([]byte, uint8, error) {
@@ -134,4 +151,99 @@ func rfcSeal(t testing.TB, c Cipher, keymat []byte, spi uint32, seq uint64, esn 
 	pkt = binary.BigEndian.AppendUint32(pkt, uint32(seq))
 	pkt = binary.BigEndian.AppendUint64(pkt, iv)
 	return aead.Seal(pkt, nonce, plain, rfcAAD(spi, seq, esn))
+}
+
+// countUp returns the pad bytes 1, 2, ..., n.
+func countUp(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i + 1)
+	}
+	return b
+}
+
+// sealRFC seals plain (payload, padding, pad length, next header) from
+// the RFC formulas with the standard library alone: rfcSeal with the
+// sequence number as IV for an AEAD, rfcSealCBC with a fixed IV for CBC.
+func sealRFC(t testing.TB, c Cipher, keymat []byte, spi uint32, seq uint64, esn bool, plain []byte) []byte {
+	t.Helper()
+	if c.IsAEAD() {
+		return rfcSeal(t, c, keymat, spi, seq, esn, seq, plain)
+	}
+	iv := unhex(t, "000102030405060708090a0b0c0d0e0f")
+	return rfcSealCBC(t, c, keymat, spi, seq, esn, iv, plain)
+}
+
+// rfcHash is the hash of a CBC suite's HMAC, from its integrity key length.
+func rfcHash(c Cipher) func() hash.Hash {
+	switch c {
+	case AES128CBCSHA384, AES256CBCSHA384:
+		return sha512.New384
+	case AES128CBCSHA512, AES256CBCSHA512:
+		return sha512.New
+	}
+	return sha256.New
+}
+
+// rfcCBCKeys splits CBC key material: AES key (16 or 32 bytes: 128 and
+// 256 in the suite's name), then the HMAC key.
+func rfcCBCKeys(c Cipher, keymat []byte) (encKey, macKey []byte) {
+	n := 16
+	if strings.HasPrefix(c.String(), "aes256") {
+		n = 32
+	}
+	return keymat[:n], keymat[n:]
+}
+
+// rfcSealCBC builds an AES-CBC + HMAC ESP packet from RFC 3602 and RFC 4868
+// with crypto/aes, crypto/cipher and crypto/hmac alone: SPI || seq || IV ||
+// CBC(plain) || HMAC(SPI..ciphertext [|| seq high half with ESN]) truncated
+// to half the hash. plain must fill whole 16-byte blocks.
+func rfcSealCBC(t testing.TB, c Cipher, keymat []byte, spi uint32, seq uint64, esn bool, iv, plain []byte) []byte {
+	t.Helper()
+	encKey, macKey := rfcCBCKeys(c, keymat)
+	block, err := aes.NewCipher(encKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkt := binary.BigEndian.AppendUint32(nil, spi)
+	pkt = binary.BigEndian.AppendUint32(pkt, uint32(seq))
+	pkt = append(pkt, iv...)
+	ct := make([]byte, len(plain))
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, plain)
+	pkt = append(pkt, ct...)
+	mac := hmac.New(rfcHash(c), macKey)
+	mac.Write(pkt)
+	if esn {
+		mac.Write(binary.BigEndian.AppendUint32(nil, uint32(seq>>32)))
+	}
+	sum := mac.Sum(nil)
+	return append(pkt, sum[:len(sum)/2]...)
+}
+
+// rfcOpenCBC checks a CBC packet's ICV and decrypts it with the standard
+// library alone, and returns the plaintext (payload and trailer).
+func rfcOpenCBC(t testing.TB, c Cipher, keymat []byte, seq uint64, esn bool, pkt []byte) ([]byte, error) {
+	t.Helper()
+	encKey, macKey := rfcCBCKeys(c, keymat)
+	mac := hmac.New(rfcHash(c), macKey)
+	icvLen := mac.Size() / 2
+	if len(pkt) < 8+16+icvLen || (len(pkt)-8-16-icvLen)%16 != 0 {
+		return nil, fmt.Errorf("%d-byte packet is not whole blocks", len(pkt))
+	}
+	body, icv := pkt[:len(pkt)-icvLen], pkt[len(pkt)-icvLen:]
+	mac.Write(body)
+	if esn {
+		mac.Write(binary.BigEndian.AppendUint32(nil, uint32(seq>>32)))
+	}
+	if !hmac.Equal(mac.Sum(nil)[:icvLen], icv) {
+		return nil, errors.New("ICV mismatch")
+	}
+	block, err := aes.NewCipher(encKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := make([]byte, len(body)-24)
+	cipher.NewCBCDecrypter(block, body[8:24]).CryptBlocks(plain, body[24:])
+	return plain, nil
 }

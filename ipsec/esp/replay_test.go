@@ -96,7 +96,7 @@ func TestSequenceExhaustion(t *testing.T) {
 		sa := mustSA(t, Config{SPI: 0x3000, Cipher: AES256GCM16, Key: testKey(AES256GCM16, 9), ESN: tc.esn, InitialSeq: tc.last - 2})
 		for i := range 2 {
 			pkt := seal(t, sa, []byte("abcd"), 17)
-			checkShape(t, pkt, 0x3000, tc.last-1+uint64(i), 4)
+			checkShape(t, AES256GCM16, pkt, 0x3000, tc.last-1+uint64(i), 4)
 		}
 		for range 3 {
 			buf := make([]byte, Headroom+4+MaxTrailer)

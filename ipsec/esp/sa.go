@@ -15,11 +15,13 @@ import (
 type Config struct {
 	// SPI identifies the SA. 0 to 255 are reserved (RFC 4303 section 2.1).
 	SPI uint32
-	// Cipher is the AEAD transform.
+	// Cipher is the transform.
 	Cipher Cipher
-	// Key is the key material: the cipher key followed by the 4-byte
-	// salt, Cipher.KeyLen() bytes (20, 36 or 36). NewSA copies what it
-	// needs; the caller may wipe Key afterwards.
+	// Key is the key material, Cipher.KeyLen() bytes: for an AEAD the
+	// cipher key followed by the 4-byte salt (20, 36 or 36 bytes); for
+	// AES-CBC the AES key (16 or 32 bytes) followed by the HMAC key (32,
+	// 48 or 64). NewSA copies what it needs; the caller may wipe Key
+	// afterwards.
 	Key []byte
 	// ESN turns on 64-bit extended sequence numbers (RFC 4303 2.2.1).
 	ESN bool
@@ -61,17 +63,23 @@ func (c Config) LogValue() slog.Value {
 // direction, but Seal and Open do not interfere with each other. An SA is
 // safe for concurrent use by many goroutines; see the package documentation.
 type SA struct {
-	spi     uint32
-	cipher  Cipher
-	esn     bool
-	aead    cipher.AEAD
-	salt    uint32 // the 4 salt bytes, big-endian
-	limit   uint64 // highest sequence number Seal may use
-	rekeyAt uint64
+	spi    uint32
+	cipher Cipher
+	esn    bool
+	aead   cipher.AEAD // the AEAD suites
+	salt   uint32      // the 4 salt bytes, big-endian
+	cbc    *cbcSuite   // the AES-CBC + HMAC suites
+	// The suite's sizes (Cipher.IVLen, ICVLen, blockLen-1), kept at
+	// hand for the packet path.
+	ivLen, icvLen, blockMask int
+	limit                    uint64 // highest sequence number Seal may use
+	rekeyAt                  uint64
 
 	// testIV, when set by a test, is sent as the IV instead of the
 	// sequence number, to reproduce published vectors.
 	testIV *uint64
+	// testCBCIV, when set by a test, is the IV of every CBC packet.
+	testCBCIV *[CBCIVLen]byte
 
 	_      cacheLinePad
 	seq    atomic.Uint64 // last sequence number Seal handed out
@@ -94,10 +102,15 @@ func NewSA(cfg Config) (*SA, error) {
 	}
 	if want := cfg.Cipher.KeyLen(); len(cfg.Key) != want {
 		// Never print the key itself.
-		return nil, fmt.Errorf("esp: Config.Key: %s takes %d bytes (key and 4-byte salt), got %d",
-			cfg.Cipher, want, len(cfg.Key))
+		what := "key and 4-byte salt"
+		if !cfg.Cipher.IsAEAD() {
+			what = fmt.Sprintf("%d-byte AES key and %d-byte HMAC key", cfg.Cipher.cbcKeyLen(), cfg.Cipher.integKeyLen())
+		}
+		return nil, fmt.Errorf("esp: Config.Key: %s takes %d bytes (%s), got %d",
+			cfg.Cipher, want, what, len(cfg.Key))
 	}
-	sa := &SA{spi: cfg.SPI, cipher: cfg.Cipher, esn: cfg.ESN, limit: 1<<32 - 1}
+	sa := &SA{spi: cfg.SPI, cipher: cfg.Cipher, esn: cfg.ESN, limit: 1<<32 - 1,
+		ivLen: cfg.Cipher.IVLen(), icvLen: cfg.Cipher.ICVLen(), blockMask: cfg.Cipher.blockLen() - 1}
 	if cfg.ESN {
 		sa.limit = 1<<64 - 1
 	}
@@ -119,6 +132,14 @@ func NewSA(cfg Config) (*SA, error) {
 		return nil, fmt.Errorf("esp: Config.InitialSeq: %d exceeds the sequence space (%d)", cfg.InitialSeq, sa.limit)
 	}
 	sa.seq.Store(cfg.InitialSeq)
+	if !cfg.Cipher.IsAEAD() {
+		cbc, err := newCBCSuite(cfg.Cipher, cfg.Key)
+		if err != nil {
+			return nil, fmt.Errorf("esp: Config.Key: %w", err)
+		}
+		sa.cbc = cbc
+		return sa, nil
+	}
 	keyLen := len(cfg.Key) - SaltLen
 	aead, err := cfg.Cipher.newAEAD(cfg.Key[:keyLen])
 	if err != nil {

@@ -3,26 +3,28 @@ package esp
 import "encoding/binary"
 
 // Seal encrypts buf[off:off+n] in place into an ESP packet and returns it:
-// buf[off-HeaderLen-IVLen : off+n+TrailerLen(n)].
+// buf[off-HeaderLen-Cipher.IVLen() : off+n+Cipher.TrailerLen(n)].
 //
-// The caller provides Headroom bytes in front of off (the ESP header and IV
-// are written there, and the ScratchLen bytes before them are overwritten:
-// that is where the outer header goes next)
-// and TrailerLen(n) (at most MaxTrailer) bytes of buf after the payload.
-// nextHeader goes in the trailer: NextHeaderIPv4, NextHeaderIPv6 or
-// NextHeaderMPLS in tunnel mode, the upper protocol in transport mode,
-// NoNextHeader for a dummy packet.
+// The caller provides ScratchLen+HeaderLen+Cipher.IVLen() bytes in front of
+// off (at most Headroom: the ESP header and IV are written there, and the
+// ScratchLen bytes before them may be overwritten: that is where the outer
+// header goes next) and Cipher.TrailerLen(n) (at most MaxTrailer) bytes of
+// buf after the payload. nextHeader goes in the trailer: NextHeaderIPv4,
+// NextHeaderIPv6 or NextHeaderMPLS in tunnel mode, the upper protocol in
+// transport mode, NoNextHeader for a dummy packet.
 //
-// Seal takes the next sequence number and uses it as the IV. It allocates
+// Seal takes the next sequence number, which is also the AEAD IV; a CBC IV
+// is derived from it (see the package documentation). It allocates
 // nothing and is safe to call from many goroutines at once, each with its
 // own buffer. Errors: ErrNoHeadroom, ErrNoTailroom, ErrSequenceExhausted.
 func (sa *SA) Seal(buf []byte, off, n int, nextHeader uint8) ([]byte, error) {
-	if off < Headroom {
+	if off < ScratchLen+HeaderLen+sa.ivLen {
 		sa.sealed.errors.Add(1)
 		return nil, ErrNoHeadroom
 	}
-	pad := padLen(n)
-	if n < 0 || off > len(buf) || n > len(buf)-off || pad+2+ICVLen > len(buf)-off-n {
+	m := sa.blockMask
+	pad := (m + 1 - (n+2)&m) & m
+	if n < 0 || off > len(buf) || n > len(buf)-off || pad+2+sa.icvLen > len(buf)-off-n {
 		sa.sealed.errors.Add(1)
 		return nil, ErrNoTailroom
 	}
@@ -30,10 +32,6 @@ func (sa *SA) Seal(buf []byte, off, n int, nextHeader uint8) ([]byte, error) {
 	if !ok {
 		sa.sealed.exhausted.Add(1)
 		return nil, ErrSequenceExhausted
-	}
-	iv := seq
-	if sa.testIV != nil {
-		iv = *sa.testIV
 	}
 
 	// Trailer: pad bytes 1, 2, 3, ..., pad length, next header.
@@ -45,9 +43,26 @@ func (sa *SA) Seal(buf []byte, off, n int, nextHeader uint8) ([]byte, error) {
 	tr[pad] = byte(pad)
 	tr[pad+1] = nextHeader
 
+	if sa.cbc != nil {
+		sa.sealCBC(buf[off-HeaderLen-sa.ivLen:end+pad+2+sa.icvLen], seq)
+	} else {
+		sa.sealAEAD(buf, off, end+pad+2, seq)
+	}
+	sa.sealed.packets.Add(1)
+	sa.sealed.bytes.Add(uint64(n))
+	return buf[off-HeaderLen-sa.ivLen : end+pad+2+sa.icvLen], nil
+}
+
+// sealAEAD encrypts buf[off:end] (payload and trailer) and writes the
+// header, IV and ICV around it.
+func (sa *SA) sealAEAD(buf []byte, off, end int, seq uint64) {
+	iv := seq
+	if sa.testIV != nil {
+		iv = *sa.testIV
+	}
 	// Nonce and AAD in the scratch and header bytes (see the package
 	// documentation): r[0:12] = salt || IV, r[12:] = SPI || [hi] || lo.
-	r := buf[off-Headroom : off]
+	r := buf[off-ScratchLen-HeaderLen-IVLen : off]
 	binary.BigEndian.PutUint32(r[0:4], sa.salt)
 	binary.BigEndian.PutUint64(r[4:12], iv)
 	aad := r[12:]
@@ -58,7 +73,7 @@ func (sa *SA) Seal(buf []byte, off, n int, nextHeader uint8) ([]byte, error) {
 		aad = aad[:8]
 		binary.BigEndian.PutUint32(aad[4:8], uint32(seq))
 	}
-	plain := buf[off : end+pad+2]
+	plain := buf[off:end]
 	sa.aead.Seal(plain[:0], r[0:12], plain, aad)
 
 	// The real header over the scratch layout: SPI, low 32 bits, IV.
@@ -66,8 +81,25 @@ func (sa *SA) Seal(buf []byte, off, n int, nextHeader uint8) ([]byte, error) {
 	binary.BigEndian.PutUint32(h[0:4], sa.spi)
 	binary.BigEndian.PutUint32(h[4:8], uint32(seq))
 	binary.BigEndian.PutUint64(h[8:16], iv)
+}
 
-	sa.sealed.packets.Add(1)
-	sa.sealed.bytes.Add(uint64(n))
-	return buf[off-HeaderLen-IVLen : end+pad+2+ICVLen], nil
+// sealCBC fills in the ESP packet pkt whose payload and trailer are in
+// place: header, IV, CBC encryption, then the HMAC over header, IV and
+// ciphertext into the ICV (encrypt-then-MAC, RFC 4303 section 3.3.2).
+func (sa *SA) sealCBC(pkt []byte, seq uint64) {
+	binary.BigEndian.PutUint32(pkt[0:4], sa.spi)
+	binary.BigEndian.PutUint32(pkt[4:8], uint32(seq))
+	iv := pkt[HeaderLen : HeaderLen+CBCIVLen]
+	if sa.testCBCIV != nil {
+		copy(iv, sa.testCBCIV[:])
+	} else {
+		sa.cbc.nextIV(iv, seq)
+	}
+	icvAt := len(pkt) - sa.icvLen
+	plain := pkt[HeaderLen+CBCIVLen : icvAt]
+	w := sa.cbc.get()
+	w.enc.SetIV(iv)
+	w.enc.CryptBlocks(plain, plain)
+	copy(pkt[icvAt:], sa.cbc.mac(w, pkt[:icvAt], sa.esn, seq))
+	sa.cbc.put(w)
 }
