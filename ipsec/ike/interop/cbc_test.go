@@ -125,3 +125,66 @@ func parseESP(t *testing.T, s string) ike.ESPProposal {
 	}
 	return p
 }
+
+// Lists that mix an AEAD and a CBC proposal, in both orders, with either
+// side initiating: the responder takes the initiator's first proposal it
+// accepts (RFC 7296 section 2.7). strongSwan as responder prefers its own
+// order unless charon.prefer_configured_proposals = no (strongswan.conf),
+// which the cases set so that the outcome is the one RFC 7296 leaves to
+// the initiator.
+func TestMixedListsWithStrongSwan(t *testing.T) {
+	const (
+		ikeCBC, ikeAEAD = "aes256-sha384-modp2048", "aes128gcm16-prf-sha256-modp2048"
+		espCBC, espAEAD = "aes256-sha256", "aes256gcm16"
+		cbcIKE, cbcESP  = "AES_CBC-256/HMAC_SHA2_384_192/PRF_HMAC_SHA2_384/MODP_2048", "ESP:AES_CBC-256/HMAC_SHA2_256_128"
+		gcmIKE, gcmESP  = "AES_GCM_16-128/PRF_HMAC_SHA2_256/MODP_2048", "ESP:AES_GCM_16-256"
+	)
+	cases := []struct {
+		name             string
+		peregrineStarts  bool
+		initIKE, initESP []string // the initiator's lists, in order
+		wantIKE, wantESP string
+	}{
+		{"strongswan offers cbc then aead", false, []string{ikeCBC, ikeAEAD}, []string{espCBC, espAEAD}, cbcIKE, cbcESP},
+		{"strongswan offers aead then cbc", false, []string{ikeAEAD, ikeCBC}, []string{espAEAD, espCBC}, gcmIKE, gcmESP},
+		{"peregrine offers cbc then aead", true, []string{ikeCBC, ikeAEAD}, []string{espCBC, espAEAD}, cbcIKE, cbcESP},
+		{"peregrine offers aead then cbc", true, []string{ikeAEAD, ikeCBC}, []string{espAEAD, espCBC}, gcmIKE, gcmESP},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, s, pe := setupWith(t, "  prefer_configured_proposals = no\n")
+			// The responder lists the same proposals the other way round.
+			respIKE := []string{c.initIKE[1], c.initIKE[0]}
+			respESP := []string{c.initESP[1], c.initESP[0]}
+			swIKE, swESP, ourIKE, ourESP := respIKE, respESP, c.initIKE, c.initESP
+			if !c.peregrineStarts {
+				swIKE, swESP, ourIKE, ourESP = c.initIKE, c.initESP, respIKE, respESP
+			}
+			s.loadWith(t, goodPSK, swanList(swIKE), swanList(swESP))
+			_, ech, events := peregrineWith(t, pe, goodPSK, c.peregrineStarts, 0, ike.IKEProposal{}, ike.ESPProposal{},
+				func(p *ike.PeerConfig) {
+					p.IKE, p.ESP = nil, nil
+					for _, x := range ourIKE {
+						p.IKE = append(p.IKE, parseIKE(t, x))
+					}
+					for _, x := range ourESP {
+						p.ESP = append(p.ESP, parseESP(t, x))
+					}
+				})
+			if !c.peregrineStarts {
+				if out, err := s.swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
+					t.Fatalf("swanctl --initiate: %v\n%s", err, out)
+				}
+			}
+			ev := wait(t, events, ike.ChildUp)
+			checkSAsWith(t, s, ev.Child, c.wantIKE, c.wantESP)
+			pingThrough(t, s, ech)
+		})
+	}
+}
+
+// swanList is a swanctl.conf proposal list; strongSwan writes "prf" with
+// no dash.
+func swanList(ps []string) string {
+	return strings.ReplaceAll(strings.Join(ps, ", "), "prf-", "prf")
+}
