@@ -32,10 +32,13 @@ import (
 // packet's offset and length in buf, or why it dropped the packet, having
 // counted the drop. It allocates nothing.
 func (d *dataplane) inbound(buf []byte, off, n int) (v *vrf, innerOff, innerLen int, why drop) {
-	payload, nh, _, err := d.spis.Open(buf, off, n)
+	payload, nh, sa, err := d.spis.Open(buf, off, n)
 	if err != nil {
 		return nil, 0, 0, d.dropIn(dropOpen)
 	}
+	// The payload follows the header and the suite's IV (16 bytes for
+	// AES-CBC, 8 for the AEADs).
+	payloadOff := off + esp.HeaderLen + sa.Cipher().IVLen()
 	if nh != esp.NextHeaderMPLS {
 		return nil, 0, 0, d.dropIn(dropNotMPLS)
 	}
@@ -44,9 +47,9 @@ func (d *dataplane) inbound(buf []byte, off, n int) (v *vrf, innerOff, innerLen 
 		// MPLS packet goes to the kernel whole.
 		lv.cnt.inPackets.Add(1)
 		lv.cnt.inBytes.Add(uint64(len(payload)))
-		return lv, off + esp.HeaderLen + esp.IVLen, len(payload), dropNone
+		return lv, payloadOff, len(payload), dropNone
 	}
-	e, io, il, err := mpls.Pop(buf, off+esp.HeaderLen+esp.IVLen, len(payload))
+	e, io, il, err := mpls.Pop(buf, payloadOff, len(payload))
 	if err != nil {
 		return nil, 0, 0, d.dropIn(dropMalformed)
 	}
