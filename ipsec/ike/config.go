@@ -102,15 +102,26 @@ type PeerConfig struct {
 }
 
 // Defaults: AES-256-GCM and ChaCha20-Poly1305, SHA-256 PRF, X25519 then
-// ECP-256 then MODP-2048.
+// ECP-256 then MODP-2048; then, for gateways and desktop clients that
+// speak nothing else, AES-CBC with HMAC-SHA2. The AEADs come first, so two
+// Peregrines never pick CBC; a responder takes what the initiator lists
+// first.
 var (
 	DefaultIKEProposals = []IKEProposal{{
 		Encr: []Encr{AES256GCM16, ChaCha20Poly1305, AES128GCM16},
 		PRF:  []PRF{PRFHMACSHA256, PRFHMACSHA384, PRFHMACSHA512},
 		DH:   []DHGroup{DHCurve25519, DHECP256, DHModp2048},
+	}, {
+		Encr:  []Encr{AES256CBC, AES128CBC},
+		Integ: []Integ{IntegHMACSHA256128, IntegHMACSHA384192, IntegHMACSHA512256},
+		PRF:   []PRF{PRFHMACSHA256, PRFHMACSHA384, PRFHMACSHA512},
+		DH:    []DHGroup{DHCurve25519, DHECP256, DHModp2048},
 	}}
 	DefaultESPProposals = []ESPProposal{{
 		Encr: []Encr{AES256GCM16, ChaCha20Poly1305, AES128GCM16},
+	}, {
+		Encr:  []Encr{AES256CBC, AES128CBC},
+		Integ: []Integ{IntegHMACSHA256128, IntegHMACSHA384192, IntegHMACSHA512256},
 	}}
 )
 

@@ -188,3 +188,26 @@ func TestMixedListsWithStrongSwan(t *testing.T) {
 func swanList(ps []string) string {
 	return strings.ReplaceAll(strings.Join(ps, ", "), "prf-", "prf")
 }
+
+// The gateway: a strongSwan that accepts only
+// aes256-sha384-modp2048 (IKE) and aes256-sha256 (ESP), against Peregrine
+// with its default proposals, either side initiating. Before CBC was in
+// the defaults, strongSwan answered NO_PROPOSAL_CHOSEN.
+func TestCBCOnlyGatewayWithDefaults(t *testing.T) {
+	for _, peregrineStarts := range []bool{true, false} {
+		t.Run(fmt.Sprintf("peregrine-initiates=%v", peregrineStarts), func(t *testing.T) {
+			_, s, pe := setup(t)
+			s.loadWith(t, goodPSK, "aes256-sha384-modp2048", "aes256-sha256")
+			_, ech, events := peregrineWith(t, pe, goodPSK, peregrineStarts, 0, ike.IKEProposal{}, ike.ESPProposal{},
+				func(p *ike.PeerConfig) { p.IKE, p.ESP = nil, nil }) // the engine's defaults
+			if !peregrineStarts {
+				if out, err := s.swanctl("--initiate", "--child", "net", "--timeout", "10"); err != nil {
+					t.Fatalf("swanctl --initiate: %v\n%s", err, out)
+				}
+			}
+			ev := wait(t, events, ike.ChildUp)
+			checkSAsWith(t, s, ev.Child, "AES_CBC-256/HMAC_SHA2_384_192/PRF_HMAC_SHA2_384/MODP_2048", "ESP:AES_CBC-256/HMAC_SHA2_256_128")
+			pingThrough(t, s, ech)
+		})
+	}
+}
