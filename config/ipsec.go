@@ -51,9 +51,12 @@ type SA struct {
 	// reserved, RFC 4303 section 2.1). Inbound SPIs must be unique.
 	SPI    uint32     `config:"spi"`
 	Cipher esp.Cipher `config:"cipher"`
-	// KeyFile holds the key material in hex: the cipher key followed by
-	// the 4-byte salt (20 bytes for aes128gcm16, 36 for aes256gcm16 and
-	// chacha20poly1305). It must not be readable by group or others.
+	// KeyFile holds the key material in hex: for the AEADs the cipher key
+	// followed by the 4-byte salt (20 bytes for aes128gcm16, 36 for
+	// aes256gcm16 and chacha20poly1305); for AES-CBC the AES key (16 or
+	// 32 bytes) followed by the HMAC key (32, 48 or 64 bytes for -sha256,
+	// -sha384, -sha512: 48 bytes for aes128-sha256, 96 for aes256-sha512).
+	// It must not be readable by group or others.
 	KeyFile string `config:"key-file"`
 	// Key is read from KeyFile at load time.
 	Key Key `config:"-"`
@@ -127,10 +130,10 @@ func validateSA(bad badFunc, p string, sa SA) {
 		bad(p+".spi", fmt.Sprintf("%d", sa.SPI), "must be 256..4294967295 (0-255 are reserved, RFC 4303)")
 	}
 	if !sa.Cipher.IsValid() {
-		bad(p+".cipher", "", "required: aes128gcm16, aes256gcm16 or chacha20poly1305")
+		bad(p+".cipher", "", "required: aes128gcm16, aes256gcm16, chacha20poly1305, or AES-CBC with HMAC-SHA2: aes128|aes256 with -sha256|-sha384|-sha512")
 	}
 	if sa.KeyFile == "" {
-		bad(p+".key-file", "", "required: a file holding the key and salt in hex")
+		bad(p+".key-file", "", "required: a file holding the key material in hex (see the cipher)")
 	}
 }
 
@@ -157,7 +160,7 @@ func (c *Config) readKeys(baseDir string) Errors {
 			}
 			if want := d.sa.Cipher.KeyLen(); len(key) != want {
 				errs = append(errs, &FieldError{Path: p, Value: strconv.Quote(d.sa.KeyFile),
-					Reason: fmt.Sprintf("holds %d bytes; %s needs %d (key and 4-byte salt)", len(key), d.sa.Cipher, want)})
+					Reason: fmt.Sprintf("holds %d bytes; %s needs %d (%s)", len(key), d.sa.Cipher, want, d.sa.Cipher.KeyLayout())})
 				continue
 			}
 			d.sa.Key = Key{key}

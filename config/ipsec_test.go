@@ -89,3 +89,48 @@ func TestIPsecErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestIPsecCBCTunnels: manual-key tunnels with the AES-CBC + HMAC-SHA2
+// suites load with key files of the suite's length (AES key, then HMAC
+// key), and a wrong length names the field, the file and both lengths,
+// never the key.
+func TestIPsecCBCTunnels(t *testing.T) {
+	for _, tc := range []struct {
+		cipher string
+		keyLen int
+		layout string
+	}{
+		{"aes128-sha256", 48, "16-byte AES key, then 32-byte HMAC key"},
+		{"aes128-sha384", 64, "16-byte AES key, then 48-byte HMAC key"},
+		{"aes128-sha512", 80, "16-byte AES key, then 64-byte HMAC key"},
+		{"aes256-sha256", 64, "32-byte AES key, then 32-byte HMAC key"},
+		{"aes256-sha384", 80, "32-byte AES key, then 48-byte HMAC key"},
+		{"aes256-sha512", 96, "32-byte AES key, then 64-byte HMAC key"},
+	} {
+		t.Run(tc.cipher, func(t *testing.T) {
+			body := strings.ReplaceAll(tunnels, "aes128gcm16", tc.cipher)
+			dir := t.TempDir()
+			writeKey(t, dir, "out.key", tc.keyLen, 0o600)
+			writeKey(t, dir, "in.key", tc.keyLen, 0o600)
+			cfg, err := loadIn(t, dir, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tn := cfg.IPsec.Tunnels[0]
+			if tn.Out.Cipher.String() != tc.cipher || len(tn.In.Key.Bytes()) != tc.keyLen {
+				t.Errorf("tunnel: cipher %s, %d key bytes", tn.Out.Cipher, len(tn.In.Key.Bytes()))
+			}
+
+			// The GCM key length is wrong for every CBC suite.
+			writeKey(t, dir, "out.key", 20, 0o600)
+			_, err = loadIn(t, dir, body)
+			want := fmt.Sprintf(`ipsec.tunnels[0].out.key-file: "out.key": holds 20 bytes; %s needs %d (%s)`, tc.cipher, tc.keyLen, tc.layout)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("got %v\nwant an error containing %q", err, want)
+			}
+			if strings.Contains(err.Error(), "a0a1a2") {
+				t.Errorf("key material in the error: %v", err)
+			}
+		})
+	}
+}

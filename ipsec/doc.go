@@ -3,7 +3,8 @@
 // subpackages:
 //
 //   - esp: security associations that seal and open ESP packets (RFC
-//     4303) with AES-GCM (RFC 4106) and ChaCha20-Poly1305 (RFC 7634), with
+//     4303) with AES-GCM (RFC 4106), ChaCha20-Poly1305 (RFC 7634) and
+//     AES-CBC (RFC 3602) with HMAC-SHA-256/384/512 (RFC 4868), with
 //     extended sequence numbers and anti-replay.
 //   - replay: the RFC 6479 anti-replay window esp uses.
 //   - wire: the outer IPv4/IPv6 header and the ESP-in-UDP encapsulation

@@ -19,8 +19,10 @@ import (
 //	IPv4|IPv6 SRC DST SPI-HEX CIPHER KEY-HEX
 //
 // e.g. "IPv4 192.0.2.1 198.51.100.2 0x00001001 aes128gcm16 0x0011...". CIPHER
-// is aes128gcm16, aes256gcm16 or chacha20poly1305; KEY-HEX is the key
-// material with the 4-byte salt at its end, as esp.Config.Key takes it.
+// is an esp.Cipher name (aes128gcm16, chacha20poly1305, aes256-sha512, ...);
+// KEY-HEX is the key material as esp.Config.Key takes it: for an AEAD the
+// key with the 4-byte salt at its end, for AES-CBC the AES key and then
+// the HMAC key.
 // Lines starting with '#' and blank lines are ignored.
 type SALine struct {
 	Src, Dst netip.Addr
@@ -73,7 +75,7 @@ func parseSALine(s string) (SALine, error) {
 
 // saFileHeader opens every .sa file this package writes.
 const saFileHeader = `# family src dst spi cipher key: one ESP SA per line (see SALine in saline_test.go).
-# key = cipher key || 4-byte salt. FIXED PUBLIC TEST KEYS for golden captures: never use them for traffic.
+# key = cipher key || 4-byte salt (AEAD), or AES key || HMAC key (AES-CBC). FIXED PUBLIC TEST KEYS for golden captures: never use them for traffic.
 `
 
 func writeSAFile(path string, lines []SALine) error {

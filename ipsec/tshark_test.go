@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/ipsec/pcap"
 )
 
@@ -50,6 +51,12 @@ var tsharkAlgorithms = map[string]string{
 	"aes128gcm16":      "AES-GCM with 16 octet ICV [RFC4106]",
 	"aes256gcm16":      "AES-GCM with 16 octet ICV [RFC4106]",
 	"chacha20poly1305": "ChaCha20 with Poly1305 [RFC7634]",
+	"aes128-sha256":    "AES-CBC [RFC3602]",
+	"aes128-sha384":    "AES-CBC [RFC3602]",
+	"aes128-sha512":    "AES-CBC [RFC3602]",
+	"aes256-sha256":    "AES-CBC [RFC3602]",
+	"aes256-sha384":    "AES-CBC [RFC3602]",
+	"aes256-sha512":    "AES-CBC [RFC3602]",
 }
 
 // tsharkFields are the columns tsharkDecode prints, one line per frame.
@@ -62,15 +69,33 @@ var tsharkFields = []string{
 	"icmp.checksum.status", "icmpv6.checksum.status",
 }
 
+// tsharkCBCAuth maps the AES-CBC suites' HMACs, by ICV length, to
+// Wireshark's "Authentication algorithm" values (esp_authentication_type_vals).
+var tsharkCBCAuth = map[int]string{
+	16: "HMAC-SHA-256-128 [RFC4868]",
+	24: "HMAC-SHA-384-192 [RFC4868]",
+	32: "HMAC-SHA-512-256 [RFC4868]",
+}
+
 // uatESPSA formats l as one record of the esp_sa table, or "" if tshark
-// has no name for its transform.
+// has no name for its transform. An AEAD's key material goes whole into
+// the encryption key; an AES-CBC suite's splits into the AES key and the
+// HMAC key (twice as long as the ICV).
 func uatESPSA(l SALine) string {
 	alg, ok := tsharkAlgorithms[l.Cipher]
 	if !ok {
 		return ""
 	}
-	return fmt.Sprintf(`uat:esp_sa:"%s","%s","%s","0x%08x","%s","0x%x","NULL",""`,
-		l.Family(), l.Src, l.Dst, l.SPI, alg, l.Key)
+	encKey, auth, authKey := l.Key, "NULL", ""
+	if c, err := esp.ParseCipher(l.Cipher); err == nil && !c.IsAEAD() {
+		n := len(l.Key) - 2*c.ICVLen()
+		if n < 0 {
+			return ""
+		}
+		encKey, auth, authKey = l.Key[:n], tsharkCBCAuth[c.ICVLen()], fmt.Sprintf("0x%x", l.Key[n:])
+	}
+	return fmt.Sprintf(`uat:esp_sa:"%s","%s","%s","0x%08x","%s","0x%x","%s","%s"`,
+		l.Family(), l.Src, l.Dst, l.SPI, alg, encKey, auth, authKey)
 }
 
 // requireTshark returns tshark's path, or skips the test saying why.
@@ -109,7 +134,11 @@ func tsharkSupports(t *testing.T, cipher string) {
 	}
 	refusal, done := tsharkProbe.refused[cipher]
 	if !done {
-		uat := uatESPSA(SALine{Src: innerSrc4, Dst: innerDst4, SPI: 0x100, Cipher: cipher, Key: make([]byte, 36)})
+		keyLen := 36
+		if c, err := esp.ParseCipher(cipher); err == nil {
+			keyLen = c.KeyLen()
+		}
+		uat := uatESPSA(SALine{Src: innerSrc4, Dst: innerDst4, SPI: 0x100, Cipher: cipher, Key: make([]byte, keyLen)})
 		if uat == "" {
 			t.Fatalf("no tshark algorithm name for cipher %q", cipher)
 		}

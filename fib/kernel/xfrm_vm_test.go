@@ -15,24 +15,61 @@ import (
 	"github.com/peregrine-net/peregrine/ipsec/wire"
 )
 
+// xfrmSuite is one ESP transform as the kernel's XFRM and our esp package
+// each name it.
+type xfrmSuite struct {
+	cipher esp.Cipher
+	// algos fills in the XFRM state's algorithms from our key material.
+	algos func(st *netlink.XfrmState, key []byte)
+}
+
+var xfrmSuites = []xfrmSuite{
+	{esp.AES128GCM16, func(st *netlink.XfrmState, key []byte) {
+		// Key and salt, as ours.
+		st.Aead = &netlink.XfrmStateAlgo{Name: "rfc4106(gcm(aes))", Key: key, ICVLen: 128}
+	}},
+	{esp.AES256CBCSHA256, cbcAlgos("hmac(sha256)", 32, 128)},
+	{esp.AES128CBCSHA512, cbcAlgos("hmac(sha512)", 16, 256)},
+}
+
+// cbcAlgos splits AES-CBC key material (AES key, then HMAC key) into the
+// kernel's encryption and truncated-authentication algorithms, as
+// "ip xfrm state ... enc 'cbc(aes)' KEY auth-trunc 'hmac(sha256)' KEY 128".
+func cbcAlgos(auth string, aesLen, truncBits int) func(*netlink.XfrmState, []byte) {
+	return func(st *netlink.XfrmState, key []byte) {
+		st.Crypt = &netlink.XfrmStateAlgo{Name: "cbc(aes)", Key: key[:aesLen]}
+		st.Auth = &netlink.XfrmStateAlgo{Name: auth, Key: key[aesLen:], TruncateLen: truncBits}
+	}
+}
+
 // TestESPAgainstKernelXFRM checks Peregrine's ESP against an independent
-// implementation, the kernel's: namespace A has XFRM SAs and policies
-// (rfc4106(gcm(aes)), tunnel mode) for inner 192.168.10.1 <-> .2; B has
-// none and plays the other end with ipsec/esp over a raw ESP socket. A
-// ping from A leaves sealed by the kernel and Peregrine must open it; three
-// echo requests Peregrine seals must each be counted as opened by the
-// kernel's SA (with a wrong key the kernel counts integrity failures
-// instead, and the test fails).
+// implementation, the kernel's, for AES-GCM (rfc4106(gcm(aes))) and for
+// AES-CBC with HMAC-SHA-256-128 and HMAC-SHA-512-256 (cbc(aes) with
+// auth-trunc hmac(sha256), hmac(sha512)): namespace A has XFRM SAs and
+// policies (tunnel mode) for inner 192.168.10.1 <-> .2; B has none and
+// plays the other end with ipsec/esp over a raw ESP socket. A ping from A
+// leaves sealed by the kernel and Peregrine must open it; three echo
+// requests Peregrine seals must each be counted as opened by the kernel's
+// SA (with a wrong key the kernel counts integrity failures instead, and
+// the test fails).
 func TestESPAgainstKernelXFRM(t *testing.T) {
 	requireVM(t)
+	for _, s := range xfrmSuites {
+		t.Run(s.cipher.String(), func(t *testing.T) { testESPAgainstKernelXFRM(t, s) })
+	}
+}
+
+func testESPAgainstKernelXFRM(t *testing.T, s xfrmSuite) {
 	a, b := newNS(t), newNS(t)
 	link(t, a, "eth0", "10.9.0.1/24", b, "eth0", "10.9.0.2/24")
-	keyAB, keyBA := make([]byte, 20), make([]byte, 20) // key and salt
+	keyAB, keyBA := make([]byte, s.cipher.KeyLen()), make([]byte, s.cipher.KeyLen())
 	for i := range keyAB {
 		keyAB[i], keyBA[i] = byte(0x11+i), byte(0x77+i)
 	}
-	outer := func(s string) net.IP { return net.ParseIP(s).To4() }
-	inner := func(s string) *net.IPNet { return &net.IPNet{IP: net.ParseIP(s).To4(), Mask: net.CIDRMask(32, 32)} }
+	outer := func(addr string) net.IP { return net.ParseIP(addr).To4() }
+	inner := func(addr string) *net.IPNet {
+		return &net.IPNet{IP: net.ParseIP(addr).To4(), Mask: net.CIDRMask(32, 32)}
+	}
 	// XFRM needs its own netlink family: a route-only handle would send
 	// the SAs to the caller's namespace.
 	ha, err := netlink.NewHandleAt(a, unix.NETLINK_ROUTE, unix.NETLINK_XFRM)
@@ -61,7 +98,8 @@ func TestESPAgainstKernelXFRM(t *testing.T) {
 		{"10.9.0.1", "10.9.0.2", 0x1001, keyAB, netlink.XFRM_DIR_OUT, "192.168.10.1", "192.168.10.2"},
 	} {
 		st := &netlink.XfrmState{Src: outer(x.src), Dst: outer(x.dst), Proto: netlink.XFRM_PROTO_ESP,
-			Mode: netlink.XFRM_MODE_TUNNEL, Spi: x.spi, Aead: &netlink.XfrmStateAlgo{Name: "rfc4106(gcm(aes))", Key: x.key, ICVLen: 128}}
+			Mode: netlink.XFRM_MODE_TUNNEL, Spi: x.spi}
+		s.algos(st, x.key)
 		if err := ha.XfrmStateAdd(st); err != nil {
 			t.Fatalf("XFRM state 0x%x: %v", x.spi, err)
 		}
@@ -72,11 +110,11 @@ func TestESPAgainstKernelXFRM(t *testing.T) {
 		}
 	}
 
-	out, err := esp.NewSA(esp.Config{SPI: 0x2001, Cipher: esp.AES128GCM16, Key: keyBA})
+	out, err := esp.NewSA(esp.Config{SPI: 0x2001, Cipher: s.cipher, Key: keyBA})
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := esp.NewSA(esp.Config{SPI: 0x1001, Cipher: esp.AES128GCM16, Key: keyAB})
+	in, err := esp.NewSA(esp.Config{SPI: 0x1001, Cipher: s.cipher, Key: keyAB})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,9 @@ import (
 
 // Options configure a Backend. The zero value is ready to use.
 type Options struct {
-	// MTU is the largest inner packet the fast path carries whole; it
-	// answers larger ones that must not be fragmented with ICMP "too
+	// MTU is the largest inner packet the fast path carries whole over
+	// a tunnel with an AEAD suite (less for AES-CBC, see DefaultMTU);
+	// it answers larger ones that must not be fragmented with ICMP "too
 	// big" into the VRF (toobig.go). 0 means DefaultMTU.
 	MTU int
 	// TTLMode is how TTLs cross between IP and labels (RFC 3443); the
@@ -37,7 +38,9 @@ type Options struct {
 }
 
 // DefaultMTU leaves room, in a 1500-byte core MTU, for an outer IPv6 header,
-// UDP, ESP with its trailer and a two-label stack.
+// UDP, ESP with an AEAD's IV and trailer and a two-label stack. A tunnel
+// whose suite adds more (AES-CBC with HMAC-SHA2: up to 36 bytes more)
+// carries that much less (pathMTU).
 const DefaultMTU = 1400
 
 // Backend is the userspace fib.Backend. Apply and Close are for one

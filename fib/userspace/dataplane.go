@@ -97,6 +97,10 @@ type tunnelOut struct {
 	sa     *esp.SA // nil: the tunnel has no outbound SA yet
 	udp    bool    // ESP-in-UDP to port 4500, else raw ESP
 	dst    sockaddr
+	// extra is how many bytes more than an AEAD's overhead sa's suite
+	// may add (extraOverhead): the tunnel's inner MTU is that much
+	// below Options.MTU (pathMTU).
+	extra int
 }
 
 // heldSA is an SA with the parameters it was made from, so that an update

@@ -13,8 +13,11 @@ import (
 //
 // Outbound (read from a TUN at outHeadroom):
 //
-//	[ outer IP+UDP (48) | scratch | SPI seq IV (24) | labels (16) | inner IP packet ... | trailer (21) ]
+//	[ outer IP+UDP (48) | scratch | SPI seq IV (32) | labels (16) | inner IP packet ... | trailer (49) ]
 //	                                                              ^ outHeadroom
+//
+// (room for any suite: esp.Headroom and esp.MaxTrailer are the largest,
+// AES-CBC's 16-byte IV and HMAC-SHA-512's 15 pad bytes and 32-byte ICV).
 //
 // Inbound (received from a socket at inHeadroom):
 //

@@ -36,20 +36,20 @@ func (d *dataplane) inbound(buf []byte, off, n int) (v *vrf, innerOff, innerLen 
 	if err != nil {
 		return nil, 0, 0, d.dropIn(dropOpen)
 	}
-	// The payload follows the header and the suite's IV (16 bytes for
-	// AES-CBC, 8 for the AEADs).
-	payloadOff := off + esp.HeaderLen + sa.Cipher().IVLen()
 	if nh != esp.NextHeaderMPLS {
 		return nil, 0, 0, d.dropIn(dropNotMPLS)
 	}
+	// The payload follows the ESP header and the suite's IV (8 bytes
+	// for the AEADs, 16 for AES-CBC).
+	po := off + esp.HeaderLen + sa.Cipher().IVLen()
 	if lv := d.labeled; lv != nil {
 		// A Gateway's: the kernel's LFIB pops the label, so the
 		// MPLS packet goes to the kernel whole.
 		lv.cnt.inPackets.Add(1)
 		lv.cnt.inBytes.Add(uint64(len(payload)))
-		return lv, payloadOff, len(payload), dropNone
+		return lv, po, len(payload), dropNone
 	}
-	e, io, il, err := mpls.Pop(buf, payloadOff, len(payload))
+	e, io, il, err := mpls.Pop(buf, po, len(payload))
 	if err != nil {
 		return nil, 0, 0, d.dropIn(dropMalformed)
 	}

@@ -41,7 +41,8 @@ const (
 // outbound forwards one inner packet read from v's TUN, buf[off:off+n],
 // with outHeadroom bytes in front of it and outTailroom after. It returns
 // the ESP packet (in buf) and the tunnel to send it on, or why it dropped
-// the packet, having counted the drop. It allocates nothing.
+// the packet, having counted the drop; with dropTooBig it may return the
+// tunnel whose MTU (pathMTU) the packet exceeds. It allocates nothing.
 func (d *dataplane) outbound(v *vrf, buf []byte, off, n int) (pkt []byte, to *tunnelOut, why drop) {
 	if off < labelRoom+esp.Headroom || n < 1 || off+n+outTailroom > len(buf) {
 		return nil, nil, v.dropOut(dropMalformed)
@@ -76,6 +77,11 @@ func (d *dataplane) outbound(v *vrf, buf []byte, off, n int) (pkt []byte, to *tu
 	}
 	if t.sa == nil {
 		return nil, nil, v.dropOut(dropNoSA)
+	}
+	if t.extra > 0 && tooBig(p, n, d.pathMTU(t)) {
+		// A suite with more overhead than Options.MTU leaves room
+		// for: the caller answers with the tunnel's MTU.
+		return nil, t, v.dropOut(dropTooBig)
 	}
 	// The kernel decremented the IP TTL forwarding into the TUN: that
 	// was this PE's hop (see the package documentation).
@@ -135,7 +141,7 @@ func (b *Backend) readTUN(v *vrf, dev tun.Device) {
 			case dropNone:
 				send.add(pkt, t)
 			case dropTooBig:
-				b.sendTooBig(v, dev, readBufs[i], outHeadroom, sizes[i], icmpOut)
+				b.sendTooBig(v, dev, readBufs[i], outHeadroom, sizes[i], b.dp.pathMTU(t), icmpOut)
 			}
 		}
 		if lost := socks.send(send); lost > 0 {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/ipsec/wire"
 	"github.com/vishvananda/netlink"
 	"golang.zx2c4.com/wireguard/tun"
@@ -147,7 +148,7 @@ func isICMPError6(p []byte) bool {
 // sendTooBig answers the oversized packet buf[off:off+n] from v's TUN with
 // an ICMP error into the same TUN, at most once per tooBigInterval. out is
 // the caller's one-element scratch for tun.Device.Write.
-func (b *Backend) sendTooBig(v *vrf, dev tun.Device, buf []byte, off, n int, out [][]byte) {
+func (b *Backend) sendTooBig(v *vrf, dev tun.Device, buf []byte, off, n, mtu int, out [][]byte) {
 	now := time.Now().UnixNano()
 	last := v.lastTooBig.Load()
 	if now-last < int64(tooBigInterval) || !v.lastTooBig.CompareAndSwap(last, now) {
@@ -157,7 +158,7 @@ func (b *Backend) sendTooBig(v *vrf, dev tun.Device, buf []byte, off, n int, out
 	if src == nil {
 		return
 	}
-	start, end, ok := buildTooBig(buf, off, n, b.dp.mtu, *src)
+	start, end, ok := buildTooBig(buf, off, n, mtu, *src)
 	if !ok {
 		return
 	}
@@ -202,4 +203,26 @@ func (s *system) localAddrs(ifaces []string) *localAddrs {
 		return nil
 	}
 	return &a
+}
+
+// aeadOverhead is the most ESP adds to a packet with an AEAD suite (37
+// bytes): what Options.MTU leaves room for.
+var aeadOverhead = esp.AES128GCM16.MaxOverhead()
+
+// extraOverhead is how much more than an AEAD the suite c adds to a packet
+// at most: 0 for the AEADs, 20 to 36 bytes for AES-CBC with HMAC-SHA2 (a
+// 16-byte IV, padding to 16 bytes, a 16- to 32-byte ICV).
+func extraOverhead(c esp.Cipher) int {
+	return max(0, c.MaxOverhead()-aeadOverhead)
+}
+
+// pathMTU is the largest inner packet tunnel t carries whole: Options.MTU,
+// less what t's suite adds beyond an AEAD's overhead, so that its outer
+// packets fit the core MTU that Options.MTU was chosen for. t may be nil
+// (no tunnel yet): Options.MTU.
+func (d *dataplane) pathMTU(t *tunnelOut) int {
+	if d.mtu == 0 || t == nil {
+		return d.mtu
+	}
+	return d.mtu - t.extra
 }

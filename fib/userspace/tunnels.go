@@ -28,6 +28,7 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 				errs = append(errs, fmt.Errorf("tunnel %s: outbound SA: %w", remote, err))
 			} else {
 				out.sa = h.sa
+				out.extra = extraOverhead(h.sa.Cipher())
 			}
 		}
 		p.out.Store(out)

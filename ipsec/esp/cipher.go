@@ -53,7 +53,9 @@ var cipherNames = [...]string{
 }
 
 // ParseCipher returns the transform with the given name: "aes128gcm16",
-// "aes256gcm16" or "chacha20poly1305".
+// "aes256gcm16", "chacha20poly1305", or for AES-CBC with HMAC-SHA2
+// "aes128-sha256", "aes128-sha384", "aes128-sha512", "aes256-sha256",
+// "aes256-sha384", "aes256-sha512" (strongSwan's names).
 func ParseCipher(name string) (Cipher, error) {
 	for c, n := range cipherNames {
 		if n != "" && n == name {
@@ -158,4 +160,14 @@ func (c Cipher) newAEAD(key []byte) (cipher.AEAD, error) {
 		return chacha20poly1305.New(key)
 	}
 	return nil, fmt.Errorf("esp: invalid cipher %d", uint8(c))
+}
+
+// KeyLayout describes the key material KeyLen counts, for error messages:
+// "key and 4-byte salt" for an AEAD, "16-byte AES key, then 32-byte HMAC
+// key" and so on for AES-CBC.
+func (c Cipher) KeyLayout() string {
+	if c.IsAEAD() || !c.IsValid() {
+		return "key and 4-byte salt"
+	}
+	return fmt.Sprintf("%d-byte AES key, then %d-byte HMAC key", c.cbcKeyLen(), c.integKeyLen())
 }

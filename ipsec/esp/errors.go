@@ -10,8 +10,10 @@ import (
 // errors.Is); the packet path returns them without allocating. Every drop
 // also bumps a counter, named in each description.
 var (
-	// ErrTruncated: the packet is shorter than MinLen, or its encrypted
-	// part is not a whole number of 4-byte words. Drop it (Malformed).
+	// ErrTruncated: the packet is shorter than its suite allows (MinLen
+	// for an AEAD; header, IV, one AES block and ICV for AES-CBC), or its
+	// encrypted part is not a whole number of 4-byte words (AEAD) or
+	// 16-byte blocks (AES-CBC). Drop it (Malformed).
 	ErrTruncated = errors.New("esp: packet truncated or misaligned")
 
 	// ErrUnknownSPI: no SA has the packet's SPI (InboundTable.Open), or
@@ -21,7 +23,8 @@ var (
 	ErrUnknownSPI = errors.New("esp: unknown SPI")
 
 	// ErrAuthFailed: the ICV did not verify: the packet was forged,
-	// corrupted, or sealed with another key. Drop it (AuthFailed).
+	// corrupted, or sealed with another key. Nothing of it was decrypted
+	// (AES-CBC) or released (AEAD). Drop it (AuthFailed).
 	ErrAuthFailed = errors.New("esp: authentication failed")
 
 	// ErrBadPadding: the packet authenticated but its pad length or pad

@@ -102,12 +102,8 @@ func NewSA(cfg Config) (*SA, error) {
 	}
 	if want := cfg.Cipher.KeyLen(); len(cfg.Key) != want {
 		// Never print the key itself.
-		what := "key and 4-byte salt"
-		if !cfg.Cipher.IsAEAD() {
-			what = fmt.Sprintf("%d-byte AES key and %d-byte HMAC key", cfg.Cipher.cbcKeyLen(), cfg.Cipher.integKeyLen())
-		}
 		return nil, fmt.Errorf("esp: Config.Key: %s takes %d bytes (%s), got %d",
-			cfg.Cipher, want, what, len(cfg.Key))
+			cfg.Cipher, want, cfg.Cipher.KeyLayout(), len(cfg.Key))
 	}
 	sa := &SA{spi: cfg.SPI, cipher: cfg.Cipher, esn: cfg.ESN, limit: 1<<32 - 1,
 		ivLen: cfg.Cipher.IVLen(), icvLen: cfg.Cipher.ICVLen(), blockMask: cfg.Cipher.blockLen() - 1}

@@ -9,8 +9,11 @@ import (
 // TestTamperEveryBit flips each bit of a sealed packet in turn and opens it
 // through an InboundTable: every flip must fail, with ErrUnknownSPI for the
 // SPI, ErrAuthFailed for the rest, except that a flipped sequence number may
-// land on one already seen or below the window (ErrReplayed, ErrTooOld). The untouched packet opens afterwards, so the failures were the
-// flips' doing and none of them moved the window.
+// land on one already seen or below the window (ErrReplayed, ErrTooOld).
+// Every drop is counted once. The untouched packet opens afterwards, so
+// the failures were the flips' doing and none of them moved the window.
+// For AES-CBC this covers every bit of the 16-byte IV, the ciphertext and
+// the 16- to 32-byte ICV.
 func TestTamperEveryBit(t *testing.T) {
 	for _, c := range allCiphers {
 		for _, esn := range []bool{false, true} {
@@ -28,6 +31,8 @@ func TestTamperEveryBit(t *testing.T) {
 					}
 				}
 				pkt := seal(t, tx, payloadFor(NextHeaderIPv4, 41), NextHeaderIPv4)
+				before := rx.Counters()
+				var wantDrops uint64 // flips past the SPI: each counted once on rx
 				for bit := range len(pkt) * 8 {
 					bad := append([]byte(nil), pkt...)
 					bad[bit/8] ^= 1 << (bit % 8)
@@ -44,6 +49,17 @@ func TestTamperEveryBit(t *testing.T) {
 					if !ok {
 						t.Fatalf("bit %d (byte %d) flipped: Open = %v", bit, bit/8, err)
 					}
+					if bit/8 >= 4 {
+						wantDrops++
+					}
+				}
+				after := rx.Counters()
+				drops := after.AuthFailed + after.Replayed + after.TooOld - before.AuthFailed - before.Replayed - before.TooOld
+				if drops != wantDrops || after.OpenedPackets != before.OpenedPackets {
+					t.Errorf("%d flipped packets past the SPI: %d counted as drops, %d opened", wantDrops, drops, after.OpenedPackets-before.OpenedPackets)
+				}
+				if ivICV := uint64(8 * (c.IVLen() + c.ICVLen())); after.AuthFailed-before.AuthFailed < ivICV {
+					t.Errorf("AuthFailed moved by %d, fewer than the %d IV and ICV bits", after.AuthFailed-before.AuthFailed, ivICV)
 				}
 				if _, _, _, err := tableOpen(&tab, pkt); err != nil {
 					t.Fatalf("untampered packet after the flips: %v", err)

@@ -9,7 +9,8 @@ import (
 )
 
 // TestKernelHasWhatTheBackendNeeds runs inside the VM (make vm-test): a VRF
-// device, an MPLS route and an XFRM AES-GCM state can be made. It is the
+// device, an MPLS route, an XFRM AES-GCM state and AES-CBC + HMAC-SHA2
+// states can be made. It is the
 // VM runner's own check that the modules it loads are the right ones.
 func TestKernelHasWhatTheBackendNeeds(t *testing.T) {
 	if os.Getenv("PEREGRINE_VM") == "" {
@@ -38,5 +39,17 @@ func TestKernelHasWhatTheBackendNeeds(t *testing.T) {
 		Aead: &netlink.XfrmStateAlgo{Name: "rfc4106(gcm(aes))", Key: make([]byte, 20), ICVLen: 128}}
 	if err := netlink.XfrmStateAdd(st); err != nil {
 		t.Fatalf("XFRM AES-GCM state: %v", err)
+	}
+	for _, auth := range []string{"hmac(sha256)", "hmac(sha512)"} {
+		st := &netlink.XfrmState{Src: net.IPv4(10, 0, 0, 1), Dst: net.IPv4(10, 0, 0, 2), Proto: netlink.XFRM_PROTO_ESP,
+			Mode: netlink.XFRM_MODE_TUNNEL, Spi: 0x1002,
+			Crypt: &netlink.XfrmStateAlgo{Name: "cbc(aes)", Key: make([]byte, 32)},
+			Auth:  &netlink.XfrmStateAlgo{Name: auth, Key: make([]byte, 64), TruncateLen: 256}}
+		if err := netlink.XfrmStateAdd(st); err != nil {
+			t.Fatalf("XFRM AES-CBC + %s state: %v", auth, err)
+		}
+		if err := netlink.XfrmStateDel(st); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -10,15 +10,20 @@ import (
 )
 
 // vmModules are what the VM tests need, in a working load order (see
-// PEERS.md): VRF and MPLS forwarding, veth, TUN (the ESP gateway), XFRM with AES-GCM ESP, and the
-// crypto modules no symbol dependency reveals (gcm needs ctr and
-// ghash-generic; ESP's IV generator needs drbg, drbg jitterentropy and
-// sha512, jitterentropy sha3). aesni-intel fails on the emulated CPU, so
-// the generic AES is used.
+// PEERS.md): VRF and MPLS forwarding, veth, TUN (the ESP gateway), XFRM with
+// AES-GCM and AES-CBC + HMAC-SHA2 ESP, and the crypto modules no symbol
+// dependency reveals (gcm needs ctr and ghash-generic; ESP's IV generator
+// needs drbg, drbg jitterentropy and sha512, jitterentropy sha3; ESP with
+// a separate integrity algorithm instantiates authenc(hmac(shaN),cbc(aes)),
+// so authenc, hmac, cbc and the SHA-2 hashes). aesni-intel fails on the
+// emulated CPU, so the generic AES is used. A name the kernel has built in
+// (no .ko) is skipped.
 var vmModules = []string{
 	"veth", "vrf", "ip_tunnel", "mpls_router", "mpls_iptunnel", "xfrm_algo", "xfrm_user",
 	"esp4", "esp6", "gf128mul", "ghash-generic", "ctr", "gcm", "seqiv", "echainiv",
-	"sha3_generic", "sha512_generic", "jitterentropy_rng", "drbg", "dummy", "tun",
+	"sha3_generic", "sha512_generic", "jitterentropy_rng", "drbg",
+	"cbc", "hmac", "sha256_generic", "authenc",
+	"dummy", "tun",
 }
 
 // module is one .ko file to load.
