@@ -48,18 +48,19 @@ func (c *cbcSK) nextIV() []byte {
 	return iv
 }
 
+// seal appends IV || CBC(plain) || ICV to head; plain is whole blocks.
 func (c *cbcSK) seal(head, plain []byte) []byte {
 	iv := c.nextIV()
-	n := len(head) + len(iv)
-	out := make([]byte, n+len(plain), n+len(plain)+c.icv)
-	copy(out, head)
-	copy(out[len(head):], iv)
-	cipher.NewCBCEncrypter(c.blk, iv).CryptBlocks(out[n:], plain)
+	out := append(append(head, iv...), plain...)
+	ct := out[len(head)+len(iv):]
+	cipher.NewCBCEncrypter(c.blk, iv).CryptBlocks(ct, ct)
 	m := hmac.New(c.mac, c.ak)
 	m.Write(out)
-	return m.Sum(out)[:len(out)+c.icv]
+	return append(out, m.Sum(nil)[:c.icv]...)
 }
 
+// open checks the ICV over aad || IV || ciphertext in constant time,
+// then decrypts into a new buffer.
 func (c *cbcSK) open(aad, body []byte) ([]byte, error) {
 	bs := aes.BlockSize
 	ctLen := len(body) - bs - c.icv
