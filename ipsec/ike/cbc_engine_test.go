@@ -48,8 +48,8 @@ func TestEstablishAndRekeyCBC(t *testing.T) {
 			if s := p.a.SAs()[0].Suite; s != c.suite || p.b.SAs()[0].Suite != c.suite {
 				t.Fatalf("IKE suites %s / %s, want %s", s, p.b.SAs()[0].Suite, c.suite)
 			}
-			if a.Cipher != c.cipher || len(a.InKey) != c.cipher.KeyLen() || len(a.OutKey) != c.cipher.KeyLen() {
-				t.Fatalf("child %v with %d-byte keys", a.Cipher, len(a.InKey))
+			if in, out := a.InConfig(0).Key, a.OutConfig().Key; a.Cipher != c.cipher || len(in) != c.cipher.KeyLen() || len(out) != c.cipher.KeyLen() {
+				t.Fatalf("child %v with %d-byte keys", a.Cipher, len(in))
 			}
 			sealAcross(t, a, childUps(p.evB)[0])
 
@@ -61,7 +61,7 @@ func TestEstablishAndRekeyCBC(t *testing.T) {
 			p.run()
 			na, nb := lastChild(t, p.evA, ChildUp), lastChild(t, p.evB, ChildUp)
 			checkMirror(t, na, nb)
-			if na.Cipher != c.cipher || bytes.Equal(na.InKey, a.InKey) || na.Replaces != a.InSPI {
+			if na.Cipher != c.cipher || bytes.Equal(na.InConfig(0).Key, a.InConfig(0).Key) || na.Replaces != a.InSPI {
 				t.Fatalf("rekeyed child %v replaces %x", na.Cipher, na.Replaces)
 			}
 			sealAcross(t, nb, na)
