@@ -37,7 +37,8 @@ const (
 	AES256CBCSHA512
 )
 
-// SaltLen is the salt at the end of every transform's key material.
+// SaltLen is the salt at the end of an AEAD transform's key material (the
+// AES-CBC suites have none).
 const SaltLen = 4
 
 var cipherNames = [...]string{

@@ -2,6 +2,7 @@ package esp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"strings"
 	"testing"
@@ -211,5 +212,49 @@ func TestHMACVectors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCBCNoDecryptBeforeICV: Open checks the ICV before it decrypts, so a
+// packet with a bad ICV leaves the ciphertext in the buffer as it came
+// (nothing was run through the block cipher), and the window unmoved.
+func TestCBCNoDecryptBeforeICV(t *testing.T) {
+	for _, c := range cbcCiphers {
+		tx, rx := pair(t, c, false)
+		pkt := seal(t, tx, payloadFor(NextHeaderIPv4, 100), NextHeaderIPv4)
+		pkt[len(pkt)-1] ^= 1
+		buf := make([]byte, ScratchLen+len(pkt))
+		copy(buf[ScratchLen:], pkt)
+		if _, _, err := rx.Open(buf, ScratchLen, len(pkt)); err != ErrAuthFailed {
+			t.Fatalf("%s: Open = %v, want ErrAuthFailed", c, err)
+		}
+		if !bytes.Equal(buf[ScratchLen+HeaderLen:], pkt[HeaderLen:]) {
+			t.Errorf("%s: a packet that failed authentication was decrypted in place", c)
+		}
+		if rx.window.Top() != 0 {
+			t.Errorf("%s: a packet that failed authentication moved the window", c)
+		}
+	}
+}
+
+// TestCBCIVs: the IVs of one SA never repeat, are not the sequence number,
+// and two SAs with the same key and sequence numbers (a restarted peer,
+// say) draw different IVs: each has its own random IV key.
+func TestCBCIVs(t *testing.T) {
+	const c, n = AES128CBCSHA256, 5000
+	tx1, tx2 := pair(t, c, false)
+	seen := make(map[[CBCIVLen]byte]bool, 2*n)
+	for i := range n {
+		for _, tx := range []*SA{tx1, tx2} {
+			pkt := seal(t, tx, nil, NoNextHeader)
+			iv := [CBCIVLen]byte(pkt[HeaderLen : HeaderLen+CBCIVLen])
+			if seen[iv] {
+				t.Fatalf("packet %d: IV %x used before", i, iv)
+			}
+			seen[iv] = true
+			if seq := binary.BigEndian.Uint64(iv[:8]); seq == uint64(i+1) || bytes.Equal(iv[:8], pkt[0:8]) {
+				t.Fatalf("packet %d: IV %x is the counter or the header", i, iv)
+			}
+		}
 	}
 }
