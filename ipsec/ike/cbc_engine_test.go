@@ -229,3 +229,27 @@ func TestSelectIntegRules(t *testing.T) {
 		t.Errorf("chosenESP: %+v %v", sa, err)
 	}
 }
+
+// Every (ENCR, INTEG) pair maps to the esp suite of the same strongSwan
+// name, and the pairs RFC 5282 and RFC 7296 forbid map to none.
+func TestESPCipherPairs(t *testing.T) {
+	for _, e := range []Encr{AES128CBC, AES256CBC} {
+		for _, i := range []Integ{IntegHMACSHA256128, IntegHMACSHA384192, IntegHMACSHA512256} {
+			c := espCipher(e, i)
+			if c.String() != e.String()+"-"+i.String() || c.IsAEAD() || c.KeyLen() != e.KeyMatLen()+i.keyLen() {
+				t.Errorf("%s + %s -> %v (%d-byte keys)", e, i, c, c.KeyLen())
+			}
+		}
+		if c := espCipher(e, IntegNone); c != 0 {
+			t.Errorf("%s without integrity -> %v", e, c)
+		}
+	}
+	for _, e := range []Encr{AES128GCM16, AES256GCM16, ChaCha20Poly1305} {
+		if c := espCipher(e, IntegNone); c.String() != e.String() || c.KeyLen() != e.KeyMatLen() {
+			t.Errorf("%s -> %v", e, c)
+		}
+		if c := espCipher(e, IntegHMACSHA256128); c != 0 {
+			t.Errorf("%s with integrity -> %v", e, c)
+		}
+	}
+}
