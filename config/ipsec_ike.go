@@ -57,13 +57,18 @@ type Lifetime struct {
 }
 
 // Default proposals: AES-128-GCM first (fast with AES-NI, and what
-// strongSwan proposes first), X25519 first.
+// strongSwan proposes first), X25519 first; AES-CBC with HMAC-SHA2 last,
+// for gateways and desktop IKEv2 clients that propose only that (e.g.
+// "aes256-sha384-modp2048" and "aes256-sha256"). A responder takes the
+// initiator's first acceptable proposal, so between two Peregrines the
+// AEADs win.
 var (
 	DefaultIKEProposals = []string{
 		"aes128gcm16-prf-sha256-curve25519",
 		"aes256gcm16-chacha20poly1305-prf-sha256-prf-sha384-curve25519-ecp256-modp2048",
+		"aes256-aes128-sha256-sha384-sha512-curve25519-ecp256-modp2048",
 	}
-	DefaultESPProposals = []string{"aes128gcm16", "aes256gcm16-chacha20poly1305"}
+	DefaultESPProposals = []string{"aes128gcm16", "aes256gcm16-chacha20poly1305", "aes256-aes128-sha256-sha384-sha512"}
 )
 
 // Default lifetimes and DPD interval for IKE peers.

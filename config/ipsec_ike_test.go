@@ -84,6 +84,34 @@ func TestIKEPeerExplicit(t *testing.T) {
 	}
 }
 
+// The proposals of the issue's gateways (strongSwan syntax) load as
+// AES-CBC with HMAC-SHA2, the PRF taken from the integrity algorithm.
+func TestIKEPeerCBCProposals(t *testing.T) {
+	dir := t.TempDir()
+	writePSK(t, dir, testPSK, 0o600)
+	cfg, err := loadIn(t, dir, ikePeers+`      ike-proposals: [aes256-sha384-modp2048, aes128-sha256-ecp256, aes128gcm16-prf-sha256-x25519]
+      esp-proposals: [aes256-sha256, aes128-sha512, aes128gcm16]
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.IPsec.IKEPeers[0]
+	var got []string
+	for _, x := range p.IKEProposals {
+		got = append(got, x.String())
+	}
+	for _, x := range p.ESPProposals {
+		got = append(got, x.String())
+	}
+	want := "aes256-sha384-prf-sha384-modp2048 aes128-sha256-prf-sha256-ecp256 aes128gcm16-prf-sha256-curve25519 aes256-sha256 aes128-sha512 aes128gcm16"
+	if strings.Join(got, " ") != want {
+		t.Errorf("proposals\n%s\nwant\n%s", strings.Join(got, " "), want)
+	}
+	if p.IKEProposals[0].Encr[0] != ike.AES256CBC || p.IKEProposals[0].Integ[0] != ike.IntegHMACSHA384192 || p.IKEProposals[0].PRF[0] != ike.PRFHMACSHA384 {
+		t.Errorf("first IKE proposal %+v", p.IKEProposals[0])
+	}
+}
+
 func TestIKEPeerErrors(t *testing.T) {
 	r := func(old, new string) string { return strings.Replace(ikePeers, old, new, 1) }
 	for _, tc := range []struct {
@@ -103,7 +131,9 @@ func TestIKEPeerErrors(t *testing.T) {
 		{"family", r("remote-address: 10.0.0.2", "remote-address: 2001:db8::2"), "ipsec.ike-peers[0].remote-address: 2001:db8::2: is not of the family", testPSK, 0o600},
 		{"no local address", r("  local-address: 10.0.0.1\n", ""), "ipsec.local-address: required with ike-peers", testPSK, 0o600},
 		{"other local address", ikePeers + "      local-address: 10.0.0.9\n", "ipsec.ike-peers[0].local-address: 10.0.0.9: differs from ipsec.local-address 10.0.0.1", testPSK, 0o600},
-		{"bad ike proposal", ikePeers + "      ike-proposals: [aes128-sha256-modp2048]\n", `ipsec.ike-peers[0].ike-proposals[0]: "aes128-sha256-modp2048": unknown or unsupported algorithm "aes128"`, testPSK, 0o600},
+		{"bad ike proposal", ikePeers + "      ike-proposals: [aes192-sha256-modp2048]\n", `ipsec.ike-peers[0].ike-proposals[0]: "aes192-sha256-modp2048": unknown or unsupported algorithm "aes192"`, testPSK, 0o600},
+		{"cbc without integrity", ikePeers + "      ike-proposals: [aes256-prf-sha256-modp2048]\n", `ipsec.ike-peers[0].ike-proposals[0]: "aes256-prf-sha256-modp2048": no integrity algorithm (sha256, sha384 or sha512) for aes256`, testPSK, 0o600},
+		{"aead and cbc mixed", ikePeers + "      esp-proposals: [aes128gcm16, aes256gcm16-aes256-sha256]\n", `ipsec.ike-peers[0].esp-proposals[1]: "aes256gcm16-aes256-sha256": aes256gcm16 and aes256 in one proposal: AEAD and non-AEAD ciphers need separate proposals`, testPSK, 0o600},
 		{"ike proposal without prf", ikePeers + "      ike-proposals: [aes128gcm16-curve25519]\n", `ipsec.ike-peers[0].ike-proposals[0]: "aes128gcm16-curve25519": no PRF`, testPSK, 0o600},
 		{"bad esp proposal", ikePeers + "      esp-proposals: [aes128gcm16, 3des]\n", `ipsec.ike-peers[0].esp-proposals[1]: "3des": unknown or unsupported algorithm`, testPSK, 0o600},
 		{"soft after hard", ikePeers + "      child-lifetime: {soft: 2h, hard: 1h}\n", "ipsec.ike-peers[0].child-lifetime.soft: 2h0m0s: must be before hard 1h0m0s", testPSK, 0o600},

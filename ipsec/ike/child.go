@@ -36,7 +36,7 @@ type childSA struct {
 // childInfo is the public view of c, with copies of its keys.
 func (sa *ikeSA) childInfo(c *childSA) ChildSA {
 	return ChildSA{
-		Peer: sa.peer.Name, InSPI: c.inSPI, OutSPI: c.outSPI, Cipher: c.suite.Encr.ESPCipher(),
+		Peer: sa.peer.Name, InSPI: c.inSPI, OutSPI: c.outSPI, Cipher: c.suite.cipher(),
 		InKey: NewKeyMaterial(c.inKey), OutKey: NewKeyMaterial(c.outKey), ESN: c.suite.ESN, Mode: c.mode,
 		Local: sa.local, Remote: sa.remote, UDPEncap: sa.natt,
 		LocalTS: c.localTS, RemoteTS: c.remoteTS, Lifetime: sa.peer.ChildLifetime,
@@ -47,7 +47,7 @@ func (sa *ikeSA) childInfo(c *childSA) ChildSA {
 // keyChild derives c's keys. weInitiated says whether we sent the request
 // of the exchange that made it: that side's outbound key comes first.
 func (sa *ikeSA) keyChild(c *childSA, gir, ni, nr []byte, weInitiated bool) {
-	iToR, rToI := childKeys(sa.suite.PRF, sa.keys.d, c.suite.Encr, gir, ni, nr)
+	iToR, rToI := childKeys(sa.suite.PRF, sa.keys.d, c.suite.cipher(), gir, ni, nr)
 	c.outKey, c.inKey = iToR, rToI
 	if !weInitiated {
 		c.outKey, c.inKey = rToI, iToR

@@ -187,10 +187,11 @@ func TestIntersect(t *testing.T) {
 }
 
 // sealedPair returns the two SK ciphers of one direction.
-func sealedPair(t *testing.T, e Encr) (*skCipher, *skCipher) {
+func sealedPair(t *testing.T, e Encr) (skCipher, skCipher) {
 	key := bytes.Repeat([]byte{7}, e.KeyMatLen())
-	a, err1 := newSKCipher(e, key)
-	b, err2 := newSKCipher(e, key)
+	s := ikeSuite{Encr: e}
+	a, err1 := newSKCipher(s, key, nil)
+	b, err2 := newSKCipher(s, key, nil)
 	if err1 != nil || err2 != nil {
 		t.Fatal(err1, err2)
 	}
@@ -254,7 +255,19 @@ func TestConfigValidation(t *testing.T) {
 		"peers[pe2].psk":           func(p *PeerConfig) { p.PSK = NewPSK([]byte("short")) },
 		"peers[pe2].local-address": func(p *PeerConfig) { p.LocalAddr = netip.Addr{} },
 		"peers[pe2].ike[0].encr[0]": func(p *PeerConfig) {
-			p.IKE = []IKEProposal{{Encr: []Encr{{ID: 12, KeyLen: 128}}, PRF: []PRF{5}, DH: []DHGroup{31}}}
+			p.IKE = []IKEProposal{{Encr: []Encr{{ID: 12, KeyLen: 192}}, Integ: []Integ{12}, PRF: []PRF{5}, DH: []DHGroup{31}}}
+		},
+		"peers[pe2].ike[0].integ": func(p *PeerConfig) {
+			p.IKE = []IKEProposal{{Encr: []Encr{AES128CBC}, PRF: []PRF{5}, DH: []DHGroup{31}}}
+		},
+		"peers[pe2].ike[0].integ[1]": func(p *PeerConfig) {
+			p.IKE = []IKEProposal{{Encr: []Encr{AES128CBC}, Integ: []Integ{12, 2}, PRF: []PRF{5}, DH: []DHGroup{31}}}
+		},
+		"peers[pe2].esp[0].integ": func(p *PeerConfig) {
+			p.ESP = []ESPProposal{{Encr: []Encr{AES128GCM16}, Integ: []Integ{IntegHMACSHA256128}}}
+		},
+		"peers[pe2].esp[1].encr[1]": func(p *PeerConfig) {
+			p.ESP = []ESPProposal{{Encr: []Encr{AES128GCM16}}, {Encr: []Encr{AES256CBC, AES256GCM16}, Integ: []Integ{IntegHMACSHA256128}}}
 		},
 		"peers[pe2].ike[0].dh[0]": func(p *PeerConfig) {
 			p.IKE = []IKEProposal{{Encr: []Encr{AES128GCM16}, PRF: []PRF{5}, DH: []DHGroup{2}}}

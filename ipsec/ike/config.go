@@ -9,11 +9,14 @@ import (
 )
 
 // IKEProposal is one proposal for the IKE SA; each list is in preference
-// order. Only AEAD ciphers are offered, so there is no integrity list.
+// order. Its ciphers are all AEADs, and then Integ is empty, or all
+// AES-CBC, and then Integ is required: RFC 5282 section 8 keeps the two
+// kinds in separate proposals, and strongSwan refuses to mix them.
 type IKEProposal struct {
-	Encr []Encr
-	PRF  []PRF
-	DH   []DHGroup
+	Encr  []Encr
+	Integ []Integ
+	PRF   []PRF
+	DH    []DHGroup
 }
 
 // ESNMode says which sequence number sizes a child SA may use.
@@ -29,10 +32,12 @@ const (
 // ESPProposal is one proposal for child SAs. DH is for PFS in
 // CREATE_CHILD_SA (RFC 7296 section 1.3.1): empty for none. The first child
 // never has PFS: it is keyed from the IKE SA's exchange.
+// Integ follows the rule of IKEProposal.Integ.
 type ESPProposal struct {
-	Encr []Encr
-	ESN  ESNMode
-	DH   []DHGroup
+	Encr  []Encr
+	Integ []Integ
+	ESN   ESNMode
+	DH    []DHGroup
 }
 
 // Lifetime bounds an SA. At Soft the engine rekeys; at Hard it deletes.
@@ -97,15 +102,26 @@ type PeerConfig struct {
 }
 
 // Defaults: AES-256-GCM and ChaCha20-Poly1305, SHA-256 PRF, X25519 then
-// ECP-256 then MODP-2048.
+// ECP-256 then MODP-2048; then, for gateways and desktop clients that
+// speak nothing else, AES-CBC with HMAC-SHA2. The AEADs come first, so two
+// Peregrines never pick CBC; a responder takes what the initiator lists
+// first.
 var (
 	DefaultIKEProposals = []IKEProposal{{
 		Encr: []Encr{AES256GCM16, ChaCha20Poly1305, AES128GCM16},
 		PRF:  []PRF{PRFHMACSHA256, PRFHMACSHA384, PRFHMACSHA512},
 		DH:   []DHGroup{DHCurve25519, DHECP256, DHModp2048},
+	}, {
+		Encr:  []Encr{AES256CBC, AES128CBC},
+		Integ: []Integ{IntegHMACSHA256128, IntegHMACSHA384192, IntegHMACSHA512256},
+		PRF:   []PRF{PRFHMACSHA256, PRFHMACSHA384, PRFHMACSHA512},
+		DH:    []DHGroup{DHCurve25519, DHECP256, DHModp2048},
 	}}
 	DefaultESPProposals = []ESPProposal{{
 		Encr: []Encr{AES256GCM16, ChaCha20Poly1305, AES128GCM16},
+	}, {
+		Encr:  []Encr{AES256CBC, AES128CBC},
+		Integ: []Integ{IntegHMACSHA256128, IntegHMACSHA384192, IntegHMACSHA512256},
 	}}
 )
 
@@ -187,10 +203,8 @@ func (c PeerConfig) validate() error {
 		if len(pr.Encr) == 0 || len(pr.PRF) == 0 || len(pr.DH) == 0 {
 			return bad(fmt.Sprintf(".ike[%d]", i), "needs encr, prf and dh")
 		}
-		for j, e := range pr.Encr {
-			if !e.valid() {
-				return bad(fmt.Sprintf(".ike[%d].encr[%d]", i, j), "unsupported %s", e)
-			}
+		if err := checkCiphers(pr.Encr, pr.Integ); err != nil {
+			return bad(fmt.Sprintf(".ike[%d]", i)+err.Field, "%s", err.Reason)
 		}
 		for j, f := range pr.PRF {
 			if f.hash() == nil {
@@ -207,16 +221,40 @@ func (c PeerConfig) validate() error {
 		if len(pr.Encr) == 0 {
 			return bad(fmt.Sprintf(".esp[%d]", i), "needs encr")
 		}
-		for j, e := range pr.Encr {
-			if !e.valid() {
-				return bad(fmt.Sprintf(".esp[%d].encr[%d]", i, j), "unsupported %s", e)
-			}
+		if err := checkCiphers(pr.Encr, pr.Integ); err != nil {
+			return bad(fmt.Sprintf(".esp[%d]", i)+err.Field, "%s", err.Reason)
 		}
 	}
 	for i, ts := range append(append([]TrafficSelector{}, c.LocalTS...), c.RemoteTS...) {
 		if !ts.valid() {
 			return bad(fmt.Sprintf(".traffic-selectors[%d]", i), "invalid range %s", ts)
 		}
+	}
+	return nil
+}
+
+// checkCiphers checks one proposal's encryption and integrity lists: all
+// supported, all AEAD without integrity or all AES-CBC with it. The
+// error's Field is relative to the proposal.
+func checkCiphers(encr []Encr, integ []Integ) *ConfigError {
+	for j, e := range encr {
+		if !e.valid() {
+			return &ConfigError{Field: fmt.Sprintf(".encr[%d]", j), Reason: "unsupported " + e.String()}
+		}
+		if e.IsAEAD() != encr[0].IsAEAD() {
+			return &ConfigError{Field: fmt.Sprintf(".encr[%d]", j), Reason: fmt.Sprintf("%s and %s in one proposal: AEAD and non-AEAD ciphers need separate proposals", encr[0], e)}
+		}
+	}
+	for j, in := range integ {
+		if !in.valid() {
+			return &ConfigError{Field: fmt.Sprintf(".integ[%d]", j), Reason: "unsupported " + in.String()}
+		}
+	}
+	switch {
+	case encr[0].IsAEAD() && len(integ) > 0:
+		return &ConfigError{Field: ".integ", Reason: "must be empty with the AEAD " + encr[0].String()}
+	case !encr[0].IsAEAD() && len(integ) == 0:
+		return &ConfigError{Field: ".integ", Reason: "required with " + encr[0].String()}
 	}
 	return nil
 }

@@ -9,7 +9,9 @@
 //	ikesa.go ...      one IKE SA: message IDs, window of 1, retransmission,
 //	                  exchanges (init*.go, auth.go, child.go, rekey.go, info.go)
 //	keys.go dh.go     prf, prf+, SKEYSEED, KEYMAT, PSK AUTH; DH groups 14, 19, 31
-//	sk.go             the Encrypted payload with AES-GCM-16 and ChaCha20-Poly1305
+//	transforms.go     transform IDs; integ.go the HMAC-SHA2 integrity transforms
+//	proposal*.go      SA payload offers, selection, strongSwan proposal strings
+//	sk.go sk_cbc.go   the Encrypted payload: AEADs, and AES-CBC with HMAC-SHA2
 //	message.go ...    header and payload views and encoders (header.go,
 //	                  payload.go, sa_payload.go, payloads.go, ts.go)
 //
@@ -20,12 +22,28 @@
 //
 // # What is negotiated
 //
-// Only AEAD transforms, for IKE (RFC 5282, RFC 7634) and ESP (RFC 4106,
-// RFC 7634): AES-GCM with 16-byte ICV (128 or 256-bit keys) and
-// ChaCha20-Poly1305. PRFs HMAC-SHA2-256/384/512. DH groups 31 (X25519), 19
-// (ECP-256) and 14 (MODP-2048). ESN is negotiated per ESPProposal.ESN. PFS
-// for CREATE_CHILD_SA when ESPProposal.DH is set. Authentication is PSK only
-// (RFC 7296 section 2.15) with ID_IPV4_ADDR, ID_IPV6_ADDR or ID_FQDN.
+// For IKE and ESP alike:
+//
+//   - AEADs (RFC 5282 and RFC 4106, RFC 7634): AES-GCM with 16-byte ICV
+//     (128 or 256-bit keys) and ChaCha20-Poly1305, with no integrity
+//     transform (or INTEG NONE from the peer).
+//   - AES-CBC (ENCR 12, 128 or 256-bit keys; RFC 7296 section 3.3.2, RFC
+//     3602) with an integrity transform HMAC-SHA2-256-128, -384-192 or
+//     -512-256 (INTEG 12, 13, 14; RFC 4868). The IKE SA then has SK_ai and
+//     SK_ar; its Encrypted payload is encrypt-then-MAC (section 3.14), the
+//     ICV checked in constant time before decryption, with an IV that is
+//     AES(SK_e, message counter), unpredictable as section 3.14 asks
+//     (NIST SP 800-38A appendix C). A CBC child's KEYMAT per direction is
+//     encryption key then integrity key, the esp.Cipher.KeyLen layout.
+//
+// A proposal is all AEAD or all CBC (strongSwan refuses to mix them too).
+// PRFs HMAC-SHA2-256/384/512. DH groups 31 (X25519), 19 (ECP-256) and 14
+// (MODP-2048). ESN is negotiated per ESPProposal.ESN. PFS for
+// CREATE_CHILD_SA when ESPProposal.DH is set. The responder takes the
+// first of the initiator's proposals it accepts, in the initiator's order,
+// taking its own preferred transform of each type within it, and answers
+// with that proposal's number. Authentication is PSK only (RFC 7296
+// section 2.15) with ID_IPV4_ADDR, ID_IPV6_ADDR or ID_FQDN.
 //
 // # Traffic selectors for PE-to-PE MPLS-in-ESP
 //
@@ -49,8 +67,10 @@
 // Each entry of the config's ipsec.ike-peers is a PeerConfig (see
 // cmd/peregrined/ike.go): local and remote address, identities (address by
 // default, or a DNS name), the PSK from a mode-0600 file, strongSwan-style
-// proposal strings (default "aes128gcm16-prf-sha256-curve25519" then a
-// wider list; ESP "aes128gcm16" then "aes256gcm16-chacha20poly1305"),
+// proposal strings (default "aes128gcm16-prf-sha256-curve25519", a wider
+// AEAD list, then AES-CBC with HMAC-SHA2 such as "aes256-sha384-modp2048"
+// takes; ESP "aes128gcm16", "aes256gcm16-chacha20poly1305", then
+// "aes256-aes128-sha256-sha384-sha512"),
 // lifetimes (IKE 4h, child 1h, soft at 90% by default) and DPD (30 s).
 // The child SA is always transport mode between the two PE addresses, the
 // default traffic selectors above; "encapsulation: udp" sets ForceUDPEncap.

@@ -10,7 +10,8 @@ import (
 )
 
 // ChildSA is a negotiated pair of ESP SAs, as the dataplane installs it.
-// Keys are key || 4-byte salt, ready for esp.Config.Key; they are the
+// Keys are laid out as esp.Config.Key wants them for Cipher (an AEAD's key
+// || 4-byte salt, or AES-CBC's key || HMAC key); they are the
 // event's own copies (the engine wipes its own when the SA goes), and
 // they redact themselves in every format, JSON and slog.
 type ChildSA struct {

@@ -34,7 +34,7 @@ type ikeSA struct {
 	state     saState
 	suite     ikeSuite
 	keys      ikeKeys
-	in, out   *skCipher
+	in, out   skCipher
 	ni, nr    []byte
 	dh        keyShare
 	initReq   []byte // IKE_SA_INIT request as sent (signed by the initiator's AUTH)

@@ -202,12 +202,12 @@ func (sa *ikeSA) deriveKeys(peerKE []byte) error {
 		return err
 	}
 	seed := skeyseed(sa.suite.PRF, sa.ni, sa.nr, gir)
-	return sa.installKeys(deriveIKEKeys(sa.suite.PRF, sa.suite.Encr, seed, sa.ni, sa.nr, sa.spiI, sa.spiR))
+	return sa.installKeys(deriveIKEKeys(sa.suite, seed, sa.ni, sa.nr, sa.spiI, sa.spiR))
 }
 
 func (sa *ikeSA) installKeys(k ikeKeys) error {
-	ei, err1 := newSKCipher(sa.suite.Encr, k.ei)
-	er, err2 := newSKCipher(sa.suite.Encr, k.er)
+	ei, err1 := newSKCipher(sa.suite, k.ei, k.ai)
+	er, err2 := newSKCipher(sa.suite, k.er, k.ar)
 	if err := errors.Join(err1, err2); err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/peregrine-net/peregrine/ipsec/esp"
 )
 
 func unhex(t testing.TB, s string) []byte {
@@ -150,7 +152,7 @@ func TestIKEv2KDFCAVS(t *testing.T) {
 func TestKeySplitOrder(t *testing.T) {
 	ni, nr := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
 	seed := skeyseed(PRFHMACSHA256, ni, nr, []byte("g^ir"))
-	k := deriveIKEKeys(PRFHMACSHA256, AES256GCM16, seed, ni, nr, 0x0102030405060708, 0x1112131415161718)
+	k := deriveIKEKeys(ikeSuite{Encr: AES256GCM16, PRF: PRFHMACSHA256}, seed, ni, nr, 0x0102030405060708, 0x1112131415161718)
 	s := append(append(append([]byte{}, ni...), nr...), unhex(t, "01020304050607081112131415161718")...)
 	stream := prfPlus(PRFHMACSHA256.hash(), seed, s, 32*3+36*2)
 	want := [][]byte{stream[:32], stream[32:68], stream[68:104], stream[104:136], stream[136:168]}
@@ -162,9 +164,36 @@ func TestKeySplitOrder(t *testing.T) {
 	if len(k.ai) != 0 || len(k.ar) != 0 {
 		t.Fatal("AEAD IKE SA has integrity keys")
 	}
-	iToR, rToI := childKeys(PRFHMACSHA256, k.d, ChaCha20Poly1305, nil, ni, nr)
+	iToR, rToI := childKeys(PRFHMACSHA256, k.d, esp.ChaCha20Poly1305, nil, ni, nr)
 	cs := prfPlus(PRFHMACSHA256.hash(), k.d, append(append([]byte{}, ni...), nr...), 72)
 	if !bytes.Equal(iToR, cs[:36]) || !bytes.Equal(rToI, cs[36:]) {
 		t.Fatal("child keys out of order")
+	}
+}
+
+// With AES-CBC, SK_ai and SK_ar sit between SK_d and SK_ei (RFC 7296
+// section 2.14) and take the HMAC's key length (RFC 4868: 48 bytes for
+// HMAC-SHA2-384-192); a CBC child's KEYMAT per direction is the
+// encryption key then the integrity key (section 2.17).
+func TestKeySplitOrderCBC(t *testing.T) {
+	ni, nr := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	seed := skeyseed(PRFHMACSHA384, ni, nr, []byte("g^ir"))
+	k := deriveIKEKeys(ikeSuite{Encr: AES256CBC, Integ: IntegHMACSHA384192, PRF: PRFHMACSHA384}, seed, ni, nr, 1, 2)
+	s := append(append(append([]byte{}, ni...), nr...), unhex(t, "00000000000000010000000000000002")...)
+	const pl, al, el = 48, 48, 32
+	stream := prfPlus(PRFHMACSHA384.hash(), seed, s, 3*pl+2*al+2*el)
+	var want [][]byte
+	for _, n := range []int{pl, al, al, el, el, pl, pl} {
+		want, stream = append(want, stream[:n]), stream[n:]
+	}
+	for i, got := range [][]byte{k.d, k.ai, k.ar, k.ei, k.er, k.pi, k.pr} {
+		if !bytes.Equal(got, want[i]) {
+			t.Fatalf("key %d (SK_d, SK_ai, SK_ar, SK_ei, SK_er, SK_pi, SK_pr) is %x, want %x", i, got, want[i])
+		}
+	}
+	iToR, rToI := childKeys(PRFHMACSHA384, k.d, esp.AES128CBCSHA512, nil, ni, nr)
+	cs := prfPlus(PRFHMACSHA384.hash(), k.d, append(append([]byte{}, ni...), nr...), 2*(16+64))
+	if !bytes.Equal(iToR, cs[:80]) || !bytes.Equal(rToI, cs[80:]) {
+		t.Fatal("CBC child keys out of order")
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/hmac"
 	"encoding/binary"
 	"hash"
+
+	"github.com/peregrine-net/peregrine/ipsec/esp"
 )
 
 // prfHMAC is prf(key, data...) for an HMAC PRF. For HMAC the key may have
@@ -39,7 +41,8 @@ func prfPlus(h func() hash.Hash, key, seed []byte, n int) []byte {
 }
 
 // ikeKeys are the keys of one IKE SA (RFC 7296 section 2.14). With an
-// AEAD, SK_ai and SK_ar are empty (RFC 5282 section 7.1).
+// AEAD, SK_ai and SK_ar are empty (RFC 5282 section 7.1); with AES-CBC
+// they are the HMAC keys, as long as the hash's output (RFC 4868).
 type ikeKeys struct {
 	d, ai, ar, ei, er, pi, pr []byte
 }
@@ -60,15 +63,19 @@ func skeyseedRekey(oldPRF PRF, oldSKd, gir, ni, nr []byte) []byte {
 //
 //	{SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr}
 //	    = prf+ (SKEYSEED, Ni | Nr | SPIi | SPIr)
-func deriveIKEKeys(p PRF, e Encr, seed, ni, nr []byte, spiI, spiR uint64) ikeKeys {
-	s := append(append([]byte{}, ni...), nr...)
-	s = binary.BigEndian.AppendUint64(s, spiI)
-	s = binary.BigEndian.AppendUint64(s, spiR)
-	pl, el := p.keyLen(), e.KeyMatLen()
-	km := prfPlus(p.hash(), seed, s, 3*pl+2*el)
+//
+// with the lengths of suite s: the PRF's output for SK_d and SK_p*, the
+// integrity key (none with an AEAD) for SK_a*, the cipher's for SK_e*.
+func deriveIKEKeys(s ikeSuite, seed, ni, nr []byte, spiI, spiR uint64) ikeKeys {
+	st := append(append([]byte{}, ni...), nr...)
+	st = binary.BigEndian.AppendUint64(st, spiI)
+	st = binary.BigEndian.AppendUint64(st, spiR)
+	pl, al, el := s.PRF.keyLen(), s.Integ.keyLen(), s.Encr.KeyMatLen()
+	km := prfPlus(s.PRF.hash(), seed, st, 3*pl+2*al+2*el)
 	var k ikeKeys
 	k.d, km = km[:pl], km[pl:]
-	k.ai, k.ar = km[:0], km[:0]
+	k.ai, km = km[:al], km[al:]
+	k.ar, km = km[:al], km[al:]
 	k.ei, km = km[:el], km[el:]
 	k.er, km = km[:el], km[el:]
 	k.pi, k.pr = km[:pl], km[pl:2*pl]
@@ -80,12 +87,14 @@ func deriveIKEKeys(p PRF, e Encr, seed, ni, nr []byte, spiI, spiR uint64) ikeKey
 //	KEYMAT = prf+(SK_d, Ni | Nr)             without PFS (gir nil)
 //	KEYMAT = prf+(SK_d, g^ir (new) | Ni | Nr) with PFS
 //
-// taken initiator-to-responder first. With an AEAD each direction is key ||
-// salt (RFC 4106 section 8.1), exactly the esp.Config.Key layout. Ni and Nr
-// are the nonces of the exchange that made the child.
-func childKeys(p PRF, skd []byte, e Encr, gir, ni, nr []byte) (iToR, rToI []byte) {
+// taken initiator-to-responder first. Each direction is c.KeyLen() bytes,
+// exactly the esp.Config.Key layout: key || salt with an AEAD (RFC 4106
+// section 8.1), encryption key then integrity key with AES-CBC (RFC 7296
+// section 2.17). Ni and Nr are the nonces of the exchange that made the
+// child.
+func childKeys(p PRF, skd []byte, c esp.Cipher, gir, ni, nr []byte) (iToR, rToI []byte) {
 	seed := append(append(append([]byte{}, gir...), ni...), nr...)
-	n := e.KeyMatLen()
+	n := c.KeyLen()
 	km := prfPlus(p.hash(), skd, seed, 2*n)
 	return km[:n], km[n:]
 }

@@ -68,7 +68,7 @@ func (m *Message) IsResponse() bool { return m.Flags&FlagResponse != 0 }
 
 // open decrypts and parses the SK payload with c, appending the inner
 // payloads to Payloads.
-func (m *Message) open(c *skCipher) error {
+func (m *Message) open(c skCipher) error {
 	if m.sk == nil {
 		return nil
 	}
@@ -100,11 +100,15 @@ func (m *Message) Marshal() []byte {
 }
 
 // marshalSK encodes the message with all its payloads inside one SK
-// payload sealed with c (RFC 7296 section 3.14, RFC 5282 section 5).
-func (m *Message) marshalSK(c *skCipher) []byte {
+// payload sealed with c (RFC 7296 section 3.14, RFC 5282 section 5). The
+// padding is the least that fills c's block (none for an AEAD), zeros.
+func (m *Message) marshalSK(c skCipher) []byte {
+	ivLen, icvLen, block := c.layout()
 	inner := appendChain(nil, m.Payloads)
-	inner = append(inner, 0) // Pad Length: AEADs need no padding
-	skLen := genericHeaderLen + skIVLen + len(inner) + skICVLen
+	pad := (block - (len(inner)+1)%block) % block
+	inner = append(inner, make([]byte, pad)...)
+	inner = append(inner, byte(pad)) // Pad Length
+	skLen := genericHeaderLen + ivLen + len(inner) + icvLen
 	total := HeaderLen + skLen
 	b := make([]byte, HeaderLen+genericHeaderLen, total)
 	putHeader(b, m.SPIi, m.SPIr, PayloadSK, m.Exchange, m.Flags, m.MessageID, uint32(total))

@@ -1,26 +1,42 @@
 package ike
 
-// ikeSuite is a negotiated IKE SA transform set.
+import "github.com/peregrine-net/peregrine/ipsec/esp"
+
+// ikeSuite is a negotiated IKE SA transform set. Integ is IntegNone with
+// an AEAD.
 type ikeSuite struct {
-	Encr Encr
-	PRF  PRF
-	DH   DHGroup
+	Encr  Encr
+	Integ Integ
+	PRF   PRF
+	DH    DHGroup
 }
 
 func (s ikeSuite) String() string {
-	return s.Encr.String() + "-" + s.PRF.String() + "-" + s.DH.String()
+	r := s.Encr.String() + "-"
+	if s.Integ != IntegNone {
+		r += s.Integ.String() + "-"
+	}
+	return r + s.PRF.String() + "-" + s.DH.String()
 }
 
 // childSuite is a negotiated child SA transform set. DH is the PFS group
-// of a CREATE_CHILD_SA exchange, DHNone otherwise.
+// of a CREATE_CHILD_SA exchange, DHNone otherwise; Integ is IntegNone
+// with an AEAD.
 type childSuite struct {
-	Encr Encr
-	ESN  bool
-	DH   DHGroup
+	Encr  Encr
+	Integ Integ
+	ESN   bool
+	DH    DHGroup
 }
+
+// cipher is the ESP engine's suite for s.
+func (s childSuite) cipher() esp.Cipher { return espCipher(s.Encr, s.Integ) }
 
 func (s childSuite) String() string {
 	r := s.Encr.String()
+	if s.Integ != IntegNone {
+		r += "-" + s.Integ.String()
+	}
 	if s.DH != DHNone {
 		r += "-" + s.DH.String()
 	}
@@ -39,6 +55,9 @@ func ikeSAPayload(ps []IKEProposal, spi []byte) Payload {
 		for _, e := range p.Encr {
 			pr.Transforms = append(pr.Transforms, e.transform())
 		}
+		for _, i := range p.Integ {
+			pr.Transforms = append(pr.Transforms, i.transform())
+		}
 		for _, f := range p.PRF {
 			pr.Transforms = append(pr.Transforms, Transform{Type: TransformPRF, ID: uint16(f)})
 		}
@@ -50,13 +69,15 @@ func ikeSAPayload(ps []IKEProposal, spi []byte) Payload {
 	return sa.Payload()
 }
 
-// chosenIKE is the responder's answer: the accepted proposal alone.
+// chosenIKE is the responder's answer: the accepted proposal alone, with
+// one transform of each type (no INTEG with an AEAD).
 func chosenIKE(num uint8, s ikeSuite, spi []byte) Payload {
-	return SA{Proposals: []Proposal{{Num: num, Protocol: ProtoIKE, SPI: spi, Transforms: []Transform{
-		s.Encr.transform(),
-		{Type: TransformPRF, ID: uint16(s.PRF)},
-		{Type: TransformDH, ID: uint16(s.DH)},
-	}}}}.Payload()
+	ts := []Transform{s.Encr.transform()}
+	if s.Integ != IntegNone {
+		ts = append(ts, s.Integ.transform())
+	}
+	ts = append(ts, Transform{Type: TransformPRF, ID: uint16(s.PRF)}, Transform{Type: TransformDH, ID: uint16(s.DH)})
+	return SA{Proposals: []Proposal{{Num: num, Protocol: ProtoIKE, SPI: spi, Transforms: ts}}}.Payload()
 }
 
 func esnIDs(m ESNMode) []uint16 {
@@ -78,6 +99,9 @@ func espSAPayload(ps []ESPProposal, spi uint32, pfs bool) Payload {
 		for _, e := range p.Encr {
 			pr.Transforms = append(pr.Transforms, e.transform())
 		}
+		for _, i := range p.Integ {
+			pr.Transforms = append(pr.Transforms, i.transform())
+		}
 		if pfs {
 			for _, g := range p.DH {
 				pr.Transforms = append(pr.Transforms, Transform{Type: TransformDH, ID: uint16(g)})
@@ -93,6 +117,9 @@ func espSAPayload(ps []ESPProposal, spi uint32, pfs bool) Payload {
 
 func chosenESP(num uint8, s childSuite, spi uint32) Payload {
 	ts := []Transform{s.Encr.transform()}
+	if s.Integ != IntegNone {
+		ts = append(ts, s.Integ.transform())
+	}
 	if s.DH != DHNone {
 		ts = append(ts, Transform{Type: TransformDH, ID: uint16(s.DH)})
 	}
@@ -104,19 +131,14 @@ func chosenESP(num uint8, s childSuite, spi uint32) Payload {
 	return SA{Proposals: []Proposal{{Num: num, Protocol: ProtoESP, SPI: be32(spi), Transforms: ts}}}.Payload()
 }
 
-// offered groups the usable transforms of one received proposal by type.
-// ok is false when the proposal holds a transform type we do not know or
-// a real integrity algorithm (we only do AEADs).
+// offered groups the usable transforms of one received proposal by type
+// (INTEG NONE included, as pickInteg needs to see it). ok is false when
+// the proposal holds a transform type we do not know.
 func offered(p Proposal) (m map[TransformType][]Transform, ok bool) {
 	m = map[TransformType][]Transform{}
 	for _, t := range p.Transforms {
 		switch t.Type {
-		case TransformENCR, TransformPRF, TransformDH, TransformESN:
-		case TransformINTEG:
-			if t.ID != 0 {
-				return nil, false
-			}
-			continue
+		case TransformENCR, TransformINTEG, TransformPRF, TransformDH, TransformESN:
 		default:
 			return nil, false
 		}
@@ -149,10 +171,11 @@ func selectIKE(sa SA, ours []IKEProposal, spiLen int) (num uint8, spi []byte, s 
 		}
 		for _, o := range ours {
 			e, ok1 := pickEncr(m[TransformENCR], o.Encr)
+			i, ok4 := pickInteg(m[TransformINTEG], e, o.Integ)
 			f, ok2 := pick(m[TransformPRF], o.PRF)
 			g, ok3 := pick(m[TransformDH], o.DH)
-			if ok1 && ok2 && ok3 {
-				return p.Num, p.SPI, ikeSuite{Encr: e, PRF: f, DH: g}, true
+			if ok1 && ok2 && ok3 && ok4 {
+				return p.Num, p.SPI, ikeSuite{Encr: e, Integ: i, PRF: f, DH: g}, true
 			}
 		}
 	}
@@ -185,6 +208,7 @@ func selectESP(sa SA, ours []ESPProposal, dh dhMode) (num uint8, spi uint32, s c
 		}
 		for _, o := range ours {
 			e, ok1 := pickEncr(m[TransformENCR], o.Encr)
+			i, ok4 := pickInteg(m[TransformINTEG], e, o.Integ)
 			esn, ok2 := pick(m[TransformESN], esnIDs(o.ESN))
 			g, ok3 := DHGroup(0), true
 			switch dh {
@@ -194,8 +218,8 @@ func selectESP(sa SA, ours []ESPProposal, dh dhMode) (num uint8, spi uint32, s c
 				_, noneOK := pick(m[TransformDH], []DHGroup{DHNone})
 				ok3 = len(o.DH) == 0 && (len(m[TransformDH]) == 0 || noneOK)
 			}
-			if ok1 && ok2 && ok3 {
-				return p.Num, getBE32(p.SPI), childSuite{Encr: e, ESN: esn == 1, DH: g}, true
+			if ok1 && ok2 && ok3 && ok4 {
+				return p.Num, getBE32(p.SPI), childSuite{Encr: e, Integ: i, ESN: esn == 1, DH: g}, true
 			}
 		}
 	}
@@ -209,6 +233,17 @@ func pickEncr(offer []Transform, ours []Encr) (Encr, bool) {
 		}
 	}
 	return Encr{}, false
+}
+
+// pickInteg chooses the integrity transform that goes with the chosen
+// cipher e: none for an AEAD, which the offer must allow by listing no
+// INTEG or INTEG NONE (RFC 5282 section 8), and our preferred offered one
+// for AES-CBC (never NONE: ours lists none).
+func pickInteg(offer []Transform, e Encr, ours []Integ) (Integ, bool) {
+	if e.IsAEAD() {
+		return IntegNone, len(offer) == 0 || has(offer, IntegNone.transform())
+	}
+	return pick(offer, ours)
 }
 
 func pick[T ~uint16](offer []Transform, ours []T) (T, bool) {
@@ -229,7 +264,7 @@ func acceptedIKE(sa SA, ours []IKEProposal, spiLen int) (spi []byte, s ikeSuite,
 	}
 	p := sa.Proposals[0]
 	m, good := offered(p)
-	if !good || len(m[TransformENCR]) != 1 || len(m[TransformPRF]) != 1 || len(m[TransformDH]) != 1 {
+	if !good || len(m[TransformENCR]) != 1 || len(m[TransformINTEG]) > 1 || len(m[TransformPRF]) != 1 || len(m[TransformDH]) != 1 {
 		return nil, s, false
 	}
 	_, spi, s, ok = selectIKE(sa, ours, spiLen)
@@ -242,7 +277,7 @@ func acceptedESP(sa SA, ours []ESPProposal, dh dhMode) (spi uint32, s childSuite
 		return 0, s, false
 	}
 	m, good := offered(sa.Proposals[0])
-	if !good || len(m[TransformENCR]) != 1 || len(m[TransformESN]) != 1 || len(m[TransformDH]) > 1 {
+	if !good || len(m[TransformENCR]) != 1 || len(m[TransformINTEG]) > 1 || len(m[TransformESN]) != 1 || len(m[TransformDH]) > 1 {
 		return 0, s, false
 	}
 	_, spi, s, ok = selectESP(sa, ours, dh)

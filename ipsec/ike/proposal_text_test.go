@@ -33,7 +33,10 @@ func TestProposalText(t *testing.T) {
 		{"aes128gcm16-prf-sha256", "no DH group"},
 		{"aes128gcm16-curve25519", "no PRF"},
 		{"prf-sha256-curve25519", "no cipher"},
-		{"aes128-sha256-prf-sha256-curve25519", `"aes128"`},
+		{"aes128-prf-sha256-curve25519", "no integrity algorithm"},
+		{"aes128gcm16-aes256-sha256-curve25519", "separate proposals"},
+		{"aes256-sha1-modp2048", `"sha1"`},
+		{"aes192-sha256-modp2048", `"aes192"`},
 		{"aes128gcm16--prf-sha256-curve25519", "empty algorithm"},
 	} {
 		var p IKEProposal
@@ -45,6 +48,8 @@ func TestProposalText(t *testing.T) {
 	for _, bad := range []struct{ in, want string }{
 		{"curve25519", "no cipher"},
 		{"aes128gcm16-prf-sha256", `"prfsha256"`},
+		{"aes256", "no integrity algorithm"},
+		{"aes256-aes128gcm16-sha256", "separate proposals"},
 	} {
 		var p ESPProposal
 		err := p.UnmarshalText([]byte(bad.in))
@@ -54,10 +59,64 @@ func TestProposalText(t *testing.T) {
 	}
 }
 
+// TestProposalTextCBC: strongSwan's meaning of the CBC strings, which the
+// issue's peers propose (RFC 7296 section 3.3.2 proposals with INTEG).
+func TestProposalTextCBC(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want IKEProposal
+		str  string
+	}{
+		{"aes256-sha384-modp2048", IKEProposal{Encr: []Encr{AES256CBC}, Integ: []Integ{IntegHMACSHA384192},
+			PRF: []PRF{PRFHMACSHA384}, DH: []DHGroup{DHModp2048}}, "aes256-sha384-prf-sha384-modp2048"},
+		{"aes128-sha256-ecp256", IKEProposal{Encr: []Encr{AES128CBC}, Integ: []Integ{IntegHMACSHA256128},
+			PRF: []PRF{PRFHMACSHA256}, DH: []DHGroup{DHECP256}}, "aes128-sha256-prf-sha256-ecp256"},
+		{"aes256-aes128-sha512-sha256-prf-sha384-x25519", IKEProposal{Encr: []Encr{AES256CBC, AES128CBC},
+			Integ: []Integ{IntegHMACSHA512256, IntegHMACSHA256128}, PRF: []PRF{PRFHMACSHA384}, DH: []DHGroup{DHCurve25519}},
+			"aes256-aes128-sha512-sha256-prf-sha384-curve25519"},
+		// An AEAD with an integrity algorithm: the PRF comes from it and
+		// the integrity algorithm is dropped, as strongSwan does.
+		{"aes256gcm16-sha256-x25519", IKEProposal{Encr: []Encr{AES256GCM16}, PRF: []PRF{PRFHMACSHA256},
+			DH: []DHGroup{DHCurve25519}}, "aes256gcm16-prf-sha256-curve25519"},
+	} {
+		var p IKEProposal
+		if err := p.UnmarshalText([]byte(c.in)); err != nil {
+			t.Fatalf("%q: %v", c.in, err)
+		}
+		if !slices.Equal(p.Encr, c.want.Encr) || !slices.Equal(p.Integ, c.want.Integ) ||
+			!slices.Equal(p.PRF, c.want.PRF) || !slices.Equal(p.DH, c.want.DH) {
+			t.Errorf("%q parsed %+v, want %+v", c.in, p, c.want)
+		}
+		if p.String() != c.str {
+			t.Errorf("%q String() = %q, want %q", c.in, p.String(), c.str)
+		}
+	}
+	for _, c := range []struct {
+		in   string
+		want ESPProposal
+	}{
+		{"aes256-sha256", ESPProposal{Encr: []Encr{AES256CBC}, Integ: []Integ{IntegHMACSHA256128}}},
+		{"aes128-sha512", ESPProposal{Encr: []Encr{AES128CBC}, Integ: []Integ{IntegHMACSHA512256}}},
+		{"aes128-sha2_384-modp2048-esn", ESPProposal{Encr: []Encr{AES128CBC}, Integ: []Integ{IntegHMACSHA384192},
+			DH: []DHGroup{DHModp2048}, ESN: ESNOn}},
+		{"aes128gcm16-sha256", ESPProposal{Encr: []Encr{AES128GCM16}}},
+	} {
+		var p ESPProposal
+		if err := p.UnmarshalText([]byte(c.in)); err != nil {
+			t.Fatalf("%q: %v", c.in, err)
+		}
+		if !slices.Equal(p.Encr, c.want.Encr) || !slices.Equal(p.Integ, c.want.Integ) ||
+			!slices.Equal(p.DH, c.want.DH) || p.ESN != c.want.ESN {
+			t.Errorf("%q parsed %+v, want %+v", c.in, p, c.want)
+		}
+	}
+}
+
 // FuzzProposalText: any string either fails to parse or parses to a
 // proposal whose String parses back to the same proposal.
 func FuzzProposalText(f *testing.F) {
-	for _, s := range []string{"aes128gcm16-prf-sha256-curve25519", "aes256gcm16-chacha20poly1305-esn-noesn-x25519", "prf-", "-", "aes128gcm16-prf"} {
+	for _, s := range []string{"aes128gcm16-prf-sha256-curve25519", "aes256gcm16-chacha20poly1305-esn-noesn-x25519", "prf-", "-", "aes128gcm16-prf",
+		"aes256-sha384-modp2048", "aes128-sha256-ecp256", "aes256-sha256", "aes128gcm16-aes256-sha512"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

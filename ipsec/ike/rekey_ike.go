@@ -79,7 +79,7 @@ func (sa *ikeSA) ikeRekeyed(m *Message, r *ikeRekey, dh keyShare) {
 	}
 	ns.spiR, ns.suite, ns.ni, ns.nr = binary.BigEndian.Uint64(spi), suite, r.ni, append([]byte(nil), nr...)
 	seed := skeyseedRekey(sa.suite.PRF, sa.keys.d, gir, ns.ni, ns.nr)
-	if err := ns.installKeys(deriveIKEKeys(suite.PRF, suite.Encr, seed, ns.ni, ns.nr, ns.spiI, ns.spiR)); err != nil {
+	if err := ns.installKeys(deriveIKEKeys(suite, seed, ns.ni, ns.nr, ns.spiI, ns.spiR)); err != nil {
 		fail(err)
 		return
 	}
@@ -141,7 +141,7 @@ func (sa *ikeSA) answerIKERekey(m *Message, sap SA, ni []byte) []Payload {
 	ns := &ikeSA{e: sa.e, peer: sa.peer, spiI: binary.BigEndian.Uint64(spi), spiR: sa.e.newIKESPI(),
 		suite: suite, ni: ni, nr: sa.e.nonce(), local: sa.local, remote: sa.remote, natt: sa.natt}
 	seed := skeyseedRekey(sa.suite.PRF, sa.keys.d, gir, ns.ni, ns.nr)
-	if err := ns.installKeys(deriveIKEKeys(suite.PRF, suite.Encr, seed, ns.ni, ns.nr, ns.spiI, ns.spiR)); err != nil {
+	if err := ns.installKeys(deriveIKEKeys(suite, seed, ns.ni, ns.nr, ns.spiI, ns.spiR)); err != nil {
 		return []Payload{Notify{Type: NotifyNoProposalChosen}.Payload()}
 	}
 	sa.e.sas[ns.spiR] = ns

@@ -19,21 +19,41 @@ const (
 )
 
 // skCipher seals or opens Encrypted payloads in one direction of an IKE
-// SA (SK_ei or SK_er).
-type skCipher struct {
-	aead cipher.AEAD
-	salt [skSaltLen]byte
-	iv   uint64 // last IV sent; a counter never repeats under one key
+// SA (SK_ei and SK_ai, or SK_er and SK_ar). The payload's body is
+//
+//	IV | ciphertext of (payloads | padding | pad length) | ICV
+//
+// with the plaintext a multiple of the block size (1 for an AEAD).
+type skCipher interface {
+	// layout gives the IV and ICV lengths and the block size.
+	layout() (iv, icv, block int)
+	// seal appends IV || ciphertext || ICV to head, which holds the IKE
+	// header and the SK generic header with their final lengths; plain is
+	// already padded.
+	seal(head, plain []byte) []byte
+	// open checks the ICV and decrypts body (IV || ciphertext || ICV);
+	// aad is the message from the IKE header through the SK generic
+	// header, contiguous with body.
+	open(aad, body []byte) ([]byte, error)
 }
 
-func newSKCipher(e Encr, keymat []byte) (*skCipher, error) {
-	if len(keymat) != e.KeyMatLen() {
+// newSKCipher builds one direction's cipher for suite s from its
+// encryption key material ek (SK_e*) and integrity key ak (SK_a*, empty
+// with an AEAD).
+func newSKCipher(s ikeSuite, ek, ak []byte) (skCipher, error) {
+	if len(ek) != s.Encr.KeyMatLen() || len(ak) != s.Integ.keyLen() {
 		return nil, errors.New("ike: SK key material of the wrong length")
 	}
-	k := keymat[:len(keymat)-skSaltLen]
+	if s.Encr.IsAEAD() != (s.Integ == IntegNone) {
+		return nil, errors.New("ike: SK cipher and integrity algorithm do not match")
+	}
+	if !s.Encr.IsAEAD() {
+		return newCBCSK(s.Integ, ek, ak)
+	}
+	k := ek[:len(ek)-skSaltLen]
 	var aead cipher.AEAD
 	var err error
-	switch e.ID {
+	switch s.Encr.ID {
 	case EncrAESGCM16:
 		var blk cipher.Block
 		if blk, err = aes.NewCipher(k); err == nil {
@@ -47,19 +67,28 @@ func newSKCipher(e Encr, keymat []byte) (*skCipher, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &skCipher{aead: aead}
-	copy(c.salt[:], keymat[len(k):])
+	c := &aeadSK{aead: aead}
+	copy(c.salt[:], ek[len(k):])
 	return c, nil
 }
 
-func (c *skCipher) nonce(iv []byte) []byte {
+// aeadSK is the Encrypted payload with an AEAD (RFC 5282, RFC 7634).
+type aeadSK struct {
+	aead cipher.AEAD
+	salt [skSaltLen]byte
+	iv   uint64 // last IV sent; a counter never repeats under one key
+}
+
+func (c *aeadSK) layout() (iv, icv, block int) { return skIVLen, skICVLen, 1 }
+
+func (c *aeadSK) nonce(iv []byte) []byte {
 	n := make([]byte, 0, skSaltLen+skIVLen)
 	return append(append(n, c.salt[:]...), iv...)
 }
 
-// seal appends IV || AEAD(plain) || ICV to head, which holds the IKE
-// header and SK generic header (the associated data, with final lengths).
-func (c *skCipher) seal(head, plain []byte) []byte {
+// seal appends IV || AEAD(plain) || ICV to head, which is the associated
+// data.
+func (c *aeadSK) seal(head, plain []byte) []byte {
 	c.iv++
 	iv := binary.BigEndian.AppendUint64(nil, c.iv)
 	aad := head
@@ -68,7 +97,7 @@ func (c *skCipher) seal(head, plain []byte) []byte {
 }
 
 // open authenticates and decrypts IV || ciphertext || ICV.
-func (c *skCipher) open(aad, body []byte) ([]byte, error) {
+func (c *aeadSK) open(aad, body []byte) ([]byte, error) {
 	if len(body) < skIVLen+skICVLen {
 		return nil, ErrTruncated
 	}

@@ -11,34 +11,43 @@ import (
 
 // Transform IDs (IANA "IKEv2 Transform Type N Values").
 const (
+	EncrAESCBC           uint16 = 12 // RFC 7296 section 3.3.2 (IKE), RFC 3602 (ESP)
 	EncrAESGCM16         uint16 = 20 // RFC 5282 (IKE), RFC 4106 (ESP)
 	EncrChaCha20Poly1305 uint16 = 28 // RFC 7634
 )
 
-// Encr is an AEAD encryption transform with its key length in bits (0 for
-// ChaCha20-Poly1305, which takes no Key Length attribute). Only AEADs are
-// offered, so no integrity transform is ever negotiated (RFC 7296 section
-// 3.3: an AEAD proposal carries no INTEG transform, or INTEG NONE).
+// Encr is an encryption transform with its key length in bits (0 for
+// ChaCha20-Poly1305, which takes no Key Length attribute). An AEAD
+// proposal carries no INTEG transform, or INTEG NONE (RFC 5282 section 8);
+// an AES-CBC proposal needs one (RFC 7296 section 3.3.3).
 type Encr struct {
 	ID     uint16
 	KeyLen uint16
 }
 
-// The AEAD transforms Peregrine speaks, for IKE and ESP alike.
+// The transforms Peregrine speaks, for IKE and ESP alike.
 var (
 	AES128GCM16      = Encr{EncrAESGCM16, 128}
 	AES256GCM16      = Encr{EncrAESGCM16, 256}
 	ChaCha20Poly1305 = Encr{EncrChaCha20Poly1305, 0}
+	AES128CBC        = Encr{EncrAESCBC, 128}
+	AES256CBC        = Encr{EncrAESCBC, 256}
 )
 
 // valid reports whether e is one of the supported transforms.
 func (e Encr) valid() bool {
+	return e.IsAEAD() || e == AES128CBC || e == AES256CBC
+}
+
+// IsAEAD reports whether e is one of the supported AEADs, which need no
+// integrity transform.
+func (e Encr) IsAEAD() bool {
 	return e == AES128GCM16 || e == AES256GCM16 || e == ChaCha20Poly1305
 }
 
-// KeyMatLen is the key material one direction takes: the key and the
-// 4-byte salt (RFC 5282 section 7.1, RFC 7634 section 4, RFC 4106 section
-// 8.1).
+// KeyMatLen is the encryption key material one direction takes: for an
+// AEAD the key and the 4-byte salt (RFC 5282 section 7.1, RFC 7634
+// section 4, RFC 4106 section 8.1), for AES-CBC the key alone.
 func (e Encr) KeyMatLen() int {
 	switch e {
 	case AES128GCM16:
@@ -47,23 +56,42 @@ func (e Encr) KeyMatLen() int {
 		return 32 + 4
 	case ChaCha20Poly1305:
 		return 32 + 4
+	case AES128CBC:
+		return 16
+	case AES256CBC:
+		return 32
 	}
 	return 0
 }
 
-// ESPCipher maps e to the ESP engine's cipher.
-func (e Encr) ESPCipher() esp.Cipher {
-	switch e {
-	case AES128GCM16:
+// espCipher maps an encryption and integrity pair to the ESP engine's
+// suite; 0 for a pair it has none for (an AEAD with an integrity
+// transform, AES-CBC without one).
+func espCipher(e Encr, i Integ) esp.Cipher {
+	switch {
+	case e == AES128GCM16 && i == IntegNone:
 		return esp.AES128GCM16
-	case AES256GCM16:
+	case e == AES256GCM16 && i == IntegNone:
 		return esp.AES256GCM16
-	case ChaCha20Poly1305:
+	case e == ChaCha20Poly1305 && i == IntegNone:
 		return esp.ChaCha20Poly1305
+	case e == AES128CBC && i == IntegHMACSHA256128:
+		return esp.AES128CBCSHA256
+	case e == AES128CBC && i == IntegHMACSHA384192:
+		return esp.AES128CBCSHA384
+	case e == AES128CBC && i == IntegHMACSHA512256:
+		return esp.AES128CBCSHA512
+	case e == AES256CBC && i == IntegHMACSHA256128:
+		return esp.AES256CBCSHA256
+	case e == AES256CBC && i == IntegHMACSHA384192:
+		return esp.AES256CBCSHA384
+	case e == AES256CBC && i == IntegHMACSHA512256:
+		return esp.AES256CBCSHA512
 	}
 	return 0
 }
 
+// String is strongSwan's name for e.
 func (e Encr) String() string {
 	switch e {
 	case AES128GCM16:
@@ -72,6 +100,10 @@ func (e Encr) String() string {
 		return "aes256gcm16"
 	case ChaCha20Poly1305:
 		return "chacha20poly1305"
+	case AES128CBC:
+		return "aes128"
+	case AES256CBC:
+		return "aes256"
 	}
 	return fmt.Sprintf("ENCR(%d,%d)", e.ID, e.KeyLen)
 }

@@ -40,6 +40,12 @@ func requireStrongSwan(t *testing.T) {
 
 // setup builds the topology and starts charon in sw.
 func setup(t *testing.T) (*netns.Lab, *swan, *netns.Node) {
+	return setupWith(t, "")
+}
+
+// setupWith is setup with extra lines for strongswan.conf's charon
+// section (one setting per line ending in a newline).
+func setupWith(t *testing.T, charonExtra string) (*netns.Lab, *swan, *netns.Node) {
 	requireStrongSwan(t)
 	lab := netns.NewLab(t)
 	sw, err := lab.AddNode("sw")
@@ -75,7 +81,7 @@ func setup(t *testing.T) (*netns.Lab, *swan, *netns.Node) {
 	conf := fmt.Sprintf(`charon {
   load = random nonce openssl aes sha1 sha2 hmac gcm chapoly gmp curve25519 kdf pem pkcs1 x509 pubkey kernel-libipsec kernel-netlink socket-default vici updown
   retransmit_tries = 3
-  plugins {
+%s  plugins {
     vici {
       socket = %s
     }
@@ -95,7 +101,7 @@ charon-systemd {
     default = -1
   }
 }
-`, s.uri, filepath.Join(s.dir, "charon.log"))
+`, charonExtra, s.uri, filepath.Join(s.dir, "charon.log"))
 	writeFile(t, filepath.Join(s.dir, "strongswan.conf"), conf)
 	if _, err := sw.StartCommand(netns.Command{Path: "/usr/sbin/charon-systemd",
 		Env: []string{"STRONGSWAN_CONF=" + filepath.Join(s.dir, "strongswan.conf")}, LogName: "charon"}); err != nil {
