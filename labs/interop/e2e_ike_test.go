@@ -104,7 +104,7 @@ func TestE2EIKE(t *testing.T) {
 		time.Sleep(1500 * time.Millisecond) // the byte check runs every second
 		n := 0
 		for _, p := range []*pe{e.pe1, e.pe2} {
-			n += strings.Count(p.proc.LogTail(100000), "child sa reached soft-bytes, rekeying")
+			n += strings.Count(p.proc.LogTail(100000), "child sa reached a soft limit (bytes or sequence numbers), rekeying")
 		}
 		t.Logf("byte-lifetime rekeys logged by the two PEs: %d", n)
 		if n == 0 {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/ipsec/ike"
@@ -41,14 +42,28 @@ func (e *echoer) install(c ike.ChildSA) error {
 	return nil
 }
 
+// remove stops sealing with c at once, and stops opening with it after
+// inboundGrace, as peregrined's keying does with a rekeyed-away child
+// (cmd/peregrined retireGrace): the peer may have sealed packets with the
+// old SA before it saw our Delete, and those are still in flight.
 func (e *echoer) remove(c ike.ChildSA) {
 	e.mu.Lock()
-	delete(e.in, c.InSPI)
 	if e.out != nil && e.out.SPI() == c.OutSPI {
 		e.out = nil
 	}
+	in := e.in[c.InSPI]
 	e.mu.Unlock()
+	time.AfterFunc(inboundGrace, func() {
+		e.mu.Lock()
+		if e.in[c.InSPI] == in {
+			delete(e.in, c.InSPI)
+		}
+		e.mu.Unlock()
+	})
 }
+
+// inboundGrace is how long a removed child's inbound SA keeps opening.
+const inboundGrace = 2 * time.Second
 
 func (e *echoer) handle(pkt []byte, from netip.AddrPort) {
 	if len(pkt) < 4 {
