@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -55,6 +57,13 @@ type Backend struct {
 	mu     sync.Mutex              // held by Apply, Close and Stats
 	tuns   map[string]*tunDev      // by VRF name; guarded by mu
 	done   bool                    // Close was called; guarded by mu
+	// held are the CE interfaces of the last State applied, and
+	// quarantined those a later State dropped (a VRF removed on reload,
+	// an interface taken out of its VRF): their packets go on being
+	// dropped until the backend closes. A new Backend starts with
+	// neither, so its first Apply releases a previous run's quarantine
+	// of every interface its State does not name. Guarded by mu.
+	held, quarantined map[string]bool
 }
 
 var (
@@ -94,6 +103,7 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 		queues: tunQueues(),
 		sys:    &system{log: log, h: h, prio: opts.RulePriority},
 		tuns:   map[string]*tunDev{},
+		held:   map[string]bool{}, quarantined: map[string]bool{},
 	}, nil
 }
 
@@ -147,7 +157,11 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		tunIndex[name] = t.index
 	}
 	before := b.sys.changes
-	errs = append(errs, b.sys.syncRules(s.VRFs), b.sys.syncRoutes(s.VRFs, tunIndex))
+	rules := b.planRules(s.VRFs)
+	// Rules first, then routes, then away with the stale rules: a VRF's
+	// interfaces are quarantined before its table empties, and a new
+	// VRF's table is full before anything is pruned.
+	errs = append(errs, b.sys.syncRules(rules, false), b.sys.syncRoutes(s.VRFs, tunIndex), b.sys.syncRules(rules, true))
 	b.log.Debug("kernel rules and routes synced", "changes", b.sys.changes-before, "vrfs", len(s.VRFs))
 	for _, v := range removed {
 		if t := b.tuns[v.name]; t != nil {
@@ -165,6 +179,31 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		return fmt.Errorf("userspace: %w", err)
 	}
 	return nil
+}
+
+// planRules moves the CE interfaces vrfs no longer holds into the
+// quarantine and returns the rules for vrfs and the quarantine.
+func (b *Backend) planRules(vrfs map[string]*fib.VRF) ruleSet {
+	next := map[string]bool{}
+	for _, v := range vrfs {
+		for _, ifname := range v.Interfaces {
+			next[ifname] = true
+		}
+	}
+	for ifname := range b.held {
+		if !next[ifname] {
+			b.quarantined[ifname] = true
+		}
+		if !next[ifname] && !b.done {
+			b.log.Warn("CE interface left its VRF: its packets are dropped until the daemon restarts without it", "interface", ifname)
+		}
+	}
+	for ifname := range next {
+		delete(b.quarantined, ifname)
+	}
+	b.held = next
+	q := slices.Sorted(maps.Keys(b.quarantined))
+	return planRules(b.sys.prio, vrfs, q, b.sys.ceSubnets(append(slices.Sorted(maps.Keys(next)), q...)))
 }
 
 // setLocal opens the sockets for a new local address and starts their
@@ -193,8 +232,11 @@ func (b *Backend) setLocal(local netip.Addr) error {
 	return errors.Join(err, old.close())
 }
 
-// Close stops the fast path, removes the TUN devices and every rule and
-// route the backend installed, and waits for its goroutines.
+// Close stops the fast path, removes the TUN devices and the routes the
+// backend installed, and waits for its goroutines. It leaves every CE
+// interface it held or quarantined in the quarantine (package
+// documentation): their packets are dropped, not routed by the main table,
+// until a new Backend's Apply takes them over or releases them.
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -202,12 +244,15 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	b.done = true
-	errs := []error{b.net.Swap(nil).close()}
+	// The quarantine first, while everything else still stands.
+	quarantine := b.planRules(nil)
+	errs := []error{b.sys.syncRules(quarantine, false), b.net.Swap(nil).close()}
 	for name, t := range b.tuns {
 		errs = append(errs, t.close())
 		delete(b.tuns, name)
 	}
-	errs = append(errs, b.sys.cleanup())
+	b.sys.installed = nil // a full sync: remove whatever is there
+	errs = append(errs, b.sys.syncRoutes(nil, nil), b.sys.syncRules(quarantine, true))
 	b.wg.Wait()
 	b.sys.h.Close()
 	return errors.Join(errs...)

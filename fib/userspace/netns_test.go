@@ -220,7 +220,7 @@ func (l *lab) stopPE(p *netns.Process) Stats {
 		l.t.Fatal(err)
 	}
 	if closed := waitLine(l.t, p.LogPath(), "CLOSED ", exited); closed != "CLOSED 0" {
-		l.t.Errorf("after Close: %s rules and routes of protocol 204 left", strings.TrimPrefix(closed, "CLOSED "))
+		l.t.Errorf("after Close: %s routes of protocol 204 left", strings.TrimPrefix(closed, "CLOSED "))
 	}
 	return s
 }
