@@ -29,7 +29,8 @@ type Options struct {
 	// zero value is mpls.Uniform.
 	TTLMode mpls.TTLMode
 	// RulePriority is the priority of the policy rules; 0 means
-	// DefaultRulePriority.
+	// DefaultRulePriority. The backend also uses the next three
+	// (rules.go), all before the main table's 32766.
 	RulePriority int
 	// IKE, if set, receives each IKE message that arrives on UDP port
 	// 4500 behind a non-ESP marker (RFC 3948), on the receiving
@@ -89,6 +90,9 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	}
 	if opts.RulePriority == 0 {
 		opts.RulePriority = DefaultRulePriority
+	}
+	if opts.RulePriority < 1 || opts.RulePriority+otherToCERuleOffset >= mainRulePriority {
+		return nil, fmt.Errorf("userspace: Options.RulePriority: %d out of range 1-%d", opts.RulePriority, mainRulePriority-otherToCERuleOffset-1)
 	}
 	// Only rtnetlink: a handle for every family would need nfnetlink,
 	// which a kernel without netfilter (the VM's) lacks.

@@ -36,6 +36,7 @@ const unreachableMetric = 4278198272
 //	PRIO+2  iif lo to CE-SUBNET lookup main
 //	PRIO+3  to CE-SUBNET blackhole
 const (
+	mainRulePriority    = 32766 // the kernel's `lookup main`
 	localRuleOffset     = 1
 	ownToCERuleOffset   = 2
 	otherToCERuleOffset = 3
