@@ -65,6 +65,10 @@ type Backend struct {
 	// neither, so its first Apply releases a previous run's quarantine
 	// of every interface its State does not name. Guarded by mu.
 	held, quarantined map[string]bool
+	// applied: Apply ran at least once. Close before that (a start that
+	// failed first) leaves the rules as it found them: a previous run's
+	// quarantine is not this Backend's to release.
+	applied bool
 }
 
 var (
@@ -161,6 +165,7 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		tunIndex[name] = t.index
 	}
 	before := b.sys.changes
+	b.applied = true
 	rules := b.planRules(s.VRFs)
 	// Rules first, then routes, then away with the stale rules: a VRF's
 	// interfaces are quarantined before its table empties, and a new
@@ -250,13 +255,19 @@ func (b *Backend) Close() error {
 	b.done = true
 	// The quarantine first, while everything else still stands.
 	quarantine := b.planRules(nil)
-	errs := []error{b.sys.syncRules(quarantine, false), b.net.Swap(nil).close()}
+	var errs []error
+	if b.applied {
+		errs = append(errs, b.sys.syncRules(quarantine, false))
+	}
+	errs = append(errs, b.net.Swap(nil).close())
 	for name, t := range b.tuns {
 		errs = append(errs, t.close())
 		delete(b.tuns, name)
 	}
-	b.sys.installed = nil // a full sync: remove whatever is there
-	errs = append(errs, b.sys.syncRoutes(nil, nil), b.sys.syncRules(quarantine, true))
+	if b.applied {
+		b.sys.installed = nil // a full sync: remove whatever is there
+		errs = append(errs, b.sys.syncRoutes(nil, nil), b.sys.syncRules(quarantine, true))
+	}
 	b.wg.Wait()
 	b.sys.h.Close()
 	return errors.Join(errs...)

@@ -45,6 +45,10 @@ const helperEnv = "PEREGRINE_USERSPACE_HELPER"
 // on every address, for leaks_test.go to knock on.
 const helperWithoutEnv = "PEREGRINE_USERSPACE_HELPER_WITHOUT"
 
+// helperNoApplyEnv makes the helper Close its backend without an Apply,
+// as the daemon does when it fails to start before the FIB's first Apply.
+const helperNoApplyEnv = "PEREGRINE_USERSPACE_HELPER_NOAPPLY"
+
 var helperStates = map[string]func() *fib.State{"pe1": pe1State, "pe2": pe2State}
 
 func TestHelperPE(t *testing.T) {
@@ -56,6 +60,13 @@ func TestHelperPE(t *testing.T) {
 	b, err := New(log.With("pe", which), Options{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if os.Getenv(helperNoApplyEnv) != "" {
+		if err := b.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		fmt.Printf("CLOSED %d\n", leftovers(t))
+		return
 	}
 	ctx := context.Background()
 	state := helperStates[which]

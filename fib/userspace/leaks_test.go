@@ -86,6 +86,21 @@ func TestNetnsNoLeaks(t *testing.T) {
 	l.ping("ce-red-1", "fd00:2::2", false)
 	l.ping("p", "10.1.0.2", false)
 
+	// A start that fails before its first Apply closes a Backend that
+	// never applied: the quarantine is not its to release.
+	failed, err := l.node["pe1"].StartCommand(netns.Command{
+		Path: os.Args[0], Args: []string{"-test.run=^TestHelperPE$", "-test.v"},
+		Env: []string{helperEnv + "=pe1", helperNoApplyEnv + "=1"}, LogName: "backend-noapply",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLine(t, failed.LogPath(), "CLOSED", func() bool { ok, _ := failed.Exited(); return ok })
+	if after := l.exec("pe1", "ip", "rule", "show", "protocol", "204"); after != quarantine {
+		t.Errorf("a backend closed without an Apply changed the quarantine from\n%s\nto\n%s", quarantine, after)
+	}
+	l.ping("ce-red-1", "198.51.100.2", false)
+
 	// The next run adopts red's quarantine, and releases blue, which its
 	// State does not name.
 	pe = l.startPEWith("pe1", "blue")
