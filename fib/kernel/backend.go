@@ -52,6 +52,11 @@
 // for, its own leftovers from an earlier run included. Close leaves the
 // kernel as it is, so a restarted daemon adopts the forwarding state it
 // finds and forwarding never stops.
+//
+// A VRF the State no longer has loses its device, but not before its CE
+// interfaces are moved into the quarantine VRF device (quarantine.go),
+// whose table only drops: deleting a VRF device would hand them to the
+// main table, and their packets would leave in clear.
 package kernel
 
 import (
@@ -94,6 +99,9 @@ type Backend struct {
 	h   *netlink.Handle
 	ns  netns.NsHandle
 	esp *userspace.Gateway
+	// applied: Apply ran; the first one releases the quarantine's
+	// interfaces its State does not name (quarantine.go).
+	applied bool
 }
 
 var (
@@ -189,6 +197,10 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 			}
 		}
 	}
+	if !b.applied {
+		errs = append(errs, b.releaseQuarantine(enslaved))
+		b.applied = true
+	}
 	errs = append(errs, b.removeVRFDevices(s))
 	if err := ctx.Err(); err != nil {
 		return err
@@ -200,6 +212,7 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	errs = append(errs, b.sysctls(s, enslaved, mplsIn))
 	want, werrs := b.wantRoutes(s, devs, espDevs)
 	errs = append(errs, werrs...)
+	b.addQuarantineRoutes(want)
 	errs = append(errs, b.syncRoutes(want))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("kernel: %w", err)
@@ -250,7 +263,9 @@ func (b *Backend) enslave(ifn string, master int) error {
 	return nil
 }
 
-// removeVRFDevices deletes VRF devices named like ours that s does not have.
+// removeVRFDevices deletes VRF devices named like ours that s does not
+// have, after moving their interfaces into the quarantine (quarantine.go).
+// A device whose interfaces cannot all be moved stays.
 func (b *Backend) removeVRFDevices(s *fib.State) error {
 	keep := map[string]bool{}
 	for name := range s.VRFs {
@@ -263,6 +278,10 @@ func (b *Backend) removeVRFDevices(s *fib.State) error {
 	var errs []error
 	for _, l := range links {
 		if _, ok := l.(*netlink.Vrf); ok && strings.HasPrefix(l.Attrs().Name, "vrf-") && !keep[l.Attrs().Name] {
+			if err := b.quarantine(l); err != nil {
+				errs = append(errs, fmt.Errorf("vrf device %s: %w", l.Attrs().Name, err))
+				continue
+			}
 			errs = append(errs, b.h.LinkDel(l))
 		}
 	}
@@ -284,13 +303,19 @@ func (b *Backend) sysctls(s *fib.State, ce map[string]bool, only string) error {
 		"net/ipv4/conf/all/rp_filter":     "0",
 		"net/ipv4/conf/default/rp_filter": "0",
 	}
+	vrfDevs := map[int]bool{} // a quarantined CE interface is no core interface either
+	for _, l := range links {
+		if _, isVRF := l.(*netlink.Vrf); isVRF {
+			vrfDevs[l.Attrs().Index] = true
+		}
+	}
 	for _, l := range links {
 		name := l.Attrs().Name
 		if only != "" {
 			writes["net/mpls/conf/"+name+"/input"] = map[bool]string{true: "1", false: "0"}[name == only]
 			continue
 		}
-		if _, isVRF := l.(*netlink.Vrf); isVRF || ce[name] || name == "lo" {
+		if _, isVRF := l.(*netlink.Vrf); isVRF || ce[name] || vrfDevs[l.Attrs().MasterIndex] || name == "lo" {
 			continue
 		}
 		writes["net/mpls/conf/"+name+"/input"] = "1"
