@@ -29,8 +29,9 @@ type Options struct {
 	// zero value is mpls.Uniform.
 	TTLMode mpls.TTLMode
 	// RulePriority is the priority of the policy rules; 0 means
-	// DefaultRulePriority. The backend also uses the next three
-	// (rules.go), all before the main table's 32766.
+	// DefaultRulePriority. The backend also uses the one before and the
+	// next three (rules.go), all after 0 and before the main table's
+	// 32766.
 	RulePriority int
 	// IKE, if set, receives each IKE message that arrives on UDP port
 	// 4500 behind a non-ESP marker (RFC 3948), on the receiving
@@ -95,8 +96,8 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	if opts.RulePriority == 0 {
 		opts.RulePriority = DefaultRulePriority
 	}
-	if opts.RulePriority < 1 || opts.RulePriority+otherToCERuleOffset >= mainRulePriority {
-		return nil, fmt.Errorf("userspace: Options.RulePriority: %d out of range 1-%d", opts.RulePriority, mainRulePriority-otherToCERuleOffset-1)
+	if opts.RulePriority+tunToPERuleOffset < 1 || opts.RulePriority+otherToCERuleOffset >= mainRulePriority {
+		return nil, fmt.Errorf("userspace: Options.RulePriority: %d out of range %d-%d", opts.RulePriority, 1-tunToPERuleOffset, mainRulePriority-otherToCERuleOffset-1)
 	}
 	// Only rtnetlink: a handle for every family would need nfnetlink,
 	// which a kernel without netfilter (the VM's) lacks.
@@ -212,7 +213,7 @@ func (b *Backend) planRules(vrfs map[string]*fib.VRF) ruleSet {
 	}
 	b.held = next
 	q := slices.Sorted(maps.Keys(b.quarantined))
-	return planRules(b.sys.prio, vrfs, q, b.sys.ceSubnets(append(slices.Sorted(maps.Keys(next)), q...)))
+	return planRules(b.sys.prio, vrfs, q, b.sys.ifAddrs(append(slices.Sorted(maps.Keys(next)), q...)))
 }
 
 // setLocal opens the sockets for a new local address and starts their

@@ -18,6 +18,7 @@
 //
 // and, while it holds any CE interface, once (rules.go):
 //
+//	ip rule add iif pg-VRF to PE-ADDR blackhole pref 999 protocol 204    (each address on the VRF's CE interfaces)
 //	ip rule add lookup local pref 1001 protocol 204; ip rule del pref 0 lookup local
 //	ip rule add iif lo to CE-SUBNET lookup main pref 1002 protocol 204   (each CE interface's address prefix)
 //	ip rule add to CE-SUBNET blackhole pref 1003 protocol 204
@@ -28,7 +29,8 @@
 // documentation moves it, so a CE reaches none of the PE's own addresses
 // (its BGP, API and metrics sockets) but those of its VRF table: the
 // copies of its interface's local routes, which also answer its ARP and
-// neighbour solicitations. The CE subnets, which the kernel puts in the
+// neighbour solicitations. Remote sites, through the TUN, do not reach
+// those either: the host would answer them by the main table. The CE subnets, which the kernel puts in the
 // main table as connected routes, are reachable only from their VRFs and
 // from the host itself (its answers to its CEs): a packet from the core or
 // the management network to a CE is dropped, as anything else that enters
@@ -121,10 +123,11 @@
 // default) and answers to a CE pinging its PE-side address are routed by
 // the main table. Toward a local CE subnet that is the CE's interface;
 // toward a remote site (an ICMP error for a packet that came out of the
-// TUN, the answer to a remote site pinging the PE's address in the VRF)
+// TUN: TTL exceeded, or unreachable from the VRF's unreachable default)
 // it is whatever the main table has, such as a management default route:
-// those few host-made packets, an ICMP error quoting the first bytes of a
-// customer packet among them, are not held in the VRF. Where two VRFs share a CE subnet, the main table knows
+// such an error, which quotes the first bytes of a customer packet, is not
+// held in the VRF. (Remote sites' packets to the PE's own addresses in the
+// VRF, whose answers would go the same way, are dropped; see above.) Where two VRFs share a CE subnet, the main table knows
 // one of the two interfaces, and such packets for the other VRF's CE go to
 // the wrong CE or nowhere. Path MTU, which matters most, is therefore done
 // by the fast path itself (toobig.go). The rest needs a VRF device (the

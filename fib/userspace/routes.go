@@ -272,12 +272,10 @@ func (s *system) mirrorLocal(ifname string, table int, out map[routeKey]routeVal
 	return nil
 }
 
-// ceSubnets returns the prefixes of the addresses on ifaces (global
-// unicast ones: link-local packets are never forwarded), which the main
-// table routes out of those interfaces.
-func (s *system) ceSubnets(ifaces []string) []netip.Prefix {
-	seen := map[netip.Prefix]bool{}
-	var out []netip.Prefix
+// ifAddrs returns the addresses on ifaces, each with its prefix length,
+// by interface. A missing interface has none.
+func (s *system) ifAddrs(ifaces []string) map[string][]netip.Prefix {
+	out := map[string][]netip.Prefix{}
 	for _, name := range ifaces {
 		link, err := s.h.LinkByName(name)
 		if err != nil {
@@ -289,15 +287,11 @@ func (s *system) ceSubnets(ifaces []string) []netip.Prefix {
 		}
 		for _, ad := range addrs {
 			ip, ok := netip.AddrFromSlice(ad.IP)
-			if !ok || !ip.Unmap().IsGlobalUnicast() {
+			if !ok {
 				continue
 			}
 			ones, _ := ad.Mask.Size()
-			p := netip.PrefixFrom(ip.Unmap(), ones).Masked()
-			if !seen[p] {
-				seen[p] = true
-				out = append(out, p)
-			}
+			out[name] = append(out[name], netip.PrefixFrom(ip.Unmap(), ones))
 		}
 	}
 	return out

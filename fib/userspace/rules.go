@@ -29,13 +29,15 @@ const DefaultRulePriority = 1000
 // the one the kernel's VRF documentation uses: any real default route wins.
 const unreachableMetric = 4278198272
 
-// The rule priorities after the VRF rules' (PRIO), each an offset from it:
+// The rule priorities around the VRF rules' (PRIO), each an offset from it:
 //
+//	PRIO-1  iif pg-VRF to PE-ADDR blackhole
 //	PRIO    iif CE-IF lookup TABLE, iif pg-VRF lookup TABLE, iif CE-IF blackhole (quarantine)
 //	PRIO+1  lookup local                 (moved from priority 0)
 //	PRIO+2  iif lo to CE-SUBNET lookup main
 //	PRIO+3  to CE-SUBNET blackhole
 const (
+	tunToPERuleOffset   = -1
 	mainRulePriority    = 32766 // the kernel's `lookup main`
 	localRuleOffset     = 1
 	ownToCERuleOffset   = 2
@@ -82,19 +84,24 @@ type ruleSet struct {
 
 // planRules returns the rules for vrfs, with the interfaces of
 // quarantined (interfaces no VRF holds any more but whose packets must
-// still stop: see the package documentation) blackholed, and ceSubnets
-// (the prefixes of the addresses on all those interfaces) unreachable
-// from anywhere but the interfaces' own VRFs and the host itself:
+// still stop: see the package documentation) blackholed, and the subnets
+// of addrs (the addresses on all those interfaces, by interface)
+// unreachable from anywhere but the interfaces' own VRFs and the host
+// itself:
 //
-//	ip rule add iif CE-IF lookup TABLE pref PRIO protocol 204      (each CE interface)
-//	ip rule add iif pg-VRF lookup TABLE pref PRIO protocol 204     (each VRF's TUN)
-//	ip rule add iif CE-IF blackhole pref PRIO protocol 204         (each quarantined interface)
+//	ip rule add iif pg-VRF to PE-ADDR blackhole pref PRIO-1 protocol 204  (each address on the VRF's CE interfaces)
+//	ip rule add iif CE-IF lookup TABLE pref PRIO protocol 204             (each CE interface)
+//	ip rule add iif pg-VRF lookup TABLE pref PRIO protocol 204            (each VRF's TUN)
+//	ip rule add iif CE-IF blackhole pref PRIO protocol 204                (each quarantined interface)
 //	ip rule add lookup local pref PRIO+1 protocol 204
 //	ip rule add iif lo to CE-SUBNET lookup main pref PRIO+2 protocol 204
 //	ip rule add to CE-SUBNET blackhole pref PRIO+3 protocol 204
 //
-// each in IPv4 and IPv6 (the subnets in their own family).
-func planRules(prio int, vrfs map[string]*fib.VRF, quarantined []string, ceSubnets []netip.Prefix) ruleSet {
+// each in IPv4 and IPv6 (the addresses in their own family). The first
+// keeps remote sites off the PE's own sockets: the VRF table holds the
+// PE's addresses on its CE interfaces, for the CEs, but the host would
+// answer a remote site by the main table, not through the TUN.
+func planRules(prio int, vrfs map[string]*fib.VRF, quarantined []string, addrs map[string][]netip.Prefix) ruleSet {
 	set := ruleSet{rules: map[ruleKey]bool{}}
 	held := map[string]bool{}
 	for name, v := range vrfs {
@@ -105,6 +112,10 @@ func planRules(prio int, vrfs map[string]*fib.VRF, quarantined []string, ceSubne
 		}
 		for _, iif := range v.Interfaces {
 			held[iif] = true
+			for _, a := range addrs[iif] {
+				host := netip.PrefixFrom(a.Addr(), a.Addr().BitLen())
+				set.rules[ruleKey{family: familyOf(a), pref: prio + tunToPERuleOffset, iif: fib.TUNName(name), dst: host}] = true
+			}
 		}
 	}
 	for _, iif := range quarantined {
@@ -123,16 +134,24 @@ func planRules(prio int, vrfs map[string]*fib.VRF, quarantined []string, ceSubne
 	for _, fam := range families {
 		set.rules[ruleKey{family: fam, pref: prio + localRuleOffset, table: unix.RT_TABLE_LOCAL}] = true
 	}
-	for _, p := range ceSubnets {
-		fam := netlink.FAMILY_V4
-		if p.Addr().Is6() {
-			fam = netlink.FAMILY_V6
+	for iif := range held {
+		for _, a := range addrs[iif] {
+			if !a.Addr().IsGlobalUnicast() { // link-local packets are never forwarded
+				continue
+			}
+			p := a.Masked()
+			set.rules[ruleKey{family: familyOf(a), pref: prio + ownToCERuleOffset, iif: "lo", dst: p, table: unix.RT_TABLE_MAIN}] = true
+			set.rules[ruleKey{family: familyOf(a), pref: prio + otherToCERuleOffset, dst: p}] = true
 		}
-		p = p.Masked()
-		set.rules[ruleKey{family: fam, pref: prio + ownToCERuleOffset, iif: "lo", dst: p, table: unix.RT_TABLE_MAIN}] = true
-		set.rules[ruleKey{family: fam, pref: prio + otherToCERuleOffset, dst: p}] = true
 	}
 	return set
+}
+
+func familyOf(p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return netlink.FAMILY_V4
+	}
+	return netlink.FAMILY_V6
 }
 
 var families = []int{netlink.FAMILY_V4, netlink.FAMILY_V6}

@@ -29,7 +29,12 @@ func ruleLines(set ruleSet) []string {
 // CE interface is held.
 func TestPlanRules(t *testing.T) {
 	vrfs := map[string]*fib.VRF{"red": {Name: "red", Table: 101, Interfaces: []string{"ce1"}}}
-	got := planRules(1000, vrfs, []string{"ce2", "ce1"}, []netip.Prefix{pfx("10.1.0.1/24"), pfx("fd00:1::1/64")})
+	addrs := map[string][]netip.Prefix{
+		"ce1": {pfx("10.1.0.1/24"), pfx("fd00:1::1/64"), pfx("fe80::1/64")},
+		"ce2": {pfx("10.3.0.1/24")},
+		"ce9": {pfx("10.9.0.1/24")}, // held by no one
+	}
+	got := planRules(1000, vrfs, []string{"ce2", "ce1"}, addrs)
 	want := []string{
 		"-6 pref 1000 iif ce1 lookup 101",
 		"-6 pref 1000 iif ce2 blackhole",
@@ -37,12 +42,17 @@ func TestPlanRules(t *testing.T) {
 		"-6 pref 1001 lookup 255",
 		"-6 pref 1002 iif lo to fd00:1::/64 lookup 254",
 		"-6 pref 1003 to fd00:1::/64 blackhole",
+		"-6 pref 999 iif pg-red to fd00:1::1/128 blackhole",
+		"-6 pref 999 iif pg-red to fe80::1/128 blackhole",
 		"pref 1000 iif ce1 lookup 101",
 		"pref 1000 iif ce2 blackhole",
 		"pref 1000 iif pg-red lookup 101",
 		"pref 1001 lookup 255",
 		"pref 1002 iif lo to 10.1.0.0/24 lookup 254",
+		"pref 1002 iif lo to 10.3.0.0/24 lookup 254",
 		"pref 1003 to 10.1.0.0/24 blackhole",
+		"pref 1003 to 10.3.0.0/24 blackhole",
+		"pref 999 iif pg-red to 10.1.0.1/32 blackhole",
 	}
 	if lines := ruleLines(got); !slices.Equal(lines, want) || !got.moveLocal {
 		t.Errorf("planRules (moveLocal %v):\n%s\nwant:\n%s", got.moveLocal, strings.Join(lines, "\n"), strings.Join(want, "\n"))
@@ -52,7 +62,7 @@ func TestPlanRules(t *testing.T) {
 		t.Error("ce1 is both in red and blackholed")
 	}
 
-	if none := planRules(1000, nil, nil, []netip.Prefix{pfx("10.1.0.0/24")}); len(none.rules) != 0 || none.moveLocal {
+	if none := planRules(1000, nil, nil, addrs); len(none.rules) != 0 || none.moveLocal {
 		t.Errorf("with no CE interface: %v, moveLocal %v; want nothing", ruleLines(none), none.moveLocal)
 	}
 }

@@ -11,7 +11,8 @@ package interop_test
 // or from a CE address; out of ce1 and ce2, nothing from the core or the
 // management network. Checked while running (CEs reach their PE-side
 // address but not the PE's core or management address, ping or TCP 179;
-// pe2 and the sink reach no CE of pe1), after a reload that removes VRF
+// pe2 and the sink reach no CE of pe1; a remote CE does not reach pe1's
+// own address in its VRF), after a reload that removes VRF
 // blue, after SIGTERM, and after a start that fails once the FIB has
 // started (metrics cannot listen).
 
@@ -83,6 +84,10 @@ func TestE2ENoLeaks(t *testing.T) {
 		expect(t, pe2, "10.1.0.2", false)
 		expect(t, sink, "10.1.0.2", false)
 		expectTCP(t, pe2, "192.168.0.1:179", true) // BGP between the PEs still works
+		// A remote site reaches pe1's address in its VRF no more than
+		// the PE's others: pe1 would answer it by the main table.
+		expect(t, e.ce["ce-red-2"], "10.1.0.1", false)
+		expectTCP(t, e.ce["ce-red-2"], "10.1.0.1:179", false)
 	})
 
 	t.Run("reload removing VRF blue: its CE reaches nothing", func(t *testing.T) {
