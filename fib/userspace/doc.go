@@ -13,7 +13,7 @@
 //	ip route replace REMOTE-PREFIX dev pg-VRF table TABLE proto 204
 //	ip route replace LOCAL-PREFIX via CE dev CE-IF onlink table TABLE proto 204
 //	ip route replace CONNECTED-PREFIX dev CE-IF table TABLE proto 204
-//	ip route replace unreachable default table TABLE metric 4278198272 proto 204   (IPv4 and IPv6)
+//	ip route replace blackhole default table TABLE metric 4278198272 proto 204     (IPv4 and IPv6)
 //	ip route replace local|broadcast|multicast ... dev CE-IF table TABLE proto 204 (copies of the local table's)
 //
 // and, while it holds any CE interface, once (rules.go):
@@ -23,7 +23,7 @@
 //	ip rule add iif lo to CE-SUBNET lookup main pref 1002 protocol 204   (each CE interface's address prefix)
 //	ip rule add to CE-SUBNET blackhole pref 1003 protocol 204
 //
-// The unreachable defaults keep a CE's packet with no VRF route from falling
+// The blackhole defaults keep a CE's packet with no VRF route from falling
 // through to the main table: VRFs stay isolated from each other and from the
 // core. The local rule comes after the VRF rules, as the kernel's VRF
 // documentation moves it, so a CE reaches none of the PE's own addresses
@@ -119,15 +119,17 @@
 //
 // Policy routing tells VRFs apart by the interface a packet came in on, so
 // it cannot place the host's own packets: ICMP errors the kernel generates
-// for CE traffic (TTL exceeded, net unreachable from a VRF's unreachable
-// default) and answers to a CE pinging its PE-side address are routed by
+// for CE traffic (TTL exceeded) and answers to a CE pinging its PE-side address are routed by
 // the main table. Toward a local CE subnet that is the CE's interface;
-// toward a remote site (an ICMP error for a packet that came out of the
-// TUN: TTL exceeded, or unreachable from the VRF's unreachable default)
-// it is whatever the main table has, such as a management default route:
-// such an error, which quotes the first bytes of a customer packet, is not
-// held in the VRF. (Remote sites' packets to the PE's own addresses in the
-// VRF, whose answers would go the same way, are dropped; see above.) Where two VRFs share a CE subnet, the main table knows
+// toward a remote site it would be whatever the main table has, such as a
+// management default route, and an ICMP error quotes the first bytes of a
+// customer packet. So nothing coming out of the TUN may make the kernel
+// answer: the VRF defaults are blackholes, not unreachable routes (a CE
+// gets no "net unreachable" either, only silence); the fast path drops
+// and counts (TTLExpired) a packet whose TTL would run out leaving the TUN
+// (a remote site's traceroute sees no answer from this PE's hop); and
+// remote sites' packets to the PE's own addresses in the VRF are dropped
+// (see above). Where two VRFs share a CE subnet, the main table knows
 // one of the two interfaces, and such packets for the other VRF's CE go to
 // the wrong CE or nowhere. Path MTU, which matters most, is therefore done
 // by the fast path itself (toobig.go). The rest needs a VRF device (the

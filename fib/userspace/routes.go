@@ -61,7 +61,7 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) e
 	for name, v := range vrfs {
 		t := int(v.Table)
 		for _, d := range []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")} {
-			want[routeKey{t, d, unreachableMetric}] = routeVal{typ: unix.RTN_UNREACHABLE}
+			want[routeKey{t, d, unreachableMetric}] = routeVal{typ: unix.RTN_BLACKHOLE}
 		}
 		for p, r := range v.Routes {
 			val := routeVal{typ: unix.RTN_UNICAST, gw: r.NextHop}
@@ -189,8 +189,8 @@ func keyOf(r netlink.Route) (routeKey, routeVal) {
 		gw = gw.Unmap()
 	}
 	v := routeVal{typ: r.Type, oif: r.LinkIndex, gw: gw}
-	if r.Type == unix.RTN_UNREACHABLE {
-		v.oif = 0
+	if r.Type == unix.RTN_UNREACHABLE || r.Type == unix.RTN_BLACKHOLE {
+		v.oif = 0 // the kernel shows IPv6 ones on lo
 	}
 	metric := r.Priority
 	if r.Family == netlink.FAMILY_V6 && metric == 1024 {
@@ -202,7 +202,7 @@ func keyOf(r netlink.Route) (routeKey, routeVal) {
 // netlinkRoute is the route for k and v:
 //
 //	ip route replace local ADDR dev IF table T proto 204           (scope host; broadcast and multicast alike, scope link)
-//	ip route replace unreachable DST table T metric M proto 204
+//	ip route replace blackhole DST table T metric M proto 204
 //	ip route replace DST dev IF table T proto 204                (scope link)
 //	ip route replace DST via GW dev IF onlink table T proto 204
 func netlinkRoute(k routeKey, v routeVal) *netlink.Route {
@@ -215,7 +215,7 @@ func netlinkRoute(k routeKey, v routeVal) *netlink.Route {
 		r.Family = netlink.FAMILY_V4
 	}
 	switch v.typ {
-	case unix.RTN_UNREACHABLE:
+	case unix.RTN_UNREACHABLE, unix.RTN_BLACKHOLE:
 		return r
 	case unix.RTN_LOCAL:
 		r.LinkIndex, r.Scope = v.oif, netlink.SCOPE_HOST

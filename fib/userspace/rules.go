@@ -25,8 +25,12 @@ const RTProto = 204
 // Options.RulePriority says otherwise: before the main table (32766).
 const DefaultRulePriority = 1000
 
-// unreachableMetric is the metric of each VRF table's unreachable default,
-// the one the kernel's VRF documentation uses: any real default route wins.
+// unreachableMetric is the metric of each VRF table's blackhole default,
+// the one the kernel's VRF documentation uses for its unreachable
+// default: any real default route wins. Blackhole rather than
+// unreachable: the ICMP error an unreachable route makes would be routed
+// by the main table, and for a packet that came out of the TUN that is
+// not the VRF (see the package documentation).
 const unreachableMetric = 4278198272
 
 // The rule priorities around the VRF rules' (PRIO), each an offset from it:

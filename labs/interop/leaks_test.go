@@ -12,18 +12,21 @@ package interop_test
 // management network. Checked while running (CEs reach their PE-side
 // address but not the PE's core or management address, ping or TCP 179;
 // pe2 and the sink reach no CE of pe1; a remote CE does not reach pe1's
-// own address in its VRF), after a reload that removes VRF
+// own address in its VRF; pe1's ICMP errors for a remote site's packets,
+// TTL exceeded or no route, do not leave by the main table), after a reload that removes VRF
 // blue, after SIGTERM, and after a start that fails once the FIB has
 // started (metrics cannot listen).
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/peregrine-net/peregrine/labs/netns"
+	"github.com/peregrine-net/peregrine/labs/peers"
 )
 
 func TestE2ENoLeaks(t *testing.T) {
@@ -88,6 +91,32 @@ func TestE2ENoLeaks(t *testing.T) {
 		// the PE's others: pe1 would answer it by the main table.
 		expect(t, e.ce["ce-red-2"], "10.1.0.1", false)
 		expectTCP(t, e.ce["ce-red-2"], "10.1.0.1:179", false)
+	})
+
+	t.Run("the PE's ICMP errors for remote sites stay in the VRF", func(t *testing.T) {
+		// TTL 2 from ce-red-2 is 1 when it leaves pe1's TUN: the kernel
+		// would answer with time exceeded, by the main table.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, _ := e.ce["ce-red-2"].Exec(ctx, "ping", "-n", "-c", "2", "-i", "0.3", "-W", "1", "-t", "2", "10.1.0.2")
+		cancel()
+		t.Logf("ping -t 2 ce-red-2 -> 10.1.0.2: %s", strings.TrimSpace(string(out)))
+		// An aggregate pe1 exports but has no more specific route for in
+		// part: 10.1.5.5 meets red's default at pe1.
+		e.pe1.reload(t, strings.Replace(e.cfg1, "interfaces: [ce1]}", "interfaces: [ce1], static-routes: [{prefix: 10.1.0.0/16}]}", 1))
+		wait, cancelWait := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancelWait()
+		err := peers.Eventually(wait, func(ctx context.Context) error {
+			rs, err := e.pe2.routes(ctx, "red")
+			for _, r := range rs {
+				if r.Prefix == pfx("10.1.0.0/16") {
+					return nil
+				}
+			}
+			return fmt.Errorf("pe2 red has no 10.1.0.0/16 yet (%v)", err)
+		})
+		must(t, err)
+		expect(t, e.ce["ce-red-2"], "10.1.5.5", false)
+		e.pe1.reload(t, e.cfg1)
 	})
 
 	t.Run("reload removing VRF blue: its CE reaches nothing", func(t *testing.T) {
