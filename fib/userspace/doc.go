@@ -129,7 +129,10 @@
 // and counts (TTLExpired) a packet whose TTL would run out leaving the TUN
 // (a remote site's traceroute sees no answer from this PE's hop); and
 // remote sites' packets to the PE's own addresses in the VRF are dropped
-// (see above). Where two VRFs share a CE subnet, the main table knows
+// (see above). One case is left: a packet from the TUN larger than its CE
+// interface's MTU (which only an interface below the fast path's MTU
+// allows) gets "fragmentation needed" or "packet too big" from the
+// kernel, by the main table. Where two VRFs share a CE subnet, the main table knows
 // one of the two interfaces, and such packets for the other VRF's CE go to
 // the wrong CE or nowhere. Path MTU, which matters most, is therefore done
 // by the fast path itself (toobig.go). The rest needs a VRF device (the

@@ -20,7 +20,7 @@ package userspace
 // it finds the pings inside, labelled per VRF); a PE killed with SIGKILL
 // leaves rules behind that its successor's Apply takes over; without an
 // outbound SA nothing leaves and the drops are counted; Close leaves no
-// rule or route.
+// route (its quarantine rules are leaks_test.go's).
 
 import (
 	"context"
