@@ -41,8 +41,9 @@ const helperEnv = "PEREGRINE_USERSPACE_HELPER"
 
 // helperWithoutEnv names a VRF the helper's State leaves out from the
 // start (a restart with a config that no longer names it), and also
-// makes the helper listen on TCP port 179, as the PE's BGP speaker does
-// on every address, for leaks_test.go to knock on.
+// makes the helper listen on TCP ports 179 and 9100, as the PE's BGP
+// speaker and a metrics endpoint do on every address, for leaks_test.go to
+// knock on.
 const helperWithoutEnv = "PEREGRINE_USERSPACE_HELPER_WITHOUT"
 
 // helperNoApplyEnv makes the helper Close its backend without an Apply,
@@ -74,21 +75,23 @@ func TestHelperPE(t *testing.T) {
 		state = func() *fib.State {
 			return withoutVRF(helperStates[which](), without)
 		}
-		ln, err := net.Listen("tcp", ":179")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				fmt.Printf("ACCEPTED %s\n", c.RemoteAddr())
-				c.Close()
+		for _, port := range []string{":179", ":9100"} { // BGP, and metrics' usual port
+			ln, err := net.Listen("tcp", port)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}()
+			defer ln.Close()
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					fmt.Printf("ACCEPTED %s on %s\n", c.RemoteAddr(), port)
+					c.Close()
+				}
+			}()
+		}
 	}
 	changes := 0
 	for range 2 { // the second Apply must change nothing in the kernel

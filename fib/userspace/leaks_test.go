@@ -12,8 +12,8 @@ package userspace
 // tcpdump runs on every interface of pe1 that carries no ESP: mgmt, core
 // (pe1's peer PE never runs, so nothing on the core is ESP), red and
 // blue. Checked, with the backend running: a CE pings its PE-side address
-// but reaches neither the PE's core nor its management address (ping,
-// TCP 179); p and the sink reach no CE, while they still reach the PE's
+// and connects to its port 179, but reaches none of the PE's core,
+// management or loopback addresses (ping, TCP 179 and 9100); p and the sink reach no CE, while they still reach the PE's
 // own address and port 179. After a reload that removes VRF blue, blue's
 // packets go nowhere; after SIGTERM (Close; a failed start closes the
 // backend the same way), no VRF's do. A new run adopts the quarantine (red
@@ -48,8 +48,12 @@ func TestNetnsNoLeaks(t *testing.T) {
 	l.ping("ce-red-1", "198.51.100.1", false)
 	l.ping("ce-red-1", "198.51.100.2", false) // the sink, through the main table's default
 	l.ping("ce-blue-1", "198.51.100.2", false)
-	l.tcp("ce-red-1", "192.0.2.1:179", false)
-	l.tcp("ce-red-1", "198.51.100.1:179", false)
+	l.ping("ce-red-1", "192.0.2.99", false) // the PE's loopback address
+	for _, dst := range []string{"192.0.2.1", "198.51.100.1", "192.0.2.99"} {
+		l.tcp("ce-red-1", dst+":179", false)
+		l.tcp("ce-red-1", dst+":9100", false)
+	}
+	l.tcp("ce-red-1", "[fd00:1::1]:179", true) // its PE-side address: the PE-CE session's
 	echos := l.inEchos("ce-red-1")
 	l.ping("p", "10.1.0.2", false) // from the core into a CE subnet
 	l.ping("p", "fd00:1::2", false)
@@ -140,6 +144,7 @@ func (l *lab) buildEdge() {
 	must(l.node["p"].AddAddr("core", pfx("2001:db8::2/64")))
 	must(l.node["pe1"].AddAddr("core", pfx("2001:db8::1/64")))
 	must(l.node["pe1"].AddAddr("mgmt", pfx("198.51.100.1/24")))
+	must(l.node["pe1"].AddAddr("lo", pfx("192.0.2.99/32")))
 	must(l.node["sink"].AddAddr("mgmt", pfx("198.51.100.2/24")))
 	l.exec("pe1", "ip", "route", "add", "default", "via", "198.51.100.2")
 	l.exec("p", "ip", "route", "add", "10.0.0.0/8", "via", "192.0.2.1")
@@ -184,6 +189,9 @@ func (l *lab) startPEWith(pe, without string) *netns.Process {
 func (l *lab) tcp(node, dst string, want bool) {
 	l.t.Helper()
 	host, port, _ := strings.Cut(dst, ":")
+	if strings.HasPrefix(dst, "[") {
+		host, port, _ = strings.Cut(dst[1:], "]:")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	out, err := l.node[node].Exec(ctx, "timeout", "2", "bash", "-c", "exec 3<>/dev/tcp/"+host+"/"+port)
