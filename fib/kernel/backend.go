@@ -56,7 +56,9 @@
 // A VRF the State no longer has loses its device, but not before its CE
 // interfaces are moved into the quarantine VRF device (quarantine.go),
 // whose table only drops: deleting a VRF device would hand them to the
-// main table, and their packets would leave in clear.
+// main table, and their packets would leave in clear. So does an
+// interface a VRF no longer lists. A new Backend's first Apply releases
+// instead the interfaces its State does not name.
 package kernel
 
 import (
@@ -68,6 +70,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -197,11 +200,12 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 			}
 		}
 	}
-	if !b.applied {
+	first := !b.applied
+	b.applied = true
+	if first {
 		errs = append(errs, b.releaseQuarantine(enslaved))
-		b.applied = true
 	}
-	errs = append(errs, b.removeVRFDevices(s))
+	errs = append(errs, b.retireUnnamed(enslaved, first), b.removeVRFDevices(s))
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -264,8 +268,9 @@ func (b *Backend) enslave(ifn string, master int) error {
 }
 
 // removeVRFDevices deletes VRF devices named like ours that s does not
-// have, after moving their interfaces into the quarantine (quarantine.go).
-// A device whose interfaces cannot all be moved stays.
+// have. retireUnnamed has moved their interfaces out (quarantine.go); a
+// device that still has one (moving it failed) stays, rather than hand
+// it to the main table.
 func (b *Backend) removeVRFDevices(s *fib.State) error {
 	keep := map[string]bool{}
 	for name := range s.VRFs {
@@ -278,8 +283,8 @@ func (b *Backend) removeVRFDevices(s *fib.State) error {
 	var errs []error
 	for _, l := range links {
 		if _, ok := l.(*netlink.Vrf); ok && strings.HasPrefix(l.Attrs().Name, "vrf-") && !keep[l.Attrs().Name] {
-			if err := b.quarantine(l); err != nil {
-				errs = append(errs, fmt.Errorf("vrf device %s: %w", l.Attrs().Name, err))
+			if slices.ContainsFunc(links, func(s netlink.Link) bool { return s.Attrs().MasterIndex == l.Attrs().Index }) {
+				errs = append(errs, fmt.Errorf("vrf device %s kept: it still has an interface", l.Attrs().Name))
 				continue
 			}
 			errs = append(errs, b.h.LinkDel(l))

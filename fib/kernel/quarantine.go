@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -36,30 +37,45 @@ const QuarantineDevice = "pg-quarantine"
 // reconciler hands out (counting up from fib.Options.FirstTable).
 const QuarantineTable = 2147483646
 
-// quarantine moves the interfaces enslaved to the VRF device vrf into
-// QuarantineDevice, making the device if need be.
-func (b *Backend) quarantine(vrf netlink.Link) error {
+// retireUnnamed takes out of the VRF devices (ours, "vrf-...") every
+// interface named does not list: the CE interfaces of a VRF the State no
+// longer has, or that a VRF no longer lists. It moves them into
+// QuarantineDevice, or, with release (a new Backend's first Apply: the
+// daemon restarted with a configuration that no longer names them),
+// hands them back to the main table. Interfaces named are in their VRFs
+// already (Apply enslaves them first).
+func (b *Backend) retireUnnamed(named map[string]bool, release bool) error {
 	links, err := b.h.LinkList()
 	if err != nil {
 		return err
 	}
-	var slaves []netlink.Link
+	ours := map[int]string{}
 	for _, l := range links {
-		if l.Attrs().MasterIndex == vrf.Attrs().Index {
-			slaves = append(slaves, l)
+		if _, ok := l.(*netlink.Vrf); ok && strings.HasPrefix(l.Attrs().Name, "vrf-") {
+			ours[l.Attrs().Index] = l.Attrs().Name
 		}
 	}
-	if len(slaves) == 0 {
-		return nil
-	}
-	q, err := b.quarantineDevice()
-	if err != nil {
-		return err
-	}
+	q := 0
 	var errs []error
-	for _, l := range slaves {
+	for _, l := range links {
+		vrf, ok := ours[l.Attrs().MasterIndex]
+		if !ok || named[l.Attrs().Name] {
+			continue
+		}
+		if release {
+			b.log.Info("releasing a CE interface the configuration no longer names", "interface", l.Attrs().Name, "vrf-device", vrf)
+			if err := b.h.LinkSetNoMaster(l); err != nil {
+				errs = append(errs, fmt.Errorf("ip link set %s nomaster: %w", l.Attrs().Name, err))
+			}
+			continue
+		}
+		if q == 0 {
+			if q, err = b.quarantineDevice(); err != nil {
+				return errors.Join(append(errs, err)...)
+			}
+		}
 		b.log.Warn("CE interface left its VRF: its packets are dropped until the daemon restarts without it",
-			"interface", l.Attrs().Name, "vrf-device", vrf.Attrs().Name)
+			"interface", l.Attrs().Name, "vrf-device", vrf)
 		if err := b.h.LinkSetMasterByIndex(l, q); err != nil {
 			errs = append(errs, fmt.Errorf("ip link set %s master %s: %w", l.Attrs().Name, QuarantineDevice, err))
 		}
