@@ -189,10 +189,11 @@ func netlinkRule(k ruleKey) *netlink.Rule {
 	return r
 }
 
-// isKernelLocalRule reports whether r is the kernel's own
-// `0: from all lookup local`.
-func isKernelLocalRule(r netlink.Rule) bool {
-	return r.Priority == 0 && r.Table == unix.RT_TABLE_LOCAL && r.Protocol != RTProto &&
+// isLocalRule reports whether r is a `lookup local` rule for every
+// packet that is not ours: the kernel's own `0: from all lookup local`, or
+// one an operator moved (as the kernel's VRF documentation does).
+func isLocalRule(r netlink.Rule) bool {
+	return r.Table == unix.RT_TABLE_LOCAL && r.Protocol != RTProto &&
 		r.Src == nil && r.Dst == nil && r.IifName == "" && r.OifName == "" && r.Mark == 0 && !r.Invert
 }
 
@@ -203,6 +204,8 @@ func isKernelLocalRule(r netlink.Rule) bool {
 // main table. With prune false it only adds (and moves nothing away from
 // priority 0); with prune true it also removes every other rule of
 // protocol 204 and, if set.moveLocal, the kernel's priority-0 local rule.
+// Without set.moveLocal it puts the priority-0 local rule back, unless
+// some other rule of someone else's looks up local.
 func (s *system) syncRules(set ruleSet, prune bool) error {
 	var errs []error
 	for _, fam := range families {
@@ -212,9 +215,14 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 		}
 		have := map[ruleKey]bool{}
 		var stale, kernelLocal []netlink.Rule
+		otherLocal := false // a local rule somewhere else than 0: the operator's
 		for _, r := range rules {
-			if isKernelLocalRule(r) {
+			if isLocalRule(r) && r.Priority == 0 {
 				kernelLocal = append(kernelLocal, r)
+				continue
+			}
+			if isLocalRule(r) {
+				otherLocal = true
 				continue
 			}
 			if r.Protocol != RTProto {
@@ -237,7 +245,7 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 				famErrs = append(famErrs, fmt.Errorf("ip rule add %s: %w", k, err))
 			}
 		}
-		if !set.moveLocal && len(kernelLocal) == 0 {
+		if !set.moveLocal && len(kernelLocal) == 0 && !otherLocal {
 			r := netlink.NewRule()
 			r.Family, r.Priority, r.Table, r.Protocol = fam, 0, unix.RT_TABLE_LOCAL, unix.RTPROT_KERNEL
 			s.changes++
