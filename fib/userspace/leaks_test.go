@@ -30,7 +30,8 @@ import (
 	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
-func TestNetnsNoLeaks(t *testing.T) {
+// newEdgeLab builds the lab and starts tcpdump on pe1's interfaces.
+func newEdgeLab(t *testing.T) (*lab, map[string]*capture) {
 	if testing.Short() {
 		t.Skip("-short: skipping the namespace lab")
 	}
@@ -39,8 +40,24 @@ func TestNetnsNoLeaks(t *testing.T) {
 	}
 	l := &lab{t: t, lab: netns.NewLab(t), node: map[string]*netns.Node{}}
 	l.buildEdge()
-	caps := l.startCaptures()
+	return l, l.startCaptures()
+}
 
+// checkCaptures stops tcpdump and fails for every packet that must not
+// have left pe1 where it did.
+func checkCaptures(t *testing.T, caps map[string]*capture) {
+	for name, c := range caps {
+		if got := c.stop(t); len(got) > 0 {
+			t.Errorf("pe1 %s carried %d packets in clear it must not have:\n%s", name, len(got), strings.Join(got, "\n"))
+		}
+	}
+}
+
+// TestNetnsIsolation (issue 14 item 6): with the backend running, CEs
+// reach only their VRF, and nothing from the core or the management
+// network reaches a CE.
+func TestNetnsIsolation(t *testing.T) {
+	l, caps := newEdgeLab(t)
 	pe := l.startPEWith("pe1", "none")
 	l.ping("ce-red-1", "10.1.0.1", true)   // its PE-side address
 	l.ping("ce-red-1", "fd00:1::1", true)  // the same, IPv6 (ND through the VRF table)
@@ -64,6 +81,17 @@ func TestNetnsNoLeaks(t *testing.T) {
 	l.ping("p", "192.0.2.1", true) // the PE itself stays reachable from the core
 	l.tcp("p", "192.0.2.1:179", true)
 	l.tcp("sink", "198.51.100.1:179", true)
+	l.stopPE(pe)
+	checkCaptures(t, caps)
+}
+
+// TestNetnsQuarantine (issue 14 item 5): after a reload that removes a
+// VRF, after Close, and after a start that fails, no CE's packet leaves
+// pe1, and the next run takes the quarantine over.
+func TestNetnsQuarantine(t *testing.T) {
+	l, caps := newEdgeLab(t)
+	pe := l.startPEWith("pe1", "none")
+	l.ping("ce-red-1", "10.1.0.1", true)
 
 	// A reload that removes VRF blue: its CE stays cut off.
 	if err := syscall.Kill(pe.Pid(), syscall.SIGUSR2); err != nil {
@@ -113,15 +141,11 @@ func TestNetnsNoLeaks(t *testing.T) {
 		t.Errorf("a run without blue still holds it:\n%s", rules)
 	}
 	l.stopPE(pe)
-
-	for name, c := range caps {
-		if got := c.stop(t); len(got) > 0 {
-			t.Errorf("pe1 %s carried %d packets in clear it must not have:\n%s", name, len(got), strings.Join(got, "\n"))
-		}
-	}
+	checkCaptures(t, caps)
 }
 
-// buildEdge builds the one-PE lab of TestNetnsNoLeaks.
+// buildEdge builds the one-PE lab of TestNetnsIsolation and
+// TestNetnsQuarantine.
 func (l *lab) buildEdge() {
 	t := l.t
 	for _, n := range []string{"pe1", "ce-red-1", "ce-blue-1", "p", "sink"} {
