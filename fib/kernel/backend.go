@@ -52,6 +52,13 @@
 // for, its own leftovers from an earlier run included. Close leaves the
 // kernel as it is, so a restarted daemon adopts the forwarding state it
 // finds and forwarding never stops.
+//
+// A VRF the State no longer has loses its device, but not before its CE
+// interfaces are moved into the quarantine VRF device (quarantine.go),
+// whose table only drops: deleting a VRF device would hand them to the
+// main table, and their packets would leave in clear. So does an
+// interface a VRF no longer lists. A new Backend's first Apply releases
+// instead the interfaces its State does not name.
 package kernel
 
 import (
@@ -63,6 +70,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -94,6 +102,9 @@ type Backend struct {
 	h   *netlink.Handle
 	ns  netns.NsHandle
 	esp *userspace.Gateway
+	// applied: Apply ran; the first one releases the quarantine's
+	// interfaces its State does not name (quarantine.go).
+	applied bool
 }
 
 var (
@@ -195,7 +206,12 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 			}
 		}
 	}
-	errs = append(errs, b.removeVRFDevices(s))
+	first := !b.applied
+	b.applied = true
+	if first {
+		errs = append(errs, b.releaseQuarantine(enslaved))
+	}
+	errs = append(errs, b.retireUnnamed(enslaved, first), b.removeVRFDevices(s))
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -206,6 +222,7 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	errs = append(errs, b.sysctls(s, enslaved, mplsIn))
 	want, werrs := b.wantRoutes(s, devs, espDevs)
 	errs = append(errs, werrs...)
+	b.addQuarantineRoutes(want)
 	errs = append(errs, b.syncRoutes(want))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("kernel: %w", err)
@@ -256,7 +273,10 @@ func (b *Backend) enslave(ifn string, master int) error {
 	return nil
 }
 
-// removeVRFDevices deletes VRF devices named like ours that s does not have.
+// removeVRFDevices deletes VRF devices named like ours that s does not
+// have. retireUnnamed has moved their interfaces out (quarantine.go); a
+// device that still has one (moving it failed) stays, rather than hand
+// it to the main table.
 func (b *Backend) removeVRFDevices(s *fib.State) error {
 	keep := map[string]bool{}
 	for name := range s.VRFs {
@@ -269,6 +289,10 @@ func (b *Backend) removeVRFDevices(s *fib.State) error {
 	var errs []error
 	for _, l := range links {
 		if _, ok := l.(*netlink.Vrf); ok && strings.HasPrefix(l.Attrs().Name, "vrf-") && !keep[l.Attrs().Name] {
+			if slices.ContainsFunc(links, func(s netlink.Link) bool { return s.Attrs().MasterIndex == l.Attrs().Index }) {
+				errs = append(errs, fmt.Errorf("vrf device %s kept: it still has an interface", l.Attrs().Name))
+				continue
+			}
 			errs = append(errs, b.h.LinkDel(l))
 		}
 	}
@@ -290,13 +314,19 @@ func (b *Backend) sysctls(s *fib.State, ce map[string]bool, only string) error {
 		"net/ipv4/conf/all/rp_filter":     "0",
 		"net/ipv4/conf/default/rp_filter": "0",
 	}
+	vrfDevs := map[int]bool{} // a quarantined CE interface is no core interface either
+	for _, l := range links {
+		if _, isVRF := l.(*netlink.Vrf); isVRF {
+			vrfDevs[l.Attrs().Index] = true
+		}
+	}
 	for _, l := range links {
 		name := l.Attrs().Name
 		if only != "" {
 			writes["net/mpls/conf/"+name+"/input"] = map[bool]string{true: "1", false: "0"}[name == only]
 			continue
 		}
-		if _, isVRF := l.(*netlink.Vrf); isVRF || ce[name] || name == "lo" {
+		if _, isVRF := l.(*netlink.Vrf); isVRF || ce[name] || vrfDevs[l.Attrs().MasterIndex] || name == "lo" {
 			continue
 		}
 		writes["net/mpls/conf/"+name+"/input"] = "1"

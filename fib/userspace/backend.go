@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -29,7 +31,9 @@ type Options struct {
 	// zero value is mpls.Uniform.
 	TTLMode mpls.TTLMode
 	// RulePriority is the priority of the policy rules; 0 means
-	// DefaultRulePriority.
+	// DefaultRulePriority. The backend also uses the one before and the
+	// next three (rules.go), all after 0 and before the main table's
+	// 32766.
 	RulePriority int
 	// IKE, if set, receives each IKE message that arrives on UDP port
 	// 4500 behind a non-ESP marker (RFC 3948), on the receiving
@@ -64,6 +68,17 @@ type Backend struct {
 	mu     sync.Mutex              // held by Apply, Close and Stats
 	tuns   map[string]*tunDev      // by VRF name; guarded by mu
 	done   bool                    // Close was called; guarded by mu
+	// held are the CE interfaces of the last State applied, and
+	// quarantined those a later State dropped (a VRF removed on reload,
+	// an interface taken out of its VRF): their packets go on being
+	// dropped until the backend closes. A new Backend starts with
+	// neither, so its first Apply releases a previous run's quarantine
+	// of every interface its State does not name. Guarded by mu.
+	held, quarantined map[string]bool
+	// applied: Apply ran at least once. Close before that (a start that
+	// failed first) leaves the rules as it found them: a previous run's
+	// quarantine is not this Backend's to release.
+	applied bool
 }
 
 var (
@@ -90,6 +105,9 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	if opts.RulePriority == 0 {
 		opts.RulePriority = DefaultRulePriority
 	}
+	if opts.RulePriority+tunToPERuleOffset < 1 || opts.RulePriority+otherToCERuleOffset >= mainRulePriority {
+		return nil, fmt.Errorf("userspace: Options.RulePriority: %d out of range %d-%d", opts.RulePriority, 1-tunToPERuleOffset, mainRulePriority-otherToCERuleOffset-1)
+	}
 	// Only rtnetlink: a handle for every family would need nfnetlink,
 	// which a kernel without netfilter (the VM's) lacks.
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
@@ -105,6 +123,7 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 		queues: tunQueues(),
 		sys:    &system{log: log, h: h, prio: opts.RulePriority},
 		tuns:   map[string]*tunDev{},
+		held:   map[string]bool{}, quarantined: map[string]bool{},
 	}, nil
 }
 
@@ -163,7 +182,12 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		tunIndex[name] = t.index
 	}
 	before := b.sys.changes
-	errs = append(errs, b.sys.syncRules(s.VRFs), b.sys.syncRoutes(s.VRFs, tunIndex))
+	b.applied = true
+	rules := b.planRules(s.VRFs)
+	// Rules first, then routes, then away with the stale rules: a VRF's
+	// interfaces are quarantined before its table empties, and a new
+	// VRF's table is full before anything is pruned.
+	errs = append(errs, b.sys.syncRules(rules, false), b.sys.syncRoutes(s.VRFs, tunIndex), b.sys.syncRules(rules, true))
 	b.log.Debug("kernel rules and routes synced", "changes", b.sys.changes-before, "vrfs", len(s.VRFs))
 	for _, v := range removed {
 		if t := b.tuns[v.name]; t != nil {
@@ -181,6 +205,31 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		return fmt.Errorf("userspace: %w", err)
 	}
 	return nil
+}
+
+// planRules moves the CE interfaces vrfs no longer holds into the
+// quarantine and returns the rules for vrfs and the quarantine.
+func (b *Backend) planRules(vrfs map[string]*fib.VRF) ruleSet {
+	next := map[string]bool{}
+	for _, v := range vrfs {
+		for _, ifname := range v.Interfaces {
+			next[ifname] = true
+		}
+	}
+	for ifname := range b.held {
+		if !next[ifname] {
+			b.quarantined[ifname] = true
+		}
+		if !next[ifname] && !b.done {
+			b.log.Warn("CE interface left its VRF: its packets are dropped until the daemon restarts without it", "interface", ifname)
+		}
+	}
+	for ifname := range next {
+		delete(b.quarantined, ifname)
+	}
+	b.held = next
+	q := slices.Sorted(maps.Keys(b.quarantined))
+	return planRules(b.sys.prio, vrfs, q, b.sys.ifAddrs(append(slices.Sorted(maps.Keys(next)), q...)))
 }
 
 // setLocal opens the sockets for a new local address and starts their
@@ -209,8 +258,11 @@ func (b *Backend) setLocal(local netip.Addr) error {
 	return errors.Join(err, old.close())
 }
 
-// Close stops the fast path, removes the TUN devices and every rule and
-// route the backend installed, and waits for its goroutines.
+// Close stops the fast path, removes the TUN devices and the routes the
+// backend installed, and waits for its goroutines. It leaves every CE
+// interface it held or quarantined in the quarantine (package
+// documentation): their packets are dropped, not routed by the main table,
+// until a new Backend's Apply takes them over or releases them.
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -218,12 +270,21 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	b.done = true
-	errs := []error{b.net.Swap(nil).close()}
+	// The quarantine first, while everything else still stands.
+	quarantine := b.planRules(nil)
+	var errs []error
+	if b.applied {
+		errs = append(errs, b.sys.syncRules(quarantine, false))
+	}
+	errs = append(errs, b.net.Swap(nil).close())
 	for name, t := range b.tuns {
 		errs = append(errs, t.close())
 		delete(b.tuns, name)
 	}
-	errs = append(errs, b.sys.cleanup())
+	if b.applied {
+		b.sys.installed = nil // a full sync: remove whatever is there
+		errs = append(errs, b.sys.syncRoutes(nil, nil), b.sys.syncRules(quarantine, true))
+	}
 	b.wg.Wait()
 	b.sys.h.Close()
 	return errors.Join(errs...)

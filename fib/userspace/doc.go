@@ -13,14 +13,64 @@
 //	ip route replace REMOTE-PREFIX dev pg-VRF table TABLE proto 204
 //	ip route replace LOCAL-PREFIX via CE dev CE-IF onlink table TABLE proto 204
 //	ip route replace CONNECTED-PREFIX dev CE-IF table TABLE proto 204
-//	ip route replace unreachable default table TABLE metric 4278198272 proto 204   (IPv4 and IPv6)
+//	ip route replace blackhole default table TABLE metric 4278198272 proto 204     (IPv4 and IPv6)
+//	ip route replace local|broadcast|multicast ... dev CE-IF table TABLE proto 204 (copies of the local table's)
 //
-// The unreachable defaults keep a CE's packet with no VRF route from falling
+// and, while it holds any CE interface, once (rules.go):
+//
+//	ip rule add iif pg-VRF to PE-ADDR blackhole pref 999 protocol 204    (each address on the VRF's CE interfaces)
+//	ip rule add lookup local pref 1001 protocol 204; ip rule del pref 0 lookup local
+//	ip rule add iif lo to CE-SUBNET lookup main pref 1002 protocol 204   (each CE interface's address prefix)
+//	ip rule add to CE-SUBNET blackhole pref 1003 protocol 204
+//
+// The blackhole defaults keep a CE's packet with no VRF route from falling
 // through to the main table: VRFs stay isolated from each other and from the
-// core. Everything the backend installs carries protocol 204 (RTProto), so
-// Apply recognises its own rules and routes, including a crashed run's
-// leftovers, and removes what the State no longer asks for; it touches
-// nothing else. Apply also turns on IPv4 and IPv6 forwarding.
+// core. The local rule comes after the VRF rules, as the kernel's VRF
+// documentation moves it, so a CE reaches none of the PE's own addresses
+// (its BGP, API and metrics sockets) but those of its VRF table: the
+// copies of its interface's local routes, which also answer its ARP and
+// neighbour solicitations. Remote sites, through the TUN, do not reach
+// those either: the host would answer them by the main table. The CE subnets, which the kernel puts in the
+// main table as connected routes, are reachable only from their VRFs and
+// from the host itself (its answers to its CEs): a packet from the core or
+// the management network to a CE is dropped, as anything else that enters
+// a VRF but opened ESP through the TUN. Everything the backend installs
+// carries protocol 204 (RTProto), so Apply recognises its own rules and
+// routes, including a crashed run's leftovers, and removes what the State
+// no longer asks for; it touches nothing else but the priority-0 local
+// rule, which it puts back once it holds no CE interface. Rules are
+// added before stale ones are removed, so a change never leaves a CE
+// interface without a rule. Apply also turns on IPv4 and IPv6 forwarding.
+//
+// # The quarantine: stopping, failing, removing a VRF
+//
+// A CE interface whose rule went away would fall back to the main table,
+// and its packets would leave in clear by whatever route the host has (in
+// containerlab, a default route out of the management interface). So the
+// backend never lets one go while it runs, nor when it stops:
+//
+//	ip rule add iif CE-IF blackhole pref 1000 protocol 204      (IPv4 and IPv6)
+//
+// replaces the VRF rule of each CE interface a reload takes out of the
+// State (a VRF removed, an interface dropped from one), and Close (SIGTERM,
+// and every start-up failure once the FIB has started, since the daemon
+// closes the backend then) leaves that rule for every CE interface it held
+// or quarantined, with the moved local rule and the CE subnet rules, and
+// removes the routes and TUNs. Its packets are dropped; protected traffic
+// stops rather than leaks. A crash (SIGKILL) leaves the VRF rules and
+// tables, whose remote routes die with the TUNs: what is left drops too.
+//
+// The next run's first Apply takes the quarantine over: an interface its
+// State names goes back to its VRF (the VRF rule is added before the
+// blackhole is removed), and one it does not name is released to the main
+// table. So an operator gets an interface back by removing it from the
+// configuration and restarting the daemon, or by hand while it is stopped:
+//
+//	ip rule del iif CE-IF pref 1000 protocol 204; ip -6 rule del iif CE-IF pref 1000 protocol 204
+//
+// (and, with no CE interface left, `ip rule add pref 0 lookup local`, then
+// `ip rule flush protocol 204`, in both families, restores the host's
+// rules as they were).
 //
 // # The fast path
 //
@@ -75,9 +125,20 @@
 //
 // Policy routing tells VRFs apart by the interface a packet came in on, so
 // it cannot place the host's own packets: ICMP errors the kernel generates
-// for CE traffic (TTL exceeded, net unreachable from a VRF's unreachable
-// default) and answers to a CE pinging its PE-side address are routed by
-// the main table. Where two VRFs share a CE subnet, the main table knows
+// for CE traffic (TTL exceeded) and answers to a CE pinging its PE-side address are routed by
+// the main table. Toward a local CE subnet that is the CE's interface;
+// toward a remote site it would be whatever the main table has, such as a
+// management default route, and an ICMP error quotes the first bytes of a
+// customer packet. So nothing coming out of the TUN may make the kernel
+// answer: the VRF defaults are blackholes, not unreachable routes (a CE
+// gets no "net unreachable" either, only silence); the fast path drops
+// and counts (TTLExpired) a packet whose TTL would run out leaving the TUN
+// (a remote site's traceroute sees no answer from this PE's hop); and
+// remote sites' packets to the PE's own addresses in the VRF are dropped
+// (see above). One case is left: a packet from the TUN larger than its CE
+// interface's MTU (which only an interface below the fast path's MTU
+// allows) gets "fragmentation needed" or "packet too big" from the
+// kernel, by the main table. Where two VRFs share a CE subnet, the main table knows
 // one of the two interfaces, and such packets for the other VRF's CE go to
 // the wrong CE or nowhere. Path MTU, which matters most, is therefore done
 // by the fast path itself (toobig.go). The rest needs a VRF device (the

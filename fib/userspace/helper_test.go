@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/mpls"
 	"github.com/vishvananda/netlink"
 )
 
@@ -29,9 +32,23 @@ import (
 //	READY <n>              after the first Apply and a second, identical one,
 //	                       which made n changes to rules and routes (want 0)
 //	NOSA                   after SIGUSR1: applied the State without outbound SAs
+//	NOBLUE                 after SIGUSR2: applied the State without VRF blue (a reload
+//	                       that removes a VRF)
 //	STATS {json}           on SIGTERM, the counters
-//	CLOSED <leftovers>     after Close: rules and routes of protocol 204 left (want 0)
+//	CLOSED <leftovers>     after Close: routes of protocol 204 left (want 0); the
+//	                       quarantine's rules stay (leaks_test.go checks them)
 const helperEnv = "PEREGRINE_USERSPACE_HELPER"
+
+// helperWithoutEnv names a VRF the helper's State leaves out from the
+// start (a restart with a config that no longer names it), and also
+// makes the helper listen on TCP ports 179 and 9100, as the PE's BGP
+// speaker and a metrics endpoint do on every address, for leaks_test.go to
+// knock on.
+const helperWithoutEnv = "PEREGRINE_USERSPACE_HELPER_WITHOUT"
+
+// helperNoApplyEnv makes the helper Close its backend without an Apply,
+// as the daemon does when it fails to start before the FIB's first Apply.
+const helperNoApplyEnv = "PEREGRINE_USERSPACE_HELPER_NOAPPLY"
 
 var helperStates = map[string]func() *fib.State{"pe1": pe1State, "pe2": pe2State}
 
@@ -45,21 +62,58 @@ func TestHelperPE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if os.Getenv(helperNoApplyEnv) != "" {
+		if err := b.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		fmt.Printf("CLOSED %d\n", leftovers(t))
+		return
+	}
 	ctx := context.Background()
+	state := helperStates[which]
+	if without, ok := os.LookupEnv(helperWithoutEnv); ok {
+		state = func() *fib.State {
+			return withoutVRF(helperStates[which](), without)
+		}
+		for _, port := range []string{":179", ":9100"} { // BGP, and metrics' usual port
+			ln, err := net.Listen("tcp", port)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					fmt.Printf("ACCEPTED %s on %s\n", c.RemoteAddr(), port)
+					c.Close()
+				}
+			}()
+		}
+	}
 	changes := 0
 	for range 2 { // the second Apply must change nothing in the kernel
 		changes = b.sys.changes
-		if err := b.Apply(ctx, helperStates[which]()); err != nil {
+		if err := b.Apply(ctx, state()); err != nil {
 			t.Fatalf("Apply: %v", err)
 		}
 	}
 	fmt.Printf("READY %d\n", b.sys.changes-changes)
 
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGUSR1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2)
 	for sig := range sigs {
+		if sig == syscall.SIGUSR2 {
+			if err := b.Apply(ctx, withoutVRF(state(), "blue")); err != nil {
+				t.Fatalf("Apply without blue: %v", err)
+			}
+			fmt.Println("NOBLUE")
+			continue
+		}
 		if sig == syscall.SIGUSR1 {
-			s := helperStates[which]()
+			s := state()
 			for _, tun := range s.Tunnels {
 				tun.Out = nil
 			}
@@ -79,27 +133,22 @@ func TestHelperPE(t *testing.T) {
 	fmt.Printf("CLOSED %d\n", leftovers(t))
 }
 
-// leftovers counts the rules and routes of protocol RTProto in the
-// namespace.
+// withoutVRF removes a VRF and its labels from s, as the reconciler's State
+// does when a reload drops the VRF from the config.
+func withoutVRF(s *fib.State, name string) *fib.State {
+	delete(s.VRFs, name)
+	maps.DeleteFunc(s.Labels, func(_ mpls.Label, a fib.LabelAction) bool { return a.VRF == name })
+	return s
+}
+
+// leftovers counts the routes of protocol RTProto in the namespace.
 func leftovers(t *testing.T) int {
-	n := 0
-	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		rules, err := netlink.RuleList(fam)
-		if err != nil {
-			t.Error(err)
-		}
-		for _, r := range rules {
-			if r.Protocol == RTProto {
-				n++
-			}
-		}
-	}
 	routes, err := netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Protocol: RTProto},
 		netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
 	if err != nil {
 		t.Error(err)
 	}
-	return n + len(routes)
+	return len(routes)
 }
 
 // waitLine waits until the file at path has a line starting with prefix

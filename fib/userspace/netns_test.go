@@ -20,7 +20,7 @@ package userspace
 // it finds the pings inside, labelled per VRF); a PE killed with SIGKILL
 // leaves rules behind that its successor's Apply takes over; without an
 // outbound SA nothing leaves and the drops are counted; Close leaves no
-// rule or route.
+// route (its quarantine rules are leaks_test.go's).
 
 import (
 	"context"
@@ -220,7 +220,7 @@ func (l *lab) stopPE(p *netns.Process) Stats {
 		l.t.Fatal(err)
 	}
 	if closed := waitLine(l.t, p.LogPath(), "CLOSED ", exited); closed != "CLOSED 0" {
-		l.t.Errorf("after Close: %s rules and routes of protocol 204 left", strings.TrimPrefix(closed, "CLOSED "))
+		l.t.Errorf("after Close: %s routes of protocol 204 left", strings.TrimPrefix(closed, "CLOSED "))
 	}
 	return s
 }

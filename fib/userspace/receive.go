@@ -79,6 +79,12 @@ func (d *dataplane) inbound(buf []byte, off, n int) (v *vrf, innerOff, innerLen 
 	if d.mode == mpls.Uniform && e.TTL < inner[ttlAt] {
 		setTTL(inner, ttlAt, e.TTL)
 	}
+	// The kernel would answer a packet it cannot forward out of the TUN
+	// for want of TTL with time exceeded, routed by the main table, not
+	// back through the VRF: a customer packet's first bytes in clear.
+	if inner[ttlAt] <= 1 {
+		return nil, 0, 0, v.dropIn(dropTTLExpired)
+	}
 	v.cnt.inPackets.Add(1)
 	v.cnt.inBytes.Add(uint64(il))
 	return v, io, il, dropNone

@@ -33,6 +33,18 @@ type routeVal struct {
 // rest installed; the next Apply tries again.
 func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) error {
 	var errs []error
+	// Each VRF table also holds its CE interfaces' local, broadcast and
+	// multicast routes, since the `lookup local` rule now comes after
+	// the VRF's: without them a CE could not ARP for, ND for or ping its
+	// PE-side address.
+	ownRoutes := map[routeKey]routeVal{}
+	for name, v := range vrfs {
+		for _, ifname := range v.Interfaces {
+			if err := s.mirrorLocal(ifname, int(v.Table), ownRoutes); err != nil {
+				errs = append(errs, fmt.Errorf("vrf %s interface %s: local routes: %w", name, ifname, err))
+			}
+		}
+	}
 	ifIndex := map[string]int{}
 	index := func(name string) (int, error) {
 		if i, ok := ifIndex[name]; ok {
@@ -49,7 +61,7 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) e
 	for name, v := range vrfs {
 		t := int(v.Table)
 		for _, d := range []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")} {
-			want[routeKey{t, d, unreachableMetric}] = routeVal{typ: unix.RTN_UNREACHABLE}
+			want[routeKey{t, d, unreachableMetric}] = routeVal{typ: unix.RTN_BLACKHOLE}
 		}
 		for p, r := range v.Routes {
 			val := routeVal{typ: unix.RTN_UNICAST, gw: r.NextHop}
@@ -71,6 +83,9 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) e
 			}
 			want[routeKey{t, p.Masked(), 0}] = val
 		}
+	}
+	for k, v := range ownRoutes {
+		want[k] = v
 	}
 
 	s.syncs++
@@ -174,8 +189,8 @@ func keyOf(r netlink.Route) (routeKey, routeVal) {
 		gw = gw.Unmap()
 	}
 	v := routeVal{typ: r.Type, oif: r.LinkIndex, gw: gw}
-	if r.Type == unix.RTN_UNREACHABLE {
-		v.oif = 0
+	if r.Type == unix.RTN_UNREACHABLE || r.Type == unix.RTN_BLACKHOLE {
+		v.oif = 0 // the kernel shows IPv6 ones on lo
 	}
 	metric := r.Priority
 	if r.Family == netlink.FAMILY_V6 && metric == 1024 {
@@ -186,7 +201,8 @@ func keyOf(r netlink.Route) (routeKey, routeVal) {
 
 // netlinkRoute is the route for k and v:
 //
-//	ip route replace unreachable DST table T metric M proto 204
+//	ip route replace local ADDR dev IF table T proto 204           (scope host; broadcast and multicast alike, scope link)
+//	ip route replace blackhole DST table T metric M proto 204
 //	ip route replace DST dev IF table T proto 204                (scope link)
 //	ip route replace DST via GW dev IF onlink table T proto 204
 func netlinkRoute(k routeKey, v routeVal) *netlink.Route {
@@ -198,7 +214,14 @@ func netlinkRoute(k routeKey, v routeVal) *netlink.Route {
 	if k.dst.Addr().Is4() {
 		r.Family = netlink.FAMILY_V4
 	}
-	if v.typ == unix.RTN_UNREACHABLE {
+	switch v.typ {
+	case unix.RTN_UNREACHABLE, unix.RTN_BLACKHOLE:
+		return r
+	case unix.RTN_LOCAL:
+		r.LinkIndex, r.Scope = v.oif, netlink.SCOPE_HOST
+		return r
+	case unix.RTN_BROADCAST, unix.RTN_MULTICAST, unix.RTN_ANYCAST:
+		r.LinkIndex, r.Scope = v.oif, netlink.SCOPE_LINK
 		return r
 	}
 	r.LinkIndex = v.oif
@@ -213,9 +236,63 @@ func netlinkRoute(k routeKey, v routeVal) *netlink.Route {
 	return r
 }
 
-// cleanup removes every rule and route of protocol 204: what Close leaves
-// behind is nothing.
-func (s *system) cleanup() error {
-	s.installed = nil // a full sync: remove whatever is there
-	return errors.Join(s.syncRules(nil), s.syncRoutes(nil, nil))
+// mirrorLocal adds to out, for table, the routes of the kernel's local
+// table that name ifname:
+//
+//	ip route show table local dev IF     (local, broadcast, multicast)
+//
+// A missing interface has none.
+func (s *system) mirrorLocal(ifname string, table int, out map[routeKey]routeVal) error {
+	link, err := s.h.LinkByName(ifname)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil
+		}
+		return err
+	}
+	routes, err := retryDump(func() ([]netlink.Route, error) {
+		return s.h.RouteListFiltered(netlink.FAMILY_ALL,
+			&netlink.Route{Table: unix.RT_TABLE_LOCAL, LinkIndex: link.Attrs().Index},
+			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_OIF)
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range routes {
+		switch r.Type {
+		case unix.RTN_LOCAL, unix.RTN_BROADCAST, unix.RTN_MULTICAST:
+		default:
+			continue
+		}
+		k, v := keyOf(r)
+		k.table = table
+		out[k] = v
+	}
+	return nil
+}
+
+// ifAddrs returns the addresses on ifaces, each with its prefix length,
+// by interface. A missing interface has none.
+func (s *system) ifAddrs(ifaces []string) map[string][]netip.Prefix {
+	out := map[string][]netip.Prefix{}
+	for _, name := range ifaces {
+		link, err := s.h.LinkByName(name)
+		if err != nil {
+			continue
+		}
+		addrs, err := s.h.AddrList(link, netlink.FAMILY_ALL)
+		if err != nil {
+			continue
+		}
+		for _, ad := range addrs {
+			ip, ok := netip.AddrFromSlice(ad.IP)
+			if !ok {
+				continue
+			}
+			ones, _ := ad.Mask.Size()
+			out[name] = append(out[name], netip.PrefixFrom(ip.Unmap(), ones))
+		}
+	}
+	return out
 }

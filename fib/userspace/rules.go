@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"slices"
 
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // RTProto is the routing protocol number on every rule and route the
@@ -22,9 +25,28 @@ const RTProto = 204
 // Options.RulePriority says otherwise: before the main table (32766).
 const DefaultRulePriority = 1000
 
-// unreachableMetric is the metric of each VRF table's unreachable default,
-// the one the kernel's VRF documentation uses: any real default route wins.
+// unreachableMetric is the metric of each VRF table's blackhole default,
+// the one the kernel's VRF documentation uses for its unreachable
+// default: any real default route wins. Blackhole rather than
+// unreachable: the ICMP error an unreachable route makes would be routed
+// by the main table, and for a packet that came out of the TUN that is
+// not the VRF (see the package documentation).
 const unreachableMetric = 4278198272
+
+// The rule priorities around the VRF rules' (PRIO), each an offset from it:
+//
+//	PRIO-1  iif pg-VRF to PE-ADDR blackhole
+//	PRIO    iif CE-IF lookup TABLE, iif pg-VRF lookup TABLE, iif CE-IF blackhole (quarantine)
+//	PRIO+1  lookup local                 (moved from priority 0)
+//	PRIO+2  iif lo to CE-SUBNET lookup main
+//	PRIO+3  to CE-SUBNET blackhole
+const (
+	tunToPERuleOffset   = -1
+	mainRulePriority    = 32766 // the kernel's `lookup main`
+	localRuleOffset     = 1
+	ownToCERuleOffset   = 2
+	otherToCERuleOffset = 3
+)
 
 // system programs the kernel: policy rules and routes. Only Apply's
 // goroutine (and Close) use it.
@@ -42,62 +64,227 @@ type system struct {
 	syncs     int
 }
 
+// ruleKey is one rule of protocol 204. table 0 (RT_TABLE_UNSPEC) is a
+// blackhole rule: the netlink library does not read a dumped rule's
+// action back, and every rule of ours that looks nothing up drops.
 type ruleKey struct {
 	family int
+	pref   int
 	iif    string
+	dst    netip.Prefix
 	table  int
 }
 
-// syncRules makes the backend's rules exactly those vrfs need: for each
-// VRF, each of its CE interfaces and its TUN, in both families,
+// ruleSet is what planRules asks for: the rules of protocol 204, and
+// whether the `lookup local` rule must come after them.
+type ruleSet struct {
+	rules map[ruleKey]bool
+	// moveLocal: the kernel's priority-0 `lookup local` rule is replaced
+	// by one at PRIO+1, so that a CE's packets meet their VRF's table
+	// (or the quarantine) before the PE's own addresses. False when the
+	// backend has no CE interface at all: priority 0 is restored.
+	moveLocal bool
+}
+
+// planRules returns the rules for vrfs, with the interfaces of
+// quarantined (interfaces no VRF holds any more but whose packets must
+// still stop: see the package documentation) blackholed, and the subnets
+// of addrs (the addresses on all those interfaces, by interface)
+// unreachable from anywhere but the interfaces' own VRFs and the host
+// itself:
 //
-//	ip rule add iif IF lookup TABLE pref PRIO protocol 204
+//	ip rule add iif pg-VRF to PE-ADDR blackhole pref PRIO-1 protocol 204  (each address on the VRF's CE interfaces)
+//	ip rule add iif CE-IF lookup TABLE pref PRIO protocol 204             (each CE interface)
+//	ip rule add iif pg-VRF lookup TABLE pref PRIO protocol 204            (each VRF's TUN)
+//	ip rule add iif CE-IF blackhole pref PRIO protocol 204                (each quarantined interface)
+//	ip rule add lookup local pref PRIO+1 protocol 204
+//	ip rule add iif lo to CE-SUBNET lookup main pref PRIO+2 protocol 204
+//	ip rule add to CE-SUBNET blackhole pref PRIO+3 protocol 204
 //
-// and removes every other rule of protocol 204.
-func (s *system) syncRules(vrfs map[string]*fib.VRF) error {
-	want := map[ruleKey]bool{}
+// each in IPv4 and IPv6 (the addresses in their own family). The first
+// keeps remote sites off the PE's own sockets: the VRF table holds the
+// PE's addresses on its CE interfaces, for the CEs, but the host would
+// answer a remote site by the main table, not through the TUN.
+func planRules(prio int, vrfs map[string]*fib.VRF, quarantined []string, addrs map[string][]netip.Prefix) ruleSet {
+	set := ruleSet{rules: map[ruleKey]bool{}}
+	held := map[string]bool{}
 	for name, v := range vrfs {
-		for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		for _, fam := range families {
 			for _, iif := range append(slices.Clone(v.Interfaces), fib.TUNName(name)) {
-				want[ruleKey{fam, iif, int(v.Table)}] = true
+				set.rules[ruleKey{family: fam, pref: prio, iif: iif, table: int(v.Table)}] = true
+			}
+		}
+		for _, iif := range v.Interfaces {
+			held[iif] = true
+			for _, a := range addrs[iif] {
+				host := netip.PrefixFrom(a.Addr(), a.Addr().BitLen())
+				set.rules[ruleKey{family: familyOf(a), pref: prio + tunToPERuleOffset, iif: fib.TUNName(name), dst: host}] = true
 			}
 		}
 	}
+	for _, iif := range quarantined {
+		if held[iif] {
+			continue
+		}
+		held[iif] = true
+		for _, fam := range families {
+			set.rules[ruleKey{family: fam, pref: prio, iif: iif}] = true
+		}
+	}
+	if len(held) == 0 {
+		return set
+	}
+	set.moveLocal = true
+	for _, fam := range families {
+		set.rules[ruleKey{family: fam, pref: prio + localRuleOffset, table: unix.RT_TABLE_LOCAL}] = true
+	}
+	for iif := range held {
+		for _, a := range addrs[iif] {
+			if !a.Addr().IsGlobalUnicast() { // link-local packets are never forwarded
+				continue
+			}
+			p := a.Masked()
+			set.rules[ruleKey{family: familyOf(a), pref: prio + ownToCERuleOffset, iif: "lo", dst: p, table: unix.RT_TABLE_MAIN}] = true
+			set.rules[ruleKey{family: familyOf(a), pref: prio + otherToCERuleOffset, dst: p}] = true
+		}
+	}
+	return set
+}
+
+func familyOf(p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return netlink.FAMILY_V4
+	}
+	return netlink.FAMILY_V6
+}
+
+var families = []int{netlink.FAMILY_V4, netlink.FAMILY_V6}
+
+// ruleKeyOf reads a dumped rule back into the form planRules returns.
+func ruleKeyOf(fam int, r netlink.Rule) ruleKey {
+	k := ruleKey{family: fam, pref: r.Priority, iif: r.IifName, table: r.Table}
+	if r.Dst != nil {
+		if a, ok := netip.AddrFromSlice(r.Dst.IP); ok {
+			if fam == netlink.FAMILY_V4 {
+				a = a.Unmap()
+			}
+			ones, _ := r.Dst.Mask.Size()
+			k.dst = netip.PrefixFrom(a, ones)
+		}
+	}
+	return k
+}
+
+// netlinkRule is the rule for k, of protocol 204.
+func netlinkRule(k ruleKey) *netlink.Rule {
+	r := netlink.NewRule()
+	r.Family, r.Priority, r.Protocol = k.family, k.pref, RTProto
+	r.IifName, r.Table = k.iif, k.table
+	if k.table == 0 {
+		r.Type = unix.FR_ACT_BLACKHOLE
+	}
+	if k.dst.IsValid() {
+		r.Dst = &net.IPNet{IP: k.dst.Addr().AsSlice(), Mask: net.CIDRMask(k.dst.Bits(), k.dst.Addr().BitLen())}
+	}
+	return r
+}
+
+// isLocalRule reports whether r is a `lookup local` rule for every
+// packet that is not ours: the kernel's own `0: from all lookup local`, or
+// one an operator moved (as the kernel's VRF documentation does).
+func isLocalRule(r netlink.Rule) bool {
+	return r.Table == unix.RT_TABLE_LOCAL && r.Protocol != RTProto &&
+		r.Src == nil && r.Dst == nil && r.IifName == "" && r.OifName == "" && r.Mark == 0 && !r.Invert
+}
+
+// syncRules makes the backend's rules set's. It adds before it deletes,
+// so that a CE interface going from its VRF to the quarantine or back,
+// or the local rule moving, is never without a rule that holds it: a
+// packet in between meets either the old rule or the new one, never the
+// main table. With prune false it only adds (and moves nothing away from
+// priority 0); with prune true it also removes every other rule of
+// protocol 204 and, if set.moveLocal, the kernel's priority-0 local rule.
+// Without set.moveLocal it puts the priority-0 local rule back, unless
+// some other rule of someone else's looks up local.
+func (s *system) syncRules(set ruleSet, prune bool) error {
 	var errs []error
-	have := map[ruleKey]bool{}
-	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+	for _, fam := range families {
 		rules, err := retryDump(func() ([]netlink.Rule, error) { return s.h.RuleList(fam) })
 		if err != nil {
 			return fmt.Errorf("listing rules: %w", err)
 		}
+		have := map[ruleKey]bool{}
+		var stale, kernelLocal []netlink.Rule
+		otherLocal := false // a local rule somewhere else than 0: the operator's
 		for _, r := range rules {
+			if isLocalRule(r) && r.Priority == 0 {
+				kernelLocal = append(kernelLocal, r)
+				continue
+			}
+			if isLocalRule(r) {
+				otherLocal = true
+				continue
+			}
 			if r.Protocol != RTProto {
 				continue
 			}
-			k := ruleKey{fam, r.IifName, r.Table}
-			if want[k] && r.Priority == s.prio && !have[k] {
+			k := ruleKeyOf(fam, r)
+			if set.rules[k] && !have[k] {
 				have[k] = true
 				continue
 			}
+			stale = append(stale, r)
+		}
+		var famErrs []error
+		for k := range set.rules {
+			if k.family != fam || have[k] {
+				continue
+			}
 			s.changes++
-			if err := s.h.RuleDel(&r); err != nil {
-				errs = append(errs, fmt.Errorf("ip rule del iif %s lookup %d pref %d: %w", r.IifName, r.Table, r.Priority, err))
+			if err := s.h.RuleAdd(netlinkRule(k)); err != nil {
+				famErrs = append(famErrs, fmt.Errorf("ip rule add %s: %w", k, err))
 			}
 		}
-	}
-	for k := range want {
-		if have[k] {
-			continue
+		if !set.moveLocal && len(kernelLocal) == 0 && !otherLocal {
+			r := netlink.NewRule()
+			r.Family, r.Priority, r.Table, r.Protocol = fam, 0, unix.RT_TABLE_LOCAL, unix.RTPROT_KERNEL
+			s.changes++
+			if err := s.h.RuleAdd(r); err != nil {
+				famErrs = append(famErrs, fmt.Errorf("ip rule add pref 0 lookup local: %w", err))
+			}
 		}
-		r := netlink.NewRule()
-		r.Family, r.IifName, r.Table = k.family, k.iif, k.table
-		r.Priority, r.Protocol = s.prio, RTProto
-		s.changes++
-		if err := s.h.RuleAdd(r); err != nil {
-			errs = append(errs, fmt.Errorf("ip rule add iif %s lookup %d pref %d: %w", k.iif, k.table, s.prio, err))
+		// Prune only once every rule asked for is in: one missing may be
+		// what should replace a stale one (the moved local rule, the
+		// quarantine of an interface leaving its VRF).
+		if prune && len(famErrs) == 0 {
+			if set.moveLocal {
+				stale = append(stale, kernelLocal...)
+			}
+			for _, r := range stale {
+				s.changes++
+				if err := s.h.RuleDel(&r); err != nil {
+					famErrs = append(famErrs, fmt.Errorf("ip rule del %s: %w", ruleKeyOf(fam, r), err))
+				}
+			}
 		}
+		errs = append(errs, famErrs...)
 	}
 	return errors.Join(errs...)
+}
+
+// String is the rule as `ip rule` would show it.
+func (k ruleKey) String() string {
+	s := fmt.Sprintf("pref %d", k.pref)
+	if k.iif != "" {
+		s += " iif " + k.iif
+	}
+	if k.dst.IsValid() {
+		s += " to " + k.dst.String()
+	}
+	if k.table == 0 {
+		return s + " blackhole"
+	}
+	return fmt.Sprintf("%s lookup %d", s, k.table)
 }
 
 // retryDump retries a netlink dump the kernel interrupted (the table

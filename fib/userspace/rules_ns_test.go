@@ -1,0 +1,121 @@
+package userspace
+
+import (
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/vishvananda/netlink"
+	vnetns "github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// inNewNS runs f in a new network namespace with a netlink handle made
+// there, on a locked thread.
+func inNewNS(t *testing.T, f func(h *netlink.Handle)) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: a network namespace")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := vnetns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	ns, err := vnetns.New() // this thread is now in ns
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	defer vnetns.Set(orig)
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	f(h)
+}
+
+// localRules lists the priorities of the namespace's `lookup local`
+// rules, "-6 " before IPv6 ones, and whether any is of protocol 204.
+func localRules(t *testing.T, h *netlink.Handle) []string {
+	var out []string
+	for _, fam := range families {
+		rules, err := h.RuleList(fam)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rules {
+			if r.Table != unix.RT_TABLE_LOCAL {
+				continue
+			}
+			line := map[int]string{netlink.FAMILY_V4: "", netlink.FAMILY_V6: "-6 "}[fam] + ruleKeyOf(fam, r).String()
+			if r.Protocol == RTProto {
+				line += " proto 204"
+			}
+			out = append(out, line)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestLocalRuleMovesAndComesBack: while the backend holds a CE interface
+// the local rule is at PRIO+1 and none at 0; once it holds none, priority 0
+// is back, unless the operator had moved the local rule (as for kernel
+// VRFs), which is left alone.
+func TestLocalRuleMovesAndComesBack(t *testing.T) {
+	red := map[string]*fib.VRF{"red": {Name: "red", Table: 101, Interfaces: []string{"ce1"}}}
+	sync := func(t *testing.T, s *system, vrfs map[string]*fib.VRF) {
+		t.Helper()
+		set := planRules(s.prio, vrfs, nil, nil)
+		if err := s.syncRules(set, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.syncRules(set, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(t *testing.T, h *netlink.Handle, want ...string) {
+		t.Helper()
+		if got := localRules(t, h); !slices.Equal(got, want) {
+			t.Errorf("local rules:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	t.Run("kernel default", func(t *testing.T) {
+		inNewNS(t, func(h *netlink.Handle) {
+			s := &system{h: h, prio: DefaultRulePriority}
+			sync(t, s, red)
+			check(t, h, "-6 pref 1001 lookup 255 proto 204", "pref 1001 lookup 255 proto 204")
+			sync(t, s, red) // nothing changes
+			check(t, h, "-6 pref 1001 lookup 255 proto 204", "pref 1001 lookup 255 proto 204")
+			sync(t, s, nil)
+			check(t, h, "-6 pref 0 lookup 255", "pref 0 lookup 255")
+		})
+	})
+	t.Run("operator moved local", func(t *testing.T) {
+		inNewNS(t, func(h *netlink.Handle) {
+			for _, fam := range families {
+				r := netlink.NewRule()
+				r.Family, r.Priority, r.Table = fam, 32765, unix.RT_TABLE_LOCAL
+				if err := h.RuleAdd(r); err != nil {
+					t.Fatal(err)
+				}
+				r.Priority = 0
+				if err := h.RuleDel(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := &system{h: h, prio: DefaultRulePriority}
+			sync(t, s, red)
+			check(t, h, "-6 pref 1001 lookup 255 proto 204", "-6 pref 32765 lookup 255", "pref 1001 lookup 255 proto 204", "pref 32765 lookup 255")
+			sync(t, s, nil)
+			check(t, h, "-6 pref 32765 lookup 255", "pref 32765 lookup 255")
+		})
+	})
+}
