@@ -67,7 +67,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -220,10 +219,10 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		mplsIn = userspace.GatewayInbound
 	}
 	errs = append(errs, b.sysctls(s, enslaved, mplsIn))
-	want, werrs := b.wantRoutes(s, devs, espDevs)
-	errs = append(errs, werrs...)
-	b.addQuarantineRoutes(want)
-	errs = append(errs, b.syncRoutes(want))
+	want := translate(s, routeDevices{VRFs: devs, ESP: b.esp != nil, ESPTUNs: espDevs}, b.h)
+	errs = append(errs, want.errs...)
+	b.addQuarantineRoutes(want.routes)
+	errs = append(errs, b.applyRoutes(want))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("kernel: %w", err)
 	}
@@ -378,21 +377,4 @@ func (b *Backend) inNS(f func() error) error {
 		return f()
 	}
 	return onThreadIn(b.ns, f)
-}
-
-// routeTo resolves a remote PE through the main table: the gateway and
-// interface its packets leave by.
-func (b *Backend) routeTo(pe netip.Addr) (gw net.IP, oif int, err error) {
-	rs, err := b.h.RouteGet(pe.AsSlice())
-	if err != nil || len(rs) == 0 {
-		return nil, 0, fmt.Errorf("no route to remote PE %s in the main table: %v", pe, err)
-	}
-	gw = rs[0].Gw
-	if gw == nil {
-		gw = pe.AsSlice() // directly connected
-	}
-	if v4 := gw.To4(); v4 != nil {
-		gw = v4
-	}
-	return gw, rs[0].LinkIndex, nil
 }

@@ -57,11 +57,7 @@ func (b *Backend) Lines() ([]string, error) {
 		if r.MPLSDst == nil {
 			continue
 		}
-		line := fmt.Sprintf("ip -f mpls route add %d", *r.MPLSDst)
-		if r.Via != nil {
-			line += " via " + viaText(r.Via)
-		}
-		out = append(out, line+" dev "+names[r.LinkIndex])
+		out = append(out, mplsLine(r, names))
 	}
 	slices.SortStableFunc(out, func(a, b string) int { return cmp.Compare(lineOrder(a), lineOrder(b)) })
 	return out, nil
@@ -102,12 +98,28 @@ func routeLine(r netlink.Route, names map[int]string) string {
 		}
 		line += " encap mpls " + strings.Join(labels, "/")
 	}
-	if r.Gw != nil {
+	switch {
+	case r.Family == netlink.FAMILY_V6 && r.Gw.To4() != nil: // 6VPE: an IPv4-mapped gateway
+		line += " via ::ffff:" + r.Gw.To4().String()
+	case r.Gw != nil:
 		line += " via " + r.Gw.String()
-	} else if r.Via != nil {
+	case r.Via != nil:
 		line += " via " + viaText(r.Via)
 	}
-	return fmt.Sprintf("%s dev %s table %d", line, names[r.LinkIndex], r.Table)
+	line += " dev " + names[r.LinkIndex]
+	if r.Flags&int(netlink.FLAG_ONLINK) != 0 {
+		line += " onlink"
+	}
+	return fmt.Sprintf("%s table %d", line, r.Table)
+}
+
+// mplsLine renders a label route r (MPLSDst set).
+func mplsLine(r netlink.Route, names map[int]string) string {
+	line := fmt.Sprintf("ip -f mpls route add %d", *r.MPLSDst)
+	if r.Via != nil {
+		line += " via " + viaText(r.Via)
+	}
+	return line + " dev " + names[r.LinkIndex]
 }
 
 func viaText(d netlink.Destination) string {

@@ -13,172 +13,38 @@ import (
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
-
-	"github.com/peregrine-net/peregrine/fib"
 )
 
-// wantRoutes lists every route of protocol 204 s asks for, keyed by what
-// identifies a route to the kernel.
-// A remote route goes into its PE's ESP Gateway TUN (espDevs) where the
-// backend has a Gateway, else over the core.
-func (b *Backend) wantRoutes(s *fib.State, devs map[string]int, espDevs map[netip.Addr]string) (map[string]*netlink.Route, []error) {
+// applyRoutes writes d: its neighbor entries first, then its routes
+// (syncRoutes). A route whose neighbor entry could not be written is
+// withheld, so that the kernel does not keep it either: without the
+// entry it could not forward.
+func (b *Backend) applyRoutes(d *desired) error {
 	var errs []error
-	neighbors := map[string]bool{} // IPv4-mapped neighbors set in this Apply
-	want := map[string]*netlink.Route{}
-	add := func(r *netlink.Route) { want[routeKey(r)] = r }
-	ifIndex := func(name string) (int, error) {
-		l, err := b.h.LinkByName(name)
-		if err != nil {
-			return 0, err
-		}
-		return l.Attrs().Index, nil
-	}
-	type hop struct {
-		gw  net.IP
-		oif int
-		err error
-	}
-	hops := map[netip.Addr]hop{} // one route lookup per remote PE, not per route
-	resolve := func(pe netip.Addr) (net.IP, int, error) {
-		h, ok := hops[pe]
-		if !ok {
-			h.gw, h.oif, h.err = b.routeTo(pe)
-			hops[pe] = h
-		}
-		return h.gw, h.oif, h.err
-	}
-	for name, v := range s.VRFs {
-		if _, ok := devs[name]; !ok {
-			continue
-		}
-		table := int(v.Table)
-		for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-			add(&netlink.Route{Table: table, Family: fam, Type: unix.RTN_UNREACHABLE, Priority: fib.UnreachableMetric,
-				Protocol: RTProto, Dst: defaultDst(fam)})
-		}
-		for p, r := range v.Routes {
-			rt := &netlink.Route{Table: table, Protocol: RTProto, Dst: ipNet(p), Family: family(p)}
-			switch {
-			case r.IsRemote() && b.esp != nil:
-				dev, ok := espDevs[r.Remote.Unmap()]
-				if !ok {
-					errs = append(errs, fmt.Errorf("vrf %s route %s: no ESP gateway device for remote PE %s", name, p, r.Remote))
-					continue
-				}
-				oif, err := ifIndex(dev)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("vrf %s route %s: %w", name, p, err))
-					continue
-				}
-				rt.Encap = &netlink.MPLSEncap{Labels: mplsLabels(r)}
-				rt.LinkIndex, rt.Scope = oif, netlink.SCOPE_LINK
-			case r.IsRemote():
-				gw, oif, err := resolve(r.Remote)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("vrf %s route %s: %w", name, p, err))
-					continue
-				}
-				rt.Encap = &netlink.MPLSEncap{Labels: mplsLabels(r)}
-				rt.LinkIndex = oif
-				switch {
-				case p.Addr().Is6() && gw.To4() != nil: // 6VPE: see the package documentation
-					mapped, err := b.mappedNeighbor(gw, oif, neighbors)
-					if err != nil {
-						errs = append(errs, fmt.Errorf("vrf %s route %s: %w", name, p, err))
-						continue
-					}
-					rt.Gw, rt.Flags = mapped, int(netlink.FLAG_ONLINK)
-				case p.Addr().Is4() == (gw.To4() != nil):
-					rt.Gw = gw
-				default:
-					rt.Via = via(gw)
-				}
-			case r.Interface != "":
-				oif, err := ifIndex(r.Interface)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("vrf %s route %s: %w", name, p, err))
-					continue
-				}
-				rt.LinkIndex = oif
-				if r.NextHop.IsValid() {
-					rt.Gw = r.NextHop.AsSlice()
-				} else {
-					rt.Scope = netlink.SCOPE_LINK
-				}
-			default:
-				continue
-			}
-			add(rt)
-		}
-	}
-	for l, act := range s.Labels {
-		label := int(l)
-		rt := &netlink.Route{Family: netlink.FAMILY_MPLS, MPLSDst: &label, Protocol: RTProto}
-		switch act.Kind {
-		case fib.PopLookup:
-			idx, ok := devs[act.VRF]
-			if !ok {
-				continue
-			}
-			rt.LinkIndex = idx
-		case fib.PopForward:
-			oif, err := ifIndex(act.Interface)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("label %d: %w", l, err))
-				continue
-			}
-			rt.LinkIndex = oif
-			if act.NextHop.IsValid() {
-				rt.Via = via(act.NextHop.AsSlice())
+	for _, k := range slices.Sorted(maps.Keys(d.neighbors)) {
+		n := d.neighbors[k]
+		if err := b.writeNeighbor(n); err != nil {
+			for _, u := range n.users {
+				delete(d.routes, u.key)
+				errs = append(errs, fmt.Errorf("%s: %w", u.what, err))
 			}
 		}
-		add(rt)
 	}
-	return want, errs
+	return errors.Join(append(errs, b.syncRoutes(d.routes))...)
 }
 
-// mappedNeighbor returns gw, an IPv4 next hop on interface oif, as an
-// IPv4-mapped IPv6 address with a permanent neighbor entry carrying gw's
-// MAC from the ARP table, set once per Apply (done): the next hop an IPv6
-// route over an IPv4 core can take. Until gw's MAC is known the route
-// cannot be installed, and the error makes the reconciler retry.
-func (b *Backend) mappedNeighbor(gw net.IP, oif int, done map[string]bool) (net.IP, error) {
-	mapped := gw.To16()
-	key := fmt.Sprint(oif, mapped)
-	if done[key] {
-		return mapped, nil
-	}
-	ns, err := b.h.NeighList(oif, netlink.FAMILY_V4)
-	if err != nil {
-		return nil, fmt.Errorf("reading the ARP table: %w", err)
-	}
-	var mac net.HardwareAddr
-	for _, n := range ns {
-		if n.IP.Equal(gw) && len(n.HardwareAddr) > 0 && n.State&(netlink.NUD_INCOMPLETE|netlink.NUD_FAILED) == 0 {
-			mac = n.HardwareAddr
-		}
-	}
-	if mac == nil {
-		return nil, fmt.Errorf("next hop %s has no ARP entry yet", gw)
-	}
-	// By hand: vishvananda/netlink sends an IPv4-mapped address as 4 bytes.
+// writeNeighbor is `ip -6 neigh replace ::ffff:GW lladdr MAC dev OIF nud
+// permanent`, by hand: vishvananda/netlink sends an IPv4-mapped address
+// as 4 bytes.
+func (b *Backend) writeNeighbor(n *mappedNeighbor) error {
 	req := nl.NewNetlinkRequest(unix.RTM_NEWNEIGH, unix.NLM_F_CREATE|unix.NLM_F_REPLACE|unix.NLM_F_ACK)
-	req.AddData(&netlink.Ndmsg{Family: unix.AF_INET6, Index: uint32(oif), State: netlink.NUD_PERMANENT})
-	req.AddData(nl.NewRtAttr(unix.NDA_DST, []byte(mapped)))
-	req.AddData(nl.NewRtAttr(unix.NDA_LLADDR, []byte(mac)))
+	req.AddData(&netlink.Ndmsg{Family: unix.AF_INET6, Index: uint32(n.LinkIndex), State: netlink.NUD_PERMANENT})
+	req.AddData(nl.NewRtAttr(unix.NDA_DST, []byte(n.IP.To16())))
+	req.AddData(nl.NewRtAttr(unix.NDA_LLADDR, []byte(n.MAC)))
 	if err := b.inNS(func() error { _, err := req.Execute(unix.NETLINK_ROUTE, 0); return err }); err != nil {
-		return nil, fmt.Errorf("ip -6 neigh replace ::ffff:%s lladdr %s: %w", gw, mac, err)
+		return fmt.Errorf("ip -6 neigh replace ::ffff:%s lladdr %s: %w", n.IP.To4(), n.MAC, err)
 	}
-	done[key] = true
-	return mapped, nil
-}
-
-func mplsLabels(r fib.Route) []int {
-	labels := make([]int, len(r.Labels))
-	for i, l := range r.Labels {
-		labels[i] = int(l)
-	}
-	return labels
+	return nil
 }
 
 // syncRoutes replaces the routes of want and deletes every other route of

@@ -1,0 +1,495 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/mpls"
+)
+
+// The translation half of the route step, on the host: no root, no VM.
+// A fake kernelView stands for this PE's kernel:
+//
+//	ce1 (3) ─┐                          ┌─ 192.168.1.2 (P, 02:00:00:00:01:02)
+//	ce2 (4) ─┤ PE  core (2) 192.168.1.1 ┤     └─ 192.168.2.2 (remote PE)
+//	         │     core6 (5) 2001:db8:c::1 ── 2001:db8:c::2 ── 2001:db8:e::2 (remote PE, IPv6 core)
+//	vrf-red (10), vrf-blue (11); pgesp-0 (20), pgesp-1 (21) when ESP is on
+//
+// The VM (vm_test.go, esp_vm_test.go, daemon_vm_test.go) keeps proving
+// that the kernel takes what the translation wants and forwards by it.
+
+// fakeKernel is a kernelView over tables a test fills. It counts its
+// route and ARP reads.
+type fakeKernel struct {
+	links  map[string]int
+	routes map[netip.Addr]netlink.Route // ip route get PE
+	arp    map[int][]netlink.Neigh      // by interface index
+	// reads
+	routeGets, neighLists int
+}
+
+var errFakeUnreachable = errors.New("network is unreachable")
+
+func (k *fakeKernel) LinkByName(name string) (netlink.Link, error) {
+	idx, ok := k.links[name]
+	if !ok {
+		return nil, fmt.Errorf("link %s not found", name)
+	}
+	return &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: name, Index: idx}}, nil
+}
+
+func (k *fakeKernel) RouteGet(dst net.IP) ([]netlink.Route, error) {
+	k.routeGets++
+	a, _ := netip.AddrFromSlice(dst)
+	r, ok := k.routes[a.Unmap()]
+	if !ok {
+		return nil, errFakeUnreachable
+	}
+	return []netlink.Route{r}, nil
+}
+
+func (k *fakeKernel) NeighList(linkIndex, family int) ([]netlink.Neigh, error) {
+	k.neighLists++
+	if family != netlink.FAMILY_V4 {
+		return nil, fmt.Errorf("fake: family %d: only the ARP table is faked", family)
+	}
+	return k.arp[linkIndex], nil
+}
+
+// names is the fake's index -> name, for lines.
+func (k *fakeKernel) names() map[int]string {
+	m := map[int]string{}
+	for n, i := range k.links {
+		m[i] = n
+	}
+	return m
+}
+
+var macP = net.HardwareAddr{2, 0, 0, 0, 1, 2}
+
+// newFakePE is the PE drawn above; with changes applied on top.
+func newFakePE(changes ...func(*fakeKernel)) *fakeKernel {
+	k := &fakeKernel{
+		links: map[string]int{"lo": 1, "core": 2, "ce1": 3, "ce2": 4, "core6": 5,
+			"vrf-red": 10, "vrf-blue": 11, "pgesp-0": 20, "pgesp-1": 21},
+		routes: map[netip.Addr]netlink.Route{
+			addr("192.168.2.2"):   {Gw: net.ParseIP("192.168.1.2"), LinkIndex: 2}, // over P
+			addr("192.168.1.2"):   {LinkIndex: 2},                                 // P itself, connected
+			addr("2001:db8:e::2"): {Gw: net.ParseIP("2001:db8:c::2"), LinkIndex: 5},
+		},
+		arp: map[int][]netlink.Neigh{2: {
+			{IP: net.ParseIP("192.168.1.9").To4(), HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 1, 9}, State: netlink.NUD_REACHABLE},
+			{IP: net.ParseIP("192.168.1.2").To4(), HardwareAddr: macP, State: netlink.NUD_STALE},
+		}},
+	}
+	for _, c := range changes {
+		c(k)
+	}
+	return k
+}
+
+// lines renders d as ip command lines (dump.go's forms): what the apply
+// step will write.
+func (d *desired) lines(names map[int]string) []string {
+	var out []string
+	for _, n := range d.neighbors {
+		out = append(out, fmt.Sprintf("ip -6 neigh replace ::ffff:%s lladdr %s dev %s nud permanent", n.IP.To4(), n.MAC, names[n.LinkIndex]))
+	}
+	for _, r := range d.routes {
+		if r.MPLSDst != nil {
+			out = append(out, mplsLine(*r, names))
+		} else {
+			out = append(out, routeLine(*r, names))
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return strings.Compare(lineOrder(a), lineOrder(b)) })
+	return out
+}
+
+// Helpers that build States.
+
+func vrf(name string, table uint32, routes ...fib.Route) *fib.VRF {
+	v := &fib.VRF{Name: name, Table: table, Routes: map[netip.Prefix]fib.Route{}}
+	for _, r := range routes {
+		v.Routes[r.Prefix] = r
+		if r.Interface != "" && !slices.Contains(v.Interfaces, r.Interface) {
+			v.Interfaces = append(v.Interfaces, r.Interface)
+		}
+	}
+	return v
+}
+
+func remote(prefix, pe string, labels ...mpls.Label) fib.Route {
+	return fib.Route{Prefix: pfx(prefix), Remote: addr(pe), Labels: labels}
+}
+
+func local(prefix, ifn, nextHop string) fib.Route {
+	r := fib.Route{Prefix: pfx(prefix), Interface: ifn}
+	if nextHop != "" {
+		r.NextHop = addr(nextHop)
+	}
+	return r
+}
+
+func vrfs(vs ...*fib.VRF) map[string]*fib.VRF {
+	m := map[string]*fib.VRF{}
+	for _, v := range vs {
+		m[v.Name] = v
+	}
+	return m
+}
+
+var (
+	coreDevs = routeDevices{VRFs: map[string]int{"red": 10, "blue": 11}}
+	espDevs  = routeDevices{VRFs: map[string]int{"red": 10, "blue": 11}, ESP: true,
+		ESPTUNs: map[netip.Addr]string{addr("192.168.2.2"): "pgesp-0", addr("192.168.3.3"): "pgesp-1"}}
+)
+
+// unreachables are every VRF table's defaults, for table.
+func unreachables(table int) []string {
+	return []string{
+		fmt.Sprintf("ip route add unreachable default table %d metric 4278198272", table),
+		fmt.Sprintf("ip -6 route add unreachable default table %d metric 4278198272", table),
+	}
+}
+
+func TestTranslate(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		state  *fib.State
+		devs   routeDevices
+		kernel *fakeKernel
+		want   []string // lines, any order
+		errs   []string // one error containing each, in any order
+		// reads: at most this many route lookups and ARP reads
+		maxRouteGets, maxNeighLists int
+	}{
+		{
+			name: "VPNv4 per-VRF labels",
+			state: &fib.State{
+				VRFs: vrfs(
+					vrf("red", 1000, local("10.1.0.0/24", "ce1", ""), remote("10.2.0.0/24", "192.168.2.2", 2001), remote("10.3.0.0/24", "192.168.2.2", 2001)),
+					vrf("blue", 1001, local("10.1.0.0/24", "ce2", ""), remote("10.2.0.0/24", "192.168.2.2", 2002))),
+				Labels: map[mpls.Label]fib.LabelAction{1001: {Kind: fib.PopLookup, VRF: "red"}, 1002: {Kind: fib.PopLookup, VRF: "blue"}},
+			},
+			devs:   coreDevs,
+			kernel: newFakePE(),
+			want: slices.Concat(unreachables(1000), unreachables(1001), []string{
+				"ip route add 10.1.0.0/24 dev ce1 table 1000",
+				"ip route add 10.2.0.0/24 encap mpls 2001 via 192.168.1.2 dev core table 1000",
+				"ip route add 10.3.0.0/24 encap mpls 2001 via 192.168.1.2 dev core table 1000",
+				"ip route add 10.1.0.0/24 dev ce2 table 1001",
+				"ip route add 10.2.0.0/24 encap mpls 2002 via 192.168.1.2 dev core table 1001",
+				"ip -f mpls route add 1001 dev vrf-red",
+				"ip -f mpls route add 1002 dev vrf-blue",
+			}),
+			maxRouteGets: 1, // one lookup per remote PE, not per route
+		},
+		{
+			name: "VPNv6 over an IPv4 core (6VPE)",
+			state: &fib.State{VRFs: vrfs(
+				vrf("red", 1000, local("2001:db8:1::/64", "ce1", ""), local("2001:db8:9::/64", "ce1", "2001:db8:1::2"),
+					remote("2001:db8:2::/64", "192.168.2.2", 2001), remote("2001:db8:3::/64", "192.168.2.2", 2001),
+					remote("10.2.0.0/24", "192.168.2.2", 2001)),
+				vrf("blue", 1001, remote("2001:db8:2::/64", "192.168.1.2", 2002)))}, // P as the PE: connected
+			devs:   coreDevs,
+			kernel: newFakePE(),
+			want: slices.Concat(unreachables(1000), unreachables(1001), []string{
+				// One entry for both VRFs and every route: same gateway, same interface.
+				"ip -6 neigh replace ::ffff:192.168.1.2 lladdr 02:00:00:00:01:02 dev core nud permanent",
+				"ip -6 route add 2001:db8:1::/64 dev ce1 table 1000",
+				"ip -6 route add 2001:db8:9::/64 via 2001:db8:1::2 dev ce1 table 1000",
+				"ip -6 route add 2001:db8:2::/64 encap mpls 2001 via ::ffff:192.168.1.2 dev core onlink table 1000",
+				"ip -6 route add 2001:db8:3::/64 encap mpls 2001 via ::ffff:192.168.1.2 dev core onlink table 1000",
+				"ip route add 10.2.0.0/24 encap mpls 2001 via 192.168.1.2 dev core table 1000",
+				"ip -6 route add 2001:db8:2::/64 encap mpls 2002 via ::ffff:192.168.1.2 dev core onlink table 1001",
+			}),
+			maxRouteGets: 2, maxNeighLists: 1,
+		},
+		{
+			name: "over an IPv6 core",
+			state: &fib.State{VRFs: vrfs(vrf("red", 1000,
+				remote("2001:db8:2::/64", "2001:db8:e::2", 2001), remote("10.2.0.0/24", "2001:db8:e::2", 2001)))},
+			devs:   coreDevs,
+			kernel: newFakePE(),
+			want: slices.Concat(unreachables(1000), []string{
+				"ip -6 route add 2001:db8:2::/64 encap mpls 2001 via 2001:db8:c::2 dev core6 table 1000",
+				"ip route add 10.2.0.0/24 encap mpls 2001 via inet6 2001:db8:c::2 dev core6 table 1000",
+			}),
+			maxRouteGets: 1,
+		},
+		{
+			name: "per-prefix labels",
+			state: &fib.State{
+				VRFs: vrfs(vrf("red", 1000, local("10.1.0.0/24", "ce1", ""), local("10.9.0.0/16", "ce1", "10.1.0.2"),
+					remote("10.2.0.0/24", "192.168.2.2", 3001), remote("10.3.0.0/24", "192.168.2.2", 3002),
+					remote("10.4.0.0/24", "192.168.2.2", 3003, 16))), // a stack, outermost first
+				Labels: map[mpls.Label]fib.LabelAction{
+					4001: {Kind: fib.PopForward, VRF: "red", Interface: "ce1"},
+					4002: {Kind: fib.PopForward, VRF: "red", Interface: "ce1", NextHop: addr("10.1.0.2")},
+					4003: {Kind: fib.PopForward, VRF: "red", Interface: "ce1", NextHop: addr("2001:db8:1::2")},
+				},
+			},
+			devs:   coreDevs,
+			kernel: newFakePE(),
+			want: slices.Concat(unreachables(1000), []string{
+				"ip route add 10.1.0.0/24 dev ce1 table 1000",
+				"ip route add 10.9.0.0/16 via 10.1.0.2 dev ce1 table 1000",
+				"ip route add 10.2.0.0/24 encap mpls 3001 via 192.168.1.2 dev core table 1000",
+				"ip route add 10.3.0.0/24 encap mpls 3002 via 192.168.1.2 dev core table 1000",
+				"ip route add 10.4.0.0/24 encap mpls 3003/16 via 192.168.1.2 dev core table 1000",
+				"ip -f mpls route add 4001 dev ce1",
+				"ip -f mpls route add 4002 via inet 10.1.0.2 dev ce1",
+				"ip -f mpls route add 4003 via inet6 2001:db8:1::2 dev ce1",
+			}),
+			maxRouteGets: 1,
+		},
+		{
+			name: "ESP-protected peers: into their TUNs, never over the core",
+			state: &fib.State{
+				VRFs: vrfs(
+					vrf("red", 1000, local("10.1.0.0/24", "ce1", ""), remote("10.2.0.0/24", "192.168.2.2", 2001),
+						remote("2001:db8:2::/64", "192.168.2.2", 2001)),
+					vrf("blue", 1001, remote("10.2.0.0/24", "::ffff:192.168.2.2", 2002))), // a mapped next hop finds its TUN
+				Tunnels: map[netip.Addr]*fib.Tunnel{addr("192.168.2.2"): {Remote: addr("192.168.2.2")}},
+				Labels:  map[mpls.Label]fib.LabelAction{1001: {Kind: fib.PopLookup, VRF: "red"}},
+			},
+			devs:   espDevs,
+			kernel: newFakePE(),
+			want: slices.Concat(unreachables(1000), unreachables(1001), []string{
+				"ip route add 10.1.0.0/24 dev ce1 table 1000",
+				"ip route add 10.2.0.0/24 encap mpls 2001 dev pgesp-0 table 1000",
+				"ip -6 route add 2001:db8:2::/64 encap mpls 2001 dev pgesp-0 table 1000",
+				"ip route add 10.2.0.0/24 encap mpls 2002 dev pgesp-0 table 1001",
+				"ip -f mpls route add 1001 dev vrf-red",
+			}),
+			maxRouteGets: 0, maxNeighLists: 0, // the core's routes and ARP table are not even read
+		},
+		{
+			name: "ESP: a peer without tunnel still gets its TUN, where the Gateway drops",
+			state: &fib.State{
+				VRFs:    vrfs(vrf("red", 1000, remote("10.2.0.0/24", "192.168.2.2", 2001), remote("10.3.0.0/24", "192.168.3.3", 3001))),
+				Tunnels: map[netip.Addr]*fib.Tunnel{addr("192.168.2.2"): {Remote: addr("192.168.2.2")}}, // none to 192.168.3.3
+			},
+			devs:   espDevs,
+			kernel: newFakePE(),
+			want: slices.Concat(unreachables(1000), []string{
+				"ip route add 10.2.0.0/24 encap mpls 2001 dev pgesp-0 table 1000",
+				"ip route add 10.3.0.0/24 encap mpls 3001 dev pgesp-1 table 1000",
+			}),
+		},
+		{
+			name: "ESP: a remote PE the Gateway gave no TUN is an error, not the core",
+			state: &fib.State{VRFs: vrfs(vrf("red", 1000, remote("10.2.0.0/24", "192.168.2.2", 2001),
+				remote("10.4.0.0/24", "192.168.4.4", 4001)))},
+			devs: routeDevices{VRFs: coreDevs.VRFs, ESP: true, ESPTUNs: map[netip.Addr]string{addr("192.168.2.2"): "pgesp-0"}},
+			kernel: newFakePE(func(k *fakeKernel) {
+				k.routes[addr("192.168.4.4")] = netlink.Route{Gw: net.ParseIP("192.168.1.2"), LinkIndex: 2}
+			}),
+			want: slices.Concat(unreachables(1000), []string{
+				"ip route add 10.2.0.0/24 encap mpls 2001 dev pgesp-0 table 1000",
+			}),
+			errs: []string{"vrf red route 10.4.0.0/24: no ESP gateway device for remote PE 192.168.4.4"},
+		},
+		{
+			name: "ESP: the Gateway failed to apply (no TUNs at all): nothing over the core",
+			state: &fib.State{VRFs: vrfs(vrf("red", 1000, local("10.1.0.0/24", "ce1", ""),
+				remote("10.2.0.0/24", "192.168.2.2", 2001)))},
+			devs:   routeDevices{VRFs: coreDevs.VRFs, ESP: true},
+			kernel: newFakePE(),
+			want: slices.Concat(unreachables(1000), []string{
+				"ip route add 10.1.0.0/24 dev ce1 table 1000",
+			}),
+			errs: []string{"vrf red route 10.2.0.0/24: no ESP gateway device for remote PE 192.168.2.2"},
+		},
+		{
+			name:   "ESP: a TUN that is gone",
+			state:  &fib.State{VRFs: vrfs(vrf("red", 1000, remote("10.2.0.0/24", "192.168.2.2", 2001)))},
+			devs:   espDevs,
+			kernel: newFakePE(func(k *fakeKernel) { delete(k.links, "pgesp-0") }),
+			want:   unreachables(1000),
+			errs:   []string{"vrf red route 10.2.0.0/24: link pgesp-0 not found"},
+		},
+		{
+			name: "MPLS pop routes into VRFs; a VRF without device gets neither routes nor labels",
+			state: &fib.State{
+				VRFs: vrfs(vrf("red", 1000, local("10.1.0.0/24", "ce1", "")), vrf("green", 1002, local("10.1.0.0/24", "ce2", ""))),
+				Labels: map[mpls.Label]fib.LabelAction{
+					1001: {Kind: fib.PopLookup, VRF: "red"}, 1002: {Kind: fib.PopLookup, VRF: "blue"}, // blue: a device, no VRF in this State
+					1003: {Kind: fib.PopLookup, VRF: "green"}, // green: no device (its step failed and said so)
+				},
+			},
+			devs:   coreDevs,
+			kernel: newFakePE(),
+			want: slices.Concat(unreachables(1000), []string{
+				"ip route add 10.1.0.0/24 dev ce1 table 1000",
+				"ip -f mpls route add 1001 dev vrf-red",
+				"ip -f mpls route add 1002 dev vrf-blue",
+			}),
+		},
+		{
+			name: "missing CE interface and label interface",
+			state: &fib.State{
+				VRFs:   vrfs(vrf("red", 1000, local("10.1.0.0/24", "ce1", ""), local("10.7.0.0/24", "ce7", ""))),
+				Labels: map[mpls.Label]fib.LabelAction{4007: {Kind: fib.PopForward, VRF: "red", Interface: "ce7"}},
+			},
+			devs:   coreDevs,
+			kernel: newFakePE(),
+			want: slices.Concat(unreachables(1000), []string{
+				"ip route add 10.1.0.0/24 dev ce1 table 1000",
+			}),
+			errs: []string{"vrf red route 10.7.0.0/24: link ce7 not found", "label 4007: link ce7 not found"},
+		},
+		{
+			name: "no route to a remote PE: its routes are errors, looked up once",
+			state: &fib.State{VRFs: vrfs(vrf("red", 1000, remote("10.2.0.0/24", "192.168.2.2", 2001),
+				remote("10.5.0.0/24", "192.168.5.5", 5001), remote("10.6.0.0/24", "192.168.5.5", 5001)))},
+			devs:   coreDevs,
+			kernel: newFakePE(),
+			want: slices.Concat(unreachables(1000), []string{
+				"ip route add 10.2.0.0/24 encap mpls 2001 via 192.168.1.2 dev core table 1000",
+			}),
+			errs: []string{
+				"vrf red route 10.5.0.0/24: no route to remote PE 192.168.5.5 in the main table: network is unreachable",
+				"vrf red route 10.6.0.0/24: no route to remote PE 192.168.5.5 in the main table: network is unreachable",
+			},
+			maxRouteGets: 2,
+		},
+		{
+			name: "6VPE gateway without a usable ARP entry: no neighbor, no route, the IPv4 route stays",
+			state: &fib.State{VRFs: vrfs(vrf("red", 1000, remote("2001:db8:2::/64", "192.168.2.2", 2001),
+				remote("2001:db8:3::/64", "192.168.2.2", 2001), remote("10.2.0.0/24", "192.168.2.2", 2001)))},
+			devs: coreDevs,
+			kernel: newFakePE(func(k *fakeKernel) {
+				k.arp[2] = []netlink.Neigh{
+					{IP: net.ParseIP("192.168.1.2").To4(), State: netlink.NUD_INCOMPLETE},
+					{IP: net.ParseIP("192.168.1.2").To4(), HardwareAddr: macP, State: netlink.NUD_FAILED},
+				}
+			}),
+			want: slices.Concat(unreachables(1000), []string{
+				"ip route add 10.2.0.0/24 encap mpls 2001 via 192.168.1.2 dev core table 1000",
+			}),
+			errs: []string{
+				"vrf red route 2001:db8:2::/64: next hop 192.168.1.2 has no ARP entry yet",
+				"vrf red route 2001:db8:3::/64: next hop 192.168.1.2 has no ARP entry yet",
+			},
+			maxRouteGets: 1, maxNeighLists: 1,
+		},
+		{
+			name:  "a route neither local nor remote is left out",
+			state: &fib.State{VRFs: vrfs(vrf("red", 1000, fib.Route{Prefix: pfx("10.8.0.0/24")}))},
+			devs:  coreDevs, kernel: newFakePE(),
+			want: unreachables(1000),
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := translate(c.state, c.devs, c.kernel)
+			if diff := lineDiff(d.lines(c.kernel.names()), c.want); diff != "" {
+				t.Errorf("desired kernel state (- missing, + unexpected):\n%s", diff)
+			}
+			var got []string
+			for _, err := range d.errs {
+				got = append(got, err.Error())
+			}
+			if diff := lineDiff(got, c.errs); diff != "" {
+				t.Errorf("errors (- missing, + unexpected):\n%s", diff)
+			}
+			if c.kernel.routeGets > c.maxRouteGets || c.kernel.neighLists > c.maxNeighLists {
+				t.Errorf("read %d routes and %d ARP tables, want at most %d and %d",
+					c.kernel.routeGets, c.kernel.neighLists, c.maxRouteGets, c.maxNeighLists)
+			}
+			checkRouteInvariants(t, d)
+		})
+	}
+}
+
+// checkRouteInvariants: what every desired route carries and the lines do
+// not show.
+func checkRouteInvariants(t *testing.T, d *desired) {
+	t.Helper()
+	for k, r := range d.routes {
+		if r.Protocol != RTProto {
+			t.Errorf("%s: protocol %d, want %d: Apply would never remove it", k, r.Protocol, RTProto)
+		}
+		if got := routeKey(r); got != k {
+			t.Errorf("route filed under %q has key %q", k, got)
+		}
+		device := r.MPLSDst == nil && r.Type != unix.RTN_UNREACHABLE && r.Gw == nil && r.Via == nil
+		if device && r.Scope != netlink.SCOPE_LINK {
+			t.Errorf("%s: a device route of scope %d, want link", k, r.Scope)
+		}
+		if r.Family == netlink.FAMILY_V6 && r.Gw.To4() != nil {
+			if r.Flags&int(netlink.FLAG_ONLINK) == 0 {
+				t.Errorf("%s: an IPv4-mapped gateway without onlink: the kernel refuses it", k)
+			}
+			if n, ok := d.neighbors[neighborKey(r.LinkIndex, r.Gw)]; !ok || !slices.ContainsFunc(n.users, func(u neighborUser) bool { return u.key == k }) {
+				t.Errorf("%s: its neighbor entry does not list it: a failed write would leave it in", k)
+			}
+		}
+	}
+	for _, n := range d.neighbors {
+		if len(n.IP) != net.IPv6len || n.IP.To4() == nil {
+			t.Errorf("neighbor %v is not a 16-byte IPv4-mapped address", n.IP)
+		}
+	}
+}
+
+// TestTranslateMatchesVMGolden: the State of TestTwoPEsForwardByKernelMPLS
+// on a fake of its PE1 translates to the routes the VM read back from a
+// real kernel (testdata/pe1.golden), the devices made by the other steps
+// of Apply aside.
+func TestTranslateMatchesVMGolden(t *testing.T) {
+	golden, err := os.ReadFile("testdata/pe1.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, l := range strings.Split(strings.TrimSpace(string(golden)), "\n") {
+		if !strings.HasPrefix(l, "ip link ") {
+			want = append(want, l)
+		}
+	}
+	s := peState("10.1.0.0/24", "10.2.0.0/24", addr("192.168.2.2"), "ce1", "ce2", 1001, 1002, 2001, 2002)
+	k := newFakePE()
+	d := translate(s, routeDevices{VRFs: map[string]int{"red": k.links["vrf-red"], "blue": k.links["vrf-blue"]}}, k)
+	if len(d.errs) > 0 {
+		t.Fatal(d.errs)
+	}
+	if got := d.lines(k.names()); !slices.Equal(got, want) {
+		t.Errorf("translation of PE1:\n%s\nthe VM's kernel (testdata/pe1.golden):\n%s\ndiff (- missing, + unexpected):\n%s",
+			strings.Join(got, "\n"), strings.Join(want, "\n"), lineDiff(got, want))
+	}
+}
+
+// lineDiff lists, sorted, the lines of want that got lacks (-) and those
+// of got that want lacks (+); "" if they hold the same lines.
+func lineDiff(got, want []string) string {
+	count := map[string]int{}
+	for _, l := range want {
+		count[l]++
+	}
+	for _, l := range got {
+		count[l]--
+	}
+	var out []string
+	for l, n := range count {
+		for ; n > 0; n-- {
+			out = append(out, "- "+l)
+		}
+		for ; n < 0; n++ {
+			out = append(out, "+ "+l)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return strings.Compare(a[2:]+a[:1], b[2:]+b[:1]) })
+	return strings.Join(out, "\n")
+}
