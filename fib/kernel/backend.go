@@ -221,7 +221,6 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	errs = append(errs, b.sysctls(s, enslaved, mplsIn))
 	want := translate(s, routeDevices{VRFs: devs, ESP: b.esp != nil, ESPTUNs: espDevs}, b.h)
 	errs = append(errs, want.errs...)
-	b.addQuarantineRoutes(want.routes)
 	errs = append(errs, b.applyRoutes(want))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("kernel: %w", err)

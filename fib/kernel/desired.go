@@ -81,8 +81,9 @@ type neighborUser struct {
 
 func neighborKey(oif int, mapped net.IP) string { return fmt.Sprint(oif, " ", mapped.To16()) }
 
-// translate lists every route of protocol 204 s asks for, and the
-// neighbor entries they need, reading only what kernelView offers. A
+// translate lists every route of protocol 204 s asks for (and
+// QuarantineDevice's), and the neighbor entries they need, reading only
+// what kernelView offers. A
 // remote route goes into its PE's ESP Gateway TUN where devs.ESP, else
 // over the core by the main table's route to the PE.
 func translate(s *fib.State, devs routeDevices, k kernelView) *desired {
@@ -144,6 +145,13 @@ func translate(s *fib.State, devs routeDevices, k kernelView) *desired {
 			}
 		}
 		t.add(rt)
+	}
+	// While QuarantineDevice exists, its table's routes are ours too:
+	// without them the sync would delete them (quarantine.go).
+	if _, err := k.LinkByName(QuarantineDevice); err == nil {
+		for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+			t.add(quarantineRoute(fam))
+		}
 	}
 	return t.d
 }

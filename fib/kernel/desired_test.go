@@ -386,6 +386,15 @@ func TestTranslate(t *testing.T) {
 			maxRouteGets: 1, maxNeighLists: 1,
 		},
 		{
+			name:   "the quarantine's table is kept while its device exists",
+			state:  &fib.State{VRFs: vrfs(vrf("red", 1000, local("10.1.0.0/24", "ce1", "")))},
+			devs:   coreDevs,
+			kernel: newFakePE(func(k *fakeKernel) { k.links[QuarantineDevice] = 30 }),
+			want: slices.Concat(unreachables(1000), unreachables(QuarantineTable), []string{
+				"ip route add 10.1.0.0/24 dev ce1 table 1000",
+			}),
+		},
+		{
 			name:  "a route neither local nor remote is left out",
 			state: &fib.State{VRFs: vrfs(vrf("red", 1000, fib.Route{Prefix: pfx("10.8.0.0/24")}))},
 			devs:  coreDevs, kernel: newFakePE(),
@@ -492,4 +501,56 @@ func lineDiff(got, want []string) string {
 	}
 	slices.SortFunc(out, func(a, b string) int { return strings.Compare(a[2:]+a[:1], b[2:]+b[:1]) })
 	return strings.Join(out, "\n")
+}
+
+// TestWriteNeighborsWithholdsRoutes: the apply step writes each neighbor
+// entry once; when a write fails, the routes through that entry, and only
+// those, leave the desired routes (so the sync removes any old copy the
+// kernel has) and are named in errors.
+func TestWriteNeighborsWithholdsRoutes(t *testing.T) {
+	k := newFakePE(func(k *fakeKernel) {
+		k.links["core2"] = 6
+		k.routes[addr("192.168.3.3")] = netlink.Route{Gw: net.ParseIP("192.168.6.2"), LinkIndex: 6}
+		k.arp[6] = []netlink.Neigh{{IP: net.ParseIP("192.168.6.2").To4(), HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 6, 2}, State: netlink.NUD_PERMANENT}}
+	})
+	s := &fib.State{VRFs: vrfs(
+		vrf("red", 1000, remote("2001:db8:2::/64", "192.168.2.2", 2001), remote("2001:db8:3::/64", "192.168.3.3", 3001),
+			remote("10.3.0.0/24", "192.168.3.3", 3001)),
+		vrf("blue", 1001, remote("2001:db8:3::/64", "192.168.3.3", 3002)))}
+	d := translate(s, coreDevs, k)
+	if len(d.errs) > 0 || len(d.neighbors) != 2 {
+		t.Fatalf("translation: %d neighbors, errors %v; want 2 and none", len(d.neighbors), d.errs)
+	}
+	writes := map[string]int{}
+	errs := d.writeNeighbors(func(n *mappedNeighbor) error {
+		writes[n.IP.To4().String()]++
+		if n.LinkIndex == 6 {
+			return errors.New("operation not permitted")
+		}
+		return nil
+	})
+	if writes["192.168.1.2"] != 1 || writes["192.168.6.2"] != 1 || len(writes) != 2 {
+		t.Errorf("neighbor writes %v, want one each for 192.168.1.2 and 192.168.6.2", writes)
+	}
+	var got []string
+	for _, err := range errs {
+		got = append(got, err.Error())
+	}
+	if diff := lineDiff(got, []string{
+		"vrf red route 2001:db8:3::/64: operation not permitted",
+		"vrf blue route 2001:db8:3::/64: operation not permitted",
+	}); diff != "" {
+		t.Errorf("errors (- missing, + unexpected):\n%s", diff)
+	}
+	// The neighbor entry that was written stays in the lines; the routes
+	// through the other are gone, the IPv4 route to the same PE is not.
+	want := slices.Concat(unreachables(1000), unreachables(1001), []string{
+		"ip -6 neigh replace ::ffff:192.168.1.2 lladdr 02:00:00:00:01:02 dev core nud permanent",
+		"ip -6 neigh replace ::ffff:192.168.6.2 lladdr 02:00:00:00:06:02 dev core2 nud permanent",
+		"ip -6 route add 2001:db8:2::/64 encap mpls 2001 via ::ffff:192.168.1.2 dev core onlink table 1000",
+		"ip route add 10.3.0.0/24 encap mpls 3001 via 192.168.6.2 dev core2 table 1000",
+	})
+	if diff := lineDiff(d.lines(k.names()), want); diff != "" {
+		t.Errorf("after the writes (- missing, + unexpected):\n%s", diff)
+	}
 }

@@ -136,15 +136,3 @@ func (b *Backend) releaseQuarantine(named map[string]bool) error {
 	}
 	return errors.Join(errs...)
 }
-
-// addQuarantineRoutes adds QuarantineDevice's routes to want while the
-// device exists, so that the route sync keeps them.
-func (b *Backend) addQuarantineRoutes(want map[string]*netlink.Route) {
-	if _, err := b.h.LinkByName(QuarantineDevice); err != nil {
-		return
-	}
-	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		r := quarantineRoute(fam)
-		want[routeKey(r)] = r
-	}
-}

@@ -16,21 +16,28 @@ import (
 )
 
 // applyRoutes writes d: its neighbor entries first, then its routes
-// (syncRoutes). A route whose neighbor entry could not be written is
-// withheld, so that the kernel does not keep it either: without the
-// entry it could not forward.
+// (syncRoutes).
 func (b *Backend) applyRoutes(d *desired) error {
+	errs := d.writeNeighbors(b.writeNeighbor)
+	return errors.Join(append(errs, b.syncRoutes(d.routes))...)
+}
+
+// writeNeighbors writes each of d's neighbor entries with write. A route
+// through an entry that could not be written is withheld from d.routes,
+// so that the kernel does not keep it either (without the entry it could
+// not forward), and named in an error.
+func (d *desired) writeNeighbors(write func(*mappedNeighbor) error) []error {
 	var errs []error
 	for _, k := range slices.Sorted(maps.Keys(d.neighbors)) {
 		n := d.neighbors[k]
-		if err := b.writeNeighbor(n); err != nil {
+		if err := write(n); err != nil {
 			for _, u := range n.users {
 				delete(d.routes, u.key)
 				errs = append(errs, fmt.Errorf("%s: %w", u.what, err))
 			}
 		}
 	}
-	return errors.Join(append(errs, b.syncRoutes(d.routes))...)
+	return errs
 }
 
 // writeNeighbor is `ip -6 neigh replace ::ffff:GW lladdr MAC dev OIF nud
