@@ -83,7 +83,7 @@ func TestTranslateOnARealKernel(t *testing.T) {
 			vrf("red", 1000, local("10.1.0.0/24", "ce1", ""), local("10.9.0.0/16", "ce1", "10.1.0.2"),
 				remote("10.2.0.0/24", "192.168.2.2", 2001), remote("2001:db8:2::/64", "192.168.2.2", 2001),
 				remote("10.5.0.0/24", "192.168.5.5", 5001), // no route to it
-				local("10.7.0.0/24", "ce7", "")), // no such interface
+				local("10.7.0.0/24", "ce7", "")),           // no such interface
 			vrf("blue", 1001, local("10.1.0.0/24", "ce2", ""), remote("2001:db8:2::/64", "192.168.1.2", 2002))),
 		Labels: map[mpls.Label]fib.LabelAction{
 			1001: {Kind: fib.PopLookup, VRF: "red"},
