@@ -47,6 +47,12 @@
 // counts: protected traffic is never sent in clear. Without Options.ESP a
 // State with tunnels is refused, for the same reason.
 //
+// Apply's route step is two halves: translate (desired.go) turns the
+// State into the routes and neighbor entries it wants, reading the kernel
+// only through a small interface (links, the main table's route to a PE,
+// the ARP table) that host tests drive with a fake; applyRoutes
+// (routes.go) writes them. The VM proves the writes.
+//
 // Everything carries protocol 204, like the userspace backend's routes:
 // Apply replaces what differs and removes what the State no longer asks
 // for, its own leftovers from an earlier run included. Close leaves the
