@@ -163,17 +163,22 @@ func unreachables(table int) []string {
 	}
 }
 
-func TestTranslate(t *testing.T) {
-	for _, c := range []struct {
-		name   string
-		state  *fib.State
-		devs   routeDevices
-		kernel *fakeKernel
-		want   []string // lines, any order
-		errs   []string // one error containing each, in any order
-		// reads: at most this many route lookups and ARP reads
-		maxRouteGets, maxNeighLists int
-	}{
+// translateCase is a State on a fake PE and what its translation must be.
+type translateCase struct {
+	name   string
+	state  *fib.State
+	devs   routeDevices
+	kernel *fakeKernel
+	want   []string // lines, any order
+	errs   []string // the errors' texts, any order
+	// reads: at most this many route lookups and ARP reads
+	maxRouteGets, maxNeighLists int
+}
+
+// translateCases are TestTranslate's table, with fresh fakes on each
+// call; TestRouteSyncReplay replays their States.
+func translateCases() []translateCase {
+	return []translateCase{
 		{
 			name: "VPNv4 per-VRF labels",
 			state: &fib.State{
@@ -400,7 +405,11 @@ func TestTranslate(t *testing.T) {
 			devs:  coreDevs, kernel: newFakePE(),
 			want: unreachables(1000),
 		},
-	} {
+	}
+}
+
+func TestTranslate(t *testing.T) {
+	for _, c := range translateCases() {
 		t.Run(c.name, func(t *testing.T) {
 			d := translate(c.state, c.devs, c.kernel)
 			if diff := lineDiff(d.lines(c.kernel.names()), c.want); diff != "" {

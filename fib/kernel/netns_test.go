@@ -3,6 +3,7 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/mpls"
@@ -157,5 +159,82 @@ func TestWriteNeighbor(t *testing.T) {
 	}
 	if errors.Unwrap(err) == nil {
 		t.Errorf("%v does not wrap the kernel's error", err)
+	}
+}
+
+// TestRoutesReadBackUnchanged: routes the backend wrote, read back from
+// the kernel, are the routes it wants: a second Apply of the same State
+// changes nothing (no delete, no replace, so no instant without a route).
+// On the host's kernel (no MPLS) the VRF's own routes and defaults; in
+// the VM also the MPLS-encap, 6VPE and label routes.
+func TestRoutesReadBackUnchanged(t *testing.T) {
+	requireRootNS(t)
+	b, h := newHostPE(t)
+	ce1, err := h.LinkByName("ce1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"10.1.0.1/24", "2001:db8:1::1/64"} {
+		ad, _ := netlink.ParseAddr(a)
+		if err := h.AddrAdd(ce1, ad); err != nil {
+			t.Fatal(err)
+		}
+	}
+	red := vrf("red", 1000, local("10.1.0.0/24", "ce1", ""), local("2001:db8:1::/64", "ce1", ""))
+	fams := []int{netlink.FAMILY_V4, netlink.FAMILY_V6}
+	s := &fib.State{VRFs: vrfs(red)}
+	_, mplsErr := os.Stat("/proc/sys/net/mpls/platform_labels")
+	if mplsErr == nil {
+		for _, r := range []fib.Route{remote("10.2.0.0/24", "192.168.2.2", 2001), remote("2001:db8:2::/64", "192.168.2.2", 2001, 16)} {
+			red.Routes[r.Prefix] = r
+		}
+		s.Labels = map[mpls.Label]fib.LabelAction{1001: {Kind: fib.PopLookup, VRF: "red"},
+			4001: {Kind: fib.PopForward, VRF: "red", Interface: "core", NextHop: addr("192.168.1.2")}}
+		fams = append(fams, netlink.FAMILY_MPLS)
+		if err := b.sysctls(s, map[string]bool{"ce1": true}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dev, err := h.LinkByName("vrf-red") // a veth stands for the VRF device
+
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := translate(s, routeDevices{VRFs: map[string]int{"red": dev.Attrs().Index}}, b.h)
+	if len(d.errs) > 0 {
+		t.Fatal(d.errs)
+	}
+	if errs := d.writeNeighbors(b.writeNeighbor); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if err := b.replaceRoutes(slices.Collect(maps.Values(d.routes))); err != nil {
+		t.Fatal(err)
+	}
+	var have []netlink.Route
+	for _, fam := range fams {
+		rs, err := h.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: RTProto},
+			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range rs {
+			if fam == netlink.FAMILY_MPLS {
+				rs[i].Family = netlink.FAMILY_MPLS
+			}
+		}
+		have = append(have, rs...)
+	}
+	if len(have) != len(d.routes) {
+		t.Errorf("wrote %d routes, read back %d", len(d.routes), len(have))
+	}
+	del, replace := routeChanges(have, d.routes)
+	for _, r := range del {
+		t.Errorf("a second Apply would delete %s", routeKey(r))
+	}
+	for _, r := range replace {
+		t.Errorf("a second Apply would replace %s", routeKey(r))
+	}
+	if mplsErr != nil {
+		t.Logf("no MPLS here (%v): IPv4 and IPv6 routes only", mplsErr)
 	}
 }

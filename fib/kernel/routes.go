@@ -58,7 +58,7 @@ func (b *Backend) writeNeighbor(n *mappedNeighbor) error {
 // protocol 204 (in the VRF tables and the MPLS table).
 func (b *Backend) syncRoutes(want map[string]*netlink.Route) error {
 	var errs []error
-	have := map[string]bool{}
+	var have []netlink.Route
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6, netlink.FAMILY_MPLS} {
 		rs, err := b.h.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: RTProto},
 			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
@@ -67,35 +67,51 @@ func (b *Backend) syncRoutes(want map[string]*netlink.Route) error {
 			continue
 		}
 		for i := range rs {
-			r := &rs[i]
 			if fam == netlink.FAMILY_MPLS {
-				r.Family = netlink.FAMILY_MPLS
-			}
-			k := routeKey(r)
-			if w, ok := want[k]; ok && sameRoute(w, r) {
-				have[k] = true
-				continue
-			}
-			if _, ok := want[k]; ok {
-				continue // replaced below
-			}
-			if err := b.h.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
-				errs = append(errs, fmt.Errorf("deleting %s: %w", k, err))
+				rs[i].Family = netlink.FAMILY_MPLS
 			}
 		}
+		have = append(have, rs...)
 	}
-	var replace []*netlink.Route
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		if !have[k] {
-			replace = append(replace, want[k])
+	del, replace := routeChanges(have, want)
+	for _, r := range del {
+		if err := b.h.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("deleting %s: %w", routeKey(r), err))
 		}
 	}
 	errs = append(errs, b.replaceRoutes(replace))
 	return errors.Join(errs...)
 }
 
+// routeChanges compares the routes of protocol 204 the kernel has with
+// want: del are those want does not name, replace (sorted by key) those
+// it names that are missing or differ. A route want names is replaced in
+// place, never deleted first: its traffic never finds the table without
+// it.
+func routeChanges(have []netlink.Route, want map[string]*netlink.Route) (del, replace []*netlink.Route) {
+	same := map[string]bool{}
+	for i := range have {
+		r := &have[i]
+		k := routeKey(r)
+		w, ok := want[k]
+		switch {
+		case !ok:
+			del = append(del, r)
+		case sameRoute(w, r):
+			same[k] = true
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if !same[k] {
+			replace = append(replace, want[k])
+		}
+	}
+	return del, replace
+}
+
 // routeKey is what makes two routes the same route to the kernel:
-// family, table, destination (or label) and metric.
+// family, table, destination (or label) and metric, an IPv6 route's
+// metric 1024 read back as the 0 it was written with.
 func routeKey(r *netlink.Route) string {
 	if r.Family == netlink.FAMILY_MPLS || r.MPLSDst != nil {
 		if r.MPLSDst == nil {
@@ -107,16 +123,22 @@ func routeKey(r *netlink.Route) string {
 	if r.Dst != nil {
 		dst = r.Dst.String()
 	}
-	fam := "inet"
+	fam, metric := "inet", r.Priority
 	if r.Family == netlink.FAMILY_V6 || (r.Dst != nil && r.Dst.IP.To4() == nil) {
 		fam = "inet6"
+		if metric == 1024 {
+			metric = 0 // the kernel's metric for an IPv6 route added without one
+		}
 	}
-	return fmt.Sprintf("%s %s table %d metric %d", fam, dst, r.Table, r.Priority)
+	return fmt.Sprintf("%s %s table %d metric %d", fam, dst, r.Table, metric)
 }
 
 // sameRoute compares what the backend sets: type, interface, gateway and
 // label stack.
 func sameRoute(want, got *netlink.Route) bool {
+	if want.Type == unix.RTN_UNREACHABLE {
+		return got.Type == unix.RTN_UNREACHABLE // the kernel shows IPv6 ones on lo
+	}
 	if want.Type != 0 && want.Type != got.Type || want.LinkIndex != got.LinkIndex {
 		return false
 	}
