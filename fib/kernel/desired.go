@@ -83,9 +83,9 @@ func neighborKey(oif int, mapped net.IP) string { return fmt.Sprint(oif, " ", ma
 
 // translate lists every route of protocol 204 s asks for (and
 // QuarantineDevice's), and the neighbor entries they need, reading only
-// what kernelView offers. A
-// remote route goes into its PE's ESP Gateway TUN where devs.ESP, else
-// over the core by the main table's route to the PE.
+// what kernelView offers. A remote route goes into its PE's ESP Gateway
+// TUN where devs.ESP, else over the core by the main table's route to
+// the PE.
 func translate(s *fib.State, devs routeDevices, k kernelView) *desired {
 	t := &translation{k: k, d: &desired{routes: map[string]*netlink.Route{}, neighbors: map[string]*mappedNeighbor{}},
 		hops: map[netip.Addr]hop{}, arp: map[string]arpResult{}}
@@ -99,7 +99,6 @@ func translate(s *fib.State, devs routeDevices, k kernelView) *desired {
 				Protocol: RTProto, Dst: defaultDst(fam)})
 		}
 		for p, r := range v.Routes {
-			what := fmt.Sprintf("vrf %s route %s", name, p)
 			rt := &netlink.Route{Table: table, Protocol: RTProto, Dst: ipNet(p), Family: family(p)}
 			var mapped *mappedNeighbor
 			var err error
@@ -114,12 +113,12 @@ func translate(s *fib.State, devs routeDevices, k kernelView) *desired {
 				continue
 			}
 			if err != nil {
-				t.d.errs = append(t.d.errs, fmt.Errorf("%s: %w", what, err))
+				t.d.errs = append(t.d.errs, fmt.Errorf("vrf %s route %s: %w", name, p, err))
 				continue
 			}
 			key := t.add(rt)
 			if mapped != nil {
-				mapped.users = append(mapped.users, neighborUser{key: key, what: what})
+				mapped.users = append(mapped.users, neighborUser{key: key, what: fmt.Sprintf("vrf %s route %s", name, p)})
 			}
 		}
 	}
