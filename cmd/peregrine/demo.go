@@ -74,16 +74,20 @@ func check(ctx context.Context, topo *clab.Topology, nodes labNodes, out io.Writ
 			pes = append(pes, name)
 		}
 	}
+	var dead []string
 	for _, pe := range pes {
 		if err := nodes.down(ctx, pe); err != nil {
-			fmt.Fprintf(w, "verdict: FAIL: %v\n", err)
-			return errNotConverged
+			dead = append(dead, err.Error())
 		}
 	}
+	if len(dead) > 0 {
+		fmt.Fprintf(w, "verdict: FAIL: %s\n", strings.Join(dead, "\n"))
+		return errNotConverged
+	}
 	fmt.Fprintf(w, "== waiting for BGP sessions and VPN routes on %d PEs (tunnels are manually keyed: up with the daemon)\n", len(pes))
-	converged, dead := waitConverged(ctx, pes, nodes, w)
-	if dead != nil {
-		fmt.Fprintf(w, "verdict: FAIL: %v\n", dead)
+	converged, stopped := waitConverged(ctx, pes, nodes, w)
+	if stopped != nil {
+		fmt.Fprintf(w, "verdict: FAIL: %v\n", stopped)
 		return errNotConverged
 	}
 

@@ -102,6 +102,6 @@ func orDash(s string) string {
 	return s
 }
 
-// errNotConverged is the demo's failure: the lab came up but did not
-// carry traffic.
-var errNotConverged = errors.New("demo failed")
+// errNotConverged is the demo's and lab check's failure: the lab is
+// deployed but did not pass the check; the verdict line says why.
+var errNotConverged = errors.New("the lab failed its check (see the verdict)")

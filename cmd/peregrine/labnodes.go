@@ -106,15 +106,21 @@ func (d *dockerNodes) run(ctx context.Context, node string, argv ...string) ([]b
 }
 
 func (d *dockerNodes) down(ctx context.Context, node string) error {
-	out, err := exec.CommandContext(ctx, d.docker, "inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", d.container(node)).CombinedOutput()
+	// containerlab restarts a node whose entrypoint exits: a container
+	// that has restarted is as dead as a stopped one, though it may look
+	// running between two attempts.
+	out, err := exec.CommandContext(ctx, d.docker, "inspect", "-f", "{{.State.Running}} {{.State.Restarting}} {{.RestartCount}} {{.State.ExitCode}}", d.container(node)).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("node %s: docker inspect %s: %v: %s", node, d.container(node), err, strings.TrimSpace(string(out)))
 	}
-	running, code, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
-	if running == "true" {
+	f := strings.Fields(string(out))
+	if len(f) != 4 {
+		return fmt.Errorf("node %s: docker inspect %s: unexpected answer %q", node, d.container(node), out)
+	}
+	if f[0] == "true" && f[1] == "false" && f[2] == "0" {
 		return nil
 	}
-	return fmt.Errorf("node %s: container %s is not running (its daemon exited with status %s); its last output lines:\n%s", node, d.container(node), code, indentTail(d.logs(ctx, node), 20))
+	return fmt.Errorf("node %s: its daemon exited with status %s (container %s restarted %s times); its last output lines:\n%s", node, f[3], d.container(node), f[2], indentTail(d.logs(ctx, node), 20))
 }
 
 func (d *dockerNodes) logs(ctx context.Context, node string) []byte {
@@ -122,11 +128,14 @@ func (d *dockerNodes) logs(ctx context.Context, node string) []byte {
 	return out
 }
 
-// indentTail returns the last n non-empty lines of b, indented.
+// indentTail returns the last n distinct non-empty lines of b, indented.
+// Distinct: a daemon restarted in a loop says the same thing each time.
 func indentTail(b []byte, n int) string {
 	var lines []string
+	seen := map[string]bool{}
 	for _, l := range strings.Split(string(b), "\n") {
-		if l = strings.TrimRight(l, "\r "); l != "" {
+		if l = strings.TrimRight(l, "\r "); l != "" && !seen[l] {
+			seen[l] = true
 			lines = append(lines, "  "+l)
 		}
 	}
