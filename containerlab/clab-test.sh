@@ -108,6 +108,9 @@ cleanup() {
 		# Anything a crashed earlier step left in the private daemon.
 		ids=$("$docker" ps -aq 2>/dev/null)
 		[ -n "$ids" ] && "$docker" rm -f $ids >/dev/null 2>&1
+		# A network's bridge lives in this host's namespace and outlives
+		# the daemon: remove the networks (containerlab's "clab") first.
+		"$docker" network prune -f >/dev/null 2>&1
 		kill -TERM "$dockerd_pid" 2>/dev/null
 		for _ in $(seq 1 100); do
 			kill -0 "$dockerd_pid" 2>/dev/null || break
