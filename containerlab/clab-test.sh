@@ -156,7 +156,7 @@ mirror=http://deb.debian.org/debian
 rootfs() { # rootfs NAME PACKAGES: $cache/rootfs-NAME.tar
 	local name=$1 pkgs=$2 dir=$cache/rootfs-$1
 	if [ ! -s "$cache/rootfs-$name.tar" ]; then
-		say "debootstrap bookworm ($name: ${pkgs:-minbase})"
+		say "debootstrap bookworm ($name: ${pkgs:-minbase})" >&2 # stdout is the result
 		rm -rf "$dir"
 		debootstrap --variant=minbase ${pkgs:+--include=$pkgs} bookworm "$dir" "$mirror" >"$cache/debootstrap-$name.log" 2>&1 ||
 			die "debootstrap $name failed: $(tail -5 "$cache/debootstrap-$name.log")"
