@@ -117,10 +117,18 @@ func (d *dockerNodes) down(ctx context.Context, node string) error {
 	if len(f) != 4 {
 		return fmt.Errorf("node %s: docker inspect %s: unexpected answer %q", node, d.container(node), out)
 	}
-	if f[0] == "true" && f[1] == "false" && f[2] == "0" {
+	running, restarting, restarts, code := f[0] == "true", f[1] == "true", f[2], f[3]
+	var what string
+	switch {
+	case running && !restarting && restarts == "0":
 		return nil
+	case running || restarting:
+		// Between attempts the exit code of the last one is gone.
+		what = "keeps exiting (container " + d.container(node) + " restarted " + restarts + " times)"
+	default:
+		what = "exited with status " + code + " (container " + d.container(node) + " stopped)"
 	}
-	return fmt.Errorf("node %s: its daemon exited with status %s (container %s restarted %s times); its last output lines:\n%s", node, f[3], d.container(node), f[2], indentTail(d.logs(ctx, node), 20))
+	return fmt.Errorf("node %s: its daemon %s; its last output lines:\n%s", node, what, indentTail(d.logs(ctx, node), 20))
 }
 
 func (d *dockerNodes) logs(ctx context.Context, node string) []byte {
