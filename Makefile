@@ -118,9 +118,14 @@ $(TOOLS)/gobgpd: tools/go.mod tools/go.sum
 
 # containerlab, for make clab-test: built from its own module with one
 # dependency replaced and one file patched; tools/containerlab.sh says why.
-# Its module source is copied to build/containerlab-src.
+# The binary is kept in build/ (a clean bin/ copies it back) and its module
+# source is copied to build/containerlab-src.
 CLAB_VERSION ?= v0.60.0
-$(TOOLS)/containerlab: tools/containerlab.sh
+CLAB_CACHED  := build/containerlab-$(CLAB_VERSION)
+$(TOOLS)/containerlab: $(CLAB_CACHED)
+	@mkdir -p $(TOOLS)
+	cp $< $@
+$(CLAB_CACHED): tools/containerlab.sh
 	CLAB_VERSION=$(CLAB_VERSION) GO=$(GO) tools/containerlab.sh $@ build/containerlab-src
 
 # Every containerlab/*/*.clab.yml deployed by containerlab with Docker, from

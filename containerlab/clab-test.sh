@@ -96,6 +96,8 @@ run=$(mktemp -d /run/pgclab.XXXX)
 export DOCKER_HOST=unix://$run/docker.sock
 deployed=()
 dockerd_pid=
+goproxy_pid=
+port=
 
 cleanup() {
 	local rc=$?
@@ -104,6 +106,7 @@ cleanup() {
 		[ -n "$t" ] || continue
 		"$clab" destroy -t "$t" --cleanup >/dev/null 2>&1 || say "destroy $t failed"
 	done
+	[ -z "$goproxy_pid" ] || kill "$goproxy_pid" 2>/dev/null
 	if [ -n "$dockerd_pid" ]; then
 		# Anything a crashed earlier step left in the private daemon.
 		ids=$("$docker" ps -aq 2>/dev/null)
@@ -200,11 +203,24 @@ fi
 
 # 3. The image, from the repository's Dockerfile. --network host: the
 # daemon has no bridge; the build reaches apt and the module proxy as this
-# host does.
-say "docker build -t peregrine:latest -f containerlab/Dockerfile ."
+# host does. The modules come from this host's module cache where it has
+# them (make build has just filled it), served on loopback as a GOPROXY
+# (its download directory has a proxy's layout), else from the proxy.
+build_args=(--build-arg "VERSION=$(git describe --always --dirty 2>/dev/null || echo dev)")
+modcache=$(go env GOMODCACHE)/cache/download
+if command -v python3 >/dev/null && [ -d "$modcache" ]; then
+	python3 -u -m http.server --bind 127.0.0.1 --directory "$modcache" 0 >"$cache/goproxy.log" 2>&1 &
+	goproxy_pid=$!
+	for _ in $(seq 1 50); do
+		port=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$cache/goproxy.log" | head -1)
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ] && build_args+=(--build-arg "GOPROXY=http://127.0.0.1:$port,https://proxy.golang.org,direct")
+fi
+say "docker build -t peregrine:latest -f containerlab/Dockerfile . ${port:+(modules: the host module cache on 127.0.0.1:$port)}"
 t0=$(date +%s)
-version=$(git describe --always --dirty 2>/dev/null || echo dev)
-"$docker" build --network host --build-arg "VERSION=$version" -t peregrine:latest -f containerlab/Dockerfile . >"$cache/build.log" 2>&1 ||
+"$docker" build --network host "${build_args[@]}" -t peregrine:latest -f containerlab/Dockerfile . >"$cache/build.log" 2>&1 ||
 	die "docker build failed: $(tail -20 "$cache/build.log")"
 say "image peregrine:latest built in $(($(date +%s) - t0)) s"
 
