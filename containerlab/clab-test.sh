@@ -18,6 +18,8 @@
 #   CLAB_BUILD  command that builds $CLAB if it is missing (make sets it)
 #   PEREGRINE   the peregrine CLI, whose `lab check -docker` is the verdict
 #               (bin/peregrine)
+#   CLAB_GOPROXY_PORT  loopback port serving the host's module cache to the
+#               image build (47613)
 #
 # What it does, and leaves behind:
 #   1. starts a private dockerd (its own data root, exec root, socket and
@@ -208,12 +210,15 @@ fi
 # (its download directory has a proxy's layout), else from the proxy.
 build_args=(--build-arg "VERSION=$(git describe --always --dirty 2>/dev/null || echo dev)")
 modcache=$(go env GOMODCACHE)/cache/download
+# A fixed port: the GOPROXY build argument is part of the build cache's
+# key, so a new port each run would rebuild the image each run.
+gp_port=${CLAB_GOPROXY_PORT:-47613}
 if command -v python3 >/dev/null && [ -d "$modcache" ]; then
-	python3 -u -m http.server --bind 127.0.0.1 --directory "$modcache" 0 >"$cache/goproxy.log" 2>&1 &
+	python3 -u -m http.server --bind 127.0.0.1 --directory "$modcache" "$gp_port" >"$cache/goproxy.log" 2>&1 &
 	goproxy_pid=$!
 	for _ in $(seq 1 50); do
-		port=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$cache/goproxy.log" | head -1)
-		[ -n "$port" ] && break
+		grep -q "Serving HTTP" "$cache/goproxy.log" && port=$gp_port && break
+		kill -0 $goproxy_pid 2>/dev/null || break # the port is taken: use the public proxy
 		sleep 0.1
 	done
 	[ -n "$port" ] && build_args+=(--build-arg "GOPROXY=http://127.0.0.1:$port,https://proxy.golang.org,direct")
