@@ -5,7 +5,7 @@ TOOLS     ?= $(BIN)/tools
 FUZZTIME  ?= 60s
 PKGS      := ./...
 
-.PHONY: bench-vm vm-test demo-down walk all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp
+.PHONY: clab-test bench-vm vm-test demo-down walk all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp
 
 all: build
 
@@ -20,11 +20,12 @@ help:
 	@echo "make lint      gofmt, go vet, staticcheck"
 	@echo "make interop-bgp  Peregrine against FRR, BIRD and gobgpd in namespaces (root)"
 	@echo "make vm-test   the kernel backend's tests in a qemu VM with Debian's kernel"
+	@echo "make clab-test the containerlab topologies deployed by containerlab with Docker, checked (root; apt: docker.io debootstrap jq)"
 	@echo "make e2e       two PEs and four CEs in namespaces: ping, TCP, isolation, nothing in clear (root)"
 	@echo "make interop-ike  Peregrine's IKEv2 against strongSwan in namespaces (root)"
 	@echo "make bench-bgp BGP import time and memory per route against gobgpd"
 	@echo "make bench-lab CE-to-CE iperf3 through Peregrine vs kernel forwarding vs wireguard-go (root)"
-	@echo "make tools     build staticcheck from tools/go.mod into bin/tools"
+	@echo "make tools     build staticcheck, gobgpd, wireguard-go and containerlab into bin/tools"
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/peregrined ./cmd/peregrine
@@ -32,6 +33,7 @@ build:
 test: lint
 	$(GO) test -race -count=1 $(PKGS)
 	$(MAKE) vm-test
+	$(MAKE) clab-test
 
 # The kernel backend's tests in a qemu VM booting Debian's linux-image-amd64
 # (MPLS, VRF and XFRM, which this host's kernel lacks). Needs
@@ -58,7 +60,8 @@ interop-bgp: $(TOOLS)/gobgpd
 $(TOOLS)/wireguard-go: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o ../$(TOOLS)/wireguard-go golang.zx2c4.com/wireguard
 
-# CE-to-CE TCP throughput in network namespaces (root; apt: iperf3 wireguard-tools).
+# CE-to-CE TCP throughput in network namespaces (root; apt: iperf3
+# wireguard-tools, both installed by .ci/run).
 # Not run by CI. e.g. make bench-lab BENCHLAB_FLAGS="-t 5 -rounds 5"
 bench-lab: $(TOOLS)/wireguard-go
 	$(GO) build -o $(BIN)/benchlab ./labs/benchlab
@@ -102,7 +105,7 @@ lint: $(TOOLS)/staticcheck
 	$(GO) vet $(PKGS)
 	$(TOOLS)/staticcheck $(PKGS)
 
-tools: $(TOOLS)/staticcheck $(TOOLS)/gobgpd $(TOOLS)/wireguard-go
+tools: $(TOOLS)/staticcheck $(TOOLS)/gobgpd $(TOOLS)/wireguard-go $(TOOLS)/containerlab
 
 # Built from tools/go.mod: `go install ...@version` is refused by the module
 # proxy here for some modules, and a pinned go.sum is better anyway.
@@ -112,6 +115,33 @@ $(TOOLS)/staticcheck: tools/go.mod tools/go.sum
 # gobgpd and gobgp are test peers for the BGP interop tests.
 $(TOOLS)/gobgpd: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o ../$(TOOLS)/ github.com/osrg/gobgp/v3/cmd/gobgpd github.com/osrg/gobgp/v3/cmd/gobgp
+
+# containerlab, for make clab-test: built from its own module with one
+# dependency replaced and one file patched; tools/containerlab.sh says why.
+# The binary is kept in build/ (a clean bin/ copies it back) and its module
+# source is copied to build/containerlab-src.
+CLAB_VERSION ?= v0.60.0
+CLAB_CACHED  := build/containerlab-$(CLAB_VERSION)
+$(TOOLS)/containerlab: $(CLAB_CACHED)
+	@mkdir -p $(TOOLS)
+	cp $< $@
+$(CLAB_CACHED): tools/containerlab.sh
+	CLAB_VERSION=$(CLAB_VERSION) GO=$(GO) tools/containerlab.sh $@ build/containerlab-src
+
+# Every containerlab/*/*.clab.yml deployed by containerlab with Docker, from
+# the image containerlab/Dockerfile builds, and checked as make demo checks
+# (peregrine lab check -docker); then a lab with broken node configs must
+# fail naming peregrined's errors. A private dockerd with its data root in
+# build/clab (the images: a second run takes about a minute); the host's
+# Docker is not touched. Skips, naming the package, without root, docker.io,
+# debootstrap or jq; containerlab is built only when the rest is there.
+# CLAB_FLAGS=-broken runs only the broken lab, expecting it to pass (to see
+# the failure); CLAB_TOPOS= picks topology files.
+CLAB_FLAGS ?=
+CLAB_TOPOS ?=
+clab-test: build
+	CLAB=$(TOOLS)/containerlab CLAB_BUILD='$(MAKE) --no-print-directory $(TOOLS)/containerlab' \
+	  PEREGRINE=$(BIN)/peregrine containerlab/clab-test.sh $(CLAB_FLAGS) $(CLAB_TOPOS)
 
 # The main job: the l3vpn-ipsec containerlab topology in network namespaces
 # (no Docker), BGP through an FRR route reflector, pings CE to CE in both

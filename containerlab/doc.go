@@ -27,7 +27,13 @@
 // assigned on a node, and FRR accepts its configuration (vtysh --dryrun,
 // where FRR is installed). Running the labs without Docker is the job of
 // labs/clab (`peregrine lab deploy -t FILE`); cmd/peregrine's TestDemo
-// runs both topologies that way and pings between the CEs of each VRF. The
-// images, binds and entrypoints themselves are only exercised by
-// containerlab.
+// runs both topologies that way and pings between the CEs of each VRF.
+//
+// The image, binds and entrypoints are exercised by clab-test.sh (make
+// clab-test): containerlab itself deploys every topology with a private
+// dockerd, from the image Dockerfile builds, and `peregrine lab check
+// -docker` judges each lab as the demo does; a copy of l3vpn-ipsec with
+// broken node configs must fail naming peregrined's errors.
+// runc-nosysresource is the runc wrapper that dockerd uses there (see
+// its header for why).
 package containerlab

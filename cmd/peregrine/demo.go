@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
-	"os/exec"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -17,9 +20,8 @@ import (
 // convergeTimeout bounds the wait for BGP and routes.
 const convergeTimeout = 90 * time.Second
 
-// demo deploys topo, waits until every Peregrine node has its BGP sessions
-// up and a route imported into each VRF, pings what the CE nodes' labels
-// ask for, prints show output from the first PE and a verdict.
+// demo deploys topo in namespaces, checks it (check) and, with destroy,
+// removes it.
 func demo(ctx context.Context, topo *clab.Topology, opts clab.Options, destroy bool, w io.Writer) error {
 	fmt.Fprintf(w, "== deploying %s (%s) in network namespaces\n", topo.Name, topo.Path)
 	st, err := clab.Deploy(ctx, topo, opts)
@@ -35,86 +37,179 @@ func demo(ctx context.Context, topo *clab.Topology, opts clab.Options, destroy b
 			}
 		}()
 	}
-	var pes []clab.NodeState
+	err = check(ctx, topo, newNetnsNodes(st), w)
+	if err != nil {
+		fmt.Fprintf(w, "(logs: %s)\n", st.Dir)
+	}
+	if !destroy {
+		fmt.Fprintf(w, "The lab stays up: `ip netns exec %s ping 10.2.0.2`, `bin/peregrine -s %s show vrf`; `make demo-down` removes it.\n",
+			clab.Namespace(topo.Name, "ce-red-1"), pes0Socket(st))
+	}
+	return err
+}
+
+func pes0Socket(st *clab.State) string {
 	for _, n := range st.Nodes {
 		if n.Role == clab.RolePeregrine {
-			pes = append(pes, n)
+			return n.Socket
 		}
 	}
-	fmt.Fprintf(w, "== waiting for BGP sessions and VPN routes on %d PEs (tunnels are manually keyed: up with the daemon)\n", len(pes))
-	converged := waitConverged(ctx, pes, w)
+	return "SOCKET"
+}
 
+// check judges a deployed lab as `make demo` and `make clab-test` do:
+// every Peregrine node's daemon runs, has all its BGP sessions up and a
+// route imported into each VRF; every ping the CE nodes' labels ask for
+// is answered; every ESP SA carried packets during the pings; and no
+// byte of any key file appears in the output, the show documents or the
+// daemons' logs. It prints show output from the first PE and a verdict
+// line, and returns an error unless the verdict is PASS.
+func check(ctx context.Context, topo *clab.Topology, nodes labNodes, out io.Writer) error {
+	// Everything printed is also kept, to look for key material in it.
+	var seen bytes.Buffer
+	w := io.MultiWriter(out, &seen)
+	var pes []string
+	for _, name := range slices.Sorted(maps.Keys(topo.Topology.Nodes)) {
+		if topo.Topology.Nodes[name].Role() == clab.RolePeregrine {
+			pes = append(pes, name)
+		}
+	}
+	var dead []string
+	for _, pe := range pes {
+		if err := nodes.down(ctx, pe); err != nil {
+			dead = append(dead, err.Error())
+		}
+	}
+	if len(dead) > 0 {
+		fmt.Fprintf(w, "verdict: FAIL: %s\n", strings.Join(dead, "\n"))
+		return errNotConverged
+	}
+	fmt.Fprintf(w, "== waiting for BGP sessions and VPN routes on %d PEs (tunnels are manually keyed: up with the daemon)\n", len(pes))
+	converged, stopped := waitConverged(ctx, pes, nodes, w)
+	if stopped != nil {
+		fmt.Fprintf(w, "verdict: FAIL: %v\n", stopped)
+		return errNotConverged
+	}
+
+	before := saPackets(ctx, nodes, pes, &seen)
 	fmt.Fprintln(w, "== pings from the CEs across the ESP core")
-	sent, answered, vrfs := pings(ctx, topo, w)
+	sent, answered, vrfs := pings(ctx, topo, nodes, w)
+	after := saPackets(ctx, nodes, pes, &seen)
+	var still []string
+	for _, k := range slices.Sorted(maps.Keys(after)) {
+		if after[k] <= before[k] {
+			still = append(still, k)
+		}
+	}
+	if len(after) == 0 {
+		still = append(still, "no SA on any PE")
+	}
 
 	if len(pes) > 0 {
-		c := newClient(pes[0].Socket)
-		fmt.Fprintf(w, "== %s: peregrine show bgp summary\n", pes[0].Name)
-		if err := show(c, []string{"bgp", "summary"}, false, w); err != nil {
-			fmt.Fprintf(w, "  %v\n", err)
+		for _, words := range [][]string{{"bgp", "summary"}, {"ipsec", "sa"}, {"interfaces"}, {"vrf"}} {
+			fmt.Fprintf(w, "== %s: peregrine show %s\n", pes[0], strings.Join(words, " "))
+			printShow(ctx, nodes, pes[0], words, w)
 		}
-		fmt.Fprintf(w, "== %s: peregrine show ipsec sa\n", pes[0].Name)
-		if err := show(c, []string{"ipsec", "sa"}, false, w); err != nil {
-			fmt.Fprintf(w, "  %v\n", err)
-		}
-		fmt.Fprintf(w, "== %s: peregrine show interfaces\n", pes[0].Name)
-		if err := show(c, []string{"interfaces"}, false, w); err != nil {
-			fmt.Fprintf(w, "  %v\n", err)
-		}
-		fmt.Fprintf(w, "== %s: peregrine show vrf\n", pes[0].Name)
 		var list []localapi.VRF
-		if err := show(c, []string{"vrf"}, false, w); err != nil {
-			fmt.Fprintf(w, "  %v\n", err)
-		} else if err := c.get("/v1/vrfs", &list); err == nil {
+		if showJSON(ctx, nodes, pes[0], &list, "vrf") == nil {
 			for _, v := range list {
-				fmt.Fprintf(w, "== %s: peregrine show route vrf %s\n", pes[0].Name, v.Name)
-				_ = show(c, []string{"route", "vrf", v.Name}, false, w)
+				fmt.Fprintf(w, "== %s: peregrine show route vrf %s\n", pes[0], v.Name)
+				printShow(ctx, nodes, pes[0], []string{"route", "vrf", v.Name}, w)
 			}
 		}
 	}
+	for _, n := range slices.Sorted(maps.Keys(topo.Topology.Nodes)) {
+		seen.Write(nodes.logs(ctx, n))
+	}
+	leaks := keyLeaks(topo, seen.Bytes())
 
-	ok := converged && sent > 0 && answered == sent
+	ok := converged && sent > 0 && answered == sent && len(still) == 0 && len(leaks) == 0
 	verdict := fmt.Sprintf("BGP up on %d PEs, %d/%d CE pings answered across the ESP core in VRFs %s", len(pes), answered, sent, strings.Join(vrfs, ", "))
 	if !converged {
 		verdict = fmt.Sprintf("BGP or routes did not converge within %v; %d/%d CE pings answered", convergeTimeout, answered, sent)
 	}
+	if len(still) > 0 {
+		verdict += "; SAs that carried nothing during the pings: " + strings.Join(still, ", ")
+	}
+	if len(leaks) > 0 {
+		verdict += "; KEY MATERIAL in the output or logs, from " + strings.Join(leaks, ", ")
+	}
 	if ok {
-		fmt.Fprintf(w, "verdict: PASS: %s\n", verdict)
-	} else {
-		fmt.Fprintf(w, "verdict: FAIL: %s (logs: %s)\n", verdict, st.Dir)
+		fmt.Fprintf(out, "verdict: PASS: %s\n", verdict)
+		return nil
 	}
-	if !destroy {
-		fmt.Fprintf(w, "The lab stays up: `ip netns exec %s ping 10.2.0.2`, `bin/peregrine -s %s show vrf`; `make demo-down` removes it.\n",
-			clab.Namespace(topo.Name, "ce-red-1"), pes0Socket(pes))
-	}
-	if !ok {
-		return errNotConverged
-	}
-	return nil
+	fmt.Fprintf(out, "verdict: FAIL: %s\n", verdict)
+	return errNotConverged
 }
 
-func pes0Socket(pes []clab.NodeState) string {
-	if len(pes) == 0 {
-		return "SOCKET"
+// printShow copies `peregrine show WORDS` on pe to w.
+func printShow(ctx context.Context, nodes labNodes, pe string, words []string, w io.Writer) {
+	var b bytes.Buffer
+	if err := nodes.show(ctx, pe, words, false, &b); err != nil {
+		fmt.Fprintf(w, "  %v\n", err)
 	}
-	return pes[0].Socket
+	_, _ = w.Write(b.Bytes())
+}
+
+// saPackets returns the packet count of every SA of every PE, by
+// "PE/direction/SPI". The JSON read goes to seen for the key check.
+func saPackets(ctx context.Context, nodes labNodes, pes []string, seen *bytes.Buffer) map[string]uint64 {
+	m := map[string]uint64{}
+	for _, pe := range pes {
+		var b bytes.Buffer
+		var sas []localapi.SA
+		if nodes.show(ctx, pe, []string{"ipsec", "sa"}, true, &b) != nil {
+			continue
+		}
+		seen.Write(b.Bytes())
+		if json.Unmarshal(b.Bytes(), &sas) != nil {
+			continue
+		}
+		for _, sa := range sas {
+			m[fmt.Sprintf("%s/%s/0x%x", pe, sa.Direction, sa.SPI)] = sa.Packets
+		}
+	}
+	return m
+}
+
+// keyLeaks returns the key files (*.key in the nodes' directories) any of
+// whose first 16 hex digits appear in b.
+func keyLeaks(topo *clab.Topology, b []byte) []string {
+	lower := bytes.ToLower(b)
+	keys, _ := filepath.Glob(filepath.Join(topo.Dir, "*", "*.key"))
+	var leaks []string
+	for _, k := range keys {
+		raw, err := os.ReadFile(k)
+		if err != nil {
+			continue
+		}
+		hexKey := strings.ToLower(strings.TrimSpace(string(raw)))
+		if len(hexKey) >= 16 && bytes.Contains(lower, []byte(hexKey[:16])) {
+			rel, _ := filepath.Rel(topo.Dir, k)
+			leaks = append(leaks, rel)
+		}
+	}
+	return leaks
 }
 
 // waitConverged polls every PE until all its neighbors are established
-// and each of its VRFs has imported a route, printing one progress line
-// that it rewrites.
-func waitConverged(ctx context.Context, pes []clab.NodeState, w io.Writer) bool {
+// and each of its VRFs has imported a route, printing a line whenever
+// something moved. A PE whose daemon stops ends the wait at once: dead
+// says which and why.
+func waitConverged(ctx context.Context, pes []string, nodes labNodes, w io.Writer) (ok bool, dead error) {
 	start := time.Now()
 	last := ""
 	for {
 		done := true
 		var parts []string
 		for _, pe := range pes {
-			c := newClient(pe.Socket)
 			var ns []localapi.Neighbor
 			var vrfs []localapi.VRF
-			if err := c.get("/v1/bgp/neighbors", &ns); err != nil {
-				parts = append(parts, pe.Name+" starting")
+			if err := showJSON(ctx, nodes, pe, &ns, "bgp", "summary"); err != nil {
+				if err := nodes.down(ctx, pe); err != nil {
+					return false, err
+				}
+				parts = append(parts, pe+" starting")
 				done = false
 				continue
 			}
@@ -126,7 +221,7 @@ func waitConverged(ctx context.Context, pes []clab.NodeState, w io.Writer) bool 
 			}
 			imported := 0
 			withRoutes := 0
-			if err := c.get("/v1/vrfs", &vrfs); err == nil {
+			if err := showJSON(ctx, nodes, pe, &vrfs, "vrf"); err == nil {
 				for _, v := range vrfs {
 					imported += v.Imported
 					if v.Imported > 0 {
@@ -137,7 +232,7 @@ func waitConverged(ctx context.Context, pes []clab.NodeState, w io.Writer) bool 
 			if up < len(ns) || len(ns) == 0 || withRoutes < len(vrfs) {
 				done = false
 			}
-			parts = append(parts, fmt.Sprintf("%s bgp %d/%d routes %d", pe.Name, up, len(ns), imported))
+			parts = append(parts, fmt.Sprintf("%s bgp %d/%d routes %d", pe, up, len(ns), imported))
 		}
 		// A line whenever something moved: readable on a terminal and in
 		// a CI log alike.
@@ -146,10 +241,10 @@ func waitConverged(ctx context.Context, pes []clab.NodeState, w io.Writer) bool 
 			last = line
 		}
 		if done {
-			return true
+			return true, nil
 		}
 		if time.Since(start) > convergeTimeout || ctx.Err() != nil {
-			return false
+			return false, nil
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -157,7 +252,7 @@ func waitConverged(ctx context.Context, pes []clab.NodeState, w io.Writer) bool 
 
 // pings runs the pings the CE nodes' labels ask for and reports how many
 // were sent and answered, and the VRFs they covered.
-func pings(ctx context.Context, topo *clab.Topology, w io.Writer) (sent, answered int, vrfs []string) {
+func pings(ctx context.Context, topo *clab.Topology, nodes labNodes, w io.Writer) (sent, answered int, vrfs []string) {
 	const count = 3
 	for _, name := range slices.Sorted(maps.Keys(topo.Topology.Nodes)) {
 		n := topo.Topology.Nodes[name]
@@ -168,8 +263,7 @@ func pings(ctx context.Context, topo *clab.Topology, w io.Writer) (sent, answere
 		}
 		for _, dst := range targets {
 			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			out, _ := exec.CommandContext(cctx, "ip", "netns", "exec", clab.Namespace(topo.Name, name),
-				"ping", "-c", fmt.Sprint(count), "-i", "0.3", "-W", "2", dst).CombinedOutput()
+			out, _ := nodes.run(cctx, name, "ping", "-c", fmt.Sprint(count), "-i", "0.3", "-W", "2", dst)
 			cancel()
 			got := 0
 			for _, l := range strings.Split(string(out), "\n") {

@@ -13,9 +13,10 @@ import (
 	"github.com/peregrine-net/peregrine/labs/clab"
 )
 
-// lab runs `peregrine lab deploy|inspect|destroy|demo -t FILE`: a
+// lab runs `peregrine lab deploy|inspect|destroy|demo|check -t FILE`: a
 // containerlab topology in network namespaces, without Docker (package
-// labs/clab).
+// labs/clab). check judges a deployed lab, and with -docker one that
+// containerlab deployed (make clab-test).
 func lab(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errUsage
@@ -26,6 +27,7 @@ func lab(args []string, stdout, stderr io.Writer) error {
 	file := fs.String("t", "", "containerlab topology `file` (*.clab.yml)")
 	destroy := fs.Bool("destroy", false, "demo: destroy the lab at the end instead of leaving it up")
 	peregrined := fs.String("peregrined", "", "peregrined `binary` (default: next to peregrine, else $PATH)")
+	docker := fs.String("docker", "", "check: the lab was deployed by containerlab; reach its nodes with this docker `CLI` (docker exec)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
@@ -59,6 +61,15 @@ func lab(args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "demo":
 		return demo(ctx, topo, opts, *destroy, stdout)
+	case "check":
+		if *docker != "" {
+			return check(ctx, topo, &dockerNodes{docker: *docker, lab: topo.Name}, stdout)
+		}
+		st, err := clab.Inspect(topo.Name)
+		if err != nil {
+			return err
+		}
+		return check(ctx, topo, newNetnsNodes(st), stdout)
 	}
 	return errUsage
 }
@@ -91,6 +102,6 @@ func orDash(s string) string {
 	return s
 }
 
-// errNotConverged is the demo's failure: the lab came up but did not
-// carry traffic.
-var errNotConverged = errors.New("demo failed")
+// errNotConverged is the demo's and lab check's failure: the lab is
+// deployed but did not pass the check; the verdict line says why.
+var errNotConverged = errors.New("the lab failed its check (see the verdict)")

@@ -11,6 +11,8 @@
 //	peregrine lab deploy|inspect|destroy -t FILE
 //	                                    a containerlab topology in namespaces, no Docker
 //	peregrine lab demo -t FILE          deploy, wait for BGP, ping CE to CE, show, verdict
+//	peregrine lab check [-docker CLI] -t FILE
+//	                                    that verdict on a deployed lab (-docker: deployed by containerlab)
 //
 // Every show command takes --json. peregrine talks to peregrined over
 // HTTP/JSON on a unix socket (-s, default /run/peregrine/peregrined.sock);
@@ -44,6 +46,7 @@ commands:
   walk [-pcap FILE]
   lab deploy|inspect|destroy -t TOPOLOGY.clab.yml
   lab demo -t TOPOLOGY.clab.yml [-destroy]
+  lab check [-docker DOCKER-CLI] -t TOPOLOGY.clab.yml
 `
 
 // errUsage means the command line was wrong; run prints the usage.

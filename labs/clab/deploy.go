@@ -125,13 +125,21 @@ func Deploy(ctx context.Context, t *Topology, o Options) (st *State, err error) 
 			}
 		}
 	}
+	var daemons []started
 	for i := range st.Nodes {
-		if err := startDaemon(t, st, &st.Nodes[i], o); err != nil {
+		d, err := startDaemon(t, st, &st.Nodes[i], o)
+		if err != nil {
 			return nil, err
 		}
-		if st.Nodes[i].PID != 0 {
+		if d != nil {
+			daemons = append(daemons, *d)
 			say("%s: %s started (%s, pid %d)", t.Name, st.Nodes[i].Name, st.Nodes[i].Role, st.Nodes[i].PID)
 		}
+	}
+	// A daemon that exits on a bad configuration must fail the deploy,
+	// not leave a lab that looks up with a dead PE in it.
+	if err := awaitStartup(ctx, daemons); err != nil {
+		return nil, err
 	}
 	return st, st.save()
 }
@@ -159,17 +167,18 @@ func link(ctx context.Context, lab, a, b string) error {
 }
 
 // startDaemon starts the node's daemon, detached from this process: the
-// lab outlives the command that deployed it.
-func startDaemon(t *Topology, st *State, n *NodeState, o Options) error {
+// lab outlives the command that deployed it. It returns nil for a node
+// that runs no daemon.
+func startDaemon(t *Topology, st *State, n *NodeState, o Options) (*started, error) {
 	var path string
 	var args []string
 	switch n.Role {
 	case RoleHost:
-		return nil
+		return nil, nil
 	case RolePeregrine:
 		conf, ok := t.HostPath(n.Name, PeregrineConfig)
 		if !ok {
-			return fmt.Errorf("topology.nodes.%s.binds: none covers %s, the Peregrine config", n.Name, PeregrineConfig)
+			return nil, fmt.Errorf("topology.nodes.%s.binds: none covers %s, the Peregrine config", n.Name, PeregrineConfig)
 		}
 		path = cmp.Or(o.Peregrined, peregrinedBinary())
 		n.Socket = filepath.Join(st.Dir, n.Name+".sock")
@@ -178,11 +187,11 @@ func startDaemon(t *Topology, st *State, n *NodeState, o Options) error {
 	case RoleFRR:
 		conf, ok := t.HostPath(n.Name, FRRConfig)
 		if !ok {
-			return fmt.Errorf("topology.nodes.%s.binds: none covers %s, the FRR config", n.Name, FRRConfig)
+			return nil, fmt.Errorf("topology.nodes.%s.binds: none covers %s, the FRR config", n.Name, FRRConfig)
 		}
 		dir := filepath.Join(st.Dir, n.Name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
+			return nil, err
 		}
 		path = cmp.Or(o.Bgpd, DefaultBgpd)
 		// -Z: no zebra; -S: stay root; -P 0: no TCP vty (see labs/peers).
@@ -191,7 +200,7 @@ func startDaemon(t *Topology, st *State, n *NodeState, o Options) error {
 	n.Log = filepath.Join(st.Dir, n.Name+".log")
 	logf, err := os.OpenFile(n.Log, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer logf.Close()
 	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Namespace, path}, args...)...)
@@ -199,12 +208,11 @@ func startDaemon(t *Topology, st *State, n *NodeState, o Options) error {
 	cmd.Dir = st.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("node %s: starting %s: %w", n.Name, path, err)
+		return nil, fmt.Errorf("node %s: starting %s: %w", n.Name, path, err)
 	}
 	n.PID = cmd.Process.Pid
-	// Reap it if it dies while we run; after we exit, init does.
-	go func() { _ = cmd.Wait() }()
-	return nil
+	exited, exitErr := reap(cmd)
+	return &started{node: n, binary: filepath.Base(path), since: time.Now(), exited: exited, exitErr: exitErr}, nil
 }
 
 // peregrinedBinary is the peregrined next to the running executable (as

@@ -17,6 +17,11 @@
 // a lab by its namespaces, not only by its state, so it cleans up after a
 // runner or a daemon killed with SIGKILL, and Deploy destroys what is left
 // of an earlier run of the same lab first.
+//
+// Deploy returns once every daemon has lived through its first seconds
+// (StartupWatch) and every Peregrine node answers on its control socket.
+// A daemon that exits before then, as peregrined does on a bad config,
+// fails the deploy with a DaemonExitedError carrying its last lines.
 package clab
 
 import (
