@@ -67,10 +67,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, events cha
 	if port == 0 {
 		port = -1 // GoBGP: do not listen
 	}
-	global := &api.Global{Asn: cfg.Router.ASN, RouterId: cfg.Router.ID.String(), ListenPort: port}
-	if cfg.BGP.ListenAddress.IsValid() {
-		global.ListenAddresses = []string{cfg.BGP.ListenAddress.String()}
-	}
+	global := &api.Global{Asn: cfg.Router.ASN, RouterId: cfg.Router.ID.String(), ListenPort: port,
+		ListenAddresses: listenAddresses(cfg.BGP)}
 	if err := s.srv.StartBgp(ctx, &api.StartBgpRequest{Global: global}); err != nil {
 		s.srv.Stop()
 		return nil, fmt.Errorf("bgp: start: %w", err)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"time"
@@ -75,6 +76,10 @@ func (c *Config) validateBGP(bad badFunc) {
 			}
 			fams[f] = true
 		}
+		if l := b.ListenAddress; l.IsValid() && n.Address.IsValid() && l.Unmap().Is4() != n.Address.Unmap().Is4() {
+			bad("bgp.listen-address", l.String(), "listens on %s only, so %s.address %s cannot connect to it; leave bgp.listen-address unset to listen on IPv4 and IPv6",
+				familyName(l), p, n.Address)
+		}
 		if n.LocalAddress.IsValid() && n.Address.IsValid() && n.LocalAddress.Is4() != n.Address.Is4() {
 			bad(p+".local-address", n.LocalAddress.String(), "is not of the same address family as %s", n.Address)
 		}
@@ -103,4 +108,12 @@ func validateTimers(bad badFunc, p string, n Neighbor) {
 		bad(p+".keepalive", n.Keepalive.String(), "must be shorter than hold-time (%s)", n.HoldTime)
 	}
 	whole("connect-retry", n.ConnectRetry)
+}
+
+// familyName is "IPv4" or "IPv6", as an operator says it.
+func familyName(a netip.Addr) string {
+	if a.Unmap().Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
 }
