@@ -21,6 +21,7 @@ import (
 type Speaker struct {
 	log    *slog.Logger
 	glog   *slogAdapter
+	diag   *neighborDiag
 	srv    *server.BgpServer
 	events chan<- Event
 
@@ -56,6 +57,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, events cha
 		connected: map[string][]netip.Prefix{},
 	}
 	s.glog.setSecrets(passwords(cfg))
+	listen := listenAddresses(cfg.BGP)
+	s.diag = newNeighborDiag(s.log, listen)
+	s.glog.diag = s.diag
 	opts := []server.ServerOption{server.LoggerOption(s.glog)}
 	if cfg.BGP.API.IsValid() {
 		opts = append(opts, server.GrpcListenAddress(cfg.BGP.API.String()))
@@ -68,7 +72,7 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, events cha
 		port = -1 // GoBGP: do not listen
 	}
 	global := &api.Global{Asn: cfg.Router.ASN, RouterId: cfg.Router.ID.String(), ListenPort: port,
-		ListenAddresses: listenAddresses(cfg.BGP)}
+		ListenAddresses: listen}
 	if err := s.srv.StartBgp(ctx, &api.StartBgpRequest{Global: global}); err != nil {
 		s.srv.Stop()
 		return nil, fmt.Errorf("bgp: start: %w", err)
@@ -91,6 +95,16 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, events cha
 		cancelWatch()
 		s.srv.Stop()
 		return nil, fmt.Errorf("bgp: watch: %w", err)
+	}
+	err = s.srv.WatchEvent(watchCtx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, func(r *api.WatchEventResponse) {
+		if p := r.GetPeer(); p != nil && p.Peer != nil {
+			s.diag.peerEvent(p.Peer)
+		}
+	})
+	if err != nil {
+		cancelWatch()
+		s.srv.Stop()
+		return nil, fmt.Errorf("bgp: watch peers: %w", err)
 	}
 	go s.run(cancelWatch)
 

@@ -24,12 +24,15 @@ const DefaultSocket = "/run/peregrine/peregrined.sock"
 
 // Neighbor is one BGP session's state.
 type Neighbor struct {
-	Address     netip.Addr    `json:"address"`
-	ASN         uint32        `json:"asn"`
-	Description string        `json:"description,omitempty"`
-	State       string        `json:"state"` // idle, connect, active, opensent, openconfirm, established
-	Uptime      time.Duration `json:"uptime,omitempty"`
-	Families    []Family      `json:"families"`
+	Address     netip.Addr `json:"address"`
+	ASN         uint32     `json:"asn"`
+	Description string     `json:"description,omitempty"`
+	State       string     `json:"state"` // idle, connect, active, opensent, openconfirm, established
+	// Reason says why a session that is not established is not: the last
+	// connection error, or that the neighbor is passive and waits.
+	Reason   string        `json:"reason,omitempty"`
+	Uptime   time.Duration `json:"uptime,omitempty"`
+	Families []Family      `json:"families"`
 }
 
 // Family is one negotiated address family's prefix counts.
