@@ -94,6 +94,10 @@ type NeighborConfig struct {
 	LocalAddress netip.Addr
 	// RRClient makes the neighbor a route-reflector client (iBGP only).
 	RRClient bool
+	// ExtendedNextHop carries VPNv4 over an IPv6 session, with IPv6 next
+	// hops (RFC 8950). BIRD needs it said; FRR's IPv6 neighbors and gobgpd
+	// always offer it.
+	ExtendedNextHop bool
 }
 
 // Config is what every driver needs to know about its speaker.
