@@ -11,7 +11,9 @@ import (
 	"syscall"
 
 	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/apiutil"
 	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
+	gobgp "github.com/osrg/gobgp/v3/pkg/packet/bgp"
 )
 
 // neighborDiag remembers why each neighbor that is not Established is not:
@@ -190,3 +192,49 @@ func familyOf(a netip.Addr) string {
 // or "" when it is up or nothing is known yet. It is safe to call from any
 // goroutine.
 func (s *Speaker) NeighborReason(addr netip.Addr) string { return s.diag.reason(addr) }
+
+// PeerReason says what is wrong with the session GoBGP describes as p:
+// while it is not Established, why (NeighborReason); once it is, whether
+// its VPNv4 routes cross without the extended next hop negotiation they
+// need (extendedNextHopReason). "" when nothing is known to be wrong.
+func (s *Speaker) PeerReason(p *api.Peer) string {
+	addr, err := netip.ParseAddr(p.GetConf().GetNeighborAddress())
+	if err != nil {
+		return ""
+	}
+	if p.GetState().GetSessionState() != api.PeerState_ESTABLISHED {
+		return s.diag.reason(addr)
+	}
+	return extendedNextHopReason(addr, p)
+}
+
+// extendedNextHopReason flags an IPv6 session carrying VPNv4 whose peer did
+// not offer RFC 8950's extended next hop for VPNv4 (capability 5, AFI 1,
+// SAFI 128, next hop AFI 2). Over an IPv6 session GoBGP v3.37.0 gives
+// VPNv4 routes an IPv6 next hop all the same (rfc8950_test.go shows it on
+// the wire), which such a peer may reject as a malformed UPDATE. Peregrine
+// cannot change GoBGP's encoding, so it says so instead of hiding it.
+func extendedNextHopReason(addr netip.Addr, p *api.Peer) string {
+	if addr.Unmap().Is4() {
+		return ""
+	}
+	caps, err := apiutil.UnmarshalCapabilities(p.GetState().GetRemoteCap())
+	if err != nil {
+		return ""
+	}
+	var vpnv4, enh bool
+	for _, c := range caps {
+		switch c := c.(type) {
+		case *gobgp.CapMultiProtocol:
+			vpnv4 = vpnv4 || c.CapValue == gobgp.RF_IPv4_VPN
+		case *gobgp.CapExtendedNexthop:
+			for _, t := range c.Tuples {
+				enh = enh || (t.NLRIAFI == gobgp.AFI_IP && t.NLRISAFI == uint16(gobgp.SAFI_MPLS_VPN) && t.NexthopAFI == gobgp.AFI_IP6)
+			}
+		}
+	}
+	if !vpnv4 || enh {
+		return ""
+	}
+	return "the neighbor did not offer RFC 8950 extended next hop for VPNv4, yet GoBGP sends it VPNv4 routes with IPv6 next hops over this IPv6 session; enable it there (FRR: neighbor X capability extended-nexthop; BIRD: extended next hop on) or carry VPNv4 over IPv4"
+}
