@@ -114,8 +114,8 @@ func TestIPv6Core(t *testing.T) {
 	frr, err := peers.StartFRR(ctx, rr, peers.FRRConfig{Config: peers.Config{
 		RouterID: addr("10.0.0.1"), ASN: 65000,
 		Neighbors: []peers.NeighborConfig{
-			{Address: addr("fd00:c1::1"), RemoteAS: 65000, LocalAddress: addr("fd00:c1::2"), RRClient: true},
-			{Address: addr("fd00:c2::1"), RemoteAS: 65000, LocalAddress: addr("fd00:c2::2"), RRClient: true},
+			{Address: addr("fd00:c1::1"), RemoteAS: 65000, LocalAddress: addr("fd00:c1::2"), RRClient: true, ExtendedNextHop: true},
+			{Address: addr("fd00:c2::1"), RemoteAS: 65000, LocalAddress: addr("fd00:c2::2"), RRClient: true, ExtendedNextHop: true},
 		},
 	}})
 	must(t, err)

@@ -15,8 +15,8 @@ package peers
 // ipv4|ipv6 vpn`, the route-map setting `extcommunity rt` (the network
 // command has no RT option).
 //
-// An IPv6 neighbor gets `capability extended-nexthop` (RFC 8950), so that
-// VPNv4 routes may carry IPv6 next hops over its session.
+// A neighbor with ExtendedNextHop gets `capability extended-nexthop` (RFC
+// 8950), so that VPNv4 routes may carry IPv6 next hops over its session.
 
 import (
 	"cmp"
@@ -111,7 +111,7 @@ router bgp {{.ASN}}
  {{- if .LocalAddress.IsValid}}
  neighbor {{.Address}} update-source {{.LocalAddress}}
  {{- end}}
- {{- if .Address.Is6}}
+ {{- if .ExtendedNextHop}}
  neighbor {{.Address}} capability extended-nexthop
  {{- end}}
 {{- end}}

@@ -94,9 +94,10 @@ type NeighborConfig struct {
 	LocalAddress netip.Addr
 	// RRClient makes the neighbor a route-reflector client (iBGP only).
 	RRClient bool
-	// ExtendedNextHop carries VPNv4 over an IPv6 session, with IPv6 next
-	// hops (RFC 8950). BIRD needs it said; FRR's IPv6 neighbors and gobgpd
-	// always offer it.
+	// ExtendedNextHop offers RFC 8950's extended next hop, so that VPNv4
+	// crosses an IPv6 session with IPv6 next hops: FRR's `capability
+	// extended-nexthop`, BIRD's `extended next hop on` (and a vpn4 channel
+	// on the IPv6 session). gobgpd always offers it.
 	ExtendedNextHop bool
 }
 
