@@ -12,11 +12,18 @@ package kernel
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/peregrine-net/peregrine/fib"
 )
@@ -104,5 +111,59 @@ func routeVia6(t *testing.T, ns netns.NsHandle, dst, gw string) {
 	_, d, _ := net.ParseCIDR(dst)
 	if err := handle(t, ns).RouteAdd(&netlink.Route{Dst: d, Gw: net.ParseIP(gw)}); err != nil {
 		t.Fatalf("route %s via %s: %v", dst, gw, err)
+	}
+}
+
+// TestPeregrinedWithKernelBackendAndESPOverIPv6Core: the ESP topology of
+// TestPeregrinedWithKernelBackendAndESP with the PEs' BGP session and ESP
+// endpoints on IPv6 core addresses and no bgp.listen-address (issue 24):
+// VPNv4 routes arrive with IPv6 next hops (RFC 8950), the kernel keeps
+// the VRFs and labels, the ESP gateway seals toward the IPv6 remote PE.
+// IPv4 and IPv6 CEs ping in both VRFs, and every frame pe2 receives on
+// the core during a ping is IPv6: ESP in UDP 4500, or BGP and neighbour
+// discovery; no MPLS, no IPv4.
+func TestPeregrinedWithKernelBackendAndESPOverIPv6Core(t *testing.T) {
+	requirePeregrined(t)
+	n := newTwoPEs(t)
+	addr6(t, n.pe1, "core", "fd00:c::1/64")
+	addr6(t, n.pe2, "core", "fd00:c::2/64")
+	dir := t.TempDir()
+	k12, k21 := filepath.Join(dir, "pe1-pe2.key"), filepath.Join(dir, "pe2-pe1.key")
+	for path, key := range map[string]string{k12: keyPE1toPE2, k21: keyPE2toPE1} {
+		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := func(id, local, sock, peer string, n int, ifRed, ifBlue, out, in string, outSPI, inSPI int) string {
+		c := fmt.Sprintf(peregrinedConfig+espConfig, local, filepath.Join(dir, sock), peer, n, ifRed, ifBlue, out, in, outSPI, inSPI)
+		// router.id must be IPv4; the session and tunnel use local.
+		return strings.Replace(c, "router: {id: "+local, "router: {id: "+id, 1)
+	}
+	startPeregrined(t, n.pe1, "pe1", conf("192.168.0.1", "'fd00:c::1'", "pe1.sock", "'fd00:c::2'", 1, "ce1", "ce2", k12, k21, 1002, 2001))
+	startPeregrined(t, n.pe2, "pe2", conf("192.168.0.2", "'fd00:c::2'", "pe2.sock", "'fd00:c::1'", 2, "ce3", "ce4", k21, k12, 2001, 1002))
+	n.pingAll(t, 51, 60*time.Second, true)
+
+	frames := captureCore(t, n.pe2, "core", func() {
+		if err := ping(n.red1, "10.2.0.2", 52); err != nil {
+			t.Error(err)
+		}
+		if err := ping(n.blue1, "fd00:2::2", 53); err != nil {
+			t.Error(err)
+		}
+	})
+	esp6 := 0
+	for _, f := range frames {
+		switch {
+		case f.proto == unix.ETH_P_IPV6 && len(f.data) >= 48 && f.data[6] == unix.IPPROTO_UDP &&
+			binary.BigEndian.Uint16(f.data[42:44]) == 4500 && binary.BigEndian.Uint32(f.data[48:]) == 1002:
+			esp6++
+		case f.proto == unix.ETH_P_IPV6 && len(f.data) >= 40 && (f.data[6] == unix.IPPROTO_TCP || f.data[6] == unix.IPPROTO_ICMPV6 || f.data[6] == 0):
+			// BGP keepalives, neighbour discovery, MLD
+		default:
+			t.Errorf("frame %#04x on the IPv6 core, neither ESP over IPv6, BGP nor ND: % x", f.proto, f.data[:min(len(f.data), 48)])
+		}
+	}
+	if esp6 < 2 {
+		t.Errorf("%d ESP-in-UDP over IPv6 packets from pe1 (SPI 1002) during two pings, want at least 2", esp6)
 	}
 }
