@@ -85,6 +85,7 @@ func (s *Speaker) applyNeighbors(ctx context.Context, old, want []config.Neighbo
 		if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: peerFromConfig(n, routerID)}); err != nil {
 			return fmt.Errorf("bgp: neighbor %s: %w", addr, err)
 		}
+		s.diag.configure(n.Address.Unmap(), n.Passive)
 		s.log.Info("neighbor configured", "neighbor", addr, "asn", n.ASN, "families", n.Families, "replaced", existed)
 	}
 	for addr := range byAddr {
@@ -92,6 +93,7 @@ func (s *Speaker) applyNeighbors(ctx context.Context, old, want []config.Neighbo
 			if err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: addr}); err != nil {
 				return fmt.Errorf("bgp: neighbor %s: %w", addr, err)
 			}
+			s.diag.remove(byAddr[addr].Address.Unmap())
 			s.log.Info("neighbor removed", "neighbor", addr)
 		}
 	}

@@ -18,6 +18,15 @@
 //     (apiguard.go): read-only unless bgp.api-write, and no response ever
 //     carries a neighbor's password. Its clients are not authenticated.
 //
+// Sessions and cores of either family: unless bgp.listen-address is set,
+// the speaker listens on IPv4 and IPv6 (listen.go). A neighbor that is
+// not Established has a reason (reason.go): the last error of GoBGP's own
+// connection attempts, read from its log, or that it is passive. Over an
+// IPv6 session VPNv4 routes carry IPv6 next hops (RFC 8950); GoBGP
+// v3.37.0 encodes and decodes them but does not make them depend on the
+// peer's capability, which rfc8950_test.go shows on the wire and
+// PeerReason reports per neighbor.
+//
 // Changes leave as Events on a channel that the forwarding plane owns.
 //
 // One goroutine (Speaker.run) owns the import and origination state; GoBGP's

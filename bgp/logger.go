@@ -18,6 +18,7 @@ import (
 type slogAdapter struct {
 	log     *slog.Logger
 	secrets atomic.Pointer[[]string]
+	diag    *neighborDiag // sees GoBGP's connect errors; set before GoBGP starts
 }
 
 var _ gobgplog.Logger = (*slogAdapter)(nil)
@@ -69,14 +70,21 @@ func (a *slogAdapter) Fatal(msg string, f gobgplog.Fields) { a.emit(slog.LevelEr
 func (a *slogAdapter) Error(msg string, f gobgplog.Fields) { a.emit(slog.LevelError, msg, f) }
 func (a *slogAdapter) Warn(msg string, f gobgplog.Fields)  { a.emit(slog.LevelWarn, msg, f) }
 func (a *slogAdapter) Info(msg string, f gobgplog.Fields)  { a.emit(slog.LevelInfo, msg, f) }
-func (a *slogAdapter) Debug(msg string, f gobgplog.Fields) { a.emit(slog.LevelDebug, msg, f) }
+func (a *slogAdapter) Debug(msg string, f gobgplog.Fields) {
+	if a.diag != nil {
+		a.diag.gobgpDebug(msg, f)
+	}
+	a.emit(slog.LevelDebug, msg, f)
+}
 
 // SetLevel is ignored: the daemon's slog level governs.
 func (a *slogAdapter) SetLevel(gobgplog.LogLevel) {}
 
-// GetLevel tells GoBGP whether to bother building debug messages.
+// GetLevel tells GoBGP whether to bother building debug messages: when the
+// daemon logs at debug, and while a neighbor is down, whose connect errors
+// GoBGP reports at debug level only (neighborDiag).
 func (a *slogAdapter) GetLevel() gobgplog.LogLevel {
-	if a.log.Enabled(context.Background(), slog.LevelDebug) {
+	if a.log.Enabled(context.Background(), slog.LevelDebug) || (a.diag != nil && a.diag.capturing()) {
 		return gobgplog.DebugLevel
 	}
 	return gobgplog.InfoLevel

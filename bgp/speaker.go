@@ -21,6 +21,7 @@ import (
 type Speaker struct {
 	log    *slog.Logger
 	glog   *slogAdapter
+	diag   *neighborDiag
 	srv    *server.BgpServer
 	events chan<- Event
 
@@ -56,6 +57,9 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, events cha
 		connected: map[string][]netip.Prefix{},
 	}
 	s.glog.setSecrets(passwords(cfg))
+	listen := listenAddresses(cfg.BGP)
+	s.diag = newNeighborDiag(s.log, listen)
+	s.glog.diag = s.diag
 	opts := []server.ServerOption{server.LoggerOption(s.glog)}
 	var guard *apiGuard
 	if cfg.BGP.API.IsValid() {
@@ -77,10 +81,8 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, events cha
 	if port == 0 {
 		port = -1 // GoBGP: do not listen
 	}
-	global := &api.Global{Asn: cfg.Router.ASN, RouterId: cfg.Router.ID.String(), ListenPort: port}
-	if cfg.BGP.ListenAddress.IsValid() {
-		global.ListenAddresses = []string{cfg.BGP.ListenAddress.String()}
-	}
+	global := &api.Global{Asn: cfg.Router.ASN, RouterId: cfg.Router.ID.String(), ListenPort: port,
+		ListenAddresses: listen}
 	if err := s.srv.StartBgp(ctx, &api.StartBgpRequest{Global: global}); err != nil {
 		s.srv.Stop()
 		return nil, fmt.Errorf("bgp: start: %w", err)
@@ -103,6 +105,16 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, events cha
 		cancelWatch()
 		s.srv.Stop()
 		return nil, fmt.Errorf("bgp: watch: %w", err)
+	}
+	err = s.srv.WatchEvent(watchCtx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, func(r *api.WatchEventResponse) {
+		if p := r.GetPeer(); p != nil && p.Peer != nil {
+			s.diag.peerEvent(p.Peer)
+		}
+	})
+	if err != nil {
+		cancelWatch()
+		s.srv.Stop()
+		return nil, fmt.Errorf("bgp: watch peers: %w", err)
 	}
 	go s.run(cancelWatch)
 

@@ -107,8 +107,13 @@ type MPLS struct {
 // BGP configures the embedded BGP speaker.
 type BGP struct {
 	// ListenAddress and ListenPort are where the speaker accepts sessions.
-	// Port 0 with no neighbors... is never needed: leave the port at 179
-	// unless a lab runs several speakers in one namespace.
+	// Left unset (the default), the speaker listens on every address of
+	// both families, one socket for IPv4 and one for IPv6, so that an
+	// IPv6-only core works as an IPv4 one does. A set address listens on
+	// that address's family only (an IPv6 address, "::" included, takes
+	// no IPv4 connections), so it must be of every neighbor's family.
+	// Leave the port at 179 unless a lab runs several speakers in one
+	// namespace.
 	ListenAddress netip.Addr `config:"listen-address"`
 	ListenPort    uint16     `config:"listen-port"`
 	// API is the address of GoBGP's gRPC API, so the stock gobgp CLI can
@@ -188,8 +193,7 @@ func Defaults() Config {
 		State:     State{Directory: "/var/lib/peregrine"},
 		Dataplane: Dataplane{Backend: "auto"},
 		BGP: BGP{
-			ListenAddress: netip.IPv4Unspecified(),
-			ListenPort:    179,
+			ListenPort: 179,
 		},
 	}
 }

@@ -56,7 +56,7 @@ func TestParseBGPAndVRFs(t *testing.T) {
 	if blue.RD.Kind() != vpn.KindAS4 || blue.LabelMode != "per-prefix" {
 		t.Errorf("blue: %+v", blue)
 	}
-	if cfg.BGP.API.IsValid() || cfg.BGP.APIWrite || cfg.BGP.ListenPort != 179 {
+	if cfg.BGP.API.IsValid() || cfg.BGP.APIWrite || cfg.BGP.ListenPort != 179 || cfg.BGP.ListenAddress.IsValid() {
 		t.Errorf("bgp defaults: %+v", cfg.BGP)
 	}
 }
@@ -75,6 +75,10 @@ func TestBadBGPAndVRFConfigs(t *testing.T) {
 		{"hold time fraction", "bgp: {neighbors: [{address: 10.0.0.2, asn: 1, hold-time: 4500ms}]}", "bgp.neighbors[0].hold-time: 4.5s: must be whole seconds"},
 		{"hold time no unit", "bgp: {neighbors: [{address: 10.0.0.2, asn: 1, hold-time: 90}]}", "bgp.neighbors[0].hold-time: 90: want a duration"},
 		{"keepalive vs hold", "bgp: {neighbors: [{address: 10.0.0.2, asn: 1, hold-time: 9s, keepalive: 9s}]}", "bgp.neighbors[0].keepalive: 9s: must be shorter than hold-time"},
+		{"listen v4 neighbor v6", "bgp: {listen-address: 0.0.0.0, neighbors: [{address: 10.0.0.2, asn: 1}, {address: '2001:db8::2', asn: 1}]}",
+			"bgp.listen-address: 0.0.0.0: listens on IPv4 only, so bgp.neighbors[1].address 2001:db8::2 cannot connect to it"},
+		{"listen v6 neighbor v4", "bgp: {listen-address: '::', neighbors: [{address: 10.0.0.2, asn: 1}]}",
+			"bgp.listen-address: ::: listens on IPv6 only, so bgp.neighbors[0].address 10.0.0.2 cannot connect to it"},
 		{"api no port", "bgp: {api: 127.0.0.1}", `bgp.api: "127.0.0.1"`},
 		{"api port zero", "bgp: {api: '127.0.0.1:0'}", `bgp.api: 127.0.0.1:0: needs a port`},
 		{"api remote", "bgp: {api: '192.0.2.1:50051'}", `bgp.api: 192.0.2.1:50051: is not a loopback address`},
@@ -152,5 +156,27 @@ func TestPasswordFile(t *testing.T) {
 	_, err = Load(cfgPath)
 	if err == nil || !strings.Contains(err.Error(), `bgp.neighbors[0].password-file: "rr.md5": mode 0644 lets others read it`) {
 		t.Errorf("world-readable password file: %v", err)
+	}
+}
+
+// TestListenAddressDefaultBothFamilies: a configuration with no
+// listen-address and neighbors of both families is valid, and leaves the
+// address unset, which the speaker reads as "IPv4 and IPv6" (issue 24: the
+// default was 0.0.0.0, and an IPv6 core's sessions stayed active).
+func TestListenAddressDefaultBothFamilies(t *testing.T) {
+	cfg, err := Parse([]byte(`
+router: {id: 192.0.2.1, asn: 65000}
+bgp: {neighbors: [{address: 'fd00:0:0:1::2', asn: 65000}, {address: 10.0.0.2, asn: 65000}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BGP.ListenAddress.IsValid() {
+		t.Errorf("default bgp.listen-address = %s, want unset (every address, both families)", cfg.BGP.ListenAddress)
+	}
+	for _, l := range []string{"'::'", "'2001:db8::1'"} {
+		if _, err := Parse([]byte("router: {id: 192.0.2.1, asn: 65000}\nbgp: {listen-address: " + l + ", neighbors: [{address: 'fd00::2', asn: 65000}]}\n")); err != nil {
+			t.Errorf("listen-address %s with an IPv6 neighbor: %v", l, err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"time"
@@ -73,6 +74,10 @@ func (c *Config) validateBGP(bad badFunc) {
 			}
 			fams[f] = true
 		}
+		if l := b.ListenAddress; l.IsValid() && n.Address.IsValid() && l.Unmap().Is4() != n.Address.Unmap().Is4() {
+			bad("bgp.listen-address", l.String(), "listens on %s only, so %s.address %s cannot connect to it; leave bgp.listen-address unset to listen on IPv4 and IPv6",
+				familyName(l), p, n.Address)
+		}
 		if n.LocalAddress.IsValid() && n.Address.IsValid() && n.LocalAddress.Is4() != n.Address.Is4() {
 			bad(p+".local-address", n.LocalAddress.String(), "is not of the same address family as %s", n.Address)
 		}
@@ -121,4 +126,12 @@ func (c *Config) validateBGPAPI(bad badFunc) {
 		bad("bgp.api", b.API.String(), "is not a loopback address: the API has no authentication; "+
 			"use 127.0.0.1 or ::1, or set bgp.api-insecure-remote: true to expose it")
 	}
+}
+
+// familyName is "IPv4" or "IPv6", as an operator says it.
+func familyName(a netip.Addr) string {
+	if a.Unmap().Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
 }

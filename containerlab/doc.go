@@ -9,7 +9,10 @@
 //	              VRFs red and blue with the same addresses in both; ESP
 //	              between the PEs
 //	three-site/   three PEs, full-mesh iBGP (VPNv4 and VPNv6) and a full
-//	              mesh of ESP tunnels, IPv4 and IPv6 CEs
+//	              mesh of ESP tunnels, IPv4 and IPv6 CEs; and its variant
+//	              three-site-v6core.clab.yml (configs in v6core/): the
+//	              same sites on an IPv6-only core, an FRR IPv6 route
+//	              reflector, VPNv4 with IPv6 next hops (RFC 8950)
 //	examples/     a minimal peregrined.yml
 //
 // A Peregrine node binds its directory to /etc/peregrine: peregrined.yml and
@@ -27,7 +30,7 @@
 // assigned on a node, and FRR accepts its configuration (vtysh --dryrun,
 // where FRR is installed). Running the labs without Docker is the job of
 // labs/clab (`peregrine lab deploy -t FILE`); cmd/peregrine's TestDemo
-// runs both topologies that way and pings between the CEs of each VRF.
+// runs the topologies that way and pings between the CEs of each VRF.
 //
 // The image, binds and entrypoints are exercised by clab-test.sh (make
 // clab-test): containerlab itself deploys every topology with a private

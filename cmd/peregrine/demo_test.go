@@ -34,9 +34,18 @@ func TestDemo(t *testing.T) {
 			t.Error("three-site: want 72/72 pings: every CE (6) to the 2 other sites of its VRF, IPv4 and IPv6, 3 each")
 		}
 	})
+	t.Run("three-site-v6core", func(t *testing.T) {
+		out := runDemo(t, "three-site/three-site-v6core")
+		for _, want := range []string{"72/72 CE pings answered", "fd00:255::254  65000  established", "vpnv4 6/4/2"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("three-site-v6core: demo output lacks %q (IPv6 core: every PE's one session to the RR up, VPNv4 over it, 72/72 pings)", want)
+			}
+		}
+	})
 }
 
-// runDemo runs the demo on containerlab/NAME/NAME.clab.yml and returns
+// runDemo runs the demo on containerlab/NAME/NAME.clab.yml (or
+// containerlab/DIR/FILE.clab.yml for a NAME of DIR/FILE) and returns
 // its output, having checked the verdict, the SA counters, that no key
 // leaks, and that -destroy leaves nothing.
 func runDemo(t *testing.T, name string) string {
@@ -53,7 +62,11 @@ func runDemo(t *testing.T, name string) string {
 	if out, err := exec.Command("go", "build", "-o", bin, "../peregrined").CombinedOutput(); err != nil {
 		t.Fatalf("building peregrined: %v\n%s", err, out)
 	}
-	topo, err := clab.Load("../../containerlab/" + name + "/" + name + ".clab.yml")
+	file := "../../containerlab/" + name + "/" + name + ".clab.yml"
+	if strings.Contains(name, "/") {
+		file = "../../containerlab/" + name + ".clab.yml"
+	}
+	topo, err := clab.Load(file)
 	if err != nil {
 		t.Fatal(err)
 	}

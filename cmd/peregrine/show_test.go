@@ -58,7 +58,7 @@ var (
 	fixtureNeighbors = []localapi.Neighbor{
 		{Address: mustAddr("10.0.0.100"), ASN: 65000, Description: "rr1", State: "established", Uptime: 3*time.Hour + 4*time.Minute + 5*time.Second,
 			Families: []localapi.Family{{Name: "vpnv4", Received: 12, Accepted: 10, Sent: 3}, {Name: "vpnv6", Received: 2, Accepted: 2, Sent: 1}}},
-		{Address: mustAddr("2001:db8::2"), ASN: 4200000001, State: "active", Families: []localapi.Family{{Name: "vpnv6"}}},
+		{Address: mustAddr("2001:db8::2"), ASN: 4200000001, State: "active", Reason: "connection refused: nothing listens on the neighbor's BGP port for this address", Families: []localapi.Family{{Name: "vpnv6"}}},
 	}
 	fixtureVRFs = []localapi.VRF{
 		{Name: "red", RD: "65000:1", ImportTargets: []string{"65000:1"}, ExportTargets: []string{"65000:1"}, Interfaces: []string{"ce1"}, LabelMode: "per-vrf", Imported: 2},

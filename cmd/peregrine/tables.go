@@ -43,6 +43,11 @@ func printBGPSummary(w io.Writer, ns []localapi.Neighbor) {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", n.Address, n.ASN, n.State, up, strings.Join(fams, ", "), n.Description)
 	}
 	tw.Flush()
+	for _, n := range ns { // after the table: a reason is a sentence, too wide for a column
+		if n.Reason != "" {
+			fmt.Fprintf(w, "%s %s: %s\n", n.Address, n.State, n.Reason)
+		}
+	}
 }
 
 func formatUptime(d time.Duration) string {

@@ -107,6 +107,7 @@ func (a *apiServer) neighbors(w http.ResponseWriter, r *http.Request) {
 		if n.State == "" {
 			n.State = "unknown"
 		}
+		n.Reason = a.speaker.PeerReason(p)
 		if up := p.GetTimers().GetState().GetUptime(); st == api.PeerState_ESTABLISHED && up != nil {
 			n.Uptime = time.Since(up.AsTime()).Truncate(time.Second)
 		}

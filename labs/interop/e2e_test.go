@@ -382,17 +382,25 @@ func checkCoreCapture(t *testing.T, path string, spis ...uint32) {
 	t.Logf("core capture: %d ESP packets (or GSO runs of them), %d other (BGP, ARP, ND), none with a CE address", esp, other)
 }
 
-// espSPI returns the SPI of an IPv4 packet carrying ESP, raw (protocol 50)
-// or in UDP port 4500 behind no non-ESP marker.
+// espSPI returns the SPI of an IPv4 or IPv6 packet carrying ESP, raw
+// (protocol 50) or in UDP port 4500 behind no non-ESP marker. An IPv6
+// packet's ESP or UDP must follow the fixed header: the PEs send no
+// extension headers.
 func espSPI(p []byte) (uint32, bool) {
-	if len(p) < 20 || p[0]>>4 != 4 {
+	var ihl int
+	var proto byte
+	switch {
+	case len(p) >= 20 && p[0]>>4 == 4:
+		ihl, proto = int(p[0]&0x0f)*4, p[9]
+	case len(p) >= 40 && p[0]>>4 == 6:
+		ihl, proto = 40, p[6]
+	default:
 		return 0, false
 	}
-	ihl := int(p[0]&0x0f) * 4
 	switch {
-	case p[9] == 50 && len(p) >= ihl+8:
+	case proto == 50 && len(p) >= ihl+8:
 		return binary.BigEndian.Uint32(p[ihl:]), true
-	case p[9] == 17 && len(p) >= ihl+16:
+	case proto == 17 && len(p) >= ihl+16:
 		u := p[ihl:]
 		if binary.BigEndian.Uint16(u[0:2]) != 4500 && binary.BigEndian.Uint16(u[2:4]) != 4500 {
 			return 0, false

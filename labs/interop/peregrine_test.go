@@ -60,6 +60,7 @@ type apiRoute struct {
 type apiNeighbor struct {
 	Address netip.Addr    `json:"address"`
 	State   string        `json:"state"`
+	Reason  string        `json:"reason"`
 	Uptime  time.Duration `json:"uptime"`
 }
 

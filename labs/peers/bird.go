@@ -17,7 +17,9 @@ package peers
 // received routes show as "unreachable"). BIRD refuses a next hop of the
 // other address family (it reads FRR's ::ffff:a.b.c.d as IPv4 and drops the
 // route, "mismatched address family"), so an IPv4 session carries only
-// vpn4 and an IPv6 session only vpn6. Routes are changed at run time by
+// vpn4 and an IPv6 session only vpn6, unless the neighbor asks for RFC
+// 8950's extended next hop (NeighborConfig.ExtendedNextHop): then an IPv6
+// session carries vpn4 too, with `extended next hop on`. Routes are changed at run time by
 // rewriting bird.conf and `birdc configure`.
 
 import (
@@ -134,6 +136,9 @@ protocol bgp peer{{$i}} {
   connect delay time 1; connect retry time 1; error wait time 1, 5;
   hold time 9; keepalive time 3;
   {{if .Address.Is4}}vpn4 mpls { table vpntab4;{{else}}vpn6 mpls { table vpntab6;{{end}} import all; export all; };
+  {{- if and .Address.Is6 .ExtendedNextHop}}
+  vpn4 mpls { table vpntab4; import all; export all; extended next hop on; };
+  {{- end}}
 }
 {{- end}}
 `))

@@ -38,7 +38,7 @@ func sampleConfig() Config {
 		RouterID: a("10.0.0.1"), ASN: 65000,
 		Neighbors: []NeighborConfig{
 			{Address: a("10.0.12.2"), RemoteAS: 65000, LocalAddress: a("10.0.12.1"), RRClient: true},
-			{Address: a("fd00:13::3"), RemoteAS: 65000, LocalAddress: a("fd00:13::1")},
+			{Address: a("fd00:13::3"), RemoteAS: 65000, LocalAddress: a("fd00:13::1"), ExtendedNextHop: true},
 		},
 		Routes: []VPNRoute{
 			{RD: "65000:1", Prefix: netip.MustParsePrefix("10.1.0.0/24"), Label: 100, RTs: []string{"65000:1"}},

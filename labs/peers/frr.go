@@ -14,6 +14,9 @@ package peers
 // tables: `network P rd RD label L route-map RM` under `address-family
 // ipv4|ipv6 vpn`, the route-map setting `extcommunity rt` (the network
 // command has no RT option).
+//
+// A neighbor with ExtendedNextHop gets `capability extended-nexthop` (RFC
+// 8950), so that VPNv4 routes may carry IPv6 next hops over its session.
 
 import (
 	"cmp"
@@ -107,6 +110,9 @@ router bgp {{.ASN}}
  neighbor {{.Address}} timers connect 1
  {{- if .LocalAddress.IsValid}}
  neighbor {{.Address}} update-source {{.LocalAddress}}
+ {{- end}}
+ {{- if .ExtendedNextHop}}
+ neighbor {{.Address}} capability extended-nexthop
  {{- end}}
 {{- end}}
 {{- range $af := .AFs}}

@@ -73,6 +73,10 @@ func (f *FRR) VPNRoutes(ctx context.Context, fam Family) ([]VPNRoute, error) {
 	if err != nil || len(keys) == 0 {
 		return nil, err
 	}
+	listed, err := parseFRRTableNextHops(out)
+	if err != nil {
+		return nil, err
+	}
 	cmds := make([]string, len(keys))
 	for i, k := range keys {
 		cmds[i] = fmt.Sprintf("show bgp %s vpn rd %s %s json", afi, k[0], k[1])
@@ -80,7 +84,66 @@ func (f *FRR) VPNRoutes(ctx context.Context, fam Family) ([]VPNRoute, error) {
 	if out, err = f.Vtysh(ctx, cmds...); err != nil {
 		return nil, err
 	}
-	return parseFRRPrefixes(out)
+	routes, err := parseFRRPrefixes(out)
+	if err != nil {
+		return nil, err
+	}
+	fillFRRNextHops(routes, listed)
+	return routes, nil
+}
+
+// parseFRRTableNextHops returns, per "RD PREFIX", the next hops of a table
+// listing's paths (the used one of each path), as FRR lists them.
+//
+// FRR 8.4 prints a VPNv4 path's IPv6 next hop (RFC 8950) as "0.0.0.0",
+// afi ipv4, in the per-prefix detail, but right in the table listing:
+//
+//	"65000:11": {"10.1.0.0/24": [{..., "nexthops": [{"ip": "fd00:c1::1", "afi": "ipv6", "used": true}]}]}
+func parseFRRTableNextHops(b []byte) (map[string][]netip.Addr, error) {
+	var t struct {
+		Routes struct {
+			RDs map[string]map[string]json.RawMessage `json:"routeDistinguishers"`
+		} `json:"routes"`
+	}
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, fmt.Errorf("frr table json: %w", err)
+	}
+	out := map[string][]netip.Addr{}
+	for rd, prefixes := range t.Routes.RDs {
+		for p, raw := range prefixes {
+			var paths []struct {
+				Nexthops []struct {
+					IP   string `json:"ip"`
+					Used bool   `json:"used"`
+				} `json:"nexthops"`
+			}
+			if json.Unmarshal(raw, &paths) != nil {
+				continue
+			}
+			for _, path := range paths {
+				var nh netip.Addr
+				for _, n := range path.Nexthops {
+					if !nh.IsValid() || n.Used {
+						nh = unmapNextHop(n.IP)
+					}
+				}
+				out[normalizeAdmin(rd)+" "+p] = append(out[normalizeAdmin(rd)+" "+p], nh)
+			}
+		}
+	}
+	return out, nil
+}
+
+// fillFRRNextHops gives a route whose detail had no next hop the table
+// listing's, when the listing has one path for its RD and prefix (with
+// several, which is which cannot be told, and the route keeps none).
+func fillFRRNextHops(routes []VPNRoute, listed map[string][]netip.Addr) {
+	for i := range routes {
+		r := &routes[i]
+		if nhs := listed[r.RD+" "+r.Prefix.String()]; !r.NextHop.IsValid() && len(nhs) == 1 {
+			r.NextHop = nhs[0]
+		}
+	}
 }
 
 func frrAFI(fam Family) (string, error) {

@@ -53,7 +53,7 @@ func FuzzParseBIRDProtocols(f *testing.F) {
 }
 
 func FuzzParseFRRPrefixes(f *testing.F) {
-	addTestdataSeeds(f, "frr-ipv4-vpn-prefixes.json", "frr-ipv6-vpn-prefixes.json")
+	addTestdataSeeds(f, "frr-ipv4-vpn-prefixes.json", "frr-ipv6-vpn-prefixes.json", "frr-ipv4-vpn-prefix-v6nh.json")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		routes, err := parseFRRPrefixes(b)
 		if err == nil {
@@ -68,6 +68,23 @@ func FuzzParseGoBGPRib(f *testing.F) {
 		routes, err := parseGoBGPRib(b)
 		if err == nil {
 			checkParsed(t, routes)
+		}
+	})
+}
+
+func FuzzParseFRRTableNextHops(f *testing.F) {
+	addTestdataSeeds(f, "frr-ipv4-vpn-table.json", "frr-ipv4-vpn-table-v6nh.json")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		listed, err := parseFRRTableNextHops(b)
+		if err != nil {
+			return
+		}
+		for k, nhs := range listed {
+			for _, nh := range nhs {
+				if nh.Is4In6() || (nh.IsValid() && nh.IsUnspecified()) {
+					t.Errorf("%s: next hop %s not normalised", k, nh)
+				}
+			}
 		}
 	})
 }

@@ -192,3 +192,24 @@ func TestParseNeighbors(t *testing.T) {
 		}
 	}
 }
+
+// TestFRRVPNv4IPv6NextHop: FRR 8.4's detail JSON shows a VPNv4 path's IPv6
+// next hop (RFC 8950) as 0.0.0.0; the table listing has it right (both
+// files are its output in the IPv6-core lab, trimmed).
+func TestFRRVPNv4IPv6NextHop(t *testing.T) {
+	routes, err := parseFRRPrefixes(readTestdata(t, "frr-ipv4-vpn-prefix-v6nh.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(routes) != 1 || routes[0].NextHop.IsValid() {
+		t.Fatalf("detail: %v, want one route without a next hop", routes)
+	}
+	listed, err := parseFRRTableNextHops(readTestdata(t, "frr-ipv4-vpn-table-v6nh.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillFRRNextHops(routes, listed)
+	if got := routes[0].NextHop.String(); got != "fd00:c1::1" {
+		t.Errorf("next hop = %s, want fd00:c1::1", got)
+	}
+}

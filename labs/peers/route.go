@@ -94,6 +94,11 @@ type NeighborConfig struct {
 	LocalAddress netip.Addr
 	// RRClient makes the neighbor a route-reflector client (iBGP only).
 	RRClient bool
+	// ExtendedNextHop offers RFC 8950's extended next hop, so that VPNv4
+	// crosses an IPv6 session with IPv6 next hops: FRR's `capability
+	// extended-nexthop`, BIRD's `extended next hop on` (and a vpn4 channel
+	// on the IPv6 session). gobgpd always offers it.
+	ExtendedNextHop bool
 }
 
 // Config is what every driver needs to know about its speaker.

@@ -24,12 +24,17 @@ const DefaultSocket = "/run/peregrine/peregrined.sock"
 
 // Neighbor is one BGP session's state.
 type Neighbor struct {
-	Address     netip.Addr    `json:"address"`
-	ASN         uint32        `json:"asn"`
-	Description string        `json:"description,omitempty"`
-	State       string        `json:"state"` // idle, connect, active, opensent, openconfirm, established
-	Uptime      time.Duration `json:"uptime,omitempty"`
-	Families    []Family      `json:"families"`
+	Address     netip.Addr `json:"address"`
+	ASN         uint32     `json:"asn"`
+	Description string     `json:"description,omitempty"`
+	State       string     `json:"state"` // idle, connect, active, opensent, openconfirm, established
+	// Reason says what is wrong with the session: while it is not
+	// established, why (the last connection error, or that the neighbor is
+	// passive and waits); once it is, a problem with what it carries (VPNv4
+	// over IPv6 without RFC 8950 negotiated).
+	Reason   string        `json:"reason,omitempty"`
+	Uptime   time.Duration `json:"uptime,omitempty"`
+	Families []Family      `json:"families"`
 }
 
 // Family is one negotiated address family's prefix counts.
