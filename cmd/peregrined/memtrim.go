@@ -10,12 +10,11 @@ import (
 
 // defaultGCPercent is peregrined's GOGC unless the environment sets one.
 // Go's default of 100 lets the heap grow to twice the live data between
-// collections, and what a burst leaves in the spans it touched stays: a
-// full VPN table arriving from a route reflector left 63 MB of free slots
-// among 90 MB of live routes (make bench-bgp, 100k routes, GOGC=100). At
-// 40 it is 43 MB and the settled RSS 15% lower, for about 15% more import
-// time; the fast path allocates nothing per packet, so it does not pay for
-// the extra collections. An operator who prefers speed sets GOGC.
+// collections, and what a burst (a full VPN table from a route reflector)
+// leaves in the spans it touched stays; 40 trades some import time for a
+// lower settled RSS (docs/ARCHITECTURE.md has the make bench-bgp figures).
+// The fast path allocates nothing per packet, so it does not pay for the
+// extra collections. An operator who prefers speed sets GOGC.
 const defaultGCPercent = 40
 
 // applyGCPercent sets defaultGCPercent unless lookup finds GOGC.

@@ -115,8 +115,7 @@ func TestManualKeyMovesSPI(t *testing.T) {
 // sequence space (2^32-1) stops sealing: each further packet is dropped
 // and counted (VRF seal-error, SA seq-exhausted), the counter never wraps,
 // an update with the same key does not make the SA again (which would
-// restart at 1), and Stats says the SA needs a rekey (issue 14 item 3,
-// dataplane side).
+// restart at 1), and Stats says the SA needs a rekey.
 func TestOutboundSAExhausted(t *testing.T) {
 	d := newTestDataplane(t, pe1State())
 	k := outKey{pe2Addr, 0x1001}
