@@ -3,7 +3,7 @@
 // peers (FRR, BIRD, gobgpd) and peregrined inside them.
 //
 //   - labs/netns builds and tears down the namespaces, links and supervised
-//     processes; it takes a *slog.Logger so that the `peregrine lab deploy`
+//     processes; it takes a *slog.Logger so that the `peregrine-lab deploy`
 //     runner can reuse it outside tests.
 //   - labs/peers drives real BGP speakers in a namespace and reads their RIBs
 //     back as Go values; its own tests prove every driver against another

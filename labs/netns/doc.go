@@ -9,7 +9,7 @@
 // lives, and namespaces whose lab's lock is free are stale.
 //
 // The core takes a *slog.Logger and never imports testing, so the
-// `peregrine lab deploy` runner can use it; NewLab and RequireRoot adapt it to
+// `peregrine-lab deploy` runner can use it; NewLab and RequireRoot adapt it to
 // tests.
 //
 // Everything here shells out to iproute2 (`ip netns add`, `ip link add ...
