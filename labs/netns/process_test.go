@@ -21,7 +21,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-
 // TestStartProcessOnTheHostStopKillsItsGroup: a process outside any lab
 // logs to its file, reports its exit, and Stop leaves nothing of its
 // process group behind, not even a child that ignores SIGTERM and outlives
