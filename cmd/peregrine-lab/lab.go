@@ -22,6 +22,11 @@ func lab(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	verb := args[0]
+	switch verb {
+	case "deploy", "inspect", "destroy", "demo", "check":
+	default:
+		return errUsage
+	}
 	fs := flag.NewFlagSet("peregrine-lab "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("t", "", "containerlab topology `file` (*.clab.yml)")

@@ -197,7 +197,7 @@ func startDaemon(t *Topology, st *State, n *NodeState, o Options) (*started, err
 }
 
 // peregrinedBinary is the peregrined next to the running executable (as
-// make build puts bin/peregrine and bin/peregrined), else from $PATH.
+// make build puts bin/peregrine-lab and bin/peregrined), else from $PATH.
 func peregrinedBinary() string {
 	if self, err := os.Executable(); err == nil {
 		p := filepath.Join(filepath.Dir(self), "peregrined")
