@@ -63,6 +63,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/peregrine-net/peregrine/labs/internal/modroot"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
@@ -181,7 +182,7 @@ func prepare(ctx context.Context, o options, log *slog.Logger, out io.Writer, tm
 		}
 	}
 	if slices.Contains(o.variants, "peregrine") && env.peregrined == "" {
-		root, err := moduleRoot()
+		root, err := modroot.Find()
 		if err != nil {
 			return nil, err
 		}
