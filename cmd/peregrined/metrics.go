@@ -125,7 +125,8 @@ func (c *collector) collectDataplane(gauge func(*prometheus.Desc, float64, ...st
 			counter(descSADrops, n, remote, sa.Direction, spi, reason)
 		}
 	}
-	for name, v := range dp.vrfCounters() {
+	st, _ := dp.stats()
+	for name, v := range vrfCounters(st) {
 		counter(descVRFPackets, v.OutPackets, name, "out")
 		counter(descVRFPackets, v.InPackets, name, "in")
 		counter(descVRFBytes, v.OutBytes, name, "out")
