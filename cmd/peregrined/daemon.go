@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/peregrine-net/peregrine/bgp"
+	"github.com/peregrine-net/peregrine/cmd/internal/memtrim"
 	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/ipsec/ike"
@@ -109,8 +110,8 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 		defer m.Close()
 	}
 	d.watchConnected(ctx)
-	go newMemTrimmer(d.log).run(ctx)
-	d.log.Info("peregrined started", "bgp-api", d.cfg.BGP.API, "bgp-api-write", d.cfg.BGP.APIWrite, "control", d.cfg.Control.Socket, "gogc", gcPercent())
+	go memtrim.New(d.log).Run(ctx)
+	d.log.Info("peregrined started", "bgp-api", d.cfg.BGP.API, "bgp-api-write", d.cfg.BGP.APIWrite, "control", d.cfg.Control.Socket, "gogc", memtrim.GCPercent())
 	for {
 		select {
 		case <-ctx.Done():
