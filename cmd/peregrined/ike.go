@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"reflect"
 	"sync/atomic"
 
 	"github.com/peregrine-net/peregrine/config"
@@ -76,11 +75,4 @@ func bindRunner(e *ike.Engine, local netip.Addr) (*ike.Runner, error) {
 		return nil, fmt.Errorf("ike: binding UDP 4500 on %s: %w", local, err)
 	}
 	return ike.NewRunnerConns(e, c500, c4500)
-}
-
-// sameIKEPeers reports whether a reload leaves the IKE peers alone; the
-// runner is built once, so changing them needs a restart.
-func sameIKEPeers(a, b *config.Config) bool {
-	return reflect.DeepEqual(a.IPsec.IKEPeers, b.IPsec.IKEPeers) &&
-		(len(a.IPsec.IKEPeers) == 0 || a.IPsec.LocalAddress == b.IPsec.LocalAddress && a.IPsec.Encapsulation == b.IPsec.Encapsulation)
 }
