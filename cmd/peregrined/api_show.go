@@ -235,14 +235,20 @@ func dropMap(d fib.Drops) map[string]uint64 {
 }
 
 func (a *apiServer) interfaces(w http.ResponseWriter, _ *http.Request) {
-	dp := a.withDataplane(w)
-	if dp == nil {
-		return
+	if dp := a.withDataplane(w); dp != nil {
+		writeJSON(w, http.StatusOK, dp.interfaceDocs(a.speaker.Config().VRFs))
 	}
+}
+
+// interfaceDocs describes the VRFs' CE interfaces and the backend's own
+// devices: the userspace backend's VRF TUNs, or the kernel backend's VRF
+// devices and ESP gateway TUNs (a Counterer whose Stats has no VRFs),
+// with their counters.
+func (dp *dataplane) interfaceDocs(vrfs []config.VRF) []localapi.Interface {
 	st, counting := dp.stats()
 	counters := vrfCounters(st)
 	out := []localapi.Interface{}
-	for _, v := range a.speaker.Config().VRFs {
+	for _, v := range vrfs {
 		for _, name := range v.Interfaces {
 			out = append(out, linkInfo(name, v.Name, "ce"))
 		}
@@ -253,9 +259,9 @@ func (a *apiServer) interfaces(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	if counting && st.VRFs == nil { // the kernel backend
-		out = append(out, kernelInterfaces(st, a.speaker.Config().VRFs)...)
+		out = append(out, kernelInterfaces(st, vrfs)...)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 // linkInfo reads an interface's state, MTU and addresses from the kernel;
