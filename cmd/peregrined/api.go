@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/peregrine-net/peregrine/bgp"
@@ -22,16 +21,16 @@ type apiServer struct {
 	speaker *bgp.Speaker
 	log     *slog.Logger
 	srv     *http.Server
-	socket  string                    // removed by close
-	dp      atomic.Pointer[dataplane] // see setDataplane
+	socket  string     // removed by close
+	dp      *dataplane // fib nil with dataplane backend "none"
 }
 
-func startAPI(ctl config.Control, sp *bgp.Speaker, log *slog.Logger) (*apiServer, error) {
+func startAPI(ctl config.Control, sp *bgp.Speaker, dp *dataplane, log *slog.Logger) (*apiServer, error) {
 	l, err := listenControl(ctl)
 	if err != nil {
 		return nil, err
 	}
-	a := &apiServer{speaker: sp, log: log, socket: ctl.Socket}
+	a := &apiServer{speaker: sp, log: log, socket: ctl.Socket, dp: dp}
 	a.srv = &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: maxRequestHeader}
 	go func() {
 		if err := a.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {

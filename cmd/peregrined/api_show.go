@@ -36,12 +36,6 @@ func (dp *dataplane) stats() (s fib.Stats, ok bool) {
 	return dp.counters.Stats(), true
 }
 
-// setDataplane gives the API the FIB; until then (and with dataplane
-// backend none) the dataplane endpoints answer 503.
-func (a *apiServer) setDataplane(r *fib.Reconciler, b fib.Backend) {
-	a.dp.Store(newDataplane(r, b))
-}
-
 func (a *apiServer) routeShow(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/bgp/{family}", a.vpnPaths)
 	mux.HandleFunc("GET /v1/mpls", a.mpls)
@@ -92,7 +86,7 @@ func (a *apiServer) vpnPaths(w http.ResponseWriter, r *http.Request) {
 
 // withDataplane answers 503 when there is no FIB.
 func (a *apiServer) withDataplane(w http.ResponseWriter) *dataplane {
-	dp := a.dp.Load()
+	dp := a.dp
 	if dp == nil || dp.fib == nil {
 		writeError(w, http.StatusServiceUnavailable, "no dataplane (dataplane.backend: none)")
 		return nil

@@ -91,18 +91,18 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 	}
 	d.speaker = sp
 	defer sp.Stop()
+	dp := newDataplane(d.fib, d.backend)
 	if d.cfg.Control.Socket != "" {
-		a, err := startAPI(d.cfg.Control, sp, d.log)
+		a, err := startAPI(d.cfg.Control, sp, dp, d.log)
 		if err != nil {
 			d.log.Error("local API did not start", "error", err)
 			return 1
 		}
 		d.api = a
-		a.setDataplane(d.fib, d.backend)
 		defer a.close()
 	}
 	if d.cfg.Metrics.Listen != "" {
-		m, err := startMetrics(d.cfg.Metrics.Listen, &collector{speaker: sp, dp: newDataplane(d.fib, d.backend)}, d.log)
+		m, err := startMetrics(d.cfg.Metrics.Listen, &collector{speaker: sp, dp: dp}, d.log)
 		if err != nil {
 			d.log.Error("metrics did not start", "error", err)
 			return 1
