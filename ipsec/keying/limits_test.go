@@ -174,7 +174,7 @@ func TestLimitDeleteDoesNotDeadlock(t *testing.T) {
 	e.s.ChildUp(c)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if fc := e.s.Config(); len(fc.Tunnels) == 0 {
+		if fc := e.s.config(); len(fc.Tunnels) == 0 {
 			return // deleted: the ChildDown got through
 		}
 		if time.Now().After(deadline) {

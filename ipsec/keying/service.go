@@ -169,9 +169,10 @@ func (s *Service) SetStatic(fc fib.Config) {
 	})
 }
 
-// Config returns the merged configuration as of now: what the FIB was
-// last given, but for an outbound switch whose delay has just passed.
-func (s *Service) Config() fib.Config {
+// config returns the merged configuration as of now (for tests): what
+// the FIB was last given, but for an outbound switch whose delay has just
+// passed.
+func (s *Service) config() fib.Config {
 	var fc fib.Config
 	s.do(func(st *state) { fc = s.fibConfig(st, time.Now()) })
 	return fc
