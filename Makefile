@@ -14,7 +14,7 @@ help:
 	@echo "make demo-down remove the demo lab"
 	@echo "make walk      follow one packet through the MPLS and ESP engines"
 	@echo "make test      lint, then every test with the race detector (what CI runs)"
-	@echo "make build     build bin/peregrined and bin/peregrine"
+	@echo "make build     build bin/peregrined, bin/peregrine and the lab runner bin/peregrine-lab"
 	@echo "make bench     run the benchmarks (ESP against raw AEAD, MPLS ops)"
 	@echo "make fuzz      run every fuzz target for FUZZTIME (default 60s) each"
 	@echo "make lint      gofmt, go vet, staticcheck"
@@ -28,7 +28,7 @@ help:
 	@echo "make tools     build staticcheck, gobgpd, wireguard-go and containerlab into bin/tools"
 
 build:
-	$(GO) build -o $(BIN)/ ./cmd/peregrined ./cmd/peregrine
+	$(GO) build -o $(BIN)/ ./cmd/peregrined ./cmd/peregrine ./cmd/peregrine-lab
 
 test: lint
 	$(GO) test -race -count=1 $(PKGS)
@@ -130,7 +130,7 @@ $(CLAB_CACHED): tools/containerlab.sh
 
 # Every containerlab/*/*.clab.yml deployed by containerlab with Docker, from
 # the image containerlab/Dockerfile builds, and checked as make demo checks
-# (peregrine lab check -docker); then a lab with broken node configs must
+# (peregrine-lab check -docker); then a lab with broken node configs must
 # fail naming peregrined's errors. A private dockerd with its data root in
 # build/clab (the images: a second run takes about a minute); the host's
 # Docker is not touched. Skips, naming the package, without root, docker.io,
@@ -141,7 +141,7 @@ CLAB_FLAGS ?=
 CLAB_TOPOS ?=
 clab-test: build
 	CLAB=$(TOOLS)/containerlab CLAB_BUILD='$(MAKE) --no-print-directory $(TOOLS)/containerlab' \
-	  PEREGRINE=$(BIN)/peregrine containerlab/clab-test.sh $(CLAB_FLAGS) $(CLAB_TOPOS)
+	  PEREGRINE_LAB=$(BIN)/peregrine-lab containerlab/clab-test.sh $(CLAB_FLAGS) $(CLAB_TOPOS)
 
 # The main job: the l3vpn-ipsec containerlab topology in network namespaces
 # (no Docker), BGP through an FRR route reflector, pings CE to CE in both
@@ -151,10 +151,10 @@ DEMO_TOPO  ?= containerlab/l3vpn-ipsec/l3vpn-ipsec.clab.yml
 DEMO_FLAGS ?=
 demo: build
 	@chmod 600 $(dir $(DEMO_TOPO))*/*.key  # git keeps no file modes; peregrined insists on 0600
-	$(BIN)/peregrine lab demo -t $(DEMO_TOPO) $(DEMO_FLAGS)
+	$(BIN)/peregrine-lab demo -t $(DEMO_TOPO) $(DEMO_FLAGS)
 
 demo-down: build
-	$(BIN)/peregrine lab destroy -t $(DEMO_TOPO)
+	$(BIN)/peregrine-lab destroy -t $(DEMO_TOPO)
 
 # Follow one packet through the MPLS and ESP engines, checked by tshark.
 walk: build

@@ -91,7 +91,7 @@ func wantCode(t *testing.T, what string, err error, want codes.Code) {
 	}
 }
 
-// mutate tries the calls the issue names: inject a path, delete a peer,
+// mutate tries the most harmful writes: inject a path, delete a peer,
 // make the daemon write a file (EnableMrt), and a streamed injection.
 func mutate(t *testing.T, c api.GobgpApiClient, mrtFile string) (addPath, deletePeer, enableMrt, addPathStream error) {
 	ctx := context.Background()

@@ -128,9 +128,8 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 // owner goroutine. Small on purpose: while the owner is busy, GoBGP's
 // watcher queues its events as native paths, which the RIB holds anyway,
 // whereas a batch converted for the API (protobuf Any attributes) is a
-// copy: with 64 the live heap of a 100,000-route import peaked at 167 MB,
-// with 2 at 148 MB (GODEBUG=gctrace=1 make bench-bgp; RSS at import 3526
-// then 3188 and 3368 B/route, within this machine's noise).
+// copy, so a longer backlog only raises the import's peak heap
+// (docs/ARCHITECTURE.md has the make bench-bgp figures).
 const bestBacklog = 2
 
 // run is the owner goroutine.

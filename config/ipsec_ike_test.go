@@ -84,7 +84,7 @@ func TestIKEPeerExplicit(t *testing.T) {
 	}
 }
 
-// The proposals of the gateways (strongSwan syntax) load as
+// The CBC proposals strongSwan gateways commonly offer (strongSwan syntax) load as
 // AES-CBC with HMAC-SHA2, the PRF taken from the integrity algorithm.
 func TestIKEPeerCBCProposals(t *testing.T) {
 	dir := t.TempDir()

@@ -16,8 +16,8 @@
 #               labs' working copies
 #   CLAB        containerlab binary (bin/tools/containerlab)
 #   CLAB_BUILD  command that builds $CLAB if it is missing (make sets it)
-#   PEREGRINE   the peregrine CLI, whose `lab check -docker` is the verdict
-#               (bin/peregrine)
+#   PEREGRINE_LAB  the lab runner, whose `check -docker` is the verdict
+#               (bin/peregrine-lab)
 #   CLAB_GOPROXY_PORT  loopback port serving the host's module cache to the
 #               image build (47613)
 #
@@ -33,7 +33,7 @@
 #      quay.io/frrouting/frr:8.4.4 (Debian's FRR 8.4.4);
 #   3. builds peregrine:latest from containerlab/Dockerfile;
 #   4. per topology: copies its directory (key files 0600, which git does
-#      not keep), `containerlab deploy`, `peregrine lab check -docker`,
+#      not keep), `containerlab deploy`, `peregrine-lab check -docker`,
 #      `containerlab destroy --cleanup`;
 #   5. on exit, whatever happened: destroys the labs, stops dockerd and
 #      removes its exec root. Images stay in the cache: a second run takes
@@ -64,7 +64,7 @@ root=$(pwd)
 [ -f containerlab/Dockerfile ] || die "run from the repository root"
 cache=$(realpath -m "${CLAB_CACHE:-build/clab}")
 clab=$(realpath -m "${CLAB:-bin/tools/containerlab}")
-peregrine=$(realpath -m "${PEREGRINE:-bin/peregrine}")
+peregrine_lab=$(realpath -m "${PEREGRINE_LAB:-bin/peregrine-lab}")
 
 # What cannot run here skips, naming what is missing.
 [ "$(id -u)" = 0 ] || skip "needs root (dockerd, containerlab)"
@@ -79,7 +79,7 @@ if [ ! -x "$clab" ] && [ -n "${CLAB_BUILD:-}" ]; then
 	$CLAB_BUILD
 fi
 [ -x "$clab" ] || die "no containerlab at $clab (make bin/tools/containerlab)"
-[ -x "$peregrine" ] || die "no peregrine CLI at $peregrine (make build)"
+[ -x "$peregrine_lab" ] || die "no lab runner at $peregrine_lab (make build)"
 # The docker CLI of the docker.io package, which matches its dockerd.
 docker=$(dirname "$(command -v dockerd)")/../bin/docker
 [ -x "$docker" ] || docker=$(command -v docker) || skip "no docker CLI (apt-get install docker.io)"
@@ -256,7 +256,7 @@ lab() {
 	fi
 	# The verdict: what make demo checks, through docker exec. It also
 	# reports a node whose daemon is not running, with its last lines.
-	"$peregrine" lab check -docker "$docker" -t "$t" || rc=1
+	"$peregrine_lab" check -docker "$docker" -t "$t" || rc=1
 	"$clab" destroy -t "$t" --cleanup >/dev/null 2>&1 || say "destroy $(basename "$t") failed"
 	deployed=("${deployed[@]/$t/}")
 	return $rc

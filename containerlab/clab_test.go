@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/peregrine-net/peregrine/config"
+	"github.com/peregrine-net/peregrine/labs/clab"
 )
 
 // The containerlab release whose schema the topologies are checked against.
@@ -34,56 +35,26 @@ const (
 // peregrineConfDir is where a Peregrine node's directory is bound.
 const peregrineConfDir = "/etc/peregrine"
 
-// topology is the part of a containerlab topology file these tests read.
+// topology is a topology file as the Docker-free runner reads it
+// (labs/clab: one parser for both), with its bytes for the schema check.
 type topology struct {
-	path string // the .clab.yml file
+	spec *clab.Topology // as labs/clab's Load read it
+	file string         // the .clab.yml file, relative to this directory
 	raw  []byte
-
-	Name     string `yaml:"name"`
-	Topology struct {
-		Nodes map[string]*node `yaml:"nodes"`
-		Links []link           `yaml:"links"`
-	} `yaml:"topology"`
 }
 
-type node struct {
-	Kind  string   `yaml:"kind"`
-	Image string   `yaml:"image"`
-	Binds []string `yaml:"binds"`
-	Exec  []string `yaml:"exec"`
-}
-
-type link struct {
-	Endpoints []string `yaml:"endpoints"`
-}
-
-func parseTopology(path string, raw []byte) (*topology, error) {
-	t := &topology{path: path, raw: raw}
-	if err := yaml.Unmarshal(raw, t); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+// loadTopology reads and checks one topology file with labs/clab's Load:
+// what the runner would refuse to deploy fails the test.
+func loadTopology(file string) (*topology, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
 	}
-	return t, nil
-}
-
-// dir is the directory relative bind sources are taken from.
-func (t *topology) dir() string { return filepath.Dir(t.path) }
-
-// bindSource returns the host path bound at target in n, if any.
-func (t *topology) bindSource(n *node, target string) (string, bool) {
-	for _, b := range n.Binds {
-		src, dst, ok := strings.Cut(b, ":")
-		if !ok {
-			continue
-		}
-		dst, _, _ = strings.Cut(dst, ":") // drop ":ro" and the like
-		if filepath.Clean(dst) == target {
-			if !filepath.IsAbs(src) {
-				src = filepath.Join(t.dir(), src)
-			}
-			return src, true
-		}
+	topo, err := clab.Load(file)
+	if err != nil {
+		return nil, err
 	}
-	return "", false
+	return &topology{spec: topo, file: file, raw: raw}, nil
 }
 
 // loadTopologies reads every */*.clab.yml below the package directory.
@@ -98,11 +69,7 @@ func loadTopologies(t *testing.T) []*topology {
 	}
 	var out []*topology
 	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		topo, err := parseTopology(p, raw)
+		topo, err := loadTopology(p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,9 +142,9 @@ func TestTopologySchema(t *testing.T) {
 	topos := loadTopologies(t)
 	s := compileSchema(t)
 	for _, topo := range topos {
-		t.Run(topo.path, func(t *testing.T) {
+		t.Run(topo.file, func(t *testing.T) {
 			if err := validateYAML(s, topo.raw); err != nil {
-				t.Errorf("%s does not match containerlab %s's schema:\n%v", topo.path, clabVersion, err)
+				t.Errorf("%s does not match containerlab %s's schema:\n%v", topo.file, clabVersion, err)
 			}
 		})
 	}
@@ -233,43 +200,28 @@ topology:
 	}
 }
 
-// checkLinks reports link endpoints that name no node, interfaces used
-// twice, malformed endpoints, and exec commands that address an interface
-// no link creates.
+// checkLinks reports what labs/clab's Load lets through but containerlab
+// would not run as meant: a link on eth0 (containerlab's management
+// interface) and exec commands that address an interface no link creates.
+// Load has already refused malformed endpoints, endpoints naming no node
+// and interfaces used twice.
 func checkLinks(topo *topology) []error {
 	var errs []error
-	used := map[string]int{}
-	for i, l := range topo.Topology.Links {
-		if len(l.Endpoints) != 2 {
-			errs = append(errs, fmt.Errorf("links[%d]: %d endpoints, want 2", i, len(l.Endpoints)))
-		}
+	linked := map[string]bool{}
+	for i, l := range topo.spec.Topology.Links {
 		for _, ep := range l.Endpoints {
-			name, ifname, ok := strings.Cut(ep, ":")
-			switch {
-			case !ok || name == "" || ifname == "":
-				errs = append(errs, fmt.Errorf("links[%d]: endpoint %q is not NODE:INTERFACE", i, ep))
-				continue
-			case !hasKey(topo.Topology.Nodes, name):
-				errs = append(errs, fmt.Errorf("links[%d]: endpoint %q names no node of the topology", i, ep))
-			case ifname == "eth0":
+			linked[ep] = true
+			if _, ifname, _ := strings.Cut(ep, ":"); ifname == "eth0" {
 				errs = append(errs, fmt.Errorf("links[%d]: endpoint %q: eth0 is containerlab's management interface", i, ep))
 			}
-			if j, dup := used[ep]; dup {
-				errs = append(errs, fmt.Errorf("links[%d]: endpoint %q is already used by links[%d]", i, ep, j))
-			}
-			used[ep] = i
 		}
 	}
-	for _, name := range sortedKeys(topo.Topology.Nodes) {
-		n := topo.Topology.Nodes[name]
-		if n == nil {
-			continue
-		}
-		for _, a := range execAddrs(n.Exec) {
+	for _, name := range sortedKeys(topo.spec.Topology.Nodes) {
+		for _, a := range execAddrs(topo.spec.Topology.Nodes[name].Exec) {
 			switch {
 			case a.dev == "":
 				errs = append(errs, fmt.Errorf("%s: exec %q: no dev", name, a.cmd))
-			case a.dev != "lo" && !hasKey(used, name+":"+a.dev):
+			case a.dev != "lo" && !linked[name+":"+a.dev]:
 				errs = append(errs, fmt.Errorf("%s: exec %q: no link creates %s", name, a.cmd, a.dev))
 			}
 		}
@@ -277,17 +229,12 @@ func checkLinks(topo *topology) []error {
 	return errs
 }
 
-func hasKey[V any](m map[string]V, k string) bool {
-	_, ok := m[k]
-	return ok
-}
-
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 func TestLinks(t *testing.T) {
 	for _, topo := range loadTopologies(t) {
-		t.Run(topo.path, func(t *testing.T) {
-			if len(topo.Topology.Nodes) == 0 || len(topo.Topology.Links) == 0 {
+		t.Run(topo.file, func(t *testing.T) {
+			if len(topo.spec.Topology.Nodes) == 0 || len(topo.spec.Topology.Links) == 0 {
 				t.Fatal("no nodes or no links")
 			}
 			for _, err := range checkLinks(topo) {
@@ -297,27 +244,52 @@ func TestLinks(t *testing.T) {
 	}
 }
 
-// TestLinksRejects shows checkLinks can fail.
+// TestLinksRejects shows that labs/clab's Load and checkLinks can fail.
 func TestLinksRejects(t *testing.T) {
-	topo, err := parseTopology("bad.clab.yml", []byte(`
+	write := func(doc string) string {
+		t.Helper()
+		p := filepath.Join(t.TempDir(), "bad.clab.yml")
+		if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	_, err := loadTopology(write(`
 name: bad
 topology:
   nodes:
-    a: {kind: linux, exec: ["ip addr add 10.0.0.1/24 dev eth7"]}
+    a: {kind: linux}
     b: {kind: linux}
   links:
     - endpoints: ["a:eth1", "b:eth1"]
     - endpoints: ["a:eth1", "c:eth1"]
     - endpoints: ["b:eth2", "b"]
 `))
+	for _, want := range []string{
+		`"a:eth1": interface already used by topology.links[0]`,
+		`no node "c" in topology.nodes`,
+		`"b": want node:interface`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load: no error %q in %v", want, err)
+		}
+	}
+
+	topo, err := loadTopology(write(`
+name: bad
+topology:
+  nodes:
+    a: {kind: linux, exec: ["ip addr add 10.0.0.1/24 dev eth7"]}
+    b: {kind: linux}
+  links:
+    - endpoints: ["a:eth1", "b:eth0"]
+`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	errs := checkLinks(topo)
 	for _, want := range []string{
-		`"a:eth1" is already used by links[0]`,
-		`"c:eth1" names no node`,
-		`"b" is not NODE:INTERFACE`,
+		`"b:eth0": eth0 is containerlab's management interface`,
 		`no link creates eth7`,
 	} {
 		if !slices.ContainsFunc(errs, func(e error) bool { return strings.Contains(e.Error(), want) }) {
@@ -391,12 +363,8 @@ type pe struct {
 func loadPEs(t *testing.T, topo *topology) []pe {
 	t.Helper()
 	var out []pe
-	for _, name := range sortedKeys(topo.Topology.Nodes) {
-		n := topo.Topology.Nodes[name]
-		if n == nil {
-			continue
-		}
-		src, ok := topo.bindSource(n, peregrineConfDir)
+	for _, name := range sortedKeys(topo.spec.Topology.Nodes) {
+		src, ok := topo.spec.HostPath(name, peregrineConfDir)
 		if !ok {
 			continue
 		}
@@ -439,7 +407,7 @@ func copyDir(dst, src string) error {
 
 func TestPeregrineConfigs(t *testing.T) {
 	for _, topo := range loadTopologies(t) {
-		t.Run(topo.path, func(t *testing.T) {
+		t.Run(topo.file, func(t *testing.T) {
 			pes := loadPEs(t, topo)
 			if t.Failed() {
 				return
@@ -462,13 +430,9 @@ func checkPEs(topo *topology, pes []pe) []error {
 
 	// Where each address is assigned: node names by address.
 	assigned := map[netip.Addr][]string{}
-	for _, name := range sortedKeys(topo.Topology.Nodes) {
-		n := topo.Topology.Nodes[name]
-		if n == nil {
-			continue
-		}
-		addrs := execAddrs(n.Exec)
-		if src, ok := topo.bindSource(n, "/etc/frr/frr.conf"); ok {
+	for _, name := range sortedKeys(topo.spec.Topology.Nodes) {
+		addrs := execAddrs(topo.spec.Topology.Nodes[name].Exec)
+		if src, ok := topo.spec.HostPath(name, "/etc/frr/frr.conf"); ok {
 			b, err := os.ReadFile(src)
 			if err != nil {
 				bad("%s: %v", name, err)
@@ -480,7 +444,7 @@ func checkPEs(topo *topology, pes []pe) []error {
 		}
 	}
 	endpoints := map[string]bool{}
-	for _, l := range topo.Topology.Links {
+	for _, l := range topo.spec.Topology.Links {
 		for _, ep := range l.Endpoints {
 			endpoints[ep] = true
 		}
@@ -552,12 +516,7 @@ func checkPEs(topo *topology, pes []pe) []error {
 
 // TestPeregrineConfigsRejects shows checkPEs and config.Load can fail.
 func TestPeregrineConfigsRejects(t *testing.T) {
-	src := filepath.Join("l3vpn-ipsec", "l3vpn-ipsec.clab.yml")
-	raw, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	topo, err := parseTopology(src, raw)
+	topo, err := loadTopology(filepath.Join("l3vpn-ipsec", "l3vpn-ipsec.clab.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -605,22 +564,18 @@ func TestFRRConfigs(t *testing.T) {
 	}
 	n := 0
 	for _, topo := range loadTopologies(t) {
-		for _, name := range sortedKeys(topo.Topology.Nodes) {
-			node := topo.Topology.Nodes[name]
-			if node == nil {
-				continue
-			}
-			conf, ok := topo.bindSource(node, "/etc/frr/frr.conf")
+		for _, name := range sortedKeys(topo.spec.Topology.Nodes) {
+			conf, ok := topo.spec.HostPath(name, "/etc/frr/frr.conf")
 			if !ok {
 				continue
 			}
 			n++
-			t.Run(topo.path+"/"+name, func(t *testing.T) {
+			t.Run(topo.file+"/"+name, func(t *testing.T) {
 				out, err := exec.Command(vtysh, "--dryrun", "-f", conf).CombinedOutput()
 				if err != nil {
 					t.Errorf("vtysh --dryrun -f %s: %v\n%s", conf, err, out)
 				}
-				daemons, ok := topo.bindSource(node, "/etc/frr/daemons")
+				daemons, ok := topo.spec.HostPath(name, "/etc/frr/daemons")
 				if !ok {
 					t.Fatalf("%s binds frr.conf but no daemons file", name)
 				}

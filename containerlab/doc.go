@@ -29,12 +29,12 @@
 // configured at both ends, the addresses the configurations name are
 // assigned on a node, and FRR accepts its configuration (vtysh --dryrun,
 // where FRR is installed). Running the labs without Docker is the job of
-// labs/clab (`peregrine lab deploy -t FILE`); cmd/peregrine's TestDemo
+// labs/clab (`peregrine-lab deploy -t FILE`); cmd/peregrine-lab's TestDemo
 // runs the topologies that way and pings between the CEs of each VRF.
 //
 // The image, binds and entrypoints are exercised by clab-test.sh (make
 // clab-test): containerlab itself deploys every topology with a private
-// dockerd, from the image Dockerfile builds, and `peregrine lab check
+// dockerd, from the image Dockerfile builds, and `peregrine-lab check
 // -docker` judges each lab as the demo does; a copy of l3vpn-ipsec with
 // broken node configs must fail naming peregrined's errors.
 // runc-nosysresource is the runc wrapper that dockerd uses there (see

@@ -27,7 +27,7 @@ const (
 	icmpv6EchoRequest = 128 // ICMPv6 (RFC 4443)
 	protoICMP         = 1
 	protoICMPv6       = 58
-	mplsLabel         = 100 // the VPN label of DESIGN.md's example
+	mplsLabel         = 100 // the VPN label every test packet carries
 )
 
 // icmpEcho returns an echo request body: type, code, checksum (left zero),

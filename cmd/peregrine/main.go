@@ -8,15 +8,12 @@
 //	peregrine show ipsec sa             SAs with counters (never keys)
 //	peregrine show interfaces           CE interfaces and VRF TUNs with fast-path counters
 //	peregrine walk                      follow one packet through the engines
-//	peregrine lab deploy|inspect|destroy -t FILE
-//	                                    a containerlab topology in namespaces, no Docker
-//	peregrine lab demo -t FILE          deploy, wait for BGP, ping CE to CE, show, verdict
-//	peregrine lab check [-docker CLI] -t FILE
-//	                                    that verdict on a deployed lab (-docker: deployed by containerlab)
 //
 // Every show command takes --json. peregrine talks to peregrined over
 // HTTP/JSON on a unix socket (-s, default /run/peregrine/peregrined.sock);
-// see package localapi for the documents.
+// see package localapi for the documents, and package showcli for the
+// tables. The lab runner is a command of its own (cmd/peregrine-lab), so
+// that the binary installed on a router carries no lab code.
 package main
 
 import (
@@ -25,9 +22,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/peregrine-net/peregrine/cmd/internal/localapi"
+	"github.com/peregrine-net/peregrine/cmd/internal/showcli"
 )
 
 func main() {
@@ -44,9 +41,6 @@ commands:
   show ipsec sa
   show interfaces
   walk [-pcap FILE]
-  lab deploy|inspect|destroy -t TOPOLOGY.clab.yml
-  lab demo -t TOPOLOGY.clab.yml [-destroy]
-  lab check [-docker DOCKER-CLI] -t TOPOLOGY.clab.yml
 `
 
 // errUsage means the command line was wrong; run prints the usage.
@@ -74,15 +68,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case len(words) >= 1 && words[0] == "walk":
 		err = walk(words[1:], stdout)
-	case len(words) >= 1 && words[0] == "lab":
-		err = lab(words[1:], stdout, stderr)
 	case len(words) >= 1 && words[0] == "show":
-		err = show(newClient(*sock), words[1:], *asJSON, stdout)
+		err = showcli.Show(showcli.NewClient(*sock), words[1:], *asJSON, stdout)
 	default:
 		err = errUsage
 	}
 	switch {
-	case errors.Is(err, errUsage):
+	case errors.Is(err, errUsage), errors.Is(err, showcli.ErrUsage):
 		fmt.Fprint(stderr, usage)
 		return 2
 	case err != nil:
@@ -90,32 +82,4 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-func show(c *client, words []string, asJSON bool, w io.Writer) error {
-	if ok, err := showMore(c, words, asJSON, w); ok {
-		return err
-	}
-	switch strings.Join(words, " ") {
-	case "bgp summary":
-		var ns []localapi.Neighbor
-		if err := c.get("/v1/bgp/neighbors", &ns); err != nil {
-			return err
-		}
-		return output(w, asJSON, ns, func() { printBGPSummary(w, ns) })
-	case "vrf":
-		var vrfs []localapi.VRF
-		if err := c.get("/v1/vrfs", &vrfs); err != nil {
-			return err
-		}
-		return output(w, asJSON, vrfs, func() { printVRFs(w, vrfs) })
-	}
-	if len(words) == 3 && words[0] == "route" && words[1] == "vrf" {
-		var rt localapi.VRFRoutes
-		if err := c.get("/v1/vrfs/"+words[2]+"/routes", &rt); err != nil {
-			return err
-		}
-		return output(w, asJSON, rt, func() { printRoutes(w, rt) })
-	}
-	return errUsage
 }

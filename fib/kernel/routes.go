@@ -186,8 +186,8 @@ func defaultDst(fam int) *net.IPNet {
 	return &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}
 }
 
-// via is an MPLS or cross-family next hop; netlink v1.3.1 wants a 4-byte
-// address for IPv4 (PEERS.md).
+// via is an MPLS or cross-family next hop; netlink v1.3.1 sends Addr's
+// bytes as they are, so an IPv4 next hop must be its 4-byte form.
 func via(ip net.IP) *netlink.Via {
 	if v4 := ip.To4(); v4 != nil {
 		return &netlink.Via{AddrFamily: netlink.FAMILY_V4, Addr: v4}

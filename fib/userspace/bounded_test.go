@@ -13,8 +13,7 @@ import (
 
 // TestForgetsDeparted: PEs that left the State (their routes withdrawn
 // and their tunnels gone) leave the dataplane's peer and next-hop maps, so
-// churn among remote PEs does not grow them without bound (issue 14 item
-// 11).
+// churn among remote PEs does not grow them without bound.
 func TestForgetsDeparted(t *testing.T) {
 	d := newTestDataplane(t, pe1State())
 	for i := range 50 {

@@ -100,7 +100,7 @@
 // one PE arrives on one socket (ESP-in-UDP's ports do not vary), so one
 // PE's inbound traffic is opened on one core; spreading a batch over
 // helper goroutines was measured and did not pay on small machines (see
-// the issue 4 note).
+// docs/ARCHITECTURE.md).
 //
 // SAs and remote PEs (tunnels.go, hops.go): an SA is made again only for
 // a new key, outbound SAs are held per tunnel (remote PE and SPI), a
@@ -109,7 +109,8 @@
 // counted so that PEs which leave the State leave memory.
 //
 // Counters: Stats returns them as a struct (per VRF, per SA, and inbound
-// drops before a VRF is known); Counters flattens them for fib.Counterer.
+// drops before a VRF is known), the fib.Counterer the local API, the
+// metrics and the keying service read.
 //
 // # TTL
 //

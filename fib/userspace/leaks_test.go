@@ -1,6 +1,6 @@
 package userspace
 
-// Issue 14 items 5 and 6: no clear text out of a VRF and no way into one,
+// No clear text out of a VRF and no way into one,
 // in every state of the backend. One PE, as containerlab builds a node:
 // its main table has a default route out of a management interface.
 //
@@ -53,7 +53,7 @@ func checkCaptures(t *testing.T, caps map[string]*capture) {
 	}
 }
 
-// TestNetnsIsolation (issue 14 item 6): with the backend running, CEs
+// TestNetnsIsolation: with the backend running, CEs
 // reach only their VRF, and nothing from the core or the management
 // network reaches a CE.
 func TestNetnsIsolation(t *testing.T) {
@@ -85,7 +85,7 @@ func TestNetnsIsolation(t *testing.T) {
 	checkCaptures(t, caps)
 }
 
-// TestNetnsQuarantine (issue 14 item 5): after a reload that removes a
+// TestNetnsQuarantine: after a reload that removes a
 // VRF, after Close, and after a start that fails, no CE's packet leaves
 // pe1, and the next run takes the quarantine over.
 func TestNetnsQuarantine(t *testing.T) {

@@ -67,7 +67,7 @@ func TestHelperSealer(t *testing.T) {
 
 // TestManualKeyRestartNeverReusesNonce: seal, kill -9, restart, seal: no
 // (key, IV) pair repeats, and a receiver with anti-replay on accepts every
-// packet the restarted sender seals (issue 14 item 2).
+// packet the restarted sender seals.
 func TestManualKeyRestartNeverReusesNonce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts helper processes")

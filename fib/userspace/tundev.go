@@ -19,7 +19,7 @@ import (
 // the flow's hash, so a VRF's outbound crypto spreads over the cores while
 // every flow stays in order, and no packet changes goroutine on the way
 // (a hand-over per batch costs more than it saves on small machines: see
-// the issue 4 note). Inbound packets are written to the first queue.
+// docs/ARCHITECTURE.md). Inbound packets are written to the first queue.
 type tunDev struct {
 	name   string
 	index  int

@@ -35,9 +35,10 @@
 // variant's median: the machine is small and noisy, and interleaving
 // spreads a slow spell over all variants instead of one.
 //
-// Until peregrined programs its userspace dataplane, variant (c) prints
-// "peregrine: dataplane not available yet (...)" in place of a figure; see
-// startPeregrine in peregrine.go, the hook to finish.
+// When peregrined does not carry CE traffic (it fails to build or start,
+// or no CE reaches the other through it), variant (c) prints "peregrine:
+// dataplane not available yet (...)" in place of a figure, so that the
+// other variants are still measured (setupPeregrine in peregrine.go).
 //
 // Traffic never leaves the lab: the namespaces have no link to the host or
 // anywhere else, and every address is inside them. Close removes the lab
@@ -62,6 +63,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/peregrine-net/peregrine/labs/internal/modroot"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
@@ -180,7 +182,7 @@ func prepare(ctx context.Context, o options, log *slog.Logger, out io.Writer, tm
 		}
 	}
 	if slices.Contains(o.variants, "peregrine") && env.peregrined == "" {
-		root, err := moduleRoot()
+		root, err := modroot.Find()
 		if err != nil {
 			return nil, err
 		}

@@ -14,10 +14,9 @@ import (
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
 
-// Variant (c), Peregrine. The daemon does not program its userspace
-// dataplane yet (fib/userspace is being written), so this variant is built
-// to report "not available yet" instead of a figure until a CE reaches the
-// other CE through it; nothing else here needs to change when it does.
+// Variant (c), Peregrine. It reports "not available yet" instead of a
+// figure unless a CE reaches the other CE through the daemons, so that a
+// broken tree still lets the other variants be measured.
 
 const (
 	peregrineASN    = 65000

@@ -83,7 +83,7 @@ func (t *topology) hostSnap() (hostSnap, error) {
 	if s.host, err = hostBusy(); err != nil {
 		return s, err
 	}
-	pids := []int{os.Getpid(), t.a.proc.cmd.Process.Pid, t.b.proc.cmd.Process.Pid}
+	pids := []int{os.Getpid(), t.a.proc.Pid(), t.b.proc.Pid()}
 	if t.pePID != os.Getpid() {
 		pids = append(pids, t.pePID)
 	}

@@ -67,7 +67,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -75,9 +74,10 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/peregrine-net/peregrine/labs/internal/modroot"
 )
 
 // options are the command-line settings.
@@ -164,7 +164,7 @@ func bench(ctx context.Context, o options, logw io.Writer) (*result, error) {
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(logw, "bgpbench: "+format+"\n", args...)
 	}
-	root, err := moduleRoot()
+	root, err := modroot.Find()
 	if err != nil {
 		return nil, err
 	}
@@ -226,23 +226,4 @@ func bench(ctx context.Context, o options, logw io.Writer) (*result, error) {
 	}
 	logf("sessions established; loading %d routes into A", o.n)
 	return measure(ctx, t, o, batches, prof, logf)
-}
-
-// moduleRoot finds Peregrine's module root from the working directory up.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(b), "module github.com/peregrine-net/peregrine\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run inside the peregrine module (no go.mod found above the working directory)")
-		}
-		dir = parent
-	}
 }

@@ -72,7 +72,7 @@ func pollUntil(ctx context.Context, c counter, init sample, target int, start ti
 	lastChange := time.Now()
 	for {
 		if p != nil {
-			if err := p.exited(); err != nil {
+			if err := exited(p); err != nil {
 				return w, err
 			}
 		}
@@ -151,7 +151,7 @@ func race(ctx context.Context, t *topology, from, target int, start time.Time, p
 		pc <- res{w, err}
 	}()
 	go func() {
-		w, err := waitCount(ctx, []counter{gobgpCounter{t.b.api}}, from, target, start, pp, t.b.proc, t.b.proc.cmd.Process.Pid)
+		w, err := waitCount(ctx, []counter{gobgpCounter{t.b.api}}, from, target, start, pp, t.b.proc, t.b.proc.Pid())
 		bc <- res{w, err}
 	}()
 	var pr, br res

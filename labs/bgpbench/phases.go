@@ -14,7 +14,7 @@ func measure(ctx context.Context, t *topology, o options, batches [][]*api.Path,
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	r := &result{n: o.n, batch: o.batch, port: o.port, inProcess: prof != nil, stream: o.stream}
-	aPID := t.a.proc.cmd.Process.Pid
+	aPID := t.a.proc.Pid()
 	var err error
 	if !o.stream {
 		logf("preloading A (held back by its export policy)")
@@ -25,7 +25,7 @@ func measure(ctx context.Context, t *topology, o options, batches [][]*api.Path,
 	if r.pBefore, err = readUsage(t.pePID); err != nil {
 		return nil, err
 	}
-	if r.bBefore, err = readUsage(t.b.proc.cmd.Process.Pid); err != nil {
+	if r.bBefore, err = readUsage(t.b.proc.Pid()); err != nil {
 		return nil, err
 	}
 	if r.aBefore, err = readUsage(aPID); err != nil {
@@ -78,7 +78,7 @@ func measure(ctx context.Context, t *topology, o options, batches [][]*api.Path,
 	if r.pSettled, err = readUsage(t.pePID); err != nil {
 		return nil, err
 	}
-	if r.bSettled, err = readUsage(t.b.proc.cmd.Process.Pid); err != nil {
+	if r.bSettled, err = readUsage(t.b.proc.Pid()); err != nil {
 		return nil, err
 	}
 	if prof == nil {
@@ -98,7 +98,7 @@ func measure(ctx context.Context, t *topology, o options, batches [][]*api.Path,
 // preload loads every path into A while its export policy holds them back,
 // and checks that A has them all.
 func (r *result) preload(ctx context.Context, t *topology, batches [][]*api.Path) error {
-	u0, err := readUsage(t.a.proc.cmd.Process.Pid)
+	u0, err := readUsage(t.a.proc.Pid())
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (r *result) preload(ctx context.Context, t *topology, batches [][]*api.Path
 		return fmt.Errorf("gobgpd A holds %d routes after loading %d", n, r.n)
 	}
 	r.load = time.Since(start)
-	u1, err := readUsage(t.a.proc.cmd.Process.Pid)
+	u1, err := readUsage(t.a.proc.Pid())
 	r.loadCPU = u1.CPU - u0.CPU
 	return err
 }
@@ -131,7 +131,7 @@ func (r *result) withdraw(ctx context.Context, t *topology, pp pollPolicy) error
 	}); err != nil {
 		return err
 	}
-	if r.aWithdrawn, err = readUsage(t.a.proc.cmd.Process.Pid); err != nil {
+	if r.aWithdrawn, err = readUsage(t.a.proc.Pid()); err != nil {
 		return err
 	}
 	h1, err := t.hostSnap()

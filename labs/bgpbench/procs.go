@@ -5,23 +5,20 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
-// proc is one daemon the benchmark started, in its own process group so
-// that stopping it also stops anything it forked, and so that a Ctrl-C at
-// the terminal reaches only the benchmark, which then stops it in order.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string // file with the daemon's stdout and stderr
-	done chan struct{}
-}
+// proc is one daemon the benchmark started, supervised by labs/netns on
+// the host: in its own process group, so that stopping it also stops
+// anything it forked and a Ctrl-C at the terminal reaches only the
+// benchmark, which then stops it in order; and killed by the kernel if the
+// benchmark dies without cleaning up (SIGKILL, a crash).
+type proc = netns.Process
 
 // procs is every daemon started, so that one deferred call stops them all
 // whatever path the benchmark leaves by.
@@ -30,73 +27,45 @@ type procs struct {
 	list []*proc
 }
 
+// stopGrace is how long a daemon gets between SIGTERM and SIGKILL.
+const stopGrace = 2 * time.Second
+
 // start runs path with args, output to logPath, with env added to this
-// program's environment. Pdeathsig kills the daemon if the benchmark itself
-// dies without cleaning up (SIGKILL, a crash).
+// program's environment.
 func (ps *procs) start(name, logPath string, env []string, path string, args ...string) (*proc, error) {
-	f, err := os.Create(logPath)
+	p, err := netns.StartProcess(netns.Command{Path: path, Args: args, Env: env, StopTimeout: stopGrace},
+		netns.ProcessOptions{Name: name, LogPath: logPath})
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close() // the child has its own copy
-	cmd := exec.Command(path, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.done) }()
 	ps.mu.Lock()
 	ps.list = append(ps.list, p)
 	ps.mu.Unlock()
 	return p, nil
 }
 
-// stopAll stops the daemons, newest first: SIGTERM to each process group,
-// then SIGKILL to any group still there after two seconds.
+// stopAll stops the daemons, newest first (see netns.Process.Stop).
 func (ps *procs) stopAll() {
 	ps.mu.Lock()
 	list := ps.list
 	ps.list = nil
 	ps.mu.Unlock()
 	for i := len(list) - 1; i >= 0; i-- {
-		list[i].stop(2 * time.Second)
+		_ = list[i].Stop()
 	}
-}
-
-func (p *proc) stop(grace time.Duration) {
-	pgid := p.cmd.Process.Pid // Setpgid: the group is named after the leader
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-p.done
-	}
-	// The leader is gone; kill stragglers it may have left in its group.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
 // exited reports whether the daemon has died, with the end of its log.
-func (p *proc) exited() error {
-	select {
-	case <-p.done:
-		return fmt.Errorf("%s exited (%v); log %s:\n%s", p.name, p.cmd.ProcessState, p.log, p.tail(20))
-	default:
+func exited(p *proc) error {
+	done, err := p.Exited()
+	if !done {
 		return nil
 	}
-}
-
-// tail returns the last n lines of the daemon's log.
-func (p *proc) tail(n int) string {
-	b, err := os.ReadFile(p.log)
+	status := "exit status 0"
 	if err != nil {
-		return err.Error()
+		status = err.Error()
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+	return fmt.Errorf("%s exited (%s); log %s:\n%s", p.Name(), status, p.LogPath(), p.LogTail(20))
 }
 
 // usage is a process's resident set as the kernel counts it, and the CPU

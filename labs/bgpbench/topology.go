@@ -198,7 +198,7 @@ func (t *topology) startPeregrined(ctx context.Context, bin string) error {
 	if err != nil {
 		return err
 	}
-	t.p, t.pePID = p, p.cmd.Process.Pid
+	t.p, t.pePID = p, p.Pid()
 	pe := newPeregrineClient(sock)
 	t.pe = pe
 	err = poll(ctx, 15*time.Second, p, func(ctx context.Context) (bool, error) {
@@ -283,7 +283,7 @@ func poll(ctx context.Context, timeout time.Duration, p *proc, ready func(contex
 	var last error
 	for {
 		if p != nil {
-			if err := p.exited(); err != nil {
+			if err := exited(p); err != nil {
 				return err
 			}
 		}

@@ -67,7 +67,7 @@ func requireRunner(t *testing.T) {
 	StateDir = t.TempDir()
 }
 
-// leftovers lists the lab's namespaces and the runner's temporary veths.
+// leftovers lists the lab's namespaces.
 func leftovers(t *testing.T, lab string) []string {
 	t.Helper()
 	var out []string
@@ -75,12 +75,6 @@ func leftovers(t *testing.T, lab string) []string {
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), "clab-"+lab+"-") {
 			out = append(out, "netns "+e.Name())
-		}
-	}
-	links, _ := exec.Command("ip", "-o", "link").Output()
-	for _, l := range strings.Split(string(links), "\n") {
-		if strings.Contains(l, ": pgv") {
-			out = append(out, "link "+l)
 		}
 	}
 	return out

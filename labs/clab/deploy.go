@@ -3,8 +3,6 @@ package clab
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
 // StateDir holds one directory per deployed lab: state.json, the nodes'
@@ -103,17 +103,14 @@ func Deploy(ctx context.Context, t *Topology, o Options) (st *State, err error) 
 	names := slices.Sorted(maps.Keys(t.Topology.Nodes))
 	for _, name := range names {
 		ns := Namespace(t.Name, name)
-		if err := run(ctx, "ip", "netns", "add", ns); err != nil {
-			return nil, err
-		}
-		if err := run(ctx, "ip", "-n", ns, "link", "set", "lo", "up"); err != nil {
-			return nil, err
+		if err := netns.AddNamespace(ns); err != nil {
+			return nil, fmt.Errorf("node %s: %w", name, err)
 		}
 		st.Nodes = append(st.Nodes, NodeState{Name: name, Role: t.Topology.Nodes[name].Role(), Namespace: ns})
 	}
 	say("%s: %d nodes", t.Name, len(names))
 	for _, l := range t.Topology.Links {
-		if err := link(ctx, t.Name, l.Endpoints[0], l.Endpoints[1]); err != nil {
+		if err := link(t.Name, l.Endpoints[0], l.Endpoints[1]); err != nil {
 			return nil, err
 		}
 	}
@@ -145,23 +142,11 @@ func Deploy(ctx context.Context, t *Topology, o Options) (st *State, err error) 
 }
 
 // link makes the veth pair between two endpoints "node:if".
-func link(ctx context.Context, lab, a, b string) error {
-	var tmp [4]byte
-	_, _ = rand.Read(tmp[:])
-	ta, tb := "pgv"+hex.EncodeToString(tmp[:])+"a", "pgv"+hex.EncodeToString(tmp[:])+"b"
-	if err := run(ctx, "ip", "link", "add", ta, "type", "veth", "peer", "name", tb); err != nil {
+func link(lab, a, b string) error {
+	na, ia, _ := strings.Cut(a, ":")
+	nb, ib, _ := strings.Cut(b, ":")
+	if err := netns.LinkNamespaces(Namespace(lab, na), ia, Namespace(lab, nb), ib); err != nil {
 		return fmt.Errorf("link %s - %s: %w", a, b, err)
-	}
-	for _, e := range []struct{ tmp, ep string }{{ta, a}, {tb, b}} {
-		node, iface, _ := strings.Cut(e.ep, ":")
-		ns := Namespace(lab, node)
-		if err := run(ctx, "ip", "link", "set", e.tmp, "netns", ns, "name", iface); err != nil {
-			_ = run(ctx, "ip", "link", "del", ta)
-			return fmt.Errorf("link %s - %s: %w", a, b, err)
-		}
-		if err := run(ctx, "ip", "-n", ns, "link", "set", iface, "up"); err != nil {
-			return fmt.Errorf("link %s - %s: %w", a, b, err)
-		}
 	}
 	return nil
 }
@@ -198,25 +183,21 @@ func startDaemon(t *Topology, st *State, n *NodeState, o Options) (*started, err
 		args = []string{"-Z", "-S", "-P", "0", "--log", "stdout", "-f", conf, "-i", filepath.Join(dir, "bgpd.pid"), "--vty_socket", dir}
 	}
 	n.Log = filepath.Join(st.Dir, n.Name+".log")
-	logf, err := os.OpenFile(n.Log, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	p, err := netns.StartProcess(netns.Command{Path: path, Args: args, Dir: st.Dir}, netns.ProcessOptions{
+		Name:      n.Name + "/" + filepath.Base(path),
+		Namespace: n.Namespace,
+		LogPath:   n.Log,
+		Detached:  true, // the lab outlives the command that deployed it
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("node %s: %w", n.Name, err)
 	}
-	defer logf.Close()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Namespace, path}, args...)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Dir = st.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("node %s: starting %s: %w", n.Name, path, err)
-	}
-	n.PID = cmd.Process.Pid
-	exited, exitErr := reap(cmd)
-	return &started{node: n, binary: filepath.Base(path), since: time.Now(), exited: exited, exitErr: exitErr}, nil
+	n.PID = p.Pid()
+	return &started{node: n, binary: filepath.Base(path), since: time.Now(), proc: p}, nil
 }
 
 // peregrinedBinary is the peregrined next to the running executable (as
-// make build puts bin/peregrine and bin/peregrined), else from $PATH.
+// make build puts bin/peregrine-lab and bin/peregrined), else from $PATH.
 func peregrinedBinary() string {
 	if self, err := os.Executable(); err == nil {
 		p := filepath.Join(filepath.Dir(self), "peregrined")
@@ -251,10 +232,14 @@ func Inspect(name string) (*State, error) {
 	}
 	for i := range st.Nodes {
 		n := &st.Nodes[i]
-		n.Running = n.PID == 0 && namespaceExists(n.Namespace) || n.PID != 0 && alive(n.PID)
+		n.Running = n.PID == 0 && netns.NamespaceExists(n.Namespace) || n.PID != 0 && alive(n.PID)
 	}
 	return &st, nil
 }
+
+// destroyGrace is how long Destroy gives a lab's daemons between SIGTERM
+// and SIGKILL.
+const destroyGrace = 5 * time.Second
 
 // Destroy removes every namespace of the lab, with whatever runs in it, and
 // its state directory. It needs nothing but the name: a lab whose runner
@@ -264,46 +249,13 @@ func Destroy(name string) error {
 		return err
 	}
 	var errs []error
-	entries, _ := os.ReadDir("/run/netns")
-	for _, e := range entries {
-		ns := e.Name()
-		if !strings.HasPrefix(ns, "clab-"+name+"-") {
-			continue
-		}
-		killNamespace(ns)
-		if err := run(context.Background(), "ip", "netns", "del", ns); err != nil {
-			errs = append(errs, err)
-		}
+	namespaces, err := netns.Namespaces("clab-" + name + "-")
+	errs = append(errs, err)
+	for _, ns := range namespaces {
+		errs = append(errs, netns.RemoveNamespace(ns, destroyGrace))
 	}
 	errs = append(errs, os.RemoveAll(filepath.Join(StateDir, name)))
 	return errors.Join(errs...)
-}
-
-// killNamespace stops every process in ns: SIGTERM, then SIGKILL after
-// five seconds.
-func killNamespace(ns string) {
-	pids := func() []int {
-		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
-		var ps []int
-		for _, f := range strings.Fields(string(out)) {
-			var p int
-			if _, err := fmt.Sscan(f, &p); err == nil && p > 1 {
-				ps = append(ps, p)
-			}
-		}
-		return ps
-	}
-	for _, p := range pids() {
-		_ = syscall.Kill(p, syscall.SIGTERM)
-	}
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if len(pids()) == 0 {
-			return
-		}
-	}
-	for _, p := range pids() {
-		_ = syscall.Kill(p, syscall.SIGKILL)
-	}
 }
 
 func alive(pid int) bool {
@@ -320,20 +272,6 @@ func alive(pid int) bool {
 		return s[i+2] != 'Z'
 	}
 	return true
-}
-
-func namespaceExists(ns string) bool {
-	_, err := os.Stat(filepath.Join("/run/netns", ns))
-	return err == nil
-}
-
-// run runs a command and returns its output in the error if it fails.
-func run(ctx context.Context, name string, args ...string) error {
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
 }
 
 // execIn runs one of a node's exec commands with sh inside its namespace.

@@ -12,7 +12,10 @@
 // configs name their key files relative to themselves, so the same node
 // directory works in a container and here.
 //
-// Namespaces are named clab-LAB-NODE, as containerlab names containers.
+// The namespaces, veth pairs and daemons are made with labs/netns's
+// primitives; the daemons are Detached, so the lab stays up after the
+// command that deployed it. Namespaces are named clab-LAB-NODE, as
+// containerlab names containers.
 // State (logs, control sockets, pids) lives in StateDir/LAB. Destroy finds
 // a lab by its namespaces, not only by its state, so it cleans up after a
 // runner or a daemon killed with SIGKILL, and Deploy destroys what is left

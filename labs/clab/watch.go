@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
 // How long Deploy watches the daemons it started. A daemon that exits on
@@ -21,6 +22,10 @@ var (
 	StartupWatch = 3 * time.Second
 	SocketWait   = 30 * time.Second
 )
+
+// errExitedZero is the exit status of a daemon that exited during deploy
+// without an error status: an exit nonetheless.
+var errExitedZero = errors.New("exit status 0")
 
 // logTail is how many of a dead daemon's last log lines an error carries.
 const logTail = 20
@@ -58,27 +63,10 @@ func (e *DaemonExitedError) Unwrap() error { return e.Err }
 
 // started is a daemon Deploy started and watches until the lab is up.
 type started struct {
-	node    *NodeState
-	binary  string
-	since   time.Time
-	exited  <-chan struct{} // closed when the daemon has exited
-	exitErr *error          // valid once exited is closed
-}
-
-// reap waits for cmd in the background (so that it never lingers as a
-// zombie while this process runs; after it exits, init reaps) and says
-// when and how it ended.
-func reap(cmd *exec.Cmd) (exited <-chan struct{}, exitErr *error) {
-	done := make(chan struct{})
-	var werr error
-	go func() {
-		werr = cmd.Wait()
-		if werr == nil {
-			werr = errors.New("exit status 0")
-		}
-		close(done)
-	}()
-	return done, &werr
+	node   *NodeState
+	binary string
+	since  time.Time
+	proc   *netns.Process
 }
 
 // awaitStartup watches every started daemon until it has run for
@@ -101,8 +89,12 @@ func awaitOne(ctx context.Context, d started) error {
 	answered := d.node.Socket == ""
 	for {
 		select {
-		case <-d.exited:
-			return d.failure(*d.exitErr)
+		case <-d.proc.Done():
+			_, err := d.proc.Exited()
+			if err == nil {
+				err = errExitedZero
+			}
+			return d.failure(err)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:

@@ -1,7 +1,8 @@
 package interop_test
 
-// Issue 14 items 5 and 6 through the daemon: the E2E lab, with pe1 given a
-// management interface and a main-table default route out of it, as
+// No clear text out of a VRF and no way into one, through the daemon (the
+// backend alone: fib/userspace/leaks_test.go): the E2E lab, with pe1 given
+// a management interface and a main-table default route out of it, as
 // containerlab gives every node:
 //
 //	pe1 mgmt 198.51.100.1/24 ─── mgmt sink 198.51.100.2/24 (10/8 via pe1; no forwarding)

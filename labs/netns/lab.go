@@ -97,13 +97,10 @@ func (l *Lab) AddNode(name string) (*Node, error) {
 	if slices.ContainsFunc(l.mu.nodes, func(o *Node) bool { return o.name == name }) {
 		return nil, fmt.Errorf("node %q already exists in the lab", name)
 	}
-	if _, err := ip("netns", "add", n.ns); err != nil {
+	if err := AddNamespace(n.ns); err != nil {
 		return nil, fmt.Errorf("node %s: %w", name, err)
 	}
 	l.mu.nodes = append(l.mu.nodes, n)
-	if _, err := ip("-n", n.ns, "link", "set", "lo", "up"); err != nil {
-		return nil, fmt.Errorf("node %s: %w", name, err)
-	}
 	l.log.Info("node added", "node", name, "netns", n.ns)
 	return n, nil
 }
@@ -131,19 +128,11 @@ func (l *Lab) Link(a *Node, aIf string, b *Node, bIf string) error {
 	if a.lab != l || b.lab != l {
 		return errors.New("netns: Link across labs")
 	}
-	if len(aIf) > 15 || len(bIf) > 15 || aIf == "" || bIf == "" {
-		return fmt.Errorf("link %s:%s-%s:%s: interface names must be 1 to 15 bytes", a.name, aIf, b.name, bIf)
-	}
 	if l.isClosed() {
 		return errClosed
 	}
-	if _, err := ip("link", "add", aIf, "netns", a.ns, "type", "veth", "peer", "name", bIf, "netns", b.ns); err != nil {
+	if err := LinkNamespaces(a.ns, aIf, b.ns, bIf); err != nil {
 		return fmt.Errorf("link %s:%s-%s:%s: %w", a.name, aIf, b.name, bIf, err)
-	}
-	for _, e := range []struct{ ns, ifname string }{{a.ns, aIf}, {b.ns, bIf}} {
-		if _, err := ip("-n", e.ns, "link", "set", e.ifname, "up"); err != nil {
-			return fmt.Errorf("link %s:%s-%s:%s: %w", a.name, aIf, b.name, bIf, err)
-		}
 	}
 	l.log.Info("link added", "a", a.name+":"+aIf, "b", b.name+":"+bIf)
 	return nil
@@ -178,7 +167,7 @@ func (l *Lab) Close() error {
 		}
 	}
 	for _, n := range nodes {
-		if err := removeNamespace(n.ns); err != nil {
+		if err := RemoveNamespace(n.ns, 0); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,16 +30,37 @@ type Command struct {
 	StopTimeout time.Duration
 }
 
-// Process is a program running in a node under the lab's supervision: its
-// standard output and error go to a log file, and Lab.Close stops it.
+// Process is a supervised program: its standard output and error go to a
+// log file, a goroutine waits for it (so it never lingers as a zombie
+// while this process runs), and Stop ends it and whatever it forked. A
+// lab's processes are stopped by Lab.Close; StartProcess's by their owner.
 type Process struct {
 	name    string // node/logname, for messages
-	node    *Node
 	cmd     *exec.Cmd
 	logPath string
 	grace   time.Duration // SIGTERM to SIGKILL
+	log     *slog.Logger
 	done    chan struct{} // closed when the process has been waited for
 	err     error         // exit status; read only after done is closed
+}
+
+// ProcessOptions place a process StartProcess starts.
+type ProcessOptions struct {
+	// Name names the process in messages; default the program's base name.
+	Name string
+	// Namespace is the network namespace to run in, as `ip netns` knows
+	// it; empty: the host's.
+	Namespace string
+	// LogPath is the file that receives the standard output and error; it
+	// is created if missing and appended to.
+	LogPath string
+	// Detached processes outlive this one: they get a session of their own
+	// and no death signal, for a lab that stays up after the command that
+	// deployed it (labs/clab). Otherwise the kernel kills the process when
+	// this one dies, however it dies.
+	Detached bool
+	// Log receives a line when the process starts and stops; nil: none.
+	Log *slog.Logger
 }
 
 // Start runs name with args inside the node, like exec.Command(name, args...),
@@ -65,47 +87,71 @@ func (n *Node) StartCommand(c Command) (*Process, error) {
 	for i := 2; fileExists(logPath); i++ {
 		logPath = filepath.Join(l.dir, fmt.Sprintf("%s-%s-%d.log", n.name, logName, i))
 	}
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if c.Dir == "" {
+		c.Dir = l.dir
+	}
+	p, err := StartProcess(c, ProcessOptions{Name: n.name + "/" + logName, Namespace: n.ns, LogPath: logPath, Log: l.log})
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", n.name, err)
 	}
+	l.mu.procs = append(l.mu.procs, p)
+	return p, nil
+}
+
+// StartProcess runs c in o.Namespace under supervision and returns once the
+// program has been started. c.LogName is not used: o.LogPath says where
+// the output goes. The caller owns the process and stops it.
+func StartProcess(c Command, o ProcessOptions) (*Process, error) {
+	name := cmp.Or(o.Name, filepath.Base(c.Path))
+	logFile, err := os.OpenFile(o.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	defer logFile.Close() // the child has its own copy of the descriptor
 
-	// `ip netns exec` execs the program in place: the pid we hold is the
-	// daemon's own, so signals reach it.
-	cmd := exec.Command("ip", append([]string{"netns", "exec", n.ns, c.Path}, c.Args...)...)
+	cmd := exec.Command(c.Path, c.Args...)
+	if o.Namespace != "" {
+		// `ip netns exec` execs the program in place: the pid we hold is
+		// the daemon's own, so signals reach it.
+		cmd = exec.Command("ip", append([]string{"netns", "exec", o.Namespace, c.Path}, c.Args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Dir = c.Dir
-	if cmd.Dir == "" {
-		cmd.Dir = l.dir
-	}
 	if len(c.Env) > 0 {
 		cmd.Env = append(os.Environ(), c.Env...)
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid: true, // Stop signals the whole group, helpers included
-		// If the test binary dies without Close, the kernel kills the
-		// daemon; Sweep catches whatever escapes (forked helpers).
-		Pdeathsig: syscall.SIGKILL,
+	if o.Detached {
+		// Its own session, and so its own process group for Stop.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	} else {
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Setpgid: true, // Stop signals the whole group, helpers included
+			// If this program dies without stopping it, the kernel kills
+			// the daemon; Sweep catches whatever escapes (forked helpers).
+			Pdeathsig: syscall.SIGKILL,
+		}
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("node %s: start %s: %w", n.name, c.Path, err)
+		return nil, fmt.Errorf("start %s: %w", c.Path, err)
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	p := &Process{
-		name:    n.name + "/" + logName,
-		node:    n,
+		name:    name,
 		cmd:     cmd,
-		logPath: logPath,
+		logPath: o.LogPath,
 		grace:   cmp.Or(c.StopTimeout, StopTimeout),
+		log:     log,
 		done:    make(chan struct{}),
 	}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
-	l.mu.procs = append(l.mu.procs, p)
-	l.log.Info("process started", "node", n.name, "pid", cmd.Process.Pid,
-		"cmd", strings.Join(append([]string{c.Path}, c.Args...), " "), "log", logPath)
+	log.Info("process started", "process", name, "netns", o.Namespace, "pid", cmd.Process.Pid,
+		"cmd", strings.Join(append([]string{c.Path}, c.Args...), " "), "log", o.LogPath)
 	return p, nil
 }
 
@@ -139,8 +185,9 @@ func (p *Process) Exited() (bool, error) {
 }
 
 // Stop sends SIGTERM to the process group, waits up to its stop timeout, then
-// sends SIGKILL and waits for the exit. It returns nil once the process is
-// gone, whatever its exit status (see Exited); calling it again is harmless.
+// sends SIGKILL and waits for the exit; last it kills whatever the process
+// left in its group. It returns nil once the process is gone, whatever its
+// exit status (see Exited); calling it again is harmless.
 func (p *Process) Stop() error {
 	if exited, _ := p.Exited(); exited {
 		return nil
@@ -152,13 +199,15 @@ func (p *Process) Stop() error {
 	select {
 	case <-p.done:
 	case <-time.After(p.grace):
-		p.node.lab.log.Warn("process ignored SIGTERM; killing", "process", p.name, "timeout", p.grace)
+		p.log.Warn("process ignored SIGTERM; killing", "process", p.name, "timeout", p.grace)
 		if err := syscall.Kill(pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			return fmt.Errorf("kill %s: %w", p.name, err)
 		}
 		<-p.done
 	}
-	p.node.lab.log.Info("process stopped", "process", p.name, "exit", p.err)
+	// The leader is gone; its group may hold stragglers it forked.
+	_ = syscall.Kill(pgid, syscall.SIGKILL)
+	p.log.Info("process stopped", "process", p.name, "exit", p.err)
 	return nil
 }
 

@@ -9,10 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
-	"time"
 )
 
 // LockDir holds one lock file per live lab, "<id>.lock", flocked by the lab's
@@ -20,9 +18,6 @@ import (
 // dies, however it dies, which is what makes a lab recognisably stale. /run
 // is a tmpfs, emptied at boot together with the namespaces.
 var LockDir = "/run/peregrine-netns"
-
-// netnsDir is where `ip netns add` bind-mounts named namespaces.
-const netnsDir = "/run/netns"
 
 var labNamespace = regexp.MustCompile(`^` + NamePrefix + `([0-9a-f]{6})-`)
 
@@ -97,7 +92,7 @@ func Sweep(log *slog.Logger) error {
 		log.Warn("sweeping stale lab", "lab", NamePrefix+id)
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), NamePrefix+id+"-") {
-				if err := removeNamespace(e.Name()); err != nil {
+				if err := RemoveNamespace(e.Name(), 0); err != nil {
 					errs = append(errs, err)
 				}
 			}
@@ -132,38 +127,4 @@ func takeStaleLock(id string) (*os.File, bool) {
 		return nil, false // held: the lab is alive
 	}
 	return f, true
-}
-
-// removeNamespace kills every process left in ns, then deletes it. A
-// namespace that no longer exists is not an error.
-//
-//	kill -9 $(ip netns pids NS); ip netns del NS
-func removeNamespace(ns string) error {
-	if _, err := os.Stat(filepath.Join(netnsDir, ns)); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	out, err := ip("netns", "pids", ns)
-	if err != nil {
-		return err
-	}
-	pids := strings.Fields(string(out))
-	for _, s := range pids {
-		if pid, err := strconv.Atoi(s); err == nil {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	// Wait (briefly) for the kills to land so that nothing outlives the
-	// namespace's name; a zombie whose parent is elsewhere may linger and
-	// is harmless.
-	for deadline := time.Now().Add(2 * time.Second); len(pids) > 0 && time.Now().Before(deadline); {
-		out, err := ip("netns", "pids", ns)
-		if err != nil || len(strings.Fields(string(out))) == 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if _, err := ip("netns", "del", ns); err != nil {
-		return err
-	}
-	return nil
 }

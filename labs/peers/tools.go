@@ -1,13 +1,13 @@
 package peers
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 
+	"github.com/peregrine-net/peregrine/labs/internal/modroot"
 	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
@@ -36,7 +36,7 @@ func Tool(name string) (string, error) {
 		}
 		looked = append(looked, p)
 	}
-	if root, err := moduleRoot(); err == nil {
+	if root, err := modroot.Find(); err == nil {
 		p := filepath.Join(root, "bin", "tools", name)
 		if isExecutable(p) {
 			return p, nil
@@ -48,25 +48,6 @@ func Tool(name string) (string, error) {
 	}
 	looked = append(looked, "$PATH")
 	return "", fmt.Errorf("%s not found (looked in %s): run `make tools`", name, strings.Join(looked, ", "))
-}
-
-// moduleRoot walks up from the working directory (a test's is its
-// package's) to the directory holding go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func isExecutable(p string) bool {

@@ -10,7 +10,7 @@ import (
 )
 
 // vmModules are what the VM tests need, in a working load order (see
-// PEERS.md): VRF and MPLS forwarding, veth, TUN (the ESP gateway), XFRM with
+// docs/LABS.md): VRF and MPLS forwarding, veth, TUN (the ESP gateway), XFRM with
 // AES-GCM and AES-CBC + HMAC-SHA2 ESP, and the crypto modules no symbol
 // dependency reveals (gcm needs ctr and ghash-generic; ESP's IV generator
 // needs drbg, drbg jitterentropy and sha512, jitterentropy sha3; ESP with

@@ -60,7 +60,7 @@ func TestProposalText(t *testing.T) {
 }
 
 // TestProposalTextCBC: strongSwan's meaning of the CBC strings, which the
-// issue's peers propose (RFC 7296 section 3.3.2 proposals with INTEG).
+// CBC-only peers propose (RFC 7296 section 3.3.2 proposals with INTEG).
 func TestProposalTextCBC(t *testing.T) {
 	for _, c := range []struct {
 		in   string

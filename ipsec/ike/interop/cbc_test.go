@@ -189,7 +189,7 @@ func swanList(ps []string) string {
 	return strings.ReplaceAll(strings.Join(ps, ", "), "prf-", "prf")
 }
 
-// The gateway: a strongSwan that accepts only
+// A CBC-only gateway: a strongSwan that accepts only
 // aes256-sha384-modp2048 (IKE) and aes256-sha256 (ESP), against Peregrine
 // with its default proposals, either side initiating. Before CBC was in
 // the defaults, strongSwan answered NO_PROPOSAL_CHOSEN.

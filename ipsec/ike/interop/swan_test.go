@@ -14,7 +14,7 @@ import (
 )
 
 // swan is a charon-systemd in its own namespace, driven with swanctl over
-// its vici socket (see shared PEERS.md for the configuration rules).
+// its vici socket (docs/LABS.md says how it starts and what its conf needs).
 type swan struct {
 	node *netns.Node
 	dir  string

@@ -1,4 +1,4 @@
-package main
+package showcli
 
 import (
 	"context"
@@ -13,21 +13,22 @@ import (
 	"github.com/peregrine-net/peregrine/cmd/internal/localapi"
 )
 
-// client reads peregrined's local API.
-type client struct {
+// Client reads peregrined's local API.
+type Client struct {
 	sock string
 	http *http.Client
 }
 
-func newClient(sock string) *client {
-	return &client{sock: sock, http: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+// NewClient returns a Client for the control socket at sock.
+func NewClient(sock string) *Client {
+	return &Client{sock: sock, http: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 		},
 	}}}
 }
 
-func (c *client) get(path string, v any) error {
+func (c *Client) get(path string, v any) error {
 	resp, err := c.http.Get("http://peregrined" + path)
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {

@@ -13,7 +13,7 @@ import (
 	"github.com/peregrine-net/peregrine/labs/clab"
 )
 
-// lab runs `peregrine lab deploy|inspect|destroy|demo|check -t FILE`: a
+// lab runs `peregrine-lab deploy|inspect|destroy|demo|check -t FILE`: a
 // containerlab topology in network namespaces, without Docker (package
 // labs/clab). check judges a deployed lab, and with -docker one that
 // containerlab deployed (make clab-test).
@@ -22,17 +22,22 @@ func lab(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	verb := args[0]
-	fs := flag.NewFlagSet("peregrine lab "+verb, flag.ContinueOnError)
+	switch verb {
+	case "deploy", "inspect", "destroy", "demo", "check":
+	default:
+		return errUsage
+	}
+	fs := flag.NewFlagSet("peregrine-lab "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("t", "", "containerlab topology `file` (*.clab.yml)")
 	destroy := fs.Bool("destroy", false, "demo: destroy the lab at the end instead of leaving it up")
-	peregrined := fs.String("peregrined", "", "peregrined `binary` (default: next to peregrine, else $PATH)")
+	peregrined := fs.String("peregrined", "", "peregrined `binary` (default: next to peregrine-lab, else $PATH)")
 	docker := fs.String("docker", "", "check: the lab was deployed by containerlab; reach its nodes with this docker `CLI` (docker exec)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
 	if *file == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "peregrine lab: -t FILE is required")
+		fmt.Fprintln(stderr, "peregrine-lab: -t FILE is required")
 		return errUsage
 	}
 	topo, err := clab.Load(*file)

@@ -1,4 +1,4 @@
-package main
+package showcli
 
 import (
 	"fmt"
@@ -14,7 +14,7 @@ import (
 // showMore handles the show commands beyond bgp summary, vrf and route:
 // the VPN RIB, the LFIB, the SAs and the interfaces. ok is false for a
 // command it does not know.
-func showMore(c *client, words []string, asJSON bool, w io.Writer) (ok bool, err error) {
+func showMore(c *Client, words []string, asJSON bool, w io.Writer) (ok bool, err error) {
 	switch {
 	case len(words) >= 2 && words[0] == "bgp" && (words[1] == "vpnv4" || words[1] == "vpnv6"):
 		path := "/v1/bgp/" + words[1]

@@ -1,4 +1,4 @@
-package main
+package showcli
 
 import (
 	"encoding/json"

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/peregrine-net/peregrine/cmd/internal/showcli"
 	"github.com/peregrine-net/peregrine/labs/clab"
 )
 
@@ -52,7 +53,7 @@ func newNetnsNodes(st *clab.State) *netnsNodes {
 }
 
 func (n *netnsNodes) show(_ context.Context, pe string, words []string, asJSON bool, w *bytes.Buffer) error {
-	return show(newClient(n.nodes[pe].Socket), words, asJSON, w)
+	return showcli.Show(showcli.NewClient(n.nodes[pe].Socket), words, asJSON, w)
 }
 
 func (n *netnsNodes) run(ctx context.Context, node string, argv ...string) ([]byte, error) {
