@@ -10,9 +10,9 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/peregrine-net/peregrine/bgp"
 	"github.com/peregrine-net/peregrine/bgp/vpn"
 	"github.com/peregrine-net/peregrine/cmd/internal/localapi"
-	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
 )
 
@@ -202,7 +202,7 @@ func countersOf(m map[string]fib.VRFCounters) map[string]*localapi.VRFCounters {
 
 // kernelInterfaces are the kernel backend's own devices: each VRF's VRF
 // device and the ESP gateway's TUNs (st.Devices), with their counters.
-func kernelInterfaces(st fib.Stats, vrfs []config.VRF) []localapi.Interface {
+func kernelInterfaces(st fib.Stats, vrfs []bgp.VRF) []localapi.Interface {
 	var out []localapi.Interface
 	for _, v := range vrfs {
 		out = append(out, linkInfo(fib.VRFDevice(v.Name), v.Name, "vrf"))
@@ -238,7 +238,7 @@ func (a *apiServer) interfaces(w http.ResponseWriter, _ *http.Request) {
 // devices: the userspace backend's VRF TUNs, or the kernel backend's VRF
 // devices and ESP gateway TUNs (a Counterer whose Stats has no VRFs),
 // with their counters.
-func (dp *dataplane) interfaceDocs(vrfs []config.VRF) []localapi.Interface {
+func (dp *dataplane) interfaceDocs(vrfs []bgp.VRF) []localapi.Interface {
 	st, counting := dp.stats()
 	counters := vrfCounters(st)
 	out := []localapi.Interface{}

@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/peregrine-net/peregrine/config"
+	"github.com/peregrine-net/peregrine/bgp"
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/fib/fake"
 )
@@ -14,7 +14,7 @@ import (
 // has none (kernel), only CE interfaces where the backend counts nothing.
 // The devices do not exist here; they show as missing.
 func TestInterfaceDocsByBackend(t *testing.T) {
-	vrfs := []config.VRF{{Name: "red", Interfaces: []string{"pgtest-ce1"}}}
+	vrfs := []bgp.VRF{{Name: "red", Interfaces: []string{"pgtest-ce1"}}}
 	userspaceLike := statsBackend{Backend: fake.New(), stats: fib.Stats{
 		VRFs: map[string]fib.VRFCounters{"red": {OutPackets: 7}}}}
 	kernelLike := statsBackend{Backend: fake.New(), stats: fib.Stats{

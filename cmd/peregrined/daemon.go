@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/peregrine-net/peregrine/bgp"
+	"github.com/peregrine-net/peregrine/bgp/bgpconfig"
 	"github.com/peregrine-net/peregrine/cmd/internal/memtrim"
 	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
@@ -84,7 +85,7 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 		go func() { _ = runner.Run(ctx) }()
 	}
 	go forwardEvents(d.events, d.fib, d.log)
-	sp, err := bgp.Start(ctx, d.cfg, d.log, d.events)
+	sp, err := bgp.Start(ctx, bgpconfig.Translate(d.cfg), d.log, d.events)
 	if err != nil {
 		d.log.Error("bgp did not start", "error", err)
 		return 1
@@ -176,7 +177,7 @@ func (d *daemon) reload(ctx context.Context) {
 		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", err)
 		return
 	}
-	if err := d.speaker.Reload(ctx, cfg); err != nil {
+	if err := d.speaker.Reload(ctx, bgpconfig.Translate(cfg)); err != nil {
 		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", err)
 		return
 	}
