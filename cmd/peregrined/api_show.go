@@ -33,7 +33,7 @@ type statser interface{ Stats() userspace.Stats }
 func statserOf(b fib.Backend) statser {
 	switch x := b.(type) {
 	case *kernel.Backend:
-		if g := x.Gateway(); g != nil {
+		if g, ok := x.Gateway().(statser); ok {
 			return g
 		}
 	case statser:
@@ -220,8 +220,8 @@ func kernelInterfaces(kb *kernel.Backend, vrfs []config.VRF) []localapi.Interfac
 	for _, v := range vrfs {
 		out = append(out, linkInfo(fib.VRFDevice(v.Name), v.Name, "vrf"))
 	}
-	g := kb.Gateway()
-	if g == nil {
+	g, ok := kb.Gateway().(statser)
+	if !ok {
 		return out
 	}
 	counters := countersOf(g.Stats().Devices)

@@ -46,8 +46,9 @@ type gwPeer struct {
 	p   *peer
 }
 
-// GatewayInbound is the TUN the Gateway writes opened MPLS packets into.
-const GatewayInbound = "pgesp-in"
+// GatewayInbound is the TUN the Gateway writes opened MPLS packets into
+// (fib.ESPGatewayInbound, named there for the kernel backend).
+const GatewayInbound = fib.ESPGatewayInbound
 
 // gatewayDevicePrefix starts the name of each remote PE's TUN.
 const gatewayDevicePrefix = "pgesp-"
