@@ -181,7 +181,7 @@ type socketReader struct {
 	w *tunWriter
 }
 
-func (r *socketReader) ESP(buf []byte, off, n int, inRun bool) {
+func (r *socketReader) ESP(buf []byte, off, n int, _ netip.AddrPort, inRun bool) {
 	v, io, il, _ := r.d.inbound(buf, off, n)
 	switch {
 	case v == nil:

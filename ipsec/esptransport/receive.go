@@ -3,6 +3,7 @@ package esptransport
 import (
 	"errors"
 	"net"
+	"net/netip"
 
 	"github.com/peregrine-net/peregrine/ipsec/wire"
 	"golang.org/x/sys/unix"
@@ -12,11 +13,11 @@ import (
 // Its methods must not keep buf or body past the call but as they say.
 type Handler interface {
 	// ESP takes one ESP packet, buf[off:off+n], with off bytes of
-	// headroom in front. inRun: the packet is one of a UDP GRO run, and
+	// headroom in front, from from (port 0 for raw ESP). inRun: the packet is one of a UDP GRO run, and
 	// the bytes after it are the next packet's (copy what is kept past
 	// the run); otherwise the packet has its buffer to itself until
 	// Flush.
-	ESP(buf []byte, off, n int, inRun bool)
+	ESP(buf []byte, off, n int, from netip.AddrPort, inRun bool)
 	// Control takes what is not ESP: an IKE message (d.Body, after
 	// the non-ESP marker), a NAT-keepalive or a malformed datagram.
 	Control(d Datagram)
@@ -75,7 +76,7 @@ func (s *Socket) deliver(m *Batch, i int, buf []byte, off int, h Handler) {
 
 func dispatch(h Handler, d Datagram, buf []byte, inRun bool) {
 	if d.Kind == wire.KindESP {
-		h.ESP(buf, d.ESPOff, d.ESPLen, inRun)
+		h.ESP(buf, d.ESPOff, d.ESPLen, d.From, inRun)
 		return
 	}
 	h.Control(d)

@@ -19,7 +19,7 @@ type recorder struct {
 	flushes int
 }
 
-func (r *recorder) ESP(buf []byte, off, n int, inRun bool) {
+func (r *recorder) ESP(buf []byte, off, n int, _ netip.AddrPort, inRun bool) {
 	r.kinds = append(r.kinds, wire.KindESP)
 	r.esp = append(r.esp, append([]byte(nil), buf[off:off+n]...))
 	if inRun {
@@ -66,6 +66,11 @@ func TestReceiveDemux(t *testing.T) {
 	if lost := send.SendUDP(tx); lost != 0 {
 		t.Fatalf("lost %d", lost)
 	}
+	ikeMsg := ikeDatagram(30)[wire.NonESPMarkerLen:]
+	if err := tx.SendIKE(to.AddrPort(), ikeMsg); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, wire.KindIKE)
 	r := &recorder{}
 	done := make(chan error, 1)
 	// Receive runs until the socket closes; the recorder is read only
@@ -87,7 +92,7 @@ func TestReceiveDemux(t *testing.T) {
 	if len(r.esp) != 2 || !bytes.Equal(r.esp[0], sent[0]) || !bytes.Equal(r.esp[1], sent[4]) {
 		t.Errorf("ESP packets not handed over whole")
 	}
-	if len(r.ike) != 1 || !bytes.Equal(r.ike[0], sent[1][wire.NonESPMarkerLen:]) {
+	if len(r.ike) != 2 || !bytes.Equal(r.ike[0], sent[1][wire.NonESPMarkerLen:]) || !bytes.Equal(r.ike[1], ikeMsg) {
 		t.Errorf("IKE message: got %x, want it without the marker", r.ike)
 	}
 	if r.flushes == 0 {
@@ -138,9 +143,9 @@ func TestReceiveGRORun(t *testing.T) {
 // counter is a Handler that allocates nothing.
 type counter struct{ esp, control int }
 
-func (c *counter) ESP([]byte, int, int, bool) { c.esp++ }
-func (c *counter) Control(Datagram)           { c.control++ }
-func (c *counter) Flush()                     {}
+func (c *counter) ESP([]byte, int, int, netip.AddrPort, bool) { c.esp++ }
+func (c *counter) Control(Datagram)                           { c.control++ }
+func (c *counter) Flush()                                     {}
 
 // TestDeliverAllocs: demultiplexing and handing over a received batch
 // allocates nothing.

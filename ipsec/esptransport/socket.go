@@ -22,6 +22,7 @@ const socketBuffer = 8 << 20
 // wakes it.
 type Socket struct {
 	conn interface{ Close() error }
+	uc   *net.UDPConn // conn, if it is UDP: for SendIKE and WriteTo
 	rc   syscall.RawConn
 	udp  bool
 	// gso: the kernel takes UDP_SEGMENT (see SendBatch); cleared if a
@@ -55,7 +56,6 @@ func (s *Socket) Close() error { return s.conn.Close() }
 // 4500 and raw ESP (IP protocol 50).
 type Sockets struct {
 	local netip.Addr
-	uc    *net.UDPConn
 	UDP   *Socket
 	ESP   *Socket
 }
@@ -75,7 +75,7 @@ func Open(local netip.Addr, log *slog.Logger) (*Sockets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ESP-in-UDP socket: %w", err)
 	}
-	s := &Sockets{local: local, uc: uc}
+	s := &Sockets{local: local}
 	if s.UDP, err = NewSocket(uc, true, false, log); err != nil {
 		uc.Close()
 		return nil, err
@@ -118,6 +118,7 @@ func NewSocket(c interface {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Socket{conn: c, rc: rc, udp: udp, hdrIncluded: hdrIncluded, gro: gro, log: log}
+	s.uc, _ = c.(*net.UDPConn)
 	s.gso.Store(gso)
 	return s, nil
 }
@@ -138,10 +139,23 @@ func (s *Sockets) Close() error {
 
 // SendIKE sends msg to a peer from port 4500 behind the non-ESP marker
 // (RFC 3948 section 2.2). Control plane: it allocates.
-func (s *Sockets) SendIKE(to netip.AddrPort, msg []byte) error {
+func (s *Sockets) SendIKE(to netip.AddrPort, msg []byte) error { return s.UDP.SendIKE(to, msg) }
+
+// SendIKE sends msg from the UDP socket s behind the non-ESP marker.
+// Control plane: it allocates.
+func (s *Socket) SendIKE(to netip.AddrPort, msg []byte) error {
 	buf := make([]byte, wire.NonESPMarkerLen+len(msg))
 	copy(buf[wire.NonESPMarkerLen:], msg)
-	_, err := s.uc.WriteToUDPAddrPort(buf, to)
+	return s.WriteTo(buf, to)
+}
+
+// WriteTo sends one datagram from the UDP socket s, for what is not
+// batched: IKE, and ESP a test echoes. The fast path uses SendBatch.
+func (s *Socket) WriteTo(pkt []byte, to netip.AddrPort) error {
+	if s.uc == nil {
+		return errors.New("esptransport: WriteTo on a socket that is not UDP")
+	}
+	_, err := s.uc.WriteToUDPAddrPort(pkt, to)
 	return err
 }
 
