@@ -44,6 +44,11 @@ func TUNName(vrf string) string { return devName("pg-", vrf) }
 // (`ip -f mpls route add 1000 dev vrf-red` pops and looks up in red).
 func VRFDevice(vrf string) string { return devName("vrf-", vrf) }
 
+// ESPGatewayInbound is the TUN the kernel backend's ESP gateway writes
+// opened MPLS packets into: the only interface with MPLS input on, so
+// that a labelled packet arriving in clear on the core reaches no VRF.
+const ESPGatewayInbound = "pgesp-in"
+
 func devName(prefix, vrf string) string {
 	if len(prefix)+len(vrf) <= maxIfName {
 		return prefix + vrf

@@ -9,6 +9,9 @@
 //   - replay: the RFC 6479 anti-replay window esp uses.
 //   - wire: the outer IPv4/IPv6 header and the ESP-in-UDP encapsulation
 //     (RFC 3948) around an ESP packet, built and parsed in place.
+//   - esptransport: the sockets that carry ESP between PEs (UDP 4500 and
+//     raw ESP), batched send and receive, and the demultiplexing of what
+//     port 4500 receives (ESP, IKE, keepalives).
 //   - ike: IKEv2 (RFC 7296), which authenticates peers and negotiates the
 //     SAs.
 //   - keying: the service that turns configured tunnels and IKE's child

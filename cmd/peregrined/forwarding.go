@@ -56,8 +56,10 @@ func newBackend(cfg *config.Config, log *slog.Logger, hook *nattHook, seqs *seqs
 // configuration protects traffic between PEs; the gateway owns UDP 4500.
 func newKernelBackend(cfg *config.Config, log *slog.Logger, opts userspace.Options) (fib.Backend, ikeSender, error) {
 	var ko kernel.Options
+	var g *userspace.Gateway
 	if usesIPsec(cfg) {
-		g, err := userspace.NewGateway(log.With("component", "esp-gateway"), opts)
+		var err error
+		g, err = userspace.NewGateway(log.With("component", "esp-gateway"), opts)
 		if err != nil {
 			return nil, nil, fmt.Errorf("dataplane: %w", err)
 		}
@@ -65,15 +67,15 @@ func newKernelBackend(cfg *config.Config, log *slog.Logger, opts userspace.Optio
 	}
 	b, err := kernel.New(log.With("component", "kernel"), ko)
 	if err != nil {
-		if ko.ESP != nil {
-			ko.ESP.Close()
+		if g != nil {
+			g.Close()
 		}
 		return nil, nil, err
 	}
-	if ko.ESP == nil {
+	if g == nil {
 		return b, nil, nil // not a nil *Gateway in the interface
 	}
-	return b, ko.ESP, nil
+	return b, g, nil
 }
 
 // espPath says where the kernel backend's protected traffic goes.

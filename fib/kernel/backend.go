@@ -33,8 +33,8 @@
 // # ESP-protected peers
 //
 // The kernel's own ESP (XFRM) cannot take an MPLS packet, so where the
-// configuration protects the traffic between PEs (Options.ESP, a
-// userspace.Gateway), every route to a remote PE goes into that PE's TUN
+// configuration protects the traffic between PEs (Options.ESP, an
+// ESPGateway: fib/userspace's Gateway in the daemon), every route to a remote PE goes into that PE's TUN
 // of the Gateway instead of the core:
 //
 //	ip route replace REMOTE-PREFIX encap mpls LABEL dev pgesp-N table TABLE proto 204
@@ -83,7 +83,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/peregrine-net/peregrine/fib"
-	"github.com/peregrine-net/peregrine/fib/userspace"
 	"github.com/peregrine-net/peregrine/mpls"
 )
 
@@ -98,7 +97,7 @@ type Options struct {
 	// ESP, if set, carries the traffic to remote PEs (see the package
 	// documentation); it works in the caller's namespace, so NetNS must
 	// be zero. Close closes it.
-	ESP *userspace.Gateway
+	ESP ESPGateway
 }
 
 // Backend is the kernel fib.Backend.
@@ -106,7 +105,7 @@ type Backend struct {
 	log *slog.Logger
 	h   *netlink.Handle
 	ns  netns.NsHandle
-	esp *userspace.Gateway
+	esp ESPGateway
 	// applied: Apply ran; the first one releases the quarantine's
 	// interfaces its State does not name (quarantine.go).
 	applied bool
@@ -184,7 +183,7 @@ func (b *Backend) Close() error {
 }
 
 // Gateway returns Options.ESP (nil if none), for IKE and counters.
-func (b *Backend) Gateway() *userspace.Gateway { return b.esp }
+func (b *Backend) Gateway() ESPGateway { return b.esp }
 
 // Apply converges the kernel to s.
 func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
@@ -231,7 +230,7 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	}
 	mplsIn := "" // every core interface
 	if b.esp != nil {
-		mplsIn = userspace.GatewayInbound
+		mplsIn = fib.ESPGatewayInbound
 	}
 	errs = append(errs, b.sysctls(s, enslaved, mplsIn))
 	want := translate(s, routeDevices{VRFs: devs, ESP: b.esp != nil, ESPTUNs: espDevs}, b.h)

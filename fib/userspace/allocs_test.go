@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/esptransport"
 )
 
 const allocRuns = 200
@@ -28,7 +29,7 @@ func TestOutboundAllocs(t *testing.T) {
 	s.Tunnels[addr("192.0.2.4")] = &fib.Tunnel{Remote: addr("192.0.2.4")} // no SA
 	d := newTestDataplane(t, s)
 	v := d.vrfs["red"]
-	send := newSendBatch(2)
+	send := esptransport.NewSendBatch(2)
 	for _, tc := range []struct {
 		name string
 		pkt  []byte
@@ -52,9 +53,9 @@ func TestOutboundAllocs(t *testing.T) {
 					t.Fatalf("drop %d, want %d", why, tc.want)
 				}
 				if why == dropNone {
-					send.reset(true)
-					send.add(pkt, to)
-					send.add(pkt, to) // coalesced
+					send.Reset(true)
+					send.Add(pkt, &to.dst)
+					send.Add(pkt, &to.dst) // coalesced
 				}
 			})
 		})

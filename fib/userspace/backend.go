@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/esptransport"
 	"github.com/peregrine-net/peregrine/ipsec/seqstore"
 	"github.com/peregrine-net/peregrine/ipsec/wire"
 	"github.com/peregrine-net/peregrine/mpls"
@@ -63,11 +64,11 @@ type Backend struct {
 	// queues is how many queues (and reader goroutines) a VRF's TUN has.
 	queues int
 	sys    *system
-	net    atomic.Pointer[sockets] // read by the TUN readers
-	wg     sync.WaitGroup          // reader goroutines
-	mu     sync.Mutex              // held by Apply, Close and Stats
-	tuns   map[string]*tunDev      // by VRF name; guarded by mu
-	done   bool                    // Close was called; guarded by mu
+	net    atomic.Pointer[esptransport.Sockets] // read by the TUN readers
+	wg     sync.WaitGroup                       // reader goroutines
+	mu     sync.Mutex                           // held by Apply, Close and Stats
+	tuns   map[string]*tunDev                   // by VRF name; guarded by mu
+	done   bool                                 // Close was called; guarded by mu
 	// held are the CE interfaces of the last State applied, and
 	// quarantined those a later State dropped (a VRF removed on reload,
 	// an interface taken out of its VRF): their packets go on being
@@ -233,13 +234,13 @@ func (b *Backend) planRules(vrfs map[string]*fib.VRF) ruleSet {
 func (b *Backend) setLocal(local netip.Addr) error {
 	local = local.Unmap()
 	old := b.net.Load()
-	if old != nil && old.local == local {
+	if old != nil && old.Local() == local {
 		return nil
 	}
-	var next *sockets
+	var next *esptransport.Sockets
 	var err error
 	if local.IsValid() {
-		if next, err = openSockets(local, b.log); err != nil {
+		if next, err = esptransport.Open(local, b.log); err != nil {
 			b.log.Warn("cannot open ESP sockets; tunnels will drop", "local", local, "err", err)
 			next = nil
 		}
@@ -247,11 +248,11 @@ func (b *Backend) setLocal(local netip.Addr) error {
 	b.net.Store(next)
 	if next != nil {
 		b.wg.Add(2)
-		go b.readSocket(next.udp)
-		go b.readSocket(next.esp)
+		go b.readSocket(next.UDP)
+		go b.readSocket(next.ESP)
 		b.log.Info("ESP sockets open", "local", local, "udp", wire.PortNATT)
 	}
-	return errors.Join(err, old.close())
+	return errors.Join(err, old.Close())
 }
 
 // Close stops the fast path, removes the TUN devices and the routes the
@@ -272,7 +273,7 @@ func (b *Backend) Close() error {
 	if b.applied {
 		errs = append(errs, b.sys.syncRules(quarantine, false))
 	}
-	errs = append(errs, b.net.Swap(nil).close())
+	errs = append(errs, b.net.Swap(nil).Close())
 	for name, t := range b.tuns {
 		errs = append(errs, t.close())
 		delete(b.tuns, name)
@@ -300,5 +301,5 @@ func (b *Backend) SendIKE(to netip.AddrPort, msg []byte) error {
 	if s == nil {
 		return errors.New("userspace: no local address: ESP sockets are closed")
 	}
-	return s.sendIKE(to, msg)
+	return s.SendIKE(to, msg)
 }

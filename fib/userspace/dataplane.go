@@ -10,6 +10,7 @@ import (
 	"github.com/gaissmai/bart"
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/ipsec/esptransport"
 	"github.com/peregrine-net/peregrine/ipsec/seqstore"
 	"github.com/peregrine-net/peregrine/mpls"
 	"golang.zx2c4.com/wireguard/tun"
@@ -110,7 +111,7 @@ type tunnelOut struct {
 	remote netip.Addr
 	sa     *esp.SA // nil: the tunnel has no outbound SA yet
 	udp    bool    // ESP-in-UDP to port 4500, else raw ESP
-	dst    sockaddr
+	dst    esptransport.Dest
 	// extra is how many bytes more than an AEAD's overhead sa's suite
 	// may add (extraOverhead): the tunnel's inner MTU is that much
 	// below Options.MTU (pathMTU).

@@ -81,16 +81,17 @@
 // snapshot behind an atomic.Pointer, copied on write by Apply), pushes the
 // label stack, seals ESP with next header 137 (RFC 4023) and sends the
 // batch with one sendmmsg, runs of equal-sized packets to one PE coalesced
-// with UDP GSO (gso.go). A packet whose remote PE has no tunnel or no
+// with UDP GSO (package ipsec/esptransport, which owns the sockets). A packet whose remote PE has no tunnel or no
 // outbound SA is dropped and counted: never sent in clear. Inbound, a
-// goroutine per socket receives batches with recvmmsg (UDP GRO runs cut up
-// again, gro.go), opens ESP through an esp.InboundTable, pops the label,
+// goroutine per socket receives batches with recvmmsg (esptransport's
+// Socket.Receive, which cuts UDP GRO runs up again and passes IKE to
+// Options.IKE), opens ESP through an esp.InboundTable, pops the label,
 // finds the VRF in the LFIB snapshot and writes the inner packets into the
 // VRF's TUN (whose GRO coalesces TCP segments again), where the policy rule
 // routes them to the CE. Both per-packet functions are methods on
 // dataplane that work on byte buffers alone, so tests call them without
-// sockets and assert that they allocate nothing; so are the batching
-// wrappers around sendmmsg and recvmmsg.
+// sockets and assert that they allocate nothing; esptransport's tests do
+// the same for the batching wrappers around sendmmsg and recvmmsg.
 //
 // Concurrency and order: each VRF's TUN has one queue per CPU, each read
 // by a goroutine of its own, and the kernel puts each flow on one queue by

@@ -11,6 +11,7 @@ import (
 
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/ipsec/esptransport"
 	"github.com/peregrine-net/peregrine/mpls"
 )
 
@@ -46,8 +47,9 @@ type gwPeer struct {
 	p   *peer
 }
 
-// GatewayInbound is the TUN the Gateway writes opened MPLS packets into.
-const GatewayInbound = "pgesp-in"
+// GatewayInbound is the TUN the Gateway writes opened MPLS packets into
+// (fib.ESPGatewayInbound, named there for the kernel backend).
+const GatewayInbound = fib.ESPGatewayInbound
 
 // gatewayDevicePrefix starts the name of each remote PE's TUN.
 const gatewayDevicePrefix = "pgesp-"
@@ -143,7 +145,7 @@ func (g *Gateway) readPeer(gp *gwPeer) {
 	defer b.wg.Done()
 	bufs := newBufs(1, outBufSize(maxDatagram-outHeadroom-outTailroom))
 	sizes := make([]int, 1)
-	send := newSendBatch(1)
+	send := esptransport.NewSendBatch(1)
 	for {
 		if _, err := gp.dev.Read(bufs, sizes, outHeadroom); err != nil {
 			if errors.Is(err, os.ErrClosed) {
@@ -156,9 +158,9 @@ func (g *Gateway) readPeer(gp *gwPeer) {
 		if why != dropNone {
 			continue
 		}
-		send.reset(false)
-		send.add(pkt, t)
-		if lost := b.net.Load().send(send); lost > 0 {
+		send.Reset(false)
+		send.Add(pkt, &t.dst)
+		if lost := b.net.Load().Send(send); lost > 0 {
 			gp.v.cnt.outDrops[dropTx].Add(uint64(lost))
 		}
 	}
@@ -213,7 +215,7 @@ func (g *Gateway) Close() error {
 		return nil
 	}
 	b.done = true
-	errs := []error{b.net.Swap(nil).close()}
+	errs := []error{b.net.Swap(nil).Close()}
 	for r, gp := range g.peers {
 		errs = append(errs, gp.dev.Close())
 		delete(g.peers, r)

@@ -1,23 +1,21 @@
 package userspace
 
 import (
-	"errors"
-	"net"
 	"net/netip"
 
 	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/ipsec/esptransport"
 	"github.com/peregrine-net/peregrine/ipsec/wire"
 	"github.com/peregrine-net/peregrine/mpls"
-	"golang.org/x/sys/unix"
 )
 
 // The inbound path, core to CE. One goroutine per socket:
 //
 //	remote PE --> UDP 4500 socket (ESP-in-UDP)  or  raw protocol-50 socket (raw ESP)
-//	   --> readSocket: recvmmsg, a batch of up to 128 datagrams
-//	   --> per datagram, in place in its buffer:
-//	        wire.Classify (UDP: ESP, IKE -> Options.IKE, keepalive)
-//	        or wire.Decapsulate (raw IPv4: the outer header is in the data)
+//	   --> esptransport.Socket.Receive: recvmmsg, a batch of up to 128
+//	        datagrams, demultiplexed (UDP: ESP, IKE -> Options.IKE,
+//	        keepalive; raw IPv4: the outer header is in the data)
+//	   --> socketReader, per ESP packet, in place in its buffer:
 //	        inbound: esp.InboundTable.Open (SPI -> SA, anti-replay, ICV)
 //	                 next header 137, mpls.Pop (one label, S=1)
 //	                 LFIB (atomic snapshot): label -> VRF    unknown: drop
@@ -93,24 +91,22 @@ func (d *dataplane) inbound(buf []byte, off, n int) (v *vrf, innerOff, innerLen 
 // inboundUDP forwards the payload of a datagram received on UDP port 4500,
 // buf[off:off+n]: ESP goes to inbound, IKE to the IKE callback.
 func (d *dataplane) inboundUDP(buf []byte, off, n int, from netip.AddrPort) (v *vrf, innerOff, innerLen int, why drop) {
-	kind, body := wire.Classify(buf[off : off+n])
-	if kind == wire.KindESP {
-		return d.inbound(buf, off, n)
-	}
-	return nil, 0, 0, d.control(kind, from, body)
+	return d.demuxed(buf, esptransport.DemuxUDP(buf, off, n, from))
 }
 
 // inboundIP forwards a whole IP packet carrying ESP, raw or in UDP,
 // buf[off:off+n], as a raw IPv4 socket receives it.
 func (d *dataplane) inboundIP(buf []byte, off, n int) (v *vrf, innerOff, innerLen int, why drop) {
-	o, body, kind, err := wire.Decapsulate(buf[off : off+n])
-	if err != nil {
-		return nil, 0, 0, d.dropIn(dropMalformed)
+	return d.demuxed(buf, esptransport.DemuxIP(buf, off, n))
+}
+
+// demuxed forwards what esptransport found in buf: ESP to inbound, the
+// rest to control.
+func (d *dataplane) demuxed(buf []byte, dg esptransport.Datagram) (v *vrf, innerOff, innerLen int, why drop) {
+	if dg.Kind == wire.KindESP {
+		return d.inbound(buf, dg.ESPOff, dg.ESPLen)
 	}
-	if kind == wire.KindESP {
-		return d.inbound(buf, off+o.HeaderLen, len(body))
-	}
-	return nil, 0, 0, d.control(kind, netip.AddrPortFrom(o.Src, o.SrcPort), body)
+	return nil, 0, 0, d.control(dg.Kind, dg.From, dg.Body)
 }
 
 // control takes what UDP port 4500 carries besides ESP: IKE messages go to
@@ -166,60 +162,41 @@ type delivery struct {
 
 // readSocket is a socket's inbound goroutine: it receives batches until
 // the socket is closed and writes each VRF's packets to its TUN.
-func (b *Backend) readSocket(s *socket) {
+func (b *Backend) readSocket(s *esptransport.Socket) {
 	defer b.wg.Done()
-	bufs := newBufs(batchSize, inBufSize)
-	var m mmsgs
-	m.init(batchSize)
-	m.setBufs(bufs, inHeadroom)
 	copies := 0
-	if s.gro {
-		m.setControl()
+	if s.GRO() {
 		copies = batchSize
 	}
-	w := newTUNWriter(copies)
-	for {
-		n, err := s.recvmmsg(&m)
-		if err != nil {
-			var errno unix.Errno
-			if errors.As(err, &errno) {
-				continue // an ICMP error queued on the socket, say
-			}
-			if !errors.Is(err, net.ErrClosed) {
-				b.log.Warn("receiving ESP", "err", err)
-			}
-			return
-		}
-		for i := range n {
-			size := int(m.hdrs[i].Len)
-			if m.truncated(i) {
-				b.dp.dropIn(dropMalformed)
-				continue
-			}
-			var (
-				v      *vrf
-				io, il int
-			)
-			switch {
-			case s.udp:
-				from := m.names[i].addrPort()
-				if seg := m.groSize(i); seg > 0 && seg < size {
-					b.segments(w, bufs[i], inHeadroom, size, seg, from)
-					continue
-				}
-				v, io, il, _ = b.dp.inboundUDP(bufs[i], inHeadroom, size, from)
-			case s.hdrIncluded:
-				v, io, il, _ = b.dp.inboundIP(bufs[i], inHeadroom, size)
-			default:
-				v, io, il, _ = b.dp.inbound(bufs[i], inHeadroom, size)
-			}
-			if v != nil {
-				w.inPlace(v, bufs[i][io-tunOffset:io+il])
-			}
-		}
-		w.flush()
+	r := &socketReader{d: b.dp, w: newTUNWriter(copies)}
+	if err := s.Receive(newBufs(batchSize, inBufSize), inHeadroom, r); err != nil {
+		b.log.Warn("receiving ESP", "err", err)
 	}
 }
+
+// socketReader is the fast path's esptransport.Handler: it opens each ESP
+// packet and queues the inner packet for its VRF's TUN.
+type socketReader struct {
+	d *dataplane
+	w *tunWriter
+}
+
+func (r *socketReader) ESP(buf []byte, off, n int, _ netip.AddrPort, inRun bool) {
+	v, io, il, _ := r.d.inbound(buf, off, n)
+	switch {
+	case v == nil:
+	case inRun:
+		r.w.copyIn(v, buf[io:io+il])
+	default:
+		r.w.inPlace(v, buf[io-tunOffset:io+il])
+	}
+}
+
+func (r *socketReader) Control(dg esptransport.Datagram) {
+	r.d.control(dg.Kind, dg.From, dg.Body)
+}
+
+func (r *socketReader) Flush() { r.w.flush() }
 
 // writeTUNs writes each VRF's packets of out to its TUN, in their order.
 func writeTUNs(out []delivery, scratch [][]byte) {

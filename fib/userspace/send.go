@@ -1,12 +1,12 @@
 package userspace
 
 import (
-	"encoding/binary"
 	"errors"
 	"net/netip"
 	"os"
 
 	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/ipsec/esptransport"
 	"github.com/peregrine-net/peregrine/mpls"
 	"golang.zx2c4.com/wireguard/tun"
 )
@@ -22,9 +22,9 @@ import (
 //	        peer -> tunnel (atomic snapshot)             no tunnel, no SA: drop, never clear
 //	        mpls.Push labels, bottom first, TTL per mode
 //	        esp.SA.Seal, next header 137 (MPLS)
-//	   --> sendBatch: sendmmsg on the UDP 4500 socket (ESP-in-UDP), runs
+//	   --> esptransport.SendBatch: sendmmsg on the UDP 4500 socket (ESP-in-UDP), runs
 //	        of equal-sized packets to one PE coalesced with UDP GSO
-//	        (gso.go), or on the raw protocol-50 socket (raw ESP); the
+//	        (esptransport), or on the raw protocol-50 socket (raw ESP); the
 //	        kernel adds the outer IP (and UDP) header
 //	   --> remote PE
 //
@@ -118,7 +118,7 @@ func (b *Backend) readTUN(v *vrf, dev tun.Device) {
 	bufs := newBufs(batchSize, outBufSize(b.tunMTU()))
 	icmpOut := make([][]byte, 1)
 	sizes := make([]int, batchSize)
-	send := newSendBatch(batchSize)
+	send := esptransport.NewSendBatch(batchSize)
 	readBufs := bufs[:min(batchSize, max(dev.BatchSize(), 1))]
 	for {
 		n, err := dev.Read(readBufs, sizes, outHeadroom)
@@ -134,37 +134,18 @@ func (b *Backend) readTUN(v *vrf, dev tun.Device) {
 			continue
 		}
 		socks := b.net.Load()
-		send.reset(socks != nil && socks.udp.gso.Load())
+		send.Reset(socks.GSO())
 		for i := range n {
 			pkt, t, why := b.dp.outbound(v, readBufs[i], outHeadroom, sizes[i])
 			switch why {
 			case dropNone:
-				send.add(pkt, t)
+				send.Add(pkt, &t.dst)
 			case dropTooBig:
 				b.sendTooBig(v, dev, readBufs[i], outHeadroom, sizes[i], b.dp.pathMTU(t), icmpOut)
 			}
 		}
-		if lost := socks.send(send); lost > 0 {
+		if lost := socks.Send(send); lost > 0 {
 			v.cnt.outDrops[dropTx].Add(uint64(lost))
 		}
 	}
-}
-
-// putSockaddr writes a's socket address (port 4500 for UDP, 0 for raw
-// sockets) in the kernel's layout into sa.
-func putSockaddr(sa *sockaddr, a netip.Addr, port uint16) {
-	*sa = sockaddr{}
-	if a.Is4() {
-		binary.NativeEndian.PutUint16(sa.raw[0:2], afInet)
-		binary.BigEndian.PutUint16(sa.raw[2:4], port)
-		a4 := a.As4()
-		copy(sa.raw[4:8], a4[:])
-		sa.len = sizeofSockaddrInet4
-		return
-	}
-	binary.NativeEndian.PutUint16(sa.raw[0:2], afInet6)
-	binary.BigEndian.PutUint16(sa.raw[2:4], port)
-	a16 := a.As16()
-	copy(sa.raw[8:24], a16[:])
-	sa.len = sizeofSockaddrInet6
 }

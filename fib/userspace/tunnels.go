@@ -9,6 +9,7 @@ import (
 
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/ipsec/esptransport"
 	"github.com/peregrine-net/peregrine/ipsec/seqstore"
 )
 
@@ -57,7 +58,7 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 	wantIn := map[uint32]bool{}
 	for remote, t := range tunnels {
 		p := d.peer(remote)
-		out := &tunnelOut{remote: remote, udp: t.UDP, dst: sockaddrOf(remote, t.UDP)}
+		out := &tunnelOut{remote: remote, udp: t.UDP, dst: esptransport.DestOf(remote, t.UDP)}
 		if t.Out != nil {
 			h, err := d.keepOutbound(outKey{remote, t.Out.SPI}, t.Out)
 			if err != nil {

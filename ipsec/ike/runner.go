@@ -3,7 +3,6 @@ package ike
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"time"
@@ -12,14 +11,17 @@ import (
 )
 
 // Runner drives an Engine over UDP: port 500 for IKE and port 4500 for
-// IKE behind the non-ESP marker and ESP-in-UDP. One goroutine (Run) owns
-// the engine; socket readers hand it datagrams, and ESP arriving on 4500
-// goes straight from the reader to OnESP, never through the engine:
+// IKE behind the non-ESP marker. One goroutine (Run) owns the engine;
+// socket readers hand it datagrams:
 //
 //	conn500  --IKE-->  \
 //	                    Run (owns Engine) --> Output --> conn500/conn4500
 //	conn4500 --IKE-->  /                  --> events --> OnChildSA, OnChildSADeleted
-//	conn4500 --ESP--> OnESP (dataplane)
+//
+// ESP has no place here: where ESP flows, port 4500 belongs to the ESP
+// transport (ipsec/esptransport), which hands IKE to HandleNATT (see
+// NewRunnerSharedNATT). A runner with its own conn4500 (no dataplane)
+// drops the ESP it receives.
 type Runner struct {
 	e        *Engine
 	conn500  *net.UDPConn
@@ -31,7 +33,6 @@ type Runner struct {
 
 	onChild, onChildDeleted func(ChildSA)
 	onEvent                 func(Event)
-	onESP                   func(pkt []byte, from netip.AddrPort)
 
 	// sendNATT, when set, replaces conn4500 (nil then): the NAT-T port
 	// belongs to the ESP dataplane (see NewRunnerSharedNATT).
@@ -43,29 +44,8 @@ type inbound struct {
 	data          []byte
 }
 
-// NewRunner binds UDP sockets on addr at the engine's ports (Config.Port
-// and Config.NATTPort). Bind to the PE's address, not a wildcard: the
-// engine needs to know which local address a datagram reached.
-func NewRunner(cfg Config, addr netip.Addr) (*Runner, error) {
-	e, err := NewEngine(cfg)
-	if err != nil {
-		return nil, err
-	}
-	c500, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, e.cfg.Port)))
-	if err != nil {
-		return nil, fmt.Errorf("ike: binding IKE port: %w", err)
-	}
-	c4500, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, e.cfg.NATTPort)))
-	if err != nil {
-		c500.Close()
-		return nil, fmt.Errorf("ike: binding NAT-T port: %w", err)
-	}
-	return NewRunnerConns(e, c500, c4500)
-}
-
-// NewRunnerConns runs e over sockets the caller bound (for example a 4500
-// socket shared with the ESP dataplane). The runner closes them when Run
-// returns.
+// NewRunnerConns runs e over sockets the caller bound, for a PE without a
+// dataplane. The runner closes them when Run returns.
 func NewRunnerConns(e *Engine, conn500, conn4500 *net.UDPConn) (*Runner, error) {
 	la, ok := conn500.LocalAddr().(*net.UDPAddr)
 	if !ok {
@@ -86,19 +66,6 @@ func (r *Runner) OnChildSADeleted(f func(ChildSA)) { r.onChildDeleted = f }
 
 // OnEvent sets a callback for every event (after the two above).
 func (r *Runner) OnEvent(f func(Event)) { r.onEvent = f }
-
-// OnESP sets the receiver of ESP packets arriving on the NAT-T port. It
-// runs on the socket reader's goroutine; pkt is only valid during the call.
-func (r *Runner) OnESP(f func(pkt []byte, from netip.AddrPort)) { r.onESP = f }
-
-// SendESP sends an ESP packet in UDP from the NAT-T port (RFC 3948).
-func (r *Runner) SendESP(pkt []byte, to netip.AddrPort) error {
-	if r.conn4500 == nil {
-		return errors.New("ike: the NAT-T port belongs to the dataplane")
-	}
-	_, err := r.conn4500.WriteToUDPAddrPort(pkt, to)
-	return err
-}
 
 // Do runs f on the engine's goroutine and waits for it: the way to call
 // Engine methods (Initiate, Rekey, SAs...) while Run is running.
@@ -169,15 +136,8 @@ func (r *Runner) read(c *net.UDPConn, natt bool) {
 		}
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 		if natt {
-			switch kind, _ := wire.Classify(buf[:n]); kind {
-			case wire.KindESP:
-				if r.onESP != nil {
-					r.onESP(buf[:n], from)
-				}
-				continue
-			case wire.KindIKE:
-			default:
-				continue
+			if kind, _ := wire.Classify(buf[:n]); kind != wire.KindIKE {
+				continue // ESP, keepalives, junk: no dataplane here
 			}
 		}
 		select {

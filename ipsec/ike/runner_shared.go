@@ -9,8 +9,8 @@ import (
 )
 
 // NewRunnerSharedNATT runs e with its own UDP 500 socket but without a NAT-T
-// socket: UDP 4500 belongs to the ESP dataplane (fib/userspace), which
-// hands IKE messages found behind the non-ESP marker to HandleNATT and
+// socket: UDP 4500 belongs to the ESP transport (ipsec/esptransport), whose
+// receiver hands IKE messages found behind the non-ESP marker to HandleNATT and
 // sends the engine's NAT-T messages with sendNATT, which adds the marker
 // itself (msg is the bare IKE message). The runner closes conn500 when Run
 // returns.

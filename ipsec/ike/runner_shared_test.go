@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/ipsec/esptransport"
 	"github.com/peregrine-net/peregrine/ipsec/wire"
 )
 
-// TestRunnerSharedNATT: side b's NAT-T port belongs to a stand-in for the
-// ESP dataplane, which passes IKE behind the non-ESP marker to HandleNATT
-// and frames what the runner sends. With UDP encapsulation forced, the
+// TestRunnerSharedNATT: side b's NAT-T port belongs to the ESP transport
+// (an esptransport.Socket served by Receive, as the dataplane serves its
+// own), which passes IKE behind the non-ESP marker to HandleNATT and
+// frames what the runner sends. With UDP encapsulation forced, the
 // IKE_AUTH and the delete travel on that port, so the SA only comes up and
 // goes away if both directions of the sharing work.
 func TestRunnerSharedNATT(t *testing.T) {
@@ -28,8 +30,12 @@ func TestRunnerSharedNATT(t *testing.T) {
 	a500, aPort := listen()
 	a4500, aNATT := listen()
 	b500, bPort := listen()
-	dp, bNATT := listen() // the "dataplane" socket on b's NAT-T port
+	dp, bNATT := listen() // the ESP transport's socket on b's NAT-T port
 	defer dp.Close()
+	natt, err := esptransport.NewSocket(dp, true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	cfg := func(name, localID, remoteID string, port, natt uint16, initiate bool) Config {
 		return Config{Port: port, NATTPort: natt, Logger: testLogger(t), Peers: []PeerConfig{{
@@ -56,28 +62,13 @@ func TestRunnerSharedNATT(t *testing.T) {
 	var framedOut, handedIn atomic.Int64
 	rb, err := NewRunnerSharedNATT(eb, b500, func(to netip.AddrPort, msg []byte) error {
 		framedOut.Add(1)
-		_, err := dp.WriteToUDPAddrPort(append(make([]byte, wire.NonESPMarkerLen), msg...), to)
-		return err
+		return natt.SendIKE(to, msg)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { // the dataplane's receive path
-		buf := make([]byte, 65536)
-		for {
-			n, from, err := dp.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			if kind, msg := wire.Classify(buf[:n]); kind == wire.KindIKE {
-				handedIn.Add(1)
-				rb.HandleNATT(from, msg)
-			}
-		}
-	}()
-	if rb.SendESP([]byte{1, 2, 3, 4}, netip.AddrPortFrom(lo, aNATT)) == nil {
-		t.Error("SendESP on a runner without a NAT-T socket succeeded")
-	}
+	bufs := [][]byte{make([]byte, 65536), make([]byte, 65536)}
+	go func() { _ = natt.Receive(bufs, 16, ikeTo{rb, &handedIn}) }()
 
 	ups, downs := make(chan ChildSA, 4), make(chan ChildSA, 4)
 	for _, r := range []*Runner{ra, rb} {
@@ -117,4 +108,20 @@ func TestRunnerSharedNATT(t *testing.T) {
 	cancel()
 	<-errs
 	<-errs
+}
+
+// ikeTo is the ESP transport's Handler in front of a runner: IKE goes to
+// HandleNATT, ESP (no dataplane here) is dropped.
+type ikeTo struct {
+	r       *Runner
+	counter *atomic.Int64
+}
+
+func (h ikeTo) ESP([]byte, int, int, netip.AddrPort, bool) {}
+func (h ikeTo) Flush()                                     {}
+func (h ikeTo) Control(d esptransport.Datagram) {
+	if d.Kind == wire.KindIKE {
+		h.counter.Add(1)
+		h.r.HandleNATT(d.From, d.Body)
+	}
 }

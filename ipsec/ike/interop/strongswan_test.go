@@ -3,9 +3,9 @@ package interop
 // Topology (each box a network namespace the test creates):
 //
 //	+---------------------------------+          +----------------------------------+
-//	| sw: strongSwan 5.9.8            |          | pe: Peregrine's ike.Runner       |
-//	|     charon-systemd,             |          |     (sockets opened in pe from   |
-//	|     kernel-libipsec (ipsec0)    |          |      this test process)          |
+//	| sw: strongSwan 5.9.8            |          | pe: Peregrine's ike.Runner on    |
+//	|     charon-systemd,             |          |     UDP 500, esptransport on     |
+//	|     kernel-libipsec (ipsec0)    |          |     4500 (opened in pe)          |
 //	| 10.1.0.1/32 on lo  (behind sw)  |          | 10.2.0.0/24 behind pe: answered  |
 //	| sw0 192.0.2.1/24 ---------------+----------+ pe0 192.0.2.2/24 by the echoer   |
 //	+---------------------------------+          +----------------------------------+
@@ -17,11 +17,14 @@ package interop
 // "ping -I 10.1.0.1 10.2.0.1" in sw goes through ipsec0, strongSwan seals
 // it with the child SA, the echoer in pe opens it with the keys Peregrine
 // negotiated and seals the reply with Peregrine's outbound SA; strongSwan
-// opening that reply is what makes ping succeed.
+// opening that reply is what makes ping succeed. Port 4500 belongs to
+// esptransport, as in peregrined: its receiver hands IKE to the runner
+// (HandleNATT) and ESP to the echoer.
 
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -29,7 +32,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/ipsec/esptransport"
 	"github.com/peregrine-net/peregrine/ipsec/ike"
+	"github.com/peregrine-net/peregrine/ipsec/wire"
 	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
@@ -72,16 +78,37 @@ func peregrineWith(t *testing.T, pe *netns.Node, psk string, initiate bool, dpd 
 	for _, m := range mods {
 		m(&cfg.Peers[0])
 	}
-	var r *ike.Runner
-	err := inNetns(pe.Namespace(), func() error {
+	e, err := ike.NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		c500  *net.UDPConn
+		socks *esptransport.Sockets
+	)
+	err = inNetns(pe.Namespace(), func() error {
 		var err error
-		r, err = ike.NewRunner(cfg, peAddr)
+		if c500, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(peAddr, 500))); err != nil {
+			return err
+		}
+		if socks, err = esptransport.Open(peAddr, nil); err != nil {
+			c500.Close()
+		}
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ech := &echoer{send: r.SendESP}
+	r, err := ike.NewRunnerSharedNATT(e, c500, socks.SendIKE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ech := &echoer{send: socks.UDP.WriteTo}
+	received := make(chan struct{})
+	go func() {
+		defer close(received)
+		_ = socks.UDP.Receive([][]byte{make([]byte, 65536)}, esp.ScratchLen, natt{r, ech})
+	}()
 	events := make(chan ike.Event, 32)
 	r.OnChildSA(func(c ike.ChildSA) {
 		if err := ech.install(c); err != nil {
@@ -89,14 +116,32 @@ func peregrineWith(t *testing.T, pe *netns.Node, psk string, initiate bool, dpd 
 		}
 	})
 	r.OnChildSADeleted(ech.remove)
-	r.OnESP(ech.handle)
 	r.OnEvent(func(ev ike.Event) { events <- ev })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = r.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); <-done; socks.Close(); <-received })
 	return r, ech, events
 }
+
+// natt is esptransport's Handler on pe's port 4500: IKE to the runner,
+// ESP to the echoer.
+type natt struct {
+	r   *ike.Runner
+	ech *echoer
+}
+
+func (n natt) ESP(buf []byte, off, l int, from netip.AddrPort, _ bool) {
+	n.ech.handle(buf[off:off+l], from)
+}
+
+func (n natt) Control(d esptransport.Datagram) {
+	if d.Kind == wire.KindIKE {
+		n.r.HandleNATT(d.From, d.Body)
+	}
+}
+
+func (n natt) Flush() {}
 
 // peregrineLog, when set by a test, receives a copy of the runners' logs.
 var peregrineLog *logRecorder

@@ -1,29 +1,30 @@
-package userspace
+package esptransport
 
 import (
+	"net/netip"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// mmsgs is the argument block of one sendmmsg or recvmmsg call, allocated
-// once per goroutine: message headers, one iovec and one socket address
-// each. The RawConn callbacks are method values made once too, so that a
+// Batch is the argument block of one sendmmsg or recvmmsg call, allocated
+// once per goroutine (Init): message headers, one iovec and one socket
+// address each. The RawConn callbacks are method values made once too, so that a
 // call allocates nothing.
-type mmsgs struct {
+type Batch struct {
 	hdrs  []unix.Mmsghdr
 	iovs  []unix.Iovec
-	names []sockaddr
+	names []Addr
 	n     int // messages queued (send) or received (recv)
 
 	// Sending: message i carries segs[i] packets (iovecs from iov[i]),
-	// all of size[i] bytes but the last, bytes[i] in all, to tunnel
-	// to[i]; ctrl holds each message's UDP_SEGMENT control message.
+	// all of size[i] bytes but the last, bytes[i] in all, to
+	// destination to[i]; ctrl holds each message's UDP_SEGMENT control message.
 	niov  int
 	segs  []int
 	size  []int
 	bytes []int
-	to    []*tunnelOut
+	to    []*Dest
 	ctrl  []byte
 
 	done    int        // sendmmsg: messages sent so far
@@ -32,12 +33,13 @@ type mmsgs struct {
 	writeFn func(uintptr) bool
 }
 
-func (m *mmsgs) init(n int) {
+// Init allocates room for n messages.
+func (m *Batch) Init(n int) {
 	m.hdrs = make([]unix.Mmsghdr, n)
 	m.iovs = make([]unix.Iovec, n)
-	m.names = make([]sockaddr, n)
+	m.names = make([]Addr, n)
 	m.segs, m.size, m.bytes = make([]int, n), make([]int, n), make([]int, n)
-	m.to = make([]*tunnelOut, n)
+	m.to = make([]*Dest, n)
 	m.ctrl = make([]byte, n*ctrlSpace)
 	for i := range m.hdrs {
 		h := &m.hdrs[i].Hdr
@@ -50,8 +52,8 @@ func (m *mmsgs) init(n int) {
 	m.writeFn = m.send
 }
 
-// setBufs points message i's iovec at bufs[i][off:], for receiving.
-func (m *mmsgs) setBufs(bufs [][]byte, off int) {
+// SetBufs points message i's iovec at bufs[i][off:], for receiving.
+func (m *Batch) SetBufs(bufs [][]byte, off int) {
 	for i, b := range bufs {
 		m.iovs[i].Base = &b[off]
 		m.iovs[i].SetLen(len(b) - off)
@@ -60,7 +62,7 @@ func (m *mmsgs) setBufs(bufs [][]byte, off int) {
 
 // send runs sendmmsg from message m.done on; RawConn.Write calls it when
 // the socket may be writable.
-func (m *mmsgs) send(fd uintptr) bool {
+func (m *Batch) send(fd uintptr) bool {
 	for {
 		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd,
 			uintptr(unsafe.Pointer(&m.hdrs[m.done])), uintptr(m.n-m.done), 0, 0, 0)
@@ -80,7 +82,7 @@ func (m *mmsgs) send(fd uintptr) bool {
 
 // recv runs recvmmsg into every message; RawConn.Read calls it when the
 // socket may be readable.
-func (m *mmsgs) recv(fd uintptr) bool {
+func (m *Batch) recv(fd uintptr) bool {
 	for {
 		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd,
 			uintptr(unsafe.Pointer(&m.hdrs[0])), uintptr(len(m.hdrs)), unix.MSG_DONTWAIT, 0, 0)
@@ -98,10 +100,10 @@ func (m *mmsgs) recv(fd uintptr) bool {
 	}
 }
 
-// sendmmsg sends the m.n messages queued in m and returns how many were
-// lost. sendmmsg reports an error only for the first message it could not
+// SendMmsg sends the messages queued in m and returns how many packets
+// were lost. sendmmsg reports an error only for the first message it could not
 // send; that one is counted lost and the rest retried.
-func (s *socket) sendmmsg(m *mmsgs) (lost int) {
+func (s *Socket) SendMmsg(m *Batch) (lost int) {
 	m.done = 0
 	for m.done < m.n {
 		m.errno = 0
@@ -124,11 +126,11 @@ func (s *socket) sendmmsg(m *mmsgs) (lost int) {
 	return lost
 }
 
-// recvmmsg receives up to len(m.hdrs) datagrams into the buffers setBufs
-// gave m. It returns how many arrived; their lengths and sources are in
-// m.hdrs[i].Len and m.names[i]. A non-nil error other than unix.Errno
+// RecvMmsg receives up to len(m.hdrs) datagrams into the buffers SetBufs
+// gave m. It returns how many arrived; Len and From tell their lengths
+// and sources. A non-nil error other than unix.Errno
 // means the socket was closed.
-func (s *socket) recvmmsg(m *mmsgs) (int, error) {
+func (s *Socket) RecvMmsg(m *Batch) (int, error) {
 	for i := range m.hdrs {
 		h := &m.hdrs[i].Hdr
 		h.Namelen = uint32(len(m.names[i].raw))
@@ -147,5 +149,11 @@ func (s *socket) recvmmsg(m *mmsgs) (int, error) {
 	return m.n, nil
 }
 
-// truncated reports whether message i did not fit its buffer.
-func (m *mmsgs) truncated(i int) bool { return m.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0 }
+// Truncated reports whether received message i did not fit its buffer.
+func (m *Batch) Truncated(i int) bool { return m.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0 }
+
+// Len is the length of received message i.
+func (m *Batch) Len(i int) int { return int(m.hdrs[i].Len) }
+
+// From is the source of received message i.
+func (m *Batch) From(i int) netip.AddrPort { return m.names[i].AddrPort() }

@@ -1,4 +1,4 @@
-package userspace
+package esptransport
 
 import (
 	"unsafe"
@@ -21,29 +21,30 @@ const (
 	maxGSOBytes = 65535 - 8 - 40
 )
 
-// sendBatch is a batch of ESP packets sorted by socket, each with its
-// tunnel's destination, coalesced for GSO where the socket allows.
-type sendBatch struct {
-	udp, raw mmsgs
+// SendBatch is a batch of ESP packets sorted by socket, each with its
+// destination, coalesced for GSO where the socket allows.
+type SendBatch struct {
+	udp, raw Batch
 	gso      bool
 }
 
-func newSendBatch(n int) *sendBatch {
-	b := &sendBatch{}
-	b.udp.init(n)
-	b.raw.init(n)
+// NewSendBatch returns a SendBatch for up to n packets of each kind.
+func NewSendBatch(n int) *SendBatch {
+	b := &SendBatch{}
+	b.udp.Init(n)
+	b.raw.Init(n)
 	return b
 }
 
-// reset empties the batch; gso says whether to coalesce its UDP packets.
-func (b *sendBatch) reset(gso bool) {
+// Reset empties the batch; gso says whether to coalesce its UDP packets.
+func (b *SendBatch) Reset(gso bool) {
 	b.udp.n, b.udp.niov = 0, 0
 	b.raw.n, b.raw.niov = 0, 0
 	b.gso = gso
 }
 
-// add queues pkt for t. It allocates nothing.
-func (b *sendBatch) add(pkt []byte, t *tunnelOut) {
+// Add queues pkt for t. It allocates nothing.
+func (b *SendBatch) Add(pkt []byte, t *Dest) {
 	m := &b.raw
 	if t.udp {
 		m = &b.udp
@@ -58,8 +59,8 @@ func (b *sendBatch) add(pkt []byte, t *tunnelOut) {
 	h.Iov = &m.iovs[v]
 	h.SetIovlen(1)
 	h.Control, h.Controllen = nil, 0
-	m.names[i] = t.dst
-	h.Namelen = t.dst.len
+	m.names[i] = t.addr
+	h.Namelen = t.addr.len
 	m.segs[i], m.size[i], m.bytes[i], m.to[i] = 1, len(pkt), len(pkt), t
 	m.n++
 	m.niov++
@@ -67,7 +68,7 @@ func (b *sendBatch) add(pkt []byte, t *tunnelOut) {
 
 // join appends pkt to message i if GSO can carry them together, and
 // writes or updates the message's UDP_SEGMENT control message.
-func (m *mmsgs) join(i int, pkt []byte, t *tunnelOut) bool {
+func (m *Batch) join(i int, pkt []byte, t *Dest) bool {
 	last := m.bytes[i] - (m.segs[i]-1)*m.size[i] // the message's last packet
 	if m.to[i] != t || m.segs[i] == maxGSOSegments || m.bytes[i]+len(pkt) > maxGSOBytes ||
 		len(pkt) > m.size[i] || last != m.size[i] {
@@ -92,3 +93,12 @@ func (m *mmsgs) join(i int, pkt []byte, t *tunnelOut) bool {
 	}
 	return true
 }
+
+// Messages is how many sendmmsg messages the batch holds, UDP and raw:
+// with GSO, fewer than its packets.
+func (b *SendBatch) Messages() (udp, raw int) { return b.udp.n, b.raw.n }
+
+// SendUDP sends the batch's UDP messages on s, which need not be a
+// Sockets' (tests send between loopback sockets), and returns how many
+// packets were lost.
+func (b *SendBatch) SendUDP(s *Socket) (lost int) { return s.SendMmsg(&b.udp) }

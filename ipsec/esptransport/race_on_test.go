@@ -1,0 +1,5 @@
+//go:build race
+
+package esptransport
+
+const raceEnabled = true
