@@ -25,8 +25,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
-
-	"github.com/peregrine-net/peregrine/config"
 )
 
 const apiTestPassword = "Md5-Api-Guard-Secret"
@@ -35,7 +33,7 @@ func apiSpeaker(t *testing.T, extra string) (*Speaker, api.GobgpApiClient) {
 	t.Helper()
 	t.Setenv("PG_APIGUARD_MD5", apiTestPassword)
 	port := freePort(t, "127.0.0.1")
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	cfg, err := parseConfig([]byte(fmt.Sprintf(`
 router: {id: 192.0.2.1, asn: 65000}
 bgp:
   listen-port: 0
@@ -47,7 +45,7 @@ bgp:
 		t.Fatal(err)
 	}
 	s := startSpeaker(t, cfg)
-	conn, err := grpc.Dial(cfg.BGP.API.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.Dial(cfg.API.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +114,7 @@ func TestAPIReadOnlyByDefaultAndNoPasswords(t *testing.T) {
 	}
 	s, c := apiSpeaker(t, "")
 	writable := *s.Config()
-	writable.BGP.APIWrite = true
+	writable.APIWrite = true
 	if err := s.Reload(context.Background(), &writable); err == nil || !strings.Contains(err.Error(), "api-write") || !strings.Contains(err.Error(), "needs a restart") {
 		t.Errorf("reload turning on api-write: %v, want refused as needing a restart", err)
 	}
@@ -190,7 +188,7 @@ func TestAPIAddressInUse(t *testing.T) {
 		t.Skipf("cannot listen on loopback: %v", err)
 	}
 	defer l.Close()
-	cfg, err := config.Parse([]byte(fmt.Sprintf("router: {id: 192.0.2.1, asn: 65000}\nbgp: {listen-port: 0, api: '%s'}\n", l.Addr())))
+	cfg, err := parseConfig([]byte(fmt.Sprintf("router: {id: 192.0.2.1, asn: 65000}\nbgp: {listen-port: 0, api: '%s'}\n", l.Addr())))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-
-	"github.com/peregrine-net/peregrine/config"
 )
 
 // APIError is a failure to serve GoBGP's gRPC API at bgp.api: the address
@@ -35,17 +33,17 @@ const apiProbeTimeout = 10 * time.Second
 // guard. GoBGP binds the address itself and, if it cannot, only logs; so
 // the address is tried here first, and probeAPI then confirms that the
 // guarded server is the one answering on it.
-func prepareAPI(b config.BGP) (*apiGuard, error) {
-	l, err := net.Listen("tcp", b.API.String())
+func prepareAPI(addr netip.AddrPort, write bool) (*apiGuard, error) {
+	l, err := net.Listen("tcp", addr.String())
 	if err != nil {
-		return nil, &APIError{Addr: b.API, Err: err}
+		return nil, &APIError{Addr: addr, Err: err}
 	}
 	if err := l.Close(); err != nil {
-		return nil, &APIError{Addr: b.API, Err: err}
+		return nil, &APIError{Addr: addr, Err: err}
 	}
 	var token [16]byte
 	_, _ = rand.Read(token[:]) // crypto/rand.Read never fails (Go 1.24)
-	return newAPIGuard(b.APIWrite, hex.EncodeToString(token[:])), nil
+	return newAPIGuard(write, hex.EncodeToString(token[:])), nil
 }
 
 // probeAPI calls the API at addr with the guard's probe token until the

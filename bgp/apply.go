@@ -6,35 +6,17 @@ import (
 	"reflect"
 
 	api "github.com/osrg/gobgp/v3/api"
-
-	"github.com/peregrine-net/peregrine/config"
 )
-
-// restartOnly refuses a reload that changes what GoBGP cannot change while
-// running, naming the field.
-func restartOnly(old, cfg *config.Config) error {
-	switch {
-	case old.Router != cfg.Router:
-		return fmt.Errorf("router: changing router.id or router.asn needs a restart")
-	case old.MPLS.LabelMin != cfg.MPLS.LabelMin || old.MPLS.LabelMax != cfg.MPLS.LabelMax:
-		return fmt.Errorf("mpls: changing the label range needs a restart")
-	case old.BGP.ListenAddress != cfg.BGP.ListenAddress || old.BGP.ListenPort != cfg.BGP.ListenPort:
-		return fmt.Errorf("bgp: changing listen-address or listen-port needs a restart")
-	case old.BGP.API != cfg.BGP.API || old.BGP.APIWrite != cfg.BGP.APIWrite || old.BGP.APIInsecureRemote != cfg.BGP.APIInsecureRemote:
-		return fmt.Errorf("bgp: changing api, api-write or api-insecure-remote needs a restart")
-	}
-	return nil
-}
 
 // apply moves the speaker from s.cfg (nil at start) to cfg. It runs on the
 // owner goroutine.
-func (s *Speaker) apply(ctx context.Context, cfg *config.Config) error {
-	var oldNeighbors []config.Neighbor
-	var oldVRFs []config.VRF
+func (s *Speaker) apply(ctx context.Context, cfg *Config) error {
+	var oldNeighbors []Neighbor
+	var oldVRFs []VRF
 	if s.cfg != nil {
-		oldNeighbors, oldVRFs = s.cfg.BGP.Neighbors, s.cfg.VRFs
+		oldNeighbors, oldVRFs = s.cfg.Neighbors, s.cfg.VRFs
 	}
-	if err := s.applyNeighbors(ctx, oldNeighbors, cfg.BGP.Neighbors, cfg.Router.ID.String()); err != nil {
+	if err := s.applyNeighbors(ctx, oldNeighbors, cfg.Neighbors, cfg.RouterID.String()); err != nil {
 		return err
 	}
 	s.cfg = cfg
@@ -64,8 +46,8 @@ func (s *Speaker) apply(ctx context.Context, cfg *config.Config) error {
 
 // applyNeighbors adds new neighbors, deletes removed ones and re-creates
 // changed ones; unchanged sessions stay up.
-func (s *Speaker) applyNeighbors(ctx context.Context, old, want []config.Neighbor, routerID string) error {
-	byAddr := map[string]config.Neighbor{}
+func (s *Speaker) applyNeighbors(ctx context.Context, old, want []Neighbor, routerID string) error {
+	byAddr := map[string]Neighbor{}
 	for _, n := range old {
 		byAddr[n.Address.String()] = n
 	}

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
-
-	"github.com/peregrine-net/peregrine/config"
 )
 
 // rawSession opens a BGP session from a hand-driven peer at local to the
@@ -54,7 +52,7 @@ func rawSession(t *testing.T, s *Speaker, local, remote string) net.Conn {
 func startWithPassivePeer(t *testing.T, log *slog.Logger) (*Speaker, int) {
 	t.Helper()
 	port := freePort(t, "127.0.0.1")
-	cfg, err := config.Parse(fmt.Appendf(nil, `
+	cfg, err := parseConfig(fmt.Appendf(nil, `
 router: {id: 1.1.1.1, asn: 65000}
 bgp:
   listen-address: 127.0.0.1

@@ -27,6 +27,10 @@
 // peer's capability, which rfc8950_test.go shows on the wire and
 // PeerReason reports per neighbor.
 //
+// The speaker runs from its own Config (config.go), which package
+// bgpconfig translates from the router's YAML configuration; bgp imports
+// no configuration schema.
+//
 // Changes leave as Events on a channel that the forwarding plane owns.
 //
 // One goroutine (Speaker.run) owns the import and origination state; GoBGP's

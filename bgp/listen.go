@@ -3,8 +3,6 @@ package bgp
 import (
 	"net/netip"
 	"syscall"
-
-	"github.com/peregrine-net/peregrine/config"
 )
 
 // listenAddresses is where GoBGP listens for sessions. A configured
@@ -15,9 +13,9 @@ import (
 // 24). On a host with IPv6 disabled the IPv6 socket cannot exist; the
 // speaker then listens on IPv4 only rather than failing to start, and an
 // IPv6 neighbor's reason says so (see connectReason).
-func listenAddresses(cfg config.BGP) []string {
-	if cfg.ListenAddress.IsValid() {
-		return []string{cfg.ListenAddress.String()}
+func listenAddresses(addr netip.Addr) []string {
+	if addr.IsValid() {
+		return []string{addr.String()}
 	}
 	if !ipv6Available() {
 		return []string{netip.IPv4Unspecified().String()}

@@ -20,8 +20,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/peregrine-net/peregrine/config"
 )
 
 func TestDefaultListenerTakesIPv6AndVPNv4GetsIPv6NextHop(t *testing.T) {
@@ -42,8 +40,8 @@ func TestDefaultListenerTakesIPv6AndVPNv4GetsIPv6NextHop(t *testing.T) {
 		}
 		return s + "]}\n"
 	}
-	parse := func(y string) *config.Config {
-		cfg, err := config.Parse([]byte(y))
+	parse := func(y string) *Config {
+		cfg, err := parseConfig([]byte(y))
 		if err != nil {
 			t.Fatalf("config: %v\n%s", err, y)
 		}
@@ -58,8 +56,8 @@ bgp:
     - {address: '::1', port: %d, asn: 65000, passive: true, hold-time: 9s}
 vrfs:
 %s`, p1, p2, vrf("65000:1", "10.1.0.0/24", "fd00:1::/64")))
-	if pe1.BGP.ListenAddress.IsValid() {
-		t.Fatalf("test wants the default listen address, config has %s", pe1.BGP.ListenAddress)
+	if pe1.ListenAddress.IsValid() {
+		t.Fatalf("test wants the default listen address, config has %s", pe1.ListenAddress)
 	}
 	pe2 := parse(fmt.Sprintf(`
 router: {id: 2.2.2.2, asn: 65000}
@@ -103,7 +101,7 @@ func TestNeighborReasonConnectionRefused(t *testing.T) {
 		t.Skip("no IPv6 on this host")
 	}
 	closed := freePort6(t) // nothing listens there once freePort6 returns
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	cfg, err := parseConfig([]byte(fmt.Sprintf(`
 router: {id: 1.1.1.1, asn: 65000}
 bgp:
   listen-port: 0
@@ -158,7 +156,7 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func startSpeakerLog(t *testing.T, cfg *config.Config, w io.Writer) *Speaker {
+func startSpeakerLog(t *testing.T, cfg *Config, w io.Writer) *Speaker {
 	t.Helper()
 	events := make(chan Event, 1024)
 	go func() {

@@ -18,8 +18,6 @@ import (
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
-
-	"github.com/peregrine-net/peregrine/config"
 )
 
 // bgpMessage frames a BGP message (RFC 4271 section 4.1).
@@ -75,7 +73,7 @@ bgp:
 vrfs:
   - {name: red, rd: '65000:1', import-targets: ['65000:1'], export-targets: ['65000:1']}
 `, p1, p2)
-	cfg1, err := config.Parse([]byte(y))
+	cfg1, err := parseConfig([]byte(y))
 	if err != nil {
 		t.Fatal(err)
 	}

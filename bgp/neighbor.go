@@ -4,8 +4,6 @@ import (
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
-
-	"github.com/peregrine-net/peregrine/config"
 )
 
 // families maps config family names to GoBGP's AFI/SAFI.
@@ -20,7 +18,7 @@ func seconds(d time.Duration) uint64 { return uint64(d / time.Second) }
 
 // peerFromConfig builds GoBGP's peer definition, with every address family
 // explicit.
-func peerFromConfig(n config.Neighbor, routerID string) *api.Peer {
+func peerFromConfig(n Neighbor, routerID string) *api.Peer {
 	p := &api.Peer{
 		Conf: &api.PeerConf{
 			NeighborAddress: n.Address.String(),

@@ -10,7 +10,6 @@ import (
 	"github.com/osrg/gobgp/v3/pkg/server"
 
 	"github.com/peregrine-net/peregrine/bgp/vpn"
-	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/mpls"
 )
 
@@ -46,14 +45,12 @@ func newOriginator(srv *server.BgpServer, alloc *mpls.Allocator, emit func(Event
 
 // sync makes one VRF's advertisements match cfg and its connected
 // prefixes. A nil cfg removes the VRF.
-func (o *originator) sync(ctx context.Context, name string, cfg *config.VRF, connected []netip.Prefix) error {
+func (o *originator) sync(ctx context.Context, name string, cfg *VRF, connected []netip.Prefix) error {
 	want := map[netip.Prefix]advert{}
 	wantLabels := map[mpls.Label]netip.Prefix{}
 	if cfg != nil {
 		prefixes := slices.Clone(connected)
-		for _, r := range cfg.StaticRoutes {
-			prefixes = append(prefixes, r.Prefix)
-		}
+		prefixes = append(prefixes, cfg.StaticRoutes...)
 		for _, p := range prefixes {
 			if _, dup := want[p]; dup {
 				continue

@@ -29,8 +29,6 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 	gobgp "github.com/osrg/gobgp/v3/pkg/packet/bgp"
-
-	"github.com/peregrine-net/peregrine/config"
 )
 
 func TestGoBGPSendsIPv6NextHopWithoutExtendedNextHopCapability(t *testing.T) {
@@ -41,7 +39,7 @@ func TestGoBGPSendsIPv6NextHopWithoutExtendedNextHopCapability(t *testing.T) {
 		t.Skip("no IPv6 on this host")
 	}
 	port := freePort6(t)
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+	cfg, err := parseConfig([]byte(fmt.Sprintf(`
 router: {id: 1.1.1.1, asn: 65000}
 bgp:
   listen-port: %d

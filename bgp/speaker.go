@@ -13,7 +13,6 @@ import (
 	"github.com/osrg/gobgp/v3/pkg/server"
 
 	"github.com/peregrine-net/peregrine/bgp/vpn"
-	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/mpls"
 )
 
@@ -33,7 +32,7 @@ type Speaker struct {
 	stopOnce sync.Once
 
 	// Owned by the run goroutine.
-	cfg       *config.Config
+	cfg       *Config
 	imp       *importer
 	org       *originator
 	connected map[string][]netip.Prefix
@@ -41,8 +40,8 @@ type Speaker struct {
 
 // Start builds and starts the speaker from cfg. Events go to events, which
 // the caller must drain. Stop ends it.
-func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, events chan<- Event) (*Speaker, error) {
-	alloc, err := mpls.NewAllocator(mpls.Range{First: mpls.Label(cfg.MPLS.LabelMin), Last: mpls.Label(cfg.MPLS.LabelMax)})
+func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Event) (*Speaker, error) {
+	alloc, err := mpls.NewAllocator(cfg.Labels)
 	if err != nil {
 		return nil, err
 	}
@@ -57,31 +56,31 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger, events cha
 		connected: map[string][]netip.Prefix{},
 	}
 	s.glog.setSecrets(passwords(cfg))
-	listen := listenAddresses(cfg.BGP)
+	listen := listenAddresses(cfg.ListenAddress)
 	s.diag = newNeighborDiag(s.log, listen)
 	s.glog.diag = s.diag
 	opts := []server.ServerOption{server.LoggerOption(s.glog)}
 	var guard *apiGuard
-	if cfg.BGP.API.IsValid() {
-		if guard, err = prepareAPI(cfg.BGP); err != nil {
+	if cfg.API.IsValid() {
+		if guard, err = prepareAPI(cfg.API, cfg.APIWrite); err != nil {
 			return nil, err
 		}
-		opts = append(opts, server.GrpcListenAddress(cfg.BGP.API.String()), server.GrpcOption(guard.serverOptions()))
+		opts = append(opts, server.GrpcListenAddress(cfg.API.String()), server.GrpcOption(guard.serverOptions()))
 	}
 	s.srv = server.NewBgpServer(opts...)
 	go s.srv.Serve()
 	if guard != nil {
-		if err := probeAPI(ctx, cfg.BGP.API, guard); err != nil {
+		if err := probeAPI(ctx, cfg.API, guard); err != nil {
 			s.srv.Stop()
 			return nil, err
 		}
 	}
 
-	port := int32(cfg.BGP.ListenPort)
+	port := int32(cfg.ListenPort)
 	if port == 0 {
 		port = -1 // GoBGP: do not listen
 	}
-	global := &api.Global{Asn: cfg.Router.ASN, RouterId: cfg.Router.ID.String(), ListenPort: port,
+	global := &api.Global{Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: port,
 		ListenAddresses: listen}
 	if err := s.srv.StartBgp(ctx, &api.StartBgpRequest{Global: global}); err != nil {
 		s.srv.Stop()
@@ -209,7 +208,7 @@ func (s *Speaker) Stop() {
 // added, changed or removed; sessions whose neighbor did not change are not
 // touched. Changing router.id, router.asn, the label range or the listen
 // address needs a restart, and such a reload is refused whole.
-func (s *Speaker) Reload(ctx context.Context, cfg *config.Config) error {
+func (s *Speaker) Reload(ctx context.Context, cfg *Config) error {
 	return s.do(func() error {
 		if err := restartOnly(s.cfg, cfg); err != nil {
 			return err
@@ -266,7 +265,7 @@ func (s *Speaker) LocalRoutes(vrf string) (routes []Route, err error) {
 }
 
 // Config returns the running configuration. Callers must not modify it.
-func (s *Speaker) Config() (cfg *config.Config) {
+func (s *Speaker) Config() (cfg *Config) {
 	_ = s.do(func() error { cfg = s.cfg; return nil })
 	return cfg
 }
@@ -275,12 +274,12 @@ func (s *Speaker) Config() (cfg *config.Config) {
 // ListPath) by the daemon's API.
 func (s *Speaker) Server() *server.BgpServer { return s.srv }
 
-func passwords(cfg *config.Config) []string {
+func passwords(cfg *Config) []string {
 	if cfg == nil {
 		return nil
 	}
 	var out []string
-	for _, n := range cfg.BGP.Neighbors {
+	for _, n := range cfg.Neighbors {
 		out = append(out, n.Password.Reveal())
 	}
 	return out

@@ -18,8 +18,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/peregrine-net/peregrine/config"
 )
 
 func freePort(t *testing.T, ip string) int {
@@ -32,7 +30,7 @@ func freePort(t *testing.T, ip string) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func speakerConfig(t *testing.T, id, self string, port int, peer string, peerPort int, vrfs string) *config.Config {
+func speakerConfig(t *testing.T, id, self string, port int, peer string, peerPort int, vrfs string) *Config {
 	t.Helper()
 	y := fmt.Sprintf(`
 router: {id: %s, asn: 65000}
@@ -44,7 +42,7 @@ bgp:
     - {address: %s, port: %d, asn: 65000, local-address: %s, connect-retry: 1s, hold-time: 9s}
 vrfs:
 %s`, id, self, port, peer, peerPort, self, vrfs)
-	cfg, err := config.Parse([]byte(y))
+	cfg, err := parseConfig([]byte(y))
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, y)
 	}
@@ -76,7 +74,7 @@ func waitRoutes(t *testing.T, s *Speaker, vrf, want string) {
 	t.Fatalf("vrf %s routes:\n got %q\nwant %q", vrf, got, want)
 }
 
-func startSpeaker(t *testing.T, cfg *config.Config) *Speaker {
+func startSpeaker(t *testing.T, cfg *Config) *Speaker {
 	t.Helper()
 	events := make(chan Event, 1024)
 	go func() {
@@ -109,7 +107,7 @@ func TestTwoSpeakersExchangeVPNRoutes(t *testing.T) {
   - {name: blue, rd: '65000:12', import-targets: ['65000:2'], export-targets: ['65000:2'],
      static-routes: [{prefix: 10.2.0.0/24}]}
 `)
-	cfg2.MPLS.LabelMin = 2000
+	cfg2.Labels.First = 2000
 	pe2 := startSpeaker(t, cfg2)
 
 	// Labels: pe1 red per-VRF 1000; pe1 blue per-prefix 1001; pe2 red 2000, blue 2001.
@@ -136,7 +134,7 @@ func TestTwoSpeakersExchangeVPNRoutes(t *testing.T) {
 	// pe2 starts importing 65000:99 into blue: it picks the route up
 	// without a session reset.
 	cfg2b := *cfg2
-	cfg2b.VRFs = append([]config.VRF(nil), cfg2.VRFs...)
+	cfg2b.VRFs = append([]VRF(nil), cfg2.VRFs...)
 	cfg2b.VRFs[1].ImportTargets = append(cfg2b.VRFs[1].ImportTargets, cfg1b.VRFs[1].ExportTargets...)
 	if err := pe2.Reload(context.Background(), &cfg2b); err != nil {
 		t.Fatal(err)
@@ -159,7 +157,7 @@ func TestTwoSpeakersExchangeVPNRoutes(t *testing.T) {
 
 	// A reload that changes the router ID is refused.
 	bad := *cfg2
-	bad.Router.ASN = 65001
+	bad.ASN = 65001
 	if err := pe2.Reload(context.Background(), &bad); err == nil || !strings.Contains(err.Error(), "needs a restart") {
 		t.Errorf("ASN change: %v", err)
 	}

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/peregrine-net/peregrine/ipsec/ike"
+	"github.com/peregrine-net/peregrine/ipsec/ike/ikeparam"
 )
 
 // IKEPeer keys the tunnel to one remote PE with IKEv2 (RFC 7296) instead of
@@ -36,8 +36,8 @@ type IKEPeer struct {
 	// IKEProposals and ESPProposals are strongSwan-style proposal strings
 	// in preference order; defaults DefaultIKEProposals and
 	// DefaultESPProposals.
-	IKEProposals []ike.IKEProposal `config:"ike-proposals"`
-	ESPProposals []ike.ESPProposal `config:"esp-proposals"`
+	IKEProposals []ikeparam.IKEProposal `config:"ike-proposals"`
+	ESPProposals []ikeparam.ESPProposal `config:"esp-proposals"`
 	// IKELifetime and ChildLifetime: rekey at soft, delete at hard.
 	IKELifetime   Lifetime `config:"ike-lifetime"`
 	ChildLifetime Lifetime `config:"child-lifetime"`
@@ -89,10 +89,10 @@ func (c *Config) applyIKEDefaults() {
 			p.LocalAddress = c.IPsec.LocalAddress
 		}
 		if len(p.IKEProposals) == 0 {
-			p.IKEProposals = mustProposals[ike.IKEProposal](DefaultIKEProposals)
+			p.IKEProposals = mustProposals[ikeparam.IKEProposal](DefaultIKEProposals)
 		}
 		if len(p.ESPProposals) == 0 {
-			p.ESPProposals = mustProposals[ike.ESPProposal](DefaultESPProposals)
+			p.ESPProposals = mustProposals[ikeparam.ESPProposal](DefaultESPProposals)
 		}
 		p.IKELifetime.defaults(DefaultIKEHard)
 		p.ChildLifetime.defaults(DefaultChildHard)
@@ -198,19 +198,19 @@ func validateLifetime(bad badFunc, path string, l Lifetime) {
 // ParseIKEIdentity reads an IKE identity: an IP address (ID_IPV4_ADDR or
 // ID_IPV6_ADDR) or a DNS name (ID_FQDN). Empty means "the address" and
 // returns the zero Identity.
-func ParseIKEIdentity(s string) (ike.Identity, error) {
+func ParseIKEIdentity(s string) (ikeparam.Identity, error) {
 	if s == "" {
-		return ike.Identity{}, nil
+		return ikeparam.Identity{}, nil
 	}
 	if a, err := netip.ParseAddr(s); err == nil {
-		return ike.AddrIdentity(a), nil
+		return ikeparam.AddrIdentity(a), nil
 	}
 	for _, r := range s {
 		if !(r == '.' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return ike.Identity{}, fmt.Errorf("want an IP address or a DNS name")
+			return ikeparam.Identity{}, fmt.Errorf("want an IP address or a DNS name")
 		}
 	}
-	return ike.FQDNIdentity(s), nil
+	return ikeparam.FQDNIdentity(s), nil
 }
 
 // readPSKs fills each IKE peer's PSK from its psk-file.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peregrine-net/peregrine/ipsec/ike"
+	"github.com/peregrine-net/peregrine/ipsec/ike/ikeparam"
 )
 
 const testPSK = "correct-horse-battery-staple-42"
@@ -73,10 +73,10 @@ func TestIKEPeerExplicit(t *testing.T) {
 	}
 	p := cfg.IPsec.IKEPeers[0]
 	id, _ := ParseIKEIdentity(p.LocalID)
-	if id != ike.FQDNIdentity("pe1.example.net") || p.InitiateOrDefault() {
+	if id != ikeparam.FQDNIdentity("pe1.example.net") || p.InitiateOrDefault() {
 		t.Errorf("identity %v initiate %v", id, p.InitiateOrDefault())
 	}
-	if p.IKEProposals[0].DH[0] != ike.DHECP256 || p.ESPProposals[0].ESN != ike.ESNOn || p.ESPProposals[0].DH[0] != ike.DHCurve25519 {
+	if p.IKEProposals[0].DH[0] != ikeparam.DHECP256 || p.ESPProposals[0].ESN != ikeparam.ESNOn || p.ESPProposals[0].DH[0] != ikeparam.DHCurve25519 {
 		t.Errorf("proposals %v %v", p.IKEProposals, p.ESPProposals)
 	}
 	if p.ChildLifetime != (Lifetime{Soft: 5 * time.Minute, Hard: 10 * time.Minute, SoftBytes: 1e6, HardBytes: 2e6}) || p.DPDInterval != 5*time.Second {
@@ -107,7 +107,7 @@ func TestIKEPeerCBCProposals(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Errorf("proposals\n%s\nwant\n%s", strings.Join(got, " "), want)
 	}
-	if p.IKEProposals[0].Encr[0] != ike.AES256CBC || p.IKEProposals[0].Integ[0] != ike.IntegHMACSHA384192 || p.IKEProposals[0].PRF[0] != ike.PRFHMACSHA384 {
+	if p.IKEProposals[0].Encr[0] != ikeparam.AES256CBC || p.IKEProposals[0].Integ[0] != ikeparam.IntegHMACSHA384192 || p.IKEProposals[0].PRF[0] != ikeparam.PRFHMACSHA384 {
 		t.Errorf("first IKE proposal %+v", p.IKEProposals[0])
 	}
 }

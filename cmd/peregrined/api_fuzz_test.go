@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/peregrine-net/peregrine/bgp"
+	"github.com/peregrine-net/peregrine/bgp/bgpconfig"
 	"github.com/peregrine-net/peregrine/config"
 )
 
@@ -52,7 +53,7 @@ vrfs:
 		for range events {
 		}
 	}()
-	sp, err := bgp.Start(context.Background(), cfg, slog.New(slog.DiscardHandler), events)
+	sp, err := bgp.Start(context.Background(), bgpconfig.Translate(cfg), slog.New(slog.DiscardHandler), events)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -10,9 +10,9 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/peregrine-net/peregrine/bgp"
 	"github.com/peregrine-net/peregrine/bgp/vpn"
 	"github.com/peregrine-net/peregrine/cmd/internal/localapi"
-	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/fib/kernel"
 	"github.com/peregrine-net/peregrine/fib/userspace"
@@ -215,7 +215,7 @@ func countersOf(m map[string]userspace.VRFCounters) map[string]*localapi.VRFCoun
 
 // kernelInterfaces are the kernel backend's own devices: each VRF's VRF
 // device and the ESP gateway's TUNs, with the gateway's counters.
-func kernelInterfaces(kb *kernel.Backend, vrfs []config.VRF) []localapi.Interface {
+func kernelInterfaces(kb *kernel.Backend, vrfs []bgp.VRF) []localapi.Interface {
 	var out []localapi.Interface
 	for _, v := range vrfs {
 		out = append(out, linkInfo(fib.VRFDevice(v.Name), v.Name, "vrf"))

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/peregrine-net/peregrine/bgp"
+	"github.com/peregrine-net/peregrine/bgp/bgpconfig"
 	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/ipsec/seqstore"
@@ -71,7 +72,7 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 		return 1
 	}
 	go forwardEvents(d.events, d.fib, d.log)
-	sp, err := bgp.Start(ctx, d.cfg, d.log, d.events)
+	sp, err := bgp.Start(ctx, bgpconfig.Translate(d.cfg), d.log, d.events)
 	if err != nil {
 		d.log.Error("bgp did not start", "error", err)
 		return 1
@@ -163,7 +164,7 @@ func (d *daemon) reload(ctx context.Context) {
 		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", err)
 		return
 	}
-	if err := d.speaker.Reload(ctx, cfg); err != nil {
+	if err := d.speaker.Reload(ctx, bgpconfig.Translate(cfg)); err != nil {
 		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", err)
 		return
 	}

@@ -17,11 +17,11 @@ var ErrAuthFailed = errors.New("ike: authentication failed")
 //	HDR, SK {IDi, [IDr,] AUTH, SAi2, TSi, TSr, [N(USE_TRANSPORT_MODE)]}
 func (sa *ikeSA) sendAuth() {
 	sa.state = stateAuthSent
-	idi := sa.peer.LocalID.id()
+	idi := identityID(sa.peer.LocalID)
 	auth := pskAuth(sa.suite.PRF, sa.peer.PSK.Bytes(), sa.initReq, sa.nr, sa.keys.pi, idi)
 	c := &childSA{inSPI: sa.newChildSPI(), localTS: sa.peer.LocalTS, remoteTS: sa.peer.RemoteTS}
 	sa.authChild = c
-	ps := []Payload{idi.Payload(true), sa.peer.RemoteID.id().Payload(false),
+	ps := []Payload{idi.Payload(true), identityID(sa.peer.RemoteID).Payload(false),
 		Auth{Method: AuthPSK, Data: auth}.Payload(), Notify{Type: NotifyInitialContact}.Payload()}
 	ps = append(ps, sa.offerChild(c.inSPI, false, c.localTS, c.remoteTS)...)
 	sa.request(&request{x: IKEAuth, payloads: func() []Payload { return ps }, onResponse: sa.handleAuthResponse})
@@ -57,7 +57,7 @@ func (sa *ikeSA) handleAuthResponse(m *Message) {
 		sa.fail(err)
 		return
 	}
-	if !sa.peer.RemoteID.matches(idr) {
+	if !identityMatches(sa.peer.RemoteID, idr) {
 		sa.authFailed(fmt.Sprintf("responder identified as %s, expected %s", idString(idr), sa.peer.RemoteID))
 		return
 	}
@@ -96,7 +96,7 @@ func (sa *ikeSA) handleAuthRequest(m *Message) []Payload {
 		sa.state = stateDead
 		return []Payload{Notify{Type: NotifyInvalidSyntax}.Payload()}
 	}
-	if !sa.peer.RemoteID.matches(idi) {
+	if !identityMatches(sa.peer.RemoteID, idi) {
 		// The peer was chosen by address at IKE_SA_INIT; its identity
 		// must be that peer's. Only a peer without a remote address
 		// (found by identity) may give way to another such peer.
@@ -112,7 +112,7 @@ func (sa *ikeSA) handleAuthRequest(m *Message) []Payload {
 		sa.authFailed("initiator's AUTH payload does not verify: the pre-shared keys differ")
 		return []Payload{Notify{Type: NotifyAuthenticationFailed}.Payload()}
 	}
-	idr := sa.peer.LocalID.id()
+	idr := identityID(sa.peer.LocalID)
 	ours := pskAuth(sa.suite.PRF, sa.peer.PSK.Bytes(), sa.initResp, sa.ni, sa.keys.pr, idr)
 	ps := []Payload{idr.Payload(false), Auth{Method: AuthPSK, Data: ours}.Payload()}
 	sa.establish()
@@ -142,7 +142,7 @@ func (e *Engine) wildcardPeerByID(local netip.Addr, id ID) *PeerConfig {
 		if p.RemoteAddr.IsValid() || (p.LocalAddr.IsValid() && p.LocalAddr != local && !p.LocalAddr.IsUnspecified()) {
 			continue
 		}
-		if p.RemoteID.matches(id) {
+		if identityMatches(p.RemoteID, id) {
 			return p
 		}
 	}

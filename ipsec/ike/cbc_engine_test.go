@@ -195,7 +195,7 @@ func TestSelectIntegRules(t *testing.T) {
 		ts = append(ts, Transform{Type: TransformESN, ID: 0})
 		return SA{Proposals: []Proposal{{Num: num, Protocol: ProtoESP, SPI: be32(7), Transforms: ts}}}
 	}
-	sha256T, sha512T, none := IntegHMACSHA256128.transform(), IntegHMACSHA512256.transform(), IntegNone.transform()
+	sha256T, sha512T, none := transformOf(IntegHMACSHA256128), transformOf(IntegHMACSHA512256), transformOf(IntegNone)
 	for _, c := range []struct {
 		name string
 		sa   SA
@@ -203,29 +203,29 @@ func TestSelectIntegRules(t *testing.T) {
 		ok   bool
 		want childSuite
 	}{
-		{"gcm, no integ", prop(3, AES128GCM16.transform()), gcm, true, childSuite{Encr: AES128GCM16}},
-		{"gcm, integ none", prop(3, AES128GCM16.transform(), none), gcm, true, childSuite{Encr: AES128GCM16}},
-		{"gcm with sha256 only", prop(3, AES128GCM16.transform(), sha256T), gcm, false, childSuite{}},
-		{"cbc without integ", prop(3, AES128CBC.transform()), cbc, false, childSuite{}},
-		{"cbc with none only", prop(3, AES128CBC.transform(), none), cbc, false, childSuite{}},
-		{"cbc, our preferred integ", prop(3, AES128CBC.transform(), sha256T, sha512T), cbc, true,
+		{"gcm, no integ", prop(3, transformOf(AES128GCM16)), gcm, true, childSuite{Encr: AES128GCM16}},
+		{"gcm, integ none", prop(3, transformOf(AES128GCM16), none), gcm, true, childSuite{Encr: AES128GCM16}},
+		{"gcm with sha256 only", prop(3, transformOf(AES128GCM16), sha256T), gcm, false, childSuite{}},
+		{"cbc without integ", prop(3, transformOf(AES128CBC)), cbc, false, childSuite{}},
+		{"cbc with none only", prop(3, transformOf(AES128CBC), none), cbc, false, childSuite{}},
+		{"cbc, our preferred integ", prop(3, transformOf(AES128CBC), sha256T, sha512T), cbc, true,
 			childSuite{Encr: AES128CBC, Integ: IntegHMACSHA512256}},
-		{"cbc offered, we want gcm", prop(3, AES128CBC.transform(), sha256T), gcm, false, childSuite{}},
+		{"cbc offered, we want gcm", prop(3, transformOf(AES128CBC), sha256T), gcm, false, childSuite{}},
 	} {
 		num, spi, s, ok := selectESP(c.sa, c.ours, dhIgnore)
 		if ok != c.ok || (ok && (num != 3 || spi != 7 || s != c.want)) {
 			t.Errorf("%s: select %d %d %+v %v", c.name, num, spi, s, ok)
 		}
 	}
-	if _, _, ok := acceptedESP(prop(1, AES128CBC.transform(), sha256T, sha512T), cbc, dhIgnore); ok {
+	if _, _, ok := acceptedESP(prop(1, transformOf(AES128CBC), sha256T, sha512T), cbc, dhIgnore); ok {
 		t.Error("a response with two integrity algorithms was accepted")
 	}
-	if _, s, ok := acceptedESP(prop(1, AES128CBC.transform(), sha256T), cbc, dhIgnore); !ok || s.Integ != IntegHMACSHA256128 {
+	if _, s, ok := acceptedESP(prop(1, transformOf(AES128CBC), sha256T), cbc, dhIgnore); !ok || s.Integ != IntegHMACSHA256128 {
 		t.Errorf("a valid CBC response: %+v %v", s, ok)
 	}
 	// The chosen proposal carries the integrity transform.
 	sa, err := ParseSA(chosenESP(4, childSuite{Encr: AES256CBC, Integ: IntegHMACSHA384192}, 9).Body)
-	if err != nil || len(sa.Proposals) != 1 || sa.Proposals[0].Num != 4 || !has(sa.Proposals[0].Transforms, IntegHMACSHA384192.transform()) {
+	if err != nil || len(sa.Proposals) != 1 || sa.Proposals[0].Num != 4 || !has(sa.Proposals[0].Transforms, transformOf(IntegHMACSHA384192)) {
 		t.Errorf("chosenESP: %+v %v", sa, err)
 	}
 }
@@ -236,7 +236,7 @@ func TestESPCipherPairs(t *testing.T) {
 	for _, e := range []Encr{AES128CBC, AES256CBC} {
 		for _, i := range []Integ{IntegHMACSHA256128, IntegHMACSHA384192, IntegHMACSHA512256} {
 			c := espCipher(e, i)
-			if c.String() != e.String()+"-"+i.String() || c.IsAEAD() || c.KeyLen() != e.KeyMatLen()+i.keyLen() {
+			if c.String() != e.String()+"-"+i.String() || c.IsAEAD() || c.KeyLen() != e.KeyMatLen()+i.KeyLen() {
 				t.Errorf("%s + %s -> %v (%d-byte keys)", e, i, c, c.KeyLen())
 			}
 		}

@@ -159,8 +159,8 @@ func TestPayloadRoundTrips(t *testing.T) {
 		t.Fatalf("Delete %v %v", got, err)
 	}
 	sa := SA{Proposals: []Proposal{
-		{Num: 1, Protocol: ProtoESP, SPI: []byte{1, 2, 3, 4}, Transforms: []Transform{AES128GCM16.transform(), {Type: TransformESN, ID: 1}, {Type: TransformESN}}},
-		{Num: 2, Protocol: ProtoESP, SPI: []byte{1, 2, 3, 4}, Transforms: []Transform{ChaCha20Poly1305.transform(), {Type: TransformDH, ID: 19}, {Type: TransformESN}}},
+		{Num: 1, Protocol: ProtoESP, SPI: []byte{1, 2, 3, 4}, Transforms: []Transform{transformOf(AES128GCM16), {Type: TransformESN, ID: 1}, {Type: TransformESN}}},
+		{Num: 2, Protocol: ProtoESP, SPI: []byte{1, 2, 3, 4}, Transforms: []Transform{transformOf(ChaCha20Poly1305), {Type: TransformDH, ID: 19}, {Type: TransformESN}}},
 	}}
 	if got, err := ParseSA(sa.Payload().Body); err != nil || !reflect.DeepEqual(got, sa) {
 		t.Fatalf("SA %+v %v", got, err)

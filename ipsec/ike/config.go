@@ -8,38 +8,6 @@ import (
 	"time"
 )
 
-// IKEProposal is one proposal for the IKE SA; each list is in preference
-// order. Its ciphers are all AEADs, and then Integ is empty, or all
-// AES-CBC, and then Integ is required: RFC 5282 section 8 keeps the two
-// kinds in separate proposals, and strongSwan refuses to mix them.
-type IKEProposal struct {
-	Encr  []Encr
-	Integ []Integ
-	PRF   []PRF
-	DH    []DHGroup
-}
-
-// ESNMode says which sequence number sizes a child SA may use.
-type ESNMode uint8
-
-// ESN modes. The zero value offers and accepts both, preferring ESN.
-const (
-	ESNEither ESNMode = iota
-	ESNOn
-	ESNOff
-)
-
-// ESPProposal is one proposal for child SAs. DH is for PFS in
-// CREATE_CHILD_SA (RFC 7296 section 1.3.1): empty for none. The first child
-// never has PFS: it is keyed from the IKE SA's exchange.
-// Integ follows the rule of IKEProposal.Integ.
-type ESPProposal struct {
-	Encr  []Encr
-	Integ []Integ
-	ESN   ESNMode
-	DH    []DHGroup
-}
-
 // Lifetime bounds an SA. At Soft the engine rekeys; at Hard it deletes.
 // Byte limits are counted by the dataplane, which calls Engine.Rekey when
 // SoftBytes is reached; the engine only passes them on in ChildSA.
@@ -207,7 +175,7 @@ func (c PeerConfig) validate() error {
 			return bad(fmt.Sprintf(".ike[%d]", i)+err.Field, "%s", err.Reason)
 		}
 		for j, f := range pr.PRF {
-			if f.hash() == nil {
+			if f.Hash() == nil {
 				return bad(fmt.Sprintf(".ike[%d].prf[%d]", i, j), "unsupported %s", f)
 			}
 		}
@@ -238,7 +206,7 @@ func (c PeerConfig) validate() error {
 // error's Field is relative to the proposal.
 func checkCiphers(encr []Encr, integ []Integ) *ConfigError {
 	for j, e := range encr {
-		if !e.valid() {
+		if !e.Valid() {
 			return &ConfigError{Field: fmt.Sprintf(".encr[%d]", j), Reason: "unsupported " + e.String()}
 		}
 		if e.IsAEAD() != encr[0].IsAEAD() {
@@ -246,7 +214,7 @@ func checkCiphers(encr []Encr, integ []Integ) *ConfigError {
 		}
 	}
 	for j, in := range integ {
-		if !in.valid() {
+		if !in.Valid() {
 			return &ConfigError{Field: fmt.Sprintf(".integ[%d]", j), Reason: "unsupported " + in.String()}
 		}
 	}

@@ -9,8 +9,10 @@
 //	ikesa.go ...      one IKE SA: message IDs, window of 1, retransmission,
 //	                  exchanges (init*.go, auth.go, child.go, rekey.go, info.go)
 //	keys.go dh.go     prf, prf+, SKEYSEED, KEYMAT, PSK AUTH; DH groups 14, 19, 31
-//	transforms.go     transform IDs; integ.go the HMAC-SHA2 integrity transforms
-//	proposal*.go      SA payload offers, selection, strongSwan proposal strings
+//	ikeparam/         the transforms, proposals (and their strongSwan text
+//	                  form) and identities, which config parses too;
+//	                  transforms.go names them here and maps them to ESP
+//	proposal.go       SA payload offers and selection
 //	sk.go sk_cbc.go   the Encrypted payload: AEADs, and AES-CBC with HMAC-SHA2
 //	message.go ...    header and payload views and encoders (header.go,
 //	                  payload.go, sa_payload.go, payloads.go, ts.go)

@@ -63,7 +63,7 @@ var fuzzSuites = []ikeSuite{
 
 // fuzzSK is an SK cipher for s with fixed keys (bytes of 7, then 9).
 func fuzzSK(t testing.TB, s ikeSuite) skCipher {
-	c, err := newSKCipher(s, bytes.Repeat([]byte{7}, s.Encr.KeyMatLen()), bytes.Repeat([]byte{9}, s.Integ.keyLen()))
+	c, err := newSKCipher(s, bytes.Repeat([]byte{7}, s.Encr.KeyMatLen()), bytes.Repeat([]byte{9}, s.Integ.KeyLen()))
 	if err != nil {
 		t.Fatal(err)
 	}

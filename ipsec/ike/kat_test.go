@@ -112,7 +112,7 @@ func TestPRFRFC4231(t *testing.T) {
 	}
 	for i, c := range cases {
 		for p, want := range c.want {
-			if got := hex.EncodeToString(p.prf(unhex(t, c.key), unhex(t, c.data))); got != want {
+			if got := hex.EncodeToString(prf(p, unhex(t, c.key), unhex(t, c.data))); got != want {
 				t.Errorf("case %d %s: %s", i+1, p, got)
 			}
 		}
@@ -154,7 +154,7 @@ func TestKeySplitOrder(t *testing.T) {
 	seed := skeyseed(PRFHMACSHA256, ni, nr, []byte("g^ir"))
 	k := deriveIKEKeys(ikeSuite{Encr: AES256GCM16, PRF: PRFHMACSHA256}, seed, ni, nr, 0x0102030405060708, 0x1112131415161718)
 	s := append(append(append([]byte{}, ni...), nr...), unhex(t, "01020304050607081112131415161718")...)
-	stream := prfPlus(PRFHMACSHA256.hash(), seed, s, 32*3+36*2)
+	stream := prfPlus(PRFHMACSHA256.Hash(), seed, s, 32*3+36*2)
 	want := [][]byte{stream[:32], stream[32:68], stream[68:104], stream[104:136], stream[136:168]}
 	for i, got := range [][]byte{k.d, k.ei, k.er, k.pi, k.pr} {
 		if !bytes.Equal(got, want[i]) {
@@ -165,7 +165,7 @@ func TestKeySplitOrder(t *testing.T) {
 		t.Fatal("AEAD IKE SA has integrity keys")
 	}
 	iToR, rToI := childKeys(PRFHMACSHA256, k.d, esp.ChaCha20Poly1305, nil, ni, nr)
-	cs := prfPlus(PRFHMACSHA256.hash(), k.d, append(append([]byte{}, ni...), nr...), 72)
+	cs := prfPlus(PRFHMACSHA256.Hash(), k.d, append(append([]byte{}, ni...), nr...), 72)
 	if !bytes.Equal(iToR, cs[:36]) || !bytes.Equal(rToI, cs[36:]) {
 		t.Fatal("child keys out of order")
 	}
@@ -181,7 +181,7 @@ func TestKeySplitOrderCBC(t *testing.T) {
 	k := deriveIKEKeys(ikeSuite{Encr: AES256CBC, Integ: IntegHMACSHA384192, PRF: PRFHMACSHA384}, seed, ni, nr, 1, 2)
 	s := append(append(append([]byte{}, ni...), nr...), unhex(t, "00000000000000010000000000000002")...)
 	const pl, al, el = 48, 48, 32
-	stream := prfPlus(PRFHMACSHA384.hash(), seed, s, 3*pl+2*al+2*el)
+	stream := prfPlus(PRFHMACSHA384.Hash(), seed, s, 3*pl+2*al+2*el)
 	var want [][]byte
 	for _, n := range []int{pl, al, al, el, el, pl, pl} {
 		want, stream = append(want, stream[:n]), stream[n:]
@@ -192,7 +192,7 @@ func TestKeySplitOrderCBC(t *testing.T) {
 		}
 	}
 	iToR, rToI := childKeys(PRFHMACSHA384, k.d, esp.AES128CBCSHA512, nil, ni, nr)
-	cs := prfPlus(PRFHMACSHA384.hash(), k.d, append(append([]byte{}, ni...), nr...), 2*(16+64))
+	cs := prfPlus(PRFHMACSHA384.Hash(), k.d, append(append([]byte{}, ni...), nr...), 2*(16+64))
 	if !bytes.Equal(iToR, cs[:80]) || !bytes.Equal(rToI, cs[80:]) {
 		t.Fatal("CBC child keys out of order")
 	}

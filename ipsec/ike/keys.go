@@ -18,7 +18,8 @@ func prfHMAC(h func() hash.Hash, key []byte, data ...[]byte) []byte {
 	return m.Sum(nil)
 }
 
-func (p PRF) prf(key []byte, data ...[]byte) []byte { return prfHMAC(p.hash(), key, data...) }
+// prf is prf(key, data...) for the negotiated PRF p.
+func prf(p PRF, key []byte, data ...[]byte) []byte { return prfHMAC(p.Hash(), key, data...) }
 
 // prfPlus is prf+ (RFC 7296 section 2.13):
 //
@@ -49,14 +50,14 @@ type ikeKeys struct {
 
 // skeyseed is SKEYSEED = prf(Ni | Nr, g^ir) for a new IKE SA.
 func skeyseed(p PRF, ni, nr, gir []byte) []byte {
-	return p.prf(append(append([]byte{}, ni...), nr...), gir)
+	return prf(p, append(append([]byte{}, ni...), nr...), gir)
 }
 
 // skeyseedRekey is SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), for
 // an IKE SA made by CREATE_CHILD_SA (RFC 7296 section 2.18). oldPRF is
 // the old IKE SA's PRF.
 func skeyseedRekey(oldPRF PRF, oldSKd, gir, ni, nr []byte) []byte {
-	return oldPRF.prf(oldSKd, gir, ni, nr)
+	return prf(oldPRF, oldSKd, gir, ni, nr)
 }
 
 // deriveIKEKeys splits
@@ -70,8 +71,8 @@ func deriveIKEKeys(s ikeSuite, seed, ni, nr []byte, spiI, spiR uint64) ikeKeys {
 	st := append(append([]byte{}, ni...), nr...)
 	st = binary.BigEndian.AppendUint64(st, spiI)
 	st = binary.BigEndian.AppendUint64(st, spiR)
-	pl, al, el := s.PRF.keyLen(), s.Integ.keyLen(), s.Encr.KeyMatLen()
-	km := prfPlus(s.PRF.hash(), seed, st, 3*pl+2*al+2*el)
+	pl, al, el := s.PRF.KeyLen(), s.Integ.KeyLen(), s.Encr.KeyMatLen()
+	km := prfPlus(s.PRF.Hash(), seed, st, 3*pl+2*al+2*el)
 	var k ikeKeys
 	k.d, km = km[:pl], km[pl:]
 	k.ai, km = km[:al], km[al:]
@@ -95,7 +96,7 @@ func deriveIKEKeys(s ikeSuite, seed, ni, nr []byte, spiI, spiR uint64) ikeKeys {
 func childKeys(p PRF, skd []byte, c esp.Cipher, gir, ni, nr []byte) (iToR, rToI []byte) {
 	seed := append(append(append([]byte{}, gir...), ni...), nr...)
 	n := c.KeyLen()
-	km := prfPlus(p.hash(), skd, seed, 2*n)
+	km := prfPlus(p.Hash(), skd, seed, 2*n)
 	return km[:n], km[n:]
 }
 
@@ -110,6 +111,6 @@ const keyPad = "Key Pad for IKEv2"
 // realMsg is the sender's own IKE_SA_INIT message as sent; skp is SK_pi
 // for the initiator's AUTH and SK_pr for the responder's.
 func pskAuth(p PRF, psk, realMsg, peerNonce, skp []byte, id ID) []byte {
-	maced := p.prf(skp, id.body())
-	return p.prf(p.prf(psk, []byte(keyPad)), realMsg, peerNonce, maced)
+	maced := prf(p, skp, id.body())
+	return prf(p, prf(p, psk, []byte(keyPad)), realMsg, peerNonce, maced)
 }

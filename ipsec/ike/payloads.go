@@ -46,16 +46,6 @@ func ParseNonce(b []byte) ([]byte, error) {
 // NoncePayload encodes a Nonce payload.
 func NoncePayload(n []byte) Payload { return Payload{Type: PayloadNonce, Body: n} }
 
-// IDType is the type of an identification payload (RFC 7296 section 3.5).
-type IDType uint8
-
-// The identity types Peregrine speaks.
-const (
-	IDIPv4 IDType = 1
-	IDFQDN IDType = 2
-	IDIPv6 IDType = 5
-)
-
 // ID is the IDi or IDr payload body:
 //
 //	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+

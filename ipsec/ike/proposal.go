@@ -53,10 +53,10 @@ func ikeSAPayload(ps []IKEProposal, spi []byte) Payload {
 	for i, p := range ps {
 		pr := Proposal{Num: uint8(i + 1), Protocol: ProtoIKE, SPI: spi}
 		for _, e := range p.Encr {
-			pr.Transforms = append(pr.Transforms, e.transform())
+			pr.Transforms = append(pr.Transforms, transformOf(e))
 		}
 		for _, i := range p.Integ {
-			pr.Transforms = append(pr.Transforms, i.transform())
+			pr.Transforms = append(pr.Transforms, transformOf(i))
 		}
 		for _, f := range p.PRF {
 			pr.Transforms = append(pr.Transforms, Transform{Type: TransformPRF, ID: uint16(f)})
@@ -72,9 +72,9 @@ func ikeSAPayload(ps []IKEProposal, spi []byte) Payload {
 // chosenIKE is the responder's answer: the accepted proposal alone, with
 // one transform of each type (no INTEG with an AEAD).
 func chosenIKE(num uint8, s ikeSuite, spi []byte) Payload {
-	ts := []Transform{s.Encr.transform()}
+	ts := []Transform{transformOf(s.Encr)}
 	if s.Integ != IntegNone {
-		ts = append(ts, s.Integ.transform())
+		ts = append(ts, transformOf(s.Integ))
 	}
 	ts = append(ts, Transform{Type: TransformPRF, ID: uint16(s.PRF)}, Transform{Type: TransformDH, ID: uint16(s.DH)})
 	return SA{Proposals: []Proposal{{Num: num, Protocol: ProtoIKE, SPI: spi, Transforms: ts}}}.Payload()
@@ -97,10 +97,10 @@ func espSAPayload(ps []ESPProposal, spi uint32, pfs bool) Payload {
 	for i, p := range ps {
 		pr := Proposal{Num: uint8(i + 1), Protocol: ProtoESP, SPI: be32(spi)}
 		for _, e := range p.Encr {
-			pr.Transforms = append(pr.Transforms, e.transform())
+			pr.Transforms = append(pr.Transforms, transformOf(e))
 		}
 		for _, i := range p.Integ {
-			pr.Transforms = append(pr.Transforms, i.transform())
+			pr.Transforms = append(pr.Transforms, transformOf(i))
 		}
 		if pfs {
 			for _, g := range p.DH {
@@ -116,9 +116,9 @@ func espSAPayload(ps []ESPProposal, spi uint32, pfs bool) Payload {
 }
 
 func chosenESP(num uint8, s childSuite, spi uint32) Payload {
-	ts := []Transform{s.Encr.transform()}
+	ts := []Transform{transformOf(s.Encr)}
 	if s.Integ != IntegNone {
-		ts = append(ts, s.Integ.transform())
+		ts = append(ts, transformOf(s.Integ))
 	}
 	if s.DH != DHNone {
 		ts = append(ts, Transform{Type: TransformDH, ID: uint16(s.DH)})
@@ -228,7 +228,7 @@ func selectESP(sa SA, ours []ESPProposal, dh dhMode) (num uint8, spi uint32, s c
 
 func pickEncr(offer []Transform, ours []Encr) (Encr, bool) {
 	for _, e := range ours {
-		if has(offer, e.transform()) {
+		if has(offer, transformOf(e)) {
 			return e, true
 		}
 	}
@@ -241,7 +241,7 @@ func pickEncr(offer []Transform, ours []Encr) (Encr, bool) {
 // for AES-CBC (never NONE: ours lists none).
 func pickInteg(offer []Transform, e Encr, ours []Integ) (Integ, bool) {
 	if e.IsAEAD() {
-		return IntegNone, len(offer) == 0 || has(offer, IntegNone.transform())
+		return IntegNone, len(offer) == 0 || has(offer, transformOf(IntegNone))
 	}
 	return pick(offer, ours)
 }

@@ -41,7 +41,7 @@ type skCipher interface {
 // encryption key material ek (SK_e*) and integrity key ak (SK_a*, empty
 // with an AEAD).
 func newSKCipher(s ikeSuite, ek, ak []byte) (skCipher, error) {
-	if len(ek) != s.Encr.KeyMatLen() || len(ak) != s.Integ.keyLen() {
+	if len(ek) != s.Encr.KeyMatLen() || len(ak) != s.Integ.KeyLen() {
 		return nil, errors.New("ike: SK key material of the wrong length")
 	}
 	if s.Encr.IsAEAD() != (s.Integ == IntegNone) {

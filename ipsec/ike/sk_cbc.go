@@ -34,7 +34,7 @@ func newCBCSK(i Integ, ek, ak []byte) (*cbcSK, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cbcSK{blk: blk, mac: i.hash(), ak: append([]byte(nil), ak...), icv: i.icvLen()}, nil
+	return &cbcSK{blk: blk, mac: i.Hash(), ak: append([]byte(nil), ak...), icv: i.ICVLen()}, nil
 }
 
 func (c *cbcSK) layout() (iv, icv, block int) { return aes.BlockSize, c.icv, aes.BlockSize }

@@ -1,67 +1,83 @@
 package ike
 
 import (
-	"crypto/sha256"
-	"crypto/sha512"
-	"fmt"
-	"hash"
+	"net/netip"
 
 	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/ipsec/ike/ikeparam"
+)
+
+// The transforms, proposals and identities are ikeparam's, so that
+// package config can parse them without importing the engine; these
+// names keep ike's API as it was.
+type (
+	Encr        = ikeparam.Encr
+	Integ       = ikeparam.Integ
+	PRF         = ikeparam.PRF
+	DHGroup     = ikeparam.DHGroup
+	ESNMode     = ikeparam.ESNMode
+	IKEProposal = ikeparam.IKEProposal
+	ESPProposal = ikeparam.ESPProposal
+	IDType      = ikeparam.IDType
+	Identity    = ikeparam.Identity
 )
 
 // Transform IDs (IANA "IKEv2 Transform Type N Values").
 const (
-	EncrAESCBC           uint16 = 12 // RFC 7296 section 3.3.2 (IKE), RFC 3602 (ESP)
-	EncrAESGCM16         uint16 = 20 // RFC 5282 (IKE), RFC 4106 (ESP)
-	EncrChaCha20Poly1305 uint16 = 28 // RFC 7634
+	EncrAESCBC           = ikeparam.EncrAESCBC
+	EncrAESGCM16         = ikeparam.EncrAESGCM16
+	EncrChaCha20Poly1305 = ikeparam.EncrChaCha20Poly1305
 )
-
-// Encr is an encryption transform with its key length in bits (0 for
-// ChaCha20-Poly1305, which takes no Key Length attribute). An AEAD
-// proposal carries no INTEG transform, or INTEG NONE (RFC 5282 section 8);
-// an AES-CBC proposal needs one (RFC 7296 section 3.3.3).
-type Encr struct {
-	ID     uint16
-	KeyLen uint16
-}
 
 // The transforms Peregrine speaks, for IKE and ESP alike.
 var (
-	AES128GCM16      = Encr{EncrAESGCM16, 128}
-	AES256GCM16      = Encr{EncrAESGCM16, 256}
-	ChaCha20Poly1305 = Encr{EncrChaCha20Poly1305, 0}
-	AES128CBC        = Encr{EncrAESCBC, 128}
-	AES256CBC        = Encr{EncrAESCBC, 256}
+	AES128GCM16      = ikeparam.AES128GCM16
+	AES256GCM16      = ikeparam.AES256GCM16
+	ChaCha20Poly1305 = ikeparam.ChaCha20Poly1305
+	AES128CBC        = ikeparam.AES128CBC
+	AES256CBC        = ikeparam.AES256CBC
 )
 
-// valid reports whether e is one of the supported transforms.
-func (e Encr) valid() bool {
-	return e.IsAEAD() || e == AES128CBC || e == AES256CBC
-}
+// Integrity transforms, PRFs, DH groups, ESN modes and identity types.
+const (
+	IntegNone          = ikeparam.IntegNone
+	IntegHMACSHA256128 = ikeparam.IntegHMACSHA256128
+	IntegHMACSHA384192 = ikeparam.IntegHMACSHA384192
+	IntegHMACSHA512256 = ikeparam.IntegHMACSHA512256
 
-// IsAEAD reports whether e is one of the supported AEADs, which need no
-// integrity transform.
-func (e Encr) IsAEAD() bool {
-	return e == AES128GCM16 || e == AES256GCM16 || e == ChaCha20Poly1305
-}
+	PRFHMACSHA256 = ikeparam.PRFHMACSHA256
+	PRFHMACSHA384 = ikeparam.PRFHMACSHA384
+	PRFHMACSHA512 = ikeparam.PRFHMACSHA512
 
-// KeyMatLen is the encryption key material one direction takes: for an
-// AEAD the key and the 4-byte salt (RFC 5282 section 7.1, RFC 7634
-// section 4, RFC 4106 section 8.1), for AES-CBC the key alone.
-func (e Encr) KeyMatLen() int {
-	switch e {
-	case AES128GCM16:
-		return 16 + 4
-	case AES256GCM16:
-		return 32 + 4
-	case ChaCha20Poly1305:
-		return 32 + 4
-	case AES128CBC:
-		return 16
-	case AES256CBC:
-		return 32
+	DHNone       = ikeparam.DHNone
+	DHModp2048   = ikeparam.DHModp2048
+	DHECP256     = ikeparam.DHECP256
+	DHCurve25519 = ikeparam.DHCurve25519
+
+	ESNEither = ikeparam.ESNEither
+	ESNOn     = ikeparam.ESNOn
+	ESNOff    = ikeparam.ESNOff
+
+	IDIPv4 = ikeparam.IDIPv4
+	IDFQDN = ikeparam.IDFQDN
+	IDIPv6 = ikeparam.IDIPv6
+)
+
+// AddrIdentity is the ID_IPV4_ADDR or ID_IPV6_ADDR identity of a.
+func AddrIdentity(a netip.Addr) Identity { return ikeparam.AddrIdentity(a) }
+
+// FQDNIdentity is an ID_FQDN identity.
+func FQDNIdentity(name string) Identity { return ikeparam.FQDNIdentity(name) }
+
+// transformOf is the SA payload transform that offers or answers with t.
+func transformOf[T Encr | Integ](t T) Transform {
+	switch t := any(t).(type) {
+	case Encr:
+		return Transform{Type: TransformENCR, ID: t.ID, KeyLen: t.KeyLen}
+	case Integ:
+		return Transform{Type: TransformINTEG, ID: uint16(t)}
 	}
-	return 0
+	return Transform{} // unreachable: T is one of the two
 }
 
 // espCipher maps an encryption and integrity pair to the ESP engine's
@@ -89,93 +105,4 @@ func espCipher(e Encr, i Integ) esp.Cipher {
 		return esp.AES256CBCSHA512
 	}
 	return 0
-}
-
-// String is strongSwan's name for e.
-func (e Encr) String() string {
-	switch e {
-	case AES128GCM16:
-		return "aes128gcm16"
-	case AES256GCM16:
-		return "aes256gcm16"
-	case ChaCha20Poly1305:
-		return "chacha20poly1305"
-	case AES128CBC:
-		return "aes128"
-	case AES256CBC:
-		return "aes256"
-	}
-	return fmt.Sprintf("ENCR(%d,%d)", e.ID, e.KeyLen)
-}
-
-func (e Encr) transform() Transform {
-	return Transform{Type: TransformENCR, ID: e.ID, KeyLen: e.KeyLen}
-}
-
-// PRF is a pseudo-random function transform.
-type PRF uint16
-
-// PRFs (RFC 4868).
-const (
-	PRFHMACSHA256 PRF = 5
-	PRFHMACSHA384 PRF = 6
-	PRFHMACSHA512 PRF = 7
-)
-
-func (p PRF) hash() func() hash.Hash {
-	switch p {
-	case PRFHMACSHA256:
-		return sha256.New
-	case PRFHMACSHA384:
-		return sha512.New384
-	case PRFHMACSHA512:
-		return sha512.New
-	}
-	return nil
-}
-
-// keyLen is the preferred key length of an HMAC PRF, its output size (RFC
-// 7296 section 2.14: SK_d, SK_pi and SK_pr take it).
-func (p PRF) keyLen() int {
-	if h := p.hash(); h != nil {
-		return h().Size()
-	}
-	return 0
-}
-
-func (p PRF) String() string {
-	switch p {
-	case PRFHMACSHA256:
-		return "prfsha256"
-	case PRFHMACSHA384:
-		return "prfsha384"
-	case PRFHMACSHA512:
-		return "prfsha512"
-	}
-	return fmt.Sprintf("PRF(%d)", uint16(p))
-}
-
-// DHGroup is a Diffie-Hellman group (transform type 4).
-type DHGroup uint16
-
-// Supported groups. DHNone appears only in ESP proposals without PFS.
-const (
-	DHNone       DHGroup = 0
-	DHModp2048   DHGroup = 14 // RFC 3526
-	DHECP256     DHGroup = 19 // RFC 5903
-	DHCurve25519 DHGroup = 31 // RFC 8031
-)
-
-func (g DHGroup) String() string {
-	switch g {
-	case DHNone:
-		return "none"
-	case DHModp2048:
-		return "modp2048"
-	case DHECP256:
-		return "ecp256"
-	case DHCurve25519:
-		return "x25519"
-	}
-	return fmt.Sprintf("DH(%d)", uint16(g))
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/peregrine-net/peregrine/bgp"
+	"github.com/peregrine-net/peregrine/bgp/bgpconfig"
 	"github.com/peregrine-net/peregrine/config"
 )
 
@@ -56,7 +57,7 @@ func (t *topology) startInProcess(ctx context.Context, dir string) (*profiler, e
 	events := make(chan bgp.Event, 4096)
 	ec := &eventCounter{}
 	go ec.consume(events, log)
-	sp, err := bgp.Start(ctx, cfg, log, events)
+	sp, err := bgp.Start(ctx, bgpconfig.Translate(cfg), log, events)
 	if err != nil {
 		close(events)
 		return nil, err

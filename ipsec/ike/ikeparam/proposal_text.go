@@ -1,4 +1,4 @@
-package ike
+package ikeparam
 
 import (
 	"errors"
@@ -111,7 +111,7 @@ func (p *IKEProposal) UnmarshalText(b []byte) error {
 	}
 	if len(q.PRF) == 0 {
 		for _, in := range q.Integ {
-			if f := in.prf(); !slices.Contains(q.PRF, f) {
+			if f := in.PRF(); !slices.Contains(q.PRF, f) {
 				q.PRF = append(q.PRF, f)
 			}
 		}

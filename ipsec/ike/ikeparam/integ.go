@@ -1,4 +1,4 @@
-package ike
+package ikeparam
 
 import (
 	"crypto/sha256"
@@ -20,7 +20,9 @@ const (
 	IntegHMACSHA512256 Integ = 14 // RFC 4868: 64-byte key, 32-byte ICV
 )
 
-func (i Integ) hash() func() hash.Hash {
+// Hash is the hash function of i's HMAC; nil for IntegNone or an
+// unsupported transform.
+func (i Integ) Hash() func() hash.Hash {
 	switch i {
 	case IntegHMACSHA256128:
 		return sha256.New
@@ -32,24 +34,25 @@ func (i Integ) hash() func() hash.Hash {
 	return nil
 }
 
-func (i Integ) valid() bool { return i.hash() != nil }
+// Valid reports whether i is one of the supported HMACs (not IntegNone).
+func (i Integ) Valid() bool { return i.Hash() != nil }
 
-// keyLen is the key length, the hash's output size (RFC 4868 section
+// KeyLen is the key length, the hash's output size (RFC 4868 section
 // 2.1.1): SK_ai and SK_ar, and the second half of a CBC child's KEYMAT.
-func (i Integ) keyLen() int {
-	if h := i.hash(); h != nil {
+func (i Integ) KeyLen() int {
+	if h := i.Hash(); h != nil {
 		return h().Size()
 	}
 	return 0
 }
 
-// icvLen is the truncated checksum's length, half the hash (RFC 4868
+// ICVLen is the truncated checksum's length, half the hash (RFC 4868
 // section 2.1.2).
-func (i Integ) icvLen() int { return i.keyLen() / 2 }
+func (i Integ) ICVLen() int { return i.KeyLen() / 2 }
 
-// prf is the PRF strongSwan takes for an IKE proposal that names no PRF:
-// the integrity algorithm's hash.
-func (i Integ) prf() PRF {
+// PRF is the PRF strongSwan takes for an IKE proposal that names no PRF:
+// the integrity algorithm's hash; 0 for none.
+func (i Integ) PRF() PRF {
 	switch i {
 	case IntegHMACSHA256128:
 		return PRFHMACSHA256
@@ -75,5 +78,3 @@ func (i Integ) String() string {
 	}
 	return fmt.Sprintf("INTEG(%d)", uint16(i))
 }
-
-func (i Integ) transform() Transform { return Transform{Type: TransformINTEG, ID: uint16(i)} }

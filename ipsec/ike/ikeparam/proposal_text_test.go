@@ -1,4 +1,4 @@
-package ike
+package ikeparam
 
 import (
 	"slices"
