@@ -41,6 +41,9 @@ type Speaker struct {
 // Start builds and starts the speaker from cfg. Events go to events, which
 // the caller must drain. Stop ends it.
 func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Event) (*Speaker, error) {
+	if err := ceNotRunYet(cfg); err != nil {
+		return nil, err
+	}
 	alloc, err := mpls.NewAllocator(cfg.Labels)
 	if err != nil {
 		return nil, err
@@ -213,6 +216,9 @@ func (s *Speaker) Reload(ctx context.Context, cfg *Config) error {
 		if err := restartOnly(s.cfg, cfg); err != nil {
 			return err
 		}
+		if err := ceNotRunYet(cfg); err != nil {
+			return err
+		}
 		s.glog.setSecrets(append(passwords(s.cfg), passwords(cfg)...))
 		return s.apply(ctx, cfg)
 	})
@@ -281,6 +287,11 @@ func passwords(cfg *Config) []string {
 	var out []string
 	for _, n := range cfg.Neighbors {
 		out = append(out, n.Password.Reveal())
+	}
+	for _, v := range cfg.VRFs {
+		for _, n := range v.Neighbors {
+			out = append(out, n.Password.Reveal())
+		}
 	}
 	return out
 }
