@@ -45,8 +45,9 @@ type CENeighbor struct {
 // kernel device is vrfDevice ("" for none: the userspace backend).
 //
 // The protocol knobs are GoBGP's own, per peer: as-override is
-// ReplacePeerAsn (in GoBGP's export path, after the provider AS is
-// prepended: exactly "replace the CE's AS with ours"), allowas-in is
+// ReplacePeerAsn (GoBGP's export path replaces every occurrence of the
+// CE's AS with ours, then prepends ours as for any eBGP peer: a path
+// 65101 from another site reaches the CE as 65000 65000), allowas-in is
 // AllowOwnAsn (checked in GoBGP's loop detection), and max-prefixes is a
 // PrefixLimit per family, which sends Cease subcode 1 (RFC 4486) when
 // exceeded. GoBGP counts the limit per family; a CE with both families
