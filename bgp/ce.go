@@ -41,6 +41,11 @@ type CENeighbor struct {
 	MaxPrefixesRestart time.Duration
 }
 
+// ceConnectRetry is how often a CE session that is down is tried again:
+// the global neighbors' default, not GoBGP's 120 s, since a site without
+// its session is a site cut off.
+const ceConnectRetry = 5 * time.Second
+
 // cePeer builds GoBGP's peer definition for a CE session of the VRF whose
 // kernel device is vrfDevice ("" for none: the userspace backend).
 //
@@ -65,6 +70,7 @@ func cePeer(n CENeighbor, vrfDevice string) *api.Peer {
 			ReplacePeerAsn:  n.ASOverride,
 		},
 		Timers: &api.Timers{Config: &api.TimersConfig{
+			ConnectRetry:      seconds(ceConnectRetry),
 			HoldTime:          seconds(n.HoldTime),
 			KeepaliveInterval: seconds(n.Keepalive),
 		}},

@@ -24,10 +24,11 @@ type Speaker struct {
 	srv    *server.BgpServer
 	events chan<- Event
 
-	work chan func()      // closures run on the owner goroutine
-	best chan []*api.Path // best-path batches from GoBGP's watcher (bestBacklog)
-	stop chan struct{}    // closed by Stop
-	done chan struct{}    // closed when run returns
+	work   chan func()      // closures run on the owner goroutine
+	best   chan []*api.Path // best-path batches from GoBGP's watcher (bestBacklog)
+	ceBest chan ceBatch     // best unicast paths from the VRFs' CE servers
+	stop   chan struct{}    // closed by Stop
+	done   chan struct{}    // closed when run returns
 
 	stopOnce sync.Once
 
@@ -36,6 +37,7 @@ type Speaker struct {
 	imp       *importer
 	org       *originator
 	connected map[string][]netip.Prefix
+	ces       map[string]*ceServer // VRF -> its CE sessions (cesession.go)
 }
 
 // Start builds and starts the speaker from cfg. Events go to events, which
@@ -54,6 +56,8 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 		events:    events,
 		work:      make(chan func()),
 		best:      make(chan []*api.Path, bestBacklog),
+		ceBest:    make(chan ceBatch, bestBacklog),
+		ces:       map[string]*ceServer{},
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 		connected: map[string][]netip.Prefix{},
@@ -139,6 +143,7 @@ const bestBacklog = 2
 func (s *Speaker) run(cancelWatch context.CancelFunc) {
 	defer close(s.done)
 	defer cancelWatch()
+	defer s.stopCE()
 	var rts []vpn.RT // decodePath's scratch: the importer keeps no path
 	for {
 		select {
@@ -146,6 +151,8 @@ func (s *Speaker) run(cancelWatch context.CancelFunc) {
 			return
 		case f := <-s.work:
 			f()
+		case b := <-s.ceBest:
+			s.ceUpdate(context.Background(), b)
 		case paths := <-s.best:
 			for _, p := range paths {
 				vp, err := decodePath(p, rts)

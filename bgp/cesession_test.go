@@ -1,0 +1,143 @@
+package bgp
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/apiutil"
+	gobgp "github.com/osrg/gobgp/v3/pkg/packet/bgp"
+	"github.com/osrg/gobgp/v3/pkg/server"
+
+	"github.com/peregrine-net/peregrine/bgp/vpn"
+	"github.com/peregrine-net/peregrine/mpls"
+)
+
+// testCE is a GoBGP speaker in AS 65101 at ce:port playing a customer
+// router, passive, with one neighbor: the PE at pe.
+func testCE(t *testing.T, ce string, port int, pe string) *server.BgpServer {
+	t.Helper()
+	ctx := context.Background()
+	srv := server.NewBgpServer(server.LoggerOption(newSlogAdapter(slog.New(slog.NewTextHandler(io.Discard, nil)))))
+	go srv.Serve()
+	t.Cleanup(srv.Stop)
+	if err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
+		Asn: 65101, RouterId: "10.255.0.2", ListenAddresses: []string{ce}, ListenPort: int32(port),
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AddPeer(ctx, &api.AddPeerRequest{Peer: &api.Peer{
+		Conf:      &api.PeerConf{NeighborAddress: pe, PeerAsn: 65000},
+		Transport: &api.Transport{PassiveMode: true},
+		AfiSafis:  []*api.AfiSafi{{Config: &api.AfiSafiConfig{Family: families["ipv4"], Enabled: true}}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+// ceAnnounce makes the CE announce (or withdraw) prefix.
+func ceAnnounce(t *testing.T, ce *server.BgpServer, prefix string, withdraw bool) {
+	t.Helper()
+	p := netip.MustParsePrefix(prefix)
+	nlri := gobgp.NewIPAddrPrefix(uint8(p.Bits()), p.Addr().String())
+	path, err := apiutil.NewPath(nlri, withdraw, []gobgp.PathAttributeInterface{
+		gobgp.NewPathAttributeOrigin(gobgp.BGP_ORIGIN_ATTR_TYPE_IGP),
+		gobgp.NewPathAttributeNextHop("0.0.0.0"),
+		gobgp.NewPathAttributeMultiExitDisc(42),
+	}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withdraw {
+		err = ce.DeletePath(context.Background(), &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Path: path})
+	} else {
+		_, err = ce.AddPath(context.Background(), &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: path})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitVPN polls the speaker's VPNv4 RIB until the path of key (as vpnRIB
+// names it) contains every one of want, or is absent when want is nil.
+func waitVPN(t *testing.T, s *Speaker, key string, want []string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var got string
+	var ok bool
+	for time.Now().Before(deadline) {
+		var rib map[string]string
+		if err := s.do(func() error { rib = vpnRIB(t, s.srv); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		got, ok = rib[key]
+		if want == nil && !ok {
+			return
+		}
+		all := ok
+		for _, w := range want {
+			all = all && strings.Contains(got, w)
+		}
+		if want != nil && all {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: got %q (present %v), want %q", key, got, ok, want)
+}
+
+// TestCESessionExportsAndWithdraws runs a real eBGP session between a
+// VRF's CE server and a GoBGP CE over loopback: what the CE announces is
+// exported as a VPNv4 path with the VRF's RD and export target, the CE's
+// AS path and MED, and the site of origin; what it withdraws, and all it
+// announced when its session goes down, is withdrawn.
+func TestCESessionExportsAndWithdraws(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens a BGP session over loopback")
+	}
+	port := freePort(t, "127.0.0.3")
+	ce := testCE(t, "127.0.0.3", port, "127.0.0.1")
+	ceAnnounce(t, ce, "10.2.0.0/24", false)
+
+	base := Config{RouterID: netip.MustParseAddr("192.0.2.1"), ASN: 65000, Labels: mpls.Range{First: 1000, Last: 1999},
+		VRFs: []VRF{{Name: "red", RD: vpn.MustParseRD("65000:1"), ExportTargets: []vpn.RT{vpn.MustParseRT("65000:1")}, LabelMode: "per-vrf"}}}
+	s := startSpeaker(t, &base)
+	withCE := base
+	withCE.VRFs = []VRF{base.VRFs[0]}
+	withCE.VRFs[0].Neighbors = []CENeighbor{{
+		Address: netip.MustParseAddr("127.0.0.3"), Port: uint16(port), ASN: 65101, Families: []string{"ipv4"},
+		LocalAddress: netip.MustParseAddr("127.0.0.1"), HoldTime: 9 * time.Second, Keepalive: 3 * time.Second,
+		SiteOfOrigin: vpn.MustParseRT("65101:1"),
+	}}
+	// Start refuses CE sessions until the forwarding plane takes their
+	// routes (ErrCENotRunYet): apply directly, as Start would.
+	if err := s.do(func() error { return s.apply(context.Background(), &withCE) }); err != nil {
+		t.Fatal(err)
+	}
+	const key = "65000:1 10.2.0.0/24"
+	waitVPN(t, s, key, []string{"label [1000]", "{AsPath: 65101}", "{Med: 42}", "rt:65000:1;", "soo:65101:1;"})
+
+	ceAnnounce(t, ce, "10.2.0.0/24", true)
+	waitVPN(t, s, key, nil)
+
+	ceAnnounce(t, ce, "10.2.0.0/24", false)
+	waitVPN(t, s, key, []string{"{AsPath: 65101}"})
+	if err := ce.ShutdownPeer(context.Background(), &api.ShutdownPeerRequest{Address: "127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	waitVPN(t, s, key, nil)
+
+	// Removing the VRF's CE sessions stops them and leaves the VRF.
+	if err := s.do(func() error { return s.apply(context.Background(), &base) }); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.ces); n != 0 {
+		t.Errorf("%d CE servers left after their sessions were removed", n)
+	}
+}
