@@ -68,6 +68,12 @@ func cePeer(n CENeighbor, vrfDevice string) *api.Peer {
 			AuthPassword:    n.Password.Reveal(),
 			AllowOwnAsn:     uint32(n.AllowASIn),
 			ReplacePeerAsn:  n.ASOverride,
+			// GoBGP drops a local path whose AS path holds the peer's AS
+			// before ReplacePeerAsn could rewrite it (server.go
+			// filterpath), except in a session's initial table: without
+			// this, as-override worked for routes known at session start
+			// and silently failed for later ones and for withdrawals.
+			AllowAspathLoopLocal: n.ASOverride,
 		},
 		Timers: &api.Timers{Config: &api.TimersConfig{
 			ConnectRetry:      seconds(ceConnectRetry),

@@ -42,7 +42,7 @@ func TestCEPeerAsGoBGPSeesIt(t *testing.T) {
 		t.Fatalf("ListPeer: %v, %v", got, err)
 	}
 	c := got.Conf
-	if c.PeerAsn != 65101 || !c.ReplacePeerAsn || c.AllowOwnAsn != 2 || c.Description != "red site 1" {
+	if c.PeerAsn != 65101 || !c.ReplacePeerAsn || !c.AllowAspathLoopLocal || c.AllowOwnAsn != 2 || c.Description != "red site 1" {
 		t.Errorf("conf = %+v", c)
 	}
 	if tr := got.Transport; !tr.PassiveMode || tr.RemotePort != 1179 || tr.BindInterface != "vrf-red" {

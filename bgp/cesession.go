@@ -19,6 +19,7 @@ type ceServer struct {
 	srv         *server.BgpServer
 	cancelWatch context.CancelFunc
 	peers       map[netip.Addr]CENeighbor
+	sent        map[netip.Prefix]bool // imported routes injected for the CEs
 }
 
 // ceBatch is a batch of best unicast paths from one VRF's CE server.
@@ -48,6 +49,9 @@ func (s *Speaker) applyCE(ctx context.Context, cfg *Config) error {
 		if err := cs.setPeers(ctx, s, v); err != nil {
 			return err
 		}
+		if err := s.ceResync(ctx, v.Name); err != nil {
+			return err
+		}
 	}
 	for name, cs := range s.ces {
 		if keep[name] {
@@ -55,6 +59,9 @@ func (s *Speaker) applyCE(ctx context.Context, cfg *Config) error {
 		}
 		cs.stop()
 		delete(s.ces, name)
+		if len(s.ces) == 0 {
+			clear(s.ceAttrs)
+		}
 		for p := range s.org.ce[name] {
 			s.org.unsetCE(name, p)
 		}
@@ -106,7 +113,7 @@ func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*
 		return nil, fmt.Errorf("bgp: vrf %s: watch CE sessions: %w", vrf, err)
 	}
 	s.log.Info("CE sessions started", "vrf", vrf)
-	return &ceServer{srv: srv, cancelWatch: cancel, peers: map[netip.Addr]CENeighbor{}}, nil
+	return &ceServer{srv: srv, cancelWatch: cancel, peers: map[netip.Addr]CENeighbor{}, sent: map[netip.Prefix]bool{}}, nil
 }
 
 // setPeers adds, re-creates and removes v's CE sessions; unchanged

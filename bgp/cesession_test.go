@@ -2,6 +2,7 @@ package bgp
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -140,4 +141,111 @@ func TestCESessionExportsAndWithdraws(t *testing.T) {
 	if n := len(s.ces); n != 0 {
 		t.Errorf("%d CE servers left after their sessions were removed", n)
 	}
+}
+
+// ceRIB is the CE's IPv4 unicast RIB: prefix -> AS path of its best path.
+func ceRIB(t *testing.T, ce *server.BgpServer) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := ce.ListPath(context.Background(), &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: families["ipv4"]}, func(d *api.Destination) {
+		for _, p := range d.Paths {
+			if !p.Best {
+				continue
+			}
+			attrs, err := apiutil.GetNativePathAttributes(p)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			asPath := ""
+			for _, a := range attrs {
+				if a, ok := a.(*gobgp.PathAttributeAsPath); ok {
+					asPath = strings.TrimSuffix(strings.TrimPrefix(a.String(), "{AsPath: "), "}")
+				}
+			}
+			out[d.Prefix] = asPath
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// waitCE polls the CE's RIB until prefix has AS path want ("" for absent).
+func waitCE(t *testing.T, ce *server.BgpServer, name, prefix, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var got string
+	var ok bool
+	for time.Now().Before(deadline) {
+		got, ok = ceRIB(t, ce)[prefix]
+		if (want == "" && !ok) || (ok && got == want) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: %s has AS path %q (present %v), want %q", name, prefix, got, ok, want)
+}
+
+// TestCEsOfOneCustomerAcrossTwoPEs: two PEs over loopback, each with a CE
+// of the same customer AS (65101) in red. Each CE learns the other site's
+// prefix and the remote PE's static one with the provider AS prepended.
+// Without as-override the other site's path carries 65101, which the CE
+// rejects as a loop (GoBGP, like FRR, drops it); with as-override it
+// arrives as 65000 65000 and is accepted.
+func TestCEsOfOneCustomerAcrossTwoPEs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens BGP sessions over loopback")
+	}
+	p1, p2 := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.2")
+	c1, c2 := freePort(t, "127.0.0.3"), freePort(t, "127.0.0.4")
+	ce1, ce2 := testCE(t, "127.0.0.3", c1, "127.0.0.1"), testCE(t, "127.0.0.4", c2, "127.0.0.2")
+	ceAnnounce(t, ce1, "10.3.0.0/24", false)
+	ceAnnounce(t, ce2, "10.4.0.0/24", false)
+	red := `
+  - {name: red, rd: '65000:%d', import-targets: ['65000:1'], export-targets: ['65000:1']%s}`
+	cfg1 := speakerConfig(t, "1.1.1.1", "127.0.0.1", p1, "127.0.0.2", p2, fmt.Sprintf(red, 1, ""))
+	cfg2 := speakerConfig(t, "2.2.2.2", "127.0.0.2", p2, "127.0.0.1", p1, fmt.Sprintf(red, 2, ", static-routes: [{prefix: 10.9.0.0/24}]"))
+	pe1, pe2 := startSpeaker(t, cfg1), startSpeaker(t, cfg2)
+	withCE := func(s *Speaker, cfg *Config, ce string, port int, self string, asOverride bool) {
+		t.Helper()
+		c := *cfg
+		c.VRFs = []VRF{cfg.VRFs[0]}
+		c.VRFs[0].Neighbors = []CENeighbor{{
+			Address: netip.MustParseAddr(ce), Port: uint16(port), ASN: 65101, Families: []string{"ipv4"},
+			LocalAddress: netip.MustParseAddr(self), HoldTime: 9 * time.Second, Keepalive: 3 * time.Second,
+			ASOverride: asOverride,
+		}}
+		if err := s.do(func() error { return s.apply(context.Background(), &c) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withCE(pe1, cfg1, "127.0.0.3", c1, "127.0.0.1", false)
+	withCE(pe2, cfg2, "127.0.0.4", c2, "127.0.0.2", false)
+
+	waitCE(t, ce1, "ce1", "10.9.0.0/24", "65000")
+	// Both CEs hear the other site only once the routes crossed the core.
+	waitVPN(t, pe1, "65000:2 10.4.0.0/24", []string{"{AsPath: 65101}"})
+	waitVPN(t, pe2, "65000:1 10.3.0.0/24", []string{"{AsPath: 65101}"})
+	time.Sleep(time.Second)
+	if got, ok := ceRIB(t, ce1)["10.4.0.0/24"]; ok {
+		t.Errorf("ce1 without as-override accepted the other site's route, AS path %q", got)
+	}
+
+	withCE(pe1, cfg1, "127.0.0.3", c1, "127.0.0.1", true)
+	withCE(pe2, cfg2, "127.0.0.4", c2, "127.0.0.2", true)
+	waitCE(t, ce1, "ce1", "10.4.0.0/24", "65000 65000")
+	waitCE(t, ce2, "ce2", "10.3.0.0/24", "65000 65000")
+
+	// A route the other site announces once the sessions are up arrives
+	// too (GoBGP filtered those before AllowAspathLoopLocal).
+	ceAnnounce(t, ce2, "10.5.0.0/24", false)
+	waitCE(t, ce1, "ce1", "10.5.0.0/24", "65000 65000")
+
+	// The other site withdraws: its route leaves ce1.
+	ceAnnounce(t, ce2, "10.4.0.0/24", true)
+	waitVPN(t, pe2, "65000:2 10.4.0.0/24", nil)
+	waitVPN(t, pe1, "65000:2 10.4.0.0/24", nil)
+	waitCE(t, ce1, "ce1", "10.4.0.0/24", "")
 }

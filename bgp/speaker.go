@@ -10,6 +10,7 @@ import (
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
+	gobgp "github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v3/pkg/server"
 
 	"github.com/peregrine-net/peregrine/bgp/vpn"
@@ -38,6 +39,9 @@ type Speaker struct {
 	org       *originator
 	connected map[string][]netip.Prefix
 	ces       map[string]*ceServer // VRF -> its CE sessions (cesession.go)
+	// ceAttrs are the sendable attributes of the best VPN paths that a
+	// VRF with CE sessions imports (ceexport.go).
+	ceAttrs map[pathKey][]gobgp.PathAttributeInterface
 }
 
 // Start builds and starts the speaker from cfg. Events go to events, which
@@ -58,6 +62,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 		best:      make(chan []*api.Path, bestBacklog),
 		ceBest:    make(chan ceBatch, bestBacklog),
 		ces:       map[string]*ceServer{},
+		ceAttrs:   map[pathKey][]gobgp.PathAttributeInterface{},
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 		connected: map[string][]netip.Prefix{},
@@ -166,7 +171,17 @@ func (s *Speaker) run(cancelWatch context.CancelFunc) {
 					s.log.Warn("undecodable best path skipped", "error", err)
 					continue
 				}
+				if len(s.ces) == 0 {
+					s.imp.update(vp)
+					continue
+				}
+				s.ceNote(p, vp)
 				s.imp.update(vp)
+				for vrf := range s.ces {
+					if err := s.ceSend(context.Background(), vrf, vp.key.prefix); err != nil {
+						s.log.Warn("CE routes not sent", "vrf", vrf, "error", err)
+					}
+				}
 			}
 		}
 	}
