@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,4 +249,62 @@ func TestCEsOfOneCustomerAcrossTwoPEs(t *testing.T) {
 	waitVPN(t, pe2, "65000:2 10.4.0.0/24", nil)
 	waitVPN(t, pe1, "65000:2 10.4.0.0/24", nil)
 	waitCE(t, ce1, "ce1", "10.4.0.0/24", "")
+}
+
+// TestCEIsolationSameAddressTwoVRFs: red and blue each have a CE at
+// 127.0.0.3 (on two ports, as two routers behind two VRF interfaces
+// would be). Each CE is sent its own VRF's remote routes only, and what
+// each announces is exported with its own VRF's RD and targets only.
+func TestCEIsolationSameAddressTwoVRFs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens BGP sessions over loopback")
+	}
+	p1, p2 := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.2")
+	cRed, cBlue := freePort(t, "127.0.0.3"), freePort(t, "127.0.0.3")
+	ceRed, ceBlue := testCE(t, "127.0.0.3", cRed, "127.0.0.1"), testCE(t, "127.0.0.3", cBlue, "127.0.0.1")
+	ceAnnounce(t, ceRed, "10.3.0.0/24", false)
+	ceAnnounce(t, ceBlue, "10.3.0.0/24", false) // the same customer prefix in both
+	ceAnnounce(t, ceBlue, "10.66.0.0/24", false)
+	vrfs := `
+  - {name: red, rd: '65000:%d1', import-targets: ['65000:1'], export-targets: ['65000:1']%s}
+  - {name: blue, rd: '65000:%d2', import-targets: ['65000:2'], export-targets: ['65000:2']%s}`
+	cfg1 := speakerConfig(t, "1.1.1.1", "127.0.0.1", p1, "127.0.0.2", p2, fmt.Sprintf(vrfs, 1, "", 1, ""))
+	cfg2 := speakerConfig(t, "2.2.2.2", "127.0.0.2", p2, "127.0.0.1", p1, fmt.Sprintf(vrfs, 2, ", static-routes: [{prefix: 10.9.0.0/24}]", 2, ", static-routes: [{prefix: 10.8.0.0/24}]"))
+	pe1, pe2 := startSpeaker(t, cfg1), startSpeaker(t, cfg2)
+	c := *cfg1
+	c.VRFs = slices.Clone(cfg1.VRFs)
+	for i, port := range []int{cRed, cBlue} {
+		c.VRFs[i].Neighbors = []CENeighbor{{
+			Address: netip.MustParseAddr("127.0.0.3"), Port: uint16(port), ASN: 65101, Families: []string{"ipv4"},
+			LocalAddress: netip.MustParseAddr("127.0.0.1"), HoldTime: 9 * time.Second, Keepalive: 3 * time.Second,
+		}}
+	}
+	if err := pe1.do(func() error { return pe1.apply(context.Background(), &c) }); err != nil {
+		t.Fatal(err)
+	}
+	waitCE(t, ceRed, "red CE", "10.9.0.0/24", "65000")
+	waitCE(t, ceBlue, "blue CE", "10.8.0.0/24", "65000")
+	waitVPN(t, pe2, "65000:11 10.3.0.0/24", []string{"{AsPath: 65101}", "rt:65000:1;"})
+	waitVPN(t, pe2, "65000:12 10.3.0.0/24", []string{"{AsPath: 65101}", "rt:65000:2;"})
+	waitVPN(t, pe2, "65000:12 10.66.0.0/24", []string{"rt:65000:2;"})
+	time.Sleep(time.Second)
+	red, blue := ceRIB(t, ceRed), ceRIB(t, ceBlue)
+	if _, ok := red["10.8.0.0/24"]; ok {
+		t.Errorf("red CE has blue's 10.8.0.0/24: %v", red)
+	}
+	if _, ok := blue["10.9.0.0/24"]; ok {
+		t.Errorf("blue CE has red's 10.9.0.0/24: %v", blue)
+	}
+	var rib map[string]string
+	if err := pe2.do(func() error { rib = vpnRIB(t, pe2.srv); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if r := rib["65000:11 10.66.0.0/24"]; r != "" {
+		t.Errorf("blue's 10.66.0.0/24 exported from red: %s", r)
+	}
+	for k, v := range rib {
+		if strings.HasPrefix(k, "65000:11 ") && strings.Contains(v, "rt:65000:2;") || strings.HasPrefix(k, "65000:12 ") && strings.Contains(v, "rt:65000:1;") {
+			t.Errorf("%s carries the other VRF's target: %s", k, v)
+		}
+	}
 }
