@@ -24,8 +24,14 @@ import (
 // router, passive, with one neighbor: the PE at pe.
 func testCE(t *testing.T, ce string, port int, pe string) *server.BgpServer {
 	t.Helper()
+	return testCELog(t, ce, port, pe, io.Discard)
+}
+
+// testCELog is testCE logging to w.
+func testCELog(t *testing.T, ce string, port int, pe string, w io.Writer) *server.BgpServer {
+	t.Helper()
 	ctx := context.Background()
-	srv := server.NewBgpServer(server.LoggerOption(newSlogAdapter(slog.New(slog.NewTextHandler(io.Discard, nil)))))
+	srv := server.NewBgpServer(server.LoggerOption(newSlogAdapter(slog.New(slog.NewTextHandler(w, nil)))))
 	go srv.Serve()
 	t.Cleanup(srv.Stop)
 	if err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
@@ -306,5 +312,50 @@ func TestCEIsolationSameAddressTwoVRFs(t *testing.T) {
 		if strings.HasPrefix(k, "65000:11 ") && strings.Contains(v, "rt:65000:2;") || strings.HasPrefix(k, "65000:12 ") && strings.Contains(v, "rt:65000:1;") {
 			t.Errorf("%s carries the other VRF's target: %s", k, v)
 		}
+	}
+}
+
+// TestCEMaxPrefixes: a CE that sends one prefix more than max-prefixes
+// allows is sent a Cease with subcode 1, "Maximum Number of Prefixes
+// Reached" (RFC 4486), as the CE's own log of the NOTIFICATION shows, and
+// none of its routes stays exported.
+func TestCEMaxPrefixes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens a BGP session over loopback")
+	}
+	port := freePort(t, "127.0.0.3")
+	var log syncBuffer
+	ce := testCELog(t, "127.0.0.3", port, "127.0.0.1", &log)
+	for _, p := range []string{"10.3.0.0/24", "10.3.1.0/24", "10.3.2.0/24"} {
+		ceAnnounce(t, ce, p, false)
+	}
+	base := Config{RouterID: netip.MustParseAddr("192.0.2.1"), ASN: 65000, Labels: mpls.Range{First: 1000, Last: 1999},
+		VRFs: []VRF{{Name: "red", RD: vpn.MustParseRD("65000:1"), ExportTargets: []vpn.RT{vpn.MustParseRT("65000:1")}, LabelMode: "per-vrf"}}}
+	s := startSpeaker(t, &base)
+	withCE := base
+	withCE.VRFs = []VRF{base.VRFs[0]}
+	withCE.VRFs[0].Neighbors = []CENeighbor{{
+		Address: netip.MustParseAddr("127.0.0.3"), Port: uint16(port), ASN: 65101, Families: []string{"ipv4"},
+		LocalAddress: netip.MustParseAddr("127.0.0.1"), HoldTime: 9 * time.Second, Keepalive: 3 * time.Second,
+		MaxPrefixes: 2,
+	}}
+	if err := s.do(func() error { return s.apply(context.Background(), &withCE) }); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(log.String(), "Code=6") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	var line string
+	for _, l := range strings.Split(log.String(), "\n") {
+		if strings.Contains(l, "received notification") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "Code=6") || !strings.Contains(line, "Subcode=1 ") {
+		t.Fatalf("CE received no Cease subcode 1; its log:\n%s", log.String())
+	}
+	for _, p := range []string{"10.3.0.0/24", "10.3.1.0/24", "10.3.2.0/24"} {
+		waitVPN(t, s, "65000:1 "+p, nil)
 	}
 }
