@@ -8,6 +8,7 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/apiutil"
+	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
 	"github.com/osrg/gobgp/v3/pkg/server"
 )
 
@@ -17,6 +18,7 @@ import (
 // IPv6 unicast only. Owned by the Speaker's run goroutine.
 type ceServer struct {
 	srv         *server.BgpServer
+	glog        *slogAdapter
 	cancelWatch context.CancelFunc
 	peers       map[netip.Addr]CENeighbor
 	sent        map[netip.Prefix]bool // imported routes injected for the CEs
@@ -46,6 +48,7 @@ func (s *Speaker) applyCE(ctx context.Context, cfg *Config) error {
 			}
 			s.ces[v.Name] = cs
 		}
+		cs.glog.setSecrets(passwords(cfg))
 		if err := cs.setPeers(ctx, s, v); err != nil {
 			return err
 		}
@@ -87,7 +90,15 @@ func (c *Config) vrf(name string) *VRF {
 // the sessions (a passive CE session needs a listener bound to the VRF's
 // device, which is not built yet).
 func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*ceServer, error) {
-	srv := server.NewBgpServer(server.LoggerOption(s.glog))
+	glog := newSlogAdapter(s.log.With("vrf", vrf))
+	glog.setSecrets(passwords(cfg))
+	glog.onWarn = func(msg string, f gobgplog.Fields) {
+		if msg == gobgpPrefixLimitReached {
+			addr, _ := netip.ParseAddr(fmt.Sprint(f["Key"]))
+			s.hand(func() { s.ceLimitReached(vrf, addr) })
+		}
+	}
+	srv := server.NewBgpServer(server.LoggerOption(glog))
 	go srv.Serve()
 	err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: -1,
@@ -113,7 +124,7 @@ func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*
 		return nil, fmt.Errorf("bgp: vrf %s: watch CE sessions: %w", vrf, err)
 	}
 	s.log.Info("CE sessions started", "vrf", vrf)
-	return &ceServer{srv: srv, cancelWatch: cancel, peers: map[netip.Addr]CENeighbor{}, sent: map[netip.Prefix]bool{}}, nil
+	return &ceServer{srv: srv, glog: glog, cancelWatch: cancel, peers: map[netip.Addr]CENeighbor{}, sent: map[netip.Prefix]bool{}}, nil
 }
 
 // setPeers adds, re-creates and removes v's CE sessions; unchanged

@@ -323,9 +323,60 @@ func TestCEMaxPrefixes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens a BGP session over loopback")
 	}
+	log, s := maxPrefixesCE(t, 0)
+	for _, p := range []string{"10.3.0.0/24", "10.3.1.0/24", "10.3.2.0/24"} {
+		waitVPN(t, s, "65000:1 "+p, nil)
+	}
+	// max-prefixes-restart 0: the session is held administratively down
+	// (GoBGP alone leaves it in its PFX_CT state).
+	deadline := time.Now().Add(5 * time.Second)
+	admin := api.PeerState_UP
+	for admin != api.PeerState_DOWN && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		if err := s.do(func() error {
+			return s.ces["red"].srv.ListPeer(context.Background(), &api.ListPeerRequest{Address: "127.0.0.3"}, func(p *api.Peer) { admin = p.State.AdminState })
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if admin != api.PeerState_DOWN {
+		t.Errorf("CE session over max-prefixes: admin state %v, want DOWN until the configuration changes", admin)
+	}
+	if n := strings.Count(log.String(), "received notification"); n != 1 {
+		t.Errorf("%d NOTIFICATIONs, want 1", n)
+	}
+}
+
+// TestCEMaxPrefixesRestart: with max-prefixes-restart 2s the session
+// comes back after 2s, and (the CE still sending too many) is closed
+// again.
+func TestCEMaxPrefixesRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens a BGP session over loopback")
+	}
+	start := time.Now()
+	log, _ := maxPrefixesCE(t, 2*time.Second)
+	first := time.Since(start)
+	deadline := time.Now().Add(15 * time.Second)
+	for strings.Count(log.String(), "received notification") < 2 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := strings.Count(log.String(), "received notification"); n < 2 {
+		t.Fatalf("%d NOTIFICATIONs in 15s after the first, want a second after the 2s restart", n)
+	}
+	if gap := time.Since(start) - first; gap < 2*time.Second {
+		t.Errorf("session back %v after the first Cease, before max-prefixes-restart 2s", gap)
+	}
+}
+
+// maxPrefixesCE opens a CE session with max-prefixes 2 and restart to a
+// CE that sends three prefixes, and returns once the CE has received its
+// Cease subcode 1, with the CE's log.
+func maxPrefixesCE(t *testing.T, restart time.Duration) (*syncBuffer, *Speaker) {
+	t.Helper()
 	port := freePort(t, "127.0.0.3")
-	var log syncBuffer
-	ce := testCELog(t, "127.0.0.3", port, "127.0.0.1", &log)
+	log := new(syncBuffer)
+	ce := testCELog(t, "127.0.0.3", port, "127.0.0.1", log)
 	for _, p := range []string{"10.3.0.0/24", "10.3.1.0/24", "10.3.2.0/24"} {
 		ceAnnounce(t, ce, p, false)
 	}
@@ -337,7 +388,7 @@ func TestCEMaxPrefixes(t *testing.T) {
 	withCE.VRFs[0].Neighbors = []CENeighbor{{
 		Address: netip.MustParseAddr("127.0.0.3"), Port: uint16(port), ASN: 65101, Families: []string{"ipv4"},
 		LocalAddress: netip.MustParseAddr("127.0.0.1"), HoldTime: 9 * time.Second, Keepalive: 3 * time.Second,
-		MaxPrefixes: 2,
+		MaxPrefixes: 2, MaxPrefixesRestart: restart,
 	}}
 	if err := s.do(func() error { return s.apply(context.Background(), &withCE) }); err != nil {
 		t.Fatal(err)
@@ -355,7 +406,5 @@ func TestCEMaxPrefixes(t *testing.T) {
 	if !strings.Contains(line, "Code=6") || !strings.Contains(line, "Subcode=1 ") {
 		t.Fatalf("CE received no Cease subcode 1; its log:\n%s", log.String())
 	}
-	for _, p := range []string{"10.3.0.0/24", "10.3.1.0/24", "10.3.2.0/24"} {
-		waitVPN(t, s, "65000:1 "+p, nil)
-	}
+	return log, s
 }
