@@ -33,33 +33,35 @@
 //
 // # CE sessions (vrfs[].neighbors, issue 17)
 //
-// A VRF's eBGP sessions with the customer's routers are configured
-// (CENeighbor) and their GoBGP peer is defined (cePeer), but this build
-// does not run them yet: Start and Reload refuse such a configuration
-// (ErrCENotRunYet) rather than ignore it. The design they will follow,
-// chosen after reading GoBGP v3.37.0's own VRF support:
+// A VRF's eBGP sessions with the customer's routers (CENeighbor) run in a
+// GoBGP server of the VRF's own (cesession.go), carrying IPv4 and IPv6
+// unicast only. A CE's best paths become ceRoutes that the originator
+// exports beside static and connected prefixes, with the VRF's RD, export
+// targets and label and next-hop self, carrying the customer's origin, AS
+// path, MED and communities and the site-of-origin (ceroute.go, RFC 4364
+// section 7); the routes the VRF imports are injected into its CE server
+// (ceexport.go), so that GoBGP's eBGP export prepends the provider AS and
+// sets next-hop self. as-override, allowas-in and max-prefixes are
+// GoBGP's per-peer knobs (cePeer); max-prefixes-restart is this
+// package's (cemaxprefix.go).
 //
-// GoBGP's VRFs (AddVrf, a peer whose Config.Vrf names one) are not used.
+// Start and Reload still refuse CE sessions (ErrCENotRunYet): the
+// forwarding plane does not install CE-learned routes yet, the VRF's own
+// static and connected prefixes are not yet sent to its CEs, the
+// site-of-origin is attached but not yet used to hold a route back from
+// its own site, and passive CE sessions (a listener bound to the VRF's
+// device) are not built. The tests apply such a configuration directly.
+//
+// Why not GoBGP's own VRFs (AddVrf, a peer whose Config.Vrf names one):
 // GoBGP keys every peer by its address alone (BgpServer.neighborMap, and
 // the listener's accept looks the remote address up there), so one
 // BgpServer cannot hold red's CE 10.1.0.2 and blue's CE 10.1.0.2, which
 // RFC 4364 and the configuration allow. Its VRF conversion (Path.ToGlobal)
 // stamps one label per VRF, outside Peregrine's allocator and per-prefix
 // mode, and its import (Path.ToLocal) would run beside the importer that
-// already feeds the FIB, two views of one VRF that could disagree.
-//
-// Instead each VRF with CE sessions gets its own embedded GoBGP server
-// carrying IPv4 and IPv6 unicast only, its listener and sessions bound to
-// the VRF's device, so that no session of one VRF can hold another VRF's
-// routes: isolation by construction, not by filter. Its best paths feed
-// the originator beside static and connected prefixes (RD, export RTs,
-// label and next-hop self as today, plus the customer's AS path, MED and
-// communities and the site-of-origin, RFC 4364 section 7), and the VRF's
-// imported and local routes are injected into it, so that GoBGP's eBGP
-// export prepends the provider AS and sets next-hop self. The protocol
-// knobs are GoBGP's per-peer ones (cePeer): as-override, allowas-in and
-// max-prefixes with Cease subcode 1; site-of-origin and the
-// max-prefixes-restart timer are Peregrine's.
+// already feeds the FIB, two views of one VRF that could disagree. A
+// server per VRF isolates by construction: no session of one VRF can hold
+// another VRF's routes.
 //
 // Changes leave as Events on a channel that the forwarding plane owns.
 //
