@@ -71,6 +71,19 @@ func (s *Speaker) ceNote(p *api.Path, vp vpnPath) {
 		if ceSentTypes[a.GetType()] {
 			keep = append(keep, a)
 		}
+		// The site of origin travels on, for siteOfOriginPolicy to hold
+		// the route back from its own site's CEs.
+		if ecs, ok := a.(*gobgp.PathAttributeExtendedCommunities); ok {
+			var soos []gobgp.ExtendedCommunityInterface
+			for _, ec := range ecs.Value {
+				if _, sub := ec.GetTypes(); sub == gobgp.EC_SUBTYPE_ROUTE_ORIGIN && isTargetOrOrigin(ec) {
+					soos = append(soos, ec)
+				}
+			}
+			if len(soos) > 0 {
+				keep = append(keep, gobgp.NewPathAttributeExtendedCommunities(soos))
+			}
+		}
 	}
 	s.ceAttrs[vp.key] = keep
 }

@@ -22,6 +22,7 @@ type ceServer struct {
 	cancelWatch context.CancelFunc
 	peers       map[netip.Addr]CENeighbor
 	sent        map[netip.Prefix]bool // imported routes injected for the CEs
+	sooSets     int                   // statements in the site-of-origin policy (cesoo.go)
 }
 
 // ceBatch is a batch of best unicast paths from one VRF's CE server.
@@ -130,6 +131,9 @@ func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*
 // setPeers adds, re-creates and removes v's CE sessions; unchanged
 // sessions stay up.
 func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
+	if err := cs.setSiteOfOrigin(ctx, v); err != nil {
+		return err
+	}
 	want := map[netip.Addr]bool{}
 	for _, n := range v.Neighbors {
 		if n.Passive {

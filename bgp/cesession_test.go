@@ -408,3 +408,46 @@ func maxPrefixesCE(t *testing.T, restart time.Duration) (*syncBuffer, *Speaker) 
 	}
 	return log, s
 }
+
+// TestCESiteOfOrigin: the CEs behind PE1 and PE2 are one site (SoO
+// 65101:1, a dual-homed site's two links): PE1 holds PE2's route from that
+// site back from its CE, while sending the PE's static route. Once PE1's
+// CE is another site (65101:2), it gets the route.
+func TestCESiteOfOrigin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens BGP sessions over loopback")
+	}
+	p1, p2 := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.2")
+	c1, c2 := freePort(t, "127.0.0.3"), freePort(t, "127.0.0.4")
+	ce1, ce2 := testCE(t, "127.0.0.3", c1, "127.0.0.1"), testCE(t, "127.0.0.4", c2, "127.0.0.2")
+	ceAnnounce(t, ce2, "10.4.0.0/24", false)
+	red := `
+  - {name: red, rd: '65000:%d', import-targets: ['65000:1'], export-targets: ['65000:1']%s}`
+	cfg1 := speakerConfig(t, "1.1.1.1", "127.0.0.1", p1, "127.0.0.2", p2, fmt.Sprintf(red, 1, ""))
+	cfg2 := speakerConfig(t, "2.2.2.2", "127.0.0.2", p2, "127.0.0.1", p1, fmt.Sprintf(red, 2, ", static-routes: [{prefix: 10.9.0.0/24}]"))
+	pe1, pe2 := startSpeaker(t, cfg1), startSpeaker(t, cfg2)
+	withCE := func(s *Speaker, cfg *Config, ce string, port int, self, soo string) {
+		t.Helper()
+		c := *cfg
+		c.VRFs = []VRF{cfg.VRFs[0]}
+		c.VRFs[0].Neighbors = []CENeighbor{{
+			Address: netip.MustParseAddr(ce), Port: uint16(port), ASN: 65101, Families: []string{"ipv4"},
+			LocalAddress: netip.MustParseAddr(self), HoldTime: 9 * time.Second, Keepalive: 3 * time.Second,
+			ASOverride: true, SiteOfOrigin: vpn.MustParseRT(soo),
+		}}
+		if err := s.do(func() error { return s.apply(context.Background(), &c) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withCE(pe2, cfg2, "127.0.0.4", c2, "127.0.0.2", "65101:1")
+	withCE(pe1, cfg1, "127.0.0.3", c1, "127.0.0.1", "65101:1")
+	waitVPN(t, pe1, "65000:2 10.4.0.0/24", []string{"soo:65101:1;"})
+	waitCE(t, ce1, "ce1", "10.9.0.0/24", "65000")
+	time.Sleep(time.Second)
+	if got, ok := ceRIB(t, ce1)["10.4.0.0/24"]; ok {
+		t.Errorf("ce1 got its own site's route back, AS path %q", got)
+	}
+
+	withCE(pe1, cfg1, "127.0.0.3", c1, "127.0.0.1", "65101:2")
+	waitCE(t, ce1, "ce1", "10.4.0.0/24", "65000 65000")
+}

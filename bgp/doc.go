@@ -42,14 +42,15 @@
 // section 7); the routes the VRF imports are injected into its CE server
 // (ceexport.go), so that GoBGP's eBGP export prepends the provider AS and
 // sets next-hop self. as-override, allowas-in and max-prefixes are
-// GoBGP's per-peer knobs (cePeer); max-prefixes-restart is this
-// package's (cemaxprefix.go).
+// GoBGP's per-peer knobs (cePeer); max-prefixes-restart (cemaxprefix.go)
+// and holding a route back from the CEs of its site of origin (cesoo.go)
+// are this package's.
 //
 // Start and Reload still refuse CE sessions (ErrCENotRunYet): the
 // forwarding plane does not install CE-learned routes yet, the VRF's own
 // static and connected prefixes are not yet sent to its CEs, the
-// site-of-origin is attached but not yet used to hold a route back from
-// its own site, and passive CE sessions (a listener bound to the VRF's
+// site-of-origin holds back only routes that crossed the VPN (two CEs of
+// one site on one PE still hear each other), and passive CE sessions (a listener bound to the VRF's
 // device) are not built. The tests apply such a configuration directly.
 //
 // Why not GoBGP's own VRFs (AddVrf, a peer whose Config.Vrf names one):
