@@ -26,7 +26,7 @@ import (
 //     (it names its devices, tables and rule priorities so that it can
 //     recognise its own).
 //   - Apply and Close are called from one goroutine (the reconciler's);
-//     optional abilities (Counterer) may be called from any goroutine.
+//     optional abilities (Counterer, in counters.go) may be called from any goroutine.
 //   - ctx bounds one Apply; a backend returns ctx.Err() if it gives up.
 type Backend interface {
 	// Apply converges the dataplane to s.
@@ -35,25 +35,6 @@ type Backend interface {
 	// devices). Whether installed routes stay is the backend's to
 	// document; the reconciler does not call Close, its owner does.
 	Close() error
-}
-
-// Counterer is an optional Backend ability, found by type assertion, for
-// backends that count packets themselves (the userspace fast path); the
-// kernel keeps its own counters (`ip -s link`, `ip -s xfrm`). It is kept
-// out of Backend so that a backend with nothing to count needs no stub.
-type Counterer interface {
-	// Counters returns a snapshot of named counters, for example
-	// "vrf red out packets" or "inbound drop unknown-spi". Names are stable
-	// for a given backend; values only grow. It is safe to call from any
-	// goroutine, concurrently with Apply.
-	Counters() map[string]uint64
-}
-
-// Namer is an optional Backend ability: a short name for logs and show
-// output ("kernel", "userspace", "fake"), so that `auto` can say which
-// backend it picked.
-type Namer interface {
-	Name() string
 }
 
 // ErrClosed is returned by the Reconciler's Run and Flush once Close has

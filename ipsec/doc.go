@@ -9,10 +9,13 @@
 //   - replay: the RFC 6479 anti-replay window esp uses.
 //   - wire: the outer IPv4/IPv6 header and the ESP-in-UDP encapsulation
 //     (RFC 3948) around an ESP packet, built and parsed in place.
-//   - seqstore: the persisted sequence numbers of manually keyed SAs, so
-//     that a restarted sender never reuses a nonce.
 //   - ike: IKEv2 (RFC 7296), which authenticates peers and negotiates the
 //     SAs.
+//   - keying: the service that turns configured tunnels and IKE's child
+//     SAs into the FIB's tunnels (make-before-break, byte and sequence
+//     limits), the FIB configuration's one owner while the daemon runs.
+//   - seqstore: the persisted sequence numbers of manually keyed SAs, so
+//     that a restarted sender never reuses a nonce.
 //   - pcap: a small pcap reader and writer for golden captures and the demo.
 //
 // This package itself holds no code, only the tests that cross the

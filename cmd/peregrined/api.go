@@ -7,12 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"os"
-	"sync/atomic"
 	"time"
-
-	api "github.com/osrg/gobgp/v3/api"
 
 	"github.com/peregrine-net/peregrine/bgp"
 	"github.com/peregrine-net/peregrine/cmd/internal/localapi"
@@ -25,16 +21,16 @@ type apiServer struct {
 	speaker *bgp.Speaker
 	log     *slog.Logger
 	srv     *http.Server
-	socket  string                    // removed by close
-	dp      atomic.Pointer[dataplane] // see setDataplane
+	socket  string     // removed by close
+	dp      *dataplane // fib nil with dataplane backend "none"
 }
 
-func startAPI(ctl config.Control, sp *bgp.Speaker, log *slog.Logger) (*apiServer, error) {
+func startAPI(ctl config.Control, sp *bgp.Speaker, dp *dataplane, log *slog.Logger) (*apiServer, error) {
 	l, err := listenControl(ctl)
 	if err != nil {
 		return nil, err
 	}
-	a := &apiServer{speaker: sp, log: log, socket: ctl.Socket}
+	a := &apiServer{speaker: sp, log: log, socket: ctl.Socket, dp: dp}
 	a.srv = &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: maxRequestHeader}
 	go func() {
 		if err := a.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -77,48 +73,26 @@ func writeError(w http.ResponseWriter, code int, format string, args ...any) {
 	writeJSON(w, code, localapi.Error{Error: fmt.Sprintf(format, args...)})
 }
 
-var familyNames = map[string]string{"AFI_IP/SAFI_UNICAST": "ipv4", "AFI_IP6/SAFI_UNICAST": "ipv6", "AFI_IP/SAFI_MPLS_VPN": "vpnv4", "AFI_IP6/SAFI_MPLS_VPN": "vpnv6"}
-
-// peerFamilies returns the prefix counts of a peer's families we name.
-func peerFamilies(p *api.Peer) []localapi.Family {
-	var out []localapi.Family
-	for _, af := range p.GetAfiSafis() {
-		f := af.GetConfig().GetFamily()
-		name := familyNames[f.GetAfi().String()+"/"+f.GetSafi().String()]
-		if name == "" {
-			continue
-		}
-		s := af.GetState()
-		out = append(out, localapi.Family{Name: name, Received: s.GetReceived(), Accepted: s.GetAccepted(), Sent: s.GetAdvertised()})
-	}
-	return out
-}
-
 func (a *apiServer) neighbors(w http.ResponseWriter, r *http.Request) {
-	out := []localapi.Neighbor{}
-	err := a.speaker.Server().ListPeer(r.Context(), &api.ListPeerRequest{EnableAdvertised: true}, func(p *api.Peer) {
-		n := localapi.Neighbor{Description: p.GetConf().GetDescription(), ASN: p.GetConf().GetPeerAsn(), Families: []localapi.Family{}}
-		n.Address, _ = netip.ParseAddr(p.GetConf().GetNeighborAddress())
-		st := p.GetState().GetSessionState()
-		n.State = map[api.PeerState_SessionState]string{
-			api.PeerState_IDLE: "idle", api.PeerState_CONNECT: "connect", api.PeerState_ACTIVE: "active",
-			api.PeerState_OPENSENT: "opensent", api.PeerState_OPENCONFIRM: "openconfirm", api.PeerState_ESTABLISHED: "established",
-		}[st]
-		if n.State == "" {
-			n.State = "unknown"
-		}
-		n.Reason = a.speaker.PeerReason(p)
-		if up := p.GetTimers().GetState().GetUptime(); st == api.PeerState_ESTABLISHED && up != nil {
-			n.Uptime = time.Since(up.AsTime()).Truncate(time.Second)
-		}
-		n.Families = append(n.Families, peerFamilies(p)...)
-		out = append(out, n)
-	})
+	ns, err := a.speaker.Neighbors(r.Context(), true)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "list neighbors: %v", err)
 		return
 	}
+	out := []localapi.Neighbor{}
+	for _, n := range ns {
+		out = append(out, localapi.Neighbor{Address: n.Address, ASN: n.ASN, Description: n.Description,
+			State: n.State, Reason: n.Reason, Uptime: n.Uptime, Families: families(n.Families)})
+	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+func families(fs []bgp.FamilyCount) []localapi.Family {
+	out := []localapi.Family{}
+	for _, f := range fs {
+		out = append(out, localapi.Family{Name: f.Name, Received: f.Received, Accepted: f.Accepted, Sent: f.Sent})
+	}
+	return out
 }
 
 func (a *apiServer) vrfs(w http.ResponseWriter, r *http.Request) {

@@ -14,38 +14,26 @@ import (
 	"github.com/peregrine-net/peregrine/bgp/vpn"
 	"github.com/peregrine-net/peregrine/cmd/internal/localapi"
 	"github.com/peregrine-net/peregrine/fib"
-	"github.com/peregrine-net/peregrine/fib/kernel"
-	"github.com/peregrine-net/peregrine/fib/userspace"
 )
 
-// dataplane is what the API reads of the forwarding side: the reconciler's
-// State and, where the backend has them, its counters.
+// dataplane is what the API and the metrics read of the forwarding side:
+// the reconciler's State and, where the backend keeps them, its counters.
 type dataplane struct {
-	fib     *fib.Reconciler
-	backend fib.Backend
+	fib      *fib.Reconciler
+	counters fib.Counterer // nil if the backend counts nothing
 }
 
-// statser is a backend with structured counters (the userspace one).
-type statser interface{ Stats() userspace.Stats }
+func newDataplane(r *fib.Reconciler, b fib.Backend) *dataplane {
+	c, _ := b.(fib.Counterer)
+	return &dataplane{fib: r, counters: c}
+}
 
-// statserOf returns where a backend's counters come from: the userspace
-// backend itself, or the kernel backend's ESP gateway; nil if it keeps none.
-func statserOf(b fib.Backend) statser {
-	switch x := b.(type) {
-	case *kernel.Backend:
-		if g := x.Gateway(); g != nil {
-			return g
-		}
-	case statser:
-		return x
+// stats returns the backend's counters; ok is false if it keeps none.
+func (dp *dataplane) stats() (s fib.Stats, ok bool) {
+	if dp.counters == nil {
+		return fib.Stats{}, false
 	}
-	return nil
-}
-
-// setDataplane gives the API the FIB; until then (and with dataplane
-// backend none) the dataplane endpoints answer 503.
-func (a *apiServer) setDataplane(r *fib.Reconciler, b fib.Backend) {
-	a.dp.Store(&dataplane{fib: r, backend: b})
+	return dp.counters.Stats(), true
 }
 
 func (a *apiServer) routeShow(mux *http.ServeMux) {
@@ -98,7 +86,7 @@ func (a *apiServer) vpnPaths(w http.ResponseWriter, r *http.Request) {
 
 // withDataplane answers 503 when there is no FIB.
 func (a *apiServer) withDataplane(w http.ResponseWriter) *dataplane {
-	dp := a.dp.Load()
+	dp := a.dp
 	if dp == nil || dp.fib == nil {
 		writeError(w, http.StatusServiceUnavailable, "no dataplane (dataplane.backend: none)")
 		return nil
@@ -140,9 +128,9 @@ func (dp *dataplane) saDocs() []localapi.SA {
 		out    bool
 		spi    uint32
 	}
-	counters := map[saID]userspace.SACounters{}
-	if st := statserOf(dp.backend); st != nil {
-		for _, c := range st.Stats().SAs {
+	counters := map[saID]fib.SACounters{}
+	if st, ok := dp.stats(); ok {
+		for _, c := range st.SAs {
 			id := saID{spi: c.SPI, out: c.Outbound}
 			if c.Outbound {
 				id.remote = c.Remote.Unmap()
@@ -195,16 +183,15 @@ func (dp *dataplane) saDocs() []localapi.SA {
 }
 
 // vrfCounters returns each VRF's fast-path counters, or nil if the
-// backend keeps none (only the userspace one has VRF TUNs).
-func (dp *dataplane) vrfCounters() map[string]*localapi.VRFCounters {
-	st, ok := dp.backend.(statser) // not statserOf: a gateway has no VRF TUNs
-	if !ok {
+// backend has no VRF TUNs (the kernel backend's VRFs are VRF devices).
+func vrfCounters(st fib.Stats) map[string]*localapi.VRFCounters {
+	if st.VRFs == nil {
 		return nil
 	}
-	return countersOf(st.Stats().VRFs)
+	return countersOf(st.VRFs)
 }
 
-func countersOf(m map[string]userspace.VRFCounters) map[string]*localapi.VRFCounters {
+func countersOf(m map[string]fib.VRFCounters) map[string]*localapi.VRFCounters {
 	out := map[string]*localapi.VRFCounters{}
 	for name, c := range m {
 		out[name] = &localapi.VRFCounters{OutPackets: c.OutPackets, OutBytes: c.OutBytes,
@@ -214,17 +201,13 @@ func countersOf(m map[string]userspace.VRFCounters) map[string]*localapi.VRFCoun
 }
 
 // kernelInterfaces are the kernel backend's own devices: each VRF's VRF
-// device and the ESP gateway's TUNs, with the gateway's counters.
-func kernelInterfaces(kb *kernel.Backend, vrfs []bgp.VRF) []localapi.Interface {
+// device and the ESP gateway's TUNs (st.Devices), with their counters.
+func kernelInterfaces(st fib.Stats, vrfs []bgp.VRF) []localapi.Interface {
 	var out []localapi.Interface
 	for _, v := range vrfs {
 		out = append(out, linkInfo(fib.VRFDevice(v.Name), v.Name, "vrf"))
 	}
-	g := kb.Gateway()
-	if g == nil {
-		return out
-	}
-	counters := countersOf(g.Stats().Devices)
+	counters := countersOf(st.Devices)
 	for _, name := range slices.Sorted(maps.Keys(counters)) {
 		ifc := linkInfo(name, "", "esp")
 		ifc.Counters = counters[name]
@@ -239,30 +222,27 @@ func addDrop(m map[string]uint64, reason string, n uint64) {
 	}
 }
 
-func dropMap(d userspace.Drops) map[string]uint64 {
+func dropMap(d fib.Drops) map[string]uint64 {
 	m := map[string]uint64{}
-	addDrop(m, "no-route", d.NoRoute)
-	addDrop(m, "no-tunnel", d.NoTunnel)
-	addDrop(m, "no-sa", d.NoSA)
-	addDrop(m, "seal-error", d.SealError)
-	addDrop(m, "unknown-label", d.UnknownLabel)
-	addDrop(m, "ttl-expired", d.TTLExpired)
-	addDrop(m, "malformed", d.Malformed)
-	addDrop(m, "open-failed", d.OpenFailed)
-	addDrop(m, "not-mpls", d.NotMPLS)
-	addDrop(m, "tx-error", d.TxError)
-	addDrop(m, "too-big", d.TooBig)
+	d.Each(func(reason string, n uint64) { addDrop(m, reason, n) })
 	return m
 }
 
 func (a *apiServer) interfaces(w http.ResponseWriter, _ *http.Request) {
-	dp := a.withDataplane(w)
-	if dp == nil {
-		return
+	if dp := a.withDataplane(w); dp != nil {
+		writeJSON(w, http.StatusOK, dp.interfaceDocs(a.speaker.Config().VRFs))
 	}
-	counters := dp.vrfCounters()
+}
+
+// interfaceDocs describes the VRFs' CE interfaces and the backend's own
+// devices: the userspace backend's VRF TUNs, or the kernel backend's VRF
+// devices and ESP gateway TUNs (a Counterer whose Stats has no VRFs),
+// with their counters.
+func (dp *dataplane) interfaceDocs(vrfs []bgp.VRF) []localapi.Interface {
+	st, counting := dp.stats()
+	counters := vrfCounters(st)
 	out := []localapi.Interface{}
-	for _, v := range a.speaker.Config().VRFs {
+	for _, v := range vrfs {
 		for _, name := range v.Interfaces {
 			out = append(out, linkInfo(name, v.Name, "ce"))
 		}
@@ -272,10 +252,10 @@ func (a *apiServer) interfaces(w http.ResponseWriter, _ *http.Request) {
 			out = append(out, ifc)
 		}
 	}
-	if kb, ok := dp.backend.(*kernel.Backend); ok {
-		out = append(out, kernelInterfaces(kb, a.speaker.Config().VRFs)...)
+	if counting && st.VRFs == nil { // the kernel backend
+		out = append(out, kernelInterfaces(st, vrfs)...)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 // linkInfo reads an interface's state, MTU and addresses from the kernel;

@@ -8,8 +8,11 @@ import (
 
 	"github.com/peregrine-net/peregrine/bgp"
 	"github.com/peregrine-net/peregrine/bgp/bgpconfig"
+	"github.com/peregrine-net/peregrine/cmd/internal/memtrim"
 	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/ike"
+	"github.com/peregrine-net/peregrine/ipsec/keying"
 	"github.com/peregrine-net/peregrine/ipsec/seqstore"
 )
 
@@ -31,7 +34,9 @@ type daemon struct {
 	events  chan bgp.Event
 	fib     *fib.Reconciler // nil with dataplane backend "none"
 	backend fib.Backend
-	ike     *ikeService // nil without ipsec.ike-peers
+	// keying owns the FIB's configuration: the file's static part, at
+	// start and on reload, merged with the IKE peers' tunnels.
+	keying *keying.Service
 	// stopConnected ends the interface-address watch of the running
 	// configuration; a reload restarts it with the new VRF interfaces.
 	stopConnected context.CancelFunc
@@ -53,7 +58,7 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 	// Closed after the backend (defers run last first): no SA seals then.
 	seqs := seqstore.Open(d.cfg.State.Directory, d.log.With("component", "seqstore"), seqstore.Options{})
 	defer seqs.Close()
-	r, b, err := startFIB(ctx, d.cfg, d.log, hook, seqs)
+	r, b, natt, err := startFIB(ctx, d.cfg, d.log, hook, seqs)
 	if err != nil {
 		d.log.Error("dataplane did not start", "error", err)
 		return 1
@@ -67,9 +72,17 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 			}
 		}()
 	}
-	if d.ike, err = startIKE(ctx, d.cfg, d.log, r, b, hook); err != nil {
+	ilog := d.log.With("component", "ike")
+	runner, err := newIKERunner(d.cfg, ilog, natt, hook)
+	if err != nil {
 		d.log.Error("ike did not start", "error", err)
 		return 1
+	}
+	d.keying = newKeying(d.cfg, ilog, r, b, runner)
+	go func() { _ = d.keying.Run(ctx) }()
+	d.keying.SetStatic(fibConfig(d.cfg))
+	if runner != nil {
+		go func() { _ = runner.Run(ctx) }()
 	}
 	go forwardEvents(d.events, d.fib, d.log)
 	sp, err := bgp.Start(ctx, bgpconfig.Translate(d.cfg), d.log, d.events)
@@ -79,18 +92,18 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 	}
 	d.speaker = sp
 	defer sp.Stop()
+	dp := newDataplane(d.fib, d.backend)
 	if d.cfg.Control.Socket != "" {
-		a, err := startAPI(d.cfg.Control, sp, d.log)
+		a, err := startAPI(d.cfg.Control, sp, dp, d.log)
 		if err != nil {
 			d.log.Error("local API did not start", "error", err)
 			return 1
 		}
 		d.api = a
-		a.setDataplane(d.fib, d.backend)
 		defer a.close()
 	}
 	if d.cfg.Metrics.Listen != "" {
-		m, err := startMetrics(d.cfg.Metrics.Listen, &collector{speaker: sp, dp: &dataplane{fib: d.fib, backend: d.backend}}, d.log)
+		m, err := startMetrics(d.cfg.Metrics.Listen, &collector{speaker: sp, dp: dp}, d.log)
 		if err != nil {
 			d.log.Error("metrics did not start", "error", err)
 			return 1
@@ -98,8 +111,8 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 		defer m.Close()
 	}
 	d.watchConnected(ctx)
-	go newMemTrimmer(d.log).run(ctx)
-	d.log.Info("peregrined started", "bgp-api", d.cfg.BGP.API, "bgp-api-write", d.cfg.BGP.APIWrite, "control", d.cfg.Control.Socket, "gogc", gcPercent())
+	go memtrim.New(d.log).Run(ctx)
+	d.log.Info("peregrined started", "bgp-api", d.cfg.BGP.API, "bgp-api-write", d.cfg.BGP.APIWrite, "control", d.cfg.Control.Socket, "gogc", memtrim.GCPercent())
 	for {
 		select {
 		case <-ctx.Done():
@@ -168,11 +181,7 @@ func (d *daemon) reload(ctx context.Context) {
 		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", err)
 		return
 	}
-	if d.ike != nil {
-		d.ike.setStatic(fibConfig(cfg))
-	} else if d.fib != nil {
-		d.fib.SetConfig(fibConfig(cfg))
-	}
+	d.keying.SetStatic(fibConfig(cfg))
 	if cfg.Log.Format != d.cfg.Log.Format {
 		d.log.Warn("log.format changes take effect on restart", "running", d.cfg.Log.Format, "file", cfg.Log.Format)
 	}
@@ -180,6 +189,27 @@ func (d *daemon) reload(ctx context.Context) {
 	d.cfg = cfg
 	d.watchConnected(ctx)
 	d.log.Info("configuration reloaded", "config", d.path)
+}
+
+// newKeying is the keying service over the FIB r (nil with backend
+// "none"), enforcing byte and sequence limits from b's counters where it
+// counts, and keying runner's child SAs (runner nil without IKE peers).
+func newKeying(cfg *config.Config, log *slog.Logger, r *fib.Reconciler, b fib.Backend, runner *ike.Runner) *keying.Service {
+	opts := keying.Options{Logger: log, Remotes: keying.Remotes(cfg), ReplayWindow: cfg.IPsec.ReplayWindow}
+	if r != nil {
+		opts.FIB = r
+	}
+	if c, ok := b.(fib.Counterer); ok {
+		opts.Counters = c
+	}
+	if runner != nil {
+		opts.Control = keying.RunnerControl(runner)
+	}
+	s := keying.New(opts)
+	if runner != nil {
+		s.Watch(runner)
+	}
+	return s
 }
 
 func parseLevel(s string) slog.Level {

@@ -19,18 +19,19 @@ import (
 // "auto" picks the kernel backend where the kernel has MPLS forwarding and
 // VRF devices, else userspace, and says why. The kernel backend carries
 // IPsec-protected traffic through a userspace ESP gateway. IKE messages
-// arriving on the dataplane's UDP 4500 go to hook.
+// arriving on the dataplane's UDP 4500 go to hook, and natt, the part of
+// the backend that owns that port (nil if none does), sends IKE's.
 // Manually keyed outbound SAs reserve their sequence numbers in seqs.
-func newBackend(cfg *config.Config, log *slog.Logger, hook *nattHook, seqs *seqstore.Store) (fib.Backend, error) {
+func newBackend(cfg *config.Config, log *slog.Logger, hook *nattHook, seqs *seqstore.Store) (b fib.Backend, natt ikeSender, err error) {
 	mode, err := mpls.ParseTTLMode(cfg.MPLS.TTLMode)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opts := userspace.Options{TTLMode: mode, MTU: cfg.Dataplane.MTU, IKE: hook.deliver, Sequences: seqs}
 	switch cfg.Dataplane.Backend {
 	case "none":
 		log.Info("dataplane: none (control plane only)")
-		return nil, nil
+		return nil, nil, nil
 	case "kernel":
 		log.Info("dataplane: kernel", "esp", espPath(cfg))
 		return newKernelBackend(cfg, log, opts)
@@ -44,29 +45,35 @@ func newBackend(cfg *config.Config, log *slog.Logger, hook *nattHook, seqs *seqs
 	default:
 		log.Info("dataplane: userspace")
 	}
-	b, err := userspace.New(log.With("component", "userspace"), opts)
+	ub, err := userspace.New(log.With("component", "userspace"), opts)
 	if err != nil {
-		return nil, fmt.Errorf("dataplane: %w", err)
+		return nil, nil, fmt.Errorf("dataplane: %w", err)
 	}
-	return b, nil
+	return ub, ub, nil
 }
 
 // newKernelBackend is the kernel backend, with an ESP gateway if the
-// configuration protects traffic between PEs.
-func newKernelBackend(cfg *config.Config, log *slog.Logger, opts userspace.Options) (fib.Backend, error) {
+// configuration protects traffic between PEs; the gateway owns UDP 4500.
+func newKernelBackend(cfg *config.Config, log *slog.Logger, opts userspace.Options) (fib.Backend, ikeSender, error) {
 	var ko kernel.Options
 	if usesIPsec(cfg) {
 		g, err := userspace.NewGateway(log.With("component", "esp-gateway"), opts)
 		if err != nil {
-			return nil, fmt.Errorf("dataplane: %w", err)
+			return nil, nil, fmt.Errorf("dataplane: %w", err)
 		}
 		ko.ESP = g
 	}
 	b, err := kernel.New(log.With("component", "kernel"), ko)
-	if err != nil && ko.ESP != nil {
-		ko.ESP.Close()
+	if err != nil {
+		if ko.ESP != nil {
+			ko.ESP.Close()
+		}
+		return nil, nil, err
 	}
-	return b, err
+	if ko.ESP == nil {
+		return b, nil, nil // not a nil *Gateway in the interface
+	}
+	return b, ko.ESP, nil
 }
 
 // espPath says where the kernel backend's protected traffic goes.
@@ -139,15 +146,15 @@ func connectedPrefixes(conns []fib.Connected) []netip.Prefix {
 	return out
 }
 
-// startFIB starts the reconciler over the configured backend; both are nil
-// with backend "none".
-func startFIB(ctx context.Context, cfg *config.Config, log *slog.Logger, hook *nattHook, seqs *seqstore.Store) (*fib.Reconciler, fib.Backend, error) {
-	b, err := newBackend(cfg, log, hook, seqs)
+// startFIB starts the reconciler over the configured backend; all are nil
+// with backend "none". The keying service gives the reconciler its
+// configuration. natt is as newBackend's.
+func startFIB(ctx context.Context, cfg *config.Config, log *slog.Logger, hook *nattHook, seqs *seqstore.Store) (*fib.Reconciler, fib.Backend, ikeSender, error) {
+	b, natt, err := newBackend(cfg, log, hook, seqs)
 	if err != nil || b == nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	r := fib.NewReconciler(b, fib.Options{Logger: log.With("component", "fib")})
 	go func() { _ = r.Run(ctx) }()
-	r.SetConfig(fibConfig(cfg))
-	return r, b, nil
+	return r, b, natt, nil
 }

@@ -21,13 +21,14 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/peregrine-net/peregrine/cmd/internal/memtrim"
 	"github.com/peregrine-net/peregrine/config"
 )
 
 const defaultConfigPath = "/etc/peregrine/peregrined.yml"
 
 func main() {
-	applyGCPercent(os.LookupEnv)
+	memtrim.ApplyGCPercent(os.LookupEnv)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

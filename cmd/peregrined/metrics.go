@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	api "github.com/osrg/gobgp/v3/api"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -81,19 +80,20 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 func (c *collector) collectBGP(gauge func(*prometheus.Desc, float64, ...string)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = c.speaker.Server().ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
-		addr := p.GetConf().GetNeighborAddress()
+	ns, _ := c.speaker.Neighbors(ctx, false)
+	for _, n := range ns {
+		addr := n.Address.String()
 		up := 0.0
-		if p.GetState().GetSessionState() == api.PeerState_ESTABLISHED {
+		if n.State == "established" {
 			up = 1
 		}
-		gauge(descSessionUp, up, addr, p.GetConf().GetDescription())
-		for _, f := range peerFamilies(p) {
+		gauge(descSessionUp, up, addr, n.Description)
+		for _, f := range n.Families {
 			gauge(descPrefixes, float64(f.Received), addr, f.Name, "received")
 			gauge(descPrefixes, float64(f.Accepted), addr, f.Name, "accepted")
 			gauge(descPrefixes, float64(f.Sent), addr, f.Name, "sent")
 		}
-	})
+	}
 	for _, v := range c.speaker.Config().VRFs {
 		if imported, ok, err := c.speaker.VRFRouteCount(v.Name); err == nil && ok {
 			gauge(descVRFRoutes, float64(imported), v.Name, "imported")
@@ -125,7 +125,8 @@ func (c *collector) collectDataplane(gauge func(*prometheus.Desc, float64, ...st
 			counter(descSADrops, n, remote, sa.Direction, spi, reason)
 		}
 	}
-	for name, v := range dp.vrfCounters() {
+	st, _ := dp.stats()
+	for name, v := range vrfCounters(st) {
 		counter(descVRFPackets, v.OutPackets, name, "out")
 		counter(descVRFPackets, v.InPackets, name, "in")
 		counter(descVRFBytes, v.OutBytes, name, "out")

@@ -16,26 +16,25 @@ import (
 
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/fib/fake"
-	"github.com/peregrine-net/peregrine/fib/userspace"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 )
 
-// statsBackend is the fake backend with the userspace backend's counters.
+// statsBackend is the fake backend with counters (a fib.Counterer).
 type statsBackend struct {
 	*fake.Backend
-	stats userspace.Stats
+	stats fib.Stats
 }
 
-func (b statsBackend) Stats() userspace.Stats { return b.stats }
+func (b statsBackend) Stats() fib.Stats { return b.stats }
 
 // TestDataplaneMetrics feeds the collector's dataplane half a FIB with one
 // tunnel and known counters and compares the exposition text.
 func TestDataplaneMetrics(t *testing.T) {
 	remote := netip.MustParseAddr("192.0.2.2")
-	b := statsBackend{Backend: fake.New(), stats: userspace.Stats{
-		VRFs: map[string]userspace.VRFCounters{"red": {OutPackets: 10, OutBytes: 1000, InPackets: 9, InBytes: 900,
-			OutDrops: userspace.Drops{NoSA: 2}}},
-		SAs: []userspace.SACounters{
+	b := statsBackend{Backend: fake.New(), stats: fib.Stats{
+		VRFs: map[string]fib.VRFCounters{"red": {OutPackets: 10, OutBytes: 1000, InPackets: 9, InBytes: 900,
+			OutDrops: fib.Drops{NoSA: 2}}},
+		SAs: []fib.SACounters{
 			{Remote: remote, Outbound: true, SPI: 0x1001, Counters: esp.Counters{SealedPackets: 10, SealedBytes: 1300}},
 			{Remote: remote, SPI: 0x2001, Counters: esp.Counters{OpenedPackets: 9, OpenedBytes: 1200, AuthFailed: 1}},
 		},
@@ -56,7 +55,7 @@ func TestDataplaneMetrics(t *testing.T) {
 	if err := r.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c := &collector{dp: &dataplane{fib: r, backend: b}}
+	c := &collector{dp: newDataplane(r, b)}
 	want := `
 # HELP peregrine_ipsec_sa_packets_total Packets sealed (out) or opened (in) by an SA.
 # TYPE peregrine_ipsec_sa_packets_total counter

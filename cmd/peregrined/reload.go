@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
@@ -62,4 +63,11 @@ func restartNeeded(running, next *config.Config, dp runningDataplane) error {
 		return &RestartError{"ipsec.tunnels", "the kernel backend was started without IPsec and has no ESP gateway to carry them"}
 	}
 	return nil
+}
+
+// sameIKEPeers reports whether a reload leaves the IKE peers alone; the
+// runner is built once, so changing them needs a restart.
+func sameIKEPeers(a, b *config.Config) bool {
+	return reflect.DeepEqual(a.IPsec.IKEPeers, b.IPsec.IKEPeers) &&
+		(len(a.IPsec.IKEPeers) == 0 || a.IPsec.LocalAddress == b.IPsec.LocalAddress && a.IPsec.Encapsulation == b.IPsec.Encapsulation)
 }

@@ -39,9 +39,7 @@ type Backend struct {
 }
 
 var (
-	_ fib.Backend   = (*Backend)(nil)
-	_ fib.Counterer = (*Backend)(nil)
-	_ fib.Namer     = (*Backend)(nil)
+	_ fib.Backend = (*Backend)(nil)
 )
 
 // New returns a fake with nothing installed.
@@ -51,9 +49,6 @@ func New() *Backend {
 	b.mu.failAfter = -1
 	return b
 }
-
-// Name implements fib.Namer.
-func (b *Backend) Name() string { return "fake" }
 
 // Apply implements fib.Backend: it records the commands that take what
 // it has installed to Lines(s), and "runs" them.
@@ -171,7 +166,7 @@ func (b *Backend) Applies() int {
 	return int(b.mu.applies)
 }
 
-// Counters implements fib.Counterer.
+// Counters returns the fake's own counts, for tests.
 func (b *Backend) Counters() map[string]uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()

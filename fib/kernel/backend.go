@@ -113,8 +113,8 @@ type Backend struct {
 }
 
 var (
-	_ fib.Backend = (*Backend)(nil)
-	_ fib.Namer   = (*Backend)(nil)
+	_ fib.Backend   = (*Backend)(nil)
+	_ fib.Counterer = (*Backend)(nil)
 )
 
 // Supported reports whether this kernel can run the backend: MPLS
@@ -160,8 +160,17 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	return &Backend{log: log, h: h, ns: ns, esp: opts.ESP}, nil
 }
 
-// Name implements fib.Namer.
-func (b *Backend) Name() string { return "kernel" }
+// Stats implements fib.Counterer with the ESP gateway's counters (none
+// without one). VRFs is nil: the kernel forwards VRFs through VRF devices
+// and counts them itself (`ip -s link`).
+func (b *Backend) Stats() fib.Stats {
+	if b.esp == nil {
+		return fib.Stats{}
+	}
+	s := b.esp.Stats()
+	s.VRFs = nil
+	return s
+}
 
 // Close releases the netlink handle and leaves the forwarding state, but
 // for the routes into the ESP Gateway's TUNs, which go with it: protected

@@ -54,7 +54,7 @@ type Options struct {
 const DefaultMTU = 1400
 
 // Backend is the userspace fib.Backend. Apply and Close are for one
-// goroutine (the reconciler's); Stats, Counters and SendIKE are safe from
+// goroutine (the reconciler's); Stats and SendIKE are safe from
 // any.
 type Backend struct {
 	log *slog.Logger
@@ -84,7 +84,6 @@ type Backend struct {
 var (
 	_ fib.Backend   = (*Backend)(nil)
 	_ fib.Counterer = (*Backend)(nil)
-	_ fib.Namer     = (*Backend)(nil)
 )
 
 // New returns a Backend that works in the calling goroutine's network
@@ -126,9 +125,6 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 		held:   map[string]bool{}, quarantined: map[string]bool{},
 	}, nil
 }
-
-// Name implements fib.Namer.
-func (b *Backend) Name() string { return "userspace" }
 
 // Apply converges the TUN devices, policy rules, routes and the fast path
 // to s. See the package documentation for what it installs.
@@ -290,17 +286,12 @@ func (b *Backend) Close() error {
 	return errors.Join(errs...)
 }
 
-// Stats returns a snapshot of the counters.
-func (b *Backend) Stats() Stats {
+// Stats implements fib.Counterer.
+func (b *Backend) Stats() fib.Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.dp.stats()
 }
-
-// Counters implements fib.Counterer with Stats' numbers under stable
-// names ("vrf red out drop no-sa", "sa 0x00001001 out 192.0.2.2 sealed
-// packets").
-func (b *Backend) Counters() map[string]uint64 { return b.Stats().flatten() }
 
 // SendIKE sends an IKE message to a peer from UDP port 4500, behind the
 // non-ESP marker (RFC 3948 section 2.2).

@@ -109,7 +109,8 @@
 // counted so that PEs which leave the State leave memory.
 //
 // Counters: Stats returns them as a struct (per VRF, per SA, and inbound
-// drops before a VRF is known); Counters flattens them for fib.Counterer.
+// drops before a VRF is known), the fib.Counterer the local API, the
+// metrics and the keying service read.
 //
 // # TTL
 //

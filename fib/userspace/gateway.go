@@ -188,12 +188,12 @@ func (d *dataplane) outboundLabeled(v *vrf, p *peer, buf []byte, off, n int) (pk
 }
 
 // Stats returns a snapshot of the counters, the TUNs' under Devices.
-func (g *Gateway) Stats() Stats {
+func (g *Gateway) Stats() fib.Stats {
 	b := g.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := b.dp.stats()
-	s.Devices = map[string]VRFCounters{GatewayInbound: b.dp.labeled.stats()}
+	s.Devices = map[string]fib.VRFCounters{GatewayInbound: b.dp.labeled.stats()}
 	for _, gp := range g.peers {
 		s.Devices[gp.dev.name] = gp.v.stats()
 	}

@@ -34,6 +34,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
@@ -208,13 +209,13 @@ func (l *lab) startPE(pe string) *netns.Process {
 
 // stopPE stops a helper with SIGTERM and returns the counters it printed;
 // it checks that Close left nothing behind.
-func (l *lab) stopPE(p *netns.Process) Stats {
+func (l *lab) stopPE(p *netns.Process) fib.Stats {
 	l.t.Helper()
 	if err := p.Stop(); err != nil {
 		l.t.Fatal(err)
 	}
 	exited := func() bool { return true }
-	var s Stats
+	var s fib.Stats
 	line := waitLine(l.t, p.LogPath(), "STATS ", exited)
 	if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "STATS ")), &s); err != nil {
 		l.t.Fatal(err)

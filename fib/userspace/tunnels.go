@@ -169,21 +169,21 @@ func (h *heldSA) persisted() bool { return h.res != nil }
 // saStats returns the counters of every SA the tunnels use. Only Apply's
 // goroutine may call it; Backend.Stats takes the lock that serializes
 // them.
-func (d *dataplane) saStats() []SACounters {
-	var out []SACounters
+func (d *dataplane) saStats() []fib.SACounters {
+	var out []fib.SACounters
 	for k, h := range d.outSAs {
-		out = append(out, SACounters{Remote: h.remote, Outbound: true, SPI: k.spi, Counters: h.sa.Counters(),
+		out = append(out, fib.SACounters{Remote: h.remote, Outbound: true, SPI: k.spi, Counters: h.sa.Counters(),
 			LastSeq: h.sa.LastSeq(), NeedsRekey: h.sa.NeedsRekey()})
 	}
 	for spi, h := range d.inSAs {
-		out = append(out, SACounters{Remote: h.remote, SPI: spi, Counters: h.sa.Counters()})
+		out = append(out, fib.SACounters{Remote: h.remote, SPI: spi, Counters: h.sa.Counters()})
 	}
 	return out
 }
 
 // stats returns the dataplane's counters (SA counters aside).
-func (d *dataplane) stats() Stats {
-	s := Stats{VRFs: map[string]VRFCounters{}, Inbound: dropsFrom(&d.cnt.drops)}
+func (d *dataplane) stats() fib.Stats {
+	s := fib.Stats{VRFs: map[string]fib.VRFCounters{}, Inbound: dropsFrom(&d.cnt.drops)}
 	for name, v := range d.vrfs {
 		s.VRFs[name] = v.stats()
 	}

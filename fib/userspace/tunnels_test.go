@@ -160,14 +160,19 @@ func TestOutboundSAExhausted(t *testing.T) {
 }
 
 // TestSharedOutboundSPICounters: two outbound SAs with one SPI keep
-// apart in the flattened counters (the remote PE is in the name).
+// apart in the counters (each carries its remote PE).
 func TestSharedOutboundSPICounters(t *testing.T) {
 	d := newTestDataplane(t, twoPEState(0))
 	sealSeq(t, d, "10.10.0.1")
 	sealSeq(t, d, "10.11.0.1")
 	sealSeq(t, d, "10.11.0.1")
-	m := d.stats().flatten()
-	a, b := m["sa 0x00004242 out 192.0.2.10 sealed packets"], m["sa 0x00004242 out 192.0.2.11 sealed packets"]
+	m := map[netip.Addr]uint64{}
+	for _, c := range d.stats().SAs {
+		if c.Outbound && c.SPI == 0x4242 {
+			m[c.Remote] += c.SealedPackets
+		}
+	}
+	a, b := m[netip.MustParseAddr("192.0.2.10")], m[netip.MustParseAddr("192.0.2.11")]
 	if a != 1 || b != 2 {
 		t.Errorf("sealed packets per tunnel: %d and %d, want 1 and 2", a, b)
 	}

@@ -20,9 +20,9 @@ func fuzzSAs(t testing.TB) (*InboundTable, [][]byte) {
 		// CBC IVs come from a random per-SA key: fix them, so that
 		// the fuzzing workers, which build their own SAs, seal the
 		// same packets as the process that added the seeds.
-		tx.testCBCIV = &[CBCIVLen]byte{0x10, byte(i)}
+		iv := fixedIV{cbc: &[CBCIVLen]byte{0x10, byte(i)}}
 		for _, n := range []int{0, 3, 64} {
-			sealed = append(sealed, seal(t, tx, payloadFor(NextHeaderIPv4, n), NextHeaderIPv4))
+			sealed = append(sealed, sealFixedIV(t, tx, payloadFor(NextHeaderIPv4, n), NextHeaderIPv4, iv))
 		}
 	}
 	return &tab, sealed

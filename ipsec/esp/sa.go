@@ -77,12 +77,6 @@ type SA struct {
 	// reserved, if set, bounds Seal further (Reserve, sequence.go).
 	reserved *reservation
 
-	// testIV, when set by a test, is sent as the IV instead of the
-	// sequence number, to reproduce published vectors.
-	testIV *uint64
-	// testCBCIV, when set by a test, is the IV of every CBC packet.
-	testCBCIV *[CBCIVLen]byte
-
 	_      cacheLinePad
 	seq    atomic.Uint64 // last sequence number Seal handed out
 	sealed sealCounters

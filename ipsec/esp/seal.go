@@ -18,48 +18,56 @@ import "encoding/binary"
 // nothing and is safe to call from many goroutines at once, each with its
 // own buffer. Errors: ErrNoHeadroom, ErrNoTailroom, ErrSequenceExhausted.
 func (sa *SA) Seal(buf []byte, off, n int, nextHeader uint8) ([]byte, error) {
+	seq, end, err := sa.frame(buf, off, n, nextHeader)
+	if err != nil {
+		return nil, err
+	}
+	pkt := buf[off-HeaderLen-sa.ivLen : end+sa.icvLen]
+	if sa.cbc != nil {
+		sa.cbc.nextIV(pkt[HeaderLen:HeaderLen+CBCIVLen], seq)
+		sa.sealCBC(pkt, seq)
+	} else {
+		sa.sealAEAD(buf, off, end, seq, seq)
+	}
+	sa.sealed.packets.Add(1)
+	sa.sealed.bytes.Add(uint64(n))
+	return pkt, nil
+}
+
+// frame checks Seal's room, takes the next sequence number and writes the
+// trailer after buf[off:off+n]; end is where the trailer ends.
+func (sa *SA) frame(buf []byte, off, n int, nextHeader uint8) (seq uint64, end int, err error) {
 	if off < ScratchLen+HeaderLen+sa.ivLen {
 		sa.sealed.errors.Add(1)
-		return nil, ErrNoHeadroom
+		return 0, 0, ErrNoHeadroom
 	}
 	m := sa.blockMask
 	pad := (m + 1 - (n+2)&m) & m
 	if n < 0 || off > len(buf) || n > len(buf)-off || pad+2+sa.icvLen > len(buf)-off-n {
 		sa.sealed.errors.Add(1)
-		return nil, ErrNoTailroom
+		return 0, 0, ErrNoTailroom
 	}
 	seq, ok := sa.nextSeq()
 	if !ok {
 		sa.sealed.exhausted.Add(1)
-		return nil, ErrSequenceExhausted
+		return 0, 0, ErrSequenceExhausted
 	}
 
 	// Trailer: pad bytes 1, 2, 3, ..., pad length, next header.
-	end := off + n
+	end = off + n
 	tr := buf[end : end+pad+2]
 	for i := range pad {
 		tr[i] = byte(i + 1)
 	}
 	tr[pad] = byte(pad)
 	tr[pad+1] = nextHeader
-
-	if sa.cbc != nil {
-		sa.sealCBC(buf[off-HeaderLen-sa.ivLen:end+pad+2+sa.icvLen], seq)
-	} else {
-		sa.sealAEAD(buf, off, end+pad+2, seq)
-	}
-	sa.sealed.packets.Add(1)
-	sa.sealed.bytes.Add(uint64(n))
-	return buf[off-HeaderLen-sa.ivLen : end+pad+2+sa.icvLen], nil
+	return seq, end + pad + 2, nil
 }
 
 // sealAEAD encrypts buf[off:end] (payload and trailer) and writes the
-// header, IV and ICV around it.
-func (sa *SA) sealAEAD(buf []byte, off, end int, seq uint64) {
-	iv := seq
-	if sa.testIV != nil {
-		iv = *sa.testIV
-	}
+// header, IV and ICV around it. The IV is the sequence number but in the
+// tests that reproduce published vectors (export_test.go).
+func (sa *SA) sealAEAD(buf []byte, off, end int, seq, iv uint64) {
 	// Nonce and AAD in the scratch and header bytes (see the package
 	// documentation): r[0:12] = salt || IV, r[12:] = SPI || [hi] || lo.
 	r := buf[off-ScratchLen-HeaderLen-IVLen : off]
@@ -83,18 +91,13 @@ func (sa *SA) sealAEAD(buf []byte, off, end int, seq uint64) {
 	binary.BigEndian.PutUint64(h[8:16], iv)
 }
 
-// sealCBC fills in the ESP packet pkt whose payload and trailer are in
-// place: header, IV, CBC encryption, then the HMAC over header, IV and
+// sealCBC fills in the ESP packet pkt whose IV, payload and trailer are in
+// place: header, CBC encryption, then the HMAC over header, IV and
 // ciphertext into the ICV (encrypt-then-MAC, RFC 4303 section 3.3.2).
 func (sa *SA) sealCBC(pkt []byte, seq uint64) {
 	binary.BigEndian.PutUint32(pkt[0:4], sa.spi)
 	binary.BigEndian.PutUint32(pkt[4:8], uint32(seq))
 	iv := pkt[HeaderLen : HeaderLen+CBCIVLen]
-	if sa.testCBCIV != nil {
-		copy(iv, sa.testCBCIV[:])
-	} else {
-		sa.cbc.nextIV(iv, seq)
-	}
 	icvAt := len(pkt) - sa.icvLen
 	plain := pkt[HeaderLen+CBCIVLen : icvAt]
 	w := sa.cbc.get()

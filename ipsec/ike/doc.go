@@ -67,8 +67,8 @@
 // # In peregrined
 //
 // Each entry of the config's ipsec.ike-peers is a PeerConfig (see
-// cmd/peregrined/ike.go): local and remote address, identities (address by
-// default, or a DNS name), the PSK from a mode-0600 file, strongSwan-style
+// keying.EngineConfig in ipsec/keying): local and remote address,
+// identities (address by default, or a DNS name), the PSK from a mode-0600 file, strongSwan-style
 // proposal strings (default "aes128gcm16-prf-sha256-curve25519", a wider
 // AEAD list, then AES-CBC with HMAC-SHA2 such as "aes256-sha384-modp2048"
 // takes; ESP "aes128gcm16", "aes256gcm16-chacha20poly1305", then
@@ -82,15 +82,16 @@
 //     Runner.HandleNATT and sends the engine's with Backend.SendIKE
 //     (NewRunnerSharedNATT). With dataplane backend "none" the runner binds
 //     4500 itself.
-//   - Child SAs become the peer's fib.Tunnel: the newest child's SAs seal
-//     and open; a rekeyed child's old inbound SA stays in
-//     Tunnel.RetiringIn, still opening, until its ChildDown (the delete);
+//   - Child SAs become the peer's fib.Tunnel through the keying service
+//     (package ipsec/keying), the FIB configuration's one owner: the
+//     newest child's SAs seal and open; a rekeyed child's old inbound SA
+//     stays in Tunnel.RetiringIn, still opening, until its ChildDown (the delete);
 //     a deleted or expired child leaves the FIB at once, so traffic to
 //     that PE is dropped, never sent in clear.
 //   - Byte and sequence limits: the userspace dataplane counts bytes and
-//     sequence numbers per SA; every second peregrined compares the larger
-//     of the outbound SA's sealed and the inbound SA's opened bytes with
-//     soft-bytes, and asks for a rekey (Engine.Rekey, once) at soft-bytes
+//     sequence numbers per SA; every second the keying service compares
+//     the larger of the outbound SA's sealed and the inbound SA's opened
+//     bytes with soft-bytes, and asks for a rekey (Engine.Rekey, once) at soft-bytes
 //     or when the outbound SA has used 7/8 of its sequence space
 //     (esp.SA.NeedsRekey). At hard-bytes, sequence numbers exhausted or
 //     the hard lifetime, the child stops sealing in the FIB at once and

@@ -276,7 +276,12 @@ func TestE2E(t *testing.T) {
 	t.Run("kill -9 and restart pe1: pe2, anti-replay on, accepts it at once", func(t *testing.T) {
 		// pe1 sealed well over 10^5 packets above (TCP); a restarted pe1
 		// that counted from 1 again would reuse nonces, and pe2's window
-		// would drop it as replays for as long.
+		// would drop it as replays for as long. The subtest has a context
+		// of its own: the test's is shared by every subtest before it,
+		// and BGP needs pe2's hold time (9 s) and GoBGP's idle hold
+		// before the session comes back.
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
 		waitPing(t, ctx, red1, "10.2.0.2")
 		inSA := func() (packets, replays uint64) {
 			var sas []struct {
@@ -301,6 +306,23 @@ func TestE2E(t *testing.T) {
 		sealed, replays := inSA()
 		must(t, syscall.Kill(e.pe1.proc.Pid(), syscall.SIGKILL))
 		<-e.pe1.proc.Done()
+		// Restart once pe2 has seen the session go: while it still holds
+		// the old one Established, GoBGP closes the new pe1's connections.
+		must(t, peers.Eventually(ctx, func(ctx context.Context) error {
+			var ns []struct {
+				Address string `json:"address"`
+				State   string `json:"state"`
+			}
+			if err := e.pe2.get(ctx, "/v1/bgp/neighbors", &ns); err != nil {
+				return err
+			}
+			for _, n := range ns {
+				if n.State == "established" {
+					return fmt.Errorf("pe2 still has %s established", n.Address)
+				}
+			}
+			return nil
+		}))
 		e.pe1 = startPE(t, e.pe1.node, e.cfg1) // the same node: its state directory
 		e.pe1.waitImported(t, ctx, "red", "10.2.0.0/24 via 192.168.0.2 label * rd 65000:21", "fd00:2::/64 via 192.168.0.2 label * rd 65000:21")
 		waitPing(t, ctx, red1, "10.2.0.2")

@@ -1,4 +1,4 @@
-package main
+package memtrim
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-func TestMemTrimmerDue(t *testing.T) {
-	m := &memTrimmer{every: time.Second, quiet: 1 << 20, minBurst: 32 << 20}
+func TestTrimmerDue(t *testing.T) {
+	m := &Trimmer{every: time.Second, quiet: 1 << 20, minBurst: 32 << 20}
 	const mb = 1 << 20
 	mark := heapSample{allocs: 100 * mb, objects: 50 * mb}
 	cases := []struct {
@@ -35,16 +35,16 @@ func TestMemTrimmerDue(t *testing.T) {
 // sink keeps the test's garbage from being optimised away.
 var sink []byte
 
-// TestMemTrimmerTrimsAfterBurst runs the trimmer on this process's own
+// TestTrimmerTrimsAfterBurst runs the trimmer on this process's own
 // heap: a burst of garbage followed by quiet must bring one trim, and no
 // further trim without a new burst.
-func TestMemTrimmerTrimsAfterBurst(t *testing.T) {
+func TestTrimmerTrimsAfterBurst(t *testing.T) {
 	trims := make(chan struct{}, 10)
-	m := &memTrimmer{log: slog.New(slog.NewTextHandler(io.Discard, nil)), every: 50 * time.Millisecond,
+	m := &Trimmer{log: slog.New(slog.NewTextHandler(io.Discard, nil)), every: 50 * time.Millisecond,
 		quiet: 1 << 20, minBurst: 16 << 20, trim: func() { trims <- struct{}{} }}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go m.run(ctx)
+	go m.Run(ctx)
 	time.Sleep(2 * m.every) // the trimmer takes its mark
 	for range 64 {
 		sink = make([]byte, 1<<20)
@@ -63,13 +63,13 @@ func TestMemTrimmerTrimsAfterBurst(t *testing.T) {
 
 func TestApplyGCPercent(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	applyGCPercent(func(string) (string, bool) { return "", false })
-	if got := gcPercent(); got != defaultGCPercent {
-		t.Errorf("no GOGC in the environment: percent %d, want %d", got, defaultGCPercent)
+	ApplyGCPercent(func(string) (string, bool) { return "", false })
+	if got := GCPercent(); got != DefaultGCPercent {
+		t.Errorf("no GOGC in the environment: percent %d, want %d", got, DefaultGCPercent)
 	}
 	debug.SetGCPercent(77) // as the runtime would have from GOGC=77
-	applyGCPercent(func(k string) (string, bool) { return "77", k == "GOGC" })
-	if got := gcPercent(); got != 77 {
+	ApplyGCPercent(func(k string) (string, bool) { return "77", k == "GOGC" })
+	if got := GCPercent(); got != 77 {
 		t.Errorf("GOGC=77 in the environment: percent %d, want 77", got)
 	}
 }

@@ -1,4 +1,7 @@
-package main
+// Package memtrim keeps peregrined's heap small: a GOGC default for a
+// router's tables, and a Trimmer that hands the heap's garbage back to the
+// kernel once the daemon goes quiet after a burst of allocation.
+package memtrim
 
 import (
 	"context"
@@ -8,30 +11,31 @@ import (
 	"time"
 )
 
-// defaultGCPercent is peregrined's GOGC unless the environment sets one.
+// DefaultGCPercent is peregrined's GOGC unless the environment sets one.
 // Go's default of 100 lets the heap grow to twice the live data between
 // collections, and what a burst (a full VPN table from a route reflector)
 // leaves in the spans it touched stays; 40 trades some import time for a
 // lower settled RSS (docs/ARCHITECTURE.md has the make bench-bgp figures).
 // The fast path allocates nothing per packet, so it does not pay for the
 // extra collections. An operator who prefers speed sets GOGC.
-const defaultGCPercent = 40
+const DefaultGCPercent = 40
 
-// applyGCPercent sets defaultGCPercent unless lookup finds GOGC.
-func applyGCPercent(lookup func(string) (string, bool)) {
+// ApplyGCPercent sets DefaultGCPercent unless lookup (os.LookupEnv)
+// finds GOGC.
+func ApplyGCPercent(lookup func(string) (string, bool)) {
 	if _, set := lookup("GOGC"); !set {
-		debug.SetGCPercent(defaultGCPercent)
+		debug.SetGCPercent(DefaultGCPercent)
 	}
 }
 
-// gcPercent is the GOGC in force, for the start-up log.
-func gcPercent() int {
+// GCPercent is the GOGC in force, for the start-up log.
+func GCPercent() int {
 	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
 	metrics.Read(s)
 	return int(s[0].Value.Uint64())
 }
 
-// memTrimmer hands the heap's garbage back to the kernel once the daemon
+// Trimmer hands the heap's garbage back to the kernel once the daemon
 // goes quiet after a burst of allocation: a full table arriving from a
 // route reflector, a session flapping, a reload. Go's own scavenger keeps
 // free memory up to the next collection's heap goal, about twice the live
@@ -42,7 +46,7 @@ func gcPercent() int {
 // cycle, and comes at most once per live heap's worth of allocation, so
 // under steady churn it costs no more than the collections the runtime
 // would run anyway.
-type memTrimmer struct {
+type Trimmer struct {
 	log *slog.Logger
 	// every is how often the allocation rate is sampled.
 	every time.Duration
@@ -56,8 +60,10 @@ type memTrimmer struct {
 	trim func()
 }
 
-func newMemTrimmer(log *slog.Logger) *memTrimmer {
-	return &memTrimmer{log: log, every: time.Second, quiet: 1 << 20, minBurst: 32 << 20, trim: debug.FreeOSMemory}
+// New returns a Trimmer that samples every second and logs its trims
+// to log.
+func New(log *slog.Logger) *Trimmer {
+	return &Trimmer{log: log, every: time.Second, quiet: 1 << 20, minBurst: 32 << 20, trim: debug.FreeOSMemory}
 }
 
 // heapSample is what a trim decision reads from the runtime.
@@ -76,14 +82,14 @@ func readHeap(s []metrics.Sample) heapSample {
 
 // due reports whether to trim now: enough allocated since the last trim
 // (at mark) and the last interval quiet.
-func (m *memTrimmer) due(mark, prev, now heapSample) bool {
+func (m *Trimmer) due(mark, prev, now heapSample) bool {
 	burst := now.allocs - mark.allocs
 	rate := float64(now.allocs-prev.allocs) / m.every.Seconds()
 	return burst >= max(m.minBurst, now.objects) && rate < float64(m.quiet)
 }
 
-// run samples until ctx ends, trimming when due.
-func (m *memTrimmer) run(ctx context.Context) {
+// Run samples until ctx ends, trimming when due.
+func (m *Trimmer) Run(ctx context.Context) {
 	s := make([]metrics.Sample, len(heapMetrics))
 	for i, name := range heapMetrics {
 		s[i].Name = name

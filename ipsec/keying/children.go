@@ -1,0 +1,164 @@
+package keying
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/ipsec/ike"
+)
+
+// ChildUp installs a child SA the engine negotiated (ike.Runner.OnChildSA).
+// A rekey's new outbound SA seals OutSwitchDelay later.
+func (s *Service) ChildUp(c ike.ChildSA) {
+	s.do(func(st *state) {
+		remote := s.remoteOf(c)
+		if st.childs[remote] == nil {
+			st.childs[remote] = map[uint32]*child{}
+		}
+		st.childs[remote][c.InSPI] = &child{sa: c}
+		s.push(st)
+		if len(st.childs[remote]) > 1 { // a rekey: switch the outbound SA later
+			s.after(s.opts.OutSwitchDelay, s.push)
+		}
+	})
+}
+
+// ChildDown removes a child SA the engine deleted
+// (ike.Runner.OnChildSADeleted). The last child of a peer leaves at once;
+// a rekeyed-away one seals no more but opens for RetireGrace.
+func (s *Service) ChildDown(c ike.ChildSA) {
+	s.do(func(st *state) {
+		remote := s.remoteOf(c)
+		ch := st.childs[remote][c.InSPI]
+		if ch == nil {
+			return
+		}
+		live := 0
+		for _, x := range st.childs[remote] {
+			if !x.retired && x != ch {
+				live++
+			}
+		}
+		if live == 0 { // the tunnel is going away, not being rekeyed
+			s.forget(st, remote, c.InSPI)
+			return
+		}
+		ch.retired = true
+		s.push(st)
+		s.after(s.opts.RetireGrace, func(st *state) {
+			if x := st.childs[remote][c.InSPI]; x == ch {
+				s.forget(st, remote, c.InSPI)
+			}
+		})
+	})
+}
+
+// Event logs what the engine reports (ike.Runner.OnEvent). ChildSA and
+// errors print no keys and PSKs never reach an event.
+func (s *Service) Event(ev ike.Event) {
+	switch ev.Kind {
+	case ike.AuthFailed:
+		s.log.Error("ike authentication failed", "peer", ev.Peer, "error", ev.Err)
+	case ike.IKEDown:
+		if ev.Err != nil {
+			s.log.Warn("ike sa down", "peer", ev.Peer, "spi_i", fmt.Sprintf("%016x", ev.SPIi), "error", ev.Err)
+			return
+		}
+		s.log.Info("ike sa down", "peer", ev.Peer, "spi_i", fmt.Sprintf("%016x", ev.SPIi))
+	case ike.IKEUp:
+		s.log.Info("ike sa up", "peer", ev.Peer, "spi_i", fmt.Sprintf("%016x", ev.SPIi), "spi_r", fmt.Sprintf("%016x", ev.SPIr))
+	case ike.ChildUp:
+		s.log.Info("child sa up", "peer", ev.Peer, "in", fmt.Sprintf("0x%08x", ev.Child.InSPI), "out", fmt.Sprintf("0x%08x", ev.Child.OutSPI),
+			"replaces", fmt.Sprintf("0x%08x", ev.Child.Replaces), "cipher", ev.Child.Cipher.String(), "udp", ev.Child.UDPEncap)
+	case ike.ChildDown:
+		s.log.Info("child sa down", "peer", ev.Peer, "in", fmt.Sprintf("0x%08x", ev.Child.InSPI), "out", fmt.Sprintf("0x%08x", ev.Child.OutSPI))
+	}
+}
+
+func (s *Service) remoteOf(c ike.ChildSA) netip.Addr {
+	if a, ok := s.opts.Remotes[c.Peer]; ok {
+		return a
+	}
+	return c.Remote.Addr()
+}
+
+// forget removes a child and pushes the FIB config.
+func (s *Service) forget(st *state, remote netip.Addr, inSPI uint32) {
+	delete(st.childs[remote], inSPI)
+	if len(st.childs[remote]) == 0 {
+		delete(st.childs, remote)
+	}
+	s.push(st)
+}
+
+// fibConfig is the static config plus one tunnel per IKE peer with a
+// child SA, as of now.
+func (s *Service) fibConfig(st *state, now time.Time) fib.Config {
+	fc := st.static
+	fc.Tunnels = append([]fib.Tunnel(nil), st.static.Tunnels...)
+	for remote, cs := range st.childs {
+		fc.Tunnels = append(fc.Tunnels, s.tunnel(remote, cs, now))
+	}
+	return fc
+}
+
+// tunnel is a peer's tunnel: the newest live child opens, and seals once
+// it is OutSwitchDelay old (the previous live one seals until then);
+// every other child only opens, in RetiringIn.
+func (s *Service) tunnel(remote netip.Addr, cs map[uint32]*child, now time.Time) fib.Tunnel {
+	sorted := make([]*child, 0, len(cs))
+	for _, c := range cs {
+		sorted = append(sorted, c)
+	}
+	sort.Slice(sorted, func(i, j int) bool { // newest first
+		if !sorted[i].sa.Created.Equal(sorted[j].sa.Created) {
+			return sorted[i].sa.Created.After(sorted[j].sa.Created)
+		}
+		return sorted[i].sa.InSPI > sorted[j].sa.InSPI
+	})
+	live := sorted[:0:0]
+	for _, c := range sorted {
+		if !c.retired {
+			live = append(live, c)
+		}
+	}
+	window := s.opts.ReplayWindow
+	t := fib.Tunnel{Remote: remote, UDP: sorted[0].sa.UDPEncap}
+	if len(live) > 0 {
+		cur := live[0].sa
+		// Seal with the newest child only once the peer has had time to
+		// install it (OutSwitchDelay); until then the previous one, which
+		// the peer still opens. The newest child's inbound SA is open at
+		// once.
+		seal := cur
+		for _, c := range live {
+			if now.Sub(c.sa.Created) >= s.opts.OutSwitchDelay {
+				seal = c.sa
+				break
+			}
+		}
+		t.UDP = cur.UDPEncap
+		t.Out = saParams(seal.OutConfig(), window)
+		t.In = saParams(cur.InConfig(window), window)
+	}
+	// With no live child (every one retired: at a hard limit, its delete
+	// under way) nothing seals: traffic to the PE is dropped, never sent
+	// in clear, until a new child comes up.
+	for _, old := range sorted {
+		if t.In != nil && old.sa.InSPI == t.In.SPI {
+			continue
+		}
+		t.RetiringIn = append(t.RetiringIn, saParams(old.sa.InConfig(window), window))
+	}
+	return t
+}
+
+// saParams is the FIB's form of an SA the engine keyed. Every SA carries
+// the configured replay window, as the FIB's config does for manual ones.
+func saParams(c esp.Config, window int) *fib.SAParams {
+	return &fib.SAParams{SPI: c.SPI, Cipher: c.Cipher, Key: c.Key, ESN: c.ESN, ReplayWindow: window}
+}

@@ -1,0 +1,32 @@
+// Package keying owns the FIB's configuration while the daemon runs: the
+// configuration file's static part (VRFs, manually keyed tunnels) merged
+// with one tunnel per IKE peer built from the child SAs the IKE engine
+// reports. Every child SA event, every limit reached and every reload
+// pushes the merge to the fib.Reconciler; nothing else calls SetConfig.
+//
+// A Service is single-owner, like the fib Reconciler and the IKE engine:
+// one goroutine (Run) holds the child SAs and the static config, and the
+// engine's callbacks, reloads, timers and the limit ticker hand it
+// closures. It never waits on the engine from that goroutine: what it asks
+// of the engine (rekey, delete) runs on a goroutine of its own, since the
+// engine's callbacks into the Service wait for Run.
+//
+// The lifecycle of a peer's tunnel:
+//
+//   - Make-before-break: a rekeyed child's new inbound SA becomes the
+//     tunnel's In at once and its outbound SA the Out after
+//     Options.OutSwitchDelay; the old inbound SA stays in RetiringIn,
+//     still opening, until the engine reports it deleted (the rekey's
+//     initiator deletes it once the new SA is in place, RFC 7296 section
+//     2.8), and Options.RetireGrace after that, for packets on their way.
+//   - Limits, every Options.LimitInterval, from the dataplane's counters
+//     (fib.Counterer): at soft-bytes, or past esp's soft sequence limit
+//     (esp.SA.NeedsRekey), a rekey is asked for once; at hard-bytes,
+//     sequence numbers exhausted or the hard lifetime the child stops
+//     sealing in the FIB at once and its delete is asked for.
+//   - With no live child nothing seals toward the peer: its traffic is
+//     dropped, never sent in clear, until a new child comes up.
+//
+// Keys reach the FIB only as fib.SAParams; the Service logs SPIs, never
+// keys.
+package keying

@@ -1,0 +1,48 @@
+package keying
+
+import (
+	"log/slog"
+	"net/netip"
+
+	"github.com/peregrine-net/peregrine/config"
+	"github.com/peregrine-net/peregrine/ipsec/ike"
+)
+
+// EngineConfig translates the configuration's IKE peers for the engine.
+func EngineConfig(cfg *config.Config, log *slog.Logger) ike.Config {
+	ec := ike.Config{Logger: log}
+	encap := cfg.IPsec.Encapsulation == "udp"
+	for _, p := range cfg.IPsec.IKEPeers {
+		lid, _ := config.ParseIKEIdentity(p.LocalID) // validated at load
+		rid, _ := config.ParseIKEIdentity(p.RemoteID)
+		ec.Peers = append(ec.Peers, ike.PeerConfig{
+			Name: p.Name, LocalAddr: p.LocalAddress, RemoteAddr: p.RemoteAddress,
+			LocalID: lid, RemoteID: rid, PSK: ike.NewPSK([]byte(p.PSK.Reveal())),
+			IKE: p.IKEProposals, ESP: p.ESPProposals,
+			IKELifetime:   ike.Lifetime{Soft: p.IKELifetime.Soft, Hard: p.IKELifetime.Hard},
+			ChildLifetime: ike.Lifetime{Soft: p.ChildLifetime.Soft, Hard: p.ChildLifetime.Hard, SoftBytes: p.ChildLifetime.SoftBytes, HardBytes: p.ChildLifetime.HardBytes},
+			DPDInterval:   p.DPDInterval,
+			Mode:          ike.Transport, // between the PE addresses: see ipsec/ike's doc
+			ForceUDPEncap: encap,
+			Initiate:      p.InitiateOrDefault(),
+		})
+	}
+	return ec
+}
+
+// Remotes maps each configured IKE peer's name to its remote PE address,
+// for Options.Remotes.
+func Remotes(cfg *config.Config) map[string]netip.Addr {
+	m := make(map[string]netip.Addr, len(cfg.IPsec.IKEPeers))
+	for _, p := range cfg.IPsec.IKEPeers {
+		m[p.Name] = p.RemoteAddress
+	}
+	return m
+}
+
+// Watch has r report its child SAs and events to s. Call it before r.Run.
+func (s *Service) Watch(r *ike.Runner) {
+	r.OnChildSA(s.ChildUp)
+	r.OnChildSADeleted(s.ChildDown)
+	r.OnEvent(s.Event)
+}
