@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
-	"runtime"
 	"testing"
 
-	"github.com/peregrine-net/peregrine/fib"
 	"github.com/vishvananda/netlink"
-	vnetns "github.com/vishvananda/netns"
+
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
 // TestApplyRefusesSharedVRFDevice: two VRFs whose VRF device names meet
@@ -19,39 +18,24 @@ import (
 // and enslaving its interfaces to it. Apply refuses the State before it
 // touches any device, so this runs without the VM (no vrf module needed).
 func TestApplyRefusesSharedVRFDevice(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: a network namespace")
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := vnetns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	ns, err := vnetns.New() // this thread is now in ns
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	defer vnetns.Set(orig)
-
-	b, err := New(slog.New(slog.DiscardHandler), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	a, c := "customer0000869", "customer0001026"
-	if fib.VRFDevice(a) != fib.VRFDevice(c) {
-		t.Fatalf("the example no longer collides: %s %s", fib.VRFDevice(a), fib.VRFDevice(c))
-	}
-	s := &fib.State{VRFs: map[string]*fib.VRF{a: {Name: a, Table: 1001}, c: {Name: c, Table: 1002}}}
-	err = b.Apply(context.Background(), s)
-	var clash *fib.DeviceClash
-	if !errors.As(err, &clash) {
-		t.Fatalf("Apply with two VRFs on %s: %v, want a *fib.DeviceClash", fib.VRFDevice(a), err)
-	}
-	if _, err := netlink.LinkByName(fib.VRFDevice(a)); err == nil {
-		t.Fatalf("device %s created for clashing VRFs", fib.VRFDevice(a))
-	}
+	netns.InNewNamespace(t, func() {
+		b, err := New(slog.New(slog.DiscardHandler), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		a, c := "customer0000869", "customer0001026"
+		if fib.VRFDevice(a) != fib.VRFDevice(c) {
+			t.Fatalf("the example no longer collides: %s %s", fib.VRFDevice(a), fib.VRFDevice(c))
+		}
+		s := &fib.State{VRFs: map[string]*fib.VRF{a: {Name: a, Table: 1001}, c: {Name: c, Table: 1002}}}
+		err = b.Apply(context.Background(), s)
+		var clash *fib.DeviceClash
+		if !errors.As(err, &clash) {
+			t.Fatalf("Apply with two VRFs on %s: %v, want a *fib.DeviceClash", fib.VRFDevice(a), err)
+		}
+		if _, err := netlink.LinkByName(fib.VRFDevice(a)); err == nil {
+			t.Fatalf("device %s created for clashing VRFs", fib.VRFDevice(a))
+		}
+	})
 }

@@ -1,44 +1,29 @@
 package userspace
 
 import (
-	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/peregrine-net/peregrine/fib"
 	"github.com/vishvananda/netlink"
-	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
 // inNewNS runs f in a new network namespace with a netlink handle made
 // there, on a locked thread.
 func inNewNS(t *testing.T, f func(h *netlink.Handle)) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: a network namespace")
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := vnetns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	ns, err := vnetns.New() // this thread is now in ns
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	defer vnetns.Set(orig)
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	f(h)
+	netns.InNewNamespace(t, func() {
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		f(h)
+	})
 }
 
 // localRules lists the priorities of the namespace's `lookup local`

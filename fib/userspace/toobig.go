@@ -7,7 +7,6 @@ import (
 
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/ipsec/wire"
-	"github.com/vishvananda/netlink"
 	"golang.zx2c4.com/wireguard/tun"
 )
 
@@ -177,21 +176,13 @@ func (b *Backend) tunMTU() int { return max(tunDeviceMTU, b.mtu) }
 // ifaces, or nil if there is none.
 func (s *system) localAddrs(ifaces []string) *localAddrs {
 	var a localAddrs
+	byIf := s.ifAddrs(ifaces)
 	for _, name := range ifaces {
-		link, err := s.h.LinkByName(name)
-		if err != nil {
-			continue
-		}
-		addrs, err := s.h.AddrList(link, netlink.FAMILY_ALL)
-		if err != nil {
-			continue
-		}
-		for _, ad := range addrs {
-			ip, ok := netip.AddrFromSlice(ad.IP)
-			if !ok || !ip.IsGlobalUnicast() {
+		for _, p := range byIf[name] {
+			ip := p.Addr()
+			if !ip.IsGlobalUnicast() {
 				continue
 			}
-			ip = ip.Unmap()
 			if ip.Is4() && !a.v4.IsValid() {
 				a.v4 = ip
 			} else if ip.Is6() && !a.v6.IsValid() {

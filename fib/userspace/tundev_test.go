@@ -2,15 +2,12 @@ package userspace
 
 import (
 	"net"
-	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,80 +15,60 @@ import (
 // of 16 flows (UDP, distinct source ports) on both queues, each flow on
 // one of them: the kernel spreads the flows, and so the readers' crypto.
 func TestTUNQueuesSpreadFlows(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: a network namespace and a TUN device")
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := vnetns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	ns, err := vnetns.New() // this thread is now in ns
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	defer vnetns.Set(orig)
-
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	td, err := createTUN(h, "pgqtest", 1500, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	link, _ := h.LinkByName("pgqtest")
-	ad, _ := netlink.ParseAddr("10.99.0.254/16")
-	if err := h.AddrAdd(link, ad); err != nil {
-		t.Fatal(err)
-	}
-
-	var wg sync.WaitGroup
-	var perQueue [2]atomic.Int64
-	flowQueue := sync.Map{} // source port -> queue
-	for qi, q := range td.queues {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			bufs := newBufs(q.BatchSize(), outBufSize(1500))
-			sizes := make([]int, len(bufs))
-			for {
-				n, err := q.Read(bufs, sizes, outHeadroom)
-				if err != nil {
-					return // closed
-				}
-				for i := range n {
-					p := bufs[i][outHeadroom : outHeadroom+sizes[i]]
-					if len(p) < 28 || p[0]>>4 != 4 || p[9] != unix.IPPROTO_UDP {
-						continue
-					}
-					perQueue[qi].Add(1)
-					sport := int(p[20])<<8 | int(p[21])
-					if prev, loaded := flowQueue.LoadOrStore(sport, qi); loaded && prev.(int) != qi {
-						t.Errorf("flow from port %d read on queues %d and %d", sport, prev, qi)
-					}
-				}
-			}
-		}()
-	}
-	for i := range 16 {
-		c, err := net.DialUDP("udp4", &net.UDPAddr{Port: 40000 + i}, &net.UDPAddr{IP: net.IPv4(10, 99, 0, 1), Port: 9})
+	inNewNS(t, func(h *netlink.Handle) {
+		td, err := createTUN(h, "pgqtest", 1500, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for range 4 {
-			_, _ = c.Write([]byte("peregrine"))
+		link, _ := h.LinkByName("pgqtest")
+		ad, _ := netlink.ParseAddr("10.99.0.254/16")
+		if err := h.AddrAdd(link, ad); err != nil {
+			t.Fatal(err)
 		}
-		c.Close()
-	}
-	time.Sleep(300 * time.Millisecond)
-	td.close()
-	wg.Wait()
-	if perQueue[0].Load() == 0 || perQueue[1].Load() == 0 || perQueue[0].Load()+perQueue[1].Load() != 64 {
-		t.Errorf("packets per queue %d and %d; want 64 in all, on both queues", perQueue[0].Load(), perQueue[1].Load())
-	}
+
+		var wg sync.WaitGroup
+		var perQueue [2]atomic.Int64
+		flowQueue := sync.Map{} // source port -> queue
+		for qi, q := range td.queues {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				bufs := newBufs(q.BatchSize(), outBufSize(1500))
+				sizes := make([]int, len(bufs))
+				for {
+					n, err := q.Read(bufs, sizes, outHeadroom)
+					if err != nil {
+						return // closed
+					}
+					for i := range n {
+						p := bufs[i][outHeadroom : outHeadroom+sizes[i]]
+						if len(p) < 28 || p[0]>>4 != 4 || p[9] != unix.IPPROTO_UDP {
+							continue
+						}
+						perQueue[qi].Add(1)
+						sport := int(p[20])<<8 | int(p[21])
+						if prev, loaded := flowQueue.LoadOrStore(sport, qi); loaded && prev.(int) != qi {
+							t.Errorf("flow from port %d read on queues %d and %d", sport, prev, qi)
+						}
+					}
+				}
+			}()
+		}
+		for i := range 16 {
+			c, err := net.DialUDP("udp4", &net.UDPAddr{Port: 40000 + i}, &net.UDPAddr{IP: net.IPv4(10, 99, 0, 1), Port: 9})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 4 {
+				_, _ = c.Write([]byte("peregrine"))
+			}
+			c.Close()
+		}
+		time.Sleep(300 * time.Millisecond)
+		td.close()
+		wg.Wait()
+		if perQueue[0].Load() == 0 || perQueue[1].Load() == 0 || perQueue[0].Load()+perQueue[1].Load() != 64 {
+			t.Errorf("packets per queue %d and %d; want 64 in all, on both queues", perQueue[0].Load(), perQueue[1].Load())
+		}
+	})
 }
