@@ -24,7 +24,7 @@ func TestCEPeerAsGoBGPSeesIt(t *testing.T) {
 	defer cancel()
 	s := server.NewBgpServer()
 	go s.Serve()
-	defer s.Stop()
+	defer func() { _ = stopGoBGP(s) }()
 	if err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{Asn: 65000, RouterId: "192.0.2.1", ListenPort: -1}}); err != nil {
 		t.Fatal(err)
 	}

@@ -125,7 +125,7 @@ func TestOriginatorExportsCERoutes(t *testing.T) {
 	defer cancel()
 	srv := server.NewBgpServer()
 	go srv.Serve()
-	defer srv.Stop()
+	defer func() { _ = stopGoBGP(srv) }()
 	if err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{Asn: 65000, RouterId: "192.0.2.1", ListenPort: -1}}); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package bgp
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"reflect"
 
@@ -61,7 +62,7 @@ func (s *Speaker) applyCE(ctx context.Context, cfg *Config) error {
 		if keep[name] {
 			continue
 		}
-		cs.stop()
+		cs.stop(s.log.With("vrf", name))
 		delete(s.ces, name)
 		if len(s.ces) == 0 {
 			clear(s.ceAttrs)
@@ -169,10 +170,13 @@ func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
 	return nil
 }
 
-func (cs *ceServer) stop() {
+// stop closes the CE sessions and stops the server; the watcher goes first
+// so that it does not wait on an owner busy stopping.
+func (cs *ceServer) stop(log *slog.Logger) {
 	cs.cancelWatch()
-	_ = cs.srv.StopBgp(context.Background(), &api.StopBgpRequest{})
-	cs.srv.Stop()
+	if err := stopGoBGP(cs.srv); err != nil {
+		log.Warn("stop CE sessions", "error", err)
+	}
 }
 
 // ceUpdate takes a batch of a VRF's best unicast paths into the
@@ -221,7 +225,7 @@ func (s *Speaker) ceUpdate(ctx context.Context, b ceBatch) {
 // stopCE stops every VRF's CE server.
 func (s *Speaker) stopCE() {
 	for name, cs := range s.ces {
-		cs.stop()
+		cs.stop(s.log.With("vrf", name))
 		delete(s.ces, name)
 	}
 }

@@ -33,7 +33,7 @@ func testCELog(t *testing.T, ce string, port int, pe string, w io.Writer) *serve
 	ctx := context.Background()
 	srv := server.NewBgpServer(server.LoggerOption(newSlogAdapter(slog.New(slog.NewTextHandler(w, nil)))))
 	go srv.Serve()
-	t.Cleanup(srv.Stop)
+	t.Cleanup(func() { _ = stopGoBGP(srv) })
 	if err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn: 65101, RouterId: "10.255.0.2", ListenAddresses: []string{ce}, ListenPort: int32(port),
 	}}); err != nil {

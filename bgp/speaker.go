@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
-	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 	gobgp "github.com/osrg/gobgp/v3/pkg/packet/bgp"
@@ -210,21 +209,11 @@ func (s *Speaker) emit(e Event) {
 	}
 }
 
-// closeSessionsTimeout bounds how long Stop waits for GoBGP to tear the
-// sessions down; past it, StopBgp goes ahead regardless.
-const closeSessionsTimeout = 5 * time.Second
-
 // Stop closes every session with a Cease NOTIFICATION and stops GoBGP.
 func (s *Speaker) Stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), closeSessionsTimeout)
-	if err := s.closeSessions(ctx); err != nil {
+	if err := stopGoBGP(s.srv); err != nil {
 		s.log.Warn("stop: closing sessions", "error", err)
 	}
-	cancel()
-	if err := s.srv.StopBgp(context.Background(), &api.StopBgpRequest{}); err != nil {
-		s.log.Warn("stop", "error", err)
-	}
-	s.srv.Stop()
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
 }
