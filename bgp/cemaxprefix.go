@@ -7,15 +7,35 @@ import (
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
 )
 
-// gobgpPrefixLimitReached is the warning GoBGP v3.37.0 logs (peer.go)
-// when a session exceeds its prefix limit, just before it sends the Cease
-// (subcode 1, RFC 4486) and goes idle. GoBGP then holds the session in
-// its own admin state PFX_CT, with no way out but a reset; this package
-// turns that into an explicit admin-down, lifted after
-// max-prefixes-restart (or by a reload that changes the neighbor).
-const gobgpPrefixLimitReached = "prefix limit reached"
+// watchPrefixLimit hands ceLimitReached every vrf CE session that GoBGP
+// v3.37.0 closed over its prefix limit. GoBGP sends the Cease (subcode 1,
+// RFC 4486) and holds the session in its own admin state PFX_CT, with no
+// way out but a reset; this package turns that into an explicit
+// admin-down, lifted after max-prefixes-restart (or by a reload that
+// changes the neighbor).
+//
+// The trigger is GoBGP's report that the session left ESTABLISHED in
+// PFX_CT, not its "prefix limit reached" warning: that warning comes
+// before GoBGP's sender sets PFX_CT, so a DisablePeer sent on it could be
+// taken by the still established session and then overwritten by PFX_CT
+// (TestCEMaxPrefixes saw the session left in PFX_CT). GoBGP sets PFX_CT
+// before it sends the Cease, and reports the session down only after, so
+// by this report the admin state is final and DisablePeer reaches the
+// idle session, which takes it.
+func (s *Speaker) watchPrefixLimit(ctx context.Context, srv *server.BgpServer, vrf string) error {
+	return srv.WatchEvent(ctx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, func(r *api.WatchEventResponse) {
+		st := r.GetPeer().GetPeer().GetState()
+		if st.GetAdminState() != api.PeerState_PFX_CT || st.GetSessionState() == api.PeerState_ESTABLISHED {
+			return
+		}
+		if addr, err := netip.ParseAddr(st.GetNeighborAddress()); err == nil {
+			s.hand(func() { s.ceLimitReached(vrf, addr) })
+		}
+	})
+}
 
 // hand runs f on the owner goroutine without waiting for it, for callers
 // on GoBGP's goroutines, which must not block on an owner that may be

@@ -9,7 +9,6 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/apiutil"
-	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
 	"github.com/osrg/gobgp/v3/pkg/server"
 )
 
@@ -94,12 +93,6 @@ func (c *Config) vrf(name string) *VRF {
 func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*ceServer, error) {
 	glog := newSlogAdapter(s.log.With("vrf", vrf))
 	glog.setSecrets(passwords(cfg))
-	glog.onWarn = func(msg string, f gobgplog.Fields) {
-		if msg == gobgpPrefixLimitReached {
-			addr, _ := netip.ParseAddr(fmt.Sprint(f["Key"]))
-			s.hand(func() { s.ceLimitReached(vrf, addr) })
-		}
-	}
 	srv := server.NewBgpServer(server.LoggerOption(glog))
 	go srv.Serve()
 	err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
@@ -120,6 +113,9 @@ func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*
 			}
 		}
 	})
+	if err == nil {
+		err = s.watchPrefixLimit(watchCtx, srv, vrf)
+	}
 	if err != nil {
 		cancel()
 		srv.Stop()

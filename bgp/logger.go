@@ -19,10 +19,6 @@ type slogAdapter struct {
 	log     *slog.Logger
 	secrets atomic.Pointer[[]string]
 	diag    *neighborDiag // sees GoBGP's connect errors; set before GoBGP starts
-	// onWarn, when set before GoBGP starts, sees GoBGP's warnings: a CE
-	// server learns from it that a session hit its prefix limit
-	// (cemaxprefix.go), which GoBGP reports nowhere else.
-	onWarn func(msg string, f gobgplog.Fields)
 }
 
 var _ gobgplog.Logger = (*slogAdapter)(nil)
@@ -73,9 +69,6 @@ func (a *slogAdapter) Panic(msg string, f gobgplog.Fields) { a.emit(slog.LevelEr
 func (a *slogAdapter) Fatal(msg string, f gobgplog.Fields) { a.emit(slog.LevelError+4, msg, f) }
 func (a *slogAdapter) Error(msg string, f gobgplog.Fields) { a.emit(slog.LevelError, msg, f) }
 func (a *slogAdapter) Warn(msg string, f gobgplog.Fields) {
-	if a.onWarn != nil {
-		a.onWarn(msg, f)
-	}
 	a.emit(slog.LevelWarn, msg, f)
 }
 func (a *slogAdapter) Info(msg string, f gobgplog.Fields) { a.emit(slog.LevelInfo, msg, f) }
