@@ -41,7 +41,7 @@ func (s *Speaker) apply(ctx context.Context, cfg *Config) error {
 		delete(s.connected, v.Name)
 		s.log.Info("vrf removed", "vrf", v.Name)
 	}
-	return nil
+	return s.applyCE(ctx, cfg)
 }
 
 // applyNeighbors adds new neighbors, deletes removed ones and re-creates

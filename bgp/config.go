@@ -70,6 +70,9 @@ type VRF struct {
 	Interfaces   []string
 	StaticRoutes []netip.Prefix // exported whatever their next hop
 	LabelMode    string         // "per-vrf" or "per-prefix"
+	// Neighbors are the VRF's CE sessions (vrfs[i].neighbors); see
+	// CENeighbor and, for how they run, the package doc.
+	Neighbors []CENeighbor
 }
 
 // restartOnly refuses a reload that changes what GoBGP cannot change while

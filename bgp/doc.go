@@ -31,6 +31,39 @@
 // bgpconfig translates from the router's YAML configuration; bgp imports
 // no configuration schema.
 //
+// # CE sessions (vrfs[].neighbors, issue 17)
+//
+// A VRF's eBGP sessions with the customer's routers (CENeighbor) run in a
+// GoBGP server of the VRF's own (cesession.go), carrying IPv4 and IPv6
+// unicast only. A CE's best paths become ceRoutes that the originator
+// exports beside static and connected prefixes, with the VRF's RD, export
+// targets and label and next-hop self, carrying the customer's origin, AS
+// path, MED and communities and the site-of-origin (ceroute.go, RFC 4364
+// section 7); the routes the VRF imports are injected into its CE server
+// (ceexport.go), so that GoBGP's eBGP export prepends the provider AS and
+// sets next-hop self. as-override, allowas-in and max-prefixes are
+// GoBGP's per-peer knobs (cePeer); max-prefixes-restart (cemaxprefix.go)
+// and holding a route back from the CEs of its site of origin (cesoo.go)
+// are this package's.
+//
+// Start and Reload still refuse CE sessions (ErrCENotRunYet): the
+// forwarding plane does not install CE-learned routes yet, the VRF's own
+// static and connected prefixes are not yet sent to its CEs, the
+// site-of-origin holds back only routes that crossed the VPN (two CEs of
+// one site on one PE still hear each other), and passive CE sessions (a listener bound to the VRF's
+// device) are not built. The tests apply such a configuration directly.
+//
+// Why not GoBGP's own VRFs (AddVrf, a peer whose Config.Vrf names one):
+// GoBGP keys every peer by its address alone (BgpServer.neighborMap, and
+// the listener's accept looks the remote address up there), so one
+// BgpServer cannot hold red's CE 10.1.0.2 and blue's CE 10.1.0.2, which
+// RFC 4364 and the configuration allow. Its VRF conversion (Path.ToGlobal)
+// stamps one label per VRF, outside Peregrine's allocator and per-prefix
+// mode, and its import (Path.ToLocal) would run beside the importer that
+// already feeds the FIB, two views of one VRF that could disagree. A
+// server per VRF isolates by construction: no session of one VRF can hold
+// another VRF's routes.
+//
 // Changes leave as Events on a channel that the forwarding plane owns.
 //
 // One goroutine (Speaker.run) owns the import and origination state; GoBGP's

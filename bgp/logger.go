@@ -68,8 +68,10 @@ func (a *slogAdapter) emit(level slog.Level, msg string, fields gobgplog.Fields)
 func (a *slogAdapter) Panic(msg string, f gobgplog.Fields) { a.emit(slog.LevelError+4, msg, f) }
 func (a *slogAdapter) Fatal(msg string, f gobgplog.Fields) { a.emit(slog.LevelError+4, msg, f) }
 func (a *slogAdapter) Error(msg string, f gobgplog.Fields) { a.emit(slog.LevelError, msg, f) }
-func (a *slogAdapter) Warn(msg string, f gobgplog.Fields)  { a.emit(slog.LevelWarn, msg, f) }
-func (a *slogAdapter) Info(msg string, f gobgplog.Fields)  { a.emit(slog.LevelInfo, msg, f) }
+func (a *slogAdapter) Warn(msg string, f gobgplog.Fields) {
+	a.emit(slog.LevelWarn, msg, f)
+}
+func (a *slogAdapter) Info(msg string, f gobgplog.Fields) { a.emit(slog.LevelInfo, msg, f) }
 func (a *slogAdapter) Debug(msg string, f gobgplog.Fields) {
 	if a.diag != nil {
 		a.diag.gobgpDebug(msg, f)

@@ -18,10 +18,26 @@ type advert struct {
 	rd    vpn.RD
 	label mpls.Label
 	rts   []vpn.RT
+	// ce is set for a route a CE announced: its carried attributes.
+	ce *ceRoute
 }
 
 func (a advert) equal(b advert) bool {
-	return a.rd == b.rd && a.label == b.label && slices.Equal(a.rts, b.rts)
+	return a.rd == b.rd && a.label == b.label && slices.Equal(a.rts, b.rts) && a.ceKey() == b.ceKey()
+}
+
+func (a advert) ceKey() string {
+	if a.ce == nil {
+		return ""
+	}
+	return "ce " + a.ce.key
+}
+
+func (a advert) encode(p netip.Prefix, withdraw bool) (*api.Path, error) {
+	if a.ce == nil {
+		return encodePath(a.rd, p, a.label, a.rts, withdraw)
+	}
+	return encodeVPNPath(a.rd, p, a.label, a.rts, a.ce.carried, withdraw)
 }
 
 // originator keeps GoBGP's locally originated VPN paths equal to what the
@@ -32,6 +48,7 @@ type originator struct {
 	alloc   *mpls.Allocator
 	emit    func(Event)
 	adverts map[string]map[netip.Prefix]advert     // VRF -> prefix -> advertised path
+	ce      map[string]map[netip.Prefix]ceRoute    // VRF -> best path from its CEs
 	labels  map[string]map[mpls.Label]netip.Prefix // VRF -> bound labels (zero prefix: per-VRF)
 }
 
@@ -39,6 +56,7 @@ func newOriginator(srv *server.BgpServer, alloc *mpls.Allocator, emit func(Event
 	return &originator{
 		srv: srv, alloc: alloc, emit: emit,
 		adverts: map[string]map[netip.Prefix]advert{},
+		ce:      map[string]map[netip.Prefix]ceRoute{},
 		labels:  map[string]map[mpls.Label]netip.Prefix{},
 	}
 }
@@ -62,6 +80,20 @@ func (o *originator) sync(ctx context.Context, name string, cfg *VRF, connected 
 			wantLabels[l] = bound
 			want[p] = advert{rd: cfg.RD, label: l, rts: cfg.ExportTargets}
 		}
+		// A CE's route to a prefix the VRF already exports as static or
+		// connected is not exported: the configuration says where that
+		// prefix is, and a CE must not move it.
+		for p, r := range o.ce[name] {
+			if _, dup := want[p]; dup {
+				continue
+			}
+			l, bound, err := o.label(name, cfg.LabelMode, p)
+			if err != nil {
+				return fmt.Errorf("vrf %s prefix %s from CE %s: %w", name, p, r.nextHop, err)
+			}
+			wantLabels[l] = bound
+			want[p] = advert{rd: cfg.RD, label: l, rts: cfg.ExportTargets, ce: &r}
+		}
 	}
 	have := o.adverts[name]
 	for p, a := range have {
@@ -75,7 +107,7 @@ func (o *originator) sync(ctx context.Context, name string, cfg *VRF, connected 
 		if a, ok := have[p]; ok && a.equal(w) {
 			continue
 		}
-		path, err := encodePath(w.rd, p, w.label, w.rts, false)
+		path, err := w.encode(p, false)
 		if err != nil {
 			return err
 		}
@@ -86,6 +118,7 @@ func (o *originator) sync(ctx context.Context, name string, cfg *VRF, connected 
 	o.rebind(name, wantLabels)
 	if cfg == nil {
 		delete(o.adverts, name)
+		delete(o.ce, name)
 	} else {
 		o.adverts[name] = want
 	}
@@ -93,7 +126,7 @@ func (o *originator) sync(ctx context.Context, name string, cfg *VRF, connected 
 }
 
 func (o *originator) withdraw(ctx context.Context, p netip.Prefix, a advert) error {
-	path, err := encodePath(a.rd, p, a.label, a.rts, true)
+	path, err := a.encode(p, true)
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,13 @@ var errNotVPN = errors.New("not a VPN path")
 // next hop to the session's local address when it advertises it, which is
 // next-hop-self, the address remote PEs tunnel to.
 func encodePath(rd vpn.RD, prefix netip.Prefix, label mpls.Label, rts []vpn.RT, withdraw bool) (*api.Path, error) {
+	return encodeVPNPath(rd, prefix, label, rts, nil, withdraw)
+}
+
+// encodeVPNPath is encodePath with the attributes a CE's route carries
+// (ceRoute.carried): its origin replaces IGP, and its extended
+// communities join the route targets in one attribute.
+func encodeVPNPath(rd vpn.RD, prefix netip.Prefix, label mpls.Label, rts []vpn.RT, carried []gobgp.PathAttributeInterface, withdraw bool) (*api.Path, error) {
 	rdb := rd.Bytes()
 	grd := gobgp.GetRouteDistinguisher(rdb[:])
 	stack := gobgp.NewMPLSLabelStack(uint32(label))
@@ -59,10 +66,23 @@ func encodePath(rd vpn.RD, prefix netip.Prefix, label mpls.Label, rts []vpn.RT, 
 		}
 		ecs = append(ecs, ec)
 	}
+	origin := gobgp.PathAttributeInterface(gobgp.NewPathAttributeOrigin(gobgp.BGP_ORIGIN_ATTR_TYPE_IGP))
+	var others []gobgp.PathAttributeInterface
+	for _, a := range carried {
+		switch a := a.(type) {
+		case *gobgp.PathAttributeOrigin:
+			origin = a
+		case *gobgp.PathAttributeExtendedCommunities:
+			ecs = append(ecs, a.Value...)
+		default:
+			others = append(others, a)
+		}
+	}
 	attrs := []gobgp.PathAttributeInterface{
-		gobgp.NewPathAttributeOrigin(gobgp.BGP_ORIGIN_ATTR_TYPE_IGP),
+		origin,
 		gobgp.NewPathAttributeMpReachNLRI(nextHop, []gobgp.AddrPrefixInterface{nlri}),
 	}
+	attrs = append(attrs, others...)
 	if len(ecs) > 0 {
 		attrs = append(attrs, gobgp.NewPathAttributeExtendedCommunities(ecs))
 	}

@@ -2,10 +2,33 @@ package bgp
 
 import (
 	"context"
+	"errors"
 	"net/netip"
+	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
 )
+
+// closeSessionsTimeout bounds how long stopGoBGP waits for GoBGP to tear
+// the sessions down; past it, StopBgp goes ahead regardless.
+const closeSessionsTimeout = 5 * time.Second
+
+// stopGoBGP closes srv's sessions (closeSessions) and then stops srv. Every
+// GoBGP server this package runs, the Speaker's, the VRFs' CE servers and
+// the tests' peers, is stopped through it once it may have a neighbor,
+// never by StopBgp or Stop alone (a start that failed before adding any
+// may call Stop).
+// The error says what went wrong closing the sessions; srv is stopped
+// regardless.
+func stopGoBGP(srv *server.BgpServer) error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeSessionsTimeout)
+	err := closeSessions(ctx, srv)
+	cancel()
+	err = errors.Join(err, srv.StopBgp(context.Background(), &api.StopBgpRequest{}))
+	srv.Stop()
+	return err
+}
 
 // closeSessions deletes every neighbor, which sends each established peer a
 // Cease, and returns once GoBGP has torn those sessions down.
@@ -17,11 +40,11 @@ import (
 // session is reported IDLE only after its reader has returned, so waiting
 // for that report puts StopBgp after the last read. A session caught in
 // OpenSent is not waited for: GoBGP reports nothing when it goes.
-func (s *Speaker) closeSessions(ctx context.Context) error {
+func closeSessions(ctx context.Context, srv *server.BgpServer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	events := make(chan *api.WatchEventResponse_PeerEvent, 16)
-	err := s.srv.WatchEvent(ctx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, func(r *api.WatchEventResponse) {
+	err := srv.WatchEvent(ctx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, func(r *api.WatchEventResponse) {
 		if e := r.GetPeer(); e != nil {
 			select {
 			case events <- e:
@@ -40,7 +63,7 @@ func (s *Speaker) closeSessions(ctx context.Context) error {
 			if e.GetType() == api.WatchEventResponse_PeerEvent_END_OF_INIT {
 				// The INIT events before this one named every neighbor.
 				for addr := range established {
-					if err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: addr}); err != nil {
+					if err := srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: addr}); err != nil {
 						return err
 					}
 				}

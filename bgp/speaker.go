@@ -7,9 +7,9 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
-	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
+	gobgp "github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v3/pkg/server"
 
 	"github.com/peregrine-net/peregrine/bgp/vpn"
@@ -24,10 +24,11 @@ type Speaker struct {
 	srv    *server.BgpServer
 	events chan<- Event
 
-	work chan func()      // closures run on the owner goroutine
-	best chan []*api.Path // best-path batches from GoBGP's watcher (bestBacklog)
-	stop chan struct{}    // closed by Stop
-	done chan struct{}    // closed when run returns
+	work   chan func()      // closures run on the owner goroutine
+	best   chan []*api.Path // best-path batches from GoBGP's watcher (bestBacklog)
+	ceBest chan ceBatch     // best unicast paths from the VRFs' CE servers
+	stop   chan struct{}    // closed by Stop
+	done   chan struct{}    // closed when run returns
 
 	stopOnce sync.Once
 
@@ -36,11 +37,18 @@ type Speaker struct {
 	imp       *importer
 	org       *originator
 	connected map[string][]netip.Prefix
+	ces       map[string]*ceServer // VRF -> its CE sessions (cesession.go)
+	// ceAttrs are the sendable attributes of the best VPN paths that a
+	// VRF with CE sessions imports (ceexport.go).
+	ceAttrs map[pathKey][]gobgp.PathAttributeInterface
 }
 
 // Start builds and starts the speaker from cfg. Events go to events, which
 // the caller must drain. Stop ends it.
 func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Event) (*Speaker, error) {
+	if err := ceNotRunYet(cfg); err != nil {
+		return nil, err
+	}
 	alloc, err := mpls.NewAllocator(cfg.Labels)
 	if err != nil {
 		return nil, err
@@ -51,6 +59,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 		events:    events,
 		work:      make(chan func()),
 		best:      make(chan []*api.Path, bestBacklog),
+		ceBest:    make(chan ceBatch, bestBacklog),
+		ces:       map[string]*ceServer{},
+		ceAttrs:   map[pathKey][]gobgp.PathAttributeInterface{},
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 		connected: map[string][]netip.Prefix{},
@@ -136,6 +147,7 @@ const bestBacklog = 2
 func (s *Speaker) run(cancelWatch context.CancelFunc) {
 	defer close(s.done)
 	defer cancelWatch()
+	defer s.stopCE()
 	var rts []vpn.RT // decodePath's scratch: the importer keeps no path
 	for {
 		select {
@@ -143,6 +155,8 @@ func (s *Speaker) run(cancelWatch context.CancelFunc) {
 			return
 		case f := <-s.work:
 			f()
+		case b := <-s.ceBest:
+			s.ceUpdate(context.Background(), b)
 		case paths := <-s.best:
 			for _, p := range paths {
 				vp, err := decodePath(p, rts)
@@ -156,7 +170,17 @@ func (s *Speaker) run(cancelWatch context.CancelFunc) {
 					s.log.Warn("undecodable best path skipped", "error", err)
 					continue
 				}
+				if len(s.ces) == 0 {
+					s.imp.update(vp)
+					continue
+				}
+				s.ceNote(p, vp)
 				s.imp.update(vp)
+				for vrf := range s.ces {
+					if err := s.ceSend(context.Background(), vrf, vp.key.prefix); err != nil {
+						s.log.Warn("CE routes not sent", "vrf", vrf, "error", err)
+					}
+				}
 			}
 		}
 	}
@@ -185,21 +209,11 @@ func (s *Speaker) emit(e Event) {
 	}
 }
 
-// closeSessionsTimeout bounds how long Stop waits for GoBGP to tear the
-// sessions down; past it, StopBgp goes ahead regardless.
-const closeSessionsTimeout = 5 * time.Second
-
 // Stop closes every session with a Cease NOTIFICATION and stops GoBGP.
 func (s *Speaker) Stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), closeSessionsTimeout)
-	if err := s.closeSessions(ctx); err != nil {
+	if err := stopGoBGP(s.srv); err != nil {
 		s.log.Warn("stop: closing sessions", "error", err)
 	}
-	cancel()
-	if err := s.srv.StopBgp(context.Background(), &api.StopBgpRequest{}); err != nil {
-		s.log.Warn("stop", "error", err)
-	}
-	s.srv.Stop()
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
 }
@@ -211,6 +225,9 @@ func (s *Speaker) Stop() {
 func (s *Speaker) Reload(ctx context.Context, cfg *Config) error {
 	return s.do(func() error {
 		if err := restartOnly(s.cfg, cfg); err != nil {
+			return err
+		}
+		if err := ceNotRunYet(cfg); err != nil {
 			return err
 		}
 		s.glog.setSecrets(append(passwords(s.cfg), passwords(cfg)...))
@@ -281,6 +298,11 @@ func passwords(cfg *Config) []string {
 	var out []string
 	for _, n := range cfg.Neighbors {
 		out = append(out, n.Password.Reveal())
+	}
+	for _, v := range cfg.VRFs {
+		for _, n := range v.Neighbors {
+			out = append(out, n.Password.Reveal())
+		}
 	}
 	return out
 }

@@ -174,6 +174,10 @@ type VRF struct {
 	// LabelMode is "per-vrf" (one label for the whole VRF, the default:
 	// fewest labels, one lookup at the egress PE) or "per-prefix".
 	LabelMode string `config:"label-mode"`
+	// Neighbors are the BGP sessions with this customer's routers (CEs),
+	// which live in this VRF: what they announce enters the VRF and what
+	// the VRF holds is sent to them. See CENeighbor.
+	Neighbors []CENeighbor `config:"neighbors"`
 }
 
 // StaticRoute is a customer prefix reached through a CE. With no next hop

@@ -38,6 +38,20 @@ func (c *Config) readSecrets(baseDir string) Errors {
 			n.Password = NewSecret(s)
 		}
 	}
+	for i := range c.VRFs {
+		for j := range c.VRFs[i].Neighbors {
+			n := &c.VRFs[i].Neighbors[j]
+			if n.PasswordFile == "" {
+				continue
+			}
+			s, err := readSecretFile(baseDir, n.PasswordFile)
+			if err != nil {
+				errs = append(errs, &FieldError{Path: fmt.Sprintf("vrfs[%d].neighbors[%d].password-file", i, j), Value: strconv.Quote(n.PasswordFile), Reason: err.Error()})
+				continue
+			}
+			n.Password = NewSecret(s)
+		}
+	}
 	return errs
 }
 

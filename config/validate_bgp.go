@@ -84,28 +84,32 @@ func (c *Config) validateBGP(bad badFunc) {
 		if n.RouteReflectorClient && n.ASN != 0 && n.ASN != c.Router.ASN {
 			bad(p+".route-reflector-client", "true", "only an iBGP neighbor (asn %d) can be a route-reflector client", c.Router.ASN)
 		}
-		validateTimers(bad, p, n)
+		validateTimers(bad, p, n.HoldTime, n.Keepalive)
+		validateWholeSeconds(bad, p+".connect-retry", n.ConnectRetry)
 		if n.PasswordFile != "" && n.PasswordEnv != "" {
 			bad(p+".password-env", strconv.Quote(n.PasswordEnv), "set password-file or password-env, not both")
 		}
 	}
 }
 
-func validateTimers(bad badFunc, p string, n Neighbor) {
-	whole := func(key string, d time.Duration) bool {
-		if d%time.Second != 0 || d > 65535*time.Second {
-			bad(p+"."+key, d.String(), "must be whole seconds, at most 65535s")
-			return false
-		}
-		return true
+// validateTimers checks a session's hold-time and keepalive, under path p.
+func validateTimers(bad badFunc, p string, hold, keepalive time.Duration) {
+	if validateWholeSeconds(bad, p+".hold-time", hold) && hold > 0 && hold < 3*time.Second {
+		bad(p+".hold-time", hold.String(), "must be 0 (no keepalives) or at least 3s (RFC 4271 section 4.2)")
 	}
-	if whole("hold-time", n.HoldTime) && n.HoldTime > 0 && n.HoldTime < 3*time.Second {
-		bad(p+".hold-time", n.HoldTime.String(), "must be 0 (no keepalives) or at least 3s (RFC 4271 section 4.2)")
+	if validateWholeSeconds(bad, p+".keepalive", keepalive) && hold > 0 && keepalive >= hold {
+		bad(p+".keepalive", keepalive.String(), "must be shorter than hold-time (%s)", hold)
 	}
-	if whole("keepalive", n.Keepalive) && n.HoldTime > 0 && n.Keepalive >= n.HoldTime {
-		bad(p+".keepalive", n.Keepalive.String(), "must be shorter than hold-time (%s)", n.HoldTime)
+}
+
+// validateWholeSeconds reports whether d fits a BGP timer: whole seconds,
+// at most 65535 (a 16-bit field on the wire).
+func validateWholeSeconds(bad badFunc, path string, d time.Duration) bool {
+	if d%time.Second != 0 || d > 65535*time.Second {
+		bad(path, d.String(), "must be whole seconds, at most 65535s")
+		return false
 	}
-	whole("connect-retry", n.ConnectRetry)
+	return true
 }
 
 // validateBGPAPI keeps GoBGP's unauthenticated gRPC API local unless the

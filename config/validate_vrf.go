@@ -24,6 +24,7 @@ func (c *Config) applyVRFDefaults() {
 		if c.VRFs[i].LabelMode == "" {
 			c.VRFs[i].LabelMode = "per-vrf"
 		}
+		c.VRFs[i].applyCEDefaults()
 	}
 }
 
@@ -75,6 +76,7 @@ func (c *Config) validateVRFs(bad badFunc) {
 			ifaces[ifn] = fmt.Sprintf("%s (vrf %s)", ip, v.Name)
 		}
 		c.validateStatics(bad, p, v)
+		c.validateCENeighbors(bad, p, v)
 		switch v.LabelMode {
 		case "per-vrf":
 			labels++

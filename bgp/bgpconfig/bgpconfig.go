@@ -38,6 +38,16 @@ func Translate(cfg *config.Config) *bgp.Config {
 		for _, r := range v.StaticRoutes {
 			bv.StaticRoutes = append(bv.StaticRoutes, r.Prefix)
 		}
+		for _, n := range v.Neighbors {
+			bv.Neighbors = append(bv.Neighbors, bgp.CENeighbor{
+				Address: n.Address, Port: n.Port, ASN: n.ASN, Description: n.Description,
+				Families: n.Families, LocalAddress: n.LocalAddress, Passive: n.Passive,
+				HoldTime: n.HoldTime, Keepalive: n.Keepalive,
+				Password:   bgp.NewPassword(n.Password.Reveal()),
+				ASOverride: n.ASOverride, AllowASIn: n.AllowASIn, SiteOfOrigin: n.SiteOfOrigin,
+				MaxPrefixes: n.MaxPrefixes, MaxPrefixesRestart: n.MaxPrefixesRestart,
+			})
+		}
 		bc.VRFs = append(bc.VRFs, bv)
 	}
 	return bc

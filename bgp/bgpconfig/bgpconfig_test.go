@@ -46,6 +46,10 @@ vrfs:
     static-routes:
       - {prefix: 10.1.0.0/24, next-hop: 10.0.0.2}
       - {prefix: 10.2.0.0/24}
+    neighbors:
+      - {address: 10.0.0.2, port: 1179, asn: 65101, description: ce1, families: [ipv4, ipv6], local-address: 10.0.0.1,
+         passive: true, hold-time: 9s, keepalive: 3s, as-override: true, allowas-in: 1, site-of-origin: '65101:7',
+         max-prefixes: 10, max-prefixes-restart: 1m}
 `
 
 func TestTranslate(t *testing.T) {
@@ -81,6 +85,13 @@ func TestTranslate(t *testing.T) {
 			Name: "red", RD: rd, ImportTargets: []vpn.RT{rt("65001:10")}, ExportTargets: []vpn.RT{rt("65001:11")},
 			Interfaces: []string{"ce0"}, LabelMode: "per-prefix",
 			StaticRoutes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/24"), netip.MustParsePrefix("10.2.0.0/24")},
+			Neighbors: []bgp.CENeighbor{{
+				Address: netip.MustParseAddr("10.0.0.2"), Port: 1179, ASN: 65101, Description: "ce1",
+				Families: []string{"ipv4", "ipv6"}, LocalAddress: netip.MustParseAddr("10.0.0.1"),
+				Passive: true, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second,
+				ASOverride: true, AllowASIn: 1, SiteOfOrigin: rt("65101:7"),
+				MaxPrefixes: 10, MaxPrefixesRestart: time.Minute,
+			}},
 		}},
 	}
 	got := Translate(cfg)
@@ -109,7 +120,11 @@ func TestTranslateCoversConfig(t *testing.T) {
 			"RouteReflectorClient", "Passive", "HoldTime", "Keepalive", "ConnectRetry",
 			"PasswordFile", "PasswordEnv", // read into Password at load time
 			"Password"}},
-		{reflect.TypeFor[config.VRF](), []string{"Name", "RD", "ImportTargets", "ExportTargets", "Interfaces", "StaticRoutes", "LabelMode"}},
+		{reflect.TypeFor[config.VRF](), []string{"Name", "RD", "ImportTargets", "ExportTargets", "Interfaces", "StaticRoutes", "LabelMode", "Neighbors"}},
+		{reflect.TypeFor[config.CENeighbor](), []string{"Address", "Port", "ASN", "Description", "Families", "LocalAddress",
+			"Passive", "HoldTime", "Keepalive",
+			"PasswordFile", // read into Password at load time
+			"Password", "ASOverride", "AllowASIn", "SiteOfOrigin", "MaxPrefixes", "MaxPrefixesRestart"}},
 		{reflect.TypeFor[config.StaticRoute](), []string{"Prefix",
 			"NextHop"}}, // the FIB's: BGP exports the prefix whatever its next hop
 	} {

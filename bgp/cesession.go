@@ -1,0 +1,227 @@
+package bgp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"reflect"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/apiutil"
+	"github.com/osrg/gobgp/v3/pkg/server"
+)
+
+// ceServer runs one VRF's CE sessions in a GoBGP server of its own, so
+// that its sessions can hold no other VRF's routes and two VRFs may each
+// have a CE at one address (see the package doc). It carries IPv4 and
+// IPv6 unicast only. Owned by the Speaker's run goroutine.
+type ceServer struct {
+	srv         *server.BgpServer
+	glog        *slogAdapter
+	cancelWatch context.CancelFunc
+	peers       map[netip.Addr]CENeighbor
+	sent        map[netip.Prefix]bool // imported routes injected for the CEs
+	sooSets     int                   // statements in the site-of-origin policy (cesoo.go)
+}
+
+// ceBatch is a batch of best unicast paths from one VRF's CE server.
+type ceBatch struct {
+	vrf   string
+	paths []*api.Path
+}
+
+// applyCE starts, changes and stops the VRFs' CE servers to match cfg. It
+// runs on the owner goroutine, after the VRFs themselves are applied.
+func (s *Speaker) applyCE(ctx context.Context, cfg *Config) error {
+	keep := map[string]bool{}
+	for i := range cfg.VRFs {
+		v := &cfg.VRFs[i]
+		if len(v.Neighbors) == 0 {
+			continue
+		}
+		keep[v.Name] = true
+		cs := s.ces[v.Name]
+		if cs == nil {
+			var err error
+			if cs, err = s.startCEServer(ctx, v.Name, cfg); err != nil {
+				return err
+			}
+			s.ces[v.Name] = cs
+		}
+		cs.glog.setSecrets(passwords(cfg))
+		if err := cs.setPeers(ctx, s, v); err != nil {
+			return err
+		}
+		if err := s.ceResync(ctx, v.Name); err != nil {
+			return err
+		}
+	}
+	for name, cs := range s.ces {
+		if keep[name] {
+			continue
+		}
+		cs.stop(s.log.With("vrf", name))
+		delete(s.ces, name)
+		if len(s.ces) == 0 {
+			clear(s.ceAttrs)
+		}
+		for p := range s.org.ce[name] {
+			s.org.unsetCE(name, p)
+		}
+		if v := cfg.vrf(name); v != nil {
+			if err := s.org.sync(ctx, name, v, s.connected[name]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Config) vrf(name string) *VRF {
+	for i := range c.VRFs {
+		if c.VRFs[i].Name == name {
+			return &c.VRFs[i]
+		}
+	}
+	return nil
+}
+
+// startCEServer starts vrf's CE server. It does not listen: this PE opens
+// the sessions (a passive CE session needs a listener bound to the VRF's
+// device, which is not built yet).
+func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*ceServer, error) {
+	glog := newSlogAdapter(s.log.With("vrf", vrf))
+	glog.setSecrets(passwords(cfg))
+	srv := server.NewBgpServer(server.LoggerOption(glog))
+	go srv.Serve()
+	err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
+		Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: -1,
+	}})
+	if err != nil {
+		srv.Stop()
+		return nil, fmt.Errorf("bgp: vrf %s: start CE sessions: %w", vrf, err)
+	}
+	watchCtx, cancel := context.WithCancel(context.Background())
+	err = srv.WatchEvent(watchCtx, &api.WatchEventRequest{Table: &api.WatchEventRequest_Table{
+		Filters: []*api.WatchEventRequest_Table_Filter{{Type: api.WatchEventRequest_Table_Filter_BEST, Init: true}},
+	}}, func(r *api.WatchEventResponse) {
+		if t := r.GetTable(); t != nil && len(t.Paths) > 0 {
+			select {
+			case s.ceBest <- ceBatch{vrf: vrf, paths: t.Paths}:
+			case <-watchCtx.Done():
+			}
+		}
+	})
+	if err == nil {
+		err = s.watchPrefixLimit(watchCtx, srv, vrf)
+	}
+	if err != nil {
+		cancel()
+		srv.Stop()
+		return nil, fmt.Errorf("bgp: vrf %s: watch CE sessions: %w", vrf, err)
+	}
+	s.log.Info("CE sessions started", "vrf", vrf)
+	return &ceServer{srv: srv, glog: glog, cancelWatch: cancel, peers: map[netip.Addr]CENeighbor{}, sent: map[netip.Prefix]bool{}}, nil
+}
+
+// setPeers adds, re-creates and removes v's CE sessions; unchanged
+// sessions stay up.
+func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
+	if err := cs.setSiteOfOrigin(ctx, v); err != nil {
+		return err
+	}
+	want := map[netip.Addr]bool{}
+	for _, n := range v.Neighbors {
+		if n.Passive {
+			return fmt.Errorf("bgp: vrf %s CE %s: passive CE sessions are not supported yet", v.Name, n.Address)
+		}
+		a := n.Address.Unmap()
+		want[a] = true
+		prev, existed := cs.peers[a]
+		if existed && reflect.DeepEqual(prev, n) {
+			continue
+		}
+		if existed {
+			if err := cs.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: a.String()}); err != nil {
+				return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, a, err)
+			}
+		}
+		if err := cs.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: cePeer(n, "")}); err != nil {
+			return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, a, err)
+		}
+		cs.peers[a] = n
+		s.log.Info("CE neighbor configured", "vrf", v.Name, "neighbor", a, "asn", n.ASN, "families", n.Families, "replaced", existed)
+	}
+	for a := range cs.peers {
+		if want[a] {
+			continue
+		}
+		if err := cs.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: a.String()}); err != nil {
+			return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, a, err)
+		}
+		delete(cs.peers, a)
+		s.log.Info("CE neighbor removed", "vrf", v.Name, "neighbor", a)
+	}
+	return nil
+}
+
+// stop closes the CE sessions and stops the server; the watcher goes first
+// so that it does not wait on an owner busy stopping.
+func (cs *ceServer) stop(log *slog.Logger) {
+	cs.cancelWatch()
+	if err := stopGoBGP(cs.srv); err != nil {
+		log.Warn("stop CE sessions", "error", err)
+	}
+}
+
+// ceUpdate takes a batch of a VRF's best unicast paths into the
+// originator: a CE's path is exported, and a withdrawn one, or one whose
+// best path is no longer a CE's, is withdrawn.
+func (s *Speaker) ceUpdate(ctx context.Context, b ceBatch) {
+	cs, v := s.ces[b.vrf], s.cfg.vrf(b.vrf)
+	if cs == nil || v == nil {
+		return // the VRF's CE sessions were removed while the batch waited
+	}
+	for _, p := range b.paths {
+		nlri, err := apiutil.GetNativeNlri(p)
+		if err != nil {
+			s.log.Warn("undecodable CE path skipped", "vrf", b.vrf, "error", err)
+			continue
+		}
+		prefix, err := netip.ParsePrefix(nlri.String())
+		if err != nil {
+			continue // not unicast: the CE server negotiates nothing else
+		}
+		from, _ := netip.ParseAddr(p.NeighborIp)
+		n, fromCE := cs.peers[from.Unmap()]
+		if p.IsWithdraw || !fromCE {
+			s.org.unsetCE(b.vrf, prefix)
+			continue
+		}
+		attrs, err := apiutil.GetNativePathAttributes(p)
+		if err != nil {
+			s.log.Warn("undecodable CE path skipped", "vrf", b.vrf, "neighbor", from, "prefix", prefix, "error", err)
+			s.org.unsetCE(b.vrf, prefix)
+			continue
+		}
+		r, err := newCERoute(prefix, n.Address, attrs, n.SiteOfOrigin)
+		if err != nil {
+			s.log.Warn("CE path not exported", "vrf", b.vrf, "neighbor", from, "prefix", prefix, "error", err)
+			s.org.unsetCE(b.vrf, prefix)
+			continue
+		}
+		s.org.setCE(b.vrf, r)
+	}
+	if err := s.org.sync(ctx, b.vrf, v, s.connected[b.vrf]); err != nil {
+		s.log.Warn("CE routes not exported", "vrf", b.vrf, "error", err)
+	}
+}
+
+// stopCE stops every VRF's CE server.
+func (s *Speaker) stopCE() {
+	for name, cs := range s.ces {
+		cs.stop(s.log.With("vrf", name))
+		delete(s.ces, name)
+	}
+}
