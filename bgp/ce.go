@@ -97,10 +97,11 @@ func cePeer(n CENeighbor, vrfDevice string) *api.Peer {
 
 // ErrCENotRunYet is returned by Start and Reload for a configuration with
 // CE sessions (vrfs[].neighbors), which this build parses and validates
-// but does not run yet (issue 17). Refusing beats a silent PE whose
-// operator believes the customer's routes are being exchanged: fix the
-// configuration or use a build that runs CE sessions.
-var ErrCENotRunYet = errors.New("CE sessions in VRFs are not run by this build yet (issue 17)")
+// but does not run yet: the dataplane does not install CE-learned routes.
+// Refusing beats a silent PE whose operator believes the customer's
+// routes are being exchanged: fix the configuration or use a build that
+// runs CE sessions.
+var ErrCENotRunYet = errors.New("CE sessions in VRFs are not run by this build yet: the dataplane does not install CE-learned routes")
 
 func ceNotRunYet(cfg *Config) error {
 	for i, v := range cfg.VRFs {

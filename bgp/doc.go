@@ -31,7 +31,7 @@
 // bgpconfig translates from the router's YAML configuration; bgp imports
 // no configuration schema.
 //
-// # CE sessions (vrfs[].neighbors, issue 17)
+// # CE sessions (vrfs[].neighbors)
 //
 // A VRF's eBGP sessions with the customer's routers (CENeighbor) run in a
 // GoBGP server of the VRF's own (cesession.go), carrying IPv4 and IPv6

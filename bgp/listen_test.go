@@ -1,6 +1,6 @@
 package bgp
 
-// Two speakers on IPv6 loopback, on different ports (issue 24):
+// Two speakers on IPv6 loopback, on different ports:
 //
 //	pe1 [::1]:P1, listen-address unset, passive  <-- iBGP over IPv6 --  pe2 [::1]:P2, connects
 //	  red 10.1.0.0/24 (VPNv4), fd00:1::/64 (VPNv6)                        imports both via ::1
@@ -91,7 +91,7 @@ func freePort6(t *testing.T) int {
 }
 
 // TestNeighborReasonConnectionRefused: a neighbor whose address has no
-// listener stays active, and the speaker says why (issue 24), once in the
+// listener stays active, and the speaker says why, once in the
 // log and in NeighborReason.
 func TestNeighborReasonConnectionRefused(t *testing.T) {
 	if testing.Short() {

@@ -17,7 +17,7 @@ import (
 )
 
 // neighborDiag remembers why each neighbor that is not Established is not:
-// the last error of GoBGP's own connection attempts (issue 24: a session
+// the last error of GoBGP's own connection attempts (a session
 // stuck in Active said nothing, and the cause, a refused connection, was
 // only in GoBGP's debug log). It reads what GoBGP already does: no probe of
 // our own reaches the neighbor.

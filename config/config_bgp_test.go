@@ -161,7 +161,7 @@ func TestPasswordFile(t *testing.T) {
 
 // TestListenAddressDefaultBothFamilies: a configuration with no
 // listen-address and neighbors of both families is valid, and leaves the
-// address unset, which the speaker reads as "IPv4 and IPv6" (issue 24: the
+// address unset, which the speaker reads as "IPv4 and IPv6" (the
 // default was 0.0.0.0, and an IPv6 core's sessions stayed active).
 func TestListenAddressDefaultBothFamilies(t *testing.T) {
 	cfg, err := Parse([]byte(`

@@ -1,6 +1,6 @@
 package kernel
 
-// VPNv4 over an IPv6 core with the kernel's MPLS (issue 24): the same
+// VPNv4 over an IPv6 core with the kernel's MPLS: the same
 // CE - PE1 - P - PE2 - CE as TestTwoPEsForwardByKernelMPLS, but the core
 // has IPv6 addresses only, and the remote PEs (the routes' BGP next hops,
 // as RFC 8950 lets VPNv4 routes carry) are IPv6. Each PE's IPv4 VRF
@@ -116,7 +116,7 @@ func routeVia6(t *testing.T, ns netns.NsHandle, dst, gw string) {
 
 // TestPeregrinedWithKernelBackendAndESPOverIPv6Core: the ESP topology of
 // TestPeregrinedWithKernelBackendAndESP with the PEs' BGP session and ESP
-// endpoints on IPv6 core addresses and no bgp.listen-address (issue 24):
+// endpoints on IPv6 core addresses and no bgp.listen-address:
 // VPNv4 routes arrive with IPv6 next hops (RFC 8950), the kernel keeps
 // the VRFs and labels, the ESP gateway seals toward the IPv6 remote PE.
 // IPv4 and IPv6 CEs ping in both VRFs, and every frame pe2 receives on

@@ -1,6 +1,6 @@
 package interop_test
 
-// Peregrine against gobgpd and BIRD over IPv6 sessions (issue 24): no
+// Peregrine against gobgpd and BIRD over IPv6 sessions: no
 // IPv4 address on either link, no listen-address in pe1's config.
 //
 //	g: gobgpd fd00:c3::2 ── pe1-g fd00:c3::1 ┐

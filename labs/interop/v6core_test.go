@@ -1,7 +1,7 @@
 package interop_test
 
-// Two Peregrine PEs and an FRR route reflector on an IPv6-only core
-// (issue 24). Nothing on the core has an IPv4 address; the PEs' configs
+// Two Peregrine PEs and an FRR route reflector on an IPv6-only core.
+// Nothing on the core has an IPv4 address; the PEs' configs
 // leave bgp.listen-address out, as a new user's would.
 //
 //	ce-red-1  10.1.0.2 ─ce1┐                                                  ┌ce3─ 10.2.0.2 ce-red-2
