@@ -50,9 +50,13 @@
 //   - the key's fingerprint is in the file: continue above its mark;
 //   - it is not, and the file is readable: a new key (a first start, a new
 //     tunnel, a rotation) starts at 1;
-//   - there is no file at all: a first start (the directory may exist
-//     already, made by a package or a container image), and every key
-//     starts at 1. Deleting the file is therefore the operator saying that
+//   - there is no file and no DIR/lock: a first start (the directory may
+//     exist already, made by a package or a container image), and every
+//     key starts at 1;
+//   - there is no file but DIR/lock is there: a daemon used the directory
+//     before, and its first manual key wrote the file, so the file was
+//     lost (deleted, or a crash between the two): treated as unreadable,
+//     below. Removing the whole directory is the operator saying that
 //     every manual key is new: do it only together with new keys;
 //   - the file exists but cannot be read or fails its checksum: nothing is
 //     known about any key, and Attach fails with a *LostError naming the

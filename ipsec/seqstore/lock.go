@@ -35,6 +35,7 @@ func (s *Store) lockDir() error {
 			return err
 		}
 		path := filepath.Join(s.dir, LockName)
+		_, statErr := os.Stat(path)
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
 			return err
@@ -47,6 +48,7 @@ func (s *Store) lockDir() error {
 			return fmt.Errorf("locking %s: %w", path, err)
 		}
 		s.mu.lock = f
+		s.mu.usedBefore = statErr == nil
 		return nil
 	}()
 	if err != nil && errors.Is(err, ErrDirInUse) {

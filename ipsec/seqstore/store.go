@@ -57,6 +57,10 @@ type Store struct {
 		// open; lockErr is why it could not be taken (lock.go).
 		lock    *os.File
 		lockErr error
+		// usedBefore: the lock file was there before this store took it,
+		// so a daemon has used the directory, and its first Attach wrote
+		// the state file; a missing file is then a lost one.
+		usedBefore bool
 		writing bool // the writer goroutine runs
 		closed  bool
 		failing bool // the last write failed (log once per episode)
@@ -248,14 +252,21 @@ func (r *Reservation) Release() {
 	}
 }
 
-// load reads the file once. A missing file is a first start; one that
-// cannot be read leaves a lost, empty state (doc.go).
+// errMissing: the state file is gone from a directory a daemon has used.
+var errMissing = errors.New("the state file is missing")
+
+// load reads the file once. A missing file in a directory no daemon has
+// used is a first start; one that cannot be read, or is missing where one
+// has, leaves a lost, empty state (doc.go).
 func (s *Store) load() {
 	if s.mu.loaded {
 		return
 	}
 	s.mu.loaded = true
 	data, err := os.ReadFile(s.path)
+	if errors.Is(err, fs.ErrNotExist) && s.mu.usedBefore {
+		err = fmt.Errorf("%w: the directory's %s shows a daemon used it before, and its first manual key wrote this file", errMissing, LockName)
+	}
 	var st *fileState
 	if err == nil {
 		st, err = parse(data)

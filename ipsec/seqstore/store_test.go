@@ -352,3 +352,42 @@ func TestWarnsToRotate(t *testing.T) {
 		t.Errorf("%d rotation warnings, want 1", n)
 	}
 }
+
+// TestMissingStateAfterUseKeepsTunnelClosed: a state file deleted from a
+// directory a daemon has used (its lock file is there) is a lost one, not
+// a first start: the key that sealed before stays closed until
+// reset-sequence; a directory made empty in advance (no lock file) is a
+// first start.
+func TestMissingStateAfterUseKeepsTunnelClosed(t *testing.T) {
+	dir := t.TempDir()
+	s := Open(dir, nil, Options{Block: 100})
+	mustAttach(t, s, newSA(t, keyA), tunnel(keyA))
+	s.Close()
+	if err := os.Remove(filepath.Join(dir, FileName)); err != nil {
+		t.Fatal(err)
+	}
+
+	s = Open(dir, nil, Options{Block: 100})
+	defer s.Close()
+	_, err := s.Attach(newSA(t, keyA), tunnel(keyA))
+	var lost *LostError
+	if !errors.As(err, &lost) || !errors.Is(err, errMissing) {
+		t.Fatalf("state file deleted after use: %v, want a *LostError for a missing file", err)
+	}
+	reset := tunnel(keyA)
+	reset.Reset = true
+	sa := newSA(t, keyA)
+	mustAttach(t, s, sa, reset)
+	if got, _ := sealSeq(sa); got != 1 {
+		t.Errorf("reset-sequence: sequence %d, want 1", got)
+	}
+
+	fresh := t.TempDir() // made in advance, as a package or an image would
+	s2 := Open(fresh, nil, Options{Block: 100})
+	defer s2.Close()
+	sa = newSA(t, keyA)
+	mustAttach(t, s2, sa, tunnel(keyA))
+	if got, _ := sealSeq(sa); got != 1 {
+		t.Errorf("first start in an empty directory: sequence %d, want 1", got)
+	}
+}
