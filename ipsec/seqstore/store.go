@@ -61,9 +61,9 @@ type Store struct {
 		// so a daemon has used the directory, and its first Attach wrote
 		// the state file; a missing file is then a lost one.
 		usedBefore bool
-		writing bool // the writer goroutine runs
-		closed  bool
-		failing bool // the last write failed (log once per episode)
+		writing    bool // the writer goroutine runs
+		closed     bool
+		failing    bool // the last write failed (log once per episode)
 	}
 }
 
