@@ -6,7 +6,6 @@ import (
 	"crypto/hmac"
 	"crypto/subtle"
 	"testing"
-	"time"
 )
 
 // rawCBC is the bare work of one AES-CBC + HMAC suite on a packet, with the
@@ -108,67 +107,20 @@ func BenchmarkCBCHMACOpen(b *testing.B) {
 //
 //	go test -run='^$' -bench=ESPvsCBCHMAC/aes256-sha256 -benchtime=2s -count=3 ./ipsec/esp/
 func BenchmarkESPvsCBCHMAC(b *testing.B) {
-	const ratioBatch = 256
 	for _, c := range cbcCiphers {
 		for _, size := range benchSizes {
 			b.Run(c.String()+"/"+itoa(size), func(b *testing.B) {
-				cfg := Config{SPI: 0x1000, Cipher: c, Key: testKey(c, 1)}
-				tx, rx := mustSA(b, cfg), mustSA(b, cfg)
 				raw := newRawCBC(b, c, testKey(c, 1))
-				sealBuf := make([]byte, benchOff+size+MaxTrailer)
-				copy(sealBuf[benchOff:], payloadFor(NextHeaderIPv4, size))
 				rawPkt := make([]byte, c.Overhead(size)+size)
-
-				ring := make([][]byte, openRing)
-				for i := range ring {
-					ring[i] = seal(b, tx, payloadFor(NextHeaderIPv4, size), NextHeaderIPv4)
-				}
-				rawRing := append([]byte(nil), ring[0]...)
-				off := espOff(c, benchOff)
-				work := make([]byte, off+len(ring[0]))
+				rawRing := seal(b, mustSA(b, Config{SPI: 0x1000, Cipher: c, Key: testKey(c, 1)}),
+					payloadFor(NextHeaderIPv4, size), NextHeaderIPv4)
 				rawWork := make([]byte, len(rawRing))
-
-				var espSeal, rawSeal, espOpen, rawOpen time.Duration
-				i := 0
-				for b.Loop() {
-					t0 := time.Now()
-					for range ratioBatch {
-						if _, err := tx.Seal(sealBuf, benchOff, size, NextHeaderIPv4); err != nil {
-							b.Fatal(err)
-						}
-					}
-					t1 := time.Now()
-					for range ratioBatch {
-						raw.seal(rawPkt)
-					}
-					t2 := time.Now()
-					for range ratioBatch {
-						if i == openRing {
-							i = 0
-							_ = rx.window.Init(0)
-						}
-						p := ring[i]
-						i++
-						copy(work[off:], p)
-						if _, _, err := rx.Open(work, off, len(p)); err != nil {
-							b.Fatal(err)
-						}
-					}
-					t3 := time.Now()
-					for range ratioBatch {
+				ratioBench(b, c, size,
+					func() { raw.seal(rawPkt) },
+					func() bool {
 						copy(rawWork, rawRing)
-						if !raw.open(rawWork) {
-							b.Fatal("raw open failed")
-						}
-					}
-					t4 := time.Now()
-					espSeal += t1.Sub(t0)
-					rawSeal += t2.Sub(t1)
-					espOpen += t3.Sub(t2)
-					rawOpen += t4.Sub(t3)
-				}
-				b.ReportMetric(float64(rawSeal)/float64(espSeal), "seal-ratio")
-				b.ReportMetric(float64(rawOpen)/float64(espOpen), "open-ratio")
+						return raw.open(rawWork)
+					})
 			})
 		}
 	}
