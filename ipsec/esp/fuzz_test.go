@@ -104,20 +104,7 @@ func FuzzOpenTrailer(f *testing.F) {
 			}
 			return
 		}
-		last := len(plain) - 2
-		pad := int(plain[last])
-		ok := pad <= last
-		for i := 0; ok && i < pad; i++ {
-			ok = plain[last-pad+i] == byte(i+1)
-		}
-		switch {
-		case !ok && err != ErrBadPadding:
-			t.Fatalf("trailer %x: %v, want ErrBadPadding", plain[max(0, last-pad):], err)
-		case ok && err != nil:
-			t.Fatalf("valid trailer %x: %v", plain[last-pad:], err)
-		case ok && (nh != plain[last+1] || !bytes.Equal(payload, plain[:last-pad])):
-			t.Fatalf("Open = nh %d %x, want nh %d %x", nh, payload, plain[last+1], plain[:last-pad])
-		}
+		checkTrailer(t, plain, payload, nh, err)
 	})
 }
 
@@ -162,19 +149,27 @@ func FuzzOpenTrailerCBC(f *testing.F) {
 			}
 			return
 		}
-		last := len(plain) - 2
-		pad := int(plain[last])
-		ok := pad <= last
-		for i := 0; ok && i < pad; i++ {
-			ok = plain[last-pad+i] == byte(i+1)
-		}
-		switch {
-		case !ok && err != ErrBadPadding:
-			t.Fatalf("trailer %x: %v, want ErrBadPadding", plain[max(0, last-pad):], err)
-		case ok && err != nil:
-			t.Fatalf("valid trailer %x: %v", plain[last-pad:], err)
-		case ok && (nh != plain[last+1] || !bytes.Equal(payload, plain[:last-pad])):
-			t.Fatalf("Open = nh %d %x, want nh %d %x", nh, payload, plain[last+1], plain[:last-pad])
-		}
+		checkTrailer(t, plain, payload, nh, err)
 	})
+}
+
+// checkTrailer judges Open's answer for a packet whose decrypted part was
+// plain: bad padding (RFC 4303 2.4: 1, 2, 3, ...) must be ErrBadPadding,
+// good padding must give back the payload and next header before it.
+func checkTrailer(t *testing.T, plain, payload []byte, nh uint8, err error) {
+	t.Helper()
+	last := len(plain) - 2
+	pad := int(plain[last])
+	ok := pad <= last
+	for i := 0; ok && i < pad; i++ {
+		ok = plain[last-pad+i] == byte(i+1)
+	}
+	switch {
+	case !ok && err != ErrBadPadding:
+		t.Fatalf("trailer %x: %v, want ErrBadPadding", plain[max(0, last-pad):], err)
+	case ok && err != nil:
+		t.Fatalf("valid trailer %x: %v", plain[last-pad:], err)
+	case ok && (nh != plain[last+1] || !bytes.Equal(payload, plain[:last-pad])):
+		t.Fatalf("Open = nh %d %x, want nh %d %x", nh, payload, plain[last+1], plain[:last-pad])
+	}
 }
