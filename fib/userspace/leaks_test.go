@@ -147,20 +147,8 @@ func TestNetnsQuarantine(t *testing.T) {
 // buildEdge builds the one-PE lab of TestNetnsIsolation and
 // TestNetnsQuarantine.
 func (l *lab) buildEdge() {
-	t := l.t
-	for _, n := range []string{"pe1", "ce-red-1", "ce-blue-1", "p", "sink"} {
-		node, err := l.lab.AddNode(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.node[n] = node
-	}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	l.addNodes("pe1", "ce-red-1", "ce-blue-1", "p", "sink")
+	must := l.must
 	must(l.lab.Link(l.node["pe1"], "core", l.node["p"], "core"))
 	must(l.lab.Link(l.node["pe1"], "mgmt", l.node["sink"], "mgmt"))
 	must(l.node["pe1"].AddAddr("core", pfx("192.0.2.1/24")))

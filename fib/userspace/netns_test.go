@@ -140,21 +140,26 @@ func settle(file string) {
 	}
 }
 
-func (l *lab) build() {
-	t := l.t
-	for _, n := range []string{"pe1", "pe2", "ce-red-1", "ce-blue-1", "ce-red-2", "ce-blue-2"} {
+// addNodes adds a namespace for each name to the lab.
+func (l *lab) addNodes(names ...string) {
+	for _, n := range names {
 		node, err := l.lab.AddNode(n)
-		if err != nil {
-			t.Fatal(err)
-		}
+		l.must(err)
 		l.node[n] = node
 	}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
+}
+
+// must fails the test on err, for the lab's set-up steps.
+func (l *lab) must(err error) {
+	l.t.Helper()
+	if err != nil {
+		l.t.Fatal(err)
 	}
+}
+
+func (l *lab) build() {
+	l.addNodes("pe1", "pe2", "ce-red-1", "ce-blue-1", "ce-red-2", "ce-blue-2")
+	must := l.must
 	must(l.lab.Link(l.node["pe1"], "core", l.node["pe2"], "core"))
 	must(l.node["pe1"].AddAddr("core", pfx("192.0.2.1/24")))
 	must(l.node["pe2"].AddAddr("core", pfx("192.0.2.2/24")))
