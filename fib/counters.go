@@ -33,7 +33,7 @@ type Stats struct {
 	SAs     []SACounters
 	// Inbound drops before the label named a VRF.
 	Inbound Drops
-	// UnknownSPI and Truncated are the esp.InboundTable's own drops.
+	// UnknownSPI and Truncated are the esptransport.InboundTable's own drops.
 	UnknownSPI, Truncated uint64
 	// IKE messages handed to the IKE runner (or dropped without one), and
 	// NAT-keepalives ignored, on UDP port 4500.

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/ipsec/esptransport"
 	"github.com/peregrine-net/peregrine/ipsec/pcap"
 	"github.com/peregrine-net/peregrine/ipsec/wire"
 	"github.com/peregrine-net/peregrine/mpls"
@@ -56,7 +57,7 @@ func walk(args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var inbound esp.InboundTable
+	var inbound esptransport.InboundTable
 	rx, err := esp.NewSA(esp.Config{SPI: demoSPI, Cipher: esp.AES128GCM16, Key: demoKey})
 	if err != nil {
 		return err
@@ -121,7 +122,7 @@ func walk(args []string, w io.Writer) error {
 
 // decapAndOpen is PE2's half: parse the outer headers, find the SA by SPI,
 // authenticate and decrypt, pop the label and deliver into the VRF.
-func decapAndOpen(w io.Writer, inbound *esp.InboundTable, buf []byte, pktOff, pktLen int) error {
+func decapAndOpen(w io.Writer, inbound *esptransport.InboundTable, buf []byte, pktOff, pktLen int) error {
 	outer, espBytes, kind, err := wire.Decapsulate(buf[pktOff : pktOff+pktLen])
 	if err != nil {
 		return err
@@ -159,7 +160,7 @@ func decapAndOpen(w io.Writer, inbound *esp.InboundTable, buf []byte, pktOff, pk
 // attacks shows PE2 dropping and counting what an attacker on the core
 // could send: a fresh packet with one ciphertext bit flipped, and a replay
 // of the packet that already crossed.
-func attacks(w io.Writer, tx *esp.SA, inbound *esp.InboundTable, path wire.Path, crossed []byte) error {
+func attacks(w io.Writer, tx *esp.SA, inbound *esptransport.InboundTable, path wire.Path, crossed []byte) error {
 	buf := make([]byte, 2048)
 	off := headroom
 	n := putEcho(buf[off:], ce1, ce2, 64, []byte("second packet"))

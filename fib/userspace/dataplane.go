@@ -38,7 +38,7 @@ type dataplane struct {
 
 	// Read by the packet path.
 	lfib atomic.Pointer[map[mpls.Label]*vrf]
-	spis esp.InboundTable // inbound SAs by SPI
+	spis esptransport.InboundTable // inbound SAs by SPI
 	cnt  globalCounters
 
 	// Owned by update's caller.

@@ -85,9 +85,9 @@
 // outbound SA is dropped and counted: never sent in clear. Inbound, a
 // goroutine per socket receives batches with recvmmsg (esptransport's
 // Socket.Receive, which cuts UDP GRO runs up again and passes IKE to
-// Options.IKE), opens ESP through an esp.InboundTable, pops the label,
-// finds the VRF in the LFIB snapshot and writes the inner packets into the
-// VRF's TUN (whose GRO coalesces TCP segments again), where the policy rule
+// Options.IKE), opens ESP through an esptransport.InboundTable (SPI ->
+// SA), pops the label, finds the VRF in the LFIB snapshot and writes the
+// inner packets into the VRF's TUN (whose GRO coalesces TCP segments again), where the policy rule
 // routes them to the CE. Both per-packet functions are methods on
 // dataplane that work on byte buffers alone, so tests call them without
 // sockets and assert that they allocate nothing; esptransport's tests do

@@ -16,7 +16,7 @@ import (
 //	        datagrams, demultiplexed (UDP: ESP, IKE -> Options.IKE,
 //	        keepalive; raw IPv4: the outer header is in the data)
 //	   --> socketReader, per ESP packet, in place in its buffer:
-//	        inbound: esp.InboundTable.Open (SPI -> SA, anti-replay, ICV)
+//	        inbound: esptransport.InboundTable.Open (SPI -> SA, anti-replay, ICV)
 //	                 next header 137, mpls.Pop (one label, S=1)
 //	                 LFIB (atomic snapshot): label -> VRF    unknown: drop
 //	                 label TTL into the IP header per mode

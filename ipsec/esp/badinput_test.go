@@ -13,21 +13,18 @@ type dropCase struct {
 	pkt     []byte
 	off, n  int
 	sa      *SA  // the receiver; nil for the default one
-	table   bool // open through the table instead of the SA
 	reset   bool // empty the window first (the packet authenticates)
 	want    error
-	counter func(Counters, TableCounters) uint64
+	counter func(Counters) uint64
 }
 
-func malformed(c Counters, _ TableCounters) uint64    { return c.Malformed }
-func authFailed(c Counters, _ TableCounters) uint64   { return c.AuthFailed }
-func badPadding(c Counters, _ TableCounters) uint64   { return c.BadPadding }
-func replayed(c Counters, _ TableCounters) uint64     { return c.Replayed }
-func tooOld(c Counters, _ TableCounters) uint64       { return c.TooOld }
-func unknownSPI(_ Counters, t TableCounters) uint64   { return t.UnknownSPI }
-func tableTrunc(_ Counters, t TableCounters) uint64   { return t.Truncated }
-func sealErrors(c Counters, _ TableCounters) uint64   { return c.SealErrors }
-func seqExhausted(c Counters, _ TableCounters) uint64 { return c.SeqExhausted }
+func malformed(c Counters) uint64    { return c.Malformed }
+func authFailed(c Counters) uint64   { return c.AuthFailed }
+func badPadding(c Counters) uint64   { return c.BadPadding }
+func replayed(c Counters) uint64     { return c.Replayed }
+func tooOld(c Counters) uint64       { return c.TooOld }
+func sealErrors(c Counters) uint64   { return c.SealErrors }
+func seqExhausted(c Counters) uint64 { return c.SeqExhausted }
 
 // TestDrops checks every drop path: the typed error, the counter it bumps
 // (once per packet), no panic, and no allocation, for an AEAD and for each
@@ -42,10 +39,6 @@ func testDrops(t *testing.T, c Cipher) {
 	key := testKey(c, 7)
 	tx := mustSA(t, Config{SPI: 0x1000, Cipher: c, Key: key})
 	rx := mustSA(t, Config{SPI: 0x1000, Cipher: c, Key: key})
-	var tab InboundTable
-	if err := tab.Add(rx); err != nil {
-		t.Fatal(err)
-	}
 	spi := rx.SPI()
 
 	good := seal(t, tx, payloadFor(NextHeaderIPv4, 60), NextHeaderIPv4) // seq 1
@@ -106,9 +99,6 @@ func testDrops(t *testing.T, c Cipher) {
 		{name: "replayed", pkt: replay, sa: seen, want: ErrReplayed, counter: replayed},
 		{name: "too old", pkt: old, sa: seen, want: ErrTooOld, counter: tooOld},
 		{name: "sequence number 0", pkt: seqZero, want: ErrTooOld, counter: tooOld},
-		{name: "table: unknown SPI", pkt: wrongSPI, table: true, want: ErrUnknownSPI, counter: unknownSPI},
-		{name: "table: shorter than an SPI", pkt: good[:3], table: true, want: ErrTruncated, counter: tableTrunc},
-		{name: "table: no headroom", pkt: good, off: 2, table: true, want: ErrNoHeadroom, counter: malformed},
 	}
 	if !c.IsAEAD() {
 		// 4-byte aligned, which an AEAD would take, but not whole
@@ -141,21 +131,17 @@ func testDrops(t *testing.T, c Cipher) {
 				if tc.reset {
 					_ = sa.window.Init(0) // test only: forget seen numbers
 				}
-				if tc.table {
-					_, _, _, err := tab.Open(buf, off, n)
-					return err
-				}
 				_, _, err := sa.Open(buf, off, n)
 				return err
 			}
-			before := tc.counter(sa.Counters(), tab.Counters())
+			before := tc.counter(sa.Counters())
 			if err := attempt(); !errors.Is(err, tc.want) {
 				t.Fatalf("Open = %v, want %v", err, tc.want)
 			}
 			if allocs := testing.AllocsPerRun(runs, func() { _ = attempt() }); allocs != 0 && !(raceEnabled && !c.IsAEAD()) {
 				t.Errorf("%v allocations per drop, want 0", allocs)
 			}
-			if got := tc.counter(sa.Counters(), tab.Counters()) - before; got != runs+2 {
+			if got := tc.counter(sa.Counters()) - before; got != runs+2 {
 				t.Errorf("counter moved by %d for %d drops", got, runs+2)
 			}
 		})
@@ -167,10 +153,6 @@ func TestZeroAllocs(t *testing.T) {
 	for _, c := range allCiphers {
 		for _, esn := range []bool{false, true} {
 			tx, rx := pair(t, c, esn)
-			var tab InboundTable
-			if err := tab.Add(rx); err != nil {
-				t.Fatal(err)
-			}
 			const n = 1400
 			buf := make([]byte, Headroom+n+MaxTrailer)
 			allocs := testing.AllocsPerRun(100, func() {
@@ -179,13 +161,6 @@ func TestZeroAllocs(t *testing.T) {
 					t.Fatal(err)
 				}
 				if _, _, err := rx.Open(buf, espOff(c, Headroom), len(pkt)); err != nil {
-					t.Fatal(err)
-				}
-				pkt, err = tx.Seal(buf, Headroom, n, NextHeaderIPv4)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, _, _, err := tab.Open(buf, espOff(c, Headroom), len(pkt)); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -201,19 +176,19 @@ func TestZeroAllocs(t *testing.T) {
 		name    string
 		off, n  int
 		want    error
-		counter func(Counters, TableCounters) uint64
+		counter func(Counters) uint64
 	}{
 		{"no headroom", ScratchLen + HeaderLen + IVLen - 1, 64, ErrNoHeadroom, sealErrors},
 		{"no tailroom", Headroom, 64 + MaxTrailer, ErrNoTailroom, sealErrors},
 		{"exhausted", Headroom, 64, ErrSequenceExhausted, seqExhausted},
 	} {
-		before := tc.counter(sa.Counters(), TableCounters{})
+		before := tc.counter(sa.Counters())
 		var err error
 		allocs := testing.AllocsPerRun(100, func() { _, err = sa.Seal(buf, tc.off, tc.n, 4) })
 		if !errors.Is(err, tc.want) || allocs != 0 {
 			t.Errorf("Seal %s: %v with %v allocations, want %v with 0", tc.name, err, allocs, tc.want)
 		}
-		if got := tc.counter(sa.Counters(), TableCounters{}) - before; got != 101 {
+		if got := tc.counter(sa.Counters()) - before; got != 101 {
 			t.Errorf("Seal %s: counter moved by %d, want 101", tc.name, got)
 		}
 	}

@@ -121,7 +121,8 @@
 // An SA is safe for concurrent use: Seal takes its sequence number with an
 // atomic compare-and-swap, and Open uses the self-locking replay.Window
 // (check before decryption, update after authentication; a race between two
-// copies of one packet is caught by the update). Counters are atomic. An
-// InboundTable publishes its SPI map through an atomic pointer, so lookups
-// take no lock.
+// copies of one packet is caught by the update). Counters are atomic.
+//
+// Finding the SA for a received packet by its SPI is not this package's
+// (it works on one SA at a time): esptransport.InboundTable does it.
 package esp

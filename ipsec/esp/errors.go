@@ -16,10 +16,11 @@ var (
 	// 16-byte blocks (AES-CBC). Drop it (Malformed).
 	ErrTruncated = errors.New("esp: packet truncated or misaligned")
 
-	// ErrUnknownSPI: no SA has the packet's SPI (InboundTable.Open), or
-	// the packet was handed to an SA with another SPI. Drop it; a burst
-	// may mean the peer uses an SA we deleted, which IKE should hear of.
-	// Counted by the table (UnknownSPI) or the SA (Malformed).
+	// ErrUnknownSPI: no SA has the packet's SPI
+	// (esptransport.InboundTable.Open), or the packet was handed to an
+	// SA with another SPI. Drop it; a burst may mean the peer uses an SA
+	// we deleted, which IKE should hear of. Counted by the table
+	// (UnknownSPI) or the SA (Malformed).
 	ErrUnknownSPI = errors.New("esp: unknown SPI")
 
 	// ErrAuthFailed: the ICV did not verify: the packet was forged,

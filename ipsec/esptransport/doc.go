@@ -3,7 +3,8 @@
 // sendmmsg and recvmmsg around them with UDP GSO and GRO, and the NAT-T
 // demultiplexing of what port 4500 receives: ESP for the dataplane, IKE
 // behind the non-ESP marker for the IKE engine, NAT-keepalives counted and
-// dropped.
+// dropped; and the inbound SPI table (InboundTable, inbound.go) that hands
+// each ESP packet to the esp.SA its SPI names.
 //
 // It is the one owner of UDP port 4500. The userspace fast path
 // (fib/userspace), and through it the kernel backend's ESP gateway, send
@@ -15,7 +16,8 @@
 //	remote PE --> UDP 4500 socket --> Receive: recvmmsg, a batch
 //	              raw ESP socket  -->   UDP GRO runs cut up (gro.go)
 //	                                    per datagram, Demux (demux.go):
-//	                                      ESP       --> Handler.ESP (open, forward)
+//	                                      ESP       --> Handler.ESP: InboundTable.Open
+//	                                                    (SPI -> esp.SA), forward
 //	                                      IKE       --> Handler.IKE (the IKE engine)
 //	                                      keepalive --> counted
 //	                                    Handler.Flush after each batch
@@ -23,8 +25,14 @@
 //	SendBatch.Add per sealed packet (runs to one Dest coalesced with
 //	UDP GSO, gso.go) --> Sockets.Send: one sendmmsg per socket
 //
-// What works per packet (Batch, SendBatch, Demux, Receive's loop) works on
-// buffers allocated once per goroutine and allocates nothing; the tests
-// assert it with testing.AllocsPerRun. Sockets are opened in the network
+// The SPI table is here rather than in package esp, which seals and opens
+// one SA at a time: finding the SA is demultiplexing, as Demux's port and
+// marker checks are, and it needs nothing of esp.SA beyond its exported
+// SPI and Open. esp's tests exercise SA internals (the replay window, the
+// CBC IVs) on one SA directly; the table's own tests are here.
+//
+// What works per packet (Batch, SendBatch, Demux, Receive's loop,
+// InboundTable.Open) works on buffers allocated once per goroutine and
+// allocates nothing; the tests assert it with testing.AllocsPerRun. Sockets are opened in the network
 // namespace of the calling goroutine.
 package esptransport

@@ -2,65 +2,11 @@ package esp
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 )
-
-func TestInboundTable(t *testing.T) {
-	var tab InboundTable
-	if tab.Lookup(0x1000) != nil || tab.Len() != 0 {
-		t.Fatal("zero table is not empty")
-	}
-	red := mustSA(t, Config{SPI: 0x1000, Cipher: AES128GCM16, Key: testKey(AES128GCM16, 1)})
-	blue := mustSA(t, Config{SPI: 0x2000, Cipher: AES256GCM16, Key: testKey(AES256GCM16, 2), ESN: true})
-	for _, sa := range []*SA{red, blue} {
-		if err := tab.Add(sa); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dup := mustSA(t, Config{SPI: 0x1000, Cipher: ChaCha20Poly1305, Key: testKey(ChaCha20Poly1305, 3)})
-	if err := tab.Add(dup); !errors.Is(err, ErrDuplicateSPI) {
-		t.Fatalf("Add duplicate: %v", err)
-	}
-	if tab.Lookup(0x1000) != red || tab.Lookup(0x2000) != blue || tab.Len() != 2 {
-		t.Fatal("Lookup after Add")
-	}
-
-	// Dispatch: each packet reaches the SA of its SPI.
-	redTx := mustSA(t, Config{SPI: 0x1000, Cipher: AES128GCM16, Key: testKey(AES128GCM16, 1)})
-	blueTx := mustSA(t, Config{SPI: 0x2000, Cipher: AES256GCM16, Key: testKey(AES256GCM16, 2), ESN: true})
-	for i := range 3 {
-		for _, tc := range []struct {
-			tx, rx *SA
-			nh     uint8
-		}{{redTx, red, NextHeaderIPv4}, {blueTx, blue, NextHeaderIPv6}} {
-			payload := payloadFor(tc.nh, 100+i)
-			got, nh, sa, err := tableOpen(&tab, seal(t, tc.tx, payload, tc.nh))
-			if err != nil || sa != tc.rx || nh != tc.nh || !bytes.Equal(got, payload) {
-				t.Fatalf("dispatch to %v: sa %v nh %d err %v", tc.rx, sa, nh, err)
-			}
-		}
-	}
-
-	if got := tab.Remove(0x1000); got != red {
-		t.Fatalf("Remove returned %v", got)
-	}
-	if tab.Remove(0x1000) != nil {
-		t.Fatal("second Remove found something")
-	}
-	if _, _, sa, err := tableOpen(&tab, seal(t, redTx, nil, NoNextHeader)); !errors.Is(err, ErrUnknownSPI) || sa != nil {
-		t.Fatalf("after Remove: %v, sa %v", err, sa)
-	}
-	if got := tab.Counters(); got != (TableCounters{UnknownSPI: 1}) {
-		t.Fatalf("table counters %+v", got)
-	}
-	if err := tab.Add(dup); err != nil {
-		t.Fatalf("re-Add after Remove: %v", err)
-	}
-}
 
 func TestConfigErrors(t *testing.T) {
 	key := testKey(AES128GCM16, 0xab)
