@@ -26,7 +26,8 @@ import (
 //     (it names its devices, tables and rule priorities so that it can
 //     recognise its own).
 //   - Apply and Close are called from one goroutine (the reconciler's);
-//     optional abilities (Counterer, in counters.go) may be called from any goroutine.
+//     optional abilities (Counterer, in counters.go; TunnelCarrier, in
+//     tunnels_ability.go) may be called from any goroutine.
 //   - ctx bounds one Apply; a backend returns ctx.Err() if it gives up.
 type Backend interface {
 	// Apply converges the dataplane to s.

@@ -12,4 +12,11 @@
 // wgengine/router: Apply takes the whole desired state and converges to
 // it, whatever state the OS was in, so any sequence of Applies ending in
 // the same State leaves the same OS state.
+//
+// What a backend can do beyond Apply and Close it says through small
+// optional interfaces found by type assertion, as wireguard-go's tun and
+// conn do: Counterer (counters.go) for its counters, TunnelCarrier
+// (tunnels_ability.go) for whether it carries ESP tunnels. Callers (the
+// daemon, the local API, the metrics, the keying service) ask through
+// them and never assert a concrete backend.
 package fib

@@ -6,14 +6,14 @@ import (
 
 	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
-	"github.com/peregrine-net/peregrine/fib/kernel"
 )
 
 // RestartError refuses a reload whose change the running daemon cannot
 // make: accepting it would leave the file saying one thing and the router
-// doing another (or, for IPsec tunnels on a kernel backend built without
-// an ESP gateway, stop every later FIB change from being programmed). The
-// running configuration is kept.
+// doing another (or, for IPsec tunnels on a backend that cannot carry
+// them, such as the kernel backend built without an ESP gateway, stop
+// every later FIB change from being programmed). The running
+// configuration is kept.
 type RestartError struct {
 	Field string // the configuration path that changed
 	Why   string // what the running daemon cannot do
@@ -26,14 +26,16 @@ func (e *RestartError) Error() string {
 // runningDataplane is what the reload checks need to know about the
 // backend the daemon started with.
 type runningDataplane struct {
-	// kernelWithoutESP: the kernel backend, started with no IPsec, has
-	// no ESP gateway, and cannot grow one.
-	kernelWithoutESP bool
+	// noTunnels: the backend cannot carry tunnels and cannot learn to
+	// (the kernel backend started with no IPsec has no ESP gateway).
+	noTunnels bool
 }
 
+// dataplaneOf asks the running backend b (nil with backend "none", which
+// programs nothing) through fib.TunnelCarrier; one that does not say is
+// taken not to carry tunnels.
 func dataplaneOf(b fib.Backend) runningDataplane {
-	kb, ok := b.(*kernel.Backend)
-	return runningDataplane{kernelWithoutESP: ok && kb.Gateway() == nil}
+	return runningDataplane{noTunnels: b != nil && !fib.CarriesTunnels(b)}
 }
 
 // restartNeeded returns a *RestartError for the first change from running
@@ -59,8 +61,8 @@ func restartNeeded(running, next *config.Config, dp runningDataplane) error {
 		return &RestartError{"mpls.ttl-mode", "the backend takes it at start"}
 	case !sameIKEPeers(next, running):
 		return &RestartError{"ipsec.ike-peers", "IKE peers are started with the daemon"}
-	case dp.kernelWithoutESP && len(next.IPsec.Tunnels) > 0:
-		return &RestartError{"ipsec.tunnels", "the kernel backend was started without IPsec and has no ESP gateway to carry them"}
+	case dp.noTunnels && len(next.IPsec.Tunnels) > 0:
+		return &RestartError{"ipsec.tunnels", "the running dataplane backend cannot carry them (the kernel backend started without IPsec has no ESP gateway)"}
 	}
 	return nil
 }

@@ -6,6 +6,10 @@ import (
 	"testing"
 
 	"github.com/peregrine-net/peregrine/config"
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/fib/fake"
+	"github.com/peregrine-net/peregrine/fib/kernel"
+	"github.com/peregrine-net/peregrine/fib/userspace"
 )
 
 // TestReloadNeedsRestart: every change that only takes effect at start is
@@ -45,8 +49,10 @@ func TestReloadNeedsRestart(t *testing.T) {
 		{"vrf added", "", "vrfs: [{name: red, rd: '65000:1'}]\n", runningDataplane{}, ""},
 		{"tunnels added on userspace", "", tunnels, runningDataplane{}, ""},
 		{"tunnels added on kernel with a gateway", tunnels, tunnels + "    - {remote: 192.0.2.3, out: {spi: 0x1002, cipher: aes128gcm16, key-file: k.hex}, in: {spi: 0x2002, cipher: aes128gcm16, key-file: k.hex}}\n", runningDataplane{}, ""},
-		{"tunnels added on kernel without IPsec", "", tunnels, runningDataplane{kernelWithoutESP: true}, "ipsec.tunnels"},
-		{"tunnels removed on kernel without IPsec", "", "", runningDataplane{kernelWithoutESP: true}, ""},
+		{"tunnels added on kernel without IPsec", "", tunnels, runningDataplane{noTunnels: true}, "ipsec.tunnels"},
+		{"tunnels removed on kernel without IPsec", "", "", runningDataplane{noTunnels: true}, ""},
+		{"tunnels added on a backend that says it cannot carry them", "", tunnels, dataplaneOf(carrier{fake.New(), false}), "ipsec.tunnels"},
+		{"tunnels added on a backend that says it carries them", "", tunnels, dataplaneOf(carrier{fake.New(), true}), ""},
 		{"control socket", "", "control: {socket: /tmp/other.sock}\n", runningDataplane{}, "control.socket"},
 		{"control socket group", "", "control: {socket-group: root}\n", runningDataplane{}, "control.socket-group"},
 		{"metrics", "", "metrics: {listen: '127.0.0.1:9963'}\n", runningDataplane{}, "metrics.listen"},
@@ -67,6 +73,43 @@ func TestReloadNeedsRestart(t *testing.T) {
 				t.Errorf("accepted (%v); want a restart error for %s", err, tc.field)
 			case tc.field != "" && (re.Field != tc.field || !strings.HasPrefix(err.Error(), tc.field+": ") || !strings.Contains(err.Error(), "needs a restart")):
 				t.Errorf("error %q: want one naming %s and saying a restart is needed", err, tc.field)
+			}
+		})
+	}
+}
+
+// carrier is a backend that answers fib.TunnelCarrier with carries.
+type carrier struct {
+	*fake.Backend
+	carries bool
+}
+
+func (c carrier) CarriesTunnels() bool { return c.carries }
+
+// silent is a backend without the fib.TunnelCarrier ability.
+type silent struct{ fib.Backend }
+
+// TestDataplaneOf: the reload learns whether the running backend can
+// carry tunnels through fib.TunnelCarrier alone, and a backend that does
+// not say is taken not to (a reload adding tunnels then needs a restart).
+// No backend at all ("none") programs nothing, so tunnels may come.
+func TestDataplaneOf(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		b         fib.Backend
+		noTunnels bool
+	}{
+		{"none", nil, false},
+		{"says it carries", carrier{fake.New(), true}, false},
+		{"says it does not", carrier{fake.New(), false}, true},
+		{"does not say", silent{fake.New()}, true},
+		{"fake", fake.New(), false},
+		{"userspace", &userspace.Backend{}, false},
+		{"kernel without an ESP gateway", &kernel.Backend{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := dataplaneOf(tc.b).noTunnels; got != tc.noTunnels {
+				t.Errorf("cannot carry tunnels: %v, want %v", got, tc.noTunnels)
 			}
 		})
 	}

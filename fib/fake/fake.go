@@ -39,7 +39,8 @@ type Backend struct {
 }
 
 var (
-	_ fib.Backend = (*Backend)(nil)
+	_ fib.Backend       = (*Backend)(nil)
+	_ fib.TunnelCarrier = (*Backend)(nil)
 )
 
 // New returns a fake with nothing installed.
@@ -133,6 +134,10 @@ func (b *Backend) FailAfter(n int, err error) {
 	defer b.mu.Unlock()
 	b.mu.failAfter, b.mu.failErr = n, err
 }
+
+// CarriesTunnels implements fib.TunnelCarrier: the fake records tunnels
+// (as comment lines) like everything else.
+func (b *Backend) CarriesTunnels() bool { return true }
 
 // Lines returns Lines of the last State applied without error.
 func (b *Backend) Lines() []string {

@@ -112,8 +112,9 @@ type Backend struct {
 }
 
 var (
-	_ fib.Backend   = (*Backend)(nil)
-	_ fib.Counterer = (*Backend)(nil)
+	_ fib.Backend       = (*Backend)(nil)
+	_ fib.Counterer     = (*Backend)(nil)
+	_ fib.TunnelCarrier = (*Backend)(nil)
 )
 
 // Supported reports whether this kernel can run the backend: MPLS
@@ -182,8 +183,9 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-// Gateway returns Options.ESP (nil if none), for IKE and counters.
-func (b *Backend) Gateway() ESPGateway { return b.esp }
+// CarriesTunnels implements fib.TunnelCarrier: only with an ESP gateway
+// (Options.ESP); without one Apply refuses a State with tunnels.
+func (b *Backend) CarriesTunnels() bool { return b.esp != nil }
 
 // Apply converges the kernel to s.
 func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
@@ -196,7 +198,7 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	var errs []error
 	var espDevs map[netip.Addr]string
 	switch {
-	case b.esp != nil:
+	case b.CarriesTunnels():
 		var err error
 		espDevs, err = b.esp.Apply(ctx, s.LocalAddress, s.Tunnels, remotePEs(s))
 		errs = append(errs, err)

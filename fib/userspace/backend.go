@@ -83,8 +83,9 @@ type Backend struct {
 }
 
 var (
-	_ fib.Backend   = (*Backend)(nil)
-	_ fib.Counterer = (*Backend)(nil)
+	_ fib.Backend       = (*Backend)(nil)
+	_ fib.Counterer     = (*Backend)(nil)
+	_ fib.TunnelCarrier = (*Backend)(nil)
 )
 
 // New returns a Backend that works in the calling goroutine's network
@@ -286,6 +287,10 @@ func (b *Backend) Close() error {
 	b.sys.h.Close()
 	return errors.Join(errs...)
 }
+
+// CarriesTunnels implements fib.TunnelCarrier: the userspace fast path
+// seals and opens ESP itself, so it always does.
+func (b *Backend) CarriesTunnels() bool { return true }
 
 // Stats implements fib.Counterer.
 func (b *Backend) Stats() fib.Stats {
