@@ -153,11 +153,14 @@ func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
 				return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, a, err)
 			}
 		}
+		// Watched before GoBGP has it, so that no state change of the
+		// session goes uncounted.
+		cs.watch.configure(a, n.Passive)
 		if err := cs.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: cePeer(n, "")}); err != nil {
+			cs.watch.remove(a)
 			return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, a, err)
 		}
 		cs.peers[a] = n
-		cs.watch.configure(a, n.Passive)
 		s.log.Info("CE neighbor configured", "vrf", v.Name, "neighbor", a, "asn", n.ASN, "families", n.Families, "replaced", existed)
 	}
 	for a := range cs.peers {
