@@ -95,6 +95,7 @@ func (cs *ceServer) routes(ctx context.Context, fams []string) (CERoutes, error)
 					continue
 				}
 				cp.Neighbor = cmp.Or(to, from.Unmap())
+				cp.Best = cp.Best && !to.IsValid()
 				*into = append(*into, cp)
 			}
 		}
