@@ -20,6 +20,7 @@ type ceServer struct {
 	srv         *server.BgpServer
 	glog        *slogAdapter
 	cancelWatch context.CancelFunc
+	watch       *ceWatch // session reasons and flaps (cewatch.go)
 	peers       map[netip.Addr]CENeighbor
 	sent        map[netip.Prefix]bool // imported routes injected for the CEs
 	sooSets     int                   // statements in the site-of-origin policy (cesoo.go)
@@ -93,6 +94,8 @@ func (c *Config) vrf(name string) *VRF {
 func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*ceServer, error) {
 	glog := newSlogAdapter(s.log.With("vrf", vrf))
 	glog.setSecrets(passwords(cfg))
+	watch := newCEWatch(s.log.With("vrf", vrf))
+	glog.diag = watch.diag
 	srv := server.NewBgpServer(server.LoggerOption(glog))
 	go srv.Serve()
 	err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
@@ -116,13 +119,16 @@ func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*
 	if err == nil {
 		err = s.watchPrefixLimit(watchCtx, srv, vrf)
 	}
+	if err == nil {
+		err = watch.start(watchCtx, srv)
+	}
 	if err != nil {
 		cancel()
 		srv.Stop()
 		return nil, fmt.Errorf("bgp: vrf %s: watch CE sessions: %w", vrf, err)
 	}
 	s.log.Info("CE sessions started", "vrf", vrf)
-	return &ceServer{srv: srv, glog: glog, cancelWatch: cancel, peers: map[netip.Addr]CENeighbor{}, sent: map[netip.Prefix]bool{}}, nil
+	return &ceServer{srv: srv, glog: glog, cancelWatch: cancel, watch: watch, peers: map[netip.Addr]CENeighbor{}, sent: map[netip.Prefix]bool{}}, nil
 }
 
 // setPeers adds, re-creates and removes v's CE sessions; unchanged
@@ -147,7 +153,11 @@ func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
 				return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, a, err)
 			}
 		}
+		// Watched before GoBGP has it, so that no state change of the
+		// session goes uncounted.
+		cs.watch.configure(a, n.Passive)
 		if err := cs.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: cePeer(n, "")}); err != nil {
+			cs.watch.remove(a)
 			return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, a, err)
 		}
 		cs.peers[a] = n
@@ -161,6 +171,7 @@ func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
 			return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, a, err)
 		}
 		delete(cs.peers, a)
+		cs.watch.remove(a)
 		s.log.Info("CE neighbor removed", "vrf", v.Name, "neighbor", a)
 	}
 	return nil

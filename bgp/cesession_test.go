@@ -30,17 +30,39 @@ func testCE(t *testing.T, ce string, port int, pe string) *server.BgpServer {
 // testCELog is testCE logging to w.
 func testCELog(t *testing.T, ce string, port int, pe string, w io.Writer) *server.BgpServer {
 	t.Helper()
+	return newTestCE(t, testCEConfig{addr: ce, port: port, pe: pe, asn: 65101, log: w})
+}
+
+// testCEConfig describes a GoBGP speaker playing a customer router.
+type testCEConfig struct {
+	addr     string // it listens here, on port
+	port     int
+	pe       string // its one neighbor, which connects to it
+	asn      uint32
+	password string    // TCP MD5 with the PE, if set
+	log      io.Writer // nil: discarded
+}
+
+// newTestCE starts the CE c describes, passive, carrying IPv4 unicast;
+// its router ID is its address (GoBGP does not send a path back to a
+// speaker with its source's router ID).
+func newTestCE(t *testing.T, c testCEConfig) *server.BgpServer {
+	t.Helper()
 	ctx := context.Background()
+	w := c.log
+	if w == nil {
+		w = io.Discard
+	}
 	srv := server.NewBgpServer(server.LoggerOption(newSlogAdapter(slog.New(slog.NewTextHandler(w, nil)))))
 	go srv.Serve()
 	t.Cleanup(func() { _ = stopGoBGP(srv) })
 	if err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
-		Asn: 65101, RouterId: "10.255.0.2", ListenAddresses: []string{ce}, ListenPort: int32(port),
+		Asn: c.asn, RouterId: c.addr, ListenAddresses: []string{c.addr}, ListenPort: int32(c.port),
 	}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.AddPeer(ctx, &api.AddPeerRequest{Peer: &api.Peer{
-		Conf:      &api.PeerConf{NeighborAddress: pe, PeerAsn: 65000},
+		Conf:      &api.PeerConf{NeighborAddress: c.pe, PeerAsn: 65000, AuthPassword: c.password},
 		Transport: &api.Transport{PassiveMode: true},
 		AfiSafis:  []*api.AfiSafi{{Config: &api.AfiSafiConfig{Family: families["ipv4"], Enabled: true}}},
 	}}); err != nil {
@@ -341,6 +363,11 @@ func TestCEMaxPrefixes(t *testing.T) {
 	}
 	if admin != api.PeerState_DOWN {
 		t.Errorf("CE session over max-prefixes: admin state %v, want DOWN until the configuration changes", admin)
+	}
+	// The summary says why.
+	ns, _, err := s.CENeighbors(context.Background(), "red")
+	if err != nil || len(ns) != 1 || ns[0].Reason != "sent more than max-prefixes 2: held down until the configuration changes" {
+		t.Errorf("CE session over max-prefixes: %+v, %v", ns, err)
 	}
 	if n := strings.Count(log.String(), "received notification"); n != 1 {
 		t.Errorf("%d NOTIFICATIONs, want 1", n)

@@ -64,6 +64,13 @@
 // server per VRF isolates by construction: no session of one VRF can hold
 // another VRF's routes.
 //
+// What a VRF's CE sessions are doing is read with CENeighbors,
+// AllCENeighbors (cestatus.go) and CERoutes (cerib.go), on the owner
+// goroutine, which alone may stop a CE server; they hand out no GoBGP
+// type and no password. Each CE server has a neighborDiag of its own for
+// the reason a session is down, and counts each session's falls from
+// Established from its peer watch (cewatch.go).
+//
 // Changes leave as Events on a channel that the forwarding plane owns.
 //
 // One goroutine (Speaker.run) owns the import and origination state; GoBGP's

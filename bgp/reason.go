@@ -27,8 +27,11 @@ import (
 // is down, so that the cost of GoBGP building its debug messages is paid
 // only then, never on a healthy router's UPDATE path.
 type neighborDiag struct {
-	log    *slog.Logger // the speaker's, for one line per change of reason
-	listen []string     // where GoBGP listens (listenAddresses)
+	log *slog.Logger // the speaker's, for one line per change of reason
+	// listen is where GoBGP listens (listenAddresses); nil for a server
+	// that never listens (a VRF's CE server: the PE opens those
+	// sessions), which has no listener to miss.
+	listen []string
 
 	// anyDown is len(up) < len(configured), kept beside them so that
 	// GoBGP's GetLevel, asked on every UPDATE, takes no lock.
@@ -138,7 +141,7 @@ func (d *neighborDiag) reason(addr netip.Addr) string {
 	if r := d.mu.reasons[addr]; r != "" {
 		return r
 	}
-	if !listensFor(d.listen, addr) {
+	if d.listen != nil && !listensFor(d.listen, addr) {
 		return d.noListener(addr)
 	}
 	if passive {
@@ -174,7 +177,7 @@ func (d *neighborDiag) describe(addr netip.Addr, err error) string {
 			why = err.Error()
 		}
 	}
-	if !listensFor(d.listen, addr) {
+	if d.listen != nil && !listensFor(d.listen, addr) {
 		why += "; and " + d.noListener(addr)
 	}
 	return why

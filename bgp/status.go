@@ -44,20 +44,26 @@ var sessionStates = map[api.PeerState_SessionState]string{
 func (s *Speaker) Neighbors(ctx context.Context, countSent bool) ([]NeighborStatus, error) {
 	var out []NeighborStatus
 	err := s.srv.ListPeer(ctx, &api.ListPeerRequest{EnableAdvertised: countSent}, func(p *api.Peer) {
-		n := NeighborStatus{Description: p.GetConf().GetDescription(), ASN: p.GetConf().GetPeerAsn(), State: "unknown"}
-		n.Address, _ = netip.ParseAddr(p.GetConf().GetNeighborAddress())
-		st := p.GetState().GetSessionState()
-		if name, ok := sessionStates[st]; ok {
-			n.State = name
-		}
-		if up := p.GetTimers().GetState().GetUptime(); st == api.PeerState_ESTABLISHED && up != nil {
-			n.Uptime = time.Since(up.AsTime()).Truncate(time.Second)
-		}
+		n := peerStatus(p)
 		n.Reason = s.PeerReason(p)
-		n.Families = familyCounts(p)
 		out = append(out, n)
 	})
 	return out, err
+}
+
+// peerStatus is what GoBGP says of the session p, without a reason.
+func peerStatus(p *api.Peer) NeighborStatus {
+	n := NeighborStatus{Description: p.GetConf().GetDescription(), ASN: p.GetConf().GetPeerAsn(), State: "unknown"}
+	n.Address, _ = netip.ParseAddr(p.GetConf().GetNeighborAddress())
+	st := p.GetState().GetSessionState()
+	if name, ok := sessionStates[st]; ok {
+		n.State = name
+	}
+	if up := p.GetTimers().GetState().GetUptime(); st == api.PeerState_ESTABLISHED && up != nil {
+		n.Uptime = time.Since(up.AsTime()).Truncate(time.Second)
+	}
+	n.Families = familyCounts(p)
+	return n
 }
 
 // familyCounts returns the prefix counts of a peer's families that have a

@@ -4,6 +4,8 @@
 //	peregrine show vrf                  VRFs with RD, route targets, route counts
 //	peregrine show route vrf NAME       a VRF's routes: local and imported
 //	peregrine show bgp vpnv4|vpnv6 [vrf NAME]  the VPN RIB (a VRF's exports and imports)
+//	peregrine show bgp vrf NAME summary        a VRF's CE sessions with prefix counts and flaps
+//	peregrine show bgp vrf NAME [ipv4|ipv6]    paths learned from its CEs and advertised to them
 //	peregrine show mpls table           local labels and what they do
 //	peregrine show ipsec sa             SAs with counters (never keys)
 //	peregrine show interfaces           CE interfaces and VRF TUNs with fast-path counters
@@ -35,6 +37,8 @@ const usage = `usage: peregrine [-s SOCKET] [--json] COMMAND
 commands:
   show bgp summary
   show bgp vpnv4|vpnv6 [vrf NAME]
+  show bgp vrf NAME summary
+  show bgp vrf NAME [ipv4|ipv6]
   show vrf
   show route vrf NAME
   show mpls table

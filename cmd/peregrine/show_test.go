@@ -44,6 +44,24 @@ func fakeDaemon(t *testing.T) string {
 	reply("/v1/mpls", fixtureLabels)
 	reply("/v1/ipsec/sa", fixtureSAs)
 	reply("/v1/interfaces", fixtureInterfaces)
+	reply("/v1/bgp/vrfs/red/neighbors", fixtureCENeighbors)
+	mux.HandleFunc("GET /v1/bgp/vrfs/red/paths", func(w http.ResponseWriter, r *http.Request) {
+		rt := fixtureCERoutes
+		switch fam := r.URL.Query().Get("family"); fam {
+		case "":
+		case "ipv6":
+			rt = localapi.CERoutes{VRF: "red", Family: fam, Learned: fixtureCERoutes.Learned[2:], Advertised: []localapi.CEPath{}}
+		default:
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(localapi.Error{Error: "family " + fam})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(rt)
+	})
+	mux.HandleFunc("GET /v1/bgp/vrfs/nope/", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		_ = json.NewEncoder(w).Encode(localapi.Error{Error: `no vrf "nope"`})
+	})
 	mux.HandleFunc("GET /v1/vrfs/nope/routes", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		_ = json.NewEncoder(w).Encode(localapi.Error{Error: `no vrf "nope"`})
@@ -85,6 +103,9 @@ func TestShowGolden(t *testing.T) {
 		{"mpls-table.txt", []string{"show", "mpls", "table"}},
 		{"ipsec-sa.txt", []string{"show", "ipsec", "sa"}},
 		{"interfaces.txt", []string{"show", "interfaces"}},
+		{"bgp-vrf-red-summary.txt", []string{"show", "bgp", "vrf", "red", "summary"}},
+		{"bgp-vrf-red.txt", []string{"show", "bgp", "vrf", "red"}},
+		{"bgp-vrf-red-ipv6.txt", []string{"show", "bgp", "vrf", "red", "ipv6"}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			var out, errb bytes.Buffer
@@ -130,6 +151,8 @@ func TestShowJSONRoundTrips(t *testing.T) {
 	check([]string{"show", "mpls", "table", "--json"}, &[]localapi.LabelEntry{}, fixtureLabels)
 	check([]string{"show", "ipsec", "sa", "--json"}, &[]localapi.SA{}, fixtureSAs)
 	check([]string{"show", "interfaces", "--json"}, &[]localapi.Interface{}, fixtureInterfaces)
+	check([]string{"show", "bgp", "vrf", "red", "summary", "--json"}, &[]localapi.CENeighbor{}, fixtureCENeighbors)
+	check([]string{"show", "bgp", "vrf", "red", "--json"}, &localapi.CERoutes{}, fixtureCERoutes)
 }
 
 func TestShowErrors(t *testing.T) {
@@ -137,6 +160,17 @@ func TestShowErrors(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"-s", sock, "show", "route", "vrf", "nope"}, &out, &errb); code != 1 || errb.String() != "peregrine: no vrf \"nope\"\n" {
 		t.Errorf("unknown vrf: exit %d, %q", code, errb.String())
+	}
+	for _, args := range [][]string{{"show", "bgp", "vrf", "nope", "summary"}, {"show", "bgp", "vrf", "nope", "ipv4"}} {
+		errb.Reset()
+		if code := run(append([]string{"-s", sock}, args...), &out, &errb); code != 1 || errb.String() != "peregrine: no vrf \"nope\"\n" {
+			t.Errorf("%v: exit %d, %q", args, code, errb.String())
+		}
+	}
+	for _, args := range [][]string{{"show", "bgp", "vrf"}, {"show", "bgp", "vrf", "red", "vpnv4"}, {"show", "bgp", "vrf", "red", "ipv4", "x"}} {
+		if code := run(append([]string{"-s", sock}, args...), &out, &errb); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (usage)", args, code)
+		}
 	}
 	errb.Reset()
 	if code := run([]string{"-s", filepath.Join(t.TempDir(), "none.sock"), "show", "vrf"}, &out, &errb); code != 1 || !bytes.Contains(errb.Bytes(), []byte("is it running?")) {
@@ -165,3 +199,25 @@ var (
 			OutPackets: 1200, OutBytes: 1600000, InPackets: 1100, InBytes: 1500000, OutDrops: map[string]uint64{"no-sa": 3}, InDrops: map[string]uint64{}}},
 	}
 )
+
+var (
+	fixtureCENeighbors = []localapi.CENeighbor{
+		{VRF: "red", Flaps: 2, Neighbor: localapi.Neighbor{Address: mustAddr("10.1.0.2"), ASN: 65101, Description: "site 1", State: "established",
+			Uptime: 26*time.Hour + 5*time.Minute, Families: []localapi.Family{{Name: "ipv4", Received: 3, Accepted: 3, Sent: 2}, {Name: "ipv6", Received: 1, Accepted: 1, Sent: 0}}}},
+		{VRF: "red", Neighbor: localapi.Neighbor{Address: mustAddr("10.1.1.2"), ASN: 65102, State: "idle",
+			Reason: "sent more than max-prefixes 100: held down until the configuration changes", Families: []localapi.Family{{Name: "ipv4"}}}},
+	}
+	fixtureCERoutes = localapi.CERoutes{VRF: "red",
+		Learned: []localapi.CEPath{
+			{Prefix: mustPrefix("10.3.0.0/24"), NextHop: mustAddr("10.1.0.2"), Neighbor: mustAddr("10.1.0.2"), Origin: "i", ASPath: "65101", MED: ptr(uint32(42)), Communities: []string{"65101:7", "no-export"}, Best: true},
+			{Prefix: mustPrefix("10.3.0.0/24"), NextHop: mustAddr("10.1.1.2"), Neighbor: mustAddr("10.1.1.2"), Origin: "?", ASPath: "65102 65101 {65201,65202}", Communities: []string{}},
+			{Prefix: mustPrefix("fd00:3::/48"), NextHop: mustAddr("fd00:1::2"), Neighbor: mustAddr("10.1.0.2"), Origin: "i", ASPath: "65101", Communities: []string{"65101:1:2"}, Best: true},
+		},
+		Advertised: []localapi.CEPath{
+			{Prefix: mustPrefix("10.9.0.0/24"), NextHop: mustAddr("10.1.0.1"), Neighbor: mustAddr("10.1.0.2"), Origin: "i", ASPath: "65000 65000", Communities: []string{}},
+			{Prefix: mustPrefix("10.3.0.0/24"), NextHop: mustAddr("10.1.1.1"), Neighbor: mustAddr("10.1.1.2"), Origin: "i", ASPath: "65000 65101", Communities: []string{}},
+		},
+	}
+)
+
+func ptr[T any](v T) *T { return &v }

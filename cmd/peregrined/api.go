@@ -19,6 +19,7 @@ import (
 // socket.
 type apiServer struct {
 	speaker *bgp.Speaker
+	ce      ceSessions // the speaker's CE sessions (api_ce.go)
 	log     *slog.Logger
 	srv     *http.Server
 	socket  string     // removed by close
@@ -30,7 +31,7 @@ func startAPI(ctl config.Control, sp *bgp.Speaker, dp *dataplane, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	a := &apiServer{speaker: sp, log: log, socket: ctl.Socket, dp: dp}
+	a := &apiServer{speaker: sp, ce: sp, log: log, socket: ctl.Socket, dp: dp}
 	a.srv = &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: maxRequestHeader}
 	go func() {
 		if err := a.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -51,6 +52,7 @@ func (a *apiServer) handler() http.Handler {
 	mux.HandleFunc("GET /v1/vrfs", a.vrfs)
 	mux.HandleFunc("GET /v1/vrfs/{name}/routes", a.vrfRoutes)
 	a.routeShow(mux)
+	a.routeCE(mux)
 	return mux
 }
 

@@ -28,6 +28,8 @@ func FuzzLocalAPIRequest(f *testing.F) {
 		"/v1/bgp/neighbors", "/v1/vrfs", "/v1/vrfs/red/routes", "/v1/vrfs/nope/routes",
 		"/v1/vrfs/%72ed/routes", "/v1/vrfs/../vrfs", "/v1/bgp/vpnv4", "/v1/bgp/vpnv6?vrf=red",
 		"/v1/bgp/vpnv4?vrf=%00", "/v1/bgp/ipv9", "/v1/mpls", "/v1/ipsec/sa", "/v1/interfaces", "//v1/vrfs", "*",
+		"/v1/bgp/vrfs/red/neighbors", "/v1/bgp/vrfs/nope/neighbors", "/v1/bgp/vrfs/red/paths?family=ipv6",
+		"/v1/bgp/vrfs/red/paths?family=%00", "/v1/bgp/vrfs/%2F/paths",
 	} {
 		f.Add([]byte("GET " + target + " HTTP/1.1\r\nHost: peregrined\r\n\r\n"))
 	}
@@ -58,7 +60,7 @@ vrfs:
 		f.Fatal(err)
 	}
 	f.Cleanup(sp.Stop)
-	h := (&apiServer{speaker: sp, log: slog.New(slog.DiscardHandler)}).handler()
+	h := (&apiServer{speaker: sp, ce: sp, log: slog.New(slog.DiscardHandler)}).handler()
 
 	documented := map[int]bool{http.StatusOK: true, http.StatusMovedPermanently: true, http.StatusTemporaryRedirect: true,
 		http.StatusPermanentRedirect: true, http.StatusBadRequest: true, http.StatusNotFound: true,

@@ -103,7 +103,7 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 		defer a.close()
 	}
 	if d.cfg.Metrics.Listen != "" {
-		m, err := startMetrics(d.cfg.Metrics.Listen, &collector{speaker: sp, dp: dp}, d.log)
+		m, err := startMetrics(d.cfg.Metrics.Listen, &collector{speaker: sp, ce: sp, dp: dp}, d.log)
 		if err != nil {
 			d.log.Error("metrics did not start", "error", err)
 			return 1

@@ -54,12 +54,16 @@ var (
 // collector is the daemon's prometheus.Collector.
 type collector struct {
 	speaker *bgp.Speaker
+	ce      ceSessions // nil: no CE metrics
 	dp      *dataplane // fib nil without a dataplane
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessionUp, descPrefixes, descVRFRoutes, descFIBRoutes, descFIBLabels,
 		descFIBTunnels, descSAPackets, descSABytes, descSADrops, descVRFPackets, descVRFBytes, descVRFDrops} {
+		ch <- d
+	}
+	for _, d := range ceDescs {
 		ch <- d
 	}
 }
@@ -73,6 +77,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.speaker != nil {
 		c.collectBGP(gauge)
+	}
+	if c.ce != nil {
+		c.collectCE(gauge, counter)
 	}
 	c.collectDataplane(gauge, counter)
 }

@@ -16,6 +16,8 @@ func FuzzDocuments(f *testing.F) {
 		`[{"remote":"192.0.2.2","direction":"in","spi":4097,"cipher":"aes128gcm16","esn":true,"anti-replay":true,"replay-window":64,"packets":3,"bytes":300,"drops":{"replay":1}}]`,
 		`[{"name":"ce1","vrf":"red","kind":"ce","state":"up","mtu":1500,"addresses":["10.1.0.1/24"],"counters":{"out-packets":1,"out-drops":{"no-route":2}}}]`,
 		`{"error":"no vrf \"x\""}`, `[{"rd":"65000:1","prefix":"10.1.0.0/24","route-targets":["65000:1"],"best":true,"neighbor":"::1"}]`,
+		`[{"vrf":"red","address":"10.1.0.2","asn":65101,"state":"active","reason":"connection refused","families":[{"name":"ipv4","received":0,"accepted":0,"sent":0}],"flaps":3}]`,
+		`{"vrf":"red","family":"ipv4","learned":[{"prefix":"10.3.0.0/24","next-hop":"10.1.0.2","neighbor":"10.1.0.2","origin":"i","as-path":"65101 {1,2}","med":0,"communities":["65101:7","no-export"],"best":true}],"advertised":[]}`,
 		`null`, `[]`, `{"prefix":"10.1.0.1/24"}`, `{"next-hop":"fe80::1%eth0"}`,
 	} {
 		f.Add([]byte(s))
@@ -25,6 +27,7 @@ func FuzzDocuments(f *testing.F) {
 			func() any { return new([]Neighbor) }, func() any { return new([]VRF) }, func() any { return new(VRFRoutes) },
 			func() any { return new([]VPNPath) }, func() any { return new([]LabelEntry) }, func() any { return new([]SA) },
 			func() any { return new([]Interface) }, func() any { return new(Error) },
+			func() any { return new([]CENeighbor) }, func() any { return new(CERoutes) },
 		} {
 			v := newDoc()
 			if json.Unmarshal(data, v) != nil {

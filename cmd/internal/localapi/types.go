@@ -4,6 +4,8 @@
 //
 //	GET /v1/bgp/neighbors          []Neighbor
 //	GET /v1/bgp/{vpnv4|vpnv6}      []VPNPath   (?vrf=NAME: the paths that VRF exports or imports)
+//	GET /v1/bgp/vrfs/{name}/neighbors  []CENeighbor  (the VRF's CE sessions)
+//	GET /v1/bgp/vrfs/{name}/paths      CERoutes      (?family=ipv4|ipv6; both without)
 //	GET /v1/vrfs                   []VRF
 //	GET /v1/vrfs/{name}/routes     VRFRoutes
 //	GET /v1/mpls                   []LabelEntry
@@ -132,4 +134,37 @@ type VRFCounters struct {
 	InBytes    uint64            `json:"in-bytes"`
 	OutDrops   map[string]uint64 `json:"out-drops"`
 	InDrops    map[string]uint64 `json:"in-drops"`
+}
+
+// CENeighbor is one CE session of a VRF (vrfs[].neighbors): a Neighbor
+// whose families are ipv4 and ipv6, with its VRF and its flaps.
+type CENeighbor struct {
+	VRF string `json:"vrf"`
+	Neighbor
+	// Flaps counts the session's falls from Established since its CE was
+	// configured; a reload that changes the CE re-creates the session,
+	// which counts.
+	Flaps uint64 `json:"flaps"`
+}
+
+// CEPath is one unicast path of a VRF's CE sessions: learned from a CE
+// (Neighbor is that CE) or advertised to one (Neighbor is the receiver).
+type CEPath struct {
+	Prefix      netip.Prefix `json:"prefix"`
+	NextHop     netip.Addr   `json:"next-hop,omitzero"`
+	Neighbor    netip.Addr   `json:"neighbor"`
+	Origin      string       `json:"origin"`  // i, e or ?
+	ASPath      string       `json:"as-path"` // "65101 65102 {65103,65104}"
+	MED         *uint32      `json:"med,omitempty"`
+	Communities []string     `json:"communities"` // "65101:7", "no-export", large "65101:1:2"
+	Best        bool         `json:"best,omitempty"`
+}
+
+// CERoutes is what a VRF's CE sessions carry in Family (ipv4, ipv6, or
+// both when empty).
+type CERoutes struct {
+	VRF        string   `json:"vrf"`
+	Family     string   `json:"family,omitempty"`
+	Learned    []CEPath `json:"learned"`    // by prefix, the best first
+	Advertised []CEPath `json:"advertised"` // by CE, then prefix
 }

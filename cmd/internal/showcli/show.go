@@ -23,6 +23,9 @@ func Show(c *Client, words []string, asJSON bool, w io.Writer) error {
 	if ok, err := showMore(c, words, asJSON, w); ok {
 		return err
 	}
+	if ok, err := showCE(c, words, asJSON, w); ok {
+		return err
+	}
 	switch strings.Join(words, " ") {
 	case "bgp summary":
 		var ns []localapi.Neighbor

@@ -32,21 +32,37 @@ func printBGPSummary(w io.Writer, ns []localapi.Neighbor) {
 	tw := newTable(w)
 	fmt.Fprintln(tw, "Neighbor\tAS\tState\tUp/Down\tPrefixes (rcvd/accepted/sent)\tDescription")
 	for _, n := range ns {
-		var fams []string
-		for _, f := range n.Families {
-			fams = append(fams, fmt.Sprintf("%s %d/%d/%d", f.Name, f.Received, f.Accepted, f.Sent))
-		}
-		up := "never"
-		if n.Uptime > 0 {
-			up = formatUptime(n.Uptime)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", n.Address, n.ASN, n.State, up, strings.Join(fams, ", "), n.Description)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", n.Address, n.ASN, n.State, upDown(n), familyCounts(n.Families), n.Description)
 	}
 	tw.Flush()
-	for _, n := range ns { // after the table: a reason is a sentence, too wide for a column
-		if n.Reason != "" {
-			fmt.Fprintf(w, "%s %s: %s\n", n.Address, n.State, n.Reason)
-		}
+	for _, n := range ns {
+		printReason(w, n)
+	}
+}
+
+// familyCounts is the prefix column of a summary: received/accepted/sent
+// per family.
+func familyCounts(fs []localapi.Family) string {
+	var fams []string
+	for _, f := range fs {
+		fams = append(fams, fmt.Sprintf("%s %d/%d/%d", f.Name, f.Received, f.Accepted, f.Sent))
+	}
+	return strings.Join(fams, ", ")
+}
+
+// upDown is a summary's Up/Down column.
+func upDown(n localapi.Neighbor) string {
+	if n.Uptime > 0 {
+		return formatUptime(n.Uptime)
+	}
+	return "never"
+}
+
+// printReason prints, after a summary's table, what is wrong with n's
+// session: a reason is a sentence, too wide for a column.
+func printReason(w io.Writer, n localapi.Neighbor) {
+	if n.Reason != "" {
+		fmt.Fprintf(w, "%s %s: %s\n", n.Address, n.State, n.Reason)
 	}
 }
 
