@@ -53,9 +53,9 @@ func (k EventKind) String() string {
 // Event is one change for the forwarding plane. Events for one VRF prefix
 // arrive in order; a RouteAdd for a prefix already present replaces it.
 type Event struct {
-	Kind    EventKind
-	VRF     string
-	Prefix  netip.Prefix
+	Kind   EventKind
+	VRF    string
+	Prefix netip.Prefix
 	// NextHop is, for RouteAdd, the remote PE and, for CERouteAdd, the
 	// CE (IPv4-mapped next hops are unmapped).
 	NextHop netip.Addr
