@@ -8,6 +8,7 @@ import (
 
 	"github.com/peregrine-net/peregrine/bgp"
 	"github.com/peregrine-net/peregrine/bgp/bgpconfig"
+	"github.com/peregrine-net/peregrine/bgp/fibfeed"
 	"github.com/peregrine-net/peregrine/cmd/internal/memtrim"
 	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
@@ -84,7 +85,7 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 	if runner != nil {
 		go func() { _ = runner.Run(ctx) }()
 	}
-	go forwardEvents(d.events, d.fib, d.log)
+	go fibfeed.Run(d.events, fibSink(d.fib), d.log)
 	sp, err := bgp.Start(ctx, bgpconfig.Translate(d.cfg), d.log, d.events)
 	if err != nil {
 		d.log.Error("bgp did not start", "error", err)
