@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/netip"
 
+	"github.com/peregrine-net/peregrine/bgp"
+	"github.com/peregrine-net/peregrine/bgp/bgpconfig"
 	"github.com/peregrine-net/peregrine/bgp/fibfeed"
 	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
@@ -116,7 +118,31 @@ func saParams(sa config.SA, window int) *fib.SAParams {
 	return &fib.SAParams{SPI: sa.SPI, Cipher: sa.Cipher, Key: sa.Key.Bytes(), ReplayWindow: window, NoAntiReplay: window == 0}
 }
 
-// connectedPrefixes drops the interface names, for BGP export.
+// bgpConnected is conns as the BGP speaker takes them: it exports the
+// prefixes and binds CE sessions to the interfaces.
+func bgpConnected(conns []fib.Connected) []bgp.Connected {
+	out := make([]bgp.Connected, 0, len(conns))
+	for _, c := range conns {
+		out = append(out, bgp.Connected{Interface: c.Interface, Prefix: c.Prefix})
+	}
+	return out
+}
+
+// bgpConfig is the speaker's configuration for cfg over backend b: with
+// the kernel backend, CE sessions are bound to their VRF's device, whose
+// name only the FIB knows.
+func bgpConfig(cfg *config.Config, b fib.Backend) *bgp.Config {
+	bc := bgpconfig.Translate(cfg)
+	if _, ok := b.(*kernel.Backend); ok {
+		for i := range bc.VRFs {
+			bc.VRFs[i].Device = fib.VRFDevice(bc.VRFs[i].Name)
+		}
+	}
+	return bc
+}
+
+// connectedPrefixes drops the interface names, for logs and the
+// configuration's on-link check.
 func connectedPrefixes(conns []fib.Connected) []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(conns))
 	for _, c := range conns {
