@@ -82,7 +82,10 @@ func (s *Speaker) CEReason(vrf string, addr netip.Addr) string {
 // it ran (the address that held it went away).
 func (cs *ceServer) notOnLink(ctx context.Context, s *Speaker, vrf string, a netip.Addr, reason string) error {
 	if cs.offLink[a] != reason {
-		s.log.Warn("CE neighbor not started", "vrf", vrf, "neighbor", a, "reason", reason)
+		// Info: at start every CE waits for the interface watcher's
+		// first report, and the daemon warns, naming the configuration
+		// field, about a CE its addresses do not hold.
+		s.log.Info("CE neighbor not started", "vrf", vrf, "neighbor", a, "reason", reason)
 		cs.offLink[a] = reason
 	}
 	if _, running := cs.peers[a]; !running {

@@ -11,9 +11,9 @@ import (
 
 // Reconciler owns the desired forwarding state. One goroutine (Run) holds
 // it; config, bgp and the interface watcher hand it changes through the
-// input methods (SetConfig, UpdateRoute, UpdateLabel, SetConnected),
-// which queue closures for that goroutine, as GoBGP's server does. Each
-// change leads to a new State (copy-on-write; a State given to the
+// input methods (SetConfig, UpdateRoute, UpdateCERoute, UpdateLabel,
+// SetConnected), which queue closures for that goroutine, as GoBGP's
+// server does. Each change leads to a new State (copy-on-write; a State given to the
 // backend is never touched again) and a Backend.Apply.
 //
 // Coalescing: a full BGP table arrives as a burst of 100k updates, and
