@@ -11,6 +11,10 @@ package interop_test
 //	fd00:1::2        10.1.0.1   192.168.0.1  .2     10.2.0.1        fd00:2::2
 //	                 fd00:1::1                      fd00:2::1
 //
+// pe1 allocates one label per VRF, pe2 one per prefix: traffic to ce2's
+// prefixes leaves pe2's label table straight for the CE route (PopForward),
+// traffic to ce1's is looked up in pe1's VRF table.
+//
 // gobgpd installs nothing in the kernel, so for the data plane each CE
 // has a static default route via its PE: the routes under test are the
 // PEs' (the CE's prefix in the near PE's VRF via the CE, and in the far
@@ -44,6 +48,7 @@ vrfs:
     import-targets: ['65000:1']
     export-targets: ['65000:1']
     interfaces: [%[4]s]
+    label-mode: %[10]s
     neighbors:
       - {address: %[5]s, asn: %[6]d, hold-time: 9s, keepalive: 3s}
       - {address: '%[9]s', asn: %[6]d, hold-time: 9s, keepalive: 3s}
@@ -243,8 +248,8 @@ func TestE2ECESessions(t *testing.T) {
 
 	writeKeys(t, pe1n, keyAB, keyBA)
 	writeKeys(t, pe2n, keyBA, keyAB)
-	pe1 := startPE(t, pe1n, fmt.Sprintf(ceE2EConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "10.1.0.2", 65101, 0x1001, 0x2001, "fd00:1::2"))
-	pe2 := startPE(t, pe2n, fmt.Sprintf(ceE2EConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "10.2.0.2", 65102, 0x2001, 0x1001, "fd00:2::2"))
+	pe1 := startPE(t, pe1n, fmt.Sprintf(ceE2EConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "10.1.0.2", 65101, 0x1001, 0x2001, "fd00:1::2", "per-vrf"))
+	pe2 := startPE(t, pe2n, fmt.Sprintf(ceE2EConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "10.2.0.2", 65102, 0x2001, 0x1001, "fd00:2::2", "per-prefix"))
 	ce1 := startCESpeaker(t, ctx, ce1n, 65101, "10.255.0.1", "10.1.0.1", "fd00:1::1")
 	ce2 := startCESpeaker(t, ctx, ce2n, 65102, "10.255.0.2", "10.2.0.1", "fd00:2::1")
 	for _, a := range []struct {
@@ -284,6 +289,29 @@ func TestE2ECESessions(t *testing.T) {
 				t.Errorf("%s: %s via %s AS path %v; want via its PE %s, AS path [65000 %d]",
 					c.ce.node.Name(), c.prefix, got.NextHop, got.ASPath, c.pe, c.origin)
 			}
+		}
+	})
+
+	t.Run("pe2 labels each CE prefix of its own", func(t *testing.T) {
+		labels := map[string]uint32{}
+		must(t, peers.Eventually(ctx, func(ctx context.Context) error {
+			rs, err := pe1.routes(ctx, "red")
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				if !r.Local {
+					labels[r.Prefix.String()] = r.Label
+				}
+			}
+			if len(labels) < 3 {
+				return fmt.Errorf("pe1 red imported %v, want pe2's connected and ce2's two prefixes", labels)
+			}
+			return nil
+		}))
+		a, b, c := labels["198.51.100.1/32"], labels["2001:db8:c2::1/128"], labels["10.2.0.0/24"]
+		if a == 0 || b == 0 || a == b || a == c || b == c {
+			t.Errorf("pe2's labels %v: want one per prefix (label-mode per-prefix)", labels)
 		}
 	})
 
