@@ -22,6 +22,8 @@ type ceServer struct {
 	cancelWatch context.CancelFunc
 	watch       *ceWatch // session reasons and flaps (cewatch.go)
 	peers       map[netip.Addr]CENeighbor
+	bound       map[netip.Addr]string // where each running session is bound (cebind.go)
+	offLink     map[netip.Addr]string // CEs not run: why (cebind.go)
 	sent        map[netip.Prefix]bool // imported routes injected for the CEs
 	sooSets     int                   // statements in the site-of-origin policy (cesoo.go)
 }
@@ -128,7 +130,8 @@ func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*
 		return nil, fmt.Errorf("bgp: vrf %s: watch CE sessions: %w", vrf, err)
 	}
 	s.log.Info("CE sessions started", "vrf", vrf)
-	return &ceServer{srv: srv, glog: glog, cancelWatch: cancel, watch: watch, peers: map[netip.Addr]CENeighbor{}, sent: map[netip.Prefix]bool{}}, nil
+	return &ceServer{srv: srv, glog: glog, cancelWatch: cancel, watch: watch, peers: map[netip.Addr]CENeighbor{},
+		bound: map[netip.Addr]string{}, offLink: map[netip.Addr]string{}, sent: map[netip.Prefix]bool{}}, nil
 }
 
 // setPeers adds, re-creates and removes v's CE sessions; unchanged
@@ -145,7 +148,15 @@ func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
 		a := n.Address.Unmap()
 		want[a] = true
 		prev, existed := cs.peers[a]
-		if existed && reflect.DeepEqual(prev, n) {
+		bind, offLink := ceBinding(v, s.links[v.Name], a)
+		if offLink != "" {
+			if err := cs.notOnLink(ctx, s, v.Name, a, offLink); err != nil {
+				return err
+			}
+			continue
+		}
+		delete(cs.offLink, a)
+		if existed && reflect.DeepEqual(prev, n) && cs.bound[a] == bind {
 			continue
 		}
 		if existed {
@@ -156,12 +167,12 @@ func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
 		// Watched before GoBGP has it, so that no state change of the
 		// session goes uncounted.
 		cs.watch.configure(a, n.Passive)
-		if err := cs.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: cePeer(n, "")}); err != nil {
+		if err := cs.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: cePeer(n, bind)}); err != nil {
 			cs.watch.remove(a)
 			return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, a, err)
 		}
-		cs.peers[a] = n
-		s.log.Info("CE neighbor configured", "vrf", v.Name, "neighbor", a, "asn", n.ASN, "families", n.Families, "replaced", existed)
+		cs.peers[a], cs.bound[a] = n, bind
+		s.log.Info("CE neighbor configured", "vrf", v.Name, "neighbor", a, "asn", n.ASN, "families", n.Families, "bound-to", bind, "replaced", existed)
 	}
 	for a := range cs.peers {
 		if want[a] {
@@ -172,7 +183,13 @@ func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
 		}
 		delete(cs.peers, a)
 		cs.watch.remove(a)
+		delete(cs.bound, a)
 		s.log.Info("CE neighbor removed", "vrf", v.Name, "neighbor", a)
+	}
+	for a := range cs.offLink {
+		if !want[a] {
+			delete(cs.offLink, a)
+		}
 	}
 	return nil
 }

@@ -72,6 +72,19 @@ func (s *Speaker) ceNeighbors(ctx context.Context, vrf string) ([]CENeighborStat
 	if err != nil {
 		return nil, fmt.Errorf("bgp: vrf %s: list CE sessions: %w", vrf, err)
 	}
+	// A CE on no connected prefix has no session in the server
+	// (cebind.go); it is listed, idle, with why.
+	for a, why := range cs.offLink {
+		n := CENeighborStatus{VRF: vrf, NeighborStatus: NeighborStatus{Address: a, State: "idle", Reason: why}}
+		if v := s.cfg.vrf(vrf); v != nil {
+			for _, c := range v.Neighbors {
+				if c.Address.Unmap() == a {
+					n.ASN, n.Description = c.ASN, c.Description
+				}
+			}
+		}
+		out = append(out, n)
+	}
 	slices.SortFunc(out, func(a, b CENeighborStatus) int { return a.Address.Compare(b.Address) })
 	return out, nil
 }
