@@ -69,6 +69,7 @@ func TestCEReloadTouchesOnlyWhatChanged(t *testing.T) {
 	ceAnnounce(t, ceC, "10.5.0.0/24", false)
 	base := ceBase()
 	s := startSpeaker(t, &base)
+	ceOnLoopback(t, s, "red", "blue")
 	a, b, c := loopbackCE("127.0.0.3", pa, 65101), loopbackCE("127.0.0.4", pb, 65102), loopbackCE("127.0.0.5", pc, 65103)
 
 	applyCEs(t, s, base, map[string][]CENeighbor{"red": {a}, "blue": {b}})

@@ -101,6 +101,7 @@ func TestCEStatusAndRoutes(t *testing.T) {
 	ceAnnounce(t, ce2, "10.4.0.0/24", false)
 	base := ceBase()
 	s := startSpeaker(t, &base)
+	ceOnLoopback(t, s, "red")
 	n1 := loopbackCE("127.0.0.3", p1, 65101)
 	n1.Description = "site 1"
 	n4 := loopbackCE("127.0.0.6", p4, 65104)
