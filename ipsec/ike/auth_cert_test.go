@@ -9,8 +9,12 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -266,5 +270,67 @@ func TestSigAlgIDsMatchX509(t *testing.T) {
 		if !bytes.Contains(c.Raw[len(c.RawTBSCertificate):], id) {
 			t.Errorf("%s: %x not in the certificate's signatureAlgorithm", alg, id)
 		}
+	}
+}
+
+// TestWriteCertFuzzCorpus regenerates testdata/fuzz/FuzzCertPayloads and
+// the certificate seeds of FuzzParseMessage when IKE_WRITE_CORPUS=1;
+// otherwise it checks the committed seeds still parse.
+func TestWriteCertFuzzCorpus(t *testing.T) {
+	ca := newTestCA(t, "Test CA")
+	leaf, k := ca.leaf(t, "pe-a", leafOpts{ips: []net.IP{ipA}})
+	sig, err := signAuth(k, rand.Reader, []byte("signed octets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaSig, err := signAuth(rsaKeyOnce(), rand.Reader, []byte("signed octets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := Cert{Encoding: CertX509Signature, Data: leaf.Raw}.Payload()
+	req := certReqFor([]*x509.Certificate{ca.cert, leaf}).Payload()
+	bodies := map[string][]byte{
+		"cert_x509":         cert.Body,
+		"certreq_two_cas":   req.Body,
+		"certreq_empty":     {4},
+		"certreq_ragged":    append([]byte{4}, make([]byte, 21)...),
+		"auth_ecdsa_sha256": sig.Auth().Data,
+		"auth_rsa_sha256":   rsaSig.Auth().Data,
+		"auth_unknown_alg":  append([]byte{3, 0x30, 0x01, 0x00}, 1, 2, 3),
+		"hash_algorithms":   {0, 2, 0, 3, 0, 4},
+	}
+	msg := (&Message{SPIi: 1, SPIr: 2, Exchange: IKEAuth, Flags: FlagInitiator, MessageID: 1, Payloads: []Payload{
+		ID{Type: IDIPv4, Data: []byte{192, 0, 2, 1}}.Payload(true), cert, req, sig.Auth().Payload(),
+	}}).marshalSK(fuzzSK(t, fuzzSuites[0]))
+	init := (&Message{SPIi: 1, SPIr: 2, Exchange: IKESAInit, Flags: FlagResponse, Payloads: []Payload{
+		req, hashAlgorithmsNotify(),
+	}}).Marshal()
+	write := func(dir, name string, b []byte) {
+		if os.Getenv("IKE_WRITE_CORPUS") != "1" {
+			return
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		body := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(string(b)))
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, b := range bodies {
+		fuzzCertBodies(b)
+		write(filepath.Join("testdata", "fuzz", "FuzzCertPayloads"), name, b)
+	}
+	for name, b := range map[string][]byte{"ike_auth_cert": msg, "ike_sa_init_certreq": init} {
+		if _, err := ParseMessage(b); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		write(filepath.Join("testdata", "fuzz", "FuzzParseMessage"), name, b)
+	}
+	if _, err := ParseCertReq(bodies["certreq_ragged"]); err == nil {
+		t.Error("a CERTREQ of 21 authority bytes parsed")
+	}
+	if s, err := ParseSignatureAuth(bodies["auth_unknown_alg"]); err != nil || s.Alg != SigUnknown {
+		t.Errorf("unknown AlgorithmIdentifier: %+v %v", s, err)
 	}
 }
