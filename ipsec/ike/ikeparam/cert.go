@@ -30,9 +30,20 @@ type CertAuth struct {
 	Revoked RevokedSerials
 }
 
-// ErrCertConfig is wrapped by every error of NewCertAuth; the text names
-// the file's role and never key material.
+// ErrCertConfig is wrapped by every error of NewCertAuth.
 var ErrCertConfig = errors.New("certificate configuration")
+
+// CertConfigError is NewCertAuth's error: File is the input at fault
+// ("certificate", "private-key" or "ca-bundle"), and Reason never holds
+// key material.
+type CertConfigError struct{ File, Reason string }
+
+func (e *CertConfigError) Error() string {
+	return ErrCertConfig.Error() + ": " + e.File + ": " + e.Reason
+}
+
+// Unwrap makes errors.Is(err, ErrCertConfig) true.
+func (e *CertConfigError) Unwrap() error { return ErrCertConfig }
 
 // NewCertAuth builds a CertAuth from PEM text: certPEM holds our
 // certificate (first) and any intermediates, keyPEM its private key
@@ -40,27 +51,25 @@ var ErrCertConfig = errors.New("certificate configuration")
 // key must be RSA (2048 bits or more) or ECDSA P-256 and must be the
 // certificate's. The caller zeroes keyPEM afterwards.
 func NewCertAuth(certPEM, keyPEM, caPEM []byte, revoked RevokedSerials) (*CertAuth, error) {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: %s", ErrCertConfig, fmt.Sprintf(format, a...))
-	}
+	bad := func(file string, err error) error { return &CertConfigError{File: file, Reason: err.Error()} }
 	chain, err := parseCertsPEM(certPEM)
 	if err != nil {
-		return nil, bad("certificate: %v", err)
+		return nil, bad("certificate", err)
 	}
 	cas, err := parseCertsPEM(caPEM)
 	if err != nil {
-		return nil, bad("ca-bundle: %v", err)
+		return nil, bad("ca-bundle", err)
 	}
 	signer, err := parseKeyPEM(keyPEM)
 	if err != nil {
-		return nil, bad("private-key: %v", err)
+		return nil, bad("private-key", err)
 	}
 	if err := checkSigner(signer); err != nil {
-		return nil, bad("private-key: %v", err)
+		return nil, bad("private-key", err)
 	}
 	pub, ok := chain[0].PublicKey.(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !pub.Equal(signer.Public()) {
-		return nil, bad("private-key: does not match the certificate %q", chain[0].Subject.String())
+		return nil, bad("private-key", fmt.Errorf("does not match the certificate %q", chain[0].Subject.String()))
 	}
 	return &CertAuth{Chain: chain, Key: NewPrivateKey(signer), CAs: cas, Revoked: revoked}, nil
 }
