@@ -29,6 +29,7 @@ ipsec:
       private-key: pe1.key
       ca-bundle: ca.crt
       revoked-serials: revoked.txt
+      local-id: pe1.example.net
       remote-id: pe2.example.net
 `
 
@@ -140,6 +141,8 @@ func TestIKEPeerCertErrors(t *testing.T) {
 		{"revoked list bad line", ikeCertPeer, `ipsec.ike-peers[0].revoked-serials: "revoked.txt": line 2: "xyz"`, func(dir string) {
 			os.WriteFile(filepath.Join(dir, "revoked.txt"), []byte("01\nxyz\n"), 0o644)
 		}},
+		{"certificate does not name the local address", r("      local-id: pe1.example.net\n", ""), `ipsec.ike-peers[0].local-address: 10.0.0.1: is not named by the certificate "CN=pe1.example.net" (pe1.crt)`, nil},
+		{"certificate does not name local-id", r("local-id: pe1.example.net", "local-id: pe9.example.net"), `ipsec.ike-peers[0].local-id: "pe9.example.net": is not named by the certificate`, nil},
 		{"bad e-mail id", r("remote-id: pe2.example.net", "remote-id: \"@example.net\""), `ipsec.ike-peers[0].remote-id: "@example.net": want an IP address, a DNS name or user@dns.name`, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

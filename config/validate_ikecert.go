@@ -103,6 +103,21 @@ func (c *Config) readIKECerts(baseDir string) Errors {
 			}
 			continue
 		}
+		// Our certificate must name the identity we claim, or every
+		// peer refuses us: say so at load rather than at each IKE_AUTH.
+		local, _ := ParseIKEIdentity(p.LocalID) // validated
+		if local.Type == 0 {
+			local = ikeparam.AddrIdentity(p.LocalAddress)
+		}
+		if !ikeparam.CertNames(a.Chain[0], local) {
+			field, value := "local-id", strconv.Quote(p.LocalID)
+			if p.LocalID == "" {
+				field, value = "local-address", p.LocalAddress.String()
+			}
+			errs = append(errs, &FieldError{Path: path + "." + field, Value: value,
+				Reason: fmt.Sprintf("is not named by the certificate %q (%s): set local-id to one of its SANs", a.Chain[0].Subject.String(), p.Certificate)})
+			continue
+		}
 		p.Cert = a
 	}
 	return errs

@@ -10,8 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"strings"
+
+	"github.com/peregrine-net/peregrine/ipsec/ike/ikeparam"
 )
 
 // Certificate authentication (RFC 7296 section 2.15 with RFC 7427
@@ -119,7 +120,7 @@ func (sa *ikeSA) checkPeerCert(m *Message, auth Auth, octets []byte) string {
 			return fmt.Sprintf("revoked serial %s: certificate %q is in the revoked-serials list", serialHex(c), c.Subject.String())
 		}
 	}
-	if !certNames(leaf, sa.peer.RemoteID) {
+	if !ikeparam.CertNames(leaf, sa.peer.RemoteID) {
 		return fmt.Sprintf("identity mismatch: certificate %q (SANs %s) does not name the expected identity %s", subj, sanList(leaf), sa.peer.RemoteID)
 	}
 	if auth.Method != AuthDigitalSignature {
@@ -157,34 +158,6 @@ func verifySignature(pub crypto.PublicKey, s SignatureAuth, octets []byte) strin
 		return fmt.Sprintf("unsupported %T key in the certificate", pub)
 	}
 	return ""
-}
-
-// certNames reports whether c names i: an FQDN as a DNS SAN or the
-// subject's common name, an e-mail address as an e-mail SAN, an address
-// as an IP SAN.
-func certNames(c *x509.Certificate, i Identity) bool {
-	switch i.Type {
-	case IDFQDN:
-		for _, n := range c.DNSNames {
-			if strings.EqualFold(n, i.Value) {
-				return true
-			}
-		}
-		return strings.EqualFold(c.Subject.CommonName, i.Value)
-	case IDRFC822:
-		for _, n := range c.EmailAddresses {
-			if strings.EqualFold(n, i.Value) {
-				return true
-			}
-		}
-	case IDIPv4, IDIPv6:
-		for _, ip := range c.IPAddresses {
-			if a, ok := netip.AddrFromSlice(ip); ok && a.Unmap() == i.Addr.Unmap() {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func sanList(c *x509.Certificate) string {

@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strconv"
+	"strings"
 )
 
 // CertAuth authenticates an IKE peer by X.509 certificate (RFC 7296
@@ -202,3 +204,31 @@ func (k PrivateKey) LogValue() slog.Value { return slog.StringValue(k.String()) 
 
 // MarshalText implements encoding.TextMarshaler for JSON and YAML.
 func (k PrivateKey) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// CertNames reports whether c names i: an FQDN as a DNS SAN or the
+// subject's common name, an e-mail address as an e-mail SAN, an address
+// as an IP SAN.
+func CertNames(c *x509.Certificate, i Identity) bool {
+	switch i.Type {
+	case IDFQDN:
+		for _, n := range c.DNSNames {
+			if strings.EqualFold(n, i.Value) {
+				return true
+			}
+		}
+		return strings.EqualFold(c.Subject.CommonName, i.Value)
+	case IDRFC822:
+		for _, n := range c.EmailAddresses {
+			if strings.EqualFold(n, i.Value) {
+				return true
+			}
+		}
+	case IDIPv4, IDIPv6:
+		for _, ip := range c.IPAddresses {
+			if a, ok := netip.AddrFromSlice(ip); ok && a.Unmap() == i.Addr.Unmap() {
+				return true
+			}
+		}
+	}
+	return false
+}
