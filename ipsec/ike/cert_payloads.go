@@ -121,7 +121,8 @@ func (a SigAlg) String() string {
 }
 
 // sigAlgIDs are the DER AlgorithmIdentifiers of RFC 7427 appendix A, as
-// the byte strings listed there (A.1.3 and A.3.1): they are compared and
+// the byte strings listed there for sha256WithRSAEncryption and
+// ecdsa-with-sha256: they are compared and
 // copied, never parsed.
 var sigAlgIDs = map[SigAlg][]byte{
 	// SEQUENCE { OID 1.2.840.113549.1.1.11, NULL }

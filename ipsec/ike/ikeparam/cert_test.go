@@ -1,6 +1,7 @@
 package ikeparam
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +140,38 @@ func TestPrivateKeyRedacts(t *testing.T) {
 	}
 	if fmt.Sprint(a.Key) != "<redacted>" {
 		t.Errorf("%v", a.Key)
+	}
+}
+
+// Two loads of the same files are reflect.DeepEqual even after one of
+// them has signed: peregrined compares IKE peers that way on reload, and
+// a key that cached state while signing would make every reload look
+// like a change.
+func TestCertAuthLoadsCompareEqual(t *testing.T) {
+	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	sec1, _ := x509.MarshalECPrivateKey(ek)
+	for name, kc := range map[string]struct {
+		key  []byte
+		cert []byte
+	}{
+		"ecdsa": {pemOf("EC PRIVATE KEY", sec1), selfSigned(t, ek, ek.Public())},
+		"rsa":   {pemOf("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rk)), selfSigned(t, rk, rk.Public())},
+	} {
+		a, err := NewCertAuth(kc.cert, kc.key, kc.cert, RevokedSerials{"0b": {}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := make([]byte, 32)
+		if _, err := a.Key.Signer().Sign(rand.Reader, h, crypto.SHA256); err != nil {
+			t.Fatal(err)
+		}
+		b, err := NewCertAuth(kc.cert, kc.key, kc.cert, RevokedSerials{"0b": {}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s: two loads of the same files differ", name)
+		}
 	}
 }
