@@ -1,6 +1,8 @@
 package ike
 
 import (
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -175,6 +177,9 @@ func (e *Engine) wildcardPeerByID(local netip.Addr, id ID) *PeerConfig {
 	return nil
 }
 
+// idDERASN1DN is ID_DER_ASN1_DN, an X.500 name; only named in logs.
+const idDERASN1DN IDType = 9
+
 func idString(id ID) string {
 	switch id.Type {
 	case IDFQDN, IDRFC822:
@@ -182,6 +187,14 @@ func idString(id ID) string {
 	case IDIPv4, IDIPv6:
 		if a, ok := netip.AddrFromSlice(id.Data); ok {
 			return a.String()
+		}
+	case idDERASN1DN:
+		// strongSwan's default identity with a certificate: its subject.
+		var rdn pkix.RDNSequence
+		if rest, err := asn1.Unmarshal(id.Data, &rdn); err == nil && len(rest) == 0 {
+			var n pkix.Name
+			n.FillFromRDNSequence(&rdn)
+			return fmt.Sprintf("distinguished name %q (not supported: configure an FQDN, e-mail or address identity)", n.String())
 		}
 	}
 	return fmt.Sprintf("ID type %d (%d bytes)", id.Type, len(id.Data))

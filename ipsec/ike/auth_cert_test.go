@@ -334,3 +334,17 @@ func TestWriteCertFuzzCorpus(t *testing.T) {
 		t.Errorf("unknown AlgorithmIdentifier: %+v %v", s, err)
 	}
 }
+
+// A peer that calls itself by its certificate's subject (strongSwan's
+// default ID_DER_ASN1_DN) is refused as any wrong identity is; the log
+// line names the DN it sent. Garbage in a DN ID prints as its type.
+func TestIDStringNamesDN(t *testing.T) {
+	ca := newTestCA(t, "Test CA")
+	got := idString(ID{Type: idDERASN1DN, Data: ca.cert.RawSubject})
+	if !strings.Contains(got, `"CN=Test CA,O=Peregrine test"`) {
+		t.Errorf("idString(DN) = %s", got)
+	}
+	if got := idString(ID{Type: idDERASN1DN, Data: []byte{0x30, 0x05, 1}}); got != "ID type 9 (3 bytes)" {
+		t.Errorf("idString(bad DN) = %s", got)
+	}
+}

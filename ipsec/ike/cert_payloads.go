@@ -120,10 +120,9 @@ func (a SigAlg) String() string {
 	return "unknown signature algorithm"
 }
 
-// sigAlgIDs are the DER AlgorithmIdentifiers of RFC 7427 appendix A, as
-// the byte strings listed there for sha256WithRSAEncryption and
-// ecdsa-with-sha256: they are compared and
-// copied, never parsed.
+// sigAlgIDs are the DER AlgorithmIdentifiers of RFC 7427 appendix A, the
+// byte strings listed there for sha256WithRSAEncryption and
+// ecdsa-with-sha256: they are compared and copied, never parsed.
 var sigAlgIDs = map[SigAlg][]byte{
 	// SEQUENCE { OID 1.2.840.113549.1.1.11, NULL }
 	SigRSASHA256: {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00},
