@@ -66,8 +66,11 @@ func signAuth(k crypto.Signer, rand io.Reader, octets []byte) (SignatureAuth, er
 // for the log line; who is "initiator" or "responder".
 func (sa *ikeSA) checkPeerAuth(who string, m *Message, auth Auth, id ID, realMsg, nonce, skp []byte) string {
 	if sa.peer.Cert == nil {
+		if auth.Method != AuthPSK {
+			return fmt.Sprintf("%s uses AUTH method %d; this peer is configured for a pre-shared key (method 2)", who, auth.Method)
+		}
 		want := pskAuth(sa.suite.PRF, sa.peer.PSK.Bytes(), realMsg, nonce, skp, id)
-		if auth.Method != AuthPSK || !hmac.Equal(auth.Data, want) {
+		if !hmac.Equal(auth.Data, want) {
 			return who + "'s AUTH payload does not verify: the pre-shared keys differ"
 		}
 		return ""

@@ -213,6 +213,9 @@ func TestCertAuthRefusals(t *testing.T) {
 		{"PSK initiator against a certificate responder", func(a, b *PeerConfig) {
 			a.Cert, a.PSK = nil, testPSK()
 		}, true, "no X.509 certificate"},
+		{"certificate initiator against a PSK responder", func(a, b *PeerConfig) {
+			b.Cert, b.PSK = nil, testPSK()
+		}, true, "initiator uses AUTH method 14; this peer is configured for a pre-shared key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := certPeers(t, ca, good, goodB)
