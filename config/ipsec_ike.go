@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/peregrine-net/peregrine/ipsec/ike/ikeparam"
@@ -30,6 +31,20 @@ type IKEPeer struct {
 	PSKFile string `config:"psk-file"`
 	// PSK is read from PSKFile at load time.
 	PSK Secret `config:"-"`
+	// Auth is "psk" (the default) or "cert": X.509 certificates (RFC 7427
+	// signatures). With cert, Certificate is this PE's PEM certificate
+	// (then any intermediates), PrivateKey its PEM key (a secret file, as
+	// psk-file), CABundle the PEM CAs the peer's certificate must chain
+	// to, RevokedSerials an optional file of revoked serials (one hex
+	// serial per line, '#' comments), and remote-id the identity the
+	// peer's certificate must name (a SAN, or the subject's CN).
+	Auth           string `config:"auth"`
+	Certificate    string `config:"certificate"`
+	PrivateKey     string `config:"private-key"`
+	CABundle       string `config:"ca-bundle"`
+	RevokedSerials string `config:"revoked-serials"`
+	// Cert is built from those files at load time.
+	Cert *ikeparam.CertAuth `config:"-"`
 	// Initiate makes this PE start the IKE SA; configure it on one end of
 	// each pair (the other answers). Default true.
 	Initiate *bool `config:"initiate"`
@@ -167,9 +182,7 @@ func (c *Config) validateIKE(bad badFunc) {
 				bad(path+"."+id.key, strconv.Quote(id.v), "%v", err)
 			}
 		}
-		if p.PSKFile == "" {
-			bad(path+".psk-file", "", "required: a file (mode 0600) holding the pre-shared key")
-		}
+		validateIKEAuth(bad, path, p)
 		validateLifetime(bad, path+".ike-lifetime", p.IKELifetime)
 		validateLifetime(bad, path+".child-lifetime", p.ChildLifetime)
 		if p.IKELifetime.SoftBytes != 0 || p.IKELifetime.HardBytes != 0 {
@@ -196,8 +209,9 @@ func validateLifetime(bad badFunc, path string, l Lifetime) {
 }
 
 // ParseIKEIdentity reads an IKE identity: an IP address (ID_IPV4_ADDR or
-// ID_IPV6_ADDR) or a DNS name (ID_FQDN). Empty means "the address" and
-// returns the zero Identity.
+// ID_IPV6_ADDR), a DNS name (ID_FQDN) or, for certificate peers, an
+// e-mail address (ID_RFC822_ADDR, user@dns.name). Empty means "the
+// address" and returns the zero Identity.
 func ParseIKEIdentity(s string) (ikeparam.Identity, error) {
 	if s == "" {
 		return ikeparam.Identity{}, nil
@@ -205,12 +219,25 @@ func ParseIKEIdentity(s string) (ikeparam.Identity, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		return ikeparam.AddrIdentity(a), nil
 	}
-	for _, r := range s {
-		if !(r == '.' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return ikeparam.Identity{}, fmt.Errorf("want an IP address or a DNS name")
+	if user, domain, ok := strings.Cut(s, "@"); ok {
+		if user == "" || !isDNSName(domain) || strings.ContainsFunc(user, func(r rune) bool { return r <= ' ' || r > '~' || r == '@' }) {
+			return ikeparam.Identity{}, fmt.Errorf("want an IP address, a DNS name or user@dns.name")
 		}
+		return ikeparam.RFC822Identity(s), nil
+	}
+	if !isDNSName(s) {
+		return ikeparam.Identity{}, fmt.Errorf("want an IP address or a DNS name")
 	}
 	return ikeparam.FQDNIdentity(s), nil
+}
+
+func isDNSName(s string) bool {
+	for _, r := range s {
+		if !(r == '.' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // readPSKs fills each IKE peer's PSK from its psk-file.
@@ -218,6 +245,9 @@ func (c *Config) readPSKs(baseDir string) Errors {
 	var errs Errors
 	for i := range c.IPsec.IKEPeers {
 		p := &c.IPsec.IKEPeers[i]
+		if p.Auth == AuthCert {
+			continue
+		}
 		path := fmt.Sprintf("ipsec.ike-peers[%d].psk-file", i)
 		s, err := readSecretFile(baseDir, p.PSKFile)
 		if err != nil {

@@ -53,7 +53,7 @@ func parse(data []byte, baseDir string) (*Config, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, errs
 	}
-	if errs := append(cfg.resolveSocketGroup(), append(cfg.readSecrets(baseDir), append(cfg.readKeys(baseDir), cfg.readPSKs(baseDir)...)...)...); len(errs) > 0 {
+	if errs := append(cfg.resolveSocketGroup(), append(cfg.readSecrets(baseDir), append(cfg.readKeys(baseDir), append(cfg.readPSKs(baseDir), cfg.readIKECerts(baseDir)...)...)...)...); len(errs) > 0 {
 		return nil, errs
 	}
 	return &cfg, nil

@@ -2,12 +2,23 @@ package config
 
 import (
 	"bytes"
+	"crypto"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/peregrine-net/peregrine/ipsec/ike/ikeparam"
 )
+
+// testSigner is a private key whose only field is the test key bytes, so
+// leaks finds them if a PrivateKey ever prints what it holds.
+type testSigner struct{ b []byte }
+
+func (s testSigner) Public() crypto.PublicKey                                  { return nil }
+func (s testSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) { return s.b, nil }
 
 const (
 	testSecret = "Tr0ub4dor-secret"
@@ -46,6 +57,7 @@ func TestSecretsRedactEveryVerb(t *testing.T) {
 		"exported": exported{s, k}, "*exported": &exported{s, k},
 		"unexported": unexported{s, k}, "[]Secret": []Secret{s}, "map": map[string]Key{"k": k},
 		"SA": SA{SPI: 256, Key: k}, "Neighbor": Neighbor{Password: s},
+		"IKEPeer": IKEPeer{PSK: s, Auth: AuthCert, Cert: &ikeparam.CertAuth{Key: ikeparam.NewPrivateKey(testSigner{key})}},
 	}
 	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "% x", "%d", "%o", "%b", "%c", "%U", "%t", "%e", "%T", "%p", "%10.3s", "%-20v", "%08d"}
 	for name, v := range values {

@@ -82,6 +82,28 @@ func readSecretFile(baseDir, name string) (string, error) {
 // readSecretBytes is readSecretFile for key material, which the caller
 // zeroes (clear) once it has decoded it.
 func readSecretBytes(baseDir, name string) ([]byte, error) {
+	return readCheckedFile(baseDir, name, secretFileRules)
+}
+
+// fileRules are what readCheckedFile demands beyond the owner: the mode
+// bits nobody but the owner may have, and a size bound.
+type fileRules struct {
+	forbid  os.FileMode // mode bits that refuse the file
+	max     int         // largest accepted size in bytes
+	fix     string      // what the mode error says to do
+	problem string      // what the forbidden bits allow, for the error
+}
+
+var (
+	// secretFileRules: nobody else may read a key, PSK or password.
+	secretFileRules = fileRules{forbid: 0o077, max: maxSecretFile, fix: "chmod 600", problem: "read"}
+	// trustFileRules: nobody else may write a certificate, CA bundle or
+	// revocation list, which decide whom the daemon trusts; reading is fine.
+	trustFileRules = fileRules{forbid: 0o022, max: 1 << 20, fix: "chmod go-w", problem: "write"}
+)
+
+// readCheckedFile is readSecretBytes under the given rules.
+func readCheckedFile(baseDir, name string, rules fileRules) ([]byte, error) {
 	if !filepath.IsAbs(name) {
 		name = filepath.Join(baseDir, name)
 	}
@@ -98,20 +120,20 @@ func readSecretBytes(baseDir, name string) ([]byte, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, fmt.Errorf("cannot read: %v", err)
 	}
-	if err := checkSecretFileStat(&st, uint32(os.Geteuid())); err != nil {
+	if err := checkFileStat(&st, uint32(os.Geteuid()), rules); err != nil {
 		return nil, err
 	}
 	// One allocation of the bound, so that no grown-and-dropped copy of
 	// the secret is left for the garbage collector.
-	b := make([]byte, maxSecretFile+1)
+	b := make([]byte, rules.max+1)
 	n, err := io.ReadFull(f, b)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		clear(b)
 		return nil, fmt.Errorf("cannot read: %v", err)
 	}
-	if n > maxSecretFile {
+	if n > rules.max {
 		clear(b)
-		return nil, fmt.Errorf("is larger than %d bytes", maxSecretFile)
+		return nil, fmt.Errorf("is larger than %d bytes", rules.max)
 	}
 	b = b[:n]
 	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
@@ -172,14 +194,18 @@ var errNotHex = errors.New("does not hold a hex key")
 // checkSecretFileStat applies readSecretFile's owner, mode and type rules
 // to an open file's stat.
 func checkSecretFileStat(st *unix.Stat_t, euid uint32) error {
+	return checkFileStat(st, euid, secretFileRules)
+}
+
+func checkFileStat(st *unix.Stat_t, euid uint32, rules fileRules) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return fmt.Errorf("is not a regular file")
 	}
 	if st.Uid != 0 && st.Uid != euid {
 		return fmt.Errorf("is owned by uid %d; it must be owned by root or by the daemon's user (uid %d)", st.Uid, euid)
 	}
-	if perm := os.FileMode(st.Mode).Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("mode %04o lets others read it; chmod 600", perm)
+	if perm := os.FileMode(st.Mode).Perm(); perm&rules.forbid != 0 {
+		return fmt.Errorf("mode %04o lets others %s it; %s", perm, rules.problem, rules.fix)
 	}
 	return nil
 }

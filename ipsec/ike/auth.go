@@ -1,7 +1,8 @@
 package ike
 
 import (
-	"crypto/hmac"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -14,15 +15,25 @@ var ErrAuthFailed = errors.New("ike: authentication failed")
 
 // sendAuth sends IKE_AUTH with the first child SA:
 //
-//	HDR, SK {IDi, [IDr,] AUTH, SAi2, TSi, TSr, [N(USE_TRANSPORT_MODE)]}
+//	HDR, SK {IDi, [CERT+, CERTREQ,] [IDr,] AUTH, SAi2, TSi, TSr, [N(USE_TRANSPORT_MODE)]}
+//
+// CERT and CERTREQ only when the peer authenticates by certificate.
 func (sa *ikeSA) sendAuth() {
 	sa.state = stateAuthSent
 	idi := identityID(sa.peer.LocalID)
-	auth := pskAuth(sa.suite.PRF, sa.peer.PSK.Bytes(), sa.initReq, sa.nr, sa.keys.pi, idi)
+	auth, err := sa.ourAuth(sa.initReq, sa.nr, sa.keys.pi, idi)
+	if err != nil {
+		sa.fail(err)
+		return
+	}
 	c := &childSA{inSPI: sa.newChildSPI(), localTS: sa.peer.LocalTS, remoteTS: sa.peer.RemoteTS}
 	sa.authChild = c
-	ps := []Payload{idi.Payload(true), identityID(sa.peer.RemoteID).Payload(false),
-		Auth{Method: AuthPSK, Data: auth}.Payload(), Notify{Type: NotifyInitialContact}.Payload()}
+	ps := []Payload{idi.Payload(true)}
+	if sa.peer.Cert != nil {
+		ps = append(ps, certReqFor(sa.peer.Cert.CAs).Payload())
+	}
+	ps = append(ps, identityID(sa.peer.RemoteID).Payload(false))
+	ps = append(append(ps, auth...), Notify{Type: NotifyInitialContact}.Payload())
 	ps = append(ps, sa.offerChild(c.inSPI, false, c.localTS, c.remoteTS)...)
 	sa.request(&request{x: IKEAuth, payloads: func() []Payload { return ps }, onResponse: sa.handleAuthResponse})
 }
@@ -35,7 +46,11 @@ func (sa *ikeSA) handleAuthResponse(m *Message) {
 	c := sa.authChild
 	sa.authChild = nil
 	if _, ok := m.notify(NotifyAuthenticationFailed); ok {
-		sa.authFailed("peer refused our authentication (AUTHENTICATION_FAILED): check that both ends have the same pre-shared key and matching identities")
+		hint := "check that both ends have the same pre-shared key and matching identities"
+		if sa.peer.Cert != nil {
+			hint = "check our certificate, the peer's CAs and revocations, and the identities"
+		}
+		sa.authFailed("peer refused our authentication (AUTHENTICATION_FAILED): " + hint)
 		delete(sa.e.inSPIs, c.inSPI)
 		return
 	}
@@ -57,13 +72,17 @@ func (sa *ikeSA) handleAuthResponse(m *Message) {
 		sa.fail(err)
 		return
 	}
+	reason := ""
 	if !identityMatches(sa.peer.RemoteID, idr) {
-		sa.authFailed(fmt.Sprintf("responder identified as %s, expected %s", idString(idr), sa.peer.RemoteID))
-		return
+		reason = fmt.Sprintf("responder identified as %s, expected %s", idString(idr), sa.peer.RemoteID)
+	} else {
+		reason = sa.checkPeerAuth("responder", m, auth, idr, sa.initResp, sa.ni, sa.keys.pr)
 	}
-	want := pskAuth(sa.suite.PRF, sa.peer.PSK.Bytes(), sa.initResp, sa.ni, sa.keys.pr, idr)
-	if auth.Method != AuthPSK || !hmac.Equal(auth.Data, want) {
-		sa.authFailed("responder's AUTH payload does not verify: the pre-shared keys differ")
+	if reason != "" {
+		if sa.peer.Cert != nil {
+			sa.sendAuthFailed()
+		}
+		sa.authFailed(reason)
 		return
 	}
 	sa.establish()
@@ -107,14 +126,17 @@ func (sa *ikeSA) handleAuthRequest(m *Message) []Payload {
 		}
 		sa.peer = p
 	}
-	want := pskAuth(sa.suite.PRF, sa.peer.PSK.Bytes(), sa.initReq, sa.nr, sa.keys.pi, idi)
-	if auth.Method != AuthPSK || !hmac.Equal(auth.Data, want) {
-		sa.authFailed("initiator's AUTH payload does not verify: the pre-shared keys differ")
+	if reason := sa.checkPeerAuth("initiator", m, auth, idi, sa.initReq, sa.nr, sa.keys.pi); reason != "" {
+		sa.authFailed(reason)
 		return []Payload{Notify{Type: NotifyAuthenticationFailed}.Payload()}
 	}
 	idr := identityID(sa.peer.LocalID)
-	ours := pskAuth(sa.suite.PRF, sa.peer.PSK.Bytes(), sa.initResp, sa.ni, sa.keys.pr, idr)
-	ps := []Payload{idr.Payload(false), Auth{Method: AuthPSK, Data: ours}.Payload()}
+	ours, err := sa.ourAuth(sa.initResp, sa.ni, sa.keys.pr, idr)
+	if err != nil {
+		sa.authFailed(err.Error())
+		return []Payload{Notify{Type: NotifyAuthenticationFailed}.Payload()}
+	}
+	ps := append([]Payload{idr.Payload(false)}, ours...)
 	sa.establish()
 	_, cps, nerr := sa.answerChild(m, sa.ni, sa.nr, false, 0)
 	if nerr != nil {
@@ -129,6 +151,12 @@ func (sa *ikeSA) handleAuthRequest(m *Message) []Payload {
 func (sa *ikeSA) authFailed(reason string) {
 	sa.e.log.Error("IKE authentication failed", sa.logArgs("remote", sa.remote, "reason", reason)...)
 	sa.e.emit(Event{Kind: AuthFailed, Peer: sa.peer.Name, SPIi: sa.spiI, SPIr: sa.spiR, Err: fmt.Errorf("%w: %s", ErrAuthFailed, reason)})
+	// A refusal after IKE_AUTH (the initiator's AUTHENTICATION_FAILED
+	// in an INFORMATIONAL) takes the children that IKE_AUTH made.
+	for _, c := range sa.children {
+		sa.removeChild(c)
+	}
+	sa.children = nil
 	sa.state = stateDead
 	sa.e.remove(sa)
 	sa.e.maybeRestart(sa)
@@ -149,13 +177,24 @@ func (e *Engine) wildcardPeerByID(local netip.Addr, id ID) *PeerConfig {
 	return nil
 }
 
+// idDERASN1DN is ID_DER_ASN1_DN, an X.500 name; only named in logs.
+const idDERASN1DN IDType = 9
+
 func idString(id ID) string {
 	switch id.Type {
-	case IDFQDN:
+	case IDFQDN, IDRFC822:
 		return fmt.Sprintf("%q", id.Data)
 	case IDIPv4, IDIPv6:
 		if a, ok := netip.AddrFromSlice(id.Data); ok {
 			return a.String()
+		}
+	case idDERASN1DN:
+		// strongSwan's default identity with a certificate: its subject.
+		var rdn pkix.RDNSequence
+		if rest, err := asn1.Unmarshal(id.Data, &rdn); err == nil && len(rest) == 0 {
+			var n pkix.Name
+			n.FillFromRDNSequence(&rdn)
+			return fmt.Sprintf("distinguished name %q (not supported: configure an FQDN, e-mail or address identity)", n.String())
 		}
 	}
 	return fmt.Sprintf("ID type %d (%d bytes)", id.Type, len(id.Data))

@@ -47,6 +47,9 @@ type PeerConfig struct {
 	// LocalID and RemoteID default to the addresses' identities.
 	LocalID, RemoteID Identity
 	PSK               PSK
+	// Cert, when set, authenticates both ends by certificate (RFC 7427
+	// signatures) instead of PSK, which is then unused.
+	Cert *CertAuth
 	// IKE and ESP proposals; defaults are DefaultIKEProposals and
 	// DefaultESPProposals.
 	IKE []IKEProposal
@@ -156,8 +159,10 @@ func (c PeerConfig) validate() error {
 		return bad(".local-address", "required")
 	case c.RemoteAddr.IsValid() && c.RemoteAddr.Is4() != c.LocalAddr.Is4():
 		return bad(".remote-address", "%s is not of the local address's family", c.RemoteAddr)
-	case len(c.PSK.Bytes()) < 16:
+	case c.Cert == nil && len(c.PSK.Bytes()) < 16:
 		return bad(".psk", "shorter than 16 bytes")
+	case c.Cert != nil && (len(c.Cert.Chain) == 0 || c.Cert.Key.Signer() == nil || len(c.Cert.CAs) == 0):
+		return bad(".certificate", "needs a certificate, its private key and at least one CA")
 	case c.Initiate && !c.RemoteAddr.IsValid():
 		return bad(".remote-address", "required to initiate")
 	case c.RemoteID.Type == 0:

@@ -1,6 +1,6 @@
 // Package ike is Peregrine's IKEv2 (RFC 7296): it authenticates remote PEs
-// with a pre-shared key and keys the ESP security associations that carry
-// MPLS-in-ESP between them.
+// with a pre-shared key or an X.509 certificate and keys the ESP security
+// associations that carry MPLS-in-ESP between them.
 //
 // # Layers
 //
@@ -44,8 +44,37 @@
 // CREATE_CHILD_SA when ESPProposal.DH is set. The responder takes the
 // first of the initiator's proposals it accepts, in the initiator's order,
 // taking its own preferred transform of each type within it, and answers
-// with that proposal's number. Authentication is PSK only (RFC 7296
-// section 2.15) with ID_IPV4_ADDR, ID_IPV6_ADDR or ID_FQDN.
+// with that proposal's number. Authentication is by PSK (RFC 7296
+// section 2.15) or certificate (below), with ID_IPV4_ADDR, ID_IPV6_ADDR,
+// ID_FQDN or ID_RFC822_ADDR.
+//
+// # Certificates
+//
+// A peer with PeerConfig.Cert (ikeparam.CertAuth, built by
+// ikeparam.NewCertAuth from PEM files) authenticates both ends by X.509
+// certificate instead of PSK (auth_cert.go, cert_payloads.go):
+//
+//   - IKE_SA_INIT carries SIGNATURE_HASH_ALGORITHMS (SHA2-256, RFC 7427
+//     section 4) from both ends and, from the responder, a CERTREQ naming
+//     our CAs (SHA-1 of each CA's SubjectPublicKeyInfo).
+//   - IKE_AUTH carries our certificate chain in CERT payloads (X.509
+//     signature encoding), a CERTREQ from the initiator, and AUTH method
+//     14 (RFC 7427): sha256WithRSAEncryption (PKCS#1 v1.5) or
+//     ecdsa-with-SHA256 (DER signature) over the same signed octets as a
+//     PSK's. The AlgorithmIdentifiers are RFC 7427 appendix A's byte
+//     strings, compared, never parsed. RSA-PSS is not spoken.
+//   - The peer's first CERT is its leaf, later ones intermediates;
+//     crypto/x509 verifies the chain against the configured CAs at the
+//     engine's clock (any extended key usage). Then every certificate of
+//     the chain is checked against the revoked-serial list, the leaf
+//     must name the configured RemoteID (an FQDN as a DNS SAN or the
+//     subject CN, an e-mail as an e-mail SAN, an address as an IP SAN),
+//     and the signature must verify with the leaf's key.
+//   - The first failure is the one reason logged ("certificate expired",
+//     "certificate from an unknown CA", "revoked serial 0b", "identity
+//     mismatch", ...), with AuthFailed; a responder answers
+//     AUTHENTICATION_FAILED, an initiator sends it in an INFORMATIONAL
+//     and drops the SA. Keys print as "<redacted>".
 //
 // # Traffic selectors for PE-to-PE MPLS-in-ESP
 //
@@ -68,7 +97,10 @@
 //
 // Each entry of the config's ipsec.ike-peers is a PeerConfig (see
 // keying.EngineConfig in ipsec/keying): local and remote address,
-// identities (address by default, or a DNS name), the PSK from a mode-0600 file, strongSwan-style
+// identities (address by default, a DNS name or an e-mail address), the
+// PSK from a mode-0600 file or, with "auth: cert", a certificate, its
+// private key (a mode-0600 file), a CA bundle and an optional
+// revoked-serials file (config/validate_ikecert.go), strongSwan-style
 // proposal strings (default "aes128gcm16-prf-sha256-curve25519", a wider
 // AEAD list, then AES-CBC with HMAC-SHA2 such as "aes256-sha384-modp2048"
 // takes; ESP "aes128gcm16", "aes256gcm16-chacha20poly1305", then
@@ -143,7 +175,10 @@
 //     report an AuthFailed event and log one line naming the peer and the
 //     cause; PSK values never reach a log (PSK redacts itself).
 //
-// Not implemented: certificates and EAP (CERTREQ and V are ignored),
+// Not implemented: EAP, certificate encodings other than X.509
+// signature, ID_DER_ASN1_DN identities, CRL/OCSP fetching (only the
+// revoked-serial list), RSA-PSS and hashes other than SHA2-256 in AUTH,
+// sending only the certificates a CERTREQ names (ours are always sent),
 // configuration payloads, MOBIKE, IKE fragmentation, window sizes above 1,
 // INVALID_IKE_SPI replies, INITIAL_CONTACT handling (a rebooted peer's stale
 // SAs go when DPD finds them dead), retrying a

@@ -43,6 +43,9 @@ func (sa *ikeSA) sendInit() {
 		KE{Group: sa.suite.DH, Data: sa.dh.public()}.Payload(),
 		NoncePayload(sa.ni))
 	ps = append(ps, sa.natdPayloads()...)
+	if sa.peer.Cert != nil {
+		ps = append(ps, hashAlgorithmsNotify())
+	}
 	m := &Message{SPIi: sa.spiI, Exchange: IKESAInit, Flags: FlagInitiator, Payloads: ps}
 	sa.initReq = m.Marshal()
 	sa.pending, sa.queue, sa.nextID = nil, nil, 0

@@ -95,6 +95,9 @@ func (e *Engine) handleInitRequest(local, remote netip.AddrPort, raw []byte, m *
 	}
 	ps := []Payload{chosenIKE(num, suite, nil), KE{Group: suite.DH, Data: pub}.Payload(), NoncePayload(sa.nr)}
 	ps = append(ps, sa.natdPayloads()...)
+	if p.Cert != nil {
+		ps = append(ps, certReqFor(p.Cert.CAs).Payload(), hashAlgorithmsNotify())
+	}
 	r := &Message{SPIi: sa.spiI, SPIr: sa.spiR, Exchange: IKESAInit, Flags: FlagResponse, Payloads: ps}
 	sa.initResp = r.Marshal()
 	e.sas[sa.spiR] = sa

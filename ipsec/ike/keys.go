@@ -111,6 +111,13 @@ const keyPad = "Key Pad for IKEv2"
 // realMsg is the sender's own IKE_SA_INIT message as sent; skp is SK_pi
 // for the initiator's AUTH and SK_pr for the responder's.
 func pskAuth(p PRF, psk, realMsg, peerNonce, skp []byte, id ID) []byte {
+	return prf(p, prf(p, psk, []byte(keyPad)), signedOctets(p, realMsg, peerNonce, skp, id))
+}
+
+// signedOctets is what AUTH covers, for a PSK and a signature alike (RFC
+// 7296 section 2.15): RealMessage | NonceOfPeer | prf(SK_p, IDPayloadBody).
+func signedOctets(p PRF, realMsg, peerNonce, skp []byte, id ID) []byte {
 	maced := prf(p, skp, id.body())
-	return prf(p, prf(p, psk, []byte(keyPad)), realMsg, peerNonce, maced)
+	b := make([]byte, 0, len(realMsg)+len(peerNonce)+len(maced))
+	return append(append(append(b, realMsg...), peerNonce...), maced...)
 }

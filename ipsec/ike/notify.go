@@ -35,6 +35,9 @@ const (
 	NotifyRekeySA              NotifyType = 16393
 	NotifyESPTFCPaddingNotSupp NotifyType = 16394
 	NotifyNonFirstFragsAlso    NotifyType = 16395
+	// NotifySignatureHashAlgorithms lists the hashes a peer verifies
+	// signatures with (RFC 7427 section 4), sent in IKE_SA_INIT.
+	NotifySignatureHashAlgorithms NotifyType = 16431
 )
 
 var notifyNames = map[NotifyType]string{
@@ -64,6 +67,7 @@ var notifyNames = map[NotifyType]string{
 	NotifyRekeySA:                    "REKEY_SA",
 	NotifyESPTFCPaddingNotSupp:       "ESP_TFC_PADDING_NOT_SUPPORTED",
 	NotifyNonFirstFragsAlso:          "NON_FIRST_FRAGMENTS_ALSO",
+	NotifySignatureHashAlgorithms:    "SIGNATURE_HASH_ALGORITHMS",
 }
 
 func (t NotifyType) String() string {

@@ -47,7 +47,7 @@ func (t PayloadType) String() string {
 }
 
 // known reports whether this implementation understands t (it may still
-// ignore it, as it does CERTREQ and V). Unknown payloads are skipped unless
+// ignore it, as it does V). Unknown payloads are skipped unless
 // critical.
 func (t PayloadType) known() bool {
 	_, ok := payloadNames[t]

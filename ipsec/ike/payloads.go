@@ -82,7 +82,8 @@ func (id ID) Payload(initiator bool) Payload {
 // AuthMethod is the AUTH payload's method (RFC 7296 section 3.8).
 type AuthMethod uint8
 
-// AuthPSK is Shared Key Message Integrity Code, the only method spoken.
+// AuthPSK is Shared Key Message Integrity Code; AuthDigitalSignature
+// (cert_payloads.go) is the other method spoken.
 const AuthPSK AuthMethod = 2
 
 // Auth is the AUTH payload body.

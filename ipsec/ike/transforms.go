@@ -58,13 +58,20 @@ const (
 	ESNOn     = ikeparam.ESNOn
 	ESNOff    = ikeparam.ESNOff
 
-	IDIPv4 = ikeparam.IDIPv4
-	IDFQDN = ikeparam.IDFQDN
-	IDIPv6 = ikeparam.IDIPv6
+	IDIPv4   = ikeparam.IDIPv4
+	IDFQDN   = ikeparam.IDFQDN
+	IDRFC822 = ikeparam.IDRFC822
+	IDIPv6   = ikeparam.IDIPv6
 )
 
 // AddrIdentity is the ID_IPV4_ADDR or ID_IPV6_ADDR identity of a.
 func AddrIdentity(a netip.Addr) Identity { return ikeparam.AddrIdentity(a) }
+
+// RFC822Identity is an ID_RFC822_ADDR identity.
+func RFC822Identity(addr string) Identity { return ikeparam.RFC822Identity(addr) }
+
+// CertAuth is a peer's certificate authentication (see ikeparam.CertAuth).
+type CertAuth = ikeparam.CertAuth
 
 // FQDNIdentity is an ID_FQDN identity.
 func FQDNIdentity(name string) Identity { return ikeparam.FQDNIdentity(name) }

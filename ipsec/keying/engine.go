@@ -17,7 +17,7 @@ func EngineConfig(cfg *config.Config, log *slog.Logger) ike.Config {
 		rid, _ := config.ParseIKEIdentity(p.RemoteID)
 		ec.Peers = append(ec.Peers, ike.PeerConfig{
 			Name: p.Name, LocalAddr: p.LocalAddress, RemoteAddr: p.RemoteAddress,
-			LocalID: lid, RemoteID: rid, PSK: ike.NewPSK([]byte(p.PSK.Reveal())),
+			LocalID: lid, RemoteID: rid, PSK: ike.NewPSK([]byte(p.PSK.Reveal())), Cert: p.Cert,
 			IKE: p.IKEProposals, ESP: p.ESPProposals,
 			IKELifetime:   ike.Lifetime{Soft: p.IKELifetime.Soft, Hard: p.IKELifetime.Hard},
 			ChildLifetime: ike.Lifetime{Soft: p.ChildLifetime.Soft, Hard: p.ChildLifetime.Hard, SoftBytes: p.ChildLifetime.SoftBytes, HardBytes: p.ChildLifetime.HardBytes},
