@@ -66,8 +66,9 @@ func (n *netnsNodes) down(_ context.Context, node string) error {
 		return err
 	}
 	for _, s := range st.Nodes {
-		if s.Name == node && s.PID != 0 && !s.Running {
-			return fmt.Errorf("node %s: its daemon (pid %d) is not running; its last output lines:\n%s", node, s.PID, indentTail(n.logs(context.Background(), node), 20))
+		if d, down := s.Down(); s.Name == node && down {
+			b, _ := os.ReadFile(d.Log)
+			return fmt.Errorf("node %s: its daemon %s (pid %d) is not running; its last output lines:\n%s", node, d.Name, d.PID, indentTail(b, 20))
 		}
 	}
 	return nil
