@@ -1,8 +1,6 @@
 package bgp
 
 import (
-	"errors"
-	"fmt"
 	"net/netip"
 	"time"
 
@@ -46,8 +44,8 @@ type CENeighbor struct {
 // its session is a site cut off.
 const ceConnectRetry = 5 * time.Second
 
-// cePeer builds GoBGP's peer definition for a CE session of the VRF whose
-// kernel device is vrfDevice ("" for none: the userspace backend).
+// cePeer builds GoBGP's peer definition for a CE session bound to the
+// interface or VRF device bind (see ceBinding).
 //
 // The protocol knobs are GoBGP's own, per peer: as-override is
 // ReplacePeerAsn (GoBGP's export path replaces every occurrence of the
@@ -57,9 +55,9 @@ const ceConnectRetry = 5 * time.Second
 // PrefixLimit per family, which sends Cease subcode 1 (RFC 4486) when
 // exceeded. GoBGP counts the limit per family; a CE with both families
 // gets the limit on each, which is how FRR counts it too (per AFI).
-// The session is bound to the VRF's device, so that its TCP connection
-// is routed in the customer's table, not the core's.
-func cePeer(n CENeighbor, vrfDevice string) *api.Peer {
+// The session is bound (SO_BINDTODEVICE), so that its TCP connection
+// leaves by the CE's link, not by the core's routes.
+func cePeer(n CENeighbor, bind string) *api.Peer {
 	p := &api.Peer{
 		Conf: &api.PeerConf{
 			NeighborAddress: n.Address.String(),
@@ -80,7 +78,7 @@ func cePeer(n CENeighbor, vrfDevice string) *api.Peer {
 			HoldTime:          seconds(n.HoldTime),
 			KeepaliveInterval: seconds(n.Keepalive),
 		}},
-		Transport: &api.Transport{PassiveMode: n.Passive, RemotePort: uint32(n.Port), BindInterface: vrfDevice},
+		Transport: &api.Transport{PassiveMode: n.Passive, RemotePort: uint32(n.Port), BindInterface: bind},
 	}
 	if n.LocalAddress.IsValid() {
 		p.Transport.LocalAddress = n.LocalAddress.String()
@@ -93,26 +91,4 @@ func cePeer(n CENeighbor, vrfDevice string) *api.Peer {
 		p.AfiSafis = append(p.AfiSafis, c)
 	}
 	return p
-}
-
-// ErrCENotRunYet is returned by Start and Reload for a configuration with
-// CE sessions (vrfs[].neighbors), which this build parses and validates
-// but does not run yet: the dataplane does not install CE-learned routes.
-// Refusing beats a silent PE whose operator believes the customer's
-// routes are being exchanged: fix the configuration or use a build that
-// runs CE sessions.
-var ErrCENotRunYet = errors.New("CE sessions in VRFs are not run by this build yet: the dataplane does not install CE-learned routes")
-
-// CheckRunnable reports what in cfg this build validates but Start would
-// refuse (CE sessions, ErrCENotRunYet), so that `peregrined -check`
-// refuses it too.
-func CheckRunnable(cfg *Config) error { return ceNotRunYet(cfg) }
-
-func ceNotRunYet(cfg *Config) error {
-	for i, v := range cfg.VRFs {
-		if len(v.Neighbors) > 0 {
-			return fmt.Errorf("vrfs[%d].neighbors (vrf %s): %w", i, v.Name, ErrCENotRunYet)
-		}
-	}
-	return nil
 }

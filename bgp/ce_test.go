@@ -2,18 +2,12 @@ package bgp
 
 import (
 	"context"
-	"errors"
-	"io"
-	"log/slog"
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
-
-	"github.com/peregrine-net/peregrine/mpls"
 )
 
 // TestCEPeerAsGoBGPSeesIt hands cePeer's definition to a GoBGP server and
@@ -77,26 +71,5 @@ func TestCEPeerDefaults(t *testing.T) {
 	}
 	if len(p.AfiSafis) != 1 || p.AfiSafis[0].PrefixLimits != nil || p.AfiSafis[0].Config.Family.Afi != api.Family_AFI_IP6 {
 		t.Errorf("afi-safis = %+v", p.AfiSafis)
-	}
-}
-
-// TestCESessionsRefusedUntilRun: a configuration with CE sessions is
-// refused at start and on reload, naming the VRF, rather than run without
-// them; the running configuration stays.
-func TestCESessionsRefusedUntilRun(t *testing.T) {
-	ce := VRF{Name: "red", Neighbors: []CENeighbor{{Address: netip.MustParseAddr("10.1.0.2"), ASN: 65101}}}
-	base := Config{RouterID: netip.MustParseAddr("192.0.2.1"), ASN: 65000, Labels: mpls.Range{First: 1000, Last: 1999}}
-	withCE := base
-	withCE.VRFs = []VRF{{Name: "blue"}, ce}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if s, err := Start(context.Background(), &withCE, log, make(chan Event, 16)); !errors.Is(err, ErrCENotRunYet) || !strings.Contains(err.Error(), "vrfs[1].neighbors (vrf red)") {
-		if s != nil {
-			s.Stop()
-		}
-		t.Fatalf("Start with CE sessions: %v", err)
-	}
-	s := startSpeaker(t, &base)
-	if err := s.Reload(context.Background(), &withCE); !errors.Is(err, ErrCENotRunYet) {
-		t.Errorf("Reload with CE sessions: %v", err)
 	}
 }

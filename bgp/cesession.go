@@ -21,6 +21,8 @@ type ceServer struct {
 	glog        *slogAdapter
 	cancelWatch context.CancelFunc
 	peers       map[netip.Addr]CENeighbor
+	bound       map[netip.Addr]string // where each running session is bound (cebind.go)
+	offLink     map[netip.Addr]string // CEs not run: why (cebind.go)
 	sent        map[netip.Prefix]bool // imported routes injected for the CEs
 	sooSets     int                   // statements in the site-of-origin policy (cesoo.go)
 }
@@ -122,7 +124,8 @@ func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*
 		return nil, fmt.Errorf("bgp: vrf %s: watch CE sessions: %w", vrf, err)
 	}
 	s.log.Info("CE sessions started", "vrf", vrf)
-	return &ceServer{srv: srv, glog: glog, cancelWatch: cancel, peers: map[netip.Addr]CENeighbor{}, sent: map[netip.Prefix]bool{}}, nil
+	return &ceServer{srv: srv, glog: glog, cancelWatch: cancel, peers: map[netip.Addr]CENeighbor{},
+		bound: map[netip.Addr]string{}, offLink: map[netip.Addr]string{}, sent: map[netip.Prefix]bool{}}, nil
 }
 
 // setPeers adds, re-creates and removes v's CE sessions; unchanged
@@ -139,7 +142,15 @@ func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
 		a := n.Address.Unmap()
 		want[a] = true
 		prev, existed := cs.peers[a]
-		if existed && reflect.DeepEqual(prev, n) {
+		bind, offLink := ceBinding(v, s.links[v.Name], a)
+		if offLink != "" {
+			if err := cs.notOnLink(ctx, s, v.Name, a, offLink); err != nil {
+				return err
+			}
+			continue
+		}
+		delete(cs.offLink, a)
+		if existed && reflect.DeepEqual(prev, n) && cs.bound[a] == bind {
 			continue
 		}
 		if existed {
@@ -147,11 +158,11 @@ func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
 				return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, a, err)
 			}
 		}
-		if err := cs.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: cePeer(n, "")}); err != nil {
+		if err := cs.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: cePeer(n, bind)}); err != nil {
 			return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, a, err)
 		}
-		cs.peers[a] = n
-		s.log.Info("CE neighbor configured", "vrf", v.Name, "neighbor", a, "asn", n.ASN, "families", n.Families, "replaced", existed)
+		cs.peers[a], cs.bound[a] = n, bind
+		s.log.Info("CE neighbor configured", "vrf", v.Name, "neighbor", a, "asn", n.ASN, "families", n.Families, "bound-to", bind, "replaced", existed)
 	}
 	for a := range cs.peers {
 		if want[a] {
@@ -161,7 +172,13 @@ func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
 			return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, a, err)
 		}
 		delete(cs.peers, a)
+		delete(cs.bound, a)
 		s.log.Info("CE neighbor removed", "vrf", v.Name, "neighbor", a)
+	}
+	for a := range cs.offLink {
+		if !want[a] {
+			delete(cs.offLink, a)
+		}
 	}
 	return nil
 }

@@ -123,8 +123,7 @@ func TestCESessionExportsAndWithdraws(t *testing.T) {
 		LocalAddress: netip.MustParseAddr("127.0.0.1"), HoldTime: 9 * time.Second, Keepalive: 3 * time.Second,
 		SiteOfOrigin: vpn.MustParseRT("65101:1"),
 	}}
-	// Start refuses CE sessions until the forwarding plane takes their
-	// routes (ErrCENotRunYet): apply directly, as Start would.
+	ceOnLoopback(t, s, "red")
 	if err := s.do(func() error { return s.apply(context.Background(), &withCE) }); err != nil {
 		t.Fatal(err)
 	}
@@ -215,6 +214,8 @@ func TestCEsOfOneCustomerAcrossTwoPEs(t *testing.T) {
 	cfg1 := speakerConfig(t, "1.1.1.1", "127.0.0.1", p1, "127.0.0.2", p2, fmt.Sprintf(red, 1, ""))
 	cfg2 := speakerConfig(t, "2.2.2.2", "127.0.0.2", p2, "127.0.0.1", p1, fmt.Sprintf(red, 2, ", static-routes: [{prefix: 10.9.0.0/24}]"))
 	pe1, pe2 := startSpeaker(t, cfg1), startSpeaker(t, cfg2)
+	ceOnLoopback(t, pe1, "red")
+	ceOnLoopback(t, pe2, "red")
 	withCE := func(s *Speaker, cfg *Config, ce string, port int, self string, asOverride bool) {
 		t.Helper()
 		c := *cfg
@@ -277,6 +278,7 @@ func TestCEIsolationSameAddressTwoVRFs(t *testing.T) {
 	cfg1 := speakerConfig(t, "1.1.1.1", "127.0.0.1", p1, "127.0.0.2", p2, fmt.Sprintf(vrfs, 1, "", 1, ""))
 	cfg2 := speakerConfig(t, "2.2.2.2", "127.0.0.2", p2, "127.0.0.1", p1, fmt.Sprintf(vrfs, 2, ", static-routes: [{prefix: 10.9.0.0/24}]", 2, ", static-routes: [{prefix: 10.8.0.0/24}]"))
 	pe1, pe2 := startSpeaker(t, cfg1), startSpeaker(t, cfg2)
+	ceOnLoopback(t, pe1, "red", "blue")
 	c := *cfg1
 	c.VRFs = slices.Clone(cfg1.VRFs)
 	for i, port := range []int{cRed, cBlue} {
@@ -383,6 +385,7 @@ func maxPrefixesCE(t *testing.T, restart time.Duration) (*syncBuffer, *Speaker) 
 	base := Config{RouterID: netip.MustParseAddr("192.0.2.1"), ASN: 65000, Labels: mpls.Range{First: 1000, Last: 1999},
 		VRFs: []VRF{{Name: "red", RD: vpn.MustParseRD("65000:1"), ExportTargets: []vpn.RT{vpn.MustParseRT("65000:1")}, LabelMode: "per-vrf"}}}
 	s := startSpeaker(t, &base)
+	ceOnLoopback(t, s, "red")
 	withCE := base
 	withCE.VRFs = []VRF{base.VRFs[0]}
 	withCE.VRFs[0].Neighbors = []CENeighbor{{
@@ -426,6 +429,8 @@ func TestCESiteOfOrigin(t *testing.T) {
 	cfg1 := speakerConfig(t, "1.1.1.1", "127.0.0.1", p1, "127.0.0.2", p2, fmt.Sprintf(red, 1, ""))
 	cfg2 := speakerConfig(t, "2.2.2.2", "127.0.0.2", p2, "127.0.0.1", p1, fmt.Sprintf(red, 2, ", static-routes: [{prefix: 10.9.0.0/24}]"))
 	pe1, pe2 := startSpeaker(t, cfg1), startSpeaker(t, cfg2)
+	ceOnLoopback(t, pe1, "red")
+	ceOnLoopback(t, pe2, "red")
 	withCE := func(s *Speaker, cfg *Config, ce string, port int, self, soo string) {
 		t.Helper()
 		c := *cfg

@@ -70,6 +70,11 @@ type VRF struct {
 	Interfaces   []string
 	StaticRoutes []netip.Prefix // exported whatever their next hop
 	LabelMode    string         // "per-vrf" or "per-prefix"
+	// Device is the VRF's kernel device (the kernel backend's VRF), which
+	// its CE sessions are bound to; "" (the userspace backend) binds each
+	// to the interface whose connected prefix holds the CE (cebind.go).
+	// The daemon sets it, as it knows the backend; the YAML has no key.
+	Device string
 	// Neighbors are the VRF's CE sessions (vrfs[i].neighbors); see
 	// CENeighbor and, for how they run, the package doc.
 	Neighbors []CENeighbor

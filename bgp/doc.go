@@ -46,12 +46,22 @@
 // and holding a route back from the CEs of its site of origin (cesoo.go)
 // are this package's.
 //
-// Start and Reload still refuse CE sessions (ErrCENotRunYet): the
-// forwarding plane does not install CE-learned routes yet, the VRF's own
-// static and connected prefixes are not yet sent to its CEs, the
-// site-of-origin holds back only routes that crossed the VPN (two CEs of
-// one site on one PE still hear each other), and passive CE sessions (a listener bound to the VRF's
-// device) are not built. The tests apply such a configuration directly.
+// A CE's best paths also go to the forwarding plane as CERouteAdd and
+// CERouteDel events (cefib.go), the CE's address as next hop, withdrawn
+// when the CE withdraws, its session goes down or a reload removes the
+// neighbor or the VRF; the FIB resolves them on the VRF's interface and
+// ranks them below connected and static routes and above imported ones.
+// Each CE session is bound to where its TCP connection must go
+// (cebind.go): the VRF's device with the kernel backend (VRF.Device),
+// else the VRF's interface whose connected prefix holds the CE, as
+// SetConnected reports them; a CE on no connected prefix is not started,
+// and CEReason says so, rather than connecting through the core.
+//
+// Not built yet: the VRF's own static and connected prefixes are not
+// sent to its CEs, the site-of-origin holds back only routes that crossed
+// the VPN (two CEs of one site on one PE still hear each other), and
+// passive CE sessions (a listener bound to the VRF's device) are refused
+// by Start and Reload.
 //
 // Why not GoBGP's own VRFs (AddVrf, a peer whose Config.Vrf names one):
 // GoBGP keys every peer by its address alone (BgpServer.neighborMap, and

@@ -22,6 +22,14 @@ const (
 	LabelAdd
 	// LabelDel releases local label Label.
 	LabelDel
+	// CERouteAdd installs or replaces VRF's route to Prefix learned from
+	// a CE: forward to NextHop, the CE's address, resolved on the VRF's
+	// interface whose connected prefix holds it.
+	CERouteAdd
+	// CERouteDel removes VRF's CE-learned route to Prefix: the CE
+	// withdrew it, its session went down, or the neighbor or the VRF was
+	// removed.
+	CERouteDel
 )
 
 func (k EventKind) String() string {
@@ -34,6 +42,10 @@ func (k EventKind) String() string {
 		return "label-add"
 	case LabelDel:
 		return "label-del"
+	case CERouteAdd:
+		return "ce-route-add"
+	case CERouteDel:
+		return "ce-route-del"
 	}
 	return fmt.Sprintf("event(%d)", uint8(k))
 }
@@ -41,10 +53,12 @@ func (k EventKind) String() string {
 // Event is one change for the forwarding plane. Events for one VRF prefix
 // arrive in order; a RouteAdd for a prefix already present replaces it.
 type Event struct {
-	Kind    EventKind
-	VRF     string
-	Prefix  netip.Prefix
-	NextHop netip.Addr // RouteAdd: the remote PE (IPv4-mapped next hops are unmapped)
+	Kind   EventKind
+	VRF    string
+	Prefix netip.Prefix
+	// NextHop is, for RouteAdd, the remote PE and, for CERouteAdd, the
+	// CE (IPv4-mapped next hops are unmapped).
+	NextHop netip.Addr
 	Label   mpls.Label
 	RD      vpn.RD // RouteAdd: the RD of the VPN path it came from
 }
@@ -53,7 +67,9 @@ func (e Event) String() string {
 	switch e.Kind {
 	case RouteAdd:
 		return fmt.Sprintf("%s vrf %s %s via %s label %d (rd %s)", e.Kind, e.VRF, e.Prefix, e.NextHop, uint32(e.Label), e.RD)
-	case RouteDel:
+	case CERouteAdd:
+		return fmt.Sprintf("%s vrf %s %s via %s", e.Kind, e.VRF, e.Prefix, e.NextHop)
+	case RouteDel, CERouteDel:
 		return fmt.Sprintf("%s vrf %s %s", e.Kind, e.VRF, e.Prefix)
 	default:
 		if e.Prefix.IsValid() {

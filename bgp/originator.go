@@ -49,6 +49,7 @@ type originator struct {
 	emit    func(Event)
 	adverts map[string]map[netip.Prefix]advert     // VRF -> prefix -> advertised path
 	ce      map[string]map[netip.Prefix]ceRoute    // VRF -> best path from its CEs
+	ceFIB   map[string]map[netip.Prefix]netip.Addr // VRF -> CE routes given to the FIB (cefib.go)
 	labels  map[string]map[mpls.Label]netip.Prefix // VRF -> bound labels (zero prefix: per-VRF)
 }
 
@@ -57,6 +58,7 @@ func newOriginator(srv *server.BgpServer, alloc *mpls.Allocator, emit func(Event
 		srv: srv, alloc: alloc, emit: emit,
 		adverts: map[string]map[netip.Prefix]advert{},
 		ce:      map[string]map[netip.Prefix]ceRoute{},
+		ceFIB:   map[string]map[netip.Prefix]netip.Addr{},
 		labels:  map[string]map[mpls.Label]netip.Prefix{},
 	}
 }
@@ -64,6 +66,7 @@ func newOriginator(srv *server.BgpServer, alloc *mpls.Allocator, emit func(Event
 // sync makes one VRF's advertisements match cfg and its connected
 // prefixes. A nil cfg removes the VRF.
 func (o *originator) sync(ctx context.Context, name string, cfg *VRF, connected []netip.Prefix) error {
+	o.emitCE(name, cfg != nil)
 	want := map[netip.Prefix]advert{}
 	wantLabels := map[mpls.Label]netip.Prefix{}
 	if cfg != nil {

@@ -37,7 +37,8 @@ type Speaker struct {
 	imp       *importer
 	org       *originator
 	connected map[string][]netip.Prefix
-	ces       map[string]*ceServer // VRF -> its CE sessions (cesession.go)
+	links     map[string][]Connected // connected, with interfaces, for CE sessions (cebind.go)
+	ces       map[string]*ceServer   // VRF -> its CE sessions (cesession.go)
 	// ceAttrs are the sendable attributes of the best VPN paths that a
 	// VRF with CE sessions imports (ceexport.go).
 	ceAttrs map[pathKey][]gobgp.PathAttributeInterface
@@ -46,9 +47,6 @@ type Speaker struct {
 // Start builds and starts the speaker from cfg. Events go to events, which
 // the caller must drain. Stop ends it.
 func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Event) (*Speaker, error) {
-	if err := ceNotRunYet(cfg); err != nil {
-		return nil, err
-	}
 	alloc, err := mpls.NewAllocator(cfg.Labels)
 	if err != nil {
 		return nil, err
@@ -65,6 +63,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 		connected: map[string][]netip.Prefix{},
+		links:     map[string][]Connected{},
 	}
 	s.glog.setSecrets(passwords(cfg))
 	listen := listenAddresses(cfg.ListenAddress)
@@ -227,22 +226,27 @@ func (s *Speaker) Reload(ctx context.Context, cfg *Config) error {
 		if err := restartOnly(s.cfg, cfg); err != nil {
 			return err
 		}
-		if err := ceNotRunYet(cfg); err != nil {
-			return err
-		}
 		s.glog.setSecrets(append(passwords(s.cfg), passwords(cfg)...))
 		return s.apply(ctx, cfg)
 	})
 }
 
-// SetConnected replaces the connected prefixes of a VRF's interfaces, which
-// it exports alongside its static routes.
-func (s *Speaker) SetConnected(ctx context.Context, vrf string, prefixes []netip.Prefix) error {
+// SetConnected replaces the connected prefixes of a VRF's interfaces,
+// which it exports alongside its static routes and binds the VRF's CE
+// sessions to (cebind.go).
+func (s *Speaker) SetConnected(ctx context.Context, vrf string, conns []Connected) error {
 	return s.do(func() error {
+		prefixes := prefixesOf(conns)
 		s.connected[vrf] = prefixes
+		s.links[vrf] = conns
 		for i := range s.cfg.VRFs {
 			if v := &s.cfg.VRFs[i]; v.Name == vrf {
-				return s.org.sync(ctx, vrf, v, prefixes)
+				if err := s.org.sync(ctx, vrf, v, prefixes); err != nil {
+					return err
+				}
+				if cs := s.ces[vrf]; cs != nil {
+					return cs.setPeers(ctx, s, v)
+				}
 			}
 		}
 		return nil

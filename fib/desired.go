@@ -23,7 +23,8 @@ type desired struct {
 	cfg       Config
 	vrfs      map[string]VRFConfig
 	connected map[string][]Connected
-	remote    map[string]map[netip.Prefix]Route // by VRF, configured or not
+	remote    map[string]map[netip.Prefix]Route      // by VRF, configured or not
+	ce        map[string]map[netip.Prefix]netip.Addr // CE routes' next hops, by VRF, configured or not
 	labels    map[mpls.Label]LabelUpdate
 	local     map[string]map[netip.Prefix]Route // by configured VRF
 	tables    tableAlloc
@@ -38,6 +39,7 @@ func newDesired(firstTable uint32) *desired {
 		vrfs:      map[string]VRFConfig{},
 		connected: map[string][]Connected{},
 		remote:    map[string]map[netip.Prefix]Route{},
+		ce:        map[string]map[netip.Prefix]netip.Addr{},
 		labels:    map[mpls.Label]LabelUpdate{},
 		local:     map[string]map[netip.Prefix]Route{},
 		tables:    tableAlloc{next: firstTable, byName: map[string]uint32{}},
@@ -135,6 +137,29 @@ func (d *desired) updateRoute(u RouteUpdate) bool {
 	return ok
 }
 
+// updateCERoute records a CE route and reports whether its VRF is
+// configured (if not, the route is held aside).
+func (d *desired) updateCERoute(u CERoute) bool {
+	tbl := d.ce[u.VRF]
+	if u.Withdraw {
+		delete(tbl, u.Prefix)
+		if len(tbl) == 0 {
+			delete(d.ce, u.VRF)
+		}
+	} else {
+		if tbl == nil {
+			tbl = map[netip.Prefix]netip.Addr{}
+			d.ce[u.VRF] = tbl
+		}
+		tbl[u.Prefix] = u.NextHop
+	}
+	_, ok := d.vrfs[u.VRF]
+	if ok {
+		d.dirtyVRFs[u.VRF] = true
+	}
+	return ok
+}
+
 func (d *desired) updateLabel(u LabelUpdate) bool {
 	if u.Release {
 		delete(d.labels, u.Label)
@@ -163,18 +188,20 @@ func (d *desired) build(prev *State) *State {
 			s.VRFs[name] = v
 			continue
 		}
-		routes := make(map[netip.Prefix]Route, len(d.remote[name])+len(d.local[name]))
+		routes := make(map[netip.Prefix]Route, len(d.remote[name])+len(d.ce[name])+len(d.local[name]))
 		maps.Copy(routes, d.remote[name])
-		maps.Copy(routes, d.local[name]) // local beats BGP
+		unresolved := d.ceRoutes(routes, vc, name) // CE beats imported
+		maps.Copy(routes, d.local[name])           // connected and static beat both
 		s.VRFs[name] = &VRF{
 			Name:       name,
 			Table:      d.tables.get(name),
 			Interfaces: slices.Clone(vc.Interfaces),
 			Routes:     routes,
+			Unresolved: unresolved,
 		}
 	}
 	if d.dirtyLabels || len(d.dirtyVRFs) > 0 {
-		s.Labels = d.buildLabels()
+		s.Labels = d.buildLabels(s)
 	}
 	if d.dirtyTunnels {
 		s.Tunnels = map[netip.Addr]*Tunnel{}
@@ -187,16 +214,17 @@ func (d *desired) build(prev *State) *State {
 	return s
 }
 
-// buildLabels resolves every label whose VRF is configured; see
-// LabelUpdate for the rules.
-func (d *desired) buildLabels() map[mpls.Label]LabelAction {
+// buildLabels resolves every label whose VRF is configured against the
+// VRFs of s; see LabelUpdate for the rules.
+func (d *desired) buildLabels(s *State) map[mpls.Label]LabelAction {
 	out := make(map[mpls.Label]LabelAction, len(d.labels))
 	for l, u := range d.labels {
-		if _, ok := d.vrfs[u.VRF]; !ok {
+		v := s.VRFs[u.VRF]
+		if v == nil {
 			continue
 		}
 		a := LabelAction{Kind: PopLookup, VRF: u.VRF}
-		if r, ok := d.local[u.VRF][u.Prefix]; ok && u.Prefix.IsValid() {
+		if r, ok := v.Routes[u.Prefix]; ok && u.Prefix.IsValid() && !r.IsRemote() {
 			a = LabelAction{Kind: PopForward, VRF: u.VRF, Interface: r.Interface, NextHop: r.NextHop}
 		}
 		out[l] = a

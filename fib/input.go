@@ -52,8 +52,9 @@ type VRFConfig struct {
 //     default.
 //
 // A connected prefix beats a static route for the same prefix, and both
-// beat a BGP route (administrative distance 0, 1, 200): the BGP route is
-// kept and comes back if the local one goes.
+// beat a route a CE announced (CERoute), which beats a BGP route imported
+// from the VPN (administrative distance 0, 1, 20, 200): the loser is kept
+// and comes back if the winner goes.
 type StaticRoute struct {
 	Prefix  netip.Prefix
 	NextHop netip.Addr
@@ -87,13 +88,33 @@ type RouteUpdate struct {
 	Withdraw bool
 }
 
+// CERoute is a route a CE announced over its eBGP session in VRF
+// (bgp.CERouteAdd and bgp.CERouteDel): install or replace VRF's route to
+// Prefix via NextHop, the CE's address, or withdraw it.
+//
+// It is resolved as a static route with a next hop is, on the VRF's
+// interface whose connected prefix holds NextHop (the longest match), and
+// follows the connected prefixes. Unlike a static route, one whose next
+// hop is on no connected prefix is not installed: the CE is a BGP
+// neighbor, not an operator's word, and a route via an address the VRF
+// cannot reach on a link would be resolved by the backend through
+// whatever the VRF's table holds. It is kept, listed in VRF.Unresolved
+// and logged, and installed once a connected prefix holds its next hop.
+type CERoute struct {
+	VRF     string
+	Prefix  netip.Prefix
+	NextHop netip.Addr
+	// Withdraw removes the route; NextHop is ignored.
+	Withdraw bool
+}
+
 // LabelUpdate binds or releases a local label (bgp.LabelAdd and
 // bgp.LabelDel).
 //
 // With no Prefix the label is per-VRF: pop it and look the packet up in
 // VRF's table (PopLookup). With a Prefix it is per-prefix: pop it and
 // forward to the prefix's local route, the interface and next hop its
-// connected or static route resolves to (PopForward), with no lookup. A
+// connected, static or CE route resolves to (PopForward), with no lookup. A
 // per-prefix label whose prefix has no installed local route (a static
 // with no next hop, say) falls back to PopLookup in the VRF, so the packet
 // meets the VRF table's verdict rather than a guess.

@@ -84,6 +84,25 @@ func (r *Reconciler) UpdateRoute(u RouteUpdate) {
 	})
 }
 
+// UpdateCERoute installs, replaces or withdraws a route a CE announced.
+func (r *Reconciler) UpdateCERoute(u CERoute) {
+	if u.VRF == "" || !u.Prefix.IsValid() || (!u.Withdraw && !u.NextHop.IsValid()) {
+		r.log.Warn("fib: invalid CE route ignored", "vrf", u.VRF, "prefix", u.Prefix, "next-hop", u.NextHop)
+		return
+	}
+	u.Prefix = u.Prefix.Masked()
+	if u.Withdraw {
+		u.NextHop = netip.Addr{}
+	} else {
+		u.NextHop = u.NextHop.Unmap()
+	}
+	r.send(func() {
+		if !r.d.updateCERoute(u) && !u.Withdraw {
+			r.heldAside(u.VRF)
+		}
+	})
+}
+
 // UpdateLabel binds or releases a local label.
 func (r *Reconciler) UpdateLabel(u LabelUpdate) {
 	if !u.Label.IsValid() || u.Label.IsReserved() || (!u.Release && u.VRF == "") {

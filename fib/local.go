@@ -61,3 +61,27 @@ func resolveNextHop(conns []Connected, nh netip.Addr) string {
 	}
 	return best
 }
+
+// ceRoutes adds VRF name's CE routes to routes, each via its CE on the
+// interface whose connected prefix holds the CE's address, and returns
+// those it could not resolve (nil if none); see CERoute.
+func (d *desired) ceRoutes(routes map[netip.Prefix]Route, vc VRFConfig, name string) map[netip.Prefix]netip.Addr {
+	ce := d.ce[name]
+	if len(ce) == 0 {
+		return nil
+	}
+	usable := usableConnected(vc, d.connected[name])
+	var unresolved map[netip.Prefix]netip.Addr
+	for p, nh := range ce {
+		ifn := resolveNextHop(usable, nh)
+		if ifn == "" {
+			if unresolved == nil {
+				unresolved = map[netip.Prefix]netip.Addr{}
+			}
+			unresolved[p] = nh
+			continue
+		}
+		routes[p] = Route{Prefix: p, Interface: ifn, NextHop: nh}
+	}
+	return unresolved
+}

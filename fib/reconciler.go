@@ -209,8 +209,10 @@ func (r *Reconciler) apply(ctx context.Context, lastErr error) error {
 	s := r.state.Load()
 	changed := r.d.changed()
 	if changed {
-		s = r.d.build(s)
+		prev := s
+		s = r.d.build(prev)
 		r.state.Store(s)
+		r.logUnresolved(prev, s)
 	}
 	err := lastErr
 	if changed || lastErr != nil {
@@ -229,6 +231,25 @@ func (r *Reconciler) apply(ctx context.Context, lastErr error) error {
 	}
 	r.release(err)
 	return err
+}
+
+// logUnresolved says once, when it happens, that a CE route is not
+// installed because its next hop is on none of the VRF's connected
+// prefixes (a CE configured off-link, or an address not up yet).
+func (r *Reconciler) logUnresolved(prev, next *State) {
+	for name, v := range next.VRFs {
+		pv := prev.VRFs[name]
+		if pv == v {
+			continue
+		}
+		for p, nh := range v.Unresolved {
+			if pv != nil && pv.Unresolved[p] == nh {
+				continue
+			}
+			r.log.Warn("fib: CE route not installed: its next hop is on no connected prefix of the VRF",
+				"vrf", name, "prefix", p, "next-hop", nh)
+		}
+	}
 }
 
 func (r *Reconciler) release(err error) {

@@ -35,6 +35,10 @@ type VRF struct {
 	Interfaces []string
 	// Routes by prefix.
 	Routes map[netip.Prefix]Route
+	// Unresolved are the CE routes (prefix -> the CE's address) not
+	// installed because no connected prefix of the VRF holds their next
+	// hop (see CERoute). Backends ignore it; show output counts it.
+	Unresolved map[netip.Prefix]netip.Addr
 }
 
 // Route is one VRF route: either to a CE through a local interface, or to

@@ -7,7 +7,7 @@ import (
 	"os"
 
 	"github.com/peregrine-net/peregrine/bgp"
-	"github.com/peregrine-net/peregrine/bgp/bgpconfig"
+	"github.com/peregrine-net/peregrine/bgp/fibfeed"
 	"github.com/peregrine-net/peregrine/cmd/internal/memtrim"
 	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
@@ -84,8 +84,8 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 	if runner != nil {
 		go func() { _ = runner.Run(ctx) }()
 	}
-	go forwardEvents(d.events, d.fib, d.log)
-	sp, err := bgp.Start(ctx, bgpconfig.Translate(d.cfg), d.log, d.events)
+	go fibfeed.Run(d.events, fibSink(d.fib), d.log)
+	sp, err := bgp.Start(ctx, bgpConfig(d.cfg, d.backend), d.log, d.events)
 	if err != nil {
 		d.log.Error("bgp did not start", "error", err)
 		return 1
@@ -143,14 +143,17 @@ func (d *daemon) watchConnected(ctx context.Context) {
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	d.stopConnected = cancel
-	sp, r := d.speaker, d.fib
+	sp, r, cfg := d.speaker, d.fib, d.cfg
 	err := fib.WatchConnected(wctx, d.log, ifaces, func(vrf string, conns []fib.Connected) {
 		prefixes := connectedPrefixes(conns)
 		d.log.Info("connected prefixes", "vrf", vrf, "prefixes", prefixes)
+		for _, e := range cfg.CheckCEOnLink(vrf, prefixes) {
+			d.log.Warn("CE neighbor not on link; its session is not started until it is", "error", e)
+		}
 		if r != nil {
 			r.SetConnected(vrf, conns)
 		}
-		if err := sp.SetConnected(wctx, vrf, prefixes); err != nil {
+		if err := sp.SetConnected(wctx, vrf, bgpConnected(conns)); err != nil {
 			d.log.Warn("export connected prefixes", "vrf", vrf, "error", err)
 		}
 	})
@@ -177,7 +180,7 @@ func (d *daemon) reload(ctx context.Context) {
 		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", err)
 		return
 	}
-	if err := d.speaker.Reload(ctx, bgpconfig.Translate(cfg)); err != nil {
+	if err := d.speaker.Reload(ctx, bgpConfig(cfg, d.backend)); err != nil {
 		d.log.Error("reload refused, running configuration kept", "config", d.path, "error", err)
 		return
 	}

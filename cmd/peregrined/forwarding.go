@@ -7,6 +7,8 @@ import (
 	"net/netip"
 
 	"github.com/peregrine-net/peregrine/bgp"
+	"github.com/peregrine-net/peregrine/bgp/bgpconfig"
+	"github.com/peregrine-net/peregrine/bgp/fibfeed"
 	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/fib/kernel"
@@ -116,30 +118,31 @@ func saParams(sa config.SA, window int) *fib.SAParams {
 	return &fib.SAParams{SPI: sa.SPI, Cipher: sa.Cipher, Key: sa.Key.Bytes(), ReplayWindow: window, NoAntiReplay: window == 0}
 }
 
-// forwardEvents hands the control plane's changes to the FIB until events
-// is closed.
-func forwardEvents(events <-chan bgp.Event, r *fib.Reconciler, log *slog.Logger) {
-	for e := range events {
-		if log.Enabled(context.Background(), slog.LevelDebug) {
-			log.Debug("fib event", "event", e.String())
-		}
-		if r == nil {
-			continue
-		}
-		switch e.Kind {
-		case bgp.RouteAdd:
-			r.UpdateRoute(fib.RouteUpdate{VRF: e.VRF, Prefix: e.Prefix, Remote: e.NextHop, Labels: []mpls.Label{e.Label}, RD: e.RD})
-		case bgp.RouteDel:
-			r.UpdateRoute(fib.RouteUpdate{VRF: e.VRF, Prefix: e.Prefix, Withdraw: true})
-		case bgp.LabelAdd:
-			r.UpdateLabel(fib.LabelUpdate{Label: e.Label, VRF: e.VRF, Prefix: e.Prefix})
-		case bgp.LabelDel:
-			r.UpdateLabel(fib.LabelUpdate{Label: e.Label, Release: true})
-		}
+// bgpConnected is conns as the BGP speaker takes them: it exports the
+// prefixes and binds CE sessions to the interfaces.
+func bgpConnected(conns []fib.Connected) []bgp.Connected {
+	out := make([]bgp.Connected, 0, len(conns))
+	for _, c := range conns {
+		out = append(out, bgp.Connected{Interface: c.Interface, Prefix: c.Prefix})
 	}
+	return out
 }
 
-// connectedPrefixes drops the interface names, for BGP export.
+// bgpConfig is the speaker's configuration for cfg over backend b: with
+// the kernel backend, CE sessions are bound to their VRF's device, whose
+// name only the FIB knows.
+func bgpConfig(cfg *config.Config, b fib.Backend) *bgp.Config {
+	bc := bgpconfig.Translate(cfg)
+	if _, ok := b.(*kernel.Backend); ok {
+		for i := range bc.VRFs {
+			bc.VRFs[i].Device = fib.VRFDevice(bc.VRFs[i].Name)
+		}
+	}
+	return bc
+}
+
+// connectedPrefixes drops the interface names, for logs and the
+// configuration's on-link check.
 func connectedPrefixes(conns []fib.Connected) []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(conns))
 	for _, c := range conns {
@@ -159,4 +162,13 @@ func startFIB(ctx context.Context, cfg *config.Config, log *slog.Logger, hook *n
 	r := fib.NewReconciler(b, fib.Options{Logger: log.With("component", "fib")})
 	go func() { _ = r.Run(ctx) }()
 	return r, b, natt, nil
+}
+
+// fibSink is r for the bgp feed, or nil (not a nil *fib.Reconciler in
+// the interface) with backend "none".
+func fibSink(r *fib.Reconciler) fibfeed.Sink {
+	if r == nil {
+		return nil
+	}
+	return r
 }

@@ -34,6 +34,8 @@ func TestCheck(t *testing.T) {
 		want       string
 	}{
 		{"valid", goodConfig, 0, "configuration is valid"},
+		{"CE sessions run", "router: {id: 192.0.2.1, asn: 65000}\nvrfs: [{name: red, rd: '65000:1', interfaces: [ce1], neighbors: [{address: 10.1.0.2, asn: 65101}]}]\n",
+			0, "configuration is valid"},
 		{"unknown key", goodConfig + "vrfz: {a: 1}\n", 1, "vrfz: unknown key"},
 		{"bad value", "router: {id: 192.0.2.1, asn: 99999999999}\n", 1, "router.asn: 99999999999: out of range"},
 	} {

@@ -23,8 +23,8 @@ type eventCounter struct{ n atomic.Int64 }
 
 func (c *eventCounter) count(context.Context) (int, error) { return int(c.n.Load()), nil }
 
-// consume stands in for peregrined's forwardEvents
-// (cmd/peregrined/forwarding.go) with no FIB, including its debug log.
+// consume stands in for fibfeed.Run (bgp/fibfeed, peregrined's bgp to
+// FIB feed) with no FIB, including its debug log.
 func (c *eventCounter) consume(events <-chan bgp.Event, log *slog.Logger) {
 	for e := range events {
 		if log.Enabled(context.Background(), slog.LevelDebug) {
