@@ -21,8 +21,14 @@ import (
 func TestDemo(t *testing.T) {
 	t.Run("l3vpn-ipsec", func(t *testing.T) {
 		out := runDemo(t, "l3vpn-ipsec")
-		for _, want := range []string{"ce-red-1   (vrf red) -> 10.2.0.2   3/3 replies", "ce-blue-2  (vrf blue) -> 10.1.0.2   3/3 replies", "10.2.0.0/24  10.255.0.2",
-			"eth1       red   ce    up     1500  10.1.0.1/24", "pg-red     red   tun   up     9000"} {
+		for _, want := range []string{
+			// FRR CEs ping loopback to loopback, IPv4 and IPv6, by the routes they learned from their PE.
+			"ce-red-1   (vrf red) -> 172.16.2.1 3/3 replies from 172.16.1.1", "ce-blue-2  (vrf blue) -> fd00:16:1::1 3/3 replies from fd00:16:2::1",
+			"24/24 CE pings answered", "and 5 FRR routers",
+			"ce-red-2   (vrf red)   fd00:2::1      AS 65000  Established  pe2",
+			// as-override: the other site's AS 65100 became the provider's.
+			"*> 172.16.2.1/32    10.1.0.1                 0             0 65000 65000 i",
+			"172.16.2.1/32     10.255.0.2", "eth1       red   ce    up     1500  10.1.0.1/24,fd00:1::1/64", "pg-red     red   tun   up     9000"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("demo output lacks %q", want)
 			}

@@ -72,11 +72,13 @@ type Node struct {
 }
 
 // Labels the demo reads from CE nodes (containerlab passes labels through
-// to the container untouched): the addresses the node should reach, and
-// the VRF it sits in, for the report.
+// to the container untouched): the addresses the node should reach, the
+// addresses to ping them from (one per family: a CE's loopback), and the
+// VRF it sits in, for the report.
 const (
-	LabelPing = "peregrine.demo/ping" // comma-separated addresses
-	LabelVRF  = "peregrine.demo/vrf"
+	LabelPing     = "peregrine.demo/ping"      // comma-separated addresses
+	LabelPingFrom = "peregrine.demo/ping-from" // comma-separated addresses
+	LabelVRF      = "peregrine.demo/vrf"
 )
 
 // Link joins two endpoints, "node:interface".
