@@ -55,37 +55,9 @@ func TestDemo(t *testing.T) {
 // its output, having checked the verdict, the SA counters, that no key
 // leaks, and that -destroy leaves nothing.
 func runDemo(t *testing.T, name string) string {
-	if testing.Short() {
-		t.Skip("-short: skipping the demo lab")
-	}
-	if err := clab.RequireRoot(); err != nil {
-		t.Skip(err)
-	}
-	if _, err := os.Stat(clab.DefaultBgpd); err != nil {
-		t.Skip("FRR's bgpd not installed (apt-get install frr): the demo's route reflector")
-	}
-	bin := filepath.Join(t.TempDir(), "peregrined")
-	if out, err := exec.Command("go", "build", "-o", bin, "../peregrined").CombinedOutput(); err != nil {
-		t.Fatalf("building peregrined: %v\n%s", err, out)
-	}
-	file := "../../containerlab/" + name + "/" + name + ".clab.yml"
-	if strings.Contains(name, "/") {
-		file = "../../containerlab/" + name + ".clab.yml"
-	}
-	topo, err := clab.Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Key files must be 0600, and git does not keep modes: work on a copy.
-	topo.Dir = copyDir(t, topo.Dir)
-	var id [3]byte
-	_, _ = rand.Read(id[:])
-	topo.Name = "t" + hex.EncodeToString(id[:])
-	clab.StateDir = t.TempDir()
-	t.Cleanup(func() { _ = clab.Destroy(topo.Name) })
-
+	topo, bin := labTopology(t, name)
 	var out bytes.Buffer
-	err = demo(context.Background(), topo, clab.Options{Peregrined: bin}, true, &out)
+	err := demo(context.Background(), topo, clab.Options{Peregrined: bin}, true, &out)
 	t.Logf("demo output:\n%s", out.String())
 	if err != nil {
 		t.Fatalf("demo: %v", err)
@@ -131,6 +103,44 @@ func runDemo(t *testing.T, name string) string {
 		}
 	}
 	return out.String()
+}
+
+// labTopology loads containerlab/NAME/NAME.clab.yml (or
+// containerlab/DIR/FILE.clab.yml for a NAME of DIR/FILE) from a copy of
+// its directory, under a lab name of its own and a state directory that
+// the test removes, and builds peregrined. It skips where the lab cannot
+// run.
+func labTopology(t *testing.T, name string) (topo *clab.Topology, peregrined string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping the demo lab")
+	}
+	if err := clab.RequireRoot(); err != nil {
+		t.Skip(err)
+	}
+	if _, err := os.Stat(clab.DefaultBgpd); err != nil {
+		t.Skip("FRR's bgpd not installed (apt-get install frr): the labs' route reflectors and CEs")
+	}
+	bin := filepath.Join(t.TempDir(), "peregrined")
+	if out, err := exec.Command("go", "build", "-o", bin, "../peregrined").CombinedOutput(); err != nil {
+		t.Fatalf("building peregrined: %v\n%s", err, out)
+	}
+	file := "../../containerlab/" + name + "/" + name + ".clab.yml"
+	if strings.Contains(name, "/") {
+		file = "../../containerlab/" + name + ".clab.yml"
+	}
+	topo, err := clab.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Key files must be 0600, and git does not keep modes: work on a copy.
+	topo.Dir = copyDir(t, topo.Dir)
+	var id [3]byte
+	_, _ = rand.Read(id[:])
+	topo.Name = "t" + hex.EncodeToString(id[:])
+	clab.StateDir = t.TempDir()
+	t.Cleanup(func() { _ = clab.Destroy(topo.Name) })
+	return topo, bin
 }
 
 // copyDir copies a topology directory, making key files 0600.
