@@ -36,8 +36,11 @@ func TestDemo(t *testing.T) {
 	})
 	t.Run("three-site", func(t *testing.T) {
 		out := runDemo(t, "three-site")
-		if !strings.Contains(out, "72/72 CE pings answered") {
-			t.Error("three-site: want 72/72 pings: every CE (6) to the 2 other sites of its VRF, IPv4 and IPv6, 3 each")
+		if !strings.Contains(out, "BGP up on 3 PEs and 6 FRR routers, 72/72 CE pings answered") {
+			t.Error("three-site: want 72/72 pings: every FRR CE (6) from its loopbacks to the 2 other sites' of its VRF, IPv4 and IPv6, 3 each")
+		}
+		if !strings.Contains(out, "*> 172.16.3.1/32    10.1.0.1                 0             0 65000 65000 i") {
+			t.Error("three-site: ce-blue-1 lacks site 3's loopback with the as-overridden path 65000 65000")
 		}
 	})
 	t.Run("three-site-v6core", func(t *testing.T) {
