@@ -1,0 +1,291 @@
+package interop_test
+
+// CE sessions end to end: two Peregrine PEs (userspace dataplane, manual
+// ESP keys as in TestE2E), one VRF, and behind each PE a gobgpd CE with
+// eBGP to it, announcing a /32 it holds on its loopback.
+//
+//	ce1 AS 65101                                             ce2 AS 65102
+//	192.0.2.1/32 on lo                                       198.51.100.1/32 on lo
+//	10.1.0.2 ──eth0───ce1── pe1 ══ core (ESP) ══ pe2 ──ce3───eth0── 10.2.0.2
+//	                 10.1.0.1   192.168.0.1  .2     10.2.0.1
+//
+// gobgpd installs nothing in the kernel, so for the data plane each CE
+// has a static default route via its PE: the routes under test are the
+// PEs' (the CE's prefix in the near PE's VRF via the CE, and in the far
+// PE's as a VPN route), not the CEs'.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/peregrine-net/peregrine/labs/netns"
+	"github.com/peregrine-net/peregrine/labs/peers"
+)
+
+const ceE2EConfig = `
+router: {id: %[1]s, asn: 65000}
+log: {level: debug}
+bgp:
+  api: ''
+  neighbors: [{address: %[2]s, asn: 65000, local-address: %[1]s, connect-retry: 1s, hold-time: 9s}]
+vrfs:
+  - name: red
+    rd: '65000:%[3]d1'
+    import-targets: ['65000:1']
+    export-targets: ['65000:1']
+    interfaces: [%[4]s]
+    neighbors: [{address: %[5]s, asn: %[6]d, hold-time: 9s, keepalive: 3s}]
+ipsec:
+  local-address: %[1]s
+  tunnels:
+    - remote: %[2]s
+      out: {spi: %[7]d, cipher: aes128gcm16, key-file: out.key}
+      in: {spi: %[8]d, cipher: aes128gcm16, key-file: in.key}
+`
+
+// ceGoBGPConf is a CE's gobgpd: IPv4 unicast with its PE, passive (the PE
+// opens CE sessions; its CE servers do not listen).
+const ceGoBGPConf = `[global.config]
+  as = %[1]d
+  router-id = "%[2]s"
+  port = 179
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "%[3]s"
+    peer-as = 65000
+  [neighbors.timers.config]
+    connect-retry = 1
+    hold-time = 9
+    keepalive-interval = 3
+  [neighbors.transport.config]
+    passive-mode = true
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+`
+
+// ceSpeaker is a CE's gobgpd and its CLI.
+type ceSpeaker struct {
+	node *netns.Node
+	cli  string
+}
+
+func startCESpeaker(t *testing.T, ctx context.Context, node *netns.Node, asn int, routerID, pe string) *ceSpeaker {
+	t.Helper()
+	gobgpd, err := peers.Tool("gobgpd")
+	must(t, err)
+	cli, err := peers.Tool("gobgp")
+	must(t, err)
+	conf := filepath.Join(node.Lab().Dir(), node.Name()+"-gobgpd.toml")
+	must(t, os.WriteFile(conf, fmt.Appendf(nil, ceGoBGPConf, asn, routerID, pe), 0o644))
+	_, err = node.StartCommand(netns.Command{Path: gobgpd, Args: []string{
+		"-f", conf, "--config-strict", "-p", "--pprof-disable", "--api-hosts", "127.0.0.1:50051",
+	}})
+	must(t, err)
+	c := &ceSpeaker{node: node, cli: cli}
+	must(t, peers.Eventually(ctx, func(ctx context.Context) error {
+		_, err := c.gobgp(ctx, "global")
+		return err
+	}))
+	return c
+}
+
+func (c *ceSpeaker) gobgp(ctx context.Context, args ...string) ([]byte, error) {
+	out, err := c.node.Exec(ctx, append([]string{c.cli, "-u", "127.0.0.1", "-p", "50051"}, args...)...)
+	if err != nil {
+		return out, fmt.Errorf("%s: gobgp %v: %w\n%s", c.node.Name(), args, err, out)
+	}
+	return out, nil
+}
+
+// ceBest is a CE's best IPv4 unicast path to a prefix.
+type ceBest struct {
+	NextHop netip.Addr
+	ASPath  []uint32
+}
+
+// rib reads the CE's best IPv4 unicast paths from `gobgp -j global rib`:
+//
+//	{"198.51.100.1/32": [{"nlri": {"prefix": "198.51.100.1/32"}, "best": true,
+//	   "attrs": [{"type": 1, "value": 0},
+//	             {"type": 2, "as_paths": [{"segment_type": 2, "num": 2, "asns": [65000, 65102]}]},
+//	             {"type": 3, "nexthop": "10.1.0.1"}]}]}
+func (c *ceSpeaker) rib(ctx context.Context) (map[string]ceBest, error) {
+	out, err := c.gobgp(ctx, "-j", "global", "rib", "-a", "ipv4")
+	if err != nil {
+		return nil, err
+	}
+	var rib map[string][]struct {
+		Best  bool `json:"best"`
+		Attrs []struct {
+			Type    int    `json:"type"`
+			Nexthop string `json:"nexthop"`
+			ASPaths []struct {
+				ASNs []uint32 `json:"asns"`
+			} `json:"as_paths"`
+		} `json:"attrs"`
+	}
+	if err := json.Unmarshal(out, &rib); err != nil {
+		return nil, fmt.Errorf("%s: gobgp rib json: %w\n%s", c.node.Name(), err, out)
+	}
+	res := map[string]ceBest{}
+	for prefix, paths := range rib {
+		for _, p := range paths {
+			if !p.Best {
+				continue
+			}
+			var b ceBest
+			for _, a := range p.Attrs {
+				switch a.Type {
+				case 2:
+					for _, seg := range a.ASPaths {
+						b.ASPath = append(b.ASPath, seg.ASNs...)
+					}
+				case 3:
+					b.NextHop, _ = netip.ParseAddr(a.Nexthop)
+				}
+			}
+			res[prefix] = b
+		}
+	}
+	return res, nil
+}
+
+// pingFrom sends count echoes from src to dst and reports whether every
+// one was answered.
+func pingFrom(n *netns.Node, src, dst string, count int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(count+5)*time.Second)
+	defer cancel()
+	out, err := n.Exec(ctx, "ping", "-c", strconv.Itoa(count), "-i", "0.2", "-W", "1", "-I", src, dst)
+	if err != nil {
+		return fmt.Errorf("%s: ping -I %s %s: %v\n%s", n.Name(), src, dst, err, out)
+	}
+	return nil
+}
+
+// imported lists the non-local routes of a PE's VRF as "PREFIX via NH".
+func imported(ctx context.Context, p *pe, vrf string) ([]string, error) {
+	rs, err := p.routes(ctx, vrf)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range rs {
+		if !r.Local {
+			out = append(out, r.Prefix.String()+" via "+r.NextHop.String())
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func TestE2ECESessions(t *testing.T) {
+	peers.RequireGoBGP(t)
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		t.Skip("no /dev/net/tun: the userspace dataplane needs TUN devices")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	l := netns.NewLab(t)
+	node := func(name string) *netns.Node {
+		n, err := l.AddNode(name)
+		must(t, err)
+		return n
+	}
+	pe1n, pe2n, ce1n, ce2n := node("pe1"), node("pe2"), node("ce1"), node("ce2")
+	link(t, l, pe1n, "core", "192.168.0.1/30", pe2n, "core", "192.168.0.2/30")
+	link(t, l, pe1n, "ce1", "10.1.0.1/24", ce1n, "eth0", "10.1.0.2/24")
+	link(t, l, pe2n, "ce3", "10.2.0.1/24", ce2n, "eth0", "10.2.0.2/24")
+	must(t, ce1n.AddAddr("lo", pfx("192.0.2.1/32")))
+	must(t, ce2n.AddAddr("lo", pfx("198.51.100.1/32")))
+	// The data-plane check's routes on the CEs (gobgpd installs none).
+	mustExec(t, ce1n, "ip", "route", "add", "default", "via", "10.1.0.1")
+	mustExec(t, ce2n, "ip", "route", "add", "default", "via", "10.2.0.1")
+
+	writeKeys(t, pe1n, keyAB, keyBA)
+	writeKeys(t, pe2n, keyBA, keyAB)
+	pe1 := startPE(t, pe1n, fmt.Sprintf(ceE2EConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "10.1.0.2", 65101, 0x1001, 0x2001))
+	pe2 := startPE(t, pe2n, fmt.Sprintf(ceE2EConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "10.2.0.2", 65102, 0x2001, 0x1001))
+	ce1 := startCESpeaker(t, ctx, ce1n, 65101, "10.255.0.1", "10.1.0.1")
+	ce2 := startCESpeaker(t, ctx, ce2n, 65102, "10.255.0.2", "10.2.0.1")
+	_, err := ce1.gobgp(ctx, "global", "rib", "-a", "ipv4", "add", "192.0.2.1/32")
+	must(t, err)
+	_, err = ce2.gobgp(ctx, "global", "rib", "-a", "ipv4", "add", "198.51.100.1/32")
+	must(t, err)
+
+	t.Run("each CE learns the other site's prefix from its PE", func(t *testing.T) {
+		for _, c := range []struct {
+			ce     *ceSpeaker
+			prefix string
+			pe     string
+			origin uint32
+		}{{ce1, "198.51.100.1/32", "10.1.0.1", 65102}, {ce2, "192.0.2.1/32", "10.2.0.1", 65101}} {
+			var got ceBest
+			err := peers.Eventually(ctx, func(ctx context.Context) error {
+				rib, err := c.ce.rib(ctx)
+				if err != nil {
+					return err
+				}
+				var ok bool
+				if got, ok = rib[c.prefix]; !ok {
+					return fmt.Errorf("%s: no %s in its RIB (%v)", c.ce.node.Name(), c.prefix, rib)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("%v\npe1 log:\n%s\npe2 log:\n%s", err, pe1.proc.LogTail(40), pe2.proc.LogTail(40))
+			}
+			if got.NextHop != addr(c.pe) || !slices.Equal(got.ASPath, []uint32{65000, c.origin}) {
+				t.Errorf("%s: %s via %s AS path %v; want via its PE %s, AS path [65000 %d]",
+					c.ce.node.Name(), c.prefix, got.NextHop, got.ASPath, c.pe, c.origin)
+			}
+		}
+	})
+
+	t.Run("ping between the CEs' loopbacks through both PEs", func(t *testing.T) {
+		wait, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		must(t, peers.Eventually(wait, func(context.Context) error { return pingFrom(ce1n, "192.0.2.1", "198.51.100.1", 1) }))
+		must(t, pingFrom(ce1n, "192.0.2.1", "198.51.100.1", 5))
+		must(t, pingFrom(ce2n, "198.51.100.1", "192.0.2.1", 5))
+	})
+
+	t.Run("a CE's withdrawal leaves the far PE and the ping fails", func(t *testing.T) {
+		if got, err := imported(ctx, pe1, "red"); err != nil || !slices.Contains(got, "198.51.100.1/32 via 192.168.0.2") {
+			t.Fatalf("pe1 red before the withdrawal: %v, %v", got, err)
+		}
+		_, err := ce2.gobgp(ctx, "global", "rib", "-a", "ipv4", "del", "198.51.100.1/32")
+		must(t, err)
+		must(t, peers.Eventually(ctx, func(ctx context.Context) error {
+			got, err := imported(ctx, pe1, "red")
+			if err != nil {
+				return err
+			}
+			if slices.Contains(got, "198.51.100.1/32 via 192.168.0.2") {
+				return fmt.Errorf("pe1 red still has 198.51.100.1/32: %v", got)
+			}
+			return nil
+		}))
+		must(t, peers.Eventually(ctx, func(ctx context.Context) error {
+			rib, err := ce1.rib(ctx)
+			if err != nil {
+				return err
+			}
+			if _, ok := rib["198.51.100.1/32"]; ok {
+				return fmt.Errorf("ce1 still has 198.51.100.1/32")
+			}
+			return nil
+		}))
+		if err := pingFrom(ce1n, "192.0.2.1", "198.51.100.1", 2); err == nil {
+			t.Error("ping to the withdrawn prefix still answered")
+		}
+	})
+}
