@@ -92,7 +92,7 @@ func (n *NodeState) Down() (Daemon, bool) {
 	return Daemon{}, false
 }
 
-// daemonList is "zebra 12, bgpd 13" for the progress lines.
+// daemonList is "zebra pid 12, bgpd pid 13" for the progress lines.
 func (n *NodeState) daemonList() string {
 	var parts []string
 	for _, d := range n.Daemons {
@@ -201,7 +201,8 @@ func startDaemons(ctx context.Context, t *Topology, st *State, n *NodeState, o O
 		}
 		n.Socket = filepath.Join(st.Dir, n.Name+".sock")
 		n.StateDir = filepath.Join(st.Dir, n.Name+"-state")
-		d, err := startOne(st, n, "peregrined", cmp.Or(o.Peregrined, peregrinedBinary()), []string{"-c", conf, "-s", n.Socket, "-state-dir", n.StateDir})
+		args := []string{"-c", conf, "-s", n.Socket, "-state-dir", n.StateDir}
+		d, err := startOne(st, n, "peregrined", cmp.Or(o.Peregrined, peregrinedBinary()), args, filepath.Join(st.Dir, n.Name+".log"))
 		if err != nil {
 			return nil, err
 		}
@@ -218,6 +219,23 @@ func startDaemons(ctx context.Context, t *Topology, st *State, n *NodeState, o O
 		return startBgpdAlone(st, n, o, conf)
 	}
 	return nil, nil
+}
+
+// startOne starts one daemon of node n, detached (the lab outlives the
+// command that deployed it), its output in logPath, and records it in
+// n.Daemons.
+func startOne(st *State, n *NodeState, name, path string, args []string, logPath string) (*started, error) {
+	p, err := netns.StartProcess(netns.Command{Path: path, Args: args, Dir: st.Dir}, netns.ProcessOptions{
+		Name:      n.Name + "/" + name,
+		Namespace: n.Namespace,
+		LogPath:   logPath,
+		Detached:  true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", n.Name, err)
+	}
+	n.Daemons = append(n.Daemons, Daemon{Name: name, PID: p.Pid(), Log: logPath})
+	return &started{node: n, binary: name, log: logPath, since: time.Now(), proc: p}, nil
 }
 
 // peregrinedBinary is the peregrined next to the running executable (as

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
 // An FRR node runs as FRR's container image runs it, minus watchfrr:
@@ -92,7 +90,7 @@ func startFRR(ctx context.Context, st *State, n *NodeState, o Options, conf, dae
 	for _, name := range names {
 		args := []string{"-u", "root", "-g", frrVtyGroup, "-P", "0", "--log", "stdout", "-f", os.DevNull,
 			"-i", filepath.Join(dir, name+".pid"), "--vty_socket", dir, "-z", filepath.Join(dir, "zserv.api")}
-		d, err := startOne(st, n, name, filepath.Join(bin, name), args)
+		d, err := startOne(st, n, name, filepath.Join(bin, name), args, frrLog(st, n, name))
 		if err != nil {
 			return nil, err
 		}
@@ -125,7 +123,7 @@ func startBgpdAlone(st *State, n *NodeState, o Options, conf string) ([]started,
 	path := cmp.Or(o.Bgpd, DefaultBgpd)
 	// -Z: no zebra; -S: stay root; -P 0: no TCP vty (see labs/peers).
 	args := []string{"-Z", "-S", "-P", "0", "--log", "stdout", "-f", conf, "-i", filepath.Join(dir, "bgpd.pid"), "--vty_socket", dir}
-	d, err := startOne(st, n, filepath.Base(path), path, args)
+	d, err := startOne(st, n, filepath.Base(path), path, args, frrLog(st, n, filepath.Base(path)))
 	if err != nil {
 		return nil, err
 	}
@@ -192,23 +190,7 @@ func applyFRRConfig(ctx context.Context, st *State, n *NodeState, vtysh, conf st
 	return nil
 }
 
-// startOne starts one daemon of node n, detached (the lab outlives the
-// command that deployed it), its output in StateDir/LAB/NODE[-NAME].log,
-// and records it in n.Daemons.
-func startOne(st *State, n *NodeState, name, path string, args []string) (*started, error) {
-	logPath := filepath.Join(st.Dir, n.Name+"-"+name+".log")
-	if n.Role == RolePeregrine {
-		logPath = filepath.Join(st.Dir, n.Name+".log")
-	}
-	p, err := netns.StartProcess(netns.Command{Path: path, Args: args, Dir: st.Dir}, netns.ProcessOptions{
-		Name:      n.Name + "/" + name,
-		Namespace: n.Namespace,
-		LogPath:   logPath,
-		Detached:  true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", n.Name, err)
-	}
-	n.Daemons = append(n.Daemons, Daemon{Name: name, PID: p.Pid(), Log: logPath})
-	return &started{node: n, binary: name, log: logPath, since: time.Now(), proc: p}, nil
+// frrLog is where an FRR daemon's output goes: StateDir/LAB/NODE-DAEMON.log.
+func frrLog(st *State, n *NodeState, daemon string) string {
+	return filepath.Join(st.Dir, n.Name+"-"+daemon+".log")
 }
