@@ -2,12 +2,14 @@ package interop_test
 
 // CE sessions end to end: two Peregrine PEs (userspace dataplane, manual
 // ESP keys as in TestE2E), one VRF, and behind each PE a gobgpd CE with
-// eBGP to it, announcing a /32 it holds on its loopback.
+// eBGP to it, an IPv4 session announcing a /32 and an IPv6 session a
+// /128 it holds on its loopback.
 //
 //	ce1 AS 65101                                             ce2 AS 65102
-//	192.0.2.1/32 on lo                                       198.51.100.1/32 on lo
+//	192.0.2.1/32, 2001:db8:c1::1/128 on lo                   198.51.100.1/32, 2001:db8:c2::1/128 on lo
 //	10.1.0.2 ──eth0───ce1── pe1 ══ core (ESP) ══ pe2 ──ce3───eth0── 10.2.0.2
-//	                 10.1.0.1   192.168.0.1  .2     10.2.0.1
+//	fd00:1::2        10.1.0.1   192.168.0.1  .2     10.2.0.1        fd00:2::2
+//	                 fd00:1::1                      fd00:2::1
 //
 // gobgpd installs nothing in the kernel, so for the data plane each CE
 // has a static default route via its PE: the routes under test are the
@@ -42,7 +44,9 @@ vrfs:
     import-targets: ['65000:1']
     export-targets: ['65000:1']
     interfaces: [%[4]s]
-    neighbors: [{address: %[5]s, asn: %[6]d, hold-time: 9s, keepalive: 3s}]
+    neighbors:
+      - {address: %[5]s, asn: %[6]d, hold-time: 9s, keepalive: 3s}
+      - {address: '%[9]s', asn: %[6]d, hold-time: 9s, keepalive: 3s}
 ipsec:
   local-address: %[1]s
   tunnels:
@@ -51,8 +55,9 @@ ipsec:
       in: {spi: %[8]d, cipher: aes128gcm16, key-file: in.key}
 `
 
-// ceGoBGPConf is a CE's gobgpd: IPv4 unicast with its PE, passive (the PE
-// opens CE sessions; its CE servers do not listen).
+// ceGoBGPConf is a CE's gobgpd: IPv4 unicast with its PE's IPv4 address
+// and IPv6 unicast with its IPv6 one, passive (the PE opens CE sessions;
+// its CE servers do not listen).
 const ceGoBGPConf = `[global.config]
   as = %[1]d
   router-id = "%[2]s"
@@ -70,6 +75,19 @@ const ceGoBGPConf = `[global.config]
   [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv4-unicast"
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "%[4]s"
+    peer-as = 65000
+  [neighbors.timers.config]
+    connect-retry = 1
+    hold-time = 9
+    keepalive-interval = 3
+  [neighbors.transport.config]
+    passive-mode = true
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
 `
 
 // ceSpeaker is a CE's gobgpd and its CLI.
@@ -78,14 +96,14 @@ type ceSpeaker struct {
 	cli  string
 }
 
-func startCESpeaker(t *testing.T, ctx context.Context, node *netns.Node, asn int, routerID, pe string) *ceSpeaker {
+func startCESpeaker(t *testing.T, ctx context.Context, node *netns.Node, asn int, routerID, pe, pe6 string) *ceSpeaker {
 	t.Helper()
 	gobgpd, err := peers.Tool("gobgpd")
 	must(t, err)
 	cli, err := peers.Tool("gobgp")
 	must(t, err)
 	conf := filepath.Join(node.Lab().Dir(), node.Name()+"-gobgpd.toml")
-	must(t, os.WriteFile(conf, fmt.Appendf(nil, ceGoBGPConf, asn, routerID, pe), 0o644))
+	must(t, os.WriteFile(conf, fmt.Appendf(nil, ceGoBGPConf, asn, routerID, pe, pe6), 0o644))
 	_, err = node.StartCommand(netns.Command{Path: gobgpd, Args: []string{
 		"-f", conf, "--config-strict", "-p", "--pprof-disable", "--api-hosts", "127.0.0.1:50051",
 	}})
@@ -112,14 +130,17 @@ type ceBest struct {
 	ASPath  []uint32
 }
 
-// rib reads the CE's best IPv4 unicast paths from `gobgp -j global rib`:
+// rib reads the CE's best unicast paths of family (ipv4, ipv6) from
+// `gobgp -j global rib -a FAMILY`:
 //
 //	{"198.51.100.1/32": [{"nlri": {"prefix": "198.51.100.1/32"}, "best": true,
 //	   "attrs": [{"type": 1, "value": 0},
 //	             {"type": 2, "as_paths": [{"segment_type": 2, "num": 2, "asns": [65000, 65102]}]},
 //	             {"type": 3, "nexthop": "10.1.0.1"}]}]}
-func (c *ceSpeaker) rib(ctx context.Context) (map[string]ceBest, error) {
-	out, err := c.gobgp(ctx, "-j", "global", "rib", "-a", "ipv4")
+//
+// An IPv6 path's next hop is in its MP_REACH_NLRI (type 14) instead.
+func (c *ceSpeaker) rib(ctx context.Context, family string) (map[string]ceBest, error) {
+	out, err := c.gobgp(ctx, "-j", "global", "rib", "-a", family)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +170,7 @@ func (c *ceSpeaker) rib(ctx context.Context) (map[string]ceBest, error) {
 					for _, seg := range a.ASPaths {
 						b.ASPath = append(b.ASPath, seg.ASNs...)
 					}
-				case 3:
+				case 3, 14:
 					b.NextHop, _ = netip.ParseAddr(a.Nexthop)
 				}
 			}
@@ -204,33 +225,49 @@ func TestE2ECESessions(t *testing.T) {
 	link(t, l, pe1n, "core", "192.168.0.1/30", pe2n, "core", "192.168.0.2/30")
 	link(t, l, pe1n, "ce1", "10.1.0.1/24", ce1n, "eth0", "10.1.0.2/24")
 	link(t, l, pe2n, "ce3", "10.2.0.1/24", ce2n, "eth0", "10.2.0.2/24")
-	must(t, ce1n.AddAddr("lo", pfx("192.0.2.1/32")))
-	must(t, ce2n.AddAddr("lo", pfx("198.51.100.1/32")))
+	must(t, pe1n.AddAddr("ce1", pfx("fd00:1::1/64")))
+	must(t, ce1n.AddAddr("eth0", pfx("fd00:1::2/64")))
+	must(t, pe2n.AddAddr("ce3", pfx("fd00:2::1/64")))
+	must(t, ce2n.AddAddr("eth0", pfx("fd00:2::2/64")))
+	for _, a := range []struct {
+		n *netns.Node
+		p string
+	}{{ce1n, "192.0.2.1/32"}, {ce1n, "2001:db8:c1::1/128"}, {ce2n, "198.51.100.1/32"}, {ce2n, "2001:db8:c2::1/128"}} {
+		must(t, a.n.AddAddr("lo", pfx(a.p)))
+	}
 	// The data-plane check's routes on the CEs (gobgpd installs none).
 	mustExec(t, ce1n, "ip", "route", "add", "default", "via", "10.1.0.1")
+	mustExec(t, ce1n, "ip", "-6", "route", "add", "default", "via", "fd00:1::1")
 	mustExec(t, ce2n, "ip", "route", "add", "default", "via", "10.2.0.1")
+	mustExec(t, ce2n, "ip", "-6", "route", "add", "default", "via", "fd00:2::1")
 
 	writeKeys(t, pe1n, keyAB, keyBA)
 	writeKeys(t, pe2n, keyBA, keyAB)
-	pe1 := startPE(t, pe1n, fmt.Sprintf(ceE2EConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "10.1.0.2", 65101, 0x1001, 0x2001))
-	pe2 := startPE(t, pe2n, fmt.Sprintf(ceE2EConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "10.2.0.2", 65102, 0x2001, 0x1001))
-	ce1 := startCESpeaker(t, ctx, ce1n, 65101, "10.255.0.1", "10.1.0.1")
-	ce2 := startCESpeaker(t, ctx, ce2n, 65102, "10.255.0.2", "10.2.0.1")
-	_, err := ce1.gobgp(ctx, "global", "rib", "-a", "ipv4", "add", "192.0.2.1/32")
-	must(t, err)
-	_, err = ce2.gobgp(ctx, "global", "rib", "-a", "ipv4", "add", "198.51.100.1/32")
-	must(t, err)
+	pe1 := startPE(t, pe1n, fmt.Sprintf(ceE2EConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "10.1.0.2", 65101, 0x1001, 0x2001, "fd00:1::2"))
+	pe2 := startPE(t, pe2n, fmt.Sprintf(ceE2EConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "10.2.0.2", 65102, 0x2001, 0x1001, "fd00:2::2"))
+	ce1 := startCESpeaker(t, ctx, ce1n, 65101, "10.255.0.1", "10.1.0.1", "fd00:1::1")
+	ce2 := startCESpeaker(t, ctx, ce2n, 65102, "10.255.0.2", "10.2.0.1", "fd00:2::1")
+	for _, a := range []struct {
+		ce          *ceSpeaker
+		fam, prefix string
+	}{{ce1, "ipv4", "192.0.2.1/32"}, {ce1, "ipv6", "2001:db8:c1::1/128"}, {ce2, "ipv4", "198.51.100.1/32"}, {ce2, "ipv6", "2001:db8:c2::1/128"}} {
+		_, err := a.ce.gobgp(ctx, "global", "rib", "-a", a.fam, "add", a.prefix)
+		must(t, err)
+	}
 
 	t.Run("each CE learns the other site's prefix from its PE", func(t *testing.T) {
 		for _, c := range []struct {
-			ce     *ceSpeaker
-			prefix string
-			pe     string
-			origin uint32
-		}{{ce1, "198.51.100.1/32", "10.1.0.1", 65102}, {ce2, "192.0.2.1/32", "10.2.0.1", 65101}} {
+			ce          *ceSpeaker
+			fam, prefix string
+			pe          string
+			origin      uint32
+		}{
+			{ce1, "ipv4", "198.51.100.1/32", "10.1.0.1", 65102}, {ce2, "ipv4", "192.0.2.1/32", "10.2.0.1", 65101},
+			{ce1, "ipv6", "2001:db8:c2::1/128", "fd00:1::1", 65102}, {ce2, "ipv6", "2001:db8:c1::1/128", "fd00:2::1", 65101},
+		} {
 			var got ceBest
 			err := peers.Eventually(ctx, func(ctx context.Context) error {
-				rib, err := c.ce.rib(ctx)
+				rib, err := c.ce.rib(ctx, c.fam)
 				if err != nil {
 					return err
 				}
@@ -256,6 +293,8 @@ func TestE2ECESessions(t *testing.T) {
 		must(t, peers.Eventually(wait, func(context.Context) error { return pingFrom(ce1n, "192.0.2.1", "198.51.100.1", 1) }))
 		must(t, pingFrom(ce1n, "192.0.2.1", "198.51.100.1", 5))
 		must(t, pingFrom(ce2n, "198.51.100.1", "192.0.2.1", 5))
+		must(t, peers.Eventually(wait, func(context.Context) error { return pingFrom(ce1n, "2001:db8:c1::1", "2001:db8:c2::1", 1) }))
+		must(t, pingFrom(ce2n, "2001:db8:c2::1", "2001:db8:c1::1", 5))
 	})
 
 	t.Run("a CE's withdrawal leaves the far PE and the ping fails", func(t *testing.T) {
@@ -275,7 +314,7 @@ func TestE2ECESessions(t *testing.T) {
 			return nil
 		}))
 		must(t, peers.Eventually(ctx, func(ctx context.Context) error {
-			rib, err := ce1.rib(ctx)
+			rib, err := ce1.rib(ctx, "ipv4")
 			if err != nil {
 				return err
 			}
@@ -286,6 +325,9 @@ func TestE2ECESessions(t *testing.T) {
 		}))
 		if err := pingFrom(ce1n, "192.0.2.1", "198.51.100.1", 2); err == nil {
 			t.Error("ping to the withdrawn prefix still answered")
+		}
+		if err := pingFrom(ce1n, "2001:db8:c1::1", "2001:db8:c2::1", 2); err != nil {
+			t.Errorf("the IPv6 prefix went with the IPv4 one: %v", err)
 		}
 	})
 }
