@@ -10,7 +10,7 @@ PKGS      := ./...
 all: build
 
 help:
-	@echo "make demo      two PEs, an FRR route reflector, four CEs in namespaces: BGP, ESP, pings, verdict (root)"
+	@echo "make demo      two PEs, an FRR route reflector, four FRR CEs in namespaces: BGP, ESP, pings, verdict (root)"
 	@echo "make demo-down remove the demo lab"
 	@echo "make walk      follow one packet through the MPLS and ESP engines"
 	@echo "make test      lint, then every test with the race detector (what CI runs)"
@@ -144,8 +144,10 @@ clab-test: build
 	  PEREGRINE_LAB=$(BIN)/peregrine-lab containerlab/clab-test.sh $(CLAB_FLAGS) $(CLAB_TOPOS)
 
 # The main job: the l3vpn-ipsec containerlab topology in network namespaces
-# (no Docker), BGP through an FRR route reflector, pings CE to CE in both
-# VRFs across the ESP core, show output and a verdict. The lab stays up
+# (no Docker), BGP through an FRR route reflector, FRR CEs with eBGP to
+# their PE (as-override: every site is AS 65100), pings CE loopback to
+# loopback in both VRFs (IPv4, IPv6) across the ESP core, the CE sessions,
+# show output and a verdict. The lab stays up
 # until `make demo-down`; DEMO_FLAGS=-destroy removes it at the end.
 DEMO_TOPO  ?= containerlab/l3vpn-ipsec/l3vpn-ipsec.clab.yml
 DEMO_FLAGS ?=

@@ -428,8 +428,11 @@ func checkPEs(topo *topology, pes []pe) []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
-	// Where each address is assigned: node names by address.
+	// Where each address is assigned: node names by address, and the
+	// addresses of each "node:interface".
 	assigned := map[netip.Addr][]string{}
+	addrsOn := map[string][]netip.Addr{}
+	frrConfs := map[string]string{}
 	for _, name := range sortedKeys(topo.spec.Topology.Nodes) {
 		addrs := execAddrs(topo.spec.Topology.Nodes[name].Exec)
 		if src, ok := topo.spec.HostPath(name, "/etc/frr/frr.conf"); ok {
@@ -437,16 +440,22 @@ func checkPEs(topo *topology, pes []pe) []error {
 			if err != nil {
 				bad("%s: %v", name, err)
 			}
+			frrConfs[name] = string(b)
 			addrs = append(addrs, frrAddrs(string(b))...)
 		}
 		for _, a := range addrs {
 			assigned[a.prefix.Addr()] = append(assigned[a.prefix.Addr()], name)
+			addrsOn[name+":"+a.dev] = append(addrsOn[name+":"+a.dev], a.prefix.Addr())
 		}
 	}
 	endpoints := map[string]bool{}
+	peerOf := map[string]string{} // "node:if" -> the other end's "node:if"
 	for _, l := range topo.spec.Topology.Links {
 		for _, ep := range l.Endpoints {
 			endpoints[ep] = true
+		}
+		if len(l.Endpoints) == 2 {
+			peerOf[l.Endpoints[0]], peerOf[l.Endpoints[1]] = l.Endpoints[1], l.Endpoints[0]
 		}
 	}
 	byLocal := map[netip.Addr]pe{}
@@ -464,6 +473,9 @@ func checkPEs(topo *topology, pes []pe) []error {
 				if !endpoints[p.name+":"+ifn] {
 					bad("%s: vrf %s: interface %s is not a link endpoint", p.name, v.Name, ifn)
 				}
+			}
+			for _, n := range v.Neighbors {
+				errs = append(errs, checkCE(p, v, n, peerOf, addrsOn, frrConfs)...)
 			}
 		}
 		if a := c.IPsec.LocalAddress; a.IsValid() && !on(a) {
@@ -514,6 +526,61 @@ func checkPEs(topo *topology, pes []pe) []error {
 	return errs
 }
 
+// checkCE checks a PE's CE session against the topology: the CE's
+// address is on the node at the other end of one of the VRF's
+// interfaces, and if that node is an FRR router, its frr.conf runs the
+// AS the PE expects and has a session back to the PE's address on that
+// link, of the same family, with the PE's AS.
+func checkCE(p pe, v config.VRF, n config.CENeighbor, peerOf map[string]string, addrsOn map[string][]netip.Addr, frrConfs map[string]string) []error {
+	var errs []error
+	for _, ifn := range v.Interfaces {
+		peer := peerOf[p.name+":"+ifn]
+		if !slices.Contains(addrsOn[peer], n.Address) {
+			continue
+		}
+		node, _, _ := strings.Cut(peer, ":")
+		conf, ok := frrConfs[node]
+		if !ok {
+			return nil // a plain host: nothing to hold a session
+		}
+		as, sessions := frrBGP(conf)
+		if as != n.ASN {
+			errs = append(errs, fmt.Errorf("%s: vrf %s: neighbor %s asn %d, but %s runs router bgp %d", p.name, v.Name, n.Address, n.ASN, node, as))
+		}
+		back := false
+		for _, a := range addrsOn[p.name+":"+ifn] {
+			if a.Is4() == n.Address.Is4() && sessions[a] == p.cfg.Router.ASN {
+				back = true
+			}
+		}
+		if !back {
+			errs = append(errs, fmt.Errorf("%s: vrf %s: neighbor %s (%s) has no neighbor on %s's %s addresses %v with remote-as %d", p.name, v.Name, n.Address, node, p.name, ifn, addrsOn[p.name+":"+ifn], p.cfg.Router.ASN))
+		}
+		return errs
+	}
+	return []error{fmt.Errorf("%s: vrf %s: neighbor %s is on no node linked to the VRF's interfaces %v", p.name, v.Name, n.Address, v.Interfaces)}
+}
+
+// frrBGP returns the AS of an FRR configuration's "router bgp" and its
+// neighbors' remote-as, by address.
+func frrBGP(conf string) (as uint32, remote map[netip.Addr]uint32) {
+	remote = map[netip.Addr]uint32{}
+	for _, line := range strings.Split(conf, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 3 && f[0] == "router" && f[1] == "bgp":
+			_, _ = fmt.Sscan(f[2], &as)
+		case len(f) == 4 && f[0] == "neighbor" && f[2] == "remote-as":
+			a, err := netip.ParseAddr(f[1])
+			var asn uint32
+			if _, serr := fmt.Sscan(f[3], &asn); err == nil && serr == nil {
+				remote[a] = asn
+			}
+		}
+	}
+	return as, remote
+}
+
 // TestPeregrineConfigsRejects shows checkPEs and config.Load can fail.
 func TestPeregrineConfigsRejects(t *testing.T) {
 	topo, err := loadTopology(filepath.Join("l3vpn-ipsec", "l3vpn-ipsec.clab.yml"))
@@ -533,8 +600,17 @@ func TestPeregrineConfigsRejects(t *testing.T) {
 	pe2.IPsec.Tunnels[0].In, pe2.IPsec.Tunnels[0].Out = pe2.IPsec.Tunnels[0].Out, pe2.IPsec.Tunnels[0].In
 	pe2.VRFs = slices.Clone(pe2.VRFs)
 	pe2.VRFs[0].Interfaces = []string{"eth9"}
-	errs := checkPEs(topo, []pe{pes[0], {name: "pe2", cfg: &pe2}})
-	for _, want := range []string{"pe1: tunnel to pe2: out.spi", "pe2: tunnel to pe1: out.spi", "interface eth9 is not a link endpoint"} {
+	// blue's CE sessions: one at the wrong AS, one to an address no CE has.
+	pe2.VRFs[1].Neighbors = slices.Clone(pe2.VRFs[1].Neighbors)
+	pe2.VRFs[1].Neighbors[0].ASN = 65101
+	pe2.VRFs[1].Neighbors[1].Address = netip.MustParseAddr("fd00:2::9")
+	// pe1 in another AS: its CEs have no session to it.
+	pe1 := *pes[0].cfg
+	pe1.Router.ASN = 65001
+	errs := checkPEs(topo, []pe{{name: "pe1", cfg: &pe1}, {name: "pe2", cfg: &pe2}})
+	for _, want := range []string{"pe1: vrf red: neighbor fd00:1::2 (ce-red-1) has no neighbor on pe1's eth1 addresses [10.1.0.1 fd00:1::1] with remote-as 65001", "pe1: tunnel to pe2: out.spi", "pe2: tunnel to pe1: out.spi", "interface eth9 is not a link endpoint",
+		"pe2: vrf blue: neighbor 10.2.0.2 asn 65101, but ce-blue-2 runs router bgp 65100", "pe2: vrf blue: neighbor fd00:2::9 is on no node linked to the VRF's interfaces [eth2]",
+		"pe2: vrf red: neighbor 10.2.0.2 is on no node linked to the VRF's interfaces [eth9]"} {
 		if !slices.ContainsFunc(errs, func(e error) bool { return strings.Contains(e.Error(), want) }) {
 			t.Errorf("no error %q among %v", want, errs)
 		}

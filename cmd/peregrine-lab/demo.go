@@ -18,7 +18,7 @@ import (
 )
 
 // convergeTimeout bounds the wait for BGP and routes.
-const convergeTimeout = 90 * time.Second
+var convergeTimeout = 90 * time.Second
 
 // demo deploys topo in namespaces, checks it (check) and, with destroy,
 // removes it.
@@ -42,10 +42,31 @@ func demo(ctx context.Context, topo *clab.Topology, opts clab.Options, destroy b
 		fmt.Fprintf(w, "(logs: %s)\n", st.Dir)
 	}
 	if !destroy {
-		fmt.Fprintf(w, "The lab stays up: `ip netns exec %s ping 10.2.0.2`, `bin/peregrine -s %s show vrf`; `make demo-down` removes it.\n",
-			clab.Namespace(topo.Name, "ce-red-1"), pes0Socket(st))
+		fmt.Fprintf(w, "The lab stays up: %s`bin/peregrine -s %s show vrf`; `make demo-down` removes it.\n", tryCE(topo, st), pes0Socket(st))
 	}
 	return err
+}
+
+// tryCE suggests a ping (and for an FRR CE, a vtysh command) from the
+// first CE that pings something.
+func tryCE(topo *clab.Topology, st *clab.State) string {
+	for _, ns := range st.Nodes {
+		n := topo.Topology.Nodes[ns.Name]
+		targets := pingTargets(n)
+		if len(targets) == 0 {
+			continue
+		}
+		ping := "ping " + targets[0]
+		if from := pingSource(n, targets[0]); from != "" {
+			ping = "ping -I " + from + " " + targets[0]
+		}
+		s := fmt.Sprintf("`ip netns exec %s %s`, ", ns.Namespace, ping)
+		if ns.VtySocket != "" {
+			s += fmt.Sprintf("`vtysh --vty_socket %s -c 'show bgp summary'`, ", ns.VtySocket)
+		}
+		return s
+	}
+	return ""
 }
 
 func pes0Socket(st *clab.State) string {
@@ -59,11 +80,14 @@ func pes0Socket(st *clab.State) string {
 
 // check judges a deployed lab as `make demo` and `make clab-test` do:
 // every Peregrine node's daemon runs, has all its BGP sessions up and a
-// route imported into each VRF; every ping the CE nodes' labels ask for
-// is answered; every ESP SA carried packets during the pings; and no
-// byte of any key file appears in the output, the show documents or the
-// daemons' logs. It prints show output from the first PE and a verdict
-// line, and returns an error unless the verdict is PASS.
+// route imported into each VRF; every FRR node (CE or route reflector)
+// has all its BGP sessions Established, and an FRR CE has a BGP route
+// to each address it pings; every ping the CE nodes' labels ask for is
+// answered; every ESP SA carried packets during the pings; and no byte
+// of any key file appears in the output, the show documents or the
+// daemons' logs. It prints show output from the first PE, the FRR
+// routers' sessions and a verdict line, and returns an error unless the
+// verdict is PASS.
 func check(ctx context.Context, topo *clab.Topology, nodes labNodes, out io.Writer) error {
 	// Everything printed is also kept, to look for key material in it.
 	var seen bytes.Buffer
@@ -75,7 +99,7 @@ func check(ctx context.Context, topo *clab.Topology, nodes labNodes, out io.Writ
 		}
 	}
 	var dead []string
-	for _, pe := range pes {
+	for _, pe := range append(slices.Clone(pes), frrNodes(topo)...) {
 		if err := nodes.down(ctx, pe); err != nil {
 			dead = append(dead, err.Error())
 		}
@@ -84,8 +108,8 @@ func check(ctx context.Context, topo *clab.Topology, nodes labNodes, out io.Writ
 		fmt.Fprintf(w, "verdict: FAIL: %s\n", strings.Join(dead, "\n"))
 		return errNotConverged
 	}
-	fmt.Fprintf(w, "== waiting for BGP sessions and VPN routes on %d PEs (tunnels are manually keyed: up with the daemon)\n", len(pes))
-	converged, stopped := waitConverged(ctx, pes, nodes, w)
+	fmt.Fprintf(w, "== waiting for BGP sessions and VPN routes on %d PEs and %d FRR routers (tunnels are manually keyed: up with the daemon)\n", len(pes), len(frrNodes(topo)))
+	converged, stopped := waitConverged(ctx, topo, pes, nodes, w)
 	if stopped != nil {
 		fmt.Fprintf(w, "verdict: FAIL: %v\n", stopped)
 		return errNotConverged
@@ -118,15 +142,29 @@ func check(ctx context.Context, topo *clab.Topology, nodes labNodes, out io.Writ
 			}
 		}
 	}
+	printFRRSessions(ctx, topo, nodes, w)
+	var frrDown []string
+	for _, n := range frrNodes(topo) {
+		if st := frrProgress(ctx, topo, nodes, n); !st.done() {
+			frrDown = append(frrDown, fmt.Sprintf("%s %s%s", n, st, sessionsDown(st.down)))
+		}
+	}
 	for _, n := range slices.Sorted(maps.Keys(topo.Topology.Nodes)) {
 		seen.Write(nodes.logs(ctx, n))
 	}
 	leaks := keyLeaks(topo, seen.Bytes())
 
-	ok := converged && sent > 0 && answered == sent && len(still) == 0 && len(leaks) == 0
-	verdict := fmt.Sprintf("BGP up on %d PEs, %d/%d CE pings answered across the ESP core in VRFs %s", len(pes), answered, sent, strings.Join(vrfs, ", "))
+	ok := converged && sent > 0 && answered == sent && len(still) == 0 && len(leaks) == 0 && len(frrDown) == 0
+	frr := ""
+	if n := len(frrNodes(topo)); n > 0 {
+		frr = fmt.Sprintf(" and %d FRR routers", n)
+	}
+	verdict := fmt.Sprintf("BGP up on %d PEs%s, %d/%d CE pings answered across the ESP core in VRFs %s", len(pes), frr, answered, sent, strings.Join(vrfs, ", "))
 	if !converged {
 		verdict = fmt.Sprintf("BGP or routes did not converge within %v; %d/%d CE pings answered", convergeTimeout, answered, sent)
+	}
+	if len(frrDown) > 0 {
+		verdict += "; FRR routers not converged: " + strings.Join(frrDown, ", ")
 	}
 	if len(still) > 0 {
 		verdict += "; SAs that carried nothing during the pings: " + strings.Join(still, ", ")
@@ -193,15 +231,26 @@ func keyLeaks(topo *clab.Topology, b []byte) []string {
 }
 
 // waitConverged polls every PE until all its neighbors are established
-// and each of its VRFs has imported a route, printing a line whenever
-// something moved. A PE whose daemon stops ends the wait at once: dead
+// and each of its VRFs has imported a route, and every FRR node until
+// its sessions are Established and, for a CE, each address it pings is
+// routed by BGP, printing a line whenever something moved. A PE whose daemon stops ends the wait at once: dead
 // says which and why.
-func waitConverged(ctx context.Context, pes []string, nodes labNodes, w io.Writer) (ok bool, dead error) {
+func waitConverged(ctx context.Context, topo *clab.Topology, pes []string, nodes labNodes, w io.Writer) (ok bool, dead error) {
 	start := time.Now()
 	last := ""
 	for {
 		done := true
 		var parts []string
+		for _, n := range frrNodes(topo) {
+			st := frrProgress(ctx, topo, nodes, n)
+			if !st.done() {
+				if err := nodes.down(ctx, n); err != nil {
+					return false, err
+				}
+				done = false
+			}
+			parts = append(parts, n+" "+st.String())
+		}
 		for _, pe := range pes {
 			var ns []localapi.Neighbor
 			var vrfs []localapi.VRF
@@ -256,14 +305,19 @@ func pings(ctx context.Context, topo *clab.Topology, nodes labNodes, w io.Writer
 	const count = 3
 	for _, name := range slices.Sorted(maps.Keys(topo.Topology.Nodes)) {
 		n := topo.Topology.Nodes[name]
-		targets := strings.FieldsFunc(n.Labels[clab.LabelPing], func(r rune) bool { return r == ',' || r == ' ' })
+		targets := pingTargets(n)
 		vrf := n.Labels[clab.LabelVRF]
 		if vrf != "" && len(targets) > 0 && !slices.Contains(vrfs, vrf) {
 			vrfs = append(vrfs, vrf)
 		}
 		for _, dst := range targets {
 			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			out, _ := nodes.run(cctx, name, "ping", "-c", fmt.Sprint(count), "-i", "0.3", "-W", "2", dst)
+			argv := []string{"ping", "-c", fmt.Sprint(count), "-i", "0.3", "-W", "2", dst}
+			from := pingSource(n, dst)
+			if from != "" {
+				argv = slices.Insert(argv, 1, "-I", from)
+			}
+			out, _ := nodes.run(cctx, name, argv...)
 			cancel()
 			got := 0
 			for _, l := range strings.Split(string(out), "\n") {
@@ -273,7 +327,10 @@ func pings(ctx context.Context, topo *clab.Topology, nodes labNodes, w io.Writer
 			}
 			sent += count
 			answered += got
-			fmt.Fprintf(w, "  %-10s (vrf %s) -> %-10s %d/%d replies\n", name, orDash(vrf), dst, got, count)
+			if from != "" {
+				from = " from " + from
+			}
+			fmt.Fprintf(w, "  %-10s (vrf %s) -> %-10s %d/%d replies%s\n", name, orDash(vrf), dst, got, count, from)
 		}
 	}
 	return sent, answered, vrfs

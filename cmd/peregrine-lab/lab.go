@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -92,8 +93,12 @@ func inspectLab(name string, w io.Writer) error {
 			state = "DOWN"
 		}
 		pid := "-"
-		if n.PID != 0 {
-			pid = fmt.Sprint(n.PID)
+		if len(n.Daemons) > 0 {
+			var ps []string
+			for _, d := range n.Daemons {
+				ps = append(ps, fmt.Sprint(d.PID))
+			}
+			pid = strings.Join(ps, ",")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Role, n.Namespace, pid, state, orDash(n.Log))
 	}

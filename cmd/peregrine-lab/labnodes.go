@@ -27,6 +27,8 @@ type labNodes interface {
 	down(ctx context.Context, node string) error
 	// logs returns the node daemon's output so far.
 	logs(ctx context.Context, node string) []byte
+	// vtysh runs one vtysh command on an FRR node and returns its output.
+	vtysh(ctx context.Context, node, command string) ([]byte, error)
 }
 
 // showJSON decodes `peregrine show WORDS --json` on pe into v.
@@ -66,8 +68,9 @@ func (n *netnsNodes) down(_ context.Context, node string) error {
 		return err
 	}
 	for _, s := range st.Nodes {
-		if s.Name == node && s.PID != 0 && !s.Running {
-			return fmt.Errorf("node %s: its daemon (pid %d) is not running; its last output lines:\n%s", node, s.PID, indentTail(n.logs(context.Background(), node), 20))
+		if d, down := s.Down(); s.Name == node && down {
+			b, _ := os.ReadFile(d.Log)
+			return fmt.Errorf("node %s: its daemon %s (pid %d) is not running; its last output lines:\n%s", node, d.Name, d.PID, indentTail(b, 20))
 		}
 	}
 	return nil
@@ -76,6 +79,26 @@ func (n *netnsNodes) down(_ context.Context, node string) error {
 func (n *netnsNodes) logs(_ context.Context, node string) []byte {
 	b, _ := os.ReadFile(n.nodes[node].Log)
 	return b
+}
+
+func (n *netnsNodes) vtysh(ctx context.Context, node, command string) ([]byte, error) {
+	dir := n.nodes[node].VtySocket
+	if dir == "" {
+		return nil, fmt.Errorf("node %s runs no FRR", node)
+	}
+	return runVtysh(exec.CommandContext(ctx, clab.DefaultVtysh, "--vty_socket", dir, "-c", command), node, command)
+}
+
+// runVtysh runs a vtysh command line and returns its standard output; an
+// error carries what vtysh said.
+func runVtysh(cmd *exec.Cmd, node, command string) ([]byte, error) {
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("node %s: vtysh -c %q: %v: %s", node, command, err, strings.TrimSpace(stderr.String()+string(out)))
+	}
+	return out, nil
 }
 
 // dockerNodes is a lab containerlab deployed: node NODE of lab LAB is the
@@ -130,6 +153,10 @@ func (d *dockerNodes) down(ctx context.Context, node string) error {
 		what = "exited with status " + code + " (container " + d.container(node) + " stopped)"
 	}
 	return fmt.Errorf("node %s: its daemon %s; its last output lines:\n%s", node, what, indentTail(d.logs(ctx, node), 20))
+}
+
+func (d *dockerNodes) vtysh(ctx context.Context, node, command string) ([]byte, error) {
+	return runVtysh(exec.CommandContext(ctx, d.docker, "exec", d.container(node), "vtysh", "-c", command), node, command)
 }
 
 func (d *dockerNodes) logs(ctx context.Context, node string) []byte {

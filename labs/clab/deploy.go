@@ -28,8 +28,9 @@ import (
 // harmless for a lab's published keys, never for real ones.
 var StateDir = "/run/peregrine-lab"
 
-// DefaultBgpd is FRR's bgpd as Debian installs it.
-const DefaultBgpd = "/usr/lib/frr/bgpd"
+// DefaultBgpd is FRR's bgpd as Debian installs it, run alone (without
+// zebra) in an FRR node that binds no daemons file.
+const DefaultBgpd = DefaultFRRDir + "/bgpd"
 
 // Where a node's daemon finds its configuration, as in the container.
 const (
@@ -40,7 +41,9 @@ const (
 // Options configure Deploy.
 type Options struct {
 	Peregrined string    // the peregrined binary; default: next to this executable, else $PATH
-	Bgpd       string    // default DefaultBgpd
+	Bgpd       string    // bgpd run alone (no daemons file); default DefaultBgpd
+	FRRDir     string    // where an FRR node's daemons are; default DefaultFRRDir
+	Vtysh      string    // the vtysh that applies frr.conf; default DefaultVtysh
 	Progress   io.Writer // a line per step; nil: none
 }
 
@@ -57,11 +60,45 @@ type NodeState struct {
 	Name      string `json:"name"`
 	Role      Role   `json:"role"`
 	Namespace string `json:"namespace"`
-	PID       int    `json:"pid,omitempty"`       // the node's daemon; 0 for a host
-	Log       string `json:"log,omitempty"`       // the daemon's output
-	Socket    string `json:"socket,omitempty"`    // peregrined's control socket
-	StateDir  string `json:"state-dir,omitempty"` // peregrined's state.directory
-	Running   bool   `json:"running"`             // filled in by Inspect
+	// PID and Log are the node's main daemon: peregrined, or FRR's bgpd
+	// (zebra if bgpd is off); PID is 0 for a host.
+	PID       int    `json:"pid,omitempty"`
+	Log       string `json:"log,omitempty"`
+	Socket    string `json:"socket,omitempty"`     // peregrined's control socket
+	StateDir  string `json:"state-dir,omitempty"`  // peregrined's state.directory
+	VtySocket string `json:"vty-socket,omitempty"` // FRR: vtysh --vty_socket VTYSOCKET
+	// Daemons are every daemon the node runs, in start order: one for a
+	// Peregrine node, zebra, bgpd, staticd... for an FRR node.
+	Daemons []Daemon `json:"daemons,omitempty"`
+	Running bool     `json:"running"` // every daemon runs; filled in by Inspect
+}
+
+// Daemon is one process of a node.
+type Daemon struct {
+	Name    string `json:"name"` // the program: peregrined, zebra, bgpd...
+	PID     int    `json:"pid"`
+	Log     string `json:"log"`     // its output
+	Running bool   `json:"running"` // filled in by Inspect
+}
+
+// Down returns the first of the node's daemons that Inspect found not
+// running, if any.
+func (n *NodeState) Down() (Daemon, bool) {
+	for _, d := range n.Daemons {
+		if !d.Running {
+			return d, true
+		}
+	}
+	return Daemon{}, false
+}
+
+// daemonList is "zebra pid 12, bgpd pid 13" for the progress lines.
+func (n *NodeState) daemonList() string {
+	var parts []string
+	for _, d := range n.Daemons {
+		parts = append(parts, fmt.Sprintf("%s pid %d", d.Name, d.PID))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // RequireRoot returns an error saying why the runner cannot work as this
@@ -124,13 +161,14 @@ func Deploy(ctx context.Context, t *Topology, o Options) (st *State, err error) 
 	}
 	var daemons []started
 	for i := range st.Nodes {
-		d, err := startDaemon(t, st, &st.Nodes[i], o)
+		n := &st.Nodes[i]
+		ds, err := startDaemons(ctx, t, st, n, o)
 		if err != nil {
 			return nil, err
 		}
-		if d != nil {
-			daemons = append(daemons, *d)
-			say("%s: %s started (%s, pid %d)", t.Name, st.Nodes[i].Name, st.Nodes[i].Role, st.Nodes[i].PID)
+		if len(ds) > 0 {
+			daemons = append(daemons, ds...)
+			say("%s: %s started (%s: %s)", t.Name, n.Name, n.Role, n.daemonList())
 		}
 	}
 	// A daemon that exits on a bad configuration must fail the deploy,
@@ -151,49 +189,53 @@ func link(lab, a, b string) error {
 	return nil
 }
 
-// startDaemon starts the node's daemon, detached from this process: the
-// lab outlives the command that deployed it. It returns nil for a node
-// that runs no daemon.
-func startDaemon(t *Topology, st *State, n *NodeState, o Options) (*started, error) {
-	var path string
-	var args []string
+// startDaemons starts the node's daemons, detached from this process:
+// the lab outlives the command that deployed it. It returns none for a
+// node that runs no daemon.
+func startDaemons(ctx context.Context, t *Topology, st *State, n *NodeState, o Options) ([]started, error) {
 	switch n.Role {
-	case RoleHost:
-		return nil, nil
 	case RolePeregrine:
 		conf, ok := t.HostPath(n.Name, PeregrineConfig)
 		if !ok {
 			return nil, fmt.Errorf("topology.nodes.%s.binds: none covers %s, the Peregrine config", n.Name, PeregrineConfig)
 		}
-		path = cmp.Or(o.Peregrined, peregrinedBinary())
 		n.Socket = filepath.Join(st.Dir, n.Name+".sock")
 		n.StateDir = filepath.Join(st.Dir, n.Name+"-state")
-		args = []string{"-c", conf, "-s", n.Socket, "-state-dir", n.StateDir}
+		args := []string{"-c", conf, "-s", n.Socket, "-state-dir", n.StateDir}
+		d, err := startOne(st, n, "peregrined", cmp.Or(o.Peregrined, peregrinedBinary()), args, filepath.Join(st.Dir, n.Name+".log"))
+		if err != nil {
+			return nil, err
+		}
+		n.PID, n.Log = d.proc.Pid(), d.log
+		return []started{*d}, nil
 	case RoleFRR:
 		conf, ok := t.HostPath(n.Name, FRRConfig)
 		if !ok {
 			return nil, fmt.Errorf("topology.nodes.%s.binds: none covers %s, the FRR config", n.Name, FRRConfig)
 		}
-		dir := filepath.Join(st.Dir, n.Name)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
+		if daemons, ok := t.HostPath(n.Name, FRRDaemons); ok {
+			return startFRR(ctx, st, n, o, conf, daemons)
 		}
-		path = cmp.Or(o.Bgpd, DefaultBgpd)
-		// -Z: no zebra; -S: stay root; -P 0: no TCP vty (see labs/peers).
-		args = []string{"-Z", "-S", "-P", "0", "--log", "stdout", "-f", conf, "-i", filepath.Join(dir, "bgpd.pid"), "--vty_socket", dir}
+		return startBgpdAlone(st, n, o, conf)
 	}
-	n.Log = filepath.Join(st.Dir, n.Name+".log")
+	return nil, nil
+}
+
+// startOne starts one daemon of node n, detached (the lab outlives the
+// command that deployed it), its output in logPath, and records it in
+// n.Daemons.
+func startOne(st *State, n *NodeState, name, path string, args []string, logPath string) (*started, error) {
 	p, err := netns.StartProcess(netns.Command{Path: path, Args: args, Dir: st.Dir}, netns.ProcessOptions{
-		Name:      n.Name + "/" + filepath.Base(path),
+		Name:      n.Name + "/" + name,
 		Namespace: n.Namespace,
-		LogPath:   n.Log,
-		Detached:  true, // the lab outlives the command that deployed it
+		LogPath:   logPath,
+		Detached:  true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", n.Name, err)
 	}
-	n.PID = p.Pid()
-	return &started{node: n, binary: filepath.Base(path), since: time.Now(), proc: p}, nil
+	n.Daemons = append(n.Daemons, Daemon{Name: name, PID: p.Pid(), Log: logPath})
+	return &started{node: n, binary: name, log: logPath, since: time.Now(), proc: p}, nil
 }
 
 // peregrinedBinary is the peregrined next to the running executable (as
@@ -232,7 +274,11 @@ func Inspect(name string) (*State, error) {
 	}
 	for i := range st.Nodes {
 		n := &st.Nodes[i]
-		n.Running = n.PID == 0 && netns.NamespaceExists(n.Namespace) || n.PID != 0 && alive(n.PID)
+		for j := range n.Daemons {
+			n.Daemons[j].Running = alive(n.Daemons[j].PID)
+		}
+		_, down := n.Down()
+		n.Running = netns.NamespaceExists(n.Namespace) && !down
 	}
 	return &st, nil
 }

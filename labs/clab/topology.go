@@ -4,8 +4,14 @@
 // namespace, and the node's daemon started by what its image says it is:
 //
 //	image mentions "peregrine"  peregrined -c <the node's bind of /etc/peregrine>/peregrined.yml
-//	image mentions "frr"        FRR's bgpd with the node's bind of /etc/frr/frr.conf
+//	image mentions "frr"        the FRR daemons its bind of /etc/frr/daemons enables (zebra,
+//	                            bgpd, staticd...), configured from its /etc/frr/frr.conf;
+//	                            without a daemons file, bgpd alone (no zebra)
 //	anything else               a plain host: namespace, links and exec only
+//
+// An FRR node's zebra runs in the node's namespace, so the routes its
+// bgpd learns are in that namespace's kernel table, as in a container
+// (frr.go).
 //
 // Binds ("SRC:DST[:ro]", SRC relative to the topology file) are not
 // mounted: the runner reads the file a daemon needs from SRC, and Peregrine
@@ -66,11 +72,13 @@ type Node struct {
 }
 
 // Labels the demo reads from CE nodes (containerlab passes labels through
-// to the container untouched): the addresses the node should reach, and
-// the VRF it sits in, for the report.
+// to the container untouched): the addresses the node should reach, the
+// addresses to ping them from (one per family: a CE's loopback), and the
+// VRF it sits in, for the report.
 const (
-	LabelPing = "peregrine.demo/ping" // comma-separated addresses
-	LabelVRF  = "peregrine.demo/vrf"
+	LabelPing     = "peregrine.demo/ping"      // comma-separated addresses
+	LabelPingFrom = "peregrine.demo/ping-from" // comma-separated addresses
+	LabelVRF      = "peregrine.demo/vrf"
 )
 
 // Link joins two endpoints, "node:interface".

@@ -36,8 +36,9 @@ const logTail = 20
 type DaemonExitedError struct {
 	Node   string
 	Binary string
-	Err    error    // the exit status; nil if the daemon runs but never answered
-	Lines  []string // the last lines of its log
+	Err    error         // the exit status; nil if the daemon runs but never answered
+	Waited time.Duration // how long it was given to answer, when Err is nil
+	Lines  []string      // the last lines of its log
 }
 
 func (e *DaemonExitedError) Error() string {
@@ -45,7 +46,7 @@ func (e *DaemonExitedError) Error() string {
 	if e.Err != nil {
 		fmt.Fprintf(&b, "node %s: %s exited during deploy (%v)", e.Node, e.Binary, e.Err)
 	} else {
-		fmt.Fprintf(&b, "node %s: %s did not answer on its control socket within %v", e.Node, e.Binary, SocketWait)
+		fmt.Fprintf(&b, "node %s: %s did not answer on its socket within %v", e.Node, e.Binary, e.Waited)
 	}
 	// Not the log's path: a failed deploy removes the lab, logs and all.
 	if len(e.Lines) == 0 {
@@ -64,7 +65,8 @@ func (e *DaemonExitedError) Unwrap() error { return e.Err }
 // started is a daemon Deploy started and watches until the lab is up.
 type started struct {
 	node   *NodeState
-	binary string
+	binary string // the daemon's name: peregrined, zebra, bgpd...
+	log    string // its output
 	since  time.Time
 	proc   *netns.Process
 }
@@ -94,7 +96,7 @@ func awaitOne(ctx context.Context, d started) error {
 			if err == nil {
 				err = errExitedZero
 			}
-			return d.failure(err)
+			return d.failure(err, 0)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
@@ -107,13 +109,14 @@ func awaitOne(ctx context.Context, d started) error {
 			return nil
 		}
 		if !answered && now.After(socketEnd) {
-			return d.failure(nil)
+			return d.failure(nil, SocketWait)
 		}
 	}
 }
 
-func (d started) failure(exitErr error) error {
-	return &DaemonExitedError{Node: d.node.Name, Binary: d.binary, Err: exitErr, Lines: lastLines(d.node.Log, logTail)}
+// failure is d's exit (exitErr), or its silence for waited.
+func (d started) failure(exitErr error, waited time.Duration) error {
+	return &DaemonExitedError{Node: d.node.Name, Binary: d.binary, Err: exitErr, Waited: waited, Lines: lastLines(d.log, logTail)}
 }
 
 // socketAnswers reports whether something accepts connections on the unix
