@@ -88,16 +88,14 @@ func (s *Speaker) ceNote(p *api.Path, vp vpnPath) {
 	s.ceAttrs[vp.key] = keep
 }
 
-// ceSend makes what vrf's CEs are sent for prefix p match the VRF's
-// imported route to it.
+// ceSend makes vrf's CE server's own path for prefix p what ceWant says:
+// the VRF's own prefix, its imported route, or a default to originate.
 func (s *Speaker) ceSend(ctx context.Context, vrf string, p netip.Prefix) error {
 	cs := s.ces[vrf]
 	if cs == nil {
 		return nil
 	}
-	key, ok := s.imp.installed(vrf, p)
-	attrs, known := s.ceAttrs[key]
-	if ok && known {
+	if attrs, ok := s.ceWant(vrf, p); ok {
 		path, err := ceUnicastPath(p, attrs, false)
 		if err != nil {
 			return err
@@ -122,8 +120,8 @@ func (s *Speaker) ceSend(ctx context.Context, vrf string, p netip.Prefix) error 
 	return nil
 }
 
-// ceResync sends vrf's CEs every route it imported and withdraws what it
-// no longer has, reading the attributes from GoBGP's RIB: for a CE server
+// ceResync sends vrf's CEs every route it imported, its own prefixes and
+// defaults (cedefault.go), and withdraws what it no longer has, reading the attributes from GoBGP's RIB: for a CE server
 // just started, and after a reload that may have changed the import
 // targets.
 func (s *Speaker) ceResync(ctx context.Context, vrf string) error {
@@ -149,13 +147,22 @@ func (s *Speaker) ceResync(ctx context.Context, vrf string) error {
 		}
 	}
 	routes, _ := s.imp.routes(vrf)
-	want := map[netip.Prefix]bool{}
+	var prefixes []netip.Prefix
 	for _, r := range routes {
-		if r.Local {
+		if !r.Local {
+			prefixes = append(prefixes, r.Prefix)
+		}
+	}
+	if v := s.cfg.vrf(vrf); v != nil {
+		prefixes = append(prefixes, s.ceOwnPrefixes(v)...)
+	}
+	want := map[netip.Prefix]bool{}
+	for _, p := range prefixes {
+		if want[p] {
 			continue
 		}
-		want[r.Prefix] = true
-		if err := s.ceSend(ctx, vrf, r.Prefix); err != nil {
+		want[p] = true
+		if err := s.ceSend(ctx, vrf, p); err != nil {
 			return err
 		}
 	}

@@ -22,7 +22,10 @@ type ceServer struct {
 	cancelWatch context.CancelFunc
 	peers       map[netip.Addr]CENeighbor
 	sent        map[netip.Prefix]bool // imported routes injected for the CEs
-	sooSets     int                   // statements in the site-of-origin policy (cesoo.go)
+	// asn is this PE's; policyAssigned is set once the global import and
+	// export assignments name the CE policies (cepolicy.go).
+	asn            uint32
+	policyAssigned bool
 }
 
 // ceBatch is a batch of best unicast paths from one VRF's CE server.
@@ -122,13 +125,13 @@ func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*
 		return nil, fmt.Errorf("bgp: vrf %s: watch CE sessions: %w", vrf, err)
 	}
 	s.log.Info("CE sessions started", "vrf", vrf)
-	return &ceServer{srv: srv, glog: glog, cancelWatch: cancel, peers: map[netip.Addr]CENeighbor{}, sent: map[netip.Prefix]bool{}}, nil
+	return &ceServer{srv: srv, glog: glog, cancelWatch: cancel, peers: map[netip.Addr]CENeighbor{}, sent: map[netip.Prefix]bool{}, asn: cfg.ASN}, nil
 }
 
 // setPeers adds, re-creates and removes v's CE sessions; unchanged
 // sessions stay up.
 func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
-	if err := cs.setSiteOfOrigin(ctx, v); err != nil {
+	if err := cs.setPolicy(ctx, v); err != nil {
 		return err
 	}
 	want := map[netip.Addr]bool{}
@@ -140,6 +143,14 @@ func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
 		want[a] = true
 		prev, existed := cs.peers[a]
 		if existed && reflect.DeepEqual(prev, n) {
+			continue
+		}
+		if existed && importOnly(prev, n) {
+			if err := cs.softResetIn(ctx, a); err != nil {
+				return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, a, err)
+			}
+			cs.peers[a] = n
+			s.log.Info("CE neighbor import-prefixes changed", "vrf", v.Name, "neighbor", a)
 			continue
 		}
 		if existed {

@@ -239,10 +239,14 @@ func (s *Speaker) Reload(ctx context.Context, cfg *Config) error {
 // it exports alongside its static routes.
 func (s *Speaker) SetConnected(ctx context.Context, vrf string, prefixes []netip.Prefix) error {
 	return s.do(func() error {
+		old := s.connected[vrf]
 		s.connected[vrf] = prefixes
 		for i := range s.cfg.VRFs {
 			if v := &s.cfg.VRFs[i]; v.Name == vrf {
-				return s.org.sync(ctx, vrf, v, prefixes)
+				if err := s.org.sync(ctx, vrf, v, prefixes); err != nil {
+					return err
+				}
+				return s.ceSendChanged(ctx, vrf, old, prefixes)
 			}
 		}
 		return nil
