@@ -112,9 +112,14 @@ func cePeer(n CENeighbor, vrfDevice string) *api.Peer {
 var ErrCENotRunYet = errors.New("CE sessions in VRFs are not run by this build yet: the dataplane does not install CE-learned routes")
 
 // CheckRunnable reports what in cfg this build validates but Start would
-// refuse (CE sessions, ErrCENotRunYet), so that `peregrined -check`
-// refuses it too.
-func CheckRunnable(cfg *Config) error { return ceNotRunYet(cfg) }
+// refuse (passive CE sessions, ErrCEPassive; CE sessions,
+// ErrCENotRunYet), so that `peregrined -check` refuses it too.
+func CheckRunnable(cfg *Config) error {
+	if err := cePassive(cfg); err != nil {
+		return err
+	}
+	return ceNotRunYet(cfg)
+}
 
 func ceNotRunYet(cfg *Config) error {
 	for i, v := range cfg.VRFs {

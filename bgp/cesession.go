@@ -91,8 +91,7 @@ func (c *Config) vrf(name string) *VRF {
 }
 
 // startCEServer starts vrf's CE server. It does not listen: this PE opens
-// the sessions (a passive CE session needs a listener bound to the VRF's
-// device, which is not built yet).
+// the sessions (ErrCEPassive says why passive ones are refused).
 func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*ceServer, error) {
 	glog := newSlogAdapter(s.log.With("vrf", vrf))
 	glog.setSecrets(passwords(cfg))
@@ -137,7 +136,7 @@ func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
 	want := map[netip.Addr]bool{}
 	for _, n := range v.Neighbors {
 		if n.Passive {
-			return fmt.Errorf("bgp: vrf %s CE %s: passive CE sessions are not supported yet", v.Name, n.Address)
+			return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, n.Address, ErrCEPassive)
 		}
 		a := n.Address.Unmap()
 		want[a] = true

@@ -1,0 +1,39 @@
+package bgp
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrCEPassive is returned for a CE neighbor with passive: true. A
+// passive session needs a listener in the VRF's CE server that accepts
+// only connections arriving on the VRF's own interfaces, and GoBGP
+// v3.37.0 can bind its listeners to one device (Global.BindToDevice,
+// SO_BINDTODEVICE), but that is not enough here:
+//
+//   - Linux refuses a device-bound listener on 0.0.0.0:179 beside the
+//     core's unbound one (EADDRINUSE: TestCEPassiveBindConflict measures
+//     it), except for a VRF (l3mdev) device with tcp_l3mdev_accept 0,
+//     which only the kernel backend has;
+//   - under the userspace backend a VRF has no device of its own, only
+//     its CE interfaces, possibly several, and GoBGP binds one;
+//   - a listener on the PE's CE-facing address instead would not bind
+//     beside the core's wildcard either, and in the userspace backend's
+//     single stack the core's listener would accept on that address too.
+//
+// Rather than a listener that could take a session into the wrong VRF
+// (or the core), passive CE sessions are refused: configure the PE side
+// active (the default) and the CE passive or active.
+var ErrCEPassive = errors.New("passive CE sessions are not supported: a listener cannot yet be bound to the VRF's interfaces alone; leave passive unset (this PE connects)")
+
+// cePassive reports the first passive CE neighbor of cfg.
+func cePassive(cfg *Config) error {
+	for i, v := range cfg.VRFs {
+		for j, n := range v.Neighbors {
+			if n.Passive {
+				return fmt.Errorf("vrfs[%d].neighbors[%d].passive (vrf %s, CE %s): %w", i, j, v.Name, n.Address, ErrCEPassive)
+			}
+		}
+	}
+	return nil
+}
