@@ -53,9 +53,10 @@
 // CE of X, on this PE or behind another.
 //
 // Start and Reload still refuse CE sessions (ErrCENotRunYet): the
-// forwarding plane does not install CE-learned routes yet, and passive CE
-// sessions (a listener bound to the VRF's device) are not built. The
-// tests apply such a configuration directly.
+// forwarding plane does not install CE-learned routes yet. Passive CE
+// sessions are refused (ErrCEPassive says why a listener bound to the
+// VRF's interfaces is not built). The tests apply such a configuration
+// directly. docs/CE.md is the operator's view of the keys.
 //
 // Why not GoBGP's own VRFs (AddVrf, a peer whose Config.Vrf names one):
 // GoBGP keys every peer by its address alone (BgpServer.neighborMap, and
