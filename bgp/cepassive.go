@@ -13,8 +13,10 @@ import (
 //
 //   - Linux refuses a device-bound listener on 0.0.0.0:179 beside the
 //     core's unbound one (EADDRINUSE: TestCEPassiveBindConflict measures
-//     it), except for a VRF (l3mdev) device with tcp_l3mdev_accept 0,
-//     which only the kernel backend has;
+//     it). Linux is documented to allow it for a VRF (l3mdev) device
+//     with tcp_l3mdev_accept 0, which only the kernel backend has; not
+//     verified here (this host has no vrf module) and the VRF's device
+//     name does not reach package bgp yet;
 //   - under the userspace backend a VRF has no device of its own, only
 //     its CE interfaces, possibly several, and GoBGP binds one;
 //   - a listener on the PE's CE-facing address instead would not bind
