@@ -36,7 +36,9 @@ const (
 // ceDefaultMarker is the large community (RFC 8092) that marks the
 // default route of default-originate inside the CE server: this PE's AS,
 // then 4294967295:0, values no operator assigns by accident.
-func ceDefaultMarker(asn uint32) string { return fmt.Sprintf("%d:4294967295:0", asn) }
+func ceDefaultMarker(asn uint32) string { return fmt.Sprintf("%d:%d:0", asn, uint32(ceMarkerData1)) }
+
+const ceMarkerData1 = 4294967295
 
 // ceWant is the local path vrf's CE server should hold for p: its
 // attributes (without next hop), or ok false for none.
@@ -50,13 +52,13 @@ func (s *Speaker) ceWant(vrf string, p netip.Prefix) (attrs []gobgp.PathAttribut
 	}
 	if key, ok := s.imp.installed(vrf, p); ok {
 		if attrs, known := s.ceAttrs[key]; known {
-			return append(slices.Clone(attrs), gobgp.NewPathAttributeLocalPref(ceLocalPref)), true
+			return append(withoutMarker(attrs, s.cfg.ASN), gobgp.NewPathAttributeLocalPref(ceLocalPref)), true
 		}
 	}
 	if p.Bits() == 0 && ceDefaultOriginate(v, p.Addr().Is4()) {
 		return []gobgp.PathAttributeInterface{
 			gobgp.NewPathAttributeLocalPref(ceDefaultPref),
-			gobgp.NewPathAttributeLargeCommunities([]*gobgp.LargeCommunity{gobgp.NewLargeCommunity(s.cfg.ASN, 4294967295, 0)}),
+			gobgp.NewPathAttributeLargeCommunities([]*gobgp.LargeCommunity{gobgp.NewLargeCommunity(s.cfg.ASN, ceMarkerData1, 0)}),
 		}, true
 	}
 	return nil, false
@@ -111,4 +113,29 @@ func (s *Speaker) ceSendChanged(ctx context.Context, vrf string, old, now []neti
 		}
 	}
 	return nil
+}
+
+// withoutMarker is a copy of attrs (an imported VPN path's) without
+// ceDefaultMarker: a remote PE that is not Peregrine may pass it on from
+// its CE, and the imported route would then reach only the CEs with
+// default-originate.
+func withoutMarker(attrs []gobgp.PathAttributeInterface, asn uint32) []gobgp.PathAttributeInterface {
+	out := make([]gobgp.PathAttributeInterface, 0, len(attrs)+1)
+	for _, a := range attrs {
+		lc, ok := a.(*gobgp.PathAttributeLargeCommunities)
+		if !ok {
+			out = append(out, a)
+			continue
+		}
+		var keep []*gobgp.LargeCommunity
+		for _, c := range lc.Values {
+			if c.ASN != asn || c.LocalData1 != ceMarkerData1 || c.LocalData2 != 0 {
+				keep = append(keep, c)
+			}
+		}
+		if len(keep) > 0 {
+			out = append(out, gobgp.NewPathAttributeLargeCommunities(keep))
+		}
+	}
+	return out
 }

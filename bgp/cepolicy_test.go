@@ -475,3 +475,36 @@ func TestCEPolicyMarkerFromCE(t *testing.T) {
 		t.Errorf("ce2 0.0.0.0/0: %q, want ce1's default without the marker", r)
 	}
 }
+
+// TestWithoutMarker: an imported path keeps its large communities but
+// not this PE's default-originate marker, and the original is untouched.
+func TestWithoutMarker(t *testing.T) {
+	lc := func(cs ...*gobgp.LargeCommunity) gobgp.PathAttributeInterface {
+		return gobgp.NewPathAttributeLargeCommunities(cs)
+	}
+	marker := gobgp.NewLargeCommunity(65000, ceMarkerData1, 0)
+	other := gobgp.NewLargeCommunity(65101, ceMarkerData1, 0) // another AS's: not ours to strip
+	for _, tc := range []struct {
+		name string
+		in   []gobgp.PathAttributeInterface
+		want string
+	}{
+		{"none", []gobgp.PathAttributeInterface{gobgp.NewPathAttributeOrigin(0)}, "{Origin: i}"},
+		{"marker only", []gobgp.PathAttributeInterface{gobgp.NewPathAttributeOrigin(0), lc(marker)}, "{Origin: i}"},
+		{"marker and others", []gobgp.PathAttributeInterface{lc(gobgp.NewLargeCommunity(65000, 1, 2), marker, other)}, "{LargeCommunity: [ 65000:1:2, 65101:4294967295:0]}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := fmt.Sprint(tc.in)
+			var got []string
+			for _, a := range withoutMarker(tc.in, 65000) {
+				got = append(got, a.String())
+			}
+			if s := strings.Join(got, " "); s != tc.want {
+				t.Errorf("got %s, want %s", s, tc.want)
+			}
+			if after := fmt.Sprint(tc.in); after != before {
+				t.Errorf("input changed: %s -> %s", before, after)
+			}
+		})
+	}
+}
