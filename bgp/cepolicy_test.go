@@ -32,6 +32,12 @@ import (
 // 127.0.0.1 as neighbor, carrying families.
 func policyCE(t *testing.T, addr string, port int, asn uint32, fams ...string) *server.BgpServer {
 	t.Helper()
+	return policyCEOf(t, "127.0.0.1", addr, port, asn, fams...)
+}
+
+// policyCEOf is policyCE with PE pe as neighbor.
+func policyCEOf(t *testing.T, pe, addr string, port int, asn uint32, fams ...string) *server.BgpServer {
+	t.Helper()
 	ctx := context.Background()
 	srv := server.NewBgpServer(server.LoggerOption(newSlogAdapter(slog.New(slog.NewTextHandler(io.Discard, nil)))))
 	go srv.Serve()
@@ -41,7 +47,7 @@ func policyCE(t *testing.T, addr string, port int, asn uint32, fams ...string) *
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	peer := &api.Peer{Conf: &api.PeerConf{NeighborAddress: "127.0.0.1", PeerAsn: 65000}, Transport: &api.Transport{PassiveMode: true}}
+	peer := &api.Peer{Conf: &api.PeerConf{NeighborAddress: pe, PeerAsn: 65000}, Transport: &api.Transport{PassiveMode: true}}
 	for _, f := range fams {
 		peer.AfiSafis = append(peer.AfiSafis, &api.AfiSafi{Config: &api.AfiSafiConfig{Family: families[f], Enabled: true}})
 	}
@@ -57,14 +63,16 @@ func ceNeighborAt(addr string, port int, asn uint32) CENeighbor {
 		LocalAddress: netip.MustParseAddr("127.0.0.1"), HoldTime: 9 * time.Second, Keepalive: 3 * time.Second}
 }
 
-// ceReceived is what a CE has in its RIB for family: prefix -> "AS path
-// via next hop", plus " large communities" if any.
+// ceReceived is what a CE received from the PE for family, best or not
+// (a route the CE also originates stays its own best, and an echo must
+// still show): prefix -> "AS path via next hop", plus " large
+// communities" if any.
 func ceReceived(t *testing.T, ce *server.BgpServer, family string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := ce.ListPath(context.Background(), &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: families[family]}, func(d *api.Destination) {
 		for _, p := range d.Paths {
-			if !p.Best || p.NeighborIp == "<nil>" || p.NeighborIp == "" {
+			if p.NeighborIp == "<nil>" || p.NeighborIp == "" {
 				continue // the CE's own routes
 			}
 			attrs, err := apiutil.GetNativePathAttributes(p)
@@ -507,4 +515,29 @@ func TestWithoutMarker(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCEDualHomedNoEcho: ce1 behind PE1 and ce2 behind PE2 announce the
+// same prefix (one site on two links, no site of origin configured).
+// Each PE keeps its own CE's route best, so both stay exported to the
+// VPN, and neither CE is sent its own prefix back through the VPN.
+func TestCEDualHomedNoEcho(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens BGP sessions over loopback")
+	}
+	pe1, cfg1, pe2 := policyPEs(t, "", "")
+	port1, port2 := freePort(t, "127.0.0.3"), freePort(t, "127.0.0.4")
+	ce1 := policyCE(t, "127.0.0.3", port1, 65101, "ipv4")
+	ce2 := policyCEOf(t, "127.0.0.2", "127.0.0.4", port2, 65102, "ipv4")
+	ceAnnounce(t, ce1, "10.3.0.0/24", false)
+	ceAnnounce(t, ce2, "10.3.0.0/24", false)
+	ceAnnounce(t, ce2, "10.4.0.0/24", false)
+	applyCE(t, pe1, cfg1, ceNeighborAt("127.0.0.3", port1, 65101))
+	n2 := ceNeighborAt("127.0.0.4", port2, 65102)
+	n2.LocalAddress = netip.MustParseAddr("127.0.0.2")
+	applyCE(t, pe2, pe2.Config(), n2)
+	waitVPNPrefixes(t, pe1, "65000:2", "10.3.0.0/24", "10.4.0.0/24")
+	waitVPNPrefixes(t, pe2, "65000:1", "10.3.0.0/24")
+	waitReceived(t, ce1, "ce1", "ipv4", "10.4.0.0/24")
+	waitReceived(t, ce2, "ce2", "ipv4")
 }
