@@ -541,3 +541,34 @@ func TestCEDualHomedNoEcho(t *testing.T) {
 	waitReceived(t, ce1, "ce1", "ipv4", "10.4.0.0/24")
 	waitReceived(t, ce2, "ce2", "ipv4")
 }
+
+// TestCEExportPrefixesIPv6: export-prefixes on a CE's IPv6 family, with
+// PE1's own IPv6 static routes as what it is sent.
+func TestCEExportPrefixesIPv6(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens BGP sessions over loopback")
+	}
+	pe1, cfg1, _ := policyPEs(t, "'fd00:1::/64' 'fd00:2::/48' 10.7.0.0/24", "")
+	port := freePort(t, "127.0.0.3")
+	ce1 := policyCE(t, "127.0.0.3", port, 65101, "ipv4", "ipv6")
+	for _, tc := range []struct {
+		name     string
+		rules    []PrefixRule
+		want     []string
+		wantIPv4 []string
+	}{
+		{"no list", nil, []string{"fd00:1::/64", "fd00:2::/48"}, []string{"10.7.0.0/24"}},
+		{"ge", rules("fd00::/8 64..128 accept"), []string{"fd00:1::/64"}, nil},
+		{"deny first", rules("fd00:2::/48 48..48 deny", "::/0 0..128 accept"), []string{"fd00:1::/64"}, nil},
+		{"IPv4 rule only", rules("0.0.0.0/0 0..32 accept"), nil, []string{"10.7.0.0/24"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := ceNeighborAt("127.0.0.3", port, 65101)
+			n.Families = []string{"ipv4", "ipv6"}
+			n.ExportPrefixes = tc.rules
+			applyCE(t, pe1, cfg1, n)
+			waitReceived(t, ce1, "ce1", "ipv6", tc.want...)
+			waitReceived(t, ce1, "ce1", "ipv4", tc.wantIPv4...)
+		})
+	}
+}
