@@ -139,3 +139,17 @@ func withoutMarker(attrs []gobgp.PathAttributeInterface, asn uint32) []gobgp.Pat
 	}
 	return out
 }
+
+// attrsKey is the encoding of attrs, which tells an unchanged path from a
+// changed one.
+func attrsKey(attrs []gobgp.PathAttributeInterface) (string, error) {
+	var b []byte
+	for _, a := range attrs {
+		e, err := a.Serialize()
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", a.GetType(), err)
+		}
+		b = append(b, e...)
+	}
+	return string(b), nil
+}

@@ -18,7 +18,9 @@ import (
 // the VRF's CE server as a local unicast path. GoBGP's eBGP export then
 // prepends the provider AS, sets next-hop self and, for an as-override
 // CE, replaces the CE's AS (cePeer). Route targets and other extended
-// communities stay in the provider's network.
+// communities stay in the provider's network. The VRF's own prefixes and
+// the default of default-originate are sent the same way, and ceWant
+// (cedefault.go) picks one of them per prefix.
 
 // ceSentTypes are the attributes of an imported VPN path a CE is sent.
 var ceSentTypes = map[gobgp.BGPAttrType]bool{
@@ -96,6 +98,13 @@ func (s *Speaker) ceSend(ctx context.Context, vrf string, p netip.Prefix) error 
 		return nil
 	}
 	if attrs, ok := s.ceWant(vrf, p); ok {
+		key, err := attrsKey(attrs)
+		if err != nil {
+			return fmt.Errorf("vrf %s: send %s to CEs: %w", vrf, p, err)
+		}
+		if have, sent := cs.sent[p]; sent && have == key {
+			return nil // unchanged: GoBGP would send the CEs the same UPDATE again
+		}
 		path, err := ceUnicastPath(p, attrs, false)
 		if err != nil {
 			return err
@@ -103,10 +112,10 @@ func (s *Speaker) ceSend(ctx context.Context, vrf string, p netip.Prefix) error 
 		if _, err := cs.srv.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: path}); err != nil {
 			return fmt.Errorf("vrf %s: send %s to CEs: %w", vrf, p, err)
 		}
-		cs.sent[p] = true
+		cs.sent[p] = key
 		return nil
 	}
-	if !cs.sent[p] {
+	if _, sent := cs.sent[p]; !sent {
 		return nil
 	}
 	path, err := ceUnicastPath(p, nil, true)

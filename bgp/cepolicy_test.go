@@ -572,3 +572,41 @@ func TestCEExportPrefixesIPv6(t *testing.T) {
 		})
 	}
 }
+
+// TestCESendUnchanged: sending the CEs a path they already have is not
+// a new AddPath (GoBGP would send every CE the same UPDATE again, and
+// the VRF's own prefixes are resent on each of their VPN best-path
+// events): the path's age in the CE server stays.
+func TestCESendUnchanged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts GoBGP servers on loopback")
+	}
+	pe1, cfg1, _ := policyPEs(t, "172.16.0.0/24", "")
+	applyCE(t, pe1, cfg1, ceNeighborAt("127.0.0.3", freePort(t, "127.0.0.3"), 65101)) // no CE listens: the session stays down
+	age := func() int64 {
+		t.Helper()
+		var got int64
+		if err := pe1.do(func() error {
+			return pe1.ces["red"].srv.ListPath(context.Background(), &api.ListPathRequest{TableType: api.TableType_GLOBAL, Family: families["ipv4"],
+				Prefixes: []*api.TableLookupPrefix{{Prefix: "172.16.0.0/24"}}}, func(d *api.Destination) {
+				for _, p := range d.Paths {
+					got = p.Age.GetSeconds()
+				}
+			})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got == 0 {
+			t.Fatal("the CE server holds no path to 172.16.0.0/24")
+		}
+		return got
+	}
+	before := age()
+	time.Sleep(1100 * time.Millisecond)
+	if err := pe1.do(func() error { return pe1.ceResync(context.Background(), "red") }); err != nil {
+		t.Fatal(err)
+	}
+	if after := age(); after != before {
+		t.Errorf("172.16.0.0/24 re-added by an unchanged resync: age %d -> %d", before, after)
+	}
+}

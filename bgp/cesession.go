@@ -21,7 +21,7 @@ type ceServer struct {
 	glog        *slogAdapter
 	cancelWatch context.CancelFunc
 	peers       map[netip.Addr]CENeighbor
-	sent        map[netip.Prefix]bool // imported routes injected for the CEs
+	sent        map[netip.Prefix]string // own paths injected for the CEs: prefix -> attrsKey
 	// asn is this PE's; policyAssigned is set once the global import and
 	// export assignments name the CE policies (cepolicy.go).
 	asn            uint32
@@ -124,7 +124,7 @@ func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*
 		return nil, fmt.Errorf("bgp: vrf %s: watch CE sessions: %w", vrf, err)
 	}
 	s.log.Info("CE sessions started", "vrf", vrf)
-	return &ceServer{srv: srv, glog: glog, cancelWatch: cancel, peers: map[netip.Addr]CENeighbor{}, sent: map[netip.Prefix]bool{}, asn: cfg.ASN}, nil
+	return &ceServer{srv: srv, glog: glog, cancelWatch: cancel, peers: map[netip.Addr]CENeighbor{}, sent: map[netip.Prefix]string{}, asn: cfg.ASN}, nil
 }
 
 // setPeers adds, re-creates and removes v's CE sessions; unchanged
