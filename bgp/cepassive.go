@@ -26,6 +26,17 @@ import (
 // Rather than a listener that could take a session into the wrong VRF
 // (or the core), passive CE sessions are refused: configure the PE side
 // active (the default) and the CE passive or active.
+//
+// The way forward, measured in a network namespace with veth pairs
+// (SO_REUSEADDR set, as Go sets it): with the core on specific addresses
+// (bgp.listen-address) rather than the wildcard, a listener on the PE's
+// CE-facing address bound to the CE interface binds, and so does another
+// VRF's listener on the same address bound to its own interface; beside
+// the core's wildcard the first fails with EADDRINUSE. GoBGP creates its
+// listeners once, in StartBgp, with one BindToDevice for all of them, so
+// such a CE server would need local-address on each passive CE, a single
+// CE interface (or the VRF device), and a restart of the VRF's CE server
+// when those change.
 var ErrCEPassive = errors.New("passive CE sessions are not supported: a listener cannot yet be bound to the VRF's interfaces alone; leave passive unset (this PE connects)")
 
 // cePassive reports the first passive CE neighbor of cfg.
