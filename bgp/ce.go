@@ -37,6 +37,14 @@ type CENeighbor struct {
 	// how long it then stays down.
 	MaxPrefixes        uint32
 	MaxPrefixesRestart time.Duration
+
+	// ImportPrefixes and ExportPrefixes filter what this CE sends and is
+	// sent (cepolicy.go); nil accepts everything, an empty list nothing.
+	ImportPrefixes []PrefixRule
+	ExportPrefixes []PrefixRule
+	// DefaultOriginate sends this CE a default route with next-hop self
+	// (cedefault.go).
+	DefaultOriginate bool
 }
 
 // ceConnectRetry is how often a CE session that is down is tried again:
@@ -92,3 +100,8 @@ func cePeer(n CENeighbor, bind string) *api.Peer {
 	}
 	return p
 }
+
+// CheckRunnable reports what in cfg this build validates but Start would
+// refuse (passive CE sessions, ErrCEPassive), so that `peregrined -check`
+// refuses it too.
+func CheckRunnable(cfg *Config) error { return cePassive(cfg) }

@@ -17,11 +17,16 @@ import (
 func ceOnLoopback(t *testing.T, s *Speaker, vrfs ...string) {
 	t.Helper()
 	for _, vrf := range vrfs {
-		if err := s.SetConnected(context.Background(), vrf, []Connected{{Interface: "lo", Prefix: netip.MustParsePrefix("127.0.0.0/8")}}); err != nil {
+		if err := s.SetConnected(context.Background(), vrf, []Connected{{Interface: "lo", Prefix: netip.MustParsePrefix(testLinkPrefix)}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
+
+// testLinkPrefix is the CE link of ceOnLoopback. As a connected prefix
+// it is exported like any other, and the tests that compare whole
+// tables leave it out.
+const testLinkPrefix = "127.0.0.0/8"
 
 // cePeers lists the sessions vrf's CE server runs: address -> the
 // interface GoBGP binds it to, as GoBGP reports them.

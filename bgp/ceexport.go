@@ -18,7 +18,9 @@ import (
 // the VRF's CE server as a local unicast path. GoBGP's eBGP export then
 // prepends the provider AS, sets next-hop self and, for an as-override
 // CE, replaces the CE's AS (cePeer). Route targets and other extended
-// communities stay in the provider's network.
+// communities stay in the provider's network. The VRF's own prefixes and
+// the default of default-originate are sent the same way, and ceWant
+// (cedefault.go) picks one of them per prefix.
 
 // ceSentTypes are the attributes of an imported VPN path a CE is sent.
 var ceSentTypes = map[gobgp.BGPAttrType]bool{
@@ -88,16 +90,21 @@ func (s *Speaker) ceNote(p *api.Path, vp vpnPath) {
 	s.ceAttrs[vp.key] = keep
 }
 
-// ceSend makes what vrf's CEs are sent for prefix p match the VRF's
-// imported route to it.
+// ceSend makes vrf's CE server's own path for prefix p what ceWant says:
+// the VRF's own prefix, its imported route, or a default to originate.
 func (s *Speaker) ceSend(ctx context.Context, vrf string, p netip.Prefix) error {
 	cs := s.ces[vrf]
 	if cs == nil {
 		return nil
 	}
-	key, ok := s.imp.installed(vrf, p)
-	attrs, known := s.ceAttrs[key]
-	if ok && known {
+	if attrs, ok := s.ceWant(vrf, p); ok {
+		key, err := attrsKey(attrs)
+		if err != nil {
+			return fmt.Errorf("vrf %s: send %s to CEs: %w", vrf, p, err)
+		}
+		if have, sent := cs.sent[p]; sent && have == key {
+			return nil // unchanged: GoBGP would send the CEs the same UPDATE again
+		}
 		path, err := ceUnicastPath(p, attrs, false)
 		if err != nil {
 			return err
@@ -105,10 +112,10 @@ func (s *Speaker) ceSend(ctx context.Context, vrf string, p netip.Prefix) error 
 		if _, err := cs.srv.AddPath(ctx, &api.AddPathRequest{TableType: api.TableType_GLOBAL, Path: path}); err != nil {
 			return fmt.Errorf("vrf %s: send %s to CEs: %w", vrf, p, err)
 		}
-		cs.sent[p] = true
+		cs.sent[p] = key
 		return nil
 	}
-	if !cs.sent[p] {
+	if _, sent := cs.sent[p]; !sent {
 		return nil
 	}
 	path, err := ceUnicastPath(p, nil, true)
@@ -122,8 +129,8 @@ func (s *Speaker) ceSend(ctx context.Context, vrf string, p netip.Prefix) error 
 	return nil
 }
 
-// ceResync sends vrf's CEs every route it imported and withdraws what it
-// no longer has, reading the attributes from GoBGP's RIB: for a CE server
+// ceResync sends vrf's CEs every route it imported, its own prefixes and
+// defaults (cedefault.go), and withdraws what it no longer has, reading the attributes from GoBGP's RIB: for a CE server
 // just started, and after a reload that may have changed the import
 // targets.
 func (s *Speaker) ceResync(ctx context.Context, vrf string) error {
@@ -149,13 +156,22 @@ func (s *Speaker) ceResync(ctx context.Context, vrf string) error {
 		}
 	}
 	routes, _ := s.imp.routes(vrf)
-	want := map[netip.Prefix]bool{}
+	var prefixes []netip.Prefix
 	for _, r := range routes {
-		if r.Local {
+		if !r.Local {
+			prefixes = append(prefixes, r.Prefix)
+		}
+	}
+	if v := s.cfg.vrf(vrf); v != nil {
+		prefixes = append(prefixes, s.ceOwnPrefixes(v)...)
+	}
+	want := map[netip.Prefix]bool{}
+	for _, p := range prefixes {
+		if want[p] {
 			continue
 		}
-		want[r.Prefix] = true
-		if err := s.ceSend(ctx, vrf, r.Prefix); err != nil {
+		want[p] = true
+		if err := s.ceSend(ctx, vrf, p); err != nil {
 			return err
 		}
 	}

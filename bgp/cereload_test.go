@@ -127,7 +127,8 @@ func TestCEReloadTouchesOnlyWhatChanged(t *testing.T) {
 	unchanged("removing ceC", map[string]time.Time{"ceA": upA2, "ceB": upB},
 		map[string]uint64{"red 127.0.0.3": 1, "blue 127.0.0.4": 0})
 	routes, _, err := s.CERoutes(context.Background(), "red", "ipv4")
-	if err != nil || len(routes.Learned) != 1 || routes.Learned[0].Prefix.String() != "10.3.0.0/24" || len(routes.Advertised) != 0 {
+	if err != nil || len(routes.Learned) != 1 || routes.Learned[0].Prefix.String() != "10.3.0.0/24" ||
+		len(routes.Advertised) != 1 || routes.Advertised[0].Prefix.String() != testLinkPrefix {
 		t.Errorf("red's CE routes after removing ceC: %+v, %v", routes, err)
 	}
 	waitVPN(t, s, "65000:1 10.3.0.0/24", []string{"{AsPath: 65101}"})

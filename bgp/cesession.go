@@ -22,10 +22,13 @@ type ceServer struct {
 	cancelWatch context.CancelFunc
 	watch       *ceWatch // session reasons and flaps (cewatch.go)
 	peers       map[netip.Addr]CENeighbor
-	bound       map[netip.Addr]string // where each running session is bound (cebind.go)
-	offLink     map[netip.Addr]string // CEs not run: why (cebind.go)
-	sent        map[netip.Prefix]bool // imported routes injected for the CEs
-	sooSets     int                   // statements in the site-of-origin policy (cesoo.go)
+	bound       map[netip.Addr]string   // where each running session is bound (cebind.go)
+	offLink     map[netip.Addr]string   // CEs not run: why (cebind.go)
+	sent        map[netip.Prefix]string // own paths injected for the CEs: prefix -> attrsKey
+	// asn is this PE's; policyAssigned is set once the global import and
+	// export assignments name the CE policies (cepolicy.go).
+	asn            uint32
+	policyAssigned bool
 }
 
 // ceBatch is a batch of best unicast paths from one VRF's CE server.
@@ -91,8 +94,7 @@ func (c *Config) vrf(name string) *VRF {
 }
 
 // startCEServer starts vrf's CE server. It does not listen: this PE opens
-// the sessions (a passive CE session needs a listener bound to the VRF's
-// device, which is not built yet).
+// the sessions (ErrCEPassive says why passive ones are refused).
 func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*ceServer, error) {
 	glog := newSlogAdapter(s.log.With("vrf", vrf))
 	glog.setSecrets(passwords(cfg))
@@ -131,19 +133,19 @@ func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*
 	}
 	s.log.Info("CE sessions started", "vrf", vrf)
 	return &ceServer{srv: srv, glog: glog, cancelWatch: cancel, watch: watch, peers: map[netip.Addr]CENeighbor{},
-		bound: map[netip.Addr]string{}, offLink: map[netip.Addr]string{}, sent: map[netip.Prefix]bool{}}, nil
+		bound: map[netip.Addr]string{}, offLink: map[netip.Addr]string{}, sent: map[netip.Prefix]string{}, asn: cfg.ASN}, nil
 }
 
 // setPeers adds, re-creates and removes v's CE sessions; unchanged
 // sessions stay up.
 func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
-	if err := cs.setSiteOfOrigin(ctx, v); err != nil {
+	if err := cs.setPolicy(ctx, v); err != nil {
 		return err
 	}
 	want := map[netip.Addr]bool{}
 	for _, n := range v.Neighbors {
 		if n.Passive {
-			return fmt.Errorf("bgp: vrf %s CE %s: passive CE sessions are not supported yet", v.Name, n.Address)
+			return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, n.Address, ErrCEPassive)
 		}
 		a := n.Address.Unmap()
 		want[a] = true
@@ -157,6 +159,14 @@ func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
 		}
 		delete(cs.offLink, a)
 		if existed && reflect.DeepEqual(prev, n) && cs.bound[a] == bind {
+			continue
+		}
+		if existed && cs.bound[a] == bind && importOnly(prev, n) {
+			if err := cs.softResetIn(ctx, a); err != nil {
+				return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, a, err)
+			}
+			cs.peers[a] = n
+			s.log.Info("CE neighbor import-prefixes changed", "vrf", v.Name, "neighbor", a)
 			continue
 		}
 		if existed {

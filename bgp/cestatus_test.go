@@ -109,7 +109,7 @@ func TestCEStatusAndRoutes(t *testing.T) {
 	applyCEs(t, s, base, map[string][]CENeighbor{"red": {n1, loopbackCE("127.0.0.4", p2, 65102), loopbackCE("127.0.0.5", p3, 65103), n4}})
 
 	sentBoth := func(n CENeighborStatus) bool {
-		return established(n) && len(n.Families) == 1 && n.Families[0] == FamilyCount{Name: "ipv4", Received: 1, Accepted: 1, Sent: 1}
+		return established(n) && len(n.Families) == 1 && n.Families[0] == FamilyCount{Name: "ipv4", Received: 1, Accepted: 1, Sent: 2}
 	}
 	got1 := waitCENeighbor(t, s, "red", "127.0.0.3", "established with 1/1/1 ipv4", sentBoth)
 	waitCENeighbor(t, s, "red", "127.0.0.4", "established with 1/1/1 ipv4", sentBoth)
@@ -138,9 +138,12 @@ func TestCEStatusAndRoutes(t *testing.T) {
 		},
 		// eBGP to eBGP: next-hop self, the PE's AS prepended, MED not
 		// passed on.
+		// The VRF's connected link prefix (ceOnLoopback) goes to both.
 		Advertised: []CEPath{
 			{Prefix: netip.MustParsePrefix("10.4.0.0/24"), NextHop: lo, Neighbor: netip.MustParseAddr("127.0.0.3"), Origin: "i", ASPath: "65000 65102"},
+			{Prefix: netip.MustParsePrefix(testLinkPrefix), NextHop: lo, Neighbor: netip.MustParseAddr("127.0.0.3"), Origin: "i", ASPath: "65000"},
 			{Prefix: netip.MustParsePrefix("10.3.0.0/24"), NextHop: lo, Neighbor: netip.MustParseAddr("127.0.0.4"), Origin: "i", ASPath: "65000 65101"},
+			{Prefix: netip.MustParsePrefix(testLinkPrefix), NextHop: lo, Neighbor: netip.MustParseAddr("127.0.0.4"), Origin: "i", ASPath: "65000"},
 		},
 	}
 	if g, w := fmt.Sprintf("%+v", routes), fmt.Sprintf("%+v", want); g != w {

@@ -39,12 +39,18 @@
 // exports beside static and connected prefixes, with the VRF's RD, export
 // targets and label and next-hop self, carrying the customer's origin, AS
 // path, MED and communities and the site-of-origin (ceroute.go, RFC 4364
-// section 7); the routes the VRF imports are injected into its CE server
-// (ceexport.go), so that GoBGP's eBGP export prepends the provider AS and
-// sets next-hop self. as-override, allowas-in and max-prefixes are
-// GoBGP's per-peer knobs (cePeer); max-prefixes-restart (cemaxprefix.go)
-// and holding a route back from the CEs of its site of origin (cesoo.go)
-// are this package's.
+// section 7). The CE server holds, as its own paths, the VRF's static and
+// connected prefixes, the routes it imports (ceexport.go) and the default
+// of default-originate (cedefault.go), so that GoBGP's eBGP export
+// prepends the provider AS and sets next-hop self; they rank below a CE's
+// own route to the same prefix, which is therefore not echoed back to
+// that CE. as-override, allowas-in and max-prefixes are GoBGP's per-peer
+// knobs (cePeer); max-prefixes-restart (cemaxprefix.go) is this
+// package's. import-prefixes, export-prefixes, the site of origin and
+// which CEs get the originated default are GoBGP policy on the CE server
+// (cepolicy.go), the one place that also governs routes GoBGP passes from
+// one CE to another: a route from a CE with site of origin X reaches no
+// CE of X, on this PE or behind another.
 //
 // A CE's best paths also go to the forwarding plane as CERouteAdd and
 // CERouteDel events (cefib.go), the CE's address as next hop, withdrawn
@@ -57,11 +63,9 @@
 // SetConnected reports them; a CE on no connected prefix is not started,
 // and CEReason says so, rather than connecting through the core.
 //
-// Not built yet: the VRF's own static and connected prefixes are not
-// sent to its CEs, the site-of-origin holds back only routes that crossed
-// the VPN (two CEs of one site on one PE still hear each other), and
-// passive CE sessions (a listener bound to the VRF's device) are refused
-// by Start and Reload.
+// Passive CE sessions are refused (ErrCEPassive says why a listener
+// bound to the VRF's interfaces is not built). docs/CE.md is the
+// operator's view of the keys.
 //
 // Why not GoBGP's own VRFs (AddVrf, a peer whose Config.Vrf names one):
 // GoBGP keys every peer by its address alone (BgpServer.neighborMap, and

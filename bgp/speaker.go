@@ -237,6 +237,7 @@ func (s *Speaker) Reload(ctx context.Context, cfg *Config) error {
 func (s *Speaker) SetConnected(ctx context.Context, vrf string, conns []Connected) error {
 	return s.do(func() error {
 		prefixes := prefixesOf(conns)
+		old := s.connected[vrf]
 		s.connected[vrf] = prefixes
 		s.links[vrf] = conns
 		for i := range s.cfg.VRFs {
@@ -245,8 +246,11 @@ func (s *Speaker) SetConnected(ctx context.Context, vrf string, conns []Connecte
 					return err
 				}
 				if cs := s.ces[vrf]; cs != nil {
-					return cs.setPeers(ctx, s, v)
+					if err := cs.setPeers(ctx, s, v); err != nil {
+						return err
+					}
 				}
+				return s.ceSendChanged(ctx, vrf, old, prefixes)
 			}
 		}
 		return nil

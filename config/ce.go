@@ -54,6 +54,21 @@ type CENeighbor struct {
 	// stays down before it is tried again; 0 keeps it down until the
 	// configuration is reloaded.
 	MaxPrefixesRestart time.Duration `config:"max-prefixes-restart"`
+
+	// ImportPrefixes filters the routes this CE sends before they enter
+	// the VRF (and so the VPN and the VRF's other CEs); ExportPrefixes
+	// filters what this CE is sent: routes the VRF imported, its static
+	// and connected prefixes, other CEs' routes and the default route of
+	// DefaultOriginate. Rules are tried in order, the first match
+	// decides, and a list that matches nothing denies; an absent list
+	// accepts everything (PrefixRule).
+	ImportPrefixes []PrefixRule `config:"import-prefixes"`
+	ExportPrefixes []PrefixRule `config:"export-prefixes"`
+	// DefaultOriginate sends this CE a default route (0.0.0.0/0, and ::/0
+	// on an ipv6 session) with this PE as next hop, beside the rest of the
+	// VRF's routes; export-prefixes applies to it too, so a list that
+	// accepts only the default makes the CE's table default only.
+	DefaultOriginate bool `config:"default-originate"`
 }
 
 // maxAllowASIn is the largest allowas-in: more occurrences of one's own AS

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,17 @@ vrfs:
     export-targets: [65000:2]
     interfaces: [ce2]
     neighbors:
-      - {address: 10.1.0.2, asn: 65101, families: [ipv4, ipv6]}
+      - address: 10.1.0.2
+        asn: 65101
+        families: [ipv4, ipv6]
+        default-originate: true
+        import-prefixes:
+          - {prefix: 10.66.0.0/16, le: 32, action: deny}
+          - {prefix: 10.0.0.0/8, ge: 16, le: 24, action: accept}
+          - {prefix: 'fd00::/8', ge: 48, action: accept}
+        export-prefixes:
+          - {prefix: 0.0.0.0/0, action: accept}
+          - {prefix: '::/0', le: 0, action: accept}
 `
 
 func TestParseCENeighbors(t *testing.T) {
@@ -66,8 +77,21 @@ func TestParseCENeighbors(t *testing.T) {
 		!r1.Passive || r1.LocalAddress != netip.MustParseAddr("fd00:1::1") {
 		t.Errorf("red[1] = %+v", r1)
 	}
-	if b := blue[0]; fmt.Sprint(b.Families) != "[ipv4 ipv6]" || b.ASOverride || b.AllowASIn != 0 || b.SiteOfOrigin.IsValid() || b.MaxPrefixes != 0 {
+	if b := blue[0]; fmt.Sprint(b.Families) != "[ipv4 ipv6]" || b.ASOverride || b.AllowASIn != 0 || b.SiteOfOrigin.IsValid() || b.MaxPrefixes != 0 || !b.DefaultOriginate {
 		t.Errorf("blue[0] = %+v", b)
+	}
+	if r0.DefaultOriginate || r0.ImportPrefixes != nil || r0.ExportPrefixes != nil {
+		t.Errorf("red[0] policy defaults = %+v", r0)
+	}
+	// Each rule's matched lengths, as FRR reads ge and le.
+	var got []string
+	for _, r := range append(slices.Clone(blue[0].ImportPrefixes), blue[0].ExportPrefixes...) {
+		lo, hi := r.Lengths()
+		got = append(got, fmt.Sprintf("%s %d..%d %s", r.Prefix, lo, hi, r.Action))
+	}
+	want := []string{"10.66.0.0/16 16..32 deny", "10.0.0.0/8 16..24 accept", "fd00::/8 48..128 accept", "0.0.0.0/0 0..0 accept", "::/0 0..0 accept"}
+	if !slices.Equal(got, want) {
+		t.Errorf("prefix rules:\n got %q\nwant %q", got, want)
 	}
 }
 
@@ -99,6 +123,23 @@ func TestBadCENeighbors(t *testing.T) {
 		{"restart fraction", "{address: 10.1.0.2, asn: 65001, max-prefixes: 10, max-prefixes-restart: 500ms}", "vrfs[0].neighbors[0].max-prefixes-restart: 500ms: must be whole seconds, at least 1s"},
 		{"unknown key", "{address: 10.1.0.2, asn: 65001, route-reflector-client: true}", "vrfs[0].neighbors[0].route-reflector-client: unknown key"},
 		{"password-env is a global key only", "{address: 10.1.0.2, asn: 65001, password-env: X}", "vrfs[0].neighbors[0].password-env: unknown key"},
+		{"rule prefix not a prefix", "{address: 10.1.0.2, asn: 65001, import-prefixes: [{prefix: 10.0.0.0/33, action: accept}]}", `vrfs[0].neighbors[0].import-prefixes[0].prefix: "10.0.0.0/33"`},
+		{"rule prefix missing", "{address: 10.1.0.2, asn: 65001, export-prefixes: [{le: 24, action: accept}]}", "vrfs[0].neighbors[0].export-prefixes[0].prefix: required"},
+		{"rule prefix host bits", "{address: 10.1.0.2, asn: 65001, import-prefixes: [{prefix: 10.1.0.1/16, action: accept}]}", "vrfs[0].neighbors[0].import-prefixes[0].prefix: 10.1.0.1/16: has host bits set; did you mean 10.1.0.0/16?"},
+		{"rule family not carried", "{address: 10.1.0.2, asn: 65001, export-prefixes: [{prefix: 'fd00::/8', action: accept}]}", "vrfs[0].neighbors[0].export-prefixes[0].prefix: fd00::/8: is ipv6, which this session does not carry"},
+		{"rule v4 on v6 session", "{address: 'fd00::2', asn: 65001, import-prefixes: [{prefix: 10.0.0.0/8, le: 24, action: deny}]}", "vrfs[0].neighbors[0].import-prefixes[0].prefix: 10.0.0.0/8: is ipv4, which this session does not carry"},
+		{"rule le too long", "{address: 10.1.0.2, asn: 65001, import-prefixes: [{prefix: 10.0.0.0/8, le: 33, action: accept}]}", "vrfs[0].neighbors[0].import-prefixes[0].le: 33: must be at most 32 for ipv4"},
+		{"rule le over a byte", "{address: 10.1.0.2, asn: 65001, import-prefixes: [{prefix: 10.0.0.0/8, le: 300, action: accept}]}", "vrfs[0].neighbors[0].import-prefixes[0].le: 300: out of range 0..255"},
+		{"rule le negative", "{address: 10.1.0.2, asn: 65001, import-prefixes: [{prefix: 10.0.0.0/8, le: -1, action: accept}]}", "vrfs[0].neighbors[0].import-prefixes[0].le: -1: must not be negative"},
+		{"rule le below prefix length", "{address: 10.1.0.2, asn: 65001, import-prefixes: [{prefix: 10.0.0.0/16, le: 8, action: accept}]}", "vrfs[0].neighbors[0].import-prefixes[0].le: 8: is shorter than the prefix length of 10.0.0.0/16"},
+		{"rule ge below prefix length", "{address: 10.1.0.2, asn: 65001, export-prefixes: [{prefix: 10.0.0.0/16, ge: 12, action: accept}]}", "vrfs[0].neighbors[0].export-prefixes[0].ge: 12: is shorter than the prefix length of 10.0.0.0/16"},
+		{"rule ge too long v6", "{address: 'fd00::2', asn: 65001, export-prefixes: [{prefix: 'fd00::/8', ge: 129, action: accept}]}", "vrfs[0].neighbors[0].export-prefixes[0].ge: 129: must be at most 128 for ipv6"},
+		{"rule ge above le", "{address: 10.1.0.2, asn: 65001, import-prefixes: [{prefix: 10.0.0.0/8, ge: 24, le: 16, action: accept}]}", "vrfs[0].neighbors[0].import-prefixes[0].ge: 24: is greater than le (16)"},
+		{"rule action unknown", "{address: 10.1.0.2, asn: 65001, import-prefixes: [{prefix: 10.0.0.0/8, action: permit}]}", `vrfs[0].neighbors[0].import-prefixes[0].action: "permit": want accept or deny`},
+		{"rule action missing", "{address: 10.1.0.2, asn: 65001, import-prefixes: [{prefix: 10.0.0.0/8}, {prefix: 10.0.0.0/8, action: deny}]}", "vrfs[0].neighbors[0].import-prefixes[0].action: required: accept or deny"},
+		{"rule unknown key", "{address: 10.1.0.2, asn: 65001, import-prefixes: [{prefix: 10.0.0.0/8, action: deny, seq: 5}]}", "vrfs[0].neighbors[0].import-prefixes[0].seq: unknown key"},
+		{"rules not a list", "{address: 10.1.0.2, asn: 65001, export-prefixes: {prefix: 10.0.0.0/8}}", "vrfs[0].neighbors[0].export-prefixes: {...}: want a list"},
+		{"default-originate not bool", "{address: 10.1.0.2, asn: 65001, default-originate: always}", `vrfs[0].neighbors[0].default-originate: "always": want true or false`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Parse([]byte(head + tc.neighbors + "]}]\n"))

@@ -79,6 +79,8 @@ func (c *Config) validateCENeighbors(bad badFunc, p string, v VRF) {
 		case n.MaxPrefixesRestart < 1e9 || n.MaxPrefixesRestart%1e9 != 0:
 			bad(np+".max-prefixes-restart", n.MaxPrefixesRestart.String(), "must be whole seconds, at least 1s")
 		}
+		validatePrefixRules(bad, np+".import-prefixes", n.ImportPrefixes, n.Families)
+		validatePrefixRules(bad, np+".export-prefixes", n.ExportPrefixes, n.Families)
 	}
 }
 

@@ -46,9 +46,25 @@ func Translate(cfg *config.Config) *bgp.Config {
 				Password:   bgp.NewPassword(n.Password.Reveal()),
 				ASOverride: n.ASOverride, AllowASIn: n.AllowASIn, SiteOfOrigin: n.SiteOfOrigin,
 				MaxPrefixes: n.MaxPrefixes, MaxPrefixesRestart: n.MaxPrefixesRestart,
+				ImportPrefixes: prefixRules(n.ImportPrefixes), ExportPrefixes: prefixRules(n.ExportPrefixes),
+				DefaultOriginate: n.DefaultOriginate,
 			})
 		}
 		bc.VRFs = append(bc.VRFs, bv)
 	}
 	return bc
+}
+
+// prefixRules resolves ge and le into each rule's length range; nil (no
+// list: accept everything) stays nil.
+func prefixRules(rules []config.PrefixRule) []bgp.PrefixRule {
+	if rules == nil {
+		return nil
+	}
+	out := make([]bgp.PrefixRule, len(rules))
+	for i, r := range rules {
+		lo, hi := r.Lengths()
+		out[i] = bgp.PrefixRule{Prefix: r.Prefix, MinLen: uint8(lo), MaxLen: uint8(hi), Accept: r.Action == config.ActionAccept}
+	}
+	return out
 }

@@ -49,7 +49,9 @@ vrfs:
     neighbors:
       - {address: 10.0.0.2, port: 1179, asn: 65101, description: ce1, families: [ipv4, ipv6], local-address: 10.0.0.1,
          passive: true, hold-time: 9s, keepalive: 3s, as-override: true, allowas-in: 1, site-of-origin: '65101:7',
-         max-prefixes: 10, max-prefixes-restart: 1m}
+         max-prefixes: 10, max-prefixes-restart: 1m, default-originate: true,
+         import-prefixes: [{prefix: 10.0.0.0/8, ge: 16, action: deny}, {prefix: 10.0.0.0/8, le: 24, action: accept}],
+         export-prefixes: []}
 `
 
 func TestTranslate(t *testing.T) {
@@ -90,7 +92,12 @@ func TestTranslate(t *testing.T) {
 				Families: []string{"ipv4", "ipv6"}, LocalAddress: netip.MustParseAddr("10.0.0.1"),
 				Passive: true, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second,
 				ASOverride: true, AllowASIn: 1, SiteOfOrigin: rt("65101:7"),
-				MaxPrefixes: 10, MaxPrefixesRestart: time.Minute,
+				MaxPrefixes: 10, MaxPrefixesRestart: time.Minute, DefaultOriginate: true,
+				ImportPrefixes: []bgp.PrefixRule{
+					{Prefix: netip.MustParsePrefix("10.0.0.0/8"), MinLen: 16, MaxLen: 32, Accept: false},
+					{Prefix: netip.MustParsePrefix("10.0.0.0/8"), MinLen: 8, MaxLen: 24, Accept: true},
+				},
+				ExportPrefixes: []bgp.PrefixRule{}, // present and empty: deny all
 			}},
 		}},
 	}
@@ -124,7 +131,8 @@ func TestTranslateCoversConfig(t *testing.T) {
 		{reflect.TypeFor[config.CENeighbor](), []string{"Address", "Port", "ASN", "Description", "Families", "LocalAddress",
 			"Passive", "HoldTime", "Keepalive",
 			"PasswordFile", // read into Password at load time
-			"Password", "ASOverride", "AllowASIn", "SiteOfOrigin", "MaxPrefixes", "MaxPrefixesRestart"}},
+			"Password", "ASOverride", "AllowASIn", "SiteOfOrigin", "MaxPrefixes", "MaxPrefixesRestart",
+			"ImportPrefixes", "ExportPrefixes", "DefaultOriginate"}},
 		{reflect.TypeFor[config.StaticRoute](), []string{"Prefix",
 			"NextHop"}}, // the FIB's: BGP exports the prefix whatever its next hop
 	} {

@@ -21,6 +21,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/peregrine-net/peregrine/bgp"
+	"github.com/peregrine-net/peregrine/bgp/bgpconfig"
 	"github.com/peregrine-net/peregrine/cmd/internal/memtrim"
 	"github.com/peregrine-net/peregrine/config"
 )
@@ -66,6 +68,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg.State.Directory = *stateDir
 	}
 	if *check {
+		if err := bgp.CheckRunnable(bgpconfig.Translate(cfg)); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", *path, err)
+			return 1
+		}
 		fmt.Fprintf(stdout, "%s: configuration is valid\n", *path)
 		return 0
 	}
