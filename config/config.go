@@ -62,6 +62,14 @@ type Dataplane struct {
 	// MTU of the VRF TUN devices in the userspace backend; 0 picks a
 	// default that leaves room for labels and ESP within a 1500-byte core.
 	MTU int `config:"mtu"`
+	// MPLSInterfaces are the core interfaces labelled packets are sent
+	// and accepted on (plain MPLS to ipsec.unprotected-peers). Labelled
+	// packets arriving on any other interface are dropped: in the kernel
+	// backend net.mpls.conf.IF.input is 1 on these and 0 elsewhere; the
+	// userspace backend opens its MPLS packet sockets on these alone.
+	// Empty keeps the kernel backend's older rule (input on every
+	// interface that is not a CE's, or on the ESP gateway's alone).
+	MPLSInterfaces []string `config:"mpls-interfaces"`
 }
 
 // Control is the daemon's local API, which the peregrine CLI uses.
