@@ -157,6 +157,9 @@ func (d *desired) build(prev *State) *State {
 		Labels:       prev.Labels,
 		Tunnels:      prev.Tunnels,
 		LocalAddress: d.cfg.LocalAddress,
+		// Copied with the config, never changed: shared by every State.
+		UnprotectedPeers: d.cfg.UnprotectedPeers,
+		MPLSInterfaces:   d.cfg.MPLSInterfaces,
 	}
 	for name, vc := range d.vrfs {
 		if v := prev.VRFs[name]; v != nil && !d.dirtyVRFs[name] {

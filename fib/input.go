@@ -21,6 +21,10 @@ type Config struct {
 	LocalAddress netip.Addr
 	VRFs         []VRFConfig
 	Tunnels      []Tunnel
+	// UnprotectedPeers and MPLSInterfaces become the State's (see
+	// State.IsUnprotected).
+	UnprotectedPeers []netip.Prefix
+	MPLSInterfaces   []string
 }
 
 // VRFConfig is one VRF's configured part: its CE-facing interfaces and

@@ -30,7 +30,12 @@ func (r *Reconciler) SetConfig(c Config) {
 }
 
 func (r *Reconciler) cloneConfig(c Config) Config {
-	out := Config{LocalAddress: c.LocalAddress.Unmap()}
+	out := Config{LocalAddress: c.LocalAddress.Unmap(), MPLSInterfaces: slices.Clone(c.MPLSInterfaces)}
+	for _, p := range c.UnprotectedPeers {
+		if p.IsValid() {
+			out.UnprotectedPeers = append(out.UnprotectedPeers, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p)).Masked())
+		}
+	}
 	for _, vc := range c.VRFs {
 		out.VRFs = append(out.VRFs, VRFConfig{
 			Name:         vc.Name,

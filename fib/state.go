@@ -22,6 +22,12 @@ type State struct {
 	// LocalAddress is this PE's tunnel endpoint (the source of outer
 	// headers and the address remote PEs send to).
 	LocalAddress netip.Addr
+	// UnprotectedPeers are the remote PEs (prefixes of their addresses)
+	// VRF traffic may reach as plain MPLS; see IsUnprotected.
+	UnprotectedPeers []netip.Prefix
+	// MPLSInterfaces are the core interfaces labelled packets are sent
+	// and accepted on; empty: the backend's default (see each backend).
+	MPLSInterfaces []string
 }
 
 // VRF is one customer routing table.
