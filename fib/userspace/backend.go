@@ -80,6 +80,12 @@ type Backend struct {
 	// failed first) leaves the rules as it found them: a previous run's
 	// quarantine is not this Backend's to release.
 	applied bool
+	// cores are the MPLS interfaces' packet sockets by name, unresolved
+	// the unprotected peers whose next hop is unknown (logged once), and
+	// resolverStop stops the resolver (cores.go). Guarded by mu.
+	cores        map[string]*coreIface
+	unresolved   map[netip.Addr]bool
+	resolverStop chan struct{}
 }
 
 var (
@@ -124,6 +130,7 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 		sys:    &system{log: log, h: h, prio: opts.RulePriority},
 		tuns:   map[string]*tunDev{},
 		held:   map[string]bool{}, quarantined: map[string]bool{},
+		cores: map[string]*coreIface{}, unresolved: map[netip.Addr]bool{},
 	}, nil
 }
 
@@ -170,6 +177,7 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		}
 	}
 	errs = append(errs, b.setLocal(s.LocalAddress))
+	errs = append(errs, b.syncCores(s.MPLSInterfaces))
 	if err := ctx.Err(); err != nil {
 		return errors.Join(append(errs, err)...)
 	}
@@ -273,7 +281,7 @@ func (b *Backend) Close() error {
 	if b.applied {
 		errs = append(errs, b.sys.syncRules(quarantine, false))
 	}
-	errs = append(errs, b.net.Swap(nil).Close())
+	errs = append(errs, b.net.Swap(nil).Close(), b.closeCores())
 	for name, t := range b.tuns {
 		errs = append(errs, t.close())
 		delete(b.tuns, name)
