@@ -70,6 +70,18 @@ type Dataplane struct {
 	// Empty keeps the kernel backend's older rule (input on every
 	// interface that is not a CE's, or on the ESP gateway's alone).
 	MPLSInterfaces []string `config:"mpls-interfaces"`
+	// TransportLabels are static transport labels, one per unprotected
+	// remote PE whose core has P routers that switch labels (no LDP or
+	// RSVP here): pushed above the VPN label toward that PE. Without one
+	// the VPN label goes out on top (implicit null: the PE is directly
+	// connected, or the core switches VPN labels itself).
+	TransportLabels []TransportLabel `config:"transport-labels"`
+}
+
+// TransportLabel is the label the core switches toward one remote PE.
+type TransportLabel struct {
+	Remote netip.Addr `config:"remote"`
+	Label  uint32     `config:"label"`
 }
 
 // Control is the daemon's local API, which the peregrine CLI uses.

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -100,6 +101,24 @@ func (c *Config) validateUnprotected(bad badFunc) {
 				bad(path, strconv.Quote(ifn), "already listed as dataplane.mpls-interfaces[%d]", j)
 			}
 			seen[ifn] = i
+		}
+	}
+	remotes := map[netip.Addr]int{}
+	for i, tl := range c.Dataplane.TransportLabels {
+		path := fmt.Sprintf("dataplane.transport-labels[%d]", i)
+		switch {
+		case !tl.Remote.IsValid():
+			bad(path+".remote", "", "required: the unprotected remote PE the label leads to")
+		case !slices.ContainsFunc(c.IPsec.UnprotectedPeers, func(u PeerPrefix) bool { return u.Contains(tl.Remote.Unmap()) }):
+			bad(path+".remote", tl.Remote.String(), "is not in ipsec.unprotected-peers: a transport label is for plain MPLS, and protected traffic crosses the core in IP")
+		default:
+			if j, dup := remotes[tl.Remote.Unmap()]; dup {
+				bad(path+".remote", tl.Remote.String(), "already has a transport label: dataplane.transport-labels[%d]", j)
+			}
+			remotes[tl.Remote.Unmap()] = i
+		}
+		if tl.Label < firstUnreservedLabel || tl.Label > maxLabel {
+			bad(path+".label", fmt.Sprint(tl.Label), "must be %d..%d (0-15 are reserved; leave the entry out for implicit null)", firstUnreservedLabel, maxLabel)
 		}
 	}
 	if len(c.IPsec.UnprotectedPeers) > 0 && len(c.Dataplane.MPLSInterfaces) == 0 {

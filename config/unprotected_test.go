@@ -13,6 +13,7 @@ ipsec:
   unprotected-peers: [10.0.0.3, 10.9.0.0/16, '2001:db8::/64']
 dataplane:
   mpls-interfaces: [core0, core1]
+  transport-labels: [{remote: 10.9.0.7, label: 16001}]
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -29,6 +30,9 @@ dataplane:
 		if got[i] != want[i] {
 			t.Errorf("entry %d: got %v, want %v", i, got[i], want[i])
 		}
+	}
+	if tl := cfg.Dataplane.TransportLabels; len(tl) != 1 || tl[0].Remote != netip.MustParseAddr("10.9.0.7") || tl[0].Label != 16001 {
+		t.Errorf("transport-labels %+v", tl)
 	}
 	if strings.Join(cfg.Dataplane.MPLSInterfaces, ",") != "core0,core1" {
 		t.Errorf("mpls-interfaces %v", cfg.Dataplane.MPLSInterfaces)
@@ -49,6 +53,9 @@ func TestBadUnprotectedPeers(t *testing.T) {
 		{"no core interfaces", "ipsec: {unprotected-peers: [10.0.0.2]}\n", []string{"dataplane.mpls-interfaces: required with ipsec.unprotected-peers"}},
 		{"core is a CE interface", "vrfs: [{name: red, rd: '1:1', interfaces: [ce1]}]\ndataplane: {mpls-interfaces: [ce1]}\n", []string{`dataplane.mpls-interfaces[0]: "ce1": is a CE interface, vrfs[0].interfaces[0] (vrf red)`}},
 		{"core listed twice", "dataplane: {mpls-interfaces: [core0, core0]}\n", []string{`dataplane.mpls-interfaces[1]: "core0": already listed as dataplane.mpls-interfaces[0]`}},
+		{"transport label for a protected or unknown PE", "ipsec: {unprotected-peers: [10.9.0.0/16]}\n" + "dataplane:\n  mpls-interfaces: [core0]\n  transport-labels: [{remote: 10.8.0.1, label: 100}]\n", []string{"dataplane.transport-labels[0].remote: 10.8.0.1: is not in ipsec.unprotected-peers"}},
+		{"transport label reserved", "ipsec: {unprotected-peers: [10.9.0.0/16]}\n" + "dataplane:\n  mpls-interfaces: [core0]\n  transport-labels: [{remote: 10.9.0.1, label: 3}]\n", []string{"dataplane.transport-labels[0].label: 3: must be 16..1048575"}},
+		{"transport label twice", "ipsec: {unprotected-peers: [10.9.0.0/16]}\n" + "dataplane:\n  mpls-interfaces: [core0]\n  transport-labels: [{remote: 10.9.0.1, label: 100}, {remote: 10.9.0.1, label: 200}]\n", []string{"dataplane.transport-labels[1].remote: 10.9.0.1: already has a transport label: dataplane.transport-labels[0]"}},
 		{"core bad name", "dataplane: {mpls-interfaces: ['a/b']}\n", []string{`dataplane.mpls-interfaces[0]: "a/b": is not a Linux interface name`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -160,6 +160,7 @@ func (d *desired) build(prev *State) *State {
 		// Copied with the config, never changed: shared by every State.
 		UnprotectedPeers: d.cfg.UnprotectedPeers,
 		MPLSInterfaces:   d.cfg.MPLSInterfaces,
+		TransportLabels:  d.cfg.TransportLabels,
 	}
 	for name, vc := range d.vrfs {
 		if v := prev.VRFs[name]; v != nil && !d.dirtyVRFs[name] {

@@ -25,6 +25,8 @@ type Config struct {
 	// State.IsUnprotected).
 	UnprotectedPeers []netip.Prefix
 	MPLSInterfaces   []string
+	// TransportLabels become the State's.
+	TransportLabels map[netip.Addr]mpls.Label
 }
 
 // VRFConfig is one VRF's configured part: its CE-facing interfaces and

@@ -28,6 +28,11 @@ type State struct {
 	// MPLSInterfaces are the core interfaces labelled packets are sent
 	// and accepted on; empty: the backend's default (see each backend).
 	MPLSInterfaces []string
+	// TransportLabels are static transport labels by remote PE: pushed
+	// above a route's labels when it leaves as plain MPLS toward that PE
+	// across P routers. A PE without one gets the route's labels alone
+	// (implicit null).
+	TransportLabels map[netip.Addr]mpls.Label
 }
 
 // VRF is one customer routing table.

@@ -1,6 +1,10 @@
 package fib
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/peregrine-net/peregrine/mpls"
+)
 
 // Protection per remote PE (docs/ARCHITECTURE.md, "Unprotected peers"):
 //
@@ -43,6 +47,17 @@ func (s *State) Protection(pe netip.Addr) string {
 		return "unprotected"
 	}
 	return "none"
+}
+
+// PlainLabels is the label stack a route to remote PE pe pushes when it
+// leaves as plain MPLS: the PE's transport label, if it has one, above
+// the route's labels. It allocates only for a PE with a transport label.
+func (s *State) PlainLabels(pe netip.Addr, labels []mpls.Label) []mpls.Label {
+	t, ok := s.TransportLabels[pe.Unmap()]
+	if !ok {
+		return labels
+	}
+	return append([]mpls.Label{t}, labels...)
 }
 
 // unmapBits is how many of p's bits an IPv4-mapped IPv6 prefix spends on

@@ -98,6 +98,12 @@ func fibConfig(cfg *config.Config) fib.Config {
 	for _, p := range cfg.IPsec.UnprotectedPeers {
 		fc.UnprotectedPeers = append(fc.UnprotectedPeers, p.Prefix)
 	}
+	for _, tl := range cfg.Dataplane.TransportLabels {
+		if fc.TransportLabels == nil {
+			fc.TransportLabels = map[netip.Addr]mpls.Label{}
+		}
+		fc.TransportLabels[tl.Remote] = mpls.Label(tl.Label) // validated: 16..2^20-1
+	}
 	for _, v := range cfg.VRFs {
 		vc := fib.VRFConfig{Name: v.Name, Interfaces: v.Interfaces}
 		for _, r := range v.StaticRoutes {

@@ -113,6 +113,7 @@ func translate(s *fib.State, devs routeDevices, k kernelView) *desired {
 			var err error
 			switch {
 			case r.IsRemote() && s.IsUnprotected(r.Remote):
+				r.Labels = s.PlainLabels(r.Remote, r.Labels) // a copy: s stays as it is
 				mapped, err = t.overCore(rt, r, s.MPLSInterfaces)
 			case r.IsRemote() && devs.ESP:
 				err = t.intoESP(rt, r, devs.ESPTUNs)

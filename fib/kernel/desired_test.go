@@ -193,6 +193,23 @@ func translateCases() []translateCase {
 			maxRouteGets: 1, maxNeighLists: 1,
 		},
 		{
+			name: "unprotected peer across a P router: the static transport label on top",
+			state: &fib.State{
+				VRFs:             vrfs(vrf("red", 1000, remote("10.2.0.0/24", "192.168.2.2", 2001), remote("2001:db8:2::/64", "192.168.2.2", 2001))),
+				UnprotectedPeers: []netip.Prefix{pfx("192.168.2.2/32")},
+				MPLSInterfaces:   []string{"core"},
+				TransportLabels:  map[netip.Addr]mpls.Label{addr("192.168.2.2"): 16002},
+			},
+			devs:   coreDevs,
+			kernel: newFakePE(),
+			want: slices.Concat(unreachables(1000), []string{
+				"ip -6 neigh replace ::ffff:192.168.1.2 lladdr 02:00:00:00:01:02 dev core nud permanent",
+				"ip route add 10.2.0.0/24 encap mpls 16002/2001 via 192.168.1.2 dev core table 1000",
+				"ip -6 route add 2001:db8:2::/64 encap mpls 16002/2001 via ::ffff:192.168.1.2 dev core onlink table 1000",
+			}),
+			maxRouteGets: 1, maxNeighLists: 1,
+		},
+		{
 			name: "unprotected peers listed, no IPsec: a PE just outside them gets a blackhole, not the core",
 			state: &fib.State{
 				VRFs:             vrfs(vrf("red", 1000, remote("10.2.0.0/24", "192.168.2.2", 2001), remote("10.3.0.0/24", "192.168.2.3", 3001))),

@@ -122,6 +122,11 @@ type tunnelOut struct {
 	// plain is set for an unprotected peer (plain.go): packets leave as
 	// plain MPLS over a core interface, never through sa.
 	plain *plainOut
+	// transport, if hasTransport, is pushed above the route's labels on
+	// plain MPLS (fib.State.TransportLabels): the label P routers switch
+	// toward the peer.
+	transport    mpls.Label
+	hasTransport bool
 }
 
 // heldSA is an SA with what it was made from, so that an update with the

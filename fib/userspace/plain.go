@@ -72,13 +72,19 @@ func (d *dataplane) frame(v *vrf, t *tunnelOut, buf, pkt []byte) ([]byte, *coreI
 	return buf[start : start+ethHeaderLen+len(pkt)], h.core, dropNone
 }
 
-// pushPlain pushes hop's labels in front of the inner packet buf[off:off+n]
-// with the TTL ttl (per mode, from outbound) and returns the MPLS packet.
-func pushPlain(buf []byte, off, n int, labels []mpls.Label, ttl uint8) ([]byte, bool) {
+// pushPlain pushes a route's labels, and t's transport label above them
+// if it has one, in front of the inner packet buf[off:off+n] with the TTL
+// ttl (per mode, from outbound) and returns the MPLS packet.
+func pushPlain(buf []byte, off, n int, labels []mpls.Label, ttl uint8, t *tunnelOut) ([]byte, bool) {
 	start := off
+	var err error
 	for i := len(labels) - 1; i >= 0; i-- {
-		var err error
 		if start, err = mpls.Push(buf, start, labels[i], 0, ttl, i == len(labels)-1); err != nil {
+			return nil, false
+		}
+	}
+	if t.hasTransport {
+		if start, err = mpls.Push(buf, start, t.transport, 0, ttl, false); err != nil {
 			return nil, false
 		}
 	}

@@ -87,6 +87,38 @@ func TestPlainOutbound(t *testing.T) {
 	}
 }
 
+// TestPlainTransportLabel: a PE behind P routers gets its static
+// transport label above the VPN label; a reload that drops it sends the
+// VPN label alone again.
+func TestPlainTransportLabel(t *testing.T) {
+	s := mixedState()
+	s.TransportLabels = map[netip.Addr]mpls.Label{pe3Plain: 16003}
+	d := newTestDataplane(t, s)
+	resolved(d)
+	v := d.vrfs["red"]
+	inner := ipv4("10.1.0.2", "10.3.0.2", 63, 100)
+	buf := outBuf(inner)
+	pkt, to, why := d.outbound(v, buf, outHeadroom, len(inner))
+	if why != dropNone {
+		t.Fatalf("drop %d", why)
+	}
+	f, _, _ := d.frame(v, to, buf, pkt)
+	want := []byte{0x03, 0xe8, 0x30, 63, 0x00, 0xbb, 0x91, 63} // 16003 S=0, 3001 S=1
+	if got := f[ethHeaderLen : ethHeaderLen+8]; !bytes.Equal(got, want) {
+		t.Errorf("label stack % x, want % x", got, want)
+	}
+	s2 := *s
+	s2.TransportLabels = nil
+	if _, _, err := d.update(&s2, nil); err != nil {
+		t.Fatal(err)
+	}
+	buf = outBuf(inner)
+	pkt, _, _ = d.outbound(v, buf, outHeadroom, len(inner))
+	if len(pkt) != 4+len(inner) || pkt[2]&1 != 1 {
+		t.Errorf("without the transport label: % x", pkt[:8])
+	}
+}
+
 // TestPlainReload: taking the prefix out of the State stops plain MPLS at
 // once (fail closed), and a reload that puts it back starts it again.
 func TestPlainReload(t *testing.T) {

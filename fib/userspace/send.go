@@ -82,7 +82,7 @@ func (d *dataplane) outbound(v *vrf, buf []byte, off, n int) (pkt []byte, to *tu
 		} else if ttl == 0 {
 			return nil, nil, v.dropOut(dropTTLExpired)
 		}
-		pkt, ok := pushPlain(buf, off, n, hop.labels, ttl)
+		pkt, ok := pushPlain(buf, off, n, hop.labels, ttl, t)
 		if !ok {
 			return nil, nil, v.dropOut(dropMalformed) // cannot happen: hop checked the labels
 		}

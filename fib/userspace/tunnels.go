@@ -85,8 +85,9 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 		}
 		switch cur := p.out.Load(); {
 		case s.IsUnprotected(remote):
-			if cur == nil || cur.plain == nil {
-				p.out.Store(&tunnelOut{remote: remote, plain: d.plainOf(remote)})
+			tl, hasTL := s.TransportLabels[remote]
+			if cur == nil || cur.plain == nil || cur.transport != tl || cur.hasTransport != hasTL {
+				p.out.Store(&tunnelOut{remote: remote, plain: d.plainOf(remote), transport: tl, hasTransport: hasTL})
 			}
 		case cur != nil:
 			p.out.Store(nil) // fail closed: no tunnel, not unprotected
