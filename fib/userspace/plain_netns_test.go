@@ -220,7 +220,7 @@ func TestNetnsPlainMPLS(t *testing.T) {
 	echos := l.inEchos("ce-red-1")
 	l.inject("pe3", "core", l.macOf("pe1", "core3"), l.macOf("pe3", "core"), "10.3.0.2")
 	waitFor(t, "the frame sent on core3 to reach ce-red-1", func() bool { return l.inEchos("ce-red-1") == echos+1 })
-	l.inject("ce-red-1", "eth0", l.macOf("pe1", "red"), l.macOf("ce-red-1", "eth0"), "10.1.0.2")
+	l.inject("ce-red-1", "eth0", l.macOf("pe1", "red"), l.macOf("ce-red-1", "eth0"), "10.3.0.2")
 	time.Sleep(300 * time.Millisecond)
 	if got := l.inEchos("ce-red-1"); got != echos+1 {
 		t.Errorf("a labelled frame from a CE reached a VRF: ce-red-1 got %d echo requests, want %d", got-echos, 1)
