@@ -21,6 +21,17 @@ import (
 // prefix covers a tunnel's remote); should a State still have both, the
 // tunnel wins.
 
+// NamesPlainPeers reports whether the State uses the per-PE protection
+// model at all: it lists unprotected peers or MPLS interfaces. The kernel
+// backend without either (and without IPsec) keeps its older rule of a
+// trusted MPLS core, every PE reached in clear; with either, a PE neither
+// protected nor unprotected gets nothing, so a reload that takes the last
+// unprotected peer away stops its traffic instead of falling back to
+// clear.
+func (s *State) NamesPlainPeers() bool {
+	return len(s.UnprotectedPeers) > 0 || len(s.MPLSInterfaces) > 0
+}
+
 // IsUnprotected reports whether traffic to remote PE pe may leave as
 // plain MPLS: pe is inside one of s.UnprotectedPeers and has no tunnel.
 func (s *State) IsUnprotected(pe netip.Addr) bool {

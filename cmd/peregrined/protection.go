@@ -30,7 +30,7 @@ func logProtection(cfg *config.Config, log *slog.Logger) {
 // dataplane.
 func (dp *dataplane) protection(s *fib.State, pe netip.Addr) string {
 	p := s.Protection(pe)
-	if p == "none" && dp.trustedCore && len(s.UnprotectedPeers) == 0 && len(s.Tunnels) == 0 {
+	if p == "none" && dp.trustedCore && !s.NamesPlainPeers() && len(s.Tunnels) == 0 {
 		// The kernel backend with no IPsec configured at all: a
 		// trusted MPLS core, every PE reached in clear (fib/kernel).
 		return "unprotected"

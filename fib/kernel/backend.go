@@ -54,12 +54,13 @@
 // Gateway, and must leave by one of State.MPLSInterfaces
 // (dataplane.mpls-interfaces) when the State names them; a route whose PE
 // is reached another way is an error, not a route. Where the State lists
-// unprotected peers and has no Gateway, a route to any other PE is
+// unprotected peers or MPLS interfaces and has no Gateway, a route to any
+// other PE is
 //
 //	ip route replace blackhole REMOTE-PREFIX table TABLE proto 204
 //
-// so naming the PEs that may get plain MPLS never sends the rest in
-// clear. With MPLSInterfaces, MPLS input is 1 on those (and pgesp-in) and
+// so naming the PEs that may get plain MPLS never sends the rest in clear,
+// nor does a reload that takes the last unprotected peer away. With MPLSInterfaces, MPLS input is 1 on those (and pgesp-in) and
 // 0 on every other interface (sysctlWrites).
 //
 // Apply's route step is two halves: translate (desired.go) turns the

@@ -90,11 +90,11 @@ func neighborKey(oif int, mapped net.IP) string { return fmt.Sprint(oif, " ", ma
 //     State.MPLSInterfaces when the State names them;
 //   - else where devs.ESP: into its PE's ESP Gateway TUN (the Gateway
 //     drops and counts what it cannot seal);
-//   - else, where the State lists unprotected peers (the operator said
-//     which PEs may have plain MPLS, and this one is not among them):
-//     a blackhole, never the core;
-//   - else (no IPsec configured at all, a trusted MPLS core): over the
-//     core, as unprotected ones.
+//   - else, where the State lists unprotected peers or MPLS interfaces
+//     (State.NamesPlainPeers: the operator says which PEs may have plain
+//     MPLS, and this one is not among them): a blackhole, never the core;
+//   - else (no IPsec, no unprotected peer, no MPLS interface configured: a
+//     trusted MPLS core): over the core, as unprotected ones.
 func translate(s *fib.State, devs routeDevices, k kernelView) *desired {
 	t := &translation{k: k, d: &desired{routes: map[string]*netlink.Route{}, neighbors: map[string]*mappedNeighbor{}},
 		hops: map[netip.Addr]hop{}, arp: map[string]arpResult{}}
@@ -117,7 +117,7 @@ func translate(s *fib.State, devs routeDevices, k kernelView) *desired {
 				mapped, err = t.overCore(rt, r, s.MPLSInterfaces)
 			case r.IsRemote() && devs.ESP:
 				err = t.intoESP(rt, r, devs.ESPTUNs)
-			case r.IsRemote() && len(s.UnprotectedPeers) > 0:
+			case r.IsRemote() && s.NamesPlainPeers():
 				blackhole(rt) // neither protected nor unprotected: see translate
 			case r.IsRemote():
 				mapped, err = t.overCore(rt, r, s.MPLSInterfaces)

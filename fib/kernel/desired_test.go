@@ -227,6 +227,18 @@ func translateCases() []translateCase {
 			maxRouteGets: 1,
 		},
 		{
+			name: "MPLS interfaces named, the last unprotected peer removed by reload: blackholes, not the core",
+			state: &fib.State{
+				VRFs:           vrfs(vrf("red", 1000, remote("10.2.0.0/24", "192.168.2.2", 2001))),
+				MPLSInterfaces: []string{"core"},
+			},
+			devs:   coreDevs,
+			kernel: newFakePE(),
+			want: slices.Concat(unreachables(1000), []string{
+				"ip route add blackhole 10.2.0.0/24 table 1000",
+			}),
+		},
+		{
 			name: "unprotected peer reached by an interface that is not an MPLS interface: no route",
 			state: &fib.State{
 				VRFs:             vrfs(vrf("red", 1000, remote("2001:db8:2::/64", "2001:db8:e::2", 2001))),
