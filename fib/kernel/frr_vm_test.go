@@ -2,12 +2,14 @@ package kernel
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,9 +35,6 @@ import (
 
 const frrBGPConf = `hostname frr-pe2
 log file %[1]s/bgpd.log
-debug bgp vpn leak-to-vrf
-debug bgp vpn label
-debug bgp nht
 !
 interface core
  mpls bgp forwarding
@@ -192,21 +191,38 @@ func vtysh(t *testing.T, dir, daemon, command string) string {
 	}
 }
 
-// TestFRRFarPE: Peregrine (userspace backend, then kernel backend) and
-// FRR exchange VPNv4 routes and labels and the CEs ping across in both
-// VRFs, both directions, over plain MPLS.
+// TestFRRFarPE: Peregrine (userspace backend, with per-VRF and with
+// per-prefix labels, then the kernel backend) and FRR exchange VPNv4
+// routes and labels over eBGP and the CEs ping across in both VRFs, both
+// directions, over plain MPLS. The labels on the core are the ones each
+// side advertised: FRR's from `show bgp ipv4 vpn PREFIX json`, Peregrine's
+// from its API (/v1/bgp/vpnv4). Then a reload that takes FRR out of
+// ipsec.unprotected-peers stops the traffic with nothing labelled on the
+// core.
+//
+// IPv4 only: FRR 8.4's zebra cannot install a VPNv6 route whose next hop
+// is the IPv4 PE (6VPE) into this kernel ("Route install failed"), so
+// IPv6 across an IPv4 core to FRR stays out (Peregrine's own 6VPE is
+// TestPeregrinedPlainMPLSKernelToUserspace's).
 func TestFRRFarPE(t *testing.T) {
 	requireFRR(t)
-	for _, backend := range []string{"userspace", "kernel"} {
-		t.Run(backend, func(t *testing.T) {
+	for _, tc := range []struct{ name, backend, labelMode string }{
+		{"userspace", "userspace", "per-vrf"}, {"userspace-per-prefix", "userspace", "per-prefix"}, {"kernel", "kernel", "per-vrf"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			n := newTwoPEs(t)
 			dir := frrPE(t, n)
 			pdir := t.TempDir()
-			conf := fmt.Sprintf(plainConfig, "192.168.0.1", filepath.Join(pdir, "pe1.sock"), "192.168.0.2", 1, "ce1", "ce2", backend, "")
-			startPeregrined(t, n.pe1, "pe1", strings.Replace(conf, "asn: 65000, local-address", "asn: 65002, local-address", 1))
+			sock := filepath.Join(pdir, "pe1.sock")
+			conf := fmt.Sprintf(plainConfig, "192.168.0.1", sock, "192.168.0.2", 1, "ce1", "ce2", tc.backend, "")
+			conf = strings.Replace(conf, "asn: 65000, local-address", "asn: 65002, local-address", 1)
+			for _, ce := range []string{"ce1", "ce2"} {
+				conf = strings.Replace(conf, "interfaces: ["+ce+"]}", "interfaces: ["+ce+"], label-mode: "+tc.labelMode+"}", 1)
+			}
+			_, proc, confPath := startPeregrinedProc(t, n.pe1, "pe1", conf)
 			defer func() {
 				if t.Failed() {
-					for _, c := range []string{"show bgp ipv4 vpn", "show bgp vrf all ipv4 unicast", "show bgp nexthop", "show ip route vrf all", "show mpls table"} {
+					for _, c := range []string{"show bgp ipv4 vpn", "show bgp vrf all ipv4 unicast", "show ip route vrf all", "show mpls table"} {
 						daemon := "bgpd"
 						if strings.Contains(c, "route") || strings.Contains(c, "mpls") {
 							daemon = "zebra"
@@ -215,8 +231,95 @@ func TestFRRFarPE(t *testing.T) {
 					}
 				}
 			}()
-			n.pingAll(t, 101, 30*time.Second, false)
-			t.Logf("FRR: %s\n%s", vtysh(t, dir, "bgpd", "show bgp ipv4 vpn 10.2.0.0/24 json"), vtysh(t, dir, "bgpd", "show bgp ipv4 vpn 10.1.0.0/24 json"))
+			n.pingAll(t, 101, 60*time.Second, false)
+
+			frr := frrLabels(t, dir, "10.2.0.0/24")
+			ours := peregrineLabels(t, sock, "10.1.0.0/24")
+			t.Logf("advertised: FRR %v, Peregrine %v", frr, ours)
+			for _, c := range []struct {
+				what      string
+				capNS, ns netns.NsHandle
+				dst       string
+				want      int
+			}{
+				{"red toward FRR", n.pe2, n.red1, "10.2.0.2", frr["65000:21"]},
+				{"blue toward FRR", n.pe2, n.blue1, "10.2.0.2", frr["65000:22"]},
+				{"red toward Peregrine", n.pe1, n.red2, "10.1.0.2", ours["65000:11"]},
+				{"blue toward Peregrine", n.pe1, n.blue2, "10.1.0.2", ours["65000:12"]},
+			} {
+				got := captureStack(t, c.capNS, "core", func() { _ = ping(c.ns, c.dst, 110) })
+				if c.want < 16 || len(got) != 1 || got[0] != c.want {
+					t.Errorf("%s: label stack on the core %v, want [%d] as advertised", c.what, got, c.want)
+				}
+			}
+
+			// Fail closed: FRR leaves ipsec.unprotected-peers by reload.
+			if err := os.WriteFile(confPath, []byte(strings.Replace(conf, "ipsec: {unprotected-peers: [192.168.0.2]}\n", "", 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := proc.Signal(syscall.SIGHUP); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for ping(n.red1, "10.2.0.2", 120) == nil {
+				if time.Now().After(deadline) {
+					t.Fatal("red 1->2 still answered 20 s after the reload without the unprotected peer")
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			if got := captureStack(t, n.pe2, "core", func() { _ = ping(n.red1, "10.2.0.2", 121) }); got != nil {
+				t.Errorf("after the reload, pe1 still sent MPLS toward FRR: %v", got)
+			}
 		})
 	}
+}
+
+// frrLabels reads the labels FRR advertises for prefix, by RD, from
+// `show bgp ipv4 vpn PREFIX json` (remoteLabel of each path).
+func frrLabels(t *testing.T, dir, prefix string) map[string]int {
+	t.Helper()
+	out := vtysh(t, dir, "bgpd", "show bgp ipv4 vpn "+prefix+" json")
+	var byRD map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &byRD); err != nil {
+		t.Fatalf("FRR's JSON: %v\n%s", err, out)
+	}
+	labels := map[string]int{}
+	for rd, raw := range byRD {
+		var entry struct {
+			Paths []struct {
+				RemoteLabel *int `json:"remoteLabel"`
+			} `json:"paths"`
+		}
+		if json.Unmarshal(raw, &entry) != nil {
+			continue // not an RD's entry
+		}
+		for _, p := range entry.Paths {
+			if p.RemoteLabel != nil {
+				labels[rd] = *p.RemoteLabel
+			}
+		}
+	}
+	return labels
+}
+
+// peregrineLabels reads the labels Peregrine advertises for prefix, by RD,
+// from its API's VPNv4 table (its own paths).
+func peregrineLabels(t *testing.T, sock, prefix string) map[string]int {
+	t.Helper()
+	var paths []struct {
+		RD     string `json:"rd"`
+		Prefix string `json:"prefix"`
+		Label  int    `json:"label"`
+		Local  bool   `json:"local"`
+	}
+	if err := json.Unmarshal(apiGet(t, sock, "/v1/bgp/vpnv4"), &paths); err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]int{}
+	for _, p := range paths {
+		if p.Local && p.Prefix == prefix {
+			labels[p.RD] = p.Label
+		}
+	}
+	return labels
 }
