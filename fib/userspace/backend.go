@@ -82,10 +82,15 @@ type Backend struct {
 	applied bool
 	// cores are the MPLS interfaces' packet sockets by name, unresolved
 	// the unprotected peers whose next hop is unknown (logged once), and
-	// resolverStop stops the resolver (cores.go). Guarded by mu.
-	cores        map[string]*coreIface
-	unresolved   map[netip.Addr]bool
-	resolverStop chan struct{}
+	// resolverOn says the resolver runs (cores.go). Guarded by mu.
+	cores      map[string]*coreIface
+	unresolved map[netip.Addr]bool
+	resolverOn bool
+	// resolverQuit, closed by Close before it takes mu, stops the
+	// resolver, and resolverWG waits for it: the resolver takes mu, so
+	// Close must not wait for it while holding mu.
+	resolverQuit chan struct{}
+	resolverWG   sync.WaitGroup
 }
 
 var (
@@ -131,6 +136,7 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 		tuns:   map[string]*tunDev{},
 		held:   map[string]bool{}, quarantined: map[string]bool{},
 		cores: map[string]*coreIface{}, unresolved: map[netip.Addr]bool{},
+		resolverQuit: make(chan struct{}),
 	}, nil
 }
 
@@ -269,6 +275,7 @@ func (b *Backend) setLocal(local netip.Addr) error {
 // documentation): their packets are dropped, not routed by the main table,
 // until a new Backend's Apply takes them over or releases them.
 func (b *Backend) Close() error {
+	b.stopResolver()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.done {

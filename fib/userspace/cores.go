@@ -61,28 +61,31 @@ func (b *Backend) syncCores(names []string) error {
 			delete(b.cores, name)
 		}
 	}
-	if len(b.dp.plains) > 0 && b.resolverStop == nil {
-		b.resolverStop = make(chan struct{})
-		b.wg.Add(1)
-		go b.resolver(b.resolverStop)
+	if len(b.dp.plains) > 0 && !b.resolverOn {
+		b.resolverOn = true
+		b.resolverWG.Add(1)
+		go b.resolver()
 	}
 	b.resolveLocked()
 	return errors.Join(errs...)
 }
 
-// resolver re-resolves the unprotected peers' next hops until stop is
-// closed.
-func (b *Backend) resolver(stop chan struct{}) {
-	defer b.wg.Done()
+// resolver re-resolves the unprotected peers' next hops until Close.
+func (b *Backend) resolver() {
+	defer b.resolverWG.Done()
 	t := time.NewTimer(resolvePending)
 	defer t.Stop()
 	for {
 		select {
-		case <-stop:
+		case <-b.resolverQuit:
 			return
 		case <-t.C:
 		}
 		b.mu.Lock()
+		if b.done {
+			b.mu.Unlock()
+			return
+		}
 		pending := b.resolveLocked()
 		b.mu.Unlock()
 		if pending {
@@ -211,17 +214,23 @@ func (b *Backend) readCore(c *coreIface) {
 // dropped as malformed.
 const maxFrame = 9216
 
-// closeCores closes every core socket and stops the resolver; with b.mu
-// held.
+// stopResolver stops the resolver and waits for it; Close calls it
+// before taking b.mu, which the resolver takes.
+func (b *Backend) stopResolver() {
+	select {
+	case <-b.resolverQuit:
+	default:
+		close(b.resolverQuit)
+	}
+	b.resolverWG.Wait()
+}
+
+// closeCores closes every core socket; with b.mu held.
 func (b *Backend) closeCores() error {
 	var errs []error
 	for name, c := range b.cores {
 		errs = append(errs, c.sock.Close())
 		delete(b.cores, name)
-	}
-	if b.resolverStop != nil {
-		close(b.resolverStop)
-		b.resolverStop = nil
 	}
 	return errors.Join(errs...)
 }
