@@ -253,6 +253,10 @@ func TestFRRFarPE(t *testing.T) {
 				}
 			}
 
+			if got := remotePEProtection(t, sock, "192.168.0.2"); got != "unprotected" {
+				t.Errorf("show vrf red: FRR (192.168.0.2) is %q, want unprotected", got)
+			}
+
 			// Fail closed: FRR leaves ipsec.unprotected-peers by reload.
 			if err := os.WriteFile(confPath, []byte(strings.Replace(conf, "ipsec: {unprotected-peers: [192.168.0.2]}\n", "", 1)), 0o644); err != nil {
 				t.Fatal(err)
@@ -269,6 +273,9 @@ func TestFRRFarPE(t *testing.T) {
 			}
 			if got := captureStack(t, n.pe2, "core", func() { _ = ping(n.red1, "10.2.0.2", 121) }); got != nil {
 				t.Errorf("after the reload, pe1 still sent MPLS toward FRR: %v", got)
+			}
+			if got := remotePEProtection(t, sock, "192.168.0.2"); got != "none" {
+				t.Errorf("show vrf red after the reload: FRR (192.168.0.2) is %q, want none", got)
 			}
 		})
 	}
@@ -300,6 +307,31 @@ func frrLabels(t *testing.T, dir, prefix string) map[string]int {
 		}
 	}
 	return labels
+}
+
+// remotePEProtection is the protection `peregrine show vrf` gives remote
+// PE pe in VRF red, from the API (/v1/vrfs). (FRR's VPNv6 routes come
+// with its link-local next hop, a PE in no list: "none", dropped.)
+func remotePEProtection(t *testing.T, sock, pe string) string {
+	t.Helper()
+	var vrfs []struct {
+		Name      string `json:"name"`
+		RemotePEs []struct {
+			Address    string `json:"address"`
+			Protection string `json:"protection"`
+		} `json:"remote-pes"`
+	}
+	if err := json.Unmarshal(apiGet(t, sock, "/v1/vrfs"), &vrfs); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vrfs {
+		for _, p := range v.RemotePEs {
+			if v.Name == "red" && p.Address == pe {
+				return p.Protection
+			}
+		}
+	}
+	return ""
 }
 
 // peregrineLabels reads the labels Peregrine advertises for prefix, by RD,
