@@ -26,10 +26,10 @@ import (
 //	   --> the VRF's TUN, as ESP's inner packets
 //
 // Labelled frames arriving on any other interface meet no socket and no
-// kernel MPLS: the kernel drops them (rx_nohandler).
+// kernel MPLS: the kernel drops them (rx_dropped or rx_nohandler).
 
 // plainOut is how packets leave toward one unprotected peer. It lives as
-// long as the peer is unprotected; the resolver (neigh.go) republishes
+// long as the peer is unprotected; the resolver (cores.go) republishes
 // its l2 as the next hop and its MAC address change.
 type plainOut struct {
 	remote netip.Addr
