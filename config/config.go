@@ -62,6 +62,26 @@ type Dataplane struct {
 	// MTU of the VRF TUN devices in the userspace backend; 0 picks a
 	// default that leaves room for labels and ESP within a 1500-byte core.
 	MTU int `config:"mtu"`
+	// MPLSInterfaces are the core interfaces labelled packets are sent
+	// and accepted on (plain MPLS to ipsec.unprotected-peers). Labelled
+	// packets arriving on any other interface are dropped: in the kernel
+	// backend net.mpls.conf.IF.input is 1 on these and 0 elsewhere; the
+	// userspace backend opens its MPLS packet sockets on these alone.
+	// Empty keeps the kernel backend's older rule (input on every
+	// interface that is not a CE's, or on the ESP gateway's alone).
+	MPLSInterfaces []string `config:"mpls-interfaces"`
+	// TransportLabels are static transport labels, one per unprotected
+	// remote PE whose core has P routers that switch labels (no LDP or
+	// RSVP here): pushed above the VPN label toward that PE. Without one
+	// the VPN label goes out on top (implicit null: the PE is directly
+	// connected, or the core switches VPN labels itself).
+	TransportLabels []TransportLabel `config:"transport-labels"`
+}
+
+// TransportLabel is the label the core switches toward one remote PE.
+type TransportLabel struct {
+	Remote netip.Addr `config:"remote"`
+	Label  uint32     `config:"label"`
 }
 
 // Control is the daemon's local API, which the peregrine CLI uses.

@@ -36,6 +36,14 @@ type IPsec struct {
 	Tunnels      []Tunnel `config:"tunnels"`
 	// IKEPeers are remote PEs keyed by IKEv2 rather than by hand.
 	IKEPeers []IKEPeer `config:"ike-peers"`
+	// UnprotectedPeers are remote PEs (addresses, or prefixes of them)
+	// that VRF traffic may reach as plain MPLS, unencrypted, over
+	// dataplane.mpls-interfaces: another vendor's PE across a trusted
+	// core. Nothing is unprotected unless listed here; a remote PE that
+	// is neither listed nor has a tunnel still gets nothing (its routes'
+	// packets are dropped and counted). An entry may not cover a
+	// protected peer's address.
+	UnprotectedPeers []PeerPrefix `config:"unprotected-peers"`
 }
 
 // DefaultReplayWindow is ipsec.replay-window when the file leaves it out.

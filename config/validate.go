@@ -66,6 +66,7 @@ func (c *Config) Validate() Errors {
 	c.validateVRFs(bad)
 	c.validateIPsec(bad)
 	c.validateIKE(bad)
+	c.validateUnprotected(bad)
 	switch c.Dataplane.Backend {
 	case "auto", "userspace", "kernel", "none":
 	default:

@@ -2,6 +2,7 @@ package fib
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -31,7 +32,7 @@ func WatchConnected(ctx context.Context, log *slog.Logger, ifaces map[string]str
 	}
 	last := map[string][]Connected{}
 	scan := func() {
-		now := connectedByVRF(ifaces)
+		now := connectedByVRF(hostAddrs, ifaces)
 		for _, vrf := range vrfNames(ifaces) {
 			if !slices.Equal(now[vrf], last[vrf]) {
 				fn(vrf, now[vrf])
@@ -67,15 +68,33 @@ func vrfNames(ifaces map[string]string) []string {
 	return out
 }
 
+// addrSource is what connectedByVRF reads: *netlink.Handle (the zero
+// value works in the caller's namespace), or a test's fake.
+type addrSource interface {
+	LinkByName(name string) (netlink.Link, error)
+	AddrList(link netlink.Link, family int) ([]netlink.Addr, error)
+}
+
+// hostAddrs reads the calling thread's namespace.
+var hostAddrs addrSource = &netlink.Handle{}
+
+// dumpRetries bounds the retries of an address dump the kernel
+// interrupted (NLM_F_DUMP_INTR: the addresses changed during the dump,
+// as they do while a backend brings up its devices).
+const dumpRetries = 10
+
 // connectedByVRF lists each VRF's connected prefixes, sorted.
-func connectedByVRF(ifaces map[string]string) map[string][]Connected {
+func connectedByVRF(src addrSource, ifaces map[string]string) map[string][]Connected {
 	out := map[string][]Connected{}
 	for name, vrf := range ifaces {
-		link, err := netlink.LinkByName(name)
+		link, err := src.LinkByName(name)
 		if err != nil {
 			continue
 		}
-		addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
+		addrs, err := src.AddrList(link, netlink.FAMILY_ALL)
+		for i := 0; i < dumpRetries && errors.Is(err, netlink.ErrDumpInterrupted); i++ {
+			addrs, err = src.AddrList(link, netlink.FAMILY_ALL)
+		}
 		if err != nil {
 			continue
 		}

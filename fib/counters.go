@@ -38,6 +38,10 @@ type Stats struct {
 	// IKE messages handed to the IKE runner (or dropped without one), and
 	// NAT-keepalives ignored, on UDP port 4500.
 	IKE, Keepalives uint64
+	// PlainIn counts the MPLS frames received on the userspace
+	// backend's core interfaces (plain MPLS from unprotected PEs), before
+	// their labels are looked at.
+	PlainIn uint64
 }
 
 // VRFCounters are one VRF's packet counters. Out is CE to core (sealed
@@ -80,6 +84,7 @@ type Drops struct {
 	NotMPLS      uint64 // ESP next header other than 137
 	TxError      uint64 // writing to the socket or the TUN failed
 	TooBig       uint64 // larger than the MTU, DF or IPv6: answered with ICMP
+	NoNeighbor   uint64 // plain MPLS to an unprotected PE: the next hop's MAC is not resolved yet
 }
 
 // Each calls f with every reason's name, as the local API and the
@@ -97,4 +102,5 @@ func (d Drops) Each(f func(reason string, n uint64)) {
 	f("not-mpls", d.NotMPLS)
 	f("tx-error", d.TxError)
 	f("too-big", d.TooBig)
+	f("no-neighbor", d.NoNeighbor)
 }

@@ -182,6 +182,10 @@ func (d *desired) build(prev *State) *State {
 		Labels:       prev.Labels,
 		Tunnels:      prev.Tunnels,
 		LocalAddress: d.cfg.LocalAddress,
+		// Copied with the config, never changed: shared by every State.
+		UnprotectedPeers: d.cfg.UnprotectedPeers,
+		MPLSInterfaces:   d.cfg.MPLSInterfaces,
+		TransportLabels:  d.cfg.TransportLabels,
 	}
 	for name, vc := range d.vrfs {
 		if v := prev.VRFs[name]; v != nil && !d.dirtyVRFs[name] {

@@ -21,6 +21,12 @@ type Config struct {
 	LocalAddress netip.Addr
 	VRFs         []VRFConfig
 	Tunnels      []Tunnel
+	// UnprotectedPeers and MPLSInterfaces become the State's (see
+	// State.IsUnprotected).
+	UnprotectedPeers []netip.Prefix
+	MPLSInterfaces   []string
+	// TransportLabels become the State's.
+	TransportLabels map[netip.Addr]mpls.Label
 }
 
 // VRFConfig is one VRF's configured part: its CE-facing interfaces and

@@ -5,6 +5,8 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+
+	"github.com/peregrine-net/peregrine/mpls"
 )
 
 // The input methods check and copy their argument on the caller's
@@ -30,7 +32,18 @@ func (r *Reconciler) SetConfig(c Config) {
 }
 
 func (r *Reconciler) cloneConfig(c Config) Config {
-	out := Config{LocalAddress: c.LocalAddress.Unmap()}
+	out := Config{LocalAddress: c.LocalAddress.Unmap(), MPLSInterfaces: slices.Clone(c.MPLSInterfaces)}
+	for pe, l := range c.TransportLabels {
+		if out.TransportLabels == nil {
+			out.TransportLabels = map[netip.Addr]mpls.Label{}
+		}
+		out.TransportLabels[pe.Unmap()] = l
+	}
+	for _, p := range c.UnprotectedPeers {
+		if p.IsValid() {
+			out.UnprotectedPeers = append(out.UnprotectedPeers, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p)).Masked())
+		}
+	}
 	for _, vc := range c.VRFs {
 		out.VRFs = append(out.VRFs, VRFConfig{
 			Name:         vc.Name,

@@ -22,6 +22,17 @@ type State struct {
 	// LocalAddress is this PE's tunnel endpoint (the source of outer
 	// headers and the address remote PEs send to).
 	LocalAddress netip.Addr
+	// UnprotectedPeers are the remote PEs (prefixes of their addresses)
+	// VRF traffic may reach as plain MPLS; see IsUnprotected.
+	UnprotectedPeers []netip.Prefix
+	// MPLSInterfaces are the core interfaces labelled packets are sent
+	// and accepted on; empty: the backend's default (see each backend).
+	MPLSInterfaces []string
+	// TransportLabels are static transport labels by remote PE: pushed
+	// above a route's labels when it leaves as plain MPLS toward that PE
+	// across P routers. A PE without one gets the route's labels alone
+	// (implicit null).
+	TransportLabels map[netip.Addr]mpls.Label
 }
 
 // VRF is one customer routing table.

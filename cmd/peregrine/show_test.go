@@ -79,13 +79,15 @@ var (
 		{Address: mustAddr("2001:db8::2"), ASN: 4200000001, State: "active", Reason: "connection refused: nothing listens on the neighbor's BGP port for this address", Families: []localapi.Family{{Name: "vpnv6"}}},
 	}
 	fixtureVRFs = []localapi.VRF{
-		{Name: "red", RD: "65000:1", ImportTargets: []string{"65000:1"}, ExportTargets: []string{"65000:1"}, Interfaces: []string{"ce1"}, LabelMode: "per-vrf", Imported: 2},
+		{Name: "red", RD: "65000:1", ImportTargets: []string{"65000:1"}, ExportTargets: []string{"65000:1"}, Interfaces: []string{"ce1"}, LabelMode: "per-vrf", Imported: 3,
+			RemotePEs: []localapi.RemotePE{{Address: mustAddr("10.0.0.2"), Protection: "protected"}, {Address: mustAddr("10.0.0.3"), Protection: "unprotected"}}},
 		{Name: "blue", RD: "192.0.2.1:2", ImportTargets: []string{"65000:2", "65000:20"}, ExportTargets: []string{"65000:2"}, LabelMode: "per-prefix"},
 	}
 	fixtureRoutes = localapi.VRFRoutes{VRF: "red", Routes: []localapi.Route{
 		{Prefix: mustPrefix("10.1.0.0/24"), Label: 1000, RD: "65000:1", Local: true},
-		{Prefix: mustPrefix("10.2.0.0/24"), NextHop: mustAddr("10.0.0.2"), Label: 2000, RD: "65000:11"},
-		{Prefix: mustPrefix("fd00:2::/64"), NextHop: mustAddr("10.0.0.2"), Label: 2000, RD: "65000:11"},
+		{Prefix: mustPrefix("10.2.0.0/24"), NextHop: mustAddr("10.0.0.2"), Label: 2000, RD: "65000:11", Protection: "protected"},
+		{Prefix: mustPrefix("fd00:2::/64"), NextHop: mustAddr("10.0.0.2"), Label: 2000, RD: "65000:11", Protection: "protected"},
+		{Prefix: mustPrefix("10.3.0.0/24"), NextHop: mustAddr("10.0.0.3"), Label: 3000, RD: "65000:12", Protection: "unprotected"},
 	}}
 )
 

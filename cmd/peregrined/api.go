@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"time"
 
@@ -110,6 +111,9 @@ func (a *apiServer) vrfs(w http.ResponseWriter, r *http.Request) {
 		for _, rt := range v.ExportTargets {
 			lv.ExportTargets = append(lv.ExportTargets, rt.String())
 		}
+		for _, pe := range a.dp.remotePEs(v.Name) {
+			lv.RemotePEs = append(lv.RemotePEs, localapi.RemotePE{Address: pe.addr, Protection: pe.protection})
+		}
 		out = append(out, lv)
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -132,8 +136,16 @@ func (a *apiServer) vrfRoutes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := localapi.VRFRoutes{VRF: name, Routes: []localapi.Route{}}
+	protection := map[netip.Addr]string{}
+	for _, pe := range a.dp.remotePEs(name) {
+		protection[pe.addr] = pe.protection
+	}
 	for _, rt := range append(local, imported...) {
-		out.Routes = append(out.Routes, localapi.Route{Prefix: rt.Prefix, NextHop: rt.NextHop, Label: uint32(rt.Label), RD: rt.RD.String(), Local: rt.Local})
+		lr := localapi.Route{Prefix: rt.Prefix, NextHop: rt.NextHop, Label: uint32(rt.Label), RD: rt.RD.String(), Local: rt.Local}
+		if !rt.Local {
+			lr.Protection = protection[rt.NextHop.Unmap()]
+		}
+		out.Routes = append(out.Routes, lr)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -96,7 +96,16 @@ func usesIPsec(cfg *config.Config) bool {
 
 // fibConfig is the part of the configuration the FIB needs.
 func fibConfig(cfg *config.Config) fib.Config {
-	fc := fib.Config{LocalAddress: cfg.IPsec.LocalAddress}
+	fc := fib.Config{LocalAddress: cfg.IPsec.LocalAddress, MPLSInterfaces: cfg.Dataplane.MPLSInterfaces}
+	for _, p := range cfg.IPsec.UnprotectedPeers {
+		fc.UnprotectedPeers = append(fc.UnprotectedPeers, p.Prefix)
+	}
+	for _, tl := range cfg.Dataplane.TransportLabels {
+		if fc.TransportLabels == nil {
+			fc.TransportLabels = map[netip.Addr]mpls.Label{}
+		}
+		fc.TransportLabels[tl.Remote] = mpls.Label(tl.Label) // validated: 16..2^20-1
+	}
 	for _, v := range cfg.VRFs {
 		vc := fib.VRFConfig{Name: v.Name, Interfaces: v.Interfaces}
 		for _, r := range v.StaticRoutes {
@@ -159,6 +168,7 @@ func startFIB(ctx context.Context, cfg *config.Config, log *slog.Logger, hook *n
 	if err != nil || b == nil {
 		return nil, nil, nil, err
 	}
+	logProtection(cfg, log)
 	r := fib.NewReconciler(b, fib.Options{Logger: log.With("component", "fib")})
 	go func() { _ = r.Run(ctx) }()
 	return r, b, natt, nil

@@ -49,6 +49,11 @@ var (
 		"Inner IP bytes the fast path forwarded for a VRF.", []string{"vrf", "direction"}, nil)
 	descVRFDrops = prometheus.NewDesc("peregrine_vrf_drops_total",
 		"Packets the fast path dropped for a VRF, by reason.", []string{"vrf", "direction", "reason"}, nil)
+	descRemotePE = prometheus.NewDesc("peregrine_remote_pe_protection",
+		"1 for each remote PE that VRF routes lead to, labelled with how its traffic leaves: protected (ESP), unprotected (plain MPLS) or none (dropped).",
+		[]string{"remote", "protection"}, nil)
+	descPlainIn = prometheus.NewDesc("peregrine_plain_mpls_frames_total",
+		"MPLS frames the userspace fast path received on its core interfaces (plain MPLS from unprotected PEs).", nil, nil)
 )
 
 // collector is the daemon's prometheus.Collector.
@@ -60,7 +65,8 @@ type collector struct {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessionUp, descPrefixes, descVRFRoutes, descFIBRoutes, descFIBLabels,
-		descFIBTunnels, descSAPackets, descSABytes, descSADrops, descVRFPackets, descVRFBytes, descVRFDrops} {
+		descFIBTunnels, descSAPackets, descSABytes, descSADrops, descVRFPackets, descVRFBytes, descVRFDrops,
+		descRemotePE, descPlainIn} {
 		ch <- d
 	}
 	for _, d := range ceDescs {
@@ -123,6 +129,9 @@ func (c *collector) collectDataplane(gauge func(*prometheus.Desc, float64, ...st
 		gauge(descFIBLabels, float64(len(s.Labels)))
 		gauge(descFIBTunnels, float64(len(s.Tunnels)))
 	}
+	for _, pe := range dp.remotePEs("") {
+		gauge(descRemotePE, 1, pe.addr.String(), pe.protection)
+	}
 	for _, sa := range dp.saDocs() {
 		spi := fmt.Sprintf("0x%08x", sa.SPI)
 		remote := sa.Remote.String()
@@ -132,7 +141,10 @@ func (c *collector) collectDataplane(gauge func(*prometheus.Desc, float64, ...st
 			counter(descSADrops, n, remote, sa.Direction, spi, reason)
 		}
 	}
-	st, _ := dp.stats()
+	st, ok := dp.stats()
+	if ok && st.VRFs != nil {
+		counter(descPlainIn, st.PlainIn)
+	}
 	for name, v := range vrfCounters(st) {
 		counter(descVRFPackets, v.OutPackets, name, "out")
 		counter(descVRFPackets, v.InPackets, name, "in")

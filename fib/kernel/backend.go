@@ -47,6 +47,22 @@
 // counts: protected traffic is never sent in clear. Without Options.ESP a
 // State with tunnels is refused, for the same reason.
 //
+// # Unprotected peers and core interfaces
+//
+// A remote PE inside State.UnprotectedPeers (ipsec.unprotected-peers)
+// has no TUN: its routes go over the core as above, with or without the
+// Gateway, and must leave by one of State.MPLSInterfaces
+// (dataplane.mpls-interfaces) when the State names them; a route whose PE
+// is reached another way is an error, not a route. Where the State lists
+// unprotected peers or MPLS interfaces and has no Gateway, a route to any
+// other PE is
+//
+//	ip route replace blackhole REMOTE-PREFIX table TABLE proto 204
+//
+// so naming the PEs that may get plain MPLS never sends the rest in clear,
+// nor does a reload that takes the last unprotected peer away. With MPLSInterfaces, MPLS input is 1 on those (and pgesp-in) and
+// 0 on every other interface (sysctlWrites).
+//
 // Apply's route step is two halves: translate (desired.go) turns the
 // State into the routes and neighbor entries it wants, reading the kernel
 // only through a small interface (links, the main table's route to a PE,
@@ -313,38 +329,13 @@ func (b *Backend) removeVRFDevices(s *fib.State) error {
 	return errors.Join(errs...)
 }
 
-// sysctls enables forwarding, sizes the label space and turns on MPLS
-// input on every interface that is not a CE interface or a VRF device,
-// or, if only is set, on that interface alone (off on every other).
-func (b *Backend) sysctls(s *fib.State, ce map[string]bool, only string) error {
+// sysctls writes sysctlWrites' settings into the namespace's /proc/sys.
+func (b *Backend) sysctls(s *fib.State, ce map[string]bool, espIn string) error {
 	links, err := b.h.LinkList()
 	if err != nil {
 		return err
 	}
-	writes := map[string]string{
-		"net/ipv4/ip_forward":             "1",
-		"net/ipv6/conf/all/forwarding":    "1",
-		"net/mpls/platform_labels":        fmt.Sprint(int(maxLabel(s)) + 1),
-		"net/ipv4/conf/all/rp_filter":     "0",
-		"net/ipv4/conf/default/rp_filter": "0",
-	}
-	vrfDevs := map[int]bool{} // a quarantined CE interface is no core interface either
-	for _, l := range links {
-		if _, isVRF := l.(*netlink.Vrf); isVRF {
-			vrfDevs[l.Attrs().Index] = true
-		}
-	}
-	for _, l := range links {
-		name := l.Attrs().Name
-		if only != "" {
-			writes["net/mpls/conf/"+name+"/input"] = map[bool]string{true: "1", false: "0"}[name == only]
-			continue
-		}
-		if _, isVRF := l.(*netlink.Vrf); isVRF || ce[name] || vrfDevs[l.Attrs().MasterIndex] || name == "lo" {
-			continue
-		}
-		writes["net/mpls/conf/"+name+"/input"] = "1"
-	}
+	writes := sysctlWrites(s, links, ce, espIn)
 	return b.inNS(func() error {
 		var errs []error
 		for k, v := range writes {
@@ -360,13 +351,61 @@ func (b *Backend) sysctls(s *fib.State, ce map[string]bool, only string) error {
 	})
 }
 
-// remotePEs lists the remote PEs the VRF routes of s lead to.
+// sysctlWrites is what Apply writes under /proc/sys, by path: forwarding
+// on, the label space sized, and MPLS input (net.mpls.conf.IF.input) per
+// interface of links:
+//
+//   - with State.MPLSInterfaces: 1 on those and on espIn (the ESP
+//     gateway's inbound TUN, if any), 0 on every other interface;
+//   - else with espIn: 1 on espIn alone, 0 elsewhere;
+//   - else (no IPsec, no core named): 1 on every interface that is not a
+//     CE interface (ce), a VRF device, a quarantined CE interface or lo.
+//
+// A CE interface never gets input 1: a labelled packet from a CE must not
+// reach a VRF (config validation keeps CE interfaces out of
+// mpls-interfaces).
+func sysctlWrites(s *fib.State, links []netlink.Link, ce map[string]bool, espIn string) map[string]string {
+	writes := map[string]string{
+		"net/ipv4/ip_forward":             "1",
+		"net/ipv6/conf/all/forwarding":    "1",
+		"net/mpls/platform_labels":        fmt.Sprint(int(maxLabel(s)) + 1),
+		"net/ipv4/conf/all/rp_filter":     "0",
+		"net/ipv4/conf/default/rp_filter": "0",
+	}
+	vrfDevs := map[int]bool{} // a quarantined CE interface is no core interface either
+	for _, l := range links {
+		if _, isVRF := l.(*netlink.Vrf); isVRF {
+			vrfDevs[l.Attrs().Index] = true
+		}
+	}
+	onOff := map[bool]string{true: "1", false: "0"}
+	for _, l := range links {
+		name := l.Attrs().Name
+		key := "net/mpls/conf/" + name + "/input"
+		switch {
+		case len(s.MPLSInterfaces) > 0:
+			on := (name == espIn || slices.Contains(s.MPLSInterfaces, name)) && !ce[name]
+			writes[key] = onOff[on]
+		case espIn != "":
+			writes[key] = onOff[name == espIn]
+		default:
+			if _, isVRF := l.(*netlink.Vrf); isVRF || ce[name] || vrfDevs[l.Attrs().MasterIndex] || name == "lo" {
+				continue
+			}
+			writes[key] = "1"
+		}
+	}
+	return writes
+}
+
+// remotePEs lists the remote PEs the VRF routes of s lead to, but for
+// unprotected ones (their traffic goes over the core, not the Gateway).
 func remotePEs(s *fib.State) []netip.Addr {
 	seen := map[netip.Addr]bool{}
 	var out []netip.Addr
 	for _, v := range s.VRFs {
 		for _, r := range v.Routes {
-			if r.IsRemote() && !seen[r.Remote.Unmap()] {
+			if r.IsRemote() && !seen[r.Remote.Unmap()] && !s.IsUnprotected(r.Remote) {
 				seen[r.Remote.Unmap()] = true
 				out = append(out, r.Remote.Unmap())
 			}

@@ -38,6 +38,15 @@ func requirePeregrined(t *testing.T) {
 // ns and returns the path of its log.
 func startPeregrined(t *testing.T, ns netns.NsHandle, name, config string) (logPath string) {
 	t.Helper()
+	logPath, _, _ = startPeregrinedProc(t, ns, name, config)
+	return logPath
+}
+
+// startPeregrinedProc is startPeregrined that also returns the process
+// and its configuration file, for tests that reload it (rewrite the file,
+// SIGHUP).
+func startPeregrinedProc(t *testing.T, ns netns.NsHandle, name, config string) (logPath string, p *os.Process, configPath string) {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, name+".yml")
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
@@ -62,7 +71,7 @@ func startPeregrined(t *testing.T, ns netns.NsHandle, name, config string) (logP
 			t.Logf("--- %s log ---\n%s", name, b)
 		}
 	})
-	return logf.Name()
+	return logf.Name(), cmd.Process, path
 }
 
 // TestPeregrinedWithKernelBackend: the same CE - PE1 - PE2 - CE topology,

@@ -83,9 +83,18 @@ func neighborKey(oif int, mapped net.IP) string { return fmt.Sprint(oif, " ", ma
 
 // translate lists every route of protocol 204 s asks for (and
 // QuarantineDevice's), and the neighbor entries they need, reading only
-// what kernelView offers. A remote route goes into its PE's ESP Gateway
-// TUN where devs.ESP, else over the core by the main table's route to
-// the PE.
+// what kernelView offers. A remote route goes
+//
+//   - to an unprotected PE (State.IsUnprotected): over the core by the
+//     main table's route to the PE, which must leave by one of
+//     State.MPLSInterfaces when the State names them;
+//   - else where devs.ESP: into its PE's ESP Gateway TUN (the Gateway
+//     drops and counts what it cannot seal);
+//   - else, where the State lists unprotected peers or MPLS interfaces
+//     (State.NamesPlainPeers: the operator says which PEs may have plain
+//     MPLS, and this one is not among them): a blackhole, never the core;
+//   - else (no IPsec, no unprotected peer, no MPLS interface configured: a
+//     trusted MPLS core): over the core, as unprotected ones.
 func translate(s *fib.State, devs routeDevices, k kernelView) *desired {
 	t := &translation{k: k, d: &desired{routes: map[string]*netlink.Route{}, neighbors: map[string]*mappedNeighbor{}},
 		hops: map[netip.Addr]hop{}, arp: map[string]arpResult{}}
@@ -103,10 +112,15 @@ func translate(s *fib.State, devs routeDevices, k kernelView) *desired {
 			var mapped *mappedNeighbor
 			var err error
 			switch {
+			case r.IsRemote() && s.IsUnprotected(r.Remote):
+				r.Labels = s.PlainLabels(r.Remote, r.Labels) // a copy: s stays as it is
+				mapped, err = t.overCore(rt, r, s.MPLSInterfaces)
 			case r.IsRemote() && devs.ESP:
 				err = t.intoESP(rt, r, devs.ESPTUNs)
+			case r.IsRemote() && s.NamesPlainPeers():
+				blackhole(rt) // neither protected nor unprotected: see translate
 			case r.IsRemote():
-				mapped, err = t.overCore(rt, r)
+				mapped, err = t.overCore(rt, r, s.MPLSInterfaces)
 			case r.Interface != "":
 				err = t.toCE(rt, r)
 			default:
@@ -207,11 +221,16 @@ func (t *translation) intoESP(rt *netlink.Route, r fib.Route, tuns map[netip.Add
 // overCore: ip route replace PREFIX encap mpls LABEL via GW dev CORE-IF,
 // GW and CORE-IF from the main table's route to the remote PE; for an
 // IPv6 prefix over an IPv4 core, via ::ffff:GW onlink through the
-// neighbor entry it returns.
-func (t *translation) overCore(rt *netlink.Route, r fib.Route) (*mappedNeighbor, error) {
+// neighbor entry it returns. With cores named, CORE-IF must be one of
+// them: plain MPLS leaves by the interfaces the operator named or not at
+// all.
+func (t *translation) overCore(rt *netlink.Route, r fib.Route, cores []string) (*mappedNeighbor, error) {
 	gw, oif, err := t.resolve(r.Remote)
 	if err != nil {
 		return nil, err
+	}
+	if len(cores) > 0 && !t.isCore(oif, cores) {
+		return nil, fmt.Errorf("remote PE %s is reached by interface %d, not one of dataplane.mpls-interfaces %v", r.Remote, oif, cores)
 	}
 	rt.Encap = &netlink.MPLSEncap{Labels: mplsLabels(r)}
 	rt.LinkIndex = oif
@@ -229,6 +248,22 @@ func (t *translation) overCore(rt *netlink.Route, r fib.Route) (*mappedNeighbor,
 		rt.Via = via(gw)
 	}
 	return nil, nil
+}
+
+// isCore reports whether interface oif is one of cores.
+func (t *translation) isCore(oif int, cores []string) bool {
+	for _, c := range cores {
+		if i, err := t.ifIndex(c); err == nil && i == oif {
+			return true
+		}
+	}
+	return false
+}
+
+// blackhole: ip route replace blackhole PREFIX (a route to a remote PE
+// that is neither protected nor unprotected).
+func blackhole(rt *netlink.Route) {
+	rt.Type = unix.RTN_BLACKHOLE
 }
 
 // toCE: ip route replace PREFIX [via CE] dev CE-IF.

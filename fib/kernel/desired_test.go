@@ -171,6 +171,87 @@ func translateCases() []translateCase {
 			errs: []string{"vrf red route 10.2.0.0/24: no ESP gateway device for remote PE 192.168.2.2"},
 		},
 		{
+			name: "unprotected peer: over the core, protected ones into their TUNs",
+			state: &fib.State{
+				VRFs: vrfs(vrf("red", 1000, local("10.1.0.0/24", "ce1", ""), remote("10.2.0.0/24", "192.168.2.2", 2001),
+					remote("10.3.0.0/24", "192.168.3.3", 3001), remote("2001:db8:3::/64", "192.168.3.3", 3001))),
+				Tunnels:          map[netip.Addr]*fib.Tunnel{addr("192.168.2.2"): {Remote: addr("192.168.2.2")}},
+				UnprotectedPeers: []netip.Prefix{pfx("192.168.3.0/24")},
+				MPLSInterfaces:   []string{"core"},
+			},
+			devs: espDevs,
+			kernel: newFakePE(func(k *fakeKernel) {
+				k.routes[addr("192.168.3.3")] = netlink.Route{Gw: net.ParseIP("192.168.1.2"), LinkIndex: 2}
+			}),
+			want: slices.Concat(unreachables(1000), []string{
+				"ip -6 neigh replace ::ffff:192.168.1.2 lladdr 02:00:00:00:01:02 dev core nud permanent",
+				"ip route add 10.1.0.0/24 dev ce1 table 1000",
+				"ip route add 10.2.0.0/24 encap mpls 2001 dev pgesp-0 table 1000",
+				"ip route add 10.3.0.0/24 encap mpls 3001 via 192.168.1.2 dev core table 1000",
+				"ip -6 route add 2001:db8:3::/64 encap mpls 3001 via ::ffff:192.168.1.2 dev core onlink table 1000",
+			}),
+			maxRouteGets: 1, maxNeighLists: 1,
+		},
+		{
+			name: "unprotected peer across a P router: the static transport label on top",
+			state: &fib.State{
+				VRFs:             vrfs(vrf("red", 1000, remote("10.2.0.0/24", "192.168.2.2", 2001), remote("2001:db8:2::/64", "192.168.2.2", 2001))),
+				UnprotectedPeers: []netip.Prefix{pfx("192.168.2.2/32")},
+				MPLSInterfaces:   []string{"core"},
+				TransportLabels:  map[netip.Addr]mpls.Label{addr("192.168.2.2"): 16002},
+			},
+			devs:   coreDevs,
+			kernel: newFakePE(),
+			want: slices.Concat(unreachables(1000), []string{
+				"ip -6 neigh replace ::ffff:192.168.1.2 lladdr 02:00:00:00:01:02 dev core nud permanent",
+				"ip route add 10.2.0.0/24 encap mpls 16002/2001 via 192.168.1.2 dev core table 1000",
+				"ip -6 route add 2001:db8:2::/64 encap mpls 16002/2001 via ::ffff:192.168.1.2 dev core onlink table 1000",
+			}),
+			maxRouteGets: 1, maxNeighLists: 1,
+		},
+		{
+			name: "unprotected peers listed, no IPsec: a PE just outside them gets a blackhole, not the core",
+			state: &fib.State{
+				VRFs:             vrfs(vrf("red", 1000, remote("10.2.0.0/24", "192.168.2.2", 2001), remote("10.3.0.0/24", "192.168.2.3", 3001))),
+				UnprotectedPeers: []netip.Prefix{pfx("192.168.2.2/32")},
+				MPLSInterfaces:   []string{"core"},
+			},
+			devs: coreDevs,
+			kernel: newFakePE(func(k *fakeKernel) {
+				k.routes[addr("192.168.2.3")] = netlink.Route{Gw: net.ParseIP("192.168.1.2"), LinkIndex: 2}
+			}),
+			want: slices.Concat(unreachables(1000), []string{
+				"ip route add 10.2.0.0/24 encap mpls 2001 via 192.168.1.2 dev core table 1000",
+				"ip route add blackhole 10.3.0.0/24 table 1000",
+			}),
+			maxRouteGets: 1,
+		},
+		{
+			name: "MPLS interfaces named, the last unprotected peer removed by reload: blackholes, not the core",
+			state: &fib.State{
+				VRFs:           vrfs(vrf("red", 1000, remote("10.2.0.0/24", "192.168.2.2", 2001))),
+				MPLSInterfaces: []string{"core"},
+			},
+			devs:   coreDevs,
+			kernel: newFakePE(),
+			want: slices.Concat(unreachables(1000), []string{
+				"ip route add blackhole 10.2.0.0/24 table 1000",
+			}),
+		},
+		{
+			name: "unprotected peer reached by an interface that is not an MPLS interface: no route",
+			state: &fib.State{
+				VRFs:             vrfs(vrf("red", 1000, remote("2001:db8:2::/64", "2001:db8:e::2", 2001))),
+				UnprotectedPeers: []netip.Prefix{pfx("2001:db8:e::/64")},
+				MPLSInterfaces:   []string{"core"},
+			},
+			devs:         coreDevs,
+			kernel:       newFakePE(),
+			want:         unreachables(1000),
+			errs:         []string{"vrf red route 2001:db8:2::/64: remote PE 2001:db8:e::2 is reached by interface 5, not one of dataplane.mpls-interfaces [core]"},
+			maxRouteGets: 1,
+		},
+		{
 			name:   "ESP: a TUN that is gone",
 			state:  &fib.State{VRFs: vrfs(vrf("red", 1000, remote("10.2.0.0/24", "192.168.2.2", 2001)))},
 			devs:   espDevs,
@@ -295,7 +376,7 @@ func checkRouteInvariants(t *testing.T, d *desired) {
 		if got := routeKey(r); got != k {
 			t.Errorf("route filed under %q has key %q", k, got)
 		}
-		device := r.MPLSDst == nil && r.Type != unix.RTN_UNREACHABLE && r.Gw == nil && r.Via == nil
+		device := r.MPLSDst == nil && r.Type != unix.RTN_UNREACHABLE && r.Type != unix.RTN_BLACKHOLE && r.Gw == nil && r.Via == nil
 		if device && r.Scope != netlink.SCOPE_LINK {
 			t.Errorf("%s: a device route of scope %d, want link", k, r.Scope)
 		}

@@ -90,6 +90,9 @@ func routeLine(r netlink.Route, names map[int]string) string {
 	if r.Type == unix.RTN_UNREACHABLE {
 		return fmt.Sprintf("%sunreachable %s table %d metric %d", cmd, dst, r.Table, r.Priority)
 	}
+	if r.Type == unix.RTN_BLACKHOLE {
+		return fmt.Sprintf("%sblackhole %s table %d", cmd, dst, r.Table)
+	}
 	line := cmd + dst
 	if m, ok := r.Encap.(*netlink.MPLSEncap); ok {
 		labels := make([]string, len(m.Labels))

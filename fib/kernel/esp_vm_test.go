@@ -191,8 +191,14 @@ type twoPEs struct {
 }
 
 func newTwoPEs(t *testing.T) *twoPEs {
-	n := &twoPEs{pe1: newNS(t), pe2: newNS(t), red1: newNS(t), blue1: newNS(t), red2: newNS(t), blue2: newNS(t)}
+	n := newCEs(t)
 	link(t, n.pe1, "core", "192.168.0.1/30", n.pe2, "core", "192.168.0.2/30")
+	return n
+}
+
+// newCEs is newTwoPEs without the core: the PEs and their CEs.
+func newCEs(t *testing.T) *twoPEs {
+	n := &twoPEs{pe1: newNS(t), pe2: newNS(t), red1: newNS(t), blue1: newNS(t), red2: newNS(t), blue2: newNS(t)}
 	link(t, n.pe1, "ce1", "10.1.0.1/24", n.red1, "eth0", "10.1.0.2/24")
 	link(t, n.pe1, "ce2", "10.1.0.1/24", n.blue1, "eth0", "10.1.0.2/24")
 	link(t, n.pe2, "ce3", "10.2.0.1/24", n.red2, "eth0", "10.2.0.2/24")

@@ -136,8 +136,8 @@ func routeKey(r *netlink.Route) string {
 // sameRoute compares what the backend sets: type, interface, gateway and
 // label stack.
 func sameRoute(want, got *netlink.Route) bool {
-	if want.Type == unix.RTN_UNREACHABLE {
-		return got.Type == unix.RTN_UNREACHABLE // the kernel shows IPv6 ones on lo
+	if want.Type == unix.RTN_UNREACHABLE || want.Type == unix.RTN_BLACKHOLE {
+		return got.Type == want.Type // the kernel shows IPv6 ones on lo
 	}
 	if want.Type != 0 && want.Type != got.Type || want.LinkIndex != got.LinkIndex {
 		return false

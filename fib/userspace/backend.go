@@ -80,6 +80,17 @@ type Backend struct {
 	// failed first) leaves the rules as it found them: a previous run's
 	// quarantine is not this Backend's to release.
 	applied bool
+	// cores are the MPLS interfaces' packet sockets by name, unresolved
+	// the unprotected peers whose next hop is unknown (logged once), and
+	// resolverOn says the resolver runs (cores.go). Guarded by mu.
+	cores      map[string]*coreIface
+	unresolved map[netip.Addr]bool
+	resolverOn bool
+	// resolverQuit, closed by Close before it takes mu, stops the
+	// resolver, and resolverWG waits for it: the resolver takes mu, so
+	// Close must not wait for it while holding mu.
+	resolverQuit chan struct{}
+	resolverWG   sync.WaitGroup
 }
 
 var (
@@ -125,6 +136,8 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 		sys:    &system{log: log, h: h, prio: opts.RulePriority},
 		tuns:   map[string]*tunDev{},
 		held:   map[string]bool{}, quarantined: map[string]bool{},
+		cores: map[string]*coreIface{}, unresolved: map[netip.Addr]bool{},
+		resolverQuit: make(chan struct{}),
 	}, nil
 }
 
@@ -171,6 +184,7 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		}
 	}
 	errs = append(errs, b.setLocal(s.LocalAddress))
+	errs = append(errs, b.syncCores(s.MPLSInterfaces))
 	if err := ctx.Err(); err != nil {
 		return errors.Join(append(errs, err)...)
 	}
@@ -262,6 +276,7 @@ func (b *Backend) setLocal(local netip.Addr) error {
 // documentation): their packets are dropped, not routed by the main table,
 // until a new Backend's Apply takes them over or releases them.
 func (b *Backend) Close() error {
+	b.stopResolver()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.done {
@@ -274,7 +289,7 @@ func (b *Backend) Close() error {
 	if b.applied {
 		errs = append(errs, b.sys.syncRules(quarantine, false))
 	}
-	errs = append(errs, b.net.Swap(nil).Close())
+	errs = append(errs, b.net.Swap(nil).Close(), b.closeCores())
 	for name, t := range b.tuns {
 		errs = append(errs, t.close())
 		delete(b.tuns, name)

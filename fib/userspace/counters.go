@@ -22,7 +22,11 @@ const (
 	dropNotMPLS           // ESP next header is not 137
 	dropTx                // the socket or TUN write failed
 	dropTooBig            // larger than Options.MTU and not to be fragmented (ICMP sent, toobig.go)
+	dropNoNeighbor        // plain MPLS: the next hop's MAC address is not known yet (plain.go)
 	numDrops
+	// dropOtherHost is a frame a core's packet socket saw that is not
+	// addressed to this host: not forwarded, and not counted.
+	dropOtherHost = numDrops
 )
 
 // pad keeps counters written by different goroutines on different cache
@@ -46,6 +50,7 @@ type globalCounters struct {
 	drops      [numDrops]atomic.Uint64
 	ike        atomic.Uint64
 	keepalives atomic.Uint64
+	plainIn    atomic.Uint64 // MPLS frames received on core interfaces
 }
 
 func dropsFrom(c *[numDrops]atomic.Uint64) fib.Drops {
@@ -61,6 +66,7 @@ func dropsFrom(c *[numDrops]atomic.Uint64) fib.Drops {
 		NotMPLS:      c[dropNotMPLS].Load(),
 		TxError:      c[dropTx].Load(),
 		TooBig:       c[dropTooBig].Load(),
+		NoNeighbor:   c[dropNoNeighbor].Load(),
 	}
 }
 

@@ -50,6 +50,9 @@ type dataplane struct {
 	// pinned are remote PEs a Gateway keeps a peer for (its TUN per
 	// PE) whether or not routes or tunnels name them.
 	pinned map[netip.Addr]bool
+	// plains are the unprotected peers' ways out (plain.go), kept across
+	// updates so the resolver's work survives them.
+	plains map[netip.Addr]*plainOut
 }
 
 // vrf is one VRF in the fast path.
@@ -116,6 +119,14 @@ type tunnelOut struct {
 	// may add (extraOverhead): the tunnel's inner MTU is that much
 	// below Options.MTU (pathMTU).
 	extra int
+	// plain is set for an unprotected peer (plain.go): packets leave as
+	// plain MPLS over a core interface, never through sa.
+	plain *plainOut
+	// transport, if hasTransport, is pushed above the route's labels on
+	// plain MPLS (fib.State.TransportLabels): the label P routers switch
+	// toward the peer.
+	transport    mpls.Label
+	hasTransport bool
 }
 
 // heldSA is an SA with what it was made from, so that an update with the
@@ -136,7 +147,7 @@ func newDataplane(mode mpls.TTLMode, ike func(netip.AddrPort, []byte), mtu int) 
 		mode: mode, ike: ike, mtu: mtu,
 		vrfs: map[string]*vrf{}, peers: map[netip.Addr]*peer{},
 		inSAs: map[uint32]*heldSA{}, outSAs: map[outKey]*heldSA{},
-		hops: map[hopKey]*nextHop{},
+		hops: map[hopKey]*nextHop{}, plains: map[netip.Addr]*plainOut{},
 	}
 	empty := map[mpls.Label]*vrf{}
 	d.lfib.Store(&empty)
@@ -181,6 +192,7 @@ func (d *dataplane) update(s *fib.State, devs map[string]tun.Device) (added, rem
 	}
 	errs = append(errs, d.updateTunnels(s)...)
 	d.forgetPeers(s)
+	d.forgetPlains()
 
 	lf := make(map[mpls.Label]*vrf, len(s.Labels))
 	for l, a := range s.Labels {

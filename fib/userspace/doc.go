@@ -113,6 +113,28 @@
 // drops before a VRF is known), the fib.Counterer the local API, the
 // metrics and the keying service read.
 //
+// # Plain MPLS to unprotected peers
+//
+// A remote PE the State declares unprotected (fib.State.IsUnprotected)
+// gets its VRF traffic as plain MPLS over Ethernet, on kernels without
+// MPLS forwarding: plain.go and cores.go draw it. Outbound, its labels
+// (and a static transport label above them, fib.State.TransportLabels)
+// are pushed as for ESP, the next hop's Ethernet header (EtherType
+// 0x8847) is written in front and the TUN reader sends the frames in
+// batches with sendmmsg on an AF_PACKET socket bound to the core
+// interface (packetsock.go). The next hop and its MAC come from the main
+// table and the neighbour table; a resolver goroutine asks the kernel to
+// resolve a missing MAC (NTF_USE) and, until it is known, packets are
+// dropped and counted (no-neighbor). Inbound, one goroutine per
+// State.MPLSInterfaces interface receives frames with recvmmsg, takes
+// those addressed to this host, pops an explicit null above the VPN label,
+// finds the VRF in the LFIB (per-VRF and per-prefix labels alike), drops
+// deeper stacks (unknown-label), applies the TTL as below and writes the
+// inner packet into the VRF's TUN. Labelled frames on other interfaces
+// reach no socket; with no kernel MPLS the kernel drops them. A PE that is
+// neither protected nor unprotected has no way out: dropped, counted
+// no-tunnel.
+//
 // # TTL
 //
 // The kernel's IP forwarding on each side of the TUN is the PE's IP hop: it

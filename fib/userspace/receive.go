@@ -6,7 +6,6 @@ import (
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/ipsec/esptransport"
 	"github.com/peregrine-net/peregrine/ipsec/wire"
-	"github.com/peregrine-net/peregrine/mpls"
 )
 
 // The inbound path, core to CE. One goroutine per socket:
@@ -47,45 +46,7 @@ func (d *dataplane) inbound(buf []byte, off, n int) (v *vrf, innerOff, innerLen 
 		lv.cnt.inBytes.Add(uint64(len(payload)))
 		return lv, po, len(payload), dropNone
 	}
-	e, io, il, err := mpls.Pop(buf, po, len(payload))
-	if err != nil {
-		return nil, 0, 0, d.dropIn(dropMalformed)
-	}
-	if !e.Bottom {
-		return nil, 0, 0, d.dropIn(dropUnknownLabel)
-	}
-	v = (*d.lfib.Load())[e.Label]
-	if v == nil {
-		return nil, 0, 0, d.dropIn(dropUnknownLabel)
-	}
-	inner := buf[io : io+il]
-	ttlAt := 0
-	switch {
-	case il >= ipv4HeaderLen && inner[0]>>4 == 4 && int(inner[0]&0x0f)*4 >= ipv4HeaderLen:
-		ttlAt = 8
-	case il >= ipv6HeaderLen && inner[0]>>4 == 6:
-		ttlAt = 7
-	default:
-		return nil, 0, 0, v.dropIn(dropMalformed)
-	}
-	if e.TTL == 0 {
-		return nil, 0, 0, v.dropIn(dropTTLExpired)
-	}
-	// Uniform: the hops the packet took in the core come back into the
-	// IP TTL. The kernel decrements it forwarding out of the TUN: that
-	// is this PE's hop (see the package documentation).
-	if d.mode == mpls.Uniform && e.TTL < inner[ttlAt] {
-		setTTL(inner, ttlAt, e.TTL)
-	}
-	// The kernel would answer a packet it cannot forward out of the TUN
-	// for want of TTL with time exceeded, routed by the main table, not
-	// back through the VRF: a customer packet's first bytes in clear.
-	if inner[ttlAt] <= 1 {
-		return nil, 0, 0, v.dropIn(dropTTLExpired)
-	}
-	v.cnt.inPackets.Add(1)
-	v.cnt.inBytes.Add(uint64(il))
-	return v, io, il, dropNone
+	return d.popToVRF(buf, po, len(payload), false)
 }
 
 // inboundUDP forwards the payload of a datagram received on UDP port 4500,

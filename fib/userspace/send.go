@@ -75,6 +75,21 @@ func (d *dataplane) outbound(v *vrf, buf []byte, off, n int) (pkt []byte, to *tu
 	if t == nil {
 		return nil, nil, v.dropOut(dropNoTunnel)
 	}
+	if t.plain != nil {
+		// An unprotected peer: plain MPLS, framed by the caller (frame).
+		if d.mode == mpls.Pipe {
+			ttl = mpls.PipeTTL
+		} else if ttl == 0 {
+			return nil, nil, v.dropOut(dropTTLExpired)
+		}
+		pkt, ok := pushPlain(buf, off, n, hop.labels, ttl, t)
+		if !ok {
+			return nil, nil, v.dropOut(dropMalformed) // cannot happen: hop checked the labels
+		}
+		v.cnt.outPackets.Add(1)
+		v.cnt.outBytes.Add(uint64(n))
+		return pkt, t, dropNone
+	}
 	if t.sa == nil {
 		return nil, nil, v.dropOut(dropNoSA)
 	}
@@ -119,6 +134,7 @@ func (b *Backend) readTUN(v *vrf, dev tun.Device) {
 	icmpOut := make([][]byte, 1)
 	sizes := make([]int, batchSize)
 	send := esptransport.NewSendBatch(batchSize)
+	frames := &frameSender{m: newFrameBatch(batchSize)}
 	readBufs := bufs[:min(batchSize, max(dev.BatchSize(), 1))]
 	for {
 		n, err := dev.Read(readBufs, sizes, outHeadroom)
@@ -137,15 +153,18 @@ func (b *Backend) readTUN(v *vrf, dev tun.Device) {
 		send.Reset(socks.GSO())
 		for i := range n {
 			pkt, t, why := b.dp.outbound(v, readBufs[i], outHeadroom, sizes[i])
-			switch why {
-			case dropNone:
+			switch {
+			case why == dropNone && t.plain != nil:
+				frames.add(v, b.dp, t, readBufs[i], pkt)
+			case why == dropNone:
 				send.Add(pkt, &t.dst)
-			case dropTooBig:
+			case why == dropTooBig:
 				b.sendTooBig(v, dev, readBufs[i], outHeadroom, sizes[i], b.dp.pathMTU(t), icmpOut)
 			}
 		}
 		if lost := socks.Send(send); lost > 0 {
 			v.cnt.outDrops[dropTx].Add(uint64(lost))
 		}
+		frames.flush(v)
 	}
 }

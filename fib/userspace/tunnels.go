@@ -80,8 +80,17 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 		}
 	}
 	for remote, p := range d.peers {
-		if _, ok := tunnels[remote]; !ok && p.out.Load() != nil {
-			p.out.Store(nil)
+		if _, ok := tunnels[remote]; ok {
+			continue
+		}
+		switch cur := p.out.Load(); {
+		case s.IsUnprotected(remote):
+			tl, hasTL := s.TransportLabels[remote]
+			if cur == nil || cur.plain == nil || cur.transport != tl || cur.hasTransport != hasTL {
+				p.out.Store(&tunnelOut{remote: remote, plain: d.plainOf(remote), transport: tl, hasTransport: hasTL})
+			}
+		case cur != nil:
+			p.out.Store(nil) // fail closed: no tunnel, not unprotected
 		}
 	}
 	for spi := range d.inSAs {
@@ -191,6 +200,7 @@ func (d *dataplane) stats() fib.Stats {
 	tc := d.spis.Counters()
 	s.UnknownSPI, s.Truncated = tc.UnknownSPI, tc.Truncated
 	s.IKE, s.Keepalives = d.cnt.ike.Load(), d.cnt.keepalives.Load()
+	s.PlainIn = d.cnt.plainIn.Load()
 	s.SAs = d.saStats()
 	return s
 }

@@ -105,6 +105,9 @@ func writeInitramfs(path, busybox string, mods []module, bins []testBinary, cmds
 	if err := w.hostBinary("sbin/ip-iproute2", "ip"); err != nil {
 		return err
 	}
+	if err := w.frr(); err != nil {
+		return err
+	}
 	w.file("init", []byte(fmt.Sprintf(initScript, runFlag)), 0o755)
 	for _, b := range bins {
 		w.dir("pkg/" + b.name)
@@ -245,6 +248,31 @@ func (c *cpioWriter) hostBinary(name, program string) error {
 		c.fileFrom(strings.TrimPrefix(lib, "/"), real, 0o755)
 	}
 	c.fileFrom(name, path, 0o755)
+	return c.err
+}
+
+// frr copies FRR's zebra and bgpd of this host, with their
+// libraries and YANG models, where Debian's frr package has them, for tests
+// that run FRR as another vendor's PE with the VM kernel's MPLS and VRFs.
+// Without the frr package nothing is copied and those tests skip.
+func (c *cpioWriter) frr() error {
+	if _, err := os.Stat("/usr/lib/frr/zebra"); err != nil {
+		return nil
+	}
+	for _, d := range []string{"usr", "usr/lib", "usr/lib/frr", "usr/bin", "usr/share", "var", "var/run", "var/run/frr", "var/tmp", "var/tmp/frr"} {
+		c.dir(d)
+	}
+	// zebra and vtysh look users up: root, and FRR's own.
+	c.file("etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\nfrr:x:100:101::/nonexistent:/bin/false\n"), 0o644)
+	c.file("etc/group", []byte("root:x:0:\nfrr:x:101:\nfrrvty:x:102:frr,root\n"), 0o644)
+	for _, p := range []string{"/usr/lib/frr/zebra", "/usr/lib/frr/bgpd"} {
+		if err := c.hostBinary(strings.TrimPrefix(p, "/"), p); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat("/usr/share/yang"); err == nil {
+		return c.tree("usr/share/yang", "/usr/share/yang")
+	}
 	return c.err
 }
 

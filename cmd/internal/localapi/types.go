@@ -56,6 +56,17 @@ type VRF struct {
 	Interfaces    []string `json:"interfaces"`
 	LabelMode     string   `json:"label-mode"`
 	Imported      int      `json:"imported"`
+	// RemotePEs are the remote PEs the VRF's routes lead to and how
+	// traffic to each leaves; empty without a dataplane.
+	RemotePEs []RemotePE `json:"remote-pes,omitempty"`
+}
+
+// RemotePE is a remote PE and its protection: "protected" (ESP),
+// "unprotected" (plain MPLS, as ipsec.unprotected-peers allows) or "none"
+// (no tunnel and not unprotected: its traffic is dropped).
+type RemotePE struct {
+	Address    netip.Addr `json:"address"`
+	Protection string     `json:"protection"`
 }
 
 // Route is one route in a VRF: imported from a remote PE (NextHop is that
@@ -66,6 +77,9 @@ type Route struct {
 	Label   uint32       `json:"label"`
 	RD      string       `json:"rd"`
 	Local   bool         `json:"local,omitempty"`
+	// Protection is the NextHop PE's (see RemotePE); empty for local
+	// routes and without a dataplane.
+	Protection string `json:"protection,omitempty"`
 }
 
 // VRFRoutes is a VRF's routing table.

@@ -1,6 +1,7 @@
 package showcli
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -79,9 +80,13 @@ func formatUptime(d time.Duration) string {
 
 func printVRFs(w io.Writer, vrfs []localapi.VRF) {
 	tw := newTable(w)
-	fmt.Fprintln(tw, "VRF\tRD\tImport RTs\tExport RTs\tInterfaces\tLabels\tImported")
+	fmt.Fprintln(tw, "VRF\tRD\tImport RTs\tExport RTs\tInterfaces\tLabels\tImported\tRemote PEs")
 	for _, v := range vrfs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\n", v.Name, v.RD, list(v.ImportTargets), list(v.ExportTargets), list(v.Interfaces), v.LabelMode, v.Imported)
+		var pes []string
+		for _, pe := range v.RemotePEs {
+			pes = append(pes, pe.Address.String()+"("+pe.Protection+")")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", v.Name, v.RD, list(v.ImportTargets), list(v.ExportTargets), list(v.Interfaces), v.LabelMode, v.Imported, list(pes))
 	}
 	tw.Flush()
 }
@@ -96,13 +101,13 @@ func list(s []string) string {
 func printRoutes(w io.Writer, rt localapi.VRFRoutes) {
 	fmt.Fprintf(w, "VRF %s: %d routes\n", rt.VRF, len(rt.Routes))
 	tw := newTable(w)
-	fmt.Fprintln(tw, "Prefix\tVia\tLabel\tRD\tOrigin")
+	fmt.Fprintln(tw, "Prefix\tVia\tLabel\tRD\tOrigin\tProtection")
 	for _, r := range rt.Routes {
 		via, origin := r.NextHop.String(), "bgp"
 		if r.Local {
 			via, origin = "local", "local"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.Prefix, via, r.Label, r.RD, origin)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", r.Prefix, via, r.Label, r.RD, origin, cmp.Or(r.Protection, "-"))
 	}
 	tw.Flush()
 }
