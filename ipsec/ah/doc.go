@@ -38,8 +38,9 @@
 //
 // RFC 4302 section 3.3.3.1: the IP header with its mutable fields zeroed
 // (IPv4: TOS, flags and fragment offset, TTL, checksum; IPv6: traffic
-// class, flow label, hop limit), the AH header with the ICV field and its
-// padding zeroed, and the payload; with ESN, then the high 32 bits of the
+// class, flow label, hop limit), the AH header with the ICV zeroed (the
+// IPv6 padding after it is covered as sent, section 3.3.3.2.1, as Linux's
+// ah6 does), and the payload; with ESN, then the high 32 bits of the
 // sequence number. HMAC-SHA-256 runs over that and is truncated to 16
 // bytes. AES-GMAC (RFC 4543) is AES-GCM with an empty plaintext, the
 // whole ICV input as additional data and the nonce salt || IV, the salt

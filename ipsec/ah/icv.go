@@ -4,25 +4,24 @@ import (
 	"encoding/binary"
 )
 
-// maxICVField is the longest ICV field with its padding: the AH header
-// less its fixed part and IV (AES-GMAC or HMAC over IPv6: 20 bytes).
-const maxICVField = 20
-
 // computeICV computes the ICV of the IP packet buf[start:end], whose IP
 // header is h bytes long and is followed by the AH header of ahLen bytes,
 // into w.sum[:ICVLen], following RFC 4302 section 3.3.3: the ICV input is
-// the packet with the IP header's mutable fields and the AH ICV field
-// (with its padding) zeroed, then, with ESN, the high 32 bits of seq.
+// the packet with the IP header's mutable fields and the AH ICV zeroed,
+// then, with ESN, the high 32 bits of seq. ICV padding (IPv6) is covered
+// as sent, not zeroed: RFC 4302 section 3.3.3.2.1 includes the padding
+// bytes in the ICV calculation, and Linux's ah6 zeroes only the ICV.
 //
 // It zeroes those fields in place for the computation and puts back what
-// was there (the ICV field's old content is left in w.icv, which Open
-// compares against). With AES-GMAC and ESN the 4 bytes after the packet
+// was there (the ICV's old content is left in w.icv, which Open compares
+// against). With AES-GMAC and ESN the 4 bytes after the packet
 // are borrowed the same way: the caller has checked they exist.
 func (sa *SA) computeICV(w *work, buf []byte, start, end, h, ahLen int, seq uint64) {
 	pkt := buf[start:end]
 	copy(w.saved[:h], pkt[:h])
 	zeroMutable(pkt[:h])
-	field := pkt[h+FixedLen+sa.integ.IVLen() : h+ahLen]
+	icvAt := h + FixedLen + sa.integ.IVLen()
+	field := pkt[icvAt : icvAt+ICVLen]
 	copy(w.icv[:], field)
 	clear(field)
 
@@ -77,7 +76,7 @@ func zeroMutable(hdr []byte) {
 // payload length (in 32-bit words, minus 2: RFC 4302 section 2.2),
 // reserved, SPI, the low 32 bits of seq, for AES-GMAC the IV (the
 // sequence number, unique per SA as RFC 4543 section 3.1 requires), and
-// a zero ICV field.
+// a zero ICV and zero padding.
 func (sa *SA) putAH(a []byte, nextHeader uint8, ahLen int, seq uint64) {
 	a[0] = nextHeader
 	a[1] = byte(ahLen/4 - 2)

@@ -82,7 +82,7 @@ type work struct {
 	sum   [32]byte            // HMAC output or GMAC tag
 	nonce [SaltLen + 8]byte   // GMAC nonce: salt || IV
 	saved [IPv6HeaderLen]byte // the IP header, while its mutable fields are zeroed
-	icv   [maxICVField]byte   // the received ICV field, while it is zeroed
+	icv   [ICVLen]byte        // the received ICV, while its field is zeroed
 	tail  [ESNTailroom]byte   // the bytes after the packet (GMAC with ESN)
 	hi    [4]byte             // the ESN high half, for the HMAC
 }
