@@ -74,7 +74,7 @@ func TestSealErrors(t *testing.T) {
 	for _, i := range allIntegs {
 		t.Run(i.String(), func(t *testing.T) {
 			tx := mustSA(t, Config{SPI: 0x1001, Integ: i, Key: testKey(i, 1), ESN: true})
-			ah4 := i.HeaderLen(false)
+			ah4 := i.HeaderLen()
 			buf := make([]byte, 200)
 			check := func(name string, err, want error) {
 				t.Helper()

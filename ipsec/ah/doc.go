@@ -27,20 +27,22 @@
 //	|        AES-GMAC only: Initialization Vector (8 bytes)         |
 //	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //	|        Integrity Check Value (16 bytes)                       |
-//	~        + zero padding to 8 bytes over IPv6 (3.3.3.2.1)        ~
+//	~        + zero padding to a multiple of 8 bytes (3.3.3.2.1)    ~
 //	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //
-// Payload Len is the header's length in 32-bit words minus 2: 5 for
-// HMAC over IPv4 (28 bytes), 6 over IPv6 (32), 7 for GMAC over IPv4 (36),
-// 8 over IPv6 (40). Open refuses any other length for the SA's transform.
+// Payload Len is the header's length in 32-bit words minus 2: 6 for
+// HMAC (32 bytes), 8 for GMAC (40). Seal pads to 8 bytes over IPv4 too,
+// as Linux's ah4 does and requires, although RFC 4302 asks only for 4
+// there; Open also accepts the RFC's shorter IPv4 form (5 for HMAC, 28
+// bytes; 7 for GMAC, 36) and refuses any other length.
 //
 // # What the ICV covers
 //
 // RFC 4302 section 3.3.3.1: the IP header with its mutable fields zeroed
 // (IPv4: TOS, flags and fragment offset, TTL, checksum; IPv6: traffic
 // class, flow label, hop limit), the AH header with the ICV zeroed (the
-// IPv6 padding after it is covered as sent, section 3.3.3.2.1, as Linux's
-// ah6 does), and the payload; with ESN, then the high 32 bits of the
+// padding after it is covered as sent, section 3.3.3.2.1, as Linux's ah4
+// and ah6 do: theirs is not even zero), and the payload; with ESN, then the high 32 bits of the
 // sequence number. HMAC-SHA-256 runs over that and is truncated to 16
 // bytes. AES-GMAC (RFC 4543) is AES-GCM with an empty plaintext, the
 // whole ICV input as additional data and the nonce salt || IV, the salt

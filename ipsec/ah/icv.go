@@ -8,7 +8,7 @@ import (
 // header is h bytes long and is followed by the AH header of ahLen bytes,
 // into w.sum[:ICVLen], following RFC 4302 section 3.3.3: the ICV input is
 // the packet with the IP header's mutable fields and the AH ICV zeroed,
-// then, with ESN, the high 32 bits of seq. ICV padding (IPv6) is covered
+// then, with ESN, the high 32 bits of seq. ICV padding is covered
 // as sent, not zeroed: RFC 4302 section 3.3.3.2.1 includes the padding
 // bytes in the ICV calculation, and Linux's ah6 zeroes only the ICV.
 //

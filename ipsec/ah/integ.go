@@ -84,16 +84,26 @@ func (i Integ) IVLen() int {
 // transform here.
 func (i Integ) ICVLen() int { return ICVLen }
 
-// HeaderLen returns the length of the AH header for the transform over
-// IPv4 (v6 false) or IPv6: the fixed 12 bytes, the IV, the ICV and the
-// padding RFC 4302 section 3.3.3.2.1 asks for (a multiple of 4 bytes
-// over IPv4, of 8 over IPv6).
-func (i Integ) HeaderLen(v6 bool) int {
-	n := FixedLen + i.IVLen() + i.ICVLen()
-	if v6 {
-		return (n + 7) &^ 7
-	}
-	return (n + 3) &^ 3
+// HeaderLen returns the length of the AH header Seal writes for the
+// transform, over IPv4 and IPv6 alike: the fixed 12 bytes, the IV and the
+// ICV, padded with zeros to a multiple of 8 bytes (32 for HMAC, 40 for
+// AES-GMAC).
+//
+// RFC 4302 section 3.3.3.2.1 asks only for 4-byte alignment over IPv4,
+// which would make HMAC-SHA-256-128's header 28 bytes; but Linux's ah4
+// pads to 8 bytes over IPv4 too and drops any other length (ah4_input
+// compares with XFRM_ALIGN8), so a 28-byte header would not interoperate
+// with the kernel XFRM peers Peregrine meets (strongSwan, FRR and Linux
+// hosts all use it). Open accepts both forms over IPv4 (minHeaderLen4).
+func (i Integ) HeaderLen() int {
+	return (FixedLen + i.IVLen() + i.ICVLen() + 7) &^ 7
+}
+
+// minHeaderLen4 is the AH header length of RFC 4302's 4-byte alignment
+// over IPv4, which RFC-minimal senders (FreeBSD's, for one) use and Open
+// accepts beside HeaderLen.
+func (i Integ) minHeaderLen4() int {
+	return (FixedLen + i.IVLen() + i.ICVLen() + 3) &^ 3
 }
 
 // newGMAC returns AES-GCM under key (the AES key, without salt), used with

@@ -11,8 +11,8 @@ const (
 	SaltLen = 4
 	// ICVLen is the integrity check value of every transform here.
 	ICVLen = 16
-	// MaxHeaderLen is the longest AH header of any transform over IPv4 or
-	// IPv6 (AES-GMAC over IPv6: 12 + 8 + 16, padded to 40).
+	// MaxHeaderLen is the longest AH header of any transform (AES-GMAC:
+	// 12 + 8 + 16, padded to 40).
 	MaxHeaderLen = 40
 	// IPv4HeaderLen and IPv6HeaderLen are the IP headers this package
 	// builds and accepts (no IPv4 options, no IPv6 extension headers).

@@ -14,7 +14,8 @@ import (
 // header. Bytes after the IP length (link-layer padding) are ignored.
 //
 // Order of checks (RFC 4302 section 3.4): IP header and lengths, not a
-// fragment, AH length for the SA's transform, SPI, anti-replay window,
+// fragment, AH length for the SA's transform (Integ.HeaderLen, or over
+// IPv4 also RFC 4302's shorter 4-byte aligned form), SPI, anti-replay window,
 // ICV in constant time, window update. A packet that fails
 // authentication never moves the window. The packet's bytes are as they
 // were on return, on success or error (Open borrows the mutable fields,
@@ -72,8 +73,11 @@ func (sa *SA) open(buf []byte, off, n int) (pkt []byte, h, ahLen int, err error)
 		n = int(binary.BigEndian.Uint16(buf[off+ipv4TotalLen:]))
 	}
 	pkt = buf[off : off+n]
-	ahLen = sa.integ.HeaderLen(v6)
-	if n < h+ahLen || int(pkt[h+1]) != ahLen/4-2 {
+	if n < h+FixedLen {
+		return nil, 0, 0, sa.openErr(ErrTruncated)
+	}
+	ahLen = (int(pkt[h+1]) + 2) * 4
+	if ahLen != sa.integ.HeaderLen() && (v6 || ahLen != sa.integ.minHeaderLen4()) || n < h+ahLen {
 		return nil, 0, 0, sa.openErr(ErrTruncated)
 	}
 	a := pkt[h : h+ahLen]

@@ -21,7 +21,7 @@ func TestTunnelRoundTrip(t *testing.T) {
 					if v6 {
 						src, dst, h = src6, dst6, IPv6HeaderLen
 					}
-					ahLen := i.HeaderLen(v6)
+					ahLen := i.HeaderLen()
 					for k, n := range []int{0, 1, 63, 1400} {
 						inner := ipv4Packet(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), 17, n)
 						pkt := sealTunnel(t, tx, inner, NextHeaderIPv4, src, dst)
@@ -78,7 +78,7 @@ func TestTransportRoundTrip(t *testing.T) {
 					if v6 {
 						ip, h = ipv6Packet(src6, dst6, 17, 100), IPv6HeaderLen
 					}
-					ahLen := i.HeaderLen(v6)
+					ahLen := i.HeaderLen()
 					pkt := sealTransport(t, tx, ip)
 					if len(pkt) != len(ip)+ahLen || pkt[h] != 17 || !bytes.Equal(pkt[h+ahLen:], ip[h:]) {
 						t.Fatalf("transport packet %x from %x", pkt, ip)

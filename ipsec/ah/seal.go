@@ -14,7 +14,7 @@ const outerTTL = wire.DefaultTTL
 // MPLS label stack; nextHeader NextHeaderIPv4, NextHeaderIPv6 or
 // NextHeaderMPLS) in an outer IP header from src to dst and an AH header,
 // written into the headroom, and returns the whole packet: buf[off-h-ahLen
-// : off+n], h the IP header (20 or 40 bytes) and ahLen Integ.HeaderLen.
+// : off+n], h the IP header (20 or 40 bytes) and ahLen Integ.HeaderLen().
 // The payload is not changed: AH protects it, it does not hide it.
 //
 // The caller leaves h+ahLen bytes in front of off (at most Headroom) and,
@@ -35,7 +35,7 @@ func (sa *SA) SealTunnel(buf []byte, off, n int, nextHeader uint8, src, dst neti
 	if v6 {
 		h = IPv6HeaderLen
 	}
-	ahLen := sa.integ.HeaderLen(v6)
+	ahLen := sa.integ.HeaderLen()
 	if err := sa.checkRoom(buf, off, n, h+ahLen); err != nil {
 		return nil, sa.sealErr(err)
 	}
@@ -76,7 +76,7 @@ func (sa *SA) SealTransport(buf []byte, off, n int) ([]byte, error) {
 	if err != nil {
 		return nil, sa.sealErr(err)
 	}
-	ahLen := sa.integ.HeaderLen(v6)
+	ahLen := sa.integ.HeaderLen()
 	if err := sa.checkRoom(buf, off, n, ahLen); err != nil {
 		return nil, sa.sealErr(err)
 	}

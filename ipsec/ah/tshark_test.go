@@ -103,7 +103,7 @@ func TestTsharkDissectsAH(t *testing.T) {
 		// Wireshark prints the Payload Len field as sent and the ICV
 		// field as everything after the sequence number (with the
 		// GMAC IV and the IPv6 padding).
-		ahLen := c.integ.HeaderLen(c.v6)
+		ahLen := c.integ.HeaderLen()
 		checks := []struct{ what, got, want string }{
 			{"next header", f[0], wantNH},
 			{"length", f[1], fmt.Sprint(ahLen/4 - 2)},
