@@ -38,13 +38,14 @@ import (
 // the protected IP header (the IPv4 ID or the IPv6 source address), then
 // a good one; A's UDP socket must receive only the good one, and the
 // kernel's SA must count one packet and two integrity failures. Both
-// ways, in tunnel and transport mode, over IPv4 and IPv6. AES-GMAC is not
+// ways, in tunnel and transport mode, over IPv4 and IPv6, with and
+// without ESN. AES-GMAC is not
 // in Linux's AH (it takes hash algorithms only), so it has no kernel peer.
 
 const vmPort = 50001
 
 type vmCase struct {
-	v6, tunnel bool
+	v6, tunnel, esn bool
 }
 
 func (c vmCase) String() string {
@@ -52,15 +53,20 @@ func (c vmCase) String() string {
 	if c.tunnel {
 		mode = "tunnel"
 	}
-	return fmt.Sprintf("v6=%v/%s", c.v6, mode)
+	return fmt.Sprintf("v6=%v/%s/esn=%v", c.v6, mode, c.esn)
 }
 
 func TestAHAgainstKernelXFRM(t *testing.T) {
 	if os.Getenv("PEREGRINE_VM") == "" {
 		t.Skip("needs a kernel with XFRM AH (ah4, ah6): run go run ./labs/vm -pkg ./ipsec/ah")
 	}
-	for _, c := range []vmCase{{false, false}, {false, true}, {true, false}, {true, true}} {
-		t.Run(c.String(), func(t *testing.T) { testAHAgainstKernel(t, c) })
+	for _, v6 := range []bool{false, true} {
+		for _, tunnel := range []bool{false, true} {
+			for _, esn := range []bool{false, true} {
+				c := vmCase{v6, tunnel, esn}
+				t.Run(c.String(), func(t *testing.T) { testAHAgainstKernel(t, c) })
+			}
+		}
 	}
 }
 
@@ -115,9 +121,12 @@ func testAHAgainstKernel(t *testing.T, c vmCase) {
 		{ad.outerB, ad.outerA, selB, selA, 0x2001, keyBA, netlink.XFRM_DIR_IN},
 	} {
 		// ip xfrm state add src S dst D proto ah spi SPI mode M
-		//   auth-trunc 'hmac(sha256)' KEY 128 replay-window 64
+		//   auth-trunc 'hmac(sha256)' KEY 128 replay-window 64 [flag esn]
+		// (with ESN the kernel starts at 0 too: the high half it puts
+		// in the ICV is 0, which an implementation that left it out
+		// would still get wrong)
 		st := &netlink.XfrmState{Src: net.IP(x.src.AsSlice()), Dst: net.IP(x.dst.AsSlice()), Proto: netlink.XFRM_PROTO_AH,
-			Mode: mode, Spi: x.spi, ReplayWindow: 64,
+			Mode: mode, Spi: x.spi, ReplayWindow: 64, ESN: c.esn,
 			Auth: &netlink.XfrmStateAlgo{Name: "hmac(sha256)", Key: x.key, TruncateLen: 128}}
 		if err := ha.XfrmStateAdd(st); err != nil {
 			t.Fatalf("XFRM AH state 0x%x: %v", x.spi, err)
@@ -130,8 +139,8 @@ func testAHAgainstKernel(t *testing.T, c vmCase) {
 			t.Fatalf("XFRM policy %v: %v", x.dir, err)
 		}
 	}
-	in := mustSA(t, Config{SPI: 0x1001, Integ: HMACSHA256128, Key: keyAB, ManualKey: true})
-	out := mustSA(t, Config{SPI: 0x2001, Integ: HMACSHA256128, Key: keyBA, ManualKey: true})
+	in := mustSA(t, Config{SPI: 0x1001, Integ: HMACSHA256128, Key: keyAB, ManualKey: true, ESN: c.esn})
+	out := mustSA(t, Config{SPI: 0x2001, Integ: HMACSHA256128, Key: keyBA, ManualKey: true, ESN: c.esn})
 
 	capFD := packetSocket(t, b, ethB.Attrs().Index)
 	udpA := udpSocket(t, a, selA)
@@ -170,7 +179,7 @@ func testAHAgainstKernel(t *testing.T, c vmCase) {
 	}
 	bad := append([]byte(nil), kernelPkt...)
 	bad[h+FixedLen+3] ^= 0x10
-	rx := mustSA(t, Config{SPI: 0x1001, Integ: HMACSHA256128, Key: keyAB})
+	rx := mustSA(t, Config{SPI: 0x1001, Integ: HMACSHA256128, Key: keyAB, ESN: c.esn})
 	if _, _, err := rx.Open(bad, 0, len(bad)); err != ErrAuthFailed {
 		t.Fatalf("kernel packet with a flipped ICV bit: %v", err)
 	}
