@@ -10,7 +10,7 @@ type Counters struct {
 	SealedPackets uint64
 	SealedBytes   uint64
 	SeqExhausted  uint64 // ErrSequenceExhausted
-	SealErrors    uint64 // ErrNoHeadroom, ErrNoTailroom, ErrTooLong, ErrAddrFamily, ErrUnsupported
+	SealErrors    uint64 // ErrNoHeadroom, ErrNoTailroom, ErrTooLong, ErrAddrFamily; SealTransport: ErrUnsupported, ErrTruncated, ErrFragment
 
 	// Inbound: Open, OpenTransport.
 	OpenedPackets uint64
