@@ -24,7 +24,7 @@ import (
 // number and ICV, and finds the protected packet after it (the inner IP
 // header in tunnel mode, the UDP header in transport mode), over IPv4 and
 // IPv6, for every transform. The ICV itself is checked by the tamper and
-// known-answer tests, and against the Linux kernel in the VM test.
+// construction tests, and against the Linux kernel in the VM test.
 
 type tsharkCase struct {
 	name      string
