@@ -120,36 +120,11 @@ func (sa *SA) NeedsRekey() bool {
 }
 
 // inferSeq returns the full sequence number of a received packet from its
-// low 32 bits. Without ESN that is the low bits themselves. With ESN it
-// follows RFC 4303 appendix A.2.2: with T the highest number accepted (Th,
-// Tl its halves) and W the window, pick the high half that puts the number
-// in or above the window. ok is false when the number would lie below 0 or
-// above 2^64-1, which no sender can have used.
+// low 32 bits: the low bits themselves without ESN, else what the window
+// infers (replay.Window.InferESN, RFC 4303 appendix A.2.2).
 func (sa *SA) inferSeq(lo uint32) (seq uint64, ok bool) {
 	if !sa.esn {
 		return uint64(lo), true
 	}
-	top := sa.window.Top()
-	th, tl := uint32(top>>32), uint32(top)
-	w := uint32(sa.window.Size())
-	hi := th
-	if tl >= w-1 {
-		// Case A: the window lies in one 2^32 subspace. A number
-		// below its bottom belongs to the next subspace.
-		if lo < tl-w+1 {
-			if th == 1<<32-1 {
-				return 0, false
-			}
-			hi = th + 1
-		}
-	} else if lo >= tl-w+1 {
-		// Case B: the window straddles a subspace boundary (tl-w+1
-		// wraps). A number at or above its bottom belongs to the
-		// previous subspace; one below it, to this one.
-		if th == 0 {
-			return 0, false
-		}
-		hi = th - 1
-	}
-	return uint64(hi)<<32 | uint64(lo), true
+	return sa.window.InferESN(lo)
 }

@@ -171,3 +171,36 @@ func (w *Window) Update(seq uint64) error {
 	b.Store(b.Load() | 1<<(seq%blockBits))
 	return nil
 }
+
+// InferESN returns the full 64-bit sequence number of a received packet
+// that carries only the low 32 bits, lo, with extended sequence numbers
+// (RFC 4303 appendix A.2.2, which RFC 4302 section 3.4.3 also uses for
+// AH): with T the highest number accepted (Th, Tl its halves) and W the
+// window, pick the high half that puts the number in or above the window.
+// ok is false when the number would lie below 0 or above 2^64-1, which no
+// sender can have used.
+func (w *Window) InferESN(lo uint32) (seq uint64, ok bool) {
+	top := w.Top()
+	th, tl := uint32(top>>32), uint32(top)
+	ws := uint32(w.Size())
+	hi := th
+	if tl >= ws-1 {
+		// Case A: the window lies in one 2^32 subspace. A number
+		// below its bottom belongs to the next subspace.
+		if lo < tl-ws+1 {
+			if th == 1<<32-1 {
+				return 0, false
+			}
+			hi = th + 1
+		}
+	} else if lo >= tl-ws+1 {
+		// Case B: the window straddles a subspace boundary (tl-w+1
+		// wraps). A number at or above its bottom belongs to the
+		// previous subspace; one below it, to this one.
+		if th == 0 {
+			return 0, false
+		}
+		hi = th - 1
+	}
+	return uint64(hi)<<32 | uint64(lo), true
+}

@@ -10,7 +10,8 @@ import (
 )
 
 // vmModules are what the VM tests need, in a working load order (see
-// docs/LABS.md): VRF and MPLS forwarding, veth, TUN (the ESP gateway), XFRM with
+// docs/LABS.md): VRF and MPLS forwarding, veth, TUN (the ESP gateway), XFRM AH
+// (ah4, ah6) and XFRM with
 // AES-GCM and AES-CBC + HMAC-SHA2 ESP, and the crypto modules no symbol
 // dependency reveals (gcm needs ctr and ghash-generic; ESP's IV generator
 // needs drbg, drbg jitterentropy and sha512, jitterentropy sha3; ESP with
@@ -22,7 +23,7 @@ var vmModules = []string{
 	"veth", "vrf", "ip_tunnel", "mpls_router", "mpls_iptunnel", "xfrm_algo", "xfrm_user",
 	"esp4", "esp6", "gf128mul", "ghash-generic", "ctr", "gcm", "seqiv", "echainiv",
 	"sha3_generic", "sha512_generic", "jitterentropy_rng", "drbg",
-	"cbc", "hmac", "sha256_generic", "authenc",
+	"cbc", "hmac", "sha256_generic", "authenc", "ah4", "ah6",
 	"dummy", "tun",
 }
 
