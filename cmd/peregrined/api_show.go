@@ -21,15 +21,15 @@ import (
 type dataplane struct {
 	fib      *fib.Reconciler
 	counters fib.Counterer // nil if the backend counts nothing
-	// trustedCore: the kernel backend without an ESP gateway, which
-	// sends every remote PE plain MPLS unless unprotected peers are
-	// listed (protection.go).
+	// trustedCore: a backend that carries no tunnels (the kernel
+	// backend without an ESP gateway), which sends every remote PE plain
+	// MPLS unless unprotected peers are listed (protection.go).
 	trustedCore bool
 }
 
 func newDataplane(r *fib.Reconciler, b fib.Backend) *dataplane {
 	c, _ := b.(fib.Counterer)
-	return &dataplane{fib: r, counters: c, trustedCore: dataplaneOf(b).kernelWithoutESP}
+	return &dataplane{fib: r, counters: c, trustedCore: dataplaneOf(b).noTunnels}
 }
 
 // stats returns the backend's counters; ok is false if it keeps none.
