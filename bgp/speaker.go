@@ -13,7 +13,6 @@ import (
 	"github.com/osrg/gobgp/v3/pkg/server"
 
 	"github.com/peregrine-net/peregrine/bgp/vpn"
-	"github.com/peregrine-net/peregrine/mpls"
 )
 
 // Speaker is the PE's BGP: embedded GoBGP plus VRF origination and import.
@@ -49,7 +48,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 	if err := ceNotRunYet(cfg); err != nil {
 		return nil, err
 	}
-	alloc, err := mpls.NewAllocator(cfg.Labels)
+	err := cfg.Labels.Validate()
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +97,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 		return nil, fmt.Errorf("bgp: start: %w", err)
 	}
 	s.imp = newImporter(s.emit, s.remoteBest)
-	s.org = newOriginator(s.srv, alloc, s.emit)
+	s.org = newBookOriginator(s.srv, newLabelBook(cfg, s.log), s.emit)
 
 	watchCtx, cancelWatch := context.WithCancel(context.Background())
 	err = s.srv.WatchEvent(watchCtx, &api.WatchEventRequest{Table: &api.WatchEventRequest_Table{
@@ -216,6 +215,7 @@ func (s *Speaker) Stop() {
 	}
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
+	s.org.book.close()
 }
 
 // Reload applies a new configuration: neighbors, VRFs and route targets are

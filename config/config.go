@@ -34,7 +34,8 @@ type Config struct {
 type State struct {
 	// Directory holds the persisted sequence numbers of the manually keyed
 	// outbound SAs (ipsec/seqstore), so that a restarted PE never seals
-	// with a nonce it used before. It must persist across restarts and
+	// with a nonce it used before, and the VPN labels (mpls/labelstore),
+	// so that a restarted PE gives every VRF and prefix its old label. It must persist across restarts and
 	// belong to one daemon: a container needs a volume here, and a lab
 	// running several daemons gives each its own (peregrined -state-dir).
 	// Losing it is like saying every manual key is new: rotate them.
@@ -100,6 +101,12 @@ type MPLS struct {
 	// not be allocated.
 	LabelMin uint32 `config:"label-min"`
 	LabelMax uint32 `config:"label-max"`
+	// LabelHoldDown is how long a released label (a VRF or prefix gone)
+	// is kept from every other VRF and prefix, across restarts too:
+	// remote PEs may still send traffic under it, for as long as they
+	// keep this PE's routes through a graceful restart. It must cover
+	// the neighbors' restart and stale times; default 360s.
+	LabelHoldDown time.Duration `config:"label-hold-down"`
 	// TTLMode is "uniform" or "pipe" (RFC 3443).
 	TTLMode string `config:"ttl-mode"`
 }
@@ -191,7 +198,7 @@ type StaticRoute struct {
 func Defaults() Config {
 	return Config{
 		Log:       Log{Level: "info", Format: "text"},
-		MPLS:      MPLS{LabelMin: 1000, LabelMax: 99999, TTLMode: "uniform"},
+		MPLS:      MPLS{LabelMin: 1000, LabelMax: 99999, TTLMode: "uniform", LabelHoldDown: DefaultLabelHoldDown},
 		Control:   Control{Socket: "/run/peregrine/peregrined.sock", SocketGID: -1},
 		IPsec:     IPsec{Encapsulation: "udp", ReplayWindow: DefaultReplayWindow},
 		State:     State{Directory: "/var/lib/peregrine"},
