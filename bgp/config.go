@@ -61,6 +61,7 @@ type Neighbor struct {
 	Keepalive            time.Duration
 	ConnectRetry         time.Duration
 	Password             Password // TCP MD5 (RFC 2385); unset for none
+	GracefulRestart      GracefulRestart
 }
 
 // VRF is one customer's routing table as BGP sees it (vrfs[i]).

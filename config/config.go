@@ -105,7 +105,8 @@ type MPLS struct {
 	// is kept from every other VRF and prefix, across restarts too:
 	// remote PEs may still send traffic under it, for as long as they
 	// keep this PE's routes through a graceful restart. It must cover
-	// the neighbors' restart and stale times; default 360s.
+	// each neighbor's graceful-restart restart-time plus stale-time;
+	// default 480s (120s + 360s).
 	LabelHoldDown time.Duration `config:"label-hold-down"`
 	// TTLMode is "uniform" or "pipe" (RFC 3443).
 	TTLMode string `config:"ttl-mode"`
@@ -159,6 +160,8 @@ type Neighbor struct {
 	HoldTime             time.Duration `config:"hold-time"`
 	Keepalive            time.Duration `config:"keepalive"`
 	ConnectRetry         time.Duration `config:"connect-retry"`
+	// GracefulRestart (RFC 4724): on by default with VPN families.
+	GracefulRestart GracefulRestart `config:"graceful-restart"`
 	// PasswordFile names a file holding the TCP MD5 (RFC 2385) password;
 	// PasswordEnv names an environment variable holding it. The password
 	// itself never appears in the configuration file, logs or show output.
