@@ -81,7 +81,7 @@ func startSpeaker(t *testing.T, cfg *Config) *Speaker {
 		for range events {
 		}
 	}()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: testLogLevel}))
 	s, err := Start(context.Background(), cfg, log, events)
 	if err != nil {
 		t.Fatal(err)
