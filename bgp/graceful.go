@@ -50,6 +50,7 @@ func gracefulRestart(p *api.Peer, g GracefulRestart) {
 		// speaker sends when it stops) is a restart too.
 		NotificationEnabled: true,
 	}
+	p.Timers.Config.IdleHoldTimeAfterReset = idleAfterReset
 	for _, a := range p.AfiSafis {
 		a.MpGracefulRestart = &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}}
 	}

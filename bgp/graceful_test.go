@@ -22,8 +22,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -47,7 +49,26 @@ type testGoBGPd struct {
 	conf     string
 	api      int
 	cmd      *exec.Cmd
-	log      *strings.Builder
+	log      *syncBuilder
+}
+
+// syncBuilder is a strings.Builder that gobgpd's output copier and the
+// test may use at once.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func (g *testGoBGPd) start(restarting bool) {
@@ -57,7 +78,7 @@ func (g *testGoBGPd) start(restarting bool) {
 		args = append(args, "-r")
 	}
 	g.cmd = exec.Command(g.bin, args...)
-	g.log = &strings.Builder{}
+	g.log = &syncBuilder{}
 	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
 	if err := g.cmd.Start(); err != nil {
 		g.t.Fatal(err)
@@ -170,6 +191,15 @@ func TestGracefulRestartHelperKeepsRoutes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs gobgpd over loopback")
 	}
+	if raceEnabled {
+		// GoBGP v3.37.0 marks a restarting neighbor's paths stale in
+		// place (AdjRib.StaleAll, Path.MarkStale on the server's
+		// goroutine) while the best-path watcher's goroutine may have
+		// read the same paths (toPathAPI, IsStale) with nothing ordering
+		// the two: the race detector reports it. A GoBGP bug, not this
+		// package's; the test runs without -race.
+		t.Skip("GoBGP v3.37.0 races marking paths stale against its own watcher (see comment)")
+	}
 	p1, p3 := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.3")
 	g := startTestGoBGPd(t, p3, p1, true)
 	pe := startSpeaker(t, grSpeakerConfig(t, p1, p3, true))
@@ -224,3 +254,114 @@ func TestGracefulRestartOffFlushes(t *testing.T) {
 // testLogLevel is the speakers' log level in the tests: LevelDebug shows
 // GoBGP's FSM.
 var testLogLevel = slog.LevelWarn
+
+// TestGracefulRestartSpeakerRestart: Peregrine restarts (Stop, then a new
+// speaker on the same state directory, its VRFs listed in the other
+// order) and gobgpd, its graceful-restart helper, keeps Peregrine's routes
+// throughout, and ends with them under the same labels.
+func TestGracefulRestartSpeakerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs gobgpd over loopback")
+	}
+	p1, p3 := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.3")
+	g := startTestGoBGPd(t, p3, p1, true)
+	g.start(false)
+	state := t.TempDir()
+	vrfs := []string{
+		"  - {name: red, rd: '65000:1', export-targets: ['65000:1'], static-routes: [{prefix: 10.1.0.0/24}]}\n",
+		"  - {name: blue, rd: '65000:2', export-targets: ['65000:2'], label-mode: per-prefix, static-routes: [{prefix: 10.2.0.0/24}, {prefix: 10.3.0.0/24}]}\n",
+	}
+	config := func(order ...int) *Config {
+		cfg := speakerConfig(t, "1.1.1.1", "127.0.0.1", p1, "127.0.0.3", p3, vrfs[order[0]]+vrfs[order[1]])
+		cfg.Neighbors[0].GracefulRestart.Enabled = true
+		cfg.Neighbors[0].GracefulRestart.RestartTime = 30 * time.Second
+		cfg.StateDir = state
+		return cfg
+	}
+	// rib is gobgpd's view of Peregrine's routes: "RD:prefix [label]".
+	rib := func() string {
+		out, err := g.gobgp("global", "rib", "-a", "vpnv4")
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		var lines []string
+		for _, l := range strings.Split(string(out), "\n") {
+			// "*>RD:prefix [label] ...", "S*>" for a stale path.
+			f := strings.Fields(strings.TrimLeft(l, "S*> "))
+			if len(f) >= 2 && strings.HasPrefix(f[0], "65000:") {
+				lines = append(lines, f[0]+" "+f[1])
+			}
+		}
+		slices.Sort(lines)
+		return strings.Join(lines, "; ")
+	}
+	want := "65000:1:10.1.0.0/24 [1000]; 65000:2:10.2.0.0/24 [1001]; 65000:2:10.3.0.0/24 [1002]"
+	waitRIB := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for got := rib(); got != want; got = rib() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: gobgpd holds %q, want %q\n%s", what, got, want, g.log)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	pe, err := Start(t.Context(), config(0, 1), slog.New(slog.DiscardHandler), drain(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRIB("first start")
+
+	stop := make(chan struct{})
+	lost := make(chan string, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				lost <- ""
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if got := rib(); got != want {
+				lost <- fmt.Sprintf("%q", got) // "" when nothing was lost
+				return
+			}
+		}
+	}()
+	pe.Stop()
+	time.Sleep(time.Second) // down for a while
+	pe, err = Start(t.Context(), config(1, 0), slog.New(slog.DiscardHandler), drain(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pe.Stop()
+	// Until the new session is up and its End-of-RIB in, the routes are
+	// gobgpd's stale ones; after it, they are the new speaker's.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, _ := g.gobgp("neighbor")
+		if strings.Contains(string(out), "Establ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session not re-established:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	if got := <-lost; got != "" {
+		t.Errorf("gobgpd's RIB changed during Peregrine's restart: %s, want %q throughout\n%s", got, want, g.log)
+	}
+	waitRIB("after the restart")
+}
+
+// drain is an event channel nobody needs.
+func drain(t *testing.T) chan Event {
+	events := make(chan Event, 1024)
+	go func() {
+		for range events {
+		}
+	}()
+	return events
+}

@@ -208,8 +208,14 @@ func (s *Speaker) emit(e Event) {
 	}
 }
 
-// Stop closes every session with a Cease NOTIFICATION and stops GoBGP.
+// Stop closes every session and stops GoBGP: those of graceful-restart
+// neighbors as a restart (resetForRestart), the others with a Cease.
 func (s *Speaker) Stop() {
+	if cfg := s.Config(); cfg != nil {
+		if err := resetForRestart(context.Background(), s.srv, cfg.Neighbors); err != nil {
+			s.log.Warn("stop: graceful-restart resets", "error", err)
+		}
+	}
 	if err := stopGoBGP(s.srv); err != nil {
 		s.log.Warn("stop: closing sessions", "error", err)
 	}
