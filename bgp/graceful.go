@@ -32,8 +32,9 @@ type GracefulRestart struct {
 	// RestartTime is advertised: how long the neighbor keeps this PE's
 	// routes while the session is down.
 	RestartTime time.Duration
-	// StaleTime bounds how long a restarted neighbor's stale routes are
-	// kept once its session is back, waiting for its End-of-RIB.
+	// StaleTime is how long a restarted neighbor's stale routes are
+	// expected to be kept once its session is back; not enforced yet
+	// (GoBGP waits for the End-of-RIB), carried for show and checks.
 	StaleTime time.Duration
 }
 
