@@ -10,6 +10,8 @@ package bgp
 //     neighbor's End-of-RIB (or when its restart time runs out before the
 //     session is back) GoBGP withdraws the stale paths that were not
 //     announced again, and those withdrawals reach the VRFs as any other.
+//     GoBGP waits for that End-of-RIB without limit; the stale-time is
+//     this package's (stale.go).
 //   - Restarting speaker: Peregrine advertises the capability with its
 //     restart time, so neighbors keep its routes while it restarts, and
 //     the labels it then re-advertises are the same (mpls/labelstore). It
@@ -32,9 +34,9 @@ type GracefulRestart struct {
 	// RestartTime is advertised: how long the neighbor keeps this PE's
 	// routes while the session is down.
 	RestartTime time.Duration
-	// StaleTime is how long a restarted neighbor's stale routes are
-	// expected to be kept once its session is back; not enforced yet
-	// (GoBGP waits for the End-of-RIB), carried for show and checks.
+	// StaleTime bounds how long a restarted neighbor's stale routes are
+	// kept once its session is back, waiting for its End-of-RIB
+	// (staleGuard, stale.go).
 	StaleTime time.Duration
 }
 

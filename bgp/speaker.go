@@ -20,6 +20,7 @@ type Speaker struct {
 	log    *slog.Logger
 	glog   *slogAdapter
 	diag   *neighborDiag
+	stale  *staleGuard // graceful restart's stale-time (stale.go)
 	srv    *server.BgpServer
 	events chan<- Event
 
@@ -78,6 +79,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 		opts = append(opts, server.GrpcListenAddress(cfg.API.String()), server.GrpcOption(guard.serverOptions()))
 	}
 	s.srv = server.NewBgpServer(opts...)
+	s.stale = newStaleGuard(s.srv, s.log)
 	go s.srv.Serve()
 	if guard != nil {
 		if err := probeAPI(ctx, cfg.API, guard); err != nil {
@@ -118,6 +120,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 	err = s.srv.WatchEvent(watchCtx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, func(r *api.WatchEventResponse) {
 		if p := r.GetPeer(); p != nil && p.Peer != nil {
 			s.diag.peerEvent(p.Peer)
+			s.stale.peerEvent(p.Peer)
 		}
 	})
 	if err != nil {
@@ -221,6 +224,7 @@ func (s *Speaker) Stop() {
 	}
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
+	s.stale.stop()
 	s.org.book.close()
 }
 

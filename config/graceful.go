@@ -19,13 +19,12 @@ type GracefulRestart struct {
 	// should keep this PE's routes while the session is down. Whole
 	// seconds, at most 4095 s (a 12-bit field); default 120 s.
 	RestartTime time.Duration `config:"restart-time"`
-	// StaleTime is how long a neighbor is expected to keep this PE's
-	// stale routes once the session is back, waiting for End-of-RIB;
-	// default 360 s. mpls.label-hold-down must cover RestartTime plus
-	// StaleTime, the longest a remote PE is expected to keep this PE's
-	// routes, and so its labels. Peregrine does not enforce it on its own
-	// side yet: GoBGP keeps a restarted neighbor's stale routes until its
-	// End-of-RIB.
+	// StaleTime is how long this PE keeps a restarted neighbor's stale
+	// routes once the session is back, waiting for its End-of-RIB; past
+	// it the session is reset, which flushes them (bgp/stale.go).
+	// Default 360 s. mpls.label-hold-down must cover RestartTime plus
+	// StaleTime, the longest a remote PE configured alike keeps this PE's
+	// routes, and so its labels.
 	StaleTime time.Duration `config:"stale-time"`
 }
 
