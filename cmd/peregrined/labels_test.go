@@ -182,3 +182,28 @@ func TestCorruptLabelStateRefusesStart(t *testing.T) {
 		t.Errorf("stderr does not name %s and the way out:\n%s", path, errb.String())
 	}
 }
+
+// TestUnusableStateDirRefusesStart: a state directory that cannot be made
+// (a file is in its way) stops a daemon with VRFs, naming the path.
+func TestUnusableStateDirRefusesStart(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	if err := os.WriteFile(state, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, dir, "pe.yml", labelsConfig(filepath.Join(dir, "pe.sock"), state, []string{"red"}, nil))
+	var errb bytes.Buffer
+	exit := make(chan int, 1)
+	go func() { exit <- run([]string{"-c", cfg}, &bytes.Buffer{}, &errb) }()
+	select {
+	case code := <-exit:
+		if code != 1 {
+			t.Fatalf("exit %d, want 1; stderr:\n%s", code, errb.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("peregrined started without a usable state directory")
+	}
+	if !strings.Contains(errb.String(), state) {
+		t.Errorf("stderr does not name %s:\n%s", state, errb.String())
+	}
+}
