@@ -20,6 +20,7 @@ func (s *Speaker) apply(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	s.stale.configure(cfg.Neighbors)
+	s.neighbors.Store(&cfg.Neighbors)
 	s.cfg = cfg
 
 	keep := map[string]bool{}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	api "github.com/osrg/gobgp/v3/api"
 	gobgp "github.com/osrg/gobgp/v3/pkg/packet/bgp"
@@ -21,6 +22,10 @@ type Speaker struct {
 	glog   *slogAdapter
 	diag   *neighborDiag
 	stale  *staleGuard // graceful restart's stale-time (stale.go)
+	// neighbors is the running configuration's, for Stop, which must not
+	// wait for the owner goroutine (it may be blocked handing an event
+	// to a consumer that is gone).
+	neighbors atomic.Pointer[[]Neighbor]
 	srv    *server.BgpServer
 	events chan<- Event
 
@@ -214,8 +219,8 @@ func (s *Speaker) emit(e Event) {
 // Stop closes every session and stops GoBGP: those of graceful-restart
 // neighbors as a restart (resetForRestart), the others with a Cease.
 func (s *Speaker) Stop() {
-	if cfg := s.Config(); cfg != nil {
-		if err := resetForRestart(context.Background(), s.srv, cfg.Neighbors); err != nil {
+	if ns := s.neighbors.Load(); ns != nil {
+		if err := resetForRestart(context.Background(), s.srv, *ns); err != nil {
 			s.log.Warn("stop: graceful-restart resets", "error", err)
 		}
 	}
