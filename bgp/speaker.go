@@ -18,16 +18,17 @@ import (
 
 // Speaker is the PE's BGP: embedded GoBGP plus VRF origination and import.
 type Speaker struct {
-	log   *slog.Logger
-	glog  *slogAdapter
-	diag  *neighborDiag
+	log    *slog.Logger
+	glog   *slogAdapter
+	diag   *neighborDiag
+	srv    *server.BgpServer
+	events chan<- Event
+
 	stale *staleGuard // graceful restart's stale-time (stale.go)
 	// neighbors is the running configuration's, for Stop, which must not
 	// wait for the owner goroutine (it may be blocked handing an event
 	// to a consumer that is gone).
 	neighbors atomic.Pointer[[]Neighbor]
-	srv       *server.BgpServer
-	events    chan<- Event
 
 	work   chan func()      // closures run on the owner goroutine
 	best   chan []*api.Path // best-path batches from GoBGP's watcher (bestBacklog)
