@@ -19,6 +19,8 @@ func (s *Speaker) apply(ctx context.Context, cfg *Config) error {
 	if err := s.applyNeighbors(ctx, oldNeighbors, cfg.Neighbors, cfg.RouterID.String()); err != nil {
 		return err
 	}
+	s.stale.configure(cfg.Neighbors)
+	s.neighbors.Store(&cfg.Neighbors)
 	s.cfg = cfg
 
 	keep := map[string]bool{}

@@ -114,7 +114,7 @@ func TestCEReloadTouchesOnlyWhatChanged(t *testing.T) {
 	a2.ASOverride, a2.MaxPrefixes = true, 100
 	applyCEs(t, s, base, map[string][]CENeighbor{"red": {a2, c}, "blue": {b}})
 	upA2 := waitCESide(t, "ceA", ceA, upA, false)
-	waitCENeighbor(t, s, "red", "127.0.0.3", "re-established after one flap", func(n CENeighborStatus) bool { return established(n) && n.Flaps == 1 })
+	waitCENeighbor(t, s, "red", "127.0.0.3", "re-established after one flap", func(n CENeighborStatus) bool { return ceEstablished(n) && n.Flaps == 1 })
 	unchanged("changing ceA's policy", map[string]time.Time{"ceB": upB, "ceC": upC},
 		map[string]uint64{"red 127.0.0.3": 1, "red 127.0.0.5": 0, "blue 127.0.0.4": 0})
 

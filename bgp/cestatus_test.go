@@ -83,7 +83,7 @@ func waitCENeighbor(t *testing.T, s *Speaker, vrf, addr string, what string, ok 
 	return CENeighborStatus{}
 }
 
-func established(n CENeighborStatus) bool { return n.State == "established" }
+func ceEstablished(n CENeighborStatus) bool { return n.State == "established" }
 
 // TestCEStatusAndRoutes runs red's CE sessions for real and reads them
 // back through CENeighbors and CERoutes: states, counts, the paths each
@@ -109,7 +109,7 @@ func TestCEStatusAndRoutes(t *testing.T) {
 	applyCEs(t, s, base, map[string][]CENeighbor{"red": {n1, loopbackCE("127.0.0.4", p2, 65102), loopbackCE("127.0.0.5", p3, 65103), n4}})
 
 	sentBoth := func(n CENeighborStatus) bool {
-		return established(n) && len(n.Families) == 1 && n.Families[0] == FamilyCount{Name: "ipv4", Received: 1, Accepted: 1, Sent: 2}
+		return ceEstablished(n) && len(n.Families) == 1 && n.Families[0] == FamilyCount{Name: "ipv4", Received: 1, Accepted: 1, Sent: 2}
 	}
 	got1 := waitCENeighbor(t, s, "red", "127.0.0.3", "established with 1/1/1 ipv4", sentBoth)
 	waitCENeighbor(t, s, "red", "127.0.0.4", "established with 1/1/1 ipv4", sentBoth)
@@ -187,12 +187,12 @@ func TestCEStatusAndRoutes(t *testing.T) {
 	if err := ce2.ShutdownPeer(context.Background(), &api.ShutdownPeerRequest{Address: "127.0.0.1"}); err != nil {
 		t.Fatal(err)
 	}
-	waitCENeighbor(t, s, "red", "127.0.0.4", "down with a flap", func(n CENeighborStatus) bool { return !established(n) && n.Flaps == 1 })
+	waitCENeighbor(t, s, "red", "127.0.0.4", "down with a flap", func(n CENeighborStatus) bool { return !ceEstablished(n) && n.Flaps == 1 })
 	routes, _, _ = s.CERoutes(context.Background(), "red", "ipv4")
 	if len(routes.Learned) != 1 || routes.Learned[0].Prefix.String() != "10.3.0.0/24" {
 		t.Errorf("learned after ce2 went down: %+v", routes.Learned)
 	}
-	if n := waitCENeighbor(t, s, "red", "127.0.0.3", "still up", established); n.Flaps != 0 {
+	if n := waitCENeighbor(t, s, "red", "127.0.0.3", "still up", ceEstablished); n.Flaps != 0 {
 		t.Errorf("ce1 flapped with ce2: %+v", n)
 	}
 }

@@ -24,6 +24,12 @@ type Config struct {
 	// Labels is the range VRF and per-prefix labels are allocated from
 	// (mpls.label-min, mpls.label-max).
 	Labels mpls.Range
+	// LabelHoldDown (mpls.label-hold-down) is how long a released label
+	// stays out of reach of every other VRF and prefix (mpls.Allocator).
+	LabelHoldDown time.Duration
+	// StateDir (state.directory) keeps the labels across restarts
+	// (mpls/labelstore); "" keeps them in memory only.
+	StateDir string
 	// ListenAddress (bgp.listen-address) unset listens on both families;
 	// see listenAddresses. ListenPort (bgp.listen-port) 0 listens nowhere.
 	ListenAddress netip.Addr
@@ -55,6 +61,7 @@ type Neighbor struct {
 	Keepalive            time.Duration
 	ConnectRetry         time.Duration
 	Password             Password // TCP MD5 (RFC 2385); unset for none
+	GracefulRestart      GracefulRestart
 }
 
 // VRF is one customer's routing table as BGP sees it (vrfs[i]).
@@ -86,8 +93,10 @@ func restartOnly(old, cfg *Config) error {
 	switch {
 	case old.RouterID != cfg.RouterID || old.ASN != cfg.ASN:
 		return fmt.Errorf("router: changing router.id or router.asn needs a restart")
-	case old.Labels != cfg.Labels:
-		return fmt.Errorf("mpls: changing the label range needs a restart")
+	case old.Labels != cfg.Labels || old.LabelHoldDown != cfg.LabelHoldDown:
+		return fmt.Errorf("mpls: changing the label range or label-hold-down needs a restart")
+	case old.StateDir != cfg.StateDir:
+		return fmt.Errorf("state: changing state.directory needs a restart")
 	case old.ListenAddress != cfg.ListenAddress || old.ListenPort != cfg.ListenPort:
 		return fmt.Errorf("bgp: changing listen-address or listen-port needs a restart")
 	case old.API != cfg.API || old.APIWrite != cfg.APIWrite || old.APIInsecureRemote != cfg.APIInsecureRemote:

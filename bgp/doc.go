@@ -14,6 +14,10 @@
 //     withdrawals and route-target changes are followed;
 //   - reload: neighbors, VRFs and route targets added or removed without
 //     resetting unrelated sessions;
+//   - restarts: labels persisted in the state directory and restored, so
+//     a VRF or prefix keeps its label (labelbook.go, mpls/labelstore), and
+//     BGP graceful restart per neighbor, helper and restarting speaker
+//     (graceful.go, gracefulstop.go);
 //   - GoBGP's gRPC API, only where bgp.api asks for it, behind a guard
 //     (apiguard.go): read-only unless bgp.api-write, and no response ever
 //     carries a neighbor's password. Its clients are not authenticated.

@@ -42,5 +42,6 @@ func peerFromConfig(n Neighbor, routerID string) *api.Peer {
 	for _, f := range n.Families {
 		p.AfiSafis = append(p.AfiSafis, &api.AfiSafi{Config: &api.AfiSafiConfig{Family: families[f], Enabled: true}})
 	}
+	gracefulRestart(p, n.GracefulRestart)
 	return p
 }

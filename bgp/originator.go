@@ -45,7 +45,7 @@ func (a advert) encode(p netip.Prefix, withdraw bool) (*api.Path, error) {
 // labels.
 type originator struct {
 	srv     *server.BgpServer
-	alloc   *mpls.Allocator
+	book    *labelBook
 	emit    func(Event)
 	adverts map[string]map[netip.Prefix]advert     // VRF -> prefix -> advertised path
 	ce      map[string]map[netip.Prefix]ceRoute    // VRF -> best path from its CEs
@@ -53,9 +53,14 @@ type originator struct {
 	labels  map[string]map[mpls.Label]netip.Prefix // VRF -> bound labels (zero prefix: per-VRF)
 }
 
+// newOriginator binds labels with alloc, kept in memory only.
 func newOriginator(srv *server.BgpServer, alloc *mpls.Allocator, emit func(Event)) *originator {
+	return newBookOriginator(srv, &labelBook{alloc: alloc}, emit)
+}
+
+func newBookOriginator(srv *server.BgpServer, book *labelBook, emit func(Event)) *originator {
 	return &originator{
-		srv: srv, alloc: alloc, emit: emit,
+		srv: srv, book: book, emit: emit,
 		adverts: map[string]map[netip.Prefix]advert{},
 		ce:      map[string]map[netip.Prefix]ceRoute{},
 		ceFIB:   map[string]map[netip.Prefix]netip.Addr{},
@@ -97,6 +102,10 @@ func (o *originator) sync(ctx context.Context, name string, cfg *VRF, connected 
 			wantLabels[l] = bound
 			want[p] = advert{rd: cfg.RD, label: l, rts: cfg.ExportTargets, ce: &r}
 		}
+	}
+	// The labels are on disk before any route carries them.
+	if err := o.book.flush(); err != nil {
+		return fmt.Errorf("vrf %s: %w", name, err)
 	}
 	have := o.adverts[name]
 	for p, a := range have {
@@ -142,11 +151,15 @@ func (o *originator) withdraw(ctx context.Context, p netip.Prefix, a advert) err
 // label returns the label for prefix p of a VRF and the prefix it binds
 // (the zero prefix for a per-VRF label).
 func (o *originator) label(vrf, mode string, p netip.Prefix) (mpls.Label, netip.Prefix, error) {
+	a, err := o.book.allocator()
+	if err != nil {
+		return 0, netip.Prefix{}, err
+	}
 	if mode == "per-prefix" {
-		l, err := o.alloc.ForPrefix(vrf, p)
+		l, err := a.ForPrefix(vrf, p)
 		return l, p, err
 	}
-	l, err := o.alloc.ForVRF(vrf)
+	l, err := a.ForVRF(vrf)
 	return l, netip.Prefix{}, err
 }
 
@@ -157,7 +170,7 @@ func (o *originator) rebind(vrf string, want map[mpls.Label]netip.Prefix) {
 		if wp, ok := want[l]; ok && wp == p {
 			continue
 		}
-		_ = o.alloc.Release(l)
+		o.book.release(l)
 		o.emit(Event{Kind: LabelDel, VRF: vrf, Prefix: p, Label: l})
 	}
 	for l, p := range want {

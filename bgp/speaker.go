@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	api "github.com/osrg/gobgp/v3/api"
 	gobgp "github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v3/pkg/server"
 
 	"github.com/peregrine-net/peregrine/bgp/vpn"
-	"github.com/peregrine-net/peregrine/mpls"
 )
 
 // Speaker is the PE's BGP: embedded GoBGP plus VRF origination and import.
@@ -23,6 +23,12 @@ type Speaker struct {
 	diag   *neighborDiag
 	srv    *server.BgpServer
 	events chan<- Event
+
+	stale *staleGuard // graceful restart's stale-time (stale.go)
+	// neighbors is the running configuration's, for Stop, which must not
+	// wait for the owner goroutine (it may be blocked handing an event
+	// to a consumer that is gone).
+	neighbors atomic.Pointer[[]Neighbor]
 
 	work   chan func()      // closures run on the owner goroutine
 	best   chan []*api.Path // best-path batches from GoBGP's watcher (bestBacklog)
@@ -47,7 +53,7 @@ type Speaker struct {
 // Start builds and starts the speaker from cfg. Events go to events, which
 // the caller must drain. Stop ends it.
 func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Event) (*Speaker, error) {
-	alloc, err := mpls.NewAllocator(cfg.Labels)
+	err := cfg.Labels.Validate()
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +84,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 		opts = append(opts, server.GrpcListenAddress(cfg.API.String()), server.GrpcOption(guard.serverOptions()))
 	}
 	s.srv = server.NewBgpServer(opts...)
+	s.stale = newStaleGuard(s.srv, s.log)
 	go s.srv.Serve()
 	if guard != nil {
 		if err := probeAPI(ctx, cfg.API, guard); err != nil {
@@ -97,7 +104,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 		return nil, fmt.Errorf("bgp: start: %w", err)
 	}
 	s.imp = newImporter(s.emit, s.remoteBest)
-	s.org = newOriginator(s.srv, alloc, s.emit)
+	s.org = newBookOriginator(s.srv, newLabelBook(cfg, s.log), s.emit)
 
 	watchCtx, cancelWatch := context.WithCancel(context.Background())
 	err = s.srv.WatchEvent(watchCtx, &api.WatchEventRequest{Table: &api.WatchEventRequest_Table{
@@ -118,6 +125,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 	err = s.srv.WatchEvent(watchCtx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, func(r *api.WatchEventResponse) {
 		if p := r.GetPeer(); p != nil && p.Peer != nil {
 			s.diag.peerEvent(p.Peer)
+			s.stale.peerEvent(p.Peer)
 		}
 	})
 	if err != nil {
@@ -208,13 +216,21 @@ func (s *Speaker) emit(e Event) {
 	}
 }
 
-// Stop closes every session with a Cease NOTIFICATION and stops GoBGP.
+// Stop closes every session and stops GoBGP: those of graceful-restart
+// neighbors as a restart (resetForRestart), the others with a Cease.
 func (s *Speaker) Stop() {
+	if ns := s.neighbors.Load(); ns != nil {
+		if err := resetForRestart(context.Background(), s.srv, *ns); err != nil {
+			s.log.Warn("stop: graceful-restart resets", "error", err)
+		}
+	}
 	if err := stopGoBGP(s.srv); err != nil {
 		s.log.Warn("stop: closing sessions", "error", err)
 	}
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
+	s.stale.stop()
+	s.org.book.close()
 }
 
 // Reload applies a new configuration: neighbors, VRFs and route targets are

@@ -19,6 +19,7 @@ func parseConfig(y []byte) (*Config, error) {
 	bc := &Config{
 		RouterID: cfg.Router.ID, ASN: cfg.Router.ASN,
 		Labels:        mpls.Range{First: mpls.Label(cfg.MPLS.LabelMin), Last: mpls.Label(cfg.MPLS.LabelMax)},
+		LabelHoldDown: cfg.MPLS.LabelHoldDown, // StateDir stays "": the tests keep labels in memory
 		ListenAddress: b.ListenAddress, ListenPort: b.ListenPort,
 		API: b.API, APIWrite: b.APIWrite, APIInsecureRemote: b.APIInsecureRemote,
 	}
@@ -29,6 +30,8 @@ func parseConfig(y []byte) (*Config, error) {
 			RouteReflectorClient: n.RouteReflectorClient, Passive: n.Passive,
 			HoldTime: n.HoldTime, Keepalive: n.Keepalive, ConnectRetry: n.ConnectRetry,
 			Password: NewPassword(n.Password.Reveal()),
+			GracefulRestart: GracefulRestart{Enabled: n.GracefulRestart.On(),
+				RestartTime: n.GracefulRestart.RestartTime, StaleTime: n.GracefulRestart.StaleTime},
 		})
 	}
 	for _, v := range cfg.VRFs {

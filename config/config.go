@@ -34,7 +34,8 @@ type Config struct {
 type State struct {
 	// Directory holds the persisted sequence numbers of the manually keyed
 	// outbound SAs (ipsec/seqstore), so that a restarted PE never seals
-	// with a nonce it used before. It must persist across restarts and
+	// with a nonce it used before, and the VPN labels (mpls/labelstore),
+	// so that a restarted PE gives every VRF and prefix its old label. It must persist across restarts and
 	// belong to one daemon: a container needs a volume here, and a lab
 	// running several daemons gives each its own (peregrined -state-dir).
 	// Losing it is like saying every manual key is new: rotate them.
@@ -120,6 +121,13 @@ type MPLS struct {
 	// not be allocated.
 	LabelMin uint32 `config:"label-min"`
 	LabelMax uint32 `config:"label-max"`
+	// LabelHoldDown is how long a released label (a VRF or prefix gone)
+	// is kept from every other VRF and prefix, across restarts too:
+	// remote PEs may still send traffic under it, for as long as they
+	// keep this PE's routes through a graceful restart. It must cover
+	// each neighbor's graceful-restart restart-time plus stale-time;
+	// default 480s (120s + 360s).
+	LabelHoldDown time.Duration `config:"label-hold-down"`
 	// TTLMode is "uniform" or "pipe" (RFC 3443).
 	TTLMode string `config:"ttl-mode"`
 }
@@ -172,6 +180,8 @@ type Neighbor struct {
 	HoldTime             time.Duration `config:"hold-time"`
 	Keepalive            time.Duration `config:"keepalive"`
 	ConnectRetry         time.Duration `config:"connect-retry"`
+	// GracefulRestart (RFC 4724): on by default with VPN families.
+	GracefulRestart GracefulRestart `config:"graceful-restart"`
 	// PasswordFile names a file holding the TCP MD5 (RFC 2385) password;
 	// PasswordEnv names an environment variable holding it. The password
 	// itself never appears in the configuration file, logs or show output.
@@ -211,7 +221,7 @@ type StaticRoute struct {
 func Defaults() Config {
 	return Config{
 		Log:       Log{Level: "info", Format: "text"},
-		MPLS:      MPLS{LabelMin: 1000, LabelMax: 99999, TTLMode: "uniform"},
+		MPLS:      MPLS{LabelMin: 1000, LabelMax: 99999, TTLMode: "uniform", LabelHoldDown: DefaultLabelHoldDown},
 		Control:   Control{Socket: "/run/peregrine/peregrined.sock", SocketGID: -1},
 		IPsec:     IPsec{Encapsulation: "udp", ReplayWindow: DefaultReplayWindow},
 		State:     State{Directory: "/var/lib/peregrine"},

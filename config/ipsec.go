@@ -94,7 +94,7 @@ func (c *Config) validateIPsec(bad badFunc) {
 		bad("ipsec.replay-window", strconv.Itoa(s.ReplayWindow), "must be 64..4096 packets, or 0 to turn the anti-replay check off")
 	}
 	if d := c.State.Directory; !filepath.IsAbs(d) {
-		bad("state.directory", strconv.Quote(d), "must be an absolute path: where manual SAs' sequence numbers persist across restarts")
+		bad("state.directory", strconv.Quote(d), "must be an absolute path: where manual SAs' sequence numbers and the VPN labels persist across restarts")
 	}
 	if len(s.Tunnels) > 0 && !s.LocalAddress.IsValid() {
 		bad("ipsec.local-address", "", "required with tunnels: this PE's tunnel endpoint address")

@@ -57,6 +57,7 @@ func (c *Config) Validate() Errors {
 	} else if m.LabelMax < m.LabelMin {
 		bad("mpls.label-max", fmt.Sprint(m.LabelMax), "must not be below mpls.label-min (%d)", m.LabelMin)
 	}
+	c.validateLabelHoldDown(bad)
 	switch m.TTLMode {
 	case "uniform", "pipe":
 	default:

@@ -38,6 +38,7 @@ func (c *Config) applyNeighborDefaults() {
 		if n.ConnectRetry == 0 {
 			n.ConnectRetry = DefaultConnectRetry
 		}
+		n.applyGracefulRestartDefaults()
 	}
 }
 
@@ -47,6 +48,7 @@ func (c *Config) validateBGP(bad badFunc) {
 		bad("bgp.listen-address", b.ListenAddress.String(), "must not carry a zone")
 	}
 	c.validateBGPAPI(bad)
+	c.validateGracefulRestart(bad)
 	seen := map[string]int{}
 	for i, n := range b.Neighbors {
 		p := fmt.Sprintf("bgp.neighbors[%d]", i)

@@ -190,9 +190,10 @@ func TestAllocatorReleaseErrors(t *testing.T) {
 	if _, ok := a.Lookup(l); ok || a.InUse() != 0 {
 		t.Errorf("released label still bound: InUse %d", a.InUse())
 	}
-	// The binding is gone too: asking again allocates a fresh label.
-	if l2, _ := a.ForVRF("blue"); l2 != 101 {
-		t.Errorf("ForVRF(blue) after release = %v, want 101", l2)
+	// The binding is gone, but its former label is remembered: asking
+	// again gets it back, since no other binding has it.
+	if l2, _ := a.ForVRF("blue"); l2 != 100 {
+		t.Errorf("ForVRF(blue) after release = %v, want its former 100", l2)
 	}
 }
 

@@ -20,6 +20,8 @@
 //
 // Files follow the packet: label.go and range.go define label values,
 // stack.go the wire format, ops.go the label operations, ttl.go and ip.go
-// the TTL rules, alloc.go the control-plane allocator, errors.go the
-// sentinels every other file returns.
+// the TTL rules, alloc.go the control-plane allocator (with its hold-down)
+// and allocstate.go its state across restarts, which package
+// mpls/labelstore keeps on disk, errors.go the sentinels every other file
+// returns.
 package mpls

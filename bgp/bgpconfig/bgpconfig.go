@@ -20,6 +20,7 @@ func Translate(cfg *config.Config) *bgp.Config {
 	bc := &bgp.Config{
 		RouterID: cfg.Router.ID, ASN: cfg.Router.ASN,
 		Labels:        mpls.Range{First: mpls.Label(cfg.MPLS.LabelMin), Last: mpls.Label(cfg.MPLS.LabelMax)},
+		LabelHoldDown: cfg.MPLS.LabelHoldDown, StateDir: cfg.State.Directory,
 		ListenAddress: b.ListenAddress, ListenPort: b.ListenPort,
 		API: b.API, APIWrite: b.APIWrite, APIInsecureRemote: b.APIInsecureRemote,
 	}
@@ -30,6 +31,8 @@ func Translate(cfg *config.Config) *bgp.Config {
 			RouteReflectorClient: n.RouteReflectorClient, Passive: n.Passive,
 			HoldTime: n.HoldTime, Keepalive: n.Keepalive, ConnectRetry: n.ConnectRetry,
 			Password: bgp.NewPassword(n.Password.Reveal()),
+			GracefulRestart: bgp.GracefulRestart{Enabled: n.GracefulRestart.On(),
+				RestartTime: n.GracefulRestart.RestartTime, StaleTime: n.GracefulRestart.StaleTime},
 		})
 	}
 	for _, v := range cfg.VRFs {

@@ -17,7 +17,8 @@ import (
 
 const full = `
 router: {id: 192.0.2.1, asn: 65001}
-mpls: {label-min: 2000, label-max: 2999}
+mpls: {label-min: 2000, label-max: 2999, label-hold-down: 10m}
+state: {directory: /srv/pe}
 bgp:
   listen-address: 192.0.2.1
   listen-port: 1179
@@ -36,6 +37,7 @@ bgp:
       keepalive: 3s
       connect-retry: 2s
       password-env: BGPCONFIG_TEST_PASSWORD
+      graceful-restart: {restart-time: 30s, stale-time: 60s}
 vrfs:
   - name: red
     rd: '65001:1'
@@ -74,6 +76,7 @@ func TestTranslate(t *testing.T) {
 	want := &bgp.Config{
 		RouterID: netip.MustParseAddr("192.0.2.1"), ASN: 65001,
 		Labels:        mpls.Range{First: 2000, Last: 2999},
+		LabelHoldDown: 10 * time.Minute, StateDir: "/srv/pe",
 		ListenAddress: netip.MustParseAddr("192.0.2.1"), ListenPort: 1179,
 		API: netip.MustParseAddrPort("127.0.0.1:50051"), APIWrite: true,
 		Neighbors: []bgp.Neighbor{{
@@ -81,7 +84,8 @@ func TestTranslate(t *testing.T) {
 			Families: []string{"vpnv4"}, LocalAddress: netip.MustParseAddr("192.0.2.1"),
 			RouteReflectorClient: true, Passive: true,
 			HoldTime: 9 * time.Second, Keepalive: 3 * time.Second, ConnectRetry: 2 * time.Second,
-			Password: bgp.NewPassword("s3cret-md5"),
+			Password:        bgp.NewPassword("s3cret-md5"),
+			GracefulRestart: bgp.GracefulRestart{Enabled: true, RestartTime: 30 * time.Second, StaleTime: time.Minute},
 		}},
 		VRFs: []bgp.VRF{{
 			Name: "red", RD: rd, ImportTargets: []vpn.RT{rt("65001:10")}, ExportTargets: []vpn.RT{rt("65001:11")},
@@ -124,7 +128,7 @@ func TestTranslateCoversConfig(t *testing.T) {
 		{reflect.TypeFor[config.Router](), []string{"ID", "ASN"}},
 		{reflect.TypeFor[config.BGP](), []string{"ListenAddress", "ListenPort", "API", "APIWrite", "APIInsecureRemote", "Neighbors"}},
 		{reflect.TypeFor[config.Neighbor](), []string{"Address", "Port", "ASN", "Description", "Families", "LocalAddress",
-			"RouteReflectorClient", "Passive", "HoldTime", "Keepalive", "ConnectRetry",
+			"RouteReflectorClient", "Passive", "HoldTime", "Keepalive", "ConnectRetry", "GracefulRestart",
 			"PasswordFile", "PasswordEnv", // read into Password at load time
 			"Password"}},
 		{reflect.TypeFor[config.VRF](), []string{"Name", "RD", "ImportTargets", "ExportTargets", "Interfaces", "StaticRoutes", "LabelMode", "Neighbors"}},

@@ -40,6 +40,7 @@ func FuzzLocalAPIRequest(f *testing.F) {
 	cfg, err := config.Parse([]byte(`
 router: {id: 192.0.2.1, asn: 65000}
 dataplane: {backend: none}
+state: {directory: ` + f.TempDir() + `}
 bgp:
   listen-port: 0
   neighbors: [{address: 127.0.0.9, asn: 65000, password-env: PG_FUZZ_MD5, connect-retry: 60s}]

@@ -45,6 +45,7 @@ dataplane: {backend: none}
 log: {level: debug}
 control: {socket: `+sock+`}
 metrics: {listen: `+metricsAddr+`}
+state: {directory: `+filepath.Join(dir, "state")+`}
 bgp:
   listen-port: 0
   api: ''
