@@ -6,6 +6,8 @@ import (
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/apiutil"
+	gobgp "github.com/osrg/gobgp/v3/pkg/packet/bgp"
 )
 
 // NeighborStatus is a neighbor's session as the local API and the metrics
@@ -70,6 +72,7 @@ func peerStatus(p *api.Peer) NeighborStatus {
 // name in the configuration (families, neighbor.go).
 func familyCounts(p *api.Peer) []FamilyCount {
 	var out []FamilyCount
+	eor := countsEndOfRIB(p)
 	for _, af := range p.GetAfiSafis() {
 		f := af.GetConfig().GetFamily()
 		name := familyName(f)
@@ -77,9 +80,33 @@ func familyCounts(p *api.Peer) []FamilyCount {
 			continue
 		}
 		st := af.GetState()
-		out = append(out, FamilyCount{Name: name, Received: st.GetReceived(), Accepted: st.GetAccepted(), Sent: st.GetAdvertised()})
+		sent := st.GetAdvertised()
+		if eor && sent > 0 {
+			sent--
+		}
+		out = append(out, FamilyCount{Name: name, Received: st.GetReceived(), Accepted: st.GetAccepted(), Sent: sent})
 	}
 	return out
+}
+
+// countsEndOfRIB reports whether GoBGP's advertised count for p includes
+// an End-of-RIB marker per family: it appends one to the paths it counts
+// whenever graceful restart is on at both ends (BgpServer.getBestFromLocal,
+// v3.37.0), so that a PE sending two VPNv4 routes showed three.
+func countsEndOfRIB(p *api.Peer) bool {
+	if !p.GetGracefulRestart().GetEnabled() {
+		return false
+	}
+	caps, err := apiutil.UnmarshalCapabilities(p.GetState().GetRemoteCap())
+	if err != nil {
+		return false
+	}
+	for _, c := range caps {
+		if c.Code() == gobgp.BGP_CAP_GRACEFUL_RESTART {
+			return true
+		}
+	}
+	return false
 }
 
 func familyName(f *api.Family) string {
