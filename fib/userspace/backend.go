@@ -80,6 +80,8 @@ type Backend struct {
 	// failed first) leaves the rules as it found them: a previous run's
 	// quarantine is not this Backend's to release.
 	applied bool
+	// batches lends the TUN readers their buffers (readbatch.go).
+	batches *batchPool
 }
 
 var (
@@ -117,7 +119,7 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	}
 	dp := newDataplane(opts.TTLMode, opts.IKE, opts.MTU)
 	dp.seqs = opts.Sequences
-	return &Backend{
+	b := &Backend{
 		log:    log,
 		mtu:    opts.MTU,
 		dp:     dp,
@@ -125,7 +127,9 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 		sys:    &system{log: log, h: h, prio: opts.RulePriority},
 		tuns:   map[string]*tunDev{},
 		held:   map[string]bool{}, quarantined: map[string]bool{},
-	}, nil
+	}
+	b.batches = newBatchPool(outBufSize(b.tunMTU()))
+	return b, nil
 }
 
 // Apply converges the TUN devices, policy rules, routes and the fast path
