@@ -8,7 +8,7 @@
 //	             and a route through a TUN in the kernel for each
 //	reload       SIGHUP with one VRF added -> that VRF's route installed
 //	cpu          the daemon's user+system CPU time over each of those
-//	rss, threads /proc/PID/status after bring-up (and 2 s of settling)
+//	rss, threads /proc/PID/status after bring-up, once the RSS settles
 //	heap, gorout go_memstats_heap_alloc_bytes and go_goroutines, /metrics
 //	ping         ce1 to ce2 through the first and the last VRF (ESP to
 //	             a second peregrined, pe2, which holds those two VRFs)

@@ -82,9 +82,7 @@ func runOne(ctx context.Context, log *slog.Logger, bin string, vrfs int, timeout
 	r.BringUp = time.Since(start)
 	r.BringUpCPU, _ = cpuTime(p.Pid())
 
-	// Let the start-up's garbage go before reading memory.
-	time.Sleep(2 * time.Second)
-	if r.RSS, r.Threads, err = procStatus(p.Pid()); err != nil {
+	if r.RSS, r.Threads, err = settledStatus(p.Pid()); err != nil {
 		return r, err
 	}
 	if r.Heap, r.Goroutines, err = goMetrics(ctx, t.pe1); err != nil {
@@ -120,6 +118,25 @@ func runOne(ctx context.Context, log *slog.Logger, bin string, vrfs int, timeout
 	cpu1, _ := cpuTime(p.Pid())
 	r.ReloadCPU = cpu1 - cpu0
 	return r, nil
+}
+
+// settledStatus reads procStatus every half second, up to 15 s, until the
+// RSS moves by less than 1% between two readings: the start-up's garbage
+// is collected and returned at the runtime's pace, and one early reading
+// varied by 2x between runs.
+func settledStatus(pid int) (rss int64, threads int, err error) {
+	var prev int64
+	for range 30 {
+		time.Sleep(500 * time.Millisecond)
+		if rss, threads, err = procStatus(pid); err != nil {
+			return 0, 0, err
+		}
+		if d := rss - prev; prev > 0 && d*100 < prev && -d*100 < prev {
+			break
+		}
+		prev = rss
+	}
+	return rss, threads, nil
 }
 
 // expectedImports is how many imported routes vrfs VRFs hold: gobgpd's in
