@@ -40,7 +40,7 @@ func main() {
 	vrfsFlag := flag.String("vrfs", "100 500 1000 2000", "VRF counts to measure, space separated")
 	bin := flag.String("peregrined", "bin/peregrined", "the peregrined binary")
 	out := flag.String("out", "build/bench-scale", "directory for scale.csv and scale.png")
-	timeout := flag.Duration("timeout", 10*time.Minute, "longest bring-up or reload to wait for")
+	timeout := flag.Duration("timeout", 30*time.Minute, "longest bring-up or reload to wait for")
 	flag.Parse()
 	var counts []int
 	for _, f := range strings.Fields(*vrfsFlag) {
