@@ -61,6 +61,7 @@ set datafile separator ','
 set key autotitle columnhead
 set multiplot layout 2,3 title 'peregrined (userspace backend): cost vs VRF count'
 set xlabel 'VRFs'
+set yrange [0:*]
 set title 'bring-up (s)'; plot '%[1]s' using 1:2 with linespoints title 'wall', '' using 1:3 with linespoints title 'cpu'
 set title 'reload adding one VRF (s)'; plot '%[1]s' using 1:4 with linespoints title 'wall', '' using 1:5 with linespoints title 'cpu'
 set title 'RSS (MB)'; plot '%[1]s' using 1:6 with linespoints notitle
