@@ -5,7 +5,7 @@ TOOLS     ?= $(BIN)/tools
 FUZZTIME  ?= 60s
 PKGS      := ./...
 
-.PHONY: clab-test bench-vm vm-test demo-down walk all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp
+.PHONY: clab-test bench-vm vm-test demo-down walk all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp bench-scale
 
 all: build
 
@@ -23,6 +23,7 @@ help:
 	@echo "make clab-test the containerlab topologies deployed by containerlab with Docker, checked (root; apt: docker.io debootstrap jq)"
 	@echo "make e2e       two PEs and four CEs in namespaces: ping, TCP, isolation, nothing in clear (root)"
 	@echo "make interop-ike  Peregrine's IKEv2 against strongSwan in namespaces (root)"
+	@echo "make bench-scale  cost of a userspace-backend peregrined per VRF count: CSV and plot in build/bench-scale (root)"
 	@echo "make bench-bgp BGP import time and memory per route against gobgpd"
 	@echo "make bench-lab CE-to-CE iperf3 through Peregrine vs kernel forwarding vs wireguard-go (root)"
 	@echo "make tools     build staticcheck, gobgpd, wireguard-go and containerlab into bin/tools"
@@ -70,6 +71,14 @@ $(TOOLS)/wireguard-go: tools/go.mod tools/go.sum
 bench-lab: $(TOOLS)/wireguard-go
 	$(GO) build -o $(BIN)/benchlab ./labs/benchlab
 	$(BIN)/benchlab -wireguard-go $(abspath $(TOOLS))/wireguard-go $(BENCHLAB_FLAGS)
+
+# What a userspace-backend peregrined costs per VRF count: bring-up,
+# reload, RSS, heap, threads, goroutines, pings through the first and last
+# VRF (root; gnuplot-nox for the plot). Not run by CI.
+# e.g. make bench-scale VRFS="0 100 500"
+VRFS ?= 100 500 1000 2000
+bench-scale: build $(TOOLS)/gobgpd
+	$(GO) run ./labs/scalebench -vrfs "$(VRFS)" -peregrined $(abspath $(BIN))/peregrined -out build/bench-scale
 
 # Peregrine's BGP import time for BENCH_N VPNv4 routes from a gobgpd peer,
 # next to a second gobgpd receiving the same routes in the same run; three

@@ -91,6 +91,8 @@ type Backend struct {
 	// Close must not wait for it while holding mu.
 	resolverQuit chan struct{}
 	resolverWG   sync.WaitGroup
+	// batches lends the TUN readers their buffers (readbatch.go).
+	batches *batchPool
 }
 
 var (
@@ -128,7 +130,7 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	}
 	dp := newDataplane(opts.TTLMode, opts.IKE, opts.MTU)
 	dp.seqs = opts.Sequences
-	return &Backend{
+	b := &Backend{
 		log:    log,
 		mtu:    opts.MTU,
 		dp:     dp,
@@ -138,7 +140,9 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 		held:   map[string]bool{}, quarantined: map[string]bool{},
 		cores: map[string]*coreIface{}, unresolved: map[netip.Addr]bool{},
 		resolverQuit: make(chan struct{}),
-	}, nil
+	}
+	b.batches = newBatchPool(outBufSize(b.tunMTU()))
+	return b, nil
 }
 
 // Apply converges the TUN devices, policy rules, routes and the fast path

@@ -94,7 +94,9 @@
 // the same for the batching wrappers around sendmmsg and recvmmsg.
 //
 // Concurrency and order: each VRF's TUN has one queue per CPU, each read
-// by a goroutine of its own, and the kernel puts each flow on one queue by
+// by a goroutine of its own (parked in Go's netpoller while the queue is
+// idle, holding no OS thread and no buffers: tunwait.go, readbatch.go),
+// and the kernel puts each flow on one queue by
 // its hash (tundev.go); inbound, one goroutine per socket. So each flow's
 // packets stay in order, outbound crypto spreads over the cores as flows
 // do, and no packet changes goroutine on the way. Inbound, all ESP from

@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"github.com/peregrine-net/peregrine/ipsec/esp"
-	"github.com/peregrine-net/peregrine/ipsec/esptransport"
 	"github.com/peregrine-net/peregrine/mpls"
 	"golang.zx2c4.com/wireguard/tun"
 )
@@ -15,8 +14,11 @@ import (
 //
 //	CE --> kernel (ip rule iif CE-IF lookup TABLE: route "dev pg-VRF")
 //	   --> TUN pg-VRF
-//	   --> readTUN: tun.Device.Read, a batch of up to 128 packets
-//	        (TSO super-packets arrive split into segments)
+//	   --> readTUN: parked in Go's netpoller until the queue is readable
+//	        (tunwait.go), then a batch borrowed from the Backend's pool
+//	        (readbatch.go) and tun.Device.Read, up to 128 packets
+//	        (TSO super-packets arrive split into segments); the batch
+//	        goes back to the pool once sent
 //	   --> outbound, per packet, in place in its buffer:
 //	        LPM in the VRF's table (atomic snapshot)     no route / local: drop
 //	        peer -> tunnel (atomic snapshot)             no tunnel, no SA: drop, never clear
@@ -126,45 +128,61 @@ func (v *vrf) dropOut(why drop) drop {
 	return why
 }
 
-// readTUN is v's outbound goroutine: it reads batches from dev until dev
-// is closed, forwards each packet and sends the batch.
+// readTUN is v's outbound goroutine for one queue of its TUN: it waits
+// until the queue has packets, borrows a batch from the Backend's pool,
+// reads, forwards and sends the batch, and gives the batch back before it
+// waits again, until dev is closed. An idle queue holds no buffer.
 func (b *Backend) readTUN(v *vrf, dev tun.Device) {
 	defer b.wg.Done()
-	bufs := newBufs(batchSize, outBufSize(b.tunMTU()))
 	icmpOut := make([][]byte, 1)
-	sizes := make([]int, batchSize)
-	send := esptransport.NewSendBatch(batchSize)
-	frames := &frameSender{m: newFrameBatch(batchSize)}
-	readBufs := bufs[:min(batchSize, max(dev.BatchSize(), 1))]
+	n := min(batchSize, max(dev.BatchSize(), 1))
+	ready := newReadiness(dev)
 	for {
-		n, err := dev.Read(readBufs, sizes, outHeadroom)
-		if err != nil {
-			if errors.Is(err, os.ErrClosed) {
-				return
-			}
-			if errors.Is(err, tun.ErrTooManySegments) {
-				v.cnt.outDrops[dropMalformed].Add(1)
-				continue
-			}
-			b.log.Warn("reading TUN", "vrf", v.name, "err", err)
-			continue
+		if ready != nil && ready.wait() != nil {
+			return // closed: the only error waiting reports
 		}
-		socks := b.net.Load()
-		send.Reset(socks.GSO())
-		for i := range n {
-			pkt, t, why := b.dp.outbound(v, readBufs[i], outHeadroom, sizes[i])
-			switch {
-			case why == dropNone && t.plain != nil:
-				frames.add(v, b.dp, t, readBufs[i], pkt)
-			case why == dropNone:
-				send.Add(pkt, &t.dst)
-			case why == dropTooBig:
-				b.sendTooBig(v, dev, readBufs[i], outHeadroom, sizes[i], b.dp.pathMTU(t), icmpOut)
-			}
+		rb := b.batches.get()
+		open := b.forwardBatch(v, dev, rb, n, icmpOut)
+		b.batches.put(rb)
+		if !open {
+			return
 		}
-		if lost := socks.Send(send); lost > 0 {
-			v.cnt.outDrops[dropTx].Add(uint64(lost))
-		}
-		frames.flush(v)
 	}
+}
+
+// forwardBatch reads one batch of up to n packets from dev into rb,
+// forwards each and sends them. It returns false once dev is closed.
+func (b *Backend) forwardBatch(v *vrf, dev tun.Device, rb *readBatch, n int, icmpOut [][]byte) bool {
+	readBufs := rb.bufs[:n]
+	n, err := dev.Read(readBufs, rb.sizes, outHeadroom)
+	if err != nil {
+		switch {
+		case errors.Is(err, os.ErrClosed):
+			return false
+		case errors.Is(err, tun.ErrTooManySegments):
+			v.cnt.outDrops[dropMalformed].Add(1)
+		default:
+			b.log.Warn("reading TUN", "vrf", v.name, "err", err)
+		}
+		return true
+	}
+	socks := b.net.Load()
+	send := rb.send
+	send.Reset(socks.GSO())
+	for i := range n {
+		pkt, t, why := b.dp.outbound(v, readBufs[i], outHeadroom, rb.sizes[i])
+		switch {
+		case why == dropNone && t.plain != nil:
+			rb.frames.add(v, b.dp, t, readBufs[i], pkt)
+		case why == dropNone:
+			send.Add(pkt, &t.dst)
+		case why == dropTooBig:
+			b.sendTooBig(v, dev, readBufs[i], outHeadroom, rb.sizes[i], b.dp.pathMTU(t), icmpOut)
+		}
+	}
+	if lost := socks.Send(send); lost > 0 {
+		v.cnt.outDrops[dropTx].Add(uint64(lost))
+	}
+	rb.frames.flush(v)
+	return true
 }

@@ -46,15 +46,11 @@ func tunQueues() int { return max(1, runtime.GOMAXPROCS(0)) }
 func createTUN(h *netlink.Handle, name string, mtu, queues int) (*tunDev, error) {
 	t := &tunDev{name: name}
 	for range queues {
-		dev, err := openQueue(name, mtu)
+		dev, err := openQueue(name)
 		if err != nil {
 			t.close()
 			return nil, fmt.Errorf("creating TUN %s: %w", name, err)
 		}
-		go func() {
-			for range dev.Events() { // the device blocks if nobody reads them
-			}
-		}()
 		t.queues = append(t.queues, dev)
 	}
 	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/addr_gen_mode", []byte("1\n"), 0o644)
@@ -62,7 +58,9 @@ func createTUN(h *netlink.Handle, name string, mtu, queues int) (*tunDev, error)
 	link, err := h.LinkByName(name)
 	if err == nil {
 		t.index = link.Attrs().Index
-		err = h.LinkSetUp(link)
+		if err = h.LinkSetMTU(link, mtu); err == nil {
+			err = h.LinkSetUp(link)
+		}
 	}
 	if err != nil {
 		t.close()
@@ -72,15 +70,17 @@ func createTUN(h *netlink.Handle, name string, mtu, queues int) (*tunDev, error)
 }
 
 // openQueue opens one queue of TUN name (creating the device with the
-// first) as tun.CreateTUN does, with IFF_MULTI_QUEUE added.
-func openQueue(name string, mtu int) (tun.Device, error) {
-	f, err := openTUNFile(name, unix.IFF_TUN|unix.IFF_NO_PI|unix.IFF_VNET_HDR|unix.IFF_MULTI_QUEUE)
+// first) as tun.CreateTUN does, with IFF_MULTI_QUEUE added. The queue is
+// unmonitored: tun.CreateTUNFromFile would give each queue a netlink
+// socket and a listener blocked in poll(2), an OS thread per queue, to
+// report link events nobody here reads. createTUN sets the MTU instead.
+func openQueue(name string) (tun.Device, error) {
+	fd, err := openTUNFD(name, unix.IFF_TUN|unix.IFF_NO_PI|unix.IFF_VNET_HDR|unix.IFF_MULTI_QUEUE)
 	if err != nil {
 		return nil, err
 	}
-	dev, err := tun.CreateTUNFromFile(f, mtu)
+	dev, _, err := tun.CreateUnmonitoredTUNFromFD(fd)
 	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	return dev, nil
@@ -90,9 +90,18 @@ func openQueue(name string, mtu int) (tun.Device, error) {
 // (TUNSETIFF), creating the device if it does not exist. Non-blocking, a
 // reader parks in Go's netpoller and Close wakes it.
 func openTUNFile(name string, flags uint16) (*os.File, error) {
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	fd, err := openTUNFD(name, flags)
 	if err != nil {
 		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "/dev/net/tun"), nil
+}
+
+// openTUNFD is openTUNFile's file descriptor.
+func openTUNFD(name string, flags uint16) (int, error) {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return -1, err
 	}
 	ifr, err := unix.NewIfreq(name)
 	if err == nil {
@@ -101,9 +110,9 @@ func openTUNFile(name string, flags uint16) (*os.File, error) {
 	}
 	if err != nil {
 		unix.Close(fd)
-		return nil, err
+		return -1, err
 	}
-	return os.NewFile(uintptr(fd), "/dev/net/tun"), nil
+	return fd, nil
 }
 
 func (t *tunDev) close() error {

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var columns = []string{"vrfs", "bringup_s", "bringup_cpu_s", "reload_s", "reload_cpu_s",
+	"rss_mb", "heap_mb", "threads", "goroutines", "ping_first", "ping_last"}
+
+func (r result) fields() []string {
+	s := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
+	mb := func(b int64) string { return strconv.FormatFloat(float64(b)/(1<<20), 'f', 1, 64) }
+	return []string{strconv.Itoa(r.VRFs), s(r.BringUp), s(r.BringUpCPU), s(r.Reload), s(r.ReloadCPU),
+		mb(r.RSS), mb(r.Heap), strconv.Itoa(r.Threads), strconv.Itoa(r.Goroutines), r.PingFirst, r.PingLast}
+}
+
+func printHeader(w io.Writer) {
+	for _, c := range columns {
+		fmt.Fprintf(w, "%-14s", c)
+	}
+	fmt.Fprintln(w)
+}
+
+func printRow(w io.Writer, r result) {
+	for _, f := range r.fields() {
+		fmt.Fprintf(w, "%-14s", f)
+	}
+	fmt.Fprintln(w)
+}
+
+func writeCSV(path string, rs []result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	_ = w.Write(columns)
+	for _, r := range rs {
+		_ = w.Write(r.fields())
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// plotScript draws each cost against the VRF count, one panel each.
+const plotScript = `set terminal pngcairo size 1400,900
+set output '%[2]s'
+set datafile separator ','
+set key autotitle columnhead
+set multiplot layout 2,3 title 'peregrined (userspace backend): cost vs VRF count'
+set xlabel 'VRFs'
+set yrange [0:*]
+set title 'bring-up (s)'; plot '%[1]s' using 1:2 with linespoints title 'wall', '' using 1:3 with linespoints title 'cpu'
+set title 'reload adding one VRF (s)'; plot '%[1]s' using 1:4 with linespoints title 'wall', '' using 1:5 with linespoints title 'cpu'
+set title 'RSS (MB)'; plot '%[1]s' using 1:6 with linespoints notitle
+set title 'Go heap (MB)'; plot '%[1]s' using 1:7 with linespoints notitle
+set title 'OS threads'; plot '%[1]s' using 1:8 with linespoints notitle
+set title 'goroutines'; plot '%[1]s' using 1:9 with linespoints notitle
+unset multiplot
+`
+
+// plot runs gnuplot (Debian's gnuplot-nox) on the CSV, if it is installed.
+func plot(ctx context.Context, csvPath, png string) error {
+	gp, err := exec.LookPath("gnuplot")
+	if err != nil {
+		return fmt.Errorf("gnuplot not installed (apt-get install gnuplot-nox)")
+	}
+	cmd := exec.CommandContext(ctx, gp)
+	cmd.Stdin = strings.NewReader(fmt.Sprintf(plotScript, csvPath, png))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("gnuplot: %v: %s", err, out)
+	}
+	return nil
+}

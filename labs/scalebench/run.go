@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/peregrine-net/peregrine/labs/netns"
+	"github.com/peregrine-net/peregrine/labs/peers"
+)
+
+// result is one row of the table: the costs of one VRF count.
+type result struct {
+	VRFs       int
+	BringUp    time.Duration // peregrined started -> every VRF's routes installed
+	BringUpCPU time.Duration // the daemon's CPU time (user+system) over the same span
+	Reload     time.Duration // SIGHUP adding one VRF -> its routes installed
+	ReloadCPU  time.Duration
+	RSS        int64 // bytes, /proc/PID/status VmRSS, after bring-up
+	Heap       int64 // bytes, go_memstats_heap_alloc_bytes
+	Threads    int   // /proc/PID/status Threads
+	Goroutines int   // go_goroutines
+	PingFirst  string
+	PingLast   string
+}
+
+// runOne builds a fresh lab for vrfs VRFs, measures, and tears it down.
+func runOne(ctx context.Context, log *slog.Logger, bin string, vrfs int, timeout time.Duration) (r result, err error) {
+	r.VRFs = vrfs
+	lab, err := netns.New(log)
+	if err != nil {
+		return r, err
+	}
+	defer func() {
+		if cerr := lab.Close(); cerr != nil {
+			log.Warn("closing lab", "err", cerr)
+		}
+	}()
+	t, err := buildTopology(ctx, lab, vrfs)
+	if err != nil {
+		return r, fmt.Errorf("topology: %w", err)
+	}
+	k, err := writeKeys(lab.Dir())
+	if err != nil {
+		return r, err
+	}
+	if err := t.startSpeaker(ctx); err != nil {
+		return r, fmt.Errorf("gobgpd: %w", err)
+	}
+	if vrfs > 0 {
+		if _, err := peers.StartPeregrined(t.pe2, bin, pe2Config(filepath.Join(lab.Dir(), "pe2.sock"), vrfs, k)); err != nil {
+			return r, err
+		}
+	}
+	sock := filepath.Join(lab.Dir(), "pe1.sock")
+	api := newAPIClient(sock)
+
+	// StartPeregrined runs `peregrined -check` first and returns once
+	// the daemon is spawned: the clock starts then.
+	p, err := peers.StartPeregrined(t.pe1, bin, pe1Config(sock, vrfs, k))
+	if err != nil {
+		return r, err
+	}
+	start := time.Now()
+	fail := func(what string, err error) error {
+		if exited, xerr := p.Exited(); exited {
+			err = fmt.Errorf("peregrined exited (%v): %w", xerr, err)
+		}
+		return fmt.Errorf("%s: %w\n--- pe1 log ---\n%s", what, err, p.LogTail(20))
+	}
+	if err := waitFor(ctx, timeout, func(ctx context.Context) (bool, error) {
+		return installed(ctx, api, t.pe1, vrfs)
+	}); err != nil {
+		return r, fail("bring-up", err)
+	}
+	r.BringUp = time.Since(start)
+	r.BringUpCPU, _ = cpuTime(p.Pid())
+
+	if r.RSS, r.Threads, err = settledStatus(p.Pid()); err != nil {
+		return r, err
+	}
+	if r.Heap, r.Goroutines, err = goMetrics(ctx, t.pe1); err != nil {
+		return r, fail("metrics", err)
+	}
+	r.PingFirst, r.PingLast = "-", "-"
+	if vrfs > 0 {
+		r.PingFirst = t.ping(ctx, nth(farFirst, 2).String())
+		r.PingLast = t.ping(ctx, nth(farLast, 2).String())
+	}
+
+	// Reload: one VRF more, its veth and gobgpd's route already there.
+	conf := filepath.Join(lab.Dir(), "pe1-peregrined", "peregrined.yml")
+	if err := os.WriteFile(conf, []byte(pe1Config(sock, vrfs+1, k)), 0o600); err != nil {
+		return r, err
+	}
+	cpu0, _ := cpuTime(p.Pid())
+	start = time.Now()
+	if err := syscall.Kill(p.Pid(), syscall.SIGHUP); err != nil {
+		return r, err
+	}
+	if err := waitFor(ctx, timeout, func(ctx context.Context) (bool, error) {
+		got, err := api.vrfImports(ctx)
+		if err != nil || got[vrfName(vrfs)] < 1 {
+			return false, nil
+		}
+		n, err := kernelTUNRoutes(ctx, t.pe1)
+		return n >= expectedImports(vrfs)+1, err
+	}); err != nil {
+		return r, fail("reload", err)
+	}
+	r.Reload = time.Since(start)
+	cpu1, _ := cpuTime(p.Pid())
+	r.ReloadCPU = cpu1 - cpu0
+	return r, nil
+}
+
+// settledStatus reads procStatus every half second, up to 15 s, until the
+// RSS moves by less than 1% between two readings: the start-up's garbage
+// is collected and returned at the runtime's pace, and one early reading
+// varied by 2x between runs.
+func settledStatus(pid int) (rss int64, threads int, err error) {
+	var prev int64
+	for range 30 {
+		time.Sleep(500 * time.Millisecond)
+		if rss, threads, err = procStatus(pid); err != nil {
+			return 0, 0, err
+		}
+		if d := rss - prev; prev > 0 && d*100 < prev && -d*100 < prev {
+			break
+		}
+		prev = rss
+	}
+	return rss, threads, nil
+}
+
+// expectedImports is how many imported routes vrfs VRFs hold: gobgpd's in
+// each, and pe2's in the first and the last.
+func expectedImports(vrfs int) int {
+	switch vrfs {
+	case 0:
+		return 0
+	case 1:
+		return 2
+	}
+	return vrfs + 2
+}
+
+// startSpeaker starts gobgpd in spk, peering with pe1, and originates one
+// route per VRF (and one for the VRF the reload adds) with the VRF's
+// target and pe2 as next hop, so that pe1 sends it through its tunnel.
+func (t *topology) startSpeaker(ctx context.Context) error {
+	g, err := peers.StartGoBGP(ctx, t.spk, peers.GoBGPConfig{Config: peers.Config{
+		RouterID: spkAddr, ASN: asn,
+		Neighbors: []peers.NeighborConfig{{Address: pe1Spk, RemoteAS: asn, LocalAddress: spkAddr}},
+	}})
+	if err != nil {
+		return err
+	}
+	// The CLI takes one route per call: a few calls at a time.
+	idx := make(chan int)
+	errs := make(chan error, 4)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range idx {
+				if err := g.AddRoute(ctx, peers.VPNRoute{RD: fmt.Sprintf("%d:%d", asn+1, i+1), Prefix: spkNet,
+					Label: uint32(1000 + i), RTs: []string{rt(i)}, NextHop: pe2Core}); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+					return
+				}
+			}
+		}()
+	}
+	for i := range t.vrfs + 1 {
+		select {
+		case idx <- i:
+		case err := <-errs:
+			close(idx)
+			wg.Wait()
+			return err
+		}
+	}
+	close(idx)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+	}
+	return nil
+}
+
+// ping sends up to 10 echo requests, one a second, from ce1 to addr and
+// says "ok" at the first answer, else "FAIL".
+func (t *topology) ping(ctx context.Context, addr string) string {
+	for range 10 {
+		if _, err := t.ce1.Exec(ctx, "ping", "-n", "-q", "-c", "1", "-W", "1", addr); err == nil {
+			return "ok"
+		}
+		if errors.Is(ctx.Err(), context.Canceled) {
+			break
+		}
+	}
+	return "FAIL"
+}
