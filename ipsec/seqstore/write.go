@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"time"
+
+	"github.com/peregrine-net/peregrine/config/statefile"
 )
 
 // writer answers refills until Close.
@@ -99,23 +101,5 @@ func (s *Store) writeFile(data []byte) error {
 		s.log.Warn("moved the unreadable ESP sequence state aside", "to", aside)
 		s.mu.unreadable = nil
 	}
-	tmp := s.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	err = errors.Join(err, f.Sync(), f.Close())
-	if err == nil {
-		err = os.Rename(tmp, s.path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(s.dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
+	return statefile.Write(s.path, data)
 }

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/peregrine-net/peregrine/config/statefile"
 	"github.com/peregrine-net/peregrine/mpls"
 )
 
@@ -97,25 +98,7 @@ func (s *Store) Save(st *mpls.AllocatorState) error {
 }
 
 func (s *Store) write(data []byte) error {
-	tmp := s.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	err = errors.Join(err, f.Sync(), f.Close())
-	if err == nil {
-		err = os.Rename(tmp, s.path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(s.dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
+	return statefile.Write(s.path, data)
 }
 
 // Close releases the lock.
