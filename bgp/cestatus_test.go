@@ -46,7 +46,7 @@ func loopbackCE(addr string, port int, asn uint32) CENeighbor {
 }
 
 // applyCEs applies base with vrf's CE neighbors set to ns (the other
-// VRFs' as given), directly: Start refuses CE sessions (ErrCENotRunYet).
+// VRFs' as given), directly, as a reload would.
 func applyCEs(t *testing.T, s *Speaker, base Config, ces map[string][]CENeighbor) {
 	t.Helper()
 	c := base
