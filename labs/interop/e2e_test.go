@@ -72,12 +72,17 @@ func writeKeys(t *testing.T, node *netns.Node, out, in string) {
 
 func buildE2E(t *testing.T, ctx context.Context) *e2eLab {
 	t.Helper()
-	return buildE2EWith(t, ctx, func(pe1, pe2 *netns.Node) (string, string) {
-		writeKeys(t, pe1, keyAB, keyBA)
-		writeKeys(t, pe2, keyBA, keyAB)
-		return fmt.Sprintf(e2eConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "ce2", 0x1001, 0x2001),
-			fmt.Sprintf(e2eConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "ce4", 0x2001, 0x1001)
-	})
+	return buildE2EWith(t, ctx, func(pe1, pe2 *netns.Node) (string, string) { return manualKeyConfigs(t, pe1, pe2) })
+}
+
+// manualKeyConfigs writes both PEs' manual keys and returns their
+// configurations (e2eConfig).
+func manualKeyConfigs(t *testing.T, pe1, pe2 *netns.Node) (string, string) {
+	t.Helper()
+	writeKeys(t, pe1, keyAB, keyBA)
+	writeKeys(t, pe2, keyBA, keyAB)
+	return fmt.Sprintf(e2eConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "ce2", 0x1001, 0x2001),
+		fmt.Sprintf(e2eConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "ce4", 0x2001, 0x1001)
 }
 
 // buildE2EWith builds the lab and starts the PEs with the configurations

@@ -43,10 +43,8 @@ func testPEKilled(t *testing.T, gracefulRestart bool) {
 		return strings.Replace(cfg, "hold-time: 9s}", fmt.Sprintf("hold-time: 9s, graceful-restart: {enabled: %v}}", gracefulRestart), 1)
 	}
 	e := buildE2EWith(t, ctx, func(pe1, pe2 *netns.Node) (string, string) {
-		writeKeys(t, pe1, keyAB, keyBA)
-		writeKeys(t, pe2, keyBA, keyAB)
-		return grConfig(fmt.Sprintf(e2eConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "ce2", 0x1001, 0x2001)),
-			grConfig(fmt.Sprintf(e2eConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "ce4", 0x2001, 0x1001))
+		cfg1, cfg2 := manualKeyConfigs(t, pe1, pe2)
+		return grConfig(cfg1), grConfig(cfg2)
 	})
 	red2 := e.ce["ce-red-2"]
 	waitPing(t, ctx, red2, "10.1.0.2")

@@ -77,12 +77,9 @@ func TestFaultOneOfTwoReflectorsDies(t *testing.T) {
 	defer cancel()
 	var rr1, rr2 *peers.GoBGP
 	e := buildE2EWith(t, ctx, func(pe1, pe2 *netns.Node) (string, string) {
-		writeKeys(t, pe1, keyAB, keyBA)
-		writeKeys(t, pe2, keyBA, keyAB)
 		rr1 = startReflector(t, ctx, pe1, pe2, 1, "10.255.0.1")
 		rr2 = startReflector(t, ctx, pe1, pe2, 2, "10.255.0.2")
-		cfg1 := fmt.Sprintf(e2eConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "ce2", 0x1001, 0x2001)
-		cfg2 := fmt.Sprintf(e2eConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "ce4", 0x2001, 0x1001)
+		cfg1, cfg2 := manualKeyConfigs(t, pe1, pe2)
 		return neighborsLine.ReplaceAllLiteralString(cfg1, rrNeighbors("192.168.0.1", "10.255.0.1", "10.255.0.2")),
 			neighborsLine.ReplaceAllLiteralString(cfg2, rrNeighbors("192.168.0.2", "10.255.0.1", "10.255.0.2"))
 	})

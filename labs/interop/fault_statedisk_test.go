@@ -78,10 +78,7 @@ func TestFaultFullStateDisk(t *testing.T) {
 	var state string
 	e := buildE2EWith(t, ctx, func(pe1, pe2 *netns.Node) (string, string) {
 		state = mountTinyStateDir(t, pe1)
-		writeKeys(t, pe1, keyAB, keyBA)
-		writeKeys(t, pe2, keyBA, keyAB)
-		return fmt.Sprintf(e2eConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "ce2", 0x1001, 0x2001),
-			fmt.Sprintf(e2eConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "ce4", 0x2001, 0x1001)
+		return manualKeyConfigs(t, pe1, pe2)
 	})
 	red1, blue1 := e.ce["ce-red-1"], e.ce["ce-blue-1"]
 	waitPing(t, ctx, red1, "10.2.0.2")
