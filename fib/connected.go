@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 )
@@ -23,16 +24,32 @@ type ConnectedFunc func(vrf string, conns []Connected)
 //
 // Equivalent to watching `ip -o addr show dev IF` for each interface.
 func WatchConnected(ctx context.Context, log *slog.Logger, ifaces map[string]string, fn ConnectedFunc) error {
+	return watchConnected(ctx, log, hostAddrs, addrSubscribe, ifaces, fn)
+}
+
+// addrSubscribe is netlink's address subscription; tests replace it.
+var addrSubscribe = func(ctx context.Context, ch chan<- netlink.AddrUpdate, onErr func(error)) error {
+	return netlink.AddrSubscribeWithOptions(ch, ctx.Done(), netlink.AddrSubscribeOptions{ErrorCallback: onErr})
+}
+
+// resubscribeEvery paces new subscriptions after one failed.
+var resubscribeEvery = time.Second
+
+// watchConnected is WatchConnected over src and subscribe. netlink ends
+// a subscription on its first receive error (an overrun socket buffer
+// after a burst of address changes, say) by closing the channel; the
+// watch then subscribes again and reads every address afresh, so no
+// change is lost for good: a silent end would leave the VRFs' exports
+// and CE bindings at whatever the addresses were then.
+func watchConnected(ctx context.Context, log *slog.Logger, src addrSource, subscribe func(context.Context, chan<- netlink.AddrUpdate, func(error)) error, ifaces map[string]string, fn ConnectedFunc) error {
+	onErr := func(err error) { log.Warn("address watch", "error", err) }
 	updates := make(chan netlink.AddrUpdate, 64)
-	err := netlink.AddrSubscribeWithOptions(updates, ctx.Done(), netlink.AddrSubscribeOptions{
-		ErrorCallback: func(err error) { log.Warn("address watch", "error", err) },
-	})
-	if err != nil {
+	if err := subscribe(ctx, updates, onErr); err != nil {
 		return err
 	}
 	last := map[string][]Connected{}
 	scan := func() {
-		now := connectedByVRF(hostAddrs, ifaces)
+		now := connectedByVRF(src, ifaces)
 		for _, vrf := range vrfNames(ifaces) {
 			if !slices.Equal(now[vrf], last[vrf]) {
 				fn(vrf, now[vrf])
@@ -47,11 +64,28 @@ func WatchConnected(ctx context.Context, log *slog.Logger, ifaces map[string]str
 			case <-ctx.Done():
 				return
 			case _, ok := <-updates:
-				if !ok {
-					return
+				if ok {
+					scan()
+					continue
 				}
-				scan()
 			}
+			// The subscription ended: subscribe again, then read what
+			// changed meanwhile.
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(resubscribeEvery):
+				}
+				updates = make(chan netlink.AddrUpdate, 64)
+				err := subscribe(ctx, updates, onErr)
+				if err == nil {
+					log.Info("address watch subscribed again")
+					break
+				}
+				log.Warn("address watch: subscribing again", "error", err)
+			}
+			scan()
 		}
 	}()
 	return nil
