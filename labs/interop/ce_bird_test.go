@@ -44,7 +44,7 @@ protocol device {}
 protocol direct { ipv4; ipv6; interface "eth0"; }
 protocol kernel { ipv4 { import none; export where source = RTS_BGP; }; }
 protocol kernel { ipv6 { import none; export where source = RTS_BGP; }; }
-protocol static static4 { ipv4; route %[4]s blackhole; }
+protocol static static4 { ipv4;%[4]s }
 protocol static static6 { ipv6; route %[5]s blackhole; }
 protocol bgp pe4 {
   local %[6]s as %[2]d; neighbor %[7]s as %[3]d; passive on;
@@ -57,6 +57,15 @@ protocol bgp pe6 {
   ipv6 { import all; export where proto = "static6"; };
 }
 `
+
+// birdBlackholes is a static protocol's body that originates prefixes.
+func birdBlackholes(prefixes ...string) string {
+	var sb strings.Builder
+	for _, p := range prefixes {
+		fmt.Fprintf(&sb, " route %s blackhole;", p)
+	}
+	return sb.String()
+}
 
 // ceBIRD is a CE's BIRD and its control socket.
 type ceBIRD struct {
@@ -176,7 +185,7 @@ func TestE2EBIRDCE(t *testing.T) {
 	ce1n, ce2n, pe1, pe2 := lab.ce1n, lab.ce2n, lab.pe1, lab.pe2
 	ce1 := startCESpeaker(t, ctx, ce1n, 65101, "10.255.0.1", "10.1.0.1", "fd00:1::1")
 	bird := startCEBIRD(t, ctx, ce2n, fmt.Sprintf(ceBIRDConf, "10.255.0.2", 65102, 65000,
-		"198.51.100.1/32", "2001:db8:c2::1/128", "10.2.0.2", "10.2.0.1", "fd00:2::2", "fd00:2::1"))
+		birdBlackholes("198.51.100.1/32"), "2001:db8:c2::1/128", "10.2.0.2", "10.2.0.1", "fd00:2::2", "fd00:2::1"))
 	for _, a := range [][2]string{{"ipv4", "192.0.2.1/32"}, {"ipv6", "2001:db8:c1::1/128"}} {
 		_, err := ce1.gobgp(ctx, "global", "rib", "-a", a[0], "add", a[1])
 		must(t, err)

@@ -213,6 +213,19 @@ func imported(ctx context.Context, p *pe, vrf string) ([]string, error) {
 	return out, nil
 }
 
+// newLabNodes makes a lab with a node per name, in order.
+func newLabNodes(t *testing.T, names ...string) (*netns.Lab, []*netns.Node) {
+	t.Helper()
+	l := netns.NewLab(t)
+	var ns []*netns.Node
+	for _, name := range names {
+		n, err := l.AddNode(name)
+		must(t, err)
+		ns = append(ns, n)
+	}
+	return l, ns
+}
+
 // ceLab is the CE lab drawn at the top of this file: both PEs running,
 // the CEs' namespaces addressed, no CE speaker started yet.
 type ceLab struct {
@@ -229,13 +242,8 @@ func buildCELab(t *testing.T, staticDefault ...string) *ceLab {
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		t.Skip("no /dev/net/tun: the userspace dataplane needs TUN devices")
 	}
-	l := netns.NewLab(t)
-	node := func(name string) *netns.Node {
-		n, err := l.AddNode(name)
-		must(t, err)
-		return n
-	}
-	pe1n, pe2n, ce1n, ce2n := node("pe1"), node("pe2"), node("ce1"), node("ce2")
+	l, ns := newLabNodes(t, "pe1", "pe2", "ce1", "ce2")
+	pe1n, pe2n, ce1n, ce2n := ns[0], ns[1], ns[2], ns[3]
 	link(t, l, pe1n, "core", "192.168.0.1/30", pe2n, "core", "192.168.0.2/30")
 	link(t, l, pe1n, "ce1", "10.1.0.1/24", ce1n, "eth0", "10.1.0.2/24")
 	link(t, l, pe2n, "ce3", "10.2.0.1/24", ce2n, "eth0", "10.2.0.2/24")
