@@ -213,20 +213,37 @@ func imported(ctx context.Context, p *pe, vrf string) ([]string, error) {
 	return out, nil
 }
 
-func TestE2ECESessions(t *testing.T) {
-	peers.RequireGoBGP(t)
+// newLabNodes makes a lab with a node per name, in order.
+func newLabNodes(t *testing.T, names ...string) (*netns.Lab, []*netns.Node) {
+	t.Helper()
+	l := netns.NewLab(t)
+	var ns []*netns.Node
+	for _, name := range names {
+		n, err := l.AddNode(name)
+		must(t, err)
+		ns = append(ns, n)
+	}
+	return l, ns
+}
+
+// ceLab is the CE lab drawn at the top of this file: both PEs running,
+// the CEs' namespaces addressed, no CE speaker started yet.
+type ceLab struct {
+	pe1n, pe2n, ce1n, ce2n *netns.Node
+	pe1, pe2               *pe
+}
+
+// buildCELab builds the CE lab. Each CE in staticDefault gets a default
+// route via its PE for the data-plane checks: one whose speaker installs
+// nothing in the kernel (gobgpd) needs it; one whose speaker does (BIRD's
+// kernel protocol) must not have it, or the ping would not test its routes.
+func buildCELab(t *testing.T, staticDefault ...string) *ceLab {
+	t.Helper()
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		t.Skip("no /dev/net/tun: the userspace dataplane needs TUN devices")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
-	defer cancel()
-	l := netns.NewLab(t)
-	node := func(name string) *netns.Node {
-		n, err := l.AddNode(name)
-		must(t, err)
-		return n
-	}
-	pe1n, pe2n, ce1n, ce2n := node("pe1"), node("pe2"), node("ce1"), node("ce2")
+	l, ns := newLabNodes(t, "pe1", "pe2", "ce1", "ce2")
+	pe1n, pe2n, ce1n, ce2n := ns[0], ns[1], ns[2], ns[3]
 	link(t, l, pe1n, "core", "192.168.0.1/30", pe2n, "core", "192.168.0.2/30")
 	link(t, l, pe1n, "ce1", "10.1.0.1/24", ce1n, "eth0", "10.1.0.2/24")
 	link(t, l, pe2n, "ce3", "10.2.0.1/24", ce2n, "eth0", "10.2.0.2/24")
@@ -240,16 +257,48 @@ func TestE2ECESessions(t *testing.T) {
 	}{{ce1n, "192.0.2.1/32"}, {ce1n, "2001:db8:c1::1/128"}, {ce2n, "198.51.100.1/32"}, {ce2n, "2001:db8:c2::1/128"}} {
 		must(t, a.n.AddAddr("lo", pfx(a.p)))
 	}
-	// The data-plane check's routes on the CEs (gobgpd installs none).
-	mustExec(t, ce1n, "ip", "route", "add", "default", "via", "10.1.0.1")
-	mustExec(t, ce1n, "ip", "-6", "route", "add", "default", "via", "fd00:1::1")
-	mustExec(t, ce2n, "ip", "route", "add", "default", "via", "10.2.0.1")
-	mustExec(t, ce2n, "ip", "-6", "route", "add", "default", "via", "fd00:2::1")
+	gateways := map[string][2]string{"ce1": {"10.1.0.1", "fd00:1::1"}, "ce2": {"10.2.0.1", "fd00:2::1"}}
+	for _, ce := range []*netns.Node{ce1n, ce2n} {
+		if gw := gateways[ce.Name()]; slices.Contains(staticDefault, ce.Name()) {
+			mustExec(t, ce, "ip", "route", "add", "default", "via", gw[0])
+			mustExec(t, ce, "ip", "-6", "route", "add", "default", "via", gw[1])
+		}
+	}
 
 	writeKeys(t, pe1n, keyAB, keyBA)
 	writeKeys(t, pe2n, keyBA, keyAB)
-	pe1 := startPE(t, pe1n, fmt.Sprintf(ceE2EConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "10.1.0.2", 65101, 0x1001, 0x2001, "fd00:1::2", "per-vrf"))
-	pe2 := startPE(t, pe2n, fmt.Sprintf(ceE2EConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "10.2.0.2", 65102, 0x2001, 0x1001, "fd00:2::2", "per-prefix"))
+	return &ceLab{
+		pe1n: pe1n, pe2n: pe2n, ce1n: ce1n, ce2n: ce2n,
+		pe1: startPE(t, pe1n, fmt.Sprintf(ceE2EConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "10.1.0.2", 65101, 0x1001, 0x2001, "fd00:1::2", "per-vrf")),
+		pe2: startPE(t, pe2n, fmt.Sprintf(ceE2EConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "10.2.0.2", 65102, 0x2001, 0x1001, "fd00:2::2", "per-prefix")),
+	}
+}
+
+// pingLoopbacks pings between the CEs' loopbacks over IPv4 and IPv6,
+// both ways, first from first (waiting for its routes to be ready).
+func (l *ceLab) pingLoopbacks(t *testing.T, ctx context.Context, first *netns.Node) {
+	t.Helper()
+	lo := map[*netns.Node][2]string{l.ce1n: {"192.0.2.1", "2001:db8:c1::1"}, l.ce2n: {"198.51.100.1", "2001:db8:c2::1"}}
+	other := l.ce2n
+	if first == l.ce2n {
+		other = l.ce1n
+	}
+	wait, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for fam := range 2 {
+		src, dst := lo[first][fam], lo[other][fam]
+		must(t, peers.Eventually(wait, func(context.Context) error { return pingFrom(first, src, dst, 1) }))
+		must(t, pingFrom(first, src, dst, 5))
+		must(t, pingFrom(other, dst, src, 5))
+	}
+}
+
+func TestE2ECESessions(t *testing.T) {
+	peers.RequireGoBGP(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	lab := buildCELab(t, "ce1", "ce2")
+	ce1n, ce2n, pe1, pe2 := lab.ce1n, lab.ce2n, lab.pe1, lab.pe2
 	ce1 := startCESpeaker(t, ctx, ce1n, 65101, "10.255.0.1", "10.1.0.1", "fd00:1::1")
 	ce2 := startCESpeaker(t, ctx, ce2n, 65102, "10.255.0.2", "10.2.0.1", "fd00:2::1")
 	for _, a := range []struct {
@@ -316,13 +365,7 @@ func TestE2ECESessions(t *testing.T) {
 	})
 
 	t.Run("ping between the CEs' loopbacks through both PEs", func(t *testing.T) {
-		wait, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		must(t, peers.Eventually(wait, func(context.Context) error { return pingFrom(ce1n, "192.0.2.1", "198.51.100.1", 1) }))
-		must(t, pingFrom(ce1n, "192.0.2.1", "198.51.100.1", 5))
-		must(t, pingFrom(ce2n, "198.51.100.1", "192.0.2.1", 5))
-		must(t, peers.Eventually(wait, func(context.Context) error { return pingFrom(ce1n, "2001:db8:c1::1", "2001:db8:c2::1", 1) }))
-		must(t, pingFrom(ce2n, "2001:db8:c2::1", "2001:db8:c1::1", 5))
+		lab.pingLoopbacks(t, ctx, ce1n)
 	})
 
 	t.Run("a CE's withdrawal leaves the far PE and the ping fails", func(t *testing.T) {
