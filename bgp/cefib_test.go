@@ -66,6 +66,13 @@ func TestOriginatorEmitsCERoutesToTheFIB(t *testing.T) {
 		"label-add 1000 vrf red prefix 10.9.0.0/24",
 		"label-add 1001 vrf red prefix 10.2.0.0/24")
 	step("nothing changed", red)
+	// show route vrf: the CE's route names its CE, the static one none.
+	for _, r := range o.routes("red") {
+		want := map[string]string{"10.2.0.0/24": "10.1.0.2", "10.9.0.0/24": "invalid IP"}[r.Prefix.String()]
+		if !r.Local || r.NextHop.String() != want {
+			t.Errorf("route %+v: want local via %s", r, want)
+		}
+	}
 
 	ceAt("10.2.0.0/24", "10.1.0.3")
 	step("best path moved to another CE", red, "ce-route-add vrf red 10.2.0.0/24 via 10.1.0.3")

@@ -190,7 +190,11 @@ func (o *originator) rebind(vrf string, want map[mpls.Label]netip.Prefix) {
 func (o *originator) routes(vrf string) []Route {
 	out := make([]Route, 0, len(o.adverts[vrf]))
 	for p, a := range o.adverts[vrf] {
-		out = append(out, Route{Prefix: p, Label: a.label, RD: a.rd, Local: true})
+		r := Route{Prefix: p, Label: a.label, RD: a.rd, Local: true}
+		if a.ce != nil {
+			r.NextHop = a.ce.nextHop // learned from that CE
+		}
+		out = append(out, r)
 	}
 	slices.SortFunc(out, comparePrefix)
 	return out

@@ -85,6 +85,7 @@ var (
 	}
 	fixtureRoutes = localapi.VRFRoutes{VRF: "red", Routes: []localapi.Route{
 		{Prefix: mustPrefix("10.1.0.0/24"), Label: 1000, RD: "65000:1", Local: true},
+		{Prefix: mustPrefix("172.16.1.1/32"), NextHop: mustAddr("10.1.0.2"), Label: 1000, RD: "65000:1", Local: true},
 		{Prefix: mustPrefix("10.2.0.0/24"), NextHop: mustAddr("10.0.0.2"), Label: 2000, RD: "65000:11", Protection: "protected"},
 		{Prefix: mustPrefix("fd00:2::/64"), NextHop: mustAddr("10.0.0.2"), Label: 2000, RD: "65000:11", Protection: "protected"},
 		{Prefix: mustPrefix("10.3.0.0/24"), NextHop: mustAddr("10.0.0.3"), Label: 3000, RD: "65000:12", Protection: "unprotected"},

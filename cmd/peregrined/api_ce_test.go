@@ -99,6 +99,7 @@ func TestCEShowNeverShowsPassword(t *testing.T) {
 	cfg, err := config.Load(writeFile(t, dir, "pe.yml", `
 router: {id: 192.0.2.1, asn: 65000}
 dataplane: {backend: none}
+state: {directory: `+filepath.Join(dir, "state")+`}
 bgp:
   listen-port: 0
   neighbors: [{address: 127.0.0.9, asn: 65000, password-file: md5, connect-retry: 60s}]
@@ -117,43 +118,23 @@ vrfs:
 	if full.VRFs[0].Neighbors[0].Password.Reveal() != secret {
 		t.Fatal("the CE's password did not reach the speaker's configuration")
 	}
-	running := *full // bgp.Start refuses CE sessions: the speaker runs without
-	running.VRFs = slices.Clone(full.VRFs)
-	for i := range running.VRFs {
-		running.VRFs[i].Neighbors = nil
-	}
+	// The speaker runs the CE sessions for real (off link here: idle,
+	// with a reason); the fake gives the CE commands known content to
+	// look for. Both are read through the show commands.
 	events := make(chan bgp.Event, 64)
 	go func() {
 		for range events {
 		}
 	}()
-	sp, err := bgp.Start(context.Background(), &running, slog.New(slog.DiscardHandler), events)
+	sp, err := bgp.Start(context.Background(), full, slog.New(slog.DiscardHandler), events)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sp.Stop()
 	ce := fakeCEFrom(full)
-	a := &apiServer{speaker: sp, ce: ce, log: slog.New(slog.DiscardHandler)}
-
-	sock := filepath.Join(dir, "pe.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: a.handler()}
-	go func() { _ = srv.Serve(l) }()
-	defer srv.Close()
-
-	c := showcli.NewClient(sock)
 	var all bytes.Buffer
-	for _, words := range []string{"bgp summary", "vrf", "route vrf red", "bgp vpnv4", "bgp vpnv6 vrf red",
-		"bgp vrf red summary", "bgp vrf red", "bgp vrf red ipv4", "bgp vrf red ipv6", "bgp vrf blue summary",
-		"mpls table", "ipsec sa", "interfaces"} {
-		for _, asJSON := range []bool{false, true} {
-			var out bytes.Buffer
-			err := showcli.Show(c, strings.Fields(words), asJSON, &out)
-			fmt.Fprintf(&all, "$ show %s (json %v)\n%s%v\n", words, asJSON, out.String(), err)
-		}
+	for i, src := range []ceSessions{ce, sp} {
+		showAll(t, &apiServer{speaker: sp, ce: src, log: slog.New(slog.DiscardHandler)}, filepath.Join(dir, fmt.Sprintf("pe%d.sock", i)), &all)
 	}
 	if strings.Contains(all.String(), secret) {
 		t.Errorf("a show command shows the password:\n%s", all.String())
@@ -161,7 +142,7 @@ vrfs:
 	// The CE commands said something: a test that printed nothing would
 	// pass the check above.
 	for _, want := range []string{"10.1.0.2  65101  established  00:01:30  1      ipv4 2/1/1", "10.1.1.2 active: connect timed out",
-		`"description": "site 1"`, ">  10.3.0.0/24  10.1.0.2  42      65101 i", "VRF blue: 0 CE sessions"} {
+		`"description": "site 1"`, ">  10.3.0.0/24  10.1.0.2  42      65101 i", "VRF blue: 0 CE sessions", "not on link"} {
 		if !strings.Contains(all.String(), want) {
 			t.Errorf("show output lacks %q:\n%s", want, all.String())
 		}
@@ -179,6 +160,31 @@ vrfs:
 	}
 	if !strings.Contains(text, `peregrine_bgp_ce_session_up{neighbor="10.1.0.2",vrf="red"} 1`) {
 		t.Errorf("no CE session metric:\n%s", text)
+	}
+}
+
+// showAll runs every show command, as tables and as JSON, against a
+// (served over a unix socket at sock), appending what each printed to
+// all.
+func showAll(t *testing.T, a *apiServer, sock string, all *bytes.Buffer) {
+	t.Helper()
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: a.handler()}
+	go func() { _ = srv.Serve(l) }()
+	defer srv.Close()
+
+	c := showcli.NewClient(sock)
+	for _, words := range []string{"bgp summary", "vrf", "route vrf red", "bgp vpnv4", "bgp vpnv6 vrf red",
+		"bgp vrf red summary", "bgp vrf red", "bgp vrf red ipv4", "bgp vrf red ipv6", "bgp vrf blue summary",
+		"mpls table", "ipsec sa", "interfaces"} {
+		for _, asJSON := range []bool{false, true} {
+			var out bytes.Buffer
+			err := showcli.Show(c, strings.Fields(words), asJSON, &out)
+			fmt.Fprintf(all, "$ show %s (json %v)\n%s%v\n", words, asJSON, out.String(), err)
+		}
 	}
 }
 

@@ -70,7 +70,8 @@ type RemotePE struct {
 }
 
 // Route is one route in a VRF: imported from a remote PE (NextHop is that
-// PE, Label its VPN label) or originated here (Local true).
+// PE, Label its VPN label) or originated here (Local true; NextHop is the
+// CE it was learned from, unset for static and connected prefixes).
 type Route struct {
 	Prefix  netip.Prefix `json:"prefix"`
 	NextHop netip.Addr   `json:"next-hop,omitzero"`

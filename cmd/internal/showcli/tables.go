@@ -104,7 +104,10 @@ func printRoutes(w io.Writer, rt localapi.VRFRoutes) {
 	fmt.Fprintln(tw, "Prefix\tVia\tLabel\tRD\tOrigin\tProtection")
 	for _, r := range rt.Routes {
 		via, origin := r.NextHop.String(), "bgp"
-		if r.Local {
+		switch {
+		case r.Local && r.NextHop.IsValid():
+			origin = "ce" // learned from the CE at NextHop
+		case r.Local:
 			via, origin = "local", "local"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", r.Prefix, via, r.Label, r.RD, origin, cmp.Or(r.Protection, "-"))
