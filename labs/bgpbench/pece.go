@@ -353,6 +353,14 @@ func ceLegRun(ctx context.Context, o options, peregrine bool, batches [][]*api.P
 	logf("%s: timing the export of %d CE routes", leg.name(), o.n)
 	tctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
+	var prof *profiler
+	if peregrine && o.profile != "" {
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return leg, err
+		}
+		prof = &profiler{dir: o.profile}
+		prof.begin()
+	}
 	start := time.Now()
 	if err := releaseRoutes(tctx, ce.api); err != nil {
 		return leg, fmt.Errorf("gobgpd C: %w", err)
@@ -362,6 +370,11 @@ func ceLegRun(ctx context.Context, o options, peregrine bool, batches [][]*api.P
 		return leg, fmt.Errorf("route reflector: %w", err)
 	}
 	leg.elapsed, leg.cpu = w.elapsed, w.use.CPU-leg.before.CPU
+	if prof != nil {
+		if _, err := prof.end(); err != nil {
+			return leg, err
+		}
+	}
 	select {
 	case <-time.After(o.settle):
 	case <-ctx.Done():
