@@ -5,7 +5,7 @@ TOOLS     ?= $(BIN)/tools
 FUZZTIME  ?= 60s
 PKGS      := ./...
 
-.PHONY: clab-test bench-vm vm-test demo-down walk all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp bench-scale
+.PHONY: clab-test bench-vm vm-test demo-down walk all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp bench-bgp-ce bench-scale
 
 all: build
 
@@ -25,6 +25,7 @@ help:
 	@echo "make interop-ike  Peregrine's IKEv2 against strongSwan in namespaces (root)"
 	@echo "make bench-scale  cost of a userspace-backend peregrined per VRF count: CSV and plot in build/bench-scale (root)"
 	@echo "make bench-bgp BGP import time and memory per route against gobgpd"
+	@echo "make bench-bgp-ce PE-CE: a gobgpd CE's BENCH_N routes to a gobgpd RR as VPNv4, Peregrine's PE against gobgpd's"
 	@echo "make bench-lab CE-to-CE iperf3 through Peregrine vs kernel forwarding vs wireguard-go (root)"
 	@echo "make tools     build staticcheck, gobgpd, wireguard-go and containerlab into bin/tools"
 
@@ -88,6 +89,14 @@ BENCH_N     ?= 100000
 BENCH_FLAGS ?=
 bench-bgp: build $(TOOLS)/gobgpd
 	$(GO) run ./labs/bgpbench -n $(BENCH_N) -peregrined $(abspath $(BIN))/peregrined -gobgpd $(abspath $(TOOLS))/gobgpd $(BENCH_FLAGS)
+
+# PE-CE mode (-mode pece): a gobgpd CE announces BENCH_N IPv4 prefixes to
+# a PE's VRF, timed until a gobgpd route reflector holds them all as VPNv4;
+# the PE is Peregrine's speaker (in the benchmark's process), then gobgpd
+# with the same VRF, alternating, three runs of each, judged by medians.
+# e.g. make bench-bgp-ce BENCH_N=200 BENCH_FLAGS=-runs=1 for a quick run.
+bench-bgp-ce: $(TOOLS)/gobgpd
+	$(GO) run ./labs/bgpbench -mode pece -n $(BENCH_N) -gobgpd $(abspath $(TOOLS))/gobgpd $(BENCH_FLAGS)
 
 # Two PEs, four CEs in VRFs red and blue, ESP on the core (root).
 e2e:

@@ -61,6 +61,10 @@
 // this process, fed by a consumer that does what peregrined's does, and the
 // CPU and heap profiles of the import are written to DIR.
 //
+// With -mode pece it measures instead a PE's CE path: a gobgpd CE's IPv4
+// routes through Peregrine's PE, then gobgpd's, to a gobgpd route
+// reflector as VPNv4 (pece.go, `make bench-bgp-ce`).
+//
 // The program exits 1 if the benchmark cannot run; a missed target is
 // reported (MISSED TARGET) but is not a failure to run.
 package main
@@ -82,6 +86,7 @@ import (
 
 // options are the command-line settings.
 type options struct {
+	mode           string
 	n, batch       int
 	runs           int
 	port, apiPort  int
@@ -109,7 +114,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("bgpbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&o.n, "n", 100000, "number of VPNv4 routes")
+	fs.StringVar(&o.mode, "mode", "import", "import: gobgpd -> peregrined VPNv4 import against gobgpd;\npece: gobgpd CE -> PE -> gobgpd route reflector, Peregrine's PE against gobgpd's (see pece.go)")
+	fs.IntVar(&o.n, "n", 100000, "number of routes")
 	fs.IntVar(&o.runs, "runs", 3, "runs, each on a fresh topology; the targets are held against the medians (-profile: 1)")
 	fs.IntVar(&o.batch, "batch", 2000, "paths per AddPathStream message")
 	fs.IntVar(&o.port, "port", 1790, "BGP port of all three speakers")
@@ -142,6 +148,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	switch o.mode {
+	case "import":
+	case "pece":
+		if err := benchCE(ctx, o, stdout, stderr); err != nil {
+			fmt.Fprintf(stderr, "bgpbench: %v\n", err)
+			return 1
+		}
+		return 0
+	default:
+		fmt.Fprintf(stderr, "bgpbench: -mode %q: want import or pece\n", o.mode)
+		return 2
+	}
 	var results []*result
 	for i := range o.runs {
 		if o.runs > 1 {
