@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"reflect"
+	"slices"
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/apiutil"
@@ -213,13 +215,48 @@ func (cs *ceServer) stop(log *slog.Logger) {
 	}
 }
 
-// ceUpdate takes a batch of a VRF's best unicast paths into the
-// originator: a CE's path is exported, and a withdrawn one, or one whose
-// best path is no longer a CE's, is withdrawn.
-func (s *Speaker) ceUpdate(ctx context.Context, b ceBatch) {
+// ceUpdates takes b and every batch already waiting behind it into the
+// originator, then reconciles each VRF they touched once.
+func (s *Speaker) ceUpdates(ctx context.Context, b ceBatch) {
+	touched := map[string]bool{}
+	// At most a backlog's worth per wakeup, so that a CE flapping
+	// without pause still gets its routes exported and API calls answered.
+	for n := 1; ; n++ {
+		if s.ceTake(b) {
+			touched[b.vrf] = true
+		}
+		if n == ceBacklog {
+			break
+		}
+		var more bool
+		select {
+		case b, more = <-s.ceBest:
+		default:
+		}
+		if !more {
+			break
+		}
+	}
+	for _, vrf := range slices.Sorted(maps.Keys(touched)) {
+		v := s.cfg.vrf(vrf)
+		if v == nil {
+			continue
+		}
+		if err := s.org.sync(ctx, vrf, v, s.connected[vrf]); err != nil {
+			s.log.Warn("CE routes not exported", "vrf", vrf, "error", err)
+		}
+	}
+}
+
+// ceTake takes a batch of a VRF's best unicast paths into the
+// originator's CE routes, to be exported by the VRF's next sync: a CE's
+// path is exported, and a withdrawn one, or one whose best path is no
+// longer a CE's, is withdrawn. It reports false for a batch of a VRF
+// whose CE sessions were removed while the batch waited.
+func (s *Speaker) ceTake(b ceBatch) bool {
 	cs, v := s.ces[b.vrf], s.cfg.vrf(b.vrf)
 	if cs == nil || v == nil {
-		return // the VRF's CE sessions were removed while the batch waited
+		return false
 	}
 	for _, p := range b.paths {
 		nlri, err := apiutil.GetNativeNlri(p)
@@ -251,9 +288,7 @@ func (s *Speaker) ceUpdate(ctx context.Context, b ceBatch) {
 		}
 		s.org.setCE(b.vrf, r)
 	}
-	if err := s.org.sync(ctx, b.vrf, v, s.connected[b.vrf]); err != nil {
-		s.log.Warn("CE routes not exported", "vrf", b.vrf, "error", err)
-	}
+	return true
 }
 
 // stopCE stops every VRF's CE server.

@@ -63,7 +63,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 		events:    events,
 		work:      make(chan func()),
 		best:      make(chan []*api.Path, bestBacklog),
-		ceBest:    make(chan ceBatch, bestBacklog),
+		ceBest:    make(chan ceBatch, ceBacklog),
 		ces:       map[string]*ceServer{},
 		ceAttrs:   map[pathKey][]gobgp.PathAttributeInterface{},
 		stop:      make(chan struct{}),
@@ -150,6 +150,14 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 // (docs/ARCHITECTURE.md has the make bench-bgp figures).
 const bestBacklog = 2
 
+// ceBacklog is how many batches of CE paths may wait for the owner
+// goroutine. Each wakeup takes in every batch waiting and then
+// reconciles each VRF they touched once (ceUpdates), so a long backlog
+// turns a CE's full table, which GoBGP hands over a few paths at a time,
+// into a few reconciliations instead of one per batch: with one per
+// batch, a table of N routes cost N/batch full passes over the VRF.
+const ceBacklog = 1024
+
 // run is the owner goroutine.
 func (s *Speaker) run(cancelWatch context.CancelFunc) {
 	defer close(s.done)
@@ -163,7 +171,7 @@ func (s *Speaker) run(cancelWatch context.CancelFunc) {
 		case f := <-s.work:
 			f()
 		case b := <-s.ceBest:
-			s.ceUpdate(context.Background(), b)
+			s.ceUpdates(context.Background(), b)
 		case paths := <-s.best:
 			for _, p := range paths {
 				vp, err := decodePath(p, rts)
