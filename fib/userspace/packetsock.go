@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/peregrine-net/peregrine/ipsec/esptransport"
 )
 
 // coreSocket is an AF_PACKET socket on one core interface, bound to MPLS
@@ -93,37 +95,22 @@ func (m *frameBatch) add(frame []byte) bool {
 }
 
 func (m *frameBatch) sendmmsg(fd uintptr) bool {
-	for {
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[m.done])), uintptr(m.n-m.done), 0, 0, 0)
-		switch e {
-		case 0:
-			m.done += int(r)
-			return true
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false
-		}
+	n, e, ready := esptransport.Mmsg(unix.SYS_SENDMMSG, fd, m.hdrs[m.done:m.n], 0)
+	m.done += n
+	if e != 0 {
 		m.errno = e
-		return true
 	}
+	return ready
 }
 
 func (m *frameBatch) recvmmsg(fd uintptr) bool {
-	for {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.hdrs[0])), uintptr(len(m.hdrs)), unix.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case 0:
-			m.n = int(r)
-			return true
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false
-		}
+	n, e, ready := esptransport.Mmsg(unix.SYS_RECVMMSG, fd, m.hdrs, unix.MSG_DONTWAIT)
+	if e != 0 {
 		m.errno = e
-		return true
+	} else if ready {
+		m.n = n
 	}
+	return ready
 }
 
 // send sends the queued frames, empties the batch and returns how many

@@ -2,7 +2,6 @@ package esptransport
 
 import (
 	"net/netip"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -63,41 +62,24 @@ func (m *Batch) SetBufs(bufs [][]byte, off int) {
 // send runs sendmmsg from message m.done on; RawConn.Write calls it when
 // the socket may be writable.
 func (m *Batch) send(fd uintptr) bool {
-	for {
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd,
-			uintptr(unsafe.Pointer(&m.hdrs[m.done])), uintptr(m.n-m.done), 0, 0, 0)
-		switch e {
-		case 0:
-			m.done += int(r)
-			return true
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false
-		}
+	n, e, ready := Mmsg(unix.SYS_SENDMMSG, fd, m.hdrs[m.done:m.n], 0)
+	m.done += n
+	if e != 0 {
 		m.errno = e
-		return true
 	}
+	return ready
 }
 
 // recv runs recvmmsg into every message; RawConn.Read calls it when the
 // socket may be readable.
 func (m *Batch) recv(fd uintptr) bool {
-	for {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd,
-			uintptr(unsafe.Pointer(&m.hdrs[0])), uintptr(len(m.hdrs)), unix.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case 0:
-			m.n = int(r)
-			return true
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false
-		}
+	n, e, ready := Mmsg(unix.SYS_RECVMMSG, fd, m.hdrs, unix.MSG_DONTWAIT)
+	if e != 0 {
 		m.errno = e
-		return true
+	} else if ready {
+		m.n = n
 	}
+	return ready
 }
 
 // SendMmsg sends the messages queued in m and returns how many packets
