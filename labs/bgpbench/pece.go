@@ -123,103 +123,27 @@ func buildCEPaths(n, batch int, nh netip.Addr) [][]*api.Path {
 // ceConf is the CE gobgpd: AS 65100, passive, one eBGP IPv4 session to
 // the middle, its routes held back until releaseRoutes.
 func ceConf(port int) string {
-	return fmt.Sprintf(`[global.config]
-  as = %d
-  router-id = %q
-  port = %d
-  local-address-list = [%q]
-[global.apply-policy.config]
-  default-export-policy = "reject-route"
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = %q
-    peer-as = %d
-  [neighbors.timers.config]
-    connect-retry = 1
-    hold-time = 90
-    keepalive-interval = 30
-  [neighbors.transport.config]
-    local-address = %q
-    remote-port = %d
-    passive-mode = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-`, ceASN, addrCE, port, addrCE, addrP, asn, addrCE, port)
+	return gobgpdGlobal(addrCE, ceASN, port) + holdRoutes +
+		gobgpdNeighbor(gobgpdPeer{addr: addrP, as: asn, local: addrCE, port: port, passive: true, family: "ipv4-unicast"})
 }
 
 // rrConf is the route reflector: the middle is its one client.
 func rrConf(port int) string {
-	return fmt.Sprintf(`[global.config]
-  as = %d
-  router-id = %q
-  port = %d
-  local-address-list = [%q]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = %q
-    peer-as = %d
-  [neighbors.timers.config]
-    connect-retry = 1
-    hold-time = 90
-    keepalive-interval = 30
-  [neighbors.transport.config]
-    local-address = %q
-    remote-port = %d
-    passive-mode = true
-  [neighbors.route-reflector.config]
-    route-reflector-client = true
-    route-reflector-cluster-id = %q
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "l3vpn-ipv4-unicast"
-`, asn, addrRR, port, addrRR, addrP, asn, addrRR, port, addrRR)
+	return gobgpdGlobal(addrRR, asn, port) + gobgpdNeighbor(gobgpdPeer{
+		addr: addrP, as: asn, local: addrRR, port: port, passive: true, family: "l3vpn-ipv4-unicast",
+		extra: fmt.Sprintf("  [neighbors.route-reflector.config]\n    route-reflector-client = true\n    route-reflector-cluster-id = %q\n", addrRR),
+	})
 }
 
 // gobgpPEConf is the reference middle: gobgpd with VRF "bench" (RD and RT
 // 65000:100), the CE in it, VPNv4 to the route reflector.
 func gobgpPEConf(port int) string {
-	return fmt.Sprintf(`[global.config]
-  as = %[1]d
-  router-id = %[2]q
-  port = %[3]d
-  local-address-list = [%[2]q]
-[[vrfs]]
-  [vrfs.config]
-    name = %[4]q
-    id = 1
-    rd = "%[1]d:%[5]d"
-    both-rt-list = ["%[1]d:%[6]d"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = %[7]q
-    peer-as = %[8]d
-    vrf = %[4]q
-  [neighbors.timers.config]
-    connect-retry = 1
-    hold-time = 90
-    keepalive-interval = 30
-  [neighbors.transport.config]
-    local-address = %[2]q
-    remote-port = %[3]d
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = %[9]q
-    peer-as = %[1]d
-  [neighbors.timers.config]
-    connect-retry = 1
-    hold-time = 90
-    keepalive-interval = 30
-  [neighbors.transport.config]
-    local-address = %[2]q
-    remote-port = %[3]d
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "l3vpn-ipv4-unicast"
-`, asn, addrP, port, vrfName, rdNumber, rtValue, addrCE, ceASN, addrRR)
+	vrf := fmt.Sprintf("[[vrfs]]\n  [vrfs.config]\n    name = %[1]q\n    id = 1\n    rd = \"%[2]d:%[3]d\"\n    both-rt-list = [\"%[2]d:%[4]d\"]\n",
+		vrfName, asn, rdNumber, rtValue)
+	return gobgpdGlobal(addrP, asn, port) + vrf +
+		gobgpdNeighbor(gobgpdPeer{addr: addrCE, as: ceASN, local: addrP, port: port, family: "ipv4-unicast",
+			conf: fmt.Sprintf("    vrf = %q\n", vrfName)}) +
+		gobgpdNeighbor(gobgpdPeer{addr: addrRR, as: asn, local: addrP, port: port, family: "l3vpn-ipv4-unicast"})
 }
 
 // peregrinePEConf is Peregrine's configuration as the middle: VRF "bench"

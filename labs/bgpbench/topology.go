@@ -85,18 +85,44 @@ func hostPort(a netip.Addr, port int) string {
 // given iBGP VPNv4 neighbors. With hold, the global export policy rejects
 // every route until releaseRoutes lifts it.
 func gobgpdConf(self netip.Addr, port int, passive, hold bool, neighbors ...netip.Addr) string {
-	s := fmt.Sprintf("[global.config]\n  as = %d\n  router-id = %q\n  port = %d\n  local-address-list = [%q]\n",
-		asn, self, port, self)
+	s := gobgpdGlobal(self, asn, port)
 	if hold {
-		s += "[global.apply-policy.config]\n  default-export-policy = \"reject-route\"\n"
+		s += holdRoutes
 	}
 	for _, n := range neighbors {
-		s += fmt.Sprintf(`
-[[neighbors]]
+		s += "\n" + gobgpdNeighbor(gobgpdPeer{addr: n, as: asn, local: self, port: port, passive: passive, family: "l3vpn-ipv4-unicast"})
+	}
+	return s
+}
+
+// gobgpdGlobal is a gobgpd configuration's [global.config]: AS as,
+// listening on self:port, self also its router ID.
+func gobgpdGlobal(self netip.Addr, as, port int) string {
+	return fmt.Sprintf("[global.config]\n  as = %d\n  router-id = %q\n  port = %d\n  local-address-list = [%q]\n", as, self, port, self)
+}
+
+// holdRoutes makes gobgpd's global export policy reject every route until
+// releaseRoutes lifts it.
+const holdRoutes = "[global.apply-policy.config]\n  default-export-policy = \"reject-route\"\n"
+
+// gobgpdPeer is one [[neighbors]] entry of a benchmark gobgpd: every
+// session has the same timers and one address family.
+type gobgpdPeer struct {
+	addr, local netip.Addr
+	as, port    int
+	passive     bool
+	family      string
+	// conf goes into [neighbors.config] (a VRF, say), extra before the
+	// address family (route reflection, say); each line-terminated.
+	conf, extra string
+}
+
+func gobgpdNeighbor(p gobgpdPeer) string {
+	return fmt.Sprintf(`[[neighbors]]
   [neighbors.config]
     neighbor-address = %q
     peer-as = %d
-  [neighbors.timers.config]
+%s  [neighbors.timers.config]
     connect-retry = 1
     hold-time = 90
     keepalive-interval = 30
@@ -104,12 +130,10 @@ func gobgpdConf(self netip.Addr, port int, passive, hold bool, neighbors ...neti
     local-address = %q
     remote-port = %d
     passive-mode = %t
-  [[neighbors.afi-safis]]
+%s  [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
-      afi-safi-name = "l3vpn-ipv4-unicast"
-`, n, asn, self, port, passive)
-	}
-	return s
+      afi-safi-name = %q
+`, p.addr, p.as, p.conf, p.local, p.port, p.passive, p.extra, p.family)
 }
 
 // peregrinedConf is P's configuration: one passive iBGP VPNv4 session to A
