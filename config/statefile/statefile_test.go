@@ -51,3 +51,24 @@ func TestWriteFailsKeepsOld(t *testing.T) {
 		t.Errorf("old content lost: %v", err)
 	}
 }
+
+// TestWriteRefusesPlantedSymlink: a symbolic link at the temporary name
+// (planted by someone who can write the state directory) makes Write
+// fail; the file it points at keeps its content.
+func TestWriteRefusesPlantedSymlink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "labels")
+	if err := os.Symlink(victim, p+".tmp"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(p, []byte("new")); err == nil {
+		t.Fatal("Write followed a symbolic link at its temporary name")
+	}
+	if got, err := os.ReadFile(victim); err != nil || string(got) != "keep me" {
+		t.Errorf("the link's target now holds %q (%v)", got, err)
+	}
+}
