@@ -24,7 +24,7 @@ help:
 	@echo "make e2e       two PEs and four CEs in namespaces: ping, TCP, isolation, nothing in clear (root)"
 	@echo "make interop-ike  Peregrine's IKEv2 against strongSwan in namespaces (root)"
 	@echo "make bench-scale  cost of a userspace-backend peregrined per VRF count: CSV and plot in build/bench-scale (root)"
-	@echo "make bench-bgp BGP import time and memory per route against gobgpd"
+	@echo "make bench-bgp BGP import time, CPU and memory per route against gobgpd, FRR and BIRD"
 	@echo "make bench-bgp-ce PE-CE: a gobgpd CE's BENCH_N routes to a gobgpd RR as VPNv4, Peregrine's PE against gobgpd's"
 	@echo "make bench-lab CE-to-CE iperf3 through Peregrine vs kernel forwarding vs wireguard-go (root)"
 	@echo "make tools     build staticcheck, gobgpd, wireguard-go and containerlab into bin/tools"
@@ -82,9 +82,12 @@ bench-scale: build $(TOOLS)/gobgpd
 	$(GO) run ./labs/scalebench -vrfs "$(VRFS)" -peregrined $(abspath $(BIN))/peregrined -out build/bench-scale
 
 # Peregrine's BGP import time for BENCH_N VPNv4 routes from a gobgpd peer,
-# next to a second gobgpd receiving the same routes in the same run; three
-# runs, judged by their medians (-runs). e.g. make bench-bgp BENCH_N=1000000
-# BENCH_FLAGS=-runs=1 (a run of a million routes takes minutes here).
+# next to a second gobgpd, FRR's bgpd and BIRD 2 (where installed;
+# BENCH_FLAGS=-field=false leaves them out) receiving the same routes in the
+# same run, each with its wall and CPU time against gobgpd's and its settled
+# RSS per route; three runs, judged by their medians (-runs). e.g. make
+# bench-bgp BENCH_N=1000000 BENCH_FLAGS=-runs=1 (a run of a million routes
+# takes minutes here).
 BENCH_N     ?= 100000
 BENCH_FLAGS ?=
 bench-bgp: build $(TOOLS)/gobgpd

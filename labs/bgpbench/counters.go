@@ -87,6 +87,9 @@ func (t *topology) hostSnap() (hostSnap, error) {
 	if t.pePID != os.Getpid() {
 		pids = append(pids, t.pePID)
 	}
+	for _, f := range t.field {
+		pids = append(pids, f.proc.Pid())
+	}
 	for _, pid := range pids {
 		u, err := readUsage(pid)
 		if err != nil {

@@ -1,10 +1,12 @@
 // Command bgpbench measures how fast peregrined imports a full VPNv4 table
 // into a VRF, and at what memory cost, against stock gobgpd receiving the
-// same routes from the same peer in the same run (`make bench-bgp`).
+// same routes from the same peer in the same run (`make bench-bgp`); FRR's
+// bgpd and BIRD 2, where installed, receive them too and are set against
+// gobgpd the same way (field.go).
 //
-// Topology: three processes on the host's loopback, one TCP port for BGP
-// (default 1790) on three addresses, each speaker's GoBGP gRPC API on its own
-// address. No namespaces are needed and no packet leaves 127.0.0.0/8.
+// Topology: processes on the host's loopback, one TCP port for BGP
+// (default 1790) on one address each, each GoBGP speaker's gRPC API on its
+// own address. No namespaces are needed and no packet leaves 127.0.0.0/8.
 //
 //	     bench (this program)
 //	      | gRPC AddPathStream: N VPNv4 paths, RD 65000:100, RT 65000:100
@@ -21,14 +23,18 @@
 //	                              +-------------------+
 //	                                ^ gRPC GetTable: VPNv4 destinations
 //
-// A actively connects to both; P and B are passive. All share AS 65000.
+// and, from A too, FRR bgpd at 127.0.0.14 and BIRD at 127.0.0.15 (field.go;
+// -field=false leaves them out).
+//
+// A actively connects to every receiver; they are passive. All share AS
+// 65000.
 //
 // Method:
 //  1. Build the N paths in memory (not timed): 10.a.b.0/24 for the first
 //     65,536, then 11.x.y.z/32; RD 65000:100, RT 65000:100, per-prefix
 //     labels 100..1099, next hop A.
 //  2. Start B and P, then A, whose global export policy rejects every
-//     route; wait until A reports both sessions Established.
+//     route; wait until A reports every session Established.
 //  3. Load the paths into A through its gRPC AddPathStream (not timed: A
 //     advertises nothing yet) and check A holds N.
 //  4. Read P's and B's RSS and CPU time, start the clock, and release A's
@@ -36,7 +42,8 @@
 //     so each gets A's full table at once, as a PE gets a full table when
 //     its session to a route reflector comes up. The receivers, not A's
 //     gRPC ingest, are then mostly what limits the rate.
-//  5. Poll B (GetTable: its VPNv4 destinations) and P until each holds N.
+//  5. Poll B (GetTable: its VPNv4 destinations), FRR and BIRD (a counter
+//     each, through vtysh and birdc) and P until each holds N.
 //     P is polled like B through its embedded GoBGP's API until its RIB
 //     holds N, then through GET /v1/vrfs until the VRF has imported N (see
 //     waitCount). Each time is estimated from the polls around the moment
@@ -74,6 +81,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -102,7 +110,9 @@ type options struct {
 	profile        string
 	keep           bool
 	stream         bool
+	field          bool // also FRR bgpd and BIRD as receivers (field.go)
 	targetRatio    float64
+	targetCPU      float64
 	targetPerRoute float64 // bytes
 }
 
@@ -134,8 +144,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.profile, "profile", "", "run P in-process and write cpu.pprof and heap.pprof to `dir`")
 	fs.BoolVar(&o.stream, "stream", false, "time from the first path loaded into A, which advertises as it loads,\ninstead of preloading A and timing its full-table dump")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs)")
-	fs.Float64Var(&o.targetRatio, "target-ratio", 1.5, "target for peregrine/gobgpd time")
-	fs.Float64Var(&o.targetPerRoute, "target-bytes", 1536, "target for RSS bytes per route")
+	fs.BoolVar(&o.field, "field", true, "also time FRR's bgpd and BIRD 2 as receivers of the same routes, where installed (import mode)")
+	fs.Float64Var(&o.targetRatio, "target-ratio", 1.2, "target for peregrine/gobgpd import wall time")
+	fs.Float64Var(&o.targetCPU, "target-cpu", 1.5, "target for peregrine/gobgpd import CPU time")
+	fs.Float64Var(&o.targetPerRoute, "target-bytes", 1024, "target for settled RSS bytes per route")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -201,7 +213,12 @@ func bench(ctx context.Context, o options, logw io.Writer) (*result, error) {
 	} else {
 		defer os.RemoveAll(dir)
 	}
+	fb, skipped := lookFieldBinaries(o.field)
+	for _, s := range skipped {
+		logf("%s", s)
+	}
 	if err := checkFree(hostPort(addrA, o.port), hostPort(addrP, o.port), hostPort(addrB, o.port),
+		hostPort(addrFRR, o.port), hostPort(addrBIRD, o.port),
 		hostPort(addrA, o.apiPort), hostPort(addrP, o.apiPort), hostPort(addrB, o.apiPort),
 		hostPort(addrP, metricsPort(o.apiPort))); err != nil {
 		return nil, err
@@ -236,7 +253,24 @@ func bench(ctx context.Context, o options, logw io.Writer) (*result, error) {
 	} else if err := t.startPeregrined(ctx, o.peregrined); err != nil {
 		return nil, err
 	}
-	if t.a, err = t.startGoBGP(ctx, o.gobgpd, "gobgpd-A", addrA, gobgpdConf(addrA, o.port, false, !o.stream, addrP, addrB)); err != nil {
+	neighbors := []netip.Addr{addrP, addrB}
+	if fb.bgpd != "" {
+		f, err := t.startFRR(ctx, fb)
+		if err != nil {
+			return nil, err
+		}
+		t.field = append(t.field, f)
+		neighbors = append(neighbors, f.addr)
+	}
+	if fb.bird != "" {
+		f, err := t.startBIRD(ctx, fb)
+		if err != nil {
+			return nil, err
+		}
+		t.field = append(t.field, f)
+		neighbors = append(neighbors, f.addr)
+	}
+	if t.a, err = t.startGoBGP(ctx, o.gobgpd, "gobgpd-A", addrA, gobgpdConf(addrA, o.port, false, !o.stream, neighbors...)); err != nil {
 		return nil, err
 	}
 	if err := t.waitEstablished(ctx); err != nil {

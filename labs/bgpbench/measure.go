@@ -136,44 +136,54 @@ func waitCount(ctx context.Context, stages []counter, from, target int, start ti
 	return w, nil
 }
 
-// race waits for P and B at once, from the same start. If one fails the
-// other is abandoned.
-func race(ctx context.Context, t *topology, from, target int, start time.Time, pp pollPolicy) (pw, bw waited, err error) {
+// receiver is one speaker the import is timed on: how to count what it
+// holds (P: its GoBGP RIB, then its VRF; see waitCount), the process to
+// watch and the pid whose usage to read.
+type receiver struct {
+	name   string
+	stages []counter
+	proc   *proc
+	pid    int
+}
+
+// receivers are P, B and the field's daemons, in that order.
+func (t *topology) receivers() []receiver {
+	rs := []receiver{
+		{name: "peregrine", stages: []counter{t.peRIB, t.pe}, proc: t.p, pid: t.pePID},
+		{name: "gobgpd B", stages: []counter{gobgpCounter{t.b.api}}, proc: t.b.proc, pid: t.b.proc.Pid()},
+	}
+	for _, f := range t.field {
+		rs = append(rs, receiver{name: f.name, stages: []counter{f.counter}, proc: f.proc, pid: f.proc.Pid()})
+	}
+	return rs
+}
+
+// race waits for every receiver at once, from the same start, and returns
+// their waits in the same order. If one fails the others are abandoned.
+func race(ctx context.Context, rs []receiver, from, target int, start time.Time, pp pollPolicy) ([]waited, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type res struct {
+		i   int
 		w   waited
 		err error
 	}
-	pc, bc := make(chan res, 1), make(chan res, 1)
-	go func() {
-		w, err := waitCount(ctx, []counter{t.peRIB, t.pe}, from, target, start, pp, t.p, t.pePID)
-		pc <- res{w, err}
-	}()
-	go func() {
-		w, err := waitCount(ctx, []counter{gobgpCounter{t.b.api}}, from, target, start, pp, t.b.proc, t.b.proc.Pid())
-		bc <- res{w, err}
-	}()
-	var pr, br res
-	for range 2 {
-		select {
-		case pr = <-pc:
-			pc = nil
-			if pr.err != nil {
-				cancel()
-			}
-		case br = <-bc:
-			bc = nil
-			if br.err != nil {
-				cancel()
-			}
+	done := make(chan res, len(rs))
+	for i, r := range rs {
+		go func() {
+			w, err := waitCount(ctx, r.stages, from, target, start, pp, r.proc, r.pid)
+			done <- res{i, w, err}
+		}()
+	}
+	ws := make([]waited, len(rs))
+	var first error
+	for range rs {
+		r := <-done
+		ws[r.i] = r.w
+		if r.err != nil && first == nil {
+			first = fmt.Errorf("%s: %w", rs[r.i].name, r.err)
+			cancel()
 		}
 	}
-	switch {
-	case pr.err != nil:
-		return pw, bw, fmt.Errorf("peregrine: %w", pr.err)
-	case br.err != nil:
-		return pw, bw, fmt.Errorf("gobgpd B: %w", br.err)
-	}
-	return pr.w, br.w, nil
+	return ws, first
 }

@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -380,5 +381,9 @@ func printCE(w io.Writer, o options, legs [][2]ceLeg) {
 	fmt.Fprintf(w, "medians: gobgpd PE rss/route %.0fB; peregrine Go heap/route %.0fB; CPU ratio peregrine/gobgpd %s\n",
 		stats.Median(gobgpPer), stats.Median(heapPer), cpuRatio)
 	head := fmt.Sprintf("pece N=%d runs=%d medians: peregrine=%.2fs gobgpd=%.2fs", o.n, len(legs), stats.Median(pT), stats.Median(bT))
-	verdict(w, o, head, stats.Median(ratios), stats.Median(perRoute), false)
+	cpuMedian := math.NaN()
+	if len(cpuRatios) > 0 {
+		cpuMedian = stats.Median(cpuRatios)
+	}
+	verdict(w, o, head, stats.Median(ratios), cpuMedian, stats.Median(perRoute), false)
 }

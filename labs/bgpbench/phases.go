@@ -31,6 +31,13 @@ func measure(ctx context.Context, t *topology, o options, batches [][]*api.Path,
 	if r.aBefore, err = readUsage(aPID); err != nil {
 		return nil, err
 	}
+	for _, f := range t.field {
+		fr := fieldResult{name: f.name}
+		if fr.before, err = readUsage(f.proc.Pid()); err != nil {
+			return nil, err
+		}
+		r.field = append(r.field, fr)
+	}
 	if prof != nil {
 		r.heapBefore = prof.begin()
 	} else if r.pHeapBefore, err = readGoHeap(ctx, hostPort(addrP, metricsPort(t.apiPort))); err != nil {
@@ -46,14 +53,17 @@ func measure(ctx context.Context, t *topology, o options, batches [][]*api.Path,
 	if o.stream {
 		trigger = func(ctx context.Context) error { return load(ctx, t.a.api, batches) }
 	}
-	pw, bw, took, err := timed(ctx, t, 0, o.n, o.poll, trigger)
+	ws, took, err := timed(ctx, t, 0, o.n, o.poll, trigger)
 	if err != nil {
 		return nil, err
 	}
 	if o.stream {
 		r.load = took
 	}
-	r.p, r.b = pw, bw
+	r.p, r.b = ws[0], ws[1]
+	for i := range r.field {
+		r.field[i].w = ws[2+i]
+	}
 	if r.aAfter, err = readUsage(aPID); err != nil {
 		return nil, err
 	}
@@ -80,6 +90,11 @@ func measure(ctx context.Context, t *topology, o options, batches [][]*api.Path,
 	}
 	if r.bSettled, err = readUsage(t.b.proc.Pid()); err != nil {
 		return nil, err
+	}
+	for i, f := range t.field {
+		if r.field[i].settled, err = readUsage(f.proc.Pid()); err != nil {
+			return nil, err
+		}
 	}
 	if prof == nil {
 		if r.pHeap, err = readGoHeap(ctx, hostPort(addrP, metricsPort(t.apiPort))); err != nil {
@@ -125,11 +140,16 @@ func (r *result) withdraw(ctx context.Context, t *topology, pp pollPolicy) error
 	if err != nil {
 		return err
 	}
-	if r.pw, r.bw, _, err = timed(ctx, t, r.n, 0, pp, func(ctx context.Context) error {
+	ws, _, err := timed(ctx, t, r.n, 0, pp, func(ctx context.Context) error {
 		_, err := t.a.api.DeletePath(ctx, &api.DeletePathRequest{TableType: api.TableType_GLOBAL, Family: vpnv4})
 		return err
-	}); err != nil {
+	})
+	if err != nil {
 		return err
+	}
+	r.pw, r.bw = ws[0], ws[1]
+	for i := range r.field {
+		r.field[i].ww = ws[2+i]
 	}
 	if r.aWithdrawn, err = readUsage(t.a.proc.Pid()); err != nil {
 		return err
@@ -144,9 +164,9 @@ func (r *result) withdraw(ctx context.Context, t *topology, pp pollPolicy) error
 }
 
 // timed starts the clock, calls trigger (which makes A send) and at the
-// same time waits for P and B to go from count from to target. It returns
-// how long trigger took.
-func timed(ctx context.Context, t *topology, from, target int, pp pollPolicy, trigger func(context.Context) error) (pw, bw waited, took time.Duration, err error) {
+// same time waits for every receiver (P, B, then the field's) to go from
+// count from to target. It returns how long trigger took.
+func timed(ctx context.Context, t *topology, from, target int, pp pollPolicy, trigger func(context.Context) error) (ws []waited, took time.Duration, err error) {
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
@@ -156,16 +176,16 @@ func timed(ctx context.Context, t *topology, from, target int, pp pollPolicy, tr
 		took = time.Since(start)
 		done <- err
 	}()
-	pw, bw, err = race(ctx, t, from, target, start, pp)
+	ws, err = race(ctx, t.receivers(), from, target, start, pp)
 	if err != nil {
 		cancel()
 		<-done
-		return pw, bw, took, err
+		return ws, took, err
 	}
 	if err := <-done; err != nil {
-		return pw, bw, took, fmt.Errorf("gobgpd A: %w", err)
+		return ws, took, fmt.Errorf("gobgpd A: %w", err)
 	}
-	return pw, bw, took, nil
+	return ws, took, nil
 }
 
 // load streams the batches into A's global RIB.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"strings"
 	"text/tabwriter"
@@ -31,12 +32,93 @@ type result struct {
 
 	heapBefore, heapAfter uint64 // -profile: live Go heap after a GC
 
+	field []fieldResult // FRR, BIRD, where installed
+
 	// others and othersWithdraw are the processors' worth of CPU the rest
 	// of the host used during each phase (see otherCores).
 	others, othersWithdraw float64
 }
 
+// fieldResult is what one of the field's receivers (field.go) did.
+type fieldResult struct {
+	name            string
+	w, ww           waited // import, withdrawal (use: at that moment)
+	before, settled usage
+}
+
 func (r *result) ratio() float64 { return r.p.elapsed.Seconds() / r.b.elapsed.Seconds() }
+
+// cpuRatio is P's import CPU time over B's; NaN in-process, where P's CPU
+// is this program's.
+func (r *result) cpuRatio() float64 {
+	if r.inProcess {
+		return math.NaN()
+	}
+	p, b := r.importCPU()
+	return p.Seconds() / b.Seconds()
+}
+
+// daemonFigures are one receiver's import figures, for the table that
+// sets every receiver against gobgpd B.
+type daemonFigures struct {
+	name            string
+	wall, cpu       time.Duration
+	wWall, wCPU     time.Duration // withdrawal
+	before, settled usage
+	noUsage         bool // P in-process: its CPU and RSS are this program's
+}
+
+// daemons returns B, P and the field's receivers, B first: the reference.
+func (r *result) daemons() []daemonFigures {
+	pCPU, bCPU := r.importCPU()
+	ds := []daemonFigures{
+		{name: "gobgpd B", wall: r.b.elapsed, cpu: bCPU, before: r.bBefore, settled: r.bSettled,
+			wWall: r.bw.elapsed, wCPU: r.bw.use.CPU - r.bSettled.CPU},
+		{name: "peregrine P", wall: r.p.elapsed, cpu: pCPU, before: r.pBefore, settled: r.pSettled,
+			wWall: r.pw.elapsed, wCPU: r.pw.use.CPU - r.pSettled.CPU, noUsage: r.inProcess},
+	}
+	for _, f := range r.field {
+		ds = append(ds, daemonFigures{name: f.name, wall: f.w.elapsed, cpu: f.w.use.CPU - f.before.CPU,
+			before: f.before, settled: f.settled, wWall: f.ww.elapsed, wCPU: f.ww.use.CPU - f.settled.CPU})
+	}
+	return ds
+}
+
+// printDaemons writes every receiver's wall and CPU time for the import
+// (and the withdrawal), each as a ratio to gobgpd B's, and its settled RSS
+// per route.
+func (r *result) printDaemons(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := "import of A's routes\twall\tCPU\twall/B\tCPU/B\tRSS settled\tB/route settled\t"
+	if r.withdrawn {
+		head += "withdraw wall\twall/B\tCPU\tCPU/B\t"
+	}
+	fmt.Fprintln(tw, head)
+	ds := r.daemons()
+	ref := ds[0]
+	for _, d := range ds {
+		cpu, cpuRatio, rss, perRoute := dur(d.cpu), ratioString(d.cpu, ref.cpu), mb(d.settled.RSS), fmt.Sprintf("%.0f", r.perRoute(d.before, d.settled))
+		wCPU, wCPURatio := dur(d.wCPU), ratioString(d.wCPU, ref.wCPU)
+		if d.noUsage {
+			cpu, cpuRatio, rss, perRoute, wCPU, wCPURatio = "-", "-", "-", "-", "-", "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t", d.name, dur(d.wall), cpu, ratioString(d.wall, ref.wall), cpuRatio, rss, perRoute)
+		if r.withdrawn {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t", dur(d.wWall), ratioString(d.wWall, ref.wWall), wCPU, wCPURatio)
+		}
+		fmt.Fprintln(tw)
+	}
+	_ = tw.Flush()
+}
+
+// ratioString is a/b with two decimals, or "-" when b is zero (a CPU time
+// below the kernel's 10 ms tick).
+func ratioString(a, b time.Duration) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", a.Seconds()/b.Seconds())
+}
 
 // importCPU is P's and B's own CPU time over the import.
 func (r *result) importCPU() (p, b time.Duration) {
@@ -99,7 +181,7 @@ func (r *result) phaseRows(tw io.Writer, title string, aLoad time.Duration, aCPU
 func (r *result) print(w io.Writer, o options) {
 	r.printReport(w, o)
 	head := fmt.Sprintf("N=%d peregrine=%s gobgpd=%s", r.n, dur(r.p.elapsed), dur(r.b.elapsed))
-	verdict(w, o, head, r.ratio(), r.pPerRoute(), r.inProcess)
+	verdict(w, o, head, r.ratio(), r.cpuRatio(), r.pPerRoute(), r.inProcess)
 }
 
 // printReport writes the tables of one run.
@@ -148,17 +230,23 @@ func (r *result) printReport(w io.Writer, o options) {
 			mb(int64(r.pHeap.live)), (r.pHeap.live-r.pHeapBefore.live)/float64(r.n), mb(int64(r.pHeap.inUse)), mb(int64(r.pHeap.inUse-r.pHeap.live)), r.pHeap.gogc)
 	}
 	fmt.Fprintf(w, "(settled: %v after import; peak: VmHWM, the RSS high-water mark, read when settled)\n\n", o.settle)
+	r.printDaemons(w)
+	fmt.Fprintln(w)
 }
 
 // verdict writes the figures held against the targets, ratio and memory
 // per route, after head, and whether they are met.
-func verdict(w io.Writer, o options, head string, ratio, perRoute float64, inProcess bool) {
+func verdict(w io.Writer, o options, head string, ratio, cpuRatio, perRoute float64, inProcess bool) {
 	memWhat := "rss/route"
 	if inProcess {
 		memWhat = "heap/route"
 	}
-	fmt.Fprintf(w, "bench-bgp: %s ratio=%.2f (target <=%g) %s=%.0fB (target <=%gB)\n",
-		head, ratio, o.targetRatio, memWhat, perRoute, o.targetPerRoute)
+	cpu := "-" // P in-process, or CPU times below the clock tick
+	if !math.IsNaN(cpuRatio) {
+		cpu = fmt.Sprintf("%.2f", cpuRatio)
+	}
+	fmt.Fprintf(w, "bench-bgp: %s ratio=%.2f (target <=%g) cpu-ratio=%s (target <=%g) %s=%.0fB (target <=%gB)\n",
+		head, ratio, o.targetRatio, cpu, o.targetCPU, memWhat, perRoute, o.targetPerRoute)
 	if inProcess {
 		fmt.Fprintln(w, "profile run: P shares this process, so targets are not judged")
 		return
@@ -166,6 +254,9 @@ func verdict(w io.Writer, o options, head string, ratio, perRoute float64, inPro
 	var missed []string
 	if ratio > o.targetRatio {
 		missed = append(missed, fmt.Sprintf("ratio %.2f > %g", ratio, o.targetRatio))
+	}
+	if cpuRatio > o.targetCPU {
+		missed = append(missed, fmt.Sprintf("cpu-ratio %.2f > %g", cpuRatio, o.targetCPU))
 	}
 	if perRoute > o.targetPerRoute {
 		missed = append(missed, fmt.Sprintf("%s %.0fB > %gB", memWhat, perRoute, o.targetPerRoute))

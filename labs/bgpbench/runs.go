@@ -34,16 +34,50 @@ func printRuns(w io.Writer, o options, rs []*result) {
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "run\tperegrine P\tgobgpd B\tratio\tCPU ratio\trss/route\t")
-	var ratios, perRoute, pTimes, bTimes []float64
+	var ratios, cpuRatios, perRoute, pTimes, bTimes []float64
 	for i, r := range rs {
-		pCPU, bCPU := r.importCPU()
-		cpu := pCPU.Seconds() / bCPU.Seconds()
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f\t%.2f\t%.0fB\t\n", i+1, dur(r.p.elapsed), dur(r.b.elapsed), r.ratio(), cpu, r.pPerRoute())
-		ratios, perRoute = append(ratios, r.ratio()), append(perRoute, r.pPerRoute())
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.2f\t%.2f\t%.0fB\t\n", i+1, dur(r.p.elapsed), dur(r.b.elapsed), r.ratio(), r.cpuRatio(), r.pPerRoute())
+		ratios, cpuRatios, perRoute = append(ratios, r.ratio()), append(cpuRatios, r.cpuRatio()), append(perRoute, r.pPerRoute())
 		pTimes, bTimes = append(pTimes, r.p.elapsed.Seconds()), append(bTimes, r.b.elapsed.Seconds())
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)
+	printDaemonMedians(w, rs)
+	fmt.Fprintln(w)
 	head := fmt.Sprintf("N=%d runs=%d medians: peregrine=%.2fs gobgpd=%.2fs", rs[0].n, len(rs), stats.Median(pTimes), stats.Median(bTimes))
-	verdict(w, o, head, stats.Median(ratios), stats.Median(perRoute), false)
+	verdict(w, o, head, stats.Median(ratios), stats.Median(cpuRatios), stats.Median(perRoute), false)
+}
+
+// printDaemonMedians writes, for every receiver, the medians over the
+// runs of its import wall and CPU time, of each as a ratio to gobgpd B's
+// in the same run, and of its settled RSS per route.
+func printDaemonMedians(w io.Writer, rs []*result) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "medians of %d runs\twall\tCPU\twall/B\tCPU/B\tB/route settled\t\n", len(rs))
+	for i, d := range rs[0].daemons() {
+		var wall, cpu, wallRatio, cpuRatio, perRoute []float64
+		for _, r := range rs {
+			ds := r.daemons()
+			if i >= len(ds) {
+				continue
+			}
+			x, ref := ds[i], ds[0]
+			wall, cpu = append(wall, x.wall.Seconds()), append(cpu, x.cpu.Seconds())
+			wallRatio = append(wallRatio, x.wall.Seconds()/ref.wall.Seconds())
+			if ref.cpu > 0 {
+				cpuRatio = append(cpuRatio, x.cpu.Seconds()/ref.cpu.Seconds())
+			}
+			perRoute = append(perRoute, r.perRoute(x.before, x.settled))
+		}
+		if d.noUsage {
+			fmt.Fprintf(tw, "%s\t%.2fs\t-\t%.2f\t-\t-\t\n", d.name, stats.Median(wall), stats.Median(wallRatio))
+			continue
+		}
+		cr := "-"
+		if len(cpuRatio) > 0 {
+			cr = fmt.Sprintf("%.2f", stats.Median(cpuRatio))
+		}
+		fmt.Fprintf(tw, "%s\t%.2fs\t%.2fs\t%.2f\t%s\t%.0f\t\n", d.name, stats.Median(wall), stats.Median(cpu), stats.Median(wallRatio), cr, stats.Median(perRoute))
+	}
+	_ = tw.Flush()
 }

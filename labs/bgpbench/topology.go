@@ -40,10 +40,11 @@ type topology struct {
 	procs         procs
 
 	a, b   *gobgp
-	p      *proc   // nil in -profile mode, where P runs in this process
-	pe     counter // P's VRF
-	peRIB  counter // P's GoBGP RIB, through its gRPC API
-	pePID  int     // for /proc; this process in -profile mode
+	field  []*fieldDaemon // FRR, BIRD: further receivers, if installed
+	p      *proc          // nil in -profile mode, where P runs in this process
+	pe     counter        // P's VRF
+	peRIB  counter        // P's GoBGP RIB, through its gRPC API
+	pePID  int            // for /proc; this process in -profile mode
 	conns  []*grpc.ClientConn
 	closer []func()
 }
@@ -163,6 +164,15 @@ vrfs:
 // metricsPort is P's Prometheus port, beside its GoBGP API.
 func metricsPort(apiPort int) int { return apiPort + 1 }
 
+// writeDirFile writes name into dir, a subdirectory it creates.
+func (t *topology) writeDirFile(dir, name, content string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, name)
+	return path, os.WriteFile(path, []byte(content), 0o600)
+}
+
 func (t *topology) writeFile(name, content string) (string, error) {
 	path := filepath.Join(t.dir, name)
 	return path, os.WriteFile(path, []byte(content), 0o600)
@@ -269,8 +279,9 @@ func releaseRoutes(ctx context.Context, a api.GobgpApiClient) error {
 	return nil
 }
 
-// waitEstablished waits until A has both sessions up.
+// waitEstablished waits until A has every session up.
 func (t *topology) waitEstablished(ctx context.Context) error {
+	want := 2 + len(t.field)
 	return poll(ctx, 30*time.Second, t.a.proc, func(ctx context.Context) (bool, error) {
 		up := 0
 		err := listPeers(ctx, t.a.api, func(p *api.Peer) {
@@ -278,7 +289,7 @@ func (t *topology) waitEstablished(ctx context.Context) error {
 				up++
 			}
 		})
-		return up == 2, err
+		return up == want, err
 	})
 }
 
