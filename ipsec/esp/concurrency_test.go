@@ -26,6 +26,10 @@ func testConcurrentSealOpen(t *testing.T, c Cipher) {
 	tx, rx := mustSA(t, cfg), mustSA(t, cfg)
 	const workers, each = 8, 300
 	pkts := make([][]byte, workers*each)
+	var payloadBytes uint64
+	for i := range each {
+		payloadBytes += uint64(workers * (20 + i%150))
+	}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
@@ -46,15 +50,26 @@ func testConcurrentSealOpen(t *testing.T, c Cipher) {
 	}
 	wg.Wait()
 	seen := make(map[uint32]bool, len(pkts))
+	ivs := make(map[[16]byte]bool, len(pkts)) // the AEAD nonce's IV, the CBC IV
 	for _, p := range pkts {
 		seq := binary.BigEndian.Uint32(p[4:8])
 		if seen[seq] {
 			t.Fatalf("sequence number %d used twice", seq)
 		}
 		seen[seq] = true
+		var iv [16]byte
+		copy(iv[:], p[HeaderLen:HeaderLen+c.IVLen()])
+		if ivs[iv] {
+			t.Fatalf("IV %x used twice", iv[:c.IVLen()])
+		}
+		ivs[iv] = true
 	}
 	if len(seen) != workers*each || tx.LastSeq() != workers*each {
 		t.Fatalf("%d distinct numbers, last %d; want %d", len(seen), tx.LastSeq(), workers*each)
+	}
+	// The packet count is derived from the sequence counter (Counters).
+	if c := tx.Counters(); c.SealedPackets != workers*each || c.SealedBytes != payloadBytes {
+		t.Fatalf("sealed %d packets, %d bytes; want %d, %d", c.SealedPackets, c.SealedBytes, workers*each, payloadBytes)
 	}
 
 	// Open in sequence order (the sealers interleaved arbitrarily, which
@@ -92,7 +107,7 @@ func testConcurrentSealOpen(t *testing.T, c Cipher) {
 	if accepted.Load() != int64(len(pkts)) || rejected.Load() != int64(len(pkts)) {
 		t.Fatalf("accepted %d, rejected %d; want %d each", accepted.Load(), rejected.Load(), len(pkts))
 	}
-	if c := rx.Counters(); c.OpenedPackets != uint64(len(pkts)) || c.Replayed != uint64(len(pkts)) {
+	if c := rx.Counters(); c.OpenedPackets != uint64(len(pkts)) || c.OpenedBytes != payloadBytes || c.Replayed != uint64(len(pkts)) {
 		t.Fatalf("counters %+v", c)
 	}
 }

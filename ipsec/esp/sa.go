@@ -74,6 +74,10 @@ type SA struct {
 	ivLen, icvLen, blockMask int
 	limit                    uint64 // highest sequence number Seal may use
 	rekeyAt                  uint64
+	// seqBase is the sequence number before the SA's first Seal
+	// (Config.InitialSeq, or Reserve's last): Seal's packet count is
+	// seq - seqBase.
+	seqBase uint64
 	// reserved, if set, bounds Seal further (Reserve, sequence.go).
 	reserved *reservation
 
@@ -124,6 +128,7 @@ func NewSA(cfg Config) (*SA, error) {
 		return nil, fmt.Errorf("esp: Config.InitialSeq: %d exceeds the sequence space (%d)", cfg.InitialSeq, sa.limit)
 	}
 	sa.seq.Store(cfg.InitialSeq)
+	sa.seqBase = cfg.InitialSeq
 	if !cfg.Cipher.IsAEAD() {
 		cbc, err := newCBCSuite(cfg.Cipher, cfg.Key)
 		if err != nil {

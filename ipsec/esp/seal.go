@@ -29,13 +29,12 @@ func (sa *SA) Seal(buf []byte, off, n int, nextHeader uint8) ([]byte, error) {
 	} else {
 		sa.sealAEAD(buf, off, end, seq, seq)
 	}
-	sa.sealed.packets.Add(1)
-	sa.sealed.bytes.Add(uint64(n))
 	return pkt, nil
 }
 
-// frame checks Seal's room, takes the next sequence number and writes the
-// trailer after buf[off:off+n]; end is where the trailer ends.
+// frame checks Seal's room, takes the next sequence number, counts the
+// payload's bytes and writes the trailer after buf[off:off+n]; end is where
+// the trailer ends.
 func (sa *SA) frame(buf []byte, off, n int, nextHeader uint8) (seq uint64, end int, err error) {
 	if off < ScratchLen+HeaderLen+sa.ivLen {
 		sa.sealed.errors.Add(1)
@@ -52,6 +51,11 @@ func (sa *SA) frame(buf []byte, off, n int, nextHeader uint8) (seq uint64, end i
 		sa.sealed.exhausted.Add(1)
 		return 0, 0, ErrSequenceExhausted
 	}
+	// Counted here, before the cipher writes the packet: the locked add
+	// then follows nextSeq's compare-and-swap with next to nothing in the
+	// store buffer to drain. Nothing fails past nextSeq, so the packet
+	// count is the sequence numbers used (Counters).
+	sa.sealed.bytes.Add(uint64(n))
 
 	// Trailer: pad bytes 1, 2, 3, ..., pad length, next header.
 	end = off + n

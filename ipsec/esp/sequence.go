@@ -73,6 +73,7 @@ func (sa *SA) Reserve(last, ceiling, refillAt uint64, refill func()) error {
 	r.ceiling.Store(ceiling)
 	r.refillAt.Store(refillAt)
 	sa.seq.Store(last)
+	sa.seqBase = last
 	sa.reserved = r
 	return nil
 }

@@ -275,6 +275,40 @@ func TestConcurrentUpdate(t *testing.T) {
 	}
 }
 
+// TestUpdateCounted checks that the tally counts exactly the numbers
+// UpdateCounted recorded, from concurrent callers, and survives Init.
+func TestUpdateCounted(t *testing.T) {
+	var w Window
+	const n, workers = 3000, 4
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := uint64(1); s <= n; s++ {
+				_ = w.UpdateCounted(s, s)
+			}
+		}()
+	}
+	wg.Wait()
+	if p, b := w.Accepted(); p != n || b != n*(n+1)/2 {
+		t.Fatalf("Accepted() = %d packets, %d bytes; want %d, %d", p, b, n, n*(n+1)/2)
+	}
+	if err := w.UpdateCounted(n, 7); err != ErrReplayed {
+		t.Fatalf("replayed %d: %v", n, err)
+	}
+	if err := w.UpdateCounted(0, 7); err != ErrTooOld {
+		t.Fatalf("0: %v", err)
+	}
+	_ = w.Init(0)
+	if err := w.UpdateCounted(1, 10); err != nil {
+		t.Fatal(err)
+	}
+	if p, b := w.Accepted(); p != n+1 || b != n*(n+1)/2+10 {
+		t.Fatalf("after Init: %d packets, %d bytes", p, b)
+	}
+}
+
 func BenchmarkCheckUpdate(b *testing.B) {
 	var w Window
 	b.ReportAllocs()
