@@ -50,7 +50,7 @@ func FuzzInbound(f *testing.F) {
 // and count whatever it cannot forward.
 func FuzzInboundSealed(f *testing.F) {
 	pe1, pe2 := newTestDataplane(f, pe1State()), newTestDataplane(f, pe2State())
-	tx := pe1.outSAs[outKey{pe2Addr, 0x1001}].sa
+	tx := pe1.outSAs[outKey{remote: pe2Addr, spi: 0x1001}].sa
 	from := netip.AddrPortFrom(pe1Addr, 4500)
 	f.Add([]byte{0x00, 0x7d, 0x11, 0x40, 0x45, 0, 0, 20, 0, 0, 0, 0, 64, 1, 0, 0, 10, 1, 0, 2, 10, 2, 0, 2}) // label 2001 S=1, IPv4
 	f.Add([]byte{0x00, 0x7d, 0x10, 0x40, 0x00, 0x7d, 0x11, 0x40})                                            // two labels
