@@ -25,6 +25,8 @@ type dataplane struct {
 	// backend without an ESP gateway), which sends every remote PE plain
 	// MPLS unless unprotected peers are listed (protection.go).
 	trustedCore bool
+	// attachments are the configured IPsec attachments (api_attach.go).
+	attachments []configuredAttachment
 }
 
 func newDataplane(r *fib.Reconciler, b fib.Backend) *dataplane {
@@ -44,6 +46,7 @@ func (a *apiServer) routeShow(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/bgp/{family}", a.vpnPaths)
 	mux.HandleFunc("GET /v1/mpls", a.mpls)
 	mux.HandleFunc("GET /v1/ipsec/sa", a.ipsecSAs)
+	mux.HandleFunc("GET /v1/ipsec/attachments", a.ipsecAttachments)
 	mux.HandleFunc("GET /v1/interfaces", a.interfaces)
 }
 
