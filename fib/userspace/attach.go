@@ -31,11 +31,11 @@ import (
 // table (d.spis): a PE's SA cannot deliver into a VRF by address, and a
 // gateway's cannot deliver a label stack into any VRF.
 
-// IP protocol numbers of the inner packet in tunnel mode (ESP's next
-// header, RFC 4303 section 2.6).
+// The inner packet's protocol in tunnel mode (ESP's next header, RFC
+// 4303 section 2.6).
 const (
-	protoIPv4 = 4
-	protoIPv6 = 41
+	protoIPv4 = esp.NextHeaderIPv4
+	protoIPv6 = esp.NextHeaderIPv6
 )
 
 // attachment is one fib.Attachment in the fast path. It lives as long as
