@@ -70,6 +70,8 @@ vrfs:
           remote-address: 192.168.9.6
           remote-id: gw-blue.example
           psk-file: gw-blue.psk
+          child-lifetime: {soft: 4s, hard: 30s}
+          dpd-interval: 2s
 ipsec:
   local-address: 192.168.0.1
   tunnels:
@@ -190,6 +192,34 @@ func TestE2EAttachmentStrongSwan(t *testing.T) {
 		if !strings.Contains(out, "IP 10.9.0.2 > 10.2.0.2: ICMP echo request, id 30583") {
 			t.Errorf("ce-red-2 did not see the well-sealed control packet:\n%s", out)
 		}
+	})
+
+	t.Run("continuous ping across a rekey of blue's child loses nothing", func(t *testing.T) {
+		first := waitAttachment(t, ctx, e.pe1, "gw-blue", "up").InSPI
+		const count = 250 // 25 s at 100 ms: past pe1's rekey, 17 s into the child (halfway between soft and hard as responder)
+		pctx, pcancel := context.WithTimeout(ctx, 60*time.Second)
+		defer pcancel()
+		out, err := blue2.Exec(pctx, "ping", "-c", fmt.Sprint(count), "-i", "0.1", "-W", "1", "10.9.0.2")
+		summary := string(out)
+		if i := strings.Index(summary, "---"); i >= 0 {
+			summary = summary[i:]
+		}
+		t.Logf("ping: %s", strings.ReplaceAll(summary, "\n", " | "))
+		if err != nil || !strings.Contains(string(out), fmt.Sprintf("%d packets transmitted, %d received", count, count)) {
+			t.Errorf("ping lost packets across the rekey: %v\n%s", err, summary)
+		}
+		if now := waitAttachment(t, ctx, e.pe1, "gw-blue", "up").InSPI; now == first {
+			t.Errorf("gw-blue's child was not rekeyed in %d s (in SPI still 0x%08x)", count/10, now)
+		}
+	})
+
+	t.Run("a gateway that leaves takes its prefixes out of its VRF, at pe2 too", func(t *testing.T) {
+		if out, err := gws["red"].swanctl("--terminate", "--ike", "pe1", "--timeout", "10"); err != nil {
+			t.Fatalf("swanctl --terminate: %v\n%s", err, out)
+		}
+		waitAttachment(t, ctx, e.pe1, "gw-red", "down")
+		e.pe2.waitImported(t, ctx, "red", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:11", "fd00:1::/64 via 192.168.0.1 label * rd 65000:11")
+		e.pe2.waitImported(t, ctx, "blue", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:12", "10.9.0.0/24 via 192.168.0.1 label * rd 65000:12", "fd00:1::/64 via 192.168.0.1 label * rd 65000:12")
 	})
 
 	t.Run("PSKs never logged", func(t *testing.T) {
