@@ -52,6 +52,10 @@ func TestAttachmentDocsAndMetrics(t *testing.T) {
 	if strings.Contains(string(js), "secret") || strings.Contains(string(js), "30313233") {
 		t.Error("a key in the show output")
 	}
+	sas := dp.saDocs()
+	if len(sas) != 2 || sas[0].Remote.String() != "10.0.9.2" || sas[0].Direction != "out" || sas[0].SPI != 0xc1 || sas[1].SPI != 0xd1 {
+		t.Errorf("show ipsec sa: %+v", sas)
+	}
 	c := &collector{dp: dp}
 	metrics := `
 # HELP peregrine_ipsec_attachment_up 1 while an IPsec attachment has a child SA (its site prefixes are routed and exported), else 0.
