@@ -77,6 +77,10 @@ func (c *Config) validateAttachments(bad badFunc, names map[string]int, remotes 
 	backendSaid := false
 	for i, v := range c.VRFs {
 		var sites []sitePrefix // this VRF's, to refuse overlaps
+		statics := map[netip.Prefix]int{}
+		for k, r := range v.StaticRoutes {
+			statics[r.Prefix] = k
+		}
 		for j, a := range v.IPsecAttachments {
 			path := fmt.Sprintf("vrfs[%d].ipsec-attachments[%d]", i, j)
 			switch {
@@ -106,6 +110,9 @@ func (c *Config) validateAttachments(bad badFunc, names map[string]int, remotes 
 				pp := fmt.Sprintf("%s.site-prefixes[%d]", path, k)
 				if !validAttachmentPrefix(bad, pp, p) {
 					continue
+				}
+				if k, dup := statics[p]; dup {
+					bad(pp, p.String(), "is also vrfs[%d].static-routes[%d], which would take the site's traffic", i, k)
 				}
 				for _, s := range sites {
 					if s.p.Overlaps(p) {

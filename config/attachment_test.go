@@ -70,6 +70,8 @@ func TestAttachmentBad(t *testing.T) {
 	}{
 		{"unknown kind", vrf("      - name: a\n        kind: pool\n        site-prefixes: [10.9.0.0/24]\n" + ike),
 			[]string{`vrfs[0].ipsec-attachments[0].kind: "pool": want gateway`}},
+		{"static route to the site", strings.Replace(vrf("      - name: a\n        site-prefixes: [10.9.0.0/24]\n"+ike), "    rd: 65000:1\n", "    rd: 65000:1\n    static-routes: [{prefix: 10.9.0.0/24}]\n", 1),
+			[]string{"vrfs[0].ipsec-attachments[0].site-prefixes[0]: 10.9.0.0/24: is also vrfs[0].static-routes[0]"}},
 		{"no name", vrf("      - site-prefixes: [10.9.0.0/24]\n" + ike),
 			[]string{"vrfs[0].ipsec-attachments[0].name: required"}},
 		{"no site prefix", vrf("      - name: a\n" + ike),
