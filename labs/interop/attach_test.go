@@ -16,7 +16,8 @@ package interop_test
 // 10.9.1.5 is then dropped and counted (ts-violation), and ce-red-2 sees
 // nothing of it. strongSwan itself never sends outside the narrowed
 // selectors, so that packet is sealed here with gw-red's outbound key,
-// which charon logs at level 4 (chd = 4).
+// which charon logs at level 4 (chd = 4). Captures on the core and on
+// both gateway links hold no CE address in clear.
 
 import (
 	"context"
@@ -144,9 +145,9 @@ func TestE2EAttachmentStrongSwan(t *testing.T) {
 			otherBefore := icmpInEchos(t, other)
 			waitPing(t, ctx, c.ce, "10.9.0.2")
 			before := icmpInEchos(t, c.site)
-			must(t, ping(c.ce, "10.9.0.2", 5))
-			if got := icmpInEchos(t, c.site) - before; got != 5 {
-				t.Errorf("%s: the site's kernel counted %d echo requests for 5 pings", c.vrf, got)
+			must(t, ping(c.ce, "10.9.0.2", 10))
+			if got := icmpInEchos(t, c.site) - before; got != 10 {
+				t.Errorf("%s: the site's kernel counted %d echo requests for 10 pings", c.vrf, got)
 			}
 			// The other VRF's site, same address, got none of them.
 			if got := icmpInEchos(t, other) - otherBefore; got != 0 {
@@ -222,6 +223,12 @@ func TestE2EAttachmentStrongSwan(t *testing.T) {
 		e.pe2.waitImported(t, ctx, "blue", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:12", "10.9.0.0/24 via 192.168.0.1 label * rd 65000:12", "fd00:1::/64 via 192.168.0.1 label * rd 65000:12")
 	})
 
+	t.Run("nothing in clear on the core or the gateways' links", func(t *testing.T) {
+		for _, pcap := range []string{e.capture, filepath.Join(e.lab.Dir(), "gwr.pcap"), filepath.Join(e.lab.Dir(), "gwb.pcap")} {
+			checkCoreCapture(t, pcap)
+		}
+	})
+
 	t.Run("PSKs never logged", func(t *testing.T) {
 		log := e.pe1.proc.LogTail(1000000)
 		for _, psk := range []string{attachPSKRed, attachPSKBlue} {
@@ -292,6 +299,9 @@ func addGateway(t *testing.T, pe1 *netns.Node, vrf, peIf, peAddr, gwAddr, localT
 	must(t, err)
 	sites[vrf] = site
 	link(t, l, pe1, peIf, peAddr, gw, "eth0", gwAddr)
+	if _, err := pe1.Start("tcpdump", "-i", peIf, "-U", "-w", filepath.Join(l.Dir(), peIf+".pcap")); err != nil {
+		t.Skipf("tcpdump: %v", err)
+	}
 	link(t, l, gw, "site", "10.9.0.1/24", site, "eth0", "10.9.0.2/24")
 	mustExec(t, site, "ip", "route", "add", "default", "via", "10.9.0.1")
 	mustExec(t, gw, "ip", "route", "add", "192.168.0.0/30", "via", strings.TrimSuffix(peAddr, "/30"))
