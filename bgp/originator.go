@@ -51,6 +51,9 @@ type originator struct {
 	ce      map[string]map[netip.Prefix]ceRoute    // VRF -> best path from its CEs
 	ceFIB   map[string]map[netip.Prefix]netip.Addr // VRF -> CE routes given to the FIB (cefib.go)
 	labels  map[string]map[mpls.Label]netip.Prefix // VRF -> bound labels (zero prefix: per-VRF)
+	// attached are the up IPsec attachments' site prefixes, by VRF
+	// (attached.go): exported as static routes are.
+	attached map[string][]netip.Prefix
 }
 
 // newOriginator binds labels with alloc, kept in memory only.
@@ -65,6 +68,8 @@ func newBookOriginator(srv *server.BgpServer, book *labelBook, emit func(Event))
 		ce:      map[string]map[netip.Prefix]ceRoute{},
 		ceFIB:   map[string]map[netip.Prefix]netip.Addr{},
 		labels:  map[string]map[mpls.Label]netip.Prefix{},
+
+		attached: map[string][]netip.Prefix{},
 	}
 }
 
@@ -77,6 +82,7 @@ func (o *originator) sync(ctx context.Context, name string, cfg *VRF, connected 
 	if cfg != nil {
 		prefixes := slices.Clone(connected)
 		prefixes = append(prefixes, cfg.StaticRoutes...)
+		prefixes = append(prefixes, o.attached[name]...)
 		for _, p := range prefixes {
 			if _, dup := want[p]; dup {
 				continue

@@ -208,6 +208,10 @@ type VRF struct {
 	// which live in this VRF: what they announce enters the VRF and what
 	// the VRF holds is sent to them. See CENeighbor.
 	Neighbors []CENeighbor `config:"neighbors"`
+	// IPsecAttachments are customer sites that reach this VRF through
+	// an IPsec tunnel from their own gateway rather than over a CE
+	// interface; see IPsecAttachment.
+	IPsecAttachments []IPsecAttachment `config:"ipsec-attachments"`
 }
 
 // StaticRoute is a customer prefix reached through a CE. With no next hop

@@ -99,21 +99,26 @@ func (p IKEPeer) InitiateOrDefault() bool { return p.Initiate == nil || *p.Initi
 // applyIKEDefaults fills in what the file left out.
 func (c *Config) applyIKEDefaults() {
 	for i := range c.IPsec.IKEPeers {
-		p := &c.IPsec.IKEPeers[i]
-		if !p.LocalAddress.IsValid() {
-			p.LocalAddress = c.IPsec.LocalAddress
-		}
-		if len(p.IKEProposals) == 0 {
-			p.IKEProposals = mustProposals[ikeparam.IKEProposal](DefaultIKEProposals)
-		}
-		if len(p.ESPProposals) == 0 {
-			p.ESPProposals = mustProposals[ikeparam.ESPProposal](DefaultESPProposals)
-		}
-		p.IKELifetime.defaults(DefaultIKEHard)
-		p.ChildLifetime.defaults(DefaultChildHard)
-		if p.DPDInterval == 0 {
-			p.DPDInterval = DefaultDPD
-		}
+		c.ikePeerDefaults(&c.IPsec.IKEPeers[i])
+	}
+	c.applyAttachmentDefaults()
+}
+
+// ikePeerDefaults fills in one IKE peer's (or attachment's ike) defaults.
+func (c *Config) ikePeerDefaults(p *IKEPeer) {
+	if !p.LocalAddress.IsValid() {
+		p.LocalAddress = c.IPsec.LocalAddress
+	}
+	if len(p.IKEProposals) == 0 {
+		p.IKEProposals = mustProposals[ikeparam.IKEProposal](DefaultIKEProposals)
+	}
+	if len(p.ESPProposals) == 0 {
+		p.ESPProposals = mustProposals[ikeparam.ESPProposal](DefaultESPProposals)
+	}
+	p.IKELifetime.defaults(DefaultIKEHard)
+	p.ChildLifetime.defaults(DefaultChildHard)
+	if p.DPDInterval == 0 {
+		p.DPDInterval = DefaultDPD
 	}
 }
 
@@ -177,17 +182,24 @@ func (c *Config) validateIKE(bad badFunc) {
 			}
 			remotes[p.RemoteAddress] = path
 		}
-		for _, id := range []struct{ key, v string }{{"local-id", p.LocalID}, {"remote-id", p.RemoteID}} {
-			if _, err := ParseIKEIdentity(id.v); err != nil {
-				bad(path+"."+id.key, strconv.Quote(id.v), "%v", err)
-			}
+		validateIKEPeerCommon(bad, path, p)
+	}
+	c.validateAttachments(bad, names, remotes)
+}
+
+// validateIKEPeerCommon checks what an IKE peer and an attachment's ike
+// share: identities, authentication and lifetimes.
+func validateIKEPeerCommon(bad badFunc, path string, p IKEPeer) {
+	for _, id := range []struct{ key, v string }{{"local-id", p.LocalID}, {"remote-id", p.RemoteID}} {
+		if _, err := ParseIKEIdentity(id.v); err != nil {
+			bad(path+"."+id.key, strconv.Quote(id.v), "%v", err)
 		}
-		validateIKEAuth(bad, path, p)
-		validateLifetime(bad, path+".ike-lifetime", p.IKELifetime)
-		validateLifetime(bad, path+".child-lifetime", p.ChildLifetime)
-		if p.IKELifetime.SoftBytes != 0 || p.IKELifetime.HardBytes != 0 {
-			bad(path+".ike-lifetime.hard-bytes", strconv.FormatUint(p.IKELifetime.HardBytes, 10), "byte limits apply to child SAs only")
-		}
+	}
+	validateIKEAuth(bad, path, p)
+	validateLifetime(bad, path+".ike-lifetime", p.IKELifetime)
+	validateLifetime(bad, path+".child-lifetime", p.ChildLifetime)
+	if p.IKELifetime.SoftBytes != 0 || p.IKELifetime.HardBytes != 0 {
+		bad(path+".ike-lifetime.hard-bytes", strconv.FormatUint(p.IKELifetime.HardBytes, 10), "byte limits apply to child SAs only")
 	}
 }
 
@@ -243,12 +255,12 @@ func isDNSName(s string) bool {
 // readPSKs fills each IKE peer's PSK from its psk-file.
 func (c *Config) readPSKs(baseDir string) Errors {
 	var errs Errors
-	for i := range c.IPsec.IKEPeers {
-		p := &c.IPsec.IKEPeers[i]
+	for _, r := range c.ikePeerRefs() {
+		p := r.peer
 		if p.Auth == AuthCert {
 			continue
 		}
-		path := fmt.Sprintf("ipsec.ike-peers[%d].psk-file", i)
+		path := r.path + ".psk-file"
 		s, err := readSecretFile(baseDir, p.PSKFile)
 		if err != nil {
 			errs = append(errs, &FieldError{Path: path, Value: strconv.Quote(p.PSKFile), Reason: err.Error()})
@@ -261,4 +273,25 @@ func (c *Config) readPSKs(baseDir string) Errors {
 		p.PSK = NewSecret(s)
 	}
 	return errs
+}
+
+// ikePeerRef is one IKE peer of the configuration and its field path: an
+// entry of ipsec.ike-peers or an attachment's ike.
+type ikePeerRef struct {
+	path string
+	peer *IKEPeer
+}
+
+// ikePeerRefs lists every IKE peer whose secrets are read at load time.
+func (c *Config) ikePeerRefs() []ikePeerRef {
+	var out []ikePeerRef
+	for i := range c.IPsec.IKEPeers {
+		out = append(out, ikePeerRef{fmt.Sprintf("ipsec.ike-peers[%d]", i), &c.IPsec.IKEPeers[i]})
+	}
+	for i := range c.VRFs {
+		for j := range c.VRFs[i].IPsecAttachments {
+			out = append(out, ikePeerRef{fmt.Sprintf("vrfs[%d].ipsec-attachments[%d].ike", i, j), &c.VRFs[i].IPsecAttachments[j].IKE})
+		}
+	}
+	return out
 }

@@ -52,12 +52,12 @@ func validateIKEAuth(bad badFunc, path string, p IKEPeer) {
 // Errors name the field and the file, never key material.
 func (c *Config) readIKECerts(baseDir string) Errors {
 	var errs Errors
-	for i := range c.IPsec.IKEPeers {
-		p := &c.IPsec.IKEPeers[i]
+	for _, r := range c.ikePeerRefs() {
+		p := r.peer
 		if p.Auth != AuthCert {
 			continue
 		}
-		path := fmt.Sprintf("ipsec.ike-peers[%d]", i)
+		path := r.path
 		fail := func(key, file string, err error) {
 			errs = append(errs, &FieldError{Path: path + "." + key, Value: strconv.Quote(file), Reason: err.Error()})
 		}

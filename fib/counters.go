@@ -31,6 +31,9 @@ type Stats struct {
 	// one (in: MPLS packets opened and handed to the kernel).
 	Devices map[string]VRFCounters
 	SAs     []SACounters
+	// Attachments are the IPsec attachments' counters, by name (the
+	// userspace backend's).
+	Attachments map[string]AttachmentCounters
 	// Inbound drops before the label named a VRF.
 	Inbound Drops
 	// UnknownSPI and Truncated are the esptransport.InboundTable's own drops.
@@ -103,4 +106,23 @@ func (d Drops) Each(f func(reason string, n uint64)) {
 	f("tx-error", d.TxError)
 	f("too-big", d.TooBig)
 	f("no-neighbor", d.NoNeighbor)
+}
+
+// AttachmentCounters are one IPsec attachment's counters. In is from the
+// site's gateway into the VRF, Out from the VRF to the site; bytes are
+// inner IP bytes.
+type AttachmentCounters struct {
+	InPackets, InBytes   uint64
+	OutPackets, OutBytes uint64
+	// TSViolation counts opened packets whose inner source or destination
+	// lies outside the SA's traffic selectors (RFC 4301 section 5.2),
+	// and VRF packets to the site from outside our selectors: dropped.
+	TSViolation uint64
+	// OpenFailed counts packets under the attachment's SPIs that did not
+	// open (authentication, replay; see the SA counters); NotIP those
+	// whose next header was not IPv4 or IPv6 (4, 41) or whose inner
+	// packet was malformed; TTLExpired those that would leave the TUN
+	// with no TTL left; NoSA those the VRF routed to the site while it
+	// had no outbound SA.
+	OpenFailed, NotIP, TTLExpired, NoSA uint64
 }

@@ -27,6 +27,7 @@ type desired struct {
 	ce        map[string]map[netip.Prefix]netip.Addr // CE routes' next hops, by VRF, configured or not
 	labels    map[mpls.Label]LabelUpdate
 	local     map[string]map[netip.Prefix]Route // by configured VRF
+	attached  map[string]map[netip.Prefix]Route // up attachments' routes, by VRF
 	tables    tableAlloc
 
 	dirtyVRFs    map[string]bool
@@ -42,6 +43,7 @@ func newDesired(firstTable uint32) *desired {
 		ce:        map[string]map[netip.Prefix]netip.Addr{},
 		labels:    map[mpls.Label]LabelUpdate{},
 		local:     map[string]map[netip.Prefix]Route{},
+		attached:  map[string]map[netip.Prefix]Route{},
 		tables:    tableAlloc{next: firstTable, byName: map[string]uint32{}},
 		dirtyVRFs: map[string]bool{},
 	}
@@ -92,9 +94,34 @@ func (d *desired) setConfig(c Config) {
 			d.dirtyVRFs[name] = true
 		}
 	}
+	d.setAttached(c.Attachments)
 	d.cfg = c
 	d.dirtyTunnels = true
 	d.dirtyLabels = true
+}
+
+// setAttached keeps each VRF's attachment routes, marking the VRFs whose
+// routes changed (an attachment up or down, not a rekey).
+func (d *desired) setAttached(atts []Attachment) {
+	vrfs := map[string]bool{}
+	for _, a := range atts {
+		vrfs[a.VRF] = true
+	}
+	for vrf := range d.attached {
+		vrfs[vrf] = true
+	}
+	for vrf := range vrfs {
+		rs := attachmentRoutes(atts, vrf)
+		if maps.EqualFunc(rs, d.attached[vrf], func(a, b Route) bool { return a.Attachment == b.Attachment }) {
+			continue
+		}
+		if rs == nil {
+			delete(d.attached, vrf)
+		} else {
+			d.attached[vrf] = rs
+		}
+		d.dirtyVRFs[vrf] = true
+	}
 }
 
 func sameVRFConfig(a, b VRFConfig) bool {
@@ -181,6 +208,7 @@ func (d *desired) build(prev *State) *State {
 		VRFs:         make(map[string]*VRF, len(d.vrfs)),
 		Labels:       prev.Labels,
 		Tunnels:      prev.Tunnels,
+		Attachments:  prev.Attachments,
 		LocalAddress: d.cfg.LocalAddress,
 		// Copied with the config, never changed: shared by every State.
 		UnprotectedPeers: d.cfg.UnprotectedPeers,
@@ -195,7 +223,8 @@ func (d *desired) build(prev *State) *State {
 		routes := make(map[netip.Prefix]Route, len(d.remote[name])+len(d.ce[name])+len(d.local[name]))
 		maps.Copy(routes, d.remote[name])
 		unresolved := d.ceRoutes(routes, vc, name) // CE beats imported
-		maps.Copy(routes, d.local[name])           // connected and static beat both
+		maps.Copy(routes, d.attached[name])        // an attachment beats both
+		maps.Copy(routes, d.local[name])           // connected and static beat all
 		s.VRFs[name] = &VRF{
 			Name:       name,
 			Table:      d.tables.get(name),
@@ -211,6 +240,12 @@ func (d *desired) build(prev *State) *State {
 		s.Tunnels = map[netip.Addr]*Tunnel{}
 		for _, t := range d.cfg.Tunnels {
 			s.Tunnels[t.Remote] = &t
+		}
+		s.Attachments = map[string]*Attachment{}
+		for _, a := range d.cfg.Attachments {
+			if _, ok := d.vrfs[a.VRF]; ok {
+				s.Attachments[a.Name] = &a
+			}
 		}
 	}
 	clear(d.dirtyVRFs)
@@ -228,7 +263,7 @@ func (d *desired) buildLabels(s *State) map[mpls.Label]LabelAction {
 			continue
 		}
 		a := LabelAction{Kind: PopLookup, VRF: u.VRF}
-		if r, ok := v.Routes[u.Prefix]; ok && u.Prefix.IsValid() && !r.IsRemote() {
+		if r, ok := v.Routes[u.Prefix]; ok && u.Prefix.IsValid() && r.IsLocal() {
 			a = LabelAction{Kind: PopForward, VRF: u.VRF, Interface: r.Interface, NextHop: r.NextHop}
 		}
 		out[l] = a

@@ -21,6 +21,8 @@ type Config struct {
 	LocalAddress netip.Addr
 	VRFs         []VRFConfig
 	Tunnels      []Tunnel
+	// Attachments are the IPsec attachments with SAs (from IKE).
+	Attachments []Attachment
 	// UnprotectedPeers and MPLSInterfaces become the State's (see
 	// State.IsUnprotected).
 	UnprotectedPeers []netip.Prefix

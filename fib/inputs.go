@@ -65,6 +65,9 @@ func (r *Reconciler) cloneConfig(c Config) Config {
 		t.RetiringIn = retiring
 		out.Tunnels = append(out.Tunnels, t)
 	}
+	for _, a := range c.Attachments {
+		out.Attachments = append(out.Attachments, cloneAttachment(a))
+	}
 	return out
 }
 

@@ -19,6 +19,8 @@ type State struct {
 	Labels map[mpls.Label]LabelAction
 	// Tunnels by remote PE address: how to reach another PE securely.
 	Tunnels map[netip.Addr]*Tunnel
+	// Attachments by name: customer sites' IPsec tunnels into VRFs.
+	Attachments map[string]*Attachment
 	// LocalAddress is this PE's tunnel endpoint (the source of outer
 	// headers and the address remote PEs send to).
 	LocalAddress netip.Addr
@@ -66,10 +68,19 @@ type Route struct {
 	Remote netip.Addr
 	Labels []mpls.Label
 	RD     vpn.RD
+	// Attachment routes: the prefix is a site behind the named
+	// Attachment (State.Attachments), sealed in tunnel mode to its
+	// gateway. Interface, NextHop and Remote are unset.
+	Attachment string
 }
 
 // IsRemote reports whether the route leads to another PE.
 func (r Route) IsRemote() bool { return r.Remote.IsValid() }
+
+// IsLocal reports whether the route leads to a CE on a local interface
+// (or a next hop the backend resolves): neither another PE nor an
+// attachment.
+func (r Route) IsLocal() bool { return !r.IsRemote() && r.Attachment == "" }
 
 // LabelActionKind says what the LFIB does with a label.
 type LabelActionKind uint8

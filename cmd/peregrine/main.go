@@ -8,6 +8,7 @@
 //	peregrine show bgp vrf NAME [ipv4|ipv6]    paths learned from its CEs and advertised to them
 //	peregrine show mpls table           local labels and what they do
 //	peregrine show ipsec sa             SAs with counters (never keys)
+//	peregrine show ipsec attachments    sites' gateways: VRF, state, selectors, SAs, counters
 //	peregrine show interfaces           CE interfaces and VRF TUNs with fast-path counters
 //	peregrine walk                      follow one packet through the engines
 //
@@ -43,6 +44,7 @@ commands:
   show route vrf NAME
   show mpls table
   show ipsec sa
+  show ipsec attachments
   show interfaces
   walk [-pcap FILE]
 `

@@ -43,6 +43,7 @@ func fakeDaemon(t *testing.T) string {
 	})
 	reply("/v1/mpls", fixtureLabels)
 	reply("/v1/ipsec/sa", fixtureSAs)
+	reply("/v1/ipsec/attachments", fixtureAttachments)
 	reply("/v1/interfaces", fixtureInterfaces)
 	reply("/v1/bgp/vrfs/red/neighbors", fixtureCENeighbors)
 	mux.HandleFunc("GET /v1/bgp/vrfs/red/paths", func(w http.ResponseWriter, r *http.Request) {
@@ -105,6 +106,7 @@ func TestShowGolden(t *testing.T) {
 		{"bgp-vpnv6-vrf-red.txt", []string{"show", "bgp", "vpnv6", "vrf", "red"}},
 		{"mpls-table.txt", []string{"show", "mpls", "table"}},
 		{"ipsec-sa.txt", []string{"show", "ipsec", "sa"}},
+		{"ipsec-attachments.txt", []string{"show", "ipsec", "attachments"}},
 		{"interfaces.txt", []string{"show", "interfaces"}},
 		{"bgp-vrf-red-summary.txt", []string{"show", "bgp", "vrf", "red", "summary"}},
 		{"bgp-vrf-red.txt", []string{"show", "bgp", "vrf", "red"}},
@@ -153,6 +155,7 @@ func TestShowJSONRoundTrips(t *testing.T) {
 	check([]string{"show", "bgp", "vpnv4", "--json"}, &[]localapi.VPNPath{}, fixtureVPNPaths)
 	check([]string{"show", "mpls", "table", "--json"}, &[]localapi.LabelEntry{}, fixtureLabels)
 	check([]string{"show", "ipsec", "sa", "--json"}, &[]localapi.SA{}, fixtureSAs)
+	check([]string{"show", "ipsec", "attachments", "--json"}, &[]localapi.Attachment{}, fixtureAttachments)
 	check([]string{"show", "interfaces", "--json"}, &[]localapi.Interface{}, fixtureInterfaces)
 	check([]string{"show", "bgp", "vrf", "red", "summary", "--json"}, &[]localapi.CENeighbor{}, fixtureCENeighbors)
 	check([]string{"show", "bgp", "vrf", "red", "--json"}, &localapi.CERoutes{}, fixtureCERoutes)
@@ -195,6 +198,13 @@ var (
 	fixtureSAs    = []localapi.SA{
 		{Remote: mustAddr("10.0.0.2"), Direction: "out", SPI: 0x1001, Cipher: "aes128gcm16", Packets: 1200, Bytes: 1680000, Drops: map[string]uint64{}},
 		{Remote: mustAddr("10.0.0.2"), Direction: "in", SPI: 0x2001, Cipher: "aes128gcm16", AntiReplay: true, ReplayWindow: 1024, Packets: 1100, Bytes: 1540000, Drops: map[string]uint64{"auth-failed": 2, "replayed": 1}},
+	}
+	fixtureAttachments = []localapi.Attachment{
+		{Name: "gw-blue", VRF: "blue", Kind: "gateway", State: "down", SiteTS: []netip.Prefix{mustPrefix("10.9.0.0/24")}, Drops: map[string]uint64{}},
+		{Name: "gw-red", VRF: "red", Kind: "gateway", State: "up", Gateway: netip.MustParseAddrPort("192.168.9.2:4500"), Configured: mustAddr("192.168.9.2"),
+			UDP: true, SiteTS: []netip.Prefix{mustPrefix("10.9.0.0/24")}, LocalTS: []netip.Prefix{mustPrefix("0.0.0.0/0"), mustPrefix("::/0")},
+			OutSPI: 0xc1a2b3c4, InSPI: 0x5e6f7081, Cipher: "aes128gcm16", InPackets: 12, InBytes: 1008, OutPackets: 10, OutBytes: 840,
+			Drops: map[string]uint64{"ts-violation": 1}},
 	}
 	fixtureInterfaces = []localapi.Interface{
 		{Name: "ce1", VRF: "red", Kind: "ce", State: "up", MTU: 1500, Addresses: []netip.Prefix{mustPrefix("10.1.0.1/24"), mustPrefix("fd00:1::1/64")}},

@@ -25,6 +25,8 @@ type dataplane struct {
 	// backend without an ESP gateway), which sends every remote PE plain
 	// MPLS unless unprotected peers are listed (protection.go).
 	trustedCore bool
+	// attachments are the configured IPsec attachments (api_attach.go).
+	attachments []configuredAttachment
 }
 
 func newDataplane(r *fib.Reconciler, b fib.Backend) *dataplane {
@@ -44,6 +46,7 @@ func (a *apiServer) routeShow(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/bgp/{family}", a.vpnPaths)
 	mux.HandleFunc("GET /v1/mpls", a.mpls)
 	mux.HandleFunc("GET /v1/ipsec/sa", a.ipsecSAs)
+	mux.HandleFunc("GET /v1/ipsec/attachments", a.ipsecAttachments)
 	mux.HandleFunc("GET /v1/interfaces", a.interfaces)
 }
 
@@ -147,22 +150,35 @@ func (dp *dataplane) saDocs() []localapi.SA {
 	if s == nil {
 		return out
 	}
+	// PE tunnels and IPsec attachments alike: an attachment's remote is
+	// its gateway.
+	type pair struct {
+		remote  netip.Addr
+		out, in *fib.SAParams
+	}
+	var pairs []pair
 	for _, t := range s.Tunnels {
+		pairs = append(pairs, pair{t.Remote, t.Out, t.In})
+	}
+	for _, a := range s.Attachments {
+		pairs = append(pairs, pair{a.Remote.Addr(), a.Out, a.In})
+	}
+	for _, t := range pairs {
 		for _, dir := range []struct {
 			name string
 			p    *fib.SAParams
-		}{{"out", t.Out}, {"in", t.In}} {
+		}{{"out", t.out}, {"in", t.in}} {
 			if dir.p == nil {
 				continue
 			}
-			sa := localapi.SA{Remote: t.Remote, Direction: dir.name, SPI: dir.p.SPI, Cipher: dir.p.Cipher.String(),
+			sa := localapi.SA{Remote: t.remote, Direction: dir.name, SPI: dir.p.SPI, Cipher: dir.p.Cipher.String(),
 				ESN: dir.p.ESN, AntiReplay: !dir.p.NoAntiReplay, Drops: map[string]uint64{}}
 			if dir.name == "in" && sa.AntiReplay {
 				sa.ReplayWindow = cmp.Or(dir.p.ReplayWindow, 1024)
 			}
 			id := saID{spi: dir.p.SPI}
 			if dir.name == "out" {
-				id = saID{remote: t.Remote.Unmap(), out: true, spi: dir.p.SPI}
+				id = saID{remote: t.remote.Unmap(), out: true, spi: dir.p.SPI}
 			}
 			c := counters[id]
 			if dir.name == "out" {

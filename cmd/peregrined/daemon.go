@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 
 	"github.com/peregrine-net/peregrine/bgp"
@@ -78,7 +79,8 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 		d.log.Error("ike did not start", "error", err)
 		return 1
 	}
-	d.keying = newKeying(d.cfg, ilog, r, b, runner)
+	feed := newAttachedFeed()
+	d.keying = newKeying(d.cfg, ilog, r, b, runner, feed.set)
 	go func() { _ = d.keying.Run(ctx) }()
 	d.keying.SetStatic(fibConfig(d.cfg))
 	if runner != nil {
@@ -92,7 +94,9 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 	}
 	d.speaker = sp
 	defer sp.Stop()
+	go feed.run(ctx, sp, d.log.With("component", "attachments"))
 	dp := newDataplane(d.fib, d.backend)
+	dp.attachments = configuredAttachments(d.cfg)
 	if d.cfg.Control.Socket != "" {
 		a, err := startAPI(d.cfg.Control, sp, dp, d.log)
 		if err != nil {
@@ -197,8 +201,9 @@ func (d *daemon) reload(ctx context.Context) {
 // newKeying is the keying service over the FIB r (nil with backend
 // "none"), enforcing byte and sequence limits from b's counters where it
 // counts, and keying runner's child SAs (runner nil without IKE peers).
-func newKeying(cfg *config.Config, log *slog.Logger, r *fib.Reconciler, b fib.Backend, runner *ike.Runner) *keying.Service {
-	opts := keying.Options{Logger: log, Remotes: keying.Remotes(cfg), ReplayWindow: cfg.IPsec.ReplayWindow}
+func newKeying(cfg *config.Config, log *slog.Logger, r *fib.Reconciler, b fib.Backend, runner *ike.Runner, attached func(map[string][]netip.Prefix)) *keying.Service {
+	opts := keying.Options{Logger: log, Remotes: keying.Remotes(cfg), ReplayWindow: cfg.IPsec.ReplayWindow,
+		Attachments: keying.Attachments(cfg), OnAttached: attached}
 	if r != nil {
 		opts.FIB = r
 	}

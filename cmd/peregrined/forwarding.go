@@ -91,7 +91,7 @@ func espPath(cfg *config.Config) string {
 // usesIPsec reports whether the configuration protects traffic to any
 // remote PE.
 func usesIPsec(cfg *config.Config) bool {
-	return len(cfg.IPsec.Tunnels) > 0 || len(cfg.IPsec.IKEPeers) > 0
+	return len(cfg.IPsec.Tunnels) > 0 || len(cfg.IPsec.IKEPeers) > 0 || cfg.HasAttachments()
 }
 
 // fibConfig is the part of the configuration the FIB needs.

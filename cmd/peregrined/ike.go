@@ -35,7 +35,7 @@ type ikeSender interface {
 // it with ESP through hook; otherwise (natt nil) it binds 4500 itself.
 // The caller sets the runner's callbacks and runs it.
 func newIKERunner(cfg *config.Config, log *slog.Logger, natt ikeSender, hook *nattHook) (*ike.Runner, error) {
-	if len(cfg.IPsec.IKEPeers) == 0 {
+	if len(cfg.IPsec.IKEPeers) == 0 && !cfg.HasAttachments() {
 		return nil, nil
 	}
 	e, err := ike.NewEngine(keying.EngineConfig(cfg, log))
@@ -58,7 +58,7 @@ func newIKERunner(cfg *config.Config, log *slog.Logger, natt ikeSender, hook *na
 		return nil, err
 	}
 	hook.r.Store(runner)
-	log.Info("ike started", "local", local, "peers", len(cfg.IPsec.IKEPeers), "nat-t", map[bool]string{true: "shared with the dataplane", false: "own socket"}[natt != nil])
+	log.Info("ike started", "local", local, "peers", len(cfg.IPsec.IKEPeers), "attachments", len(keying.Attachments(cfg)), "nat-t", map[bool]string{true: "shared with the dataplane", false: "own socket"}[natt != nil])
 	return runner, nil
 }
 

@@ -52,6 +52,14 @@ var (
 	descRemotePE = prometheus.NewDesc("peregrine_remote_pe_protection",
 		"1 for each remote PE that VRF routes lead to, labelled with how its traffic leaves: protected (ESP), unprotected (plain MPLS) or none (dropped).",
 		[]string{"remote", "protection"}, nil)
+	descAttachUp = prometheus.NewDesc("peregrine_ipsec_attachment_up",
+		"1 while an IPsec attachment has a child SA (its site prefixes are routed and exported), else 0.", []string{"attachment", "vrf"}, nil)
+	descAttachPackets = prometheus.NewDesc("peregrine_ipsec_attachment_packets_total",
+		"Packets from a site's gateway into its VRF (in) and from the VRF to the site (out).", []string{"attachment", "vrf", "direction"}, nil)
+	descAttachBytes = prometheus.NewDesc("peregrine_ipsec_attachment_bytes_total",
+		"Inner IP bytes from a site's gateway into its VRF (in) and from the VRF to the site (out).", []string{"attachment", "vrf", "direction"}, nil)
+	descAttachDrops = prometheus.NewDesc("peregrine_ipsec_attachment_drops_total",
+		"Packets of an IPsec attachment dropped, by reason (ts-violation: outside the SA's traffic selectors).", []string{"attachment", "vrf", "reason"}, nil)
 	descPlainIn = prometheus.NewDesc("peregrine_plain_mpls_frames_total",
 		"MPLS frames the userspace fast path received on its core interfaces (plain MPLS from unprotected PEs).", nil, nil)
 )
@@ -66,7 +74,7 @@ type collector struct {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessionUp, descPrefixes, descVRFRoutes, descFIBRoutes, descFIBLabels,
 		descFIBTunnels, descSAPackets, descSABytes, descSADrops, descVRFPackets, descVRFBytes, descVRFDrops,
-		descRemotePE, descPlainIn} {
+		descRemotePE, descPlainIn, descAttachUp, descAttachPackets, descAttachBytes, descAttachDrops} {
 		ch <- d
 	}
 	for _, d := range ceDescs {
@@ -139,6 +147,20 @@ func (c *collector) collectDataplane(gauge func(*prometheus.Desc, float64, ...st
 		counter(descSABytes, sa.Bytes, remote, sa.Direction, spi)
 		for reason, n := range sa.Drops {
 			counter(descSADrops, n, remote, sa.Direction, spi, reason)
+		}
+	}
+	for _, a := range dp.attachmentDocs() {
+		up := 0.0
+		if a.State == "up" {
+			up = 1
+		}
+		gauge(descAttachUp, up, a.Name, a.VRF)
+		counter(descAttachPackets, a.InPackets, a.Name, a.VRF, "in")
+		counter(descAttachPackets, a.OutPackets, a.Name, a.VRF, "out")
+		counter(descAttachBytes, a.InBytes, a.Name, a.VRF, "in")
+		counter(descAttachBytes, a.OutBytes, a.Name, a.VRF, "out")
+		for reason, n := range a.Drops {
+			counter(descAttachDrops, n, a.Name, a.VRF, reason)
 		}
 	}
 	st, ok := dp.stats()

@@ -61,6 +61,8 @@ func restartNeeded(running, next *config.Config, dp runningDataplane) error {
 		return &RestartError{"mpls.ttl-mode", "the backend takes it at start"}
 	case !sameIKEPeers(next, running):
 		return &RestartError{"ipsec.ike-peers", "IKE peers are started with the daemon"}
+	case !sameAttachments(next, running):
+		return &RestartError{"vrfs[].ipsec-attachments", "attachments are IKE peers, started with the daemon"}
 	case dp.noTunnels && len(next.IPsec.Tunnels) > 0:
 		return &RestartError{"ipsec.tunnels", "the running dataplane backend cannot carry them (the kernel backend started without IPsec has no ESP gateway)"}
 	}
@@ -72,4 +74,21 @@ func restartNeeded(running, next *config.Config, dp runningDataplane) error {
 func sameIKEPeers(a, b *config.Config) bool {
 	return reflect.DeepEqual(a.IPsec.IKEPeers, b.IPsec.IKEPeers) &&
 		(len(a.IPsec.IKEPeers) == 0 || a.IPsec.LocalAddress == b.IPsec.LocalAddress && a.IPsec.Encapsulation == b.IPsec.Encapsulation)
+}
+
+// sameAttachments reports whether a reload leaves every VRF's IPsec
+// attachments alone: they are IKE peers of the runner built at start.
+func sameAttachments(a, b *config.Config) bool {
+	of := func(c *config.Config) map[string][]config.IPsecAttachment {
+		m := map[string][]config.IPsecAttachment{}
+		for _, v := range c.VRFs {
+			if len(v.IPsecAttachments) > 0 {
+				m[v.Name] = v.IPsecAttachments
+			}
+		}
+		return m
+	}
+	am, bm := of(a), of(b)
+	return reflect.DeepEqual(am, bm) &&
+		(len(am) == 0 || a.IPsec.LocalAddress == b.IPsec.LocalAddress && a.IPsec.Encapsulation == b.IPsec.Encapsulation)
 }

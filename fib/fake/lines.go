@@ -64,6 +64,9 @@ func entries(s *fib.State) map[string]string {
 	for addr, t := range s.Tunnels {
 		out[tunnelLine(s.LocalAddress, addr, t)] = "3 " + addrKey(addr)
 	}
+	for name, a := range s.Attachments {
+		out[attachmentLine(a)] = "4 " + name
+	}
 	return out
 }
 
@@ -98,6 +101,9 @@ func routeLine(p netip.Prefix, r fib.Route, tun string, table uint32) string {
 	}
 	b.WriteString("route add ")
 	switch {
+	case r.Attachment != "":
+		fmt.Fprintf(&b, "%s dev %s table %d # attachment %s", p, tun, table, r.Attachment)
+		return b.String()
 	case r.IsRemote():
 		fmt.Fprintf(&b, "%s dev %s table %d # via %s", p, tun, table, r.Remote)
 		if len(r.Labels) > 0 {
@@ -177,6 +183,27 @@ func tunnelLine(local, remote netip.Addr, t *fib.Tunnel) string {
 	b.WriteString(" out" + saText(t.Out, false))
 	b.WriteString(" in" + saText(t.In, true))
 	for _, p := range t.RetiringIn {
+		b.WriteString(" retiring" + saText(p, true))
+	}
+	return b.String()
+}
+
+// attachmentLine is an attachment's comment: its VRF, gateway, selectors
+// and SAs by SPI, never by key.
+//
+//	# attachment add site-red vrf red remote 10.0.9.2:4500 udp site 10.9.0.0/24 local 0.0.0.0/0 out spi ... in spi ...
+func attachmentLine(a *fib.Attachment) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# attachment add %s vrf %s remote %s", a.Name, a.VRF, a.Remote)
+	if a.UDP {
+		b.WriteString(" udp")
+	} else {
+		b.WriteString(" esp")
+	}
+	fmt.Fprintf(&b, " site %v local %v", a.SitePrefixes, a.LocalPrefixes)
+	b.WriteString(" out" + saText(a.Out, false))
+	b.WriteString(" in" + saText(a.In, true))
+	for _, p := range a.RetiringIn {
 		b.WriteString(" retiring" + saText(p, true))
 	}
 	return b.String()

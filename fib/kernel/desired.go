@@ -121,6 +121,8 @@ func translate(s *fib.State, devs routeDevices, k kernelView) *desired {
 				blackhole(rt) // neither protected nor unprotected: see translate
 			case r.IsRemote():
 				mapped, err = t.overCore(rt, r, s.MPLSInterfaces)
+			case r.Attachment != "":
+				blackhole(rt) // attachments are the userspace backend's (config refuses them here)
 			case r.Interface != "":
 				err = t.toCE(rt, r)
 			default:

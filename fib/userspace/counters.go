@@ -23,6 +23,8 @@ const (
 	dropTx                // the socket or TUN write failed
 	dropTooBig            // larger than Options.MTU and not to be fragmented (ICMP sent, toobig.go)
 	dropNoNeighbor        // plain MPLS: the next hop's MAC address is not known yet (plain.go)
+	dropTSViolation       // an attachment's packet outside its SA's traffic selectors (attach.go)
+	dropNotIP             // an attachment's ESP next header is not 4 or 41, or the inner packet is malformed
 	numDrops
 	// dropOtherHost is a frame a core's packet socket saw that is not
 	// addressed to this host: not forwarded, and not counted.

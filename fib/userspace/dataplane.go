@@ -39,7 +39,10 @@ type dataplane struct {
 	// Read by the packet path.
 	lfib atomic.Pointer[map[mpls.Label]*vrf]
 	spis esptransport.InboundTable // inbound SAs by SPI
-	cnt  globalCounters
+	// attIn are the attachments' inbound SAs by SPI (attach.go), kept
+	// apart from spis.
+	attIn atomic.Pointer[map[uint32]*attachIn]
+	cnt   globalCounters
 
 	// Owned by update's caller.
 	vrfs   map[string]*vrf
@@ -53,6 +56,10 @@ type dataplane struct {
 	// plains are the unprotected peers' ways out (plain.go), kept across
 	// updates so the resolver's work survives them.
 	plains map[netip.Addr]*plainOut
+	// atts and attInSAs are the IPsec attachments and their inbound
+	// SAs (attach.go); their outbound SAs are in outSAs.
+	atts     map[string]*attachment
+	attInSAs map[uint32]*heldSA
 }
 
 // vrf is one VRF in the fast path.
@@ -122,6 +129,9 @@ type tunnelOut struct {
 	// plain is set for an unprotected peer (plain.go): packets leave as
 	// plain MPLS over a core interface, never through sa.
 	plain *plainOut
+	// att is set for an IPsec attachment's way out (attach.go): sa
+	// seals the inner packet in tunnel mode, without labels.
+	att *attachment
 	// transport, if hasTransport, is pushed above the route's labels on
 	// plain MPLS (fib.State.TransportLabels): the label P routers switch
 	// toward the peer.
@@ -148,9 +158,12 @@ func newDataplane(mode mpls.TTLMode, ike func(netip.AddrPort, []byte), mtu int) 
 		vrfs: map[string]*vrf{}, peers: map[netip.Addr]*peer{},
 		inSAs: map[uint32]*heldSA{}, outSAs: map[outKey]*heldSA{},
 		hops: map[hopKey]*nextHop{}, plains: map[netip.Addr]*plainOut{},
+		atts: map[string]*attachment{}, attInSAs: map[uint32]*heldSA{},
 	}
 	empty := map[mpls.Label]*vrf{}
 	d.lfib.Store(&empty)
+	noAtts := map[uint32]*attachIn{}
+	d.attIn.Store(&noAtts)
 	return d
 }
 
@@ -191,6 +204,7 @@ func (d *dataplane) update(s *fib.State, devs map[string]tun.Device) (added, rem
 		}
 	}
 	errs = append(errs, d.updateTunnels(s)...)
+	errs = append(errs, d.updateAttachments(s)...)
 	d.forgetPeers(s)
 	d.forgetPlains()
 

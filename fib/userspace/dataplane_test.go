@@ -238,11 +238,11 @@ func TestInboundDrops(t *testing.T) {
 // (the sequence number goes on); new keys under the same SPI replace it.
 func TestUpdateKeepsSAs(t *testing.T) {
 	d := newTestDataplane(t, pe1State())
-	first := d.outSAs[outKey{pe2Addr, 0x1001}].sa
+	first := d.outSAs[outKey{remote: pe2Addr, spi: 0x1001}].sa
 	if _, _, err := d.update(pe1State(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if d.outSAs[outKey{pe2Addr, 0x1001}].sa != first {
+	if d.outSAs[outKey{remote: pe2Addr, spi: 0x1001}].sa != first {
 		t.Error("same parameters: SA replaced")
 	}
 	s := pe1State()
@@ -253,7 +253,7 @@ func TestUpdateKeepsSAs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.outSAs[outKey{pe2Addr, 0x1001}].sa == first {
+	if d.outSAs[outKey{remote: pe2Addr, spi: 0x1001}].sa == first {
 		t.Error("new key: SA kept")
 	}
 	if len(removed) != 1 || removed[0].name != "blue" {

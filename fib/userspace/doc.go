@@ -115,6 +115,17 @@
 // drops before a VRF is known), the fib.Counterer the local API, the
 // metrics and the keying service read.
 //
+// # IPsec attachments
+//
+// attach.go draws the path of a site's tunnel-mode SAs (fib.Attachment):
+// their inbound SPIs in a map of their own, checked before the PE table;
+// after Open an IP packet (next header 4 or 41, never a label stack)
+// whose inner source and destination lie in the SA's selectors goes into
+// the attachment's VRF's TUN, anything else is dropped and counted
+// (ts-violation, not-ip); a VRF route to a site prefix seals the IP
+// packet as it is for the gateway. Attachment routes are "dev pg-VRF"
+// in the VRF's table like remote routes.
+//
 // # Plain MPLS to unprotected peers
 //
 // A remote PE the State declares unprotected (fib.State.IsUnprotected)

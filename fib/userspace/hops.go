@@ -46,6 +46,9 @@ func hopKeyOf(r fib.Route) (hopKey, error) {
 // for the route; a route that cannot be forwarded adds its error to errs
 // and returns nil.
 func (d *dataplane) ref(r fib.Route, errs *[]error) *nextHop {
+	if r.Attachment != "" {
+		return d.attachmentHop(r.Attachment) // held by the State's attachment, not counted
+	}
 	if !r.IsRemote() {
 		return localHop
 	}
@@ -67,7 +70,7 @@ func (d *dataplane) ref(r fib.Route, errs *[]error) *nextHop {
 
 // unref lets go of the next hop a route held (ref).
 func (d *dataplane) unref(r fib.Route) {
-	if !r.IsRemote() {
+	if !r.IsRemote() || r.Attachment != "" {
 		return
 	}
 	k, err := hopKeyOf(r)

@@ -29,6 +29,9 @@ import (
 // packet's offset and length in buf, or why it dropped the packet, having
 // counted the drop. It allocates nothing.
 func (d *dataplane) inbound(buf []byte, off, n int) (v *vrf, innerOff, innerLen int, why drop) {
+	if ai := d.attachmentSPI(buf, off, n); ai != nil {
+		return d.fromAttachment(ai, buf, off, n)
+	}
 	payload, nh, sa, err := d.spis.Open(buf, off, n)
 	if err != nil {
 		return nil, 0, 0, d.dropIn(dropOpen)

@@ -67,7 +67,7 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) e
 			val := routeVal{typ: unix.RTN_UNICAST, gw: r.NextHop}
 			var err error
 			switch {
-			case r.IsRemote():
+			case r.IsRemote(), r.Attachment != "":
 				val.gw = netip.Addr{}
 				if val.oif = tunIndex[name]; val.oif == 0 {
 					err = errors.New("no TUN device")

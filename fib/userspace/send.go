@@ -50,19 +50,19 @@ func (d *dataplane) outbound(v *vrf, buf []byte, off, n int) (pkt []byte, to *tu
 		return nil, nil, v.dropOut(dropMalformed)
 	}
 	p := buf[off : off+n]
-	var dst netip.Addr
+	var src, dst netip.Addr
 	var ttl uint8
 	switch p[0] >> 4 {
 	case 4:
 		if n < ipv4HeaderLen {
 			return nil, nil, v.dropOut(dropMalformed)
 		}
-		dst, ttl = netip.AddrFrom4([4]byte(p[16:20])), p[8]
+		src, dst, ttl = netip.AddrFrom4([4]byte(p[12:16])), netip.AddrFrom4([4]byte(p[16:20])), p[8]
 	case 6:
 		if n < ipv6HeaderLen {
 			return nil, nil, v.dropOut(dropMalformed)
 		}
-		dst, ttl = netip.AddrFrom16([16]byte(p[24:40])), p[7]
+		src, dst, ttl = netip.AddrFrom16([16]byte(p[8:24])), netip.AddrFrom16([16]byte(p[24:40])), p[7]
 	default:
 		return nil, nil, v.dropOut(dropMalformed)
 	}
@@ -93,12 +93,22 @@ func (d *dataplane) outbound(v *vrf, buf []byte, off, n int) (pkt []byte, to *tu
 		return pkt, t, dropNone
 	}
 	if t.sa == nil {
+		if t.att != nil {
+			t.att.cnt.noSA.Add(1)
+		}
 		return nil, nil, v.dropOut(dropNoSA)
 	}
 	if t.extra > 0 && tooBig(p, n, d.pathMTU(t)) {
 		// A suite with more overhead than Options.MTU leaves room
 		// for: the caller answers with the tunnel's MTU.
 		return nil, t, v.dropOut(dropTooBig)
+	}
+	if t.att != nil {
+		pkt, why := d.toAttachment(v, t, buf, off, n, src, ttl)
+		if why != dropNone {
+			return nil, nil, why
+		}
+		return pkt, t, why
 	}
 	// The kernel decremented the IP TTL forwarding into the TUN: that
 	// was this PE's hop (see the package documentation).

@@ -36,6 +36,7 @@ import (
 type outKey struct {
 	remote netip.Addr
 	spi    uint32
+	att    string // an IPsec attachment's (attach.go); "" for a PE tunnel
 }
 
 // updateTunnels publishes each peer's outbound tunnel and brings the
@@ -50,6 +51,9 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 	// moved to another tunnel or SPI is free for its new SA (a sequence
 	// store refuses one key on two live SAs).
 	for k, h := range d.outSAs {
+		if k.att != "" {
+			continue // updateAttachments'
+		}
 		if t := tunnels[k.remote]; t == nil || t.Out == nil || t.Out.SPI != k.spi {
 			h.release()
 			delete(d.outSAs, k)
@@ -60,7 +64,7 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 		p := d.peer(remote)
 		out := &tunnelOut{remote: remote, udp: t.UDP, dst: esptransport.DestOf(remote, t.UDP)}
 		if t.Out != nil {
-			h, err := d.keepOutbound(outKey{remote, t.Out.SPI}, t.Out)
+			h, err := d.keepOutbound(outKey{remote: remote, spi: t.Out.SPI}, t.Out)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("tunnel %s: outbound SA: %w", remote, err))
 			} else {
@@ -202,5 +206,8 @@ func (d *dataplane) stats() fib.Stats {
 	s.IKE, s.Keepalives = d.cnt.ike.Load(), d.cnt.keepalives.Load()
 	s.PlainIn = d.cnt.plainIn.Load()
 	s.SAs = d.saStats()
+	var attSAs []fib.SACounters
+	s.Attachments, attSAs = d.attachStats()
+	s.SAs = append(s.SAs, attSAs...)
 	return s
 }

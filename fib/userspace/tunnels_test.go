@@ -118,7 +118,7 @@ func TestManualKeyMovesSPI(t *testing.T) {
 // restart at 1), and Stats says the SA needs a rekey.
 func TestOutboundSAExhausted(t *testing.T) {
 	d := newTestDataplane(t, pe1State())
-	k := outKey{pe2Addr, 0x1001}
+	k := outKey{remote: pe2Addr, spi: 0x1001}
 	sa, err := esp.NewSA(esp.Config{SPI: 0x1001, Cipher: esp.AES128GCM16, Key: testKey(1), InitialSeq: 1<<32 - 3})
 	if err != nil {
 		t.Fatal(err)

@@ -139,6 +139,16 @@
 //     SK_e and SK_p when an IKE SA goes.
 //   - Changing ipsec.ike-peers needs a restart: a reload that changes them
 //     is refused and the running configuration kept.
+//   - IPsec attachments (vrfs[].ipsec-attachments, docs/ATTACHMENTS.md)
+//     are peers of the same engine in Tunnel mode: LocalTS the
+//     attachment's local-prefixes (default the whole VRF), RemoteTS its
+//     site-prefixes, so a gateway's wider proposal is narrowed to them
+//     (section 2.9) and one with nothing in common is refused with
+//     TS_UNACCEPTABLE. They do not initiate unless configured to, and
+//     one configured without a remote address is found by its identity.
+//     The keying service makes their children fib.Attachments of their
+//     VRF, never PE tunnels: the dataplane delivers what they open into
+//     that VRF only, and only from inside the narrowed selectors.
 //   - The daemon logs ike sa up/down, child sa up/down (SPIs, never keys)
 //     and one error line per authentication failure.
 //

@@ -15,7 +15,7 @@ import (
 // A rekey's new outbound SA seals OutSwitchDelay later.
 func (s *Service) ChildUp(c ike.ChildSA) {
 	s.do(func(st *state) {
-		remote := s.remoteOf(c)
+		remote := s.keyOf(c)
 		if st.childs[remote] == nil {
 			st.childs[remote] = map[uint32]*child{}
 		}
@@ -32,7 +32,7 @@ func (s *Service) ChildUp(c ike.ChildSA) {
 // a rekeyed-away one seals no more but opens for RetireGrace.
 func (s *Service) ChildDown(c ike.ChildSA) {
 	s.do(func(st *state) {
-		remote := s.remoteOf(c)
+		remote := s.keyOf(c)
 		ch := st.childs[remote][c.InSPI]
 		if ch == nil {
 			return
@@ -79,15 +79,21 @@ func (s *Service) Event(ev ike.Event) {
 	}
 }
 
-func (s *Service) remoteOf(c ike.ChildSA) netip.Addr {
-	if a, ok := s.opts.Remotes[c.Peer]; ok {
-		return a
+// keyOf is the key of c's peer in state.childs: an attachment by its
+// name, a PE by its configured address (whatever address its packets
+// come from).
+func (s *Service) keyOf(c ike.ChildSA) peerKey {
+	if _, ok := s.opts.Attachments[c.Peer]; ok {
+		return peerKey{att: c.Peer}
 	}
-	return c.Remote.Addr()
+	if a, ok := s.opts.Remotes[c.Peer]; ok {
+		return peerKey{remote: a}
+	}
+	return peerKey{remote: c.Remote.Addr()}
 }
 
 // forget removes a child and pushes the FIB config.
-func (s *Service) forget(st *state, remote netip.Addr, inSPI uint32) {
+func (s *Service) forget(st *state, remote peerKey, inSPI uint32) {
 	delete(st.childs[remote], inSPI)
 	if len(st.childs[remote]) == 0 {
 		delete(st.childs, remote)
@@ -100,16 +106,18 @@ func (s *Service) forget(st *state, remote netip.Addr, inSPI uint32) {
 func (s *Service) fibConfig(st *state, now time.Time) fib.Config {
 	fc := st.static
 	fc.Tunnels = append([]fib.Tunnel(nil), st.static.Tunnels...)
-	for remote, cs := range st.childs {
-		fc.Tunnels = append(fc.Tunnels, s.tunnel(remote, cs, now))
+	for k, cs := range st.childs {
+		if k.att != "" {
+			fc.Attachments = append(fc.Attachments, s.attachment(k.att, cs, now))
+			continue
+		}
+		fc.Tunnels = append(fc.Tunnels, s.tunnel(k.remote, cs, now))
 	}
 	return fc
 }
 
-// tunnel is a peer's tunnel: the newest live child opens, and seals once
-// it is OutSwitchDelay old (the previous live one seals until then);
-// every other child only opens, in RetiringIn.
-func (s *Service) tunnel(remote netip.Addr, cs map[uint32]*child, now time.Time) fib.Tunnel {
+// newestFirst returns cs sorted newest first.
+func newestFirst(cs map[uint32]*child) []*child {
 	sorted := make([]*child, 0, len(cs))
 	for _, c := range cs {
 		sorted = append(sorted, c)
@@ -120,6 +128,14 @@ func (s *Service) tunnel(remote netip.Addr, cs map[uint32]*child, now time.Time)
 		}
 		return sorted[i].sa.InSPI > sorted[j].sa.InSPI
 	})
+	return sorted
+}
+
+// tunnel is a peer's tunnel: the newest live child opens, and seals once
+// it is OutSwitchDelay old (the previous live one seals until then);
+// every other child only opens, in RetiringIn.
+func (s *Service) tunnel(remote netip.Addr, cs map[uint32]*child, now time.Time) fib.Tunnel {
+	sorted := newestFirst(cs)
 	live := sorted[:0:0]
 	for _, c := range sorted {
 		if !c.retired {

@@ -27,6 +27,12 @@
 //   - With no live child nothing seals toward the peer: its traffic is
 //     dropped, never sent in clear, until a new child comes up.
 //
+// IPsec attachments (config's vrfs[].ipsec-attachments, Options.Attachments)
+// follow the same lifecycle, keyed by name rather than address, and
+// become the FIB's Attachments of their VRF: the gateway's address and
+// port and the narrowed traffic selectors as prefixes. Options.OnAttached
+// hears the up attachments' site prefixes by VRF, which bgp exports.
+//
 // Keys reach the FIB only as fib.SAParams; the Service logs SPIs, never
 // keys.
 package keying

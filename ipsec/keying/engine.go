@@ -13,21 +13,32 @@ func EngineConfig(cfg *config.Config, log *slog.Logger) ike.Config {
 	ec := ike.Config{Logger: log}
 	encap := cfg.IPsec.Encapsulation == "udp"
 	for _, p := range cfg.IPsec.IKEPeers {
-		lid, _ := config.ParseIKEIdentity(p.LocalID) // validated at load
-		rid, _ := config.ParseIKEIdentity(p.RemoteID)
-		ec.Peers = append(ec.Peers, ike.PeerConfig{
-			Name: p.Name, LocalAddr: p.LocalAddress, RemoteAddr: p.RemoteAddress,
-			LocalID: lid, RemoteID: rid, PSK: ike.NewPSK([]byte(p.PSK.Reveal())), Cert: p.Cert,
-			IKE: p.IKEProposals, ESP: p.ESPProposals,
-			IKELifetime:   ike.Lifetime{Soft: p.IKELifetime.Soft, Hard: p.IKELifetime.Hard},
-			ChildLifetime: ike.Lifetime{Soft: p.ChildLifetime.Soft, Hard: p.ChildLifetime.Hard, SoftBytes: p.ChildLifetime.SoftBytes, HardBytes: p.ChildLifetime.HardBytes},
-			DPDInterval:   p.DPDInterval,
-			Mode:          ike.Transport, // between the PE addresses: see ipsec/ike's doc
-			ForceUDPEncap: encap,
-			Initiate:      p.InitiateOrDefault(),
-		})
+		pc := peerConfig(p.Name, p, encap)
+		pc.Mode = ike.Transport // between the PE addresses: see ipsec/ike's doc
+		ec.Peers = append(ec.Peers, pc)
+	}
+	for _, v := range cfg.VRFs {
+		for _, a := range v.IPsecAttachments {
+			ec.Peers = append(ec.Peers, attachmentPeer(a, encap))
+		}
 	}
 	return ec
+}
+
+// peerConfig is the engine's form of a configured IKE peer named name.
+func peerConfig(name string, p config.IKEPeer, encap bool) ike.PeerConfig {
+	lid, _ := config.ParseIKEIdentity(p.LocalID) // validated at load
+	rid, _ := config.ParseIKEIdentity(p.RemoteID)
+	return ike.PeerConfig{
+		Name: name, LocalAddr: p.LocalAddress, RemoteAddr: p.RemoteAddress,
+		LocalID: lid, RemoteID: rid, PSK: ike.NewPSK([]byte(p.PSK.Reveal())), Cert: p.Cert,
+		IKE: p.IKEProposals, ESP: p.ESPProposals,
+		IKELifetime:   ike.Lifetime{Soft: p.IKELifetime.Soft, Hard: p.IKELifetime.Hard},
+		ChildLifetime: ike.Lifetime{Soft: p.ChildLifetime.Soft, Hard: p.ChildLifetime.Hard, SoftBytes: p.ChildLifetime.SoftBytes, HardBytes: p.ChildLifetime.HardBytes},
+		DPDInterval:   p.DPDInterval,
+		ForceUDPEncap: encap,
+		Initiate:      p.InitiateOrDefault(),
+	}
 }
 
 // Remotes maps each configured IKE peer's name to its remote PE address,

@@ -41,10 +41,14 @@ func (s *Service) checkLimits(st *state, sas []fib.SACounters, now time.Time) {
 		counters[k] = c
 	}
 	var rekey, del []uint32
-	for remote, cs := range st.childs {
+	for k, cs := range st.childs {
 		for _, c := range cs {
 			if c.retired {
 				continue
+			}
+			remote := k.remote
+			if k.att != "" {
+				remote = c.sa.Remote.Addr().Unmap() // the gateway's, as the dataplane counts it
 			}
 			lt := c.sa.Lifetime
 			out := counters[saKey{remote: remote, spi: c.sa.OutSPI, outbound: true}]

@@ -65,6 +65,14 @@ type Options struct {
 	// LimitInterval is how often the counters are compared with the
 	// limits. Default 1s.
 	LimitInterval time.Duration
+	// Attachments are the IKE peers that are IPsec attachments, by
+	// name (Attachments builds it): their children become the FIB's
+	// Attachments, not Tunnels.
+	Attachments map[string]AttachmentPeer
+	// OnAttached, if set, is given the site prefixes of the up
+	// attachments by VRF whenever they change (bgp exports them). It
+	// runs on Run's goroutine: it must not wait for the Service.
+	OnAttached func(map[string][]netip.Prefix)
 }
 
 // Service is the keying service; see the package doc. Its methods are
@@ -80,9 +88,19 @@ type Service struct {
 // state is owned by Run's goroutine.
 type state struct {
 	static fib.Config
-	childs map[netip.Addr]map[uint32]*child // remote -> inbound SPI -> child
+	childs map[peerKey]map[uint32]*child // peer -> inbound SPI -> child
+	// attached is the up attachments' site prefixes by VRF, as last
+	// given to Options.OnAttached.
+	attached map[string][]netip.Prefix
 	// ctx is Run's: it bounds what the Service asks of the engine.
 	ctx context.Context
+}
+
+// peerKey names a peer whose children make one tunnel or attachment: a
+// remote PE by its address, an attachment by its name.
+type peerKey struct {
+	remote netip.Addr
+	att    string
 }
 
 type child struct {
@@ -119,7 +137,7 @@ func New(opts Options) *Service {
 // before the first SetStatic or child SA.
 func (s *Service) Run(ctx context.Context) error {
 	defer close(s.done)
-	st := &state{childs: map[netip.Addr]map[uint32]*child{}, ctx: ctx}
+	st := &state{childs: map[peerKey]map[uint32]*child{}, ctx: ctx}
 	var tick <-chan time.Time
 	if s.opts.Counters != nil && s.opts.Control != nil {
 		t := time.NewTicker(s.opts.LimitInterval)
@@ -181,7 +199,9 @@ func (s *Service) config() fib.Config {
 // push hands the FIB the static config plus one tunnel per IKE peer with
 // a child SA.
 func (s *Service) push(st *state) {
+	fc := s.fibConfig(st, time.Now())
 	if s.opts.FIB != nil {
-		s.opts.FIB.SetConfig(s.fibConfig(st, time.Now()))
+		s.opts.FIB.SetConfig(fc)
 	}
+	s.announce(st, fc.Attachments)
 }

@@ -183,3 +183,35 @@ type CERoutes struct {
 	Learned    []CEPath `json:"learned"`    // by prefix, the best first
 	Advertised []CEPath `json:"advertised"` // by CE, then prefix
 }
+
+// Attachment is one IPsec attachment (config's vrfs[].ipsec-attachments):
+// a site gateway's tunnel into a VRF. Keys are never part of it.
+type Attachment struct {
+	Name string `json:"name"`
+	VRF  string `json:"vrf"`
+	Kind string `json:"kind"` // "gateway"
+	// State is "up" (a child SA seals and opens) or "down".
+	State string `json:"state"`
+	// Gateway is where the gateway's ESP comes from (and goes to),
+	// absent while down; Configured is the configured remote address,
+	// absent for any.
+	Gateway    netip.AddrPort `json:"gateway,omitzero"`
+	Configured netip.Addr     `json:"configured-remote,omitzero"`
+	UDP        bool           `json:"udp-encap"`
+	// SiteTS and LocalTS are the negotiated traffic selectors (the
+	// configured site-prefixes while down); SiteTS are routed and
+	// exported.
+	SiteTS  []netip.Prefix `json:"site-ts"`
+	LocalTS []netip.Prefix `json:"local-ts"`
+	// OutSPI and InSPI name the SAs (see show ipsec sa); Cipher is theirs.
+	OutSPI uint32 `json:"out-spi,omitempty"`
+	InSPI  uint32 `json:"in-spi,omitempty"`
+	Cipher string `json:"cipher,omitempty"`
+	// Counters: in from the site into the VRF, out from the VRF to the
+	// site (inner bytes); drops by reason, ts-violation among them.
+	InPackets  uint64            `json:"in-packets"`
+	InBytes    uint64            `json:"in-bytes"`
+	OutPackets uint64            `json:"out-packets"`
+	OutBytes   uint64            `json:"out-bytes"`
+	Drops      map[string]uint64 `json:"drops"`
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -43,6 +44,12 @@ func showMore(c *Client, words []string, asJSON bool, w io.Writer) (ok bool, err
 			return true, err
 		}
 		return true, output(w, asJSON, sas, func() { printSAs(w, sas) })
+	case "ipsec attachments":
+		var as []localapi.Attachment
+		if err := c.get("/v1/ipsec/attachments", &as); err != nil {
+			return true, err
+		}
+		return true, output(w, asJSON, as, func() { printAttachments(w, as) })
 	case "interfaces":
 		var ifs []localapi.Interface
 		if err := c.get("/v1/interfaces", &ifs); err != nil {
@@ -104,6 +111,41 @@ func printSAs(w io.Writer, sas []localapi.SA) {
 		fmt.Fprintf(tw, "%s\t%s\t0x%08x\t%s\t%s\t%s\t%d\t%d\t%s\n", s.Remote, s.Direction, s.SPI, s.Cipher, yesNo(s.ESN), replay, s.Packets, s.Bytes, drops(s.Drops))
 	}
 	tw.Flush()
+}
+
+// printAttachments prints one line per IPsec attachment: who is connected
+// into which VRF, with which selectors and SAs, and its counters.
+func printAttachments(w io.Writer, as []localapi.Attachment) {
+	tw := newTable(w)
+	fmt.Fprintln(tw, "Name\tVRF\tState\tGateway\tSite TS\tLocal TS\tOut SPI\tIn SPI\tIn pkts\tOut pkts\tDrops")
+	for _, a := range as {
+		gw, out, in := "-", "-", "-"
+		if a.Gateway.IsValid() {
+			gw = a.Gateway.String()
+		} else if a.Configured.IsValid() {
+			gw = "(" + a.Configured.String() + ")"
+		}
+		if a.OutSPI != 0 {
+			out = fmt.Sprintf("0x%08x", a.OutSPI)
+		}
+		if a.InSPI != 0 {
+			in = fmt.Sprintf("0x%08x", a.InSPI)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", a.Name, a.VRF, a.State, gw,
+			prefixList(a.SiteTS), prefixList(a.LocalTS), out, in, a.InPackets, a.OutPackets, drops(a.Drops))
+	}
+	tw.Flush()
+}
+
+func prefixList(ps []netip.Prefix) string {
+	if len(ps) == 0 {
+		return "-"
+	}
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
 }
 
 func printInterfaces(w io.Writer, ifs []localapi.Interface) {
