@@ -23,6 +23,7 @@ const (
 	dropTx                // the socket or TUN write failed
 	dropTooBig            // larger than Options.MTU and not to be fragmented (ICMP sent, toobig.go)
 	dropNoNeighbor        // plain MPLS: the next hop's MAC address is not known yet (plain.go)
+	dropBadSource         // plain MPLS: a frame from a MAC that is no unprotected peer's next hop (plain.go)
 	numDrops
 	// dropOtherHost is a frame a core's packet socket saw that is not
 	// addressed to this host: not forwarded, and not counted.
@@ -67,6 +68,7 @@ func dropsFrom(c *[numDrops]atomic.Uint64) fib.Drops {
 		TxError:      c[dropTx].Load(),
 		TooBig:       c[dropTooBig].Load(),
 		NoNeighbor:   c[dropNoNeighbor].Load(),
+		BadSource:    c[dropBadSource].Load(),
 	}
 }
 
