@@ -26,7 +26,8 @@ package userspace
 // a frame on core3 from a MAC address other than pe3's (pe1's next hop
 // toward 198.51.100.3) is dropped and counted (bad-source); a reload that
 // takes 198.51.100.3 out of the unprotected peers stops the traffic with
-// nothing on core3, and one that puts it back starts it again.
+// nothing on core3 and pe3's labelled frames no longer taken, and one
+// that puts it back starts it again.
 
 import (
 	"context"
@@ -255,6 +256,14 @@ func TestNetnsPlainMPLS(t *testing.T) {
 	if frames := tshark(t, capture2, false, "eth.src == "+l.macOf("pe1", "core3"), "eth.type", "mpls.label"); len(frames) > 0 {
 		t.Errorf("with 198.51.100.3 no longer unprotected, pe1 still sent on core3:\n%s", strings.Join(frames, "\n"))
 	}
+	// Nor does pe1 take pe3's frames any more: pe3 is no next hop of
+	// an unprotected peer (bad-source), though its label still names red.
+	echos = l.inEchos("ce-red-1")
+	l.inject("pe3", "core", l.macOf("pe1", "core3"), l.macOf("pe3", "core"), "10.3.0.2")
+	time.Sleep(300 * time.Millisecond)
+	if got := l.inEchos("ce-red-1"); got != echos {
+		t.Errorf("with 198.51.100.3 no longer unprotected, pe3's labelled frame reached a VRF: ce-red-1 got %d echo requests, want 0", got-echos)
+	}
 	must(syscall.Kill(pes["pe1"].Pid(), syscall.SIGUSR2))
 	waitLine(t, pes["pe1"].LogPath(), "PLAIN", func() bool { ok, _ := pes["pe1"].Exited(); return ok })
 	waitFor(t, "red to reach pe3 again", func() bool { return l.pingOnce("ce-red-1", "10.3.0.2") })
@@ -265,8 +274,8 @@ func TestNetnsPlainMPLS(t *testing.T) {
 	if red.OutDrops.NoTunnel < 3+3 || stats.PlainIn < 7 {
 		t.Errorf("pe1 counters: red out drops %+v, plain frames in %d", red.OutDrops, stats.PlainIn)
 	}
-	if stats.Inbound.BadSource != 1 {
-		t.Errorf("pe1 inbound drops %+v: want bad-source 1 (the frame from %s)", stats.Inbound, intruderMAC)
+	if stats.Inbound.BadSource != 2 {
+		t.Errorf("pe1 inbound drops %+v: want bad-source 2 (the frame from %s, pe3's once not unprotected)", stats.Inbound, intruderMAC)
 	}
 }
 
