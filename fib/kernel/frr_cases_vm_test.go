@@ -73,7 +73,9 @@ func newFRRSetup(t *testing.T, c frrCase) *frrSetup {
 		s.v6 = true
 	case "across-p", "rr":
 		p := newTwoPEsAcrossP(t)
-		// PHP toward FRR too: its kernel has no route for explicit null.
+		// PHP toward FRR too, not the explicit null newTwoPEsAcrossP
+		// swaps 16002 for: Linux takes no route for label 0 ("Invalid
+		// label - must be MPLS_LABEL_FIRST_UNRESERVED or higher").
 		ipIn(t, p.p, "-f", "mpls", "route", "replace", "16002", "via", "inet", "192.168.2.2", "dev", "p2")
 		s.n, s.frrAddress, s.ourAddress, neighbor = &p.twoPEs, "192.168.2.2", "192.168.1.1", "192.168.2.2"
 		conf = frrPEConf{asn: 65000, neighborASN: 65000, local: "192.168.2.2", neighbor: "192.168.1.1",
@@ -230,6 +232,12 @@ func checkFRRLabels(t *testing.T, s *frrSetup, sock string) {
 			got := captureStack(t, c.at.ns, c.at.ifName, func() { _ = ping(c.from, c.dst, 110) })
 			if c.vpn < 16 || fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("%s (%s): label stack on the core %v, want %v as configured and advertised", c.what, c.dst, got, want)
+			}
+		}
+		if s.towardFRR.transport != 0 { // behind P, popped (PHP)
+			want := []int{frr["65000:21"]}
+			if got := captureStack(t, n.pe2, "core", func() { _ = ping(n.red1, fam.host2, 111) }); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("red at FRR's core (%s): label stack %v, want %v", fam.host2, got, want)
 			}
 		}
 	}
