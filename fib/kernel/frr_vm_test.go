@@ -49,11 +49,11 @@ import (
 //   - FRR installs a VPNv6 route from Peregrine (next hop ::ffff:PE1) as
 //     a kernel nexthop whose IPv6 gateway is that mapped address, not
 //     onlink: Linux refuses it ("No route to host") unless the mapped
-//     address has a route, and resolves its MAC by neighbour discovery,
-//     which no PE answers for a mapped address. The test gives pe2 what
-//     Peregrine's kernel backend makes for itself: an on-link route and
-//     a permanent neighbour entry for ::ffff:PE1 with the MAC of the next
-//     hop toward it.
+//     address has a route. The test gives pe2 what Peregrine's kernel
+//     backend makes for itself: an on-link route and a permanent
+//     neighbour entry for ::ffff:PE1 with the MAC of the next hop toward
+//     it (no PE answers neighbour discovery for a mapped address; whether
+//     this kernel would take the MAC from ARP instead was not tried).
 //   - FRR 8.4 allocates one label per VRF and address family ("label vpn
 //     export auto"): per-prefix labels on FRR's side need FRR 9.0's
 //     allocation-mode per-nexthop, so only Peregrine varies its mode.
