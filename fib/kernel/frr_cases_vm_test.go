@@ -24,9 +24,11 @@ import (
 // (dataplane.transport-labels), FRR 16001 toward Peregrine (a staticd
 // route with a label, which FRR also needs to accept an iBGP VPN route).
 // iBGP between directly connected PEs is not among them: FRR 8.4 wants a
-// labelled route to an iBGP next hop, and staticd only takes labels from
-// 16 up (lib/mpls.c mpls_str2label: no implicit-null), so FRR would push
-// a label Peregrine has no use for: only a P router pops it.
+// labelled route to an iBGP next hop, and staticd takes labels from 16
+// up only (tried in the VM: "label implicit-null" and "label 3" get
+// 'Invalid union value ... no matching subtype found' from its YANG
+// model; "label 16" is taken), so FRR would push a label Peregrine has
+// no use for: only a P router pops it.
 type frrCase struct {
 	name, backend, labelMode string
 	topology                 string // ebgp, across-p, rr
