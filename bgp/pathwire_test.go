@@ -172,6 +172,11 @@ func decoderCases(t testing.TB) map[string]*api.Path {
 	twoNH := reach("2001:db8::3", n6).(*gobgp.PathAttributeMpReachNLRI)
 	twoNH.LinkLocalNexthop = netip.MustParseAddr("fe80::3").AsSlice()
 	cases["vpnv6 global and link-local next hops"] = apiPath(t, n6, false, "2001:db8::3", with(twoNH, extComms(rt2))...)
+	// FRR 8.4 over an IPv4 session: the global next hop set to its
+	// IPv4-mapped address, its link-local one after it (48 bytes).
+	frrNH := reach("::ffff:192.0.2.4", n6).(*gobgp.PathAttributeMpReachNLRI)
+	frrNH.LinkLocalNexthop = netip.MustParseAddr("fe80::4").AsSlice()
+	cases["vpnv6 mapped global and link-local next hops"] = apiPath(t, n6, false, "192.0.2.4", with(frrNH, extComms(rt2))...)
 	u := gobgp.NewIPAddrPrefix(24, "10.7.0.0")
 	cases["ipv4 unicast"] = apiPath(t, u, false, "192.0.2.2", with(gobgp.NewPathAttributeNextHop("192.0.2.2"))...)
 	return cases
@@ -229,6 +234,10 @@ func TestDecodePathReadsTheFields(t *testing.T) {
 	got, err = decodePath(cases["vpnv6 global and link-local next hops"], nil)
 	if err != nil || got.nextHop != netip.MustParseAddr("2001:db8::3") || got.key.prefix != netip.MustParsePrefix("2001:db8:2::/64") {
 		t.Errorf("got %v, %v", got, err)
+	}
+	got, err = decodePath(cases["vpnv6 mapped global and link-local next hops"], nil)
+	if err != nil || got.nextHop != netip.MustParseAddr("192.0.2.4") {
+		t.Errorf("FRR's 6VPE next hops: got %v, %v; want the IPv4 remote PE 192.0.2.4", got, err)
 	}
 	got, err = decodePath(cases["vpnv4 rd as4"], nil)
 	if err != nil || got.key.rd != vpn.MustParseRD("4200000000:7") || got.label != mpls.Label(1048575) {

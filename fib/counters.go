@@ -88,6 +88,7 @@ type Drops struct {
 	TxError      uint64 // writing to the socket or the TUN failed
 	TooBig       uint64 // larger than the MTU, DF or IPv6: answered with ICMP
 	NoNeighbor   uint64 // plain MPLS to an unprotected PE: the next hop's MAC is not resolved yet
+	BadSource    uint64 // plain MPLS from a core: the sender's MAC is no unprotected peer's next hop
 }
 
 // Each calls f with every reason's name, as the local API and the
@@ -106,6 +107,7 @@ func (d Drops) Each(f func(reason string, n uint64)) {
 	f("tx-error", d.TxError)
 	f("too-big", d.TooBig)
 	f("no-neighbor", d.NoNeighbor)
+	f("bad-source", d.BadSource)
 }
 
 // AttachmentCounters are one IPsec attachment's counters. In is from the

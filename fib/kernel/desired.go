@@ -157,6 +157,11 @@ func translate(s *fib.State, devs routeDevices, k kernelView) *desired {
 			rt.LinkIndex = oif
 			if act.NextHop.IsValid() {
 				rt.Via = via(act.NextHop.AsSlice())
+			} else if idx, ok := devs.VRFs[act.VRF]; ok {
+				// A connected prefix: with no via the kernel sends the
+				// popped packet to the interface's own MAC address,
+				// which no CE takes; the VRF's table finds the host.
+				rt.LinkIndex = idx
 			}
 		}
 		t.add(rt)

@@ -106,7 +106,7 @@ func translateCases() []translateCase {
 				"ip route add 10.2.0.0/24 encap mpls 3001 via 192.168.1.2 dev core table 1000",
 				"ip route add 10.3.0.0/24 encap mpls 3002 via 192.168.1.2 dev core table 1000",
 				"ip route add 10.4.0.0/24 encap mpls 3003/16 via 192.168.1.2 dev core table 1000",
-				"ip -f mpls route add 4001 dev ce1",
+				"ip -f mpls route add 4001 dev vrf-red", // connected: no via, see translate
 				"ip -f mpls route add 4002 via inet 10.1.0.2 dev ce1",
 				"ip -f mpls route add 4003 via inet6 2001:db8:1::2 dev ce1",
 			}),

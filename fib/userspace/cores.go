@@ -1,10 +1,12 @@
 package userspace
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -126,7 +128,33 @@ func (b *Backend) resolveLocked() (pending bool) {
 			delete(b.unresolved, remote)
 		}
 	}
+	b.publishSources()
 	return pending
+}
+
+// publishSources gives each core the MAC addresses it takes labelled
+// frames from: those of the resolved next hops toward the unprotected
+// peers that leave by it (plain.go). A core with none takes nothing.
+func (b *Backend) publishSources() {
+	for _, c := range b.cores {
+		macs := sourceMACs{}
+		for _, po := range b.dp.plains {
+			if h := po.l2.Load(); h != nil && h.core == c {
+				macs = append(macs, [6]byte(h.hdr[0:6]))
+			}
+		}
+		slices.SortFunc(macs, func(a, b [6]byte) int { return bytes.Compare(a[:], b[:]) })
+		macs = slices.Compact(macs)
+		if cur := c.sources.Load(); cur != nil && slices.Equal(*cur, macs) {
+			continue
+		}
+		c.sources.Store(&macs)
+		names := make([]string, len(macs))
+		for i, m := range macs {
+			names[i] = net.HardwareAddr(m[:]).String()
+		}
+		b.log.Info("plain MPLS taken only from these next hops", "interface", c.name, "lladdr", names)
+	}
 }
 
 // resolveHop is remote's next hop: `ip route get REMOTE` in the main
@@ -200,7 +228,7 @@ func (b *Backend) readCore(c *coreIface) {
 			continue
 		}
 		for i := range n {
-			v, io, il, _ := b.dp.inboundFrame(bufs[i], inHeadroom, m.length(i), m.pktType(i))
+			v, io, il, _ := b.dp.inboundFrame(c, bufs[i], inHeadroom, m.length(i), m.pktType(i))
 			if v != nil {
 				w.inPlace(v, bufs[i][io-tunOffset:io+il])
 			}

@@ -25,6 +25,7 @@ const (
 	dropNoNeighbor        // plain MPLS: the next hop's MAC address is not known yet (plain.go)
 	dropTSViolation       // an attachment's packet outside its SA's traffic selectors (attach.go)
 	dropNotIP             // an attachment's ESP next header is not 4 or 41, or the inner packet is malformed
+	dropBadSource         // plain MPLS: a frame from a MAC that is no unprotected peer's next hop (plain.go)
 	numDrops
 	// dropOtherHost is a frame a core's packet socket saw that is not
 	// addressed to this host: not forwarded, and not counted.
@@ -69,6 +70,7 @@ func dropsFrom(c *[numDrops]atomic.Uint64) fib.Drops {
 		TxError:      c[dropTx].Load(),
 		TooBig:       c[dropTooBig].Load(),
 		NoNeighbor:   c[dropNoNeighbor].Load(),
+		BadSource:    c[dropBadSource].Load(),
 	}
 }
 

@@ -140,7 +140,10 @@
 // resolve a missing MAC (NTF_USE) and, until it is known, packets are
 // dropped and counted (no-neighbor). Inbound, one goroutine per
 // State.MPLSInterfaces interface receives frames with recvmmsg, takes
-// those addressed to this host, pops an explicit null above the VPN label,
+// those addressed to this host from a MAC address that is the resolved
+// next hop toward an unprotected peer on that interface (others: dropped,
+// counted bad-source; a forged MAC on the same layer 2 still passes),
+// pops an explicit null above the VPN label,
 // finds the VRF in the LFIB (per-VRF and per-prefix labels alike), drops
 // deeper stacks (unknown-label), applies the TTL as below and writes the
 // inner packet into the VRF's TUN. Labelled frames on other interfaces

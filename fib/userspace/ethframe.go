@@ -33,6 +33,9 @@ func (f ethFrame) IsValid() bool { return len(f) >= ethHeaderLen }
 // interface: a tagged frame's type is 0x8100 and is refused).
 func (f ethFrame) EtherType() uint16 { return binary.BigEndian.Uint16(f[12:14]) }
 
+// Source is the sender's MAC address.
+func (f ethFrame) Source() [6]byte { return [6]byte(f[6:12]) }
+
 // Payload is what follows the header.
 func (f ethFrame) Payload() []byte { return f[ethHeaderLen:] }
 

@@ -21,12 +21,23 @@ import (
 //	core --> AF_PACKET socket bound to 0x8847 on each MPLS interface
 //	   --> coreSocket.recv: recvmmsg, a batch of frames
 //	   --> inboundFrame: Ethernet header (for this host, 0x8847)
+//	        source MAC one of the core's next hops?       no: drop (bad-source)
 //	        explicit null on top popped; VPN label -> VRF (LFIB)
 //	        deeper stacks: drop (unknown-label)
 //	   --> the VRF's TUN, as ESP's inner packets
 //
 // Labelled frames arriving on any other interface meet no socket and no
 // kernel MPLS: the kernel drops them (rx_dropped or rx_nohandler).
+//
+// On a core interface a frame is taken only from a MAC address that is
+// the resolved next hop, on that interface, toward one of the
+// unprotected peers (the kernel's neighbour entry the resolver found:
+// the peer itself, or the P router toward it): another host on the core
+// segment cannot hand a VRF packets by guessing a label. This narrows the
+// exposure, it does not close it: a host on the same layer 2 can forge
+// a next hop's source MAC, and a peer whose frames arrive through a
+// router other than our next hop toward it (asymmetric paths) is refused.
+// Plain MPLS is for cores the operator trusts; ESP is the protection.
 
 // plainOut is how packets leave toward one unprotected peer. It lives as
 // long as the peer is unprotected; the resolver (cores.go) republishes
@@ -52,6 +63,28 @@ type coreIface struct {
 	index int
 	mac   [6]byte
 	sock  *coreSocket // nil in unit tests
+	// sources are the MAC addresses labelled frames are taken from on
+	// this core, published by the resolver (cores.go); nil takes none.
+	sources atomic.Pointer[sourceMACs]
+}
+
+// sourceMACs are a core's next hops' MAC addresses, sorted. Immutable
+// once published.
+type sourceMACs [][6]byte
+
+// accepts reports whether a labelled frame from src may enter on c. It
+// allocates nothing: a short list, scanned.
+func (c *coreIface) accepts(src [6]byte) bool {
+	s := c.sources.Load()
+	if s == nil {
+		return false
+	}
+	for _, m := range *s {
+		if m == src {
+			return true
+		}
+	}
+	return false
 }
 
 // frame puts the Ethernet header toward t's next hop in front of pkt, an
@@ -91,20 +124,24 @@ func pushPlain(buf []byte, off, n int, labels []mpls.Label, ttl uint8, t *tunnel
 	return buf[start : off+n], true
 }
 
-// inboundFrame forwards one frame a core's packet socket received,
+// inboundFrame forwards one frame core c's packet socket received,
 // buf[off:off+n], with at least tunOffset bytes in front of it. pktType is
 // the socket address's sll_pkttype: only frames addressed to this host
 // (PACKET_HOST) are taken; another host's (a promiscuous interface) or our
-// own going out are not ours to forward, and are ignored uncounted. It
+// own going out are not ours to forward, and are ignored uncounted. A
+// frame from a MAC address c does not accept is dropped (bad-source). It
 // returns the VRF and the inner packet's offset and length in buf, or why
 // it dropped the frame, having counted the drop. It allocates nothing.
-func (d *dataplane) inboundFrame(buf []byte, off, n int, pktType uint8) (v *vrf, innerOff, innerLen int, why drop) {
+func (d *dataplane) inboundFrame(c *coreIface, buf []byte, off, n int, pktType uint8) (v *vrf, innerOff, innerLen int, why drop) {
 	if pktType != unix.PACKET_HOST {
 		return nil, 0, 0, dropOtherHost
 	}
 	f := ethFrame(buf[off : off+n])
 	if !f.IsValid() || f.EtherType() != etherTypeMPLS {
 		return nil, 0, 0, d.dropIn(dropMalformed)
+	}
+	if !c.accepts(f.Source()) {
+		return nil, 0, 0, d.dropIn(dropBadSource)
 	}
 	d.cnt.plainIn.Add(1)
 	return d.popToVRF(buf, off+ethHeaderLen, n-ethHeaderLen, true)

@@ -45,7 +45,7 @@ func BenchmarkPlainInbound(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		copy(work[inHeadroom:], f[:ethHeaderLen+8+20])
-		if _, _, _, why := d.inboundFrame(work, inHeadroom, len(f), unix.PACKET_HOST); why != dropNone {
+		if _, _, _, why := d.inboundFrame(testCore, work, inHeadroom, len(f), unix.PACKET_HOST); why != dropNone {
 			b.Fatal(why)
 		}
 	}

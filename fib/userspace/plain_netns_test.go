@@ -22,9 +22,12 @@ package userspace
 // and no ESP; red still pings pe2 over ESP; the route via 198.51.100.4
 // drops (no-tunnel); a labelled frame for pe1's red label sent into
 // pe1's CE interface never reaches a VRF (the kernel counts it in
-// rx_nohandler), while the same frame sent on core3 does; a reload that
+// rx_nohandler), while the same frame sent on core3 by pe3 does, and
+// a frame on core3 from a MAC address other than pe3's (pe1's next hop
+// toward 198.51.100.3) is dropped and counted (bad-source); a reload that
 // takes 198.51.100.3 out of the unprotected peers stops the traffic with
-// nothing on core3, and one that puts it back starts it again.
+// nothing on core3 and pe3's labelled frames no longer taken, and one
+// that puts it back starts it again.
 
 import (
 	"context"
@@ -228,6 +231,15 @@ func TestNetnsPlainMPLS(t *testing.T) {
 	if after := l.unhandled("pe1", "red"); after < pe1Red+1 {
 		t.Errorf("pe1 red: frames dropped unhandled %d -> %d: the labelled frame from the CE was not dropped by the kernel", pe1Red, after)
 	}
+	// The same frame on core3 from another MAC address (a host on the
+	// core segment that is not pe3, pe1's next hop toward 198.51.100.3):
+	// dropped (bad-source), while pe3's own frames keep coming in.
+	l.inject("pe3", "core", l.macOf("pe1", "core3"), intruderMAC, "10.3.0.2")
+	time.Sleep(300 * time.Millisecond)
+	if got := l.inEchos("ce-red-1"); got != echos+1 {
+		t.Errorf("a labelled frame from %s, no next hop of pe1, reached a VRF: ce-red-1 got %d echo requests, want 1", intruderMAC, got-echos)
+	}
+	l.ping("ce-red-3", "10.1.0.2", true)
 
 	// Reload without the unprotected peer: nothing leaves on core3.
 	must(syscall.Kill(pes["pe1"].Pid(), syscall.SIGUSR1))
@@ -244,6 +256,14 @@ func TestNetnsPlainMPLS(t *testing.T) {
 	if frames := tshark(t, capture2, false, "eth.src == "+l.macOf("pe1", "core3"), "eth.type", "mpls.label"); len(frames) > 0 {
 		t.Errorf("with 198.51.100.3 no longer unprotected, pe1 still sent on core3:\n%s", strings.Join(frames, "\n"))
 	}
+	// Nor does pe1 take pe3's frames any more: pe3 is no next hop of
+	// an unprotected peer (bad-source), though its label still names red.
+	echos = l.inEchos("ce-red-1")
+	l.inject("pe3", "core", l.macOf("pe1", "core3"), l.macOf("pe3", "core"), "10.3.0.2")
+	time.Sleep(300 * time.Millisecond)
+	if got := l.inEchos("ce-red-1"); got != echos {
+		t.Errorf("with 198.51.100.3 no longer unprotected, pe3's labelled frame reached a VRF: ce-red-1 got %d echo requests, want 0", got-echos)
+	}
 	must(syscall.Kill(pes["pe1"].Pid(), syscall.SIGUSR2))
 	waitLine(t, pes["pe1"].LogPath(), "PLAIN", func() bool { ok, _ := pes["pe1"].Exited(); return ok })
 	waitFor(t, "red to reach pe3 again", func() bool { return l.pingOnce("ce-red-1", "10.3.0.2") })
@@ -254,7 +274,13 @@ func TestNetnsPlainMPLS(t *testing.T) {
 	if red.OutDrops.NoTunnel < 3+3 || stats.PlainIn < 7 {
 		t.Errorf("pe1 counters: red out drops %+v, plain frames in %d", red.OutDrops, stats.PlainIn)
 	}
+	if stats.Inbound.BadSource != 2 {
+		t.Errorf("pe1 inbound drops %+v: want bad-source 2 (the frame from %s, pe3's once not unprotected)", stats.Inbound, intruderMAC)
+	}
 }
+
+// intruderMAC is a host's on pe1's core3 segment that is not pe3.
+const intruderMAC = "02:00:5e:00:53:99"
 
 // checkPlainCapture: on core3, pings inside MPLS frames with pe3's labels
 // (3001 red, 3002 blue) toward pe3 and pe1's (1001, 1002) back, and

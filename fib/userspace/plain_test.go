@@ -18,9 +18,24 @@ var (
 	peOutside  = addr("10.9.1.4")
 	macPE3     = [6]byte{0x02, 0, 0, 0, 0x09, 0x03}
 	macCore    = [6]byte{0x02, 0, 0, 0, 0x09, 0x01}
-	testCore   = &coreIface{name: "core0", index: 7, mac: macCore}
+	testCore   = coreAccepting(macPE3)
 	plainLabel = mpls.Label(3001)
 )
+
+// coreAccepting is core0 taking labelled frames from macs, as the
+// resolver publishes them for the next hops it found there.
+func coreAccepting(macs ...[6]byte) *coreIface {
+	c := &coreIface{name: "core0", index: 7, mac: macCore}
+	s := sourceMACs(macs)
+	c.sources.Store(&s)
+	return c
+}
+
+// fromMAC is frame f with src as its source MAC.
+func fromMAC(f []byte, src [6]byte) []byte {
+	copy(f[6:12], src[:])
+	return f
+}
 
 func mixedState() *fib.State {
 	s := pe1State()
@@ -178,25 +193,37 @@ func TestInboundFrame(t *testing.T) {
 		frame   []byte
 		pktType uint8
 		want    drop
-		ttl     uint8 // the inner TTL delivered
+		ttl     uint8      // the inner TTL delivered
+		core    *coreIface // testCore if nil
 	}{
-		{"VPN label alone (implicit null toward us)", frameOf(p4, vpn), unix.PACKET_HOST, dropNone, 60},
-		{"IPv6 under the VPN label", frameOf(p6, vpn), unix.PACKET_HOST, dropNone, 60},
-		{"IPv4 explicit null on top", frameOf(p4, mpls.Entry{Label: 0, TTL: 50}, vpn), unix.PACKET_HOST, dropNone, 50},
-		{"IPv6 explicit null on top", frameOf(p6, mpls.Entry{Label: 2, TTL: 61}, vpn), unix.PACKET_HOST, dropNone, 60},
-		{"explicit null at the bottom: no VRF", frameOf(p4, mpls.Entry{Label: 0, TTL: 60}), unix.PACKET_HOST, dropUnknownLabel, 0},
-		{"a transport label left on: deeper than expected", frameOf(p4, mpls.Entry{Label: 500, TTL: 60}, vpn), unix.PACKET_HOST, dropUnknownLabel, 0},
-		{"two nulls", frameOf(p4, mpls.Entry{Label: 0, TTL: 60}, mpls.Entry{Label: 0, TTL: 60}, vpn), unix.PACKET_HOST, dropUnknownLabel, 0},
-		{"unknown VPN label", frameOf(p4, mpls.Entry{Label: 1999, TTL: 60}), unix.PACKET_HOST, dropUnknownLabel, 0},
-		{"label TTL 0", frameOf(p4, mpls.Entry{Label: 1001, TTL: 0}), unix.PACKET_HOST, dropTTLExpired, 0},
-		{"not IP under the label", frameOf(make([]byte, 40), vpn), unix.PACKET_HOST, dropMalformed, 0},
-		{"wrong EtherType", append(append(make([]byte, 12), 0x08, 0x00), p4...), unix.PACKET_HOST, dropMalformed, 0},
-		{"runt", make([]byte, 13), unix.PACKET_HOST, dropMalformed, 0},
-		{"another host's frame", frameOf(p4, vpn), unix.PACKET_OTHERHOST, dropOtherHost, 0},
+		{"VPN label alone (implicit null toward us)", frameOf(p4, vpn), unix.PACKET_HOST, dropNone, 60, nil},
+		{"IPv6 under the VPN label", frameOf(p6, vpn), unix.PACKET_HOST, dropNone, 60, nil},
+		{"IPv4 explicit null on top", frameOf(p4, mpls.Entry{Label: 0, TTL: 50}, vpn), unix.PACKET_HOST, dropNone, 50, nil},
+		{"IPv6 explicit null on top", frameOf(p6, mpls.Entry{Label: 2, TTL: 61}, vpn), unix.PACKET_HOST, dropNone, 60, nil},
+		{"explicit null at the bottom: no VRF", frameOf(p4, mpls.Entry{Label: 0, TTL: 60}), unix.PACKET_HOST, dropUnknownLabel, 0, nil},
+		{"a transport label left on: deeper than expected", frameOf(p4, mpls.Entry{Label: 500, TTL: 60}, vpn), unix.PACKET_HOST, dropUnknownLabel, 0, nil},
+		{"two nulls", frameOf(p4, mpls.Entry{Label: 0, TTL: 60}, mpls.Entry{Label: 0, TTL: 60}, vpn), unix.PACKET_HOST, dropUnknownLabel, 0, nil},
+		{"unknown VPN label", frameOf(p4, mpls.Entry{Label: 1999, TTL: 60}), unix.PACKET_HOST, dropUnknownLabel, 0, nil},
+		{"label TTL 0", frameOf(p4, mpls.Entry{Label: 1001, TTL: 0}), unix.PACKET_HOST, dropTTLExpired, 0, nil},
+		{"not IP under the label", frameOf(make([]byte, 40), vpn), unix.PACKET_HOST, dropMalformed, 0, nil},
+		{"wrong EtherType", append(append(make([]byte, 12), 0x08, 0x00), p4...), unix.PACKET_HOST, dropMalformed, 0, nil},
+		{"runt", make([]byte, 13), unix.PACKET_HOST, dropMalformed, 0, nil},
+		{"another host's frame", frameOf(p4, vpn), unix.PACKET_OTHERHOST, dropOtherHost, 0, nil},
+		{"from a MAC that is no next hop", fromMAC(frameOf(p4, vpn), [6]byte{0x02, 0, 0, 0, 0x09, 0x66}), unix.PACKET_HOST, dropBadSource, 0, nil},
+		{"from the next hop of another core", frameOf(p4, vpn), unix.PACKET_HOST, dropBadSource, 0, coreAccepting(macCore)},
+		{"on a core with no next hop resolved", frameOf(p4, vpn), unix.PACKET_HOST, dropBadSource, 0, &coreIface{name: "core1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			buf := inFrameBuf(tc.frame)
-			v, io, il, why := d.inboundFrame(buf, inHeadroom, len(tc.frame), tc.pktType)
+			core := tc.core
+			if core == nil {
+				core = testCore
+			}
+			before := d.cnt.drops[dropBadSource].Load()
+			v, io, il, why := d.inboundFrame(core, buf, inHeadroom, len(tc.frame), tc.pktType)
+			if got := d.cnt.drops[dropBadSource].Load() - before; (why == dropBadSource) != (got == 1) {
+				t.Errorf("bad-source counted %d for drop %d", got, why)
+			}
 			if why != tc.want {
 				t.Fatalf("drop %d, want %d", why, tc.want)
 			}
@@ -242,7 +269,7 @@ func TestPlainAllocs(t *testing.T) {
 	f := frameOf(ipv4("10.3.0.2", "10.1.0.2", 64, 1400), mpls.Entry{Label: 0, TTL: 60}, mpls.Entry{Label: 1001, TTL: 60})
 	in := inFrameBuf(f)
 	assertNoAllocs(t, "inboundFrame", func() {
-		if _, _, _, why := d.inboundFrame(in, inHeadroom, len(f), unix.PACKET_HOST); why != dropNone {
+		if _, _, _, why := d.inboundFrame(testCore, in, inHeadroom, len(f), unix.PACKET_HOST); why != dropNone {
 			t.Fatalf("drop %d", why)
 		}
 	})
@@ -259,7 +286,7 @@ func FuzzInboundFrame(f *testing.F) {
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		buf := inFrameBuf(frame)
-		v, io, il, why := d.inboundFrame(buf, inHeadroom, len(frame), unix.PACKET_HOST)
+		v, io, il, why := d.inboundFrame(testCore, buf, inHeadroom, len(frame), unix.PACKET_HOST)
 		checkInner(t, buf, v, io, il, why)
 		if why == dropNone && io-tunOffset < 0 {
 			t.Fatalf("no TUN headroom in front of the inner packet at %d", io)

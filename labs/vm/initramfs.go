@@ -251,7 +251,7 @@ func (c *cpioWriter) hostBinary(name, program string) error {
 	return c.err
 }
 
-// frr copies FRR's zebra and bgpd of this host, with their
+// frr copies FRR's zebra, staticd and bgpd of this host, with their
 // libraries and YANG models, where Debian's frr package has them, for tests
 // that run FRR as another vendor's PE with the VM kernel's MPLS and VRFs.
 // Without the frr package nothing is copied and those tests skip.
@@ -265,7 +265,7 @@ func (c *cpioWriter) frr() error {
 	// zebra and vtysh look users up: root, and FRR's own.
 	c.file("etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\nfrr:x:100:101::/nonexistent:/bin/false\n"), 0o644)
 	c.file("etc/group", []byte("root:x:0:\nfrr:x:101:\nfrrvty:x:102:frr,root\n"), 0o644)
-	for _, p := range []string{"/usr/lib/frr/zebra", "/usr/lib/frr/bgpd"} {
+	for _, p := range []string{"/usr/lib/frr/zebra", "/usr/lib/frr/staticd", "/usr/lib/frr/bgpd"} {
 		if err := c.hostBinary(strings.TrimPrefix(p, "/"), p); err != nil {
 			return err
 		}
