@@ -131,21 +131,40 @@ func hasSiteOfOrigin(attrs []gobgp.PathAttributeInterface, soo vpn.RT) bool {
 	return false
 }
 
-// setCE records r, a CE's best path in vrf, for the next sync to export;
-// a withdrawn path is removed with unsetCE.
+// setCE records r, a CE's best path in vrf, for the next sync or syncCE
+// to export; a withdrawn path is removed with unsetCE.
 func (o *originator) setCE(vrf string, r ceRoute) {
 	m := o.ce[vrf]
 	if m == nil {
-		m = map[netip.Prefix]ceRoute{}
+		m = map[netip.Prefix]*ceRoute{}
 		o.ce[vrf] = m
 	}
-	m[r.prefix] = r
+	m[r.prefix] = &r
+	o.markDirty(vrf, r.prefix)
 }
 
-// unsetCE forgets the CE's path to p in vrf.
+// unsetCE forgets the CE's path to p in vrf. A prefix with no CE path
+// is left as it is: it was reconciled when its path went, or it is
+// still dirty.
 func (o *originator) unsetCE(vrf string, p netip.Prefix) {
-	delete(o.ce[vrf], p.Masked())
-	if len(o.ce[vrf]) == 0 {
+	p = p.Masked()
+	m := o.ce[vrf]
+	if _, ok := m[p]; !ok {
+		return
+	}
+	delete(m, p)
+	if len(m) == 0 {
 		delete(o.ce, vrf)
 	}
+	o.markDirty(vrf, p)
+}
+
+// markDirty notes that vrf's CE route to p changed, for syncCE.
+func (o *originator) markDirty(vrf string, p netip.Prefix) {
+	d := o.dirty[vrf]
+	if d == nil {
+		d = map[netip.Prefix]struct{}{}
+		o.dirty[vrf] = d
+	}
+	d[p] = struct{}{}
 }
