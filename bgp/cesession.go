@@ -274,19 +274,13 @@ func (s *Speaker) ceTake(b ceBatch) bool {
 			s.org.unsetCE(b.vrf, prefix)
 			continue
 		}
-		attrs, err := apiutil.GetNativePathAttributes(p)
-		if err != nil {
-			s.log.Warn("undecodable CE path skipped", "vrf", b.vrf, "neighbor", from, "prefix", prefix, "error", err)
-			s.org.unsetCE(b.vrf, prefix)
-			continue
-		}
-		r, err := newCERoute(prefix, n.Address, attrs, n.SiteOfOrigin)
+		c, err := s.org.carried.get(p, n.SiteOfOrigin)
 		if err != nil {
 			s.log.Warn("CE path not exported", "vrf", b.vrf, "neighbor", from, "prefix", prefix, "error", err)
 			s.org.unsetCE(b.vrf, prefix)
 			continue
 		}
-		s.org.setCE(b.vrf, r)
+		s.org.setCE(b.vrf, ceRoute{prefix: prefix.Masked(), nextHop: n.Address.Unmap(), ceCarried: c})
 	}
 	return true
 }

@@ -39,7 +39,7 @@ func (a advert) encode(p netip.Prefix, withdraw bool) (*api.Path, error) {
 	if a.ce == nil {
 		return encodePath(a.rd, p, a.label, a.rts, withdraw)
 	}
-	return encodeVPNPath(a.rd, p, a.label, a.rts, a.ce.carried, withdraw)
+	return a.ce.encode(a.rd, p, a.label, a.rts, withdraw)
 }
 
 // originator keeps GoBGP's locally originated VPN paths equal to what the
@@ -55,7 +55,8 @@ type originator struct {
 	labels  map[string]map[mpls.Label]netip.Prefix // VRF -> bound labels (zero prefix: per-VRF)
 	// dirty are the prefixes whose CE route changed since their VRF was
 	// last reconciled, for syncCE (cesync.go).
-	dirty map[string]map[netip.Prefix]struct{}
+	dirty   map[string]map[netip.Prefix]struct{}
+	carried ceCarriedTable // the CE routes' attributes, shared (cecarried.go)
 }
 
 // newOriginator binds labels with alloc, kept in memory only.
