@@ -27,12 +27,13 @@ func (a advert) equal(b advert) bool {
 }
 
 // sameCarried reports whether two adverts carry the same attributes: none
-// (a static or connected prefix) or a CE's with equal encodings.
+// (a static or connected prefix) or a CE's with equal encodings, most
+// often one shared set (cecarried.go).
 func sameCarried(a, b *ceRoute) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.key == b.key
+	return a.ceCarried == b.ceCarried || a.key == b.key
 }
 
 func (a advert) encode(p netip.Prefix, withdraw bool) (*api.Path, error) {
