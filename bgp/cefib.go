@@ -14,7 +14,7 @@ import "net/netip"
 // the owner goroutine, as every event is.
 func (o *originator) emitCE(vrf string, live bool) {
 	have := o.ceFIB[vrf]
-	var want map[netip.Prefix]ceRoute
+	var want map[netip.Prefix]*ceRoute
 	if live {
 		want = o.ce[vrf]
 	}
@@ -24,18 +24,33 @@ func (o *originator) emitCE(vrf string, live bool) {
 			delete(have, p)
 		}
 	}
-	for p, r := range want {
-		if nh, ok := have[p]; ok && nh == r.nextHop {
-			continue
+	for p := range want {
+		o.emitCEPrefix(vrf, p, want)
+	}
+	if len(o.ceFIB[vrf]) == 0 {
+		delete(o.ceFIB, vrf)
+	}
+}
+
+// emitCEPrefix tells the forwarding plane about vrf's CE route to p, if
+// it changed since it last did: want holds the VRF's CE best paths.
+func (o *originator) emitCEPrefix(vrf string, p netip.Prefix, want map[netip.Prefix]*ceRoute) {
+	have := o.ceFIB[vrf]
+	nh, had := have[p]
+	r := want[p]
+	switch {
+	case r == nil && had:
+		o.emit(Event{Kind: CERouteDel, VRF: vrf, Prefix: p})
+		delete(have, p)
+		if len(have) == 0 {
+			delete(o.ceFIB, vrf)
 		}
+	case r != nil && (!had || nh != r.nextHop):
 		o.emit(Event{Kind: CERouteAdd, VRF: vrf, Prefix: p, NextHop: r.nextHop})
 		if have == nil {
 			have = map[netip.Prefix]netip.Addr{}
 			o.ceFIB[vrf] = have
 		}
 		have[p] = r.nextHop
-	}
-	if len(have) == 0 {
-		delete(o.ceFIB, vrf)
 	}
 }

@@ -20,10 +20,18 @@ import (
 type ceRoute struct {
 	prefix  netip.Prefix
 	nextHop netip.Addr
+	// The carried attributes, shared with the VRF's other routes that
+	// carry the same (cecarried.go).
+	*ceCarried
+}
+
+// ceCarried are the attributes a CE route carries into its VPN path.
+type ceCarried struct {
 	// carried are the attributes above, in type order; key is their
 	// encoding, so that a change of any of them re-advertises the path.
 	carried []gobgp.PathAttributeInterface
 	key     string
+	wire    ceWire // carried as GoBGP API attributes, built at the first advertisement (path.go)
 }
 
 // carriedTypes are the attributes a CE's path keeps in the VPN path.
@@ -39,12 +47,22 @@ var carriedTypes = []gobgp.BGPAttrType{
 }
 
 // newCERoute keeps what attrs (a CE path's attributes, as GoBGP decoded
-// them) carries into the VPN. Route targets a CE sent are dropped: the
-// VRF's export targets alone say where its routes go, or a customer could
-// place routes in another customer's VRF. soo, when valid, is attached as
-// the Site of Origin (RFC 4360 section 5), replacing any the CE sent.
+// them) carries into the VPN (newCECarried).
 func newCERoute(prefix netip.Prefix, nextHop netip.Addr, attrs []gobgp.PathAttributeInterface, soo vpn.RT) (ceRoute, error) {
-	r := ceRoute{prefix: prefix.Masked(), nextHop: nextHop.Unmap()}
+	c, err := newCECarried(attrs, soo)
+	if err != nil {
+		return ceRoute{}, fmt.Errorf("from CE %s: %w", nextHop, err)
+	}
+	return ceRoute{prefix: prefix.Masked(), nextHop: nextHop.Unmap(), ceCarried: c}, nil
+}
+
+// newCECarried keeps what attrs carries into the VPN. Route targets a CE
+// sent are dropped: the VRF's export targets alone say where its routes
+// go, or a customer could place routes in another customer's VRF. soo,
+// when valid, is attached as the Site of Origin (RFC 4360 section 5),
+// replacing any the CE sent.
+func newCECarried(attrs []gobgp.PathAttributeInterface, soo vpn.RT) (*ceCarried, error) {
+	c := &ceCarried{}
 	var ecs []gobgp.ExtendedCommunityInterface
 	for _, a := range attrs {
 		switch t := a.GetType(); {
@@ -56,30 +74,30 @@ func newCERoute(prefix netip.Prefix, nextHop netip.Addr, attrs []gobgp.PathAttri
 				ecs = append(ecs, ec)
 			}
 		case slices.Contains(carriedTypes, t):
-			r.carried = append(r.carried, a)
+			c.carried = append(c.carried, a)
 		}
 	}
 	if soo.IsValid() {
 		ec, err := siteOfOrigin(soo)
 		if err != nil {
-			return ceRoute{}, err
+			return nil, err
 		}
 		ecs = append(ecs, ec)
 	}
 	if len(ecs) > 0 {
-		r.carried = append(r.carried, gobgp.NewPathAttributeExtendedCommunities(ecs))
+		c.carried = append(c.carried, gobgp.NewPathAttributeExtendedCommunities(ecs))
 	}
-	slices.SortFunc(r.carried, func(a, b gobgp.PathAttributeInterface) int { return int(a.GetType()) - int(b.GetType()) })
+	slices.SortFunc(c.carried, func(a, b gobgp.PathAttributeInterface) int { return int(a.GetType()) - int(b.GetType()) })
 	var key bytes.Buffer
-	for _, a := range r.carried {
+	for _, a := range c.carried {
 		b, err := a.Serialize()
 		if err != nil {
-			return ceRoute{}, fmt.Errorf("%s from CE %s: %w", a.GetType(), nextHop, err)
+			return nil, fmt.Errorf("%s: %w", a.GetType(), err)
 		}
 		key.Write(b)
 	}
-	r.key = key.String()
-	return r, nil
+	c.key = key.String()
+	return c, nil
 }
 
 // isTargetOrOrigin reports whether ec is a route target or a site of
@@ -131,21 +149,40 @@ func hasSiteOfOrigin(attrs []gobgp.PathAttributeInterface, soo vpn.RT) bool {
 	return false
 }
 
-// setCE records r, a CE's best path in vrf, for the next sync to export;
-// a withdrawn path is removed with unsetCE.
+// setCE records r, a CE's best path in vrf, for the next sync or syncCE
+// to export; a withdrawn path is removed with unsetCE.
 func (o *originator) setCE(vrf string, r ceRoute) {
 	m := o.ce[vrf]
 	if m == nil {
-		m = map[netip.Prefix]ceRoute{}
+		m = map[netip.Prefix]*ceRoute{}
 		o.ce[vrf] = m
 	}
-	m[r.prefix] = r
+	m[r.prefix] = &r
+	o.markDirty(vrf, r.prefix)
 }
 
-// unsetCE forgets the CE's path to p in vrf.
+// unsetCE forgets the CE's path to p in vrf. A prefix with no CE path
+// is left as it is: it was reconciled when its path went, or it is
+// still dirty.
 func (o *originator) unsetCE(vrf string, p netip.Prefix) {
-	delete(o.ce[vrf], p.Masked())
-	if len(o.ce[vrf]) == 0 {
+	p = p.Masked()
+	m := o.ce[vrf]
+	if _, ok := m[p]; !ok {
+		return
+	}
+	delete(m, p)
+	if len(m) == 0 {
 		delete(o.ce, vrf)
 	}
+	o.markDirty(vrf, p)
+}
+
+// markDirty notes that vrf's CE route to p changed, for syncCE.
+func (o *originator) markDirty(vrf string, p netip.Prefix) {
+	d := o.dirty[vrf]
+	if d == nil {
+		d = map[netip.Prefix]struct{}{}
+		o.dirty[vrf] = d
+	}
+	d[p] = struct{}{}
 }

@@ -216,7 +216,7 @@ func (cs *ceServer) stop(log *slog.Logger) {
 }
 
 // ceUpdates takes b and every batch already waiting behind it into the
-// originator, then reconciles each VRF they touched once.
+// originator, then reconciles the prefixes they changed, each VRF once.
 func (s *Speaker) ceUpdates(ctx context.Context, b ceBatch) {
 	touched := map[string]bool{}
 	// At most a backlog's worth per wakeup, so that a CE flapping
@@ -242,14 +242,14 @@ func (s *Speaker) ceUpdates(ctx context.Context, b ceBatch) {
 		if v == nil {
 			continue
 		}
-		if err := s.org.sync(ctx, vrf, v, s.connected[vrf]); err != nil {
+		if err := s.org.syncCE(ctx, vrf, v); err != nil {
 			s.log.Warn("CE routes not exported", "vrf", vrf, "error", err)
 		}
 	}
 }
 
 // ceTake takes a batch of a VRF's best unicast paths into the
-// originator's CE routes, to be exported by the VRF's next sync: a CE's
+// originator's CE routes, to be exported by the VRF's next syncCE: a CE's
 // path is exported, and a withdrawn one, or one whose best path is no
 // longer a CE's, is withdrawn. It reports false for a batch of a VRF
 // whose CE sessions were removed while the batch waited.
@@ -274,19 +274,13 @@ func (s *Speaker) ceTake(b ceBatch) bool {
 			s.org.unsetCE(b.vrf, prefix)
 			continue
 		}
-		attrs, err := apiutil.GetNativePathAttributes(p)
-		if err != nil {
-			s.log.Warn("undecodable CE path skipped", "vrf", b.vrf, "neighbor", from, "prefix", prefix, "error", err)
-			s.org.unsetCE(b.vrf, prefix)
-			continue
-		}
-		r, err := newCERoute(prefix, n.Address, attrs, n.SiteOfOrigin)
+		c, err := s.org.carried.get(p, n.SiteOfOrigin)
 		if err != nil {
 			s.log.Warn("CE path not exported", "vrf", b.vrf, "neighbor", from, "prefix", prefix, "error", err)
 			s.org.unsetCE(b.vrf, prefix)
 			continue
 		}
-		s.org.setCE(b.vrf, r)
+		s.org.setCE(b.vrf, ceRoute{prefix: prefix.Masked(), nextHop: n.Address.Unmap(), ceCarried: c})
 	}
 	return true
 }

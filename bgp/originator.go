@@ -23,21 +23,24 @@ type advert struct {
 }
 
 func (a advert) equal(b advert) bool {
-	return a.rd == b.rd && a.label == b.label && slices.Equal(a.rts, b.rts) && a.ceKey() == b.ceKey()
+	return a.rd == b.rd && a.label == b.label && slices.Equal(a.rts, b.rts) && sameCarried(a.ce, b.ce)
 }
 
-func (a advert) ceKey() string {
-	if a.ce == nil {
-		return ""
+// sameCarried reports whether two adverts carry the same attributes: none
+// (a static or connected prefix) or a CE's with equal encodings, most
+// often one shared set (cecarried.go).
+func sameCarried(a, b *ceRoute) bool {
+	if a == nil || b == nil {
+		return a == b
 	}
-	return "ce " + a.ce.key
+	return a.ceCarried == b.ceCarried || a.key == b.key
 }
 
 func (a advert) encode(p netip.Prefix, withdraw bool) (*api.Path, error) {
 	if a.ce == nil {
 		return encodePath(a.rd, p, a.label, a.rts, withdraw)
 	}
-	return encodeVPNPath(a.rd, p, a.label, a.rts, a.ce.carried, withdraw)
+	return a.ce.encode(a.rd, p, a.label, a.rts, withdraw)
 }
 
 // originator keeps GoBGP's locally originated VPN paths equal to what the
@@ -48,12 +51,16 @@ type originator struct {
 	book    *labelBook
 	emit    func(Event)
 	adverts map[string]map[netip.Prefix]advert     // VRF -> prefix -> advertised path
-	ce      map[string]map[netip.Prefix]ceRoute    // VRF -> best path from its CEs
+	ce      map[string]map[netip.Prefix]*ceRoute   // VRF -> best path from its CEs
 	ceFIB   map[string]map[netip.Prefix]netip.Addr // VRF -> CE routes given to the FIB (cefib.go)
 	labels  map[string]map[mpls.Label]netip.Prefix // VRF -> bound labels (zero prefix: per-VRF)
 	// attached are the up IPsec attachments' site prefixes, by VRF
 	// (attached.go): exported as static routes are.
 	attached map[string][]netip.Prefix
+	// dirty are the prefixes whose CE route changed since their VRF was
+	// last reconciled, for syncCE (cesync.go).
+	dirty   map[string]map[netip.Prefix]struct{}
+	carried ceCarriedTable // the CE routes' attributes, shared (cecarried.go)
 }
 
 // newOriginator binds labels with alloc, kept in memory only.
@@ -64,18 +71,22 @@ func newOriginator(srv *server.BgpServer, alloc *mpls.Allocator, emit func(Event
 func newBookOriginator(srv *server.BgpServer, book *labelBook, emit func(Event)) *originator {
 	return &originator{
 		srv: srv, book: book, emit: emit,
-		adverts: map[string]map[netip.Prefix]advert{},
-		ce:      map[string]map[netip.Prefix]ceRoute{},
-		ceFIB:   map[string]map[netip.Prefix]netip.Addr{},
-		labels:  map[string]map[mpls.Label]netip.Prefix{},
-
+		adverts:  map[string]map[netip.Prefix]advert{},
+		ce:       map[string]map[netip.Prefix]*ceRoute{},
+		ceFIB:    map[string]map[netip.Prefix]netip.Addr{},
+		labels:   map[string]map[mpls.Label]netip.Prefix{},
 		attached: map[string][]netip.Prefix{},
+		dirty:    map[string]map[netip.Prefix]struct{}{},
 	}
 }
 
 // sync makes one VRF's advertisements match cfg and its connected
-// prefixes. A nil cfg removes the VRF.
+// prefixes, reading every prefix of the VRF: for a VRF added, removed or
+// changed, or connected prefixes that changed. A batch of CE routes
+// alone takes syncCE, which reads only the prefixes it changed. A nil cfg
+// removes the VRF.
 func (o *originator) sync(ctx context.Context, name string, cfg *VRF, connected []netip.Prefix) error {
+	delete(o.dirty, name)
 	o.emitCE(name, cfg != nil)
 	want := map[netip.Prefix]advert{}
 	wantLabels := map[mpls.Label]netip.Prefix{}
@@ -106,7 +117,7 @@ func (o *originator) sync(ctx context.Context, name string, cfg *VRF, connected 
 				return fmt.Errorf("vrf %s prefix %s from CE %s: %w", name, p, r.nextHop, err)
 			}
 			wantLabels[l] = bound
-			want[p] = advert{rd: cfg.RD, label: l, rts: cfg.ExportTargets, ce: &r}
+			want[p] = advert{rd: cfg.RD, label: l, rts: cfg.ExportTargets, ce: r}
 		}
 	}
 	// The labels are on disk before any route carries them.

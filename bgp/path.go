@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/apiutil"
 	gobgp "github.com/osrg/gobgp/v3/pkg/packet/bgp"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/peregrine-net/peregrine/bgp/vpn"
 	"github.com/peregrine-net/peregrine/mpls"
@@ -46,28 +49,40 @@ func encodePath(rd vpn.RD, prefix netip.Prefix, label mpls.Label, rts []vpn.RT, 
 // (ceRoute.carried): its origin replaces IGP, and its extended
 // communities join the route targets in one attribute.
 func encodeVPNPath(rd vpn.RD, prefix netip.Prefix, label mpls.Label, rts []vpn.RT, carried []gobgp.PathAttributeInterface, withdraw bool) (*api.Path, error) {
+	nlri, nextHop := vpnNLRI(rd, prefix, label)
+	origin, others, carriedECs := splitCarried(carried)
+	ecs, err := routeTargets(rts, len(carriedECs))
+	if err != nil {
+		return nil, err
+	}
+	ecs = append(ecs, carriedECs...)
+	attrs := []gobgp.PathAttributeInterface{
+		origin,
+		gobgp.NewPathAttributeMpReachNLRI(nextHop, []gobgp.AddrPrefixInterface{nlri}),
+	}
+	attrs = append(attrs, others...)
+	if len(ecs) > 0 {
+		attrs = append(attrs, gobgp.NewPathAttributeExtendedCommunities(ecs))
+	}
+	return apiutil.NewPath(nlri, withdraw, attrs, time.Now())
+}
+
+// vpnNLRI is the labeled VPN prefix of prefix in rd, and the unspecified
+// next hop of its family.
+func vpnNLRI(rd vpn.RD, prefix netip.Prefix, label mpls.Label) (gobgp.AddrPrefixInterface, string) {
 	rdb := rd.Bytes()
 	grd := gobgp.GetRouteDistinguisher(rdb[:])
 	stack := gobgp.NewMPLSLabelStack(uint32(label))
-	var nlri gobgp.AddrPrefixInterface
-	nextHop := "0.0.0.0"
 	if prefix.Addr().Is4() {
-		nlri = gobgp.NewLabeledVPNIPAddrPrefix(uint8(prefix.Bits()), prefix.Addr().String(), *stack, grd)
-	} else {
-		nlri = gobgp.NewLabeledVPNIPv6AddrPrefix(uint8(prefix.Bits()), prefix.Addr().String(), *stack, grd)
-		nextHop = "::"
+		return gobgp.NewLabeledVPNIPAddrPrefix(uint8(prefix.Bits()), prefix.Addr().String(), *stack, grd), "0.0.0.0"
 	}
-	ecs := make([]gobgp.ExtendedCommunityInterface, 0, len(rts))
-	for _, rt := range rts {
-		b := rt.Bytes()
-		ec, err := gobgp.ParseExtended(b[:])
-		if err != nil {
-			return nil, fmt.Errorf("route target %s: %w", rt, err)
-		}
-		ecs = append(ecs, ec)
-	}
-	origin := gobgp.PathAttributeInterface(gobgp.NewPathAttributeOrigin(gobgp.BGP_ORIGIN_ATTR_TYPE_IGP))
-	var others []gobgp.PathAttributeInterface
+	return gobgp.NewLabeledVPNIPv6AddrPrefix(uint8(prefix.Bits()), prefix.Addr().String(), *stack, grd), "::"
+}
+
+// splitCarried sorts a CE route's carried attributes into the origin
+// (IGP if it carries none), its extended communities, and the others.
+func splitCarried(carried []gobgp.PathAttributeInterface) (origin gobgp.PathAttributeInterface, others []gobgp.PathAttributeInterface, ecs []gobgp.ExtendedCommunityInterface) {
+	origin = gobgp.NewPathAttributeOrigin(gobgp.BGP_ORIGIN_ATTR_TYPE_IGP)
 	for _, a := range carried {
 		switch a := a.(type) {
 		case *gobgp.PathAttributeOrigin:
@@ -78,15 +93,87 @@ func encodeVPNPath(rd vpn.RD, prefix netip.Prefix, label mpls.Label, rts []vpn.R
 			others = append(others, a)
 		}
 	}
-	attrs := []gobgp.PathAttributeInterface{
-		origin,
-		gobgp.NewPathAttributeMpReachNLRI(nextHop, []gobgp.AddrPrefixInterface{nlri}),
+	return origin, others, ecs
+}
+
+// routeTargets are rts as extended communities, with room for more.
+func routeTargets(rts []vpn.RT, more int) ([]gobgp.ExtendedCommunityInterface, error) {
+	ecs := make([]gobgp.ExtendedCommunityInterface, 0, len(rts)+more)
+	for _, rt := range rts {
+		b := rt.Bytes()
+		ec, err := gobgp.ParseExtended(b[:])
+		if err != nil {
+			return nil, fmt.Errorf("route target %s: %w", rt, err)
+		}
+		ecs = append(ecs, ec)
 	}
-	attrs = append(attrs, others...)
-	if len(ecs) > 0 {
-		attrs = append(attrs, gobgp.NewPathAttributeExtendedCommunities(ecs))
+	return ecs, nil
+}
+
+// ceWire is a ceCarried's attributes as GoBGP API attributes, built once
+// and shared by the VPN paths of every route that carries them, so that
+// advertising a CE's route marshals only its NLRI: what encodeVPNPath
+// builds, attribute for attribute and in the same order. GoBGP reads the
+// attributes of an AddPath into its own types and keeps none of them.
+type ceWire struct {
+	built  bool
+	origin *anypb.Any
+	others []*anypb.Any
+	ecs    []gobgp.ExtendedCommunityInterface // the carried ones
+	// ext is the extended communities attribute for route targets
+	// extRTs (the VRF's export targets) and ecs; nil for none.
+	extRTs []vpn.RT
+	ext    *anypb.Any
+}
+
+// encode is encodeVPNPath for a CE route that carries c.
+func (c *ceCarried) encode(rd vpn.RD, prefix netip.Prefix, label mpls.Label, rts []vpn.RT, withdraw bool) (*api.Path, error) {
+	w := &c.wire
+	if !w.built {
+		origin, others, ecs := splitCarried(c.carried)
+		as, err := apiutil.MarshalPathAttributes(append([]gobgp.PathAttributeInterface{origin}, others...))
+		if err != nil {
+			return nil, err
+		}
+		w.origin, w.others, w.ecs, w.built = as[0], as[1:], ecs, true
 	}
-	return apiutil.NewPath(nlri, withdraw, attrs, time.Now())
+	if w.ext == nil || !slices.Equal(w.extRTs, rts) {
+		ecs, err := routeTargets(rts, len(w.ecs))
+		if err != nil {
+			return nil, err
+		}
+		ecs = append(ecs, w.ecs...)
+		w.ext, w.extRTs = nil, slices.Clone(rts)
+		if len(ecs) > 0 {
+			as, err := apiutil.MarshalPathAttributes([]gobgp.PathAttributeInterface{gobgp.NewPathAttributeExtendedCommunities(ecs)})
+			if err != nil {
+				return nil, err
+			}
+			w.ext = as[0]
+		}
+	}
+	nlri, nextHop := vpnNLRI(rd, prefix, label)
+	n, err := apiutil.MarshalNLRI(nlri)
+	if err != nil {
+		return nil, err
+	}
+	mp, err := apiutil.MarshalPathAttributes([]gobgp.PathAttributeInterface{gobgp.NewPathAttributeMpReachNLRI(nextHop, []gobgp.AddrPrefixInterface{nlri})})
+	if err != nil {
+		return nil, err
+	}
+	attrs := make([]*anypb.Any, 0, 3+len(w.others))
+	attrs = append(append(append(attrs, w.origin), mp...), w.others...)
+	if w.ext != nil {
+		attrs = append(attrs, w.ext)
+	}
+	return &api.Path{
+		Nlri:       n,
+		Pattrs:     attrs,
+		Age:        timestamppb.Now(),
+		IsWithdraw: withdraw,
+		Family:     apiutil.ToApiFamily(nlri.AFI(), nlri.SAFI()),
+		Identifier: nlri.PathIdentifier(),
+	}, nil
 }
 
 // VPNPath is one path of the VPN RIB, as `show bgp vpnv4` lists it.

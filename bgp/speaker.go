@@ -152,10 +152,10 @@ const bestBacklog = 2
 
 // ceBacklog is how many batches of CE paths may wait for the owner
 // goroutine. Each wakeup takes in every batch waiting and then
-// reconciles each VRF they touched once (ceUpdates), so a long backlog
-// turns a CE's full table, which GoBGP hands over a few paths at a time,
-// into a few reconciliations instead of one per batch: with one per
-// batch, a table of N routes cost N/batch full passes over the VRF.
+// reconciles each VRF they touched once (ceUpdates), only the prefixes
+// they changed (originator.syncCE), so that a CE's full table, which
+// GoBGP hands over a few paths at a time, costs a few label-book flushes
+// rather than one per batch.
 const ceBacklog = 1024
 
 // run is the owner goroutine.
