@@ -1,0 +1,156 @@
+package ike
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/peregrine-net/peregrine/ipsec/leases"
+)
+
+// raPool is a remote-access responder at addrB leasing from pool to
+// *.hosts.example and laptop.example.
+func raPool(pool *leases.Pool) PeerConfig {
+	return PeerConfig{Name: "ra", LocalAddr: addrB, PSK: testPSK(), Mode: Tunnel, DPDInterval: 30 * time.Second,
+		LocalTS: []TrafficSelector{TSFromPrefix(netip.MustParsePrefix("10.1.0.0/16"))},
+		RemoteAccess: &RemoteAccess{
+			Clients: []ClientID{{Suffix: ".hosts.example"}, {ID: FQDNIdentity("laptop.example")}},
+			Pool4:   pool, DNS: []netip.Addr{netip.MustParseAddr("10.1.0.53"), netip.MustParseAddr("fd00::53")},
+		}}
+}
+
+// raHost is a host at addrA calling itself id, asking for an address.
+func raHost(id string, ask bool) PeerConfig {
+	h := peerCfg("pe", addrA, addrB, true)
+	h.LocalID, h.RemoteID, h.Mode, h.RequestAddress = FQDNIdentity(id), AddrIdentity(addrB), Tunnel, ask
+	h.LocalTS = []TrafficSelector{TSFromPrefix(netip.MustParsePrefix("0.0.0.0/0"))}
+	h.RemoteTS = []TrafficSelector{TSFromPrefix(netip.MustParsePrefix("10.1.0.0/16"))}
+	return h
+}
+
+func mustLeases(t *testing.T, first, last string) *leases.Pool {
+	t.Helper()
+	p, err := leases.New(netip.MustParseAddr(first), netip.MustParseAddr(last))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func notified(evs []Event) string {
+	for _, e := range evs {
+		if e.Err != nil {
+			return e.Err.Error()
+		}
+	}
+	return ""
+}
+
+// A host asks for an address and gets the pool's first, with the DNS
+// server of its family; its selectors are narrowed to that address; the
+// address goes back to the pool when the IKE SA is deleted, and a second
+// host then gets one again.
+func TestRemoteAccessLeaseAndRelease(t *testing.T) {
+	pool := mustLeases(t, "10.77.0.1", "10.77.0.1")
+	p := newPair(t, raHost("h1.hosts.example", true), raPool(pool), nil)
+	host, pe := p.up()
+	want := netip.MustParseAddr("10.77.0.1")
+	if pe.VirtualIP4 != want || host.VirtualIP4 != want || pe.Client != "h1.hosts.example" {
+		t.Fatalf("leased: responder %v (%q), host %v", pe.VirtualIP4, pe.Client, host.VirtualIP4)
+	}
+	if len(pe.RemoteTS) != 1 || pe.RemoteTS[0] != TSHost(want) || len(host.LocalTS) != 1 || host.LocalTS[0] != TSHost(want) {
+		t.Fatalf("selectors not narrowed to the lease: responder remote %v, host local %v", pe.RemoteTS, host.LocalTS)
+	}
+	if ls := pool.Leases(); len(ls) != 1 || ls[0].Addr != want {
+		t.Fatalf("pool leases %v", ls)
+	}
+
+	// The pool is full: a second host (its own engine on the same pool)
+	// is refused with INTERNAL_ADDRESS_FAILURE and gets no child.
+	p2 := newPair(t, raHost("laptop.example", true), raPool(pool), nil)
+	p2.a.Start()
+	p2.run()
+	if k := kinds(p2.evB); k[ChildUp] != 0 || k[IKEUp] != 1 {
+		t.Fatalf("second host on a full pool: responder events %v", k)
+	}
+	if k := kinds(p2.evA); k[ChildUp] != 0 {
+		t.Fatalf("second host got a child: %v", k)
+	}
+
+	if err := p.a.Delete("pe"); err != nil {
+		t.Fatal(err)
+	}
+	p.run()
+	if ls := pool.Leases(); len(ls) != 0 {
+		t.Fatalf("lease kept after the IKE SA's delete: %v", ls)
+	}
+	if k := kinds(p.evB); k[ChildDown] != 1 || k[IKEDown] != 1 {
+		t.Fatalf("responder events after delete %v", k)
+	}
+	p3 := newPair(t, raHost("laptop.example", true), raPool(pool), nil)
+	if _, pe3 := p3.up(); pe3.VirtualIP4 != want {
+		t.Fatalf("after release: %v", pe3.VirtualIP4)
+	}
+}
+
+// A dead host's lease (DPD gives up) goes back to the pool.
+func TestRemoteAccessReleaseOnDPD(t *testing.T) {
+	pool := mustLeases(t, "10.77.0.1", "10.77.0.9")
+	p := newPair(t, raHost("h1.hosts.example", true), raPool(pool), func(c *Config) { c.Tries = 2 })
+	p.up()
+	p.drop = func(Datagram) bool { return true }
+	for range 20 {
+		p.advance(30 * time.Second)
+	}
+	if ls := pool.Leases(); len(ls) != 0 {
+		t.Fatalf("lease kept after DPD: %v (responder events %v)", ls, kinds(p.evB))
+	}
+}
+
+// Who is not among the clients fails authentication; a client that asks
+// for no address gets FAILED_CP_REQUIRED and no child; neither holds a
+// lease.
+func TestRemoteAccessRefusals(t *testing.T) {
+	pool := mustLeases(t, "10.77.0.1", "10.77.0.9")
+	p := newPair(t, raHost("h1.other.example", true), raPool(pool), nil)
+	p.a.Start()
+	p.run()
+	if k := kinds(p.evB); k[AuthFailed] != 1 || k[ChildUp] != 0 {
+		t.Fatalf("stranger: responder events %v", k)
+	}
+	p = newPair(t, raHost("h1.hosts.example", false), raPool(pool), nil)
+	p.a.Start()
+	p.run()
+	if k := kinds(p.evB); k[ChildUp] != 0 {
+		t.Fatalf("no CP: responder events %v", k)
+	}
+	if err := notified(p.evA); err == "" {
+		t.Logf("host events %v", kinds(p.evA))
+	}
+	if ls := pool.Leases(); len(ls) != 0 {
+		t.Fatalf("leases %v", ls)
+	}
+}
+
+func TestRemoteAccessAdmits(t *testing.T) {
+	ra := &RemoteAccess{Clients: []ClientID{{Suffix: ".hosts.example"}, {Suffix: "@example.com"}, {ID: AddrIdentity(addrC)}}}
+	for _, c := range []struct {
+		id   ID
+		want bool
+	}{
+		{ID{Type: IDFQDN, Data: []byte("a.hosts.example")}, true},
+		{ID{Type: IDFQDN, Data: []byte("A.Hosts.Example")}, true},
+		{ID{Type: IDFQDN, Data: []byte(".hosts.example")}, false},
+		{ID{Type: IDFQDN, Data: []byte("ahosts.example")}, false},
+		{ID{Type: IDRFC822, Data: []byte("a.hosts.example")}, false},
+		{ID{Type: IDRFC822, Data: []byte("bob@example.com")}, true},
+		{ID{Type: IDFQDN, Data: []byte("bob@example.com")}, false},
+		{ID{Type: IDIPv4, Data: addrC.AsSlice()}, true},
+		{ID{Type: IDIPv4, Data: addrA.AsSlice()}, false},
+		{ID{Type: IDIPv6, Data: addrC.AsSlice()}, false},
+	} {
+		if got := ra.admits(c.id); got != c.want {
+			t.Errorf("%v %q: %v", c.id.Type, c.id.Data, got)
+		}
+	}
+}
