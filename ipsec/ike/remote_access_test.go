@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -152,5 +153,42 @@ func TestRemoteAccessAdmits(t *testing.T) {
 		if got := ra.admits(c.id); got != c.want {
 			t.Errorf("%v %q: %v", c.id.Type, c.id.Data, got)
 		}
+	}
+}
+
+// With certificates, a host's certificate must name the identity it
+// claims (one of the clients): a certificate of the CA for another
+// client does not let a host pass as this one.
+func TestRemoteAccessCert(t *testing.T) {
+	ca := newTestCA(t, "Test CA")
+	pe := raPool(mustLeases(t, "10.77.0.1", "10.77.0.9"))
+	lp, kp := ca.leaf(t, "pe", leafOpts{ips: []net.IP{ipB}})
+	pe.PSK, pe.Cert = PSK{}, certAuth(lp, kp, ca)
+	for _, tc := range []struct {
+		name, certName string
+		up             bool
+	}{{"own certificate", "h1.hosts.example", true}, {"another client's certificate", "h2.hosts.example", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := raHost("h1.hosts.example", true)
+			lh, kh := ca.leaf(t, tc.certName, leafOpts{dns: []string{tc.certName}})
+			h.PSK, h.Cert = PSK{}, certAuth(lh, kh, ca)
+			p := newPair(t, h, pe, nil)
+			p.a.Start()
+			p.run()
+			kb := kinds(p.evB)
+			if up := kb[ChildUp] == 1 && kb[AuthFailed] == 0; up != tc.up {
+				t.Fatalf("responder events %v, want up %v", kb, tc.up)
+			}
+			if tc.up {
+				if c := childUps(p.evB)[0]; c.VirtualIP4 != netip.MustParseAddr("10.77.0.1") && c.VirtualIP4 != netip.MustParseAddr("10.77.0.2") {
+					t.Fatalf("lease %v", c.VirtualIP4)
+				}
+				return
+			}
+			// The one lease is the first case's host's.
+			if len(pe.RemoteAccess.Pool4.(*leases.Pool).Leases()) != 1 {
+				t.Fatalf("refused host holds a lease: %v", pe.RemoteAccess.Pool4.(*leases.Pool).Leases())
+			}
+		})
 	}
 }
