@@ -148,6 +148,9 @@ func (sa *ikeSA) handleAuthRequest(m *Message) []Payload {
 	ps := append([]Payload{idr.Payload(false)}, ours...)
 	sa.establish()
 	if sa.peer.RemoteAccess != nil {
+		if _, ok := m.notify(NotifyInitialContact); ok {
+			sa.dropHostsOlderSAs()
+		}
 		cp, nerr := sa.answerCP(m)
 		if nerr != nil {
 			sa.e.log.Warn("first child SA refused", sa.logArgs("err", nerr)...)

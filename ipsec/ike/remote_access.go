@@ -177,6 +177,23 @@ func (sa *ikeSA) takeCFGReply(m *Message) {
 	}
 }
 
+// errInitialContact is why a host's older IKE SAs went: the host said,
+// with INITIAL_CONTACT, that it has no state of them (RFC 7296 section
+// 2.4), typically after a reboot.
+var errInitialContact = errors.New("ike: replaced by the host's new IKE SA (INITIAL_CONTACT)")
+
+// dropHostsOlderSAs drops the other IKE SAs of sa's pool host, without a
+// Delete (the host would not know them): their children go down and
+// their leases back to the pool, instead of lingering until DPD.
+func (sa *ikeSA) dropHostsOlderSAs() {
+	for _, o := range sa.e.sasSorted() {
+		if o != sa && o.peer == sa.peer && o.client == sa.client && (o.state == stateEstablished || o.state == stateDeleting) {
+			sa.e.log.Info("host's older IKE SA dropped: INITIAL_CONTACT", o.logArgs("client", sa.client.String())...)
+			o.drop(errInitialContact)
+		}
+	}
+}
+
 // releaseLease gives the IKE SA's addresses back to the pool.
 func (sa *ikeSA) releaseLease() {
 	l := sa.lease

@@ -192,3 +192,25 @@ func TestRemoteAccessCert(t *testing.T) {
 		})
 	}
 }
+
+// A host that connects again with INITIAL_CONTACT (after a reboot) has
+// its older IKE SA dropped at once, children and lease with it.
+func TestRemoteAccessInitialContact(t *testing.T) {
+	pool := mustLeases(t, "10.77.0.1", "10.77.0.9")
+	h := raHost("h1.hosts.example", true)
+	p := newPair(t, h, raPool(pool), nil)
+	p.up()
+	if err := p.a.Initiate("pe"); err != nil { // a second IKE SA: IKE_AUTH carries INITIAL_CONTACT
+		t.Fatal(err)
+	}
+	p.run()
+	if ls := pool.Leases(); len(ls) != 1 || ls[0].Addr != netip.MustParseAddr("10.77.0.2") {
+		t.Fatalf("leases after the reconnect %v, want only the new one", ls)
+	}
+	if sas := p.b.SAs(); len(sas) != 1 {
+		t.Fatalf("responder keeps %d IKE SAs", len(sas))
+	}
+	if k := kinds(p.evB); k[ChildUp] != 2 || k[ChildDown] != 1 || k[IKEDown] != 1 {
+		t.Fatalf("responder events %v", k)
+	}
+}
