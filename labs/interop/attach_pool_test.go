@@ -122,7 +122,7 @@ func TestE2EPoolStrongSwan(t *testing.T) {
 			must(t, err)
 			must(t, os.WriteFile(filepath.Join(dir, f), b, 0o600))
 		}
-		host = addRoadWarrior(t, pe1, certs)
+		host = addRoadWarrior(t, pe1, certs, "0.0.0.0", "10.2.0.0/24")
 		return poolPE1Config, cfg2
 	})
 	red2 := e.ce["ce-red-2"]
@@ -220,6 +220,48 @@ func checkNoClearAddr(t *testing.T, path string, addr netip.Addr) {
 	}
 }
 
+// TestE2EPoolStrongSwanDualStack: with pool6, a host that asks for both
+// families ("vips = 0.0.0.0, ::") gets an address of each, reaches
+// ce-red-2 over IPv6 from its IPv6 address too, and both /32 and /128
+// are exported while it is connected.
+func TestE2EPoolStrongSwanDualStack(t *testing.T) {
+	requireCharon(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	var host *charon
+	e := buildE2EWith(t, ctx, func(pe1, pe2 *netns.Node) (string, string) {
+		_, cfg2 := manualKeyConfigs(t, pe1, pe2)
+		dir := filepath.Join(pe1.Lab().Dir(), pe1.Name()+"-peregrined")
+		certs := t.TempDir()
+		makePoolCerts(t, certs)
+		for _, f := range []string{"ca.crt", "pe1.crt", "pe1.key"} {
+			b, err := os.ReadFile(filepath.Join(certs, f))
+			must(t, err)
+			must(t, os.WriteFile(filepath.Join(dir, f), b, 0o600))
+		}
+		host = addRoadWarrior(t, pe1, certs, "0.0.0.0, ::", "10.2.0.0/24, fd00:2::/64")
+		return strings.Replace(poolPE1Config, "        pool: 10.77.0.0/24\n", "        pool: 10.77.0.0/24\n        pool6: fd00:77::/120\n", 1), cfg2
+	})
+	wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
+	defer wcancel()
+	must(t, peers.Eventually(wctx, func(context.Context) error {
+		out, err := host.swanctl("--initiate", "--child", "rw", "--timeout", "10")
+		if err != nil {
+			return fmt.Errorf("%v\n%s", err, tail(out, 2000))
+		}
+		return nil
+	}))
+	h := waitPoolHost(t, ctx, e.pe1, "ra-red", func(rs []apiPoolRow) bool { return len(rs) == 1 && rs[0].State == "up" })
+	if got := strings.Join(h[0].SiteTS, ","); got != h[0].Leased+"/32,fd00:77::1/128" {
+		t.Fatalf("host selectors %s (leased %s)", got, h[0].Leased)
+	}
+	e.pe2.waitImported(t, ctx, "red", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:11", h[0].Leased+"/32 via 192.168.0.1 label * rd 65000:11",
+		"fd00:1::/64 via 192.168.0.1 label * rd 65000:11", "fd00:77::1/128 via 192.168.0.1 label * rd 65000:11")
+	waitPing(t, ctx, host.node, "10.2.0.2")
+	waitPing(t, ctx, host.node, "fd00:2::2")
+	waitPing(t, ctx, e.ce["ce-red-2"], "fd00:77::1")
+}
+
 // waitPoolHost waits until the host lines of pe's pool satisfy ok and
 // returns them.
 func waitPoolHost(t *testing.T, ctx context.Context, p *pe, pool string, ok func([]apiPoolRow) bool) []apiPoolRow {
@@ -248,7 +290,7 @@ func waitPoolHost(t *testing.T, ctx context.Context, p *pe, pool string, ok func
 
 // addRoadWarrior links a strongSwan host to pe1 and loads a connection
 // that asks for a virtual IP and authenticates by certificate.
-func addRoadWarrior(t *testing.T, pe1 *netns.Node, certs string) *charon {
+func addRoadWarrior(t *testing.T, pe1 *netns.Node, certs, vips, remoteTS string) *charon {
 	t.Helper()
 	l := pe1.Lab()
 	n, err := l.AddNode("laptop")
@@ -270,7 +312,7 @@ func addRoadWarrior(t *testing.T, pe1 *netns.Node, certs string) *charon {
     version = 2
     local_addrs = 192.168.9.10
     remote_addrs = 192.168.0.1
-    vips = 0.0.0.0
+    vips = ` + vips + `
     proposals = aes128gcm16-prfsha256-x25519
     local {
       auth = pubkey
@@ -284,7 +326,7 @@ func addRoadWarrior(t *testing.T, pe1 *netns.Node, certs string) *charon {
     }
     children {
       rw {
-        remote_ts = 10.2.0.0/24
+        remote_ts = ` + remoteTS + `
         esp_proposals = aes128gcm16
         start_action = none
       }
