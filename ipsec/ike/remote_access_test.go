@@ -214,3 +214,38 @@ func TestRemoteAccessInitialContact(t *testing.T) {
 		t.Fatalf("responder events %v", k)
 	}
 }
+
+// The lease follows the host's IKE SA through an IKE rekey (either side
+// starting it) and is released when the successor is deleted.
+func TestRemoteAccessLeaseFollowsIKERekey(t *testing.T) {
+	for _, who := range []string{"host", "pool"} {
+		t.Run(who, func(t *testing.T) {
+			pool := mustLeases(t, "10.77.0.1", "10.77.0.9")
+			p := newPair(t, raHost("h1.hosts.example", true), raPool(pool), nil)
+			p.up()
+			before := pool.Leases()
+			e, name := p.a, "pe"
+			if who == "pool" {
+				e, name = p.b, "ra"
+			}
+			if err := e.RekeyIKE(name); err != nil {
+				t.Fatal(err)
+			}
+			p.run()
+			sas := p.b.SAs()
+			if len(sas) != 1 || len(sas[0].Children) != 1 || sas[0].Children[0].VirtualIP4 != netip.MustParseAddr("10.77.0.1") {
+				t.Fatalf("after the rekey: responder SAs %+v", sas)
+			}
+			if after := pool.Leases(); len(after) != 1 || after[0] != before[0] {
+				t.Fatalf("leases %v -> %v", before, after)
+			}
+			if err := p.a.Delete("pe"); err != nil {
+				t.Fatal(err)
+			}
+			p.run()
+			if ls := pool.Leases(); len(ls) != 0 {
+				t.Fatalf("lease kept after the rekeyed SA's delete: %v", ls)
+			}
+		})
+	}
+}
