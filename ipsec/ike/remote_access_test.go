@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -247,5 +248,62 @@ func TestRemoteAccessLeaseFollowsIKERekey(t *testing.T) {
 				t.Fatalf("lease kept after the rekeyed SA's delete: %v", ls)
 			}
 		})
+	}
+}
+
+// TestAnswerCP: the CFG_REPLY carries what was asked for: the leased
+// IPv4 address always, the IPv6 one only with a pool6 and when asked,
+// and the DNS servers of the families asked, in the configured order; a
+// CFG_REQUEST that fails on IPv6 leaves no IPv4 lease behind.
+func TestAnswerCP(t *testing.T) {
+	e, err := NewEngine(Config{Peers: []PeerConfig{raHost("x.hosts.example", true)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool4, pool6 := mustLeases(t, "10.77.0.1", "10.77.0.9"), mustLeases(t, "fd00:77::1", "fd00:77::1")
+	pc := raPool(pool4)
+	pc.RemoteAccess.Pool6 = pool6
+	req := func(attrs ...CFGAttrType) *Message {
+		cp := CP{Type: CFGRequest}
+		for _, a := range attrs {
+			cp.Attrs = append(cp.Attrs, CFGAttr{Type: a})
+		}
+		return &Message{Payloads: []Payload{cp.Payload()}}
+	}
+	for _, tc := range []struct {
+		name string
+		spi  uint64
+		m    *Message
+		want string
+		fail NotifyType
+	}{
+		{"v4 and its DNS", 1, req(AttrInternalIP4Address, AttrInternalIP4DNS), "[1:10.77.0.1 3:10.1.0.53]", 0},
+		{"both families", 2, req(AttrInternalIP4Address, AttrInternalIP6Address, AttrInternalIP4DNS, AttrInternalIP6DNS), "[1:10.77.0.2 8:fd00:77::1 3:10.1.0.53 10:fd00::53]", 0},
+		{"v6 pool empty", 3, req(AttrInternalIP4Address, AttrInternalIP6Address), "", NotifyInternalAddressFailure},
+		{"no CP", 4, &Message{}, "", NotifyFailedCPRequired},
+		{"a reply is no request", 5, &Message{Payloads: []Payload{CP{Type: CFGReply}.Payload()}}, "", NotifyInvalidSyntax},
+	} {
+		sa := &ikeSA{e: e, peer: &pc, spiI: tc.spi, client: FQDNIdentity("x.hosts.example")}
+		p, nerr := sa.answerCP(tc.m)
+		if tc.fail != 0 {
+			if nerr == nil || nerr.Type != tc.fail || sa.lease != nil {
+				t.Errorf("%s: %v, lease %v; want %v", tc.name, nerr, sa.lease, tc.fail)
+			}
+			continue
+		}
+		cp, err := ParseCP(p.Body)
+		if nerr != nil || err != nil || cp.Type != CFGReply {
+			t.Fatalf("%s: %v %v %+v", tc.name, nerr, err, cp)
+		}
+		var got []string
+		for _, a := range cp.Attrs {
+			got = append(got, fmt.Sprintf("%d:%v", a.Type, a.Addr()))
+		}
+		if s := fmt.Sprint(got); s != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, s, tc.want)
+		}
+	}
+	if ls := pool4.Leases(); len(ls) != 2 {
+		t.Errorf("v4 leases %v: the failed IPv6 request must give its IPv4 address back", ls)
 	}
 }
