@@ -90,6 +90,7 @@ func (c *Config) applyAttachmentDefaults() {
 func (c *Config) validateAttachments(bad badFunc, names map[string]int, remotes map[netip.Addr]string) {
 	attNames := map[string]string{}
 	anyIDs := map[string]string{}
+	var clients []poolClient // every pool's remote-ids, checked last
 	backendSaid := false
 	for i, v := range c.VRFs {
 		var sites []sitePrefix // this VRF's, to refuse overlaps
@@ -122,6 +123,9 @@ func (c *Config) validateAttachments(bad badFunc, names map[string]int, remotes 
 			}
 			if pool {
 				validatePool(bad, path, a, v, &sites)
+				for k, id := range a.RemoteIDs {
+					clients = append(clients, poolClient{id, fmt.Sprintf("%s.remote-ids[%d]", path, k)})
+				}
 				for k, p := range a.LocalPrefixes {
 					validAttachmentPrefix(bad, fmt.Sprintf("%s.local-prefixes[%d]", path, k), p)
 				}
@@ -156,6 +160,7 @@ func (c *Config) validateAttachments(bad badFunc, names map[string]int, remotes 
 			c.validateAttachmentIKE(bad, path+".ike", a.IKE, remotes, anyIDs)
 		}
 	}
+	checkClientOverlaps(bad, clients, anyIDs)
 }
 
 type sitePrefix struct {

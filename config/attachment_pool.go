@@ -100,6 +100,54 @@ func ClientPattern(s string) (suffix string, err error) {
 	return "", err
 }
 
+// poolClient is one entry of a pool's remote-ids and its field path.
+type poolClient struct{ id, path string }
+
+// checkClientOverlaps refuses an identity two attachments could claim: a
+// pool's remote-ids entry that admits a gateway's remote-id (a gateway
+// at any address), or one that another pool's entry admits. IKE picks
+// the attachment, and with it the VRF, by the identity alone.
+func checkClientOverlaps(bad badFunc, clients []poolClient, gatewayIDs map[string]string) {
+	for i, c := range clients {
+		for id, path := range gatewayIDs {
+			if clientAdmits(c.id, id) {
+				bad(c.path, strconv.Quote(c.id), "admits %q, the remote-id of %s: one identity must name one attachment", id, path)
+			}
+		}
+		for _, o := range clients[:i] {
+			if clientAdmits(c.id, o.id) || clientAdmits(o.id, c.id) || patternsOverlap(c.id, o.id) {
+				bad(c.path, strconv.Quote(c.id), "overlaps %q (%s): one identity must name one pool", o.id, o.path)
+			}
+		}
+	}
+}
+
+// clientAdmits reports whether the remote-ids entry pattern admits the
+// identity id (itself a literal identity, or a pattern taken literally).
+func clientAdmits(pattern, id string) bool {
+	suffix, err := ClientPattern(pattern)
+	if err != nil {
+		return false
+	}
+	if suffix == "" {
+		return strings.EqualFold(pattern, id)
+	}
+	return len(id) > len(suffix) && !strings.HasPrefix(id, "*") && strings.HasSuffix(strings.ToLower(id), strings.ToLower(suffix)) &&
+		strings.Contains(id, "@") == strings.HasPrefix(suffix, "@")
+}
+
+// patternsOverlap reports whether two patterns admit a common identity:
+// one's suffix ends the other's.
+func patternsOverlap(a, b string) bool {
+	sa, errA := ClientPattern(a)
+	sb, errB := ClientPattern(b)
+	if errA != nil || errB != nil || sa == "" || sb == "" || sa[0] != sb[0] {
+		return false
+	}
+	sa, sb = strings.ToLower(sa[1:]), strings.ToLower(sb[1:])
+	return sa == sb || strings.HasSuffix(sa, "."+sb) || strings.HasSuffix(sb, "."+sa)
+}
+
 // validatePool checks a pool attachment's own keys; sites gets its pools
 // (as their prefixes) so that what follows in the VRF may not overlap
 // them. statics are the VRF's static routes.

@@ -29,7 +29,7 @@ vrfs:
       - name: ra-blue
         kind: pool
         pool: 10.77.0.10-10.77.0.12
-        remote-ids: [laptop.example]
+        remote-ids: [laptop.blue.example]
         ike: {psk-file: pe2.psk}
 `
 
@@ -103,6 +103,40 @@ func TestAttachmentPoolBad(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error lacks %q:\n%v", w, err)
 				}
+			}
+		})
+	}
+}
+
+// One identity, one attachment: a pool's remote-ids may not admit an
+// any-address gateway's remote-id, nor overlap another pool's, in any
+// VRF (IKE picks the attachment, so the VRF, by identity alone).
+func TestAttachmentPoolIdentityOverlaps(t *testing.T) {
+	dir := t.TempDir()
+	writePSK(t, dir, testPSK, 0o600)
+	cfg := func(redIDs, blueIDs string) string {
+		return "dataplane: {backend: userspace}\nipsec: {local-address: 10.0.0.1}\nvrfs:\n" +
+			"  - name: red\n    rd: 65000:1\n    ipsec-attachments:\n      - name: ra-red\n        kind: pool\n        pool: 10.77.0.0/24\n        remote-ids: " + redIDs + "\n        ike: {psk-file: pe2.psk}\n" +
+			"      - name: gw\n        site-prefixes: [10.9.0.0/24]\n        ike: {psk-file: pe2.psk, remote-id: gw.sites.example}\n" +
+			"  - name: blue\n    rd: 65000:2\n    ipsec-attachments:\n      - name: ra-blue\n        kind: pool\n        pool: 10.77.0.0/24\n        remote-ids: " + blueIDs + "\n        ike: {psk-file: pe2.psk}\n"
+	}
+	if _, err := loadIn(t, dir, cfg("['*.red.example']", "['*.blue.example', '*@blue.example']")); err != nil {
+		t.Fatalf("distinct identities refused: %v", err)
+	}
+	for _, c := range []struct{ name, red, blue, want string }{
+		{"pattern admits a gateway", "['*.sites.example']", "[a.blue.example]",
+			`vrfs[0].ipsec-attachments[0].remote-ids[0]: "*.sites.example": admits "gw.sites.example", the remote-id of vrfs[0].ipsec-attachments[1].ike`},
+		{"same identity in two pools", "[laptop.example]", "[laptop.example]",
+			`vrfs[1].ipsec-attachments[0].remote-ids[0]: "laptop.example": overlaps "laptop.example" (vrfs[0].ipsec-attachments[0].remote-ids[0])`},
+		{"pattern over another pool's identity", "[laptop.hosts.example]", "['*.hosts.example']",
+			`vrfs[1].ipsec-attachments[0].remote-ids[0]: "*.hosts.example": overlaps "laptop.hosts.example"`},
+		{"nested patterns", "['*.example']", "['*.hosts.example']",
+			`vrfs[1].ipsec-attachments[0].remote-ids[0]: "*.hosts.example": overlaps "*.example"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := loadIn(t, dir, cfg(c.red, c.blue))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v\nwant %s", err, c.want)
 			}
 		})
 	}
