@@ -23,7 +23,8 @@ type IPsecAttachment struct {
 	// its IKE peer; unique among attachments and ipsec.ike-peers.
 	Name string `config:"name"`
 	// Kind is "gateway" (the default): a site gateway with fixed
-	// subnets behind it. Remote-access pools will be another kind.
+	// subnets behind it; or "pool": remote-access hosts, each leased one
+	// address of Pool (see AttachmentPool).
 	Kind string `config:"kind"`
 	// SitePrefixes are the prefixes the gateway may use as its traffic
 	// selectors (the inner sources it may send from). The responder
@@ -41,9 +42,24 @@ type IPsecAttachment struct {
 	// remote-id and initiate false. Initiate defaults to false: the
 	// gateway dials in.
 	IKE IKEPeer `config:"ike"`
+
+	// Pool (IPv4, required with kind: pool) and Pool6 (optional) are
+	// the addresses leased to hosts by configuration payload, one each
+	// per host while its IKE SA lives. They may overlap pools and
+	// prefixes of other VRFs, not of this one.
+	Pool  AddrPool `config:"pool"`
+	Pool6 AddrPool `config:"pool6"`
+	// DNS are the servers handed to hosts (INTERNAL_IP4_DNS,
+	// INTERNAL_IP6_DNS) when they ask.
+	DNS []netip.Addr `config:"dns"`
+	// RemoteIDs are who may connect to a pool: IKE identities, or
+	// "*.example.com" and "*@example.com" patterns (see ClientPattern).
+	// With auth: cert the host's certificate must also name the identity
+	// it claims and chain to ike.ca-bundle.
+	RemoteIDs []string `config:"remote-ids"`
 }
 
-// AttachmentGateway is the one IPsecAttachment kind so far.
+// AttachmentGateway is the IPsecAttachment kind of a site gateway.
 const AttachmentGateway = "gateway"
 
 // DefaultLocalPrefixes are an attachment's local-prefixes when the file
@@ -74,6 +90,7 @@ func (c *Config) applyAttachmentDefaults() {
 func (c *Config) validateAttachments(bad badFunc, names map[string]int, remotes map[netip.Addr]string) {
 	attNames := map[string]string{}
 	anyIDs := map[string]string{}
+	var clients []poolClient // every pool's remote-ids, checked last
 	backendSaid := false
 	for i, v := range c.VRFs {
 		var sites []sitePrefix // this VRF's, to refuse overlaps
@@ -96,12 +113,28 @@ func (c *Config) validateAttachments(bad badFunc, names map[string]int, remotes 
 				}
 				attNames[a.Name] = path
 			}
-			if a.Kind != AttachmentGateway {
-				bad(path+".kind", strconv.Quote(a.Kind), "want gateway (the only kind so far)")
+			pool := a.Kind == AttachmentPool
+			if a.Kind != AttachmentGateway && !pool {
+				bad(path+".kind", strconv.Quote(a.Kind), "want gateway or pool")
 			}
 			if b := c.Dataplane.Backend; !backendSaid && (b == "kernel" || b == "auto") {
 				backendSaid = true
 				bad("dataplane.backend", strconv.Quote(b), "%s needs the userspace backend: the kernel backend does not carry IPsec attachments yet (set backend: userspace, or none for a control plane alone)", path)
+			}
+			if pool {
+				validatePool(bad, path, a, v, &sites)
+				for k, id := range a.RemoteIDs {
+					clients = append(clients, poolClient{id, fmt.Sprintf("%s.remote-ids[%d]", path, k)})
+				}
+				for k, p := range a.LocalPrefixes {
+					validAttachmentPrefix(bad, fmt.Sprintf("%s.local-prefixes[%d]", path, k), p)
+				}
+				c.attachmentLocalAddress(bad, path+".ike", a.IKE)
+				validateIKEPeerCommon(bad, path+".ike", a.IKE)
+				continue
+			}
+			if a.Pool.IsValid() || a.Pool6.IsValid() || len(a.DNS) > 0 || len(a.RemoteIDs) > 0 {
+				bad(path+".kind", strconv.Quote(a.Kind), "pool, pool6, dns and remote-ids need kind: pool")
 			}
 			if len(a.SitePrefixes) == 0 {
 				bad(path+".site-prefixes", "", "required: the prefixes behind the gateway, such as 10.9.0.0/24")
@@ -127,6 +160,7 @@ func (c *Config) validateAttachments(bad badFunc, names map[string]int, remotes 
 			c.validateAttachmentIKE(bad, path+".ike", a.IKE, remotes, anyIDs)
 		}
 	}
+	checkClientOverlaps(bad, clients, anyIDs)
 }
 
 type sitePrefix struct {
@@ -151,15 +185,11 @@ func validAttachmentPrefix(bad badFunc, path string, p netip.Prefix) bool {
 // validateAttachmentIKE checks an attachment's ike: its addresses (the
 // remote may be "any"), then what every IKE peer checks.
 func (c *Config) validateAttachmentIKE(bad badFunc, path string, p IKEPeer, remotes map[netip.Addr]string, anyIDs map[string]string) {
-	s := c.IPsec
 	if p.Name != "" {
 		bad(path+".name", strconv.Quote(p.Name), "not used here: the attachment's name names its IKE peer")
 	}
 	switch {
-	case !s.LocalAddress.IsValid():
-		bad("ipsec.local-address", "", "required with ipsec-attachments (%s): this PE's IKE and tunnel endpoint", path)
-	case p.LocalAddress != s.LocalAddress:
-		bad(path+".local-address", p.LocalAddress.String(), "differs from ipsec.local-address %s, the dataplane's only tunnel endpoint", s.LocalAddress)
+	case !c.attachmentLocalAddress(bad, path, p):
 	case !p.RemoteAddress.IsValid():
 		// Any address: the gateway is found by its identity alone.
 		switch {
@@ -184,6 +214,21 @@ func (c *Config) validateAttachmentIKE(bad badFunc, path string, p IKEPeer, remo
 		remotes[p.RemoteAddress] = path
 	}
 	validateIKEPeerCommon(bad, path, p)
+}
+
+// attachmentLocalAddress checks an attachment's ike.local-address
+// against ipsec.local-address, the one tunnel endpoint.
+func (c *Config) attachmentLocalAddress(bad badFunc, path string, p IKEPeer) bool {
+	s := c.IPsec
+	switch {
+	case !s.LocalAddress.IsValid():
+		bad("ipsec.local-address", "", "required with ipsec-attachments (%s): this PE's IKE and tunnel endpoint", path)
+	case p.LocalAddress != s.LocalAddress:
+		bad(path+".local-address", p.LocalAddress.String(), "differs from ipsec.local-address %s, the dataplane's only tunnel endpoint", s.LocalAddress)
+	default:
+		return true
+	}
+	return false
 }
 
 // HasAttachments reports whether any VRF has an IPsec attachment.

@@ -68,8 +68,8 @@ func TestAttachmentBad(t *testing.T) {
 		name, body string
 		want       []string
 	}{
-		{"unknown kind", vrf("      - name: a\n        kind: pool\n        site-prefixes: [10.9.0.0/24]\n" + ike),
-			[]string{`vrfs[0].ipsec-attachments[0].kind: "pool": want gateway`}},
+		{"unknown kind", vrf("      - name: a\n        kind: hub\n        site-prefixes: [10.9.0.0/24]\n" + ike),
+			[]string{`vrfs[0].ipsec-attachments[0].kind: "hub": want gateway or pool`}},
 		{"static route to the site", strings.Replace(vrf("      - name: a\n        site-prefixes: [10.9.0.0/24]\n"+ike), "    rd: 65000:1\n", "    rd: 65000:1\n    static-routes: [{prefix: 10.9.0.0/24}]\n", 1),
 			[]string{"vrfs[0].ipsec-attachments[0].site-prefixes[0]: 10.9.0.0/24: is also vrfs[0].static-routes[0]"}},
 		{"no name", vrf("      - site-prefixes: [10.9.0.0/24]\n" + ike),

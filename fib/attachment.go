@@ -34,6 +34,10 @@ type Attachment struct {
 	// only inner destinations. A packet outside either is dropped and
 	// counted (RFC 4301 section 5.2).
 	SitePrefixes, LocalPrefixes []netip.Prefix
+	// Pool and Client are set for a remote-access host (kind: pool):
+	// the pool attachment's name and the host's IKE identity. Its
+	// SitePrefixes are then its leased addresses alone.
+	Pool, Client string
 }
 
 // Up reports whether the attachment seals: it has an outbound SA.

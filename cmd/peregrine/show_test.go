@@ -205,6 +205,10 @@ var (
 			UDP: true, SiteTS: []netip.Prefix{mustPrefix("10.9.0.0/24")}, LocalTS: []netip.Prefix{mustPrefix("0.0.0.0/0"), mustPrefix("::/0")},
 			OutSPI: 0xc1a2b3c4, InSPI: 0x5e6f7081, Cipher: "aes128gcm16", InPackets: 12, InBytes: 1008, OutPackets: 10, OutBytes: 840,
 			Drops: map[string]uint64{"ts-violation": 1}},
+		{Name: "ra-red", VRF: "red", Kind: "pool", State: "up", Pool: "10.77.0.1-10.77.0.254", Leases: 1, LocalTS: []netip.Prefix{mustPrefix("0.0.0.0/0")}, Drops: map[string]uint64{}},
+		{Name: "ra-red/10.77.0.1", VRF: "red", Kind: "host", State: "up", Gateway: netip.MustParseAddrPort("198.51.100.7:4500"), UDP: true,
+			SiteTS: []netip.Prefix{mustPrefix("10.77.0.1/32")}, LocalTS: []netip.Prefix{mustPrefix("0.0.0.0/0")}, OutSPI: 0xc2, InSPI: 0xd2, Cipher: "aes128gcm16",
+			InPackets: 3, OutPackets: 3, Drops: map[string]uint64{}, Client: "laptop.example", Leased: mustAddr("10.77.0.1")},
 	}
 	fixtureInterfaces = []localapi.Interface{
 		{Name: "ce1", VRF: "red", Kind: "ce", State: "up", MTU: 1500, Addresses: []netip.Prefix{mustPrefix("10.1.0.1/24"), mustPrefix("fd00:1::1/64")}},

@@ -101,3 +101,43 @@ vrfs:
 		t.Errorf("changed site prefixes: %v", err)
 	}
 }
+
+// TestAttachmentDocsPool: a pool is one line (up while a host holds a
+// lease, with its ranges and lease count) and each connected host one
+// more, with its identity, leased address, outer address and counters.
+func TestAttachmentDocsPool(t *testing.T) {
+	b := statsBackend{Backend: fake.New(), stats: fib.Stats{
+		Attachments: map[string]fib.AttachmentCounters{"ra-red/10.77.0.1": {InPackets: 2, InBytes: 168, OutPackets: 1, OutBytes: 84}},
+	}}
+	r := fib.NewReconciler(b, fib.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = r.Run(ctx) }()
+	key := []byte("0123456789abcdef0123-secret")
+	r.SetConfig(fib.Config{LocalAddress: netip.MustParseAddr("192.0.2.1"),
+		VRFs: []fib.VRFConfig{{Name: "red"}},
+		Attachments: []fib.Attachment{{Name: "ra-red/10.77.0.1", VRF: "red", Pool: "ra-red", Client: "laptop.example",
+			Remote: netip.MustParseAddrPort("198.51.100.7:4500"), UDP: true,
+			Out:          &fib.SAParams{SPI: 0xc2, Cipher: esp.AES128GCM16, Key: key},
+			In:           &fib.SAParams{SPI: 0xd2, Cipher: esp.AES128GCM16, Key: key},
+			SitePrefixes: []netip.Prefix{netip.MustParsePrefix("10.77.0.1/32")}, LocalPrefixes: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}}}})
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dp := newDataplane(r, b)
+	var pool config.AddrPool
+	if err := pool.UnmarshalText([]byte("10.77.0.0/24")); err != nil {
+		t.Fatal(err)
+	}
+	dp.attachments = []configuredAttachment{
+		{name: "ra-red", vrf: "red", kind: config.AttachmentPool, pool: pool, local: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}},
+		{name: "ra-blue", vrf: "blue", kind: config.AttachmentPool, pool: pool},
+	}
+	js, _ := json.Marshal(dp.attachmentDocs())
+	const want = `[{"name":"ra-blue","vrf":"blue","kind":"pool","state":"down","udp-encap":false,"site-ts":null,"local-ts":null,"in-packets":0,"in-bytes":0,"out-packets":0,"out-bytes":0,"drops":{},"pool":"10.77.0.1-10.77.0.254"},` +
+		`{"name":"ra-red","vrf":"red","kind":"pool","state":"up","udp-encap":false,"site-ts":null,"local-ts":["0.0.0.0/0"],"in-packets":0,"in-bytes":0,"out-packets":0,"out-bytes":0,"drops":{},"pool":"10.77.0.1-10.77.0.254","leases":1},` +
+		`{"name":"ra-red/10.77.0.1","vrf":"red","kind":"host","state":"up","gateway":"198.51.100.7:4500","udp-encap":true,"site-ts":["10.77.0.1/32"],"local-ts":["0.0.0.0/0"],"out-spi":194,"in-spi":210,"cipher":"aes128gcm16","in-packets":2,"in-bytes":168,"out-packets":1,"out-bytes":84,"drops":{},"client":"laptop.example","leased":"10.77.0.1"}]`
+	if string(js) != want {
+		t.Errorf("docs:\n got %s\nwant %s", js, want)
+	}
+}

@@ -34,6 +34,9 @@ func (sa *ikeSA) sendAuth() {
 	}
 	ps = append(ps, identityID(sa.peer.RemoteID).Payload(false))
 	ps = append(append(ps, auth...), Notify{Type: NotifyInitialContact}.Payload())
+	if sa.peer.RequestAddress {
+		ps = append(ps, CP{Type: CFGRequest, Attrs: []CFGAttr{{Type: AttrInternalIP4Address}, {Type: AttrInternalIP4DNS}}}.Payload())
+	}
 	ps = append(ps, sa.offerChild(c.inSPI, false, c.localTS, c.remoteTS)...)
 	sa.request(&request{x: IKEAuth, payloads: func() []Payload { return ps }, onResponse: sa.handleAuthResponse})
 }
@@ -86,6 +89,9 @@ func (sa *ikeSA) handleAuthResponse(m *Message) {
 		return
 	}
 	sa.establish()
+	if sa.peer.RequestAddress {
+		sa.takeCFGReply(m)
+	}
 	if nerr := sa.acceptChild(m, c, false); nerr != nil {
 		delete(sa.e.inSPIs, c.inSPI)
 		sa.e.log.Warn("first child SA not created", sa.logArgs("err", nerr)...)
@@ -115,7 +121,7 @@ func (sa *ikeSA) handleAuthRequest(m *Message) []Payload {
 		sa.state = stateDead
 		return []Payload{Notify{Type: NotifyInvalidSyntax}.Payload()}
 	}
-	if !identityMatches(sa.peer.RemoteID, idi) {
+	if !peerAdmits(sa.peer, idi) {
 		// The peer was chosen by address at IKE_SA_INIT; its identity
 		// must be that peer's. Only a peer without a remote address
 		// (found by identity) may give way to another such peer.
@@ -125,6 +131,9 @@ func (sa *ikeSA) handleAuthRequest(m *Message) []Payload {
 			return []Payload{Notify{Type: NotifyAuthenticationFailed}.Payload()}
 		}
 		sa.peer = p
+	}
+	if sa.peer.RemoteAccess != nil {
+		sa.client, _ = idIdentity(idi)
 	}
 	if reason := sa.checkPeerAuth("initiator", m, auth, idi, sa.initReq, sa.nr, sa.keys.pi); reason != "" {
 		sa.authFailed(reason)
@@ -138,6 +147,17 @@ func (sa *ikeSA) handleAuthRequest(m *Message) []Payload {
 	}
 	ps := append([]Payload{idr.Payload(false)}, ours...)
 	sa.establish()
+	if sa.peer.RemoteAccess != nil {
+		if _, ok := m.notify(NotifyInitialContact); ok {
+			sa.dropHostsOlderSAs()
+		}
+		cp, nerr := sa.answerCP(m)
+		if nerr != nil {
+			sa.e.log.Warn("first child SA refused", sa.logArgs("err", nerr)...)
+			return append(ps, Notify{Type: nerr.Type}.Payload())
+		}
+		ps = append(ps, cp)
+	}
 	_, cps, nerr := sa.answerChild(m, sa.ni, sa.nr, false, 0)
 	if nerr != nil {
 		sa.e.log.Warn("first child SA refused", sa.logArgs("err", nerr)...)
@@ -170,11 +190,20 @@ func (e *Engine) wildcardPeerByID(local netip.Addr, id ID) *PeerConfig {
 		if p.RemoteAddr.IsValid() || (p.LocalAddr.IsValid() && p.LocalAddr != local && !p.LocalAddr.IsUnspecified()) {
 			continue
 		}
-		if identityMatches(p.RemoteID, id) {
+		if peerAdmits(p, id) {
 			return p
 		}
 	}
 	return nil
+}
+
+// peerAdmits reports whether id is p's identity, or one of its
+// remote-access clients.
+func peerAdmits(p *PeerConfig, id ID) bool {
+	if p.RemoteAccess != nil {
+		return p.RemoteAccess.admits(id)
+	}
+	return identityMatches(p.RemoteID, id)
 }
 
 // idDERASN1DN is ID_DER_ASN1_DN, an X.500 name; only named in logs.

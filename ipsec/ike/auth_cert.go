@@ -123,8 +123,8 @@ func (sa *ikeSA) checkPeerCert(m *Message, auth Auth, octets []byte) string {
 			return fmt.Sprintf("revoked serial %s: certificate %q is in the revoked-serials list", serialHex(c), c.Subject.String())
 		}
 	}
-	if !ikeparam.CertNames(leaf, sa.peer.RemoteID) {
-		return fmt.Sprintf("identity mismatch: certificate %q (SANs %s) does not name the expected identity %s", subj, sanList(leaf), sa.peer.RemoteID)
+	if want := sa.remoteID(); !ikeparam.CertNames(leaf, want) {
+		return fmt.Sprintf("identity mismatch: certificate %q (SANs %s) does not name the expected identity %s", subj, sanList(leaf), want)
 	}
 	if auth.Method != AuthDigitalSignature {
 		return fmt.Sprintf("AUTH method %d where a digital signature (RFC 7427, method 14) was expected", auth.Method)

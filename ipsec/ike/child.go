@@ -35,13 +35,20 @@ type childSA struct {
 
 // childInfo is the public view of c, with copies of its keys.
 func (sa *ikeSA) childInfo(c *childSA) ChildSA {
-	return ChildSA{
+	info := ChildSA{
 		Peer: sa.peer.Name, InSPI: c.inSPI, OutSPI: c.outSPI, Cipher: c.suite.cipher(),
 		InKey: NewKeyMaterial(c.inKey), OutKey: NewKeyMaterial(c.outKey), ESN: c.suite.ESN, Mode: c.mode,
 		Local: sa.local, Remote: sa.remote, UDPEncap: sa.natt,
 		LocalTS: c.localTS, RemoteTS: c.remoteTS, Lifetime: sa.peer.ChildLifetime,
 		Replaces: c.replaces, Created: c.created,
 	}
+	if l := sa.lease; l != nil {
+		info.Client, info.VirtualIP4, info.VirtualIP6 = l.client.String(), l.v4, l.v6
+	}
+	if sa.gotIP4.IsValid() {
+		info.VirtualIP4 = sa.gotIP4
+	}
+	return info
 }
 
 // keyChild derives c's keys. weInitiated says whether we sent the request
@@ -212,7 +219,7 @@ func (sa *ikeSA) answerChild(m *Message, ni, nr []byte, pfs bool, replaces uint3
 	if err1 != nil || err2 != nil {
 		return nil, nil, notifyErr(NotifyInvalidSyntax, "bad traffic selectors")
 	}
-	remote, local := narrow(tsi, sa.peer.RemoteTS), narrow(tsr, sa.peer.LocalTS)
+	remote, local := narrow(tsi, sa.remoteSelectors()), narrow(tsr, sa.peer.LocalTS)
 	if len(remote) == 0 || len(local) == 0 {
 		return nil, nil, notifyErr(NotifyTSUnacceptable, "traffic selectors %v === %v do not meet ours %v === %v", tsr, tsi, sa.peer.LocalTS, sa.peer.RemoteTS)
 	}

@@ -70,6 +70,15 @@ type PeerConfig struct {
 	// Initiate makes the engine start the IKE SA itself (Engine.Start);
 	// otherwise it waits for the peer.
 	Initiate bool
+	// RemoteAccess, when set, makes this peer a pool of remote-access
+	// hosts, each leased an address by configuration payload (see
+	// remote_access.go).
+	RemoteAccess *RemoteAccess
+	// RequestAddress makes us the remote-access host: IKE_AUTH asks the
+	// responder for an IPv4 address (CFG_REQUEST), which the child SAs
+	// then report as VirtualIP4. LocalTS should be 0.0.0.0/0, which the
+	// responder narrows to that address.
+	RequestAddress bool
 }
 
 // Defaults: AES-256-GCM and ChaCha20-Poly1305, SHA-256 PRF, X25519 then
@@ -165,6 +174,10 @@ func (c PeerConfig) validate() error {
 		return bad(".certificate", "needs a certificate, its private key and at least one CA")
 	case c.Initiate && !c.RemoteAddr.IsValid():
 		return bad(".remote-address", "required to initiate")
+	case c.RemoteAccess != nil:
+		if err := c.RemoteAccess.check(&c); err != nil {
+			return bad(".remote-access", "%v", err)
+		}
 	case c.RemoteID.Type == 0:
 		return bad(".remote-id", "required when remote-address is not set")
 	case c.IKELifetime.Soft > c.IKELifetime.Hard:

@@ -15,7 +15,11 @@
 //	proposal.go       SA payload offers and selection
 //	sk.go sk_cbc.go   the Encrypted payload: AEADs, and AES-CBC with HMAC-SHA2
 //	message.go ...    header and payload views and encoders (header.go,
-//	                  payload.go, sa_payload.go, payloads.go, ts.go)
+//	                  payload.go, sa_payload.go, payloads.go, ts.go,
+//	                  cp_payload.go)
+//	remote_access.go  remote-access pools (PeerConfig.RemoteAccess): who
+//	                  may connect, CFG_REQUEST/CFG_REPLY, address leases
+//	                  (Leaser, ipsec/leases), selectors narrowed to them
 //
 // The Engine owns no socket, goroutine or clock: a test wires two engines
 // back to back and moves a fake clock, and the Runner does the same over

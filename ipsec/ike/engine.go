@@ -281,6 +281,7 @@ func (e *Engine) halfOpen() int {
 // derives from them any more. Its SK ciphers stay, for the one response
 // that may still be sealed with them (a Delete's answer).
 func (e *Engine) remove(sa *ikeSA) {
+	sa.releaseLease()
 	delete(e.sas, sa.ourSPI())
 	for k, v := range e.inits {
 		if v == sa {

@@ -35,6 +35,11 @@ type ChildSA struct {
 	// on the old one until its ChildSADeleted event.
 	Replaces uint32
 	Created  time.Time
+	// Client, VirtualIP4 and VirtualIP6 are set for a remote-access
+	// host (PeerConfig.RemoteAccess): its identity and leased addresses,
+	// the only ones RemoteTS holds.
+	Client                 string
+	VirtualIP4, VirtualIP6 netip.Addr
 }
 
 // InConfig is the esp.Config of the inbound SA.

@@ -103,6 +103,12 @@ func parseTyped(p Payload) {
 				panic("Delete round trip")
 			}
 		}
+	case PayloadCP:
+		if cp, err := ParseCP(p.Body); err == nil {
+			if cp2, err := ParseCP(cp.Payload().Body); err != nil || len(cp2.Attrs) != len(cp.Attrs) {
+				panic("CP round trip")
+			}
+		}
 	case PayloadTSi, PayloadTSr:
 		if ts, err := ParseTS(p.Body); err == nil {
 			if ts2, err := ParseTS(TSPayload(true, ts).Body); err != nil || !reflect.DeepEqual(ts, ts2) {

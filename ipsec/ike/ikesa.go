@@ -54,6 +54,12 @@ type ikeSA struct {
 	lastResp []byte // our response to request peerID-1, for retransmissions
 	lastReq  []byte // that request as received
 
+	// client is a remote-access host's identity (IDi), lease its
+	// addresses (remote_access.go).
+	client Identity
+	lease  *raLease
+	gotIP4 netip.Addr // the address a responder leased us (RequestAddress)
+
 	children  []*childSA
 	authChild *childSA // the first child, negotiated in IKE_AUTH (initiator)
 	reserved  []uint32 // inbound SPIs handed out for children of this SA

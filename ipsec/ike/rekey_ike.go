@@ -107,6 +107,12 @@ func (sa *ikeSA) adopt(old *ikeSA) {
 		sa.children = append(sa.children, c)
 	}
 	old.children = nil
+	if old.lease != nil {
+		sa.lease, sa.client, old.lease = old.lease, old.client, nil
+	}
+	if old.gotIP4.IsValid() {
+		sa.gotIP4 = old.gotIP4
+	}
 }
 
 // answerIKERekey answers a peer's rekey of this IKE SA:

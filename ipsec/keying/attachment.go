@@ -9,6 +9,7 @@ import (
 	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/ipsec/ike"
+	"github.com/peregrine-net/peregrine/ipsec/leases"
 )
 
 // AttachmentPeer is what the Service knows of an IKE peer that is an IPsec
@@ -46,10 +47,15 @@ func attachmentPeer(a config.IPsecAttachment, encap bool) ike.PeerConfig {
 
 // attachment is an attachment's SAs, chosen among its children as a
 // PE's tunnel's are (Service.tunnel), with the newest live child's
-// gateway address and narrowed selectors.
-func (s *Service) attachment(name string, cs map[uint32]*child, now time.Time) fib.Attachment {
+// gateway address and narrowed selectors. A pool's host is an
+// attachment of its own, named PoolHostName.
+func (s *Service) attachment(k peerKey, cs map[uint32]*child, now time.Time) fib.Attachment {
 	t := s.tunnel(netip.Addr{}, cs, now)
-	a := fib.Attachment{Name: name, VRF: s.opts.Attachments[name].VRF, UDP: t.UDP, Out: t.Out, In: t.In, RetiringIn: t.RetiringIn}
+	name := k.att
+	if k.host.IsValid() {
+		name = PoolHostName(k.att, k.host)
+	}
+	a := fib.Attachment{Name: name, VRF: s.opts.Attachments[k.att].VRF, UDP: t.UDP, Out: t.Out, In: t.In, RetiringIn: t.RetiringIn}
 	sorted := newestFirst(cs)
 	cur := sorted[0].sa
 	for _, c := range sorted {
@@ -58,10 +64,49 @@ func (s *Service) attachment(name string, cs map[uint32]*child, now time.Time) f
 			break
 		}
 	}
-	a.Remote = cur.Remote
+	a.Remote, a.Pool, a.Client = cur.Remote, cur.Peer, cur.Client
+	if !k.host.IsValid() {
+		a.Pool = ""
+	}
 	a.SitePrefixes = tsPrefixes(cur.RemoteTS)
 	a.LocalPrefixes = tsPrefixes(cur.LocalTS)
 	return a
+}
+
+// PoolHostName is the fib.Attachment name of a pool's host: the pool's
+// name and the host's leased address ("ra-red/10.77.0.2"), which no
+// configured name can be (they have no '/').
+func PoolHostName(pool string, leased netip.Addr) string {
+	return pool + "/" + leased.String()
+}
+
+// poolPeer is a pool attachment's IKE peer: tunnel mode, our selectors
+// local-prefixes, each host's its leased addresses, leased from pools
+// that live as long as the engine.
+func poolPeer(a config.IPsecAttachment, encap bool) ike.PeerConfig {
+	pc := peerConfig(a.Name, a.IKE, encap)
+	pc.Mode = ike.Tunnel
+	for _, p := range a.LocalPrefixes {
+		pc.LocalTS = append(pc.LocalTS, ike.TSFromPrefix(p))
+	}
+	ra := &ike.RemoteAccess{DNS: a.DNS}
+	// The ranges were validated at load.
+	p4, _ := leases.New(a.Pool.First, a.Pool.Last)
+	ra.Pool4 = p4
+	if a.Pool6.IsValid() {
+		p6, _ := leases.New(a.Pool6.First, a.Pool6.Last)
+		ra.Pool6 = p6
+	}
+	for _, id := range a.RemoteIDs {
+		suffix, _ := config.ClientPattern(id)
+		c := ike.ClientID{Suffix: suffix}
+		if suffix == "" {
+			c.ID, _ = config.ParseIKEIdentity(id)
+		}
+		ra.Clients = append(ra.Clients, c)
+	}
+	pc.RemoteAccess = ra
+	return pc
 }
 
 // announce gives Options.OnAttached the up attachments' site prefixes by

@@ -84,7 +84,7 @@ func (s *Service) Event(ev ike.Event) {
 // come from).
 func (s *Service) keyOf(c ike.ChildSA) peerKey {
 	if _, ok := s.opts.Attachments[c.Peer]; ok {
-		return peerKey{att: c.Peer}
+		return peerKey{att: c.Peer, host: c.VirtualIP4}
 	}
 	if a, ok := s.opts.Remotes[c.Peer]; ok {
 		return peerKey{remote: a}
@@ -108,7 +108,7 @@ func (s *Service) fibConfig(st *state, now time.Time) fib.Config {
 	fc.Tunnels = append([]fib.Tunnel(nil), st.static.Tunnels...)
 	for k, cs := range st.childs {
 		if k.att != "" {
-			fc.Attachments = append(fc.Attachments, s.attachment(k.att, cs, now))
+			fc.Attachments = append(fc.Attachments, s.attachment(k, cs, now))
 			continue
 		}
 		fc.Tunnels = append(fc.Tunnels, s.tunnel(k.remote, cs, now))

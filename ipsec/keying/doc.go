@@ -32,6 +32,11 @@
 // become the FIB's Attachments of their VRF: the gateway's address and
 // port and the narrowed traffic selectors as prefixes. Options.OnAttached
 // hears the up attachments' site prefixes by VRF, which bgp exports.
+// A remote-access pool (kind: pool) is one IKE peer with many hosts: each
+// host's children (ike.ChildSA.VirtualIP4 set) are keyed by the pool's
+// name and the host's leased address and become a fib.Attachment of
+// their own (PoolHostName, "pool/leased") whose only site prefixes are
+// the host's leased addresses.
 //
 // Keys reach the FIB only as fib.SAParams; the Service logs SPIs, never
 // keys.

@@ -19,6 +19,10 @@ func EngineConfig(cfg *config.Config, log *slog.Logger) ike.Config {
 	}
 	for _, v := range cfg.VRFs {
 		for _, a := range v.IPsecAttachments {
+			if a.Kind == config.AttachmentPool {
+				ec.Peers = append(ec.Peers, poolPeer(a, encap))
+				continue
+			}
 			ec.Peers = append(ec.Peers, attachmentPeer(a, encap))
 		}
 	}

@@ -97,10 +97,12 @@ type state struct {
 }
 
 // peerKey names a peer whose children make one tunnel or attachment: a
-// remote PE by its address, an attachment by its name.
+// remote PE by its address, an attachment by its name, a pool's host by
+// the pool's name and the host's leased address.
 type peerKey struct {
 	remote netip.Addr
 	att    string
+	host   netip.Addr
 }
 
 type child struct {

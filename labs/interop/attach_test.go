@@ -343,88 +343,43 @@ secrets {
 	return c
 }
 
-// charon is a charon-systemd in a node, driven with swanctl over its vici
-// socket (PEERS.md: kernel-libipsec, so ESP in UDP 4500).
+// charon is a peers.Charon (kernel-libipsec, so ESP in UDP 4500; PEERS.md).
 type charon struct {
+	*peers.Charon
 	node *netns.Node
 	dir  string
-	uri  string
 }
 
 func requireCharon(t *testing.T) {
 	t.Helper()
-	for _, p := range []string{"/usr/sbin/charon-systemd", "/usr/sbin/swanctl", "/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so",
-		"/usr/lib/ipsec/plugins/libstrongswan-curve25519.so", "/usr/bin/python3"} {
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("needs %s (charon-systemd, strongswan-swanctl, libcharon-extra-plugins, libstrongswan-extra-plugins, python3)", p)
-		}
+	if missing := peers.CharonMissing(); missing != "" {
+		t.Skipf("needs %s", missing)
+	}
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("needs /usr/bin/python3")
 	}
 }
 
 func startCharon(t *testing.T, n *netns.Node) *charon {
 	t.Helper()
-	c := &charon{node: n, dir: filepath.Join(n.Lab().Dir(), n.Name()+"-charon")}
-	must(t, os.MkdirAll(c.dir, 0o700))
-	c.uri = "unix://" + filepath.Join(c.dir, "charon.vici")
+	dir := filepath.Join(n.Lab().Dir(), n.Name()+"-charon")
 	t.Cleanup(func() {
 		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(c.dir, "charon.log"))
+			b, _ := os.ReadFile(filepath.Join(dir, "charon.log"))
 			t.Logf("--- %s charon.log (last 4000 bytes) ---\n%s", n.Name(), tail(string(b), 4000))
 		}
 	})
 	// chd = 4 logs the child SAs' keys: the test seals with one.
-	conf := fmt.Sprintf(`charon {
-  load = random nonce aes sha1 sha2 hmac gcm gmp curve25519 kdf pem pkcs1 x509 pubkey kernel-libipsec kernel-netlink socket-default vici updown
-  retransmit_tries = 3
-  plugins {
-    vici {
-      socket = %s
-    }
-  }
-  filelog {
-    swanlog {
-      path = %s
-      default = 1
-      ike = 2
-      cfg = 2
-      chd = 4
-      flush_line = yes
-    }
-  }
-}
-charon-systemd {
-  journal {
-    default = -1
-  }
-}
-`, c.uri, filepath.Join(c.dir, "charon.log"))
-	must(t, os.WriteFile(filepath.Join(c.dir, "strongswan.conf"), []byte(conf), 0o600))
-	_, err := n.StartCommand(netns.Command{Path: "/usr/sbin/charon-systemd",
-		Env: []string{"STRONGSWAN_CONF=" + filepath.Join(c.dir, "strongswan.conf")}, LogName: "charon"})
+	c, err := peers.StartCharon(context.Background(), n, peers.CharonConfig{Dir: dir, ChildLogLevel: 4})
 	must(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	must(t, peers.Eventually(ctx, func(context.Context) error {
-		_, err := c.swanctl("--stats")
-		return err
-	}))
-	return c
+	return &charon{Charon: c, node: n, dir: dir}
 }
 
-func (c *charon) swanctl(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := c.node.Exec(ctx, append(append([]string{"/usr/sbin/swanctl"}, args...), "--uri", c.uri)...)
-	return string(out), err
-}
+func (c *charon) swanctl(args ...string) (string, error) { return c.Swanctl(args...) }
 
 func (c *charon) load(t *testing.T, conf string) {
 	t.Helper()
-	p := filepath.Join(c.dir, "swanctl.conf")
-	must(t, os.WriteFile(p, []byte(conf), 0o600))
-	if out, err := c.swanctl("--load-all", "--clear", "--noprompt", "--file", p); err != nil {
-		t.Fatalf("swanctl --load-all: %v\n%s", err, out)
-	}
+	must(t, c.Load(conf))
 }
 
 // initiate brings the connection's child up (retrying while pe1 starts).

@@ -189,7 +189,7 @@ type CERoutes struct {
 type Attachment struct {
 	Name string `json:"name"`
 	VRF  string `json:"vrf"`
-	Kind string `json:"kind"` // "gateway"
+	Kind string `json:"kind"` // "gateway", "pool", or "host" (one of a pool's)
 	// State is "up" (a child SA seals and opens) or "down".
 	State string `json:"state"`
 	// Gateway is where the gateway's ESP comes from (and goes to),
@@ -214,4 +214,11 @@ type Attachment struct {
 	OutPackets uint64            `json:"out-packets"`
 	OutBytes   uint64            `json:"out-bytes"`
 	Drops      map[string]uint64 `json:"drops"`
+	// Pool is a pool's address ranges and Leases how many hosts hold
+	// one; a host has its Client identity and Leased address (its only
+	// SiteTS).
+	Pool   string     `json:"pool,omitempty"`
+	Leases int        `json:"leases,omitempty"`
+	Client string     `json:"client,omitempty"`
+	Leased netip.Addr `json:"leased,omitzero"`
 }

@@ -114,10 +114,12 @@ func printSAs(w io.Writer, sas []localapi.SA) {
 }
 
 // printAttachments prints one line per IPsec attachment: who is connected
-// into which VRF, with which selectors and SAs, and its counters.
+// into which VRF, with which selectors and SAs, and its counters. A pool
+// prints its ranges as its site selectors and a line per connected host
+// (named pool/leased address) with the host's identity as its client.
 func printAttachments(w io.Writer, as []localapi.Attachment) {
 	tw := newTable(w)
-	fmt.Fprintln(tw, "Name\tVRF\tState\tGateway\tSite TS\tLocal TS\tOut SPI\tIn SPI\tIn pkts\tOut pkts\tDrops")
+	fmt.Fprintln(tw, "Name\tVRF\tState\tGateway\tSite TS\tLocal TS\tOut SPI\tIn SPI\tIn pkts\tOut pkts\tDrops\tClient")
 	for _, a := range as {
 		gw, out, in := "-", "-", "-"
 		if a.Gateway.IsValid() {
@@ -131,8 +133,16 @@ func printAttachments(w io.Writer, as []localapi.Attachment) {
 		if a.InSPI != 0 {
 			in = fmt.Sprintf("0x%08x", a.InSPI)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", a.Name, a.VRF, a.State, gw,
-			prefixList(a.SiteTS), prefixList(a.LocalTS), out, in, a.InPackets, a.OutPackets, drops(a.Drops))
+		site, client := prefixList(a.SiteTS), "-"
+		if a.Pool != "" {
+			site = a.Pool
+			client = fmt.Sprintf("%d leased", a.Leases)
+		}
+		if a.Client != "" {
+			client = a.Client
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", a.Name, a.VRF, a.State, gw,
+			site, prefixList(a.LocalTS), out, in, a.InPackets, a.OutPackets, drops(a.Drops), client)
 	}
 	tw.Flush()
 }

@@ -11,11 +11,14 @@ import (
 	"time"
 
 	"github.com/peregrine-net/peregrine/labs/netns"
+	"github.com/peregrine-net/peregrine/labs/peers"
 )
 
-// swan is a charon-systemd in its own namespace, driven with swanctl over
-// its vici socket (docs/LABS.md says how it starts and what its conf needs).
+// swan is a charon-systemd in its own namespace (peers.Charon), driven
+// with swanctl over its vici socket (docs/LABS.md says how it starts and
+// what its conf needs).
 type swan struct {
+	*peers.Charon
 	node *netns.Node
 	dir  string
 	uri  string
@@ -23,18 +26,8 @@ type swan struct {
 
 func requireStrongSwan(t *testing.T) {
 	t.Helper()
-	need := []struct{ path, pkg string }{
-		{"/usr/sbin/charon-systemd", "charon-systemd"},
-		{"/usr/sbin/swanctl", "strongswan-swanctl"},
-		{"/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so", "libcharon-extra-plugins"},
-		{"/usr/lib/ipsec/plugins/libstrongswan-curve25519.so", "libstrongswan-extra-plugins"},
-		{"/usr/lib/ipsec/plugins/libstrongswan-chapoly.so", "libstrongswan-extra-plugins"},
-		{"/usr/lib/ipsec/plugins/libstrongswan-openssl.so", "libstrongswan-standard-plugins"},
-	}
-	for _, n := range need {
-		if _, err := os.Stat(n.path); err != nil {
-			t.Skipf("strongSwan interop needs %s (apt-get install %s)", n.path, n.pkg)
-		}
+	if missing := peers.CharonMissing(); missing != "" {
+		t.Skipf("strongSwan interop needs %s", missing)
 	}
 }
 
@@ -68,50 +61,18 @@ func setupWith(t *testing.T, charonExtra string) (*netns.Lab, *swan, *netns.Node
 			t.Fatal(err)
 		}
 	}
-	s := &swan{node: sw, dir: filepath.Join(lab.Dir(), "sw")}
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	s.uri = "unix://" + filepath.Join(s.dir, "charon.vici")
+	dir := filepath.Join(lab.Dir(), "sw")
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("--- charon.log ---\n%s", s.log())
+			b, _ := os.ReadFile(filepath.Join(dir, "charon.log"))
+			t.Logf("--- charon.log ---\n%s", b)
 		}
 	})
-	conf := fmt.Sprintf(`charon {
-  load = random nonce openssl aes sha1 sha2 hmac gcm chapoly gmp curve25519 kdf pem pkcs1 x509 pubkey kernel-libipsec kernel-netlink socket-default vici updown
-  retransmit_tries = 3
-%s  plugins {
-    vici {
-      socket = %s
-    }
-  }
-  filelog {
-    swanlog {
-      path = %s
-      default = 1
-      ike = 2
-      cfg = 2
-      flush_line = yes
-    }
-  }
-}
-charon-systemd {
-  journal {
-    default = -1
-  }
-}
-`, charonExtra, s.uri, filepath.Join(s.dir, "charon.log"))
-	writeFile(t, filepath.Join(s.dir, "strongswan.conf"), conf)
-	if _, err := sw.StartCommand(netns.Command{Path: "/usr/sbin/charon-systemd",
-		Env: []string{"STRONGSWAN_CONF=" + filepath.Join(s.dir, "strongswan.conf")}, LogName: "charon"}); err != nil {
+	c, err := peers.StartCharon(context.Background(), sw, peers.CharonConfig{Dir: dir, Extra: charonExtra})
+	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() error {
-		_, err := s.swanctl("--stats")
-		return err
-	})
-	return lab, s, pe
+	return lab, &swan{Charon: c, node: sw, dir: dir, uri: c.URI}, pe
 }
 
 func writeFile(t *testing.T, p, body string) {
@@ -121,12 +82,7 @@ func writeFile(t *testing.T, p, body string) {
 	}
 }
 
-func (s *swan) swanctl(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	out, err := s.node.Exec(ctx, append(append([]string{"/usr/sbin/swanctl"}, args...), "--uri", s.uri)...)
-	return string(out), err
-}
+func (s *swan) swanctl(args ...string) (string, error) { return s.Swanctl(args...) }
 
 // load writes swanctl.conf with psk and loads it, replacing what was
 // loaded before.
@@ -181,17 +137,12 @@ secrets {
 }
 `, swAddr, peAddr, ikeProp, swAddr, peAddr, espProp, swAddr, peAddr, psk)
 	conf = strings.NewReplacer("@CONN@\n", connExtra, "@CHILD@\n", childExtra).Replace(conf)
-	p := filepath.Join(s.dir, "swanctl.conf")
-	writeFile(t, p, conf)
-	if out, err := s.swanctl("--load-all", "--clear", "--noprompt", "--file", p); err != nil {
-		t.Fatalf("swanctl --load-all: %v\n%s", err, out)
+	if err := s.Load(conf); err != nil {
+		t.Fatal(err)
 	}
 }
 
-func (s *swan) log() string {
-	b, _ := os.ReadFile(filepath.Join(s.dir, "charon.log"))
-	return string(b)
-}
+func (s *swan) log() string { return s.Log() }
 
 func eventually(t *testing.T, d time.Duration, f func() error) {
 	t.Helper()
