@@ -131,7 +131,8 @@ func TestTranslateCoversConfig(t *testing.T) {
 			"RouteReflectorClient", "Passive", "HoldTime", "Keepalive", "ConnectRetry", "GracefulRestart",
 			"PasswordFile", "PasswordEnv", // read into Password at load time
 			"Password"}},
-		{reflect.TypeFor[config.VRF](), []string{"Name", "RD", "ImportTargets", "ExportTargets", "Interfaces", "StaticRoutes", "LabelMode", "Neighbors"}},
+		{reflect.TypeFor[config.VRF](), []string{"Name", "RD", "ImportTargets", "ExportTargets", "Interfaces", "StaticRoutes", "LabelMode", "Neighbors",
+			"IPsecAttachments"}}, // exported only while up: Speaker.SetAttached, from the keying service
 		{reflect.TypeFor[config.CENeighbor](), []string{"Address", "Port", "ASN", "Description", "Families", "LocalAddress",
 			"Passive", "HoldTime", "Keepalive",
 			"PasswordFile", // read into Password at load time
