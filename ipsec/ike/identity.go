@@ -3,7 +3,7 @@ package ike
 // identityID is i as an identification payload body.
 func identityID(i Identity) ID {
 	if i.Type == IDFQDN || i.Type == IDRFC822 {
-		return ID{Type: IDFQDN, Data: []byte(i.Value)}
+		return ID{Type: i.Type, Data: []byte(i.Value)}
 	}
 	return ID{Type: i.Type, Data: i.Addr.AsSlice()}
 }
