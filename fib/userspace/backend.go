@@ -158,7 +158,9 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	if err := fib.CheckDeviceNames(s.VRFNames(), fib.TUNName); err != nil {
 		return fmt.Errorf("userspace: %w", err)
 	}
-	var errs []error
+	// Forwarding before the TUNs: turning it on sets every interface's
+	// own IPv6 forwarding flag, which createTUN clears on the TUN.
+	errs := []error{enableForwarding()}
 	fresh := map[string]tun.Device{}
 	for name := range s.VRFs {
 		if b.tuns[name] != nil {
@@ -192,7 +194,6 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	if err := ctx.Err(); err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	errs = append(errs, enableForwarding())
 	tunIndex := map[string]int{}
 	for name, t := range b.tuns {
 		tunIndex[name] = t.index
