@@ -184,9 +184,15 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 			go b.readTUN(b.dp.vrfs[name], q)
 		}
 	}
+	// One read of the host's links, addresses and local routes serves
+	// every VRF (hostview.go).
+	host, err := b.sys.readHost()
+	if err != nil {
+		return fmt.Errorf("userspace: %w", errors.Join(append(errs, err)...))
+	}
 	for name, fv := range s.VRFs {
 		if v := b.dp.vrfs[name]; v != nil {
-			v.addrs.Store(b.sys.localAddrs(fv.Interfaces))
+			v.addrs.Store(host.localAddrs(fv.Interfaces))
 		}
 	}
 	errs = append(errs, b.setLocal(s.LocalAddress))
@@ -200,11 +206,11 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	}
 	before := b.sys.changes
 	b.applied = true
-	rules := b.planRules(s.VRFs)
+	rules := b.planRules(s.VRFs, host)
 	// Rules first, then routes, then away with the stale rules: a VRF's
 	// interfaces are quarantined before its table empties, and a new
 	// VRF's table is full before anything is pruned.
-	errs = append(errs, b.sys.syncRules(rules, false), b.sys.syncRoutes(s.VRFs, tunIndex), b.sys.syncRules(rules, true))
+	errs = append(errs, b.sys.syncRules(rules, false), b.sys.syncRoutes(s.VRFs, tunIndex, host), b.sys.syncRules(rules, true))
 	b.log.Debug("kernel rules and routes synced", "changes", b.sys.changes-before, "vrfs", len(s.VRFs))
 	for _, v := range removed {
 		if t := b.tuns[v.name]; t != nil {
@@ -226,7 +232,7 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 
 // planRules moves the CE interfaces vrfs no longer holds into the
 // quarantine and returns the rules for vrfs and the quarantine.
-func (b *Backend) planRules(vrfs map[string]*fib.VRF) ruleSet {
+func (b *Backend) planRules(vrfs map[string]*fib.VRF, host *hostView) ruleSet {
 	next := map[string]bool{}
 	for _, v := range vrfs {
 		for _, ifname := range v.Interfaces {
@@ -246,7 +252,7 @@ func (b *Backend) planRules(vrfs map[string]*fib.VRF) ruleSet {
 	}
 	b.held = next
 	q := slices.Sorted(maps.Keys(b.quarantined))
-	return planRules(b.sys.prio, vrfs, q, b.sys.ifAddrs(append(slices.Sorted(maps.Keys(next)), q...)))
+	return planRules(b.sys.prio, vrfs, q, host.ifAddrs(append(slices.Sorted(maps.Keys(next)), q...)))
 }
 
 // setLocal opens the sockets for a new local address and starts their
@@ -289,7 +295,14 @@ func (b *Backend) Close() error {
 	}
 	b.done = true
 	// The quarantine first, while everything else still stands.
-	quarantine := b.planRules(nil)
+	host, err := b.sys.readHost()
+	if err != nil {
+		// The quarantine still holds every CE interface; only the CE
+		// subnets' rules, which need their addresses, are left as
+		// they were (the prune below is skipped).
+		b.log.Warn("closing: cannot read the host's addresses", "err", err)
+	}
+	quarantine := b.planRules(nil, host)
 	var errs []error
 	if b.applied {
 		errs = append(errs, b.sys.syncRules(quarantine, false))
@@ -301,7 +314,10 @@ func (b *Backend) Close() error {
 	}
 	if b.applied {
 		b.sys.installed = nil // a full sync: remove whatever is there
-		errs = append(errs, b.sys.syncRoutes(nil, nil), b.sys.syncRules(quarantine, true))
+		errs = append(errs, b.sys.syncRoutes(nil, nil, nil))
+		if host != nil {
+			errs = append(errs, b.sys.syncRules(quarantine, true))
+		}
 	}
 	b.wg.Wait()
 	b.sys.h.Close()

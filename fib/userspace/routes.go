@@ -31,31 +31,23 @@ type routeVal struct {
 // the rest. tunIndex gives each VRF's TUN ifindex. Routes it cannot
 // install (a CE interface that does not exist yet) are reported and the
 // rest installed; the next Apply tries again.
-func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) error {
+func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int, host *hostView) error {
 	var errs []error
 	// Each VRF table also holds its CE interfaces' local, broadcast and
 	// multicast routes, since the `lookup local` rule now comes after
 	// the VRF's: without them a CE could not ARP for, ND for or ping its
 	// PE-side address.
 	ownRoutes := map[routeKey]routeVal{}
-	for name, v := range vrfs {
+	for _, v := range vrfs {
 		for _, ifname := range v.Interfaces {
-			if err := s.mirrorLocal(ifname, int(v.Table), ownRoutes); err != nil {
-				errs = append(errs, fmt.Errorf("vrf %s interface %s: local routes: %w", name, ifname, err))
-			}
+			host.mirrorLocal(ifname, int(v.Table), ownRoutes)
 		}
 	}
-	ifIndex := map[string]int{}
 	index := func(name string) (int, error) {
-		if i, ok := ifIndex[name]; ok {
+		if i, ok := host.index[name]; ok {
 			return i, nil
 		}
-		l, err := s.h.LinkByName(name)
-		if err != nil {
-			return 0, err
-		}
-		ifIndex[name] = l.Attrs().Index
-		return l.Attrs().Index, nil
+		return 0, fmt.Errorf("no interface %s", name)
 	}
 	want := map[routeKey]routeVal{}
 	for name, v := range vrfs {
@@ -95,7 +87,7 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) e
 	// A full sync: against what the kernel has, found by dumping it.
 	s.installed = nil
 	routes, err := retryDump(func() ([]netlink.Route, error) {
-		return s.h.RouteListFiltered(netlink.FAMILY_ALL,
+		return s.req().RouteListFiltered(netlink.FAMILY_ALL,
 			&netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: RTProto},
 			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
 	})
@@ -110,7 +102,7 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) e
 			continue
 		}
 		s.changes++
-		if err := s.h.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
+		if err := s.req().RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
 			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", k.dst, k.table, err))
 		}
 	}
@@ -130,7 +122,7 @@ func (s *system) replaceRoutes(want map[routeKey]routeVal, present func(routeKey
 			continue
 		}
 		s.changes++
-		if err := s.h.RouteReplace(netlinkRoute(k, v)); err != nil {
+		if err := s.req().RouteReplace(netlinkRoute(k, v)); err != nil {
 			errs = append(errs, fmt.Errorf("ip route replace %s table %d: %w", k.dst, k.table, err))
 		}
 	}
@@ -156,7 +148,7 @@ func (s *system) syncRoutesFrom(have, want map[routeKey]routeVal) error {
 			continue // the replace below overwrites it
 		}
 		s.changes++
-		if err := s.h.RouteDel(netlinkRoute(k, v)); err != nil && !errors.Is(err, unix.ESRCH) {
+		if err := s.req().RouteDel(netlinkRoute(k, v)); err != nil && !errors.Is(err, unix.ESRCH) {
 			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", k.dst, k.table, err))
 		}
 	}
@@ -234,65 +226,4 @@ func netlinkRoute(k routeKey, v routeVal) *netlink.Route {
 		r.Scope = netlink.SCOPE_LINK
 	}
 	return r
-}
-
-// mirrorLocal adds to out, for table, the routes of the kernel's local
-// table that name ifname:
-//
-//	ip route show table local dev IF     (local, broadcast, multicast)
-//
-// A missing interface has none.
-func (s *system) mirrorLocal(ifname string, table int, out map[routeKey]routeVal) error {
-	link, err := s.h.LinkByName(ifname)
-	if err != nil {
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
-			return nil
-		}
-		return err
-	}
-	routes, err := retryDump(func() ([]netlink.Route, error) {
-		return s.h.RouteListFiltered(netlink.FAMILY_ALL,
-			&netlink.Route{Table: unix.RT_TABLE_LOCAL, LinkIndex: link.Attrs().Index},
-			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_OIF)
-	})
-	if err != nil {
-		return err
-	}
-	for _, r := range routes {
-		switch r.Type {
-		case unix.RTN_LOCAL, unix.RTN_BROADCAST, unix.RTN_MULTICAST:
-		default:
-			continue
-		}
-		k, v := keyOf(r)
-		k.table = table
-		out[k] = v
-	}
-	return nil
-}
-
-// ifAddrs returns the addresses on ifaces, each with its prefix length,
-// by interface. A missing interface has none.
-func (s *system) ifAddrs(ifaces []string) map[string][]netip.Prefix {
-	out := map[string][]netip.Prefix{}
-	for _, name := range ifaces {
-		link, err := s.h.LinkByName(name)
-		if err != nil {
-			continue
-		}
-		addrs, err := s.h.AddrList(link, netlink.FAMILY_ALL)
-		if err != nil {
-			continue
-		}
-		for _, ad := range addrs {
-			ip, ok := netip.AddrFromSlice(ad.IP)
-			if !ok {
-				continue
-			}
-			ones, _ := ad.Mask.Size()
-			out[name] = append(out[name], netip.PrefixFrom(ip.Unmap(), ones))
-		}
-	}
-	return out
 }

@@ -62,6 +62,16 @@ type system struct {
 	// first (at start, after an error, and every fullSyncEvery syncs).
 	installed map[routeKey]routeVal
 	syncs     int
+	// requests counts the netlink requests sent (dumps included), for
+	// the test that an Apply sends as many whatever the count of VRFs
+	// it does not change.
+	requests int
+}
+
+// req is the netlink handle, for one request.
+func (s *system) req() *netlink.Handle {
+	s.requests++
+	return s.h
 }
 
 // ruleKey is one rule of protocol 204. table 0 (RT_TABLE_UNSPEC) is a
@@ -209,7 +219,7 @@ func isLocalRule(r netlink.Rule) bool {
 func (s *system) syncRules(set ruleSet, prune bool) error {
 	var errs []error
 	for _, fam := range families {
-		rules, err := retryDump(func() ([]netlink.Rule, error) { return s.h.RuleList(fam) })
+		rules, err := retryDump(func() ([]netlink.Rule, error) { return s.req().RuleList(fam) })
 		if err != nil {
 			return fmt.Errorf("listing rules: %w", err)
 		}
@@ -241,7 +251,7 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 				continue
 			}
 			s.changes++
-			if err := s.h.RuleAdd(netlinkRule(k)); err != nil {
+			if err := s.req().RuleAdd(netlinkRule(k)); err != nil {
 				famErrs = append(famErrs, fmt.Errorf("ip rule add %s: %w", k, err))
 			}
 		}
@@ -249,7 +259,7 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 			r := netlink.NewRule()
 			r.Family, r.Priority, r.Table, r.Protocol = fam, 0, unix.RT_TABLE_LOCAL, unix.RTPROT_KERNEL
 			s.changes++
-			if err := s.h.RuleAdd(r); err != nil {
+			if err := s.req().RuleAdd(r); err != nil {
 				famErrs = append(famErrs, fmt.Errorf("ip rule add pref 0 lookup local: %w", err))
 			}
 		}
@@ -262,7 +272,7 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 			}
 			for _, r := range stale {
 				s.changes++
-				if err := s.h.RuleDel(&r); err != nil {
+				if err := s.req().RuleDel(&r); err != nil {
 					famErrs = append(famErrs, fmt.Errorf("ip rule del %s: %w", ruleKeyOf(fam, r), err))
 				}
 			}
