@@ -72,3 +72,29 @@ func TestTUNQueuesSpreadFlows(t *testing.T) {
 		}
 	})
 }
+
+// TestTUNHasNoQdisc: a VRF's TUN comes up with noqueue as its root
+// qdisc, not mq and a default qdisc for each of its 256 transmit queues,
+// which cost 7 ms and kernel memory per VRF.
+func TestTUNHasNoQdisc(t *testing.T) {
+	inNewNS(t, func(h *netlink.Handle) {
+		td, err := createTUN(h, "pgnoq", 1500, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer td.close()
+		link, err := h.LinkByName("pgnoq")
+		if err != nil {
+			t.Fatal(err)
+		}
+		qs, err := h.QdiscList(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range qs {
+			if q.Type() != "noqueue" {
+				t.Errorf("TUN qdisc %s (parent %x), want only noqueue", q.Type(), q.Attrs().Parent)
+			}
+		}
+	})
+}
