@@ -320,7 +320,7 @@ func (b *Backend) Close() error {
 		}
 	}
 	b.wg.Wait()
-	b.sys.h.Close()
+	b.sys.close()
 	return errors.Join(errs...)
 }
 

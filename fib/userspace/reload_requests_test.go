@@ -16,8 +16,8 @@ import (
 // reloadRequests brings up vrfs VRFs, each with a CE interface (a veth with
 // an address) and a static route through its CE, then applies the
 // same State with one VRF more, and returns the netlink requests that
-// second Apply sent.
-func reloadRequests(t *testing.T, vrfs int) (n int) {
+// second Apply sent, and those the first sent.
+func reloadRequests(t *testing.T, vrfs int) (n, bringUp int) {
 	inNewNS(t, func(h *netlink.Handle) {
 		s := &fib.State{VRFs: map[string]*fib.VRF{}}
 		add := func(i int) {
@@ -49,6 +49,7 @@ func reloadRequests(t *testing.T, vrfs int) (n int) {
 		if err := b.Apply(context.Background(), s); err != nil {
 			t.Fatal(err)
 		}
+		bringUp = b.sys.requests
 		next := &fib.State{VRFs: map[string]*fib.VRF{}}
 		for k, v := range s.VRFs {
 			next.VRFs[k] = v
@@ -61,7 +62,7 @@ func reloadRequests(t *testing.T, vrfs int) (n int) {
 		}
 		n = b.sys.requests - before
 	})
-	return n
+	return n, bringUp
 }
 
 // TestReloadAddingOneVRFSendsRequestsForItAlone (issue 23): adding one
@@ -72,9 +73,24 @@ func TestReloadAddingOneVRFSendsRequestsForItAlone(t *testing.T) {
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		t.Skipf("no TUN device: %v", err)
 	}
-	few, many := reloadRequests(t, 5), reloadRequests(t, 40)
+	few, _ := reloadRequests(t, 5)
+	many, _ := reloadRequests(t, 40)
 	t.Logf("netlink requests adding one VRF: to 5: %d, to 40: %d", few, many)
 	if many > few {
 		t.Errorf("adding one VRF to 40 sent %d netlink requests, to 5 %d: want as many", many, few)
+	}
+}
+
+// TestBringUpBatchesRulesAndRoutes: bringing up 40 VRFs, each with
+// four rules and a dozen routes to install, takes a few batched
+// requests, not one round trip per rule and route.
+func TestBringUpBatchesRulesAndRoutes(t *testing.T) {
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		t.Skipf("no TUN device: %v", err)
+	}
+	_, n := reloadRequests(t, 40)
+	t.Logf("netlink requests bringing up 40 VRFs: %d", n)
+	if n > 20 {
+		t.Errorf("bringing up 40 VRFs sent %d netlink requests, want at most 20 (dumps and batches)", n)
 	}
 }

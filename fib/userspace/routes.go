@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/fib/internal/nlbatch"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -95,17 +97,17 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int, h
 		return errors.Join(append(errs, fmt.Errorf("listing routes: %w", err))...)
 	}
 	have := map[routeKey]bool{}
+	var stale []routeKey
+	var staleVals []routeVal
 	for _, r := range routes {
 		k, v := keyOf(r)
 		if w, ok := want[k]; ok && w == v && !have[k] {
 			have[k] = true
 			continue
 		}
-		s.changes++
-		if err := s.req().RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", k.dst, k.table, err))
-		}
+		stale, staleVals = append(stale, k), append(staleVals, v)
 	}
+	errs = append(errs, s.deleteRoutes(stale, staleVals)...)
 	errs = append(errs, s.replaceRoutes(want, func(k routeKey, _ routeVal) bool { return have[k] })...)
 	if len(errs) == 0 {
 		s.installed = want
@@ -117,14 +119,49 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int, h
 // there already.
 func (s *system) replaceRoutes(want map[routeKey]routeVal, present func(routeKey, routeVal) bool) []error {
 	var errs []error
+	var keys []routeKey
+	var msgs [][]byte
 	for k, v := range want {
 		if present(k, v) {
 			continue
 		}
-		s.changes++
-		if err := s.req().RouteReplace(netlinkRoute(k, v)); err != nil {
+		msg, err := nlbatch.Route(netlinkRoute(k, v), unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("ip route replace %s table %d: %w", k.dst, k.table, err))
+			continue
 		}
+		keys, msgs = append(keys, k), append(msgs, msg)
+	}
+	s.changes += len(msgs)
+	if err := s.send(msgs, func(i int, err syscall.Errno) {
+		errs = append(errs, fmt.Errorf("ip route replace %s table %d: %w", keys[i].dst, keys[i].table, err))
+	}); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// deleteRoutes removes the routes keys (with vals), one batch; a route
+// already gone is no error.
+func (s *system) deleteRoutes(keys []routeKey, vals []routeVal) []error {
+	var errs []error
+	msgs := make([][]byte, 0, len(keys))
+	sent := make([]routeKey, 0, len(keys))
+	for i, k := range keys {
+		msg, err := nlbatch.Route(netlinkRoute(k, vals[i]), unix.RTM_DELROUTE, 0)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", k.dst, k.table, err))
+			continue
+		}
+		msgs, sent = append(msgs, msg), append(sent, k)
+	}
+	s.changes += len(msgs)
+	if err := s.send(msgs, func(i int, err syscall.Errno) {
+		if err != unix.ESRCH {
+			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", sent[i].dst, sent[i].table, err))
+		}
+	}); err != nil {
+		errs = append(errs, err)
 	}
 	return errs
 }
@@ -139,7 +176,8 @@ const fullSyncEvery = 256
 // one route to a million-route VRF makes one netlink call and no dump.
 // Any error forgets have, and the next sync is a full one.
 func (s *system) syncRoutesFrom(have, want map[routeKey]routeVal) error {
-	var errs []error
+	var stale []routeKey
+	var staleVals []routeVal
 	for k, v := range have {
 		if w, ok := want[k]; ok && w == v {
 			continue
@@ -147,11 +185,9 @@ func (s *system) syncRoutesFrom(have, want map[routeKey]routeVal) error {
 		if _, replaced := want[k]; replaced {
 			continue // the replace below overwrites it
 		}
-		s.changes++
-		if err := s.req().RouteDel(netlinkRoute(k, v)); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", k.dst, k.table, err))
-		}
+		stale, staleVals = append(stale, k), append(staleVals, v)
 	}
+	errs := s.deleteRoutes(stale, staleVals)
 	errs = append(errs, s.replaceRoutes(want, func(k routeKey, v routeVal) bool { h, ok := have[k]; return ok && h == v })...)
 	if len(errs) == 0 {
 		s.installed = want

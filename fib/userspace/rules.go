@@ -8,8 +8,10 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"syscall"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/fib/internal/nlbatch"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -62,10 +64,11 @@ type system struct {
 	// first (at start, after an error, and every fullSyncEvery syncs).
 	installed map[routeKey]routeVal
 	syncs     int
-	// requests counts the netlink requests sent (dumps included), for
-	// the test that an Apply sends as many whatever the count of VRFs
-	// it does not change.
+	// requests counts the netlink requests sent (dumps included, a
+	// batch as one), for the test that an Apply sends as many whatever
+	// the count of VRFs it does not change.
 	requests int
+	batch    *nlbatch.Conn // batch.go
 }
 
 // req is the netlink handle, for one request.
@@ -246,14 +249,20 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 			stale = append(stale, r)
 		}
 		var famErrs []error
+		var adds []ruleKey
+		var msgs [][]byte
 		for k := range set.rules {
 			if k.family != fam || have[k] {
 				continue
 			}
-			s.changes++
-			if err := s.req().RuleAdd(netlinkRule(k)); err != nil {
-				famErrs = append(famErrs, fmt.Errorf("ip rule add %s: %w", k, err))
-			}
+			adds = append(adds, k)
+			msgs = append(msgs, nlbatch.Rule(netlinkRule(k), unix.RTM_NEWRULE, unix.NLM_F_CREATE|unix.NLM_F_EXCL))
+		}
+		s.changes += len(adds)
+		if err := s.send(msgs, func(i int, err syscall.Errno) {
+			famErrs = append(famErrs, fmt.Errorf("ip rule add %s: %w", adds[i], err))
+		}); err != nil {
+			famErrs = append(famErrs, err)
 		}
 		if !set.moveLocal && len(kernelLocal) == 0 && !otherLocal {
 			r := netlink.NewRule()
@@ -270,11 +279,15 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 			if set.moveLocal {
 				stale = append(stale, kernelLocal...)
 			}
+			msgs = msgs[:0]
 			for _, r := range stale {
-				s.changes++
-				if err := s.req().RuleDel(&r); err != nil {
-					famErrs = append(famErrs, fmt.Errorf("ip rule del %s: %w", ruleKeyOf(fam, r), err))
-				}
+				msgs = append(msgs, nlbatch.Rule(&r, unix.RTM_DELRULE, 0))
+			}
+			s.changes += len(stale)
+			if err := s.send(msgs, func(i int, err syscall.Errno) {
+				famErrs = append(famErrs, fmt.Errorf("ip rule del %s: %w", ruleKeyOf(fam, stale[i]), err))
+			}); err != nil {
+				famErrs = append(famErrs, err)
 			}
 		}
 		errs = append(errs, famErrs...)

@@ -97,6 +97,7 @@ func Route(r *netlink.Route, typ uint16, flags int) ([]byte, error) {
 // (NLM_F_ACK is added), for r: the shapes the userspace backend makes, a
 // family, priority, protocol, input interface, destination prefix, and
 // either a table to look up or a blackhole (r.Type FR_ACT_BLACKHOLE).
+// Fields it does not encode match any value when deleting.
 //
 //	ip rule add|del [iif IF] [to PREFIX] lookup TABLE|blackhole pref P protocol PROTO
 func Rule(r *netlink.Rule, typ uint16, flags int) []byte {
@@ -105,9 +106,12 @@ func Rule(r *netlink.Rule, typ uint16, flags int) []byte {
 	// res2, action (u8 each), flags (u32).
 	hdr := make([]byte, 12)
 	hdr[0] = byte(r.Family)
-	action := byte(unix.FR_ACT_TO_TBL)
-	if r.Type != 0 {
-		action = byte(r.Type)
+	// No action: look up a table when adding, any action when
+	// deleting (a dumped rule's action is not read back), as
+	// vishvananda/netlink does.
+	action := r.Type
+	if action == 0 && flags&unix.NLM_F_CREATE != 0 {
+		action = unix.FR_ACT_TO_TBL
 	}
 	hdr[7] = action
 	var attrs []*nl.RtAttr
@@ -120,7 +124,7 @@ func Rule(r *netlink.Rule, typ uint16, flags int) []byte {
 		hdr[1] = byte(ones)
 		attrs = append(attrs, nl.NewRtAttr(unix.FRA_DST, ip))
 	}
-	if r.Table > 0 && action == unix.FR_ACT_TO_TBL {
+	if r.Table > 0 && action != unix.FR_ACT_BLACKHOLE {
 		if r.Table < 256 {
 			hdr[4] = byte(r.Table)
 		}
