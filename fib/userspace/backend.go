@@ -308,10 +308,8 @@ func (b *Backend) Close() error {
 		errs = append(errs, b.sys.syncRules(quarantine, false))
 	}
 	errs = append(errs, b.net.Swap(nil).Close(), b.closeCores())
-	for name, t := range b.tuns {
-		errs = append(errs, t.close())
-		delete(b.tuns, name)
-	}
+	errs = append(errs, closeTUNs(slices.Collect(maps.Values(b.tuns))))
+	clear(b.tuns)
 	if b.applied {
 		b.sys.installed = nil // a full sync: remove whatever is there
 		errs = append(errs, b.sys.syncRoutes(nil, nil, nil))

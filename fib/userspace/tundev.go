@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -158,3 +159,29 @@ func (t *tunDev) close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// closeTUNs closes tuns, closeConcurrency at a time. Closing a TUN queue
+// waits for an RCU grace period in the kernel (tun_detach,
+// synchronize_net): 19 ms per two-queue TUN here, so a daemon with 2,000
+// VRFs took 40 s to stop one TUN after another. The waits overlap.
+func closeTUNs(tuns []*tunDev) error {
+	errs := make([]error, len(tuns))
+	sem := make(chan struct{}, closeConcurrency)
+	var wg sync.WaitGroup
+	for i, t := range tuns {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = t.close()
+			<-sem
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// closeConcurrency bounds closeTUNs's goroutines, each in a close(2)
+// holding an OS thread: 64 close 200 TUNs in a quarter of a second,
+// 256 no faster.
+const closeConcurrency = 64
