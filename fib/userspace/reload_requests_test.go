@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -93,4 +95,32 @@ func TestBringUpBatchesRulesAndRoutes(t *testing.T) {
 	if n > 20 {
 		t.Errorf("bringing up 40 VRFs sent %d netlink requests, want at most 20 (dumps and batches)", n)
 	}
+}
+
+// TestPruneAfterAddSendsNoRuleDump: Apply's prune pass, right after its
+// add pass of the same rules, prunes what that pass found, where it
+// dumped every rule again (the rules of every VRF, in each family): it
+// sends the deletions of the kernel's priority-0 local rule, one batch
+// per family, and no dump.
+func TestPruneAfterAddSendsNoRuleDump(t *testing.T) {
+	inNewNS(t, func(h *netlink.Handle) {
+		s := &system{h: h, prio: DefaultRulePriority}
+		defer s.close()
+		vrfs := map[string]*fib.VRF{"red": {Name: "red", Table: 101, Interfaces: []string{"ce1"}}}
+		set := planRules(s.prio, vrfs, nil, nil)
+		if err := s.syncRules(set, false); err != nil {
+			t.Fatal(err)
+		}
+		before := s.requests
+		if err := s.syncRules(set, true); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.requests - before; n != 2 {
+			t.Errorf("the prune pass sent %d requests, want 2 (a deletion batch per family, no dump)", n)
+		}
+		// And it pruned: the kernel's priority-0 local rule is gone.
+		if got := localRules(t, h); len(got) != 2 || slices.ContainsFunc(got, func(l string) bool { return strings.Contains(l, "pref 0 ") }) {
+			t.Errorf("local rules after the prune: %q, want the two moved ones only", got)
+		}
+	})
 }

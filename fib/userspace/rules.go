@@ -69,6 +69,9 @@ type system struct {
 	// the count of VRFs it does not change.
 	requests int
 	batch    *nlbatch.Conn // batch.go
+	// added is what the last add pass of syncRules found, by family,
+	// for the prune that follows it.
+	added map[int]ruleDump
 }
 
 // req is the netlink handle, for one request.
@@ -219,9 +222,20 @@ func isLocalRule(r netlink.Rule) bool {
 // protocol 204 and, if set.moveLocal, the kernel's priority-0 local rule.
 // Without set.moveLocal it puts the priority-0 local rule back, unless
 // some other rule of someone else's looks up local.
+//
+// A prune right after an add pass of the same set, which met no error,
+// prunes what that pass found and sends no dump: the add pass left every
+// rule of set in place, and a rule dump is as long as the rules of every
+// VRF.
 func (s *system) syncRules(set ruleSet, prune bool) error {
 	var errs []error
+	found := s.added
+	s.added = map[int]ruleDump{}
 	for _, fam := range families {
+		if d, ok := found[fam]; ok && prune {
+			errs = append(errs, s.pruneRules(fam, set, d)...)
+			continue
+		}
 		rules, err := retryDump(func() ([]netlink.Rule, error) { return s.req().RuleList(fam) })
 		if err != nil {
 			return fmt.Errorf("listing rules: %w", err)
@@ -256,7 +270,9 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 				continue
 			}
 			adds = append(adds, k)
-			msgs = append(msgs, nlbatch.Rule(netlinkRule(k), unix.RTM_NEWRULE, unix.NLM_F_CREATE|unix.NLM_F_EXCL))
+			// No NLM_F_EXCL: the kernel would walk every rule to
+			// look for an equal one, and the dump said there is none.
+			msgs = append(msgs, nlbatch.Rule(netlinkRule(k), unix.RTM_NEWRULE, unix.NLM_F_CREATE))
 		}
 		s.changes += len(adds)
 		if err := s.send(msgs, func(i int, err syscall.Errno) {
@@ -271,28 +287,48 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 			if err := s.req().RuleAdd(r); err != nil {
 				famErrs = append(famErrs, fmt.Errorf("ip rule add pref 0 lookup local: %w", err))
 			}
+			kernelLocal = append(kernelLocal, *r)
 		}
 		// Prune only once every rule asked for is in: one missing may be
 		// what should replace a stale one (the moved local rule, the
 		// quarantine of an interface leaving its VRF).
-		if prune && len(famErrs) == 0 {
-			if set.moveLocal {
-				stale = append(stale, kernelLocal...)
-			}
-			msgs = msgs[:0]
-			for _, r := range stale {
-				msgs = append(msgs, nlbatch.Rule(&r, unix.RTM_DELRULE, 0))
-			}
-			s.changes += len(stale)
-			if err := s.send(msgs, func(i int, err syscall.Errno) {
-				famErrs = append(famErrs, fmt.Errorf("ip rule del %s: %w", ruleKeyOf(fam, stale[i]), err))
-			}); err != nil {
-				famErrs = append(famErrs, err)
-			}
+		d := ruleDump{stale: stale, kernelLocal: kernelLocal}
+		switch {
+		case len(famErrs) > 0:
+		case prune:
+			famErrs = append(famErrs, s.pruneRules(fam, set, d)...)
+		default:
+			s.added[fam] = d
 		}
 		errs = append(errs, famErrs...)
 	}
 	return errors.Join(errs...)
+}
+
+// ruleDump is what an add pass of syncRules found in one family: the
+// rules of protocol 204 that the set does not ask for, and the kernel's
+// priority-0 local rules.
+type ruleDump struct{ stale, kernelLocal []netlink.Rule }
+
+// pruneRules deletes d's stale rules of family fam and, if set.moveLocal,
+// the kernel's priority-0 local rule.
+func (s *system) pruneRules(fam int, set ruleSet, d ruleDump) []error {
+	stale := d.stale
+	if set.moveLocal {
+		stale = append(stale, d.kernelLocal...)
+	}
+	var errs []error
+	msgs := make([][]byte, 0, len(stale))
+	for _, r := range stale {
+		msgs = append(msgs, nlbatch.Rule(&r, unix.RTM_DELRULE, 0))
+	}
+	s.changes += len(stale)
+	if err := s.send(msgs, func(i int, err syscall.Errno) {
+		errs = append(errs, fmt.Errorf("ip rule del %s: %w", ruleKeyOf(fam, stale[i]), err))
+	}); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
 }
 
 // String is the rule as `ip rule` would show it.
