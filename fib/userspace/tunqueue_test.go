@@ -88,3 +88,60 @@ func TestTUNQueueAttachesOnTrafficAndLetsGoWhenIdle(t *testing.T) {
 		waitFor(false, "a queue written to once still holds its device after 5 s")
 	})
 }
+
+// TestTUNQueueAllocs: once its device is made, a queue's Write and Read
+// allocate nothing (the lock and the use mark included).
+func TestTUNQueueAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	inNewNS(t, func(h *netlink.Handle) {
+		td, err := createTUN(h, "pgalloc", 1500, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer td.close()
+		q := td.queues[0]
+		pkt := ipv4("10.97.0.1", "10.97.0.2", 64, 28)
+		buf := make([]byte, tunOffset+len(pkt))
+		bufs := [][]byte{buf}
+		write := func() {
+			copy(buf[tunOffset:], pkt)
+			if _, err := q.Write(bufs, tunOffset); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write() // makes the device
+		if n := testing.AllocsPerRun(100, write); n != 0 {
+			t.Errorf("Write: %v allocations per call, want 0", n)
+		}
+		// Read: a datagram to the TUN's subnet, waited for and read as
+		// readTUN does (the datagram's send allocates nothing either).
+		rbufs := newBufs(batchSize, outBufSize(1500))
+		sizes := make([]int, batchSize)
+		link, _ := h.LinkByName("pgalloc")
+		ad, _ := netlink.ParseAddr("10.97.0.254/24")
+		if err := h.AddrAdd(link, ad); err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(10, 97, 0, 1), Port: 9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ready := newReadiness(q)
+		read := func() {
+			_, _ = c.Write([]byte("peregrine"))
+			if err := ready.wait(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := q.Read(rbufs, sizes, outHeadroom); err != nil {
+				t.Fatal(err)
+			}
+		}
+		read()
+		if n := testing.AllocsPerRun(100, read); n != 0 {
+			t.Errorf("wait and Read: %v allocations per call, want 0", n)
+		}
+	})
+}
