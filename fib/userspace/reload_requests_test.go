@@ -124,3 +124,31 @@ func TestPruneAfterAddSendsNoRuleDump(t *testing.T) {
 		}
 	})
 }
+
+// TestRepeatedApplyReadsNoRules: an Apply that changes nothing reads the
+// host's links, addresses and local table (three dumps) and not the
+// rules, which it knows from the last sync: a rule dump is as long as
+// the rules of every VRF.
+func TestRepeatedApplyReadsNoRules(t *testing.T) {
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		t.Skipf("no TUN device: %v", err)
+	}
+	inNewNS(t, func(h *netlink.Handle) {
+		b, err := New(slog.New(slog.DiscardHandler), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		s := &fib.State{VRFs: map[string]*fib.VRF{"red": {Name: "red", Table: 101, Interfaces: []string{"lo"}}}}
+		if err := b.Apply(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		before := b.sys.requests
+		if err := b.Apply(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		if n := b.sys.requests - before; n != 3 {
+			t.Errorf("an Apply that changes nothing sent %d netlink requests, want 3 (links, addresses, local table)", n)
+		}
+	})
+}

@@ -72,6 +72,10 @@ type system struct {
 	// added is what the last add pass of syncRules found, by family,
 	// for the prune that follows it.
 	added map[int]ruleDump
+	// ruleCache is the rules the last rule sync left, by family, so
+	// that the next reads no dump (familyRules); nil after an error.
+	ruleCache map[int]familyRules
+	ruleSyncs int
 }
 
 // req is the netlink handle, for one request.
@@ -233,28 +237,24 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 	s.added = map[int]ruleDump{}
 	for _, fam := range families {
 		if d, ok := found[fam]; ok && prune {
-			errs = append(errs, s.pruneRules(fam, set, d)...)
+			famErrs := s.pruneRules(fam, set, d)
+			if len(famErrs) > 0 {
+				s.ruleCache = nil
+			} else if fr, ok := s.ruleCache[fam]; ok {
+				s.remember(fam, set, d, true, fr.otherLocal)
+			}
+			errs = append(errs, famErrs...)
 			continue
 		}
-		rules, err := retryDump(func() ([]netlink.Rule, error) { return s.req().RuleList(fam) })
+		rules, err := s.familyRules(fam)
 		if err != nil {
-			return fmt.Errorf("listing rules: %w", err)
+			return err
 		}
 		have := map[ruleKey]bool{}
-		var stale, kernelLocal []netlink.Rule
-		otherLocal := false // a local rule somewhere else than 0: the operator's
-		for _, r := range rules {
-			if isLocalRule(r) && r.Priority == 0 {
-				kernelLocal = append(kernelLocal, r)
-				continue
-			}
-			if isLocalRule(r) {
-				otherLocal = true
-				continue
-			}
-			if r.Protocol != RTProto {
-				continue
-			}
+		var stale []netlink.Rule
+		kernelLocal := slices.Clone(rules.kernelLocal)
+		otherLocal := rules.otherLocal
+		for _, r := range rules.ours {
 			k := ruleKeyOf(fam, r)
 			if set.rules[k] && !have[k] {
 				have[k] = true
@@ -300,9 +300,78 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 		default:
 			s.added[fam] = d
 		}
+		if len(famErrs) > 0 {
+			s.ruleCache = nil // the next sync dumps
+		} else {
+			s.remember(fam, set, d, prune, otherLocal)
+		}
 		errs = append(errs, famErrs...)
 	}
 	return errors.Join(errs...)
+}
+
+// familyRules is what the kernel holds of one family's rules that
+// syncRules looks at: those of protocol 204, the kernel's priority-0
+// local rules, and whether someone else's local rule is elsewhere.
+type familyRules struct {
+	ours, kernelLocal []netlink.Rule
+	otherLocal        bool
+}
+
+// fullRuleSyncEvery: one rule sync in this many dumps the rules even when
+// the cache is good, to repair what someone else changed.
+const fullRuleSyncEvery = 256
+
+// familyRules returns the family's rules as the last sync left them
+// (s.ruleCache), or dumps them: at start, after an error, and every
+// fullRuleSyncEvery syncs. A dump is as long as the rules of every VRF,
+// so an Apply that changes one VRF would otherwise read them all.
+func (s *system) familyRules(fam int) (familyRules, error) {
+	if fr, ok := s.ruleCache[fam]; ok && s.ruleSyncs%fullRuleSyncEvery != 0 {
+		s.ruleSyncs++
+		return fr, nil
+	}
+	s.ruleSyncs++
+	rules, err := retryDump(func() ([]netlink.Rule, error) { return s.req().RuleList(fam) })
+	if err != nil {
+		s.ruleCache = nil
+		return familyRules{}, fmt.Errorf("listing rules: %w", err)
+	}
+	var fr familyRules
+	for _, r := range rules {
+		switch {
+		case isLocalRule(r) && r.Priority == 0:
+			fr.kernelLocal = append(fr.kernelLocal, r)
+		case isLocalRule(r):
+			fr.otherLocal = true // a local rule somewhere else than 0: the operator's
+		case r.Protocol == RTProto:
+			fr.ours = append(fr.ours, r)
+		}
+	}
+	return fr, nil
+}
+
+// remember records in s.ruleCache what a sync of family fam without
+// errors left: set's rules of the family and, unless pruned, d's stale
+// ones; d's kernel local rules unless the prune moved them away; and
+// whether someone else's local rule was seen.
+func (s *system) remember(fam int, set ruleSet, d ruleDump, pruned, otherLocal bool) {
+	if s.ruleCache == nil {
+		s.ruleCache = map[int]familyRules{}
+	}
+	fr := familyRules{kernelLocal: d.kernelLocal, otherLocal: otherLocal}
+	if pruned && set.moveLocal {
+		fr.kernelLocal = nil
+	}
+	for k := range set.rules {
+		if k.family == fam {
+			fr.ours = append(fr.ours, *netlinkRule(k))
+		}
+	}
+	if !pruned {
+		fr.ours = append(fr.ours, d.stale...)
+	}
+	s.ruleCache[fam] = fr
 }
 
 // ruleDump is what an add pass of syncRules found in one family: the
