@@ -45,9 +45,10 @@
 //
 // An Apply costs requests for what it changes, not for the VRFs it
 // leaves alone: it reads the host's links, addresses and local table
-// once (hostview.go), routes by difference from the last sync (routes.go),
-// and sends its rule and route changes in batches (batch.go, package
-// fib/internal/nlbatch).
+// once (hostview.go), syncs rules and routes by difference from what the
+// last sync left (rules.go, routes.go; a full dump now and then repairs
+// others' changes), and sends its rule and route changes in batches
+// (batch.go, package fib/internal/nlbatch).
 //
 // # The quarantine: stopping, failing, removing a VRF
 //
