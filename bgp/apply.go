@@ -23,6 +23,21 @@ func (s *Speaker) apply(ctx context.Context, cfg *Config) error {
 	s.neighbors.Store(&cfg.Neighbors)
 	s.cfg = cfg
 
+	// One listing of GoBGP's best paths serves every VRF this apply
+	// adds or retargets: each listing walks the whole RIB, so one per
+	// VRF made bring-up quadratic (issue 23). org.sync below adds only
+	// local paths, which the importer leaves out, and a remote path
+	// that changes meanwhile has its event queued behind this apply.
+	list := s.imp.remote
+	var listed []vpnPath
+	once := false
+	s.imp.remote = func() []vpnPath {
+		if !once {
+			listed, once = list(), true
+		}
+		return listed
+	}
+	defer func() { s.imp.remote = list }()
 	keep := map[string]bool{}
 	for i := range cfg.VRFs {
 		v := &cfg.VRFs[i]

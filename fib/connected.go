@@ -49,7 +49,10 @@ func watchConnected(ctx context.Context, log *slog.Logger, src addrSource, subsc
 	}
 	last := map[string][]Connected{}
 	scan := func() {
-		now := connectedByVRF(src, ifaces)
+		now, ok := connectedByVRF(src, ifaces)
+		if !ok {
+			return // the next change, or resubscription, reads again
+		}
 		for _, vrf := range vrfNames(ifaces) {
 			if !slices.Equal(now[vrf], last[vrf]) {
 				fn(vrf, now[vrf])
@@ -64,6 +67,11 @@ func watchConnected(ctx context.Context, log *slog.Logger, src addrSource, subsc
 			case <-ctx.Done():
 				return
 			case _, ok := <-updates:
+				if ok {
+					// One scan for a burst: a scan reads every
+					// address, whatever changed.
+					ok = drain(updates)
+				}
 				if ok {
 					scan()
 					continue
@@ -89,6 +97,20 @@ func watchConnected(ctx context.Context, log *slog.Logger, src addrSource, subsc
 		}
 	}()
 	return nil
+}
+
+// drain takes the updates already queued; false if the channel closed.
+func drain(updates <-chan netlink.AddrUpdate) bool {
+	for {
+		select {
+		case _, ok := <-updates:
+			if !ok {
+				return false
+			}
+		default:
+			return true
+		}
+	}
 }
 
 func vrfNames(ifaces map[string]string) []string {
@@ -117,22 +139,29 @@ var hostAddrs addrSource = &netlink.Handle{}
 // as they do while a backend brings up its devices).
 const dumpRetries = 10
 
-// connectedByVRF lists each VRF's connected prefixes, sorted.
-func connectedByVRF(src addrSource, ifaces map[string]string) map[string][]Connected {
+// connectedByVRF lists each VRF's connected prefixes, sorted, from one
+// dump of the host's addresses: a dump per interface, each as long as
+// the host's addresses, made every scan quadratic in the VRFs (issue
+// 23). ok is false if the dump failed: the caller keeps what it had.
+func connectedByVRF(src addrSource, ifaces map[string]string) (_ map[string][]Connected, ok bool) {
 	out := map[string][]Connected{}
+	all, err := src.AddrList(nil, netlink.FAMILY_ALL)
+	for i := 0; i < dumpRetries && errors.Is(err, netlink.ErrDumpInterrupted); i++ {
+		all, err = src.AddrList(nil, netlink.FAMILY_ALL)
+	}
+	if err != nil {
+		return nil, false
+	}
+	byIndex := map[int][]netlink.Addr{}
+	for _, a := range all {
+		byIndex[a.LinkIndex] = append(byIndex[a.LinkIndex], a)
+	}
 	for name, vrf := range ifaces {
 		link, err := src.LinkByName(name)
 		if err != nil {
 			continue
 		}
-		addrs, err := src.AddrList(link, netlink.FAMILY_ALL)
-		for i := 0; i < dumpRetries && errors.Is(err, netlink.ErrDumpInterrupted); i++ {
-			addrs, err = src.AddrList(link, netlink.FAMILY_ALL)
-		}
-		if err != nil {
-			continue
-		}
-		for _, a := range addrs {
+		for _, a := range byIndex[link.Attrs().Index] {
 			ip, ok := netip.AddrFromSlice(a.IP)
 			if !ok {
 				continue
@@ -159,5 +188,5 @@ func connectedByVRF(src addrSource, ifaces map[string]string) map[string][]Conne
 			return strings.Compare(a.Interface, b.Interface)
 		})
 	}
-	return out
+	return out, true
 }

@@ -17,7 +17,7 @@ func (s *interruptingAddrs) LinkByName(name string) (netlink.Link, error) {
 }
 
 func (s *interruptingAddrs) AddrList(netlink.Link, int) ([]netlink.Addr, error) {
-	addrs := []netlink.Addr{{IPNet: &net.IPNet{IP: net.ParseIP("10.1.0.1").To4(), Mask: net.CIDRMask(24, 32)}}}
+	addrs := []netlink.Addr{{LinkIndex: 3, IPNet: &net.IPNet{IP: net.ParseIP("10.1.0.1").To4(), Mask: net.CIDRMask(24, 32)}}}
 	if s.interrupts > 0 {
 		s.interrupts--
 		return addrs[:0], netlink.ErrDumpInterrupted
@@ -29,7 +29,10 @@ func (s *interruptingAddrs) AddrList(netlink.Link, int) ([]netlink.Addr, error) 
 // read again, not taken as "no addresses" (the VRF's prefixes would then
 // never be exported until some later address change).
 func TestConnectedRetriesInterruptedDump(t *testing.T) {
-	got := connectedByVRF(&interruptingAddrs{interrupts: 2}, map[string]string{"ce1": "red"})
+	got, ok := connectedByVRF(&interruptingAddrs{interrupts: 2}, map[string]string{"ce1": "red"})
+	if !ok {
+		t.Fatal("connectedByVRF failed")
+	}
 	want := Connected{Interface: "ce1", Prefix: netip.MustParsePrefix("10.1.0.0/24")}
 	if len(got["red"]) != 1 || got["red"][0] != want {
 		t.Errorf("red: %v, want [%v]", got["red"], want)

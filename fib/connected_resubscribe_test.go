@@ -30,7 +30,7 @@ func (s *settableAddrs) AddrList(netlink.Link, int) ([]netlink.Addr, error) {
 	if !s.addr.IsValid() {
 		return nil, nil
 	}
-	return []netlink.Addr{{IPNet: &net.IPNet{IP: s.addr.Addr().AsSlice(), Mask: net.CIDRMask(s.addr.Bits(), s.addr.Addr().BitLen())}}}, nil
+	return []netlink.Addr{{LinkIndex: 3, IPNet: &net.IPNet{IP: s.addr.Addr().AsSlice(), Mask: net.CIDRMask(s.addr.Bits(), s.addr.Addr().BitLen())}}}, nil
 }
 
 func (s *settableAddrs) set(p string) {

@@ -20,11 +20,14 @@ import (
 // applying after each would copy a table 100k times. So Run applies only
 // when it has drained its queue (or taken a batch of queueLen inputs
 // from a queue that refills as fast as it drains), and never sooner than
-// Interval, or the time the last build and Apply took if that was longer,
-// after the previous Apply ended. A lone change is applied at once; a
-// burst is applied every few ms while it lasts, then once more at its
-// end; and at most about half of Run's time goes to building and
-// applying, however large the tables grow.
+// Interval, or the time the last build and Apply took if that was longer
+// (up to MaxGap), after the previous Apply ended. A lone change is
+// applied at once; a burst is applied every few ms while it lasts, then
+// once more at its end; and at most about half of Run's time goes to
+// building and applying while they take less than MaxGap. Longer ones
+// are one-off work (the first Apply of thousands of VRFs, which makes
+// their devices) more than a table to copy again, and waiting as long
+// again would only hold every change behind them back.
 //
 // An Apply error is logged and retried with the next change, or, if none
 // comes, after a backoff that doubles from MinBackoff to MaxBackoff.
@@ -59,6 +62,9 @@ type Options struct {
 	FirstTable uint32
 	// Interval is the shortest time between two Applies. Default 5ms.
 	Interval time.Duration
+	// MaxGap bounds the wait after a long build and Apply before the
+	// next. Default 1s.
+	MaxGap time.Duration
 	// MinBackoff and MaxBackoff bound the retry delay after an Apply
 	// error when no new change comes. Defaults 100ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
@@ -80,6 +86,9 @@ func NewReconciler(b Backend, opts Options) *Reconciler {
 	}
 	if opts.Interval <= 0 {
 		opts.Interval = 5 * time.Millisecond
+	}
+	if opts.MaxGap <= 0 {
+		opts.MaxGap = time.Second
 	}
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = 100 * time.Millisecond
@@ -146,7 +155,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 				start := time.Now()
 				lastErr = r.apply(applyCtx, lastErr)
 				lastEnd = time.Now()
-				gap = max(r.opts.Interval, lastEnd.Sub(start))
+				gap = max(r.opts.Interval, min(lastEnd.Sub(start), r.opts.MaxGap))
 				backoff = nextBackoff(backoff, lastErr, r.opts)
 				continue
 			}

@@ -53,8 +53,14 @@ func (dp *dataplane) remotePEs(vrf string) []remotePE {
 	s := dp.fib.State()
 	seen := map[netip.Addr]bool{}
 	var out []remotePE
-	for name, v := range s.VRFs {
-		if vrf != "" && name != vrf {
+	vrfs := s.VRFs
+	if vrf != "" {
+		// One VRF's: looked up, not found among all of them (show
+		// vrf asks for each VRF in turn).
+		vrfs = map[string]*fib.VRF{vrf: s.VRFs[vrf]}
+	}
+	for _, v := range vrfs {
+		if v == nil {
 			continue
 		}
 		for _, r := range v.Routes {

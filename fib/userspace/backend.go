@@ -158,7 +158,9 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	if err := fib.CheckDeviceNames(s.VRFNames(), fib.TUNName); err != nil {
 		return fmt.Errorf("userspace: %w", err)
 	}
-	var errs []error
+	// Forwarding before the TUNs: turning it on sets every interface's
+	// own IPv6 forwarding flag, which createTUN clears on the TUN.
+	errs := []error{enableForwarding()}
 	fresh := map[string]tun.Device{}
 	for name := range s.VRFs {
 		if b.tuns[name] != nil {
@@ -182,9 +184,15 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 			go b.readTUN(b.dp.vrfs[name], q)
 		}
 	}
+	// One read of the host's links, addresses and local routes serves
+	// every VRF (hostview.go).
+	host, err := b.sys.readHost()
+	if err != nil {
+		return fmt.Errorf("userspace: %w", errors.Join(append(errs, err)...))
+	}
 	for name, fv := range s.VRFs {
 		if v := b.dp.vrfs[name]; v != nil {
-			v.addrs.Store(b.sys.localAddrs(fv.Interfaces))
+			v.addrs.Store(host.localAddrs(fv.Interfaces))
 		}
 	}
 	errs = append(errs, b.setLocal(s.LocalAddress))
@@ -192,18 +200,17 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	if err := ctx.Err(); err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	errs = append(errs, enableForwarding())
 	tunIndex := map[string]int{}
 	for name, t := range b.tuns {
 		tunIndex[name] = t.index
 	}
 	before := b.sys.changes
 	b.applied = true
-	rules := b.planRules(s.VRFs)
+	rules := b.planRules(s.VRFs, host)
 	// Rules first, then routes, then away with the stale rules: a VRF's
 	// interfaces are quarantined before its table empties, and a new
 	// VRF's table is full before anything is pruned.
-	errs = append(errs, b.sys.syncRules(rules, false), b.sys.syncRoutes(s.VRFs, tunIndex), b.sys.syncRules(rules, true))
+	errs = append(errs, b.sys.syncRules(rules, false), b.sys.syncRoutes(s.VRFs, tunIndex, host), b.sys.syncRules(rules, true))
 	b.log.Debug("kernel rules and routes synced", "changes", b.sys.changes-before, "vrfs", len(s.VRFs))
 	for _, v := range removed {
 		if t := b.tuns[v.name]; t != nil {
@@ -225,7 +232,7 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 
 // planRules moves the CE interfaces vrfs no longer holds into the
 // quarantine and returns the rules for vrfs and the quarantine.
-func (b *Backend) planRules(vrfs map[string]*fib.VRF) ruleSet {
+func (b *Backend) planRules(vrfs map[string]*fib.VRF, host *hostView) ruleSet {
 	next := map[string]bool{}
 	for _, v := range vrfs {
 		for _, ifname := range v.Interfaces {
@@ -245,7 +252,7 @@ func (b *Backend) planRules(vrfs map[string]*fib.VRF) ruleSet {
 	}
 	b.held = next
 	q := slices.Sorted(maps.Keys(b.quarantined))
-	return planRules(b.sys.prio, vrfs, q, b.sys.ifAddrs(append(slices.Sorted(maps.Keys(next)), q...)))
+	return planRules(b.sys.prio, vrfs, q, host.ifAddrs(append(slices.Sorted(maps.Keys(next)), q...)))
 }
 
 // setLocal opens the sockets for a new local address and starts their
@@ -288,22 +295,30 @@ func (b *Backend) Close() error {
 	}
 	b.done = true
 	// The quarantine first, while everything else still stands.
-	quarantine := b.planRules(nil)
+	host, err := b.sys.readHost()
+	if err != nil {
+		// The quarantine still holds every CE interface; only the CE
+		// subnets' rules, which need their addresses, are left as
+		// they were (the prune below is skipped).
+		b.log.Warn("closing: cannot read the host's addresses", "err", err)
+	}
+	quarantine := b.planRules(nil, host)
 	var errs []error
 	if b.applied {
 		errs = append(errs, b.sys.syncRules(quarantine, false))
 	}
 	errs = append(errs, b.net.Swap(nil).Close(), b.closeCores())
-	for name, t := range b.tuns {
-		errs = append(errs, t.close())
-		delete(b.tuns, name)
-	}
+	errs = append(errs, closeTUNs(slices.Collect(maps.Values(b.tuns))))
+	clear(b.tuns)
 	if b.applied {
 		b.sys.installed = nil // a full sync: remove whatever is there
-		errs = append(errs, b.sys.syncRoutes(nil, nil), b.sys.syncRules(quarantine, true))
+		errs = append(errs, b.sys.syncRoutes(nil, nil, nil))
+		if host != nil {
+			errs = append(errs, b.sys.syncRules(quarantine, true))
+		}
 	}
 	b.wg.Wait()
-	b.sys.h.Close()
+	b.sys.close()
 	return errors.Join(errs...)
 }
 

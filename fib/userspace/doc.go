@@ -7,7 +7,8 @@
 //
 // For each VRF of the State (names as fib.TUNName gives them):
 //
-//	ip tuntap: a TUN device pg-VRF, up, MTU 9000 (made by this process, gone with it; toobig.go says why)
+//	ip tuntap: a TUN device pg-VRF, up, MTU 9000 (made by this process, gone with it; toobig.go says why),
+//	           qdisc noqueue, IPv6 without link-local address or router role (tundev.go says why)
 //	ip rule add iif CE-IF lookup TABLE pref 1000 protocol 204      (each CE interface, IPv4 and IPv6)
 //	ip rule add iif pg-VRF lookup TABLE pref 1000 protocol 204     (what the fast path writes into the TUN)
 //	ip route replace REMOTE-PREFIX dev pg-VRF table TABLE proto 204
@@ -41,6 +42,13 @@
 // rule, which it puts back once it holds no CE interface. Rules are
 // added before stale ones are removed, so a change never leaves a CE
 // interface without a rule. Apply also turns on IPv4 and IPv6 forwarding.
+//
+// An Apply costs requests for what it changes, not for the VRFs it
+// leaves alone: it reads the host's links, addresses and local table
+// once (hostview.go), syncs rules and routes by difference from what the
+// last sync left (rules.go, routes.go; a full dump now and then repairs
+// others' changes), and sends its rule and route changes in batches
+// (batch.go, package fib/internal/nlbatch).
 //
 // # The quarantine: stopping, failing, removing a VRF
 //
@@ -95,7 +103,9 @@
 //
 // Concurrency and order: each VRF's TUN has one queue per CPU, each read
 // by a goroutine of its own (parked in Go's netpoller while the queue is
-// idle, holding no OS thread and no buffers: tunwait.go, readbatch.go),
+// idle, holding no OS thread and no buffers: tunwait.go, readbatch.go;
+// nor a tun.Device, whose read buffer and GRO tables a queue makes at its
+// first packet and lets go after 30 s without one: tunqueue.go),
 // and the kernel puts each flow on one queue by
 // its hash (tundev.go); inbound, one goroutine per socket. So each flow's
 // packets stay in order, outbound crypto spreads over the cores as flows

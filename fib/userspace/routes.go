@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/fib/internal/nlbatch"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -31,31 +33,23 @@ type routeVal struct {
 // the rest. tunIndex gives each VRF's TUN ifindex. Routes it cannot
 // install (a CE interface that does not exist yet) are reported and the
 // rest installed; the next Apply tries again.
-func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) error {
+func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int, host *hostView) error {
 	var errs []error
 	// Each VRF table also holds its CE interfaces' local, broadcast and
 	// multicast routes, since the `lookup local` rule now comes after
 	// the VRF's: without them a CE could not ARP for, ND for or ping its
 	// PE-side address.
 	ownRoutes := map[routeKey]routeVal{}
-	for name, v := range vrfs {
+	for _, v := range vrfs {
 		for _, ifname := range v.Interfaces {
-			if err := s.mirrorLocal(ifname, int(v.Table), ownRoutes); err != nil {
-				errs = append(errs, fmt.Errorf("vrf %s interface %s: local routes: %w", name, ifname, err))
-			}
+			host.mirrorLocal(ifname, int(v.Table), ownRoutes)
 		}
 	}
-	ifIndex := map[string]int{}
 	index := func(name string) (int, error) {
-		if i, ok := ifIndex[name]; ok {
+		if i, ok := host.index[name]; ok {
 			return i, nil
 		}
-		l, err := s.h.LinkByName(name)
-		if err != nil {
-			return 0, err
-		}
-		ifIndex[name] = l.Attrs().Index
-		return l.Attrs().Index, nil
+		return 0, fmt.Errorf("no interface %s", name)
 	}
 	want := map[routeKey]routeVal{}
 	for name, v := range vrfs {
@@ -95,7 +89,7 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) e
 	// A full sync: against what the kernel has, found by dumping it.
 	s.installed = nil
 	routes, err := retryDump(func() ([]netlink.Route, error) {
-		return s.h.RouteListFiltered(netlink.FAMILY_ALL,
+		return s.req().RouteListFiltered(netlink.FAMILY_ALL,
 			&netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: RTProto},
 			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
 	})
@@ -103,17 +97,17 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) e
 		return errors.Join(append(errs, fmt.Errorf("listing routes: %w", err))...)
 	}
 	have := map[routeKey]bool{}
+	var stale []routeKey
+	var staleVals []routeVal
 	for _, r := range routes {
 		k, v := keyOf(r)
 		if w, ok := want[k]; ok && w == v && !have[k] {
 			have[k] = true
 			continue
 		}
-		s.changes++
-		if err := s.h.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", k.dst, k.table, err))
-		}
+		stale, staleVals = append(stale, k), append(staleVals, v)
 	}
+	errs = append(errs, s.deleteRoutes(stale, staleVals)...)
 	errs = append(errs, s.replaceRoutes(want, func(k routeKey, _ routeVal) bool { return have[k] })...)
 	if len(errs) == 0 {
 		s.installed = want
@@ -125,14 +119,49 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int) e
 // there already.
 func (s *system) replaceRoutes(want map[routeKey]routeVal, present func(routeKey, routeVal) bool) []error {
 	var errs []error
+	var keys []routeKey
+	var msgs [][]byte
 	for k, v := range want {
 		if present(k, v) {
 			continue
 		}
-		s.changes++
-		if err := s.h.RouteReplace(netlinkRoute(k, v)); err != nil {
+		msg, err := nlbatch.Route(netlinkRoute(k, v), unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("ip route replace %s table %d: %w", k.dst, k.table, err))
+			continue
 		}
+		keys, msgs = append(keys, k), append(msgs, msg)
+	}
+	s.changes += len(msgs)
+	if err := s.send(msgs, func(i int, err syscall.Errno) {
+		errs = append(errs, fmt.Errorf("ip route replace %s table %d: %w", keys[i].dst, keys[i].table, err))
+	}); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// deleteRoutes removes the routes keys (with vals), one batch; a route
+// already gone is no error.
+func (s *system) deleteRoutes(keys []routeKey, vals []routeVal) []error {
+	var errs []error
+	msgs := make([][]byte, 0, len(keys))
+	sent := make([]routeKey, 0, len(keys))
+	for i, k := range keys {
+		msg, err := nlbatch.Route(netlinkRoute(k, vals[i]), unix.RTM_DELROUTE, 0)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", k.dst, k.table, err))
+			continue
+		}
+		msgs, sent = append(msgs, msg), append(sent, k)
+	}
+	s.changes += len(msgs)
+	if err := s.send(msgs, func(i int, err syscall.Errno) {
+		if err != unix.ESRCH {
+			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", sent[i].dst, sent[i].table, err))
+		}
+	}); err != nil {
+		errs = append(errs, err)
 	}
 	return errs
 }
@@ -147,7 +176,8 @@ const fullSyncEvery = 256
 // one route to a million-route VRF makes one netlink call and no dump.
 // Any error forgets have, and the next sync is a full one.
 func (s *system) syncRoutesFrom(have, want map[routeKey]routeVal) error {
-	var errs []error
+	var stale []routeKey
+	var staleVals []routeVal
 	for k, v := range have {
 		if w, ok := want[k]; ok && w == v {
 			continue
@@ -155,11 +185,9 @@ func (s *system) syncRoutesFrom(have, want map[routeKey]routeVal) error {
 		if _, replaced := want[k]; replaced {
 			continue // the replace below overwrites it
 		}
-		s.changes++
-		if err := s.h.RouteDel(netlinkRoute(k, v)); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", k.dst, k.table, err))
-		}
+		stale, staleVals = append(stale, k), append(staleVals, v)
 	}
+	errs := s.deleteRoutes(stale, staleVals)
 	errs = append(errs, s.replaceRoutes(want, func(k routeKey, v routeVal) bool { h, ok := have[k]; return ok && h == v })...)
 	if len(errs) == 0 {
 		s.installed = want
@@ -234,65 +262,4 @@ func netlinkRoute(k routeKey, v routeVal) *netlink.Route {
 		r.Scope = netlink.SCOPE_LINK
 	}
 	return r
-}
-
-// mirrorLocal adds to out, for table, the routes of the kernel's local
-// table that name ifname:
-//
-//	ip route show table local dev IF     (local, broadcast, multicast)
-//
-// A missing interface has none.
-func (s *system) mirrorLocal(ifname string, table int, out map[routeKey]routeVal) error {
-	link, err := s.h.LinkByName(ifname)
-	if err != nil {
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
-			return nil
-		}
-		return err
-	}
-	routes, err := retryDump(func() ([]netlink.Route, error) {
-		return s.h.RouteListFiltered(netlink.FAMILY_ALL,
-			&netlink.Route{Table: unix.RT_TABLE_LOCAL, LinkIndex: link.Attrs().Index},
-			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_OIF)
-	})
-	if err != nil {
-		return err
-	}
-	for _, r := range routes {
-		switch r.Type {
-		case unix.RTN_LOCAL, unix.RTN_BROADCAST, unix.RTN_MULTICAST:
-		default:
-			continue
-		}
-		k, v := keyOf(r)
-		k.table = table
-		out[k] = v
-	}
-	return nil
-}
-
-// ifAddrs returns the addresses on ifaces, each with its prefix length,
-// by interface. A missing interface has none.
-func (s *system) ifAddrs(ifaces []string) map[string][]netip.Prefix {
-	out := map[string][]netip.Prefix{}
-	for _, name := range ifaces {
-		link, err := s.h.LinkByName(name)
-		if err != nil {
-			continue
-		}
-		addrs, err := s.h.AddrList(link, netlink.FAMILY_ALL)
-		if err != nil {
-			continue
-		}
-		for _, ad := range addrs {
-			ip, ok := netip.AddrFromSlice(ad.IP)
-			if !ok {
-				continue
-			}
-			ones, _ := ad.Mask.Size()
-			out[name] = append(out[name], netip.PrefixFrom(ip.Unmap(), ones))
-		}
-	}
-	return out
 }

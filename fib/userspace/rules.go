@@ -8,8 +8,10 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"syscall"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/fib/internal/nlbatch"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -62,6 +64,24 @@ type system struct {
 	// first (at start, after an error, and every fullSyncEvery syncs).
 	installed map[routeKey]routeVal
 	syncs     int
+	// requests counts the netlink requests sent (dumps included, a
+	// batch as one), for the test that an Apply sends as many whatever
+	// the count of VRFs it does not change.
+	requests int
+	batch    *nlbatch.Conn // batch.go
+	// added is what the last add pass of syncRules found, by family,
+	// for the prune that follows it.
+	added map[int]ruleDump
+	// ruleCache is the rules the last rule sync left, by family, so
+	// that the next reads no dump (familyRules); nil after an error.
+	ruleCache map[int]familyRules
+	ruleSyncs int
+}
+
+// req is the netlink handle, for one request.
+func (s *system) req() *netlink.Handle {
+	s.requests++
+	return s.h
 }
 
 // ruleKey is one rule of protocol 204. table 0 (RT_TABLE_UNSPEC) is a
@@ -206,28 +226,35 @@ func isLocalRule(r netlink.Rule) bool {
 // protocol 204 and, if set.moveLocal, the kernel's priority-0 local rule.
 // Without set.moveLocal it puts the priority-0 local rule back, unless
 // some other rule of someone else's looks up local.
+//
+// A prune right after an add pass of the same set, which met no error,
+// prunes what that pass found and sends no dump: the add pass left every
+// rule of set in place, and a rule dump is as long as the rules of every
+// VRF.
 func (s *system) syncRules(set ruleSet, prune bool) error {
 	var errs []error
+	found := s.added
+	s.added = map[int]ruleDump{}
 	for _, fam := range families {
-		rules, err := retryDump(func() ([]netlink.Rule, error) { return s.h.RuleList(fam) })
+		if d, ok := found[fam]; ok && prune {
+			famErrs := s.pruneRules(fam, set, d)
+			if len(famErrs) > 0 {
+				s.ruleCache = nil
+			} else if fr, ok := s.ruleCache[fam]; ok {
+				s.remember(fam, set, d, true, fr.otherLocal)
+			}
+			errs = append(errs, famErrs...)
+			continue
+		}
+		rules, err := s.familyRules(fam)
 		if err != nil {
-			return fmt.Errorf("listing rules: %w", err)
+			return err
 		}
 		have := map[ruleKey]bool{}
-		var stale, kernelLocal []netlink.Rule
-		otherLocal := false // a local rule somewhere else than 0: the operator's
-		for _, r := range rules {
-			if isLocalRule(r) && r.Priority == 0 {
-				kernelLocal = append(kernelLocal, r)
-				continue
-			}
-			if isLocalRule(r) {
-				otherLocal = true
-				continue
-			}
-			if r.Protocol != RTProto {
-				continue
-			}
+		var stale []netlink.Rule
+		kernelLocal := slices.Clone(rules.kernelLocal)
+		otherLocal := rules.otherLocal
+		for _, r := range rules.ours {
 			k := ruleKeyOf(fam, r)
 			if set.rules[k] && !have[k] {
 				have[k] = true
@@ -236,40 +263,141 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 			stale = append(stale, r)
 		}
 		var famErrs []error
+		var adds []ruleKey
+		var msgs [][]byte
 		for k := range set.rules {
 			if k.family != fam || have[k] {
 				continue
 			}
-			s.changes++
-			if err := s.h.RuleAdd(netlinkRule(k)); err != nil {
-				famErrs = append(famErrs, fmt.Errorf("ip rule add %s: %w", k, err))
-			}
+			adds = append(adds, k)
+			// No NLM_F_EXCL: the kernel would walk every rule to
+			// look for an equal one, and the dump said there is none.
+			msgs = append(msgs, nlbatch.Rule(netlinkRule(k), unix.RTM_NEWRULE, unix.NLM_F_CREATE))
+		}
+		s.changes += len(adds)
+		if err := s.send(msgs, func(i int, err syscall.Errno) {
+			famErrs = append(famErrs, fmt.Errorf("ip rule add %s: %w", adds[i], err))
+		}); err != nil {
+			famErrs = append(famErrs, err)
 		}
 		if !set.moveLocal && len(kernelLocal) == 0 && !otherLocal {
 			r := netlink.NewRule()
 			r.Family, r.Priority, r.Table, r.Protocol = fam, 0, unix.RT_TABLE_LOCAL, unix.RTPROT_KERNEL
 			s.changes++
-			if err := s.h.RuleAdd(r); err != nil {
+			if err := s.req().RuleAdd(r); err != nil {
 				famErrs = append(famErrs, fmt.Errorf("ip rule add pref 0 lookup local: %w", err))
 			}
+			kernelLocal = append(kernelLocal, *r)
 		}
 		// Prune only once every rule asked for is in: one missing may be
 		// what should replace a stale one (the moved local rule, the
 		// quarantine of an interface leaving its VRF).
-		if prune && len(famErrs) == 0 {
-			if set.moveLocal {
-				stale = append(stale, kernelLocal...)
-			}
-			for _, r := range stale {
-				s.changes++
-				if err := s.h.RuleDel(&r); err != nil {
-					famErrs = append(famErrs, fmt.Errorf("ip rule del %s: %w", ruleKeyOf(fam, r), err))
-				}
-			}
+		d := ruleDump{stale: stale, kernelLocal: kernelLocal}
+		switch {
+		case len(famErrs) > 0:
+		case prune:
+			famErrs = append(famErrs, s.pruneRules(fam, set, d)...)
+		default:
+			s.added[fam] = d
+		}
+		if len(famErrs) > 0 {
+			s.ruleCache = nil // the next sync dumps
+		} else {
+			s.remember(fam, set, d, prune, otherLocal)
 		}
 		errs = append(errs, famErrs...)
 	}
 	return errors.Join(errs...)
+}
+
+// familyRules is what the kernel holds of one family's rules that
+// syncRules looks at: those of protocol 204, the kernel's priority-0
+// local rules, and whether someone else's local rule is elsewhere.
+type familyRules struct {
+	ours, kernelLocal []netlink.Rule
+	otherLocal        bool
+}
+
+// fullRuleSyncEvery: one rule sync in this many dumps the rules even when
+// the cache is good, to repair what someone else changed.
+const fullRuleSyncEvery = 256
+
+// familyRules returns the family's rules as the last sync left them
+// (s.ruleCache), or dumps them: at start, after an error, and every
+// fullRuleSyncEvery syncs. A dump is as long as the rules of every VRF,
+// so an Apply that changes one VRF would otherwise read them all.
+func (s *system) familyRules(fam int) (familyRules, error) {
+	if fr, ok := s.ruleCache[fam]; ok && s.ruleSyncs%fullRuleSyncEvery != 0 {
+		s.ruleSyncs++
+		return fr, nil
+	}
+	s.ruleSyncs++
+	rules, err := retryDump(func() ([]netlink.Rule, error) { return s.req().RuleList(fam) })
+	if err != nil {
+		s.ruleCache = nil
+		return familyRules{}, fmt.Errorf("listing rules: %w", err)
+	}
+	var fr familyRules
+	for _, r := range rules {
+		switch {
+		case isLocalRule(r) && r.Priority == 0:
+			fr.kernelLocal = append(fr.kernelLocal, r)
+		case isLocalRule(r):
+			fr.otherLocal = true // a local rule somewhere else than 0: the operator's
+		case r.Protocol == RTProto:
+			fr.ours = append(fr.ours, r)
+		}
+	}
+	return fr, nil
+}
+
+// remember records in s.ruleCache what a sync of family fam without
+// errors left: set's rules of the family and, unless pruned, d's stale
+// ones; d's kernel local rules unless the prune moved them away; and
+// whether someone else's local rule was seen.
+func (s *system) remember(fam int, set ruleSet, d ruleDump, pruned, otherLocal bool) {
+	if s.ruleCache == nil {
+		s.ruleCache = map[int]familyRules{}
+	}
+	fr := familyRules{kernelLocal: d.kernelLocal, otherLocal: otherLocal}
+	if pruned && set.moveLocal {
+		fr.kernelLocal = nil
+	}
+	for k := range set.rules {
+		if k.family == fam {
+			fr.ours = append(fr.ours, *netlinkRule(k))
+		}
+	}
+	if !pruned {
+		fr.ours = append(fr.ours, d.stale...)
+	}
+	s.ruleCache[fam] = fr
+}
+
+// ruleDump is what an add pass of syncRules found in one family: the
+// rules of protocol 204 that the set does not ask for, and the kernel's
+// priority-0 local rules.
+type ruleDump struct{ stale, kernelLocal []netlink.Rule }
+
+// pruneRules deletes d's stale rules of family fam and, if set.moveLocal,
+// the kernel's priority-0 local rule.
+func (s *system) pruneRules(fam int, set ruleSet, d ruleDump) []error {
+	stale := d.stale
+	if set.moveLocal {
+		stale = append(stale, d.kernelLocal...)
+	}
+	var errs []error
+	msgs := make([][]byte, 0, len(stale))
+	for _, r := range stale {
+		msgs = append(msgs, nlbatch.Rule(&r, unix.RTM_DELRULE, 0))
+	}
+	s.changes += len(stale)
+	if err := s.send(msgs, func(i int, err syscall.Errno) {
+		errs = append(errs, fmt.Errorf("ip rule del %s: %w", ruleKeyOf(fam, stale[i]), err))
+	}); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
 }
 
 // String is the rule as `ip rule` would show it.

@@ -174,9 +174,9 @@ func (b *Backend) tunMTU() int { return max(tunDeviceMTU, b.mtu) }
 
 // localAddrs returns the first global unicast address of each family on
 // ifaces, or nil if there is none.
-func (s *system) localAddrs(ifaces []string) *localAddrs {
+func (host *hostView) localAddrs(ifaces []string) *localAddrs {
 	var a localAddrs
-	byIf := s.ifAddrs(ifaces)
+	byIf := host.ifAddrs(ifaces)
 	for _, name := range ifaces {
 		for _, p := range byIf[name] {
 			ip := p.Addr()

@@ -1,6 +1,7 @@
 package userspace
 
 import (
+	"errors"
 	"os"
 	"syscall"
 
@@ -15,7 +16,10 @@ import (
 // and so registered in Go's netpoller: an idle queue parks a goroutine,
 // not an OS thread.
 type readiness struct {
-	rc    syscall.RawConn
+	rc syscall.RawConn
+	// q, if the device is a tunQueue, is told when its idle deadline
+	// ends a wait (tunqueue.go).
+	q     *tunQueue
 	pfd   [1]unix.PollFd
 	ready func(fd uintptr) bool // made once: a closure per wait would allocate
 }
@@ -33,6 +37,7 @@ func newReadiness(dev tun.Device) *readiness {
 		return nil
 	}
 	r := &readiness{rc: rc}
+	r.q, _ = dev.(*tunQueue)
 	r.ready = func(fd uintptr) bool {
 		// poll with no timeout reads nothing: it only says whether a
 		// read would return now. An error (POLLERR, a closed fd) is
@@ -47,5 +52,14 @@ func newReadiness(dev tun.Device) *readiness {
 // wait returns once a read of the queue would not block, or with an error
 // once the queue is closed. RawConn.Read arms the netpoller before it
 // calls ready, so a packet that arrives between the poll and the park
-// still wakes it.
-func (r *readiness) wait() error { return r.rc.Read(r.ready) }
+// still wakes it. A tunQueue's idle deadline ends the wait early: the
+// queue then lets go of its device if it was idle, and the wait goes on.
+func (r *readiness) wait() error {
+	for {
+		err := r.rc.Read(r.ready)
+		if r.q == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
+		r.q.idle()
+	}
+}

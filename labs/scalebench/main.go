@@ -80,6 +80,7 @@ func main() {
 		printRow(os.Stdout, r)
 		results = append(results, r)
 	}
+	printPerVRF(os.Stdout, results)
 	csvPath := filepath.Join(*out, "scale.csv")
 	if err := writeCSV(csvPath, results); err != nil {
 		fmt.Fprintln(os.Stderr, "scalebench:", err)

@@ -84,3 +84,28 @@ func plot(ctx context.Context, csvPath, png string) error {
 	}
 	return nil
 }
+
+// printPerVRF says, for each count N > 0, what one VRF costs: RSS above
+// the empty daemon's (the N=0 row, if measured) divided by N, and
+// bring-up wall and CPU time divided by N, the figures issue 23 bounds
+// (64 KB of RSS, 5 ms of bring-up per VRF).
+func printPerVRF(w io.Writer, rs []result) {
+	var empty *result
+	for i := range rs {
+		if rs[i].VRFs == 0 {
+			empty = &rs[i]
+		}
+	}
+	for _, r := range rs {
+		if r.VRFs == 0 {
+			continue
+		}
+		n := float64(r.VRFs)
+		rss := "-"
+		if empty != nil {
+			rss = strconv.FormatFloat(float64(r.RSS-empty.RSS)/n/1024, 'f', 1, 64) + " KB"
+		}
+		fmt.Fprintf(w, "per VRF at %d: RSS above the empty daemon %s, bring-up %.2f ms wall, %.2f ms CPU\n",
+			r.VRFs, rss, r.BringUp.Seconds()*1000/n, r.BringUpCPU.Seconds()*1000/n)
+	}
+}

@@ -1,0 +1,154 @@
+package nlbatch
+
+import (
+	"net"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/peregrine-net/peregrine/labs/netns"
+)
+
+// TestRulesAndRoutesRoundTrip: rules and routes sent in one batch are
+// what the kernel dumps back (vishvananda/netlink reads them), a refused
+// request is reported by its index and the others go in, and a batch of
+// deletions, the rules as dumped, removes them.
+func TestRulesAndRoutesRoundTrip(t *testing.T) {
+	netns.InNewNamespace(t, func() {
+		lo, err := netlink.LinkByName("lo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := netlink.LinkSetUp(lo); err != nil {
+			t.Fatal(err)
+		}
+		rule := func(fam, pref int, iif, dst string, table, typ int) *netlink.Rule {
+			r := netlink.NewRule()
+			r.Family, r.Priority, r.Protocol, r.IifName, r.Table, r.Type = fam, pref, 204, iif, table, uint8(typ)
+			if dst != "" {
+				_, r.Dst, _ = net.ParseCIDR(dst)
+			}
+			return r
+		}
+		rules := []*netlink.Rule{
+			rule(unix.AF_INET, 1000, "lo", "", 1234, 0),
+			rule(unix.AF_INET6, 1000, "lo", "", 1234, 0),
+			rule(unix.AF_INET, 1003, "", "10.9.0.0/16", 0, unix.FR_ACT_BLACKHOLE),
+			rule(unix.AF_INET6, 999, "pg-x", "fd00::1/128", 0, unix.FR_ACT_BLACKHOLE),
+		}
+		_, d1, _ := net.ParseCIDR("10.1.0.0/24")
+		_, d2, _ := net.ParseCIDR("fd00:1::/64")
+		_, d3, _ := net.ParseCIDR("10.2.0.0/24")
+		routes := []*netlink.Route{
+			{Dst: d1, Table: 1234, Protocol: 204, Type: unix.RTN_BLACKHOLE, Priority: 7},
+			{Dst: d2, Table: 1234, Protocol: 204, LinkIndex: lo.Attrs().Index, Scope: netlink.SCOPE_LINK},
+			{Dst: d3, Table: 1234, Protocol: 204, LinkIndex: 9999}, // no such link: refused
+		}
+		var msgs [][]byte
+		for _, r := range rules {
+			msgs = append(msgs, Rule(r, unix.RTM_NEWRULE, unix.NLM_F_CREATE|unix.NLM_F_EXCL))
+		}
+		for _, r := range routes {
+			m, err := Route(r, unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs = append(msgs, m)
+		}
+		c, err := Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var refused []int
+		if err := c.Do(msgs, func(i int, err syscall.Errno) { refused = append(refused, i) }); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(refused, []int{6}) {
+			t.Errorf("refused %v, want [6] (the route through no link)", refused)
+		}
+		got := dumpRules(t)
+		want := []string{"4 1000 iif lo table 1234", "4 1003 to 10.9.0.0/16 table 0",
+			"6 1000 iif lo table 1234", "6 999 iif pg-x to fd00::1/128 table 0"}
+		if slices.Sort(got); !slices.Equal(got, want) {
+			t.Errorf("rules:\n got %q\nwant %q", got, want)
+		}
+		// vishvananda/netlink does not read a rule's action back: ip does.
+		for fam, want := range map[string]string{"-4": "1003:\tfrom all to 10.9.0.0/16 blackhole proto 204", "-6": "999:\tfrom all to fd00::1 iif pg-x [detached] blackhole proto 204"} {
+			out, err := exec.Command("ip", fam, "rule", "show").CombinedOutput()
+			if err != nil || !strings.Contains(string(out), want) {
+				t.Errorf("ip %s rule show: %v\n%s\nwant a line %q", fam, err, out, want)
+			}
+		}
+		rs, err := netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: 1234}, netlink.RT_FILTER_TABLE)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) != 2 || rs[0].Type != unix.RTN_BLACKHOLE || rs[0].Priority != 7 || rs[1].LinkIndex != lo.Attrs().Index {
+			t.Errorf("routes in table 1234: %v, want the blackhole and the route on lo", rs)
+		}
+
+		// Deleted as dumped, as the userspace backend prunes: the
+		// dump has no action, which then matches any.
+		msgs = msgs[:0]
+		for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+			rs, err := netlink.RuleList(fam)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rs {
+				if r.Protocol == 204 {
+					msgs = append(msgs, Rule(&r, unix.RTM_DELRULE, 0))
+				}
+			}
+		}
+		for _, r := range routes[:2] {
+			m, _ := Route(r, unix.RTM_DELROUTE, 0)
+			msgs = append(msgs, m)
+		}
+		if err := c.Do(msgs, func(i int, err syscall.Errno) { t.Errorf("deletion %d refused: %v", i, err) }); err != nil {
+			t.Fatal(err)
+		}
+		if got := dumpRules(t); len(got) != 0 {
+			t.Errorf("rules left: %q", got)
+		}
+		if rs, _ := netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: 1234}, netlink.RT_FILTER_TABLE); len(rs) != 0 {
+			t.Errorf("routes left: %v", rs)
+		}
+	})
+}
+
+// dumpRules lists the rules of protocol 204, IPv4 first.
+func dumpRules(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		rs, err := netlink.RuleList(fam)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Protocol != 204 {
+				continue
+			}
+			s := map[int]string{netlink.FAMILY_V4: "4", netlink.FAMILY_V6: "6"}[fam] + " " + itoa(r.Priority)
+			if r.IifName != "" {
+				s += " iif " + r.IifName
+			}
+			if r.Dst != nil {
+				s += " to " + r.Dst.String()
+			}
+			s += " table " + itoa(r.Table)
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
