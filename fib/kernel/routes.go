@@ -74,12 +74,7 @@ func (b *Backend) syncRoutes(want map[string]*netlink.Route) error {
 		have = append(have, rs...)
 	}
 	del, replace := routeChanges(have, want)
-	for _, r := range del {
-		if err := b.h.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("deleting %s: %w", routeKey(r), err))
-		}
-	}
-	errs = append(errs, b.replaceRoutes(replace))
+	errs = append(errs, b.deleteRoutes(del), b.replaceRoutes(replace))
 	return errors.Join(errs...)
 }
 
