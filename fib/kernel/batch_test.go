@@ -1,9 +1,11 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -177,4 +179,45 @@ func TestBatchLimit(t *testing.T) {
 			t.Errorf("batchLimit(%d) = %d: its answers need %d bytes", c.rcvbuf, got, (got+1)*errorAckSize)
 		}
 	}
+}
+
+// ackMsg is an NLMSG_ERROR answering seq with errno, capped (the
+// request's header only), with text as its extended-ack message.
+func ackMsg(seq uint32, errno syscall.Errno, text string) []byte {
+	m := make([]byte, unix.NLMSG_HDRLEN+4+unix.NLMSG_HDRLEN)
+	flags := uint16(unix.NLM_F_CAPPED)
+	if text != "" {
+		flags |= unix.NLM_F_ACK_TLVS
+		m = appendAttr(m, unix.NLMSGERR_ATTR_MSG, append([]byte(text), 0))
+	}
+	binary.NativeEndian.PutUint32(m[0:], uint32(len(m)))
+	binary.NativeEndian.PutUint16(m[4:], unix.NLMSG_ERROR)
+	binary.NativeEndian.PutUint16(m[6:], flags)
+	binary.NativeEndian.PutUint32(m[8:], seq)
+	binary.NativeEndian.PutUint32(m[unix.NLMSG_HDRLEN:], uint32(-int32(errno)))
+	return m
+}
+
+// TestParseAck reads the errno and the kernel's reason.
+func TestParseAck(t *testing.T) {
+	errno, text, ok := parseAck(ackMsg(3, unix.ENETUNREACH, "Nexthop has invalid gateway"))
+	if !ok || errno != unix.ENETUNREACH || text != "Nexthop has invalid gateway" {
+		t.Errorf("parseAck = %v %q %v", errno, text, ok)
+	}
+	if errno, text, ok := parseAck(ackMsg(4, 0, "")); !ok || errno != 0 || text != "" {
+		t.Errorf("parseAck of an ACK = %v %q %v", errno, text, ok)
+	}
+	if _, _, ok := parseAck(ackMsg(4, 0, "")[:20]); ok {
+		t.Error("parseAck read a truncated message")
+	}
+}
+
+// FuzzParseAck: an answer, however malformed, is read or refused, never
+// a panic.
+func FuzzParseAck(f *testing.F) {
+	f.Add(ackMsg(3, unix.ENETUNREACH, "Nexthop has invalid gateway"))
+	f.Add(ackMsg(4, 0, ""))
+	f.Fuzz(func(t *testing.T, m []byte) {
+		parseAck(m)
+	})
 }

@@ -3,6 +3,7 @@ package kernel
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -44,11 +45,19 @@ func appendRouteMsg(buf []byte, r *netlink.Route, op routeOp, seq uint32) ([]byt
 		m[0], m[1], m[4] = family, 20, unix.RT_TABLE_MAIN
 		buf = appendLabelsAttr(buf, unix.RTA_DST, []int{*r.MPLSDst})
 	case r.Dst != nil:
-		ip := r.Dst.IP
-		if v4 := ip.To4(); v4 != nil {
+		// The route's family, or where it has none its address's: an
+		// IPv6 route to an IPv4-mapped address stays IPv6.
+		ip := r.Dst.IP.To16()
+		if v4 := ip.To4(); v4 != nil && r.Family != netlink.FAMILY_V6 {
 			ip, family = v4, unix.AF_INET
 		}
-		ones, _ := r.Dst.Mask.Size()
+		if ip == nil || r.Family == netlink.FAMILY_V4 && family != unix.AF_INET {
+			return buf[:start], fmt.Errorf("destination %v is no IPv4 address", r.Dst)
+		}
+		ones, bits := r.Dst.Mask.Size()
+		if family == unix.AF_INET && bits == 128 {
+			ones = max(0, ones-96) // a 16-byte mask: its last 4 bytes
+		}
 		m[0], m[1] = family, uint8(ones)
 		buf = appendAttr(buf, unix.RTA_DST, ip)
 	default:

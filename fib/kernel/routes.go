@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"strconv"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -57,25 +58,9 @@ func (b *Backend) writeNeighbor(n *mappedNeighbor) error {
 // syncRoutes replaces the routes of want and deletes every other route of
 // protocol 204 (in the VRF tables and the MPLS table).
 func (b *Backend) syncRoutes(want map[string]*netlink.Route) error {
-	var errs []error
-	var have []netlink.Route
-	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6, netlink.FAMILY_MPLS} {
-		rs, err := b.h.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: RTProto},
-			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("listing routes: %w", err))
-			continue
-		}
-		for i := range rs {
-			if fam == netlink.FAMILY_MPLS {
-				rs[i].Family = netlink.FAMILY_MPLS
-			}
-		}
-		have = append(have, rs...)
-	}
+	have, listErr := b.listRoutes()
 	del, replace := routeChanges(have, want)
-	errs = append(errs, b.deleteRoutes(del), b.replaceRoutes(replace))
-	return errors.Join(errs...)
+	return errors.Join(listErr, b.deleteRoutes(del), b.replaceRoutes(replace))
 }
 
 // routeChanges compares the routes of protocol 204 the kernel has with
@@ -106,26 +91,53 @@ func routeChanges(have []netlink.Route, want map[string]*netlink.Route) (del, re
 
 // routeKey is what makes two routes the same route to the kernel:
 // family, table, destination (or label) and metric, an IPv6 route's
-// metric 1024 read back as the 0 it was written with.
+// metric 1024 read back as the 0 it was written with:
+//
+//	inet 10.0.0.1/32 table 1000 metric 0
+//	inet6 2001:db8::/64 table 1000 metric 0
+//	mpls 100
+//
+// It is built by appending, not formatted: Apply computes it for every
+// route it wants and every route the kernel has.
 func routeKey(r *netlink.Route) string {
+	var b [80]byte
 	if r.Family == netlink.FAMILY_MPLS || r.MPLSDst != nil {
 		if r.MPLSDst == nil {
 			return "mpls ?"
 		}
-		return fmt.Sprintf("mpls %d", *r.MPLSDst)
+		return string(strconv.AppendInt(append(b[:0], "mpls "...), int64(*r.MPLSDst), 10))
 	}
-	dst := "default"
-	if r.Dst != nil {
-		dst = r.Dst.String()
-	}
-	fam, metric := "inet", r.Priority
+	fam, metric := "inet ", r.Priority
 	if r.Family == netlink.FAMILY_V6 || (r.Dst != nil && r.Dst.IP.To4() == nil) {
-		fam = "inet6"
+		fam = "inet6 "
 		if metric == 1024 {
 			metric = 0 // the kernel's metric for an IPv6 route added without one
 		}
 	}
-	return fmt.Sprintf("%s %s table %d metric %d", fam, dst, r.Table, metric)
+	k := appendIPNet(append(b[:0], fam...), r.Dst)
+	k = strconv.AppendInt(append(k, " table "...), int64(r.Table), 10)
+	k = strconv.AppendInt(append(k, " metric "...), int64(metric), 10)
+	return string(k)
+}
+
+// appendIPNet appends n as n.String() writes it ("default" for nil).
+func appendIPNet(b []byte, n *net.IPNet) []byte {
+	if n == nil {
+		return append(b, "default"...)
+	}
+	ip := n.IP
+	if v4 := ip.To4(); v4 != nil {
+		ip = v4
+	}
+	ones, bits := n.Mask.Size()
+	a, ok := netip.AddrFromSlice(ip)
+	if len(ip) == 4 && bits == 128 && ones >= 96 {
+		ones, bits = ones-96, 32 // a 16-byte mask on an IPv4 address: its last 4 bytes
+	}
+	if !ok || bits == 0 || bits != 8*len(ip) {
+		return append(b, n.String()...) // a mask not in canonical form, or not the address's length
+	}
+	return strconv.AppendInt(append(a.AppendTo(b), '/'), int64(ones), 10)
 }
 
 // sameRoute compares what the backend sets: type, interface, gateway and
@@ -143,17 +155,21 @@ func sameRoute(want, got *netlink.Route) bool {
 	if (want.Via == nil) != (got.Via == nil) || want.Via != nil && want.Via.String() != got.Via.String() {
 		return false
 	}
-	return encapString(want.Encap) == encapString(got.Encap)
+	return encapEqual(want.Encap, got.Encap)
 }
 
-func encapString(e netlink.Encap) string {
-	if e == nil {
-		return ""
+// encapEqual compares MPLS encaps by their label stacks, any other by
+// its text.
+func encapEqual(a, b netlink.Encap) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
 	}
-	if m, ok := e.(*netlink.MPLSEncap); ok {
-		return fmt.Sprint(m.Labels)
+	ma, okA := a.(*netlink.MPLSEncap)
+	mb, okB := b.(*netlink.MPLSEncap)
+	if okA && okB {
+		return slices.Equal(ma.Labels, mb.Labels)
 	}
-	return e.String()
+	return okA == okB && a.String() == b.String()
 }
 
 func ipEqual(a, b net.IP) bool {
