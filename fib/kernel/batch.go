@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
@@ -124,10 +126,13 @@ func (s *batchSocket) write(op routeOp, routes []*netlink.Route) error {
 					return fmt.Errorf("ip route %s %s: %w (%s)", op.verb, routeKey(routes[i]), errno, msg)
 				}
 				return fmt.Errorf("ip route %s %s: %w", op.verb, routeKey(routes[i]), errno)
-			}, start, end))
+			}, start, end)...)
 		}
 		start = end
 	}
+	// Routes come in no particular order (routeChanges); their errors
+	// read the same from one Apply to the next.
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }
 
@@ -191,9 +196,9 @@ func setBuffer(fd, force, plain int) {
 // handing every failure to fail, which names it (or returns nil when it
 // is no failure). Lost answers (ENOBUFS) leave the routes of first..end
 // unknown: that is an error naming them, never success.
-func (s *batchSocket) exchange(out, rbuf []byte, lastSeq uint32, fail func(seq uint32, errno syscall.Errno, msg string) error, first, end int) error {
+func (s *batchSocket) exchange(out, rbuf []byte, lastSeq uint32, fail func(seq uint32, errno syscall.Errno, msg string) error, first, end int) []error {
 	if err := unix.Sendto(s.fd, out, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return fmt.Errorf("netlink write of routes %d to %d: %w", first+1, end, err)
+		return []error{fmt.Errorf("netlink write of routes %d to %d: %w", first+1, end, err)}
 	}
 	var errs []error
 	for {
@@ -202,20 +207,20 @@ func (s *batchSocket) exchange(out, rbuf []byte, lastSeq uint32, fail func(seq u
 			continue
 		}
 		if err != nil {
-			return errors.Join(append(errs, fmt.Errorf("netlink read: the kernel's answers to routes %d to %d were lost, some may be applied: %w", first+1, end, err))...)
+			return append(errs, fmt.Errorf("netlink read: the kernel's answers to routes %d to %d were lost, some may be applied: %w", first+1, end, err))
 		}
 		closed := false
 		for msg := rbuf[:n]; len(msg) >= unix.NLMSG_HDRLEN; {
 			l := int(binary.NativeEndian.Uint32(msg))
 			if l < unix.NLMSG_HDRLEN || l > len(msg) {
-				return errors.Join(append(errs, fmt.Errorf("netlink read: a message of %d bytes in %d", l, len(msg)))...)
+				return append(errs, fmt.Errorf("netlink read: a message of %d bytes in %d", l, len(msg)))
 			}
 			typ := binary.NativeEndian.Uint16(msg[4:])
 			seq := binary.NativeEndian.Uint32(msg[8:])
 			if typ == unix.NLMSG_ERROR {
 				errno, text, ok := parseAck(msg[:l])
 				if !ok {
-					return errors.Join(append(errs, fmt.Errorf("netlink read: a short NLMSG_ERROR (%d bytes)", l))...)
+					return append(errs, fmt.Errorf("netlink read: a short NLMSG_ERROR (%d bytes)", l))
 				}
 				if errno != 0 {
 					if err := fail(seq, errno, text); err != nil {
@@ -227,7 +232,7 @@ func (s *batchSocket) exchange(out, rbuf []byte, lastSeq uint32, fail func(seq u
 			msg = msg[min(nlmsgAlign(l), len(msg)):]
 		}
 		if closed {
-			return errors.Join(errs...)
+			return errs
 		}
 	}
 }

@@ -64,8 +64,9 @@ func (b *Backend) syncRoutes(want map[string]*netlink.Route) error {
 }
 
 // routeChanges compares the routes of protocol 204 the kernel has with
-// want: del are those want does not name, replace (sorted by key) those
-// it names that are missing or differ. A route want names is replaced in
+// want: del are those want does not name, replace those it names that
+// are missing or differ, in no particular order (sorting 100,000 keys
+// costs a tenth of their writes; writeRoutes sorts its errors instead). A route want names is replaced in
 // place, never deleted first: its traffic never finds the table without
 // it.
 func routeChanges(have []netlink.Route, want map[string]*netlink.Route) (del, replace []*netlink.Route) {
@@ -81,9 +82,9 @@ func routeChanges(have []netlink.Route, want map[string]*netlink.Route) (del, re
 			same[k] = true
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(want)) {
+	for k, w := range want {
 		if !same[k] {
-			replace = append(replace, want[k])
+			replace = append(replace, w)
 		}
 	}
 	return del, replace
@@ -177,10 +178,6 @@ func ipEqual(a, b net.IP) bool {
 		return len(a) == len(b)
 	}
 	return a.Equal(b)
-}
-
-func ipNet(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
 func family(p netip.Prefix) int {
