@@ -40,13 +40,16 @@ type routeOp struct {
 	// done is the errno that means the route is already as asked (a
 	// delete of a route that is gone), 0 for none.
 	done syscall.Errno
+	// keyOnly: the request names the route by its key, not its next hop
+	// (appendRouteMsg).
+	keyOnly bool
 }
 
 var (
 	// opReplace is `ip route replace`: create or replace.
 	opReplace = routeOp{msgType: unix.RTM_NEWROUTE, flags: unix.NLM_F_CREATE | unix.NLM_F_REPLACE, verb: "replace"}
 	// opDelete is `ip route del`; a route already gone is no error.
-	opDelete = routeOp{msgType: unix.RTM_DELROUTE, verb: "del", done: unix.ESRCH}
+	opDelete = routeOp{msgType: unix.RTM_DELROUTE, verb: "del", done: unix.ESRCH, keyOnly: true}
 )
 
 const (

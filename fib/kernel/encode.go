@@ -20,6 +20,13 @@ import (
 //
 //	nlmsghdr (16) | rtmsg (12) | RTA_DST | [RTA_TABLE] | [RTA_PRIORITY] | [RTA_OIF]
 //	  | [RTA_GATEWAY] | [RTA_VIA] | [RTA_ENCAP_TYPE, RTA_ENCAP {MPLS_IPTUNNEL_DST}]
+//
+// For an op that names routes by key (a delete) it stops after
+// RTA_PRIORITY, with scope RT_SCOPE_NOWHERE (any; an MPLS route's
+// universe) and no flags, as `ip
+// route del PREFIX table T proto 204 metric M` does: the kernel then
+// finds the route by family, table, destination, metric, protocol and
+// type, without building and comparing an MPLS encap per route.
 func appendRouteMsg(buf []byte, r *netlink.Route, op routeOp, seq uint32) ([]byte, error) {
 	start := len(buf)
 	var hdr [unix.NLMSG_HDRLEN + unix.SizeofRtMsg]byte
@@ -34,7 +41,16 @@ func appendRouteMsg(buf []byte, r *netlink.Route, op routeOp, seq uint32) ([]byt
 	if r.Type != 0 {
 		m[7] = uint8(r.Type)
 	}
-	binary.NativeEndian.PutUint32(m[8:], uint32(r.Flags))
+	if op.keyOnly {
+		// Any scope; MPLS routes have one only (the kernel refuses a
+		// delete with another: "MPLS only supports UNIVERSE").
+		m[6] = unix.RT_SCOPE_NOWHERE
+		if r.Family == netlink.FAMILY_MPLS {
+			m[6] = unix.RT_SCOPE_UNIVERSE
+		}
+	} else {
+		binary.NativeEndian.PutUint32(m[8:], uint32(r.Flags))
+	}
 	family := uint8(unix.AF_INET6)
 	switch {
 	case r.Family == netlink.FAMILY_MPLS:
@@ -73,6 +89,10 @@ func appendRouteMsg(buf []byte, r *netlink.Route, op routeOp, seq uint32) ([]byt
 	}
 	if r.Priority != 0 {
 		buf = appendUint32Attr(buf, unix.RTA_PRIORITY, uint32(r.Priority))
+	}
+	if op.keyOnly {
+		binary.NativeEndian.PutUint32(buf[start:], uint32(len(buf)-start))
+		return buf, nil
 	}
 	if r.LinkIndex != 0 {
 		buf = appendUint32Attr(buf, unix.RTA_OIF, uint32(r.LinkIndex))

@@ -26,6 +26,12 @@ func oracleRouteMsg(r *netlink.Route, op routeOp, seq uint32) ([]byte, error) {
 		msg.Type = uint8(r.Type)
 	}
 	msg.Flags = uint32(r.Flags)
+	if op.keyOnly { // ip route del: any scope, no flags, no next hop
+		msg.Scope, msg.Flags = unix.RT_SCOPE_NOWHERE, 0
+		if r.Family == netlink.FAMILY_MPLS {
+			msg.Scope = unix.RT_SCOPE_UNIVERSE
+		}
+	}
 	var attrs []*nl.RtAttr
 	switch {
 	case r.Family == netlink.FAMILY_MPLS:
@@ -58,6 +64,9 @@ func oracleRouteMsg(r *netlink.Route, op routeOp, seq uint32) ([]byte, error) {
 	}
 	if r.Priority != 0 {
 		attrs = append(attrs, nl.NewRtAttr(unix.RTA_PRIORITY, nl.Uint32Attr(uint32(r.Priority))))
+	}
+	if op.keyOnly {
+		r = &netlink.Route{}
 	}
 	if r.LinkIndex != 0 {
 		attrs = append(attrs, nl.NewRtAttr(unix.RTA_OIF, nl.Uint32Attr(uint32(r.LinkIndex))))

@@ -57,7 +57,7 @@ func TestParseRouteMsgReadsWhatAppendWrites(t *testing.T) {
 // TestListRoutesAsVishvananda: on a real kernel, listRoutes reads the
 // routes of protocol 204 as vishvananda/netlink's RouteListFiltered
 // does (same keys, sameRoute both ways), and not a route of another
-// protocol. On the host: IPv4 and IPv6 routes through core,
+// protocol; deleting them by key leaves that one alone. On the host: IPv4 and IPv6 routes through core,
 // unreachable defaults; in the VM (make vm-test) also MPLS encaps and a
 // label route.
 func TestListRoutesAsVishvananda(t *testing.T) {
@@ -119,6 +119,22 @@ func TestListRoutesAsVishvananda(t *testing.T) {
 		if !sameRoute(w, &got[j]) || !sameRoute(&got[j], w) {
 			t.Errorf("%s: listed as %+v, vishvananda reads %+v", routeKey(w), got[j], *w)
 		}
+	}
+
+	// Deleting by key what listRoutes read removes every route of ours,
+	// and only those.
+	del := make([]*netlink.Route, len(got))
+	for i := range got {
+		del[i] = &got[i]
+	}
+	if err := b.deleteRoutes(del); err != nil {
+		t.Errorf("deleting: %v", err)
+	}
+	if left, err := b.listRoutes(); err != nil || len(left) != 0 {
+		t.Errorf("after deleting: %d routes of ours left (%v)", len(left), err)
+	}
+	if rs, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: batchTable}, netlink.RT_FILTER_TABLE); err != nil || len(rs) != 1 {
+		t.Errorf("after deleting: %d routes left in table %d, want the static one (%v)", len(rs), batchTable, err)
 	}
 	if !mpls {
 		t.Log("no MPLS here: IPv4 and IPv6 routes only")
