@@ -125,6 +125,11 @@ type Backend struct {
 	// applied: Apply ran; the first one releases the quarantine's
 	// interfaces its State does not name (quarantine.go).
 	applied bool
+	// routeCount is how many routes of ours the kernel held after the
+	// last route sync, as far as it knows: the room listRoutes starts
+	// with (a hint for the allocation, never taken for the kernel's
+	// state).
+	routeCount int
 }
 
 var (

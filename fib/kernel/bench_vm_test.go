@@ -45,8 +45,10 @@ const benchRounds = 3
 // routes with an MPLS encap (Apply of a State that has them) and then
 // withdraws them all (Apply of the State without them), next to `ip
 // -batch` adding the same routes with `route add` lines and deleting them
-// with `route del` lines, each side in a fresh namespace, benchRounds
-// times in the same VM run, the side that goes first alternating. The
+// with `route del` lines, each side in its own fresh namespace. Each
+// round programs on one side then the other, then withdraws on one side
+// then the other (who goes first alternating), so that what is compared
+// is measured back to back; benchRounds rounds in the same VM run. The
 // -x metrics are speedups, `ip -batch`'s time over Peregrine's, the
 // median of the rounds' (target >= 2: Peregrine takes at most half the
 // time), in wall time and in CPU time (user + system, the kernel's route
@@ -62,14 +64,19 @@ func BenchmarkProgram100kRoutes(b *testing.B) {
 	var ratios [4][]float64 // program wall, program CPU, withdraw wall, withdraw CPU
 	var ours, theirs benchTimes
 	for round := range b.N * benchRounds {
-		var o, t benchTimes
-		if round%2 == 0 {
-			o.add(programWithBackend(b, prefixes))
-			t.add(programWithIPBatch(b, prefixes))
-		} else {
-			t.add(programWithIPBatch(b, prefixes))
-			o.add(programWithBackend(b, prefixes))
+		sides := []benchSide{newBackendSide(b, prefixes), newIPBatchSide(b, prefixes)}
+		var c [2]benchTimes // ours, theirs
+		order := []int{0, 1}
+		if round%2 == 1 {
+			order = []int{1, 0}
 		}
+		for _, i := range order {
+			c[i].program = sides[i].program()
+		}
+		for _, i := range order {
+			c[i].withdraw = sides[i].withdraw()
+		}
+		o, t := c[0], c[1]
 		for i, r := range []float64{
 			t.program.wall.Seconds() / o.program.wall.Seconds(), t.program.cpu.Seconds() / o.program.cpu.Seconds(),
 			t.withdraw.wall.Seconds() / o.withdraw.wall.Seconds(), t.withdraw.cpu.Seconds() / o.withdraw.cpu.Seconds(),
@@ -79,8 +86,8 @@ func BenchmarkProgram100kRoutes(b *testing.B) {
 		b.Logf("round %d wall (cpu): program peregrine %v (%v), ip -batch %v (%v): %.2fx; withdraw peregrine %v (%v), ip -batch %v (%v): %.2fx",
 			round+1, o.program.wall, o.program.cpu, t.program.wall, t.program.cpu, ratios[0][round],
 			o.withdraw.wall, o.withdraw.cpu, t.withdraw.wall, t.withdraw.cpu, ratios[2][round])
-		ours.add(o.program, o.withdraw)
-		theirs.add(t.program, t.withdraw)
+		ours.add(o)
+		theirs.add(t)
 	}
 	n := float64(b.N * benchRounds * benchRoutes)
 	b.ReportMetric(n/ours.program.wall.Seconds(), "peregrine-routes/s")
@@ -99,14 +106,20 @@ func median(xs []float64) float64 {
 // cost is what one step took: wall time and CPU time (user + system).
 type cost struct{ wall, cpu time.Duration }
 
-// benchTimes sums a side's program and withdraw costs over b.N rounds.
+// benchTimes is a side's program and withdraw costs.
 type benchTimes struct{ program, withdraw cost }
 
-func (t *benchTimes) add(program, withdraw cost) {
-	t.program.wall += program.wall
-	t.program.cpu += program.cpu
-	t.withdraw.wall += withdraw.wall
-	t.withdraw.cpu += withdraw.cpu
+func (t *benchTimes) add(o benchTimes) {
+	t.program.wall += o.program.wall
+	t.program.cpu += o.program.cpu
+	t.withdraw.wall += o.withdraw.wall
+	t.withdraw.cpu += o.withdraw.cpu
+}
+
+// benchSide is one way of programming the routes, in a namespace of its
+// own, set up and checked outside the steps measured.
+type benchSide struct {
+	program, withdraw func() cost
 }
 
 // selfCPU is this process's user + system time so far.
@@ -121,12 +134,15 @@ func selfCPU(b *testing.B) time.Duration {
 // measure runs f and returns its cost, the CPU time being this process's.
 func measure(b *testing.B, f func()) cost {
 	b.Helper()
+	runtime.GC() // the setup's garbage is not the step's
 	cpu, start := selfCPU(b), time.Now()
 	f()
 	return cost{wall: time.Since(start), cpu: selfCPU(b) - cpu}
 }
 
-func programWithBackend(b *testing.B, prefixes []netip.Prefix) (program, withdraw cost) {
+// newBackendSide: Apply of a State with the routes, then of the State
+// without them.
+func newBackendSide(b *testing.B, prefixes []netip.Prefix) benchSide {
 	b.Helper()
 	tb := testing.TB(b)
 	n, peer := newNS(tb), newNS(tb)
@@ -140,27 +156,26 @@ func programWithBackend(b *testing.B, prefixes []netip.Prefix) (program, withdra
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer be.Close()
+	b.Cleanup(func() { be.Close() })
 	h := handle(tb, n)
-	runtime.GC() // the State's garbage is not the Apply's
-	program = measure(b, func() {
-		if err := be.Apply(context.Background(), s); err != nil {
-			b.Fatal(err)
-		}
-	})
-	checkRouteCount(b, h, 1000, benchRoutes)
-	empty := &fib.State{VRFs: map[string]*fib.VRF{"red": {Name: "red", Table: 1000}}}
-	runtime.GC()
-	withdraw = measure(b, func() {
-		if err := be.Apply(context.Background(), empty); err != nil {
-			b.Fatal(err)
-		}
-	})
-	checkRouteCount(b, h, 1000, 0)
-	return program, withdraw
+	apply := func(s *fib.State, want int) cost {
+		c := measure(b, func() {
+			if err := be.Apply(context.Background(), s); err != nil {
+				b.Fatal(err)
+			}
+		})
+		checkRouteCount(b, h, 1000, want)
+		return c
+	}
+	return benchSide{
+		program:  func() cost { return apply(s, benchRoutes) },
+		withdraw: func() cost { return apply(&fib.State{VRFs: map[string]*fib.VRF{"red": {Name: "red", Table: 1000}}}, 0) },
+	}
 }
 
-func programWithIPBatch(b *testing.B, prefixes []netip.Prefix) (program, withdraw cost) {
+// newIPBatchSide: `ip -batch` with a `route add` line per route, then
+// with a `route del` line per route.
+func newIPBatchSide(b *testing.B, prefixes []netip.Prefix) benchSide {
 	b.Helper()
 	tb := testing.TB(b)
 	n, peer := newNS(tb), newNS(tb)
@@ -174,11 +189,15 @@ func programWithIPBatch(b *testing.B, prefixes []netip.Prefix) (program, withdra
 		fmt.Fprintf(&add, "route add %s encap mpls 100 via 192.168.0.2 dev core table 1000 proto 204\n", p)
 		fmt.Fprintf(&del, "route del %s table 1000 proto 204\n", p)
 	}
-	program = ipBatch(b, n, add.String())
-	checkRouteCount(b, h, 1000, benchRoutes)
-	withdraw = ipBatch(b, n, del.String())
-	checkRouteCount(b, h, 1000, 0)
-	return program, withdraw
+	run := func(lines string, want int) cost {
+		c := ipBatch(b, n, lines)
+		checkRouteCount(b, h, 1000, want)
+		return c
+	}
+	return benchSide{
+		program:  func() cost { return run(add.String(), benchRoutes) },
+		withdraw: func() cost { return run(del.String(), 0) },
+	}
 }
 
 // ipBatch runs `ip -batch` on lines in namespace n and returns its cost,
@@ -189,6 +208,7 @@ func ipBatch(b *testing.B, n netns.NsHandle, lines string) cost {
 	if err := os.WriteFile(file, []byte(lines), 0o644); err != nil {
 		b.Fatal(err)
 	}
+	runtime.GC()
 	var c cost
 	err := onThreadIn(n, func() error {
 		// The child inherits this locked thread's namespace.

@@ -21,7 +21,8 @@ import (
 // (make bench-vm). A dump the kernel marks interrupted (the tables
 // changed under it) is read again. A family that cannot be read is an
 // error, and none of its routes is returned: the caller deletes none.
-func (b *Backend) listRoutes() ([]netlink.Route, error) {
+// sizeHint is how many routes to make room for at first.
+func (b *Backend) listRoutes(sizeHint int) ([]netlink.Route, error) {
 	var fd int
 	open := func() error {
 		var err error
@@ -36,7 +37,7 @@ func (b *Backend) listRoutes() ([]netlink.Route, error) {
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return nil, fmt.Errorf("netlink bind: %w", err)
 	}
-	d := &routeDump{fd: fd, rbuf: make([]byte, 1<<16)}
+	d := &routeDump{fd: fd, rbuf: make([]byte, 1<<16), routes: make([]netlink.Route, 0, sizeHint+16)}
 	var errs []error
 	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6, unix.AF_MPLS} {
 		var err error

@@ -90,7 +90,7 @@ func TestListRoutesAsVishvananda(t *testing.T) {
 	if err := h.RouteAdd(&netlink.Route{Table: batchTable, Dst: other, LinkIndex: core, Protocol: unix.RTPROT_STATIC}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := b.listRoutes()
+	got, err := b.listRoutes(0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestListRoutesAsVishvananda(t *testing.T) {
 	if err := b.deleteRoutes(del); err != nil {
 		t.Errorf("deleting: %v", err)
 	}
-	if left, err := b.listRoutes(); err != nil || len(left) != 0 {
+	if left, err := b.listRoutes(0); err != nil || len(left) != 0 {
 		t.Errorf("after deleting: %d routes of ours left (%v)", len(left), err)
 	}
 	if rs, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: batchTable}, netlink.RT_FILTER_TABLE); err != nil || len(rs) != 1 {

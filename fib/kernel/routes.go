@@ -58,8 +58,9 @@ func (b *Backend) writeNeighbor(n *mappedNeighbor) error {
 // syncRoutes replaces the routes of want and deletes every other route of
 // protocol 204 (in the VRF tables and the MPLS table).
 func (b *Backend) syncRoutes(want map[string]*netlink.Route) error {
-	have, listErr := b.listRoutes()
+	have, listErr := b.listRoutes(max(b.routeCount, len(want)))
 	del, replace := routeChanges(have, want)
+	b.routeCount = len(have) - len(del) + len(replace)
 	return errors.Join(listErr, b.deleteRoutes(del), b.replaceRoutes(replace))
 }
 
