@@ -61,8 +61,10 @@ const (
 	// NLMSG_ERROR with an extended-ack message) costs in the receive
 	// buffer: its skb's truesize.
 	errorAckSize = 2048
-	// maxRouteMsg bounds one encoded route request (header, rtmsg and
-	// the attributes appendRouteMsg writes: at most 16 MPLS labels).
+	// maxRouteMsg is room for the request that takes a batch past its
+	// maxBytes (header, rtmsg and attributes: about 100 bytes with a
+	// few labels). A longer one still fits: the send buffer holds
+	// twice maxBytes.
 	maxRouteMsg = 512
 	// maxBatch bounds the requests of one write.
 	maxBatch = 4096

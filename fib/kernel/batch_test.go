@@ -82,10 +82,10 @@ func tableKeys(t *testing.T, h *netlink.Handle) map[string]bool {
 
 // TestWriteRoutesNamesEachFailure: among many routes written in batches
 // of 7, the ones the kernel refuses (through an interface that does not
-// exist: ENETUNREACH, "Nexthop has invalid gateway") and one that cannot be encoded are each named in the
-// error, wherever they fall in a batch, and every other route is in the
-// kernel; deleting them all then leaves the table empty, a route already
-// gone being no error.
+// exist: ENETUNREACH, "Nexthop has invalid gateway") and one that cannot
+// be encoded are each named in the error, wherever they fall in a batch,
+// and every other route is in the kernel; deleting them all then leaves
+// the table empty, a route already gone being no error.
 func TestWriteRoutesNamesEachFailure(t *testing.T) {
 	b, h, core := newBatchNS(t)
 	routes := hostRoutes(100, core)
