@@ -351,6 +351,12 @@ func (b *Backend) sysctls(s *fib.State, ce map[string]bool, espIn string) error 
 	return b.inNS(func() error {
 		var errs []error
 		for k, v := range writes {
+			// A setting already so is not written again: writing
+			// net.mpls.platform_labels, even unchanged, swaps the label
+			// table and waits for an RCU grace period.
+			if cur, err := os.ReadFile("/proc/sys/" + k); err == nil && strings.TrimSpace(string(cur)) == v {
+				continue
+			}
 			err := os.WriteFile("/proc/sys/"+k, []byte(v+"\n"), 0o644)
 			if v == "0" && errors.Is(err, fs.ErrNotExist) {
 				continue // a device MPLS does not know has no input to turn off

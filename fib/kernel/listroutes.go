@@ -118,14 +118,15 @@ func (d *routeDump) dump(fam uint8) error {
 				if len(m) > unix.NLMSG_HDRLEN && m[unix.NLMSG_HDRLEN] != fam {
 					continue // a kernel without fam's routes answers with every family's
 				}
-				var r netlink.Route
-				ours, err := parseRouteMsg(m, &r, &d.a)
+				// Parsed in place: a route is 376 bytes to copy.
+				d.routes = append(d.routes, netlink.Route{})
+				ours, err := parseRouteMsg(m, &d.routes[len(d.routes)-1], &d.a)
 				if err != nil {
 					d.routes = d.routes[:kept]
 					return err
 				}
-				if ours {
-					d.routes = append(d.routes, r)
+				if !ours {
+					d.routes = d.routes[:len(d.routes)-1]
 				}
 			}
 		}

@@ -71,20 +71,21 @@ func (b *Backend) syncRoutes(want map[string]*netlink.Route) error {
 // place, never deleted first: its traffic never finds the table without
 // it.
 func routeChanges(have []netlink.Route, want map[string]*netlink.Route) (del, replace []*netlink.Route) {
-	same := map[string]bool{}
+	same := make(map[*netlink.Route]bool, min(len(have), len(want))) // by want's route
+	var key []byte
 	for i := range have {
 		r := &have[i]
-		k := routeKey(r)
-		w, ok := want[k]
+		key = appendRouteKey(key[:0], r)
+		w, ok := want[string(key)] // no string is made for a lookup
 		switch {
 		case !ok:
 			del = append(del, r)
 		case sameRoute(w, r):
-			same[k] = true
+			same[w] = true
 		}
 	}
-	for k, w := range want {
-		if !same[k] {
+	for _, w := range want {
+		if !same[w] {
 			replace = append(replace, w)
 		}
 	}
@@ -103,11 +104,16 @@ func routeChanges(have []netlink.Route, want map[string]*netlink.Route) (del, re
 // route it wants and every route the kernel has.
 func routeKey(r *netlink.Route) string {
 	var b [80]byte
+	return string(appendRouteKey(b[:0], r))
+}
+
+// appendRouteKey appends r's routeKey to b.
+func appendRouteKey(b []byte, r *netlink.Route) []byte {
 	if r.Family == netlink.FAMILY_MPLS || r.MPLSDst != nil {
 		if r.MPLSDst == nil {
-			return "mpls ?"
+			return append(b, "mpls ?"...)
 		}
-		return string(strconv.AppendInt(append(b[:0], "mpls "...), int64(*r.MPLSDst), 10))
+		return strconv.AppendInt(append(b, "mpls "...), int64(*r.MPLSDst), 10)
 	}
 	fam, metric := "inet ", r.Priority
 	if r.Family == netlink.FAMILY_V6 || (r.Dst != nil && r.Dst.IP.To4() == nil) {
@@ -116,10 +122,9 @@ func routeKey(r *netlink.Route) string {
 			metric = 0 // the kernel's metric for an IPv6 route added without one
 		}
 	}
-	k := appendIPNet(append(b[:0], fam...), r.Dst)
-	k = strconv.AppendInt(append(k, " table "...), int64(r.Table), 10)
-	k = strconv.AppendInt(append(k, " metric "...), int64(metric), 10)
-	return string(k)
+	b = appendIPNet(append(b, fam...), r.Dst)
+	b = strconv.AppendInt(append(b, " table "...), int64(r.Table), 10)
+	return strconv.AppendInt(append(b, " metric "...), int64(metric), 10)
 }
 
 // appendIPNet appends n as n.String() writes it ("default" for nil).
