@@ -108,7 +108,8 @@ func translate(s *fib.State, devs routeDevices, k kernelView) *desired {
 				Protocol: RTProto, Dst: defaultDst(fam)})
 		}
 		for p, r := range v.Routes {
-			rt := &netlink.Route{Table: table, Protocol: RTProto, Dst: ipNet(p), Family: family(p)}
+			rt := t.a.route()
+			rt.Table, rt.Protocol, rt.Dst, rt.Family = table, RTProto, t.a.prefix(p), family(p)
 			var mapped *mappedNeighbor
 			var err error
 			switch {
@@ -179,6 +180,7 @@ func translate(s *fib.State, devs routeDevices, k kernelView) *desired {
 // translation is one translate call's working state: what it read from
 // the kernel, once per remote PE and per gateway rather than per route.
 type translation struct {
+	a    routeArena
 	k    kernelView
 	d    *desired
 	hops map[netip.Addr]hop
@@ -220,7 +222,7 @@ func (t *translation) intoESP(rt *netlink.Route, r fib.Route, tuns map[netip.Add
 	if err != nil {
 		return err
 	}
-	rt.Encap = &netlink.MPLSEncap{Labels: mplsLabels(r)}
+	rt.Encap = t.a.encap(r.Labels)
 	rt.LinkIndex, rt.Scope = oif, netlink.SCOPE_LINK
 	return nil
 }
@@ -239,7 +241,7 @@ func (t *translation) overCore(rt *netlink.Route, r fib.Route, cores []string) (
 	if len(cores) > 0 && !t.isCore(oif, cores) {
 		return nil, fmt.Errorf("remote PE %s is reached by interface %d, not one of dataplane.mpls-interfaces %v", r.Remote, oif, cores)
 	}
-	rt.Encap = &netlink.MPLSEncap{Labels: mplsLabels(r)}
+	rt.Encap = t.a.encap(r.Labels)
 	rt.LinkIndex = oif
 	switch {
 	case rt.Family == netlink.FAMILY_V6 && gw.To4() != nil: // 6VPE: see the package documentation
@@ -356,12 +358,4 @@ func (t *translation) arpMAC(gw net.IP, oif int) (net.HardwareAddr, error) {
 		return nil, fmt.Errorf("next hop %s has no ARP entry yet", gw)
 	}
 	return mac, nil
-}
-
-func mplsLabels(r fib.Route) []int {
-	labels := make([]int, len(r.Labels))
-	for i, l := range r.Labels {
-		labels[i] = int(l)
-	}
-	return labels
 }

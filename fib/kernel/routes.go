@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"strconv"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -57,53 +58,35 @@ func (b *Backend) writeNeighbor(n *mappedNeighbor) error {
 // syncRoutes replaces the routes of want and deletes every other route of
 // protocol 204 (in the VRF tables and the MPLS table).
 func (b *Backend) syncRoutes(want map[string]*netlink.Route) error {
-	var errs []error
-	var have []netlink.Route
-	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6, netlink.FAMILY_MPLS} {
-		rs, err := b.h.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: RTProto},
-			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("listing routes: %w", err))
-			continue
-		}
-		for i := range rs {
-			if fam == netlink.FAMILY_MPLS {
-				rs[i].Family = netlink.FAMILY_MPLS
-			}
-		}
-		have = append(have, rs...)
-	}
+	have, listErr := b.listRoutes(max(b.routeCount, len(want)))
 	del, replace := routeChanges(have, want)
-	for _, r := range del {
-		if err := b.h.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("deleting %s: %w", routeKey(r), err))
-		}
-	}
-	errs = append(errs, b.replaceRoutes(replace))
-	return errors.Join(errs...)
+	b.routeCount = len(have) - len(del) + len(replace)
+	return errors.Join(listErr, b.deleteRoutes(del), b.replaceRoutes(replace))
 }
 
 // routeChanges compares the routes of protocol 204 the kernel has with
-// want: del are those want does not name, replace (sorted by key) those
-// it names that are missing or differ. A route want names is replaced in
+// want: del are those want does not name, replace those it names that
+// are missing or differ, in no particular order (sorting 100,000 keys
+// costs a tenth of their writes; writeRoutes sorts its errors instead). A route want names is replaced in
 // place, never deleted first: its traffic never finds the table without
 // it.
 func routeChanges(have []netlink.Route, want map[string]*netlink.Route) (del, replace []*netlink.Route) {
-	same := map[string]bool{}
+	same := make(map[*netlink.Route]bool, min(len(have), len(want))) // by want's route
+	var key []byte
 	for i := range have {
 		r := &have[i]
-		k := routeKey(r)
-		w, ok := want[k]
+		key = appendRouteKey(key[:0], r)
+		w, ok := want[string(key)] // no string is made for a lookup
 		switch {
 		case !ok:
 			del = append(del, r)
 		case sameRoute(w, r):
-			same[k] = true
+			same[w] = true
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		if !same[k] {
-			replace = append(replace, want[k])
+	for _, w := range want {
+		if !same[w] {
+			replace = append(replace, w)
 		}
 	}
 	return del, replace
@@ -111,26 +94,57 @@ func routeChanges(have []netlink.Route, want map[string]*netlink.Route) (del, re
 
 // routeKey is what makes two routes the same route to the kernel:
 // family, table, destination (or label) and metric, an IPv6 route's
-// metric 1024 read back as the 0 it was written with.
+// metric 1024 read back as the 0 it was written with:
+//
+//	inet 10.0.0.1/32 table 1000 metric 0
+//	inet6 2001:db8::/64 table 1000 metric 0
+//	mpls 100
+//
+// It is built by appending, not formatted: Apply computes it for every
+// route it wants and every route the kernel has.
 func routeKey(r *netlink.Route) string {
+	var b [80]byte
+	return string(appendRouteKey(b[:0], r))
+}
+
+// appendRouteKey appends r's routeKey to b.
+func appendRouteKey(b []byte, r *netlink.Route) []byte {
 	if r.Family == netlink.FAMILY_MPLS || r.MPLSDst != nil {
 		if r.MPLSDst == nil {
-			return "mpls ?"
+			return append(b, "mpls ?"...)
 		}
-		return fmt.Sprintf("mpls %d", *r.MPLSDst)
+		return strconv.AppendInt(append(b, "mpls "...), int64(*r.MPLSDst), 10)
 	}
-	dst := "default"
-	if r.Dst != nil {
-		dst = r.Dst.String()
-	}
-	fam, metric := "inet", r.Priority
+	fam, metric := "inet ", r.Priority
 	if r.Family == netlink.FAMILY_V6 || (r.Dst != nil && r.Dst.IP.To4() == nil) {
-		fam = "inet6"
+		fam = "inet6 "
 		if metric == 1024 {
 			metric = 0 // the kernel's metric for an IPv6 route added without one
 		}
 	}
-	return fmt.Sprintf("%s %s table %d metric %d", fam, dst, r.Table, metric)
+	b = appendIPNet(append(b, fam...), r.Dst)
+	b = strconv.AppendInt(append(b, " table "...), int64(r.Table), 10)
+	return strconv.AppendInt(append(b, " metric "...), int64(metric), 10)
+}
+
+// appendIPNet appends n as n.String() writes it ("default" for nil).
+func appendIPNet(b []byte, n *net.IPNet) []byte {
+	if n == nil {
+		return append(b, "default"...)
+	}
+	ip := n.IP
+	if v4 := ip.To4(); v4 != nil {
+		ip = v4
+	}
+	ones, bits := n.Mask.Size()
+	a, ok := netip.AddrFromSlice(ip)
+	if len(ip) == 4 && bits == 128 && ones >= 96 {
+		ones, bits = ones-96, 32 // a 16-byte mask on an IPv4 address: its last 4 bytes
+	}
+	if !ok || bits == 0 || bits != 8*len(ip) {
+		return append(b, n.String()...) // a mask not in canonical form, or not the address's length
+	}
+	return strconv.AppendInt(append(a.AppendTo(b), '/'), int64(ones), 10)
 }
 
 // sameRoute compares what the backend sets: type, interface, gateway and
@@ -148,17 +162,21 @@ func sameRoute(want, got *netlink.Route) bool {
 	if (want.Via == nil) != (got.Via == nil) || want.Via != nil && want.Via.String() != got.Via.String() {
 		return false
 	}
-	return encapString(want.Encap) == encapString(got.Encap)
+	return encapEqual(want.Encap, got.Encap)
 }
 
-func encapString(e netlink.Encap) string {
-	if e == nil {
-		return ""
+// encapEqual compares MPLS encaps by their label stacks, any other by
+// its text.
+func encapEqual(a, b netlink.Encap) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
 	}
-	if m, ok := e.(*netlink.MPLSEncap); ok {
-		return fmt.Sprint(m.Labels)
+	ma, okA := a.(*netlink.MPLSEncap)
+	mb, okB := b.(*netlink.MPLSEncap)
+	if okA && okB {
+		return slices.Equal(ma.Labels, mb.Labels)
 	}
-	return e.String()
+	return okA == okB && a.String() == b.String()
 }
 
 func ipEqual(a, b net.IP) bool {
@@ -166,10 +184,6 @@ func ipEqual(a, b net.IP) bool {
 		return len(a) == len(b)
 	}
 	return a.Equal(b)
-}
-
-func ipNet(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
 func family(p netip.Prefix) int {

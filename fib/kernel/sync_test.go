@@ -3,6 +3,7 @@ package kernel
 import (
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"slices"
 	"testing"
 
@@ -201,4 +202,9 @@ func TestRouteSyncReplay(t *testing.T) {
 			prev = want
 		}
 	}
+}
+
+// ipNet is p as a *net.IPNet.
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
