@@ -242,7 +242,8 @@ func eventually(t *testing.T, within time.Duration, what string, check func() st
 	t.Fatalf("%s: after %v: %s", what, within, last)
 }
 
-// TestKernelBackendCESessions: with the kernel backend on both PEs, each
+// TestKernelBackendCESessions: with the kernel backend on pe1 and the
+// kernel or the userspace backend on pe2, each
 // VRF's CE session comes up bound to the VRF's device, with the same CE
 // addresses in red and blue; the CE's loopback becomes a kernel route
 // via the CE in the VRF's table, reaches the far PE as a VPN route and
@@ -253,6 +254,15 @@ func eventually(t *testing.T, within time.Duration, what string, check func() st
 // and leaves the other VRF's session with the same CE address alone.
 func TestKernelBackendCESessions(t *testing.T) {
 	requireFRR(t)
+	for _, far := range []string{"kernel", "userspace"} {
+		t.Run("far-"+far, func(t *testing.T) { testCESessions(t, far) })
+	}
+}
+
+// testCESessions is TestKernelBackendCESessions with pe2's backend
+// farBackend; its kernel VRF tables are read only where that is kernel
+// (the userspace backend's tables are its own).
+func testCESessions(t *testing.T, farBackend string) {
 	n := newTwoPEs(t)
 	red1 := &ceSite{name: "red1", ns: n.red1, asn: 65101, addr4: "10.1.0.2", pe4: "10.1.0.1", pe6: "fd00:1::1", lo4: "172.16.1.1", lo6: "fd10:1::1"}
 	blue1 := &ceSite{name: "blue1", ns: n.blue1, asn: 65101, addr4: "10.1.0.2", pe4: "10.1.0.1", pe6: "fd00:1::1", lo4: "172.17.1.1", lo6: "fd11:1::1"}
@@ -277,16 +287,16 @@ func TestKernelBackendCESessions(t *testing.T) {
 
 	dir := t.TempDir()
 	socks := map[string]string{"pe1": filepath.Join(dir, "pe1.sock"), "pe2": filepath.Join(dir, "pe2.sock")}
-	peConfig := func(id, sock, peer string, site int, ce1, ce2 string, asn int) string {
-		c := fmt.Sprintf(plainConfig, id, sock, peer, site, ce1, ce2, "kernel", "")
+	peConfig := func(id, sock, peer string, site int, ce1, ce2 string, asn int, backend string) string {
+		c := fmt.Sprintf(plainConfig, id, sock, peer, site, ce1, ce2, backend, "")
 		for _, ce := range []string{ce1, ce2} {
 			c = strings.Replace(c, "interfaces: ["+ce+"]}", fmt.Sprintf(
 				"interfaces: [%s], neighbors: [{address: 10.%d.0.2, asn: %d}, {address: 'fd00:%d::2', asn: %d}]}", ce, site, asn, site, asn), 1)
 		}
 		return c
 	}
-	startPeregrined(t, n.pe1, "pe1", peConfig("192.168.0.1", socks["pe1"], "192.168.0.2", 1, "ce1", "ce2", 65101))
-	startPeregrined(t, n.pe2, "pe2", peConfig("192.168.0.2", socks["pe2"], "192.168.0.1", 2, "ce3", "ce4", 65102))
+	startPeregrined(t, n.pe1, "pe1", peConfig("192.168.0.1", socks["pe1"], "192.168.0.2", 1, "ce1", "ce2", 65101, "kernel"))
+	startPeregrined(t, n.pe2, "pe2", peConfig("192.168.0.2", socks["pe2"], "192.168.0.1", 2, "ce3", "ce4", 65102, farBackend))
 	pes := []struct {
 		name string
 		ns   netns.NsHandle
@@ -321,6 +331,9 @@ func TestKernelBackendCESessions(t *testing.T) {
 		{n.pe1, "pe1", "red", "ce1", red1, blue1, "fd00:1::2"}, {n.pe1, "pe1", "blue", "ce2", blue1, red1, "fd00:1::2"},
 		{n.pe2, "pe2", "red", "ce3", red2, blue2, "fd00:2::2"}, {n.pe2, "pe2", "blue", "ce4", blue2, red2, "fd00:2::2"},
 	} {
+		if c.pename == "pe2" && farBackend != "kernel" {
+			continue
+		}
 		eventually(t, 30*time.Second, fmt.Sprintf("%s ip route show vrf vrf-%s", c.pename, c.vrf), func() string {
 			routes := vrfKernelRoutes(t, c.pe, "vrf-"+c.vrf)
 			for _, want := range []string{c.site.lo4 + " via " + c.site.addr4 + " dev " + c.dev, c.site.lo6 + " via " + c.ceAddr6 + " dev " + c.dev} {
