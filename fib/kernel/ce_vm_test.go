@@ -190,21 +190,21 @@ func ceRoutes(t *testing.T, s *ceSite) map[string]bool {
 // vrfKernelRoutes is `ip [-6] route show vrf DEV` on ns, both families.
 func vrfKernelRoutes(t *testing.T, ns netns.NsHandle, vrf string) string {
 	t.Helper()
+	return ipShow(t, ns, "-4", "route", "show", "vrf", vrf) + ipShow(t, ns, "-6", "route", "show", "vrf", vrf)
+}
+
+// ipShow runs iproute2's ip with args in ns, as ipIn does, and returns
+// what it printed.
+func ipShow(t *testing.T, ns netns.NsHandle, args ...string) string {
+	t.Helper()
 	var out []byte
 	err := onThreadIn(ns, func() error {
-		var b strings.Builder
-		for _, fam := range []string{"-4", "-6"} {
-			o, err := exec.Command(ipBinary, fam, "route", "show", "vrf", vrf).CombinedOutput()
-			if err != nil {
-				return fmt.Errorf("ip %s route show vrf %s: %v: %s", fam, vrf, err, o)
-			}
-			b.Write(o)
-		}
-		out = []byte(b.String())
-		return nil
+		var err error
+		out, err = exec.Command(ipBinary, args...).CombinedOutput()
+		return err
 	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
 }
@@ -254,15 +254,19 @@ func eventually(t *testing.T, within time.Duration, what string, check func() st
 // and leaves the other VRF's session with the same CE address alone.
 func TestKernelBackendCESessions(t *testing.T) {
 	requireFRR(t)
-	for _, far := range []string{"kernel", "userspace"} {
-		t.Run("far-"+far, func(t *testing.T) { testCESessions(t, far) })
+	for _, c := range []struct{ far, labelMode string }{
+		{"kernel", "per-vrf"}, {"userspace", "per-vrf"}, {"kernel", "per-prefix"},
+	} {
+		t.Run("far-"+c.far+"/"+c.labelMode, func(t *testing.T) { testCESessions(t, c.far, c.labelMode) })
 	}
 }
 
 // testCESessions is TestKernelBackendCESessions with pe2's backend
-// farBackend; its kernel VRF tables are read only where that is kernel
-// (the userspace backend's tables are its own).
-func testCESessions(t *testing.T, farBackend string) {
+// farBackend (its kernel VRF tables are read only where that is kernel:
+// the userspace backend's tables are its own) and both PEs' VRFs in
+// labelMode: per-prefix gives each CE route a label that forwards to the
+// CE without a lookup (ip -f mpls route ... via inet[6] CE dev CE-IF).
+func testCESessions(t *testing.T, farBackend, labelMode string) {
 	n := newTwoPEs(t)
 	red1 := &ceSite{name: "red1", ns: n.red1, asn: 65101, addr4: "10.1.0.2", pe4: "10.1.0.1", pe6: "fd00:1::1", lo4: "172.16.1.1", lo6: "fd10:1::1"}
 	blue1 := &ceSite{name: "blue1", ns: n.blue1, asn: 65101, addr4: "10.1.0.2", pe4: "10.1.0.1", pe6: "fd00:1::1", lo4: "172.17.1.1", lo6: "fd11:1::1"}
@@ -291,7 +295,8 @@ func testCESessions(t *testing.T, farBackend string) {
 		c := fmt.Sprintf(plainConfig, id, sock, peer, site, ce1, ce2, backend, "")
 		for _, ce := range []string{ce1, ce2} {
 			c = strings.Replace(c, "interfaces: ["+ce+"]}", fmt.Sprintf(
-				"interfaces: [%s], neighbors: [{address: 10.%d.0.2, asn: %d}, {address: 'fd00:%d::2', asn: %d}]}", ce, site, asn, site, asn), 1)
+				"interfaces: [%s], label-mode: %s, neighbors: [{address: 10.%d.0.2, asn: %d}, {address: 'fd00:%d::2', asn: %d}]}",
+				ce, labelMode, site, asn, site, asn), 1)
 		}
 		return c
 	}
@@ -366,6 +371,22 @@ func testCESessions(t *testing.T, farBackend string) {
 			}
 			return ""
 		})
+	}
+
+	// Per prefix, the label pe1 advertises for a CE's loopback pops
+	// straight to that CE: ip -f mpls route shows LABEL via inet[6] CE
+	// dev CE-IF.
+	if labelMode == "per-prefix" {
+		mplsRoutes := ipShow(t, n.pe1, "-f", "mpls", "route", "show")
+		for _, c := range []struct{ rd, prefix, via string }{
+			{"65000:11", "172.16.1.1/32", "via inet 10.1.0.2 dev ce1"}, {"65000:11", "fd10:1::1/128", "via inet6 fd00:1::2 dev ce1"},
+			{"65000:12", "172.17.1.1/32", "via inet 10.1.0.2 dev ce2"}, {"65000:12", "fd11:1::1/128", "via inet6 fd00:1::2 dev ce2"},
+		} {
+			label := peregrineLabels(t, socks["pe1"], c.prefix)[c.rd]
+			if want := fmt.Sprintf("%d %s", label, c.via); label < 16 || !strings.Contains(mplsRoutes, want) {
+				t.Errorf("pe1 %s %s: label %d; no %q in ip -f mpls route:\n%s", c.rd, c.prefix, label, want, mplsRoutes)
+			}
+		}
 	}
 
 	// Each CE installed the far site's loopback, and never the other
