@@ -491,4 +491,30 @@ func testCESessions(t *testing.T, farBackend, labelMode string) {
 			t.Errorf("blue1 %s -> %s after red1's shutdown: %v", fam.src, fam.dst, err)
 		}
 	}
+
+	// A CE link set down and up again: Linux drops every route through
+	// a device set down, Peregrine's CE routes in vrf-blue too, and
+	// Peregrine watches addresses, not links (keep_addr_on_down keeps
+	// even the IPv6 address events away). They must come back all the
+	// same. Seen in the VM: both blue sessions fall with the link
+	// (GoBGP: "Peer Down", read-failed, 1 s after the link went down),
+	// come back within about 6 s and their routes are installed anew.
+	if err := onThreadIn(n.pe1, func() error {
+		return os.WriteFile("/proc/sys/net/ipv6/conf/ce2/keep_addr_on_down", []byte("1\n"), 0o644)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ipIn(t, n.pe1, "link", "set", "ce2", "down")
+	time.Sleep(time.Second)
+	ipIn(t, n.pe1, "link", "set", "ce2", "up")
+	eventually(t, 30*time.Second, "pe1 vrf-blue after ce2 went down and up", func() string {
+		want := blue1.lo4 + " via 10.1.0.2 dev ce2"
+		if routes := vrfKernelRoutes(t, n.pe1, "vrf-blue"); !strings.Contains(routes, want) {
+			return fmt.Sprintf("no %q in:\n%s", want, routes)
+		}
+		if err := pingFrom(blue1.ns, netip.MustParseAddr(blue1.lo4), blue2.lo4, 340); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
 }
