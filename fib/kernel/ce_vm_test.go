@@ -41,6 +41,7 @@ router bgp %[3]d
  bgp router-id %[4]s
  no bgp ebgp-requires-policy
  no bgp default ipv4-unicast
+ no bgp fast-external-failover
  neighbor %[5]s remote-as 65000
  neighbor %[5]s passive
  neighbor %[6]s remote-as 65000
@@ -98,6 +99,7 @@ type ceNeighbors []struct {
 	Address  string `json:"address"`
 	State    string `json:"state"`
 	Reason   string `json:"reason"`
+	Flaps    uint64 `json:"flaps"`
 	Families []struct {
 		Name     string `json:"name"`
 		Received uint64 `json:"received"`
@@ -109,8 +111,8 @@ type ceNeighbors []struct {
 // ceSession is one CE session as its PE shows it: state and the counts
 // of its one family ("" state for a CE the PE does not list, or
 type ceSession struct {
-	state                    string
-	received, accepted, sent uint64
+	state                           string
+	received, accepted, sent, flaps uint64
 }
 
 // ("error: ..." for a PE that does not answer yet).
@@ -128,7 +130,7 @@ func peCESession(t *testing.T, sock, vrf, ce string) ceSession {
 		if n.Address != ce {
 			continue
 		}
-		s := ceSession{state: n.State}
+		s := ceSession{state: n.State, flaps: n.Flaps}
 		for _, f := range n.Families {
 			s.received, s.accepted, s.sent = s.received+f.Received, s.accepted+f.Accepted, s.sent+f.Sent
 		}
@@ -493,12 +495,13 @@ func testCESessions(t *testing.T, farBackend, labelMode string) {
 	}
 
 	// A CE link set down and up again: Linux drops every route through
-	// a device set down, Peregrine's CE routes in vrf-blue too, and
-	// Peregrine watches addresses, not links (keep_addr_on_down keeps
-	// even the IPv6 address events away). They must come back all the
-	// same. Seen in the VM: both blue sessions fall with the link
-	// (GoBGP: "Peer Down", read-failed, 1 s after the link went down),
-	// come back within about 6 s and their routes are installed anew.
+	// a device set down, Peregrine's CE routes in vrf-blue too. The
+	// sessions outlive the flap (the CEs have no fast-external-failover,
+	// as a CE behind a switch sees no carrier loss), so no BGP update
+	// brings the routes back, and keep_addr_on_down keeps even the IPv6
+	// address events away: Peregrine must notice the link itself
+	// (fib.WatchLinksUp).
+	before := peCESession(t, socks["pe1"], "blue", blue1.addr4)
 	if err := onThreadIn(n.pe1, func() error {
 		return os.WriteFile("/proc/sys/net/ipv6/conf/ce2/keep_addr_on_down", []byte("1\n"), 0o644)
 	}); err != nil {
@@ -517,4 +520,7 @@ func testCESessions(t *testing.T, farBackend, labelMode string) {
 		}
 		return ""
 	})
+	if after := peCESession(t, socks["pe1"], "blue", blue1.addr4); after.state != "established" || after.flaps != before.flaps {
+		t.Errorf("pe1 vrf blue CE %s: %+v before the link flap, %+v after: want the session to have stayed up", blue1.addr4, before, after)
+	}
 }
