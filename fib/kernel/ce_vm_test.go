@@ -24,16 +24,19 @@ import (
 //	      AS 65101                      pe1 ═══ core (MPLS) ═══ pe2              AS 65102
 //	blue1 lo 172.17.1.1 fd11:1::1 ─ ce2 ┘ 192.168.0.1  .0.2   └ ce4 ─ blue2 lo 172.17.2.1 fd11:2::1
 //
-// Both PEs are peregrined with the kernel backend (AS 65000, plain MPLS,
-// each declaring the other unprotected). Red and blue share the link
+// pe1 is peregrined with the kernel backend, pe2 with the kernel or the
+// userspace one (AS 65000, plain MPLS, each declaring the other
+// unprotected). Red and blue share the link
 // addresses (10.1.0.0/24, fd00:1::/64 at site 1; 10.2.0.0/24, fd00:2::/64
 // at site 2), so the same CE address is two sessions, one per VRF, each
 // bound to its VRF's device (bgp/cebind.go). The CEs have no default
 // route: a loopback reaches the far one only by what BGP installed.
 
 // ceFRRConf is one CE's bgpd: passive toward the PE (which connects from
-// inside the VRF), IPv4 unicast with the PE's IPv4 address, IPv6 unicast
-// with its IPv6 address, each announcing the loopback of its family.
+// inside the VRF: Peregrine refuses passive CE sessions), IPv4 unicast
+// with the PE's IPv4 address, IPv6 unicast with its IPv6 address, each
+// announcing the loopback of its family. Without fast-external-failover
+// the sessions outlive a flap of the link, as behind a switch.
 const ceFRRConf = `hostname %[1]s
 log file %[2]s/bgpd.log
 !
@@ -253,7 +256,9 @@ func eventually(t *testing.T, within time.Duration, what string, check func() st
 // both VRFs, both families, and never across VRFs; the counts each side
 // shows agree. Shutting a CE session (FRR's `neighbor X shutdown`)
 // withdraws its route from the PE's kernel table and from the far PE,
-// and leaves the other VRF's session with the same CE address alone.
+// and leaves the other VRF's session with the same CE address alone. A
+// CE interface set down and up gets its CE routes back with the session
+// still up.
 func TestKernelBackendCESessions(t *testing.T) {
 	requireFRR(t)
 	for _, c := range []struct{ far, labelMode string }{
