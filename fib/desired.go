@@ -33,6 +33,9 @@ type desired struct {
 	dirtyVRFs    map[string]bool
 	dirtyLabels  bool
 	dirtyTunnels bool
+	// reapply asks for an Apply of an unchanged State: the kernel lost
+	// some of it (Reconciler.Reapply).
+	reapply bool
 }
 
 func newDesired(firstTable uint32) *desired {
@@ -69,7 +72,7 @@ func (t *tableAlloc) get(name string) uint32 {
 }
 
 func (d *desired) changed() bool {
-	return len(d.dirtyVRFs) > 0 || d.dirtyLabels || d.dirtyTunnels
+	return len(d.dirtyVRFs) > 0 || d.dirtyLabels || d.dirtyTunnels || d.reapply
 }
 
 // setConfig replaces the configuration. Only VRFs whose interfaces or
@@ -249,7 +252,7 @@ func (d *desired) build(prev *State) *State {
 		}
 	}
 	clear(d.dirtyVRFs)
-	d.dirtyLabels, d.dirtyTunnels = false, false
+	d.dirtyLabels, d.dirtyTunnels, d.reapply = false, false, false
 	return s
 }
 

@@ -157,6 +157,14 @@ func (r *Reconciler) SetConnected(vrf string, conns []Connected) {
 	r.send(func() { r.d.setConnected(vrf, out) })
 }
 
+// Reapply has the backend apply the current State again, unchanged: the
+// kernel dropped routes of it (Linux deletes every route through an
+// interface set down; WatchLinksUp reports it back up). Backends apply
+// idempotently, so whatever is still there stays as it is.
+func (r *Reconciler) Reapply() {
+	r.send(func() { r.d.reapply = true })
+}
+
 // heldAside logs, once per VRF until it is configured, that inputs for
 // an unconfigured VRF are waiting: a typo in a VRF name shows up here.
 func (r *Reconciler) heldAside(vrf string) {

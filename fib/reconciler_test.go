@@ -277,3 +277,26 @@ func TestReconcilerWithdrawMinimal(t *testing.T) {
 		t.Error("withdrawn route still in State")
 	}
 }
+
+// TestReconcilerReapply: Reapply has the backend apply the same State
+// again (the kernel dropped some of it), once per burst, and changes
+// nothing in it.
+func TestReconcilerReapply(t *testing.T) {
+	r, fb := startReconciler(t, fib.Options{})
+	r.SetConfig(pe1Config())
+	pe1Connected(r)
+	flush(t, r)
+	before, lines := fb.Applies(), fb.Lines()
+	r.Reapply()
+	flush(t, r)
+	if got := fb.Applies(); got != before+1 {
+		t.Errorf("after Reapply: %d applies, want %d", got, before+1)
+	}
+	if d := diffLines(lines, fb.Lines()); d != "" {
+		t.Errorf("Reapply changed the State:\n%s", d)
+	}
+	flush(t, r)
+	if got := fb.Applies(); got != before+1 {
+		t.Errorf("a Flush after Reapply applied again: %d applies, want %d", got, before+1)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
+	"slices"
 
 	"github.com/peregrine-net/peregrine/bgp"
 	"github.com/peregrine-net/peregrine/bgp/fibfeed"
@@ -163,6 +165,19 @@ func (d *daemon) watchConnected(ctx context.Context) {
 	})
 	if err != nil {
 		d.log.Warn("cannot watch interface addresses; connected prefixes are not exported", "error", err)
+	}
+	if r == nil {
+		return
+	}
+	// Linux drops our routes through an interface set down; when it is
+	// up again, put them back.
+	links := slices.Concat(slices.Sorted(maps.Keys(ifaces)), cfg.Dataplane.MPLSInterfaces)
+	err = fib.WatchLinksUp(wctx, d.log, links, func(name string) {
+		d.log.Info("interface up again; applying the forwarding state again", "interface", name)
+		r.Reapply()
+	})
+	if err != nil {
+		d.log.Warn("cannot watch interfaces; routes through one set down and up stay gone until the next change", "error", err)
 	}
 }
 

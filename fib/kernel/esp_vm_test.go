@@ -165,6 +165,16 @@ func TestPeregrinedWithKernelBackendAndESP(t *testing.T) {
 // apiGet fetches path from a peregrined's local API on socket.
 func apiGet(t *testing.T, socket, path string) []byte {
 	t.Helper()
+	b, err := apiTry(socket, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// apiTry is apiGet for a daemon that may not be listening yet: it
+// returns the error rather than failing the test.
+func apiTry(socket, path string) ([]byte, error) {
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", socket)
@@ -172,14 +182,14 @@ func apiGet(t *testing.T, socket, path string) []byte {
 	}}
 	resp, err := c.Get("http://peregrined" + path)
 	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		return nil, fmt.Errorf("GET %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s %v: %s", path, resp.Status, err, b)
+		return nil, fmt.Errorf("GET %s: %s %v: %s", path, resp.Status, err, b)
 	}
-	return b
+	return b, nil
 }
 
 // twoPEs is CE - PE1 - PE2 - CE in namespaces: the PEs share the core

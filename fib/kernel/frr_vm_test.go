@@ -404,13 +404,5 @@ func peregrineLabels(t *testing.T, sock, prefix string) map[string]int {
 // ns: netlink's Go package takes an IPv4-mapped address for IPv4.
 func ipIn(t *testing.T, ns netns.NsHandle, args ...string) {
 	t.Helper()
-	var out []byte
-	err := onThreadIn(ns, func() error {
-		var err error
-		out, err = exec.Command(ipBinary, args...).CombinedOutput()
-		return err
-	})
-	if err != nil {
-		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-	}
+	ipShow(t, ns, args...)
 }

@@ -118,6 +118,12 @@ func defaultVia(t testing.TB, ns netns.NsHandle, gw string) {
 // ping sends one ICMP or ICMPv6 echo from ns to dst and waits up to a
 // second for the reply.
 func ping(ns netns.NsHandle, dst string, id uint16) error {
+	return pingFrom(ns, netip.Addr{}, dst, id)
+}
+
+// pingFrom is ping with the echo sent from source src (a loopback's
+// address, say) where src is valid, rather than the outgoing interface's.
+func pingFrom(ns netns.NsHandle, src netip.Addr, dst string, id uint16) error {
 	a := netip.MustParseAddr(dst)
 	return onThreadIn(ns, func() error {
 		family, proto, request, reply := unix.AF_INET, unix.IPPROTO_ICMP, byte(8), byte(0)
@@ -133,6 +139,15 @@ func ping(ns netns.NsHandle, dst string, id uint16) error {
 			return err
 		}
 		defer unix.Close(fd)
+		if src.IsValid() {
+			var from unix.Sockaddr = &unix.SockaddrInet6{Addr: src.As16()}
+			if src.Is4() {
+				from = &unix.SockaddrInet4{Addr: src.As4()}
+			}
+			if err := unix.Bind(fd, from); err != nil {
+				return fmt.Errorf("bind %s: %w", src, err)
+			}
+		}
 		tv := unix.Timeval{Sec: 1}
 		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 		msg := make([]byte, 16)
