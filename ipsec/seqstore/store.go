@@ -14,7 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
 )
 
 // DefaultDir is where the daemon keeps its state unless configured
