@@ -91,7 +91,7 @@ func (t Tunnel) IsAH() bool { return t.Protocol == ProtocolAH }
 type SA struct {
 	// SPI is the security parameter index, 256..4294967295 (0-255 are
 	// reserved, RFC 4303 section 2.1). Inbound SPIs must be unique.
-	SPI    uint32     `config:"spi"`
+	SPI uint32 `config:"spi"`
 	// Cipher is the ESP transform (protocol esp).
 	Cipher esp.Cipher `config:"cipher"`
 	// Integrity is the AH transform (protocol ah): hmac-sha256-128 (key
