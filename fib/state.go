@@ -132,7 +132,7 @@ type SAParams struct {
 	// both AH; a backend that cannot carry AH keeps the tunnel closed.
 	AH  ah.Integ
 	Key []byte // cipher key followed by the 4-byte salt; AH: the transform's key
-	ESN    bool
+	ESN bool
 	// ReplayWindow and NoAntiReplay are for inbound SAs: the window in
 	// packets (0: the ESP engine's default, 1024) and an explicit opt-out
 	// of the anti-replay check. A backend applies a change of either with

@@ -58,7 +58,7 @@ func TestAHTunnel(t *testing.T) {
 				p[20] != ah.NextHeaderMPLS || binary.BigEndian.Uint32(p[24:]) != 0x1001 {
 				t.Fatalf("outer headers % x", p[:32])
 			}
-			if label := binary.BigEndian.Uint32(p[hl:]) >> 12; label != 2001 || !bytes.Equal(p[hl+4:hl+4+len(inner)][20:], inner[20:]) {
+			if label := binary.BigEndian.Uint32(p[hl:]) >> 12; label != 2001 || !bytes.Equal(p[hl+4 : hl+4+len(inner)][20:], inner[20:]) {
 				t.Fatalf("label %d or inner packet not in the clear after AH", label)
 			}
 			n := len(p) - 8

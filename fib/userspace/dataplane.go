@@ -130,8 +130,8 @@ type tunnelOut struct {
 	// remote from src.
 	ah  *ah.SA
 	src netip.Addr
-	udp    bool    // ESP-in-UDP to port 4500, else raw ESP
-	dst    esptransport.Dest
+	udp bool // ESP-in-UDP to port 4500, else raw ESP
+	dst esptransport.Dest
 	// extra is how many bytes more than an AEAD's overhead sa's suite
 	// may add (extraOverhead): the tunnel's inner MTU is that much
 	// below Options.MTU (pathMTU).
