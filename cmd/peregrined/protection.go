@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -15,6 +16,12 @@ import (
 
 // logProtection says at start which remote PEs may get plain MPLS.
 func logProtection(cfg *config.Config, log *slog.Logger) {
+	for i, t := range cfg.IPsec.Tunnels {
+		if t.IsAH() {
+			log.Warn("ipsec: AH tunnel: integrity only; the MPLS labels and the customer packets cross the core in the clear, readable by anyone on the path",
+				"tunnel", fmt.Sprintf("ipsec.tunnels[%d]", i), "remote", t.Remote, "out-integrity", t.Out.Integrity.String(), "in-integrity", t.In.Integrity.String())
+		}
+	}
 	if len(cfg.IPsec.UnprotectedPeers) == 0 {
 		return
 	}
