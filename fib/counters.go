@@ -69,7 +69,7 @@ type SACounters struct {
 	SPI      uint32
 	// AH, if valid, says the SA is AH with this transform (integrity
 	// only); its counters are in esp.Counters' fields of the same names.
-	AH ah.Integ
+	AH ah.Integ `json:",omitempty"`
 	esp.Counters
 	// Outbound SAs only: LastSeq is the last sequence number sealed, and
 	// NeedsRekey is esp.SA.NeedsRekey (the soft limit is passed: an IKE

@@ -54,7 +54,11 @@ func ParseInteg(s string) (Integ, error) {
 }
 
 // MarshalText implements encoding.TextMarshaler (configuration, JSON).
+// The zero value, "no AH transform" (an ESP SA's), is the empty text.
 func (i Integ) MarshalText() ([]byte, error) {
+	if i == 0 {
+		return nil, nil
+	}
 	if !i.IsValid() {
 		return nil, fmt.Errorf("ah: invalid integrity transform %d", uint8(i))
 	}

@@ -62,3 +62,18 @@ func TestManualGMACNeedsReservation(t *testing.T) {
 		t.Error("Reserve below the SA's sequence accepted")
 	}
 }
+
+// TestIntegText: the zero Integ (an ESP SA's) marshals to empty text, so
+// a struct holding one still encodes; a named one round-trips.
+func TestIntegText(t *testing.T) {
+	if b, err := Integ(0).MarshalText(); err != nil || len(b) != 0 {
+		t.Errorf("zero: %q, %v", b, err)
+	}
+	if _, err := Integ(9).MarshalText(); err == nil {
+		t.Error("an invalid transform marshalled")
+	}
+	var i Integ
+	if err := i.UnmarshalText([]byte("aes256gmac")); err != nil || i != AES256GMAC {
+		t.Errorf("unmarshal: %v, %v", i, err)
+	}
+}
