@@ -9,7 +9,9 @@ package interop_test
 //	                          192.168.0.1  .2
 //
 // pe1 -> pe2 is AES-128-GMAC (SPI 0x1001), pe2 -> pe1 HMAC-SHA-256-128
-// (SPI 0x2001). tshark is the independent oracle of what crossed.
+// (SPI 0x2001). tshark is the independent oracle of what crossed. pe2's
+// BGP session is passive, so that after pe1's restart the two GoBGPs do
+// not keep closing each other's connections from their idle states.
 
 import (
 	"context"
@@ -33,7 +35,7 @@ router: {id: %[1]s, asn: 65000}
 log: {level: debug}
 bgp:
   api: ''
-  neighbors: [{address: %[2]s, asn: 65000, local-address: %[1]s, connect-retry: 1s, hold-time: 9s}]
+  neighbors: [{address: %[2]s, asn: 65000, local-address: %[1]s, connect-retry: 1s, hold-time: 9s, passive: %[10]v}]
 vrfs:
   - {name: red, rd: '65000:%[3]d1', import-targets: ['65000:1'], export-targets: ['65000:1'], interfaces: [%[4]s]}
   - {name: blue, rd: '65000:%[3]d2', import-targets: ['65000:2'], export-targets: ['65000:2'], interfaces: [%[5]s]}
@@ -92,8 +94,8 @@ func TestAHBetweenPEs(t *testing.T) {
 	e := buildE2EWith(t, ctx, func(pe1, pe2 *netns.Node) (string, string) {
 		writeKeys(t, pe1, ahKeyAB, ahKeyBA)
 		writeKeys(t, pe2, ahKeyBA, ahKeyAB)
-		return fmt.Sprintf(ahConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "ce2", 0x1001, 0x2001, "aes128gmac", "hmac-sha256-128"),
-			fmt.Sprintf(ahConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "ce4", 0x2001, 0x1001, "hmac-sha256-128", "aes128gmac")
+		return fmt.Sprintf(ahConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "ce2", 0x1001, 0x2001, "aes128gmac", "hmac-sha256-128", false),
+			fmt.Sprintf(ahConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "ce4", 0x2001, 0x1001, "hmac-sha256-128", "aes128gmac", true)
 	})
 	red1, red2, blue1, blue2 := e.ce["ce-red-1"], e.ce["ce-red-2"], e.ce["ce-blue-1"], e.ce["ce-blue-2"]
 
@@ -185,8 +187,78 @@ func TestAHBetweenPEs(t *testing.T) {
 		waitPing(t, ctx, red1, "10.2.0.2") // the window did not move: the tunnel still works
 		must(t, ping(red1, "10.2.0.2", 3))
 	})
+
+	t.Run("kill -9 and restart pe1: its AH sequence (GMAC IV) continues", func(t *testing.T) {
+		// A restarted pe1 that counted from 1 again would reuse GMAC
+		// nonces under the manual key, and pe2's window would drop its
+		// packets as replays. The sequence persists in state.directory.
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		before := ahSA(t, ctx, e.pe2, "in", 0x1001)
+		time.Sleep(time.Second) // every packet of the old pe1 in the capture
+		lastSeq := binary.BigEndian.Uint32(lastAH(t, e.capture, 0x1001)[28:])
+		must(t, syscall.Kill(e.pe1.proc.Pid(), syscall.SIGKILL))
+		<-e.pe1.proc.Done()
+		killed := time.Now()
+		must(t, peers.Eventually(ctx, func(ctx context.Context) error {
+			var ns []struct {
+				Address string `json:"address"`
+				State   string `json:"state"`
+			}
+			if err := e.pe2.get(ctx, "/v1/bgp/neighbors", &ns); err != nil {
+				return err
+			}
+			for _, n := range ns {
+				if n.State == "established" {
+					return fmt.Errorf("pe2 still has %s established", n.Address)
+				}
+			}
+			return nil
+		}))
+		e.pe1 = startPE(t, e.pe1.node, e.cfg1)
+		e.pe1.waitImported(t, ctx, "red", "10.2.0.0/24 via 192.168.0.2 label * rd 65000:21", "fd00:2::/64 via 192.168.0.2 label * rd 65000:21")
+		waitPing(t, ctx, red1, "10.2.0.2")
+		must(t, ping(red1, "10.2.0.2", 3))
+		after := ahSA(t, ctx, e.pe2, "in", 0x1001)
+		if after.Drops["replayed"] != before.Drops["replayed"] || after.Drops["too-old"] != before.Drops["too-old"] {
+			t.Errorf("pe2 dropped the restarted pe1's packets as replays: %v, before %v", after.Drops, before.Drops)
+		}
+		if after.Packets <= before.Packets {
+			t.Errorf("pe2 opened nothing after the restart (%d, then %d)", before.Packets, after.Packets)
+		}
+		time.Sleep(500 * time.Millisecond) // tcpdump -U
+		if first := firstAHAfter(t, e.capture, 0x1001, killed); first <= lastSeq {
+			t.Errorf("restarted pe1 sealed with sequence %d, not above %d", first, lastSeq)
+		} else {
+			t.Logf("pe1 sealed up to sequence %d before kill -9, %d after the restart", lastSeq, first)
+		}
+	})
 }
 
+// firstAHAfter returns the sequence number of the first AH packet with
+// SPI spi captured after since.
+func firstAHAfter(t *testing.T, capture string, spi uint32, since time.Time) uint32 {
+	t.Helper()
+	f, err := os.Open(capture)
+	must(t, err)
+	defer f.Close()
+	r, err := pcap.NewReader(f)
+	must(t, err)
+	for {
+		ts, data, err := r.ReadPacket()
+		if err != nil {
+			break
+		}
+		if r.LinkType() == pcap.LinkTypeEthernet && len(data) >= 14 {
+			data = data[14:]
+		}
+		if ts.After(since) && len(data) >= 32 && data[0] == 0x45 && data[9] == 51 && binary.BigEndian.Uint32(data[24:]) == spi {
+			return binary.BigEndian.Uint32(data[28:])
+		}
+	}
+	t.Fatalf("no AH packet with SPI 0x%x after %v in %s", spi, since, capture)
+	return 0
+}
 // ahAPISA is one SA of /v1/ipsec/sa, decoded into the test's own struct.
 type ahAPISA struct {
 	Direction     string            `json:"direction"`
