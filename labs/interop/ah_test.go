@@ -259,6 +259,7 @@ func firstAHAfter(t *testing.T, capture string, spi uint32, since time.Time) uin
 	t.Fatalf("no AH packet with SPI 0x%x after %v in %s", spi, since, capture)
 	return 0
 }
+
 // ahAPISA is one SA of /v1/ipsec/sa, decoded into the test's own struct.
 type ahAPISA struct {
 	Direction     string            `json:"direction"`
