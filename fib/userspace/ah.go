@@ -37,8 +37,8 @@ import (
 //
 // AH cannot cross NAT: it covers the outer addresses, and RFC 3948 has no
 // AH-in-UDP; AH packets always travel as IP protocol 51, whatever the
-// tunnel's UDP setting. The kernel backend's gateway does not seal AH (its
-// tunnels find no ESP SA and drop, counted no-sa): fail closed.
+// tunnel's UDP setting. The kernel backend's gateway (gateway.go) seals
+// and opens AH the same way, handing the MPLS packet to the kernel whole.
 
 // heldAH is an AH SA with what it was made from (tunnels.go's lifetimes
 // apply: made again only when its key changes).

@@ -156,3 +156,27 @@ func TestAHAllocs(t *testing.T) {
 		})
 	}
 }
+
+// TestGatewayAH: the kernel backend's gateway seals an MPLS packet for an
+// AH tunnel in AH (the label stack in clear after the header) and its
+// peer's gateway hands the opened MPLS packet to the inbound TUN whole.
+func TestGatewayAH(t *testing.T) {
+	s1, s2 := ahStates(ah.HMACSHA256128)
+	gw1 := newTestGateway(t, pe1Addr, s1.Tunnels)
+	gw2 := newTestGateway(t, pe2Addr, s2.Tunnels)
+	buf, n := labeledBuf(2001, etherTypeMPLS)
+	want := bytes.Clone(buf[outHeadroom : outHeadroom+n])
+	pkt, to, why := gw1.outboundLabeled(&vrf{}, gw1.peer(pe2Addr), buf, outHeadroom, n)
+	if why != dropNone {
+		t.Fatalf("outboundLabeled: drop %d", why)
+	}
+	if to.ah == nil || pkt[9] != ah.ProtoAH || !bytes.Equal(pkt[20+ah.HMACSHA256128.HeaderLen():], want) {
+		t.Fatalf("not AH with the MPLS packet in clear: % x", pkt[:40])
+	}
+	rbuf := make([]byte, inBufSize)
+	copy(rbuf[inHeadroom:], pkt)
+	v, io, il, why := gw2.inboundAH(rbuf, inHeadroom, len(pkt))
+	if why != dropNone || v != gw2.labeled || !bytes.Equal(rbuf[io:io+il], want) {
+		t.Fatalf("inbound: drop %d, vrf %v", why, v)
+	}
+}
