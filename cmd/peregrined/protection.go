@@ -11,8 +11,9 @@ import (
 )
 
 // Protection per remote PE, as show output, metrics and the start-up log
-// say it (fib.State.Protection): "protected" (ESP tunnel), "unprotected"
-// (plain MPLS, allowed by ipsec.unprotected-peers) or "none" (dropped).
+// say it (fib.State.Protection): "protected" (ESP tunnel), "integrity-only"
+// (AH tunnel), "unprotected" (plain MPLS, allowed by
+// ipsec.unprotected-peers) or "none" (dropped).
 
 // logProtection says at start which remote PEs may get plain MPLS.
 func logProtection(cfg *config.Config, log *slog.Logger) {

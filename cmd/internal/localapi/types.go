@@ -62,6 +62,7 @@ type VRF struct {
 }
 
 // RemotePE is a remote PE and its protection: "protected" (ESP),
+// "integrity-only" (AH: labels and packets readable on the core),
 // "unprotected" (plain MPLS, as ipsec.unprotected-peers allows) or "none"
 // (no tunnel and not unprotected: its traffic is dropped).
 type RemotePE struct {
