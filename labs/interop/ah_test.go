@@ -226,8 +226,16 @@ func TestAHBetweenPEs(t *testing.T) {
 		if after.Packets <= before.Packets {
 			t.Errorf("pe2 opened nothing after the restart (%d, then %d)", before.Packets, after.Packets)
 		}
-		time.Sleep(500 * time.Millisecond) // tcpdump -U
-		if first := firstAHAfter(t, e.capture, 0x1001, killed); first <= lastSeq {
+		// tcpdump -U writes each packet as it comes; give it time to.
+		var first uint32
+		must(t, peers.Eventually(ctx, func(context.Context) error {
+			var ok bool
+			if first, ok = firstAHAfter(t, e.capture, 0x1001, killed); !ok {
+				return fmt.Errorf("no AH packet with SPI 0x1001 after the kill in %s yet", e.capture)
+			}
+			return nil
+		}))
+		if first <= lastSeq {
 			t.Errorf("restarted pe1 sealed with sequence %d, not above %d", first, lastSeq)
 		} else {
 			t.Logf("pe1 sealed up to sequence %d before kill -9, %d after the restart", lastSeq, first)
@@ -236,8 +244,8 @@ func TestAHBetweenPEs(t *testing.T) {
 }
 
 // firstAHAfter returns the sequence number of the first AH packet with
-// SPI spi captured after since.
-func firstAHAfter(t *testing.T, capture string, spi uint32, since time.Time) uint32 {
+// SPI spi captured after since, and whether there is one.
+func firstAHAfter(t *testing.T, capture string, spi uint32, since time.Time) (uint32, bool) {
 	t.Helper()
 	f, err := os.Open(capture)
 	must(t, err)
@@ -253,11 +261,10 @@ func firstAHAfter(t *testing.T, capture string, spi uint32, since time.Time) uin
 			data = data[14:]
 		}
 		if ts.After(since) && len(data) >= 32 && data[0] == 0x45 && data[9] == 51 && binary.BigEndian.Uint32(data[24:]) == spi {
-			return binary.BigEndian.Uint32(data[28:])
+			return binary.BigEndian.Uint32(data[28:]), true
 		}
 	}
-	t.Fatalf("no AH packet with SPI 0x%x after %v in %s", spi, since, capture)
-	return 0
+	return 0, false
 }
 
 // ahAPISA is one SA of /v1/ipsec/sa, decoded into the test's own struct.
