@@ -20,7 +20,8 @@ func logProtection(cfg *config.Config, log *slog.Logger) {
 	for i, t := range cfg.IPsec.Tunnels {
 		if t.IsAH() {
 			log.Warn("ipsec: AH tunnel: integrity only; the MPLS labels and the customer packets cross the core in the clear, readable by anyone on the path",
-				"tunnel", fmt.Sprintf("ipsec.tunnels[%d]", i), "remote", t.Remote, "out-integrity", t.Out.Integrity.String(), "in-integrity", t.In.Integrity.String())
+				"tunnel", fmt.Sprintf("ipsec.tunnels[%d]", i), "remote", t.Remote, "out-integrity", t.Out.Integrity.String(), "in-integrity", t.In.Integrity.String(),
+				"transport", "IP protocol 51 whatever ipsec.encapsulation says: AH covers the outer addresses and cannot cross NAT")
 		}
 	}
 	if len(cfg.IPsec.UnprotectedPeers) == 0 {
