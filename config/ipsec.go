@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/peregrine-net/peregrine/ipsec/ah"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 )
 
@@ -64,14 +65,41 @@ type Tunnel struct {
 	// risk. A readable persisted sequence is always continued, so leaving
 	// it set does not restart a running key.
 	ResetSequence bool `config:"reset-sequence"`
+	// Protocol is "esp" (the default: confidentiality and integrity) or
+	// "ah" (RFC 4302: integrity only). With ah the MPLS label stack and
+	// the customer's packets cross the core in the clear, protected
+	// against change and replay but readable by anyone on the path; the
+	// daemon logs a warning per AH tunnel at startup and `show ipsec sa`
+	// says "integrity only". AH is always IP protocol 51, whatever
+	// ipsec.encapsulation says: it covers the outer IP addresses, so it
+	// cannot cross NAT (RFC 3948 has no AH-in-UDP). It needs an IPv4
+	// ipsec.local-address: an IPv6 raw socket does not hand over the IP
+	// header the ICV covers.
+	Protocol string `config:"protocol"`
 }
+
+// Protocol values.
+const (
+	ProtocolESP = "esp"
+	ProtocolAH  = "ah"
+)
+
+// IsAH reports whether the tunnel's SAs are AH rather than ESP.
+func (t Tunnel) IsAH() bool { return t.Protocol == ProtocolAH }
 
 // SA is one direction's security association.
 type SA struct {
 	// SPI is the security parameter index, 256..4294967295 (0-255 are
 	// reserved, RFC 4303 section 2.1). Inbound SPIs must be unique.
-	SPI    uint32     `config:"spi"`
+	SPI uint32 `config:"spi"`
+	// Cipher is the ESP transform (protocol esp).
 	Cipher esp.Cipher `config:"cipher"`
+	// Integrity is the AH transform (protocol ah): hmac-sha256-128 (key
+	// 32 bytes), aes128gmac (16-byte AES key and 4-byte salt: 20) or
+	// aes256gmac (36). A manual GMAC key, like an ESP AEAD key, is
+	// safe only because its sequence (its IV) persists in
+	// state.directory.
+	Integrity ah.Integ `config:"integrity"`
 	// KeyFile holds the key material in hex: for the AEADs the cipher key
 	// followed by the 4-byte salt (20 bytes for aes128gcm16, 36 for
 	// aes256gcm16 and chacha20poly1305); for AES-CBC the AES key (16 or
@@ -116,8 +144,19 @@ func (c *Config) validateIPsec(bad badFunc) {
 			}
 			remotes[t.Remote] = i
 		}
-		validateSA(bad, p+".out", t.Out)
-		validateSA(bad, p+".in", t.In)
+		switch t.Protocol {
+		case "", ProtocolESP:
+			validateSA(bad, p+".out", t.Out)
+			validateSA(bad, p+".in", t.In)
+		case ProtocolAH:
+			if s.LocalAddress.IsValid() && !s.LocalAddress.Is4() {
+				bad(p+".protocol", "ah", "needs an IPv4 ipsec.local-address (is %s): an IPv6 raw socket does not deliver the outer header AH's ICV covers", s.LocalAddress)
+			}
+			validateAHSA(bad, p+".out", t.Out)
+			validateAHSA(bad, p+".in", t.In)
+		default:
+			bad(p+".protocol", strconv.Quote(t.Protocol), "want esp (the default) or ah (integrity only: labels and customer packets in the clear)")
+		}
 		if t.In.SPI >= 256 {
 			if other, dup := inSPIs[t.In.SPI]; dup {
 				bad(p+".in.spi", fmt.Sprintf("0x%x", t.In.SPI), "already used by %s: inbound SPIs pick the SA and must be unique", other)
@@ -134,9 +173,37 @@ func validateSA(bad badFunc, p string, sa SA) {
 	if !sa.Cipher.IsValid() {
 		bad(p+".cipher", "", "required: aes128gcm16, aes256gcm16, chacha20poly1305, or AES-CBC with HMAC-SHA2: aes128|aes256 with -sha256|-sha384|-sha512")
 	}
+	if sa.Integrity.IsValid() {
+		bad(p+".integrity", sa.Integrity.String(), "is an AH transform: set the tunnel's protocol: ah, or give an ESP cipher only")
+	}
 	if sa.KeyFile == "" {
 		bad(p+".key-file", "", "required: a file holding the key material in hex (see the cipher)")
 	}
+}
+
+// validateAHSA checks one direction of a protocol ah tunnel.
+func validateAHSA(bad badFunc, p string, sa SA) {
+	if sa.SPI < 256 {
+		bad(p+".spi", fmt.Sprintf("%d", sa.SPI), "must be 256..4294967295 (0-255 are reserved, RFC 4302)")
+	}
+	if sa.Cipher.IsValid() {
+		bad(p+".cipher", sa.Cipher.String(), "is an ESP cipher; AH encrypts nothing: with protocol ah give integrity: hmac-sha256-128, aes128gmac or aes256gmac")
+	}
+	if !sa.Integrity.IsValid() {
+		bad(p+".integrity", "", "required with protocol ah: hmac-sha256-128, aes128gmac or aes256gmac")
+	}
+	if sa.KeyFile == "" {
+		bad(p+".key-file", "", "required: a file holding the key material in hex (see the integrity transform)")
+	}
+}
+
+// keyNeed is the key length sa's transform takes and its name, for the
+// key file's check: the AH transform under protocol ah, else the cipher.
+func keyNeed(t *Tunnel, sa *SA) (int, string) {
+	if t.IsAH() {
+		return sa.Integrity.KeyLen(), fmt.Sprintf("%s needs %d", sa.Integrity, sa.Integrity.KeyLen())
+	}
+	return sa.Cipher.KeyLen(), fmt.Sprintf("%s needs %d (%s)", sa.Cipher, sa.Cipher.KeyLen(), sa.Cipher.KeyLayout())
 }
 
 // readKeys fills each SA's Key from its key file and checks its length
@@ -161,9 +228,9 @@ func (c *Config) readKeys(baseDir string) Errors {
 				errs = append(errs, &FieldError{Path: p, Value: strconv.Quote(d.sa.KeyFile), Reason: err.Error()})
 				continue
 			}
-			if want := d.sa.Cipher.KeyLen(); len(key) != want {
+			if want, what := keyNeed(t, d.sa); len(key) != want {
 				errs = append(errs, &FieldError{Path: p, Value: strconv.Quote(d.sa.KeyFile),
-					Reason: fmt.Sprintf("holds %d bytes; %s needs %d (%s)", len(key), d.sa.Cipher, want, d.sa.Cipher.KeyLayout())})
+					Reason: fmt.Sprintf("holds %d bytes; %s", len(key), what)})
 				clear(key)
 				continue
 			}

@@ -3,6 +3,7 @@ package fib
 import (
 	"net/netip"
 
+	"github.com/peregrine-net/peregrine/ipsec/ah"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 )
 
@@ -66,6 +67,9 @@ type SACounters struct {
 	Remote   netip.Addr
 	Outbound bool
 	SPI      uint32
+	// AH, if valid, says the SA is AH with this transform (integrity
+	// only); its counters are in esp.Counters' fields of the same names.
+	AH ah.Integ `json:",omitempty"`
 	esp.Counters
 	// Outbound SAs only: LastSeq is the last sequence number sealed, and
 	// NeedsRekey is esp.SA.NeedsRekey (the soft limit is passed: an IKE

@@ -23,7 +23,7 @@ func (p SAParams) Format(f fmt.State, _ rune) {
 // LogValue implements slog.LogValuer: the SA's parameters without its key.
 func (p SAParams) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("cipher", p.Cipher.String()),
+		slog.String("cipher", p.Transform()),
 		slog.String("spi", "0x"+hex32(p.SPI)),
 		slog.Bool("esn", p.ESN),
 		slog.Int("replay-window", p.ReplayWindow),
@@ -41,7 +41,7 @@ func (p SAParams) MarshalJSON() ([]byte, error) {
 		ESN          bool   `json:"esn"`
 		ReplayWindow int    `json:"replay-window"`
 		AntiReplay   bool   `json:"anti-replay"`
-	}{"0x" + hex32(p.SPI), p.Cipher.String(), p.ESN, p.ReplayWindow, !p.NoAntiReplay})
+	}{"0x" + hex32(p.SPI), p.Transform(), p.ESN, p.ReplayWindow, !p.NoAntiReplay})
 }
 
 func (p SAParams) redacted() string { return (&p).String() }

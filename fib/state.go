@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/peregrine-net/peregrine/bgp/vpn"
+	"github.com/peregrine-net/peregrine/ipsec/ah"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/mpls"
 )
@@ -124,8 +125,14 @@ type Tunnel struct {
 type SAParams struct {
 	SPI    uint32
 	Cipher esp.Cipher
-	Key    []byte // cipher key followed by the 4-byte salt
-	ESN    bool
+	// AH, if valid, makes the SA an AH one (RFC 4302: integrity only,
+	// the label stack and the customer packet in the clear) with this
+	// transform, and Cipher is unused: the tunnel's explicit choice
+	// (config ipsec.tunnels[].protocol). Both SAs of a tunnel are ESP or
+	// both AH; a backend that cannot carry AH keeps the tunnel closed.
+	AH  ah.Integ
+	Key []byte // cipher key followed by the 4-byte salt; AH: the transform's key
+	ESN bool
 	// ReplayWindow and NoAntiReplay are for inbound SAs: the window in
 	// packets (0: the ESP engine's default, 1024) and an explicit opt-out
 	// of the anti-replay check. A backend applies a change of either with
@@ -146,7 +153,22 @@ type SAParams struct {
 }
 
 func (p *SAParams) String() string {
+	if p.IsAH() {
+		return "ah " + p.AH.String() + " spi 0x" + hex32(p.SPI) + " (integrity only)"
+	}
 	return esp.Cipher(p.Cipher).String() + " spi 0x" + hex32(p.SPI)
+}
+
+// IsAH reports whether the SA is AH rather than ESP.
+func (p *SAParams) IsAH() bool { return p != nil && p.AH.IsValid() }
+
+// Transform names the SA's transform as show output prints it: the ESP
+// cipher, or "ah " and the AH integrity transform.
+func (p *SAParams) Transform() string {
+	if p.IsAH() {
+		return "ah " + p.AH.String()
+	}
+	return p.Cipher.String()
 }
 
 func hex32(v uint32) string {

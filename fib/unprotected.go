@@ -48,11 +48,15 @@ func (s *State) IsUnprotected(pe netip.Addr) bool {
 }
 
 // Protection names how traffic to remote PE pe leaves, as show output
-// and metrics say it: "protected" (a tunnel), "unprotected" (plain MPLS,
-// as the configuration allows) or "none" (dropped).
+// and metrics say it: "protected" (an ESP tunnel), "integrity-only" (an
+// AH tunnel: the labels and packets cross readable, protected against
+// change and replay), "unprotected" (plain MPLS, as the configuration
+// allows) or "none" (dropped).
 func (s *State) Protection(pe netip.Addr) string {
-	switch {
-	case s.Tunnels[pe.Unmap()] != nil:
+	switch t := s.Tunnels[pe.Unmap()]; {
+	case t != nil && t.Out.IsAH():
+		return "integrity-only"
+	case t != nil:
 		return "protected"
 	case s.IsUnprotected(pe):
 		return "unprotected"

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/ah"
 )
 
 // TestUnprotectedPeersReload: a reload that adds or removes an
@@ -69,5 +70,15 @@ func TestTunnelBeatsUnprotected(t *testing.T) {
 	}
 	if !s.IsUnprotected(addr("::ffff:10.0.0.9")) {
 		t.Error("an IPv4-mapped remote inside the prefix is not unprotected")
+	}
+}
+
+// TestProtectionAH: a PE reached through an AH tunnel is integrity-only,
+// not "protected": its labels and packets cross the core readable.
+func TestProtectionAH(t *testing.T) {
+	pe := netip.MustParseAddr("10.0.0.2")
+	s := &fib.State{Tunnels: map[netip.Addr]*fib.Tunnel{pe: {Remote: pe, Out: &fib.SAParams{SPI: 0x1001, AH: ah.HMACSHA256128}}}}
+	if got := s.Protection(pe); got != "integrity-only" {
+		t.Errorf("Protection = %q, want integrity-only", got)
 	}
 }

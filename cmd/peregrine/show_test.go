@@ -198,6 +198,8 @@ var (
 	fixtureSAs    = []localapi.SA{
 		{Remote: mustAddr("10.0.0.2"), Direction: "out", SPI: 0x1001, Cipher: "aes128gcm16", Packets: 1200, Bytes: 1680000, Drops: map[string]uint64{}},
 		{Remote: mustAddr("10.0.0.2"), Direction: "in", SPI: 0x2001, Cipher: "aes128gcm16", AntiReplay: true, ReplayWindow: 1024, Packets: 1100, Bytes: 1540000, Drops: map[string]uint64{"auth-failed": 2, "replayed": 1}},
+		{Remote: mustAddr("10.0.0.3"), Direction: "out", SPI: 0x1003, Protocol: "ah", IntegrityOnly: true, Cipher: "hmac-sha256-128", Packets: 7, Bytes: 700, Drops: map[string]uint64{}},
+		{Remote: mustAddr("10.0.0.3"), Direction: "in", SPI: 0x2003, Protocol: "ah", IntegrityOnly: true, Cipher: "aes128gmac", AntiReplay: true, ReplayWindow: 1024, Packets: 6, Bytes: 600, Drops: map[string]uint64{"auth-failed": 1}},
 	}
 	fixtureAttachments = []localapi.Attachment{
 		{Name: "gw-blue", VRF: "blue", Kind: "gateway", State: "down", SiteTS: []netip.Prefix{mustPrefix("10.9.0.0/24")}, Drops: map[string]uint64{}},

@@ -171,8 +171,12 @@ func (dp *dataplane) saDocs() []localapi.SA {
 			if dir.p == nil {
 				continue
 			}
-			sa := localapi.SA{Remote: t.remote, Direction: dir.name, SPI: dir.p.SPI, Cipher: dir.p.Cipher.String(),
+			sa := localapi.SA{Remote: t.remote, Direction: dir.name, SPI: dir.p.SPI, Protocol: "esp", Cipher: dir.p.Cipher.String(),
 				ESN: dir.p.ESN, AntiReplay: !dir.p.NoAntiReplay, Drops: map[string]uint64{}}
+			if dir.p.IsAH() {
+				// AH's window is always on (package ipsec/ah).
+				sa.Protocol, sa.IntegrityOnly, sa.Cipher, sa.AntiReplay = "ah", true, dir.p.AH.String(), true
+			}
 			if dir.name == "in" && sa.AntiReplay {
 				sa.ReplayWindow = cmp.Or(dir.p.ReplayWindow, 1024)
 			}

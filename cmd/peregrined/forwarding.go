@@ -118,6 +118,13 @@ func fibConfig(cfg *config.Config) fib.Config {
 		ft.Out = saParams(t.Out, cfg.IPsec.ReplayWindow)
 		ft.Out.PersistSequence, ft.Out.ResetSequence = true, t.ResetSequence
 		ft.In = saParams(t.In, cfg.IPsec.ReplayWindow)
+		if t.IsAH() {
+			// AH is IP protocol 51 whatever ipsec.encapsulation says.
+			ft.UDP = false
+			ft.Out.Cipher, ft.Out.AH = 0, t.Out.Integrity
+			ft.In.Cipher, ft.In.AH = 0, t.In.Integrity
+			ft.In.NoAntiReplay = false // AH's window is always on
+		}
 		fc.Tunnels = append(fc.Tunnels, ft)
 	}
 	return fc

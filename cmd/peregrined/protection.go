@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -10,11 +11,19 @@ import (
 )
 
 // Protection per remote PE, as show output, metrics and the start-up log
-// say it (fib.State.Protection): "protected" (ESP tunnel), "unprotected"
-// (plain MPLS, allowed by ipsec.unprotected-peers) or "none" (dropped).
+// say it (fib.State.Protection): "protected" (ESP tunnel), "integrity-only"
+// (AH tunnel), "unprotected" (plain MPLS, allowed by
+// ipsec.unprotected-peers) or "none" (dropped).
 
 // logProtection says at start which remote PEs may get plain MPLS.
 func logProtection(cfg *config.Config, log *slog.Logger) {
+	for i, t := range cfg.IPsec.Tunnels {
+		if t.IsAH() {
+			log.Warn("ipsec: AH tunnel: integrity only; the MPLS labels and the customer packets cross the core in the clear, readable by anyone on the path",
+				"tunnel", fmt.Sprintf("ipsec.tunnels[%d]", i), "remote", t.Remote, "out-integrity", t.Out.Integrity.String(), "in-integrity", t.In.Integrity.String(),
+				"transport", "IP protocol 51 whatever ipsec.encapsulation says: AH covers the outer addresses and cannot cross NAT")
+		}
+	}
 	if len(cfg.IPsec.UnprotectedPeers) == 0 {
 		return
 	}

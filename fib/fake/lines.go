@@ -214,7 +214,7 @@ func saText(p *fib.SAParams, in bool) string {
 	if p == nil {
 		return " none"
 	}
-	s := fmt.Sprintf(" spi 0x%08x %s", p.SPI, p.Cipher)
+	s := fmt.Sprintf(" spi 0x%08x %s", p.SPI, p.Transform())
 	if p.ESN {
 		s += " esn"
 	}

@@ -65,6 +65,7 @@ type Backend struct {
 	queues int
 	sys    *system
 	net    atomic.Pointer[esptransport.Sockets] // read by the TUN readers
+	ahSock atomic.Pointer[ahSocket]             // AH, IP protocol 51 (ahsock.go)
 	wg     sync.WaitGroup                       // reader goroutines
 	mu     sync.Mutex                           // held by Apply, Close and Stats
 	tuns   map[string]*tunDev                   // by VRF name; guarded by mu
@@ -278,7 +279,7 @@ func (b *Backend) setLocal(local netip.Addr) error {
 		go b.readSocket(next.ESP)
 		b.log.Info("ESP sockets open", "local", local, "udp", wire.PortNATT)
 	}
-	return errors.Join(err, old.Close())
+	return errors.Join(err, old.Close(), b.setLocalAH(local))
 }
 
 // Close stops the fast path, removes the TUN devices and the routes the
@@ -307,7 +308,7 @@ func (b *Backend) Close() error {
 	if b.applied {
 		errs = append(errs, b.sys.syncRules(quarantine, false))
 	}
-	errs = append(errs, b.net.Swap(nil).Close(), b.closeCores())
+	errs = append(errs, b.net.Swap(nil).Close(), b.closeCores(), b.setLocalAH(netip.Addr{}))
 	errs = append(errs, closeTUNs(slices.Collect(maps.Values(b.tuns))))
 	clear(b.tuns)
 	if b.applied {

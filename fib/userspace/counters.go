@@ -54,6 +54,8 @@ type globalCounters struct {
 	ike        atomic.Uint64
 	keepalives atomic.Uint64
 	plainIn    atomic.Uint64 // MPLS frames received on core interfaces
+	// ahUnknownSPI counts AH packets for no inbound AH SA (ah.go).
+	ahUnknownSPI atomic.Uint64
 }
 
 func dropsFrom(c *[numDrops]atomic.Uint64) fib.Drops {

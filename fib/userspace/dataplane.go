@@ -9,6 +9,7 @@ import (
 
 	"github.com/gaissmai/bart"
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/ah"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/ipsec/esptransport"
 	"github.com/peregrine-net/peregrine/ipsec/seqstore"
@@ -42,7 +43,9 @@ type dataplane struct {
 	// attIn are the attachments' inbound SAs by SPI (attach.go), kept
 	// apart from spis.
 	attIn atomic.Pointer[map[uint32]*attachIn]
-	cnt   globalCounters
+	// ahSPIs are the inbound AH SAs by SPI (ah.go).
+	ahSPIs atomic.Pointer[map[uint32]*ah.SA]
+	cnt    globalCounters
 
 	// Owned by update's caller.
 	vrfs   map[string]*vrf
@@ -60,6 +63,9 @@ type dataplane struct {
 	// SAs (attach.go); their outbound SAs are in outSAs.
 	atts     map[string]*attachment
 	attInSAs map[uint32]*heldSA
+	// ahOut and ahInSAs are the AH tunnels' SAs (ah.go).
+	ahOut   map[outKey]*heldAH
+	ahInSAs map[uint32]*heldAH
 }
 
 // vrf is one VRF in the fast path.
@@ -119,9 +125,13 @@ type peer struct {
 // tunnelOut is how packets leave toward a peer. Immutable once published.
 type tunnelOut struct {
 	remote netip.Addr
-	sa     *esp.SA // nil: the tunnel has no outbound SA yet
-	udp    bool    // ESP-in-UDP to port 4500, else raw ESP
-	dst    esptransport.Dest
+	sa     *esp.SA // nil: the tunnel has no outbound ESP SA yet
+	// ah, set instead of sa for an AH tunnel (ah.go), seals toward
+	// remote from src.
+	ah  *ah.SA
+	src netip.Addr
+	udp bool // ESP-in-UDP to port 4500, else raw ESP
+	dst esptransport.Dest
 	// extra is how many bytes more than an AEAD's overhead sa's suite
 	// may add (extraOverhead): the tunnel's inner MTU is that much
 	// below Options.MTU (pathMTU).
@@ -159,7 +169,10 @@ func newDataplane(mode mpls.TTLMode, ike func(netip.AddrPort, []byte), mtu int) 
 		inSAs: map[uint32]*heldSA{}, outSAs: map[outKey]*heldSA{},
 		hops: map[hopKey]*nextHop{}, plains: map[netip.Addr]*plainOut{},
 		atts: map[string]*attachment{}, attInSAs: map[uint32]*heldSA{},
+		ahOut: map[outKey]*heldAH{}, ahInSAs: map[uint32]*heldAH{},
 	}
+	noAH := map[uint32]*ah.SA{}
+	d.ahSPIs.Store(&noAH)
 	empty := map[mpls.Label]*vrf{}
 	d.lfib.Store(&empty)
 	noAtts := map[uint32]*attachIn{}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/ah"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/ipsec/esptransport"
 	"github.com/peregrine-net/peregrine/mpls"
@@ -160,7 +161,13 @@ func (g *Gateway) readPeer(gp *gwPeer) {
 		}
 		send.Reset(false)
 		send.Add(pkt, &t.dst)
-		if lost := b.net.Load().Send(send); lost > 0 {
+		var lost int
+		if t.ah != nil {
+			lost = b.sendAH(send)
+		} else {
+			lost = b.net.Load().Send(send)
+		}
+		if lost > 0 {
 			gp.v.cnt.outDrops[dropTx].Add(uint64(lost))
 		}
 	}
@@ -177,10 +184,15 @@ func (d *dataplane) outboundLabeled(v *vrf, p *peer, buf []byte, off, n int) (pk
 	if t == nil {
 		return nil, nil, v.dropOut(dropNoTunnel)
 	}
-	if t.sa == nil {
+	var err error
+	switch {
+	case t.ah != nil: // an AH tunnel (ah.go): the labels stay readable
+		pkt, err = t.ah.SealTunnel(buf, off, n, ah.NextHeaderMPLS, t.src, t.remote)
+	case t.sa == nil:
 		return nil, nil, v.dropOut(dropNoSA)
+	default:
+		pkt, err = t.sa.Seal(buf, off, n, esp.NextHeaderMPLS)
 	}
-	pkt, err := t.sa.Seal(buf, off, n, esp.NextHeaderMPLS)
 	if err != nil {
 		return nil, nil, v.dropOut(dropSealError)
 	}

@@ -17,6 +17,8 @@ type readBatch struct {
 	bufs  [][]byte
 	sizes []int
 	send  *esptransport.SendBatch
+	// ah queues the batch's AH packets for the AH socket (ahsock.go).
+	ah *esptransport.SendBatch
 	// frames queues the batch's plain MPLS frames (plain.go); they point
 	// into bufs, so they are sent before the batch goes back.
 	frames *frameSender
@@ -27,6 +29,7 @@ func newReadBatch(bufSize int) *readBatch {
 		bufs:   newBufs(batchSize, bufSize),
 		sizes:  make([]int, batchSize),
 		send:   esptransport.NewSendBatch(batchSize),
+		ah:     esptransport.NewSendBatch(batchSize),
 		frames: &frameSender{m: newFrameBatch(batchSize)},
 	}
 }

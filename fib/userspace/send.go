@@ -92,6 +92,9 @@ func (d *dataplane) outbound(v *vrf, buf []byte, off, n int) (pkt []byte, to *tu
 		v.cnt.outBytes.Add(uint64(n))
 		return pkt, t, dropNone
 	}
+	if t.ah != nil {
+		return d.sealAH(v, t, hop, buf, off, n, ttl)
+	}
 	if t.sa == nil {
 		if t.att != nil {
 			t.att.cnt.noSA.Add(1)
@@ -179,11 +182,14 @@ func (b *Backend) forwardBatch(v *vrf, dev tun.Device, rb *readBatch, n int, icm
 	socks := b.net.Load()
 	send := rb.send
 	send.Reset(socks.GSO())
+	rb.ah.Reset(false)
 	for i := range n {
 		pkt, t, why := b.dp.outbound(v, readBufs[i], outHeadroom, rb.sizes[i])
 		switch {
 		case why == dropNone && t.plain != nil:
 			rb.frames.add(v, b.dp, t, readBufs[i], pkt)
+		case why == dropNone && t.ah != nil:
+			rb.ah.Add(pkt, &t.dst)
 		case why == dropNone:
 			send.Add(pkt, &t.dst)
 		case why == dropTooBig:
@@ -192,6 +198,11 @@ func (b *Backend) forwardBatch(v *vrf, dev tun.Device, rb *readBatch, n int, icm
 	}
 	if lost := socks.Send(send); lost > 0 {
 		v.cnt.outDrops[dropTx].Add(uint64(lost))
+	}
+	if _, raw := rb.ah.Messages(); raw > 0 {
+		if lost := b.sendAH(rb.ah); lost > 0 {
+			v.cnt.outDrops[dropTx].Add(uint64(lost))
+		}
 	}
 	rb.frames.flush(v)
 	return true

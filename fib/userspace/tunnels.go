@@ -54,16 +54,26 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 		if k.att != "" {
 			continue // updateAttachments'
 		}
-		if t := tunnels[k.remote]; t == nil || t.Out == nil || t.Out.SPI != k.spi {
+		if t := tunnels[k.remote]; t == nil || t.Out == nil || t.Out.IsAH() || t.Out.SPI != k.spi {
 			h.release()
 			delete(d.outSAs, k)
 		}
 	}
-	wantIn := map[uint32]bool{}
+	d.releaseAHOut(tunnels)
+	wantIn, wantAHIn := map[uint32]bool{}, map[uint32]bool{}
 	for remote, t := range tunnels {
 		p := d.peer(remote)
 		out := &tunnelOut{remote: remote, udp: t.UDP, dst: esptransport.DestOf(remote, t.UDP)}
-		if t.Out != nil {
+		if t.Out.IsAH() {
+			// AH is IP protocol 51 whatever t.UDP says (ah.go).
+			out.udp, out.dst, out.src = false, esptransport.DestOf(remote, false), s.LocalAddress.Unmap()
+			h, err := d.keepOutboundAH(outKey{remote: remote, spi: t.Out.SPI}, t.Out)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("tunnel %s: outbound AH SA: %w", remote, err))
+			} else {
+				out.ah = h.sa
+			}
+		} else if t.Out != nil {
 			h, err := d.keepOutbound(outKey{remote: remote, spi: t.Out.SPI}, t.Out)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("tunnel %s: outbound SA: %w", remote, err))
@@ -75,6 +85,13 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 		p.out.Store(out)
 		for _, in := range append([]*fib.SAParams{t.In}, t.RetiringIn...) {
 			if in == nil {
+				continue
+			}
+			if in.IsAH() {
+				wantAHIn[in.SPI] = true
+				if err := d.keepInboundAH(in, remote); err != nil {
+					errs = append(errs, fmt.Errorf("tunnel %s: inbound AH SA: %w", remote, err))
+				}
 				continue
 			}
 			wantIn[in.SPI] = true
@@ -103,6 +120,7 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 			delete(d.inSAs, spi)
 		}
 	}
+	d.publishAHIn(wantAHIn)
 	return errs
 }
 
@@ -202,10 +220,10 @@ func (d *dataplane) stats() fib.Stats {
 		s.VRFs[name] = v.stats()
 	}
 	tc := d.spis.Counters()
-	s.UnknownSPI, s.Truncated = tc.UnknownSPI, tc.Truncated
+	s.UnknownSPI, s.Truncated = tc.UnknownSPI+d.cnt.ahUnknownSPI.Load(), tc.Truncated
 	s.IKE, s.Keepalives = d.cnt.ike.Load(), d.cnt.keepalives.Load()
 	s.PlainIn = d.cnt.plainIn.Load()
-	s.SAs = d.saStats()
+	s.SAs = append(d.saStats(), d.ahStats()...)
 	var attSAs []fib.SACounters
 	s.Attachments, attSAs = d.attachStats()
 	s.SAs = append(s.SAs, attSAs...)

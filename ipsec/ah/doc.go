@@ -49,7 +49,9 @@
 // being the last 4 bytes of the key material; the tag is the ICV. The IV
 // is the sequence number: unique per SA since Seal never reuses one
 // (ErrSequenceExhausted), and a manually keyed GMAC SA, whose sender could
-// restart at 1 under the same key, is refused (Config.ManualKey).
+// restart at 1 under the same key, seals nothing until Reserve has placed
+// its sequence above every number the key may have used (Config.ManualKey;
+// package ipsec/seqstore persists it, as for ESP).
 //
 // The fields are zeroed in the caller's buffer for the computation and
 // put back afterwards, so the ICV input is one contiguous slice (GMAC

@@ -53,6 +53,28 @@ func ParseInteg(s string) (Integ, error) {
 	return 0, fmt.Errorf("ah: unknown integrity transform %q (want hmac-sha256-128, aes128gmac or aes256gmac)", s)
 }
 
+// MarshalText implements encoding.TextMarshaler (configuration, JSON).
+// The zero value, "no AH transform" (an ESP SA's), is the empty text.
+func (i Integ) MarshalText() ([]byte, error) {
+	if i == 0 {
+		return nil, nil
+	}
+	if !i.IsValid() {
+		return nil, fmt.Errorf("ah: invalid integrity transform %d", uint8(i))
+	}
+	return []byte(integNames[i]), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (i *Integ) UnmarshalText(text []byte) error {
+	p, err := ParseInteg(string(text))
+	if err != nil {
+		return err
+	}
+	*i = p
+	return nil
+}
+
 // IsGMAC reports whether the transform is AES-GMAC.
 func (i Integ) IsGMAC() bool { return i == AES128GMAC || i == AES256GMAC }
 

@@ -26,10 +26,13 @@ type Config struct {
 	// the high 32 bits enter the ICV but are not sent.
 	ESN bool
 	// ManualKey says the key was configured rather than negotiated. A
-	// manually keyed AES-GMAC SA is refused: its IV is the sequence
-	// number, and a sender that restarts counting from 1 under the same
-	// key reuses GMAC nonces, which gives the key's hash subkey away.
-	// HMAC-SHA-256-128 has no nonce and is fine under a manual key.
+	// manually keyed AES-GMAC SA seals nothing until Reserve has placed
+	// its sequence above every number the key may have used before (as
+	// package ipsec/seqstore does): its IV is the sequence number, and a
+	// sender that restarts counting from 1 under the same key reuses GMAC
+	// nonces, which gives the key's hash subkey away. Seal refuses it
+	// with ErrNotReserved. HMAC-SHA-256-128 has no nonce; its peer's
+	// anti-replay window still wants the sequence continued.
 	ManualKey bool
 	// ReplayWindow is the anti-replay window in packets: 0 for the
 	// default (replay.DefaultSize), else replay.MinSize to replay.MaxSize.
@@ -66,6 +69,11 @@ type SA struct {
 	work    sync.Pool
 	limit   uint64
 	rekeyAt uint64
+	// mustReserve: a manually keyed GMAC SA seals nothing before Reserve
+	// (Config.ManualKey).
+	mustReserve bool
+	// reserved, if set, bounds Seal further (Reserve, sequence.go).
+	reserved *reservation
 
 	_      cacheLinePad
 	seq    atomic.Uint64
@@ -99,10 +107,8 @@ func NewSA(cfg Config) (*SA, error) {
 		// Never print the key itself.
 		return nil, fmt.Errorf("ah: Config.Key: %s takes %d bytes, got %d", cfg.Integ, want, len(cfg.Key))
 	}
-	if cfg.ManualKey && cfg.Integ.IsGMAC() {
-		return nil, fmt.Errorf("ah: Config.Integ: %s under a manual key would reuse GMAC nonces after a restart; use hmac-sha256-128 or IKE", cfg.Integ)
-	}
-	sa := &SA{spi: cfg.SPI, integ: cfg.Integ, esn: cfg.ESN, limit: 1<<32 - 1}
+	sa := &SA{spi: cfg.SPI, integ: cfg.Integ, esn: cfg.ESN, limit: 1<<32 - 1,
+		mustReserve: cfg.ManualKey && cfg.Integ.IsGMAC()}
 	if cfg.ESN {
 		sa.limit = 1<<64 - 1
 	}
@@ -174,21 +180,6 @@ func (sa *SA) LastSeq() uint64 { return sa.seq.Load() }
 
 // NeedsRekey reports whether Seal has used Config.RekeyAfter numbers.
 func (sa *SA) NeedsRekey() bool { return sa.seq.Load() >= sa.rekeyAt }
-
-// nextSeq hands out the next outbound sequence number, or false once the
-// sequence space is used up. It never returns a number twice and never
-// wraps (a compare-and-swap loop, as esp's).
-func (sa *SA) nextSeq() (uint64, bool) {
-	for {
-		cur := sa.seq.Load()
-		if cur >= sa.limit {
-			return 0, false
-		}
-		if sa.seq.CompareAndSwap(cur, cur+1) {
-			return cur + 1, true
-		}
-	}
-}
 
 // inferSeq returns the full sequence number of a received packet from its
 // low 32 bits (RFC 4302 section 3.4.3 with ESN: RFC 4303 appendix A).

@@ -42,9 +42,9 @@ func (sa *SA) SealTunnel(buf []byte, off, n int, nextHeader uint8, src, dst neti
 	if ahLen+n > 0xffff-h {
 		return nil, sa.sealErr(ErrTooLong)
 	}
-	seq, ok := sa.nextSeq()
-	if !ok {
-		return nil, sa.sealErr(ErrSequenceExhausted)
+	seq, err := sa.takeSeq()
+	if err != nil {
+		return nil, sa.sealErr(err)
 	}
 	start := off - h - ahLen
 	if v6 {
@@ -83,9 +83,9 @@ func (sa *SA) SealTransport(buf []byte, off, n int) ([]byte, error) {
 	if n+ahLen > 0xffff+IPv6HeaderLen*boolInt(v6) {
 		return nil, sa.sealErr(ErrTooLong)
 	}
-	seq, ok := sa.nextSeq()
-	if !ok {
-		return nil, sa.sealErr(ErrSequenceExhausted)
+	seq, err := sa.takeSeq()
+	if err != nil {
+		return nil, sa.sealErr(err)
 	}
 	start := off - ahLen
 	copy(buf[start:start+h], pkt[:h])

@@ -98,6 +98,11 @@ func (m *Batch) join(i int, pkt []byte, t *Dest) bool {
 // with GSO, fewer than its packets.
 func (b *SendBatch) Messages() (udp, raw int) { return b.udp.n, b.raw.n }
 
+// SendRaw sends the batch's raw messages on s, which need not be a
+// Sockets' (the userspace fast path sends AH, IP protocol 51, this way),
+// and returns how many packets were lost.
+func (b *SendBatch) SendRaw(s *Socket) (lost int) { return s.SendMmsg(&b.raw) }
+
 // SendUDP sends the batch's UDP messages on s, which need not be a
 // Sockets' (tests send between loopback sockets), and returns how many
 // packets were lost.

@@ -16,10 +16,10 @@
 //
 // The packet path does no I/O. Attach reserves a block of sequence numbers
 // (Block, 2^20 by default) by writing the new mark to disk and syncing it
-// before the SA may use any number in the block (esp.SA.Reserve stops
+// before the SA may use any number in the block (Sequenced.Reserve, esp.SA or ah.SA, stops
 // Seal at the mark). When an SA has used half of its block, Seal asks for
 // more (a non-blocking signal); a goroutine writes mark + Block, syncs it
-// and only then raises the SA's ceiling (esp.SA.Extend). If the write
+// and only then raises the SA's ceiling (Sequenced.Extend). If the write
 // fails, the SA stops sealing at the old mark, dropping and counting
 // (SeqExhausted), and the write is retried every second; it never seals
 // beyond what is on disk. After a crash, everything up to the mark counts

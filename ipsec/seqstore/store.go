@@ -14,8 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/peregrine-net/peregrine/ipsec/esp"
 )
 
 // DefaultDir is where the daemon keeps its state unless configured
@@ -97,6 +95,22 @@ func Open(dir string, log *slog.Logger, opts Options) *Store {
 // Path is the state file.
 func (s *Store) Path() string { return s.path }
 
+// Sequenced is an outbound SA whose sequence numbers a Store reserves:
+// *esp.SA and *ah.SA. Keys are told apart by their fingerprint alone, so
+// an ESP and an AH SA share the file, each under its own key.
+type Sequenced interface {
+	// ESN reports 64-bit sequence numbers (else 32).
+	ESN() bool
+	// LastSeq is the last number the SA sealed with.
+	LastSeq() uint64
+	// NeedsRekey reports the SA past its soft limit.
+	NeedsRekey() bool
+	// Reserve and Extend bound Seal by what the Store persisted
+	// (esp.SA.Reserve).
+	Reserve(last, ceiling, refillAt uint64, refill func()) error
+	Extend(ceiling, refillAt uint64)
+}
+
 // Tunnel names the SA being attached, for the file and the errors.
 type Tunnel struct {
 	Remote netip.Addr
@@ -116,7 +130,7 @@ type Reservation struct {
 	s       *Store
 	fp      fingerprint
 	t       Tunnel // Key cleared
-	sa      *esp.SA
+	sa      Sequenced
 	limit   uint64
 	pending atomic.Bool // Seal asked for more; the writer has not yet answered
 	warned  bool        // the rotate-the-key warning was logged; guarded by s.mu
@@ -148,9 +162,9 @@ var ErrKeyUsedUp = errors.New("seqstore: the key's sequence numbers are used up:
 
 // Attach reserves sequence numbers for sa, a new outbound SA of tunnel t,
 // above its key's mark, writes the new mark to disk and only then lets
-// sa use them (esp.SA.Reserve). sa must not have sealed anything or be
+// sa use them (Sequenced.Reserve). sa must not have sealed anything or be
 // shared yet. On error sa must not be used.
-func (s *Store) Attach(sa *esp.SA, t Tunnel) (*Reservation, error) {
+func (s *Store) Attach(sa Sequenced, t Tunnel) (*Reservation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.mu.closed {

@@ -5,12 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/ipsec/ah"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 )
 
@@ -389,5 +391,52 @@ func TestMissingStateAfterUseKeepsTunnelClosed(t *testing.T) {
 	mustAttach(t, s2, sa, tunnel(keyA))
 	if got, _ := sealSeq(sa); got != 1 {
 		t.Errorf("first start in an empty directory: sequence %d, want 1", got)
+	}
+}
+
+// TestAttachAH: a manually keyed AH SA's sequence persists as ESP's does:
+// after a "restart" (a new Store on the same directory) an AES-GMAC SA
+// under the same key continues above every number it may have used, so
+// its GMAC IV never repeats.
+func TestAttachAH(t *testing.T) {
+	dir := t.TempDir()
+	key := bytes.Repeat([]byte{0xc3}, ah.AES128GMAC.KeyLen())
+	newAH := func() *ah.SA {
+		sa, err := ah.NewSA(ah.Config{SPI: 0x2002, Integ: ah.AES128GMAC, Key: key, ManualKey: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sa
+	}
+	seal := func(sa *ah.SA) uint32 {
+		t.Helper()
+		buf := make([]byte, ah.Headroom+32)
+		pkt, err := sa.SealTunnel(buf, ah.Headroom, 32, ah.NextHeaderMPLS, netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return binary.BigEndian.Uint32(pkt[ah.IPv4HeaderLen+8:])
+	}
+	tun := Tunnel{Remote: netip.MustParseAddr("192.0.2.2"), SPI: 0x2002, Key: key}
+	s1 := Open(dir, nil, Options{})
+	sa1 := newAH()
+	if _, err := s1.Attach(sa1, tun); err != nil {
+		t.Fatal(err)
+	}
+	var last uint32
+	for range 5 {
+		last = seal(sa1)
+	}
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := Open(dir, nil, Options{})
+	defer s2.Close()
+	sa2 := newAH()
+	if _, err := s2.Attach(sa2, tun); err != nil {
+		t.Fatal(err)
+	}
+	if got := seal(sa2); got <= last {
+		t.Fatalf("after restart the AH SA sealed with sequence (GMAC IV) %d, not above %d", got, last)
 	}
 }

@@ -62,6 +62,7 @@ type VRF struct {
 }
 
 // RemotePE is a remote PE and its protection: "protected" (ESP),
+// "integrity-only" (AH: labels and packets readable on the core),
 // "unprotected" (plain MPLS, as ipsec.unprotected-peers allows) or "none"
 // (no tunnel and not unprotected: its traffic is dropped).
 type RemotePE struct {
@@ -116,9 +117,14 @@ type LabelEntry struct {
 // SA is one IPsec security association of a tunnel. Keys are never part
 // of it.
 type SA struct {
-	Remote       netip.Addr        `json:"remote"`
-	Direction    string            `json:"direction"` // "in" or "out"
-	SPI          uint32            `json:"spi"`
+	Remote    netip.Addr `json:"remote"`
+	Direction string     `json:"direction"` // "in" or "out"
+	SPI       uint32     `json:"spi"`
+	// Protocol is "esp" or "ah". AH SAs are IntegrityOnly: the label
+	// stack and the customer's packets cross the core in the clear.
+	Protocol      string `json:"protocol"`
+	IntegrityOnly bool   `json:"integrity-only,omitempty"`
+	// Cipher is the ESP cipher, or the AH integrity transform.
 	Cipher       string            `json:"cipher"`
 	ESN          bool              `json:"esn"`
 	AntiReplay   bool              `json:"anti-replay"`

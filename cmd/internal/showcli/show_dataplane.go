@@ -108,7 +108,11 @@ func printSAs(w io.Writer, sas []localapi.SA) {
 		case s.AntiReplay:
 			replay = fmt.Sprint(s.ReplayWindow)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t0x%08x\t%s\t%s\t%s\t%d\t%d\t%s\n", s.Remote, s.Direction, s.SPI, s.Cipher, yesNo(s.ESN), replay, s.Packets, s.Bytes, drops(s.Drops))
+		cipher := s.Cipher
+		if s.Protocol == "ah" {
+			cipher = "ah " + s.Cipher + " (integrity only)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t0x%08x\t%s\t%s\t%s\t%d\t%d\t%s\n", s.Remote, s.Direction, s.SPI, cipher, yesNo(s.ESN), replay, s.Packets, s.Bytes, drops(s.Drops))
 	}
 	tw.Flush()
 }
