@@ -61,7 +61,9 @@ func StartPing(n *netns.Node, dst string, count int, interval time.Duration) *Pi
 	p := &PingRun{start: time.Now(), interval: interval, count: count, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(count)*interval+30*time.Second)
+		// ping may fall behind its schedule on a loaded host: a tenth
+		// more, and 30 s for the last replies.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(count)*interval*11/10+30*time.Second)
 		defer cancel()
 		// ping exits 1 when replies are missing; the output says which.
 		p.out, p.err = n.Exec(ctx, "ping", "-c", fmt.Sprint(count), "-i", fmt.Sprintf("%.3f", interval.Seconds()), "-W", "1", dst)
