@@ -114,6 +114,9 @@ func TestFaultFullStateDisk(t *testing.T) {
 		}
 	}
 	waitLog(t, ctx, e.PE1, "labels not persisted", filepath.Join(state, "labels"))
+	// The refused reload's label must not stay bound: a reload that binds
+	// nothing new applies while the disk is still full.
+	e.PE1.Reload(t, e.Cfg1)
 
 	for what, p := range map[string]*pelab.PingRun{"red1 -> red2": pRed, "blue1 -> blue2": pBlue} {
 		if lost := p.Lost(t); len(lost) > 0 {
