@@ -105,17 +105,20 @@ type TwoPESpec struct {
 // directory.
 func WriteKeys(t netns.TB, node *netns.Node, out, in string) {
 	t.Helper()
-	writeSecret(t, node, "out.key", out)
-	writeSecret(t, node, "in.key", in)
+	WriteSecret(t, node, "out.key", out)
+	WriteSecret(t, node, "in.key", in)
 }
 
 // WritePSK writes a PE's IKE pre-shared key file (peer.psk).
 func WritePSK(t netns.TB, node *netns.Node, psk string) {
 	t.Helper()
-	writeSecret(t, node, "peer.psk", psk)
+	WriteSecret(t, node, "peer.psk", psk)
 }
 
-func writeSecret(t netns.TB, node *netns.Node, name, text string) {
+// WriteSecret writes a key or PSK file (mode 0600, as peregrined
+// insists) into a PE's directory, where its configuration's relative
+// key-file and psk-file names point.
+func WriteSecret(t netns.TB, node *netns.Node, name, text string) {
 	t.Helper()
 	dir := filepath.Join(node.Lab().Dir(), node.Name()+"-peregrined")
 	must(t, os.MkdirAll(dir, 0o755))
