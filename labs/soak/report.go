@@ -19,7 +19,9 @@ var PEs = []string{"pe1", "pe2"}
 // SampleLog writes each tick's samples to a CSV as they come, so that a
 // run that dies leaves its samples behind: seconds, then per PE each
 // Resource (bytes for rss and heap), then pe1's routes in VRF red (the
-// flapper's, so the plot shows the churn).
+// flapper's), then per PE the heap's idle and released bytes (RSS minus
+// what the heap holds idle but has not released is what the process
+// uses).
 type SampleLog struct {
 	f *os.File
 	w *csv.Writer
@@ -43,6 +45,9 @@ func CreateSampleLog(path string) (*SampleLog, error) {
 		}
 	}
 	head = append(head, "pe1_red_routes")
+	for _, pe := range PEs {
+		head = append(head, pe+"_heap_idle_bytes", pe+"_heap_released_bytes")
+	}
 	return l, l.write(head)
 }
 
@@ -66,7 +71,15 @@ func (l *SampleLog) Row(at time.Duration, byPE map[string]Sample, redRoutes int)
 			}
 		}
 	}
-	return l.write(append(rec, strconv.Itoa(redRoutes)))
+	rec = append(rec, strconv.Itoa(redRoutes))
+	for _, pe := range PEs {
+		if s, ok := byPE[pe]; ok {
+			rec = append(rec, strconv.FormatFloat(s.HeapIdle, 'f', -1, 64), strconv.FormatFloat(s.HeapReleased, 'f', -1, 64))
+		} else {
+			rec = append(rec, "", "")
+		}
+	}
+	return l.write(rec)
 }
 
 // Close closes the file.
@@ -115,6 +128,7 @@ set title 'open file descriptors'; plot '%[1]s' using ($1/60):3 with lines title
 set title 'RSS (MiB)'; plot '%[1]s' using ($1/60):($4/1048576) with lines title 'pe1', '' using ($1/60):($8/1048576) with lines title 'pe2'
 set title 'Go heap allocated (MiB)'; plot '%[1]s' using ($1/60):($5/1048576) with lines title 'pe1', '' using ($1/60):($9/1048576) with lines title 'pe2'
 set title 'pe1 VRF red routes (flapped by gobgpd)'; plot '%[1]s' using ($1/60):10 with lines notitle
+set title 'heap idle, not released (MiB)'; plot '%[1]s' using ($1/60):(($11-$12)/1048576) with lines title 'pe1', '' using ($1/60):(($13-$14)/1048576) with lines title 'pe2'
 unset multiplot
 `
 

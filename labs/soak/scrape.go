@@ -12,7 +12,8 @@ import (
 // metricNames are the families a Sample is read from; peregrined's
 // /metrics has them from client_golang's Go and process collectors
 // (cmd/peregrined/metrics.go).
-var metricNames = []string{"go_goroutines", "process_open_fds", "process_resident_memory_bytes", "go_memstats_heap_alloc_bytes", "process_start_time_seconds"}
+var metricNames = []string{"go_goroutines", "process_open_fds", "process_resident_memory_bytes", "go_memstats_heap_alloc_bytes", "process_start_time_seconds",
+	"go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes"}
 
 // ParseSample reads a Sample, taken at at, from a /metrics exposition
 // (Prometheus text format, read by client_golang's own parser). Every
@@ -41,5 +42,6 @@ func ParseSample(at time.Duration, exposition []byte) (Sample, error) {
 	}
 	return Sample{At: at, Goroutines: v["go_goroutines"], FDs: v["process_open_fds"],
 		RSS: v["process_resident_memory_bytes"], Heap: v["go_memstats_heap_alloc_bytes"],
-		StartTime: v["process_start_time_seconds"]}, nil
+		StartTime: v["process_start_time_seconds"],
+		HeapIdle:  v["go_memstats_heap_idle_bytes"], HeapReleased: v["go_memstats_heap_released_bytes"]}, nil
 }

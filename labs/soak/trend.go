@@ -16,6 +16,10 @@ type Sample struct {
 	RSS        float64       // process_resident_memory_bytes
 	Heap       float64       // go_memstats_heap_alloc_bytes
 	StartTime  float64       // process_start_time_seconds: a restart changes it
+	// Not judged, recorded to explain RSS: spans the heap holds free
+	// (idle) and those of them returned to the kernel (released).
+	HeapIdle     float64 // go_memstats_heap_idle_bytes
+	HeapReleased float64 // go_memstats_heap_released_bytes
 }
 
 // Resource is one sampled quantity whose trend is judged.

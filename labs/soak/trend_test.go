@@ -75,12 +75,16 @@ process_open_fds 23
 process_resident_memory_bytes 3.3554432e+07
 # TYPE process_start_time_seconds gauge
 process_start_time_seconds 1.76488e+09
+# TYPE go_memstats_heap_idle_bytes gauge
+go_memstats_heap_idle_bytes 2.097152e+06
+# TYPE go_memstats_heap_released_bytes gauge
+go_memstats_heap_released_bytes 1.048576e+06
 `)
 	s, err := ParseSample(time.Minute, text)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Sample{At: time.Minute, Goroutines: 57, FDs: 23, RSS: 32 << 20, Heap: 4 << 20, StartTime: 1.76488e9}
+	want := Sample{At: time.Minute, Goroutines: 57, FDs: 23, RSS: 32 << 20, Heap: 4 << 20, StartTime: 1.76488e9, HeapIdle: 2 << 20, HeapReleased: 1 << 20}
 	if s != want {
 		t.Errorf("ParseSample = %+v, want %+v", s, want)
 	}
