@@ -5,7 +5,7 @@ TOOLS     ?= $(BIN)/tools
 FUZZTIME  ?= 60s
 PKGS      := ./...
 
-.PHONY: clab-test bench-vm vm-test demo-down walk all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp bench-bgp-ce bench-scale
+.PHONY: clab-test bench-vm vm-test demo-down walk all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp bench-bgp-ce bench-scale soak
 
 all: build
 
@@ -26,6 +26,7 @@ help:
 	@echo "make bench-scale  cost of a userspace-backend peregrined per VRF count: CSV and plot in build/bench-scale (root)"
 	@echo "make bench-bgp BGP import time, CPU and memory per route against gobgpd, FRR and BIRD"
 	@echo "make bench-bgp-ce PE-CE: a gobgpd CE's BENCH_N routes to a gobgpd RR as VPNv4, Peregrine's PE against gobgpd's"
+	@echo "make soak      two IKE-keyed PEs for SOAK (30m) under route flaps, reloads, rekeys, pings and iperf3: lost pings, restarts, resource slopes (root)"
 	@echo "make bench-lab CE-to-CE iperf3 through Peregrine vs kernel forwarding vs wireguard-go (root)"
 	@echo "make tools     build staticcheck, gobgpd, wireguard-go and containerlab into bin/tools"
 
@@ -81,6 +82,17 @@ bench-lab: $(TOOLS)/wireguard-go
 VRFS ?= 100 500 1000 2000
 bench-scale: build $(TOOLS)/gobgpd
 	$(GO) run ./labs/scalebench -vrfs "$(VRFS)" -peregrined $(abspath $(BIN))/peregrined -out build/bench-scale
+
+# The long run (labs/soak/doc.go): the two-PE IKE lab for SOAK with a
+# gobgpd flapping 10,000 VPNv4 routes, pings at 100/s and an iperf3
+# stream in both VRFs, a VRF added or removed by SIGHUP every minute,
+# children rekeyed every 30 s, the IKE SA every 5 min; /metrics sampled
+# every 10 s. Writes build/soak/summary.txt, soak.csv and soak.png
+# (gnuplot-nox). Root; not run by make test or CI. e.g. make soak SOAK=3m
+SOAK         ?= 30m
+SOAK_TIMEOUT ?= 3h
+soak: $(TOOLS)/gobgpd
+	SOAK=$(SOAK) $(GO) test -count=1 -v -timeout $(SOAK_TIMEOUT) -run '^TestSoak$$' ./labs/soak/
 
 # Peregrine's BGP import time for BENCH_N VPNv4 routes from a gobgpd peer,
 # next to a second gobgpd, FRR's bgpd and BIRD 2 (where installed;

@@ -14,6 +14,12 @@ import (
 // touches the directory, and saved before any route carrying a new label
 // is advertised (flush), so that no advertised label is missing from it
 // after a crash. Owned by the speaker's goroutine.
+//
+// A save that fails (a full disk) fails the flush only if a label is bound
+// that the file does not bind the same way: a label the caller then gives
+// back (originator.sync releases what it bound for routes it did not
+// advertise) must not keep every later reload from applying until the
+// disk has room again.
 type labelBook struct {
 	r    mpls.Range
 	hold mpls.AllocatorOptions
@@ -23,6 +29,8 @@ type labelBook struct {
 	alloc *mpls.Allocator // nil until the first label with a dir
 	store *labelstore.Store
 	saved uint64 // the allocator's Version on disk
+	// onDisk is what the file binds: the state last saved, or restored.
+	onDisk map[mpls.BoundLabel]bool
 }
 
 func newLabelBook(cfg *Config, log *slog.Logger) *labelBook {
@@ -50,6 +58,7 @@ func (b *labelBook) allocator() (*mpls.Allocator, error) {
 	if st == nil {
 		b.log.Info("no label state: a first start, labels are allocated afresh", "file", s.Path())
 	} else {
+		b.onDisk = boundSet(st)
 		outside := a.Restore(st)
 		for i, o := range outside {
 			if i == 10 {
@@ -68,7 +77,10 @@ func (b *labelBook) allocator() (*mpls.Allocator, error) {
 	return a, nil
 }
 
-// flush saves the allocator if it changed since the last save.
+// flush saves the allocator if it changed since the last save. If the
+// save fails, it fails only when a label is bound that the file does not
+// bind: routes carrying labels the file has are safe to advertise, and the
+// next flush tries to save again.
 func (b *labelBook) flush() error {
 	if b.store == nil {
 		return nil
@@ -77,11 +89,27 @@ func (b *labelBook) flush() error {
 	if v == b.saved {
 		return nil
 	}
-	if err := b.store.Save(b.alloc.State()); err != nil {
-		return fmt.Errorf("labels not persisted, routes with new labels are not advertised: %w", err)
+	st := b.alloc.State()
+	if err := b.store.Save(st); err != nil {
+		for _, bl := range st.Bound {
+			if !b.onDisk[bl] {
+				return fmt.Errorf("labels not persisted, routes with new labels are not advertised: %w", err)
+			}
+		}
+		b.log.Warn("label state not saved; every bound label is on disk already", "error", err)
+		return nil
 	}
-	b.saved = v
+	b.saved, b.onDisk = v, boundSet(st)
 	return nil
+}
+
+// boundSet is the set of st's bound labels.
+func boundSet(st *mpls.AllocatorState) map[mpls.BoundLabel]bool {
+	m := make(map[mpls.BoundLabel]bool, len(st.Bound))
+	for _, bl := range st.Bound {
+		m[bl] = true
+	}
+	return m
 }
 
 // release unbinds l, which stays held down (mpls.Allocator).

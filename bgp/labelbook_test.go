@@ -3,6 +3,8 @@ package bgp
 import (
 	"bytes"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -51,5 +53,69 @@ func TestLabelBookRangeChange(t *testing.T) {
 	defer s.Close()
 	if st.Range != (mpls.Range{First: 1001, Last: 1999}) || len(st.Bound) != 2 {
 		t.Errorf("saved state %+v, want the new range and two bindings", st)
+	}
+}
+
+// blockSaves makes every save of dir's label file fail, as a full disk
+// does, even for root: a non-empty directory where the temporary file
+// goes. The returned function lets saves through again.
+func blockSaves(t *testing.T, dir string) (unblock func()) {
+	t.Helper()
+	tmp := filepath.Join(dir, labelstore.FileName+".tmp")
+	if err := os.MkdirAll(filepath.Join(tmp, "full"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := os.RemoveAll(tmp); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A reload refused because a new VRF's label could not be saved must not
+// keep that label bound: reloads that need no new label apply while the
+// disk is still full, and the new VRF gets its label once there is room.
+func TestReloadAfterUnsavedLabelRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a speaker on loopback")
+	}
+	state := t.TempDir()
+	red := "  - {name: red, rd: '65000:1', export-targets: ['65000:1'], static-routes: [{prefix: 10.1.0.0/24}]}\n"
+	redMore := "  - {name: red, rd: '65000:1', export-targets: ['65000:1'], static-routes: [{prefix: 10.1.0.0/24}, {prefix: 10.9.0.0/24}]}\n"
+	green := "  - {name: green, rd: '65000:3', export-targets: ['65000:1'], static-routes: [{prefix: 10.3.0.0/24}]}\n"
+	p1, p2 := freePort(t, "127.0.0.1"), freePort(t, "127.0.0.2")
+	config := func(vrfs string) *Config {
+		cfg := speakerConfig(t, "1.1.1.1", "127.0.0.1", p1, "127.0.0.2", p2, vrfs)
+		cfg.StateDir = state
+		return cfg
+	}
+	s := startSpeaker(t, config(red))
+	ctx := t.Context()
+
+	unblock := blockSaves(t, state)
+	if err := s.Reload(ctx, config(red+green)); err == nil || !strings.Contains(err.Error(), "labels not persisted") {
+		t.Fatalf("reload adding green with saves failing = %v, want labels not persisted", err)
+	}
+	if rs, _ := s.LocalRoutes("green"); len(rs) != 0 {
+		t.Errorf("green advertised without its label on disk: %v", rs)
+	}
+	// Nothing new to bind: both apply although the disk is still full.
+	if err := s.Reload(ctx, config(red)); err != nil {
+		t.Errorf("reload back to the running VRFs, saves failing: %v", err)
+	}
+	if err := s.Reload(ctx, config(redMore)); err != nil {
+		t.Errorf("reload adding a static route under red's per-VRF label, saves failing: %v", err)
+	}
+	unblock()
+	if err := s.Reload(ctx, config(redMore+green)); err != nil {
+		t.Fatalf("reload adding green with room again: %v", err)
+	}
+	rs, err := s.LocalRoutes("green")
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("green after the reload: %v, %v", rs, err)
+	}
+	st, err := os.ReadFile(filepath.Join(state, labelstore.FileName))
+	if err != nil || !strings.Contains(string(st), `"green"`) {
+		t.Errorf("label file after green's reload lacks green (%v):\n%s", err, st)
 	}
 }

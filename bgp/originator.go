@@ -120,8 +120,17 @@ func (o *originator) sync(ctx context.Context, name string, cfg *VRF, connected 
 			want[p] = advert{rd: cfg.RD, label: l, rts: cfg.ExportTargets, ce: r}
 		}
 	}
-	// The labels are on disk before any route carries them.
+	// The labels are on disk before any route carries them. If they
+	// cannot be, the labels bound above for no route give way: kept, they
+	// would stay unsaved and fail every later flush (every reload) until
+	// the disk has room.
 	if err := o.book.flush(); err != nil {
+		have := o.labels[name]
+		for l, p := range wantLabels {
+			if hp, ok := have[l]; !ok || hp != p {
+				o.book.release(l)
+			}
+		}
 		return fmt.Errorf("vrf %s: %w", name, err)
 	}
 	have := o.adverts[name]

@@ -101,7 +101,9 @@ peregrine_fib_tunnels 1
 }
 
 // TestMetricsHandlerServesProcessAndRuntime checks that the endpoint
-// carries the process's RSS and the Go heap beside the router's metrics.
+// carries the process's RSS and the Go heap beside the router's metrics,
+// and what make soak samples for leaks and restarts (labs/soak/scrape.go):
+// goroutines, open file descriptors, the process's start time.
 func TestMetricsHandlerServesProcessAndRuntime(t *testing.T) {
 	h, err := metricsHandler(&collector{dp: &dataplane{}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -117,7 +119,8 @@ func TestMetricsHandlerServesProcessAndRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"process_resident_memory_bytes", "go_memstats_heap_inuse_bytes", "go_memstats_heap_alloc_bytes", "go_gc_gogc_percent"} {
+	for _, name := range []string{"process_resident_memory_bytes", "go_memstats_heap_inuse_bytes", "go_memstats_heap_alloc_bytes", "go_gc_gogc_percent",
+		"go_goroutines", "process_open_fds", "process_start_time_seconds"} {
 		f, ok := families[name]
 		if !ok || len(f.GetMetric()) == 0 {
 			t.Errorf("no %s", name)

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/peregrine-net/peregrine/ipsec/pcap"
+	"github.com/peregrine-net/peregrine/labs/internal/pelab"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
@@ -92,15 +93,15 @@ func TestAHBetweenPEs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	e := buildE2EWith(t, ctx, func(pe1, pe2 *netns.Node) (string, string) {
-		writeKeys(t, pe1, ahKeyAB, ahKeyBA)
-		writeKeys(t, pe2, ahKeyBA, ahKeyAB)
+		pelab.WriteKeys(t, pe1, ahKeyAB, ahKeyBA)
+		pelab.WriteKeys(t, pe2, ahKeyBA, ahKeyAB)
 		return fmt.Sprintf(ahConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "ce2", 0x1001, 0x2001, "aes128gmac", "hmac-sha256-128", false),
 			fmt.Sprintf(ahConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "ce4", 0x2001, 0x1001, "hmac-sha256-128", "aes128gmac", true)
 	})
-	red1, red2, blue1, blue2 := e.ce["ce-red-1"], e.ce["ce-red-2"], e.ce["ce-blue-1"], e.ce["ce-blue-2"]
+	red1, red2, blue1, blue2 := e.CE["ce-red-1"], e.CE["ce-red-2"], e.CE["ce-blue-1"], e.CE["ce-blue-2"]
 
 	t.Run("warning: integrity only", func(t *testing.T) {
-		log, err := os.ReadFile(e.pe1.proc.LogPath())
+		log, err := os.ReadFile(e.PE1.Proc.LogPath())
 		must(t, err)
 		if !strings.Contains(string(log), "AH tunnel: integrity only") {
 			t.Errorf("pe1's log has no AH warning")
@@ -115,13 +116,13 @@ func TestAHBetweenPEs(t *testing.T) {
 			{red1, "10.2.0.2"}, {red2, "10.1.0.2"}, {blue1, "10.2.0.2"}, {blue2, "10.1.0.2"},
 			{red1, "fd00:2::2"}, {blue2, "fd00:1::2"},
 		} {
-			waitPing(t, ctx, c.from, c.dst)
-			must(t, ping(c.from, c.dst, 5))
+			pelab.WaitPing(t, ctx, c.from, c.dst)
+			must(t, pelab.Ping(c.from, c.dst, 5))
 		}
 	})
 
 	t.Run("show ipsec sa: ah, integrity only", func(t *testing.T) {
-		for _, sa := range ahSAs(t, ctx, e.pe1) {
+		for _, sa := range ahSAs(t, ctx, e.PE1) {
 			if sa.Protocol != "ah" || !sa.IntegrityOnly || sa.Packets == 0 {
 				t.Errorf("pe1 SA %+v", sa)
 			}
@@ -130,7 +131,7 @@ func TestAHBetweenPEs(t *testing.T) {
 
 	time.Sleep(500 * time.Millisecond) // tcpdump -U: let the last packets land
 	t.Run("tshark: AH with labels in clear, no ESP", func(t *testing.T) {
-		out := tsharkFields(t, tshark, e.capture, "ah", "ah.spi", "ah.sequence", "mpls.label", "ip.src")
+		out := tsharkFields(t, tshark, e.Capture, "ah", "ah.spi", "ah.sequence", "mpls.label", "ip.src")
 		var ah, labelled int
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 			f := strings.Split(line, "\t")
@@ -148,7 +149,7 @@ func TestAHBetweenPEs(t *testing.T) {
 		if ah < 20 || labelled < 20 {
 			t.Errorf("tshark saw %d AH packets, %d with a label and a CE address in clear:\n%s", ah, labelled, out)
 		}
-		if esp := strings.TrimSpace(tsharkFields(t, tshark, e.capture, "esp", "esp.spi")); esp != "" {
+		if esp := strings.TrimSpace(tsharkFields(t, tshark, e.Capture, "esp", "esp.spi")); esp != "" {
 			t.Errorf("ESP on the core of an AH tunnel:\n%s", esp)
 		}
 		t.Logf("tshark: %d AH packets, %d with MPLS label and CE packet in clear, no ESP", ah, labelled)
@@ -157,8 +158,8 @@ func TestAHBetweenPEs(t *testing.T) {
 	t.Run("a flipped bit is dropped as auth-failed, a replay as replayed", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		pkt := lastAH(t, e.capture, 0x1001)
-		before := ahSA(t, ctx, e.pe2, "in", 0x1001)
+		pkt := lastAH(t, e.Capture, 0x1001)
+		before := ahSA(t, ctx, e.PE2, "in", 0x1001)
 		// The window check comes before the ICV (RFC 4302 3.4.3), so a
 		// tampered copy of an accepted packet would count as a replay:
 		// move the copies' sequence number ahead (the ICV covers it),
@@ -169,12 +170,12 @@ func TestAHBetweenPEs(t *testing.T) {
 			seq := binary.BigEndian.Uint32(bad[28:])
 			binary.BigEndian.PutUint32(bad[28:], seq+100+uint32(i))
 			bad[at] ^= 0x10
-			inject(t, e.pe1.node, bad)
+			inject(t, e.PE1.Node, bad)
 		}
-		inject(t, e.pe1.node, pkt) // already accepted: a replay
+		inject(t, e.PE1.Node, pkt) // already accepted: a replay
 		var after ahAPISA
 		err := peers.Eventually(ctx, func(ctx context.Context) error {
-			after = ahSA(t, ctx, e.pe2, "in", 0x1001)
+			after = ahSA(t, ctx, e.PE2, "in", 0x1001)
 			if after.Drops["auth-failed"]-before.Drops["auth-failed"] != 2 || after.Drops["replayed"]-before.Drops["replayed"] != 1 {
 				return fmt.Errorf("drops %v, before %v", after.Drops, before.Drops)
 			}
@@ -184,8 +185,8 @@ func TestAHBetweenPEs(t *testing.T) {
 			t.Fatalf("pe2's inbound SA: want auth-failed +2 and replayed +1: %v", err)
 		}
 		t.Logf("pe2's inbound AH SA: drops %v (before %v)", after.Drops, before.Drops)
-		waitPing(t, ctx, red1, "10.2.0.2") // the window did not move: the tunnel still works
-		must(t, ping(red1, "10.2.0.2", 3))
+		pelab.WaitPing(t, ctx, red1, "10.2.0.2") // the window did not move: the tunnel still works
+		must(t, pelab.Ping(red1, "10.2.0.2", 3))
 	})
 
 	t.Run("kill -9 and restart pe1: its AH sequence (GMAC IV) continues", func(t *testing.T) {
@@ -194,18 +195,18 @@ func TestAHBetweenPEs(t *testing.T) {
 		// packets as replays. The sequence persists in state.directory.
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
-		before := ahSA(t, ctx, e.pe2, "in", 0x1001)
+		before := ahSA(t, ctx, e.PE2, "in", 0x1001)
 		time.Sleep(time.Second) // every packet of the old pe1 in the capture
-		lastSeq := binary.BigEndian.Uint32(lastAH(t, e.capture, 0x1001)[28:])
-		must(t, syscall.Kill(e.pe1.proc.Pid(), syscall.SIGKILL))
-		<-e.pe1.proc.Done()
+		lastSeq := binary.BigEndian.Uint32(lastAH(t, e.Capture, 0x1001)[28:])
+		must(t, syscall.Kill(e.PE1.Proc.Pid(), syscall.SIGKILL))
+		<-e.PE1.Proc.Done()
 		killed := time.Now()
 		must(t, peers.Eventually(ctx, func(ctx context.Context) error {
 			var ns []struct {
 				Address string `json:"address"`
 				State   string `json:"state"`
 			}
-			if err := e.pe2.get(ctx, "/v1/bgp/neighbors", &ns); err != nil {
+			if err := e.PE2.Get(ctx, "/v1/bgp/neighbors", &ns); err != nil {
 				return err
 			}
 			for _, n := range ns {
@@ -215,11 +216,11 @@ func TestAHBetweenPEs(t *testing.T) {
 			}
 			return nil
 		}))
-		e.pe1 = startPE(t, e.pe1.node, e.cfg1)
-		e.pe1.waitImported(t, ctx, "red", "10.2.0.0/24 via 192.168.0.2 label * rd 65000:21", "fd00:2::/64 via 192.168.0.2 label * rd 65000:21")
-		waitPing(t, ctx, red1, "10.2.0.2")
-		must(t, ping(red1, "10.2.0.2", 3))
-		after := ahSA(t, ctx, e.pe2, "in", 0x1001)
+		e.PE1 = startPE(t, e.PE1.Node, e.Cfg1)
+		e.PE1.WaitImported(t, ctx, "red", "10.2.0.0/24 via 192.168.0.2 label * rd 65000:21", "fd00:2::/64 via 192.168.0.2 label * rd 65000:21")
+		pelab.WaitPing(t, ctx, red1, "10.2.0.2")
+		must(t, pelab.Ping(red1, "10.2.0.2", 3))
+		after := ahSA(t, ctx, e.PE2, "in", 0x1001)
 		if after.Drops["replayed"] != before.Drops["replayed"] || after.Drops["too-old"] != before.Drops["too-old"] {
 			t.Errorf("pe2 dropped the restarted pe1's packets as replays: %v, before %v", after.Drops, before.Drops)
 		}
@@ -230,8 +231,8 @@ func TestAHBetweenPEs(t *testing.T) {
 		var first uint32
 		must(t, peers.Eventually(ctx, func(context.Context) error {
 			var ok bool
-			if first, ok = firstAHAfter(t, e.capture, 0x1001, killed); !ok {
-				return fmt.Errorf("no AH packet with SPI 0x1001 after the kill in %s yet", e.capture)
+			if first, ok = firstAHAfter(t, e.Capture, 0x1001, killed); !ok {
+				return fmt.Errorf("no AH packet with SPI 0x1001 after the kill in %s yet", e.Capture)
 			}
 			return nil
 		}))
@@ -281,9 +282,9 @@ type ahAPISA struct {
 func ahSAs(t *testing.T, ctx context.Context, p *pe) []ahAPISA {
 	t.Helper()
 	var sas []ahAPISA
-	must(t, p.get(ctx, "/v1/ipsec/sa", &sas))
+	must(t, p.Get(ctx, "/v1/ipsec/sa", &sas))
 	if len(sas) != 2 {
-		t.Fatalf("%s has %d SAs: %+v", p.name, len(sas), sas)
+		t.Fatalf("%s has %d SAs: %+v", p.Name, len(sas), sas)
 	}
 	return sas
 }
@@ -295,7 +296,7 @@ func ahSA(t *testing.T, ctx context.Context, p *pe, dir string, spi uint32) ahAP
 			return sa
 		}
 	}
-	t.Fatalf("%s has no %s SA 0x%x", p.name, dir, spi)
+	t.Fatalf("%s has no %s SA 0x%x", p.Name, dir, spi)
 	return ahAPISA{}
 }
 
@@ -349,5 +350,5 @@ func inject(t *testing.T, n *netns.Node, pkt []byte) {
 	t.Helper()
 	exe, err := os.Executable()
 	must(t, err)
-	mustExec(t, n, "env", injectEnv+"="+hex.EncodeToString(pkt), exe)
+	pelab.MustExec(t, n, "env", injectEnv+"="+hex.EncodeToString(pkt), exe)
 }

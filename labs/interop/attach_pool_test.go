@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/peregrine-net/peregrine/ipsec/pcap"
+	"github.com/peregrine-net/peregrine/labs/internal/pelab"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
@@ -113,7 +114,7 @@ func TestE2EPoolStrongSwan(t *testing.T) {
 	defer cancel()
 	var host *charon
 	e := buildE2EWith(t, ctx, func(pe1, pe2 *netns.Node) (string, string) {
-		_, cfg2 := manualKeyConfigs(t, pe1, pe2)
+		_, cfg2 := pelab.ManualKeyConfigs(t, pe1, pe2)
 		dir := filepath.Join(pe1.Lab().Dir(), pe1.Name()+"-peregrined")
 		certs := t.TempDir()
 		makePoolCerts(t, certs)
@@ -125,7 +126,7 @@ func TestE2EPoolStrongSwan(t *testing.T) {
 		host = addRoadWarrior(t, pe1, certs, "0.0.0.0", "10.2.0.0/24")
 		return poolPE1Config, cfg2
 	})
-	red2 := e.ce["ce-red-2"]
+	red2 := e.CE["ce-red-2"]
 	connect := func() {
 		t.Helper()
 		wctx, wcancel := context.WithTimeout(ctx, 60*time.Second)
@@ -142,7 +143,7 @@ func TestE2EPoolStrongSwan(t *testing.T) {
 
 	var leased string
 	t.Run("the host gets an address of red's pool, listed by show and exported", func(t *testing.T) {
-		h := waitPoolHost(t, ctx, e.pe1, "ra-red", func(rs []apiPoolRow) bool { return len(rs) == 1 && rs[0].State == "up" })
+		h := waitPoolHost(t, ctx, e.PE1, "ra-red", func(rs []apiPoolRow) bool { return len(rs) == 1 && rs[0].State == "up" })
 		leased = h[0].Leased
 		if h[0].Name != "ra-red/"+leased || h[0].Client != "laptop.hosts.example" || strings.Join(h[0].SiteTS, ",") != leased+"/32" ||
 			!strings.HasPrefix(leased, "10.77.0.") {
@@ -159,39 +160,39 @@ func TestE2EPoolStrongSwan(t *testing.T) {
 				t.Errorf("laptop's charon.log lacks %q", want)
 			}
 		}
-		e.pe2.waitImported(t, ctx, "red", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:11", leased+"/32 via 192.168.0.1 label * rd 65000:11", "fd00:1::/64 via 192.168.0.1 label * rd 65000:11")
+		e.PE2.WaitImported(t, ctx, "red", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:11", leased+"/32 via 192.168.0.1 label * rd 65000:11", "fd00:1::/64 via 192.168.0.1 label * rd 65000:11")
 	})
 
 	t.Run("the host pings a CE of red at pe2 from its virtual IP", func(t *testing.T) {
-		waitPing(t, ctx, host.node, "10.2.0.2")
+		pelab.WaitPing(t, ctx, host.Node, "10.2.0.2")
 		before := icmpInEchos(t, red2)
-		must(t, ping(host.node, "10.2.0.2", 5))
+		must(t, pelab.Ping(host.Node, "10.2.0.2", 5))
 		if got := icmpInEchos(t, red2) - before; got != 5 {
 			t.Errorf("ce-red-2 counted %d echo requests for 5 pings", got)
 		}
-		waitPing(t, ctx, red2, leased)
+		pelab.WaitPing(t, ctx, red2, leased)
 	})
 
 	t.Run("terminate: the lease leaves show and pe2 withdraws it; a new connect leases again", func(t *testing.T) {
 		if out, err := host.swanctl("--terminate", "--ike", "pe1", "--timeout", "10"); err != nil {
 			t.Fatalf("swanctl --terminate: %v\n%s", err, out)
 		}
-		waitPoolHost(t, ctx, e.pe1, "ra-red", func(rs []apiPoolRow) bool { return len(rs) == 0 })
-		e.pe2.waitImported(t, ctx, "red", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:11", "fd00:1::/64 via 192.168.0.1 label * rd 65000:11")
+		waitPoolHost(t, ctx, e.PE1, "ra-red", func(rs []apiPoolRow) bool { return len(rs) == 0 })
+		e.PE2.WaitImported(t, ctx, "red", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:11", "fd00:1::/64 via 192.168.0.1 label * rd 65000:11")
 		connect()
-		h := waitPoolHost(t, ctx, e.pe1, "ra-red", func(rs []apiPoolRow) bool { return len(rs) == 1 && rs[0].State == "up" })
+		h := waitPoolHost(t, ctx, e.PE1, "ra-red", func(rs []apiPoolRow) bool { return len(rs) == 1 && rs[0].State == "up" })
 		if !strings.HasPrefix(h[0].Leased, "10.77.0.") {
 			t.Fatalf("second connect: %+v", h[0])
 		}
 		t.Logf("first lease %s, second %s", leased, h[0].Leased)
 		leased = h[0].Leased
-		waitPing(t, ctx, host.node, "10.2.0.2")
-		must(t, ping(red2, leased, 10))
+		pelab.WaitPing(t, ctx, host.Node, "10.2.0.2")
+		must(t, pelab.Ping(red2, leased, 10))
 	})
 
 	t.Run("nothing in clear on the core, the leased address neither", func(t *testing.T) {
-		checkCoreCapture(t, e.capture)
-		checkNoClearAddr(t, e.capture, netip.MustParseAddr(leased))
+		checkCoreCapture(t, e.Capture)
+		checkNoClearAddr(t, e.Capture, netip.MustParseAddr(leased))
 	})
 }
 
@@ -230,7 +231,7 @@ func TestE2EPoolStrongSwanDualStack(t *testing.T) {
 	defer cancel()
 	var host *charon
 	e := buildE2EWith(t, ctx, func(pe1, pe2 *netns.Node) (string, string) {
-		_, cfg2 := manualKeyConfigs(t, pe1, pe2)
+		_, cfg2 := pelab.ManualKeyConfigs(t, pe1, pe2)
 		dir := filepath.Join(pe1.Lab().Dir(), pe1.Name()+"-peregrined")
 		certs := t.TempDir()
 		makePoolCerts(t, certs)
@@ -251,15 +252,15 @@ func TestE2EPoolStrongSwanDualStack(t *testing.T) {
 		}
 		return nil
 	}))
-	h := waitPoolHost(t, ctx, e.pe1, "ra-red", func(rs []apiPoolRow) bool { return len(rs) == 1 && rs[0].State == "up" })
+	h := waitPoolHost(t, ctx, e.PE1, "ra-red", func(rs []apiPoolRow) bool { return len(rs) == 1 && rs[0].State == "up" })
 	if got := strings.Join(h[0].SiteTS, ","); got != h[0].Leased+"/32,fd00:77::1/128" {
 		t.Fatalf("host selectors %s (leased %s)", got, h[0].Leased)
 	}
-	e.pe2.waitImported(t, ctx, "red", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:11", h[0].Leased+"/32 via 192.168.0.1 label * rd 65000:11",
+	e.PE2.WaitImported(t, ctx, "red", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:11", h[0].Leased+"/32 via 192.168.0.1 label * rd 65000:11",
 		"fd00:1::/64 via 192.168.0.1 label * rd 65000:11", "fd00:77::1/128 via 192.168.0.1 label * rd 65000:11")
-	waitPing(t, ctx, host.node, "10.2.0.2")
-	waitPing(t, ctx, host.node, "fd00:2::2")
-	waitPing(t, ctx, e.ce["ce-red-2"], "fd00:77::1")
+	pelab.WaitPing(t, ctx, host.Node, "10.2.0.2")
+	pelab.WaitPing(t, ctx, host.Node, "fd00:2::2")
+	pelab.WaitPing(t, ctx, e.CE["ce-red-2"], "fd00:77::1")
 }
 
 // waitPoolHost waits until the host lines of pe's pool satisfy ok and
@@ -271,7 +272,7 @@ func waitPoolHost(t *testing.T, ctx context.Context, p *pe, pool string, ok func
 	defer cancel()
 	must(t, peers.Eventually(wctx, func(ctx context.Context) error {
 		var rows []apiPoolRow
-		if err := p.get(ctx, "/v1/ipsec/attachments", &rows); err != nil {
+		if err := p.Get(ctx, "/v1/ipsec/attachments", &rows); err != nil {
 			return err
 		}
 		hosts = nil
@@ -281,7 +282,7 @@ func waitPoolHost(t *testing.T, ctx context.Context, p *pe, pool string, ok func
 			}
 		}
 		if !ok(hosts) {
-			return fmt.Errorf("%s: pool %s hosts %+v", p.name, pool, hosts)
+			return fmt.Errorf("%s: pool %s hosts %+v", p.Name, pool, hosts)
 		}
 		return nil
 	}))
@@ -295,8 +296,8 @@ func addRoadWarrior(t *testing.T, pe1 *netns.Node, certs, vips, remoteTS string)
 	l := pe1.Lab()
 	n, err := l.AddNode("laptop")
 	must(t, err)
-	link(t, l, pe1, "rwl", "192.168.9.9/30", n, "eth0", "192.168.9.10/30")
-	mustExec(t, n, "ip", "route", "add", "192.168.0.0/30", "via", "192.168.9.9")
+	pelab.Link(t, l, pe1, "rwl", "192.168.9.9/30", n, "eth0", "192.168.9.10/30")
+	pelab.MustExec(t, n, "ip", "route", "add", "192.168.0.0/30", "via", "192.168.9.9")
 	c := startCharon(t, n)
 	cred := filepath.Join(c.dir, "swanctl")
 	for sub, files := range map[string][]string{"x509": {"laptop.crt"}, "x509ca": {"ca.crt"}, "private": {"laptop.key"}} {

@@ -33,6 +33,7 @@ import (
 
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/ipsec/wire"
+	"github.com/peregrine-net/peregrine/labs/internal/pelab"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
@@ -104,7 +105,7 @@ func TestE2EAttachmentStrongSwan(t *testing.T) {
 	var gws map[string]*charon
 	sites := map[string]*netns.Node{}
 	e := buildE2EWith(t, ctx, func(pe1, pe2 *netns.Node) (string, string) {
-		_, cfg2 := manualKeyConfigs(t, pe1, pe2)
+		_, cfg2 := pelab.ManualKeyConfigs(t, pe1, pe2)
 		dir := filepath.Join(pe1.Lab().Dir(), pe1.Name()+"-peregrined")
 		must(t, os.WriteFile(filepath.Join(dir, "gw-red.psk"), []byte(attachPSKRed+"\n"), 0o600))
 		must(t, os.WriteFile(filepath.Join(dir, "gw-blue.psk"), []byte(attachPSKBlue+"\n"), 0o600))
@@ -114,14 +115,14 @@ func TestE2EAttachmentStrongSwan(t *testing.T) {
 		}
 		return attachPE1Config, cfg2
 	})
-	red2, blue2 := e.ce["ce-red-2"], e.ce["ce-blue-2"]
+	red2, blue2 := e.CE["ce-red-2"], e.CE["ce-blue-2"]
 	for _, g := range gws {
 		g.initiate(t)
 	}
 
 	t.Run("attachments up, narrowed, exported in their VRFs only", func(t *testing.T) {
 		for _, vrf := range []string{"red", "blue"} {
-			a := waitAttachment(t, ctx, e.pe1, "gw-"+vrf, "up")
+			a := waitAttachment(t, ctx, e.PE1, "gw-"+vrf, "up")
 			if a.VRF != vrf || strings.Join(a.SiteTS, ",") != "10.9.0.0/24" {
 				t.Errorf("%s: %+v", a.Name, a)
 			}
@@ -131,8 +132,8 @@ func TestE2EAttachmentStrongSwan(t *testing.T) {
 		if !regexp.MustCompile(`local\s+10\.9\.0\.0/24\s*\n\s*remote\s+10\.2\.0\.0/24`).MatchString(out) {
 			t.Errorf("gw-red did not take the narrowed selectors (proposed 10.9.0.0/23):\n%s", out)
 		}
-		e.pe2.waitImported(t, ctx, "red", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:11", "10.9.0.0/24 via 192.168.0.1 label * rd 65000:11", "fd00:1::/64 via 192.168.0.1 label * rd 65000:11")
-		e.pe2.waitImported(t, ctx, "blue", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:12", "10.9.0.0/24 via 192.168.0.1 label * rd 65000:12", "fd00:1::/64 via 192.168.0.1 label * rd 65000:12")
+		e.PE2.WaitImported(t, ctx, "red", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:11", "10.9.0.0/24 via 192.168.0.1 label * rd 65000:11", "fd00:1::/64 via 192.168.0.1 label * rd 65000:11")
+		e.PE2.WaitImported(t, ctx, "blue", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:12", "10.9.0.0/24 via 192.168.0.1 label * rd 65000:12", "fd00:1::/64 via 192.168.0.1 label * rd 65000:12")
 	})
 
 	t.Run("a CE at pe2 pings the site behind its VRF's gateway, and back", func(t *testing.T) {
@@ -143,9 +144,9 @@ func TestE2EAttachmentStrongSwan(t *testing.T) {
 		}{{"red", red2, sites["red"]}, {"blue", blue2, sites["blue"]}} {
 			other := sites[map[string]string{"red": "blue", "blue": "red"}[c.vrf]]
 			otherBefore := icmpInEchos(t, other)
-			waitPing(t, ctx, c.ce, "10.9.0.2")
+			pelab.WaitPing(t, ctx, c.ce, "10.9.0.2")
 			before := icmpInEchos(t, c.site)
-			must(t, ping(c.ce, "10.9.0.2", 10))
+			must(t, pelab.Ping(c.ce, "10.9.0.2", 10))
 			if got := icmpInEchos(t, c.site) - before; got != 10 {
 				t.Errorf("%s: the site's kernel counted %d echo requests for 10 pings", c.vrf, got)
 			}
@@ -153,16 +154,16 @@ func TestE2EAttachmentStrongSwan(t *testing.T) {
 			if got := icmpInEchos(t, other) - otherBefore; got != 0 {
 				t.Errorf("%s's pings reached the other VRF's site: %d echo requests", c.vrf, got)
 			}
-			waitPing(t, ctx, c.site, "10.2.0.2")
+			pelab.WaitPing(t, ctx, c.site, "10.2.0.2")
 		}
 	})
 
 	t.Run("a packet from outside the selectors is dropped and counted, nothing enters the VRF", func(t *testing.T) {
-		capture := filepath.Join(e.lab.Dir(), "ce-red-2.pcap")
+		capture := filepath.Join(e.Lab.Dir(), "ce-red-2.pcap")
 		tcpd, err := red2.Start("tcpdump", "-i", "eth0", "-U", "-n", "-w", capture, "icmp")
 		must(t, err)
 		time.Sleep(time.Second) // tcpdump opens its socket
-		before := waitAttachment(t, ctx, e.pe1, "gw-red", "up")
+		before := waitAttachment(t, ctx, e.PE1, "gw-red", "up")
 		key := gws["red"].outboundKey(t)
 		sa, err := esp.NewSA(esp.Config{SPI: before.InSPI, Cipher: esp.AES128GCM16, Key: key, InitialSeq: 1 << 20})
 		must(t, err)
@@ -171,13 +172,13 @@ func TestE2EAttachmentStrongSwan(t *testing.T) {
 		// shows that the packets are sealed right, so the first one's
 		// drop is the selectors'.
 		for _, src := range []string{"10.9.1.5", "10.9.0.2"} {
-			sendESP(t, gws["red"].node, sealEcho(t, sa, src, "10.2.0.2", 0x7777))
+			sendESP(t, gws["red"].Node, sealEcho(t, sa, src, "10.2.0.2", 0x7777))
 		}
 		var after apiAttachment
 		wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
 		defer wcancel()
 		must(t, peers.Eventually(wctx, func(context.Context) error {
-			after = waitAttachment(t, ctx, e.pe1, "gw-red", "up")
+			after = waitAttachment(t, ctx, e.PE1, "gw-red", "up")
 			if after.Drops["ts-violation"] < before.Drops["ts-violation"]+1 || after.InPackets < before.InPackets+1 {
 				return fmt.Errorf("gw-red: %+v", after)
 			}
@@ -186,7 +187,7 @@ func TestE2EAttachmentStrongSwan(t *testing.T) {
 		t.Logf("gw-red after: in %d packets, drops %v", after.InPackets, after.Drops)
 		time.Sleep(time.Second)
 		must(t, tcpd.Stop())
-		out := string(mustExec(t, red2, "tcpdump", "-r", capture, "-n", "icmp"))
+		out := string(pelab.MustExec(t, red2, "tcpdump", "-r", capture, "-n", "icmp"))
 		if strings.Contains(out, "10.9.1.5") {
 			t.Errorf("ce-red-2 saw the packet from outside the selectors:\n%s", out)
 		}
@@ -196,7 +197,7 @@ func TestE2EAttachmentStrongSwan(t *testing.T) {
 	})
 
 	t.Run("continuous ping across a rekey of blue's child loses nothing", func(t *testing.T) {
-		first := waitAttachment(t, ctx, e.pe1, "gw-blue", "up").InSPI
+		first := waitAttachment(t, ctx, e.PE1, "gw-blue", "up").InSPI
 		const count = 250 // 25 s at 100 ms: past pe1's rekey, 17 s into the child (halfway between soft and hard as responder)
 		pctx, pcancel := context.WithTimeout(ctx, 60*time.Second)
 		defer pcancel()
@@ -209,7 +210,7 @@ func TestE2EAttachmentStrongSwan(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), fmt.Sprintf("%d packets transmitted, %d received", count, count)) {
 			t.Errorf("ping lost packets across the rekey: %v\n%s", err, summary)
 		}
-		if now := waitAttachment(t, ctx, e.pe1, "gw-blue", "up").InSPI; now == first {
+		if now := waitAttachment(t, ctx, e.PE1, "gw-blue", "up").InSPI; now == first {
 			t.Errorf("gw-blue's child was not rekeyed in %d s (in SPI still 0x%08x)", count/10, now)
 		}
 	})
@@ -218,19 +219,19 @@ func TestE2EAttachmentStrongSwan(t *testing.T) {
 		if out, err := gws["red"].swanctl("--terminate", "--ike", "pe1", "--timeout", "10"); err != nil {
 			t.Fatalf("swanctl --terminate: %v\n%s", err, out)
 		}
-		waitAttachment(t, ctx, e.pe1, "gw-red", "down")
-		e.pe2.waitImported(t, ctx, "red", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:11", "fd00:1::/64 via 192.168.0.1 label * rd 65000:11")
-		e.pe2.waitImported(t, ctx, "blue", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:12", "10.9.0.0/24 via 192.168.0.1 label * rd 65000:12", "fd00:1::/64 via 192.168.0.1 label * rd 65000:12")
+		waitAttachment(t, ctx, e.PE1, "gw-red", "down")
+		e.PE2.WaitImported(t, ctx, "red", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:11", "fd00:1::/64 via 192.168.0.1 label * rd 65000:11")
+		e.PE2.WaitImported(t, ctx, "blue", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:12", "10.9.0.0/24 via 192.168.0.1 label * rd 65000:12", "fd00:1::/64 via 192.168.0.1 label * rd 65000:12")
 	})
 
 	t.Run("nothing in clear on the core or the gateways' links", func(t *testing.T) {
-		for _, pcap := range []string{e.capture, filepath.Join(e.lab.Dir(), "gwr.pcap"), filepath.Join(e.lab.Dir(), "gwb.pcap")} {
+		for _, pcap := range []string{e.Capture, filepath.Join(e.Lab.Dir(), "gwr.pcap"), filepath.Join(e.Lab.Dir(), "gwb.pcap")} {
 			checkCoreCapture(t, pcap)
 		}
 	})
 
 	t.Run("PSKs never logged", func(t *testing.T) {
-		log := e.pe1.proc.LogTail(1000000)
+		log := e.PE1.Proc.LogTail(1000000)
 		for _, psk := range []string{attachPSKRed, attachPSKBlue} {
 			if strings.Contains(log, psk) {
 				t.Error("pe1 logged an attachment's PSK")
@@ -246,7 +247,7 @@ func waitAttachment(t *testing.T, ctx context.Context, p *pe, name, state string
 	var got apiAttachment
 	must(t, peers.Eventually(ctx, func(ctx context.Context) error {
 		var as []apiAttachment
-		if err := p.get(ctx, "/v1/ipsec/attachments", &as); err != nil {
+		if err := p.Get(ctx, "/v1/ipsec/attachments", &as); err != nil {
 			return err
 		}
 		for _, a := range as {
@@ -257,7 +258,7 @@ func waitAttachment(t *testing.T, ctx context.Context, p *pe, name, state string
 				}
 			}
 		}
-		return fmt.Errorf("%s: attachment %s: %+v, want %s", p.name, name, got, state)
+		return fmt.Errorf("%s: attachment %s: %+v, want %s", p.Name, name, got, state)
 	}))
 	return got
 }
@@ -267,7 +268,7 @@ func waitAttachment(t *testing.T, ctx context.Context, p *pe, name, state string
 func icmpInEchos(t *testing.T, n *netns.Node) uint64 {
 	t.Helper()
 	var names, values []string
-	for _, line := range strings.Split(string(mustExec(t, n, "cat", "/proc/net/snmp")), "\n") {
+	for _, line := range strings.Split(string(pelab.MustExec(t, n, "cat", "/proc/net/snmp")), "\n") {
 		if rest, ok := strings.CutPrefix(line, "Icmp: "); ok {
 			if names == nil {
 				names = strings.Fields(rest)
@@ -298,14 +299,14 @@ func addGateway(t *testing.T, pe1 *netns.Node, vrf, peIf, peAddr, gwAddr, localT
 	site, err := l.AddNode("site-" + vrf)
 	must(t, err)
 	sites[vrf] = site
-	link(t, l, pe1, peIf, peAddr, gw, "eth0", gwAddr)
+	pelab.Link(t, l, pe1, peIf, peAddr, gw, "eth0", gwAddr)
 	if _, err := pe1.Start("tcpdump", "-i", peIf, "-U", "-w", filepath.Join(l.Dir(), peIf+".pcap")); err != nil {
 		t.Skipf("tcpdump: %v", err)
 	}
-	link(t, l, gw, "site", "10.9.0.1/24", site, "eth0", "10.9.0.2/24")
-	mustExec(t, site, "ip", "route", "add", "default", "via", "10.9.0.1")
-	mustExec(t, gw, "ip", "route", "add", "192.168.0.0/30", "via", strings.TrimSuffix(peAddr, "/30"))
-	mustExec(t, gw, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	pelab.Link(t, l, gw, "site", "10.9.0.1/24", site, "eth0", "10.9.0.2/24")
+	pelab.MustExec(t, site, "ip", "route", "add", "default", "via", "10.9.0.1")
+	pelab.MustExec(t, gw, "ip", "route", "add", "192.168.0.0/30", "via", strings.TrimSuffix(peAddr, "/30"))
+	pelab.MustExec(t, gw, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	c := startCharon(t, gw)
 	self := strings.TrimSuffix(gwAddr, "/30")
 	c.load(t, fmt.Sprintf(`connections {
@@ -390,7 +391,7 @@ func (c *charon) initiate(t *testing.T) {
 	must(t, peers.Eventually(ctx, func(context.Context) error {
 		out, err := c.swanctl("--initiate", "--child", "site", "--timeout", "10")
 		if err != nil {
-			return fmt.Errorf("%s: %v\n%s", c.node.Name(), err, tail(out, 2000))
+			return fmt.Errorf("%s: %v\n%s", c.Node.Name(), err, tail(out, 2000))
 		}
 		return nil
 	}))
@@ -408,7 +409,7 @@ func (c *charon) outboundKey(t *testing.T) []byte {
 	must(t, err)
 	ms := keyDumpRE.FindAllStringSubmatch(string(b), -1)
 	if len(ms) == 0 {
-		t.Fatalf("no key dump in %s's charon.log", c.node.Name())
+		t.Fatalf("no key dump in %s's charon.log", c.Node.Name())
 	}
 	m := ms[len(ms)-1]
 	var n int
@@ -463,7 +464,7 @@ func sealEcho(t *testing.T, sa *esp.SA, src, dst string, id uint16) []byte {
 // process cannot enter the node's namespace).
 func sendESP(t *testing.T, node *netns.Node, pkt []byte) {
 	t.Helper()
-	mustExec(t, node, "python3", "-c",
+	pelab.MustExec(t, node, "python3", "-c",
 		"import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(bytes.fromhex(sys.argv[1]), ('192.168.0.1', 4500))",
 		hex.EncodeToString(pkt))
 }

@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/labs/internal/pelab"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
@@ -89,13 +90,6 @@ type lab struct {
 	nodes    map[string]*netns.Node
 }
 
-func link(t *testing.T, l *netns.Lab, a *netns.Node, aIf, aAddr string, b *netns.Node, bIf, bAddr string) {
-	t.Helper()
-	must(t, l.Link(a, aIf, b, bIf))
-	must(t, a.AddAddr(aIf, pfx(aAddr)))
-	must(t, b.AddAddr(bIf, pfx(bAddr)))
-}
-
 func buildLab(t *testing.T, ctx context.Context) *lab {
 	t.Helper()
 	peers.RequireFRR(t)
@@ -109,14 +103,14 @@ func buildLab(t *testing.T, ctx context.Context) *lab {
 		nodes[n] = node
 	}
 	rr, pe1, pe2, g, b := nodes["rr"], nodes["pe1"], nodes["pe2"], nodes["g"], nodes["b"]
-	link(t, l, rr, "rr-pe1", "10.0.1.1/24", pe1, "pe1-rr", "10.0.1.2/24")
-	link(t, l, rr, "rr-pe2", "10.0.2.1/24", pe2, "pe2-rr", "10.0.2.2/24")
-	link(t, l, pe1, "pe1-g", "10.0.3.1/24", g, "g-pe1", "10.0.3.2/24")
-	link(t, l, pe1, "pe1-b", "10.0.4.1/24", b, "b-pe1", "10.0.4.2/24")
+	pelab.Link(t, l, rr, "rr-pe1", "10.0.1.1/24", pe1, "pe1-rr", "10.0.1.2/24")
+	pelab.Link(t, l, rr, "rr-pe2", "10.0.2.1/24", pe2, "pe2-rr", "10.0.2.2/24")
+	pelab.Link(t, l, pe1, "pe1-g", "10.0.3.1/24", g, "g-pe1", "10.0.3.2/24")
+	pelab.Link(t, l, pe1, "pe1-b", "10.0.4.1/24", b, "b-pe1", "10.0.4.2/24")
 	// A CE-facing interface in vrf red whose connected prefix pe1 exports.
 	ce, err := l.AddNode("ce1")
 	must(t, err)
-	link(t, l, pe1, "ce1", "10.11.0.1/24", ce, "eth0", "10.11.0.2/24")
+	pelab.Link(t, l, pe1, "ce1", "10.11.0.1/24", ce, "eth0", "10.11.0.2/24")
 
 	lb := &lab{nodes: nodes}
 	lb.rr, err = peers.StartFRR(ctx, rr, peers.FRRConfig{Config: peers.Config{
@@ -164,7 +158,7 @@ func TestBGPInterop(t *testing.T) {
 	defer cancel()
 	lb := buildLab(t, ctx)
 	pe1, pe2 := lb.pe1, lb.pe2
-	red, blue := pe1.localLabel(ctx, "red", "10.1.0.0/24"), pe1.localLabel(ctx, "blue", "10.1.0.0/24")
+	red, blue := pe1.LocalLabel(ctx, "red", "10.1.0.0/24"), pe1.LocalLabel(ctx, "blue", "10.1.0.0/24")
 	if red == 0 || blue == 0 || red == blue {
 		t.Fatalf("pe1 labels red %d blue %d: want two distinct labels", red, blue)
 	}
@@ -180,24 +174,24 @@ func TestBGPInterop(t *testing.T) {
 	})
 
 	t.Run("two PEs through the reflector keep red and blue apart", func(t *testing.T) {
-		pe2.waitImported(t, ctx, "red",
+		pe2.WaitImported(t, ctx, "red",
 			fmt.Sprintf("10.1.0.0/24 via 10.0.1.2 label %d rd 65000:1", red),
 			fmt.Sprintf("10.11.0.0/24 via 10.0.1.2 label %d rd 65000:1", red),
 			fmt.Sprintf("fd00:1::/64 via 10.0.1.2 label %d rd 65000:1", red))
-		pe2.waitImported(t, ctx, "blue", fmt.Sprintf("10.1.0.0/24 via 10.0.1.2 label %d rd 65000:2", blue))
-		pe1.waitImported(t, ctx, "red", "10.2.0.0/24 via 10.0.2.2 label 2000 rd 65000:11", "10.8.0.0/24 via 10.0.4.2 label 800 rd 65000:8")
-		pe1.waitImported(t, ctx, "blue", "10.2.0.0/24 via 10.0.2.2 label 2001 rd 65000:12")
+		pe2.WaitImported(t, ctx, "blue", fmt.Sprintf("10.1.0.0/24 via 10.0.1.2 label %d rd 65000:2", blue))
+		pe1.WaitImported(t, ctx, "red", "10.2.0.0/24 via 10.0.2.2 label 2000 rd 65000:11", "10.8.0.0/24 via 10.0.4.2 label 800 rd 65000:8")
+		pe1.WaitImported(t, ctx, "blue", "10.2.0.0/24 via 10.0.2.2 label 2001 rd 65000:12")
 	})
 
 	t.Run("FRR announces and withdraws; only the matching VRF imports", func(t *testing.T) {
 		r := peers.VPNRoute{RD: "65000:5", Prefix: pfx("10.5.0.0/24"), Label: 500, RTs: []string{"65000:2"}}
 		must(t, lb.rr.AddRoute(ctx, r))
-		pe1.waitImported(t, ctx, "blue", "10.2.0.0/24 via 10.0.2.2 label 2001 rd 65000:12", "10.5.0.0/24 via 10.0.1.1 label 500 rd 65000:5")
-		pe2.waitImported(t, ctx, "blue", fmt.Sprintf("10.1.0.0/24 via 10.0.1.2 label %d rd 65000:2", blue), "10.5.0.0/24 via 10.0.2.1 label 500 rd 65000:5")
-		pe1.waitImported(t, ctx, "red", "10.2.0.0/24 via 10.0.2.2 label 2000 rd 65000:11", "10.8.0.0/24 via 10.0.4.2 label 800 rd 65000:8")
+		pe1.WaitImported(t, ctx, "blue", "10.2.0.0/24 via 10.0.2.2 label 2001 rd 65000:12", "10.5.0.0/24 via 10.0.1.1 label 500 rd 65000:5")
+		pe2.WaitImported(t, ctx, "blue", fmt.Sprintf("10.1.0.0/24 via 10.0.1.2 label %d rd 65000:2", blue), "10.5.0.0/24 via 10.0.2.1 label 500 rd 65000:5")
+		pe1.WaitImported(t, ctx, "red", "10.2.0.0/24 via 10.0.2.2 label 2000 rd 65000:11", "10.8.0.0/24 via 10.0.4.2 label 800 rd 65000:8")
 		must(t, lb.rr.DelRoute(ctx, r))
-		pe1.waitImported(t, ctx, "blue", "10.2.0.0/24 via 10.0.2.2 label 2001 rd 65000:12")
-		pe2.waitImported(t, ctx, "blue", fmt.Sprintf("10.1.0.0/24 via 10.0.1.2 label %d rd 65000:2", blue))
+		pe1.WaitImported(t, ctx, "blue", "10.2.0.0/24 via 10.0.2.2 label 2001 rd 65000:12")
+		pe2.WaitImported(t, ctx, "blue", fmt.Sprintf("10.1.0.0/24 via 10.0.1.2 label %d rd 65000:2", blue))
 	})
 
 	t.Run("gobgpd VPNv4 and VPNv6 both ways", func(t *testing.T) {
@@ -211,13 +205,13 @@ func TestBGPInterop(t *testing.T) {
 		v6 := peers.VPNRoute{RD: "65000:7", Prefix: pfx("fd00:7::/64"), Label: 701, RTs: []string{"65000:2"}}
 		must(t, lb.gob.AddRoute(ctx, v4))
 		must(t, lb.gob.AddRoute(ctx, v6))
-		pe1.waitImported(t, ctx, "blue",
+		pe1.WaitImported(t, ctx, "blue",
 			"10.2.0.0/24 via 10.0.2.2 label 2001 rd 65000:12",
 			"10.7.0.0/24 via 10.0.3.2 label 700 rd 65000:7",
 			"fd00:7::/64 via 10.0.3.2 label 701 rd 65000:7")
 		must(t, lb.gob.DelRoute(ctx, v4))
 		must(t, lb.gob.DelRoute(ctx, v6))
-		pe1.waitImported(t, ctx, "blue", "10.2.0.0/24 via 10.0.2.2 label 2001 rd 65000:12")
+		pe1.WaitImported(t, ctx, "blue", "10.2.0.0/24 via 10.0.2.2 label 2001 rd 65000:12")
 	})
 
 	t.Run("BIRD vpn4 mpls both ways", func(t *testing.T) {
@@ -227,7 +221,7 @@ func TestBGPInterop(t *testing.T) {
 		)
 		// BIRD's own route was checked in pe1's red above; withdraw it.
 		must(t, lb.bird.DelRoute(ctx, birdRoute))
-		pe1.waitImported(t, ctx, "red", "10.2.0.0/24 via 10.0.2.2 label 2000 rd 65000:11")
+		pe1.WaitImported(t, ctx, "red", "10.2.0.0/24 via 10.0.2.2 label 2000 rd 65000:11")
 	})
 
 	t.Run("the stock gobgp CLI reads peregrined's gRPC API and cannot write", func(t *testing.T) {
@@ -255,7 +249,7 @@ func TestBGPInterop(t *testing.T) {
 	})
 
 	t.Run("reload: withdraw a static, change an RT, add a neighbor; other sessions stay up", func(t *testing.T) {
-		before, err := pe1.neighbors(ctx)
+		before, err := pe1.Neighbors(ctx)
 		must(t, err)
 		up := map[string]time.Duration{}
 		for _, n := range before {
@@ -264,19 +258,19 @@ func TestBGPInterop(t *testing.T) {
 		cfg := strings.Replace(pe1Base+pe1VRFs, "static-routes: [{prefix: 10.1.0.0/24}, {prefix: 'fd00:1::/64'}]", "static-routes: [{prefix: 10.1.0.0/24}]", 1)
 		cfg = strings.Replace(cfg, "export-targets: [65000:2]", "export-targets: [65000:20]", 1)
 		cfg = strings.Replace(cfg, "\nvrfs:", "    - {address: 10.0.9.9, asn: 65009, connect-retry: 5s}\nvrfs:", 1)
-		pe1.reload(t, cfg)
+		pe1.Reload(t, cfg)
 
 		// The IPv6 static is withdrawn everywhere.
 		for _, s := range []peers.Speaker{lb.rr, lb.gob} {
 			must(t, peers.WaitNoRoute(ctx, s, "65000:1", pfx("fd00:1::/64")))
 		}
-		pe2.waitImported(t, ctx, "red",
+		pe2.WaitImported(t, ctx, "red",
 			fmt.Sprintf("10.1.0.0/24 via 10.0.1.2 label %d rd 65000:1", red),
 			fmt.Sprintf("10.11.0.0/24 via 10.0.1.2 label %d rd 65000:1", red))
 		// blue now exports RT 65000:20, which pe2's blue does not import.
-		pe2.waitImported(t, ctx, "blue")
+		pe2.WaitImported(t, ctx, "blue")
 		waitRoutes(t, ctx, lb.rr, peers.VPNRoute{RD: "65000:2", Prefix: pfx("10.1.0.0/24"), Label: blue, RTs: []string{"65000:20"}})
-		after, err := pe1.neighbors(ctx)
+		after, err := pe1.Neighbors(ctx)
 		must(t, err)
 		var added bool
 		for _, n := range after {
@@ -295,18 +289,18 @@ func TestBGPInterop(t *testing.T) {
 	})
 
 	t.Run("a reload with a bad file is refused and changes nothing", func(t *testing.T) {
-		pe1.writeConfig(t, pe1Base+pe1VRFs+"bogus-key: 1\n")
-		must(t, signalHUP(pe1.proc.Pid()))
+		pe1.WriteConfig(t, pe1Base+pe1VRFs+"bogus-key: 1\n")
+		must(t, signalHUP(pe1.Proc.Pid()))
 		must(t, peers.Eventually(ctx, func(context.Context) error {
-			if !strings.Contains(pe1.proc.LogTail(50), "bogus-key: unknown key") {
+			if !strings.Contains(pe1.Proc.LogTail(50), "bogus-key: unknown key") {
 				return fmt.Errorf("no refusal logged")
 			}
 			return nil
 		}))
 		// Still the reloaded state: the fd00:1::/64 static stays withdrawn.
-		pe2.waitImported(t, ctx, "red",
+		pe2.WaitImported(t, ctx, "red",
 			fmt.Sprintf("10.1.0.0/24 via 10.0.1.2 label %d rd 65000:1", red),
 			fmt.Sprintf("10.11.0.0/24 via 10.0.1.2 label %d rd 65000:1", red))
-		pe2.waitImported(t, ctx, "blue")
+		pe2.WaitImported(t, ctx, "blue")
 	})
 }

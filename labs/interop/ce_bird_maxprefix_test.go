@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/labs/internal/pelab"
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
 
@@ -46,8 +47,8 @@ func TestE2EBIRDCEMaxPrefixes(t *testing.T) {
 	defer cancel()
 	l, ns := newLabNodes(t, "pe1", "ce1", "ce2")
 	pe1n, ce1n, ce2n := ns[0], ns[1], ns[2]
-	link(t, l, pe1n, "ceg", "10.1.0.1/24", ce1n, "eth0", "10.1.0.2/24")
-	link(t, l, pe1n, "ceb", "10.2.0.1/24", ce2n, "eth0", "10.2.0.2/24")
+	pelab.Link(t, l, pe1n, "ceg", "10.1.0.1/24", ce1n, "eth0", "10.1.0.2/24")
+	pelab.Link(t, l, pe1n, "ceb", "10.2.0.1/24", ce2n, "eth0", "10.2.0.2/24")
 	must(t, ce2n.AddAddr("eth0", pfx("fd00:2::2/64")))
 	pe1 := startPE(t, pe1n, ceMaxPrefixConfig)
 	ce1 := startCESpeaker(t, ctx, ce1n, 65101, "10.255.0.1", "10.1.0.1", "fd00:1::1")
@@ -56,7 +57,7 @@ func TestE2EBIRDCEMaxPrefixes(t *testing.T) {
 	waitBlue := func() {
 		t.Helper()
 		err := peers.Eventually(ctx, func(ctx context.Context) error {
-			rs, err := pe1.routes(ctx, "blue")
+			rs, err := pe1.Routes(ctx, "blue")
 			if err != nil {
 				return err
 			}
@@ -66,7 +67,7 @@ func TestE2EBIRDCEMaxPrefixes(t *testing.T) {
 			return nil
 		})
 		if err != nil {
-			t.Fatalf("%v\npe1 log:\n%s", err, pe1.proc.LogTail(30))
+			t.Fatalf("%v\npe1 log:\n%s", err, pe1.Proc.LogTail(30))
 		}
 	}
 	waitBlue()
@@ -89,9 +90,9 @@ func TestE2EBIRDCEMaxPrefixes(t *testing.T) {
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("%v:\n%s\npe1 log:\n%s", err, last, pe1.proc.LogTail(30))
+		t.Fatalf("%v:\n%s\npe1 log:\n%s", err, last, pe1.Proc.LogTail(30))
 	}
-	rs, err := pe1.routes(ctx, "red")
+	rs, err := pe1.Routes(ctx, "red")
 	must(t, err)
 	for _, r := range rs {
 		if strings.HasPrefix(r.Prefix.String(), "198.51.100.") {
@@ -120,6 +121,6 @@ func TestE2EBIRDCEMaxPrefixes(t *testing.T) {
 func ceNeighbors(t *testing.T, ctx context.Context, p *pe, vrf string) []apiNeighbor {
 	t.Helper()
 	var ns []apiNeighbor
-	must(t, p.get(ctx, "/v1/bgp/vrfs/"+vrf+"/neighbors", &ns))
+	must(t, p.Get(ctx, "/v1/bgp/vrfs/"+vrf+"/neighbors", &ns))
 	return ns
 }

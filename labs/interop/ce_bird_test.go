@@ -191,7 +191,7 @@ func TestE2EBIRDCE(t *testing.T) {
 		must(t, err)
 	}
 	logs := func() string {
-		return fmt.Sprintf("pe1 log:\n%s\npe2 log:\n%s", pe1.proc.LogTail(30), pe2.proc.LogTail(30))
+		return fmt.Sprintf("pe1 log:\n%s\npe2 log:\n%s", pe1.Proc.LogTail(30), pe2.Proc.LogTail(30))
 	}
 
 	t.Run("BIRD learns the far site's prefixes from its PE and installs them", func(t *testing.T) {

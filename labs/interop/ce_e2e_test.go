@@ -32,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/labs/internal/pelab"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
@@ -199,7 +200,7 @@ func pingFrom(n *netns.Node, src, dst string, count int) error {
 
 // imported lists the non-local routes of a PE's VRF as "PREFIX via NH".
 func imported(ctx context.Context, p *pe, vrf string) ([]string, error) {
-	rs, err := p.routes(ctx, vrf)
+	rs, err := p.Routes(ctx, vrf)
 	if err != nil {
 		return nil, err
 	}
@@ -244,9 +245,9 @@ func buildCELab(t *testing.T, staticDefault ...string) *ceLab {
 	}
 	l, ns := newLabNodes(t, "pe1", "pe2", "ce1", "ce2")
 	pe1n, pe2n, ce1n, ce2n := ns[0], ns[1], ns[2], ns[3]
-	link(t, l, pe1n, "core", "192.168.0.1/30", pe2n, "core", "192.168.0.2/30")
-	link(t, l, pe1n, "ce1", "10.1.0.1/24", ce1n, "eth0", "10.1.0.2/24")
-	link(t, l, pe2n, "ce3", "10.2.0.1/24", ce2n, "eth0", "10.2.0.2/24")
+	pelab.Link(t, l, pe1n, "core", "192.168.0.1/30", pe2n, "core", "192.168.0.2/30")
+	pelab.Link(t, l, pe1n, "ce1", "10.1.0.1/24", ce1n, "eth0", "10.1.0.2/24")
+	pelab.Link(t, l, pe2n, "ce3", "10.2.0.1/24", ce2n, "eth0", "10.2.0.2/24")
 	must(t, pe1n.AddAddr("ce1", pfx("fd00:1::1/64")))
 	must(t, ce1n.AddAddr("eth0", pfx("fd00:1::2/64")))
 	must(t, pe2n.AddAddr("ce3", pfx("fd00:2::1/64")))
@@ -260,13 +261,13 @@ func buildCELab(t *testing.T, staticDefault ...string) *ceLab {
 	gateways := map[string][2]string{"ce1": {"10.1.0.1", "fd00:1::1"}, "ce2": {"10.2.0.1", "fd00:2::1"}}
 	for _, ce := range []*netns.Node{ce1n, ce2n} {
 		if gw := gateways[ce.Name()]; slices.Contains(staticDefault, ce.Name()) {
-			mustExec(t, ce, "ip", "route", "add", "default", "via", gw[0])
-			mustExec(t, ce, "ip", "-6", "route", "add", "default", "via", gw[1])
+			pelab.MustExec(t, ce, "ip", "route", "add", "default", "via", gw[0])
+			pelab.MustExec(t, ce, "ip", "-6", "route", "add", "default", "via", gw[1])
 		}
 	}
 
-	writeKeys(t, pe1n, keyAB, keyBA)
-	writeKeys(t, pe2n, keyBA, keyAB)
+	pelab.WriteKeys(t, pe1n, pelab.KeyAB, pelab.KeyBA)
+	pelab.WriteKeys(t, pe2n, pelab.KeyBA, pelab.KeyAB)
 	return &ceLab{
 		pe1n: pe1n, pe2n: pe2n, ce1n: ce1n, ce2n: ce2n,
 		pe1: startPE(t, pe1n, fmt.Sprintf(ceE2EConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "10.1.0.2", 65101, 0x1001, 0x2001, "fd00:1::2", "per-vrf")),
@@ -332,7 +333,7 @@ func TestE2ECESessions(t *testing.T) {
 				return nil
 			})
 			if err != nil {
-				t.Fatalf("%v\npe1 log:\n%s\npe2 log:\n%s", err, pe1.proc.LogTail(40), pe2.proc.LogTail(40))
+				t.Fatalf("%v\npe1 log:\n%s\npe2 log:\n%s", err, pe1.Proc.LogTail(40), pe2.Proc.LogTail(40))
 			}
 			if got.NextHop != addr(c.pe) || !slices.Equal(got.ASPath, []uint32{65000, c.origin}) {
 				t.Errorf("%s: %s via %s AS path %v; want via its PE %s, AS path [65000 %d]",
@@ -344,7 +345,7 @@ func TestE2ECESessions(t *testing.T) {
 	t.Run("pe2 labels each CE prefix of its own", func(t *testing.T) {
 		labels := map[string]uint32{}
 		must(t, peers.Eventually(ctx, func(ctx context.Context) error {
-			rs, err := pe1.routes(ctx, "red")
+			rs, err := pe1.Routes(ctx, "red")
 			if err != nil {
 				return err
 			}

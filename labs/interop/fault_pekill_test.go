@@ -1,7 +1,7 @@
 package interop_test
 
 // Fault: pe1's peregrined is killed (-9) under traffic and started again on
-// the same state directory, in the manual-key E2E lab (e2e_test.go), with
+// the same state directory, in the manual-key E2E lab (labs/internal/pelab), with
 // BGP graceful restart on (the default for VPN families) and off:
 //
 //	ce-red-1 ─ce1┐ pe1 ══ core ══ pe2 ┌ce3─ ce-red-2   (pings ce-red-1
@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/labs/internal/pelab"
 	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
@@ -43,18 +44,18 @@ func testPEKilled(t *testing.T, gracefulRestart bool) {
 		return strings.Replace(cfg, "hold-time: 9s}", fmt.Sprintf("hold-time: 9s, graceful-restart: {enabled: %v}}", gracefulRestart), 1)
 	}
 	e := buildE2EWith(t, ctx, func(pe1, pe2 *netns.Node) (string, string) {
-		cfg1, cfg2 := manualKeyConfigs(t, pe1, pe2)
+		cfg1, cfg2 := pelab.ManualKeyConfigs(t, pe1, pe2)
 		return grConfig(cfg1), grConfig(cfg2)
 	})
-	red2 := e.ce["ce-red-2"]
-	waitPing(t, ctx, red2, "10.1.0.2")
-	before := map[string][]string{"red": e.pe2.vrfTable(t, ctx, "red"), "blue": e.pe2.vrfTable(t, ctx, "blue")}
+	red2 := e.CE["ce-red-2"]
+	pelab.WaitPing(t, ctx, red2, "10.1.0.2")
+	before := map[string][]string{"red": e.PE2.VRFTable(t, ctx, "red"), "blue": e.PE2.VRFTable(t, ctx, "blue")}
 
-	p := startPing(red2, "10.1.0.2", 250, 100*time.Millisecond) // 25 s at 10/s
+	p := pelab.StartPing(red2, "10.1.0.2", 250, 100*time.Millisecond) // 25 s at 10/s
 	time.Sleep(2 * time.Second)
-	killedAt := p.at()
-	must(t, syscall.Kill(e.pe1.proc.Pid(), syscall.SIGKILL))
-	<-e.pe1.proc.Done()
+	killedAt := p.At()
+	must(t, syscall.Kill(e.PE1.Proc.Pid(), syscall.SIGKILL))
+	<-e.PE1.Proc.Done()
 	killed := time.Now()
 
 	// pe1 down for 5 s: a withdrawal follows the session's end at once
@@ -62,7 +63,7 @@ func testPEKilled(t *testing.T, gracefulRestart bool) {
 	withdrawn := false
 	for time.Since(killed) < 5*time.Second {
 		for vrf, want := range before {
-			if got := e.pe2.vrfTable(t, ctx, vrf); !slices.Equal(got, want) {
+			if got := e.PE2.VRFTable(t, ctx, vrf); !slices.Equal(got, want) {
 				if gracefulRestart {
 					t.Fatalf("pe2 vrf %s changed %v after pe1 died, with graceful restart:\nbefore %v\nafter  %v",
 						vrf, time.Since(killed), want, got)
@@ -76,28 +77,15 @@ func testPEKilled(t *testing.T, gracefulRestart bool) {
 		t.Errorf("pe2 kept pe1's routes for 5 s without graceful restart: %v", before)
 	}
 
-	e.pe1 = startPE(t, e.pe1.node, e.cfg1) // same node: same state directory
-	restartedAt := p.at()
-	lost := p.lost(t)
-	checkLostWithin(t, "ping red2 -> red1 across pe1's restart", lost, killedAt-time.Second, restartedAt+peRestartResume)
+	e.PE1 = startPE(t, e.PE1.Node, e.Cfg1) // same node: same state directory
+	restartedAt := p.At()
+	lost := p.Lost(t)
+	pelab.CheckLostWithin(t, "ping red2 -> red1 across pe1's restart", lost, killedAt-time.Second, restartedAt+peRestartResume)
 	if len(lost) == 0 {
 		t.Fatalf("no echo lost while pe1 was down: the fault did not happen")
 	}
-	t.Logf("pe1 down %v; traffic back %v after its start", restartedAt-killedAt, lost[len(lost)-1]+p.interval-restartedAt)
+	t.Logf("pe1 down %v; traffic back %v after its start", restartedAt-killedAt, lost[len(lost)-1]+p.Interval()-restartedAt)
 	for vrf, want := range before {
-		e.pe2.waitTable(t, ctx, vrf, want)
+		e.PE2.WaitTable(t, ctx, vrf, want)
 	}
-}
-
-// waitTable waits until vrf's table is want (vrfTable's lines).
-func (p *pe) waitTable(t *testing.T, ctx context.Context, vrf string, want []string) {
-	t.Helper()
-	var got []string
-	for ctx.Err() == nil {
-		if got = p.vrfTable(t, ctx, vrf); slices.Equal(got, want) {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s vrf %s:\ngot  %v\nwant %v", p.name, vrf, got, want)
 }

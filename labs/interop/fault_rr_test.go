@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/labs/internal/pelab"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
@@ -56,9 +57,9 @@ func startReflector(t *testing.T, ctx context.Context, pe1, pe2 *netns.Node, n i
 		core string
 	}{{pe1, "192.168.0.1"}, {pe2, "192.168.0.2"}} {
 		subnet := fmt.Sprintf("10.0.%d%d", n, i+1)
-		link(t, l, rr, fmt.Sprintf("rr-pe%d", i+1), subnet+".1/24", p.node, fmt.Sprintf("pe-rr%d", n), subnet+".2/24")
-		mustExec(t, rr, "ip", "route", "add", p.core+"/32", "via", subnet+".2")
-		mustExec(t, p.node, "ip", "route", "add", rrAddr+"/32", "via", subnet+".1")
+		pelab.Link(t, l, rr, fmt.Sprintf("rr-pe%d", i+1), subnet+".1/24", p.node, fmt.Sprintf("pe-rr%d", n), subnet+".2/24")
+		pelab.MustExec(t, rr, "ip", "route", "add", p.core+"/32", "via", subnet+".2")
+		pelab.MustExec(t, p.node, "ip", "route", "add", rrAddr+"/32", "via", subnet+".1")
 	}
 	g, err := peers.StartGoBGP(ctx, rr, peers.GoBGPConfig{Config: peers.Config{
 		RouterID: addr(rrAddr), ASN: 65000,
@@ -79,29 +80,29 @@ func TestFaultOneOfTwoReflectorsDies(t *testing.T) {
 	e := buildE2EWith(t, ctx, func(pe1, pe2 *netns.Node) (string, string) {
 		rr1 = startReflector(t, ctx, pe1, pe2, 1, "10.255.0.1")
 		rr2 = startReflector(t, ctx, pe1, pe2, 2, "10.255.0.2")
-		cfg1, cfg2 := manualKeyConfigs(t, pe1, pe2)
+		cfg1, cfg2 := pelab.ManualKeyConfigs(t, pe1, pe2)
 		return neighborsLine.ReplaceAllLiteralString(cfg1, rrNeighbors("192.168.0.1", "10.255.0.1", "10.255.0.2")),
 			neighborsLine.ReplaceAllLiteralString(cfg2, rrNeighbors("192.168.0.2", "10.255.0.1", "10.255.0.2"))
 	})
 	// Both reflectors carry both PEs' routes before the fault.
 	must(t, peers.WaitEstablished(ctx, rr1, addr("192.168.0.1"), addr("192.168.0.2")))
 	must(t, peers.WaitEstablished(ctx, rr2, addr("192.168.0.1"), addr("192.168.0.2")))
-	red1, blue2 := e.ce["ce-red-1"], e.ce["ce-blue-2"]
-	waitPing(t, ctx, red1, "10.2.0.2")
-	waitPing(t, ctx, blue2, "10.1.0.2")
+	red1, blue2 := e.CE["ce-red-1"], e.CE["ce-blue-2"]
+	pelab.WaitPing(t, ctx, red1, "10.2.0.2")
+	pelab.WaitPing(t, ctx, blue2, "10.1.0.2")
 
 	type table struct {
 		pe  *pe
 		vrf string
 	}
-	tables := []table{{e.pe1, "red"}, {e.pe1, "blue"}, {e.pe2, "red"}, {e.pe2, "blue"}}
+	tables := []table{{e.PE1, "red"}, {e.PE1, "blue"}, {e.PE2, "red"}, {e.PE2, "blue"}}
 	before := make([][]string, len(tables))
 	for i, tb := range tables {
-		before[i] = tb.pe.vrfTable(t, ctx, tb.vrf)
+		before[i] = tb.pe.VRFTable(t, ctx, tb.vrf)
 	}
 
-	pRed := startPing(red1, "10.2.0.2", 100, 100*time.Millisecond) // 10 s at 10/s
-	pBlue := startPing(blue2, "10.1.0.2", 100, 100*time.Millisecond)
+	pRed := pelab.StartPing(red1, "10.2.0.2", 100, 100*time.Millisecond) // 10 s at 10/s
+	pBlue := pelab.StartPing(blue2, "10.1.0.2", 100, 100*time.Millisecond)
 	time.Sleep(3 * time.Second)
 	must(t, syscall.Kill(rr1.Process().Pid(), syscall.SIGKILL))
 	killed := time.Now()
@@ -110,28 +111,28 @@ func TestFaultOneOfTwoReflectorsDies(t *testing.T) {
 	// the reflector's TCP connections), so 8 s is ample to see one.
 	for time.Since(killed) < 8*time.Second {
 		for i, tb := range tables {
-			if got := tb.pe.vrfTable(t, ctx, tb.vrf); !slices.Equal(got, before[i]) {
+			if got := tb.pe.VRFTable(t, ctx, tb.vrf); !slices.Equal(got, before[i]) {
 				t.Fatalf("%s vrf %s changed %v after rr1 died:\nbefore %v\nafter  %v\n%s log:\n%s",
-					tb.pe.name, tb.vrf, time.Since(killed), before[i], got, tb.pe.name, tb.pe.proc.LogTail(30))
+					tb.pe.Name, tb.vrf, time.Since(killed), before[i], got, tb.pe.Name, tb.pe.Proc.LogTail(30))
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	// The bound: no echo lost at all, the kill instant included.
-	for what, p := range map[string]*pingRun{"red1 -> red2": pRed, "blue2 -> blue1": pBlue} {
-		if lost := p.lost(t); len(lost) > 0 {
+	for what, p := range map[string]*pelab.PingRun{"red1 -> red2": pRed, "blue2 -> blue1": pBlue} {
+		if lost := p.Lost(t); len(lost) > 0 {
 			t.Errorf("ping %s while rr1 dies: echoes sent at %v lost, want none", what, lost)
 		}
 	}
 
 	// The sessions with rr2 never dropped.
-	for _, p := range []*pe{e.pe1, e.pe2} {
-		s := p.sessions(t, ctx)
+	for _, p := range []*pe{e.PE1, e.PE2} {
+		s := p.Sessions(t, ctx)
 		if n := s["10.255.0.2"]; n.State != "established" || n.Uptime < time.Since(killed) {
-			t.Errorf("%s: session with rr2 %s up %v, want established since before the kill", p.name, n.State, n.Uptime)
+			t.Errorf("%s: session with rr2 %s up %v, want established since before the kill", p.Name, n.State, n.Uptime)
 		}
 		if n := s["10.255.0.1"]; n.State == "established" {
-			t.Errorf("%s: session with the killed rr1 still established", p.name)
+			t.Errorf("%s: session with the killed rr1 still established", p.Name)
 		}
 	}
 }

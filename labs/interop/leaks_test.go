@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/labs/internal/pelab"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
@@ -34,14 +35,14 @@ func TestE2ENoLeaks(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
 	e := buildE2E(t, ctx)
-	red1, blue1 := e.ce["ce-red-1"], e.ce["ce-blue-1"]
-	pe1, pe2 := e.pe1.node, e.pe2.node
-	sink, err := e.lab.AddNode("sink")
+	red1, blue1 := e.CE["ce-red-1"], e.CE["ce-blue-1"]
+	pe1, pe2 := e.PE1.Node, e.PE2.Node
+	sink, err := e.Lab.AddNode("sink")
 	must(t, err)
-	link(t, e.lab, pe1, "mgmt", "198.51.100.1/24", sink, "mgmt", "198.51.100.2/24")
-	mustExec(t, pe1, "ip", "route", "add", "default", "via", "198.51.100.2")
-	mustExec(t, sink, "ip", "route", "add", "10.0.0.0/8", "via", "198.51.100.1")
-	mustExec(t, pe2, "ip", "route", "add", "10.1.0.0/24", "via", "192.168.0.1")
+	pelab.Link(t, e.Lab, pe1, "mgmt", "198.51.100.1/24", sink, "mgmt", "198.51.100.2/24")
+	pelab.MustExec(t, pe1, "ip", "route", "add", "default", "via", "198.51.100.2")
+	pelab.MustExec(t, sink, "ip", "route", "add", "10.0.0.0/8", "via", "198.51.100.1")
+	pelab.MustExec(t, pe2, "ip", "route", "add", "10.1.0.0/24", "via", "192.168.0.1")
 
 	ceNets := "(net 10.0.0.0/8 or net fd00::/8)"
 	outside := "(src net 192.168.0.0/30 or src net 198.51.100.0/24)"
@@ -52,7 +53,7 @@ func TestE2ENoLeaks(t *testing.T) {
 	files := map[string]string{}
 	var dumps []*netns.Process
 	for ifname := range forbid {
-		files[ifname] = filepath.Join(e.lab.Dir(), "leak-"+ifname+".pcap")
+		files[ifname] = filepath.Join(e.Lab.Dir(), "leak-"+ifname+".pcap")
 		p, err := pe1.StartCommand(netns.Command{Path: "tcpdump", LogName: "tcpdump-out-" + ifname,
 			Args: []string{"--immediate-mode", "-Q", "out", "-i", ifname, "-n", "-U", "-w", files[ifname]}})
 		must(t, err)
@@ -62,7 +63,7 @@ func TestE2ENoLeaks(t *testing.T) {
 
 	expect := func(t *testing.T, n *netns.Node, dst string, want bool) {
 		t.Helper()
-		if err := ping(n, dst, 3); (err == nil) != want {
+		if err := pelab.Ping(n, dst, 3); (err == nil) != want {
 			t.Errorf("ping %s -> %s: answered %v, want %v", n.Name(), dst, err == nil, want)
 		}
 	}
@@ -78,7 +79,7 @@ func TestE2ENoLeaks(t *testing.T) {
 	}
 
 	t.Run("running: a CE reaches its VRF only, nothing outside reaches a CE", func(t *testing.T) {
-		waitPing(t, ctx, red1, "10.2.0.2")
+		pelab.WaitPing(t, ctx, red1, "10.2.0.2")
 		expect(t, red1, "10.1.0.1", true)
 		expect(t, red1, "fd00:1::1", true)
 		expect(t, red1, "192.168.0.1", false)
@@ -90,24 +91,24 @@ func TestE2ENoLeaks(t *testing.T) {
 		expectTCP(t, pe2, "192.168.0.1:179", true) // BGP between the PEs still works
 		// A remote site reaches pe1's address in its VRF no more than
 		// the PE's others: pe1 would answer it by the main table.
-		expect(t, e.ce["ce-red-2"], "10.1.0.1", false)
-		expectTCP(t, e.ce["ce-red-2"], "10.1.0.1:179", false)
+		expect(t, e.CE["ce-red-2"], "10.1.0.1", false)
+		expectTCP(t, e.CE["ce-red-2"], "10.1.0.1:179", false)
 	})
 
 	t.Run("the PE's ICMP errors for remote sites stay in the VRF", func(t *testing.T) {
 		// TTL 2 from ce-red-2 is 1 when it leaves pe1's TUN: the kernel
 		// would answer with time exceeded, by the main table.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		out, _ := e.ce["ce-red-2"].Exec(ctx, "ping", "-n", "-c", "2", "-i", "0.3", "-W", "1", "-t", "2", "10.1.0.2")
+		out, _ := e.CE["ce-red-2"].Exec(ctx, "ping", "-n", "-c", "2", "-i", "0.3", "-W", "1", "-t", "2", "10.1.0.2")
 		cancel()
 		t.Logf("ping -t 2 ce-red-2 -> 10.1.0.2: %s", strings.TrimSpace(string(out)))
 		// An aggregate pe1 exports but has no more specific route for in
 		// part: 10.1.5.5 meets red's default at pe1.
-		e.pe1.reload(t, strings.Replace(e.cfg1, "interfaces: [ce1]}", "interfaces: [ce1], static-routes: [{prefix: 10.1.0.0/16}]}", 1))
+		e.PE1.Reload(t, strings.Replace(e.Cfg1, "interfaces: [ce1]}", "interfaces: [ce1], static-routes: [{prefix: 10.1.0.0/16}]}", 1))
 		wait, cancelWait := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancelWait()
 		err := peers.Eventually(wait, func(ctx context.Context) error {
-			rs, err := e.pe2.routes(ctx, "red")
+			rs, err := e.PE2.Routes(ctx, "red")
 			for _, r := range rs {
 				if r.Prefix == pfx("10.1.0.0/16") {
 					return nil
@@ -116,21 +117,21 @@ func TestE2ENoLeaks(t *testing.T) {
 			return fmt.Errorf("pe2 red has no 10.1.0.0/16 yet (%v)", err)
 		})
 		must(t, err)
-		expect(t, e.ce["ce-red-2"], "10.1.5.5", false)
-		e.pe1.reload(t, e.cfg1)
+		expect(t, e.CE["ce-red-2"], "10.1.5.5", false)
+		e.PE1.Reload(t, e.Cfg1)
 	})
 
 	t.Run("reload removing VRF blue: its CE reaches nothing", func(t *testing.T) {
-		noBlue := strings.Replace(e.cfg1, "  - {name: blue,", "  # - {name: blue,", 1)
-		e.pe1.reload(t, noBlue)
+		noBlue := strings.Replace(e.Cfg1, "  - {name: blue,", "  # - {name: blue,", 1)
+		e.PE1.Reload(t, noBlue)
 		time.Sleep(time.Second) // the reconciler applies
 		expect(t, blue1, "198.51.100.2", false)
 		expect(t, blue1, "10.2.0.2", false)
-		waitPing(t, ctx, red1, "10.2.0.2")
+		pelab.WaitPing(t, ctx, red1, "10.2.0.2")
 	})
 
 	t.Run("SIGTERM: no CE reaches anything", func(t *testing.T) {
-		must(t, e.pe1.proc.Stop())
+		must(t, e.PE1.Proc.Stop())
 		for _, ce := range []*netns.Node{red1, blue1} {
 			expect(t, ce, "198.51.100.2", false)
 			expect(t, ce, "10.2.0.2", false)
@@ -140,14 +141,14 @@ func TestE2ENoLeaks(t *testing.T) {
 	})
 
 	t.Run("a start that fails after the FIB started: no CE reaches anything", func(t *testing.T) {
-		bad := startPE(t, pe1, e.cfg1+"\nmetrics: {listen: '203.0.113.1:9100'}\n")
+		bad := startPE(t, pe1, e.Cfg1+"\nmetrics: {listen: '203.0.113.1:9100'}\n")
 		select {
-		case <-bad.proc.Done():
+		case <-bad.Proc.Done():
 		case <-time.After(30 * time.Second):
-			t.Fatalf("peregrined with an unusable metrics address did not exit:\n%s", bad.proc.LogTail(20))
+			t.Fatalf("peregrined with an unusable metrics address did not exit:\n%s", bad.Proc.LogTail(20))
 		}
-		if !strings.Contains(bad.proc.LogTail(200), "metrics did not start") {
-			t.Fatalf("peregrined did not fail where expected:\n%s", bad.proc.LogTail(30))
+		if !strings.Contains(bad.Proc.LogTail(200), "metrics did not start") {
+			t.Fatalf("peregrined did not fail where expected:\n%s", bad.Proc.LogTail(30))
 		}
 		for _, ce := range []*netns.Node{red1, blue1} {
 			expect(t, ce, "198.51.100.2", false)

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/labs/internal/pelab"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
@@ -55,9 +56,9 @@ func TestIPv6CorePeers(t *testing.T) {
 		return n
 	}
 	pe1, g, b, f := node("pe1"), node("g"), node("b"), node("f")
-	link(t, l, pe1, "pe1-g", "fd00:c3::1/64", g, "g-pe1", "fd00:c3::2/64")
-	link(t, l, pe1, "pe1-b", "fd00:c4::1/64", b, "b-pe1", "fd00:c4::2/64")
-	link(t, l, pe1, "pe1-f", "fd00:c5::1/64", f, "f-pe1", "fd00:c5::2/64")
+	pelab.Link(t, l, pe1, "pe1-g", "fd00:c3::1/64", g, "g-pe1", "fd00:c3::2/64")
+	pelab.Link(t, l, pe1, "pe1-b", "fd00:c4::1/64", b, "b-pe1", "fd00:c4::2/64")
+	pelab.Link(t, l, pe1, "pe1-f", "fd00:c5::1/64", f, "f-pe1", "fd00:c5::2/64")
 
 	gob, err := peers.StartGoBGP(ctx, g, peers.GoBGPConfig{Config: peers.Config{
 		RouterID: addr("10.0.0.22"), ASN: 65000,
@@ -80,7 +81,7 @@ func TestIPv6CorePeers(t *testing.T) {
 	p1 := startPE(t, pe1, v6peersConfig)
 	must(t, peers.WaitEstablished(ctx, gob, addr("fd00:c3::1")))
 	must(t, peers.WaitEstablished(ctx, bird, addr("fd00:c4::1")))
-	red := p1.localLabel(ctx, "red", "10.1.0.0/24")
+	red := p1.LocalLabel(ctx, "red", "10.1.0.0/24")
 
 	t.Run("gobgpd: VPNv4 and VPNv6 with IPv6 next hops, both ways", func(t *testing.T) {
 		nh := addr("fd00:c3::1")
@@ -92,13 +93,13 @@ func TestIPv6CorePeers(t *testing.T) {
 		v6 := peers.VPNRoute{RD: "65000:7", Prefix: pfx("fd00:7::/64"), Label: 701, RTs: []string{"65000:1"}, NextHop: addr("fd00:c3::2")}
 		must(t, gob.AddRoute(ctx, v4))
 		must(t, gob.AddRoute(ctx, v6))
-		p1.waitImported(t, ctx, "red",
+		p1.WaitImported(t, ctx, "red",
 			"10.7.0.0/24 via fd00:c3::2 label 700 rd 65000:7",
 			"fd00:7::/64 via fd00:c3::2 label 701 rd 65000:7",
 			"fd00:8::/64 via fd00:c4::2 label 801 rd 65000:8")
 		must(t, gob.DelRoute(ctx, v4))
 		must(t, gob.DelRoute(ctx, v6))
-		p1.waitImported(t, ctx, "red", "fd00:8::/64 via fd00:c4::2 label 801 rd 65000:8")
+		p1.WaitImported(t, ctx, "red", "fd00:8::/64 via fd00:c4::2 label 801 rd 65000:8")
 	})
 
 	t.Run("BIRD: VPNv6 both ways", func(t *testing.T) {
@@ -108,7 +109,7 @@ func TestIPv6CorePeers(t *testing.T) {
 	t.Run("BIRD: VPNv4 over the IPv6 session with extended next hop", func(t *testing.T) {
 		waitRoutes(t, ctx, bird, peers.VPNRoute{RD: "65000:1", Prefix: pfx("10.1.0.0/24"), Label: red, RTs: []string{"65000:1"}, NextHop: addr("fd00:c4::1")})
 		must(t, bird.AddRoute(ctx, birdV4))
-		p1.waitImported(t, ctx, "red",
+		p1.WaitImported(t, ctx, "red",
 			"10.8.0.0/24 via fd00:c4::2 label 800 rd 65000:8",
 			"fd00:8::/64 via fd00:c4::2 label 801 rd 65000:8")
 	})
@@ -120,7 +121,7 @@ func TestIPv6CorePeers(t *testing.T) {
 		// says the negotiation is missing rather than leave it unseen.
 		waitRoutes(t, ctx, frr, peers.VPNRoute{RD: "65000:1", Prefix: pfx("10.1.0.0/24"), Label: red, RTs: []string{"65000:1"}, NextHop: addr("fd00:c5::1")})
 		must(t, peers.Eventually(ctx, func(ctx context.Context) error {
-			ns, err := p1.neighbors(ctx)
+			ns, err := p1.Neighbors(ctx)
 			if err != nil {
 				return err
 			}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/peregrine-net/peregrine/ipsec/pcap"
+	"github.com/peregrine-net/peregrine/labs/internal/pelab"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
@@ -59,11 +60,11 @@ func TestIPv6Core(t *testing.T) {
 		return n
 	}
 	rr, pe1, pe2 := node("rr"), node("pe1"), node("pe2")
-	link(t, l, pe1, "core", "fd00:c1::1/64", rr, "rr-pe1", "fd00:c1::2/64")
-	link(t, l, pe2, "core", "fd00:c2::1/64", rr, "rr-pe2", "fd00:c2::2/64")
-	mustExec(t, rr, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
-	mustExec(t, pe1, "ip", "-6", "route", "add", "fd00:c2::/64", "via", "fd00:c1::2")
-	mustExec(t, pe2, "ip", "-6", "route", "add", "fd00:c1::/64", "via", "fd00:c2::2")
+	pelab.Link(t, l, pe1, "core", "fd00:c1::1/64", rr, "rr-pe1", "fd00:c1::2/64")
+	pelab.Link(t, l, pe2, "core", "fd00:c2::1/64", rr, "rr-pe2", "fd00:c2::2/64")
+	pelab.MustExec(t, rr, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+	pelab.MustExec(t, pe1, "ip", "-6", "route", "add", "fd00:c2::/64", "via", "fd00:c1::2")
+	pelab.MustExec(t, pe2, "ip", "-6", "route", "add", "fd00:c1::/64", "via", "fd00:c2::2")
 	ce := map[string]*netns.Node{}
 	for _, c := range []struct {
 		name, peIf, subnet string
@@ -74,19 +75,19 @@ func TestIPv6Core(t *testing.T) {
 	} {
 		n := node(c.name)
 		ce[c.name] = n
-		link(t, l, c.pe, c.peIf, "10."+c.subnet+".0.1/24", n, "eth0", "10."+c.subnet+".0.2/24")
+		pelab.Link(t, l, c.pe, c.peIf, "10."+c.subnet+".0.1/24", n, "eth0", "10."+c.subnet+".0.2/24")
 		must(t, c.pe.AddAddr(c.peIf, pfx("fd00:"+c.subnet+"::1/64")))
 		must(t, n.AddAddr("eth0", pfx("fd00:"+c.subnet+"::2/64")))
-		mustExec(t, n, "ip", "route", "add", "default", "via", "10."+c.subnet+".0.1")
-		mustExec(t, n, "ip", "-6", "route", "add", "default", "via", "fd00:"+c.subnet+"::1")
+		pelab.MustExec(t, n, "ip", "route", "add", "default", "via", "10."+c.subnet+".0.1")
+		pelab.MustExec(t, n, "ip", "-6", "route", "add", "default", "via", "fd00:"+c.subnet+"::1")
 	}
 	capture := filepath.Join(l.Dir(), "core.pcap")
 	if _, err := pe1.Start("tcpdump", "-i", "core", "-U", "-w", capture); err != nil {
 		t.Skipf("tcpdump: %v", err)
 	}
 
-	writeKeys(t, pe1, keyAB, keyBA)
-	writeKeys(t, pe2, keyBA, keyAB)
+	pelab.WriteKeys(t, pe1, pelab.KeyAB, pelab.KeyBA)
+	pelab.WriteKeys(t, pe2, pelab.KeyBA, pelab.KeyAB)
 	cfg1 := fmt.Sprintf(v6coreConfig, "10.0.0.11", "fd00:c1::1", "fd00:c1::2", 1, "ce1", "ce2", "fd00:c2::1", 0x1001, 0x2001)
 	cfg2 := fmt.Sprintf(v6coreConfig, "10.0.0.12", "fd00:c2::1", "fd00:c2::2", 2, "ce3", "ce4", "fd00:c1::1", 0x2001, 0x1001)
 	if strings.Contains(cfg1, "listen-address") {
@@ -97,7 +98,7 @@ func TestIPv6Core(t *testing.T) {
 	t.Run("before the RR runs, show bgp summary says why the session is down", func(t *testing.T) {
 		want := "connection refused"
 		must(t, peers.Eventually(ctx, func(ctx context.Context) error {
-			ns, err := p1.neighbors(ctx)
+			ns, err := p1.Neighbors(ctx)
 			if err != nil {
 				return err
 			}
@@ -106,8 +107,8 @@ func TestIPv6Core(t *testing.T) {
 			}
 			return nil
 		}))
-		if log := p1.proc.LogTail(200); !strings.Contains(log, `msg="neighbor cannot connect"`) || !strings.Contains(log, `neighbor=fd00:c1::2 reason="connection refused`) {
-			t.Errorf("pe1's log does not say why:\n%s", p1.proc.LogTail(40))
+		if log := p1.Proc.LogTail(200); !strings.Contains(log, `msg="neighbor cannot connect"`) || !strings.Contains(log, `neighbor=fd00:c1::2 reason="connection refused`) {
+			t.Errorf("pe1's log does not say why:\n%s", p1.Proc.LogTail(40))
 		}
 	})
 
@@ -124,12 +125,12 @@ func TestIPv6Core(t *testing.T) {
 		must(t, peers.WaitEstablished(ctx, frr, addr("fd00:c1::1"), addr("fd00:c2::1")))
 		for _, p := range []*pe{p1, p2} {
 			must(t, peers.Eventually(ctx, func(ctx context.Context) error {
-				ns, err := p.neighbors(ctx)
+				ns, err := p.Neighbors(ctx)
 				if err != nil {
 					return err
 				}
 				if len(ns) != 1 || ns[0].State != "established" || ns[0].Reason != "" {
-					return fmt.Errorf("%s neighbors %+v: want one, established, no reason", p.name, ns)
+					return fmt.Errorf("%s neighbors %+v: want one, established, no reason", p.Name, ns)
 				}
 				return nil
 			}))
@@ -137,10 +138,10 @@ func TestIPv6Core(t *testing.T) {
 	})
 
 	t.Run("VPNv4 and VPNv6 routes carry IPv6 next hops", func(t *testing.T) {
-		p1.waitImported(t, ctx, "red", "10.2.0.0/24 via fd00:c2::1 label * rd 65000:21", "fd00:2::/64 via fd00:c2::1 label * rd 65000:21")
-		p1.waitImported(t, ctx, "blue", "10.2.0.0/24 via fd00:c2::1 label * rd 65000:22", "fd00:2::/64 via fd00:c2::1 label * rd 65000:22")
-		p2.waitImported(t, ctx, "red", "10.1.0.0/24 via fd00:c1::1 label * rd 65000:11", "fd00:1::/64 via fd00:c1::1 label * rd 65000:11")
-		p2.waitImported(t, ctx, "blue", "10.1.0.0/24 via fd00:c1::1 label * rd 65000:12", "fd00:1::/64 via fd00:c1::1 label * rd 65000:12")
+		p1.WaitImported(t, ctx, "red", "10.2.0.0/24 via fd00:c2::1 label * rd 65000:21", "fd00:2::/64 via fd00:c2::1 label * rd 65000:21")
+		p1.WaitImported(t, ctx, "blue", "10.2.0.0/24 via fd00:c2::1 label * rd 65000:22", "fd00:2::/64 via fd00:c2::1 label * rd 65000:22")
+		p2.WaitImported(t, ctx, "red", "10.1.0.0/24 via fd00:c1::1 label * rd 65000:11", "fd00:1::/64 via fd00:c1::1 label * rd 65000:11")
+		p2.WaitImported(t, ctx, "blue", "10.1.0.0/24 via fd00:c1::1 label * rd 65000:12", "fd00:1::/64 via fd00:c1::1 label * rd 65000:12")
 		// The reflector, an independent decoder, read the VPNv4 next hop as IPv6.
 		waitRoutes(t, ctx, frr, peers.VPNRoute{RD: "65000:11", Prefix: pfx("10.1.0.0/24"), NextHop: addr("fd00:c1::1"), RTs: []string{"65000:1"}})
 	})
@@ -154,8 +155,8 @@ func TestIPv6Core(t *testing.T) {
 			{red1, "10.2.0.2"}, {red2, "10.1.0.2"}, {blue1, "10.2.0.2"}, {blue2, "10.1.0.2"},
 			{red1, "fd00:2::2"}, {red2, "fd00:1::2"}, {blue1, "fd00:2::2"}, {blue2, "fd00:1::2"},
 		} {
-			waitPing(t, ctx, c.from, c.dst)
-			must(t, ping(c.from, c.dst, 5))
+			pelab.WaitPing(t, ctx, c.from, c.dst)
+			must(t, pelab.Ping(c.from, c.dst, 5))
 		}
 	})
 

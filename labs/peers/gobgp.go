@@ -32,9 +32,13 @@ type GoBGPConfig struct {
 	// ListenAddr restricts the BGP listener (global local-address-list);
 	// default every address.
 	ListenAddr netip.Addr
-	APIPort    int    // default DefaultGoBGPAPIPort
-	Gobgpd     string // default Tool("gobgpd")
-	Gobgp      string // default Tool("gobgp")
+	APIPort    int // default DefaultGoBGPAPIPort
+	// APISocket, if set, is a Unix socket path on which gobgpd serves its
+	// gRPC API as well: a program on the host reaches it whatever the
+	// node's namespace (the CLI's TCP port is inside the namespace).
+	APISocket string
+	Gobgpd    string // default Tool("gobgpd")
+	Gobgp     string // default Tool("gobgp")
 }
 
 // GoBGP is a running gobgpd.
@@ -77,9 +81,12 @@ func StartGoBGP(ctx context.Context, node *netns.Node, cfg GoBGPConfig) (*GoBGP,
 	if err != nil {
 		return nil, err
 	}
+	apiHosts := "127.0.0.1:" + strconv.Itoa(cfg.APIPort)
+	if cfg.APISocket != "" {
+		apiHosts += ",unix://" + cfg.APISocket // gobgpd listens on each of a comma-separated list
+	}
 	g.proc, err = node.StartCommand(netns.Command{Path: cfg.Gobgpd, Args: []string{
-		"-f", confPath, "--config-strict", "-p", "--pprof-disable",
-		"--api-hosts", "127.0.0.1:" + strconv.Itoa(cfg.APIPort),
+		"-f", confPath, "--config-strict", "-p", "--pprof-disable", "--api-hosts", apiHosts,
 	}})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,34 @@
+// Package soak is Peregrine's long run (`make soak`, SOAK=30m by default):
+// the two-PE lab of labs/internal/pelab with IKE keys, under every kind of
+// churn at once for SOAK, while each daemon's resources are sampled:
+//
+//	                gobgp (gobgpd): 10,000 VPNv4 routes added, then withdrawn,
+//	                  │ 192.168.1.2   every 10 s (RT 65000:1, next hop pe2)
+//	                  │ 192.168.1.1
+//	ce-red-1  ──ce1┐  │                                ┌ce3── ce-red-2
+//	               pe1 ══ core (ESP, IKEv2) ══ pe2
+//	ce-blue-1 ──ce2┘  SIGHUP every minute:             └ce4── ce-blue-2
+//	                  VRF green added / removed
+//
+// Meanwhile:
+//
+//   - ICMP echoes at 100/s from ce-red-1 and ce-blue-1 to the far CE
+//     (10.2.0.2 in each VRF; Pinger, pinger.go), an echo without a reply
+//     within 1 s lost and counted by the second it was sent; no loss
+//     window is declared: the target is none lost;
+//   - an iperf3 stream per VRF (rate-limited, so that the pings measure
+//     the PEs and not a saturated queue);
+//   - child SAs rekeyed every 30 s (soft lifetime), the IKE SA every 5 min;
+//   - /metrics of both PEs (goroutines, open file descriptors, RSS, Go
+//     heap, the process's start time) sampled every 10 s.
+//
+// It writes, into build/soak (SOAK_OUT), soak.csv (the samples),
+// soak.png (their plot, with gnuplot), losses.csv (lost echoes per second)
+// and summary.txt: lost pings, restarts of any daemon (a start time that
+// changes or a process that exits), and each resource's least-squares
+// slope over the second half, per hour, judged flat when its drift over
+// that half is within twice the samples' noise about the line.
+//
+// The code here is the run's bookkeeping (trend.go, report.go, flap.go,
+// pinger.go, scrape.go); soak_test.go runs it. TestSoak skips unless SOAK is set.
+package soak
