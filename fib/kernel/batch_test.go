@@ -1,11 +1,9 @@
 package kernel
 
 import (
-	"encoding/binary"
 	"errors"
 	"net"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -80,12 +78,13 @@ func tableKeys(t *testing.T, h *netlink.Handle) map[string]bool {
 	return out
 }
 
-// TestWriteRoutesNamesEachFailure: among many routes written in batches
-// of 7, the ones the kernel refuses (through an interface that does not
-// exist: ENETUNREACH, "Nexthop has invalid gateway") and one that cannot
-// be encoded are each named in the error, wherever they fall in a batch,
-// and every other route is in the kernel; deleting them all then leaves
-// the table empty, a route already gone being no error.
+// TestWriteRoutesNamesEachFailure: among many routes written (in
+// batches: package nlbatch tests their edges), the ones the kernel
+// refuses (through an interface that does not exist: ENETUNREACH,
+// "Nexthop has invalid gateway") and one that cannot be encoded are each
+// named in the error by routeKey, and every other route is in the
+// kernel; deleting them all then leaves the table empty, a route already
+// gone being no error.
 func TestWriteRoutesNamesEachFailure(t *testing.T) {
 	b, h, core := newBatchNS(t)
 	routes := hostRoutes(100, core)
@@ -94,13 +93,7 @@ func TestWriteRoutesNamesEachFailure(t *testing.T) {
 		routes[i].LinkIndex = 999
 	}
 	routes[30].Dst = nil // no destination: not sent
-	s, err := b.openBatchSocket()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(s.fd)
-	s.maxRoutes = 7
-	err = s.write(opReplace, routes)
+	err := b.replaceRoutes(routes)
 	if err == nil {
 		t.Fatal("no error for 6 bad routes")
 	}
@@ -137,87 +130,10 @@ func TestWriteRoutesNamesEachFailure(t *testing.T) {
 		routes[i].LinkIndex = core
 	}
 	routes = append(routes[:30], routes[31:]...)
-	if err := s.write(opDelete, routes); err != nil {
+	if err := b.deleteRoutes(routes); err != nil {
 		t.Errorf("deleting: %v", err)
 	}
 	if have := tableKeys(t, h); len(have) != 0 {
 		t.Errorf("%d routes left in table %d after deleting all", len(have), batchTable)
 	}
-}
-
-// TestWriteRoutesLostAnswersAreAnError: when the answers to a batch
-// cannot all be queued (a receive buffer far smaller than the batch's
-// failures need: what batchLimit prevents), the socket reports ENOBUFS
-// and the write fails naming the batch, never reports success.
-func TestWriteRoutesLostAnswersAreAnError(t *testing.T) {
-	b, _, _ := newBatchNS(t)
-	routes := hostRoutes(2000, 999) // every one fails: no interface 999
-	s, err := b.openBatchSocket()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(s.fd)
-	if err := unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4096); err != nil {
-		t.Fatal(err)
-	}
-	s.maxRoutes = len(routes)
-	err = s.write(opReplace, routes)
-	if !errors.Is(err, unix.ENOBUFS) || !strings.Contains(err.Error(), "answers to routes 1 to 2000 were lost") {
-		t.Fatalf("error %v, want the answers to routes 1 to 2000 lost (ENOBUFS)", err)
-	}
-}
-
-// TestBatchLimit: all of a batch's answers fit its receive buffer.
-func TestBatchLimit(t *testing.T) {
-	for _, c := range []struct{ rcvbuf, want int }{
-		{2304, 1}, {425984, 207}, {8 << 20, 4095}, {64 << 20, maxBatch},
-	} {
-		if got := batchLimit(c.rcvbuf); got != c.want {
-			t.Errorf("batchLimit(%d) = %d, want %d", c.rcvbuf, got, c.want)
-		}
-		if got := batchLimit(c.rcvbuf); c.rcvbuf >= 2*errorAckSize && (got+1)*errorAckSize > c.rcvbuf {
-			t.Errorf("batchLimit(%d) = %d: its answers need %d bytes", c.rcvbuf, got, (got+1)*errorAckSize)
-		}
-	}
-}
-
-// ackMsg is an NLMSG_ERROR answering seq with errno, capped (the
-// request's header only), with text as its extended-ack message.
-func ackMsg(seq uint32, errno syscall.Errno, text string) []byte {
-	m := make([]byte, unix.NLMSG_HDRLEN+4+unix.NLMSG_HDRLEN)
-	flags := uint16(unix.NLM_F_CAPPED)
-	if text != "" {
-		flags |= unix.NLM_F_ACK_TLVS
-		m = appendAttr(m, unix.NLMSGERR_ATTR_MSG, append([]byte(text), 0))
-	}
-	binary.NativeEndian.PutUint32(m[0:], uint32(len(m)))
-	binary.NativeEndian.PutUint16(m[4:], unix.NLMSG_ERROR)
-	binary.NativeEndian.PutUint16(m[6:], flags)
-	binary.NativeEndian.PutUint32(m[8:], seq)
-	binary.NativeEndian.PutUint32(m[unix.NLMSG_HDRLEN:], uint32(-int32(errno)))
-	return m
-}
-
-// TestParseAck reads the errno and the kernel's reason.
-func TestParseAck(t *testing.T) {
-	errno, text, ok := parseAck(ackMsg(3, unix.ENETUNREACH, "Nexthop has invalid gateway"))
-	if !ok || errno != unix.ENETUNREACH || text != "Nexthop has invalid gateway" {
-		t.Errorf("parseAck = %v %q %v", errno, text, ok)
-	}
-	if errno, text, ok := parseAck(ackMsg(4, 0, "")); !ok || errno != 0 || text != "" {
-		t.Errorf("parseAck of an ACK = %v %q %v", errno, text, ok)
-	}
-	if _, _, ok := parseAck(ackMsg(4, 0, "")[:20]); ok {
-		t.Error("parseAck read a truncated message")
-	}
-}
-
-// FuzzParseAck: an answer, however malformed, is read or refused, never
-// a panic.
-func FuzzParseAck(f *testing.F) {
-	f.Add(ackMsg(3, unix.ENETUNREACH, "Nexthop has invalid gateway"))
-	f.Add(ackMsg(4, 0, ""))
-	f.Fuzz(func(t *testing.T, m []byte) {
-		parseAck(m)
-	})
 }

@@ -1,0 +1,5 @@
+//go:build race
+
+package nlbatch
+
+const raceEnabled = true
