@@ -7,6 +7,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// appendHeader appends a netlink header for op's request, numbered seq,
+// and a zeroed family header of n bytes after it; finish sets the
+// length once the attributes are in.
+func appendHeader(buf []byte, op Op, seq uint32, n int) []byte {
+	var hdr [unix.NLMSG_HDRLEN + 16]byte // room for rtmsg and fib_rule_hdr
+	buf = append(buf, hdr[:unix.NLMSG_HDRLEN+n]...)
+	h := buf[len(buf)-unix.NLMSG_HDRLEN-n:]
+	binary.NativeEndian.PutUint16(h[4:], op.Type)
+	binary.NativeEndian.PutUint16(h[6:], uint16(unix.NLM_F_REQUEST|op.Flags))
+	binary.NativeEndian.PutUint32(h[8:], seq)
+	return buf
+}
+
+// finish sets the length of the message begun at start of buf.
+func finish(buf []byte, start int) []byte {
+	binary.NativeEndian.PutUint32(buf[start:], uint32(len(buf)-start))
+	return buf
+}
+
 // setAck sets NLM_F_ACK on the request msg starts with.
 func setAck(msg []byte) {
 	f := binary.NativeEndian.Uint16(msg[6:])

@@ -30,14 +30,9 @@ import (
 // comparing a next hop or an MPLS encap per route.
 func AppendRouteMsg(buf []byte, r *netlink.Route, op Op, seq uint32) ([]byte, error) {
 	start := len(buf)
-	var hdr [unix.NLMSG_HDRLEN + unix.SizeofRtMsg]byte
-	buf = append(buf, hdr[:]...)
-	h := buf[start:]
-	binary.NativeEndian.PutUint16(h[4:], op.Type)
-	binary.NativeEndian.PutUint16(h[6:], uint16(unix.NLM_F_REQUEST|op.Flags))
-	binary.NativeEndian.PutUint32(h[8:], seq)
+	buf = appendHeader(buf, op, seq, unix.SizeofRtMsg)
 	// rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags.
-	m := h[unix.NLMSG_HDRLEN:]
+	m := buf[start+unix.NLMSG_HDRLEN:]
 	m[5], m[6], m[7] = uint8(r.Protocol), uint8(r.Scope), unix.RTN_UNICAST
 	if r.Type != 0 {
 		m[7] = uint8(r.Type)
@@ -92,8 +87,7 @@ func AppendRouteMsg(buf []byte, r *netlink.Route, op Op, seq uint32) ([]byte, er
 		buf = appendUint32Attr(buf, unix.RTA_PRIORITY, uint32(r.Priority))
 	}
 	if op.KeyOnly {
-		binary.NativeEndian.PutUint32(buf[start:], uint32(len(buf)-start))
-		return buf, nil
+		return finish(buf, start), nil
 	}
 	if r.LinkIndex != 0 {
 		buf = appendUint32Attr(buf, unix.RTA_OIF, uint32(r.LinkIndex))
@@ -135,8 +129,7 @@ func AppendRouteMsg(buf []byte, r *netlink.Route, op Op, seq uint32) ([]byte, er
 			buf = appendAttr(buf, unix.RTA_ENCAP|unix.NLA_F_NESTED, enc)
 		}
 	}
-	binary.NativeEndian.PutUint32(buf[start:], uint32(len(buf)-start))
-	return buf, nil
+	return finish(buf, start), nil
 }
 
 // RouteRequests are op's requests for routes, named by op.Verb and

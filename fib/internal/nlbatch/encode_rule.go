@@ -1,8 +1,6 @@
 package nlbatch
 
 import (
-	"encoding/binary"
-
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -20,15 +18,10 @@ import (
 //	ip rule add|del [iif IF] [to PREFIX] lookup TABLE|blackhole pref P protocol PROTO
 func AppendRuleMsg(buf []byte, r *netlink.Rule, op Op, seq uint32) []byte {
 	start := len(buf)
-	var hdr [unix.NLMSG_HDRLEN + 12]byte
-	buf = append(buf, hdr[:]...)
-	h := buf[start:]
-	binary.NativeEndian.PutUint16(h[4:], op.Type)
-	binary.NativeEndian.PutUint16(h[6:], uint16(unix.NLM_F_REQUEST|op.Flags))
-	binary.NativeEndian.PutUint32(h[8:], seq)
+	buf = appendHeader(buf, op, seq, sizeofFibRuleHdr)
 	// struct fib_rule_hdr: family, dst_len, src_len, tos, table, res1,
 	// res2, action (u8 each), flags (u32).
-	m := h[unix.NLMSG_HDRLEN:]
+	m := buf[start+unix.NLMSG_HDRLEN:]
 	m[0] = byte(r.Family)
 	// No action: look up a table when adding, any action when deleting
 	// (a dumped rule's action is not read back), as
@@ -65,9 +58,11 @@ func AppendRuleMsg(buf []byte, r *netlink.Rule, op Op, seq uint32) []byte {
 		at := len(buf)
 		buf = pad(append(appendAttrHeader(buf, unix.FRA_PROTOCOL, 1), byte(r.Protocol)), at)
 	}
-	binary.NativeEndian.PutUint32(buf[start:], uint32(len(buf)-start))
-	return buf
+	return finish(buf, start)
 }
+
+// sizeofFibRuleHdr is the size of struct fib_rule_hdr.
+const sizeofFibRuleHdr = 12
 
 // RuleRequests are op's requests for rules, named by op.Verb and
 // key(rule).

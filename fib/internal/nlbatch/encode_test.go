@@ -63,17 +63,21 @@ type raw []byte
 func (r raw) Len() int          { return len(r) }
 func (r raw) Serialize() []byte { return r }
 
+// testRule is a rule of protocol 204: family, priority, input
+// interface, destination, table and action (0 for none).
+func testRule(fam, pref int, iif, dst string, table, typ int) *netlink.Rule {
+	r := netlink.NewRule()
+	r.Family, r.Priority, r.Protocol, r.IifName, r.Table, r.Type = fam, pref, 204, iif, table, uint8(typ)
+	if dst != "" {
+		_, r.Dst, _ = net.ParseCIDR(dst)
+	}
+	return r
+}
+
 // ruleCases are the rule shapes the userspace backend makes (planRules),
 // and one as a dump reads it back (no action, no protocol).
 func ruleCases() map[string]*netlink.Rule {
-	rule := func(fam, pref int, iif, dst string, table, typ int) *netlink.Rule {
-		r := netlink.NewRule()
-		r.Family, r.Priority, r.Protocol, r.IifName, r.Table, r.Type = fam, pref, 204, iif, table, uint8(typ)
-		if dst != "" {
-			_, r.Dst, _ = net.ParseCIDR(dst)
-		}
-		return r
-	}
+	rule := testRule
 	dumped := rule(unix.AF_INET, 1000, "ce1", "", 2000, 0)
 	dumped.Protocol = 0
 	return map[string]*netlink.Rule{

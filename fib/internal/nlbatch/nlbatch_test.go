@@ -28,14 +28,7 @@ func TestRulesAndRoutesRoundTrip(t *testing.T) {
 		if err := netlink.LinkSetUp(lo); err != nil {
 			t.Fatal(err)
 		}
-		rule := func(fam, pref int, iif, dst string, table, typ int) *netlink.Rule {
-			r := netlink.NewRule()
-			r.Family, r.Priority, r.Protocol, r.IifName, r.Table, r.Type = fam, pref, 204, iif, table, uint8(typ)
-			if dst != "" {
-				_, r.Dst, _ = net.ParseCIDR(dst)
-			}
-			return r
-		}
+		rule := testRule
 		rules := []*netlink.Rule{
 			rule(unix.AF_INET, 1000, "lo", "", 1234, 0),
 			rule(unix.AF_INET6, 1000, "lo", "", 1234, 0),
