@@ -73,8 +73,8 @@
 // protocol 204 are read with one dump per family that the kernel filters
 // (listroutes.go), and the differences go out many requests to a write
 // with one acknowledgement per write, every refused route still named
-// (batch.go, encode.go). make bench-vm times programming and withdrawing
-// 100,000 routes against `ip -batch`.
+// (batch.go, package fib/internal/nlbatch). make bench-vm times
+// programming and withdrawing 100,000 routes against `ip -batch`.
 //
 // Everything carries protocol 204, like the userspace backend's routes:
 // Apply replaces what differs and removes what the State no longer asks

@@ -1,11 +1,9 @@
 package kernel
 
 import (
-	"encoding/binary"
 	"errors"
 	"net"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -65,159 +63,36 @@ func hostRoutes(n, core int) []*netlink.Route {
 	return out
 }
 
-// tableKeys is the routeKey of every route of protocol 204 in batchTable.
-func tableKeys(t *testing.T, h *netlink.Handle) map[string]bool {
-	t.Helper()
-	rs, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: batchTable, Protocol: RTProto},
-		netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]bool{}
-	for i := range rs {
-		out[routeKey(&rs[i])] = true
-	}
-	return out
-}
-
-// TestWriteRoutesNamesEachFailure: among many routes written in batches
-// of 7, the ones the kernel refuses (through an interface that does not
-// exist: ENETUNREACH, "Nexthop has invalid gateway") and one that cannot
-// be encoded are each named in the error, wherever they fall in a batch,
-// and every other route is in the kernel; deleting them all then leaves
-// the table empty, a route already gone being no error.
+// TestWriteRoutesNamesEachFailure: the routes the kernel refuses
+// (through an interface that does not exist: ENETUNREACH) and one that
+// cannot be encoded are each named in the error by routeKey, the others
+// go in (package nlbatch tests the batches' edges); deleting them all
+// then leaves none of ours, a route already gone being no error.
 func TestWriteRoutesNamesEachFailure(t *testing.T) {
-	b, h, core := newBatchNS(t)
-	routes := hostRoutes(100, core)
-	bad := map[int]bool{0: true, 6: true, 7: true, 50: true, 99: true} // a batch's first, last, next's first, the last route
-	for i := range bad {
-		routes[i].LinkIndex = 999
-	}
-	routes[30].Dst = nil // no destination: not sent
-	s, err := b.openBatchSocket()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(s.fd)
-	s.maxRoutes = 7
-	err = s.write(opReplace, routes)
-	if err == nil {
-		t.Fatal("no error for 6 bad routes")
-	}
-	for i, r := range routes {
-		if i == 30 {
-			if !strings.Contains(err.Error(), "ip route replace inet default table 1000 metric 0: route without a destination") {
-				t.Errorf("route 30, without a destination, not named in %v", err)
-			}
-			continue
-		}
-		named := strings.Contains(err.Error(), "ip route replace "+routeKey(r)+": ")
-		if named != bad[i] {
-			t.Errorf("route %d (%s): named in the error %v, bad %v", i, routeKey(r), named, bad[i])
+	b, _, core := newBatchNS(t)
+	routes := hostRoutes(10, core)
+	routes[3].LinkIndex = 999
+	routes[5].Dst = nil
+	err := b.replaceRoutes(routes)
+	for _, want := range []string{
+		"ip route replace " + routeKey(routes[3]) + ": network is unreachable (Nexthop has invalid gateway)",
+		"ip route replace inet default table 1000 metric 0: route without a destination",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want it to name %q", err, want)
 		}
 	}
-	if !errors.Is(err, unix.ENETUNREACH) || !strings.Contains(err.Error(), "(Nexthop has invalid gateway)") {
-		t.Errorf("error %v does not wrap ENETUNREACH with the kernel's reason", err)
+	if !errors.Is(err, unix.ENETUNREACH) || strings.Count(err.Error(), "\n") != 1 {
+		t.Errorf("error %v: want two, one wrapping ENETUNREACH", err)
 	}
-	if n := strings.Count(err.Error(), "\n") + 1; n != 6 {
-		t.Errorf("%d errors, want 6:\n%v", n, err)
+	if got, err := b.listRoutes(0); err != nil || len(got) != 8 {
+		t.Errorf("%d routes of ours in the kernel, want 8 (%v)", len(got), err)
 	}
-	have := tableKeys(t, h)
-	for i, r := range routes {
-		if in := have[routeKey(r)]; in == (bad[i] || i == 30) {
-			t.Errorf("route %d (%s) in the kernel: %v", i, routeKey(r), in)
-		}
-	}
-	if len(have) != 94 {
-		t.Errorf("%d routes in table %d, want 94", len(have), batchTable)
-	}
-
-	// Delete all of them, the ones never written (ESRCH) included.
-	for i := range bad {
-		routes[i].LinkIndex = core
-	}
-	routes = append(routes[:30], routes[31:]...)
-	if err := s.write(opDelete, routes); err != nil {
+	routes[3].LinkIndex = core
+	if err := b.deleteRoutes(append(routes[:5], routes[6:]...)); err != nil {
 		t.Errorf("deleting: %v", err)
 	}
-	if have := tableKeys(t, h); len(have) != 0 {
-		t.Errorf("%d routes left in table %d after deleting all", len(have), batchTable)
+	if got, err := b.listRoutes(0); err != nil || len(got) != 0 {
+		t.Errorf("%d routes of ours left after deleting all (%v)", len(got), err)
 	}
-}
-
-// TestWriteRoutesLostAnswersAreAnError: when the answers to a batch
-// cannot all be queued (a receive buffer far smaller than the batch's
-// failures need: what batchLimit prevents), the socket reports ENOBUFS
-// and the write fails naming the batch, never reports success.
-func TestWriteRoutesLostAnswersAreAnError(t *testing.T) {
-	b, _, _ := newBatchNS(t)
-	routes := hostRoutes(2000, 999) // every one fails: no interface 999
-	s, err := b.openBatchSocket()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(s.fd)
-	if err := unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4096); err != nil {
-		t.Fatal(err)
-	}
-	s.maxRoutes = len(routes)
-	err = s.write(opReplace, routes)
-	if !errors.Is(err, unix.ENOBUFS) || !strings.Contains(err.Error(), "answers to routes 1 to 2000 were lost") {
-		t.Fatalf("error %v, want the answers to routes 1 to 2000 lost (ENOBUFS)", err)
-	}
-}
-
-// TestBatchLimit: all of a batch's answers fit its receive buffer.
-func TestBatchLimit(t *testing.T) {
-	for _, c := range []struct{ rcvbuf, want int }{
-		{2304, 1}, {425984, 207}, {8 << 20, 4095}, {64 << 20, maxBatch},
-	} {
-		if got := batchLimit(c.rcvbuf); got != c.want {
-			t.Errorf("batchLimit(%d) = %d, want %d", c.rcvbuf, got, c.want)
-		}
-		if got := batchLimit(c.rcvbuf); c.rcvbuf >= 2*errorAckSize && (got+1)*errorAckSize > c.rcvbuf {
-			t.Errorf("batchLimit(%d) = %d: its answers need %d bytes", c.rcvbuf, got, (got+1)*errorAckSize)
-		}
-	}
-}
-
-// ackMsg is an NLMSG_ERROR answering seq with errno, capped (the
-// request's header only), with text as its extended-ack message.
-func ackMsg(seq uint32, errno syscall.Errno, text string) []byte {
-	m := make([]byte, unix.NLMSG_HDRLEN+4+unix.NLMSG_HDRLEN)
-	flags := uint16(unix.NLM_F_CAPPED)
-	if text != "" {
-		flags |= unix.NLM_F_ACK_TLVS
-		m = appendAttr(m, unix.NLMSGERR_ATTR_MSG, append([]byte(text), 0))
-	}
-	binary.NativeEndian.PutUint32(m[0:], uint32(len(m)))
-	binary.NativeEndian.PutUint16(m[4:], unix.NLMSG_ERROR)
-	binary.NativeEndian.PutUint16(m[6:], flags)
-	binary.NativeEndian.PutUint32(m[8:], seq)
-	binary.NativeEndian.PutUint32(m[unix.NLMSG_HDRLEN:], uint32(-int32(errno)))
-	return m
-}
-
-// TestParseAck reads the errno and the kernel's reason.
-func TestParseAck(t *testing.T) {
-	errno, text, ok := parseAck(ackMsg(3, unix.ENETUNREACH, "Nexthop has invalid gateway"))
-	if !ok || errno != unix.ENETUNREACH || text != "Nexthop has invalid gateway" {
-		t.Errorf("parseAck = %v %q %v", errno, text, ok)
-	}
-	if errno, text, ok := parseAck(ackMsg(4, 0, "")); !ok || errno != 0 || text != "" {
-		t.Errorf("parseAck of an ACK = %v %q %v", errno, text, ok)
-	}
-	if _, _, ok := parseAck(ackMsg(4, 0, "")[:20]); ok {
-		t.Error("parseAck read a truncated message")
-	}
-}
-
-// FuzzParseAck: an answer, however malformed, is read or refused, never
-// a panic.
-func FuzzParseAck(f *testing.F) {
-	f.Add(ackMsg(3, unix.ENETUNREACH, "Nexthop has invalid gateway"))
-	f.Add(ackMsg(4, 0, ""))
-	f.Fuzz(func(t *testing.T, m []byte) {
-		parseAck(m)
-	})
 }

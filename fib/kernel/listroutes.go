@@ -9,13 +9,15 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
+
+	"github.com/peregrine-net/peregrine/fib/internal/nlbatch"
 )
 
 // listRoutes is `ip route show table all proto 204` for IPv4, IPv6 and
 // MPLS: the routes this backend owns, read with one dump per family that
 // the kernel filters by protocol (NETLINK_GET_STRICT_CHK; where the
 // kernel cannot, the filter runs here too) and parsed by parseRouteMsg
-// into what routeKey, sameRoute and appendRouteMsg use, nothing more.
+// into what routeKey, sameRoute and nlbatch.AppendRouteMsg use, nothing more.
 // vishvananda/netlink's RouteListFiltered parses every route of every
 // table in full first: with 100,000 routes that is most of a withdrawal
 // (make bench-vm). A dump the kernel marks interrupted (the tables
@@ -96,7 +98,7 @@ func (d *routeDump) dump(fam uint8) error {
 				return fmt.Errorf("netlink read: a message of %d bytes in %d", l, len(msg))
 			}
 			m := msg[:l]
-			msg = msg[min(nlmsgAlign(l), len(msg)):]
+			msg = msg[min(nlbatch.Align(l), len(msg)):]
 			if binary.NativeEndian.Uint32(m[8:]) != d.seq {
 				continue // not this dump's
 			}
@@ -134,7 +136,7 @@ func (d *routeDump) dump(fam uint8) error {
 }
 
 // parseRouteMsg reads an RTM_NEWROUTE message m of a dump into r: the
-// fields appendRouteMsg writes (family, table, destination or label,
+// fields nlbatch.AppendRouteMsg writes (family, table, destination or label,
 // metric, type, protocol, scope, flags, interface, gateway, via, MPLS
 // encap), its addresses and labels carved from a. It reports whether the
 // route is one of ours (protocol RTProto, not a cached clone); a
@@ -160,7 +162,7 @@ func parseRouteMsg(m []byte, r *netlink.Route, a *routeArena) (ours bool, err er
 			return false, fmt.Errorf("route attribute of %d bytes in %d", l, len(attrs))
 		}
 		typ, v := binary.NativeEndian.Uint16(attrs[2:])&nl.NLA_TYPE_MASK, attrs[unix.SizeofRtAttr:l]
-		attrs = attrs[min(nlmsgAlign(l), len(attrs)):]
+		attrs = attrs[min(nlbatch.Align(l), len(attrs)):]
 		switch typ {
 		case unix.RTA_TABLE, unix.RTA_PRIORITY, unix.RTA_OIF:
 			if len(v) != 4 {
@@ -246,7 +248,7 @@ func parseEncap(typ uint16, v []byte, a *routeArena) (netlink.Encap, error) {
 			return nil, fmt.Errorf("MPLS encap attribute of %d bytes in %d", l, len(attrs))
 		}
 		typ, s := binary.NativeEndian.Uint16(attrs[2:])&nl.NLA_TYPE_MASK, attrs[unix.SizeofRtAttr:l]
-		attrs = attrs[min(nlmsgAlign(l), len(attrs)):]
+		attrs = attrs[min(nlbatch.Align(l), len(attrs)):]
 		if typ != nl.MPLS_IPTUNNEL_DST {
 			continue
 		}

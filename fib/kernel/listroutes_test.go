@@ -9,21 +9,23 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/peregrine-net/peregrine/fib/internal/nlbatch"
 )
 
-// asDumped turns a request appendRouteMsg made into what a dump answers:
+// asDumped turns a request nlbatch.AppendRouteMsg made into what a dump answers:
 // an RTM_NEWROUTE.
 func asDumped(msg []byte) []byte {
 	binary.NativeEndian.PutUint16(msg[4:], unix.RTM_NEWROUTE)
 	return msg
 }
 
-// TestParseRouteMsgReadsWhatAppendWrites: every shape appendRouteMsg
+// TestParseRouteMsgReadsWhatAppendWrites: every shape nlbatch.AppendRouteMsg
 // encodes parses back to the same route (routeKey and sameRoute), and a
 // route of another protocol or a cached clone is not ours.
 func TestParseRouteMsgReadsWhatAppendWrites(t *testing.T) {
 	for name, r := range encodeCases() {
-		msg, err := appendRouteMsg(nil, r, opReplace, 1)
+		msg, err := nlbatch.AppendRouteMsg(nil, r, nlbatch.ReplaceRoute, 1)
 		if err != nil {
 			continue
 		}
@@ -42,12 +44,12 @@ func TestParseRouteMsgReadsWhatAppendWrites(t *testing.T) {
 		}
 		other := *r
 		other.Protocol = unix.RTPROT_BOOT
-		msg, _ = appendRouteMsg(nil, &other, opReplace, 1)
+		msg, _ = nlbatch.AppendRouteMsg(nil, &other, nlbatch.ReplaceRoute, 1)
 		if ours, err := parseRouteMsg(asDumped(msg), &got, &a); ours || err != nil {
 			t.Errorf("%s of protocol boot: ours %v, error %v", name, ours, err)
 		}
 		other.Protocol, other.Flags = RTProto, unix.RTM_F_CLONED
-		msg, _ = appendRouteMsg(nil, &other, opReplace, 1)
+		msg, _ = nlbatch.AppendRouteMsg(nil, &other, nlbatch.ReplaceRoute, 1)
 		if ours, err := parseRouteMsg(asDumped(msg), &got, &a); ours || err != nil {
 			t.Errorf("%s cloned: ours %v, error %v", name, ours, err)
 		}
@@ -145,7 +147,7 @@ func TestListRoutesAsVishvananda(t *testing.T) {
 // error; never a panic. What parses encodes again and parses the same.
 func FuzzParseRouteMsg(f *testing.F) {
 	for _, r := range encodeCases() {
-		if msg, err := appendRouteMsg(nil, r, opReplace, 1); err == nil {
+		if msg, err := nlbatch.AppendRouteMsg(nil, r, nlbatch.ReplaceRoute, 1); err == nil {
 			f.Add(asDumped(msg))
 		}
 	}
@@ -156,9 +158,9 @@ func FuzzParseRouteMsg(f *testing.F) {
 		if err != nil || !ours {
 			return
 		}
-		again, err := appendRouteMsg(nil, &r, opReplace, 1)
+		again, err := nlbatch.AppendRouteMsg(nil, &r, nlbatch.ReplaceRoute, 1)
 		if err != nil {
-			return // a route appendRouteMsg refuses (an MPLS route without a label...)
+			return // a route nlbatch.AppendRouteMsg refuses (an MPLS route without a label...)
 		}
 		var r2 netlink.Route
 		if ours, err := parseRouteMsg(asDumped(again), &r2, &a); err != nil || !ours {

@@ -1,19 +1,17 @@
 package userspace
 
 import (
-	"syscall"
-
 	"github.com/peregrine-net/peregrine/fib/internal/nlbatch"
 )
 
-// send sends msgs, whole rtnetlink requests, in batches (package nlbatch:
-// one round trip for up to nlbatch.Size rules or routes, where
-// vishvananda/netlink takes one each) and calls refused with the index
-// and error of each the kernel refused. Each write counts as one request.
-// The socket is opened on first use, in the calling thread's network
-// namespace, as the netlink handle was in New.
-func (s *system) send(msgs [][]byte, refused func(i int, err syscall.Errno)) error {
-	if len(msgs) == 0 {
+// send writes reqs, rules or routes, in batches (package nlbatch: one
+// round trip for up to thousands of them, where vishvananda/netlink
+// takes one each) and returns every request the kernel refused, named.
+// Each write counts as one request. The socket is opened on first use,
+// in the calling thread's network namespace, as the netlink handle was
+// in New.
+func (s *system) send(reqs nlbatch.Requests) error {
+	if reqs.N == 0 {
 		return nil
 	}
 	if s.batch == nil {
@@ -23,8 +21,10 @@ func (s *system) send(msgs [][]byte, refused func(i int, err syscall.Errno)) err
 		}
 		s.batch = c
 	}
-	s.requests += (len(msgs) + nlbatch.Size - 1) / nlbatch.Size
-	return s.batch.Do(msgs, refused)
+	writes := s.batch.Writes()
+	err := s.batch.Write(reqs)
+	s.requests += s.batch.Writes() - writes
+	return err
 }
 
 // close closes the netlink handle and the batch socket.

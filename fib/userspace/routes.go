@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"syscall"
 
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/fib/internal/nlbatch"
@@ -118,52 +117,39 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int, h
 // replaceRoutes installs each route of want that present does not say is
 // there already.
 func (s *system) replaceRoutes(want map[routeKey]routeVal, present func(routeKey, routeVal) bool) []error {
-	var errs []error
-	var keys []routeKey
-	var msgs [][]byte
+	var routes []*netlink.Route
 	for k, v := range want {
-		if present(k, v) {
-			continue
+		if !present(k, v) {
+			routes = append(routes, netlinkRoute(k, v))
 		}
-		msg, err := nlbatch.Route(netlinkRoute(k, v), unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("ip route replace %s table %d: %w", k.dst, k.table, err))
-			continue
-		}
-		keys, msgs = append(keys, k), append(msgs, msg)
 	}
-	s.changes += len(msgs)
-	if err := s.send(msgs, func(i int, err syscall.Errno) {
-		errs = append(errs, fmt.Errorf("ip route replace %s table %d: %w", keys[i].dst, keys[i].table, err))
-	}); err != nil {
-		errs = append(errs, err)
-	}
-	return errs
+	s.changes += len(routes)
+	return s.writeRoutes(nlbatch.ReplaceRoute, routes)
 }
 
-// deleteRoutes removes the routes keys (with vals), one batch; a route
-// already gone is no error.
+// deleteRoutes removes the routes keys (with vals), by key, in batches;
+// a route already gone is no error.
 func (s *system) deleteRoutes(keys []routeKey, vals []routeVal) []error {
-	var errs []error
-	msgs := make([][]byte, 0, len(keys))
-	sent := make([]routeKey, 0, len(keys))
+	routes := make([]*netlink.Route, len(keys))
 	for i, k := range keys {
-		msg, err := nlbatch.Route(netlinkRoute(k, vals[i]), unix.RTM_DELROUTE, 0)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", k.dst, k.table, err))
-			continue
-		}
-		msgs, sent = append(msgs, msg), append(sent, k)
+		routes[i] = netlinkRoute(k, vals[i])
 	}
-	s.changes += len(msgs)
-	if err := s.send(msgs, func(i int, err syscall.Errno) {
-		if err != unix.ESRCH {
-			errs = append(errs, fmt.Errorf("ip route del %s table %d: %w", sent[i].dst, sent[i].table, err))
-		}
-	}); err != nil {
-		errs = append(errs, err)
+	s.changes += len(routes)
+	return s.writeRoutes(nlbatch.DeleteRoute, routes)
+}
+
+// writeRoutes asks op of the kernel for routes and returns every route
+// it refused, named as `ip route` would: "ip route del DST table T".
+func (s *system) writeRoutes(op nlbatch.Op, routes []*netlink.Route) []error {
+	if err := s.send(nlbatch.RouteRequests(op, routes, routeName)); err != nil {
+		return []error{err}
 	}
-	return errs
+	return nil
+}
+
+// routeName is r's destination and table, as errors name a route.
+func routeName(r *netlink.Route) string {
+	return fmt.Sprintf("%v table %d", r.Dst, r.Table)
 }
 
 // fullSyncEvery: one sync in this many dumps the kernel's routes even when

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"slices"
-	"syscall"
 
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/fib/internal/nlbatch"
@@ -263,21 +262,15 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 			stale = append(stale, r)
 		}
 		var famErrs []error
-		var adds []ruleKey
-		var msgs [][]byte
+		var adds []*netlink.Rule
 		for k := range set.rules {
 			if k.family != fam || have[k] {
 				continue
 			}
-			adds = append(adds, k)
-			// No NLM_F_EXCL: the kernel would walk every rule to
-			// look for an equal one, and the dump said there is none.
-			msgs = append(msgs, nlbatch.Rule(netlinkRule(k), unix.RTM_NEWRULE, unix.NLM_F_CREATE))
+			adds = append(adds, netlinkRule(k))
 		}
 		s.changes += len(adds)
-		if err := s.send(msgs, func(i int, err syscall.Errno) {
-			famErrs = append(famErrs, fmt.Errorf("ip rule add %s: %w", adds[i], err))
-		}); err != nil {
+		if err := s.send(nlbatch.RuleRequests(nlbatch.AddRule, adds, ruleName(fam))); err != nil {
 			famErrs = append(famErrs, err)
 		}
 		if !set.moveLocal && len(kernelLocal) == 0 && !otherLocal {
@@ -386,18 +379,20 @@ func (s *system) pruneRules(fam int, set ruleSet, d ruleDump) []error {
 	if set.moveLocal {
 		stale = append(stale, d.kernelLocal...)
 	}
-	var errs []error
-	msgs := make([][]byte, 0, len(stale))
-	for _, r := range stale {
-		msgs = append(msgs, nlbatch.Rule(&r, unix.RTM_DELRULE, 0))
+	rules := make([]*netlink.Rule, len(stale))
+	for i := range stale {
+		rules[i] = &stale[i]
 	}
 	s.changes += len(stale)
-	if err := s.send(msgs, func(i int, err syscall.Errno) {
-		errs = append(errs, fmt.Errorf("ip rule del %s: %w", ruleKeyOf(fam, stale[i]), err))
-	}); err != nil {
-		errs = append(errs, err)
+	if err := s.send(nlbatch.RuleRequests(nlbatch.DeleteRule, rules, ruleName(fam))); err != nil {
+		return []error{err}
 	}
-	return errs
+	return nil
+}
+
+// ruleName names a rule of family fam in an error, as `ip rule` shows it.
+func ruleName(fam int) func(*netlink.Rule) string {
+	return func(r *netlink.Rule) string { return ruleKeyOf(fam, *r).String() }
 }
 
 // String is the rule as `ip rule` would show it.

@@ -1,12 +1,12 @@
 package nlbatch
 
 import (
+	"errors"
 	"net"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -17,8 +17,8 @@ import (
 
 // TestRulesAndRoutesRoundTrip: rules and routes sent in one batch are
 // what the kernel dumps back (vishvananda/netlink reads them), a refused
-// request is reported by its index and the others go in, and a batch of
-// deletions, the rules as dumped, removes them.
+// request is reported by its name and the others go in, and batches of
+// deletions, the rules as dumped and the routes by key, remove them.
 func TestRulesAndRoutesRoundTrip(t *testing.T) {
 	netns.InNewNamespace(t, func() {
 		lo, err := netlink.LinkByName("lo")
@@ -28,14 +28,7 @@ func TestRulesAndRoutesRoundTrip(t *testing.T) {
 		if err := netlink.LinkSetUp(lo); err != nil {
 			t.Fatal(err)
 		}
-		rule := func(fam, pref int, iif, dst string, table, typ int) *netlink.Rule {
-			r := netlink.NewRule()
-			r.Family, r.Priority, r.Protocol, r.IifName, r.Table, r.Type = fam, pref, 204, iif, table, uint8(typ)
-			if dst != "" {
-				_, r.Dst, _ = net.ParseCIDR(dst)
-			}
-			return r
-		}
+		rule := testRule
 		rules := []*netlink.Rule{
 			rule(unix.AF_INET, 1000, "lo", "", 1234, 0),
 			rule(unix.AF_INET6, 1000, "lo", "", 1234, 0),
@@ -50,28 +43,25 @@ func TestRulesAndRoutesRoundTrip(t *testing.T) {
 			{Dst: d2, Table: 1234, Protocol: 204, LinkIndex: lo.Attrs().Index, Scope: netlink.SCOPE_LINK},
 			{Dst: d3, Table: 1234, Protocol: 204, LinkIndex: 9999}, // no such link: refused
 		}
-		var msgs [][]byte
-		for _, r := range rules {
-			msgs = append(msgs, Rule(r, unix.RTM_NEWRULE, unix.NLM_F_CREATE|unix.NLM_F_EXCL))
-		}
-		for _, r := range routes {
-			m, err := Route(r, unix.RTM_NEWROUTE, unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
-			if err != nil {
-				t.Fatal(err)
-			}
-			msgs = append(msgs, m)
+		// One batch of both kinds: rules, then routes.
+		reqs := Requests{
+			N: len(rules) + len(routes),
+			Append: func(buf []byte, i int, seq uint32) ([]byte, error) {
+				if i < len(rules) {
+					return AppendRuleMsg(buf, rules[i], Op{Type: unix.RTM_NEWRULE, Flags: unix.NLM_F_CREATE | unix.NLM_F_EXCL}, seq), nil
+				}
+				return AppendRouteMsg(buf, routes[i-len(rules)], ReplaceRoute, seq)
+			},
+			Name: func(i int) string { return "request " + itoa(i) },
 		}
 		c, err := Open()
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		var refused []int
-		if err := c.Do(msgs, func(i int, err syscall.Errno) { refused = append(refused, i) }); err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(refused, []int{6}) {
-			t.Errorf("refused %v, want [6] (the route through no link)", refused)
+		err = c.Write(reqs)
+		if !errors.Is(err, unix.ENODEV) || err.Error() != "request 6: no such device" {
+			t.Errorf("error %v, want request 6 (the route through no link) refused, ENODEV", err)
 		}
 		got := dumpRules(t)
 		want := []string{"4 1000 iif lo table 1234", "4 1003 to 10.9.0.0/16 table 0",
@@ -96,7 +86,7 @@ func TestRulesAndRoutesRoundTrip(t *testing.T) {
 
 		// Deleted as dumped, as the userspace backend prunes: the
 		// dump has no action, which then matches any.
-		msgs = msgs[:0]
+		var dumped []*netlink.Rule
 		for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 			rs, err := netlink.RuleList(fam)
 			if err != nil {
@@ -104,16 +94,17 @@ func TestRulesAndRoutesRoundTrip(t *testing.T) {
 			}
 			for _, r := range rs {
 				if r.Protocol == 204 {
-					msgs = append(msgs, Rule(&r, unix.RTM_DELRULE, 0))
+					dumped = append(dumped, &r)
 				}
 			}
 		}
-		for _, r := range routes[:2] {
-			m, _ := Route(r, unix.RTM_DELROUTE, 0)
-			msgs = append(msgs, m)
+		ruleName := func(r *netlink.Rule) string { return "pref " + itoa(r.Priority) }
+		if err := c.Write(RuleRequests(DeleteRule, dumped, ruleName)); err != nil {
+			t.Errorf("deleting rules: %v", err)
 		}
-		if err := c.Do(msgs, func(i int, err syscall.Errno) { t.Errorf("deletion %d refused: %v", i, err) }); err != nil {
-			t.Fatal(err)
+		routeName := func(r *netlink.Route) string { return r.Dst.String() }
+		if err := c.Write(RouteRequests(DeleteRoute, routes[:2], routeName)); err != nil {
+			t.Errorf("deleting routes: %v", err)
 		}
 		if got := dumpRules(t); len(got) != 0 {
 			t.Errorf("rules left: %q", got)

@@ -1,5 +1,5 @@
 //go:build race
 
-package kernel
+package nlbatch
 
 const raceEnabled = true

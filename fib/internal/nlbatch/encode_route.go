@@ -1,8 +1,7 @@
-package kernel
+package nlbatch
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/vishvananda/netlink"
@@ -10,38 +9,35 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// appendRouteMsg appends op's request for r to buf, with sequence number
-// seq and without NLM_F_ACK (setAck adds it), and returns the longer
-// buffer; on error buf is returned as it was. It writes, in place and
-// without a netlink.RtAttr per attribute, the shapes this backend makes
-// (unicast via an interface, with a gateway, an MPLS via or an MPLS
-// encap; unreachable and blackhole; MPLS label routes), the bytes
-// vishvananda/netlink's request builder would (encode_test.go):
+// AppendRouteMsg appends op's request for r to buf, with sequence number
+// seq and without NLM_F_ACK (the writer asks for it on a batch's last
+// request), and returns the longer buffer; on error buf is returned as it
+// was. It writes, in place and without a netlink.RtAttr per attribute (0
+// allocations), the shapes the fib backends make (unicast via an
+// interface, with a gateway, an MPLS via or an MPLS encap; unreachable,
+// blackhole, local, broadcast and multicast; MPLS label routes), the
+// bytes vishvananda/netlink's request builder would (fib/kernel's
+// encode_test.go):
 //
 //	nlmsghdr (16) | rtmsg (12) | RTA_DST | [RTA_TABLE] | [RTA_PRIORITY] | [RTA_OIF]
 //	  | [RTA_GATEWAY] | [RTA_VIA] | [RTA_ENCAP_TYPE, RTA_ENCAP {MPLS_IPTUNNEL_DST}]
 //
-// For an op that names routes by key (a delete) it stops after
+// For an op that names routes by key (DeleteRoute) it stops after
 // RTA_PRIORITY, with scope RT_SCOPE_NOWHERE (any; an MPLS route's
-// universe) and no flags, as `ip
-// route del PREFIX table T proto 204 metric M` does: the kernel then
-// finds the route by family, table, destination, metric, protocol and
-// type, without building and comparing an MPLS encap per route.
-func appendRouteMsg(buf []byte, r *netlink.Route, op routeOp, seq uint32) ([]byte, error) {
+// universe) and no flags, as `ip route del PREFIX table T proto 204
+// metric M` does: the kernel then finds the route by family, table,
+// destination, metric, protocol and type, without building and
+// comparing a next hop or an MPLS encap per route.
+func AppendRouteMsg(buf []byte, r *netlink.Route, op Op, seq uint32) ([]byte, error) {
 	start := len(buf)
-	var hdr [unix.NLMSG_HDRLEN + unix.SizeofRtMsg]byte
-	buf = append(buf, hdr[:]...)
-	h := buf[start:]
-	binary.NativeEndian.PutUint16(h[4:], op.msgType)
-	binary.NativeEndian.PutUint16(h[6:], uint16(unix.NLM_F_REQUEST|op.flags))
-	binary.NativeEndian.PutUint32(h[8:], seq)
+	buf = appendHeader(buf, op, seq, unix.SizeofRtMsg)
 	// rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags.
-	m := h[unix.NLMSG_HDRLEN:]
+	m := buf[start+unix.NLMSG_HDRLEN:]
 	m[5], m[6], m[7] = uint8(r.Protocol), uint8(r.Scope), unix.RTN_UNICAST
 	if r.Type != 0 {
 		m[7] = uint8(r.Type)
 	}
-	if op.keyOnly {
+	if op.KeyOnly {
 		// Any scope; MPLS routes have one only (the kernel refuses a
 		// delete with another: "MPLS only supports UNIVERSE").
 		m[6] = unix.RT_SCOPE_NOWHERE
@@ -55,7 +51,7 @@ func appendRouteMsg(buf []byte, r *netlink.Route, op routeOp, seq uint32) ([]byt
 	switch {
 	case r.Family == netlink.FAMILY_MPLS:
 		if r.MPLSDst == nil {
-			return buf[:start], errors.New("MPLS route without a label")
+			return buf[:start], ErrNoLabel
 		}
 		family = netlink.FAMILY_MPLS
 		m[0], m[1], m[4] = family, 20, unix.RT_TABLE_MAIN
@@ -77,7 +73,7 @@ func appendRouteMsg(buf []byte, r *netlink.Route, op routeOp, seq uint32) ([]byt
 		m[0], m[1] = family, uint8(ones)
 		buf = appendAttr(buf, unix.RTA_DST, ip)
 	default:
-		return buf[:start], errors.New("route without a destination")
+		return buf[:start], ErrNoDestination
 	}
 	if family != netlink.FAMILY_MPLS {
 		if r.Table < 256 {
@@ -90,9 +86,8 @@ func appendRouteMsg(buf []byte, r *netlink.Route, op routeOp, seq uint32) ([]byt
 	if r.Priority != 0 {
 		buf = appendUint32Attr(buf, unix.RTA_PRIORITY, uint32(r.Priority))
 	}
-	if op.keyOnly {
-		binary.NativeEndian.PutUint32(buf[start:], uint32(len(buf)-start))
-		return buf, nil
+	if op.KeyOnly {
+		return finish(buf, start), nil
 	}
 	if r.LinkIndex != 0 {
 		buf = appendUint32Attr(buf, unix.RTA_OIF, uint32(r.LinkIndex))
@@ -134,50 +129,19 @@ func appendRouteMsg(buf []byte, r *netlink.Route, op routeOp, seq uint32) ([]byt
 			buf = appendAttr(buf, unix.RTA_ENCAP|unix.NLA_F_NESTED, enc)
 		}
 	}
-	binary.NativeEndian.PutUint32(buf[start:], uint32(len(buf)-start))
-	return buf, nil
+	return finish(buf, start), nil
 }
 
-// setAck sets NLM_F_ACK on the request msg starts with.
-func setAck(msg []byte) {
-	f := binary.NativeEndian.Uint16(msg[6:])
-	binary.NativeEndian.PutUint16(msg[6:], f|unix.NLM_F_ACK)
-}
-
-// appendAttrHeader appends an attribute header for a value of n bytes.
-func appendAttrHeader(buf []byte, typ uint16, n int) []byte {
-	buf = binary.NativeEndian.AppendUint16(buf, uint16(unix.SizeofRtAttr+n))
-	return binary.NativeEndian.AppendUint16(buf, typ)
-}
-
-// appendAttr appends attribute typ with value v, padded.
-func appendAttr(buf []byte, typ uint16, v []byte) []byte {
-	at := len(buf)
-	return pad(append(appendAttrHeader(buf, typ, len(v)), v...), at)
-}
-
-func appendUint32Attr(buf []byte, typ uint16, v uint32) []byte {
-	return binary.NativeEndian.AppendUint32(appendAttrHeader(buf, typ, 4), v)
-}
-
-// appendLabelsAttr appends attribute typ holding the label stack labels,
-// outermost first, bottom of stack set on the last (nl.EncodeMPLSStack).
-func appendLabelsAttr(buf []byte, typ uint16, labels []int) []byte {
-	buf = appendAttrHeader(buf, typ, 4*len(labels))
-	for i, l := range labels {
-		v := uint32(l) << nl.MPLS_LS_LABEL_SHIFT
-		if i == len(labels)-1 {
-			v |= 1 << nl.MPLS_LS_S_SHIFT
-		}
-		buf = binary.BigEndian.AppendUint32(buf, v)
+// RouteRequests are op's requests for routes, named by op.Verb and
+// key(route) ("10.2.0.0/24 table 1000"). The closures are the only
+// allocations: none per route.
+func RouteRequests(op Op, routes []*netlink.Route, key func(*netlink.Route) string) Requests {
+	return Requests{
+		N: len(routes),
+		Append: func(buf []byte, i int, seq uint32) ([]byte, error) {
+			return AppendRouteMsg(buf, routes[i], op, seq)
+		},
+		Name: func(i int) string { return op.Verb + " " + key(routes[i]) },
+		Done: op.Done,
 	}
-	return buf
-}
-
-// pad zeroes buf up to the 4-byte alignment of the attribute begun at at.
-func pad(buf []byte, at int) []byte {
-	for (len(buf)-at)%unix.RTA_ALIGNTO != 0 {
-		buf = append(buf, 0)
-	}
-	return buf
 }
