@@ -44,6 +44,12 @@ type Reconciler struct {
 	running atomic.Bool
 	state   atomic.Pointer[State]
 
+	// cfgMu orders SetConfig calls: cfgVersion numbers them, and each
+	// reaches the tunnel lane and the queue in that order.
+	cfgMu      sync.Mutex
+	cfgVersion uint64
+	lane       *tunnelLane
+
 	// Owned by Run's goroutine.
 	d       *desired
 	waiters []chan error
@@ -105,6 +111,7 @@ func NewReconciler(b Backend, opts Options) *Reconciler {
 		exited:  make(chan struct{}),
 		d:       newDesired(opts.FirstTable),
 		held:    map[string]bool{},
+		lane:    newTunnelLane(),
 	}
 	r.state.Store(&State{VRFs: map[string]*VRF{}})
 	return r
@@ -139,6 +146,12 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		case <-applyCtx.Done():
 		}
 	}()
+	if ta, ok := r.backend.(TunnelApplier); ok {
+		var lane sync.WaitGroup
+		lane.Add(1)
+		go func() { defer lane.Done(); r.runTunnelLane(applyCtx, ta) }()
+		defer func() { cancel(); lane.Wait() }() // Run returns with no ApplyTunnels running
+	}
 	var (
 		timer   = time.NewTimer(time.Hour)
 		lastEnd time.Time     // when the last Apply ended

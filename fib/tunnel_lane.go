@@ -1,0 +1,121 @@
+package fib
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+)
+
+// TunnelApplier is an optional Backend ability, found by type assertion:
+// installing a State's tunnels and attachments (their SAs) alone, without
+// its VRFs, routes or labels, while an Apply may be running on the
+// reconciler's goroutine.
+//
+// It exists for rekeys. A child SA's new inbound SA must be open before
+// the peer seals with it, and the peer starts sealing on its own timer
+// (keying's OutSwitchDelay), which cannot know that this PE's FIB is busy
+// applying thousands of flapped routes. So SA changes do not queue behind
+// route work: the Reconciler hands each SetConfig's tunnels to ApplyTunnels
+// on a goroutine of their own (the tunnel lane) at once, and the next
+// Apply brings them again with everything else.
+//
+// The contract, beyond Backend's:
+//
+//   - s carries Tunnels, Attachments, LocalAddress, UnprotectedPeers,
+//     TransportLabels and TunnelsVersion; its VRFs and Labels are nil.
+//     The backend installs the tunnels and attachments and leaves
+//     everything else as it is.
+//   - ApplyTunnels may run concurrently with Apply. Tunnels of a higher
+//     TunnelsVersion win: once a version is installed, an Apply or
+//     ApplyTunnels carrying a lower one leaves the tunnels and
+//     attachments as they are (and the State's other parts are applied
+//     as usual). Equal versions are applied again, idempotently, so the
+//     last Apply of the newest State converges.
+//   - Fail closed holds on this lane too: a tunnel or SA the State drops
+//     stops sealing and opening at once.
+type TunnelApplier interface {
+	ApplyTunnels(ctx context.Context, s *State) error
+}
+
+// tunnelLane hands the newest configuration's tunnels to a
+// TunnelApplier. Only the newest pending State is kept: an older one a
+// newer one overtook need not be installed at all.
+type tunnelLane struct {
+	mu   sync.Mutex
+	next *State
+	wake chan struct{} // one slot: next was set
+}
+
+func newTunnelLane() *tunnelLane { return &tunnelLane{wake: make(chan struct{}, 1)} }
+
+// offer makes s the next State to install, replacing any still pending.
+func (l *tunnelLane) offer(s *State) {
+	l.mu.Lock()
+	l.next = s
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (l *tunnelLane) take() *State {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.next
+	l.next = nil
+	return s
+}
+
+// runTunnelLane installs what offer hands it until ctx ends. An error is
+// logged only: the next Apply, which carries the same tunnels, retries.
+func (r *Reconciler) runTunnelLane(ctx context.Context, ta TunnelApplier) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.lane.wake:
+		}
+		s := r.lane.take()
+		if s == nil {
+			continue
+		}
+		if err := ta.ApplyTunnels(ctx, s); err != nil && ctx.Err() == nil {
+			r.log.Warn("fib: tunnel apply failed; the next apply retries", "error", err)
+		}
+	}
+}
+
+// tunnelState is the State a TunnelApplier is given for configuration c
+// of version v: c's tunnels, and its attachments whose VRF c configures.
+func tunnelState(c Config, v uint64) *State {
+	s := &State{
+		LocalAddress:     c.LocalAddress,
+		UnprotectedPeers: c.UnprotectedPeers,
+		MPLSInterfaces:   c.MPLSInterfaces,
+		TransportLabels:  c.TransportLabels,
+		TunnelsVersion:   v,
+	}
+	vrfs := make(map[string]bool, len(c.VRFs))
+	for _, vc := range c.VRFs {
+		vrfs[vc.Name] = true
+	}
+	s.Tunnels, s.Attachments = tunnelsOf(c, func(name string) bool { return vrfs[name] })
+	return s
+}
+
+// tunnelsOf is c's tunnels by remote and its attachments by name, but for
+// those whose VRF is not configured.
+func tunnelsOf(c Config, configured func(vrf string) bool) (map[netip.Addr]*Tunnel, map[string]*Attachment) {
+	tunnels := make(map[netip.Addr]*Tunnel, len(c.Tunnels))
+	for _, t := range c.Tunnels {
+		tunnels[t.Remote] = &t
+	}
+	atts := make(map[string]*Attachment, len(c.Attachments))
+	for _, a := range c.Attachments {
+		if configured(a.VRF) {
+			atts[a.Name] = &a
+		}
+	}
+	return tunnels, atts
+}
