@@ -49,6 +49,7 @@ type Reconciler struct {
 	cfgMu      sync.Mutex
 	cfgVersion uint64
 	lane       *tunnelLane
+	acks       installAcks
 
 	// Owned by Run's goroutine.
 	d       *desired
@@ -240,6 +241,9 @@ func (r *Reconciler) apply(ctx context.Context, lastErr error) error {
 	if changed || lastErr != nil {
 		start := time.Now()
 		err = r.backend.Apply(ctx, s)
+		if err == nil {
+			r.acks.installed(s.TunnelsVersion)
+		}
 		switch {
 		case err != nil:
 			r.log.Warn("fib: apply failed; will retry", "error", err)

@@ -80,7 +80,10 @@ func (r *Reconciler) runTunnelLane(ctx context.Context, ta TunnelApplier) {
 		if s == nil {
 			continue
 		}
-		if err := ta.ApplyTunnels(ctx, s); err != nil && ctx.Err() == nil {
+		switch err := ta.ApplyTunnels(ctx, s); {
+		case err == nil:
+			r.acks.installed(s.TunnelsVersion)
+		case ctx.Err() == nil:
 			r.log.Warn("fib: tunnel apply failed; the next apply retries", "error", err)
 		}
 	}
@@ -118,4 +121,57 @@ func tunnelsOf(c Config, configured func(vrf string) bool) (map[netip.Addr]*Tunn
 		}
 	}
 	return tunnels, atts
+}
+
+// installAcks are SetConfigThen's callbacks waiting for their config's
+// tunnels to be installed.
+type installAcks struct {
+	mu      sync.Mutex
+	pending []installAck
+}
+
+type installAck struct {
+	version uint64
+	applied func()
+}
+
+func (a *installAcks) add(v uint64, f func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pending = append(a.pending, installAck{v, f})
+}
+
+// installed runs the callbacks of every version up to v: the backend
+// installed v's tunnels, which are those configs' or newer.
+func (a *installAcks) installed(v uint64) {
+	a.mu.Lock()
+	var run []func()
+	kept := a.pending[:0]
+	for _, x := range a.pending {
+		if x.version <= v {
+			run = append(run, x.applied)
+		} else {
+			kept = append(kept, x)
+		}
+	}
+	clear(a.pending[len(kept):])
+	a.pending = kept
+	a.mu.Unlock()
+	for _, f := range run {
+		f()
+	}
+}
+
+// SetConfigThen is SetConfig, and then applied runs once the backend has
+// installed c's tunnels and attachments, or a newer config's: on the
+// tunnel lane or by an Apply, whichever succeeds first. It runs on a
+// goroutine of the reconciler's and must not block. It never runs if
+// they are never installed (every Apply fails, or the reconciler closes
+// first).
+//
+// The keying service measures its make-before-break timers from it
+// (keying Options.OutSwitchDelay, RetireGrace): from when this PE's
+// dataplane has a rekey's new SA, not from when it was negotiated.
+func (r *Reconciler) SetConfigThen(c Config, applied func()) {
+	r.setConfig(c, applied)
 }
