@@ -29,6 +29,11 @@ import (
 // their devices) more than a table to copy again, and waiting as long
 // again would only hold every change behind them back.
 //
+// Tunnel SAs do not wait for any of that: with a TunnelApplier backend
+// each SetConfig's tunnels are installed at once on a goroutine of their
+// own (tunnel_lane.go), even while an Apply of route work runs, since a
+// peer switches to a rekey's new SA on a timer of its own.
+//
 // An Apply error is logged and retried with the next change, or, if none
 // comes, after a backoff that doubles from MinBackoff to MaxBackoff.
 // Because backends are declarative, a retry is just another Apply.
