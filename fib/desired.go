@@ -30,6 +30,9 @@ type desired struct {
 	attached  map[string]map[netip.Prefix]Route // up attachments' routes, by VRF
 	tables    tableAlloc
 
+	// cfgVersion is the Reconciler's number for cfg (State.TunnelsVersion).
+	cfgVersion uint64
+
 	dirtyVRFs    map[string]bool
 	dirtyLabels  bool
 	dirtyTunnels bool
@@ -78,7 +81,8 @@ func (d *desired) changed() bool {
 // setConfig replaces the configuration. Only VRFs whose interfaces or
 // static routes changed are rebuilt, so a reload (or new tunnel keys) does
 // not copy every table.
-func (d *desired) setConfig(c Config) {
+func (d *desired) setConfig(c Config, version uint64) {
+	d.cfgVersion = version
 	seen := map[string]bool{}
 	for _, vc := range c.VRFs {
 		seen[vc.Name] = true
@@ -217,6 +221,7 @@ func (d *desired) build(prev *State) *State {
 		UnprotectedPeers: d.cfg.UnprotectedPeers,
 		MPLSInterfaces:   d.cfg.MPLSInterfaces,
 		TransportLabels:  d.cfg.TransportLabels,
+		TunnelsVersion:   d.cfgVersion,
 	}
 	for name, vc := range d.vrfs {
 		if v := prev.VRFs[name]; v != nil && !d.dirtyVRFs[name] {
@@ -240,16 +245,7 @@ func (d *desired) build(prev *State) *State {
 		s.Labels = d.buildLabels(s)
 	}
 	if d.dirtyTunnels {
-		s.Tunnels = map[netip.Addr]*Tunnel{}
-		for _, t := range d.cfg.Tunnels {
-			s.Tunnels[t.Remote] = &t
-		}
-		s.Attachments = map[string]*Attachment{}
-		for _, a := range d.cfg.Attachments {
-			if _, ok := d.vrfs[a.VRF]; ok {
-				s.Attachments[a.Name] = &a
-			}
-		}
+		s.Tunnels, s.Attachments = tunnelsOf(d.cfg, func(vrf string) bool { _, ok := d.vrfs[vrf]; return ok })
 	}
 	clear(d.dirtyVRFs)
 	d.dirtyLabels, d.dirtyTunnels, d.reapply = false, false, false

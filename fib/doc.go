@@ -16,7 +16,9 @@
 // What a backend can do beyond Apply and Close it says through small
 // optional interfaces found by type assertion, as wireguard-go's tun and
 // conn do: Counterer (counters.go) for its counters, TunnelCarrier
-// (tunnels_ability.go) for whether it carries ESP tunnels. Callers (the
+// (tunnels_ability.go) for whether it carries ESP tunnels, TunnelApplier
+// (tunnel_lane.go) for installing a rekey's SAs while an Apply of route
+// work runs. Callers (the
 // daemon, the local API, the metrics, the keying service) ask through
 // them and never assert a concrete backend.
 package fib

@@ -21,13 +21,30 @@ import (
 // disappears takes its routes, rules and labels out of the State; BGP
 // routes and labels for it stay held aside (see desired) until bgp
 // withdraws them or the VRF comes back. Tunnel keys are copied.
-func (r *Reconciler) SetConfig(c Config) {
+//
+// With a TunnelApplier backend the tunnels and attachments are also
+// installed at once, on the tunnel lane (tunnel_lane.go), without
+// waiting for route work queued or under way.
+func (r *Reconciler) SetConfig(c Config) { r.setConfig(c, nil) }
+
+func (r *Reconciler) setConfig(c Config, applied func()) {
 	c = r.cloneConfig(c)
+	// One version per config, in the order both lanes get them.
+	r.cfgMu.Lock()
+	defer r.cfgMu.Unlock()
+	r.cfgVersion++
+	v := r.cfgVersion
+	if applied != nil {
+		r.acks.add(v, applied)
+	}
+	if _, ok := r.backend.(TunnelApplier); ok {
+		r.lane.offer(tunnelState(c, v))
+	}
 	r.send(func() {
 		for _, vc := range c.VRFs {
 			delete(r.held, vc.Name)
 		}
-		r.d.setConfig(c)
+		r.d.setConfig(c, v)
 	})
 }
 

@@ -29,6 +29,11 @@ import (
 // their devices) more than a table to copy again, and waiting as long
 // again would only hold every change behind them back.
 //
+// Tunnel SAs do not wait for any of that: with a TunnelApplier backend
+// each SetConfig's tunnels are installed at once on a goroutine of their
+// own (tunnel_lane.go), even while an Apply of route work runs, since a
+// peer switches to a rekey's new SA on a timer of its own.
+//
 // An Apply error is logged and retried with the next change, or, if none
 // comes, after a backoff that doubles from MinBackoff to MaxBackoff.
 // Because backends are declarative, a retry is just another Apply.
@@ -43,6 +48,13 @@ type Reconciler struct {
 	closing sync.Once
 	running atomic.Bool
 	state   atomic.Pointer[State]
+
+	// cfgMu orders SetConfig calls: cfgVersion numbers them, and each
+	// reaches the tunnel lane and the queue in that order.
+	cfgMu      sync.Mutex
+	cfgVersion uint64
+	lane       *tunnelLane
+	acks       installAcks
 
 	// Owned by Run's goroutine.
 	d       *desired
@@ -105,6 +117,7 @@ func NewReconciler(b Backend, opts Options) *Reconciler {
 		exited:  make(chan struct{}),
 		d:       newDesired(opts.FirstTable),
 		held:    map[string]bool{},
+		lane:    newTunnelLane(),
 	}
 	r.state.Store(&State{VRFs: map[string]*VRF{}})
 	return r
@@ -139,6 +152,12 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		case <-applyCtx.Done():
 		}
 	}()
+	if ta, ok := r.backend.(TunnelApplier); ok {
+		var lane sync.WaitGroup
+		lane.Add(1)
+		go func() { defer lane.Done(); r.runTunnelLane(applyCtx, ta) }()
+		defer func() { cancel(); lane.Wait() }() // Run returns with no ApplyTunnels running
+	}
 	var (
 		timer   = time.NewTimer(time.Hour)
 		lastEnd time.Time     // when the last Apply ended
@@ -227,6 +246,9 @@ func (r *Reconciler) apply(ctx context.Context, lastErr error) error {
 	if changed || lastErr != nil {
 		start := time.Now()
 		err = r.backend.Apply(ctx, s)
+		if err == nil {
+			r.acks.installed(s.TunnelsVersion)
+		}
 		switch {
 		case err != nil:
 			r.log.Warn("fib: apply failed; will retry", "error", err)

@@ -36,6 +36,11 @@ type State struct {
 	// across P routers. A PE without one gets the route's labels alone
 	// (implicit null).
 	TransportLabels map[netip.Addr]mpls.Label
+	// TunnelsVersion counts the configurations Tunnels and Attachments
+	// come from (Reconciler.SetConfig): a backend that installed a
+	// newer version's tunnels ahead of an Apply (TunnelApplier) keeps
+	// them when an Apply brings an older one. 0 in a State built by hand.
+	TunnelsVersion uint64
 }
 
 // VRF is one customer routing table.

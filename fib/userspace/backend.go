@@ -68,8 +68,14 @@ type Backend struct {
 	ahSock atomic.Pointer[ahSocket]             // AH, IP protocol 51 (ahsock.go)
 	wg     sync.WaitGroup                       // reader goroutines
 	mu     sync.Mutex                           // held by Apply, Close and Stats
-	tuns   map[string]*tunDev                   // by VRF name; guarded by mu
-	done   bool                                 // Close was called; guarded by mu
+	// tunMu guards dp's state (dataplane.go) and tunClosed. Apply takes
+	// it inside mu for its fast-path update only, not its route work,
+	// so that ApplyTunnels, which takes tunMu alone, installs a rekey's
+	// SAs while a long Apply runs (fib.TunnelApplier).
+	tunMu     sync.Mutex
+	tunClosed bool
+	tuns      map[string]*tunDev // by VRF name; guarded by mu
+	done      bool               // Close was called; guarded by mu
 	// held are the CE interfaces of the last State applied, and
 	// quarantined those a later State dropped (a VRF removed on reload,
 	// an interface taken out of its VRF): their packets go on being
@@ -100,6 +106,7 @@ var (
 	_ fib.Backend       = (*Backend)(nil)
 	_ fib.Counterer     = (*Backend)(nil)
 	_ fib.TunnelCarrier = (*Backend)(nil)
+	_ fib.TunnelApplier = (*Backend)(nil)
 )
 
 // New returns a Backend that works in the calling goroutine's network
@@ -177,7 +184,9 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	if err := ctx.Err(); err != nil {
 		return errors.Join(append(errs, err)...)
 	}
+	b.tunMu.Lock()
 	_, removed, err := b.dp.update(s, fresh)
+	b.tunMu.Unlock()
 	errs = append(errs, err)
 	for name := range fresh {
 		for _, q := range b.tuns[name].queues {
@@ -197,7 +206,9 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		}
 	}
 	errs = append(errs, b.setLocal(s.LocalAddress))
+	b.tunMu.Lock() // syncCores reads dp.plains
 	errs = append(errs, b.syncCores(s.MPLSInterfaces))
+	b.tunMu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return errors.Join(append(errs, err)...)
 	}
@@ -295,6 +306,9 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	b.done = true
+	b.tunMu.Lock()
+	b.tunClosed = true
+	b.tunMu.Unlock()
 	// The quarantine first, while everything else still stands.
 	host, err := b.sys.readHost()
 	if err != nil {
@@ -331,7 +345,29 @@ func (b *Backend) CarriesTunnels() bool { return true }
 func (b *Backend) Stats() fib.Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.tunMu.Lock()
+	defer b.tunMu.Unlock()
 	return b.dp.stats()
+}
+
+// ApplyTunnels implements fib.TunnelApplier: it installs s's tunnels and
+// attachments (their SAs, in the fast path only: no kernel route or rule
+// depends on them) without waiting for an Apply under way, which holds
+// tunMu only while it updates the fast path, never during its route
+// work.
+func (b *Backend) ApplyTunnels(ctx context.Context, s *fib.State) error {
+	b.tunMu.Lock()
+	defer b.tunMu.Unlock()
+	if b.tunClosed {
+		return errors.New("userspace: ApplyTunnels after Close")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := errors.Join(b.dp.installTunnels(s)...); err != nil {
+		return fmt.Errorf("userspace: %w", err)
+	}
+	return nil
 }
 
 // SendIKE sends an IKE message to a peer from UDP port 4500, behind the

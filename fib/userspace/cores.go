@@ -88,7 +88,9 @@ func (b *Backend) resolver() {
 			b.mu.Unlock()
 			return
 		}
+		b.tunMu.Lock() // resolveLocked reads dp.plains
 		pending := b.resolveLocked()
+		b.tunMu.Unlock()
 		b.mu.Unlock()
 		if pending {
 			t.Reset(resolvePending)

@@ -47,7 +47,7 @@ type dataplane struct {
 	ahSPIs atomic.Pointer[map[uint32]*ah.SA]
 	cnt    globalCounters
 
-	// Owned by update's caller.
+	// Owned by update's and installTunnels' caller (Backend.tunMu).
 	vrfs   map[string]*vrf
 	peers  map[netip.Addr]*peer
 	inSAs  map[uint32]*heldSA  // SPI -> SA in the inbound table
@@ -66,6 +66,10 @@ type dataplane struct {
 	// ahOut and ahInSAs are the AH tunnels' SAs (ah.go).
 	ahOut   map[outKey]*heldAH
 	ahInSAs map[uint32]*heldAH
+	// tunnelsVersion is the fib.State.TunnelsVersion of the tunnels and
+	// attachments installed, and tunnelRemotes their remote PEs.
+	tunnelsVersion uint64
+	tunnelRemotes  map[netip.Addr]bool
 }
 
 // vrf is one VRF in the fast path.
@@ -216,9 +220,8 @@ func (d *dataplane) update(s *fib.State, devs map[string]tun.Device) (added, rem
 			delete(d.vrfs, name)
 		}
 	}
-	errs = append(errs, d.updateTunnels(s)...)
-	errs = append(errs, d.updateAttachments(s)...)
-	d.forgetPeers(s)
+	errs = append(errs, d.installTunnels(s)...)
+	d.forgetPeers()
 	d.forgetPlains()
 
 	lf := make(map[mpls.Label]*vrf, len(s.Labels))

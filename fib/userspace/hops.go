@@ -97,14 +97,11 @@ func (d *dataplane) peer(remote netip.Addr) *peer {
 	return p
 }
 
-// forgetPeers drops the peers no next hop, tunnel of s or Gateway needs.
-func (d *dataplane) forgetPeers(s *fib.State) {
-	tunnels := make(map[netip.Addr]bool, len(s.Tunnels))
-	for remote := range s.Tunnels {
-		tunnels[remote.Unmap()] = true
-	}
+// forgetPeers drops the peers no next hop, installed tunnel or Gateway
+// needs.
+func (d *dataplane) forgetPeers() {
 	for remote, p := range d.peers {
-		if p.hops == 0 && !tunnels[remote] && !d.pinned[remote] {
+		if p.hops == 0 && !d.tunnelRemotes[remote] && !d.pinned[remote] {
 			p.out.Store(nil) // whoever still holds it drops: fail closed
 			delete(d.peers, remote)
 		}

@@ -39,6 +39,21 @@ type outKey struct {
 	att    string // an IPsec attachment's (attach.go); "" for a PE tunnel
 }
 
+// installTunnels installs s's tunnels and attachments, unless newer ones
+// are installed (fib.TunnelApplier: the tunnel lane may have overtaken
+// the Apply that brings s).
+func (d *dataplane) installTunnels(s *fib.State) []error {
+	if s.TunnelsVersion < d.tunnelsVersion {
+		return nil
+	}
+	d.tunnelsVersion = s.TunnelsVersion
+	d.tunnelRemotes = make(map[netip.Addr]bool, len(s.Tunnels))
+	for remote := range s.Tunnels {
+		d.tunnelRemotes[remote.Unmap()] = true
+	}
+	return append(d.updateTunnels(s), d.updateAttachments(s)...)
+}
+
 // updateTunnels publishes each peer's outbound tunnel and brings the
 // inbound SA table in line with s.Tunnels.
 func (d *dataplane) updateTunnels(s *fib.State) []error {

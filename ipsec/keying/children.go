@@ -12,18 +12,29 @@ import (
 )
 
 // ChildUp installs a child SA the engine negotiated (ike.Runner.OnChildSA).
-// A rekey's new outbound SA seals OutSwitchDelay later.
+// A rekey's new outbound SA seals OutSwitchDelay after the FIB installed
+// the child (installedAt), when the peer, which has had the new SA since
+// before its CREATE_CHILD_SA exchange ended, has had it for as long.
 func (s *Service) ChildUp(c ike.ChildSA) {
 	s.do(func(st *state) {
 		remote := s.keyOf(c)
 		if st.childs[remote] == nil {
 			st.childs[remote] = map[uint32]*child{}
 		}
-		st.childs[remote][c.InSPI] = &child{sa: c}
-		s.push(st)
-		if len(st.childs[remote]) > 1 { // a rekey: switch the outbound SA later
-			s.after(s.opts.OutSwitchDelay, s.push)
+		ch := &child{sa: c}
+		if !s.fibAcks() {
+			ch.installed = c.Created
 		}
+		st.childs[remote][c.InSPI] = ch
+		rekey := len(st.childs[remote]) > 1
+		s.pushThen(st, func(st *state) {
+			if ch.installed.IsZero() {
+				ch.installed = time.Now()
+			}
+			if rekey { // switch the outbound SA later
+				s.after(s.opts.OutSwitchDelay, s.push)
+			}
+		})
 	})
 }
 
@@ -48,11 +59,14 @@ func (s *Service) ChildDown(c ike.ChildSA) {
 			return
 		}
 		ch.retired = true
-		s.push(st)
-		s.after(s.opts.RetireGrace, func(st *state) {
-			if x := st.childs[remote][c.InSPI]; x == ch {
-				s.forget(st, remote, c.InSPI)
-			}
+		// The grace counts from when the FIB has the tunnel without
+		// this child sealing, and with the child that replaces it.
+		s.pushThen(st, func(*state) {
+			s.after(s.opts.RetireGrace, func(st *state) {
+				if x := st.childs[remote][c.InSPI]; x == ch {
+					s.forget(st, remote, c.InSPI)
+				}
+			})
 		})
 	})
 }
@@ -147,12 +161,13 @@ func (s *Service) tunnel(remote netip.Addr, cs map[uint32]*child, now time.Time)
 	if len(live) > 0 {
 		cur := live[0].sa
 		// Seal with the newest child only once the peer has had time to
-		// install it (OutSwitchDelay); until then the previous one, which
-		// the peer still opens. The newest child's inbound SA is open at
-		// once.
-		seal := cur
+		// install it (OutSwitchDelay after our FIB installed it); until
+		// then the previous one, which the peer still opens. The newest
+		// child's inbound SA is open at once. With none installed that
+		// long, the oldest live one, which the peer has had longest.
+		seal := live[len(live)-1].sa
 		for _, c := range live {
-			if now.Sub(c.sa.Created) >= s.opts.OutSwitchDelay {
+			if !c.installed.IsZero() && now.Sub(c.installed) >= s.opts.OutSwitchDelay {
 				seal = c.sa
 				break
 			}

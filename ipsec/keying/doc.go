@@ -14,11 +14,15 @@
 // The lifecycle of a peer's tunnel:
 //
 //   - Make-before-break: a rekeyed child's new inbound SA becomes the
-//     tunnel's In at once and its outbound SA the Out after
-//     Options.OutSwitchDelay; the old inbound SA stays in RetiringIn,
-//     still opening, until the engine reports it deleted (the rekey's
-//     initiator deletes it once the new SA is in place, RFC 7296 section
-//     2.8), and Options.RetireGrace after that, for packets on their way.
+//     tunnel's In at once and its outbound SA the Out
+//     Options.OutSwitchDelay after the FIB installed it; the old inbound
+//     SA stays in RetiringIn, still opening, until the engine reports it
+//     deleted (the rekey's initiator deletes it once the new SA is in
+//     place, RFC 7296 section 2.8), and Options.RetireGrace after the FIB
+//     installed that, for packets on their way. A *fib.Reconciler says
+//     when its dataplane installed a config (AckingFIB) and installs SAs
+//     ahead of route work (fib.TunnelApplier), so neither timer runs
+//     while a rekey waits behind a busy FIB.
 //   - Limits, every Options.LimitInterval, from the dataplane's counters
 //     (fib.Counterer): at soft-bytes, or past esp's soft sequence limit
 //     (esp.SA.NeedsRekey), a rekey is asked for once; at hard-bytes,

@@ -16,6 +16,15 @@ type FIB interface {
 	SetConfig(fib.Config)
 }
 
+// AckingFIB is a FIB that says when its dataplane has installed a
+// config's tunnels (*fib.Reconciler's SetConfigThen). With one, the
+// make-before-break timers count from that install; without, from the
+// child's creation and its delete.
+type AckingFIB interface {
+	FIB
+	SetConfigThen(c fib.Config, applied func())
+}
+
 // ChildControl is what the Service asks of the engine (*ike.Engine).
 type ChildControl interface {
 	Rekey(inSPI uint32) error
@@ -53,14 +62,18 @@ type Options struct {
 	// before there is an engine (no limits are enforced either).
 	Control Control
 	// OutSwitchDelay is how long a rekeyed child's new outbound SA waits
-	// before it seals: the peer answers a CREATE_CHILD_SA before its own
+	// before it seals, counted from when our FIB installed the child
+	// (AckingFIB): the peer answers a CREATE_CHILD_SA before its own
 	// dataplane has the new inbound SA, and packets sealed with the new
 	// SA in that gap would be dropped as of an unknown SPI (RFC 7296
-	// section 2.8 leaves the switch to each side). Default 500ms.
+	// section 2.8 leaves the switch to each side). The peer's delay is
+	// not ours to know; a Peregrine peer installs SAs ahead of route
+	// work (fib.TunnelApplier), so it is short. Default 500ms.
 	OutSwitchDelay time.Duration
 	// RetireGrace is how long a rekeyed-away child's inbound SA keeps
-	// opening after its DELETE: the peer may have sealed packets with it
-	// that are still on their way. Default 2s.
+	// opening after its DELETE (after our FIB installed the config
+	// without it sealing, with an AckingFIB): the peer may have sealed
+	// packets with it that are still on their way. Default 2s.
 	RetireGrace time.Duration
 	// LimitInterval is how often the counters are compared with the
 	// limits. Default 1s.
@@ -115,6 +128,10 @@ type child struct {
 	// and its inbound SA still opens for RetireGrace after the delete,
 	// for packets already on their way.
 	retired bool
+	// installed is when the FIB installed the child (AckingFIB), or its
+	// creation with a FIB that does not say; zero until then. Its
+	// outbound SA seals OutSwitchDelay after.
+	installed time.Time
 }
 
 // New returns a Service; it does nothing until Run runs.
@@ -200,10 +217,35 @@ func (s *Service) config() fib.Config {
 
 // push hands the FIB the static config plus one tunnel per IKE peer with
 // a child SA.
-func (s *Service) push(st *state) {
+func (s *Service) push(st *state) { s.pushThen(st, nil) }
+
+// pushThen pushes, and runs then on Run's goroutine once the FIB has
+// installed what it was given (AckingFIB), or at once with a FIB that
+// does not say.
+func (s *Service) pushThen(st *state, then func(*state)) {
 	fc := s.fibConfig(st, time.Now())
-	if s.opts.FIB != nil {
-		s.opts.FIB.SetConfig(fc)
+	switch f := s.opts.FIB.(type) {
+	case AckingFIB:
+		if then == nil {
+			f.SetConfig(fc)
+			break
+		}
+		// On the FIB's goroutine: hand then to Run, never wait for it.
+		acked := then
+		f.SetConfigThen(fc, func() { s.after(0, acked) })
+		then = nil
+	case nil:
+	default:
+		f.SetConfig(fc)
 	}
 	s.announce(st, fc.Attachments)
+	if then != nil {
+		then(st)
+	}
+}
+
+// fibAcks says whether the FIB says when it installed a config.
+func (s *Service) fibAcks() bool {
+	_, ok := s.opts.FIB.(AckingFIB)
+	return ok
 }

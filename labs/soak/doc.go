@@ -18,7 +18,8 @@
 //     window is declared: the target is none lost;
 //   - an iperf3 stream per VRF (rate-limited, so that the pings measure
 //     the PEs and not a saturated queue);
-//   - child SAs rekeyed every 30 s (soft lifetime), the IKE SA every 5 min;
+//   - child SAs rekeyed every 30 s (soft lifetime; SOAK_CHILD_LIFETIME=3s
+//     rekeys them that often instead), the IKE SA every 5 min;
 //   - /metrics of both PEs (goroutines, open file descriptors, RSS, Go
 //     heap, the process's start time) sampled every 10 s.
 //

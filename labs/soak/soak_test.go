@@ -55,9 +55,24 @@ func soakDuration(t *testing.T) time.Duration {
 	return d
 }
 
+// childLifetimes returns soakLifetimes, or with SOAK_CHILD_LIFETIME set
+// (such as 3s) children rekeyed that often (hard: half as long again),
+// to put many rekeys under the route flaps in a short run.
+func childLifetimes(t *testing.T) string {
+	s := os.Getenv("SOAK_CHILD_LIFETIME")
+	if s == "" {
+		return soakLifetimes
+	}
+	soft, err := time.ParseDuration(s)
+	if err != nil || soft < time.Second {
+		t.Fatalf("SOAK_CHILD_LIFETIME=%q: want a duration of at least 1s, such as 3s", s)
+	}
+	return fmt.Sprintf("child-lifetime: {soft: %s, hard: %s}\n      ike-lifetime: {soft: 5m, hard: 6m}", soft, soft*3/2)
+}
+
 // soakConfig turns the IKE lab's configuration into the soak's.
-func soakConfig(cfg string, pe1 bool) string {
-	cfg = strings.Replace(cfg, pelab.IKELifetimes, soakLifetimes, 1)
+func soakConfig(cfg string, pe1 bool, lifetimes string) string {
+	cfg = strings.Replace(cfg, pelab.IKELifetimes, lifetimes, 1)
 	cfg = strings.Replace(cfg, "log: {level: debug}", "log: {level: info}", 1)
 	if pe1 {
 		cfg = strings.Replace(cfg, "hold-time: 9s}]", "hold-time: 9s}, "+flapNeighbor+"]", 1)
@@ -101,7 +116,8 @@ func TestSoak(t *testing.T) {
 		}
 		pelab.Link(t, l, pe1, "flap", "192.168.1.1/30", gobgpNode, "eth0", "192.168.1.2/30")
 		cfg1, cfg2 := pelab.IKEConfigs(t, pe1, pe2)
-		return soakConfig(cfg1, true), soakConfig(cfg2, false)
+		lt := childLifetimes(t)
+		return soakConfig(cfg1, true, lt), soakConfig(cfg2, false, lt)
 	}})
 	sock := filepath.Join(e.Lab.Dir(), "gobgp-api.sock")
 	gob, err := peers.StartGoBGP(setup, gobgpNode, peers.GoBGPConfig{

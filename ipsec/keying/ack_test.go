@@ -1,0 +1,95 @@
+package keying
+
+import (
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peregrine-net/peregrine/fib"
+)
+
+// lateFIB is an AckingFIB whose dataplane installs a config only when
+// the test says (ackAll), as a FIB busy with route work would.
+type lateFIB struct {
+	fibRecorder
+	mu      sync.Mutex
+	pending []func()
+}
+
+func (f *lateFIB) SetConfigThen(c fib.Config, applied func()) {
+	f.SetConfig(c)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pending = append(f.pending, applied)
+}
+
+func (f *lateFIB) ackAll() {
+	f.mu.Lock()
+	run := f.pending
+	f.pending = nil
+	f.mu.Unlock()
+	for _, g := range run {
+		g()
+	}
+}
+
+// TestTimersCountFromInstall: a rekey's new outbound SA seals
+// OutSwitchDelay after our FIB installed the child, not after it was
+// negotiated, and a retired child opens RetireGrace after the FIB
+// installed its retirement, not after its delete.
+func TestTimersCountFromInstall(t *testing.T) {
+	const (
+		delay = 50 * time.Millisecond
+		grace = 100 * time.Millisecond
+		late  = 300 * time.Millisecond
+	)
+	pe2 := netip.MustParseAddr("192.0.2.2")
+	f := &lateFIB{}
+	s := start(t, Options{FIB: f, ReplayWindow: 64, OutSwitchDelay: delay, RetireGrace: grace,
+		Remotes: map[string]netip.Addr{"pe2": pe2}})
+	seals := func() (out uint32, open []uint32) {
+		t.Helper()
+		fc, _ := f.config()
+		for _, tn := range fc.Tunnels {
+			if tn.Remote == pe2 {
+				if tn.Out != nil {
+					out = tn.Out.SPI
+				}
+				for _, p := range append([]*fib.SAParams{tn.In}, tn.RetiringIn...) {
+					if p != nil {
+						open = append(open, p.SPI)
+					}
+				}
+			}
+		}
+		return out, open
+	}
+	old := testChild("pe2", pe2, 0x100, 0x200, time.Now())
+	s.ChildUp(old)
+	f.ackAll()
+	time.Sleep(20 * time.Millisecond)
+	s.ChildUp(testChild("pe2", pe2, 0x101, 0x201, time.Now()))
+	time.Sleep(late) // the FIB has not installed the new child yet
+	if out, _ := seals(); out != 0x200 {
+		t.Fatalf("sealing with 0x%x %v after the rekey, before the FIB installed it; want the old 0x200", out, late)
+	}
+	f.ackAll()
+	installed := time.Now()
+	time.Sleep(delay + 100*time.Millisecond)
+	if out, _ := seals(); out != 0x201 {
+		t.Fatalf("sealing with 0x%x %v after the install; want the new 0x201", out, time.Since(installed))
+	}
+
+	s.ChildDown(old)
+	time.Sleep(late)
+	if _, open := seals(); len(open) != 2 {
+		t.Fatalf("retired 0x100 no longer opens %v after its delete, before the FIB installed it: open %x", late, open)
+	}
+	f.ackAll()
+	time.Sleep(grace + 200*time.Millisecond)
+	f.ackAll()
+	if _, open := seals(); len(open) != 1 || open[0] != 0x101 {
+		t.Fatalf("after RetireGrace from the install: open %x, want only 0x101", open)
+	}
+}
