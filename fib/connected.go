@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/vishvananda/netlink"
 )
@@ -31,9 +30,6 @@ func WatchConnected(ctx context.Context, log *slog.Logger, ifaces map[string]str
 var addrSubscribe = func(ctx context.Context, ch chan<- netlink.AddrUpdate, onErr func(error)) error {
 	return netlink.AddrSubscribeWithOptions(ch, ctx.Done(), netlink.AddrSubscribeOptions{ErrorCallback: onErr})
 }
-
-// resubscribeEvery paces new subscriptions after one failed.
-var resubscribeEvery = time.Second
 
 // watchConnected is WatchConnected over src and subscribe. netlink ends
 // a subscription on its first receive error (an overrun socket buffer
@@ -79,19 +75,9 @@ func watchConnected(ctx context.Context, log *slog.Logger, src addrSource, subsc
 			}
 			// The subscription ended: subscribe again, then read what
 			// changed meanwhile.
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(resubscribeEvery):
-				}
-				updates = make(chan netlink.AddrUpdate, 64)
-				err := subscribe(ctx, updates, onErr)
-				if err == nil {
-					log.Info("address watch subscribed again")
-					break
-				}
-				log.Warn("address watch: subscribing again", "error", err)
+			var ok bool
+			if updates, ok = resubscribe(ctx, log, "address watch", subscribe, onErr); !ok {
+				return
 			}
 			scan()
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"time"
 
 	"github.com/vishvananda/netlink"
 )
@@ -65,19 +64,9 @@ func watchLinksUp(ctx context.Context, log *slog.Logger, subscribe func(context.
 					continue
 				}
 			}
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(resubscribeEvery):
-				}
-				updates = make(chan netlink.LinkUpdate, 64)
-				err := subscribe(ctx, updates, onErr)
-				if err == nil {
-					log.Info("link watch subscribed again")
-					break
-				}
-				log.Warn("link watch: subscribing again", "error", err)
+			var ok bool
+			if updates, ok = resubscribe(ctx, log, "link watch", subscribe, onErr); !ok {
+				return
 			}
 			// A flap while no subscription ran is not seen: answer as if
 			// every watched interface had come up.

@@ -8,9 +8,9 @@ import (
 	"hash"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 
 	"github.com/peregrine-net/peregrine/ipsec/replay"
+	"github.com/peregrine-net/peregrine/ipsec/seqspace"
 )
 
 // Config describes one AH security association.
@@ -67,16 +67,14 @@ type SA struct {
 	// allocates when made, and GMAC needs a nonce and a tag that must
 	// not live on the stack (the AEAD interface makes them escape).
 	work    sync.Pool
-	limit   uint64
 	rekeyAt uint64
 	// mustReserve: a manually keyed GMAC SA seals nothing before Reserve
 	// (Config.ManualKey).
 	mustReserve bool
-	// reserved, if set, bounds Seal further (Reserve, sequence.go).
-	reserved *reservation
-
-	_      cacheLinePad
-	seq    atomic.Uint64
+	// seq hands out Seal's sequence numbers, up to the sequence space's
+	// limit and any reservation (Reserve); its hot word sits on its own
+	// cache line.
+	seq    seqspace.Counter
 	sealed sealCounters
 
 	_      cacheLinePad
@@ -107,25 +105,26 @@ func NewSA(cfg Config) (*SA, error) {
 		// Never print the key itself.
 		return nil, fmt.Errorf("ah: Config.Key: %s takes %d bytes, got %d", cfg.Integ, want, len(cfg.Key))
 	}
-	sa := &SA{spi: cfg.SPI, integ: cfg.Integ, esn: cfg.ESN, limit: 1<<32 - 1,
+	sa := &SA{spi: cfg.SPI, integ: cfg.Integ, esn: cfg.ESN,
 		mustReserve: cfg.ManualKey && cfg.Integ.IsGMAC()}
+	limit := uint64(1<<32 - 1) // the highest sequence number Seal may use
 	if cfg.ESN {
-		sa.limit = 1<<64 - 1
+		limit = 1<<64 - 1
 	}
 	if err := sa.window.Init(cfg.ReplayWindow); err != nil {
 		return nil, fmt.Errorf("ah: Config.ReplayWindow: %w", err)
 	}
 	sa.rekeyAt = cfg.RekeyAfter
 	if sa.rekeyAt == 0 {
-		sa.rekeyAt = sa.limit - sa.limit/8
+		sa.rekeyAt = limit - limit/8
 	}
-	if sa.rekeyAt > sa.limit {
-		return nil, fmt.Errorf("ah: Config.RekeyAfter: %d exceeds the sequence space (%d)", cfg.RekeyAfter, sa.limit)
+	if sa.rekeyAt > limit {
+		return nil, fmt.Errorf("ah: Config.RekeyAfter: %d exceeds the sequence space (%d)", cfg.RekeyAfter, limit)
 	}
-	if cfg.InitialSeq > sa.limit {
-		return nil, fmt.Errorf("ah: Config.InitialSeq: %d exceeds the sequence space (%d)", cfg.InitialSeq, sa.limit)
+	if cfg.InitialSeq > limit {
+		return nil, fmt.Errorf("ah: Config.InitialSeq: %d exceeds the sequence space (%d)", cfg.InitialSeq, limit)
 	}
-	sa.seq.Store(cfg.InitialSeq)
+	sa.seq.Init(cfg.InitialSeq, limit)
 	if cfg.Integ.IsGMAC() {
 		k := len(cfg.Key) - SaltLen
 		g, err := newGMAC(cfg.Key[:k])
@@ -176,10 +175,10 @@ func (sa *SA) String() string {
 func (sa *SA) LogValue() slog.Value { return slog.StringValue(sa.String()) }
 
 // LastSeq returns the last sequence number Seal used (0 before the first).
-func (sa *SA) LastSeq() uint64 { return sa.seq.Load() }
+func (sa *SA) LastSeq() uint64 { return sa.seq.Last() }
 
 // NeedsRekey reports whether Seal has used Config.RekeyAfter numbers.
-func (sa *SA) NeedsRekey() bool { return sa.seq.Load() >= sa.rekeyAt }
+func (sa *SA) NeedsRekey() bool { return sa.seq.Last() >= sa.rekeyAt }
 
 // inferSeq returns the full sequence number of a received packet from its
 // low 32 bits (RFC 4302 section 3.4.3 with ESN: RFC 4303 appendix A).

@@ -46,7 +46,7 @@ type openCounters struct {
 func (sa *SA) Counters() Counters {
 	windowPackets, windowBytes := sa.window.Accepted()
 	return Counters{
-		SealedPackets: sa.seq.Load() - sa.seqBase,
+		SealedPackets: sa.seq.Last() - sa.seqBase,
 		SealedBytes:   sa.sealed.bytes.Load(),
 		SeqExhausted:  sa.sealed.exhausted.Load(),
 		SealErrors:    sa.sealed.errors.Load(),

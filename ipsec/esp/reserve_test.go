@@ -50,28 +50,6 @@ func TestReserveStopsAtCeiling(t *testing.T) {
 	}
 }
 
-func TestReserveChecks(t *testing.T) {
-	sa := mustSA(t, Config{SPI: 0x1000, Cipher: AES128GCM16, Key: testKey(AES128GCM16, 1), InitialSeq: 50})
-	f := func() {}
-	for _, tc := range []struct {
-		name                    string
-		last, ceiling, refillAt uint64
-		refill                  func()
-	}{
-		{"no refill", 60, 70, 65, nil},
-		{"ceiling below last", 60, 59, 59, f},
-		{"below the SA's sequence", 49, 70, 65, f},
-		{"beyond the sequence space", 1 << 32, 1 << 33, 1 << 32, f},
-	} {
-		if err := sa.Reserve(tc.last, tc.ceiling, tc.refillAt, tc.refill); err == nil {
-			t.Errorf("%s: no error", tc.name)
-		}
-	}
-	if _, _, ok := sa.Reservation(); ok {
-		t.Error("a refused Reserve left a reservation")
-	}
-}
-
 // TestReserveConcurrent: sealers racing on one reserved SA never hand out a
 // number twice and never pass the ceiling.
 func TestReserveConcurrent(t *testing.T) {

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 
 	"github.com/peregrine-net/peregrine/ipsec/replay"
+	"github.com/peregrine-net/peregrine/ipsec/seqspace"
 )
 
 // Config describes one security association.
@@ -72,17 +72,15 @@ type SA struct {
 	// The suite's sizes (Cipher.IVLen, ICVLen, blockLen-1), kept at
 	// hand for the packet path.
 	ivLen, icvLen, blockMask int
-	limit                    uint64 // highest sequence number Seal may use
 	rekeyAt                  uint64
 	// seqBase is the sequence number before the SA's first Seal
 	// (Config.InitialSeq, or Reserve's last): Seal's packet count is
 	// seq - seqBase.
 	seqBase uint64
-	// reserved, if set, bounds Seal further (Reserve, sequence.go).
-	reserved *reservation
-
-	_      cacheLinePad
-	seq    atomic.Uint64 // last sequence number Seal handed out
+	// seq hands out Seal's sequence numbers, up to the sequence space's
+	// limit and any reservation (Reserve); its hot word sits on its own
+	// cache line.
+	seq    seqspace.Counter
 	sealed sealCounters
 
 	_      cacheLinePad
@@ -105,10 +103,11 @@ func NewSA(cfg Config) (*SA, error) {
 		return nil, fmt.Errorf("esp: Config.Key: %s takes %d bytes (%s), got %d",
 			cfg.Cipher, want, cfg.Cipher.KeyLayout(), len(cfg.Key))
 	}
-	sa := &SA{spi: cfg.SPI, cipher: cfg.Cipher, esn: cfg.ESN, limit: 1<<32 - 1,
+	sa := &SA{spi: cfg.SPI, cipher: cfg.Cipher, esn: cfg.ESN,
 		ivLen: cfg.Cipher.IVLen(), icvLen: cfg.Cipher.ICVLen(), blockMask: cfg.Cipher.blockLen() - 1}
+	limit := uint64(1<<32 - 1) // the highest sequence number Seal may use
 	if cfg.ESN {
-		sa.limit = 1<<64 - 1
+		limit = 1<<64 - 1
 	}
 	if cfg.NoAntiReplay && cfg.ESN {
 		return nil, errors.New("esp: Config.NoAntiReplay: not with ESN, whose high bits the anti-replay window infers")
@@ -119,15 +118,15 @@ func NewSA(cfg Config) (*SA, error) {
 	}
 	sa.rekeyAt = cfg.RekeyAfter
 	if sa.rekeyAt == 0 {
-		sa.rekeyAt = sa.limit - sa.limit/8
+		sa.rekeyAt = limit - limit/8
 	}
-	if sa.rekeyAt > sa.limit {
-		return nil, fmt.Errorf("esp: Config.RekeyAfter: %d exceeds the sequence space (%d)", cfg.RekeyAfter, sa.limit)
+	if sa.rekeyAt > limit {
+		return nil, fmt.Errorf("esp: Config.RekeyAfter: %d exceeds the sequence space (%d)", cfg.RekeyAfter, limit)
 	}
-	if cfg.InitialSeq > sa.limit {
-		return nil, fmt.Errorf("esp: Config.InitialSeq: %d exceeds the sequence space (%d)", cfg.InitialSeq, sa.limit)
+	if cfg.InitialSeq > limit {
+		return nil, fmt.Errorf("esp: Config.InitialSeq: %d exceeds the sequence space (%d)", cfg.InitialSeq, limit)
 	}
-	sa.seq.Store(cfg.InitialSeq)
+	sa.seq.Init(cfg.InitialSeq, limit)
 	sa.seqBase = cfg.InitialSeq
 	if !cfg.Cipher.IsAEAD() {
 		cbc, err := newCBCSuite(cfg.Cipher, cfg.Key)

@@ -82,16 +82,7 @@ func TestE2E(t *testing.T) {
 
 	t.Run("ping both ways in both VRFs, IPv4 and IPv6", func(t *testing.T) {
 		pelab.WaitPing(t, ctx, red1, "10.2.0.2")
-		for _, c := range []struct {
-			from *netns.Node
-			dst  string
-		}{
-			{red1, "10.2.0.2"}, {red2, "10.1.0.2"}, {blue1, "10.2.0.2"}, {blue2, "10.1.0.2"},
-			{red1, "fd00:2::2"}, {red2, "fd00:1::2"}, {blue1, "fd00:2::2"}, {blue2, "fd00:1::2"},
-		} {
-			pelab.WaitPing(t, ctx, c.from, c.dst)
-			must(t, pelab.Ping(c.from, c.dst, 5))
-		}
+		pelab.PingAcross(t, ctx, e.CE, 5)
 	})
 
 	t.Run("TCP both ways", func(t *testing.T) {
@@ -191,21 +182,7 @@ func TestE2E(t *testing.T) {
 		<-e.PE1.Proc.Done()
 		// Restart once pe2 has seen the session go: while it still holds
 		// the old one Established, GoBGP closes the new pe1's connections.
-		must(t, peers.Eventually(ctx, func(ctx context.Context) error {
-			var ns []struct {
-				Address string `json:"address"`
-				State   string `json:"state"`
-			}
-			if err := e.PE2.Get(ctx, "/v1/bgp/neighbors", &ns); err != nil {
-				return err
-			}
-			for _, n := range ns {
-				if n.State == "established" {
-					return fmt.Errorf("pe2 still has %s established", n.Address)
-				}
-			}
-			return nil
-		}))
+		must(t, e.PE2.WaitSessionsDown(ctx))
 		e.PE1 = startPE(t, e.PE1.Node, e.Cfg1) // the same node: its state directory
 		e.PE1.WaitImported(t, ctx, "red", "10.2.0.0/24 via 192.168.0.2 label * rd 65000:21", "fd00:2::/64 via 192.168.0.2 label * rd 65000:21")
 		pelab.WaitPing(t, ctx, red1, "10.2.0.2")

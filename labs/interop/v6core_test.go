@@ -147,17 +147,7 @@ func TestIPv6Core(t *testing.T) {
 	})
 
 	t.Run("CEs ping in both VRFs, IPv4 and IPv6", func(t *testing.T) {
-		red1, red2, blue1, blue2 := ce["ce-red-1"], ce["ce-red-2"], ce["ce-blue-1"], ce["ce-blue-2"]
-		for _, c := range []struct {
-			from *netns.Node
-			dst  string
-		}{
-			{red1, "10.2.0.2"}, {red2, "10.1.0.2"}, {blue1, "10.2.0.2"}, {blue2, "10.1.0.2"},
-			{red1, "fd00:2::2"}, {red2, "fd00:1::2"}, {blue1, "fd00:2::2"}, {blue2, "fd00:1::2"},
-		} {
-			pelab.WaitPing(t, ctx, c.from, c.dst)
-			must(t, pelab.Ping(c.from, c.dst, 5))
-		}
+		pelab.PingAcross(t, ctx, ce, 5)
 	})
 
 	t.Run("nothing in clear on the core: only ESP over IPv6, BGP and ND", func(t *testing.T) {

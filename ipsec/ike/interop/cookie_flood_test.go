@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/peregrine-net/peregrine/ipsec/ike"
+	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
 // floodAddr is the flooding client's source: strongSwan's own address
@@ -57,7 +58,7 @@ func TestCookieFloodWithStrongSwan(t *testing.T) {
 	template := saInitTemplate(t)
 	const sockets, total = 40, 2000
 	conns := make([]*net.UDPConn, sockets)
-	if err := inNetns(s.node.Namespace(), func() error {
+	if err := netns.Do(s.node.Namespace(), func() error {
 		for i := range conns {
 			c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(floodAddr, 0)))
 			if err != nil {

@@ -86,7 +86,7 @@ func peregrineWith(t *testing.T, pe *netns.Node, psk string, initiate bool, dpd 
 		c500  *net.UDPConn
 		socks *esptransport.Sockets
 	)
-	err = inNetns(pe.Namespace(), func() error {
+	err = netns.Do(pe.Namespace(), func() error {
 		var err error
 		if c500, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(peAddr, 500))); err != nil {
 			return err

@@ -218,6 +218,25 @@ func (p *PE) Sessions(t netns.TB, ctx context.Context) map[string]Neighbor {
 	return m
 }
 
+// WaitSessionsDown waits until none of p's BGP sessions is established:
+// after its peer was killed and before that peer restarts, since while p
+// still holds the old session Established, GoBGP closes the new peer's
+// connections.
+func (p *PE) WaitSessionsDown(ctx context.Context) error {
+	return peers.Eventually(ctx, func(ctx context.Context) error {
+		ns, err := p.Neighbors(ctx)
+		if err != nil {
+			return err
+		}
+		for _, n := range ns {
+			if n.State == "established" {
+				return fmt.Errorf("%s still has %s established", p.Name, n.Address)
+			}
+		}
+		return nil
+	})
+}
+
 // CheckNoFlap fails unless every session of before is still established
 // and has been up since then (its uptime grew by at least the time that
 // passed).

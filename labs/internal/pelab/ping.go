@@ -45,6 +45,24 @@ func WaitPing(t netns.TB, ctx context.Context, n *netns.Node, dst string) {
 	must(t, peers.Eventually(ctx, func(context.Context) error { return Ping(n, dst, 1) }))
 }
 
+// PingAcross pings from each CE of the two-PE lab (ce, by name: ce-red-1
+// ... ce-blue-2) its twin behind the other PE, IPv4 and IPv6, count
+// echoes each once a single one gets through: both ways in both VRFs.
+func PingAcross(t netns.TB, ctx context.Context, ce map[string]*netns.Node, count int) {
+	t.Helper()
+	for _, c := range []struct{ from, dst string }{
+		{"ce-red-1", "10.2.0.2"}, {"ce-red-2", "10.1.0.2"}, {"ce-blue-1", "10.2.0.2"}, {"ce-blue-2", "10.1.0.2"},
+		{"ce-red-1", "fd00:2::2"}, {"ce-red-2", "fd00:1::2"}, {"ce-blue-1", "fd00:2::2"}, {"ce-blue-2", "fd00:1::2"},
+	} {
+		n := ce[c.from]
+		if n == nil {
+			t.Fatalf("PingAcross: no CE %s", c.from)
+		}
+		WaitPing(t, ctx, n, c.dst)
+		must(t, Ping(n, c.dst, count))
+	}
+}
+
 // PingRun is a ping at a fixed rate started in the background.
 type PingRun struct {
 	start    time.Time
