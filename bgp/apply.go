@@ -81,7 +81,10 @@ func (s *Speaker) applyNeighbors(ctx context.Context, old, want []Neighbor, rout
 				return fmt.Errorf("bgp: neighbor %s: %w", addr, err)
 			}
 		}
-		if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: peerFromConfig(n, routerID)}); err != nil {
+		delete(s.listening, addr) // added as configured from now on
+		p := peerFromConfig(n, routerID)
+		s.listenFirst(n, p)
+		if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: p}); err != nil {
 			return fmt.Errorf("bgp: neighbor %s: %w", addr, err)
 		}
 		s.diag.configure(n.Address.Unmap(), n.Passive)

@@ -48,6 +48,9 @@ type Speaker struct {
 	// ceAttrs are the sendable attributes of the best VPN paths that a
 	// VRF with CE sessions imports (ceexport.go).
 	ceAttrs map[pathKey][]gobgp.PathAttributeInterface
+	// listening are the neighbors configured to dial that only listen
+	// since the start, by address (startlisten.go).
+	listening map[string]Neighbor
 }
 
 // Start builds and starts the speaker from cfg. Events go to events, which
@@ -135,7 +138,13 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 	}
 	go s.run(cancelWatch)
 
-	if err := s.do(func() error { return s.apply(ctx, cfg) }); err != nil {
+	if err := s.do(func() error {
+		if err := s.apply(ctx, cfg); err != nil {
+			return err
+		}
+		s.scheduleEndListen(startListen)
+		return nil
+	}); err != nil {
 		s.Stop()
 		return nil, err
 	}
