@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/labs/internal/pelab"
 	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
@@ -59,16 +60,16 @@ func TestRestartBothActiveReestablishes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	e := buildE2EWith(t, ctx, func(pe1, pe2 *netns.Node) (string, string) {
-		writeKeys(t, pe1, keyAB, keyBA)
-		writeKeys(t, pe2, keyBA, keyAB)
+		pelab.WriteKeys(t, pe1, pelab.KeyAB, pelab.KeyBA)
+		pelab.WriteKeys(t, pe2, pelab.KeyBA, pelab.KeyAB)
 		return fmt.Sprintf(restartActiveConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "ce2", 0x1001, 0x2001),
 			fmt.Sprintf(restartActiveConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "ce4", 0x2001, 0x1001)
 	})
-	waitEstablished(t, ctx, e.pe1, e.pe2)
+	waitEstablished(t, ctx, e.PE1, e.PE2)
 
-	must(t, syscall.Kill(e.pe1.proc.Pid(), syscall.SIGKILL))
-	<-e.pe1.proc.Done()
-	e.pe1 = startPE(t, e.pe1.node, e.cfg1) // same node: same state directory
+	must(t, syscall.Kill(e.PE1.Proc.Pid(), syscall.SIGKILL))
+	<-e.PE1.Proc.Done()
+	e.PE1 = startPE(t, e.PE1.Node, e.Cfg1) // same node: same state directory
 	started := time.Now()
 
 	wait, cancelWait := context.WithTimeout(ctx, restartEstablished)
@@ -76,7 +77,7 @@ func TestRestartBothActiveReestablishes(t *testing.T) {
 	var seen []string // each change of the two PEs' states, for the failure message
 	last := ""
 	for {
-		s1, s2 := neighborState(wait, e.pe1), neighborState(wait, e.pe2)
+		s1, s2 := neighborState(wait, e.PE1), neighborState(wait, e.PE2)
 		if now := s1 + "/" + s2; now != last {
 			seen = append(seen, fmt.Sprintf("%6.2fs pe1 %s", time.Since(started).Seconds(), now))
 			last = now
@@ -86,20 +87,20 @@ func TestRestartBothActiveReestablishes(t *testing.T) {
 		}
 		if wait.Err() != nil {
 			t.Fatalf("not established on both PEs %v after the restarted pe1 started (pe1/pe2):\n%s\npe1 log:\n%s\npe2 log:\n%s",
-				restartEstablished, strings.Join(seen, "\n"), e.pe1.proc.LogTail(40), e.pe2.proc.LogTail(40))
+				restartEstablished, strings.Join(seen, "\n"), e.PE1.Proc.LogTail(40), e.PE2.Proc.LogTail(40))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("both established %v after pe1's restart:\n%s", time.Since(started).Round(10*time.Millisecond), strings.Join(seen, "\n"))
-	e.pe2.waitImported(t, ctx, "red", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:11", "fd00:1::/64 via 192.168.0.1 label * rd 65000:11")
-	e.pe1.waitImported(t, ctx, "red", "10.2.0.0/24 via 192.168.0.2 label * rd 65000:21", "fd00:2::/64 via 192.168.0.2 label * rd 65000:21")
-	waitPing(t, ctx, e.ce["ce-red-2"], "10.1.0.2")
+	e.PE2.WaitImported(t, ctx, "red", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:11", "fd00:1::/64 via 192.168.0.1 label * rd 65000:11")
+	e.PE1.WaitImported(t, ctx, "red", "10.2.0.0/24 via 192.168.0.2 label * rd 65000:21", "fd00:2::/64 via 192.168.0.2 label * rd 65000:21")
+	pelab.WaitPing(t, ctx, e.CE["ce-red-2"], "10.1.0.2")
 }
 
 // neighborState returns the state of p's single neighbor, or why there is
 // none to read.
 func neighborState(ctx context.Context, p *pe) string {
-	ns, err := p.neighbors(ctx)
+	ns, err := p.Neighbors(ctx)
 	switch {
 	case err != nil:
 		return "(no API)"
@@ -115,7 +116,7 @@ func waitEstablished(t *testing.T, ctx context.Context, pes ...*pe) {
 	for _, p := range pes {
 		for neighborState(ctx, p) != "established" {
 			if ctx.Err() != nil {
-				t.Fatalf("%s: neighbor not established", p.name)
+				t.Fatalf("%s: neighbor not established", p.Name)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
