@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
-	"errors"
 	"net/netip"
 
 	"github.com/peregrine-net/peregrine/fib"
@@ -78,13 +77,8 @@ func (d *dataplane) keepOutboundAH(k outKey, p *fib.SAParams) (*heldAH, error) {
 		return nil, err
 	}
 	h := &heldAH{sa: sa, remote: k.remote, integ: p.AH, esn: p.ESN, keySum: sum}
-	if p.PersistSequence {
-		if d.seqs == nil {
-			return nil, errors.New("manually keyed SA and no sequence store to continue its sequence after a restart")
-		}
-		if h.res, err = d.seqs.Attach(sa, seqstore.Tunnel{Remote: k.remote, SPI: p.SPI, Key: p.Key, Reset: p.ResetSequence}); err != nil {
-			return nil, err
-		}
+	if h.res, err = d.persistSequence(sa, k.remote, p); err != nil {
+		return nil, err
 	}
 	d.ahOut[k] = h
 	return h, nil

@@ -162,17 +162,25 @@ func (d *dataplane) keepOutbound(k outKey, p *fib.SAParams) (*heldSA, error) {
 		return nil, err
 	}
 	h := &heldSA{sa: sa, remote: k.remote, cipher: p.Cipher, esn: p.ESN, keySum: sum}
-	if p.PersistSequence {
-		if d.seqs == nil {
-			return nil, errors.New("manually keyed SA and no sequence store to continue its sequence after a restart")
-		}
-		h.res, err = d.seqs.Attach(sa, seqstore.Tunnel{Remote: k.remote, SPI: p.SPI, Key: p.Key, Reset: p.ResetSequence})
-		if err != nil {
-			return nil, err
-		}
+	if h.res, err = d.persistSequence(sa, k.remote, p); err != nil {
+		return nil, err
 	}
 	d.outSAs[k] = h
 	return h, nil
+}
+
+// persistSequence attaches a manually keyed outbound SA, ESP or AH, to
+// the sequence store, so that after a restart it continues above every
+// number it may have used; nil for an SA whose sequence is not persisted
+// (IKE-keyed).
+func (d *dataplane) persistSequence(sa seqstore.Sequenced, remote netip.Addr, p *fib.SAParams) (*seqstore.Reservation, error) {
+	if !p.PersistSequence {
+		return nil, nil
+	}
+	if d.seqs == nil {
+		return nil, errors.New("manually keyed SA and no sequence store to continue its sequence after a restart")
+	}
+	return d.seqs.Attach(sa, seqstore.Tunnel{Remote: remote, SPI: p.SPI, Key: p.Key, Reset: p.ResetSequence})
 }
 
 // keepInbound holds the inbound SA p and keeps the SPI table pointing at it.
