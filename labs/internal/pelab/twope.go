@@ -139,10 +139,17 @@ func ManualKeyConfigs(t netns.TB, pe1, pe2 *netns.Node) (string, string) {
 // configurations (IKEConfig): pe1 initiates, pe2 answers.
 func IKEConfigs(t netns.TB, pe1, pe2 *netns.Node) (string, string) {
 	t.Helper()
+	return IKEConfigsWith(t, pe1, pe2, "", "")
+}
+
+// IKEConfigsWith is IKEConfigs with more settings of each PE's IKE peer
+// (YAML lines indented by six spaces, such as "      protocol: ah\n").
+func IKEConfigsWith(t netns.TB, pe1, pe2 *netns.Node, peer1, peer2 string) (string, string) {
+	t.Helper()
 	WritePSK(t, pe1, IKEPSK)
 	WritePSK(t, pe2, IKEPSK)
-	return fmt.Sprintf(IKEConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "ce2", "pe2", true),
-		fmt.Sprintf(IKEConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "ce4", "pe1", false)
+	return fmt.Sprintf(IKEConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "ce2", "pe2", true) + peer1,
+		fmt.Sprintf(IKEConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "ce4", "pe1", false) + peer2
 }
 
 // BuildTwoPE builds the lab, starts the PEs and waits until each has the
