@@ -38,7 +38,7 @@ func (sa *ikeSA) childInfo(c *childSA) ChildSA {
 	info := ChildSA{
 		Peer: sa.peer.Name, InSPI: c.inSPI, OutSPI: c.outSPI, Cipher: c.suite.cipher(), AH: c.suite.ahInteg(),
 		InKey: NewKeyMaterial(c.inKey), OutKey: NewKeyMaterial(c.outKey), ESN: c.suite.ESN, Mode: c.mode,
-		Local: sa.local, Remote: sa.remote, UDPEncap: sa.natt,
+		Local: sa.local, Remote: sa.remote, UDPEncap: sa.natt && !c.suite.AH,
 		LocalTS: c.localTS, RemoteTS: c.remoteTS, Lifetime: sa.peer.ChildLifetime,
 		Replaces: c.replaces, Created: c.created,
 	}
@@ -144,7 +144,7 @@ func (sa *ikeSA) acceptChild(m *Message, c *childSA, pfs bool) *NotifyError {
 	if !ok || spi < 256 {
 		return notifyErr(NotifyNoProposalChosen, "responder chose a child SA proposal we did not offer")
 	}
-	if suite.AH && sa.natt {
+	if suite.AH && sa.behindNAT() {
 		return notifyErr(NotifyNoProposalChosen, "AH cannot cross the NAT detected between us")
 	}
 	tsi, err1 := ParseTS(ti.Body)
@@ -217,7 +217,7 @@ func (sa *ikeSA) answerChild(m *Message, ni, nr []byte, pfs bool, replaces uint3
 	if !ok || outSPI < 256 {
 		return nil, nil, notifyErr(NotifyNoProposalChosen, "no acceptable %s proposal", childProtoName(sa.peer.childProto()))
 	}
-	if suite.AH && sa.natt {
+	if suite.AH && sa.behindNAT() {
 		return nil, nil, notifyErr(NotifyNoProposalChosen, "AH cannot cross the NAT detected between us")
 	}
 	tsi, err1 := ParseTS(ti.Body)
@@ -302,3 +302,8 @@ func childProtoName(p ProtocolID) string {
 func (sa *ikeSA) childDelete(spis ...uint32) Payload {
 	return Delete{Protocol: sa.peer.childProto(), SPIs: spis}.Payload()
 }
+
+// behindNAT reports whether NAT detection (RFC 7296 section 2.23) found
+// a NAT between us. IKE on the NAT-T port alone is no NAT: strongSwan
+// moves there for MOBIKE whether or not there is one.
+func (sa *ikeSA) behindNAT() bool { return sa.natSelf || sa.natPeer }
