@@ -59,8 +59,7 @@ type IKEPeer struct {
 	// stack and the customer's packets cross the core in the clear,
 	// `show ipsec sa` says "integrity only", AH is IP protocol 51
 	// whatever ipsec.encapsulation says and cannot cross NAT (a child is
-	// refused when IKE detects one), and it needs an IPv4
-	// ipsec.local-address. The peer must choose ah too: an ESP peer
+	// refused when IKE detects one). The peer must choose ah too: an ESP peer
 	// refuses AH proposals and an AH peer ESP ones, never a downgrade.
 	Protocol string `config:"protocol"`
 	// AHProposals are the AH child proposals (protocol ah), strongSwan's
@@ -213,8 +212,7 @@ func (c *Config) validateIKE(bad badFunc) {
 }
 
 // validateIKEProtocol checks an IKE peer's child protocol: esp or ah,
-// ah-proposals only with ah, and AH only from an IPv4 local address, as
-// for a static AH tunnel.
+// and ah-proposals only with ah.
 func (c *Config) validateIKEProtocol(bad badFunc, path string, p IKEPeer) {
 	switch p.Protocol {
 	case "", ProtocolESP:
@@ -222,9 +220,6 @@ func (c *Config) validateIKEProtocol(bad badFunc, path string, p IKEPeer) {
 			bad(path+".ah-proposals", p.AHProposals[0].String(), "needs protocol: ah (the child SAs are ESP)")
 		}
 	case ProtocolAH:
-		if a := c.IPsec.LocalAddress; a.IsValid() && !a.Is4() {
-			bad(path+".protocol", "ah", "needs an IPv4 ipsec.local-address (is %s): an IPv6 raw socket does not deliver the outer header AH's ICV covers", a)
-		}
 	default:
 		bad(path+".protocol", strconv.Quote(p.Protocol), "want esp (the default) or ah (integrity only: labels and customer packets in the clear)")
 	}
