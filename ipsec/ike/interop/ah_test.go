@@ -39,8 +39,19 @@ func ahCharon(t *testing.T) (*swan, func(mods ...func(*ike.PeerConfig)) chan ike
 }
 
 func TestAHWithStrongSwan(t *testing.T) {
+	for _, c := range []struct{ swan, want string }{
+		{"sha256", "AH:HMAC_SHA2_256_128/NO_EXT_SEQ"},
+		{"sha256-esn", "AH:HMAC_SHA2_256_128/EXT_SEQ"},
+	} {
+		t.Run(c.swan, func(t *testing.T) { ahWithStrongSwan(t, c.swan, c.want) })
+	}
+}
+
+// ahWithStrongSwan has charon offer ah_proposals = swanProp and checks it
+// selects want from Peregrine's answer and keys it as Peregrine does.
+func ahWithStrongSwan(t *testing.T, swanProp, want string) {
 	s, start := ahCharon(t)
-	if err := s.Load(swanConf(goodPSK, "aes256gcm16-prfsha256-x25519", "ah_proposals = sha256", "", "")); err != nil {
+	if err := s.Load(swanConf(goodPSK, "aes256gcm16-prfsha256-x25519", "ah_proposals = "+swanProp, "", "")); err != nil {
 		t.Fatal(err)
 	}
 	events := start(func(p *ike.PeerConfig) {
@@ -51,8 +62,8 @@ func TestAHWithStrongSwan(t *testing.T) {
 	ev := wait(t, events, ike.ChildUp)
 	c := ev.Child
 	t.Logf("Peregrine's child: %v", c)
-	if c.AH != ah.HMACSHA256128 || c.Cipher != 0 || c.UDPEncap || len(c.InKey.Bytes()) != 32 {
-		t.Fatalf("child %v: want AH hmac-sha256-128 with 32-byte keys, not in UDP", c)
+	if c.AH != ah.HMACSHA256128 || c.Cipher != 0 || c.UDPEncap || len(c.InKey.Bytes()) != 32 || c.ESN != strings.HasSuffix(swanProp, "-esn") {
+		t.Fatalf("child %v: want AH hmac-sha256-128 with 32-byte keys, not in UDP, ESN as offered", c)
 	}
 	var log string
 	eventually(t, 5*time.Second, func() error {
@@ -62,8 +73,8 @@ func TestAHWithStrongSwan(t *testing.T) {
 		}
 		return nil
 	})
-	if !regexp.MustCompile(`selected proposal: AH:HMAC_SHA2_256_128/NO_EXT_SEQ`).MatchString(log) {
-		t.Errorf("charon did not accept Peregrine's AH answer:\n%s", grepLines(log, "proposal"))
+	if !strings.Contains(log, "selected proposal: "+want+"\n") {
+		t.Errorf("charon did not select %s from Peregrine's AH answer:\n%s", want, grepLines(log, "proposal"))
 	}
 	// charon initiated: its initiator key is what Peregrine opens with.
 	iToR, rToI := charonKeyDump(t, log, "integrity initiator key"), charonKeyDump(t, log, "integrity responder key")
@@ -73,8 +84,8 @@ func TestAHWithStrongSwan(t *testing.T) {
 	if strings.Contains(log, "encryption initiator key") {
 		t.Error("charon derived encryption keys for an AH child")
 	}
-	t.Logf("charon selected AH:HMAC_SHA2_256_128 and derived the same 32-byte integrity keys both ways; charon on the install:\n%s",
-		grepLines(log, "AH SA", "SAD", "DELETE for AH"))
+	t.Logf("charon selected %s and derived the same 32-byte integrity keys both ways; charon on the install:\n%s",
+		want, grepLines(log, "AH SA", "SAD", "DELETE for AH"))
 }
 
 // An ESP-configured Peregrine refuses strongSwan's AH-only offer: charon
