@@ -131,6 +131,7 @@ func (c *Config) validateAttachments(bad badFunc, names map[string]int, remotes 
 				}
 				c.attachmentLocalAddress(bad, path+".ike", a.IKE)
 				validateIKEPeerCommon(bad, path+".ike", a.IKE)
+				refuseAttachmentAH(bad, path+".ike", a.IKE)
 				continue
 			}
 			if a.Pool.IsValid() || a.Pool6.IsValid() || len(a.DNS) > 0 || len(a.RemoteIDs) > 0 {
@@ -214,6 +215,7 @@ func (c *Config) validateAttachmentIKE(bad badFunc, path string, p IKEPeer, remo
 		remotes[p.RemoteAddress] = path
 	}
 	validateIKEPeerCommon(bad, path, p)
+	refuseAttachmentAH(bad, path, p)
 }
 
 // attachmentLocalAddress checks an attachment's ike.local-address

@@ -72,9 +72,9 @@ type Tunnel struct {
 	// daemon logs a warning per AH tunnel at startup and `show ipsec sa`
 	// says "integrity only". AH is always IP protocol 51, whatever
 	// ipsec.encapsulation says: it covers the outer IP addresses, so it
-	// cannot cross NAT (RFC 3948 has no AH-in-UDP). It needs an IPv4
-	// ipsec.local-address: an IPv6 raw socket does not hand over the IP
-	// header the ICV covers.
+	// cannot cross NAT (RFC 3948 has no AH-in-UDP). Over an IPv6 core
+	// the outer header's traffic class, flow label and hop limit are
+	// outside the ICV (RFC 4302 section 3.3.3.1.2).
 	Protocol string `config:"protocol"`
 }
 
@@ -149,9 +149,6 @@ func (c *Config) validateIPsec(bad badFunc) {
 			validateSA(bad, p+".out", t.Out)
 			validateSA(bad, p+".in", t.In)
 		case ProtocolAH:
-			if s.LocalAddress.IsValid() && !s.LocalAddress.Is4() {
-				bad(p+".protocol", "ah", "needs an IPv4 ipsec.local-address (is %s): an IPv6 raw socket does not deliver the outer header AH's ICV covers", s.LocalAddress)
-			}
 			validateAHSA(bad, p+".out", t.Out)
 			validateAHSA(bad, p+".in", t.In)
 		default:

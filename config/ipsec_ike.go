@@ -53,6 +53,20 @@ type IKEPeer struct {
 	// DefaultESPProposals.
 	IKEProposals []ikeparam.IKEProposal `config:"ike-proposals"`
 	ESPProposals []ikeparam.ESPProposal `config:"esp-proposals"`
+	// Protocol is the child SAs' protocol: "esp" (the default) or "ah"
+	// (RFC 4302: integrity only), the same explicit choice as a static
+	// tunnel's protocol, with the same consequences: the MPLS label
+	// stack and the customer's packets cross the core in the clear,
+	// `show ipsec sa` says "integrity only", AH is IP protocol 51
+	// whatever ipsec.encapsulation says and cannot cross NAT (a child is
+	// refused when IKE detects one). The peer must choose ah too: an ESP peer
+	// refuses AH proposals and an AH peer ESP ones, never a downgrade.
+	Protocol string `config:"protocol"`
+	// AHProposals are the AH child proposals (protocol ah), strongSwan's
+	// ah_proposals form: integrity algorithms sha256 (HMAC-SHA2-256-128),
+	// aes128gmac, aes256gmac (RFC 4543), esn/noesn and DH groups for PFS.
+	// Default DefaultAHProposals.
+	AHProposals []ikeparam.AHProposal `config:"ah-proposals"`
 	// IKELifetime and ChildLifetime: rekey at soft, delete at hard.
 	IKELifetime   Lifetime `config:"ike-lifetime"`
 	ChildLifetime Lifetime `config:"child-lifetime"`
@@ -84,7 +98,13 @@ var (
 		"aes256-aes128-sha256-sha384-sha512-curve25519-ecp256-modp2048",
 	}
 	DefaultESPProposals = []string{"aes128gcm16", "aes256gcm16-chacha20poly1305", "aes256-aes128-sha256-sha384-sha512"}
+	// DefaultAHProposals prefers HMAC-SHA2-256-128, the AH transform
+	// Linux and strongSwan also key by IKE.
+	DefaultAHProposals = []string{"sha256-aes128gmac-aes256gmac"}
 )
+
+// IsAH reports whether the peer's child SAs are AH rather than ESP.
+func (p IKEPeer) IsAH() bool { return p.Protocol == ProtocolAH }
 
 // Default lifetimes and DPD interval for IKE peers.
 const (
@@ -114,6 +134,9 @@ func (c *Config) ikePeerDefaults(p *IKEPeer) {
 	}
 	if len(p.ESPProposals) == 0 {
 		p.ESPProposals = mustProposals[ikeparam.ESPProposal](DefaultESPProposals)
+	}
+	if p.IsAH() && len(p.AHProposals) == 0 {
+		p.AHProposals = mustProposals[ikeparam.AHProposal](DefaultAHProposals)
 	}
 	p.IKELifetime.defaults(DefaultIKEHard)
 	p.ChildLifetime.defaults(DefaultChildHard)
@@ -183,8 +206,32 @@ func (c *Config) validateIKE(bad badFunc) {
 			remotes[p.RemoteAddress] = path
 		}
 		validateIKEPeerCommon(bad, path, p)
+		c.validateIKEProtocol(bad, path, p)
 	}
 	c.validateAttachments(bad, names, remotes)
+}
+
+// validateIKEProtocol checks an IKE peer's child protocol: esp or ah,
+// and ah-proposals only with ah.
+func (c *Config) validateIKEProtocol(bad badFunc, path string, p IKEPeer) {
+	switch p.Protocol {
+	case "", ProtocolESP:
+		if len(p.AHProposals) > 0 {
+			bad(path+".ah-proposals", p.AHProposals[0].String(), "needs protocol: ah (the child SAs are ESP)")
+		}
+	case ProtocolAH:
+	default:
+		bad(path+".protocol", strconv.Quote(p.Protocol), "want esp (the default) or ah (integrity only: labels and customer packets in the clear)")
+	}
+}
+
+// refuseAttachmentAH refuses AH for an IPsec attachment's IKE: AH is a
+// choice between PEs, and an attachment's gateway sits behind NAT as
+// often as not.
+func refuseAttachmentAH(bad badFunc, path string, p IKEPeer) {
+	if p.Protocol != "" && p.Protocol != ProtocolESP || len(p.AHProposals) > 0 {
+		bad(path+".protocol", strconv.Quote(p.Protocol), "attachments take ESP only; protocol ah is for ipsec.ike-peers between PEs")
+	}
 }
 
 // validateIKEPeerCommon checks what an IKE peer and an attachment's ike

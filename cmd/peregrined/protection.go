@@ -24,6 +24,13 @@ func logProtection(cfg *config.Config, log *slog.Logger) {
 				"transport", "IP protocol 51 whatever ipsec.encapsulation says: AH covers the outer addresses and cannot cross NAT")
 		}
 	}
+	for i, p := range cfg.IPsec.IKEPeers {
+		if p.IsAH() {
+			log.Warn("ipsec: AH tunnel: integrity only; the MPLS labels and the customer packets cross the core in the clear, readable by anyone on the path",
+				"ike-peer", fmt.Sprintf("ipsec.ike-peers[%d]", i), "name", p.Name, "remote", p.RemoteAddress,
+				"transport", "IP protocol 51 whatever ipsec.encapsulation says: AH covers the outer addresses and cannot cross NAT")
+		}
+	}
 	if len(cfg.IPsec.UnprotectedPeers) == 0 {
 		return
 	}

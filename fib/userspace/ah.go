@@ -21,13 +21,15 @@ import (
 //	outbound, per packet, in place:
 //	   LPM, peer -> tunnel (as ESP)    tunnelOut.ah set: this path
 //	   mpls.Push labels, TTL per mode
-//	   ah.SA.SealTunnel: outer IPv4 local -> remote (written here, the ICV
-//	        covers it), AH with next header 137, label stack, inner packet
-//	   --> raw IPv4 socket, protocol 51, IP_HDRINCL (ahsock.go)
+//	   ah.SA.SealTunnel: outer IPv4 or IPv6 local -> remote (written here,
+//	        the ICV covers it), AH with next header 137, label stack, inner
+//	   --> raw socket, protocol 51, IP_HDRINCL or IPV6_HDRINCL (ahsock.go)
 //
 //	inbound, per packet, in place:
 //	   raw IPv4 socket, protocol 51: the kernel hands over the IP header,
-//	        which the ICV covers (so AH needs an IPv4 local address)
+//	        which the ICV covers; a raw IPv6 socket does not, so
+//	        inboundAH6 rebuilds it from the addresses (its mutable
+//	        fields are zero in the ICV anyway)
 //	   SPI -> SA (ahSPIs snapshot)     unknown: drop (UnknownSPI)
 //	   ah.SA.Open: lengths, replay window, ICV (constant time), window
 //	        update; the outer addresses are under the ICV, so a packet
@@ -158,7 +160,39 @@ func (d *dataplane) inboundAH(buf []byte, off, n int) (v *vrf, innerOff, innerLe
 	if n < ipv4HeaderLen+ah.FixedLen || buf[off] != 0x45 {
 		return nil, 0, 0, d.dropIn(dropMalformed)
 	}
-	spi := binary.BigEndian.Uint32(buf[off+ipv4HeaderLen+4:])
+	return d.openAH(buf, off, n, ipv4HeaderLen)
+}
+
+// inboundAH6 forwards one AH packet as a raw IPv6 socket receives it:
+// buf[off:off+n] starts at the AH header, since the kernel keeps the IPv6
+// header, and src is the sender the socket reported. It rebuilds that
+// header in the ipv6HeaderLen bytes before off: version 6, payload
+// length n, next header AH, src, dst (the address the socket is bound
+// to), and zero traffic class, flow label and hop limit, the fields RFC
+// 4302 section 3.3.3.1.2 zeroes for the ICV; so the rebuilt header
+// authenticates exactly as the one on the wire did, and a packet whose
+// addresses are not what the sender sealed fails the ICV. Extension
+// headers the kernel took off before AH are not rebuilt: a packet that
+// had any fails the ICV too (fail closed; ipsec/ah accepts none). It
+// allocates nothing.
+func (d *dataplane) inboundAH6(buf []byte, off, n int, src, dst netip.Addr) (v *vrf, innerOff, innerLen int, why drop) {
+	if off < ipv6HeaderLen || n < ah.FixedLen || n > 0xffff || !src.Is6() || !dst.Is6() {
+		return nil, 0, 0, d.dropIn(dropMalformed)
+	}
+	h := buf[off-ipv6HeaderLen : off]
+	h[0], h[1], h[2], h[3] = 0x60, 0, 0, 0
+	binary.BigEndian.PutUint16(h[4:6], uint16(n))
+	h[6], h[7] = ah.ProtoAH, 0
+	s, d16 := src.As16(), dst.As16()
+	copy(h[8:24], s[:])
+	copy(h[24:40], d16[:])
+	return d.openAH(buf, off-ipv6HeaderLen, n+ipv6HeaderLen, ipv6HeaderLen)
+}
+
+// openAH opens the AH packet buf[off:off+n], whose IP header is hl bytes,
+// and forwards what it carries.
+func (d *dataplane) openAH(buf []byte, off, n, hl int) (v *vrf, innerOff, innerLen int, why drop) {
+	spi := binary.BigEndian.Uint32(buf[off+hl+4:])
 	sa := (*d.ahSPIs.Load())[spi]
 	if sa == nil {
 		d.cnt.ahUnknownSPI.Add(1)
@@ -171,7 +205,7 @@ func (d *dataplane) inboundAH(buf []byte, off, n int) (v *vrf, innerOff, innerLe
 	if nh != ah.NextHeaderMPLS {
 		return nil, 0, 0, d.dropIn(dropNotMPLS)
 	}
-	po := off + ipv4HeaderLen + (int(buf[off+ipv4HeaderLen+1])+2)*4
+	po := off + hl + (int(buf[off+hl+1])+2)*4
 	if lv := d.labeled; lv != nil {
 		lv.cnt.inPackets.Add(1)
 		lv.cnt.inBytes.Add(uint64(len(payload)))
@@ -202,6 +236,10 @@ func espCounters(c ah.Counters) esp.Counters {
 	}
 }
 
-// The outbound buffers' headroom must hold an outer IPv4 header, the
-// longest AH header and the labels.
-const _ = uint(outHeadroom - (ipv4HeaderLen + ah.MaxHeaderLen + labelRoom))
+// The outbound buffers' headroom must hold an outer IPv6 header, the
+// longest AH header and the labels; the AH reader's receive offset an
+// IPv6 header before the TUN writer's headroom.
+const (
+	_ = uint(outHeadroom - (ipv6HeaderLen + ah.MaxHeaderLen + labelRoom))
+	_ = uint(ahInHeadroom - (ipv6HeaderLen + inHeadroom))
+)

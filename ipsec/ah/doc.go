@@ -80,7 +80,8 @@
 //
 // # Not here
 //
-// Wiring into the tunnels (fib), configuration, IKE negotiation (the
-// IKEv2 integrity transform IDs are in Integ's doc) and `show ipsec sa`
-// are other packages' work.
+// Wiring into the tunnels (fib/userspace, over IPv4 and IPv6 cores),
+// configuration, IKE negotiation (ipsec/ike's PeerConfig.AH: the IKEv2
+// integrity transform IDs in Integ's doc, KEYMAT in Config.Key's layout)
+// and `show ipsec sa` are other packages' work.
 package ah

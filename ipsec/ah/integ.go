@@ -13,7 +13,7 @@ import (
 type Integ uint8
 
 // The transforms. Their IKEv2 integrity transform IDs (RFC 7296, RFC 4543
-// section 7) are in the comments; the wiring into IKE is not this package's.
+// section 7) are in the comments; ipsec/ike maps them (ahIntegOf).
 const (
 	// HMACSHA256128 is HMAC-SHA-256 truncated to 128 bits (RFC 4868;
 	// IKEv2 AUTH_HMAC_SHA2_256_128, 12). Key: 32 bytes.

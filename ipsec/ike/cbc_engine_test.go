@@ -212,15 +212,15 @@ func TestSelectIntegRules(t *testing.T) {
 			childSuite{Encr: AES128CBC, Integ: IntegHMACSHA512256}},
 		{"cbc offered, we want gcm", prop(3, transformOf(AES128CBC), sha256T), gcm, false, childSuite{}},
 	} {
-		num, spi, s, ok := selectESP(c.sa, c.ours, dhIgnore)
+		num, spi, s, ok := selectESP(c.sa, ProtoESP, c.ours, dhIgnore)
 		if ok != c.ok || (ok && (num != 3 || spi != 7 || s != c.want)) {
 			t.Errorf("%s: select %d %d %+v %v", c.name, num, spi, s, ok)
 		}
 	}
-	if _, _, ok := acceptedESP(prop(1, transformOf(AES128CBC), sha256T, sha512T), cbc, dhIgnore); ok {
+	if _, _, ok := acceptedESP(prop(1, transformOf(AES128CBC), sha256T, sha512T), ProtoESP, cbc, dhIgnore); ok {
 		t.Error("a response with two integrity algorithms was accepted")
 	}
-	if _, s, ok := acceptedESP(prop(1, transformOf(AES128CBC), sha256T), cbc, dhIgnore); !ok || s.Integ != IntegHMACSHA256128 {
+	if _, s, ok := acceptedESP(prop(1, transformOf(AES128CBC), sha256T), ProtoESP, cbc, dhIgnore); !ok || s.Integ != IntegHMACSHA256128 {
 		t.Errorf("a valid CBC response: %+v %v", s, ok)
 	}
 	// The chosen proposal carries the integrity transform.

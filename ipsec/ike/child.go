@@ -15,7 +15,7 @@ const (
 	childDeleting            // our Delete is in flight
 )
 
-// childSA is one negotiated ESP SA pair.
+// childSA is one negotiated ESP or AH SA pair.
 type childSA struct {
 	sa                *ikeSA
 	inSPI, outSPI     uint32
@@ -36,9 +36,9 @@ type childSA struct {
 // childInfo is the public view of c, with copies of its keys.
 func (sa *ikeSA) childInfo(c *childSA) ChildSA {
 	info := ChildSA{
-		Peer: sa.peer.Name, InSPI: c.inSPI, OutSPI: c.outSPI, Cipher: c.suite.cipher(),
+		Peer: sa.peer.Name, InSPI: c.inSPI, OutSPI: c.outSPI, Cipher: c.suite.cipher(), AH: c.suite.ahInteg(),
 		InKey: NewKeyMaterial(c.inKey), OutKey: NewKeyMaterial(c.outKey), ESN: c.suite.ESN, Mode: c.mode,
-		Local: sa.local, Remote: sa.remote, UDPEncap: sa.natt,
+		Local: sa.local, Remote: sa.remote, UDPEncap: sa.natt && !c.suite.AH,
 		LocalTS: c.localTS, RemoteTS: c.remoteTS, Lifetime: sa.peer.ChildLifetime,
 		Replaces: c.replaces, Created: c.created,
 	}
@@ -54,7 +54,7 @@ func (sa *ikeSA) childInfo(c *childSA) ChildSA {
 // keyChild derives c's keys. weInitiated says whether we sent the request
 // of the exchange that made it: that side's outbound key comes first.
 func (sa *ikeSA) keyChild(c *childSA, gir, ni, nr []byte, weInitiated bool) {
-	iToR, rToI := childKeys(sa.suite.PRF, sa.keys.d, c.suite.cipher(), gir, ni, nr)
+	iToR, rToI := childKeys(sa.suite.PRF, sa.keys.d, c.suite.keyMatLen(), gir, ni, nr)
 	c.outKey, c.inKey = iToR, rToI
 	if !weInitiated {
 		c.outKey, c.inKey = rToI, iToR
@@ -108,7 +108,7 @@ func (sa *ikeSA) childByOut(spi uint32) *childSA {
 // offerChild is the initiator's child SA payloads: SA, TSi, TSr and the
 // mode notify (nonces and KE are the caller's).
 func (sa *ikeSA) offerChild(inSPI uint32, pfs bool, local, remote []TrafficSelector) []Payload {
-	ps := []Payload{espSAPayload(sa.peer.ESP, inSPI, pfs), TSPayload(true, local), TSPayload(false, remote)}
+	ps := []Payload{espSAPayload(sa.peer.childProto(), sa.peer.childProposals(), inSPI, pfs), TSPayload(true, local), TSPayload(false, remote)}
 	if sa.peer.Mode == Transport {
 		ps = append(ps, Notify{Type: NotifyUseTransportMode}.Payload())
 	}
@@ -140,9 +140,12 @@ func (sa *ikeSA) acceptChild(m *Message, c *childSA, pfs bool) *NotifyError {
 			mode = dhRequired
 		}
 	}
-	spi, suite, ok := acceptedESP(sap, sa.peer.ESP, mode)
+	spi, suite, ok := acceptedESP(sap, sa.peer.childProto(), sa.peer.childProposals(), mode)
 	if !ok || spi < 256 {
-		return notifyErr(NotifyNoProposalChosen, "responder chose an ESP proposal we did not offer")
+		return notifyErr(NotifyNoProposalChosen, "responder chose a child SA proposal we did not offer")
+	}
+	if suite.AH && sa.behindNAT() {
+		return notifyErr(NotifyNoProposalChosen, "AH cannot cross the NAT detected between us")
 	}
 	tsi, err1 := ParseTS(ti.Body)
 	tsr, err2 := ParseTS(tr.Body)
@@ -210,9 +213,12 @@ func (sa *ikeSA) answerChild(m *Message, ni, nr []byte, pfs bool, replaces uint3
 	case pfs:
 		mode = dhNone // CREATE_CHILD_SA without KE
 	}
-	num, outSPI, suite, ok := selectESP(sap, sa.peer.ESP, mode)
+	num, outSPI, suite, ok := selectESP(sap, sa.peer.childProto(), sa.peer.childProposals(), mode)
 	if !ok || outSPI < 256 {
-		return nil, nil, notifyErr(NotifyNoProposalChosen, "no acceptable ESP proposal")
+		return nil, nil, notifyErr(NotifyNoProposalChosen, "no acceptable %s proposal", childProtoName(sa.peer.childProto()))
+	}
+	if suite.AH && sa.behindNAT() {
+		return nil, nil, notifyErr(NotifyNoProposalChosen, "AH cannot cross the NAT detected between us")
 	}
 	tsi, err1 := ParseTS(ti.Body)
 	tsr, err2 := ParseTS(tr.Body)
@@ -282,3 +288,22 @@ func (sa *ikeSA) newChildSPI() uint32 {
 	sa.reserved = append(sa.reserved, spi)
 	return spi
 }
+
+// childProtoName names a child SA protocol in logs.
+func childProtoName(p ProtocolID) string {
+	if p == ProtoAH {
+		return "AH"
+	}
+	return "ESP"
+}
+
+// childDelete is the Delete payload for child SAs of sa's peer, of its
+// child protocol (ESP or AH).
+func (sa *ikeSA) childDelete(spis ...uint32) Payload {
+	return Delete{Protocol: sa.peer.childProto(), SPIs: spis}.Payload()
+}
+
+// behindNAT reports whether NAT detection (RFC 7296 section 2.23) found
+// a NAT between us. IKE on the NAT-T port alone is no NAT: strongSwan
+// moves there for MOBIKE whether or not there is one.
+func (sa *ikeSA) behindNAT() bool { return sa.natSelf || sa.natPeer }

@@ -54,6 +54,14 @@ type PeerConfig struct {
 	// DefaultESPProposals.
 	IKE []IKEProposal
 	ESP []ESPProposal
+	// AH, when set, makes every child SA of this peer AH (RFC 4302:
+	// integrity only, the payload in the clear) negotiated with these
+	// proposals, an explicit choice: ESP is then neither offered nor
+	// accepted, and an ESP peer accepts no AH. AH covers the outer
+	// addresses and has no UDP encapsulation, so it cannot cross a NAT:
+	// a child is refused when one is detected, and ForceUDPEncap must be
+	// off.
+	AH []AHProposal
 	// IKELifetime.Soft is when the IKE SA is rekeyed, Hard when it is
 	// dropped without a rekey; ChildLifetime the same for child SAs.
 	IKELifetime, ChildLifetime Lifetime
@@ -211,6 +219,19 @@ func (c PeerConfig) validate() error {
 			return bad(fmt.Sprintf(".esp[%d]", i)+err.Field, "%s", err.Reason)
 		}
 	}
+	for i, pr := range c.AH {
+		if len(pr.Integ) == 0 {
+			return bad(fmt.Sprintf(".ah[%d]", i), "needs integ")
+		}
+		for j, in := range pr.Integ {
+			if !in.ValidAH() {
+				return bad(fmt.Sprintf(".ah[%d].integ[%d]", i, j), "unsupported for AH %s", in)
+			}
+		}
+	}
+	if len(c.AH) > 0 && (c.ForceUDPEncap || c.RemoteAccess != nil || c.RequestAddress) {
+		return bad(".ah", "AH cannot be UDP-encapsulated nor serve remote access")
+	}
 	for i, ts := range append(append([]TrafficSelector{}, c.LocalTS...), c.RemoteTS...) {
 		if !ts.valid() {
 			return bad(fmt.Sprintf(".traffic-selectors[%d]", i), "invalid range %s", ts)
@@ -243,6 +264,27 @@ func checkCiphers(encr []Encr, integ []Integ) *ConfigError {
 		return &ConfigError{Field: ".integ", Reason: "required with " + encr[0].String()}
 	}
 	return nil
+}
+
+// childProto is the protocol of c's child SAs: AH when c.AH is set.
+func (c *PeerConfig) childProto() ProtocolID {
+	if len(c.AH) > 0 {
+		return ProtoAH
+	}
+	return ProtoESP
+}
+
+// childProposals are c's child SA proposals in ESPProposal's shape: the
+// ESP ones, or the AH ones without Encr.
+func (c *PeerConfig) childProposals() []ESPProposal {
+	if len(c.AH) == 0 {
+		return c.ESP
+	}
+	ps := make([]ESPProposal, len(c.AH))
+	for i, p := range c.AH {
+		ps[i] = p.Child()
+	}
+	return ps
 }
 
 // Config configures an Engine.

@@ -43,6 +43,21 @@
 //     encryption key then integrity key, the esp.Cipher.KeyLen layout.
 //
 // A proposal is all AEAD or all CBC (strongSwan refuses to mix them too).
+//
+// AH child SAs (RFC 4302: integrity only, the MPLS label stack and the
+// customer packet in the clear) are a peer's explicit choice
+// (PeerConfig.AH): its child proposals then have Protocol ID AH (2),
+// INTEG and ESN transforms and no ENCR (sections 3.3.1 and 3.3.3), with
+// AUTH_HMAC_SHA2_256_128 (12), AUTH_AES_128_GMAC (9) or AUTH_AES_256_GMAC
+// (11, RFC 4543), and REKEY_SA and Delete name protocol AH. KEYMAT takes
+// the integrity key alone per direction (section 2.17); for AES-GMAC that
+// is the AES key and a 4-byte salt (RFC 4543 section 8.1), the
+// ah.Config.Key layout (ChildSA.AH). An AH peer takes no ESP proposal and
+// an ESP peer no AH one, whatever else the offer holds: never a downgrade
+// (NO_PROPOSAL_CHOSEN). AH cannot cross NAT (it covers the outer
+// addresses; RFC 3948 has no AH-in-UDP), so an AH child is refused when
+// NAT is detected. strongSwan 5.9.8 has no KEYMAT length for AES-GMAC as
+// an integrity algorithm, so against it only HMAC-SHA2-256-128 AH works.
 // PRFs HMAC-SHA2-256/384/512. DH groups 31 (X25519), 19 (ECP-256) and 14
 // (MODP-2048). ESN is negotiated per ESPProposal.ESN. PFS for
 // CREATE_CHILD_SA when ESPProposal.DH is set. The responder takes the

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/peregrine-net/peregrine/ipsec/ah"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 )
 
@@ -20,6 +21,10 @@ type ChildSA struct {
 	// OutSPI the one we put on packets to the peer.
 	InSPI, OutSPI uint32
 	Cipher        esp.Cipher
+	// AH, if valid, makes the pair AH (PeerConfig.AH: integrity only)
+	// with this transform; Cipher is then 0 and the keys are laid out as
+	// ah.Config.Key wants them (an HMAC key, or AES-GMAC's key || salt).
+	AH            ah.Integ
 	InKey, OutKey KeyMaterial
 	ESN           bool
 	Mode          Mode
@@ -54,7 +59,16 @@ func (c ChildSA) OutConfig() esp.Config {
 
 func (c ChildSA) String() string {
 	return fmt.Sprintf("%s in 0x%08x out 0x%08x %s esn=%v %s %v->%v udp=%v ts %v === %v",
-		c.Peer, c.InSPI, c.OutSPI, c.Cipher, c.ESN, c.Mode, c.Local, c.Remote, c.UDPEncap, c.LocalTS, c.RemoteTS)
+		c.Peer, c.InSPI, c.OutSPI, c.Transform(), c.ESN, c.Mode, c.Local, c.Remote, c.UDPEncap, c.LocalTS, c.RemoteTS)
+}
+
+// Transform names the pair's transform: the ESP cipher, or "ah", the AH
+// transform and "(integrity only)".
+func (c ChildSA) Transform() string {
+	if c.AH.IsValid() {
+		return "ah " + c.AH.String() + " (integrity only)"
+	}
+	return c.Cipher.String()
 }
 
 // GoString keeps %#v from printing the keys.

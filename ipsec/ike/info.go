@@ -21,7 +21,7 @@ func (sa *ikeSA) handleInformational(m *Message) []Payload {
 				sa.drop(nil)
 				return nil
 			}
-			if d.Protocol != ProtoESP {
+			if d.Protocol != sa.peer.childProto() {
 				continue
 			}
 			for _, spi := range d.SPIs {
@@ -45,7 +45,7 @@ func (sa *ikeSA) handleInformational(m *Message) []Payload {
 		}
 	}
 	if len(ours) > 0 {
-		resp = append(resp, Delete{Protocol: ProtoESP, SPIs: ours}.Payload())
+		resp = append(resp, sa.childDelete(ours...))
 	}
 	return resp
 }
@@ -93,7 +93,7 @@ func (sa *ikeSA) deleteChild(c *childSA) {
 		sa.releaseSPI(spi)
 	}
 	sa.request(&request{x: Informational,
-		payloads:   func() []Payload { return []Payload{Delete{Protocol: ProtoESP, SPIs: []uint32{spi}}.Payload()} },
+		payloads:   func() []Payload { return []Payload{sa.childDelete(spi)} },
 		onResponse: done})
 }
 
@@ -116,7 +116,7 @@ func (sa *ikeSA) expireChild(c *childSA) {
 		// Our Delete is in flight (deleteChild's): its answer releases spi.
 	case sa.state == stateEstablished:
 		sa.request(&request{x: Informational,
-			payloads:   func() []Payload { return []Payload{Delete{Protocol: ProtoESP, SPIs: []uint32{spi}}.Payload()} },
+			payloads:   func() []Payload { return []Payload{sa.childDelete(spi)} },
 			onResponse: func(*Message) { sa.releaseSPI(spi) }})
 	default:
 		sa.releaseSPI(spi) // no exchange is possible: the IKE SA is going

@@ -164,7 +164,7 @@ func TestKeySplitOrder(t *testing.T) {
 	if len(k.ai) != 0 || len(k.ar) != 0 {
 		t.Fatal("AEAD IKE SA has integrity keys")
 	}
-	iToR, rToI := childKeys(PRFHMACSHA256, k.d, esp.ChaCha20Poly1305, nil, ni, nr)
+	iToR, rToI := childKeys(PRFHMACSHA256, k.d, esp.ChaCha20Poly1305.KeyLen(), nil, ni, nr)
 	cs := prfPlus(PRFHMACSHA256.Hash(), k.d, append(append([]byte{}, ni...), nr...), 72)
 	if !bytes.Equal(iToR, cs[:36]) || !bytes.Equal(rToI, cs[36:]) {
 		t.Fatal("child keys out of order")
@@ -191,7 +191,7 @@ func TestKeySplitOrderCBC(t *testing.T) {
 			t.Fatalf("key %d (SK_d, SK_ai, SK_ar, SK_ei, SK_er, SK_pi, SK_pr) is %x, want %x", i, got, want[i])
 		}
 	}
-	iToR, rToI := childKeys(PRFHMACSHA384, k.d, esp.AES128CBCSHA512, nil, ni, nr)
+	iToR, rToI := childKeys(PRFHMACSHA384, k.d, esp.AES128CBCSHA512.KeyLen(), nil, ni, nr)
 	cs := prfPlus(PRFHMACSHA384.Hash(), k.d, append(append([]byte{}, ni...), nr...), 2*(16+64))
 	if !bytes.Equal(iToR, cs[:80]) || !bytes.Equal(rToI, cs[80:]) {
 		t.Fatal("CBC child keys out of order")

@@ -4,8 +4,6 @@ import (
 	"crypto/hmac"
 	"encoding/binary"
 	"hash"
-
-	"github.com/peregrine-net/peregrine/ipsec/esp"
 )
 
 // prfHMAC is prf(key, data...) for an HMAC PRF. For HMAC the key may have
@@ -88,14 +86,15 @@ func deriveIKEKeys(s ikeSuite, seed, ni, nr []byte, spiI, spiR uint64) ikeKeys {
 //	KEYMAT = prf+(SK_d, Ni | Nr)             without PFS (gir nil)
 //	KEYMAT = prf+(SK_d, g^ir (new) | Ni | Nr) with PFS
 //
-// taken initiator-to-responder first. Each direction is c.KeyLen() bytes,
-// exactly the esp.Config.Key layout: key || salt with an AEAD (RFC 4106
-// section 8.1), encryption key then integrity key with AES-CBC (RFC 7296
-// section 2.17). Ni and Nr are the nonces of the exchange that made the
-// child.
-func childKeys(p PRF, skd []byte, c esp.Cipher, gir, ni, nr []byte) (iToR, rToI []byte) {
+// taken initiator-to-responder first. Each direction is n bytes
+// (childSuite.keyMatLen), exactly the esp.Config.Key layout: key || salt
+// with an AEAD (RFC 4106 section 8.1), encryption key then integrity key
+// with AES-CBC (RFC 7296 section 2.17); for AH the integrity key alone,
+// the ah.Config.Key layout: an HMAC key, or an AES-GMAC key || 4-byte salt
+// (RFC 4543 section 8.1). Ni and Nr are the nonces of the exchange that
+// made the child.
+func childKeys(p PRF, skd []byte, n int, gir, ni, nr []byte) (iToR, rToI []byte) {
 	seed := append(append(append([]byte{}, gir...), ni...), nr...)
-	n := c.KeyLen()
 	km := prfPlus(p.Hash(), skd, seed, 2*n)
 	return km[:n], km[n:]
 }

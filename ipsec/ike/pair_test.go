@@ -155,7 +155,7 @@ func checkMirror(t *testing.T, x, y ChildSA) {
 	if x.InKey.Equal(x.OutKey) {
 		t.Fatalf("both directions have the same key")
 	}
-	if x.Cipher != y.Cipher || x.ESN != y.ESN || x.Mode != y.Mode || x.UDPEncap != y.UDPEncap {
+	if x.Cipher != y.Cipher || x.AH != y.AH || x.ESN != y.ESN || x.Mode != y.Mode || x.UDPEncap != y.UDPEncap {
 		t.Fatalf("parameters differ: %v / %v", x, y)
 	}
 }

@@ -1,6 +1,9 @@
 package ike
 
-import "github.com/peregrine-net/peregrine/ipsec/esp"
+import (
+	"github.com/peregrine-net/peregrine/ipsec/ah"
+	"github.com/peregrine-net/peregrine/ipsec/esp"
+)
 
 // ikeSuite is a negotiated IKE SA transform set. Integ is IntegNone with
 // an AEAD.
@@ -21,20 +24,46 @@ func (s ikeSuite) String() string {
 
 // childSuite is a negotiated child SA transform set. DH is the PFS group
 // of a CREATE_CHILD_SA exchange, DHNone otherwise; Integ is IntegNone
-// with an AEAD.
+// with an AEAD. An AH child (AH set) has Integ alone, no Encr.
 type childSuite struct {
+	AH    bool
 	Encr  Encr
 	Integ Integ
 	ESN   bool
 	DH    DHGroup
 }
 
-// cipher is the ESP engine's suite for s.
-func (s childSuite) cipher() esp.Cipher { return espCipher(s.Encr, s.Integ) }
+// cipher is the ESP engine's suite for s; 0 for AH.
+func (s childSuite) cipher() esp.Cipher {
+	if s.AH {
+		return 0
+	}
+	return espCipher(s.Encr, s.Integ)
+}
+
+// ahInteg is the AH engine's transform for an AH suite; 0 for ESP.
+func (s childSuite) ahInteg() ah.Integ {
+	if s.AH {
+		return ahIntegOf(s.Integ)
+	}
+	return 0
+}
+
+// keyMatLen is the KEYMAT one direction takes (RFC 7296 section 2.17):
+// the ESP cipher's key layout, or AH's integrity key alone.
+func (s childSuite) keyMatLen() int {
+	if s.AH {
+		return s.Integ.AHKeyMatLen()
+	}
+	return s.cipher().KeyLen()
+}
 
 func (s childSuite) String() string {
 	r := s.Encr.String()
-	if s.Integ != IntegNone {
+	switch {
+	case s.AH:
+		r = "ah-" + s.Integ.String()
+	case s.Integ != IntegNone:
 		r += "-" + s.Integ.String()
 	}
 	if s.DH != DHNone {
@@ -91,11 +120,12 @@ func esnIDs(m ESNMode) []uint16 {
 }
 
 // espSAPayload offers ps with our inbound SPI; pfs adds the DH lists
-// (CREATE_CHILD_SA only).
-func espSAPayload(ps []ESPProposal, spi uint32, pfs bool) Payload {
+// (CREATE_CHILD_SA only). proto is ProtoESP, or ProtoAH for AH proposals
+// (no Encr, so no ENCR transform).
+func espSAPayload(proto ProtocolID, ps []ESPProposal, spi uint32, pfs bool) Payload {
 	var sa SA
 	for i, p := range ps {
-		pr := Proposal{Num: uint8(i + 1), Protocol: ProtoESP, SPI: be32(spi)}
+		pr := Proposal{Num: uint8(i + 1), Protocol: proto, SPI: be32(spi)}
 		for _, e := range p.Encr {
 			pr.Transforms = append(pr.Transforms, transformOf(e))
 		}
@@ -115,8 +145,14 @@ func espSAPayload(ps []ESPProposal, spi uint32, pfs bool) Payload {
 	return sa.Payload()
 }
 
+// chosenESP is the responder's answer for a child SA: ENCR (ESP only),
+// INTEG (with AES-CBC, and AH's only transform), [DH] and ESN.
 func chosenESP(num uint8, s childSuite, spi uint32) Payload {
-	ts := []Transform{transformOf(s.Encr)}
+	var ts []Transform
+	proto := ProtoAH
+	if !s.AH {
+		ts, proto = append(ts, transformOf(s.Encr)), ProtoESP
+	}
 	if s.Integ != IntegNone {
 		ts = append(ts, transformOf(s.Integ))
 	}
@@ -128,7 +164,7 @@ func chosenESP(num uint8, s childSuite, spi uint32) Payload {
 		esn = 1
 	}
 	ts = append(ts, Transform{Type: TransformESN, ID: esn})
-	return SA{Proposals: []Proposal{{Num: num, Protocol: ProtoESP, SPI: be32(spi), Transforms: ts}}}.Payload()
+	return SA{Proposals: []Proposal{{Num: num, Protocol: proto, SPI: be32(spi), Transforms: ts}}}.Payload()
 }
 
 // offered groups the usable transforms of one received proposal by type
@@ -196,19 +232,26 @@ const (
 	dhNone
 )
 
-// selectESP is selectIKE for child SAs.
-func selectESP(sa SA, ours []ESPProposal, dh dhMode) (num uint8, spi uint32, s childSuite, ok bool) {
+// selectESP is selectIKE for child SAs of protocol proto: ESP, or AH
+// (ours then have no Encr). A proposal of the other protocol is never
+// taken, so a PE configured for ESP refuses an AH-only offer and the
+// reverse (no downgrade either way).
+func selectESP(sa SA, proto ProtocolID, ours []ESPProposal, dh dhMode) (num uint8, spi uint32, s childSuite, ok bool) {
 	for _, p := range sa.Proposals {
-		if p.Protocol != ProtoESP || len(p.SPI) != 4 {
+		if p.Protocol != proto || len(p.SPI) != 4 {
 			continue
 		}
 		m, good := offered(p)
-		if !good || len(m[TransformPRF]) > 0 {
+		if !good || len(m[TransformPRF]) > 0 || proto == ProtoAH && hasType(p, TransformENCR) {
 			continue
 		}
 		for _, o := range ours {
 			e, ok1 := pickEncr(m[TransformENCR], o.Encr)
 			i, ok4 := pickInteg(m[TransformINTEG], e, o.Integ)
+			if proto == ProtoAH {
+				e, ok1 = Encr{}, true
+				i, ok4 = pick(m[TransformINTEG], o.Integ)
+			}
 			esn, ok2 := pick(m[TransformESN], esnIDs(o.ESN))
 			g, ok3 := DHGroup(0), true
 			switch dh {
@@ -219,11 +262,21 @@ func selectESP(sa SA, ours []ESPProposal, dh dhMode) (num uint8, spi uint32, s c
 				ok3 = len(o.DH) == 0 && (len(m[TransformDH]) == 0 || noneOK)
 			}
 			if ok1 && ok2 && ok3 && ok4 {
-				return p.Num, getBE32(p.SPI), childSuite{Encr: e, Integ: i, ESN: esn == 1, DH: g}, true
+				return p.Num, getBE32(p.SPI), childSuite{AH: proto == ProtoAH, Encr: e, Integ: i, ESN: esn == 1, DH: g}, true
 			}
 		}
 	}
 	return 0, 0, childSuite{}, false
+}
+
+// hasType reports whether p holds a transform of type t, known or not.
+func hasType(p Proposal, t TransformType) bool {
+	for _, x := range p.Transforms {
+		if x.Type == t {
+			return true
+		}
+	}
+	return false
 }
 
 func pickEncr(offer []Transform, ours []Encr) (Encr, bool) {
@@ -271,16 +324,23 @@ func acceptedIKE(sa SA, ours []IKEProposal, spiLen int) (spi []byte, s ikeSuite,
 	return spi, s, ok
 }
 
-// acceptedESP is acceptedIKE for child SAs.
-func acceptedESP(sa SA, ours []ESPProposal, dh dhMode) (spi uint32, s childSuite, ok bool) {
+// acceptedESP is acceptedIKE for child SAs of protocol proto. An AH
+// answer has exactly one INTEG and no ENCR.
+func acceptedESP(sa SA, proto ProtocolID, ours []ESPProposal, dh dhMode) (spi uint32, s childSuite, ok bool) {
 	if len(sa.Proposals) != 1 {
 		return 0, s, false
 	}
 	m, good := offered(sa.Proposals[0])
-	if !good || len(m[TransformENCR]) != 1 || len(m[TransformINTEG]) > 1 || len(m[TransformESN]) != 1 || len(m[TransformDH]) > 1 {
+	one := good && len(m[TransformESN]) == 1 && len(m[TransformDH]) <= 1
+	if proto == ProtoAH {
+		one = one && len(m[TransformENCR]) == 0 && len(m[TransformINTEG]) == 1
+	} else {
+		one = one && len(m[TransformENCR]) == 1 && len(m[TransformINTEG]) <= 1
+	}
+	if !one {
 		return 0, s, false
 	}
-	_, spi, s, ok = selectESP(sa, ours, dh)
+	_, spi, s, ok = selectESP(sa, proto, ours, dh)
 	return spi, s, ok
 }
 

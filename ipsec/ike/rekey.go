@@ -19,7 +19,7 @@ const retryRekey = 10 * time.Second
 //	HDR, SK {N(REKEY_SA), SA, Ni, [KEi,] TSi, TSr}
 func (sa *ikeSA) rekeyChild(old *childSA) {
 	g := DHNone
-	if dhs := sa.peer.ESP[0].DH; len(dhs) > 0 {
+	if dhs := sa.peer.childProposals()[0].DH; len(dhs) > 0 {
 		g = dhs[0]
 	}
 	sa.rekeyChildGroup(old, g)
@@ -35,7 +35,7 @@ func (sa *ikeSA) rekeyChildGroup(old *childSA, g DHGroup) {
 	ni := sa.e.nonce()
 	nc := &childSA{inSPI: sa.newChildSPI(), localTS: old.localTS, remoteTS: old.remoteTS, replaces: old.inSPI}
 	var dh keyShare
-	ps := []Payload{Notify{Protocol: ProtoESP, SPI: be32(old.inSPI), Type: NotifyRekeySA}.Payload()}
+	ps := []Payload{Notify{Protocol: sa.peer.childProto(), SPI: be32(old.inSPI), Type: NotifyRekeySA}.Payload()}
 	offer := sa.offerChild(nc.inSPI, pfs, nc.localTS, nc.remoteTS)
 	ps = append(ps, offer[0], NoncePayload(ni))
 	if pfs {
@@ -134,12 +134,12 @@ func (sa *ikeSA) handleCreateChild(m *Message) []Payload {
 	}
 	var old *childSA
 	if n, ok := m.notify(NotifyRekeySA); ok {
-		if n.Protocol != ProtoESP || len(n.SPI) != 4 {
+		if n.Protocol != sa.peer.childProto() || len(n.SPI) != 4 {
 			return []Payload{Notify{Type: NotifyInvalidSyntax}.Payload()}
 		}
 		old = sa.childByOut(getBE32(n.SPI))
 		if old == nil || old.state == childDeleting || old.state == childRekeyed {
-			return []Payload{Notify{Protocol: ProtoESP, SPI: n.SPI, Type: NotifyChildSANotFound}.Payload()}
+			return []Payload{Notify{Protocol: n.Protocol, SPI: n.SPI, Type: NotifyChildSANotFound}.Payload()}
 		}
 	}
 	if len(sa.children) >= sa.e.cfg.MaxChildSAs {
@@ -168,7 +168,7 @@ func (sa *ikeSA) handleCreateChild(m *Message) []Payload {
 }
 
 func (sa *ikeSA) offersESPGroup(g DHGroup) bool {
-	for _, p := range sa.peer.ESP {
+	for _, p := range sa.peer.childProposals() {
 		if slices.Contains(p.DH, g) {
 			return true
 		}

@@ -3,6 +3,7 @@ package ike
 import (
 	"net/netip"
 
+	"github.com/peregrine-net/peregrine/ipsec/ah"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/ipsec/ike/ikeparam"
 )
@@ -18,6 +19,7 @@ type (
 	ESNMode     = ikeparam.ESNMode
 	IKEProposal = ikeparam.IKEProposal
 	ESPProposal = ikeparam.ESPProposal
+	AHProposal  = ikeparam.AHProposal
 	IDType      = ikeparam.IDType
 	Identity    = ikeparam.Identity
 )
@@ -44,6 +46,8 @@ const (
 	IntegHMACSHA256128 = ikeparam.IntegHMACSHA256128
 	IntegHMACSHA384192 = ikeparam.IntegHMACSHA384192
 	IntegHMACSHA512256 = ikeparam.IntegHMACSHA512256
+	IntegAES128GMAC    = ikeparam.IntegAES128GMAC // AH only
+	IntegAES256GMAC    = ikeparam.IntegAES256GMAC // AH only
 
 	PRFHMACSHA256 = ikeparam.PRFHMACSHA256
 	PRFHMACSHA384 = ikeparam.PRFHMACSHA384
@@ -85,6 +89,20 @@ func transformOf[T Encr | Integ](t T) Transform {
 		return Transform{Type: TransformINTEG, ID: uint16(t)}
 	}
 	return Transform{} // unreachable: T is one of the two
+}
+
+// ahIntegOf maps an AH integrity transform to the AH engine's; 0 for one
+// AH does not take.
+func ahIntegOf(i Integ) ah.Integ {
+	switch i {
+	case IntegHMACSHA256128:
+		return ah.HMACSHA256128
+	case IntegAES128GMAC:
+		return ah.AES128GMAC
+	case IntegAES256GMAC:
+		return ah.AES256GMAC
+	}
+	return 0
 }
 
 // espCipher maps an encryption and integrity pair to the ESP engine's

@@ -87,7 +87,7 @@ func (s *Service) Event(ev ike.Event) {
 		s.log.Info("ike sa up", "peer", ev.Peer, "spi_i", fmt.Sprintf("%016x", ev.SPIi), "spi_r", fmt.Sprintf("%016x", ev.SPIr))
 	case ike.ChildUp:
 		s.log.Info("child sa up", "peer", ev.Peer, "in", fmt.Sprintf("0x%08x", ev.Child.InSPI), "out", fmt.Sprintf("0x%08x", ev.Child.OutSPI),
-			"replaces", fmt.Sprintf("0x%08x", ev.Child.Replaces), "cipher", ev.Child.Cipher.String(), "udp", ev.Child.UDPEncap)
+			"replaces", fmt.Sprintf("0x%08x", ev.Child.Replaces), "cipher", ev.Child.Transform(), "udp", ev.Child.UDPEncap)
 	case ike.ChildDown:
 		s.log.Info("child sa down", "peer", ev.Peer, "in", fmt.Sprintf("0x%08x", ev.Child.InSPI), "out", fmt.Sprintf("0x%08x", ev.Child.OutSPI))
 	}
@@ -173,8 +173,8 @@ func (s *Service) tunnel(remote netip.Addr, cs map[uint32]*child, now time.Time)
 			}
 		}
 		t.UDP = cur.UDPEncap
-		t.Out = saParams(seal.OutConfig(), window)
-		t.In = saParams(cur.InConfig(window), window)
+		t.Out = ahParams(saParams(seal.OutConfig(), window), seal)
+		t.In = ahParams(saParams(cur.InConfig(window), window), cur)
 	}
 	// With no live child (every one retired: at a hard limit, its delete
 	// under way) nothing seals: traffic to the PE is dropped, never sent
@@ -183,7 +183,7 @@ func (s *Service) tunnel(remote netip.Addr, cs map[uint32]*child, now time.Time)
 		if t.In != nil && old.sa.InSPI == t.In.SPI {
 			continue
 		}
-		t.RetiringIn = append(t.RetiringIn, saParams(old.sa.InConfig(window), window))
+		t.RetiringIn = append(t.RetiringIn, ahParams(saParams(old.sa.InConfig(window), window), old.sa))
 	}
 	return t
 }
@@ -192,4 +192,15 @@ func (s *Service) tunnel(remote netip.Addr, cs map[uint32]*child, now time.Time)
 // the configured replay window, as the FIB's config does for manual ones.
 func saParams(c esp.Config, window int) *fib.SAParams {
 	return &fib.SAParams{SPI: c.SPI, Cipher: c.Cipher, Key: c.Key, ESN: c.ESN, ReplayWindow: window}
+}
+
+// ahParams makes p an AH SA when c, the child it came from, is AH
+// (ike.PeerConfig.AH): the FIB then seals and opens it in the AH
+// dataplane the manual AH tunnels use, IP protocol 51 whatever the
+// tunnel's UDP says.
+func ahParams(p *fib.SAParams, c ike.ChildSA) *fib.SAParams {
+	if c.AH.IsValid() {
+		p.Cipher, p.AH = 0, c.AH
+	}
+	return p
 }

@@ -15,6 +15,10 @@ func EngineConfig(cfg *config.Config, log *slog.Logger) ike.Config {
 	for _, p := range cfg.IPsec.IKEPeers {
 		pc := peerConfig(p.Name, p, encap)
 		pc.Mode = ike.Transport // between the PE addresses: see ipsec/ike's doc
+		if p.IsAH() {
+			// AH is IP protocol 51, never in UDP (ike.PeerConfig.AH).
+			pc.AH, pc.ForceUDPEncap = p.AHProposals, false
+		}
 		ec.Peers = append(ec.Peers, pc)
 	}
 	for _, v := range cfg.VRFs {

@@ -252,6 +252,7 @@ type ahAPISA struct {
 	Protocol      string            `json:"protocol"`
 	IntegrityOnly bool              `json:"integrity-only"`
 	Cipher        string            `json:"cipher"`
+	ESN           bool              `json:"esn"`
 	Packets       uint64            `json:"packets"`
 	Drops         map[string]uint64 `json:"drops"`
 }
@@ -297,6 +298,17 @@ func tsharkFields(t *testing.T, tshark, capture, filter string, fields ...string
 // lastAH returns the last IPv4 AH packet with SPI spi in the capture.
 func lastAH(t *testing.T, capture string, spi uint32) []byte {
 	t.Helper()
+	last := lastAHOrNil(t, capture, spi)
+	if last == nil {
+		t.Fatalf("no AH packet with SPI 0x%x in %s", spi, capture)
+	}
+	return last
+}
+
+// lastAHOrNil is lastAH returning nil when the capture has no such
+// packet (yet).
+func lastAHOrNil(t *testing.T, capture string, spi uint32) []byte {
+	t.Helper()
 	f, err := os.Open(capture)
 	must(t, err)
 	defer f.Close()
@@ -314,9 +326,6 @@ func lastAH(t *testing.T, capture string, spi uint32) []byte {
 		if len(data) >= 32 && data[0] == 0x45 && data[9] == 51 && binary.BigEndian.Uint32(data[24:]) == spi {
 			last = append([]byte(nil), data[:binary.BigEndian.Uint16(data[2:])]...)
 		}
-	}
-	if last == nil {
-		t.Fatalf("no AH packet with SPI 0x%x in %s", spi, capture)
 	}
 	return last
 }

@@ -31,3 +31,21 @@ type ESPProposal struct {
 	ESN   ESNMode
 	DH    []DHGroup
 }
+
+// AHProposal is one proposal for AH child SAs (RFC 4302: integrity only,
+// nothing encrypted), an IKE peer's explicit choice instead of ESP. Its
+// SA payload proposal has Protocol ID AH, INTEG and ESN transforms and
+// no ENCR (RFC 7296 sections 3.3.1 and 3.3.3); DH is for PFS on rekeys,
+// as ESPProposal's. Integ takes ValidAH transforms: HMAC-SHA2-256-128,
+// AES-128-GMAC and AES-256-GMAC.
+type AHProposal struct {
+	Integ []Integ
+	ESN   ESNMode
+	DH    []DHGroup
+}
+
+// Child is p in ESPProposal's shape with no Encr, the form the engine
+// selects child proposals in.
+func (p AHProposal) Child() ESPProposal {
+	return ESPProposal{Integ: p.Integ, ESN: p.ESN, DH: p.DH}
+}

@@ -219,3 +219,54 @@ func dhName(g DHGroup) string {
 	}
 	return g.String()
 }
+
+// ahIntegNames are the integrity algorithms of an AH proposal, by
+// strongSwan's names.
+var ahIntegNames = map[string]Integ{
+	"sha256": IntegHMACSHA256128, "sha2_256": IntegHMACSHA256128,
+	"aes128gmac": IntegAES128GMAC, "aes256gmac": IntegAES256GMAC,
+}
+
+// UnmarshalText parses an AH proposal such as "sha256", "aes128gmac-esn"
+// or "sha256-aes256gmac-curve25519" (a DH group means PFS on rekeys):
+// integrity algorithms only, as strongSwan's ah_proposals.
+func (p *AHProposal) UnmarshalText(b []byte) error {
+	toks, err := proposalTokens(string(b))
+	if err != nil {
+		return err
+	}
+	var q AHProposal
+	var esn, noesn bool
+	for _, t := range toks {
+		if in, ok := ahIntegNames[t]; ok {
+			q.Integ = append(q.Integ, in)
+		} else if g, ok := dhNames[t]; ok {
+			q.DH = append(q.DH, g)
+		} else if t == "esn" {
+			esn = true
+		} else if t == "noesn" {
+			noesn = true
+		} else if _, ok := encrNames[t]; ok {
+			return fmt.Errorf("%q is a cipher: AH encrypts nothing (want sha256, aes128gmac or aes256gmac)", t)
+		} else {
+			return fmt.Errorf("unknown or unsupported algorithm %q (want sha256, aes128gmac, aes256gmac, esn, noesn, curve25519, ecp256, modp2048)", t)
+		}
+	}
+	if len(q.Integ) == 0 {
+		return errors.New("no integrity algorithm (sha256, aes128gmac or aes256gmac)")
+	}
+	switch {
+	case esn && !noesn:
+		q.ESN = ESNOn
+	case noesn && !esn:
+		q.ESN = ESNOff
+	}
+	*p = q
+	return nil
+}
+
+// String is the proposal in the form UnmarshalText reads.
+func (p AHProposal) String() string { return p.Child().String() }
+
+// MarshalText implements encoding.TextMarshaler.
+func (p AHProposal) MarshalText() ([]byte, error) { return []byte(p.String()), nil }

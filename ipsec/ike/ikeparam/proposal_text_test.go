@@ -136,3 +136,50 @@ func FuzzProposalText(f *testing.F) {
 		}
 	})
 }
+
+func TestAHProposalText(t *testing.T) {
+	var p AHProposal
+	if err := p.UnmarshalText([]byte("aes128gmac-sha256-esn-curve25519")); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.Integ, []Integ{IntegAES128GMAC, IntegHMACSHA256128}) || p.ESN != ESNOn || !slices.Equal(p.DH, []DHGroup{DHCurve25519}) {
+		t.Fatalf("parsed %+v", p)
+	}
+	if got := p.String(); got != "aes128gmac-sha256-curve25519-esn" {
+		t.Errorf("String() = %q", got)
+	}
+	if c := p.Child(); len(c.Encr) != 0 || !slices.Equal(c.Integ, p.Integ) || c.ESN != ESNOn {
+		t.Errorf("Child() = %+v", c)
+	}
+	for _, in := range []Integ{IntegHMACSHA256128, IntegAES128GMAC, IntegAES256GMAC} {
+		if !in.ValidAH() {
+			t.Errorf("%s not valid for AH", in)
+		}
+	}
+	// GMAC is AH's only: IKE and AES-CBC ESP never take it.
+	for _, in := range []Integ{IntegAES128GMAC, IntegAES256GMAC} {
+		if in.Valid() {
+			t.Errorf("%s valid outside AH", in)
+		}
+	}
+	if IntegHMACSHA384192.ValidAH() {
+		t.Error("HMAC-SHA2-384 valid for AH, which package ah does not implement")
+	}
+	for _, bad := range []struct{ in, want string }{
+		{"", "empty"},
+		{"esn", "no integrity algorithm"},
+		{"aes128gcm16", "AH encrypts nothing"},
+		{"sha384", `"sha384"`},
+		{"sha256-prf-sha256", `"prfsha256"`},
+	} {
+		var p AHProposal
+		err := p.UnmarshalText([]byte(bad.in))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("AH %q: err %v, want it to mention %q", bad.in, err, bad.want)
+		}
+	}
+	var e ESPProposal
+	if err := e.UnmarshalText([]byte("aes128-aes128gmac")); err == nil {
+		t.Error("an ESP proposal took aes128gmac as integrity")
+	}
+}

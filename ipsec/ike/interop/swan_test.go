@@ -39,6 +39,12 @@ func setup(t *testing.T) (*netns.Lab, *swan, *netns.Node) {
 // setupWith is setup with extra lines for strongswan.conf's charon
 // section (one setting per line ending in a newline).
 func setupWith(t *testing.T, charonExtra string) (*netns.Lab, *swan, *netns.Node) {
+	return setupCharon(t, peers.CharonConfig{Extra: charonExtra})
+}
+
+// setupCharon is setup with charon configured by cfg (its Dir is set
+// here).
+func setupCharon(t *testing.T, cfg peers.CharonConfig) (*netns.Lab, *swan, *netns.Node) {
 	requireStrongSwan(t)
 	lab := netns.NewLab(t)
 	sw, err := lab.AddNode("sw")
@@ -68,7 +74,8 @@ func setupWith(t *testing.T, charonExtra string) (*netns.Lab, *swan, *netns.Node
 			t.Logf("--- charon.log ---\n%s", b)
 		}
 	})
-	c, err := peers.StartCharon(context.Background(), sw, peers.CharonConfig{Dir: dir, Extra: charonExtra})
+	cfg.Dir = dir
+	c, err := peers.StartCharon(context.Background(), sw, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +109,14 @@ func (s *swan) loadWith(t *testing.T, psk, ikeProp, espProp string) {
 // e.g. "rekey_time = 0\n").
 func (s *swan) loadExtra(t *testing.T, psk, ikeProp, espProp, connExtra, childExtra string) {
 	t.Helper()
+	if err := s.Load(swanConf(psk, ikeProp, "esp_proposals = "+espProp, connExtra, childExtra)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// swanConf is loadExtra's swanctl.conf with the child's proposal line
+// given whole ("esp_proposals = ..." or "ah_proposals = ...").
+func swanConf(psk, ikeProp, childProps, connExtra, childExtra string) string {
 	conf := fmt.Sprintf(`connections {
   pe {
     version = 2
@@ -121,7 +136,7 @@ func (s *swan) loadExtra(t *testing.T, psk, ikeProp, espProp, connExtra, childEx
       net {
         local_ts = 10.1.0.0/24
         remote_ts = 10.2.0.0/24
-        esp_proposals = %s
+        %s
         start_action = none
 @CHILD@
       }
@@ -135,11 +150,8 @@ secrets {
     secret = "%s"
   }
 }
-`, swAddr, peAddr, ikeProp, swAddr, peAddr, espProp, swAddr, peAddr, psk)
-	conf = strings.NewReplacer("@CONN@\n", connExtra, "@CHILD@\n", childExtra).Replace(conf)
-	if err := s.Load(conf); err != nil {
-		t.Fatal(err)
-	}
+`, swAddr, peAddr, ikeProp, swAddr, peAddr, childProps, swAddr, peAddr, psk)
+	return strings.NewReplacer("@CONN@\n", connExtra, "@CHILD@\n", childExtra).Replace(conf)
 }
 
 func (s *swan) log() string { return s.Log() }

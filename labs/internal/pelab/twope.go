@@ -99,6 +99,10 @@ type TwoPESpec struct {
 	// Capture runs tcpdump on pe1's core interface from before the first
 	// BGP packet into TwoPE.Capture.
 	Capture bool
+	// IPv6Core numbers the core link fd00:c::1/64 and fd00:c::2/64
+	// instead of 192.168.0.1/30 and .2: the configurations must use
+	// those addresses (VPN routes then have IPv6 next hops).
+	IPv6Core bool
 }
 
 // WriteKeys writes a PE's manual keys (out.key, in.key) into its
@@ -139,10 +143,17 @@ func ManualKeyConfigs(t netns.TB, pe1, pe2 *netns.Node) (string, string) {
 // configurations (IKEConfig): pe1 initiates, pe2 answers.
 func IKEConfigs(t netns.TB, pe1, pe2 *netns.Node) (string, string) {
 	t.Helper()
+	return IKEConfigsWith(t, pe1, pe2, "", "")
+}
+
+// IKEConfigsWith is IKEConfigs with more settings of each PE's IKE peer
+// (YAML lines indented by six spaces, such as "      protocol: ah\n").
+func IKEConfigsWith(t netns.TB, pe1, pe2 *netns.Node, peer1, peer2 string) (string, string) {
+	t.Helper()
 	WritePSK(t, pe1, IKEPSK)
 	WritePSK(t, pe2, IKEPSK)
-	return fmt.Sprintf(IKEConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "ce2", "pe2", true),
-		fmt.Sprintf(IKEConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "ce4", "pe1", false)
+	return fmt.Sprintf(IKEConfig, "192.168.0.1", "192.168.0.2", 1, "ce1", "ce2", "pe2", true) + peer1,
+		fmt.Sprintf(IKEConfig, "192.168.0.2", "192.168.0.1", 2, "ce3", "ce4", "pe1", false) + peer2
 }
 
 // BuildTwoPE builds the lab, starts the PEs and waits until each has the
@@ -161,7 +172,11 @@ func BuildTwoPE(t netns.TB, ctx context.Context, spec TwoPESpec) *TwoPE {
 	}
 	pe1, pe2 := node("pe1"), node("pe2")
 	e := &TwoPE{Lab: l, CE: map[string]*netns.Node{}}
-	Link(t, l, pe1, "core", "192.168.0.1/30", pe2, "core", "192.168.0.2/30")
+	core1, core2, bits := "192.168.0.1", "192.168.0.2", "/30"
+	if spec.IPv6Core {
+		core1, core2, bits = "fd00:c::1", "fd00:c::2", "/64"
+	}
+	Link(t, l, pe1, "core", core1+bits, pe2, "core", core2+bits)
 	for _, c := range []struct {
 		name, peIf, subnet string
 		pe                 *netns.Node
@@ -187,8 +202,8 @@ func BuildTwoPE(t netns.TB, ctx context.Context, spec TwoPESpec) *TwoPE {
 	e.Cfg1 = cfg1
 	e.PE1 = StartPE(t, pe1, spec.Bin, cfg1)
 	e.PE2 = StartPE(t, pe2, spec.Bin, cfg2)
-	e.PE1.WaitImported(t, ctx, "red", "10.2.0.0/24 via 192.168.0.2 label * rd 65000:21", "fd00:2::/64 via 192.168.0.2 label * rd 65000:21")
-	e.PE2.WaitImported(t, ctx, "blue", "10.1.0.0/24 via 192.168.0.1 label * rd 65000:12", "fd00:1::/64 via 192.168.0.1 label * rd 65000:12")
+	e.PE1.WaitImported(t, ctx, "red", "10.2.0.0/24 via "+core2+" label * rd 65000:21", "fd00:2::/64 via "+core2+" label * rd 65000:21")
+	e.PE2.WaitImported(t, ctx, "blue", "10.1.0.0/24 via "+core1+" label * rd 65000:12", "fd00:1::/64 via "+core1+" label * rd 65000:12")
 	return e
 }
 
