@@ -227,13 +227,15 @@ func (w *Window) Check(seq uint64) error {
 	for range fastTries {
 		v := w.version.Load()
 		tb := w.topBlock.Load()
-		top := topOf(tb, w.ring[tb&ringMask].Load())
 		var err error
 		switch {
-		case w.tooOld(seq, top):
-			err = ErrTooOld
 		case blk > tb:
 			// Above the top block: new.
+		case seq == 0 || (blk < tb && w.tooOld(seq, topOf(tb, w.ring[tb&ringMask].Load()))):
+			// A number in the top block is inside the window,
+			// which is wider than a block: in-order traffic
+			// needs no look at the top's slot.
+			err = ErrTooOld
 		case w.ring[blk&ringMask].Load()&(1<<(seq%blockBits)) != 0:
 			err = ErrReplayed
 		}
@@ -268,12 +270,11 @@ func (w *Window) UpdateCounted(seq, n uint64) error {
 			if v&1 != 0 || blk > tb {
 				break // the window moves, or must: under the mutex
 			}
-			top := topOf(tb, w.ring[tb&ringMask].Load())
 			old := slot.Load()
 			var err error
 			switch {
-			case w.tooOld(seq, top):
-				err = ErrTooOld
+			case seq == 0 || (blk < tb && w.tooOld(seq, topOf(tb, w.ring[tb&ringMask].Load()))):
+				err = ErrTooOld // as in Check
 			case old>>tagShift != tag(blk):
 				continue // recycled since tb was read
 			case old&bit != 0:
