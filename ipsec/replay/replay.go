@@ -78,7 +78,13 @@ const (
 //	bits 53-63  tag: the low 11 bits of the block's generation (block>>8)
 //
 // The tag lets a swap fail, and a reader notice, when a slot was recycled
-// for a later block between a load and the swap.
+// for a later block between a load and the swap. Tags repeat every 2^24
+// numbers, so one case is left: a recorder's swap on an empty slot that a
+// jump of a multiple of 2^24 recycled, empty, meanwhile. The number is
+// then recorded once (it is below the new window, so it cannot be
+// recorded again) but its bit stands for the number 2^24*k above it,
+// which would be refused as a replay: a lost packet, never a second
+// acceptance.
 const (
 	bitmapMask = 1<<blockBits - 1
 	bytesShift = blockBits
