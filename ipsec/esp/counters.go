@@ -35,8 +35,10 @@ type sealCounters struct {
 
 // openCounters are written on the Open path only. The anti-replay window
 // counts the packets opened and their bytes (replay.Window.UpdateCounted,
-// under its lock); packets and bytes here are those opened with the
-// window off (Config.NoAntiReplay).
+// in the same compare-and-swap that records the sequence number); packets
+// and bytes here are those opened with the window off
+// (Config.NoAntiReplay), whose window tally is then left out: it records
+// numbers only to keep its top for show output.
 type openCounters struct {
 	packets, bytes                                      atomic.Uint64
 	authFailed, replayed, tooOld, badPadding, malformed atomic.Uint64
@@ -44,7 +46,10 @@ type openCounters struct {
 
 // Counters returns a snapshot of the SA's statistics.
 func (sa *SA) Counters() Counters {
-	windowPackets, windowBytes := sa.window.Accepted()
+	var windowPackets, windowBytes uint64
+	if !sa.noReplay {
+		windowPackets, windowBytes = sa.window.Accepted()
+	}
 	return Counters{
 		SealedPackets: sa.seq.Last() - sa.seqBase,
 		SealedBytes:   sa.sealed.bytes.Load(),

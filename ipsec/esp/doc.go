@@ -119,9 +119,10 @@
 // # Concurrency
 //
 // An SA is safe for concurrent use: Seal takes its sequence number with an
-// atomic compare-and-swap, and Open uses the self-locking replay.Window
+// atomic compare-and-swap, and Open uses the lock-free replay.Window
 // (check before decryption, update after authentication; a race between two
-// copies of one packet is caught by the update). Counters are atomic.
+// copies of one packet is caught by the update's compare-and-swap, which
+// also counts the packet and its bytes). Counters are atomic.
 //
 // Finding the SA for a received packet by its SPI is not this package's
 // (it works on one SA at a time): esptransport.InboundTable does it.

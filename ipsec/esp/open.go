@@ -76,8 +76,8 @@ func (sa *SA) Open(buf []byte, off, n int) (payload []byte, nextHeader uint8, er
 		}
 	}
 
-	// The window counts the packet under the lock it takes anyway: two
-	// atomic additions fewer per packet (see Counters).
+	// The window counts the packet in the swap that records its number:
+	// two atomic additions fewer per packet (see Counters).
 	if sa.noReplay {
 		// The window is not consulted; keep its top for show output.
 		_ = sa.window.Update(seq)

@@ -162,6 +162,13 @@ func TestNoAntiReplay(t *testing.T) {
 	if _, _, err := open(rxOff, p); err != nil {
 		t.Errorf("anti-replay off: restarted sender's packet: %v", err)
 	}
+	// Each opened packet counted once, whether or not the window judged it.
+	if c := rxOn.Counters(); c.OpenedPackets != 2000 || c.OpenedBytes != 2000*40 || c.TooOld != 1 {
+		t.Errorf("anti-replay on: %d packets, %d bytes, %d too old; want 2000, %d, 1", c.OpenedPackets, c.OpenedBytes, c.TooOld, 2000*40)
+	}
+	if c := rxOff.Counters(); c.OpenedPackets != 2001 || c.OpenedBytes != 2001*40 {
+		t.Errorf("anti-replay off: %d packets, %d bytes; want 2001, %d", c.OpenedPackets, c.OpenedBytes, 2001*40)
+	}
 	tampered := append([]byte(nil), p...)
 	tampered[len(tampered)-1] ^= 1
 	if _, _, err := open(rxOff, tampered); !errors.Is(err, ErrAuthFailed) {

@@ -1,7 +1,9 @@
 // Command benchlab measures TCP throughput from CE to CE through Peregrine
-// (MPLS in ESP, AES-128-GCM, userspace fast path) against, in the same run
-// and topology, plain kernel forwarding (the ceiling) and wireguard-go (the
-// reference: the target is Peregrine at least 1.0x wireguard-go). It runs
+// (MPLS in ESP, userspace fast path; AES-128-GCM, and ChaCha20-Poly1305,
+// the cipher WireGuard uses) against, in the same run and topology, plain
+// kernel forwarding (the ceiling) and wireguard-go (the reference: the
+// target is Peregrine at least 1.0x wireguard-go), with one TCP stream and
+// with several (-P 1,4). It runs
 // as `make bench-lab`, as root, and is not part of CI: on a 2-core machine
 // a throughput figure says nothing about correctness and takes minutes.
 //
@@ -25,20 +27,25 @@
 //	peregrine     peregrined in each PE: VRF red, iBGP VPNv4 between the
 //	              PEs, ESP aes128gcm16 with manual keys; its TUN MTU is
 //	              whatever the daemon sets, and is reported
+//	peregrine-chacha20
+//	              the same with ESP chacha20poly1305 (RFC 7634), the
+//	              cipher of wireguard-go: the like-for-like comparison
 //
 // Method: a fresh topology per run; check that ce1 cannot reach ce2 yet,
 // set up the variant, wait until it can, then run iperf3 (one-shot server
-// in ce2, client in ce1 for -t seconds after -O seconds of warm-up, -P
-// streams) and take end.sum_received.bits_per_second, what arrived at ce2.
-// Variants run interleaved, one each per round (kernel, wireguard-go,
-// peregrine, kernel, ...), for -rounds rounds, and the figure is each
-// variant's median: the machine is small and noisy, and interleaving
-// spreads a slow spell over all variants instead of one.
+// in ce2, client in ce1 for -t seconds after -O seconds of warm-up) once
+// for each stream count of -P, in that order on the same setup, and take
+// end.sum_received.bits_per_second, what arrived at ce2. Variants run
+// interleaved, one each per round (kernel, wireguard-go, peregrine,
+// peregrine-chacha20, kernel, ...), for -rounds rounds, and the figure is
+// each variant's median per stream count: the machine is small and noisy,
+// and interleaving spreads a slow spell over all variants instead of one.
 //
 // When peregrined does not carry CE traffic (it fails to build or start,
-// or no CE reaches the other through it), variant (c) prints "peregrine:
-// dataplane not available yet (...)" in place of a figure, so that the
-// other variants are still measured (setupPeregrine in peregrine.go).
+// or no CE reaches the other through it), a peregrine variant prints
+// "peregrine: dataplane not available yet (...)" in place of a figure, so
+// that the other variants are still measured (setupPeregrine in
+// peregrine.go).
 //
 // Traffic never leaves the lab: the namespaces have no link to the host or
 // anywhere else, and every address is inside them. Close removes the lab
@@ -59,10 +66,12 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/labs/internal/modroot"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
@@ -70,7 +79,8 @@ import (
 
 // options are the command-line settings.
 type options struct {
-	iperf         iperfOptions
+	iperf         iperfOptions // streams: each of streams in turn
+	streams       []int        // -P: the stream counts, each run per setup
 	rounds        int
 	variants      []string
 	wireguardGo   string
@@ -127,7 +137,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.iperf.seconds, "t", 10, "iperf3 measured `seconds` per run")
 	fs.IntVar(&o.iperf.omit, "O", 1, "iperf3 warm-up `seconds` left out of the figure")
-	fs.IntVar(&o.iperf.streams, "P", 1, "iperf3 parallel TCP `streams`")
+	streams := fs.String("P", "1,4", "comma-separated iperf3 parallel TCP stream `counts`, each run on every setup")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every variant once, and the figure is the median")
 	variants := fs.String("variants", strings.Join(variantNames(), ","), "comma-separated `list` of variants to run")
 	fs.StringVar(&o.wireguardGo, "wireguard-go", "", "wireguard-go `binary` (default: bin/tools/wireguard-go, from `make tools`)")
@@ -146,8 +156,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q", fs.Arg(0))
 	}
-	if o.iperf.seconds < 1 || o.iperf.omit < 0 || o.iperf.streams < 1 || o.rounds < 1 {
-		return bad("-t, -P and -rounds must be at least 1, -O at least 0")
+	if o.iperf.seconds < 1 || o.iperf.omit < 0 || o.rounds < 1 {
+		return bad("-t and -rounds must be at least 1, -O at least 0")
+	}
+	for p := range strings.SplitSeq(*streams, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 1 || n > 128 {
+			return bad("-P: bad stream count %q (want 1 to 128)", p)
+		}
+		if !slices.Contains(o.streams, n) {
+			o.streams = append(o.streams, n)
+		}
 	}
 	for v := range strings.SplitSeq(*variants, ",") {
 		v = strings.TrimSpace(v)
@@ -181,7 +200,7 @@ func prepare(ctx context.Context, o options, log *slog.Logger, out io.Writer, tm
 			env.wireguardGo = p
 		}
 	}
-	if slices.Contains(o.variants, "peregrine") && env.peregrined == "" {
+	if slices.ContainsFunc(o.variants, isPeregrine) && env.peregrined == "" {
 		root, err := modroot.Find()
 		if err != nil {
 			return nil, err
@@ -225,7 +244,7 @@ func bench(ctx context.Context, o options, stderr io.Writer) (*report, error) {
 				continue
 			}
 			fmt.Fprintf(stderr, "benchlab: round %d/%d: %s ...\n", round, o.rounds, r.name)
-			m, info, err := runOnce(ctx, env, r.name, o.iperf)
+			ms, info, err := runOnce(ctx, env, r.name, o.iperf, o.streams)
 			if ua := (*unavailableError)(nil); errors.As(err, &ua) {
 				r.unavailable = ua.Error()
 				fmt.Fprintf(stderr, "benchlab: %s: %v\n", r.name, ua)
@@ -235,34 +254,45 @@ func bench(ctx context.Context, o options, stderr io.Writer) (*report, error) {
 				return rep, fmt.Errorf("round %d, %s: %w", round, r.name, err)
 			}
 			r.info = info
-			r.runs = append(r.runs, m)
-			fmt.Fprintf(stderr, "benchlab: round %d/%d: %s: %s Gbit/s (%d retransmits)\n",
-				round, o.rounds, r.name, gbit(m.bps), m.retransmits)
+			for i, m := range ms {
+				r.add(o.streams[i], m)
+				fmt.Fprintf(stderr, "benchlab: round %d/%d: %s -P %d: %s Gbit/s (%d retransmits)\n",
+					round, o.rounds, r.name, o.streams[i], gbit(m.bps), m.retransmits)
+			}
 		}
 	}
 	return rep, nil
 }
 
-// runOnce builds a topology, sets up one variant and measures it. The lab
+// runOnce builds a topology, sets up one variant and measures it with
+// each stream count in turn, returning one measurement per count. The lab
 // is removed before it returns, whichever way.
-func runOnce(ctx context.Context, env *environment, name string, o iperfOptions) (measurement, string, error) {
+func runOnce(ctx context.Context, env *environment, name string, o iperfOptions, streams []int) ([]measurement, string, error) {
 	t, err := buildTopology(ctx, env.log)
 	if err != nil {
-		return measurement{}, "", err
+		return nil, "", err
 	}
 	defer t.close(env.log)
 	if err := t.checkNoPath(ctx); err != nil {
-		return measurement{}, "", err
+		return nil, "", err
 	}
 	info, err := variantSetup(name)(ctx, env, t)
 	if err != nil {
-		return measurement{}, "", err
+		return nil, "", err
 	}
 	if err := t.waitReachable(ctx, 15*time.Second); err != nil {
-		return measurement{}, "", err
+		return nil, "", err
 	}
-	m, err := runIperf(ctx, t, o)
-	return m, info, err
+	var ms []measurement
+	for _, n := range streams {
+		o.streams = n
+		m, err := runIperf(ctx, t, o)
+		if err != nil {
+			return nil, "", fmt.Errorf("-P %d: %w", n, err)
+		}
+		ms = append(ms, m)
+	}
+	return ms, info, nil
 }
 
 // setupFunc configures a variant's path between the PEs of a fresh
@@ -276,7 +306,8 @@ var variants = []struct {
 }{
 	{"kernel", setupKernel},
 	{"wireguard-go", setupWireGuard},
-	{"peregrine", setupPeregrine},
+	{"peregrine", setupPeregrine(esp.AES128GCM16)},
+	{"peregrine-chacha20", setupPeregrine(esp.ChaCha20Poly1305)},
 }
 
 func variantNames() []string {

@@ -10,18 +10,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
 
-// Variant (c), Peregrine. It reports "not available yet" instead of a
-// figure unless a CE reaches the other CE through the daemons, so that a
-// broken tree still lets the other variants be measured.
+// Variant (c), Peregrine, once per cipher: "peregrine" with AES-128-GCM
+// and "peregrine-chacha20" with ChaCha20-Poly1305. It reports "not
+// available yet" instead of a figure unless a CE reaches the other CE
+// through the daemons, so that a broken tree still lets the other variants
+// be measured.
 
 const (
-	peregrineASN    = 65000
-	peregrineRT     = "65000:100" // the red VRF's import and export target
-	peregrineCipher = "aes128gcm16"
+	peregrineASN = 65000
+	peregrineRT  = "65000:100" // the red VRF's import and export target
 	// The SPIs of the two directions; each is one PE's out and the
 	// other's in.
 	spiPE1toPE2 = 0x1001
@@ -39,14 +41,24 @@ func (e *unavailableError) Error() string {
 	return "dataplane not available yet (" + strings.TrimSpace(e.reason) + ")"
 }
 
-// setupPeregrine is variant (c): startPeregrine, then a wait for CE-to-CE
-// reachability. Any failure, including a config the daemon rejects, is
-// reported as "not available" so that (a) and (b) are still measured.
-func setupPeregrine(ctx context.Context, env *environment, t *topology) (string, error) {
+// isPeregrine reports whether a variant runs peregrined.
+func isPeregrine(variant string) bool { return strings.HasPrefix(variant, "peregrine") }
+
+// setupPeregrine returns variant (c) with ESP cipher c: startPeregrine,
+// then a wait for CE-to-CE reachability. Any failure, including a config
+// the daemon rejects, is reported as "not available" so that (a) and (b)
+// are still measured.
+func setupPeregrine(c esp.Cipher) setupFunc {
+	return func(ctx context.Context, env *environment, t *topology) (string, error) {
+		return setupPeregrineCipher(ctx, env, t, c)
+	}
+}
+
+func setupPeregrineCipher(ctx context.Context, env *environment, t *topology, c esp.Cipher) (string, error) {
 	if env.peregrinedErr != nil {
 		return "", &unavailableError{env.peregrinedErr.Error()}
 	}
-	procs, err := startPeregrine(ctx, env.peregrined, t.pe1, t.pe2)
+	procs, err := startPeregrine(ctx, env.peregrined, t.pe1, t.pe2, c)
 	if ctx.Err() != nil {
 		return "", ctx.Err()
 	}
@@ -88,7 +100,7 @@ func setupPeregrine(ctx context.Context, env *environment, t *topology) (string,
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("peregrined, ESP %s in UDP 4500; TUN %s", peregrineCipher, describeTuns(tuns)), nil
+	return fmt.Sprintf("peregrined, ESP %s in UDP 4500; TUN %s", c, describeTuns(tuns)), nil
 }
 
 // startPeregrine is THE HOOK for variant (c): given the two PEs (each with
@@ -97,21 +109,21 @@ func setupPeregrine(ctx context.Context, env *environment, t *topology) (string,
 // Each config has one VRF, red, with the CE interface and a static route
 // for the local CE subnet; the remote CE subnet arrives as a VPNv4 route
 // over iBGP directly between the PEs' core addresses, and traffic between
-// the PEs is ESP (aes128gcm16) with manual keys, one SA per direction.
+// the PEs is ESP with cipher c and manual keys, one SA per direction.
 //
 // It returns once both daemons have started; the caller waits for
 // CE-to-CE reachability. The lab's Close stops the daemons.
-func startPeregrine(ctx context.Context, bin string, pe1, pe2 pe) ([]*netns.Process, error) {
-	// One key (16-byte AES key + 4-byte salt) per direction.
-	var keyPE1toPE2, keyPE2toPE1 [20]byte
-	_, _ = rand.Read(keyPE1toPE2[:]) // never fails (Go 1.24+)
-	_, _ = rand.Read(keyPE2toPE1[:])
+func startPeregrine(ctx context.Context, bin string, pe1, pe2 pe, c esp.Cipher) ([]*netns.Process, error) {
+	// One key (the cipher's key and 4-byte salt) per direction.
+	keyPE1toPE2, keyPE2toPE1 := make([]byte, c.KeyLen()), make([]byte, c.KeyLen())
+	_, _ = rand.Read(keyPE1toPE2) // never fails (Go 1.24+)
+	_, _ = rand.Read(keyPE2toPE1)
 	sides := []struct {
 		local, remote pe
 		out, in       sa
 	}{
-		{pe1, pe2, sa{spiPE1toPE2, keyPE1toPE2[:]}, sa{spiPE2toPE1, keyPE2toPE1[:]}},
-		{pe2, pe1, sa{spiPE2toPE1, keyPE2toPE1[:]}, sa{spiPE1toPE2, keyPE1toPE2[:]}},
+		{pe1, pe2, sa{spiPE1toPE2, keyPE1toPE2}, sa{spiPE2toPE1, keyPE2toPE1}},
+		{pe2, pe1, sa{spiPE2toPE1, keyPE2toPE1}, sa{spiPE1toPE2, keyPE1toPE2}},
 	}
 	var procs []*netns.Process
 	for i, s := range sides {
@@ -130,7 +142,7 @@ func startPeregrine(ctx context.Context, bin string, pe1, pe2 pe) ([]*netns.Proc
 			}
 		}
 		conf := peregrineConfig(s.local, s.remote, i+1, filepath.Join(dir, "peregrined.sock"),
-			s.out.spi, outKey, s.in.spi, inKey)
+			c, s.out.spi, outKey, s.in.spi, inKey)
 		p, err := peers.StartPeregrined(s.local.node, bin, conf)
 		if err != nil {
 			return nil, err
@@ -147,11 +159,12 @@ type sa struct {
 }
 
 // peregrineConfig is one PE's peregrined.yml (schema: config/config.go and
-// config/ipsec.go). rdIndex makes each PE's route distinguisher its own.
+// config/ipsec.go). rdIndex makes each PE's route distinguisher its own;
+// both SAs use cipher c.
 // The control socket is in the lab's directory because the default
 // (/run/peregrine) is one path for every namespace on the host; the gRPC
 // API is off for the same reason.
-func peregrineConfig(local, remote pe, rdIndex int, sock string, outSPI uint32, outKey string, inSPI uint32, inKey string) string {
+func peregrineConfig(local, remote pe, rdIndex int, sock string, c esp.Cipher, outSPI uint32, outKey string, inSPI uint32, inKey string) string {
 	return fmt.Sprintf(`router: {id: %[1]s, asn: %[3]d}
 log: {level: info}
 control: {socket: %[4]s}
@@ -175,7 +188,7 @@ ipsec:
       out: {spi: %[9]d, cipher: %[11]s, key-file: %[10]s}
       in: {spi: %[12]d, cipher: %[11]s, key-file: %[13]s}
 `, local.core, remote.core, peregrineASN, sock, rdIndex, peregrineRT, local.ceIf, local.ceNet,
-		outSPI, outKey, peregrineCipher, inSPI, inKey)
+		outSPI, outKey, c, inSPI, inKey)
 }
 
 // buildPeregrined builds ./cmd/peregrined of the module at root into dir.

@@ -8,16 +8,23 @@ import (
 	"testing"
 
 	"github.com/peregrine-net/peregrine/config"
+	"github.com/peregrine-net/peregrine/ipsec/esp"
 )
 
 // TestPeregrineConfigLoads holds the generated configuration against the
 // daemon's own loader, so a schema change fails here, in `go test`, and
 // not as a variant silently "unavailable" in a root-only benchmark.
 func TestPeregrineConfigLoads(t *testing.T) {
+	for _, c := range []esp.Cipher{esp.AES128GCM16, esp.ChaCha20Poly1305} {
+		t.Run(c.String(), func(t *testing.T) { testPeregrineConfigLoads(t, c) })
+	}
+}
+
+func testPeregrineConfigLoads(t *testing.T, c esp.Cipher) {
 	dir := t.TempDir()
 	key := func(name string, b byte) string {
 		p := filepath.Join(dir, name)
-		k := make([]byte, 20) // aes128gcm16: 16-byte key + 4-byte salt
+		k := make([]byte, c.KeyLen()) // the cipher's key + 4-byte salt
 		for i := range k {
 			k[i] = b
 		}
@@ -29,7 +36,7 @@ func TestPeregrineConfigLoads(t *testing.T) {
 	out, in := key("out.key", 1), key("in.key", 2)
 	pe1 := pe{ceIf: "ce1", ceNet: ce1Net, core: pe1Core}
 	pe2 := pe{ceIf: "ce2", ceNet: ce2Net, core: pe2Core}
-	yml := peregrineConfig(pe1, pe2, 1, filepath.Join(dir, "p.sock"), spiPE1toPE2, out, spiPE2toPE1, in)
+	yml := peregrineConfig(pe1, pe2, 1, filepath.Join(dir, "p.sock"), c, spiPE1toPE2, out, spiPE2toPE1, in)
 	cfg, err := config.Parse([]byte(yml))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, yml)
@@ -50,7 +57,7 @@ func TestPeregrineConfigLoads(t *testing.T) {
 	}
 	tun := s.Tunnels[0]
 	if tun.Remote != pe2Core || tun.Out.SPI != spiPE1toPE2 || tun.In.SPI != spiPE2toPE1 ||
-		tun.Out.Cipher.String() != peregrineCipher || len(tun.Out.Key.Bytes()) != 20 || tun.In.Key.Bytes()[0] != 2 {
+		tun.Out.Cipher != c || tun.In.Cipher != c || len(tun.Out.Key.Bytes()) != c.KeyLen() || tun.In.Key.Bytes()[0] != 2 {
 		t.Errorf("tunnel = %+v", tun)
 	}
 }

@@ -6,45 +6,75 @@ import (
 	"testing"
 )
 
-func runs(gbits ...float64) []measurement {
-	var ms []measurement
+// setRuns records one measurement per round of gbits Gbit/s for variant
+// name with p streams.
+func setRuns(r *report, name string, p int, gbits ...float64) {
 	for _, g := range gbits {
-		ms = append(ms, measurement{bps: g * 1e9, seconds: 10})
+		r.get(name).add(p, measurement{bps: g * 1e9, seconds: 10})
 	}
-	return ms
 }
 
-func testReport(rounds int) *report {
-	return newReport(options{rounds: rounds, target: 1, iperf: iperfOptions{seconds: 10, omit: 1, streams: 1},
-		variants: []string{"peregrine", "kernel", "wireguard-go"}})
+func testReport(rounds int, streams ...int) *report {
+	return newReport(options{rounds: rounds, target: 1, iperf: iperfOptions{seconds: 10, omit: 1}, streams: streams,
+		variants: []string{"peregrine", "kernel", "wireguard-go", "peregrine-chacha20"}})
 }
 
 func TestSummaryAllMeasured(t *testing.T) {
-	r := testReport(3)
-	r.get("kernel").runs = runs(9.0, 9.2, 9.1)
-	r.get("wireguard-go").runs = runs(2.0, 1.8, 1.9)
-	r.get("peregrine").runs = runs(2.2, 2.0, 2.1)
-	const want = "bench-lab: kernel=9.10 Gbit/s wireguard-go=1.90 Gbit/s peregrine=2.10 Gbit/s " +
-		"peregrine/wireguard-go=1.11 (target >=1.0) peregrine/kernel=0.23 wireguard-go/kernel=0.21"
-	if got := r.summary(); got != want {
-		t.Errorf("summary:\n got %s\nwant %s", got, want)
+	r := testReport(3, 1, 4)
+	setRuns(r, "kernel", 1, 9.0, 9.2, 9.1)
+	setRuns(r, "wireguard-go", 1, 2.0, 1.8, 1.9)
+	setRuns(r, "peregrine", 1, 2.2, 2.0, 2.1)
+	setRuns(r, "peregrine-chacha20", 1, 1.5, 1.6, 1.7)
+	setRuns(r, "kernel", 4, 18, 18, 18)
+	setRuns(r, "wireguard-go", 4, 3, 3, 3)
+	setRuns(r, "peregrine", 4, 4.2, 4.2, 4.2)
+	setRuns(r, "peregrine-chacha20", 4, 3.2, 3.2, 3.2)
+	want := []string{
+		"bench-lab: -P 1: kernel=9.10 Gbit/s wireguard-go=1.90 Gbit/s peregrine=2.10 Gbit/s peregrine-chacha20=1.60 Gbit/s " +
+			"peregrine/wireguard-go=1.11 (target >=1.0) peregrine/kernel=0.23 " +
+			"peregrine-chacha20/wireguard-go=0.84 (target >=1.0) peregrine-chacha20/kernel=0.18 wireguard-go/kernel=0.21",
+		"bench-lab: -P 4: kernel=18.00 Gbit/s wireguard-go=3.00 Gbit/s peregrine=4.20 Gbit/s peregrine-chacha20=3.20 Gbit/s " +
+			"peregrine/wireguard-go=1.40 (target >=1.0) peregrine/kernel=0.23 " +
+			"peregrine-chacha20/wireguard-go=1.07 (target >=1.0) peregrine-chacha20/kernel=0.18 wireguard-go/kernel=0.17",
+		"bench-lab: -P 4 / -P 1: kernel=1.98 wireguard-go=1.58 peregrine=2.00 peregrine-chacha20=2.00",
 	}
-	if v := r.verdict(); !strings.Contains(v, "target met") {
-		t.Errorf("verdict = %q, want target met", v)
+	got := r.summary()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("summary:\n got %s\nwant %s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	v := strings.Join(r.verdicts(), "\n")
+	for _, line := range []string{
+		"-P 1: target met: peregrine/wireguard-go 1.11",
+		"-P 1: MISSED TARGET: peregrine-chacha20/wireguard-go 0.84",
+		"-P 4: target met: peregrine-chacha20/wireguard-go 1.07",
+	} {
+		if !strings.Contains(v, line) {
+			t.Errorf("verdicts lack %q:\n%s", line, v)
+		}
+	}
+	var b bytes.Buffer
+	r.print(&b)
+	for _, table := range []string{"Gbit/s -P 1", "Gbit/s -P 4"} {
+		if !strings.Contains(b.String(), table) {
+			t.Errorf("report lacks the %q table:\n%s", table, b.String())
+		}
 	}
 }
 
 func TestReportPeregrineUnavailable(t *testing.T) {
-	r := testReport(2)
-	r.get("kernel").runs = runs(9, 10)
-	r.get("wireguard-go").runs = runs(1, 2)
+	r := testReport(2, 1)
+	setRuns(r, "kernel", 1, 9, 10)
+	setRuns(r, "wireguard-go", 1, 1, 2)
 	r.get("peregrine").unavailable = (&unavailableError{"no ping"}).Error()
+	r.get("peregrine-chacha20").unavailable = (&unavailableError{"no ping"}).Error()
 	var b bytes.Buffer
 	r.print(&b)
 	out := b.String()
 	for _, want := range []string{
 		"peregrine: dataplane not available yet (no ping)\n",
-		"bench-lab: kernel=9.50 Gbit/s wireguard-go=1.50 Gbit/s peregrine=n/a peregrine/wireguard-go=n/a (target >=1.0) peregrine/kernel=n/a wireguard-go/kernel=0.16\n",
+		"bench-lab: -P 1: kernel=9.50 Gbit/s wireguard-go=1.50 Gbit/s peregrine=n/a peregrine-chacha20=n/a " +
+			"peregrine/wireguard-go=n/a (target >=1.0) peregrine/kernel=n/a " +
+			"peregrine-chacha20/wireguard-go=n/a (target >=1.0) peregrine-chacha20/kernel=n/a wireguard-go/kernel=0.16\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
@@ -56,11 +86,11 @@ func TestReportPeregrineUnavailable(t *testing.T) {
 }
 
 func TestVerdictMissed(t *testing.T) {
-	r := testReport(1)
-	r.get("wireguard-go").runs = runs(2)
-	r.get("peregrine").runs = runs(1)
-	if v := r.verdict(); !strings.Contains(v, "MISSED TARGET") {
-		t.Errorf("verdict = %q, want MISSED TARGET", v)
+	r := testReport(1, 1)
+	setRuns(r, "wireguard-go", 1, 2)
+	setRuns(r, "peregrine", 1, 1)
+	if v := strings.Join(r.verdicts(), "\n"); !strings.Contains(v, "MISSED TARGET: peregrine/wireguard-go") {
+		t.Errorf("verdicts = %q, want MISSED TARGET", v)
 	}
 }
 
@@ -69,7 +99,7 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.iperf.seconds != 5 || o.rounds != 3 || o.iperf.streams != 1 {
+	if o.iperf.seconds != 5 || o.rounds != 3 || len(o.streams) != 2 || o.streams[0] != 1 || o.streams[1] != 4 {
 		t.Errorf("options = %+v", o)
 	}
 	// Rounds always run in the canonical order, whatever the flag's.
@@ -77,7 +107,14 @@ func TestParseFlags(t *testing.T) {
 	if len(r.results) != 2 || r.results[0].name != "kernel" || r.results[1].name != "wireguard-go" {
 		t.Errorf("variants = %v", o.variants)
 	}
-	for _, args := range [][]string{{"-variants", "ipsec"}, {"-t", "0"}, {"-rounds", "0"}, {"extra"}} {
+	o, err = parseFlags([]string{"-P", "8, 2,8"}, &bytes.Buffer{})
+	if err != nil || len(o.streams) != 2 || o.streams[0] != 8 || o.streams[1] != 2 {
+		t.Errorf("-P 8,2,8: %v %v", o.streams, err)
+	}
+	if len(o.variants) != len(variantNames()) {
+		t.Errorf("default variants = %v, want all of %v", o.variants, variantNames())
+	}
+	for _, args := range [][]string{{"-variants", "ipsec"}, {"-t", "0"}, {"-rounds", "0"}, {"extra"}, {"-P", "0"}, {"-P", "1,x"}, {"-P", ""}} {
 		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v accepted", args)
 		}
