@@ -23,12 +23,14 @@ import (
 // Transport labels: Peregrine pushes 16002 toward FRR
 // (dataplane.transport-labels), FRR 16001 toward Peregrine (a staticd
 // route with a label, which FRR also needs to accept an iBGP VPN route).
-// iBGP between directly connected PEs is not among them: FRR 8.4 wants a
-// labelled route to an iBGP next hop, and staticd takes labels from 16
-// up only (tried in the VM: "label implicit-null" and "label 3" get
-// 'Invalid union value ... no matching subtype found' from its YANG
-// model; "label 16" is taken), so FRR would push a label Peregrine has
-// no use for: only a P router pops it.
+//
+//	ibgp      as ebgp, but iBGP (AS 65000): FRR 8.4 wants a labelled
+//	          route to an iBGP next hop, and staticd takes labels from
+//	          16 up only (tried in the VM: "label implicit-null" and
+//	          "label 3" get 'Invalid union value ... no matching subtype
+//	          found' from its YANG model), so FRR pushes frrOwnTransport
+//	          toward the connected Peregrine, which pops it as its own
+//	          (dataplane.local-transport-labels).
 type frrCase struct {
 	name, backend, labelMode string
 	topology                 string // ebgp, across-p, rr
@@ -45,6 +47,7 @@ type frrSetup struct {
 	towardFRR, towardUs    capturePoint
 	frrAddress, ourAddress string
 	transport              string // pe1's dataplane.transport-labels line, or ""
+	ownLabels              string // pe1's dataplane.local-transport-labels line, or ""
 	// v6: IPv6 crosses too. Not where FRR's next hop toward Peregrine
 	// is recursive (its route to Peregrine carries the transport
 	// label): zebra then installs the VPNv6 route with the IPv4 next hop
@@ -52,6 +55,11 @@ type frrSetup struct {
 	// IPv4 nexthop").
 	v6 bool
 }
+
+// frrOwnTransport is the label FRR pushes toward a connected Peregrine
+// over iBGP: outside Peregrine's VPN labels (mpls.label-min..label-max,
+// 1000..99999 by default).
+const frrOwnTransport = 200001
 
 type capturePoint struct {
 	ns        netns.NsHandle
@@ -73,6 +81,26 @@ func newFRRSetup(t *testing.T, c frrCase) *frrSetup {
 		s.towardFRR = capturePoint{s.n.pe2, "core", 0}
 		s.towardUs = capturePoint{s.n.pe1, "core", 0}
 		s.v6 = true
+	case "ibgp":
+		// FRR pushes a label even toward the connected Peregrine
+		// (frrOwnTransport), which pops it as its own transport label.
+		// staticd's labelled route cannot lead to 192.168.0.1 itself
+		// (zebra refuses a host route through its own address, and an
+		// interface route loses its label: both tried, "inactive" and
+		// "directly connected" without label), so it leads to
+		// Peregrine's loopback 192.168.100.1 via 192.168.0.1, and an
+		// inbound route map puts that loopback as the next hop of
+		// Peregrine's VPNv4 routes. The session stays on the core
+		// addresses, unlabelled.
+		s.n = newTwoPEs(t)
+		ipIn(t, s.n.pe1, "addr", "add", "192.168.100.1/32", "dev", "lo")
+		s.frrAddress, s.ourAddress, neighbor = "192.168.0.2", "192.168.0.1", "192.168.0.2"
+		conf = frrPEConf{asn: 65000, neighborASN: 65000, local: "192.168.0.2", neighbor: "192.168.0.1",
+			static:    fmt.Sprintf("ip route 192.168.100.1/32 192.168.0.1 label %d", frrOwnTransport),
+			peregrine: "192.168.0.1", gwNS: s.n.pe1, gwIf: "core", nextHopIn: "192.168.100.1"}
+		s.ownLabels = fmt.Sprintf("  local-transport-labels: [%d]\n", frrOwnTransport)
+		s.towardFRR = capturePoint{s.n.pe2, "core", 0}
+		s.towardUs = capturePoint{s.n.pe1, "core", frrOwnTransport}
 	case "across-p", "rr":
 		p := newTwoPEsAcrossP(t)
 		// PHP toward FRR too, not the explicit null newTwoPEsAcrossP
@@ -91,7 +119,8 @@ func newFRRSetup(t *testing.T, c frrCase) *frrSetup {
 			routeVia(t, s.n.pe1, "192.168.9.0/30", "192.168.1.2")
 			routeVia(t, s.n.pe2, "192.168.9.0/30", "192.168.2.1")
 			defaultVia(t, rr, "192.168.9.1")
-			frrRR(t, rr, "192.168.9.2", "192.168.1.1", "192.168.2.2")
+			clients := []string{"192.168.1.1", "192.168.2.2"}
+			frrRR(t, rr, "192.168.9.2", clients, clients)
 			conf.neighbor, neighbor = "192.168.9.2", "192.168.9.2"
 		}
 	default:
@@ -100,7 +129,7 @@ func newFRRSetup(t *testing.T, c frrCase) *frrSetup {
 	s.frrDir = frrPE(t, s.n.pe2, conf)
 
 	s.sock = filepath.Join(t.TempDir(), "pe1.sock")
-	pc := fmt.Sprintf(plainConfig, s.ourAddress, s.sock, s.frrAddress, 1, "ce1", "ce2", c.backend, s.transport)
+	pc := fmt.Sprintf(plainConfig, s.ourAddress, s.sock, s.frrAddress, 1, "ce1", "ce2", c.backend, s.transport+s.ownLabels)
 	pc = strings.Replace(pc, "neighbors: [{address: "+s.frrAddress+", asn: 65000",
 		fmt.Sprintf("neighbors: [{address: %s, asn: %d", neighbor, conf.asn), 1)
 	for _, ce := range []string{"ce1", "ce2"} {
@@ -112,8 +141,9 @@ func newFRRSetup(t *testing.T, c frrCase) *frrSetup {
 
 // TestFRRFarPE: Peregrine (userspace and kernel backends, per-VRF and
 // per-prefix labels) and FRR exchange VPNv4 and VPNv6 routes and labels
-// over eBGP between connected PEs, iBGP across a P router and iBGP
-// through an FRR route reflector across that P router, and the CEs ping
+// over eBGP between connected PEs, iBGP between connected PEs (FRR's
+// label popped by Peregrine as its own transport label), iBGP across a P
+// router and iBGP through an FRR route reflector across that P router, and the CEs ping
 // across in both VRFs, both directions, over plain MPLS: IPv4 always,
 // IPv6 (6VPE, over the IPv4 core) between connected PEs (frrSetup.v6
 // says why not across P). The label stacks on the core are the transport
@@ -129,6 +159,8 @@ func TestFRRFarPE(t *testing.T) {
 		{"ebgp/userspace-per-prefix", "userspace", "per-prefix", "ebgp"},
 		{"ebgp/kernel", "kernel", "per-vrf", "ebgp"},
 		{"ebgp/kernel-per-prefix", "kernel", "per-prefix", "ebgp"},
+		{"ibgp/userspace", "userspace", "per-vrf", "ibgp"},
+		{"ibgp/kernel-per-prefix", "kernel", "per-prefix", "ibgp"},
 		{"across-p/userspace", "userspace", "per-vrf", "across-p"},
 		{"across-p/kernel", "kernel", "per-vrf", "across-p"},
 		{"rr/userspace-per-prefix", "userspace", "per-prefix", "rr"},
