@@ -19,6 +19,9 @@ import (
 //	          P pops 16002 toward FRR and 16001 toward Peregrine (PHP)
 //	rr        across-p, each PE a client of an FRR route reflector
 //	          hanging off P: P rr 192.168.9.1 ── 192.168.9.2 eth0 rr
+//	-v6       (across-p-v6, rr-v6) the core has IPv6 addresses too
+//	          (fd00:c1::/64, fd00:c2::/64, fd00:c9::/64; v6core) and VPNv6
+//	          runs on IPv6 sessions of its own: IPv6 next hops both ways
 //
 // Transport labels: Peregrine pushes 16002 toward FRR
 // (dataplane.transport-labels), FRR 16001 toward Peregrine (a staticd
@@ -33,7 +36,7 @@ import (
 //	          (dataplane.local-transport-labels).
 type frrCase struct {
 	name, backend, labelMode string
-	topology                 string // ebgp, across-p, rr
+	topology                 string // ebgp, ibgp, across-p, rr, across-p-v6, rr-v6
 }
 
 // frrSetup is one case's network, ready for peregrined.
@@ -48,11 +51,17 @@ type frrSetup struct {
 	frrAddress, ourAddress string
 	transport              string // pe1's dataplane.transport-labels line, or ""
 	ownLabels              string // pe1's dataplane.local-transport-labels line, or ""
-	// v6: IPv6 crosses too. Not where FRR's next hop toward Peregrine
-	// is recursive (its route to Peregrine carries the transport
-	// label): zebra then installs the VPNv6 route with the IPv4 next hop
-	// it resolved to, which Linux refuses ("IPv6 routes can not use an
-	// IPv4 nexthop").
+	unprotected            string // pe1's ipsec.unprotected-peers line
+	// With VPNv6 over IPv6 sessions (v6core): the PEs' IPv6 addresses
+	// and Peregrine's VPNv6 neighbor (FRR or the route reflector).
+	ourAddress6, frrAddress6, neighbor6 string
+	// v6: IPv6 crosses too. Not with 6VPE where FRR's next hop toward
+	// Peregrine is recursive (its route to Peregrine carries a label:
+	// across-p, rr, ibgp): zebra then installs the VPNv6 route with the
+	// IPv4 next hop it resolved ::ffff:PE1 to, which Linux refuses
+	// ("IPv6 routes can not use an IPv4 nexthop"). With VPNv6 on IPv6
+	// sessions (v6core) the next hop is Peregrine's IPv6 address, which
+	// a labelled IPv6 static route resolves.
 	v6 bool
 }
 
@@ -72,7 +81,8 @@ func newFRRSetup(t *testing.T, c frrCase) *frrSetup {
 	s := &frrSetup{}
 	var conf frrPEConf
 	neighbor := ""
-	switch c.topology {
+	topology, v6session := strings.CutSuffix(c.topology, "-v6")
+	switch topology {
 	case "ebgp":
 		s.n = newTwoPEs(t)
 		s.frrAddress, s.ourAddress, neighbor = "192.168.0.2", "192.168.0.1", "192.168.0.2"
@@ -113,14 +123,27 @@ func newFRRSetup(t *testing.T, c frrCase) *frrSetup {
 		s.transport = "  transport-labels: [{remote: 192.168.2.2, label: 16002}]\n"
 		s.towardFRR = capturePoint{p.p, "p1", 16002}
 		s.towardUs = capturePoint{p.p, "p2", 16001}
-		if c.topology == "rr" {
+		if v6session {
+			s.v6core(t, p, &conf)
+		}
+		if topology == "rr" {
 			rr := newNS(t)
 			link(t, p.p, "rr", "192.168.9.1/30", rr, "eth0", "192.168.9.2/30")
 			routeVia(t, s.n.pe1, "192.168.9.0/30", "192.168.1.2")
 			routeVia(t, s.n.pe2, "192.168.9.0/30", "192.168.2.1")
 			defaultVia(t, rr, "192.168.9.1")
-			clients := []string{"192.168.1.1", "192.168.2.2"}
-			frrRR(t, rr, "192.168.9.2", clients, clients)
+			clients4 := []string{"192.168.1.1", "192.168.2.2"}
+			clients6 := clients4
+			if v6session {
+				addr6(t, p.p, "rr", "fd00:c9::1/64")
+				addr6(t, rr, "eth0", frrRRAddress6+"/64")
+				routeVia6(t, s.n.pe1, "fd00:c9::/64", "fd00:c1::2")
+				routeVia6(t, s.n.pe2, "fd00:c9::/64", "fd00:c2::1")
+				routeVia6(t, rr, "::/0", "fd00:c9::1")
+				clients6 = []string{"fd00:c1::1", "fd00:c2::2"}
+				conf.neighbor6, s.neighbor6 = frrRRAddress6, frrRRAddress6
+			}
+			frrRR(t, rr, "192.168.9.2", clients4, clients6)
 			conf.neighbor, neighbor = "192.168.9.2", "192.168.9.2"
 		}
 	default:
@@ -135,8 +158,45 @@ func newFRRSetup(t *testing.T, c frrCase) *frrSetup {
 	for _, ce := range []string{"ce1", "ce2"} {
 		pc = strings.Replace(pc, "interfaces: ["+ce+"]}", "interfaces: ["+ce+"], label-mode: "+c.labelMode+"}", 1)
 	}
+	s.unprotected = "ipsec: {unprotected-peers: [" + s.frrAddress + "]}\n"
+	if v6session {
+		pc = strings.Replace(pc, "families: [vpnv4, vpnv6], connect-retry: 1s}]", fmt.Sprintf(
+			"families: [vpnv4], connect-retry: 1s}, {address: '%s', asn: %d, local-address: '%s', families: [vpnv6], connect-retry: 1s}]",
+			s.neighbor6, conf.asn, s.ourAddress6), 1)
+		v6unprotected := "ipsec: {unprotected-peers: [" + s.frrAddress + ", '" + s.frrAddress6 + "']}\n"
+		pc = strings.Replace(pc, s.unprotected, v6unprotected, 1)
+		s.unprotected = v6unprotected
+	}
 	s.peregrine = pc
 	return s
+}
+
+// v6core gives the PEs and P of the across-p arrangement IPv6 core
+// addresses and routes, and VPNv6 its own sessions over them: the
+// routes' next hops are the PEs' IPv6 addresses (not IPv4-mapped ones,
+// which zebra resolves to an IPv4 next hop Linux refuses for an IPv6
+// route), FRR reaches Peregrine's through a labelled static route as
+// for IPv4, and Peregrine pushes the same transport label toward FRR's.
+//
+//	pe1 core fd00:c1::1 ── p1 fd00:c1::2 │ P │ p2 fd00:c2::1 ── core fd00:c2::2 pe2
+func (s *frrSetup) v6core(t *testing.T, p *twoPEsAcrossP, conf *frrPEConf) {
+	t.Helper()
+	addr6(t, s.n.pe1, "core", "fd00:c1::1/64")
+	addr6(t, p.p, "p1", "fd00:c1::2/64")
+	addr6(t, p.p, "p2", "fd00:c2::1/64")
+	addr6(t, s.n.pe2, "core", "fd00:c2::2/64")
+	routeVia6(t, s.n.pe1, "fd00:c2::/64", "fd00:c1::2")
+	routeVia6(t, s.n.pe2, "fd00:c1::/64", "fd00:c2::1")
+	if err := onThreadIn(p.p, func() error {
+		return os.WriteFile("/proc/sys/net/ipv6/conf/all/forwarding", []byte("1\n"), 0o644)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.ourAddress6, s.frrAddress6, s.neighbor6 = "fd00:c1::1", "fd00:c2::2", "fd00:c2::2"
+	conf.neighbor6, conf.local6 = "fd00:c1::1", "fd00:c2::2"
+	conf.static6 = "ipv6 route fd00:c1::1/128 fd00:c2::1 core label 16001"
+	s.transport = "  transport-labels: [{remote: 192.168.2.2, label: 16002}, {remote: 'fd00:c2::2', label: 16002}]\n"
+	s.v6 = true
 }
 
 // TestFRRFarPE: Peregrine (userspace and kernel backends, per-VRF and
@@ -145,8 +205,10 @@ func newFRRSetup(t *testing.T, c frrCase) *frrSetup {
 // label popped by Peregrine as its own transport label), iBGP across a P
 // router and iBGP through an FRR route reflector across that P router, and the CEs ping
 // across in both VRFs, both directions, over plain MPLS: IPv4 always,
-// IPv6 (6VPE, over the IPv4 core) between connected PEs (frrSetup.v6
-// says why not across P). The label stacks on the core are the transport
+// IPv6 with eBGP between connected PEs (6VPE, over the IPv4 core) and
+// across P and through the route reflector where VPNv6 has IPv6 sessions
+// over an IPv6 core (-v6; frrSetup.v6 says why not 6VPE there, nor yet
+// for ibgp). The label stacks on the core are the transport
 // label configured and the VPN label each side advertised: FRR's from
 // `show bgp ipv4|ipv6 vpn PREFIX json`, Peregrine's from its API
 // (/v1/bgp/vpnv4, /v1/bgp/vpnv6). Then a reload that takes FRR out of
@@ -165,6 +227,10 @@ func TestFRRFarPE(t *testing.T) {
 		{"across-p/kernel", "kernel", "per-vrf", "across-p"},
 		{"rr/userspace-per-prefix", "userspace", "per-prefix", "rr"},
 		{"rr/kernel-per-prefix", "kernel", "per-prefix", "rr"},
+		{"across-p-v6/userspace", "userspace", "per-vrf", "across-p-v6"},
+		{"across-p-v6/kernel-per-prefix", "kernel", "per-prefix", "across-p-v6"},
+		{"rr-v6/userspace-per-prefix", "userspace", "per-prefix", "rr-v6"},
+		{"rr-v6/kernel", "kernel", "per-vrf", "rr-v6"},
 	} {
 		t.Run(c.name, func(t *testing.T) { testFRRFarPE(t, c) })
 	}
@@ -188,15 +254,31 @@ func testFRRFarPE(t *testing.T, c frrCase) {
 	}()
 	n.pingAll(t, 101, 60*time.Second, s.v6)
 
+	if s.frrAddress6 != "" { // VPNv6 over IPv6 sessions: IPv6 next hops both ways, not IPv4-mapped
+		frrHops, ourHops := frrNextHops6(t, s.frrDir, "fd00:1::/64"), peregrineNextHops6(t, sock, "fd00:2::/64")
+		t.Logf("VPNv6 next hops: FRR's paths to fd00:1::/64 %v, Peregrine's to fd00:2::/64 %v", frrHops, ourHops)
+		for rd, want := range map[string]string{"65000:11": s.ourAddress6, "65000:12": s.ourAddress6} {
+			if fmt.Sprint(frrHops[rd]) != fmt.Sprint([]string{want}) {
+				t.Errorf("FRR: next hop of %s fd00:1::/64 %v, want [%s]", rd, frrHops[rd], want)
+			}
+		}
+		for rd, want := range map[string]string{"65000:21": s.frrAddress6, "65000:22": s.frrAddress6} {
+			if fmt.Sprint(ourHops[rd]) != fmt.Sprint([]string{want}) {
+				t.Errorf("Peregrine: next hop of %s fd00:2::/64 %v, want [%s]", rd, ourHops[rd], want)
+			}
+		}
+	}
 	checkFRRLabels(t, s, sock)
-	if got := remotePEProtection(t, sock, s.frrAddress); got != "unprotected" {
-		t.Errorf("show vrf red: FRR (%s) is %q, want unprotected", s.frrAddress, got)
+	for _, a := range []string{s.frrAddress, s.frrAddress6} {
+		if got := remotePEProtection(t, sock, a); a != "" && got != "unprotected" {
+			t.Errorf("show vrf red: FRR (%s) is %q, want unprotected", a, got)
+		}
 	}
 
 	// Fail closed: FRR leaves ipsec.unprotected-peers by reload, and its
 	// transport label goes with it (the configuration refuses one for a
 	// protected peer).
-	unprotected := "ipsec: {unprotected-peers: [" + s.frrAddress + "]}\n"
+	unprotected := s.unprotected
 	if !strings.Contains(s.peregrine, unprotected) {
 		t.Fatalf("no %q in the configuration", unprotected)
 	}
@@ -225,8 +307,10 @@ func testFRRFarPE(t *testing.T, c frrCase) {
 			t.Errorf("after the reload, pe1 still sent MPLS toward FRR (%s): %v", dst, got)
 		}
 	}
-	if got := remotePEProtection(t, sock, s.frrAddress); got != "none" {
-		t.Errorf("show vrf red after the reload: FRR (%s) is %q, want none", s.frrAddress, got)
+	for _, a := range []string{s.frrAddress, s.frrAddress6} {
+		if got := remotePEProtection(t, sock, a); a != "" && got != "none" {
+			t.Errorf("show vrf red after the reload: FRR (%s) is %q, want none", a, got)
+		}
 	}
 }
 

@@ -386,6 +386,61 @@ func frrLabels(t *testing.T, dir, prefix string) map[string]int {
 	return labels
 }
 
+// frrNextHops6 lists the next hops of FRR's paths for the VPNv6 prefix
+// (`show bgp ipv6 vpn PREFIX json`, paths' nexthops), by RD.
+func frrNextHops6(t *testing.T, dir, prefix string) map[string][]string {
+	t.Helper()
+	out := vtysh(t, dir, "bgpd", "show bgp ipv6 vpn "+prefix+" json")
+	var byRD map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &byRD); err != nil {
+		t.Fatalf("FRR's JSON: %v\n%s", err, out)
+	}
+	hops := map[string][]string{}
+	for rd, raw := range byRD {
+		var entry struct {
+			Paths []struct {
+				NextHops []struct {
+					IP    string `json:"ip"`
+					Scope string `json:"scope"`
+				} `json:"nexthops"`
+			} `json:"paths"`
+		}
+		if json.Unmarshal(raw, &entry) != nil {
+			continue // not an RD's entry
+		}
+		for _, p := range entry.Paths {
+			for _, h := range p.NextHops {
+				if h.Scope != "link-local" {
+					hops[rd] = append(hops[rd], h.IP)
+				}
+			}
+		}
+	}
+	return hops
+}
+
+// peregrineNextHops6 lists the next hops of the VPNv6 paths Peregrine
+// learned for prefix, by RD, from its API (/v1/bgp/vpnv6).
+func peregrineNextHops6(t *testing.T, sock, prefix string) map[string][]string {
+	t.Helper()
+	var paths []struct {
+		RD      string `json:"rd"`
+		Prefix  string `json:"prefix"`
+		NextHop string `json:"next-hop"`
+		Local   bool   `json:"local"`
+	}
+	if err := json.Unmarshal(apiGet(t, sock, "/v1/bgp/vpnv6"), &paths); err != nil {
+		t.Fatal(err)
+	}
+	hops := map[string][]string{}
+	for _, p := range paths {
+		if !p.Local && p.Prefix == prefix {
+			hops[p.RD] = append(hops[p.RD], p.NextHop)
+		}
+	}
+	return hops
+}
+
 // remotePEProtection is the protection `peregrine show vrf` gives remote
 // PE pe in VRF red, from the API (/v1/vrfs).
 func remotePEProtection(t *testing.T, sock, pe string) string {
