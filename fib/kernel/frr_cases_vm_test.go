@@ -19,9 +19,10 @@ import (
 //	          P pops 16002 toward FRR and 16001 toward Peregrine (PHP)
 //	rr        across-p, each PE a client of an FRR route reflector
 //	          hanging off P: P rr 192.168.9.1 ── 192.168.9.2 eth0 rr
-//	-v6       (across-p-v6, rr-v6) the core has IPv6 addresses too
-//	          (fd00:c1::/64, fd00:c2::/64, fd00:c9::/64; v6core) and VPNv6
-//	          runs on IPv6 sessions of its own: IPv6 next hops both ways
+//	-v6       (ibgp-v6, across-p-v6, rr-v6) the core has IPv6 addresses
+//	          too (fd00:c::/64; fd00:c1::/64, fd00:c2::/64, fd00:c9::/64:
+//	          v6core) and VPNv6 runs on IPv6 sessions of its own: IPv6
+//	          next hops both ways
 //
 // Transport labels: Peregrine pushes 16002 toward FRR
 // (dataplane.transport-labels), FRR 16001 toward Peregrine (a staticd
@@ -55,6 +56,9 @@ type frrSetup struct {
 	// With VPNv6 over IPv6 sessions (v6core): the PEs' IPv6 addresses
 	// and Peregrine's VPNv6 neighbor (FRR or the route reflector).
 	ourAddress6, frrAddress6, neighbor6 string
+	// loopback6 is the next hop FRR puts on Peregrine's VPNv6 routes
+	// (ibgp-v6), "" where it keeps Peregrine's.
+	loopback6 string
 	// v6: IPv6 crosses too. Not with 6VPE where FRR's next hop toward
 	// Peregrine is recursive (its route to Peregrine carries a label:
 	// across-p, rr, ibgp): zebra then installs the VPNv6 route with the
@@ -111,6 +115,16 @@ func newFRRSetup(t *testing.T, c frrCase) *frrSetup {
 		s.ownLabels = fmt.Sprintf("  local-transport-labels: [%d]\n", frrOwnTransport)
 		s.towardFRR = capturePoint{s.n.pe2, "core", 0}
 		s.towardUs = capturePoint{s.n.pe1, "core", frrOwnTransport}
+		if v6session { // the same in IPv6, on an IPv6 session: loopback fd00:100::1
+			addr6(t, s.n.pe1, "core", "fd00:c::1/64")
+			addr6(t, s.n.pe2, "core", "fd00:c::2/64")
+			ipIn(t, s.n.pe1, "-6", "addr", "add", "fd00:100::1/128", "dev", "lo", "nodad")
+			s.ourAddress6, s.frrAddress6, s.neighbor6 = "fd00:c::1", "fd00:c::2", "fd00:c::2"
+			conf.neighbor6, conf.local6, conf.nextHopIn6 = "fd00:c::1", "fd00:c::2", "fd00:100::1"
+			s.loopback6 = conf.nextHopIn6
+			conf.static6 = fmt.Sprintf("ipv6 route fd00:100::1/128 fd00:c::1 core label %d", frrOwnTransport)
+			s.v6 = true
+		}
 	case "across-p", "rr":
 		p := newTwoPEsAcrossP(t)
 		// PHP toward FRR too, not the explicit null newTwoPEsAcrossP
@@ -207,8 +221,8 @@ func (s *frrSetup) v6core(t *testing.T, p *twoPEsAcrossP, conf *frrPEConf) {
 // across in both VRFs, both directions, over plain MPLS: IPv4 always,
 // IPv6 with eBGP between connected PEs (6VPE, over the IPv4 core) and
 // across P and through the route reflector where VPNv6 has IPv6 sessions
-// over an IPv6 core (-v6; frrSetup.v6 says why not 6VPE there, nor yet
-// for ibgp). The label stacks on the core are the transport
+// over an IPv6 core (-v6; frrSetup.v6 says why not 6VPE there). The
+// label stacks on the core are the transport
 // label configured and the VPN label each side advertised: FRR's from
 // `show bgp ipv4|ipv6 vpn PREFIX json`, Peregrine's from its API
 // (/v1/bgp/vpnv4, /v1/bgp/vpnv6). Then a reload that takes FRR out of
@@ -227,6 +241,8 @@ func TestFRRFarPE(t *testing.T) {
 		{"across-p/kernel", "kernel", "per-vrf", "across-p"},
 		{"rr/userspace-per-prefix", "userspace", "per-prefix", "rr"},
 		{"rr/kernel-per-prefix", "kernel", "per-prefix", "rr"},
+		{"ibgp-v6/userspace-per-prefix", "userspace", "per-prefix", "ibgp-v6"},
+		{"ibgp-v6/kernel", "kernel", "per-vrf", "ibgp-v6"},
 		{"across-p-v6/userspace", "userspace", "per-vrf", "across-p-v6"},
 		{"across-p-v6/kernel-per-prefix", "kernel", "per-prefix", "across-p-v6"},
 		{"rr-v6/userspace-per-prefix", "userspace", "per-prefix", "rr-v6"},
@@ -257,7 +273,11 @@ func testFRRFarPE(t *testing.T, c frrCase) {
 	if s.frrAddress6 != "" { // VPNv6 over IPv6 sessions: IPv6 next hops both ways, not IPv4-mapped
 		frrHops, ourHops := frrNextHops6(t, s.frrDir, "fd00:1::/64"), peregrineNextHops6(t, sock, "fd00:2::/64")
 		t.Logf("VPNv6 next hops: FRR's paths to fd00:1::/64 %v, Peregrine's to fd00:2::/64 %v", frrHops, ourHops)
-		for rd, want := range map[string]string{"65000:11": s.ourAddress6, "65000:12": s.ourAddress6} {
+		ours := s.ourAddress6
+		if s.loopback6 != "" {
+			ours = s.loopback6 // FRR's inbound route map's (ibgp)
+		}
+		for rd, want := range map[string]string{"65000:11": ours, "65000:12": ours} {
 			if fmt.Sprint(frrHops[rd]) != fmt.Sprint([]string{want}) {
 				t.Errorf("FRR: next hop of %s fd00:1::/64 %v, want [%s]", rd, frrHops[rd], want)
 			}

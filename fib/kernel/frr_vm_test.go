@@ -80,6 +80,8 @@ type frrPEConf struct {
 	// routes (an inbound route map): Peregrine's loopback, to which
 	// static can carry a label (see newFRRSetup, ibgp).
 	nextHopIn string
+	// nextHopIn6 is the same for VPNv6 on the IPv6 session.
+	nextHopIn6 string
 }
 
 const frrBGPConf = `hostname frr-pe2
@@ -205,7 +207,12 @@ func frrPE(t *testing.T, ns netns.NsHandle, c frrPEConf) string {
 	af6 := fmt.Sprintf(" address-family ipv6 vpn\n  neighbor %[1]s activate\n  neighbor %[1]s route-map NEXTHOP6 out\n exit-address-family\n", c.neighbor)
 	if c.neighbor6 != "" {
 		neighbor6 = fmt.Sprintf(" neighbor %s remote-as %d\n neighbor %s update-source %s\n", c.neighbor6, c.neighborASN, c.neighbor6, c.local6)
-		af6 = fmt.Sprintf(" address-family ipv6 vpn\n  neighbor %s activate\n exit-address-family\n", c.neighbor6)
+		in6 := ""
+		if c.nextHopIn6 != "" {
+			in6 = fmt.Sprintf("  neighbor %s route-map NEXTHOP6IN in\n", c.neighbor6)
+			vrfs = fmt.Sprintf("route-map NEXTHOP6IN permit 10\n set ipv6 next-hop global %s\n set ipv6 vpn next-hop global %s\nexit\n!\n", c.nextHopIn6, c.nextHopIn6) + vrfs
+		}
+		af6 = fmt.Sprintf(" address-family ipv6 vpn\n  neighbor %s activate\n%s exit-address-family\n", c.neighbor6, in6)
 	}
 	bconf := write("bgpd.conf", fmt.Sprintf(frrBGPConf, dir, c.asn, c.local, c.neighbor, c.neighborASN, vrfs, in4, neighbor6, af6))
 	common := []string{"-u", "root", "-g", "root", "-z", filepath.Join(dir, "zserv.api"), "--vty_socket", dir}
