@@ -85,9 +85,10 @@ type Dataplane struct {
 	// (FRR 8.4 without LDP: a staticd route with a label, which takes
 	// 16 and up only) while directly connected to this one. Each label
 	// is 16..1048575 and outside mpls.label-min..label-max (the VPN
-	// labels), and needs dataplane.mpls-interfaces. Only one label is
-	// popped this way per packet; plain MPLS only (inside ESP no
-	// transport label is taken).
+	// labels), and needs dataplane.mpls-interfaces. The userspace
+	// backend pops one such label per packet, on frames from the core
+	// only; the kernel backend's LFIB pops them wherever MPLS input is
+	// on (one per pass through lo).
 	LocalTransportLabels []uint32 `config:"local-transport-labels"`
 }
 
