@@ -77,6 +77,19 @@ type Dataplane struct {
 	// the VPN label goes out on top (implicit null: the PE is directly
 	// connected, or the core switches VPN labels itself).
 	TransportLabels []TransportLabel `config:"transport-labels"`
+	// LocalTransportLabels are labels this PE pops as its own transport
+	// label: a remote PE (or a P router that does not pop) may push one
+	// above this PE's VPN label on a core interface, and the VPN label
+	// beneath is then looked up as if it had arrived on top. For a far
+	// PE that forwards to an iBGP next hop only through a labelled route
+	// (FRR 8.4 without LDP: a staticd route with a label, which takes
+	// 16 and up only) while directly connected to this one. Each label
+	// is 16..1048575 and outside mpls.label-min..label-max (the VPN
+	// labels), and needs dataplane.mpls-interfaces. The userspace
+	// backend pops one such label per packet, on frames from the core
+	// only; the kernel backend's LFIB pops them wherever MPLS input is
+	// on (one per pass through lo).
+	LocalTransportLabels []uint32 `config:"local-transport-labels"`
 }
 
 // TransportLabel is the label the core switches toward one remote PE.

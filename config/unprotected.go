@@ -121,7 +121,33 @@ func (c *Config) validateUnprotected(bad badFunc) {
 			bad(path+".label", fmt.Sprint(tl.Label), "must be %d..%d (0-15 are reserved; leave the entry out for implicit null)", firstUnreservedLabel, maxLabel)
 		}
 	}
+	c.validateLocalTransportLabels(bad)
 	if len(c.IPsec.UnprotectedPeers) > 0 && len(c.Dataplane.MPLSInterfaces) == 0 {
 		bad("dataplane.mpls-interfaces", "", "required with ipsec.unprotected-peers: the core interfaces plain MPLS is sent and accepted on")
+	}
+}
+
+// validateLocalTransportLabels checks dataplane.local-transport-labels:
+// unreserved, apart from the VPN labels this PE allocates (a label is
+// either popped to look at the one beneath or looked up in a VRF, never
+// both), listed once, and only where plain MPLS arrives at all.
+func (c *Config) validateLocalTransportLabels(bad badFunc) {
+	seen := map[uint32]int{}
+	for i, l := range c.Dataplane.LocalTransportLabels {
+		path := fmt.Sprintf("dataplane.local-transport-labels[%d]", i)
+		switch {
+		case l < firstUnreservedLabel || l > maxLabel:
+			bad(path, fmt.Sprint(l), "must be %d..%d (0-15 are reserved: implicit and explicit null need no entry)", firstUnreservedLabel, maxLabel)
+		case l >= c.MPLS.LabelMin && l <= c.MPLS.LabelMax:
+			bad(path, fmt.Sprint(l), "is inside mpls.label-min..label-max (%d..%d), where this PE allocates its VPN labels", c.MPLS.LabelMin, c.MPLS.LabelMax)
+		default:
+			if j, dup := seen[l]; dup {
+				bad(path, fmt.Sprint(l), "already listed as dataplane.local-transport-labels[%d]", j)
+			}
+			seen[l] = i
+		}
+	}
+	if len(c.Dataplane.LocalTransportLabels) > 0 && len(c.Dataplane.MPLSInterfaces) == 0 {
+		bad("dataplane.local-transport-labels", "", "needs dataplane.mpls-interfaces: transport labels arrive with plain MPLS on a core interface")
 	}
 }

@@ -14,6 +14,7 @@ ipsec:
 dataplane:
   mpls-interfaces: [core0, core1]
   transport-labels: [{remote: 10.9.0.7, label: 16001}]
+  local-transport-labels: [100002, 100003]
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -33,6 +34,9 @@ dataplane:
 	}
 	if tl := cfg.Dataplane.TransportLabels; len(tl) != 1 || tl[0].Remote != netip.MustParseAddr("10.9.0.7") || tl[0].Label != 16001 {
 		t.Errorf("transport-labels %+v", tl)
+	}
+	if ltl := cfg.Dataplane.LocalTransportLabels; len(ltl) != 2 || ltl[0] != 100002 || ltl[1] != 100003 {
+		t.Errorf("local-transport-labels %v", ltl)
 	}
 	if strings.Join(cfg.Dataplane.MPLSInterfaces, ",") != "core0,core1" {
 		t.Errorf("mpls-interfaces %v", cfg.Dataplane.MPLSInterfaces)
@@ -56,6 +60,11 @@ func TestBadUnprotectedPeers(t *testing.T) {
 		{"transport label for a protected or unknown PE", "ipsec: {unprotected-peers: [10.9.0.0/16]}\n" + "dataplane:\n  mpls-interfaces: [core0]\n  transport-labels: [{remote: 10.8.0.1, label: 100}]\n", []string{"dataplane.transport-labels[0].remote: 10.8.0.1: is not in ipsec.unprotected-peers"}},
 		{"transport label reserved", "ipsec: {unprotected-peers: [10.9.0.0/16]}\n" + "dataplane:\n  mpls-interfaces: [core0]\n  transport-labels: [{remote: 10.9.0.1, label: 3}]\n", []string{"dataplane.transport-labels[0].label: 3: must be 16..1048575"}},
 		{"transport label twice", "ipsec: {unprotected-peers: [10.9.0.0/16]}\n" + "dataplane:\n  mpls-interfaces: [core0]\n  transport-labels: [{remote: 10.9.0.1, label: 100}, {remote: 10.9.0.1, label: 200}]\n", []string{"dataplane.transport-labels[1].remote: 10.9.0.1: already has a transport label: dataplane.transport-labels[0]"}},
+		{"local transport label reserved", "dataplane: {mpls-interfaces: [core0], local-transport-labels: [3]}\n", []string{"dataplane.local-transport-labels[0]: 3: must be 16..1048575"}},
+		{"local transport label too big", "dataplane: {mpls-interfaces: [core0], local-transport-labels: [1048576]}\n", []string{"dataplane.local-transport-labels[0]: 1048576: must be 16..1048575"}},
+		{"local transport label among the VPN labels", "mpls: {label-min: 1000, label-max: 99999}\ndataplane: {mpls-interfaces: [core0], local-transport-labels: [16001]}\n", []string{"dataplane.local-transport-labels[0]: 16001: is inside mpls.label-min..label-max (1000..99999)"}},
+		{"local transport label twice", "dataplane: {mpls-interfaces: [core0], local-transport-labels: [100001, 100001]}\n", []string{"dataplane.local-transport-labels[1]: 100001: already listed as dataplane.local-transport-labels[0]"}},
+		{"local transport label without core", "dataplane: {local-transport-labels: [100001]}\n", []string{"dataplane.local-transport-labels: needs dataplane.mpls-interfaces"}},
 		{"core bad name", "dataplane: {mpls-interfaces: ['a/b']}\n", []string{`dataplane.mpls-interfaces[0]: "a/b": is not a Linux interface name`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -218,10 +218,11 @@ func (d *desired) build(prev *State) *State {
 		Attachments:  prev.Attachments,
 		LocalAddress: d.cfg.LocalAddress,
 		// Copied with the config, never changed: shared by every State.
-		UnprotectedPeers: d.cfg.UnprotectedPeers,
-		MPLSInterfaces:   d.cfg.MPLSInterfaces,
-		TransportLabels:  d.cfg.TransportLabels,
-		TunnelsVersion:   d.cfgVersion,
+		UnprotectedPeers:     d.cfg.UnprotectedPeers,
+		MPLSInterfaces:       d.cfg.MPLSInterfaces,
+		TransportLabels:      d.cfg.TransportLabels,
+		TunnelsVersion:       d.cfgVersion,
+		LocalTransportLabels: d.cfg.LocalTransportLabels,
 	}
 	for name, vc := range d.vrfs {
 		if v := prev.VRFs[name]; v != nil && !d.dirtyVRFs[name] {

@@ -29,6 +29,8 @@ type Config struct {
 	MPLSInterfaces   []string
 	// TransportLabels become the State's.
 	TransportLabels map[netip.Addr]mpls.Label
+	// LocalTransportLabels become the State's.
+	LocalTransportLabels []mpls.Label
 }
 
 // VRFConfig is one VRF's configured part: its CE-facing interfaces and

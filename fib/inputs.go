@@ -49,7 +49,8 @@ func (r *Reconciler) setConfig(c Config, applied func()) {
 }
 
 func (r *Reconciler) cloneConfig(c Config) Config {
-	out := Config{LocalAddress: c.LocalAddress.Unmap(), MPLSInterfaces: slices.Clone(c.MPLSInterfaces)}
+	out := Config{LocalAddress: c.LocalAddress.Unmap(), MPLSInterfaces: slices.Clone(c.MPLSInterfaces),
+		LocalTransportLabels: slices.Clone(c.LocalTransportLabels)}
 	for pe, l := range c.TransportLabels {
 		if out.TransportLabels == nil {
 			out.TransportLabels = map[netip.Addr]mpls.Label{}

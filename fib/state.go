@@ -36,6 +36,12 @@ type State struct {
 	// across P routers. A PE without one gets the route's labels alone
 	// (implicit null).
 	TransportLabels map[netip.Addr]mpls.Label
+	// LocalTransportLabels are this PE's own transport labels: arriving
+	// as plain MPLS on top of a VPN label, one is popped and the VPN
+	// label beneath looked up in the LFIB (a far PE that pushes a label
+	// toward a directly connected PE). Never in Labels; shared by
+	// every State, never modified.
+	LocalTransportLabels []mpls.Label
 	// TunnelsVersion counts the configurations Tunnels and Attachments
 	// come from (Reconciler.SetConfig): a backend that installed a
 	// newer version's tunnels ahead of an Apply (TunnelApplier) keeps

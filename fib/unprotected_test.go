@@ -6,6 +6,7 @@ import (
 
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/ipsec/ah"
+	"github.com/peregrine-net/peregrine/mpls"
 )
 
 // TestUnprotectedPeersReload: a reload that adds or removes an
@@ -33,7 +34,9 @@ func TestUnprotectedPeersReload(t *testing.T) {
 
 	cfg.UnprotectedPeers = []netip.Prefix{pfx("10.0.0.3/32"), pfx("::ffff:10.9.0.0/112")}
 	cfg.MPLSInterfaces = []string{"core0"}
+	cfg.LocalTransportLabels = []mpls.Label{100001}
 	r.SetConfig(cfg)
+	cfg.LocalTransportLabels[0] = 7 // the reconciler keeps its own copy
 	flush(t, r)
 	after := r.State()
 	for pe, want := range map[string]string{"10.0.0.2": "protected", "10.0.0.3": "unprotected", "10.9.0.4": "unprotected",
@@ -49,11 +52,18 @@ func TestUnprotectedPeersReload(t *testing.T) {
 		t.Errorf("MPLSInterfaces %v", after.MPLSInterfaces)
 	}
 
-	cfg.UnprotectedPeers = nil
+	if got := after.LocalTransportLabels; len(got) != 1 || got[0] != 100001 {
+		t.Errorf("LocalTransportLabels %v, want [100001]", got)
+	}
+
+	cfg.UnprotectedPeers, cfg.LocalTransportLabels = nil, nil
 	r.SetConfig(cfg)
 	flush(t, r)
 	if got := r.State().Protection(addr("10.0.0.3")); got != "none" {
 		t.Errorf("after removing it, 10.0.0.3 is %s", got)
+	}
+	if got := r.State().LocalTransportLabels; got != nil {
+		t.Errorf("after removing them, LocalTransportLabels %v", got)
 	}
 	if r.State().VRFs["red"] != before.VRFs["red"] {
 		t.Error("removing unprotected peers rebuilt VRF red")

@@ -106,6 +106,9 @@ func fibConfig(cfg *config.Config) fib.Config {
 		}
 		fc.TransportLabels[tl.Remote] = mpls.Label(tl.Label) // validated: 16..2^20-1
 	}
+	for _, l := range cfg.Dataplane.LocalTransportLabels {
+		fc.LocalTransportLabels = append(fc.LocalTransportLabels, mpls.Label(l)) // validated: 16..2^20-1
+	}
 	for _, v := range cfg.VRFs {
 		vc := fib.VRFConfig{Name: v.Name, Interfaces: v.Interfaces}
 		for _, r := range v.StaticRoutes {

@@ -24,7 +24,7 @@ func TestRemotePEProtection(t *testing.T) {
 router: {id: 192.0.2.1, asn: 65000}
 vrfs: [{name: red, rd: '65000:1', interfaces: [ce1]}]
 ipsec: {unprotected-peers: [10.0.3.0/24]}
-dataplane: {mpls-interfaces: [core0], transport-labels: [{remote: 10.0.3.3, label: 16003}]}
+dataplane: {mpls-interfaces: [core0], transport-labels: [{remote: 10.0.3.3, label: 16003}], local-transport-labels: [200001]}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -33,6 +33,9 @@ dataplane: {mpls-interfaces: [core0], transport-labels: [{remote: 10.0.3.3, labe
 	if len(fc.UnprotectedPeers) != 1 || fc.UnprotectedPeers[0] != netip.MustParsePrefix("10.0.3.0/24") ||
 		len(fc.MPLSInterfaces) != 1 || fc.MPLSInterfaces[0] != "core0" {
 		t.Fatalf("fibConfig: unprotected %v, mpls interfaces %v", fc.UnprotectedPeers, fc.MPLSInterfaces)
+	}
+	if l := fc.LocalTransportLabels; len(l) != 1 || l[0] != 200001 {
+		t.Errorf("fibConfig: local transport labels %v, want [200001]", l)
 	}
 	if l, ok := fc.TransportLabels[netip.MustParseAddr("10.0.3.3")]; !ok || l != 16003 || len(fc.TransportLabels) != 1 {
 		t.Errorf("fibConfig: transport labels %v", fc.TransportLabels)

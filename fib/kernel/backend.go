@@ -14,6 +14,11 @@
 //
 //	ip -f mpls route replace LABEL dev vrf-VRF proto 204      (pop, look up in the VRF)
 //
+// and for each of this PE's own transport labels
+// (State.LocalTransportLabels), with net.mpls.conf.lo.input=1:
+//
+//	ip -f mpls route replace LABEL dev lo proto 204           (pop; the label beneath is looked up again)
+//
 // GW and CORE-IF come from the main table's route to the remote PE (the
 // BGP next hop), so a PE reaches its peers over whatever the core runs.
 // An IPv6 VPN route over an IPv4 core (6VPE, RFC 4659) cannot name an
@@ -377,7 +382,10 @@ func (b *Backend) sysctls(s *fib.State, ce map[string]bool, espIn string) error 
 //     gateway's inbound TUN, if any), 0 on every other interface;
 //   - else with espIn: 1 on espIn alone, 0 elsewhere;
 //   - else (no IPsec, no core named): 1 on every interface that is not a
-//     CE interface (ce), a VRF device, a quarantined CE interface or lo.
+//     CE interface (ce), a VRF device, a quarantined CE interface or lo;
+//   - and 1 on lo whenever the State has LocalTransportLabels: translate
+//     pops them to lo, and the kernel takes the VPN label beneath from
+//     there. Only this host sends on lo.
 //
 // A CE interface never gets input 1: a labelled packet from a CE must not
 // reach a VRF (config validation keeps CE interfaces out of
@@ -401,6 +409,8 @@ func sysctlWrites(s *fib.State, links []netlink.Link, ce map[string]bool, espIn 
 		name := l.Attrs().Name
 		key := "net/mpls/conf/" + name + "/input"
 		switch {
+		case name == "lo" && len(s.LocalTransportLabels) > 0:
+			writes[key] = "1" // where our own transport labels are popped to (translate)
 		case len(s.MPLSInterfaces) > 0:
 			on := (name == espIn || slices.Contains(s.MPLSInterfaces, name)) && !ce[name]
 			writes[key] = onOff[on]
@@ -432,11 +442,14 @@ func remotePEs(s *fib.State) []netip.Addr {
 	return out
 }
 
-// maxLabel is the largest local label of s, at least the first
-// unreserved one.
+// maxLabel is the largest local label of s (VPN or own transport), at
+// least the first unreserved one.
 func maxLabel(s *fib.State) mpls.Label {
 	m := mpls.Label(16)
 	for l := range s.Labels {
+		m = max(m, l)
+	}
+	for _, l := range s.LocalTransportLabels {
 		m = max(m, l)
 	}
 	return m

@@ -167,6 +167,24 @@ func translate(s *fib.State, devs routeDevices, k kernelView) *desired {
 		}
 		t.add(rt)
 	}
+	// Our own transport labels: popped to lo, where MPLS input is on
+	// (sysctlWrites), so the kernel takes the packet in again and looks
+	// the VPN label beneath up as above. Linux pops one label per route
+	// and forwards what is left; a route without a via sends it to the
+	// device itself.
+	if len(s.LocalTransportLabels) > 0 {
+		lo, err := t.ifIndex("lo")
+		if err != nil {
+			t.d.errs = append(t.d.errs, fmt.Errorf("local transport labels: %w", err))
+		}
+		for _, l := range s.LocalTransportLabels {
+			if _, isVPN := s.Labels[l]; isVPN || err != nil {
+				continue // config keeps them apart; the VPN label wins
+			}
+			label := int(l)
+			t.add(&netlink.Route{Family: netlink.FAMILY_MPLS, MPLSDst: &label, Protocol: RTProto, LinkIndex: lo})
+		}
+	}
 	// While QuarantineDevice exists, its table's routes are ours too:
 	// without them the sync would delete them (quarantine.go).
 	if _, err := k.LinkByName(QuarantineDevice); err == nil {

@@ -113,6 +113,23 @@ func translateCases() []translateCase {
 			maxRouteGets: 1,
 		},
 		{
+			name: "own transport labels: popped to lo",
+			state: &fib.State{
+				VRFs:                 vrfs(vrf("red", 1000, local("10.1.0.0/24", "ce1", ""))),
+				Labels:               map[mpls.Label]fib.LabelAction{1001: {Kind: fib.PopLookup, VRF: "red"}},
+				MPLSInterfaces:       []string{"core"},
+				LocalTransportLabels: []mpls.Label{100001, 100002, 1001}, // 1001 is a VPN label: not taken
+			},
+			devs:   coreDevs,
+			kernel: newFakePE(),
+			want: slices.Concat(unreachables(1000), []string{
+				"ip route add 10.1.0.0/24 dev ce1 table 1000",
+				"ip -f mpls route add 1001 dev vrf-red",
+				"ip -f mpls route add 100001 dev lo",
+				"ip -f mpls route add 100002 dev lo",
+			}),
+		},
+		{
 			name: "ESP-protected peers: into their TUNs, never over the core",
 			state: &fib.State{
 				VRFs: vrfs(

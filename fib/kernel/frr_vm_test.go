@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,16 @@ type frrPEConf struct {
 	peregrine string
 	gwNS      netns.NsHandle
 	gwIf      string
+	// neighbor6 and local6, if set, are an IPv6 session for VPNv6
+	// alone (the IPv4 one then carries VPNv4 alone), and static6 the
+	// labelled IPv6 route toward Peregrine's IPv6 next hop.
+	neighbor6, local6, static6 string
+	// nextHopIn, if set, replaces the next hop of Peregrine's VPNv4
+	// routes (an inbound route map): Peregrine's loopback, to which
+	// static can carry a label (see newFRRSetup, ibgp).
+	nextHopIn string
+	// nextHopIn6 is the same for VPNv6 on the IPv6 session.
+	nextHopIn6 string
 }
 
 const frrBGPConf = `hostname frr-pe2
@@ -86,14 +97,10 @@ router bgp %[2]d
  no bgp ebgp-requires-policy
  neighbor %[4]s remote-as %[5]d
  neighbor %[4]s update-source %[3]s
- address-family ipv4 vpn
+%[8]s address-family ipv4 vpn
   neighbor %[4]s activate
- exit-address-family
- address-family ipv6 vpn
-  neighbor %[4]s activate
-  neighbor %[4]s route-map NEXTHOP6 out
- exit-address-family
-exit
+%[7]s exit-address-family
+%[9]sexit
 !
 route-map NEXTHOP6 permit 10
  set ipv6 next-hop global ::ffff:%[3]s
@@ -190,14 +197,33 @@ func frrPE(t *testing.T, ns netns.NsHandle, c frrPEConf) string {
 	zconf := write("zebra.conf", fmt.Sprintf("hostname frr-pe2-zebra\nlog file %s/zebra.log\n", dir))
 	sconf := write("staticd.conf", fmt.Sprintf("hostname frr-pe2-staticd\nlog file %s/staticd.log\n", dir))
 	vrfs := fmt.Sprintf(frrVRFConf, "red", 21, 1, c.asn, c.local) + fmt.Sprintf(frrVRFConf, "blue", 22, 2, c.asn, c.local)
-	bconf := write("bgpd.conf", fmt.Sprintf(frrBGPConf, dir, c.asn, c.local, c.neighbor, c.neighborASN, vrfs))
+	in4 := ""
+	if c.nextHopIn != "" {
+		in4 = fmt.Sprintf("  neighbor %s route-map NEXTHOP4IN in\n", c.neighbor)
+		vrfs = fmt.Sprintf("route-map NEXTHOP4IN permit 10\n set ip next-hop %s\n set ipv4 vpn next-hop %s\nexit\n!\n", c.nextHopIn, c.nextHopIn) + vrfs
+	}
+	// VPNv6 over the IPv4 session, 6VPE, or over its own IPv6 session.
+	neighbor6 := ""
+	af6 := fmt.Sprintf(" address-family ipv6 vpn\n  neighbor %[1]s activate\n  neighbor %[1]s route-map NEXTHOP6 out\n exit-address-family\n", c.neighbor)
+	if c.neighbor6 != "" {
+		neighbor6 = fmt.Sprintf(" neighbor %s remote-as %d\n neighbor %s update-source %s\n", c.neighbor6, c.neighborASN, c.neighbor6, c.local6)
+		in6 := ""
+		if c.nextHopIn6 != "" {
+			in6 = fmt.Sprintf("  neighbor %s route-map NEXTHOP6IN in\n", c.neighbor6)
+			vrfs = fmt.Sprintf("route-map NEXTHOP6IN permit 10\n set ipv6 next-hop global %s\n set ipv6 vpn next-hop global %s\nexit\n!\n", c.nextHopIn6, c.nextHopIn6) + vrfs
+		}
+		af6 = fmt.Sprintf(" address-family ipv6 vpn\n  neighbor %s activate\n%s exit-address-family\n", c.neighbor6, in6)
+	}
+	bconf := write("bgpd.conf", fmt.Sprintf(frrBGPConf, dir, c.asn, c.local, c.neighbor, c.neighborASN, vrfs, in4, neighbor6, af6))
 	common := []string{"-u", "root", "-g", "root", "-z", filepath.Join(dir, "zserv.api"), "--vty_socket", dir}
 	startFRRDaemon(t, ns, dir, "zebra", append(common, "-i", filepath.Join(dir, "zebra.pid"), "-f", zconf)...)
 	time.Sleep(time.Second) // staticd and bgpd connect to zebra's socket
 	startFRRDaemon(t, ns, dir, "staticd", append(common, "-i", filepath.Join(dir, "staticd.pid"), "-f", sconf)...)
 	startFRRDaemon(t, ns, dir, "bgpd", append(common, "-i", filepath.Join(dir, "bgpd.pid"), "-f", bconf)...)
-	if c.static != "" {
-		frrStatic(t, dir, c.static)
+	for _, r := range []string{c.static, c.static6} {
+		if r != "" {
+			frrStatic(t, dir, r)
+		}
 	}
 	return dir
 }
@@ -208,11 +234,12 @@ func frrPE(t *testing.T, ns netns.NsHandle, c frrPEConf) string {
 // ignoring static route") and waits for zebra to select it.
 func frrStatic(t *testing.T, dir, route string) {
 	t.Helper()
-	prefix := strings.Fields(route)[2]
+	fields := strings.Fields(route) // "ip route PREFIX ..." or "ipv6 route PREFIX ..."
+	prefix := fields[2]
 	var out, rib string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		out = vtyCommands(dir, "staticd", "enable", "configure terminal", route, "end")
-		rib = vtysh(t, dir, "zebra", "show ip route "+prefix)
+		rib = vtysh(t, dir, "zebra", "show "+fields[0]+" route "+prefix)
 		if strings.Contains(rib, "label") {
 			return
 		}
@@ -232,16 +259,32 @@ router bgp 65000
 !
 `
 
-// frrRR runs an FRR route reflector in ns at address, with clients.
-func frrRR(t *testing.T, ns netns.NsHandle, address string, clients ...string) string {
+// frrRRAddress6 is the route reflector's IPv6 address, the source of
+// its IPv6 sessions.
+const frrRRAddress6 = "fd00:c9::2"
+
+// frrRR runs an FRR route reflector in ns at address, with clients for
+// VPNv4 (clients4) and VPNv6 (clients6; the same addresses, or the
+// clients' IPv6 ones for sessions of their own).
+func frrRR(t *testing.T, ns netns.NsHandle, address string, clients4, clients6 []string) string {
 	t.Helper()
 	var b strings.Builder
-	for _, c := range clients {
-		fmt.Fprintf(&b, " neighbor %s remote-as 65000\n", c)
+	seen := map[string]bool{}
+	for _, c := range slices.Concat(clients4, clients6) {
+		if !seen[c] {
+			seen[c] = true
+			fmt.Fprintf(&b, " neighbor %s remote-as 65000\n", c)
+			if netip.MustParseAddr(c).Is6() {
+				fmt.Fprintf(&b, " neighbor %s update-source %s\n", c, frrRRAddress6)
+			}
+		}
 	}
-	for _, af := range []string{"ipv4 vpn", "ipv6 vpn"} {
-		fmt.Fprintf(&b, " address-family %s\n", af)
-		for _, c := range clients {
+	for _, af := range []struct {
+		name    string
+		clients []string
+	}{{"ipv4 vpn", clients4}, {"ipv6 vpn", clients6}} {
+		fmt.Fprintf(&b, " address-family %s\n", af.name)
+		for _, c := range af.clients {
 			fmt.Fprintf(&b, "  neighbor %s activate\n  neighbor %s route-reflector-client\n", c, c)
 		}
 		b.WriteString(" exit-address-family\n")
@@ -348,6 +391,61 @@ func frrLabels(t *testing.T, dir, prefix string) map[string]int {
 		}
 	}
 	return labels
+}
+
+// frrNextHops6 lists the next hops of FRR's paths for the VPNv6 prefix
+// (`show bgp ipv6 vpn PREFIX json`, paths' nexthops), by RD.
+func frrNextHops6(t *testing.T, dir, prefix string) map[string][]string {
+	t.Helper()
+	out := vtysh(t, dir, "bgpd", "show bgp ipv6 vpn "+prefix+" json")
+	var byRD map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &byRD); err != nil {
+		t.Fatalf("FRR's JSON: %v\n%s", err, out)
+	}
+	hops := map[string][]string{}
+	for rd, raw := range byRD {
+		var entry struct {
+			Paths []struct {
+				NextHops []struct {
+					IP    string `json:"ip"`
+					Scope string `json:"scope"`
+				} `json:"nexthops"`
+			} `json:"paths"`
+		}
+		if json.Unmarshal(raw, &entry) != nil {
+			continue // not an RD's entry
+		}
+		for _, p := range entry.Paths {
+			for _, h := range p.NextHops {
+				if h.Scope != "link-local" {
+					hops[rd] = append(hops[rd], h.IP)
+				}
+			}
+		}
+	}
+	return hops
+}
+
+// peregrineNextHops6 lists the next hops of the VPNv6 paths Peregrine
+// learned for prefix, by RD, from its API (/v1/bgp/vpnv6).
+func peregrineNextHops6(t *testing.T, sock, prefix string) map[string][]string {
+	t.Helper()
+	var paths []struct {
+		RD      string `json:"rd"`
+		Prefix  string `json:"prefix"`
+		NextHop string `json:"next-hop"`
+		Local   bool   `json:"local"`
+	}
+	if err := json.Unmarshal(apiGet(t, sock, "/v1/bgp/vpnv6"), &paths); err != nil {
+		t.Fatal(err)
+	}
+	hops := map[string][]string{}
+	for _, p := range paths {
+		if !p.Local && p.Prefix == prefix {
+			hops[p.RD] = append(hops[p.RD], p.NextHop)
+		}
+	}
+	return hops
 }
 
 // remotePEProtection is the protection `peregrine show vrf` gives remote

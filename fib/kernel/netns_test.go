@@ -166,7 +166,8 @@ func TestWriteNeighbor(t *testing.T) {
 // the kernel, are the routes it wants: a second Apply of the same State
 // changes nothing (no delete, no replace, so no instant without a route).
 // On the host's kernel (no MPLS) the VRF's own routes and defaults; in
-// the VM also the MPLS-encap, 6VPE and label routes.
+// the VM also the MPLS-encap, 6VPE and label routes, an own transport
+// label's to lo among them.
 func TestRoutesReadBackUnchanged(t *testing.T) {
 	requireRootNS(t)
 	b, h := newHostPE(t)
@@ -190,6 +191,7 @@ func TestRoutesReadBackUnchanged(t *testing.T) {
 		}
 		s.Labels = map[mpls.Label]fib.LabelAction{1001: {Kind: fib.PopLookup, VRF: "red"},
 			4001: {Kind: fib.PopForward, VRF: "red", Interface: "core", NextHop: addr("192.168.1.2")}}
+		s.LocalTransportLabels = []mpls.Label{200001} // ip -f mpls route 200001 dev lo
 		fams = append(fams, netlink.FAMILY_MPLS)
 		if err := b.sysctls(s, map[string]bool{"ce1": true}, ""); err != nil {
 			t.Fatal(err)

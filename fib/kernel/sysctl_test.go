@@ -9,6 +9,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/mpls"
 )
 
 // TestSysctlWrites: net.mpls.conf.IF.input per interface, on a PE with
@@ -43,6 +44,8 @@ func TestSysctlWrites(t *testing.T) {
 			"lo=0 core=0 mgmt=0 ce1=0 ce9=0 vrf-red=0 " + QuarantineDevice + "=0 " + fib.ESPGatewayInbound + "=1"},
 		{"nothing named, no IPsec (as before): every non-CE interface", &fib.State{}, "",
 			"lo=- core=1 mgmt=1 ce1=- ce9=- vrf-red=- " + QuarantineDevice + "=- " + fib.ESPGatewayInbound + "=1"},
+		{"own transport labels: lo takes what they pop", &fib.State{MPLSInterfaces: []string{"core"}, LocalTransportLabels: []mpls.Label{100001}}, "",
+			"lo=1 core=1 mgmt=0 ce1=0 ce9=0 vrf-red=0 " + QuarantineDevice + "=0 " + fib.ESPGatewayInbound + "=0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := sysctlWrites(tc.state, links, ce, tc.espIn)
@@ -56,6 +59,9 @@ func TestSysctlWrites(t *testing.T) {
 			}
 			if g := strings.Join(got, " "); g != tc.want {
 				t.Errorf("got  %s\nwant %s", g, tc.want)
+			}
+			if len(tc.state.LocalTransportLabels) > 0 && w["net/mpls/platform_labels"] != "100002" {
+				t.Errorf("platform_labels %s, want 100002: room for the own transport label 100001", w["net/mpls/platform_labels"])
 			}
 			for _, k := range []string{"net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding", "net/mpls/platform_labels"} {
 				if _, ok := w[k]; !ok {

@@ -235,6 +235,11 @@ func (d *dataplane) update(s *fib.State, devs map[string]tun.Device) (added, rem
 		// what the TUN delivers by the VRF's table either way.
 		lf[l] = v
 	}
+	for _, l := range s.LocalTransportLabels {
+		if _, isVPN := lf[l]; !isVPN { // config keeps them apart; the VPN label wins
+			lf[l] = ownTransport
+		}
+	}
 	d.lfib.Store(&lf)
 	return added, removed, errors.Join(errs...)
 }

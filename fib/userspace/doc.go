@@ -153,7 +153,8 @@
 // those addressed to this host from a MAC address that is the resolved
 // next hop toward an unprotected peer on that interface (others: dropped,
 // counted bad-source; a forged MAC on the same layer 2 still passes),
-// pops an explicit null above the VPN label,
+// pops an explicit null or one of this PE's own transport labels
+// (fib.State.LocalTransportLabels) above the VPN label,
 // finds the VRF in the LFIB (per-VRF and per-prefix labels alike), drops
 // deeper stacks (unknown-label), applies the TTL as below and writes the
 // inner packet into the VRF's TUN. Labelled frames on other interfaces

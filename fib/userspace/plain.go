@@ -22,7 +22,8 @@ import (
 //	   --> coreSocket.recv: recvmmsg, a batch of frames
 //	   --> inboundFrame: Ethernet header (for this host, 0x8847)
 //	        source MAC one of the core's next hops?       no: drop (bad-source)
-//	        explicit null on top popped; VPN label -> VRF (LFIB)
+//	        explicit null or an own transport label on top popped;
+//	        VPN label -> VRF (LFIB)
 //	        deeper stacks: drop (unknown-label)
 //	   --> the VRF's TUN, as ESP's inner packets
 //
@@ -147,13 +148,21 @@ func (d *dataplane) inboundFrame(c *coreIface, buf []byte, off, n int, pktType u
 	return d.popToVRF(buf, off+ethHeaderLen, n-ethHeaderLen, true)
 }
 
+// ownTransport marks this PE's own transport labels in the LFIB
+// (fib.State.LocalTransportLabels): on a frame from the core one is
+// popped and the label beneath looked up. It is no VRF anything is
+// delivered to.
+var ownTransport = &vrf{name: "(own transport label)"}
+
 // popToVRF pops the label stack buf[off:off+n] down to the inner packet:
 // one VPN label (bottom of stack) that the LFIB maps to a VRF, with, if
-// explicitNull, one IPv4 or IPv6 explicit null above it (RFC 3032: the
-// penultimate hop asked to keep a label, for TC or TTL; the remote PE did
-// not pop the transport label). Anything deeper, or a null at the bottom
-// (a packet for the global table, which a PE's core has none of here),
-// is dropped. The TTL is carried into the inner packet per mode; see the
+// explicitNull (a frame from the core), one label above it that is an
+// IPv4 or IPv6 explicit null (RFC 3032: the penultimate hop asked to keep
+// a label, for TC or TTL; the remote PE did not pop the transport label)
+// or one of this PE's own transport labels (ownTransport: a far PE that
+// pushes a label even toward a connected PE). Anything deeper, or a null
+// or transport label at the bottom (a packet for the global table, which
+// a PE's core has none of here), is dropped. The TTL is carried into the inner packet per mode; see the
 // package documentation.
 func (d *dataplane) popToVRF(buf []byte, off, n int, explicitNull bool) (v *vrf, innerOff, innerLen int, why drop) {
 	e, io, il, err := mpls.Pop(buf, off, n)
@@ -161,7 +170,8 @@ func (d *dataplane) popToVRF(buf []byte, off, n int, explicitNull bool) (v *vrf,
 		return nil, 0, 0, d.dropIn(dropMalformed)
 	}
 	ttl := e.TTL
-	if explicitNull && !e.Bottom && (e.Label == mpls.IPv4ExplicitNull || e.Label == mpls.IPv6ExplicitNull) {
+	lfib := *d.lfib.Load()
+	if explicitNull && !e.Bottom && (e.Label == mpls.IPv4ExplicitNull || e.Label == mpls.IPv6ExplicitNull || lfib[e.Label] == ownTransport) {
 		if e, io, il, err = mpls.Pop(buf, io, il); err != nil {
 			return nil, 0, 0, d.dropIn(dropMalformed)
 		}
@@ -170,8 +180,8 @@ func (d *dataplane) popToVRF(buf []byte, off, n int, explicitNull bool) (v *vrf,
 	if !e.Bottom {
 		return nil, 0, 0, d.dropIn(dropUnknownLabel)
 	}
-	v = (*d.lfib.Load())[e.Label]
-	if v == nil {
+	v = lfib[e.Label]
+	if v == nil || v == ownTransport {
 		return nil, 0, 0, d.dropIn(dropUnknownLabel)
 	}
 	inner := buf[io : io+il]

@@ -275,11 +275,15 @@ func TestPlainAllocs(t *testing.T) {
 	})
 }
 
-// FuzzInboundFrame: any frame a core socket reads is forwarded or dropped
-// and counted, never a panic, and a forwarded one's inner packet lies in
+// FuzzInboundFrame: any frame a core socket reads (this PE popping
+// 100001 as its own transport label) is forwarded or dropped and
+// counted, never a panic, and a forwarded one's inner packet lies in
 // the buffer.
 func FuzzInboundFrame(f *testing.F) {
-	d := newTestDataplane(f, mixedState())
+	s := mixedState()
+	s.LocalTransportLabels = []mpls.Label{100001}
+	d := newTestDataplane(f, s)
+	f.Add(frameOf(ipv4("10.3.0.2", "10.1.0.2", 64, 40), mpls.Entry{Label: 100001, TTL: 60}, mpls.Entry{Label: 1001, TTL: 60}))
 	f.Add(frameOf(ipv4("10.3.0.2", "10.1.0.2", 64, 40), mpls.Entry{Label: 1001, TTL: 60}))
 	f.Add(frameOf(ipv6("fd00:3::2", "fd00:1::2", 64, 48), mpls.Entry{Label: 2, TTL: 60}, mpls.Entry{Label: 1002, TTL: 9}))
 	f.Add(frameOf(nil, mpls.Entry{Label: 0, TTL: 1}))
