@@ -189,9 +189,9 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	b.tunMu.Unlock()
 	errs = append(errs, err)
 	for name := range fresh {
-		for _, q := range b.tuns[name].queues {
+		for lane, q := range b.tuns[name].queues {
 			b.wg.Add(1)
-			go b.readTUN(b.dp.vrfs[name], q)
+			go b.readTUN(b.dp.vrfs[name], lane, q)
 		}
 	}
 	// One read of the host's links, addresses and local routes serves
