@@ -51,3 +51,30 @@ func TestIPsecResourcesErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestIKEPeerResources: ike-peers[].resources is read and bounded.
+func TestIKEPeerResources(t *testing.T) {
+	dir := t.TempDir()
+	writeKey(t, dir, "psk", 32, 0o600)
+	body := `
+ipsec:
+  local-address: 10.0.0.1
+  ike-peers:
+    - name: pe2
+      local-address: 10.0.0.1
+      remote-address: 10.0.0.2
+      psk-file: psk
+      resources: RES
+`
+	cfg, err := loadIn(t, dir, strings.Replace(body, "RES", "4", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cfg.IPsec.IKEPeers[0].Resources; r != 4 {
+		t.Errorf("resources %d, want 4", r)
+	}
+	_, err = loadIn(t, dir, strings.Replace(body, "RES", "17", 1))
+	if want := "ipsec.ike-peers[0].resources: 17: must be 0..16"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want an error containing %q", err, want)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/fib"
 )
 
@@ -82,5 +83,23 @@ func TestResourceChildrenTunnel(t *testing.T) {
 	}
 	if len(tn.RetiringIn) != 2 {
 		t.Errorf("retiring %+v, want a1 and a2 (within their grace)", tn.RetiringIn)
+	}
+}
+
+// TestEngineConfigResources: ike-peers[].resources reaches the engine's
+// peer, and the engine makes room for each resource's child and its
+// successor.
+func TestEngineConfigResources(t *testing.T) {
+	var cfg config.Config
+	cfg.IPsec.LocalAddress = netip.MustParseAddr("10.0.0.1")
+	peer := config.IKEPeer{Name: "pe2", LocalAddress: cfg.IPsec.LocalAddress, RemoteAddress: netip.MustParseAddr("10.0.0.2")}
+	cfg.IPsec.IKEPeers = []config.IKEPeer{peer}
+	if ec := EngineConfig(&cfg, nil); ec.Peers[0].Resources != 0 || ec.MaxChildSAs != 0 {
+		t.Errorf("without resources: peer resources %d, max child SAs %d; want 0 and the default", ec.Peers[0].Resources, ec.MaxChildSAs)
+	}
+	cfg.IPsec.IKEPeers[0].Resources = 6
+	ec := EngineConfig(&cfg, nil)
+	if ec.Peers[0].Resources != 6 || ec.MaxChildSAs != 13 || ec.ReceiveQueues < 1 {
+		t.Errorf("resources 6: peer resources %d, max child SAs %d, receive queues %d; want 6, 13, >= 1", ec.Peers[0].Resources, ec.MaxChildSAs, ec.ReceiveQueues)
 	}
 }
