@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/seqstore"
+	"github.com/peregrine-net/peregrine/mpls"
 )
 
 // The per-resource SAs of RFC 9611 (fib.Tunnel.Resources): PE1 has two
@@ -136,4 +138,54 @@ func TestResourcesAllocs(t *testing.T) {
 		}
 		lane++
 	})
+}
+
+// TestResourcesPersistSequence: manually keyed resource SAs each reserve
+// their own sequence numbers in the store; after a restart (a new
+// dataplane on the same directory) each continues above its own mark,
+// and a resource that repeats resource 0's key is refused by the store
+// (one key, two sequence spaces: nonce reuse) and left out.
+func TestResourcesPersistSequence(t *testing.T) {
+	dir := t.TempDir()
+	state := func() *fib.State {
+		s := pe1Resources()
+		tn := s.Tunnels[pe2Addr]
+		tn.Out.PersistSequence = true
+		tn.Resources[0].Out.PersistSequence = true
+		return s
+	}
+	run := func() (seq0, seq1 uint32) {
+		d := newDataplane(mpls.Uniform, nil, 0)
+		d.seqs = seqstore.Open(dir, nil, seqstore.Options{Block: 100})
+		defer d.seqs.Close()
+		if _, _, err := d.update(state(), nil); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			_, _, p0 := sealOnLane(t, d, 0)
+			_, _, p1 := sealOnLane(t, d, 1)
+			seq0, seq1 = binary.BigEndian.Uint32(p0[4:]), binary.BigEndian.Uint32(p1[4:])
+		}
+		return seq0, seq1
+	}
+	if a, b := run(); a != 3 || b != 3 {
+		t.Fatalf("first run: sequences %d and %d, want 3 and 3", a, b)
+	}
+	if a, b := run(); a != 103 || b != 103 {
+		t.Errorf("after a restart: sequences %d and %d, want 103 and 103 (each above its own mark)", a, b)
+	}
+
+	d := newDataplane(mpls.Uniform, nil, 0)
+	d.seqs = seqstore.Open(t.TempDir(), nil, seqstore.Options{Block: 100})
+	defer d.seqs.Close()
+	s := state()
+	s.Tunnels[pe2Addr].Resources[0].Out.Key = testKey(1) // resource 0's key
+	if _, _, err := d.update(s, nil); err == nil {
+		t.Error("a resource sealing with resource 0's key was accepted")
+	}
+	for lane := range 2 {
+		if spi, _, _ := sealOnLane(t, d, lane); spi != 0x1001 {
+			t.Errorf("lane %d sealed with %#x, want 0x1001 (the refused resource left out)", lane, spi)
+		}
+	}
 }
