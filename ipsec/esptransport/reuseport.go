@@ -32,6 +32,19 @@ import (
 // lets only the same user) receives nothing.
 //
 // A peer with one SA (strongSwan) is served by one socket, as before.
+//
+// Limits. The kernel runs the program once per received skb: a UDP GRO
+// run (UDP_GRO is on, gro.go) or a peer's GSO super-packet goes whole to
+// the socket its first datagram's SPI picks. Our senders coalesce only
+// runs of one TUN queue, hence of one SA; but a NIC's GRO merges
+// datagrams by address and port, and all SAs of one peer share those,
+// so under GRO a run may carry several SAs' packets to one socket. Every
+// packet is still opened by its own SA (esp.SA is safe for concurrent
+// Open), and the runs spread over the sockets as their first packets do;
+// an SA is then not pinned to one core. A distinct UDP source port per
+// SA at the sender would keep GRO runs (and NIC RSS) per SA: not done,
+// since a kernel-IPsec peer would take a new source port for a NAT
+// mapping change. Raw ESP (IP protocol 50) stays on one socket.
 
 // spiModFilter is the program above for n sockets.
 func spiModFilter(n int) []unix.SockFilter {
