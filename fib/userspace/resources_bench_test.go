@@ -14,17 +14,21 @@ import (
 // goroutine of its own (two resources, two sockets of the group). Run
 // both in one go and compare pkts/s:
 //
-//	go test -run='^$' -bench=InboundResources -benchtime=20x ./fib/userspace/
+//	go test -run='^$' -bench=InboundResources -benchtime=400x ./fib/userspace/
 //
-// Each op is a round of inboundRound packets per goroutine, sealed once
-// before the timer starts; between rounds, outside the timer, PE2's
+// Each op is a round of inboundRound packets per goroutine (3 MB of them
+// each: twice that, and the copies into the work buffers ran into memory
+// bandwidth, which two cores share), sealed once before the timer
+// starts; between rounds, outside the timer, PE2's
 // inbound SAs start over so that the same sequence numbers pass the
 // replay window again. Each packet is copied into the goroutine's work
 // buffer first (Open decrypts in place), as BenchmarkInbound does.
 // cpu/wall is the process's CPU time over the wall time while timed:
 // about the number of cores the benchmark got (fewer than sas on a
 // loaded machine, which caps the pkts/s ratio); pkts/cpu-s is what each
-// CPU second opened: equal for both if the SAs do not contend.
+// CPU second opened: equal for both if the SAs do not contend;
+// best-round-pkts/s is the fastest round's rate, the one least disturbed
+// by other work on a shared machine.
 func BenchmarkInboundResources(b *testing.B) {
 	for _, sas := range []int{1, 2} {
 		b.Run(map[int]string{1: "sas=1", 2: "sas=2"}[sas], func(b *testing.B) {
@@ -33,7 +37,7 @@ func BenchmarkInboundResources(b *testing.B) {
 	}
 }
 
-const inboundRound = 4096
+const inboundRound = 2048
 
 func benchInboundResources(b *testing.B, sas int) {
 	pe1 := newTestDataplane(b, pe1Resources())
@@ -82,7 +86,7 @@ func benchInboundResources(b *testing.B, sas int) {
 	}
 	b.SetBytes(int64(len(inner) * inboundRound * sas))
 	b.ReportAllocs()
-	var cpu time.Duration
+	var cpu, best time.Duration
 	b.ResetTimer() // the sealing above is not PE2's work
 	for range b.N {
 		b.StopTimer()
@@ -99,10 +103,15 @@ func benchInboundResources(b *testing.B, sas int) {
 		}
 		c0 := cpuTime()
 		b.StartTimer()
+		t0 := time.Now()
 		close(start)
 		wg.Wait()
+		round := time.Since(t0)
 		b.StopTimer()
 		cpu += cpuTime() - c0
+		if best == 0 || round < best {
+			best = round
+		}
 	}
 	dropped.Range(func(lane, why any) bool {
 		b.Fatalf("lane %v: drop %v", lane, why)
@@ -110,6 +119,7 @@ func benchInboundResources(b *testing.B, sas int) {
 	})
 	wall := b.Elapsed()
 	b.ReportMetric(float64(b.N*inboundRound*sas)/wall.Seconds(), "pkts/s")
+	b.ReportMetric(float64(inboundRound*sas)/best.Seconds(), "best-round-pkts/s")
 	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cpu/wall")
 	if cpu > 0 {
 		b.ReportMetric(float64(b.N*inboundRound*sas)/cpu.Seconds(), "pkts/cpu-s")

@@ -75,6 +75,10 @@ func TestResourcesSealByLane(t *testing.T) {
 			t.Errorf("SA %#x (outbound %d): %d packets, want %d", k[0], k[1], got[k], w)
 		}
 	}
+	// The VRF counts add up the lanes' and the SAs' shards.
+	if out, in := pe1.stats().VRFs["red"], pe2.stats().VRFs["red"]; out.OutPackets != 5 || out.OutBytes != 5*200 || in.InPackets != 5 || in.InBytes != 5*200 {
+		t.Errorf("VRF red: pe1 out %d packets %d bytes, pe2 in %d packets %d bytes; want 5 and 1000 each", out.OutPackets, out.OutBytes, in.InPackets, in.InBytes)
+	}
 }
 
 // TestResourcesOneSA: a tunnel without resources seals every lane with

@@ -138,8 +138,7 @@ func (d *dataplane) outboundLane(v *vrf, lane int, buf []byte, off, n int) (pkt 
 	if err != nil {
 		return nil, nil, v.dropOut(dropSealError)
 	}
-	v.cnt.outPackets.Add(1)
-	v.cnt.outBytes.Add(uint64(n))
+	v.cnt.outLanes.add(uint32(lane), n) // each TUN queue's reader in its own shard
 	return pkt, t, dropNone
 }
 
