@@ -87,7 +87,8 @@ func (s *Service) Event(ev ike.Event) {
 		s.log.Info("ike sa up", "peer", ev.Peer, "spi_i", fmt.Sprintf("%016x", ev.SPIi), "spi_r", fmt.Sprintf("%016x", ev.SPIr))
 	case ike.ChildUp:
 		s.log.Info("child sa up", "peer", ev.Peer, "in", fmt.Sprintf("0x%08x", ev.Child.InSPI), "out", fmt.Sprintf("0x%08x", ev.Child.OutSPI),
-			"replaces", fmt.Sprintf("0x%08x", ev.Child.Replaces), "cipher", ev.Child.Cipher.String(), "udp", ev.Child.UDPEncap)
+			"replaces", fmt.Sprintf("0x%08x", ev.Child.Replaces), "cipher", ev.Child.Cipher.String(), "udp", ev.Child.UDPEncap,
+			"resource", ev.Child.Resource)
 	case ike.ChildDown:
 		s.log.Info("child sa down", "peer", ev.Peer, "in", fmt.Sprintf("0x%08x", ev.Child.InSPI), "out", fmt.Sprintf("0x%08x", ev.Child.OutSPI))
 	}
