@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/subtle"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -76,6 +77,23 @@ type Tunnel struct {
 	// the outer header's traffic class, flow label and hop limit are
 	// outside the ICV (RFC 4302 section 3.3.3.1.2).
 	Protocol string `config:"protocol"`
+	// Resources are more SA pairs to the same remote PE for the same
+	// traffic (RFC 9611 per-resource SAs), so that one PE pair uses
+	// every core: the sender seals each flow with one of out and the
+	// resources' outs (by the TUN queue the flow arrives on), and the
+	// receiver opens inbound SPI s on UDP socket s mod its number of
+	// receivers (one per CPU), so consecutive inbound SPIs spread best.
+	// Each SA is explicit: its own SPI and its own key file (never a key
+	// derived from another); an outbound key may serve one SA only,
+	// since two SAs sealing with one key would reuse nonces. Protocol
+	// esp only. Both PEs list the same pairs, out and in swapped.
+	Resources []SAPair `config:"resources"`
+}
+
+// SAPair is one resource's SAs of a Tunnel.
+type SAPair struct {
+	Out SA `config:"out"`
+	In  SA `config:"in"`
 }
 
 // Protocol values.
@@ -154,12 +172,39 @@ func (c *Config) validateIPsec(bad badFunc) {
 		default:
 			bad(p+".protocol", strconv.Quote(t.Protocol), "want esp (the default) or ah (integrity only: labels and customer packets in the clear)")
 		}
-		if t.In.SPI >= 256 {
-			if other, dup := inSPIs[t.In.SPI]; dup {
-				bad(p+".in.spi", fmt.Sprintf("0x%x", t.In.SPI), "already used by %s: inbound SPIs pick the SA and must be unique", other)
+		uniqueIn := func(path string, spi uint32) {
+			if spi < 256 {
+				return
 			}
-			inSPIs[t.In.SPI] = p + ".in.spi"
+			if other, dup := inSPIs[spi]; dup {
+				bad(path, fmt.Sprintf("0x%x", spi), "already used by %s: inbound SPIs pick the SA and must be unique", other)
+			}
+			inSPIs[spi] = path
 		}
+		uniqueIn(p+".in.spi", t.In.SPI)
+		validateResources(bad, p, t, uniqueIn)
+	}
+}
+
+// validateResources checks t's per-resource SA pairs: ESP like the
+// tunnel's own, inbound SPIs unique everywhere (uniqueIn) and outbound
+// SPIs unique in the tunnel. That each outbound key is its own is
+// checked once the keys are read (readKeys).
+func validateResources(bad badFunc, p string, t Tunnel, uniqueIn func(path string, spi uint32)) {
+	if len(t.Resources) > 0 && t.IsAH() {
+		bad(p+".resources", fmt.Sprintf("%d pairs", len(t.Resources)), "need protocol esp: per-resource SAs are for spreading ESP over cores")
+		return
+	}
+	outSPIs := map[uint32]string{t.Out.SPI: p + ".out.spi"}
+	for j, r := range t.Resources {
+		rp := fmt.Sprintf("%s.resources[%d]", p, j)
+		validateSA(bad, rp+".out", r.Out)
+		validateSA(bad, rp+".in", r.In)
+		if other, dup := outSPIs[r.Out.SPI]; dup && r.Out.SPI >= 256 {
+			bad(rp+".out.spi", fmt.Sprintf("0x%x", r.Out.SPI), "already used by %s: each outbound SA of a tunnel has its own SPI", other)
+		}
+		outSPIs[r.Out.SPI] = rp + ".out.spi"
+		uniqueIn(rp+".in.spi", r.In.SPI)
 	}
 }
 
@@ -209,10 +254,16 @@ func (c *Config) readKeys(baseDir string) Errors {
 	var errs Errors
 	for i := range c.IPsec.Tunnels {
 		t := &c.IPsec.Tunnels[i]
-		for _, d := range []struct {
+		type named struct {
 			name string
 			sa   *SA
-		}{{"out", &t.Out}, {"in", &t.In}} {
+		}
+		sas := []named{{"out", &t.Out}, {"in", &t.In}}
+		for j := range t.Resources {
+			r := &t.Resources[j]
+			sas = append(sas, named{fmt.Sprintf("resources[%d].out", j), &r.Out}, named{fmt.Sprintf("resources[%d].in", j), &r.In})
+		}
+		for _, d := range sas {
 			p := fmt.Sprintf("ipsec.tunnels[%d].%s.key-file", i, d.name)
 			text, err := readSecretBytes(baseDir, d.sa.KeyFile)
 			if err != nil {
@@ -233,6 +284,30 @@ func (c *Config) readKeys(baseDir string) Errors {
 			}
 			d.sa.Key = NewKey(key)
 		}
+		errs = append(errs, t.distinctOutKeys(i)...)
+	}
+	return errs
+}
+
+// distinctOutKeys refuses an outbound key that seals for two SAs of
+// tunnel i (its out and its resources' outs): with one key, two
+// sequence spaces would give the same AEAD nonces.
+func (t *Tunnel) distinctOutKeys(i int) Errors {
+	var errs Errors
+	outs := []*SA{&t.Out}
+	names := []string{fmt.Sprintf("ipsec.tunnels[%d].out", i)}
+	for j := range t.Resources {
+		r := &t.Resources[j]
+		path := fmt.Sprintf("ipsec.tunnels[%d].resources[%d].out", i, j)
+		for k, o := range outs {
+			a, b := o.Key.Bytes(), r.Out.Key.Bytes()
+			if a != nil && b != nil && subtle.ConstantTimeCompare(a, b) == 1 {
+				errs = append(errs, &FieldError{Path: path + ".key-file", Value: strconv.Quote(r.Out.KeyFile),
+					Reason: "holds the same key as " + names[k] + ": two outbound SAs with one key would reuse nonces; give each its own key"})
+				break
+			}
+		}
+		outs, names = append(outs, &r.Out), append(names, path)
 	}
 	return errs
 }

@@ -73,6 +73,14 @@ type IKEPeer struct {
 	// DPDInterval is the silence after which the peer is probed
 	// (default 30s).
 	DPDInterval time.Duration `config:"dpd-interval"`
+	// Resources, 2 to MaxResources, asks for per-resource child SAs
+	// (RFC 9611) with this peer: up to this many child SAs with the
+	// same selectors, so that the PE pair spreads over that many cores
+	// each way (one per CPU is a good value). The initiator creates
+	// them if the responder announces support (SA_RESOURCE_INFO); a
+	// responder accepts that many. 0 (the default) or 1: one child SA,
+	// as with a peer that does not support it (strongSwan 5.9).
+	Resources int `config:"resources"`
 }
 
 // Lifetime bounds an SA by time and, for child SAs, by bytes. Soft must come
@@ -207,6 +215,9 @@ func (c *Config) validateIKE(bad badFunc) {
 		}
 		validateIKEPeerCommon(bad, path, p)
 		c.validateIKEProtocol(bad, path, p)
+		if p.Resources < 0 || p.Resources > MaxResources {
+			bad(path+".resources", strconv.Itoa(p.Resources), "must be 0..%d child SAs (0 or 1: one)", MaxResources)
+		}
 	}
 	c.validateAttachments(bad, names, remotes)
 }
@@ -220,6 +231,9 @@ func (c *Config) validateIKEProtocol(bad badFunc, path string, p IKEPeer) {
 			bad(path+".ah-proposals", p.AHProposals[0].String(), "needs protocol: ah (the child SAs are ESP)")
 		}
 	case ProtocolAH:
+		if p.Resources > 1 {
+			bad(path+".resources", strconv.Itoa(p.Resources), "needs protocol: esp (per-resource child SAs are ESP only)")
+		}
 	default:
 		bad(path+".protocol", strconv.Quote(p.Protocol), "want esp (the default) or ah (integrity only: labels and customer packets in the clear)")
 	}
@@ -233,6 +247,9 @@ func refuseAttachmentAH(bad badFunc, path string, p IKEPeer) {
 		bad(path+".protocol", strconv.Quote(p.Protocol), "attachments take ESP only; protocol ah is for ipsec.ike-peers between PEs")
 	}
 }
+
+// MaxResources bounds ipsec.ike-peers[].resources.
+const MaxResources = 16
 
 // validateIKEPeerCommon checks what an IKE peer and an attachment's ike
 // share: identities, authentication and lifetimes.

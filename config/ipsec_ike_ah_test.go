@@ -45,6 +45,7 @@ func TestIKEPeerAHErrors(t *testing.T) {
 		{"ah proposals with esp", ikePeers + "      ah-proposals: [sha256]\n", "ipsec.ike-peers[0].ah-proposals: sha256: needs protocol: ah"},
 		{"a cipher in an ah proposal", ikePeers + "      protocol: ah\n      ah-proposals: [aes128gcm16]\n", `ipsec.ike-peers[0].ah-proposals[0]: "aes128gcm16": "aes128gcm16" is a cipher: AH encrypts nothing`},
 		{"sha384 for ah", ikePeers + "      protocol: ah\n      ah-proposals: [sha384]\n", `ipsec.ike-peers[0].ah-proposals[0]: "sha384": unknown or unsupported algorithm "sha384"`},
+		{"resources with ah", ikePeers + "      protocol: ah\n      resources: 2\n", "ipsec.ike-peers[0].resources: 2: needs protocol: esp"},
 		{"ah on an attachment", attachments + "          protocol: ah\n", `vrfs[1].ipsec-attachments[0].ike.protocol: "ah": attachments take ESP only`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

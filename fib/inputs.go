@@ -81,6 +81,11 @@ func (r *Reconciler) cloneConfig(c Config) Config {
 			retiring = append(retiring, cloneSA(p))
 		}
 		t.RetiringIn = retiring
+		resources := make([]SAPair, 0, len(t.Resources))
+		for _, r := range t.Resources {
+			resources = append(resources, SAPair{Out: cloneSA(r.Out), In: cloneSA(r.In)})
+		}
+		t.Resources = resources
 		out.Tunnels = append(out.Tunnels, t)
 	}
 	for _, a := range c.Attachments {

@@ -129,6 +129,19 @@ type Tunnel struct {
 	// rekey the peer may send on the old SA until it deletes it
 	// (make-before-break), so they stay until their delete arrives.
 	RetiringIn []*SAParams
+	// Resources are more SA pairs of the same tunnel, with the same
+	// traffic (RFC 9611 per-resource SAs): Out and In above are resource
+	// 0, Resources[i] resource i+1. A backend seals each flow with one
+	// outbound SA, chosen by the resource (its TUN queue) the flow
+	// arrives on, so the flow stays in order; each outbound SA has its
+	// own key and sequence space. Empty: one SA per direction.
+	Resources []SAPair
+}
+
+// SAPair is one resource's SAs of a Tunnel: Out seals, In opens; either
+// may be nil while its keys are missing.
+type SAPair struct {
+	Out, In *SAParams
 }
 
 // SAParams are an SA's keys and parameters. The key is secret: String and

@@ -159,6 +159,9 @@ func (dp *dataplane) saDocs() []localapi.SA {
 	var pairs []pair
 	for _, t := range s.Tunnels {
 		pairs = append(pairs, pair{t.Remote, t.Out, t.In})
+		for _, r := range t.Resources { // RFC 9611 per-resource SAs
+			pairs = append(pairs, pair{t.Remote, r.Out, r.In})
+		}
 	}
 	for _, a := range s.Attachments {
 		pairs = append(pairs, pair{a.Remote.Addr(), a.Out, a.In})

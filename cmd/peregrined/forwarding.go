@@ -128,6 +128,11 @@ func fibConfig(cfg *config.Config) fib.Config {
 			ft.In.Cipher, ft.In.AH = 0, t.In.Integrity
 			ft.In.NoAntiReplay = false // AH's window is always on
 		}
+		for _, r := range t.Resources { // ESP only (validated)
+			rp := fib.SAPair{Out: saParams(r.Out, cfg.IPsec.ReplayWindow), In: saParams(r.In, cfg.IPsec.ReplayWindow)}
+			rp.Out.PersistSequence, rp.Out.ResetSequence = true, t.ResetSequence
+			ft.Resources = append(ft.Resources, rp)
+		}
 		fc.Tunnels = append(fc.Tunnels, ft)
 	}
 	return fc

@@ -182,6 +182,9 @@ func tunnelLine(local, remote netip.Addr, t *fib.Tunnel) string {
 	}
 	b.WriteString(" out" + saText(t.Out, false))
 	b.WriteString(" in" + saText(t.In, true))
+	for i, r := range t.Resources {
+		fmt.Fprintf(&b, " resource %d out%s in%s", i+1, saText(r.Out, false), saText(r.In, true))
+	}
 	for _, p := range t.RetiringIn {
 		b.WriteString(" retiring" + saText(p, true))
 	}

@@ -189,9 +189,9 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	b.tunMu.Unlock()
 	errs = append(errs, err)
 	for name := range fresh {
-		for _, q := range b.tuns[name].queues {
+		for lane, q := range b.tuns[name].queues {
 			b.wg.Add(1)
-			go b.readTUN(b.dp.vrfs[name], q)
+			go b.readTUN(b.dp.vrfs[name], lane, q)
 		}
 	}
 	// One read of the host's links, addresses and local routes serves
@@ -278,17 +278,25 @@ func (b *Backend) setLocal(local netip.Addr) error {
 	var next *esptransport.Sockets
 	var err error
 	if local.IsValid() {
-		if next, err = esptransport.Open(local, b.log); err != nil {
+		// One ESP-in-UDP receiver per TUN queue: a peer's per-resource
+		// SAs (RFC 9611) are opened on as many cores (esptransport's
+		// reuseport.go). A kernel that cannot spread gets one.
+		if next, err = esptransport.OpenSpread(local, b.queues, b.log); err != nil && b.queues > 1 {
+			b.log.Warn("cannot spread ESP-in-UDP over several sockets; one receives", "local", local, "err", err)
+			next, err = esptransport.Open(local, b.log)
+		}
+		if err != nil {
 			b.log.Warn("cannot open ESP sockets; tunnels will drop", "local", local, "err", err)
 			next = nil
 		}
 	}
 	b.net.Store(next)
 	if next != nil {
-		b.wg.Add(2)
-		go b.readSocket(next.UDP)
-		go b.readSocket(next.ESP)
-		b.log.Info("ESP sockets open", "local", local, "udp", wire.PortNATT)
+		for _, s := range append(next.Receivers(), next.ESP) {
+			b.wg.Add(1)
+			go b.readSocket(s)
+		}
+		b.log.Info("ESP sockets open", "local", local, "udp", wire.PortNATT, "udp-receivers", len(next.Receivers()))
 	}
 	return errors.Join(err, old.Close(), b.setLocalAH(local))
 }

@@ -37,7 +37,10 @@ const (
 type pad [64]byte
 
 // vrfCounters are one VRF's counters: the outbound half is written by the
-// VRF's TUN reader, the inbound half by the socket readers.
+// VRF's TUN readers (one per queue), the inbound half by the socket
+// readers. The ESP paths, which several goroutines run at once for one
+// VRF, count packets in shards (outLanes by TUN queue, inSAs by SPI);
+// the other paths in outPackets and inPackets. Stats adds them up.
 type vrfCounters struct {
 	outPackets, outBytes atomic.Uint64
 	outDrops             [numDrops]atomic.Uint64
@@ -46,6 +49,38 @@ type vrfCounters struct {
 	inPackets, inBytes   atomic.Uint64
 	inDrops              [numDrops]atomic.Uint64
 	_                    pad
+	outLanes, inSAs      shardedCount
+}
+
+// countShards is how many cache lines a shardedCount spreads over.
+const countShards = 8
+
+// shardedCount is a packet and a byte count that several goroutines add
+// to at once, each in its own shard (cache line), so that counting does
+// not bounce one line between cores on every packet: with per-resource
+// SAs (RFC 9611) one VRF's ESP is opened on several cores, each SA's by
+// the receive socket its SPI picks, and sealed by each TUN queue's
+// reader. A shard by SPI (inbound) or by TUN queue (outbound) keeps
+// those goroutines on different lines.
+type shardedCount [countShards]struct {
+	packets, bytes atomic.Uint64
+	_              [48]byte
+}
+
+// add counts one packet of n bytes in shard k (mod countShards).
+func (c *shardedCount) add(k uint32, n int) {
+	s := &c[k%countShards]
+	s.packets.Add(1)
+	s.bytes.Add(uint64(n))
+}
+
+// sum returns the counts of every shard added up.
+func (c *shardedCount) sum() (packets, bytes uint64) {
+	for i := range c {
+		packets += c[i].packets.Load()
+		bytes += c[i].bytes.Load()
+	}
+	return packets, bytes
 }
 
 // globalCounters count what happens before a packet has a VRF.
@@ -78,9 +113,11 @@ func dropsFrom(c *[numDrops]atomic.Uint64) fib.Drops {
 
 func (v *vrf) stats() fib.VRFCounters {
 	c := &v.cnt
+	outP, outB := c.outLanes.sum()
+	inP, inB := c.inSAs.sum()
 	return fib.VRFCounters{
-		OutPackets: c.outPackets.Load(), OutBytes: c.outBytes.Load(),
-		InPackets: c.inPackets.Load(), InBytes: c.inBytes.Load(),
+		OutPackets: c.outPackets.Load() + outP, OutBytes: c.outBytes.Load() + outB,
+		InPackets: c.inPackets.Load() + inP, InBytes: c.inBytes.Load() + inB,
 		OutDrops: dropsFrom(&c.outDrops), InDrops: dropsFrom(&c.inDrops),
 		ICMPTooBig: c.tooBigSent.Load(),
 	}

@@ -130,6 +130,11 @@ type peer struct {
 type tunnelOut struct {
 	remote netip.Addr
 	sa     *esp.SA // nil: the tunnel has no outbound ESP SA yet
+	// more are the tunnel's other per-resource outbound SAs (RFC 9611,
+	// fib.Tunnel.Resources), beside sa: a packet read from TUN queue q
+	// is sealed by lane q of [sa, more...] (forSeal), so each flow, which
+	// the kernel keeps on one queue, stays on one SA and in order.
+	more []*esp.SA
 	// ah, set instead of sa for an AH tunnel (ah.go), seals toward
 	// remote from src.
 	ah  *ah.SA

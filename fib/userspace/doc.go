@@ -110,10 +110,17 @@
 // its hash (tundev.go); inbound, one goroutine per socket. So each flow's
 // packets stay in order, outbound crypto spreads over the cores as flows
 // do, and no packet changes goroutine on the way. Inbound, all ESP from
-// one PE arrives on one socket (ESP-in-UDP's ports do not vary), so one
-// PE's inbound traffic is opened on one core; spreading a batch over
+// one PE arrives from one address and port; spreading a batch over
 // helper goroutines was measured and did not pay on small machines (see
-// docs/ARCHITECTURE.md).
+// docs/ARCHITECTURE.md). What spreads one PE pair over the cores is
+// per-resource SAs (RFC 9611, fib.Tunnel.Resources): a tunnel with
+// several outbound SAs seals what TUN queue q reads with SA q mod their
+// number (each with its own key and sequence space), and port 4500 is
+// a SO_REUSEPORT group of one socket per TUN queue, each with its
+// reader goroutine, whose BPF program hands ESP to socket SPI mod n
+// (esptransport.OpenSpread). Inbound SAs with consecutive SPIs are
+// thus opened on different cores; a peer with one SA (strongSwan) is
+// served by one socket, as before. Raw ESP stays on one socket.
 //
 // SAs and remote PEs (tunnels.go, hops.go): an SA is made again only for
 // a new key, outbound SAs are held per tunnel (remote PE and SPI), a

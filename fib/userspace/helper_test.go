@@ -50,7 +50,8 @@ const helperWithoutEnv = "PEREGRINE_USERSPACE_HELPER_WITHOUT"
 // as the daemon does when it fails to start before the FIB's first Apply.
 const helperNoApplyEnv = "PEREGRINE_USERSPACE_HELPER_NOAPPLY"
 
-var helperStates = map[string]func() *fib.State{"pe1": pe1State, "pe2": pe2State}
+var helperStates = map[string]func() *fib.State{"pe1": pe1State, "pe2": pe2State,
+	"pe1-resources": pe1Resources, "pe2-resources": pe2Resources} // resources_netns_test.go
 
 func TestHelperPE(t *testing.T) {
 	which := os.Getenv(helperEnv)

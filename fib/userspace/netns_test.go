@@ -193,7 +193,11 @@ func (l *lab) exec(node string, args ...string) string {
 }
 
 // startPE starts a PE's helper and waits until its backend has applied.
-func (l *lab) startPE(pe string) *netns.Process {
+func (l *lab) startPE(pe string) *netns.Process { l.t.Helper(); return l.startPEAs(pe, pe) }
+
+// startPEAs starts a helper in PE pe's namespace that applies
+// helperStates[state].
+func (l *lab) startPEAs(pe, state string) *netns.Process {
 	l.t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -201,7 +205,7 @@ func (l *lab) startPE(pe string) *netns.Process {
 	}
 	p, err := l.node[pe].StartCommand(netns.Command{
 		Path: exe, Args: []string{"-test.run=^TestHelperPE$", "-test.v"},
-		Env: []string{helperEnv + "=" + pe}, LogName: "backend",
+		Env: []string{helperEnv + "=" + state}, LogName: "backend",
 	})
 	if err != nil {
 		l.t.Fatal(err)

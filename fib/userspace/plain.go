@@ -165,6 +165,17 @@ var ownTransport = &vrf{name: "(own transport label)"}
 // a PE's core has none of here), is dropped. The TTL is carried into the inner packet per mode; see the
 // package documentation.
 func (d *dataplane) popToVRF(buf []byte, off, n int, explicitNull bool) (v *vrf, innerOff, innerLen int, why drop) {
+	v, innerOff, innerLen, why = d.popLabel(buf, off, n, explicitNull)
+	if why == dropNone {
+		v.cnt.inPackets.Add(1)
+		v.cnt.inBytes.Add(uint64(innerLen))
+	}
+	return v, innerOff, innerLen, why
+}
+
+// popLabel is popToVRF without counting the delivered packet: the
+// caller counts it (inbound, in its SA's shard).
+func (d *dataplane) popLabel(buf []byte, off, n int, explicitNull bool) (v *vrf, innerOff, innerLen int, why drop) {
 	e, io, il, err := mpls.Pop(buf, off, n)
 	if err != nil {
 		return nil, 0, 0, d.dropIn(dropMalformed)
@@ -209,8 +220,6 @@ func (d *dataplane) popToVRF(buf []byte, off, n int, explicitNull bool) (v *vrf,
 	if inner[ttlAt] <= 1 {
 		return nil, 0, 0, v.dropIn(dropTTLExpired)
 	}
-	v.cnt.inPackets.Add(1)
-	v.cnt.inBytes.Add(uint64(il))
 	return v, io, il, dropNone
 }
 

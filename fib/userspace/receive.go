@@ -45,11 +45,17 @@ func (d *dataplane) inbound(buf []byte, off, n int) (v *vrf, innerOff, innerLen 
 	if lv := d.labeled; lv != nil {
 		// A Gateway's: the kernel's LFIB pops the label, so the
 		// MPLS packet goes to the kernel whole.
-		lv.cnt.inPackets.Add(1)
-		lv.cnt.inBytes.Add(uint64(len(payload)))
+		lv.cnt.inSAs.add(sa.SPI(), len(payload))
 		return lv, po, len(payload), dropNone
 	}
-	return d.popToVRF(buf, po, len(payload), false)
+	v, io, il, why := d.popLabel(buf, po, len(payload), false)
+	if why == dropNone {
+		// By SPI: the receive socket that opens an SA is picked by
+		// SPI (esptransport.OpenSpread), so its goroutine counts in a
+		// shard of its own.
+		v.cnt.inSAs.add(sa.SPI(), il)
+	}
+	return v, io, il, why
 }
 
 // inboundUDP forwards the payload of a datagram received on UDP port 4500,

@@ -46,6 +46,13 @@ const (
 // the packet, having counted the drop; with dropTooBig it may return the
 // tunnel whose MTU (pathMTU) the packet exceeds. It allocates nothing.
 func (d *dataplane) outbound(v *vrf, buf []byte, off, n int) (pkt []byte, to *tunnelOut, why drop) {
+	return d.outboundLane(v, 0, buf, off, n)
+}
+
+// outboundLane is outbound for a packet read from TUN queue lane: a
+// tunnel with several outbound SAs (RFC 9611 resources) seals it with
+// the SA of that lane (tunnelOut.forSeal).
+func (d *dataplane) outboundLane(v *vrf, lane int, buf []byte, off, n int) (pkt []byte, to *tunnelOut, why drop) {
 	if off < labelRoom+esp.Headroom || n < 1 || off+n+outTailroom > len(buf) {
 		return nil, nil, v.dropOut(dropMalformed)
 	}
@@ -127,13 +134,24 @@ func (d *dataplane) outbound(v *vrf, buf []byte, off, n int) (pkt []byte, to *tu
 			return nil, nil, v.dropOut(dropMalformed) // cannot happen: hop checked the labels
 		}
 	}
-	pkt, err := t.sa.Seal(buf, start, off+n-start, esp.NextHeaderMPLS)
+	pkt, err := t.forSeal(lane).Seal(buf, start, off+n-start, esp.NextHeaderMPLS)
 	if err != nil {
 		return nil, nil, v.dropOut(dropSealError)
 	}
-	v.cnt.outPackets.Add(1)
-	v.cnt.outBytes.Add(uint64(n))
+	v.cnt.outLanes.add(uint32(lane), n) // each TUN queue's reader in its own shard
 	return pkt, t, dropNone
+}
+
+// forSeal returns the outbound SA for TUN queue lane: sa for lane 0 or
+// a tunnel of one SA, else lane's SA of [sa, more...], round robin.
+func (t *tunnelOut) forSeal(lane int) *esp.SA {
+	if len(t.more) == 0 || lane <= 0 {
+		return t.sa
+	}
+	if i := lane % (len(t.more) + 1); i > 0 {
+		return t.more[i-1]
+	}
+	return t.sa
 }
 
 func (v *vrf) dropOut(why drop) drop {
@@ -145,7 +163,7 @@ func (v *vrf) dropOut(why drop) drop {
 // until the queue has packets, borrows a batch from the Backend's pool,
 // reads, forwards and sends the batch, and gives the batch back before it
 // waits again, until dev is closed. An idle queue holds no buffer.
-func (b *Backend) readTUN(v *vrf, dev tun.Device) {
+func (b *Backend) readTUN(v *vrf, lane int, dev tun.Device) {
 	defer b.wg.Done()
 	icmpOut := make([][]byte, 1)
 	n := min(batchSize, max(dev.BatchSize(), 1))
@@ -155,7 +173,7 @@ func (b *Backend) readTUN(v *vrf, dev tun.Device) {
 			return // closed: the only error waiting reports
 		}
 		rb := b.batches.get()
-		open := b.forwardBatch(v, dev, rb, n, icmpOut)
+		open := b.forwardBatch(v, lane, dev, rb, n, icmpOut)
 		b.batches.put(rb)
 		if !open {
 			return
@@ -163,9 +181,10 @@ func (b *Backend) readTUN(v *vrf, dev tun.Device) {
 	}
 }
 
-// forwardBatch reads one batch of up to n packets from dev into rb,
-// forwards each and sends them. It returns false once dev is closed.
-func (b *Backend) forwardBatch(v *vrf, dev tun.Device, rb *readBatch, n int, icmpOut [][]byte) bool {
+// forwardBatch reads one batch of up to n packets from dev, queue lane
+// of v's TUN, into rb, forwards each and sends them. It returns false
+// once dev is closed.
+func (b *Backend) forwardBatch(v *vrf, lane int, dev tun.Device, rb *readBatch, n int, icmpOut [][]byte) bool {
 	readBufs := rb.bufs[:n]
 	n, err := dev.Read(readBufs, rb.sizes, outHeadroom)
 	if err != nil {
@@ -184,7 +203,7 @@ func (b *Backend) forwardBatch(v *vrf, dev tun.Device, rb *readBatch, n int, icm
 	send.Reset(socks.GSO())
 	rb.ah.Reset(false)
 	for i := range n {
-		pkt, t, why := b.dp.outbound(v, readBufs[i], outHeadroom, rb.sizes[i])
+		pkt, t, why := b.dp.outboundLane(v, lane, readBufs[i], outHeadroom, rb.sizes[i])
 		switch {
 		case why == dropNone && t.plain != nil:
 			rb.frames.add(v, b.dp, t, readBufs[i], pkt)

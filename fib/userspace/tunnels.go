@@ -69,7 +69,7 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 		if k.att != "" {
 			continue // updateAttachments'
 		}
-		if t := tunnels[k.remote]; t == nil || t.Out == nil || t.Out.IsAH() || t.Out.SPI != k.spi {
+		if t := tunnels[k.remote]; t == nil || !sealsWith(t, k.spi) {
 			h.release()
 			delete(d.outSAs, k)
 		}
@@ -96,9 +96,10 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 				out.sa = h.sa
 				out.extra = extraOverhead(h.sa.Cipher())
 			}
+			errs = append(errs, d.keepResourcesOut(out, t)...)
 		}
 		p.out.Store(out)
-		for _, in := range append([]*fib.SAParams{t.In}, t.RetiringIn...) {
+		for _, in := range inboundOf(t) {
 			if in == nil {
 				continue
 			}
@@ -137,6 +138,60 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 	}
 	d.publishAHIn(wantAHIn)
 	return errs
+}
+
+// sealsWith reports whether t has an outbound ESP SA with SPI spi, of
+// resource 0 or another (fib.Tunnel.Resources).
+func sealsWith(t *fib.Tunnel, spi uint32) bool {
+	if t.Out == nil || t.Out.IsAH() {
+		return false
+	}
+	if t.Out.SPI == spi {
+		return true
+	}
+	for _, r := range t.Resources {
+		if r.Out != nil && !r.Out.IsAH() && r.Out.SPI == spi {
+			return true
+		}
+	}
+	return false
+}
+
+// keepResourcesOut holds the outbound SAs of t's other resources (RFC
+// 9611) and lists them in out.more, beside out.sa, which must be set: a
+// tunnel whose first SA is missing seals nothing. One that cannot be
+// made is left out (its lane's flows go to another SA) and reported.
+// Each has its own key and sequence space, persisted on its own for a
+// manually keyed one: two SAs never share a nonce.
+func (d *dataplane) keepResourcesOut(out *tunnelOut, t *fib.Tunnel) []error {
+	if out.sa == nil {
+		return nil
+	}
+	var errs []error
+	for i, r := range t.Resources {
+		if r.Out == nil || r.Out.IsAH() || r.Out.SPI == t.Out.SPI {
+			continue
+		}
+		h, err := d.keepOutbound(outKey{remote: out.remote, spi: r.Out.SPI}, r.Out)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tunnel %s: resource %d: outbound SA: %w", out.remote, i+1, err))
+			continue
+		}
+		out.more = append(out.more, h.sa)
+		out.extra = max(out.extra, extraOverhead(h.sa.Cipher()))
+	}
+	return errs
+}
+
+// inboundOf lists every inbound SA of t: resource 0's, the other
+// resources', and the retiring ones.
+func inboundOf(t *fib.Tunnel) []*fib.SAParams {
+	in := make([]*fib.SAParams, 0, 1+len(t.Resources)+len(t.RetiringIn))
+	in = append(in, t.In)
+	for _, r := range t.Resources {
+		in = append(in, r.In)
+	}
+	return append(in, t.RetiringIn...)
 }
 
 // keepOutbound returns the outbound SA held for k if p has its key, else

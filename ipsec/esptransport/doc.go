@@ -6,6 +6,10 @@
 // dropped; and the inbound SPI table (InboundTable, inbound.go) that hands
 // each ESP packet to the esp.SA its SPI names.
 //
+// With OpenSpread, port 4500 is a SO_REUSEPORT group of several UDP
+// sockets that a BPF program picks by SPI (reuseport.go), so that a
+// peer's per-resource SAs (RFC 9611) are received on as many goroutines.
+//
 // It is the one owner of UDP port 4500. The userspace fast path
 // (fib/userspace), and through it the kernel backend's ESP gateway, send
 // and receive on a Sockets; IKE sends its NAT-T messages with

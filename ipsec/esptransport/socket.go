@@ -56,41 +56,75 @@ func (s *Socket) Close() error { return s.conn.Close() }
 // 4500 and raw ESP (IP protocol 50).
 type Sockets struct {
 	local netip.Addr
-	UDP   *Socket
-	ESP   *Socket
+	// UDP sends ESP-in-UDP and IKE, and receives; MoreUDP, with
+	// OpenSpread, are the other receivers of its SO_REUSEPORT group
+	// (reuseport.go): each needs a reader of its own.
+	UDP     *Socket
+	MoreUDP []*Socket
+	ESP     *Socket
 }
 
 // Open binds the UDP 4500 and raw ESP sockets to local (raw ESP needs
 // CAP_NET_RAW).
 func Open(local netip.Addr, log *slog.Logger) (*Sockets, error) {
+	return OpenSpread(local, 1, log)
+}
+
+// OpenSpread is Open with receivers UDP sockets on port 4500, a
+// SO_REUSEPORT group that spreads ESP-in-UDP over them by SPI
+// (reuseport.go), so that a peer's per-resource SAs are opened on as
+// many goroutines. One receiver is Open's single socket.
+func OpenSpread(local netip.Addr, receivers int, log *slog.Logger) (*Sockets, error) {
+	if receivers < 1 {
+		return nil, errNoReceivers
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ip := net.IP(local.AsSlice())
-	udpNet, ipNet := "udp4", "ip4:50"
+	ipNet := "ip4:50"
 	if local.Is6() {
-		udpNet, ipNet = "udp6", "ip6:50"
+		ipNet = "ip6:50"
 	}
-	uc, err := net.ListenUDP(udpNet, &net.UDPAddr{IP: ip, Port: wire.PortNATT})
+	ucs, err := listenGroup(netip.AddrPortFrom(local, wire.PortNATT), receivers)
 	if err != nil {
 		return nil, fmt.Errorf("ESP-in-UDP socket: %w", err)
 	}
 	s := &Sockets{local: local}
-	if s.UDP, err = NewSocket(uc, true, false, log); err != nil {
-		uc.Close()
-		return nil, err
+	closeUDP := func() {
+		for _, uc := range ucs {
+			uc.Close()
+		}
+	}
+	for i, uc := range ucs {
+		us, err := NewSocket(uc, true, false, log)
+		if err != nil {
+			closeUDP()
+			return nil, err
+		}
+		if i == 0 {
+			s.UDP = us
+		} else {
+			s.MoreUDP = append(s.MoreUDP, us)
+		}
 	}
 	ic, err := net.ListenIP(ipNet, &net.IPAddr{IP: ip})
 	if err != nil {
-		uc.Close()
+		closeUDP()
 		return nil, fmt.Errorf("raw ESP socket: %w", err)
 	}
 	if s.ESP, err = NewSocket(ic, false, local.Is4(), log); err != nil {
-		uc.Close()
+		closeUDP()
 		ic.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// Receivers are the UDP sockets that receive, UDP first: each needs a
+// reader goroutine.
+func (s *Sockets) Receivers() []*Socket {
+	return append([]*Socket{s.UDP}, s.MoreUDP...)
 }
 
 // NewSocket wraps a bound socket: udp for ESP-in-UDP, hdrIncluded for a
@@ -134,7 +168,11 @@ func (s *Sockets) Close() error {
 	if s == nil {
 		return nil
 	}
-	return errors.Join(s.UDP.conn.Close(), s.ESP.conn.Close())
+	errs := []error{s.UDP.conn.Close(), s.ESP.conn.Close()}
+	for _, u := range s.MoreUDP {
+		errs = append(errs, u.conn.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // SendIKE sends msg to a peer from port 4500 behind the non-ESP marker

@@ -38,6 +38,7 @@ func (sa *ikeSA) sendAuth() {
 		ps = append(ps, CP{Type: CFGRequest, Attrs: []CFGAttr{{Type: AttrInternalIP4Address}, {Type: AttrInternalIP4DNS}}}.Payload())
 	}
 	ps = append(ps, sa.offerChild(c.inSPI, false, c.localTS, c.remoteTS)...)
+	ps = append(ps, sa.offerResources()...)
 	sa.request(&request{x: IKEAuth, payloads: func() []Payload { return ps }, onResponse: sa.handleAuthResponse})
 }
 
@@ -99,6 +100,7 @@ func (sa *ikeSA) handleAuthResponse(m *Message) {
 	}
 	sa.keyChild(c, nil, sa.ni, sa.nr, true)
 	sa.install(c)
+	sa.startResources(m, c)
 }
 
 // handleAuthRequest authenticates the initiator and answers with our
@@ -158,12 +160,12 @@ func (sa *ikeSA) handleAuthRequest(m *Message) []Payload {
 		}
 		ps = append(ps, cp)
 	}
-	_, cps, nerr := sa.answerChild(m, sa.ni, sa.nr, false, 0)
+	_, cps, nerr := sa.answerChild(m, sa.ni, sa.nr, false, 0, false)
 	if nerr != nil {
 		sa.e.log.Warn("first child SA refused", sa.logArgs("err", nerr)...)
 		return append(ps, Notify{Type: nerr.Type, Data: nerr.Data}.Payload())
 	}
-	return append(ps, cps...)
+	return append(append(ps, cps...), sa.answerResources(m)...)
 }
 
 // authFailed logs and reports an authentication failure and drops the SA.

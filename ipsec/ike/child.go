@@ -31,6 +31,9 @@ type childSA struct {
 	// with the nonces of that exchange (RFC 7296 section 2.8.1).
 	peerRekey      *childSA
 	peerNi, peerNr []byte
+	// resource marks an extra per-resource child SA (RFC 9611) and the
+	// children that rekey it: ChildSA.Resource.
+	resource bool
 }
 
 // childInfo is the public view of c, with copies of its keys.
@@ -40,7 +43,7 @@ func (sa *ikeSA) childInfo(c *childSA) ChildSA {
 		InKey: NewKeyMaterial(c.inKey), OutKey: NewKeyMaterial(c.outKey), ESN: c.suite.ESN, Mode: c.mode,
 		Local: sa.local, Remote: sa.remote, UDPEncap: sa.natt && !c.suite.AH,
 		LocalTS: c.localTS, RemoteTS: c.remoteTS, Lifetime: sa.peer.ChildLifetime,
-		Replaces: c.replaces, Created: c.created,
+		Replaces: c.replaces, Created: c.created, Resource: c.resource,
 	}
 	if l := sa.lease; l != nil {
 		info.Client, info.VirtualIP4, info.VirtualIP6 = l.client.String(), l.v4, l.v6
@@ -193,7 +196,7 @@ func narrow(theirs, ours []TrafficSelector) []TrafficSelector {
 // CREATE_CHILD_SA. ni and nr are the exchange's nonces (the IKE SA's for
 // IKE_AUTH); pfs allows a KE payload. It returns the child (installed)
 // and the SA, [KEr], TSi, TSr (and mode notify) payloads, or an error.
-func (sa *ikeSA) answerChild(m *Message, ni, nr []byte, pfs bool, replaces uint32) (*childSA, []Payload, *NotifyError) {
+func (sa *ikeSA) answerChild(m *Message, ni, nr []byte, pfs bool, replaces uint32, resource bool) (*childSA, []Payload, *NotifyError) {
 	sp, ok1 := m.first(PayloadSA)
 	ti, ok2 := m.first(PayloadTSi)
 	tr, ok3 := m.first(PayloadTSr)
@@ -251,8 +254,8 @@ func (sa *ikeSA) answerChild(m *Message, ni, nr []byte, pfs bool, replaces uint3
 		}
 		kePub = dh.public()
 	}
-	c := &childSA{inSPI: sa.newChildSPI(), outSPI: outSPI, suite: suite, mode: sa.peer.Mode,
-		localTS: local, remoteTS: remote, replaces: replaces}
+	c := &childSA{inSPI: sa.childSPI(resource, replaces), outSPI: outSPI, suite: suite, mode: sa.peer.Mode,
+		localTS: local, remoteTS: remote, replaces: replaces, resource: resource}
 	sa.keyChild(c, gir, ni, nr, false)
 	sa.install(c)
 	ps := []Payload{chosenESP(num, suite, c.inSPI)}

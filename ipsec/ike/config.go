@@ -87,6 +87,15 @@ type PeerConfig struct {
 	// then report as VirtualIP4. LocalTS should be 0.0.0.0/0, which the
 	// responder narrows to that address.
 	RequestAddress bool
+	// Resources, above 1, turns on per-resource child SAs (RFC 9611,
+	// resources.go): IKE_AUTH and each extra child carry
+	// SA_RESOURCE_INFO, and an initiator whose peer answers with it
+	// creates child SAs with the same selectors until there are
+	// Resources of them or the peer answers TS_MAX_QUEUE; a responder
+	// accepts that many and answers TS_MAX_QUEUE past them. A peer that
+	// does not announce it (strongSwan 5.9) keeps one child SA. 0 or 1:
+	// off, no notify sent, one child.
+	Resources int
 }
 
 // Defaults: AES-256-GCM and ChaCha20-Poly1305, SHA-256 PRF, X25519 then
@@ -317,6 +326,13 @@ type Config struct {
 	// Initiate fails (unreachable, refused, dead, deleted by the peer) the
 	// engine initiates again (default 10 s). Engine.Delete stops that.
 	RestartAfter time.Duration
+	// ReceiveQueues is how many sockets the dataplane receives
+	// ESP-in-UDP on, a SO_REUSEPORT group that hands SPI s to socket s
+	// mod ReceiveQueues (esptransport.OpenSpread). With per-resource
+	// child SAs the engine picks their inbound SPIs so that each falls
+	// on the least used socket, and a rekey keeps its child's socket.
+	// 0 or 1: SPIs at random.
+	ReceiveQueues int
 	// Ports are the local IKE and NAT-T ports (default 500 and 4500).
 	Port, NATTPort uint16
 }

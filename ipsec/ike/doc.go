@@ -153,6 +153,17 @@
 //     sent after it; the dataplane does not wait for the peer's answer.
 //     Config.MaxChildSAs (8) bounds the child SAs a peer may create on
 //     one IKE SA (NO_ADDITIONAL_SAS past it).
+//   - Per-resource child SAs (RFC 9611, resources.go): with
+//     PeerConfig.Resources above 1, IKE_AUTH carries SA_RESOURCE_INFO
+//     and an initiator whose peer answers with it creates more children
+//     with the same selectors (CREATE_CHILD_SA with the notify) up to
+//     Resources or the peer's TS_MAX_QUEUE; a responder answers
+//     TS_MAX_QUEUE past its own Resources. Each child is rekeyed and
+//     deleted on its own; ChildSA.Resource marks the extra ones, which
+//     the keying service adds to the tunnel's fib.Tunnel.Resources.
+//     Config.ReceiveQueues spreads their inbound SPIs over the
+//     dataplane's receive sockets (SPI mod ReceiveQueues). A peer
+//     without the notify (strongSwan 5.9) keeps one child.
 //   - Keys: ChildSA's keys are KeyMaterial copies that redact themselves;
 //     the engine zeroes its own child keys when a child goes and SK_d,
 //     SK_e and SK_p when an IKE SA goes.

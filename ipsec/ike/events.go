@@ -40,6 +40,11 @@ type ChildSA struct {
 	// on the old one until its ChildSADeleted event.
 	Replaces uint32
 	Created  time.Time
+	// Resource marks an extra per-resource child SA (RFC 9611),
+	// negotiated beside the peer's first child with the same selectors,
+	// or a rekey of one: the dataplane seals with it alongside the
+	// others (fib.Tunnel.Resources) instead of replacing them.
+	Resource bool
 	// Client, VirtualIP4 and VirtualIP6 are set for a remote-access
 	// host (PeerConfig.RemoteAccess): its identity and leased addresses,
 	// the only ones RemoteTS holds.

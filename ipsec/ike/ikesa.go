@@ -73,6 +73,9 @@ type ikeSA struct {
 	// children moved to the successor, and further CREATE_CHILD_SA
 	// requests on it are refused (the peer should only delete it).
 	replaced bool
+	// peerResources: the peer announced per-resource child SAs (RFC
+	// 9611) in IKE_AUTH (resources.go).
+	peerResources bool
 }
 
 // request is one of our requests, queued or in flight (window size 1,

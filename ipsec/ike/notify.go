@@ -25,6 +25,9 @@ const (
 	NotifyInvalidSelectors           NotifyType = 39
 	NotifyTemporaryFailure           NotifyType = 43
 	NotifyChildSANotFound            NotifyType = 44
+	// NotifyTSMaxQueue: the responder will not create more per-resource
+	// child SAs with these selectors (RFC 9611 section 4).
+	NotifyTSMaxQueue NotifyType = 48
 
 	NotifyInitialContact       NotifyType = 16384
 	NotifySetWindowSize        NotifyType = 16385
@@ -38,6 +41,9 @@ const (
 	// NotifySignatureHashAlgorithms lists the hashes a peer verifies
 	// signatures with (RFC 7427 section 4), sent in IKE_SA_INIT.
 	NotifySignatureHashAlgorithms NotifyType = 16431
+	// NotifySAResourceInfo marks a child SA as one of a group with the
+	// same selectors, each on its own resource (RFC 9611 section 4).
+	NotifySAResourceInfo NotifyType = 16444
 )
 
 var notifyNames = map[NotifyType]string{
@@ -68,6 +74,8 @@ var notifyNames = map[NotifyType]string{
 	NotifyESPTFCPaddingNotSupp:       "ESP_TFC_PADDING_NOT_SUPPORTED",
 	NotifyNonFirstFragsAlso:          "NON_FIRST_FRAGMENTS_ALSO",
 	NotifySignatureHashAlgorithms:    "SIGNATURE_HASH_ALGORITHMS",
+	NotifyTSMaxQueue:                 "TS_MAX_QUEUE",
+	NotifySAResourceInfo:             "SA_RESOURCE_INFO",
 }
 
 func (t NotifyType) String() string {

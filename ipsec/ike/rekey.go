@@ -33,7 +33,8 @@ func (sa *ikeSA) rekeyChildGroup(old *childSA, g DHGroup) {
 	old.state = childRekeying
 	pfs := g != DHNone
 	ni := sa.e.nonce()
-	nc := &childSA{inSPI: sa.newChildSPI(), localTS: old.localTS, remoteTS: old.remoteTS, replaces: old.inSPI}
+	nc := &childSA{inSPI: sa.childSPI(old.resource, old.inSPI), localTS: old.localTS, remoteTS: old.remoteTS,
+		replaces: old.inSPI, resource: old.resource}
 	var dh keyShare
 	ps := []Payload{Notify{Protocol: sa.peer.childProto(), SPI: be32(old.inSPI), Type: NotifyRekeySA}.Payload()}
 	offer := sa.offerChild(nc.inSPI, pfs, nc.localTS, nc.remoteTS)
@@ -53,7 +54,6 @@ func (sa *ikeSA) rekeyChildGroup(old *childSA, g DHGroup) {
 }
 
 func (sa *ikeSA) childRekeyed(m *Message, old, nc *childSA, ni []byte, dh keyShare, g DHGroup) {
-	pfs := g != DHNone
 	retry := func(why any) {
 		delete(sa.e.inSPIs, nc.inSPI)
 		sa.e.log.Warn("child SA rekey failed; will retry", sa.logArgs("in_spi", hex32(old.inSPI), "err", why)...)
@@ -72,34 +72,11 @@ func (sa *ikeSA) childRekeyed(m *Message, old, nc *childSA, ni []byte, dh keySha
 			return
 		}
 	}
-	if nerr := sa.acceptChild(m, nc, pfs); nerr != nil {
-		retry(nerr)
+	nr, why := sa.finishChild(m, nc, ni, dh, g)
+	if why != nil {
+		retry(why)
 		return
 	}
-	if nc.suite.DH != g {
-		retry("responder chose a DH group other than our KE's")
-		return
-	}
-	np, ok := m.first(PayloadNonce)
-	nr, err := ParseNonce(np.Body)
-	if !ok || err != nil {
-		retry("response without a valid nonce")
-		return
-	}
-	var gir []byte
-	if pfs {
-		kp, ok := m.first(PayloadKE)
-		ke, err := ParseKE(kp.Body)
-		if !ok || err != nil || ke.Group != nc.suite.DH {
-			retry("response without a valid KE")
-			return
-		}
-		if gir, err = dh.shared(ke.Data); err != nil {
-			retry(err)
-			return
-		}
-	}
-	sa.keyChild(nc, gir, ni, nr, true)
 	sa.install(nc)
 	if x := old.peerRekey; x != nil && lowestNonce(ni, nr, old.peerNi, old.peerNr) {
 		// Collision, and ours holds the lowest nonce: our new SA is the
@@ -113,6 +90,37 @@ func (sa *ikeSA) childRekeyed(m *Message, old, nc *childSA, ni []byte, dh keySha
 	if sa.e.inSPIs[old.inSPI] == old { // not expired meanwhile (expireChild deleted it)
 		sa.deleteChild(old)
 	}
+}
+
+// finishChild checks the responder's answer to our CREATE_CHILD_SA for
+// nc (SA, Nr, [KEr,] TSi, TSr) and keys nc, which it does not install.
+// It returns the responder's nonce, or why the answer is refused.
+func (sa *ikeSA) finishChild(m *Message, nc *childSA, ni []byte, dh keyShare, g DHGroup) (nr []byte, why any) {
+	pfs := g != DHNone
+	if nerr := sa.acceptChild(m, nc, pfs); nerr != nil {
+		return nil, nerr
+	}
+	if nc.suite.DH != g {
+		return nil, "responder chose a DH group other than our KE's"
+	}
+	np, ok := m.first(PayloadNonce)
+	nr, err := ParseNonce(np.Body)
+	if !ok || err != nil {
+		return nil, "response without a valid nonce"
+	}
+	var gir []byte
+	if pfs {
+		kp, ok := m.first(PayloadKE)
+		ke, err := ParseKE(kp.Body)
+		if !ok || err != nil || ke.Group != nc.suite.DH {
+			return nil, "response without a valid KE"
+		}
+		if gir, err = dh.shared(ke.Data); err != nil {
+			return nil, err
+		}
+	}
+	sa.keyChild(nc, gir, ni, nr, true)
+	return nr, nil
 }
 
 // handleCreateChild answers CREATE_CHILD_SA: an IKE SA rekey (SA of
@@ -142,6 +150,12 @@ func (sa *ikeSA) handleCreateChild(m *Message) []Payload {
 			return []Payload{Notify{Protocol: n.Protocol, SPI: n.SPI, Type: NotifyChildSANotFound}.Payload()}
 		}
 	}
+	_, resource := m.notify(NotifySAResourceInfo)
+	if resource && old == nil {
+		if nerr := sa.admitResource(m); nerr != nil {
+			return []Payload{Notify{Type: nerr.Type}.Payload()}
+		}
+	}
 	if len(sa.children) >= sa.e.cfg.MaxChildSAs {
 		sa.e.log.Warn("CREATE_CHILD_SA refused: too many child SAs", sa.logArgs("children", len(sa.children), "max", sa.e.cfg.MaxChildSAs)...)
 		return []Payload{Notify{Type: NotifyNoAdditionalSAs}.Payload()}
@@ -149,9 +163,9 @@ func (sa *ikeSA) handleCreateChild(m *Message) []Payload {
 	nr := sa.e.nonce()
 	replaces := uint32(0)
 	if old != nil {
-		replaces = old.inSPI
+		replaces, resource = old.inSPI, old.resource
 	}
-	c, ps, nerr := sa.answerChild(m, ni, nr, true, replaces)
+	c, ps, nerr := sa.answerChild(m, ni, nr, true, replaces, resource)
 	if nerr != nil {
 		sa.e.log.Info("CREATE_CHILD_SA refused", sa.logArgs("err", nerr)...)
 		return []Payload{Notify{Type: nerr.Type, Data: nerr.Data}.Payload()}
@@ -162,6 +176,9 @@ func (sa *ikeSA) handleCreateChild(m *Message) []Payload {
 		} else {
 			old.state = childRekeyed // the peer will delete it
 		}
+	}
+	if resource && old == nil {
+		ps = append(ps, resourceInfo())
 	}
 	// Nr goes right after SA.
 	return append([]Payload{ps[0], NoncePayload(nr)}, ps[1:]...)

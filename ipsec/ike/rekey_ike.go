@@ -107,6 +107,7 @@ func (sa *ikeSA) adopt(old *ikeSA) {
 		sa.children = append(sa.children, c)
 	}
 	old.children = nil
+	sa.peerResources = sa.peerResources || old.peerResources
 	if old.lease != nil {
 		sa.lease, sa.client, old.lease = old.lease, old.client, nil
 	}

@@ -87,7 +87,8 @@ func (s *Service) Event(ev ike.Event) {
 		s.log.Info("ike sa up", "peer", ev.Peer, "spi_i", fmt.Sprintf("%016x", ev.SPIi), "spi_r", fmt.Sprintf("%016x", ev.SPIr))
 	case ike.ChildUp:
 		s.log.Info("child sa up", "peer", ev.Peer, "in", fmt.Sprintf("0x%08x", ev.Child.InSPI), "out", fmt.Sprintf("0x%08x", ev.Child.OutSPI),
-			"replaces", fmt.Sprintf("0x%08x", ev.Child.Replaces), "cipher", ev.Child.Transform(), "udp", ev.Child.UDPEncap)
+			"replaces", fmt.Sprintf("0x%08x", ev.Child.Replaces), "cipher", ev.Child.Transform(), "udp", ev.Child.UDPEncap,
+			"resource", ev.Child.Resource)
 	case ike.ChildDown:
 		s.log.Info("child sa down", "peer", ev.Peer, "in", fmt.Sprintf("0x%08x", ev.Child.InSPI), "out", fmt.Sprintf("0x%08x", ev.Child.OutSPI))
 	}
@@ -145,47 +146,109 @@ func newestFirst(cs map[uint32]*child) []*child {
 	return sorted
 }
 
-// tunnel is a peer's tunnel: the newest live child opens, and seals once
-// it is OutSwitchDelay old (the previous live one seals until then);
-// every other child only opens, in RetiringIn.
+// tunnel is a peer's tunnel. Its children fall into lanes (lanes): the
+// first child and every child that replaces it in one, and each extra
+// per-resource child (RFC 9611, ike.ChildSA.Resource) with its rekeys in
+// one of its own. In each lane the newest live child opens, and seals
+// once it is OutSwitchDelay old (the previous live one seals until
+// then); every other child only opens, in RetiringIn. The first lane
+// with a live child gives Out and In, the others fib.Tunnel.Resources.
+// Without per-resource children there is one lane: one SA pair.
 func (s *Service) tunnel(remote netip.Addr, cs map[uint32]*child, now time.Time) fib.Tunnel {
 	sorted := newestFirst(cs)
-	live := sorted[:0:0]
-	for _, c := range sorted {
-		if !c.retired {
-			live = append(live, c)
-		}
-	}
 	window := s.opts.ReplayWindow
 	t := fib.Tunnel{Remote: remote, UDP: sorted[0].sa.UDPEncap}
-	if len(live) > 0 {
-		cur := live[0].sa
-		// Seal with the newest child only once the peer has had time to
-		// install it (OutSwitchDelay after our FIB installed it); until
-		// then the previous one, which the peer still opens. The newest
-		// child's inbound SA is open at once. With none installed that
-		// long, the oldest live one, which the peer has had longest.
-		seal := live[len(live)-1].sa
-		for _, c := range live {
-			if !c.installed.IsZero() && now.Sub(c.installed) >= s.opts.OutSwitchDelay {
-				seal = c.sa
-				break
-			}
+	opened := map[uint32]bool{}
+	for _, lane := range lanes(cs, sorted) {
+		pair, udp, ok := s.lanePair(lane, now, t.In == nil)
+		if !ok {
+			continue
 		}
-		t.UDP = cur.UDPEncap
-		t.Out = ahParams(saParams(seal.OutConfig(), window), seal)
-		t.In = ahParams(saParams(cur.InConfig(window), window), cur)
+		opened[pair.In.SPI] = true
+		if t.In == nil {
+			t.UDP, t.Out, t.In = udp, pair.Out, pair.In
+			continue
+		}
+		t.Resources = append(t.Resources, pair)
 	}
 	// With no live child (every one retired: at a hard limit, its delete
 	// under way) nothing seals: traffic to the PE is dropped, never sent
 	// in clear, until a new child comes up.
 	for _, old := range sorted {
-		if t.In != nil && old.sa.InSPI == t.In.SPI {
+		if opened[old.sa.InSPI] {
 			continue
 		}
 		t.RetiringIn = append(t.RetiringIn, ahParams(saParams(old.sa.InConfig(window), window), old.sa))
 	}
 	return t
+}
+
+// lanePair is the SA pair of one lane (its children newest first): the
+// newest live child opens; the newest live one OutSwitchDelay old seals
+// (the peer has had time to install it), or, with none that old, the
+// oldest live one, which the peer has had longest. An extra lane's only
+// child seals only once OutSwitchDelay old (first is false): until then
+// its flows stay on the other lanes' SAs. ok is false for a lane with no
+// live child.
+func (s *Service) lanePair(lane []*child, now time.Time, first bool) (p fib.SAPair, udp bool, ok bool) {
+	var live []*child
+	for _, c := range lane {
+		if !c.retired {
+			live = append(live, c)
+		}
+	}
+	if len(live) == 0 {
+		return p, false, false
+	}
+	window := s.opts.ReplayWindow
+	cur := live[0].sa
+	var seal *ike.ChildSA
+	for _, c := range live {
+		if !c.installed.IsZero() && now.Sub(c.installed) >= s.opts.OutSwitchDelay {
+			seal = &c.sa
+			break
+		}
+	}
+	if seal == nil && (first || len(live) > 1) {
+		seal = &live[len(live)-1].sa
+	}
+	p.In = ahParams(saParams(cur.InConfig(window), window), cur)
+	if seal != nil {
+		p.Out = ahParams(saParams(seal.OutConfig(), window), *seal)
+	}
+	return p, cur.UDPEncap, true
+}
+
+// lanes groups cs's children (sorted, newest first) by lane, each lane
+// newest first: the children that are not per-resource ones in the
+// first, each per-resource child with those that replace it in another.
+// The extra lanes are in the order their oldest child was created, so
+// that a lane keeps its place in fib.Tunnel.Resources across rekeys.
+func lanes(cs map[uint32]*child, sorted []*child) [][]*child {
+	root := func(c *child) uint32 {
+		for c.sa.Resource {
+			prev := cs[c.sa.Replaces]
+			if c.sa.Replaces == 0 || prev == nil || !prev.sa.Resource {
+				return c.sa.InSPI
+			}
+			c = prev
+		}
+		return 0 // the first lane
+	}
+	byRoot := map[uint32][]*child{}
+	var order []uint32
+	for i := len(sorted) - 1; i >= 0; i-- { // oldest first: roots in creation order
+		r := root(sorted[i])
+		if _, ok := byRoot[r]; !ok && r != 0 {
+			order = append(order, r)
+		}
+		byRoot[r] = append([]*child{sorted[i]}, byRoot[r]...)
+	}
+	out := [][]*child{byRoot[0]}
+	for _, r := range order {
+		out = append(out, byRoot[r])
+	}
+	return out
 }
 
 // saParams is the FIB's form of an SA the engine keyed. Every SA carries

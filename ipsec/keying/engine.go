@@ -3,6 +3,7 @@ package keying
 import (
 	"log/slog"
 	"net/netip"
+	"runtime"
 
 	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/ipsec/ike"
@@ -10,7 +11,10 @@ import (
 
 // EngineConfig translates the configuration's IKE peers for the engine.
 func EngineConfig(cfg *config.Config, log *slog.Logger) ike.Config {
-	ec := ike.Config{Logger: log}
+	// The userspace dataplane receives ESP-in-UDP on one socket per TUN
+	// queue, one per CPU (fib/userspace's tunQueues): per-resource
+	// children's inbound SPIs are spread over them.
+	ec := ike.Config{Logger: log, ReceiveQueues: runtime.GOMAXPROCS(0)}
 	encap := cfg.IPsec.Encapsulation == "udp"
 	for _, p := range cfg.IPsec.IKEPeers {
 		pc := peerConfig(p.Name, p, encap)
@@ -19,7 +23,14 @@ func EngineConfig(cfg *config.Config, log *slog.Logger) ike.Config {
 			// AH is IP protocol 51, never in UDP (ike.PeerConfig.AH).
 			pc.AH, pc.ForceUDPEncap = p.AHProposals, false
 		}
+		pc.Resources = p.Resources
+		// Each resource's child and its successor while rekeying, and
+		// one more for a rekey collision: room beyond the default 8.
+		ec.MaxChildSAs = max(ec.MaxChildSAs, 2*p.Resources+1)
 		ec.Peers = append(ec.Peers, pc)
+	}
+	if ec.MaxChildSAs <= 8 {
+		ec.MaxChildSAs = 0 // the engine's default
 	}
 	for _, v := range cfg.VRFs {
 		for _, a := range v.IPsecAttachments {
