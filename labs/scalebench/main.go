@@ -41,7 +41,12 @@ func main() {
 	bin := flag.String("peregrined", "bin/peregrined", "the peregrined binary")
 	out := flag.String("out", "build/bench-scale", "directory for scale.csv and scale.png")
 	timeout := flag.Duration("timeout", 30*time.Minute, "longest bring-up or reload to wait for")
+	pes := flag.Int("pes", 0, "run the many-PE lab with this many PEs instead (pes.go)")
+	vrfsPerPE := flag.Int("vrfs-per-pe", 50, "VRFs on each PE of the many-PE lab")
 	flag.Parse()
+	if *pes != 0 {
+		os.Exit(mainPEsFlags(*pes, *vrfsPerPE, *bin, *out, *timeout))
+	}
 	var counts []int
 	for _, f := range strings.Fields(*vrfsFlag) {
 		n, err := strconv.Atoi(f)
