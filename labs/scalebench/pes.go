@@ -24,10 +24,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/peregrine-net/peregrine/labs/netns"
@@ -62,6 +64,8 @@ type meshResult struct {
 	PERows      []peRow
 	RRs         []rrRow
 	Pings       []pingResult
+	Wire        wireCounts // on the core during the pings
+	Timeline    []tick     // sampled while converging
 	PingsOK     int
 	IsolationOK bool
 }
@@ -118,20 +122,16 @@ func runPEs(ctx context.Context, log *slog.Logger, bin string, pes, vrfs int, ti
 		rrCPU0[i], _ = cpuTime(rr.Process().Pid())
 	}
 
+	// A cold start of the whole network: every PE started at once.
 	start := time.Now()
-	procs := make([]*netns.Process, pes)
-	apis := make([]*apiClient, pes)
-	for p := 1; p <= pes; p++ {
-		sock := filepath.Join(lab.Dir(), fmt.Sprintf("pe%d.sock", p))
-		apis[p-1] = newAPIClient(sock)
-		if procs[p-1], err = peers.StartPeregrined(m.pe[p-1], bin, peMeshConfig(p, pes, vrfs, sock, lab.Dir())); err != nil {
-			return r, err
-		}
+	procs, apis, err := spawnPEs(m, bin)
+	if err != nil {
+		return r, err
 	}
 	r.Spawn = time.Since(start)
 	progress("%d peregrined spawned in %.1fs; waiting for convergence", pes, r.Spawn.Seconds())
 
-	if r.PERows, err = waitConverged(ctx, m, procs, apis, start, timeout, progress); err != nil {
+	if r.PERows, r.Timeline, err = waitConverged(ctx, m, rrs, procs, apis, start, timeout, progress); err != nil {
 		return r, err
 	}
 	for _, row := range r.PERows { // the slowest PE's time
@@ -153,8 +153,15 @@ func runPEs(ctx context.Context, log *slog.Logger, bin string, pes, vrfs int, ti
 	for i := range r.PERows {
 		r.PERows[i].Heap, r.PERows[i].Goroutines, _ = goMetrics(ctx, m.pe[i])
 	}
-	progress("pinging across")
+	progress("pinging across, tcpdump on the core")
+	capture, err := startCoreCapture(ctx, m.core)
+	if err != nil {
+		return r, err
+	}
 	r.Pings = meshPings(ctx, m)
+	if r.Wire, err = capture.stop(ctx); err != nil {
+		return r, err
+	}
 	r.IsolationOK = true
 	for _, p := range r.Pings {
 		if p.ok() {
@@ -165,6 +172,26 @@ func runPEs(ctx context.Context, log *slog.Logger, bin string, pes, vrfs int, ti
 		}
 	}
 	return r, nil
+}
+
+// spawnPEs starts every PE's peregrined at once (peers.StartPeregrined
+// checks each config first, `peregrined -check`, then spawns).
+func spawnPEs(m *meshLab, bin string) ([]*netns.Process, []*apiClient, error) {
+	procs := make([]*netns.Process, m.pes)
+	apis := make([]*apiClient, m.pes)
+	errs := make([]error, m.pes)
+	var wg sync.WaitGroup
+	for p := 1; p <= m.pes; p++ {
+		sock := filepath.Join(m.lab.Dir(), fmt.Sprintf("pe%d.sock", p))
+		apis[p-1] = newAPIClient(sock)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			procs[p-1], errs[p-1] = peers.StartPeregrined(m.pe[p-1], bin, peMeshConfig(p, m.pes, m.vrfs, sock, m.lab.Dir()))
+		}()
+	}
+	wg.Wait()
+	return procs, apis, errors.Join(errs...)
 }
 
 // startRRs starts one FRR bgpd per RR node, every PE its client.
@@ -195,8 +222,9 @@ func readRR(ctx context.Context, rr *peers.FRR) (rrCounters, error) {
 // waitConverged polls every PE not yet converged once a second, printing
 // progress every 10 s, until all are or timeout; a PE that exits fails
 // the run with its log.
-func waitConverged(ctx context.Context, m *meshLab, procs []*netns.Process, apis []*apiClient, start time.Time,
-	timeout time.Duration, progress func(string, ...any)) ([]peRow, error) {
+func waitConverged(ctx context.Context, m *meshLab, rrs []*peers.FRR, procs []*netns.Process, apis []*apiClient, start time.Time,
+	timeout time.Duration, progress func(string, ...any)) ([]peRow, []tick, error) {
+	var timeline []tick
 	rows := make([]peRow, m.pes)
 	last := make([]meshProgress, m.pes)
 	done := 0
@@ -207,7 +235,7 @@ func waitConverged(ctx context.Context, m *meshLab, procs []*netns.Process, apis
 				continue
 			}
 			if exited, xerr := procs[i].Exited(); exited {
-				return nil, fmt.Errorf("pe%d: peregrined exited (%v)\n%s", i+1, xerr, procs[i].LogTail(20))
+				return nil, nil, fmt.Errorf("pe%d: peregrined exited (%v)\n%s", i+1, xerr, procs[i].LogTail(20))
 			}
 			g, err := readProgress(ctx, apis[i], m.pe[i], m.pes)
 			if err != nil {
@@ -220,16 +248,21 @@ func waitConverged(ctx context.Context, m *meshLab, procs []*netns.Process, apis
 				done++
 			}
 		}
+		tk := tick{T: time.Since(start), Converged: done}
+		for i, g := range last {
+			if rows[i].Converged > 0 {
+				g = meshProgress{fullVRFs: m.vrfs, tunRoutes: rows[i].TUNRoutes}
+			}
+			tk.FullVRFs, tk.TUNRoutes = tk.FullVRFs+g.fullVRFs, tk.TUNRoutes+g.tunRoutes
+		}
+		for _, rr := range rrs {
+			c, _ := readRR(ctx, rr)
+			tk.RR = append(tk.RR, c)
+		}
+		timeline = append(timeline, tk)
+		full, tun := tk.FullVRFs, tk.TUNRoutes
 		if time.Since(lastPrint) >= 10*time.Second || done == m.pes {
 			lastPrint = time.Now()
-			full, tun := 0, 0
-			for i, g := range last {
-				if rows[i].Converged > 0 {
-					full, tun = full+m.vrfs, tun+rows[i].TUNRoutes
-					continue
-				}
-				full, tun = full+g.fullVRFs, tun+g.tunRoutes
-			}
 			progress("%d/%d PEs converged; VRFs complete %d/%d; TUN routes %d/%d",
 				done, m.pes, full, m.pes*m.vrfs, tun, m.pes*m.vrfs*(m.pes-1))
 		}
@@ -243,13 +276,45 @@ func waitConverged(ctx context.Context, m *meshLab, procs []*netns.Process, apis
 					stuck = append(stuck, fmt.Sprintf("pe%d: %d/%d VRFs, %d TUN routes, unprotected %q", i+1, g.fullVRFs, m.vrfs, g.tunRoutes, g.unprotoVRF))
 				}
 			}
-			return nil, fmt.Errorf("not converged after %v: %v", timeout, stuck)
+			return nil, nil, fmt.Errorf("not converged after %v: %v", timeout, stuck)
 		}
-		if err := waitTick(ctx, time.Second); err != nil {
-			return nil, err
+		if err := waitTick(ctx, pollEvery); err != nil {
+			return nil, nil, err
 		}
 	}
-	return rows, nil
+	return rows, timeline, nil
+}
+
+// pollEvery is the convergence poll's period, the resolution of the
+// convergence times: each round costs an API call and an `ip route` per
+// PE not yet converged and a vtysh per RR, CPU the PEs share.
+const pollEvery = 250 * time.Millisecond
+
+// tick is one convergence poll: PEs converged, VRFs complete and TUN
+// routes over all PEs, and each RR's UPDATE counters.
+type tick struct {
+	T                              time.Duration
+	Converged, FullVRFs, TUNRoutes int
+	RR                             []rrCounters
+}
+
+// peakUpdates is RR rr's highest UPDATE rate (received plus sent) over
+// any window of at least a second between two ticks.
+func peakUpdates(ts []tick, rr int) float64 {
+	var peak float64
+	j := 0
+	for i := range ts {
+		for j+1 < i && ts[i].T-ts[j+1].T >= time.Second {
+			j++
+		}
+		dt := (ts[i].T - ts[j].T).Seconds()
+		if dt < 1 || rr >= len(ts[i].RR) || rr >= len(ts[j].RR) {
+			continue
+		}
+		n := ts[i].RR[rr].updatesRecv + ts[i].RR[rr].updatesSent - ts[j].RR[rr].updatesRecv - ts[j].RR[rr].updatesSent
+		peak = max(peak, float64(n)/dt)
+	}
+	return peak
 }
 
 // settledMeshStatus reads every PE's RSS and threads once a second, up to

@@ -42,20 +42,25 @@ func (r meshResult) summary() [][2]string {
 	s := [][2]string{
 		{"pes", strconv.Itoa(r.PEs)}, {"vrfs_per_pe", strconv.Itoa(r.VRFs)},
 		{"lab_build_s", secs(r.LabBuild)}, {"spawn_s", secs(r.Spawn)}, {"converge_s", secs(r.Converge)},
+		{"converge_after_spawn_s", secs(r.Converge - r.Spawn)},
 	}
-	for _, rr := range r.RRs {
+	for i, rr := range r.RRs {
 		s = append(s,
 			[2]string{rr.Name + "_updates_in", strconv.FormatInt(rr.UpdatesRecv, 10)},
 			[2]string{rr.Name + "_updates_out", strconv.FormatInt(rr.UpdatesSent, 10)},
 			[2]string{rr.Name + "_updates_in_per_s", perSecond(rr.UpdatesRecv, r.Converge)},
-			[2]string{rr.Name + "_updates_out_per_s", perSecond(rr.UpdatesSent, r.Converge)})
+			[2]string{rr.Name + "_updates_out_per_s", perSecond(rr.UpdatesSent, r.Converge)},
+			[2]string{rr.Name + "_updates_peak_per_s", strconv.FormatFloat(peakUpdates(r.Timeline, i), 'f', 1, 64)})
 	}
 	return append(s,
 		[2]string{"rss_median_mb", mib(rssMed)}, [2]string{"rss_max_mb", mib(rssMax)},
 		[2]string{"heap_median_mb", mib(heapMed)}, [2]string{"heap_max_mb", mib(heapMax)},
 		[2]string{"cpu_pes_s", secs(peCPU)}, [2]string{"cpu_rrs_s", secs(rrCPU)},
 		[2]string{"pings_ok", fmt.Sprintf("%d/%d", r.PingsOK, len(r.Pings))},
-		[2]string{"isolation", map[bool]string{true: "ok", false: "LEAK"}[r.IsolationOK]})
+		[2]string{"isolation", map[bool]string{true: "ok", false: "LEAK"}[r.IsolationOK]},
+		[2]string{"core_esp_packets", strconv.Itoa(r.Wire.ESP)},
+		[2]string{"core_plain_packets", strconv.Itoa(r.Wire.Plain)},
+		[2]string{"verdict", map[bool]string{true: "ok", false: "FAIL"}[r.ok()]})
 }
 
 var peColumns = []string{"pe", "converged_s", "cpu_s", "rss_mb", "heap_mb", "threads", "goroutines", "tun_routes"}
@@ -77,6 +82,7 @@ func printMesh(w io.Writer, r meshResult) {
 		}
 		fmt.Fprintln(w)
 	}
+	fmt.Fprintf(w, "core during the pings: %v packets (tcpdump, every packet at two bridge ports)\n", r.Wire)
 	for _, p := range r.Pings {
 		verdict := "ok"
 		if !p.ok() {
@@ -90,9 +96,43 @@ func printMesh(w io.Writer, r meshResult) {
 	}
 }
 
-// writeMeshCSVs writes OUT/pes-summary.csv (one row) and OUT/pes.csv (one
-// row per PE).
+// ok is the run's verdict: every ping answered at the right CE and none
+// at its twin, and on the core ESP and nothing plain: at least a request
+// and a reply per echo answered, each seen at two bridge ports.
+func (r meshResult) ok() bool {
+	replies := 0
+	for _, p := range r.Pings {
+		replies += p.Received
+	}
+	return len(r.Pings) > 0 && r.PingsOK == len(r.Pings) && r.IsolationOK && r.Wire.Plain == 0 && r.Wire.ESP >= 4*replies
+}
+
+var timelineColumns = []string{"t_s", "pes_converged", "vrfs_complete", "tun_routes", "rr1_updates", "rr2_updates"}
+
+// timelineRows are the convergence ticks, each RR's UPDATEs (received plus
+// sent) counted from the first tick.
+func timelineRows(ts []tick) [][]string {
+	rows := [][]string{timelineColumns}
+	for _, t := range ts {
+		row := []string{secs(t.T), strconv.Itoa(t.Converged), strconv.Itoa(t.FullVRFs), strconv.Itoa(t.TUNRoutes)}
+		for rr := range 2 {
+			n := int64(0)
+			if rr < len(t.RR) && rr < len(ts[0].RR) {
+				n = t.RR[rr].updatesRecv + t.RR[rr].updatesSent - ts[0].RR[rr].updatesRecv - ts[0].RR[rr].updatesSent
+			}
+			row = append(row, strconv.FormatInt(n, 10))
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// writeMeshCSVs writes OUT/pes-summary.csv (one row), OUT/pes.csv (one
+// row per PE) and OUT/pes-timeline.csv (one row per convergence tick).
 func writeMeshCSVs(out string, r meshResult) (summaryPath, perPEPath string, err error) {
+	if err := writeCSVRows(filepath.Join(out, "pes-timeline.csv"), timelineRows(r.Timeline)); err != nil {
+		return "", "", err
+	}
 	s := r.summary()
 	head, row := make([]string, len(s)), make([]string, len(s))
 	for i, kv := range s {
@@ -125,18 +165,23 @@ func writeCSVRows(path string, rows [][]string) error {
 }
 
 // meshPlotScript draws each PE's convergence time, CPU and RSS.
-const meshPlotScript = `set terminal pngcairo size 1400,500
+const meshPlotScript = `set terminal pngcairo size 1400,900
 set output '%[2]s'
 set datafile separator ','
 set key autotitle columnhead
 set style fill solid 0.6
 set boxwidth 0.7
-set xlabel 'PE'
 set yrange [0:*]
-set multiplot layout 1,3 title '%[3]d peregrined PEs x %[4]d VRFs, two FRR RRs: per PE'
-set title 'converged after (s)'; plot '%[1]s' using 1:2 with boxes notitle
+set multiplot layout 2,2 title '%[3]d peregrined PEs x %[4]d VRFs, two FRR route reflectors'
+set xlabel 'PE'
+set title 'converged after (s, from the first spawn)'; plot '%[1]s' using 1:2 with boxes notitle
 set title 'CPU to convergence (s)'; plot '%[1]s' using 1:3 with boxes notitle
 set title 'RSS (MB)'; plot '%[1]s' using 1:4 with boxes notitle
+set xlabel 's since the first spawn'
+set key top left
+set y2tics
+set y2range [0:*]
+set title 'convergence'; plot '%[5]s' using 1:4 with lines title 'TUN routes (all PEs)', '' using 1:5 axes x1y2 with lines title 'RR1 UPDATEs in+out (right)', '' using 1:6 axes x1y2 with lines title 'RR2 UPDATEs in+out (right)'
 unset multiplot
 `
 
@@ -147,7 +192,8 @@ func plotMesh(ctx context.Context, r meshResult, csvPath, png string) error {
 		return fmt.Errorf("gnuplot not installed (apt-get install gnuplot-nox)")
 	}
 	cmd := exec.CommandContext(ctx, gp)
-	cmd.Stdin = strings.NewReader(fmt.Sprintf(meshPlotScript, csvPath, png, r.PEs, r.VRFs))
+	timeline := filepath.Join(filepath.Dir(csvPath), "pes-timeline.csv")
+	cmd.Stdin = strings.NewReader(fmt.Sprintf(meshPlotScript, csvPath, png, r.PEs, r.VRFs, timeline))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("gnuplot: %v: %s", err, out)
 	}
@@ -170,14 +216,14 @@ func mainPEs(ctx context.Context, run func() (meshResult, error), out string) in
 		fmt.Fprintln(os.Stderr, "scalebench:", err)
 		return 1
 	}
-	fmt.Println("tables:", sum, perPE)
+	fmt.Println("tables:", sum, perPE, filepath.Join(out, "pes-timeline.csv"))
 	png := filepath.Join(out, "pes.png")
 	if err := plotMesh(ctx, r, perPE, png); err != nil {
 		fmt.Println("plot: none:", err)
 	} else {
 		fmt.Println("plot:", png)
 	}
-	if r.PingsOK < len(r.Pings) || !r.IsolationOK {
+	if !r.ok() {
 		return 1
 	}
 	return 0

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/peregrine-net/peregrine/config"
 )
@@ -169,4 +170,44 @@ func FuzzParseInEchos(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		_, _ = parseInEchos(s)
 	})
+}
+
+// TestPeakUpdates: the peak is over windows of at least a second, so a
+// burst between two ticks 0.25 s apart is spread over the second around
+// it, never divided by a quarter second.
+func TestPeakUpdates(t *testing.T) {
+	at := func(ms int, in, out int64) tick {
+		return tick{T: time.Duration(ms) * time.Millisecond, RR: []rrCounters{{updatesRecv: in, updatesSent: out}}}
+	}
+	ts := []tick{at(0, 0, 0), at(250, 0, 0), at(500, 0, 0), at(750, 100, 900), at(1000, 100, 900), at(2000, 100, 1900)}
+	// Best window: 1000..2000 ms, 1000 UPDATEs; 0..1000 and 250..1250
+	// also see 1000 but the 750 ms window is too short to count.
+	if got := peakUpdates(ts, 0); got != 1000 {
+		t.Fatalf("peak %v, want 1000", got)
+	}
+	if got := peakUpdates(ts, 1); got != 0 {
+		t.Fatalf("peak of a missing RR %v, want 0", got)
+	}
+}
+
+// TestMeshVerdict: the run fails on a lost ping, a leak into the other
+// VRF, any plain packet on the core, or too few ESP packets.
+func TestMeshVerdict(t *testing.T) {
+	good := meshResult{Pings: []pingResult{{Sent: 3, Received: 3, DstEchos: 4}}, PingsOK: 1, IsolationOK: true, Wire: wireCounts{ESP: 16}}
+	if !good.ok() {
+		t.Fatal("good run failed")
+	}
+	for name, f := range map[string]func(*meshResult){
+		"no pings":  func(r *meshResult) { r.Pings, r.PingsOK = nil, 0 },
+		"lost ping": func(r *meshResult) { r.PingsOK = 0 },
+		"leak":      func(r *meshResult) { r.IsolationOK = false },
+		"plain":     func(r *meshResult) { r.Wire.Plain = 1 },
+		"no ESP":    func(r *meshResult) { r.Wire.ESP = 11 },
+	} {
+		r := good
+		f(&r)
+		if r.ok() {
+			t.Errorf("%s: run passed", name)
+		}
+	}
 }
