@@ -23,6 +23,7 @@ package main
 // OUT/pes.csv and, with gnuplot, OUT/pes.png.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -219,55 +220,85 @@ func readRR(ctx context.Context, rr *peers.FRR) (rrCounters, error) {
 	return parseRRCounters(out)
 }
 
-// waitConverged polls every PE not yet converged once a second, printing
-// progress every 10 s, until all are or timeout; a PE that exits fails
-// the run with its log.
+// waitConverged watches every PE in its own goroutine, each polling its PE
+// every pollEvery until it has converged, so that a slow PE's API does
+// not delay another's reading; once per pollEvery it also samples the
+// RRs' counters into the timeline and, every 10 s, prints progress. A
+// PE that exits fails the run with its log; so does timeout.
 func waitConverged(ctx context.Context, m *meshLab, rrs []*peers.FRR, procs []*netns.Process, apis []*apiClient, start time.Time,
 	timeout time.Duration, progress func(string, ...any)) ([]peRow, []tick, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	var st struct {
+		sync.Mutex
+		rows   []peRow
+		last   []meshProgress
+		done   int
+		failed error
+	}
+	st.rows, st.last = make([]peRow, m.pes), make([]meshProgress, m.pes)
+	for i := range m.pes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if exited, xerr := procs[i].Exited(); exited {
+					st.Lock()
+					st.failed = cmp.Or(st.failed, fmt.Errorf("pe%d: peregrined exited (%v)\n%s", i+1, xerr, procs[i].LogTail(20)))
+					st.Unlock()
+					return
+				}
+				if g, err := readProgress(ctx, apis[i], m.pe[i], m.pes); err == nil { // else not up yet
+					row := peRow{PE: i + 1, Converged: time.Since(start), TUNRoutes: g.tunRoutes}
+					row.CPU, _ = cpuTime(procs[i].Pid())
+					st.Lock()
+					st.last[i] = g
+					if g.converged(m.pes, m.vrfs) {
+						st.rows[i] = row
+						st.done++
+					}
+					st.Unlock()
+					if g.converged(m.pes, m.vrfs) {
+						return
+					}
+				}
+				if waitTick(ctx, pollEvery) != nil {
+					return
+				}
+			}
+		}()
+	}
 	var timeline []tick
-	rows := make([]peRow, m.pes)
-	last := make([]meshProgress, m.pes)
-	done := 0
 	lastPrint := time.Now()
-	for done < m.pes {
-		for i := range rows {
-			if rows[i].Converged > 0 {
-				continue
-			}
-			if exited, xerr := procs[i].Exited(); exited {
-				return nil, nil, fmt.Errorf("pe%d: peregrined exited (%v)\n%s", i+1, xerr, procs[i].LogTail(20))
-			}
-			g, err := readProgress(ctx, apis[i], m.pe[i], m.pes)
-			if err != nil {
-				continue // not up yet
-			}
-			last[i] = g
-			if g.converged(m.pes, m.vrfs) {
-				rows[i] = peRow{PE: i + 1, Converged: time.Since(start), TUNRoutes: g.tunRoutes}
-				rows[i].CPU, _ = cpuTime(procs[i].Pid())
-				done++
-			}
+	for {
+		if err := waitTick(ctx, pollEvery); err != nil {
+			return nil, nil, err
 		}
-		tk := tick{T: time.Since(start), Converged: done}
-		for i, g := range last {
-			if rows[i].Converged > 0 {
-				g = meshProgress{fullVRFs: m.vrfs, tunRoutes: rows[i].TUNRoutes}
-			}
-			tk.FullVRFs, tk.TUNRoutes = tk.FullVRFs+g.fullVRFs, tk.TUNRoutes+g.tunRoutes
-		}
+		var rrc []rrCounters
 		for _, rr := range rrs {
 			c, _ := readRR(ctx, rr)
-			tk.RR = append(tk.RR, c)
+			rrc = append(rrc, c)
+		}
+		st.Lock()
+		tk := tick{T: time.Since(start), Converged: st.done, RR: rrc}
+		for _, g := range st.last {
+			tk.FullVRFs, tk.TUNRoutes = tk.FullVRFs+g.fullVRFs, tk.TUNRoutes+g.tunRoutes
+		}
+		rows, last, failed := slices.Clone(st.rows), slices.Clone(st.last), st.failed
+		st.Unlock()
+		if failed != nil {
+			return nil, nil, failed
 		}
 		timeline = append(timeline, tk)
-		full, tun := tk.FullVRFs, tk.TUNRoutes
-		if time.Since(lastPrint) >= 10*time.Second || done == m.pes {
+		if time.Since(lastPrint) >= 10*time.Second || tk.Converged == m.pes {
 			lastPrint = time.Now()
 			progress("%d/%d PEs converged; VRFs complete %d/%d; TUN routes %d/%d",
-				done, m.pes, full, m.pes*m.vrfs, tun, m.pes*m.vrfs*(m.pes-1))
+				tk.Converged, m.pes, tk.FullVRFs, m.pes*m.vrfs, tk.TUNRoutes, m.pes*m.vrfs*(m.pes-1))
 		}
-		if done == m.pes {
-			break
+		if tk.Converged == m.pes {
+			return rows, timeline, nil
 		}
 		if time.Since(start) > timeout {
 			var stuck []string
@@ -278,16 +309,12 @@ func waitConverged(ctx context.Context, m *meshLab, rrs []*peers.FRR, procs []*n
 			}
 			return nil, nil, fmt.Errorf("not converged after %v: %v", timeout, stuck)
 		}
-		if err := waitTick(ctx, pollEvery); err != nil {
-			return nil, nil, err
-		}
 	}
-	return rows, timeline, nil
 }
 
 // pollEvery is the convergence poll's period, the resolution of the
-// convergence times: each round costs an API call and an `ip route` per
-// PE not yet converged and a vtysh per RR, CPU the PEs share.
+// convergence times: each poll costs an API call and an `ip route` per
+// PE not yet converged, and a vtysh per RR, CPU the PEs share.
 const pollEvery = 250 * time.Millisecond
 
 // tick is one convergence poll: PEs converged, VRFs complete and TUN
