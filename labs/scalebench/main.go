@@ -17,6 +17,10 @@
 // plot of each cost against N to OUT/scale.png. N=0 is allowed: the
 // empty daemon, the baseline per-VRF costs are read against.
 //
+// With -pes N it runs the many-PE lab instead (pes.go, issue 23 item 5):
+// N PEs of -vrfs-per-pe VRFs, two FRR route reflectors, manual-key ESP
+// between every pair (`make bench-scale PES=16`).
+//
 // Runs as root (`make bench-scale VRFS="100 500"`); not part of CI. The
 // machine is shared and small: read wall times next to CPU times.
 // Traffic never leaves the lab's namespaces.
