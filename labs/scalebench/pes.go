@@ -4,12 +4,14 @@ package main
 // peregrined PEs with V VRFs each, two FRR route reflectors, manual-key
 // ESP between every pair of PEs (pes_lab.go draws it). It measures
 //
-//	converge     every PE spawned -> every PE holds, for each of its VRFs,
-//	             the other N-1 PEs' prefixes in its API and a route
-//	             through a TUN for each in the kernel, every remote PE
-//	             "protected" (ESP); per PE and the slowest
+//	converge     all PEs started at once -> every PE holds, for each of
+//	             its VRFs, the other N-1 PEs' prefixes in its API and a
+//	             route through a TUN for each in the kernel, every remote
+//	             PE "protected" (ESP); per PE and the slowest, polled
+//	             every 250 ms (pes_converge.go)
 //	updates/s    UPDATEs each RR received and sent (FRR's messageStats
-//	             over its neighbors) divided by the convergence time
+//	             over its neighbors) divided by the convergence time, and
+//	             the peak over any window of a second or more
 //	rss, heap    each PE's VmRSS once the lab's total settles, and its Go
 //	             heap (/metrics); median and max
 //	cpu          user+system CPU of the PEs and of the RRs up to convergence
@@ -18,12 +20,15 @@ package main
 //	             destination once), counting echo requests that reached
 //	             each of the two CEs at the far PE that share the address:
 //	             the one in the other VRF must see none
+//	wire         tcpdump on the core during the pings: ESP only, nothing
+//	             plain (pes_wire.go)
 //
 // Output: a summary and a per-PE table on stdout, OUT/pes-summary.csv,
-// OUT/pes.csv and, with gnuplot, OUT/pes.png.
+// OUT/pes.csv, OUT/pes-timeline.csv and, with gnuplot, OUT/pes.png. The
+// exit status is 1 unless every ping, the isolation and the wire check
+// pass.
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -218,130 +223,6 @@ func readRR(ctx context.Context, rr *peers.FRR) (rrCounters, error) {
 		return rrCounters{}, err
 	}
 	return parseRRCounters(out)
-}
-
-// waitConverged watches every PE in its own goroutine, each polling its PE
-// every pollEvery until it has converged, so that a slow PE's API does
-// not delay another's reading; once per pollEvery it also samples the
-// RRs' counters into the timeline and, every 10 s, prints progress. A
-// PE that exits fails the run with its log; so does timeout.
-func waitConverged(ctx context.Context, m *meshLab, rrs []*peers.FRR, procs []*netns.Process, apis []*apiClient, start time.Time,
-	timeout time.Duration, progress func(string, ...any)) ([]peRow, []tick, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	var st struct {
-		sync.Mutex
-		rows   []peRow
-		last   []meshProgress
-		done   int
-		failed error
-	}
-	st.rows, st.last = make([]peRow, m.pes), make([]meshProgress, m.pes)
-	for i := range m.pes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				if exited, xerr := procs[i].Exited(); exited {
-					st.Lock()
-					st.failed = cmp.Or(st.failed, fmt.Errorf("pe%d: peregrined exited (%v)\n%s", i+1, xerr, procs[i].LogTail(20)))
-					st.Unlock()
-					return
-				}
-				if g, err := readProgress(ctx, apis[i], m.pe[i], m.pes); err == nil { // else not up yet
-					row := peRow{PE: i + 1, Converged: time.Since(start), TUNRoutes: g.tunRoutes}
-					row.CPU, _ = cpuTime(procs[i].Pid())
-					st.Lock()
-					st.last[i] = g
-					if g.converged(m.pes, m.vrfs) {
-						st.rows[i] = row
-						st.done++
-					}
-					st.Unlock()
-					if g.converged(m.pes, m.vrfs) {
-						return
-					}
-				}
-				if waitTick(ctx, pollEvery) != nil {
-					return
-				}
-			}
-		}()
-	}
-	var timeline []tick
-	lastPrint := time.Now()
-	for {
-		if err := waitTick(ctx, pollEvery); err != nil {
-			return nil, nil, err
-		}
-		var rrc []rrCounters
-		for _, rr := range rrs {
-			c, _ := readRR(ctx, rr)
-			rrc = append(rrc, c)
-		}
-		st.Lock()
-		tk := tick{T: time.Since(start), Converged: st.done, RR: rrc}
-		for _, g := range st.last {
-			tk.FullVRFs, tk.TUNRoutes = tk.FullVRFs+g.fullVRFs, tk.TUNRoutes+g.tunRoutes
-		}
-		rows, last, failed := slices.Clone(st.rows), slices.Clone(st.last), st.failed
-		st.Unlock()
-		if failed != nil {
-			return nil, nil, failed
-		}
-		timeline = append(timeline, tk)
-		if time.Since(lastPrint) >= 10*time.Second || tk.Converged == m.pes {
-			lastPrint = time.Now()
-			progress("%d/%d PEs converged; VRFs complete %d/%d; TUN routes %d/%d",
-				tk.Converged, m.pes, tk.FullVRFs, m.pes*m.vrfs, tk.TUNRoutes, m.pes*m.vrfs*(m.pes-1))
-		}
-		if tk.Converged == m.pes {
-			return rows, timeline, nil
-		}
-		if time.Since(start) > timeout {
-			var stuck []string
-			for i, g := range last {
-				if rows[i].Converged == 0 {
-					stuck = append(stuck, fmt.Sprintf("pe%d: %d/%d VRFs, %d TUN routes, unprotected %q", i+1, g.fullVRFs, m.vrfs, g.tunRoutes, g.unprotoVRF))
-				}
-			}
-			return nil, nil, fmt.Errorf("not converged after %v: %v", timeout, stuck)
-		}
-	}
-}
-
-// pollEvery is the convergence poll's period, the resolution of the
-// convergence times: each poll costs an API call and an `ip route` per
-// PE not yet converged, and a vtysh per RR, CPU the PEs share.
-const pollEvery = 250 * time.Millisecond
-
-// tick is one convergence poll: PEs converged, VRFs complete and TUN
-// routes over all PEs, and each RR's UPDATE counters.
-type tick struct {
-	T                              time.Duration
-	Converged, FullVRFs, TUNRoutes int
-	RR                             []rrCounters
-}
-
-// peakUpdates is RR rr's highest UPDATE rate (received plus sent) over
-// any window of at least a second between two ticks.
-func peakUpdates(ts []tick, rr int) float64 {
-	var peak float64
-	j := 0
-	for i := range ts {
-		for j+1 < i && ts[i].T-ts[j+1].T >= time.Second {
-			j++
-		}
-		dt := (ts[i].T - ts[j].T).Seconds()
-		if dt < 1 || rr >= len(ts[i].RR) || rr >= len(ts[j].RR) {
-			continue
-		}
-		n := ts[i].RR[rr].updatesRecv + ts[i].RR[rr].updatesSent - ts[j].RR[rr].updatesRecv - ts[j].RR[rr].updatesSent
-		peak = max(peak, float64(n)/dt)
-	}
-	return peak
 }
 
 // settledMeshStatus reads every PE's RSS and threads once a second, up to
