@@ -24,6 +24,7 @@ help:
 	@echo "make e2e       two PEs and four CEs in namespaces: ping, TCP, isolation, nothing in clear (root)"
 	@echo "make interop-ike  Peregrine's IKEv2 against strongSwan in namespaces (root)"
 	@echo "make bench-scale  cost of a userspace-backend peregrined per VRF count: CSV and plot in build/bench-scale (root)"
+	@echo "make bench-scale PES=16  the many-PE lab: 16 PEs x VRFS_PER_PE (50) VRFs, two FRR RRs: convergence, RR UPDATEs/s, RSS per PE, pings (root)"
 	@echo "make bench-bgp BGP import time, CPU and memory per route against gobgpd, FRR and BIRD"
 	@echo "make bench-bgp-ce PE-CE: a gobgpd CE's BENCH_N routes to a gobgpd RR as VPNv4, Peregrine's PE against gobgpd's"
 	@echo "make soak      two IKE-keyed PEs for SOAK (30m) under route flaps, reloads, rekeys, pings and iperf3: lost pings, restarts, resource slopes (root)"
@@ -79,9 +80,15 @@ bench-lab: $(TOOLS)/wireguard-go
 # reload, RSS, heap, threads, goroutines, pings through the first and last
 # VRF (root; gnuplot-nox for the plot). Not run by CI.
 # e.g. make bench-scale VRFS="0 100 500"
+# With PES, the many-PE lab instead (labs/scalebench/pes.go): PES PEs of
+# VRFS_PER_PE VRFs each, two FRR route reflectors, manual-key ESP between
+# every pair; convergence time, UPDATEs/s at each RR, RSS and CPU per PE,
+# pings with isolation. e.g. make bench-scale PES=16
 VRFS ?= 100 500 1000 2000
+PES ?=
+VRFS_PER_PE ?= 50
 bench-scale: build $(TOOLS)/gobgpd
-	$(GO) run ./labs/scalebench -vrfs "$(VRFS)" -peregrined $(abspath $(BIN))/peregrined -out build/bench-scale
+	$(GO) run ./labs/scalebench $(if $(PES),-pes $(PES) -vrfs-per-pe $(VRFS_PER_PE),-vrfs "$(VRFS)") -peregrined $(abspath $(BIN))/peregrined -out build/bench-scale
 
 # The long run (labs/soak/doc.go): the two-PE IKE lab for SOAK with a
 # gobgpd flapping 10,000 VPNv4 routes, pings at 100/s and an iperf3

@@ -17,6 +17,10 @@
 // plot of each cost against N to OUT/scale.png. N=0 is allowed: the
 // empty daemon, the baseline per-VRF costs are read against.
 //
+// With -pes N it runs the many-PE lab instead (pes.go, issue 23 item 5):
+// N PEs of -vrfs-per-pe VRFs, two FRR route reflectors, manual-key ESP
+// between every pair (`make bench-scale PES=16`).
+//
 // Runs as root (`make bench-scale VRFS="100 500"`); not part of CI. The
 // machine is shared and small: read wall times next to CPU times.
 // Traffic never leaves the lab's namespaces.
@@ -41,7 +45,12 @@ func main() {
 	bin := flag.String("peregrined", "bin/peregrined", "the peregrined binary")
 	out := flag.String("out", "build/bench-scale", "directory for scale.csv and scale.png")
 	timeout := flag.Duration("timeout", 30*time.Minute, "longest bring-up or reload to wait for")
+	pes := flag.Int("pes", 0, "run the many-PE lab with this many PEs instead (pes.go)")
+	vrfsPerPE := flag.Int("vrfs-per-pe", 50, "VRFs on each PE of the many-PE lab")
 	flag.Parse()
+	if *pes != 0 {
+		os.Exit(mainPEsFlags(*pes, *vrfsPerPE, *bin, *out, *timeout))
+	}
 	var counts []int
 	for _, f := range strings.Fields(*vrfsFlag) {
 		n, err := strconv.Atoi(f)
