@@ -78,9 +78,10 @@ func (s *Speaker) CEReason(vrf string, addr netip.Addr) string {
 	return r
 }
 
-// notOnLink records why CE a of vrf is not run and stops its session if
-// it ran (the address that held it went away).
-func (cs *ceServer) notOnLink(ctx context.Context, s *Speaker, vrf string, a netip.Addr, reason string) error {
+// notRun records why CE a of vrf is not run and stops its session if
+// it ran (the address that held it went away, or the listener its
+// passive session needs is not there: cepassive.go).
+func (cs *ceServer) notRun(ctx context.Context, s *Speaker, vrf string, a netip.Addr, reason string) error {
 	if cs.offLink[a] != reason {
 		// Info: at start every CE waits for the interface watcher's
 		// first report, and the daemon warns, naming the configuration

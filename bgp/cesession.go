@@ -27,6 +27,10 @@ type ceServer struct {
 	bound       map[netip.Addr]string   // where each running session is bound (cebind.go)
 	offLink     map[netip.Addr]string   // CEs not run: why (cebind.go)
 	sent        map[netip.Prefix]string // own paths injected for the CEs: prefix -> attrsKey
+	// listen is where the server listens for its passive CEs, or would
+	// had listenErr not stopped it (cepassive.go).
+	listen    ceListen
+	listenErr error
 	// asn is this PE's; policyAssigned is set once the global import and
 	// export assignments name the CE policies (cepolicy.go).
 	asn            uint32
@@ -49,13 +53,9 @@ func (s *Speaker) applyCE(ctx context.Context, cfg *Config) error {
 			continue
 		}
 		keep[v.Name] = true
-		cs := s.ces[v.Name]
-		if cs == nil {
-			var err error
-			if cs, err = s.startCEServer(ctx, v.Name, cfg); err != nil {
-				return err
-			}
-			s.ces[v.Name] = cs
+		cs, err := s.ceServerFor(ctx, cfg, v)
+		if err != nil {
+			return err
 		}
 		cs.glog.setSecrets(passwords(cfg))
 		if err := cs.setPeers(ctx, s, v); err != nil {
@@ -65,23 +65,79 @@ func (s *Speaker) applyCE(ctx context.Context, cfg *Config) error {
 			return err
 		}
 	}
-	for name, cs := range s.ces {
-		if keep[name] {
-			continue
-		}
-		cs.stop(s.log.With("vrf", name))
-		delete(s.ces, name)
-		if len(s.ces) == 0 {
-			clear(s.ceAttrs)
-		}
-		for p := range s.org.ce[name] {
-			s.org.unsetCE(name, p)
-		}
-		if v := cfg.vrf(name); v != nil {
-			if err := s.org.sync(ctx, name, v, s.connected[name]); err != nil {
+	for name := range s.ces {
+		if !keep[name] {
+			if err := s.dropCEServer(ctx, cfg, name); err != nil {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// ceServerFor returns v's CE server, starting it if v has none yet, and
+// restarting it when the listener v's passive CEs need is not the one it
+// has (cepassive.go says why it cannot be changed in place). A listener
+// that would not bind restarts nothing: the server runs on without it.
+func (s *Speaker) ceServerFor(ctx context.Context, cfg *Config, v *VRF) (*ceServer, error) {
+	want, _ := ceListenFor(v, s.links[v.Name], cfg.ListenPort)
+	cs := s.ces[v.Name]
+	if cs != nil && cs.listen == want && cs.listenErr == nil {
+		return cs, nil
+	}
+	var probeErr error
+	if want != (ceListen{}) {
+		var old ceListen
+		var oldErr error
+		if cs != nil {
+			old, oldErr = cs.listen, cs.listenErr
+		}
+		probeErr = probeCEListen(ctx, newListenersOf(want, old, oldErr))
+	}
+	if cs != nil {
+		if probeErr != nil {
+			if cs.listen != want || cs.listenErr == nil || cs.listenErr.Error() != probeErr.Error() {
+				s.log.Warn("CE listener not opened", "vrf", v.Name, "listen", want.String(), "error", probeErr)
+			}
+			cs.listen, cs.listenErr = want, probeErr
+			return cs, nil
+		}
+		s.log.Info("CE sessions restarted: the listener for passive CEs changed", "vrf", v.Name, "from", cs.listen, "to", want)
+		if err := s.dropCEServer(ctx, cfg, v.Name); err != nil {
+			return nil, err
+		}
+	}
+	open := want
+	if probeErr != nil {
+		s.log.Warn("CE listener not opened", "vrf", v.Name, "listen", want.String(), "error", probeErr)
+		open = ceListen{}
+	}
+	cs, err := s.startCEServer(ctx, v.Name, cfg, open)
+	if err != nil {
+		return nil, err
+	}
+	cs.listen, cs.listenErr = want, probeErr
+	s.ces[v.Name] = cs
+	return cs, nil
+}
+
+// dropCEServer stops the CE server of VRF name and withdraws its CEs'
+// routes, from the VPN and from the forwarding plane.
+func (s *Speaker) dropCEServer(ctx context.Context, cfg *Config, name string) error {
+	cs := s.ces[name]
+	if cs == nil {
+		return nil
+	}
+	cs.stop(s.log.With("vrf", name))
+	delete(s.ces, name)
+	if len(s.ces) == 0 {
+		clear(s.ceAttrs)
+	}
+	for p := range s.org.ce[name] {
+		s.org.unsetCE(name, p)
+	}
+	if v := cfg.vrf(name); v != nil {
+		return s.org.sync(ctx, name, v, s.connected[name])
 	}
 	return nil
 }
@@ -95,18 +151,20 @@ func (c *Config) vrf(name string) *VRF {
 	return nil
 }
 
-// startCEServer starts vrf's CE server. It does not listen: this PE opens
-// the sessions (ErrCEPassive says why passive ones are refused).
-func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*ceServer, error) {
+// startCEServer starts vrf's CE server, listening where l says (nowhere
+// for the zero ceListen: this PE then opens every session).
+func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config, l ceListen) (*ceServer, error) {
 	glog := newSlogAdapter(s.log.With("vrf", vrf))
 	glog.setSecrets(passwords(cfg))
 	watch := newCEWatch(s.log.With("vrf", vrf))
 	glog.diag = watch.diag
 	srv := server.NewBgpServer(server.LoggerOption(glog))
 	go srv.Serve()
-	err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
-		Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: -1,
-	}})
+	global := &api.Global{Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: -1}
+	if l != (ceListen{}) {
+		global.ListenAddresses, global.ListenPort, global.BindToDevice = l.addresses(), int32(l.port), l.device
+	}
+	err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: global})
 	if err != nil {
 		srv.Stop()
 		return nil, fmt.Errorf("bgp: vrf %s: start CE sessions: %w", vrf, err)
@@ -133,7 +191,11 @@ func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*
 		srv.Stop()
 		return nil, fmt.Errorf("bgp: vrf %s: watch CE sessions: %w", vrf, err)
 	}
-	s.log.Info("CE sessions started", "vrf", vrf)
+	if l != (ceListen{}) {
+		s.log.Info("CE sessions started", "vrf", vrf, "listen", l.String())
+	} else {
+		s.log.Info("CE sessions started", "vrf", vrf)
+	}
 	return &ceServer{srv: srv, glog: glog, cancelWatch: cancel, watch: watch, peers: map[netip.Addr]CENeighbor{},
 		bound: map[netip.Addr]string{}, offLink: map[netip.Addr]string{}, sent: map[netip.Prefix]string{}, asn: cfg.ASN}, nil
 }
@@ -145,16 +207,17 @@ func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
 		return err
 	}
 	want := map[netip.Addr]bool{}
+	_, split := ceListenFor(v, s.links[v.Name], cs.listen.port)
 	for _, n := range v.Neighbors {
-		if n.Passive {
-			return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, n.Address, ErrCEPassive)
-		}
 		a := n.Address.Unmap()
 		want[a] = true
 		prev, existed := cs.peers[a]
 		bind, offLink := ceBinding(v, s.links[v.Name], a)
+		if offLink == "" && n.Passive {
+			offLink = cs.passiveReason(v.Name, a, split)
+		}
 		if offLink != "" {
-			if err := cs.notOnLink(ctx, s, v.Name, a, offLink); err != nil {
+			if err := cs.notRun(ctx, s, v.Name, a, offLink); err != nil {
 				return err
 			}
 			continue

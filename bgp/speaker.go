@@ -279,8 +279,17 @@ func (s *Speaker) SetConnected(ctx context.Context, vrf string, conns []Connecte
 					return err
 				}
 				if cs := s.ces[vrf]; cs != nil {
-					if err := cs.setPeers(ctx, s, v); err != nil {
+					// The listener for passive CEs follows the
+					// interfaces (cepassive.go).
+					restarted, err := s.ceServerFor(ctx, s.cfg, v)
+					if err != nil {
 						return err
+					}
+					if err := restarted.setPeers(ctx, s, v); err != nil {
+						return err
+					}
+					if restarted != cs {
+						return s.ceResync(ctx, vrf)
 					}
 				}
 				return s.ceSendChanged(ctx, vrf, old, prefixes)
