@@ -103,22 +103,30 @@ func (s *Speaker) ceServerFor(ctx context.Context, cfg *Config, v *VRF) (*ceServ
 			return cs, nil
 		}
 		s.log.Info("CE sessions restarted: the listener for passive CEs changed", "vrf", v.Name, "from", cs.listen, "to", want)
-		if err := s.dropCEServer(ctx, cfg, v.Name); err != nil {
-			return nil, err
-		}
+		cs.stop(s.log.With("vrf", v.Name))
+		delete(s.ces, v.Name)
 	}
 	open := want
 	if probeErr != nil {
 		s.log.Warn("CE listener not opened", "vrf", v.Name, "listen", want.String(), "error", probeErr)
 		open = ceListen{}
 	}
-	cs, err := s.startCEServer(ctx, v.Name, cfg, open)
+	started, err := s.startCEServer(ctx, v.Name, cfg, open)
+	if cs != nil {
+		// The old server's routes are withdrawn only now: withdrawing
+		// sets the core's GoBGP propagating, and GoBGP v3.37.0's
+		// StartBgp writes package-level selection options that
+		// propagation reads (same values, but a data race).
+		if werr := s.withdrawCE(ctx, cfg, v.Name); werr != nil && err == nil {
+			err = werr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	cs.listen, cs.listenErr = want, probeErr
-	s.ces[v.Name] = cs
-	return cs, nil
+	started.listen, started.listenErr = want, probeErr
+	s.ces[v.Name] = started
+	return started, nil
 }
 
 // dropCEServer stops the CE server of VRF name and withdraws its CEs'
@@ -133,6 +141,12 @@ func (s *Speaker) dropCEServer(ctx context.Context, cfg *Config, name string) er
 	if len(s.ces) == 0 {
 		clear(s.ceAttrs)
 	}
+	return s.withdrawCE(ctx, cfg, name)
+}
+
+// withdrawCE withdraws the routes of VRF name's CEs, whose server is
+// gone, from the VPN and from the forwarding plane.
+func (s *Speaker) withdrawCE(ctx context.Context, cfg *Config, name string) error {
 	for p := range s.org.ce[name] {
 		s.org.unsetCE(name, p)
 	}
