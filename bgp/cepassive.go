@@ -78,8 +78,8 @@ func cePassiveRunnable(cfg *Config) error {
 			np := fmt.Sprintf("vrfs[%d].neighbors[%d]", i, j)
 			var why string
 			switch {
-			case !cfg.ListenAddress.IsValid():
-				why = np + ".passive: true needs bgp.listen-address: the core listening on every address would take the CE's connection, and Linux refuses the VRF's listener beside it"
+			case !cfg.ListenAddress.IsValid() || cfg.ListenAddress.IsUnspecified():
+				why = np + ".passive: true needs bgp.listen-address (a specific address): the core listening on every address would take the CE's connection, and Linux refuses the VRF's listener beside it"
 			case cfg.ListenPort == 0:
 				why = np + ".passive: true needs bgp.listen-port, the port the CE connects to"
 			case !n.LocalAddress.IsValid():

@@ -149,6 +149,7 @@ func TestCEPassiveUnsafe(t *testing.T) {
 		want   string
 	}{
 		{"core on the wildcard", "", 179, "10.1.0.1", "vrfs[0].neighbors[1].passive: true needs bgp.listen-address"},
+		{"core on 0.0.0.0", "0.0.0.0", 179, "10.1.0.1", "vrfs[0].neighbors[1].passive: true needs bgp.listen-address (a specific address)"},
 		{"core listens nowhere", "192.0.2.1", 0, "10.1.0.1", "vrfs[0].neighbors[1].passive: true needs bgp.listen-port"},
 		{"no local address", "192.0.2.1", 179, "", "vrfs[0].neighbors[1].local-address: required with passive: true"},
 		{"local address is the core's", "192.0.2.1", 179, "192.0.2.1", "vrfs[0].neighbors[1].local-address: 192.0.2.1 is bgp.listen-address"},
