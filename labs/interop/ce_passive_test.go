@@ -1,0 +1,321 @@
+package interop_test
+
+// Passive CE sessions: pe1's red and blue each have a CE at 10.1.0.2,
+// each on its own link where pe1 is 10.1.0.1, and each CE's gobgpd
+// dials pe1 (pe1's neighbors are passive). The core listens on
+// 192.168.0.1 only (bgp.listen-address), as passive CEs require.
+//
+//	cered  AS 65101, 192.0.2.1/32     10.1.0.2 ──ce1── pe1 ══ core ══ pe2  red: 10.9.0.0/24
+//	ceblue AS 65102, 198.51.100.1/32  10.1.0.2 ──ce2──'  192.168.0.1 .2   blue: 10.8.0.0/24
+//
+// No data plane here: the routes under test are BGP's (the CEs' RIBs
+// and the VRFs' imported routes), so the core carries no ESP.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peregrine-net/peregrine/labs/internal/pelab"
+	"github.com/peregrine-net/peregrine/labs/netns"
+	"github.com/peregrine-net/peregrine/labs/peers"
+)
+
+const cePassivePE1 = `
+router: {id: 192.168.0.1, asn: 65000}
+log: {level: debug}
+bgp:
+  api: ''
+  listen-address: 192.168.0.1
+  neighbors: [{address: 192.168.0.2, asn: 65000, local-address: 192.168.0.1, connect-retry: 1s, hold-time: 9s}]
+vrfs:
+  - name: red
+    rd: '65000:11'
+    import-targets: ['65000:1']
+    export-targets: ['65000:1']
+    interfaces: [ce1]
+    neighbors:
+      - {address: 10.1.0.2, asn: 65101, passive: true, local-address: 10.1.0.1, hold-time: 9s, keepalive: 3s}
+  - name: blue
+    rd: '65000:12'
+    import-targets: ['65000:2']
+    export-targets: ['65000:2']
+    interfaces: [ce2]
+%s`
+
+const cePassiveBlueCE = `    neighbors:
+      - {address: 10.1.0.2, asn: 65102, passive: true, local-address: 10.1.0.1, hold-time: 9s, keepalive: 3s}
+`
+
+const cePassivePE2 = `
+router: {id: 192.168.0.2, asn: 65000}
+log: {level: debug}
+bgp:
+  api: ''
+  neighbors: [{address: 192.168.0.1, asn: 65000, local-address: 192.168.0.2, connect-retry: 1s, hold-time: 9s}]
+vrfs:
+  - {name: red, rd: '65000:21', import-targets: ['65000:1'], export-targets: ['65000:1'], static-routes: [{prefix: 10.9.0.0/24}]}
+  - {name: blue, rd: '65000:22', import-targets: ['65000:2'], export-targets: ['65000:2'], static-routes: [{prefix: 10.8.0.0/24}]}
+`
+
+// ceDialingGoBGPConf is a CE's gobgpd that does not listen (port -1) and
+// connects to its PE at 10.1.0.1 from 10.1.0.2, IPv4 unicast.
+const ceDialingGoBGPConf = `[global.config]
+  as = %d
+  router-id = "%s"
+  port = -1
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "10.1.0.1"
+    peer-as = 65000
+  [neighbors.timers.config]
+    connect-retry = 1
+    hold-time = 9
+    keepalive-interval = 3
+  [neighbors.transport.config]
+    local-address = "10.1.0.2"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+`
+
+func startDialingCE(t *testing.T, ctx context.Context, node *netns.Node, asn int, routerID string) *ceSpeaker {
+	t.Helper()
+	gobgpd, err := peers.Tool("gobgpd")
+	must(t, err)
+	cli, err := peers.Tool("gobgp")
+	must(t, err)
+	conf := filepath.Join(node.Lab().Dir(), node.Name()+"-gobgpd.toml")
+	must(t, os.WriteFile(conf, fmt.Appendf(nil, ceDialingGoBGPConf, asn, routerID), 0o644))
+	_, err = node.StartCommand(netns.Command{Path: gobgpd, Args: []string{
+		"-f", conf, "--config-strict", "-p", "--pprof-disable", "--api-hosts", "127.0.0.1:50051",
+	}})
+	must(t, err)
+	c := &ceSpeaker{node: node, cli: cli}
+	must(t, peers.Eventually(ctx, func(ctx context.Context) error {
+		_, err := c.gobgp(ctx, "global")
+		return err
+	}))
+	return c
+}
+
+// ceSession is one CE session as pe1's /v1/bgp/vrfs/NAME/neighbors
+// lists it.
+type ceSession struct {
+	Address string        `json:"address"`
+	State   string        `json:"state"`
+	Reason  string        `json:"reason"`
+	Uptime  time.Duration `json:"uptime"`
+	Flaps   uint64        `json:"flaps"`
+}
+
+func ceSessions(ctx context.Context, p *pe, vrf string) ([]ceSession, error) {
+	var ns []ceSession
+	err := p.Get(ctx, "/v1/bgp/vrfs/"+vrf+"/neighbors", &ns)
+	return ns, err
+}
+
+// waitCEEstablished waits until vrf's one CE session on p is established.
+func waitCEEstablished(t *testing.T, ctx context.Context, p *pe, vrf string) ceSession {
+	t.Helper()
+	var got ceSession
+	err := peers.Eventually(ctx, func(ctx context.Context) error {
+		ns, err := ceSessions(ctx, p, vrf)
+		if err != nil {
+			return err
+		}
+		if len(ns) != 1 || ns[0].State != "established" {
+			return fmt.Errorf("%s %s CE sessions: %+v", p.Name, vrf, ns)
+		}
+		got = ns[0]
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s log:\n%s", err, p.Name, p.Proc.LogTail(40))
+	}
+	return got
+}
+
+// closedUnanswered dials to from src inside node's namespace and reports
+// nil if a listener took the connection and closed it without sending a
+// byte (no BGP OPEN: GoBGP has no neighbor for src).
+func closedUnanswered(node *netns.Node, src, to string) error {
+	var c net.Conn
+	err := netns.Do(node.Namespace(), func() error {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+		var err error
+		c, err = d.Dial("tcp", to)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: connect from %s to %s: %w", node.Name(), src, to, err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var b [64]byte
+	n, err := c.Read(b[:])
+	if n == 0 && (errors.Is(err, io.EOF) || err != nil && strings.Contains(err.Error(), "connection reset")) {
+		return nil
+	}
+	return fmt.Errorf("%s: connection from %s to %s: read %d bytes, %v; want it closed unanswered", node.Name(), src, to, n, err)
+}
+
+func TestE2ECEPassive(t *testing.T) {
+	peers.RequireGoBGP(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	l, ns := newLabNodes(t, "pe1", "pe2", "cered", "ceblue")
+	pe1n, pe2n, redn, bluen := ns[0], ns[1], ns[2], ns[3]
+	pelab.Link(t, l, pe1n, "core", "192.168.0.1/30", pe2n, "core", "192.168.0.2/30")
+	pelab.Link(t, l, pe1n, "ce1", "10.1.0.1/24", redn, "eth0", "10.1.0.2/24")
+	pelab.Link(t, l, pe1n, "ce2", "10.1.0.1/24", bluen, "eth0", "10.1.0.2/24")
+	must(t, redn.AddAddr("eth0", pfx("10.1.0.3/24"))) // an address that is no CE of red
+	must(t, redn.AddAddr("lo", pfx("192.0.2.1/32")))
+	must(t, bluen.AddAddr("lo", pfx("198.51.100.1/32")))
+	pelab.MustExec(t, redn, "ip", "route", "add", "192.168.0.0/30", "via", "10.1.0.1")
+
+	cered := startDialingCE(t, ctx, redn, 65101, "10.255.0.1")
+	ceblue := startDialingCE(t, ctx, bluen, 65102, "10.255.0.2")
+	_, err := cered.gobgp(ctx, "global", "rib", "-a", "ipv4", "add", "192.0.2.1/32")
+	must(t, err)
+	_, err = ceblue.gobgp(ctx, "global", "rib", "-a", "ipv4", "add", "198.51.100.1/32")
+	must(t, err)
+
+	pe1 := startPE(t, pe1n, fmt.Sprintf(cePassivePE1, ""))
+	pe2 := startPE(t, pe2n, cePassivePE2)
+
+	// red's CE dials and gets red's session; routes go both ways.
+	red := waitCEEstablished(t, ctx, pe1, "red")
+	waitImportedHas(t, ctx, pe2, "red", "192.0.2.1/32 via 192.168.0.1")
+	waitCERoute(t, ctx, cered, "10.9.0.0/24", true)
+	core := pe1.Sessions(t, ctx)
+	if core["192.168.0.2"].State != "established" {
+		t.Fatalf("core session: %+v", core)
+	}
+	since := time.Now()
+
+	t.Run("a connection from an address that is no CE is closed unanswered", func(t *testing.T) {
+		if err := closedUnanswered(redn, "10.1.0.3", "10.1.0.1:179"); err != nil {
+			t.Error(err)
+		}
+		if ns, err := ceSessions(ctx, pe1, "red"); err != nil || len(ns) != 1 {
+			t.Errorf("red's CE sessions: %+v, %v", ns, err)
+		}
+	})
+
+	t.Run("blue's CE has no session until blue has a passive neighbor", func(t *testing.T) {
+		if ns, err := ceSessions(ctx, pe1, "blue"); err != nil || len(ns) != 0 {
+			t.Errorf("blue's CE sessions: %+v, %v", ns, err)
+		}
+		if rib, err := ceblue.rib(ctx, "ipv4"); err != nil || len(rib) != 1 {
+			t.Errorf("ceblue's RIB holds more than its own route: %v, %v", rib, err)
+		}
+	})
+
+	t.Run("a reload adding blue's passive CE resets neither red's nor the core's session", func(t *testing.T) {
+		pe1.Reload(t, fmt.Sprintf(cePassivePE1, cePassiveBlueCE))
+		waitCEEstablished(t, ctx, pe1, "blue")
+		waitImportedHas(t, ctx, pe2, "blue", "198.51.100.1/32 via 192.168.0.1")
+		waitCERoute(t, ctx, ceblue, "10.8.0.0/24", true)
+		ns, err := ceSessions(ctx, pe1, "red")
+		must(t, err)
+		if len(ns) != 1 || ns[0].State != "established" || ns[0].Flaps != 0 || ns[0].Uptime < red.Uptime+time.Since(since)-time.Second {
+			t.Errorf("red's CE session after the reload: %+v, before %+v", ns, red)
+		}
+	})
+
+	t.Run("each CE's routes stay in its VRF", func(t *testing.T) {
+		time.Sleep(2 * time.Second) // let anything that would leak arrive
+		for _, c := range []struct {
+			vrf  string
+			want string
+		}{{"red", "192.0.2.1/32 via 192.168.0.1"}, {"blue", "198.51.100.1/32 via 192.168.0.1"}} {
+			got, err := imported(ctx, pe2, c.vrf)
+			must(t, err)
+			// pe1's connected 10.1.0.0/24 of each VRF, and its CE's route.
+			if want := []string{"10.1.0.0/24 via 192.168.0.1", c.want}; !slices.Equal(got, want) {
+				t.Errorf("pe2 %s imported %v, want %v", c.vrf, got, want)
+			}
+		}
+		for _, c := range []struct {
+			ce       *ceSpeaker
+			own, not string
+		}{{cered, "10.9.0.0/24", "10.8.0.0/24"}, {ceblue, "10.8.0.0/24", "10.9.0.0/24"}} {
+			rib, err := c.ce.rib(ctx, "ipv4")
+			must(t, err)
+			if _, ok := rib[c.own]; !ok {
+				t.Errorf("%s lacks its VRF's %s: %v", c.ce.node.Name(), c.own, rib)
+			}
+			if _, ok := rib[c.not]; ok {
+				t.Errorf("%s has the other VRF's %s: %v", c.ce.node.Name(), c.not, rib)
+			}
+		}
+	})
+
+	t.Run("a CE dialing the core's address is not answered", func(t *testing.T) {
+		// The userspace backend moves the local rule after the VRF
+		// rules: from its link a CE reaches only its VRF's copies of
+		// the link's local routes, not the core's listener.
+		if err := notAnswered(redn, "10.1.0.2", "192.168.0.1:179"); err != nil {
+			t.Error(err)
+		}
+	})
+
+	pe1.CheckNoFlap(t, ctx, core, since)
+}
+
+// notAnswered dials to from src inside node's namespace and reports nil
+// if the connection is not established (no SYN-ACK within 3 s, or
+// refused).
+func notAnswered(node *netns.Node, src, to string) error {
+	return netns.Do(node.Namespace(), func() error {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 3 * time.Second}
+		c, err := d.Dial("tcp", to)
+		if err != nil {
+			return nil
+		}
+		c.Close()
+		return fmt.Errorf("%s: connection from %s to %s established", node.Name(), src, to)
+	})
+}
+
+// waitCERoute waits until ce's RIB has prefix (or, with want false, not).
+func waitCERoute(t *testing.T, ctx context.Context, ce *ceSpeaker, prefix string, want bool) {
+	t.Helper()
+	must(t, peers.Eventually(ctx, func(ctx context.Context) error {
+		rib, err := ce.rib(ctx, "ipv4")
+		if err != nil {
+			return err
+		}
+		if _, ok := rib[prefix]; ok != want {
+			return fmt.Errorf("%s: %s in its RIB: %v, want %v (%v)", ce.node.Name(), prefix, ok, want, rib)
+		}
+		return nil
+	}))
+}
+
+// waitImportedHas waits until p's vrf imported line ("PREFIX via NH").
+func waitImportedHas(t *testing.T, ctx context.Context, p *pe, vrf, line string) {
+	t.Helper()
+	err := peers.Eventually(ctx, func(ctx context.Context) error {
+		got, err := imported(ctx, p, vrf)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(got, line) {
+			return fmt.Errorf("%s vrf %s imported %v, want %s among them", p.Name, vrf, got, line)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s log:\n%s", err, p.Name, p.Proc.LogTail(40))
+	}
+}
