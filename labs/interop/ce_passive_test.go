@@ -319,3 +319,53 @@ func waitImportedHas(t *testing.T, ctx context.Context, p *pe, vrf, line string)
 		t.Fatalf("%v\n%s log:\n%s", err, p.Name, p.Proc.LogTail(40))
 	}
 }
+
+// TestE2ECECoreWildcardTakesCEConnections records what a PE with the core
+// on the wildcard address (no bgp.listen-address, the default) does with
+// a connection from a CE's link to its CE-facing address on port 179:
+// the core's GoBGP listener accepts it (the TCP handshake completes) and
+// closes it, its source being no core neighbor. Only GoBGP's lookup of
+// the source address stands between a CE and the core's sessions, which
+// is why passive CEs require bgp.listen-address (the VRF's listener then
+// takes the connection instead) and why setting it is the safer default
+// for any PE with CEs.
+func TestE2ECECoreWildcardTakesCEConnections(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	l, ns := newLabNodes(t, "pe1", "cered")
+	pe1n, redn := ns[0], ns[1]
+	pelab.Link(t, l, pe1n, "ce1", "10.1.0.1/24", redn, "eth0", "10.1.0.3/24")
+	pe1 := startPE(t, pe1n, `
+router: {id: 192.168.0.1, asn: 65000}
+log: {level: debug}
+bgp: {api: ''}
+vrfs:
+  - name: red
+    rd: '65000:11'
+    interfaces: [ce1]
+    neighbors: [{address: 10.1.0.2, asn: 65101}]
+`)
+	// Wait for the red VRF's rules: until then ce1 is the host's.
+	must(t, peers.Eventually(ctx, func(ctx context.Context) error {
+		ns, err := ceSessions(ctx, pe1, "red")
+		if err != nil || len(ns) != 1 || !strings.Contains(string(pelab.MustExec(t, pe1n, "ip", "rule")), "iif ce1") {
+			return fmt.Errorf("red not set up yet: %+v, %v", ns, err)
+		}
+		return nil
+	}))
+	if err := closedUnanswered(redn, "10.1.0.3", "10.1.0.1:179"); err != nil {
+		t.Fatal(err)
+	}
+	must(t, peers.Eventually(ctx, func(context.Context) error {
+		for _, line := range strings.Split(pe1.Proc.LogTail(400), "\n") {
+			if strings.Contains(line, "new passive connection") && strings.Contains(line, "10.1.0.3") {
+				if strings.Contains(line, "vrf=") {
+					return fmt.Errorf("a VRF's CE server, not the core's, logged it: %s", line)
+				}
+				t.Logf("pe1: %s", line)
+				return nil
+			}
+		}
+		return errors.New("no GoBGP log line of the core's listener closing 10.1.0.3's connection")
+	}))
+}
