@@ -64,9 +64,9 @@ func prefixesOf(conns []Connected) []netip.Prefix {
 }
 
 // CEReason says why the session with CE addr of VRF vrf is not run, or
-// "" when it is (GoBGP's own session state then says how it is going).
-// Today the one reason is a CE on no connected prefix of the VRF
-// (ceBinding).
+// "" when it is (GoBGP's own session state then says how it is going):
+// a CE on no connected prefix of the VRF (ceBinding), or a passive CE
+// that the VRF's listener cannot accept (cepassive.go).
 func (s *Speaker) CEReason(vrf string, addr netip.Addr) string {
 	var r string
 	_ = s.do(func() error {
