@@ -187,3 +187,71 @@ func TestCEPassiveUnsafe(t *testing.T) {
 		t.Errorf("CheckRunnable of a runnable passive CE: %v", err)
 	}
 }
+
+// TestCEPassiveNotRun: a passive CE whose VRF's listener cannot open
+// (here its interface does not exist) is not run and says why, and so
+// is one on another interface than the VRF's first passive CE; the
+// VRF's active CE runs meanwhile. Once the interfaces change so that the
+// listener opens, the VRF's CE server restarts listening and the passive
+// CE runs.
+func TestCEPassiveNotRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("listens on a TCP port")
+	}
+	port := freePort(t, "127.0.0.1")
+	a := netip.MustParseAddr
+	cfg := Config{RouterID: a("192.0.2.1"), ASN: 65000, Labels: mpls.Range{First: 1000, Last: 1999},
+		ListenAddress: a("127.0.0.1"), ListenPort: uint16(port),
+		VRFs: []VRF{{Name: "red", LabelMode: "per-vrf", Neighbors: []CENeighbor{
+			{Address: a("127.0.0.3"), ASN: 65101, Families: []string{"ipv4"}, Passive: true, LocalAddress: a("127.0.0.9")},
+			{Address: a("10.2.0.2"), ASN: 65102, Families: []string{"ipv4"}, Passive: true, LocalAddress: a("10.2.0.1")},
+			{Address: a("127.0.0.4"), ASN: 65103, Families: []string{"ipv4"}},
+		}}}}
+	s := startSpeaker(t, &cfg)
+	ctx := context.Background()
+	set := func(conns ...Connected) {
+		t.Helper()
+		if err := s.SetConnected(ctx, "red", conns); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn := func(ifn, p string) Connected { return Connected{Interface: ifn, Prefix: netip.MustParsePrefix(p)} }
+	reasons := func(want map[string]string) {
+		t.Helper()
+		for addr, w := range want {
+			if r := s.CEReason("red", a(addr)); w == "" && r != "" || !strings.Contains(r, w) {
+				t.Errorf("CEReason(red, %s) = %q, want %q", addr, r, w)
+			}
+		}
+	}
+	listener := net.JoinHostPort("127.0.0.9", strconv.Itoa(port))
+
+	set(conn("ce7", "127.0.0.0/8"), conn("ce2", "10.2.0.0/24"))
+	reasons(map[string]string{
+		"127.0.0.3": "not accepted: vrf red's listener on " + listener + " bound to ce7 did not open",
+		"10.2.0.2":  "not accepted: passive CE on ce2, but vrf red accepts passive CEs on ce7 only",
+		"127.0.0.4": "",
+	})
+	if got := cePeers(t, s, "red"); len(got) != 1 || got["127.0.0.4"] != "ce7" {
+		t.Errorf("red's sessions with its listener failed: %v, want the active CE alone", got)
+	}
+	if c, err := net.Dial("tcp", listener); err == nil {
+		c.Close()
+		t.Errorf("something listens on %s", listener)
+	}
+
+	set(conn("lo", "127.0.0.0/8"), conn("ce2", "10.2.0.0/24"))
+	reasons(map[string]string{
+		"127.0.0.3": "",
+		"10.2.0.2":  "but vrf red accepts passive CEs on lo only",
+		"127.0.0.4": "",
+	})
+	if got := cePeers(t, s, "red"); len(got) != 2 || got["127.0.0.3"] != "lo" || got["127.0.0.4"] != "lo" {
+		t.Errorf("red's sessions once its listener opens: %v", got)
+	}
+	c, err := net.Dial("tcp", listener)
+	if err != nil {
+		t.Fatalf("red's listener: %v", err)
+	}
+	c.Close()
+}
