@@ -174,22 +174,22 @@ func probeCEListen(ctx context.Context, l ceListen) error {
 	return nil
 }
 
-// passiveReason says why passive CE a of vrf is not run although it is
-// on link, or "" when its session is accepted.
-func (cs *ceServer) passiveReason(vrf string, a netip.Addr, split map[netip.Addr]string) string {
-	if r := split[a]; r != "" {
+// passiveReason says why passive CE n of vrf, on link and bound to
+// bind, is not run, or "" when the server's listener accepts it.
+func (cs *ceServer) passiveReason(vrf string, n CENeighbor, bind string, split map[netip.Addr]string) string {
+	if r := split[n.Address.Unmap()]; r != "" {
 		return r
 	}
-	if cs.listenErr != nil {
-		return fmt.Sprintf("not accepted: vrf %s's listener on %s did not open: %v; it is tried again when the VRF's addresses or configuration change", vrf, cs.listen, cs.listenErr)
+	if cs.open.device == bind && slices.Contains(cs.open.addresses(), n.LocalAddress.Unmap().String()) {
+		return ""
 	}
-	return ""
+	return fmt.Sprintf("not accepted: vrf %s's listener on %s did not open: %v; it is tried again when the VRF's addresses or configuration change", vrf, cs.want, cs.listenErr)
 }
 
 // newListenersOf is what of want old does not already listen on: the
 // addresses to probe (probing one old listens on would find it in use).
-func newListenersOf(want, old ceListen, oldErr error) ceListen {
-	if oldErr != nil || old.device != want.device || old.port != want.port {
+func newListenersOf(want, old ceListen) ceListen {
+	if old.device != want.device || old.port != want.port {
 		return want
 	}
 	var fresh []string

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -252,6 +253,29 @@ func TestCEPassiveNotRun(t *testing.T) {
 	c, err := net.Dial("tcp", listener)
 	if err != nil {
 		t.Fatalf("red's listener: %v", err)
+	}
+	c.Close()
+
+	// A passive CE whose local-address this host does not have: its
+	// listener cannot open, and the one that did stays, with its CE.
+	more := cfg
+	more.VRFs = []VRF{cfg.VRFs[0]}
+	more.VRFs[0].Neighbors = append(slices.Clone(cfg.VRFs[0].Neighbors),
+		CENeighbor{Address: a("127.0.0.5"), ASN: 65104, Families: []string{"ipv4"}, Passive: true, LocalAddress: a("192.0.2.77")})
+	if err := s.do(func() error { return s.apply(ctx, &more) }); err != nil {
+		t.Fatal(err)
+	}
+	reasons(map[string]string{
+		"127.0.0.3": "",
+		"127.0.0.5": "not accepted: vrf red's listener on 127.0.0.9:" + strconv.Itoa(port) + ", 192.0.2.77:" + strconv.Itoa(port) + " bound to lo did not open: listen tcp 192.0.2.77",
+		"127.0.0.4": "",
+	})
+	if got := cePeers(t, s, "red"); len(got) != 2 || got["127.0.0.3"] != "lo" || got["127.0.0.4"] != "lo" {
+		t.Errorf("red's sessions after a passive CE whose listener cannot open: %v", got)
+	}
+	c, err = net.Dial("tcp", listener)
+	if err != nil {
+		t.Fatalf("red's listener after a failed addition: %v", err)
 	}
 	c.Close()
 }

@@ -27,10 +27,11 @@ type ceServer struct {
 	bound       map[netip.Addr]string   // where each running session is bound (cebind.go)
 	offLink     map[netip.Addr]string   // CEs not run: why (cebind.go)
 	sent        map[netip.Prefix]string // own paths injected for the CEs: prefix -> attrsKey
-	// listen is where the server listens for its passive CEs, or would
-	// had listenErr not stopped it (cepassive.go).
-	listen    ceListen
-	listenErr error
+	// open is where the server listens for its passive CEs; want is
+	// where they last needed it to, and listenErr why that did not
+	// open (cepassive.go).
+	open, want ceListen
+	listenErr  error
 	// asn is this PE's; policyAssigned is set once the global import and
 	// export assignments name the CE policies (cepolicy.go).
 	asn            uint32
@@ -78,37 +79,37 @@ func (s *Speaker) applyCE(ctx context.Context, cfg *Config) error {
 // ceServerFor returns v's CE server, starting it if v has none yet, and
 // restarting it when the listener v's passive CEs need is not the one it
 // has (cepassive.go says why it cannot be changed in place). A listener
-// that would not bind restarts nothing: the server runs on without it.
+// that would not open restarts nothing: the server runs on with what it
+// has, and the passive CEs that need the rest are not run.
 func (s *Speaker) ceServerFor(ctx context.Context, cfg *Config, v *VRF) (*ceServer, error) {
 	want, _ := ceListenFor(v, s.links[v.Name], cfg.ListenPort)
 	cs := s.ces[v.Name]
-	if cs != nil && cs.listen == want && cs.listenErr == nil {
+	if cs != nil && cs.open == want {
+		cs.want, cs.listenErr = want, nil
 		return cs, nil
 	}
 	var probeErr error
 	if want != (ceListen{}) {
 		var old ceListen
-		var oldErr error
 		if cs != nil {
-			old, oldErr = cs.listen, cs.listenErr
+			old = cs.open
 		}
-		probeErr = probeCEListen(ctx, newListenersOf(want, old, oldErr))
+		probeErr = probeCEListen(ctx, newListenersOf(want, old))
+	}
+	if probeErr != nil && (cs == nil || cs.want != want || cs.listenErr == nil || cs.listenErr.Error() != probeErr.Error()) {
+		s.log.Warn("CE listener not opened", "vrf", v.Name, "listen", want.String(), "error", probeErr)
+	}
+	if cs != nil && probeErr != nil {
+		cs.want, cs.listenErr = want, probeErr
+		return cs, nil
 	}
 	if cs != nil {
-		if probeErr != nil {
-			if cs.listen != want || cs.listenErr == nil || cs.listenErr.Error() != probeErr.Error() {
-				s.log.Warn("CE listener not opened", "vrf", v.Name, "listen", want.String(), "error", probeErr)
-			}
-			cs.listen, cs.listenErr = want, probeErr
-			return cs, nil
-		}
-		s.log.Info("CE sessions restarted: the listener for passive CEs changed", "vrf", v.Name, "from", cs.listen, "to", want)
+		s.log.Info("CE sessions restarted: the listener for passive CEs changed", "vrf", v.Name, "from", cs.open, "to", want)
 		cs.stop(s.log.With("vrf", v.Name))
 		delete(s.ces, v.Name)
 	}
 	open := want
 	if probeErr != nil {
-		s.log.Warn("CE listener not opened", "vrf", v.Name, "listen", want.String(), "error", probeErr)
 		open = ceListen{}
 	}
 	started, err := s.startCEServer(ctx, v.Name, cfg, open)
@@ -124,7 +125,7 @@ func (s *Speaker) ceServerFor(ctx context.Context, cfg *Config, v *VRF) (*ceServ
 	if err != nil {
 		return nil, err
 	}
-	started.listen, started.listenErr = want, probeErr
+	started.open, started.want, started.listenErr = open, want, probeErr
 	s.ces[v.Name] = started
 	return started, nil
 }
@@ -221,14 +222,14 @@ func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
 		return err
 	}
 	want := map[netip.Addr]bool{}
-	_, split := ceListenFor(v, s.links[v.Name], cs.listen.port)
+	_, split := ceListenFor(v, s.links[v.Name], cs.want.port)
 	for _, n := range v.Neighbors {
 		a := n.Address.Unmap()
 		want[a] = true
 		prev, existed := cs.peers[a]
 		bind, offLink := ceBinding(v, s.links[v.Name], a)
 		if offLink == "" && n.Passive {
-			offLink = cs.passiveReason(v.Name, a, split)
+			offLink = cs.passiveReason(v.Name, n, bind, split)
 		}
 		if offLink != "" {
 			if err := cs.notRun(ctx, s, v.Name, a, offLink); err != nil {
