@@ -57,9 +57,13 @@ import (
 //     touched. Adding or removing a passive CE whose address the listener
 //     already has changes no listener and restarts nothing;
 //   - a listener that cannot bind (its address not on the interface yet)
-//     is probed first, so a failing one does not restart the server; its
-//     passive CEs are not run, CEReason says why, and it is tried again
-//     when the VRF's addresses or configuration next change.
+//     is probed first, so a failing one does not restart the server: the
+//     passive CEs whose address is not open are not run, CEReason says
+//     why, and it is tried again when the VRF's addresses or
+//     configuration next change; the others keep their sessions.
+//
+// The listener also takes connections from the VRF's active CEs (GoBGP's
+// collision detection then keeps one session): they are of the same VRF.
 
 // ErrCEPassiveUnsafe is returned for a passive CE neighbor whose
 // configuration would not let this PE accept its session only in its own
