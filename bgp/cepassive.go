@@ -38,8 +38,9 @@ import (
 // Hence the rules cePassiveRunnable enforces: a passive CE needs
 // local-address, bgp.listen-address set (the core then also no longer
 // listens on the CE-facing addresses, where under the userspace backend
-// it would accept a CE's connection in the PE's own stack) and not equal
-// to the local-address, and a listen port.
+// it accepts a CE's connection in the PE's own stack:
+// labs/interop TestE2ECECoreWildcardTakesCEConnections) and not equal to
+// the local-address, and a listen port.
 //
 // GoBGP v3.37.0 creates a server's listeners once, in StartBgp, with one
 // BindToDevice for all of them, and offers no way to hand it a connection
@@ -55,7 +56,12 @@ import (
 //     included, is closed and re-established and its routes withdrawn
 //     meanwhile. Other VRFs' CE servers and the core's sessions are not
 //     touched. Adding or removing a passive CE whose address the listener
-//     already has changes no listener and restarts nothing;
+//     already has changes no listener and restarts nothing. (A restart's
+//     StartBgp writes GoBGP v3.37.0's package-level route selection
+//     options, which every GoBGP server of the process reads: a data race
+//     on identical values, which any CE server a reload starts has too;
+//     the old server's routes are withdrawn after it, so that the restart
+//     does not itself set the core's server propagating meanwhile.);
 //   - a listener that cannot bind (its address not on the interface yet)
 //     is probed first, so a failing one does not restart the server: the
 //     passive CEs whose address is not open are not run, CEReason says
