@@ -1,23 +1,26 @@
 package interop_test
 
 // Passive CE sessions: pe1's red and blue each have a CE at 10.1.0.2,
-// each on its own link where pe1 is 10.1.0.1, and each CE's gobgpd
-// dials pe1 (pe1's neighbors are passive). The core listens on
+// each on its own link where pe1 is 10.1.0.1, and each CE dials pe1
+// (pe1's neighbors are passive): red's is gobgpd, blue's FRR's bgpd. The core listens on
 // 192.168.0.1 only (bgp.listen-address), as passive CEs require.
 //
 //	cered  AS 65101, 192.0.2.1/32     10.1.0.2 ──ce1── pe1 ══ core ══ pe2  red: 10.9.0.0/24
 //	ceblue AS 65102, 198.51.100.1/32  10.1.0.2 ──ce2──'  192.168.0.1 .2   blue: 10.8.0.0/24
+//	(FRR)
 //
 // No data plane here: the routes under test are BGP's (the CEs' RIBs
 // and the VRFs' imported routes), so the core carries no ESP.
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -86,6 +89,76 @@ const ceDialingGoBGPConf = `[global.config]
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv4-unicast"
 `
+
+// ceFRRConf is a CE's FRR bgpd: eBGP to its PE at 10.1.0.1 from
+// 10.1.0.2 (FRR connects unless told passive), announcing one prefix
+// that, with no zebra, nothing installs (hence no import-check).
+const ceFRRConf = `frr defaults traditional
+hostname %[1]s
+log stdout informational
+router bgp %[2]d
+ bgp router-id %[3]s
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ no bgp default ipv4-unicast
+ timers bgp 3 9
+ neighbor 10.1.0.1 remote-as 65000
+ neighbor 10.1.0.1 update-source 10.1.0.2
+ neighbor 10.1.0.1 timers connect 1
+ address-family ipv4 unicast
+  network %[4]s
+  neighbor 10.1.0.1 activate
+ exit-address-family
+exit
+`
+
+// frrCE is a CE's FRR bgpd and the vty socket directory vtysh reaches it
+// by.
+type frrCE struct {
+	node *netns.Node
+	dir  string
+}
+
+func startFRRCE(t *testing.T, ctx context.Context, node *netns.Node, asn int, routerID, prefix string) *frrCE {
+	t.Helper()
+	if _, err := os.Stat(peers.DefaultBgpd); err != nil {
+		t.Skipf("FRR's bgpd: %v", err)
+	}
+	dir := filepath.Join(node.Lab().Dir(), node.Name()+"-frr")
+	must(t, os.MkdirAll(dir, 0o755))
+	conf := filepath.Join(dir, "bgpd.conf")
+	must(t, os.WriteFile(conf, fmt.Appendf(nil, ceFRRConf, node.Name(), asn, routerID, prefix), 0o644))
+	_, err := node.StartCommand(netns.Command{Path: peers.DefaultBgpd, LogName: "bgpd", Args: []string{
+		"-Z", "-S", "-P", "0", "--log", "stdout", "-f", conf, "-i", filepath.Join(dir, "bgpd.pid"), "--vty_socket", dir,
+	}})
+	must(t, err)
+	f := &frrCE{node: node, dir: dir}
+	must(t, peers.Eventually(ctx, func(ctx context.Context) error {
+		_, err := f.prefixes(ctx)
+		return err
+	}))
+	return f
+}
+
+// prefixes lists the prefixes of the bgpd's IPv4 unicast table, from
+// `show bgp ipv4 unicast json` ({"routes": {"PREFIX": [...]}}).
+func (f *frrCE) prefixes(ctx context.Context) (map[string]bool, error) {
+	out, err := exec.CommandContext(ctx, peers.DefaultVtysh, "--vty_socket", f.dir, "-c", "show bgp ipv4 unicast json").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("%s: vtysh: %w\n%s", f.node.Name(), err, out)
+	}
+	var table struct {
+		Routes map[string]json.RawMessage `json:"routes"`
+	}
+	if err := json.Unmarshal(out, &table); err != nil {
+		return nil, fmt.Errorf("%s: show bgp json: %w\n%s", f.node.Name(), err, out)
+	}
+	got := map[string]bool{}
+	for p := range table.Routes {
+		got[p] = true
+	}
+	return got, nil
+}
 
 func startDialingCE(t *testing.T, ctx context.Context, node *netns.Node, asn int, routerID string) *ceSpeaker {
 	t.Helper()
@@ -183,11 +256,21 @@ func TestE2ECEPassive(t *testing.T) {
 	pelab.MustExec(t, redn, "ip", "route", "add", "192.168.0.0/30", "via", "10.1.0.1")
 
 	cered := startDialingCE(t, ctx, redn, 65101, "10.255.0.1")
-	ceblue := startDialingCE(t, ctx, bluen, 65102, "10.255.0.2")
+	ceblue := startFRRCE(t, ctx, bluen, 65102, "10.255.0.2", "198.51.100.1/32")
 	_, err := cered.gobgp(ctx, "global", "rib", "-a", "ipv4", "add", "192.0.2.1/32")
 	must(t, err)
-	_, err = ceblue.gobgp(ctx, "global", "rib", "-a", "ipv4", "add", "198.51.100.1/32")
-	must(t, err)
+	// Each CE's table as a set of prefixes.
+	ribs := map[string]func(context.Context) (map[string]bool, error){
+		"cered": func(ctx context.Context) (map[string]bool, error) {
+			rib, err := cered.rib(ctx, "ipv4")
+			got := map[string]bool{}
+			for p := range rib {
+				got[p] = true
+			}
+			return got, err
+		},
+		"ceblue": ceblue.prefixes,
+	}
 
 	pe1 := startPE(t, pe1n, fmt.Sprintf(cePassivePE1, ""))
 	pe2 := startPE(t, pe2n, cePassivePE2)
@@ -195,7 +278,7 @@ func TestE2ECEPassive(t *testing.T) {
 	// red's CE dials and gets red's session; routes go both ways.
 	red := waitCEEstablished(t, ctx, pe1, "red")
 	waitImportedHas(t, ctx, pe2, "red", "192.0.2.1/32 via 192.168.0.1")
-	waitCERoute(t, ctx, cered, "10.9.0.0/24", true)
+	waitCERoute(t, ctx, "cered", ribs["cered"], "10.9.0.0/24")
 	core := pe1.Sessions(t, ctx)
 	if core["192.168.0.2"].State != "established" {
 		t.Fatalf("core session: %+v", core)
@@ -215,7 +298,7 @@ func TestE2ECEPassive(t *testing.T) {
 		if ns, err := ceSessions(ctx, pe1, "blue"); err != nil || len(ns) != 0 {
 			t.Errorf("blue's CE sessions: %+v, %v", ns, err)
 		}
-		if rib, err := ceblue.rib(ctx, "ipv4"); err != nil || len(rib) != 1 {
+		if rib, err := ceblue.prefixes(ctx); err != nil || len(rib) != 1 {
 			t.Errorf("ceblue's RIB holds more than its own route: %v, %v", rib, err)
 		}
 	})
@@ -224,7 +307,7 @@ func TestE2ECEPassive(t *testing.T) {
 		pe1.Reload(t, fmt.Sprintf(cePassivePE1, cePassiveBlueCE))
 		waitCEEstablished(t, ctx, pe1, "blue")
 		waitImportedHas(t, ctx, pe2, "blue", "198.51.100.1/32 via 192.168.0.1")
-		waitCERoute(t, ctx, ceblue, "10.8.0.0/24", true)
+		waitCERoute(t, ctx, "ceblue", ribs["ceblue"], "10.8.0.0/24")
 		ns, err := ceSessions(ctx, pe1, "red")
 		must(t, err)
 		if len(ns) != 1 || ns[0].State != "established" || ns[0].Flaps != 0 || ns[0].Uptime < red.Uptime+time.Since(since)-time.Second {
@@ -246,16 +329,15 @@ func TestE2ECEPassive(t *testing.T) {
 			}
 		}
 		for _, c := range []struct {
-			ce       *ceSpeaker
-			own, not string
-		}{{cered, "10.9.0.0/24", "10.8.0.0/24"}, {ceblue, "10.8.0.0/24", "10.9.0.0/24"}} {
-			rib, err := c.ce.rib(ctx, "ipv4")
+			ce, own, not string
+		}{{"cered", "10.9.0.0/24", "10.8.0.0/24"}, {"ceblue", "10.8.0.0/24", "10.9.0.0/24"}} {
+			rib, err := ribs[c.ce](ctx)
 			must(t, err)
-			if _, ok := rib[c.own]; !ok {
-				t.Errorf("%s lacks its VRF's %s: %v", c.ce.node.Name(), c.own, rib)
+			if !rib[c.own] {
+				t.Errorf("%s lacks its VRF's %s: %v", c.ce, c.own, rib)
 			}
-			if _, ok := rib[c.not]; ok {
-				t.Errorf("%s has the other VRF's %s: %v", c.ce.node.Name(), c.not, rib)
+			if rib[c.not] {
+				t.Errorf("%s has the other VRF's %s: %v", c.ce, c.not, rib)
 			}
 		}
 	})
@@ -287,16 +369,16 @@ func notAnswered(node *netns.Node, src, to string) error {
 	})
 }
 
-// waitCERoute waits until ce's RIB has prefix (or, with want false, not).
-func waitCERoute(t *testing.T, ctx context.Context, ce *ceSpeaker, prefix string, want bool) {
+// waitCERoute waits until the CE's table (as rib reads it) has prefix.
+func waitCERoute(t *testing.T, ctx context.Context, ce string, rib func(context.Context) (map[string]bool, error), prefix string) {
 	t.Helper()
 	must(t, peers.Eventually(ctx, func(ctx context.Context) error {
-		rib, err := ce.rib(ctx, "ipv4")
+		got, err := rib(ctx)
 		if err != nil {
 			return err
 		}
-		if _, ok := rib[prefix]; ok != want {
-			return fmt.Errorf("%s: %s in its RIB: %v, want %v (%v)", ce.node.Name(), prefix, ok, want, rib)
+		if !got[prefix] {
+			return fmt.Errorf("%s: no %s in its table (%v)", ce, prefix, got)
 		}
 		return nil
 	}))
