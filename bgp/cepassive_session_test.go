@@ -115,7 +115,8 @@ func isReset(err error) bool {
 // unanswered; a reload adding a passive CE to another VRF, or adding one
 // to red on the address red already listens on, resets no session; one
 // that moves a passive CE to a new address restarts red's CE sessions
-// alone; the core session stays up throughout.
+// alone, and so does one that removes them (red then listens no more);
+// the core session stays up throughout.
 func TestCEPassiveSessions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens BGP sessions over loopback")
@@ -227,4 +228,17 @@ func TestCEPassiveSessions(t *testing.T) {
 		t.Errorf("restarting red's CE sessions reset blue's: up since %v, before %v", up, upBlue)
 	}
 
+	// 6. red's passive CEs removed: red listens no more, its CE's route
+	// leaves the VPN, blue's session stays.
+	apply(map[string][]CENeighbor{"blue": {blue}})
+	waitVPN(t, pe2, "65000:11 10.3.0.0/24", nil)
+	for _, a := range []string{"127.0.0.6", "127.0.0.7"} {
+		if c, err := net.Dial("tcp", net.JoinHostPort(a, pe1Port)); err == nil {
+			c.Close()
+			t.Errorf("red still listens on %s:%s", a, pe1Port)
+		}
+	}
+	if up := sessionUptime(t, ceBlue, "127.0.0.8"); !up.Equal(upBlue) {
+		t.Errorf("removing red's passive CEs reset blue's session: up since %v, before %v", up, upBlue)
+	}
 }
