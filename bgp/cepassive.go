@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Passive CE sessions: the CE connects, this PE accepts.
@@ -65,8 +66,8 @@ import (
 //   - a listener that cannot bind (its address not on the interface yet)
 //     is probed first, so a failing one does not restart the server: the
 //     passive CEs whose address is not open are not run, CEReason says
-//     why, and it is tried again when the VRF's addresses or
-//     configuration next change; the others keep their sessions.
+//     why, and it is tried again every ceListenRetry and when the VRF's
+//     addresses or configuration change; the others keep their sessions.
 //
 // The listener also takes connections from the VRF's active CEs (GoBGP's
 // collision detection then keeps one session): they are of the same VRF.
@@ -193,7 +194,7 @@ func (cs *ceServer) passiveReason(vrf string, n CENeighbor, bind string, split m
 	if cs.open.device == bind && slices.Contains(cs.open.addresses(), n.LocalAddress.Unmap().String()) {
 		return ""
 	}
-	return fmt.Sprintf("not accepted: vrf %s's listener on %s did not open: %v; it is tried again when the VRF's addresses or configuration change", vrf, cs.want, cs.listenErr)
+	return fmt.Sprintf("not accepted: vrf %s's listener on %s did not open: %v; it is tried again every %v", vrf, cs.want, cs.listenErr, ceListenRetry)
 }
 
 // newListenersOf is what of want old does not already listen on: the
@@ -210,4 +211,56 @@ func newListenersOf(want, old ceListen) ceListen {
 	}
 	want.addrs = strings.Join(fresh, " ")
 	return want
+}
+
+// ceListenRetry is how often a VRF's listener that did not open is tried
+// again: an IPv6 address is tentative (not bindable) for its duplicate
+// address detection, and its becoming usable changes no connected prefix,
+// so no SetConnected would retry it.
+const ceListenRetry = ceConnectRetry
+
+// armCEListenRetry schedules, once per server, a retry of cs's listener.
+func (s *Speaker) armCEListenRetry(vrf string, cs *ceServer) {
+	if cs.retryArmed {
+		return
+	}
+	cs.retryArmed = true
+	time.AfterFunc(ceListenRetry, func() {
+		s.hand(func() {
+			if s.ces[vrf] != cs {
+				return // replaced or removed meanwhile
+			}
+			cs.retryArmed = false
+			if cs.listenErr == nil {
+				return
+			}
+			if v := s.cfg.vrf(vrf); v != nil {
+				if _, err := s.ceRelisten(context.Background(), v); err != nil {
+					s.log.Warn("CE listener not retried", "vrf", vrf, "error", err)
+				}
+			}
+		})
+	})
+}
+
+// ceRelisten brings v's CE server's listener in line with v's passive
+// CEs and interfaces, restarting the server if that takes it, and
+// reconciles its sessions. restarted reports a new server, whose own
+// paths have been sent.
+func (s *Speaker) ceRelisten(ctx context.Context, v *VRF) (restarted bool, err error) {
+	cs := s.ces[v.Name]
+	if cs == nil {
+		return false, nil
+	}
+	now, err := s.ceServerFor(ctx, s.cfg, v)
+	if err != nil {
+		return false, err
+	}
+	if err := now.setPeers(ctx, s, v); err != nil {
+		return false, err
+	}
+	if now == cs {
+		return false, nil
+	}
+	return true, s.ceResync(ctx, v.Name)
 }

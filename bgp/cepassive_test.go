@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/server"
@@ -256,18 +257,31 @@ func TestCEPassiveNotRun(t *testing.T) {
 	}
 	c.Close()
 
-	// A passive CE whose local-address this host does not have: its
-	// listener cannot open, and the one that did stays, with its CE.
+	// A passive CE whose listener cannot open yet (the test holds its
+	// address and port, as a tentative IPv6 address would refuse it):
+	// the listener that did open stays, with its CE, and the new one is
+	// retried until it opens.
+	held := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		_ = c.Control(func(fd uintptr) {
+			err = syscall.SetsockoptString(int(fd), syscall.SOL_SOCKET, syscall.SO_BINDTODEVICE, "lo")
+		})
+		return err
+	}}
+	hold, err := held.Listen(ctx, "tcp", net.JoinHostPort("127.0.0.10", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	more := cfg
 	more.VRFs = []VRF{cfg.VRFs[0]}
 	more.VRFs[0].Neighbors = append(slices.Clone(cfg.VRFs[0].Neighbors),
-		CENeighbor{Address: a("127.0.0.5"), ASN: 65104, Families: []string{"ipv4"}, Passive: true, LocalAddress: a("192.0.2.77")})
+		CENeighbor{Address: a("127.0.0.5"), ASN: 65104, Families: []string{"ipv4"}, Passive: true, LocalAddress: a("127.0.0.10")})
 	if err := s.do(func() error { return s.apply(ctx, &more) }); err != nil {
 		t.Fatal(err)
 	}
 	reasons(map[string]string{
 		"127.0.0.3": "",
-		"127.0.0.5": "not accepted: vrf red's listener on 127.0.0.9:" + strconv.Itoa(port) + ", 192.0.2.77:" + strconv.Itoa(port) + " bound to lo did not open: listen tcp 192.0.2.77",
+		"127.0.0.5": "not accepted: vrf red's listener on 127.0.0.10:" + strconv.Itoa(port) + ", " + listener + " bound to lo did not open: listen tcp 127.0.0.10",
 		"127.0.0.4": "",
 	})
 	if got := cePeers(t, s, "red"); len(got) != 2 || got["127.0.0.3"] != "lo" || got["127.0.0.4"] != "lo" {
@@ -278,4 +292,14 @@ func TestCEPassiveNotRun(t *testing.T) {
 		t.Fatalf("red's listener after a failed addition: %v", err)
 	}
 	c.Close()
+
+	hold.Close()
+	deadline := time.Now().Add(3 * ceListenRetry)
+	for s.CEReason("red", a("127.0.0.5")) != "" && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	reasons(map[string]string{"127.0.0.3": "", "127.0.0.5": "", "127.0.0.4": ""})
+	if got := cePeers(t, s, "red"); len(got) != 3 {
+		t.Errorf("red's sessions once the held address is free: %v", got)
+	}
 }

@@ -32,6 +32,7 @@ type ceServer struct {
 	// open (cepassive.go).
 	open, want ceListen
 	listenErr  error
+	retryArmed bool // a retry of the listener is scheduled (ceListenRetry)
 	// asn is this PE's; policyAssigned is set once the global import and
 	// export assignments name the CE policies (cepolicy.go).
 	asn            uint32
@@ -101,6 +102,7 @@ func (s *Speaker) ceServerFor(ctx context.Context, cfg *Config, v *VRF) (*ceServ
 	}
 	if cs != nil && probeErr != nil {
 		cs.want, cs.listenErr = want, probeErr
+		s.armCEListenRetry(v.Name, cs)
 		return cs, nil
 	}
 	if cs != nil {
@@ -127,6 +129,9 @@ func (s *Speaker) ceServerFor(ctx context.Context, cfg *Config, v *VRF) (*ceServ
 	}
 	started.open, started.want, started.listenErr = open, want, probeErr
 	s.ces[v.Name] = started
+	if probeErr != nil {
+		s.armCEListenRetry(v.Name, started)
+	}
 	return started, nil
 }
 

@@ -278,19 +278,8 @@ func (s *Speaker) SetConnected(ctx context.Context, vrf string, conns []Connecte
 				if err := s.org.sync(ctx, vrf, v, prefixes); err != nil {
 					return err
 				}
-				if cs := s.ces[vrf]; cs != nil {
-					// The listener for passive CEs follows the
-					// interfaces (cepassive.go).
-					restarted, err := s.ceServerFor(ctx, s.cfg, v)
-					if err != nil {
-						return err
-					}
-					if err := restarted.setPeers(ctx, s, v); err != nil {
-						return err
-					}
-					if restarted != cs {
-						return s.ceResync(ctx, vrf)
-					}
+				if restarted, err := s.ceRelisten(ctx, v); err != nil || restarted {
+					return err
 				}
 				return s.ceSendChanged(ctx, vrf, old, prefixes)
 			}
