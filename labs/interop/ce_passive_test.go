@@ -5,7 +5,8 @@ package interop_test
 // (pe1's neighbors are passive): red's is gobgpd, blue's FRR's bgpd. The core listens on
 // 192.168.0.1 only (bgp.listen-address), as passive CEs require.
 //
-//	cered  AS 65101, 192.0.2.1/32     10.1.0.2 ──ce1── pe1 ══ core ══ pe2  red: 10.9.0.0/24
+//	cered  AS 65101, 192.0.2.1/32     10.1.0.2 ──ce1── pe1 ══ core ══ pe2  red: 10.9.0.0/24, 2001:db8:9::/48
+//	  2001:db8:c1::1/128              fd00:1::2        fd00:1::1 (red's second passive CE, IPv6)
 //	ceblue AS 65102, 198.51.100.1/32  10.1.0.2 ──ce2──'  192.168.0.1 .2   blue: 10.8.0.0/24
 //	(FRR)
 //
@@ -47,6 +48,7 @@ vrfs:
     interfaces: [ce1]
     neighbors:
       - {address: 10.1.0.2, asn: 65101, passive: true, local-address: 10.1.0.1, hold-time: 9s, keepalive: 3s}
+      - {address: 'fd00:1::2', asn: 65101, families: [ipv6], passive: true, local-address: 'fd00:1::1', hold-time: 9s, keepalive: 3s}
   - name: blue
     rd: '65000:12'
     import-targets: ['65000:2']
@@ -65,12 +67,13 @@ bgp:
   api: ''
   neighbors: [{address: 192.168.0.1, asn: 65000, local-address: 192.168.0.2, connect-retry: 1s, hold-time: 9s}]
 vrfs:
-  - {name: red, rd: '65000:21', import-targets: ['65000:1'], export-targets: ['65000:1'], static-routes: [{prefix: 10.9.0.0/24}]}
+  - {name: red, rd: '65000:21', import-targets: ['65000:1'], export-targets: ['65000:1'], static-routes: [{prefix: 10.9.0.0/24}, {prefix: '2001:db8:9::/48'}]}
   - {name: blue, rd: '65000:22', import-targets: ['65000:2'], export-targets: ['65000:2'], static-routes: [{prefix: 10.8.0.0/24}]}
 `
 
 // ceDialingGoBGPConf is a CE's gobgpd that does not listen (port -1) and
-// connects to its PE at 10.1.0.1 from 10.1.0.2, IPv4 unicast.
+// connects to its PE at 10.1.0.1 from 10.1.0.2 for IPv4 unicast and at
+// fd00:1::1 from fd00:1::2 for IPv6 unicast.
 const ceDialingGoBGPConf = `[global.config]
   as = %d
   router-id = "%s"
@@ -88,6 +91,19 @@ const ceDialingGoBGPConf = `[global.config]
   [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv4-unicast"
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "fd00:1::1"
+    peer-as = 65000
+  [neighbors.timers.config]
+    connect-retry = 1
+    hold-time = 9
+    keepalive-interval = 3
+  [neighbors.transport.config]
+    local-address = "fd00:1::2"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
 `
 
 // ceFRRConf is a CE's FRR bgpd: eBGP to its PE at 10.1.0.1 from
@@ -196,19 +212,20 @@ func ceSessions(ctx context.Context, p *pe, vrf string) ([]ceSession, error) {
 	return ns, err
 }
 
-// waitCEEstablished waits until vrf's one CE session on p is established.
-func waitCEEstablished(t *testing.T, ctx context.Context, p *pe, vrf string) ceSession {
+// waitCEEstablished waits until vrf's n CE sessions on p are all
+// established.
+func waitCEEstablished(t *testing.T, ctx context.Context, p *pe, vrf string, n int) []ceSession {
 	t.Helper()
-	var got ceSession
+	var got []ceSession
 	err := peers.Eventually(ctx, func(ctx context.Context) error {
 		ns, err := ceSessions(ctx, p, vrf)
 		if err != nil {
 			return err
 		}
-		if len(ns) != 1 || ns[0].State != "established" {
-			return fmt.Errorf("%s %s CE sessions: %+v", p.Name, vrf, ns)
+		if len(ns) != n || slices.ContainsFunc(ns, func(s ceSession) bool { return s.State != "established" }) {
+			return fmt.Errorf("%s %s CE sessions: %+v, want %d established", p.Name, vrf, ns, n)
 		}
-		got = ns[0]
+		got = ns
 		return nil
 	})
 	if err != nil {
@@ -251,6 +268,8 @@ func TestE2ECEPassive(t *testing.T) {
 	pelab.Link(t, l, pe1n, "ce1", "10.1.0.1/24", redn, "eth0", "10.1.0.2/24")
 	pelab.Link(t, l, pe1n, "ce2", "10.1.0.1/24", bluen, "eth0", "10.1.0.2/24")
 	must(t, redn.AddAddr("eth0", pfx("10.1.0.3/24"))) // an address that is no CE of red
+	must(t, pe1n.AddAddr("ce1", pfx("fd00:1::1/64")))
+	must(t, redn.AddAddr("eth0", pfx("fd00:1::2/64")))
 	must(t, redn.AddAddr("lo", pfx("192.0.2.1/32")))
 	must(t, bluen.AddAddr("lo", pfx("198.51.100.1/32")))
 	pelab.MustExec(t, redn, "ip", "route", "add", "192.168.0.0/30", "via", "10.1.0.1")
@@ -258,6 +277,8 @@ func TestE2ECEPassive(t *testing.T) {
 	cered := startDialingCE(t, ctx, redn, 65101, "10.255.0.1")
 	ceblue := startFRRCE(t, ctx, bluen, 65102, "10.255.0.2", "198.51.100.1/32")
 	_, err := cered.gobgp(ctx, "global", "rib", "-a", "ipv4", "add", "192.0.2.1/32")
+	must(t, err)
+	_, err = cered.gobgp(ctx, "global", "rib", "-a", "ipv6", "add", "2001:db8:c1::1/128")
 	must(t, err)
 	// Each CE's table as a set of prefixes.
 	ribs := map[string]func(context.Context) (map[string]bool, error){
@@ -275,10 +296,32 @@ func TestE2ECEPassive(t *testing.T) {
 	pe1 := startPE(t, pe1n, fmt.Sprintf(cePassivePE1, ""))
 	pe2 := startPE(t, pe2n, cePassivePE2)
 
-	// red's CE dials and gets red's session; routes go both ways.
-	red := waitCEEstablished(t, ctx, pe1, "red")
+	// red's CE dials, over IPv4 and IPv6, and gets red's sessions
+	// (red listens on 10.1.0.1 and fd00:1::1 on ce1); routes go both
+	// ways.
+	red := waitCEEstablished(t, ctx, pe1, "red", 2)
 	waitImportedHas(t, ctx, pe2, "red", "192.0.2.1/32 via 192.168.0.1")
 	waitCERoute(t, ctx, "cered", ribs["cered"], "10.9.0.0/24")
+	must(t, peers.Eventually(ctx, func(ctx context.Context) error {
+		got, err := imported(ctx, pe2, "red")
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(got, func(l string) bool { return strings.HasPrefix(l, "2001:db8:c1::1/128 via ") }) {
+			return fmt.Errorf("pe2 red imported %v, want cered's 2001:db8:c1::1/128", got)
+		}
+		return nil
+	}))
+	must(t, peers.Eventually(ctx, func(ctx context.Context) error {
+		rib, err := cered.rib(ctx, "ipv6")
+		if err != nil {
+			return err
+		}
+		if _, ok := rib["2001:db8:9::/48"]; !ok {
+			return fmt.Errorf("cered's IPv6 table lacks pe2's 2001:db8:9::/48: %v", rib)
+		}
+		return nil
+	}))
 	core := pe1.Sessions(t, ctx)
 	if core["192.168.0.2"].State != "established" {
 		t.Fatalf("core session: %+v", core)
@@ -289,7 +332,7 @@ func TestE2ECEPassive(t *testing.T) {
 		if err := closedUnanswered(redn, "10.1.0.3", "10.1.0.1:179"); err != nil {
 			t.Error(err)
 		}
-		if ns, err := ceSessions(ctx, pe1, "red"); err != nil || len(ns) != 1 {
+		if ns, err := ceSessions(ctx, pe1, "red"); err != nil || len(ns) != 2 {
 			t.Errorf("red's CE sessions: %+v, %v", ns, err)
 		}
 	})
@@ -305,13 +348,16 @@ func TestE2ECEPassive(t *testing.T) {
 
 	t.Run("a reload adding blue's passive CE resets neither red's nor the core's session", func(t *testing.T) {
 		pe1.Reload(t, fmt.Sprintf(cePassivePE1, cePassiveBlueCE))
-		waitCEEstablished(t, ctx, pe1, "blue")
+		waitCEEstablished(t, ctx, pe1, "blue", 1)
 		waitImportedHas(t, ctx, pe2, "blue", "198.51.100.1/32 via 192.168.0.1")
 		waitCERoute(t, ctx, "ceblue", ribs["ceblue"], "10.8.0.0/24")
 		ns, err := ceSessions(ctx, pe1, "red")
 		must(t, err)
-		if len(ns) != 1 || ns[0].State != "established" || ns[0].Flaps != 0 || ns[0].Uptime < red.Uptime+time.Since(since)-time.Second {
-			t.Errorf("red's CE session after the reload: %+v, before %+v", ns, red)
+		for i, n := range ns {
+			if len(ns) != len(red) || n.State != "established" || n.Flaps != 0 || n.Uptime < red[i].Uptime+time.Since(since)-time.Second {
+				t.Errorf("red's CE sessions after the reload: %+v, before %+v", ns, red)
+				break
+			}
 		}
 	})
 
@@ -321,8 +367,14 @@ func TestE2ECEPassive(t *testing.T) {
 			vrf  string
 			want string
 		}{{"red", "192.0.2.1/32 via 192.168.0.1"}, {"blue", "198.51.100.1/32 via 192.168.0.1"}} {
-			got, err := imported(ctx, pe2, c.vrf)
+			all, err := imported(ctx, pe2, c.vrf)
 			must(t, err)
+			var got []string // IPv4: red's IPv6 routes are checked above
+			for _, l := range all {
+				if !strings.Contains(l, ":") {
+					got = append(got, l)
+				}
+			}
 			// pe1's connected 10.1.0.0/24 of each VRF, and its CE's route.
 			if want := []string{"10.1.0.0/24 via 192.168.0.1", c.want}; !slices.Equal(got, want) {
 				t.Errorf("pe2 %s imported %v, want %v", c.vrf, got, want)
