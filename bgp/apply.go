@@ -11,6 +11,9 @@ import (
 // apply moves the speaker from s.cfg (nil at start) to cfg. It runs on the
 // owner goroutine.
 func (s *Speaker) apply(ctx context.Context, cfg *Config) error {
+	if err := CheckRunnable(cfg); err != nil {
+		return fmt.Errorf("bgp: %w", err)
+	}
 	var oldNeighbors []Neighbor
 	var oldVRFs []VRF
 	if s.cfg != nil {

@@ -101,7 +101,7 @@ func cePeer(n CENeighbor, bind string) *api.Peer {
 	return p
 }
 
-// CheckRunnable reports what in cfg this build validates but Start would
-// refuse (passive CE sessions, ErrCEPassive), so that `peregrined -check`
-// refuses it too.
-func CheckRunnable(cfg *Config) error { return cePassive(cfg) }
+// CheckRunnable reports what in cfg Start and a reload would refuse
+// (passive CE sessions that could not be accepted safely,
+// ErrCEPassiveUnsafe), so that `peregrined -check` refuses it too.
+func CheckRunnable(cfg *Config) error { return cePassiveRunnable(cfg) }

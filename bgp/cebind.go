@@ -64,9 +64,9 @@ func prefixesOf(conns []Connected) []netip.Prefix {
 }
 
 // CEReason says why the session with CE addr of VRF vrf is not run, or
-// "" when it is (GoBGP's own session state then says how it is going).
-// Today the one reason is a CE on no connected prefix of the VRF
-// (ceBinding).
+// "" when it is (GoBGP's own session state then says how it is going):
+// a CE on no connected prefix of the VRF (ceBinding), or a passive CE
+// that the VRF's listener cannot accept (cepassive.go).
 func (s *Speaker) CEReason(vrf string, addr netip.Addr) string {
 	var r string
 	_ = s.do(func() error {
@@ -78,9 +78,10 @@ func (s *Speaker) CEReason(vrf string, addr netip.Addr) string {
 	return r
 }
 
-// notOnLink records why CE a of vrf is not run and stops its session if
-// it ran (the address that held it went away).
-func (cs *ceServer) notOnLink(ctx context.Context, s *Speaker, vrf string, a netip.Addr, reason string) error {
+// notRun records why CE a of vrf is not run and stops its session if
+// it ran (the address that held it went away, or the listener its
+// passive session needs is not there: cepassive.go).
+func (cs *ceServer) notRun(ctx context.Context, s *Speaker, vrf string, a netip.Addr, reason string) error {
 	if cs.offLink[a] != reason {
 		// Info: at start every CE waits for the interface watcher's
 		// first report, and the daemon warns, naming the configuration

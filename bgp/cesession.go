@@ -27,6 +27,12 @@ type ceServer struct {
 	bound       map[netip.Addr]string   // where each running session is bound (cebind.go)
 	offLink     map[netip.Addr]string   // CEs not run: why (cebind.go)
 	sent        map[netip.Prefix]string // own paths injected for the CEs: prefix -> attrsKey
+	// open is where the server listens for its passive CEs; want is
+	// where they last needed it to, and listenErr why that did not
+	// open (cepassive.go).
+	open, want ceListen
+	listenErr  error
+	retryArmed bool // a retry of the listener is scheduled (ceListenRetry)
 	// asn is this PE's; policyAssigned is set once the global import and
 	// export assignments name the CE policies (cepolicy.go).
 	asn            uint32
@@ -49,13 +55,9 @@ func (s *Speaker) applyCE(ctx context.Context, cfg *Config) error {
 			continue
 		}
 		keep[v.Name] = true
-		cs := s.ces[v.Name]
-		if cs == nil {
-			var err error
-			if cs, err = s.startCEServer(ctx, v.Name, cfg); err != nil {
-				return err
-			}
-			s.ces[v.Name] = cs
+		cs, err := s.ceServerFor(ctx, cfg, v)
+		if err != nil {
+			return err
 		}
 		cs.glog.setSecrets(passwords(cfg))
 		if err := cs.setPeers(ctx, s, v); err != nil {
@@ -65,23 +67,97 @@ func (s *Speaker) applyCE(ctx context.Context, cfg *Config) error {
 			return err
 		}
 	}
-	for name, cs := range s.ces {
-		if keep[name] {
-			continue
-		}
-		cs.stop(s.log.With("vrf", name))
-		delete(s.ces, name)
-		if len(s.ces) == 0 {
-			clear(s.ceAttrs)
-		}
-		for p := range s.org.ce[name] {
-			s.org.unsetCE(name, p)
-		}
-		if v := cfg.vrf(name); v != nil {
-			if err := s.org.sync(ctx, name, v, s.connected[name]); err != nil {
+	for name := range s.ces {
+		if !keep[name] {
+			if err := s.dropCEServer(ctx, cfg, name); err != nil {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// ceServerFor returns v's CE server, starting it if v has none yet, and
+// restarting it when the listener v's passive CEs need is not the one it
+// has (cepassive.go says why it cannot be changed in place). A listener
+// that would not open restarts nothing: the server runs on with what it
+// has, and the passive CEs that need the rest are not run.
+func (s *Speaker) ceServerFor(ctx context.Context, cfg *Config, v *VRF) (*ceServer, error) {
+	want, _ := ceListenFor(v, s.links[v.Name], cfg.ListenPort)
+	cs := s.ces[v.Name]
+	if cs != nil && cs.open == want {
+		cs.want, cs.listenErr = want, nil
+		return cs, nil
+	}
+	var probeErr error
+	if want != (ceListen{}) {
+		var old ceListen
+		if cs != nil {
+			old = cs.open
+		}
+		probeErr = probeCEListen(ctx, newListenersOf(want, old))
+	}
+	if probeErr != nil && (cs == nil || cs.want != want || cs.listenErr == nil || cs.listenErr.Error() != probeErr.Error()) {
+		s.log.Warn("CE listener not opened", "vrf", v.Name, "listen", want.String(), "error", probeErr)
+	}
+	if cs != nil && probeErr != nil {
+		cs.want, cs.listenErr = want, probeErr
+		s.armCEListenRetry(v.Name, cs)
+		return cs, nil
+	}
+	if cs != nil {
+		s.log.Info("CE sessions restarted: the listener for passive CEs changed", "vrf", v.Name, "from", cs.open, "to", want)
+		cs.stop(s.log.With("vrf", v.Name))
+		delete(s.ces, v.Name)
+	}
+	open := want
+	if probeErr != nil {
+		open = ceListen{}
+	}
+	started, err := s.startCEServer(ctx, v.Name, cfg, open)
+	if cs != nil {
+		// The old server's routes are withdrawn only now: withdrawing
+		// sets the core's GoBGP propagating, and GoBGP v3.37.0's
+		// StartBgp writes package-level selection options that
+		// propagation reads (same values, but a data race).
+		if werr := s.withdrawCE(ctx, cfg, v.Name); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	started.open, started.want, started.listenErr = open, want, probeErr
+	s.ces[v.Name] = started
+	if probeErr != nil {
+		s.armCEListenRetry(v.Name, started)
+	}
+	return started, nil
+}
+
+// dropCEServer stops the CE server of VRF name and withdraws its CEs'
+// routes, from the VPN and from the forwarding plane.
+func (s *Speaker) dropCEServer(ctx context.Context, cfg *Config, name string) error {
+	cs := s.ces[name]
+	if cs == nil {
+		return nil
+	}
+	cs.stop(s.log.With("vrf", name))
+	delete(s.ces, name)
+	if len(s.ces) == 0 {
+		clear(s.ceAttrs)
+	}
+	return s.withdrawCE(ctx, cfg, name)
+}
+
+// withdrawCE withdraws the routes of VRF name's CEs, whose server is
+// gone, from the VPN and from the forwarding plane.
+func (s *Speaker) withdrawCE(ctx context.Context, cfg *Config, name string) error {
+	for p := range s.org.ce[name] {
+		s.org.unsetCE(name, p)
+	}
+	if v := cfg.vrf(name); v != nil {
+		return s.org.sync(ctx, name, v, s.connected[name])
 	}
 	return nil
 }
@@ -95,18 +171,20 @@ func (c *Config) vrf(name string) *VRF {
 	return nil
 }
 
-// startCEServer starts vrf's CE server. It does not listen: this PE opens
-// the sessions (ErrCEPassive says why passive ones are refused).
-func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*ceServer, error) {
+// startCEServer starts vrf's CE server, listening where l says (nowhere
+// for the zero ceListen: this PE then opens every session).
+func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config, l ceListen) (*ceServer, error) {
 	glog := newSlogAdapter(s.log.With("vrf", vrf))
 	glog.setSecrets(passwords(cfg))
 	watch := newCEWatch(s.log.With("vrf", vrf))
 	glog.diag = watch.diag
 	srv := server.NewBgpServer(server.LoggerOption(glog))
 	go srv.Serve()
-	err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
-		Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: -1,
-	}})
+	global := &api.Global{Asn: cfg.ASN, RouterId: cfg.RouterID.String(), ListenPort: -1}
+	if l != (ceListen{}) {
+		global.ListenAddresses, global.ListenPort, global.BindToDevice = l.addresses(), int32(l.port), l.device
+	}
+	err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: global})
 	if err != nil {
 		srv.Stop()
 		return nil, fmt.Errorf("bgp: vrf %s: start CE sessions: %w", vrf, err)
@@ -133,7 +211,11 @@ func (s *Speaker) startCEServer(ctx context.Context, vrf string, cfg *Config) (*
 		srv.Stop()
 		return nil, fmt.Errorf("bgp: vrf %s: watch CE sessions: %w", vrf, err)
 	}
-	s.log.Info("CE sessions started", "vrf", vrf)
+	if l != (ceListen{}) {
+		s.log.Info("CE sessions started", "vrf", vrf, "listen", l.String())
+	} else {
+		s.log.Info("CE sessions started", "vrf", vrf)
+	}
 	return &ceServer{srv: srv, glog: glog, cancelWatch: cancel, watch: watch, peers: map[netip.Addr]CENeighbor{},
 		bound: map[netip.Addr]string{}, offLink: map[netip.Addr]string{}, sent: map[netip.Prefix]string{}, asn: cfg.ASN}, nil
 }
@@ -145,16 +227,17 @@ func (cs *ceServer) setPeers(ctx context.Context, s *Speaker, v *VRF) error {
 		return err
 	}
 	want := map[netip.Addr]bool{}
+	_, split := ceListenFor(v, s.links[v.Name], cs.want.port)
 	for _, n := range v.Neighbors {
-		if n.Passive {
-			return fmt.Errorf("bgp: vrf %s CE %s: %w", v.Name, n.Address, ErrCEPassive)
-		}
 		a := n.Address.Unmap()
 		want[a] = true
 		prev, existed := cs.peers[a]
 		bind, offLink := ceBinding(v, s.links[v.Name], a)
+		if offLink == "" && n.Passive {
+			offLink = cs.passiveReason(v.Name, n, bind, split)
+		}
 		if offLink != "" {
-			if err := cs.notOnLink(ctx, s, v.Name, a, offLink); err != nil {
+			if err := cs.notRun(ctx, s, v.Name, a, offLink); err != nil {
 				return err
 			}
 			continue

@@ -29,8 +29,10 @@ type ceWatch struct {
 	}
 }
 
-// newCEWatch returns the watch of a CE server that does not listen: the
-// PE opens its CE sessions, so its diag has no listener to miss.
+// newCEWatch returns the watch of a CE server. Its diag has no listener
+// to miss: a CE server listens only where its passive CEs need it, and
+// a passive CE it cannot accept is not run at all (its reason is
+// CEReason's).
 func newCEWatch(log *slog.Logger) *ceWatch {
 	w := &ceWatch{diag: newNeighborDiag(log, nil)}
 	w.mu.up = map[netip.Addr]bool{}

@@ -67,8 +67,15 @@
 // SetConnected reports them; a CE on no connected prefix is not started,
 // and CEReason says so, rather than connecting through the core.
 //
-// Passive CE sessions are refused (ErrCEPassive says why a listener
-// bound to the VRF's interfaces is not built). docs/CE.md is the
+// A passive CE (the CE connects) is accepted by a listener of its VRF's
+// CE server on the PE's address on the CE's link (local-address), bound
+// to the CE's interface or the VRF's device, so that only connections
+// that came in by that link reach it, and GoBGP takes only configured
+// CE addresses from it. Passive CEs need the core on a specific address
+// (bgp.listen-address), which Linux requires for such a listener and
+// which keeps the core's listener off the CE-facing addresses; a change
+// of a VRF's listener restarts that VRF's CE server alone (cepassive.go
+// says what was measured and what a restart resets). docs/CE.md is the
 // operator's view of the keys.
 //
 // Why not GoBGP's own VRFs (AddVrf, a peer whose Config.Vrf names one):

@@ -278,10 +278,8 @@ func (s *Speaker) SetConnected(ctx context.Context, vrf string, conns []Connecte
 				if err := s.org.sync(ctx, vrf, v, prefixes); err != nil {
 					return err
 				}
-				if cs := s.ces[vrf]; cs != nil {
-					if err := cs.setPeers(ctx, s, v); err != nil {
-						return err
-					}
+				if restarted, err := s.ceRelisten(ctx, v); err != nil || restarted {
+					return err
 				}
 				return s.ceSendChanged(ctx, vrf, old, prefixes)
 			}

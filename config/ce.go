@@ -21,11 +21,17 @@ type CENeighbor struct {
 	// Families lists the customer's unicast families to exchange: ipv4,
 	// ipv6. The default is the family of Address: an IPv6 session over an
 	// IPv4 CE address needs an IPv6 next hop the CE must agree on.
-	Families     []string      `config:"families"`
-	LocalAddress netip.Addr    `config:"local-address"`
-	Passive      bool          `config:"passive"`
-	HoldTime     time.Duration `config:"hold-time"`
-	Keepalive    time.Duration `config:"keepalive"`
+	Families []string `config:"families"`
+	// LocalAddress is this PE's address on the CE's link: where its
+	// connection comes from, and, for a passive CE, where the VRF
+	// listens for the CE's.
+	LocalAddress netip.Addr `config:"local-address"`
+	// Passive waits for the CE to connect rather than connecting. It
+	// needs LocalAddress and bgp.listen-address (not the wildcard, not
+	// LocalAddress): docs/CE.md, "Passive CE sessions".
+	Passive   bool          `config:"passive"`
+	HoldTime  time.Duration `config:"hold-time"`
+	Keepalive time.Duration `config:"keepalive"`
 	// PasswordFile names a file holding the TCP MD5 (RFC 2385) password,
 	// with the same checks as a global neighbor's.
 	PasswordFile string `config:"password-file"`

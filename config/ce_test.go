@@ -18,6 +18,7 @@ import (
 // since each VRF is its own address space.
 const twoCustomers = `
 router: {id: 192.0.2.1, asn: 65000}
+bgp: {listen-address: 192.0.2.1}
 vrfs:
   - name: red
     rd: 65000:1
@@ -139,6 +140,7 @@ func TestBadCENeighbors(t *testing.T) {
 		{"rule action missing", "{address: 10.1.0.2, asn: 65001, import-prefixes: [{prefix: 10.0.0.0/8}, {prefix: 10.0.0.0/8, action: deny}]}", "vrfs[0].neighbors[0].import-prefixes[0].action: required: accept or deny"},
 		{"rule unknown key", "{address: 10.1.0.2, asn: 65001, import-prefixes: [{prefix: 10.0.0.0/8, action: deny, seq: 5}]}", "vrfs[0].neighbors[0].import-prefixes[0].seq: unknown key"},
 		{"rules not a list", "{address: 10.1.0.2, asn: 65001, export-prefixes: {prefix: 10.0.0.0/8}}", "vrfs[0].neighbors[0].export-prefixes: {...}: want a list"},
+		{"passive with the core on every address", "{address: 10.1.0.2, asn: 65001, passive: true, local-address: 10.1.0.1}", "vrfs[0].neighbors[0].passive: true: needs bgp.listen-address"},
 		{"default-originate not bool", "{address: 10.1.0.2, asn: 65001, default-originate: always}", `vrfs[0].neighbors[0].default-originate: "always": want true or false`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,6 +155,35 @@ func TestBadCENeighbors(t *testing.T) {
 				t.Errorf("error %q\ndoes not contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestBadCEPassive: a passive CE whose session this PE could not accept
+// in its VRF alone is refused, naming the field and the value; the same
+// CE with the core on a specific address and its own local-address is
+// valid.
+func TestBadCEPassive(t *testing.T) {
+	const cfg = "router: {id: 192.0.2.1, asn: 65000}\nbgp: {%s}\nvrfs: [{name: red, rd: '65000:1', interfaces: [ce1], neighbors: [%s]}]\n"
+	const ce = "{address: 10.1.0.2, asn: 65001, passive: true, local-address: 10.1.0.1}"
+	for _, tc := range []struct{ name, bgp, neighbor, want string }{
+		{"core on 0.0.0.0", "listen-address: 0.0.0.0", ce, "vrfs[0].neighbors[0].passive: true: needs bgp.listen-address to be a specific address, not 0.0.0.0"},
+		{"core on ::", "listen-address: '::'", "{address: 'fd00:1::2', asn: 65001, passive: true, local-address: 'fd00:1::1'}", "vrfs[0].neighbors[0].passive: true: needs bgp.listen-address to be a specific address, not ::"},
+		{"core listens nowhere", "listen-address: 192.0.2.1, listen-port: 0", ce, "vrfs[0].neighbors[0].passive: true: needs bgp.listen-port"},
+		{"no local-address", "listen-address: 192.0.2.1", "{address: 10.1.0.2, asn: 65001, passive: true}", "vrfs[0].neighbors[0].local-address: required with passive: true: this PE's address on the CE's link, where vrf red listens"},
+		{"local-address is the core's", "listen-address: 192.0.2.1", "{address: 10.1.0.2, asn: 65001, passive: true, local-address: 192.0.2.1}", "vrfs[0].neighbors[0].local-address: 192.0.2.1: is bgp.listen-address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(fmt.Sprintf(cfg, tc.bgp, tc.neighbor)))
+			if err == nil {
+				t.Fatalf("accepted: %+v", c.VRFs[0].Neighbors)
+			}
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q\ndoes not contain %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := Parse([]byte(fmt.Sprintf(cfg, "listen-address: 192.0.2.1", ce))); err != nil {
+		t.Errorf("a passive CE with the core on 192.0.2.1: %v", err)
 	}
 }
 

@@ -68,6 +68,9 @@ func (c *Config) validateCENeighbors(bad badFunc, p string, v VRF) {
 		if n.LocalAddress.IsValid() && n.Address.IsValid() && n.LocalAddress.Unmap().Is4() != n.Address.Unmap().Is4() {
 			bad(np+".local-address", n.LocalAddress.String(), "is not of the same address family as %s", n.Address)
 		}
+		if n.Passive {
+			c.validateCEPassive(bad, np, v.Name, n)
+		}
 		validateTimers(bad, np, n.HoldTime, n.Keepalive)
 		if n.AllowASIn > maxAllowASIn {
 			bad(np+".allowas-in", fmt.Sprint(n.AllowASIn), "must be 0..%d", maxAllowASIn)
@@ -117,4 +120,27 @@ func (c *Config) CheckCEOnLink(vrf string, connected []netip.Prefix) Errors {
 		}
 	}
 	return errs
+}
+
+// validateCEPassive checks what a passive CE session (the CE connects)
+// needs so that this PE accepts it only in its own VRF (bgp/cepassive.go,
+// where the same rules guard the speaker): the VRF listens on the PE's
+// address on the CE's link, local-address, bound to the CE's interface;
+// Linux opens such a listener only if the core's is not on the wildcard
+// address of the same port, and the core must not listen on that
+// address itself.
+func (c *Config) validateCEPassive(bad badFunc, np, vrf string, n CENeighbor) {
+	l := c.BGP.ListenAddress
+	switch {
+	case !l.IsValid():
+		bad(np+".passive", "true", "needs bgp.listen-address: the core listening on every address would take the CE's connection, and Linux refuses vrf %s's listener beside it", vrf)
+	case l.IsUnspecified():
+		bad(np+".passive", "true", "needs bgp.listen-address to be a specific address, not %s: the core listening on every address would take the CE's connection, and Linux refuses vrf %s's listener beside it", l, vrf)
+	case c.BGP.ListenPort == 0:
+		bad(np+".passive", "true", "needs bgp.listen-port, the port the CE connects to")
+	case !n.LocalAddress.IsValid():
+		bad(np+".local-address", "", "required with passive: true: this PE's address on the CE's link, where vrf %s listens", vrf)
+	case n.LocalAddress.Unmap() == l.Unmap():
+		bad(np+".local-address", n.LocalAddress.String(), "is bgp.listen-address, where the core listens: a passive CE needs the PE's address on its own link")
+	}
 }
