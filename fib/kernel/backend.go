@@ -96,6 +96,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -106,6 +107,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/seqstore"
 	"github.com/peregrine-net/peregrine/mpls"
 )
 
@@ -121,6 +123,15 @@ type Options struct {
 	// documentation); it works in the caller's namespace, so NetNS must
 	// be zero. Close closes it.
 	ESP ESPGateway
+	// KernelESP asks for the kernel-resident protected path where the
+	// kernel has it (see "Kernel-resident ESP" in the package
+	// documentation): the remote PEs whose tunnels can take it are
+	// sealed by XFRM, the others go through ESP (or nowhere without it).
+	KernelESP bool
+	// Sequences persists the sequence numbers of manually keyed
+	// outbound SAs on the kernel path; without it such tunnels stay on
+	// the ESP gateway (which has its own).
+	Sequences *seqstore.Store
 }
 
 // Backend is the kernel fib.Backend.
@@ -129,6 +140,9 @@ type Backend struct {
 	h   *netlink.Handle
 	ns  netns.NsHandle
 	esp ESPGateway
+	// kesp is the kernel-resident protected path, nil where it was not
+	// asked for or the kernel lacks it.
+	kesp *kernelESP
 	// applied: Apply ran; the first one releases the quarantine's
 	// interfaces its State does not name (quarantine.go).
 	applied bool
@@ -185,7 +199,35 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel: netlink: %w", err)
 	}
-	return &Backend{log: log, h: h, ns: ns, esp: opts.ESP}, nil
+	b := &Backend{log: log, h: h, ns: ns, esp: opts.ESP}
+	if opts.KernelESP {
+		b.kesp = newKernelPath(log, ns, opts.Sequences)
+	}
+	return b, nil
+}
+
+// newKernelPath is the kernel-resident protected path in ns, or nil (and
+// the log says why) where the kernel lacks it.
+func newKernelPath(log *slog.Logger, ns netns.NsHandle, seqs *seqstore.Store) *kernelESP {
+	var h *netlink.Handle
+	var err error
+	if ns.IsOpen() {
+		h, err = netlink.NewHandleAt(ns, unix.NETLINK_ROUTE, unix.NETLINK_XFRM)
+	} else {
+		h, err = netlink.NewHandle(unix.NETLINK_ROUTE, unix.NETLINK_XFRM)
+	}
+	if err == nil {
+		err = probeKernelESP(h)
+		if err != nil {
+			h.Close()
+		}
+	}
+	if err != nil {
+		log.Info("kernel-resident ESP: not available, protected traffic goes through the ESP gateway", "reason", err)
+		return nil
+	}
+	log.Info("kernel-resident ESP: available (mplsip tunnels sealed by XFRM); the ESP gateway carries the tunnels it cannot")
+	return newKernelESP(log, h, seqs)
 }
 
 // Stats implements fib.Counterer with the ESP gateway's counters (none
@@ -205,6 +247,9 @@ func (b *Backend) Stats() fib.Stats {
 // traffic stops (dropped, never sent in clear) until a new daemon is up.
 func (b *Backend) Close() error {
 	b.h.Close()
+	if b.kesp != nil {
+		b.kesp.close()
+	}
 	if b.esp != nil {
 		return b.esp.Close()
 	}
@@ -212,8 +257,9 @@ func (b *Backend) Close() error {
 }
 
 // CarriesTunnels implements fib.TunnelCarrier: only with an ESP gateway
-// (Options.ESP); without one Apply refuses a State with tunnels.
-func (b *Backend) CarriesTunnels() bool { return b.esp != nil }
+// (Options.ESP) or the kernel-resident path; without either Apply
+// refuses a State with tunnels.
+func (b *Backend) CarriesTunnels() bool { return b.esp != nil || b.kesp != nil }
 
 // Apply converges the kernel to s.
 func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
@@ -223,15 +269,24 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	if err := fib.CheckDeviceNames(s.VRFNames(), fib.VRFDevice); err != nil {
 		return fmt.Errorf("kernel: %w", err)
 	}
-	var errs []error
-	var espDevs map[netip.Addr]string
-	switch {
-	case b.CarriesTunnels():
-		var err error
-		espDevs, err = b.esp.Apply(ctx, s.LocalAddress, s.Tunnels, remotePEs(s))
-		errs = append(errs, err)
-	case len(s.Tunnels) > 0:
+	if !b.CarriesTunnels() && len(s.Tunnels) > 0 {
 		return errors.New("kernel: the configuration protects traffic to remote PEs and this backend has no ESP gateway")
+	}
+	var errs []error
+	// The kernel path first, then the gateway with the rest: a tunnel is
+	// on one or the other, never both (they would share a manual key's
+	// sequence numbers).
+	espDevs, kernelDevs := map[netip.Addr]string{}, map[netip.Addr]string{}
+	gwTunnels, gwRemotes := s.Tunnels, remotePEs(s)
+	if b.kesp != nil {
+		kernelDevs, gwTunnels = b.kesp.apply(s.LocalAddress, s.Tunnels)
+		gwRemotes = slices.DeleteFunc(gwRemotes, func(a netip.Addr) bool { _, k := kernelDevs[a]; return k })
+		maps.Copy(espDevs, kernelDevs)
+	}
+	if b.esp != nil {
+		tuns, err := b.esp.Apply(ctx, s.LocalAddress, gwTunnels, gwRemotes)
+		errs = append(errs, err)
+		maps.Copy(espDevs, tuns)
 	}
 	devs := map[string]int{} // VRF -> VRF device index
 	enslaved := map[string]bool{}
@@ -259,13 +314,20 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		return err
 	}
 	mplsIn := "" // every core interface
-	if b.esp != nil {
+	if b.CarriesTunnels() {
+		// Protected: MPLS input on the gateway's inbound TUN and the
+		// kernel path's tunnels only (sysctlWrites), whether or not
+		// the gateway is there.
 		mplsIn = fib.ESPGatewayInbound
 	}
 	errs = append(errs, b.sysctls(s, enslaved, mplsIn))
-	want := translate(s, routeDevices{VRFs: devs, ESP: b.esp != nil, ESPTUNs: espDevs}, b.h)
+	want := translate(s, routeDevices{VRFs: devs, ESP: b.CarriesTunnels(), ESPTUNs: espDevs}, b.h)
 	errs = append(errs, want.errs...)
 	errs = append(errs, b.applyRoutes(want))
+	if b.kesp != nil {
+		// After the routes: none leads into what goes.
+		errs = append(errs, b.kesp.removeStale(kernelDevs))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("kernel: %w", err)
 	}
@@ -401,6 +463,8 @@ func sysctlWrites(s *fib.State, links []netlink.Link, ce map[string]bool, espIn 
 		name := l.Attrs().Name
 		key := "net/mpls/conf/" + name + "/input"
 		switch {
+		case strings.HasPrefix(name, kernelDevPrefix):
+			writes[key] = "1" // the kernel path's tunnels: XFRM opened what they take
 		case len(s.MPLSInterfaces) > 0:
 			on := (name == espIn || slices.Contains(s.MPLSInterfaces, name)) && !ce[name]
 			writes[key] = onOff[on]
