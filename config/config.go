@@ -77,6 +77,12 @@ type Dataplane struct {
 	// the VPN label goes out on top (implicit null: the PE is directly
 	// connected, or the core switches VPN labels itself).
 	TransportLabels []TransportLabel `config:"transport-labels"`
+	// KernelESP is "auto" (the default: the kernel backend seals the
+	// tunnels it can in the kernel, XFRM over mplsip tunnels, and the
+	// userspace ESP gateway carries the rest; the log says which path
+	// each remote PE takes) or "off" (the gateway carries every tunnel).
+	// The userspace backend ignores it.
+	KernelESP string `config:"kernel-esp"`
 }
 
 // TransportLabel is the label the core switches toward one remote PE.
@@ -229,7 +235,7 @@ func Defaults() Config {
 		Control:   Control{Socket: "/run/peregrine/peregrined.sock", SocketGID: -1},
 		IPsec:     IPsec{Encapsulation: "udp", ReplayWindow: DefaultReplayWindow},
 		State:     State{Directory: "/var/lib/peregrine"},
-		Dataplane: Dataplane{Backend: "auto"},
+		Dataplane: Dataplane{Backend: "auto", KernelESP: "auto"},
 		BGP: BGP{
 			ListenPort: 179,
 		},
