@@ -127,10 +127,13 @@ func (k *kernelESP) persistedOut(p *kernelPeer, prev *installedPeer) (*netlink.X
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if have, err := k.h.XfrmStateGet(probe); err == nil {
+	have, err := k.h.XfrmStateGet(probe)
+	if err == nil {
 		if have.Replay != nil {
 			seq.last = uint64(have.Replay.OSeq)
 		}
+		k.log.Info("kernel ESP path: the kernel still has the outbound state: replacing it above the store's mark",
+			"remote", p.remote, "spi", fmt.Sprintf("0x%08x", p.out.SPI), "kernel-oseq", seq.last)
 		// A new state continues above the store's mark: the old one
 		// goes, and the policy drops what it would have sealed until
 		// the new one is in.

@@ -1,0 +1,421 @@
+package kernel
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/esp"
+)
+
+// The kernel-resident protected path, in the VM:
+//
+//	red1  --ce1--.                                  .--ce3-- red2
+//	              PE1 ==core 192.168.0.0/30 (ESP)== PE2
+//	blue1 --ce2--'   pgmpls-c0a80002 / pgmpls-c0a80001  '--ce4-- blue2
+//
+// Both PEs run peregrined with the kernel backend and raw ESP
+// (ipsec.encapsulation: esp), so each tunnel can take the kernel path;
+// one test puts the userspace backend on PE2 instead.
+
+// rawESPConfig is espConfig with ESP as IP protocol 50, which the kernel
+// path carries (it leaves ESP in UDP to the gateway).
+var rawESPConfig = strings.Replace(espConfig, "encapsulation: udp", "encapsulation: esp", 1)
+
+// kernelPathPEs writes the two manual keys into dir and returns the
+// configuration of each PE over backend1 and backend2, with raw ESP and
+// kernel-esp as given.
+func kernelPathPEs(t *testing.T, dir, backend1, backend2, kernelESP string) (pe1, pe2 string) {
+	t.Helper()
+	k12, k21 := filepath.Join(dir, "pe1-pe2.key"), filepath.Join(dir, "pe2-pe1.key")
+	for path, key := range map[string]string{k12: keyPE1toPE2, k21: keyPE2toPE1} {
+		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := func(backend, id, sock, peer string, n int, ifRed, ifBlue, out, in string, outSPI, inSPI int) string {
+		c := fmt.Sprintf(peregrinedConfig+rawESPConfig, id, filepath.Join(dir, sock), peer, n, ifRed, ifBlue, out, in, outSPI, inSPI)
+		return strings.Replace(c, "dataplane: {backend: kernel}", "dataplane: {backend: "+backend+", kernel-esp: "+kernelESP+"}", 1)
+	}
+	return conf(backend1, "192.168.0.1", "pe1.sock", "192.168.0.2", 1, "ce1", "ce2", k12, k21, 1002, 2001),
+		conf(backend2, "192.168.0.2", "pe2.sock", "192.168.0.1", 2, "ce3", "ce4", k21, k12, 2001, 1002)
+}
+
+// TestKernelESPPath: two kernel-backend PEs on the kernel-resident path.
+// CE pings cross in both VRFs (IPv4 and IPv6); PE1's log names the path;
+// the core carries raw ESP only (no MPLS frame, no protocol 137 in
+// clear), and every ESP packet from PE1, opened with the configured key
+// by Peregrine's own ESP code, has next header 137 and one of the two
+// labels PE2 advertised (distinct for red and blue) over an IPv4 packet.
+// No pgesp TUN exists: the gateway carries nothing.
+func TestKernelESPPath(t *testing.T) {
+	requirePeregrined(t)
+	n := newTwoPEs(t)
+	dir := t.TempDir()
+	c1, c2 := kernelPathPEs(t, dir, "kernel", "kernel", "auto")
+	log1 := startPeregrined(t, n.pe1, "pe1", c1)
+	startPeregrined(t, n.pe2, "pe2", c2)
+	n.pingAll(t, 71, 60*time.Second, true)
+	if b, _ := os.ReadFile(log1); !strings.Contains(string(b), `msg="protected path: kernel-resident ESP (XFRM, mplsip)" component=kernel remote=192.168.0.2 device=pgmpls-c0a80002`) {
+		t.Errorf("pe1's log does not say the kernel path carries 192.168.0.2:\n%s", b)
+	}
+	labels := checkKernelPathCore(t, n, 72)
+	if labels["red"] < 16 || labels["blue"] < 16 || labels["red"] == labels["blue"] {
+		t.Errorf("labels inside ESP: red %d, blue %d; want two distinct allocated labels", labels["red"], labels["blue"])
+	}
+	h := handle(t, n.pe1)
+	links, _ := h.LinkList()
+	for _, l := range links {
+		if strings.HasPrefix(l.Attrs().Name, "pgesp-") && l.Attrs().Name != "pgesp-in" {
+			t.Errorf("pe1 has gateway TUN %s although its only tunnel is on the kernel path", l.Attrs().Name)
+		}
+	}
+}
+
+// TestKernelESPPathAgainstUserspacePE: wire compatibility. PE1 seals in
+// the kernel (XFRM over mplsip), PE2 runs the userspace backend, whose
+// ESP engine opens and seals in Go: pings cross in both VRFs and both
+// directions, so each end opens the other's packets.
+func TestKernelESPPathAgainstUserspacePE(t *testing.T) {
+	requirePeregrined(t)
+	n := newTwoPEs(t)
+	dir := t.TempDir()
+	c1, c2 := kernelPathPEs(t, dir, "kernel", "userspace", "auto")
+	log1 := startPeregrined(t, n.pe1, "pe1", c1)
+	startPeregrined(t, n.pe2, "pe2", c2)
+	n.pingAll(t, 81, 60*time.Second, true)
+	if b, _ := os.ReadFile(log1); !strings.Contains(string(b), "protected path: kernel-resident ESP") {
+		t.Errorf("pe1 is not on the kernel path:\n%s", b)
+	}
+	checkKernelPathCore(t, n, 82)
+	// The userspace PE's packets, opened by PE1's kernel: its inbound
+	// state counts them, with no integrity failure.
+	h := xfrmHandle(t, n.pe1)
+	st, err := h.XfrmStateGet(&netlink.XfrmState{Src: net.IP{192, 168, 0, 2}, Dst: net.IP{192, 168, 0, 1}, Proto: netlink.XFRM_PROTO_ESP, Spi: 2001})
+	if err != nil {
+		t.Fatalf("pe1's inbound state: %v", err)
+	}
+	if st.Statistics.Packets == 0 || st.Statistics.Failed != 0 {
+		t.Errorf("pe1's kernel opened %d packets of the userspace PE, %d failed", st.Statistics.Packets, st.Statistics.Failed)
+	}
+}
+
+// checkKernelPathCore pings red2 and blue2 from PE1's side and checks
+// what crosses the core (see TestKernelESPPath); it returns the label
+// inside each VRF's ESP packets.
+func checkKernelPathCore(t *testing.T, n *twoPEs, id uint16) map[string]int {
+	t.Helper()
+	key, _ := hex.DecodeString(keyPE1toPE2)
+	labels := map[string]int{}
+	for i, c := range []struct {
+		vrf string
+		ns  netns.NsHandle
+	}{{"red", n.red1}, {"blue", n.blue1}} {
+		frames := captureCore(t, n.pe2, "core", func() {
+			if err := ping(c.ns, "10.2.0.2", id+uint16(i)); err != nil {
+				t.Errorf("%s: %v", c.vrf, err)
+			}
+		})
+		esps := 0
+		for _, f := range frames {
+			if f.proto == unix.ETH_P_MPLS_UC || (f.proto == unix.ETH_P_IP && len(f.data) > 20 && f.data[9] == ipProtoMPLS) {
+				t.Errorf("%s: MPLS in clear on the core: % x", c.vrf, f.data[:min(len(f.data), 28)])
+			}
+			if f.proto != unix.ETH_P_IP || len(f.data) < 28 || f.data[9] != unix.IPPROTO_ESP || binary.BigEndian.Uint32(f.data[20:]) != 1002 {
+				continue
+			}
+			esps++
+			sa, err := esp.NewSA(esp.Config{SPI: 1002, Cipher: esp.AES128GCM16, Key: key, NoAntiReplay: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload, nh, err := sa.Open(f.data, 20, len(f.data)-20)
+			if err != nil {
+				t.Errorf("%s: opening pe1's ESP packet with pe1's key: %v", c.vrf, err)
+				continue
+			}
+			if nh != esp.NextHeaderMPLS || len(payload) < 4+20 || payload[2]&1 == 0 || payload[4]>>4 != 4 {
+				t.Errorf("%s: ESP payload is not one label over IPv4: next header %d, % x", c.vrf, nh, payload[:min(len(payload), 8)])
+				continue
+			}
+			labels[c.vrf] = int(binary.BigEndian.Uint32(payload) >> 12)
+		}
+		if esps == 0 {
+			t.Errorf("%s: no raw ESP packet from pe1 (SPI 1002) on the core during a ping", c.vrf)
+		}
+	}
+	return labels
+}
+
+// xfrmHandle is a netlink handle for XFRM in ns, closed with the test.
+func xfrmHandle(t *testing.T, ns netns.NsHandle) *netlink.Handle {
+	t.Helper()
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_XFRM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+// TestKernelESPPathSequenceAfterRestart: a manually keyed outbound SA in
+// the kernel must not count from 1 again after a restart (AES-GCM nonce
+// reuse). PE1 seals some packets, is killed (SIGKILL: nothing runs on
+// the way out), and the kernel keeps the state and both policies, so
+// traffic stays sealed. The state's hard packet limit is the mark the
+// sequence store wrote (2^20 above the start). PE1 restarts with the
+// same state directory: its new state's output sequence number starts
+// above that mark, and pings cross again.
+func TestKernelESPPathSequenceAfterRestart(t *testing.T) {
+	requirePeregrined(t)
+	n := newTwoPEs(t)
+	dir := t.TempDir()
+	c1, c2 := kernelPathPEs(t, dir, "kernel", "kernel", "auto")
+	state1 := filepath.Join(dir, "pe1-state")
+	pe1 := startPeregrinedIn(t, n.pe1, "pe1", c1, state1)
+	startPeregrined(t, n.pe2, "pe2", c2)
+	n.pingAll(t, 91, 60*time.Second, false)
+	h := xfrmHandle(t, n.pe1)
+	out := &netlink.XfrmState{Src: net.IP{192, 168, 0, 1}, Dst: net.IP{192, 168, 0, 2}, Proto: netlink.XFRM_PROTO_ESP, Spi: 1002}
+	st, err := h.XfrmStateGet(out)
+	if err != nil || st.Replay == nil {
+		t.Fatalf("pe1's outbound state: %v %+v", err, st)
+	}
+	before := st.Replay.OSeq
+	if before == 0 || before > 1000 || st.Limits.PacketHard != 1<<20 {
+		t.Errorf("first start: oseq %d, hard packet limit %d; want a few packets sealed from 1 and the limit at the store's first mark, %d", before, st.Limits.PacketHard, 1<<20)
+	}
+	_ = pe1.Process.Signal(syscall.SIGKILL)
+	_ = pe1.Wait()
+	// Crashed: the kernel still has the state and both policies, so
+	// traffic to PE2 is still sealed.
+	if _, err := h.XfrmStateGet(out); err != nil {
+		t.Errorf("after a crash the kernel lost the outbound state: %v", err)
+	}
+	pols, _ := h.XfrmPolicyList(netlink.FAMILY_V4)
+	if len(pols) != 2 {
+		t.Errorf("after a crash the kernel has %d XFRM policies, want the 2 of the tunnel: %v", len(pols), pols)
+	}
+	// PE2 withdraws PE1's routes when the session drops, so only the
+	// echo requests cross: sealed, with the state's counter going on.
+	frames := captureCore(t, n.pe2, "core", func() { _ = ping(n.red1, "10.2.0.2", 92) })
+	sealed := 0
+	for _, f := range frames {
+		if f.proto == unix.ETH_P_MPLS_UC || (f.proto == unix.ETH_P_IP && len(f.data) > 20 && f.data[9] == ipProtoMPLS) {
+			t.Errorf("after a crash: MPLS in clear on the core: % x", f.data[:min(len(f.data), 28)])
+		}
+		if f.proto == unix.ETH_P_IP && len(f.data) > 24 && f.data[9] == unix.IPPROTO_ESP && binary.BigEndian.Uint32(f.data[20:]) == 1002 {
+			sealed++
+		}
+	}
+	if sealed == 0 {
+		t.Error("after a crash no ESP packet from pe1 crossed the core during a ping")
+	}
+
+	startPeregrinedIn(t, n.pe1, "pe1-again", c1, state1)
+	// Until the new daemon has replaced it, the old state goes on
+	// sealing (up to its hard limit): wait for the replacement.
+	var after *netlink.XfrmState
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if x, err := h.XfrmStateGet(out); err == nil && x.Statistics.AddTime != st.Statistics.AddTime {
+			after = x
+			break
+		}
+	}
+	if after == nil {
+		t.Fatal("the restarted daemon did not replace the outbound state within 30 s")
+	}
+	n.pingAll(t, 94, 60*time.Second, false)
+	st, err = h.XfrmStateGet(out)
+	if err != nil || st.Replay == nil {
+		t.Fatalf("pe1's outbound state after the restart: %v", err)
+	}
+	if st.Replay.OSeq <= 1<<20 || st.Limits.PacketHard != 1<<20 {
+		t.Errorf("after a restart the outbound state has oseq %d and hard limit %d; want above the first mark %d (else sequence numbers, GCM nonces, repeat) and the limit at the second mark", st.Replay.OSeq, st.Limits.PacketHard, 1<<20)
+	}
+	t.Logf("oseq before the crash %d, after the restart %d; hard limit %d", before, st.Replay.OSeq, st.Limits.PacketHard)
+	checkKernelPathCore(t, n, 95)
+}
+
+// startPeregrinedIn is startPeregrinedProc with the state directory
+// given, so that a restarted daemon finds its sequence store.
+func startPeregrinedIn(t *testing.T, ns netns.NsHandle, name, config, stateDir string) *exec.Cmd {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, name+".yml")
+	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/peregrined", "-c", path, "-state-dir", stateDir)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := onThreadIn(ns, cmd.Start); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("--- %s log ---\n%s", name, b)
+		}
+	})
+	return cmd
+}
+
+// TestKernelESPPathThroughput: one TCP stream red1 -> red2 for a few
+// seconds over the kernel path, then over the ESP gateway (kernel-esp:
+// off) in fresh namespaces, in the same VM run; it logs both rates and
+// their ratio. The VM emulates its CPU (TCG), so only the ratio means
+// anything.
+func TestKernelESPPathThroughput(t *testing.T) {
+	requirePeregrined(t)
+	rate := map[string]float64{}
+	for _, mode := range []string{"auto", "off"} {
+		n := newTwoPEs(t)
+		dir := t.TempDir()
+		c1, c2 := kernelPathPEs(t, dir, "kernel", "kernel", mode)
+		startPeregrined(t, n.pe1, "pe1-"+mode, c1)
+		startPeregrined(t, n.pe2, "pe2-"+mode, c2)
+		n.pingAll(t, 101, 60*time.Second, false)
+		rate[mode] = tcpRate(t, n.red1, n.red2, "10.2.0.2", 4*time.Second)
+	}
+	if rate["auto"] == 0 || rate["off"] == 0 {
+		t.Fatalf("a stream moved nothing: kernel path %.0f B/s, gateway %.0f B/s", rate["auto"], rate["off"])
+	}
+	t.Logf("TCP red1 -> red2: kernel path %.2f Mbit/s, ESP gateway %.2f Mbit/s, ratio kernel/gateway %.2f",
+		rate["auto"]*8/1e6, rate["off"]*8/1e6, rate["auto"]/rate["off"])
+}
+
+// tcpRate sends one TCP stream from ns src to dst:5201 in ns dstNS for d
+// and returns the bytes per second the receiver counted.
+func tcpRate(t *testing.T, src, dstNS netns.NsHandle, dst string, d time.Duration) float64 {
+	t.Helper()
+	var ln net.Listener
+	if err := onThreadIn(dstNS, func() (err error) { ln, err = net.Listen("tcp4", ":5201"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan float64, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- 0
+			return
+		}
+		defer c.Close()
+		start := time.Now()
+		n, _ := io.Copy(io.Discard, c)
+		got <- float64(n) / time.Since(start).Seconds()
+	}()
+	var c net.Conn
+	if err := onThreadIn(src, func() (err error) { c, err = net.DialTimeout("tcp4", dst+":5201", 5*time.Second); return err }); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	_ = c.SetWriteDeadline(time.Now().Add(d))
+	for {
+		if _, err := c.Write(buf); err != nil {
+			break
+		}
+	}
+	c.Close()
+	select {
+	case r := <-got:
+		return r
+	case <-time.After(30 * time.Second):
+		t.Fatal("the receiver did not finish")
+		return 0
+	}
+}
+
+// TestKernelESPStateSequenceControls: what the sequence store's hold on a
+// kernel SA rests on. A state added with a replay oseq continues above
+// it; raising its hard packet limit with an update keeps the counter.
+func TestKernelESPStateSequenceControls(t *testing.T) {
+	requireVM(t)
+	a, b := newNS(t), newNS(t)
+	link(t, a, "eth0", "10.9.0.1/24", b, "eth0", "10.9.0.2/24")
+	h := xfrmHandle(t, a)
+	tun := &fib.Tunnel{Remote: addr("10.9.0.2"),
+		Out: &fib.SAParams{SPI: 0x1001, Cipher: esp.AES128GCM16, Key: make([]byte, 20)},
+		In:  &fib.SAParams{SPI: 0x2001, Cipher: esp.AES128GCM16, Key: make([]byte, 20)}}
+	p := newKernelPeer(addr("10.9.0.1"), tun)
+	st, err := p.outState(1<<20, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.XfrmStateAdd(st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.XfrmStateGet(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("added: replay %v limits hard %d", got.Replay, got.Limits.PacketHard)
+	if got.Replay == nil || got.Replay.OSeq != 1<<20 || got.Limits.PacketHard != 1000 {
+		t.Errorf("state added with oseq %d and hard limit 1000 reads back replay %v, hard limit %d", 1<<20, got.Replay, got.Limits.PacketHard)
+	}
+	for _, pol := range p.policies() {
+		if err := h.XfrmPolicyUpdate(pol); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send := func(n int) {
+		t.Helper()
+		err := onThreadIn(a, func() error {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, ipProtoMPLS)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			for i := 0; i < n; i++ {
+				if err := unix.Sendto(fd, []byte{0, 1, 1, 64, 0x45, 0, 0, 20}, 0, &unix.SockaddrInet4{Addr: [4]byte{10, 9, 0, 2}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	oseq := func() uint32 {
+		got, err := h.XfrmStateGet(st)
+		if err != nil || got.Replay == nil {
+			t.Fatalf("%v %v", err, got)
+		}
+		return got.Replay.OSeq
+	}
+	send(3)
+	t.Logf("after 3 packets: oseq %#x", oseq())
+	if err := h.XfrmStateDel(st); err != nil {
+		t.Fatal(err)
+	}
+	st2, _ := p.outState(2<<20, 1000)
+	if err := h.XfrmStateAdd(st2); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("re-added: oseq %#x", oseq())
+	send(3)
+	if o := oseq(); o != 2<<20+3 {
+		t.Errorf("re-added at %#x, 3 packets later oseq %#x", 2<<20, o)
+	}
+}
