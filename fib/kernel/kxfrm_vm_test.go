@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/ipsec/seqstore"
 )
 
 // The kernel-resident protected path, in the VM:
@@ -418,4 +421,69 @@ func TestKernelESPStateSequenceControls(t *testing.T) {
 	if o := oseq(); o != 2<<20+3 {
 		t.Errorf("re-added at %#x, 3 packets later oseq %#x", 2<<20, o)
 	}
+}
+
+// TestKernelESPSequenceWatch: the sequence store's hold on a kernel SA
+// while the daemon runs, with blocks of 64 numbers. Packets sent in
+// batches of 10 with pauses cross the first block's end: the watch asks
+// for more half way, the store writes, the state's hard limit rises, and
+// the state keeps sealing. A burst larger than what is left of the
+// reservation meets the hard limit: the kernel drops the state rather
+// than seal above the mark on disk.
+func TestKernelESPSequenceWatch(t *testing.T) {
+	requireVM(t)
+	a, b := newNS(t), newNS(t)
+	link(t, a, "eth0", "10.9.0.1/24", b, "eth0", "10.9.0.2/24")
+	h, err := netlink.NewHandleAt(a, unix.NETLINK_ROUTE, unix.NETLINK_XFRM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := seqstore.Open(t.TempDir(), nil, seqstore.Options{Block: 64})
+	defer store.Close()
+	k := newKernelESP(slog.New(slog.DiscardHandler), h, store)
+	defer k.close()
+	key := make([]byte, 20)
+	tun := &fib.Tunnel{Remote: addr("10.9.0.2"),
+		Out: &fib.SAParams{SPI: 0x1001, Cipher: esp.AES128GCM16, Key: key, PersistSequence: true},
+		In:  &fib.SAParams{SPI: 0x2001, Cipher: esp.AES128GCM16, Key: key}}
+	devs, rest := k.apply(addr("10.9.0.1"), map[netip.Addr]*fib.Tunnel{tun.Remote: tun})
+	if devs[tun.Remote] != "pgmpls-0a090002" || len(rest) != 0 {
+		t.Fatalf("kernel path devices %v, left to the gateway %v", devs, rest)
+	}
+	out := &netlink.XfrmState{Src: net.IP{10, 9, 0, 1}, Dst: net.IP{10, 9, 0, 2}, Proto: netlink.XFRM_PROTO_ESP, Spi: 0x1001}
+	send := func(n int) {
+		t.Helper()
+		err := onThreadIn(a, func() error {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, ipProtoMPLS)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			for i := 0; i < n; i++ {
+				// A label (S=1) over the start of an IPv4 header.
+				_ = unix.Sendto(fd, []byte{0, 1, 1, 64, 0x45, 0, 0, 20}, 0, &unix.SockaddrInet4{Addr: [4]byte{10, 9, 0, 2}})
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 20; i++ {
+		send(10)
+		time.Sleep(300 * time.Millisecond)
+	}
+	st, err := h.XfrmStateGet(out)
+	if err != nil || st.Replay == nil {
+		t.Fatalf("after 200 packets in batches the state is gone: %v", err)
+	}
+	if st.Replay.OSeq != 200 || st.Limits.PacketHard <= 200 {
+		t.Errorf("after 200 packets: oseq %d, hard packet limit %d; want 200 sealed and the limit raised past them", st.Replay.OSeq, st.Limits.PacketHard)
+	}
+	limit := st.Limits.PacketHard
+	send(int(limit) + 10)
+	if st, err := h.XfrmStateGet(out); err == nil {
+		t.Errorf("a burst past the reservation: the state still seals (oseq %d, hard limit %d); want it dropped at the limit %d", st.Replay.OSeq, st.Limits.PacketHard, limit)
+	}
+	t.Logf("hard limit after 200 packets in batches: %d; a burst of %d then ended the state", limit, limit+10)
 }
