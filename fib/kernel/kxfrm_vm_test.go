@@ -487,3 +487,68 @@ func TestKernelESPSequenceWatch(t *testing.T) {
 	}
 	t.Logf("hard limit after 200 packets in batches: %d; a burst of %d then ended the state", limit, limit+10)
 }
+
+// TestKernelESPPathWithIKE: the PEs keyed by IKEv2 with raw ESP and
+// short child lifetimes. The children take the kernel path (an IKE
+// child's key is fresh, so no sequence store is involved); traffic
+// crosses in both VRFs before and after the children are rekeyed (the
+// SPI on the core changes), and the kernel keeps no more than the
+// current outbound state and the inbound ones still accepted.
+func TestKernelESPPathWithIKE(t *testing.T) {
+	requirePeregrined(t)
+	n := newTwoPEs(t)
+	dir := t.TempDir()
+	psk := filepath.Join(dir, "peer.psk")
+	if err := os.WriteFile(psk, []byte("kernel-path-ike-test-psk\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	raw := strings.Replace(peregrinedConfig+ikeConfig, "ipsec:\n", "ipsec:\n  encapsulation: esp\n", 1)
+	conf := func(id, sock, peer string, n int, ifRed, ifBlue, name string, initiate bool) string {
+		return fmt.Sprintf(raw, id, filepath.Join(dir, sock), peer, n, ifRed, ifBlue, name, psk, initiate)
+	}
+	log1 := startPeregrined(t, n.pe1, "pe1", conf("192.168.0.1", "pe1.sock", "192.168.0.2", 1, "ce1", "ce2", "pe2", true))
+	startPeregrined(t, n.pe2, "pe2", conf("192.168.0.2", "pe2.sock", "192.168.0.1", 2, "ce3", "ce4", "pe1", false))
+	n.pingAll(t, 111, 60*time.Second, true)
+	if b, _ := os.ReadFile(log1); !strings.Contains(string(b), "protected path: kernel-resident ESP") {
+		t.Errorf("pe1 is not on the kernel path:\n%s", b)
+	}
+	spiOnCore := func(id uint16) uint32 {
+		t.Helper()
+		var spi uint32
+		frames := captureCore(t, n.pe2, "core", func() {
+			if err := ping(n.red1, "10.2.0.2", id); err != nil {
+				t.Errorf("red 1->2: %v", err)
+			}
+		})
+		for _, f := range frames {
+			if f.proto == unix.ETH_P_MPLS_UC || (f.proto == unix.ETH_P_IP && len(f.data) > 20 && f.data[9] == ipProtoMPLS) {
+				t.Errorf("MPLS in clear on the core: % x", f.data[:min(len(f.data), 28)])
+			}
+			if f.proto == unix.ETH_P_IP && len(f.data) > 24 && f.data[9] == unix.IPPROTO_ESP && f.data[12] == 192 && f.data[15] == 1 { // from pe1, 192.168.0.1
+				spi = binary.BigEndian.Uint32(f.data[20:])
+			}
+		}
+		return spi
+	}
+	before := spiOnCore(112)
+	if before == 0 {
+		t.Fatal("no raw ESP packet from pe1 on the core during a ping")
+	}
+	time.Sleep(10 * time.Second) // soft lifetime 4 s: two rekeys at least
+	n.pingAll(t, 113, 10*time.Second, true)
+	after := spiOnCore(114)
+	if after == 0 || after == before {
+		t.Errorf("ESP SPI from pe1 before %#x, 10 s later %#x: want a new child SA", before, after)
+	}
+	h := xfrmHandle(t, n.pe1)
+	states, _ := h.XfrmStateList(netlink.FAMILY_V4)
+	outs := 0
+	for _, st := range states {
+		if st.Src.Equal(net.IP{192, 168, 0, 1}) {
+			outs++
+		}
+	}
+	if outs != 1 || len(states) > 4 {
+		t.Errorf("pe1's kernel has %d outbound and %d states in all after rekeys; want 1 outbound and the inbound ones still accepted", outs, len(states))
+	}
+}
