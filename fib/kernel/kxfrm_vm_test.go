@@ -23,6 +23,7 @@ import (
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/ipsec/seqstore"
+	"github.com/peregrine-net/peregrine/ipsec/wire"
 )
 
 // The kernel-resident protected path, in the VM:
@@ -550,5 +551,94 @@ func TestKernelESPPathWithIKE(t *testing.T) {
 	}
 	if outs != 1 || len(states) > 4 {
 		t.Errorf("pe1's kernel has %d outbound and %d states in all after rekeys; want 1 outbound and the inbound ones still accepted", outs, len(states))
+	}
+}
+
+// TestKernelESPPathRefusesClearMPLS: fail closed inbound. From the core,
+// a frame carrying MPLS in IP in clear (protocol 137, PE2's address as
+// source, pe1's red label over an echo request to red1) is injected on
+// PE2's core interface, below PE2's XFRM. PE1's inbound policy wants ESP
+// for protocol 137 from PE2, so the mplsip tunnel drops it: red1 never
+// sees the echo. With the inbound policy deleted the same frame reaches
+// red1, which shows the injection itself works.
+func TestKernelESPPathRefusesClearMPLS(t *testing.T) {
+	requirePeregrined(t)
+	n := newTwoPEs(t)
+	dir := t.TempDir()
+	c1, c2 := kernelPathPEs(t, dir, "kernel", "kernel", "auto")
+	startPeregrined(t, n.pe1, "pe1", c1)
+	startPeregrined(t, n.pe2, "pe2", c2)
+	n.pingAll(t, 121, 60*time.Second, false)
+
+	h1 := handle(t, n.pe1)
+	vrf, err := h1.LinkByName("vrf-red")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mplsRoutes, err := h1.RouteListFiltered(netlink.FAMILY_MPLS, &netlink.Route{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	label := -1
+	for _, r := range mplsRoutes {
+		if r.MPLSDst != nil && r.LinkIndex == vrf.Attrs().Index {
+			label = *r.MPLSDst
+		}
+	}
+	if label < 16 {
+		t.Fatalf("no label of pe1 pops into vrf-red: %v", mplsRoutes)
+	}
+	core1, _ := h1.LinkByName("core")
+	core2, _ := handle(t, n.pe2).LinkByName("core")
+
+	// Ethernet | IPv4 192.168.0.2 -> .1 proto 137 | label S=1 TTL 64 | IPv4 10.2.0.2 -> 10.1.0.2 ICMP echo id 0xc1ea
+	frame := make([]byte, 14+20+4+28)
+	copy(frame[0:], core1.Attrs().HardwareAddr)
+	copy(frame[6:], core2.Attrs().HardwareAddr)
+	binary.BigEndian.PutUint16(frame[12:], unix.ETH_P_IP)
+	_ = wire.PutIPv4(frame[14:], wire.IPv4Fields{Src: addr("192.168.0.2"), Dst: addr("192.168.0.1"), Protocol: ipProtoMPLS, TTL: 64, PayloadLen: 4 + 28})
+	binary.BigEndian.PutUint32(frame[34:], uint32(label)<<12|1<<8|64)
+	_ = wire.PutIPv4(frame[38:], wire.IPv4Fields{Src: addr("10.2.0.2"), Dst: addr("10.1.0.2"), Protocol: 1, TTL: 64, PayloadLen: 8})
+	icmp := frame[58:]
+	icmp[0] = 8
+	binary.BigEndian.PutUint16(icmp[4:], 0xc1ea)
+	binary.BigEndian.PutUint16(icmp[2:], wire.Checksum(icmp))
+	inject := func() int {
+		t.Helper()
+		got := captureCore(t, n.red1, "eth0", func() {
+			err := onThreadIn(n.pe2, func() error {
+				fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+				if err != nil {
+					return err
+				}
+				defer unix.Close(fd)
+				return unix.Sendto(fd, frame, 0, &unix.SockaddrLinklayer{Ifindex: core2.Attrs().Index, Halen: 6})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+		echoes := 0
+		for _, f := range got {
+			if f.proto == unix.ETH_P_IP && len(f.data) >= 28 && f.data[9] == 1 && f.data[20] == 8 && binary.BigEndian.Uint16(f.data[24:]) == 0xc1ea {
+				echoes++
+			}
+		}
+		return echoes
+	}
+	if got := inject(); got != 0 {
+		t.Errorf("a clear MPLS-in-IP packet from the core reached red1 (%d echoes) although pe1's policy wants ESP", got)
+	}
+	hx := xfrmHandle(t, n.pe1)
+	pols, _ := hx.XfrmPolicyList(netlink.FAMILY_V4)
+	for i := range pols {
+		if pols[i].Dir == netlink.XFRM_DIR_IN {
+			if err := hx.XfrmPolicyDel(&pols[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := inject(); got == 0 {
+		t.Error("control: without pe1's inbound policy the injected frame did not reach red1 either, so the test shows nothing")
 	}
 }
