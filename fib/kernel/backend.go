@@ -47,6 +47,45 @@
 // counts: protected traffic is never sent in clear. Without Options.ESP a
 // State with tunnels is refused, for the same reason.
 //
+// # Kernel-resident ESP
+//
+// With Options.KernelESP (dataplane.kernel-esp: auto, the default), a
+// remote PE whose tunnel the kernel can carry never touches the Gateway
+// (kxfrm*.go): its labelled packets go into an mplsip tunnel, which sends
+// them as IP protocol 137 (RFC 4023), and XFRM seals that in transport
+// mode, so the wire is what the Gateway sends, outer IP | ESP | labels |
+// inner IP | trailer with next header 137:
+//
+//	ip xfrm policy update src L/32 dst R/32 proto 137 dir out tmpl src L dst R proto esp mode transport reqid 0x70670001
+//	ip xfrm policy update src R/32 dst L/32 proto 137 dir in  tmpl src R dst L proto esp mode transport reqid 0x70670001
+//	ip xfrm state add src L dst R proto esp spi OUT mode transport reqid 0x70670001 aead 'rfc4106(gcm(aes))' KEY 128 [replay-oseq N limit packet-hard M]
+//	ip xfrm state add src R dst L proto esp spi IN mode transport reqid 0x70670001 aead ... replay-window 32
+//	ip link add pgmpls-RRRRRRRR mtu 1400 type ipip mode mplsip local L remote R ttl 64
+//	ip route replace REMOTE-PREFIX encap mpls LABEL dev pgmpls-RRRRRRRR table TABLE proto 204
+//
+// in that order, the policies first: a packet of protocol 137 between
+// the PEs is never sent or taken unsealed, a state missing meaning a
+// drop. Inbound, XFRM opens ESP, the mplsip tunnel takes protocol 137
+// only past the inbound policy (clear MPLS in IP from the core is
+// dropped), and MPLS input on pgmpls-* pops the label into its VRF.
+// Removal goes the other way: routes, device, states, policies.
+//
+// The kernel path takes a tunnel with both SAs, ESP (not AH), a transform
+// the kernel has (AES-GCM, ChaCha20-Poly1305, AES-CBC with HMAC-SHA-2),
+// an IPv4 core, and raw ESP (ipsec.encapsulation: esp): ESP in UDP needs
+// a socket on UDP 4500 with UDP_ENCAP set for the kernel to open it, and
+// that port is the Gateway's. Every other tunnel stays on the Gateway,
+// and the log says which path each remote PE takes and why. An install
+// that fails also leaves the tunnel to the Gateway.
+//
+// A manually keyed outbound SA (SAParams.PersistSequence) keeps the
+// sequence store's promise in the kernel: the state starts above the
+// key's mark and its hard packet limit ends it at the mark on disk;
+// watchSequences raises the limit as the store writes new marks
+// (kxfrm_seq.go). A daemon that stops or crashes leaves the path in the
+// kernel, still sealed, policies included, until the state meets its
+// limit; the next run replaces the state above the mark.
+//
 // # Unprotected peers and core interfaces
 //
 // A remote PE inside State.UnprotectedPeers (ipsec.unprotected-peers)
