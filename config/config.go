@@ -56,7 +56,8 @@ type Dataplane struct {
 	// Backend is "auto" (kernel where the kernel has MPLS forwarding and
 	// VRF devices, else userspace; the log says which), "kernel" (VRF
 	// devices and kernel MPLS; with IPsec configured, ESP between PEs runs
-	// in a userspace gateway), "userspace" (TUN devices and policy
+	// in the kernel where it can, see KernelESP, else in a userspace
+	// gateway), "userspace" (TUN devices and policy
 	// routing, any Linux kernel), or "none" (control plane only: a route
 	// reflector, or a test).
 	Backend string `config:"backend"`

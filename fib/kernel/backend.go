@@ -284,6 +284,7 @@ func (b *Backend) Stats() fib.Stats {
 // Close releases the netlink handle and leaves the forwarding state, but
 // for the routes into the ESP Gateway's TUNs, which go with it: protected
 // traffic stops (dropped, never sent in clear) until a new daemon is up.
+// The kernel-resident path stays, sealed (see "Kernel-resident ESP").
 func (b *Backend) Close() error {
 	b.h.Close()
 	if b.kesp != nil {
