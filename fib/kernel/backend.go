@@ -270,14 +270,18 @@ func newKernelPath(log *slog.Logger, ns netns.NsHandle, seqs *seqstore.Store) *k
 }
 
 // Stats implements fib.Counterer with the ESP gateway's counters (none
-// without one). VRFs is nil: the kernel forwards VRFs through VRF devices
-// and counts them itself (`ip -s link`).
+// without one) and the kernel-resident path's SAs. VRFs is nil: the
+// kernel forwards VRFs through VRF devices and counts them itself
+// (`ip -s link`).
 func (b *Backend) Stats() fib.Stats {
-	if b.esp == nil {
-		return fib.Stats{}
+	var s fib.Stats
+	if b.esp != nil {
+		s = b.esp.Stats()
+		s.VRFs = nil
 	}
-	s := b.esp.Stats()
-	s.VRFs = nil
+	if b.kesp != nil {
+		s.SAs = append(s.SAs, b.kesp.stats()...)
+	}
 	return s
 }
 

@@ -329,3 +329,46 @@ func (k *kernelESP) watchSequences() {
 // watchInterval: at half a block (2^19 numbers) of slack, polling five
 // times a second keeps up with 2.6 million packets a second on one SA.
 const watchInterval = 200 * time.Millisecond
+
+// stats are the kernel path's SAs as `ip -s xfrm state` counts them, for
+// show output, the metrics and the keying service's byte limits: an
+// outbound state's packets, bytes and output sequence number, an inbound
+// one's packets, bytes, replays and integrity failures.
+func (k *kernelESP) stats() []fib.SACounters {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.mu.peers) == 0 {
+		return nil
+	}
+	locals := map[netip.Addr]bool{}
+	for _, ip := range k.mu.peers {
+		locals[ip.plan.local] = true
+	}
+	states, err := k.h.XfrmStateList(netlink.FAMILY_V4)
+	if err != nil {
+		k.log.Warn("kernel ESP path: listing the XFRM states for their counters", "err", err)
+		return nil
+	}
+	var out []fib.SACounters
+	for i := range states {
+		st := &states[i]
+		if st.Reqid != kernelReqid || st.Mode != netlink.XFRM_MODE_TRANSPORT {
+			continue
+		}
+		ends := pair(st.Src, st.Dst)
+		c := fib.SACounters{SPI: uint32(st.Spi)}
+		if locals[ends[0]] {
+			c.Outbound, c.Remote = true, ends[1]
+			c.SealedPackets, c.SealedBytes = st.Statistics.Packets, st.Statistics.Bytes
+			if st.Replay != nil {
+				c.LastSeq = uint64(st.Replay.OSeq)
+			}
+		} else {
+			c.Remote = ends[0]
+			c.OpenedPackets, c.OpenedBytes = st.Statistics.Packets, st.Statistics.Bytes
+			c.Replayed, c.AuthFailed = uint64(st.Statistics.Replay), uint64(st.Statistics.Failed)
+		}
+		out = append(out, c)
+	}
+	return out
+}

@@ -3,6 +3,7 @@ package kernel
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -80,6 +81,24 @@ func TestKernelESPPath(t *testing.T) {
 	labels := checkKernelPathCore(t, n, 72)
 	if labels["red"] < 16 || labels["blue"] < 16 || labels["red"] == labels["blue"] {
 		t.Errorf("labels inside ESP: red %d, blue %d; want two distinct allocated labels", labels["red"], labels["blue"])
+	}
+	// show ipsec sa: the kernel's states with their counters, no key.
+	sas := apiGet(t, filepath.Join(dir, "pe1.sock"), "/v1/ipsec/sa")
+	var saList []struct {
+		SPI       uint32
+		Direction string
+		Packets   uint64
+	}
+	if err := json.Unmarshal(sas, &saList); err != nil || len(saList) != 2 {
+		t.Errorf("/v1/ipsec/sa: %v: %s", err, sas)
+	}
+	for _, sa := range saList {
+		if want := map[string]uint32{"out": 1002, "in": 2001}[sa.Direction]; sa.SPI != want || sa.Packets == 0 {
+			t.Errorf("show ipsec sa: %s SPI %d with %d packets, want SPI %d with packets counted", sa.Direction, sa.SPI, sa.Packets, want)
+		}
+	}
+	if strings.Contains(string(sas), keyPE1toPE2[:16]) || strings.Contains(string(sas), keyPE2toPE1[:16]) {
+		t.Error("a key appears in show output")
 	}
 	h := handle(t, n.pe1)
 	links, _ := h.LinkList()
@@ -286,26 +305,35 @@ func startPeregrinedIn(t *testing.T, ns netns.NsHandle, name, config, stateDir s
 
 // TestKernelESPPathThroughput: one TCP stream red1 -> red2 for a few
 // seconds over the kernel path, then over the ESP gateway (kernel-esp:
-// off) in fresh namespaces, in the same VM run; it logs both rates and
-// their ratio. The VM emulates its CPU (TCG), so only the ratio means
+// off), each in fresh namespaces, three rounds alternating, in the same
+// VM run; it logs each rate and the ratio of the medians. The VM
+// emulates its CPU (TCG) and shares the host, so only the ratio means
 // anything.
 func TestKernelESPPathThroughput(t *testing.T) {
 	requirePeregrined(t)
-	rate := map[string]float64{}
-	for _, mode := range []string{"auto", "off"} {
-		n := newTwoPEs(t)
-		dir := t.TempDir()
-		c1, c2 := kernelPathPEs(t, dir, "kernel", "kernel", mode)
-		startPeregrined(t, n.pe1, "pe1-"+mode, c1)
-		startPeregrined(t, n.pe2, "pe2-"+mode, c2)
-		n.pingAll(t, 101, 60*time.Second, false)
-		rate[mode] = tcpRate(t, n.red1, n.red2, "10.2.0.2", 4*time.Second)
+	rates := map[string][]float64{}
+	for round := 0; round < 3; round++ {
+		for _, mode := range []string{"auto", "off"} {
+			n := newTwoPEs(t)
+			dir := t.TempDir()
+			c1, c2 := kernelPathPEs(t, dir, "kernel", "kernel", mode)
+			_, p1, _ := startPeregrinedProc(t, n.pe1, "pe1-"+mode, c1)
+			_, p2, _ := startPeregrinedProc(t, n.pe2, "pe2-"+mode, c2)
+			n.pingAll(t, 101, 60*time.Second, false)
+			r := tcpRate(t, n.red1, n.red2, "10.2.0.2", 4*time.Second)
+			// The next round runs alone: these daemons stop (their
+			// namespaces keep what they programmed, unused).
+			_ = p1.Kill()
+			_ = p2.Kill()
+			if r == 0 {
+				t.Fatalf("round %d, kernel-esp %s: the stream moved nothing", round, mode)
+			}
+			rates[mode] = append(rates[mode], r)
+			t.Logf("round %d, kernel-esp %s: %.2f Mbit/s", round, mode, r*8/1e6)
+		}
 	}
-	if rate["auto"] == 0 || rate["off"] == 0 {
-		t.Fatalf("a stream moved nothing: kernel path %.0f B/s, gateway %.0f B/s", rate["auto"], rate["off"])
-	}
-	t.Logf("TCP red1 -> red2: kernel path %.2f Mbit/s, ESP gateway %.2f Mbit/s, ratio kernel/gateway %.2f",
-		rate["auto"]*8/1e6, rate["off"]*8/1e6, rate["auto"]/rate["off"])
+	k, g := median(rates["auto"]), median(rates["off"])
+	t.Logf("TCP red1 -> red2, median of 3: kernel path %.2f Mbit/s, ESP gateway %.2f Mbit/s, ratio kernel/gateway %.2f", k*8/1e6, g*8/1e6, k/g)
 }
 
 // tcpRate sends one TCP stream from ns src to dst:5201 in ns dstNS for d
