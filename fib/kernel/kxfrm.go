@@ -52,6 +52,9 @@ func probeKernelESP(h *netlink.Handle) error {
 	const name = "pgmplsprobe"
 	l := &netlink.Iptun{LinkAttrs: netlink.LinkAttrs{Name: name}, Proto: ipProtoMPLS, Ttl: 64, PMtuDisc: 1,
 		Local: netip.MustParseAddr("127.0.0.1").AsSlice(), Remote: netip.MustParseAddr("127.0.0.2").AsSlice()}
+	if old, err := h.LinkByName(name); err == nil {
+		_ = h.LinkDel(old) // left by a probe that did not finish
+	}
 	if err := h.LinkAdd(l); err != nil {
 		return fmt.Errorf("no mplsip tunnel (ip link add type ipip mode mplsip: %v; modprobe ipip)", err)
 	}

@@ -670,3 +670,89 @@ func TestKernelESPPathRefusesClearMPLS(t *testing.T) {
 		t.Error("control: without pe1's inbound policy the injected frame did not reach red1 either, so the test shows nothing")
 	}
 }
+
+// TestKernelESPInUDPWire: what the kernel path would send as ESP in UDP
+// (`encap espinudp 4500 4500` on the outbound state), which it does not
+// take today only because the ESP gateway owns UDP port 4500 (inbound
+// the kernel opens ESP-in-UDP only on a socket of its own with UDP_ENCAP
+// set). A route `encap mpls 100 dev pgmpls-0a090002` in A sends an echo
+// through the mplsip tunnel and XFRM; B receives the datagrams on a
+// plain UDP socket on port 4500 and opens them with ipsec/esp: UDP 4500
+// -> 4500, ESP with next header 137, label 100 (S=1) over the echo,
+// the bytes the gateway sends in UDP mode.
+func TestKernelESPInUDPWire(t *testing.T) {
+	requireVM(t)
+	a, b := newNS(t), newNS(t)
+	link(t, a, "eth0", "10.9.0.1/24", b, "eth0", "10.9.0.2/24")
+	h, err := netlink.NewHandleAt(a, unix.NETLINK_ROUTE, unix.NETLINK_XFRM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	key, _ := hex.DecodeString(keyPE1toPE2)
+	tun := &fib.Tunnel{Remote: addr("10.9.0.2"), UDP: true,
+		Out: &fib.SAParams{SPI: 0x1001, Cipher: esp.AES128GCM16, Key: key},
+		In:  &fib.SAParams{SPI: 0x2001, Cipher: esp.AES128GCM16, Key: key}}
+	p := newKernelPeer(addr("10.9.0.1"), tun)
+	for _, pol := range p.policies() {
+		if err := h.XfrmPolicyUpdate(pol); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _ := p.outState(0, 0)
+	st.Encap = &netlink.XfrmStateEncap{Type: netlink.XFRM_ENCAP_ESPINUDP, SrcPort: 4500, DstPort: 4500}
+	if err := h.XfrmStateAdd(st); err != nil {
+		t.Fatal(err)
+	}
+	k := &kernelESP{h: h}
+	if err := k.device(p); err != nil {
+		t.Fatal(err)
+	}
+	dev, _ := h.LinkByName(kernelDev(tun.Remote))
+	dst := &net.IPNet{IP: net.IP{10, 77, 0, 0}, Mask: net.CIDRMask(24, 32)}
+	if err := h.RouteAdd(&netlink.Route{Dst: dst, LinkIndex: dev.Attrs().Index, Scope: netlink.SCOPE_LINK,
+		Encap: &netlink.MPLSEncap{Labels: []int{100}}}); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 1)
+	ready := make(chan error, 1)
+	go func() {
+		_ = onThreadIn(b, func() error {
+			c, err := net.ListenUDP("udp4", &net.UDPAddr{Port: 4500})
+			ready <- err
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+			buf := make([]byte, 2048)
+			n, from, err := c.ReadFromUDP(buf)
+			if err == nil && from.Port == 4500 {
+				got <- buf[:n]
+			}
+			close(got)
+			return nil
+		})
+	}()
+	if err := <-ready; err != nil {
+		t.Fatal(err)
+	}
+	_ = pingFrom(a, addr("10.9.0.1"), "10.77.0.1", 0x77)
+	pkt, ok := <-got
+	if !ok {
+		t.Fatal("no datagram from 10.9.0.1:4500 on B's port 4500")
+	}
+	sa, err := esp.NewSA(esp.Config{SPI: 0x1001, Cipher: esp.AES128GCM16, Key: key, NoAntiReplay: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := append(make([]byte, esp.ScratchLen), pkt...) // Open's scratch room in front
+	payload, nh, err := sa.Open(buf, esp.ScratchLen, len(pkt))
+	if err != nil {
+		t.Fatalf("opening the kernel's ESP-in-UDP datagram: %v (% x)", err, pkt[:min(len(pkt), 16)])
+	}
+	if nh != esp.NextHeaderMPLS || len(payload) < 4+28 || binary.BigEndian.Uint32(payload)>>12 != 100 || payload[2]&1 == 0 ||
+		payload[4]>>4 != 4 || payload[4+9] != 1 || binary.BigEndian.Uint16(payload[4+24:]) != 0x77 {
+		t.Errorf("ESP payload is not label 100 over the echo: next header %d, % x", nh, payload[:min(len(payload), 32)])
+	}
+}
