@@ -149,7 +149,15 @@ func checkKernelPathCore(t *testing.T, n *twoPEs, id uint16) map[string]int {
 		ns  netns.NsHandle
 	}{{"red", n.red1}, {"blue", n.blue1}} {
 		frames := captureCore(t, n.pe2, "core", func() {
-			if err := ping(c.ns, "10.2.0.2", id+uint16(i)); err != nil {
+			// A few tries: a daemon just restarted may still be
+			// relearning its routes (graceful restart).
+			var err error
+			for try := 0; try < 5; try++ {
+				if err = ping(c.ns, "10.2.0.2", id+uint16(i)); err == nil {
+					break
+				}
+			}
+			if err != nil {
 				t.Errorf("%s: %v", c.vrf, err)
 			}
 		})
