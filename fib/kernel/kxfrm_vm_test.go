@@ -217,7 +217,7 @@ func TestKernelESPPathSequenceAfterRestart(t *testing.T) {
 	dir := t.TempDir()
 	c1, c2 := kernelPathPEs(t, dir, "kernel", "kernel", "auto")
 	state1 := filepath.Join(dir, "pe1-state")
-	pe1 := startPeregrinedIn(t, n.pe1, "pe1", c1, state1)
+	pe1, _ := startPeregrinedIn(t, n.pe1, "pe1", c1, state1)
 	startPeregrined(t, n.pe2, "pe2", c2)
 	n.pingAll(t, 91, 60*time.Second, false)
 	h := xfrmHandle(t, n.pe1)
@@ -257,7 +257,7 @@ func TestKernelESPPathSequenceAfterRestart(t *testing.T) {
 		t.Error("after a crash no ESP packet from pe1 crossed the core during a ping")
 	}
 
-	startPeregrinedIn(t, n.pe1, "pe1-again", c1, state1)
+	_, againLog := startPeregrinedIn(t, n.pe1, "pe1-again", c1, state1)
 	// Until the new daemon has replaced it, the old state goes on
 	// sealing (up to its hard limit): wait for the replacement.
 	var after *netlink.XfrmState
@@ -270,6 +270,14 @@ func TestKernelESPPathSequenceAfterRestart(t *testing.T) {
 	if after == nil {
 		t.Fatal("the restarted daemon did not replace the outbound state within 30 s")
 	}
+	// Its first Apply holds no imported route yet: wait for BGP to
+	// bring them back before pinging.
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		if b, _ := os.ReadFile(againLog.Name()); strings.Contains(string(b), `msg="Peer Up"`) {
+			break
+		}
+	}
+	time.Sleep(2 * time.Second) // the routes reach the FIB after the session is up
 	n.pingAll(t, 94, 60*time.Second, false)
 	st, err = h.XfrmStateGet(out)
 	if err != nil || st.Replay == nil {
@@ -284,7 +292,7 @@ func TestKernelESPPathSequenceAfterRestart(t *testing.T) {
 
 // startPeregrinedIn is startPeregrinedProc with the state directory
 // given, so that a restarted daemon finds its sequence store.
-func startPeregrinedIn(t *testing.T, ns netns.NsHandle, name, config, stateDir string) *exec.Cmd {
+func startPeregrinedIn(t *testing.T, ns netns.NsHandle, name, config, stateDir string) (*exec.Cmd, *os.File) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, name+".yml")
@@ -308,7 +316,7 @@ func startPeregrinedIn(t *testing.T, ns netns.NsHandle, name, config, stateDir s
 			t.Logf("--- %s log ---\n%s", name, b)
 		}
 	})
-	return cmd
+	return cmd, logf
 }
 
 // TestKernelESPPathThroughput: one TCP stream red1 -> red2 for a few
