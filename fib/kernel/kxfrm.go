@@ -7,10 +7,12 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/ipsec/seqstore"
@@ -104,8 +106,10 @@ func (k *kernelESP) apply(local netip.Addr, tunnels map[netip.Addr]*fib.Tunnel) 
 		t := tunnels[remote]
 		why := kernelPathRefusal(local, t, k.seqs != nil)
 		if why == "" {
-			if err := k.install(newKernelPeer(local, t)); err != nil {
+			p := newKernelPeer(local, t)
+			if err := k.install(p); err != nil {
 				why = "installing it failed: " + err.Error()
+				k.rollback(p)
 			}
 		}
 		if why != "" {
@@ -131,9 +135,8 @@ func (k *kernelESP) logPath(remote netip.Addr, path, detail string) {
 	}
 }
 
-// install brings the kernel to p, in kernelPeer's order. A failure
-// leaves the policies in place (they drop what has no state) and is
-// undone by removeStale once the routes have moved to the gateway.
+// install brings the kernel to p, in kernelPeer's order. On an error
+// apply rolls back (the tunnel goes to the gateway).
 func (k *kernelESP) install(p *kernelPeer) error {
 	prev := k.mu.peers[p.remote]
 	if prev != nil && prev.plan.same(p) {
@@ -174,6 +177,37 @@ func (k *kernelESP) install(p *kernelPeer) error {
 	return k.device(p)
 }
 
+// rollback removes what install made of p, device first, policies
+// last, and lets go of its sequence reservation, so that the gateway,
+// which takes the tunnel instead, can attach the same manual key.
+func (k *kernelESP) rollback(p *kernelPeer) {
+	var errs []error
+	if l, err := k.h.LinkByName(kernelDev(p.remote)); err == nil {
+		errs = append(errs, k.h.LinkDel(l))
+	}
+	states, _ := p.inStates()
+	if out, err := p.outState(0, 0); err == nil {
+		states = append(states, out)
+	}
+	for _, st := range states {
+		if _, err := k.h.XfrmStateGet(st); err == nil {
+			errs = append(errs, k.h.XfrmStateDel(st))
+		}
+	}
+	for _, pol := range p.policies() {
+		if err := k.h.XfrmPolicyDel(pol); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, err)
+		}
+	}
+	if ip := k.mu.peers[p.remote]; ip != nil {
+		ip.res.Release()
+		delete(k.mu.peers, p.remote)
+	}
+	if err := errors.Join(errs...); err != nil {
+		k.log.Warn("kernel ESP path: removing a failed install", "remote", p.remote, "err", err)
+	}
+}
+
 // putState makes st, keeping a state of the same SPI that has the same
 // keys (its counters and replay window go on) and replacing one that has
 // other keys.
@@ -204,7 +238,7 @@ func sameKeys(a, b *netlink.XfrmState) bool {
 
 // device makes (or finds) p's tunnel and brings it up:
 //
-//	ip link add pgmpls-RRRRRRRR mtu MTU type ipip mode mplsip local L remote R ttl 64
+//	ip link add pgmpls-RRRRRRRR mtu 1400 type ipip mode mplsip local L remote R ttl 64
 func (k *kernelESP) device(p *kernelPeer) error {
 	name := kernelDev(p.remote)
 	if l, err := k.h.LinkByName(name); err == nil {
@@ -235,6 +269,13 @@ func (k *kernelESP) device(p *kernelPeer) error {
 // a larger inner packet with "fragmentation needed" from the VRF route.
 const kernelTunnelMTU = 1400
 
+// xfrmStates lists the XFRM states of both families.
+func (k *kernelESP) xfrmStates() ([]netlink.XfrmState, error) {
+	v4, err4 := k.h.XfrmStateList(netlink.FAMILY_V4)
+	v6, err6 := k.h.XfrmStateList(netlink.FAMILY_V6)
+	return append(v4, v6...), errors.Join(err4, err6)
+}
+
 // removeStale deletes what the kernel path has and keep does not name,
 // in the reverse order of install: the device (its routes go with it;
 // Apply moved them first), then the states, then the policies.
@@ -249,7 +290,7 @@ func (k *kernelESP) removeStale(keep map[netip.Addr]string) error {
 		wantDev[d] = true
 	}
 	for _, l := range links {
-		if _, ok := l.(*netlink.Iptun); ok && len(l.Attrs().Name) > len(kernelDevPrefix) && l.Attrs().Name[:len(kernelDevPrefix)] == kernelDevPrefix && !wantDev[l.Attrs().Name] {
+		if _, ok := l.(*netlink.Iptun); ok && strings.HasPrefix(l.Attrs().Name, kernelDevPrefix) && !wantDev[l.Attrs().Name] {
 			errs = append(errs, k.h.LinkDel(l))
 		}
 	}
@@ -268,7 +309,7 @@ func (k *kernelESP) removeStale(keep map[netip.Addr]string) error {
 		}
 		wantSPI[[2]netip.Addr{p.remote, p.local}] = in
 	}
-	states, err := k.h.XfrmStateList(netlink.FAMILY_V4)
+	states, err := k.xfrmStates()
 	errs = append(errs, err)
 	for i := range states {
 		st := &states[i]
@@ -279,8 +320,10 @@ func (k *kernelESP) removeStale(keep map[netip.Addr]string) error {
 			errs = append(errs, k.h.XfrmStateDel(st))
 		}
 	}
-	pols, err := k.h.XfrmPolicyList(netlink.FAMILY_V4)
-	errs = append(errs, err)
+	pols4, err4 := k.h.XfrmPolicyList(netlink.FAMILY_V4)
+	pols6, err6 := k.h.XfrmPolicyList(netlink.FAMILY_V6)
+	pols := append(pols4, pols6...)
+	errs = append(errs, err4, err6)
 	for i := range pols {
 		pol := &pols[i]
 		if len(pol.Tmpls) != 1 || pol.Tmpls[0].Reqid != kernelReqid || pol.Src == nil || pol.Dst == nil {
@@ -347,7 +390,7 @@ func (k *kernelESP) stats() []fib.SACounters {
 	for _, ip := range k.mu.peers {
 		locals[ip.plan.local] = true
 	}
-	states, err := k.h.XfrmStateList(netlink.FAMILY_V4)
+	states, err := k.xfrmStates()
 	if err != nil {
 		k.log.Warn("kernel ESP path: listing the XFRM states for their counters", "err", err)
 		return nil

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"fmt"
+	"hash/fnv"
 	"net"
 	"net/netip"
 
@@ -15,16 +16,24 @@ import (
 // kernelPathRefusal says whether a remote PE's tunnel can take it, and
 // why not where it cannot, so the log can say which path each PE uses.
 
-// kernelDevPrefix names the mplsip tunnel devices of the kernel path:
-// kernelDevPrefix and the remote PE's IPv4 address in hex, fifteen
-// characters, the longest name Linux takes. The name is the remote's,
-// so a restarted daemon finds its devices again.
+// kernelDevPrefix names the tunnel devices of the kernel path:
+// kernelDevPrefix and eight hex digits, fifteen characters, the longest
+// name Linux takes: the remote PE's IPv4 address, or for an IPv6 one its
+// FNV-1a hash. The name is the remote's, so a restarted daemon finds its
+// devices again.
 const kernelDevPrefix = "pgmpls-"
 
-// kernelDev is the tunnel device toward remote, an IPv4 address.
+// kernelDev is the tunnel device toward remote.
 func kernelDev(remote netip.Addr) string {
-	a := remote.Unmap().As4()
-	return fmt.Sprintf("%s%02x%02x%02x%02x", kernelDevPrefix, a[0], a[1], a[2], a[3])
+	remote = remote.Unmap()
+	if remote.Is4() {
+		a := remote.As4()
+		return fmt.Sprintf("%s%02x%02x%02x%02x", kernelDevPrefix, a[0], a[1], a[2], a[3])
+	}
+	h := fnv.New32a()
+	a := remote.As16()
+	h.Write(a[:])
+	return fmt.Sprintf("%s%08x", kernelDevPrefix, h.Sum32())
 }
 
 // kernelReqid marks the kernel path's XFRM states and policies (the
@@ -41,11 +50,16 @@ const ipProtoMPLS = 137
 // path, else why not (the gateway carries it instead). persist says the
 // backend has a sequence store for manual outbound SAs.
 func kernelPathRefusal(local netip.Addr, t *fib.Tunnel, persist bool) string {
+	local, remote := local.Unmap(), t.Remote.Unmap()
 	switch {
-	case !local.Is4() && !local.Is4In6():
-		return "no IPv4 local address (ipsec.local-address): the kernel path is IPv4 only (no ip6tnl path yet)"
-	case !t.Remote.Unmap().Is4():
-		return "an IPv6 remote PE: the kernel path is IPv4 only (no ip6tnl path yet)"
+	case !local.IsValid():
+		return "no local address (ipsec.local-address)"
+	case local.Is4() != remote.Is4():
+		return "the local address and the remote PE are of different families"
+	case remote.Is6():
+		// Seen in the VM (6.1): ip6_tnl_validate takes protocols 41, 4
+		// and 0 only, so there is no MPLS-in-IPv6 tunnel to seal.
+		return "an IPv6 core: Linux's ip6tnl carries no MPLS (ip link add type ip6tnl with protocol 137 fails with EINVAL)"
 	case t.UDP:
 		return "ESP in UDP: the ESP gateway owns UDP 4500, and the kernel opens ESP-in-UDP only on a socket of its own with UDP_ENCAP set"
 	case t.Out == nil || t.In == nil:

@@ -43,9 +43,10 @@ func TestKernelPathRefusal(t *testing.T) {
 		{"no outbound key", local, func(t *fib.Tunnel) { t.Out = nil }, true, "keys missing"},
 		{"no inbound key", local, func(t *fib.Tunnel) { t.In = nil }, true, "keys missing"},
 		{"AH", local, func(t *fib.Tunnel) { t.Out.AH, t.In.AH = ah.HMACSHA256128, ah.HMACSHA256128 }, true, "AH"},
-		{"IPv6 remote", local, func(t *fib.Tunnel) { t.Remote = netip.MustParseAddr("fd00::2") }, true, "IPv6 remote"},
-		{"no local address", netip.Addr{}, func(*fib.Tunnel) {}, true, "no IPv4 local address"},
-		{"IPv6 local address", netip.MustParseAddr("fd00::1"), func(*fib.Tunnel) {}, true, "no IPv4 local address"},
+		{"IPv6 core", netip.MustParseAddr("fd00::1"), func(t *fib.Tunnel) { t.Remote = netip.MustParseAddr("fd00::2") }, true, "ip6tnl carries no MPLS"},
+		{"IPv6 remote, IPv4 local", local, func(t *fib.Tunnel) { t.Remote = netip.MustParseAddr("fd00::2") }, true, "different families"},
+		{"IPv4 remote, IPv6 local", netip.MustParseAddr("fd00::1"), func(*fib.Tunnel) {}, true, "different families"},
+		{"no local address", netip.Addr{}, func(*fib.Tunnel) {}, true, "no local address"},
 		{"a short key", local, func(t *fib.Tunnel) { t.In.Key = make([]byte, 16) }, true, "takes 20 bytes"},
 		{"a retiring SA with a bad key", local, func(t *fib.Tunnel) {
 			t.RetiringIn = []*fib.SAParams{{SPI: 0x2000, Cipher: esp.AES128GCM16, Key: make([]byte, 3)}}
@@ -151,8 +152,13 @@ func TestKernelPeerObjects(t *testing.T) {
 	if got := strings.Join(lines, "\n"); got != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", got, strings.Join(want, "\n"))
 	}
-	if len(kernelDev(netip.MustParseAddr("255.255.255.255"))) > 15 {
-		t.Error("a device name longer than Linux takes (15)")
+	for _, a := range []string{"255.255.255.255", "fd00:c::2", "::ffff:10.0.0.1"} {
+		if d := kernelDev(netip.MustParseAddr(a)); len(d) != 15 || !strings.HasPrefix(d, kernelDevPrefix) {
+			t.Errorf("%s: device %q, want pgmpls- and 8 hex digits (15 characters, the most Linux takes)", a, d)
+		}
+	}
+	if kernelDev(netip.MustParseAddr("fd00:c::2")) == kernelDev(netip.MustParseAddr("fd00:c::3")) {
+		t.Error("two IPv6 remotes share a device name")
 	}
 }
 

@@ -772,3 +772,100 @@ func TestKernelESPInUDPWire(t *testing.T) {
 		t.Errorf("ESP payload is not label 100 over the echo: next header %d, % x", nh, payload[:min(len(payload), 32)])
 	}
 }
+
+// TestKernelESPPathOverIPv6Core: over an IPv6 core the kernel path
+// stands aside (Linux's ip6tnl carries no MPLS) and the log says so; the
+// ESP gateway carries raw ESP over IPv6 instead: IPv4 and IPv6 CEs ping
+// in both VRFs, and pe1's ESP right after the IPv6 header opens with the
+// configured key to next header 137 and a label.
+func TestKernelESPPathOverIPv6Core(t *testing.T) {
+	requirePeregrined(t)
+	n := newTwoPEs(t)
+	addr6(t, n.pe1, "core", "fd00:c::1/64")
+	addr6(t, n.pe2, "core", "fd00:c::2/64")
+	dir := t.TempDir()
+	k12, k21 := filepath.Join(dir, "pe1-pe2.key"), filepath.Join(dir, "pe2-pe1.key")
+	for path, key := range map[string]string{k12: keyPE1toPE2, k21: keyPE2toPE1} {
+		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := func(id, local, sock, peer string, n int, ifRed, ifBlue, out, in string, outSPI, inSPI int) string {
+		c := fmt.Sprintf(peregrinedConfig+rawESPConfig, local, filepath.Join(dir, sock), peer, n, ifRed, ifBlue, out, in, outSPI, inSPI)
+		return strings.Replace(c, "router: {id: "+local, "router: {id: "+id, 1)
+	}
+	log1 := startPeregrined(t, n.pe1, "pe1", conf("192.168.0.1", "'fd00:c::1'", "pe1.sock", "'fd00:c::2'", 1, "ce1", "ce2", k12, k21, 1002, 2001))
+	startPeregrined(t, n.pe2, "pe2", conf("192.168.0.2", "'fd00:c::2'", "pe2.sock", "'fd00:c::1'", 2, "ce3", "ce4", k21, k12, 2001, 1002))
+	n.pingAll(t, 131, 60*time.Second, true)
+	if b, _ := os.ReadFile(log1); !strings.Contains(string(b), `msg="protected path: userspace ESP gateway" component=kernel remote=fd00:c::2 reason="an IPv6 core`) {
+		t.Errorf("pe1's log does not say why fd00:c::2 is on the gateway:\n%s", b)
+	}
+	key, _ := hex.DecodeString(keyPE1toPE2)
+	frames := captureCore(t, n.pe2, "core", func() {
+		if err := ping(n.red1, "10.2.0.2", 132); err != nil {
+			t.Error(err)
+		}
+		if err := ping(n.blue1, "fd00:2::2", 133); err != nil {
+			t.Error(err)
+		}
+	})
+	opened := 0
+	for _, f := range frames {
+		switch {
+		case f.proto == unix.ETH_P_IPV6 && len(f.data) >= 48 && f.data[6] == unix.IPPROTO_ESP && binary.BigEndian.Uint32(f.data[40:]) == 1002:
+			sa, err := esp.NewSA(esp.Config{SPI: 1002, Cipher: esp.AES128GCM16, Key: key, NoAntiReplay: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload, nh, err := sa.Open(f.data, 40, len(f.data)-40)
+			if err != nil || nh != esp.NextHeaderMPLS || len(payload) < 4 || payload[2]&1 == 0 || binary.BigEndian.Uint32(payload)>>12 < 16 {
+				t.Errorf("pe1's ESP over IPv6: next header %d, %v, % x", nh, err, payload[:min(len(payload), 8)])
+				continue
+			}
+			opened++
+		case f.proto == unix.ETH_P_IPV6 && len(f.data) >= 40 && (f.data[6] == unix.IPPROTO_ESP || f.data[6] == unix.IPPROTO_TCP || f.data[6] == unix.IPPROTO_ICMPV6 || f.data[6] == 0):
+			// pe2's replies come back sealed too; BGP, ND, MLD
+		default:
+			t.Errorf("frame %#04x on the IPv6 core, neither ESP over IPv6, BGP nor ND: % x", f.proto, f.data[:min(len(f.data), 48)])
+		}
+	}
+	if opened < 2 {
+		t.Errorf("%d ESP packets from pe1 (SPI 1002) opened during two pings, want at least 2", opened)
+	}
+}
+
+// TestKernelESPPathFallsBackWhenInstallFails: a tunnel the plan accepts
+// but the kernel refuses (ChaCha20-Poly1305, whose kernel modules the VM
+// does not load: adding the state fails) goes to the ESP gateway, with
+// the reason in the log; nothing of the failed install stays in the
+// kernel (no XFRM state or policy, no pgmpls device), and pings cross in
+// both VRFs through the gateway, which could attach the manual key.
+func TestKernelESPPathFallsBackWhenInstallFails(t *testing.T) {
+	requirePeregrined(t)
+	n := newTwoPEs(t)
+	dir := t.TempDir()
+	c1, c2 := kernelPathPEs(t, dir, "kernel", "kernel", "auto")
+	chacha := func(c string) string { return strings.ReplaceAll(c, "aes128gcm16", "chacha20poly1305") }
+	keys := map[string]string{"pe1-pe2.key": keyPE1toPE2 + keyPE2toPE1[:32], "pe2-pe1.key": keyPE2toPE1 + keyPE1toPE2[:32]}
+	for name, key := range keys {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log1 := startPeregrined(t, n.pe1, "pe1", chacha(c1))
+	startPeregrined(t, n.pe2, "pe2", chacha(c2))
+	n.pingAll(t, 141, 60*time.Second, false)
+	b, _ := os.ReadFile(log1)
+	if !strings.Contains(string(b), `msg="protected path: userspace ESP gateway" component=kernel remote=192.168.0.2 reason="installing it failed`) {
+		t.Errorf("pe1's log does not say the install failed and the gateway took the tunnel:\n%s", b)
+	}
+	hx := xfrmHandle(t, n.pe1)
+	states, _ := hx.XfrmStateList(netlink.FAMILY_V4)
+	pols, _ := hx.XfrmPolicyList(netlink.FAMILY_V4)
+	if len(states) != 0 || len(pols) != 0 {
+		t.Errorf("after a failed install pe1's kernel keeps %d XFRM states and %d policies, want none", len(states), len(pols))
+	}
+	if _, err := handle(t, n.pe1).LinkByName("pgmpls-c0a80002"); err == nil {
+		t.Error("after a failed install pe1 keeps its pgmpls device")
+	}
+}

@@ -24,7 +24,7 @@ var vmModules = []string{
 	"esp4", "esp6", "gf128mul", "ghash-generic", "ctr", "gcm", "seqiv", "echainiv",
 	"sha3_generic", "sha512_generic", "jitterentropy_rng", "drbg",
 	"cbc", "hmac", "sha256_generic", "authenc", "ah4", "ah6",
-	"dummy", "tun", "ipip",
+	"dummy", "tun", "ipip", "ip6_tunnel",
 }
 
 // module is one .ko file to load.
