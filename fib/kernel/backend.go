@@ -72,11 +72,12 @@
 //
 // The kernel path takes a tunnel with both SAs, ESP (not AH), a transform
 // the kernel has (AES-GCM, ChaCha20-Poly1305, AES-CBC with HMAC-SHA-2),
-// an IPv4 core, and raw ESP (ipsec.encapsulation: esp): ESP in UDP needs
-// a socket on UDP 4500 with UDP_ENCAP set for the kernel to open it, and
-// that port is the Gateway's. Every other tunnel stays on the Gateway,
-// and the log says which path each remote PE takes and why. An install
-// that fails also leaves the tunnel to the Gateway.
+// an IPv4 core (Linux's ip6tnl takes no MPLS), and raw ESP
+// (ipsec.encapsulation: esp): ESP in UDP needs a socket on UDP 4500 with
+// UDP_ENCAP set for the kernel to open it, and that port is the
+// Gateway's. Every other tunnel stays on the Gateway, and the log says
+// which path each remote PE takes and why. An install that fails is
+// rolled back and also leaves the tunnel to the Gateway.
 //
 // A manually keyed outbound SA (SAParams.PersistSequence) keeps the
 // sequence store's promise in the kernel: the state starts above the

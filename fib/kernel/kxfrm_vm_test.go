@@ -838,8 +838,9 @@ func TestKernelESPPathOverIPv6Core(t *testing.T) {
 // but the kernel refuses (ChaCha20-Poly1305, whose kernel modules the VM
 // does not load: adding the state fails) goes to the ESP gateway, with
 // the reason in the log; nothing of the failed install stays in the
-// kernel (no XFRM state or policy, no pgmpls device), and pings cross in
-// both VRFs through the gateway, which could attach the manual key.
+// kernel (no XFRM state or policy, no pgmpls device: rollback, and
+// removeStale after it), and pings cross in both VRFs through the
+// gateway, which could attach the manual key.
 func TestKernelESPPathFallsBackWhenInstallFails(t *testing.T) {
 	requirePeregrined(t)
 	n := newTwoPEs(t)
