@@ -33,6 +33,10 @@ type kernelESP struct {
 		// paths is the path each remote PE was last logged on, so that
 		// the log says it once per change, not once per Apply.
 		paths map[netip.Addr]string
+		// failed are installs that failed, not tried again until the
+		// tunnel changes: each try of a manual key reserves a new block
+		// of its sequence numbers.
+		failed map[netip.Addr]failedInstall
 	}
 	stop chan struct{}
 	done chan struct{}
@@ -77,6 +81,7 @@ func newKernelESP(log *slog.Logger, h *netlink.Handle, seqs *seqstore.Store) *ke
 	k := &kernelESP{log: log, h: h, seqs: seqs, stop: make(chan struct{}), done: make(chan struct{})}
 	k.mu.peers = map[netip.Addr]*installedPeer{}
 	k.mu.paths = map[netip.Addr]string{}
+	k.mu.failed = map[netip.Addr]failedInstall{}
 	go k.watchSequences()
 	return k
 }
@@ -107,9 +112,14 @@ func (k *kernelESP) apply(local netip.Addr, tunnels map[netip.Addr]*fib.Tunnel) 
 		why := kernelPathRefusal(local, t, k.seqs != nil)
 		if why == "" {
 			p := newKernelPeer(local, t)
-			if err := k.install(p); err != nil {
+			if f, ok := k.mu.failed[p.remote]; ok && f.plan.same(p) {
+				why = f.why
+			} else if err := k.install(p); err != nil {
 				why = "installing it failed: " + err.Error()
 				k.rollback(p)
+				k.mu.failed[p.remote] = failedInstall{plan: p, why: why}
+			} else {
+				delete(k.mu.failed, p.remote)
 			}
 		}
 		if why != "" {
@@ -120,7 +130,18 @@ func (k *kernelESP) apply(local netip.Addr, tunnels map[netip.Addr]*fib.Tunnel) 
 		devs[remote.Unmap()] = kernelDev(remote)
 		k.logPath(remote.Unmap(), "kernel", kernelDev(remote))
 	}
+	for remote := range k.mu.failed {
+		if _, ok := tunnels[remote]; !ok {
+			delete(k.mu.failed, remote)
+		}
+	}
 	return devs, rest
+}
+
+// failedInstall is a plan the kernel refused, and the reason.
+type failedInstall struct {
+	plan *kernelPeer
+	why  string
 }
 
 func (k *kernelESP) logPath(remote netip.Addr, path, detail string) {
