@@ -56,7 +56,8 @@ type Dataplane struct {
 	// Backend is "auto" (kernel where the kernel has MPLS forwarding and
 	// VRF devices, else userspace; the log says which), "kernel" (VRF
 	// devices and kernel MPLS; with IPsec configured, ESP between PEs runs
-	// in a userspace gateway), "userspace" (TUN devices and policy
+	// in the kernel where it can, see KernelESP, else in a userspace
+	// gateway), "userspace" (TUN devices and policy
 	// routing, any Linux kernel), or "none" (control plane only: a route
 	// reflector, or a test).
 	Backend string `config:"backend"`
@@ -90,6 +91,12 @@ type Dataplane struct {
 	// only; the kernel backend's LFIB pops them wherever MPLS input is
 	// on (one per pass through lo).
 	LocalTransportLabels []uint32 `config:"local-transport-labels"`
+	// KernelESP is "auto" (the default: the kernel backend seals the
+	// tunnels it can in the kernel, XFRM over mplsip tunnels, and the
+	// userspace ESP gateway carries the rest; the log says which path
+	// each remote PE takes) or "off" (the gateway carries every tunnel).
+	// The userspace backend ignores it.
+	KernelESP string `config:"kernel-esp"`
 }
 
 // TransportLabel is the label the core switches toward one remote PE.
@@ -242,7 +249,7 @@ func Defaults() Config {
 		Control:   Control{Socket: "/run/peregrine/peregrined.sock", SocketGID: -1},
 		IPsec:     IPsec{Encapsulation: "udp", ReplayWindow: DefaultReplayWindow},
 		State:     State{Directory: "/var/lib/peregrine"},
-		Dataplane: Dataplane{Backend: "auto"},
+		Dataplane: Dataplane{Backend: "auto", KernelESP: "auto"},
 		BGP: BGP{
 			ListenPort: 179,
 		},

@@ -67,6 +67,7 @@ func TestBadConfigs(t *testing.T) {
 		{"ttl mode", minimal + "mpls: {ttl-mode: short}", []string{`mpls.ttl-mode: "short": want uniform or pipe`}},
 		{"metrics no port", minimal + "metrics: {listen: 127.0.0.1}", []string{`metrics.listen: "127.0.0.1": want HOST:PORT`}},
 		{"metrics port zero", minimal + "metrics: {listen: '127.0.0.1:0'}", []string{`metrics.listen: "127.0.0.1:0": want HOST:PORT`}},
+		{"kernel-esp", minimal + "dataplane: {kernel-esp: on}", []string{`dataplane.kernel-esp: "on": want auto or off`}},
 		{"metrics host name", minimal + "metrics: {listen: 'localhost:9963'}", []string{`metrics.listen: "localhost:9963": the host must be an IP address`}},
 		{"not yaml", "router: [", []string{"not valid YAML"}},
 		{"several errors at once", "router: {id: x, asn: -1}\nfoo: 1", []string{"router.id", "router.asn", "foo: unknown key"}},

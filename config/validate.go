@@ -81,6 +81,11 @@ func (c *Config) Validate() Errors {
 			bad("metrics.listen", strconv.Quote(l), "the host must be an IP address (or empty for every address)")
 		}
 	}
+	switch c.Dataplane.KernelESP {
+	case "auto", "off":
+	default:
+		bad("dataplane.kernel-esp", strconv.Quote(c.Dataplane.KernelESP), "want auto or off")
+	}
 	if m := c.Dataplane.MTU; m != 0 && (m < 576 || m > 9000) {
 		bad("dataplane.mtu", strconv.Itoa(m), "must be 576..9000, or 0 for the default")
 	}

@@ -36,12 +36,12 @@ func newBackend(cfg *config.Config, log *slog.Logger, hook *nattHook, seqs *seqs
 		return nil, nil, nil
 	case "kernel":
 		log.Info("dataplane: kernel", "esp", espPath(cfg))
-		return newKernelBackend(cfg, log, opts)
+		return newKernelBackend(cfg, log, opts, seqs)
 	case "auto":
 		ok, reason := kernel.Supported()
 		if ok {
 			log.Info("dataplane: kernel", "picked-by", "auto", "reason", reason, "esp", espPath(cfg))
-			return newKernelBackend(cfg, log, opts)
+			return newKernelBackend(cfg, log, opts, seqs)
 		}
 		log.Info("dataplane: userspace", "picked-by", "auto", "reason", reason)
 	default:
@@ -56,8 +56,8 @@ func newBackend(cfg *config.Config, log *slog.Logger, hook *nattHook, seqs *seqs
 
 // newKernelBackend is the kernel backend, with an ESP gateway if the
 // configuration protects traffic between PEs; the gateway owns UDP 4500.
-func newKernelBackend(cfg *config.Config, log *slog.Logger, opts userspace.Options) (fib.Backend, ikeSender, error) {
-	var ko kernel.Options
+func newKernelBackend(cfg *config.Config, log *slog.Logger, opts userspace.Options, seqs *seqstore.Store) (fib.Backend, ikeSender, error) {
+	ko := kernel.Options{KernelESP: usesIPsec(cfg) && cfg.Dataplane.KernelESP != "off", Sequences: seqs}
 	var g *userspace.Gateway
 	if usesIPsec(cfg) {
 		var err error
@@ -82,6 +82,9 @@ func newKernelBackend(cfg *config.Config, log *slog.Logger, opts userspace.Optio
 
 // espPath says where the kernel backend's protected traffic goes.
 func espPath(cfg *config.Config) string {
+	if usesIPsec(cfg) && cfg.Dataplane.KernelESP != "off" {
+		return "kernel XFRM (pgmpls-* mplsip tunnels) where it can, else userspace gateway (pgesp-* TUNs)"
+	}
 	if usesIPsec(cfg) {
 		return "userspace gateway (pgesp-* TUNs)"
 	}

@@ -55,6 +55,8 @@ func restartNeeded(running, next *config.Config, dp runningDataplane) error {
 		return &RestartError{"metrics.listen", "the endpoint is bound at start"}
 	case next.Dataplane.Backend != running.Dataplane.Backend:
 		return &RestartError{"dataplane.backend", "the backend is built at start"}
+	case next.Dataplane.KernelESP != running.Dataplane.KernelESP:
+		return &RestartError{"dataplane.kernel-esp", "the backend takes it at start"}
 	case next.Dataplane.MTU != running.Dataplane.MTU:
 		return &RestartError{"dataplane.mtu", "the TUN devices are made at start"}
 	case next.MPLS.TTLMode != running.MPLS.TTLMode:

@@ -52,6 +52,46 @@
 // counts: protected traffic is never sent in clear. Without Options.ESP a
 // State with tunnels is refused, for the same reason.
 //
+// # Kernel-resident ESP
+//
+// With Options.KernelESP (dataplane.kernel-esp: auto, the default), a
+// remote PE whose tunnel the kernel can carry never touches the Gateway
+// (kxfrm*.go): its labelled packets go into an mplsip tunnel, which sends
+// them as IP protocol 137 (RFC 4023), and XFRM seals that in transport
+// mode, so the wire is what the Gateway sends, outer IP | ESP | labels |
+// inner IP | trailer with next header 137:
+//
+//	ip xfrm policy update src L/32 dst R/32 proto 137 dir out tmpl src L dst R proto esp mode transport reqid 0x70670001
+//	ip xfrm policy update src R/32 dst L/32 proto 137 dir in  tmpl src R dst L proto esp mode transport reqid 0x70670001
+//	ip xfrm state add src L dst R proto esp spi OUT mode transport reqid 0x70670001 aead 'rfc4106(gcm(aes))' KEY 128 [replay-oseq N limit packet-hard M]
+//	ip xfrm state add src R dst L proto esp spi IN mode transport reqid 0x70670001 aead ... replay-window 32
+//	ip link add pgmpls-RRRRRRRR mtu 1400 type ipip mode mplsip local L remote R ttl 64
+//	ip route replace REMOTE-PREFIX encap mpls LABEL dev pgmpls-RRRRRRRR table TABLE proto 204
+//
+// in that order, the policies first: a packet of protocol 137 between
+// the PEs is never sent or taken unsealed, a state missing meaning a
+// drop. Inbound, XFRM opens ESP, the mplsip tunnel takes protocol 137
+// only past the inbound policy (clear MPLS in IP from the core is
+// dropped), and MPLS input on pgmpls-* pops the label into its VRF.
+// Removal goes the other way: routes, device, states, policies.
+//
+// The kernel path takes a tunnel with both SAs, ESP (not AH), a transform
+// the kernel has (AES-GCM, ChaCha20-Poly1305, AES-CBC with HMAC-SHA-2),
+// an IPv4 core (Linux's ip6tnl takes no MPLS), and raw ESP
+// (ipsec.encapsulation: esp): ESP in UDP needs a socket on UDP 4500 with
+// UDP_ENCAP set for the kernel to open it, and that port is the
+// Gateway's. Every other tunnel stays on the Gateway, and the log says
+// which path each remote PE takes and why. An install that fails is
+// rolled back and also leaves the tunnel to the Gateway.
+//
+// A manually keyed outbound SA (SAParams.PersistSequence) keeps the
+// sequence store's promise in the kernel: the state starts above the
+// key's mark and its hard packet limit ends it at the mark on disk;
+// watchSequences raises the limit as the store writes new marks
+// (kxfrm_seq.go). A daemon that stops or crashes leaves the path in the
+// kernel, still sealed, policies included, until the state meets its
+// limit; the next run replaces the state above the mark.
+//
 // # Unprotected peers and core interfaces
 //
 // A remote PE inside State.UnprotectedPeers (ipsec.unprotected-peers)
@@ -101,6 +141,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -111,6 +152,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/seqstore"
 	"github.com/peregrine-net/peregrine/mpls"
 )
 
@@ -126,6 +168,15 @@ type Options struct {
 	// documentation); it works in the caller's namespace, so NetNS must
 	// be zero. Close closes it.
 	ESP ESPGateway
+	// KernelESP asks for the kernel-resident protected path where the
+	// kernel has it (see "Kernel-resident ESP" in the package
+	// documentation): the remote PEs whose tunnels can take it are
+	// sealed by XFRM, the others go through ESP (or nowhere without it).
+	KernelESP bool
+	// Sequences persists the sequence numbers of manually keyed
+	// outbound SAs on the kernel path; without it such tunnels stay on
+	// the ESP gateway (which has its own).
+	Sequences *seqstore.Store
 }
 
 // Backend is the kernel fib.Backend.
@@ -134,6 +185,9 @@ type Backend struct {
 	h   *netlink.Handle
 	ns  netns.NsHandle
 	esp ESPGateway
+	// kesp is the kernel-resident protected path, nil where it was not
+	// asked for or the kernel lacks it.
+	kesp *kernelESP
 	// applied: Apply ran; the first one releases the quarantine's
 	// interfaces its State does not name (quarantine.go).
 	applied bool
@@ -190,26 +244,62 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel: netlink: %w", err)
 	}
-	return &Backend{log: log, h: h, ns: ns, esp: opts.ESP}, nil
+	b := &Backend{log: log, h: h, ns: ns, esp: opts.ESP}
+	if opts.KernelESP {
+		b.kesp = newKernelPath(log, ns, opts.Sequences)
+	}
+	return b, nil
+}
+
+// newKernelPath is the kernel-resident protected path in ns, or nil (and
+// the log says why) where the kernel lacks it.
+func newKernelPath(log *slog.Logger, ns netns.NsHandle, seqs *seqstore.Store) *kernelESP {
+	var h *netlink.Handle
+	var err error
+	if ns.IsOpen() {
+		h, err = netlink.NewHandleAt(ns, unix.NETLINK_ROUTE, unix.NETLINK_XFRM)
+	} else {
+		h, err = netlink.NewHandle(unix.NETLINK_ROUTE, unix.NETLINK_XFRM)
+	}
+	if err == nil {
+		err = probeKernelESP(h)
+		if err != nil {
+			h.Close()
+		}
+	}
+	if err != nil {
+		log.Info("kernel-resident ESP: not available, protected traffic goes through the ESP gateway", "reason", err)
+		return nil
+	}
+	log.Info("kernel-resident ESP: available (mplsip tunnels sealed by XFRM); the ESP gateway carries the tunnels it cannot")
+	return newKernelESP(log, h, seqs)
 }
 
 // Stats implements fib.Counterer with the ESP gateway's counters (none
-// without one). VRFs is nil: the kernel forwards VRFs through VRF devices
-// and counts them itself (`ip -s link`).
+// without one) and the kernel-resident path's SAs. VRFs is nil: the
+// kernel forwards VRFs through VRF devices and counts them itself
+// (`ip -s link`).
 func (b *Backend) Stats() fib.Stats {
-	if b.esp == nil {
-		return fib.Stats{}
+	var s fib.Stats
+	if b.esp != nil {
+		s = b.esp.Stats()
+		s.VRFs = nil
 	}
-	s := b.esp.Stats()
-	s.VRFs = nil
+	if b.kesp != nil {
+		s.SAs = append(s.SAs, b.kesp.stats()...)
+	}
 	return s
 }
 
 // Close releases the netlink handle and leaves the forwarding state, but
 // for the routes into the ESP Gateway's TUNs, which go with it: protected
 // traffic stops (dropped, never sent in clear) until a new daemon is up.
+// The kernel-resident path stays, sealed (see "Kernel-resident ESP").
 func (b *Backend) Close() error {
 	b.h.Close()
+	if b.kesp != nil {
+		b.kesp.close()
+	}
 	if b.esp != nil {
 		return b.esp.Close()
 	}
@@ -217,8 +307,9 @@ func (b *Backend) Close() error {
 }
 
 // CarriesTunnels implements fib.TunnelCarrier: only with an ESP gateway
-// (Options.ESP); without one Apply refuses a State with tunnels.
-func (b *Backend) CarriesTunnels() bool { return b.esp != nil }
+// (Options.ESP) or the kernel-resident path; without either Apply
+// refuses a State with tunnels.
+func (b *Backend) CarriesTunnels() bool { return b.esp != nil || b.kesp != nil }
 
 // Apply converges the kernel to s.
 func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
@@ -228,15 +319,24 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	if err := fib.CheckDeviceNames(s.VRFNames(), fib.VRFDevice); err != nil {
 		return fmt.Errorf("kernel: %w", err)
 	}
-	var errs []error
-	var espDevs map[netip.Addr]string
-	switch {
-	case b.CarriesTunnels():
-		var err error
-		espDevs, err = b.esp.Apply(ctx, s.LocalAddress, s.Tunnels, remotePEs(s))
-		errs = append(errs, err)
-	case len(s.Tunnels) > 0:
+	if !b.CarriesTunnels() && len(s.Tunnels) > 0 {
 		return errors.New("kernel: the configuration protects traffic to remote PEs and this backend has no ESP gateway")
+	}
+	var errs []error
+	// The kernel path first, then the gateway with the rest: a tunnel is
+	// on one or the other, never both (they would share a manual key's
+	// sequence numbers).
+	espDevs, kernelDevs := map[netip.Addr]string{}, map[netip.Addr]string{}
+	gwTunnels, gwRemotes := s.Tunnels, remotePEs(s)
+	if b.kesp != nil {
+		kernelDevs, gwTunnels = b.kesp.apply(s.LocalAddress, s.Tunnels)
+		gwRemotes = slices.DeleteFunc(gwRemotes, func(a netip.Addr) bool { _, k := kernelDevs[a]; return k })
+		maps.Copy(espDevs, kernelDevs)
+	}
+	if b.esp != nil {
+		tuns, err := b.esp.Apply(ctx, s.LocalAddress, gwTunnels, gwRemotes)
+		errs = append(errs, err)
+		maps.Copy(espDevs, tuns)
 	}
 	devs := map[string]int{} // VRF -> VRF device index
 	enslaved := map[string]bool{}
@@ -264,13 +364,20 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		return err
 	}
 	mplsIn := "" // every core interface
-	if b.esp != nil {
+	if b.CarriesTunnels() {
+		// Protected: MPLS input on the gateway's inbound TUN and the
+		// kernel path's tunnels only (sysctlWrites), whether or not
+		// the gateway is there.
 		mplsIn = fib.ESPGatewayInbound
 	}
 	errs = append(errs, b.sysctls(s, enslaved, mplsIn))
-	want := translate(s, routeDevices{VRFs: devs, ESP: b.esp != nil, ESPTUNs: espDevs}, b.h)
+	want := translate(s, routeDevices{VRFs: devs, ESP: b.CarriesTunnels(), ESPTUNs: espDevs}, b.h)
 	errs = append(errs, want.errs...)
 	errs = append(errs, b.applyRoutes(want))
+	if b.kesp != nil {
+		// After the routes: none leads into what goes.
+		errs = append(errs, b.kesp.removeStale(kernelDevs))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("kernel: %w", err)
 	}
@@ -411,6 +518,8 @@ func sysctlWrites(s *fib.State, links []netlink.Link, ce map[string]bool, espIn 
 		switch {
 		case name == "lo" && len(s.LocalTransportLabels) > 0:
 			writes[key] = "1" // where our own transport labels are popped to (translate)
+		case strings.HasPrefix(name, kernelDevPrefix):
+			writes[key] = "1" // the kernel path's tunnels: XFRM opened what they take
 		case len(s.MPLSInterfaces) > 0:
 			on := (name == espIn || slices.Contains(s.MPLSInterfaces, name)) && !ce[name]
 			writes[key] = onOff[on]

@@ -17,14 +17,15 @@ import (
 // needs drbg, drbg jitterentropy and sha512, jitterentropy sha3; ESP with
 // a separate integrity algorithm instantiates authenc(hmac(shaN),cbc(aes)),
 // so authenc, hmac, cbc and the SHA-2 hashes). aesni-intel fails on the
-// emulated CPU, so the generic AES is used. A name the kernel has built in
-// (no .ko) is skipped.
+// emulated CPU, so the generic AES is used. ipip (with tunnel4) makes the
+// mplsip tunnels of the kernel backend's kernel-resident ESP path. A name
+// the kernel has built in (no .ko) is skipped.
 var vmModules = []string{
 	"veth", "vrf", "ip_tunnel", "mpls_router", "mpls_iptunnel", "xfrm_algo", "xfrm_user",
 	"esp4", "esp6", "gf128mul", "ghash-generic", "ctr", "gcm", "seqiv", "echainiv",
 	"sha3_generic", "sha512_generic", "jitterentropy_rng", "drbg",
 	"cbc", "hmac", "sha256_generic", "authenc", "ah4", "ah6",
-	"dummy", "tun",
+	"dummy", "tun", "ipip",
 }
 
 // module is one .ko file to load.
