@@ -24,7 +24,12 @@ type echoer struct {
 	failed  atomic.Int64
 }
 
+// echoerInstallDelay, set by a test before it starts Peregrine, is how
+// long install takes, as a busy dataplane's would (the runner waits for it).
+var echoerInstallDelay time.Duration
+
 func (e *echoer) install(c ike.ChildSA) error {
+	time.Sleep(echoerInstallDelay)
 	in, err := esp.NewSA(c.InConfig(0))
 	if err != nil {
 		return err
