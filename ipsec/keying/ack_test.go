@@ -122,6 +122,22 @@ func TestWaitInstalled(t *testing.T) {
 		t.Error("WaitInstalled of a child the Service was never given: nil")
 	}
 
+	// Run busy (here: held by the test): WaitInstalled still returns at
+	// its deadline, so the IKE runner's wait stays bounded.
+	release := make(chan struct{})
+	go s.do(func(*state) { <-release })
+	time.Sleep(20 * time.Millisecond)
+	busy, cancelBusy := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelBusy()
+	began = time.Now()
+	if err := s.WaitInstalled(busy, c); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("WaitInstalled with Run busy: %v, want the deadline", err)
+	}
+	if d := time.Since(began); d > time.Second {
+		t.Errorf("WaitInstalled with Run busy returned after %v, past its 50 ms deadline", d)
+	}
+	close(release)
+
 	// A FIB that does not say when it installed: at once.
 	s = start(t, Options{FIB: &fibRecorder{}, ReplayWindow: 64, Remotes: map[string]netip.Addr{"pe2": pe2}})
 	s.ChildUp(c)

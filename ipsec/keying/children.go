@@ -47,13 +47,21 @@ func (s *Service) ChildUp(c ike.ChildSA) {
 // the IKE response that brings c up leaves only then, so that the peer
 // never seals with an SA our dataplane cannot open yet).
 func (s *Service) WaitInstalled(ctx context.Context, c ike.ChildSA) error {
+	// Like do, but bounded by ctx while Run is busy: the IKE runner waits.
 	var ready chan struct{}
-	if !s.do(func(st *state) {
+	found := make(chan struct{})
+	select {
+	case s.in <- func(st *state) {
 		if ch := st.childs[s.keyOf(c)][c.InSPI]; ch != nil {
 			ready = ch.ready
 		}
-	}) {
+		close(found)
+	}:
+		<-found
+	case <-s.done:
 		return errors.New("keying: service stopped")
+	case <-ctx.Done():
+		return fmt.Errorf("keying: child SA 0x%08x for %s: service busy: %w", c.InSPI, c.Peer, ctx.Err())
 	}
 	if ready == nil {
 		return fmt.Errorf("keying: no child SA with inbound SPI 0x%08x for %s", c.InSPI, c.Peer)
