@@ -22,8 +22,8 @@ func TestStrongSwanRekeysWhilePeregrineInstallsSlowly(t *testing.T) {
 	_, s, pe := setup(t)
 	s.loadExtra(t, goodPSK, "aes256gcm16-prfsha256-x25519", "aes256gcm16-x25519",
 		"    rekey_time = 0\n    over_time = 1h\n", "        rekey_time = 2s\n        rand_time = 0\n        life_time = 1h\n")
-	echoerInstallDelay = 300 * time.Millisecond
-	t.Cleanup(func() { echoerInstallDelay = 0 })
+	echoerInstallDelay, echoerOutSwitchDelay = 300*time.Millisecond, 100*time.Millisecond
+	t.Cleanup(func() { echoerInstallDelay, echoerOutSwitchDelay = 0, 0 })
 	_, ech, events := peregrineWith(t, pe, goodPSK, true, 2*time.Second,
 		ike.IKEProposal{Encr: []ike.Encr{ike.AES256GCM16}, PRF: []ike.PRF{ike.PRFHMACSHA256}, DH: []ike.DHGroup{ike.DHCurve25519}},
 		ike.ESPProposal{Encr: []ike.Encr{ike.AES256GCM16}, DH: []ike.DHGroup{ike.DHCurve25519}},
