@@ -19,8 +19,11 @@ package interop_test
 //     again without the stale flag, and pe2 never saw a withdrawal.
 //   - the reflector: both PEs keep its reflected routes (their VRF tables
 //     do not change, their FIBs are not applied again) and traffic between
-//     the sites, which never crosses the reflector, loses no echo; after
-//     the reflector's End-of-RIB each PE withdraws nothing.
+//     the sites, which never crosses the reflector, goes on (at most an
+//     isolated echo lost); after the reflector's End-of-RIB each PE
+//     withdraws nothing. Once with the PEs settled, once with the
+//     reflector killed within a just-started PE's listen-only time
+//     (bgp/startlisten.go).
 //
 // With graceful restart off on Peregrine's side, the same restarts
 // withdraw the routes: the reflector drops pe1's, the PEs drop the
