@@ -22,9 +22,11 @@ package bgp
 //     stale routes as soon as the session is back and relearns them.
 
 import (
+	"context"
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
+	"github.com/osrg/gobgp/v3/pkg/server"
 )
 
 // GracefulRestart is a neighbor's graceful restart configuration
@@ -57,4 +59,16 @@ func gracefulRestart(p *api.Peer, g GracefulRestart) {
 	for _, a := range p.AfiSafis {
 		a.MpGracefulRestart = &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}}
 	}
+}
+
+// peerRestarting reports whether GoBGP holds addr's routes as stale for a
+// restart: its session went down gracefully and it has not yet sent its
+// End-of-RIB on a new one (or its restart time has not run out). Deleting
+// such a neighbor from GoBGP drops those routes.
+func peerRestarting(ctx context.Context, srv *server.BgpServer, addr string) bool {
+	restarting := false
+	_ = srv.ListPeer(ctx, &api.ListPeerRequest{Address: addr}, func(p *api.Peer) {
+		restarting = p.GetGracefulRestart().GetPeerRestarting()
+	})
+	return restarting
 }

@@ -17,7 +17,9 @@ package bgp
 // not there) costs startListen. A session that came up while listening
 // keeps GoBGP's passive mode until the neighbor is next configured: its
 // neighbor dialed once and will again, and deleting an established
-// neighbor to change the mode would end the session it should keep.
+// neighbor to change the mode would end the session it should keep; so
+// does one whose session came up and then went down in a graceful
+// restart, since deleting it would drop the stale routes GoBGP keeps.
 
 import (
 	"context"
@@ -64,6 +66,12 @@ func (s *Speaker) endListen(ctx context.Context) {
 		}
 		if established(ctx, s.srv, addr) {
 			s.log.Info("neighbor came up while only listening; it stays passive until next configured", "neighbor", addr)
+			continue
+		}
+		if peerRestarting(ctx, s.srv, addr) {
+			// Its session came up and went down gracefully: deleting it
+			// would drop the routes graceful restart keeps.
+			s.log.Info("neighbor came up while only listening and is restarting; it stays passive, its routes kept, until next configured", "neighbor", addr)
 			continue
 		}
 		if err := s.srv.DeletePeer(ctx, &api.DeletePeerRequest{Address: addr}); err != nil {

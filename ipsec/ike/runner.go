@@ -3,6 +3,7 @@ package ike
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"time"
@@ -15,8 +16,8 @@ import (
 // socket readers hand it datagrams:
 //
 //	conn500  --IKE-->  \
-//	                    Run (owns Engine) --> Output --> conn500/conn4500
-//	conn4500 --IKE-->  /                  --> events --> OnChildSA, OnChildSADeleted
+//	                    Run (owns Engine) --> events --> OnChildSA, OnChildSADeleted
+//	conn4500 --IKE-->  /                  --> Output --> conn500/conn4500 (once installed)
 //
 // ESP has no place here: where ESP flows, port 4500 belongs to the ESP
 // transport (ipsec/esptransport), which hands IKE to HandleNATT (see
@@ -33,6 +34,8 @@ type Runner struct {
 
 	onChild, onChildDeleted func(ChildSA)
 	onEvent                 func(Event)
+	awaitInstalled          func(context.Context, ChildSA) error
+	installTimeout          time.Duration
 
 	// sendNATT, when set, replaces conn4500 (nil then): the NAT-T port
 	// belongs to the ESP dataplane (see NewRunnerSharedNATT).
@@ -60,6 +63,15 @@ func NewRunnerConns(e *Engine, conn500, conn4500 *net.UDPConn) (*Runner, error) 
 // OnChildSA sets the callback that installs a child SA in the dataplane.
 // Call before Run; it runs on Run's goroutine.
 func (r *Runner) OnChildSA(f func(ChildSA)) { r.onChild = f }
+
+// AwaitInstalled sets how the runner learns that the dataplane installed
+// a child SA OnChildSA was given: wait returns once it is installed, or
+// an error when its context (timeout long) ends first. The messages of
+// the step that brought the child up leave only after it returned nil
+// (see flush). Without it they leave once OnChildSA returns.
+func (r *Runner) AwaitInstalled(wait func(ctx context.Context, c ChildSA) error, timeout time.Duration) {
+	r.awaitInstalled, r.installTimeout = wait, timeout
+}
 
 // OnChildSADeleted sets the callback that removes a child SA.
 func (r *Runner) OnChildSADeleted(f func(ChildSA)) { r.onChildDeleted = f }
@@ -148,9 +160,26 @@ func (r *Runner) read(c *net.UDPConn, natt bool) {
 	}
 }
 
-// flush sends the engine's output and delivers its events.
+// flush delivers the engine's events, then sends its output.
+//
+// Events first: a step that brought a child SA up (our IKE_AUTH or
+// CREATE_CHILD_SA response, or, rekeying, the DELETE of the old SA that
+// follows the peer's response) sends its messages once OnChildSA has
+// returned and AwaitInstalled said the child is installed. The peer
+// seals with a new SA as soon as it has our response, so our inbound SA
+// must be open by then (RFC 7296 section 2.8 leaves the switch to each
+// side). If the install is not confirmed within its timeout the messages
+// are withheld, as if lost, rather than have the peer seal into an SA we
+// cannot open: the peer retransmits its request, which the engine
+// answers from its last response, and our own requests are retransmitted
+// on the engine's timer.
 func (r *Runner) flush() {
-	for _, d := range r.e.Output() {
+	out := r.e.Output()
+	up := r.deliver(r.e.Events())
+	if len(out) > 0 && !r.installed(up) {
+		return
+	}
+	for _, d := range out {
 		var err error
 		switch {
 		case d.Local.Port() != r.e.cfg.NATTPort:
@@ -164,9 +193,15 @@ func (r *Runner) flush() {
 			r.e.log.Warn("sending IKE message failed", "to", d.Remote, "err", err)
 		}
 	}
-	for _, ev := range r.e.Events() {
+}
+
+// deliver hands events to the callbacks and returns the children that
+// came up.
+func (r *Runner) deliver(events []Event) (up []ChildSA) {
+	for _, ev := range events {
 		switch ev.Kind {
 		case ChildUp:
+			up = append(up, ev.Child)
 			if r.onChild != nil {
 				r.onChild(ev.Child)
 			}
@@ -179,4 +214,25 @@ func (r *Runner) flush() {
 			r.onEvent(ev)
 		}
 	}
+	return up
+}
+
+// installed waits, each for at most the AwaitInstalled timeout, until the
+// dataplane has installed every child in up; false (logged) if one was
+// not.
+func (r *Runner) installed(up []ChildSA) bool {
+	if r.awaitInstalled == nil {
+		return true
+	}
+	for _, c := range up {
+		ctx, cancel := context.WithTimeout(context.Background(), r.installTimeout)
+		err := r.awaitInstalled(ctx, c)
+		cancel()
+		if err != nil {
+			r.e.log.Warn("child SA not installed in time: IKE messages withheld, to be retransmitted",
+				"peer", c.Peer, "in_spi", fmt.Sprintf("0x%08x", c.InSPI), "timeout", r.installTimeout, "err", err)
+			return false
+		}
+	}
+	return true
 }

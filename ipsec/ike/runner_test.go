@@ -9,6 +9,34 @@ import (
 )
 
 func TestRunnersOverLoopback(t *testing.T) {
+	ra, rb := loopbackRunners(t)
+	ups := make(chan ChildSA, 4)
+	downs := make(chan ChildSA, 4)
+	for _, r := range []*Runner{ra, rb} {
+		r.OnChildSA(func(c ChildSA) { ups <- c })
+		r.OnChildSADeleted(func(c ChildSA) { downs <- c })
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errs := make(chan error, 2)
+	go func() { errs <- ra.Run(ctx) }()
+	go func() { errs <- rb.Run(ctx) }()
+	x, y := <-ups, <-ups
+	checkMirror(t, x, y)
+	if err := ra.Do(ctx, func(e *Engine) { _ = e.Delete("b") }); err != nil {
+		t.Fatal(err)
+	}
+	<-downs
+	<-downs
+	cancel()
+	<-errs
+	<-errs
+}
+
+// loopbackRunners returns two runners on 127.0.0.1, not yet running: ra
+// initiates to rb (peer "b"), rb answers (peer "a").
+func loopbackRunners(t *testing.T) (ra, rb *Runner) {
+	t.Helper()
 	lo := netip.MustParseAddr("127.0.0.1")
 	type side struct {
 		c500, c4500 *net.UDPConn
@@ -37,26 +65,5 @@ func TestRunnersOverLoopback(t *testing.T) {
 		}
 		return r
 	}
-	ra, rb := mk(a, b, "b", "pe-a", "pe-b", true), mk(b, a, "a", "pe-b", "pe-a", false)
-	ups := make(chan ChildSA, 4)
-	downs := make(chan ChildSA, 4)
-	for _, r := range []*Runner{ra, rb} {
-		r.OnChildSA(func(c ChildSA) { ups <- c })
-		r.OnChildSADeleted(func(c ChildSA) { downs <- c })
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	errs := make(chan error, 2)
-	go func() { errs <- ra.Run(ctx) }()
-	go func() { errs <- rb.Run(ctx) }()
-	x, y := <-ups, <-ups
-	checkMirror(t, x, y)
-	if err := ra.Do(ctx, func(e *Engine) { _ = e.Delete("b") }); err != nil {
-		t.Fatal(err)
-	}
-	<-downs
-	<-downs
-	cancel()
-	<-errs
-	<-errs
+	return mk(a, b, "b", "pe-a", "pe-b", true), mk(b, a, "a", "pe-b", "pe-a", false)
 }

@@ -1,6 +1,8 @@
 package keying
 
 import (
+	"context"
+	"errors"
 	"net/netip"
 	"sync"
 	"testing"
@@ -91,5 +93,55 @@ func TestTimersCountFromInstall(t *testing.T) {
 	f.ackAll()
 	if _, open := seals(); len(open) != 1 || open[0] != 0x101 {
 		t.Fatalf("after RetireGrace from the install: open %x, want only 0x101", open)
+	}
+}
+
+// TestWaitInstalled: WaitInstalled, which the IKE runner awaits before
+// its response leaves, returns once the FIB has installed the child, and
+// not before: while the FIB has not, it runs into its context's end.
+func TestWaitInstalled(t *testing.T) {
+	pe2 := netip.MustParseAddr("192.0.2.2")
+	f := &lateFIB{}
+	s := start(t, Options{FIB: f, ReplayWindow: 64, Remotes: map[string]netip.Addr{"pe2": pe2}})
+	c := testChild("pe2", pe2, 0x100, 0x200, time.Now())
+	s.ChildUp(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := s.WaitInstalled(ctx, c); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitInstalled before the FIB installed the child: %v, want the deadline", err)
+	}
+	go func() { time.Sleep(50 * time.Millisecond); f.ackAll() }()
+	began := time.Now()
+	if err := s.WaitInstalled(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(began); d < 40*time.Millisecond {
+		t.Errorf("WaitInstalled returned %v after the wait began, before the FIB installed the child (50 ms)", d)
+	}
+	if err := s.WaitInstalled(context.Background(), testChild("pe2", pe2, 0x999, 0x200, time.Now())); err == nil {
+		t.Error("WaitInstalled of a child the Service was never given: nil")
+	}
+
+	// Run busy (here: held by the test): WaitInstalled still returns at
+	// its deadline, so the IKE runner's wait stays bounded.
+	release := make(chan struct{})
+	go s.do(func(*state) { <-release })
+	time.Sleep(20 * time.Millisecond)
+	busy, cancelBusy := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelBusy()
+	began = time.Now()
+	if err := s.WaitInstalled(busy, c); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("WaitInstalled with Run busy: %v, want the deadline", err)
+	}
+	if d := time.Since(began); d > time.Second {
+		t.Errorf("WaitInstalled with Run busy returned after %v, past its 50 ms deadline", d)
+	}
+	close(release)
+
+	// A FIB that does not say when it installed: at once.
+	s = start(t, Options{FIB: &fibRecorder{}, ReplayWindow: 64, Remotes: map[string]netip.Addr{"pe2": pe2}})
+	s.ChildUp(c)
+	if err := s.WaitInstalled(context.Background(), c); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,6 +1,8 @@
 package keying
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -21,7 +23,7 @@ func (s *Service) ChildUp(c ike.ChildSA) {
 		if st.childs[remote] == nil {
 			st.childs[remote] = map[uint32]*child{}
 		}
-		ch := &child{sa: c}
+		ch := &child{sa: c, ready: make(chan struct{})}
 		if !s.fibAcks() {
 			ch.installed = c.Created
 		}
@@ -31,11 +33,45 @@ func (s *Service) ChildUp(c ike.ChildSA) {
 			if ch.installed.IsZero() {
 				ch.installed = time.Now()
 			}
+			close(ch.ready)
 			if rekey { // switch the outbound SA later
 				s.after(s.opts.OutSwitchDelay, s.push)
 			}
 		})
 	})
+}
+
+// WaitInstalled returns once the FIB has installed child c, which
+// ChildUp was given (with a FIB that does not say when, at once), or an
+// error when ctx ends first or c is unknown (ike.Runner.AwaitInstalled:
+// the IKE response that brings c up leaves only then, so that the peer
+// never seals with an SA our dataplane cannot open yet).
+func (s *Service) WaitInstalled(ctx context.Context, c ike.ChildSA) error {
+	// Like do, but bounded by ctx while Run is busy: the IKE runner waits.
+	var ready chan struct{}
+	found := make(chan struct{})
+	select {
+	case s.in <- func(st *state) {
+		if ch := st.childs[s.keyOf(c)][c.InSPI]; ch != nil {
+			ready = ch.ready
+		}
+		close(found)
+	}:
+		<-found
+	case <-s.done:
+		return errors.New("keying: service stopped")
+	case <-ctx.Done():
+		return fmt.Errorf("keying: child SA 0x%08x for %s: service busy: %w", c.InSPI, c.Peer, ctx.Err())
+	}
+	if ready == nil {
+		return fmt.Errorf("keying: no child SA with inbound SPI 0x%08x for %s", c.InSPI, c.Peer)
+	}
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("keying: child SA 0x%08x for %s not installed: %w", c.InSPI, c.Peer, ctx.Err())
+	}
 }
 
 // ChildDown removes a child SA the engine deleted

@@ -23,6 +23,12 @@
 //     when its dataplane installed a config (AckingFIB) and installs SAs
 //     ahead of route work (fib.TunnelApplier), so neither timer runs
 //     while a rekey waits behind a busy FIB.
+//   - Answer after install: Watch has the IKE runner send the response
+//     that brings a child up (IKE_AUTH, CREATE_CHILD_SA) only once the
+//     FIB has installed the child (WaitInstalled, ike.Runner.AwaitInstalled),
+//     since the peer may seal with the new SA as soon as it has the
+//     response; past Options.InstallTimeout the response is withheld, as
+//     if lost, and the peer's retransmission answered.
 //   - Limits, every Options.LimitInterval, from the dataplane's counters
 //     (fib.Counterer): at soft-bytes, or past esp's soft sequence limit
 //     (esp.SA.NeedsRekey), a rekey is asked for once; at hard-bytes,

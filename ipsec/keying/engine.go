@@ -73,6 +73,7 @@ func Remotes(cfg *config.Config) map[string]netip.Addr {
 // Watch has r report its child SAs and events to s. Call it before r.Run.
 func (s *Service) Watch(r *ike.Runner) {
 	r.OnChildSA(s.ChildUp)
+	r.AwaitInstalled(s.WaitInstalled, s.opts.InstallTimeout)
 	r.OnChildSADeleted(s.ChildDown)
 	r.OnEvent(s.Event)
 }

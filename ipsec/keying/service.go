@@ -63,18 +63,23 @@ type Options struct {
 	Control Control
 	// OutSwitchDelay is how long a rekeyed child's new outbound SA waits
 	// before it seals, counted from when our FIB installed the child
-	// (AckingFIB): the peer answers a CREATE_CHILD_SA before its own
+	// (AckingFIB): a peer may answer a CREATE_CHILD_SA before its own
 	// dataplane has the new inbound SA, and packets sealed with the new
 	// SA in that gap would be dropped as of an unknown SPI (RFC 7296
 	// section 2.8 leaves the switch to each side). The peer's delay is
-	// not ours to know; a Peregrine peer installs SAs ahead of route
-	// work (fib.TunnelApplier), so it is short. Default 500ms.
+	// not ours to know; a Peregrine peer answers only once its FIB
+	// installed the child (WaitInstalled). Default 500ms.
 	OutSwitchDelay time.Duration
 	// RetireGrace is how long a rekeyed-away child's inbound SA keeps
 	// opening after its DELETE (after our FIB installed the config
 	// without it sealing, with an AckingFIB): the peer may have sealed
 	// packets with it that are still on their way. Default 2s.
 	RetireGrace time.Duration
+	// InstallTimeout bounds how long the IKE runner waits for our FIB to
+	// install a new child before its response leaves (WaitInstalled,
+	// ike.Runner.AwaitInstalled); past it the response is withheld and
+	// the peer's retransmission answered. Default 1s.
+	InstallTimeout time.Duration
 	// LimitInterval is how often the counters are compared with the
 	// limits. Default 1s.
 	LimitInterval time.Duration
@@ -132,6 +137,8 @@ type child struct {
 	// creation with a FIB that does not say; zero until then. Its
 	// outbound SA seals OutSwitchDelay after.
 	installed time.Time
+	// ready is closed once the FIB installed the child (WaitInstalled).
+	ready chan struct{}
 }
 
 // New returns a Service; it does nothing until Run runs.
@@ -144,6 +151,9 @@ func New(opts Options) *Service {
 	}
 	if opts.RetireGrace == 0 {
 		opts.RetireGrace = 2 * time.Second
+	}
+	if opts.InstallTimeout == 0 {
+		opts.InstallTimeout = time.Second
 	}
 	if opts.LimitInterval == 0 {
 		opts.LimitInterval = time.Second

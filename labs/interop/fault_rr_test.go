@@ -43,10 +43,31 @@ func rrNeighbors(local string, rrs ...string) string {
 
 var neighborsLine = regexp.MustCompile(`neighbors: \[.*\]`)
 
-// startReflector links a gobgpd route reflector to both PEs, with its
-// router address rrAddr on its loopback and n (1, 2, ...) numbering its
-// links 10.0.n1.0/24 (pe1) and 10.0.n2.0/24 (pe2).
+// startReflector links a gobgpd route reflector to both PEs
+// (linkReflector) and starts it.
 func startReflector(t *testing.T, ctx context.Context, pe1, pe2 *netns.Node, n int, rrAddr string) *peers.GoBGP {
+	t.Helper()
+	rr := linkReflector(t, pe1, pe2, n, rrAddr)
+	g, err := peers.StartGoBGP(ctx, rr, peers.GoBGPConfig{Config: reflectorConfig(rrAddr)})
+	must(t, err)
+	return g
+}
+
+// reflectorConfig is a reflector's configuration: both PEs as clients.
+func reflectorConfig(rrAddr string) peers.Config {
+	return peers.Config{
+		RouterID: addr(rrAddr), ASN: 65000,
+		Neighbors: []peers.NeighborConfig{
+			{Address: addr("192.168.0.1"), RemoteAS: 65000, LocalAddress: addr(rrAddr), RRClient: true},
+			{Address: addr("192.168.0.2"), RemoteAS: 65000, LocalAddress: addr(rrAddr), RRClient: true},
+		},
+	}
+}
+
+// linkReflector adds a reflector's node rrN, with its router address
+// rrAddr on its loopback, linked to both PEs, n (1, 2, ...) numbering its
+// links 10.0.n1.0/24 (pe1) and 10.0.n2.0/24 (pe2).
+func linkReflector(t *testing.T, pe1, pe2 *netns.Node, n int, rrAddr string) *netns.Node {
 	t.Helper()
 	l := pe1.Lab()
 	rr, err := l.AddNode(fmt.Sprintf("rr%d", n))
@@ -61,15 +82,7 @@ func startReflector(t *testing.T, ctx context.Context, pe1, pe2 *netns.Node, n i
 		pelab.MustExec(t, rr, "ip", "route", "add", p.core+"/32", "via", subnet+".2")
 		pelab.MustExec(t, p.node, "ip", "route", "add", rrAddr+"/32", "via", subnet+".1")
 	}
-	g, err := peers.StartGoBGP(ctx, rr, peers.GoBGPConfig{Config: peers.Config{
-		RouterID: addr(rrAddr), ASN: 65000,
-		Neighbors: []peers.NeighborConfig{
-			{Address: addr("192.168.0.1"), RemoteAS: 65000, LocalAddress: addr(rrAddr), RRClient: true},
-			{Address: addr("192.168.0.2"), RemoteAS: 65000, LocalAddress: addr(rrAddr), RRClient: true},
-		},
-	}})
-	must(t, err)
-	return g
+	return rr
 }
 
 func TestFaultOneOfTwoReflectorsDies(t *testing.T) {

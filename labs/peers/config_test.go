@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the config golden files in testdata/")
@@ -55,6 +56,38 @@ func TestFRRConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "frr-bgpd.conf.golden", got)
+}
+
+// TestFRRConfigGracefulRestart: graceful restart with its timers in whole
+// seconds; FRR's defaults for the timers left zero.
+func TestFRRConfigGracefulRestart(t *testing.T) {
+	cfg := Config{RouterID: netip.MustParseAddr("10.0.0.1"), ASN: 65000,
+		Neighbors: []NeighborConfig{{Address: netip.MustParseAddr("10.0.12.2"), RemoteAS: 65000, RRClient: true}}}
+	for _, c := range []struct {
+		gr   FRRGracefulRestart
+		want []string
+		not  []string
+	}{
+		{FRRGracefulRestart{RestartTime: 30 * time.Second, StalePathTime: 20 * time.Second, SelectDeferTime: 5 * time.Second},
+			[]string{" bgp graceful-restart\n", "restart-time 30\n", "stalepath-time 20\n", "select-defer-time 5\n"}, nil},
+		{FRRGracefulRestart{}, []string{" bgp graceful-restart\n"}, []string{"restart-time", "stalepath-time", "select-defer-time"}},
+	} {
+		f := &FRR{daemon: daemon{name: "frr@rr"}, cfg: FRRConfig{Config: cfg, GracefulRestart: &c.gr}}
+		got, err := f.config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%+v: config lacks %q:\n%s", c.gr, w, got)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(got, n) {
+				t.Errorf("%+v: config has %q:\n%s", c.gr, n, got)
+			}
+		}
+	}
 }
 
 func TestGoBGPConfig(t *testing.T) {

@@ -28,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"text/template"
+	"time"
 
 	"github.com/peregrine-net/peregrine/labs/netns"
 )
@@ -39,6 +40,24 @@ type FRRConfig struct {
 	ListenAddr netip.Addr
 	Bgpd       string // default DefaultBgpd
 	Vtysh      string // default DefaultVtysh
+	// GracefulRestart, when set, makes bgpd a graceful-restart speaker
+	// (RFC 4724) rather than only a helper, FRR's default.
+	GracefulRestart *FRRGracefulRestart
+}
+
+// FRRGracefulRestart is bgpd's `bgp graceful-restart` with its timers, in
+// whole seconds (zero: FRR's default).
+type FRRGracefulRestart struct {
+	// RestartTime is advertised: how long neighbors keep bgpd's routes
+	// while it restarts (`bgp graceful-restart restart-time`).
+	RestartTime time.Duration
+	// StalePathTime bounds how long bgpd keeps a restarted neighbor's
+	// stale paths once its session is back (`stalepath-time`).
+	StalePathTime time.Duration
+	// SelectDeferTime bounds how long a restarted bgpd waits for its
+	// neighbors' End-of-RIB before selecting and advertising best paths
+	// (`select-defer-time`, FRR's default 360 s).
+	SelectDeferTime time.Duration
 }
 
 // FRR is a running FRR bgpd.
@@ -46,6 +65,7 @@ type FRR struct {
 	daemon
 	cfg   FRRConfig
 	vtysh string
+	args  []string   // bgpd's command line, for Restart
 	mu    sync.Mutex // serialises configuration changes
 }
 
@@ -75,22 +95,30 @@ func StartFRR(ctx context.Context, node *netns.Node, cfg FRRConfig) (*FRR, error
 	if cfg.ListenAddr.IsValid() {
 		args = append(args, "-l", cfg.ListenAddr.String())
 	}
-	f.proc, err = node.StartCommand(netns.Command{Path: cmp.Or(cfg.Bgpd, DefaultBgpd), Args: args, LogName: "bgpd"})
-	if err != nil {
-		return nil, err
-	}
-	if err := f.waitUp(ctx, func(ctx context.Context) error {
-		_, err := f.Vtysh(ctx, "show bgp summary json")
-		return err
-	}); err != nil {
+	f.args = args
+	if err := f.start(ctx); err != nil {
 		return nil, err
 	}
 	return f, nil
 }
 
+// start starts bgpd with f.args and waits until vtysh answers.
+func (f *FRR) start(ctx context.Context) error {
+	proc, err := f.node.StartCommand(netns.Command{Path: cmp.Or(f.cfg.Bgpd, DefaultBgpd), Args: f.args, LogName: "bgpd"})
+	if err != nil {
+		return err
+	}
+	f.proc = proc
+	return f.waitUp(ctx, func(ctx context.Context) error {
+		_, err := f.Vtysh(ctx, "show bgp summary json")
+		return err
+	})
+}
+
 var frrConf = template.Must(template.New("bgpd.conf").Funcs(template.FuncMap{
 	"routemap": routeMapName,
 	"join":     strings.Join,
+	"seconds":  func(d time.Duration) int64 { return int64(d / time.Second) },
 }).Parse(`frr defaults traditional
 hostname {{.Name}}
 log stdout informational
@@ -105,6 +133,18 @@ router bgp {{.ASN}}
  bgp router-id {{.RouterID}}
  no bgp default ipv4-unicast
  timers bgp 3 9
+{{- with .GracefulRestart}}
+ bgp graceful-restart
+ {{- if .RestartTime}}
+ bgp graceful-restart restart-time {{seconds .RestartTime}}
+ {{- end}}
+ {{- if .StalePathTime}}
+ bgp graceful-restart stalepath-time {{seconds .StalePathTime}}
+ {{- end}}
+ {{- if .SelectDeferTime}}
+ bgp graceful-restart select-defer-time {{seconds .SelectDeferTime}}
+ {{- end}}
+{{- end}}
 {{- range .Neighbors}}
  neighbor {{.Address}} remote-as {{.RemoteAS}}
  neighbor {{.Address}} timers connect 1
@@ -141,10 +181,11 @@ func (f *FRR) config() (string, error) {
 	}
 	data := struct {
 		Config
-		Name      string
-		RouteMaps [][]string
-		AFs       []af
-	}{Config: f.cfg.Config, Name: strings.ReplaceAll(f.name, "@", "-")}
+		Name            string
+		RouteMaps       [][]string
+		AFs             []af
+		GracefulRestart *FRRGracefulRestart
+	}{Config: f.cfg.Config, Name: strings.ReplaceAll(f.name, "@", "-"), GracefulRestart: f.cfg.GracefulRestart}
 	v4, v6 := af{Name: "ipv4"}, af{Name: "ipv6"}
 	for _, r := range f.cfg.Routes {
 		r.RTs = normalizeRTs(r.RTs)

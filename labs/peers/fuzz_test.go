@@ -88,3 +88,24 @@ func FuzzParseFRRTableNextHops(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseFRRPaths(f *testing.F) {
+	addTestdataSeeds(f, "frr-ipv4-vpn-table.json", "frr-ipv4-vpn-table-stale.json", "frr-ipv6-vpn-table-stale.json")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		paths, err := parseFRRPaths(b)
+		if err != nil {
+			return
+		}
+		for _, p := range paths {
+			if !p.Prefix.IsValid() || p.Prefix != p.Prefix.Masked() {
+				t.Errorf("path %v: prefix not valid and masked", p)
+			}
+			if normalizeAdmin(p.RD) != p.RD {
+				t.Errorf("path %v: RD %q not normalised", p, p.RD)
+			}
+			if p.Peer.Is4In6() {
+				t.Errorf("path %v: peer left mapped", p)
+			}
+		}
+	})
+}

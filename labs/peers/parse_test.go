@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -211,5 +212,47 @@ func TestFRRVPNv4IPv6NextHop(t *testing.T) {
 	fillFRRNextHops(routes, listed)
 	if got := routes[0].NextHop.String(); got != "fd00:c1::1" {
 		t.Errorf("next hop = %s, want fd00:c1::1", got)
+	}
+}
+
+// TestParseFRRPaths reads the stale flag of the paths bgpd keeps for a
+// restarting neighbor (FRR 8.4.4, pe 192.168.0.1 killed), and bgpd's own
+// paths, which have no peer.
+func TestParseFRRPaths(t *testing.T) {
+	for _, c := range []struct {
+		file string
+		want []string
+	}{
+		{"frr-ipv4-vpn-table-stale.json", []string{
+			"65000:11:10.1.0.0/24 from 192.168.0.1 stale", "65000:12:10.1.0.0/24 from 192.168.0.1 stale",
+			"65000:21:10.2.0.0/24 from 192.168.0.2", "65000:22:10.2.0.0/24 from 192.168.0.2"}},
+		{"frr-ipv6-vpn-table-stale.json", []string{
+			"65000:11:fd00:1::/64 from 192.168.0.1 stale", "65000:12:fd00:1::/64 from 192.168.0.1 stale",
+			"65000:21:fd00:2::/64 from 192.168.0.2", "65000:22:fd00:2::/64 from 192.168.0.2"}},
+		{"frr-ipv4-vpn-table.json", []string{
+			"192.0.2.2:3:10.3.0.0/24 from 10.0.12.2", "65000:1:10.1.0.0/24 from self",
+			"65000:2:10.2.0.0/24 from 10.0.12.2", "65000:4:10.4.0.0/24 from 10.0.13.3"}},
+	} {
+		b, err := os.ReadFile(filepath.Join("testdata", c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths, err := parseFRRPaths(b)
+		if err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+		var got []string
+		for _, p := range paths {
+			if !p.Valid {
+				t.Errorf("%s: path %v not valid", c.file, p)
+			}
+			got = append(got, p.String())
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s:\ngot  %q\nwant %q", c.file, got, c.want)
+		}
+	}
+	if _, err := parseFRRPaths([]byte(`{"routes": {"routeDistinguishers": {"65000:1": {"10.1.0.0/33": []}}}}`)); err == nil {
+		t.Error("a bad prefix parsed")
 	}
 }

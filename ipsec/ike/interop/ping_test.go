@@ -18,13 +18,24 @@ type echoer struct {
 	mu      sync.Mutex
 	in      map[uint32]*esp.SA // by SPI: old and new overlap during a rekey
 	out     *esp.SA            // the newest outbound SA
+	next    *esp.SA            // a rekey's outbound SA, until echoerOutSwitchDelay passed
 	send    func(pkt []byte, to netip.AddrPort) error
 	opened  atomic.Int64 // packets that authenticated and decrypted
 	replied atomic.Int64
 	failed  atomic.Int64
 }
 
+// echoerInstallDelay, set by a test before it starts Peregrine, is how
+// long install takes, as a busy dataplane's would (the runner waits for
+// it). echoerOutSwitchDelay is how long after installing a rekeyed child
+// the echoer goes on sealing with the old outbound SA, as peregrined's
+// keying does (OutSwitchDelay): our response leaves after the install,
+// and the peer may not have the new inbound SA yet. Both 0 unless a test
+// sets them.
+var echoerInstallDelay, echoerOutSwitchDelay time.Duration
+
 func (e *echoer) install(c ike.ChildSA) error {
+	time.Sleep(echoerInstallDelay)
 	in, err := esp.NewSA(c.InConfig(0))
 	if err != nil {
 		return err
@@ -37,7 +48,19 @@ func (e *echoer) install(c ike.ChildSA) error {
 	if e.in == nil {
 		e.in = map[uint32]*esp.SA{}
 	}
-	e.in[c.InSPI], e.out = in, out
+	e.in[c.InSPI] = in
+	if e.out == nil || echoerOutSwitchDelay == 0 {
+		e.out = out
+	} else {
+		e.next = out
+		time.AfterFunc(echoerOutSwitchDelay, func() {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if e.next == out {
+				e.out, e.next = out, nil
+			}
+		})
+	}
 	e.mu.Unlock()
 	return nil
 }
@@ -49,7 +72,7 @@ func (e *echoer) install(c ike.ChildSA) error {
 func (e *echoer) remove(c ike.ChildSA) {
 	e.mu.Lock()
 	if e.out != nil && e.out.SPI() == c.OutSPI {
-		e.out = nil
+		e.out, e.next = e.next, nil // as keying: the newest live child seals once the old one is gone
 	}
 	in := e.in[c.InSPI]
 	e.mu.Unlock()
