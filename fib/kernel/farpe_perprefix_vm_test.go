@@ -288,12 +288,26 @@ func testPerPrefixFarPE(t *testing.T, backend, labelMode string) {
 		vpn := ours["65000:11 "+c.prefix]
 		toPeregrine("10", c.prefix, c.null, vpn)
 		want := []int{c.null, vpn}
-		if got := captureStack(t, n.pe1, "core", func() { _ = ping(n.red2, c.host, 190) }); fmt.Sprint(got) != fmt.Sprint(want) {
+		if got := wireStack(t, n.pe1, "core", func() { _ = ping(n.red2, c.host, 190) }); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("red %s toward Peregrine: label stack %v, want %v", c.host, got, want)
 		}
 		if err := ping(n.red2, c.host, 191); err != nil {
 			t.Errorf("red 2->1 %s under explicit null %d: %v", c.host, c.null, err)
 		}
+	}
+
+	if backend == "kernel" { // its tc filters, as iproute2 reads them back
+		var out []byte
+		_ = onThreadIn(n.pe1, func() error {
+			out, _ = exec.Command("/sbin/tc", "filter", "show", "dev", "core", "ingress").CombinedOutput()
+			return nil
+		})
+		for _, want := range []string{"mpls_label 0", "mpls_label 2"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("tc filter show dev core ingress on pe1 lacks %q:\n%s", want, out)
+			}
+		}
+		t.Logf("pe1's tc filters:\n%s", out)
 	}
 
 	// A label below the VPN label: deeper than a VPN packet is, dropped
@@ -356,5 +370,30 @@ func framesOn(t *testing.T, ns netns.NsHandle, ifName string, f func()) int {
 			continue // neighbour discovery
 		}
 		seen++
+	}
+}
+
+// wireStack is captureStack for a frame as it arrived, before any tc
+// ingress action (the kernel backend pops explicit nulls there): a tap
+// of every protocol (ETH_P_ALL) sees it first, where a socket for MPLS
+// sees it after.
+func wireStack(t *testing.T, ns netns.NsHandle, ifName string, f func()) []int {
+	t.Helper()
+	fd := packetSocket(t, ns, ifName, unix.ETH_P_ALL)
+	defer unix.Close(fd)
+	f()
+	tv := unix.Timeval{Usec: 200000}
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	buf := make([]byte, 2000)
+	for {
+		n, from, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return nil
+		}
+		ll, _ := from.(*unix.SockaddrLinklayer)
+		if ll == nil || ll.Pkttype == unix.PACKET_OUTGOING || ll.Protocol != htons(unix.ETH_P_MPLS_UC) {
+			continue
+		}
+		return mplsStack(buf[:n])
 	}
 }

@@ -110,6 +110,10 @@ func writeInitramfs(path, busybox string, mods []module, bins []testBinary, cmds
 	if err := w.frr(); err != nil {
 		return err
 	}
+	// iproute2's tc reads back the kernel backend's tc filters.
+	if err := w.hostBinary("sbin/tc", "tc"); err != nil {
+		return err
+	}
 	if err := w.gobgp(); err != nil {
 		return err
 	}
