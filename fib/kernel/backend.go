@@ -19,6 +19,10 @@
 //
 //	ip -f mpls route replace LABEL dev lo proto 204           (pop; the label beneath is looked up again)
 //
+// and, on each interface with MPLS input on but lo, tc filters at ingress
+// that pop an IPv4 or IPv6 explicit null above another label, which
+// Linux's MPLS cannot route (explicitnull.go).
+//
 // GW and CORE-IF come from the main table's route to the remote PE (the
 // BGP next hop), so a PE reaches its peers over whatever the core runs.
 // An IPv6 VPN route over an IPv4 core (6VPE, RFC 4659) cannot name an
@@ -196,6 +200,9 @@ type Backend struct {
 	// with (a hint for the allocation, never taken for the kernel's
 	// state).
 	routeCount int
+	// nullWarned: interfaces Apply warned cannot pop an explicit null
+	// (explicitnull.go), not to warn again.
+	nullWarned map[string]bool
 }
 
 var (
@@ -460,6 +467,7 @@ func (b *Backend) sysctls(s *fib.State, ce map[string]bool, espIn string) error 
 		return err
 	}
 	writes := sysctlWrites(s, links, ce, espIn)
+	b.explicitNulls(links, writes)
 	return b.inNS(func() error {
 		var errs []error
 		for k, v := range writes {

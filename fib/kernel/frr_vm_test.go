@@ -58,6 +58,13 @@ import (
 //   - FRR 8.4 allocates one label per VRF and address family ("label vpn
 //     export auto"): per-prefix labels on FRR's side need FRR 9.0's
 //     allocation-mode per-nexthop, so only Peregrine varies its mode.
+//     Tried on FRR 8.4.4's bgpd (Debian 12's, the one labs/vm copies),
+//     under "router bgp 65002 vrf red" / "address-family ipv4 unicast":
+//     "label vpn export allocation-mode per-nexthop" and "label vpn
+//     export per-nexthop" both get "% [BGP] Unknown command", and "find
+//     label vpn" lists only "[no] label vpn export <(0-1048575)|auto>"
+//     (ipv4 and ipv6 unicast). The reverse, a far PE with a label per
+//     prefix, is gobgpd's in farpe_perprefix_vm_test.go.
 
 // frrPEConf is FRR pe2's BGP: its AS and address, its one neighbor
 // (Peregrine, or the route reflector), and what leads to Peregrine.
@@ -141,51 +148,12 @@ func requireFRR(t *testing.T) {
 	}
 }
 
-// frrPE makes ns (pe2, with ce3, ce4 and core) an FRR PE: VRF devices
-// red and blue with ce3 and ce4, MPLS input on core, the on-link route
-// and neighbour entry for Peregrine's mapped address, and zebra, staticd
-// and bgpd running as c says. It returns the directory with their
-// sockets and logs.
+// frrPE makes ns (pe2, with ce3, ce4 and core) an FRR PE: the far PE's
+// kernel (farPEKernel) and zebra, staticd and bgpd running as c says. It
+// returns the directory with their sockets and logs.
 func frrPE(t *testing.T, ns netns.NsHandle, c frrPEConf) string {
 	t.Helper()
-	h := handle(t, ns)
-	err := onThreadIn(ns, func() error {
-		for _, k := range []string{"net/mpls/platform_labels=1048575", "net/mpls/conf/core/input=1", "net/ipv4/ip_forward=1",
-			"net/ipv6/conf/all/forwarding=1", "net/ipv6/conf/ce3/keep_addr_on_down=1", "net/ipv6/conf/ce4/keep_addr_on_down=1"} {
-			kv := strings.SplitN(k, "=", 2)
-			if err := os.WriteFile("/proc/sys/"+kv[0], []byte(kv[1]+"\n"), 0o644); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range []struct {
-		name, ce string
-		table    uint32
-	}{{"red", "ce3", 10}, {"blue", "ce4", 20}} {
-		if err := h.LinkAdd(&netlink.Vrf{LinkAttrs: netlink.LinkAttrs{Name: v.name}, Table: v.table}); err != nil {
-			t.Fatal(err)
-		}
-		vl, _ := h.LinkByName(v.name)
-		cl, _ := h.LinkByName(v.ce)
-		if err := h.LinkSetUp(vl); err != nil {
-			t.Fatal(err)
-		}
-		if err := h.LinkSetMaster(cl, vl); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gw, err := handle(t, c.gwNS).LinkByName(c.gwIf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mapped := "::ffff:" + c.peregrine
-	ipIn(t, ns, "-6", "route", "replace", mapped+"/128", "dev", "core")
-	ipIn(t, ns, "-6", "neigh", "replace", mapped, "lladdr", gw.Attrs().HardwareAddr.String(), "dev", "core", "nud", "permanent")
-
+	farPEKernel(t, ns, c.peregrine, c.gwNS, c.gwIf)
 	dir := t.TempDir()
 	write := func(name, text string) string {
 		p := filepath.Join(dir, name)
@@ -226,6 +194,53 @@ func frrPE(t *testing.T, ns netns.NsHandle, c frrPEConf) string {
 		}
 	}
 	return dir
+}
+
+// farPEKernel makes ns (pe2, with ce3, ce4 and core) the kernel of a far
+// PE that is not Peregrine: VRF devices red (table 10) with ce3 and blue
+// (table 20) with ce4, MPLS input on core, forwarding, and an on-link
+// route and a permanent neighbour entry for Peregrine's IPv4-mapped
+// address ::ffff:PEREGRINE with the MAC of gwIf in gwNS (the next hop
+// toward it), so that IPv6 routes can lead to that address (see above).
+func farPEKernel(t *testing.T, ns netns.NsHandle, peregrine string, gwNS netns.NsHandle, gwIf string) {
+	t.Helper()
+	h := handle(t, ns)
+	err := onThreadIn(ns, func() error {
+		for _, k := range []string{"net/mpls/platform_labels=1048575", "net/mpls/conf/core/input=1", "net/ipv4/ip_forward=1",
+			"net/ipv6/conf/all/forwarding=1", "net/ipv6/conf/ce3/keep_addr_on_down=1", "net/ipv6/conf/ce4/keep_addr_on_down=1"} {
+			kv := strings.SplitN(k, "=", 2)
+			if err := os.WriteFile("/proc/sys/"+kv[0], []byte(kv[1]+"\n"), 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []struct {
+		name, ce string
+		table    uint32
+	}{{"red", "ce3", 10}, {"blue", "ce4", 20}} {
+		if err := h.LinkAdd(&netlink.Vrf{LinkAttrs: netlink.LinkAttrs{Name: v.name}, Table: v.table}); err != nil {
+			t.Fatal(err)
+		}
+		vl, _ := h.LinkByName(v.name)
+		cl, _ := h.LinkByName(v.ce)
+		if err := h.LinkSetUp(vl); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.LinkSetMaster(cl, vl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gw, err := handle(t, gwNS).LinkByName(gwIf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapped := "::ffff:" + peregrine
+	ipIn(t, ns, "-6", "route", "replace", mapped+"/128", "dev", "core")
+	ipIn(t, ns, "-6", "neigh", "replace", mapped, "lladdr", gw.Attrs().HardwareAddr.String(), "dev", "core", "nud", "permanent")
 }
 
 // frrStatic configures staticd's route with a label once staticd has

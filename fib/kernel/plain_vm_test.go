@@ -169,9 +169,15 @@ func captureStack(t *testing.T, ns netns.NsHandle, ifName string, f func()) []in
 	if err != nil {
 		return nil
 	}
+	return mplsStack(buf[:n])
+}
+
+// mplsStack reads the labels of the stack at the start of b, outermost
+// first, up to the bottom of the stack (at most 8).
+func mplsStack(b []byte) []int {
 	var out []int
-	for off := 0; off+4 <= n && len(out) < 8; off += 4 {
-		e := binary.BigEndian.Uint32(buf[off:])
+	for off := 0; off+4 <= len(b) && len(out) < 8; off += 4 {
+		e := binary.BigEndian.Uint32(b[off:])
 		out = append(out, int(e>>12))
 		if e&0x100 != 0 {
 			break

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/peregrine-net/peregrine/labs/peers"
 )
 
 // testBinary is one package's compiled tests and its testdata directory.
@@ -106,6 +108,13 @@ func writeInitramfs(path, busybox string, mods []module, bins []testBinary, cmds
 		return err
 	}
 	if err := w.frr(); err != nil {
+		return err
+	}
+	// iproute2's tc reads back the kernel backend's tc filters.
+	if err := w.hostBinary("sbin/tc", "tc"); err != nil {
+		return err
+	}
+	if err := w.gobgp(); err != nil {
 		return err
 	}
 	w.file("init", []byte(fmt.Sprintf(initScript, runFlag)), 0o755)
@@ -272,6 +281,22 @@ func (c *cpioWriter) frr() error {
 	}
 	if _, err := os.Stat("/usr/share/yang"); err == nil {
 		return c.tree("usr/share/yang", "/usr/share/yang")
+	}
+	return c.err
+}
+
+// gobgp copies GoBGP's gobgpd and its CLI gobgp (bin/tools, `make
+// tools`) into /bin, for tests that run gobgpd as a far PE independent of
+// Peregrine's own BGP. Without them nothing is copied and those tests skip.
+func (c *cpioWriter) gobgp() error {
+	for _, name := range []string{"gobgpd", "gobgp"} {
+		path, err := peers.Tool(name)
+		if err != nil {
+			return nil
+		}
+		if err := c.hostBinary("bin/"+name, path); err != nil {
+			return err
+		}
 	}
 	return c.err
 }

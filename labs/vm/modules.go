@@ -10,7 +10,9 @@ import (
 )
 
 // vmModules are what the VM tests need, in a working load order (see
-// docs/LABS.md): VRF and MPLS forwarding, veth, TUN (the ESP gateway), XFRM AH
+// docs/LABS.md): VRF and MPLS forwarding, veth, TUN (the ESP gateway),
+// the clsact qdisc, flower and act_mpls (the kernel backend pops explicit
+// nulls with them), XFRM AH
 // (ah4, ah6) and XFRM with
 // AES-GCM and AES-CBC + HMAC-SHA2 ESP, and the crypto modules no symbol
 // dependency reveals (gcm needs ctr and ghash-generic; ESP's IV generator
@@ -25,7 +27,7 @@ var vmModules = []string{
 	"esp4", "esp6", "gf128mul", "ghash-generic", "ctr", "gcm", "seqiv", "echainiv",
 	"sha3_generic", "sha512_generic", "jitterentropy_rng", "drbg",
 	"cbc", "hmac", "sha256_generic", "authenc", "ah4", "ah6",
-	"dummy", "tun", "ipip",
+	"dummy", "tun", "ipip", "sch_ingress", "cls_flower", "act_mpls",
 }
 
 // module is one .ko file to load.
