@@ -136,6 +136,11 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("userspace: netlink: %w", err)
 	}
+	watch, err := newHostWatch()
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("userspace: %w", err)
+	}
 	dp := newDataplane(opts.TTLMode, opts.IKE, opts.MTU)
 	dp.seqs = opts.Sequences
 	b := &Backend{
@@ -143,7 +148,7 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 		mtu:    opts.MTU,
 		dp:     dp,
 		queues: tunQueues(),
-		sys:    &system{log: log, h: h, prio: opts.RulePriority},
+		sys:    &system{log: log, h: h, prio: opts.RulePriority, watch: watch},
 		tuns:   map[string]*tunDev{},
 		held:   map[string]bool{}, quarantined: map[string]bool{},
 		cores: map[string]*coreIface{}, unresolved: map[netip.Addr]bool{},
@@ -195,8 +200,9 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		}
 	}
 	// One read of the host's links, addresses and local routes serves
-	// every VRF (hostview.go).
-	host, err := b.sys.readHost()
+	// every VRF, and later Applies while no link or address changes
+	// (hostview.go).
+	host, err := b.sys.host()
 	if err != nil {
 		return fmt.Errorf("userspace: %w", errors.Join(append(errs, err)...))
 	}
@@ -310,7 +316,7 @@ func (b *Backend) Close() error {
 	b.tunClosed = true
 	b.tunMu.Unlock()
 	// The quarantine first, while everything else still stands.
-	host, err := b.sys.readHost()
+	host, err := b.sys.host()
 	if err != nil {
 		// The quarantine still holds every CE interface; only the CE
 		// subnets' rules, which need their addresses, are left as

@@ -45,7 +45,8 @@
 //
 // An Apply costs requests for what it changes, not for the VRFs it
 // leaves alone: it reads the host's links, addresses and local table
-// once (hostview.go), syncs rules and routes by difference from what the
+// once, and not again until a netlink monitor hears of a link or address
+// change (hostview.go, hostwatch.go), syncs rules and routes by difference from what the
 // last sync left (rules.go, routes.go; a full dump now and then repairs
 // others' changes), and sends its rule and route changes in batches
 // (batch.go, package fib/internal/nlbatch).

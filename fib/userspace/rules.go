@@ -75,6 +75,12 @@ type system struct {
 	// that the next reads no dump (familyRules); nil after an error.
 	ruleCache map[int]familyRules
 	ruleSyncs int
+	// watch (nil in tests that make a system by hand) tells host
+	// whether hostView, the last read of the host's tables, still holds
+	// (hostview.go); hostReads counts the calls.
+	watch     *hostWatch
+	hostView  *hostView
+	hostReads int
 }
 
 // req is the netlink handle, for one request.
