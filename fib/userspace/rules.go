@@ -267,10 +267,15 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 			}
 			stale = append(stale, r)
 		}
+		for k := range rules.known {
+			if k.family == fam && !set.rules[k] {
+				stale = append(stale, *netlinkRule(k))
+			}
+		}
 		var famErrs []error
 		var adds []*netlink.Rule
 		for k := range set.rules {
-			if k.family != fam || have[k] {
+			if k.family != fam || have[k] || rules.known[k] {
 				continue
 			}
 			adds = append(adds, netlinkRule(k))
@@ -310,10 +315,14 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 }
 
 // familyRules is what the kernel holds of one family's rules that
-// syncRules looks at: those of protocol 204, the kernel's priority-0
-// local rules, and whether someone else's local rule is elsewhere.
+// syncRules looks at: those of protocol 204 (as dumped, in ours, or as
+// the last sync left them, in known: a set of planRules of every family,
+// shared and never changed, so that remembering it copies nothing), the
+// kernel's priority-0 local rules, and whether someone else's local rule
+// is elsewhere.
 type familyRules struct {
 	ours, kernelLocal []netlink.Rule
+	known             map[ruleKey]bool
 	otherLocal        bool
 }
 
@@ -358,17 +367,12 @@ func (s *system) remember(fam int, set ruleSet, d ruleDump, pruned, otherLocal b
 	if s.ruleCache == nil {
 		s.ruleCache = map[int]familyRules{}
 	}
-	fr := familyRules{kernelLocal: d.kernelLocal, otherLocal: otherLocal}
+	fr := familyRules{kernelLocal: d.kernelLocal, known: set.rules, otherLocal: otherLocal}
 	if pruned && set.moveLocal {
 		fr.kernelLocal = nil
 	}
-	for k := range set.rules {
-		if k.family == fam {
-			fr.ours = append(fr.ours, *netlinkRule(k))
-		}
-	}
 	if !pruned {
-		fr.ours = append(fr.ours, d.stale...)
+		fr.ours = d.stale
 	}
 	s.ruleCache[fam] = fr
 }
