@@ -12,6 +12,7 @@
 //	heap, gorout go_memstats_heap_alloc_bytes and go_goroutines, /metrics
 //	ping         ce1 to ce2 through the first and the last VRF (ESP to
 //	             a second peregrined, pe2, which holds those two VRFs)
+//	stop         SIGTERM -> the daemon's exit
 //
 // With -busy N it measures instead one VRF's iperf3 throughput alone and
 // beside N-1 idle VRFs, in two labs up at once, the runs alternated, and

@@ -28,7 +28,11 @@ type result struct {
 	Goroutines int   // go_goroutines
 	PingFirst  string
 	PingLast   string
+	Stop       time.Duration // SIGTERM -> the daemon's exit (stopTimeout if it did not)
 }
+
+// stopTimeout bounds the wait for the daemon to stop, then it is killed.
+const stopTimeout = 60 * time.Second
 
 // labRun is one lab with its daemons started: pe1 with the VRFs under
 // test, pe2 and gobgpd.
@@ -146,6 +150,17 @@ func runOne(ctx context.Context, log *slog.Logger, bin string, vrfs int, timeout
 	r.Reload = time.Since(start)
 	cpu1, _ := cpuTime(p.Pid())
 	r.ReloadCPU = cpu1 - cpu0
+
+	// Stop: the lab's own stop kills after 5 s, so time it here.
+	start = time.Now()
+	if err := syscall.Kill(p.Pid(), syscall.SIGTERM); err != nil {
+		return r, err
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(stopTimeout):
+	}
+	r.Stop = time.Since(start)
 	return r, nil
 }
 
