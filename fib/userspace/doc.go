@@ -21,8 +21,8 @@
 //
 //	ip rule add iif pg-VRF to PE-ADDR blackhole pref 999 protocol 204    (each address on the VRF's CE interfaces)
 //	ip rule add lookup local pref 1001 protocol 204; ip rule del pref 0 lookup local
-//	ip rule add iif lo to CE-SUBNET lookup main pref 1002 protocol 204   (each CE interface's address prefix)
-//	ip rule add to CE-SUBNET blackhole pref 1003 protocol 204
+//	ip rule add iif lo to CE-SUBNET lookup main pref 1002 protocol 204   (each CE interface's address prefix,
+//	ip rule add to CE-SUBNET blackhole pref 1003 protocol 204             adjacent ones merged: cover.go)
 //
 // The blackhole defaults keep a CE's packet with no VRF route from falling
 // through to the main table: VRFs stay isolated from each other and from the

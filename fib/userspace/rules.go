@@ -126,7 +126,9 @@ type ruleSet struct {
 //	ip rule add iif lo to CE-SUBNET lookup main pref PRIO+2 protocol 204
 //	ip rule add to CE-SUBNET blackhole pref PRIO+3 protocol 204
 //
-// each in IPv4 and IPv6 (the addresses in their own family). The first
+// each in IPv4 and IPv6 (the addresses in their own family), the last
+// two for each prefix of the exact cover of the CE subnets (cover.go):
+// adjacent subnets share a rule. The first
 // keeps remote sites off the PE's own sockets: the VRF table holds the
 // PE's addresses on its CE interfaces, for the CEs, but the host would
 // answer a remote site by the main table, not through the TUN.
@@ -163,15 +165,17 @@ func planRules(prio int, vrfs map[string]*fib.VRF, quarantined []string, addrs m
 	for _, fam := range families {
 		set.rules[ruleKey{family: fam, pref: prio + localRuleOffset, table: unix.RT_TABLE_LOCAL}] = true
 	}
+	var subnets []netip.Prefix
 	for iif := range held {
 		for _, a := range addrs[iif] {
-			if !a.Addr().IsGlobalUnicast() { // link-local packets are never forwarded
-				continue
+			if a.Addr().IsGlobalUnicast() { // link-local packets are never forwarded
+				subnets = append(subnets, a.Masked())
 			}
-			p := a.Masked()
-			set.rules[ruleKey{family: familyOf(a), pref: prio + ownToCERuleOffset, iif: "lo", dst: p, table: unix.RT_TABLE_MAIN}] = true
-			set.rules[ruleKey{family: familyOf(a), pref: prio + otherToCERuleOffset, dst: p}] = true
 		}
+	}
+	for _, p := range exactCover(subnets) { // cover.go
+		set.rules[ruleKey{family: familyOf(p), pref: prio + ownToCERuleOffset, iif: "lo", dst: p, table: unix.RT_TABLE_MAIN}] = true
+		set.rules[ruleKey{family: familyOf(p), pref: prio + otherToCERuleOffset, dst: p}] = true
 	}
 	return set
 }
