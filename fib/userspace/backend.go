@@ -32,9 +32,9 @@ type Options struct {
 	// zero value is mpls.Uniform.
 	TTLMode mpls.TTLMode
 	// RulePriority is the priority of the policy rules; 0 means
-	// DefaultRulePriority. The backend also uses the one before and the
+	// DefaultRulePriority. The backend also uses the two before and the
 	// next three (rules.go), all after 0 and before the main table's
-	// 32766.
+	// 32766: others' rules there may be skipped by the host's packets.
 	RulePriority int
 	// IKE, if set, receives each IKE message that arrives on UDP port
 	// 4500 behind a non-ESP marker (RFC 3948), on the receiving
@@ -127,8 +127,8 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	if opts.RulePriority == 0 {
 		opts.RulePriority = DefaultRulePriority
 	}
-	if opts.RulePriority+tunToPERuleOffset < 1 || opts.RulePriority+otherToCERuleOffset >= mainRulePriority {
-		return nil, fmt.Errorf("userspace: Options.RulePriority: %d out of range %d-%d", opts.RulePriority, 1-tunToPERuleOffset, mainRulePriority-otherToCERuleOffset-1)
+	if opts.RulePriority+hostSkipRuleOffset < 1 || opts.RulePriority+otherToCERuleOffset >= mainRulePriority {
+		return nil, fmt.Errorf("userspace: Options.RulePriority: %d out of range %d-%d", opts.RulePriority, 1-hostSkipRuleOffset, mainRulePriority-otherToCERuleOffset-1)
 	}
 	// Only rtnetlink: a handle for every family would need nfnetlink,
 	// which a kernel without netfilter (the VM's) lacks.

@@ -19,6 +19,7 @@
 //
 // and, while it holds any CE interface, once (rules.go):
 //
+//	ip rule add iif lo goto 1001 pref 998 protocol 204                    (the host's own packets skip the VRF rules)
 //	ip rule add iif pg-VRF to PE-ADDR blackhole pref 999 protocol 204    (each address on the VRF's CE interfaces)
 //	ip rule add lookup local pref 1001 protocol 204; ip rule del pref 0 lookup local
 //	ip rule add iif lo to CE-SUBNET lookup main pref 1002 protocol 204   (each CE interface's address prefix,

@@ -42,3 +42,48 @@ func TestUnchangedRuleSyncAllocatesNothingPerVRF(t *testing.T) {
 		}
 	})
 }
+
+// TestHostSkipRuleRoundTrips: the kernel takes the goto rule that lets
+// the host's own packets skip the VRF rules (iif lo goto PRIO+1 at
+// PRIO-2) as planned, and a sync that dumps the rules again finds it as
+// planned and changes nothing. A CE interface named lo gets no goto.
+func TestHostSkipRuleRoundTrips(t *testing.T) {
+	inNewNS(t, func(h *netlink.Handle) {
+		s := &system{h: h, prio: DefaultRulePriority}
+		defer s.close()
+		vrfs := map[string]*fib.VRF{"red": {Name: "red", Table: 1000, Interfaces: []string{"ce1"}}}
+		set := planRules(s.prio, vrfs, nil, map[string][]netip.Prefix{"ce1": {netip.MustParsePrefix("10.1.0.1/24")}})
+		if err := errors.Join(s.syncRules(set, false), s.syncRules(set, true)); err != nil {
+			t.Fatal(err)
+		}
+		for _, fam := range families {
+			rules, err := h.RuleList(fam)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, r := range rules {
+				if r.Priority == DefaultRulePriority-2 && r.IifName == "lo" && r.Goto == DefaultRulePriority+1 {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("family %d: no rule `iif lo goto %d pref %d` in the kernel: %v", fam, DefaultRulePriority+1, DefaultRulePriority-2, rules)
+			}
+		}
+		s.ruleCache = nil // the next sync dumps
+		before := s.changes
+		if err := errors.Join(s.syncRules(set, false), s.syncRules(set, true)); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.changes - before; n != 0 {
+			t.Errorf("a sync after a dump changed %d rules, want none", n)
+		}
+	})
+	lo := planRules(DefaultRulePriority, map[string]*fib.VRF{"red": {Name: "red", Table: 1000, Interfaces: []string{"lo"}}}, nil, nil)
+	for k := range lo.rules {
+		if k.jump != 0 {
+			t.Errorf("with lo as a CE interface: %v", k)
+		}
+	}
+}

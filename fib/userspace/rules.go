@@ -36,12 +36,14 @@ const unreachableMetric = 4278198272
 
 // The rule priorities around the VRF rules' (PRIO), each an offset from it:
 //
+//	PRIO-2  iif lo goto PRIO+1           (the host's own packets skip the VRF rules)
 //	PRIO-1  iif pg-VRF to PE-ADDR blackhole
 //	PRIO    iif CE-IF lookup TABLE, iif pg-VRF lookup TABLE, iif CE-IF blackhole (quarantine)
 //	PRIO+1  lookup local                 (moved from priority 0)
 //	PRIO+2  iif lo to CE-SUBNET lookup main
 //	PRIO+3  to CE-SUBNET blackhole
 const (
+	hostSkipRuleOffset  = -2
 	tunToPERuleOffset   = -1
 	mainRulePriority    = 32766 // the kernel's `lookup main`
 	localRuleOffset     = 1
@@ -98,6 +100,7 @@ type ruleKey struct {
 	iif    string
 	dst    netip.Prefix
 	table  int
+	jump   int // a goto rule's target priority (then table is 0); 0 for none
 }
 
 // ruleSet is what planRules asks for: the rules of protocol 204, and
@@ -118,6 +121,7 @@ type ruleSet struct {
 // unreachable from anywhere but the interfaces' own VRFs and the host
 // itself:
 //
+//	ip rule add iif lo goto PRIO+1 pref PRIO-2 protocol 204              (unless lo is a CE interface)
 //	ip rule add iif pg-VRF to PE-ADDR blackhole pref PRIO-1 protocol 204  (each address on the VRF's CE interfaces)
 //	ip rule add iif CE-IF lookup TABLE pref PRIO protocol 204             (each CE interface)
 //	ip rule add iif pg-VRF lookup TABLE pref PRIO protocol 204            (each VRF's TUN)
@@ -132,6 +136,13 @@ type ruleSet struct {
 // keeps remote sites off the PE's own sockets: the VRF table holds the
 // PE's addresses on its CE interfaces, for the CEs, but the host would
 // answer a remote site by the main table, not through the TUN.
+//
+// The goto changes no packet's fate: every rule it skips (PRIO-1, PRIO)
+// names a TUN or a CE interface as iif, none lo, so none matched the
+// host's own packets. But the kernel walks the rules one by one, and
+// without it each route lookup of the host (each ESP datagram the fast
+// path sends) walked the 6,000 VRF rules of 2,000 VRFs first. A CE
+// interface named lo (a test's) gets no goto: its rule must be met.
 func planRules(prio int, vrfs map[string]*fib.VRF, quarantined []string, addrs map[string][]netip.Prefix) ruleSet {
 	set := ruleSet{rules: map[ruleKey]bool{}}
 	held := map[string]bool{}
@@ -164,6 +175,9 @@ func planRules(prio int, vrfs map[string]*fib.VRF, quarantined []string, addrs m
 	set.moveLocal = true
 	for _, fam := range families {
 		set.rules[ruleKey{family: fam, pref: prio + localRuleOffset, table: unix.RT_TABLE_LOCAL}] = true
+		if !held["lo"] {
+			set.rules[ruleKey{family: fam, pref: prio + hostSkipRuleOffset, iif: "lo", jump: prio + localRuleOffset}] = true
+		}
 	}
 	var subnets []netip.Prefix
 	for iif := range held {
@@ -191,7 +205,7 @@ var families = []int{netlink.FAMILY_V4, netlink.FAMILY_V6}
 
 // ruleKeyOf reads a dumped rule back into the form planRules returns.
 func ruleKeyOf(fam int, r netlink.Rule) ruleKey {
-	k := ruleKey{family: fam, pref: r.Priority, iif: r.IifName, table: r.Table}
+	k := ruleKey{family: fam, pref: r.Priority, iif: r.IifName, table: r.Table, jump: max(r.Goto, 0)}
 	if r.Dst != nil {
 		if a, ok := netip.AddrFromSlice(r.Dst.IP); ok {
 			if fam == netlink.FAMILY_V4 {
@@ -209,7 +223,10 @@ func netlinkRule(k ruleKey) *netlink.Rule {
 	r := netlink.NewRule()
 	r.Family, r.Priority, r.Protocol = k.family, k.pref, RTProto
 	r.IifName, r.Table = k.iif, k.table
-	if k.table == 0 {
+	switch {
+	case k.jump > 0:
+		r.Type, r.Goto = unix.FR_ACT_GOTO, k.jump
+	case k.table == 0:
 		r.Type = unix.FR_ACT_BLACKHOLE
 	}
 	if k.dst.IsValid() {
@@ -417,6 +434,9 @@ func (k ruleKey) String() string {
 	}
 	if k.dst.IsValid() {
 		s += " to " + k.dst.String()
+	}
+	if k.jump > 0 {
+		return fmt.Sprintf("%s goto %d", s, k.jump)
 	}
 	if k.table == 0 {
 		return s + " blackhole"
