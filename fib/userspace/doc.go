@@ -52,6 +52,17 @@
 // others' changes), and sends its rule and route changes in batches
 // (batch.go, package fib/internal/nlbatch).
 //
+// The rules cost every packet: the kernel walks the policy rules one by
+// one at each route lookup, and the VRF rules are two per VRF and
+// family and more (the TUN-to-PE blackholes), so a packet between a CE
+// and the fast path walks past those of the VRFs before its own. The
+// host's own packets skip them (the goto at PRIO-2) and the CE subnets'
+// rules are merged (cover.go), but with 1,999 idle VRFs beside it one
+// VRF's iperf3 still ran at 0.59x its rate alone (scalebench -busy
+// 2000, a shared 2-CPU machine), where issue 23 asks for 0.9x; the way
+// out is a lookup that does not grow with the VRFs (VRF devices, the
+// kernel's l3mdev rule, where the kernel has them).
+//
 // # The quarantine: stopping, failing, removing a VRF
 //
 // A CE interface whose rule went away would fall back to the main table,
