@@ -225,6 +225,9 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	before := b.sys.changes
 	b.applied = true
 	rules := b.planRules(s.VRFs, host)
+	addCoreSkip(rules, b.sys.prio, host.ifaceOf(s.LocalAddress.Unmap()), func(ifname string) bool {
+		return b.held[ifname] || b.quarantined[ifname] || slices.ContainsFunc(slices.Collect(maps.Values(b.tuns)), func(t *tunDev) bool { return t.name == ifname })
+	})
 	// Rules first, then routes, then away with the stale rules: a VRF's
 	// interfaces are quarantined before its table empties, and a new
 	// VRF's table is full before anything is pruned.

@@ -124,3 +124,22 @@ func (v *hostView) mirrorLocal(ifname string, table int, out map[routeKey]routeV
 		out[k] = val
 	}
 }
+
+// ifaceOf names the interface that holds address a, "" if none does.
+func (v *hostView) ifaceOf(a netip.Addr) string {
+	if v == nil || !a.IsValid() {
+		return ""
+	}
+	for i, ps := range v.addrs {
+		for _, p := range ps {
+			if p.Addr() == a {
+				for name, j := range v.index {
+					if j == i {
+						return name
+					}
+				}
+			}
+		}
+	}
+	return ""
+}

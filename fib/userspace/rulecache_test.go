@@ -1,9 +1,13 @@
 package userspace
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"os"
+	"slices"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -86,4 +90,49 @@ func TestHostSkipRuleRoundTrips(t *testing.T) {
 			t.Errorf("with lo as a CE interface: %v", k)
 		}
 	}
+}
+
+// TestApplySkipsTheVRFRulesForTheCore: with the local address on core0,
+// an Apply installs `iif core0 goto 1001 pref 998` in each family, so
+// that the ESP from remote PEs is not walked past every VRF rule.
+func TestApplySkipsTheVRFRulesForTheCore(t *testing.T) {
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		t.Skipf("no TUN device: %v", err)
+	}
+	inNewNS(t, func(h *netlink.Handle) {
+		for _, l := range []struct{ name, addr string }{{"core0", "192.0.2.1/24"}, {"ce0", "10.100.0.1/24"}} {
+			link := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: l.name}, PeerName: "p" + l.name}
+			if err := h.LinkAdd(link); err != nil {
+				t.Fatal(err)
+			}
+			ad, _ := netlink.ParseAddr(l.addr)
+			if err := h.AddrAdd(link, ad); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.LinkSetUp(link); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := New(slog.New(slog.DiscardHandler), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		s := &fib.State{LocalAddress: netip.MustParseAddr("192.0.2.1"),
+			VRFs: map[string]*fib.VRF{"red": {Name: "red", Table: 2000, Interfaces: []string{"ce0"}}}}
+		if err := b.Apply(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		for _, fam := range families {
+			rules, err := h.RuleList(fam)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(rules, func(r netlink.Rule) bool {
+				return r.IifName == "core0" && r.Priority == DefaultRulePriority-2 && r.Goto == DefaultRulePriority+1
+			}) {
+				t.Errorf("family %d: no `iif core0 goto %d`: %v", fam, DefaultRulePriority+1, rules)
+			}
+		}
+	})
 }

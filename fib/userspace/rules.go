@@ -121,7 +121,7 @@ type ruleSet struct {
 // unreachable from anywhere but the interfaces' own VRFs and the host
 // itself:
 //
-//	ip rule add iif lo goto PRIO+1 pref PRIO-2 protocol 204              (unless lo is a CE interface)
+//	ip rule add iif lo goto PRIO+1 pref PRIO-2 protocol 204              (unless lo is a CE interface; and the core's: addCoreSkip)
 //	ip rule add iif pg-VRF to PE-ADDR blackhole pref PRIO-1 protocol 204  (each address on the VRF's CE interfaces)
 //	ip rule add iif CE-IF lookup TABLE pref PRIO protocol 204             (each CE interface)
 //	ip rule add iif pg-VRF lookup TABLE pref PRIO protocol 204            (each VRF's TUN)
@@ -192,6 +192,21 @@ func planRules(prio int, vrfs map[string]*fib.VRF, quarantined []string, addrs m
 		set.rules[ruleKey{family: familyOf(p), pref: prio + otherToCERuleOffset, dst: p}] = true
 	}
 	return set
+}
+
+// addCoreSkip adds to set, in each family, the goto that lets the
+// packets arriving on ifname skip the VRF rules as the host's own do:
+// ifname is the core interface, the one holding the local address, where
+// the ESP from remote PEs comes in, and each datagram's lookup walked
+// every VRF rule before the local table's. Nothing if ifname is a CE
+// interface (held) or set holds no VRF rule to skip.
+func addCoreSkip(set ruleSet, prio int, ifname string, held func(string) bool) {
+	if ifname == "" || ifname == "lo" || !set.moveLocal || held(ifname) {
+		return
+	}
+	for _, fam := range families {
+		set.rules[ruleKey{family: fam, pref: prio + hostSkipRuleOffset, iif: ifname, jump: prio + localRuleOffset}] = true
+	}
 }
 
 func familyOf(p netip.Prefix) int {

@@ -68,3 +68,30 @@ func TestPlanRules(t *testing.T) {
 		t.Errorf("with no CE interface: %v, moveLocal %v; want nothing", ruleLines(none), none.moveLocal)
 	}
 }
+
+// TestAddCoreSkip: the core interface's packets skip the VRF rules as
+// the host's own do, unless it is a CE interface or no VRF rule is
+// there to skip.
+func TestAddCoreSkip(t *testing.T) {
+	vrfs := map[string]*fib.VRF{"red": {Name: "red", Table: 101, Interfaces: []string{"ce1"}}}
+	no := func(string) bool { return false }
+	set := planRules(1000, vrfs, nil, nil)
+	addCoreSkip(set, 1000, "core", no)
+	var gotos []string
+	for _, l := range ruleLines(set) {
+		if strings.Contains(l, "goto") {
+			gotos = append(gotos, l)
+		}
+	}
+	want := []string{"-6 pref 998 iif core goto 1001", "-6 pref 998 iif lo goto 1001", "pref 998 iif core goto 1001", "pref 998 iif lo goto 1001"}
+	if !slices.Equal(gotos, want) {
+		t.Errorf("goto rules %q, want %q", gotos, want)
+	}
+	held := planRules(1000, vrfs, nil, nil)
+	addCoreSkip(held, 1000, "ce1", func(s string) bool { return s == "ce1" })
+	none := planRules(1000, nil, nil, nil)
+	addCoreSkip(none, 1000, "core", no)
+	if len(held.rules) != len(planRules(1000, vrfs, nil, nil).rules) || len(none.rules) != 0 {
+		t.Errorf("a CE interface or no VRF got a core goto: %q, %q", ruleLines(held), ruleLines(none))
+	}
+}
