@@ -56,9 +56,10 @@
 // one at each route lookup, and the VRF rules are two per VRF and
 // family and more (the TUN-to-PE blackholes), so a packet between a CE
 // and the fast path walks past those of the VRFs before its own. The
-// host's own packets skip them (the goto at PRIO-2) and the CE subnets'
-// rules are merged (cover.go), but with 1,999 idle VRFs beside it one
-// VRF's iperf3 still ran at 0.59x its rate alone (scalebench -busy
+// host's own packets and the core interface's skip them (the gotos at
+// PRIO-2) and the CE subnets' rules are merged (cover.go), but with
+// 1,999 idle VRFs beside it one VRF's iperf3 still ran at 0.65x its
+// rate alone (0.18x before those; scalebench -busy
 // 2000, a shared 2-CPU machine), where issue 23 asks for 0.9x; the way
 // out is a lookup that does not grow with the VRFs (VRF devices, the
 // kernel's l3mdev rule, where the kernel has them).
