@@ -41,6 +41,7 @@ func (s *Speaker) apply(ctx context.Context, cfg *Config) error {
 		return listed
 	}
 	defer func() { s.imp.remote = list }()
+	s.org.bindAhead(cfg.VRFs, s.connected)
 	keep := map[string]bool{}
 	for i := range cfg.VRFs {
 		v := &cfg.VRFs[i]

@@ -31,6 +31,7 @@ type labelBook struct {
 	saved uint64 // the allocator's Version on disk
 	// onDisk is what the file binds: the state last saved, or restored.
 	onDisk map[mpls.BoundLabel]bool
+	saves  int // files written, for the tests
 }
 
 func newLabelBook(cfg *Config, log *slog.Logger) *labelBook {
@@ -100,6 +101,7 @@ func (b *labelBook) flush() error {
 		return nil
 	}
 	b.saved, b.onDisk = v, boundSet(st)
+	b.saves++
 	return nil
 }
 

@@ -88,37 +88,9 @@ func newBookOriginator(srv *server.BgpServer, book *labelBook, emit func(Event))
 func (o *originator) sync(ctx context.Context, name string, cfg *VRF, connected []netip.Prefix) error {
 	delete(o.dirty, name)
 	o.emitCE(name, cfg != nil)
-	want := map[netip.Prefix]advert{}
-	wantLabels := map[mpls.Label]netip.Prefix{}
-	if cfg != nil {
-		prefixes := slices.Clone(connected)
-		prefixes = append(prefixes, cfg.StaticRoutes...)
-		prefixes = append(prefixes, o.attached[name]...)
-		for _, p := range prefixes {
-			if _, dup := want[p]; dup {
-				continue
-			}
-			l, bound, err := o.label(name, cfg.LabelMode, p)
-			if err != nil {
-				return fmt.Errorf("vrf %s prefix %s: %w", name, p, err)
-			}
-			wantLabels[l] = bound
-			want[p] = advert{rd: cfg.RD, label: l, rts: cfg.ExportTargets}
-		}
-		// A CE's route to a prefix the VRF already exports as static or
-		// connected is not exported: the configuration says where that
-		// prefix is, and a CE must not move it.
-		for p, r := range o.ce[name] {
-			if _, dup := want[p]; dup {
-				continue
-			}
-			l, bound, err := o.label(name, cfg.LabelMode, p)
-			if err != nil {
-				return fmt.Errorf("vrf %s prefix %s from CE %s: %w", name, p, r.nextHop, err)
-			}
-			wantLabels[l] = bound
-			want[p] = advert{rd: cfg.RD, label: l, rts: cfg.ExportTargets, ce: r}
-		}
+	want, wantLabels, err := o.wanted(name, cfg, connected)
+	if err != nil {
+		return err
 	}
 	// The labels are on disk before any route carries them. If they
 	// cannot be, the labels bound above for no route give way: kept, they
@@ -161,6 +133,47 @@ func (o *originator) sync(ctx context.Context, name string, cfg *VRF, connected 
 		o.adverts[name] = want
 	}
 	return nil
+}
+
+// wanted is what sync advertises for one VRF: an advert for each of its
+// prefixes (connected, static, attached, then its CE routes'), with the
+// labels they bind, each bound now if it was not already. A nil cfg
+// wants nothing.
+func (o *originator) wanted(name string, cfg *VRF, connected []netip.Prefix) (map[netip.Prefix]advert, map[mpls.Label]netip.Prefix, error) {
+	want := map[netip.Prefix]advert{}
+	wantLabels := map[mpls.Label]netip.Prefix{}
+	if cfg == nil {
+		return want, wantLabels, nil
+	}
+	prefixes := slices.Clone(connected)
+	prefixes = append(prefixes, cfg.StaticRoutes...)
+	prefixes = append(prefixes, o.attached[name]...)
+	for _, p := range prefixes {
+		if _, dup := want[p]; dup {
+			continue
+		}
+		l, bound, err := o.label(name, cfg.LabelMode, p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("vrf %s prefix %s: %w", name, p, err)
+		}
+		wantLabels[l] = bound
+		want[p] = advert{rd: cfg.RD, label: l, rts: cfg.ExportTargets}
+	}
+	// A CE's route to a prefix the VRF already exports as static or
+	// connected is not exported: the configuration says where that
+	// prefix is, and a CE must not move it.
+	for p, r := range o.ce[name] {
+		if _, dup := want[p]; dup {
+			continue
+		}
+		l, bound, err := o.label(name, cfg.LabelMode, p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("vrf %s prefix %s from CE %s: %w", name, p, r.nextHop, err)
+		}
+		wantLabels[l] = bound
+		want[p] = advert{rd: cfg.RD, label: l, rts: cfg.ExportTargets, ce: r}
+	}
+	return want, wantLabels, nil
 }
 
 func (o *originator) withdraw(ctx context.Context, p netip.Prefix, a advert) error {

@@ -32,9 +32,9 @@ type Options struct {
 	// zero value is mpls.Uniform.
 	TTLMode mpls.TTLMode
 	// RulePriority is the priority of the policy rules; 0 means
-	// DefaultRulePriority. The backend also uses the one before and the
+	// DefaultRulePriority. The backend also uses the two before and the
 	// next three (rules.go), all after 0 and before the main table's
-	// 32766.
+	// 32766: others' rules there may be skipped by the host's packets.
 	RulePriority int
 	// IKE, if set, receives each IKE message that arrives on UDP port
 	// 4500 behind a non-ESP marker (RFC 3948), on the receiving
@@ -127,14 +127,19 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	if opts.RulePriority == 0 {
 		opts.RulePriority = DefaultRulePriority
 	}
-	if opts.RulePriority+tunToPERuleOffset < 1 || opts.RulePriority+otherToCERuleOffset >= mainRulePriority {
-		return nil, fmt.Errorf("userspace: Options.RulePriority: %d out of range %d-%d", opts.RulePriority, 1-tunToPERuleOffset, mainRulePriority-otherToCERuleOffset-1)
+	if opts.RulePriority+hostSkipRuleOffset < 1 || opts.RulePriority+otherToCERuleOffset >= mainRulePriority {
+		return nil, fmt.Errorf("userspace: Options.RulePriority: %d out of range %d-%d", opts.RulePriority, 1-hostSkipRuleOffset, mainRulePriority-otherToCERuleOffset-1)
 	}
 	// Only rtnetlink: a handle for every family would need nfnetlink,
 	// which a kernel without netfilter (the VM's) lacks.
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("userspace: netlink: %w", err)
+	}
+	watch, err := newHostWatch()
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("userspace: %w", err)
 	}
 	dp := newDataplane(opts.TTLMode, opts.IKE, opts.MTU)
 	dp.seqs = opts.Sequences
@@ -143,7 +148,7 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 		mtu:    opts.MTU,
 		dp:     dp,
 		queues: tunQueues(),
-		sys:    &system{log: log, h: h, prio: opts.RulePriority},
+		sys:    &system{log: log, h: h, prio: opts.RulePriority, watch: watch},
 		tuns:   map[string]*tunDev{},
 		held:   map[string]bool{}, quarantined: map[string]bool{},
 		cores: map[string]*coreIface{}, unresolved: map[netip.Addr]bool{},
@@ -195,8 +200,9 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		}
 	}
 	// One read of the host's links, addresses and local routes serves
-	// every VRF (hostview.go).
-	host, err := b.sys.readHost()
+	// every VRF, and later Applies while no link or address changes
+	// (hostview.go).
+	host, err := b.sys.host()
 	if err != nil {
 		return fmt.Errorf("userspace: %w", errors.Join(append(errs, err)...))
 	}
@@ -219,6 +225,9 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	before := b.sys.changes
 	b.applied = true
 	rules := b.planRules(s.VRFs, host)
+	addCoreSkip(rules, b.sys.prio, host.ifaceOf(s.LocalAddress.Unmap()), func(ifname string) bool {
+		return b.held[ifname] || b.quarantined[ifname] || slices.ContainsFunc(slices.Collect(maps.Values(b.tuns)), func(t *tunDev) bool { return t.name == ifname })
+	})
 	// Rules first, then routes, then away with the stale rules: a VRF's
 	// interfaces are quarantined before its table empties, and a new
 	// VRF's table is full before anything is pruned.
@@ -318,7 +327,7 @@ func (b *Backend) Close() error {
 	b.tunClosed = true
 	b.tunMu.Unlock()
 	// The quarantine first, while everything else still stands.
-	host, err := b.sys.readHost()
+	host, err := b.sys.host()
 	if err != nil {
 		// The quarantine still holds every CE interface; only the CE
 		// subnets' rules, which need their addresses, are left as

@@ -30,6 +30,7 @@ func (s *system) send(reqs nlbatch.Requests) error {
 // close closes the netlink handle and the batch socket.
 func (s *system) close() {
 	s.h.Close()
+	s.watch.close()
 	if s.batch != nil {
 		_ = s.batch.Close()
 		s.batch = nil

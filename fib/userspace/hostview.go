@@ -22,6 +22,31 @@ type hostView struct {
 	local map[int][]netlink.Route // link index -> its routes in the local table
 }
 
+// fullHostReadEvery: one Apply in this many reads the host's tables even
+// when the watch heard of no change, for what it does not hear of (a
+// local route added by hand).
+const fullHostReadEvery = 256
+
+// host returns the host's view: the last one read if the watch says no
+// link or address changed since (hostwatch.go), else a fresh read. The
+// view is shared between Applies and must not be changed.
+func (s *system) host() (*hostView, error) {
+	s.hostReads++
+	if s.hostView != nil && s.hostReads%fullHostReadEvery != 0 && !s.watch.changed() {
+		return s.hostView, nil
+	}
+	s.hostView = nil
+	if s.watch != nil {
+		s.watch.changed() // what comes after this drain is news for the next call
+	}
+	v, err := s.readHost()
+	if err != nil {
+		return nil, err
+	}
+	s.hostView = v
+	return v, nil
+}
+
 // readHost dumps the host's links, addresses and local table.
 func (s *system) readHost() (*hostView, error) {
 	v := &hostView{index: map[string]int{}, addrs: map[int][]netip.Prefix{}, local: map[int][]netlink.Route{}}
@@ -98,4 +123,23 @@ func (v *hostView) mirrorLocal(ifname string, table int, out map[routeKey]routeV
 		k.table = table
 		out[k] = val
 	}
+}
+
+// ifaceOf names the interface that holds address a, "" if none does.
+func (v *hostView) ifaceOf(a netip.Addr) string {
+	if v == nil || !a.IsValid() {
+		return ""
+	}
+	for i, ps := range v.addrs {
+		for _, p := range ps {
+			if p.Addr() == a {
+				for name, j := range v.index {
+					if j == i {
+						return name
+					}
+				}
+			}
+		}
+	}
+	return ""
 }

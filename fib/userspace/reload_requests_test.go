@@ -125,10 +125,11 @@ func TestPruneAfterAddSendsNoRuleDump(t *testing.T) {
 	})
 }
 
-// TestRepeatedApplyReadsNoRules: an Apply that changes nothing reads the
-// host's links, addresses and local table (three dumps) and not the
-// rules, which it knows from the last sync: a rule dump is as long as
-// the rules of every VRF.
+// TestRepeatedApplyReadsNoRules: an Apply that changes nothing reads
+// not the rules, which it knows from the last sync (a rule dump is as
+// long as the rules of every VRF), nor the host's links, addresses and
+// local table, unless the kernel's deferred news of the TUN's state
+// came after the first Apply read them (hostwatch.go): then those three.
 func TestRepeatedApplyReadsNoRules(t *testing.T) {
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		t.Skipf("no TUN device: %v", err)
@@ -147,8 +148,8 @@ func TestRepeatedApplyReadsNoRules(t *testing.T) {
 		if err := b.Apply(context.Background(), s); err != nil {
 			t.Fatal(err)
 		}
-		if n := b.sys.requests - before; n != 3 {
-			t.Errorf("an Apply that changes nothing sent %d netlink requests, want 3 (links, addresses, local table)", n)
+		if n := b.sys.requests - before; n != 0 && n != 3 {
+			t.Errorf("an Apply that changes nothing sent %d netlink requests, want none (or 3: links, addresses, local table)", n)
 		}
 	})
 }

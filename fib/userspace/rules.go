@@ -36,12 +36,14 @@ const unreachableMetric = 4278198272
 
 // The rule priorities around the VRF rules' (PRIO), each an offset from it:
 //
+//	PRIO-2  iif lo goto PRIO+1           (the host's own packets skip the VRF rules)
 //	PRIO-1  iif pg-VRF to PE-ADDR blackhole
 //	PRIO    iif CE-IF lookup TABLE, iif pg-VRF lookup TABLE, iif CE-IF blackhole (quarantine)
 //	PRIO+1  lookup local                 (moved from priority 0)
 //	PRIO+2  iif lo to CE-SUBNET lookup main
 //	PRIO+3  to CE-SUBNET blackhole
 const (
+	hostSkipRuleOffset  = -2
 	tunToPERuleOffset   = -1
 	mainRulePriority    = 32766 // the kernel's `lookup main`
 	localRuleOffset     = 1
@@ -75,6 +77,12 @@ type system struct {
 	// that the next reads no dump (familyRules); nil after an error.
 	ruleCache map[int]familyRules
 	ruleSyncs int
+	// watch (nil in tests that make a system by hand) tells host
+	// whether hostView, the last read of the host's tables, still holds
+	// (hostview.go); hostReads counts the calls.
+	watch     *hostWatch
+	hostView  *hostView
+	hostReads int
 }
 
 // req is the netlink handle, for one request.
@@ -92,6 +100,7 @@ type ruleKey struct {
 	iif    string
 	dst    netip.Prefix
 	table  int
+	jump   int // a goto rule's target priority (then table is 0); 0 for none
 }
 
 // ruleSet is what planRules asks for: the rules of protocol 204, and
@@ -112,6 +121,7 @@ type ruleSet struct {
 // unreachable from anywhere but the interfaces' own VRFs and the host
 // itself:
 //
+//	ip rule add iif lo goto PRIO+1 pref PRIO-2 protocol 204              (unless lo is a CE interface; and the core's: addCoreSkip)
 //	ip rule add iif pg-VRF to PE-ADDR blackhole pref PRIO-1 protocol 204  (each address on the VRF's CE interfaces)
 //	ip rule add iif CE-IF lookup TABLE pref PRIO protocol 204             (each CE interface)
 //	ip rule add iif pg-VRF lookup TABLE pref PRIO protocol 204            (each VRF's TUN)
@@ -120,10 +130,19 @@ type ruleSet struct {
 //	ip rule add iif lo to CE-SUBNET lookup main pref PRIO+2 protocol 204
 //	ip rule add to CE-SUBNET blackhole pref PRIO+3 protocol 204
 //
-// each in IPv4 and IPv6 (the addresses in their own family). The first
+// each in IPv4 and IPv6 (the addresses in their own family), the last
+// two for each prefix of the exact cover of the CE subnets (cover.go):
+// adjacent subnets share a rule. The first
 // keeps remote sites off the PE's own sockets: the VRF table holds the
 // PE's addresses on its CE interfaces, for the CEs, but the host would
 // answer a remote site by the main table, not through the TUN.
+//
+// The goto changes no packet's fate: every rule it skips (PRIO-1, PRIO)
+// names a TUN or a CE interface as iif, none lo, so none matched the
+// host's own packets. But the kernel walks the rules one by one, and
+// without it each route lookup of the host (each ESP datagram the fast
+// path sends) walked the 6,000 VRF rules of 2,000 VRFs first. A CE
+// interface named lo (a test's) gets no goto: its rule must be met.
 func planRules(prio int, vrfs map[string]*fib.VRF, quarantined []string, addrs map[string][]netip.Prefix) ruleSet {
 	set := ruleSet{rules: map[ruleKey]bool{}}
 	held := map[string]bool{}
@@ -156,18 +175,38 @@ func planRules(prio int, vrfs map[string]*fib.VRF, quarantined []string, addrs m
 	set.moveLocal = true
 	for _, fam := range families {
 		set.rules[ruleKey{family: fam, pref: prio + localRuleOffset, table: unix.RT_TABLE_LOCAL}] = true
-	}
-	for iif := range held {
-		for _, a := range addrs[iif] {
-			if !a.Addr().IsGlobalUnicast() { // link-local packets are never forwarded
-				continue
-			}
-			p := a.Masked()
-			set.rules[ruleKey{family: familyOf(a), pref: prio + ownToCERuleOffset, iif: "lo", dst: p, table: unix.RT_TABLE_MAIN}] = true
-			set.rules[ruleKey{family: familyOf(a), pref: prio + otherToCERuleOffset, dst: p}] = true
+		if !held["lo"] {
+			set.rules[ruleKey{family: fam, pref: prio + hostSkipRuleOffset, iif: "lo", jump: prio + localRuleOffset}] = true
 		}
 	}
+	var subnets []netip.Prefix
+	for iif := range held {
+		for _, a := range addrs[iif] {
+			if a.Addr().IsGlobalUnicast() { // link-local packets are never forwarded
+				subnets = append(subnets, a.Masked())
+			}
+		}
+	}
+	for _, p := range exactCover(subnets) { // cover.go
+		set.rules[ruleKey{family: familyOf(p), pref: prio + ownToCERuleOffset, iif: "lo", dst: p, table: unix.RT_TABLE_MAIN}] = true
+		set.rules[ruleKey{family: familyOf(p), pref: prio + otherToCERuleOffset, dst: p}] = true
+	}
 	return set
+}
+
+// addCoreSkip adds to set, in each family, the goto that lets the
+// packets arriving on ifname skip the VRF rules as the host's own do:
+// ifname is the core interface, the one holding the local address, where
+// the ESP from remote PEs comes in, and each datagram's lookup walked
+// every VRF rule before the local table's. Nothing if ifname is a CE
+// interface (held) or set holds no VRF rule to skip.
+func addCoreSkip(set ruleSet, prio int, ifname string, held func(string) bool) {
+	if ifname == "" || ifname == "lo" || !set.moveLocal || held(ifname) {
+		return
+	}
+	for _, fam := range families {
+		set.rules[ruleKey{family: fam, pref: prio + hostSkipRuleOffset, iif: ifname, jump: prio + localRuleOffset}] = true
+	}
 }
 
 func familyOf(p netip.Prefix) int {
@@ -181,7 +220,7 @@ var families = []int{netlink.FAMILY_V4, netlink.FAMILY_V6}
 
 // ruleKeyOf reads a dumped rule back into the form planRules returns.
 func ruleKeyOf(fam int, r netlink.Rule) ruleKey {
-	k := ruleKey{family: fam, pref: r.Priority, iif: r.IifName, table: r.Table}
+	k := ruleKey{family: fam, pref: r.Priority, iif: r.IifName, table: r.Table, jump: max(r.Goto, 0)}
 	if r.Dst != nil {
 		if a, ok := netip.AddrFromSlice(r.Dst.IP); ok {
 			if fam == netlink.FAMILY_V4 {
@@ -199,7 +238,10 @@ func netlinkRule(k ruleKey) *netlink.Rule {
 	r := netlink.NewRule()
 	r.Family, r.Priority, r.Protocol = k.family, k.pref, RTProto
 	r.IifName, r.Table = k.iif, k.table
-	if k.table == 0 {
+	switch {
+	case k.jump > 0:
+		r.Type, r.Goto = unix.FR_ACT_GOTO, k.jump
+	case k.table == 0:
 		r.Type = unix.FR_ACT_BLACKHOLE
 	}
 	if k.dst.IsValid() {
@@ -261,10 +303,15 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 			}
 			stale = append(stale, r)
 		}
+		for k := range rules.known {
+			if k.family == fam && !set.rules[k] {
+				stale = append(stale, *netlinkRule(k))
+			}
+		}
 		var famErrs []error
 		var adds []*netlink.Rule
 		for k := range set.rules {
-			if k.family != fam || have[k] {
+			if k.family != fam || have[k] || rules.known[k] {
 				continue
 			}
 			adds = append(adds, netlinkRule(k))
@@ -304,10 +351,14 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 }
 
 // familyRules is what the kernel holds of one family's rules that
-// syncRules looks at: those of protocol 204, the kernel's priority-0
-// local rules, and whether someone else's local rule is elsewhere.
+// syncRules looks at: those of protocol 204 (as dumped, in ours, or as
+// the last sync left them, in known: a set of planRules of every family,
+// shared and never changed, so that remembering it copies nothing), the
+// kernel's priority-0 local rules, and whether someone else's local rule
+// is elsewhere.
 type familyRules struct {
 	ours, kernelLocal []netlink.Rule
+	known             map[ruleKey]bool
 	otherLocal        bool
 }
 
@@ -352,17 +403,12 @@ func (s *system) remember(fam int, set ruleSet, d ruleDump, pruned, otherLocal b
 	if s.ruleCache == nil {
 		s.ruleCache = map[int]familyRules{}
 	}
-	fr := familyRules{kernelLocal: d.kernelLocal, otherLocal: otherLocal}
+	fr := familyRules{kernelLocal: d.kernelLocal, known: set.rules, otherLocal: otherLocal}
 	if pruned && set.moveLocal {
 		fr.kernelLocal = nil
 	}
-	for k := range set.rules {
-		if k.family == fam {
-			fr.ours = append(fr.ours, *netlinkRule(k))
-		}
-	}
 	if !pruned {
-		fr.ours = append(fr.ours, d.stale...)
+		fr.ours = d.stale
 	}
 	s.ruleCache[fam] = fr
 }
@@ -403,6 +449,9 @@ func (k ruleKey) String() string {
 	}
 	if k.dst.IsValid() {
 		s += " to " + k.dst.String()
+	}
+	if k.jump > 0 {
+		return fmt.Sprintf("%s goto %d", s, k.jump)
 	}
 	if k.table == 0 {
 		return s + " blackhole"

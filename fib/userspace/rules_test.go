@@ -42,6 +42,7 @@ func TestPlanRules(t *testing.T) {
 		"-6 pref 1001 lookup 255",
 		"-6 pref 1002 iif lo to fd00:1::/64 lookup 254",
 		"-6 pref 1003 to fd00:1::/64 blackhole",
+		"-6 pref 998 iif lo goto 1001",
 		"-6 pref 999 iif pg-red to fd00:1::1/128 blackhole",
 		"-6 pref 999 iif pg-red to fe80::1/128 blackhole",
 		"pref 1000 iif ce1 lookup 101",
@@ -52,6 +53,7 @@ func TestPlanRules(t *testing.T) {
 		"pref 1002 iif lo to 10.3.0.0/24 lookup 254",
 		"pref 1003 to 10.1.0.0/24 blackhole",
 		"pref 1003 to 10.3.0.0/24 blackhole",
+		"pref 998 iif lo goto 1001",
 		"pref 999 iif pg-red to 10.1.0.1/32 blackhole",
 	}
 	if lines := ruleLines(got); !slices.Equal(lines, want) || !got.moveLocal {
@@ -64,5 +66,32 @@ func TestPlanRules(t *testing.T) {
 
 	if none := planRules(1000, nil, nil, addrs); len(none.rules) != 0 || none.moveLocal {
 		t.Errorf("with no CE interface: %v, moveLocal %v; want nothing", ruleLines(none), none.moveLocal)
+	}
+}
+
+// TestAddCoreSkip: the core interface's packets skip the VRF rules as
+// the host's own do, unless it is a CE interface or no VRF rule is
+// there to skip.
+func TestAddCoreSkip(t *testing.T) {
+	vrfs := map[string]*fib.VRF{"red": {Name: "red", Table: 101, Interfaces: []string{"ce1"}}}
+	no := func(string) bool { return false }
+	set := planRules(1000, vrfs, nil, nil)
+	addCoreSkip(set, 1000, "core", no)
+	var gotos []string
+	for _, l := range ruleLines(set) {
+		if strings.Contains(l, "goto") {
+			gotos = append(gotos, l)
+		}
+	}
+	want := []string{"-6 pref 998 iif core goto 1001", "-6 pref 998 iif lo goto 1001", "pref 998 iif core goto 1001", "pref 998 iif lo goto 1001"}
+	if !slices.Equal(gotos, want) {
+		t.Errorf("goto rules %q, want %q", gotos, want)
+	}
+	held := planRules(1000, vrfs, nil, nil)
+	addCoreSkip(held, 1000, "ce1", func(s string) bool { return s == "ce1" })
+	none := planRules(1000, nil, nil, nil)
+	addCoreSkip(none, 1000, "core", no)
+	if len(held.rules) != len(planRules(1000, vrfs, nil, nil).rules) || len(none.rules) != 0 {
+		t.Errorf("a CE interface or no VRF got a core goto: %q, %q", ruleLines(held), ruleLines(none))
 	}
 }

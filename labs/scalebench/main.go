@@ -12,6 +12,11 @@
 //	heap, gorout go_memstats_heap_alloc_bytes and go_goroutines, /metrics
 //	ping         ce1 to ce2 through the first and the last VRF (ESP to
 //	             a second peregrined, pe2, which holds those two VRFs)
+//	stop         SIGTERM -> the daemon's exit
+//
+// With -busy N it measures instead one VRF's iperf3 throughput alone and
+// beside N-1 idle VRFs, in two labs up at once, the runs alternated, and
+// prints the ratio (throughput.go).
 //
 // It writes the table to OUT/scale.csv and, with gnuplot installed, a
 // plot of each cost against N to OUT/scale.png. N=0 is allowed: the
@@ -47,6 +52,9 @@ func main() {
 	timeout := flag.Duration("timeout", 30*time.Minute, "longest bring-up or reload to wait for")
 	pes := flag.Int("pes", 0, "run the many-PE lab with this many PEs instead (pes.go)")
 	vrfsPerPE := flag.Int("vrfs-per-pe", 50, "VRFs on each PE of the many-PE lab")
+	busy := flag.Int("busy", 0, "if not 0, instead of the table: one VRF's iperf3 throughput alone and beside `N`-1 idle VRFs, alternated")
+	rounds := flag.Int("rounds", 3, "with -busy: iperf3 runs in each lab")
+	seconds := flag.Int("t", 10, "with -busy: iperf3 measured seconds per run")
 	flag.Parse()
 	if *pes != 0 {
 		os.Exit(mainPEsFlags(*pes, *vrfsPerPE, *bin, *out, *timeout))
@@ -74,6 +82,16 @@ func main() {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, "scalebench:", err)
 		os.Exit(1)
+	}
+	if *busy > 0 {
+		o := busyOptions{vrfs: *busy, rounds: *rounds, seconds: *seconds, omit: 2, timeout: *timeout}
+		r, err := runBusy(ctx, log, binPath, o)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "scalebench: -busy:", err)
+			os.Exit(1)
+		}
+		printBusy(os.Stdout, r, o)
+		return
 	}
 	var results []result
 	printHeader(os.Stdout)

@@ -13,13 +13,13 @@ import (
 )
 
 var columns = []string{"vrfs", "bringup_s", "bringup_cpu_s", "reload_s", "reload_cpu_s",
-	"rss_mb", "heap_mb", "threads", "goroutines", "ping_first", "ping_last"}
+	"rss_mb", "heap_mb", "threads", "goroutines", "ping_first", "ping_last", "stop_s"}
 
 func (r result) fields() []string {
 	s := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
 	mb := func(b int64) string { return strconv.FormatFloat(float64(b)/(1<<20), 'f', 1, 64) }
 	return []string{strconv.Itoa(r.VRFs), s(r.BringUp), s(r.BringUpCPU), s(r.Reload), s(r.ReloadCPU),
-		mb(r.RSS), mb(r.Heap), strconv.Itoa(r.Threads), strconv.Itoa(r.Goroutines), r.PingFirst, r.PingLast}
+		mb(r.RSS), mb(r.Heap), strconv.Itoa(r.Threads), strconv.Itoa(r.Goroutines), r.PingFirst, r.PingLast, s(r.Stop)}
 }
 
 func printHeader(w io.Writer) {

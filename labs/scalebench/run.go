@@ -28,52 +28,85 @@ type result struct {
 	Goroutines int   // go_goroutines
 	PingFirst  string
 	PingLast   string
+	Stop       time.Duration // SIGTERM -> the daemon's exit (stopTimeout if it did not)
+}
+
+// stopTimeout bounds the wait for the daemon to stop, then it is killed.
+const stopTimeout = 60 * time.Second
+
+// labRun is one lab with its daemons started: pe1 with the VRFs under
+// test, pe2 and gobgpd.
+type labRun struct {
+	lab   *netns.Lab
+	t     *topology
+	k     keys
+	sock  string // pe1's API socket
+	api   *apiClient
+	pe1   *netns.Process
+	start time.Time // pe1 spawned
+}
+
+// startLab builds a fresh lab for vrfs VRFs and starts its daemons. The
+// caller closes it.
+func startLab(ctx context.Context, log *slog.Logger, bin string, vrfs int) (_ *labRun, err error) {
+	lab, err := netns.New(log)
+	if err != nil {
+		return nil, err
+	}
+	l := &labRun{lab: lab}
+	defer func() {
+		if err != nil {
+			l.close(log)
+		}
+	}()
+	if l.t, err = buildTopology(ctx, lab, vrfs); err != nil {
+		return nil, fmt.Errorf("topology: %w", err)
+	}
+	if l.k, err = writeKeys(lab.Dir()); err != nil {
+		return nil, err
+	}
+	if err := l.t.startSpeaker(ctx); err != nil {
+		return nil, fmt.Errorf("gobgpd: %w", err)
+	}
+	if vrfs > 0 {
+		if _, err := peers.StartPeregrined(l.t.pe2, bin, pe2Config(filepath.Join(lab.Dir(), "pe2.sock"), vrfs, l.k)); err != nil {
+			return nil, err
+		}
+	}
+	l.sock = filepath.Join(lab.Dir(), "pe1.sock")
+	l.api = newAPIClient(l.sock)
+	// StartPeregrined runs `peregrined -check` first and returns once
+	// the daemon is spawned: the clock starts then.
+	if l.pe1, err = peers.StartPeregrined(l.t.pe1, bin, pe1Config(l.sock, vrfs, l.k)); err != nil {
+		return nil, err
+	}
+	l.start = time.Now()
+	return l, nil
+}
+
+func (l *labRun) close(log *slog.Logger) {
+	if err := l.lab.Close(); err != nil {
+		log.Warn("closing lab", "err", err)
+	}
+}
+
+// fail wraps a failure of pe1's with its state and the end of its log.
+func (l *labRun) fail(what string, err error) error {
+	if exited, xerr := l.pe1.Exited(); exited {
+		err = fmt.Errorf("peregrined exited (%v): %w", xerr, err)
+	}
+	return fmt.Errorf("%s: %w\n--- pe1 log ---\n%s", what, err, l.pe1.LogTail(20))
 }
 
 // runOne builds a fresh lab for vrfs VRFs, measures, and tears it down.
 func runOne(ctx context.Context, log *slog.Logger, bin string, vrfs int, timeout time.Duration) (r result, err error) {
 	r.VRFs = vrfs
-	lab, err := netns.New(log)
+	l, err := startLab(ctx, log, bin, vrfs)
 	if err != nil {
 		return r, err
 	}
-	defer func() {
-		if cerr := lab.Close(); cerr != nil {
-			log.Warn("closing lab", "err", cerr)
-		}
-	}()
-	t, err := buildTopology(ctx, lab, vrfs)
-	if err != nil {
-		return r, fmt.Errorf("topology: %w", err)
-	}
-	k, err := writeKeys(lab.Dir())
-	if err != nil {
-		return r, err
-	}
-	if err := t.startSpeaker(ctx); err != nil {
-		return r, fmt.Errorf("gobgpd: %w", err)
-	}
-	if vrfs > 0 {
-		if _, err := peers.StartPeregrined(t.pe2, bin, pe2Config(filepath.Join(lab.Dir(), "pe2.sock"), vrfs, k)); err != nil {
-			return r, err
-		}
-	}
-	sock := filepath.Join(lab.Dir(), "pe1.sock")
-	api := newAPIClient(sock)
-
-	// StartPeregrined runs `peregrined -check` first and returns once
-	// the daemon is spawned: the clock starts then.
-	p, err := peers.StartPeregrined(t.pe1, bin, pe1Config(sock, vrfs, k))
-	if err != nil {
-		return r, err
-	}
-	start := time.Now()
-	fail := func(what string, err error) error {
-		if exited, xerr := p.Exited(); exited {
-			err = fmt.Errorf("peregrined exited (%v): %w", xerr, err)
-		}
-		return fmt.Errorf("%s: %w\n--- pe1 log ---\n%s", what, err, p.LogTail(20))
-	}
+	defer l.close(log)
+	t, k, sock, api, p, start, fail := l.t, l.k, l.sock, l.api, l.pe1, l.start, l.fail
 	if err := waitFor(ctx, timeout, func(ctx context.Context) (bool, error) {
 		return installed(ctx, api, t.pe1, vrfs)
 	}); err != nil {
@@ -95,7 +128,7 @@ func runOne(ctx context.Context, log *slog.Logger, bin string, vrfs int, timeout
 	}
 
 	// Reload: one VRF more, its veth and gobgpd's route already there.
-	conf := filepath.Join(lab.Dir(), "pe1-peregrined", "peregrined.yml")
+	conf := filepath.Join(l.lab.Dir(), "pe1-peregrined", "peregrined.yml")
 	if err := os.WriteFile(conf, []byte(pe1Config(sock, vrfs+1, k)), 0o600); err != nil {
 		return r, err
 	}
@@ -117,6 +150,17 @@ func runOne(ctx context.Context, log *slog.Logger, bin string, vrfs int, timeout
 	r.Reload = time.Since(start)
 	cpu1, _ := cpuTime(p.Pid())
 	r.ReloadCPU = cpu1 - cpu0
+
+	// Stop: the lab's own stop kills after 5 s, so time it here.
+	start = time.Now()
+	if err := syscall.Kill(p.Pid(), syscall.SIGTERM); err != nil {
+		return r, err
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(stopTimeout):
+	}
+	r.Stop = time.Since(start)
 	return r, nil
 }
 

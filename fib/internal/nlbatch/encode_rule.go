@@ -9,13 +9,14 @@ import (
 // seq and without NLM_F_ACK, and returns the longer buffer. It writes, in
 // place, the shapes the userspace backend makes: a family, priority,
 // protocol, input interface, destination prefix, and either a table to
-// look up or a blackhole (r.Type FR_ACT_BLACKHOLE). Fields it does not
-// encode match any value when deleting.
+// look up, a blackhole (r.Type FR_ACT_BLACKHOLE) or a priority to go to
+// (r.Type FR_ACT_GOTO, r.Goto). Fields it does not encode match any
+// value when deleting.
 //
 //	nlmsghdr (16) | fib_rule_hdr (12) | [FRA_DST] | [FRA_TABLE] | [FRA_PRIORITY]
-//	  | [FRA_IIFNAME] | [FRA_PROTOCOL]
+//	  | [FRA_IIFNAME] | [FRA_PROTOCOL] | [FRA_GOTO]
 //
-//	ip rule add|del [iif IF] [to PREFIX] lookup TABLE|blackhole pref P protocol PROTO
+//	ip rule add|del [iif IF] [to PREFIX] lookup TABLE|blackhole|goto G pref P protocol PROTO
 func AppendRuleMsg(buf []byte, r *netlink.Rule, op Op, seq uint32) []byte {
 	start := len(buf)
 	buf = appendHeader(buf, op, seq, sizeofFibRuleHdr)
@@ -57,6 +58,9 @@ func AppendRuleMsg(buf []byte, r *netlink.Rule, op Op, seq uint32) []byte {
 	if r.Protocol > 0 {
 		at := len(buf)
 		buf = pad(append(appendAttrHeader(buf, unix.FRA_PROTOCOL, 1), byte(r.Protocol)), at)
+	}
+	if r.Goto > 0 {
+		buf = appendUint32Attr(buf, unix.FRA_GOTO, uint32(r.Goto))
 	}
 	return finish(buf, start)
 }

@@ -49,6 +49,9 @@ func oracleRuleMsg(r *netlink.Rule, op Op, seq uint32) []byte {
 	if r.Protocol > 0 {
 		attrs = append(attrs, nl.NewRtAttr(unix.FRA_PROTOCOL, []byte{byte(r.Protocol)}))
 	}
+	if r.Goto > 0 {
+		attrs = append(attrs, nl.NewRtAttr(unix.FRA_GOTO, nl.Uint32Attr(uint32(r.Goto))))
+	}
 	req.AddData(raw(hdr))
 	for _, a := range attrs {
 		req.AddData(a)
@@ -80,7 +83,10 @@ func ruleCases() map[string]*netlink.Rule {
 	rule := testRule
 	dumped := rule(unix.AF_INET, 1000, "ce1", "", 2000, 0)
 	dumped.Protocol = 0
+	hostSkip := rule(unix.AF_INET6, 998, "lo", "", 0, unix.FR_ACT_GOTO)
+	hostSkip.Goto = 1001
 	return map[string]*netlink.Rule{
+		"host skips the VRF rules":     hostSkip,
 		"CE into VRF":                  rule(unix.AF_INET, 1000, "ce1", "", 2000, 0),
 		"TUN into VRF v6":              rule(unix.AF_INET6, 1000, "pg-red", "", 2000, 0),
 		"quarantine":                   rule(unix.AF_INET6, 1000, "ce-gone", "", 0, unix.FR_ACT_BLACKHOLE),
