@@ -223,16 +223,10 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	if err := fib.CheckDeviceNames(s.VRFNames(), fib.VRFDevice); err != nil {
 		return fmt.Errorf("kernel: %w", err)
 	}
-	var errs []error
-	var espDevs map[netip.Addr]string
-	switch {
-	case b.CarriesTunnels():
-		var err error
-		espDevs, err = b.esp.Apply(ctx, s.LocalAddress, s.Tunnels, remotePEs(s))
-		errs = append(errs, err)
-	case len(s.Tunnels) > 0:
+	if !b.CarriesTunnels() && len(s.Tunnels) > 0 {
 		return errors.New("kernel: the configuration protects traffic to remote PEs and this backend has no ESP gateway")
 	}
+	var errs []error
 	devs := map[string]int{} // VRF -> VRF device index
 	enslaved := map[string]bool{}
 	for name, v := range s.VRFs {
@@ -249,6 +243,19 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 			}
 		}
 	}
+	// The gateway after the VRF devices: it enslaves each VRF's
+	// attachment TUN to its device. Those TUNs are the gateway's, not
+	// CE interfaces to quarantine.
+	var espDevs map[netip.Addr]string
+	var attDevs map[string]string
+	if b.CarriesTunnels() {
+		var err error
+		espDevs, attDevs, err = b.esp.Apply(ctx, s, remotePEs(s))
+		errs = append(errs, err)
+		for _, dev := range attDevs {
+			enslaved[dev] = true
+		}
+	}
 	first := !b.applied
 	b.applied = true
 	if first {
@@ -263,7 +270,7 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		mplsIn = fib.ESPGatewayInbound
 	}
 	errs = append(errs, b.sysctls(s, enslaved, mplsIn))
-	want := translate(s, routeDevices{VRFs: devs, ESP: b.esp != nil, ESPTUNs: espDevs}, b.h)
+	want := translate(s, routeDevices{VRFs: devs, ESP: b.esp != nil, ESPTUNs: espDevs, AttachmentTUNs: attDevs}, b.h)
 	errs = append(errs, want.errs...)
 	errs = append(errs, b.applyRoutes(want))
 	if err := errors.Join(errs...); err != nil {

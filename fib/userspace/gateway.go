@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/peregrine-net/peregrine/fib"
@@ -40,6 +42,9 @@ type Gateway struct {
 	in    *mplsTUN
 	peers map[netip.Addr]*gwPeer // guarded by b.mu
 	seq   int                    // names pgesp-0, pgesp-1, ...; guarded by b.mu
+	// attVRFs are the VRFs of the dataplane's State (attachmentState);
+	// their TUNs are b.tuns. Guarded by b.mu.
+	attVRFs map[string]attachmentVRF
 }
 
 type gwPeer struct {
@@ -67,19 +72,25 @@ func NewGateway(log *slog.Logger, opts Options) (*Gateway, error) {
 	v := &vrf{name: GatewayInbound}
 	v.routes.Store(new(routeTable))
 	b.dp.labeled = v
-	return &Gateway{b: b, peers: map[netip.Addr]*gwPeer{}}, nil
+	return &Gateway{b: b, peers: map[netip.Addr]*gwPeer{}, attVRFs: map[string]attachmentVRF{}}, nil
 }
 
-// Apply brings the Gateway to tunnels, with a TUN for each PE of remotes
-// (those VRF routes lead to) and the sockets on local. It returns the TUN
-// name of each remote PE that has one, so the caller routes into them.
-func (g *Gateway) Apply(ctx context.Context, local netip.Addr, tunnels map[netip.Addr]*fib.Tunnel, remotes []netip.Addr) (map[netip.Addr]string, error) {
+// Apply brings the Gateway to s's tunnels and attachments, with a TUN for
+// each PE of remotes (those VRF routes lead to), one for each VRF an
+// attachment enters (gateway_attach.go; s's VRF devices must exist) and
+// the sockets on s.LocalAddress. It returns the TUN name of each remote PE
+// and of each such VRF that has one, so the caller routes into them.
+func (g *Gateway) Apply(ctx context.Context, s *fib.State, remotes []netip.Addr) (map[netip.Addr]string, map[string]string, error) {
 	b := g.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.done {
-		return nil, errors.New("gateway: Apply after Close")
+		return nil, nil, errors.New("gateway: Apply after Close")
 	}
+	if err := fib.CheckDeviceNames(s.VRFNames(), fib.AttachmentTUN); err != nil {
+		return nil, nil, fmt.Errorf("gateway: %w", err)
+	}
+	local := s.LocalAddress
 	var errs []error
 	if g.in == nil {
 		t, err := openMPLSTUN(b.sys.h, GatewayInbound, g.devMTU())
@@ -97,11 +108,16 @@ func (g *Gateway) Apply(ctx context.Context, local netip.Addr, tunnels map[netip
 		want[r.Unmap()] = true
 	}
 	b.dp.pinned = want
-	if _, _, err := b.dp.update(&fib.State{Tunnels: tunnels, LocalAddress: local}, nil); err != nil {
+	gs := attachmentState(s, g.attVRFs)
+	fresh, terrs := g.openAttachmentTUNs(gs)
+	errs = append(errs, terrs...)
+	if _, _, err := b.dp.update(gs, fresh); err != nil {
 		errs = append(errs, err)
 	}
+	g.startAttachmentReaders(fresh)
+	errs = append(errs, g.closeAttachmentTUNs(gs))
 	if err := ctx.Err(); err != nil {
-		return nil, errors.Join(append(errs, err)...)
+		return nil, nil, errors.Join(append(errs, err)...)
 	}
 	names := map[netip.Addr]string{}
 	for _, r := range remotes {
@@ -131,9 +147,9 @@ func (g *Gateway) Apply(ctx context.Context, local netip.Addr, tunnels map[netip
 	}
 	errs = append(errs, b.setLocal(local))
 	if err := errors.Join(errs...); err != nil {
-		return names, fmt.Errorf("gateway: %w", err)
+		return names, g.attachmentTUNs(), fmt.Errorf("gateway: %w", err)
 	}
-	return names, nil
+	return names, g.attachmentTUNs(), nil
 }
 
 // devMTU is the TUNs' MTU: an IP packet of Options.MTU under two labels.
@@ -211,6 +227,11 @@ func (g *Gateway) Stats() fib.Stats {
 	for _, gp := range g.peers {
 		s.Devices[gp.dev.name] = gp.v.stats()
 	}
+	for name, t := range b.tuns {
+		if v := b.dp.vrfs[name]; v != nil {
+			s.Devices[t.name] = v.stats()
+		}
+	}
 	return s
 }
 
@@ -235,6 +256,8 @@ func (g *Gateway) Close() error {
 	if g.in != nil {
 		errs = append(errs, g.in.Close())
 	}
+	errs = append(errs, closeTUNs(slices.Collect(maps.Values(b.tuns))))
+	clear(b.tuns)
 	b.mu.Unlock()
 	b.wg.Wait()
 	b.sys.h.Close()
