@@ -171,7 +171,7 @@ func translateCases() []translateCase {
 			errs: []string{"vrf red route 10.2.0.0/24: no ESP gateway device for remote PE 192.168.2.2"},
 		},
 		{
-			name: "IPsec attachments: site prefixes into their VRF's attachment TUN",
+			name:  "IPsec attachments: site prefixes into their VRF's attachment TUN",
 			state: attachmentState(),
 			devs: routeDevices{VRFs: coreDevs.VRFs, ESP: true, ESPTUNs: espDevs.ESPTUNs,
 				AttachmentTUNs: map[string]string{"red": "pga-red", "blue": "pga-blue"}},
@@ -186,7 +186,7 @@ func translateCases() []translateCase {
 			}),
 		},
 		{
-			name: "IPsec attachments without a Gateway TUN (none, or it failed): blackholes, never clear",
+			name:  "IPsec attachments without a Gateway TUN (none, or it failed): blackholes, never clear",
 			state: attachmentState(),
 			devs: routeDevices{VRFs: coreDevs.VRFs, ESP: true, ESPTUNs: espDevs.ESPTUNs,
 				AttachmentTUNs: map[string]string{"blue": "pga-blue"}},
