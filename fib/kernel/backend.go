@@ -47,6 +47,24 @@
 // counts: protected traffic is never sent in clear. Without Options.ESP a
 // State with tunnels is refused, for the same reason.
 //
+// # IPsec attachments
+//
+// A site's tunnel-mode SAs into a VRF (fib.Attachment) end in the same
+// Gateway: for each VRF an attachment enters it makes a TUN
+// (fib.AttachmentTUN) and enslaves it to the VRF's device before it
+// writes anything into it, which is why Apply makes the VRF devices
+// before it calls the Gateway. The backend routes the site:
+//
+//	ip route replace SITE-PREFIX dev pga-VRF table TABLE proto 204
+//
+// The Gateway seals what the kernel routes there for the site's gateway
+// and writes what it opened, within the SA's traffic selectors, into
+// pga-VRF, where the kernel routes it by the VRF's table. pga-VRF has
+// MPLS input off like every interface but pgesp-in, and the quarantine
+// leaves it alone (it is the Gateway's, not a CE interface). Without the
+// TUN (no Gateway, or it could not make one) the site prefix is a
+// blackhole: never out of the core in clear.
+//
 // # Unprotected peers and core interfaces
 //
 // A remote PE inside State.UnprotectedPeers (ipsec.unprotected-peers)
