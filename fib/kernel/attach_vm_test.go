@@ -1,0 +1,405 @@
+package kernel
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/peregrine-net/peregrine/ipsec/esp"
+	"github.com/peregrine-net/peregrine/ipsec/ike"
+)
+
+// attachPEConfig is one kernel-backend PE with red and blue, both
+// 10.1.0.0/24 on ce1 and ce2, and a CE gateway's IPsec attachment into
+// red: %[1]s the control socket, %[2]s the PSK file.
+const attachPEConfig = `router: {id: 192.168.9.1, asn: 65000}
+dataplane: {backend: kernel}
+control: {socket: %[1]s}
+bgp:
+  api: ''
+  neighbors: [{address: 192.168.0.2, asn: 65000, local-address: 192.168.9.1, families: [vpnv4], connect-retry: 1s}]
+vrfs:
+  - name: red
+    rd: '65000:1'
+    import-targets: ['65000:1']
+    export-targets: ['65000:1']
+    interfaces: [ce1]
+    ipsec-attachments:
+      - name: gw-red
+        site-prefixes: [10.9.0.0/24]
+        ike:
+          remote-address: 192.168.9.2
+          remote-id: gw-red.example
+          psk-file: %[2]s
+          esp-proposals: [aes128gcm16]
+  - {name: blue, rd: '65000:2', import-targets: ['65000:2'], export-targets: ['65000:2'], interfaces: [ce2]}
+ipsec:
+  local-address: 192.168.9.1
+`
+
+const attachPSK = "kernel-backend-attachment-psk"
+
+// TestPeregrinedAttachmentKernel: a kernel-backend PE carries an IPsec
+// attachment of kind gateway into red. The CE gateway is an independent
+// IPsec implementation, the VM kernel's XFRM in tunnel mode, keyed by an
+// IKEv2 initiator this test runs in the gateway's namespace (ipsec/ike):
+//
+//	site 10.9.0.2 ── gw (XFRM) 192.168.9.2 ══ gwr 192.168.9.1 pe1 ─ce1─ red1  10.1.0.2
+//	                 10.9.0.1                                      ─ce2─ blue1 10.1.0.2
+//
+// The site pings red's CE; blue's CE, at the same address, sees nothing;
+// the PE-gateway link carries only IKE and ESP; a packet sealed under the
+// gateway's SA from outside the selectors (10.8.0.5) is dropped and
+// counted ts-violation, reaching no CE; the kernel has pga-red enslaved
+// to vrf-red with MPLS input off and routes the site through it.
+func TestPeregrinedAttachmentKernel(t *testing.T) {
+	requirePeregrined(t)
+	pe1, red1, blue1, gw, site := newNS(t), newNS(t), newNS(t), newNS(t), newNS(t)
+	link(t, pe1, "ce1", "10.1.0.1/24", red1, "eth0", "10.1.0.2/24")
+	link(t, pe1, "ce2", "10.1.0.1/24", blue1, "eth0", "10.1.0.2/24")
+	link(t, pe1, "gwr", "192.168.9.1/30", gw, "eth0", "192.168.9.2/30")
+	link(t, gw, "eth1", "10.9.0.1/24", site, "eth0", "10.9.0.2/24")
+	defaultVia(t, red1, "10.1.0.1")
+	defaultVia(t, blue1, "10.1.0.1")
+	defaultVia(t, site, "10.9.0.1")
+	defaultVia(t, gw, "192.168.9.1")
+	if err := onThreadIn(gw, func() error {
+		return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0o644)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	psk, sock := filepath.Join(dir, "gw-red.psk"), filepath.Join(dir, "pe1.sock")
+	if err := os.WriteFile(psk, []byte(attachPSK+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startPeregrined(t, pe1, "pe1", fmt.Sprintf(attachPEConfig, sock, psk))
+
+	child := startSiteGateway(t, gw)
+	if child.UDPEncap {
+		t.Fatal("the child SA is ESP-in-UDP without a NAT: the XFRM states here are raw ESP")
+	}
+
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		if err = ping(site, "10.1.0.2", 71); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("site -> red's CE through the attachment: %v\nvrf red:\n%s", err, vrfKernelRoutes(t, pe1, "red"))
+	}
+
+	// The kernel's side: the route, the TUN in the VRF, no MPLS input.
+	if routes := vrfKernelRoutes(t, pe1, "red"); !strings.Contains(routes, "10.9.0.0/24 dev pga-red") {
+		t.Errorf("vrf red has no route to the site through pga-red:\n%s", routes)
+	}
+	if l := ipShow(t, pe1, "link", "show", "pga-red"); !strings.Contains(l, "master vrf-red") {
+		t.Errorf("pga-red is not in vrf-red: %s", l)
+	}
+	var input []byte
+	_ = onThreadIn(pe1, func() error {
+		input, err = os.ReadFile("/proc/sys/net/mpls/conf/pga-red/input")
+		return err
+	})
+	if strings.TrimSpace(string(input)) != "0" {
+		t.Errorf("pga-red MPLS input %q (%v), want 0: a site must never inject labels", input, err)
+	}
+
+	// Red's CE answers; blue's, at the same address, sees nothing; the
+	// link carries IKE and ESP alone, each way.
+	var toBlue, toRed []frame
+	toGW := captureCore(t, gw, "eth0", func() {
+		toBlue = captureCore(t, blue1, "eth0", func() {
+			toRed = captureCore(t, red1, "eth0", func() {
+				if err := ping(site, "10.1.0.2", 72); err != nil {
+					t.Errorf("site -> red's CE: %v", err)
+				}
+			})
+		})
+	})
+	fromGW := captureCore(t, pe1, "gwr", func() {
+		if err := ping(site, "10.1.0.2", 73); err != nil {
+			t.Errorf("site -> red's CE: %v", err)
+		}
+	})
+	if n := echoesFrom(toRed, "10.9.0.2"); n == 0 {
+		t.Error("red's CE got no echo request from the site")
+	}
+	if n := echoesFrom(toBlue, "10.9.0.2"); n != 0 {
+		t.Errorf("blue's CE got %d echo requests from red's site", n)
+	}
+	for what, frames := range map[string][]frame{"pe1 -> gw": toGW, "gw -> pe1": fromGW} {
+		if esps := onlyIKEAndESP(t, what, frames); esps == 0 {
+			t.Errorf("%s: no ESP during a ping", what)
+		}
+	}
+
+	// Outside the selectors: sealed under the gateway's own outbound SA,
+	// past the sequence numbers its kernel used, and dropped.
+	sa, err := esp.NewSA(child.OutConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := echoRequest("10.8.0.5", "10.1.0.2", 74)
+	buf := make([]byte, 64+len(inner)+64)
+	for range 1000 { // the kernel's SA has sent a few dozen at most
+		copy(buf[64:], inner)
+		if _, err := sa.Seal(buf, 64, len(inner), esp.NextHeaderIPv4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copy(buf[64:], inner)
+	pkt, err := sa.Seal(buf, 64, len(inner), esp.NextHeaderIPv4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaked := captureCore(t, red1, "eth0", func() { sendRawESP(t, gw, "192.168.9.1", pkt) })
+	if n := echoesFrom(leaked, "10.8.0.5"); n != 0 {
+		t.Errorf("a packet from outside the selectors reached red's CE (%d)", n)
+	}
+	eventually(t, 5*time.Second, "ts-violation counted", func() string {
+		var as []struct {
+			Name  string            `json:"name"`
+			State string            `json:"state"`
+			Drops map[string]uint64 `json:"drops"`
+		}
+		body := apiGet(t, sock, "/v1/ipsec/attachments")
+		if err := json.Unmarshal(body, &as); err != nil {
+			return err.Error()
+		}
+		for _, a := range as {
+			if a.Name == "gw-red" && a.Drops["ts-violation"] == 1 {
+				return ""
+			}
+		}
+		return "attachments: " + string(body)
+	})
+
+	// Show output: the attachment TUN with its counters.
+	var ifs []struct {
+		Name, Kind string
+		Counters   *struct {
+			OutPackets uint64 `json:"out-packets"`
+			InPackets  uint64 `json:"in-packets"`
+		}
+	}
+	body := apiGet(t, sock, "/v1/interfaces")
+	if err := json.Unmarshal(body, &ifs); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, i := range ifs {
+		if i.Name == "pga-red" {
+			found = i.Counters != nil && i.Counters.InPackets > 0 && i.Counters.OutPackets > 0
+		}
+	}
+	if !found {
+		t.Errorf("show interfaces has no pga-red with packets both ways: %s", body)
+	}
+	if strings.Contains(body2str(body, apiGet(t, sock, "/v1/ipsec/attachments")), attachPSK) {
+		t.Error("the PSK appears in show output")
+	}
+}
+
+func body2str(bs ...[]byte) string {
+	var b strings.Builder
+	for _, x := range bs {
+		b.Write(x)
+	}
+	return b.String()
+}
+
+// startSiteGateway runs an IKEv2 initiator (ipsec/ike) in gw for the
+// site 10.9.0.0/24 toward pe1 (192.168.9.1), installs each child SA it
+// negotiates into gw's XFRM in tunnel mode, with the policies that send
+// the site's traffic through it, and returns the first child SA.
+func startSiteGateway(t *testing.T, gw netns.NsHandle) ike.ChildSA {
+	t.Helper()
+	var proposal ike.ESPProposal
+	if err := proposal.UnmarshalText([]byte("aes128gcm16")); err != nil {
+		t.Fatal(err)
+	}
+	e, err := ike.NewEngine(ike.Config{Peers: []ike.PeerConfig{{
+		Name: "pe1", LocalAddr: netip.MustParseAddr("192.168.9.2"), RemoteAddr: netip.MustParseAddr("192.168.9.1"),
+		LocalID: ike.FQDNIdentity("gw-red.example"), PSK: ike.NewPSK([]byte(attachPSK)),
+		ESP: []ike.ESPProposal{proposal}, Mode: ike.Tunnel, Initiate: true,
+		LocalTS:  []ike.TrafficSelector{ike.TSFromPrefix(pfx("10.9.0.0/24"))},
+		RemoteTS: []ike.TrafficSelector{ike.TSFromPrefix(pfx("0.0.0.0/0"))},
+	}}, Retransmit: 500 * time.Millisecond, Tries: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c500, c4500 *net.UDPConn
+	if err := onThreadIn(gw, func() error {
+		var err error
+		if c500, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP("192.168.9.2"), Port: 500}); err != nil {
+			return err
+		}
+		c4500, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP("192.168.9.2"), Port: 4500})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := ike.NewRunnerConns(e, c500, c4500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := netlink.NewHandleAt(gw, unix.NETLINK_ROUTE, unix.NETLINK_XFRM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	children := make(chan ike.ChildSA, 4)
+	installed := make(chan error, 4)
+	r.OnChildSA(func(c ike.ChildSA) {
+		installed <- installXFRMChild(h, c)
+		children <- c
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = r.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case err := <-installed:
+		if err != nil {
+			t.Fatalf("installing the child SA into the gateway's XFRM: %v", err)
+		}
+		return <-children
+	case <-time.After(60 * time.Second):
+		t.Fatal("no child SA with pe1 within 60 s")
+	}
+	return ike.ChildSA{}
+}
+
+// installXFRMChild is
+//
+//	ip xfrm state add src GW dst PE proto esp spi OUT mode tunnel aead 'rfc4106(gcm(aes))' KEY 128
+//	ip xfrm state add src PE dst GW proto esp spi IN  mode tunnel aead ...
+//	ip xfrm policy add src 10.9.0.0/24 dst 0.0.0.0/0 dir out tmpl src GW dst PE proto esp mode tunnel
+//	ip xfrm policy add src 0.0.0.0/0 dst 10.9.0.0/24 dir in|fwd tmpl src PE dst GW proto esp mode tunnel
+func installXFRMChild(h *netlink.Handle, c ike.ChildSA) error {
+	if c.Cipher != esp.AES128GCM16 && c.Cipher != esp.AES256GCM16 {
+		return fmt.Errorf("cipher %v: only AES-GCM is installed here", c.Cipher)
+	}
+	gwA, peA := c.Local.Addr().AsSlice(), c.Remote.Addr().AsSlice()
+	site := &net.IPNet{IP: net.ParseIP("10.9.0.0").To4(), Mask: net.CIDRMask(24, 32)}
+	anyNet := &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}
+	for _, x := range []struct {
+		src, dst []byte
+		spi      uint32
+		key      []byte
+	}{{gwA, peA, c.OutSPI, c.OutKey.Bytes()}, {peA, gwA, c.InSPI, c.InKey.Bytes()}} {
+		st := &netlink.XfrmState{Src: x.src, Dst: x.dst, Proto: netlink.XFRM_PROTO_ESP, Mode: netlink.XFRM_MODE_TUNNEL,
+			Spi: int(x.spi), ReplayWindow: 32, Aead: &netlink.XfrmStateAlgo{Name: "rfc4106(gcm(aes))", Key: x.key, ICVLen: 128}}
+		if err := h.XfrmStateAdd(st); err != nil {
+			return fmt.Errorf("state 0x%x: %w", x.spi, err)
+		}
+	}
+	for _, p := range []struct {
+		src, dst *net.IPNet
+		dir      netlink.Dir
+		from, to []byte
+	}{
+		{site, anyNet, netlink.XFRM_DIR_OUT, gwA, peA},
+		{anyNet, site, netlink.XFRM_DIR_IN, peA, gwA},
+		{anyNet, site, netlink.XFRM_DIR_FWD, peA, gwA},
+	} {
+		pol := &netlink.XfrmPolicy{Src: p.src, Dst: p.dst, Dir: p.dir,
+			Tmpls: []netlink.XfrmPolicyTmpl{{Src: p.from, Dst: p.to, Proto: netlink.XFRM_PROTO_ESP, Mode: netlink.XFRM_MODE_TUNNEL}}}
+		if err := h.XfrmPolicyUpdate(pol); err != nil {
+			return fmt.Errorf("policy %v: %w", p.dir, err)
+		}
+	}
+	return nil
+}
+
+// onlyIKEAndESP fails the test for every IPv4 frame that is neither ESP
+// nor IKE (UDP 500 or 4500) and returns how many were ESP: between the
+// PE and a site's gateway nothing of the VRF travels in clear.
+func onlyIKEAndESP(t *testing.T, what string, frames []frame) int {
+	t.Helper()
+	esps := 0
+	for _, f := range frames {
+		if f.proto != unix.ETH_P_IP || len(f.data) < 20 {
+			continue
+		}
+		switch proto := f.data[9]; {
+		case proto == unix.IPPROTO_ESP:
+			esps++
+		case proto == unix.IPPROTO_UDP && len(f.data) >= 28 &&
+			(binary.BigEndian.Uint16(f.data[22:]) == 500 || binary.BigEndian.Uint16(f.data[22:]) == 4500):
+		default:
+			t.Errorf("%s: an IPv4 packet in clear, protocol %d, %v -> %v", what, proto,
+				netip.AddrFrom4([4]byte(f.data[12:16])), netip.AddrFrom4([4]byte(f.data[16:20])))
+		}
+	}
+	return esps
+}
+
+// echoesFrom counts the ICMP echo requests from src among frames.
+func echoesFrom(frames []frame, src string) int {
+	n := 0
+	for _, f := range frames {
+		if f.proto == unix.ETH_P_IP && len(f.data) >= 28 && f.data[9] == unix.IPPROTO_ICMP &&
+			netip.AddrFrom4([4]byte(f.data[12:16])) == netip.MustParseAddr(src) && f.data[int(f.data[0]&0x0f)*4] == 8 {
+			n++
+		}
+	}
+	return n
+}
+
+// echoRequest is an IPv4 ICMP echo request from src to dst.
+func echoRequest(src, dst string, id uint16) []byte {
+	p := make([]byte, 20+16)
+	p[0], p[8], p[9] = 0x45, 64, unix.IPPROTO_ICMP
+	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
+	copy(p[12:], s[:])
+	copy(p[16:], d[:])
+	binary.BigEndian.PutUint16(p[10:], inetChecksum(p[:20]))
+	icmp := p[20:]
+	icmp[0] = 8
+	binary.BigEndian.PutUint16(icmp[4:], id)
+	binary.BigEndian.PutUint16(icmp[2:], inetChecksum(icmp))
+	return p
+}
+
+func inetChecksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return ^uint16(sum)
+}
+
+// sendRawESP sends pkt, an ESP packet, from ns to dst as IP protocol 50.
+func sendRawESP(t *testing.T, ns netns.NsHandle, dst string, pkt []byte) {
+	t.Helper()
+	if err := onThreadIn(ns, func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_ESP)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: netip.MustParseAddr(dst).As4()})
+	}); err != nil {
+		t.Fatalf("sending ESP: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+}
