@@ -87,10 +87,7 @@ func TestPeregrinedAttachmentKernel(t *testing.T) {
 	}
 	startPeregrined(t, pe1, "pe1", fmt.Sprintf(attachPEConfig, sock, psk))
 
-	child := startSiteGateway(t, gw)
-	if child.UDPEncap {
-		t.Fatal("the child SA is ESP-in-UDP without a NAT: the XFRM states here are raw ESP")
-	}
+	child, natt := startSiteGateway(t, gw)
 
 	var err error
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
@@ -99,11 +96,11 @@ func TestPeregrinedAttachmentKernel(t *testing.T) {
 		}
 	}
 	if err != nil {
-		t.Fatalf("site -> red's CE through the attachment: %v\nvrf red:\n%s", err, vrfKernelRoutes(t, pe1, "red"))
+		t.Fatalf("site -> red's CE through the attachment: %v\nvrf red:\n%s", err, vrfKernelRoutes(t, pe1, "vrf-red"))
 	}
 
 	// The kernel's side: the route, the TUN in the VRF, no MPLS input.
-	if routes := vrfKernelRoutes(t, pe1, "red"); !strings.Contains(routes, "10.9.0.0/24 dev pga-red") {
+	if routes := vrfKernelRoutes(t, pe1, "vrf-red"); !strings.Contains(routes, "10.9.0.0/24 dev pga-red") {
 		t.Errorf("vrf red has no route to the site through pga-red:\n%s", routes)
 	}
 	if l := ipShow(t, pe1, "link", "show", "pga-red"); !strings.Contains(l, "master vrf-red") {
@@ -119,9 +116,11 @@ func TestPeregrinedAttachmentKernel(t *testing.T) {
 	}
 
 	// Red's CE answers; blue's, at the same address, sees nothing; the
-	// link carries IKE and ESP alone, each way.
+	// link carries IKE and ESP alone, each way. Captured on pe1's side,
+	// both ways: on the gateway's, XFRM hands the opened packets to
+	// the capture too.
 	var toBlue, toRed []frame
-	toGW := captureCore(t, gw, "eth0", func() {
+	onLink := captureFrames(t, pe1, "gwr", true, func() {
 		toBlue = captureCore(t, blue1, "eth0", func() {
 			toRed = captureCore(t, red1, "eth0", func() {
 				if err := ping(site, "10.1.0.2", 72); err != nil {
@@ -130,21 +129,15 @@ func TestPeregrinedAttachmentKernel(t *testing.T) {
 			})
 		})
 	})
-	fromGW := captureCore(t, pe1, "gwr", func() {
-		if err := ping(site, "10.1.0.2", 73); err != nil {
-			t.Errorf("site -> red's CE: %v", err)
-		}
-	})
 	if n := echoesFrom(toRed, "10.9.0.2"); n == 0 {
 		t.Error("red's CE got no echo request from the site")
 	}
 	if n := echoesFrom(toBlue, "10.9.0.2"); n != 0 {
 		t.Errorf("blue's CE got %d echo requests from red's site", n)
 	}
-	for what, frames := range map[string][]frame{"pe1 -> gw": toGW, "gw -> pe1": fromGW} {
-		if esps := onlyIKEAndESP(t, what, frames); esps == 0 {
-			t.Errorf("%s: no ESP during a ping", what)
-		}
+	esps := onlyIKEAndESP(t, "pe1-gw link", onLink)
+	if esps["192.168.9.1"] == 0 || esps["192.168.9.2"] == 0 {
+		t.Errorf("ESP packets on the link during a ping, by source: %v; want both ways", esps)
 	}
 
 	// Outside the selectors: sealed under the gateway's own outbound SA,
@@ -166,7 +159,16 @@ func TestPeregrinedAttachmentKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaked := captureCore(t, red1, "eth0", func() { sendRawESP(t, gw, "192.168.9.1", pkt) })
+	leaked := captureCore(t, red1, "eth0", func() {
+		if child.UDPEncap {
+			if _, err := natt.WriteToUDPAddrPort(pkt, child.Remote); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		} else {
+			sendRawESP(t, gw, "192.168.9.1", pkt)
+		}
+	})
 	if n := echoesFrom(leaked, "10.8.0.5"); n != 0 {
 		t.Errorf("a packet from outside the selectors reached red's CE (%d)", n)
 	}
@@ -225,8 +227,9 @@ func body2str(bs ...[]byte) string {
 // startSiteGateway runs an IKEv2 initiator (ipsec/ike) in gw for the
 // site 10.9.0.0/24 toward pe1 (192.168.9.1), installs each child SA it
 // negotiates into gw's XFRM in tunnel mode, with the policies that send
-// the site's traffic through it, and returns the first child SA.
-func startSiteGateway(t *testing.T, gw netns.NsHandle) ike.ChildSA {
+// the site's traffic through it, and returns the first child SA and the
+// NAT-T socket (UDP 4500, on which the kernel opens ESP-in-UDP).
+func startSiteGateway(t *testing.T, gw netns.NsHandle) (ike.ChildSA, *net.UDPConn) {
 	t.Helper()
 	var proposal ike.ESPProposal
 	if err := proposal.UnmarshalText([]byte("aes128gcm16")); err != nil {
@@ -248,8 +251,22 @@ func startSiteGateway(t *testing.T, gw netns.NsHandle) ike.ChildSA {
 		if c500, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP("192.168.9.2"), Port: 500}); err != nil {
 			return err
 		}
-		c4500, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP("192.168.9.2"), Port: 4500})
-		return err
+		if c4500, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP("192.168.9.2"), Port: 4500}); err != nil {
+			return err
+		}
+		// ip xfrm's ESP-in-UDP: the kernel takes ESP off this socket
+		// (RFC 3948) and leaves IKE, behind its zero marker, to us.
+		raw, err := c4500.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		if err := raw.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_ENCAP, unix.UDP_ENCAP_ESPINUDP)
+		}); err != nil {
+			return err
+		}
+		return serr
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -277,16 +294,16 @@ func startSiteGateway(t *testing.T, gw netns.NsHandle) ike.ChildSA {
 		if err != nil {
 			t.Fatalf("installing the child SA into the gateway's XFRM: %v", err)
 		}
-		return <-children
+		return <-children, c4500
 	case <-time.After(60 * time.Second):
 		t.Fatal("no child SA with pe1 within 60 s")
 	}
-	return ike.ChildSA{}
+	return ike.ChildSA{}, nil
 }
 
 // installXFRMChild is
 //
-//	ip xfrm state add src GW dst PE proto esp spi OUT mode tunnel aead 'rfc4106(gcm(aes))' KEY 128
+//	ip xfrm state add src GW dst PE proto esp spi OUT mode tunnel aead 'rfc4106(gcm(aes))' KEY 128 [encap espinudp 4500 4500 0.0.0.0] [flag esn]
 //	ip xfrm state add src PE dst GW proto esp spi IN  mode tunnel aead ...
 //	ip xfrm policy add src 10.9.0.0/24 dst 0.0.0.0/0 dir out tmpl src GW dst PE proto esp mode tunnel
 //	ip xfrm policy add src 0.0.0.0/0 dst 10.9.0.0/24 dir in|fwd tmpl src PE dst GW proto esp mode tunnel
@@ -303,7 +320,15 @@ func installXFRMChild(h *netlink.Handle, c ike.ChildSA) error {
 		key      []byte
 	}{{gwA, peA, c.OutSPI, c.OutKey.Bytes()}, {peA, gwA, c.InSPI, c.InKey.Bytes()}} {
 		st := &netlink.XfrmState{Src: x.src, Dst: x.dst, Proto: netlink.XFRM_PROTO_ESP, Mode: netlink.XFRM_MODE_TUNNEL,
-			Spi: int(x.spi), ReplayWindow: 32, Aead: &netlink.XfrmStateAlgo{Name: "rfc4106(gcm(aes))", Key: x.key, ICVLen: 128}}
+			Spi: int(x.spi), ReplayWindow: 32, ESN: c.ESN, Aead: &netlink.XfrmStateAlgo{Name: "rfc4106(gcm(aes))", Key: x.key, ICVLen: 128}}
+		if c.UDPEncap {
+			sport, dport := c.Local.Port(), c.Remote.Port()
+			if x.spi == c.InSPI {
+				sport, dport = dport, sport
+			}
+			st.Encap = &netlink.XfrmStateEncap{Type: netlink.XFRM_ENCAP_ESPINUDP, SrcPort: int(sport), DstPort: int(dport),
+				OriginalAddress: net.IPv4zero}
+		}
 		if err := h.XfrmStateAdd(st); err != nil {
 			return fmt.Errorf("state 0x%x: %w", x.spi, err)
 		}
@@ -327,23 +352,28 @@ func installXFRMChild(h *netlink.Handle, c ike.ChildSA) error {
 }
 
 // onlyIKEAndESP fails the test for every IPv4 frame that is neither ESP
-// nor IKE (UDP 500 or 4500) and returns how many were ESP: between the
-// PE and a site's gateway nothing of the VRF travels in clear.
-func onlyIKEAndESP(t *testing.T, what string, frames []frame) int {
+// (raw, or in UDP 4500 with a non-zero SPI) nor IKE (UDP 500 or 4500) and
+// returns how many were ESP, by source: between the PE and a site's
+// gateway nothing of the VRF travels in clear.
+func onlyIKEAndESP(t *testing.T, what string, frames []frame) map[string]int {
 	t.Helper()
-	esps := 0
+	esps := map[string]int{}
 	for _, f := range frames {
 		if f.proto != unix.ETH_P_IP || len(f.data) < 20 {
 			continue
 		}
+		src := netip.AddrFrom4([4]byte(f.data[12:16]))
 		switch proto := f.data[9]; {
 		case proto == unix.IPPROTO_ESP:
-			esps++
-		case proto == unix.IPPROTO_UDP && len(f.data) >= 28 &&
-			(binary.BigEndian.Uint16(f.data[22:]) == 500 || binary.BigEndian.Uint16(f.data[22:]) == 4500):
+			esps[src.String()]++
+		case proto == unix.IPPROTO_UDP && len(f.data) >= 28 && binary.BigEndian.Uint16(f.data[22:]) == 500:
+		case proto == unix.IPPROTO_UDP && len(f.data) >= espAt+8 && binary.BigEndian.Uint16(f.data[22:]) == 4500:
+			if binary.BigEndian.Uint32(f.data[espAt:]) != 0 {
+				esps[src.String()]++
+			}
 		default:
 			t.Errorf("%s: an IPv4 packet in clear, protocol %d, %v -> %v", what, proto,
-				netip.AddrFrom4([4]byte(f.data[12:16])), netip.AddrFrom4([4]byte(f.data[16:20])))
+				src, netip.AddrFrom4([4]byte(f.data[16:20])))
 		}
 	}
 	return esps

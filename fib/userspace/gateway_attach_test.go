@@ -92,6 +92,9 @@ func TestGatewayAttachmentInbound(t *testing.T) {
 	if r, b := st.Attachments["gw-red"], st.Attachments["gw-blue"]; r.InPackets != 1 || r.TSViolation != 1 || r.NotIP != 1 || b.InPackets != 1 || b.TSViolation != 1 {
 		t.Errorf("counters: red %+v blue %+v", r, b)
 	}
+	if c := d.vrfs["red"].stats(); c.InPackets != 1 || c.InBytes != 100 {
+		t.Errorf("red's TUN counters %+v, want the one packet written into it", c)
+	}
 	if n := d.cnt.drops[dropTSViolation].Load(); n != 2 {
 		t.Errorf("ts-violation drops %d, want 2", n)
 	}
