@@ -87,7 +87,7 @@ func TestPeregrinedAttachmentKernel(t *testing.T) {
 	}
 	startPeregrined(t, pe1, "pe1", fmt.Sprintf(attachPEConfig, sock, psk))
 
-	child, natt := startSiteGateway(t, gw)
+	child, natt, ikeRunner := startSiteGateway(t, gw)
 
 	var err error
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
@@ -214,6 +214,35 @@ func TestPeregrinedAttachmentKernel(t *testing.T) {
 	if strings.Contains(body2str(body, apiGet(t, sock, "/v1/ipsec/attachments")), attachPSK) {
 		t.Error("the PSK appears in show output")
 	}
+
+	// The gateway deletes its IKE SA: the attachment goes, and with it
+	// pga-red and the site's route; the gateway's XFRM still seals with
+	// the old SA, which the PE no longer knows, and nothing comes back
+	// in clear.
+	if err := ikeRunner.Do(t.Context(), func(e *ike.Engine) { _ = e.Delete("pe1") }); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "pga-red and its route gone", func() string {
+		routes := vrfKernelRoutes(t, pe1, "vrf-red")
+		links := ipShow(t, pe1, "link", "show")
+		if strings.Contains(routes, "10.9.0.0/24") || strings.Contains(links, "pga-red") {
+			return "vrf red:\n" + routes + "links:\n" + links
+		}
+		return ""
+	})
+	after := captureFrames(t, pe1, "gwr", true, func() {
+		toRed = captureCore(t, red1, "eth0", func() {
+			if err := ping(site, "10.1.0.2", 75); err == nil {
+				t.Error("the site still reaches red's CE after its IKE SA was deleted")
+			}
+		})
+	})
+	if n := echoesFrom(toRed, "10.9.0.2"); n != 0 {
+		t.Errorf("red's CE got %d echo requests after the attachment went", n)
+	}
+	if esps := onlyIKEAndESP(t, "pe1-gw link after the delete", after); esps["192.168.9.1"] != 0 {
+		t.Errorf("pe1 still sends ESP to the site after the attachment went: %v", esps)
+	}
 }
 
 func body2str(bs ...[]byte) string {
@@ -227,9 +256,10 @@ func body2str(bs ...[]byte) string {
 // startSiteGateway runs an IKEv2 initiator (ipsec/ike) in gw for the
 // site 10.9.0.0/24 toward pe1 (192.168.9.1), installs each child SA it
 // negotiates into gw's XFRM in tunnel mode, with the policies that send
-// the site's traffic through it, and returns the first child SA and the
-// NAT-T socket (UDP 4500, on which the kernel opens ESP-in-UDP).
-func startSiteGateway(t *testing.T, gw netns.NsHandle) (ike.ChildSA, *net.UDPConn) {
+// the site's traffic through it, and returns the first child SA, the
+// NAT-T socket (UDP 4500, on which the kernel opens ESP-in-UDP) and the
+// runner.
+func startSiteGateway(t *testing.T, gw netns.NsHandle) (ike.ChildSA, *net.UDPConn, *ike.Runner) {
 	t.Helper()
 	var proposal ike.ESPProposal
 	if err := proposal.UnmarshalText([]byte("aes128gcm16")); err != nil {
@@ -294,11 +324,11 @@ func startSiteGateway(t *testing.T, gw netns.NsHandle) (ike.ChildSA, *net.UDPCon
 		if err != nil {
 			t.Fatalf("installing the child SA into the gateway's XFRM: %v", err)
 		}
-		return <-children, c4500
+		return <-children, c4500, r
 	case <-time.After(60 * time.Second):
 		t.Fatal("no child SA with pe1 within 60 s")
 	}
-	return ike.ChildSA{}, nil
+	return ike.ChildSA{}, nil, nil
 }
 
 // installXFRMChild is
