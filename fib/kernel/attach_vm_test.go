@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +99,14 @@ func TestPeregrinedAttachmentKernel(t *testing.T) {
 	if err != nil {
 		t.Fatalf("site -> red's CE through the attachment: %v\nvrf red:\n%s", err, vrfKernelRoutes(t, pe1, "vrf-red"))
 	}
+
+	// Exported to the VRF's other PEs with red's RD.
+	eventually(t, 10*time.Second, "the site exported as a VPN route", func() string {
+		if got := vpnPrefixes(t, sock); !slices.Contains(got, "65000:1 10.9.0.0/24") {
+			return fmt.Sprintf("VPN routes %v lack 65000:1 10.9.0.0/24", got)
+		}
+		return ""
+	})
 
 	// The kernel's side: the route, the TUN in the VRF, no MPLS input.
 	if routes := vrfKernelRoutes(t, pe1, "vrf-red"); !strings.Contains(routes, "10.9.0.0/24 dev pga-red") {
@@ -227,6 +236,12 @@ func TestPeregrinedAttachmentKernel(t *testing.T) {
 		links := ipShow(t, pe1, "link", "show")
 		if strings.Contains(routes, "10.9.0.0/24") || strings.Contains(links, "pga-red") {
 			return "vrf red:\n" + routes + "links:\n" + links
+		}
+		return ""
+	})
+	eventually(t, 10*time.Second, "the site's VPN route withdrawn", func() string {
+		if got := vpnPrefixes(t, sock); slices.Contains(got, "65000:1 10.9.0.0/24") {
+			return fmt.Sprintf("still exported: %v", got)
 		}
 		return ""
 	})
