@@ -17,7 +17,9 @@ type ESPGateway interface {
 	// a TUN for each VRF an attachment of s enters (fib.AttachmentTUN),
 	// which it enslaves to the VRF's device (made before) before it
 	// writes anything into it. It returns the TUN name of each remote
-	// PE and of each VRF that has one. It opens the inbound TUN
+	// PE and of each VRF that has one; the attachment TUNs even with an
+	// error, or Apply would take them for CE interfaces a VRF no longer
+	// names and move them out. It opens the inbound TUN
 	// (fib.ESPGatewayInbound) on its first call.
 	Apply(ctx context.Context, s *fib.State, remotes []netip.Addr) (pes map[netip.Addr]string, attachments map[string]string, err error)
 	// Close removes the gateway's TUNs, and with them the routes

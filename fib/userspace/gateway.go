@@ -79,7 +79,9 @@ func NewGateway(log *slog.Logger, opts Options) (*Gateway, error) {
 // each PE of remotes (those VRF routes lead to), one for each VRF an
 // attachment enters (gateway_attach.go; s's VRF devices must exist) and
 // the sockets on s.LocalAddress. It returns the TUN name of each remote PE
-// and of each such VRF that has one, so the caller routes into them.
+// and of each such VRF that has one, so the caller routes into them; the
+// attachment TUNs it holds are named even when it fails, since the
+// caller moves any other interface out of its VRF devices.
 func (g *Gateway) Apply(ctx context.Context, s *fib.State, remotes []netip.Addr) (map[netip.Addr]string, map[string]string, error) {
 	b := g.b
 	b.mu.Lock()
@@ -88,7 +90,7 @@ func (g *Gateway) Apply(ctx context.Context, s *fib.State, remotes []netip.Addr)
 		return nil, nil, errors.New("gateway: Apply after Close")
 	}
 	if err := fib.CheckDeviceNames(s.VRFNames(), fib.AttachmentTUN); err != nil {
-		return nil, nil, fmt.Errorf("gateway: %w", err)
+		return nil, g.attachmentTUNs(), fmt.Errorf("gateway: %w", err)
 	}
 	local := s.LocalAddress
 	var errs []error
@@ -117,7 +119,7 @@ func (g *Gateway) Apply(ctx context.Context, s *fib.State, remotes []netip.Addr)
 	g.startAttachmentReaders(fresh)
 	errs = append(errs, g.closeAttachmentTUNs(gs))
 	if err := ctx.Err(); err != nil {
-		return nil, nil, errors.Join(append(errs, err)...)
+		return nil, g.attachmentTUNs(), errors.Join(append(errs, err)...)
 	}
 	names := map[netip.Addr]string{}
 	for _, r := range remotes {
