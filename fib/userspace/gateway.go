@@ -31,12 +31,16 @@ import (
 //	   --> TUN pgesp-in (MPLS input on): the kernel's LFIB pops the label
 //	       into vrf-VRF --> CE
 //
-// The TUNs carry MPLS (mplsTUN); one per remote PE tells the Gateway
+// IPsec attachments take a TUN per VRF of their own, carrying IP
+// (gateway_attach.go).
+//
+// The PE TUNs carry MPLS (mplsTUN); one per remote PE tells the Gateway
 // which tunnel a packet takes. A remote PE with no tunnel or no outbound
 // SA still has its TUN, and what it reads there is dropped and counted:
 // protected traffic is never sent in clear. The sockets, SAs, IKE hook and
 // counters are the userspace Backend's; the Gateway touches no rules or
-// routes, which are the kernel backend's.
+// routes, which are the kernel backend's (it only enslaves its attachment
+// TUNs to their VRF devices, before it writes into them).
 type Gateway struct {
 	b     *Backend
 	in    *mplsTUN
