@@ -100,6 +100,16 @@ func TestPeregrinedAttachmentKernel(t *testing.T) {
 		t.Fatalf("site -> red's CE through the attachment: %v\nvrf red:\n%s", err, vrfKernelRoutes(t, pe1, "vrf-red"))
 	}
 
+	// Path MTU: pga-red's MTU is dataplane.mtu (1400), and the kernel
+	// answers a larger packet that must not be fragmented from inside
+	// the VRF.
+	if typ, _, _, err := probe(red1, "10.9.0.2", 61, 1400); err != nil || typ != 0 {
+		t.Errorf("a 1400-byte DF echo to the site: ICMP type %d, %v; want an echo reply", typ, err)
+	}
+	if typ, code, mtu, err := probe(red1, "10.9.0.2", 62, 1450); err != nil || typ != 3 || code != 4 || mtu != 1400 {
+		t.Errorf("a 1450-byte DF echo to the site: ICMP type %d code %d mtu %d, %v; want fragmentation needed, mtu 1400", typ, code, mtu, err)
+	}
+
 	// Exported to the VRF's other PEs with red's RD.
 	eventually(t, 10*time.Second, "the site exported as a VPN route", func() string {
 		if got := vpnPrefixes(t, sock); !slices.Contains(got, "65000:1 10.9.0.0/24") {

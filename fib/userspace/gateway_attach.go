@@ -80,7 +80,7 @@ func (g *Gateway) openAttachmentTUNs(gs *fib.State) (map[string]tun.Device, []er
 			continue
 		}
 		dev := fib.AttachmentTUN(name)
-		t, err := createTUN(b.sys.h, dev, b.tunMTU(), b.queues)
+		t, err := createTUN(b.sys.h, dev, g.attachmentMTU(), b.queues)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("vrf %s: %w", name, err))
 			continue
@@ -93,6 +93,17 @@ func (g *Gateway) openAttachmentTUNs(gs *fib.State) (map[string]tun.Device, []er
 		b.log.Info("attachment gateway device", "vrf", name, "dev", dev)
 	}
 	return fresh, errs
+}
+
+// attachmentMTU is the attachment TUNs' MTU: Options.MTU, so that the
+// kernel itself answers a larger packet with ICMP, from and in the VRF
+// (as for the PE TUNs, devMTU), rather than the fast path, which has no
+// address in the VRF here; without Options.MTU, the jumbo tunDeviceMTU.
+func (g *Gateway) attachmentMTU() int {
+	if g.b.mtu > 0 {
+		return g.b.mtu
+	}
+	return tunDeviceMTU
 }
 
 // enslave is `ip link set TUN master VRF-DEV`: until it is done the TUN
