@@ -286,27 +286,41 @@ func body2str(bs ...[]byte) string {
 // runner.
 func startSiteGateway(t *testing.T, gw netns.NsHandle) (ike.ChildSA, *net.UDPConn, *ike.Runner) {
 	t.Helper()
+	return startInitiator(t, gw, ike.PeerConfig{
+		Name: "pe1", LocalAddr: netip.MustParseAddr("192.168.9.2"), RemoteAddr: netip.MustParseAddr("192.168.9.1"),
+		LocalID:  ike.FQDNIdentity("gw-red.example"),
+		LocalTS:  []ike.TrafficSelector{ike.TSFromPrefix(pfx("10.9.0.0/24"))},
+		RemoteTS: []ike.TrafficSelector{ike.TSFromPrefix(pfx("0.0.0.0/0"))},
+	}, func(ike.ChildSA) netip.Prefix { return pfx("10.9.0.0/24") }, true)
+}
+
+// startInitiator runs an IKEv2 initiator (ipsec/ike) in ns with peer
+// (tunnel mode, AES-128-GCM and the test's PSK added), installs each
+// child SA it negotiates into ns's XFRM in tunnel mode for the inner
+// prefix site names (forwarded too, with fwd), and returns the first
+// child SA, the NAT-T socket (UDP 4500, on which the kernel opens
+// ESP-in-UDP) and the runner.
+func startInitiator(t *testing.T, ns netns.NsHandle, peer ike.PeerConfig, site func(ike.ChildSA) netip.Prefix, fwd bool) (ike.ChildSA, *net.UDPConn, *ike.Runner) {
+	t.Helper()
 	var proposal ike.ESPProposal
 	if err := proposal.UnmarshalText([]byte("aes128gcm16")); err != nil {
 		t.Fatal(err)
 	}
-	e, err := ike.NewEngine(ike.Config{Peers: []ike.PeerConfig{{
-		Name: "pe1", LocalAddr: netip.MustParseAddr("192.168.9.2"), RemoteAddr: netip.MustParseAddr("192.168.9.1"),
-		LocalID: ike.FQDNIdentity("gw-red.example"), PSK: ike.NewPSK([]byte(attachPSK)),
-		ESP: []ike.ESPProposal{proposal}, Mode: ike.Tunnel, Initiate: true,
-		LocalTS:  []ike.TrafficSelector{ike.TSFromPrefix(pfx("10.9.0.0/24"))},
-		RemoteTS: []ike.TrafficSelector{ike.TSFromPrefix(pfx("0.0.0.0/0"))},
-	}}, Retransmit: 500 * time.Millisecond, Tries: 20})
+	peer.PSK, peer.ESP, peer.Mode, peer.Initiate = ike.NewPSK([]byte(attachPSK)), []ike.ESPProposal{proposal}, ike.Tunnel, true
+	e, err := ike.NewEngine(ike.Config{Peers: []ike.PeerConfig{peer}, Retransmit: 500 * time.Millisecond, Tries: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
+	local := net.UDPAddr{IP: peer.LocalAddr.AsSlice()}
 	var c500, c4500 *net.UDPConn
-	if err := onThreadIn(gw, func() error {
+	if err := onThreadIn(ns, func() error {
 		var err error
-		if c500, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP("192.168.9.2"), Port: 500}); err != nil {
+		local.Port = 500
+		if c500, err = net.ListenUDP("udp4", &local); err != nil {
 			return err
 		}
-		if c4500, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP("192.168.9.2"), Port: 4500}); err != nil {
+		local.Port = 4500
+		if c4500, err = net.ListenUDP("udp4", &local); err != nil {
 			return err
 		}
 		// ip xfrm's ESP-in-UDP: the kernel takes ESP off this socket
@@ -329,7 +343,7 @@ func startSiteGateway(t *testing.T, gw netns.NsHandle) (ike.ChildSA, *net.UDPCon
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := netlink.NewHandleAt(gw, unix.NETLINK_ROUTE, unix.NETLINK_XFRM)
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE, unix.NETLINK_XFRM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +351,7 @@ func startSiteGateway(t *testing.T, gw netns.NsHandle) (ike.ChildSA, *net.UDPCon
 	children := make(chan ike.ChildSA, 4)
 	installed := make(chan error, 4)
 	r.OnChildSA(func(c ike.ChildSA) {
-		installed <- installXFRMChild(h, c)
+		installed <- installXFRMChild(h, c, site(c), fwd)
 		children <- c
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -347,7 +361,7 @@ func startSiteGateway(t *testing.T, gw netns.NsHandle) (ike.ChildSA, *net.UDPCon
 	select {
 	case err := <-installed:
 		if err != nil {
-			t.Fatalf("installing the child SA into the gateway's XFRM: %v", err)
+			t.Fatalf("installing the child SA into XFRM: %v", err)
 		}
 		return <-children, c4500, r
 	case <-time.After(60 * time.Second):
@@ -360,14 +374,14 @@ func startSiteGateway(t *testing.T, gw netns.NsHandle) (ike.ChildSA, *net.UDPCon
 //
 //	ip xfrm state add src GW dst PE proto esp spi OUT mode tunnel aead 'rfc4106(gcm(aes))' KEY 128 [encap espinudp 4500 4500 0.0.0.0] [flag esn]
 //	ip xfrm state add src PE dst GW proto esp spi IN  mode tunnel aead ...
-//	ip xfrm policy add src 10.9.0.0/24 dst 0.0.0.0/0 dir out tmpl src GW dst PE proto esp mode tunnel
-//	ip xfrm policy add src 0.0.0.0/0 dst 10.9.0.0/24 dir in|fwd tmpl src PE dst GW proto esp mode tunnel
-func installXFRMChild(h *netlink.Handle, c ike.ChildSA) error {
+//	ip xfrm policy add src SITE dst 0.0.0.0/0 dir out tmpl src GW dst PE proto esp mode tunnel
+//	ip xfrm policy add src 0.0.0.0/0 dst SITE dir in (and fwd) tmpl src PE dst GW proto esp mode tunnel
+func installXFRMChild(h *netlink.Handle, c ike.ChildSA, sitePrefix netip.Prefix, fwd bool) error {
 	if c.Cipher != esp.AES128GCM16 && c.Cipher != esp.AES256GCM16 {
 		return fmt.Errorf("cipher %v: only AES-GCM is installed here", c.Cipher)
 	}
 	gwA, peA := c.Local.Addr().AsSlice(), c.Remote.Addr().AsSlice()
-	site := &net.IPNet{IP: net.ParseIP("10.9.0.0").To4(), Mask: net.CIDRMask(24, 32)}
+	site := &net.IPNet{IP: sitePrefix.Addr().AsSlice(), Mask: net.CIDRMask(sitePrefix.Bits(), 32)}
 	anyNet := &net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}
 	for _, x := range []struct {
 		src, dst []byte
@@ -388,15 +402,16 @@ func installXFRMChild(h *netlink.Handle, c ike.ChildSA) error {
 			return fmt.Errorf("state 0x%x: %w", x.spi, err)
 		}
 	}
-	for _, p := range []struct {
+	type pol struct {
 		src, dst *net.IPNet
 		dir      netlink.Dir
 		from, to []byte
-	}{
-		{site, anyNet, netlink.XFRM_DIR_OUT, gwA, peA},
-		{anyNet, site, netlink.XFRM_DIR_IN, peA, gwA},
-		{anyNet, site, netlink.XFRM_DIR_FWD, peA, gwA},
-	} {
+	}
+	pols := []pol{{site, anyNet, netlink.XFRM_DIR_OUT, gwA, peA}, {anyNet, site, netlink.XFRM_DIR_IN, peA, gwA}}
+	if fwd {
+		pols = append(pols, pol{anyNet, site, netlink.XFRM_DIR_FWD, peA, gwA})
+	}
+	for _, p := range pols {
 		pol := &netlink.XfrmPolicy{Src: p.src, Dst: p.dst, Dir: p.dir,
 			Tmpls: []netlink.XfrmPolicyTmpl{{Src: p.from, Dst: p.to, Proto: netlink.XFRM_PROTO_ESP, Mode: netlink.XFRM_MODE_TUNNEL}}}
 		if err := h.XfrmPolicyUpdate(pol); err != nil {
@@ -487,4 +502,123 @@ func sendRawESP(t *testing.T, ns netns.NsHandle, dst string, pkt []byte) {
 		t.Fatalf("sending ESP: %v", err)
 	}
 	time.Sleep(200 * time.Millisecond)
+}
+
+// attachPoolConfig is attachPEConfig with a remote-access pool in red
+// instead of a gateway: %[1]s the control socket, %[2]s the PSK file.
+const attachPoolConfig = `router: {id: 192.168.9.1, asn: 65000}
+dataplane: {backend: kernel}
+control: {socket: %[1]s}
+bgp:
+  api: ''
+  neighbors: [{address: 192.168.0.2, asn: 65000, local-address: 192.168.9.1, families: [vpnv4], connect-retry: 1s}]
+vrfs:
+  - name: red
+    rd: '65000:1'
+    import-targets: ['65000:1']
+    export-targets: ['65000:1']
+    interfaces: [ce1]
+    ipsec-attachments:
+      - name: ra-red
+        kind: pool
+        pool: 10.77.0.0/24
+        remote-ids: [host.example]
+        ike: {psk-file: %[2]s, esp-proposals: [aes128gcm16]}
+  - {name: blue, rd: '65000:2', import-targets: ['65000:2'], export-targets: ['65000:2'], interfaces: [ce2]}
+ipsec:
+  local-address: 192.168.9.1
+`
+
+// TestPeregrinedPoolAttachmentKernel: a remote-access host (kind: pool)
+// under the kernel backend. The host, the VM kernel's XFRM keyed by an
+// ipsec/ike initiator that asks for an address, is leased one from red's
+// pool; pe1 routes that address alone through pga-red, and the host,
+// from it, pings red's CE, while blue's CE at the same address sees
+// nothing and the link carries only IKE and ESP.
+//
+//	host 192.168.9.6, leased 10.77.0.x (XFRM) ══ hst 192.168.9.5 pe1 ─ce1─ red1  10.1.0.2
+//	                                                                ─ce2─ blue1 10.1.0.2
+func TestPeregrinedPoolAttachmentKernel(t *testing.T) {
+	requirePeregrined(t)
+	pe1, red1, blue1, host := newNS(t), newNS(t), newNS(t), newNS(t)
+	link(t, pe1, "ce1", "10.1.0.1/24", red1, "eth0", "10.1.0.2/24")
+	link(t, pe1, "ce2", "10.1.0.1/24", blue1, "eth0", "10.1.0.2/24")
+	link(t, pe1, "hst", "192.168.9.5/30", host, "eth0", "192.168.9.6/30")
+	// The PE's address on the link is ipsec.local-address.
+	if err := handle(t, pe1).AddrAdd(mustLink(t, pe1, "hst"), mustAddr(t, "192.168.9.1/32")); err != nil {
+		t.Fatal(err)
+	}
+	defaultVia(t, red1, "10.1.0.1")
+	defaultVia(t, blue1, "10.1.0.1")
+	defaultVia(t, host, "192.168.9.5")
+	dir := t.TempDir()
+	psk, sock := filepath.Join(dir, "ra.psk"), filepath.Join(dir, "pe1.sock")
+	if err := os.WriteFile(psk, []byte(attachPSK+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startPeregrined(t, pe1, "pe1", fmt.Sprintf(attachPoolConfig, sock, psk))
+
+	child, _, _ := startInitiator(t, host, ike.PeerConfig{
+		Name: "pe1", LocalAddr: netip.MustParseAddr("192.168.9.6"), RemoteAddr: netip.MustParseAddr("192.168.9.1"),
+		LocalID: ike.FQDNIdentity("host.example"), RequestAddress: true,
+		LocalTS:  []ike.TrafficSelector{ike.TSFromPrefix(pfx("0.0.0.0/0"))},
+		RemoteTS: []ike.TrafficSelector{ike.TSFromPrefix(pfx("0.0.0.0/0"))},
+	}, func(c ike.ChildSA) netip.Prefix { return netip.PrefixFrom(c.VirtualIP4, 32) }, false)
+	vip := child.VirtualIP4
+	if !pfx("10.77.0.0/24").Contains(vip) {
+		t.Fatalf("leased %v, want an address of 10.77.0.0/24", vip)
+	}
+	if err := handle(t, host).AddrAdd(mustLink(t, host, "lo"), mustAddr(t, vip.String()+"/32")); err != nil {
+		t.Fatal(err)
+	}
+
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		if err = pingFrom(host, vip, "10.1.0.2", 81); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("host %v -> red's CE through the pool: %v\nvrf red:\n%s", vip, err, vrfKernelRoutes(t, pe1, "vrf-red"))
+	}
+	if routes := vrfKernelRoutes(t, pe1, "vrf-red"); !strings.Contains(routes, vip.String()+" dev pga-red") {
+		t.Errorf("vrf red has no route to the leased address through pga-red:\n%s", routes)
+	}
+	var toBlue, toRed []frame
+	onLink := captureFrames(t, pe1, "hst", true, func() {
+		toBlue = captureCore(t, blue1, "eth0", func() {
+			toRed = captureCore(t, red1, "eth0", func() {
+				if err := pingFrom(host, vip, "10.1.0.2", 82); err != nil {
+					t.Errorf("host -> red's CE: %v", err)
+				}
+			})
+		})
+	})
+	if echoesFrom(toRed, vip.String()) == 0 {
+		t.Error("red's CE got no echo request from the host")
+	}
+	if n := echoesFrom(toBlue, vip.String()); n != 0 {
+		t.Errorf("blue's CE got %d echo requests from red's host", n)
+	}
+	if esps := onlyIKEAndESP(t, "pe1-host link", onLink); esps["192.168.9.1"] == 0 || esps["192.168.9.6"] == 0 {
+		t.Errorf("ESP packets on the link during a ping, by source: %v; want both ways", esps)
+	}
+}
+
+func mustLink(t *testing.T, ns netns.NsHandle, name string) netlink.Link {
+	t.Helper()
+	l, err := handle(t, ns).LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func mustAddr(t *testing.T, s string) *netlink.Addr {
+	t.Helper()
+	a, err := netlink.ParseAddr(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
