@@ -76,7 +76,12 @@ func (g *Gateway) openAttachmentTUNs(gs *fib.State) (map[string]tun.Device, []er
 	var errs []error
 	fresh := map[string]tun.Device{}
 	for name := range gs.VRFs {
-		if b.tuns[name] != nil {
+		if t := b.tuns[name]; t != nil {
+			// A VRF device made again (its table changed) has
+			// released the TUN into the main table's domain.
+			if err := g.enslave(t, fib.VRFDevice(name)); err != nil {
+				errs = append(errs, fmt.Errorf("vrf %s: %w", name, errors.Join(err, g.dropAttachmentTUN(name))))
+			}
 			continue
 		}
 		dev := fib.AttachmentTUN(name)
@@ -106,8 +111,22 @@ func (g *Gateway) attachmentMTU() int {
 	return tunDeviceMTU
 }
 
-// enslave is `ip link set TUN master VRF-DEV`: until it is done the TUN
-// is in the main table's domain, so nothing is written to it before.
+// dropAttachmentTUN stops writing into VRF name's TUN and closes it
+// (the next Apply makes it again): a TUN that is not in its VRF must
+// carry nothing.
+func (g *Gateway) dropAttachmentTUN(name string) error {
+	b := g.b
+	if v := b.dp.vrfs[name]; v != nil {
+		v.dev.Store(nil)
+	}
+	t := b.tuns[name]
+	delete(b.tuns, name)
+	return t.close()
+}
+
+// enslave is `ip link set TUN master VRF-DEV`, unless it is so already:
+// until it is done the TUN is in the main table's domain, so nothing is
+// written to it before.
 func (g *Gateway) enslave(t *tunDev, vrfDev string) error {
 	h := g.b.sys.h
 	master, err := h.LinkByName(vrfDev)
@@ -115,6 +134,9 @@ func (g *Gateway) enslave(t *tunDev, vrfDev string) error {
 		return fmt.Errorf("no VRF device %s for %s: %w", vrfDev, t.name, err)
 	}
 	link, err := h.LinkByName(t.name)
+	if err == nil && link.Attrs().MasterIndex == master.Attrs().Index {
+		return nil
+	}
 	if err == nil {
 		err = h.LinkSetMasterByIndex(link, master.Attrs().Index)
 	}
