@@ -36,8 +36,8 @@ func TestAttachmentTUNFollowsItsVRF(t *testing.T) {
 			key := func(b byte) []byte { return []byte(strings.Repeat(string(rune(b)), 20)) }
 			s.Attachments = map[string]*fib.Attachment{"gw-red": {Name: "gw-red", VRF: "red",
 				Remote: netip.MustParseAddrPort("192.0.2.9:4500"), UDP: true,
-				Out: &fib.SAParams{SPI: 0x4001, Cipher: esp.AES128GCM16, Key: key('o')},
-				In:  &fib.SAParams{SPI: 0x3001, Cipher: esp.AES128GCM16, Key: key('i')},
+				Out:          &fib.SAParams{SPI: 0x4001, Cipher: esp.AES128GCM16, Key: key('o')},
+				In:           &fib.SAParams{SPI: 0x3001, Cipher: esp.AES128GCM16, Key: key('i')},
 				SitePrefixes: []netip.Prefix{pfx("10.9.0.0/24")}, LocalPrefixes: []netip.Prefix{pfx("0.0.0.0/0")}}}
 		}
 		return s
