@@ -2,10 +2,13 @@ package userspace
 
 import (
 	"bytes"
+	"net/netip"
+	"os"
 	"testing"
 
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/mpls"
+	"golang.zx2c4.com/wireguard/tun"
 )
 
 // newAttachGateway is a Gateway's dataplane (labeled) brought to s as
@@ -166,4 +169,54 @@ func TestGatewayAttachmentAllocs(t *testing.T) {
 			t.Fatalf("drop %d into %v", why, v)
 		}
 	})
+}
+
+// recordingTUN is a tun.Device that keeps what is written to it.
+type recordingTUN struct{ got [][]byte }
+
+func (r *recordingTUN) File() *os.File                         { return nil }
+func (r *recordingTUN) Read([][]byte, []int, int) (int, error) { return 0, os.ErrClosed }
+func (r *recordingTUN) MTU() (int, error)                      { return 1500, nil }
+func (r *recordingTUN) Name() (string, error)                  { return "recording", nil }
+func (r *recordingTUN) Events() <-chan tun.Event               { return nil }
+func (r *recordingTUN) Close() error                           { return nil }
+func (r *recordingTUN) BatchSize() int                         { return 1 }
+func (r *recordingTUN) Write(bufs [][]byte, off int) (int, error) {
+	for _, b := range bufs {
+		r.got = append(r.got, bytes.Clone(b[off:]))
+	}
+	return len(bufs), nil
+}
+
+// TestGatewayWritesSitesIntoTheirVRFTUN: what the Gateway's sockets
+// receive from a site is written into that VRF's attachment TUN, and only
+// there, when within the selectors; outside them, into no TUN at all.
+func TestGatewayWritesSitesIntoTheirVRFTUN(t *testing.T) {
+	d := newAttachGateway(t, attachState(), map[string]attachmentVRF{})
+	tuns := map[string]*recordingTUN{"red": {}, "blue": {}, GatewayInbound: {}}
+	d.vrfs["red"].dev.Store(&device{tuns["red"]})
+	d.vrfs["blue"].dev.Store(&device{tuns["blue"]})
+	d.labeled.dev.Store(&device{tuns[GatewayInbound]})
+	r := &socketReader{d: d, w: newTUNWriter(0)}
+	red := newGateway(t, sa(0x3001, 3), sa(0x4001, 4))
+	from := netip.MustParseAddrPort("198.51.100.2:33000")
+
+	inside := ipv4("10.9.0.5", "10.1.0.2", 64, 100)
+	buf, off, n := red.sealed(t, inside, protoIPv4)
+	r.ESP(buf, off, n, from, false)
+	r.Flush()
+	outside := ipv4("10.8.0.5", "10.1.0.2", 64, 100)
+	buf, off, n = red.sealed(t, outside, protoIPv4)
+	r.ESP(buf, off, n, from, false)
+	r.Flush()
+
+	if got := tuns["red"].got; len(got) != 1 || !bytes.Equal(got[0], inside) {
+		t.Errorf("red's TUN got %d packets, want the one from inside the selectors", len(got))
+	}
+	if n := len(tuns["blue"].got) + len(tuns[GatewayInbound].got); n != 0 {
+		t.Errorf("%d packets written into blue's or the PE inbound TUN", n)
+	}
+	if c := d.stats().Attachments["gw-red"]; c.TSViolation != 1 || c.InPackets != 1 {
+		t.Errorf("gw-red counters %+v, want one in, one ts-violation", c)
+	}
 }
