@@ -39,7 +39,7 @@ vrfs:
     interfaces: [ce1]
     ipsec-attachments:
       - name: gw-red
-        site-prefixes: [10.9.0.0/24]
+        site-prefixes: [10.9.0.0/24, 'fd00:9::/64']
         ike:
           remote-address: 192.168.9.2
           remote-id: gw-red.example
@@ -89,6 +89,11 @@ func TestPeregrinedAttachmentKernel(t *testing.T) {
 	startPeregrined(t, pe1, "pe1", fmt.Sprintf(attachPEConfig, sock, psk))
 
 	child, natt, ikeRunner := startSiteGateway(t, gw)
+	if !child.UDPEncap {
+		// peregrined's attachments float to 4500 (encapsulation udp,
+		// the default); the captures below read ESP-in-UDP.
+		t.Fatalf("child SA %v is raw ESP; want ESP-in-UDP", child)
+	}
 
 	var err error
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
@@ -179,14 +184,10 @@ func TestPeregrinedAttachmentKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaked := captureCore(t, red1, "eth0", func() {
-		if child.UDPEncap {
-			if _, err := natt.WriteToUDPAddrPort(pkt, child.Remote); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		} else {
-			sendRawESP(t, gw, "192.168.9.1", pkt)
+		if _, err := natt.WriteToUDPAddrPort(pkt, child.Remote); err != nil {
+			t.Fatal(err)
 		}
+		time.Sleep(200 * time.Millisecond)
 	})
 	if n := echoesFrom(leaked, "10.8.0.5"); n != 0 {
 		t.Errorf("a packet from outside the selectors reached red's CE (%d)", n)
@@ -208,6 +209,53 @@ func TestPeregrinedAttachmentKernel(t *testing.T) {
 		}
 		return "attachments: " + string(body)
 	})
+
+	// IPv6 through the same SA: an echo request sealed here (the
+	// gateway's XFRM states are IPv4 only) from fd00:9::2 enters red by
+	// pga-red, red's CE answers, and pe1 seals the reply for the site
+	// under the child SA: opened with the gateway's inbound key, it is
+	// the echo reply, next header 41.
+	addIPv6(t, pe1, "ce1", "fd00:1::1/64", "")
+	addIPv6(t, red1, "eth0", "fd00:1::2/64", "fd00:1::1")
+	addIPv6(t, blue1, "eth0", "fd00:1::2/64", "fd00:1::1")
+	var replies int
+	for try := 0; try < 10 && replies == 0; try++ {
+		req := echoRequest6("fd00:9::2", "fd00:1::2", uint16(90+try))
+		copy(buf[64:], req)
+		pkt6, err := sa.Seal(buf, 64, len(req), esp.NextHeaderIPv6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var toBlue6 []frame
+		frames := captureFrames(t, pe1, "gwr", true, func() {
+			toBlue6 = captureCore(t, blue1, "eth0", func() {
+				if _, err := natt.WriteToUDPAddrPort(pkt6, child.Remote); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(300 * time.Millisecond)
+			})
+		})
+		if len(toBlue6) > 0 && echoesFrom6(toBlue6) > 0 {
+			t.Error("blue's CE got red's site's IPv6 echo request")
+		}
+		open, err := esp.NewSA(child.InConfig(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pkt := range espOnCore(t, "pe1 -> gw IPv6", frames) {
+			if binary.BigEndian.Uint32(pkt[espAt:]) != child.InSPI {
+				continue
+			}
+			payload, nh, err := open.Open(pkt, espAt, len(pkt)-espAt)
+			if err == nil && nh == esp.NextHeaderIPv6 && len(payload) >= 48 && payload[6] == unix.IPPROTO_ICMPV6 && payload[40] == 129 &&
+				netip.AddrFrom16([16]byte(payload[24:40])) == addr("fd00:9::2") {
+				replies++
+			}
+		}
+	}
+	if replies == 0 {
+		t.Error("no IPv6 echo reply sealed for the site")
+	}
 
 	// Show output: the attachment TUN with its counters.
 	var ifs []struct {
@@ -289,8 +337,8 @@ func startSiteGateway(t *testing.T, gw netns.NsHandle) (ike.ChildSA, *net.UDPCon
 	return startInitiator(t, gw, ike.PeerConfig{
 		Name: "pe1", LocalAddr: netip.MustParseAddr("192.168.9.2"), RemoteAddr: netip.MustParseAddr("192.168.9.1"),
 		LocalID:  ike.FQDNIdentity("gw-red.example"),
-		LocalTS:  []ike.TrafficSelector{ike.TSFromPrefix(pfx("10.9.0.0/24"))},
-		RemoteTS: []ike.TrafficSelector{ike.TSFromPrefix(pfx("0.0.0.0/0"))},
+		LocalTS:  []ike.TrafficSelector{ike.TSFromPrefix(pfx("10.9.0.0/24")), ike.TSFromPrefix(pfx("fd00:9::/64"))},
+		RemoteTS: []ike.TrafficSelector{ike.TSFromPrefix(pfx("0.0.0.0/0")), ike.TSFromPrefix(pfx("::/0"))},
 	}, func(ike.ChildSA) netip.Prefix { return pfx("10.9.0.0/24") }, true)
 }
 
@@ -488,21 +536,6 @@ func inetChecksum(b []byte) uint16 {
 	return ^uint16(sum)
 }
 
-// sendRawESP sends pkt, an ESP packet, from ns to dst as IP protocol 50.
-func sendRawESP(t *testing.T, ns netns.NsHandle, dst string, pkt []byte) {
-	t.Helper()
-	if err := onThreadIn(ns, func() error {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_ESP)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		return unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: netip.MustParseAddr(dst).As4()})
-	}); err != nil {
-		t.Fatalf("sending ESP: %v", err)
-	}
-	time.Sleep(200 * time.Millisecond)
-}
 
 // attachPoolConfig is attachPEConfig with a remote-access pool in red
 // instead of a gateway: %[1]s the control socket, %[2]s the PSK file.
@@ -621,4 +654,52 @@ func mustAddr(t *testing.T, s string) *netlink.Addr {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// addIPv6 puts address (without DAD) on ifn in ns and, if gw is set, a
+// default route through it.
+func addIPv6(t *testing.T, ns netns.NsHandle, ifn, address, gw string) {
+	t.Helper()
+	h := handle(t, ns)
+	a := mustAddr(t, address)
+	a.Flags = unix.IFA_F_NODAD
+	if err := h.AddrAdd(mustLink(t, ns, ifn), a); err != nil {
+		t.Fatalf("%s %s: %v", ifn, address, err)
+	}
+	if gw != "" {
+		if err := h.RouteAdd(&netlink.Route{Dst: &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}, Gw: net.ParseIP(gw)}); err != nil {
+			t.Fatalf("default via %s: %v", gw, err)
+		}
+	}
+}
+
+// echoRequest6 is an ICMPv6 echo request from src to dst.
+func echoRequest6(src, dst string, id uint16) []byte {
+	p := make([]byte, 40+16)
+	p[0], p[6], p[7] = 0x60, unix.IPPROTO_ICMPV6, 64
+	binary.BigEndian.PutUint16(p[4:], 16)
+	s, d := addr(src).As16(), addr(dst).As16()
+	copy(p[8:], s[:])
+	copy(p[24:], d[:])
+	icmp := p[40:]
+	icmp[0] = 128
+	binary.BigEndian.PutUint16(icmp[4:], id)
+	pseudo := make([]byte, 0, 40+len(icmp))
+	pseudo = append(pseudo, p[8:40]...)
+	pseudo = binary.BigEndian.AppendUint32(pseudo, uint32(len(icmp)))
+	pseudo = append(pseudo, 0, 0, 0, unix.IPPROTO_ICMPV6)
+	pseudo = append(pseudo, icmp...)
+	binary.BigEndian.PutUint16(icmp[2:], inetChecksum(pseudo))
+	return p
+}
+
+// echoesFrom6 counts the ICMPv6 echo requests among frames.
+func echoesFrom6(frames []frame) int {
+	n := 0
+	for _, f := range frames {
+		if f.proto == unix.ETH_P_IPV6 && len(f.data) > 40 && f.data[6] == unix.IPPROTO_ICMPV6 && f.data[40] == 128 {
+			n++
+		}
+	}
+	return n
 }
