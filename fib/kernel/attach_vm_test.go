@@ -536,7 +536,6 @@ func inetChecksum(b []byte) uint16 {
 	return ^uint16(sum)
 }
 
-
 // attachPoolConfig is attachPEConfig with a remote-access pool in red
 // instead of a gateway: %[1]s the control socket, %[2]s the PSK file.
 const attachPoolConfig = `router: {id: 192.168.9.1, asn: 65000}
