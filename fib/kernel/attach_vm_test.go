@@ -64,7 +64,10 @@ const attachPSK = "kernel-backend-attachment-psk"
 // the PE-gateway link carries only IKE and ESP; a packet sealed under the
 // gateway's SA from outside the selectors (10.8.0.5) is dropped and
 // counted ts-violation, reaching no CE; the kernel has pga-red enslaved
-// to vrf-red with MPLS input off and routes the site through it.
+// to vrf-red with MPLS input off, routes the site through it and answers
+// PMTU in the VRF; the site is exported with red's RD; IPv6 of the site
+// crosses both ways under the same SA; deleting the IKE SA takes pga-red,
+// the route and the export away, and nothing leaves toward the site.
 func TestPeregrinedAttachmentKernel(t *testing.T) {
 	requirePeregrined(t)
 	pe1, red1, blue1, gw, site := newNS(t), newNS(t), newNS(t), newNS(t), newNS(t)
