@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func startSiteGateway(t *testing.T, gw netns.NsHandle) (ike.ChildSA, *net.UDPCon
 		LocalID:  ike.FQDNIdentity("gw-red.example"),
 		LocalTS:  []ike.TrafficSelector{ike.TSFromPrefix(pfx("10.9.0.0/24")), ike.TSFromPrefix(pfx("fd00:9::/64"))},
 		RemoteTS: []ike.TrafficSelector{ike.TSFromPrefix(pfx("0.0.0.0/0")), ike.TSFromPrefix(pfx("::/0"))},
-	}, func(ike.ChildSA) netip.Prefix { return pfx("10.9.0.0/24") }, true)
+	}, "aes128gcm16", func(ike.ChildSA) netip.Prefix { return pfx("10.9.0.0/24") }, true)
 }
 
 // startInitiator runs an IKEv2 initiator (ipsec/ike) in ns with peer
@@ -43,10 +44,10 @@ func startSiteGateway(t *testing.T, gw netns.NsHandle) (ike.ChildSA, *net.UDPCon
 // prefix site names (forwarded too, with fwd), and returns the first
 // child SA, the NAT-T socket (UDP 4500, on which the kernel opens
 // ESP-in-UDP) and the runner.
-func startInitiator(t *testing.T, ns netns.NsHandle, peer ike.PeerConfig, site func(ike.ChildSA) netip.Prefix, fwd bool) (ike.ChildSA, *net.UDPConn, *ike.Runner) {
+func startInitiator(t *testing.T, ns netns.NsHandle, peer ike.PeerConfig, suite string, site func(ike.ChildSA) netip.Prefix, fwd bool) (ike.ChildSA, *net.UDPConn, *ike.Runner) {
 	t.Helper()
 	var proposal ike.ESPProposal
-	if err := proposal.UnmarshalText([]byte("aes128gcm16")); err != nil {
+	if err := proposal.UnmarshalText([]byte(suite)); err != nil {
 		t.Fatal(err)
 	}
 	peer.PSK, peer.ESP, peer.Mode, peer.Initiate = ike.NewPSK([]byte(attachPSK)), []ike.ESPProposal{proposal}, ike.Tunnel, true
@@ -115,13 +116,20 @@ func startInitiator(t *testing.T, ns netns.NsHandle, peer ike.PeerConfig, site f
 
 // installXFRMChild is
 //
-//	ip xfrm state add src GW dst PE proto esp spi OUT mode tunnel aead 'rfc4106(gcm(aes))' KEY 128 [encap espinudp 4500 4500 0.0.0.0] [flag esn]
+//	ip xfrm state add src GW dst PE proto esp spi OUT mode tunnel aead 'rfc4106(gcm(aes))' KEY 128 (or enc cbc(aes) auth-trunc ...) [encap espinudp 4500 4500 0.0.0.0] [flag esn]
 //	ip xfrm state add src PE dst GW proto esp spi IN  mode tunnel aead ...
 //	ip xfrm policy add src SITE dst 0.0.0.0/0 dir out tmpl src GW dst PE proto esp mode tunnel
 //	ip xfrm policy add src 0.0.0.0/0 dst SITE dir in (and fwd) tmpl src PE dst GW proto esp mode tunnel
 func installXFRMChild(h *netlink.Handle, c ike.ChildSA, sitePrefix netip.Prefix, fwd bool) error {
+	algos := func(st *netlink.XfrmState, key []byte) {
+		st.Aead = &netlink.XfrmStateAlgo{Name: "rfc4106(gcm(aes))", Key: key, ICVLen: 128}
+	}
 	if c.Cipher != esp.AES128GCM16 && c.Cipher != esp.AES256GCM16 {
-		return fmt.Errorf("cipher %v: only AES-GCM is installed here", c.Cipher)
+		i := slices.IndexFunc(xfrmSuites, func(s xfrmSuite) bool { return s.cipher == c.Cipher })
+		if i < 0 {
+			return fmt.Errorf("cipher %v: no XFRM algorithms for it here (xfrmSuites)", c.Cipher)
+		}
+		algos = xfrmSuites[i].algos
 	}
 	gwA, peA := c.Local.Addr().AsSlice(), c.Remote.Addr().AsSlice()
 	site := &net.IPNet{IP: sitePrefix.Addr().AsSlice(), Mask: net.CIDRMask(sitePrefix.Bits(), 32)}
@@ -132,7 +140,8 @@ func installXFRMChild(h *netlink.Handle, c ike.ChildSA, sitePrefix netip.Prefix,
 		key      []byte
 	}{{gwA, peA, c.OutSPI, c.OutKey.Bytes()}, {peA, gwA, c.InSPI, c.InKey.Bytes()}} {
 		st := &netlink.XfrmState{Src: x.src, Dst: x.dst, Proto: netlink.XFRM_PROTO_ESP, Mode: netlink.XFRM_MODE_TUNNEL,
-			Spi: int(x.spi), ReplayWindow: 32, ESN: c.ESN, Aead: &netlink.XfrmStateAlgo{Name: "rfc4106(gcm(aes))", Key: x.key, ICVLen: 128}}
+			Spi: int(x.spi), ReplayWindow: 32, ESN: c.ESN}
+		algos(st, x.key)
 		if c.UDPEncap {
 			sport, dport := c.Local.Port(), c.Remote.Port()
 			if x.spi == c.InSPI {

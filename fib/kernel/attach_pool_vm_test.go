@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/ipsec/ike"
 )
 
@@ -31,14 +32,14 @@ vrfs:
         kind: pool
         pool: 10.77.0.0/24
         remote-ids: [host.example]
-        ike: {psk-file: %[2]s, esp-proposals: [aes128gcm16]}
+        ike: {psk-file: %[2]s, esp-proposals: [aes256-sha256-noesn]}
   - {name: blue, rd: '65000:2', import-targets: ['65000:2'], export-targets: ['65000:2'], interfaces: [ce2]}
 ipsec:
   local-address: 192.168.9.1
 `
 
 // TestPeregrinedPoolAttachmentKernel: a remote-access host (kind: pool)
-// under the kernel backend. The host, the VM kernel's XFRM keyed by an
+// under the kernel backend, its SA AES-256-CBC with HMAC-SHA-256. The host, the VM kernel's XFRM keyed by an
 // ipsec/ike initiator that asks for an address, is leased one from red's
 // pool; pe1 routes that address alone through pga-red, and the host,
 // from it, pings red's CE, while blue's CE at the same address sees
@@ -71,7 +72,10 @@ func TestPeregrinedPoolAttachmentKernel(t *testing.T) {
 		LocalID: ike.FQDNIdentity("host.example"), RequestAddress: true,
 		LocalTS:  []ike.TrafficSelector{ike.TSFromPrefix(pfx("0.0.0.0/0"))},
 		RemoteTS: []ike.TrafficSelector{ike.TSFromPrefix(pfx("0.0.0.0/0"))},
-	}, func(c ike.ChildSA) netip.Prefix { return netip.PrefixFrom(c.VirtualIP4, 32) }, false)
+	}, "aes256-sha256-noesn", func(c ike.ChildSA) netip.Prefix { return netip.PrefixFrom(c.VirtualIP4, 32) }, false)
+	if child.Cipher != esp.AES256CBCSHA256 {
+		t.Fatalf("child SA %v, want AES-256-CBC with HMAC-SHA-256", child)
+	}
 	vip := child.VirtualIP4
 	if !pfx("10.77.0.0/24").Contains(vip) {
 		t.Fatalf("leased %v, want an address of 10.77.0.0/24", vip)
@@ -91,6 +95,12 @@ func TestPeregrinedPoolAttachmentKernel(t *testing.T) {
 	}
 	if routes := vrfKernelRoutes(t, pe1, "vrf-red"); !strings.Contains(routes, vip.String()+" dev pga-red") {
 		t.Errorf("vrf red has no route to the leased address through pga-red:\n%s", routes)
+	}
+	// Path MTU under AES-CBC, whose overhead exceeds an AEAD's: pga-red
+	// lets 1400 bytes through, the SA carries fewer; the Gateway answers
+	// from red's CE address, in the VRF.
+	if typ, code, mtu, err := probe(red1, vip.String(), 83, 1400); err != nil || typ != 3 || code != 4 || mtu >= 1400 || mtu < 1300 {
+		t.Errorf("a 1400-byte DF echo to the host under AES-CBC: ICMP type %d code %d mtu %d, %v; want fragmentation needed, mtu under 1400", typ, code, mtu, err)
 	}
 	var toBlue, toRed []frame
 	onLink := captureFrames(t, pe1, "hst", true, func() {

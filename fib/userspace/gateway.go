@@ -121,7 +121,7 @@ func (g *Gateway) Apply(ctx context.Context, s *fib.State, remotes []netip.Addr)
 		errs = append(errs, err)
 	}
 	g.startAttachmentReaders(fresh)
-	errs = append(errs, g.closeAttachmentTUNs(gs))
+	errs = append(errs, g.closeAttachmentTUNs(gs), g.setICMPSources(s, gs))
 	if err := ctx.Err(); err != nil {
 		return nil, g.attachmentTUNs(), errors.Join(append(errs, err)...)
 	}

@@ -175,6 +175,27 @@ func (g *Gateway) closeAttachmentTUNs(gs *fib.State) error {
 	return closeTUNs(gone)
 }
 
+// setICMPSources gives each VRF of gs the addresses of its CE interfaces
+// in s, the source of the ICMP errors the fast path writes into its TUN
+// (toobig.go): for a suite with more overhead than an AEAD's, packets the
+// TUN's MTU lets through are still too big for the SA, and without a
+// source they would vanish unanswered.
+func (g *Gateway) setICMPSources(s, gs *fib.State) error {
+	if len(gs.VRFs) == 0 {
+		return nil
+	}
+	host, err := g.b.sys.readHost()
+	if err != nil {
+		return err
+	}
+	for name := range gs.VRFs {
+		if v := g.b.dp.vrfs[name]; v != nil {
+			v.addrs.Store(host.localAddrs(s.VRFs[name].Interfaces))
+		}
+	}
+	return nil
+}
+
 // attachmentTUNs names each VRF's attachment TUN.
 func (g *Gateway) attachmentTUNs() map[string]string {
 	m := make(map[string]string, len(g.b.tuns))
