@@ -91,7 +91,6 @@ func (c *Config) validateAttachments(bad badFunc, names map[string]int, remotes 
 	attNames := map[string]string{}
 	anyIDs := map[string]string{}
 	var clients []poolClient // every pool's remote-ids, checked last
-	backendSaid := false
 	for i, v := range c.VRFs {
 		var sites []sitePrefix // this VRF's, to refuse overlaps
 		statics := map[netip.Prefix]int{}
@@ -116,10 +115,6 @@ func (c *Config) validateAttachments(bad badFunc, names map[string]int, remotes 
 			pool := a.Kind == AttachmentPool
 			if a.Kind != AttachmentGateway && !pool {
 				bad(path+".kind", strconv.Quote(a.Kind), "want gateway or pool")
-			}
-			if b := c.Dataplane.Backend; !backendSaid && (b == "kernel" || b == "auto") {
-				backendSaid = true
-				bad("dataplane.backend", strconv.Quote(b), "%s needs the userspace backend: the kernel backend does not carry IPsec attachments yet (set backend: userspace, or none for a control plane alone)", path)
 			}
 			if pool {
 				validatePool(bad, path, a, v, &sites)

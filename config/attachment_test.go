@@ -57,6 +57,25 @@ func TestAttachmentDefaults(t *testing.T) {
 	}
 }
 
+// TestAttachmentEveryBackend: both dataplanes carry attachments (the
+// kernel one through its ESP gateway's pga-VRF TUNs), so every backend,
+// auto included, loads them.
+func TestAttachmentEveryBackend(t *testing.T) {
+	dir := t.TempDir()
+	writePSK(t, dir, testPSK, 0o600)
+	for _, b := range []string{"userspace", "kernel", "auto", "none"} {
+		body := strings.Replace(attachments, "backend: userspace", "backend: "+b, 1)
+		cfg, err := loadIn(t, dir, body)
+		if err != nil {
+			t.Errorf("backend %s: %v", b, err)
+			continue
+		}
+		if cfg.Dataplane.Backend != b || !cfg.HasAttachments() {
+			t.Errorf("backend %s: loaded as %q, attachments %v", b, cfg.Dataplane.Backend, cfg.HasAttachments())
+		}
+	}
+}
+
 func TestAttachmentBad(t *testing.T) {
 	dir := t.TempDir()
 	writePSK(t, dir, testPSK, 0o600)
@@ -103,8 +122,6 @@ func TestAttachmentBad(t *testing.T) {
 			[]string{"vrfs[0].ipsec-attachments[0].ike.esp-proposals[0]"}},
 		{"unknown key", vrf("      - name: a\n        site-prefix: [10.9.0.0/24]\n" + ike),
 			[]string{"vrfs[0].ipsec-attachments[0].site-prefix: unknown key"}},
-		{"kernel backend", strings.Replace(vrf("      - name: a\n        site-prefixes: [10.9.0.0/24]\n"+ike), "userspace", "kernel", 1),
-			[]string{`dataplane.backend: "kernel": vrfs[0].ipsec-attachments[0] needs the userspace backend`}},
 		{"no local address", strings.Replace(vrf("      - name: a\n        site-prefixes: [10.9.0.0/24]\n"+ike), "ipsec: {local-address: 10.0.0.1}\n", "", 1),
 			[]string{"ipsec.local-address: required with ipsec-attachments"}},
 		{"clash with an ike peer",

@@ -44,6 +44,13 @@ func TUNName(vrf string) string { return devName("pg-", vrf) }
 // (`ip -f mpls route add 1000 dev vrf-red` pops and looks up in red).
 func VRFDevice(vrf string) string { return devName("vrf-", vrf) }
 
+// AttachmentTUN is the name of VRF vrf's TUN for IPsec attachments in
+// the kernel design (fib/kernel's ESP gateway): "pga-" + vrf, enslaved to
+// VRFDevice(vrf). Its prefix is as long as VRFDevice's, so that two VRFs
+// share an attachment TUN exactly when they would share a VRF device,
+// which config validation and CheckDeviceNames already refuse.
+func AttachmentTUN(vrf string) string { return devName("pga-", vrf) }
+
 // ESPGatewayInbound is the TUN the kernel backend's ESP gateway writes
 // opened MPLS packets into: the only interface with MPLS input on, so
 // that a labelled packet arriving in clear on the core reaches no VRF.

@@ -28,3 +28,15 @@ func TestCheckDeviceNames(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachmentTUNFollowsVRFDevice: an attachment TUN's name is its VRF
+// device's with another prefix of the same length, so two VRFs share one
+// exactly when they share a VRF device (which validation refuses).
+func TestAttachmentTUNFollowsVRFDevice(t *testing.T) {
+	for _, vrf := range []string{"red", "abcdefghijk", "abcdefghijkl", "customer0000869", "customer0001026"} {
+		got, dev := AttachmentTUN(vrf), VRFDevice(vrf)
+		if len(got) > maxIfName || got != "pga-"+strings.TrimPrefix(dev, "vrf-") {
+			t.Errorf("AttachmentTUN(%q) = %q, VRF device %q", vrf, got, dev)
+		}
+	}
+}

@@ -96,6 +96,24 @@
 // kernel, still sealed, policies included, until the state meets its
 // limit; the next run replaces the state above the mark.
 //
+// # IPsec attachments
+//
+// A site's tunnel-mode SAs into a VRF (fib.Attachment) end in the same
+// Gateway: for each VRF an attachment enters it makes a TUN
+// (fib.AttachmentTUN) and enslaves it to the VRF's device before it
+// writes anything into it, which is why Apply makes the VRF devices
+// before it calls the Gateway. The backend routes the site:
+//
+//	ip route replace SITE-PREFIX dev pga-VRF table TABLE proto 204
+//
+// The Gateway seals what the kernel routes there for the site's gateway
+// and writes what it opened, within the SA's traffic selectors, into
+// pga-VRF, where the kernel routes it by the VRF's table. pga-VRF has
+// MPLS input off like every interface but pgesp-in, and the quarantine
+// leaves it alone (it is the Gateway's, not a CE interface). Without the
+// TUN (no Gateway, or it could not make one) the site prefix is a
+// blackhole: never out of the core in clear.
+//
 // # Unprotected peers and core interfaces
 //
 // A remote PE inside State.UnprotectedPeers (ipsec.unprotected-peers)
@@ -330,21 +348,6 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		return errors.New("kernel: the configuration protects traffic to remote PEs and this backend has no ESP gateway")
 	}
 	var errs []error
-	// The kernel path first, then the gateway with the rest: a tunnel is
-	// on one or the other, never both (they would share a manual key's
-	// sequence numbers).
-	espDevs, kernelDevs := map[netip.Addr]string{}, map[netip.Addr]string{}
-	gwTunnels, gwRemotes := s.Tunnels, remotePEs(s)
-	if b.kesp != nil {
-		kernelDevs, gwTunnels = b.kesp.apply(s.LocalAddress, s.Tunnels)
-		gwRemotes = slices.DeleteFunc(gwRemotes, func(a netip.Addr) bool { _, k := kernelDevs[a]; return k })
-		maps.Copy(espDevs, kernelDevs)
-	}
-	if b.esp != nil {
-		tuns, err := b.esp.Apply(ctx, s.LocalAddress, gwTunnels, gwRemotes)
-		errs = append(errs, err)
-		maps.Copy(espDevs, tuns)
-	}
 	devs := map[string]int{} // VRF -> VRF device index
 	enslaved := map[string]bool{}
 	for name, v := range s.VRFs {
@@ -359,6 +362,32 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 			if err := b.enslave(ifn, idx); err != nil {
 				errs = append(errs, err)
 			}
+		}
+	}
+	// The kernel path first, then the gateway with the rest: a tunnel is
+	// on one or the other, never both (they would share a manual key's
+	// sequence numbers). The gateway after the VRF devices: it enslaves
+	// each VRF's attachment TUN to its device. Those TUNs are the
+	// gateway's, not CE interfaces to quarantine.
+	espDevs, kernelDevs := map[netip.Addr]string{}, map[netip.Addr]string{}
+	gwState, gwRemotes := s, remotePEs(s)
+	if b.kesp != nil {
+		var gwTunnels map[netip.Addr]*fib.Tunnel
+		kernelDevs, gwTunnels = b.kesp.apply(s.LocalAddress, s.Tunnels)
+		gwRemotes = slices.DeleteFunc(gwRemotes, func(a netip.Addr) bool { _, k := kernelDevs[a]; return k })
+		maps.Copy(espDevs, kernelDevs)
+		rest := *s
+		rest.Tunnels = gwTunnels
+		gwState = &rest
+	}
+	var attDevs map[string]string
+	if b.esp != nil {
+		tuns, atts, err := b.esp.Apply(ctx, gwState, gwRemotes)
+		errs = append(errs, err)
+		maps.Copy(espDevs, tuns)
+		attDevs = atts
+		for _, dev := range attDevs {
+			enslaved[dev] = true
 		}
 	}
 	first := !b.applied
@@ -378,7 +407,7 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		mplsIn = fib.ESPGatewayInbound
 	}
 	errs = append(errs, b.sysctls(s, enslaved, mplsIn))
-	want := translate(s, routeDevices{VRFs: devs, ESP: b.CarriesTunnels(), ESPTUNs: espDevs}, b.h)
+	want := translate(s, routeDevices{VRFs: devs, ESP: b.CarriesTunnels(), ESPTUNs: espDevs, AttachmentTUNs: attDevs}, b.h)
 	errs = append(errs, want.errs...)
 	errs = append(errs, b.applyRoutes(want))
 	if b.kesp != nil {

@@ -45,6 +45,9 @@ type routeDevices struct {
 	ESP bool
 	// ESPTUNs maps a remote PE to its Gateway TUN (pgesp-N).
 	ESPTUNs map[netip.Addr]string
+	// AttachmentTUNs maps a VRF to the Gateway's TUN for its IPsec
+	// attachments (pga-VRF, enslaved to the VRF's device).
+	AttachmentTUNs map[string]string
 }
 
 // desired is what a State asks of the kernel's forwarding, before any
@@ -123,7 +126,7 @@ func translate(s *fib.State, devs routeDevices, k kernelView) *desired {
 			case r.IsRemote():
 				mapped, err = t.overCore(rt, r, s.MPLSInterfaces)
 			case r.Attachment != "":
-				blackhole(rt) // attachments are the userspace backend's (config refuses them here)
+				err = t.intoAttachment(rt, name, devs.AttachmentTUNs)
 			case r.Interface != "":
 				err = t.toCE(rt, r)
 			default:
@@ -241,6 +244,24 @@ func (t *translation) intoESP(rt *netlink.Route, r fib.Route, tuns map[netip.Add
 		return err
 	}
 	rt.Encap = t.a.encap(r.Labels)
+	rt.LinkIndex, rt.Scope = oif, netlink.SCOPE_LINK
+	return nil
+}
+
+// intoAttachment: ip route replace SITE-PREFIX dev pga-VRF, the
+// Gateway's TUN for VRF's attachments, which seals for the site; with no
+// such TUN (no Gateway, or it could not make or enslave one) a
+// blackhole: the site's traffic never leaves in clear.
+func (t *translation) intoAttachment(rt *netlink.Route, vrf string, tuns map[string]string) error {
+	dev, ok := tuns[vrf]
+	if !ok {
+		blackhole(rt)
+		return nil
+	}
+	oif, err := t.ifIndex(dev)
+	if err != nil {
+		return err
+	}
 	rt.LinkIndex, rt.Scope = oif, netlink.SCOPE_LINK
 	return nil
 }

@@ -188,6 +188,51 @@ func translateCases() []translateCase {
 			errs: []string{"vrf red route 10.2.0.0/24: no ESP gateway device for remote PE 192.168.2.2"},
 		},
 		{
+			name:  "IPsec attachments: site prefixes into their VRF's attachment TUN",
+			state: attachmentState(),
+			devs: routeDevices{VRFs: coreDevs.VRFs, ESP: true, ESPTUNs: espDevs.ESPTUNs,
+				AttachmentTUNs: map[string]string{"red": "pga-red", "blue": "pga-blue"}},
+			kernel: newFakePE(withAttachmentTUNs),
+			want: slices.Concat(unreachables(1000), unreachables(1001), []string{
+				"ip route add 10.1.0.0/24 dev ce1 table 1000",
+				"ip route add 10.9.0.0/24 dev pga-red table 1000",
+				"ip -6 route add fd00:9::/64 dev pga-red table 1000",
+				"ip route add 172.16.5.7/32 dev pga-red table 1000",
+				"ip route add 10.2.0.0/24 encap mpls 2001 dev pgesp-0 table 1000",
+				"ip route add 10.9.0.0/24 dev pga-blue table 1001",
+			}),
+		},
+		{
+			name:  "IPsec attachments without a Gateway TUN (none, or it failed): blackholes, never clear",
+			state: attachmentState(),
+			devs: routeDevices{VRFs: coreDevs.VRFs, ESP: true, ESPTUNs: espDevs.ESPTUNs,
+				AttachmentTUNs: map[string]string{"blue": "pga-blue"}},
+			kernel: newFakePE(withAttachmentTUNs),
+			want: slices.Concat(unreachables(1000), unreachables(1001), []string{
+				"ip route add 10.1.0.0/24 dev ce1 table 1000",
+				"ip route add blackhole 10.9.0.0/24 table 1000",
+				"ip -6 route add blackhole fd00:9::/64 table 1000",
+				"ip route add blackhole 172.16.5.7/32 table 1000",
+				"ip route add 10.2.0.0/24 encap mpls 2001 dev pgesp-0 table 1000",
+				"ip route add 10.9.0.0/24 dev pga-blue table 1001",
+			}),
+		},
+		{
+			name:   "IPsec attachments, no ESP gateway at all: blackholes",
+			state:  &fib.State{VRFs: attachmentState().VRFs},
+			devs:   coreDevs,
+			kernel: newFakePE(withAttachmentTUNs),
+			want: slices.Concat(unreachables(1000), unreachables(1001), []string{
+				"ip route add 10.1.0.0/24 dev ce1 table 1000",
+				"ip route add blackhole 10.9.0.0/24 table 1000",
+				"ip -6 route add blackhole fd00:9::/64 table 1000",
+				"ip route add blackhole 172.16.5.7/32 table 1000",
+				"ip route add 10.2.0.0/24 encap mpls 2001 via 192.168.1.2 dev core table 1000",
+				"ip route add blackhole 10.9.0.0/24 table 1001",
+			}),
+			maxRouteGets: 1,
+		},
+		{
 			name: "unprotected peer: over the core, protected ones into their TUNs",
 			state: &fib.State{
 				VRFs: vrfs(vrf("red", 1000, local("10.1.0.0/24", "ce1", ""), remote("10.2.0.0/24", "192.168.2.2", 2001),
@@ -491,3 +536,27 @@ func TestWriteNeighborsWithholdsRoutes(t *testing.T) {
 		t.Errorf("after the writes (- missing, + unexpected):\n%s", diff)
 	}
 }
+
+// attachmentState has a site gateway in red (10.9.0.0/24 and fd00:9::/64
+// behind it), a remote-access host leased 172.16.5.7 in red, and a site
+// gateway in blue with red's site prefix, beside red's CE and a route to
+// a protected PE.
+func attachmentState() *fib.State {
+	att := func(name string) fib.Route { return fib.Route{Attachment: name} }
+	site := func(prefix, name string) fib.Route { r := att(name); r.Prefix = pfx(prefix); return r }
+	return &fib.State{
+		VRFs: vrfs(
+			vrf("red", 1000, local("10.1.0.0/24", "ce1", ""), remote("10.2.0.0/24", "192.168.2.2", 2001),
+				site("10.9.0.0/24", "gw-red"), site("fd00:9::/64", "gw-red"), site("172.16.5.7/32", "pool-red-h1")),
+			vrf("blue", 1001, site("10.9.0.0/24", "gw-blue"))),
+		Tunnels: map[netip.Addr]*fib.Tunnel{addr("192.168.2.2"): {Remote: addr("192.168.2.2")}},
+		Attachments: map[string]*fib.Attachment{
+			"gw-red":      {Name: "gw-red", VRF: "red"},
+			"pool-red-h1": {Name: "pool-red-h1", VRF: "red", Pool: "pool-red"},
+			"gw-blue":     {Name: "gw-blue", VRF: "blue"},
+		},
+	}
+}
+
+// withAttachmentTUNs adds the Gateway's attachment TUNs to the fake.
+func withAttachmentTUNs(k *fakeKernel) { k.links["pga-red"], k.links["pga-blue"] = 30, 31 }

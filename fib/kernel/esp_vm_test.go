@@ -303,6 +303,13 @@ type frame struct {
 // and for 200 ms after.
 func captureCore(t *testing.T, ns netns.NsHandle, ifName string, f func()) []frame {
 	t.Helper()
+	return captureFrames(t, ns, ifName, false, f)
+}
+
+// captureFrames is captureCore that, with outgoing, keeps the frames
+// ifName sends too.
+func captureFrames(t *testing.T, ns netns.NsHandle, ifName string, outgoing bool, f func()) []frame {
+	t.Helper()
 	fd := packetSocket(t, ns, ifName, unix.ETH_P_ALL)
 	defer unix.Close(fd)
 	f()
@@ -316,7 +323,7 @@ func captureCore(t *testing.T, ns netns.NsHandle, ifName string, f func()) []fra
 			return out
 		}
 		ll, ok := from.(*unix.SockaddrLinklayer)
-		if !ok || ll.Pkttype == unix.PACKET_OUTGOING {
+		if !ok || ll.Pkttype == unix.PACKET_OUTGOING && !outgoing {
 			continue
 		}
 		out = append(out, frame{proto: htons(ll.Protocol), data: buf[:n]})

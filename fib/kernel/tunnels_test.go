@@ -11,8 +11,8 @@ import (
 // nopGateway is an ESPGateway that programs nothing.
 type nopGateway struct{}
 
-func (nopGateway) Apply(context.Context, netip.Addr, map[netip.Addr]*fib.Tunnel, []netip.Addr) (map[netip.Addr]string, error) {
-	return nil, nil
+func (nopGateway) Apply(context.Context, *fib.State, []netip.Addr) (map[netip.Addr]string, map[string]string, error) {
+	return nil, nil, nil
 }
 func (nopGateway) Close() error     { return nil }
 func (nopGateway) Stats() fib.Stats { return fib.Stats{} }

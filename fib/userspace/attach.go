@@ -137,6 +137,10 @@ func (d *dataplane) fromAttachment(ai *attachIn, buf []byte, off, n int) (v *vrf
 	}
 	a.cnt.inPackets.Add(1)
 	a.cnt.inBytes.Add(uint64(len(payload)))
+	// And on the VRF, as toAttachment counts its way out: its TUN's
+	// counters hold what was written into it.
+	pol.v.cnt.inPackets.Add(1)
+	pol.v.cnt.inBytes.Add(uint64(len(payload)))
 	po := off + esp.HeaderLen + ai.sa.Cipher().IVLen()
 	return pol.v, po, len(payload), dropNone
 }

@@ -155,7 +155,9 @@
 // the attachment's VRF's TUN, anything else is dropped and counted
 // (ts-violation, not-ip); a VRF route to a site prefix seals the IP
 // packet as it is for the gateway. Attachment routes are "dev pg-VRF"
-// in the VRF's table like remote routes.
+// in the VRF's table like remote routes. Under the kernel backend the
+// Gateway runs the same code on a TUN per VRF, pga-VRF, enslaved to the
+// VRF's device (gateway_attach.go).
 //
 // # Plain MPLS to unprotected peers
 //

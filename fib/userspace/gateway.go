@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/peregrine-net/peregrine/fib"
@@ -29,17 +31,24 @@ import (
 //	   --> TUN pgesp-in (MPLS input on): the kernel's LFIB pops the label
 //	       into vrf-VRF --> CE
 //
-// The TUNs carry MPLS (mplsTUN); one per remote PE tells the Gateway
+// IPsec attachments take a TUN per VRF of their own, carrying IP
+// (gateway_attach.go).
+//
+// The PE TUNs carry MPLS (mplsTUN); one per remote PE tells the Gateway
 // which tunnel a packet takes. A remote PE with no tunnel or no outbound
 // SA still has its TUN, and what it reads there is dropped and counted:
 // protected traffic is never sent in clear. The sockets, SAs, IKE hook and
 // counters are the userspace Backend's; the Gateway touches no rules or
-// routes, which are the kernel backend's.
+// routes, which are the kernel backend's (it only enslaves its attachment
+// TUNs to their VRF devices, before it writes into them).
 type Gateway struct {
 	b     *Backend
 	in    *mplsTUN
 	peers map[netip.Addr]*gwPeer // guarded by b.mu
 	seq   int                    // names pgesp-0, pgesp-1, ...; guarded by b.mu
+	// attVRFs are the VRFs of the dataplane's State (attachmentState);
+	// their TUNs are b.tuns. Guarded by b.mu.
+	attVRFs map[string]attachmentVRF
 }
 
 type gwPeer struct {
@@ -67,19 +76,27 @@ func NewGateway(log *slog.Logger, opts Options) (*Gateway, error) {
 	v := &vrf{name: GatewayInbound}
 	v.routes.Store(new(routeTable))
 	b.dp.labeled = v
-	return &Gateway{b: b, peers: map[netip.Addr]*gwPeer{}}, nil
+	return &Gateway{b: b, peers: map[netip.Addr]*gwPeer{}, attVRFs: map[string]attachmentVRF{}}, nil
 }
 
-// Apply brings the Gateway to tunnels, with a TUN for each PE of remotes
-// (those VRF routes lead to) and the sockets on local. It returns the TUN
-// name of each remote PE that has one, so the caller routes into them.
-func (g *Gateway) Apply(ctx context.Context, local netip.Addr, tunnels map[netip.Addr]*fib.Tunnel, remotes []netip.Addr) (map[netip.Addr]string, error) {
+// Apply brings the Gateway to s's tunnels and attachments, with a TUN for
+// each PE of remotes (those VRF routes lead to), one for each VRF an
+// attachment enters (gateway_attach.go; s's VRF devices must exist) and
+// the sockets on s.LocalAddress. It returns the TUN name of each remote PE
+// and of each such VRF that has one, so the caller routes into them; the
+// attachment TUNs it holds are named even when it fails, since the
+// caller moves any other interface out of its VRF devices.
+func (g *Gateway) Apply(ctx context.Context, s *fib.State, remotes []netip.Addr) (map[netip.Addr]string, map[string]string, error) {
 	b := g.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.done {
-		return nil, errors.New("gateway: Apply after Close")
+		return nil, nil, errors.New("gateway: Apply after Close")
 	}
+	if err := fib.CheckDeviceNames(s.VRFNames(), fib.AttachmentTUN); err != nil {
+		return nil, g.attachmentTUNs(), fmt.Errorf("gateway: %w", err)
+	}
+	local := s.LocalAddress
 	var errs []error
 	if g.in == nil {
 		t, err := openMPLSTUN(b.sys.h, GatewayInbound, g.devMTU())
@@ -97,11 +114,16 @@ func (g *Gateway) Apply(ctx context.Context, local netip.Addr, tunnels map[netip
 		want[r.Unmap()] = true
 	}
 	b.dp.pinned = want
-	if _, _, err := b.dp.update(&fib.State{Tunnels: tunnels, LocalAddress: local}, nil); err != nil {
+	gs := attachmentState(s, g.attVRFs)
+	fresh, terrs := g.openAttachmentTUNs(gs)
+	errs = append(errs, terrs...)
+	if _, _, err := b.dp.update(gs, fresh); err != nil {
 		errs = append(errs, err)
 	}
+	g.startAttachmentReaders(fresh)
+	errs = append(errs, g.closeAttachmentTUNs(gs), g.setICMPSources(s, gs))
 	if err := ctx.Err(); err != nil {
-		return nil, errors.Join(append(errs, err)...)
+		return nil, g.attachmentTUNs(), errors.Join(append(errs, err)...)
 	}
 	names := map[netip.Addr]string{}
 	for _, r := range remotes {
@@ -131,9 +153,9 @@ func (g *Gateway) Apply(ctx context.Context, local netip.Addr, tunnels map[netip
 	}
 	errs = append(errs, b.setLocal(local))
 	if err := errors.Join(errs...); err != nil {
-		return names, fmt.Errorf("gateway: %w", err)
+		return names, g.attachmentTUNs(), fmt.Errorf("gateway: %w", err)
 	}
-	return names, nil
+	return names, g.attachmentTUNs(), nil
 }
 
 // devMTU is the TUNs' MTU: an IP packet of Options.MTU under two labels.
@@ -211,6 +233,11 @@ func (g *Gateway) Stats() fib.Stats {
 	for _, gp := range g.peers {
 		s.Devices[gp.dev.name] = gp.v.stats()
 	}
+	for name, t := range b.tuns {
+		if v := b.dp.vrfs[name]; v != nil {
+			s.Devices[t.name] = v.stats()
+		}
+	}
 	return s
 }
 
@@ -235,6 +262,8 @@ func (g *Gateway) Close() error {
 	if g.in != nil {
 		errs = append(errs, g.in.Close())
 	}
+	errs = append(errs, closeTUNs(slices.Collect(maps.Values(b.tuns))))
+	clear(b.tuns)
 	b.mu.Unlock()
 	b.wg.Wait()
 	b.sys.h.Close()
