@@ -49,6 +49,9 @@ type topology struct {
 	lab      *netns.Lab
 	ce1, ce2 *netns.Node
 	pe1, pe2 pe
+	// daemons are the variant's processes whose CPU time is measured
+	// over each iperf3 run (peregrined in both PEs), if any.
+	daemons []*netns.Process
 	// cleanups run after the lab is closed, for state outside the
 	// namespaces (wireguard-go's UAPI sockets).
 	cleanups []func()
