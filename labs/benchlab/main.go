@@ -342,6 +342,13 @@ func runOnce(ctx context.Context, env *environment, name string, o iperfOptions,
 		}
 		ms = append(ms, m)
 	}
+	if t.saSocket != "" {
+		if sas, err := outboundSAs(ctx, t.saSocket); err != nil {
+			info += fmt.Sprintf("; pe1's SAs unreadable (%v)", err)
+		} else {
+			info += "; pe1 sealed per SA, all runs: " + describeSAs(sas)
+		}
+	}
 	return ms, info, nil
 }
 

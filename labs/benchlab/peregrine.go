@@ -83,6 +83,7 @@ func setupPeregrineVariant(ctx context.Context, env *environment, t *topology, v
 	c := v.cipher
 	procs, err := startPeregrine(ctx, bin, t.pe1, t.pe2, c, pairs)
 	t.daemons = procs
+	t.saSocket = peregrineSocket(t.pe1)
 	if ctx.Err() != nil {
 		return "", ctx.Err()
 	}
@@ -179,7 +180,7 @@ func startPeregrine(ctx context.Context, bin string, pe1, pe2 pe, c esp.Cipher, 
 			}
 			files = append(files, f)
 		}
-		conf := peregrineConfig(s.local, s.remote, i+1, filepath.Join(dir, "peregrined.sock"), c, files)
+		conf := peregrineConfig(s.local, s.remote, i+1, peregrineSocket(s.local), c, files)
 		p, err := peers.StartPeregrined(s.local.node, bin, conf)
 		if err != nil {
 			return procs, err
@@ -187,6 +188,12 @@ func startPeregrine(ctx context.Context, bin string, pe1, pe2 pe, c esp.Cipher, 
 		procs = append(procs, p)
 	}
 	return procs, ctx.Err()
+}
+
+// peregrineSocket is the control socket of local's peregrined, in the
+// directory peers.StartPeregrined uses.
+func peregrineSocket(local pe) string {
+	return filepath.Join(local.node.Lab().Dir(), local.node.Name()+"-peregrined", "peregrined.sock")
 }
 
 // sa is one direction's SPI and key material.
