@@ -28,7 +28,7 @@ help:
 	@echo "make bench-bgp BGP import time, CPU and memory per route against gobgpd, FRR and BIRD"
 	@echo "make bench-bgp-ce PE-CE: a gobgpd CE's BENCH_N routes to a gobgpd RR as VPNv4, Peregrine's PE against gobgpd's"
 	@echo "make soak      two IKE-keyed PEs for SOAK (30m) under route flaps, reloads, rekeys, pings and iperf3: lost pings, restarts, resource slopes (root)"
-	@echo "make bench-lab CE-to-CE iperf3 through Peregrine vs kernel forwarding vs wireguard-go (root)"
+	@echo "make bench-lab CE-to-CE iperf3 through Peregrine vs kernel forwarding vs wireguard-go (root); BEFORE=REV adds REV's peregrined"
 	@echo "make tools     build staticcheck, gobgpd, wireguard-go and containerlab into bin/tools"
 
 build:
@@ -72,9 +72,20 @@ $(TOOLS)/wireguard-go: tools/go.mod tools/go.sum
 # CE-to-CE TCP throughput in network namespaces (root; apt: iperf3
 # wireguard-tools, both installed by .ci/run).
 # Not run by CI. e.g. make bench-lab BENCHLAB_FLAGS="-t 5 -rounds 5"
+# BEFORE=REV (a commit, tag or branch) also builds cmd/peregrined of REV,
+# from `git archive` into build/before/, and runs it as variant
+# peregrine-before, alternating with the tree's binary in every round;
+# the report ends with before/after lines (throughput and CPU, ratios to
+# before). e.g. make bench-lab BEFORE=c7c10e4
+BEFORE ?=
 bench-lab: $(TOOLS)/wireguard-go
 	$(GO) build -o $(BIN)/benchlab ./labs/benchlab
-	$(BIN)/benchlab -wireguard-go $(abspath $(TOOLS))/wireguard-go $(BENCHLAB_FLAGS)
+ifneq ($(BEFORE),)
+	rm -rf build/before && mkdir -p build/before/src
+	git archive --format=tar "$$(git rev-parse --verify '$(BEFORE)^{commit}')" | tar -x -C build/before/src
+	cd build/before/src && $(GO) build -o ../peregrined ./cmd/peregrined
+endif
+	$(BIN)/benchlab -wireguard-go $(abspath $(TOOLS))/wireguard-go $(if $(BEFORE),-peregrined-before $(abspath build/before/peregrined)) $(BENCHLAB_FLAGS)
 
 # What a userspace-backend peregrined costs per VRF count: bring-up,
 # reload, RSS, heap, threads, goroutines, pings through the first and last

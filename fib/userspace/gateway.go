@@ -53,8 +53,20 @@ type Gateway struct {
 
 type gwPeer struct {
 	dev *mplsTUN
-	v   *vrf // counters
-	p   *peer
+	// more are dev's other queues (tunQueues in all), each with its own
+	// reader: queue q seals with the SA of lane q (outboundLabeledLane).
+	more []*mplsTUN
+	v    *vrf // counters
+	p    *peer
+}
+
+// close closes every queue of gp's TUN; the kernel then deletes it.
+func (gp *gwPeer) close() error {
+	errs := []error{gp.dev.Close()}
+	for _, q := range gp.more {
+		errs = append(errs, q.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // GatewayInbound is the TUN the Gateway writes opened MPLS packets into
@@ -132,22 +144,24 @@ func (g *Gateway) Apply(ctx context.Context, s *fib.State, remotes []netip.Addr)
 		if gp == nil {
 			name := gatewayDevicePrefix + strconv.Itoa(g.seq)
 			g.seq++
-			dev, err := openMPLSTUN(b.sys.h, name, g.devMTU())
+			queues, err := openMPLSTUNQueues(b.sys.h, name, g.devMTU(), tunQueues())
 			if err != nil {
 				errs = append(errs, fmt.Errorf("remote PE %s: %w", r, err))
 				continue
 			}
-			gp = &gwPeer{dev: dev, v: &vrf{name: name}, p: b.dp.peer(r)}
+			gp = &gwPeer{dev: queues[0], more: queues[1:], v: &vrf{name: name}, p: b.dp.peer(r)}
 			g.peers[r] = gp
-			b.wg.Add(1)
-			go g.readPeer(gp)
+			b.wg.Add(len(queues))
+			for lane, q := range queues {
+				go g.readPeer(gp, lane, q)
+			}
 			b.log.Info("ESP gateway device", "remote", r, "dev", name)
 		}
 		names[r] = gp.dev.name
 	}
 	for r, gp := range g.peers {
 		if !want[r] {
-			errs = append(errs, gp.dev.Close())
+			errs = append(errs, gp.close())
 			delete(g.peers, r)
 		}
 	}
@@ -161,23 +175,24 @@ func (g *Gateway) Apply(ctx context.Context, s *fib.State, remotes []netip.Addr)
 // devMTU is the TUNs' MTU: an IP packet of Options.MTU under two labels.
 func (g *Gateway) devMTU() int { return g.b.mtu + 2*mpls.EntrySize }
 
-// readPeer is a remote PE's outbound goroutine: it reads MPLS packets
-// from the PE's TUN until it is closed, seals and sends each.
-func (g *Gateway) readPeer(gp *gwPeer) {
+// readPeer is a remote PE's outbound goroutine for queue lane of its
+// TUN, dev: it reads MPLS packets from dev until it is closed, seals each
+// with lane's SA and sends it.
+func (g *Gateway) readPeer(gp *gwPeer, lane int, dev *mplsTUN) {
 	b := g.b
 	defer b.wg.Done()
 	bufs := newBufs(1, outBufSize(maxDatagram-outHeadroom-outTailroom))
 	sizes := make([]int, 1)
 	send := esptransport.NewSendBatch(1)
 	for {
-		if _, err := gp.dev.Read(bufs, sizes, outHeadroom); err != nil {
+		if _, err := dev.Read(bufs, sizes, outHeadroom); err != nil {
 			if errors.Is(err, os.ErrClosed) {
 				return
 			}
-			b.log.Warn("reading TUN", "dev", gp.dev.name, "err", err)
+			b.log.Warn("reading TUN", "dev", dev.name, "err", err)
 			continue
 		}
-		pkt, t, why := b.dp.outboundLabeled(gp.v, gp.p, bufs[0], outHeadroom, sizes[0])
+		pkt, t, why := b.dp.outboundLabeledLane(gp.v, gp.p, lane, bufs[0], outHeadroom, sizes[0])
 		if why != dropNone {
 			continue
 		}
@@ -199,6 +214,14 @@ func (g *Gateway) readPeer(gp *gwPeer) {
 // left it, for peer p, counting on v. It returns the ESP packet (in buf)
 // and its tunnel, or why it dropped the packet. It allocates nothing.
 func (d *dataplane) outboundLabeled(v *vrf, p *peer, buf []byte, off, n int) (pkt []byte, to *tunnelOut, why drop) {
+	return d.outboundLabeledLane(v, p, 0, buf, off, n)
+}
+
+// outboundLabeledLane is outboundLabeled for a packet read from queue
+// lane of the peer's TUN: a tunnel with several outbound SAs (RFC 9611
+// resources) seals it with that lane's SA (tunnelOut.forSeal), as the
+// VRF path does (outboundLane).
+func (d *dataplane) outboundLabeledLane(v *vrf, p *peer, lane int, buf []byte, off, n int) (pkt []byte, to *tunnelOut, why drop) {
 	if !isMPLS(buf, off) || n < mpls.EntrySize || off < esp.Headroom || off+n+outTailroom > len(buf) {
 		return nil, nil, v.dropOut(dropMalformed)
 	}
@@ -213,13 +236,12 @@ func (d *dataplane) outboundLabeled(v *vrf, p *peer, buf []byte, off, n int) (pk
 	case t.sa == nil:
 		return nil, nil, v.dropOut(dropNoSA)
 	default:
-		pkt, err = t.sa.Seal(buf, off, n, esp.NextHeaderMPLS)
+		pkt, err = t.forSeal(lane).Seal(buf, off, n, esp.NextHeaderMPLS)
 	}
 	if err != nil {
 		return nil, nil, v.dropOut(dropSealError)
 	}
-	v.cnt.outPackets.Add(1)
-	v.cnt.outBytes.Add(uint64(n))
+	v.cnt.outLanes.add(uint32(lane), n) // each queue's reader in its own shard
 	return pkt, t, dropNone
 }
 
@@ -256,7 +278,7 @@ func (g *Gateway) Close() error {
 	b.done = true
 	errs := []error{b.net.Swap(nil).Close()}
 	for r, gp := range g.peers {
-		errs = append(errs, gp.dev.Close())
+		errs = append(errs, gp.close())
 		delete(g.peers, r)
 	}
 	if g.in != nil {

@@ -136,3 +136,49 @@ func TestGatewayInboundAllocs(t *testing.T) {
 		}
 	})
 }
+
+// TestGatewaySealsByLane: with two resources toward PE2, what the
+// Gateway reads from its TUN's queues 0 and 1 is sealed with SAs 0x1001
+// and 0x1002, each counting its own sequence from 1, and PE2 opens both;
+// sealing on either lane allocates nothing.
+func TestGatewaySealsByLane(t *testing.T) {
+	gw1 := newTestGateway(t, pe1Addr, pe1Resources().Tunnels)
+	gw2 := newTestGateway(t, pe2Addr, pe2Resources().Tunnels)
+	p := gw1.peer(pe2Addr)
+	out := &vrf{name: "pgesp-0"}
+	want := []uint32{0x1001, 0x1002, 0x1001, 0x1002}
+	for lane, w := range want {
+		buf, n := labeledBuf(2001, etherTypeMPLS)
+		pkt, _, why := gw1.outboundLabeledLane(out, p, lane, buf, outHeadroom, n)
+		if why != dropNone {
+			t.Fatalf("lane %d: drop %d", lane, why)
+		}
+		if spi, seq := binary.BigEndian.Uint32(pkt), binary.BigEndian.Uint32(pkt[4:]); spi != w || seq != uint32(lane/2+1) {
+			t.Errorf("lane %d sealed with SPI %#x sequence %d, want SPI %#x sequence %d", lane, spi, seq, w, lane/2+1)
+		}
+		rbuf := make([]byte, inBufSize)
+		copy(rbuf[inHeadroom:], pkt)
+		if v, _, _, why := gw2.inbound(rbuf, inHeadroom, len(pkt)); why != dropNone || v != gw2.labeled {
+			t.Errorf("lane %d: PE2 inbound drop %d", lane, why)
+		}
+	}
+	sealed := map[uint32]uint64{}
+	for _, c := range gw1.stats().SAs {
+		if c.Outbound {
+			sealed[c.SPI] = c.SealedPackets
+		}
+	}
+	if sealed[0x1001] != 2 || sealed[0x1002] != 2 {
+		t.Errorf("sealed per SA = %v, want 2 each on 0x1001 and 0x1002", sealed)
+	}
+	buf, n := labeledBuf(2001, etherTypeMPLS)
+	head := bytes.Clone(buf[outHeadroom-piLen : outHeadroom+40])
+	lane := 0
+	assertNoAllocs(t, "outboundLabeledLane", func() {
+		copy(buf[outHeadroom-piLen:], head) // Seal encrypted the last one
+		if _, _, why := gw1.outboundLabeledLane(out, p, lane, buf, outHeadroom, n); why != dropNone {
+			t.Fatalf("drop %d", why)
+		}
+		lane++
+	})
+}

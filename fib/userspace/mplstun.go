@@ -40,7 +40,34 @@ const piLen = 4
 const etherTypeMPLS = 0x8847
 
 func openMPLSTUN(h *netlink.Handle, name string, mtu int) (*mplsTUN, error) {
-	f, err := openTUNFile(name, unix.IFF_TUN)
+	return openMPLSTUNFlags(h, name, mtu, unix.IFF_TUN)
+}
+
+// openMPLSTUNQueues opens TUN name with n queues (IFF_MULTI_QUEUE, n at
+// least 1): the kernel keeps each flow on one queue, and a reader per
+// queue spreads the sealing over the cores.
+func openMPLSTUNQueues(h *netlink.Handle, name string, mtu, n int) ([]*mplsTUN, error) {
+	const flags = unix.IFF_TUN | unix.IFF_MULTI_QUEUE
+	first, err := openMPLSTUNFlags(h, name, mtu, flags)
+	if err != nil {
+		return nil, err
+	}
+	queues := []*mplsTUN{first}
+	for range n - 1 {
+		f, err := openTUNFile(name, flags)
+		if err != nil {
+			for _, q := range queues {
+				q.Close()
+			}
+			return nil, fmt.Errorf("opening a queue of TUN %s: %w", name, err)
+		}
+		queues = append(queues, &mplsTUN{name: name, f: f, mtu: mtu})
+	}
+	return queues, nil
+}
+
+func openMPLSTUNFlags(h *netlink.Handle, name string, mtu int, flags uint16) (*mplsTUN, error) {
+	f, err := openTUNFile(name, flags)
 	if err != nil {
 		return nil, fmt.Errorf("creating TUN %s: %w", name, err)
 	}

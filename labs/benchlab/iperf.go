@@ -26,6 +26,10 @@ type measurement struct {
 	bps         float64 // end.sum_received.bits_per_second
 	seconds     float64 // end.sum_received.seconds
 	retransmits int     // end.sum_sent.retransmits
+	// cpu is the user+sys time the variant's daemons spent over the
+	// iperf3 run (warm-up included), when hasCPU.
+	cpu    time.Duration
+	hasCPU bool
 }
 
 // iperfReport is the part of `iperf3 -J` output the benchmark reads.

@@ -27,9 +27,19 @@
 //	peregrine     peregrined in each PE: VRF red, iBGP VPNv4 between the
 //	              PEs, ESP aes128gcm16 with manual keys; its TUN MTU is
 //	              whatever the daemon sets, and is reported
+//	peregrine-resources
+//	              the same with one SA pair per CPU (-resources; RFC 9611
+//	              per-resource SAs, ipsec.tunnels[].resources): each TUN
+//	              queue seals with its own SA, each SA's inbound SPI is
+//	              opened on its own socket
 //	peregrine-chacha20
-//	              the same with ESP chacha20poly1305 (RFC 7634), the
-//	              cipher of wireguard-go: the like-for-like comparison
+//	              the same as peregrine with ESP chacha20poly1305 (RFC
+//	              7634), the cipher of wireguard-go: the like-for-like
+//	              comparison
+//	peregrine-before
+//	              only with -peregrined-before BIN (make bench-lab
+//	              BEFORE=REV): the peregrine setup run by BIN, an older
+//	              build, so that before and after alternate in one run
 //
 // Method: a fresh topology per run; check that ce1 cannot reach ce2 yet,
 // set up the variant, wait until it can, then run iperf3 (one-shot server
@@ -40,6 +50,11 @@
 // peregrine-chacha20, kernel, ...), for -rounds rounds, and the figure is
 // each variant's median per stream count: the machine is small and noisy,
 // and interleaving spreads a slow spell over all variants instead of one.
+// For the peregrine variants the user+sys CPU time of both PEs'
+// peregrined over each iperf3 run is read from /proc (cpu.go); the
+// before/after lines (beforeafter.go) set peregrine-before, peregrine and
+// peregrine-resources side by side, throughput and CPU, as ratios to
+// before.
 //
 // When peregrined does not carry CE traffic (it fails to build or start,
 // or no CE reaches the other through it), a peregrine variant prints
@@ -65,12 +80,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/peregrine-net/peregrine/config"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/labs/internal/modroot"
 	"github.com/peregrine-net/peregrine/labs/netns"
@@ -85,6 +102,8 @@ type options struct {
 	variants      []string
 	wireguardGo   string
 	peregrined    string
+	before        string // -peregrined-before
+	resources     int    // SA pairs of peregrine-resources
 	peregrineWait time.Duration
 	target        float64
 	verbose       bool
@@ -97,7 +116,11 @@ type environment struct {
 	wireguardGo   string
 	peregrined    string
 	peregrinedErr error // why there is no peregrined binary
-	peregrineWait time.Duration
+	// peregrinedBefore is the binary peregrine-before runs: an older
+	// build to compare the tree's against, alternating in one run.
+	peregrinedBefore string
+	resources        int // SA pairs of peregrine-resources
+	peregrineWait    time.Duration
 }
 
 func main() {
@@ -139,9 +162,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.iperf.omit, "O", 1, "iperf3 warm-up `seconds` left out of the figure")
 	streams := fs.String("P", "1,4", "comma-separated iperf3 parallel TCP stream `counts`, each run on every setup")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every variant once, and the figure is the median")
-	variants := fs.String("variants", strings.Join(variantNames(), ","), "comma-separated `list` of variants to run")
+	variants := fs.String("variants", strings.Join(defaultVariants(), ","), "comma-separated `list` of variants to run (peregrine-before is added with -peregrined-before)")
 	fs.StringVar(&o.wireguardGo, "wireguard-go", "", "wireguard-go `binary` (default: bin/tools/wireguard-go, from `make tools`)")
 	fs.StringVar(&o.peregrined, "peregrined", "", "peregrined `binary` (default: build ./cmd/peregrined)")
+	fs.StringVar(&o.before, "peregrined-before", "", "an older peregrined `binary` for variant peregrine-before, run alternating with the others (make bench-lab BEFORE=REV builds one)")
+	fs.IntVar(&o.resources, "resources", runtime.NumCPU(), "SA `pairs` of variant peregrine-resources (RFC 9611 per-resource SAs; default one per CPU)")
 	fs.DurationVar(&o.peregrineWait, "peregrine-wait", 20*time.Second, "how long peregrined gets to carry a ping from ce1 to ce2")
 	fs.Float64Var(&o.target, "target", 1.0, "target for peregrine/wireguard-go")
 	fs.BoolVar(&o.verbose, "v", false, "log every lab step")
@@ -158,6 +183,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.iperf.seconds < 1 || o.iperf.omit < 0 || o.rounds < 1 {
 		return bad("-t and -rounds must be at least 1, -O at least 0")
+	}
+	if o.resources < 1 || o.resources > config.MaxResources {
+		return bad("-resources: bad SA pair count %d (want 1 to %d)", o.resources, config.MaxResources)
 	}
 	for p := range strings.SplitSeq(*streams, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(p))
@@ -177,6 +205,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			o.variants = append(o.variants, v)
 		}
 	}
+	hasBefore := slices.Contains(o.variants, variantBefore)
+	switch {
+	case o.before != "" && !hasBefore:
+		o.variants = append(o.variants, variantBefore)
+	case o.before == "" && hasBefore:
+		return bad("-variants: %s needs -peregrined-before", variantBefore)
+	}
 	return o, nil
 }
 
@@ -184,7 +219,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 // missing wireguard-go is an error; peregrined that does not build only
 // makes its variant unavailable, since the tree may be mid-edit.
 func prepare(ctx context.Context, o options, log *slog.Logger, out io.Writer, tmp string) (*environment, error) {
-	env := &environment{log: log, out: out, peregrined: o.peregrined, peregrineWait: o.peregrineWait, wireguardGo: o.wireguardGo}
+	env := &environment{log: log, out: out, peregrined: o.peregrined, peregrinedBefore: o.before,
+		resources: o.resources, peregrineWait: o.peregrineWait, wireguardGo: o.wireguardGo}
 	if err := need("iperf3", "iperf3"); err != nil {
 		return nil, err
 	}
@@ -198,6 +234,11 @@ func prepare(ctx context.Context, o options, log *slog.Logger, out io.Writer, tm
 				return nil, err
 			}
 			env.wireguardGo = p
+		}
+	}
+	if env.peregrinedBefore != "" {
+		if _, err := os.Stat(env.peregrinedBefore); err != nil {
+			return nil, fmt.Errorf("-peregrined-before: %w", err)
 		}
 	}
 	if slices.ContainsFunc(o.variants, isPeregrine) && env.peregrined == "" {
@@ -256,8 +297,12 @@ func bench(ctx context.Context, o options, stderr io.Writer) (*report, error) {
 			r.info = info
 			for i, m := range ms {
 				r.add(o.streams[i], m)
-				fmt.Fprintf(stderr, "benchlab: round %d/%d: %s -P %d: %s Gbit/s (%d retransmits)\n",
-					round, o.rounds, r.name, o.streams[i], gbit(m.bps), m.retransmits)
+				cpu := ""
+				if m.hasCPU {
+					cpu = fmt.Sprintf(", PEs' peregrined CPU %.2f s", m.cpu.Seconds())
+				}
+				fmt.Fprintf(stderr, "benchlab: round %d/%d: %s -P %d: %s Gbit/s (%d retransmits%s)\n",
+					round, o.rounds, r.name, o.streams[i], gbit(m.bps), m.retransmits, cpu)
 			}
 		}
 	}
@@ -265,8 +310,9 @@ func bench(ctx context.Context, o options, stderr io.Writer) (*report, error) {
 }
 
 // runOnce builds a topology, sets up one variant and measures it with
-// each stream count in turn, returning one measurement per count. The lab
-// is removed before it returns, whichever way.
+// each stream count in turn, returning one measurement per count, with
+// the CPU time the variant's daemons (topology.daemons) spent over each
+// iperf3 run. The lab is removed before it returns, whichever way.
 func runOnce(ctx context.Context, env *environment, name string, o iperfOptions, streams []int) ([]measurement, string, error) {
 	t, err := buildTopology(ctx, env.log)
 	if err != nil {
@@ -286,11 +332,22 @@ func runOnce(ctx context.Context, env *environment, name string, o iperfOptions,
 	var ms []measurement
 	for _, n := range streams {
 		o.streams = n
+		cpu0, cpuErr := daemonsCPU(t.daemons)
 		m, err := runIperf(ctx, t, o)
 		if err != nil {
 			return nil, "", fmt.Errorf("-P %d: %w", n, err)
 		}
+		if cpu1, err := daemonsCPU(t.daemons); len(t.daemons) > 0 && cpuErr == nil && err == nil {
+			m.cpu, m.hasCPU = cpu1-cpu0, true
+		}
 		ms = append(ms, m)
+	}
+	if t.saSocket != "" {
+		if sas, err := outboundSAs(ctx, t.saSocket); err != nil {
+			info += fmt.Sprintf("; pe1's SAs unreadable (%v)", err)
+		} else {
+			info += "; pe1 sealed per SA, all runs: " + describeSAs(sas)
+		}
 	}
 	return ms, info, nil
 }
@@ -306,8 +363,24 @@ var variants = []struct {
 }{
 	{"kernel", setupKernel},
 	{"wireguard-go", setupWireGuard},
-	{"peregrine", setupPeregrine(esp.AES128GCM16)},
-	{"peregrine-chacha20", setupPeregrine(esp.ChaCha20Poly1305)},
+	{variantBefore, setupPeregrine(peregrineVariant{cipher: esp.AES128GCM16, before: true})},
+	{"peregrine", setupPeregrine(peregrineVariant{cipher: esp.AES128GCM16})},
+	{variantResources, setupPeregrine(peregrineVariant{cipher: esp.AES128GCM16, resources: true})},
+	{"peregrine-chacha20", setupPeregrine(peregrineVariant{cipher: esp.ChaCha20Poly1305})},
+}
+
+// The variants of the before/after comparison: "peregrine" is the tree's
+// binary with one SA pair; these are the older binary with the same
+// setup, and the tree's with one pair per CPU.
+const (
+	variantBefore    = "peregrine-before"
+	variantResources = "peregrine-resources"
+)
+
+// defaultVariants is every variant but peregrine-before, which needs
+// -peregrined-before.
+func defaultVariants() []string {
+	return slices.DeleteFunc(variantNames(), func(v string) bool { return v == variantBefore })
 }
 
 func variantNames() []string {

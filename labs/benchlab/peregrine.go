@@ -15,19 +15,24 @@ import (
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
 
-// Variant (c), Peregrine, once per cipher: "peregrine" with AES-128-GCM
-// and "peregrine-chacha20" with ChaCha20-Poly1305. It reports "not
-// available yet" instead of a figure unless a CE reaches the other CE
-// through the daemons, so that a broken tree still lets the other variants
-// be measured.
+// Variant (c), Peregrine: "peregrine" with AES-128-GCM and one SA per
+// direction, "peregrine-chacha20" with ChaCha20-Poly1305,
+// "peregrine-resources" with AES-128-GCM and one SA pair per CPU (RFC
+// 9611 per-resource SAs, ipsec.tunnels[].resources), and
+// "peregrine-before", the "peregrine" setup run by an older binary
+// (-peregrined-before). It reports "not available yet" instead of a
+// figure unless a CE reaches the other CE through the daemons, so that a
+// broken tree still lets the other variants be measured.
 
 const (
 	peregrineASN = 65000
 	peregrineRT  = "65000:100" // the red VRF's import and export target
-	// The SPIs of the two directions; each is one PE's out and the
-	// other's in.
-	spiPE1toPE2 = 0x1001
-	spiPE2toPE1 = 0x1002
+	// The first SPI of each direction; each is one PE's out and the
+	// other's in. SA pair k uses base+k: the receiver opens inbound SPI
+	// s on its socket s mod receivers, so consecutive SPIs spread the
+	// pairs over its cores.
+	spiPE1toPE2 = 0x1100
+	spiPE2toPE1 = 0x1200
 	// peregrineLogLines is how much of each daemon's log is shown when
 	// the variant is unavailable.
 	peregrineLogLines = 15
@@ -44,21 +49,41 @@ func (e *unavailableError) Error() string {
 // isPeregrine reports whether a variant runs peregrined.
 func isPeregrine(variant string) bool { return strings.HasPrefix(variant, "peregrine") }
 
-// setupPeregrine returns variant (c) with ESP cipher c: startPeregrine,
-// then a wait for CE-to-CE reachability. Any failure, including a config
-// the daemon rejects, is reported as "not available" so that (a) and (b)
-// are still measured.
-func setupPeregrine(c esp.Cipher) setupFunc {
+// peregrineVariant is how one peregrine variant differs from another.
+type peregrineVariant struct {
+	cipher esp.Cipher
+	// resources: one SA pair per CPU (environment.resources pairs),
+	// else one.
+	resources bool
+	// before runs environment.peregrinedBefore, the binary to compare
+	// against, instead of environment.peregrined.
+	before bool
+}
+
+// setupPeregrine returns variant (c) as v says: startPeregrine, then a
+// wait for CE-to-CE reachability. Any failure, including a config the
+// daemon rejects, is reported as "not available" so that (a) and (b) are
+// still measured.
+func setupPeregrine(v peregrineVariant) setupFunc {
 	return func(ctx context.Context, env *environment, t *topology) (string, error) {
-		return setupPeregrineCipher(ctx, env, t, c)
+		return setupPeregrineVariant(ctx, env, t, v)
 	}
 }
 
-func setupPeregrineCipher(ctx context.Context, env *environment, t *topology, c esp.Cipher) (string, error) {
-	if env.peregrinedErr != nil {
+func setupPeregrineVariant(ctx context.Context, env *environment, t *topology, v peregrineVariant) (string, error) {
+	bin, pairs := env.peregrined, 1
+	if v.resources {
+		pairs = env.resources
+	}
+	if v.before {
+		bin = env.peregrinedBefore
+	} else if env.peregrinedErr != nil {
 		return "", &unavailableError{env.peregrinedErr.Error()}
 	}
-	procs, err := startPeregrine(ctx, env.peregrined, t.pe1, t.pe2, c)
+	c := v.cipher
+	procs, err := startPeregrine(ctx, bin, t.pe1, t.pe2, c, pairs)
+	t.daemons = procs
+	t.saSocket = peregrineSocket(t.pe1)
 	if ctx.Err() != nil {
 		return "", ctx.Err()
 	}
@@ -100,56 +125,75 @@ func setupPeregrineCipher(ctx context.Context, env *environment, t *topology, c 
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("peregrined, ESP %s in UDP 4500; TUN %s", c, describeTuns(tuns)), nil
+	return fmt.Sprintf("%s, ESP %s in UDP 4500, %d SA pair(s); TUN %s", bin, c, pairs, describeTuns(tuns)), nil
 }
 
 // startPeregrine is THE HOOK for variant (c): given the two PEs (each with
 // its node, CE interface, CE subnet and core address) it starts
-// `peregrined -c FILE` in each PE's namespace and returns the processes.
+// `BIN -c FILE` in each PE's namespace and returns the processes.
 // Each config has one VRF, red, with the CE interface and a static route
 // for the local CE subnet; the remote CE subnet arrives as a VPNv4 route
 // over iBGP directly between the PEs' core addresses, and traffic between
-// the PEs is ESP with cipher c and manual keys, one SA per direction.
+// the PEs is ESP with cipher c and manual keys: pairs SA pairs, the
+// first the tunnel's out and in, the others its resources, each SA with
+// its own random key.
 //
 // It returns once both daemons have started; the caller waits for
 // CE-to-CE reachability. The lab's Close stops the daemons.
-func startPeregrine(ctx context.Context, bin string, pe1, pe2 pe, c esp.Cipher) ([]*netns.Process, error) {
-	// One key (the cipher's key and 4-byte salt) per direction.
-	keyPE1toPE2, keyPE2toPE1 := make([]byte, c.KeyLen()), make([]byte, c.KeyLen())
-	_, _ = rand.Read(keyPE1toPE2) // never fails (Go 1.24+)
-	_, _ = rand.Read(keyPE2toPE1)
+func startPeregrine(ctx context.Context, bin string, pe1, pe2 pe, c esp.Cipher, pairs int) ([]*netns.Process, error) {
+	// One key (the cipher's key and 4-byte salt) per SA.
+	var toPE2, toPE1 []sa
+	for k := range pairs {
+		keyPE1toPE2, keyPE2toPE1 := make([]byte, c.KeyLen()), make([]byte, c.KeyLen())
+		_, _ = rand.Read(keyPE1toPE2) // never fails (Go 1.24+)
+		_, _ = rand.Read(keyPE2toPE1)
+		toPE2 = append(toPE2, sa{spiPE1toPE2 + uint32(k), keyPE1toPE2})
+		toPE1 = append(toPE1, sa{spiPE2toPE1 + uint32(k), keyPE2toPE1})
+	}
 	sides := []struct {
 		local, remote pe
-		out, in       sa
+		out, in       []sa
 	}{
-		{pe1, pe2, sa{spiPE1toPE2, keyPE1toPE2}, sa{spiPE2toPE1, keyPE2toPE1}},
-		{pe2, pe1, sa{spiPE2toPE1, keyPE2toPE1}, sa{spiPE1toPE2, keyPE1toPE2}},
+		{pe1, pe2, toPE2, toPE1},
+		{pe2, pe1, toPE1, toPE2},
 	}
 	var procs []*netns.Process
 	for i, s := range sides {
 		// peers.StartPeregrined keeps its config in this directory.
 		dir := filepath.Join(s.local.node.Lab().Dir(), s.local.node.Name()+"-peregrined")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
+			return procs, err
 		}
-		outKey, inKey := filepath.Join(dir, "out.key"), filepath.Join(dir, "in.key")
-		for _, k := range []struct {
-			path string
-			key  []byte
-		}{{outKey, s.out.key}, {inKey, s.in.key}} {
-			if err := os.WriteFile(k.path, []byte(hex.EncodeToString(k.key)+"\n"), 0o600); err != nil {
-				return nil, err
+		var files []saPairFiles
+		for k := range s.out {
+			f := saPairFiles{
+				outSPI: s.out[k].spi, outKey: filepath.Join(dir, fmt.Sprintf("out%d.key", k)),
+				inSPI: s.in[k].spi, inKey: filepath.Join(dir, fmt.Sprintf("in%d.key", k)),
 			}
+			for _, kf := range []struct {
+				path string
+				key  []byte
+			}{{f.outKey, s.out[k].key}, {f.inKey, s.in[k].key}} {
+				if err := os.WriteFile(kf.path, []byte(hex.EncodeToString(kf.key)+"\n"), 0o600); err != nil {
+					return procs, err
+				}
+			}
+			files = append(files, f)
 		}
-		conf := peregrineConfig(s.local, s.remote, i+1, filepath.Join(dir, "peregrined.sock"),
-			c, s.out.spi, outKey, s.in.spi, inKey)
+		conf := peregrineConfig(s.local, s.remote, i+1, peregrineSocket(s.local), c, files)
 		p, err := peers.StartPeregrined(s.local.node, bin, conf)
 		if err != nil {
-			return nil, err
+			return procs, err
 		}
 		procs = append(procs, p)
 	}
 	return procs, ctx.Err()
+}
+
+// peregrineSocket is the control socket of local's peregrined, in the
+// directory peers.StartPeregrined uses.
+func peregrineSocket(local pe) string {
+	return filepath.Join(local.node.Lab().Dir(), local.node.Name()+"-peregrined", "peregrined.sock")
 }
 
 // sa is one direction's SPI and key material.
@@ -158,14 +202,23 @@ type sa struct {
 	key []byte
 }
 
+// saPairFiles is one SA pair of a PE's config: SPIs and key files.
+type saPairFiles struct {
+	outSPI uint32
+	outKey string
+	inSPI  uint32
+	inKey  string
+}
+
 // peregrineConfig is one PE's peregrined.yml (schema: config/config.go and
 // config/ipsec.go). rdIndex makes each PE's route distinguisher its own;
-// both SAs use cipher c.
+// every SA uses cipher c; pairs[0] is the tunnel's out and in, the others
+// its resources.
 // The control socket is in the lab's directory because the default
 // (/run/peregrine) is one path for every namespace on the host; the gRPC
 // API is off for the same reason.
-func peregrineConfig(local, remote pe, rdIndex int, sock string, c esp.Cipher, outSPI uint32, outKey string, inSPI uint32, inKey string) string {
-	return fmt.Sprintf(`router: {id: %[1]s, asn: %[3]d}
+func peregrineConfig(local, remote pe, rdIndex int, sock string, c esp.Cipher, pairs []saPairFiles) string {
+	conf := fmt.Sprintf(`router: {id: %[1]s, asn: %[3]d}
 log: {level: info}
 control: {socket: %[4]s}
 bgp:
@@ -185,10 +238,19 @@ ipsec:
   local-address: %[1]s
   tunnels:
     - remote: %[2]s
-      out: {spi: %[9]d, cipher: %[11]s, key-file: %[10]s}
-      in: {spi: %[12]d, cipher: %[11]s, key-file: %[13]s}
-`, local.core, remote.core, peregrineASN, sock, rdIndex, peregrineRT, local.ceIf, local.ceNet,
-		outSPI, outKey, c, inSPI, inKey)
+`, local.core, remote.core, peregrineASN, sock, rdIndex, peregrineRT, local.ceIf, local.ceNet)
+	pair := func(indent string, p saPairFiles) string {
+		return fmt.Sprintf("%[1]sout: {spi: %[2]d, cipher: %[3]s, key-file: %[4]s}\n%[5]sin: {spi: %[6]d, cipher: %[3]s, key-file: %[7]s}\n",
+			indent, p.outSPI, c, p.outKey, strings.Repeat(" ", len(indent)), p.inSPI, p.inKey)
+	}
+	conf += pair("      ", pairs[0])
+	if len(pairs) > 1 {
+		conf += "      resources:\n"
+		for _, p := range pairs[1:] {
+			conf += pair("        - ", p)
+		}
+	}
+	return conf
 }
 
 // buildPeregrined builds ./cmd/peregrined of the module at root into dir.

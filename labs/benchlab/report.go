@@ -118,6 +118,9 @@ func (r *report) print(w io.Writer) {
 	for _, line := range r.summary() {
 		fmt.Fprintln(w, line)
 	}
+	for _, line := range r.beforeAfter() {
+		fmt.Fprintln(w, line)
+	}
 }
 
 func joinInts(ns []int, sep string) string {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // setRuns records one measurement per round of gbits Gbit/s for variant
@@ -111,12 +113,54 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || len(o.streams) != 2 || o.streams[0] != 8 || o.streams[1] != 2 {
 		t.Errorf("-P 8,2,8: %v %v", o.streams, err)
 	}
-	if len(o.variants) != len(variantNames()) {
-		t.Errorf("default variants = %v, want all of %v", o.variants, variantNames())
+	if len(o.variants) != len(variantNames())-1 || slices.Contains(o.variants, variantBefore) {
+		t.Errorf("default variants = %v, want all of %v but %s", o.variants, variantNames(), variantBefore)
 	}
-	for _, args := range [][]string{{"-variants", "ipsec"}, {"-t", "0"}, {"-rounds", "0"}, {"extra"}, {"-P", "0"}, {"-P", "1,x"}, {"-P", ""}} {
+	o, err = parseFlags([]string{"-peregrined-before", "/old/peregrined", "-resources", "3"}, &bytes.Buffer{})
+	if err != nil || o.before != "/old/peregrined" || o.resources != 3 || !slices.Contains(o.variants, variantBefore) {
+		t.Errorf("-peregrined-before: %+v %v", o, err)
+	}
+	for _, args := range [][]string{{"-variants", "ipsec"}, {"-t", "0"}, {"-rounds", "0"}, {"extra"}, {"-P", "0"}, {"-P", "1,x"}, {"-P", ""},
+		{"-variants", "peregrine-before"}, {"-resources", "0"}, {"-resources", "17"}} {
 		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v accepted", args)
 		}
+	}
+}
+
+// TestBeforeAfter: per stream count, each of before, peregrine and
+// peregrine-resources with its median throughput and CPU, and the
+// ratios to before.
+func TestBeforeAfter(t *testing.T) {
+	r := newReport(options{rounds: 3, iperf: iperfOptions{seconds: 10, omit: 1}, streams: []int{1, 4},
+		variants: []string{"kernel", "peregrine", variantResources, variantBefore}})
+	add := func(name string, p int, gbits float64, cpu ...float64) {
+		for _, c := range cpu {
+			r.get(name).add(p, measurement{bps: gbits * 1e9, seconds: 10, cpu: time.Duration(c * float64(time.Second)), hasCPU: true})
+		}
+	}
+	add(variantBefore, 1, 1, 8, 10, 9)
+	add("peregrine", 1, 1.5, 9, 9, 9)
+	add(variantResources, 1, 1.5, 9, 9, 9)
+	add(variantBefore, 4, 2, 16, 16, 16)
+	add("peregrine", 4, 2, 16, 16, 16)
+	add(variantResources, 4, 3, 20, 20, 20)
+	setRuns(r, "kernel", 1, 9, 9, 9) // no CPU: not part of the comparison
+	want := []string{
+		"bench-lab: before/after -P 1: peregrine-before=1.00 Gbit/s cpu=9.00s peregrine=1.50 Gbit/s (1.50x) cpu=9.00s (1.00x) peregrine-resources=1.50 Gbit/s (1.50x) cpu=9.00s (1.00x)",
+		"bench-lab: before/after -P 4: peregrine-before=2.00 Gbit/s cpu=16.00s peregrine=2.00 Gbit/s (1.00x) cpu=16.00s (1.00x) peregrine-resources=3.00 Gbit/s (1.50x) cpu=20.00s (1.25x)",
+		"bench-lab: before/after: ratios to peregrine-before; cpu = median user+sys of both PEs' peregrined over the iperf3 run (1+10 s)",
+	}
+	if got := r.beforeAfter(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("beforeAfter:\n got %s\nwant %s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	var b bytes.Buffer
+	r.print(&b)
+	if !strings.Contains(b.String(), want[1]) {
+		t.Errorf("report lacks the comparison:\n%s", b.String())
+	}
+	// With only one of the three there is nothing to compare.
+	if got := testReport(1, 1).beforeAfter(); len(got) != 0 {
+		t.Errorf("beforeAfter with peregrine alone = %q", got)
 	}
 }

@@ -49,6 +49,12 @@ type topology struct {
 	lab      *netns.Lab
 	ce1, ce2 *netns.Node
 	pe1, pe2 pe
+	// daemons are the variant's processes whose CPU time is measured
+	// over each iperf3 run (peregrined in both PEs), if any.
+	daemons []*netns.Process
+	// saSocket is pe1's peregrined control socket, if any: after the
+	// runs, its outbound SAs' packets go into the report (saspread.go).
+	saSocket string
 	// cleanups run after the lab is closed, for state outside the
 	// namespaces (wireguard-go's UAPI sockets).
 	cleanups []func()
