@@ -100,26 +100,42 @@ func TestTUNHasNoQdisc(t *testing.T) {
 	})
 }
 
-// TestClosingManyTUNsOverlapsTheKernelsWaits: 100 TUNs close in well
-// under the 1.9 s that closing them one after another takes here (each
-// queue's close waits for an RCU grace period), so a daemon with
-// thousands of VRFs stops within its supervisor's patience.
+// TestClosingManyTUNsOverlapsTheKernelsWaits: closeTUNs overlaps the
+// kernel's waits (each queue's close waits for an RCU grace period), so
+// a daemon with thousands of VRFs stops within its supervisor's
+// patience. It compares, in one run, the time per TUN of closing 20 TUNs
+// one after another with closeTUNs closing 100: a ratio, not a wall-time
+// bound, because these machines are shared and noisy.
 func TestClosingManyTUNsOverlapsTheKernelsWaits(t *testing.T) {
 	inNewNS(t, func(h *netlink.Handle) {
-		var tds []*tunDev
-		for i := range 100 {
-			td, err := createTUN(h, fmt.Sprintf("pgc%d", i), 1500, 2)
-			if err != nil {
+		create := func(prefix string, n int) []*tunDev {
+			var tds []*tunDev
+			for i := range n {
+				td, err := createTUN(h, fmt.Sprintf("%s%d", prefix, i), 1500, 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tds = append(tds, td)
+			}
+			return tds
+		}
+		one := create("pgs", 20)
+		start := time.Now()
+		for _, td := range one {
+			if err := td.close(); err != nil {
 				t.Fatal(err)
 			}
-			tds = append(tds, td)
 		}
-		start := time.Now()
-		if err := closeTUNs(tds); err != nil {
+		sequential := time.Since(start) / time.Duration(len(one))
+		many := create("pgc", 100)
+		start = time.Now()
+		if err := closeTUNs(many); err != nil {
 			t.Fatal(err)
 		}
-		if took := time.Since(start); took > time.Second {
-			t.Errorf("closing 100 TUNs took %v, want under 1 s", took)
+		overlapped := time.Since(start) / time.Duration(len(many))
+		t.Logf("per TUN: %v one after another, %v through closeTUNs", sequential, overlapped)
+		if overlapped*4 > sequential {
+			t.Errorf("closeTUNs took %v per TUN against %v one after another: want at least 4x faster", overlapped, sequential)
 		}
 		if links, _ := h.LinkList(); len(links) > 1 {
 			t.Errorf("%d links left after closing, want only lo", len(links))
