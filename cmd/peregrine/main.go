@@ -10,6 +10,7 @@
 //	peregrine show ipsec sa             SAs with counters (never keys)
 //	peregrine show ipsec attachments    sites' gateways: VRF, state, selectors, SAs, counters
 //	peregrine show interfaces           CE interfaces and VRF TUNs with fast-path counters
+//	peregrine show dataplane            core drops before a label names a VRF, by reason
 //	peregrine walk                      follow one packet through the engines
 //
 // Every show command takes --json. peregrine talks to peregrined over
@@ -46,6 +47,7 @@ commands:
   show ipsec sa
   show ipsec attachments
   show interfaces
+  show dataplane
   walk [-pcap FILE]
 `
 

@@ -45,6 +45,7 @@ func fakeDaemon(t *testing.T) string {
 	reply("/v1/ipsec/sa", fixtureSAs)
 	reply("/v1/ipsec/attachments", fixtureAttachments)
 	reply("/v1/interfaces", fixtureInterfaces)
+	reply("/v1/dataplane", fixtureDataplane)
 	reply("/v1/bgp/vrfs/red/neighbors", fixtureCENeighbors)
 	mux.HandleFunc("GET /v1/bgp/vrfs/red/paths", func(w http.ResponseWriter, r *http.Request) {
 		rt := fixtureCERoutes
@@ -108,6 +109,7 @@ func TestShowGolden(t *testing.T) {
 		{"ipsec-sa.txt", []string{"show", "ipsec", "sa"}},
 		{"ipsec-attachments.txt", []string{"show", "ipsec", "attachments"}},
 		{"interfaces.txt", []string{"show", "interfaces"}},
+		{"dataplane.txt", []string{"show", "dataplane"}},
 		{"bgp-vrf-red-summary.txt", []string{"show", "bgp", "vrf", "red", "summary"}},
 		{"bgp-vrf-red.txt", []string{"show", "bgp", "vrf", "red"}},
 		{"bgp-vrf-red-ipv6.txt", []string{"show", "bgp", "vrf", "red", "ipv6"}},
@@ -157,6 +159,7 @@ func TestShowJSONRoundTrips(t *testing.T) {
 	check([]string{"show", "ipsec", "sa", "--json"}, &[]localapi.SA{}, fixtureSAs)
 	check([]string{"show", "ipsec", "attachments", "--json"}, &[]localapi.Attachment{}, fixtureAttachments)
 	check([]string{"show", "interfaces", "--json"}, &[]localapi.Interface{}, fixtureInterfaces)
+	check([]string{"show", "dataplane", "--json"}, &localapi.Dataplane{}, fixtureDataplane)
 	check([]string{"show", "bgp", "vrf", "red", "summary", "--json"}, &[]localapi.CENeighbor{}, fixtureCENeighbors)
 	check([]string{"show", "bgp", "vrf", "red", "--json"}, &localapi.CERoutes{}, fixtureCERoutes)
 }
@@ -218,6 +221,11 @@ var (
 			OutPackets: 1200, OutBytes: 1600000, InPackets: 1100, InBytes: 1500000, OutDrops: map[string]uint64{"no-sa": 3}, InDrops: map[string]uint64{}}},
 	}
 )
+
+// fixtureDataplane: a core host spraying unknown labels and SPIs.
+var fixtureDataplane = localapi.Dataplane{Core: &localapi.CoreCounters{
+	Drops:      map[string]uint64{"unknown-label": 3, "open-failed": 5, "bad-source": 1},
+	UnknownSPI: 4, Truncated: 1, IKE: 7, Keepalives: 2, PlainMPLS: 11}}
 
 var (
 	fixtureCENeighbors = []localapi.CENeighbor{

@@ -27,7 +27,7 @@ func FuzzLocalAPIRequest(f *testing.F) {
 	for _, target := range []string{
 		"/v1/bgp/neighbors", "/v1/vrfs", "/v1/vrfs/red/routes", "/v1/vrfs/nope/routes",
 		"/v1/vrfs/%72ed/routes", "/v1/vrfs/../vrfs", "/v1/bgp/vpnv4", "/v1/bgp/vpnv6?vrf=red",
-		"/v1/bgp/vpnv4?vrf=%00", "/v1/bgp/ipv9", "/v1/mpls", "/v1/ipsec/sa", "/v1/interfaces", "//v1/vrfs", "*",
+		"/v1/bgp/vpnv4?vrf=%00", "/v1/bgp/ipv9", "/v1/mpls", "/v1/ipsec/sa", "/v1/interfaces", "/v1/dataplane", "//v1/vrfs", "*",
 		"/v1/bgp/vrfs/red/neighbors", "/v1/bgp/vrfs/nope/neighbors", "/v1/bgp/vrfs/red/paths?family=ipv6",
 		"/v1/bgp/vrfs/red/paths?family=%00", "/v1/bgp/vrfs/%2F/paths",
 	} {

@@ -48,6 +48,7 @@ func (a *apiServer) routeShow(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/ipsec/sa", a.ipsecSAs)
 	mux.HandleFunc("GET /v1/ipsec/attachments", a.ipsecAttachments)
 	mux.HandleFunc("GET /v1/interfaces", a.interfaces)
+	mux.HandleFunc("GET /v1/dataplane", a.dataplaneDoc)
 }
 
 func (a *apiServer) vpnPaths(w http.ResponseWriter, r *http.Request) {

@@ -129,7 +129,7 @@ vrfs:
 	if len(paths) != 1 || paths[0].Prefix.String() != "10.1.0.0/24" || !paths[0].Best || !paths[0].Local || paths[0].RD != "65000:1" || len(paths[0].RTs) != 1 || paths[0].RTs[0] != "65000:1" {
 		t.Errorf("vpnv4 vrf red: %+v", paths)
 	}
-	for _, p := range []string{"/v1/mpls", "/v1/ipsec/sa", "/v1/interfaces"} {
+	for _, p := range []string{"/v1/mpls", "/v1/ipsec/sa", "/v1/interfaces", "/v1/dataplane"} {
 		if resp, err := c.Get("http://peregrined" + p); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
 			t.Errorf("%s without a dataplane: %v %v", p, resp, err)
 		}

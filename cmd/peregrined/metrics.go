@@ -80,6 +80,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range ceDescs {
 		ch <- d
 	}
+	for _, d := range coreDescs {
+		ch <- d
+	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -166,6 +169,9 @@ func (c *collector) collectDataplane(gauge func(*prometheus.Desc, float64, ...st
 	st, ok := dp.stats()
 	if ok && st.VRFs != nil {
 		counter(descPlainIn, st.PlainIn)
+	}
+	if ok {
+		collectCore(st, counter)
 	}
 	for name, v := range vrfCounters(st) {
 		counter(descVRFPackets, v.OutPackets, name, "out")

@@ -18,6 +18,7 @@ func FuzzDocuments(f *testing.F) {
 		`{"error":"no vrf \"x\""}`, `[{"rd":"65000:1","prefix":"10.1.0.0/24","route-targets":["65000:1"],"best":true,"neighbor":"::1"}]`,
 		`[{"vrf":"red","address":"10.1.0.2","asn":65101,"state":"active","reason":"connection refused","families":[{"name":"ipv4","received":0,"accepted":0,"sent":0}],"flaps":3}]`,
 		`{"vrf":"red","family":"ipv4","learned":[{"prefix":"10.3.0.0/24","next-hop":"10.1.0.2","neighbor":"10.1.0.2","origin":"i","as-path":"65101 {1,2}","med":0,"communities":["65101:7","no-export"],"best":true}],"advertised":[]}`,
+		`{"core":{"drops":{"unknown-label":3,"open-failed":5},"unknown-spi":4,"truncated":1,"ike":7,"keepalives":2,"plain-mpls":11}}`, `{}`,
 		`null`, `[]`, `{"prefix":"10.1.0.1/24"}`, `{"next-hop":"fe80::1%eth0"}`,
 	} {
 		f.Add([]byte(s))
@@ -28,6 +29,7 @@ func FuzzDocuments(f *testing.F) {
 			func() any { return new([]VPNPath) }, func() any { return new([]LabelEntry) }, func() any { return new([]SA) },
 			func() any { return new([]Interface) }, func() any { return new(Error) },
 			func() any { return new([]CENeighbor) }, func() any { return new(CERoutes) },
+			func() any { return new(Dataplane) },
 		} {
 			v := newDoc()
 			if json.Unmarshal(data, v) != nil {

@@ -11,8 +11,9 @@
 //	GET /v1/mpls                   []LabelEntry
 //	GET /v1/ipsec/sa               []SA
 //	GET /v1/interfaces             []Interface
+//	GET /v1/dataplane              Dataplane
 //
-// With no dataplane (dataplane.backend none) the last three answer 503.
+// With no dataplane (dataplane.backend none) the last four answer 503.
 // No document ever carries a password or key.
 package localapi
 
@@ -155,6 +156,34 @@ type VRFCounters struct {
 	InBytes    uint64            `json:"in-bytes"`
 	OutDrops   map[string]uint64 `json:"out-drops"`
 	InDrops    map[string]uint64 `json:"in-drops"`
+}
+
+// Dataplane is the backend's counters that belong to no VRF, SA or
+// attachment.
+type Dataplane struct {
+	// Core is nil where the backend receives nothing from the core
+	// itself: the kernel backend without an ESP gateway, whose kernel
+	// counts (`ip -s xfrm`, `ip -s link`).
+	Core *CoreCounters `json:"core,omitempty"`
+}
+
+// CoreCounters count what arrives from the core before its label names a
+// VRF: a core host spraying bad labels or unknown SPIs shows here and in
+// no VRF's counters.
+type CoreCounters struct {
+	// Drops are by reason, only those that happened; unknown-label
+	// includes a label stack deeper than expected.
+	Drops map[string]uint64 `json:"drops"`
+	// UnknownSPI and Truncated are causes of the open-failed drops: no
+	// inbound ESP or AH SA has the SPI, or too short to carry one.
+	UnknownSPI uint64 `json:"unknown-spi"`
+	Truncated  uint64 `json:"truncated"`
+	// IKE messages and NAT-keepalives received on UDP port 4500.
+	IKE        uint64 `json:"ike"`
+	Keepalives uint64 `json:"keepalives"`
+	// PlainMPLS counts the MPLS frames the userspace backend received on
+	// its core interfaces (from unprotected PEs); the kernel's are its own.
+	PlainMPLS uint64 `json:"plain-mpls,omitempty"`
 }
 
 // CENeighbor is one CE session of a VRF (vrfs[].neighbors): a Neighbor

@@ -13,8 +13,8 @@ import (
 )
 
 // showMore handles the show commands beyond bgp summary, vrf and route:
-// the VPN RIB, the LFIB, the SAs and the interfaces. ok is false for a
-// command it does not know.
+// the VPN RIB, the LFIB, the SAs, the interfaces and the dataplane's own
+// counters. ok is false for a command it does not know.
 func showMore(c *Client, words []string, asJSON bool, w io.Writer) (ok bool, err error) {
 	switch {
 	case len(words) >= 2 && words[0] == "bgp" && (words[1] == "vpnv4" || words[1] == "vpnv6"):
@@ -56,6 +56,12 @@ func showMore(c *Client, words []string, asJSON bool, w io.Writer) (ok bool, err
 			return true, err
 		}
 		return true, output(w, asJSON, ifs, func() { printInterfaces(w, ifs) })
+	case "dataplane":
+		var d localapi.Dataplane
+		if err := c.get("/v1/dataplane", &d); err != nil {
+			return true, err
+		}
+		return true, output(w, asJSON, d, func() { printDataplane(w, d) })
 	}
 	return false, nil
 }
