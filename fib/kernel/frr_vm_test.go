@@ -246,13 +246,14 @@ func farPEKernel(t *testing.T, ns netns.NsHandle, peregrine string, gwNS netns.N
 // frrStatic configures staticd's route with a label once staticd has
 // heard from zebra that the kernel has MPLS (from a configuration file
 // read before that it refuses the label: "MPLS not turned on in kernel
-// ignoring static route") and waits for zebra to select it.
+// ignoring static route") and waits for zebra to select it. Under
+// emulation on a loaded host zebra took over 30 s to hear of MPLS.
 func frrStatic(t *testing.T, dir, route string) {
 	t.Helper()
 	fields := strings.Fields(route) // "ip route PREFIX ..." or "ipv6 route PREFIX ..."
 	prefix := fields[2]
 	var out, rib string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		out = vtyCommands(dir, "staticd", "enable", "configure terminal", route, "end")
 		rib = vtysh(t, dir, "zebra", "show "+fields[0]+" route "+prefix)
 		if strings.Contains(rib, "label") {
