@@ -108,9 +108,15 @@ func readL4(pkt []byte) l4Info {
 		if binary.BigEndian.Uint16(pkt[6:])&0x1fff != 0 {
 			return info // a non-initial fragment: no ports
 		}
+		if tl := int(binary.BigEndian.Uint16(pkt[2:])); tl < len(pkt) {
+			pkt = pkt[:tl] // no ports from past the datagram's end
+		}
 	case 6:
 		if len(pkt) < ipv6HeaderLen {
 			return info
+		}
+		if pl := ipv6HeaderLen + int(binary.BigEndian.Uint16(pkt[4:])); pl < len(pkt) {
+			pkt = pkt[:pl] // as for IPv4 (a jumbogram has no ports then)
 		}
 		nh, off := pkt[6], ipv6HeaderLen
 		for i := 0; ; i++ {
@@ -142,16 +148,17 @@ func readL4(pkt []byte) l4Info {
 	default:
 		return info
 	}
+	if at < ipv4HeaderLen || len(pkt) < at+2 {
+		return info // no transport header to read
+	}
 	switch {
 	case tsPortProtos[info.proto]:
-		if at >= ipv4HeaderLen && len(pkt) >= at+4 {
+		if len(pkt) >= at+4 {
 			info.srcPort, info.dstPort, info.ports = binary.BigEndian.Uint16(pkt[at:]), binary.BigEndian.Uint16(pkt[at+2:]), true
 		}
 	case info.proto == protoICMP && pkt[0]>>4 == 4, info.proto == protoICMPv6 && pkt[0]>>4 == 6:
-		if at >= ipv4HeaderLen && len(pkt) >= at+2 {
-			tc := binary.BigEndian.Uint16(pkt[at:])
-			info.srcPort, info.dstPort, info.ports = tc, tc, true
-		}
+		tc := binary.BigEndian.Uint16(pkt[at:])
+		info.srcPort, info.dstPort, info.ports = tc, tc, true
 	}
 	return info
 }

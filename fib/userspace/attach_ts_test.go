@@ -45,6 +45,12 @@ func l4v6(src, dst string, proto uint8, a, b uint16, ext ...[]byte) []byte {
 // 8-byte units); hopByHop an empty hop-by-hop options header.
 func v6Frag(off uint16) []byte { return []byte{44, 0, byte(off >> 5), byte(off << 3), 0, 0, 0, 1} }
 
+// shortTotal sets IPv4 packet p's total length to n, leaving its bytes.
+func shortTotal(p []byte, n uint16) []byte {
+	binary.BigEndian.PutUint16(p[2:], n)
+	return p
+}
+
 var hopByHop = []byte{0, 0, 1, 4, 0, 0, 0, 0}
 
 func sel(p string, proto uint8, lo, hi uint16) fib.Selector {
@@ -89,6 +95,8 @@ func TestAttachTSPolicy(t *testing.T) {
 		{"ICMP echo reply", l4v4("10.9.0.5", "10.1.0.2", protoICMP, 0, 0, 0), l4v4("10.1.0.2", "10.9.0.5", protoICMP, 0, 0, 0), false},
 		{"ICMP unreachable", l4v4("10.9.0.5", "10.1.0.2", protoICMP, 3<<8|3, 0, 0), l4v4("10.1.0.2", "10.9.0.5", protoICMP, 3<<8|3, 0, 0), false},
 		{"truncated TCP", l4v4("10.9.0.5", "10.1.0.2", 6, 40000, 443, 0)[:22], l4v4("10.1.0.2", "10.9.0.5", 6, 443, 40000, 0)[:22], false},
+		{"TCP 443 past the total length", shortTotal(l4v4("10.9.0.5", "10.1.0.2", 6, 40000, 443, 0), 22), shortTotal(l4v4("10.1.0.2", "10.9.0.5", 6, 443, 40000, 0), 22), false},
+		{"total length zero", shortTotal(l4v4("10.9.0.5", "10.1.0.2", 6, 40000, 443, 0), 0), shortTotal(l4v4("10.1.0.2", "10.9.0.5", 6, 443, 40000, 0), 0), false},
 		{"IPv6 TCP to 443", l4v6("fd00:9::5", "fd00:1::2", 6, 40000, 443), l4v6("fd00:1::2", "fd00:9::5", 6, 443, 40000), true},
 		{"IPv6 TCP to 22", l4v6("fd00:9::5", "fd00:1::2", 6, 40000, 22), l4v6("fd00:1::2", "fd00:9::5", 6, 22, 40000), false},
 		{"IPv6 TCP 443 behind hop-by-hop", l4v6("fd00:9::5", "fd00:1::2", 6, 40000, 443, hopByHop), l4v6("fd00:1::2", "fd00:9::5", 6, 443, 40000, hopByHop), true},
