@@ -13,8 +13,9 @@ import (
 // so what its CEs are sent beside each other's routes, one prefix at a
 // time (ceSend):
 //
-//  1. the VRF's static or connected prefix: the configuration says where
-//     it is;
+//  1. the VRF's static or connected prefix, or the site prefix or lease
+//     of one of its IPsec attachments while it is up (attached.go): the
+//     configuration (or the attachment's SA) says where it is;
 //  2. else the route the VRF imported from a remote PE (ceexport.go);
 //  3. else, for 0.0.0.0/0 and ::/0, the default of default-originate,
 //     while some CE of that family asks for it.
@@ -64,19 +65,22 @@ func (s *Speaker) ceWant(vrf string, p netip.Prefix) (attrs []gobgp.PathAttribut
 	return nil, false
 }
 
-// ceOwn reports whether p is one of v's static or connected prefixes.
+// ceOwn reports whether p is one of v's static or connected prefixes or
+// the prefix of one of its up attachments.
 func (s *Speaker) ceOwn(v *VRF, p netip.Prefix) bool {
 	has := func(ps []netip.Prefix) bool {
 		return slices.ContainsFunc(ps, func(q netip.Prefix) bool { return q.Masked() == p })
 	}
-	return has(v.StaticRoutes) || has(s.connected[v.Name])
+	return has(v.StaticRoutes) || has(s.connected[v.Name]) || has(s.org.attached[v.Name])
 }
 
-// ceOwnPrefixes lists v's static and connected prefixes and the defaults
-// of default-originate: the prefixes ceResync sends besides the imported.
+// ceOwnPrefixes lists v's static, connected and attached prefixes and the
+// defaults of default-originate: the prefixes ceResync sends besides the
+// imported.
 func (s *Speaker) ceOwnPrefixes(v *VRF) []netip.Prefix {
 	var out []netip.Prefix
-	for _, p := range append(slices.Clone(v.StaticRoutes), s.connected[v.Name]...) {
+	own := append(slices.Clone(v.StaticRoutes), s.connected[v.Name]...)
+	for _, p := range append(own, s.org.attached[v.Name]...) {
 		out = append(out, p.Masked())
 	}
 	if ceDefaultOriginate(v, true) {
@@ -100,8 +104,8 @@ func ceDefaultOriginate(v *VRF, ipv4 bool) bool {
 	})
 }
 
-// ceSendChanged brings vrf's CEs up to date after its connected prefixes
-// went from old to now: each prefix in either is sent again (or
+// ceSendChanged brings vrf's CEs up to date after its connected (or
+// attached) prefixes went from old to now: each prefix in either is sent again (or
 // withdrawn, or replaced by the imported route it shadowed).
 func (s *Speaker) ceSendChanged(ctx context.Context, vrf string, old, now []netip.Prefix) error {
 	if s.ces[vrf] == nil {

@@ -34,11 +34,30 @@ type Attachment struct {
 	// only inner destinations. A packet outside either is dropped and
 	// counted (RFC 4301 section 5.2).
 	SitePrefixes, LocalPrefixes []netip.Prefix
+	// SiteSelectors and LocalSelectors are the same selectors with
+	// the IP protocol and port ranges IKE negotiated (RFC 7296 section
+	// 3.13.1). When one of them is narrower than any protocol, any port,
+	// a packet must also match them in protocol and ports; nil means
+	// every selector is any protocol and port (the prefixes alone).
+	SiteSelectors, LocalSelectors []Selector
 	// Pool and Client are set for a remote-access host (kind: pool):
 	// the pool attachment's name and the host's IKE identity. Its
 	// SitePrefixes are then its leased addresses alone.
 	Pool, Client string
 }
+
+// Selector is one address prefix of a negotiated traffic selector with
+// its IP protocol (0: any) and port range, inclusive. For ICMP (1) and
+// ICMPv6 (58) the range is over the 16-bit value type<<8 | code (RFC
+// 4301 section 4.4.1.1); 0..65535 is any port (or type and code).
+type Selector struct {
+	Prefix             netip.Prefix
+	Protocol           uint8
+	StartPort, EndPort uint16
+}
+
+// AnyPort reports whether s leaves ports (or ICMP type and code) open.
+func (s Selector) AnyPort() bool { return s.StartPort == 0 && s.EndPort == 65535 }
 
 // Up reports whether the attachment seals: it has an outbound SA.
 func (a *Attachment) Up() bool { return a.Out != nil }
@@ -84,5 +103,6 @@ func cloneAttachment(a Attachment) Attachment {
 	a.RetiringIn = retiring
 	a.Remote = netip.AddrPortFrom(a.Remote.Addr().Unmap(), a.Remote.Port())
 	a.SitePrefixes, a.LocalPrefixes = slices.Clone(a.SitePrefixes), slices.Clone(a.LocalPrefixes)
+	a.SiteSelectors, a.LocalSelectors = slices.Clone(a.SiteSelectors), slices.Clone(a.LocalSelectors)
 	return a
 }

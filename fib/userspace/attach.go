@@ -54,6 +54,7 @@ type attachment struct {
 type attachPolicy struct {
 	v           *vrf
 	site, local []netip.Prefix
+	ts          tsPolicy // protocols and ports (attach_ts.go)
 }
 
 // attachIn is an inbound SA of an attachment.
@@ -125,7 +126,7 @@ func (d *dataplane) fromAttachment(ai *attachIn, buf []byte, off, n int) (v *vrf
 		a.cnt.notIP.Add(1)
 		return nil, 0, 0, d.dropIn(dropNotIP)
 	}
-	if !prefixesHold(pol.site, src) || !prefixesHold(pol.local, dst) {
+	if !pol.allowsIn(payload, src, dst) {
 		a.cnt.tsViolation.Add(1)
 		return nil, 0, 0, d.dropIn(dropTSViolation)
 	}
@@ -173,7 +174,7 @@ func prefixesHold(ps []netip.Prefix, a netip.Addr) bool {
 // local prefixes. It allocates nothing.
 func (d *dataplane) toAttachment(v *vrf, t *tunnelOut, buf []byte, off, n int, src netip.Addr, ttl uint8) ([]byte, drop) {
 	a := t.att
-	if pol := a.policy.Load(); pol == nil || !prefixesHold(pol.local, src) {
+	if pol := a.policy.Load(); pol == nil || !pol.allowsOut(buf[off:off+n], src) {
 		a.cnt.outTSViolation.Add(1)
 		return nil, v.dropOut(dropTSViolation)
 	}
@@ -222,7 +223,7 @@ func (d *dataplane) updateAttachments(s *fib.State) []error {
 			a.hop.peer.out.Store(nil)
 			continue
 		}
-		a.policy.Store(&attachPolicy{v: v, site: fa.SitePrefixes, local: fa.LocalPrefixes})
+		a.policy.Store(&attachPolicy{v: v, site: fa.SitePrefixes, local: fa.LocalPrefixes, ts: newTSPolicy(fa)})
 		port := fa.Remote.Port()
 		if port == 0 {
 			port = 4500

@@ -70,6 +70,8 @@ func (s *Service) attachment(k peerKey, cs map[uint32]*child, now time.Time) fib
 	}
 	a.SitePrefixes = tsPrefixes(cur.RemoteTS)
 	a.LocalPrefixes = tsPrefixes(cur.LocalTS)
+	a.SiteSelectors = tsSelectors(cur.RemoteTS)
+	a.LocalSelectors = tsSelectors(cur.LocalTS)
 	return a
 }
 
@@ -133,12 +135,24 @@ func (s *Service) announce(st *state, atts []fib.Attachment) {
 }
 
 // tsPrefixes is the prefixes that cover the address ranges of tss
-// exactly (a range need not be a prefix). Ports and protocols are not
-// kept: the dataplane checks addresses.
+// exactly (a range need not be a prefix): what the VRF routes to the
+// site. Protocols and ports are in tsSelectors.
 func tsPrefixes(tss []ike.TrafficSelector) []netip.Prefix {
 	var out []netip.Prefix
 	for _, ts := range tss {
 		out = append(out, rangePrefixes(ts.Start, ts.End)...)
+	}
+	return out
+}
+
+// tsSelectors is tsPrefixes with each selector's protocol and port
+// range kept per prefix, for the dataplane to enforce.
+func tsSelectors(tss []ike.TrafficSelector) []fib.Selector {
+	var out []fib.Selector
+	for _, ts := range tss {
+		for _, p := range rangePrefixes(ts.Start, ts.End) {
+			out = append(out, fib.Selector{Prefix: p, Protocol: ts.Protocol, StartPort: ts.StartPort, EndPort: ts.EndPort})
+		}
 	}
 	return out
 }

@@ -46,6 +46,9 @@ func TestAttachmentChildren(t *testing.T) {
 		fmt.Sprint(a.SitePrefixes) != "[10.9.0.0/24]" || fmt.Sprint(a.LocalPrefixes) != "[0.0.0.0/0]" {
 		t.Fatalf("attachment %+v", a)
 	}
+	if got := fmt.Sprint(a.SiteSelectors, a.LocalSelectors); got != "[{10.9.0.0/24 0 0 65535}] [{0.0.0.0/0 0 0 65535}]" {
+		t.Errorf("selectors %s, want any protocol and port", got)
+	}
 	c2 := c
 	c2.InSPI, c2.OutSPI, c2.Created, c2.Replaces = 0xa2, 0xb2, time.Now(), 0xa1
 	s.ChildUp(c2)
@@ -62,6 +65,21 @@ func TestAttachmentChildren(t *testing.T) {
 	defer mu.Unlock()
 	if got := fmt.Sprint(heard); got != "[map[red:[10.9.0.0/24]] map[]]" {
 		t.Errorf("OnAttached heard %s", got)
+	}
+}
+
+// TestTSSelectors: a narrowed selector's protocol and ports go with
+// each prefix its address range splits into, for the dataplane.
+func TestTSSelectors(t *testing.T) {
+	tss := []ike.TrafficSelector{
+		{Protocol: 6, StartPort: 443, EndPort: 443, Start: netip.MustParseAddr("10.9.0.1"), End: netip.MustParseAddr("10.9.0.3")},
+		{Protocol: 1, StartPort: 0x0800, EndPort: 0x08ff, Start: netip.MustParseAddr("10.9.0.0"), End: netip.MustParseAddr("10.9.0.255")},
+		ike.TSFromPrefix(netip.MustParsePrefix("fd00:9::/64")),
+	}
+	got := fmt.Sprint(tsSelectors(tss))
+	want := "[{10.9.0.1/32 6 443 443} {10.9.0.2/31 6 443 443} {10.9.0.0/24 1 2048 2303} {fd00:9::/64 0 0 65535}]"
+	if got != want {
+		t.Errorf("selectors %s, want %s", got, want)
 	}
 }
 
