@@ -41,7 +41,18 @@ func main() {
 	bin := flag.String("peregrined", "bin/peregrined", "the peregrined binary")
 	out := flag.String("out", "build/bench-scale", "directory for scale.csv and scale.png")
 	timeout := flag.Duration("timeout", 30*time.Minute, "longest bring-up or reload to wait for")
+	plotOnly := flag.String("plot", "", "only plot this `csv` (e.g. make bench-scale-vm's) next to it, titled with -title")
+	title := flag.String("title", "kernel backend", "the backend -plot's title names")
 	flag.Parse()
+	if *plotOnly != "" {
+		png, err := plotCSV(context.Background(), *plotOnly, *title)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "scalebench:", err)
+			os.Exit(1)
+		}
+		fmt.Println("plot:", png)
+		return
+	}
 	var counts []int
 	for _, f := range strings.Fields(*vrfsFlag) {
 		n, err := strconv.Atoi(f)
