@@ -115,7 +115,7 @@ func scaleRT(i int) string { return fmt.Sprintf("%d:%d", scaleASN, 1000+i) }
 func scaleConfig(sock string, vrfs int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `router: {id: %[1]s, asn: %[2]d}
-log: {level: warn}
+log: {level: %[5]s}
 control: {socket: %[3]s}
 metrics: {listen: '%[1]s:9101'}
 dataplane: {backend: kernel}
@@ -123,7 +123,7 @@ bgp:
   api: ''
   neighbors: [{address: %[4]s, asn: %[2]d, local-address: %[1]s, families: [vpnv4], connect-retry: 1s}]
 vrfs:
-`, scalePE, scaleASN, sock, scaleSpk)
+`, scalePE, scaleASN, sock, scaleSpk, scaleLogLevel())
 	for i := range vrfs {
 		fmt.Fprintf(&b, "  - name: v%d\n    rd: '%d:%d'\n    import-targets: ['%s']\n    export-targets: ['%s']\n    interfaces: [%s]\n    static-routes:\n      - {prefix: %s}\n",
 			i, scaleASN, i+1, scaleRT(i), scaleRT(i), scaleIf(i), scaleLink(i))
@@ -211,7 +211,36 @@ func runScale(b *testing.B, n int) scaleResult {
 	waitScale(b, p, h, n+1, 0)
 	r.reload = time.Since(start)
 	r.reloadCPU = procCPU(b, p.Pid) - cpu
+	printApplies(b, filepath.Join(dir, "pe1.log"))
 	return r
+}
+
+// scaleLogLevel is peregrined's log level: debug with
+// PEREGRINE_SCALE_APPLIES set, for printApplies (the debug log costs
+// time of its own), else warn.
+func scaleLogLevel() string {
+	if os.Getenv("PEREGRINE_SCALE_APPLIES") != "" {
+		return "debug"
+	}
+	return "warn"
+}
+
+// printApplies prints the reconciler's "fib: applied" lines of the log at
+// logPath (debug level only): how many Applies a bring-up and a reload
+// took and how long each one was, the backend's share of the time.
+func printApplies(b *testing.B, logPath string) {
+	if scaleLogLevel() != "debug" {
+		return
+	}
+	raw, err := os.ReadFile(logPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if strings.Contains(l, "fib: applied") {
+			fmt.Println("scale-apply:", l)
+		}
+	}
 }
 
 // scaleCEs makes VRF i's CE interface c<i> in pe for i up to n (one more
