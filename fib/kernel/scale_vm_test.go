@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net/netip"
 	"os"
@@ -142,16 +143,21 @@ type scaleResult struct {
 	rss, heap           int64
 	threads, goroutines int
 	pingFirst, pingLast string
+	// calib is how long calibrate's fixed work took just before the
+	// bring-up: the emulated CPU's speed varies with its host's load,
+	// and rows are compared divided by it.
+	calib time.Duration
 }
 
 var scaleColumns = []string{"vrfs", "bringup_s", "bringup_cpu_s", "reload_s", "reload_cpu_s",
-	"rss_mb", "heap_mb", "threads", "goroutines", "ping_first", "ping_last"}
+	"rss_mb", "heap_mb", "threads", "goroutines", "ping_first", "ping_last", "calib_ms"}
 
 func (r scaleResult) fields() []string {
 	s := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
 	mb := func(b int64) string { return strconv.FormatFloat(float64(b)/(1<<20), 'f', 1, 64) }
 	return []string{strconv.Itoa(r.vrfs), s(r.bringUp), s(r.bringUpCPU), s(r.reload), s(r.reloadCPU),
-		mb(r.rss), mb(r.heap), strconv.Itoa(r.threads), strconv.Itoa(r.goroutines), r.pingFirst, r.pingLast}
+		mb(r.rss), mb(r.heap), strconv.Itoa(r.threads), strconv.Itoa(r.goroutines), r.pingFirst, r.pingLast,
+		strconv.FormatInt(r.calib.Milliseconds(), 10)}
 }
 
 func (r scaleResult) table() string {
@@ -160,7 +166,8 @@ func (r scaleResult) table() string {
 		fmt.Fprintf(&b, "%s=%s ", scaleColumns[i], f)
 	}
 	n := float64(r.vrfs)
-	fmt.Fprintf(&b, "| per VRF: bring-up %.2f ms wall, %.2f ms CPU", r.bringUp.Seconds()*1000/n, r.bringUpCPU.Seconds()*1000/n)
+	fmt.Fprintf(&b, "| per VRF: bring-up %.2f ms wall, %.2f ms CPU; bring-up CPU / calib %.1f, reload CPU / calib %.1f",
+		r.bringUp.Seconds()*1000/n, r.bringUpCPU.Seconds()*1000/n, r.bringUpCPU.Seconds()/r.calib.Seconds(), r.reloadCPU.Seconds()/r.calib.Seconds())
 	return b.String()
 }
 
@@ -189,6 +196,7 @@ func runScale(b *testing.B, n int) scaleResult {
 		b.Fatal(err)
 	}
 	h := handle(b, pe)
+	r.calib = calibrate()
 	start := time.Now()
 	p := startScaleDaemon(b, pe, conf, filepath.Join(dir, "pe1.log"))
 	waitScale(b, p, h, n, 10*n)
@@ -213,6 +221,17 @@ func runScale(b *testing.B, n int) scaleResult {
 	r.reloadCPU = procCPU(b, p.Pid) - cpu
 	printApplies(b, filepath.Join(dir, "pe1.log"))
 	return r
+}
+
+// calibrate times a fixed amount of CPU work (hashing 16 MB, one
+// thread): the yardstick the rows' times are divided by.
+func calibrate() time.Duration {
+	buf := make([]byte, 1<<20)
+	start := time.Now()
+	for range 16 {
+		sha256.Sum256(buf)
+	}
+	return time.Since(start)
 }
 
 // scaleLogLevel is peregrined's log level: debug with
