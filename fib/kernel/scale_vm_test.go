@@ -319,7 +319,10 @@ func startScaleDaemon(b *testing.B, ns netns.NsHandle, conf, logPath string) *os
 
 // waitScale polls pe's routes of protocol 204, every table, until vrfs
 // VRF tables hold an MPLS route (the imported one) and at least statics
-// other unicast routes, or scaleLimit passes.
+// other unicast routes, or scaleLimit passes. The VM has one CPU, which
+// the dump takes from peregrined: the next poll waits four times as long
+// as the last dump took (at least 250 ms), so that polling takes at most
+// a fifth of it, at the price of a time that may be late by that much.
 func waitScale(b *testing.B, p *os.Process, h *netlink.Handle, vrfs, statics int) {
 	deadline := time.Now().Add(scaleLimit)
 	var mpls, plain int
@@ -327,6 +330,7 @@ func waitScale(b *testing.B, p *os.Process, h *netlink.Handle, vrfs, statics int
 		if err := p.Signal(syscall.Signal(0)); err != nil {
 			b.Fatalf("peregrined is gone: %v", err)
 		}
+		dumpStart := time.Now()
 		rs, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: 0, Protocol: RTProto}, netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
 		if err != nil {
 			b.Fatal(err)
@@ -343,7 +347,7 @@ func waitScale(b *testing.B, p *os.Process, h *netlink.Handle, vrfs, statics int
 		if mpls >= vrfs && plain >= statics {
 			return
 		}
-		time.Sleep(250 * time.Millisecond)
+		time.Sleep(max(250*time.Millisecond, 4*time.Since(dumpStart)))
 	}
 	b.Fatalf("after %v: %d MPLS routes (want %d), %d other unicast routes (want %d)", scaleLimit, mpls, vrfs, plain, statics)
 }
