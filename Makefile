@@ -5,7 +5,7 @@ TOOLS     ?= $(BIN)/tools
 FUZZTIME  ?= 60s
 PKGS      := ./...
 
-.PHONY: clab-test bench-vm vm-test demo-down walk all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp bench-bgp-ce bench-scale soak
+.PHONY: clab-test bench-vm vm-test demo-down walk all build test test-short bench fuzz lint tools demo clean help interop-bgp interop-ike e2e bench-lab bench-bgp bench-bgp-ce bench-scale bench-scale-vm soak
 
 all: build
 
@@ -25,6 +25,7 @@ help:
 	@echo "make interop-ike  Peregrine's IKEv2 against strongSwan in namespaces (root)"
 	@echo "make bench-scale  cost of a userspace-backend peregrined per VRF count: CSV and plot in build/bench-scale (root)"
 	@echo "make bench-scale PES=16  the many-PE lab: 16 PEs x VRFS_PER_PE (50) VRFs, two FRR RRs: convergence, RR UPDATEs/s, RSS per PE, pings (root)"
+	@echo "make bench-scale-vm  the same for the kernel backend in the qemu VM: build/bench-scale-vm"
 	@echo "make bench-bgp BGP import time, CPU and memory per route against gobgpd, FRR and BIRD"
 	@echo "make bench-bgp-ce PE-CE: a gobgpd CE's BENCH_N routes to a gobgpd RR as VPNv4, Peregrine's PE against gobgpd's"
 	@echo "make soak      two IKE-keyed PEs for SOAK (30m) under route flaps, reloads, rekeys, pings and iperf3: lost pings, restarts, resource slopes (root)"
@@ -100,6 +101,17 @@ PES ?=
 VRFS_PER_PE ?= 50
 bench-scale: build $(TOOLS)/gobgpd
 	$(GO) run ./labs/scalebench $(if $(PES),-pes $(PES) -vrfs-per-pe $(VRFS_PER_PE),-vrfs "$(VRFS)") -peregrined $(abspath $(BIN))/peregrined -out build/bench-scale
+
+# bench-scale's kernel half: a kernel-backend peregrined per VRF count
+# (VRF devices, CE dummies, 10 static routes and one imported VPNv4 route
+# each) in the qemu VM; emulated (TCG), so read the growth per VRF, not the
+# absolute times. CSV and plot in build/bench-scale-vm. Not run by CI.
+# e.g. make bench-scale-vm SCALE_VM_VRFS="100 500"
+SCALE_VM_VRFS ?= 100 500 1000 2000
+bench-scale-vm:
+	$(GO) run ./labs/vm -m 3072 -timeout 150m -bench KernelScale -pkg ./fib/kernel -cmd ./cmd/peregrined \
+		-env 'PEREGRINE_SCALE_VRFS=$(SCALE_VM_VRFS)' -out build/bench-scale-vm
+	$(GO) run ./labs/scalebench -plot build/bench-scale-vm/scale.csv -title 'kernel backend, qemu TCG'
 
 # The long run (labs/soak/doc.go): the two-PE IKE lab for SOAK with a
 # gobgpd flapping 10,000 VPNv4 routes, pings at 100/s and an iperf3

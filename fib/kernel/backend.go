@@ -348,22 +348,8 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		return errors.New("kernel: the configuration protects traffic to remote PEs and this backend has no ESP gateway")
 	}
 	var errs []error
-	devs := map[string]int{} // VRF -> VRF device index
-	enslaved := map[string]bool{}
-	for name, v := range s.VRFs {
-		idx, err := b.vrfDevice(name, v.Table)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		devs[name] = idx
-		for _, ifn := range v.Interfaces {
-			enslaved[ifn] = true
-			if err := b.enslave(ifn, idx); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
+	devs, enslaved, devErrs := b.vrfDevices(b.h, s)
+	errs = append(errs, devErrs...)
 	// The kernel path first, then the gateway with the rest: a tunnel is
 	// on one or the other, never both (they would share a manual key's
 	// sequence numbers). The gateway after the VRF devices: it enslaves
@@ -416,49 +402,6 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("kernel: %w", err)
-	}
-	return nil
-}
-
-// vrfDevice makes (or finds) VRF name's device with table and brings it up.
-func (b *Backend) vrfDevice(name string, table uint32) (int, error) {
-	dev := fib.VRFDevice(name)
-	if l, err := b.h.LinkByName(dev); err == nil {
-		if v, ok := l.(*netlink.Vrf); !ok || v.Table != table {
-			if err := b.h.LinkDel(l); err != nil {
-				return 0, fmt.Errorf("vrf %s: replacing %s: %w", name, dev, err)
-			}
-		} else {
-			return l.Attrs().Index, b.h.LinkSetUp(l)
-		}
-	}
-	l := &netlink.Vrf{LinkAttrs: netlink.LinkAttrs{Name: dev}, Table: table}
-	if err := b.h.LinkAdd(l); err != nil {
-		return 0, fmt.Errorf("vrf %s: ip link add %s type vrf table %d: %w", name, dev, table, err)
-	}
-	nl, err := b.h.LinkByName(dev)
-	if err != nil {
-		return 0, err
-	}
-	return nl.Attrs().Index, b.h.LinkSetUp(nl)
-}
-
-func (b *Backend) enslave(ifn string, master int) error {
-	l, err := b.h.LinkByName(ifn)
-	if err != nil {
-		return fmt.Errorf("interface %s: %w", ifn, err)
-	}
-	if l.Attrs().MasterIndex == master {
-		return nil
-	}
-	// Enslaving cycles the interface down and up, which drops its IPv6
-	// addresses unless the interface keeps them (an operator addresses
-	// CE interfaces before the daemon starts).
-	_ = b.inNS(func() error {
-		return os.WriteFile("/proc/sys/net/ipv6/conf/"+ifn+"/keep_addr_on_down", []byte("1\n"), 0o644)
-	})
-	if err := b.h.LinkSetMasterByIndex(l, master); err != nil {
-		return fmt.Errorf("ip link set %s master %d: %w", ifn, master, err)
 	}
 	return nil
 }

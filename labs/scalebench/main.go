@@ -55,7 +55,18 @@ func main() {
 	busy := flag.Int("busy", 0, "if not 0, instead of the table: one VRF's iperf3 throughput alone and beside `N`-1 idle VRFs, alternated")
 	rounds := flag.Int("rounds", 3, "with -busy: iperf3 runs in each lab")
 	seconds := flag.Int("t", 10, "with -busy: iperf3 measured seconds per run")
+	plotOnly := flag.String("plot", "", "only plot this `csv` (e.g. make bench-scale-vm's) next to it, titled with -title")
+	title := flag.String("title", "kernel backend", "the backend -plot's title names")
 	flag.Parse()
+	if *plotOnly != "" {
+		png, err := plotCSV(context.Background(), *plotOnly, *title)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "scalebench:", err)
+			os.Exit(1)
+		}
+		fmt.Println("plot:", png)
+		return
+	}
 	if *pes != 0 {
 		os.Exit(mainPEsFlags(*pes, *vrfsPerPE, *bin, *out, *timeout))
 	}

@@ -12,7 +12,7 @@ import (
 
 // boot runs qemu on vmlinux and initrd, copies the serial console to
 // stdout and returns the exit status the init script printed.
-func boot(ctx context.Context, vmlinux, initrd string, memMiB int, timeout time.Duration) (int, error) {
+func boot(ctx context.Context, vmlinux, initrd string, memMiB int, timeout time.Duration, outDir string) (int, error) {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		return 0, errors.New("qemu-system-x86_64 not found (apt-get install qemu-system-x86)")
 	}
@@ -36,6 +36,8 @@ func boot(ctx context.Context, vmlinux, initrd string, memMiB int, timeout time.
 		return 0, err
 	}
 	code := -1
+	files := newOutFiles(outDir)
+	defer files.close()
 	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -43,6 +45,9 @@ func boot(ctx context.Context, vmlinux, initrd string, memMiB int, timeout time.
 		fmt.Println(line)
 		if rest, ok := strings.CutPrefix(line, "PEREGRINE-VM-RESULT rc="); ok {
 			fmt.Sscan(rest, &code)
+		}
+		if err := files.line(line); err != nil {
+			return 0, err
 		}
 	}
 	werr := cmd.Wait()

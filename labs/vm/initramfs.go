@@ -65,7 +65,7 @@ mkdir -p /run && mount -t tmpfs run /run
 for m in $(cat /modules.order); do insmod /lib/modules/$m.ko || echo "vm: insmod $m failed"; done
 ip link set lo up
 export PEREGRINE_VM=1 PATH=/bin HOME=/tmp
-rc=0
+%src=0
 for d in /pkg/*; do
 	echo "=== VM PACKAGE $(basename $d)"
 	cd $d && ./test.bin -test.v -test.count=1 %s || rc=1
@@ -76,7 +76,7 @@ poweroff -f
 
 // writeInitramfs writes a gzipped newc cpio archive with busybox, the
 // modules, the test binaries and /init.
-func writeInitramfs(path, busybox string, mods []module, bins []testBinary, cmds []string, run, bench string) error {
+func writeInitramfs(path, busybox string, mods []module, bins []testBinary, cmds []string, run, bench string, env []string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -117,7 +117,7 @@ func writeInitramfs(path, busybox string, mods []module, bins []testBinary, cmds
 	if err := w.gobgp(); err != nil {
 		return err
 	}
-	w.file("init", []byte(fmt.Sprintf(initScript, runFlag)), 0o755)
+	w.file("init", []byte(fmt.Sprintf(initScript, exportLines(env), runFlag)), 0o755)
 	for _, b := range bins {
 		w.dir("pkg/" + b.name)
 		w.fileFrom("pkg/"+b.name+"/test.bin", b.path, 0o755)
@@ -314,4 +314,28 @@ func buildCommands(ctx context.Context, dir string, pkgs []string) ([]string, er
 		out = append(out, bin)
 	}
 	return out, nil
+}
+
+// exportLines is /init's export line for each KEY=VALUE of env, the value
+// single-quoted (main checked the keys).
+func exportLines(env []string) string {
+	var b strings.Builder
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		fmt.Fprintf(&b, "export %s='%s'\n", k, strings.ReplaceAll(v, "'", `'\''`))
+	}
+	return b.String()
+}
+
+// validEnvName says whether k can be a shell variable's name.
+func validEnvName(k string) bool {
+	if k == "" || k[0] >= '0' && k[0] <= '9' {
+		return false
+	}
+	for _, c := range k {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }

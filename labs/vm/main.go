@@ -27,14 +27,23 @@ func main() {
 	flag.Var(&pkgs, "pkg", "Go `package` whose tests run in the VM (repeatable)")
 	var cmds pkgList
 	flag.Var(&cmds, "cmd", "Go `command` package built into the VM's /bin (repeatable), e.g. ./cmd/peregrined")
+	var env pkgList
+	flag.Var(&env, "env", "`KEY=VALUE` exported to the test binaries in the VM (repeatable)")
+	outDir := flag.String("out", "", "`dir` where console lines \"PEREGRINE-VM-OUT FILE: TEXT\" are written, TEXT as a line of FILE")
 	flag.Parse()
 	if len(pkgs) == 0 {
 		fmt.Fprintln(os.Stderr, "vm: at least one -pkg is required")
 		os.Exit(2)
 	}
+	for _, kv := range env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || !validEnvName(k) {
+			fmt.Fprintf(os.Stderr, "vm: -env: %q is not KEY=VALUE with KEY of letters, digits and _\n", kv)
+			os.Exit(2)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	code, err := vmTest(ctx, options{cache: *cache, pkgs: pkgs, timeout: *timeout, memMiB: *mem, run: *run, bench: *bench, cmds: cmds})
+	code, err := vmTest(ctx, options{cache: *cache, pkgs: pkgs, timeout: *timeout, memMiB: *mem, run: *run, bench: *bench, cmds: cmds, env: env, outDir: *outDir})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vm: %v\n", err)
 		os.Exit(2)
@@ -50,6 +59,8 @@ type options struct {
 	run     string
 	bench   string
 	cmds    []string
+	env     []string // KEY=VALUE, exported by /init
+	outDir  string   // "" or where PEREGRINE-VM-OUT lines go
 }
 
 // vmTest prepares everything, boots, and returns the tests' exit status.
@@ -80,9 +91,9 @@ func vmTest(ctx context.Context, o options) (int, error) {
 		return 0, err
 	}
 	initrd := filepath.Join(cache, "initrd.cpio.gz")
-	if err := writeInitramfs(initrd, bb, mods, bins, cmds, o.run, o.bench); err != nil {
+	if err := writeInitramfs(initrd, bb, mods, bins, cmds, o.run, o.bench, o.env); err != nil {
 		return 0, err
 	}
 	fmt.Printf("vm: kernel %s, %d modules, %d test binaries, prepared in %v\n", k.version, len(mods), len(bins), time.Since(start).Round(time.Millisecond))
-	return boot(ctx, k.vmlinux, initrd, o.memMiB, o.timeout)
+	return boot(ctx, k.vmlinux, initrd, o.memMiB, o.timeout, o.outDir)
 }
