@@ -185,9 +185,10 @@ func (m *Trimmer) step(now heapSample) {
 	if n < m.window || m.rate(oldest, now, n) >= float64(m.quiet) {
 		return
 	}
+	burstGOGC := -1 // the operator's GOGC, or no burst seen
 	if g := m.gc; g != nil && g.inBurst {
 		g.inBurst = false
-		g.set(g.idle)
+		burstGOGC = g.set(g.idle)
 	}
 	if !m.due(m.mark, oldest, now, n) {
 		return
@@ -197,7 +198,7 @@ func (m *Trimmer) step(now heapSample) {
 	after := m.read()
 	m.log.Info("returned free heap to the kernel after a burst",
 		"allocated_mb", (now.allocs-m.mark.allocs)>>20, "heap_before_mb", (now.objects+now.free)>>20,
-		"heap_after_mb", after.objects>>20, "took", time.Since(start).Round(time.Millisecond))
+		"heap_after_mb", after.objects>>20, "burst_gogc", burstGOGC, "took", time.Since(start).Round(time.Millisecond))
 	m.mark = after
 	m.recent = append(m.recent[:0], after)
 }
