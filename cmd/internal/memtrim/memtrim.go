@@ -24,7 +24,13 @@ const DefaultGCPercent = 40
 // BurstGCPercent is the GOGC while a burst is under way (see Trimmer),
 // unless the environment sets GOGC: a burst is mostly garbage (GoBGP's
 // messages, its protobuf copies of every path), and collecting it at 40
-// cost a table import as much CPU as the import itself.
+// cost a table import as much CPU as the import itself. The heap's peak
+// in a burst is then Go's default, about twice the live heap. No memory
+// limit is set for it: peregrined does not know the box's budget, a limit
+// taken from the heap at the burst's start would throttle a table that
+// legitimately grows, and a heap held at a limit makes the collector run
+// back to back. An operator's GOMEMLIMIT bounds the burst, as the runtime
+// applies it over any GOGC.
 const BurstGCPercent = 100
 
 // ApplyGCPercent sets DefaultGCPercent unless lookup (os.LookupEnv)
