@@ -23,15 +23,19 @@ const DefaultGCPercent = 40
 
 // BurstGCPercent is the GOGC while a burst is under way (see Trimmer),
 // unless the environment sets GOGC: a burst is mostly garbage (GoBGP's
-// messages, its protobuf copies of every path), and collecting it at 40
-// cost a table import as much CPU as the import itself. The heap's peak
-// in a burst is then Go's default, about twice the live heap. No memory
-// limit is set for it: peregrined does not know the box's budget, a limit
+// messages, its protobuf copies of every path), and at 40 collecting it
+// was about a sixth of a table import's CPU. It is not higher because the
+// routes a burst leaves live sit in spans its garbage shared, and no trim
+// gives those back: with 100,000 routes (make bench-bgp, medians of 3;
+// docs/ARCHITECTURE.md) a burst at 60 took 1.73x gobgpd's CPU and settled
+// at 1475 B/route, at 40 2.09x and 1409, at 100 1.49x and 1746, at 200
+// 1.25x and 2013. The heap's peak in a burst is 1.6 times the live
+// heap. No memory limit is set for it: peregrined does not know the box's budget, a limit
 // taken from the heap at the burst's start would throttle a table that
 // legitimately grows, and a heap held at a limit makes the collector run
 // back to back. An operator's GOMEMLIMIT bounds the burst, as the runtime
 // applies it over any GOGC.
-const BurstGCPercent = 100
+const BurstGCPercent = 60
 
 // ApplyGCPercent sets DefaultGCPercent unless lookup (os.LookupEnv)
 // finds GOGC.
@@ -64,7 +68,9 @@ func GCPercent() int {
 // phase: when the allocation rate reaches busy it raises GOGC to
 // BurstGCPercent, and when the daemon goes quiet it sets DefaultGCPercent
 // back before it trims, so the burst pays for fewer collections and the
-// settled heap is still the one GOGC=40 and a trim leave.
+// heap between bursts grows by 40% of the live heap at most. What the
+// trim cannot give back is the slack in spans that hold live routes,
+// which a higher burst GOGC increases (see BurstGCPercent).
 type Trimmer struct {
 	log *slog.Logger
 	// every is how often the heap is sampled; a burst is seen within one
