@@ -117,7 +117,7 @@ func (d *daemon) run(ctx context.Context, hup <-chan os.Signal) int {
 		defer m.Close()
 	}
 	d.watchConnected(ctx)
-	go memtrim.New(d.log).Run(ctx)
+	go memtrim.New(d.log, os.LookupEnv).Run(ctx)
 	d.log.Info("peregrined started", "bgp-api", d.cfg.BGP.API, "bgp-api-write", d.cfg.BGP.APIWrite, "control", d.cfg.Control.Socket, "gogc", memtrim.GCPercent())
 	for {
 		select {

@@ -10,7 +10,7 @@ import (
 )
 
 func TestTrimmerDue(t *testing.T) {
-	m := &Trimmer{every: time.Second, quiet: 1 << 20, minBurst: 32 << 20}
+	m := &Trimmer{every: time.Second, window: 1, quiet: 1 << 20, minBurst: 32 << 20}
 	const mb = 1 << 20
 	mark := heapSample{allocs: 100 * mb, objects: 50 * mb}
 	cases := []struct {
@@ -26,7 +26,7 @@ func TestTrimmerDue(t *testing.T) {
 		{"trickle under quiet", heapSample{allocs: 300*mb - mb/2}, heapSample{allocs: 300 * mb, objects: 80 * mb}, true},
 	}
 	for _, c := range cases {
-		if got := m.due(mark, c.prev, c.now); got != c.want {
+		if got := m.due(mark, c.prev, c.now, 1); got != c.want {
 			t.Errorf("%s: due = %v, want %v", c.name, got, c.want)
 		}
 	}
@@ -40,7 +40,7 @@ var sink []byte
 // further trim without a new burst.
 func TestTrimmerTrimsAfterBurst(t *testing.T) {
 	trims := make(chan struct{}, 10)
-	m := &Trimmer{log: slog.New(slog.NewTextHandler(io.Discard, nil)), every: 50 * time.Millisecond,
+	m := &Trimmer{log: slog.New(slog.NewTextHandler(io.Discard, nil)), every: 50 * time.Millisecond, window: 4,
 		quiet: 1 << 20, minBurst: 16 << 20, trim: func() { trims <- struct{}{} }}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
