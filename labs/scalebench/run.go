@@ -29,6 +29,7 @@ type result struct {
 	Heap       int64         // bytes, go_memstats_heap_alloc_bytes once settled
 	Threads    int           // /proc/PID/status Threads once settled
 	Goroutines int           // go_goroutines once settled
+	Mem        memClasses    // spans, held free heap and stacks once settled
 	PingFirst  string
 	PingLast   string
 	Stop       time.Duration // SIGTERM -> the daemon's exit (stopTimeout if it did not)
@@ -130,6 +131,12 @@ func runOne(ctx context.Context, log *slog.Logger, bin string, vrfs int, timeout
 	}
 	r.Settle = time.Since(settleStart)
 	if r.Heap, r.Goroutines, err = goMetrics(ctx, t.pe1); err != nil {
+		return r, fail("metrics", err)
+	}
+	if r.Mem, err = goMemClasses(ctx, t.pe1); err != nil {
+		return r, fail("metrics", err)
+	}
+	if r.Mem, err = goMemClasses(ctx, t.pe1); err != nil {
 		return r, fail("metrics", err)
 	}
 	r.PingFirst, r.PingLast = "-", "-"
