@@ -25,6 +25,7 @@ type result struct {
 	RSSUp      int64         // bytes, /proc/PID/status VmRSS, right after bring-up
 	HeapUp     int64         // bytes, go_memstats_heap_alloc_bytes, right after bring-up
 	Settle     time.Duration // bring-up -> the RSS settled (settle.go)
+	Settled    bool          // false: settleTimeout ran out first
 	RSS        int64         // bytes, VmRSS once settled: the idle VRFs' cost
 	Heap       int64         // bytes, go_memstats_heap_alloc_bytes once settled
 	Threads    int           // /proc/PID/status Threads once settled
@@ -126,7 +127,7 @@ func runOne(ctx context.Context, log *slog.Logger, bin string, vrfs int, timeout
 		return r, fail("metrics", err)
 	}
 	settleStart := time.Now()
-	if r.RSS, r.Threads, err = settledStatus(ctx, p.Pid(), settleWindow, settleTimeout); err != nil {
+	if r.RSS, r.Threads, r.Settled, err = settledStatus(ctx, p.Pid(), t.pe1, settleWindow, settleTimeout); err != nil {
 		return r, err
 	}
 	r.Settle = time.Since(settleStart)

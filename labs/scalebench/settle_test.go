@@ -6,13 +6,23 @@ import (
 	"time"
 )
 
+// fakeClock moves only when settle sleeps.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) Now() time.Time { return c.t }
+
+func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
+	c.t = c.t.Add(d)
+	return nil
+}
+
 // readings replays rss values, the last one forever.
-func readings(rss ...int64) func() (int64, int, error) {
+func readings(rss ...int64) func() (int64, int, bool, error) {
 	i := 0
-	return func() (int64, int, error) {
+	return func() (int64, int, bool, error) {
 		v := rss[min(i, len(rss)-1)]
 		i++
-		return v, 7, nil
+		return v, 7, true, nil
 	}
 }
 
@@ -22,9 +32,9 @@ func readings(rss ...int64) func() (int64, int, error) {
 func TestSettleWaitsForTheDrop(t *testing.T) {
 	const mb = 1 << 20
 	r := readings(300*mb, 300*mb, 300*mb, 200*mb, 201*mb, 200*mb)
-	rss, threads, err := settle(context.Background(), r, 4*time.Millisecond, time.Second, time.Millisecond)
-	if err != nil || rss > 201*mb || threads != 7 {
-		t.Fatalf("settle = %d MB, %d threads, %v; want 200-201 MB, 7", rss/mb, threads, err)
+	rss, threads, settled, err := settle(context.Background(), r, 4*time.Second, time.Minute, time.Second, &fakeClock{})
+	if err != nil || rss > 201*mb || threads != 7 || !settled {
+		t.Fatalf("settle = %d MB, %d threads, settled %v, %v; want 200-201 MB, 7, settled", rss/mb, threads, settled, err)
 	}
 }
 
@@ -32,12 +42,49 @@ func TestSettleWaitsForTheDrop(t *testing.T) {
 // the timeout, not waited for forever.
 func TestSettleGivesUpAtTimeout(t *testing.T) {
 	v := int64(100 << 20)
-	grow := func() (int64, int, error) { v += v / 10; return v, 1, nil }
-	start := time.Now()
-	if _, _, err := settle(context.Background(), grow, time.Hour, 20*time.Millisecond, time.Millisecond); err != nil {
-		t.Fatal(err)
+	grow := func() (int64, int, bool, error) { v += v / 10; return v, 1, true, nil }
+	clk := &fakeClock{}
+	start := clk.Now()
+	if _, _, settled, err := settle(context.Background(), grow, time.Hour, 20*time.Second, time.Second, clk); err != nil || settled {
+		t.Fatalf("settled %v, %v; want unsettled at the timeout", settled, err)
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Fatalf("settle took %v past a 20ms timeout", d)
+	if d := clk.Now().Sub(start); d > 22*time.Second {
+		t.Fatalf("settle took %v past a 20s timeout", d)
+	}
+}
+
+// TestSettleWaitsForHeldHeap: a still RSS with the bring-up's garbage held
+// (the trimmer ran during the bring-up, not after it) is not settled; it
+// is once the runtime has let the garbage go.
+func TestSettleWaitsForHeldHeap(t *testing.T) {
+	const mb = 1 << 20
+	i := 0
+	r := func() (int64, int, bool, error) {
+		i++
+		if i < 20 {
+			return 300 * mb, 7, false, nil
+		}
+		return 200 * mb, 7, true, nil
+	}
+	rss, _, settled, err := settle(context.Background(), r, 4*time.Second, time.Minute, time.Second, &fakeClock{})
+	if err != nil || rss != 200*mb || !settled {
+		t.Fatalf("settle = %d MB, settled %v, %v; want 200 MB once the held heap is gone", rss/mb, settled, err)
+	}
+}
+
+func TestHeldFreeQuiet(t *testing.T) {
+	const mb = 1 << 20
+	for _, c := range []struct {
+		m    memClasses
+		want bool
+	}{
+		{memClasses{HeapUsed: 170 * mb, HeapFree: 0}, true},
+		{memClasses{HeapUsed: 170 * mb, HeapFree: 16 * mb}, true},
+		{memClasses{HeapUsed: 159 * mb, HeapFree: 40 * mb}, false},
+		{memClasses{HeapUsed: 20 * mb, HeapFree: 4 * mb}, true},
+	} {
+		if got := heldFreeQuiet(c.m); got != c.want {
+			t.Errorf("heldFreeQuiet(%+v) = %v, want %v", c.m, got, c.want)
+		}
 	}
 }
