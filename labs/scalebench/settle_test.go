@@ -17,14 +17,16 @@ func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
 }
 
 // readings replays rss values, the last one forever.
-func readings(rss ...int64) func() (int64, int, bool, error) {
+func readings(rss ...int64) func() (int64, int, error) {
 	i := 0
-	return func() (int64, int, bool, error) {
+	return func() (int64, int, error) {
 		v := rss[min(i, len(rss)-1)]
 		i++
-		return v, 7, true, nil
+		return v, 7, nil
 	}
 }
+
+func alwaysQuiet() bool { return true }
 
 // TestSettleWaitsForTheDrop: a reading that holds for less than the
 // window (the heap before the daemon's trim) is not the settled one; the
@@ -32,7 +34,7 @@ func readings(rss ...int64) func() (int64, int, bool, error) {
 func TestSettleWaitsForTheDrop(t *testing.T) {
 	const mb = 1 << 20
 	r := readings(300*mb, 300*mb, 300*mb, 200*mb, 201*mb, 200*mb)
-	rss, threads, settled, err := settle(context.Background(), r, 4*time.Second, time.Minute, time.Second, &fakeClock{})
+	rss, threads, settled, err := settle(context.Background(), r, alwaysQuiet, 4*time.Second, time.Minute, time.Second, &fakeClock{})
 	if err != nil || rss > 201*mb || threads != 7 || !settled {
 		t.Fatalf("settle = %d MB, %d threads, settled %v, %v; want 200-201 MB, 7, settled", rss/mb, threads, settled, err)
 	}
@@ -42,10 +44,10 @@ func TestSettleWaitsForTheDrop(t *testing.T) {
 // the timeout, not waited for forever.
 func TestSettleGivesUpAtTimeout(t *testing.T) {
 	v := int64(100 << 20)
-	grow := func() (int64, int, bool, error) { v += v / 10; return v, 1, true, nil }
+	grow := func() (int64, int, error) { v += v / 10; return v, 1, nil }
 	clk := &fakeClock{}
 	start := clk.Now()
-	if _, _, settled, err := settle(context.Background(), grow, time.Hour, 20*time.Second, time.Second, clk); err != nil || settled {
+	if _, _, settled, err := settle(context.Background(), grow, alwaysQuiet, time.Hour, 20*time.Second, time.Second, clk); err != nil || settled {
 		t.Fatalf("settled %v, %v; want unsettled at the timeout", settled, err)
 	}
 	if d := clk.Now().Sub(start); d > 22*time.Second {
@@ -58,17 +60,22 @@ func TestSettleGivesUpAtTimeout(t *testing.T) {
 // is once the runtime has let the garbage go.
 func TestSettleWaitsForHeldHeap(t *testing.T) {
 	const mb = 1 << 20
-	i := 0
-	r := func() (int64, int, bool, error) {
-		i++
-		if i < 20 {
-			return 300 * mb, 7, false, nil
+	clk := &fakeClock{}
+	start := clk.Now()
+	r := func() (int64, int, error) {
+		if clk.Now().Sub(start) < 30*time.Second {
+			return 300 * mb, 7, nil
 		}
-		return 200 * mb, 7, true, nil
+		return 200 * mb, 7, nil
 	}
-	rss, _, settled, err := settle(context.Background(), r, 4*time.Second, time.Minute, time.Second, &fakeClock{})
+	asked := 0
+	quiet := func() bool { asked++; return clk.Now().Sub(start) >= 30*time.Second }
+	rss, _, settled, err := settle(context.Background(), r, quiet, 4*time.Second, time.Minute, time.Second, clk)
 	if err != nil || rss != 200*mb || !settled {
 		t.Fatalf("settle = %d MB, settled %v, %v; want 200 MB once the held heap is gone", rss/mb, settled, err)
+	}
+	if asked > 10 {
+		t.Errorf("/metrics read %d times in 34 s, want once a window", asked)
 	}
 }
 
