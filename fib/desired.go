@@ -26,7 +26,6 @@ type desired struct {
 	remote    map[string]map[netip.Prefix]Route      // by VRF, configured or not
 	ce        map[string]map[netip.Prefix]netip.Addr // CE routes' next hops, by VRF, configured or not
 	labels    map[mpls.Label]LabelUpdate
-	local     map[string]map[netip.Prefix]Route // by configured VRF
 	attached  map[string]map[netip.Prefix]Route // up attachments' routes, by VRF
 	tables    tableAlloc
 
@@ -48,7 +47,6 @@ func newDesired(firstTable uint32) *desired {
 		remote:    map[string]map[netip.Prefix]Route{},
 		ce:        map[string]map[netip.Prefix]netip.Addr{},
 		labels:    map[mpls.Label]LabelUpdate{},
-		local:     map[string]map[netip.Prefix]Route{},
 		attached:  map[string]map[netip.Prefix]Route{},
 		tables:    tableAlloc{next: firstTable, byName: map[string]uint32{}},
 		dirtyVRFs: map[string]bool{},
@@ -91,13 +89,11 @@ func (d *desired) setConfig(c Config, version uint64) {
 			continue
 		}
 		d.vrfs[vc.Name] = vc
-		d.local[vc.Name] = localRoutes(vc, d.connected[vc.Name])
 		d.dirtyVRFs[vc.Name] = true
 	}
 	for name := range d.vrfs {
 		if !seen[name] {
 			delete(d.vrfs, name)
-			delete(d.local, name)
 			d.dirtyVRFs[name] = true
 		}
 	}
@@ -142,8 +138,7 @@ func (d *desired) setConnected(vrf string, conns []Connected) {
 	} else {
 		d.connected[vrf] = conns
 	}
-	if vc, ok := d.vrfs[vrf]; ok {
-		d.local[vrf] = localRoutes(vc, conns)
+	if _, ok := d.vrfs[vrf]; ok {
 		d.dirtyVRFs[vrf] = true
 	}
 }
@@ -229,11 +224,16 @@ func (d *desired) build(prev *State) *State {
 			s.VRFs[name] = v
 			continue
 		}
-		routes := make(map[netip.Prefix]Route, len(d.remote[name])+len(d.ce[name])+len(d.local[name]))
+		// A VRF's connected and static routes are computed here, for
+		// the VRFs that changed only, rather than kept beside the
+		// State's copy: at 2,000 idle VRFs a second copy of each
+		// VRF's local routes was 2 KB of heap per VRF (issue 23).
+		local := localRoutes(vc, d.connected[name])
+		routes := make(map[netip.Prefix]Route, len(d.remote[name])+len(d.ce[name])+len(local))
 		maps.Copy(routes, d.remote[name])
 		unresolved := d.ceRoutes(routes, vc, name) // CE beats imported
 		maps.Copy(routes, d.attached[name])        // an attachment beats both
-		maps.Copy(routes, d.local[name])           // connected and static beat all
+		maps.Copy(routes, local)                   // connected and static beat all
 		s.VRFs[name] = &VRF{
 			Name:       name,
 			Table:      d.tables.get(name),

@@ -8,8 +8,12 @@
 //	             and a route through a TUN in the kernel for each
 //	reload       SIGHUP with one VRF added -> that VRF's route installed
 //	cpu          the daemon's user+system CPU time over each of those
-//	rss, threads /proc/PID/status after bring-up, once the RSS settles
+//	rss, threads /proc/PID/status right after bring-up, and settled: once
+//	             the RSS holds within 1% for 8 s (settle.go), after the
+//	             daemon's own trimmer has returned the bring-up's garbage
 //	heap, gorout go_memstats_heap_alloc_bytes and go_goroutines, /metrics
+//	spans, held  settled: heap spans in use, free heap not yet returned to
+//	stacks       the kernel, goroutine stacks (/metrics): where the RSS goes
 //	ping         ce1 to ce2 through the first and the last VRF (ESP to
 //	             a second peregrined, pe2, which holds those two VRFs)
 //	stop         SIGTERM -> the daemon's exit

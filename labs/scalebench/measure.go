@@ -178,3 +178,40 @@ func goMetrics(ctx context.Context, pe *netns.Node) (heap int64, goroutines int,
 	}
 	return heap, goroutines, nil
 }
+
+// memClasses is where the daemon's RSS goes besides live heap objects,
+// from its /metrics: goroutine stacks, and heap spans free but not yet
+// returned to the kernel (idle minus released), which the settled RSS
+// still counts.
+type memClasses struct {
+	Stack    int64 // go_memstats_stack_inuse_bytes
+	HeapFree int64 // go_memstats_heap_idle_bytes - go_memstats_heap_released_bytes
+	HeapUsed int64 // go_memstats_heap_inuse_bytes: spans holding objects
+}
+
+func goMemClasses(ctx context.Context, pe *netns.Node) (m memClasses, err error) {
+	out, err := pe.Exec(ctx, "curl", "-sf", "http://"+metricsAddr+"/metrics")
+	if err != nil {
+		return m, err
+	}
+	var idle, released int64
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 2 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "go_memstats_stack_inuse_bytes":
+			m.Stack = int64(v)
+		case "go_memstats_heap_idle_bytes":
+			idle = int64(v)
+		case "go_memstats_heap_released_bytes":
+			released = int64(v)
+		case "go_memstats_heap_inuse_bytes":
+			m.HeapUsed = int64(v)
+		}
+	}
+	m.HeapFree = idle - released
+	return m, nil
+}

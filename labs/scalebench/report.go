@@ -13,13 +13,13 @@ import (
 )
 
 var columns = []string{"vrfs", "bringup_s", "bringup_cpu_s", "reload_s", "reload_cpu_s",
-	"rss_mb", "heap_mb", "threads", "goroutines", "ping_first", "ping_last", "stop_s"}
+	"rss_up_mb", "heap_up_mb", "settle_s", "settled", "rss_mb", "heap_mb", "spans_mb", "held_free_mb", "stacks_mb", "threads", "goroutines", "ping_first", "ping_last", "stop_s"}
 
 func (r result) fields() []string {
 	s := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
 	mb := func(b int64) string { return strconv.FormatFloat(float64(b)/(1<<20), 'f', 1, 64) }
 	return []string{strconv.Itoa(r.VRFs), s(r.BringUp), s(r.BringUpCPU), s(r.Reload), s(r.ReloadCPU),
-		mb(r.RSS), mb(r.Heap), strconv.Itoa(r.Threads), strconv.Itoa(r.Goroutines), r.PingFirst, r.PingLast, s(r.Stop)}
+		mb(r.RSSUp), mb(r.HeapUp), s(r.Settle), strconv.FormatBool(r.Settled), mb(r.RSS), mb(r.Heap), mb(r.Mem.HeapUsed), mb(r.Mem.HeapFree), mb(r.Mem.Stack), strconv.Itoa(r.Threads), strconv.Itoa(r.Goroutines), r.PingFirst, r.PingLast, s(r.Stop)}
 }
 
 func printHeader(w io.Writer) {
@@ -64,10 +64,10 @@ set xlabel 'VRFs'
 set yrange [0:*]
 set title 'bring-up (s)'; plot '%[1]s' using 1:2 with linespoints title 'wall', '' using 1:3 with linespoints title 'cpu'
 set title 'reload adding one VRF (s)'; plot '%[1]s' using 1:4 with linespoints title 'wall', '' using 1:5 with linespoints title 'cpu'
-set title 'RSS (MB)'; plot '%[1]s' using 1:6 with linespoints notitle
-set title 'Go heap (MB)'; plot '%[1]s' using 1:7 with linespoints notitle
-set title 'OS threads'; plot '%[1]s' using 1:8 with linespoints notitle
-set title 'goroutines'; plot '%[1]s' using 1:9 with linespoints notitle
+set title 'RSS (MB)'; plot '%[1]s' using 1:6 with linespoints title 'right after bring-up', '' using 1:10 with linespoints title 'settled'
+set title 'Go heap (MB)'; plot '%[1]s' using 1:7 with linespoints title 'right after bring-up', '' using 1:11 with linespoints title 'settled'
+set title 'OS threads'; plot '%[1]s' using 1:15 with linespoints notitle
+set title 'goroutines'; plot '%[1]s' using 1:16 with linespoints notitle
 unset multiplot
 `
 
@@ -101,11 +101,12 @@ func printPerVRF(w io.Writer, rs []result) {
 			continue
 		}
 		n := float64(r.VRFs)
-		rss := "-"
+		rss, rssUp, heap := "-", "-", "-"
 		if empty != nil {
-			rss = strconv.FormatFloat(float64(r.RSS-empty.RSS)/n/1024, 'f', 1, 64) + " KB"
+			kb := func(b int64) string { return strconv.FormatFloat(float64(b)/n/1024, 'f', 1, 64) + " KB" }
+			rss, rssUp, heap = kb(r.RSS-empty.RSS), kb(r.RSSUp-empty.RSSUp), kb(r.Heap-empty.Heap)
 		}
-		fmt.Fprintf(w, "per VRF at %d: RSS above the empty daemon %s, bring-up %.2f ms wall, %.2f ms CPU\n",
-			r.VRFs, rss, r.BringUp.Seconds()*1000/n, r.BringUpCPU.Seconds()*1000/n)
+		fmt.Fprintf(w, "per VRF at %d: RSS above the empty daemon %s settled (%s right after bring-up), heap %s settled, bring-up %.2f ms wall, %.2f ms CPU\n",
+			r.VRFs, rss, rssUp, heap, r.BringUp.Seconds()*1000/n, r.BringUpCPU.Seconds()*1000/n)
 	}
 }

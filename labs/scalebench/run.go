@@ -22,10 +22,15 @@ type result struct {
 	BringUpCPU time.Duration // the daemon's CPU time (user+system) over the same span
 	Reload     time.Duration // SIGHUP adding one VRF -> its routes installed
 	ReloadCPU  time.Duration
-	RSS        int64 // bytes, /proc/PID/status VmRSS, after bring-up
-	Heap       int64 // bytes, go_memstats_heap_alloc_bytes
-	Threads    int   // /proc/PID/status Threads
-	Goroutines int   // go_goroutines
+	RSSUp      int64         // bytes, /proc/PID/status VmRSS, right after bring-up
+	HeapUp     int64         // bytes, go_memstats_heap_alloc_bytes, right after bring-up
+	Settle     time.Duration // bring-up -> the RSS settled (settle.go)
+	Settled    bool          // false: settleTimeout ran out first
+	RSS        int64         // bytes, VmRSS once settled: the idle VRFs' cost
+	Heap       int64         // bytes, go_memstats_heap_alloc_bytes once settled
+	Threads    int           // /proc/PID/status Threads once settled
+	Goroutines int           // go_goroutines once settled
+	Mem        memClasses    // spans, held free heap and stacks once settled
 	PingFirst  string
 	PingLast   string
 	Stop       time.Duration // SIGTERM -> the daemon's exit (stopTimeout if it did not)
@@ -115,10 +120,24 @@ func runOne(ctx context.Context, log *slog.Logger, bin string, vrfs int, timeout
 	r.BringUp = time.Since(start)
 	r.BringUpCPU, _ = cpuTime(p.Pid())
 
-	if r.RSS, r.Threads, err = settledStatus(p.Pid()); err != nil {
+	if r.RSSUp, _, err = procStatus(p.Pid()); err != nil {
 		return r, err
 	}
+	if r.HeapUp, _, err = goMetrics(ctx, t.pe1); err != nil {
+		return r, fail("metrics", err)
+	}
+	settleStart := time.Now()
+	if r.RSS, r.Threads, r.Settled, err = settledStatus(ctx, p.Pid(), t.pe1, settleWindow, settleTimeout); err != nil {
+		return r, err
+	}
+	r.Settle = time.Since(settleStart)
 	if r.Heap, r.Goroutines, err = goMetrics(ctx, t.pe1); err != nil {
+		return r, fail("metrics", err)
+	}
+	if r.Mem, err = goMemClasses(ctx, t.pe1); err != nil {
+		return r, fail("metrics", err)
+	}
+	if r.Mem, err = goMemClasses(ctx, t.pe1); err != nil {
 		return r, fail("metrics", err)
 	}
 	r.PingFirst, r.PingLast = "-", "-"
@@ -162,25 +181,6 @@ func runOne(ctx context.Context, log *slog.Logger, bin string, vrfs int, timeout
 	}
 	r.Stop = time.Since(start)
 	return r, nil
-}
-
-// settledStatus reads procStatus every half second, up to 15 s, until the
-// RSS moves by less than 1% between two readings: the start-up's garbage
-// is collected and returned at the runtime's pace, and one early reading
-// varied by 2x between runs.
-func settledStatus(pid int) (rss int64, threads int, err error) {
-	var prev int64
-	for range 30 {
-		time.Sleep(500 * time.Millisecond)
-		if rss, threads, err = procStatus(pid); err != nil {
-			return 0, 0, err
-		}
-		if d := rss - prev; prev > 0 && d*100 < prev && -d*100 < prev {
-			break
-		}
-		prev = rss
-	}
-	return rss, threads, nil
 }
 
 // expectedImports is how many imported routes vrfs VRFs hold: gobgpd's in
