@@ -30,8 +30,14 @@ func (r *Reconciler) SetConfig(c Config) { r.setConfig(c, nil) }
 func (r *Reconciler) setConfig(c Config, applied func()) {
 	c = r.cloneConfig(c)
 	// One version per config, in the order both lanes get them.
+	select {
+	case <-r.quit:
+		return
+	case <-r.exited:
+		return
+	default:
+	}
 	r.cfgMu.Lock()
-	defer r.cfgMu.Unlock()
 	r.cfgVersion++
 	v := r.cfgVersion
 	if applied != nil {
@@ -40,12 +46,34 @@ func (r *Reconciler) setConfig(c Config, applied func()) {
 	if _, ok := r.backend.(TunnelApplier); ok {
 		r.lane.offer(tunnelState(c, v))
 	}
-	r.send(func() {
+	r.cfgQueue = append(r.cfgQueue, func() {
 		for _, vc := range c.VRFs {
 			delete(r.held, vc.Name)
 		}
 		r.d.setConfig(c, v)
 	})
+	r.cfgMu.Unlock()
+	select {
+	case r.cfgReady <- struct{}{}:
+	default: // Run has been told already
+	}
+}
+
+// takeConfigs runs, on Run's goroutine, the configs given so far, in
+// the order given. Run takes them before any input from in and before
+// each Apply, so a config is part of the State before anything given
+// after it (a Flush waits for it). A config may overtake route updates
+// queued before it; a route for a VRF not configured yet is held aside
+// until it is (desired.updateRoute), and one for a VRF just removed is
+// held until bgp withdraws it, so the State converges the same way.
+func (r *Reconciler) takeConfigs() {
+	r.cfgMu.Lock()
+	fs := r.cfgQueue
+	r.cfgQueue = nil
+	r.cfgMu.Unlock()
+	for _, f := range fs {
+		f()
+	}
 }
 
 func (r *Reconciler) cloneConfig(c Config) Config {

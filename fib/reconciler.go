@@ -50,11 +50,18 @@ type Reconciler struct {
 	state   atomic.Pointer[State]
 
 	// cfgMu orders SetConfig calls: cfgVersion numbers them, and each
-	// reaches the tunnel lane and the queue in that order.
+	// reaches the tunnel lane and cfgQueue in that order.
 	cfgMu      sync.Mutex
 	cfgVersion uint64
-	lane       *tunnelLane
-	acks       installAcks
+	// cfgQueue holds the configs Run has not taken yet (guarded by
+	// cfgMu), and cfgReady tells Run there are some. Configs do not go
+	// through in: a caller of SetConfig (the keying service, with a
+	// rekey's tunnels) must never wait behind a full queue of route
+	// updates while an Apply runs (takeConfigs says how order is kept).
+	cfgQueue []func()
+	cfgReady chan struct{}
+	lane     *tunnelLane
+	acks     installAcks
 
 	// Owned by Run's goroutine.
 	d       *desired
@@ -109,15 +116,16 @@ func NewReconciler(b Backend, opts Options) *Reconciler {
 		opts.MaxBackoff = max(30*time.Second, opts.MinBackoff)
 	}
 	r := &Reconciler{
-		backend: b,
-		log:     opts.Logger,
-		opts:    opts,
-		in:      make(chan func(), queueLen),
-		quit:    make(chan struct{}),
-		exited:  make(chan struct{}),
-		d:       newDesired(opts.FirstTable),
-		held:    map[string]bool{},
-		lane:    newTunnelLane(),
+		backend:  b,
+		log:      opts.Logger,
+		opts:     opts,
+		in:       make(chan func(), queueLen),
+		cfgReady: make(chan struct{}, 1),
+		quit:     make(chan struct{}),
+		exited:   make(chan struct{}),
+		d:        newDesired(opts.FirstTable),
+		held:     map[string]bool{},
+		lane:     newTunnelLane(),
 	}
 	r.state.Store(&State{VRFs: map[string]*VRF{}})
 	return r
@@ -167,6 +175,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	)
 	defer timer.Stop()
 	for {
+		r.takeConfigs()
 		var wake <-chan time.Time
 		if due, ok := r.due(lastEnd, gap, backoff, lastErr); ok {
 			wait := time.Until(due)
@@ -188,7 +197,11 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			r.release(ctx.Err())
 			return ctx.Err()
+		case <-r.cfgReady:
+			r.takeConfigs()
+			r.drain()
 		case f := <-r.in:
+			r.takeConfigs()
 			f()
 			r.drain()
 		case <-wake:
@@ -224,8 +237,10 @@ func (r *Reconciler) drain() {
 	for range queueLen {
 		select {
 		case f := <-r.in:
+			r.takeConfigs()
 			f()
 		default:
+			r.takeConfigs()
 			return
 		}
 	}
