@@ -50,7 +50,7 @@ test: lint
 VM_PKGS ?= ./labs/vm ./fib/kernel ./ipsec/ah
 VM_CMDS ?= ./cmd/peregrined
 vm-test:
-	$(GO) run ./labs/vm $(addprefix -pkg ,$(VM_PKGS)) $(addprefix -cmd ,$(VM_CMDS))
+	$(GO) run ./labs/vm -timeout 40m $(addprefix -pkg ,$(VM_PKGS)) $(addprefix -cmd ,$(VM_CMDS))
 
 # The kernel backend programming and withdrawing 100,000 VRF routes next
 # to ip -batch (speedups over it, medians of 3 rounds), in
