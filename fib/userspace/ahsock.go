@@ -124,7 +124,7 @@ func (b *Backend) readAH(s *ahSocket) {
 				v, io, il, _ = b.dp.inboundAH(bufs[i], ahInHeadroom, m.Len(i))
 			}
 			if v != nil {
-				w.inPlace(v, bufs[i][io-tunOffset:io+il])
+				w.inPlace(v, 0, bufs[i][io-tunOffset:io+il])
 			}
 		}
 		w.flush()

@@ -152,7 +152,7 @@ func TestWriteTUNsAllocs(t *testing.T) {
 	scratch := make([][]byte, 0, batchSize)
 	pkt := make([]byte, 100)
 	assertNoAllocs(t, "writeTUNs", func() {
-		out = append(out[:0], delivery{red, pkt}, delivery{blue, pkt}, delivery{red, pkt})
+		out = append(out[:0], delivery{red, 0, pkt}, delivery{blue, 0, pkt}, delivery{red, 0, pkt})
 		writeTUNs(out, scratch) // no devices: counted as tx drops
 	})
 	if red.stats().InDrops.TxError != 2*(allocRuns+1) {

@@ -190,7 +190,7 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 		return errors.Join(append(errs, err)...)
 	}
 	b.tunMu.Lock()
-	_, removed, err := b.dp.update(s, fresh)
+	_, removed, err := b.dp.update(s, b.devicesOf(fresh))
 	b.tunMu.Unlock()
 	errs = append(errs, err)
 	for name := range fresh {
@@ -395,4 +395,14 @@ func (b *Backend) SendIKE(to netip.AddrPort, msg []byte) error {
 		return errors.New("userspace: no local address: ESP sockets are closed")
 	}
 	return s.SendIKE(to, msg)
+}
+
+// devicesOf boxes the TUN of each VRF of fresh, all its queues, for
+// dataplane.update.
+func (b *Backend) devicesOf(fresh map[string]tun.Device) map[string]*device {
+	devs := make(map[string]*device, len(fresh))
+	for name := range fresh {
+		devs[name] = b.tuns[name].device()
+	}
+	return devs
 }

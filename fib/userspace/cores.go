@@ -232,7 +232,7 @@ func (b *Backend) readCore(c *coreIface) {
 		for i := range n {
 			v, io, il, _ := b.dp.inboundFrame(c, bufs[i], inHeadroom, m.length(i), m.pktType(i))
 			if v != nil {
-				w.inPlace(v, bufs[i][io-tunOffset:io+il])
+				w.inPlace(v, 0, bufs[i][io-tunOffset:io+il])
 			}
 		}
 		w.flush()

@@ -40,6 +40,11 @@ type dataplane struct {
 	// Read by the packet path.
 	lfib atomic.Pointer[map[mpls.Label]*vrf]
 	spis esptransport.InboundTable // inbound SAs by SPI
+	// inLanes are the lanes of the inbound SAs of per-resource tunnels
+	// (RFC 9611) but lane 0, by SPI: the lane of the outbound SA of the
+	// same resource, whose TUN queue (device.queue) the packets they
+	// open are written on. An SPI not in it is lane 0.
+	inLanes atomic.Pointer[map[uint32]int]
 	// attIn are the attachments' inbound SAs by SPI (attach.go), kept
 	// apart from spis.
 	attIn atomic.Pointer[map[uint32]*attachIn]
@@ -87,8 +92,29 @@ type vrf struct {
 	cnt        vrfCounters
 }
 
-// device is a TUN, boxed for atomic.Pointer.
-type device struct{ tun.Device }
+// device is a TUN, boxed for atomic.Pointer: Device, and, for a
+// multi-queue TUN, each of its queues, queues[0] being Device.
+//
+// Inbound packets are written on the queue of the lane of the SA that
+// opened them (queue): the kernel's multi-queue TUN learns each flow's
+// queue from the packets written to it (tun_flow_update) and sends the
+// flow's packets back out to that queue, whose reader seals them with the
+// same lane's SA (tunnelOut.forSeal). So a flow's two directions take one
+// SA pair, the one its first packet chose, and the pairs of a per-resource
+// tunnel (RFC 9611) each carry their flows, where writing every packet on
+// one queue pinned every flow with replies to lane 0.
+type device struct {
+	tun.Device
+	queues []tun.Device
+}
+
+// queue returns the queue to write lane's packets on.
+func (d *device) queue(lane int) tun.Device {
+	if len(d.queues) < 2 || lane <= 0 {
+		return d.Device
+	}
+	return d.queues[lane%len(d.queues)]
+}
 
 // routeTable is a VRF's longest-prefix-match table.
 type routeTable = bart.Table[*nextHop]
@@ -186,6 +212,8 @@ func newDataplane(mode mpls.TTLMode, ike func(netip.AddrPort, []byte), mtu int) 
 	d.lfib.Store(&empty)
 	noAtts := map[uint32]*attachIn{}
 	d.attIn.Store(&noAtts)
+	noLanes := map[uint32]int{}
+	d.inLanes.Store(&noLanes)
 	return d
 }
 
@@ -194,7 +222,7 @@ func newDataplane(mode mpls.TTLMode, ike func(netip.AddrPort, []byte), mtu int) 
 // and those it drops in removed (the caller closes their devices). It
 // returns every problem it met, having done all it could: an SA that cannot
 // be made leaves its tunnel without it, so its traffic is dropped.
-func (d *dataplane) update(s *fib.State, devs map[string]tun.Device) (added, removed []*vrf, err error) {
+func (d *dataplane) update(s *fib.State, devs map[string]*device) (added, removed []*vrf, err error) {
 	var errs []error
 	for name, fv := range s.VRFs {
 		v := d.vrfs[name]
@@ -205,7 +233,7 @@ func (d *dataplane) update(s *fib.State, devs map[string]tun.Device) (added, rem
 			added = append(added, v)
 		}
 		if dev := devs[name]; dev != nil && v.dev.Load() == nil {
-			v.dev.Store(&device{dev})
+			v.dev.Store(dev)
 		}
 		if v.applied != fv {
 			t, e := d.buildTable(v.routes.Load(), v.applied, fv)

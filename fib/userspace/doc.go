@@ -134,7 +134,13 @@
 // reader goroutine, whose BPF program hands ESP to socket SPI mod n
 // (esptransport.OpenSpread). Inbound SAs with consecutive SPIs are
 // thus opened on different cores; a peer with one SA (strongSwan) is
-// served by one socket, as before. Raw ESP stays on one socket.
+// served by one socket, as before. Raw ESP stays on one socket. What a
+// resource's inbound SA opens is written on the TUN queue of its lane
+// (device.queue, dataplane.inLanes): the kernel's TUN learns a flow's
+// queue from the packets written to it and reads the flow's next
+// packets, replies included, from that queue, so both PEs seal a flow
+// with one SA pair. Written all on one queue, every flow with replies
+// was pinned to lane 0.
 //
 // SAs and remote PEs (tunnels.go, hops.go): an SA is made again only for
 // a new key, outbound SAs are held per tunnel (remote PE and SPI), a

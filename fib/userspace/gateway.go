@@ -116,7 +116,7 @@ func (g *Gateway) Apply(ctx context.Context, s *fib.State, remotes []netip.Addr)
 			errs = append(errs, err)
 		} else {
 			g.in = t
-			b.dp.labeled.dev.Store(&device{t})
+			b.dp.labeled.dev.Store(&device{Device: t})
 		}
 	}
 	// The remote PEs with a TUN keep their peers (gwPeer.p), tunnel or
@@ -129,7 +129,7 @@ func (g *Gateway) Apply(ctx context.Context, s *fib.State, remotes []netip.Addr)
 	gs := attachmentState(s, g.attVRFs)
 	fresh, terrs := g.openAttachmentTUNs(gs)
 	errs = append(errs, terrs...)
-	if _, _, err := b.dp.update(gs, fresh); err != nil {
+	if _, _, err := b.dp.update(gs, b.devicesOf(fresh)); err != nil {
 		errs = append(errs, err)
 	}
 	g.startAttachmentReaders(fresh)

@@ -194,9 +194,9 @@ func (r *recordingTUN) Write(bufs [][]byte, off int) (int, error) {
 func TestGatewayWritesSitesIntoTheirVRFTUN(t *testing.T) {
 	d := newAttachGateway(t, attachState(), map[string]attachmentVRF{})
 	tuns := map[string]*recordingTUN{"red": {}, "blue": {}, GatewayInbound: {}}
-	d.vrfs["red"].dev.Store(&device{tuns["red"]})
-	d.vrfs["blue"].dev.Store(&device{tuns["blue"]})
-	d.labeled.dev.Store(&device{tuns[GatewayInbound]})
+	d.vrfs["red"].dev.Store(&device{Device: tuns["red"]})
+	d.vrfs["blue"].dev.Store(&device{Device: tuns["blue"]})
+	d.labeled.dev.Store(&device{Device: tuns[GatewayInbound]})
 	r := &socketReader{d: d, w: newTUNWriter(0)}
 	red := newGateway(t, sa(0x3001, 3), sa(0x4001, 4))
 	from := netip.MustParseAddrPort("198.51.100.2:33000")

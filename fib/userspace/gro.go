@@ -25,23 +25,24 @@ func newTUNWriter(copyBufs int) *tunWriter {
 	}
 }
 
-// inPlace queues pkt (tunOffset bytes of headroom, then the inner packet).
-func (w *tunWriter) inPlace(v *vrf, pkt []byte) {
+// inPlace queues pkt (tunOffset bytes of headroom, then the inner
+// packet), opened by an SA of lane lane.
+func (w *tunWriter) inPlace(v *vrf, lane int, pkt []byte) {
 	if len(w.out) == cap(w.out) {
 		w.flush()
 	}
-	w.out = append(w.out, delivery{v, pkt})
+	w.out = append(w.out, delivery{v, lane, pkt})
 }
 
-// copyIn queues a copy of inner.
-func (w *tunWriter) copyIn(v *vrf, inner []byte) {
+// copyIn queues a copy of inner, opened by an SA of lane lane.
+func (w *tunWriter) copyIn(v *vrf, lane int, inner []byte) {
 	if w.nw == len(w.wbufs) || len(w.out) == cap(w.out) {
 		w.flush()
 	}
 	buf := w.wbufs[w.nw]
 	w.nw++
 	n := copy(buf[tunOffset:], inner)
-	w.out = append(w.out, delivery{v, buf[:tunOffset+n]})
+	w.out = append(w.out, delivery{v, lane, buf[:tunOffset+n]})
 }
 
 func (w *tunWriter) flush() {

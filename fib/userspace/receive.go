@@ -29,16 +29,25 @@ import (
 // packet's offset and length in buf, or why it dropped the packet, having
 // counted the drop. It allocates nothing.
 func (d *dataplane) inbound(buf []byte, off, n int) (v *vrf, innerOff, innerLen int, why drop) {
+	v, innerOff, innerLen, _, why = d.inboundLane(buf, off, n)
+	return v, innerOff, innerLen, why
+}
+
+// inboundLane is inbound, returning too the lane of the SA that opened
+// the packet (dataplane.inLanes), which its TUN queue is picked by.
+func (d *dataplane) inboundLane(buf []byte, off, n int) (v *vrf, innerOff, innerLen, lane int, why drop) {
 	if ai := d.attachmentSPI(buf, off, n); ai != nil {
-		return d.fromAttachment(ai, buf, off, n)
+		v, innerOff, innerLen, why = d.fromAttachment(ai, buf, off, n)
+		return v, innerOff, innerLen, 0, why
 	}
 	payload, nh, sa, err := d.spis.Open(buf, off, n)
 	if err != nil {
-		return nil, 0, 0, d.dropIn(dropOpen)
+		return nil, 0, 0, 0, d.dropIn(dropOpen)
 	}
 	if nh != esp.NextHeaderMPLS {
-		return nil, 0, 0, d.dropIn(dropNotMPLS)
+		return nil, 0, 0, 0, d.dropIn(dropNotMPLS)
 	}
+	lane = (*d.inLanes.Load())[sa.SPI()]
 	// The payload follows the ESP header and the suite's IV (8 bytes
 	// for the AEADs, 16 for AES-CBC).
 	po := off + esp.HeaderLen + sa.Cipher().IVLen()
@@ -46,7 +55,7 @@ func (d *dataplane) inbound(buf []byte, off, n int) (v *vrf, innerOff, innerLen 
 		// A Gateway's: the kernel's LFIB pops the label, so the
 		// MPLS packet goes to the kernel whole.
 		lv.cnt.inSAs.add(sa.SPI(), len(payload))
-		return lv, po, len(payload), dropNone
+		return lv, po, len(payload), lane, dropNone
 	}
 	v, io, il, why := d.popLabel(buf, po, len(payload), false)
 	if why == dropNone {
@@ -55,7 +64,7 @@ func (d *dataplane) inbound(buf []byte, off, n int) (v *vrf, innerOff, innerLen 
 		// shard of its own.
 		v.cnt.inSAs.add(sa.SPI(), il)
 	}
-	return v, io, il, why
+	return v, io, il, lane, why
 }
 
 // inboundUDP forwards the payload of a datagram received on UDP port 4500,
@@ -123,11 +132,13 @@ func setTTL(inner []byte, at int, ttl uint8) {
 	inner[8], inner[10], inner[11] = ttl, byte(c>>8), byte(c)
 }
 
-// delivery is where one received packet goes: a VRF's TUN, and the
-// packet's bytes with tunOffset bytes of headroom in front.
+// delivery is where one received packet goes: a VRF's TUN, the lane of
+// the SA that opened it (its TUN queue: device.queue), and the packet's
+// bytes with tunOffset bytes of headroom in front.
 type delivery struct {
-	v   *vrf
-	pkt []byte
+	v    *vrf
+	lane int
+	pkt  []byte
 }
 
 // readSocket is a socket's inbound goroutine: it receives batches until
@@ -152,13 +163,13 @@ type socketReader struct {
 }
 
 func (r *socketReader) ESP(buf []byte, off, n int, _ netip.AddrPort, inRun bool) {
-	v, io, il, _ := r.d.inbound(buf, off, n)
+	v, io, il, lane, _ := r.d.inboundLane(buf, off, n)
 	switch {
 	case v == nil:
 	case inRun:
-		r.w.copyIn(v, buf[io:io+il])
+		r.w.copyIn(v, lane, buf[io:io+il])
 	default:
-		r.w.inPlace(v, buf[io-tunOffset:io+il])
+		r.w.inPlace(v, lane, buf[io-tunOffset:io+il])
 	}
 }
 
@@ -168,16 +179,18 @@ func (r *socketReader) Control(dg esptransport.Datagram) {
 
 func (r *socketReader) Flush() { r.w.flush() }
 
-// writeTUNs writes each VRF's packets of out to its TUN, in their order.
+// writeTUNs writes each VRF's packets of out to its TUN, one write per
+// VRF and lane, on the lane's queue (device.queue), in their order: a
+// flow's packets are all opened by one SA, so of one lane.
 func writeTUNs(out []delivery, scratch [][]byte) {
 	for i := range out {
-		v := out[i].v
+		v, lane := out[i].v, out[i].lane
 		if v == nil {
-			continue // already written with an earlier VRF
+			continue // already written with an earlier VRF or lane
 		}
 		scratch = scratch[:0]
 		for j := i; j < len(out); j++ {
-			if out[j].v == v {
+			if out[j].v == v && out[j].lane == lane {
 				scratch = append(scratch, out[j].pkt)
 				out[j].v = nil
 			}
@@ -187,7 +200,7 @@ func writeTUNs(out []delivery, scratch [][]byte) {
 			v.cnt.inDrops[dropTx].Add(uint64(len(scratch)))
 			continue
 		}
-		if _, err := dev.Write(scratch, tunOffset); err != nil {
+		if _, err := dev.queue(lane).Write(scratch, tunOffset); err != nil {
 			v.cnt.inDrops[dropTx].Add(1) // Write does not say how many failed
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+	"golang.zx2c4.com/wireguard/tun"
 )
 
 // tunDev is a VRF's TUN device, made by this process: the kernel deletes
@@ -19,11 +20,22 @@ import (
 // the flow's hash, so a VRF's outbound crypto spreads over the cores while
 // every flow stays in order, and no packet changes goroutine on the way
 // (a hand-over per batch costs more than it saves on small machines: see
-// docs/ARCHITECTURE.md). Inbound packets are written to the first queue.
+// docs/ARCHITECTURE.md). Inbound packets are written to the queue of the
+// lane of the SA that opened them (device.queue): the first queue for a
+// tunnel of one SA pair.
 type tunDev struct {
 	name   string
 	index  int
-	queues []*tunQueue // queues[0] is the one written to
+	queues []*tunQueue
+}
+
+// device boxes t's queues for the fast path (vrf.dev).
+func (t *tunDev) device() *device {
+	qs := make([]tun.Device, len(t.queues))
+	for i, q := range t.queues {
+		qs[i] = q
+	}
+	return &device{Device: qs[0], queues: qs}
 }
 
 // tunQueues is how many queues a VRF's TUN gets.

@@ -76,6 +76,7 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 	}
 	d.releaseAHOut(tunnels)
 	wantIn, wantAHIn := map[uint32]bool{}, map[uint32]bool{}
+	lanes := map[uint32]int{}
 	for remote, t := range tunnels {
 		p := d.peer(remote)
 		out := &tunnelOut{remote: remote, udp: t.UDP, dst: esptransport.DestOf(remote, t.UDP)}
@@ -96,7 +97,7 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 				out.sa = h.sa
 				out.extra = extraOverhead(h.sa.Cipher())
 			}
-			errs = append(errs, d.keepResourcesOut(out, t)...)
+			errs = append(errs, d.keepResourcesOut(out, t, lanes)...)
 		}
 		p.out.Store(out)
 		for _, in := range inboundOf(t) {
@@ -137,7 +138,28 @@ func (d *dataplane) updateTunnels(s *fib.State) []error {
 		}
 	}
 	d.publishAHIn(wantAHIn)
+	d.publishLanes(tunnels, lanes)
 	return errs
+}
+
+// publishLanes publishes lanes, the inbound SAs' lanes keepResourcesOut
+// found, as inLanes, adding those of the retiring inbound SAs: a
+// resource's SA being replaced keeps its lane while it drains.
+func (d *dataplane) publishLanes(tunnels map[netip.Addr]*fib.Tunnel, lanes map[uint32]int) {
+	old := *d.inLanes.Load()
+	for _, t := range tunnels {
+		for _, in := range t.RetiringIn {
+			if in == nil {
+				continue
+			}
+			if l, ok := old[in.SPI]; ok {
+				if _, taken := lanes[in.SPI]; !taken {
+					lanes[in.SPI] = l
+				}
+			}
+		}
+	}
+	d.inLanes.Store(&lanes)
 }
 
 // sealsWith reports whether t has an outbound ESP SA with SPI spi, of
@@ -162,8 +184,11 @@ func sealsWith(t *fib.Tunnel, spi uint32) bool {
 // tunnel whose first SA is missing seals nothing. One that cannot be
 // made is left out (its lane's flows go to another SA) and reported.
 // Each has its own key and sequence space, persisted on its own for a
-// manually keyed one: two SAs never share a nonce.
-func (d *dataplane) keepResourcesOut(out *tunnelOut, t *fib.Tunnel) []error {
+// manually keyed one: two SAs never share a nonce. The inbound SA of
+// each resource held goes into lanes with its outbound SA's lane, its
+// place in [sa, more...]: the peer seals a flow with one SA of a pair,
+// and the replies go back with the other (device.queue).
+func (d *dataplane) keepResourcesOut(out *tunnelOut, t *fib.Tunnel, lanes map[uint32]int) []error {
 	if out.sa == nil {
 		return nil
 	}
@@ -179,6 +204,9 @@ func (d *dataplane) keepResourcesOut(out *tunnelOut, t *fib.Tunnel) []error {
 		}
 		out.more = append(out.more, h.sa)
 		out.extra = max(out.extra, extraOverhead(h.sa.Cipher()))
+		if r.In != nil && !r.In.IsAH() && (t.In == nil || r.In.SPI != t.In.SPI) {
+			lanes[r.In.SPI] = len(out.more)
+		}
 	}
 	return errs
 }

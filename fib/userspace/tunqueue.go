@@ -100,7 +100,7 @@ func (q *tunQueue) attach() error {
 		return fmt.Errorf("TUN %s: opening a queue: %w", q.name, err)
 	}
 	q.dev = dev
-	q.live.Store(&device{dev})
+	q.live.Store(&device{Device: dev})
 	// The reader's wait ends at the deadline and calls idle.
 	_ = q.file.SetReadDeadline(time.Now().Add(queueIdleAfter))
 	return nil
