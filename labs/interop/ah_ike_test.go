@@ -112,12 +112,12 @@ func TestAHIKEBetweenPEs(t *testing.T) {
 		// SA, a packet pe1 just sealed with it, and try again if a rekey
 		// took the SA away before its counters were read.
 		for attempt := 1; ; attempt++ {
-			if attempt > 5 {
+			if attempt > 10 {
 				t.Fatal("no attempt saw pe2's inbound SA live long enough")
 			}
 			must(t, pelab.Ping(red1, "10.2.0.2", 2))
 			time.Sleep(300 * time.Millisecond)
-			before, ok := inAHSA(t, ctx, e.PE2)
+			before, ok := sealedAHSA(t, ctx, e.PE1, e.PE2)
 			pkt := lastAHOrNil(t, e.Capture, before.SPI)
 			if !ok || pkt == nil {
 				continue
@@ -135,8 +135,8 @@ func TestAHIKEBetweenPEs(t *testing.T) {
 			}
 			var after ahAPISA
 			err := peers.Eventually(ctx, func(ctx context.Context) error {
-				cur, ok := inAHSA(t, ctx, e.PE2)
-				if !ok || cur.SPI != before.SPI {
+				cur, ok := inAHSAWithSPI(t, ctx, e.PE2, before.SPI)
+				if !ok {
 					after = ahAPISA{}
 					return nil // rekeyed away: try again
 				}
@@ -167,11 +167,24 @@ func TestAHIKEBetweenPEs(t *testing.T) {
 	})
 }
 
-// inAHSA returns p's inbound AH SA and whether it has one.
-func inAHSA(t *testing.T, ctx context.Context, p *pe) (ahAPISA, bool) {
+// sealedAHSA returns to's inbound AH SA that from seals with now. Right
+// after a rekey to holds two inbound SAs, the new one and the one
+// retiring, and only the first carries from's packets.
+func sealedAHSA(t *testing.T, ctx context.Context, from, to *pe) (ahAPISA, bool) {
+	t.Helper()
+	for _, sa := range ahSAs(t, ctx, from) {
+		if sa.Direction == "out" && sa.Protocol == "ah" {
+			return inAHSAWithSPI(t, ctx, to, sa.SPI)
+		}
+	}
+	return ahAPISA{}, false
+}
+
+// inAHSAWithSPI returns p's inbound AH SA spi, if p still has it.
+func inAHSAWithSPI(t *testing.T, ctx context.Context, p *pe, spi uint32) (ahAPISA, bool) {
 	t.Helper()
 	for _, sa := range ahSAs(t, ctx, p) {
-		if sa.Direction == "in" && sa.Protocol == "ah" {
+		if sa.Direction == "in" && sa.Protocol == "ah" && sa.SPI == spi {
 			return sa, true
 		}
 	}
