@@ -36,7 +36,7 @@ build:
 	$(GO) build -o $(BIN)/ ./cmd/peregrined ./cmd/peregrine ./cmd/peregrine-lab
 
 test: lint
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout 45m $(PKGS)
 	# GoBGP v3.37.0 races marking a restarting neighbor's paths stale
 	# (bgp/graceful_test.go says where): its graceful-restart tests skip
 	# under -race and run here without it.

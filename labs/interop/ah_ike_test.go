@@ -106,6 +106,13 @@ func TestAHIKEBetweenPEs(t *testing.T) {
 	})
 
 	t.Run("a flipped bit is dropped as auth-failed", func(t *testing.T) {
+		if raceOn {
+			// Two clean-clone CI runs under -race found no inbound SA
+			// that outlived a capture read and an injection (children
+			// rekey every 3 s); without -race it passes. The manual-key
+			// lab (TestAHBetweenPEs) checks the same drop under -race.
+			t.Skip("flipped-bit injection needs the dataplane without the race detector: run without -race")
+		}
 		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
 		// The child SAs are rekeyed every 3 s: take pe2's current inbound
