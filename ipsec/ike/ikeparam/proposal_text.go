@@ -178,12 +178,7 @@ func (p *ESPProposal) UnmarshalText(b []byte) error {
 	if q.Integ, err = ciphers(q.Encr, q.Integ); err != nil {
 		return err
 	}
-	switch {
-	case esn && !noesn:
-		q.ESN = ESNOn
-	case noesn && !esn:
-		q.ESN = ESNOff
-	}
+	q.ESN = esnMode(esn, noesn)
 	*p = q
 	return nil
 }
@@ -211,6 +206,18 @@ func (p ESPProposal) String() string {
 
 // MarshalText implements encoding.TextMarshaler.
 func (p ESPProposal) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// esnMode is what a proposal's "esn" and "noesn" tokens ask for: one of
+// them alone, or ESNEither with both or neither.
+func esnMode(esn, noesn bool) ESNMode {
+	switch {
+	case esn && !noesn:
+		return ESNOn
+	case noesn && !esn:
+		return ESNOff
+	}
+	return ESNEither
+}
 
 // dhName is strongSwan's name for g.
 func dhName(g DHGroup) string {
@@ -255,12 +262,7 @@ func (p *AHProposal) UnmarshalText(b []byte) error {
 	if len(q.Integ) == 0 {
 		return errors.New("no integrity algorithm (sha256, aes128gmac or aes256gmac)")
 	}
-	switch {
-	case esn && !noesn:
-		q.ESN = ESNOn
-	case noesn && !esn:
-		q.ESN = ESNOff
-	}
+	q.ESN = esnMode(esn, noesn)
 	*p = q
 	return nil
 }
