@@ -22,11 +22,8 @@ package interop_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -60,131 +57,6 @@ ipsec:
       out: {spi: %[7]d, cipher: aes128gcm16, key-file: out.key}
       in: {spi: %[8]d, cipher: aes128gcm16, key-file: in.key}
 `
-
-// ceGoBGPConf is a CE's gobgpd: IPv4 unicast with its PE's IPv4 address
-// and IPv6 unicast with its IPv6 one, passive (the PE opens CE sessions;
-// its CE servers do not listen).
-const ceGoBGPConf = `[global.config]
-  as = %[1]d
-  router-id = "%[2]s"
-  port = 179
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "%[3]s"
-    peer-as = 65000
-  [neighbors.timers.config]
-    connect-retry = 1
-    hold-time = 9
-    keepalive-interval = 3
-  [neighbors.transport.config]
-    passive-mode = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "%[4]s"
-    peer-as = 65000
-  [neighbors.timers.config]
-    connect-retry = 1
-    hold-time = 9
-    keepalive-interval = 3
-  [neighbors.transport.config]
-    passive-mode = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-`
-
-// ceSpeaker is a CE's gobgpd and its CLI.
-type ceSpeaker struct {
-	node *netns.Node
-	cli  string
-}
-
-func startCESpeaker(t *testing.T, ctx context.Context, node *netns.Node, asn int, routerID, pe, pe6 string) *ceSpeaker {
-	t.Helper()
-	gobgpd, err := peers.Tool("gobgpd")
-	must(t, err)
-	cli, err := peers.Tool("gobgp")
-	must(t, err)
-	conf := filepath.Join(node.Lab().Dir(), node.Name()+"-gobgpd.toml")
-	must(t, os.WriteFile(conf, fmt.Appendf(nil, ceGoBGPConf, asn, routerID, pe, pe6), 0o644))
-	_, err = node.StartCommand(netns.Command{Path: gobgpd, Args: []string{
-		"-f", conf, "--config-strict", "-p", "--pprof-disable", "--api-hosts", "127.0.0.1:50051",
-	}})
-	must(t, err)
-	c := &ceSpeaker{node: node, cli: cli}
-	must(t, peers.Eventually(ctx, func(ctx context.Context) error {
-		_, err := c.gobgp(ctx, "global")
-		return err
-	}))
-	return c
-}
-
-func (c *ceSpeaker) gobgp(ctx context.Context, args ...string) ([]byte, error) {
-	out, err := c.node.Exec(ctx, append([]string{c.cli, "-u", "127.0.0.1", "-p", "50051"}, args...)...)
-	if err != nil {
-		return out, fmt.Errorf("%s: gobgp %v: %w\n%s", c.node.Name(), args, err, out)
-	}
-	return out, nil
-}
-
-// ceBest is a CE's best IPv4 unicast path to a prefix.
-type ceBest struct {
-	NextHop netip.Addr
-	ASPath  []uint32
-}
-
-// rib reads the CE's best unicast paths of family (ipv4, ipv6) from
-// `gobgp -j global rib -a FAMILY`:
-//
-//	{"198.51.100.1/32": [{"nlri": {"prefix": "198.51.100.1/32"}, "best": true,
-//	   "attrs": [{"type": 1, "value": 0},
-//	             {"type": 2, "as_paths": [{"segment_type": 2, "num": 2, "asns": [65000, 65102]}]},
-//	             {"type": 3, "nexthop": "10.1.0.1"}]}]}
-//
-// An IPv6 path's next hop is in its MP_REACH_NLRI (type 14) instead.
-func (c *ceSpeaker) rib(ctx context.Context, family string) (map[string]ceBest, error) {
-	out, err := c.gobgp(ctx, "-j", "global", "rib", "-a", family)
-	if err != nil {
-		return nil, err
-	}
-	var rib map[string][]struct {
-		Best  bool `json:"best"`
-		Attrs []struct {
-			Type    int    `json:"type"`
-			Nexthop string `json:"nexthop"`
-			ASPaths []struct {
-				ASNs []uint32 `json:"asns"`
-			} `json:"as_paths"`
-		} `json:"attrs"`
-	}
-	if err := json.Unmarshal(out, &rib); err != nil {
-		return nil, fmt.Errorf("%s: gobgp rib json: %w\n%s", c.node.Name(), err, out)
-	}
-	res := map[string]ceBest{}
-	for prefix, paths := range rib {
-		for _, p := range paths {
-			if !p.Best {
-				continue
-			}
-			var b ceBest
-			for _, a := range p.Attrs {
-				switch a.Type {
-				case 2:
-					for _, seg := range a.ASPaths {
-						b.ASPath = append(b.ASPath, seg.ASNs...)
-					}
-				case 3, 14:
-					b.NextHop, _ = netip.ParseAddr(a.Nexthop)
-				}
-			}
-			res[prefix] = b
-		}
-	}
-	return res, nil
-}
 
 // pingFrom sends count echoes from src to dst and reports whether every
 // one was answered.

@@ -71,41 +71,6 @@ vrfs:
   - {name: blue, rd: '65000:22', import-targets: ['65000:2'], export-targets: ['65000:2'], static-routes: [{prefix: 10.8.0.0/24}]}
 `
 
-// ceDialingGoBGPConf is a CE's gobgpd that does not listen (port -1) and
-// connects to its PE at 10.1.0.1 from 10.1.0.2 for IPv4 unicast and at
-// fd00:1::1 from fd00:1::2 for IPv6 unicast.
-const ceDialingGoBGPConf = `[global.config]
-  as = %d
-  router-id = "%s"
-  port = -1
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "10.1.0.1"
-    peer-as = 65000
-  [neighbors.timers.config]
-    connect-retry = 1
-    hold-time = 9
-    keepalive-interval = 3
-  [neighbors.transport.config]
-    local-address = "10.1.0.2"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "fd00:1::1"
-    peer-as = 65000
-  [neighbors.timers.config]
-    connect-retry = 1
-    hold-time = 9
-    keepalive-interval = 3
-  [neighbors.transport.config]
-    local-address = "fd00:1::2"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-`
-
 // ceFRRConf is a CE's FRR bgpd: eBGP to its PE at 10.1.0.1 from
 // 10.1.0.2 (FRR connects unless told passive), announcing one prefix
 // that, with no zebra, nothing installs (hence no import-check).
@@ -174,26 +139,6 @@ func (f *frrCE) prefixes(ctx context.Context) (map[string]bool, error) {
 		got[p] = true
 	}
 	return got, nil
-}
-
-func startDialingCE(t *testing.T, ctx context.Context, node *netns.Node, asn int, routerID string) *ceSpeaker {
-	t.Helper()
-	gobgpd, err := peers.Tool("gobgpd")
-	must(t, err)
-	cli, err := peers.Tool("gobgp")
-	must(t, err)
-	conf := filepath.Join(node.Lab().Dir(), node.Name()+"-gobgpd.toml")
-	must(t, os.WriteFile(conf, fmt.Appendf(nil, ceDialingGoBGPConf, asn, routerID), 0o644))
-	_, err = node.StartCommand(netns.Command{Path: gobgpd, Args: []string{
-		"-f", conf, "--config-strict", "-p", "--pprof-disable", "--api-hosts", "127.0.0.1:50051",
-	}})
-	must(t, err)
-	c := &ceSpeaker{node: node, cli: cli}
-	must(t, peers.Eventually(ctx, func(ctx context.Context) error {
-		_, err := c.gobgp(ctx, "global")
-		return err
-	}))
-	return c
 }
 
 // ceSession is one CE session as pe1's /v1/bgp/vrfs/NAME/neighbors
@@ -274,7 +219,9 @@ func TestE2ECEPassive(t *testing.T) {
 	must(t, bluen.AddAddr("lo", pfx("198.51.100.1/32")))
 	pelab.MustExec(t, redn, "ip", "route", "add", "192.168.0.0/30", "via", "10.1.0.1")
 
-	cered := startDialingCE(t, ctx, redn, 65101, "10.255.0.1")
+	cered := startGoBGPCE(t, ctx, redn, 65101, "10.255.0.1",
+		ceGoBGPSession{pe: "10.1.0.1", family: "ipv4", dialFrom: "10.1.0.2"},
+		ceGoBGPSession{pe: "fd00:1::1", family: "ipv6", dialFrom: "fd00:1::2"})
 	ceblue := startFRRCE(t, ctx, bluen, 65102, "10.255.0.2", "198.51.100.1/32")
 	_, err := cered.gobgp(ctx, "global", "rib", "-a", "ipv4", "add", "192.0.2.1/32")
 	must(t, err)
