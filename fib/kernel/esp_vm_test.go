@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
@@ -51,17 +50,9 @@ func TestPeregrinedWithKernelBackendAndESP(t *testing.T) {
 	requirePeregrined(t)
 	n := newTwoPEs(t)
 	dir := t.TempDir()
-	k12, k21 := filepath.Join(dir, "pe1-pe2.key"), filepath.Join(dir, "pe2-pe1.key")
-	for path, key := range map[string]string{k12: keyPE1toPE2, k21: keyPE2toPE1} {
-		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conf := func(id string, sock string, peer string, n int, ifRed, ifBlue, out, in string, outSPI, inSPI int) string {
-		return fmt.Sprintf(peregrinedConfig+espConfig, id, filepath.Join(dir, sock), peer, n, ifRed, ifBlue, out, in, outSPI, inSPI)
-	}
-	startPeregrined(t, n.pe1, "pe1", conf("192.168.0.1", "pe1.sock", "192.168.0.2", 1, "ce1", "ce2", k12, k21, 1002, 2001))
-	startPeregrined(t, n.pe2, "pe2", conf("192.168.0.2", "pe2.sock", "192.168.0.1", 2, "ce3", "ce4", k21, k12, 2001, 1002))
+	c1, c2 := manualESPConfigs(t, dir, espConfig, false)
+	startPeregrined(t, n.pe1, "pe1", c1)
+	startPeregrined(t, n.pe2, "pe2", c2)
 	n.pingAll(t, 31, 60*time.Second, true)
 	red1, blue1, pe2 := n.red1, n.blue1, n.pe2
 
@@ -192,144 +183,6 @@ func apiTry(socket, path string) ([]byte, error) {
 	return b, nil
 }
 
-// twoPEs is CE - PE1 - PE2 - CE in namespaces: the PEs share the core
-// 192.168.0.0/30; red and blue CEs have the same addresses, 10.1.0.2 and
-// fd00:1::2 behind PE1 (ce1, ce2), 10.2.0.2 and fd00:2::2 behind PE2 (ce3,
-// ce4).
-type twoPEs struct {
-	pe1, pe2, red1, blue1, red2, blue2 netns.NsHandle
-}
-
-func newTwoPEs(t *testing.T) *twoPEs {
-	n := newCEs(t)
-	link(t, n.pe1, "core", "192.168.0.1/30", n.pe2, "core", "192.168.0.2/30")
-	return n
-}
-
-// newCEs is newTwoPEs without the core: the PEs and their CEs.
-func newCEs(t *testing.T) *twoPEs {
-	n := &twoPEs{pe1: newNS(t), pe2: newNS(t), red1: newNS(t), blue1: newNS(t), red2: newNS(t), blue2: newNS(t)}
-	link(t, n.pe1, "ce1", "10.1.0.1/24", n.red1, "eth0", "10.1.0.2/24")
-	link(t, n.pe1, "ce2", "10.1.0.1/24", n.blue1, "eth0", "10.1.0.2/24")
-	link(t, n.pe2, "ce3", "10.2.0.1/24", n.red2, "eth0", "10.2.0.2/24")
-	link(t, n.pe2, "ce4", "10.2.0.1/24", n.blue2, "eth0", "10.2.0.2/24")
-	defaultVia(t, n.red1, "10.1.0.1")
-	defaultVia(t, n.blue1, "10.1.0.1")
-	defaultVia(t, n.red2, "10.2.0.1")
-	defaultVia(t, n.blue2, "10.2.0.1")
-	for _, a := range []struct {
-		ns         netns.NsHandle
-		ifn, addr  string
-		defaultVia string
-	}{
-		{n.pe1, "ce1", "fd00:1::1/64", ""}, {n.pe1, "ce2", "fd00:1::1/64", ""},
-		{n.pe2, "ce3", "fd00:2::1/64", ""}, {n.pe2, "ce4", "fd00:2::1/64", ""},
-		{n.red1, "eth0", "fd00:1::2/64", "fd00:1::1"}, {n.blue1, "eth0", "fd00:1::2/64", "fd00:1::1"},
-		{n.red2, "eth0", "fd00:2::2/64", "fd00:2::1"}, {n.blue2, "eth0", "fd00:2::2/64", "fd00:2::1"},
-	} {
-		h := handle(t, a.ns)
-		l, err := h.LinkByName(a.ifn)
-		if err == nil {
-			ad, _ := netlink.ParseAddr(a.addr)
-			ad.Flags = unix.IFA_F_NODAD
-			err = h.AddrAdd(l, ad)
-		}
-		if err == nil && a.defaultVia != "" {
-			err = h.RouteAdd(&netlink.Route{Dst: &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}, Gw: net.ParseIP(a.defaultVia)})
-		}
-		if err != nil {
-			t.Fatalf("%s %s: %v", a.ifn, a.addr, err)
-		}
-	}
-	return n
-}
-
-// pingAll waits up to within for a ping to cross in each VRF and
-// direction, IPv4 and, if v6, IPv6.
-func (n *twoPEs) pingAll(t *testing.T, id uint16, within time.Duration, v6 bool) {
-	t.Helper()
-	type dir struct {
-		name string
-		ns   netns.NsHandle
-		dst  string
-	}
-	dirs := []dir{{"red 1->2", n.red1, "10.2.0.2"}, {"blue 1->2", n.blue1, "10.2.0.2"}, {"red 2->1", n.red2, "10.1.0.2"}, {"blue 2->1", n.blue2, "10.1.0.2"}}
-	if v6 {
-		dirs = append(dirs, dir{"red 1->2 IPv6", n.red1, "fd00:2::2"}, dir{"blue 1->2 IPv6", n.blue1, "fd00:2::2"},
-			dir{"red 2->1 IPv6", n.red2, "fd00:1::2"}, dir{"blue 2->1 IPv6", n.blue2, "fd00:1::2"})
-	}
-	for _, c := range dirs {
-		var err error
-		for deadline := time.Now().Add(within); time.Now().Before(deadline); {
-			if err = ping(c.ns, c.dst, id); err == nil {
-				break
-			}
-		}
-		if err != nil {
-			t.Fatalf("%s: no answer within %v: %v", c.name, within, err)
-		}
-	}
-}
-
-// espAt is where the ESP header starts in an ESP-in-UDP frame's L3 bytes
-// (outer IPv4 and UDP headers in front).
-const espAt = 28
-
-// espOnCore returns the ESP-in-UDP packets among frames (their L3 bytes,
-// ESP at espAt; IKE's non-ESP marker, SPI 0, left out) and fails the test
-// for every MPLS frame: labels must never cross the core in clear.
-func espOnCore(t *testing.T, what string, frames []frame) [][]byte {
-	t.Helper()
-	var out [][]byte
-	for _, f := range frames {
-		switch {
-		case f.proto == unix.ETH_P_MPLS_UC:
-			t.Errorf("%s: an MPLS frame in clear on the core: % x", what, f.data[:min(len(f.data), 24)])
-		case f.proto == unix.ETH_P_IP && len(f.data) > espAt+8 && f.data[9] == unix.IPPROTO_UDP &&
-			binary.BigEndian.Uint16(f.data[22:24]) == 4500 && binary.BigEndian.Uint32(f.data[espAt:]) != 0:
-			out = append(out, f.data)
-		}
-	}
-	return out
-}
-
-// frame is one captured frame: its EtherType and its L3 bytes.
-type frame struct {
-	proto uint16
-	data  []byte
-}
-
-// captureCore returns every frame arriving on ifName in ns while f runs
-// and for 200 ms after.
-func captureCore(t *testing.T, ns netns.NsHandle, ifName string, f func()) []frame {
-	t.Helper()
-	return captureFrames(t, ns, ifName, false, f)
-}
-
-// captureFrames is captureCore that, with outgoing, keeps the frames
-// ifName sends too.
-func captureFrames(t *testing.T, ns netns.NsHandle, ifName string, outgoing bool, f func()) []frame {
-	t.Helper()
-	fd := packetSocket(t, ns, ifName, unix.ETH_P_ALL)
-	defer unix.Close(fd)
-	f()
-	tv := unix.Timeval{Usec: 200000}
-	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	var out []frame
-	for {
-		buf := make([]byte, 2000)
-		n, from, err := unix.Recvfrom(fd, buf, 0)
-		if err != nil {
-			return out
-		}
-		ll, ok := from.(*unix.SockaddrLinklayer)
-		if !ok || ll.Pkttype == unix.PACKET_OUTGOING && !outgoing {
-			continue
-		}
-		out = append(out, frame{proto: htons(ll.Protocol), data: buf[:n]})
-	}
-}
-
 // ikeConfig keys the tunnel between the PEs with IKEv2 instead:
 // %[7]s is the remote's name, %[8]s the PSK file, %[9]v whether to initiate.
 const ikeConfig = `ipsec:
@@ -350,47 +203,15 @@ const ikeConfig = `ipsec:
 func TestPeregrinedWithKernelBackendAndIKE(t *testing.T) {
 	requirePeregrined(t)
 	n := newTwoPEs(t)
-	dir := t.TempDir()
-	psk := filepath.Join(dir, "peer.psk")
-	if err := os.WriteFile(psk, []byte("kernel-backend-ike-test-psk\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	// backend auto: with IPsec configured it must still pick the kernel
 	// backend here, with the ESP gateway.
 	auto := strings.Replace(peregrinedConfig+ikeConfig, "backend: kernel", "backend: auto", 1)
-	conf := func(id, sock, peer string, n int, ifRed, ifBlue, name string, initiate bool) string {
-		return fmt.Sprintf(auto, id, filepath.Join(dir, sock), peer, n, ifRed, ifBlue, name, psk, initiate)
-	}
-	log1 := startPeregrined(t, n.pe1, "pe1", conf("192.168.0.1", "pe1.sock", "192.168.0.2", 1, "ce1", "ce2", "pe2", true))
-	startPeregrined(t, n.pe2, "pe2", conf("192.168.0.2", "pe2.sock", "192.168.0.1", 2, "ce3", "ce4", "pe1", false))
+	log1 := startIKEPEs(t, n, t.TempDir(), auto)
 	n.pingAll(t, 51, 60*time.Second, true)
 	if b, _ := os.ReadFile(log1); !strings.Contains(string(b), `msg="dataplane: kernel" picked-by=auto`) || !strings.Contains(string(b), "userspace gateway") {
 		t.Errorf("backend auto with IPsec did not pick the kernel backend with the ESP gateway; log:\n%s", b)
 	}
-
-	spiOnCore := func(id uint16) uint32 {
-		t.Helper()
-		var spi uint32
-		frames := captureCore(t, n.pe2, "core", func() {
-			if err := ping(n.red1, "10.2.0.2", id); err != nil {
-				t.Errorf("red 1->2: %v", err)
-			}
-		})
-		for _, pkt := range espOnCore(t, "red", frames) {
-			spi = binary.BigEndian.Uint32(pkt[espAt:])
-		}
-		return spi
-	}
-	before := spiOnCore(52)
-	if before == 0 {
-		t.Fatal("no ESP packet from pe1 on the core during a ping")
-	}
-	time.Sleep(10 * time.Second) // soft lifetime 4 s: two rekeys at least
-	n.pingAll(t, 53, 10*time.Second, true)
-	after := spiOnCore(54)
-	if after == 0 || after == before {
-		t.Errorf("ESP SPI from pe1 before %#x, 10 s later %#x: want a new child SA", before, after)
-	}
+	n.checkChildRekeyed(t, 52, false)
 }
 
 // probe sends one ICMP echo of size bytes (IP header included) with DF

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -46,18 +45,11 @@ var rawESPConfig = strings.Replace(espConfig, "encapsulation: udp", "encapsulati
 // kernel-esp as given.
 func kernelPathPEs(t *testing.T, dir, backend1, backend2, kernelESP string) (pe1, pe2 string) {
 	t.Helper()
-	k12, k21 := filepath.Join(dir, "pe1-pe2.key"), filepath.Join(dir, "pe2-pe1.key")
-	for path, key := range map[string]string{k12: keyPE1toPE2, k21: keyPE2toPE1} {
-		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conf := func(backend, id, sock, peer string, n int, ifRed, ifBlue, out, in string, outSPI, inSPI int) string {
-		c := fmt.Sprintf(peregrinedConfig+rawESPConfig, id, filepath.Join(dir, sock), peer, n, ifRed, ifBlue, out, in, outSPI, inSPI)
+	pe1, pe2 = manualESPConfigs(t, dir, rawESPConfig, false)
+	dataplane := func(c, backend string) string {
 		return strings.Replace(c, "dataplane: {backend: kernel}", "dataplane: {backend: "+backend+", kernel-esp: "+kernelESP+"}", 1)
 	}
-	return conf(backend1, "192.168.0.1", "pe1.sock", "192.168.0.2", 1, "ce1", "ce2", k12, k21, 1002, 2001),
-		conf(backend2, "192.168.0.2", "pe2.sock", "192.168.0.1", 2, "ce3", "ce4", k21, k12, 2001, 1002)
+	return dataplane(pe1, backend1), dataplane(pe2, backend2)
 }
 
 // TestKernelESPPath: two kernel-backend PEs on the kernel-resident path.
@@ -162,11 +154,8 @@ func checkKernelPathCore(t *testing.T, n *twoPEs, id uint16) map[string]int {
 			}
 		})
 		esps := 0
-		for _, f := range frames {
-			if f.proto == unix.ETH_P_MPLS_UC || (f.proto == unix.ETH_P_IP && len(f.data) > 20 && f.data[9] == ipProtoMPLS) {
-				t.Errorf("%s: MPLS in clear on the core: % x", c.vrf, f.data[:min(len(f.data), 28)])
-			}
-			if f.proto != unix.ETH_P_IP || len(f.data) < 28 || f.data[9] != unix.IPPROTO_ESP || binary.BigEndian.Uint32(f.data[20:]) != 1002 {
+		for _, pkt := range rawESPOnCore(t, c.vrf, frames) {
+			if binary.BigEndian.Uint32(pkt[rawESPAt:]) != 1002 {
 				continue
 			}
 			esps++
@@ -174,7 +163,7 @@ func checkKernelPathCore(t *testing.T, n *twoPEs, id uint16) map[string]int {
 			if err != nil {
 				t.Fatal(err)
 			}
-			payload, nh, err := sa.Open(f.data, 20, len(f.data)-20)
+			payload, nh, err := sa.Open(pkt, rawESPAt, len(pkt)-rawESPAt)
 			if err != nil {
 				t.Errorf("%s: opening pe1's ESP packet with pe1's key: %v", c.vrf, err)
 				continue
@@ -245,11 +234,8 @@ func TestKernelESPPathSequenceAfterRestart(t *testing.T) {
 	// echo requests cross: sealed, with the state's counter going on.
 	frames := captureCore(t, n.pe2, "core", func() { _ = ping(n.red1, "10.2.0.2", 92) })
 	sealed := 0
-	for _, f := range frames {
-		if f.proto == unix.ETH_P_MPLS_UC || (f.proto == unix.ETH_P_IP && len(f.data) > 20 && f.data[9] == ipProtoMPLS) {
-			t.Errorf("after a crash: MPLS in clear on the core: % x", f.data[:min(len(f.data), 28)])
-		}
-		if f.proto == unix.ETH_P_IP && len(f.data) > 24 && f.data[9] == unix.IPPROTO_ESP && binary.BigEndian.Uint32(f.data[20:]) == 1002 {
+	for _, pkt := range rawESPOnCore(t, "after a crash", frames) {
+		if binary.BigEndian.Uint32(pkt[rawESPAt:]) == 1002 {
 			sealed++
 		}
 	}
@@ -553,49 +539,13 @@ func TestKernelESPSequenceWatch(t *testing.T) {
 func TestKernelESPPathWithIKE(t *testing.T) {
 	requirePeregrined(t)
 	n := newTwoPEs(t)
-	dir := t.TempDir()
-	psk := filepath.Join(dir, "peer.psk")
-	if err := os.WriteFile(psk, []byte("kernel-path-ike-test-psk\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	raw := strings.Replace(peregrinedConfig+ikeConfig, "ipsec:\n", "ipsec:\n  encapsulation: esp\n", 1)
-	conf := func(id, sock, peer string, n int, ifRed, ifBlue, name string, initiate bool) string {
-		return fmt.Sprintf(raw, id, filepath.Join(dir, sock), peer, n, ifRed, ifBlue, name, psk, initiate)
-	}
-	log1 := startPeregrined(t, n.pe1, "pe1", conf("192.168.0.1", "pe1.sock", "192.168.0.2", 1, "ce1", "ce2", "pe2", true))
-	startPeregrined(t, n.pe2, "pe2", conf("192.168.0.2", "pe2.sock", "192.168.0.1", 2, "ce3", "ce4", "pe1", false))
+	log1 := startIKEPEs(t, n, t.TempDir(), raw)
 	n.pingAll(t, 111, 60*time.Second, true)
 	if b, _ := os.ReadFile(log1); !strings.Contains(string(b), "protected path: kernel-resident ESP") {
 		t.Errorf("pe1 is not on the kernel path:\n%s", b)
 	}
-	spiOnCore := func(id uint16) uint32 {
-		t.Helper()
-		var spi uint32
-		frames := captureCore(t, n.pe2, "core", func() {
-			if err := ping(n.red1, "10.2.0.2", id); err != nil {
-				t.Errorf("red 1->2: %v", err)
-			}
-		})
-		for _, f := range frames {
-			if f.proto == unix.ETH_P_MPLS_UC || (f.proto == unix.ETH_P_IP && len(f.data) > 20 && f.data[9] == ipProtoMPLS) {
-				t.Errorf("MPLS in clear on the core: % x", f.data[:min(len(f.data), 28)])
-			}
-			if f.proto == unix.ETH_P_IP && len(f.data) > 24 && f.data[9] == unix.IPPROTO_ESP && f.data[12] == 192 && f.data[15] == 1 { // from pe1, 192.168.0.1
-				spi = binary.BigEndian.Uint32(f.data[20:])
-			}
-		}
-		return spi
-	}
-	before := spiOnCore(112)
-	if before == 0 {
-		t.Fatal("no raw ESP packet from pe1 on the core during a ping")
-	}
-	time.Sleep(10 * time.Second) // soft lifetime 4 s: two rekeys at least
-	n.pingAll(t, 113, 10*time.Second, true)
-	after := spiOnCore(114)
-	if after == 0 || after == before {
-		t.Errorf("ESP SPI from pe1 before %#x, 10 s later %#x: want a new child SA", before, after)
-	}
+	n.checkChildRekeyed(t, 112, true)
 	h := xfrmHandle(t, n.pe1)
 	states, _ := h.XfrmStateList(netlink.FAMILY_V4)
 	outs := 0
@@ -794,19 +744,9 @@ func TestKernelESPPathOverIPv6Core(t *testing.T) {
 	n := newTwoPEs(t)
 	addr6(t, n.pe1, "core", "fd00:c::1/64")
 	addr6(t, n.pe2, "core", "fd00:c::2/64")
-	dir := t.TempDir()
-	k12, k21 := filepath.Join(dir, "pe1-pe2.key"), filepath.Join(dir, "pe2-pe1.key")
-	for path, key := range map[string]string{k12: keyPE1toPE2, k21: keyPE2toPE1} {
-		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conf := func(id, local, sock, peer string, n int, ifRed, ifBlue, out, in string, outSPI, inSPI int) string {
-		c := fmt.Sprintf(peregrinedConfig+rawESPConfig, local, filepath.Join(dir, sock), peer, n, ifRed, ifBlue, out, in, outSPI, inSPI)
-		return strings.Replace(c, "router: {id: "+local, "router: {id: "+id, 1)
-	}
-	log1 := startPeregrined(t, n.pe1, "pe1", conf("192.168.0.1", "'fd00:c::1'", "pe1.sock", "'fd00:c::2'", 1, "ce1", "ce2", k12, k21, 1002, 2001))
-	startPeregrined(t, n.pe2, "pe2", conf("192.168.0.2", "'fd00:c::2'", "pe2.sock", "'fd00:c::1'", 2, "ce3", "ce4", k21, k12, 2001, 1002))
+	c1, c2 := manualESPConfigs(t, t.TempDir(), rawESPConfig, true)
+	log1 := startPeregrined(t, n.pe1, "pe1", c1)
+	startPeregrined(t, n.pe2, "pe2", c2)
 	n.pingAll(t, 131, 60*time.Second, true)
 	if b, _ := os.ReadFile(log1); !strings.Contains(string(b), `msg="protected path: userspace ESP gateway" component=kernel remote=fd00:c::2 reason="an IPv6 core`) {
 		t.Errorf("pe1's log does not say why fd00:c::2 is on the gateway:\n%s", b)

@@ -11,27 +11,20 @@ package kernel
 //	pe1 core fd00:c1::1 ── p1 fd00:c1::2 │ P │ p2 fd00:c2::1 ── core fd00:c2::2 pe2
 
 import (
-	"context"
 	"encoding/binary"
-	"fmt"
 	"net"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
-
-	"github.com/peregrine-net/peregrine/fib"
 )
 
 func TestVPNv4OverIPv6CoreByKernelMPLS(t *testing.T) {
 	requireVM(t)
-	pe1, p, pe2 := newNS(t), newNS(t), newNS(t)
-	red1, blue1, red2, blue2 := newNS(t), newNS(t), newNS(t), newNS(t)
+	n := newCEsIPv4(t)
+	pe1, p, pe2 := n.pe1, newNS(t), n.pe2
 	link(t, pe1, "core", "", p, "p1", "")
 	link(t, p, "p2", "", pe2, "core", "")
 	addr6(t, pe1, "core", "fd00:c1::1/64")
@@ -41,48 +34,15 @@ func TestVPNv4OverIPv6CoreByKernelMPLS(t *testing.T) {
 	routeVia6(t, pe1, "fd00:c2::/64", "fd00:c1::2")
 	routeVia6(t, pe2, "fd00:c1::/64", "fd00:c2::1")
 	labelSwitch(t, p, map[int]string{2001: "fd00:c2::2 p2", 2002: "fd00:c2::2 p2", 1001: "fd00:c1::1 p1", 1002: "fd00:c1::1 p1"})
-	link(t, pe1, "ce1", "10.1.0.1/24", red1, "eth0", "10.1.0.2/24")
-	link(t, pe1, "ce2", "10.1.0.1/24", blue1, "eth0", "10.1.0.2/24")
-	link(t, pe2, "ce3", "10.2.0.1/24", red2, "eth0", "10.2.0.2/24")
-	link(t, pe2, "ce4", "10.2.0.1/24", blue2, "eth0", "10.2.0.2/24")
-	defaultVia(t, red1, "10.1.0.1")
-	defaultVia(t, blue1, "10.1.0.1")
-	defaultVia(t, red2, "10.2.0.1")
-	defaultVia(t, blue2, "10.2.0.1")
 
 	s1 := peState("10.1.0.0/24", "10.2.0.0/24", addr("fd00:c2::2"), "ce1", "ce2", 1001, 1002, 2001, 2002)
 	s2 := peState("10.2.0.0/24", "10.1.0.0/24", addr("fd00:c1::1"), "ce3", "ce4", 2001, 2002, 1001, 1002)
-	for _, e := range []struct {
-		ns netns.NsHandle
-		s  *fib.State
-	}{{pe1, s1}, {pe2, s2}} {
-		b, err := New(nil, Options{NetNS: e.ns})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Apply(context.Background(), e.s); err != nil {
-			t.Fatalf("Apply: %v", err)
-		}
-		b.Close()
-	}
+	applyState(t, pe1, s1)
+	applyState(t, pe2, s2)
 	checkLines(t, pe1, s1, "testdata/pe1-v6core.golden")
 
-	for _, c := range []struct {
-		name string
-		ns   netns.NsHandle
-		dst  string
-	}{{"red 1->2", red1, "10.2.0.2"}, {"blue 1->2", blue1, "10.2.0.2"}, {"red 2->1", red2, "10.1.0.2"}, {"blue 2->1", blue2, "10.1.0.2"}} {
-		var err error
-		for range 3 { // the first packets wait for neighbour discovery
-			if err = ping(c.ns, c.dst, 21); err == nil {
-				break
-			}
-		}
-		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
-		}
-	}
-	if label := captureMPLS(t, pe2, "core", func() { _ = ping(blue1, "10.2.0.2", 22) }); label != 2002 {
+	n.pingEach(t, 21, 3)
+	if label := captureMPLS(t, pe2, "core", func() { _ = ping(n.blue1, "10.2.0.2", 22) }); label != 2002 {
 		t.Errorf("core frame toward pe2 carries label %d, want blue's 2002", label)
 	}
 }
@@ -127,20 +87,9 @@ func TestPeregrinedWithKernelBackendAndESPOverIPv6Core(t *testing.T) {
 	n := newTwoPEs(t)
 	addr6(t, n.pe1, "core", "fd00:c::1/64")
 	addr6(t, n.pe2, "core", "fd00:c::2/64")
-	dir := t.TempDir()
-	k12, k21 := filepath.Join(dir, "pe1-pe2.key"), filepath.Join(dir, "pe2-pe1.key")
-	for path, key := range map[string]string{k12: keyPE1toPE2, k21: keyPE2toPE1} {
-		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conf := func(id, local, sock, peer string, n int, ifRed, ifBlue, out, in string, outSPI, inSPI int) string {
-		c := fmt.Sprintf(peregrinedConfig+espConfig, local, filepath.Join(dir, sock), peer, n, ifRed, ifBlue, out, in, outSPI, inSPI)
-		// router.id must be IPv4; the session and tunnel use local.
-		return strings.Replace(c, "router: {id: "+local, "router: {id: "+id, 1)
-	}
-	startPeregrined(t, n.pe1, "pe1", conf("192.168.0.1", "'fd00:c::1'", "pe1.sock", "'fd00:c::2'", 1, "ce1", "ce2", k12, k21, 1002, 2001))
-	startPeregrined(t, n.pe2, "pe2", conf("192.168.0.2", "'fd00:c::2'", "pe2.sock", "'fd00:c::1'", 2, "ce3", "ce4", k21, k12, 2001, 1002))
+	c1, c2 := manualESPConfigs(t, t.TempDir(), espConfig, true)
+	startPeregrined(t, n.pe1, "pe1", c1)
+	startPeregrined(t, n.pe2, "pe2", c2)
 	n.pingAll(t, 51, 60*time.Second, true)
 
 	frames := captureCore(t, n.pe2, "core", func() {

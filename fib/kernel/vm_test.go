@@ -190,17 +190,10 @@ func pingFrom(ns netns.NsHandle, src netip.Addr, dst string, id uint16) error {
 // ifName in ns within the time f takes to run, or -1.
 func captureMPLS(t *testing.T, ns netns.NsHandle, ifName string, f func()) int {
 	t.Helper()
-	fd := packetSocket(t, ns, ifName, unix.ETH_P_MPLS_UC)
-	defer unix.Close(fd)
-	f()
-	tv := unix.Timeval{Usec: 200000}
-	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	buf := make([]byte, 2000)
-	n, _, err := unix.Recvfrom(fd, buf, 0)
-	if err != nil || n < 4 {
-		return -1
+	if s := captureStack(t, ns, ifName, f); len(s) > 0 {
+		return s[0]
 	}
-	return int(binary.BigEndian.Uint32(buf) >> 12)
+	return -1
 }
 
 // packetSocket opens a packet socket in ns bound to ifName for the
@@ -260,8 +253,9 @@ func peState(local, remote string, peer netip.Addr, ifRed, ifBlue string, myRed,
 // restarted daemon's) keeps everything working.
 func TestTwoPEsForwardByKernelMPLS(t *testing.T) {
 	requireVM(t)
-	pe1, p, pe2 := newNS(t), newNS(t), newNS(t)
-	red1, blue1, red2, blue2 := newNS(t), newNS(t), newNS(t), newNS(t)
+	n := newCEsIPv4(t)
+	pe1, p, pe2 := n.pe1, newNS(t), n.pe2
+	red1, blue1, blue2 := n.red1, n.blue1, n.blue2
 	// CE - PE1 - P - PE2 - CE. P is a plain kernel label switch: it has
 	// no route to any customer prefix, so a packet crosses it only by
 	// its label.
@@ -270,48 +264,14 @@ func TestTwoPEsForwardByKernelMPLS(t *testing.T) {
 	routeVia(t, pe1, "192.168.2.0/30", "192.168.1.2")
 	routeVia(t, pe2, "192.168.1.0/30", "192.168.2.1")
 	labelSwitch(t, p, map[int]string{2001: "192.168.2.2 p2", 2002: "192.168.2.2 p2", 1001: "192.168.1.1 p1", 1002: "192.168.1.1 p1"})
-	link(t, pe1, "ce1", "10.1.0.1/24", red1, "eth0", "10.1.0.2/24")
-	link(t, pe1, "ce2", "10.1.0.1/24", blue1, "eth0", "10.1.0.2/24")
-	link(t, pe2, "ce3", "10.2.0.1/24", red2, "eth0", "10.2.0.2/24")
-	link(t, pe2, "ce4", "10.2.0.1/24", blue2, "eth0", "10.2.0.2/24")
-	defaultVia(t, red1, "10.1.0.1")
-	defaultVia(t, blue1, "10.1.0.1")
-	defaultVia(t, red2, "10.2.0.1")
-	defaultVia(t, blue2, "10.2.0.1")
 
 	s1 := peState("10.1.0.0/24", "10.2.0.0/24", addr("192.168.2.2"), "ce1", "ce2", 1001, 1002, 2001, 2002)
 	s2 := peState("10.2.0.0/24", "10.1.0.0/24", addr("192.168.1.1"), "ce3", "ce4", 2001, 2002, 1001, 1002)
-	ctx := context.Background()
-	apply := func(ns netns.NsHandle, s *fib.State) {
-		t.Helper()
-		b, err := New(nil, Options{NetNS: ns})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Close()
-		if err := b.Apply(ctx, s); err != nil {
-			t.Fatalf("Apply: %v", err)
-		}
-	}
-	apply(pe1, s1)
-	apply(pe2, s2)
+	applyState(t, pe1, s1)
+	applyState(t, pe2, s2)
 	checkLines(t, pe1, s1, "testdata/pe1.golden")
 
-	for _, c := range []struct {
-		name string
-		ns   netns.NsHandle
-		dst  string
-	}{{"red 1->2", red1, "10.2.0.2"}, {"blue 1->2", blue1, "10.2.0.2"}, {"red 2->1", red2, "10.1.0.2"}, {"blue 2->1", blue2, "10.1.0.2"}} {
-		var err error
-		for range 3 { // the first packets wait for ARP
-			if err = ping(c.ns, c.dst, 7); err == nil {
-				break
-			}
-		}
-		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
-		}
-	}
+	n.pingEach(t, 7, 3)
 	if label := captureMPLS(t, p, "p1", func() { _ = ping(red1, "10.2.0.2", 8) }); label != 2001 {
 		t.Errorf("frame from pe1 into P carries label %d, want red's 2001", label)
 	}
@@ -333,7 +293,7 @@ func TestTwoPEsForwardByKernelMPLS(t *testing.T) {
 	_ = h.LinkSetUp(l)
 
 	// A restarted daemon applies the same state again: nothing breaks.
-	apply(pe1, s1)
+	applyState(t, pe1, s1)
 	if err := ping(red1, "10.2.0.2", 11); err != nil {
 		t.Errorf("after a second Apply: %v", err)
 	}
