@@ -1,10 +1,7 @@
 package kernel
 
 import (
-	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,29 +10,13 @@ import (
 	"github.com/peregrine-net/peregrine/ipsec/ike"
 )
 
-// attachPoolConfig is attachPEConfig with a remote-access pool in red
-// instead of a gateway: %[1]s the control socket, %[2]s the PSK file.
-const attachPoolConfig = `router: {id: 192.168.9.1, asn: 65000}
-dataplane: {backend: kernel}
-control: {socket: %[1]s}
-bgp:
-  api: ''
-  neighbors: [{address: 192.168.0.2, asn: 65000, local-address: 192.168.9.1, families: [vpnv4], connect-retry: 1s}]
-vrfs:
-  - name: red
-    rd: '65000:1'
-    import-targets: ['65000:1']
-    export-targets: ['65000:1']
-    interfaces: [ce1]
-    ipsec-attachments:
-      - name: ra-red
+// attachPool is a remote-access pool in red for attachPEConfig, in
+// place of attachGateway: %[1]s the PSK file.
+const attachPool = `      - name: ra-red
         kind: pool
         pool: 10.77.0.0/24
         remote-ids: [host.example]
-        ike: {psk-file: %[2]s, esp-proposals: [aes256-sha256-noesn]}
-  - {name: blue, rd: '65000:2', import-targets: ['65000:2'], export-targets: ['65000:2'], interfaces: [ce2]}
-ipsec:
-  local-address: 192.168.9.1
+        ike: {psk-file: %[1]s, esp-proposals: [aes256-sha256-noesn]}
 `
 
 // TestPeregrinedPoolAttachmentKernel: a remote-access host (kind: pool)
@@ -49,23 +30,15 @@ ipsec:
 //	                                                                ─ce2─ blue1 10.1.0.2
 func TestPeregrinedPoolAttachmentKernel(t *testing.T) {
 	requirePeregrined(t)
-	pe1, red1, blue1, host := newNS(t), newNS(t), newNS(t), newNS(t)
-	link(t, pe1, "ce1", "10.1.0.1/24", red1, "eth0", "10.1.0.2/24")
-	link(t, pe1, "ce2", "10.1.0.1/24", blue1, "eth0", "10.1.0.2/24")
+	pe1, red1, blue1 := newAttachCEs(t)
+	host := newNS(t)
 	link(t, pe1, "hst", "192.168.9.5/30", host, "eth0", "192.168.9.6/30")
 	// The PE's address on the link is ipsec.local-address.
 	if err := handle(t, pe1).AddrAdd(mustLink(t, pe1, "hst"), mustAddr(t, "192.168.9.1/32")); err != nil {
 		t.Fatal(err)
 	}
-	defaultVia(t, red1, "10.1.0.1")
-	defaultVia(t, blue1, "10.1.0.1")
 	defaultVia(t, host, "192.168.9.5")
-	dir := t.TempDir()
-	psk, sock := filepath.Join(dir, "ra.psk"), filepath.Join(dir, "pe1.sock")
-	if err := os.WriteFile(psk, []byte(attachPSK+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	startPeregrined(t, pe1, "pe1", fmt.Sprintf(attachPoolConfig, sock, psk))
+	startAttachPE(t, pe1, attachPool)
 
 	child, _, _ := startInitiator(t, host, ike.PeerConfig{
 		Name: "pe1", LocalAddr: netip.MustParseAddr("192.168.9.6"), RemoteAddr: netip.MustParseAddr("192.168.9.1"),

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/peregrine-net/peregrine/ipsec/esp"
@@ -19,8 +20,9 @@ import (
 )
 
 // attachPEConfig is one kernel-backend PE with red and blue, both
-// 10.1.0.0/24 on ce1 and ce2, and a CE gateway's IPsec attachment into
-// red: %[1]s the control socket, %[2]s the PSK file.
+// 10.1.0.0/24 on ce1 and ce2, and an IPsec attachment into red: %[1]s the
+// control socket, %[2]s the attachment (attachGateway, attachPool, its
+// PSK file filled in).
 const attachPEConfig = `router: {id: 192.168.9.1, asn: 65000}
 dataplane: {backend: kernel}
 control: {socket: %[1]s}
@@ -34,19 +36,49 @@ vrfs:
     export-targets: ['65000:1']
     interfaces: [ce1]
     ipsec-attachments:
-      - name: gw-red
-        site-prefixes: [10.9.0.0/24, 'fd00:9::/64']
-        ike:
-          remote-address: 192.168.9.2
-          remote-id: gw-red.example
-          psk-file: %[2]s
-          esp-proposals: [aes128gcm16]
-  - {name: blue, rd: '65000:2', import-targets: ['65000:2'], export-targets: ['65000:2'], interfaces: [ce2]}
+%[2]s  - {name: blue, rd: '65000:2', import-targets: ['65000:2'], export-targets: ['65000:2'], interfaces: [ce2]}
 ipsec:
   local-address: 192.168.9.1
 `
 
+// attachGateway is a CE gateway's attachment (kind gateway, the
+// default) for attachPEConfig: %[1]s the PSK file.
+const attachGateway = `      - name: gw-red
+        site-prefixes: [10.9.0.0/24, 'fd00:9::/64']
+        ike:
+          remote-address: 192.168.9.2
+          remote-id: gw-red.example
+          psk-file: %[1]s
+          esp-proposals: [aes128gcm16]
+`
+
 const attachPSK = "kernel-backend-attachment-psk"
+
+// newAttachCEs makes pe1 and, on ce1 and ce2, red's and blue's CE at the
+// same address 10.1.0.2, each with its default route via pe1.
+func newAttachCEs(t *testing.T) (pe1, red1, blue1 netns.NsHandle) {
+	t.Helper()
+	pe1, red1, blue1 = newNS(t), newNS(t), newNS(t)
+	link(t, pe1, "ce1", "10.1.0.1/24", red1, "eth0", "10.1.0.2/24")
+	link(t, pe1, "ce2", "10.1.0.1/24", blue1, "eth0", "10.1.0.2/24")
+	defaultVia(t, red1, "10.1.0.1")
+	defaultVia(t, blue1, "10.1.0.1")
+	return pe1, red1, blue1
+}
+
+// startAttachPE runs peregrined in pe1 with attachPEConfig and attachment
+// (attachGateway, attachPool) keyed by attachPSK, and returns its control
+// socket.
+func startAttachPE(t *testing.T, pe1 netns.NsHandle, attachment string) (sock string) {
+	t.Helper()
+	dir := t.TempDir()
+	psk, sock := filepath.Join(dir, "attachment.psk"), filepath.Join(dir, "pe1.sock")
+	if err := os.WriteFile(psk, []byte(attachPSK+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startPeregrined(t, pe1, "pe1", fmt.Sprintf(attachPEConfig, sock, fmt.Sprintf(attachment, psk)))
+	return sock
+}
 
 // TestPeregrinedAttachmentKernel: a kernel-backend PE carries an IPsec
 // attachment of kind gateway into red. The CE gateway is an independent
@@ -66,13 +98,10 @@ const attachPSK = "kernel-backend-attachment-psk"
 // the route and the export away, and nothing leaves toward the site.
 func TestPeregrinedAttachmentKernel(t *testing.T) {
 	requirePeregrined(t)
-	pe1, red1, blue1, gw, site := newNS(t), newNS(t), newNS(t), newNS(t), newNS(t)
-	link(t, pe1, "ce1", "10.1.0.1/24", red1, "eth0", "10.1.0.2/24")
-	link(t, pe1, "ce2", "10.1.0.1/24", blue1, "eth0", "10.1.0.2/24")
+	pe1, red1, blue1 := newAttachCEs(t)
+	gw, site := newNS(t), newNS(t)
 	link(t, pe1, "gwr", "192.168.9.1/30", gw, "eth0", "192.168.9.2/30")
 	link(t, gw, "eth1", "10.9.0.1/24", site, "eth0", "10.9.0.2/24")
-	defaultVia(t, red1, "10.1.0.1")
-	defaultVia(t, blue1, "10.1.0.1")
 	defaultVia(t, site, "10.9.0.1")
 	defaultVia(t, gw, "192.168.9.1")
 	if err := onThreadIn(gw, func() error {
@@ -80,12 +109,7 @@ func TestPeregrinedAttachmentKernel(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	psk, sock := filepath.Join(dir, "gw-red.psk"), filepath.Join(dir, "pe1.sock")
-	if err := os.WriteFile(psk, []byte(attachPSK+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	startPeregrined(t, pe1, "pe1", fmt.Sprintf(attachPEConfig, sock, psk))
+	sock := startAttachPE(t, pe1, attachGateway)
 
 	child, natt, ikeRunner := startSiteGateway(t, gw)
 	if !child.UDPEncap {
