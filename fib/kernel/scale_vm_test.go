@@ -18,6 +18,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/peregrine-net/peregrine/config"
+	"github.com/peregrine-net/peregrine/internal/procstat"
 )
 
 // BenchmarkKernelScale is issue 23 item 4's kernel half: what a
@@ -364,19 +365,11 @@ func scalePing(ns netns.NsHandle, dst string) string {
 
 // procCPU is the process's user plus system CPU time (/proc/PID/stat).
 func procCPU(b *testing.B, pid int) time.Duration {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	d, err := procstat.CPU(pid)
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := string(raw)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		b.Fatalf("/proc/%d/stat: short", pid)
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	const clkTck = 100 // USER_HZ
-	return time.Duration(ut+st) * time.Second / clkTck
+	return d
 }
 
 // settledRSS reads VmRSS and Threads every half second, up to 15 s, until
@@ -385,22 +378,9 @@ func settledRSS(b *testing.B, pid int) (rss int64, threads int) {
 	var prev int64
 	for range 30 {
 		time.Sleep(500 * time.Millisecond)
-		raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-		if err != nil {
+		var err error
+		if rss, threads, err = procstat.Status(pid); err != nil {
 			b.Fatal(err)
-		}
-		for _, l := range strings.Split(string(raw), "\n") {
-			f := strings.Fields(l)
-			if len(f) < 2 {
-				continue
-			}
-			switch f[0] {
-			case "VmRSS:":
-				kb, _ := strconv.ParseInt(f[1], 10, 64)
-				rss = kb << 10
-			case "Threads:":
-				threads, _ = strconv.Atoi(f[1])
-			}
 		}
 		if d := rss - prev; prev > 0 && d*100 < prev && -d*100 < prev {
 			break
@@ -420,20 +400,8 @@ func scaleMetrics(b *testing.B) (heap int64, goroutines int) {
 	if err != nil {
 		b.Fatalf("metrics: %v", err)
 	}
-	for _, l := range strings.Split(body, "\n") {
-		f := strings.Fields(l)
-		if len(f) != 2 {
-			continue
-		}
-		v, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "go_memstats_heap_alloc_bytes":
-			heap = int64(v)
-		case "go_goroutines":
-			goroutines = int(v)
-		}
-	}
-	return heap, goroutines
+	m := procstat.ParseMetrics([]byte(body))
+	return int64(m["go_memstats_heap_alloc_bytes"]), int(m["go_goroutines"])
 }
 
 // TestScaleConfigParses: the configuration BenchmarkKernelScale gives
