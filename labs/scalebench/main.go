@@ -109,7 +109,7 @@ func main() {
 		return
 	}
 	var results []result
-	printHeader(os.Stdout)
+	printFields(os.Stdout, columns, 14)
 	for _, n := range counts {
 		r, err := runOne(ctx, log, binPath, n, *timeout)
 		if err != nil {
@@ -119,7 +119,7 @@ func main() {
 			}
 			continue
 		}
-		printRow(os.Stdout, r)
+		printFields(os.Stdout, r.fields(), 14)
 		results = append(results, r)
 	}
 	printPerVRF(os.Stdout, results)

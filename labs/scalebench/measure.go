@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/peregrine-net/peregrine/internal/procstat"
 	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
@@ -27,8 +24,19 @@ func newAPIClient(sock string) *apiClient {
 		}}}}
 }
 
-// vrfImports is GET /v1/vrfs: each VRF's name and imported route count.
-func (a *apiClient) vrfImports(ctx context.Context) (map[string]int, error) {
+// apiVRF is the part of GET /v1/vrfs the benchmarks read: imported route
+// count and how traffic to each remote PE leaves.
+type apiVRF struct {
+	Name      string `json:"name"`
+	Imported  int    `json:"imported"`
+	RemotePEs []struct {
+		Address    string `json:"address"`
+		Protection string `json:"protection"`
+	} `json:"remote-pes"`
+}
+
+// vrfs is GET /v1/vrfs.
+func (a *apiClient) vrfs(ctx context.Context) ([]apiVRF, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://peregrined/v1/vrfs", nil)
 	resp, err := a.c.Do(req)
 	if err != nil {
@@ -38,11 +46,14 @@ func (a *apiClient) vrfImports(ctx context.Context) (map[string]int, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET /v1/vrfs: %s", resp.Status)
 	}
-	var vrfs []struct {
-		Name     string `json:"name"`
-		Imported int    `json:"imported"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&vrfs); err != nil {
+	var vrfs []apiVRF
+	return vrfs, json.NewDecoder(resp.Body).Decode(&vrfs)
+}
+
+// vrfImports is each VRF's imported route count by name.
+func (a *apiClient) vrfImports(ctx context.Context) (map[string]int, error) {
+	vrfs, err := a.vrfs(ctx)
+	if err != nil {
 		return nil, err
 	}
 	m := make(map[string]int, len(vrfs))
@@ -116,67 +127,20 @@ func waitFor(ctx context.Context, timeout time.Duration, ready func(context.Cont
 	}
 }
 
-// procStatus reads VmRSS (bytes) and Threads from /proc/PID/status.
-func procStatus(pid int) (rss int64, threads int, err error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, 0, err
-	}
-	s := bufio.NewScanner(bytes.NewReader(b))
-	for s.Scan() {
-		f := strings.Fields(s.Text())
-		if len(f) < 2 {
-			continue
-		}
-		switch f[0] {
-		case "VmRSS:":
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			rss = kb << 10
-		case "Threads:":
-			threads, _ = strconv.Atoi(f[1])
-		}
-	}
-	return rss, threads, nil
-}
-
-// cpuTime is the process's user plus system CPU time (/proc/PID/stat).
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the command name, which is in parentheses.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	const clkTck = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / clkTck, nil
-}
-
 // goMetrics reads the Go heap in use and the goroutine count from the
 // daemon's /metrics (client_golang's Go collector), fetched inside pe.
 func goMetrics(ctx context.Context, pe *netns.Node) (heap int64, goroutines int, err error) {
+	m, err := scrapeMetrics(ctx, pe)
+	return int64(m["go_memstats_heap_alloc_bytes"]), int(m["go_goroutines"]), err
+}
+
+// scrapeMetrics fetches the daemon's /metrics inside pe (procstat.ParseMetrics).
+func scrapeMetrics(ctx context.Context, pe *netns.Node) (map[string]float64, error) {
 	out, err := pe.Exec(ctx, "curl", "-sf", "http://"+metricsAddr+"/metrics")
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	for _, l := range strings.Split(string(out), "\n") {
-		f := strings.Fields(l)
-		if len(f) != 2 {
-			continue
-		}
-		v, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "go_memstats_heap_alloc_bytes":
-			heap = int64(v)
-		case "go_goroutines":
-			goroutines = int(v)
-		}
-	}
-	return heap, goroutines, nil
+	return procstat.ParseMetrics(out), nil
 }
 
 // memClasses is where the daemon's RSS goes besides live heap objects,
@@ -189,29 +153,11 @@ type memClasses struct {
 	HeapUsed int64 // go_memstats_heap_inuse_bytes: spans holding objects
 }
 
-func goMemClasses(ctx context.Context, pe *netns.Node) (m memClasses, err error) {
-	out, err := pe.Exec(ctx, "curl", "-sf", "http://"+metricsAddr+"/metrics")
-	if err != nil {
-		return m, err
-	}
-	var idle, released int64
-	for _, l := range strings.Split(string(out), "\n") {
-		f := strings.Fields(l)
-		if len(f) != 2 {
-			continue
-		}
-		v, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "go_memstats_stack_inuse_bytes":
-			m.Stack = int64(v)
-		case "go_memstats_heap_idle_bytes":
-			idle = int64(v)
-		case "go_memstats_heap_released_bytes":
-			released = int64(v)
-		case "go_memstats_heap_inuse_bytes":
-			m.HeapUsed = int64(v)
-		}
-	}
-	m.HeapFree = idle - released
-	return m, nil
+func goMemClasses(ctx context.Context, pe *netns.Node) (memClasses, error) {
+	m, err := scrapeMetrics(ctx, pe)
+	return memClasses{
+		Stack:    int64(m["go_memstats_stack_inuse_bytes"]),
+		HeapFree: int64(m["go_memstats_heap_idle_bytes"] - m["go_memstats_heap_released_bytes"]),
+		HeapUsed: int64(m["go_memstats_heap_inuse_bytes"]),
+	}, err
 }

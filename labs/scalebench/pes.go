@@ -38,6 +38,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/peregrine-net/peregrine/internal/procstat"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
@@ -125,7 +126,7 @@ func runPEs(ctx context.Context, log *slog.Logger, bin string, pes, vrfs int, ti
 		if before[i], err = readRR(ctx, rr); err != nil {
 			return r, err
 		}
-		rrCPU0[i], _ = cpuTime(rr.Process().Pid())
+		rrCPU0[i], _ = procstat.CPU(rr.Process().Pid())
 	}
 
 	// A cold start of the whole network: every PE started at once.
@@ -148,7 +149,7 @@ func runPEs(ctx context.Context, log *slog.Logger, bin string, pes, vrfs int, ti
 		if err != nil {
 			return r, err
 		}
-		cpu, _ := cpuTime(rr.Process().Pid())
+		cpu, _ := procstat.CPU(rr.Process().Pid())
 		r.RRs = append(r.RRs, rrRow{Name: m.rr[i].Name(), UpdatesRecv: after.updatesRecv - before[i].updatesRecv,
 			UpdatesSent: after.updatesSent - before[i].updatesSent, CPU: cpu - rrCPU0[i]})
 	}
@@ -236,7 +237,7 @@ func settledMeshStatus(ctx context.Context, procs []*netns.Process, rows []peRow
 		}
 		var total int64
 		for i, p := range procs {
-			rss, threads, err := procStatus(p.Pid())
+			rss, threads, err := procstat.Status(p.Pid())
 			if err != nil {
 				return fmt.Errorf("pe%d: %w", i+1, err)
 			}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/peregrine-net/peregrine/internal/procstat"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
@@ -44,7 +45,7 @@ func waitConverged(ctx context.Context, m *meshLab, rrs []*peers.FRR, procs []*n
 				}
 				if g, err := readProgress(ctx, apis[i], m.pe[i], m.pes); err == nil { // else not up yet
 					row := peRow{PE: i + 1, Converged: time.Since(start), TUNRoutes: g.tunRoutes}
-					row.CPU, _ = cpuTime(procs[i].Pid())
+					row.CPU, _ = procstat.CPU(procs[i].Pid())
 					st.Lock()
 					st.last[i] = g
 					if g.converged(m.pes, m.vrfs) {

@@ -4,38 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/peregrine-net/peregrine/labs/netns"
 )
-
-// meshVRF is the part of GET /v1/vrfs the many-PE lab reads: imported
-// route count and how traffic to each remote PE leaves.
-type meshVRF struct {
-	Name      string `json:"name"`
-	Imported  int    `json:"imported"`
-	RemotePEs []struct {
-		Address    string `json:"address"`
-		Protection string `json:"protection"`
-	} `json:"remote-pes"`
-}
-
-func (a *apiClient) meshVRFs(ctx context.Context) ([]meshVRF, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://peregrined/v1/vrfs", nil)
-	resp, err := a.c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /v1/vrfs: %s", resp.Status)
-	}
-	var vrfs []meshVRF
-	return vrfs, json.NewDecoder(resp.Body).Decode(&vrfs)
-}
 
 // meshProgress is how far one PE is: VRFs holding every other PE's
 // prefix in the API, and routes through a TUN in the kernel.
@@ -56,7 +30,7 @@ func (g meshProgress) converged(pes, vrfs int) bool {
 // readProgress asks PE pe's API and kernel how far it is.
 func readProgress(ctx context.Context, api *apiClient, pe *netns.Node, pes int) (meshProgress, error) {
 	var g meshProgress
-	vrfs, err := api.meshVRFs(ctx)
+	vrfs, err := api.vrfs(ctx)
 	if err != nil {
 		return g, err
 	}

@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -72,15 +69,9 @@ func (p peRow) fields() []string {
 
 // printMesh writes the per-PE table, the pings and the summary.
 func printMesh(w io.Writer, r meshResult) {
-	for _, c := range peColumns {
-		fmt.Fprintf(w, "%-12s", c)
-	}
-	fmt.Fprintln(w)
+	printFields(w, peColumns, 12)
 	for _, p := range r.PERows {
-		for _, f := range p.fields() {
-			fmt.Fprintf(w, "%-12s", f)
-		}
-		fmt.Fprintln(w)
+		printFields(w, p.fields(), 12)
 	}
 	fmt.Fprintf(w, "core during the pings: %v packets (tcpdump, every packet at two bridge ports)\n", r.Wire)
 	for _, p := range r.Pings {
@@ -150,20 +141,6 @@ func writeMeshCSVs(out string, r meshResult) (summaryPath, perPEPath string, err
 	return summaryPath, perPEPath, writeCSVRows(perPEPath, rows)
 }
 
-func writeCSVRows(path string, rows [][]string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := csv.NewWriter(f)
-	_ = w.WriteAll(rows)
-	if err := w.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
 // meshPlotScript draws each PE's convergence time, CPU and RSS.
 const meshPlotScript = `set terminal pngcairo size 1400,900
 set output '%[2]s'
@@ -185,19 +162,11 @@ set title 'convergence'; plot '%[5]s' using 1:4 with lines title 'TUN routes (al
 unset multiplot
 `
 
-// plotMesh runs gnuplot (Debian's gnuplot-nox) on pes.csv, if installed.
+// plotMesh draws meshPlotScript from pes.csv and pes-timeline.csv into
+// png.
 func plotMesh(ctx context.Context, r meshResult, csvPath, png string) error {
-	gp, err := exec.LookPath("gnuplot")
-	if err != nil {
-		return fmt.Errorf("gnuplot not installed (apt-get install gnuplot-nox)")
-	}
-	cmd := exec.CommandContext(ctx, gp)
 	timeline := filepath.Join(filepath.Dir(csvPath), "pes-timeline.csv")
-	cmd.Stdin = strings.NewReader(fmt.Sprintf(meshPlotScript, csvPath, png, r.PEs, r.VRFs, timeline))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("gnuplot: %v: %s", err, out)
-	}
-	return nil
+	return gnuplot(ctx, fmt.Sprintf(meshPlotScript, csvPath, png, r.PEs, r.VRFs, timeline))
 }
 
 // mainPEs is main for -pes: run, print, write, plot; the exit status.

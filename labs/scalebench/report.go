@@ -22,31 +22,32 @@ func (r result) fields() []string {
 		mb(r.RSSUp), mb(r.HeapUp), s(r.Settle), strconv.FormatBool(r.Settled), mb(r.RSS), mb(r.Heap), mb(r.Mem.HeapUsed), mb(r.Mem.HeapFree), mb(r.Mem.Stack), strconv.Itoa(r.Threads), strconv.Itoa(r.Goroutines), r.PingFirst, r.PingLast, s(r.Stop)}
 }
 
-func printHeader(w io.Writer) {
-	for _, c := range columns {
-		fmt.Fprintf(w, "%-14s", c)
+// printFields writes one line of a printed table: each field left-aligned
+// in width columns.
+func printFields(w io.Writer, fields []string, width int) {
+	for _, f := range fields {
+		fmt.Fprintf(w, "%-*s", width, f)
 	}
 	fmt.Fprintln(w)
 }
 
-func printRow(w io.Writer, r result) {
-	for _, f := range r.fields() {
-		fmt.Fprintf(w, "%-14s", f)
-	}
-	fmt.Fprintln(w)
-}
-
+// writeCSV writes the per-VRF-count table: columns, then a row a result.
 func writeCSV(path string, rs []result) error {
+	rows := [][]string{columns}
+	for _, r := range rs {
+		rows = append(rows, r.fields())
+	}
+	return writeCSVRows(path, rows)
+}
+
+// writeCSVRows writes rows, the header first, as a CSV file.
+func writeCSVRows(path string, rows [][]string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	w := csv.NewWriter(f)
-	_ = w.Write(columns)
-	for _, r := range rs {
-		_ = w.Write(r.fields())
-	}
-	w.Flush()
+	_ = w.WriteAll(rows)
 	if err := w.Error(); err != nil {
 		f.Close()
 		return err
@@ -71,14 +72,20 @@ set title 'goroutines'; plot '%[1]s' using 1:16 with linespoints notitle
 unset multiplot
 `
 
-// plot runs gnuplot (Debian's gnuplot-nox) on the CSV, if it is installed.
+// plot draws plotScript from the CSV into png.
 func plot(ctx context.Context, csvPath, png string) error {
+	return gnuplot(ctx, fmt.Sprintf(plotScript, csvPath, png))
+}
+
+// gnuplot runs gnuplot (Debian's gnuplot-nox) on script, if it is
+// installed.
+func gnuplot(ctx context.Context, script string) error {
 	gp, err := exec.LookPath("gnuplot")
 	if err != nil {
 		return fmt.Errorf("gnuplot not installed (apt-get install gnuplot-nox)")
 	}
 	cmd := exec.CommandContext(ctx, gp)
-	cmd.Stdin = strings.NewReader(fmt.Sprintf(plotScript, csvPath, png))
+	cmd.Stdin = strings.NewReader(script)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("gnuplot: %v: %s", err, out)
 	}

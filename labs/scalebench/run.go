@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/peregrine-net/peregrine/internal/procstat"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
 )
@@ -118,9 +119,9 @@ func runOne(ctx context.Context, log *slog.Logger, bin string, vrfs int, timeout
 		return r, fail("bring-up", err)
 	}
 	r.BringUp = time.Since(start)
-	r.BringUpCPU, _ = cpuTime(p.Pid())
+	r.BringUpCPU, _ = procstat.CPU(p.Pid())
 
-	if r.RSSUp, _, err = procStatus(p.Pid()); err != nil {
+	if r.RSSUp, _, err = procstat.Status(p.Pid()); err != nil {
 		return r, err
 	}
 	if r.HeapUp, _, err = goMetrics(ctx, t.pe1); err != nil {
@@ -151,7 +152,7 @@ func runOne(ctx context.Context, log *slog.Logger, bin string, vrfs int, timeout
 	if err := os.WriteFile(conf, []byte(pe1Config(sock, vrfs+1, k)), 0o600); err != nil {
 		return r, err
 	}
-	cpu0, _ := cpuTime(p.Pid())
+	cpu0, _ := procstat.CPU(p.Pid())
 	start = time.Now()
 	if err := syscall.Kill(p.Pid(), syscall.SIGHUP); err != nil {
 		return r, err
@@ -167,7 +168,7 @@ func runOne(ctx context.Context, log *slog.Logger, bin string, vrfs int, timeout
 		return r, fail("reload", err)
 	}
 	r.Reload = time.Since(start)
-	cpu1, _ := cpuTime(p.Pid())
+	cpu1, _ := procstat.CPU(p.Pid())
 	r.ReloadCPU = cpu1 - cpu0
 
 	// Stop: the lab's own stop kills after 5 s, so time it here.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/peregrine-net/peregrine/internal/procstat"
 	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
@@ -36,7 +37,7 @@ func heldFreeQuiet(m memClasses) bool {
 // daemon's RSS by itself (the empty daemon's went from 25 to 43 MB in
 // 150 s).
 func settledStatus(ctx context.Context, pid int, pe *netns.Node, window, timeout time.Duration) (rss int64, threads int, settled bool, err error) {
-	read := func() (int64, int, error) { return procStatus(pid) }
+	read := func() (int64, int, error) { return procstat.Status(pid) }
 	quiet := func() bool {
 		m, err := goMemClasses(ctx, pe)
 		return err == nil && heldFreeQuiet(m)
