@@ -47,6 +47,14 @@ func startPeregrined(t *testing.T, ns netns.NsHandle, name, config string) (logP
 // SIGHUP).
 func startPeregrinedProc(t *testing.T, ns netns.NsHandle, name, config string) (logPath string, p *os.Process, configPath string) {
 	t.Helper()
+	return startPeregrinedIn(t, ns, name, config, "")
+}
+
+// startPeregrinedIn is startPeregrinedProc with the state directory
+// given, so that a restarted daemon finds its sequence store; "" gives
+// the daemon a directory of its own.
+func startPeregrinedIn(t *testing.T, ns netns.NsHandle, name, config, stateDir string) (logPath string, p *os.Process, configPath string) {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, name+".yml")
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
@@ -56,8 +64,11 @@ func startPeregrinedProc(t *testing.T, ns netns.NsHandle, name, config string) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Each daemon its own state directory: two must never share one.
-	cmd := exec.Command("/bin/peregrined", "-c", path, "-state-dir", filepath.Join(dir, "state"))
+	if stateDir == "" {
+		// Each daemon its own state directory: two must never share one.
+		stateDir = filepath.Join(dir, "state")
+	}
+	cmd := exec.Command("/bin/peregrined", "-c", path, "-state-dir", stateDir)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The child inherits the locked thread's namespace.
 	if err := onThreadIn(ns, cmd.Start); err != nil {

@@ -3,7 +3,6 @@ package kernel
 import (
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,8 +17,6 @@ import (
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
-
-	"github.com/peregrine-net/peregrine/ipsec/esp"
 )
 
 // espConfig adds manually keyed ESP-in-UDP between the PEs to
@@ -54,44 +51,9 @@ func TestPeregrinedWithKernelBackendAndESP(t *testing.T) {
 	startPeregrined(t, n.pe1, "pe1", c1)
 	startPeregrined(t, n.pe2, "pe2", c2)
 	n.pingAll(t, 31, 60*time.Second, true)
-	red1, blue1, pe2 := n.red1, n.blue1, n.pe2
+	red1, blue1 := n.red1, n.blue1
 
-	key, _ := hex.DecodeString(keyPE1toPE2)
-	labels := map[string]int{}
-	for i, c := range []struct {
-		vrf string
-		ns  netns.NsHandle
-	}{{"red", red1}, {"blue", blue1}} {
-		frames := captureCore(t, pe2, "core", func() {
-			if err := ping(c.ns, "10.2.0.2", uint16(40+i)); err != nil {
-				t.Errorf("%s: %v", c.vrf, err)
-			}
-		})
-		esps := 0
-		for _, pkt := range espOnCore(t, c.vrf, frames) {
-			if binary.BigEndian.Uint32(pkt[espAt:]) != 1002 {
-				continue
-			}
-			esps++
-			sa, err := esp.NewSA(esp.Config{SPI: 1002, Cipher: esp.AES128GCM16, Key: key, NoAntiReplay: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			payload, nh, err := sa.Open(pkt, espAt, len(pkt)-espAt)
-			if err != nil {
-				t.Errorf("%s: opening an ESP packet from pe1 with pe1's key: %v", c.vrf, err)
-				continue
-			}
-			if nh != esp.NextHeaderMPLS || len(payload) < 4+20 || payload[2]&1 == 0 || payload[4]>>4 != 4 {
-				t.Errorf("%s: ESP payload is not one label over IPv4: next header %d, % x", c.vrf, nh, payload[:min(len(payload), 8)])
-				continue
-			}
-			labels[c.vrf] = int(binary.BigEndian.Uint32(payload) >> 12)
-		}
-		if esps == 0 {
-			t.Errorf("%s: no ESP packet from pe1 (SPI 1002) on the core during a ping", c.vrf)
-		}
-	}
+	labels := n.espLabels(t, 40, false)
 	if labels["red"] < 16 || labels["blue"] < 16 || labels["red"] == labels["blue"] {
 		t.Errorf("labels inside ESP: red %d, blue %d; want two distinct allocated labels", labels["red"], labels["blue"])
 	}

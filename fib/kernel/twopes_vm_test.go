@@ -15,6 +15,7 @@ package kernel
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -28,6 +29,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/ipsec/esp"
 )
 
 // twoPEs is CE - PE1 - PE2 - CE in namespaces: the PEs share the core
@@ -240,4 +242,61 @@ func (n *twoPEs) spiFromPE1(t *testing.T, id uint16, raw bool) uint32 {
 		spi = binary.BigEndian.Uint32(pkt[at:])
 	}
 	return spi
+}
+
+// espLabels pings red2 and blue2 from red1 and blue1 (echo IDs id and
+// id+1, a few tries each: a daemon just restarted may still be
+// relearning its routes) and opens pe1's ESP on the core (SPI 1002, raw
+// or in UDP) with keyPE1toPE2, failing the test unless each VRF's ping
+// crossed as ESP whose payload is one label over IPv4, or if MPLS
+// crossed in clear. It returns the label found in each VRF's packets.
+func (n *twoPEs) espLabels(t *testing.T, id uint16, raw bool) map[string]int {
+	t.Helper()
+	what, at, onCore := "ESP", espAt, espOnCore
+	if raw {
+		what, at, onCore = "raw ESP", rawESPAt, rawESPOnCore
+	}
+	key, _ := hex.DecodeString(keyPE1toPE2)
+	labels := map[string]int{}
+	for i, c := range []struct {
+		vrf string
+		ns  netns.NsHandle
+	}{{"red", n.red1}, {"blue", n.blue1}} {
+		frames := captureCore(t, n.pe2, "core", func() {
+			var err error
+			for range 5 {
+				if err = ping(c.ns, "10.2.0.2", id+uint16(i)); err == nil {
+					break
+				}
+			}
+			if err != nil {
+				t.Errorf("%s: %v", c.vrf, err)
+			}
+		})
+		esps := 0
+		for _, pkt := range onCore(t, c.vrf, frames) {
+			if binary.BigEndian.Uint32(pkt[at:]) != 1002 {
+				continue
+			}
+			esps++
+			sa, err := esp.NewSA(esp.Config{SPI: 1002, Cipher: esp.AES128GCM16, Key: key, NoAntiReplay: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload, nh, err := sa.Open(pkt, at, len(pkt)-at)
+			if err != nil {
+				t.Errorf("%s: opening pe1's %s packet with pe1's key: %v", c.vrf, what, err)
+				continue
+			}
+			if nh != esp.NextHeaderMPLS || len(payload) < 4+20 || payload[2]&1 == 0 || payload[4]>>4 != 4 {
+				t.Errorf("%s: ESP payload is not one label over IPv4: next header %d, % x", c.vrf, nh, payload[:min(len(payload), 8)])
+				continue
+			}
+			labels[c.vrf] = int(binary.BigEndian.Uint32(payload) >> 12)
+		}
+		if esps == 0 {
+			t.Errorf("%s: no %s packet from pe1 (SPI 1002) on the core during a ping", c.vrf, what)
+		}
+	}
+	return labels
 }
