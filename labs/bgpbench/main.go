@@ -54,7 +54,11 @@
 //     over the phase is reported too: the host may be shared, and wall
 //     times then depend on the neighbours while CPU times barely do. The
 //     CPU other processes used meanwhile is printed, with a warning if it
-//     is high.
+//     is high. B's live Go heap, read from its /metrics after a collection
+//     forced through its pprof endpoint before the import and once settled,
+//     is what GoBGP's own RIB costs a route: P embeds it, so that is the
+//     floor under P's memory per route, and P's live heap minus it is
+//     Peregrine's share.
 //  7. Withdraw everything from A (one DeletePath) and time both to zero.
 //
 // With -stream the clock starts instead with the first AddPathStream batch
@@ -220,7 +224,7 @@ func bench(ctx context.Context, o options, logw io.Writer) (*result, error) {
 	if err := checkFree(hostPort(addrA, o.port), hostPort(addrP, o.port), hostPort(addrB, o.port),
 		hostPort(addrFRR, o.port), hostPort(addrBIRD, o.port),
 		hostPort(addrA, o.apiPort), hostPort(addrP, o.apiPort), hostPort(addrB, o.apiPort),
-		hostPort(addrP, metricsPort(o.apiPort))); err != nil {
+		hostPort(addrP, metricsPort(o.apiPort)), hostPort(addrB, metricsPort(o.apiPort))); err != nil {
 		return nil, err
 	}
 	if o.peregrined == "" && o.profile == "" {
@@ -242,7 +246,7 @@ func bench(ctx context.Context, o options, logw io.Writer) (*result, error) {
 		t.peEnv = []string{"GOGC=" + o.gogc}
 	}
 	defer t.close()
-	if t.b, err = t.startGoBGP(ctx, o.gobgpd, "gobgpd-B", addrB, gobgpdConf(addrB, o.port, true, false, addrA)); err != nil {
+	if t.b, err = t.startGoBGP(ctx, o.gobgpd, "gobgpd-B", addrB, gobgpdConf(addrB, o.port, true, false, addrA), true); err != nil {
 		return nil, err
 	}
 	var prof *profiler
@@ -270,7 +274,7 @@ func bench(ctx context.Context, o options, logw io.Writer) (*result, error) {
 		t.field = append(t.field, f)
 		neighbors = append(neighbors, f.addr)
 	}
-	if t.a, err = t.startGoBGP(ctx, o.gobgpd, "gobgpd-A", addrA, gobgpdConf(addrA, o.port, false, !o.stream, neighbors...)); err != nil {
+	if t.a, err = t.startGoBGP(ctx, o.gobgpd, "gobgpd-A", addrA, gobgpdConf(addrA, o.port, false, !o.stream, neighbors...), false); err != nil {
 		return nil, err
 	}
 	if err := t.waitEstablished(ctx); err != nil {

@@ -220,7 +220,7 @@ func ceLegRun(ctx context.Context, o options, peregrine bool, batches [][]*api.P
 	}
 	t := &topology{dir: dir, port: o.port, apiPort: o.apiPort}
 	defer t.close()
-	rr, err := t.startGoBGP(ctx, o.gobgpd, "gobgpd-R", addrRR, rrConf(o.port))
+	rr, err := t.startGoBGP(ctx, o.gobgpd, "gobgpd-R", addrRR, rrConf(o.port), false)
 	if err != nil {
 		return leg, err
 	}
@@ -231,13 +231,13 @@ func ceLegRun(ctx context.Context, o options, peregrine bool, batches [][]*api.P
 		}
 		extra = 1 // the connected prefix holding C
 	} else {
-		pe, err := t.startGoBGP(ctx, o.gobgpd, "gobgpd-PE", addrP, gobgpPEConf(o.port))
+		pe, err := t.startGoBGP(ctx, o.gobgpd, "gobgpd-PE", addrP, gobgpPEConf(o.port), false)
 		if err != nil {
 			return leg, err
 		}
 		t.pePID = pe.proc.Pid()
 	}
-	ce, err := t.startGoBGP(ctx, o.gobgpd, "gobgpd-C", addrCE, ceConf(o.port))
+	ce, err := t.startGoBGP(ctx, o.gobgpd, "gobgpd-C", addrCE, ceConf(o.port), false)
 	if err != nil {
 		return leg, err
 	}

@@ -28,6 +28,9 @@ func measure(ctx context.Context, t *topology, o options, batches [][]*api.Path,
 	if r.bBefore, err = readUsage(t.b.proc.Pid()); err != nil {
 		return nil, err
 	}
+	if r.bHeapBefore, err = readLiveGoHeap(ctx, t.b.stats); err != nil {
+		return nil, fmt.Errorf("gobgpd B heap: %w", err)
+	}
 	if r.aBefore, err = readUsage(aPID); err != nil {
 		return nil, err
 	}
@@ -100,6 +103,11 @@ func measure(ctx context.Context, t *topology, o options, batches [][]*api.Path,
 		if r.pHeap, err = readGoHeap(ctx, hostPort(addrP, metricsPort(t.apiPort))); err != nil {
 			return nil, err
 		}
+	}
+	// After every settled RSS reading: the collection it forces on B
+	// changes no RSS already read.
+	if r.bHeap, err = readLiveGoHeap(ctx, t.b.stats); err != nil {
+		return nil, fmt.Errorf("gobgpd B heap: %w", err)
 	}
 	if o.withdraw {
 		logf("timing the withdrawal")

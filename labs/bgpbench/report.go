@@ -27,6 +27,10 @@ type result struct {
 	pHeapBefore       goHeap // P's Go heap before the import, from its /metrics
 	pHeap             goHeap // and when settled
 	bBefore, bSettled usage
+	// B's Go heap before the import and when settled, each after a
+	// forced collection (readLiveGoHeap): what GoBGP's own tables hold,
+	// the floor under P's memory per route while P embeds GoBGP.
+	bHeapBefore, bHeap goHeap
 	// A before the load, once both imported, once both withdrew.
 	aBefore, aAfter, aWithdrawn usage
 
@@ -130,6 +134,20 @@ func (r *result) perRoute(before, m usage) float64 {
 	return float64(m.RSS-before.RSS) / float64(r.n)
 }
 
+// bLivePerRoute is B's live Go heap growth per route: what GoBGP's own
+// RIB costs a route before any allocator slack.
+func (r *result) bLivePerRoute() float64 {
+	return (r.bHeap.live - r.bHeapBefore.live) / float64(r.n)
+}
+
+// pLivePerRoute is P's: B's plus what Peregrine adds (NaN in-process).
+func (r *result) pLivePerRoute() float64 {
+	if r.inProcess {
+		return math.NaN()
+	}
+	return (r.pHeap.live - r.pHeapBefore.live) / float64(r.n)
+}
+
 // pPerRoute is the figure held against the target: P's settled RSS growth
 // per route, or its live heap growth when P ran in this process.
 func (r *result) pPerRoute() float64 {
@@ -229,6 +247,8 @@ func (r *result) printReport(w io.Writer, o options) {
 		fmt.Fprintf(w, "peregrine P settled: Go heap live %s (+%.0f B/route), in spans %s (free slots among live objects %s), GOGC %.0f\n",
 			mb(int64(r.pHeap.live)), (r.pHeap.live-r.pHeapBefore.live)/float64(r.n), mb(int64(r.pHeap.inUse)), mb(int64(r.pHeap.inUse-r.pHeap.live)), r.pHeap.gogc)
 	}
+	fmt.Fprintf(w, "gobgpd B settled, after a forced GC: Go heap live %s (+%.0f B/route), in spans %s (+%.0f B/route)\n",
+		mb(int64(r.bHeap.live)), r.bLivePerRoute(), mb(int64(r.bHeap.inUse)), (r.bHeap.inUse-r.bHeapBefore.inUse)/float64(r.n))
 	fmt.Fprintf(w, "(settled: %v after import; peak: VmHWM, the RSS high-water mark, read when settled)\n\n", o.settle)
 	r.printDaemons(w)
 	fmt.Fprintln(w)

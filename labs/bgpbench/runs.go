@@ -43,6 +43,7 @@ func printRuns(w io.Writer, o options, rs []*result) {
 	_ = tw.Flush()
 	fmt.Fprintln(w)
 	printDaemonMedians(w, rs)
+	printLiveMedians(w, rs)
 	fmt.Fprintln(w)
 	head := fmt.Sprintf("N=%d runs=%d medians: peregrine=%.2fs gobgpd=%.2fs", rs[0].n, len(rs), stats.Median(pTimes), stats.Median(bTimes))
 	verdict(w, o, head, stats.Median(ratios), stats.Median(cpuRatios), stats.Median(perRoute), false)
@@ -80,4 +81,16 @@ func printDaemonMedians(w io.Writer, rs []*result) {
 		fmt.Fprintf(tw, "%s\t%.2fs\t%.2fs\t%.2f\t%s\t%.0f\t\n", d.name, stats.Median(wall), stats.Median(cpu), stats.Median(wallRatio), cr, stats.Median(perRoute))
 	}
 	_ = tw.Flush()
+}
+
+// printLiveMedians writes the medians of P's and B's live Go heap growth
+// per route: GoBGP's RIB is in both, so their difference is what
+// Peregrine adds, and B's is the floor under P's RSS per route.
+func printLiveMedians(w io.Writer, rs []*result) {
+	var p, b []float64
+	for _, r := range rs {
+		p, b = append(p, r.pLivePerRoute()), append(b, r.bLivePerRoute())
+	}
+	fmt.Fprintf(w, "Go heap live per route settled, medians: peregrine P %.0f B, gobgpd B %.0f B (after a forced GC)\n",
+		stats.Median(p), stats.Median(b))
 }

@@ -53,6 +53,9 @@ type topology struct {
 type gobgp struct {
 	proc *proc
 	api  api.GobgpApiClient
+	// stats is where it serves pprof and Prometheus metrics (host:port),
+	// "" if it does not serve metrics.
+	stats string
 }
 
 func (t *topology) close() {
@@ -179,17 +182,31 @@ func (t *topology) writeFile(name, content string) (string, error) {
 }
 
 // startGoBGP starts gobgpd with conf and waits until its API answers.
-func (t *topology) startGoBGP(ctx context.Context, bin, name string, self netip.Addr, conf string) (*gobgp, error) {
+// With metrics it also serves pprof and Prometheus metrics (on
+// -gobgpd-pprof's port, else on metricsPort), so that its Go heap can be
+// read as peregrined's is (readGoHeap after forceGC).
+func (t *topology) startGoBGP(ctx context.Context, bin, name string, self netip.Addr, conf string, metrics bool) (*gobgp, error) {
 	path, err := t.writeFile(name+".toml", conf)
 	if err != nil {
 		return nil, err
 	}
 	apiAddr := hostPort(self, t.apiPort)
-	args := []string{"-f", path, "--config-strict", "-p", "-l", "warn", "--api-hosts", apiAddr, "--metrics-path="}
-	if t.pprofPort != 0 {
-		args = append(args, "--pprof-host", hostPort(self, t.pprofPort))
+	args := []string{"-f", path, "--config-strict", "-p", "-l", "warn", "--api-hosts", apiAddr}
+	var stats string
+	switch {
+	case t.pprofPort != 0:
+		stats = hostPort(self, t.pprofPort)
+	case metrics:
+		stats = hostPort(self, metricsPort(t.apiPort))
+	}
+	if stats != "" {
+		args = append(args, "--pprof-host", stats)
 	} else {
 		args = append(args, "--pprof-disable")
+	}
+	if !metrics {
+		args = append(args, "--metrics-path=")
+		stats = ""
 	}
 	p, err := t.procs.start(name, filepath.Join(t.dir, name+".log"), nil, bin, args...)
 	if err != nil {
@@ -199,7 +216,7 @@ func (t *topology) startGoBGP(ctx context.Context, bin, name string, self netip.
 	if err != nil {
 		return nil, err
 	}
-	g := &gobgp{proc: p, api: c}
+	g := &gobgp{proc: p, api: c, stats: stats}
 	err = poll(ctx, 15*time.Second, p, func(ctx context.Context) (bool, error) {
 		_, err := g.api.GetBgp(ctx, &api.GetBgpRequest{})
 		return err == nil, nil

@@ -30,7 +30,11 @@ const DefaultGCPercent = 40
 // docs/ARCHITECTURE.md) a burst at 60 took 1.73x gobgpd's CPU and settled
 // at 1475 B/route, at 40 2.09x and 1409, at 100 1.49x and 1746, at 200
 // 1.25x and 2013. The heap's peak in a burst is 1.6 times the live
-// heap. No memory limit is set for it: peregrined does not know the box's budget, a limit
+// heap. No GOGC meets both a 1.5x CPU and a 1 KB/route target: gobgpd's
+// own RIB is 0.89-0.93 KB a route live and 1.3-1.4 KB in spans, and a
+// third of the burst's CPU is GoBGP's protobuf copies of every best path
+// and their collection (docs/ARCHITECTURE.md, "What GoBGP itself
+// costs"). No memory limit is set for it: peregrined does not know the box's budget, a limit
 // taken from the heap at the burst's start would throttle a table that
 // legitimately grows, and a heap held at a limit makes the collector run
 // back to back. An operator's GOMEMLIMIT bounds the burst, as the runtime
