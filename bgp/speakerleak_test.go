@@ -31,6 +31,18 @@ func liveHeap() int64 {
 	return int64(ms.HeapAlloc)
 }
 
+// skipWithoutRelease skips the tests where stopGoBGP does not release
+// RIBs (race builds) and in short mode.
+func skipWithoutRelease(t *testing.T) {
+	t.Helper()
+	if !releaseRIBs {
+		t.Skip("race build: releaseRIB is off under the race detector (ribrelease_race.go); run without -race")
+	}
+	if testing.Short() {
+		t.Skip("runs a speaker with 20000 routes")
+	}
+}
+
 // leakConfig is ceBase with leakRoutes static routes in red.
 func leakConfig() Config {
 	cfg := ceBase()
@@ -99,9 +111,7 @@ func waitCEPaths(t *testing.T, s *Speaker) {
 // gives back its heap when stopped. Before releaseRIB, both GoBGP
 // servers kept every path (about 1.2 KB a route here).
 func TestStopReleasesRoutes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a speaker with 20000 routes")
-	}
+	skipWithoutRelease(t)
 	cfg := leakConfig()
 	cfg.VRFs[0].Neighbors = []CENeighbor{loopbackCE("127.0.0.3", freePort(t, "127.0.0.3"), 65101)}
 	base := liveHeap()
@@ -141,9 +151,7 @@ func TestStopReleasesRoutes(t *testing.T) {
 // removed a VRF's CEs, or restarted its CE server (cepassive.go), kept
 // the routes that server had sent its CEs, imported ones included.
 func TestCEServerRemovalReleasesRoutes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a speaker with 20000 routes")
-	}
+	skipWithoutRelease(t)
 	const cycles = 3
 	cfg := leakConfig()
 	s := startSpeaker(t, &cfg)
