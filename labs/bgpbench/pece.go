@@ -150,9 +150,13 @@ func gobgpPEConf(port int) string {
 // peregrinePEConf is Peregrine's configuration as the middle: VRF "bench"
 // exporting RT 65000:100 with RD 65000:100, VPNv4 to the route reflector.
 // The CE neighbor is added after config.Parse (see the file comment).
-func peregrinePEConf(port int) string {
+// Its labels persist in stateDir, the leg's own, rather than in the
+// default /var/lib/peregrine, whose lock another Peregrine on the host
+// may hold.
+func peregrinePEConf(port int, stateDir string) string {
 	return fmt.Sprintf(`router: {id: %[1]s, asn: %[2]d}
 log: {level: warn}
+state: {directory: %[8]q}
 dataplane: {backend: none}
 bgp:
   listen-address: %[1]s
@@ -161,13 +165,13 @@ bgp:
     - {address: %[4]s, port: %[3]d, asn: %[2]d, families: [vpnv4], local-address: %[1]s, hold-time: 90s}
 vrfs:
   - {name: %[5]s, rd: '%[2]d:%[6]d', import-targets: ['%[2]d:%[7]d'], export-targets: ['%[2]d:%[7]d']}
-`, addrP, asn, port, addrRR, vrfName, rdNumber, rtValue)
+`, addrP, asn, port, addrRR, vrfName, rdNumber, rtValue, stateDir)
 }
 
 // startPeregrinePE runs Peregrine's speaker in this process as the
 // middle, with C as a CE neighbor of VRF "bench" on lo.
 func (t *topology) startPeregrinePE(ctx context.Context) error {
-	cfg, err := config.Parse([]byte(peregrinePEConf(t.port)))
+	cfg, err := config.Parse([]byte(peregrinePEConf(t.port, filepath.Join(t.dir, "state"))))
 	if err != nil {
 		return fmt.Errorf("in-process config: %w", err)
 	}
