@@ -118,6 +118,7 @@ type options struct {
 	targetRatio    float64
 	targetCPU      float64
 	targetPerRoute float64 // bytes
+	targetRatioSet bool    // -target-ratio given (pece mode has its own default)
 }
 
 func main() {
@@ -155,6 +156,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	fs.Visit(func(f *flag.Flag) { o.targetRatioSet = o.targetRatioSet || f.Name == "target-ratio" })
 	if o.n < 1 || o.n > maxRoutes || o.batch < 1 || o.runs < 1 {
 		fmt.Fprintf(stderr, "bgpbench: -n must be 1..%d, -batch and -runs positive\n", maxRoutes)
 		return 2
