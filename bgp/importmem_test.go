@@ -69,11 +69,3 @@ func TestImportBytesPerRoute(t *testing.T) {
 	}
 	runtime.KeepAlive(im)
 }
-
-// liveHeap is the live heap after a collection.
-func liveHeap() uint64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
