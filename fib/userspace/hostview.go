@@ -17,9 +17,18 @@ import (
 //
 //	ip -o link show; ip -o addr show; ip route show table local
 type hostView struct {
-	index map[string]int          // link name -> index
-	addrs map[int][]netip.Prefix  // link index -> its addresses, with prefix length
-	local map[int][]netlink.Route // link index -> its routes in the local table
+	index map[string]int         // link name -> index
+	addrs map[int][]netip.Prefix // link index -> its addresses, with prefix length
+	local map[int][]localRoute   // link index -> its routes in the local table that mirrorLocal copies
+}
+
+// localRoute is a local, broadcast or multicast route of the local
+// table, as syncRoutes compares routes: the view lives from one host
+// change to the next, and a netlink.Route with its address slices was
+// five times the size, per CE interface (issue 23).
+type localRoute struct {
+	key routeKey
+	val routeVal
 }
 
 // fullHostReadEvery: one Apply in this many reads the host's tables even
@@ -49,7 +58,7 @@ func (s *system) host() (*hostView, error) {
 
 // readHost dumps the host's links, addresses and local table.
 func (s *system) readHost() (*hostView, error) {
-	v := &hostView{index: map[string]int{}, addrs: map[int][]netip.Prefix{}, local: map[int][]netlink.Route{}}
+	v := &hostView{index: map[string]int{}, addrs: map[int][]netip.Prefix{}, local: map[int][]localRoute{}}
 	links, err := retryDump(func() ([]netlink.Link, error) { return s.req().LinkList() })
 	if err != nil {
 		return nil, fmt.Errorf("listing links: %w", err)
@@ -77,8 +86,14 @@ func (s *system) readHost() (*hostView, error) {
 		return nil, fmt.Errorf("listing the local table: %w", err)
 	}
 	for _, r := range routes {
+		switch r.Type {
+		case unix.RTN_LOCAL, unix.RTN_BROADCAST, unix.RTN_MULTICAST:
+		default:
+			continue
+		}
 		if r.LinkIndex > 0 {
-			v.local[r.LinkIndex] = append(v.local[r.LinkIndex], r)
+			k, val := keyOf(r)
+			v.local[r.LinkIndex] = append(v.local[r.LinkIndex], localRoute{k, val})
 		}
 	}
 	return v, nil
@@ -114,14 +129,9 @@ func (v *hostView) mirrorLocal(ifname string, table int, out map[routeKey]routeV
 		return
 	}
 	for _, r := range v.local[i] {
-		switch r.Type {
-		case unix.RTN_LOCAL, unix.RTN_BROADCAST, unix.RTN_MULTICAST:
-		default:
-			continue
-		}
-		k, val := keyOf(r)
+		k := r.key
 		k.table = table
-		out[k] = val
+		out[k] = r.val
 	}
 }
 
