@@ -10,10 +10,11 @@ import (
 	"golang.zx2c4.com/wireguard/tun"
 )
 
-// The outbound path, CE to core. One goroutine per VRF:
+// The outbound path, CE to core. One goroutine per busy TUN queue:
 //
 //	CE --> kernel (ip rule iif CE-IF lookup TABLE: route "dev pg-VRF")
-//	   --> TUN pg-VRF
+//	   --> TUN pg-VRF (an idle queue: in the Backend's epoll set, tunpoll.go,
+//	        which starts its reader at the first packet)
 //	   --> readTUN: parked in Go's netpoller until the queue is readable
 //	        (tunwait.go), then a batch borrowed from the Backend's pool
 //	        (readbatch.go) and tun.Device.Read, up to 128 packets
