@@ -130,7 +130,7 @@ func (v *hostView) mirrorLocal(ifname string, table int, out map[routeKey]routeV
 	}
 	for _, r := range v.local[i] {
 		k := r.key
-		k.table = table
+		k.table = uint32(table)
 		out[k] = r.val
 	}
 }
