@@ -166,6 +166,17 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 	return b, nil
 }
 
+// tunIndexes are the interface indexes of the TUNs the backend holds.
+func (b *Backend) tunIndexes() map[int32]bool {
+	own := make(map[int32]bool, len(b.tuns))
+	for _, t := range b.tuns {
+		if t.index > 0 {
+			own[int32(t.index)] = true
+		}
+	}
+	return own
+}
+
 // startReader runs the reader of a queue its poller woke.
 func (b *Backend) startReader(e *parked) {
 	b.wg.Add(1)
@@ -226,7 +237,7 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	// One read of the host's links, addresses and local routes serves
 	// every VRF, and later Applies while no link or address changes
 	// (hostview.go).
-	host, err := b.sys.host()
+	host, err := b.sys.host(b.tunIndexes())
 	if err != nil {
 		return fmt.Errorf("userspace: %w", errors.Join(append(errs, err)...))
 	}
@@ -351,7 +362,7 @@ func (b *Backend) Close() error {
 	b.tunClosed = true
 	b.tunMu.Unlock()
 	// The quarantine first, while everything else still stands.
-	host, err := b.sys.host()
+	host, err := b.sys.host(nil)
 	if err != nil {
 		// The quarantine still holds every CE interface; only the CE
 		// subnets' rules, which need their addresses, are left as

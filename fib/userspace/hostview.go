@@ -37,16 +37,17 @@ type localRoute struct {
 const fullHostReadEvery = 256
 
 // host returns the host's view: the last one read if the watch says no
-// link or address changed since (hostwatch.go), else a fresh read. The
-// view is shared between Applies and must not be changed.
-func (s *system) host() (*hostView, error) {
+// link or address changed since but those of own, the backend's TUNs
+// (hostwatch.go), else a fresh read. The view is shared between Applies
+// and must not be changed.
+func (s *system) host(own map[int32]bool) (*hostView, error) {
 	s.hostReads++
-	if s.hostView != nil && s.hostReads%fullHostReadEvery != 0 && !s.watch.changed() {
+	if s.hostView != nil && s.hostReads%fullHostReadEvery != 0 && !s.watch.changed(own) {
 		return s.hostView, nil
 	}
 	s.hostView = nil
 	if s.watch != nil {
-		s.watch.changed() // what comes after this drain is news for the next call
+		s.watch.changed(nil) // what comes after this drain is news for the next call
 	}
 	v, err := s.readHost()
 	if err != nil {
