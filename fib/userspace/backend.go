@@ -158,7 +158,7 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 		resolverQuit: make(chan struct{}),
 	}
 	b.batches = newBatchPool(outBufSize(b.tunMTU()))
-	if b.poller, err = newQueuePoller(b.startReader); err != nil {
+	if b.poller, err = newQueuePoller(log, b.startReader); err != nil {
 		h.Close()
 		watch.close()
 		return nil, fmt.Errorf("userspace: %w", err)

@@ -2,6 +2,7 @@ package userspace
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"sync"
 	"syscall"
@@ -33,6 +34,7 @@ type queuePoller struct {
 	epfd int // ep's descriptor, for epoll_ctl while !closed
 	// start runs q's reader; it is called with no lock held.
 	start func(p *parked)
+	log   *slog.Logger
 	mu    sync.Mutex
 	// slots are the registered queues, by the slot number in their
 	// epoll entry; free lists the empty slots.
@@ -57,7 +59,7 @@ type parked struct {
 }
 
 // newQueuePoller opens the epoll set and starts its goroutine.
-func newQueuePoller(start func(p *parked)) (*queuePoller, error) {
+func newQueuePoller(log *slog.Logger, start func(p *parked)) (*queuePoller, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
@@ -72,7 +74,7 @@ func newQueuePoller(start func(p *parked)) (*queuePoller, error) {
 		ep.Close()
 		return nil, err
 	}
-	p := &queuePoller{ep: ep, rc: rc, epfd: fd, start: start, done: make(chan struct{})}
+	p := &queuePoller{ep: ep, rc: rc, epfd: fd, start: start, log: log, done: make(chan struct{})}
 	go p.run()
 	return p, nil
 }
@@ -189,6 +191,11 @@ func (p *queuePoller) run() {
 	}
 	for {
 		if err := p.rc.Read(ready); err != nil || waitErr != nil {
+			if waitErr != nil {
+				// Idle queues get no reader now: what the CEs send
+				// into them is dropped by the kernel, never leaked.
+				p.log.Error("TUN queue poller stopped: idle VRFs no longer forward outbound", "err", os.NewSyscallError("epoll_wait", waitErr))
+			}
 			return // closed, or an epoll set that cannot be waited on
 		}
 		for _, ev := range events[:n] {
