@@ -311,6 +311,25 @@ func (s *Speaker) VRFRouteCount(vrf string) (n int, ok bool, err error) {
 	return n, ok, err
 }
 
+// VRFRouteCounts returns how many routes each VRF has imported and how
+// many it originates, by name, in one turn of the speaker's goroutine:
+// asking VRFRouteCount and LocalRoutes for each of 2,000 VRFs was 4,000
+// hand-overs per `show vrf` or metrics scrape (issue 23).
+func (s *Speaker) VRFRouteCounts() (imported, local map[string]int, err error) {
+	err = s.do(func() error {
+		imported = make(map[string]int, len(s.imp.vrfs))
+		for name, v := range s.imp.vrfs {
+			imported[name] = v.table.len()
+		}
+		local = make(map[string]int, len(s.org.adverts))
+		for name, a := range s.org.adverts {
+			local[name] = len(a)
+		}
+		return nil
+	})
+	return imported, local, err
+}
+
 // LocalRoutes returns the prefixes a VRF originates, with their labels.
 func (s *Speaker) LocalRoutes(vrf string) (routes []Route, err error) {
 	err = s.do(func() error {

@@ -72,6 +72,12 @@ func waitRoutes(t *testing.T, s *Speaker, vrf, want string) {
 			if n, _, err := s.VRFRouteCount(vrf); err != nil || n != len(routes) {
 				t.Fatalf("vrf %s: VRFRouteCount = %d, %v; VRFRoutes has %d", vrf, n, err, len(routes))
 			}
+			imported, local, err := s.VRFRouteCounts()
+			own, lerr := s.LocalRoutes(vrf)
+			if err != nil || lerr != nil || imported[vrf] != len(routes) || local[vrf] != len(own) {
+				t.Fatalf("vrf %s: VRFRouteCounts = %d imported, %d local, %v; VRFRoutes has %d, LocalRoutes %d (%v)",
+					vrf, imported[vrf], local[vrf], err, len(routes), len(own), lerr)
+			}
 			return
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -100,9 +100,10 @@ func families(fs []bgp.FamilyCount) []localapi.Family {
 
 func (a *apiServer) vrfs(w http.ResponseWriter, r *http.Request) {
 	cfg := a.speaker.Config()
-	out := []localapi.VRF{}
+	counts, _, _ := a.speaker.VRFRouteCounts()
+	out := make([]localapi.VRF, 0, len(cfg.VRFs))
 	for _, v := range cfg.VRFs {
-		imported, _, _ := a.speaker.VRFRouteCount(v.Name)
+		imported := counts[v.Name]
 		lv := localapi.VRF{Name: v.Name, RD: v.RD.String(), LabelMode: v.LabelMode, Imported: imported,
 			Interfaces: append([]string{}, v.Interfaces...), ImportTargets: []string{}, ExportTargets: []string{}}
 		for _, rt := range v.ImportTargets {

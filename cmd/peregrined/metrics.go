@@ -118,12 +118,13 @@ func (c *collector) collectBGP(gauge func(*prometheus.Desc, float64, ...string))
 			gauge(descPrefixes, float64(f.Sent), addr, f.Name, "sent")
 		}
 	}
+	imported, local, err := c.speaker.VRFRouteCounts()
 	for _, v := range c.speaker.Config().VRFs {
-		if imported, ok, err := c.speaker.VRFRouteCount(v.Name); err == nil && ok {
-			gauge(descVRFRoutes, float64(imported), v.Name, "imported")
+		if n, ok := imported[v.Name]; err == nil && ok {
+			gauge(descVRFRoutes, float64(n), v.Name, "imported")
 		}
-		if local, err := c.speaker.LocalRoutes(v.Name); err == nil {
-			gauge(descVRFRoutes, float64(len(local)), v.Name, "local")
+		if err == nil {
+			gauge(descVRFRoutes, float64(local[v.Name]), v.Name, "local")
 		}
 	}
 }

@@ -100,6 +100,9 @@ type Backend struct {
 	resolverWG   sync.WaitGroup
 	// batches lends the TUN readers their buffers (readbatch.go).
 	batches *batchPool
+	// poller watches the idle TUN queues and starts their readers
+	// (tunpoll.go).
+	poller *queuePoller
 }
 
 var (
@@ -155,7 +158,42 @@ func New(log *slog.Logger, opts Options) (*Backend, error) {
 		resolverQuit: make(chan struct{}),
 	}
 	b.batches = newBatchPool(outBufSize(b.tunMTU()))
+	if b.poller, err = newQueuePoller(log, b.startReader); err != nil {
+		h.Close()
+		watch.close()
+		return nil, fmt.Errorf("userspace: %w", err)
+	}
 	return b, nil
+}
+
+// tunIndexes are the interface indexes of the TUNs the backend holds.
+func (b *Backend) tunIndexes() map[int32]bool {
+	own := make(map[int32]bool, len(b.tuns))
+	for _, t := range b.tuns {
+		if t.index > 0 {
+			own[int32(t.index)] = true
+		}
+	}
+	return own
+}
+
+// startReader runs the reader of a queue its poller woke.
+func (b *Backend) startReader(e *parked) {
+	b.wg.Add(1)
+	go b.readTUN(e.v, e.lane, e.q, e)
+}
+
+// startReaders gives each queue of t, v's TUN, to the poller, which
+// starts its reader at its first packet; a queue the poller cannot take
+// gets a reader now, for its whole life.
+func (b *Backend) startReaders(v *vrf, t *tunDev) {
+	for lane, q := range t.queues {
+		if err := b.poller.add(q, v, lane); err != nil {
+			b.log.Warn("TUN queue: no idle poller, reading it with a goroutine of its own", "dev", t.name, "queue", lane, "err", err)
+			b.wg.Add(1)
+			go b.readTUN(v, lane, q, nil)
+		}
+	}
 }
 
 // Apply converges the TUN devices, policy rules, routes and the fast path
@@ -194,15 +232,12 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	b.tunMu.Unlock()
 	errs = append(errs, err)
 	for name := range fresh {
-		for lane, q := range b.tuns[name].queues {
-			b.wg.Add(1)
-			go b.readTUN(b.dp.vrfs[name], lane, q)
-		}
+		b.startReaders(b.dp.vrfs[name], b.tuns[name])
 	}
 	// One read of the host's links, addresses and local routes serves
 	// every VRF, and later Applies while no link or address changes
 	// (hostview.go).
-	host, err := b.sys.host()
+	host, err := b.sys.host(b.tunIndexes())
 	if err != nil {
 		return fmt.Errorf("userspace: %w", errors.Join(append(errs, err)...))
 	}
@@ -327,7 +362,7 @@ func (b *Backend) Close() error {
 	b.tunClosed = true
 	b.tunMu.Unlock()
 	// The quarantine first, while everything else still stands.
-	host, err := b.sys.host()
+	host, err := b.sys.host(nil)
 	if err != nil {
 		// The quarantine still holds every CE interface; only the CE
 		// subnets' rules, which need their addresses, are left as
@@ -340,7 +375,7 @@ func (b *Backend) Close() error {
 		errs = append(errs, b.sys.syncRules(quarantine, false))
 	}
 	errs = append(errs, b.net.Swap(nil).Close(), b.closeCores(), b.setLocalAH(netip.Addr{}))
-	errs = append(errs, closeTUNs(slices.Collect(maps.Values(b.tuns))))
+	errs = append(errs, closeTUNs(slices.Collect(maps.Values(b.tuns))), b.poller.close())
 	clear(b.tuns)
 	if b.applied {
 		b.sys.installed = nil // a full sync: remove whatever is there

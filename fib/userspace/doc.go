@@ -116,11 +116,15 @@
 // the same for the batching wrappers around sendmmsg and recvmmsg.
 //
 // Concurrency and order: each VRF's TUN has one queue per CPU, each read
-// by a goroutine of its own (parked in Go's netpoller while the queue is
-// idle, holding no OS thread and no buffers: tunwait.go, readbatch.go;
-// nor a tun.Device, whose read buffer and GRO tables a queue makes at its
-// first packet and lets go after 30 s without one: tunqueue.go),
-// and the kernel puts each flow on one queue by
+// by a goroutine of its own while it carries traffic (parked in Go's
+// netpoller between batches, holding no OS thread and no buffers:
+// tunwait.go, readbatch.go). A queue makes its tun.Device, whose read
+// buffer and GRO tables are large, at its first packet and lets go of it
+// after 30 s without one (tunqueue.go); its reader then returns, and the
+// idle queue waits in one epoll set the Backend keeps for all of them,
+// which starts a reader again at the next packet (tunpoll.go). So an
+// idle VRF holds no goroutine, thread, buffer or device. The kernel
+// puts each flow on one queue by
 // its hash (tundev.go); inbound, one goroutine per socket. So each flow's
 // packets stay in order, outbound crypto spreads over the cores as flows
 // do, and no packet changes goroutine on the way. Inbound, all ESP from

@@ -151,11 +151,7 @@ func (g *Gateway) enslave(t *tunDev, vrfDev string) error {
 func (g *Gateway) startAttachmentReaders(fresh map[string]tun.Device) {
 	b := g.b
 	for name := range fresh {
-		v := b.dp.vrfs[name]
-		for lane, q := range b.tuns[name].queues {
-			b.wg.Add(1)
-			go b.readTUN(v, lane, q)
-		}
+		b.startReaders(b.dp.vrfs[name], b.tuns[name])
 	}
 }
 

@@ -17,9 +17,18 @@ import (
 //
 //	ip -o link show; ip -o addr show; ip route show table local
 type hostView struct {
-	index map[string]int          // link name -> index
-	addrs map[int][]netip.Prefix  // link index -> its addresses, with prefix length
-	local map[int][]netlink.Route // link index -> its routes in the local table
+	index map[string]int         // link name -> index
+	addrs map[int][]netip.Prefix // link index -> its addresses, with prefix length
+	local map[int][]localRoute   // link index -> its routes in the local table that mirrorLocal copies
+}
+
+// localRoute is a local, broadcast or multicast route of the local
+// table, as syncRoutes compares routes: the view lives from one host
+// change to the next, and a netlink.Route with its address slices was
+// five times the size, per CE interface (issue 23).
+type localRoute struct {
+	key routeKey
+	val routeVal
 }
 
 // fullHostReadEvery: one Apply in this many reads the host's tables even
@@ -28,16 +37,17 @@ type hostView struct {
 const fullHostReadEvery = 256
 
 // host returns the host's view: the last one read if the watch says no
-// link or address changed since (hostwatch.go), else a fresh read. The
-// view is shared between Applies and must not be changed.
-func (s *system) host() (*hostView, error) {
+// link or address changed since but those of own, the backend's TUNs
+// (hostwatch.go), else a fresh read. The view is shared between Applies
+// and must not be changed.
+func (s *system) host(own map[int32]bool) (*hostView, error) {
 	s.hostReads++
-	if s.hostView != nil && s.hostReads%fullHostReadEvery != 0 && !s.watch.changed() {
+	if s.hostView != nil && s.hostReads%fullHostReadEvery != 0 && !s.watch.changed(own) {
 		return s.hostView, nil
 	}
 	s.hostView = nil
 	if s.watch != nil {
-		s.watch.changed() // what comes after this drain is news for the next call
+		s.watch.changed(nil) // what comes after this drain is news for the next call
 	}
 	v, err := s.readHost()
 	if err != nil {
@@ -49,7 +59,7 @@ func (s *system) host() (*hostView, error) {
 
 // readHost dumps the host's links, addresses and local table.
 func (s *system) readHost() (*hostView, error) {
-	v := &hostView{index: map[string]int{}, addrs: map[int][]netip.Prefix{}, local: map[int][]netlink.Route{}}
+	v := &hostView{index: map[string]int{}, addrs: map[int][]netip.Prefix{}, local: map[int][]localRoute{}}
 	links, err := retryDump(func() ([]netlink.Link, error) { return s.req().LinkList() })
 	if err != nil {
 		return nil, fmt.Errorf("listing links: %w", err)
@@ -77,8 +87,14 @@ func (s *system) readHost() (*hostView, error) {
 		return nil, fmt.Errorf("listing the local table: %w", err)
 	}
 	for _, r := range routes {
+		switch r.Type {
+		case unix.RTN_LOCAL, unix.RTN_BROADCAST, unix.RTN_MULTICAST:
+		default:
+			continue
+		}
 		if r.LinkIndex > 0 {
-			v.local[r.LinkIndex] = append(v.local[r.LinkIndex], r)
+			k, val := keyOf(r)
+			v.local[r.LinkIndex] = append(v.local[r.LinkIndex], localRoute{k, val})
 		}
 	}
 	return v, nil
@@ -114,14 +130,9 @@ func (v *hostView) mirrorLocal(ifname string, table int, out map[routeKey]routeV
 		return
 	}
 	for _, r := range v.local[i] {
-		switch r.Type {
-		case unix.RTN_LOCAL, unix.RTN_BROADCAST, unix.RTN_MULTICAST:
-		default:
-			continue
-		}
-		k, val := keyOf(r)
-		k.table = table
-		out[k] = val
+		k := r.key
+		k.table = uint32(table)
+		out[k] = r.val
 	}
 }
 

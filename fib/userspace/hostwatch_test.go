@@ -2,6 +2,7 @@ package userspace
 
 import (
 	"context"
+	"encoding/binary"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -85,4 +86,102 @@ func TestApplyReusesTheHostViewUntilAnAddressChanges(t *testing.T) {
 			t.Errorf("after 10.99.0.1 was added to ce0, the VRF's table has no local route for it: %v", routes)
 		}
 	})
+}
+
+// TestApplyIgnoresItsOwnTUNsInTheHostWatch (issue 23): an Apply that
+// adds a VRF with no CE interface makes a TUN, whose link messages the
+// watch hears, and still reuses the host view: the view does not need
+// the backend's own TUNs, and re-reading the host's links and local
+// routes at every Apply of a bring-up was a tenth of its allocation.
+func TestApplyIgnoresItsOwnTUNsInTheHostWatch(t *testing.T) {
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		t.Skipf("no TUN device: %v", err)
+	}
+	inNewNS(t, func(h *netlink.Handle) {
+		link := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "ce0"}, PeerName: "pce0"}
+		if err := h.LinkAdd(link); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.LinkSetUp(link); err != nil {
+			t.Fatal(err)
+		}
+		b, err := New(slog.New(slog.DiscardHandler), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		s := &fib.State{VRFs: map[string]*fib.VRF{
+			"red": {Name: "red", Table: 2000, Interfaces: []string{"ce0"}, Routes: map[netip.Prefix]fib.Route{}},
+		}}
+		ctx := context.Background()
+		if err := b.Apply(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		view := b.sys.hostView
+		s.VRFs["blue"] = &fib.VRF{Name: "blue", Table: 2001, Routes: map[netip.Prefix]fib.Route{}}
+		if err := b.Apply(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if b.tuns["blue"] == nil {
+			t.Fatal("no TUN made for VRF blue")
+		}
+		if b.sys.hostView != view {
+			t.Error("an Apply that made only a TUN of its own read the host's links, addresses and local table again")
+		}
+		ad, _ := netlink.ParseAddr("10.99.0.1/24")
+		if err := h.AddrAdd(link, ad); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Apply(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		if b.sys.hostView == view {
+			t.Error("an address added to a CE interface left the host view as it was")
+		}
+	})
+}
+
+// FuzzHostWatchMessages: whatever the watch's socket returns, aboutOthers
+// answers without panicking, and says no only to messages it read whole.
+func FuzzHostWatchMessages(f *testing.F) {
+	own := map[int32]bool{7: true}
+	// RTM_NEWLINK for link 7: nlmsghdr (len 32, type 16), ifinfomsg (index 7).
+	f.Add([]byte{32, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{24, 0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 24, 0, 0, 8, 0, 0, 0}) // RTM_NEWADDR, link 8
+	f.Add([]byte{16, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !aboutOthers(b, own) && len(b) > 0 && len(b) < unix.NLMSG_HDRLEN+8 {
+			t.Fatalf("%d bytes, too short for a link message, said to be about own links", len(b))
+		}
+	})
+}
+
+// TestAboutOthers: news of own links only is no news; anything else is.
+func TestAboutOthers(t *testing.T) {
+	own := map[int32]bool{7: true}
+	msg := func(typ uint16, index int32) []byte {
+		b := make([]byte, 32)
+		binary.NativeEndian.PutUint32(b, 32)
+		binary.NativeEndian.PutUint16(b[4:], typ)
+		binary.NativeEndian.PutUint32(b[unix.NLMSG_HDRLEN+4:], uint32(index))
+		return b
+	}
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"empty", nil, false},
+		{"own link", msg(unix.RTM_NEWLINK, 7), false},
+		{"own link and address", append(msg(unix.RTM_NEWLINK, 7), msg(unix.RTM_DELADDR, 7)...), false},
+		{"other link", msg(unix.RTM_NEWLINK, 8), true},
+		{"own then other", append(msg(unix.RTM_NEWLINK, 7), msg(unix.RTM_NEWADDR, 8)...), true},
+		{"other type", msg(unix.NLMSG_ERROR, 7), true},
+		{"truncated", msg(unix.RTM_NEWLINK, 7)[:20], true},
+	} {
+		if got := aboutOthers(c.b, own); got != c.want {
+			t.Errorf("%s: aboutOthers = %v, want %v", c.name, got, c.want)
+		}
+	}
 }

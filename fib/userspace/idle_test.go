@@ -29,6 +29,10 @@ const idleVRFs = 40
 // queues, their readers' state, its fast-path tables, no packet buffers.
 const maxIdleVRFHeap = 16 << 10
 
+// maxIdleGoroutines bounds the goroutines idleVRFs idle VRFs may add:
+// none per TUN queue (tunpoll.go), a few for the Backend's own work.
+const maxIdleGoroutines = 4
+
 // osThreads is this process's thread count (/proc/self/status Threads).
 func osThreads(t *testing.T) int {
 	b, err := os.ReadFile("/proc/self/status")
@@ -56,8 +60,8 @@ func liveHeapBytes() int64 {
 }
 
 // TestIdleVRFsHoldNoThreadsNorBuffers (issue 23): idleVRFs VRFs, each
-// with a TUN of one queue per CPU and a reader per queue, add no OS
-// thread per queue (an idle reader parks in the netpoller) and hold no
+// with a TUN of one queue per CPU, add no OS thread and no goroutine per
+// queue (an idle queue waits in the Backend's epoll set) and hold no
 // packet buffers; a packet into one VRF's TUN is read with a batch that
 // goes back to the pool.
 func TestIdleVRFsHoldNoThreadsNorBuffers(t *testing.T) {
@@ -76,6 +80,7 @@ func TestIdleVRFsHoldNoThreadsNorBuffers(t *testing.T) {
 			s.VRFs[name] = &fib.VRF{Name: name, Table: uint32(2000 + i), Routes: map[netip.Prefix]fib.Route{}}
 		}
 		before := osThreads(t)
+		goroutines0 := runtime.NumGoroutine()
 		heap0 := liveHeapBytes()
 		if err := b.Apply(context.Background(), s); err != nil {
 			t.Fatal(err)
@@ -86,6 +91,9 @@ func TestIdleVRFsHoldNoThreadsNorBuffers(t *testing.T) {
 		t.Logf("heap per idle VRF: %d KB", perVRF>>10)
 		if perVRF > maxIdleVRFHeap {
 			t.Errorf("an idle VRF holds %d KB of heap, want at most %d KB: its TUN queues' buffers and GRO tables are not let go", perVRF>>10, maxIdleVRFHeap>>10)
+		}
+		if grown := runtime.NumGoroutine() - goroutines0; grown > maxIdleGoroutines {
+			t.Errorf("%d idle VRFs (%d TUN queues) added %d goroutines, want at most %d: an idle queue should wait in the Backend's epoll set, not in a reader of its own", idleVRFs, queues, grown, maxIdleGoroutines)
 		}
 		grown := osThreads(t) - before
 		if limit := 2*runtime.GOMAXPROCS(0) + 4; grown > limit {

@@ -12,18 +12,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// routeKey is what names a route in the kernel: its table, destination
+// and metric. It and routeVal hold no pointer (rawPrefix, routekey.go).
 type routeKey struct {
-	table  int
-	dst    netip.Prefix
-	metric int
+	table  uint32
+	metric uint32
+	dst    rawPrefix
 }
 
 // routeVal is what a route does: unicast out of oif (via gw), or
 // unreachable.
 type routeVal struct {
-	typ int
-	oif int
-	gw  netip.Addr
+	oif int32
+	typ uint8
+	gw  rawAddr
 }
 
 // syncRoutes makes the routes of protocol 204, in every table, exactly
@@ -52,21 +54,23 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int, h
 	}
 	want := map[routeKey]routeVal{}
 	for name, v := range vrfs {
-		t := int(v.Table)
+		t := v.Table
 		for _, d := range []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")} {
-			want[routeKey{t, d, unreachableMetric}] = routeVal{typ: unix.RTN_BLACKHOLE}
+			want[routeKey{t, unreachableMetric, rawPrefixOf(d)}] = routeVal{typ: unix.RTN_BLACKHOLE}
 		}
 		for p, r := range v.Routes {
-			val := routeVal{typ: unix.RTN_UNICAST, gw: r.NextHop}
+			val := routeVal{typ: unix.RTN_UNICAST, gw: rawAddrOf(r.NextHop)}
 			var err error
 			switch {
 			case r.IsRemote(), r.Attachment != "":
-				val.gw = netip.Addr{}
-				if val.oif = tunIndex[name]; val.oif == 0 {
+				val.gw = rawAddr{}
+				if val.oif = int32(tunIndex[name]); val.oif == 0 {
 					err = errors.New("no TUN device")
 				}
 			case r.Interface != "":
-				val.oif, err = index(r.Interface)
+				var i int
+				i, err = index(r.Interface)
+				val.oif = int32(i)
 			case !r.NextHop.IsValid():
 				err = errors.New("neither interface nor next hop")
 			}
@@ -74,7 +78,7 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int, h
 				errs = append(errs, fmt.Errorf("vrf %s route %s: %w", name, p, err))
 				continue
 			}
-			want[routeKey{t, p.Masked(), 0}] = val
+			want[routeKey{t, 0, rawPrefixOf(p.Masked())}] = val
 		}
 	}
 	for k, v := range ownRoutes {
@@ -202,7 +206,7 @@ func keyOf(r netlink.Route) (routeKey, routeVal) {
 	if gw.Is4In6() {
 		gw = gw.Unmap()
 	}
-	v := routeVal{typ: r.Type, oif: r.LinkIndex, gw: gw}
+	v := routeVal{typ: uint8(r.Type), oif: int32(r.LinkIndex), gw: rawAddrOf(gw)}
 	if r.Type == unix.RTN_UNREACHABLE || r.Type == unix.RTN_BLACKHOLE {
 		v.oif = 0 // the kernel shows IPv6 ones on lo
 	}
@@ -210,7 +214,7 @@ func keyOf(r netlink.Route) (routeKey, routeVal) {
 	if r.Family == netlink.FAMILY_V6 && metric == 1024 {
 		metric = 0 // the kernel's default IPv6 metric for a route added without one
 	}
-	return routeKey{r.Table, dst, metric}, v
+	return routeKey{uint32(r.Table), uint32(metric), rawPrefixOf(dst)}, v
 }
 
 // netlinkRoute is the route for k and v:
@@ -220,27 +224,28 @@ func keyOf(r netlink.Route) (routeKey, routeVal) {
 //	ip route replace DST dev IF table T proto 204                (scope link)
 //	ip route replace DST via GW dev IF onlink table T proto 204
 func netlinkRoute(k routeKey, v routeVal) *netlink.Route {
+	dst := k.dst.prefix()
 	r := &netlink.Route{
-		Table: k.table, Priority: k.metric, Protocol: RTProto, Type: v.typ,
-		Dst: &net.IPNet{IP: k.dst.Addr().AsSlice(), Mask: net.CIDRMask(k.dst.Bits(), k.dst.Addr().BitLen())},
+		Table: int(k.table), Priority: int(k.metric), Protocol: RTProto, Type: int(v.typ),
+		Dst: &net.IPNet{IP: dst.Addr().AsSlice(), Mask: net.CIDRMask(dst.Bits(), dst.Addr().BitLen())},
 	}
 	r.Family = netlink.FAMILY_V6
-	if k.dst.Addr().Is4() {
+	if dst.Addr().Is4() {
 		r.Family = netlink.FAMILY_V4
 	}
 	switch v.typ {
 	case unix.RTN_UNREACHABLE, unix.RTN_BLACKHOLE:
 		return r
 	case unix.RTN_LOCAL:
-		r.LinkIndex, r.Scope = v.oif, netlink.SCOPE_HOST
+		r.LinkIndex, r.Scope = int(v.oif), netlink.SCOPE_HOST
 		return r
 	case unix.RTN_BROADCAST, unix.RTN_MULTICAST, unix.RTN_ANYCAST:
-		r.LinkIndex, r.Scope = v.oif, netlink.SCOPE_LINK
+		r.LinkIndex, r.Scope = int(v.oif), netlink.SCOPE_LINK
 		return r
 	}
-	r.LinkIndex = v.oif
-	if v.gw.IsValid() {
-		r.Gw = v.gw.AsSlice()
+	r.LinkIndex = int(v.oif)
+	if gw := v.gw.addr(); gw.IsValid() {
+		r.Gw = gw.AsSlice()
 		if v.oif != 0 {
 			r.Flags = int(netlink.FLAG_ONLINK)
 		}

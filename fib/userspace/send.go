@@ -10,10 +10,11 @@ import (
 	"golang.zx2c4.com/wireguard/tun"
 )
 
-// The outbound path, CE to core. One goroutine per VRF:
+// The outbound path, CE to core. One goroutine per busy TUN queue:
 //
 //	CE --> kernel (ip rule iif CE-IF lookup TABLE: route "dev pg-VRF")
-//	   --> TUN pg-VRF
+//	   --> TUN pg-VRF (an idle queue: in the Backend's epoll set, tunpoll.go,
+//	        which starts its reader at the first packet)
 //	   --> readTUN: parked in Go's netpoller until the queue is readable
 //	        (tunwait.go), then a batch borrowed from the Backend's pool
 //	        (readbatch.go) and tun.Device.Read, up to 128 packets
@@ -162,20 +163,32 @@ func (v *vrf) dropOut(why drop) drop {
 // readTUN is v's outbound goroutine for one queue of its TUN: it waits
 // until the queue has packets, borrows a batch from the Backend's pool,
 // reads, forwards and sends the batch, and gives the batch back before it
-// waits again, until dev is closed. An idle queue holds no buffer.
-func (b *Backend) readTUN(v *vrf, lane int, dev tun.Device) {
+// waits again, until dev is closed. An idle queue holds no buffer. With
+// e, the queue's entry in the Backend's queuePoller, it returns once the
+// queue has let go of its device, and hands the queue back to the poller
+// (tunpoll.go): an idle queue holds no goroutine either.
+func (b *Backend) readTUN(v *vrf, lane int, dev tun.Device, e *parked) {
 	defer b.wg.Done()
 	icmpOut := make([][]byte, 1)
 	n := min(batchSize, max(dev.BatchSize(), 1))
 	ready := newReadiness(dev)
 	for {
-		if ready != nil && ready.wait() != nil {
-			return // closed: the only error waiting reports
+		if ready != nil {
+			if err := ready.wait(); err != nil {
+				if errors.Is(err, errParked) {
+					e.p.park(e)
+				}
+				return // else closed: the only other error waiting reports
+			}
 		}
 		rb := b.batches.get()
 		open := b.forwardBatch(v, lane, dev, rb, n, icmpOut)
 		b.batches.put(rb)
 		if !open {
+			return
+		}
+		if e != nil && e.q.live.Load() == nil {
+			e.p.park(e) // the queue could not make its device: that packet was dropped
 			return
 		}
 	}

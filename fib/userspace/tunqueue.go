@@ -46,6 +46,10 @@ type tunQueue struct {
 	// used is set by every Read and Write, and cleared each time the
 	// reader finds the queue idle for queueIdleAfter (idle).
 	used atomic.Bool
+	// parked is the queue's entry in its Backend's queuePoller, which
+	// starts a reader when the queue is readable or makes its device
+	// (tunpoll.go); nil: the queue's reader runs for its whole life.
+	parked atomic.Pointer[parked]
 }
 
 var _ tun.Device = (*tunQueue)(nil)
@@ -66,8 +70,12 @@ func (q *tunQueue) acquire() (tun.Device, error) {
 	q.mu.RLock()
 	for q.dev == nil {
 		q.mu.RUnlock()
-		if err := q.attach(); err != nil {
+		made, err := q.attach()
+		if err != nil {
 			return nil, err
+		}
+		if e := q.parked.Load(); made && e != nil {
+			e.p.wake(e) // a Write's device needs a reader to let it go
 		}
 		q.mu.RLock()
 	}
@@ -75,15 +83,15 @@ func (q *tunQueue) acquire() (tun.Device, error) {
 }
 
 // attach makes the queue's device, on a duplicate of its descriptor, and
-// arms the idle check.
-func (q *tunQueue) attach() error {
+// arms the idle check. made says whether it made one.
+func (q *tunQueue) attach() (made bool, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
-		return errQueueClosed
+		return false, errQueueClosed
 	}
 	if q.dev != nil {
-		return nil
+		return false, nil
 	}
 	var fd int
 	var dupErr error
@@ -92,18 +100,18 @@ func (q *tunQueue) attach() error {
 		err = rc.Control(func(f uintptr) { fd, dupErr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) })
 	}
 	if err = errors.Join(err, dupErr); err != nil {
-		return fmt.Errorf("TUN %s: duplicating a queue's descriptor: %w", q.name, err)
+		return false, fmt.Errorf("TUN %s: duplicating a queue's descriptor: %w", q.name, err)
 	}
 	dev, _, err := tun.CreateUnmonitoredTUNFromFD(fd)
 	if err != nil {
 		unix.Close(fd)
-		return fmt.Errorf("TUN %s: opening a queue: %w", q.name, err)
+		return false, fmt.Errorf("TUN %s: opening a queue: %w", q.name, err)
 	}
 	q.dev = dev
 	q.live.Store(&device{Device: dev})
 	// The reader's wait ends at the deadline and calls idle.
 	_ = q.file.SetReadDeadline(time.Now().Add(queueIdleAfter))
-	return nil
+	return true, nil
 }
 
 // idle is called by the queue's reader when its wait reached the
@@ -199,6 +207,9 @@ func (q *tunQueue) Events() <-chan tun.Event { return nil }
 // Close closes the device and the descriptor, which wakes the reader
 // wherever it waits. It is safe to call more than once.
 func (q *tunQueue) Close() error {
+	if e := q.parked.Load(); e != nil {
+		e.p.remove(q) // before the descriptor's number can be reused
+	}
 	var errs []error
 	if d := q.live.Load(); d != nil {
 		errs = append(errs, d.Close()) // first: a Read may hold mu parked in it

@@ -49,11 +49,16 @@ func newReadiness(dev tun.Device) *readiness {
 	return r
 }
 
+// errParked: the queue let go of its device and goes back to its
+// queuePoller; its reader returns (tunpoll.go).
+var errParked = errors.New("TUN queue idle: parked")
+
 // wait returns once a read of the queue would not block, or with an error
 // once the queue is closed. RawConn.Read arms the netpoller before it
 // calls ready, so a packet that arrives between the poll and the park
 // still wakes it. A tunQueue's idle deadline ends the wait early: the
-// queue then lets go of its device if it was idle, and the wait goes on.
+// queue then lets go of its device if it was idle, and the wait goes on,
+// or, if a queuePoller watches the queue, ends with errParked.
 func (r *readiness) wait() error {
 	for {
 		err := r.rc.Read(r.ready)
@@ -61,5 +66,8 @@ func (r *readiness) wait() error {
 			return err
 		}
 		r.q.idle()
+		if r.q.parked.Load() != nil && r.q.live.Load() == nil {
+			return errParked
+		}
 	}
 }

@@ -1,0 +1,100 @@
+package userspace
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/labs/netns"
+)
+
+// TestIdleQueueReaderComesAndGoes (issue 23): a VRF's TUN queue has a
+// reader goroutine only while it holds its device. The first packet
+// starts one (through the Backend's epoll set), the reader returns once
+// the queue has been idle for queueIdleAfter, and the next packet starts
+// one again; an inbound Write to an idle queue starts one too, which
+// lets the device go after queueIdleAfter.
+func TestIdleQueueReaderComesAndGoes(t *testing.T) {
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		t.Skipf("no TUN device: %v", err)
+	}
+	defer func(d time.Duration) { queueIdleAfter = d }(queueIdleAfter)
+	queueIdleAfter = 200 * time.Millisecond
+	netns.InNewNamespace(t, func() {
+		b, err := New(slog.New(slog.DiscardHandler), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		s := &fib.State{VRFs: map[string]*fib.VRF{
+			"red": {Name: "red", Table: 2100, Routes: map[netip.Prefix]fib.Route{}},
+		}}
+		g0 := runtime.NumGoroutine()
+		if err := b.Apply(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		v := b.dp.vrfs["red"]
+		q := b.tuns["red"].queues[0]
+		waitUntil := func(what string, ok func() bool) {
+			t.Helper()
+			for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal(what)
+				}
+			}
+		}
+		readers := func() int { return runtime.NumGoroutine() - g0 }
+		waitUntil("an idle VRF keeps reader goroutines", func() bool { return readers() <= 0 })
+
+		link, err := netlink.LinkByName(fib.TUNName("red"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, dst, _ := net.ParseCIDR("10.78.0.0/24")
+		if err := netlink.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Dst: dst}); err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(10, 78, 0, 1), Port: 9})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		dropped := func() uint64 { return v.cnt.outDrops[dropNoRoute].Load() }
+		for round := range 2 {
+			before := dropped()
+			// One flow: the kernel puts it on one queue.
+			_, _ = c.Write([]byte("peregrine"))
+			waitUntil("a packet into an idle VRF's TUN was not read", func() bool { return dropped() > before })
+			waitUntil("the reader did not let its queue go once idle", func() bool {
+				return readers() <= 0 && b.batches.inUse() == 0
+			})
+			for i, q := range b.tuns["red"].queues {
+				if q.attached() {
+					t.Errorf("round %d: queue %d still holds its device", round, i)
+				}
+			}
+		}
+
+		// Inbound: a Write makes the queue's device; a reader comes to
+		// let it go again.
+		pkt := ipv4("10.78.0.1", "10.78.0.254", 64, 28)
+		buf := make([]byte, tunOffset+len(pkt))
+		copy(buf[tunOffset:], pkt)
+		if _, err := q.Write([][]byte{buf}, tunOffset); err != nil {
+			t.Fatalf("writing to an idle queue: %v", err)
+		}
+		if !q.attached() {
+			t.Fatal("a queue written to holds no device")
+		}
+		waitUntil("a queue written to once keeps its device", func() bool { return !q.attached() })
+		waitUntil("the reader of a queue written to did not return", func() bool { return readers() <= 0 })
+	})
+}
