@@ -32,7 +32,8 @@ type Options struct {
 	// zero value is mpls.Uniform.
 	TTLMode mpls.TTLMode
 	// RulePriority is the priority of the policy rules; 0 means
-	// DefaultRulePriority. The backend also uses the two before and the
+	// DefaultRulePriority. The backend also uses the 514 before (the
+	// mark tree's among them: marks.go) and the
 	// next three (rules.go), all after 0 and before the main table's
 	// 32766: others' rules there may be skipped by the host's packets.
 	RulePriority int
@@ -100,6 +101,14 @@ type Backend struct {
 	resolverWG   sync.WaitGroup
 	// batches lends the TUN readers their buffers (readbatch.go).
 	batches *batchPool
+	// marks numbers the VRFs' interfaces for the rule tree, wantMarks
+	// is what the last planRules asked, and nft sets the marks
+	// (marks.go, nftmarks.go); nftWarned: a failure was logged as a
+	// warning. Guarded by mu.
+	marks     markTable
+	wantMarks map[string]uint32
+	nft       nftMarks
+	nftWarned bool
 }
 
 var (
@@ -231,7 +240,9 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	// Rules first, then routes, then away with the stale rules: a VRF's
 	// interfaces are quarantined before its table empties, and a new
 	// VRF's table is full before anything is pruned.
-	errs = append(errs, b.sys.syncRules(rules, false), b.sys.syncRoutes(s.VRFs, tunIndex, host), b.sys.syncRules(rules, true))
+	errs = append(errs, b.sys.syncRules(rules, false))
+	b.syncMarks()
+	errs = append(errs, b.sys.syncRoutes(s.VRFs, tunIndex, host), b.sys.syncRules(rules, true))
 	b.log.Debug("kernel rules and routes synced", "changes", b.sys.changes-before, "vrfs", len(s.VRFs))
 	for _, v := range removed {
 		if t := b.tuns[v.name]; t != nil {
@@ -273,7 +284,27 @@ func (b *Backend) planRules(vrfs map[string]*fib.VRF, host *hostView) ruleSet {
 	}
 	b.held = next
 	q := slices.Sorted(maps.Keys(b.quarantined))
-	return planRules(b.sys.prio, vrfs, q, host.ifAddrs(append(slices.Sorted(maps.Keys(next)), q...)))
+	set := planRules(b.sys.prio, vrfs, q, host.ifAddrs(append(slices.Sorted(maps.Keys(next)), q...)))
+	b.wantMarks = b.marks.assign(markedInterfaces(vrfs))
+	addMarkTree(set, b.sys.prio, vrfs, b.wantMarks)
+	return set
+}
+
+// syncMarks makes the nftables map of marks what the last planRules
+// asked. A failure (a kernel without nf_tables) costs the rule tree's
+// speed, not isolation: the packets go unmarked to the fallback rules
+// (marks.go). So it is logged, as a warning the first time, and not
+// returned; the next Apply tries again.
+func (b *Backend) syncMarks() {
+	err := b.nft.sync(b.wantMarks)
+	switch {
+	case err == nil:
+	case !b.nftWarned:
+		b.nftWarned = true
+		b.log.Warn("cannot mark the VRFs' packets: each walks the policy rules of every VRF", "err", err)
+	default:
+		b.log.Debug("cannot mark the VRFs' packets", "err", err)
+	}
 }
 
 // setLocal opens the sockets for a new local address and starts their
@@ -348,7 +379,11 @@ func (b *Backend) Close() error {
 		if host != nil {
 			errs = append(errs, b.sys.syncRules(quarantine, true))
 		}
+		if err := b.nft.remove(); err != nil && !b.nftWarned {
+			b.log.Warn("closing: cannot remove the nftables table of marks", "table", "inet "+nftTableName, "err", err)
+		}
 	}
+	b.nft.close()
 	b.wg.Wait()
 	b.sys.close()
 	return errors.Join(errs...)

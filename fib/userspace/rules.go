@@ -34,17 +34,20 @@ const DefaultRulePriority = 1000
 // not the VRF (see the package documentation).
 const unreachableMetric = 4278198272
 
-// The rule priorities around the VRF rules' (PRIO), each an offset from it:
+// The rule priorities around the VRF rules' (PRIO), each an offset from it,
+// T being treePriorities (marks.go):
 //
-//	PRIO-2  iif lo goto PRIO+1           (the host's own packets skip the VRF rules)
-//	PRIO-1  iif pg-VRF to PE-ADDR blackhole
-//	PRIO    iif CE-IF lookup TABLE, iif pg-VRF lookup TABLE, iif CE-IF blackhole (quarantine)
-//	PRIO+1  lookup local                 (moved from priority 0)
-//	PRIO+2  iif lo to CE-SUBNET lookup main
-//	PRIO+3  to CE-SUBNET blackhole
+//	PRIO-T-2    iif lo goto PRIO+1           (the host's own packets skip the VRF rules)
+//	PRIO-T-1    iif pg-VRF to PE-ADDR blackhole
+//	PRIO-T      fwmark BUCKET/MASK goto PRIO-T+b (the mark tree: marks.go)
+//	PRIO-T+b    iif IF fwmark MARK/MarkMask lookup TABLE
+//	PRIO        iif CE-IF lookup TABLE, iif pg-VRF lookup TABLE, iif CE-IF blackhole (quarantine)
+//	PRIO+1      lookup local                 (moved from priority 0)
+//	PRIO+2      iif lo to CE-SUBNET lookup main
+//	PRIO+3      to CE-SUBNET blackhole
 const (
-	hostSkipRuleOffset  = -2
-	tunToPERuleOffset   = -1
+	hostSkipRuleOffset  = -treePriorities - 2
+	tunToPERuleOffset   = -treePriorities - 1
 	mainRulePriority    = 32766 // the kernel's `lookup main`
 	localRuleOffset     = 1
 	ownToCERuleOffset   = 2
@@ -101,6 +104,8 @@ type ruleKey struct {
 	dst    netip.Prefix
 	table  int
 	jump   int // a goto rule's target priority (then table is 0); 0 for none
+	// mark and mask are the rule's fwmark selector; mask 0 for none.
+	mark, mask uint32
 }
 
 // ruleSet is what planRules asks for: the rules of protocol 204, and
@@ -221,6 +226,9 @@ var families = []int{netlink.FAMILY_V4, netlink.FAMILY_V6}
 // ruleKeyOf reads a dumped rule back into the form planRules returns.
 func ruleKeyOf(fam int, r netlink.Rule) ruleKey {
 	k := ruleKey{family: fam, pref: r.Priority, iif: r.IifName, table: r.Table, jump: max(r.Goto, 0)}
+	if r.Mask != nil && *r.Mask != 0 {
+		k.mark, k.mask = r.Mark, *r.Mask
+	}
 	if r.Dst != nil {
 		if a, ok := netip.AddrFromSlice(r.Dst.IP); ok {
 			if fam == netlink.FAMILY_V4 {
@@ -238,6 +246,10 @@ func netlinkRule(k ruleKey) *netlink.Rule {
 	r := netlink.NewRule()
 	r.Family, r.Priority, r.Protocol = k.family, k.pref, RTProto
 	r.IifName, r.Table = k.iif, k.table
+	if k.mask != 0 {
+		mask := k.mask
+		r.Mark, r.Mask = k.mark, &mask
+	}
 	switch {
 	case k.jump > 0:
 		r.Type, r.Goto = unix.FR_ACT_GOTO, k.jump
@@ -449,6 +461,9 @@ func (k ruleKey) String() string {
 	}
 	if k.dst.IsValid() {
 		s += " to " + k.dst.String()
+	}
+	if k.mask != 0 {
+		s += fmt.Sprintf(" fwmark %#x/%#x", k.mark, k.mask)
 	}
 	if k.jump > 0 {
 		return fmt.Sprintf("%s goto %d", s, k.jump)

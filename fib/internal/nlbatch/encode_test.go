@@ -52,6 +52,12 @@ func oracleRuleMsg(r *netlink.Rule, op Op, seq uint32) []byte {
 	if r.Goto > 0 {
 		attrs = append(attrs, nl.NewRtAttr(unix.FRA_GOTO, nl.Uint32Attr(uint32(r.Goto))))
 	}
+	if r.Mark != 0 || r.Mask != nil {
+		attrs = append(attrs, nl.NewRtAttr(unix.FRA_FWMARK, nl.Uint32Attr(r.Mark)))
+	}
+	if r.Mask != nil {
+		attrs = append(attrs, nl.NewRtAttr(unix.FRA_FWMASK, nl.Uint32Attr(*r.Mask)))
+	}
 	req.AddData(raw(hdr))
 	for _, a := range attrs {
 		req.AddData(a)
@@ -85,6 +91,12 @@ func ruleCases() map[string]*netlink.Rule {
 	dumped.Protocol = 0
 	hostSkip := rule(unix.AF_INET6, 998, "lo", "", 0, unix.FR_ACT_GOTO)
 	hostSkip.Goto = 1001
+	bucket := rule(unix.AF_INET, 488, "", "", 0, unix.FR_ACT_GOTO)
+	bucketMask := uint32(0x7fc00000)
+	bucket.Goto, bucket.Mark, bucket.Mask = 489, 1<<22, &bucketMask
+	leaf := rule(unix.AF_INET6, 489, "pg-red", "", 2000, 0)
+	leafMask := uint32(0x7fff0000)
+	leaf.Mark, leaf.Mask = 64<<16, &leafMask
 	return map[string]*netlink.Rule{
 		"host skips the VRF rules":     hostSkip,
 		"CE into VRF":                  rule(unix.AF_INET, 1000, "ce1", "", 2000, 0),
@@ -96,6 +108,8 @@ func ruleCases() map[string]*netlink.Rule {
 		"TUN to PE address":            rule(unix.AF_INET, 999, "pg-red", "10.1.0.1/32", 0, unix.FR_ACT_BLACKHOLE),
 		"big table, 15-char interface": rule(unix.AF_INET, 1000, "abcdefghijklmno", "", 70000, 0),
 		"as dumped":                    dumped,
+		"mark tree bucket":             bucket,
+		"mark tree leaf":               leaf,
 	}
 }
 
