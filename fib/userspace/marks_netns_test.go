@@ -164,7 +164,6 @@ func (l *markLab) send(inPeer, in, src, dst string, mark uint32, n int) map[stri
 	return got
 }
 
-
 // only says whether all n packets left by dev and none by the others.
 func only(got map[string]uint64, dev string, n int) bool {
 	for o, c := range got {
