@@ -7,30 +7,36 @@ import (
 	"github.com/peregrine-net/peregrine/fib"
 )
 
-// The mark tree: the short way to a VRF's rule (issue 23).
+// The mark tree: the short way to a VRF's rules (issue 23).
 //
 // The kernel walks policy rules one by one, and the VRF rules are one
-// per interface (`iif CE-IF lookup TABLE`, `iif pg-VRF lookup TABLE`): at
-// 2,000 VRFs a packet walked past 4,000 of them in each direction. So
-// every CE interface and TUN gets a mark of its own, which an nftables
-// map sets on each packet it receives before the routing decision
-// (nftmarks.go: `meta mark set iifname map @marks`, a hash lookup), and
-// the rules find the mark's rule through a two-level tree:
+// per interface (`iif CE-IF lookup TABLE`, `iif pg-VRF lookup TABLE`) and
+// one per PE address a TUN must not reach: at 2,000 VRFs a packet walked
+// past 6,000 of them. So every CE interface and TUN gets a mark of its
+// own, which an nftables map sets on each packet it receives before the
+// routing decision (nftmarks.go: `meta mark set iifname map @marks`, a
+// hash lookup), and the rules find the interface's own through a
+// two-level tree:
 //
-//	PRIO-T    fwmark BUCKET/BUCKET-MASK goto PRIO-T+b             (one per bucket in use)
-//	PRIO-T+b  iif IF fwmark MARK/MarkMask lookup TABLE           (the leaves: up to 64 a bucket)
-//	PRIO      iif IF lookup TABLE                                 (the fallback, as before)
+//	B-1      iif lo goto PRIO+1, iif CORE goto PRIO+1              (hostSkipRuleOffset)
+//	B        fwmark BUCKET/bucketMask goto B+2b-1 (or B+2b)        (one per bucket b in use)
+//	B+2b-1   iif pg-VRF to PE-ADDR blackhole                       (bucket b's TUNs' PE blackholes)
+//	B+2b     iif IF fwmark MARK/MarkMask lookup TABLE              (bucket b's leaves: up to 128)
+//	PRIO-1   iif pg-VRF to PE-ADDR blackhole                       (the fallback, as before)
+//	PRIO     iif IF lookup TABLE                                   (the fallback, as before)
 //
-// with T = treePriorities: a packet meets at most one rule per bucket in
-// use and the 64 leaves of its bucket, about 130 rules at 4,000
-// interfaces, instead of 4,000.
+// with B = PRIO-1-treePriorities: a packet meets one rule per bucket in
+// use, then its bucket's blackholes and leaves, about 200 rules at 4,000
+// interfaces, instead of 6,000.
 //
 // A leaf names the interface as well as the mark, so it is a narrower
-// copy of the interface's fallback rule: whatever mark a packet carries
-// (one forged, a stale one, none), the tree can only send it where its
-// input interface's own rule would. A mark that finds no leaf walks on
-// to the fallback rules. A missing mark (the map not yet filled, nf_tables
-// missing from the kernel) costs speed, never isolation.
+// copy of the interface's fallback rule, and a TUN's blackholes come
+// before its leaf as before its fallback rule: whatever mark a packet
+// carries (one forged, a stale one, none), the tree can only send it
+// where its input interface's own rules would. A mark that finds no leaf
+// walks on to the fallback rules. A missing mark (the map not yet
+// filled, nf_tables missing from the kernel) costs speed, never
+// isolation.
 const (
 	// MarkMask is the part of the packet mark (skb->mark, fwmark) that
 	// the backend owns: it sets it on packets from the CE interfaces and
@@ -42,20 +48,23 @@ const (
 	// markShift is MarkMask's lowest bit.
 	markShift = 16
 	// leafBits: a bucket holds 1<<leafBits leaves.
-	leafBits = 6
+	leafBits = 7
 	// bucketMask is the part of MarkMask that names a bucket.
 	bucketMask = MarkMask &^ (1<<(markShift+leafBits) - 1)
 	// firstMark is the lowest mark number given out: bucket 0 stays
 	// empty, since an unmarked packet matches its bucket rule.
 	firstMark = 1 << leafBits
-	// lastMark is the highest mark number: 32,704 interfaces, 16,352
+	// lastMark is the highest mark number: 32,640 interfaces, 16,320
 	// VRFs of one CE interface each. Interfaces beyond go unmarked, to
 	// the fallback rules.
 	lastMark = MarkMask >> markShift
-	// treePriorities are the priorities the tree takes before PRIO: the
-	// bucket rules' and one per bucket (1 to lastMark>>leafBits) for its
-	// leaves.
-	treePriorities = 1 + int(lastMark>>leafBits)
+	// lastBucket is the highest bucket number.
+	lastBucket = lastMark >> leafBits
+	// treePriorities are the priorities the tree takes: the bucket
+	// rules' and two per bucket (1 to lastBucket). With the host-skip
+	// rules before them and the fallback blackholes after, they end at
+	// PRIO-1.
+	treePriorities = 1 + 2*int(lastBucket)
 )
 
 // fwmark is the packet mark of mark number n.
@@ -64,10 +73,12 @@ func fwmark(n uint32) uint32 { return n << markShift }
 // bucketOf is the bucket of mark number n.
 func bucketOf(n uint32) uint32 { return n >> leafBits }
 
-// bucketRulePriority is the priority of the bucket rules, and
-// leafPriority that of bucket b's leaves.
-func bucketRulePriority(prio int) int           { return prio - treePriorities }
-func leafPriority(prio int, b uint32) int       { return prio - treePriorities + int(b) }
+// bucketRulePriority is the priority of the bucket rules (B above),
+// blackholePriority that of bucket b's TUN-to-PE blackholes and
+// leafPriority that of its leaves.
+func bucketRulePriority(prio int) int           { return prio - 1 - treePriorities }
+func blackholePriority(prio int, b uint32) int  { return bucketRulePriority(prio) + 2*int(b) - 1 }
+func leafPriority(prio int, b uint32) int       { return bucketRulePriority(prio) + 2*int(b) }
 func bucketFwmark(b uint32) (mark, mask uint32) { return b << (markShift + leafBits), bucketMask }
 
 // markTable gives each interface a mark number and keeps it while the
@@ -130,9 +141,24 @@ func markedInterfaces(vrfs map[string]*fib.VRF) []string {
 }
 
 // addMarkTree adds to set the tree's rules, in each family, for the
-// interfaces of vrfs that marks numbers: a leaf for each and a bucket
-// rule for each bucket holding a leaf.
+// interfaces of vrfs that marks numbers: a leaf for each, a copy in its
+// bucket of each TUN-to-PE blackhole of set's (planRules made them) and a
+// bucket rule for each bucket holding a leaf, which goes to the bucket's
+// blackholes if it has any, else to its leaves (a goto to a priority
+// holding no rule is skipped).
 func addMarkTree(set ruleSet, prio int, vrfs map[string]*fib.VRF, marks map[string]uint32) {
+	withBlackholes := map[uint32]bool{}
+	for k := range set.rules {
+		if k.pref != prio+tunToPERuleOffset {
+			continue
+		}
+		if n, ok := marks[k.iif]; ok {
+			b := bucketOf(n)
+			withBlackholes[b] = true
+			k.pref = blackholePriority(prio, b)
+			set.rules[k] = true
+		}
+	}
 	for name, v := range vrfs {
 		for _, iif := range append(slices.Clone(v.Interfaces), fib.TUNName(name)) {
 			n, ok := marks[iif]
@@ -141,9 +167,13 @@ func addMarkTree(set ruleSet, prio int, vrfs map[string]*fib.VRF, marks map[stri
 			}
 			b := bucketOf(n)
 			bmark, bmask := bucketFwmark(b)
+			target := leafPriority(prio, b)
+			if withBlackholes[b] {
+				target = blackholePriority(prio, b)
+			}
 			for _, fam := range families {
 				set.rules[ruleKey{family: fam, pref: leafPriority(prio, b), iif: iif, mark: fwmark(n), mask: MarkMask, table: int(v.Table)}] = true
-				set.rules[ruleKey{family: fam, pref: bucketRulePriority(prio), mark: bmark, mask: bmask, jump: leafPriority(prio, b)}] = true
+				set.rules[ruleKey{family: fam, pref: bucketRulePriority(prio), mark: bmark, mask: bmask, jump: target}] = true
 			}
 		}
 	}

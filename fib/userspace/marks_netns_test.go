@@ -1,10 +1,14 @@
 package userspace
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -18,7 +22,8 @@ import (
 // and the out interface whose transmit counter moves says which table
 // the packet met:
 //
-//	ce1p ==veth== ce1 (red, 10.1.0.1/24)      red-out  <- table 101: 10.99.0.0/24
+//	ce1p ==veth== ce1 (red, 10.1.0.1/24)      red-out  <- table 101: 10.99.0.0/24, local 10.1.0.1
+//	pg-redp ==veth== pg-red (red's "TUN")
 //	ce2p ==veth== ce2 (blue, 10.2.0.1/24)     blue-out <- table 102: 10.99.0.0/24
 //	core0p ==veth== core0 (the core)          main-out <- main:      10.99.0.0/24
 //	                                          ce1 -> ce1p: main's connected 10.1.0.0/24
@@ -44,7 +49,7 @@ func newMarkLab(t *testing.T, h *netlink.Handle) *markLab {
 			t.Fatal(err)
 		}
 	}
-	for _, pair := range [][2]string{{"ce1", "ce1p"}, {"ce2", "ce2p"}, {"core0", "core0p"}, {"red-out", "red-outp"}, {"blue-out", "blue-outp"}, {"main-out", "main-outp"}} {
+	for _, pair := range [][2]string{{"ce1", "ce1p"}, {"ce2", "ce2p"}, {"core0", "core0p"}, {"red-out", "red-outp"}, {"blue-out", "blue-outp"}, {"main-out", "main-outp"}, {"pg-red", "pg-redp"}} {
 		must(h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: pair[0]}, PeerName: pair[1]}))
 		for _, n := range pair {
 			// No IPv6: its solicitations would move the counters.
@@ -81,6 +86,9 @@ func newMarkLab(t *testing.T, h *netlink.Handle) *markLab {
 	route("main-out", unix.RT_TABLE_MAIN, "10.99.0.0/24", "10.99.0.5")
 	_ = h.NeighAdd(&netlink.Neigh{LinkIndex: linkIndex(t, h, "ce1"), Family: unix.AF_INET, State: netlink.NUD_PERMANENT,
 		IP: net.ParseIP("10.1.0.2"), HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 8}})
+	// The copy of ce1's local route that syncRoutes puts in red's table.
+	must(h.RouteAdd(&netlink.Route{LinkIndex: linkIndex(t, h, "ce1"), Dst: &net.IPNet{IP: net.IP{10, 1, 0, 1}, Mask: net.CIDRMask(32, 32)},
+		Table: 101, Type: unix.RTN_LOCAL, Scope: netlink.SCOPE_HOST}))
 	for _, table := range []int{101, 102} {
 		_, all, _ := net.ParseCIDR("0.0.0.0/0")
 		must(h.RouteAdd(&netlink.Route{Dst: all, Table: table, Type: unix.RTN_BLACKHOLE, Priority: unreachableMetric}))
@@ -158,10 +166,28 @@ func (l *markLab) send(inPeer, in, src, dst string, mark uint32, n int) map[stri
 		}
 	}
 	got := map[string]uint64{}
-	for _, o := range outs {
-		got[o] = l.txPackets(o) - before[o]
-	}
+	settleCounters(func() any {
+		got = map[string]uint64{}
+		for _, o := range outs {
+			got[o] = l.txPackets(o) - before[o]
+		}
+		return fmt.Sprint(got)
+	})
 	return got
+}
+
+// settleCounters polls read until its value holds for 100 ms (3 s at most): the
+// kernel may route the frames written later, in a softirq (ksoftirqd).
+func settleCounters(read func() any) {
+	last, since := read(), time.Now()
+	for start := time.Now(); time.Since(start) < 3*time.Second; {
+		time.Sleep(20 * time.Millisecond)
+		if v := read(); v != last {
+			last, since = v, time.Now()
+		} else if time.Since(since) >= 100*time.Millisecond {
+			return
+		}
+	}
 }
 
 // only says whether all n packets left by dev and none by the others.
@@ -245,6 +271,69 @@ func TestCorePacketToCEDropped(t *testing.T) {
 			if got := l.send("core0p", "core0", "192.0.2.2", "10.99.0.5", mark, n); !only(got, "main-out", n) {
 				t.Errorf("mark %#x: the core's packets to 10.99.0.5 left by %v, want all %d by main-out", mark, got, n)
 			}
+		}
+	})
+}
+
+// ipInDelivers is the namespace's Ip InDelivers counter (/proc/thread-self/net/snmp):
+// the packets delivered to its own sockets and protocols.
+func ipInDelivers(t *testing.T) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/thread-self/net/snmp") // this thread's namespace; /proc/net is the process's
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		names, vals := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		if len(names) == 0 || names[0] != "Ip:" || len(vals) != len(names) {
+			continue
+		}
+		for j, n := range names {
+			if n == "InDelivers" {
+				v, err := strconv.ParseUint(vals[j], 10, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return v
+			}
+		}
+	}
+	t.Fatal("no Ip InDelivers in /proc/thread-self/net/snmp")
+	return 0
+}
+
+// TestMarkTreeTUNToPEDropped: a packet out of red's TUN to the PE's
+// address on red's CE interface (in red's table, for the CE) is dropped
+// by the copy of the TUN-to-PE blackhole in the TUN's bucket, before
+// its leaf, with the fallback's blackhole gone; and delivered once that
+// copy is gone too (the test's own control).
+func TestMarkTreeTUNToPEDropped(t *testing.T) {
+	inNewNS(t, func(h *netlink.Handle) {
+		l := newMarkLab(t, h)
+		const n = 10
+		sendToPE := func() uint64 {
+			before := ipInDelivers(t)
+			l.send("pg-redp", "pg-red", "10.99.0.7", "10.1.0.1", 0, n)
+			settleCounters(func() any { return ipInDelivers(t) })
+			return ipInDelivers(t) - before
+		}
+		if got := sendToPE(); got != 0 {
+			t.Errorf("%d of %d packets from the TUN to the PE's address delivered", got, n)
+		}
+		del := func(pref int) {
+			k := ruleKey{family: netlink.FAMILY_V4, pref: pref, iif: "pg-red", dst: pfx("10.1.0.1/32")}
+			if err := h.RuleDel(netlinkRule(k)); err != nil {
+				t.Fatalf("ip rule del %v: %v", k, err)
+			}
+		}
+		del(DefaultRulePriority + tunToPERuleOffset)
+		if got := sendToPE(); got != 0 {
+			t.Errorf("fallback blackhole deleted: %d of %d packets from the TUN to the PE's address delivered", got, n)
+		}
+		del(blackholePriority(DefaultRulePriority, bucketOf(l.marks["pg-red"])))
+		if got := sendToPE(); got != n {
+			t.Errorf("every blackhole deleted: %d of %d packets delivered; the test does not see a delivery", got, n)
 		}
 	})
 }

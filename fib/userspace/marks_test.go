@@ -3,6 +3,7 @@ package userspace
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ import (
 // fallback iif rules are still there, after the tree.
 func TestMarkTreeShape(t *testing.T) {
 	vrfs := map[string]*fib.VRF{"red": {Name: "red", Table: 101, Interfaces: []string{"ce1"}}}
-	set := planRules(1000, vrfs, nil, nil)
+	set := planRules(1000, vrfs, nil, map[string][]netip.Prefix{"ce1": {pfx("10.1.0.1/24")}})
 	var mt markTable
 	marks := mt.assign(markedInterfaces(vrfs))
 	addMarkTree(set, 1000, vrfs, marks)
@@ -30,31 +31,43 @@ func TestMarkTreeShape(t *testing.T) {
 		"pref 1000 iif ce1 lookup 101",    // fallback
 		"pref 1000 iif pg-red lookup 101", // fallback
 		"pref 1001 lookup 255",
-		"pref 486 iif lo goto 1001",
-		"pref 488 fwmark 0x400000/0x7fc00000 goto 489",
-		"pref 489 iif ce1 fwmark 0x400000/0x7fff0000 lookup 101",
-		"pref 489 iif pg-red fwmark 0x410000/0x7fff0000 lookup 101",
+		"pref 1002 iif lo to 10.1.0.0/24 lookup 254",
+		"pref 1003 to 10.1.0.0/24 blackhole",
+		"pref 487 iif lo goto 1001",
+		"pref 488 fwmark 0x800000/0x7f800000 goto 489",
+		"pref 489 iif pg-red to 10.1.0.1/32 blackhole", // before the TUN's leaf
+		"pref 490 iif ce1 fwmark 0x800000/0x7fff0000 lookup 101",
+		"pref 490 iif pg-red fwmark 0x810000/0x7fff0000 lookup 101",
+		"pref 999 iif pg-red to 10.1.0.1/32 blackhole", // fallback
 	}
 	if !slices.Equal(lines, want) {
 		t.Errorf("IPv4 rules:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
-	if n := len(set.rules); n != 2*len(want) {
-		t.Errorf("%d rules, want %d: each IPv4 rule in IPv6 too", n, 2*len(want))
+	if n := len(set.rules); n != 2*len(want)-4 {
+		t.Errorf("%d rules, want %d: each IPv4 rule in IPv6 too, but those of IPv4 addresses", n, 2*len(want)-4)
+	}
+	// Without blackholes in the bucket its goto goes to the leaves.
+	bare := planRules(1000, vrfs, nil, nil)
+	addMarkTree(bare, 1000, vrfs, marks)
+	if !bare.rules[ruleKey{family: netlink.FAMILY_V4, pref: 488, mark: 0x800000, mask: 0x7f800000, jump: 490}] {
+		t.Errorf("no blackholes: %q, want the bucket's goto to its leaves at 490", ruleLines(bare))
 	}
 }
 
 // TestMarkTreeScale: at 2,000 VRFs a packet's walk through the tree is
-// one bucket rule per bucket and one bucket's leaves, ~130 rules, not
-// the 4,000 iif rules; every rule stays inside the priorities the
-// layout gives the tree; a leaf never names a table its interface's
-// fallback rule does not.
+// one bucket rule per bucket and one bucket's blackholes and leaves
+// rules (at most 300), not the 6,000 blackhole and iif rules; every rule stays inside
+// the priorities the layout gives the tree; a leaf never names a table
+// its interface's fallback rule does not.
 func TestMarkTreeScale(t *testing.T) {
 	vrfs := map[string]*fib.VRF{}
+	addrs := map[string][]netip.Prefix{}
 	for i := range 2000 {
-		name := fmt.Sprintf("v%d", i)
-		vrfs[name] = &fib.VRF{Name: name, Table: uint32(10000 + i), Interfaces: []string{fmt.Sprintf("c%d", i)}}
+		name, ce := fmt.Sprintf("v%d", i), fmt.Sprintf("c%d", i)
+		vrfs[name] = &fib.VRF{Name: name, Table: uint32(10000 + i), Interfaces: []string{ce}}
+		addrs[ce] = []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1}), 30)}
 	}
-	set := planRules(1000, vrfs, nil, nil)
+	set := planRules(1000, vrfs, nil, addrs)
 	var mt markTable
 	addMarkTree(set, 1000, vrfs, mt.assign(markedInterfaces(vrfs)))
 	fallback := map[string]int{}
@@ -68,8 +81,8 @@ func TestMarkTreeScale(t *testing.T) {
 			fallback[k.iif] = k.table
 		case k.pref == bucketRulePriority(1000):
 			buckets++
-		case k.pref > bucketRulePriority(1000) && k.pref < 1000:
-			leaves[k.pref]++
+		case k.pref > bucketRulePriority(1000) && k.pref < 1000+tunToPERuleOffset:
+			leaves[k.pref]++ // and blackholes
 		}
 	}
 	worst := 0
@@ -78,20 +91,20 @@ func TestMarkTreeScale(t *testing.T) {
 			if fallback[k.iif] != k.table {
 				t.Errorf("leaf %v looks up %d, its interface's fallback %d", k, k.table, fallback[k.iif])
 			}
-			worst = max(worst, leaves[k.pref])
+			worst = max(worst, leaves[k.pref]+leaves[k.pref-1])
 		}
 	}
 	if len(fallback) != 4000 {
 		t.Errorf("%d fallback rules, want 4000", len(fallback))
 	}
-	if walk := buckets + worst; walk > 140 {
-		t.Errorf("a packet walks %d bucket rules and up to %d leaves: %d, want <= 140", buckets, worst, walk)
+	if walk := buckets + worst; walk > 300 {
+		t.Errorf("a packet walks %d bucket rules and up to %d blackholes and leaves: %d, want <= 300", buckets, worst, walk)
 	}
-	if hostSkip := 1000 + hostSkipRuleOffset; hostSkip < 1 || bucketRulePriority(1000) != 1000+tunToPERuleOffset+1 {
-		t.Errorf("layout: host skip %d, TUN-to-PE %d, buckets %d", hostSkip, 1000+tunToPERuleOffset, bucketRulePriority(1000))
+	if hostSkip := 1000 + hostSkipRuleOffset; hostSkip < 1 || bucketRulePriority(1000) != hostSkip+1 {
+		t.Errorf("layout: host skip %d, buckets %d", hostSkip, bucketRulePriority(1000))
 	}
-	if last := leafPriority(1000, bucketOf(lastMark)); last >= 1000 {
-		t.Errorf("the last bucket's leaves at %d, not before the fallback at 1000", last)
+	if last := leafPriority(1000, lastBucket); last != 1000+tunToPERuleOffset-1 {
+		t.Errorf("the last bucket's leaves at %d, not right before the fallback blackholes at %d", last, 1000+tunToPERuleOffset)
 	}
 }
 
