@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -109,6 +110,9 @@ type Backend struct {
 	wantMarks map[string]uint32
 	nft       nftMarks
 	nftWarned bool
+	// validMark are the interfaces whose src_valid_mark this Backend set
+	// (marks.go says why). Guarded by mu.
+	validMark map[string]bool
 }
 
 var (
@@ -285,9 +289,38 @@ func (b *Backend) planRules(vrfs map[string]*fib.VRF, host *hostView) ruleSet {
 	b.held = next
 	q := slices.Sorted(maps.Keys(b.quarantined))
 	set := planRules(b.sys.prio, vrfs, q, host.ifAddrs(append(slices.Sorted(maps.Keys(next)), q...)))
-	b.wantMarks = b.marks.assign(markedInterfaces(vrfs))
-	addMarkTree(set, b.sys.prio, vrfs, b.wantMarks)
+	vrfMarks := b.marks.assign(slices.Collect(maps.Keys(vrfs)))
+	b.wantMarks = interfaceMarks(vrfs, vrfMarks)
+	addMarkTree(set, b.sys.prio, vrfs, vrfMarks)
 	return set
+}
+
+// srcValidMark sets net.ipv4.conf.IF.src_valid_mark on each marked
+// interface it has not set it on yet: the source check's lookup of a
+// forwarded IPv4 packet then carries the packet's mark and finds its
+// leaf (marks.go). It changes no lookup's outcome: the leaf looks up the
+// same table as the fallback rule of the interface the check names.
+func (b *Backend) srcValidMark() error {
+	if b.validMark == nil {
+		b.validMark = map[string]bool{}
+	}
+	var errs []error
+	for ifname := range b.validMark {
+		if _, ok := b.wantMarks[ifname]; !ok {
+			delete(b.validMark, ifname)
+		}
+	}
+	for ifname := range b.wantMarks {
+		if b.validMark[ifname] {
+			continue
+		}
+		if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+ifname+"/src_valid_mark", []byte("1"), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("src_valid_mark: %w", err))
+			continue
+		}
+		b.validMark[ifname] = true
+	}
+	return errors.Join(errs...)
 }
 
 // syncMarks makes the nftables map of marks what the last planRules
@@ -296,7 +329,7 @@ func (b *Backend) planRules(vrfs map[string]*fib.VRF, host *hostView) ruleSet {
 // (marks.go). So it is logged, as a warning the first time, and not
 // returned; the next Apply tries again.
 func (b *Backend) syncMarks() {
-	err := b.nft.sync(b.wantMarks)
+	err := errors.Join(b.nft.sync(b.wantMarks), b.srcValidMark())
 	switch {
 	case err == nil:
 	case !b.nftWarned:

@@ -99,7 +99,7 @@ func newMarkLab(t *testing.T, h *netlink.Handle) *markLab {
 			"blue": {Name: "blue", Table: 102, Interfaces: []string{"ce2"}},
 		}}
 	var mt markTable
-	l.marks = mt.assign(markedInterfaces(l.vrfs))
+	l.marks = mt.assign([]string{"red", "blue"})
 	// The CE subnets' rules need the addresses, as Apply gives them.
 	set := planRules(DefaultRulePriority, l.vrfs, nil, map[string][]netip.Prefix{"ce1": {pfx("10.1.0.1/24")}, "ce2": {pfx("10.2.0.1/24")}})
 	addMarkTree(set, DefaultRulePriority, l.vrfs, l.marks)
@@ -107,7 +107,7 @@ func newMarkLab(t *testing.T, h *netlink.Handle) *markLab {
 	must(l.sys.syncRules(set, false))
 	must(l.sys.syncRules(set, true))
 	t.Cleanup(l.nft.close)
-	if err := l.nft.sync(l.marks); err != nil {
+	if err := l.nft.sync(interfaceMarks(l.vrfs, l.marks)); err != nil {
 		t.Skipf("nftables unavailable: %v", err)
 	}
 	return l
@@ -208,7 +208,7 @@ func TestMarkTreeSteersCEPackets(t *testing.T) {
 	inNewNS(t, func(h *netlink.Handle) {
 		l := newMarkLab(t, h)
 		const n = 10
-		blueMark := fwmark(l.marks["ce2"])
+		blueMark := fwmark(l.marks["blue"])
 		cases := []struct {
 			name      string
 			mark      uint32
@@ -234,7 +234,7 @@ func TestMarkTreeSteersCEPackets(t *testing.T) {
 		}
 		// The tree alone: with the marks back and the fallback rules
 		// gone, the leaves still steer each CE to its table.
-		if err := l.nft.sync(l.marks); err != nil {
+		if err := l.nft.sync(interfaceMarks(l.vrfs, l.marks)); err != nil {
 			t.Fatal(err)
 		}
 		for _, iif := range []string{"ce1", "ce2"} {
@@ -255,13 +255,13 @@ func TestMarkTreeSteersCEPackets(t *testing.T) {
 
 // TestCorePacketToCEDropped: a packet from the core to a CE's address
 // (the main table's connected route would deliver it) is dropped,
-// unmarked or carrying red's CE interface's mark (the nftables map does
+// unmarked or carrying red's or blue's mark (the nftables map does
 // not name the core, so a mark set on the core's side stays).
 func TestCorePacketToCEDropped(t *testing.T) {
 	inNewNS(t, func(h *netlink.Handle) {
 		l := newMarkLab(t, h)
 		const n = 10
-		for _, mark := range []uint32{0, fwmark(l.marks["ce1"]), fwmark(l.marks["pg-red"])} {
+		for _, mark := range []uint32{0, fwmark(l.marks["red"]), fwmark(l.marks["blue"])} {
 			got := l.send("core0p", "core0", "192.0.2.2", "10.1.0.2", mark, n)
 			if got["ce1"] != 0 || got["main-out"] != 0 {
 				t.Errorf("mark %#x: the core's packets to red's CE left by %v, want none", mark, got)
@@ -331,7 +331,7 @@ func TestMarkTreeTUNToPEDropped(t *testing.T) {
 		if got := sendToPE(); got != 0 {
 			t.Errorf("fallback blackhole deleted: %d of %d packets from the TUN to the PE's address delivered", got, n)
 		}
-		del(blackholePriority(DefaultRulePriority, bucketOf(l.marks["pg-red"])))
+		del(blackholePriority(DefaultRulePriority, bucketOf(l.marks["red"])))
 		if got := sendToPE(); got != n {
 			t.Errorf("every blackhole deleted: %d of %d packets delivered; the test does not see a delivery", got, n)
 		}

@@ -13,13 +13,14 @@ import (
 )
 
 // TestMarkTreeShape: a VRF's CE interface and TUN each get a leaf that
-// names both the interface and its mark, under a bucket goto; the
-// fallback iif rules are still there, after the tree.
+// names both the interface and the VRF's mark, under a bucket goto, with
+// the TUN's PE blackhole before it; unmarked packets go straight to the
+// fallback rules, which are still there, after the tree.
 func TestMarkTreeShape(t *testing.T) {
 	vrfs := map[string]*fib.VRF{"red": {Name: "red", Table: 101, Interfaces: []string{"ce1"}}}
 	set := planRules(1000, vrfs, nil, map[string][]netip.Prefix{"ce1": {pfx("10.1.0.1/24")}})
 	var mt markTable
-	marks := mt.assign(markedInterfaces(vrfs))
+	marks := mt.assign([]string{"red"})
 	addMarkTree(set, 1000, vrfs, marks)
 	var lines []string
 	for _, l := range ruleLines(set) {
@@ -33,11 +34,12 @@ func TestMarkTreeShape(t *testing.T) {
 		"pref 1001 lookup 255",
 		"pref 1002 iif lo to 10.1.0.0/24 lookup 254",
 		"pref 1003 to 10.1.0.0/24 blackhole",
-		"pref 487 iif lo goto 1001",
-		"pref 488 fwmark 0x800000/0x7f800000 goto 489",
+		"pref 486 iif lo goto 1001",
+		"pref 487 fwmark 0x0/0x3fff0000 goto 999", // unmarked: to the fallback
+		"pref 488 fwmark 0x400000/0x3fc00000 goto 489",
 		"pref 489 iif pg-red to 10.1.0.1/32 blackhole", // before the TUN's leaf
-		"pref 490 iif ce1 fwmark 0x800000/0x7fff0000 lookup 101",
-		"pref 490 iif pg-red fwmark 0x810000/0x7fff0000 lookup 101",
+		"pref 490 iif ce1 fwmark 0x400000/0x3fff0000 lookup 101",
+		"pref 490 iif pg-red fwmark 0x400000/0x3fff0000 lookup 101",
 		"pref 999 iif pg-red to 10.1.0.1/32 blackhole", // fallback
 	}
 	if !slices.Equal(lines, want) {
@@ -49,7 +51,7 @@ func TestMarkTreeShape(t *testing.T) {
 	// Without blackholes in the bucket its goto goes to the leaves.
 	bare := planRules(1000, vrfs, nil, nil)
 	addMarkTree(bare, 1000, vrfs, marks)
-	if !bare.rules[ruleKey{family: netlink.FAMILY_V4, pref: 488, mark: 0x800000, mask: 0x7f800000, jump: 490}] {
+	if !bare.rules[ruleKey{family: netlink.FAMILY_V4, pref: 488, mark: 0x400000, mask: 0x3fc00000, jump: 490}] {
 		t.Errorf("no blackholes: %q, want the bucket's goto to its leaves at 490", ruleLines(bare))
 	}
 }
@@ -69,7 +71,7 @@ func TestMarkTreeScale(t *testing.T) {
 	}
 	set := planRules(1000, vrfs, nil, addrs)
 	var mt markTable
-	addMarkTree(set, 1000, vrfs, mt.assign(markedInterfaces(vrfs)))
+	addMarkTree(set, 1000, vrfs, mt.assign(slices.Collect(maps.Keys(vrfs))))
 	fallback := map[string]int{}
 	buckets, leaves := 0, map[int]int{}
 	for k := range set.rules {
@@ -100,7 +102,7 @@ func TestMarkTreeScale(t *testing.T) {
 	if walk := buckets + worst; walk > 300 {
 		t.Errorf("a packet walks %d bucket rules and up to %d blackholes and leaves: %d, want <= 300", buckets, worst, walk)
 	}
-	if hostSkip := 1000 + hostSkipRuleOffset; hostSkip < 1 || bucketRulePriority(1000) != hostSkip+1 {
+	if hostSkip := 1000 + hostSkipRuleOffset; hostSkip < 1 || bucketRulePriority(1000) != hostSkip+2 || unmarkedSkipPriority(1000) != hostSkip+1 {
 		t.Errorf("layout: host skip %d, buckets %d", hostSkip, bucketRulePriority(1000))
 	}
 	if last := leafPriority(1000, lastBucket); last != 1000+tunToPERuleOffset-1 {
@@ -116,14 +118,14 @@ func TestMarksStable(t *testing.T) {
 	names := func(n int) []string {
 		var out []string
 		for i := range n {
-			out = append(out, fmt.Sprintf("c%d", i), fmt.Sprintf("pg-v%d", i))
+			out = append(out, fmt.Sprintf("v%d", i))
 		}
 		return out
 	}
 	var mt markTable
 	before := mt.assign(names(2000))
-	if len(before) != 4000 {
-		t.Fatalf("%d marks for 4000 interfaces", len(before))
+	if len(before) != 2000 {
+		t.Fatalf("%d marks for 2000 VRFs", len(before))
 	}
 	seen := map[uint32]string{}
 	for n, m := range before {
@@ -135,23 +137,23 @@ func TestMarksStable(t *testing.T) {
 		}
 		seen[m] = n
 	}
-	after := mt.assign(append(names(2000), "c-new", "pg-new"))
+	after := mt.assign(append(names(2000), "new"))
 	for n, m := range before {
 		if after[n] != m {
 			t.Errorf("%s renumbered from %d to %d by adding a VRF", n, m, after[n])
 		}
 	}
-	if len(after) != 4002 || after["c-new"] == 0 || after["pg-new"] == 0 {
-		t.Errorf("the new VRF's marks: %d, %d (%d marks)", after["c-new"], after["pg-new"], len(after))
+	if len(after) != 2001 || after["new"] == 0 {
+		t.Errorf("the new VRF's mark: %d (%d marks)", after["new"], len(after))
 	}
-	gone := mt.assign(slices.DeleteFunc(slices.Clone(names(2000)), func(s string) bool { return s == "c7" || s == "pg-v7" }))
+	gone := mt.assign(slices.DeleteFunc(slices.Clone(names(2000)), func(s string) bool { return s == "v7" }))
 	for n, m := range before {
-		if n != "c7" && n != "pg-v7" && gone[n] != m {
+		if n != "v7" && gone[n] != m {
 			t.Errorf("%s renumbered from %d to %d by removing a VRF", n, m, gone[n])
 		}
 	}
-	if _, ok := gone["c7"]; ok {
-		t.Error("a removed interface kept its mark")
+	if _, ok := gone["v7"]; ok {
+		t.Error("a removed VRF kept its mark")
 	}
 	var fresh markTable
 	if again := fresh.assign(names(2000)); !maps.Equal(again, before) {
@@ -159,8 +161,8 @@ func TestMarksStable(t *testing.T) {
 	}
 }
 
-// TestMarksRunOut: past lastMark an interface gets no mark, and so no
-// leaf: its packets take the fallback rule.
+// TestMarksRunOut: past lastMark a VRF gets no mark, and so no leaf: its
+// packets take the fallback rules.
 func TestMarksRunOut(t *testing.T) {
 	var names []string
 	for i := range lastMark - firstMark + 2 {
@@ -172,6 +174,6 @@ func TestMarksRunOut(t *testing.T) {
 		t.Errorf("%d marks, want %d", len(got), lastMark-firstMark+1)
 	}
 	if _, ok := got[names[len(names)-1]]; ok {
-		t.Error("the interface past the last mark got one")
+		t.Error("the VRF past the last mark got one")
 	}
 }

@@ -37,15 +37,15 @@ const unreachableMetric = 4278198272
 // The rule priorities around the VRF rules' (PRIO), each an offset from it,
 // T being treePriorities (marks.go):
 //
-//	PRIO-T-2    iif lo goto PRIO+1           (the host's own packets skip the VRF rules)
-//	PRIO-T-1 .. PRIO-2                       (the mark tree: marks.go)
+//	PRIO-T-3    iif lo goto PRIO+1           (the host's own packets skip the VRF rules)
+//	PRIO-T-2 .. PRIO-2                       (the mark tree: marks.go)
 //	PRIO-1      iif pg-VRF to PE-ADDR blackhole
 //	PRIO        iif CE-IF lookup TABLE, iif pg-VRF lookup TABLE, iif CE-IF blackhole (quarantine)
 //	PRIO+1      lookup local                 (moved from priority 0)
 //	PRIO+2      iif lo to CE-SUBNET lookup main
 //	PRIO+3      to CE-SUBNET blackhole
 const (
-	hostSkipRuleOffset  = -treePriorities - 2
+	hostSkipRuleOffset  = -treePriorities - 3
 	tunToPERuleOffset   = -1
 	mainRulePriority    = 32766 // the kernel's `lookup main`
 	localRuleOffset     = 1
