@@ -90,9 +90,12 @@
 // and every start-up failure once the FIB has started, since the daemon
 // closes the backend then) leaves that rule for every CE interface it held
 // or quarantined, with the moved local rule and the CE subnet rules, and
-// removes the routes and TUNs. Its packets are dropped; protected traffic
+// removes the routes, the TUNs, the mark tree and the nftables table of
+// marks. Its packets are dropped; protected traffic
 // stops rather than leaks. A crash (SIGKILL) leaves the VRF rules and
-// tables, whose remote routes die with the TUNs: what is left drops too.
+// tables, whose remote routes die with the TUNs: what is left drops too;
+// and the table of marks, which the next run's first Apply replaces
+// whole (a leftover mark only ever finds a leaf of its own interface).
 //
 // The next run's first Apply takes the quarantine over: an interface its
 // State names goes back to its VRF (the VRF rule is added before the
