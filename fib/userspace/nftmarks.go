@@ -67,8 +67,8 @@ func (n *nftMarks) sync(want map[string]uint32) error {
 	}
 	nftMap := n.set
 	var add, del []nftables.SetElement
-	old := n.installed
-	if old == nil {
+	old, replace := n.installed, n.installed == nil
+	if replace {
 		n.replaceTable()
 		old = map[string]uint32{}
 	}
@@ -100,9 +100,12 @@ func (n *nftMarks) sync(want map[string]uint32) error {
 		if err := n.flush(); err != nil {
 			return err
 		}
+		replace = false
 	}
-	if err := n.flush(); err != nil { // a replaced table with no element
-		return err
+	if replace { // a replaced table with no element
+		if err := n.flush(); err != nil {
+			return err
+		}
 	}
 	n.installed = maps.Clone(want)
 	return nil
