@@ -177,3 +177,88 @@ func TestMarksRunOut(t *testing.T) {
 		t.Error("the VRF past the last mark got one")
 	}
 }
+
+// TestNextRunPrunesTheTree: a new run (no rule cache: it dumps) that
+// holds no CE interface removes the previous run's tree, its gotos
+// included (a dumped rule's action is not read back: the delete must
+// still say goto, or the kernel refuses it), and the rules it adds go in
+// in insertOrder.
+func TestNextRunPrunesTheTree(t *testing.T) {
+	inNewNS(t, func(h *netlink.Handle) {
+		vrfs := map[string]*fib.VRF{"red": {Name: "red", Table: 101, Interfaces: []string{"ce1"}}}
+		set := planRules(DefaultRulePriority, vrfs, nil, map[string][]netip.Prefix{"ce1": {pfx("10.1.0.1/24")}})
+		var mt markTable
+		addMarkTree(set, DefaultRulePriority, vrfs, mt.assign([]string{"red"}))
+		crashed := &system{h: h, prio: DefaultRulePriority}
+		if err := crashed.syncRules(set, false); err != nil {
+			t.Fatal(err)
+		}
+		next := &system{h: h, prio: DefaultRulePriority}
+		none := planRules(DefaultRulePriority, nil, nil, nil)
+		if err := next.syncRules(none, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := next.syncRules(none, true); err != nil {
+			t.Fatalf("pruning the previous run's rules: %v", err)
+		}
+		for _, fam := range families {
+			rules, err := h.RuleList(fam)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rules {
+				if r.Protocol == RTProto {
+					t.Errorf("left: %v", ruleKeyOf(fam, r))
+				}
+			}
+		}
+	})
+}
+
+// TestRuleBatchOrder: a batch adds the blackholes first (no lookup rule
+// without the blackholes before it), then the highest priority first
+// (each insert walks its own priority's rules alone); deletes go the
+// other way round.
+func TestRuleBatchOrder(t *testing.T) {
+	vrfs := map[string]*fib.VRF{"red": {Name: "red", Table: 101, Interfaces: []string{"ce1"}}}
+	set := planRules(1000, vrfs, []string{"ce9"}, map[string][]netip.Prefix{"ce1": {pfx("10.1.0.1/24")}})
+	var mt markTable
+	addMarkTree(set, 1000, vrfs, mt.assign([]string{"red"}))
+	var rules []*netlink.Rule
+	for k := range set.rules {
+		rules = append(rules, netlinkRule(k))
+	}
+	slices.SortFunc(rules, insertOrder)
+	seenLookup, last := false, 1<<31
+	for i, r := range rules {
+		bh := isBlackhole(r)
+		if bh && seenLookup {
+			t.Fatalf("add %d: blackhole %v after a rule that is not", i, r)
+		}
+		if !bh && !seenLookup {
+			seenLookup, last = true, 1<<31
+		}
+		if r.Priority > last {
+			t.Fatalf("add %d: priority %d after %d", i, r.Priority, last)
+		}
+		last = r.Priority
+	}
+	slices.SortFunc(rules, deleteOrder)
+	seenBlackhole, last := false, -1
+	for i, r := range rules {
+		bh := isBlackhole(r)
+		if !bh && seenBlackhole {
+			t.Fatalf("delete %d: %v after a blackhole", i, r)
+		}
+		if bh && !seenBlackhole {
+			seenBlackhole, last = true, -1
+		}
+		if r.Priority < last {
+			t.Fatalf("delete %d: priority %d after %d", i, r.Priority, last)
+		}
+		last = r.Priority
+	}
+	if !seenLookup || !seenBlackhole {
+		t.Fatal("the set holds no blackhole or no other rule")
+	}
+}

@@ -28,7 +28,13 @@ func AppendRuleMsg(buf []byte, r *netlink.Rule, op Op, seq uint32) []byte {
 	// (a dumped rule's action is not read back), as
 	// vishvananda/netlink does.
 	action := r.Type
-	if action == 0 && op.Flags&unix.NLM_F_CREATE != 0 {
+	switch {
+	case action == 0 && r.Goto > 0:
+		// A dumped goto rule (its action not read back): the kernel
+		// refuses a goto target without the goto action ("Unexpected
+		// goto"), as vishvananda/netlink sets it.
+		action = unix.FR_ACT_GOTO
+	case action == 0 && op.Flags&unix.NLM_F_CREATE != 0:
 		action = unix.FR_ACT_TO_TBL
 	}
 	m[7] = action

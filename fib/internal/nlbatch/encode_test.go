@@ -20,6 +20,9 @@ func oracleRuleMsg(r *netlink.Rule, op Op, seq uint32) []byte {
 	hdr := make([]byte, 12)
 	hdr[0] = byte(r.Family)
 	action := r.Type
+	if action == 0 && r.Goto > 0 { // as vishvananda/netlink's RuleAdd and RuleDel
+		action = unix.FR_ACT_GOTO
+	}
 	if action == 0 && op.Flags&unix.NLM_F_CREATE != 0 {
 		action = unix.FR_ACT_TO_TBL
 	}
@@ -97,7 +100,10 @@ func ruleCases() map[string]*netlink.Rule {
 	leaf := rule(unix.AF_INET6, 489, "pg-red", "", 2000, 0)
 	leafMask := uint32(0x7fff0000)
 	leaf.Mark, leaf.Mask = 64<<16, &leafMask
+	dumpedGoto := rule(unix.AF_INET, 487, "", "", 0, 0)
+	dumpedGoto.Goto, dumpedGoto.Protocol = 999, 0
 	return map[string]*netlink.Rule{
+		"goto as dumped":               dumpedGoto,
 		"host skips the VRF rules":     hostSkip,
 		"CE into VRF":                  rule(unix.AF_INET, 1000, "ce1", "", 2000, 0),
 		"TUN into VRF v6":              rule(unix.AF_INET6, 1000, "pg-red", "", 2000, 0),
