@@ -164,14 +164,18 @@ func addMarkTree(set ruleSet, prio int, vrfs map[string]*fib.VRF, marks map[stri
 	if len(ifMarks) == 0 {
 		return
 	}
-	withBlackholes := map[uint32]bool{}
+	type famBucket struct {
+		fam int
+		b   uint32
+	}
+	withBlackholes := map[famBucket]bool{}
 	for k := range set.rules {
 		if k.pref != prio+tunToPERuleOffset {
 			continue
 		}
 		if n, ok := ifMarks[k.iif]; ok {
 			b := bucketOf(n)
-			withBlackholes[b] = true
+			withBlackholes[famBucket{k.family, b}] = true
 			k.pref = blackholePriority(prio, b)
 			set.rules[k] = true
 		}
@@ -192,15 +196,18 @@ func addMarkTree(set ruleSet, prio int, vrfs map[string]*fib.VRF, marks map[stri
 		}
 		b := bucketOf(n)
 		bmark, bmask := bucketFwmark(b)
-		target := leafPriority(prio, b)
-		if withBlackholes[b] {
-			target = blackholePriority(prio, b)
-		}
 		for _, iif := range append(slices.Clone(v.Interfaces), fib.TUNName(name)) {
 			if _, ok := ifMarks[iif]; !ok {
 				continue
 			}
 			for _, fam := range families {
+				// In each family its own: a goto to a priority holding
+				// no rule is never resolved, and each rule added while
+				// one is not walks every rule once more.
+				target := leafPriority(prio, b)
+				if withBlackholes[famBucket{fam, b}] {
+					target = blackholePriority(prio, b)
+				}
 				set.rules[ruleKey{family: fam, pref: leafPriority(prio, b), iif: iif, mark: fwmark(n), mask: MarkMask, table: int(v.Table)}] = true
 				set.rules[ruleKey{family: fam, pref: bucketRulePriority(prio), mark: bmark, mask: bmask, jump: target}] = true
 			}

@@ -45,6 +45,10 @@ func TestMarkTreeShape(t *testing.T) {
 	if !slices.Equal(lines, want) {
 		t.Errorf("IPv4 rules:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
+	// IPv6 has no TUN-to-PE blackhole here: its bucket goes to the leaves.
+	if !set.rules[ruleKey{family: netlink.FAMILY_V6, pref: 488, mark: 0x400000, mask: 0x3fc00000, jump: 490}] {
+		t.Errorf("IPv6 rules %q: want the bucket's goto to its leaves at 490", ruleLines(set))
+	}
 	if n := len(set.rules); n != 2*len(want)-4 {
 		t.Errorf("%d rules, want %d: each IPv4 rule in IPv6 too, but those of IPv4 addresses", n, 2*len(want)-4)
 	}

@@ -459,13 +459,13 @@ func (s *system) pruneRules(fam int, set ruleSet, d ruleDump) []error {
 // priority's alone: at 2,000 VRFs, rules added in map order (random)
 // cost the bring-up seconds of kernel time (scalebench).
 func insertOrder(a, b *netlink.Rule) int {
-	if isBlackhole(a) != isBlackhole(b) {
-		if isBlackhole(a) {
-			return -1
+	key := func(r *netlink.Rule) int {
+		if isBlackhole(r) {
+			return 2*r.Priority + 3
 		}
-		return 1
+		return 2 * r.Priority
 	}
-	return cmp.Compare(b.Priority, a.Priority)
+	return cmp.Compare(key(b), key(a))
 }
 
 // deleteOrder is insertOrder reversed, for the same reasons: lookup
