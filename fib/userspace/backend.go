@@ -102,8 +102,9 @@ type Backend struct {
 	resolverWG   sync.WaitGroup
 	// batches lends the TUN readers their buffers (readbatch.go).
 	batches *batchPool
-	// marks numbers the VRFs' interfaces for the rule tree, wantMarks
-	// is what the last planRules asked, and nft sets the marks
+	// marks numbers the VRFs for the rule tree, wantMarks is what the
+	// last planRules asked of the map (interface -> the VRF's mark),
+	// and nft sets the marks
 	// (marks.go, nftmarks.go); nftWarned: a failure was logged as a
 	// warning. Guarded by mu.
 	marks     markTable
@@ -111,7 +112,8 @@ type Backend struct {
 	nft       nftMarks
 	nftWarned bool
 	// validMark are the interfaces whose src_valid_mark this Backend set
-	// (marks.go says why). Guarded by mu.
+	// (marks.go says why); it is left set when they leave: without a
+	// mark on their packets it changes nothing. Guarded by mu.
 	validMark map[string]bool
 }
 
