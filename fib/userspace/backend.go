@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -32,7 +33,8 @@ type Options struct {
 	// zero value is mpls.Uniform.
 	TTLMode mpls.TTLMode
 	// RulePriority is the priority of the policy rules; 0 means
-	// DefaultRulePriority. The backend also uses the two before and the
+	// DefaultRulePriority. The backend also uses the 514 before (the
+	// mark tree's among them: marks.go) and the
 	// next three (rules.go), all after 0 and before the main table's
 	// 32766: others' rules there may be skipped by the host's packets.
 	RulePriority int
@@ -103,6 +105,19 @@ type Backend struct {
 	// poller watches the idle TUN queues and starts their readers
 	// (tunpoll.go).
 	poller *queuePoller
+	// marks numbers the VRFs for the rule tree, wantMarks is what the
+	// last planRules asked of the map (interface -> the VRF's mark),
+	// and nft sets the marks
+	// (marks.go, nftmarks.go); nftWarned: a failure was logged as a
+	// warning. Guarded by mu.
+	marks     markTable
+	wantMarks map[string]uint32
+	nft       nftMarks
+	nftWarned bool
+	// validMark are the interfaces whose src_valid_mark this Backend set
+	// (marks.go says why); it is left set when they leave: without a
+	// mark on their packets it changes nothing. Guarded by mu.
+	validMark map[string]bool
 }
 
 var (
@@ -266,7 +281,9 @@ func (b *Backend) Apply(ctx context.Context, s *fib.State) error {
 	// Rules first, then routes, then away with the stale rules: a VRF's
 	// interfaces are quarantined before its table empties, and a new
 	// VRF's table is full before anything is pruned.
-	errs = append(errs, b.sys.syncRules(rules, false), b.sys.syncRoutes(s.VRFs, tunIndex, host), b.sys.syncRules(rules, true))
+	errs = append(errs, b.sys.syncRules(rules, false))
+	b.syncMarks()
+	errs = append(errs, b.sys.syncRoutes(s.VRFs, tunIndex, host), b.sys.syncRules(rules, true))
 	b.log.Debug("kernel rules and routes synced", "changes", b.sys.changes-before, "vrfs", len(s.VRFs))
 	for _, v := range removed {
 		if t := b.tuns[v.name]; t != nil {
@@ -308,7 +325,56 @@ func (b *Backend) planRules(vrfs map[string]*fib.VRF, host *hostView) ruleSet {
 	}
 	b.held = next
 	q := slices.Sorted(maps.Keys(b.quarantined))
-	return planRules(b.sys.prio, vrfs, q, host.ifAddrs(append(slices.Sorted(maps.Keys(next)), q...)))
+	set := planRules(b.sys.prio, vrfs, q, host.ifAddrs(append(slices.Sorted(maps.Keys(next)), q...)))
+	vrfMarks := b.marks.assign(slices.Collect(maps.Keys(vrfs)))
+	b.wantMarks = interfaceMarks(vrfs, vrfMarks)
+	addMarkTree(set, b.sys.prio, vrfs, vrfMarks)
+	return set
+}
+
+// srcValidMark sets net.ipv4.conf.IF.src_valid_mark on each marked
+// interface it has not set it on yet: the source check's lookup of a
+// forwarded IPv4 packet then carries the packet's mark and finds its
+// leaf (marks.go). It changes no lookup's outcome: the leaf looks up the
+// same table as the fallback rule of the interface the check names.
+func (b *Backend) srcValidMark() error {
+	if b.validMark == nil {
+		b.validMark = map[string]bool{}
+	}
+	var errs []error
+	for ifname := range b.validMark {
+		if _, ok := b.wantMarks[ifname]; !ok {
+			delete(b.validMark, ifname)
+		}
+	}
+	for ifname := range b.wantMarks {
+		if b.validMark[ifname] {
+			continue
+		}
+		if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+ifname+"/src_valid_mark", []byte("1"), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("src_valid_mark: %w", err))
+			continue
+		}
+		b.validMark[ifname] = true
+	}
+	return errors.Join(errs...)
+}
+
+// syncMarks makes the nftables map of marks what the last planRules
+// asked. A failure (a kernel without nf_tables) costs the rule tree's
+// speed, not isolation: the packets go unmarked to the fallback rules
+// (marks.go). So it is logged, as a warning the first time, and not
+// returned; the next Apply tries again.
+func (b *Backend) syncMarks() {
+	err := errors.Join(b.nft.sync(b.wantMarks), b.srcValidMark())
+	switch {
+	case err == nil:
+	case !b.nftWarned:
+		b.nftWarned = true
+		b.log.Warn("cannot mark the VRFs' packets: each walks the policy rules of every VRF", "err", err)
+	default:
+		b.log.Debug("cannot mark the VRFs' packets", "err", err)
+	}
 }
 
 // setLocal opens the sockets for a new local address and starts their
@@ -383,7 +449,11 @@ func (b *Backend) Close() error {
 		if host != nil {
 			errs = append(errs, b.sys.syncRules(quarantine, true))
 		}
+		if err := b.nft.remove(); err != nil && !b.nftWarned {
+			b.log.Warn("closing: cannot remove the nftables table of marks", "table", "inet "+nftTableName, "err", err)
+		}
 	}
+	b.nft.close()
 	b.wg.Wait()
 	b.sys.close()
 	return errors.Join(errs...)

@@ -19,7 +19,7 @@
 //
 // and, while it holds any CE interface, once (rules.go):
 //
-//	ip rule add iif lo goto 1001 pref 998 protocol 204                    (the host's own packets skip the VRF rules)
+//	ip rule add iif lo goto 1001 pref 486 protocol 204                    (the host's own packets skip the VRF rules)
 //	ip rule add iif pg-VRF to PE-ADDR blackhole pref 999 protocol 204    (each address on the VRF's CE interfaces)
 //	ip rule add lookup local pref 1001 protocol 204; ip rule del pref 0 lookup local
 //	ip rule add iif lo to CE-SUBNET lookup main pref 1002 protocol 204   (each CE interface's address prefix,
@@ -53,16 +53,28 @@
 // (batch.go, package fib/internal/nlbatch).
 //
 // The rules cost every packet: the kernel walks the policy rules one by
-// one at each route lookup, and the VRF rules are two per VRF and
-// family and more (the TUN-to-PE blackholes), so a packet between a CE
-// and the fast path walks past those of the VRFs before its own. The
-// host's own packets and the core interface's skip them (the gotos at
-// PRIO-2) and the CE subnets' rules are merged (cover.go), but with
-// 1,999 idle VRFs beside it one VRF's iperf3 still ran at 0.65x its
-// rate alone (0.18x before those; scalebench -busy
-// 2000, a shared 2-CPU machine), where issue 23 asks for 0.9x; the way
-// out is a lookup that does not grow with the VRFs (VRF devices, the
-// kernel's l3mdev rule, where the kernel has them).
+// one at each route lookup, and the rules above are two per VRF and
+// family and more (the TUN-to-PE blackholes). So the packets find their
+// VRF's rules by mark, through a tree (marks.go, nftmarks.go):
+//
+//	table inet peregrine: prerouting, priority mangle: meta mark set iifname map @marks  (CE-IF and pg-VRF -> the VRF's mark)
+//	ip rule add iif lo goto 1001 pref 486                                   (and the core interface's)
+//	ip rule add fwmark 0/0x3fff0000 goto 999 pref 487                       (unmarked: to the rules above)
+//	ip rule add fwmark BUCKET/0x3fc00000 goto 488+2b-1 pref 488             (each bucket b of 64 VRFs in use)
+//	ip rule add iif pg-VRF to PE-ADDR blackhole pref 488+2b-1               (the bucket's TUNs')
+//	ip rule add iif IF fwmark VRF-MARK/0x3fff0000 lookup TABLE pref 488+2b  (each CE-IF and pg-VRF of the bucket)
+//	sysctl net.ipv4.conf.IF.src_valid_mark=1                                 (each CE-IF and pg-VRF)
+//
+// all of protocol 204, in IPv4 and IPv6: a packet meets about 250 rules
+// at 2,000 VRFs instead of 6,000. A leaf names its interface, so the
+// tree sends a packet, whatever its mark, nowhere its input interface's
+// rules above would not; the rules above stay, after the tree, for
+// packets without a mark (nf_tables missing, the map not yet written).
+// The host's own packets and the core interface's skip all of them (the
+// gotos at 486) and the CE subnets' rules are merged (cover.go). Before
+// the tree, with 1,999 idle VRFs beside it one VRF's iperf3 ran at
+// about 0.6x its rate alone (scalebench -busy 2000, a shared 2-CPU
+// machine), where issue 23 asks for 0.9x.
 //
 // # The quarantine: stopping, failing, removing a VRF
 //
@@ -78,9 +90,12 @@
 // and every start-up failure once the FIB has started, since the daemon
 // closes the backend then) leaves that rule for every CE interface it held
 // or quarantined, with the moved local rule and the CE subnet rules, and
-// removes the routes and TUNs. Its packets are dropped; protected traffic
+// removes the routes, the TUNs, the mark tree and the nftables table of
+// marks. Its packets are dropped; protected traffic
 // stops rather than leaks. A crash (SIGKILL) leaves the VRF rules and
-// tables, whose remote routes die with the TUNs: what is left drops too.
+// tables, whose remote routes die with the TUNs: what is left drops too;
+// and the table of marks, which the next run's first Apply replaces
+// whole (a leftover mark only ever finds a leaf of its own interface).
 //
 // The next run's first Apply takes the quarantine over: an interface its
 // State names goes back to its VRF (the VRF rule is added before the

@@ -67,12 +67,12 @@ func TestHostSkipRuleRoundTrips(t *testing.T) {
 			}
 			found := false
 			for _, r := range rules {
-				if r.Priority == DefaultRulePriority-2 && r.IifName == "lo" && r.Goto == DefaultRulePriority+1 {
+				if r.Priority == DefaultRulePriority+hostSkipRuleOffset && r.IifName == "lo" && r.Goto == DefaultRulePriority+1 {
 					found = true
 				}
 			}
 			if !found {
-				t.Errorf("family %d: no rule `iif lo goto %d pref %d` in the kernel: %v", fam, DefaultRulePriority+1, DefaultRulePriority-2, rules)
+				t.Errorf("family %d: no rule `iif lo goto %d pref %d` in the kernel: %v", fam, DefaultRulePriority+1, DefaultRulePriority+hostSkipRuleOffset, rules)
 			}
 		}
 		s.ruleCache = nil // the next sync dumps
@@ -129,7 +129,7 @@ func TestApplySkipsTheVRFRulesForTheCore(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !slices.ContainsFunc(rules, func(r netlink.Rule) bool {
-				return r.IifName == "core0" && r.Priority == DefaultRulePriority-2 && r.Goto == DefaultRulePriority+1
+				return r.IifName == "core0" && r.Priority == DefaultRulePriority+hostSkipRuleOffset && r.Goto == DefaultRulePriority+1
 			}) {
 				t.Errorf("family %d: no `iif core0 goto %d`: %v", fam, DefaultRulePriority+1, rules)
 			}

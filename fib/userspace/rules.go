@@ -1,6 +1,7 @@
 package userspace
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,16 +35,18 @@ const DefaultRulePriority = 1000
 // not the VRF (see the package documentation).
 const unreachableMetric = 4278198272
 
-// The rule priorities around the VRF rules' (PRIO), each an offset from it:
+// The rule priorities around the VRF rules' (PRIO), each an offset from it,
+// T being treePriorities (marks.go):
 //
-//	PRIO-2  iif lo goto PRIO+1           (the host's own packets skip the VRF rules)
-//	PRIO-1  iif pg-VRF to PE-ADDR blackhole
-//	PRIO    iif CE-IF lookup TABLE, iif pg-VRF lookup TABLE, iif CE-IF blackhole (quarantine)
-//	PRIO+1  lookup local                 (moved from priority 0)
-//	PRIO+2  iif lo to CE-SUBNET lookup main
-//	PRIO+3  to CE-SUBNET blackhole
+//	PRIO-T-3    iif lo goto PRIO+1           (the host's own packets skip the VRF rules)
+//	PRIO-T-2 .. PRIO-2                       (the mark tree: marks.go)
+//	PRIO-1      iif pg-VRF to PE-ADDR blackhole
+//	PRIO        iif CE-IF lookup TABLE, iif pg-VRF lookup TABLE, iif CE-IF blackhole (quarantine)
+//	PRIO+1      lookup local                 (moved from priority 0)
+//	PRIO+2      iif lo to CE-SUBNET lookup main
+//	PRIO+3      to CE-SUBNET blackhole
 const (
-	hostSkipRuleOffset  = -2
+	hostSkipRuleOffset  = -treePriorities - 3
 	tunToPERuleOffset   = -1
 	mainRulePriority    = 32766 // the kernel's `lookup main`
 	localRuleOffset     = 1
@@ -101,6 +104,8 @@ type ruleKey struct {
 	dst    netip.Prefix
 	table  int
 	jump   int // a goto rule's target priority (then table is 0); 0 for none
+	// mark and mask are the rule's fwmark selector; mask 0 for none.
+	mark, mask uint32
 }
 
 // ruleSet is what planRules asks for: the rules of protocol 204, and
@@ -221,6 +226,9 @@ var families = []int{netlink.FAMILY_V4, netlink.FAMILY_V6}
 // ruleKeyOf reads a dumped rule back into the form planRules returns.
 func ruleKeyOf(fam int, r netlink.Rule) ruleKey {
 	k := ruleKey{family: fam, pref: r.Priority, iif: r.IifName, table: r.Table, jump: max(r.Goto, 0)}
+	if r.Mask != nil && *r.Mask != 0 {
+		k.mark, k.mask = r.Mark, *r.Mask
+	}
 	if r.Dst != nil {
 		if a, ok := netip.AddrFromSlice(r.Dst.IP); ok {
 			if fam == netlink.FAMILY_V4 {
@@ -238,6 +246,10 @@ func netlinkRule(k ruleKey) *netlink.Rule {
 	r := netlink.NewRule()
 	r.Family, r.Priority, r.Protocol = k.family, k.pref, RTProto
 	r.IifName, r.Table = k.iif, k.table
+	if k.mask != 0 {
+		mask := k.mask
+		r.Mark, r.Mask = k.mark, &mask
+	}
 	switch {
 	case k.jump > 0:
 		r.Type, r.Goto = unix.FR_ACT_GOTO, k.jump
@@ -316,6 +328,7 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 			}
 			adds = append(adds, netlinkRule(k))
 		}
+		slices.SortFunc(adds, insertOrder)
 		s.changes += len(adds)
 		if err := s.send(nlbatch.RuleRequests(nlbatch.AddRule, adds, ruleName(fam))); err != nil {
 			famErrs = append(famErrs, err)
@@ -429,11 +442,52 @@ func (s *system) pruneRules(fam int, set ruleSet, d ruleDump) []error {
 	for i := range stale {
 		rules[i] = &stale[i]
 	}
+	slices.SortFunc(rules, deleteOrder)
 	s.changes += len(stale)
 	if err := s.send(nlbatch.RuleRequests(nlbatch.DeleteRule, rules, ruleName(fam))); err != nil {
 		return []error{err}
 	}
 	return nil
+}
+
+// insertOrder orders a batch of rules to add: the highest priority
+// first, but a blackhole before the rules of the next priority, the ones
+// it guards (a TUN's PE addresses before its lookup rule), so that no
+// lookup rule stands, even for the batch's duration, without the
+// blackholes before it. The kernel inserts a rule after walking every
+// rule of a priority up to and equal to its own (fib_nl_newrule), so
+// added in that order a rule walks past few: at 2,000 VRFs, rules added
+// in map order (random) cost the bring-up seconds of kernel time
+// (scalebench).
+func insertOrder(a, b *netlink.Rule) int {
+	key := func(r *netlink.Rule) int {
+		if isBlackhole(r) {
+			return 2*r.Priority + 3 // before 2*(Priority+1)
+		}
+		return 2 * r.Priority
+	}
+	return cmp.Compare(key(b), key(a))
+}
+
+// deleteOrder is insertOrder reversed, for the same reasons: lookup
+// rules go before the blackholes, and the lowest priority first, since
+// the kernel finds the rule to delete by walking from the first
+// (fib_nl_delrule), and the gotos (all at the lowest priorities) first,
+// since while any stands each delete walks every rule once more.
+func deleteOrder(a, b *netlink.Rule) int {
+	if isBlackhole(a) != isBlackhole(b) {
+		if isBlackhole(b) {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Compare(a.Priority, b.Priority)
+}
+
+// isBlackhole: r drops what it matches (a rule we add, or one dumped,
+// whose action is not read back and whose table is 0).
+func isBlackhole(r *netlink.Rule) bool {
+	return r.Type == unix.FR_ACT_BLACKHOLE || (r.Table == 0 && r.Goto <= 0)
 }
 
 // ruleName names a rule of family fam in an error, as `ip rule` shows it.
@@ -449,6 +503,9 @@ func (k ruleKey) String() string {
 	}
 	if k.dst.IsValid() {
 		s += " to " + k.dst.String()
+	}
+	if k.mask != 0 {
+		s += fmt.Sprintf(" fwmark %#x/%#x", k.mark, k.mask)
 	}
 	if k.jump > 0 {
 		return fmt.Sprintf("%s goto %d", s, k.jump)

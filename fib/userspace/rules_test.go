@@ -42,7 +42,7 @@ func TestPlanRules(t *testing.T) {
 		"-6 pref 1001 lookup 255",
 		"-6 pref 1002 iif lo to fd00:1::/64 lookup 254",
 		"-6 pref 1003 to fd00:1::/64 blackhole",
-		"-6 pref 998 iif lo goto 1001",
+		"-6 pref 486 iif lo goto 1001",
 		"-6 pref 999 iif pg-red to fd00:1::1/128 blackhole",
 		"-6 pref 999 iif pg-red to fe80::1/128 blackhole",
 		"pref 1000 iif ce1 lookup 101",
@@ -53,7 +53,7 @@ func TestPlanRules(t *testing.T) {
 		"pref 1002 iif lo to 10.3.0.0/24 lookup 254",
 		"pref 1003 to 10.1.0.0/24 blackhole",
 		"pref 1003 to 10.3.0.0/24 blackhole",
-		"pref 998 iif lo goto 1001",
+		"pref 486 iif lo goto 1001",
 		"pref 999 iif pg-red to 10.1.0.1/32 blackhole",
 	}
 	if lines := ruleLines(got); !slices.Equal(lines, want) || !got.moveLocal {
@@ -83,7 +83,7 @@ func TestAddCoreSkip(t *testing.T) {
 			gotos = append(gotos, l)
 		}
 	}
-	want := []string{"-6 pref 998 iif core goto 1001", "-6 pref 998 iif lo goto 1001", "pref 998 iif core goto 1001", "pref 998 iif lo goto 1001"}
+	want := []string{"-6 pref 486 iif core goto 1001", "-6 pref 486 iif lo goto 1001", "pref 486 iif core goto 1001", "pref 486 iif lo goto 1001"}
 	if !slices.Equal(gotos, want) {
 		t.Errorf("goto rules %q, want %q", gotos, want)
 	}

@@ -8,15 +8,15 @@ import (
 // AppendRuleMsg appends op's request for r to buf, with sequence number
 // seq and without NLM_F_ACK, and returns the longer buffer. It writes, in
 // place, the shapes the userspace backend makes: a family, priority,
-// protocol, input interface, destination prefix, and either a table to
+// protocol, input interface, destination prefix, fwmark and mask, and either a table to
 // look up, a blackhole (r.Type FR_ACT_BLACKHOLE) or a priority to go to
 // (r.Type FR_ACT_GOTO, r.Goto). Fields it does not encode match any
 // value when deleting.
 //
 //	nlmsghdr (16) | fib_rule_hdr (12) | [FRA_DST] | [FRA_TABLE] | [FRA_PRIORITY]
-//	  | [FRA_IIFNAME] | [FRA_PROTOCOL] | [FRA_GOTO]
+//	  | [FRA_IIFNAME] | [FRA_PROTOCOL] | [FRA_GOTO] | [FRA_FWMARK] | [FRA_FWMASK]
 //
-//	ip rule add|del [iif IF] [to PREFIX] lookup TABLE|blackhole|goto G pref P protocol PROTO
+//	ip rule add|del [iif IF] [to PREFIX] [fwmark M/MASK] lookup TABLE|blackhole|goto G pref P protocol PROTO
 func AppendRuleMsg(buf []byte, r *netlink.Rule, op Op, seq uint32) []byte {
 	start := len(buf)
 	buf = appendHeader(buf, op, seq, sizeofFibRuleHdr)
@@ -28,7 +28,13 @@ func AppendRuleMsg(buf []byte, r *netlink.Rule, op Op, seq uint32) []byte {
 	// (a dumped rule's action is not read back), as
 	// vishvananda/netlink does.
 	action := r.Type
-	if action == 0 && op.Flags&unix.NLM_F_CREATE != 0 {
+	switch {
+	case action == 0 && r.Goto > 0:
+		// A dumped goto rule (its action not read back): the kernel
+		// refuses a goto target without the goto action ("Unexpected
+		// goto"), as vishvananda/netlink sets it.
+		action = unix.FR_ACT_GOTO
+	case action == 0 && op.Flags&unix.NLM_F_CREATE != 0:
 		action = unix.FR_ACT_TO_TBL
 	}
 	m[7] = action
@@ -61,6 +67,13 @@ func AppendRuleMsg(buf []byte, r *netlink.Rule, op Op, seq uint32) []byte {
 	}
 	if r.Goto > 0 {
 		buf = appendUint32Attr(buf, unix.FRA_GOTO, uint32(r.Goto))
+	}
+	// As vishvananda/netlink: a mark without a mask is matched whole.
+	if r.Mark != 0 || r.Mask != nil {
+		buf = appendUint32Attr(buf, unix.FRA_FWMARK, r.Mark)
+	}
+	if r.Mask != nil {
+		buf = appendUint32Attr(buf, unix.FRA_FWMASK, *r.Mask)
 	}
 	return finish(buf, start)
 }

@@ -20,6 +20,9 @@ func oracleRuleMsg(r *netlink.Rule, op Op, seq uint32) []byte {
 	hdr := make([]byte, 12)
 	hdr[0] = byte(r.Family)
 	action := r.Type
+	if action == 0 && r.Goto > 0 { // as vishvananda/netlink's RuleAdd and RuleDel
+		action = unix.FR_ACT_GOTO
+	}
 	if action == 0 && op.Flags&unix.NLM_F_CREATE != 0 {
 		action = unix.FR_ACT_TO_TBL
 	}
@@ -51,6 +54,12 @@ func oracleRuleMsg(r *netlink.Rule, op Op, seq uint32) []byte {
 	}
 	if r.Goto > 0 {
 		attrs = append(attrs, nl.NewRtAttr(unix.FRA_GOTO, nl.Uint32Attr(uint32(r.Goto))))
+	}
+	if r.Mark != 0 || r.Mask != nil {
+		attrs = append(attrs, nl.NewRtAttr(unix.FRA_FWMARK, nl.Uint32Attr(r.Mark)))
+	}
+	if r.Mask != nil {
+		attrs = append(attrs, nl.NewRtAttr(unix.FRA_FWMASK, nl.Uint32Attr(*r.Mask)))
 	}
 	req.AddData(raw(hdr))
 	for _, a := range attrs {
@@ -85,7 +94,16 @@ func ruleCases() map[string]*netlink.Rule {
 	dumped.Protocol = 0
 	hostSkip := rule(unix.AF_INET6, 998, "lo", "", 0, unix.FR_ACT_GOTO)
 	hostSkip.Goto = 1001
+	bucket := rule(unix.AF_INET, 488, "", "", 0, unix.FR_ACT_GOTO)
+	bucketMask := uint32(0x7fc00000)
+	bucket.Goto, bucket.Mark, bucket.Mask = 489, 1<<22, &bucketMask
+	leaf := rule(unix.AF_INET6, 489, "pg-red", "", 2000, 0)
+	leafMask := uint32(0x7fff0000)
+	leaf.Mark, leaf.Mask = 64<<16, &leafMask
+	dumpedGoto := rule(unix.AF_INET, 487, "", "", 0, 0)
+	dumpedGoto.Goto, dumpedGoto.Protocol = 999, 0
 	return map[string]*netlink.Rule{
+		"goto as dumped":               dumpedGoto,
 		"host skips the VRF rules":     hostSkip,
 		"CE into VRF":                  rule(unix.AF_INET, 1000, "ce1", "", 2000, 0),
 		"TUN into VRF v6":              rule(unix.AF_INET6, 1000, "pg-red", "", 2000, 0),
@@ -96,6 +114,8 @@ func ruleCases() map[string]*netlink.Rule {
 		"TUN to PE address":            rule(unix.AF_INET, 999, "pg-red", "10.1.0.1/32", 0, unix.FR_ACT_BLACKHOLE),
 		"big table, 15-char interface": rule(unix.AF_INET, 1000, "abcdefghijklmno", "", 70000, 0),
 		"as dumped":                    dumped,
+		"mark tree bucket":             bucket,
+		"mark tree leaf":               leaf,
 	}
 }
 
