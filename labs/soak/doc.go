@@ -21,14 +21,20 @@
 //   - child SAs rekeyed every 30 s (soft lifetime; SOAK_CHILD_LIFETIME=3s
 //     rekeys them that often instead), the IKE SA every 5 min;
 //   - /metrics of both PEs (goroutines, open file descriptors, RSS, Go
-//     heap, the process's start time) sampled every 10 s.
+//     heap, the process's start time) sampled every 10 s, and beside them,
+//     to explain RSS and not judged (Explains, report.go), the Go
+//     runtime's memory classes and threads from /metrics and the kernel's
+//     resident pages by kind and threads from /proc/PID/smaps_rollup and
+//     status (procmem.go); each PE's /proc/PID/smaps is kept from the
+//     start and the end.
 //
 // It writes, into build/soak (SOAK_OUT), soak.csv (the samples),
 // soak.png (their plot, with gnuplot), losses.csv (lost echoes per second)
 // and summary.txt: lost pings, restarts of any daemon (a start time that
 // changes or a process that exits), and each resource's least-squares
 // slope over the second half, per hour, judged flat when its drift over
-// that half is within twice the samples' noise about the line.
+// that half is within twice the samples' noise about the line, then the
+// same slope for each quantity that explains RSS.
 //
 // The code here is the run's bookkeeping (trend.go, report.go, flap.go,
 // pinger.go, scrape.go); soak_test.go runs it. TestSoak skips unless SOAK is set.

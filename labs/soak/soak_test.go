@@ -286,6 +286,9 @@ func (r *run) sampler(end time.Time) {
 			if err == nil {
 				s, err = ParseSample(at, text)
 			}
+			if err == nil {
+				s.Proc, err = ReadProcMem(pe.Proc.Pid())
+			}
 			if err != nil {
 				r.mu.Lock()
 				r.scrapeKO++
@@ -304,7 +307,24 @@ func (r *run) sampler(end time.Time) {
 		}
 	}
 	tick(0)
+	r.saveSmaps("start")
 	every(r.begin, end, sampleEvery, tick)
+	r.saveSmaps("end")
+}
+
+// saveSmaps copies each PE's /proc/PID/smaps (resident pages per
+// mapping: the Go arenas, the binary's text, thread stacks, anything
+// else) to PE-smaps-WHEN.txt, so that a growth the classes do not
+// explain can be placed in a mapping.
+func (r *run) saveSmaps(when string) {
+	for i, pe := range []*pelab.PE{r.e.PE1, r.e.PE2} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pe.Proc.Pid()))
+		if err != nil {
+			r.event("%s: smaps: %v", pe.Name, err)
+			continue
+		}
+		_ = os.WriteFile(filepath.Join(r.out, PEs[i]+"-smaps-"+when+".txt"), b, 0o644)
+	}
 }
 
 func (r *run) flapper(end time.Time) {
