@@ -25,8 +25,9 @@
 //     to explain RSS and not judged (Explains, report.go), the Go
 //     runtime's memory classes and threads from /metrics and the kernel's
 //     resident pages by kind and threads from /proc/PID/smaps_rollup and
-//     status (procmem.go); each PE's /proc/PID/smaps is kept from the
-//     start and the end.
+//     status (procmem.go); each PE's /proc/PID/smaps and the residency
+//     of its heap per MiB from /proc/PID/pagemap (pagemap.go) are kept
+//     from the start, the half and the end.
 //
 // It writes, into build/soak (SOAK_OUT), soak.csv (the samples),
 // soak.png (their plot, with gnuplot), losses.csv (lost echoes per second)
