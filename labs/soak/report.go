@@ -167,7 +167,7 @@ func WriteLosses(w io.Writer, names []string, lost map[string][]time.Duration) e
 // plotScript draws SampleLog's CSV: one panel per resource, both PEs,
 // then per PE what its RSS is made of, then the threads. %[4]s and on
 // are columns (plotColumns).
-const plotScript = `set terminal pngcairo size 1800,1500
+const plotScript = `set terminal pngcairo size 1800,1500 noenhanced
 set output '%[2]s'
 set datafile separator ','
 set key top left
