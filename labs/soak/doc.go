@@ -37,6 +37,23 @@
 // that half is within twice the samples' noise about the line, then the
 // same slope for each quantity that explains RSS.
 //
+// Reading what RSS is made of (issue 20, runs in notes s29/soakrss): RSS
+// is smaps_anonymous plus the binary's file pages (status_rss_file,
+// about 21 MiB, flat). go_resident (the runtime's mapped minus released)
+// is what the runtime would have resident if it had touched every page;
+// anon_not_go, anonymous minus that, starts near -60 MiB on a PE: the
+// fast path's receive batches (fib/userspace: 128 buffers of 64 KiB per
+// socket reader, and as many GRO copy buffers per ESP-in-UDP reader) are
+// heap objects from the start, and the kernel backs a page of them only
+// when a datagram first reaches it. Longer UDP GRO runs and deeper
+// batches, which come when the readers run late (a loaded machine),
+// touch more of them, so RSS climbs in steps while the heap stays flat:
+// smaps_anonymous and anon_not_go grow together, go_resident does not.
+// That growth is bounded by go_resident (anon_not_go reaches 0 at
+// most); a growth of anon_not_go above 0, or of go_resident, is a leak.
+// RSS falls when the scavenger or the Trimmer releases free spans
+// (class_heap_released up, go_resident down).
+//
 // The code here is the run's bookkeeping (trend.go, report.go, flap.go,
 // pinger.go, scrape.go); soak_test.go runs it. TestSoak skips unless SOAK is set.
 package soak
