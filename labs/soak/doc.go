@@ -49,8 +49,10 @@
 // batches, which come when the readers run late (a loaded machine),
 // touch more of them, so RSS climbs in steps while the heap stays flat:
 // smaps_anonymous and anon_not_go grow together, go_resident does not.
-// That growth is bounded by go_resident (anon_not_go reaches 0 at
-// most); a growth of anon_not_go above 0, or of go_resident, is a leak.
+// That growth is bounded by go_resident (anon_not_go reaches about 0 at
+// most: /metrics and /proc are read a few milliseconds apart, so a
+// churning PE scatters about it); a sustained growth of anon_not_go
+// above 0 (memory that is not Go's), or of go_resident, is a leak.
 // RSS falls when the scavenger or the Trimmer releases free spans
 // (class_heap_released up, go_resident down).
 //
