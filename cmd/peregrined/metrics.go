@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -210,13 +211,24 @@ func startMetrics(addr string, c *collector, log *slog.Logger) (*http.Server, er
 	return srv, nil
 }
 
+// runtimeMemoryMetrics are the runtime/metrics the Go collector exports
+// beside its defaults: every class of memory the runtime has mapped
+// (/memory/classes/..., as go_memory_classes_heap_objects_bytes,
+// go_memory_classes_heap_released_bytes, ..., go_memory_classes_total_bytes)
+// and the OS threads it owns (go_sched_threads_total_threads). They add
+// up to what the runtime holds, so RSS beside them tells which part grows:
+// live objects, free spans not yet returned, stacks, the runtime's
+// metadata, or memory that is not Go's at all.
+var runtimeMemoryMetrics = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/memory/classes/|^/sched/threads/total:threads$`)}
+
 // metricsHandler is the exposition of c and of the Go runtime and the
 // process: a PE's memory grows with its tables, and RSS beside the Go
 // heap's live and free bytes tells a table's cost from garbage not yet
 // returned to the kernel.
 func metricsHandler(c *collector, log *slog.Logger) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
-	for _, col := range []prometheus.Collector{c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+	goCol := collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(runtimeMemoryMetrics))
+	for _, col := range []prometheus.Collector{c, goCol, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		if err := reg.Register(col); err != nil {
 			return nil, err
 		}

@@ -131,3 +131,45 @@ func TestMetricsHandlerServesProcessAndRuntime(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsHandlerServesMemoryClasses checks that the endpoint carries
+// every class of memory the Go runtime accounts for and its OS threads
+// (what make soak samples to explain RSS, labs/soak/scrape.go), and that
+// the classes add up to their total as runtime/metrics documents.
+func TestMetricsHandlerServesMemoryClasses(t *testing.T) {
+	h, err := metricsHandler(&collector{dp: &dataplane{}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauge := func(name string) float64 {
+		f, ok := families[name]
+		if !ok || len(f.GetMetric()) == 0 || f.GetMetric()[0].GetGauge() == nil {
+			t.Errorf("no gauge %s", name)
+			return 0
+		}
+		return f.GetMetric()[0].GetGauge().GetValue()
+	}
+	sum := 0.0
+	for _, class := range []string{"heap_free", "heap_objects", "heap_released", "heap_stacks", "heap_unused",
+		"metadata_mcache_free", "metadata_mcache_inuse", "metadata_mspan_free", "metadata_mspan_inuse",
+		"metadata_other", "os_stacks", "other", "profiling_buckets"} {
+		sum += gauge("go_memory_classes_" + class + "_bytes")
+	}
+	// The classes are read at one instant, so they add up exactly.
+	if total := gauge("go_memory_classes_total_bytes"); total <= 0 || sum != total {
+		t.Errorf("memory classes add up to %v, go_memory_classes_total_bytes = %v", sum, total)
+	}
+	if n := gauge("go_sched_threads_total_threads"); n < 1 {
+		t.Errorf("go_sched_threads_total_threads = %v", n)
+	}
+	if gauge("go_memstats_heap_alloc_bytes") <= 0 {
+		t.Error("the Go collector's defaults are gone")
+	}
+}

@@ -21,14 +21,40 @@
 //   - child SAs rekeyed every 30 s (soft lifetime; SOAK_CHILD_LIFETIME=3s
 //     rekeys them that often instead), the IKE SA every 5 min;
 //   - /metrics of both PEs (goroutines, open file descriptors, RSS, Go
-//     heap, the process's start time) sampled every 10 s.
+//     heap, the process's start time) sampled every 10 s, and beside them,
+//     to explain RSS and not judged (Explains, report.go), the Go
+//     runtime's memory classes and threads from /metrics and the kernel's
+//     resident pages by kind and threads from /proc/PID/smaps_rollup and
+//     status (procmem.go); each PE's /proc/PID/smaps and the residency
+//     of its heap per MiB from /proc/PID/pagemap (pagemap.go) are kept
+//     from the start, the half and the end.
 //
 // It writes, into build/soak (SOAK_OUT), soak.csv (the samples),
 // soak.png (their plot, with gnuplot), losses.csv (lost echoes per second)
 // and summary.txt: lost pings, restarts of any daemon (a start time that
 // changes or a process that exits), and each resource's least-squares
 // slope over the second half, per hour, judged flat when its drift over
-// that half is within twice the samples' noise about the line.
+// that half is within twice the samples' noise about the line, then the
+// same slope for each quantity that explains RSS.
+//
+// Reading what RSS is made of (issue 20, runs in notes s29/soakrss): RSS
+// is smaps_anonymous plus the binary's file pages (status_rss_file,
+// about 21 MiB, flat). go_resident (the runtime's mapped minus released)
+// is what the runtime would have resident if it had touched every page;
+// anon_not_go, anonymous minus that, starts near -60 MiB on a PE: the
+// fast path's receive batches (fib/userspace: 128 buffers of 64 KiB per
+// socket reader, and as many GRO copy buffers per ESP-in-UDP reader) are
+// heap objects from the start, and the kernel backs a page of them only
+// when a datagram first reaches it. Longer UDP GRO runs and deeper
+// batches, which come when the readers run late (a loaded machine),
+// touch more of them, so RSS climbs in steps while the heap stays flat:
+// smaps_anonymous and anon_not_go grow together, go_resident does not.
+// That growth is bounded by go_resident (anon_not_go reaches about 0 at
+// most: /metrics and /proc are read a few milliseconds apart, so a
+// churning PE scatters about it); a sustained growth of anon_not_go
+// above 0 (memory that is not Go's), or of go_resident, is a leak.
+// RSS falls when the scavenger or the Trimmer releases free spans
+// (class_heap_released up, go_resident down).
 //
 // The code here is the run's bookkeeping (trend.go, report.go, flap.go,
 // pinger.go, scrape.go); soak_test.go runs it. TestSoak skips unless SOAK is set.

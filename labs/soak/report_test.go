@@ -70,6 +70,17 @@ func (r *run) report(gob *peers.GoBGP) {
 		}
 	}
 
+	// What RSS is made of, not judged: which of these grows as RSS
+	// does explains it (Explains).
+	var explains []string
+	for _, pe := range PEs {
+		for _, res := range Explains {
+			if tr, err := SecondHalf(r.samples[pe], res); err == nil {
+				explains = append(explains, fmt.Sprintf("  %s %-22s %s", pe, res.Name, tr.String(res)))
+			}
+		}
+	}
+
 	logs := map[string]string{}
 	for name, pe := range map[string]*pelab.PE{"pe1": r.e.PE1, "pe2": r.e.PE2} {
 		b, _ := os.ReadFile(pe.Proc.LogPath())
@@ -92,6 +103,7 @@ func (r *run) report(gob *peers.GoBGP) {
 	var b strings.Builder
 	fmt.Fprintln(&b, head)
 	fmt.Fprintf(&b, "slopes over the second half (least squares, per hour; flat: drift within twice the noise about the line; only growth fails):\n%s\n", strings.Join(trends, "\n"))
+	fmt.Fprintf(&b, "what RSS is made of, slopes over the second half (not judged; class_: the Go runtime's /memory/classes, smaps_/status_: /proc/PID):\n%s\n", strings.Join(explains, "\n"))
 	for _, vrf := range vrfs {
 		fmt.Fprintf(&b, "iperf3 %s: %s\n", vrf, iperfResult(r.iperfs[vrf]))
 	}

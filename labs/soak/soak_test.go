@@ -1,6 +1,7 @@
 package soak
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -286,6 +287,9 @@ func (r *run) sampler(end time.Time) {
 			if err == nil {
 				s, err = ParseSample(at, text)
 			}
+			if err == nil {
+				s.Proc, err = ReadProcMem(pe.Proc.Pid())
+			}
 			if err != nil {
 				r.mu.Lock()
 				r.scrapeKO++
@@ -304,7 +308,42 @@ func (r *run) sampler(end time.Time) {
 		}
 	}
 	tick(0)
-	every(r.begin, end, sampleEvery, tick)
+	r.saveMemoryMaps("start")
+	halfSaved := false
+	every(r.begin, end, sampleEvery, func(at time.Duration) {
+		tick(at)
+		if !halfSaved && at >= r.d/2 {
+			r.saveMemoryMaps("half") // where the judged second half starts
+			halfSaved = true
+		}
+	})
+	r.saveMemoryMaps("end")
+}
+
+// saveMemoryMaps copies each PE's /proc/PID/smaps (resident pages per
+// mapping: the Go arenas, the binary's text, thread stacks, anything
+// else) to PE-smaps-WHEN.txt, and writes the residency of its large
+// anonymous mappings (the Go heap) per MiB to PE-heapmap-WHEN.txt, so
+// that a growth the classes do not explain can be placed in a mapping,
+// and within the heap in the MiBs that grew.
+func (r *run) saveMemoryMaps(when string) {
+	for i, pe := range []*pelab.PE{r.e.PE1, r.e.PE2} {
+		pid := pe.Proc.Pid()
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+		if err != nil {
+			r.event("%s: smaps: %v", pe.Name, err)
+			continue
+		}
+		_ = os.WriteFile(filepath.Join(r.out, PEs[i]+"-smaps-"+when+".txt"), b, 0o644)
+		maps, err := ReadResidency(pid)
+		if err != nil {
+			r.event("%s: pagemap: %v", pe.Name, err)
+			continue
+		}
+		var text bytes.Buffer
+		_ = WriteResidency(&text, maps)
+		_ = os.WriteFile(filepath.Join(r.out, PEs[i]+"-heapmap-"+when+".txt"), text.Bytes(), 0o644)
+	}
 }
 
 func (r *run) flapper(end time.Time) {

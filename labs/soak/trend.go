@@ -20,7 +20,16 @@ type Sample struct {
 	// (idle) and those of them returned to the kernel (released).
 	HeapIdle     float64 // go_memstats_heap_idle_bytes
 	HeapReleased float64 // go_memstats_heap_released_bytes
+	// Not judged either: what RSS is made of. The runtime's memory by
+	// class (MemClasses' order) and its OS threads from /metrics, the
+	// kernel's count of resident pages by kind from /proc.
+	Classes   [len(MemClasses)]float64
+	GoThreads float64 // go_sched_threads_total_threads
+	Proc      ProcMem
 }
+
+// Class is s's bytes of memory class name (one of MemClasses).
+func (s Sample) Class(name string) float64 { return s.Classes[classIndex(name)] }
 
 // Resource is one sampled quantity whose trend is judged.
 type Resource struct {

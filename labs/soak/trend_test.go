@@ -2,6 +2,7 @@ package soak
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -79,16 +80,31 @@ process_start_time_seconds 1.76488e+09
 go_memstats_heap_idle_bytes 2.097152e+06
 # TYPE go_memstats_heap_released_bytes gauge
 go_memstats_heap_released_bytes 1.048576e+06
+# TYPE go_sched_threads_total_threads gauge
+go_sched_threads_total_threads 7
 `)
+	// Every memory class, each a different number of KiB (its index+1).
+	for i, c := range MemClasses {
+		text = fmt.Appendf(text, "# TYPE go_memory_classes_%s_bytes gauge\ngo_memory_classes_%s_bytes %d\n", c, c, (i+1)<<10)
+	}
 	s, err := ParseSample(time.Minute, text)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Sample{At: time.Minute, Goroutines: 57, FDs: 23, RSS: 32 << 20, Heap: 4 << 20, StartTime: 1.76488e9, HeapIdle: 2 << 20, HeapReleased: 1 << 20}
+	want := Sample{At: time.Minute, Goroutines: 57, FDs: 23, RSS: 32 << 20, Heap: 4 << 20, StartTime: 1.76488e9, HeapIdle: 2 << 20, HeapReleased: 1 << 20, GoThreads: 7}
+	for i := range MemClasses {
+		want.Classes[i] = float64((i + 1) << 10)
+	}
 	if s != want {
 		t.Errorf("ParseSample = %+v, want %+v", s, want)
 	}
 	if _, err := ParseSample(0, text[:bytes.Index(text, []byte("# TYPE process_open_fds"))]); err == nil {
 		t.Error("a sample without process_open_fds")
+	}
+	if _, err := ParseSample(0, text[:bytes.Index(text, []byte("# TYPE go_memory_classes_total_bytes"))]); err == nil {
+		t.Error("a sample without go_memory_classes_total_bytes")
+	}
+	if got := s.Class("heap_released"); got != 4<<10 {
+		t.Errorf("Class(heap_released) = %v, want %v", got, 4<<10)
 	}
 }
