@@ -153,6 +153,17 @@ func (h *grHold) established(addr netip.Addr, now time.Time) []pathKey {
 	return nil
 }
 
+// keeps reports whether the hold keeps vp, a change of the best path
+// from addr, from the importer: a withdrawal it holds. A best path
+// announced replaces what was held for its key.
+func (h *grHold) keeps(addr netip.Addr, vp vpnPath, now time.Time) bool {
+	if !vp.withdraw {
+		h.announced(vp.key)
+		return false
+	}
+	return h.withdrawn(addr, vp.key, now)
+}
+
 // withdrawn reports whether a withdrawal of key, whose path came from
 // addr, is held rather than imported: addr is restarting, its session is
 // down and its deadline has not passed.

@@ -111,21 +111,14 @@ func (s *Speaker) holdEndOfRIB(p *api.Path, v6 bool) {
 // holdBack reports whether the hold keeps vp, a best-path change from
 // p's neighbor, from the importer.
 func (s *Speaker) holdBack(p *api.Path, vp vpnPath) bool {
-	if vp.local {
-		return false
-	}
-	if !vp.withdraw {
-		s.hold.announced(vp.key)
-		return false
-	}
-	if len(s.hold.held) == 0 {
+	if len(s.hold.held) == 0 || vp.local {
 		return false
 	}
 	addr, err := netip.ParseAddr(p.GetNeighborIp())
-	if err != nil {
+	if err != nil && vp.withdraw {
 		return false
 	}
-	return s.hold.withdrawn(addr, vp.key, time.Now())
+	return s.hold.keeps(addr, vp, time.Now())
 }
 
 // flushHeld withdraws held keys as GoBGP's withdrawals would have.
