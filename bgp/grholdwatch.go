@@ -101,10 +101,18 @@ func (s *Speaker) holdEndOfRIB(p *api.Path, v6 bool) {
 	if err != nil {
 		return
 	}
-	if flush := s.hold.endOfRIB(addr, v6); len(flush) > 0 {
-		s.log.Info("graceful restart: End-of-RIB, withdrawing routes not announced again", "neighbor", addr, "routes", len(flush))
-		s.flushHeld(flush)
+	if !s.hold.holding(addr) {
+		return
 	}
+	flush := s.hold.endOfRIB(addr, v6)
+	family := "vpnv4"
+	if v6 {
+		family = "vpnv6"
+	}
+	// labs/interop/graceful_frr_test.go reads this line.
+	s.log.Info("graceful restart: End-of-RIB, held routes not announced again withdrawn",
+		"neighbor", addr, "family", family, "withdrawn", len(flush))
+	s.flushHeld(flush)
 	s.armHold()
 }
 
