@@ -97,10 +97,6 @@ func (h *grHold) configure(old, neighbors []Neighbor) []pathKey {
 	return flush
 }
 
-// forget ends addr's hold (its neighbor is deleted from GoBGP) and
-// returns the keys it held.
-func (h *grHold) forget(addr netip.Addr) []pathKey { return h.end(addr.Unmap(), nil) }
-
 // end removes addr's hold, appending its keys to flush.
 func (h *grHold) end(addr netip.Addr, flush []pathKey) []pathKey {
 	if r := h.held[addr]; r != nil {

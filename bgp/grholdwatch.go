@@ -162,9 +162,3 @@ func (s *Speaker) holdExpire() {
 	}
 	s.armHold()
 }
-
-// holdForget ends the hold of a neighbor about to be deleted from GoBGP.
-func (s *Speaker) holdForget(addr netip.Addr) {
-	s.flushHeld(s.hold.forget(addr))
-	s.armHold()
-}
