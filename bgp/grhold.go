@@ -48,6 +48,9 @@ import (
 type grHold struct {
 	limits map[netip.Addr]holdLimits // graceful-restart neighbors
 	held   map[netip.Addr]*restarting
+	// advertised is the restart time each neighbor advertised on its
+	// last session, which the speaker reads when the session comes up.
+	advertised map[netip.Addr]time.Duration
 }
 
 // holdLimits is a neighbor's configured bound on a hold.
@@ -59,13 +62,15 @@ type holdLimits struct {
 // restarting is one neighbor's hold.
 type restarting struct {
 	deadline time.Time
-	up       bool // its new session is Established
-	back     bool // it has been Established since the hold began: deadline is final
+	up       bool    // its new session is Established
+	back     bool    // it has been Established since the hold began: deadline is final
+	eor      [2]bool // End-of-RIB seen for VPNv4, VPNv6 on this session
 	keys     map[pathKey]struct{}
 }
 
 func newGRHold() *grHold {
-	return &grHold{limits: map[netip.Addr]holdLimits{}, held: map[netip.Addr]*restarting{}}
+	return &grHold{limits: map[netip.Addr]holdLimits{}, held: map[netip.Addr]*restarting{},
+		advertised: map[netip.Addr]time.Duration{}}
 }
 
 // configure moves from the old neighbors to the new ones and returns the
@@ -94,6 +99,11 @@ func (h *grHold) configure(old, neighbors []Neighbor) []pathKey {
 			flush = h.end(addr, flush)
 		}
 	}
+	for addr := range h.advertised {
+		if _, ok := h.limits[addr]; !ok {
+			delete(h.advertised, addr)
+		}
+	}
 	return flush
 }
 
@@ -120,6 +130,7 @@ func (h *grHold) down(addr netip.Addr, graceful bool, peerRestart time.Duration,
 	}
 	if r := h.held[addr]; r != nil {
 		r.up = false
+		r.eor = [2]bool{} // GoBGP forgets them too; the next session sends its own
 		return nil
 	}
 	h.held[addr] = &restarting{deadline: now.Add(min(peerRestart, lim.restart)), keys: map[pathKey]struct{}{}}
@@ -185,14 +196,19 @@ func (h *grHold) announced(key pathKey) {
 
 // endOfRIB notes addr's End-of-RIB for VPNv6 (v6) or VPNv4 and returns
 // the keys of that family still held: the neighbor did not announce them
-// again. A hold with nothing left ends.
-func (h *grHold) endOfRIB(addr netip.Addr, v6 bool) []pathKey {
+// again. first is false if addr has no hold or this End-of-RIB was
+// already noted. A hold with nothing left ends.
+func (h *grHold) endOfRIB(addr netip.Addr, v6 bool) (flush []pathKey, first bool) {
 	addr = addr.Unmap()
 	r := h.held[addr]
-	if r == nil {
-		return nil
+	fam := 0
+	if v6 {
+		fam = 1
 	}
-	var flush []pathKey
+	if r == nil || r.eor[fam] {
+		return nil, false
+	}
+	r.eor[fam] = true
 	for k := range r.keys {
 		if k.prefix.Addr().Is6() == v6 {
 			flush = append(flush, k)
@@ -202,7 +218,7 @@ func (h *grHold) endOfRIB(addr netip.Addr, v6 bool) []pathKey {
 	if len(r.keys) == 0 && r.up {
 		delete(h.held, addr)
 	}
-	return flush
+	return flush, true
 }
 
 // expire ends the holds whose deadline is not after now and returns

@@ -56,6 +56,12 @@ func (r *holdRig) flush(keys []pathKey) {
 	}
 }
 
+// endOfRIB is grPeer's End-of-RIB for VPNv6 (v6) or VPNv4.
+func (r *holdRig) endOfRIB(v6 bool) {
+	flush, _ := r.h.endOfRIB(grPeer, v6)
+	r.flush(flush)
+}
+
 // red is red's routes: "prefix label; ...".
 func (r *holdRig) red(want string) {
 	r.t.Helper()
@@ -103,9 +109,11 @@ func TestGRHoldEarlyDropUntilEndOfRIB(t *testing.T) {
 	r.flush(r.h.expire(t0.Add(31 * time.Second)))
 	r.red("10.8.0.0/24 201; 10.9.1.0/24 111; 10.9.2.0/24 102; fd00:9::/64 103")
 
-	r.flush(r.h.endOfRIB(grPeer, false))
+	r.endOfRIB(false)
 	r.red("10.8.0.0/24 201; 10.9.1.0/24 111; fd00:9::/64 103")
-	r.flush(r.h.endOfRIB(grPeer, true))
+	r.endOfRIB(false) // polled again: nothing more
+	r.red("10.8.0.0/24 201; 10.9.1.0/24 111; fd00:9::/64 103")
+	r.endOfRIB(true)
 	r.red("10.8.0.0/24 201; 10.9.1.0/24 111")
 	if r.h.holding(grPeer) {
 		t.Error("the hold outlived both End-of-RIBs")

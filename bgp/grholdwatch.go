@@ -1,18 +1,26 @@
 package bgp
 
 // How the speaker feeds its grHold (grhold.go). The hold must see a
-// neighbor's fall before the withdrawals GoBGP emits after it, and an
-// End-of-RIB before the withdrawals GoBGP's own stale flush emits, so
-// best paths, End-of-RIB markers and peer states come from one GoBGP
-// watcher, whose events keep the order in which GoBGP's goroutine made
-// them, and reach the run goroutine over one channel (Speaker.best).
+// neighbor's fall before the withdrawals GoBGP emits after it, its return
+// before the withdrawals of the new session, and an End-of-RIB before
+// the withdrawals of GoBGP's own stale flush, so best paths, End-of-RIB
+// markers and peer states come from one GoBGP watcher, whose events keep
+// the order in which GoBGP's goroutine made them, and reach the run
+// goroutine over one channel (Speaker.best).
+//
+// Whether a fall was graceful is what GoBGP decided: its FSM logs "peer
+// graceful restart" as it decides so (gracefulFalls). Asking GoBGP for
+// the neighbor's state when the fall is reported instead could find it
+// already past an early drop, which clears PeerRestarting.
 
 import (
 	"context"
 	"net/netip"
+	"sync"
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
+	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
 )
 
 // watched is one event of the speaker's GoBGP watcher: a batch of best
@@ -27,10 +35,8 @@ type watched struct {
 type peerChange struct {
 	addr netip.Addr
 	up   bool
-	// For a fall: whether GoBGP took it as a graceful restart, and the
-	// restart time the neighbor advertised.
+	// For a fall: whether GoBGP took it as a graceful restart.
 	graceful bool
-	restart  time.Duration
 }
 
 // peerWatch turns GoBGP's peer events into peerChanges. It runs on the
@@ -40,10 +46,7 @@ type peerWatch struct {
 	up map[netip.Addr]bool
 }
 
-// change is the peerChange p makes, or nil. For a fall it asks GoBGP
-// whether the neighbor is restarting, before the watcher delivers any
-// later event: GoBGP holds it restarting until the new session's first
-// fall at the earliest, which comes no sooner than idleAfterReset later.
+// change is the peerChange p makes, or nil.
 func (w *peerWatch) change(p *api.Peer) *peerChange {
 	addr, err := netip.ParseAddr(p.GetConf().GetNeighborAddress())
 	if err != nil {
@@ -52,21 +55,67 @@ func (w *peerWatch) change(p *api.Peer) *peerChange {
 	addr = addr.Unmap()
 	if p.GetState().GetSessionState() == api.PeerState_ESTABLISHED {
 		w.up[addr] = true
+		w.falls().take(addr) // a mark left from before is stale
 		return &peerChange{addr: addr, up: true}
 	}
 	if !w.up[addr] {
 		return nil
 	}
 	delete(w.up, addr)
-	c := &peerChange{addr: addr}
+	return &peerChange{addr: addr, graceful: w.falls().take(addr)}
+}
+
+func (w *peerWatch) falls() *gracefulFalls { return w.s.glog.falls }
+
+// gracefulFalls are the neighbors whose session GoBGP has just ended as
+// a graceful restart: its FSM logs "peer graceful restart" (fsm.go) as it
+// decides so, before the server marks the paths stale and reports the
+// fall to the watchers. GoBGP's goroutines note, the peer watcher takes.
+type gracefulFalls struct {
+	mu    sync.Mutex
+	falls map[netip.Addr]bool
+}
+
+// gobgpInfo notes the neighbor of GoBGP's "peer graceful restart".
+func (g *gracefulFalls) gobgpInfo(msg string, f gobgplog.Fields) {
+	if msg != "peer graceful restart" {
+		return
+	}
+	key, _ := f["Key"].(string)
+	addr, err := netip.ParseAddr(key)
+	if err != nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.falls == nil {
+		g.falls = map[netip.Addr]bool{}
+	}
+	g.falls[addr.Unmap()] = true
+}
+
+// take reports and clears addr's mark.
+func (g *gracefulFalls) take(addr netip.Addr) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	marked := g.falls[addr]
+	delete(g.falls, addr)
+	return marked
+}
+
+// advertisedRestart is the restart time addr advertised on its session
+// that is up, for a graceful-restart neighbor; 0 for any other.
+func (s *Speaker) advertisedRestart(addr netip.Addr) time.Duration {
+	if _, ok := s.hold.limits[addr]; !ok {
+		return 0
+	}
+	var d time.Duration
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = w.s.srv.ListPeer(ctx, &api.ListPeerRequest{Address: addr.String()}, func(p *api.Peer) {
-		g := p.GetGracefulRestart()
-		c.graceful = g.GetPeerRestarting()
-		c.restart = time.Duration(g.GetPeerRestartTime()) * time.Second
+	_ = s.srv.ListPeer(ctx, &api.ListPeerRequest{Address: addr.String()}, func(p *api.Peer) {
+		d = time.Duration(p.GetGracefulRestart().GetPeerRestartTime()) * time.Second
 	})
-	return c
+	return d
 }
 
 // isEndOfRIB reports whether p is GoBGP's End-of-RIB marker (a path
@@ -85,10 +134,12 @@ func (s *Speaker) holdPeer(c *peerChange) {
 	s.flushHeld(s.hold.expire(now))
 	if c.up {
 		s.flushHeld(s.hold.established(c.addr, now))
+		s.hold.advertised[c.addr] = s.advertisedRestart(c.addr)
 	} else {
-		s.flushHeld(s.hold.down(c.addr, c.graceful, c.restart, now))
-		if c.graceful {
-			s.log.Info("graceful restart: holding the neighbor's routes", "neighbor", c.addr, "restart-time", c.restart)
+		restart := s.hold.advertised[c.addr]
+		s.flushHeld(s.hold.down(c.addr, c.graceful, restart, now))
+		if s.hold.holding(c.addr) {
+			s.log.Info("graceful restart: holding the neighbor's routes", "neighbor", c.addr, "restart-time", restart)
 		}
 	}
 	s.armHold()
@@ -101,10 +152,10 @@ func (s *Speaker) holdEndOfRIB(p *api.Path, v6 bool) {
 	if err != nil {
 		return
 	}
-	if !s.hold.holding(addr) {
+	flush, first := s.hold.endOfRIB(addr, v6)
+	if !first {
 		return
 	}
-	flush := s.hold.endOfRIB(addr, v6)
 	family := "vpnv4"
 	if v6 {
 		family = "vpnv6"
@@ -155,6 +206,7 @@ func (s *Speaker) armHold() {
 	})
 }
 
+// holdExpire ends the holds whose deadline passed.
 func (s *Speaker) holdExpire() {
 	if flush := s.hold.expire(time.Now()); len(flush) > 0 {
 		s.log.Warn("graceful restart: hold expired, withdrawing the stale routes", "routes", len(flush))

@@ -82,6 +82,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 	listen := listenAddresses(cfg.ListenAddress)
 	s.diag = newNeighborDiag(s.log, listen)
 	s.glog.diag = s.diag
+	s.glog.falls = &gracefulFalls{}
 	opts := []server.ServerOption{server.LoggerOption(s.glog)}
 	var guard *apiGuard
 	if cfg.API.IsValid() {
