@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
 )
 
 // holdRig feeds an importer best-path changes through a grHold, as the
@@ -221,4 +223,47 @@ func TestGRHoldNone(t *testing.T) {
 		r.flush(r.h.configure(holdNeighbors(), changed))
 		r.red("10.8.0.0/24 201; 10.9.2.0/24 102; fd00:9::/64 103")
 	})
+}
+
+// TestGRHoldEndOfRIBPerSession: an End-of-RIB counts once per session; a
+// session that falls again after it sends its own.
+func TestGRHoldEndOfRIBPerSession(t *testing.T) {
+	r := newHoldRig(t)
+	r.announce()
+	r.flush(r.h.down(grPeer, true, 30*time.Second, t0))
+	r.withdraw(grPeer, t0.Add(6*time.Second), "10.9.1.0/24", "fd00:9::/64")
+	r.flush(r.h.established(grPeer, t0.Add(10*time.Second)))
+	r.endOfRIB(false)
+	r.red("10.8.0.0/24 201; 10.9.2.0/24 102; fd00:9::/64 103")
+	// Falls again before its VPNv6 End-of-RIB; the next session drops
+	// 10.9.2.0/24 early too and sends both End-of-RIBs.
+	r.flush(r.h.down(grPeer, true, 30*time.Second, t0.Add(12*time.Second)))
+	r.withdraw(grPeer, t0.Add(18*time.Second), "10.9.2.0/24")
+	r.red("10.8.0.0/24 201; 10.9.2.0/24 102; fd00:9::/64 103")
+	r.flush(r.h.established(grPeer, t0.Add(20*time.Second)))
+	r.endOfRIB(false)
+	r.red("10.8.0.0/24 201; fd00:9::/64 103")
+	r.endOfRIB(true)
+	r.red("10.8.0.0/24 201")
+}
+
+// TestGracefulFallsFromGoBGPLog: GoBGP's "peer graceful restart" marks
+// its neighbor once; other lines mark nothing.
+func TestGracefulFallsFromGoBGPLog(t *testing.T) {
+	var g gracefulFalls
+	g.gobgpInfo("Peer Down", gobgplog.Fields{"Key": "10.0.0.2"})
+	if g.take(grPeer) {
+		t.Error("marked by another line")
+	}
+	g.gobgpInfo("peer graceful restart", gobgplog.Fields{"Topic": "Peer", "Key": "10.0.0.2", "State": "BGP_FSM_ESTABLISHED"})
+	if !g.take(grPeer) {
+		t.Error("not marked by GoBGP's graceful restart line")
+	}
+	if g.take(grPeer) {
+		t.Error("marked twice")
+	}
+	g.gobgpInfo("peer graceful restart", gobgplog.Fields{"Key": "::ffff:10.0.0.2"})
+	if !g.take(grPeer) {
+		t.Error("an IPv4-mapped key did not mark the IPv4 neighbor")
+	}
 }
