@@ -19,6 +19,10 @@ func (s *Speaker) apply(ctx context.Context, cfg *Config) error {
 	if s.cfg != nil {
 		oldNeighbors, oldVRFs = s.cfg.Neighbors, s.cfg.VRFs
 	}
+	// Holds of neighbors that go or change end before GoBGP drops their
+	// routes (grhold.go).
+	s.flushHeld(s.hold.configure(oldNeighbors, cfg.Neighbors))
+	s.armHold()
 	if err := s.applyNeighbors(ctx, oldNeighbors, cfg.Neighbors, cfg.RouterID.String()); err != nil {
 		return err
 	}

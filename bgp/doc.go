@@ -17,7 +17,9 @@
 //   - restarts: labels persisted in the state directory and restored, so
 //     a VRF or prefix keeps its label (labelbook.go, mpls/labelstore), and
 //     BGP graceful restart per neighbor, helper and restarting speaker
-//     (graceful.go, gracefulstop.go);
+//     (graceful.go, gracefulstop.go), holding a restarting neighbor's
+//     routes where GoBGP drops them before its restart time ends
+//     (grhold.go);
 //   - GoBGP's gRPC API, only where bgp.api asks for it, behind a guard
 //     (apiguard.go): read-only unless bgp.api-write, and no response ever
 //     carries a neighbor's password. Its clients are not authenticated.

@@ -11,7 +11,9 @@ package bgp
 //     session is back) GoBGP withdraws the stale paths that were not
 //     announced again, and those withdrawals reach the VRFs as any other.
 //     GoBGP waits for that End-of-RIB without limit; the stale-time is
-//     this package's (stale.go).
+//     this package's (stale.go). GoBGP also drops the stale paths, too
+//     early, when a new session fails before Established; the hold
+//     (grhold.go) keeps them in the VRFs then.
 //   - Restarting speaker: Peregrine advertises the capability with its
 //     restart time, so neighbors keep its routes while it restarts, and
 //     the labels it then re-advertises are the same (mpls/labelstore). It

@@ -30,6 +30,10 @@ func TestDefaultListenerTakesIPv6AndVPNv4GetsIPv6NextHop(t *testing.T) {
 		t.Skip("no IPv6 on this host")
 	}
 	p1, p2 := freePort6(t), freePort6(t)
+	// Graceful restart off: the speakers' stops at the end would make
+	// each mark the other's paths stale, which GoBGP v3.37.0 does racing
+	// its own watcher (graceful_test.go); -race reported it here in 1
+	// run of 28 before issue 20's hold and about 1 in 8 with it.
 	vrf := func(rd string, prefixes ...string) string {
 		s := fmt.Sprintf("  - {name: red, rd: '%s', import-targets: ['65000:1'], export-targets: ['65000:1'], static-routes: [", rd)
 		for i, p := range prefixes {
@@ -53,7 +57,7 @@ bgp:
   listen-port: %d
   api: ""
   neighbors:
-    - {address: '::1', port: %d, asn: 65000, passive: true, hold-time: 9s}
+    - {address: '::1', port: %d, asn: 65000, passive: true, hold-time: 9s, graceful-restart: {enabled: false}}
 vrfs:
 %s`, p1, p2, vrf("65000:1", "10.1.0.0/24", "fd00:1::/64")))
 	if pe1.ListenAddress.IsValid() {
@@ -66,7 +70,7 @@ bgp:
   listen-port: %d
   api: ""
   neighbors:
-    - {address: '::1', port: %d, asn: 65000, connect-retry: 1s, hold-time: 9s}
+    - {address: '::1', port: %d, asn: 65000, connect-retry: 1s, hold-time: 9s, graceful-restart: {enabled: false}}
 vrfs:
 %s`, p2, p1, vrf("65000:2", "10.2.0.0/24")))
 	s1 := startSpeaker(t, pe1)

@@ -18,7 +18,8 @@ import (
 type slogAdapter struct {
 	log     *slog.Logger
 	secrets atomic.Pointer[[]string]
-	diag    *neighborDiag // sees GoBGP's connect errors; set before GoBGP starts
+	diag    *neighborDiag  // sees GoBGP's connect errors; set before GoBGP starts
+	falls   *gracefulFalls // sees GoBGP's graceful-restart falls (grholdwatch.go)
 }
 
 var _ gobgplog.Logger = (*slogAdapter)(nil)
@@ -71,7 +72,12 @@ func (a *slogAdapter) Error(msg string, f gobgplog.Fields) { a.emit(slog.LevelEr
 func (a *slogAdapter) Warn(msg string, f gobgplog.Fields) {
 	a.emit(slog.LevelWarn, msg, f)
 }
-func (a *slogAdapter) Info(msg string, f gobgplog.Fields) { a.emit(slog.LevelInfo, msg, f) }
+func (a *slogAdapter) Info(msg string, f gobgplog.Fields) {
+	if a.falls != nil {
+		a.falls.gobgpInfo(msg, f)
+	}
+	a.emit(slog.LevelInfo, msg, f)
+}
 func (a *slogAdapter) Debug(msg string, f gobgplog.Fields) {
 	if a.diag != nil {
 		a.diag.gobgpDebug(msg, f)

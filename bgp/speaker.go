@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
 	gobgp "github.com/osrg/gobgp/v3/pkg/packet/bgp"
@@ -30,17 +31,19 @@ type Speaker struct {
 	// to a consumer that is gone).
 	neighbors atomic.Pointer[[]Neighbor]
 
-	work   chan func()      // closures run on the owner goroutine
-	best   chan []*api.Path // best-path batches from GoBGP's watcher (bestBacklog)
-	ceBest chan ceBatch     // best unicast paths from the VRFs' CE servers
-	stop   chan struct{}    // closed by Stop
-	done   chan struct{}    // closed when run returns
+	work   chan func()   // closures run on the owner goroutine
+	best   chan watched  // best-path batches and peer changes from GoBGP's watcher (bestBacklog)
+	ceBest chan ceBatch  // best unicast paths from the VRFs' CE servers
+	stop   chan struct{} // closed by Stop
+	done   chan struct{} // closed when run returns
 
 	stopOnce sync.Once
 
 	// Owned by the run goroutine.
 	cfg       *Config
 	imp       *importer
+	hold      *grHold     // restarting neighbors' routes GoBGP dropped early (grhold.go)
+	holdTimer *time.Timer // the earliest hold deadline
 	org       *originator
 	connected map[string][]netip.Prefix
 	links     map[string][]Connected // connected, with interfaces, for CE sessions (cebind.go)
@@ -65,7 +68,8 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 		glog:      newSlogAdapter(log),
 		events:    events,
 		work:      make(chan func()),
-		best:      make(chan []*api.Path, bestBacklog),
+		best:      make(chan watched, bestBacklog),
+		hold:      newGRHold(),
 		ceBest:    make(chan ceBatch, ceBacklog),
 		ces:       map[string]*ceServer{},
 		ceAttrs:   map[pathKey][]gobgp.PathAttributeInterface{},
@@ -78,6 +82,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 	listen := listenAddresses(cfg.ListenAddress)
 	s.diag = newNeighborDiag(s.log, listen)
 	s.glog.diag = s.diag
+	s.glog.falls = &gracefulFalls{}
 	opts := []server.ServerOption{server.LoggerOption(s.glog)}
 	var guard *apiGuard
 	if cfg.API.IsValid() {
@@ -109,14 +114,31 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 	s.imp = newImporter(s.emit, s.remoteBest)
 	s.org = newBookOriginator(s.srv, newLabelBook(cfg, s.log), s.emit)
 
+	// One watcher for best paths, End-of-RIB and peers: the graceful
+	// restart hold needs them in GoBGP's order (grholdwatch.go).
 	watchCtx, cancelWatch := context.WithCancel(context.Background())
-	err = s.srv.WatchEvent(watchCtx, &api.WatchEventRequest{Table: &api.WatchEventRequest_Table{
-		Filters: []*api.WatchEventRequest_Table_Filter{{Type: api.WatchEventRequest_Table_Filter_BEST, Init: true}},
-	}}, func(r *api.WatchEventResponse) {
+	peers := &peerWatch{s: s, up: map[netip.Addr]bool{}}
+	send := func(w watched) {
+		select {
+		case s.best <- w:
+		case <-watchCtx.Done():
+		}
+	}
+	err = s.srv.WatchEvent(watchCtx, &api.WatchEventRequest{
+		Table: &api.WatchEventRequest_Table{Filters: []*api.WatchEventRequest_Table_Filter{
+			{Type: api.WatchEventRequest_Table_Filter_BEST, Init: true},
+			{Type: api.WatchEventRequest_Table_Filter_EOR},
+		}},
+		Peer: &api.WatchEventRequest_Peer{},
+	}, func(r *api.WatchEventResponse) {
 		if t := r.GetTable(); t != nil && len(t.Paths) > 0 {
-			select {
-			case s.best <- t.Paths:
-			case <-watchCtx.Done():
+			send(watched{paths: t.Paths})
+		}
+		if p := r.GetPeer(); p != nil && p.Peer != nil {
+			s.diag.peerEvent(p.Peer)
+			s.stale.peerEvent(p.Peer)
+			if c := peers.change(p.Peer); c != nil {
+				send(watched{peer: c})
 			}
 		}
 	})
@@ -124,17 +146,6 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger, events chan<- Eve
 		cancelWatch()
 		s.srv.Stop()
 		return nil, fmt.Errorf("bgp: watch: %w", err)
-	}
-	err = s.srv.WatchEvent(watchCtx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, func(r *api.WatchEventResponse) {
-		if p := r.GetPeer(); p != nil && p.Peer != nil {
-			s.diag.peerEvent(p.Peer)
-			s.stale.peerEvent(p.Peer)
-		}
-	})
-	if err != nil {
-		cancelWatch()
-		s.srv.Stop()
-		return nil, fmt.Errorf("bgp: watch peers: %w", err)
 	}
 	go s.run(cancelWatch)
 
@@ -172,6 +183,11 @@ func (s *Speaker) run(cancelWatch context.CancelFunc) {
 	defer close(s.done)
 	defer cancelWatch()
 	defer s.stopCE()
+	defer func() {
+		if s.holdTimer != nil {
+			s.holdTimer.Stop()
+		}
+	}()
 	var rts []vpn.RT // decodePath's scratch: the importer keeps no path
 	for {
 		select {
@@ -181,8 +197,18 @@ func (s *Speaker) run(cancelWatch context.CancelFunc) {
 			f()
 		case b := <-s.ceBest:
 			s.ceUpdates(context.Background(), b)
-		case paths := <-s.best:
-			for _, p := range paths {
+		case w := <-s.best:
+			if w.peer != nil {
+				s.holdPeer(w.peer)
+				continue
+			}
+			for _, p := range w.paths {
+				if isVPN, v6, eor := isEndOfRIB(p); eor {
+					if isVPN {
+						s.holdEndOfRIB(p, v6)
+					}
+					continue
+				}
 				vp, err := decodePath(p, rts)
 				if vp.rts != nil {
 					rts = vp.rts[:0]
@@ -194,18 +220,27 @@ func (s *Speaker) run(cancelWatch context.CancelFunc) {
 					s.log.Warn("undecodable best path skipped", "error", err)
 					continue
 				}
-				if len(s.ces) == 0 {
-					s.imp.update(vp)
+				if s.holdBack(p, vp) {
 					continue
 				}
-				s.ceNote(p, vp)
-				s.imp.update(vp)
-				for vrf := range s.ces {
-					if err := s.ceSend(context.Background(), vrf, vp.key.prefix); err != nil {
-						s.log.Warn("CE routes not sent", "vrf", vrf, "error", err)
-					}
-				}
+				s.importPath(p, vp)
 			}
+		}
+	}
+}
+
+// importPath takes one best VPN path (p may be nil for a withdrawal) into
+// the VRFs and, where a VRF has CE sessions, to its CEs.
+func (s *Speaker) importPath(p *api.Path, vp vpnPath) {
+	if len(s.ces) == 0 {
+		s.imp.update(vp)
+		return
+	}
+	s.ceNote(p, vp)
+	s.imp.update(vp)
+	for vrf := range s.ces {
+		if err := s.ceSend(context.Background(), vrf, vp.key.prefix); err != nil {
+			s.log.Warn("CE routes not sent", "vrf", vrf, "error", err)
 		}
 	}
 }

@@ -68,7 +68,7 @@ func (s *Speaker) endListen(ctx context.Context) {
 			s.log.Info("neighbor came up while only listening; it stays passive until next configured", "neighbor", addr)
 			continue
 		}
-		if peerRestarting(ctx, s.srv, addr) {
+		if peerRestarting(ctx, s.srv, addr) || s.hold.holding(n.Address) {
 			// Its session came up and went down gracefully: deleting it
 			// would drop the routes graceful restart keeps.
 			s.log.Info("neighbor came up while only listening and is restarting; it stays passive, its routes kept, until next configured", "neighbor", addr)

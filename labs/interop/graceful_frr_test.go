@@ -254,21 +254,21 @@ func fibApplies(t *testing.T, p *pe) int {
 var failedWhileRestarting = regexp.MustCompile(`msg="state changed".*Key=` + regexp.QuoteMeta(grRRAddr) +
 	` .*new=BGP_FSM_IDLE old=BGP_FSM_(ACTIVE|OPENSENT|OPENCONFIRM) reason=([a-z-]+)`)
 
-// skipIfGoBGPDroppedStale skips the test when a PE's routes from the
-// restarting reflector went because one of the reflector's first
-// connections failed. GoBGP v3.37.0's helper (pkg/server/server.go,
-// handleFSMMessage, the nextStateIdle branch) drops every stale path of
-// a restarting peer whenever its FSM falls to Idle from a state other
-// than Established, for any reason, where RFC 4724 section 4.2 drops
-// them only when the restart time runs out. FRR 8.4, restarted on a
-// loaded host, sometimes closes its first connection right after the
-// TCP handshake (GoBGP: read-failed in OpenSent). This is a known
-// limitation (see the report of issue 20's graceful restart work), not
-// what this test checks; any other change fails it.
+// explainEarlyDrop says, when a PE's tables changed, whether one of the
+// restarting reflector's first connections failed. GoBGP v3.37.0's
+// helper (pkg/server/server.go, handleFSMMessage, the nextStateIdle
+// branch) drops every stale path of a restarting peer whenever its FSM
+// falls to Idle from a state other than Established, for any reason,
+// where RFC 4724 section 4.2 drops them only when the restart time runs
+// out. FRR 8.4, restarted on a loaded host, sometimes closes its first
+// connection right after the TCP handshake (GoBGP: read-failed in
+// OpenSent). Peregrine holds the routes through that drop itself
+// (bgp/grhold.go, issue 20), so the test fails either way; this only
+// names the cause.
 //
 // It reads the PEs' logs from their lengths now, before the reflector's
 // kill.
-func skipIfGoBGPDroppedStale(t *testing.T, pes ...*pe) func(*testing.T, string) {
+func explainEarlyDrop(t *testing.T, pes ...*pe) func(*testing.T, string) {
 	from := map[*pe]int{}
 	for _, p := range pes {
 		b, err := os.ReadFile(p.Proc.LogPath())
@@ -284,8 +284,8 @@ func skipIfGoBGPDroppedStale(t *testing.T, pes ...*pe) func(*testing.T, string) 
 			}
 			for _, m := range failedWhileRestarting.FindAllStringSubmatch(string(b[from[p]:]), -1) {
 				if m[2] != "restart-timer-expired" {
-					t.Skipf("%s: GoBGP v3.37.0 dropped the restarting reflector's stale routes when a new session failed in %s (%s), "+
-						"a known GoBGP helper bug (RFC 4724 keeps them until the restart time ends): %s", p.Name, m[1], m[2], change)
+					t.Errorf("%s: GoBGP v3.37.0 dropped the restarting reflector's stale routes when a new session failed in %s (%s), "+
+						"and the graceful-restart hold (bgp/grhold.go) did not keep them: %s", p.Name, m[1], m[2], change)
 				}
 			}
 		}
@@ -294,18 +294,26 @@ func skipIfGoBGPDroppedStale(t *testing.T, pes ...*pe) func(*testing.T, string) 
 
 // staleWithdrawn matches GoBGP's record of a restarted neighbor's
 // End-of-RIB: the stale paths it then withdrew, that the neighbor did not
-// announce again.
-var staleWithdrawn = regexp.MustCompile(`msg="withdraw stale routes".*Key=` + regexp.QuoteMeta(grRRAddr) + `.*Numbers=(\d+)`)
+// announce again. heldWithdrawn is Peregrine's where GoBGP had dropped
+// them early and Peregrine held them (bgp/grholdwatch.go): GoBGP then
+// no longer counts the neighbor as restarting and logs nothing.
+var (
+	staleWithdrawn = regexp.MustCompile(`msg="withdraw stale routes".*Key=` + regexp.QuoteMeta(grRRAddr) + `.*Numbers=(\d+)`)
+	heldWithdrawn  = regexp.MustCompile(`msg="graceful restart: End-of-RIB, held routes not announced again withdrawn".*neighbor=` +
+		regexp.QuoteMeta(grRRAddr) + ` .*withdrawn=(\d+)`)
+)
 
 // staleWithdrawals returns the Numbers of each staleWithdrawn line in p's
-// log.
+// log, then the counts of each heldWithdrawn line.
 func staleWithdrawals(t *testing.T, p *pe) []string {
 	t.Helper()
 	b, err := os.ReadFile(p.Proc.LogPath())
 	must(t, err)
 	var n []string
-	for _, m := range staleWithdrawn.FindAllStringSubmatch(string(b), -1) {
-		n = append(n, m[1])
+	for _, re := range []*regexp.Regexp{staleWithdrawn, heldWithdrawn} {
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			n = append(n, m[1])
+		}
 	}
 	return n
 }
@@ -421,7 +429,7 @@ func testGRReflectorRestarts(t *testing.T, gracefulRestart, settled bool) {
 		t.Skipf("the lab took %v to come up: too late to restart the reflector within the PEs' start-listen", time.Since(started))
 	}
 	tables := snapshotTables(t, ctx, g.PE1, g.PE2)
-	tables.explain = skipIfGoBGPDroppedStale(t, g.PE1, g.PE2)
+	tables.explain = explainEarlyDrop(t, g.PE1, g.PE2)
 	applies := []int{fibApplies(t, g.PE1), fibApplies(t, g.PE2)}
 
 	pRed := pelab.StartPing(red1, "10.2.0.2", 150, 100*time.Millisecond) // 15 s at 10/s
@@ -456,7 +464,8 @@ func testGRReflectorRestarts(t *testing.T, gracefulRestart, settled bool) {
 	})
 	tables.holdFor(t, ctx, "reflector back, the PEs' tables", 2*time.Second)
 	for i, p := range tables.pes {
-		if n := staleWithdrawals(t, p); !slices.Equal(n, []string{"0"}) {
+		// One line from GoBGP, or one per family from the hold.
+		if n := staleWithdrawals(t, p); len(n) == 0 || slices.ContainsFunc(n, func(s string) bool { return s != "0" }) {
 			t.Errorf("%s withdrew %v stale paths at the reflector's End-of-RIB, want 0", p.Name, n)
 		}
 		if n := fibApplies(t, p); n != applies[i] {
