@@ -2,8 +2,11 @@ package userspace
 
 import (
 	"encoding/binary"
+	"net"
 	"net/netip"
 	"testing"
+
+	"github.com/vishvananda/netlink"
 
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
@@ -156,4 +159,25 @@ func toWire(t testing.TB, buf, pkt []byte, from netip.Addr, to *tunnelOut) (off,
 		t.Fatalf("Encapsulate: %v", err)
 	}
 	return start, espOff + len(pkt) - start
+}
+
+// dialIntoTUN routes prefix in the main table into vrf's TUN and returns
+// a UDP socket (closed at the test's end) whose packets to addr take
+// that route: what the idle-queue tests send into an idle VRF.
+func dialIntoTUN(t *testing.T, vrf, prefix, addr string) *net.UDPConn {
+	t.Helper()
+	link, err := netlink.LinkByName(fib.TUNName(vrf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, dst, _ := net.ParseCIDR(prefix)
+	if err := netlink.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Dst: dst}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.ParseIP(addr), Port: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }

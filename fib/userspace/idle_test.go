@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"runtime"
@@ -12,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netlink"
 
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/labs/netns"
@@ -105,19 +102,7 @@ func TestIdleVRFsHoldNoThreadsNorBuffers(t *testing.T) {
 
 		// A packet for the VRF's TUN: no route in the VRF, so the reader
 		// drops and counts it, and gives its batch back.
-		link, err := netlink.LinkByName(fib.TUNName("idle0"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, dst, _ := net.ParseCIDR("10.77.0.0/24")
-		if err := netlink.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Dst: dst}); err != nil {
-			t.Fatal(err)
-		}
-		c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(10, 77, 0, 1), Port: 9})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := dialIntoTUN(t, "idle0", "10.77.0.0/24", "10.77.0.1")
 		v := b.dp.vrfs["idle0"]
 		deadline := time.Now().Add(5 * time.Second)
 		for v.cnt.outDrops[dropNoRoute].Load() == 0 && time.Now().Before(deadline) {

@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"runtime"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netlink"
 
 	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/labs/netns"
@@ -56,19 +53,7 @@ func TestIdleQueueReaderComesAndGoes(t *testing.T) {
 		readers := func() int { return runtime.NumGoroutine() - g0 }
 		waitUntil("an idle VRF keeps reader goroutines", func() bool { return readers() <= 0 })
 
-		link, err := netlink.LinkByName(fib.TUNName("red"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, dst, _ := net.ParseCIDR("10.78.0.0/24")
-		if err := netlink.RouteAdd(&netlink.Route{LinkIndex: link.Attrs().Index, Dst: dst}); err != nil {
-			t.Fatal(err)
-		}
-		c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(10, 78, 0, 1), Port: 9})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := dialIntoTUN(t, "red", "10.78.0.0/24", "10.78.0.1")
 		dropped := func() uint64 { return v.cnt.outDrops[dropNoRoute].Load() }
 		for round := range 2 {
 			before := dropped()
