@@ -138,9 +138,6 @@ func runOne(ctx context.Context, log *slog.Logger, bin string, vrfs int, timeout
 	if r.Mem, err = goMemClasses(ctx, t.pe1); err != nil {
 		return r, fail("metrics", err)
 	}
-	if r.Mem, err = goMemClasses(ctx, t.pe1); err != nil {
-		return r, fail("metrics", err)
-	}
 	r.PingFirst, r.PingLast = "-", "-"
 	if vrfs > 0 {
 		r.PingFirst = t.ping(ctx, nth(farFirst, 2).String())
