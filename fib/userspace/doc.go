@@ -70,6 +70,9 @@
 // tree sends a packet, whatever its mark, nowhere its input interface's
 // rules above would not; the rules above stay, after the tree, for
 // packets without a mark (nf_tables missing, the map not yet written).
+// The map sets the whole mark, so a mark of the operator's own on a CE
+// interface's or TUN's packets, set earlier in prerouting, is lost; set
+// it after priority mangle, outside 0x3fff0000 (MarkMask), instead.
 // The host's own packets and the core interface's skip all of them (the
 // gotos at 486) and the CE subnets' rules are merged (cover.go). Before
 // the tree, with 1,999 idle VRFs beside it one VRF's iperf3 ran at
