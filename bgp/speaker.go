@@ -333,19 +333,6 @@ func (s *Speaker) VRFRoutes(vrf string) (routes []Route, ok bool, err error) {
 	return routes, ok, err
 }
 
-// VRFRouteCount is the number of prefixes installed in a VRF from remote
-// PEs: len(VRFRoutes) without building and sorting the table, so that
-// summaries and metrics scrapes cost the run loop nothing per route.
-func (s *Speaker) VRFRouteCount(vrf string) (n int, ok bool, err error) {
-	err = s.do(func() error {
-		if table := s.imp.table(vrf); table != nil {
-			n, ok = table.len(), true
-		}
-		return nil
-	})
-	return n, ok, err
-}
-
 // VRFRouteCounts returns how many routes each VRF has imported and how
 // many it originates, by name, in one turn of the speaker's goroutine:
 // asking VRFRouteCount and LocalRoutes for each of 2,000 VRFs was 4,000
