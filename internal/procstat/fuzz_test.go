@@ -1,8 +1,10 @@
 package procstat
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -55,6 +57,18 @@ func FuzzParseMetrics(f *testing.F) {
 					t.Fatalf("%q: name %q", b, name)
 				}
 			}
+		}
+	})
+}
+
+// FuzzParseSNMP feeds /proc/net/snmp texts to its parser: never a panic,
+// and a counter it finds is one of the text's numbers.
+func FuzzParseSNMP(f *testing.F) {
+	seeds(f, "snmp-*")
+	f.Add([]byte("Tcp: A\nTcp: 1 2\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if v, err := ParseSNMP(b, "Tcp", "ActiveOpens"); err == nil && !bytes.Contains(b, []byte(strconv.FormatInt(v, 10))) {
+			t.Fatalf("%q: %d is not in the text", b, v)
 		}
 	})
 }

@@ -5,7 +5,8 @@
 // gobgpd, and prints:
 //
 //	bring-up     daemon spawned -> every VRF's imports in the local API
-//	             and a route through a TUN in the kernel for each
+//	             and a route through a TUN in the kernel for each; pe1
+//	             starts once pe2 dials it, into a running network
 //	reload       SIGHUP with one VRF added -> that VRF's route installed
 //	cpu          the daemon's user+system CPU time over each of those
 //	rss, threads /proc/PID/status right after bring-up, and settled: once

@@ -107,10 +107,12 @@ func kernelTUNRoutes(ctx context.Context, pe *netns.Node) (int, error) {
 	return n, nil
 }
 
-// waitFor polls ready every interval until it says yes, fails, or timeout.
+// waitFor polls ready (pollInterval apart) until it says yes, fails, or
+// timeout.
 func waitFor(ctx context.Context, timeout time.Duration, ready func(context.Context) (bool, error)) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	start := time.Now()
 	for {
 		ok, err := ready(ctx)
 		if err != nil {
@@ -122,9 +124,32 @@ func waitFor(ctx context.Context, timeout time.Duration, ready func(context.Cont
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(pollInterval(time.Since(start))):
 		}
 	}
+}
+
+// pollInterval is how long waitFor sleeps between two checks after
+// waiting elapsed: 50 ms, or a fiftieth of elapsed if longer. The wait
+// then overshoots by at most 2% (or 50 ms), and a check that asks the
+// daemon (its VRF list: 2,000 VRFs in JSON) costs it a few percent of
+// its bring-up CPU, not the eighth it took when polled every 50 ms.
+func pollInterval(elapsed time.Duration) time.Duration {
+	return max(50*time.Millisecond, elapsed/50)
+}
+
+// waitDialing waits until pe's namespace has opened a TCP connection
+// (ActiveOpens in its /proc/net/snmp): pe's daemon, the only process
+// there, dials its neighbours.
+func waitDialing(ctx context.Context, pe *netns.Node, timeout time.Duration) error {
+	return waitFor(ctx, timeout, func(ctx context.Context) (bool, error) {
+		out, err := pe.Exec(ctx, "cat", "/proc/net/snmp")
+		if err != nil {
+			return false, err
+		}
+		n, err := procstat.ParseSNMP(out, "Tcp", "ActiveOpens")
+		return n > 0, err
+	})
 }
 
 // goMetrics reads the Go heap in use and the goroutine count from the

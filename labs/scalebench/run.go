@@ -78,6 +78,14 @@ func startLab(ctx context.Context, log *slog.Logger, bin string, vrfs int) (_ *l
 		if _, err := peers.StartPeregrined(l.t.pe2, bin, pe2Config(filepath.Join(lab.Dir(), "pe2.sock"), vrfs, l.k)); err != nil {
 			return nil, err
 		}
+		// pe1 comes up in a running network, as a PE that restarts or
+		// joins one does: its neighbours up and dialing it. A speaker
+		// that has just started only listens for 8 s (bgp/startlisten.go),
+		// so two started together would wait that out: a constant, not
+		// a cost of the VRFs, and longer than the bring-up of thousands.
+		if err := waitDialing(ctx, l.t.pe2, time.Minute); err != nil {
+			return nil, fmt.Errorf("pe2 never dialed pe1: %w", err)
+		}
 	}
 	l.sock = filepath.Join(lab.Dir(), "pe1.sock")
 	l.api = newAPIClient(l.sock)

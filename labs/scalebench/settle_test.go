@@ -95,3 +95,18 @@ func TestHeldFreeQuiet(t *testing.T) {
 		}
 	}
 }
+
+// TestPollInterval: waitFor's checks are 50 ms apart at first, then a
+// fiftieth of the wait so far, so a long bring-up is not slowed by them.
+func TestPollInterval(t *testing.T) {
+	for _, c := range []struct{ elapsed, want time.Duration }{
+		{0, 50 * time.Millisecond},
+		{time.Second, 50 * time.Millisecond},
+		{5 * time.Second, 100 * time.Millisecond},
+		{10 * time.Second, 200 * time.Millisecond},
+	} {
+		if got := pollInterval(c.elapsed); got != c.want {
+			t.Errorf("pollInterval(%v) = %v, want %v", c.elapsed, got, c.want)
+		}
+	}
+}
