@@ -376,27 +376,17 @@ func goBGPLabel(table, key string) (int, bool) {
 // discovery arriving on ifName in ns while f runs (and for 200 ms after).
 func framesOn(t *testing.T, ns netns.NsHandle, ifName string, f func()) int {
 	t.Helper()
-	fd := packetSocket(t, ns, ifName, unix.ETH_P_ALL)
-	defer unix.Close(fd)
-	f()
-	tv := unix.Timeval{Usec: 200000}
-	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	buf := make([]byte, 2000)
 	seen := 0
-	for {
-		n, from, err := unix.Recvfrom(fd, buf, 0)
-		if err != nil {
-			return seen
-		}
-		ll, _ := from.(*unix.SockaddrLinklayer)
-		if ll == nil || ll.Pkttype == unix.PACKET_OUTGOING || ll.Protocol == htons(unix.ETH_P_ARP) {
+	for _, fr := range captureFrames(t, ns, ifName, false, f) {
+		if fr.proto == unix.ETH_P_ARP {
 			continue
 		}
-		if ll.Protocol == htons(unix.ETH_P_IPV6) && n >= 41 && buf[6] == 58 && buf[40] >= 133 && buf[40] <= 137 {
+		if fr.proto == unix.ETH_P_IPV6 && len(fr.data) >= 41 && fr.data[6] == 58 && fr.data[40] >= 133 && fr.data[40] <= 137 {
 			continue // neighbour discovery
 		}
 		seen++
 	}
+	return seen
 }
 
 // wireStack is captureStack for a frame as it arrived, before any tc

@@ -2,9 +2,10 @@ package userspace
 
 import (
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/peregrine-net/peregrine/internal/procstat"
 )
 
 // BenchmarkInboundResources runs PE2's inbound path on 1400-byte packets
@@ -101,14 +102,15 @@ func benchInboundResources(b *testing.B, sas int) {
 				open(lane)
 			}()
 		}
-		c0 := cpuTime()
+		c0, _ := procstat.SelfCPU()
 		b.StartTimer()
 		t0 := time.Now()
 		close(start)
 		wg.Wait()
 		round := time.Since(t0)
 		b.StopTimer()
-		cpu += cpuTime() - c0
+		c1, _ := procstat.SelfCPU()
+		cpu += c1 - c0
 		if best == 0 || round < best {
 			best = round
 		}
@@ -124,13 +126,4 @@ func benchInboundResources(b *testing.B, sas int) {
 	if cpu > 0 {
 		b.ReportMetric(float64(b.N*inboundRound*sas)/cpu.Seconds(), "pkts/cpu-s")
 	}
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -92,3 +92,22 @@ func TestParseMetrics(t *testing.T) {
 		t.Errorf("%d samples, want the 8 unlabelled ones: %v", len(m), m)
 	}
 }
+
+// TestSelfCPU: the process's CPU time grows while it spins; on a busy
+// machine it may take longer than the spinning's wall time says.
+func TestSelfCPU(t *testing.T) {
+	before, err := SelfCPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); time.Since(start) < 10*time.Second; {
+		now, err := SelfCPU()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now-before >= 20*time.Millisecond {
+			return
+		}
+	}
+	t.Error("10 s of spinning took under 20 ms of CPU")
+}
