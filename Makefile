@@ -98,7 +98,7 @@ endif
 # VRFS_PER_PE VRFs each, two FRR route reflectors, manual-key ESP between
 # every pair; convergence time, UPDATEs/s at each RR, RSS and CPU per PE,
 # pings with isolation. e.g. make bench-scale PES=16
-VRFS ?= 100 500 1000 2000
+VRFS ?= 0 100 500 1000 2000
 PES ?=
 VRFS_PER_PE ?= 50
 bench-scale: build $(TOOLS)/gobgpd
