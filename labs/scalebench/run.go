@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -150,6 +152,9 @@ func runOne(ctx context.Context, log *slog.Logger, bin string, vrfs int, timeout
 	if vrfs > 0 {
 		r.PingFirst = t.ping(ctx, nth(farFirst, 2).String())
 		r.PingLast = t.ping(ctx, nth(farLast, 2).String())
+		if r.PingFirst != "ok" || r.PingLast != "ok" {
+			l.explainPingFailure(ctx, bin)
+		}
 	}
 
 	// Reload: one VRF more, its veth and gobgpd's route already there.
@@ -263,4 +268,24 @@ func (t *topology) ping(ctx context.Context, addr string) string {
 		}
 	}
 	return "FAIL"
+}
+
+// explainPingFailure prints to stderr what the lab's PEs say of their BGP
+// sessions, tunnels and VRFs, and the end of their logs: a failed ping
+// leaves no other trace once the lab is gone.
+func (l *labRun) explainPingFailure(ctx context.Context, bin string) {
+	cli := filepath.Join(filepath.Dir(bin), "peregrine")
+	for _, pe := range []struct{ name, sock, log, vrf string }{
+		{"pe1", l.sock, l.pe1.LogPath(), vrfName(0)},
+		{"pe2", filepath.Join(l.lab.Dir(), "pe2.sock"), filepath.Join(l.lab.Dir(), "pe2-peregrined.log"), "first"},
+	} {
+		for _, args := range [][]string{{"show", "bgp", "summary"}, {"show", "ipsec", "sa"}, {"show", "route", "vrf", pe.vrf}, {"show", "dataplane"}} {
+			out, err := exec.CommandContext(ctx, cli, append([]string{"-s", pe.sock}, args...)...).CombinedOutput()
+			fmt.Fprintf(os.Stderr, "--- %s: peregrine %s (%v)\n%s", pe.name, strings.Join(args, " "), err, out)
+		}
+		if b, err := os.ReadFile(pe.log); err == nil {
+			lines := strings.Split(string(b), "\n")
+			fmt.Fprintf(os.Stderr, "--- %s: log tail\n%s\n", pe.name, strings.Join(lines[max(0, len(lines)-30):], "\n"))
+		}
+	}
 }
