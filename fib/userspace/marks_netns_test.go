@@ -5,8 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/internal/procstat"
 )
 
 // The mark tree with real packets, in one namespace: frames are written
@@ -283,24 +282,11 @@ func ipInDelivers(t *testing.T) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(string(b), "\n")
-	for i := 0; i+1 < len(lines); i++ {
-		names, vals := strings.Fields(lines[i]), strings.Fields(lines[i+1])
-		if len(names) == 0 || names[0] != "Ip:" || len(vals) != len(names) {
-			continue
-		}
-		for j, n := range names {
-			if n == "InDelivers" {
-				v, err := strconv.ParseUint(vals[j], 10, 64)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return v
-			}
-		}
+	n, err := procstat.ParseSNMP(b, "Ip", "InDelivers")
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no Ip InDelivers in /proc/thread-self/net/snmp")
-	return 0
+	return uint64(n)
 }
 
 // TestMarkTreeTUNToPEDropped: a packet out of red's TUN to the PE's

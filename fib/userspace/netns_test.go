@@ -25,16 +25,15 @@ package userspace
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"os"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/peregrine-net/peregrine/fib"
+	"github.com/peregrine-net/peregrine/internal/procstat"
 	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
@@ -255,25 +254,11 @@ func lastLines(s string, n int) string {
 
 // inEchos reads the node's count of ICMP echo requests received.
 func (l *lab) inEchos(node string) int {
-	out := l.exec(node, "cat", "/proc/net/snmp")
-	var names []string
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || f[0] != "Icmp:" {
-			continue
-		}
-		if names == nil {
-			names = f
-			continue
-		}
-		if i := slices.Index(names, "InEchos"); i > 0 {
-			var n int
-			fmt.Sscan(f[i], &n)
-			return n
-		}
+	n, err := procstat.ParseSNMP([]byte(l.exec(node, "cat", "/proc/net/snmp")), "Icmp", "InEchos")
+	if err != nil {
+		l.t.Fatalf("%s: %v", node, err)
 	}
-	l.t.Fatalf("no Icmp InEchos in %s's /proc/net/snmp", node)
-	return 0
+	return int(n)
 }
 
 var cePrefixes = []netip.Prefix{pfx("10.0.0.0/8"), pfx("fd00::/8")}

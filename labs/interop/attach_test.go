@@ -31,6 +31,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/internal/procstat"
 	"github.com/peregrine-net/peregrine/ipsec/esp"
 	"github.com/peregrine-net/peregrine/ipsec/wire"
 	"github.com/peregrine-net/peregrine/labs/internal/pelab"
@@ -267,25 +268,11 @@ func waitAttachment(t *testing.T, ctx context.Context, p *pe, name, state string
 // the namespace's /proc/net/snmp).
 func icmpInEchos(t *testing.T, n *netns.Node) uint64 {
 	t.Helper()
-	var names, values []string
-	for _, line := range strings.Split(string(pelab.MustExec(t, n, "cat", "/proc/net/snmp")), "\n") {
-		if rest, ok := strings.CutPrefix(line, "Icmp: "); ok {
-			if names == nil {
-				names = strings.Fields(rest)
-			} else {
-				values = strings.Fields(rest)
-			}
-		}
+	v, err := procstat.ParseSNMP(pelab.MustExec(t, n, "cat", "/proc/net/snmp"), "Icmp", "InEchos")
+	if err != nil {
+		t.Fatalf("%s: %v", n.Name(), err)
 	}
-	for i, name := range names {
-		if name == "InEchos" && i < len(values) {
-			var v uint64
-			fmt.Sscan(values[i], &v)
-			return v
-		}
-	}
-	t.Fatalf("%s: no Icmp InEchos in /proc/net/snmp", n.Name())
-	return 0
+	return uint64(v)
 }
 
 // addGateway adds a strongSwan gateway linked to pe1 on peIf, with a site

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peregrine-net/peregrine/internal/procstat"
 	"github.com/peregrine-net/peregrine/ipsec/pcap"
 	"github.com/peregrine-net/peregrine/labs/internal/pelab"
 	"github.com/peregrine-net/peregrine/labs/netns"
@@ -204,17 +205,11 @@ func TestE2E(t *testing.T) {
 // icmpCount reads the ICMP input counter of a node.
 func icmpCount(t *testing.T, n *netns.Node) int {
 	t.Helper()
-	out := pelab.MustExec(t, n, "cat", "/proc/net/snmp")
-	lines := strings.Split(string(out), "\n")
-	for i := 0; i+1 < len(lines); i++ {
-		if strings.HasPrefix(lines[i], "Icmp: InMsgs") {
-			var v int
-			fmt.Sscan(strings.Fields(lines[i+1])[1], &v)
-			return v
-		}
+	v, err := procstat.ParseSNMP(pelab.MustExec(t, n, "cat", "/proc/net/snmp"), "Icmp", "InMsgs")
+	if err != nil {
+		t.Fatalf("%s: %v", n.Name(), err)
 	}
-	t.Fatalf("no Icmp counters in /proc/net/snmp of %s", n.Name())
-	return 0
+	return int(v)
 }
 
 // checkCoreCapture reads the core link's capture: every packet must be ESP

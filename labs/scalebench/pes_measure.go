@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/peregrine-net/peregrine/internal/procstat"
 	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
@@ -78,27 +79,7 @@ func snmpInEchos(ctx context.Context, n *netns.Node) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return parseInEchos(string(out))
-}
-
-func parseInEchos(snmp string) (int64, error) {
-	var head []string
-	for _, l := range strings.Split(snmp, "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 || f[0] != "Icmp:" {
-			continue
-		}
-		if head == nil {
-			head = f
-			continue
-		}
-		for i, h := range head {
-			if h == "InEchos" && i < len(f) {
-				return strconv.ParseInt(f[i], 10, 64)
-			}
-		}
-	}
-	return 0, fmt.Errorf("/proc/net/snmp: no Icmp InEchos")
+	return procstat.ParseSNMP(out, "Icmp", "InEchos")
 }
 
 // pingUntil retries one echo from n to dst, a second apart, until one is

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -109,19 +108,6 @@ func TestParseRRCounters(t *testing.T) {
 	}
 }
 
-func TestParseInEchos(t *testing.T) {
-	b, err := os.ReadFile("testdata/proc-net-snmp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, err := parseInEchos(string(b)); err != nil || n != 1251 {
-		t.Fatalf("got %d, %v; want 1251", n, err)
-	}
-	if _, err := parseInEchos("Ip: Forwarding\nIp: 1\n"); err == nil {
-		t.Fatal("no error without an Icmp line")
-	}
-}
-
 // TestPingResultOK: a ping passes only with every reply, the echoes at
 // the right CE and none at its twin in the other VRF.
 func TestPingResultOK(t *testing.T) {
@@ -157,18 +143,6 @@ func FuzzParseRRCounters(f *testing.F) {
 	f.Add([]byte(`{"x":{"messageStats":{"updatesSent":-1}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = parseRRCounters(b)
-	})
-}
-
-func FuzzParseInEchos(f *testing.F) {
-	b, err := os.ReadFile("testdata/proc-net-snmp")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(string(b))
-	f.Add(string(bytes.Repeat([]byte("Icmp: InEchos\n"), 3)))
-	f.Fuzz(func(t *testing.T, s string) {
-		_, _ = parseInEchos(s)
 	})
 }
 
