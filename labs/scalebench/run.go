@@ -51,7 +51,8 @@ type labRun struct {
 	sock  string // pe1's API socket
 	api   *apiClient
 	pe1   *netns.Process
-	start time.Time // pe1 spawned
+	pe2   *netns.Process // nil with no VRFs
+	start time.Time      // pe1 spawned
 }
 
 // startLab builds a fresh lab for vrfs VRFs and starts its daemons. The
@@ -77,7 +78,7 @@ func startLab(ctx context.Context, log *slog.Logger, bin string, vrfs int) (_ *l
 		return nil, fmt.Errorf("gobgpd: %w", err)
 	}
 	if vrfs > 0 {
-		if _, err := peers.StartPeregrined(l.t.pe2, bin, pe2Config(filepath.Join(lab.Dir(), "pe2.sock"), vrfs, l.k)); err != nil {
+		if l.pe2, err = peers.StartPeregrined(l.t.pe2, bin, pe2Config(pe2Sock(lab), vrfs, l.k)); err != nil {
 			return nil, err
 		}
 		// pe1 comes up in a running network, as a PE that restarts or
@@ -275,17 +276,20 @@ func (t *topology) ping(ctx context.Context, addr string) string {
 // leaves no other trace once the lab is gone.
 func (l *labRun) explainPingFailure(ctx context.Context, bin string) {
 	cli := filepath.Join(filepath.Dir(bin), "peregrine")
-	for _, pe := range []struct{ name, sock, log, vrf string }{
-		{"pe1", l.sock, l.pe1.LogPath(), vrfName(0)},
-		{"pe2", filepath.Join(l.lab.Dir(), "pe2.sock"), filepath.Join(l.lab.Dir(), "pe2-peregrined.log"), "first"},
+	for _, pe := range []struct {
+		name, sock, vrf string
+		p               *netns.Process
+	}{
+		{"pe1", l.sock, vrfName(0), l.pe1},
+		{"pe2", pe2Sock(l.lab), "first", l.pe2},
 	} {
 		for _, args := range [][]string{{"show", "bgp", "summary"}, {"show", "ipsec", "sa"}, {"show", "route", "vrf", pe.vrf}, {"show", "dataplane"}} {
 			out, err := exec.CommandContext(ctx, cli, append([]string{"-s", pe.sock}, args...)...).CombinedOutput()
 			fmt.Fprintf(os.Stderr, "--- %s: peregrine %s (%v)\n%s", pe.name, strings.Join(args, " "), err, out)
 		}
-		if b, err := os.ReadFile(pe.log); err == nil {
-			lines := strings.Split(string(b), "\n")
-			fmt.Fprintf(os.Stderr, "--- %s: log tail\n%s\n", pe.name, strings.Join(lines[max(0, len(lines)-30):], "\n"))
-		}
+		fmt.Fprintf(os.Stderr, "--- %s: log tail\n%s\n", pe.name, pe.p.LogTail(30))
 	}
 }
+
+// pe2Sock is pe2's API socket in lab.
+func pe2Sock(lab *netns.Lab) string { return filepath.Join(lab.Dir(), "pe2.sock") }
