@@ -102,8 +102,25 @@ func TestNetnsQuarantine(t *testing.T) {
 	l.ping("ce-blue-1", "203.0.113.1", false)
 	l.ping("ce-red-1", "10.1.0.1", true)
 
-	// SIGTERM: Close. Nothing from either CE gets anywhere.
+	// SIGTERM: Close, with both CEs sending to the core and the
+	// management network throughout (the captures see what leaks while
+	// Close takes the rules, routes and TUNs down). Nothing from either
+	// CE gets anywhere, then or after.
+	var floods []*netns.Process
+	for _, ce := range []string{"ce-red-1", "ce-blue-1"} {
+		for _, dst := range []string{"198.51.100.2", "192.0.2.2"} {
+			p, err := l.node[ce].StartCommand(netns.Command{Path: "ping", Args: []string{"-n", "-q", "-i", "0.01", "-w", "4", dst}, LogName: "flood-" + ce + "-" + dst})
+			if err != nil {
+				t.Fatal(err)
+			}
+			floods = append(floods, p)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
 	l.stopPE(pe)
+	for _, p := range floods {
+		<-p.Done()
+	}
 	quarantine := l.exec("pe1", "ip", "rule", "show", "protocol", "204")
 	for _, ifname := range []string{"red", "blue"} {
 		if !strings.Contains(quarantine, "iif "+ifname+" blackhole") {
