@@ -96,7 +96,9 @@ func (b *Backend) sendAH(q *esptransport.SendBatch) int {
 // VRFs' TUNs. Per packet it allocates nothing.
 func (b *Backend) readAH(s *ahSocket) {
 	defer b.wg.Done()
-	bufs := newBufs(batchSize, inBufSize+ipv6HeaderLen)
+	blk := takeBufs(batchSize, inBufSize+ipv6HeaderLen)
+	defer blk.release()
+	bufs := blk.bufs
 	var m esptransport.Batch
 	m.Init(batchSize)
 	m.SetBufs(bufs, ahInHeadroom)

@@ -462,6 +462,7 @@ func (b *Backend) Close() error {
 	}
 	b.nft.close()
 	b.wg.Wait()
+	b.batches.release()
 	b.sys.close()
 	return errors.Join(errs...)
 }

@@ -215,7 +215,9 @@ func (b *Backend) probe(gw netip.Addr, c *coreIface) {
 // until the socket is closed and writes each VRF's packets to its TUN.
 func (b *Backend) readCore(c *coreIface) {
 	defer b.wg.Done()
-	bufs := newBufs(batchSize, inHeadroom+maxFrame)
+	blk := takeBufs(batchSize, inHeadroom+maxFrame)
+	defer blk.release()
+	bufs := blk.bufs
 	m := newFrameBatch(batchSize)
 	m.setBufs(bufs, inHeadroom)
 	w := newTUNWriter(0)

@@ -181,7 +181,9 @@ func (g *Gateway) devMTU() int { return g.b.mtu + 2*mpls.EntrySize }
 func (g *Gateway) readPeer(gp *gwPeer, lane int, dev *mplsTUN) {
 	b := g.b
 	defer b.wg.Done()
-	bufs := newBufs(1, outBufSize(maxDatagram-outHeadroom-outTailroom))
+	blk := takeBufs(1, outBufSize(maxDatagram-outHeadroom-outTailroom))
+	defer blk.release()
+	bufs := blk.bufs
 	sizes := make([]int, 1)
 	send := esptransport.NewSendBatch(1)
 	for {

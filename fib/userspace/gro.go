@@ -14,15 +14,25 @@ type tunWriter struct {
 	out     []delivery
 	scratch [][]byte
 	wbufs   [][]byte
-	nw      int // wbufs in use
+	nw      int       // wbufs in use
+	wblock  *bufBlock // wbufs' memory
 }
 
 func newTUNWriter(copyBufs int) *tunWriter {
+	blk := takeBufs(copyBufs, tunOffset+maxDatagram)
 	return &tunWriter{
 		out:     make([]delivery, 0, batchSize),
 		scratch: make([][]byte, 0, batchSize),
-		wbufs:   newBufs(copyBufs, tunOffset+maxDatagram),
+		wbufs:   blk.bufs,
+		wblock:  blk,
 	}
+}
+
+// release gives the write buffers back (bufmem.go); w must not be used
+// after it.
+func (w *tunWriter) release() {
+	w.wblock.release()
+	w.wbufs = nil
 }
 
 // inPlace queues pkt (tunOffset bytes of headroom, then the inner

@@ -11,7 +11,8 @@ import (
 // one from a shared pool while a batch is in flight (readbatch.go), so
 // idle VRFs hold none. Nothing is allocated or copied per packet, headers
 // are written into the headroom in front of a packet and ESP seals and
-// opens in place.
+// opens in place. The buffers are mapped memory outside the Go heap
+// (bufmem.go).
 //
 // Outbound (read from a TUN at outHeadroom):
 //
@@ -43,13 +44,3 @@ const (
 
 // outBufSize is the size of an outbound buffer for TUN MTU mtu.
 func outBufSize(mtu int) int { return outHeadroom + mtu + outTailroom }
-
-// newBufs allocates n buffers of size bytes each, in one block.
-func newBufs(n, size int) [][]byte {
-	block := make([]byte, n*size)
-	bufs := make([][]byte, n)
-	for i := range bufs {
-		bufs[i] = block[i*size : (i+1)*size : (i+1)*size]
-	}
-	return bufs
-}

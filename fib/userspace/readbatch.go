@@ -15,6 +15,7 @@ import (
 // for the next (issue 23: memory proportional to traffic, not to VRFs).
 type readBatch struct {
 	bufs  [][]byte
+	mem   *bufBlock // bufs' memory
 	sizes []int
 	send  *esptransport.SendBatch
 	// ah queues the batch's AH packets for the AH socket (ahsock.go).
@@ -25,8 +26,10 @@ type readBatch struct {
 }
 
 func newReadBatch(bufSize int) *readBatch {
+	blk := takeBufs(batchSize, bufSize)
 	return &readBatch{
-		bufs:   newBufs(batchSize, bufSize),
+		bufs:   blk.bufs,
+		mem:    blk,
 		sizes:  make([]int, batchSize),
 		send:   esptransport.NewSendBatch(batchSize),
 		ah:     esptransport.NewSendBatch(batchSize),
@@ -70,6 +73,21 @@ func (p *batchPool) get() *readBatch {
 	}
 	p.made.Add(-1)
 	return <-p.free
+}
+
+// release gives the memory of every batch in the pool back
+// (bufmem.go), for Close once no reader runs; a batch still lent out
+// keeps its own.
+func (p *batchPool) release() {
+	for {
+		select {
+		case b := <-p.free:
+			b.mem.release()
+			p.made.Add(-1)
+		default:
+			return
+		}
+	}
 }
 
 // put gives b back to the pool.

@@ -150,7 +150,10 @@ func (b *Backend) readSocket(s *esptransport.Socket) {
 		copies = batchSize
 	}
 	r := &socketReader{d: b.dp, w: newTUNWriter(copies)}
-	if err := s.Receive(newBufs(batchSize, inBufSize), inHeadroom, r); err != nil {
+	defer r.w.release()
+	blk := takeBufs(batchSize, inBufSize)
+	defer blk.release()
+	if err := s.Receive(blk.bufs, inHeadroom, r); err != nil {
 		b.log.Warn("receiving ESP", "err", err)
 	}
 }

@@ -41,18 +41,19 @@
 // is smaps_anonymous plus the binary's file pages (status_rss_file,
 // about 21 MiB, flat). go_resident (the runtime's mapped minus released)
 // is what the runtime would have resident if it had touched every page;
-// anon_not_go, anonymous minus that, starts near -60 MiB on a PE: the
-// fast path's receive batches (fib/userspace: 128 buffers of 64 KiB per
-// socket reader, and as many GRO copy buffers per ESP-in-UDP reader) are
-// heap objects from the start, and the kernel backs a page of them only
-// when a datagram first reaches it. Longer UDP GRO runs and deeper
-// batches, which come when the readers run late (a loaded machine),
-// touch more of them, so RSS climbs in steps while the heap stays flat:
-// smaps_anonymous and anon_not_go grow together, go_resident does not.
-// That growth is bounded by go_resident (anon_not_go reaches about 0 at
-// most: /metrics and /proc are read a few milliseconds apart, so a
-// churning PE scatters about it); a sustained growth of anon_not_go
-// above 0 (memory that is not Go's), or of go_resident, is a leak.
+// anon_not_go is anonymous minus that. The fast path's packet buffers
+// (fib/userspace bufmem.go: 128 buffers of 64 KiB per socket reader, as
+// many GRO copy buffers per ESP-in-UDP reader, and the TUN readers'
+// batches) are anonymous mappings outside the Go heap, so they count in
+// anon_not_go, and the kernel backs a page of them only when a datagram
+// first reaches it. Longer UDP GRO runs and deeper batches, which come
+// when the readers run late (a loaded machine), touch more of them, so
+// RSS climbs in steps while the heap stays flat: smaps_anonymous and
+// anon_not_go grow together, go_resident does not. That growth is
+// bounded by the buffers' mapped size (about 50 MiB on a 2-CPU PE; in
+// the notes s29/soakrss runs they were still heap objects, and
+// anon_not_go started near -60 MiB instead); a sustained growth of
+// anon_not_go beyond it, or of go_resident, is a leak.
 // RSS falls when the scavenger or the Trimmer releases free spans
 // (class_heap_released up, go_resident down).
 //

@@ -33,7 +33,8 @@ type SampleLog struct {
 // runtime has mapped and not released (total - heap_released): RSS the
 // runtime accounts for, if every page of it has been touched.
 // anon_not_go is Anonymous minus go_resident: positive, anonymous memory
-// that is not the runtime's (or the runtime's counted twice); negative,
+// that is not the runtime's (the fast path's packet buffers, mapped
+// outside the Go heap, or the runtime's counted twice); negative,
 // pages the runtime holds that were never touched or that the kernel
 // reclaimed. A growth of RSS is explained by the one of these that
 // grows as much.
