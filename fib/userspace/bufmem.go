@@ -39,21 +39,29 @@ type blockCache struct {
 
 // takeBufs returns n buffers of size bytes each: a block given back
 // before, a new mapping, or, if the kernel refuses one, Go heap.
-func takeBufs(n, size int) *bufBlock {
-	b := &bufBlock{bufs: make([][]byte, n)}
+func takeBufs(n, size int) bufBlock {
+	var b bufBlock
 	if n*size > 0 {
 		b.mem, b.mapped = packetMem.take(n * size)
 	}
-	for i := range b.bufs {
-		b.bufs[i] = b.mem[i*size : (i+1)*size : (i+1)*size]
-	}
+	b.bufs = splitBufs(b.mem, n, size)
 	return b
+}
+
+// splitBufs cuts mem into n buffers of size bytes, each capped at its
+// end so that no append runs into the next.
+func splitBufs(mem []byte, n, size int) [][]byte {
+	bufs := make([][]byte, n)
+	for i := range bufs {
+		bufs[i] = mem[i*size : (i+1)*size : (i+1)*size]
+	}
+	return bufs
 }
 
 // release gives the block back for another reader; b's buffers must not
 // be used after it. Go heap is left to the collector.
 func (b *bufBlock) release() {
-	if b == nil || !b.mapped {
+	if !b.mapped {
 		return
 	}
 	packetMem.give(b.mem)
@@ -80,11 +88,4 @@ func (c *blockCache) give(mem []byte) {
 	c.mu.Lock()
 	c.free[len(mem)] = append(c.free[len(mem)], mem)
 	c.mu.Unlock()
-}
-
-// held is how many blocks of n bytes wait in c, for tests.
-func (c *blockCache) held(n int) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.free[n])
 }

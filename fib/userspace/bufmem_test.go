@@ -11,13 +11,13 @@ import (
 
 // newBufs is n buffers of size bytes in one Go-heap block, for tests
 // that drive a reader or a queue by hand.
-func newBufs(n, size int) [][]byte {
-	block := make([]byte, n*size)
-	bufs := make([][]byte, n)
-	for i := range bufs {
-		bufs[i] = block[i*size : (i+1)*size : (i+1)*size]
-	}
-	return bufs
+func newBufs(n, size int) [][]byte { return splitBufs(make([]byte, n*size), n, size) }
+
+// held is how many blocks of n bytes wait in c.
+func (c *blockCache) held(n int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.free[n])
 }
 
 // residentPages counts mem's pages the kernel has in memory (mincore).
@@ -108,7 +108,7 @@ func TestBatchPoolRelease(t *testing.T) {
 	const size = 1237 // a length no other test takes
 	p := newBatchPool(size)
 	a, b := p.get(), p.get()
-	if !a.mem.mapped {
+	if !a.mapped {
 		t.Skip("the kernel refused an anonymous mapping: blocks are Go heap, nothing to give back")
 	}
 	p.put(a)

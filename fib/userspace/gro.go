@@ -9,31 +9,26 @@ package userspace
 
 // tunWriter gathers the inner packets of a received batch and writes each
 // VRF's to its TUN, in order. Packets stay in their receive buffers, with
-// tunOffset bytes of headroom, except those of GRO runs, copied to wbufs.
+// tunOffset bytes of headroom, except those of GRO runs, copied to
+// copies' buffers.
 type tunWriter struct {
 	out     []delivery
 	scratch [][]byte
-	wbufs   [][]byte
-	nw      int       // wbufs in use
-	wblock  *bufBlock // wbufs' memory
+	copies  bufBlock
+	nw      int // copies' buffers in use
 }
 
 func newTUNWriter(copyBufs int) *tunWriter {
-	blk := takeBufs(copyBufs, tunOffset+maxDatagram)
 	return &tunWriter{
 		out:     make([]delivery, 0, batchSize),
 		scratch: make([][]byte, 0, batchSize),
-		wbufs:   blk.bufs,
-		wblock:  blk,
+		copies:  takeBufs(copyBufs, tunOffset+maxDatagram),
 	}
 }
 
 // release gives the write buffers back (bufmem.go); w must not be used
 // after it.
-func (w *tunWriter) release() {
-	w.wblock.release()
-	w.wbufs = nil
-}
+func (w *tunWriter) release() { w.copies.release() }
 
 // inPlace queues pkt (tunOffset bytes of headroom, then the inner
 // packet), opened by an SA of lane lane.
@@ -46,10 +41,10 @@ func (w *tunWriter) inPlace(v *vrf, lane int, pkt []byte) {
 
 // copyIn queues a copy of inner, opened by an SA of lane lane.
 func (w *tunWriter) copyIn(v *vrf, lane int, inner []byte) {
-	if w.nw == len(w.wbufs) || len(w.out) == cap(w.out) {
+	if w.nw == len(w.copies.bufs) || len(w.out) == cap(w.out) {
 		w.flush()
 	}
-	buf := w.wbufs[w.nw]
+	buf := w.copies.bufs[w.nw]
 	w.nw++
 	n := copy(buf[tunOffset:], inner)
 	w.out = append(w.out, delivery{v, lane, buf[:tunOffset+n]})

@@ -14,10 +14,9 @@ import (
 // batchPool while a batch is in flight and give it back before they wait
 // for the next (issue 23: memory proportional to traffic, not to VRFs).
 type readBatch struct {
-	bufs  [][]byte
-	mem   *bufBlock // bufs' memory
-	sizes []int
-	send  *esptransport.SendBatch
+	bufBlock // bufs, the packets' buffers
+	sizes    []int
+	send     *esptransport.SendBatch
 	// ah queues the batch's AH packets for the AH socket (ahsock.go).
 	ah *esptransport.SendBatch
 	// frames queues the batch's plain MPLS frames (plain.go); they point
@@ -26,14 +25,12 @@ type readBatch struct {
 }
 
 func newReadBatch(bufSize int) *readBatch {
-	blk := takeBufs(batchSize, bufSize)
 	return &readBatch{
-		bufs:   blk.bufs,
-		mem:    blk,
-		sizes:  make([]int, batchSize),
-		send:   esptransport.NewSendBatch(batchSize),
-		ah:     esptransport.NewSendBatch(batchSize),
-		frames: &frameSender{m: newFrameBatch(batchSize)},
+		bufBlock: takeBufs(batchSize, bufSize),
+		sizes:    make([]int, batchSize),
+		send:     esptransport.NewSendBatch(batchSize),
+		ah:       esptransport.NewSendBatch(batchSize),
+		frames:   &frameSender{m: newFrameBatch(batchSize)},
 	}
 }
 
@@ -82,7 +79,7 @@ func (p *batchPool) release() {
 	for {
 		select {
 		case b := <-p.free:
-			b.mem.release()
+			b.release()
 			p.made.Add(-1)
 		default:
 			return
