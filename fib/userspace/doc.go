@@ -21,6 +21,7 @@
 //
 //	ip rule add iif lo goto 1001 pref 486 protocol 204                    (the host's own packets skip the VRF rules)
 //	ip rule add iif pg-VRF to PE-ADDR blackhole pref 999 protocol 204    (each address on the VRF's CE interfaces)
+//	ip rule add nop pref 0 protocol 204                                   (the anchor: ruleorder.go says why)
 //	ip rule add lookup local pref 1001 protocol 204; ip rule del pref 0 lookup local
 //	ip rule add iif lo to CE-SUBNET lookup main pref 1002 protocol 204   (each CE interface's address prefix,
 //	ip rule add to CE-SUBNET blackhole pref 1003 protocol 204             adjacent ones merged: cover.go)
@@ -110,7 +111,8 @@
 //
 // (and, with no CE interface left, `ip rule add pref 0 lookup local`, then
 // `ip rule flush protocol 204`, in both families, restores the host's
-// rules as they were).
+// rules as they were; the flush takes the anchor, `0: from all nop proto
+// 204`, too).
 //
 // # The fast path
 //

@@ -29,6 +29,7 @@ func TestMarkTreeShape(t *testing.T) {
 		}
 	}
 	want := []string{
+		"pref 0 nop",                      // the anchor (ruleorder.go)
 		"pref 1000 iif ce1 lookup 101",    // fallback
 		"pref 1000 iif pg-red lookup 101", // fallback
 		"pref 1001 lookup 255",
@@ -219,11 +220,12 @@ func TestNextRunPrunesTheTree(t *testing.T) {
 	})
 }
 
-// TestRuleBatchOrder: a batch adds each blackhole before the rules of
-// the next priority, which it guards (a TUN's PE addresses before its
-// lookup), and otherwise the highest priority first (each insert walks
-// its own priority's rules alone); deletes go the other way round:
-// lookups before blackholes, lowest priority first.
+// TestRuleBatchOrder: a batch adds the anchor first, then each blackhole
+// before the rules of the next priority, which it guards (a TUN's PE
+// addresses before its lookup), and otherwise the highest priority first
+// (each insert walks its own priority's rules alone), so that each goto
+// goes in after its target; deletes go the other way round: lookups
+// before blackholes, lowest priority first, the anchor last.
 func TestRuleBatchOrder(t *testing.T) {
 	vrfs := map[string]*fib.VRF{"red": {Name: "red", Table: 101, Interfaces: []string{"ce1"}}}
 	set := planRules(1000, vrfs, []string{"ce9"}, map[string][]netip.Prefix{"ce1": {pfx("10.1.0.1/24")}})
@@ -234,17 +236,30 @@ func TestRuleBatchOrder(t *testing.T) {
 		rules = append(rules, netlinkRule(k))
 	}
 	slices.SortFunc(rules, insertOrder)
-	guarded := 0
+	guarded, gotos, anchors := 0, 0, 0
 	for i, r := range rules {
-		if i > 0 && r.Priority > rules[i-1].Priority && !isBlackhole(rules[i-1]) {
+		if isAnchorRule(r) {
+			anchors++
+			if i >= len(families) {
+				t.Errorf("add %d: the anchor after %v", i, rules[i-1])
+			}
+			continue
+		}
+		if i > len(families) && r.Priority > rules[i-1].Priority && !isBlackhole(rules[i-1]) {
 			t.Errorf("add %d: priority %d after %d", i, r.Priority, rules[i-1].Priority)
+		}
+		if r.Goto > 0 {
+			gotos++
+			if !slices.ContainsFunc(rules[:i], func(e *netlink.Rule) bool { return e.Family == r.Family && e.Priority == r.Goto }) {
+				t.Errorf("add %d: %v before any rule of its target", i, r)
+			}
 		}
 		if !isBlackhole(r) {
 			continue
 		}
-		for _, later := range rules[:i] {
-			if later.Priority == r.Priority+1 && !isBlackhole(later) {
-				t.Errorf("add %d: blackhole %v after %v, which it guards", i, r, later)
+		for _, earlier := range rules[:i] {
+			if earlier.Priority == r.Priority+1 && !isBlackhole(earlier) {
+				t.Errorf("add %d: blackhole %v after %v, which it guards", i, r, earlier)
 			}
 		}
 		for _, later := range rules[i:] {
@@ -253,12 +268,18 @@ func TestRuleBatchOrder(t *testing.T) {
 			}
 		}
 	}
-	if guarded == 0 {
-		t.Error("no blackhole guards a rule: the test checks nothing")
+	if guarded == 0 || gotos == 0 || anchors != len(families) {
+		t.Errorf("%d blackholes guard a rule, %d gotos, %d anchors: the test checks too little", guarded, gotos, anchors)
 	}
 	slices.SortFunc(rules, deleteOrder)
 	seenBlackhole, last := false, -1
 	for i, r := range rules {
+		if isAnchorRule(r) {
+			if i < len(rules)-len(families) {
+				t.Errorf("delete %d: the anchor before %v", i, rules[i+1])
+			}
+			continue
+		}
 		bh := isBlackhole(r)
 		if !bh && seenBlackhole {
 			t.Fatalf("delete %d: %v after a blackhole", i, r)

@@ -1,7 +1,6 @@
 package userspace
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -179,6 +178,7 @@ func planRules(prio int, vrfs map[string]*fib.VRF, quarantined []string, addrs m
 	}
 	set.moveLocal = true
 	for _, fam := range families {
+		set.rules[anchorRule(fam)] = true
 		set.rules[ruleKey{family: fam, pref: prio + localRuleOffset, table: unix.RT_TABLE_LOCAL}] = true
 		if !held["lo"] {
 			set.rules[ruleKey{family: fam, pref: prio + hostSkipRuleOffset, iif: "lo", jump: prio + localRuleOffset}] = true
@@ -253,6 +253,8 @@ func netlinkRule(k ruleKey) *netlink.Rule {
 	switch {
 	case k.jump > 0:
 		r.Type, r.Goto = unix.FR_ACT_GOTO, k.jump
+	case k.isAnchor():
+		r.Type = unix.FR_ACT_NOP
 	case k.table == 0:
 		r.Type = unix.FR_ACT_BLACKHOLE
 	}
@@ -450,46 +452,6 @@ func (s *system) pruneRules(fam int, set ruleSet, d ruleDump) []error {
 	return nil
 }
 
-// insertOrder orders a batch of rules to add: the highest priority
-// first, but a blackhole before the rules of the next priority, the ones
-// it guards (a TUN's PE addresses before its lookup rule), so that no
-// lookup rule stands, even for the batch's duration, without the
-// blackholes before it. The kernel inserts a rule after walking every
-// rule of a priority up to and equal to its own (fib_nl_newrule), so
-// added in that order a rule walks past few: at 2,000 VRFs, rules added
-// in map order (random) cost the bring-up seconds of kernel time
-// (scalebench).
-func insertOrder(a, b *netlink.Rule) int {
-	key := func(r *netlink.Rule) int {
-		if isBlackhole(r) {
-			return 2*r.Priority + 3 // before 2*(Priority+1)
-		}
-		return 2 * r.Priority
-	}
-	return cmp.Compare(key(b), key(a))
-}
-
-// deleteOrder is insertOrder reversed, for the same reasons: lookup
-// rules go before the blackholes, and the lowest priority first, since
-// the kernel finds the rule to delete by walking from the first
-// (fib_nl_delrule), and the gotos (all at the lowest priorities) first,
-// since while any stands each delete walks every rule once more.
-func deleteOrder(a, b *netlink.Rule) int {
-	if isBlackhole(a) != isBlackhole(b) {
-		if isBlackhole(b) {
-			return -1
-		}
-		return 1
-	}
-	return cmp.Compare(a.Priority, b.Priority)
-}
-
-// isBlackhole: r drops what it matches (a rule we add, or one dumped,
-// whose action is not read back and whose table is 0).
-func isBlackhole(r *netlink.Rule) bool {
-	return r.Type == unix.FR_ACT_BLACKHOLE || (r.Table == 0 && r.Goto <= 0)
-}
-
 // ruleName names a rule of family fam in an error, as `ip rule` shows it.
 func ruleName(fam int) func(*netlink.Rule) string {
 	return func(r *netlink.Rule) string { return ruleKeyOf(fam, *r).String() }
@@ -509,6 +471,9 @@ func (k ruleKey) String() string {
 	}
 	if k.jump > 0 {
 		return fmt.Sprintf("%s goto %d", s, k.jump)
+	}
+	if k.isAnchor() {
+		return s + " nop"
 	}
 	if k.table == 0 {
 		return s + " blackhole"

@@ -1,11 +1,15 @@
 package userspace
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
 	"github.com/peregrine-net/peregrine/fib"
@@ -102,5 +106,82 @@ func TestLocalRuleMovesAndComesBack(t *testing.T) {
 			sync(t, s, nil)
 			check(t, h, "-6 pref 32765 lookup 255", "pref 32765 lookup 255")
 		})
+	})
+}
+
+// priorityZeroRules lists the rules of family fam at priority 0 as
+// "proto P action A", read from a dump of its own: vishvananda/netlink
+// does not read a rule's action back.
+func priorityZeroRules(t *testing.T, fam int) []string {
+	t.Helper()
+	req := nl.NewNetlinkRequest(unix.RTM_GETRULE, unix.NLM_F_DUMP)
+	req.AddData(nl.NewRtMsg()) // a fib_rule_hdr is laid out as an rtmsg
+	req.Data[0].(*nl.RtMsg).Family = uint8(fam)
+	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWRULE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range msgs {
+		hdr := nl.DeserializeRtMsg(m) // fib_rule_hdr: action where rtm_type is
+		attrs, err := nl.ParseRouteAttr(m[hdr.Len():])
+		if err != nil {
+			t.Fatal(err)
+		}
+		prio, proto := uint32(0), uint8(0)
+		for _, a := range attrs {
+			switch a.Attr.Type {
+			case unix.FRA_PRIORITY:
+				prio = binary.NativeEndian.Uint32(a.Value)
+			case unix.FRA_PROTOCOL:
+				proto = a.Value[0]
+			}
+		}
+		if prio == 0 {
+			out = append(out, fmt.Sprintf("proto %d action %d", proto, hdr.Type))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestAnchorRule: while the local rule is moved, each family keeps one
+// rule at priority 0, ours, that does nothing (ruleorder.go: without one
+// every rule added walks all the others); a sync that dumps reads it back
+// as the anchor and changes nothing; once the backend holds no CE
+// interface, the kernel's local rule is back at 0 and the anchor gone.
+func TestAnchorRule(t *testing.T) {
+	red := map[string]*fib.VRF{"red": {Name: "red", Table: 101, Interfaces: []string{"ce1"}}}
+	inNewNS(t, func(h *netlink.Handle) {
+		s := &system{h: h, prio: DefaultRulePriority}
+		sync := func(vrfs map[string]*fib.VRF) {
+			t.Helper()
+			set := planRules(s.prio, vrfs, nil, nil)
+			if err := errors.Join(s.syncRules(set, false), s.syncRules(set, true)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check := func(what string, want ...string) {
+			t.Helper()
+			for _, fam := range families {
+				if got := priorityZeroRules(t, fam); !slices.Equal(got, want) {
+					t.Errorf("%s, family %d: priority 0 holds %q, want %q", what, fam, got, want)
+				}
+			}
+		}
+		anchor := fmt.Sprintf("proto %d action %d", RTProto, unix.FR_ACT_NOP)
+		local := fmt.Sprintf("proto %d action %d", unix.RTPROT_KERNEL, unix.FR_ACT_TO_TBL)
+		check("before", local)
+		sync(red)
+		check("holding ce1", anchor)
+		s.ruleCache = nil // the next sync dumps
+		before := s.changes
+		sync(red)
+		if s.changes != before {
+			t.Errorf("a sync after a dump made %d changes, want none", s.changes-before)
+		}
+		check("after the dump", anchor)
+		sync(nil)
+		check("holding nothing", local)
 	})
 }

@@ -36,6 +36,7 @@ func TestPlanRules(t *testing.T) {
 	}
 	got := planRules(1000, vrfs, []string{"ce2", "ce1"}, addrs)
 	want := []string{
+		"-6 pref 0 nop",
 		"-6 pref 1000 iif ce1 lookup 101",
 		"-6 pref 1000 iif ce2 blackhole",
 		"-6 pref 1000 iif pg-red lookup 101",
@@ -45,6 +46,7 @@ func TestPlanRules(t *testing.T) {
 		"-6 pref 486 iif lo goto 1001",
 		"-6 pref 999 iif pg-red to fd00:1::1/128 blackhole",
 		"-6 pref 999 iif pg-red to fe80::1/128 blackhole",
+		"pref 0 nop",
 		"pref 1000 iif ce1 lookup 101",
 		"pref 1000 iif ce2 blackhole",
 		"pref 1000 iif pg-red lookup 101",

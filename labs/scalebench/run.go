@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/peregrine-net/peregrine/fib"
 	"github.com/peregrine-net/peregrine/internal/procstat"
 	"github.com/peregrine-net/peregrine/labs/netns"
 	"github.com/peregrine-net/peregrine/labs/peers"
@@ -288,6 +289,27 @@ func (l *labRun) explainPingFailure(ctx context.Context, bin string) {
 			fmt.Fprintf(os.Stderr, "--- %s: peregrine %s (%v)\n%s", pe.name, strings.Join(args, " "), err, out)
 		}
 		fmt.Fprintf(os.Stderr, "--- %s: log tail\n%s\n", pe.name, pe.p.LogTail(30))
+	}
+	// pe1's fast path and kernel, on the way back into the first VRF:
+	// what the replies out of its TUN meet.
+	out, err := exec.CommandContext(ctx, cli, "-s", l.sock, "show", "interfaces").CombinedOutput()
+	fmt.Fprintf(os.Stderr, "--- pe1: peregrine show interfaces, the first VRF's (%v)\n", err)
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && (f[0] == "Interface" || f[1] == vrfName(0)) {
+			fmt.Fprintln(os.Stderr, line)
+		}
+	}
+	ce, far := nth(ceLink(0), 2).String(), nth(farFirst, 2).String()
+	for _, args := range [][]string{
+		{"sh", "-c", "grep -v 'link watch' " + l.pe1.LogPath() + " | head -20"},
+		{"sh", "-c", "ip rule show | head -12; ip rule show | wc -l; ip -6 rule show | wc -l"},
+		{"ip", "route", "get", ce, "from", far, "iif", fib.TUNName(vrfName(0))},
+		{"ip", "-s", "link", "show", fib.TUNName(vrfName(0))},
+		{"ip", "-s", "link", "show", ceIf(0)},
+		{"nstat", "-as"},
+	} {
+		out, err := l.t.pe1.Exec(ctx, args...)
+		fmt.Fprintf(os.Stderr, "--- pe1: %s (%v)\n%s", strings.Join(args, " "), err, out)
 	}
 }
 
