@@ -38,7 +38,7 @@ var addrSubscribe = func(ctx context.Context, ch chan<- netlink.AddrUpdate, onEr
 // change is lost for good: a silent end would leave the VRFs' exports
 // and CE bindings at whatever the addresses were then.
 func watchConnected(ctx context.Context, log *slog.Logger, src addrSource, subscribe func(context.Context, chan<- netlink.AddrUpdate, func(error)) error, ifaces map[string]string, fn ConnectedFunc) error {
-	onErr := func(err error) { log.Warn("address watch", "error", err) }
+	onErr := watchErrors(log, "address watch")
 	updates := make(chan netlink.AddrUpdate, 64)
 	if err := subscribe(ctx, updates, onErr); err != nil {
 		return err

@@ -33,7 +33,7 @@ var linkSubscribe = func(ctx context.Context, ch chan<- netlink.LinkUpdate, onEr
 // resubscribeEvery, and fn is then called for every watched interface:
 // one may have gone down and up unseen.
 func watchLinksUp(ctx context.Context, log *slog.Logger, subscribe func(context.Context, chan<- netlink.LinkUpdate, func(error)) error, names []string, fn func(name string)) error {
-	onErr := func(err error) { log.Warn("link watch", "error", err) }
+	onErr := watchErrors(log, "link watch")
 	watched := map[string]bool{}
 	for _, n := range names {
 		watched[n] = true

@@ -1,10 +1,13 @@
 package fib
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,5 +84,23 @@ func TestWatchLinksUp(t *testing.T) {
 	}
 	if slices.Sort(names); !slices.Equal(names, []string{"ce1", "core"}) {
 		t.Errorf("after subscribing again: reported %v, want ce1 and core", names)
+	}
+}
+
+// TestWatchErrorsQuietOnInterruptedListing: an interrupted first listing
+// (links made during it, as the backend's TUNs at start) is no warning,
+// though netlink reports it once per listed link; other errors are.
+func TestWatchErrorsQuietOnInterruptedListing(t *testing.T) {
+	var buf bytes.Buffer
+	onErr := watchErrors(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})), "link watch")
+	for range 30 {
+		onErr(netlink.ErrDumpInterrupted)
+	}
+	if buf.Len() != 0 {
+		t.Errorf("an interrupted listing logged:\n%s", buf.String())
+	}
+	onErr(errors.New("Receive failed: no buffer space available"))
+	if !strings.Contains(buf.String(), "level=WARN") {
+		t.Errorf("a receive error logged %q, want a warning", buf.String())
 	}
 }

@@ -2,8 +2,11 @@ package fib
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/vishvananda/netlink"
 )
 
 // resubscribeEvery paces new subscriptions after one failed.
@@ -28,5 +31,22 @@ func resubscribe[U any](ctx context.Context, log *slog.Logger, what string, subs
 			return updates, true
 		}
 		log.Warn(what+": subscribing again", "error", err)
+	}
+}
+
+// watchErrors is a subscription's error callback for the watch named
+// what: each error is a warning, but for an interrupted first listing.
+// netlink reports that once per listed message when links change during
+// the listing (the backend's TUNs at start: dozens of warnings). It
+// loses nothing: each message is current when the kernel writes it, and
+// every change is also sent as an update, queued after the messages
+// written before it, so the last word on each interface is the latest.
+func watchErrors(log *slog.Logger, what string) func(error) {
+	return func(err error) {
+		if errors.Is(err, netlink.ErrDumpInterrupted) {
+			log.Debug(what+": the first listing changed under it; updates follow", "error", err)
+			return
+		}
+		log.Warn(what, "error", err)
 	}
 }
