@@ -436,9 +436,16 @@ func (b *Backend) Close() error {
 		b.log.Warn("closing: cannot read the host's addresses", "err", err)
 	}
 	quarantine := b.planRules(nil, host)
+	// The prune below deletes thousands of rules, and while any goto
+	// stands the kernel walks every rule once more for each delete
+	// (fib_nl_delrule): half of a 2,000-VRF stop. So the host skip, the
+	// quarantine's one goto, is pruned with the rest, first
+	// (deleteOrder), and added back after. Meanwhile the host's packets
+	// walk the VRF rules, which name other interfaces, to the same end.
+	noGotos := withoutGotos(quarantine)
 	var errs []error
 	if b.applied {
-		errs = append(errs, b.sys.syncRules(quarantine, false))
+		errs = append(errs, b.sys.syncRules(noGotos, false))
 	}
 	errs = append(errs, b.net.Swap(nil).Close(), b.closeCores(), b.setLocalAH(netip.Addr{}))
 	// Routes and rules go before the TUNs: the kernel walks every rule
@@ -450,7 +457,7 @@ func (b *Backend) Close() error {
 		b.sys.installed = nil // a full sync: remove whatever is there
 		errs = append(errs, b.sys.syncRoutes(nil, nil, nil))
 		if host != nil {
-			errs = append(errs, b.sys.syncRules(quarantine, true))
+			errs = append(errs, b.sys.syncRules(noGotos, true), b.sys.syncRules(quarantine, false), b.sys.syncRules(quarantine, true))
 		}
 	}
 	errs = append(errs, closeTUNs(slices.Collect(maps.Values(b.tuns))), b.poller.close())

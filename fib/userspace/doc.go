@@ -93,9 +93,9 @@
 // State (a VRF removed, an interface dropped from one), and Close (SIGTERM,
 // and every start-up failure once the FIB has started, since the daemon
 // closes the backend then) leaves that rule for every CE interface it held
-// or quarantined, with the moved local rule and the CE subnet rules, and
-// removes the routes, the TUNs, the mark tree and the nftables table of
-// marks. Its packets are dropped; protected traffic
+// or quarantined, with the moved local rule, the anchor, the host's skip
+// and the CE subnet rules, and removes the routes, the TUNs, the mark
+// tree and the nftables table of marks. Its packets are dropped; protected traffic
 // stops rather than leaks. A crash (SIGKILL) leaves the VRF rules and
 // tables, whose remote routes die with the TUNs: what is left drops too;
 // and the table of marks, which the next run's first Apply replaces

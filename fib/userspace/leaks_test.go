@@ -127,6 +127,16 @@ func TestNetnsQuarantine(t *testing.T) {
 			t.Errorf("after Close, no quarantine rule for %s:\n%s", ifname, quarantine)
 		}
 	}
+	// The host skip and the anchor stay, in both families: Close prunes
+	// the host skip with the rest and adds it back.
+	for _, fam := range []string{"-4", "-6"} {
+		rules := l.exec("pe1", "ip", fam, "rule", "show", "protocol", "204")
+		for _, want := range []string{"iif lo goto", "nop"} {
+			if !strings.Contains(rules, want) {
+				t.Errorf("after Close, ip %s rule has no %q rule:\n%s", fam, want, rules)
+			}
+		}
+	}
 	for _, ce := range []string{"ce-red-1", "ce-blue-1"} {
 		l.ping(ce, "198.51.100.2", false)
 		l.ping(ce, "203.0.113.1", false)

@@ -98,3 +98,15 @@ func isBlackhole(r *netlink.Rule) bool {
 	}
 	return r.Type == unix.FR_ACT_BLACKHOLE || (r.Table == 0 && r.Goto <= 0)
 }
+
+// withoutGotos is set without its goto rules, for a prune of many rules
+// (Close): while any goto stands, each delete walks every rule once more.
+func withoutGotos(set ruleSet) ruleSet {
+	out := ruleSet{rules: map[ruleKey]bool{}, moveLocal: set.moveLocal}
+	for k := range set.rules {
+		if k.jump == 0 {
+			out.rules[k] = true
+		}
+	}
+	return out
+}
