@@ -295,9 +295,19 @@ func (l *labRun) explainPingFailure(ctx context.Context, bin string) {
 	out, err := exec.CommandContext(ctx, cli, "-s", l.sock, "show", "interfaces").CombinedOutput()
 	fmt.Fprintf(os.Stderr, "--- pe1: peregrine show interfaces, the first VRF's (%v)\n", err)
 	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) > 1 && (f[0] == "Interface" || f[1] == vrfName(0)) {
+		if f := strings.Fields(line); err != nil || len(f) > 1 && (f[0] == "Interface" || f[1] == vrfName(0)) {
 			fmt.Fprintln(os.Stderr, line)
 		}
+	}
+	// One more ping, seen on every interface of pe1: what goes out of
+	// the first VRF's TUN and comes back into it, and what the core
+	// carries.
+	capture, err := l.t.pe1.Start("timeout", "4", "tcpdump", "-n", "-l", "-i", "any", "not", "tcp", "port", "179")
+	if err == nil {
+		time.Sleep(time.Second)
+		_, _ = l.t.ce1.Exec(ctx, "ping", "-n", "-q", "-c", "1", "-W", "1", nth(farFirst, 2).String())
+		<-capture.Done()
+		fmt.Fprintf(os.Stderr, "--- pe1: tcpdump during one ping\n%s\n", capture.LogTail(40))
 	}
 	ce, far := nth(ceLink(0), 2).String(), nth(farFirst, 2).String()
 	for _, args := range [][]string{
