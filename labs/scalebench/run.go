@@ -302,16 +302,15 @@ func (l *labRun) explainPingFailure(ctx context.Context, bin string) {
 	// One more ping, seen on every interface of pe1: what goes out of
 	// the first VRF's TUN and comes back into it, and what the core
 	// carries.
+	ce, far := nth(ceLink(0), 2).String(), nth(farFirst, 2).String()
 	capture, err := l.t.pe1.Start("timeout", "4", "tcpdump", "-n", "-l", "-i", "any", "not", "tcp", "port", "179")
 	if err == nil {
 		time.Sleep(time.Second)
-		_, _ = l.t.ce1.Exec(ctx, "ping", "-n", "-q", "-c", "1", "-W", "1", nth(farFirst, 2).String())
+		_, _ = l.t.ce1.Exec(ctx, "ping", "-n", "-q", "-c", "1", "-W", "1", far)
 		<-capture.Done()
 		fmt.Fprintf(os.Stderr, "--- pe1: tcpdump during one ping\n%s\n", capture.LogTail(40))
 	}
-	ce, far := nth(ceLink(0), 2).String(), nth(farFirst, 2).String()
 	for _, args := range [][]string{
-		{"sh", "-c", "grep -v 'link watch' " + l.pe1.LogPath() + " | head -20"},
 		{"sh", "-c", "ip rule show | head -12; ip rule show | wc -l; ip -6 rule show | wc -l"},
 		{"ip", "route", "get", ce, "from", far, "iif", fib.TUNName(vrfName(0))},
 		{"ip", "-s", "link", "show", fib.TUNName(vrfName(0))},
