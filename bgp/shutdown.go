@@ -62,9 +62,10 @@ func stopGoBGP(srv *server.BgpServer) error {
 // defaults (none of this package's servers sets them): each is a struct
 // of bools, and under Go's memory model a read of a race on a word or
 // less sees one of the values written, here all equal. The race
-// detector reports the pairs all the same, so race builds skip this
-// (releaseRIBs, ribrelease_race.go), and speakerleak_test.go runs
-// without it.
+// detector reports the pairs all the same: this package's tests
+// suppress them (testdata/race.supp), and race builds also leave this
+// release out (releaseRIBs, ribrelease_race.go), so speakerleak_test.go
+// runs without the detector.
 func releaseRIB(srv *server.BgpServer) error {
 	if !releaseRIBs {
 		return nil
