@@ -3,12 +3,9 @@ package main
 import (
 	"cmp"
 	"maps"
-	"net"
 	"net/http"
 	"net/netip"
 	"slices"
-
-	"github.com/vishvananda/netlink"
 
 	"github.com/peregrine-net/peregrine/bgp"
 	"github.com/peregrine-net/peregrine/bgp/vpn"
@@ -27,6 +24,9 @@ type dataplane struct {
 	trustedCore bool
 	// attachments are the configured IPsec attachments (api_attach.go).
 	attachments []configuredAttachment
+	// readLinks, if set, stands in for readHostLinks (api_links.go):
+	// tests count the reads.
+	readLinks func() hostLinks
 }
 
 func newDataplane(r *fib.Reconciler, b fib.Backend) *dataplane {
@@ -230,14 +230,14 @@ func countersOf(m map[string]fib.VRFCounters) map[string]*localapi.VRFCounters {
 
 // kernelInterfaces are the kernel backend's own devices: each VRF's VRF
 // device and the ESP gateway's TUNs (st.Devices), with their counters.
-func kernelInterfaces(st fib.Stats, vrfs []bgp.VRF) []localapi.Interface {
+func kernelInterfaces(links hostLinks, st fib.Stats, vrfs []bgp.VRF) []localapi.Interface {
 	var out []localapi.Interface
 	for _, v := range vrfs {
-		out = append(out, linkInfo(fib.VRFDevice(v.Name), v.Name, "vrf"))
+		out = append(out, links.info(fib.VRFDevice(v.Name), v.Name, "vrf"))
 	}
 	counters := countersOf(st.Devices)
 	for _, name := range slices.Sorted(maps.Keys(counters)) {
-		ifc := linkInfo(name, "", "esp")
+		ifc := links.info(name, "", "esp")
 		ifc.Counters = counters[name]
 		out = append(out, ifc)
 	}
@@ -267,50 +267,22 @@ func (a *apiServer) interfaces(w http.ResponseWriter, _ *http.Request) {
 // devices and ESP gateway TUNs (a Counterer whose Stats has no VRFs),
 // with their counters.
 func (dp *dataplane) interfaceDocs(vrfs []bgp.VRF) []localapi.Interface {
+	links := dp.links()
 	st, counting := dp.stats()
 	counters := vrfCounters(st)
 	out := []localapi.Interface{}
 	for _, v := range vrfs {
 		for _, name := range v.Interfaces {
-			out = append(out, linkInfo(name, v.Name, "ce"))
+			out = append(out, links.info(name, v.Name, "ce"))
 		}
 		if counters != nil {
-			ifc := linkInfo(fib.TUNName(v.Name), v.Name, "tun")
+			ifc := links.info(fib.TUNName(v.Name), v.Name, "tun")
 			ifc.Counters = counters[v.Name]
 			out = append(out, ifc)
 		}
 	}
 	if counting && st.VRFs == nil { // the kernel backend
-		out = append(out, kernelInterfaces(st, vrfs)...)
+		out = append(out, kernelInterfaces(links, st, vrfs)...)
 	}
 	return out
-}
-
-// linkInfo reads an interface's state, MTU and addresses from the kernel;
-// one that does not exist shows as "missing".
-func linkInfo(name, vrf, kind string) localapi.Interface {
-	ifc := localapi.Interface{Name: name, VRF: vrf, Kind: kind, State: "missing", Addresses: []netip.Prefix{}}
-	link, err := netlink.LinkByName(name)
-	if err != nil {
-		return ifc
-	}
-	attrs := link.Attrs()
-	ifc.MTU = attrs.MTU
-	ifc.State = "down"
-	if attrs.Flags&net.FlagUp != 0 {
-		ifc.State = "up"
-		if attrs.OperState == netlink.OperDown || attrs.OperState == netlink.OperLowerLayerDown {
-			ifc.State = "up, no carrier"
-		}
-	}
-	addrs, _ := netlink.AddrList(link, netlink.FAMILY_ALL)
-	for _, ad := range addrs {
-		ip, ok := netip.AddrFromSlice(ad.IP)
-		if !ok || ad.IPNet == nil {
-			continue
-		}
-		ones, _ := ad.Mask.Size()
-		ifc.Addresses = append(ifc.Addresses, netip.PrefixFrom(ip.Unmap(), ones))
-	}
-	return ifc
 }
