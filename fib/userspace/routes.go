@@ -99,23 +99,33 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int, h
 	if err != nil {
 		return errors.Join(append(errs, fmt.Errorf("listing routes: %w", err))...)
 	}
-	have := map[routeKey]bool{}
-	var stale []routeKey
-	var staleVals []routeVal
-	for _, r := range routes {
-		k, v := keyOf(r)
-		if w, ok := want[k]; ok && w == v && !have[k] {
-			have[k] = true
-			continue
-		}
-		stale, staleVals = append(stale, k), append(staleVals, v)
-	}
+	have, stale, staleVals := sortDumped(routes, want)
 	errs = append(errs, s.deleteRoutes(stale, staleVals)...)
 	errs = append(errs, s.replaceRoutes(want, func(k routeKey, _ routeVal) bool { return have[k] })...)
 	if len(errs) == 0 {
 		s.installed = want
 	}
 	return errors.Join(errs...)
+}
+
+// sortDumped sorts a dump of the backend's routes into those want holds
+// as they are (have) and the rest (stale, with their values). A route
+// the dump lists twice is one route, kept: the kernel holds no two
+// routes alike (it refuses the second), but a dump the kernel's own
+// changes cut into (addrconf adding a TUN's routes, a table made
+// meanwhile) can list a route twice, and deleting the "extra" copy
+// deleted the only one.
+func sortDumped(routes []netlink.Route, want map[routeKey]routeVal) (have map[routeKey]bool, stale []routeKey, staleVals []routeVal) {
+	have = map[routeKey]bool{}
+	for _, r := range routes {
+		k, v := keyOf(r)
+		if w, ok := want[k]; ok && w == v {
+			have[k] = true
+			continue
+		}
+		stale, staleVals = append(stale, k), append(staleVals, v)
+	}
+	return have, stale, staleVals
 }
 
 // replaceRoutes installs each route of want that present does not say is

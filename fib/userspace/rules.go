@@ -305,18 +305,9 @@ func (s *system) syncRules(set ruleSet, prune bool) error {
 		if err != nil {
 			return err
 		}
-		have := map[ruleKey]bool{}
-		var stale []netlink.Rule
+		have, stale := sortDumpedRules(fam, rules.ours, set)
 		kernelLocal := slices.Clone(rules.kernelLocal)
 		otherLocal := rules.otherLocal
-		for _, r := range rules.ours {
-			k := ruleKeyOf(fam, r)
-			if set.rules[k] && !have[k] {
-				have[k] = true
-				continue
-			}
-			stale = append(stale, r)
-		}
 		for k := range rules.known {
 			if k.family == fam && !set.rules[k] {
 				stale = append(stale, *netlinkRule(k))
@@ -432,6 +423,26 @@ func (s *system) remember(fam int, set ruleSet, d ruleDump, pruned, otherLocal b
 // rules of protocol 204 that the set does not ask for, and the kernel's
 // priority-0 local rules.
 type ruleDump struct{ stale, kernelLocal []netlink.Rule }
+
+// sortDumpedRules sorts the backend's rules of family fam, as dumped,
+// into those set wants (have) and the rest (stale). A wanted rule listed
+// twice is kept, both copies: a dump cut into by a change lists a rule
+// twice, and deleting the "extra" copy (the kernel deletes the first
+// rule that matches) deleted the only one, be it a VRF's lookup or a
+// blackhole that keeps a TUN off the PE's addresses. Two real copies
+// of a rule match the same packets as one.
+func sortDumpedRules(fam int, ours []netlink.Rule, set ruleSet) (have map[ruleKey]bool, stale []netlink.Rule) {
+	have = map[ruleKey]bool{}
+	for _, r := range ours {
+		k := ruleKeyOf(fam, r)
+		if set.rules[k] {
+			have[k] = true
+			continue
+		}
+		stale = append(stale, r)
+	}
+	return have, stale
+}
 
 // pruneRules deletes d's stale rules of family fam and, if set.moveLocal,
 // the kernel's priority-0 local rule.

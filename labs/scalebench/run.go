@@ -303,7 +303,7 @@ func (l *labRun) explainPingFailure(ctx context.Context, bin string) {
 	// the first VRF's TUN and comes back into it, and what the core
 	// carries.
 	ce, far := nth(ceLink(0), 2).String(), nth(farFirst, 2).String()
-	capture, err := l.t.pe1.Start("timeout", "4", "tcpdump", "-n", "-l", "-i", "any", "not", "tcp", "port", "179")
+	capture, err := l.t.pe1.Start("timeout", "4", "tcpdump", "-n", "-l", "-i", "any", "ip", "and", "not", "tcp", "port", "179")
 	if err == nil {
 		time.Sleep(time.Second)
 		_, _ = l.t.ce1.Exec(ctx, "ping", "-n", "-q", "-c", "1", "-W", "1", far)
@@ -312,6 +312,8 @@ func (l *labRun) explainPingFailure(ctx context.Context, bin string) {
 	}
 	for _, args := range [][]string{
 		{"sh", "-c", "ip rule show | head -12; ip rule show | wc -l; ip -6 rule show | wc -l"},
+		{"sh", "-c", "ip rule show | grep -wE '" + fib.TUNName(vrfName(0)) + "|" + ceIf(0) + "'"},
+		{"sh", "-c", "ip route show table all dev " + ceIf(0) + "; ip route show table all dev " + fib.TUNName(vrfName(0)) + " | head -20"},
 		{"ip", "route", "get", ce, "from", far, "iif", fib.TUNName(vrfName(0))},
 		{"ip", "-s", "link", "show", fib.TUNName(vrfName(0))},
 		{"ip", "-s", "link", "show", ceIf(0)},
