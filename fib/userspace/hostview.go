@@ -42,13 +42,15 @@ const fullHostReadEvery = 256
 // and must not be changed.
 func (s *system) host(own map[int32]bool) (*hostView, error) {
 	s.hostReads++
-	if s.hostView != nil && s.hostReads%fullHostReadEvery != 0 && !s.watch.changed(own) {
+	// What comes after this drain is news for the next call.
+	news := s.watch.news(own)
+	if news.lost {
+		s.installed = nil // the next route sync dumps, and puts back what the kernel deleted
+	}
+	if s.hostView != nil && s.hostReads%fullHostReadEvery != 0 && !news.changed {
 		return s.hostView, nil
 	}
 	s.hostView = nil
-	if s.watch != nil {
-		s.watch.changed(nil) // what comes after this drain is news for the next call
-	}
 	v, err := s.readHost()
 	if err != nil {
 		return nil, err

@@ -16,7 +16,7 @@ import (
 //
 // It is a netlink socket that joins the link and address groups
 // (`ip monitor link address`) and that nobody reads between Applies:
-// changed drains it without blocking. The kernel queues a notification
+// news drains it without blocking. The kernel queues a notification
 // on every listening socket while it makes the change, so a change that
 // anything in this process has heard of (the fib's interface watcher,
 // whose news leads to the Apply) is in this socket's queue by the time
@@ -45,68 +45,95 @@ func newHostWatch() (*hostWatch, error) {
 	return &hostWatch{fd: fd, buf: make([]byte, 64<<10)}, nil
 }
 
-// changed reports whether any link or address message arrived since the
-// last call about a link not in own, or some may have been lost (a queue
-// overflow: ENOBUFS), or the socket failed: anything but an empty queue
-// or news of own links only says yes. A nil watch always says yes.
-//
-// own are the TUNs this backend made: the host view does not need them
-// (it serves CE and core interfaces), and each one made sends several
-// link messages, so that without leaving them out every Apply of a
-// bring-up read the host's 6,000 links and their local routes again
-// (issue 23: a tenth of the bring-up's allocation).
-func (w *hostWatch) changed(own map[int32]bool) bool {
+// hostNews is what the watch heard since it was last asked.
+type hostNews struct {
+	// changed: a link or address other than the backend's TUNs (or
+	// theirs) changed, or news was lost: the host view is read again.
+	changed bool
+	// lost: the kernel may have deleted routes of the backend's. Linux
+	// deletes every route through a link set down or removed, in every
+	// table, and when it is up again brings back only its own connected
+	// routes in the main and local tables; removing an address deletes
+	// routes too. So a link other than the TUNs going down or away, an
+	// address removed, or news lost: the next route sync is a full one.
+	// (A TUN is made down and set up in the same Apply, so its link
+	// messages cannot tell an operator's `ip link set down`; one that
+	// does is left to the periodic full sync, and fails closed.)
+	lost bool
+}
+
+// news drains the watch and reports what it heard since the last call:
+// own are the TUNs this backend made, whose link and address news the
+// host view does not need (it serves CE and core interfaces), and each
+// one made sends several link messages, so that without leaving them
+// out every Apply of a bring-up read the host's 6,000 links and their
+// local routes again (issue 23: a tenth of the bring-up's allocation).
+// A queue overflow (ENOBUFS), a failed socket or a nil watch is news of
+// every kind.
+func (w *hostWatch) news(own map[int32]bool) hostNews {
+	all := hostNews{changed: true, lost: true}
 	if w == nil || w.fd < 0 {
-		return true
+		return hostNews{changed: true}
 	}
-	changed := false
+	var got hostNews
 	for {
 		n, _, err := unix.Recvfrom(w.fd, w.buf, unix.MSG_DONTWAIT)
 		switch {
 		case errors.Is(err, unix.EAGAIN):
-			return changed
+			return got
 		case errors.Is(err, unix.EINTR):
 			continue
 		case errors.Is(err, unix.ENOBUFS): // messages were dropped: read on
-			changed = true
+			got = all
 		case err != nil:
-			return true
+			return all
 		case n > 0:
-			changed = changed || aboutOthers(w.buf[:n], own)
+			m := readNews(w.buf[:n], own)
+			got.changed, got.lost = got.changed || m.changed, got.lost || m.lost
 		}
 	}
 }
 
-// aboutOthers reports whether the netlink messages in b say anything but
-// that links of own, or their addresses, changed. What it cannot read
-// counts as news.
-func aboutOthers(b []byte, own map[int32]bool) bool {
+// readNews reads the netlink messages in b: news of links of own, or of
+// their addresses, is none; what it cannot read is news of every kind.
+func readNews(b []byte, own map[int32]bool) hostNews {
+	all := hostNews{changed: true, lost: true}
+	var got hostNews
 	for len(b) > 0 {
 		if len(b) < unix.NLMSG_HDRLEN {
-			return true
+			return all
 		}
 		l := int(binary.NativeEndian.Uint32(b))
 		if l < unix.NLMSG_HDRLEN || l > len(b) {
-			return true
+			return all
 		}
 		typ := binary.NativeEndian.Uint16(b[4:])
 		switch typ {
 		case unix.RTM_NEWLINK, unix.RTM_DELLINK, unix.RTM_NEWADDR, unix.RTM_DELADDR:
 			// ifinfomsg and ifaddrmsg both carry the link's index at
-			// offset 4.
+			// offset 4; ifinfomsg its flags at offset 8.
 			if l < unix.NLMSG_HDRLEN+8 {
-				return true
+				return all
 			}
 			index := int32(binary.NativeEndian.Uint32(b[unix.NLMSG_HDRLEN+4:]))
-			if !own[index] {
-				return true
+			if own[index] {
+				break
+			}
+			got.changed = true
+			switch typ {
+			case unix.RTM_DELLINK, unix.RTM_DELADDR:
+				got.lost = true
+			case unix.RTM_NEWLINK:
+				if l < unix.NLMSG_HDRLEN+12 || binary.NativeEndian.Uint32(b[unix.NLMSG_HDRLEN+8:])&unix.IFF_UP == 0 {
+					got.lost = true
+				}
 			}
 		default:
-			return true
+			return all
 		}
 		b = b[min(nlAlign(l), len(b)):]
 	}
-	return false
+	return got
 }
 
 // nlAlign rounds n up to netlink's 4-byte alignment.

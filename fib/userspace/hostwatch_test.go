@@ -141,8 +141,9 @@ func TestApplyIgnoresItsOwnTUNsInTheHostWatch(t *testing.T) {
 	})
 }
 
-// FuzzHostWatchMessages: whatever the watch's socket returns, aboutOthers
-// answers without panicking, and says no only to messages it read whole.
+// FuzzHostWatchMessages: whatever the watch's socket returns, readNews
+// answers without panicking, and says "no news" only of messages it
+// read whole, and "no routes lost" only where it read a link's flags.
 func FuzzHostWatchMessages(f *testing.F) {
 	own := map[int32]bool{7: true}
 	// RTM_NEWLINK for link 7: nlmsghdr (len 32, type 16), ifinfomsg (index 7).
@@ -151,37 +152,50 @@ func FuzzHostWatchMessages(f *testing.F) {
 	f.Add([]byte{24, 0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 24, 0, 0, 8, 0, 0, 0}) // RTM_NEWADDR, link 8
 	f.Add([]byte{16, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if !aboutOthers(b, own) && len(b) > 0 && len(b) < unix.NLMSG_HDRLEN+8 {
+		got := readNews(b, own)
+		if !got.changed && len(b) > 0 && len(b) < unix.NLMSG_HDRLEN+8 {
 			t.Fatalf("%d bytes, too short for a link message, said to be about own links", len(b))
+		}
+		if !got.lost && len(b) > 0 && len(b) < unix.NLMSG_HDRLEN+8 {
+			t.Fatalf("%d bytes, too short for a link message, said to lose no route", len(b))
 		}
 	})
 }
 
-// TestAboutOthers: news of own links only is no news; anything else is.
-func TestAboutOthers(t *testing.T) {
+// TestReadNews: news of own links only is no news; a link of others
+// going down or away, or losing an address, may have cost routes; what
+// cannot be read is news of every kind.
+func TestReadNews(t *testing.T) {
 	own := map[int32]bool{7: true}
-	msg := func(typ uint16, index int32) []byte {
+	msg := func(typ uint16, index int32, flags uint32) []byte {
 		b := make([]byte, 32)
 		binary.NativeEndian.PutUint32(b, 32)
 		binary.NativeEndian.PutUint16(b[4:], typ)
 		binary.NativeEndian.PutUint32(b[unix.NLMSG_HDRLEN+4:], uint32(index))
+		binary.NativeEndian.PutUint32(b[unix.NLMSG_HDRLEN+8:], flags)
 		return b
 	}
+	up := uint32(unix.IFF_UP)
 	for _, c := range []struct {
-		name string
-		b    []byte
-		want bool
+		name          string
+		b             []byte
+		changed, lost bool
 	}{
-		{"empty", nil, false},
-		{"own link", msg(unix.RTM_NEWLINK, 7), false},
-		{"own link and address", append(msg(unix.RTM_NEWLINK, 7), msg(unix.RTM_DELADDR, 7)...), false},
-		{"other link", msg(unix.RTM_NEWLINK, 8), true},
-		{"own then other", append(msg(unix.RTM_NEWLINK, 7), msg(unix.RTM_NEWADDR, 8)...), true},
-		{"other type", msg(unix.NLMSG_ERROR, 7), true},
-		{"truncated", msg(unix.RTM_NEWLINK, 7)[:20], true},
+		{"empty", nil, false, false},
+		{"own link", msg(unix.RTM_NEWLINK, 7, up), false, false},
+		{"own link down", msg(unix.RTM_NEWLINK, 7, 0), false, false},
+		{"own link and address", append(msg(unix.RTM_NEWLINK, 7, up), msg(unix.RTM_DELADDR, 7, 0)...), false, false},
+		{"other link up", msg(unix.RTM_NEWLINK, 8, up), true, false},
+		{"other link down", msg(unix.RTM_NEWLINK, 8, 0), true, true},
+		{"other link gone", msg(unix.RTM_DELLINK, 8, up), true, true},
+		{"other address added", msg(unix.RTM_NEWADDR, 8, 0), true, false},
+		{"other address removed", msg(unix.RTM_DELADDR, 8, 0), true, true},
+		{"own then other", append(msg(unix.RTM_NEWLINK, 7, up), msg(unix.RTM_NEWADDR, 8, 0)...), true, false},
+		{"other type", msg(unix.NLMSG_ERROR, 7, 0), true, true},
+		{"truncated", msg(unix.RTM_NEWLINK, 7, up)[:20], true, true},
 	} {
-		if got := aboutOthers(c.b, own); got != c.want {
-			t.Errorf("%s: aboutOthers = %v, want %v", c.name, got, c.want)
+		if got := readNews(c.b, own); got.changed != c.changed || got.lost != c.lost {
+			t.Errorf("%s: readNews = %+v, want changed %v, lost %v", c.name, got, c.changed, c.lost)
 		}
 	}
 }
