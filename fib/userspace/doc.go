@@ -50,7 +50,10 @@
 // once, and not again until a netlink monitor hears of a link or address
 // change (hostview.go, hostwatch.go), syncs rules and routes by difference from what the
 // last sync left (rules.go, routes.go; a full dump now and then repairs
-// others' changes), and sends its rule and route changes in batches
+// others' changes, and the route sync dumps at once after the monitor
+// hears of a link going down or an address going away, since the kernel
+// then deletes routes in the VRF tables too), and sends its rule and
+// route changes in batches
 // (batch.go, package fib/internal/nlbatch).
 //
 // The rules cost every packet: the kernel walks the policy rules one by

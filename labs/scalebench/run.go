@@ -314,6 +314,9 @@ func (l *labRun) explainPingFailure(ctx context.Context, bin string) {
 		{"sh", "-c", "ip rule show | head -12; ip rule show | wc -l; ip -6 rule show | wc -l"},
 		{"sh", "-c", "ip rule show | grep -wE '" + fib.TUNName(vrfName(0)) + "|" + ceIf(0) + "'"},
 		{"sh", "-c", "ip route show table all dev " + ceIf(0) + "; ip route show table all dev " + fib.TUNName(vrfName(0)) + " | head -20"},
+		// A healthy lab: 14 IPv4 routes of the backend's per VRF (and
+		// 2), one of them the VRF's CE subnet's.
+		{"sh", "-c", "ip -4 route show table all proto 204 | wc -l; ip -4 route show table all proto 204 | grep -c '^" + ceSubnetsRE() + "'; ip -6 route show table all proto 204 | wc -l"},
 		{"ip", "route", "get", ce, "from", far, "iif", fib.TUNName(vrfName(0))},
 		{"ip", "-s", "link", "show", fib.TUNName(vrfName(0))},
 		{"ip", "-s", "link", "show", ceIf(0)},
@@ -322,6 +325,12 @@ func (l *labRun) explainPingFailure(ctx context.Context, bin string) {
 		out, err := l.t.pe1.Exec(ctx, args...)
 		fmt.Fprintf(os.Stderr, "--- pe1: %s (%v)\n%s", strings.Join(args, " "), err, out)
 	}
+}
+
+// ceSubnetsRE matches the start of an address in the CE links' /16.
+func ceSubnetsRE() string {
+	a := ceBase.As4()
+	return fmt.Sprintf(`%d\.%d\.`, a[0], a[1])
 }
 
 // pe2Sock is pe2's API socket in lab.
