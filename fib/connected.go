@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 )
@@ -37,6 +38,14 @@ var addrSubscribe = func(ctx context.Context, ch chan<- netlink.AddrUpdate, onEr
 // watch then subscribes again and reads every address afresh, so no
 // change is lost for good: a silent end would leave the VRFs' exports
 // and CE bindings at whatever the addresses were then.
+//
+// A read that fails (a dump the kernel keeps interrupting while a
+// backend makes its thousands of TUNs: each new device restarts every
+// address dump) is tried again after rescanFirst, then less often up
+// to rescanMax, until one succeeds. Waiting for the next address change
+// instead left every VRF without its connected prefixes when the first
+// read failed and no address changed after it (issue 23: at 2,000
+// VRFs, now and then no CE subnet was routed back to its CE).
 func watchConnected(ctx context.Context, log *slog.Logger, src addrSource, subscribe func(context.Context, chan<- netlink.AddrUpdate, func(error)) error, ifaces map[string]string, fn ConnectedFunc) error {
 	onErr := watchErrors(log, "address watch")
 	updates := make(chan netlink.AddrUpdate, 64)
@@ -44,11 +53,19 @@ func watchConnected(ctx context.Context, log *slog.Logger, src addrSource, subsc
 		return err
 	}
 	last := map[string][]Connected{}
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	var backoff time.Duration
 	scan := func() {
 		now, ok := connectedByVRF(src, ifaces)
 		if !ok {
-			return // the next change, or resubscription, reads again
+			backoff = min(max(2*backoff, rescanFirst), rescanMax)
+			log.Debug("address watch: reading the addresses failed; reading again later", "in", backoff)
+			retry.Reset(backoff)
+			return
 		}
+		backoff = 0
+		retry.Stop()
 		for _, vrf := range vrfNames(ifaces) {
 			if !slices.Equal(now[vrf], last[vrf]) {
 				fn(vrf, now[vrf])
@@ -58,10 +75,14 @@ func watchConnected(ctx context.Context, log *slog.Logger, src addrSource, subsc
 	}
 	scan()
 	go func() {
+		defer retry.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case <-retry.C:
+				scan()
+				continue
 			case _, ok := <-updates:
 				if ok {
 					// One scan for a burst: a scan reads every
@@ -84,6 +105,13 @@ func watchConnected(ctx context.Context, log *slog.Logger, src addrSource, subsc
 	}()
 	return nil
 }
+
+// rescanFirst and rescanMax bound the wait before the address watch
+// reads again after a read failed.
+var (
+	rescanFirst = 100 * time.Millisecond
+	rescanMax   = 5 * time.Second
+)
 
 // drain takes the updates already queued; false if the channel closed.
 func drain(updates <-chan netlink.AddrUpdate) bool {
@@ -144,8 +172,15 @@ func connectedByVRF(src addrSource, ifaces map[string]string) (_ map[string][]Co
 	}
 	for name, vrf := range ifaces {
 		link, err := src.LinkByName(name)
-		if err != nil {
-			continue
+		var missing netlink.LinkNotFoundError
+		switch {
+		case errors.As(err, &missing):
+			continue // no such interface: no prefixes
+		case link != nil && (err == nil || errors.Is(err, netlink.ErrDumpInterrupted)):
+		default:
+			// A failed lookup is no answer: leaving the interface out
+			// would withdraw its prefixes until the next change.
+			return nil, false
 		}
 		for _, a := range byIndex[link.Attrs().Index] {
 			ip, ok := netip.AddrFromSlice(a.IP)
