@@ -14,20 +14,29 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// interruptedAddrs is settableAddrs whose first failures address dumps
-// the kernel reports interrupted, as it does while devices are made.
+// failures counts down the calls of a fake that fail.
+type failures struct {
+	mu   sync.Mutex
+	left int
+}
+
+// fail reports whether this call is one of those that fail.
+func (f *failures) fail() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.left--
+	return f.left >= 0
+}
+
+// interruptedAddrs is settableAddrs whose first address dumps the
+// kernel reports interrupted, as it does while devices are made.
 type interruptedAddrs struct {
 	settableAddrs
-	mu       sync.Mutex
-	failures int
+	failures
 }
 
 func (s *interruptedAddrs) AddrList(l netlink.Link, fam int) ([]netlink.Addr, error) {
-	s.mu.Lock()
-	fail := s.failures > 0
-	s.failures--
-	s.mu.Unlock()
-	if fail {
+	if s.fail() {
 		return nil, netlink.ErrDumpInterrupted
 	}
 	return s.settableAddrs.AddrList(l, fam)
@@ -43,7 +52,7 @@ func TestConnectedWatchReadsAgainAfterAFailedRead(t *testing.T) {
 	rescanFirst, rescanMax = 5*time.Millisecond, 20*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	src := &interruptedAddrs{failures: 3 * (dumpRetries + 1)}
+	src := &interruptedAddrs{failures: failures{left: 3 * (dumpRetries + 1)}}
 	src.set("10.1.0.1/24")
 	subscribe := func(context.Context, chan<- netlink.AddrUpdate, func(error)) error { return nil }
 	got := make(chan []Connected, 8)
@@ -66,19 +75,14 @@ func TestConnectedWatchReadsAgainAfterAFailedRead(t *testing.T) {
 // a busy netlink socket can (ENOBUFS), and which has no link "gone".
 type failingLinks struct {
 	settableAddrs
-	mu       sync.Mutex
-	failures int
+	failures
 }
 
 func (s *failingLinks) LinkByName(name string) (netlink.Link, error) {
 	if name == "gone" {
 		return nil, netlink.LinkNotFoundError{}
 	}
-	s.mu.Lock()
-	fail := s.failures > 0
-	s.failures--
-	s.mu.Unlock()
-	if fail {
+	if s.fail() {
 		return nil, unix.ENOBUFS
 	}
 	return s.settableAddrs.LinkByName(name)
@@ -94,7 +98,7 @@ func TestConnectedWatchReadsAgainAfterAFailedLinkLookup(t *testing.T) {
 	rescanFirst, rescanMax = 5*time.Millisecond, 20*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	src := &failingLinks{failures: 2}
+	src := &failingLinks{failures: failures{left: 2}}
 	src.set("10.1.0.1/24")
 	subscribe := func(context.Context, chan<- netlink.AddrUpdate, func(error)) error { return nil }
 	got := make(chan string, 8)
