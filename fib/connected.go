@@ -159,10 +159,7 @@ const dumpRetries = 10
 // 23). ok is false if the dump failed: the caller keeps what it had.
 func connectedByVRF(src addrSource, ifaces map[string]string) (_ map[string][]Connected, ok bool) {
 	out := map[string][]Connected{}
-	all, err := src.AddrList(nil, netlink.FAMILY_ALL)
-	for i := 0; i < dumpRetries && errors.Is(err, netlink.ErrDumpInterrupted); i++ {
-		all, err = src.AddrList(nil, netlink.FAMILY_ALL)
-	}
+	all, err := RetryDump(1+dumpRetries, func() ([]netlink.Addr, error) { return src.AddrList(nil, netlink.FAMILY_ALL) })
 	if err != nil {
 		return nil, false
 	}

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"errors"
 	"net"
 	"net/netip"
 
 	"github.com/peregrine-net/peregrine/cmd/internal/localapi"
+	"github.com/peregrine-net/peregrine/fib"
 	"github.com/vishvananda/netlink"
 )
 
@@ -20,15 +20,17 @@ type hostLinks struct {
 	addrs  map[int][]netip.Prefix // by link index
 }
 
-// readHostLinks dumps the links and addresses once. What it cannot read
-// shows as missing, as before: a listing is no reason to fail.
+// readHostLinks dumps the links and addresses once, each tried up to
+// three times while the kernel reports it interrupted (a result still
+// interrupted is shown as read). What it cannot read shows as missing,
+// as before: a listing is no reason to fail.
 func readHostLinks() hostLinks {
 	h := hostLinks{byName: map[string]netlink.Link{}, addrs: map[int][]netip.Prefix{}}
-	links, _ := dumpRetried(netlink.LinkList)
+	links, _ := fib.RetryDump(3, netlink.LinkList)
 	for _, l := range links {
 		h.byName[l.Attrs().Name] = l
 	}
-	addrs, _ := dumpRetried(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_ALL) })
+	addrs, _ := fib.RetryDump(3, func() ([]netlink.Addr, error) { return netlink.AddrList(nil, netlink.FAMILY_ALL) })
 	for _, ad := range addrs {
 		ip, ok := netip.AddrFromSlice(ad.IP)
 		if !ok || ad.IPNet == nil {
@@ -38,20 +40,6 @@ func readHostLinks() hostLinks {
 		h.addrs[ad.LinkIndex] = append(h.addrs[ad.LinkIndex], netip.PrefixFrom(ip.Unmap(), ones))
 	}
 	return h
-}
-
-// dumpRetried runs dump again, up to three times in all, while the
-// kernel reports that the dump was interrupted by a change (its result
-// may then lack entries).
-func dumpRetried[T any](dump func() ([]T, error)) ([]T, error) {
-	var out []T
-	var err error
-	for range 3 {
-		if out, err = dump(); !errors.Is(err, netlink.ErrDumpInterrupted) {
-			break
-		}
-	}
-	return out, err
 }
 
 // info describes the interface name: its state, MTU and addresses; one

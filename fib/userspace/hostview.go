@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/peregrine-net/peregrine/fib"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -62,14 +63,14 @@ func (s *system) host(own map[int32]bool) (*hostView, error) {
 // readHost dumps the host's links, addresses and local table.
 func (s *system) readHost() (*hostView, error) {
 	v := &hostView{index: map[string]int{}, addrs: map[int][]netip.Prefix{}, local: map[int][]localRoute{}}
-	links, err := retryDump(func() ([]netlink.Link, error) { return s.req().LinkList() })
+	links, err := fib.RetryDump(dumpTries, func() ([]netlink.Link, error) { return s.req().LinkList() })
 	if err != nil {
 		return nil, fmt.Errorf("listing links: %w", err)
 	}
 	for _, l := range links {
 		v.index[l.Attrs().Name] = l.Attrs().Index
 	}
-	addrs, err := retryDump(func() ([]netlink.Addr, error) { return s.req().AddrList(nil, netlink.FAMILY_ALL) })
+	addrs, err := fib.RetryDump(dumpTries, func() ([]netlink.Addr, error) { return s.req().AddrList(nil, netlink.FAMILY_ALL) })
 	if err != nil {
 		return nil, fmt.Errorf("listing addresses: %w", err)
 	}
@@ -81,7 +82,7 @@ func (s *system) readHost() (*hostView, error) {
 		ones, _ := ad.Mask.Size()
 		v.addrs[ad.LinkIndex] = append(v.addrs[ad.LinkIndex], netip.PrefixFrom(ip.Unmap(), ones))
 	}
-	routes, err := retryDump(func() ([]netlink.Route, error) {
+	routes, err := fib.RetryDump(dumpTries, func() ([]netlink.Route, error) {
 		return s.req().RouteListFiltered(netlink.FAMILY_ALL,
 			&netlink.Route{Table: unix.RT_TABLE_LOCAL}, netlink.RT_FILTER_TABLE)
 	})

@@ -91,7 +91,7 @@ func (s *system) syncRoutes(vrfs map[string]*fib.VRF, tunIndex map[string]int, h
 	}
 	// A full sync: against what the kernel has, found by dumping it.
 	s.installed = nil
-	routes, err := retryDump(func() ([]netlink.Route, error) {
+	routes, err := fib.RetryDump(dumpTries, func() ([]netlink.Route, error) {
 		return s.req().RouteListFiltered(netlink.FAMILY_ALL,
 			&netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: RTProto},
 			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)

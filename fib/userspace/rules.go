@@ -382,7 +382,7 @@ func (s *system) familyRules(fam int) (familyRules, error) {
 		return fr, nil
 	}
 	s.ruleSyncs++
-	rules, err := retryDump(func() ([]netlink.Rule, error) { return s.req().RuleList(fam) })
+	rules, err := fib.RetryDump(dumpTries, func() ([]netlink.Rule, error) { return s.req().RuleList(fam) })
 	if err != nil {
 		s.ruleCache = nil
 		return familyRules{}, fmt.Errorf("listing rules: %w", err)
@@ -492,18 +492,9 @@ func (k ruleKey) String() string {
 	return fmt.Sprintf("%s lookup %d", s, k.table)
 }
 
-// retryDump retries a netlink dump the kernel interrupted (the table
-// changed under it), as vishvananda/netlink asks of its callers.
-func retryDump[T any](dump func() ([]T, error)) ([]T, error) {
-	var err error
-	for range 5 {
-		var out []T
-		if out, err = dump(); !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return out, err
-		}
-	}
-	return nil, err
-}
+// dumpTries is how many times the backend runs a netlink dump the
+// kernel keeps interrupting before it gives up (fib.RetryDump).
+const dumpTries = 5
 
 // enableForwarding turns on IP forwarding, without which the kernel
 // would route neither into nor out of the TUNs:
