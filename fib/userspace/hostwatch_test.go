@@ -25,17 +25,7 @@ func TestApplyReusesTheHostViewUntilAnAddressChanges(t *testing.T) {
 		t.Skipf("no TUN device: %v", err)
 	}
 	inNewNS(t, func(h *netlink.Handle) {
-		link := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "ce0"}, PeerName: "pce0"}
-		if err := h.LinkAdd(link); err != nil {
-			t.Fatal(err)
-		}
-		ad, _ := netlink.ParseAddr("10.100.0.1/24")
-		if err := h.AddrAdd(link, ad); err != nil {
-			t.Fatal(err)
-		}
-		if err := h.LinkSetUp(link); err != nil {
-			t.Fatal(err)
-		}
+		link := upVeth(t, h, "ce0", "10.100.0.1/24")
 		b, err := New(slog.New(slog.DiscardHandler), Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -98,13 +88,7 @@ func TestApplyIgnoresItsOwnTUNsInTheHostWatch(t *testing.T) {
 		t.Skipf("no TUN device: %v", err)
 	}
 	inNewNS(t, func(h *netlink.Handle) {
-		link := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "ce0"}, PeerName: "pce0"}
-		if err := h.LinkAdd(link); err != nil {
-			t.Fatal(err)
-		}
-		if err := h.LinkSetUp(link); err != nil {
-			t.Fatal(err)
-		}
+		link := upVeth(t, h, "ce0", "")
 		b, err := New(slog.New(slog.DiscardHandler), Options{})
 		if err != nil {
 			t.Fatal(err)

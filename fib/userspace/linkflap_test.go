@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/peregrine-net/peregrine/fib"
-	"github.com/peregrine-net/peregrine/labs/netns"
 )
 
 // TestCELinkFlapRoutesComeBack: Linux deletes every route through an
@@ -25,26 +24,8 @@ func TestCELinkFlapRoutesComeBack(t *testing.T) {
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		t.Skipf("no TUN device: %v", err)
 	}
-	netns.InNewNamespace(t, func() {
-		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer h.Close()
-		ce := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "ce0"}, PeerName: "ce0-peer"}
-		if err := h.LinkAdd(ce); err != nil {
-			t.Fatal(err)
-		}
-		if err := h.LinkSetUp(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "ce0-peer"}}); err != nil {
-			t.Fatal(err)
-		}
-		addr, _ := netlink.ParseAddr("10.1.0.1/24")
-		if err := h.AddrAdd(ce, addr); err != nil {
-			t.Fatal(err)
-		}
-		if err := h.LinkSetUp(ce); err != nil {
-			t.Fatal(err)
-		}
+	inNewNS(t, func(h *netlink.Handle) {
+		ce := upVeth(t, h, "ce0", "10.1.0.1/24")
 		b, err := New(slog.New(slog.DiscardHandler), Options{})
 		if err != nil {
 			t.Fatal(err)

@@ -24,17 +24,7 @@ func reloadRequests(t *testing.T, vrfs int) (n, bringUp int) {
 		s := &fib.State{VRFs: map[string]*fib.VRF{}}
 		add := func(i int) {
 			name, ifname := fmt.Sprintf("r%d", i), fmt.Sprintf("ce%d", i)
-			link := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: ifname}, PeerName: "p" + ifname}
-			if err := h.LinkAdd(link); err != nil {
-				t.Fatal(err)
-			}
-			ad, _ := netlink.ParseAddr(fmt.Sprintf("10.%d.%d.1/24", 100+i/250, i%250))
-			if err := h.AddrAdd(link, ad); err != nil {
-				t.Fatal(err)
-			}
-			if err := h.LinkSetUp(link); err != nil {
-				t.Fatal(err)
-			}
+			upVeth(t, h, ifname, fmt.Sprintf("10.%d.%d.1/24", 100+i/250, i%250))
 			ce := netip.MustParseAddr(fmt.Sprintf("10.%d.%d.2", 100+i/250, i%250))
 			p := netip.MustParsePrefix(fmt.Sprintf("172.16.%d.0/24", i%250))
 			s.VRFs[name] = &fib.VRF{Name: name, Table: uint32(2000 + i), Interfaces: []string{ifname},

@@ -101,17 +101,7 @@ func TestApplySkipsTheVRFRulesForTheCore(t *testing.T) {
 	}
 	inNewNS(t, func(h *netlink.Handle) {
 		for _, l := range []struct{ name, addr string }{{"core0", "192.0.2.1/24"}, {"ce0", "10.100.0.1/24"}} {
-			link := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: l.name}, PeerName: "p" + l.name}
-			if err := h.LinkAdd(link); err != nil {
-				t.Fatal(err)
-			}
-			ad, _ := netlink.ParseAddr(l.addr)
-			if err := h.AddrAdd(link, ad); err != nil {
-				t.Fatal(err)
-			}
-			if err := h.LinkSetUp(link); err != nil {
-				t.Fatal(err)
-			}
+			upVeth(t, h, l.name, l.addr)
 		}
 		b, err := New(slog.New(slog.DiscardHandler), Options{})
 		if err != nil {

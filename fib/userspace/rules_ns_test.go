@@ -30,6 +30,29 @@ func inNewNS(t *testing.T, f func(h *netlink.Handle)) {
 	})
 }
 
+// upVeth makes the veth name (its peer "p"+name) with addr, if not "",
+// and sets it up, as a CE interface of the tests.
+func upVeth(t *testing.T, h *netlink.Handle, name, addr string) netlink.Link {
+	t.Helper()
+	link := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: "p" + name}
+	if err := h.LinkAdd(link); err != nil {
+		t.Fatal(err)
+	}
+	if addr != "" {
+		ad, err := netlink.ParseAddr(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.AddrAdd(link, ad); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.LinkSetUp(link); err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
+
 // localRules lists the priorities of the namespace's `lookup local`
 // rules, "-6 " before IPv6 ones, and whether any is of protocol 204.
 func localRules(t *testing.T, h *netlink.Handle) []string {
