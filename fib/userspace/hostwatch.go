@@ -62,6 +62,9 @@ type hostNews struct {
 	lost bool
 }
 
+// allNews is news of every kind: what the watch cannot read or lost.
+var allNews = hostNews{changed: true, lost: true}
+
 // news drains the watch and reports what it heard since the last call:
 // own are the TUNs this backend made, whose link and address news the
 // host view does not need (it serves CE and core interfaces), and each
@@ -71,7 +74,6 @@ type hostNews struct {
 // A queue overflow (ENOBUFS), a failed socket or a nil watch is news of
 // every kind.
 func (w *hostWatch) news(own map[int32]bool) hostNews {
-	all := hostNews{changed: true, lost: true}
 	if w == nil || w.fd < 0 {
 		return hostNews{changed: true}
 	}
@@ -84,9 +86,9 @@ func (w *hostWatch) news(own map[int32]bool) hostNews {
 		case errors.Is(err, unix.EINTR):
 			continue
 		case errors.Is(err, unix.ENOBUFS): // messages were dropped: read on
-			got = all
+			got = allNews
 		case err != nil:
-			return all
+			return allNews
 		case n > 0:
 			m := readNews(w.buf[:n], own)
 			got.changed, got.lost = got.changed || m.changed, got.lost || m.lost
@@ -97,15 +99,14 @@ func (w *hostWatch) news(own map[int32]bool) hostNews {
 // readNews reads the netlink messages in b: news of links of own, or of
 // their addresses, is none; what it cannot read is news of every kind.
 func readNews(b []byte, own map[int32]bool) hostNews {
-	all := hostNews{changed: true, lost: true}
 	var got hostNews
 	for len(b) > 0 {
 		if len(b) < unix.NLMSG_HDRLEN {
-			return all
+			return allNews
 		}
 		l := int(binary.NativeEndian.Uint32(b))
 		if l < unix.NLMSG_HDRLEN || l > len(b) {
-			return all
+			return allNews
 		}
 		typ := binary.NativeEndian.Uint16(b[4:])
 		switch typ {
@@ -113,7 +114,7 @@ func readNews(b []byte, own map[int32]bool) hostNews {
 			// ifinfomsg and ifaddrmsg both carry the link's index at
 			// offset 4; ifinfomsg its flags at offset 8.
 			if l < unix.NLMSG_HDRLEN+8 {
-				return all
+				return allNews
 			}
 			index := int32(binary.NativeEndian.Uint32(b[unix.NLMSG_HDRLEN+4:]))
 			if own[index] {
@@ -129,7 +130,7 @@ func readNews(b []byte, own map[int32]bool) hostNews {
 				}
 			}
 		default:
-			return all
+			return allNews
 		}
 		b = b[min(nlAlign(l), len(b)):]
 	}
